@@ -1,0 +1,107 @@
+"""One exception tree for everything ``feeds`` reports to a user.
+
+::
+
+    FeedsError
+     ├── ConfigError            bad config file: carries every problem at once
+     ├── SourceError            one source failed; carries the source's URL
+     │    ├── FetchError        the network or the file system said no
+     │    │    ├── HTTPStatusError       4xx/5xx answer (carries the status)
+     │    │    ├── BodyTooLargeError     body over the limit (cut off while streaming)
+     │    │    ├── FetchTimeoutError     connect/read/total timeout
+     │    │    └── TooManyRedirectsError redirect limit or loop
+     │    └── ParseError        the bytes are not a feed we can read
+     │         └── NotAFeedError         an HTML page; carries the feed URLs it links to
+     ├── StoreError             the state database cannot be used
+     │    └── LockError         another refresh holds the lock past the wait
+     └── PublishError           an output could not be written
+          └── ValidationError   the document we built is not valid Atom
+
+Only environmental failures are wrapped (``raise ... from exc``); bugs keep
+their own traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class FeedsError(Exception):
+    """Root of every error ``feeds`` reports to a user."""
+
+
+class ConfigError(FeedsError):
+    """The configuration is unusable; ``problems`` lists each one with its path."""
+
+    def __init__(self, problems: Sequence[str], path: str | None = None) -> None:
+        self.problems = tuple(problems)
+        self.path = path
+        where = f"{path}: " if path else ""
+        super().__init__(where + "; ".join(self.problems))
+
+
+class SourceError(FeedsError):
+    """A single source failed; the batch goes on without it."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        self.message = message
+        super().__init__(f"{url}: {message}")
+
+
+class FetchError(SourceError):
+    """The source could not be fetched."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status."""
+
+    def __init__(self, url: str, status: int, message: str | None = None) -> None:
+        self.status = status
+        super().__init__(url, message or f"HTTP {status}")
+
+
+class BodyTooLargeError(FetchError):
+    """The body exceeded the configured maximum and was cut off."""
+
+
+class FetchTimeoutError(FetchError):
+    """A connect, read or total timeout expired."""
+
+
+class TooManyRedirectsError(FetchError):
+    """More redirects than allowed, or a redirect loop."""
+
+
+class ParseError(SourceError):
+    """The document is not a feed that can be read."""
+
+
+class NotAFeedError(ParseError):
+    """An HTML page (or other non-feed) was served; ``feed_urls`` are its advertised feeds."""
+
+    def __init__(self, url: str, feed_urls: Sequence[str], message: str | None = None) -> None:
+        self.feed_urls = tuple(feed_urls)
+        if message is None:
+            message = "not a feed (an HTML page)"
+            if self.feed_urls:
+                message += "; it links to these feeds: " + ", ".join(self.feed_urls)
+            else:
+                message += " that links to no feed"
+        super().__init__(url, message)
+
+
+class StoreError(FeedsError):
+    """The state database cannot be opened, read or written."""
+
+
+class LockError(StoreError):
+    """Another process holds the refresh lock for longer than we wait."""
+
+
+class PublishError(FeedsError):
+    """An output could not be built or written; the previous file is intact."""
+
+
+class ValidationError(PublishError):
+    """A built document failed pre-publish validation and was not written."""
