@@ -1,0 +1,375 @@
+"""Read ``config.toml`` into frozen dataclasses.
+
+Every problem in the file is collected and reported at once, each with its path
+(``sources[2].url: must be an http(s) URL, a file:// URL or a path``), so an
+admin fixes the file in one go. Relative paths resolve against the folder of the
+config file, never against the current directory, so cron and a shell agree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from feeds.errors import ConfigError
+from feeds.types import FetchOptions
+
+ENV_VAR = "FEEDS_CONFIG"
+DEFAULT_PATH = "config.toml"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One ``[[sources]]`` table. ``url`` is absolute: http(s) or file://."""
+
+    name: str
+    url: str
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """One ``[[outputs]]`` table. ``path`` is absolute; ``sources`` is never empty."""
+
+    name: str
+    path: Path
+    title: str
+    sources: tuple[str, ...]
+    max_entries: int = 50
+    summary_words: int = 40
+    subtitle: str | None = None
+    url: str | None = None
+    id: str | None = None
+    author: str = "feeds"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; ``path`` is the file it came from (None when built in code)."""
+
+    store_path: Path
+    sources: tuple[SourceConfig, ...]
+    outputs: tuple[OutputConfig, ...]
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+    lock_timeout: float = 60.0
+    path: Path | None = None
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+def default_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$FEEDS_CONFIG`` when set, else ``./config.toml``."""
+    env = os.environ if env is None else env
+    return Path(env.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load(path: Path) -> Config:
+    """Read and check a config file; raise :class:`ConfigError` listing every problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(["file not found"], str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read: {exc}"], str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], str(path)) from exc
+    return from_dict(data, base_dir=path.resolve().parent, path=path)
+
+
+def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
+    """Build a :class:`Config` from parsed TOML; relative paths resolve against ``base_dir``."""
+    checker = _Checker()
+    checker.keys(data, "", {"store", "fetch", "sources", "outputs"})
+
+    store = checker.table(data, "store")
+    checker.keys(store, "store", {"path", "lock_timeout"})
+    store_path = base_dir / checker.get(store, "store", "path", str, "state/feeds.db")
+    lock_timeout = checker.number(store, "store", "lock_timeout", 60.0, minimum=0.0)
+
+    fetch = _fetch_options(checker, checker.table(data, "fetch"))
+    sources = _sources(checker, data.get("sources"), base_dir)
+    outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
+
+    if checker.problems:
+        raise ConfigError(checker.problems, str(path) if path else None)
+    return Config(
+        store_path=store_path,
+        sources=tuple(sources),
+        outputs=tuple(outputs),
+        fetch=fetch,
+        lock_timeout=lock_timeout,
+        path=path,
+    )
+
+
+def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
+    defaults = FetchOptions()
+    checker.keys(
+        table,
+        "fetch",
+        {
+            "connect_timeout",
+            "read_timeout",
+            "total_timeout",
+            "max_body_bytes",
+            "max_redirects",
+            "max_connections",
+            "max_per_host",
+            "user_agent",
+        },
+    )
+    return FetchOptions(
+        connect_timeout=checker.number(table, "fetch", "connect_timeout", defaults.connect_timeout),
+        read_timeout=checker.number(table, "fetch", "read_timeout", defaults.read_timeout),
+        total_timeout=checker.number(table, "fetch", "total_timeout", defaults.total_timeout),
+        max_body_bytes=checker.integer(table, "fetch", "max_body_bytes", defaults.max_body_bytes),
+        max_redirects=checker.integer(
+            table, "fetch", "max_redirects", defaults.max_redirects, minimum=0
+        ),
+        max_connections=checker.integer(
+            table, "fetch", "max_connections", defaults.max_connections
+        ),
+        max_per_host=checker.integer(table, "fetch", "max_per_host", defaults.max_per_host),
+        user_agent=checker.get(table, "fetch", "user_agent", str, defaults.user_agent),
+    )
+
+
+def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
+    sources: list[SourceConfig] = []
+    if raw is None:
+        checker.problem("sources", "at least one [[sources]] table is required")
+        return sources
+    if not isinstance(raw, list):
+        checker.problem("sources", "must be an array of tables ([[sources]])")
+        return sources
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        where = f"sources[{i}]"
+        if not isinstance(item, dict):
+            checker.problem(where, "must be a table")
+            continue
+        checker.keys(item, where, {"name", "url", "title"})
+        name = checker.get(item, where, "name", str, None)
+        url = checker.get(item, where, "url", str, None)
+        title = checker.get(item, where, "title", str, None)
+        if name is None:
+            checker.problem(f"{where}.name", "is required")
+        elif not _NAME_RE.match(name):
+            checker.problem(
+                f"{where}.name", f"{name!r}: use letters, digits, '-', '_' or '.' (max 64)"
+            )
+        elif name in seen:
+            checker.problem(f"{where}.name", f"{name!r} is used by another source")
+        if url is None:
+            checker.problem(f"{where}.url", "is required")
+        if name is None or url is None:
+            continue
+        seen.add(name)
+        resolved = resolve_url(url, base_dir)
+        if resolved is None:
+            checker.problem(
+                f"{where}.url", f"{url!r}: must be an http(s) URL, a file:// URL or a path"
+            )
+            continue
+        sources.append(SourceConfig(name=name, url=resolved, title=title))
+    return sources
+
+
+def _outputs(
+    checker: _Checker, raw: Any, base_dir: Path, source_names: list[str]
+) -> list[OutputConfig]:
+    outputs: list[OutputConfig] = []
+    if raw is None:
+        checker.problem("outputs", "at least one [[outputs]] table is required")
+        return outputs
+    if not isinstance(raw, list):
+        checker.problem("outputs", "must be an array of tables ([[outputs]])")
+        return outputs
+    names: set[str] = set()
+    paths: set[Path] = set()
+    allowed = {
+        "name",
+        "path",
+        "title",
+        "subtitle",
+        "max_entries",
+        "summary_words",
+        "sources",
+        "url",
+        "id",
+        "author",
+    }
+    for i, item in enumerate(raw):
+        where = f"outputs[{i}]"
+        if not isinstance(item, dict):
+            checker.problem(where, "must be a table")
+            continue
+        checker.keys(item, where, allowed)
+        name = checker.get(item, where, "name", str, None)
+        if name is None:
+            checker.problem(f"{where}.name", "is required")
+        elif not _NAME_RE.match(name):
+            checker.problem(f"{where}.name", f"{name!r}: use letters, digits, '-', '_' or '.'")
+        elif name in names:
+            checker.problem(f"{where}.name", f"{name!r} is used by another output")
+        raw_path = checker.get(item, where, "path", str, None)
+        if raw_path is None:
+            checker.problem(f"{where}.path", "is required")
+        title = checker.get(item, where, "title", str, name or "feeds")
+        max_entries = checker.integer(item, where, "max_entries", 50)
+        summary_words = checker.integer(item, where, "summary_words", 40)
+        subtitle = checker.get(item, where, "subtitle", str, None)
+        author = checker.get(item, where, "author", str, "feeds")
+        url = checker.get(item, where, "url", str, None)
+        if url is not None and urlsplit(url).scheme not in ("http", "https"):
+            checker.problem(f"{where}.url", f"{url!r}: must be an absolute http(s) URL")
+        feed_id = checker.get(item, where, "id", str, None)
+        if feed_id is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", feed_id):
+            checker.problem(f"{where}.id", f"{feed_id!r}: must be an absolute IRI")
+        wanted = _string_list(checker, item, where, "sources")
+        if wanted is None:
+            wanted = list(source_names)
+        for j, source_name in enumerate(wanted):
+            if source_name not in source_names:
+                checker.problem(f"{where}.sources[{j}]", f"no source named {source_name!r}")
+        if not wanted:
+            checker.problem(f"{where}.sources", "must name at least one source")
+        if name is None or raw_path is None:
+            continue
+        names.add(name)
+        path = (base_dir / raw_path).resolve()
+        if path in paths:
+            checker.problem(f"{where}.path", f"{raw_path!r} is written by another output")
+        paths.add(path)
+        outputs.append(
+            OutputConfig(
+                name=name,
+                path=path,
+                title=title,
+                sources=tuple(dict.fromkeys(wanted)),
+                max_entries=max_entries,
+                summary_words=summary_words,
+                subtitle=subtitle,
+                url=url,
+                id=feed_id,
+                author=author,
+            )
+        )
+    return outputs
+
+
+def resolve_url(url: str, base_dir: Path) -> str | None:
+    """Turn a config ``url`` into an absolute http(s) or file:// URL (None if unusable)."""
+    url = url.strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        return url if parts.netloc else None
+    if parts.scheme == "file":
+        return url if parts.path else None
+    if parts.scheme and len(parts.scheme) > 1:
+        return None
+    return (base_dir / url).resolve().as_uri()
+
+
+T = TypeVar("T")
+
+
+class _Checker:
+    """Collects config problems instead of stopping at the first one."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def keys(self, table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                path = f"{where}.{key}" if where else key
+                self.problem(path, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            self.problem(key, "must be a table")
+            return {}
+        return value
+
+    def get(
+        self, table: Mapping[str, Any], where: str, key: str, kind: type[T], default: T
+    ) -> T:
+        value = table.get(key, default)
+        if value is default or isinstance(value, kind):
+            return value
+        self.problem(f"{where}.{key}", f"must be a {kind.__name__}, not {_kind(value)}")
+        return default
+
+    def integer(
+        self, table: Mapping[str, Any], where: str, key: str, default: int, *, minimum: int = 1
+    ) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(f"{where}.{key}", f"must be an integer, not {_kind(value)}")
+            return default
+        if value < minimum:
+            self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")
+            return default
+        return value
+
+    def number(
+        self,
+        table: Mapping[str, Any],
+        where: str,
+        key: str,
+        default: float,
+        *,
+        minimum: float = 0.001,
+    ) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(f"{where}.{key}", f"must be a number, not {_kind(value)}")
+            return default
+        if value < minimum:
+            self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")
+            return default
+        return float(value)
+
+
+def _string_list(
+    checker: _Checker, table: Mapping[str, Any], where: str, key: str
+) -> list[str] | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        checker.problem(f"{where}.{key}", "must be a list of source names")
+        return None
+    return list(value)
+
+
+def _kind(value: object) -> str:
+    names: Mapping[type, str] = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "an array",
+        dict: "a table",
+    }
+    describe: Callable[[object], str] = lambda v: names.get(type(v), type(v).__name__)
+    return describe(value)

@@ -1,0 +1,436 @@
+"""The state database: one SQLite file in WAL mode.
+
+Schema changes are numbered migrations keyed on ``PRAGMA user_version``, each in
+one transaction. ``sqlite3`` types never leave this module: rows become domain
+values here. A file that is not a SQLite database, or a SQLite database that is
+not ours, is an error, never silently replaced by a new empty store.
+
+Tables: ``sources`` (configured sources and their fetch state) and ``entries``
+(one row per *copy* of an article in a source; copies of the same story share
+an ``entry_id``; the first copy has ``merged_reason`` NULL, the others say why
+they were merged into it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from feeds.dedupe import Existing, Keys, Match
+from feeds.errors import StoreError
+from feeds.types import CleanEntry, SourceState, StoredEntry
+
+APPLICATION_ID = 0x46454544  # "FEED": marks the file as ours (PRAGMA application_id)
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sources with fetch state; entries as copies grouped by entry_id
+    """
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        title TEXT,
+        link TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_fetched TEXT,
+        last_status INTEGER,
+        last_error TEXT,
+        error_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE entries (
+        rowid INTEGER PRIMARY KEY,
+        source TEXT NOT NULL REFERENCES sources(name),
+        key TEXT NOT NULL,
+        entry_id TEXT NOT NULL,
+        guid TEXT,
+        post_id TEXT,
+        link TEXT,
+        match_hash TEXT,
+        content_hash TEXT NOT NULL,
+        title TEXT NOT NULL,
+        excerpt TEXT,
+        content_html TEXT NOT NULL,
+        body_text TEXT NOT NULL,
+        author TEXT,
+        categories TEXT NOT NULL,
+        published TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        merged_reason TEXT,
+        UNIQUE (source, key)
+    );
+    CREATE INDEX entries_entry_id ON entries(entry_id);
+    CREATE INDEX entries_guid ON entries(guid) WHERE guid IS NOT NULL;
+    CREATE INDEX entries_post_id ON entries(post_id) WHERE post_id IS NOT NULL;
+    CREATE INDEX entries_link ON entries(link) WHERE link IS NOT NULL;
+    CREATE INDEX entries_match_hash ON entries(match_hash) WHERE match_hash IS NOT NULL;
+    CREATE INDEX entries_published ON entries(published DESC, entry_id);
+    """,
+)
+
+
+def _ts(value: datetime) -> str:
+    """Store datetimes as fixed-width UTC ISO 8601 text, so they sort as text."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dt(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _required_dt(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What one fetch attempt leaves in a source's state."""
+
+    status: int | None
+    error: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    title: str | None = None
+    link: str | None = None
+
+
+class Store:
+    """Access to the state database. Use :meth:`open`; close it when done."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating if absent) and migrate the store at ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create its folder: {exc}") from exc
+        existed = path.exists() and path.stat().st_size > 0
+        try:
+            db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+        store = cls(db, path)
+        try:
+            store._prepare(existed)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{path}: not a usable feeds database: {exc}") from exc
+        except StoreError:
+            db.close()
+            raise
+        return store
+
+    def _prepare(self, existed: bool) -> None:
+        db = self._db
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if existed and app_id != APPLICATION_ID and (tables or version):
+            raise StoreError(f"{self.path}: a SQLite database, but not one of feeds'")
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this feeds "
+                f"({len(MIGRATIONS)}); upgrade feeds"
+            )
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 30000")
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {number}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work: all of it is saved, or none of it."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot start a transaction: {exc}") from exc
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            # Environmental: read-only file, disk full, I/O error, lock timeout.
+            self._rollback()
+            raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+        except BaseException:
+            self._rollback()
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def sync_sources(self, sources: Sequence[tuple[str, str]]) -> None:
+        """Make sure every configured (name, url) has a row; a changed URL resets validators."""
+        with self.transaction():
+            for name, url in sources:
+                row = self._db.execute("SELECT url FROM sources WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    self._db.execute("INSERT INTO sources (name, url) VALUES (?, ?)", (name, url))
+                elif row[0] != url:
+                    self._db.execute(
+                        "UPDATE sources SET url = ?, etag = NULL, last_modified = NULL,"
+                        " body_hash = NULL WHERE name = ?",
+                        (url, name),
+                    )
+
+    def sources(self) -> list[SourceState]:
+        rows = self._db.execute(
+            "SELECT s.name, s.url, s.etag, s.last_modified, s.body_hash, s.last_fetched,"
+            " s.last_status, s.last_error, s.error_count, s.title, s.link,"
+            " (SELECT count(*) FROM entries e WHERE e.source = s.name)"
+            " FROM sources s ORDER BY s.name"
+        ).fetchall()
+        return [
+            SourceState(
+                name=r[0],
+                url=r[1],
+                etag=r[2],
+                last_modified=r[3],
+                body_hash=r[4],
+                last_fetched=_dt(r[5]),
+                last_status=r[6],
+                last_error=r[7],
+                error_count=r[8],
+                title=r[9],
+                link=r[10],
+                entry_count=r[11],
+            )
+            for r in rows
+        ]
+
+    def source(self, name: str) -> SourceState:
+        for state in self.sources():
+            if state.name == name:
+                return state
+        raise KeyError(name)
+
+    def record_fetch(self, name: str, outcome: FetchOutcome, now: datetime) -> None:
+        """Save a fetch attempt. On error the validators and entries stay as they were."""
+        if outcome.error is not None:
+            self._db.execute(
+                "UPDATE sources SET last_fetched = ?, last_status = ?, last_error = ?,"
+                " error_count = error_count + 1 WHERE name = ?",
+                (_ts(now), outcome.status, outcome.error, name),
+            )
+            return
+        self._db.execute(
+            "UPDATE sources SET last_fetched = ?, last_status = ?, last_error = NULL,"
+            " error_count = 0, etag = ?, last_modified = ?, body_hash = ?,"
+            " title = coalesce(?, title), link = coalesce(?, link) WHERE name = ?",
+            (
+                _ts(now),
+                outcome.status,
+                outcome.etag,
+                outcome.last_modified,
+                outcome.body_hash,
+                outcome.title,
+                outcome.link,
+                name,
+            ),
+        )
+
+    # -- entries -----------------------------------------------------------------------------
+
+    def find_existing(self, source: str, key: str) -> Existing | None:
+        row = self._db.execute(
+            "SELECT entry_id, content_hash FROM entries WHERE source = ? AND key = ?",
+            (source, key),
+        ).fetchone()
+        return Existing(entry_id=row[0], content_hash=row[1]) if row else None
+
+    def find_match(self, keys: Keys) -> Match | None:
+        """The first stored copy that shares an exact key with ``keys`` (in trust order)."""
+        lookups = (
+            ("guid", keys.guid, "same GUID"),
+            ("post_id", keys.post_id, "same post id"),
+            ("link", keys.link, "same canonical link"),
+            ("match_hash", keys.match_hash, "same title and body"),
+        )
+        for column, value, reason in lookups:
+            if value is None:
+                continue
+            row = self._db.execute(
+                f"SELECT entry_id, source FROM entries WHERE {column} = ?"  # noqa: S608
+                " ORDER BY first_seen, rowid LIMIT 1",
+                (value,),
+            ).fetchone()
+            if row is not None:
+                return Match(entry_id=row[0], source=row[1], reason=reason)
+        return None
+
+    def insert_copy(
+        self,
+        source: str,
+        keys: Keys,
+        entry: CleanEntry,
+        *,
+        entry_id: str,
+        merged_reason: str | None,
+        now: datetime,
+    ) -> None:
+        published = entry.published or entry.updated or now
+        updated = entry.updated or published
+        self._db.execute(
+            "INSERT INTO entries (source, key, entry_id, guid, post_id, link, match_hash,"
+            " content_hash, title, excerpt, content_html, body_text, author, categories,"
+            " published, updated, first_seen, merged_reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                source,
+                keys.key,
+                entry_id,
+                keys.guid,
+                keys.post_id,
+                keys.link,
+                keys.match_hash,
+                keys.content_hash,
+                entry.title,
+                entry.excerpt,
+                entry.content_html,
+                entry.body_text,
+                entry.author,
+                json.dumps(list(entry.categories), ensure_ascii=False),
+                _ts(published),
+                _ts(updated),
+                _ts(now),
+                merged_reason,
+            ),
+        )
+
+    def update_copy(self, source: str, keys: Keys, entry: CleanEntry, *, now: datetime) -> None:
+        """Replace a copy's text; ``updated`` moves forward (to ``now`` if the feed's did not)."""
+        row = self._db.execute(
+            "SELECT updated, published FROM entries WHERE source = ? AND key = ?",
+            (source, keys.key),
+        ).fetchone()
+        previous = _required_dt(row[0])
+        updated = entry.updated if entry.updated and entry.updated > previous else now
+        updated = max(updated, previous)
+        published = entry.published or _required_dt(row[1])
+        self._db.execute(
+            "UPDATE entries SET guid = ?, post_id = ?, link = ?, match_hash = ?,"
+            " content_hash = ?, title = ?, excerpt = ?, content_html = ?, body_text = ?,"
+            " author = ?, categories = ?, published = ?, updated = ?"
+            " WHERE source = ? AND key = ?",
+            (
+                keys.guid,
+                keys.post_id,
+                keys.link,
+                keys.match_hash,
+                keys.content_hash,
+                entry.title,
+                entry.excerpt,
+                entry.content_html,
+                entry.body_text,
+                entry.author,
+                json.dumps(list(entry.categories), ensure_ascii=False),
+                _ts(published),
+                _ts(updated),
+                source,
+                keys.key,
+            ),
+        )
+
+    def entries_for_output(self, sources: Sequence[str], limit: int) -> list[StoredEntry]:
+        """The newest ``limit`` stories carried by ``sources``, one copy per story.
+
+        The published copy of a story is its first copy (``merged_reason`` NULL)
+        when that copy's source is in ``sources``, else its earliest copy there.
+        Reads newest-first through the ``published`` index and stops once it
+        has ``limit`` stories, so the cost follows the output size, not the
+        store size.
+        """
+        if limit <= 0 or not sources:
+            return []
+        marks = ",".join("?" for _ in sources)
+        chosen: dict[str, StoredEntry] = {}
+        order: list[str] = []
+        cursor = self._db.execute(
+            "SELECT entry_id FROM entries"
+            f" WHERE source IN ({marks}) ORDER BY published DESC, entry_id",
+            tuple(sources),
+        )
+        while len(order) < limit:
+            batch = cursor.fetchmany(max(limit, 64))
+            if not batch:
+                break
+            for (entry_id,) in batch:
+                if entry_id not in chosen:
+                    order.append(entry_id)
+                    chosen[entry_id] = self._story(entry_id, sources)
+                if len(order) >= limit:
+                    break
+        stories = [chosen[i] for i in order]
+        stories.sort(key=lambda e: (e.published, e.id), reverse=True)
+        return stories
+
+    def _story(self, entry_id: str, sources: Sequence[str]) -> StoredEntry:
+        rows = self._db.execute(
+            "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
+            " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
+            " e.merged_reason"
+            " FROM entries e JOIN sources s ON s.name = e.source"
+            " WHERE e.entry_id = ? ORDER BY (e.merged_reason IS NOT NULL), e.first_seen, e.rowid",
+            (entry_id,),
+        ).fetchall()
+        wanted = set(sources)
+        mine = [r for r in rows if r[0] in wanted]
+        best = mine[0]
+        others = tuple(dict.fromkeys(r[0] for r in rows if r[0] != best[0]))
+        return StoredEntry(
+            id=entry_id,
+            source=best[0],
+            source_title=best[1] or best[0],
+            source_url=best[2],
+            source_link=best[3],
+            title=best[4],
+            link=best[5],
+            excerpt=best[6],
+            content_html=best[7],
+            body_text=best[8],
+            published=_required_dt(best[9]),
+            updated=_required_dt(best[10]),
+            author=best[11],
+            categories=tuple(json.loads(best[12])),
+            also_in=others,
+        )
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,139 @@
+"""config.toml is read into frozen values; every problem is reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feeds import config
+from feeds.errors import ConfigError
+
+GOOD = """
+[store]
+path = "state/feeds.db"
+
+[[sources]]
+name = "business"
+url = "samples/business.rss"
+
+[[sources]]
+name = "remote"
+url = "https://example.com/category/business/feed/"
+
+[[outputs]]
+name = "business"
+path = "out/business.atom"
+title = "Business"
+max_entries = 20
+summary_words = 30
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_resolves_paths_against_its_folder(tmp_path: Path) -> None:
+    loaded = config.load(write(tmp_path, GOOD))
+    assert loaded.store_path == tmp_path / "state" / "feeds.db"
+    assert loaded.sources[0].url == (tmp_path / "samples" / "business.rss").as_uri()
+    assert loaded.sources[1].url == "https://example.com/category/business/feed/"
+    out = loaded.outputs[0]
+    assert out.path == tmp_path / "out" / "business.atom"
+    assert out.sources == ("business", "remote")
+    assert (out.max_entries, out.summary_words) == (20, 30)
+
+
+def test_every_problem_is_reported_with_its_path(tmp_path: Path) -> None:
+    text = """
+colour = "blue"
+[store]
+path = 3
+[[sources]]
+name = "a"
+url = "gopher://old.example/"
+[[sources]]
+name = "a"
+url = "x.rss"
+[[sources]]
+url = "y.rss"
+[[outputs]]
+name = "o"
+path = "out/o.atom"
+max_entries = 0
+summary_words = "forty"
+sources = ["a", "nope"]
+"""
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, text))
+    problems = "\n".join(info.value.problems)
+    for expected in (
+        "colour: unknown key",
+        "store.path: must be a str, not an integer",
+        "sources[0].url: 'gopher://old.example/'",
+        "sources[1].name: 'a' is used by another source",
+        "sources[2].name: is required",
+        "outputs[0].max_entries: must be at least 1",
+        "outputs[0].summary_words: must be an integer, not a string",
+        "outputs[0].sources[1]: no source named 'nope'",
+    ):
+        assert expected in problems
+    assert len(info.value.problems) == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[outputs]]\nname='o'\npath='o.atom'\n", "sources: at least one"),
+        ("[[sources]]\nname='a'\nurl='a.xml'\n", "outputs: at least one"),
+        ("sources = 3\n[[outputs]]\nname='o'\npath='o.atom'\n", "sources: must be an array"),
+        ("this is not toml", "not valid TOML"),
+    ],
+)
+def test_structural_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config.load(write(tmp_path, text))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        config.load(tmp_path / "absent.toml")
+
+
+def test_default_path_prefers_environment(tmp_path: Path) -> None:
+    assert config.default_path({}) == Path("config.toml")
+    assert config.default_path({"FEEDS_CONFIG": "/etc/feeds.toml"}) == Path("/etc/feeds.toml")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.com/feed/", "https://example.com/feed/"),
+        ("http://example.com/feed/", "http://example.com/feed/"),
+        ("file:///srv/feed.xml", "file:///srv/feed.xml"),
+        ("feed.xml", "file:///base/feed.xml"),
+        ("ftp://example.com/feed", None),
+        ("https:///nohost", None),
+        ("  ", None),
+    ],
+)
+def test_resolve_url(url: str, expected: str | None) -> None:
+    assert config.resolve_url(url, Path("/base")) == expected
+
+
+def test_fetch_table_is_checked(tmp_path: Path) -> None:
+    text = GOOD + "\n[fetch]\nmax_body_bytes = 1024\ntotal_timeout = -1\nretries = 3\n"
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, text))
+    assert any(p.startswith("fetch.total_timeout: must be at least") for p in info.value.problems)
+    assert any(p.startswith("fetch.retries: unknown key") for p in info.value.problems)
+
+
+def test_repository_default_config_is_valid() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    loaded = config.load(repo / "config.toml")
+    assert [s.name for s in loaded.sources] == ["business", "wire"]
+    assert loaded.outputs[0].path == repo / "out" / "business.atom"

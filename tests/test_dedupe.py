@@ -1,0 +1,103 @@
+"""Identity keys and exact-key decisions (pure, no store)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from feeds import dedupe
+from feeds.types import Change, CleanEntry
+
+BODY = " ".join(f"word{i}" for i in range(30))
+
+
+def entry(**changes: object) -> CleanEntry:
+    base = CleanEntry(
+        guid="https://news.example.com/?p=1",
+        link="https://news.example.com/2026/03/story/",
+        title="A story",
+        excerpt=None,
+        content_html=f"<p>{BODY}</p>",
+        body_text=BODY,
+        published=None,
+        updated=None,
+        author=None,
+        post_id="news.example.com?p=1",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_guid_is_the_key_when_reliable() -> None:
+    [keys] = dedupe.entry_keys([entry()])
+    assert keys.key == "guid:https://news.example.com/?p=1"
+    assert keys.guid == "https://news.example.com/?p=1"
+
+
+def test_repeated_guid_falls_back_to_post_id_then_link() -> None:
+    a = entry(guid="same", post_id="h?p=1")
+    b = entry(guid="same", post_id=None, link="https://h/b", body_text="other " + BODY)
+    ka, kb = dedupe.entry_keys([a, b])
+    assert ka.key == "post:h?p=1"
+    assert kb.key == "link:https://h/b"
+    assert ka.guid is None and kb.guid is None
+
+
+def test_blank_guid_and_no_link_falls_back_to_content_hash() -> None:
+    [keys] = dedupe.entry_keys([entry(guid=None, post_id=None, link=None)])
+    assert keys.key.startswith("hash:")
+
+
+def test_relative_guid_is_a_key_but_not_an_atom_id() -> None:
+    [keys] = dedupe.entry_keys([entry(guid="post-881")])
+    assert keys.key == "guid:post-881"
+    assert keys.guid is None
+    decision = dedupe.decide("wire", keys, None, None)
+    assert decision.entry_id.startswith("tag:feeds.invalid,2026:entry/")
+    assert dedupe.is_absolute_iri(decision.entry_id)
+
+
+def test_twins_in_one_fetch_get_distinct_keys() -> None:
+    twin = entry(guid=None, post_id=None, link=None)
+    ka, kb = dedupe.entry_keys([twin, twin])
+    assert ka.key != kb.key
+
+
+def test_match_hash_ignores_case_and_spacing_but_not_words() -> None:
+    a = dedupe.match_hash(entry())
+    b = dedupe.match_hash(entry(title="A  STORY", body_text=BODY.replace(" ", "\n ")))
+    c = dedupe.match_hash(entry(body_text=BODY + " extra"))
+    assert a == b
+    assert a != c
+
+
+def test_thin_bodies_never_match() -> None:
+    assert dedupe.match_hash(entry(body_text="Markets close higher")) is None
+
+
+@pytest.mark.parametrize(
+    ("existing", "match", "change", "entry_id", "reason"),
+    [
+        (None, None, Change.NEW, "https://news.example.com/?p=1", None),
+        (dedupe.Existing("id-1", "SAME"), None, Change.UNCHANGED, "id-1", None),
+        (dedupe.Existing("id-1", "OLD"), None, Change.UPDATED, "id-1", None),
+        (None, dedupe.Match("id-9", "wire", "same canonical link"), Change.DUPLICATE, "id-9",
+         "same canonical link"),
+    ],
+)
+def test_decide(
+    existing: dedupe.Existing | None,
+    match: dedupe.Match | None,
+    change: Change,
+    entry_id: str,
+    reason: str | None,
+) -> None:
+    [keys] = dedupe.entry_keys([entry()])
+    keys = replace(keys, content_hash="SAME")
+    decision = dedupe.decide("business", keys, existing, match)
+    assert (decision.change, decision.entry_id, decision.reason) == (change, entry_id, reason)
+
+
+def test_content_hash_changes_with_published_fields() -> None:
+    assert dedupe.content_hash(entry()) != dedupe.content_hash(entry(title="New title"))
+    assert dedupe.content_hash(entry()) == dedupe.content_hash(entry(published=None))

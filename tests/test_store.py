@@ -1,0 +1,169 @@
+"""The SQLite store: migrations, refusal of foreign files, atomic saves, output queries."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feeds import dedupe
+from feeds.errors import StoreError
+from feeds.store import MIGRATIONS, FetchOutcome, Store
+from feeds.types import CleanEntry
+
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+BODY = " ".join(f"word{i}" for i in range(30))
+
+
+def clean(n: int, **changes: object) -> CleanEntry:
+    base = CleanEntry(
+        guid=f"https://a.example/?p={n}",
+        link=f"https://a.example/{n}/",
+        title=f"Story {n}",
+        excerpt=None,
+        content_html=f"<p>{n} {BODY}</p>",
+        body_text=f"{n} {BODY}",
+        published=NOW - timedelta(hours=n),
+        updated=None,
+        author="Reporter",
+        categories=("Business",),
+        post_id=f"a.example?p={n}",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def save(store: Store, source: str, entries: list[CleanEntry], now: datetime = NOW) -> list[str]:
+    changes = []
+    with store.transaction():
+        for e, keys in zip(entries, dedupe.entry_keys(entries), strict=True):
+            existing = store.find_existing(source, keys.key)
+            match = None if existing else store.find_match(keys)
+            d = dedupe.decide(source, keys, existing, match)
+            changes.append(d.change.value)
+            if d.change.value == "updated":
+                store.update_copy(source, keys, e, now=now)
+            elif d.change.value in ("new", "duplicate"):
+                store.insert_copy(
+                    source, keys, e, entry_id=d.entry_id, merged_reason=d.reason, now=now
+                )
+    return changes
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(tmp_path / "state" / "feeds.db")
+    s.sync_sources([("a", "https://a.example/feed/"), ("b", "https://b.example/feed/")])
+    return s
+
+
+def test_new_store_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.db"
+    Store.open(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    Store.open(path).close()  # reopening an up-to-date store is fine
+
+
+def test_corrupt_file_is_an_error_not_a_new_store(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.db"
+    path.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="not a usable feeds database"):
+        Store.open(path)
+    assert path.read_bytes().startswith(b"this is not a database")
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE customers (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="not one of feeds'"):
+        Store.open(path)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.db"
+    Store.open(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer than this feeds"):
+        Store.open(path)
+
+
+def test_read_only_store_gives_a_clear_error(tmp_path: Path, store: Store) -> None:
+    store.close()
+    path = tmp_path / "state" / "feeds.db"
+    uri_store = Store(sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None), path)
+    with pytest.raises(StoreError, match="cannot"):
+        with uri_store.transaction():
+            uri_store.record_fetch("a", FetchOutcome(status=200, error=None), NOW)
+    uri_store.close()
+
+
+def test_a_failed_transaction_saves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.record_fetch("a", FetchOutcome(status=200, error=None, etag='"x"'), NOW)
+        raise RuntimeError("crash mid-source")
+    assert store.source("a").etag is None
+
+
+def test_fetch_errors_count_and_success_resets(store: Store) -> None:
+    with store.transaction():
+        store.record_fetch("a", FetchOutcome(status=200, error=None, etag='"v1"'), NOW)
+        store.record_fetch("a", FetchOutcome(status=500, error="HTTP 500"), NOW)
+        store.record_fetch("a", FetchOutcome(status=None, error="timed out"), NOW)
+    state = store.source("a")
+    assert (state.error_count, state.last_error, state.etag) == (2, "timed out", '"v1"')
+    with store.transaction():
+        store.record_fetch("a", FetchOutcome(status=304, error=None, etag='"v2"'), NOW)
+    state = store.source("a")
+    assert (state.error_count, state.last_error, state.etag) == (0, None, '"v2"')
+
+
+def test_changed_url_forgets_validators(store: Store) -> None:
+    with store.transaction():
+        store.record_fetch("a", FetchOutcome(status=200, error=None, etag='"v1"'), NOW)
+    store.sync_sources([("a", "https://a.example/new-feed/")])
+    assert store.source("a").etag is None
+
+
+def test_new_unchanged_updated(store: Store) -> None:
+    assert save(store, "a", [clean(1), clean(2)]) == ["new", "new"]
+    assert save(store, "a", [clean(1), clean(2)]) == ["unchanged", "unchanged"]
+    later = NOW + timedelta(hours=1)
+    assert save(store, "a", [clean(1, title="Story 1, corrected")], later) == ["updated"]
+    [first, *_] = [e for e in store.entries_for_output(["a"], 10) if e.title.startswith("Story 1")]
+    assert first.updated == later
+    assert first.id == "https://a.example/?p=1"
+
+
+def test_syndicated_copy_is_published_once_with_provenance(store: Store) -> None:
+    save(store, "a", [clean(1)])
+    copy = clean(1, guid="wire-881", post_id=None)  # same link, new GUID
+    assert save(store, "b", [copy]) == ["duplicate"]
+    entries = store.entries_for_output(["a", "b"], 10)
+    assert len(entries) == 1
+    assert entries[0].source == "a"
+    assert entries[0].also_in == ("b",)
+    only_b = store.entries_for_output(["b"], 10)
+    assert [e.source for e in only_b] == ["b"]
+
+
+def test_same_title_and_body_under_other_link_is_a_duplicate(store: Store) -> None:
+    save(store, "a", [clean(1)])
+    copy = clean(1, guid="x-1", post_id=None, link="https://b.example/mirror/1")
+    assert save(store, "b", [copy]) == ["duplicate"]
+
+
+def test_output_is_newest_first_and_capped(store: Store) -> None:
+    save(store, "a", [clean(n) for n in range(1, 8)])
+    entries = store.entries_for_output(["a"], 3)
+    assert [e.title for e in entries] == ["Story 1", "Story 2", "Story 3"]
