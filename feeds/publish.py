@@ -129,6 +129,9 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry]) -> bytes:
     """Add ``<source>`` provenance (feedgen cannot write its id) and serialize canonically."""
     parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
     root = etree.fromstring(raw, parser)
+    for tag in ("updated", "published"):
+        for element in root.iter(_A + tag):
+            element.text = _rfc3339(datetime.fromisoformat(element.text or ""))
     for element, story in zip(root.iter(_A + "entry"), stories, strict=True):
         element.append(_source_element(story))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-VALIDATOR = SHARED / "tools" / "atom" / "validate_atom.py"
 
 
 @pytest.fixture(autouse=True)

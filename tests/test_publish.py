@@ -1,0 +1,205 @@
+"""Atom output: valid, deterministic, atomic, never worse than what was there."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from feeds import publish
+from feeds.config import OutputConfig
+from feeds.errors import PublishError, ValidationError
+from feeds.types import StoredEntry
+
+from support import validate_independently
+
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+A = "{http://www.w3.org/2005/Atom}"
+BODY = " ".join(f"word{i}" for i in range(60))
+
+
+def stored(n: int, **changes: object) -> StoredEntry:
+    base = StoredEntry(
+        id=f"https://a.example/?p={n}",
+        source="business",
+        source_title="Business – Example News",
+        source_url="https://a.example/category/business/feed/",
+        source_link="https://a.example/",
+        title=f"Story {n} & more",
+        link=f"https://a.example/{n}/",
+        excerpt=None,
+        content_html=f"<p>{BODY}</p>",
+        body_text=BODY,
+        published=NOW - timedelta(hours=n),
+        updated=NOW - timedelta(hours=n) + timedelta(minutes=5),
+        author="Jane Doe",
+        categories=("Business", "Markets"),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def output(tmp_path: Path, **changes: object) -> OutputConfig:
+    base = OutputConfig(
+        name="business",
+        path=tmp_path / "out" / "business.atom",
+        title="Business",
+        sources=("business",),
+        max_entries=50,
+        summary_words=40,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_rendered_feed_is_valid_and_complete(tmp_path: Path) -> None:
+    out = output(tmp_path)
+    result = publish.publish(out, [stored(2), stored(1, author=None, link=None)])
+    assert result.written and result.entries == 2
+    validate_independently(out.path)
+    root = etree.fromstring(out.path.read_bytes())
+    assert root.findtext(A + "updated") == "2026-03-04T11:05:00Z"  # newest entry's, not now
+    assert root.find(A + "link[@rel='self']").get("href") == "business.atom"
+    entries = root.findall(A + "entry")
+    assert [e.findtext(A + "id") for e in entries] == [
+        "https://a.example/?p=1",
+        "https://a.example/?p=2",
+    ]
+    first = entries[1]
+    assert first.findtext(A + "title") == "Story 2 & more"
+    assert first.find(A + "summary").get("type") == "text"
+    assert first.findtext(A + "summary").endswith(" […]")
+    assert first.find(A + "content").get("type") == "html"
+    assert [c.get("term") for c in first.findall(A + "category")] == ["Business", "Markets"]
+    source = first.find(A + "source")
+    assert source.findtext(A + "id") == "https://a.example/category/business/feed/"
+    assert source.findtext(A + "title") == "Business – Example News"
+
+
+def test_output_is_deterministic_and_not_rewritten(tmp_path: Path) -> None:
+    out = output(tmp_path)
+    entries = [stored(n) for n in range(1, 5)]
+    assert publish.publish(out, entries).written
+    first = out.path.read_bytes()
+    os.utime(out.path, (1_000_000_000, 1_000_000_000))
+    assert not publish.publish(out, list(reversed(entries))).written
+    assert out.path.read_bytes() == first
+    assert out.path.stat().st_mtime == 1_000_000_000
+
+
+def test_max_entries_keeps_the_newest(tmp_path: Path) -> None:
+    out = output(tmp_path, max_entries=2)
+    publish.publish(out, [stored(n) for n in range(1, 6)])
+    root = etree.fromstring(out.path.read_bytes())
+    assert [e.findtext(A + "title") for e in root.findall(A + "entry")] == [
+        "Story 1 & more",
+        "Story 2 & more",
+    ]
+
+
+def test_configured_url_is_self_link_and_id(tmp_path: Path) -> None:
+    out = output(tmp_path, url="https://feeds.example.org/business.atom")
+    publish.publish(out, [stored(1)])
+    root = etree.fromstring(out.path.read_bytes())
+    assert root.findtext(A + "id") == "https://feeds.example.org/business.atom"
+    assert root.find(A + "link[@rel='self']").get("href") == out.url
+
+
+def test_hostile_strings_still_give_valid_xml(tmp_path: Path) -> None:
+    out = output(tmp_path)
+    nasty = stored(
+        1,
+        title="bell\x07 and \ufffe nul\x00",
+        author="\x1b[31mred",
+        content_html="<p>a\x0bb</p>",
+        link="https://a.example/has space",
+        categories=("\x00", "ok"),
+    )
+    publish.publish(out, [nasty])
+    validate_independently(out.path)
+    root = etree.fromstring(out.path.read_bytes())
+    entry = root.find(A + "entry")
+    assert entry.findtext(A + "title") == "bell and  nul"
+    assert entry.find(A + "link[@rel='alternate']") is None
+
+
+def test_empty_output_is_still_valid(tmp_path: Path) -> None:
+    out = output(tmp_path)
+    publish.publish(out, [])
+    validate_independently(out.path)
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        (b"<feed", "not well-formed"),
+        (b"<rss/>", "not atom:feed"),
+        (
+            b'<feed xmlns="http://www.w3.org/2005/Atom"><id>relative</id><title>t</title>'
+            b"<updated>2026-01-01</updated></feed>",
+            "not an absolute IRI",
+        ),
+        (
+            b'<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:x</id><title>t</title>'
+            b"<updated>2026-01-01T00:00:00Z</updated><entry><id>urn:e</id></entry></feed>",
+            "entry[0]: 0 atom:title",
+        ),
+    ],
+)
+def test_check_atom_finds_problems(document: bytes, problem: str) -> None:
+    assert any(problem in p for p in publish.check_atom(document))
+
+
+def test_invalid_document_is_not_published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = output(tmp_path)
+    publish.publish(out, [stored(1)])
+    before = out.path.read_bytes()
+    monkeypatch.setattr(publish, "render_atom", lambda *_: b"<feed/>")
+    with pytest.raises(ValidationError, match="not valid Atom"):
+        publish.publish(out, [stored(2)])
+    assert out.path.read_bytes() == before
+
+
+def test_permission_denied_keeps_the_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = output(tmp_path)
+    publish.publish(out, [stored(1)])
+    before = out.path.read_bytes()
+
+    def denied(**_: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(publish.tempfile, "mkstemp", denied)
+    with pytest.raises(PublishError, match="Permission denied"):
+        publish.publish(out, [stored(2)])
+    assert out.path.read_bytes() == before
+
+
+def test_failed_write_leaves_no_temp_file_and_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = output(tmp_path)
+    publish.publish(out, [stored(1)])
+    before = out.path.read_bytes()
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publish.os, "fsync", disk_full)
+    with pytest.raises(PublishError, match="No space left"):
+        publish.publish(out, [stored(2)])
+    assert out.path.read_bytes() == before
+    assert sorted(p.name for p in out.path.parent.iterdir()) == ["business.atom"]
+
+
+def test_published_file_is_world_readable(tmp_path: Path) -> None:
+    out = output(tmp_path)
+    old = os.umask(0o022)
+    try:
+        publish.publish(out, [stored(1)])
+    finally:
+        os.umask(old)
+    assert out.path.stat().st_mode & 0o777 == 0o644
