@@ -1,0 +1,559 @@
+"""Fetch sources politely over HTTP(S), or read them from local files.
+
+This is the only module that imports httpx (and httpcore, under it). No httpx
+type leaves it: callers get :class:`~feeds.types.FetchResult` values or
+:class:`~feeds.errors.FetchError` exceptions.
+
+One fetch, as a pipe::
+
+    file://  → read at most max_body_bytes + 1 bytes → sha256 → FetchResult
+    http(s)  → wait for a slot on the host (max_per_host)
+             → GET with If-None-Match / If-Modified-Since       (RFC 9110 §13.1)
+             → follow 301/302/303/307/308 by hand, at most max_redirects
+             → 304: no body, keep validators                      (RFC 9111 §4.3.4)
+             → 2xx: stream the decoded body under max_body_bytes and the total deadline
+             → sha256 → FetchResult (content None when the hash is unchanged)
+
+Limits, and what enforces them:
+
+- ``connect_timeout`` / ``read_timeout``: httpx, per socket operation.
+- ``total_timeout``: our own deadline over the whole fetch, redirects and body
+  included. httpx has none, so every socket operation's timeout is clamped to
+  the time left (:class:`_DeadlineBackend`); a server that drips one byte a
+  second, even inside the headers or a gzip stream, cannot hold us past it.
+- ``max_body_bytes``: Content-Length is checked up front, then the *decoded*
+  body is counted while streaming, so an endless body or a gzip bomb is cut
+  off instead of loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.cookiejar
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import httpcore
+import httpx
+
+from feeds import USER_AGENT
+from feeds.errors import (
+    BodyTooLargeError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    TooManyRedirectsError,
+)
+from feeds.types import FetchOptions, FetchRequest, FetchResult
+
+__all__ = ["ACCEPT", "ACCEPT_ENCODING", "Fetcher"]
+
+#: What we can parse, best first (RFC 9110 §12.5.1).
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+json, "
+    "application/json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+)
+#: httpx decodes all three (``br`` because the brotli package is a dependency).
+ACCEPT_ENCODING = "gzip, deflate, br"
+
+# RFC 9110 §15.4: the redirect statuses that carry a Location. 300 and 305/306 are not
+# followed automatically. 301 and 308 are permanent (§15.4.2, §15.4.9); the rest are not.
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
+_HTTP_SCHEMES = frozenset({"http", "https"})
+
+
+# --- the total deadline -------------------------------------------------------------------
+
+# The deadline of the fetch running on the current thread (time.monotonic() seconds).
+# httpx is synchronous, so every socket operation of a fetch happens on the thread that
+# called Fetcher.fetch; a thread-local is how the network backend learns the deadline.
+_local = threading.local()
+
+
+def _clamp(timeout: float | None, expired: type[Exception]) -> float | None:
+    """Return ``timeout`` shortened to the time left before this thread's deadline.
+
+    Raises ``expired`` (an httpcore timeout, which httpx turns into its own) when
+    the deadline has already passed.
+    """
+    deadline: float | None = getattr(_local, "deadline", None)
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise expired("total timeout exceeded")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write ends by the thread's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sync socket backend with connect timeouts clamped to the deadline."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(
+            path, _clamp(timeout, httpcore.ConnectTimeout), socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport on top of :class:`_DeadlineBackend`.
+
+    httpx has no public way to choose httpcore's network backend, so the pool
+    built by ``HTTPTransport.__init__`` is replaced by an equivalent one that
+    uses ours. Environment proxies are not used (``trust_env=False``).
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(),
+        )
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A jar that refuses every cookie: one source's cookies never ride along to another,
+    and a fetch depends only on its request (no state between runs)."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+# --- the fetcher --------------------------------------------------------------------------
+
+
+class Fetcher:
+    """Fetches sources with one shared, thread-safe HTTP client.
+
+    ``transport`` replaces the network (tests pass ``httpx.MockTransport``); the
+    total deadline is then enforced only between body chunks. Use as a context
+    manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self, options: FetchOptions, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        for name in ("max_connections", "max_per_host"):
+            if getattr(options, name) < 1:
+                raise ValueError(f"FetchOptions.{name} must be at least 1")
+        self._options = options
+        limits = httpx.Limits(
+            max_connections=options.max_connections,
+            max_keepalive_connections=options.max_connections,
+        )
+        self._client = httpx.Client(
+            transport=transport if transport is not None else _DeadlineTransport(limits),
+            headers={
+                "User-Agent": options.user_agent or USER_AGENT,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
+            cookies=_no_cookies(),
+            follow_redirects=False,  # followed by hand: see _fetch_http
+            trust_env=False,
+        )
+        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._host_slots_lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections. The fetcher cannot be used afterwards."""
+        self._client.close()
+
+    def fetch(self, request: FetchRequest) -> FetchResult:
+        """Fetch one source; a conditional GET when the request carries validators.
+
+        Returns a result for 2xx and 304 answers (``content`` is None when
+        nothing changed). Raises :class:`FetchError` or a subclass for every
+        network, file-system or HTTP failure, never an httpx exception.
+        Thread-safe.
+        """
+        try:
+            parts = urlsplit(request.url)
+            host = parts.hostname
+        except ValueError as exc:  # e.g. an unclosed IPv6 bracket or a bad port
+            raise FetchError(request.url, f"invalid URL: {exc}") from exc
+        scheme = parts.scheme.lower()
+        if scheme == "file":
+            return self._fetch_file(request)
+        if scheme not in _HTTP_SCHEMES:
+            raise FetchError(
+                request.url, f"unsupported URL scheme {scheme!r} (use http, https or file)"
+            )
+        if not host:
+            raise FetchError(request.url, "the URL has no host")
+        with self._host_slot(host):
+            # The deadline starts once we hold a slot: waiting behind other fetches to the
+            # same host is our doing, not the server's.
+            deadline = time.monotonic() + self._options.total_timeout
+            _local.deadline = deadline
+            try:
+                return self._fetch_http(request, deadline)
+            except httpx.TimeoutException as exc:
+                raise FetchTimeoutError(request.url, self._describe_timeout(exc, deadline)) from exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                raise FetchError(request.url, _describe(exc)) from exc
+            except httpx.InvalidURL as exc:
+                raise FetchError(request.url, f"invalid URL: {exc}") from exc
+            finally:
+                _local.deadline = None
+
+    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
+        """Fetch many sources concurrently; results are in the order of ``requests``.
+
+        At most ``max_connections`` fetches run at once, and at most
+        ``max_per_host`` to any one host. A :class:`FetchError` is returned in
+        its request's place; any other exception (a bug) propagates.
+        """
+        if not requests:
+            return []
+        results: list[FetchResult | FetchError | None] = [None] * len(requests)
+        workers = min(self._options.max_connections, len(requests))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feeds-fetch") as pool:
+            # Submit round-robin across hosts, so that workers do not all sit waiting for
+            # the slots of one busy host while other hosts' requests queue behind them.
+            futures = {
+                i: pool.submit(self._fetch_or_error, requests[i]) for i in _interleave(requests)
+            }
+            for i, future in futures.items():
+                results[i] = future.result()
+        return [r for r in results if r is not None]
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _fetch_or_error(self, request: FetchRequest) -> FetchResult | FetchError:
+        try:
+            return self.fetch(request)
+        except FetchError as exc:
+            return exc
+
+    @contextmanager
+    def _host_slot(self, host: str) -> Iterator[None]:
+        """Hold one of the ``max_per_host`` slots of ``host`` for the whole fetch.
+
+        Redirects to another host run in the original host's slot.
+        """
+        with self._host_slots_lock:
+            slot = self._host_slots.get(host)
+            if slot is None:
+                slot = self._host_slots[host] = threading.BoundedSemaphore(
+                    self._options.max_per_host
+                )
+        with slot:
+            yield
+
+    def _fetch_file(self, request: FetchRequest) -> FetchResult:
+        parts = urlsplit(request.url)
+        if parts.netloc not in ("", "localhost"):
+            raise FetchError(
+                request.url, f"file URLs must name a local file, not host {parts.netloc!r}"
+            )
+        path = Path(url2pathname(parts.path))
+        limit = self._options.max_body_bytes
+        try:
+            with path.open("rb") as file:
+                # One byte past the limit tells "too large" without reading an endless file.
+                body = file.read(limit + 1)
+        except FileNotFoundError as exc:
+            raise FetchError(request.url, f"no such file: {path}") from exc
+        except IsADirectoryError as exc:
+            raise FetchError(request.url, f"is a directory, not a file: {path}") from exc
+        except OSError as exc:
+            raise FetchError(request.url, f"cannot read {path}: {exc.strerror or exc}") from exc
+        if len(body) > limit:
+            raise BodyTooLargeError(request.url, f"file larger than the limit of {limit} bytes")
+        return _result_with_body(request, request.url, 200, body, {}, None, None, None)
+
+    def _fetch_http(self, request: FetchRequest, deadline: float) -> FetchResult:
+        headers: list[tuple[bytes, bytes]] = []
+        if request.etag:
+            headers.append((b"If-None-Match", _header_bytes(request.etag)))
+        if request.last_modified:
+            headers.append((b"If-Modified-Since", _header_bytes(request.last_modified)))
+
+        url = httpx.URL(request.url)
+        visited = [str(url)]
+        hops: list[int] = []
+        # Redirects are followed by hand (RFC 9110 §15.4) to see each hop's status (only
+        # 301/308 all the way make a permanent move), to refuse non-http(s) targets and to
+        # tell a loop from a long chain. The validators go along: they name the resource
+        # the source's URL stands for, wherever it lives now.
+        while True:
+            http_request = self._client.build_request(
+                "GET", url, headers=headers, timeout=self._timeout(deadline)
+            )
+            response = self._client.send(http_request, stream=True)
+            try:
+                status = response.status_code
+                location = response.headers.get("location")
+                if status in _REDIRECT_STATUSES and location is not None:
+                    url = self._redirect_target(request, response.url, location, visited)
+                    visited.append(str(url))
+                    hops.append(status)
+                    continue
+                permanent = (
+                    str(response.url)
+                    if hops and all(s in _PERMANENT_REDIRECT_STATUSES for s in hops)
+                    else None
+                )
+                return self._read_response(request, response, deadline, permanent)
+            finally:
+                response.close()
+
+    def _redirect_target(
+        self, request: FetchRequest, current: httpx.URL, location: str, visited: list[str]
+    ) -> httpx.URL:
+        try:
+            target = current.join(location)  # a relative Location is allowed (RFC 9110 §10.2.2)
+        except httpx.InvalidURL as exc:
+            raise FetchError(request.url, f"redirect to an invalid URL {location!r}") from exc
+        if target.scheme not in _HTTP_SCHEMES:
+            raise FetchError(
+                request.url, f"redirect to {target} refused: only http and https are followed"
+            )
+        if str(target) in visited:
+            chain = " → ".join([*visited, str(target)])
+            raise TooManyRedirectsError(request.url, f"redirect loop: {chain}")
+        if len(visited) > self._options.max_redirects:
+            raise TooManyRedirectsError(
+                request.url, f"more than {self._options.max_redirects} redirects"
+            )
+        return target
+
+    def _read_response(
+        self,
+        request: FetchRequest,
+        response: httpx.Response,
+        deadline: float,
+        permanent_redirect: str | None,
+    ) -> FetchResult:
+        status = response.status_code
+        final_url = str(response.url)
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        etag = headers.get("etag")
+        last_modified = headers.get("last-modified")
+
+        if status == 304:
+            # RFC 9111 §4.3.4: a 304 may carry fresh validators; keep the old ones otherwise.
+            return FetchResult(
+                source=request.source,
+                url=request.url,
+                final_url=final_url,
+                status=status,
+                content=None,
+                headers=headers,
+                etag=etag if etag is not None else request.etag,
+                last_modified=last_modified if last_modified is not None else request.last_modified,
+                body_hash=request.body_hash,
+                permanent_redirect=permanent_redirect,
+            )
+        if not 200 <= status < 300:
+            message = f"HTTP {status} {response.reason_phrase}".rstrip()
+            if 300 <= status < 400:
+                message += " without a redirect to follow"
+            if final_url != request.url:
+                message += f" (at {final_url})"
+            raise HTTPStatusError(request.url, status, message)
+
+        limit = self._options.max_body_bytes
+        declared = _content_length(headers.get("content-length"))
+        if declared is not None and declared > limit:
+            raise BodyTooLargeError(
+                request.url,
+                f"body of {declared} bytes (Content-Length) is over the limit of {limit} bytes",
+            )
+        body = bytearray()
+        # iter_bytes yields the body after Content-Encoding is undone, so the limit counts
+        # what we would keep in memory: a small gzip bomb is cut off, not inflated.
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > limit:
+                raise BodyTooLargeError(
+                    request.url, f"body larger than the limit of {limit} bytes (cut off)"
+                )
+            if time.monotonic() > deadline:
+                raise FetchTimeoutError(
+                    request.url, f"total timeout of {self._options.total_timeout:g} s exceeded"
+                )
+        return _result_with_body(
+            request,
+            final_url,
+            status,
+            bytes(body),
+            headers,
+            etag,
+            last_modified,
+            permanent_redirect,
+        )
+
+    def _timeout(self, deadline: float) -> httpx.Timeout:
+        options = self._options
+        remaining = max(deadline - time.monotonic(), 0.001)
+        return httpx.Timeout(
+            connect=min(options.connect_timeout, remaining),
+            read=min(options.read_timeout, remaining),
+            write=min(options.read_timeout, remaining),
+            pool=remaining,  # waiting for a pooled connection is not clamped by the backend
+        )
+
+    def _describe_timeout(self, exc: httpx.TimeoutException, deadline: float) -> str:
+        options = self._options
+        # Timeouts are clamped to the deadline, so one that fires near it is the total's.
+        if time.monotonic() >= deadline - 0.01:
+            return f"total timeout of {options.total_timeout:g} s exceeded"
+        if isinstance(exc, httpx.ConnectTimeout):
+            return f"connect timeout ({options.connect_timeout:g} s)"
+        if isinstance(exc, httpx.PoolTimeout):
+            return "timed out waiting for a free connection"
+        return f"read timeout (no data for {options.read_timeout:g} s)"
+
+
+def _result_with_body(
+    request: FetchRequest,
+    final_url: str,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    etag: str | None,
+    last_modified: str | None,
+    permanent_redirect: str | None,
+) -> FetchResult:
+    """A result for a body we read; ``content`` is None when its hash is the stored one."""
+    body_hash = hashlib.sha256(body).hexdigest()
+    return FetchResult(
+        source=request.source,
+        url=request.url,
+        final_url=final_url,
+        status=status,
+        content=None if body_hash == request.body_hash else body,
+        headers=headers,
+        etag=etag,
+        last_modified=last_modified,
+        body_hash=body_hash,
+        permanent_redirect=permanent_redirect,
+    )
+
+
+def _interleave(requests: Sequence[FetchRequest]) -> list[int]:
+    """Indices of ``requests`` taken round-robin by host, each host in first-seen order."""
+    by_host: dict[str, list[int]] = {}
+    for i, request in enumerate(requests):
+        try:
+            host = urlsplit(request.url).hostname or ""
+        except ValueError:
+            host = ""  # fetch() reports the bad URL in its place
+        by_host.setdefault(host, []).append(i)
+    queues = list(by_host.values())
+    order: list[int] = []
+    for round_ in range(max(len(q) for q in queues)):
+        order.extend(q[round_] for q in queues if round_ < len(q))
+    return order
+
+
+def _content_length(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None  # h11 rejects a malformed one before we get here; be lenient anyway
+
+
+def _header_bytes(value: str) -> bytes:
+    """Encode a stored validator the way it most likely arrived.
+
+    httpx decodes header bytes as ASCII, else UTF-8, else Latin-1; sending the
+    same bytes back keeps an opaque ETag intact (RFC 9110 §8.8.3).
+    """
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def _describe(exc: httpx.TransportError | httpx.DecodingError) -> str:
+    """A short message for a network failure, e.g. ``connection failed: [Errno 111] ...``."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"connection failed: {detail}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the server broke the HTTP protocol: {detail}"
+    if isinstance(exc, httpx.DecodingError):
+        return f"could not decode the body: {detail}"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return f"connection lost: {detail}"
+    return detail

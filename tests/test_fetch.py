@@ -1,0 +1,492 @@
+"""The fetcher against a real HTTP server on 127.0.0.1, local files and httpx.MockTransport."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+
+import brotli  # type: ignore[import-untyped]
+import httpx
+import pytest
+from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server, unused_port
+
+from feeds import USER_AGENT
+from feeds.errors import (
+    BodyTooLargeError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    TooManyRedirectsError,
+)
+from feeds.fetch import ACCEPT, Fetcher
+from feeds.types import FetchOptions, FetchRequest, FetchResult
+
+__all__ = ["http_server"]  # the fixture, re-exported so pytest finds it here
+
+FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
+FEED_HASH = hashlib.sha256(FEED).hexdigest()
+FAST = FetchOptions(connect_timeout=2, read_timeout=2, total_timeout=5)
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(FAST) as fetcher:
+        yield fetcher
+
+
+def make_fetcher(*, read_timeout: float, total_timeout: float) -> Fetcher:
+    options = FetchOptions(read_timeout=read_timeout, total_timeout=total_timeout)
+    return Fetcher(options)
+
+
+def get(fetcher: Fetcher, url: str, **validators: str) -> FetchResult:
+    return fetcher.fetch(FetchRequest(source="s", url=url, **validators))
+
+
+def mock_fetcher(handler: Callable[[httpx.Request], httpx.Response]) -> Fetcher:
+    return Fetcher(FAST, transport=httpx.MockTransport(handler))
+
+
+# --- 200, 304 and the body hash -------------------------------------------------------------
+
+
+def test_200_returns_body_validators_and_lowercased_headers(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    http_server.route(
+        "/feed",
+        Reply(
+            body=FEED,
+            headers={
+                "ETag": '"v1"',
+                "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+                "Content-Type": "application/rss+xml",
+            },
+        ),
+    )
+    result = get(fetcher, http_server.url("/feed"))
+    assert result.status == 200
+    assert result.content == FEED
+    assert not result.unchanged
+    assert result.etag == '"v1"'
+    assert result.last_modified == "Mon, 01 Jan 2024 00:00:00 GMT"
+    assert result.body_hash == FEED_HASH
+    assert result.headers["content-type"] == "application/rss+xml"
+    assert result.url == result.final_url == http_server.url("/feed")
+    assert result.source == "s"
+    assert result.permanent_redirect is None
+
+
+def test_second_fetch_is_conditional_and_a_304_stores_the_new_validators(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    def handler(request: RecordedRequest) -> Reply:
+        if request.headers.get("if-none-match") == '"v1"':
+            return Reply(status=304, headers={"ETag": '"v2"'})
+        return Reply(body=FEED, headers={"ETag": '"v1"', "Last-Modified": "Mon, 01 Jan 2024"})
+
+    http_server.route("/feed", handler)
+    first = get(fetcher, http_server.url("/feed"))
+    assert first.content == FEED
+    assert "if-none-match" not in http_server.requests[0].headers
+
+    second = get(
+        fetcher,
+        http_server.url("/feed"),
+        etag=first.etag or "",
+        last_modified=first.last_modified or "",
+        body_hash=first.body_hash or "",
+    )
+    sent = http_server.requests[1].headers
+    assert sent["if-none-match"] == '"v1"'
+    assert sent["if-modified-since"] == "Mon, 01 Jan 2024"
+    assert second.status == 304
+    assert second.content is None
+    assert second.unchanged
+    assert second.etag == '"v2"'  # new validator that came with the 304
+    assert second.last_modified == "Mon, 01 Jan 2024"  # none came: the request's is kept
+    assert second.body_hash == FEED_HASH
+
+
+def test_a_304_without_validators_keeps_the_requests() -> None:
+    with mock_fetcher(lambda request: httpx.Response(304)) as fetcher:
+        result = get(fetcher, "http://127.0.0.1/feed", etag='"e"', last_modified="LM")
+    assert (result.status, result.content, result.etag, result.last_modified) == (
+        304,
+        None,
+        '"e"',
+        "LM",
+    )
+
+
+def test_a_body_with_the_stored_hash_is_unchanged(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    http_server.route("/feed", Reply(body=FEED))
+    result = get(fetcher, http_server.url("/feed"), body_hash=FEED_HASH)
+    assert result.status == 200
+    assert result.content is None
+    assert result.unchanged
+    assert result.body_hash == FEED_HASH
+    changed = get(fetcher, http_server.url("/feed"), body_hash="0" * 64)
+    assert changed.content == FEED
+
+
+def test_request_headers_name_the_project(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
+    http_server.route("/feed", Reply(body=FEED))
+    get(fetcher, http_server.url("/feed"))
+    sent = http_server.requests[0].headers
+    assert sent["user-agent"] == USER_AGENT
+    assert "feeds/" in USER_AGENT and "https://" in USER_AGENT
+    assert sent["accept"] == ACCEPT
+    assert sent["accept-encoding"] == "gzip, deflate, br"
+    assert "cookie" not in sent
+
+
+def test_user_agent_option_overrides_the_default(http_server: HTTPTestServer) -> None:
+    http_server.route("/feed", Reply(body=FEED))
+    with Fetcher(FetchOptions(user_agent="custom/1.0")) as fetcher:
+        get(fetcher, http_server.url("/feed"))
+    assert http_server.requests[0].headers["user-agent"] == "custom/1.0"
+
+
+# --- content encodings --------------------------------------------------------------------
+
+
+def test_gzip_encoded_feed_is_decoded(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
+    http_server.route("/feed", Reply(body=FEED, gzip=True, chunked=True))
+    result = get(fetcher, http_server.url("/feed"))
+    assert result.headers["content-encoding"] == "gzip"
+    assert result.content == FEED
+    assert result.body_hash == FEED_HASH  # the hash is of the decoded body
+
+
+def test_brotli_encoded_feed_is_decoded() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert "br" in request.headers["accept-encoding"]
+        return httpx.Response(
+            200, content=brotli.compress(FEED), headers={"Content-Encoding": "br"}
+        )
+
+    with mock_fetcher(handler) as fetcher:
+        assert get(fetcher, "http://127.0.0.1/feed").content == FEED
+
+
+def test_a_corrupt_gzip_body_is_a_fetch_error(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    http_server.route("/feed", Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}))
+    with pytest.raises(FetchError, match="decode"):
+        get(fetcher, http_server.url("/feed"))
+
+
+# --- redirects ----------------------------------------------------------------------------
+
+
+def redirect_chain(server: HTTPTestServer, statuses: list[int]) -> str:
+    """Route /r0 → /r1 → ... → /feed with the given statuses; return the first URL."""
+    for i, status in enumerate(statuses):
+        target = f"/r{i + 1}" if i + 1 < len(statuses) else "/feed"
+        server.redirect(f"/r{i}", target, status)
+    server.route("/feed", Reply(body=FEED))
+    return server.url("/r0")
+
+
+@pytest.mark.parametrize(
+    ("statuses", "permanent"),
+    [
+        ([301], True),
+        ([308], True),
+        ([301, 308, 301], True),
+        ([302], False),
+        ([307], False),
+        ([303], False),
+        ([301, 302], False),
+        ([307, 308], False),
+    ],
+)
+def test_permanent_redirect_only_when_every_hop_is_301_or_308(
+    http_server: HTTPTestServer, fetcher: Fetcher, statuses: list[int], permanent: bool
+) -> None:
+    result = get(fetcher, redirect_chain(http_server, statuses))
+    assert result.content == FEED
+    assert result.url == http_server.url("/r0")
+    assert result.final_url == http_server.url("/feed")
+    assert result.permanent_redirect == (http_server.url("/feed") if permanent else None)
+
+
+def test_validators_follow_redirects(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
+    url = redirect_chain(http_server, [301])
+    get(fetcher, url, etag='"v1"')
+    assert http_server.requests_to("/feed")[0].headers["if-none-match"] == '"v1"'
+
+
+def test_five_redirects_are_followed_and_six_are_too_many(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    assert get(fetcher, redirect_chain(http_server, [302] * 5)).content == FEED
+    with pytest.raises(TooManyRedirectsError, match="more than 5 redirects"):
+        get(fetcher, redirect_chain(http_server, [302] * 6))
+
+
+def test_redirect_loop_is_too_many_redirects(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
+    http_server.redirect("/a", "/b")
+    http_server.redirect("/b", http_server.url("/a"))
+    with pytest.raises(TooManyRedirectsError, match="loop") as info:
+        get(fetcher, http_server.url("/a"))
+    assert info.value.url == http_server.url("/a")
+    assert len(http_server.requests) == 2  # noticed without going round again
+
+
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1/feed.xml", "file:///etc/passwd"])
+def test_redirect_to_another_scheme_is_refused(
+    http_server: HTTPTestServer, fetcher: Fetcher, target: str
+) -> None:
+    http_server.redirect("/feed", target, 301)
+    with pytest.raises(FetchError, match="only http and https") as info:
+        get(fetcher, http_server.url("/feed"))
+    assert type(info.value) is FetchError
+
+
+def test_a_3xx_without_location_is_a_status_error() -> None:
+    with (
+        mock_fetcher(lambda request: httpx.Response(300)) as fetcher,
+        pytest.raises(HTTPStatusError) as info,
+    ):
+        get(fetcher, "http://127.0.0.1/feed")
+    assert info.value.status == 300
+
+
+# --- error statuses and network failures --------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [404, 410, 429, 500, 503])
+def test_error_statuses_raise_http_status_error(
+    http_server: HTTPTestServer, fetcher: Fetcher, status: int
+) -> None:
+    http_server.route("/feed", Reply(status=status, body=b"oops"))
+    with pytest.raises(HTTPStatusError) as info:
+        get(fetcher, http_server.url("/feed"))
+    assert info.value.status == status
+    assert info.value.url == http_server.url("/feed")
+    assert f"HTTP {status}" in str(info.value)
+
+
+def test_error_status_after_a_redirect_names_where(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    http_server.redirect("/old", "/gone", 301)
+    with pytest.raises(HTTPStatusError, match=r"HTTP 404 Not Found \(at .*/gone\)"):
+        get(fetcher, http_server.url("/old"))
+
+
+def test_connection_refused_is_a_fetch_error(fetcher: Fetcher) -> None:
+    url = f"http://127.0.0.1:{unused_port()}/feed"
+    with pytest.raises(FetchError, match="connection failed") as info:
+        get(fetcher, url)
+    assert type(info.value) is FetchError
+    assert info.value.url == url
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+
+
+def test_a_garbled_response_is_a_fetch_error(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
+    http_server.route("/feed", Reply(raw=b"HTTP/1.1 200 OK\r\nBad Header Line\r\n\r\n"))
+    with pytest.raises(FetchError, match="protocol") as info:
+        get(fetcher, http_server.url("/feed"))
+    assert type(info.value) is FetchError
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://127.0.0.1/feed.xml", "gopher://127.0.0.1/", "http:///x", "http://[::1/", "http://a b/"],
+)
+def test_unsupported_urls_are_fetch_errors(fetcher: Fetcher, url: str) -> None:
+    with pytest.raises(FetchError):
+        get(fetcher, url)
+
+
+# --- timeouts -----------------------------------------------------------------------------
+
+
+def assert_times_out(fetcher: Fetcher, url: str, within: float, match: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(FetchTimeoutError, match=match):
+        get(fetcher, url)
+    assert time.monotonic() - started < within
+
+
+def test_a_dripping_body_is_cut_off_at_the_total_timeout(http_server: HTTPTestServer) -> None:
+    # One byte every 0.1 s never trips the 5 s read timeout; only the total deadline can.
+    http_server.route("/feed", Reply(body=b"x" * 200, chunked=True, chunk_size=1, chunk_delay=0.1))
+    with make_fetcher(read_timeout=5, total_timeout=0.8) as fetcher:
+        assert_times_out(fetcher, http_server.url("/feed"), 1.6, "total timeout of 0.8 s")
+
+
+def test_dripping_headers_are_cut_off_at_the_total_timeout(http_server: HTTPTestServer) -> None:
+    raw = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200 + b"\r\nContent-Length: 0\r\n\r\n"
+    http_server.route("/feed", Reply(raw=raw, chunk_size=1, chunk_delay=0.05))
+    with make_fetcher(read_timeout=5, total_timeout=0.8) as fetcher:
+        assert_times_out(fetcher, http_server.url("/feed"), 1.6, "total timeout")
+
+
+def test_a_dripping_gzip_body_is_cut_off_at_the_total_timeout(http_server: HTTPTestServer) -> None:
+    # Decoded output comes in fits and starts, so the deadline is enforced on every socket
+    # read, not only between the chunks the body iterator yields.
+    body = gzip.compress(bytes(range(256)) * 40)
+    headers = {"Content-Encoding": "gzip", "Content-Length": str(len(body))}
+    http_server.route("/feed", Reply(body=body, headers=headers, chunk_size=1, chunk_delay=0.05))
+    with make_fetcher(read_timeout=5, total_timeout=0.8) as fetcher:
+        assert_times_out(fetcher, http_server.url("/feed"), 1.6, "total timeout")
+
+
+def test_a_silent_server_trips_the_read_timeout(http_server: HTTPTestServer) -> None:
+    http_server.route("/feed", Reply(body=FEED, delay=3))
+    with make_fetcher(read_timeout=0.5, total_timeout=5) as fetcher:
+        assert_times_out(fetcher, http_server.url("/feed"), 1.5, "read timeout")
+
+
+# --- body size ----------------------------------------------------------------------------
+
+
+def small_fetcher() -> Fetcher:
+    return Fetcher(FetchOptions(read_timeout=2, total_timeout=5, max_body_bytes=1000))
+
+
+def test_a_declared_oversized_body_is_refused_before_reading(http_server: HTTPTestServer) -> None:
+    # The server declares 10 MB and sends nothing: waiting for it would be a read timeout.
+    http_server.route("/feed", Reply(headers={"Content-Length": str(10_000_000)}))
+    with small_fetcher() as fetcher, pytest.raises(BodyTooLargeError, match="Content-Length"):
+        get(fetcher, http_server.url("/feed"))
+
+
+def test_an_oversized_chunked_body_is_cut_off(http_server: HTTPTestServer) -> None:
+    http_server.route("/feed", Reply(body=b"x" * 5000, chunked=True, chunk_size=100))
+    with small_fetcher() as fetcher, pytest.raises(BodyTooLargeError, match="1000 bytes"):
+        get(fetcher, http_server.url("/feed"))
+
+
+def test_a_body_exactly_at_the_limit_is_accepted(http_server: HTTPTestServer) -> None:
+    http_server.route("/feed", Reply(body=b"x" * 1000, chunked=True, chunk_size=300))
+    with small_fetcher() as fetcher:
+        assert get(fetcher, http_server.url("/feed")).content == b"x" * 1000
+
+
+@cache
+def gzip_bomb() -> bytes:
+    """20 MB of zeros, gzipped to about 20 kB."""
+    return gzip.compress(bytes(20 * 1024 * 1024), compresslevel=1)
+
+
+def test_a_gzip_bomb_is_cut_off(http_server: HTTPTestServer) -> None:
+    bomb = gzip_bomb()
+    assert len(bomb) < 1024 * 1024  # under the limit as sent: only decoding reveals it
+    http_server.route("/feed", Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
+    options = FetchOptions(read_timeout=2, total_timeout=5, max_body_bytes=1024 * 1024)
+    with Fetcher(options) as fetcher, pytest.raises(BodyTooLargeError, match="1048576 bytes"):
+        get(fetcher, http_server.url("/feed"))
+
+
+# --- file:// ------------------------------------------------------------------------------
+
+
+def test_file_url_is_read(tmp_path: Path, fetcher: Fetcher) -> None:
+    path = tmp_path / "my feed.xml"  # a space: the URL is percent-encoded
+    path.write_bytes(FEED)
+    result = get(fetcher, path.as_uri())
+    assert (result.status, result.content, result.body_hash) == (200, FEED, FEED_HASH)
+    assert (result.etag, result.last_modified, result.permanent_redirect) == (None, None, None)
+    assert result.final_url == path.as_uri()
+    assert get(fetcher, path.as_uri(), body_hash=FEED_HASH).content is None
+
+
+def test_a_missing_file_is_a_fetch_error(tmp_path: Path, fetcher: Fetcher) -> None:
+    missing = tmp_path / "missing.xml"
+    with pytest.raises(FetchError, match=r"no such file: .*missing\.xml"):
+        get(fetcher, missing.as_uri())
+
+
+def test_a_directory_is_a_fetch_error(tmp_path: Path, fetcher: Fetcher) -> None:
+    with pytest.raises(FetchError, match="directory"):
+        get(fetcher, tmp_path.as_uri())
+
+
+def test_an_oversized_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.xml"
+    path.write_bytes(b"x" * 1001)
+    with small_fetcher() as fetcher, pytest.raises(BodyTooLargeError, match="1000 bytes"):
+        get(fetcher, path.as_uri())
+
+
+def test_a_remote_file_url_is_refused(fetcher: Fetcher) -> None:
+    with pytest.raises(FetchError, match="local file"):
+        get(fetcher, "file://elsewhere/feed.xml")
+
+
+# --- fetch_many ---------------------------------------------------------------------------
+
+
+def test_fetch_many_keeps_order_and_returns_errors_as_values(
+    http_server: HTTPTestServer, tmp_path: Path, fetcher: Fetcher
+) -> None:
+    http_server.route("/slow", Reply(body=b"slow", delay=0.3))
+    http_server.route("/fast", Reply(body=b"fast"))
+    http_server.route("/missing", Reply(status=404))
+    requests = [
+        FetchRequest("slow", http_server.url("/slow")),
+        FetchRequest("refused", f"http://127.0.0.1:{unused_port()}/"),
+        FetchRequest("missing", http_server.url("/missing")),
+        FetchRequest("file", (tmp_path / "nope.xml").as_uri()),
+        FetchRequest("fast", http_server.url("/fast")),
+    ]
+    results = fetcher.fetch_many(requests)
+    assert len(results) == 5
+    slow, refused, missing, file, fast = results
+    assert isinstance(slow, FetchResult) and slow.content == b"slow"
+    assert type(refused) is FetchError
+    assert isinstance(missing, HTTPStatusError) and missing.status == 404
+    assert type(file) is FetchError
+    assert isinstance(fast, FetchResult) and fast.content == b"fast"
+    assert fetcher.fetch_many([]) == []
+
+
+@pytest.mark.parametrize("cap", [1, 3])
+def test_fetch_many_respects_the_per_host_cap(http_server: HTTPTestServer, cap: int) -> None:
+    http_server.route("/feed", Reply(body=FEED, delay=0.15))
+    options = FetchOptions(max_connections=8, max_per_host=cap)
+    with Fetcher(options) as fetcher:
+        results = fetcher.fetch_many(
+            [FetchRequest(f"s{i}", http_server.url(f"/feed?{i}")) for i in range(6)]
+        )
+    assert [r.source for r in results if isinstance(r, FetchResult)] == [f"s{i}" for i in range(6)]
+    assert http_server.max_in_flight == cap
+
+
+def test_fetch_many_lets_bugs_propagate() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/bug":
+            raise RuntimeError("a bug, not a network failure")
+        return httpx.Response(200, content=FEED)
+
+    with mock_fetcher(handler) as fetcher, pytest.raises(RuntimeError, match="a bug"):
+        fetcher.fetch_many(
+            [FetchRequest("ok", "http://127.0.0.1/ok"), FetchRequest("bug", "http://127.0.0.1/bug")]
+        )
+
+
+def test_fetch_many_interleaves_hosts_and_keeps_order() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=str(request.url).encode())
+
+    urls = [f"http://127.0.0.{host}/{i}" for i, host in enumerate([1, 1, 1, 2, 3, 2])]
+    with mock_fetcher(handler) as fetcher:
+        results = fetcher.fetch_many([FetchRequest(str(i), url) for i, url in enumerate(urls)])
+    assert [r.content for r in results if isinstance(r, FetchResult)] == [u.encode() for u in urls]
+
+
+def test_options_must_allow_a_connection() -> None:
+    with pytest.raises(ValueError, match="max_per_host"):
+        Fetcher(FetchOptions(max_per_host=0))
