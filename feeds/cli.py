@@ -79,9 +79,10 @@ def _open_store(config: Config, *, locked: bool) -> Iterator[Store]:
 
     try:
         if locked:
-            with refresh_lock(config.store_path, config.lock_timeout), Store.open(
-                config.store_path
-            ) as store:
+            with (
+                refresh_lock(config.store_path, config.lock_timeout),
+                Store.open(config.store_path) as store,
+            ):
                 yield store
         else:
             with Store.open(config.store_path) as store:
@@ -137,14 +138,17 @@ def refresh(
     names = list(only) or None
     interactive = sys.stderr.isatty() and not as_json
     total = len(names) if names else len(config.sources)
-    with _open_store(config, locked=True) as store, Fetcher(config.fetch) as fetcher:
-        with _progress(interactive, total) as on_source:
-            try:
-                report = run_refresh(
-                    config, store, fetcher, now=_utc_now(), names=names, on_source=on_source
-                )
-            except FeedsError as exc:
-                _fail(exc)
+    with (
+        _open_store(config, locked=True) as store,
+        Fetcher(config.fetch) as fetcher,
+        _progress(interactive, total) as on_source,
+    ):
+        try:
+            report = run_refresh(
+                config, store, fetcher, now=_utc_now(), names=names, on_source=on_source
+            )
+        except FeedsError as exc:
+            _fail(exc)
     if as_json:
         click.echo(json.dumps(_report_json(report.sources, report.outputs), indent=2))
     else:
@@ -239,9 +243,9 @@ def sources(config_path: Path | None, as_json: bool) -> None:
         lines.append(
             (
                 str(row["name"]),
-                "never" if row["last_status"] is None and not fetched else str(
-                    row["last_status"] or "error"
-                ),
+                "never"
+                if row["last_status"] is None and not fetched
+                else str(row["last_status"] or "error"),
                 str(row["entries"]),
                 str(fetched or "-")[:19],
                 str(row["url"]),
@@ -270,16 +274,18 @@ def check(config_path: Path | None) -> None:
     from feeds.publish import check_atom
 
     config = _load_config(config_path)
-    click.echo(f"config {config.path}: ok ({len(config.sources)} sources, "
-               f"{len(config.outputs)} outputs)")
+    click.echo(
+        f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
+    )
     failed = False
     for output in config.outputs:
         try:
             data = output.path.read_bytes()
         except OSError as exc:
             failed = True
-            click.echo(f"output {output.name}: {output.path}: cannot read: {exc.strerror}",
-                       err=True)
+            click.echo(
+                f"output {output.name}: {output.path}: cannot read: {exc.strerror}", err=True
+            )
             continue
         problems = check_atom(data)
         if problems:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -310,9 +310,7 @@ class _Checker:
             return {}
         return value
 
-    def get(
-        self, table: Mapping[str, Any], where: str, key: str, kind: type[T], default: T
-    ) -> T:
+    def get(self, table: Mapping[str, Any], where: str, key: str, kind: type[T], default: T) -> T:
         value = table.get(key, default)
         if value is default or isinstance(value, kind):
             return value
@@ -371,5 +369,4 @@ def _kind(value: object) -> str:
         list: "an array",
         dict: "a table",
     }
-    describe: Callable[[object], str] = lambda v: names.get(type(v), type(v).__name__)
-    return describe(value)
+    return names.get(type(value), type(value).__name__)

@@ -33,7 +33,7 @@ from feeds.normalize import teaser
 from feeds.types import StoredEntry
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
-_A = "{%s}" % ATOM_NS
+_A = f"{{{ATOM_NS}}}"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # RFC 4287 §3.3 date-time: upper-case T and Z, offset required.

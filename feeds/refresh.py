@@ -141,9 +141,7 @@ def _ingest(
         feed = parse.parse(outcome.content, url=outcome.final_url, headers=outcome.headers)
     except ParseError as exc:
         with store.transaction():
-            store.record_fetch(
-                name, FetchOutcome(status=outcome.status, error=exc.message), now
-            )
+            store.record_fetch(name, FetchOutcome(status=outcome.status, error=exc.message), now)
         return SourceReport(name=name, url=url, status=outcome.status, error=exc.message)
 
     cleaned = [normalize.normalize_entry(entry, now=now) for entry in feed.entries]

@@ -286,7 +286,7 @@ class Store:
             if value is None:
                 continue
             row = self._db.execute(
-                f"SELECT entry_id, source FROM entries WHERE {column} = ?"  # noqa: S608
+                f"SELECT entry_id, source FROM entries WHERE {column} = ?"
                 " ORDER BY first_seen, rowid LIMIT 1",
                 (value,),
             ).fetchone()

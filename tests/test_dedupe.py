@@ -81,8 +81,13 @@ def test_thin_bodies_never_match() -> None:
         (None, None, Change.NEW, "https://news.example.com/?p=1", None),
         (dedupe.Existing("id-1", "SAME"), None, Change.UNCHANGED, "id-1", None),
         (dedupe.Existing("id-1", "OLD"), None, Change.UPDATED, "id-1", None),
-        (None, dedupe.Match("id-9", "wire", "same canonical link"), Change.DUPLICATE, "id-9",
-         "same canonical link"),
+        (
+            None,
+            dedupe.Match("id-9", "wire", "same canonical link"),
+            Change.DUPLICATE,
+            "id-9",
+            "same canonical link",
+        ),
     ],
 )
 def test_decide(

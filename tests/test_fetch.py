@@ -12,7 +12,6 @@ from pathlib import Path
 import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
-from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server, unused_port
 
 from feeds import USER_AGENT
 from feeds.errors import (
@@ -24,6 +23,8 @@ from feeds.errors import (
 )
 from feeds.fetch import ACCEPT, Fetcher
 from feeds.types import FetchOptions, FetchRequest, FetchResult
+
+from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server, unused_port
 
 __all__ = ["http_server"]  # the fixture, re-exported so pytest finds it here
 

@@ -42,6 +42,11 @@ def stored(n: int, **changes: object) -> StoredEntry:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
+def one(element: etree._Element | None) -> etree._Element:
+    assert element is not None
+    return element
+
+
 def output(tmp_path: Path, **changes: object) -> OutputConfig:
     base = OutputConfig(
         name="business",
@@ -61,7 +66,7 @@ def test_rendered_feed_is_valid_and_complete(tmp_path: Path) -> None:
     validate_independently(out.path)
     root = etree.fromstring(out.path.read_bytes())
     assert root.findtext(A + "updated") == "2026-03-04T11:05:00Z"  # newest entry's, not now
-    assert root.find(A + "link[@rel='self']").get("href") == "business.atom"
+    assert one(root.find(A + "link[@rel='self']")).get("href") == "business.atom"
     entries = root.findall(A + "entry")
     assert [e.findtext(A + "id") for e in entries] == [
         "https://a.example/?p=1",
@@ -69,11 +74,11 @@ def test_rendered_feed_is_valid_and_complete(tmp_path: Path) -> None:
     ]
     first = entries[1]
     assert first.findtext(A + "title") == "Story 2 & more"
-    assert first.find(A + "summary").get("type") == "text"
-    assert first.findtext(A + "summary").endswith(" […]")
-    assert first.find(A + "content").get("type") == "html"
+    assert one(first.find(A + "summary")).get("type") == "text"
+    assert (first.findtext(A + "summary") or "").endswith(" […]")
+    assert one(first.find(A + "content")).get("type") == "html"
     assert [c.get("term") for c in first.findall(A + "category")] == ["Business", "Markets"]
-    source = first.find(A + "source")
+    source = one(first.find(A + "source"))
     assert source.findtext(A + "id") == "https://a.example/category/business/feed/"
     assert source.findtext(A + "title") == "Business – Example News"
 
@@ -104,7 +109,7 @@ def test_configured_url_is_self_link_and_id(tmp_path: Path) -> None:
     publish.publish(out, [stored(1)])
     root = etree.fromstring(out.path.read_bytes())
     assert root.findtext(A + "id") == "https://feeds.example.org/business.atom"
-    assert root.find(A + "link[@rel='self']").get("href") == out.url
+    assert one(root.find(A + "link[@rel='self']")).get("href") == out.url
 
 
 def test_hostile_strings_still_give_valid_xml(tmp_path: Path) -> None:
@@ -120,7 +125,7 @@ def test_hostile_strings_still_give_valid_xml(tmp_path: Path) -> None:
     publish.publish(out, [nasty])
     validate_independently(out.path)
     root = etree.fromstring(out.path.read_bytes())
-    entry = root.find(A + "entry")
+    entry = one(root.find(A + "entry"))
     assert entry.findtext(A + "title") == "bell and  nul"
     assert entry.find(A + "link[@rel='alternate']") is None
 
@@ -172,7 +177,7 @@ def test_permission_denied_keeps_the_previous_file(
     def denied(**_: object) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(publish.tempfile, "mkstemp", denied)
+    monkeypatch.setattr("feeds.publish.tempfile.mkstemp", denied)
     with pytest.raises(PublishError, match="Permission denied"):
         publish.publish(out, [stored(2)])
     assert out.path.read_bytes() == before
@@ -188,7 +193,7 @@ def test_failed_write_leaves_no_temp_file_and_old_file(
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(publish.os, "fsync", disk_full)
+    monkeypatch.setattr("os.fsync", disk_full)
     with pytest.raises(PublishError, match="No space left"):
         publish.publish(out, [stored(2)])
     assert out.path.read_bytes() == before

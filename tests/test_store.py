@@ -102,9 +102,8 @@ def test_read_only_store_gives_a_clear_error(tmp_path: Path, store: Store) -> No
     store.close()
     path = tmp_path / "state" / "feeds.db"
     uri_store = Store(sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None), path)
-    with pytest.raises(StoreError, match="cannot"):
-        with uri_store.transaction():
-            uri_store.record_fetch("a", FetchOutcome(status=200, error=None), NOW)
+    with pytest.raises(StoreError, match="cannot"), uri_store.transaction():
+        uri_store.record_fetch("a", FetchOutcome(status=200, error=None), NOW)
     uri_store.close()
 
 

@@ -1,0 +1,215 @@
+"""The command line end to end, on the default configuration and on broken ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from feeds import cli
+from feeds.lock import refresh_lock
+
+from support import REPO, validate_independently
+
+A = "{http://www.w3.org/2005/Atom}"
+SEED_TITLE = (
+    "China, Indonesia to strengthen cooperation in developing cyber security capacity "
+    "and technology"
+)
+
+
+def seed_summary() -> str:
+    text = (REPO / "tests" / "data" / "seed.txt").read_text(encoding="utf-8")
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    return paragraphs[paragraphs.index("Summary") + 1]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A copy of the repository's default configuration and samples."""
+    shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    return tmp_path
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "feeds", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_default_config_end_to_end(workdir: Path) -> None:
+    first = run("refresh", cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == ""  # not a terminal: quiet, so cron mails only problems
+    out = workdir / "out" / "business.atom"
+    validate_independently(out)
+    data = out.read_bytes()
+    root = etree.fromstring(data)
+    entries = root.findall(A + "entry")
+    titles = [e.findtext(A + "title") for e in entries]
+    assert titles.count(SEED_TITLE) == 1
+    seed = entries[titles.index(SEED_TITLE)]
+    assert seed.findtext(A + "summary") == seed_summary()
+    # The syndicated copy in the wire source is provenance, not a second entry.
+    assert seed.find(A + "source") is not None
+    for forbidden in (b"Leave a Reply", b"Your email address will not be published", b"utm_"):
+        assert forbidden not in data
+    for title in titles:
+        assert title and "&amp;" not in title and "&#" not in title and "<" not in title
+    assert all(e.find(A + "source") is not None for e in entries)
+
+    mtime = out.stat().st_mtime_ns
+    second = run("refresh", cwd=workdir)
+    assert second.returncode == 0, second.stderr
+    assert out.read_bytes() == data
+    assert out.stat().st_mtime_ns == mtime
+
+
+def test_verbose_and_json_reports(workdir: Path) -> None:
+    verbose = run("refresh", "-v", cwd=workdir)
+    assert "business: " in verbose.stdout and "output business:" in verbose.stdout
+    report = json.loads(run("refresh", "--json", cwd=workdir).stdout)
+    assert report["ok"] is True
+    assert [s["name"] for s in report["sources"]] == ["business", "wire"]
+    assert all(s["not_modified"] for s in report["sources"])
+    assert report["outputs"][0]["written"] is False
+
+
+def test_sources_and_check(workdir: Path) -> None:
+    run("refresh", cwd=workdir)
+    table = run("sources", cwd=workdir)
+    assert table.returncode == 0
+    assert "business" in table.stdout and "wire" in table.stdout
+    rows = json.loads(run("sources", "--json", cwd=workdir).stdout)
+    assert {r["name"]: r["last_status"] for r in rows} == {"business": 200, "wire": 200}
+    assert all(r["entries"] > 0 and r["last_error"] is None for r in rows)
+    check = run("check", cwd=workdir)
+    assert check.returncode == 0, check.stderr
+    assert "valid Atom" in check.stdout
+
+
+def test_check_fails_on_missing_or_invalid_output(workdir: Path) -> None:
+    assert run("check", cwd=workdir).returncode == 1
+    (workdir / "out").mkdir()
+    (workdir / "out" / "business.atom").write_text("<feed/>")
+    result = run("check", cwd=workdir)
+    assert result.returncode == 1
+    assert "INVALID" in result.stderr
+
+
+def test_bad_config_exits_2_and_writes_nothing(workdir: Path) -> None:
+    config = workdir / "config.toml"
+    text = config.read_text().replace('url = "samples/wire.atom"', 'url = "gopher://x/"')
+    config.write_text(text + '\n[store]\ncolour = "blue"\n')
+    result = run("refresh", cwd=workdir)
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert not (workdir / "state").exists()
+    assert not (workdir / "out").exists()
+
+
+def test_bad_config_lists_each_problem_with_its_path(workdir: Path) -> None:
+    config = workdir / "config.toml"
+    text = config.read_text().replace('url = "samples/wire.atom"', 'url = "gopher://x/"')
+    config.write_text(text.replace("max_entries = 50", "max_entries = -3"))
+    result = run("refresh", cwd=workdir)
+    assert result.returncode == 2
+    assert "sources[1].url: 'gopher://x/'" in result.stderr
+    assert "outputs[0].max_entries: must be at least 1" in result.stderr
+
+
+def test_config_from_environment(workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    elsewhere = tmp_path_factory.mktemp("cwd")
+    env = {**os.environ, "FEEDS_CONFIG": str(workdir / "config.toml")}
+    result = subprocess.run(
+        [sys.executable, "-m", "feeds", "refresh"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (workdir / "out" / "business.atom").exists()
+
+
+def test_failing_source_exits_1_and_keeps_the_rest(workdir: Path) -> None:
+    assert run("refresh", cwd=workdir).returncode == 0
+    out = workdir / "out" / "business.atom"
+    before = out.read_bytes()
+    (workdir / "samples" / "wire.atom").write_text("<html><body>gone</body></html>")
+    result = run("refresh", cwd=workdir)
+    assert result.returncode == 1
+    assert "wire: FAILED" in result.stderr
+    assert "business" not in result.stderr
+    assert out.read_bytes() == before  # what was stored is still published
+    rows = {r["name"]: r for r in json.loads(run("sources", "--json", cwd=workdir).stdout)}
+    assert rows["wire"]["error_count"] == 1 and "not a feed" in rows["wire"]["last_error"]
+    assert rows["wire"]["entries"] > 0
+
+
+def test_unknown_source_is_a_usage_error(workdir: Path) -> None:
+    result = run("refresh", "--source", "nope", cwd=workdir)
+    assert result.returncode == 2
+    assert "no source named 'nope'" in result.stderr
+
+
+def test_second_refresh_waits_then_gives_up_clearly(workdir: Path) -> None:
+    config = workdir / "config.toml"
+    config.write_text(config.read_text().replace("[store]\n", "[store]\nlock_timeout = 0.3\n"))
+    with refresh_lock(workdir / "state" / "feeds.db", timeout=1):
+        result = run("refresh", cwd=workdir)
+    assert result.returncode == 75
+    assert "another feeds process" in result.stderr and f"pid {os.getpid()}" in result.stderr
+    assert not (workdir / "out").exists()
+
+
+def test_corrupt_store_is_a_clear_error(workdir: Path) -> None:
+    (workdir / "state").mkdir()
+    (workdir / "state" / "feeds.db").write_bytes(b"garbage" * 1000)
+    result = run("refresh", cwd=workdir)
+    assert result.returncode == 1
+    assert "not a usable feeds database" in result.stderr
+    assert (workdir / "state" / "feeds.db").read_bytes() == b"garbage" * 1000
+
+
+def test_publish_rebuilds_from_the_store(workdir: Path) -> None:
+    run("refresh", cwd=workdir)
+    out = workdir / "out" / "business.atom"
+    data = out.read_bytes()
+    out.unlink()
+    result = run("publish", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == data
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    runner = CliRunner()
+    group = cli.cli
+    assert isinstance(group, click.Group)
+    for name, command in group.commands.items():
+        result = runner.invoke(group, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example:" in result.output, f"{name} --help has no example"
+        assert command.help and command.help.strip(), name
+
+
+def test_readme_shows_the_two_setup_commands() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    first_block = readme.split("```sh", 1)[1].split("```", 1)[0]
+    assert "pip install -e . && feeds refresh" in first_block
+    assert "python -m pytest" in first_block
+    assert "bash .ci/run" in readme
