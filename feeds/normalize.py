@@ -1,0 +1,715 @@
+"""Turn a ``ParsedEntry`` into a ``CleanEntry``: pure functions, no I/O.
+
+Pipeline for one entry (``normalize_entry``)::
+
+    title    raw ─ strip tags ─ decode entities (≤3 rounds) ─ NFC ─ drop controls ─ collapse ws
+    body     content or summary ─ lxml pass (boilerplate out, URLs resolved) ─ nh3 allow-list
+    text     sanitized body ─ blocks become breaks ─ paragraphs joined by one space
+    link     canonical_link or link ─ absolute http(s), tracking params and fragment dropped
+    dates    UTC, far future clamped to ``now``, published/updated fill each other in
+
+Choices written down (DESIGN.md leaves them open):
+
+* ``nh3`` runs with ``link_rel=None``: no ``rel`` is added to links. Published content is the
+  publisher's, feed readers apply their own link policy, and ``target`` is never allowed, so
+  ``noopener``/``noreferrer`` would protect nothing; it also keeps the output minimal and stable.
+* Relative URLs in ``href``/``src`` are resolved against ``base_url`` in the lxml pass. With no
+  base they cannot be resolved correctly anywhere (a reader would resolve them against *our*
+  feed), so a relative link loses its ``href`` (its text stays) and a relative image or iframe is
+  dropped. Protocol-relative URLs (``//host/x``) become ``https:``. Links in bodies also lose
+  their tracking parameters (``utm_*``…), but keep their fragment.
+* Teaser-only entries (no full content, summary ends in a cut marker such as ``[&#8230;]``): the
+  body is the sanitized summary with its marker removed, and ``CleanEntry.excerpt`` is the summary
+  text ending in exactly one ``" […]"``; ``teaser()`` then keeps the marker even when the body is
+  shorter than the teaser length, so a reader always sees that the text is cut, once.
+* Titles keep a literal ``<`` only when it cannot start a tag (``"2 < 3"``); anything tag-like
+  is stripped, also after entity decoding (``&lt;b&gt;`` → nothing).
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+import lxml.html
+import nh3
+from lxml import etree
+
+from feeds.types import CleanEntry, ParsedEntry
+
+__all__ = [
+    "CUT_MARK",
+    "canonical_url",
+    "clean_title",
+    "html_to_text",
+    "is_cut",
+    "normalize_entry",
+    "post_id",
+    "sanitize_html",
+    "teaser",
+]
+
+CUT_MARK = " […]"
+"""Appended to a teaser that was cut: a space, ``[``, U+2026 and ``]`` (never ``&hellip;``)."""
+
+UNTITLED = "(untitled)"
+TITLE_FALLBACK_WORDS = 10
+FUTURE_SLACK = timedelta(days=1)
+MAX_DECODE_ROUNDS = 3
+
+# --- characters ---------------------------------------------------------------------------
+
+# Everything that is not legal XML 1.0 (C0 except tab/LF/CR, surrogates, U+FFFE/U+FFFF) plus
+# C1 controls (legal but "discouraged" and never meant in feeds) and the BOM.
+_ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+_TAG_LIKE = re.compile(r"<(/?)([A-Za-z!?][A-Za-z0-9-]*)[^<>]*>|<(?=[A-Za-z!?/])")
+_BREAKING_TAGS = frozenset({"br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "tr"})
+
+
+def _strip_tags(text: str) -> str:
+    """Remove tag-like markup from a title; block tags leave a space, inline ones nothing."""
+
+    def replace(match: re.Match[str]) -> str:
+        return " " if (match.group(2) or "").lower() in _BREAKING_TAGS else ""
+
+    return _TAG_LIKE.sub(replace, text)
+
+
+def _legal(text: str) -> str:
+    """Remove characters that XML 1.0 forbids or that are control characters."""
+    return _ILLEGAL_CHARS.sub("", text)
+
+
+def _collapse(text: str) -> str:
+    """Collapse every run of whitespace (NBSP included) to one space and strip the ends."""
+    return " ".join(text.split())
+
+
+def _decode_entities(text: str) -> str:
+    """Decode HTML entities until stable, at most ``MAX_DECODE_ROUNDS`` times (``&amp;amp;``)."""
+    for _ in range(MAX_DECODE_ROUNDS):
+        decoded = htmllib.unescape(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+# --- titles -------------------------------------------------------------------------------
+
+
+def clean_title(raw: str, *, is_html: bool = False) -> str:
+    """Return ``raw`` as one line of plain text.
+
+    Tags are stripped (always when ``is_html``, and anything tag-like that appears after entity
+    decoding), entities decoded up to three rounds, NFC applied, control and XML-illegal
+    characters removed, whitespace collapsed. The result may be empty; callers pick a fallback.
+    """
+    text = _legal(raw)
+    if is_html:
+        text = _strip_tags(text)
+    for _ in range(MAX_DECODE_ROUNDS):
+        stripped = _strip_tags(htmllib.unescape(text))
+        if stripped == text:
+            break
+        text = stripped
+    text = _strip_tags(text)
+    text = unicodedata.normalize("NFC", _legal(text))
+    return _collapse(text)
+
+
+# --- bodies -------------------------------------------------------------------------------
+
+_ALLOWED_TAGS = frozenset(
+    {
+        *("p", "br", "hr", "a", "img", "ul", "ol", "li", "dl", "dt", "dd", "blockquote"),
+        *("h2", "h3", "h4", "h5", "h6", "strong", "em", "b", "i", "u", "s", "small", "mark"),
+        *("code", "pre", "figure", "figcaption", "sub", "sup", "cite", "q", "abbr", "del"),
+        *("ins", "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "iframe"),
+    }
+)
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "iframe": {"src", "width", "height", "allowfullscreen", "title"},
+    "abbr": {"title"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+}
+_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Removed with everything inside them (nh3 would otherwise keep their text).
+_DROP_WITH_CONTENT = frozenset(
+    {
+        *("script", "style", "noscript", "template", "form", "textarea", "select", "button"),
+        *("input", "option", "svg", "math", "object", "embed", "applet", "head", "title"),
+        *("meta", "link", "base", "frame", "frameset", "noembed", "noframes", "xmp"),
+    }
+)
+_NH3_CLEAN_CONTENT = frozenset(_DROP_WITH_CONTENT - {"input", "meta", "link", "base"})
+_IFRAME_HOSTS = frozenset(
+    {"youtube.com", "www.youtube.com", "youtube-nocookie.com", "www.youtube-nocookie.com"}
+    | {"player.vimeo.com"}
+)
+_TRACKER_HOSTS = frozenset(
+    {
+        *("pixel.wp.com", "stats.wp.com", "pixel.quantserve.com", "b.scorecardresearch.com"),
+        *("sb.scorecardresearch.com", "www.google-analytics.com", "ssl.google-analytics.com"),
+        *("feeds.feedburner.com/~r", "pixel.facebook.com", "www.facebook.com/tr"),
+    }
+)
+# FeedBurner/FeedBlitz beacons live on many hosts; their paths give them away.
+_TRACKER_PATH = re.compile(r"/~(?:r|ff|/i)/")
+# Class names (prefixes of a class token) of WordPress/Jetpack boilerplate blocks.
+_BOILERPLATE_CLASSES = (
+    "comment-respond",
+    "comment-form",
+    "comment-notes",
+    "comments-area",
+    "comment-reply",
+    "sharedaddy",
+    "sd-sharing",
+    "sd-social",
+    "share-",
+    "sharing-",
+    "jp-relatedposts",
+    "related-posts",
+    "yarpp-related",
+    "addtoany",
+    "feedflare",
+    "more-link",
+)
+_BOILERPLATE_IDS = frozenset({"respond", "comments", "jp-relatedposts", "reply-title"})
+_BOILERPLATE_TEXT = re.compile(
+    r"(?:The post .+ appeared first on .+"
+    r"|Leave a (?:Reply|Comment)(?: Cancel reply)?"
+    r"|Cancel reply"
+    r"|Your email address will not be published\..*"
+    r"|Required fields are marked \*"
+    r"|Related(?: posts| articles)?:?"
+    r"|Share this:?|Like this:?)",
+    re.IGNORECASE | re.DOTALL,
+)
+_MORE_LINK_TEXT = re.compile(r"(?:Continue reading|Read more)\b.{0,200}", re.IGNORECASE)
+# Elements whose whole text may be a boilerplate sentence (never the article wrapper itself,
+# whose text is the whole article and so cannot match).
+_TEXT_CHECKED = frozenset({"p", "div", "span", "a", "h1", "h2", "h3", "h4", "h5", "h6", "li"})
+_BLOCK_CONTAINERS = frozenset(
+    {"div", "section", "article", "header", "footer", "aside", "main", "center", "address"}
+    | {"details", "summary", "nav", "body", "html", "font"}
+)
+_BLOCK_TAGS = frozenset(
+    {
+        *_BLOCK_CONTAINERS,
+        *("p", "br", "hr", "ul", "ol", "li", "dl", "dt", "dd", "blockquote", "pre", "figure"),
+        *("figcaption", "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"),
+        *("h1", "h2", "h3", "h4", "h5", "h6", "iframe", "img"),
+    }
+)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
+_DOCUMENT_TAGS = re.compile(r"<(?:/?(?:html|body|head)\b|!doctype)[^>]*>?", re.IGNORECASE)
+_KEEP_EMPTY = frozenset({"br", "hr", "img", "iframe", "td", "th", "tr"})
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _absolute(url: str, base_url: str | None) -> str | None:
+    """Resolve ``url`` against ``base_url``; ``None`` when it stays relative."""
+    url = url.strip()
+    if base_url:
+        try:
+            url = urljoin(base_url.strip(), url)
+        except ValueError:
+            return None
+    if url.startswith("//"):
+        url = "https:" + url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme:
+        return url
+    return None
+
+
+def _pixel_dimension(value: str | None) -> bool:
+    if value is None:
+        return False
+    match = re.match(r"\s*(\d+)\s*(?:px)?\s*$", value)
+    return match is not None and int(match.group(1)) <= 2
+
+
+def _is_tracker(src: str, width: str | None, height: str | None) -> bool:
+    if _pixel_dimension(width) or _pixel_dimension(height):
+        return True
+    try:
+        parts = urlsplit(src)
+    except ValueError:
+        return True
+    host = (parts.hostname or "").lower()
+    first_segment = parts.path.split("/")[1] if parts.path.count("/") >= 1 else ""
+    return (
+        host in _TRACKER_HOSTS
+        or f"{host}/{first_segment}" in _TRACKER_HOSTS
+        or bool(_TRACKER_PATH.search(parts.path))
+    )
+
+
+def _is_boilerplate_block(el: lxml.html.HtmlElement) -> bool:
+    if (el.get("id") or "").strip().lower() in _BOILERPLATE_IDS:
+        return True
+    tokens = (el.get("class") or "").lower().split()
+    return any(token.startswith(_BOILERPLATE_CLASSES) for token in tokens) or any(
+        "relatedposts" in token or "related-posts" in token for token in tokens
+    )
+
+
+def _has_content(el: lxml.html.HtmlElement) -> bool:
+    if el.tag in _KEEP_EMPTY or _collapse(el.text_content()):
+        return True
+    return any(child.tag in _KEEP_EMPTY for child in el.iter() if isinstance(child.tag, str))
+
+
+def _clean_tree(root: lxml.html.HtmlElement, base_url: str | None) -> None:
+    """Remove boilerplate and dangerous blocks, resolve URLs, flatten containers (in place)."""
+    # Bottom-up (reversed document order): children are handled before their parents.
+    for el in reversed(list(root.iter())):
+        if el is root:
+            continue
+        tag = el.tag
+        if not isinstance(tag, str):  # comments and processing instructions
+            el.drop_tree()
+            continue
+        tag = tag.lower()
+        if tag in _DROP_WITH_CONTENT or _is_boilerplate_block(el):
+            el.drop_tree()
+            continue
+        if tag in _TEXT_CHECKED and _BOILERPLATE_TEXT.fullmatch(_collapse(el.text_content())):
+            el.drop_tree()
+            continue
+        if tag == "a" and _MORE_LINK_TEXT.fullmatch(_collapse(el.text_content())):
+            el.drop_tree()
+            continue
+        if tag == "a":
+            href = el.get("href")
+            if href is not None:
+                resolved = _absolute(href, base_url)
+                if resolved is None:
+                    el.attrib.pop("href", None)
+                else:
+                    el.set("href", _without_tracking(resolved))
+        elif tag in ("img", "iframe"):
+            src = el.get("src") or el.get("data-src") or el.get("data-lazy-src") or ""
+            resolved = _absolute(src, base_url) if src.strip() else None
+            if (
+                resolved is None
+                or urlsplit(resolved).scheme.lower() not in ("http", "https")
+                or (tag == "img" and _is_tracker(resolved, el.get("width"), el.get("height")))
+                or (tag == "iframe" and _host(resolved) not in _IFRAME_HOSTS)
+            ):
+                el.drop_tree()
+                continue
+            el.set("src", resolved)
+        elif tag == "h1":
+            el.tag = "h2"  # the entry title is the h1
+        elif tag in _BLOCK_CONTAINERS:
+            has_block_child = any(
+                isinstance(child.tag, str) and child.tag.lower() in _BLOCK_TAGS for child in el
+            )
+            if has_block_child:
+                el.drop_tag()  # unwrap; its blocks keep the paragraph breaks
+                continue
+            el.tag = "p"  # an inline-only container is a paragraph
+            el.attrib.clear()
+            tag = "p"
+        if tag == "p" and not _has_content(el):
+            el.drop_tree()
+
+
+def _fragment_root(html: str) -> lxml.html.HtmlElement:
+    """Parse an HTML fragment into a container element (its tag does not matter).
+
+    ``lxml.html.fragment_fromstring`` gives up on inputs such as ``"<HTML>"`` or a lone
+    ``"<!DOCTYPE"``, so the fragment is placed in a body of our own and that body is the root.
+    Document-level tags in the fragment are removed first: libxml2 would otherwise end our body
+    at a ``</body>`` and drop whatever follows a ``</html>``.
+    """
+    html = _DOCUMENT_TAGS.sub("", _XML_DECL.sub("", _legal(html)))
+    try:
+        doc = lxml.html.document_fromstring("<html><body>" + html)
+    except etree.ParserError:
+        doc = None
+    body = None if doc is None else doc.find("body")
+    return lxml.html.Element("div") if body is None else body
+
+
+def _inner_html(root: lxml.html.HtmlElement) -> str:
+    parts = [htmllib.escape(root.text or "", quote=False)]
+    parts.extend(lxml.html.tostring(child, encoding="unicode") for child in root)
+    return "".join(parts)
+
+
+def _iframe_filter(tag: str, attribute: str, value: str) -> str | None:
+    """Last line of defence inside nh3: an iframe may only point at an allowed host."""
+    if tag == "iframe" and attribute == "src" and _host(value) not in _IFRAME_HOSTS:
+        return None
+    return value
+
+
+def sanitize_html(html: str, *, base_url: str | None) -> str:
+    """Return ``html`` as safe body HTML with WordPress boilerplate removed.
+
+    Two passes: lxml removes boilerplate (comment form, share and related-post blocks, "The post
+    … appeared first on …", "Leave a Reply" leftovers), scripts, styles, forms, iframes from
+    hosts outside ``_IFRAME_HOSTS``, tracking pixels, and resolves relative ``href``/``src``
+    against ``base_url`` (see the module docstring for what happens without a base) and drops
+    tracking parameters from links; then nh3
+    applies the tag/attribute/scheme allow-list and strips comments. The result contains only
+    XML 1.0 legal characters and no named entity other than XML's own.
+    """
+    if not html.strip():
+        return ""
+    root = _fragment_root(html)
+    _clean_tree(root, base_url)
+    attribute_filter: Callable[[str, str, str], str | None] = _iframe_filter
+    cleaned: str = nh3.clean(
+        _inner_html(root),
+        tags=set(_ALLOWED_TAGS),
+        clean_content_tags=set(_NH3_CLEAN_CONTENT),
+        attributes={tag: set(attrs) for tag, attrs in _ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=attribute_filter,
+        strip_comments=True,
+        link_rel=None,
+        url_schemes=set(_URL_SCHEMES),
+    )
+    # nh3 writes U+00A0 as &nbsp;, which is not an XML entity.
+    return _legal(cleaned.replace("&nbsp;", "\u00a0")).strip()
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+def _text_parts(el: lxml.html.HtmlElement, out: list[str]) -> None:
+    tag = el.tag.lower() if isinstance(el.tag, str) else ""
+    skip = not isinstance(el.tag, str) or tag in _DROP_WITH_CONTENT
+    if not skip:
+        block = tag in _BLOCK_TAGS
+        if block:
+            out.append(" ")
+        if el.text:
+            out.append(el.text)
+        for child in el:
+            _text_parts(child, out)
+        if block:
+            out.append(" ")
+    if el.tail:
+        out.append(el.tail)
+
+
+def html_to_text(html: str) -> str:
+    """Return the text of ``html``: block boundaries become breaks, all joined by one space.
+
+    Entities are decoded, whitespace collapsed, control characters removed; scripts, styles and
+    comments contribute nothing.
+    """
+    if not html.strip():
+        return ""
+    root = _fragment_root(html)
+    out: list[str] = [root.text or ""]
+    for child in root:
+        _text_parts(child, out)
+    return _collapse(_legal("".join(out)))
+
+
+# --- links --------------------------------------------------------------------------------
+
+# Dropped query parameters (compared case-insensitively). Generic names such as ``ref``,
+# ``source`` or ``from`` are kept: many sites use them for real content.
+_TRACKING_PARAMS = frozenset(
+    {
+        *("fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid"),
+        *("ttclid", "li_fat_id", "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok"),
+        *("ref_src", "ref_url", "spm", "_ga", "_gl", "oly_anon_id", "oly_enc_id", "vero_id"),
+        *("wickedid", "rb_clickid", "s_cid"),
+    }
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_tracking(param: str) -> bool:
+    name = unquote(param.split("=", 1)[0]).strip().lower()
+    return name.startswith("utm_") or name in _TRACKING_PARAMS
+
+
+def _without_tracking(url: str) -> str:
+    """Drop tracking parameters from an http(s) URL, keeping everything else (fragment too)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.query:
+        return url
+    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p))
+    return urlunsplit(parts._replace(query=query))
+
+
+def canonical_url(url: str, *, base_url: str | None = None) -> str | None:
+    """Return ``url`` in canonical form, or ``None`` when it is not an http(s) URL.
+
+    Resolved against ``base_url``; scheme and host lower-cased; default port, fragment, empty
+    query parameters and tracking parameters (``utm_*``, ``fbclid``, ``gclid``, …) dropped; the
+    other parameters kept in their order and encoding; an empty path becomes ``/``.
+    """
+    absolute = _absolute(_legal(url), base_url)
+    if absolute is None:
+        return None
+    try:
+        parts = urlsplit(absolute)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in _DEFAULT_PORTS or not host or any(c.isspace() for c in host):
+        return None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{host}:{port}"
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    if userinfo:
+        netloc = f"{userinfo}@{netloc}"
+    query = urlsplit(_without_tracking(absolute)).query
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+_POST_PARAM = re.compile(r"^p=0*([1-9][0-9]{0,18})$")
+
+
+def post_id(url: str | None) -> str | None:
+    """Return the WordPress post id of ``url`` as ``"host?p=123"``, else ``None``.
+
+    Accepts links and GUIDs of the form ``https://host/?p=123`` (also ``/index.php?p=123`` and
+    sub-folder installs, whose folder is kept: ``"host/blog?p=123"``); the host is kept as
+    written (lower-cased), the scheme and other parameters do not matter, leading zeros are dropped.
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host:
+        return None
+    path = parts.path
+    if path.endswith("/index.php"):
+        path = path[: -len("index.php")]
+    if path and not path.endswith("/"):
+        return None
+    ids = [m.group(1) for p in parts.query.split("&") if (m := _POST_PARAM.match(p))]
+    if len(ids) != 1:
+        return None
+    return f"{host}{path.rstrip('/')}?p={ids[0]}"
+
+
+# --- teaser -------------------------------------------------------------------------------
+
+_CUT_AT_END = re.compile(
+    r"\s*(?:\[\s*(?:…|\.{3,}|&hellip;|&#8230;|&#x2026;)\s*\]|…|\.{3,}|&hellip;|&#8230;)\s*$",
+    re.IGNORECASE,
+)
+_CJK = (
+    "\u1100-\u11ff\u3040-\u309f\u30a0-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
+_CJK_PIECE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
+_HAS_CJK = re.compile(f"[{_CJK}]")
+_WORDISH = re.compile(r"\w")
+
+
+def is_cut(text: str) -> bool:
+    """True when ``text`` ends in a cut marker.
+
+    Markers: ``[…]``, ``[...]``, ``…``, ``...`` and their entity spellings (``[&hellip;]``,
+    ``[&#8230;]``, also double-encoded).
+    """
+    return bool(_CUT_AT_END.search(_decode_entities(text)))
+
+
+def _strip_cut(text: str) -> str:
+    return _CUT_AT_END.sub("", _decode_entities(text)).rstrip()
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the words of ``text``: whitespace-separated tokens, each CJK character a word.
+
+    Inside a token that contains CJK, punctuation sticks to the word before it (or after it at
+    the start of the token), so ``日本。`` is two words and a cut after ``本`` keeps the ``。``.
+    """
+    spans: list[tuple[int, int]] = []
+    for token in re.finditer(r"\S+", text):
+        if not _HAS_CJK.search(token.group()):
+            spans.append(token.span())
+            continue
+        first = len(spans)
+        pending: int | None = None
+        for piece in _CJK_PIECE.finditer(token.group()):
+            start, end = token.start() + piece.start(), token.start() + piece.end()
+            if _HAS_CJK.match(piece.group()) or _WORDISH.search(piece.group()):
+                spans.append((start if pending is None else pending, end))
+                pending = None
+            elif len(spans) > first:
+                spans[-1] = (spans[-1][0], end)
+            elif pending is None:
+                pending = start
+    return spans
+
+
+def _cut_words(text: str, words: int) -> tuple[str, bool]:
+    spans = _word_spans(text)
+    if len(spans) <= words:
+        return text, False
+    return text[: spans[words - 1][1]].rstrip(), True
+
+
+def teaser(excerpt: str | None, body_text: str, words: int) -> str:
+    """Return the summary to publish.
+
+    A hand-written ``excerpt`` that is not itself cut wins (whitespace collapsed). Otherwise the
+    body text is cut after ``words`` words (CJK counted by character) and ``" […]"`` appended
+    only when something was cut. A cut ``excerpt`` still matters when the body is no longer than
+    the excerpt's own text (a teaser-only entry): the result then ends in ``" […]"`` too. With
+    no body, a cut excerpt is returned with its marker normalized to ``" […]"``.
+    """
+    if words < 1:
+        raise ValueError(f"words must be at least 1, not {words}")
+    body = _collapse(_legal(body_text))
+    excerpt_text = _collapse(_legal(excerpt)) if excerpt else ""
+    excerpt_cut = bool(excerpt_text) and is_cut(excerpt_text)
+    if excerpt_text and not excerpt_cut:
+        return excerpt_text
+    if not body:
+        return _strip_cut(excerpt_text) + CUT_MARK if excerpt_cut else ""
+    cut, was_cut = _cut_words(body, words)
+    if was_cut:
+        return cut + CUT_MARK
+    if excerpt_cut and _strip_cut(excerpt_text).startswith(body):
+        return body + CUT_MARK
+    return body
+
+
+# --- entries ------------------------------------------------------------------------------
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Convert to UTC; a naive value (a parser bug) is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _clamped(value: datetime | None, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    value = _as_utc(value)
+    return now if value > now + FUTURE_SLACK else value
+
+
+_ELLIPSIS_HTML = r"(?:…|\.{3,}|&(?:amp;)*(?:hellip|#8230|#x2026);)"
+_CUT_AT_END_HTML = re.compile(
+    rf"\s*(?:\[\s*{_ELLIPSIS_HTML}\s*\]|{_ELLIPSIS_HTML})\s*((?:</[a-z0-9]+>\s*)*)$",
+    re.IGNORECASE,
+)
+
+
+def _strip_cut_html(html: str) -> str:
+    """Remove a trailing cut marker from sanitized HTML (before any closing tags)."""
+    return _CUT_AT_END_HTML.sub(r"\1", html)
+
+
+def _clean_categories(categories: Iterable[str]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    result: list[str] = []
+    for raw in categories:
+        name = clean_title(raw)
+        key = name.casefold()
+        if name and key not in seen:
+            seen.add(key)
+            result.append(name)
+    return tuple(result)
+
+
+def normalize_entry(entry: ParsedEntry, *, now: datetime) -> CleanEntry:
+    """Clean one parsed entry; ``now`` (timezone-aware) clamps dates more than a day ahead.
+
+    The body is ``entry.content``, or ``entry.summary`` when there is no content. ``excerpt`` is
+    the summary's text when it is hand-written (there is content, and the summary is neither
+    cut nor the start of the body), else ``None`` — except for a teaser-only entry (no content,
+    summary ends in a cut marker): its body is the summary without the marker and ``excerpt`` is
+    that text followed by one ``" […]"``, so ``teaser()`` keeps it cut. An empty title becomes
+    the first ten words of the body (plus ``" […]"`` if cut) or ``"(untitled)"``.
+    """
+    now = _as_utc(now)
+    base = entry.base_url or entry.link
+    content = entry.content if entry.content and entry.content.strip() else None
+    summary = entry.summary if entry.summary and entry.summary.strip() else None
+
+    excerpt: str | None = None
+    if content is not None:
+        content_html = sanitize_html(content, base_url=base)
+        body_text = html_to_text(content_html)
+        if summary is not None:
+            summary_text = html_to_text(sanitize_html(summary, base_url=base))
+            if summary_text and not is_cut(summary_text) and not body_text.startswith(summary_text):
+                excerpt = summary_text
+    elif summary is not None:
+        content_html = sanitize_html(summary, base_url=base)
+        summary_text = html_to_text(content_html)
+        if summary_text and is_cut(summary_text):
+            # Sanitizing again drops a paragraph that held nothing but the marker.
+            content_html = sanitize_html(_strip_cut_html(content_html), base_url=base)
+            kept = _strip_cut(summary_text)
+            excerpt = kept + CUT_MARK if kept else None
+        body_text = html_to_text(content_html)
+    else:
+        content_html = body_text = ""
+
+    title = clean_title(entry.title or "", is_html=entry.title_is_html)
+    if not title:
+        cut_excerpt = excerpt if excerpt and is_cut(excerpt) else None
+        title = teaser(cut_excerpt, body_text, TITLE_FALLBACK_WORDS) if body_text else UNTITLED
+
+    link = None
+    for candidate in (entry.canonical_link, entry.link):
+        if candidate and (link := canonical_url(candidate, base_url=entry.base_url)):
+            break
+
+    guid = _collapse(_legal(entry.guid)) if entry.guid else ""
+    published = _clamped(entry.published, now)
+    updated = _clamped(entry.updated, now)
+    author = clean_title(entry.author) if entry.author else ""
+
+    return CleanEntry(
+        guid=guid or None,
+        link=link,
+        title=title,
+        excerpt=excerpt,
+        content_html=content_html,
+        body_text=body_text,
+        published=published or updated,
+        updated=updated or published,
+        author=author or None,
+        categories=_clean_categories(entry.categories),
+        post_id=post_id(guid) or post_id(link),
+    )
