@@ -650,6 +650,10 @@ def _clean_categories(categories: Iterable[str]) -> tuple[str, ...]:
     return tuple(result)
 
 
+def _is_http(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("http", "https")
+
+
 def normalize_entry(entry: ParsedEntry, *, now: datetime) -> CleanEntry:
     """Clean one parsed entry; ``now`` (timezone-aware) clamps dates more than a day ahead.
 
@@ -661,7 +665,9 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime) -> CleanEntry:
     the first ten words of the body (plus ``" […]"`` if cut) or ``"(untitled)"``.
     """
     now = _as_utc(now)
-    base = entry.base_url or entry.link
+    # Relative URLs in a body resolve against the document's base, but a base that is not
+    # http(s) (a feed read from a file) means nothing to a reader: use the article's link.
+    base = next((u for u in (entry.base_url, entry.link) if u and _is_http(u)), None)
     content = entry.content if entry.content and entry.content.strip() else None
     summary = entry.summary if entry.summary and entry.summary.strip() else None
 

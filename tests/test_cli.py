@@ -67,6 +67,11 @@ def test_default_config_end_to_end(workdir: Path) -> None:
     assert seed.find(A + "source") is not None
     for forbidden in (b"Leave a Reply", b"Your email address will not be published", b"utm_"):
         assert forbidden not in data
+    # Relative links and images in the samples resolve against each article's site.
+    assert b'href="https://news.example.com/2026/03/earnings-calendar/"' in data.replace(
+        b"&quot;", b'"'
+    )
+    assert b"https://news.example.com/wp-content/uploads/2026/03/chart.png" in data
     for title in titles:
         assert title and "&amp;" not in title and "&#" not in title and "<" not in title
     assert all(e.find(A + "source") is not None for e in entries)
@@ -213,3 +218,10 @@ def test_readme_shows_the_two_setup_commands() -> None:
     assert "pip install -e . && feeds refresh" in first_block
     assert "python -m pytest" in first_block
     assert "bash .ci/run" in readme
+
+
+def test_committed_output_is_what_the_default_config_produces(workdir: Path) -> None:
+    """out/business.atom in the repository is the golden output of the offline default."""
+    assert run("refresh", cwd=workdir).returncode == 0
+    produced = (workdir / "out" / "business.atom").read_bytes()
+    assert produced == (REPO / "out" / "business.atom").read_bytes()

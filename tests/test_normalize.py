@@ -585,6 +585,8 @@ def test_body_urls_resolve_against_base_url_then_link() -> None:
     assert 'href="https://l.example/x"' in by_link.content_html
     no_base = _entry(content=html)
     assert no_base.content_html == "<p><a>x</a></p>"
+    from_file = _entry(content=html, base_url="file:///srv/feed.xml", link="https://l.example/a")
+    assert 'href="https://l.example/x"' in from_file.content_html
 
 
 @pytest.mark.parametrize(
