@@ -499,6 +499,8 @@ def contenders(args: argparse.Namespace) -> list[Contender]:
         print("aiohttp is not installed: left out of the raw bound", file=sys.stderr)
     for client in clients:
         out += [Contender(f"raw {client} c{c}", "raw", client, c) for c in args.raw_concurrency]
+    if args.only:
+        out = [c for c in out if c.name == "feeds refresh" or any(o in c.name for o in args.only)]
     return out
 
 
@@ -959,6 +961,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--profile",
         action="store_true",
         help="instead: profile one cold `feeds refresh` with pyinstrument and print it",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda t: t.split(","),
+        help="measure feeds and only the contenders whose names contain one of these, e.g. "
+        "'reader w1,aiohttp c8'",
     )
     parser.add_argument("--profile-all", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
