@@ -181,7 +181,9 @@ def _prepare_all(
     ]
     workers = min(_usable_cores(), len(jobs))
     if workers > 1 and sum(len(job[0]) for job in jobs) >= PARALLEL_MIN_BYTES:
-        pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=_mp_context()))
+        pool = ProcessPoolExecutor(workers, mp_context=_mp_context())
+        # If saving fails half-way, do not wait for the rest of the parsing.
+        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
         done: Iterator[Prepared] = pool.map(_prepare_job, jobs, chunksize=4)
     else:
         done = map(_prepare_job, jobs)
