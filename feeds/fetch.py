@@ -141,8 +141,8 @@ def _non_public(address: _IPAddress) -> str | None:
         ("is_loopback", "loopback"),
         ("is_link_local", "link-local"),
         ("is_multicast", "multicast"),
-        ("is_private", "private"),
         ("is_reserved", "reserved"),
+        ("is_private", "private"),
     )
     for attribute, label in checks:
         if getattr(address, attribute):

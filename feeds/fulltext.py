@@ -14,8 +14,10 @@ teaser-only feeds should not pay).
 
 Choices (the issue leaves them open):
 
-* ``auto`` wants the page when the feed's body is missing, ends in a cut marker, or has no
-  more words than its summary (a ``content:encoded`` that repeats the teaser).
+* ``auto`` wants the page when the feed carries no text at all, when its body (the content,
+  else the description) ends in a cut marker (WordPress's " [&#8230;]"), or when its content
+  has no more words than its description (a ``content:encoded`` that repeats the teaser).
+  A description-only feed whose descriptions are not cut carries whole (short) articles.
 * The gate asks for at least :data:`MIN_WORDS` words *and* more words than the teaser, at
   least :data:`MIN_TEASER_COVERAGE` of the teaser's word trigrams (so "most of it": a
   teaser whose last words were reworded still passes), and none of the comment-section
@@ -92,8 +94,7 @@ def _words(text: str) -> list[str]:
 def wants_full_text(entry: ParsedEntry, mode: str | bool) -> bool:
     """Whether to fetch ``entry``'s article page under ``full_text = mode``.
 
-    Never without an http(s) link. ``"auto"``: when the feed has no body, a body that
-    ends in a cut marker, or a body with no more words than its summary.
+    Never without an http(s) link. ``"auto"``: see the module docstring.
     """
     link = (entry.link or "").strip().lower()
     if mode is False or not link.startswith(("http://", "https://")):
@@ -101,10 +102,11 @@ def wants_full_text(entry: ParsedEntry, mode: str | bool) -> bool:
     if mode is True:
         return True
     content = normalize.html_to_text(entry.content or "")
-    if not content or normalize.is_cut(content):
-        return True
     summary = normalize.html_to_text(entry.summary or "")
-    return len(_words(content)) <= len(_words(summary))
+    body = content or summary
+    if not body or normalize.is_cut(body):
+        return True
+    return bool(content) and len(_words(content)) <= len(_words(summary))
 
 
 def extract(page: bytes, url: str) -> Article:
