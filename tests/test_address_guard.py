@@ -8,7 +8,7 @@ injected resolver, never by real DNS.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 
@@ -24,7 +24,9 @@ LOOPBACK_ONLY = FetchOptions(total_timeout=3.0, allowed_networks=("127.0.0.1/32"
 STRICT = FetchOptions(total_timeout=3.0)
 
 
-def resolver(table: dict[str, Sequence[str]], calls: list[str]) -> Callable[[str, int], list[str]]:
+def resolver(
+    table: Mapping[str, Sequence[str]], calls: list[str]
+) -> Callable[[str, int], list[str]]:
     def resolve(host: str, port: int) -> list[str]:
         calls.append(host)
         if host not in table:
