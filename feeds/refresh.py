@@ -205,7 +205,13 @@ def _ingest(
             now=now,
         )
         feed = ParsedFeed(
-            url=outcome.final_url, format="html", link=outcome.final_url, entries=section.entries
+            url=outcome.final_url,
+            format="html",
+            link=outcome.final_url,
+            entries=section.entries,
+            warning=None
+            if links
+            else f"no article links on the page (selector {source.selector or 'default'})",
         )
         parsed, records, deferred = list(section.entries), section.records, section.deferred
         note: str | None = section.note
