@@ -188,10 +188,10 @@ def _full_text_options(checker: _Checker, table: Mapping[str, Any]) -> FullTextO
     defaults = FullTextOptions()
     checker.keys(table, "full_text", {"max_pages", "max_seconds"})
     return FullTextOptions(
-        max_pages=checker.integer(table, "full_text", "max_pages", defaults.max_pages, minimum=0),
-        max_seconds=checker.number(
-            table, "full_text", "max_seconds", defaults.max_seconds, minimum=0.0
-        ),
+        # At least one page and some time: a budget of nothing would defer every page forever
+        # (and re-read the feed on every run); `full_text = false` turns pages off.
+        max_pages=checker.integer(table, "full_text", "max_pages", defaults.max_pages),
+        max_seconds=checker.number(table, "full_text", "max_seconds", defaults.max_seconds),
     )
 
 

@@ -167,10 +167,12 @@ def _ingest(
     store, now, name, url, title = run.store, run.now, source.name, source.url, source.title
     if isinstance(outcome, FetchError):
         status = outcome.status if isinstance(outcome, HTTPStatusError) else None
-        if request.public_only and status in (404, 410):
-            # The feed the section page advertised is gone: discover again next run.
+        if request.public_only:
+            # The feed the section page advertised failed (gone, moved, refused): go back to
+            # the page next run and discover again; it costs one request.
             with store.transaction():
                 store.record_feed_url(name, None)
+            return _failed(run, source, status, f"the page's feed {request.url}: {outcome.message}")
         return _failed(run, source, status, outcome.message)
 
     validators = FetchOutcome(

@@ -463,3 +463,29 @@ def test_a_feed_the_page_advertises_on_a_private_address_is_refused(
     error = report.sources[0].error or ""
     assert error.startswith("the page's feed http://10.0.0.1/feed/: refused")
     assert store.source("s").feed_url is None
+
+
+def test_when_the_advertised_feed_goes_away_the_page_is_asked_again(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store
+) -> None:
+    base = http_server.base_url
+    serve_site(http_server, STORIES)
+    old, new = f"{base}/category/business/feed/", f"{base}/category/business/rss/"
+    page = category_page(STORIES, base=base, feeds={"Business": old})
+    http_server.route("/category/business/", Reply(body=page, headers=HTML))
+    http_server.route("/category/business/feed/", Reply(body=teaser_feed(STORIES, base=base)))
+    config = make_config(tmp_path, [{"name": "biz", "url": f"{base}/category/business/"}])
+    assert run(config, store).sources[0].feed_url == old
+
+    http_server.route("/category/business/feed/", Reply(status=404))
+    moved = category_page(STORIES, base=base, feeds={"Business": new})
+    http_server.route("/category/business/", Reply(body=moved, headers=HTML))
+    http_server.route("/category/business/rss/", Reply(body=teaser_feed(STORIES, base=base)))
+    failed = run(config, store, NOW + timedelta(hours=1))
+    assert failed.sources[0].error == f"the page's feed {old}: HTTP 404 Not Found"
+    assert store.source("biz").feed_url is None
+
+    again = run(config, store, NOW + timedelta(hours=2))
+    assert again.ok and again.sources[0].feed_url == new
+    assert again.sources[0].changes == {"unchanged": 3}
+    assert len(http_server.requests_to("/category/business/")) == 2
