@@ -29,7 +29,9 @@ Choices (the issue leaves them open):
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -109,10 +111,32 @@ def wants_full_text(entry: ParsedEntry, mode: str | bool) -> bool:
     return bool(content) and len(_words(content)) <= len(_words(summary))
 
 
+def _quiet_libraries() -> None:
+    """Keep the extraction libraries' log records ("discarding data: …") off stderr.
+
+    Without a handler of its own, a library's WARNING goes to Python's last-resort
+    handler, i.e. to stderr and so into every cron mail. What a page yielded is
+    reported through ``Article`` and the gate instead.
+    """
+    for name in ("trafilatura", "htmldate", "courlan", "justext"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+
+
 def extract(page: bytes, url: str) -> Article:
     """Extract the article of an HTML page fetched from ``url`` (its final URL)."""
+    with warnings.catch_warnings():
+        # The extraction libraries may warn about odd pages (or about their own
+        # dependencies); those are facts about one page, not our problems.
+        warnings.simplefilter("ignore")
+        return _extract(page, url)
+
+
+def _extract(page: bytes, url: str) -> Article:
     import trafilatura  # lazily: see the module docstring
 
+    _quiet_libraries()
     parser = lxml.html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
     try:
         doc = lxml.html.document_fromstring(page, parser=parser)
