@@ -2,7 +2,7 @@
 
 The I/O shell around :mod:`feeds.fulltext` (pure). For a list of article URLs::
 
-    url ─ cached in the store for the same feed entry? ─ yes → the cached extraction, no request
+    url ─ cached, and this source's entry unchanged? ─ yes → the cached extraction, no request
         ─ budget left (pages, seconds)? ─ no → deferred: the next run picks it up
         ─ fetcher.fetch_many(public_only=True, conditional GET with the cached validators)
         ─ 304 or same body → cached extraction kept; HTML → fulltext.extract → new record
@@ -94,7 +94,11 @@ def _load(
             continue
         cached = store.article(url)
         cached_by_url[url] = cached
-        if cached is not None and cached.entry_hash == entry_hash and not cached.retry:
+        if (
+            cached is not None
+            and not cached.retry
+            and (cached.entry_hash == entry_hash or cached.source != source)
+        ):
             records[url] = cached
         else:
             to_fetch.append((url, entry_hash))
@@ -110,7 +114,7 @@ def _load(
                 deferred.append(url)
         requests = [_request(source, url, cached_by_url[url]) for url, _ in chunk]
         for (url, entry_hash), outcome in zip(chunk, fetcher.fetch_many(requests), strict=True):
-            record = _record(url, entry_hash, cached_by_url[url], outcome, now)
+            record = _record(source, url, entry_hash, cached_by_url[url], outcome, now)
             records[url] = fresh[url] = record
     return _Pages(records=records, fresh=fresh, deferred=tuple(deferred))
 
@@ -135,6 +139,7 @@ def _transient(error: FetchError) -> bool:
 
 
 def _record(
+    source: str,
     url: str,
     entry_hash: str,
     cached: ArticleRecord | None,
@@ -145,6 +150,7 @@ def _record(
         return ArticleRecord(
             url=url,
             fetched=now,
+            source=source,
             entry_hash=entry_hash,
             status=outcome.status if isinstance(outcome, HTTPStatusError) else None,
             error=outcome.message,
@@ -152,10 +158,13 @@ def _record(
         )
     if outcome.content is None:
         if cached is None:  # we sent no validators, so this cannot be; be safe anyway
-            return ArticleRecord(url=url, fetched=now, entry_hash=entry_hash, error="no body")
+            return ArticleRecord(
+                url=url, fetched=now, source=source, entry_hash=entry_hash, error="no body"
+            )
         return replace(
             cached,
             fetched=now,
+            source=source,
             entry_hash=entry_hash,
             status=outcome.status,
             etag=outcome.etag,
@@ -165,6 +174,7 @@ def _record(
     base = ArticleRecord(
         url=url,
         fetched=now,
+        source=source,
         entry_hash=entry_hash,
         final_url=outcome.final_url,
         status=outcome.status,

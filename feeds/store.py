@@ -79,6 +79,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sources ADD COLUMN full_text_note TEXT;
     CREATE TABLE articles (
         url TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
         entry_hash TEXT NOT NULL,
         final_url TEXT,
         status INTEGER,
@@ -308,7 +309,7 @@ class Store:
         row = self._db.execute(
             "SELECT url, fetched, entry_hash, final_url, status, etag, last_modified,"
             " body_hash, title, author, published, updated, content_html, text, error,"
-            " retry, note FROM articles WHERE url = ?",
+            " retry, note, source FROM articles WHERE url = ?",
             (url,),
         ).fetchone()
         if row is None:
@@ -331,6 +332,7 @@ class Store:
             error=row[14],
             retry=bool(row[15]),
             note=row[16],
+            source=row[17],
         )
 
     def save_article(self, record: ArticleRecord) -> None:
@@ -338,8 +340,8 @@ class Store:
         self._db.execute(
             "INSERT OR REPLACE INTO articles (url, fetched, entry_hash, final_url, status,"
             " etag, last_modified, body_hash, title, author, published, updated,"
-            " content_html, text, error, retry, note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " content_html, text, error, retry, note, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.url,
                 _ts(record.fetched),
@@ -358,6 +360,7 @@ class Store:
                 record.error,
                 int(record.retry),
                 record.note,
+                record.source,
             ),
         )
 

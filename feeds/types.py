@@ -223,8 +223,10 @@ class StoredEntry:
 class ArticleRecord:
     """What we know about one article page (cached per URL in the store).
 
-    ``entry_hash`` fingerprints what the feed said about the article when it was
-    fetched (an entry that changes gets its page revalidated); ``etag``,
+    ``entry_hash`` fingerprints what ``source``'s feed said about the article when
+    it was fetched (an entry that changes there gets its page revalidated; another
+    source carrying the same link uses the record as it is, so two feeds that word
+    the same article differently do not revalidate it in turn); ``etag``,
     ``last_modified`` and ``body_hash`` make that revalidation conditional.
     ``content_html`` is the extracted body, already sanitized (``""`` when
     nothing was extracted); ``error`` says why the page gave nothing, and
@@ -235,6 +237,7 @@ class ArticleRecord:
 
     url: str
     fetched: datetime
+    source: str = ""
     entry_hash: str = ""
     final_url: str | None = None
     status: int | None = None

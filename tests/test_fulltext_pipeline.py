@@ -489,3 +489,38 @@ def test_when_the_advertised_feed_goes_away_the_page_is_asked_again(
     assert again.ok and again.sources[0].feed_url == new
     assert again.sources[0].changes == {"unchanged": 3}
     assert len(http_server.requests_to("/category/business/")) == 2
+
+
+def test_two_feeds_with_the_same_article_share_its_page(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store
+) -> None:
+    s = STORIES[0]
+    serve_site(http_server, [s])
+    base = http_server.base_url
+    syndicated = Story(s.slug, "Wire: Acme beats forecasts", s.paragraphs, post_id=s.post_id)
+    calls = 0
+
+    def changing(document: bytes) -> Any:
+        def answer(request: object) -> Reply:
+            nonlocal calls
+            calls += 1  # the bytes change on every fetch, so both feeds are parsed every run
+            return Reply(body=document.replace(b"</channel>", b"<!-- %d --></channel>" % calls))
+
+        return answer
+
+    http_server.route("/a/", changing(teaser_feed([s], base=base)))
+    http_server.route("/b/", changing(teaser_feed([syndicated], base=base)))
+    config = make_config(
+        tmp_path,
+        [
+            {"name": "a", "url": http_server.url("/a/")},
+            {"name": "b", "url": http_server.url("/b/")},
+        ],
+    )
+    first = run(config, store)
+    assert [r.full_text for r in first.sources] == ["full text: 1 from article pages"] * 2
+    assert first.sources[1].changes == {"duplicate": 1}
+    for hours in (1, 2):
+        again = run(config, store, NOW + timedelta(hours=hours))
+        assert [r.changes for r in again.sources] == [{"unchanged": 1}] * 2
+    assert calls == 6 and article_requests(http_server, [s]) == 1
