@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from feeds import fulltext
+from feeds import fulltext, normalize
 from feeds.errors import (
     FetchError,
     FetchTimeoutError,
@@ -120,13 +120,15 @@ def _load(
 
 
 def _request(source: str, url: str, cached: ArticleRecord | None) -> FetchRequest:
-    usable = cached is not None and cached.error is None and bool(cached.content_html)
+    """A guarded GET, conditional when the cached record holds an extracted body."""
+    if cached is None or cached.error is not None or not cached.content_html:
+        return FetchRequest(source=source, url=url, public_only=True)
     return FetchRequest(
         source=source,
         url=url,
-        etag=cached.etag if usable and cached else None,
-        last_modified=cached.last_modified if usable and cached else None,
-        body_hash=cached.body_hash if usable and cached else None,
+        etag=cached.etag,
+        last_modified=cached.last_modified,
+        body_hash=cached.body_hash,
         public_only=True,
     )
 
@@ -257,7 +259,8 @@ def full_text(
             reasons.append(f"{url}: {reason}")
             continue
         used += 1
-        excerpt = clean.excerpt if clean.excerpt and not _cut(clean.excerpt) else None
+        # A cut excerpt only said "this is a teaser"; the teaser is now cut from the body.
+        excerpt = clean.excerpt if clean.excerpt and not normalize.is_cut(clean.excerpt) else None
         entries[i] = replace(
             clean,
             content_html=record.content_html,
@@ -273,12 +276,6 @@ def full_text(
             to_save[url] = replace(record, note=reason)
     note = _note(used, reasons, len(pages.deferred), "from article pages")
     return FullTextResult(tuple(entries), tuple(to_save.values()), len(pages.deferred), note)
-
-
-def _cut(text: str) -> bool:
-    from feeds.normalize import is_cut
-
-    return is_cut(text)
 
 
 def _note(used: int, reasons: list[str], deferred: int, what: str) -> str:
