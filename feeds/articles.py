@@ -110,8 +110,12 @@ def _load(
         for url, entry_hash in to_fetch[start : start + batch]:
             if budget.take():
                 chunk.append((url, entry_hash))
-            else:
-                deferred.append(url)
+                continue
+            deferred.append(url)
+            stale = cached_by_url[url]
+            if stale is not None:
+                records[url] = stale  # better than the teaser until the next run revalidates
+
         requests = [_request(source, url, cached_by_url[url]) for url, _ in chunk]
         for (url, entry_hash), outcome in zip(chunk, fetcher.fetch_many(requests), strict=True):
             record = _record(source, url, entry_hash, cached_by_url[url], outcome, now)

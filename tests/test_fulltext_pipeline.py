@@ -524,3 +524,27 @@ def test_two_feeds_with_the_same_article_share_its_page(
         again = run(config, store, NOW + timedelta(hours=hours))
         assert [r.changes for r in again.sources] == [{"unchanged": 1}] * 2
     assert calls == 6 and article_requests(http_server, [s]) == 1
+
+
+def test_a_page_the_budget_cannot_revalidate_keeps_its_cached_text(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store
+) -> None:
+    stories = STORIES[:2]
+    serve_site(http_server, stories)
+    base = http_server.base_url
+    http_server.route("/feed/", Reply(body=teaser_feed(stories, base=base)))
+    config = make_config(tmp_path, [{"name": "biz", "url": http_server.url("/feed/")}])
+    run(config, store)
+    retitled = [
+        Story(s.slug, s.title + " (updated)", s.paragraphs, post_id=s.post_id) for s in stories
+    ]
+    http_server.route("/feed/", Reply(body=teaser_feed(retitled, base=base)))
+    one_page = Budget(FullTextOptions(max_pages=1))
+    report = run(config, store, NOW + timedelta(hours=1), budget=one_page)
+    assert report.sources[0].changes == {"updated": 2}
+    assert report.sources[0].full_text == (
+        "full text: 2 from article pages, 1 left for the next run (budget)"
+    )
+    assert article_requests(http_server, stories) == 3
+    for s in retitled:
+        assert f"<p>{s.paragraphs[-1]}</p>" in content_of(published(tmp_path)[s.title])
