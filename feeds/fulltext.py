@@ -15,7 +15,8 @@ teaser-only feeds should not pay).
 Choices (the issue leaves them open):
 
 * ``auto`` wants the page when the feed carries no text at all, when its body (the content,
-  else the description) ends in a cut marker (WordPress's " [&#8230;]"), or when its content
+  else the description) ends in a cut marker (WordPress's " [&#8230;]") or carries a "Continue
+  reading" link (``class="more-link"``, ``#more-123``), or when its content
   has no more words than its description (a ``content:encoded`` that repeats the teaser).
   A description-only feed whose descriptions are not cut carries whole (short) articles.
 * The gate asks for at least :data:`MIN_WORDS` words *and* more words than the teaser, at
@@ -56,6 +57,8 @@ _COMMENT_TEXT = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+")
+# WordPress's "Continue reading" link after an excerpt: <a class="more-link" href="…#more-123">.
+_MORE_LINK = re.compile(r"""class=["'][^"']*\bmore-link\b|href=["'][^"']*#more-\d+["']""")
 # Sidebars and site chrome that are never part of an article body.
 _CHROME = etree.XPath(
     "//aside | //nav | //footer | //*[@id='secondary' or @id='sidebar']"
@@ -106,7 +109,11 @@ def wants_full_text(entry: ParsedEntry, mode: str | bool) -> bool:
     content = normalize.html_to_text(entry.content or "")
     summary = normalize.html_to_text(entry.summary or "")
     body = content or summary
-    if not body or normalize.is_cut(body):
+    if (
+        not body
+        or normalize.is_cut(body)
+        or _MORE_LINK.search(entry.content or entry.summary or "")
+    ):
         return True
     return bool(content) and len(_words(content)) <= len(_words(summary))
 

@@ -115,6 +115,14 @@ def entry(**fields: Any) -> ParsedEntry:
         ({"summary": ACME.teaser, "content": ACME.teaser}, "auto", True),
         ({"summary": "Two words", "content": "<p>Two words</p>"}, "auto", True),
         ({"summary": ACME.teaser, "content": f"<p>{ACME.text}</p>"}, "auto", False),
+        (
+            {
+                "content": f"<p>{ACME.paragraphs[0]}</p><p>{ACME.paragraphs[1]}</p>"
+                f'<p><a href="{BASE}/a/#more-101" class="more-link">Continue reading</a></p>'
+            },
+            "auto",
+            True,
+        ),
         ({"summary": ACME.teaser, "content": f"<p>{ACME.text}</p>"}, True, True),
         ({"summary": ACME.teaser}, False, False),
     ],
@@ -125,6 +133,7 @@ def entry(**fields: Any) -> ParsedEntry:
         "content-is-teaser",
         "content-no-longer",
         "full-content",
+        "more-link",
         "always",
         "never",
     ],
