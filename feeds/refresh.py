@@ -32,7 +32,7 @@ from feeds.config import Config, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
 from feeds.fetch import Fetcher
 from feeds.publish import PublishResult, publish
-from feeds.section import article_links, pick_feed
+from feeds.section import article_links, page_title, pick_feed
 from feeds.store import FetchOutcome, Store
 from feeds.types import Change, FetchRequest, FetchResult, ParsedEntry, ParsedFeed, SourceState
 
@@ -209,6 +209,7 @@ def _ingest(
         feed = ParsedFeed(
             url=outcome.final_url,
             format="html",
+            title=page_title(outcome.content),
             link=outcome.final_url,
             entries=section.entries,
             warning=None

@@ -18,7 +18,14 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-__all__ = ["DEFAULT_SELECTOR", "MAX_LINKS", "article_links", "pick_feed", "selector_problem"]
+__all__ = [
+    "DEFAULT_SELECTOR",
+    "MAX_LINKS",
+    "article_links",
+    "page_title",
+    "pick_feed",
+    "selector_problem",
+]
 
 DEFAULT_SELECTOR = (
     "article .entry-title a, article h2 a, article h3 a, .entry-title a, .post-title a,"
@@ -70,6 +77,13 @@ def article_links(
         if len(found) >= limit:
             break
     return tuple(found)
+
+
+def page_title(page: bytes) -> str | None:
+    """The page's ``<title>`` as plain text, or ``None``."""
+    doc = _document(page)
+    title = doc.findtext(".//title") if doc is not None else None
+    return " ".join(title.split()) or None if title else None
 
 
 def pick_feed(page_url: str, feed_urls: Sequence[str]) -> str:

@@ -355,6 +355,7 @@ def test_a_section_page_without_a_feed_yields_entries(
         assert entry.findtext(A + "published") == "2026-03-04T08:30:00Z"
         link = entry.find(A + "link")
         assert link is not None and link.get("href") == http_server.url(f"/{s.slug}/")
+    assert store.source("biz").title == "Business – Example News"
     # Neither the sidebar's, the navigation's nor the pagination's links were followed.
     assert {r.path for r in http_server.requests} == {
         "/category/business/",
