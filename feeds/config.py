@@ -13,12 +13,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from feeds.errors import ConfigError
-from feeds.types import FetchOptions
+from feeds.schedule import parse_duration
+from feeds.types import DaemonOptions, FetchOptions, ScheduleOptions
 
 ENV_VAR = "FEEDS_CONFIG"
 DEFAULT_PATH = "config.toml"
@@ -28,11 +30,15 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """One ``[[sources]]`` table. ``url`` is absolute: http(s) or file://."""
+    """One ``[[sources]]`` table. ``url`` is absolute: http(s) or file://.
+
+    ``interval`` is the source's own fetch interval (None: ``[schedule] interval``).
+    """
 
     name: str
     url: str
     title: str | None = None
+    interval: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,18 @@ class Config:
     fetch: FetchOptions = field(default_factory=FetchOptions)
     lock_timeout: float = 60.0
     path: Path | None = None
+    schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
+    daemon: DaemonOptions = field(default_factory=DaemonOptions)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
             if source.name == name:
                 return source
         raise KeyError(name)
+
+    def interval(self, name: str) -> timedelta:
+        """The fetch interval of source ``name`` (its own, else the default)."""
+        return self.source(name).interval or self.schedule.interval
 
 
 def default_path(env: Mapping[str, str] | None = None) -> Path:
@@ -91,7 +103,7 @@ def load(path: Path) -> Config:
 def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML; relative paths resolve against ``base_dir``."""
     checker = _Checker()
-    checker.keys(data, "", {"store", "fetch", "sources", "outputs"})
+    checker.keys(data, "", {"store", "fetch", "sources", "outputs", "schedule", "daemon"})
 
     store = checker.table(data, "store")
     checker.keys(store, "store", {"path", "lock_timeout"})
@@ -99,6 +111,8 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     lock_timeout = checker.number(store, "store", "lock_timeout", 60.0, minimum=0.0)
 
     fetch = _fetch_options(checker, checker.table(data, "fetch"))
+    schedule = _schedule_options(checker, checker.table(data, "schedule"))
+    daemon = _daemon_options(checker, checker.table(data, "daemon"))
     sources = _sources(checker, data.get("sources"), base_dir)
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
 
@@ -111,6 +125,37 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         fetch=fetch,
         lock_timeout=lock_timeout,
         path=path,
+        schedule=schedule,
+        daemon=daemon,
+    )
+
+
+def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOptions:
+    d = ScheduleOptions()
+    checker.keys(
+        table, "schedule", {"interval", "max_interval", "max_backoff", "jitter", "max_retry_after"}
+    )
+    jitter = checker.number(table, "schedule", "jitter", d.jitter, minimum=0.0)
+    if jitter > 1:
+        checker.problem("schedule.jitter", f"must be between 0 and 1, not {jitter:g}")
+        jitter = d.jitter
+    return ScheduleOptions(
+        interval=checker.duration(table, "schedule", "interval", d.interval),
+        max_interval=checker.duration(table, "schedule", "max_interval", d.max_interval),
+        max_backoff=checker.duration(table, "schedule", "max_backoff", d.max_backoff),
+        jitter=jitter,
+        max_retry_after=checker.duration(table, "schedule", "max_retry_after", d.max_retry_after),
+    )
+
+
+def _daemon_options(checker: _Checker, table: Mapping[str, Any]) -> DaemonOptions:
+    d = DaemonOptions()
+    checker.keys(table, "daemon", {"publish_delay", "heartbeat"})
+    return DaemonOptions(
+        publish_delay=checker.duration(
+            table, "daemon", "publish_delay", d.publish_delay, minimum=timedelta(0)
+        ),
+        heartbeat=checker.duration(table, "daemon", "heartbeat", d.heartbeat),
     )
 
 
@@ -128,6 +173,7 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
             "max_connections",
             "max_per_host",
             "user_agent",
+            "min_host_delay",
         },
     )
     return FetchOptions(
@@ -143,6 +189,9 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
         ),
         max_per_host=checker.integer(table, "fetch", "max_per_host", defaults.max_per_host),
         user_agent=checker.get(table, "fetch", "user_agent", str, defaults.user_agent),
+        min_host_delay=checker.number(
+            table, "fetch", "min_host_delay", defaults.min_host_delay, minimum=0.0
+        ),
     )
 
 
@@ -160,10 +209,11 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         if not isinstance(item, dict):
             checker.problem(where, "must be a table")
             continue
-        checker.keys(item, where, {"name", "url", "title"})
+        checker.keys(item, where, {"name", "url", "title", "interval"})
         name = checker.get(item, where, "name", str, None)
         url = checker.get(item, where, "url", str, None)
         title = checker.get(item, where, "title", str, None)
+        interval = checker.duration(item, where, "interval", None)
         if name is None:
             checker.problem(f"{where}.name", "is required")
         elif not _NAME_RE.match(name):
@@ -183,7 +233,7 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
                 f"{where}.url", f"{url!r}: must be an http(s) URL, a file:// URL or a path"
             )
             continue
-        sources.append(SourceConfig(name=name, url=resolved, title=title))
+        sources.append(SourceConfig(name=name, url=resolved, title=title, interval=interval))
     return sources
 
 
@@ -286,6 +336,7 @@ def resolve_url(url: str, base_dir: Path) -> str | None:
 
 
 T = TypeVar("T")
+D = TypeVar("D", timedelta, None)
 
 
 class _Checker:
@@ -328,6 +379,35 @@ class _Checker:
             self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")
             return default
         return value
+
+    def duration(
+        self,
+        table: Mapping[str, Any],
+        where: str,
+        key: str,
+        default: D,
+        *,
+        minimum: timedelta = timedelta(seconds=1),
+    ) -> timedelta | D:
+        """A duration written as ``"15m"``, ``"2h"``, ``"1d"`` (or an integer of seconds)."""
+        value = table.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self.problem(f"{where}.{key}", f"must be a duration like '30m', not {_kind(value)}")
+            return default
+        if isinstance(value, int):
+            delta = timedelta(seconds=value)
+        else:
+            try:
+                delta = parse_duration(value)
+            except ValueError as exc:
+                self.problem(f"{where}.{key}", str(exc))
+                return default
+        if delta < minimum:
+            self.problem(f"{where}.{key}", f"must be at least {minimum.total_seconds():g} s")
+            return default
+        return delta
 
     def number(
         self,

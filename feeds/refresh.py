@@ -18,13 +18,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from feeds import dedupe, normalize, parse
-from feeds.config import Config
+from feeds import dedupe, normalize, parse, schedule
+from feeds.config import Config, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, ParseError, PublishError
 from feeds.fetch import Fetcher
 from feeds.publish import PublishResult, publish
-from feeds.store import FetchOutcome, Store
-from feeds.types import Change, FetchRequest, FetchResult
+from feeds.store import FetchOutcome, ScheduleUpdate, Store
+from feeds.types import Change, FetchRequest, FetchResult, ScheduleOptions, SourceState
+
+#: Statuses whose Retry-After delays the source (RFC 9110 §10.2.3, RFC 6585 §4).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,25 @@ class SourceReport:
     warning: str | None = None
     not_modified: bool = False
     changes: Mapping[str, int] = field(default_factory=dict)
+    skipped: str | None = None  # why it was not fetched (not due, Retry-After, retired)
+    next_due: datetime | None = None  # None: retired
+    moved_to: str | None = None  # the stored URL followed a confirmed permanent redirect
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def changed(self) -> bool:
+        """Whether the store's entries changed (new, updated or duplicate copies)."""
+        return any(self.changes.get(c.value, 0) for c in Change if c is not Change.UNCHANGED)
+
     def summary(self) -> str:
         """One line for a terminal or a cron mail."""
         if self.error is not None:
             return f"{self.name}: FAILED: {self.error}"
+        if self.skipped is not None:
+            return f"{self.name}: skipped: {self.skipped}"
         if self.not_modified:
             text = f"{self.name}: not modified"
         else:
@@ -54,6 +67,8 @@ class SourceReport:
             text = f"{self.name}: " + ", ".join(parts)
         if self.warning:
             text += f" (warning: {self.warning})"
+        if self.moved_to:
+            text += f" (moved permanently to {self.moved_to})"
         return text
 
 
@@ -77,6 +92,10 @@ class RefreshReport:
     def ok(self) -> bool:
         return all(s.ok for s in self.sources) and all(o.error is None for o in self.outputs)
 
+    @property
+    def changed(self) -> bool:
+        return any(s.changed for s in self.sources)
+
 
 def refresh(
     config: Config,
@@ -85,45 +104,129 @@ def refresh(
     *,
     now: datetime,
     names: Sequence[str] | None = None,
+    force: bool = False,
+    publish: bool = True,
     on_source: Callable[[SourceReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RefreshReport:
-    """Fetch the chosen sources (all by default), save what they carry, publish every output."""
+    """Fetch the chosen sources that are due, save what they carry, publish every output.
+
+    ``names`` limits the run to those sources (default: all). ``force``
+    fetches them whether due or not, but never a retired source and never
+    before a server's Retry-After (see :func:`feeds.schedule.decide`); the
+    others are reported as skipped. ``publish=False`` leaves publishing to the
+    caller (the daemon coalesces it). When ``should_stop()`` turns true, the
+    fetches still in hand are dropped unsaved (those sources stay due).
+    """
     store.sync_sources([(s.name, s.url) for s in config.sources])
     states = {s.name: s for s in store.sources()}
-    wanted = [s for s in config.sources if names is None or s.name in names]
+    wanted: list[SourceConfig] = []
+    reports: list[SourceReport] = []
+    for source in config.sources:
+        if names is not None and source.name not in names:
+            continue
+        state = states[source.name]
+        due = schedule.decide(
+            state, config.schedule, config.interval(source.name), now, force=force
+        )
+        if due.fetch:
+            wanted.append(source)
+        else:
+            report = SourceReport(
+                name=source.name,
+                url=state.url,
+                status=state.last_status,
+                skipped=due.reason,
+                next_due=due.at,
+            )
+            reports.append(report)
+            if on_source is not None:
+                on_source(report)
     requests = [
         FetchRequest(
             source=s.name,
-            url=s.url,
+            url=states[s.name].url,
             etag=states[s.name].etag,
             last_modified=states[s.name].last_modified,
             body_hash=states[s.name].body_hash,
         )
         for s in wanted
     ]
-    reports: list[SourceReport] = []
     for source, outcome in zip(wanted, fetcher.fetch_many(requests), strict=True):
-        report = _ingest(store, source.name, source.title, source.url, outcome, now)
+        if should_stop is not None and should_stop():
+            break
+        state = states[source.name]
+        report = _ingest(store, config, state, source.title, outcome, now)
         reports.append(report)
         if on_source is not None:
             on_source(report)
-    return RefreshReport(sources=tuple(reports), outputs=publish_all(config, store))
+    order = {s.name: i for i, s in enumerate(config.sources)}
+    reports.sort(key=lambda r: order[r.name])
+    outputs = publish_all(config, store) if publish else ()
+    return RefreshReport(sources=tuple(reports), outputs=outputs)
+
+
+def schedule_update(
+    state: SourceState,
+    options: ScheduleOptions,
+    outcome: FetchResult | FetchError,
+    now: datetime,
+    ttl_minutes: int | None = None,
+) -> ScheduleUpdate:
+    """What a fetch outcome tells the schedule: Retry-After, freshness, 410, redirects."""
+    seen = outcome.permanent_redirect if isinstance(outcome, FetchResult) else None
+    redirect_url, redirect_count, move = schedule.track_redirect(
+        state.redirect_url, state.redirect_count, seen
+    )
+    if isinstance(outcome, FetchResult):
+        return ScheduleUpdate(
+            cache_seconds=schedule.freshness(outcome.headers, now) or 0,
+            ttl_seconds=ttl_minutes * 60 if ttl_minutes else None,
+            redirect_url=redirect_url,
+            redirect_count=redirect_count,
+            move=move,
+        )
+    status = outcome.status if isinstance(outcome, HTTPStatusError) else None
+    retry_after = None
+    if isinstance(outcome, HTTPStatusError) and status in RETRY_AFTER_STATUSES:
+        retry_after = schedule.parse_retry_after(outcome.retry_after, now, options.max_retry_after)
+    return ScheduleUpdate(
+        retry_after=retry_after,
+        retire="HTTP 410 Gone" if status == 410 else None,
+        redirect_url=redirect_url,
+        redirect_count=redirect_count,
+    )
 
 
 def _ingest(
     store: Store,
-    name: str,
+    config: Config,
+    state: SourceState,
     title: str | None,
-    url: str,
     outcome: FetchResult | FetchError,
     now: datetime,
 ) -> SourceReport:
     """Parse, clean, dedupe and save one source's fetch, all in one transaction."""
+    name, url = state.name, state.url
+    interval = config.interval(name)
+
+    def save_schedule(ttl_minutes: int | None = None) -> tuple[str | None, datetime | None]:
+        update = schedule_update(state, config.schedule, outcome, now, ttl_minutes)
+        store.record_schedule(name, update, now)
+        after = store.source(name)
+        return (update.redirect_url if update.move else None), schedule.next_due(
+            after, config.schedule, interval
+        )
+
     if isinstance(outcome, FetchError):
         status = outcome.status if isinstance(outcome, HTTPStatusError) else None
+        message = outcome.message
+        if status == 410:
+            message += f"; source retired (re-enable it with: feeds enable {name})"
         with store.transaction():
-            store.record_fetch(name, FetchOutcome(status=status, error=outcome.message), now)
-        return SourceReport(name=name, url=url, status=status, error=outcome.message)
+            store.record_fetch(name, FetchOutcome(status=status, error=message), now)
+            _, next_due = save_schedule()
+        return SourceReport(name=name, url=url, status=status, error=message, next_due=next_due)
 
     validators = FetchOutcome(
         status=outcome.status,
@@ -135,14 +238,30 @@ def _ingest(
     if outcome.content is None:
         with store.transaction():
             store.record_fetch(name, validators, now)
-        return SourceReport(name=name, url=url, status=outcome.status, not_modified=True)
+            moved, next_due = save_schedule()
+        return SourceReport(
+            name=name,
+            url=url,
+            status=outcome.status,
+            not_modified=True,
+            next_due=next_due,
+            moved_to=moved,
+        )
 
     try:
         feed = parse.parse(outcome.content, url=outcome.final_url, headers=outcome.headers)
     except ParseError as exc:
         with store.transaction():
             store.record_fetch(name, FetchOutcome(status=outcome.status, error=exc.message), now)
-        return SourceReport(name=name, url=url, status=outcome.status, error=exc.message)
+            moved, next_due = save_schedule()
+        return SourceReport(
+            name=name,
+            url=url,
+            status=outcome.status,
+            error=exc.message,
+            next_due=next_due,
+            moved_to=moved,
+        )
 
     cleaned = [normalize.normalize_entry(entry, now=now) for entry in feed.entries]
     changes: Counter[str] = Counter()
@@ -176,12 +295,15 @@ def _ingest(
             ),
             now,
         )
+        moved, next_due = save_schedule(feed.ttl_minutes)
     return SourceReport(
         name=name,
         url=url,
         status=outcome.status,
         warning=feed.warning,
         changes=dict(changes),
+        next_due=next_due,
+        moved_to=moved,
     )
 
 
