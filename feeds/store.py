@@ -277,7 +277,8 @@ class Store:
                         "UPDATE sources SET url = ?, config_url = ?, etag = NULL,"
                         " last_modified = NULL, body_hash = NULL, retry_after = NULL,"
                         " cache_seconds = NULL, ttl_seconds = NULL, retired_at = NULL,"
-                        " retired_reason = NULL, redirect_url = NULL, redirect_count = 0"
+                        " retired_reason = NULL, redirect_url = NULL, redirect_count = 0,"
+                        " last_fetched = NULL, error_count = 0"  # a new URL is due at once
                         " WHERE name = ?",
                         (url, url, name),
                     )
