@@ -321,10 +321,10 @@ def test_requests_to_one_host_start_at_least_min_host_delay_apart(
 ) -> None:
     http_server.route("/a", Reply(body=b"a"))
     requests = [FetchRequest(source=f"s{i}", url=http_server.url("/a")) for i in range(4)]
-    with Fetcher(FetchOptions(min_host_delay=0.15, max_per_host=4)) as fetcher:
+    with Fetcher(FetchOptions(min_host_delay=0.2, max_per_host=4)) as fetcher:
         results = fetcher.fetch_many(requests)
         fetcher.fetch(requests[0])  # a later call waits its turn too
     assert all(not isinstance(r, Exception) for r in results)
     starts = sorted(r.received for r in http_server.requests_to("/a"))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(gaps) == 4 and min(gaps) >= 0.14, gaps
+    assert len(gaps) == 4 and min(gaps) >= 0.15, gaps  # 50 ms for loopback jitter
