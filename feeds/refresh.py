@@ -179,8 +179,12 @@ def schedule_update(
         state.redirect_url, state.redirect_count, seen
     )
     if isinstance(outcome, FetchResult):
+        cache_seconds: int | None = schedule.freshness(outcome.headers, now) or 0
+        if outcome.status == 304 and not {"cache-control", "expires"} & outcome.headers.keys():
+            # RFC 9111 §4.3.4: a 304 freshens the stored response; what it omits stays.
+            cache_seconds = None
         return ScheduleUpdate(
-            cache_seconds=schedule.freshness(outcome.headers, now) or 0,
+            cache_seconds=cache_seconds,
             ttl_seconds=ttl_minutes * 60 if ttl_minutes else None,
             redirect_url=redirect_url,
             redirect_count=redirect_count,

@@ -284,13 +284,17 @@ class Store:
                     )
 
     def sources(self) -> list[SourceState]:
+        return self._source_states("", ())
+
+    def _source_states(self, where: str, params: tuple[str, ...]) -> list[SourceState]:
         rows = self._db.execute(
             "SELECT s.name, s.url, s.etag, s.last_modified, s.body_hash, s.last_fetched,"
             " s.last_status, s.last_error, s.error_count, s.title, s.link,"
             " (SELECT count(*) FROM entries e WHERE e.source = s.name),"
             " s.config_url, s.retry_after, s.cache_seconds, s.ttl_seconds, s.retired_at,"
             " s.retired_reason, s.redirect_url, s.redirect_count"
-            " FROM sources s ORDER BY s.name"
+            f" FROM sources s {where} ORDER BY s.name",
+            params,
         ).fetchall()
         return [
             SourceState(
@@ -319,10 +323,10 @@ class Store:
         ]
 
     def source(self, name: str) -> SourceState:
-        for state in self.sources():
-            if state.name == name:
-                return state
-        raise KeyError(name)
+        states = self._source_states("WHERE s.name = ?", (name,))
+        if not states:
+            raise KeyError(name)
+        return states[0]
 
     def record_fetch(self, name: str, outcome: FetchOutcome, now: datetime) -> None:
         """Save a fetch attempt. On error the validators and entries stay as they were."""

@@ -174,6 +174,21 @@ def test_server_hints_push_the_next_fetch_later_never_sooner(
     assert sim.times("/feed") == expected
 
 
+def test_a_304_without_cache_headers_keeps_the_stored_hint(sim: Sim) -> None:
+    sim.route(
+        "/feed",
+        lambda n: (
+            Reply(body=rss(), headers={"ETag": '"v"', "Cache-Control": "max-age=7200"})
+            if n == 0
+            else Reply(status=304)
+        ),
+    )
+    sim.configure({"news": "/feed"})
+    for at in every(30 * M, 6 * H):
+        sim.run(at)
+    assert sim.times("/feed") == [0 * H, 2 * H, 4 * H, 6 * H]
+
+
 def test_a_day_is_the_longest_wait_by_default(sim: Sim) -> None:
     sim.route("/feed", lambda n: Reply(body=rss(), headers={"Cache-Control": "max-age=864000"}))
     sim.configure({"news": "/feed"})
