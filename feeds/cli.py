@@ -175,6 +175,9 @@ def refresh(
                 click.echo(source.summary(), err=True)
             elif (interactive or verbose) and (source.skipped is None or verbose):
                 click.echo(source.summary())
+        skipped = [s for s in report.sources if s.skipped is not None]
+        if skipped and interactive and not verbose:
+            click.echo(f"{len(skipped)} sources not due or waiting (-v says why; --all fetches)")
         for output in report.outputs:
             if output.error:
                 click.echo(f"output {output.name}: FAILED: {output.error}", err=True)

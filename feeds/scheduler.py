@@ -272,9 +272,12 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
 
 
 def _wake(scheduler: Any, now: datetime) -> None:
+    from apscheduler.jobstores.base import JobLookupError
+    from apscheduler.schedulers.base import SchedulerNotRunningError
+
     try:
         scheduler.modify_job("tick", next_run_time=now)
-    except Exception as exc:  # the scheduler is shutting down; nothing to wake
+    except (JobLookupError, SchedulerNotRunningError) as exc:  # shutting down: nothing to wake
         log.debug("could not wake the scheduler: %s", exc)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import signal
@@ -446,4 +445,3 @@ def test_readme_documents_the_daemon_systemd_and_cron() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for needle in ("feeds daemon", "contrib/feeds.service", "contrib/crontab", "feeds status"):
         assert needle in readme, needle
-    assert os.environ.get("FEEDS_CONFIG") is None  # the autouse fixture isolates us
