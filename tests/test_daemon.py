@@ -299,7 +299,7 @@ def test_sigterm_during_a_fetch_stops_cleanly(
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0, log.read_text()
-    assert time.monotonic() - started < 8  # bounded: the fetch in flight, then out
+    assert time.monotonic() - started < 9  # bounded: the fetch in flight (1.5 s), then out
     assert "SIGTERM received" in log.read_text()
 
     db = tmp_path / "state" / "feeds.db"
