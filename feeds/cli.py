@@ -100,14 +100,25 @@ def cli() -> None:
     Quick start (uses ./config.toml):
       feeds refresh          fetch every due source and publish out/*.atom
       feeds sources          show each source's state
+      feeds daemon           keep running, fetch each source when it is due
+      feeds status           is the daemon alive, when is each source due
     """
 
 
 @cli.command()
 @config_option
-@click.option("--all", "fetch_all", is_flag=True, help="Fetch every source now, due or not.")
 @click.option(
-    "--source", "only", multiple=True, metavar="NAME", help="Refresh only this source (repeat)."
+    "--all",
+    "fetch_all",
+    is_flag=True,
+    help="Fetch every source now, due or not (never a retired one, never before Retry-After).",
+)
+@click.option(
+    "--source",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="Fetch only this source, now, due or not (repeat).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Print a line per source even off a terminal.")
@@ -120,9 +131,10 @@ def refresh(
 ) -> None:
     """Fetch the sources that are due, store what changed, publish the outputs.
 
-    Until per-source schedules exist every source is due on every run, so
-    --all changes nothing yet. On a terminal a line per source is printed;
-    from cron only failures are, so cron mails only problems.
+    A source is due when its interval has passed since its last fetch (later
+    when the server asks for it, sooner never); a source that is not due is
+    skipped, which is not an error. On a terminal a line per source is
+    printed; from cron only failures are, so cron mails only problems.
 
     \b
     Example:
@@ -145,7 +157,13 @@ def refresh(
     ):
         try:
             report = run_refresh(
-                config, store, fetcher, now=_utc_now(), names=names, on_source=on_source
+                config,
+                store,
+                fetcher,
+                now=_utc_now(),
+                names=names,
+                force=fetch_all or bool(only),
+                on_source=on_source,
             )
         except FeedsError as exc:
             _fail(exc)
@@ -155,8 +173,11 @@ def refresh(
         for source in report.sources:
             if not source.ok:
                 click.echo(source.summary(), err=True)
-            elif interactive or verbose:
+            elif (interactive or verbose) and (source.skipped is None or verbose):
                 click.echo(source.summary())
+        skipped = [s for s in report.sources if s.skipped is not None]
+        if skipped and interactive and not verbose:
+            click.echo(f"{len(skipped)} sources not due or waiting (-v says why; --all fetches)")
         for output in report.outputs:
             if output.error:
                 click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
@@ -218,6 +239,8 @@ def sources(config_path: Path | None, as_json: bool) -> None:
     Example:
       feeds sources --json
     """
+    from feeds.schedule import next_due
+
     config = _load_config(config_path)
     with _open_store(config, locked=False) as store:
         store.sync_sources([(s.name, s.url) for s in config.sources])
@@ -225,10 +248,13 @@ def sources(config_path: Path | None, as_json: bool) -> None:
     rows = []
     for source in config.sources:
         state = states[source.name]
+        due = next_due(state, config.schedule, config.interval(source.name))
         rows.append(
             {
                 "name": source.name,
-                "url": source.url,
+                "url": state.url,
+                "retired": state.retired,
+                "next_due": due.isoformat() if due else None,
                 "last_fetched": state.last_fetched.isoformat() if state.last_fetched else None,
                 "last_status": state.last_status,
                 "entries": state.entry_count,
@@ -250,7 +276,9 @@ def sources(config_path: Path | None, as_json: bool) -> None:
         lines.append(
             (
                 str(row["name"]),
-                "never"
+                "retired"
+                if row["retired"]
+                else "never"
                 if row["last_status"] is None and not fetched
                 else str(row["last_status"] or "error"),
                 str(row["entries"]),
@@ -310,6 +338,94 @@ def check(config_path: Path | None) -> None:
         sys.exit(EXIT_FAILED)
 
 
+@cli.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True, help="Log every fetch, not only problems.")
+def daemon(config_path: Path | None, verbose: bool) -> None:
+    """Run in the foreground and fetch each source when it is due.
+
+    Outputs are republished shortly after a change ([daemon] publish_delay).
+    SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the config
+    (a bad one is reported and the old one kept). It holds the store's lock
+    while it runs, so a `feeds refresh` from cron waits, then exits 75.
+    Logs go to stderr (the journal, under systemd): see contrib/feeds.service.
+
+    \b
+    Example:
+      feeds daemon --config /etc/feeds/config.toml
+    """
+    import logging
+
+    from feeds import scheduler
+
+    config = _load_config(config_path)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("feeds").setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("feeds.daemon").setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        code = scheduler.run(config)
+    except FeedsError as exc:
+        _fail(exc)
+    sys.exit(code)
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout (for monitoring).")
+def status(config_path: Path | None, as_json: bool) -> None:
+    """Show whether a daemon runs, and each source's schedule and health.
+
+    Per source: last fetch, HTTP status, next due time, error count, last
+    error, and whether it is retired (HTTP 410; `feeds enable NAME` brings it
+    back). Read-only: safe to run while the daemon or a refresh works.
+
+    \b
+    Example:
+      feeds status --json
+    """
+    from feeds.status import gather, render
+
+    config = _load_config(config_path)
+    with _open_store(config, locked=False) as store:
+        report = gather(config, store, now=_utc_now())
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(render(report))
+
+
+@cli.command()
+@config_option
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
+    """Re-enable retired sources (HTTP 410) and forget a Retry-After: due at once.
+
+    Works while the daemon runs (it picks the change up on its next run).
+
+    \b
+    Example:
+      feeds enable business
+    """
+    config = _load_config(config_path)
+    known = {s.name for s in config.sources}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
+    with _open_store(config, locked=False) as store:
+        store.sync_sources([(s.name, s.url) for s in config.sources])
+        for name in names:
+            try:
+                store.enable(name)
+            except FeedsError as exc:
+                _fail(exc)
+            click.echo(f"{name}: enabled, due now")
+
+
 def _report_json(
     sources: tuple[SourceReport, ...], outputs: tuple[OutputReport, ...]
 ) -> dict[str, Any]:
@@ -322,6 +438,8 @@ def _report_json(
                 "ok": s.ok,
                 "status": s.status,
                 "not_modified": s.not_modified,
+                "skipped": s.skipped,
+                "next_due": s.next_due.isoformat() if s.next_due else None,
                 "changes": dict(s.changes),
                 "error": s.error,
                 "warning": s.warning,

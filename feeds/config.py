@@ -14,12 +14,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from feeds.errors import ConfigError
-from feeds.types import FetchOptions, FullTextOptions
+from feeds.schedule import parse_duration
+from feeds.types import DaemonOptions, FetchOptions, FullTextOptions, ScheduleOptions
 
 ENV_VAR = "FEEDS_CONFIG"
 DEFAULT_PATH = "config.toml"
@@ -39,6 +41,7 @@ class SourceConfig:
     carries no body or one no longer than its teaser; ``True`` always; ``False``
     never. ``type = "html"``: ``url`` is a section page whose article links
     (``selector``, a CSS selector; a WordPress default when None) become entries.
+    ``interval`` is the source's own fetch interval (None: ``[schedule] interval``).
     """
 
     name: str
@@ -47,6 +50,7 @@ class SourceConfig:
     full_text: FullText = "auto"
     type: SourceType = "feed"
     selector: str | None = None
+    interval: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -76,12 +80,18 @@ class Config:
     full_text: FullTextOptions = field(default_factory=FullTextOptions)
     lock_timeout: float = 60.0
     path: Path | None = None
+    schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
+    daemon: DaemonOptions = field(default_factory=DaemonOptions)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
             if source.name == name:
                 return source
         raise KeyError(name)
+
+    def interval(self, name: str) -> timedelta:
+        """The fetch interval of source ``name`` (its own, else the default)."""
+        return self.source(name).interval or self.schedule.interval
 
 
 def default_path(env: Mapping[str, str] | None = None) -> Path:
@@ -106,7 +116,9 @@ def load(path: Path) -> Config:
 def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML; relative paths resolve against ``base_dir``."""
     checker = _Checker()
-    checker.keys(data, "", {"store", "fetch", "full_text", "sources", "outputs"})
+    checker.keys(
+        data, "", {"store", "fetch", "full_text", "sources", "outputs", "schedule", "daemon"}
+    )
 
     store = checker.table(data, "store")
     checker.keys(store, "store", {"path", "lock_timeout"})
@@ -115,6 +127,8 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
 
     fetch = _fetch_options(checker, checker.table(data, "fetch"))
     full_text = _full_text_options(checker, checker.table(data, "full_text"))
+    schedule = _schedule_options(checker, checker.table(data, "schedule"))
+    daemon = _daemon_options(checker, checker.table(data, "daemon"))
     sources = _sources(checker, data.get("sources"), base_dir)
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
 
@@ -128,6 +142,37 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         full_text=full_text,
         lock_timeout=lock_timeout,
         path=path,
+        schedule=schedule,
+        daemon=daemon,
+    )
+
+
+def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOptions:
+    d = ScheduleOptions()
+    checker.keys(
+        table, "schedule", {"interval", "max_interval", "max_backoff", "jitter", "max_retry_after"}
+    )
+    jitter = checker.number(table, "schedule", "jitter", d.jitter, minimum=0.0)
+    if jitter > 1:
+        checker.problem("schedule.jitter", f"must be between 0 and 1, not {jitter:g}")
+        jitter = d.jitter
+    return ScheduleOptions(
+        interval=checker.duration(table, "schedule", "interval", d.interval),
+        max_interval=checker.duration(table, "schedule", "max_interval", d.max_interval),
+        max_backoff=checker.duration(table, "schedule", "max_backoff", d.max_backoff),
+        jitter=jitter,
+        max_retry_after=checker.duration(table, "schedule", "max_retry_after", d.max_retry_after),
+    )
+
+
+def _daemon_options(checker: _Checker, table: Mapping[str, Any]) -> DaemonOptions:
+    d = DaemonOptions()
+    checker.keys(table, "daemon", {"publish_delay", "heartbeat"})
+    return DaemonOptions(
+        publish_delay=checker.duration(
+            table, "daemon", "publish_delay", d.publish_delay, minimum=timedelta(0)
+        ),
+        heartbeat=checker.duration(table, "daemon", "heartbeat", d.heartbeat),
     )
 
 
@@ -146,6 +191,7 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
             "max_per_host",
             "user_agent",
             "allow_private_addresses",
+            "min_host_delay",
         },
     )
     allow_all, networks = _private_addresses(checker, table.get("allow_private_addresses", False))
@@ -162,6 +208,9 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
         ),
         max_per_host=checker.integer(table, "fetch", "max_per_host", defaults.max_per_host),
         user_agent=checker.get(table, "fetch", "user_agent", str, defaults.user_agent),
+        min_host_delay=checker.number(
+            table, "fetch", "min_host_delay", defaults.min_host_delay, minimum=0.0
+        ),
         allow_private_addresses=allow_all,
         allowed_networks=networks,
     )
@@ -209,13 +258,16 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         if not isinstance(item, dict):
             checker.problem(where, "must be a table")
             continue
-        checker.keys(item, where, {"name", "url", "title", "full_text", "type", "selector"})
+        checker.keys(
+            item, where, {"name", "url", "title", "full_text", "type", "selector", "interval"}
+        )
         name = checker.get(item, where, "name", str, None)
         url = checker.get(item, where, "url", str, None)
         title = checker.get(item, where, "title", str, None)
         full_text = _full_text_mode(checker, item, where)
         kind = _source_type(checker, item, where)
         selector = _selector(checker, item, where, kind)
+        interval = checker.duration(item, where, "interval", None)
         if name is None:
             checker.problem(f"{where}.name", "is required")
         elif not _NAME_RE.match(name):
@@ -243,6 +295,7 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
                 full_text=full_text,
                 type=kind,
                 selector=selector,
+                interval=interval,
             )
         )
     return sources
@@ -385,6 +438,7 @@ def resolve_url(url: str, base_dir: Path) -> str | None:
 
 
 T = TypeVar("T")
+D = TypeVar("D", timedelta, None)
 
 
 class _Checker:
@@ -427,6 +481,35 @@ class _Checker:
             self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")
             return default
         return value
+
+    def duration(
+        self,
+        table: Mapping[str, Any],
+        where: str,
+        key: str,
+        default: D,
+        *,
+        minimum: timedelta = timedelta(seconds=1),
+    ) -> timedelta | D:
+        """A duration written as ``"15m"``, ``"2h"``, ``"1d"`` (or an integer of seconds)."""
+        value = table.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self.problem(f"{where}.{key}", f"must be a duration like '30m', not {_kind(value)}")
+            return default
+        if isinstance(value, int):
+            delta = timedelta(seconds=value)
+        else:
+            try:
+                delta = parse_duration(value)
+            except ValueError as exc:
+                self.problem(f"{where}.{key}", str(exc))
+                return default
+        if delta < minimum:
+            self.problem(f"{where}.{key}", f"must be at least {minimum.total_seconds():g} s")
+            return default
+        return delta
 
     def number(
         self,

@@ -6,7 +6,7 @@
      ├── ConfigError            bad config file: carries every problem at once
      ├── SourceError            one source failed; carries the source's URL
      │    ├── FetchError        the network or the file system said no
-     │    │    ├── HTTPStatusError       4xx/5xx answer (carries the status)
+     │    │    ├── HTTPStatusError       4xx/5xx answer (status, Retry-After)
      │    │    ├── BodyTooLargeError     body over the limit (cut off while streaming)
      │    │    ├── FetchTimeoutError     connect/read/total timeout
      │    │    ├── TooManyRedirectsError redirect limit or loop
@@ -55,10 +55,22 @@ class FetchError(SourceError):
 
 
 class HTTPStatusError(FetchError):
-    """The server answered with an error status."""
+    """The server answered with an error status.
 
-    def __init__(self, url: str, status: int, message: str | None = None) -> None:
+    ``retry_after`` is the raw ``Retry-After`` header (seconds or an HTTP date),
+    when the server sent one (RFC 9110 §10.2.3).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        status: int,
+        message: str | None = None,
+        *,
+        retry_after: str | None = None,
+    ) -> None:
         self.status = status
+        self.retry_after = retry_after
         super().__init__(url, message or f"HTTP {status}")
 
 

@@ -389,6 +389,8 @@ class Fetcher:
             self._guarded_client = self._client
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._host_slots_lock = threading.Lock()
+        # Per host: a lock that orders request starts, and when the next one may start.
+        self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
 
     def __enter__(self) -> Self:
         return self
@@ -400,6 +402,10 @@ class Fetcher:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def options(self) -> FetchOptions:
+        return self._options
 
     def close(self) -> None:
         """Close pooled connections. The fetcher cannot be used afterwards."""
@@ -499,6 +505,8 @@ class Fetcher:
     def _host_slot(self, host: str) -> Iterator[None]:
         """Hold one of the ``max_per_host`` slots of ``host`` for the whole fetch.
 
+        Two requests to one host also start at least ``min_host_delay`` seconds
+        apart (for the life of this fetcher, so across the daemon's runs too).
         Redirects to another host run in the original host's slot.
         """
         with self._host_slots_lock:
@@ -507,8 +515,20 @@ class Fetcher:
                 slot = self._host_slots[host] = threading.BoundedSemaphore(
                     self._options.max_per_host
                 )
+            turn = self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
         with slot:
+            self._wait_for_turn(*turn)
             yield
+
+    def _wait_for_turn(self, lock: threading.Lock, next_start: list[float]) -> None:
+        delay = self._options.min_host_delay
+        if delay <= 0:
+            return
+        with lock:  # held while sleeping, so waiting requests start one delay apart
+            wait = next_start[0] - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            next_start[0] = time.monotonic() + delay
 
     def _fetch_file(self, request: FetchRequest) -> FetchResult:
         parts = urlsplit(request.url)
@@ -628,7 +648,9 @@ class Fetcher:
                 message += " without a redirect to follow"
             if final_url != request.url:
                 message += f" (at {final_url})"
-            raise HTTPStatusError(request.url, status, message)
+            raise HTTPStatusError(
+                request.url, status, message, retry_after=headers.get("retry-after")
+            )
 
         limit = self._options.max_body_bytes
         declared = _content_length(headers.get("content-length"))

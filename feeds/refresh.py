@@ -26,15 +26,26 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from feeds import dedupe, normalize, parse
+from feeds import dedupe, normalize, parse, schedule
 from feeds.articles import Budget, full_text, section_entries
 from feeds.config import Config, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
 from feeds.fetch import Fetcher
 from feeds.publish import PublishResult, publish
 from feeds.section import article_links, page_title, pick_feed
-from feeds.store import FetchOutcome, Store
-from feeds.types import Change, FetchRequest, FetchResult, ParsedEntry, ParsedFeed, SourceState
+from feeds.store import FetchOutcome, ScheduleUpdate, Store
+from feeds.types import (
+    Change,
+    FetchRequest,
+    FetchResult,
+    ParsedEntry,
+    ParsedFeed,
+    ScheduleOptions,
+    SourceState,
+)
+
+#: Statuses whose Retry-After delays the source (RFC 9110 §10.2.3, RFC 6585 §4).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,9 @@ class SourceReport:
     warning: str | None = None
     not_modified: bool = False
     changes: Mapping[str, int] = field(default_factory=dict)
+    skipped: str | None = None  # why it was not fetched (not due, Retry-After, retired)
+    next_due: datetime | None = None  # None: retired
+    moved_to: str | None = None  # the stored URL followed a confirmed permanent redirect
     #: The feed read for a section page that advertises one.
     feed_url: str | None = None
     #: What full text did (pages used, kept feed texts and why, deferred by the budget).
@@ -57,10 +71,17 @@ class SourceReport:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def changed(self) -> bool:
+        """Whether the store's entries changed (new, updated or duplicate copies)."""
+        return any(self.changes.get(c.value, 0) for c in Change if c is not Change.UNCHANGED)
+
     def summary(self) -> str:
         """One line for a terminal or a cron mail."""
         if self.error is not None:
             return f"{self.name}: FAILED: {self.error}"
+        if self.skipped is not None:
+            return f"{self.name}: skipped: {self.skipped}"
         if self.not_modified:
             text = f"{self.name}: not modified"
         else:
@@ -72,6 +93,8 @@ class SourceReport:
             text += f" ({self.full_text})"
         if self.warning:
             text += f" (warning: {self.warning})"
+        if self.moved_to:
+            text += f" (moved permanently to {self.moved_to})"
         return text
 
 
@@ -95,6 +118,10 @@ class RefreshReport:
     def ok(self) -> bool:
         return all(s.ok for s in self.sources) and all(o.error is None for o in self.outputs)
 
+    @property
+    def changed(self) -> bool:
+        return any(s.changed for s in self.sources)
+
 
 def refresh(
     config: Config,
@@ -103,37 +130,109 @@ def refresh(
     *,
     now: datetime,
     names: Sequence[str] | None = None,
+    force: bool = False,
+    publish: bool = True,
     on_source: Callable[[SourceReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     budget: Budget | None = None,
 ) -> RefreshReport:
-    """Fetch the chosen sources (all by default), save what they carry, publish every output.
+    """Fetch the chosen sources that are due, save what they carry, publish every output.
 
+    ``names`` limits the run to those sources (default: all). ``force``
+    fetches them whether due or not, but never a retired source and never
+    before a server's Retry-After (see :func:`feeds.schedule.decide`); the
+    others are reported as skipped. ``publish=False`` leaves publishing to the
+    caller (the daemon coalesces it). When ``should_stop()`` turns true, the
+    fetches still in hand are dropped unsaved (those sources stay due).
     ``budget`` bounds the article pages of this run (default: ``config.full_text``).
     """
     store.sync_sources([(s.name, s.url) for s in config.sources])
     states = {s.name: s for s in store.sources()}
-    wanted = [s for s in config.sources if names is None or s.name in names]
+    wanted: list[SourceConfig] = []
+    reports: list[SourceReport] = []
+    for source in config.sources:
+        if names is not None and source.name not in names:
+            continue
+        state = states[source.name]
+        due = schedule.decide(
+            state, config.schedule, config.interval(source.name), now, force=force
+        )
+        if due.fetch:
+            wanted.append(source)
+        else:
+            report = SourceReport(
+                name=source.name,
+                url=state.url,
+                status=state.last_status,
+                skipped=due.reason,
+                next_due=due.at,
+            )
+            reports.append(report)
+            if on_source is not None:
+                on_source(report)
     requests = [_source_request(s, states[s.name]) for s in wanted]
     run = _Run(
+        config=config,
         store=store,
         fetcher=fetcher,
         budget=budget or Budget(config.full_text),
         batch=config.fetch.max_connections,
         now=now,
     )
-    reports: list[SourceReport] = []
     for source, request, outcome in zip(
         wanted, requests, fetcher.fetch_many(requests), strict=True
     ):
-        report = _ingest(run, source, request, outcome)
+        if should_stop is not None and should_stop():
+            break
+        report = _ingest(run, source, states[source.name], request, outcome)
         reports.append(report)
         if on_source is not None:
             on_source(report)
-    return RefreshReport(sources=tuple(reports), outputs=publish_all(config, store))
+    order = {s.name: i for i, s in enumerate(config.sources)}
+    reports.sort(key=lambda r: order[r.name])
+    outputs = publish_all(config, store) if publish else ()
+    return RefreshReport(sources=tuple(reports), outputs=outputs)
+
+
+def schedule_update(
+    state: SourceState,
+    options: ScheduleOptions,
+    outcome: FetchResult | FetchError,
+    now: datetime,
+    ttl_minutes: int | None = None,
+) -> ScheduleUpdate:
+    """What a fetch outcome tells the schedule: Retry-After, freshness, 410, redirects."""
+    seen = outcome.permanent_redirect if isinstance(outcome, FetchResult) else None
+    redirect_url, redirect_count, move = schedule.track_redirect(
+        state.redirect_url, state.redirect_count, seen
+    )
+    if isinstance(outcome, FetchResult):
+        cache_seconds: int | None = schedule.freshness(outcome.headers, now) or 0
+        if outcome.status == 304 and not {"cache-control", "expires"} & outcome.headers.keys():
+            # RFC 9111 §4.3.4: a 304 freshens the stored response; what it omits stays.
+            cache_seconds = None
+        return ScheduleUpdate(
+            cache_seconds=cache_seconds,
+            ttl_seconds=ttl_minutes * 60 if ttl_minutes else None,
+            redirect_url=redirect_url,
+            redirect_count=redirect_count,
+            move=move,
+        )
+    status = outcome.status if isinstance(outcome, HTTPStatusError) else None
+    retry_after = None
+    if isinstance(outcome, HTTPStatusError) and status in RETRY_AFTER_STATUSES:
+        retry_after = schedule.parse_retry_after(outcome.retry_after, now, options.max_retry_after)
+    return ScheduleUpdate(
+        retry_after=retry_after,
+        retire="HTTP 410 Gone" if status == 410 else None,
+        redirect_url=redirect_url,
+        redirect_count=redirect_count,
+    )
 
 
 @dataclass(frozen=True)
 class _Run:
+    config: Config
     store: Store
     fetcher: Fetcher
     budget: Budget
@@ -142,11 +241,14 @@ class _Run:
 
 
 def _source_request(source: SourceConfig, state: SourceState) -> FetchRequest:
-    """The feed a section page pointed us to last time, else the configured URL."""
+    """The feed a section page pointed us to last time, else where the source lives now.
+
+    ``state.url`` follows confirmed permanent redirects of the configured URL.
+    """
     discovered = state.feed_url if source.type == "feed" else None
     return FetchRequest(
         source=source.name,
-        url=discovered or source.url,
+        url=discovered or state.url,
         etag=state.etag,
         last_modified=state.last_modified,
         body_hash=state.body_hash,
@@ -154,26 +256,45 @@ def _source_request(source: SourceConfig, state: SourceState) -> FetchRequest:
     )
 
 
-def _failed(run: _Run, source: SourceConfig, status: int | None, error: str) -> SourceReport:
-    with run.store.transaction():
-        run.store.record_fetch(source.name, FetchOutcome(status=status, error=error), run.now)
-    return SourceReport(name=source.name, url=source.url, status=status, error=error)
-
-
 def _ingest(
-    run: _Run, source: SourceConfig, request: FetchRequest, outcome: FetchResult | FetchError
+    run: _Run,
+    source: SourceConfig,
+    state: SourceState,
+    request: FetchRequest,
+    outcome: FetchResult | FetchError,
 ) -> SourceReport:
     """Parse, clean, dedupe and save one source's fetch, all in one transaction."""
-    store, now, name, url, title = run.store, run.now, source.name, source.url, source.title
+    store, now, name, url, title = run.store, run.now, source.name, state.url, source.title
+    config = run.config
+    fetched = outcome  # what the source's own URL answered: it drives the schedule
+
+    def save_schedule(ttl_minutes: int | None = None) -> tuple[str | None, datetime | None]:
+        update = schedule_update(state, config.schedule, fetched, now, ttl_minutes)
+        store.record_schedule(name, update, now)
+        after = store.source(name)
+        moved = update.redirect_url if update.move else None
+        return moved, schedule.next_due(after, config.schedule, config.interval(name))
+
+    def failed(status: int | None, error: str, *, forget_feed: bool = False) -> SourceReport:
+        with store.transaction():
+            if forget_feed:
+                # The feed a section page advertised failed (gone, moved, refused): go back
+                # to the page next run and discover again; it costs one request.
+                store.record_feed_url(name, None)
+            store.record_fetch(name, FetchOutcome(status=status, error=error), now)
+            moved, next_due = save_schedule()
+        return SourceReport(
+            name=name, url=url, status=status, error=error, next_due=next_due, moved_to=moved
+        )
+
     if isinstance(outcome, FetchError):
         status = outcome.status if isinstance(outcome, HTTPStatusError) else None
+        message = outcome.message
+        if status == 410:
+            message += f"; source retired (re-enable it with: feeds enable {name})"
         if request.public_only:
-            # The feed the section page advertised failed (gone, moved, refused): go back to
-            # the page next run and discover again; it costs one request.
-            with store.transaction():
-                store.record_feed_url(name, None)
-            return _failed(run, source, status, f"the page's feed {request.url}: {outcome.message}")
-        return _failed(run, source, status, outcome.message)
+            return failed(status, f"the page's feed {request.url}: {message}", forget_feed=True)
+        return failed(status, message)
 
     validators = FetchOutcome(
         status=outcome.status,
@@ -185,12 +306,15 @@ def _ingest(
     if outcome.content is None:
         with store.transaction():
             store.record_fetch(name, validators, now)
+            moved, next_due = save_schedule()
         return SourceReport(
             name=name,
             url=url,
             status=outcome.status,
             not_modified=True,
             feed_url=request.url if request.public_only else None,
+            next_due=next_due,
+            moved_to=moved,
         )
 
     feed_url = request.url if request.public_only else None
@@ -224,13 +348,10 @@ def _ingest(
             feed = parse.parse(outcome.content, url=outcome.final_url, headers=outcome.headers)
         except NotAFeedError as exc:
             if request.public_only or not exc.feed_urls:
-                if request.public_only:
-                    with store.transaction():
-                        store.record_feed_url(name, None)
-                return _failed(run, source, outcome.status, exc.message)
+                return failed(outcome.status, exc.message, forget_feed=request.public_only)
             discovered = _discovered_feed(run, source, outcome, exc.feed_urls)
-            if isinstance(discovered, SourceReport):
-                return discovered
+            if isinstance(discovered, str):
+                return failed(outcome.status, discovered)
             outcome, feed = discovered
             feed_url = outcome.url
             validators = FetchOutcome(
@@ -241,7 +362,7 @@ def _ingest(
                 body_hash=outcome.body_hash,
             )
         except ParseError as exc:
-            return _failed(run, source, outcome.status, exc.message)
+            return failed(outcome.status, exc.message)
         parsed = list(feed.entries)
         cleaned = [normalize.normalize_entry(entry, now=now) for entry in parsed]
         enriched = full_text(
@@ -296,6 +417,7 @@ def _ingest(
             ),
             now,
         )
+        moved, next_due = save_schedule(feed.ttl_minutes)
     return SourceReport(
         name=name,
         url=url,
@@ -304,24 +426,28 @@ def _ingest(
         changes=dict(changes),
         feed_url=feed_url,
         full_text=note,
+        next_due=next_due,
+        moved_to=moved,
     )
 
 
 def _discovered_feed(
     run: _Run, source: SourceConfig, page: FetchResult, feed_urls: Sequence[str]
-) -> tuple[FetchResult, ParsedFeed] | SourceReport:
-    """Fetch and parse the feed a section page advertises (a third-party link: guarded)."""
+) -> tuple[FetchResult, ParsedFeed] | str:
+    """Fetch and parse the feed a section page advertises (a third-party link: guarded).
+
+    Returns the fetched feed, or the error message when it could not be read.
+    """
     chosen = pick_feed(page.final_url, feed_urls)
     try:
         result = run.fetcher.fetch(FetchRequest(source=source.name, url=chosen, public_only=True))
     except FetchError as exc:
-        status = exc.status if isinstance(exc, HTTPStatusError) else None
-        return _failed(run, source, status, f"the page's feed {chosen}: {exc.message}")
+        return f"the page's feed {chosen}: {exc.message}"
     assert result.content is not None  # no validators were sent
     try:
         feed = parse.parse(result.content, url=result.final_url, headers=result.headers)
     except ParseError as exc:
-        return _failed(run, source, result.status, f"the page's feed {chosen}: {exc.message}")
+        return f"the page's feed {chosen}: {exc.message}"
     return result, feed
 
 

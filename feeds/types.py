@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 # --- fetch --------------------------------------------------------------------------------
@@ -32,6 +32,7 @@ class FetchOptions:
     #: True, or when the address is inside one of ``allowed_networks`` (CIDR strings).
     allow_private_addresses: bool = False
     allowed_networks: tuple[str, ...] = ()
+    min_host_delay: float = 1.0  # seconds between the starts of two requests to one host
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,38 @@ class FullTextOptions:
 
     max_pages: int = 30
     max_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class ScheduleOptions:
+    """When sources are due (config ``[schedule]``); see :mod:`feeds.schedule`.
+
+    ``interval`` is the default time between two fetches of a source (a source
+    may set its own). Server hints (Cache-Control, Expires, RSS ``<ttl>``) may
+    push a fetch later, up to ``max_interval``; errors back off exponentially
+    up to ``max_backoff``; ``jitter`` (0..1) spreads sources by up to that
+    fraction of their delay; a Retry-After is honoured up to ``max_retry_after``.
+    """
+
+    interval: timedelta = timedelta(minutes=30)
+    max_interval: timedelta = timedelta(days=1)
+    max_backoff: timedelta = timedelta(hours=6)
+    jitter: float = 0.1
+    max_retry_after: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    """The daemon's own settings (config ``[daemon]``).
+
+    ``publish_delay``: outputs are republished this long after the first
+    change, so many sources changing close together give one publish.
+    ``heartbeat``: the daemon wakes (and records that it is alive) at least
+    this often, even when no source is due.
+    """
+
+    publish_delay: timedelta = timedelta(minutes=1)
+    heartbeat: timedelta = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -188,6 +221,31 @@ class SourceState:
     feed_url: str | None = None
     #: What full-text extraction and section-page scraping did on the last run.
     full_text_note: str | None = None
+    # Scheduling state (see feeds.schedule). ``url`` above is where the source lives now
+    # (it follows confirmed permanent redirects); ``config_url`` is what the config says.
+    config_url: str | None = None
+    retry_after: datetime | None = None
+    cache_seconds: int | None = None
+    ttl_seconds: int | None = None
+    retired_at: datetime | None = None
+    retired_reason: str | None = None
+    redirect_url: str | None = None
+    redirect_count: int = 0
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
+
+
+@dataclass(frozen=True)
+class DaemonInfo:
+    """The daemon's heartbeat as the store keeps it. ``stopped`` is None while it runs."""
+
+    pid: int
+    host: str
+    started: datetime
+    last_activity: datetime
+    stopped: datetime | None
 
 
 @dataclass(frozen=True)
