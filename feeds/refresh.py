@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from feeds import dedupe, normalize, parse
+from feeds import archive, dedupe, normalize, parse, websub
 from feeds.config import Config
 from feeds.errors import FetchError, HTTPStatusError, ParseError, PublishError
 from feeds.fetch import Fetcher
@@ -59,13 +59,19 @@ class SourceReport:
 
 @dataclass(frozen=True)
 class OutputReport:
-    """What publishing one output did; ``error`` is set when it was not published."""
+    """What publishing one output did; ``error`` is set when it was not published.
+
+    ``archive_pages`` counts archive files written; ``ping_errors`` lists WebSub
+    pings that failed (they stay pending and are retried on the next run).
+    """
 
     name: str
     path: str
     entries: int = 0
     written: bool = False
     error: str | None = None
+    archive_pages: int = 0
+    ping_errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,9 @@ def refresh(
         reports.append(report)
         if on_source is not None:
             on_source(report)
-    return RefreshReport(sources=tuple(reports), outputs=publish_all(config, store))
+    return RefreshReport(
+        sources=tuple(reports), outputs=publish_all(config, store, poster=fetcher, now=now)
+    )
 
 
 def _ingest(
@@ -185,13 +193,30 @@ def _ingest(
     )
 
 
-def publish_all(config: Config, store: Store) -> tuple[OutputReport, ...]:
-    """Rebuild every output from the store; one failing output does not stop the others."""
+def publish_all(
+    config: Config,
+    store: Store,
+    *,
+    poster: websub.Poster | None = None,
+    now: datetime | None = None,
+) -> tuple[OutputReport, ...]:
+    """Rebuild every output from the store; one failing output does not stop the others.
+
+    Then deliver the pending WebSub pings with ``poster`` (none are sent without
+    one; they stay pending). ``now`` dates newly queued pings.
+    """
     reports: list[OutputReport] = []
     for output in config.outputs:
+        pages: list[archive.Page] = []
+        if output.archive:
+            pages = archive.plan(output, store.story_index(output.sources))
         entries = store.entries_for_output(output.sources, output.max_entries)
         try:
-            result: PublishResult = publish(output, entries)
+            result: PublishResult = publish(output, entries, archive_pages=len(pages))
+            with store.transaction():
+                written_pages = archive.publish_archives(output, store, pages)
+                if now is not None:
+                    websub.queue(store, output, result.written_formats, now)
         except PublishError as exc:
             reports.append(OutputReport(name=output.name, path=str(output.path), error=str(exc)))
             continue
@@ -201,6 +226,15 @@ def publish_all(config: Config, store: Store) -> tuple[OutputReport, ...]:
                 path=str(result.path),
                 entries=result.entries,
                 written=result.written,
+                archive_pages=written_pages,
             )
         )
-    return tuple(reports)
+    if poster is None:
+        return tuple(reports)
+    failed: dict[str, list[str]] = {}
+    for ping in websub.deliver(store, poster, config.outputs):
+        if not ping.ok:
+            for output in config.outputs:
+                if output.hub == ping.hub:
+                    failed.setdefault(output.name, []).append(f"{ping.topic}: {ping.error}")
+    return tuple(replace(r, ping_errors=tuple(failed.get(r.name, ()))) for r in reports)
