@@ -161,8 +161,7 @@ def refresh(
             if output.error:
                 click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
             elif interactive or verbose:
-                state = "written" if output.written else "unchanged"
-                click.echo(f"output {output.name}: {output.entries} entries, {state}")
+                click.echo(_output_line(output))
             _warn_pings(output)
     if not report.ok:
         sys.exit(EXIT_FAILED)
@@ -204,8 +203,7 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
             failed = True
             click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
         elif not as_json:
-            state = "written" if output.written else "unchanged"
-            click.echo(f"output {output.name}: {output.entries} entries, {state}")
+            click.echo(_output_line(output))
         _warn_pings(output)
     if failed:
         sys.exit(EXIT_FAILED)
@@ -440,6 +438,14 @@ def check(config_path: Path | None) -> None:
                     click.echo(f"output {output.name}: {path}: valid {labels[fmt]}")
     if failed:
         sys.exit(EXIT_FAILED)
+
+
+def _output_line(output: OutputReport) -> str:
+    state = "written" if output.written else "unchanged"
+    line = f"output {output.name}: {output.entries} entries, {state}"
+    if output.archive_pages:
+        line += f", {output.archive_pages} archive files written"
+    return line
 
 
 def _warn_pings(output: OutputReport) -> None:
