@@ -372,6 +372,10 @@ def serve(config_path: Path | None, host: str, port: int, root: Path | None, qui
 
     config = _load_config(config_path)
     folder = root or serve_module.default_root(config.outputs)
+    if folder is None:
+        raise click.UsageError(
+            "the outputs are written to different folders; choose one with --root"
+        )
 
     def log(served: serve_module.Served) -> None:
         click.echo(f"{served.method} {served.path} {served.status}", err=True)

@@ -119,6 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(head=True)
 
     def _finish(self, status: int) -> None:
+        """Report the answer before it is sent, so a client that got it sees it logged."""
         callback = self.server.on_request
         if callback is not None:
             callback(Served(self.command, self.path, status))
@@ -193,8 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("ETag", etag)
             self.send_header("Last-Modified", formatdate(body.mtime, usegmt=True))
             self.send_header("Vary", ", ".join(vary))
-            self.end_headers()
             self._finish(304)
+            self.end_headers()
             return
         if gzipped:
             data = gzip.compress(data, mtime=0)
@@ -208,20 +209,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("ETag", etag)
             self.send_header("Last-Modified", formatdate(body.mtime, usegmt=True))
             self.send_header("Cache-Control", "no-cache")
+        self._finish(200)
         self.end_headers()
         if not head:
             self.wfile.write(data)
-        self._finish(200)
 
     def _error(self, status: int, reason: str) -> None:
         data = f"{status} {reason}\n".encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        self._finish(status)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        self._finish(status)
 
 
 def _gzip_etag(etag: str) -> str:
@@ -392,9 +393,17 @@ def serve(
     return FeedServer((host, port), root, outputs, on_request=on_request)
 
 
-def default_root(outputs: Sequence[OutputConfig]) -> Path:
-    """The deepest folder holding every output's files (``out/`` for the default config)."""
+def default_root(outputs: Sequence[OutputConfig]) -> Path | None:
+    """The folder holding every output's files (``out/`` for the default config).
+
+    None when the files are spread over folders that are not inside one of
+    them (serving their common parent could expose far more than the feeds):
+    the caller must then name the folder to serve.
+    """
     import os
 
-    folders = [str(o.format_path(f).parent) for o in outputs for f in o.formats]
-    return Path(os.path.commonpath(folders)) if folders else Path.cwd()
+    folders = {o.format_path(f).parent for o in outputs for f in o.formats}
+    if not folders:
+        return None
+    common = Path(os.path.commonpath([str(f) for f in folders]))
+    return common if common in folders else None

@@ -6,6 +6,9 @@ import html
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from feeds.normalize import teaser
 from feeds.parse import parse
 from feeds.types import StoredEntry
 
-from support import validate_independently
+from support import REPO, validate_independently
 from test_publish import output, stored
 
 A = "{http://www.w3.org/2005/Atom}"
@@ -301,3 +304,42 @@ def test_feedparser_itself_reads_the_xml_formats_cleanly(tmp_path: Path, fmt: st
     assert parsed.version == {"atom": "atom10", "rss": "rss20"}[fmt]
     assert [e.title for e in parsed.entries] == ["Story 1 & more", "Story 2 & more"]
     assert [e.link for e in parsed.entries] == ["https://a.example/1/", "https://a.example/2/"]
+
+
+def test_check_command_validates_every_format_and_archive_page(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    text = (
+        (REPO / "config.toml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "max_entries = 50\n",
+            'max_entries = 4\nformats = ["atom", "rss", "json"]\narchive = true\n',
+        )
+    )
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+
+    def feeds(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "feeds", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    refresh = feeds("refresh", "-v")
+    assert refresh.returncode == 0, refresh.stderr
+    assert "archive files written" in refresh.stdout
+    check = feeds("check")
+    assert check.returncode == 0, check.stderr
+    for line in (
+        "out/business.atom: valid Atom",
+        "out/business-archive-1.atom: valid Atom",
+        "out/business-archive-2.rss: valid RSS 2.0",
+        "out/business.json: valid JSON Feed 1.1",
+    ):
+        assert line in check.stdout
+    (tmp_path / "out" / "business.json").write_text('{"version": "x"}')
+    broken = feeds("check")
+    assert broken.returncode == 1
+    assert "business.json: INVALID" in broken.stderr

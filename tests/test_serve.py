@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import shutil
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,8 @@ from feeds import publish
 from feeds.config import OutputConfig
 from feeds.serve import FeedServer, Served, default_root
 
+from httpserver import unused_port
+from support import REPO
 from test_publish import output, stored
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -202,3 +208,57 @@ def test_requests_are_reported(running: Running) -> None:
 def test_default_root_is_the_outputs_folder(tmp_path: Path) -> None:
     out = output(tmp_path, formats=("atom", "json"))
     assert default_root([out]) == tmp_path / "out"
+
+
+def test_no_default_root_when_outputs_are_spread_out(tmp_path: Path) -> None:
+    one = output(tmp_path / "a")
+    two = replace(output(tmp_path / "b"), name="other")
+    assert default_root([one, two]) is None
+    nested = replace(output(tmp_path), name="n", json_path=tmp_path / "out" / "j" / "n.json")
+    assert default_root([replace(nested, formats=("atom", "json"))]) == tmp_path / "out"
+
+
+def test_the_serve_command(tmp_path: Path) -> None:
+    shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    refresh = subprocess.run(
+        [sys.executable, "-m", "feeds", "refresh"], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert refresh.returncode == 0
+    port = unused_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "feeds", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        assert server.stderr.readline().startswith(f"serving {tmp_path / 'out'}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/business.atom")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.read() == (tmp_path / "out" / "business.atom").read_bytes()
+        conn.close()
+        assert server.stderr.readline().strip() == "GET /business.atom 200"
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        taken = busy.getsockname()[1]
+        again = subprocess.run(
+            [sys.executable, "-m", "feeds", "serve", "--port", str(taken)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        busy.close()
+    assert again.returncode == 1 and "cannot listen on 127.0.0.1" in again.stderr
