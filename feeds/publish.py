@@ -176,13 +176,14 @@ def render_atom(
     entries: Sequence[StoredEntry],
     links: DocLinks | None = None,
     *,
-    limit: int | None = -1,
+    capped: bool = True,
 ) -> bytes:
     """Build the Atom document for ``output`` from stored entries (newest first, capped).
 
-    ``limit`` -1 means ``max_entries``; None means every entry (archive pages).
+    ``capped``: at most ``max_entries`` (the subscription document); an archive
+    page passes False and gets every entry it is given.
     """
-    stories = newest_first(entries, output.max_entries if limit == -1 else limit)
+    stories = newest_first(entries, output.max_entries if capped else None)
     newest = max((e.updated for e in stories), default=EPOCH)
     links = links or subscription_links(output, "atom", 0)
 
@@ -395,14 +396,14 @@ def render_rss(
     entries: Sequence[StoredEntry],
     links: DocLinks | None = None,
     *,
-    limit: int | None = -1,
+    capped: bool = True,
 ) -> bytes:
     """Build the RSS 2.0 document: ``description`` is the teaser, ``content:encoded`` the body.
 
     Atom links (``self``, ``hub``, archive links) go in ``atom:link`` elements,
     as RFC 5005 §1 and WebSub allow for RSS.
     """
-    stories = newest_first(entries, output.max_entries if limit == -1 else limit)
+    stories = newest_first(entries, output.max_entries if capped else None)
     newest = max((e.updated for e in stories), default=EPOCH)
     links = links or subscription_links(output, "rss", 0)
     fg = FeedGenerator()
@@ -524,16 +525,16 @@ def render(
     entries: Sequence[StoredEntry],
     links: DocLinks,
     *,
-    limit: int | None = -1,
+    capped: bool = True,
 ) -> bytes:
     """Render ``entries`` as format ``fmt`` (``atom``, ``rss`` or ``json``)."""
     if fmt == "atom":
-        return render_atom(output, entries, links, limit=limit)
+        return render_atom(output, entries, links, capped=capped)
     if fmt == "rss":
-        return render_rss(output, entries, links, limit=limit)
+        return render_rss(output, entries, links, capped=capped)
     from feeds import jsonfeed
 
-    stories = newest_first(entries, output.max_entries if limit == -1 else limit)
+    stories = newest_first(entries, output.max_entries if capped else None)
     return jsonfeed.render(output, stories, links.self_href, hub=links.hub)
 
 
@@ -548,15 +549,16 @@ def check(fmt: str, data: bytes) -> list[str]:
     return jsonfeed.check(data)
 
 
-def _checked_write(fmt: str, path: Path, data: bytes) -> bool:
+_LABELS = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}
+
+
+def _validate(fmt: str, path: Path, data: bytes) -> None:
     problems = check(fmt, data)
     if problems:
-        label = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}[fmt]
         raise ValidationError(
-            f"{path}: built document is not valid {label}, not published: "
+            f"{path}: built document is not valid {_LABELS[fmt]}, not published: "
             + "; ".join(problems[:5])
         )
-    return write_atomic(path, data)
 
 
 def publish(
@@ -570,18 +572,13 @@ def publish(
     """
     documents: list[tuple[str, Path, bytes]] = []
     for fmt in output.formats:
-        links = subscription_links(output, fmt, archive_pages if fmt != "json" else 0)
+        links = subscription_links(output, fmt, archive_pages)
+        # render_atom is called by name so that a test can replace it
         if fmt == "atom":
             data = render_atom(output, entries, links)
         else:
             data = render(fmt, output, entries, links)
-        problems = check(fmt, data)
-        if problems:
-            label = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}[fmt]
-            raise ValidationError(
-                f"{output.format_path(fmt)}: built document is not valid {label}, "
-                "not published: " + "; ".join(problems[:5])
-            )
+        _validate(fmt, output.format_path(fmt), data)
         documents.append((fmt, output.format_path(fmt), data))
     written = tuple(fmt for fmt, path, data in documents if write_atomic(path, data))
     return PublishResult(
@@ -603,6 +600,8 @@ def publish_archive_page(
     for fmt in output.formats:
         if fmt == "json":
             continue
-        data = render(fmt, output, entries, archive_links(output, fmt, page, pages), limit=None)
-        changed += _checked_write(fmt, archive_path(output, fmt, page), data)
+        data = render(fmt, output, entries, archive_links(output, fmt, page, pages), capped=False)
+        path = archive_path(output, fmt, page)
+        _validate(fmt, path, data)
+        changed += write_atomic(path, data)
     return changed
