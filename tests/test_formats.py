@@ -9,10 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from feeds import config as config_module
@@ -343,3 +346,26 @@ def test_check_command_validates_every_format_and_archive_page(tmp_path: Path) -
     broken = feeds("check")
     assert broken.returncode == 1
     assert "business.json: INVALID" in broken.stderr
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    title=st.text(max_size=80),
+    body=st.text(max_size=200),
+    author=st.one_of(st.none(), st.text(max_size=20)),
+    tags=st.lists(st.text(max_size=10), max_size=3),
+)
+def test_any_text_gives_valid_documents_that_read_back(
+    tmp_path: Path, title: str, body: str, author: str | None, tags: list[str]
+) -> None:
+    out = three(tmp_path)
+    entry = stored(1, title=title, content_html=body, body_text=body, author=author)
+    entry = replace(entry, categories=tuple(tags))
+    publish.publish(out, [entry])
+    for fmt in ALL:
+        data = out.format_path(fmt).read_bytes()
+        assert publish.check(fmt, data) == [], fmt
+        (parsed,) = parse(data, url=f"https://f.example/b.{fmt}").entries
+        assert parsed.guid == entry.id
