@@ -60,7 +60,7 @@ def render(
     doc: dict[str, Any] = {
         "version": VERSION,
         "title": _clean(output.title),
-        "authors": [{"name": _clean(output.author) or "feeds"}],
+        "authors": [{"name": _clean(output.author).strip() or "feeds"}],
         "items": [_item(story, output.summary_words) for story in stories],
     }
     if output.subtitle:
@@ -88,8 +88,9 @@ def _item(story: StoredEntry, summary_words: int) -> dict[str, Any]:
     summary = teaser(story.excerpt, story.body_text, summary_words)
     if summary:
         item["summary"] = _clean(summary)
-    if story.author:
-        item["authors"] = [{"name": _clean(story.author)}]
+    author = _clean(story.author or "").strip()
+    if author:
+        item["authors"] = [{"name": author}]
     tags = [_clean(t).strip() for t in story.categories if t.strip()]
     if tags:
         item["tags"] = tags

@@ -192,7 +192,7 @@ def render_atom(
     fg.title(_xml_text(output.title))
     if output.subtitle:
         fg.subtitle(_xml_text(output.subtitle))
-    fg.author({"name": _xml_text(output.author) or "feeds"})
+    fg.author({"name": _xml_text(output.author).strip() or "feeds"})
     fg.link(href=links.self_href, rel="self", type="application/atom+xml")
     fg.updated(newest)
     fg.generator("feeds", version=__version__, uri=PROJECT_URL)
@@ -208,8 +208,9 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> Non
     fe.title(_xml_text(story.title) or "(untitled)")
     fe.updated(story.updated)
     fe.published(story.published)
-    if story.author:
-        fe.author({"name": _xml_text(story.author)})
+    author = _xml_text(story.author or "").strip()
+    if author:  # a blank name is not an author (RFC 4287 §3.2.1 requires a name)
+        fe.author({"name": author})
     link = _http_iri(story.link)
     if link:
         fe.link(href=link, rel="alternate", type="text/html")
@@ -426,8 +427,9 @@ def render_rss(
         summary = teaser(story.excerpt, story.body_text, output.summary_words)
         fe.description(_xml_text(summary) or _xml_text(story.title) or "(untitled)")
         fe.content(_xml_text(story.content_html), type="CDATA")
-        if story.author:
-            fe.dc.dc_creator(_xml_text(story.author))
+        author = _xml_text(story.author or "").strip()
+        if author:
+            fe.dc.dc_creator(author)
         for term in story.categories:
             term = _xml_text(term).strip()
             if term:
