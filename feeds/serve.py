@@ -350,6 +350,7 @@ def render_view(name: str, data: bytes) -> bytes:
     ]
     if feed.subtitle:
         parts.append(f"<p>{html.escape(feed.subtitle)}</p>")
+    nav = _archive_nav(data)
     for entry in feed.entries:
         entry_title = html.escape(entry.title or "(untitled)")
         heading = (
@@ -365,7 +366,43 @@ def render_view(name: str, data: bytes) -> bytes:
         )
         summary = _plain(entry.summary or "")
         parts.append(f"<article><h2>{heading}</h2>{stamp}<p>{html.escape(summary)}</p></article>")
+    if nav:
+        parts.append(f"<nav>{nav}</nav>")
     return _page(title, "\n".join(parts))
+
+
+_NAV_LABELS = (
+    ("current", "Newest entries"),
+    ("next-archive", "Newer entries"),
+    ("prev-archive", "Older entries"),
+)
+
+
+def _archive_nav(data: bytes) -> str:
+    """Links between an Atom or RSS document and its RFC 5005 archive pages, as HTML."""
+    from lxml import etree
+
+    if data.lstrip()[:1] != b"<":
+        return ""
+    try:
+        root = etree.fromstring(
+            data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        )
+    except etree.XMLSyntaxError:
+        return ""
+    top = root.find("channel") if root.tag == "rss" else root
+    if top is None:
+        return ""
+    hrefs = {
+        link.get("rel"): link.get("href")
+        for link in top.findall("{http://www.w3.org/2005/Atom}link")
+    }
+    links = [
+        f'<a rel="{rel}" href="{html.escape(href)}">{label}</a>'
+        for rel, label in _NAV_LABELS
+        if (href := hrefs.get(rel))
+    ]
+    return " · ".join(links)
 
 
 def _plain(fragment: str) -> str:

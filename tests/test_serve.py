@@ -262,3 +262,27 @@ def test_the_serve_command(tmp_path: Path) -> None:
     finally:
         busy.close()
     assert again.returncode == 1 and "cannot listen on 127.0.0.1" in again.stderr
+
+
+def test_the_html_view_links_archive_pages(tmp_path: Path) -> None:
+    out = output(tmp_path, formats=("atom", "rss"), max_entries=1)
+    publish.publish(out, [stored(1)], archive_pages=2)
+    publish.publish_archive_page(out, 2, 2, [stored(2)])
+    server = FeedServer(("127.0.0.1", 0), tmp_path / "out", [out])
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        site = Running(server, out, [])
+        _, _, body = site.request("/business.rss", Accept=BROWSER_ACCEPT)
+        assert '<a rel="prev-archive" href="business-archive-2.rss">Older entries</a>' in (
+            body.decode()
+        )
+        _, _, body = site.request("/business-archive-2.atom", Accept=BROWSER_ACCEPT)
+        page = body.decode()
+        assert '<a rel="current" href="business.atom">Newest entries</a>' in page
+        assert '<a rel="prev-archive" href="business-archive-1.atom">' in page
+        assert "Story 2 &amp; more" in page
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
