@@ -216,6 +216,9 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
 def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
     """Show every configured source: URL, last fetch, status, entries, last error.
 
+    Also the feed read for a section page that advertises one, and what full
+    text did on the last run (pages used, feed texts kept and why, deferred).
+
     With a subcommand, export or import the sources as OPML instead.
 
     \b
@@ -243,6 +246,10 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
                 "entries": state.entry_count,
                 "error_count": state.error_count,
                 "last_error": state.last_error,
+                "type": source.type,
+                "full_text": source.full_text,
+                "feed_url": state.feed_url,
+                "full_text_note": state.full_text_note,
             }
         )
     if as_json:
@@ -263,6 +270,10 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
                 str(row["url"]),
             )
         )
+        if row["feed_url"]:
+            lines.append(("", "", "", "", f"reads the feed it advertises: {row['feed_url']}"))
+        if row["full_text_note"]:
+            lines.append(("", "", "", "", str(row["full_text_note"])))
         if row["last_error"]:
             lines.append(("", "", "", "", f"error ({row['error_count']}x): {row['last_error']}"))
     widths = [max(len(line[i]) for line in lines) for i in range(4)]
@@ -473,6 +484,8 @@ def _report_json(
                 "changes": dict(s.changes),
                 "error": s.error,
                 "warning": s.warning,
+                "feed_url": s.feed_url,
+                "full_text": s.full_text,
             }
             for s in sources
         ],

@@ -8,17 +8,18 @@ config file, never against the current directory, so cron and a shell agree.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from feeds.errors import ConfigError
-from feeds.types import FetchOptions
+from feeds.types import FetchOptions, FullTextOptions
 
 ENV_VAR = "FEEDS_CONFIG"
 DEFAULT_PATH = "config.toml"
@@ -28,13 +29,26 @@ FORMATS = ("atom", "rss", "json")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+FullText = Literal["auto"] | bool
+SourceType = Literal["feed", "html"]
+
+
 @dataclass(frozen=True)
 class SourceConfig:
-    """One ``[[sources]]`` table. ``url`` is absolute: http(s) or file://."""
+    """One ``[[sources]]`` table. ``url`` is absolute: http(s) or file://.
+
+    ``full_text``: ``"auto"`` fetches an entry's article page when the feed
+    carries no body or one no longer than its teaser; ``True`` always; ``False``
+    never. ``type = "html"``: ``url`` is a section page whose article links
+    (``selector``, a CSS selector; a WordPress default when None) become entries.
+    """
 
     name: str
     url: str
     title: str | None = None
+    full_text: FullText = "auto"
+    type: SourceType = "feed"
+    selector: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,7 @@ class Config:
     sources: tuple[SourceConfig, ...]
     outputs: tuple[OutputConfig, ...]
     fetch: FetchOptions = field(default_factory=FetchOptions)
+    full_text: FullTextOptions = field(default_factory=FullTextOptions)
     lock_timeout: float = 60.0
     path: Path | None = None
 
@@ -120,7 +135,7 @@ def load(path: Path) -> Config:
 def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML; relative paths resolve against ``base_dir``."""
     checker = _Checker()
-    checker.keys(data, "", {"store", "fetch", "sources", "outputs"})
+    checker.keys(data, "", {"store", "fetch", "full_text", "sources", "outputs"})
 
     store = checker.table(data, "store")
     checker.keys(store, "store", {"path", "lock_timeout"})
@@ -128,6 +143,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     lock_timeout = checker.number(store, "store", "lock_timeout", 60.0, minimum=0.0)
 
     fetch = _fetch_options(checker, checker.table(data, "fetch"))
+    full_text = _full_text_options(checker, checker.table(data, "full_text"))
     sources = _sources(checker, data.get("sources"), base_dir)
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
 
@@ -138,6 +154,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         sources=tuple(sources),
         outputs=tuple(outputs),
         fetch=fetch,
+        full_text=full_text,
         lock_timeout=lock_timeout,
         path=path,
     )
@@ -157,8 +174,10 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
             "max_connections",
             "max_per_host",
             "user_agent",
+            "allow_private_addresses",
         },
     )
+    allow_all, networks = _private_addresses(checker, table.get("allow_private_addresses", False))
     return FetchOptions(
         connect_timeout=checker.number(table, "fetch", "connect_timeout", defaults.connect_timeout),
         read_timeout=checker.number(table, "fetch", "read_timeout", defaults.read_timeout),
@@ -172,6 +191,36 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
         ),
         max_per_host=checker.integer(table, "fetch", "max_per_host", defaults.max_per_host),
         user_agent=checker.get(table, "fetch", "user_agent", str, defaults.user_agent),
+        allow_private_addresses=allow_all,
+        allowed_networks=networks,
+    )
+
+
+def _private_addresses(checker: _Checker, value: Any) -> tuple[bool, tuple[str, ...]]:
+    """``allow_private_addresses``: a boolean, or a list of networks allowed anyway."""
+    where = "fetch.allow_private_addresses"
+    if isinstance(value, bool):
+        return value, ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        checker.problem(where, f"must be true, false or a list of networks, not {_kind(value)}")
+        return False, ()
+    networks: list[str] = []
+    for i, text in enumerate(value):
+        try:
+            networks.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+        except ValueError:
+            checker.problem(f"{where}[{i}]", f"{text!r} is not a network such as '10.0.0.0/8'")
+    return False, tuple(networks)
+
+
+def _full_text_options(checker: _Checker, table: Mapping[str, Any]) -> FullTextOptions:
+    defaults = FullTextOptions()
+    checker.keys(table, "full_text", {"max_pages", "max_seconds"})
+    return FullTextOptions(
+        # At least one page and some time: a budget of nothing would defer every page forever
+        # (and re-read the feed on every run); `full_text = false` turns pages off.
+        max_pages=checker.integer(table, "full_text", "max_pages", defaults.max_pages),
+        max_seconds=checker.number(table, "full_text", "max_seconds", defaults.max_seconds),
     )
 
 
@@ -189,10 +238,13 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         if not isinstance(item, dict):
             checker.problem(where, "must be a table")
             continue
-        checker.keys(item, where, {"name", "url", "title"})
+        checker.keys(item, where, {"name", "url", "title", "full_text", "type", "selector"})
         name = checker.get(item, where, "name", str, None)
         url = checker.get(item, where, "url", str, None)
         title = checker.get(item, where, "title", str, None)
+        full_text = _full_text_mode(checker, item, where)
+        kind = _source_type(checker, item, where)
+        selector = _selector(checker, item, where, kind)
         if name is None:
             checker.problem(f"{where}.name", "is required")
         elif not _NAME_RE.match(name):
@@ -212,8 +264,55 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
                 f"{where}.url", f"{url!r}: must be an http(s) URL, a file:// URL or a path"
             )
             continue
-        sources.append(SourceConfig(name=name, url=resolved, title=title))
+        sources.append(
+            SourceConfig(
+                name=name,
+                url=resolved,
+                title=title,
+                full_text=full_text,
+                type=kind,
+                selector=selector,
+            )
+        )
     return sources
+
+
+def _full_text_mode(checker: _Checker, item: Mapping[str, Any], where: str) -> FullText:
+    value = item.get("full_text", "auto")
+    if isinstance(value, bool):
+        return value
+    if value == "auto":
+        return "auto"
+    checker.problem(f"{where}.full_text", f'must be "auto", true or false, not {value!r}')
+    return "auto"
+
+
+def _source_type(checker: _Checker, item: Mapping[str, Any], where: str) -> SourceType:
+    value = item.get("type", "feed")
+    if value == "feed":
+        return "feed"
+    if value == "html":
+        return "html"
+    checker.problem(f"{where}.type", f'must be "feed" or "html", not {value!r}')
+    return "feed"
+
+
+def _selector(
+    checker: _Checker, item: Mapping[str, Any], where: str, kind: SourceType
+) -> str | None:
+    selector = checker.get(item, where, "selector", str, None)
+    if selector is None:
+        return None
+    if kind != "html":
+        checker.problem(f"{where}.selector", 'is only used with type = "html"')
+        return None
+    from feeds.section import selector_problem  # lxml.cssselect: only when a selector is set
+
+    problem = selector_problem(selector)
+    if problem is not None:
+        checker.problem(f"{where}.selector", f"{selector!r}: {problem}")
+        return None
+    return selector
 
 
 def _outputs(

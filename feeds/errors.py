@@ -9,7 +9,8 @@
      │    │    ├── HTTPStatusError       4xx/5xx answer (carries the status)
      │    │    ├── BodyTooLargeError     body over the limit (cut off while streaming)
      │    │    ├── FetchTimeoutError     connect/read/total timeout
-     │    │    └── TooManyRedirectsError redirect limit or loop
+     │    │    ├── TooManyRedirectsError redirect limit or loop
+     │    │    └── AddressNotAllowedError a third-party link to a non-public address
      │    └── ParseError        the bytes are not a feed we can read
      │         └── NotAFeedError         an HTML page; carries the feed URLs it links to
      ├── StoreError             the state database cannot be used
@@ -72,6 +73,11 @@ class FetchTimeoutError(FetchError):
 
 class TooManyRedirectsError(FetchError):
     """More redirects than allowed, or a redirect loop."""
+
+
+class AddressNotAllowedError(FetchError):
+    """A link taken from a feed or page points at a loopback, private or other non-public
+    address (or is not http/https), and the config does not allow it. Nothing was sent."""
 
 
 class ParseError(SourceError):

@@ -2,7 +2,15 @@
 
 ::
 
-    store.sources() | fetch_many | parse | normalize | entry_keys | decide | store | publish
+    store.sources() | fetch_many | parse | normalize | full text | entry_keys | decide | store
+                    | publish
+
+A ``type = "html"`` source reads its section page instead of a feed:
+``article_links | article pages | extract`` give its entries. A feed source whose URL
+answers with an HTML page that advertises feeds reads the matching feed (remembered in
+the store as the source's ``feed_url``). Article pages are fetched under one per-run
+budget (``[full_text]``); when the budget deferred some, the source's validators are
+not kept, so the next run reads the feed again and picks them up.
 
 Each source is fetched (concurrently), then parsed, cleaned, deduplicated and
 saved in one transaction of its own, so a crash mid-run loses nothing already
@@ -19,12 +27,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from feeds import archive, dedupe, normalize, parse, websub
-from feeds.config import Config
-from feeds.errors import FetchError, HTTPStatusError, ParseError, PublishError
+from feeds.articles import Budget, full_text, section_entries
+from feeds.config import Config, SourceConfig
+from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
 from feeds.fetch import Fetcher
 from feeds.publish import PublishResult, publish
+from feeds.section import article_links, page_title, pick_feed
 from feeds.store import FetchOutcome, Store
-from feeds.types import Change, FetchRequest, FetchResult
+from feeds.types import Change, FetchRequest, FetchResult, ParsedEntry, ParsedFeed, SourceState
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,10 @@ class SourceReport:
     warning: str | None = None
     not_modified: bool = False
     changes: Mapping[str, int] = field(default_factory=dict)
+    #: The feed read for a section page that advertises one.
+    feed_url: str | None = None
+    #: What full text did (pages used, kept feed texts and why, deferred by the budget).
+    full_text: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -52,6 +66,10 @@ class SourceReport:
         else:
             parts = [f"{self.changes.get(c.value, 0)} {c.value}" for c in Change]
             text = f"{self.name}: " + ", ".join(parts)
+        if self.feed_url:
+            text += f" (via {self.feed_url})"
+        if self.full_text:
+            text += f" ({self.full_text})"
         if self.warning:
             text += f" (warning: {self.warning})"
         return text
@@ -92,24 +110,28 @@ def refresh(
     now: datetime,
     names: Sequence[str] | None = None,
     on_source: Callable[[SourceReport], None] | None = None,
+    budget: Budget | None = None,
 ) -> RefreshReport:
-    """Fetch the chosen sources (all by default), save what they carry, publish every output."""
+    """Fetch the chosen sources (all by default), save what they carry, publish every output.
+
+    ``budget`` bounds the article pages of this run (default: ``config.full_text``).
+    """
     store.sync_sources([(s.name, s.url) for s in config.sources])
     states = {s.name: s for s in store.sources()}
     wanted = [s for s in config.sources if names is None or s.name in names]
-    requests = [
-        FetchRequest(
-            source=s.name,
-            url=s.url,
-            etag=states[s.name].etag,
-            last_modified=states[s.name].last_modified,
-            body_hash=states[s.name].body_hash,
-        )
-        for s in wanted
-    ]
+    requests = [_source_request(s, states[s.name]) for s in wanted]
+    run = _Run(
+        store=store,
+        fetcher=fetcher,
+        budget=budget or Budget(config.full_text),
+        batch=config.fetch.max_connections,
+        now=now,
+    )
     reports: list[SourceReport] = []
-    for source, outcome in zip(wanted, fetcher.fetch_many(requests), strict=True):
-        report = _ingest(store, source.name, source.title, source.url, outcome, now)
+    for source, request, outcome in zip(
+        wanted, requests, fetcher.fetch_many(requests), strict=True
+    ):
+        report = _ingest(run, source, request, outcome)
         reports.append(report)
         if on_source is not None:
             on_source(report)
@@ -118,20 +140,48 @@ def refresh(
     )
 
 
+@dataclass(frozen=True)
+class _Run:
+    store: Store
+    fetcher: Fetcher
+    budget: Budget
+    batch: int
+    now: datetime
+
+
+def _source_request(source: SourceConfig, state: SourceState) -> FetchRequest:
+    """The feed a section page pointed us to last time, else the configured URL."""
+    discovered = state.feed_url if source.type == "feed" else None
+    return FetchRequest(
+        source=source.name,
+        url=discovered or source.url,
+        etag=state.etag,
+        last_modified=state.last_modified,
+        body_hash=state.body_hash,
+        public_only=discovered is not None,
+    )
+
+
+def _failed(run: _Run, source: SourceConfig, status: int | None, error: str) -> SourceReport:
+    with run.store.transaction():
+        run.store.record_fetch(source.name, FetchOutcome(status=status, error=error), run.now)
+    return SourceReport(name=source.name, url=source.url, status=status, error=error)
+
+
 def _ingest(
-    store: Store,
-    name: str,
-    title: str | None,
-    url: str,
-    outcome: FetchResult | FetchError,
-    now: datetime,
+    run: _Run, source: SourceConfig, request: FetchRequest, outcome: FetchResult | FetchError
 ) -> SourceReport:
     """Parse, clean, dedupe and save one source's fetch, all in one transaction."""
+    store, now, name, url, title = run.store, run.now, source.name, source.url, source.title
     if isinstance(outcome, FetchError):
         status = outcome.status if isinstance(outcome, HTTPStatusError) else None
-        with store.transaction():
-            store.record_fetch(name, FetchOutcome(status=status, error=outcome.message), now)
-        return SourceReport(name=name, url=url, status=status, error=outcome.message)
+        if request.public_only:
+            # The feed the section page advertised failed (gone, moved, refused): go back to
+            # the page next run and discover again; it costs one request.
+            with store.transaction():
+                store.record_feed_url(name, None)
+            return _failed(run, source, status, f"the page's feed {request.url}: {outcome.message}")
+        return _failed(run, source, status, outcome.message)
 
     validators = FetchOutcome(
         status=outcome.status,
@@ -143,18 +193,88 @@ def _ingest(
     if outcome.content is None:
         with store.transaction():
             store.record_fetch(name, validators, now)
-        return SourceReport(name=name, url=url, status=outcome.status, not_modified=True)
+        return SourceReport(
+            name=name,
+            url=url,
+            status=outcome.status,
+            not_modified=True,
+            feed_url=request.url if request.public_only else None,
+        )
 
-    try:
-        feed = parse.parse(outcome.content, url=outcome.final_url, headers=outcome.headers)
-    except ParseError as exc:
-        with store.transaction():
-            store.record_fetch(name, FetchOutcome(status=outcome.status, error=exc.message), now)
-        return SourceReport(name=name, url=url, status=outcome.status, error=exc.message)
+    feed_url = request.url if request.public_only else None
+    parsed: list[ParsedEntry]
+    if source.type == "html":
+        links = article_links(outcome.content, outcome.final_url, source.selector)
+        section = section_entries(
+            name,
+            links,
+            store=store,
+            fetcher=run.fetcher,
+            budget=run.budget,
+            batch=run.batch,
+            now=now,
+        )
+        feed = ParsedFeed(
+            url=outcome.final_url,
+            format="html",
+            title=page_title(outcome.content),
+            link=outcome.final_url,
+            entries=section.entries,
+            warning=None
+            if links
+            else f"no article links on the page (selector {source.selector or 'default'})",
+        )
+        parsed, records, deferred = list(section.entries), section.records, section.deferred
+        note: str | None = section.note
+        cleaned = [normalize.normalize_entry(entry, now=now) for entry in parsed]
+    else:
+        try:
+            feed = parse.parse(outcome.content, url=outcome.final_url, headers=outcome.headers)
+        except NotAFeedError as exc:
+            if request.public_only or not exc.feed_urls:
+                if request.public_only:
+                    with store.transaction():
+                        store.record_feed_url(name, None)
+                return _failed(run, source, outcome.status, exc.message)
+            discovered = _discovered_feed(run, source, outcome, exc.feed_urls)
+            if isinstance(discovered, SourceReport):
+                return discovered
+            outcome, feed = discovered
+            feed_url = outcome.url
+            validators = FetchOutcome(
+                status=outcome.status,
+                error=None,
+                etag=outcome.etag,
+                last_modified=outcome.last_modified,
+                body_hash=outcome.body_hash,
+            )
+        except ParseError as exc:
+            return _failed(run, source, outcome.status, exc.message)
+        parsed = list(feed.entries)
+        cleaned = [normalize.normalize_entry(entry, now=now) for entry in parsed]
+        enriched = full_text(
+            name,
+            source.full_text,
+            parsed,
+            cleaned,
+            store=store,
+            fetcher=run.fetcher,
+            budget=run.budget,
+            batch=run.batch,
+            now=now,
+        )
+        cleaned = list(enriched.entries)
+        records, deferred, note = enriched.records, enriched.deferred, enriched.note
 
-    cleaned = [normalize.normalize_entry(entry, now=now) for entry in feed.entries]
+    if deferred:
+        # Read the document again next run, so the pages the budget skipped are picked up.
+        validators = FetchOutcome(status=validators.status, error=None)
     changes: Counter[str] = Counter()
     with store.transaction():
+        for record in records:
+            store.save_article(record)
+        store.record_feed_url(name, feed_url)
+        store.record_full_text_note(name, note)
         for entry, keys in zip(cleaned, dedupe.entry_keys(cleaned), strict=True):
             existing = store.find_existing(name, keys.key)
             match = None if existing is not None else store.find_match(keys)
@@ -190,7 +310,27 @@ def _ingest(
         status=outcome.status,
         warning=feed.warning,
         changes=dict(changes),
+        feed_url=feed_url,
+        full_text=note,
     )
+
+
+def _discovered_feed(
+    run: _Run, source: SourceConfig, page: FetchResult, feed_urls: Sequence[str]
+) -> tuple[FetchResult, ParsedFeed] | SourceReport:
+    """Fetch and parse the feed a section page advertises (a third-party link: guarded)."""
+    chosen = pick_feed(page.final_url, feed_urls)
+    try:
+        result = run.fetcher.fetch(FetchRequest(source=source.name, url=chosen, public_only=True))
+    except FetchError as exc:
+        status = exc.status if isinstance(exc, HTTPStatusError) else None
+        return _failed(run, source, status, f"the page's feed {chosen}: {exc.message}")
+    assert result.content is not None  # no validators were sent
+    try:
+        feed = parse.parse(result.content, url=result.final_url, headers=result.headers)
+    except ParseError as exc:
+        return _failed(run, source, result.status, f"the page's feed {chosen}: {exc.message}")
+    return result, feed
 
 
 def publish_all(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from feeds.dedupe import Existing, Keys, Match
 from feeds.errors import StoreError
-from feeds.types import CleanEntry, SourceState, StoredEntry
+from feeds.types import ArticleRecord, CleanEntry, SourceState, StoredEntry
 
 APPLICATION_ID = 0x46454544  # "FEED": marks the file as ours (PRAGMA application_id)
 
@@ -72,7 +72,33 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_match_hash ON entries(match_hash) WHERE match_hash IS NOT NULL;
     CREATE INDEX entries_published ON entries(published DESC, entry_id);
     """,
-    # 2: publishing state: archive pages already written, WebSub pings not yet delivered
+    # 2: full text: the feed a section page advertises, what full text did last run, and a
+    # cache of article pages (validators and the extracted body) keyed by URL
+    """
+    ALTER TABLE sources ADD COLUMN feed_url TEXT;
+    ALTER TABLE sources ADD COLUMN full_text_note TEXT;
+    CREATE TABLE articles (
+        url TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        entry_hash TEXT NOT NULL,
+        final_url TEXT,
+        status INTEGER,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        title TEXT,
+        author TEXT,
+        published TEXT,
+        updated TEXT,
+        content_html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        error TEXT,
+        retry INTEGER NOT NULL DEFAULT 0,
+        note TEXT,
+        fetched TEXT NOT NULL
+    );
+    """,
+    # 3: publishing state: archive pages already written, WebSub pings not yet delivered
     """
     CREATE TABLE archive_pages (
         output TEXT NOT NULL,
@@ -242,7 +268,7 @@ class Store:
                 elif row[0] != url:
                     self._db.execute(
                         "UPDATE sources SET url = ?, etag = NULL, last_modified = NULL,"
-                        " body_hash = NULL WHERE name = ?",
+                        " body_hash = NULL, feed_url = NULL WHERE name = ?",
                         (url, name),
                     )
 
@@ -250,7 +276,8 @@ class Store:
         rows = self._db.execute(
             "SELECT s.name, s.url, s.etag, s.last_modified, s.body_hash, s.last_fetched,"
             " s.last_status, s.last_error, s.error_count, s.title, s.link,"
-            " (SELECT count(*) FROM entries e WHERE e.source = s.name)"
+            " (SELECT count(*) FROM entries e WHERE e.source = s.name),"
+            " s.feed_url, s.full_text_note"
             " FROM sources s ORDER BY s.name"
         ).fetchall()
         return [
@@ -267,6 +294,8 @@ class Store:
                 title=r[9],
                 link=r[10],
                 entry_count=r[11],
+                feed_url=r[12],
+                full_text_note=r[13],
             )
             for r in rows
         ]
@@ -299,6 +328,76 @@ class Store:
                 outcome.title,
                 outcome.link,
                 name,
+            ),
+        )
+
+    def record_feed_url(self, name: str, feed_url: str | None) -> None:
+        """Remember which feed a section page pointed us to (None: discover again)."""
+        self._db.execute("UPDATE sources SET feed_url = ? WHERE name = ?", (feed_url, name))
+
+    def record_full_text_note(self, name: str, note: str | None) -> None:
+        """What full text did for this source on the last run (for ``feeds sources``)."""
+        self._db.execute("UPDATE sources SET full_text_note = ? WHERE name = ?", (note, name))
+
+    # -- article pages -----------------------------------------------------------------------
+
+    def article(self, url: str) -> ArticleRecord | None:
+        """The cached article page at ``url``, if any."""
+        row = self._db.execute(
+            "SELECT url, fetched, entry_hash, final_url, status, etag, last_modified,"
+            " body_hash, title, author, published, updated, content_html, text, error,"
+            " retry, note, source FROM articles WHERE url = ?",
+            (url,),
+        ).fetchone()
+        if row is None:
+            return None
+        return ArticleRecord(
+            url=row[0],
+            fetched=_required_dt(row[1]),
+            entry_hash=row[2],
+            final_url=row[3],
+            status=row[4],
+            etag=row[5],
+            last_modified=row[6],
+            body_hash=row[7],
+            title=row[8],
+            author=row[9],
+            published=_dt(row[10]),
+            updated=_dt(row[11]),
+            content_html=row[12],
+            text=row[13],
+            error=row[14],
+            retry=bool(row[15]),
+            note=row[16],
+            source=row[17],
+        )
+
+    def save_article(self, record: ArticleRecord) -> None:
+        """Insert or replace the cached article page at ``record.url``."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO articles (url, fetched, entry_hash, final_url, status,"
+            " etag, last_modified, body_hash, title, author, published, updated,"
+            " content_html, text, error, retry, note, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.url,
+                _ts(record.fetched),
+                record.entry_hash,
+                record.final_url,
+                record.status,
+                record.etag,
+                record.last_modified,
+                record.body_hash,
+                record.title,
+                record.author,
+                _ts(record.published) if record.published else None,
+                _ts(record.updated) if record.updated else None,
+                record.content_html,
+                record.text,
+                record.error,
+                int(record.retry),
+                record.note,
+                record.source,
             ),
         )
 

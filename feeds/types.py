@@ -27,6 +27,19 @@ class FetchOptions:
     max_connections: int = 8
     max_per_host: int = 2
     user_agent: str = ""
+    #: Third-party links (article pages, links on section pages, feeds a page advertises) may
+    #: reach loopback, private, link-local and other non-public addresses only when this is
+    #: True, or when the address is inside one of ``allowed_networks`` (CIDR strings).
+    allow_private_addresses: bool = False
+    allowed_networks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FullTextOptions:
+    """Per-run budget for article pages (config ``[full_text]``)."""
+
+    max_pages: int = 30
+    max_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,9 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    #: A link from a third party (an article page, a link on a section page): only http(s),
+    #: and only public addresses unless ``FetchOptions`` allows others.
+    public_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +184,10 @@ class SourceState:
     entry_count: int = 0
     title: str | None = None
     link: str | None = None
+    #: The feed actually read when ``url`` is an HTML page that advertises feeds.
+    feed_url: str | None = None
+    #: What full-text extraction and section-page scraping did on the last run.
+    full_text_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,3 +214,42 @@ class StoredEntry:
     author: str | None
     categories: tuple[str, ...] = ()
     also_in: tuple[str, ...] = field(default=())
+
+
+# --- article pages ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """What we know about one article page (cached per URL in the store).
+
+    ``entry_hash`` fingerprints what ``source``'s feed said about the article when
+    it was fetched (an entry that changes there gets its page revalidated; another
+    source carrying the same link uses the record as it is, so two feeds that word
+    the same article differently do not revalidate it in turn); ``etag``,
+    ``last_modified`` and ``body_hash`` make that revalidation conditional.
+    ``content_html`` is the extracted body, already sanitized (``""`` when
+    nothing was extracted); ``error`` says why the page gave nothing, and
+    ``retry`` whether that is worth another try on the next run (a timeout, a 5xx).
+    ``note`` is the quality gate's last verdict (``None`` when the body was used).
+    Datetimes are UTC.
+    """
+
+    url: str
+    fetched: datetime
+    source: str = ""
+    entry_hash: str = ""
+    final_url: str | None = None
+    status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    title: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    content_html: str = ""
+    text: str = ""
+    error: str | None = None
+    retry: bool = False
+    note: str | None = None

@@ -45,7 +45,15 @@ def make_fetcher(*, read_timeout: float, total_timeout: float) -> Fetcher:
 
 
 def get(fetcher: Fetcher, url: str, **validators: str) -> FetchResult:
-    return fetcher.fetch(FetchRequest(source="s", url=url, **validators))
+    return fetcher.fetch(
+        FetchRequest(
+            source="s",
+            url=url,
+            etag=validators.get("etag"),
+            last_modified=validators.get("last_modified"),
+            body_hash=validators.get("body_hash"),
+        )
+    )
 
 
 def mock_fetcher(handler: Callable[[httpx.Request], httpx.Response]) -> Fetcher:
