@@ -1,6 +1,7 @@
 """OPML 2.0 (http://opml.org/spec2.opml) export and import of the configured sources.
 
-Export writes one ``<outline type="rss">`` per source, in config order, with
+Export writes one ``<outline type="rss">`` per feed source (a ``type = "html"``
+section page becomes a ``type="link"`` outline), in config order, with
 no creation date, so the same config gives the same bytes. Import reads every
 outline with an ``xmlUrl`` (nested folders included), keeps the http(s) ones
 whose URL is not configured yet, and appends a ``[[sources]]`` block per new
@@ -53,14 +54,12 @@ def export(config: Config, title: str = "feeds sources") -> bytes:
     etree.SubElement(head, "title").text = title
     body = etree.SubElement(root, "body")
     for source in config.sources:
-        etree.SubElement(
-            body,
-            "outline",
-            type="rss",
-            text=source.title or source.name,
-            title=source.title or source.name,
-            xmlUrl=source.url,
-        )
+        label = source.title or source.name
+        if source.type == "html":
+            # A section page is no feed: a "link" outline, which readers do not subscribe to.
+            etree.SubElement(body, "outline", type="link", text=label, url=source.url)
+            continue
+        etree.SubElement(body, "outline", type="rss", text=label, title=label, xmlUrl=source.url)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

@@ -169,3 +169,23 @@ def test_sources_without_a_subcommand_still_prints_the_table(workdir: Path) -> N
     assert code == 0 and out.startswith("NAME") and "business" in out
     code, out, _ = invoke("sources", "--json", "--config", str(workdir / "config.toml"))
     assert code == 0 and out.lstrip().startswith("[")
+
+
+def test_a_section_page_is_exported_as_a_link_not_a_feed(tmp_path: Path) -> None:
+    config = config_module.from_dict(
+        {
+            "sources": [
+                {"name": "feed", "url": "https://a.example/feed/"},
+                {"name": "page", "url": "https://a.example/markets/", "type": "html"},
+            ],
+            "outputs": [{"name": "o", "path": "o.atom"}],
+        },
+        base_dir=tmp_path,
+    )
+    root = etree.fromstring(opml.export(config))
+    outlines = root.findall("body/outline")
+    assert [(o.get("type"), o.get("xmlUrl"), o.get("url")) for o in outlines] == [
+        ("rss", "https://a.example/feed/", None),
+        ("link", None, "https://a.example/markets/"),
+    ]
+    assert [f.url for f in opml.read(opml.export(config))] == ["https://a.example/feed/"]
