@@ -100,13 +100,13 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 3: publishing state: archive pages already written, WebSub pings not yet delivered
     """
-    CREATE TABLE archive_pages (
+    CREATE TABLE IF NOT EXISTS archive_pages (
         output TEXT NOT NULL,
         page INTEGER NOT NULL,
         signature TEXT NOT NULL,
         PRIMARY KEY (output, page)
     );
-    CREATE TABLE pending_pings (
+    CREATE TABLE IF NOT EXISTS pending_pings (
         hub TEXT NOT NULL,
         topic TEXT NOT NULL,
         since TEXT NOT NULL,
