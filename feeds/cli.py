@@ -182,8 +182,8 @@ def refresh(
             if output.error:
                 click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
             elif interactive or verbose:
-                state = "written" if output.written else "unchanged"
-                click.echo(f"output {output.name}: {output.entries} entries, {state}")
+                click.echo(_output_line(output))
+            _warn_pings(output)
     if not report.ok:
         sys.exit(EXIT_FAILED)
 
@@ -207,11 +207,15 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
     Example:
       feeds publish --config config.toml
     """
+    from feeds.fetch import Fetcher
     from feeds.refresh import publish_all
 
     config = _load_config(config_path)
-    with _open_store(config, locked=True) as store:
-        outputs = publish_all(config, store)
+    with _open_store(config, locked=True) as store, Fetcher(config.fetch) as fetcher:
+        try:
+            outputs = publish_all(config, store, poster=fetcher, now=_utc_now())
+        except FeedsError as exc:
+            _fail(exc)
     if as_json:
         click.echo(json.dumps(_report_json((), outputs)["outputs"], indent=2))
     failed = False
@@ -220,25 +224,33 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
             failed = True
             click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
         elif not as_json:
-            state = "written" if output.written else "unchanged"
-            click.echo(f"output {output.name}: {output.entries} entries, {state}")
+            click.echo(_output_line(output))
+        _warn_pings(output)
     if failed:
         sys.exit(EXIT_FAILED)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-def sources(config_path: Path | None, as_json: bool) -> None:
+@click.pass_context
+def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
     """Show every configured source: URL, last fetch, status, entries, last error.
 
     Also the feed read for a section page that advertises one, and what full
     text did on the last run (pages used, feed texts kept and why, deferred).
 
+    With a subcommand, export or import the sources as OPML instead.
+
     \b
     Example:
       feeds sources --json
+      feeds sources export -o sources.opml
+      feeds sources import subscriptions.opml
     """
+    ctx.obj = config_path
+    if ctx.invoked_subcommand is not None:
+        return
     from feeds.schedule import next_due
 
     config = _load_config(config_path)
@@ -298,6 +310,131 @@ def sources(config_path: Path | None, as_json: bool) -> None:
         click.echo("  ".join([*cells, line[4]]).rstrip())
 
 
+@sources.command(name="export")
+@config_option
+@click.option(
+    "-o",
+    "--output",
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (atomically) instead of stdout.",
+)
+@click.pass_context
+def sources_export(ctx: click.Context, config_path: Path | None, target: Path | None) -> None:
+    """Write the configured sources as OPML 2.0, for another feed reader.
+
+    \b
+    Example:
+      feeds sources export > feeds.opml
+    """
+    from feeds import opml
+
+    config = _load_config(config_path or ctx.obj)
+    data = opml.export(config)
+    if target is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    from feeds.publish import write_atomic
+
+    try:
+        write_atomic(target, data)
+    except FeedsError as exc:
+        _fail(exc)
+    click.echo(f"wrote {len(config.sources)} sources to {target}", err=True)
+
+
+@sources.command(name="import")
+@config_option
+@click.argument("opml_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
+@click.pass_context
+def sources_import(
+    ctx: click.Context, config_path: Path | None, opml_file: Path, dry_run: bool
+) -> None:
+    """Add the feeds of an OPML file to config.toml as new [[sources]].
+
+    Feeds whose URL is already configured, and non-http(s) URLs, are skipped.
+    The file is edited as text (comments and layout stay), checked with the
+    config loader, then replaced atomically.
+
+    \b
+    Example:
+      feeds sources import ~/Downloads/subscriptions.opml
+    """
+    from feeds import config as config_module
+    from feeds import opml
+
+    path = config_path or ctx.obj or config_module.default_path()
+    _load_config(path)  # a broken config is reported as such, before the OPML
+    try:
+        feeds = opml.read(opml_file.read_bytes(), str(opml_file))
+        if dry_run:
+            plan = opml.plan_import(
+                path.read_text(encoding="utf-8"), config_module.load(path), feeds
+            )
+        else:
+            plan = opml.apply_import(path, feeds)
+    except FeedsError as exc:
+        _fail(exc)
+    for url, reason in plan.skipped:
+        click.echo(f"skipped {url}: {reason}", err=True)
+    verb = "would add" if dry_run else "added"
+    for name, url in plan.added:
+        click.echo(f"{verb} {name}: {url}")
+    click.echo(f"{len(plan.added)} sources {verb}, {len(plan.skipped)} skipped", err=True)
+
+
+@cli.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Folder to serve [default: the folder of the outputs, e.g. out/].",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Do not log requests to stderr.")
+def serve(config_path: Path | None, host: str, port: int, root: Path | None, quiet: bool) -> None:
+    """Serve the published feeds over HTTP (for trying out and small installs).
+
+    ETag/Last-Modified with 304 answers, gzip, HEAD, an index page at /, and a
+    readable HTML view when a browser opens a feed. Production: see the
+    README's nginx snippet.
+
+    \b
+    Example:
+      feeds serve --port 8080     then open http://127.0.0.1:8080/
+    """
+    from feeds import serve as serve_module
+
+    config = _load_config(config_path)
+    folder = root or serve_module.default_root(config.outputs)
+    if folder is None:
+        raise click.UsageError(
+            "the outputs are written to different folders; choose one with --root"
+        )
+
+    def log(served: serve_module.Served) -> None:
+        click.echo(f"{served.method} {served.path} {served.status}", err=True)
+
+    try:
+        server = serve_module.serve(
+            folder, config.outputs, host, port, on_request=None if quiet else log
+        )
+    except OSError as exc:
+        click.echo(f"feeds: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"serving {folder} on {server.url}/ (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 @cli.command()
 @config_option
 def check(config_path: Path | None) -> None:
@@ -310,30 +447,38 @@ def check(config_path: Path | None) -> None:
     Example:
       feeds check --config config.toml
     """
-    from feeds.publish import check_atom
+    from feeds.publish import archive_path, check
 
     config = _load_config(config_path)
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
+    labels = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}
     failed = False
     for output in config.outputs:
-        try:
-            data = output.path.read_bytes()
-        except OSError as exc:
-            failed = True
-            click.echo(
-                f"output {output.name}: {output.path}: cannot read: {exc.strerror}", err=True
-            )
-            continue
-        problems = check_atom(data)
-        if problems:
-            failed = True
-            click.echo(f"output {output.name}: {output.path}: INVALID", err=True)
-            for problem in problems:
-                click.echo(f"  {problem}", err=True)
-        else:
-            click.echo(f"output {output.name}: {output.path}: valid Atom")
+        for fmt in output.formats:
+            paths = [output.format_path(fmt)]
+            page = 1
+            while fmt != "json" and archive_path(output, fmt, page).exists():
+                paths.append(archive_path(output, fmt, page))
+                page += 1
+            for path in paths:
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    failed = True
+                    click.echo(
+                        f"output {output.name}: {path}: cannot read: {exc.strerror}", err=True
+                    )
+                    continue
+                problems = check(fmt, data)
+                if problems:
+                    failed = True
+                    click.echo(f"output {output.name}: {path}: INVALID", err=True)
+                    for problem in problems:
+                        click.echo(f"  {problem}", err=True)
+                else:
+                    click.echo(f"output {output.name}: {path}: valid {labels[fmt]}")
     if failed:
         sys.exit(EXIT_FAILED)
 
@@ -426,6 +571,20 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
             click.echo(f"{name}: enabled, due now")
 
 
+def _output_line(output: OutputReport) -> str:
+    state = "written" if output.written else "unchanged"
+    line = f"output {output.name}: {output.entries} entries, {state}"
+    if output.archive_pages:
+        line += f", {output.archive_pages} archive files written"
+    return line
+
+
+def _warn_pings(output: OutputReport) -> None:
+    """A failed WebSub ping is a warning: the files are published, the ping is retried."""
+    for error in output.ping_errors:
+        click.echo(f"output {output.name}: WebSub ping failed (will retry): {error}", err=True)
+
+
 def _report_json(
     sources: tuple[SourceReport, ...], outputs: tuple[OutputReport, ...]
 ) -> dict[str, Any]:
@@ -455,6 +614,8 @@ def _report_json(
                 "entries": o.entries,
                 "written": o.written,
                 "error": o.error,
+                "archive_pages": o.archive_pages,
+                "ping_errors": list(o.ping_errors),
             }
             for o in outputs
         ],

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from feeds.errors import ConfigError
 from feeds.schedule import parse_duration
@@ -25,6 +25,8 @@ from feeds.types import DaemonOptions, FetchOptions, FullTextOptions, ScheduleOp
 
 ENV_VAR = "FEEDS_CONFIG"
 DEFAULT_PATH = "config.toml"
+
+FORMATS = ("atom", "rss", "json")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -67,6 +69,33 @@ class OutputConfig:
     url: str | None = None
     id: str | None = None
     author: str = "feeds"
+    formats: tuple[str, ...] = ("atom",)
+    rss_path: Path | None = None
+    json_path: Path | None = None
+    archive: bool = False
+    archive_page_size: int = 0
+    hub: str | None = None
+
+    def format_path(self, fmt: str) -> Path:
+        """Where format ``fmt`` is written: ``path`` for Atom; else ``rss_path``/``json_path``,
+        by default ``path`` with the suffix ``.rss`` / ``.json``."""
+        if fmt == "atom":
+            return self.path
+        explicit = self.rss_path if fmt == "rss" else self.json_path
+        return explicit or self.path.with_suffix("." + fmt)
+
+    def format_url(self, fmt: str) -> str | None:
+        """The public URL of format ``fmt``: ``url`` for Atom, the other files beside it."""
+        if self.url is None:
+            return None
+        if fmt == "atom":
+            return self.url
+        return urljoin(self.url, self.format_path(fmt).name)
+
+    @property
+    def page_size(self) -> int:
+        """Entries per archive document (``archive_page_size``, default ``max_entries``)."""
+        return self.archive_page_size or self.max_entries
 
 
 @dataclass(frozen=True)
@@ -362,6 +391,12 @@ def _outputs(
         "url",
         "id",
         "author",
+        "formats",
+        "rss_path",
+        "json_path",
+        "archive",
+        "archive_page_size",
+        "hub",
     }
     for i, item in enumerate(raw):
         where = f"outputs[{i}]"
@@ -398,13 +433,40 @@ def _outputs(
                 checker.problem(f"{where}.sources[{j}]", f"no source named {source_name!r}")
         if not wanted:
             checker.problem(f"{where}.sources", "must name at least one source")
+        formats = _formats(checker, item, where)
+        archive = checker.get(item, where, "archive", bool, False)
+        page_size = checker.integer(item, where, "archive_page_size", 0, minimum=0)
+        hub = checker.get(item, where, "hub", str, None)
+        if hub is not None:
+            if urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc:
+                checker.problem(f"{where}.hub", f"{hub!r}: must be an absolute http(s) URL")
+            if url is None:
+                checker.problem(
+                    f"{where}.url", "is required when hub is set (the hub needs the public URL)"
+                )
+        raw_rss = checker.get(item, where, "rss_path", str, None)
+        raw_json = checker.get(item, where, "json_path", str, None)
         if name is None or raw_path is None:
             continue
         names.add(name)
         path = (base_dir / raw_path).resolve()
-        if path in paths:
-            checker.problem(f"{where}.path", f"{raw_path!r} is written by another output")
-        paths.add(path)
+        output = OutputConfig(
+            name=name,
+            path=path,
+            title=title,
+            sources=(),
+            formats=formats,
+            rss_path=(base_dir / raw_rss).resolve() if raw_rss else None,
+            json_path=(base_dir / raw_json).resolve() if raw_json else None,
+        )
+        for fmt in formats:
+            written = output.format_path(fmt)
+            if written in paths:
+                checker.problem(
+                    f"{where}.path" if fmt == "atom" else f"{where}.{fmt}_path",
+                    f"{str(written)!r} is written by another output or format",
+                )
+            paths.add(written)
         outputs.append(
             OutputConfig(
                 name=name,
@@ -417,9 +479,29 @@ def _outputs(
                 url=url,
                 id=feed_id,
                 author=author,
+                formats=formats,
+                rss_path=output.rss_path,
+                json_path=output.json_path,
+                archive=archive,
+                archive_page_size=page_size,
+                hub=hub,
             )
         )
     return outputs
+
+
+def _formats(checker: _Checker, item: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    value = item.get("formats", ["atom"])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        checker.problem(f"{where}.formats", f"must be a list of formats {list(FORMATS)}")
+        return ("atom",)
+    unknown = [v for v in value if v not in FORMATS]
+    for fmt in unknown:
+        checker.problem(f"{where}.formats", f"{fmt!r}: unknown format (use {', '.join(FORMATS)})")
+    chosen = tuple(f for f in FORMATS if f in value)
+    if not chosen and not unknown:
+        checker.problem(f"{where}.formats", "must name at least one format")
+    return chosen or ("atom",)
 
 
 def resolve_url(url: str, base_dir: Path) -> str | None:

@@ -15,8 +15,9 @@
      │         └── NotAFeedError         an HTML page; carries the feed URLs it links to
      ├── StoreError             the state database cannot be used
      │    └── LockError         another refresh holds the lock past the wait
-     └── PublishError           an output could not be written
-          └── ValidationError   the document we built is not valid Atom
+     ├── PublishError           an output could not be written
+     │    └── ValidationError   the document we built is not valid Atom/RSS/JSON Feed
+     └── OPMLError              an OPML file cannot be read
 
 Only environmental failures are wrapped (``raise ... from exc``); bugs keep
 their own traceback.
@@ -123,3 +124,7 @@ class PublishError(FeedsError):
 
 class ValidationError(PublishError):
     """A built document failed pre-publish validation and was not written."""
+
+
+class OPMLError(FeedsError):
+    """An OPML file to import cannot be read or is not OPML."""

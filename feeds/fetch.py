@@ -472,6 +472,34 @@ class Fetcher:
             finally:
                 _local.deadline = None
 
+    def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int:
+        """POST an ``application/x-www-form-urlencoded`` body (a WebSub ping); return the status.
+
+        Redirects are not followed. Any status is returned; a 4xx/5xx is not an
+        exception here, the caller decides. Network failures and timeouts raise
+        :class:`FetchError`. The total deadline is ``total_timeout``.
+        """
+        try:
+            host = urlsplit(url).hostname
+        except ValueError as exc:
+            raise FetchError(url, f"invalid URL: {exc}") from exc
+        if urlsplit(url).scheme.lower() not in _HTTP_SCHEMES or not host:
+            raise FetchError(url, "only http(s) URLs can be posted to")
+        with self._host_slot(host):
+            deadline = time.monotonic() + self._options.total_timeout
+            _local.deadline = deadline
+            try:
+                response = self._client.post(url, data=dict(form), timeout=self._timeout(deadline))
+                return response.status_code
+            except httpx.TimeoutException as exc:
+                raise FetchTimeoutError(url, self._describe_timeout(exc, deadline)) from exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                raise FetchError(url, _describe(exc)) from exc
+            except httpx.InvalidURL as exc:
+                raise FetchError(url, f"invalid URL: {exc}") from exc
+            finally:
+                _local.deadline = None
+
     def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
         """Fetch many sources concurrently; results are in the order of ``requests``.
 

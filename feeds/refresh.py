@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from feeds import dedupe, normalize, parse, schedule
+from feeds import archive, dedupe, normalize, parse, schedule, websub
 from feeds.articles import Budget, full_text, section_entries
 from feeds.config import Config, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
@@ -100,13 +100,19 @@ class SourceReport:
 
 @dataclass(frozen=True)
 class OutputReport:
-    """What publishing one output did; ``error`` is set when it was not published."""
+    """What publishing one output did; ``error`` is set when it was not published.
+
+    ``archive_pages`` counts archive files written; ``ping_errors`` lists WebSub
+    pings that failed (they stay pending and are retried on the next run).
+    """
 
     name: str
     path: str
     entries: int = 0
     written: bool = False
     error: str | None = None
+    archive_pages: int = 0
+    ping_errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,7 @@ def refresh(
             on_source(report)
     order = {s.name: i for i, s in enumerate(config.sources)}
     reports.sort(key=lambda r: order[r.name])
-    outputs = publish_all(config, store) if publish else ()
+    outputs = publish_all(config, store, poster=fetcher, now=now) if publish else ()
     return RefreshReport(sources=tuple(reports), outputs=outputs)
 
 
@@ -451,13 +457,30 @@ def _discovered_feed(
     return result, feed
 
 
-def publish_all(config: Config, store: Store) -> tuple[OutputReport, ...]:
-    """Rebuild every output from the store; one failing output does not stop the others."""
+def publish_all(
+    config: Config,
+    store: Store,
+    *,
+    poster: websub.Poster | None = None,
+    now: datetime | None = None,
+) -> tuple[OutputReport, ...]:
+    """Rebuild every output from the store; one failing output does not stop the others.
+
+    Then deliver the pending WebSub pings with ``poster`` (none are sent without
+    one; they stay pending). ``now`` dates newly queued pings.
+    """
     reports: list[OutputReport] = []
     for output in config.outputs:
+        pages: list[archive.Page] = []
+        if output.archive:
+            pages = archive.plan(output, store.story_index(output.sources))
         entries = store.entries_for_output(output.sources, output.max_entries)
         try:
-            result: PublishResult = publish(output, entries)
+            result: PublishResult = publish(output, entries, archive_pages=len(pages))
+            with store.transaction():
+                written_pages = archive.publish_archives(output, store, pages)
+                if now is not None:
+                    websub.queue(store, output, result.written_formats, now)
         except PublishError as exc:
             reports.append(OutputReport(name=output.name, path=str(output.path), error=str(exc)))
             continue
@@ -467,6 +490,15 @@ def publish_all(config: Config, store: Store) -> tuple[OutputReport, ...]:
                 path=str(result.path),
                 entries=result.entries,
                 written=result.written,
+                archive_pages=written_pages,
             )
         )
-    return tuple(reports)
+    if poster is None:
+        return tuple(reports)
+    failed: dict[str, list[str]] = {}
+    for ping in websub.deliver(store, poster, config.outputs):
+        if not ping.ok:
+            for output in config.outputs:
+                if output.hub == ping.hub:
+                    failed.setdefault(output.name, []).append(f"{ping.topic}: {ping.error}")
+    return tuple(replace(r, ping_errors=tuple(failed.get(r.name, ()))) for r in reports)

@@ -109,7 +109,7 @@ class Daemon:
     def finish(self, now: datetime) -> tuple[OutputReport, ...]:
         """Publish pending changes and record that the daemon stopped."""
         with Store.open(self.config.store_path) as store:
-            outputs = self._publish(store) if self._dirty_since is not None else ()
+            outputs = self._publish(store, now) if self._dirty_since is not None else ()
             store.daemon_stopped(now)
         return outputs
 
@@ -141,7 +141,7 @@ class Daemon:
             outputs: tuple[OutputReport, ...] = ()
             publish_at = self._publish_at()
             if publish_at is not None and now >= publish_at and not self.stopping:
-                outputs = self._publish(store)
+                outputs = self._publish(store, now)
             store.daemon_beat(now)
             next_run = self._next_run(store, now)
         return TickReport(now=now, sources=report.sources, outputs=outputs, next_run=next_run)
@@ -151,9 +151,9 @@ class Daemon:
             return None
         return self._dirty_since + self.config.daemon.publish_delay
 
-    def _publish(self, store: Store) -> tuple[OutputReport, ...]:
+    def _publish(self, store: Store, now: datetime) -> tuple[OutputReport, ...]:
         self._dirty_since = None
-        return publish_all(self.config, store)
+        return publish_all(self.config, store, poster=self.fetcher, now=now)
 
     def _next_run(self, store: Store, now: datetime) -> datetime:
         config = self.config

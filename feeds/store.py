@@ -126,6 +126,23 @@ MIGRATIONS: tuple[str, ...] = (
         stopped TEXT
     );
     """,
+    # 3: publishing state: archive pages already written, WebSub pings not yet delivered
+    """
+    CREATE TABLE IF NOT EXISTS archive_pages (
+        output TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (output, page)
+    );
+    CREATE TABLE IF NOT EXISTS pending_pings (
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        since TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        PRIMARY KEY (hub, topic)
+    );
+    """,
 )
 
 
@@ -187,6 +204,26 @@ class UrlChange:
     new_url: str
     changed_at: datetime
     reason: str
+
+
+@dataclass(frozen=True)
+class StoryKey:
+    """A story's identity and dates as text (fixed-width UTC, so they compare as text)."""
+
+    id: str
+    published: str
+    updated: str
+
+
+@dataclass(frozen=True)
+class PendingPing:
+    """A WebSub publish notification not yet accepted by its hub."""
+
+    hub: str
+    topic: str
+    since: datetime
+    attempts: int
+    last_error: str | None
 
 
 class Store:
@@ -681,6 +718,74 @@ class Store:
         stories = [chosen[i] for i in order]
         stories.sort(key=lambda e: (e.published, e.id), reverse=True)
         return stories
+
+    def story_index(self, sources: Sequence[str]) -> list[StoryKey]:
+        """Every story carried by ``sources``, newest first, in the order of
+        :meth:`entries_for_output` (its first ``limit`` items are that method's
+        stories). Reads only ids and dates, no text: what archive paging needs
+        to decide which pages changed before it loads any of them.
+        """
+        if not sources:
+            return []
+        marks = ",".join("?" for _ in sources)
+        rows = self._db.execute(
+            "SELECT entry_id, max(published) AS p, max(updated) FROM entries"
+            f" WHERE source IN ({marks}) GROUP BY entry_id ORDER BY p DESC, entry_id",
+            tuple(sources),
+        ).fetchall()
+        return [StoryKey(id=r[0], published=r[1], updated=r[2]) for r in rows]
+
+    def stories(self, entry_ids: Sequence[str], sources: Sequence[str]) -> list[StoredEntry]:
+        """The published copies of the stories ``entry_ids``, in that order."""
+        return [self._story(entry_id, sources) for entry_id in entry_ids]
+
+    # -- publishing state --------------------------------------------------------------------
+
+    def archive_signatures(self, output: str) -> dict[int, str]:
+        """Signature of each archive page of ``output`` as last written."""
+        rows = self._db.execute(
+            "SELECT page, signature FROM archive_pages WHERE output = ?", (output,)
+        ).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    def set_archive_signature(self, output: str, page: int, signature: str) -> None:
+        self._db.execute(
+            "INSERT INTO archive_pages (output, page, signature) VALUES (?, ?, ?)"
+            " ON CONFLICT (output, page) DO UPDATE SET signature = excluded.signature",
+            (output, page, signature),
+        )
+
+    def forget_archive_page(self, output: str, page: int) -> None:
+        self._db.execute("DELETE FROM archive_pages WHERE output = ? AND page = ?", (output, page))
+
+    def add_pending_ping(self, hub: str, topic: str, now: datetime) -> None:
+        """Remember that ``hub`` must hear that ``topic`` changed (kept until delivered)."""
+        self._db.execute(
+            "INSERT INTO pending_pings (hub, topic, since) VALUES (?, ?, ?)"
+            " ON CONFLICT (hub, topic) DO NOTHING",
+            (hub, topic, _ts(now)),
+        )
+
+    def pending_pings(self) -> list[PendingPing]:
+        rows = self._db.execute(
+            "SELECT hub, topic, since, attempts, last_error FROM pending_pings ORDER BY hub, topic"
+        ).fetchall()
+        return [
+            PendingPing(
+                hub=r[0], topic=r[1], since=_required_dt(r[2]), attempts=r[3], last_error=r[4]
+            )
+            for r in rows
+        ]
+
+    def ping_delivered(self, hub: str, topic: str) -> None:
+        self._db.execute("DELETE FROM pending_pings WHERE hub = ? AND topic = ?", (hub, topic))
+
+    def ping_failed(self, hub: str, topic: str, error: str) -> None:
+        self._db.execute(
+            "UPDATE pending_pings SET attempts = attempts + 1, last_error = ?"
+            " WHERE hub = ? AND topic = ?",
+            (error, hub, topic),
+        )
 
     def _story(self, entry_id: str, sources: Sequence[str]) -> StoredEntry:
         rows = self._db.execute(

@@ -215,6 +215,10 @@ def test_every_command_has_help_with_an_example() -> None:
         assert result.exit_code == 0, name
         assert "Example:" in result.output, f"{name} --help has no example"
         assert command.help and command.help.strip(), name
+        if isinstance(command, click.Group):
+            for sub in command.commands:
+                result = runner.invoke(group, [name, sub, "--help"])
+                assert result.exit_code == 0 and "Example:" in result.output, (name, sub)
 
 
 def test_readme_shows_the_two_setup_commands() -> None:

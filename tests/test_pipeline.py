@@ -173,7 +173,7 @@ def corpus_chunks(size: int = 60) -> list[list[Path]]:
 
 @pytest.mark.slow
 def test_corpus_through_the_whole_pipeline(tmp_path: Path) -> None:
-    """Every corpus document: no crash, and every published file is valid Atom."""
+    """Every corpus document: no crash, and every published file is valid (Atom, RSS, JSON)."""
     if not CORPUS.exists():
         pytest.skip("no corpus beside the repository")
     outputs: list[Path] = []
@@ -185,7 +185,13 @@ def test_corpus_through_the_whole_pipeline(tmp_path: Path) -> None:
                 "store": {"path": "feeds.db"},
                 "sources": [{"name": f"s{i}", "url": p.as_uri()} for i, p in enumerate(chunk)],
                 "outputs": [
-                    {"name": "all", "path": "all.atom", "title": "Corpus", "max_entries": 10_000}
+                    {
+                        "name": "all",
+                        "path": "all.atom",
+                        "title": "Corpus",
+                        "max_entries": 10_000,
+                        "formats": ["atom", "rss", "json"],  # each checked before it is written
+                    }
                 ],
             },
             base_dir=folder,
