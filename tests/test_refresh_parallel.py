@@ -70,7 +70,10 @@ def test_small_runs_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     from contextlib import ExitStack
     from datetime import UTC, datetime
 
+    from feeds.config import SourceConfig
     from feeds.types import FetchResult
+
+    source = SourceConfig(name="s", url="http://127.0.0.1:9/f")
 
     outcome = FetchResult(
         source="s",
@@ -85,7 +88,9 @@ def test_small_runs_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     with ExitStack() as stack:
         prepared = list(
-            refresh_module._prepare_all([outcome, outcome], datetime(2026, 3, 4, tzinfo=UTC), stack)
+            refresh_module._prepare_all(
+                [source, source], [outcome, outcome], datetime(2026, 3, 4, tzinfo=UTC), stack
+            )
         )
     assert started == []
-    assert [len(p.entries) for p in prepared if p is not None] == [1, 1]
+    assert [len(p.cleaned) for p in prepared if p is not None] == [1, 1]
