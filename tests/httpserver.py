@@ -156,6 +156,12 @@ class HTTPTestServer:
         return [r for r in self.requests if r.path.split("?", 1)[0] == path]
 
     @property
+    def in_flight(self) -> int:
+        """How many requests are being answered right now."""
+        with self._lock:
+            return self._in_flight
+
+    @property
     def max_in_flight(self) -> int:
         """The most requests that were being answered at the same time."""
         with self._lock:
