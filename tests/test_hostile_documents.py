@@ -468,15 +468,8 @@ class _Sample:
     seen = 0
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(items=ITEMS, feed_title=ANY_FIELD)
-def test_anything_in_any_field_publishes_a_valid_inert_document(
-    items: list[dict[str, object]], feed_title: str
-) -> None:
+def check_any_document(items: list[dict[str, object]], feed_title: str) -> None:
+    """Publish a JSON Feed carrying these fields; the output is valid and inert."""
     document = json.dumps(
         {"version": "https://jsonfeed.org/version/1.1", "title": feed_title, "items": items}
     ).encode()
@@ -495,3 +488,25 @@ def test_anything_in_any_field_publishes_a_valid_inert_document(
         if _Sample.seen % 10 == 1:
             validate_independently(root / "out" / "all.atom")
         assert not any(name.endswith(".tmp") for name in outputs_snapshot(root / "out"))
+
+
+HYPOTHESIS = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+
+
+@settings(HYPOTHESIS, max_examples=25)
+@given(items=ITEMS, feed_title=ANY_FIELD)
+def test_anything_in_any_field_publishes_a_valid_inert_document(
+    items: list[dict[str, object]], feed_title: str
+) -> None:
+    check_any_document(items, feed_title)
+
+
+@pytest.mark.slow
+@settings(HYPOTHESIS, max_examples=150)
+@given(items=ITEMS, feed_title=ANY_FIELD)
+def test_anything_in_any_field_many_more_examples(
+    items: list[dict[str, object]], feed_title: str
+) -> None:
+    check_any_document(items, feed_title)

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import os
 import re
+import subprocess
+import sys
 import time
 import tracemalloc
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +53,7 @@ from hostile import (
     rss,
 )
 from httpserver import HTTPTestServer, Reply, http_server
-from support import validate_independently
+from support import REPO, validate_independently
 
 __all__ = ["http_server"]  # the fixture, re-exported for pytest
 
@@ -115,13 +118,28 @@ def endless() -> Iterable[bytes]:
     yield from itertools.repeat(b"<item><title>again</title></item>" * 500)
 
 
+_LINE_HEAD = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+_LINE_ITEM = (
+    b"<item><title>one long line</title><description>" + b"x" * 2000 + b"</description></item>"
+)
+_LINE_TAIL = b"</channel></rss>"
+
+
+def single_line_pieces(size: int) -> Iterator[bytes]:
+    """A valid RSS feed of about ``size`` bytes without a line break, made as it is sent."""
+    yield _LINE_HEAD
+    batch = _LINE_ITEM * 100
+    for _ in range(size // len(batch)):
+        yield batch
+    yield _LINE_TAIL
+
+
+def single_line_length(size: int) -> int:
+    return sum(len(piece) for piece in single_line_pieces(size))
+
+
 def single_line_feed(size: int) -> bytes:
-    """A valid RSS feed of about ``size`` bytes without a single line break."""
-    item = (
-        b"<item><title>one long line</title><description>" + b"x" * 2000 + b"</description></item>"
-    )
-    head = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
-    return head + item * (size // len(item)) + b"</channel></rss>"
+    return b"".join(single_line_pieces(size))
 
 
 PNG = bytes.fromhex(
@@ -247,12 +265,17 @@ CASES = [
     ),
     Case(
         "single-line-20-MB-chunked",
-        reply(Reply(body=single_line_feed(20 * MiB), chunked=True, chunk_size=256 * 1024)),
+        reply(Reply(stream=lambda: single_line_pieces(20 * MiB), chunked=True)),
         r"body larger than the limit of 1048576 bytes \(cut off\)",
     ),
     Case(
         "single-line-20-MB-with-length",
-        reply(Reply(body=single_line_feed(20 * MiB))),
+        reply(
+            Reply(
+                stream=lambda: single_line_pieces(20 * MiB),
+                headers={"Content-Length": str(single_line_length(20 * MiB))},
+            )
+        ),
         r"body of \d+ bytes \(Content-Length\) is over the limit",
     ),
     Case(
@@ -310,7 +333,17 @@ def run(config_urls: dict[str, str], tmp_path: Path) -> RefreshReport:
         return refresh(config, store, fetcher, now=NOW)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+#: Cases that take the whole total timeout by design.
+SLOW_CASES = {"drip-one-byte-a-second", "drip-inside-the-headers"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.id in SLOW_CASES else [])
+        for c in CASES
+    ],
+)
 def test_a_hostile_server_fails_only_its_own_source(
     case: Case, tmp_path: Path, http_server: HTTPTestServer
 ) -> None:
@@ -397,3 +430,66 @@ def test_a_large_body_is_decoded_across_many_bounded_steps() -> None:
     document = single_line_feed(900 * 1024)  # under the 10 MiB default, > 14 steps of 64 KiB
     assert _mock_get(gzip.compress(document), "gzip") == document
     assert _mock_get(brotli.compress(document, quality=1), "br") == document
+
+
+# --- a 20 MB single-line feed within the limit ---------------------------------------------
+
+_PARAGRAPH = "&lt;p&gt;" + "Revenue rose and shares fell. " * 3400 + "&lt;/p&gt;"
+
+
+def long_line_items(count: int) -> Iterator[bytes]:
+    """``count`` items of ~100 kB each, all on one line (no line break anywhere)."""
+    yield b'<?xml version="1.0"?><rss version="2.0"><channel><title>one line</title>'
+    for n in range(count):
+        yield (
+            f"<item><title>Item {n}</title><guid>urn:line:{n}</guid>"
+            f"<description>{_PARAGRAPH}</description></item>"
+        ).encode()
+    yield b"</channel></rss>"
+
+
+MEASURE = (
+    "import resource, sys\n"
+    "from feeds.cli import main\n"
+    "sys.argv = ['feeds', 'refresh', '--config', sys.argv[1]]\n"
+    "try:\n"
+    "    main()\n"
+    "finally:\n"
+    "    print('maxrss-kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+)
+
+
+@pytest.mark.slow
+def test_a_20_mb_single_line_feed_within_the_limit_is_read_in_bounded_memory(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The limit is what stops a big body, not the shape of it: 20 MB on one line, under a
+    24 MiB limit, is read whole, stored, and published; peak RSS is measured in a child."""
+    size = sum(len(piece) for piece in long_line_items(200))
+    assert size > 19 * MiB
+    http_server.route("/line", Reply(stream=lambda: long_line_items(200), chunked=True))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n[fetch]\nmax_body_bytes = 25165824\n'
+        f'total_timeout = 30.0\n[[sources]]\nname = "line"\nurl = "{http_server.url("/line")}"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("FEEDS_")},
+            "PYTHONPATH": str(REPO),
+        },
+    )
+    assert run.returncode == 0, run.stderr
+    peak_mib = int(run.stderr.rsplit("maxrss-kib", 1)[1].split()[0]) / 1024
+    print(f"peak RSS {peak_mib:.0f} MiB for a {size / MiB:.1f} MiB single-line document")
+    assert peak_mib < 400, f"peak RSS {peak_mib:.0f} MiB for a {size / MiB:.0f} MiB document"
+    assert len(entry_rows(tmp_path / "state" / "feeds.db")) == 200
+    document = (tmp_path / "out" / "all.atom").read_bytes()
+    assert check_atom(document) == []
+    assert len(etree.fromstring(document).findall(A + "entry")) == 50
