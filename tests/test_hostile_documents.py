@@ -122,6 +122,7 @@ def test_an_xml_bomb_expands_nothing_and_stays_bounded(
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    print(f"peak heap {peak / MiB:.2f} MiB in {elapsed:.2f} s")  # shown with -s
     assert report.sources[1].ok
     assert elapsed < 20  # under tracemalloc; expat's own limit is the slowest path (utf-16)
     assert peak < 64 * MiB, f"peak heap {peak / MiB:.1f} MiB"
@@ -510,3 +511,44 @@ def test_anything_in_any_field_many_more_examples(
     items: list[dict[str, object]], feed_title: str
 ) -> None:
     check_any_document(items, feed_title)
+
+
+XML_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_characters="".join(map(chr, range(32))) + "\ufffe\uffff"),
+    max_size=60,
+)
+XML_FIELD = st.one_of(XML_TEXT, html_fragments(), st.sampled_from(VECTORS + URL_VECTORS))
+
+
+@settings(HYPOTHESIS, max_examples=25)
+@given(
+    fields=st.fixed_dictionaries(
+        {
+            name: XML_FIELD.filter(lambda v: "\x00" not in v)
+            for name in ("title", "summary", "content", "name", "uri", "term", "href", "base")
+        }
+    )
+)
+def test_anything_in_any_atom_field_publishes_a_valid_inert_document(
+    fields: dict[str, str],
+) -> None:
+    """The same through feedparser: Atom text constructs typed html, links, xml:base."""
+    f = {name: escape(value) for name, value in fields.items()}
+    a = {name: quoteattr(value) for name, value in fields.items()}
+    document = (
+        '<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title type='html'>{f['title']}</title><id>urn:f</id>"
+        f"<entry xml:base={a['base']}><id>urn:e</id><title type='html'>{f['title']}</title>"
+        f"<link href={a['href']}/><updated>2026-03-04T10:00:00Z</updated>"
+        f"<author><name>{f['name']}</name><uri>{f['uri']}</uri></author>"
+        f"<category term={a['term']}/><summary type='html'>{f['summary']}</summary>"
+        f"<content type='html'>{f['content']}</content></entry></feed>"
+    ).encode()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "feed.atom").write_bytes(document)
+        report = run(root, {"any": (root / "feed.atom").as_uri()})
+        assert report.outputs[0].error is None, report.outputs[0].error
+        out = published(root)
+        assert check_atom(out) == []
+        assert active_content(out) == []
