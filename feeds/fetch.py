@@ -566,8 +566,13 @@ def _inflate(chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
     """zlib inflate with ``max_length``: no call returns more than DECODE_CHUNK bytes."""
     wbits = zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS
     inflater = zlib.decompressobj(wbits)
-    first = True
+    # Until the first output, keep the input: "deflate" is meant to be zlib-wrapped
+    # (RFC 9110 §8.4.1.2), but some servers send raw deflate, which shows only once the
+    # two header bytes have arrived (perhaps in separate reads); then start over raw.
+    head: bytes | None = b"" if not gzip else None
+    started = False
     for data in chunks:
+        started = started or bool(data)
         while data:
             if inflater.eof:
                 # A new gzip member may follow (RFC 1952 §2.2); anything else is trailing junk.
@@ -577,13 +582,13 @@ def _inflate(chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
             try:
                 out = inflater.decompress(data, DECODE_CHUNK)
             except zlib.error:
-                if gzip or not first:
+                if head is None:
                     raise
-                # "deflate" is meant to be zlib-wrapped (RFC 9110 §8.4.1.2), but some
-                # servers send raw deflate: retry the same bytes that way.
+                data, head = head + data, None
                 inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-                out = inflater.decompress(data, DECODE_CHUNK)
-            first = False
+                continue
+            if head is not None:
+                head = None if out else head + data[: len(data) - len(inflater.unconsumed_tail)]
             data = inflater.unconsumed_tail or (inflater.unused_data if inflater.eof else b"")
             if out:
                 yield out
@@ -592,10 +597,7 @@ def _inflate(chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
                 out = inflater.decompress(b"", DECODE_CHUNK)
                 if out:
                     yield out
-    if not first and not inflater.eof:
-        tail = inflater.flush(DECODE_CHUNK)
-        if tail:
-            yield tail
+    if started and not inflater.eof:
         raise zlib.error("the compressed stream ends early")
 
 

@@ -493,3 +493,27 @@ def test_a_20_mb_single_line_feed_within_the_limit_is_read_in_bounded_memory(
     document = (tmp_path / "out" / "all.atom").read_bytes()
     assert check_atom(document) == []
     assert len(etree.fromstring(document).findall(A + "entry")) == 50
+
+
+@pytest.mark.parametrize("coding", ["deflate", "raw-deflate", "gzip", "br"])
+def test_a_compressed_body_dripped_byte_by_byte_is_decoded(
+    coding: str, http_server: HTTPTestServer
+) -> None:
+    document = rss("drip", 2)
+    encoders: dict[str, Callable[[bytes], bytes]] = {
+        "deflate": zlib.compress,
+        "raw-deflate": lambda b: zlib.compress(b)[2:-4],
+        "gzip": gzip.compress,
+        "br": brotli.compress,
+    }
+    body = encoders[coding](document)
+    header = "deflate" if coding == "raw-deflate" else coding
+    http_server.route(
+        "/feed",
+        Reply(body=body, headers={"Content-Encoding": header}, chunked=True, chunk_size=1),
+    )
+    from feeds.types import FetchOptions, FetchRequest
+
+    with Fetcher(FetchOptions(total_timeout=10)) as fetcher:
+        result = fetcher.fetch(FetchRequest("s", http_server.url("/feed")))
+    assert result.content == document
