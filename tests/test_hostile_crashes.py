@@ -112,6 +112,29 @@ def assert_consistent(folder: Path) -> None:
         assert len(ids) == len(set(ids))
 
 
+def fetched(server: HTTPTestServer, before: int) -> int:
+    """Requests answered since the first ``before`` (none still being answered)."""
+    return 0 if server.in_flight else len(server.requests) - before
+
+
+def requested_since(server: HTTPTestServer, before: int) -> Callable[[], bool]:
+    return lambda: len(server.requests) > before
+
+
+def all_fetched_since(server: HTTPTestServer, before: int) -> Callable[[], bool]:
+    return lambda: fetched(server, before) == SOURCES
+
+
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen[Any]) -> bool:
+    """Poll ``condition`` while ``process`` runs (at most 30 s); False if it never held."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.002)
+    return condition()
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_and_corrupts_nothing(
     tmp_path: Path, http_server: HTTPTestServer
@@ -121,14 +144,23 @@ def test_sigkill_at_random_moments_loses_and_corrupts_nothing(
     config = write_config(tmp_path, http_server)
     env = environment()
 
-    # A store with entries, and how long a whole run takes here.
+    # A store with entries, and how long each phase of a whole run takes here.
     started = time.monotonic()
-    subprocess.run(feeds_command(config, "refresh"), env=env, check=True, capture_output=True)
-    full_run = time.monotonic() - started
-    # Python's start-up and imports come before the first request: aim past most of it.
-    first_request = http_server.requests[0].received - started
+    baseline = subprocess.Popen(
+        feeds_command(config, "refresh"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert wait_until(lambda: fetched(http_server, 0) == SOURCES, baseline)
+    after_fetch = time.monotonic()
+    assert baseline.wait() == 0
+    post_fetch = time.monotonic() - after_fetch  # parse, store, publish, exit
+    first_request = http_server.requests[0].received - started  # Python's start-up, imports
     assert len(entry_rows(tmp_path / "state" / "feeds.db")) == SOURCES * 20
 
+    # Each kill aims at a phase (start-up, fetch, store/publish), at a random moment in it;
+    # where it really landed is what the server had seen when the signal went.
     phases: dict[str, int] = {"start-up": 0, "fetch": 0, "store or publish": 0, "finished": 0}
     attempts = 0
     while sum(phases.values()) - phases["finished"] < 52 and attempts < 90:
@@ -140,8 +172,15 @@ def test_sigkill_at_random_moments_loses_and_corrupts_nothing(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.7 * first_request, 1.05 * full_run))
-        # What the run had got to when it died, as the server saw it.
+        target = rng.choice(["start-up", "fetch", "fetch", "store", "store", "store"])
+        if target == "start-up":
+            time.sleep(rng.uniform(0.3, 1.0) * first_request)
+        elif target == "fetch":
+            wait_until(requested_since(http_server, before), process)
+            time.sleep(rng.uniform(0, 0.15))
+        else:
+            wait_until(all_fetched_since(http_server, before), process)
+            time.sleep(rng.uniform(0, 1.1) * post_fetch)
         answered = len(http_server.requests) - before
         in_flight = http_server.in_flight
         process.send_signal(signal.SIGKILL)
