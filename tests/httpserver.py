@@ -51,7 +51,8 @@ class Reply:
     it would (an endless body, a bomb of gigabytes): each piece is written as it
     comes (one chunk each when ``chunked``), after ``chunk_delay``, until the
     generator ends or the client hangs up; no Content-Length unless given in
-    ``headers``. ``reset`` ends the reply by resetting the connection (TCP RST)
+    ``headers``; with ``stream_raw`` the stream is the whole response (status line and
+    headers included), verbatim. ``reset`` ends the reply by resetting the connection (TCP RST)
     instead of closing it cleanly.
     """
 
@@ -65,6 +66,7 @@ class Reply:
     chunk_delay: float = 0.0
     raw: bytes | None = None
     stream: Callable[[], Iterable[bytes]] | None = None
+    stream_raw: bool = False
     reset: bool = False
 
 
@@ -272,12 +274,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _send_stream(self, reply: Reply) -> None:
         stopping = self.server.owner.stopping
         self.close_connection = True
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if reply.chunked:
-            self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        if not reply.stream_raw:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if reply.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
         assert reply.stream is not None
         for piece in reply.stream():
             if not piece:

@@ -299,6 +299,23 @@ CASES = [
         r"the server broke the HTTP protocol",
     ),
     Case(
+        "a-1-MB-header",
+        reply(Reply(raw=b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * MiB + b"\r\n\r\n")),
+        r"the server broke the HTTP protocol",
+    ),
+    Case(
+        "endless-headers",
+        reply(
+            Reply(
+                stream=lambda: itertools.chain(
+                    [b"HTTP/1.1 200 OK\r\n"], itertools.repeat(b"X-More: again\r\n" * 64)
+                ),
+                stream_raw=True,
+            )
+        ),
+        r"the server broke the HTTP protocol",
+    ),
+    Case(
         "reset-mid-body",
         reply(
             Reply(
