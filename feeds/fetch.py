@@ -531,17 +531,17 @@ class _BoundedDecoder:
     raw as some servers send it), ``br`` and ``identity``, in any stack (e.g.
     ``gzip, br``, undone last first). Every yielded chunk is at most
     :data:`DECODE_CHUNK` bytes, and no stage holds more than that of output, so
-    the caller's size limit bounds memory however well the body compresses. An
-    unknown coding or a corrupt stream raises :class:`FetchError`.
+    the caller's size limit bounds memory however well the body compresses. A
+    corrupt or truncated stream raises :class:`FetchError`.
     """
 
     def __init__(self, header: str | None, url: str) -> None:
         self._url = url
         codings = [c.strip().lower() for c in (header or "").split(",")]
-        self._codings = [c for c in codings if c and c != "identity"]
-        for coding in self._codings:
-            if coding not in ("gzip", "x-gzip", "deflate", "br"):
-                raise FetchError(url, f"unsupported Content-Encoding {coding!r}")
+        # Any other token is passed through as identity, as httpx did: servers send
+        # "none", "utf-8" or "binary" for bodies that are not encoded at all. Bytes in a
+        # coding we cannot undo then fail to parse, with the parser's message.
+        self._codings = [c for c in codings if c in ("gzip", "x-gzip", "deflate", "br")]
 
     def decode(self, raw: Iterable[bytes]) -> Iterator[bytes]:
         stream: Iterable[bytes] = raw

@@ -215,8 +215,14 @@ CASES = [
     ),
     Case(
         "unknown-content-encoding",
-        reply(Reply(body=b"zzzz", headers={"Content-Encoding": "zstd"})),
-        r"unsupported Content-Encoding 'zstd'",
+        reply(Reply(body=b"(\xb5/\xfd garbage", headers={"Content-Encoding": "zstd"})),
+        r"not (a readable feed|an RSS, Atom or JSON feed)",
+    ),
+    Case(
+        # A common misconfiguration for a plain body: read it as it is.
+        "content-encoding-none",
+        reply(Reply(body=NEW_FEED, headers={"Content-Encoding": "none"})),
+        None,
     ),
     Case(
         "corrupt-brotli",
