@@ -552,3 +552,17 @@ def test_anything_in_any_atom_field_publishes_a_valid_inert_document(
         out = published(root)
         assert check_atom(out) == []
         assert active_content(out) == []
+
+
+def test_harmless_entity_declarations_still_work() -> None:
+    """Old feeds declare entities such as ``&nbsp;``; only dangerous declarations go."""
+    from feeds import parse
+
+    document = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY nbsp "&#160;"><!ENTITY co "Acme">]>'
+        b'<rss version="2.0"><channel><title>t</title><item><title>&co;&nbsp;results</title>'
+        b"<guid>urn:ok</guid></item></channel></rss>"
+    )
+    feed = parse.parse(document, url="http://127.0.0.1/feed")
+    assert feed.entries[0].title == "Acme\u00a0results"
+    assert feed.warning is None
