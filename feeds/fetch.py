@@ -23,7 +23,12 @@ Limits, and what enforces them:
   second, even inside the headers or a gzip stream, cannot hold us past it.
 - ``max_body_bytes``: Content-Length is checked up front, then the *decoded*
   body is counted while streaming, so an endless body or a gzip bomb is cut
-  off instead of loaded.
+  off instead of loaded. httpx's own decoders inflate a whole network read at
+  once (a 64 KiB read of a gzip bomb becomes ~64 MiB, and brotli output is not
+  bounded at all), so the raw bytes are streamed and Content-Encoding is undone
+  here by :class:`_BoundedDecoder`, which never yields more than
+  ``DECODE_CHUNK`` bytes from one step: memory stays near the limit whatever
+  the compression ratio.
 
 Third-party links (``FetchRequest.public_only``: article pages, links on section
 pages, feeds a page advertises) could point us at ``http://169.254.169.254/``
@@ -50,7 +55,8 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +65,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+import brotli  # type: ignore[import-untyped]
 import httpcore
 import httpx
 
@@ -90,8 +97,10 @@ ACCEPT = (
 )
 #: What we ask for when we fetch an article or section page.
 ACCEPT_HTML = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-#: httpx decodes all three (``br`` because the brotli package is a dependency).
+#: We decode all three ourselves, with bounded output (see :class:`_BoundedDecoder`).
 ACCEPT_ENCODING = "gzip, deflate, br"
+#: The most bytes one decoding step may produce (and so the most a bomb adds past the limit).
+DECODE_CHUNK = 64 * 1024
 
 # RFC 9110 §15.4: the redirect statuses that carry a Location. 300 and 305/306 are not
 # followed automatically. 301 and 308 are permanent (§15.4.2, §15.4.9); the rest are not.
@@ -605,7 +614,7 @@ class Fetcher:
             http_request = client.build_request(
                 "GET", url, headers=headers, timeout=self._timeout(deadline)
             )
-            response = client.send(http_request, stream=True)
+            response = self._send(client, http_request)
             try:
                 status = response.status_code
                 location = response.headers.get("location")
@@ -622,6 +631,23 @@ class Fetcher:
                 return self._read_response(request, response, deadline, permanent)
             finally:
                 response.close()
+
+    def _send(self, client: httpx.Client, http_request: httpx.Request) -> httpx.Response:
+        """Send, retrying once when the server dropped the connection before any answer.
+
+        A pooled keep-alive connection may have been closed by the server (its idle
+        timeout, or a server that closes without saying ``Connection: close``) just
+        as we reuse it; the request then fails before a single byte of response.
+        A GET is idempotent, so it may be retried automatically (RFC 9110 §9.2.2);
+        the retry goes out on a fresh connection. Without it, one sloppy reply
+        from a host fails the next source fetched from that host.
+        """
+        try:
+            return client.send(http_request, stream=True)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if isinstance(exc, httpx.RemoteProtocolError) and "without sending" not in str(exc):
+                raise
+            return client.send(http_request, stream=True)
 
     def _redirect_target(
         self, request: FetchRequest, current: httpx.URL, location: str, visited: list[str]
@@ -687,10 +713,11 @@ class Fetcher:
                 request.url,
                 f"body of {declared} bytes (Content-Length) is over the limit of {limit} bytes",
             )
+        decoder = _BoundedDecoder(headers.get("content-encoding"), request.url)
         body = bytearray()
-        # iter_bytes yields the body after Content-Encoding is undone, so the limit counts
-        # what we would keep in memory: a small gzip bomb is cut off, not inflated.
-        for chunk in response.iter_bytes():
+        # The raw bytes are decoded here, a bounded step at a time, so the limit counts
+        # what we would keep in memory: a small gzip or brotli bomb is cut off, not inflated.
+        for chunk in decoder.decode(_raw_chunks(response)):
             body += chunk
             if len(body) > limit:
                 raise BodyTooLargeError(
@@ -731,6 +758,123 @@ class Fetcher:
         if isinstance(exc, httpx.PoolTimeout):
             return "timed out waiting for a free connection"
         return f"read timeout (no data for {options.read_timeout:g} s)"
+
+
+def _raw_chunks(response: httpx.Response) -> Iterable[bytes]:
+    """The body as it came off the wire (Content-Encoding not undone).
+
+    A response built in memory (``httpx.MockTransport`` handlers returning
+    ``content=``) has been read already, so ``iter_raw`` refuses it; its stream
+    still replays the raw bytes.
+    """
+    if response.is_stream_consumed and isinstance(response.stream, httpx.SyncByteStream):
+        return response.stream
+    return response.iter_raw()
+
+
+# --- bounded Content-Encoding decoding ----------------------------------------------------
+
+
+class _BoundedDecoder:
+    """Undo a response's Content-Encoding (RFC 9110 §8.4) a bounded step at a time.
+
+    ``gzip``/``x-gzip`` (concatenated members too), ``deflate`` (zlib-wrapped, or
+    raw as some servers send it), ``br`` and ``identity``, in any stack (e.g.
+    ``gzip, br``, undone last first). Every yielded chunk is at most
+    :data:`DECODE_CHUNK` bytes, and no stage holds more than that of output, so
+    the caller's size limit bounds memory however well the body compresses. A
+    corrupt or truncated stream raises :class:`FetchError`.
+    """
+
+    def __init__(self, header: str | None, url: str) -> None:
+        self._url = url
+        codings = [c.strip().lower() for c in (header or "").split(",")]
+        # Any other token is passed through as identity, as httpx did: servers send
+        # "none", "utf-8" or "binary" for bodies that are not encoded at all. Bytes in a
+        # coding we cannot undo then fail to parse, with the parser's message.
+        self._codings = [c for c in codings if c in ("gzip", "x-gzip", "deflate", "br")]
+
+    def decode(self, raw: Iterable[bytes]) -> Iterator[bytes]:
+        stream: Iterable[bytes] = raw
+        # Codings are listed in the order they were applied; undo the last one first.
+        for coding in reversed(self._codings):
+            stream = self._stage(coding, stream)
+        return iter(stream)
+
+    def _stage(self, coding: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            if coding == "br":
+                yield from _unbrotli(chunks)
+            else:
+                yield from _inflate(chunks, gzip=coding != "deflate")
+        except (zlib.error, brotli.error) as exc:
+            raise FetchError(
+                self._url, f"could not decode the body ({coding}): {exc or 'corrupt data'}"
+            ) from exc
+
+
+def _inflate(chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
+    """zlib inflate with ``max_length``: no call returns more than DECODE_CHUNK bytes."""
+    wbits = zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits)
+    # Until the first output, keep the input: "deflate" is meant to be zlib-wrapped
+    # (RFC 9110 §8.4.1.2), but some servers send raw deflate, which shows only once the
+    # two header bytes have arrived (perhaps in separate reads); then start over raw.
+    head: bytes | None = b"" if not gzip else None
+    started = False
+    for data in chunks:
+        started = started or bool(data)
+        while data:
+            if inflater.eof:
+                # A new gzip member may follow (RFC 1952 §2.2); anything else is trailing junk.
+                if not (gzip and data[:2] == b"\x1f\x8b"):
+                    return
+                inflater = zlib.decompressobj(wbits)
+            try:
+                out = inflater.decompress(data, DECODE_CHUNK)
+            except zlib.error:
+                if head is None:
+                    raise
+                data, head = head + data, None
+                inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            if head is not None:
+                head = None if out else head + data[: len(data) - len(inflater.unconsumed_tail)]
+            data = inflater.unconsumed_tail or (inflater.unused_data if inflater.eof else b"")
+            if out:
+                yield out
+            # Output may still be pending inside zlib once the input is consumed.
+            while len(out) == DECODE_CHUNK and not inflater.unconsumed_tail:
+                out = inflater.decompress(b"", DECODE_CHUNK)
+                if out:
+                    yield out
+    if started and not inflater.eof:
+        raise zlib.error("the compressed stream ends early")
+
+
+def _unbrotli(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Brotli with ``output_buffer_limit`` (brotli >= 1.2): bounded output per call."""
+    decompressor = brotli.Decompressor()
+    started = False
+    for data in chunks:
+        if not data:
+            continue
+        started = True
+        out = decompressor.process(data, output_buffer_limit=DECODE_CHUNK)
+        if out:
+            yield out
+        # Until it can accept more input, the decompressor must be drained with empty input.
+        while not decompressor.can_accept_more_data():
+            out = decompressor.process(b"", output_buffer_limit=DECODE_CHUNK)
+            if not out:
+                break
+            yield out
+    # Output may still be pending once the input has all been accepted.
+    while started and not decompressor.is_finished():
+        out = decompressor.process(b"", output_buffer_limit=DECODE_CHUNK)
+        if not out:
+            raise brotli.error("the compressed stream ends early")
+        yield out
 
 
 def _result_with_body(

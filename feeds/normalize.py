@@ -377,10 +377,27 @@ def _inner_html(root: lxml.html.HtmlElement) -> str:
     return "".join(parts)
 
 
-def _iframe_filter(tag: str, attribute: str, value: str) -> str | None:
-    """Last line of defence inside nh3: an iframe may only point at an allowed host."""
+# Browsers ignore ASCII white space and controls anywhere in a URL before reading its
+# scheme ("java\tscript:"); so must the check.
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]")
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+
+
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    """Last line of defence inside nh3, for every kept attribute.
+
+    An iframe may only point at an allowed host. Every attribute that takes a
+    URL keeps only an allowed scheme (or none: a relative reference): nh3's
+    ``url_schemes`` covers ``href`` and ``src`` but not ``cite``, so a
+    ``<blockquote cite="javascript:...">`` came through before.
+    """
     if tag == "iframe" and attribute == "src" and _host(value) not in _IFRAME_HOSTS:
         return None
+    if attribute in _URL_ATTRIBUTES:
+        scheme = _URL_SCHEME.match(_URL_NOISE.sub("", htmllib.unescape(value)))
+        if scheme is not None and scheme.group(1).lower() not in _URL_SCHEMES:
+            return None
     return value
 
 
@@ -399,7 +416,7 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
         return ""
     root = _fragment_root(html)
     _clean_tree(root, base_url)
-    attribute_filter: Callable[[str, str, str], str | None] = _iframe_filter
+    attribute_filter: Callable[[str, str, str], str | None] = _attribute_filter
     cleaned: str = nh3.clean(
         _inner_html(root),
         tags=set(_ALLOWED_TAGS),

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import glob
 import os
 import re
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -376,7 +378,22 @@ def write_atomic(path: Path, data: bytes) -> bool:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 Path(tmp_name).unlink()
+    _remove_stale_temp_files(path)
     return True
+
+
+#: A temporary file this old was left by a writer that died (SIGKILL, power loss) before
+#: its rename; a live writer renames its file within seconds.
+STALE_TEMP_SECONDS = 600
+
+
+def _remove_stale_temp_files(path: Path) -> None:
+    """Delete ``.NAME.*.tmp`` siblings that a killed writer left behind, so they never pile up."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def _fsync_dir(folder: Path) -> None:

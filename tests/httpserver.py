@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import socket
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -46,6 +47,13 @@ class Reply:
     before the status line. ``chunk_size``/``chunk_delay`` write the body (or
     ``raw``) in pieces, sleeping before each: a drip. ``raw`` replaces the whole
     response with these bytes, verbatim, and closes the connection.
+    ``stream`` makes the body lazily, piece by piece, as a server generating
+    it would (an endless body, a bomb of gigabytes): each piece is written as it
+    comes (one chunk each when ``chunked``), after ``chunk_delay``, until the
+    generator ends or the client hangs up; no Content-Length unless given in
+    ``headers``; with ``stream_raw`` the stream is the whole response (status line and
+    headers included), verbatim. ``reset`` ends the reply by resetting the connection (TCP RST)
+    instead of closing it cleanly.
     """
 
     status: int = 200
@@ -57,6 +65,9 @@ class Reply:
     chunk_size: int | None = None
     chunk_delay: float = 0.0
     raw: bytes | None = None
+    stream: Callable[[], Iterable[bytes]] | None = None
+    stream_raw: bool = False
+    reset: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,12 @@ class HTTPTestServer:
         return [r for r in self.requests if r.path.split("?", 1)[0] == path]
 
     @property
+    def in_flight(self) -> int:
+        """How many requests are being answered right now."""
+        with self._lock:
+            return self._in_flight
+
+    @property
     def max_in_flight(self) -> int:
         """The most requests that were being answered at the same time."""
         with self._lock:
@@ -202,12 +219,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
             received=time.monotonic(),
             body=self.rfile.read(length) if length > 0 else b"",
         )
+        reply: Reply | None = None
         try:
-            self._send(owner._begin(recorded))
+            reply = owner._begin(recorded)
+            self._send(reply)
         except OSError:  # the client hung up (broken pipe, reset)
             self.close_connection = True
         finally:
             owner._end()
+        if reply is not None and reply.reset:
+            self.close_connection = True
+            # SO_LINGER with a zero timeout: close() sends RST, not FIN. Close now, before
+            # socketserver's shutdown(SHUT_WR) would send a clean FIN first.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.wfile.close()
+            self.rfile.close()
+            self.connection.close()
 
     def _send(self, reply: Reply) -> None:
         stopping = self.server.owner.stopping
@@ -217,6 +244,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if reply.raw is not None:
             self.close_connection = True
             self._write(reply.raw, reply)
+            return
+        if reply.stream is not None:
+            self._send_stream(reply)
             return
 
         body = gzip_module.compress(reply.body) if reply.gzip else reply.body
@@ -243,6 +273,30 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
         else:
             self._write(body, reply)
+
+    def _send_stream(self, reply: Reply) -> None:
+        stopping = self.server.owner.stopping
+        self.close_connection = True
+        if not reply.stream_raw:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if reply.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+        assert reply.stream is not None
+        for piece in reply.stream():
+            if not piece:
+                continue
+            if stopping.wait(reply.chunk_delay):
+                return
+            if reply.chunked:
+                piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+            self.wfile.write(piece)
+            self.wfile.flush()
+        if reply.chunked:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
 
     def _write(self, data: bytes, reply: Reply) -> None:
         for piece in _pieces(data, reply.chunk_size):
