@@ -24,7 +24,9 @@ from feeds.errors import FetchError, HTTPStatusError, ParseError, PublishError
 from feeds.fetch import Fetcher
 from feeds.publish import PublishResult, publish
 from feeds.store import FetchOutcome, Store
-from feeds.types import Change, FetchRequest, FetchResult
+from feeds.types import Change, CleanEntry, DedupeOptions, FetchRequest, FetchResult
+
+_ALWAYS_SHOWN = (Change.NEW, Change.UPDATED, Change.UNCHANGED, Change.DUPLICATE)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,11 @@ class SourceReport:
         if self.not_modified:
             text = f"{self.name}: not modified"
         else:
-            parts = [f"{self.changes.get(c.value, 0)} {c.value}" for c in Change]
+            parts = [
+                f"{self.changes.get(c.value, 0)} {c.value}"
+                for c in Change
+                if c in _ALWAYS_SHOWN or self.changes.get(c.value, 0)
+            ]
             text = f"{self.name}: " + ", ".join(parts)
         if self.warning:
             text += f" (warning: {self.warning})"
@@ -103,7 +109,7 @@ def refresh(
     ]
     reports: list[SourceReport] = []
     for source, outcome in zip(wanted, fetcher.fetch_many(requests), strict=True):
-        report = _ingest(store, source.name, source.title, source.url, outcome, now)
+        report = _ingest(store, source.name, source.title, source.url, outcome, now, config.dedupe)
         reports.append(report)
         if on_source is not None:
             on_source(report)
@@ -117,6 +123,7 @@ def _ingest(
     url: str,
     outcome: FetchResult | FetchError,
     now: datetime,
+    options: DedupeOptions,
 ) -> SourceReport:
     """Parse, clean, dedupe and save one source's fetch, all in one transaction."""
     if isinstance(outcome, FetchError):
@@ -145,24 +152,8 @@ def _ingest(
         return SourceReport(name=name, url=url, status=outcome.status, error=exc.message)
 
     cleaned = [normalize.normalize_entry(entry, now=now) for entry in feed.entries]
-    changes: Counter[str] = Counter()
     with store.transaction():
-        for entry, keys in zip(cleaned, dedupe.entry_keys(cleaned), strict=True):
-            existing = store.find_existing(name, keys.key)
-            match = None if existing is not None else store.find_match(keys)
-            decision = dedupe.decide(name, keys, existing, match)
-            changes[decision.change.value] += 1
-            if decision.change is Change.UPDATED:
-                store.update_copy(name, keys, entry, now=now)
-            elif decision.change in (Change.NEW, Change.DUPLICATE):
-                store.insert_copy(
-                    name,
-                    keys,
-                    entry,
-                    entry_id=decision.entry_id,
-                    merged_reason=decision.reason,
-                    now=now,
-                )
+        changes = ingest_entries(store, name, cleaned, now=now, options=options)
         store.record_fetch(
             name,
             FetchOutcome(
@@ -185,11 +176,78 @@ def _ingest(
     )
 
 
+def ingest_entries(
+    store: Store,
+    name: str,
+    cleaned: Sequence[CleanEntry],
+    *,
+    now: datetime,
+    options: DedupeOptions,
+) -> Counter[str]:
+    """Identify and save one fetch's cleaned entries (inside the caller's transaction).
+
+    ::
+
+        guid trust | entry_keys | this source's copy? | reused GUID? | exact match
+          | near match (LSH candidates, verified) | decide | churn cap | tombstone | save
+
+    Returns how many entries were new, updated, unchanged, merged, throttled, dropped.
+    """
+    changes: Counter[str] = Counter()
+    distrust = store.guid_fallback(name)
+    problem = dedupe.guid_problem(cleaned) if cleaned and distrust is None else None
+    if problem is not None:
+        store.set_guid_fallback(name, problem)
+        distrust = problem
+    all_keys = dedupe.entry_keys(cleaned, trust_guids=distrust is None)
+    for i, entry in enumerate(cleaned):
+        keys = all_keys[i]
+        sig = dedupe.signature(entry.body_text)
+        existing = store.find_copy(name, keys)
+        if existing is not None and dedupe.is_reused_guid(existing, entry.title, sig):
+            store.set_guid_fallback(name, "GUIDs reused for different articles")
+            all_keys = [dedupe.without_guid(k) for k in all_keys]
+            keys = all_keys[i]
+            existing = store.find_copy(name, keys)
+            if existing is not None and existing.key.startswith("guid:"):
+                existing = None
+        match = None
+        if existing is None:
+            match = store.find_match(keys)
+            if match is None and sig is not None and options.near:
+                published = entry.published or entry.updated or now
+                candidates = store.near_candidates(sig)
+                match = dedupe.near_match(
+                    entry.title, entry.body_text, sig, published, candidates, options
+                )
+        decision = dedupe.decide(
+            name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day
+        )
+        change = decision.change
+        if change is Change.UPDATED:
+            store.update_copy(name, keys, entry, now=now, signature=sig)
+        elif change in (Change.NEW, Change.DUPLICATE):
+            store.insert_copy(
+                name,
+                keys,
+                entry,
+                entry_id=decision.entry_id,
+                merged_reason=decision.reason,
+                now=now,
+                signature=sig,
+                scores=decision.scores,
+            )
+        if change is not Change.UNCHANGED and store.dropped(decision.entry_id) is not None:
+            change = Change.DROPPED
+        changes[change.value] += 1
+    return changes
+
+
 def publish_all(config: Config, store: Store) -> tuple[OutputReport, ...]:
     """Rebuild every output from the store; one failing output does not stop the others."""
     reports: list[OutputReport] = []
     for output in config.outputs:
-        entries = store.entries_for_output(output.sources, output.max_entries)
+        entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe)
         try:
             result: PublishResult = publish(output, entries)
         except PublishError as exc:

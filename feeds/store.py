@@ -8,22 +8,25 @@ not ours, is an error, never silently replaced by a new empty store.
 Tables: ``sources`` (configured sources and their fetch state) and ``entries``
 (one row per *copy* of an article in a source; copies of the same story share
 an ``entry_id``; the first copy has ``merged_reason`` NULL, the others say why
-they were merged into it).
+they were merged into it, with the similarity scores in ``merge_scores``).
+``lsh`` maps the LSH bands of each copy's body signature to the copy, so near
+copies are found with index lookups only; ``tombstones`` lists dropped stories.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.dedupe import Existing, Keys, Match
+from feeds import dedupe
+from feeds.dedupe import Candidate, CopyInfo, Existing, Keys, Match
 from feeds.errors import StoreError
-from feeds.types import CleanEntry, SourceState, StoredEntry
+from feeds.types import CleanEntry, DedupeOptions, SourceState, StoredEntry
 
 APPLICATION_ID = 0x46454544  # "FEED": marks the file as ours (PRAGMA application_id)
 
@@ -72,7 +75,32 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_match_hash ON entries(match_hash) WHERE match_hash IS NOT NULL;
     CREATE INDEX entries_published ON entries(published DESC, entry_id);
     """,
+    # 2: near copies (body signatures + LSH band index), merge scores, churn cap,
+    # sources whose GUIDs are not trusted, dropped stories
+    """
+    ALTER TABLE entries ADD COLUMN signature BLOB;
+    ALTER TABLE entries ADD COLUMN merge_scores TEXT;
+    ALTER TABLE entries ADD COLUMN update_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE entries ADD COLUMN update_window TEXT;
+    ALTER TABLE sources ADD COLUMN guid_fallback TEXT;
+    CREATE TABLE lsh (
+        bucket INTEGER NOT NULL,
+        copy INTEGER NOT NULL,
+        PRIMARY KEY (bucket, copy)
+    ) WITHOUT ROWID;
+    CREATE TABLE tombstones (
+        entry_id TEXT PRIMARY KEY,
+        dropped_at TEXT NOT NULL,
+        query TEXT NOT NULL
+    );
+    """,
 )
+
+# A band shared by very many copies (a template sentence) says little; only its
+# newest copies are looked at, so the cost of a lookup does not grow with the store.
+LSH_BUCKET_LIMIT = 64
+# At most this many candidates (those sharing the most bands) are verified.
+NEAR_CANDIDATES = 24
 
 
 def _ts(value: datetime) -> str:
@@ -213,7 +241,7 @@ class Store:
         rows = self._db.execute(
             "SELECT s.name, s.url, s.etag, s.last_modified, s.body_hash, s.last_fetched,"
             " s.last_status, s.last_error, s.error_count, s.title, s.link,"
-            " (SELECT count(*) FROM entries e WHERE e.source = s.name)"
+            " (SELECT count(*) FROM entries e WHERE e.source = s.name), s.guid_fallback"
             " FROM sources s ORDER BY s.name"
         ).fetchall()
         return [
@@ -230,6 +258,7 @@ class Store:
                 title=r[9],
                 link=r[10],
                 entry_count=r[11],
+                guid_fallback=r[12],
             )
             for r in rows
         ]
@@ -265,14 +294,71 @@ class Store:
             ),
         )
 
+    def set_guid_fallback(self, name: str, reason: str) -> None:
+        """Stop trusting a source's GUIDs (for good); ``reason`` is shown by ``feeds sources``."""
+        self._db.execute(
+            "UPDATE sources SET guid_fallback = ? WHERE name = ? AND guid_fallback IS NULL",
+            (reason, name),
+        )
+
+    def guid_fallback(self, name: str) -> str | None:
+        """Why a source's GUIDs are not trusted, or None when they are."""
+        row = self._db.execute(
+            "SELECT guid_fallback FROM sources WHERE name = ?", (name,)
+        ).fetchone()
+        return row[0] if row else None
+
     # -- entries -----------------------------------------------------------------------------
+
+    _EXISTING = (
+        "SELECT entry_id, content_hash, key, title, signature, update_count, update_window, rowid"
+        " FROM entries"
+    )
+
+    def _existing(self, row: tuple[object, ...] | None) -> Existing | None:
+        if row is None:
+            return None
+        return Existing(
+            entry_id=str(row[0]),
+            content_hash=str(row[1]),
+            key=str(row[2]),
+            title=str(row[3]),
+            signature=dedupe.decode_signature(row[4] if isinstance(row[4], bytes) else None),
+            updates=int(row[5]),  # type: ignore[call-overload]
+            window_start=_dt(row[6] if isinstance(row[6], str) else None),
+        )
 
     def find_existing(self, source: str, key: str) -> Existing | None:
         row = self._db.execute(
-            "SELECT entry_id, content_hash FROM entries WHERE source = ? AND key = ?",
-            (source, key),
+            f"{self._EXISTING} WHERE source = ? AND key = ?", (source, key)
         ).fetchone()
-        return Existing(entry_id=row[0], content_hash=row[1]) if row else None
+        return self._existing(row)
+
+    def find_copy(self, source: str, keys: Keys) -> Existing | None:
+        """This source's copy of the entry: by key, else by post id, link or title+body.
+
+        A copy found by another key is re-keyed, so an article re-posted under
+        a new GUID (or once the source's GUIDs are no longer trusted) stays the
+        same entry.
+        """
+        found = self.find_existing(source, keys.key)
+        if found is not None:
+            return found
+        for column, value in (
+            ("post_id", keys.post_id),
+            ("link", keys.link),
+            ("match_hash", keys.match_hash),
+        ):
+            if value is None:
+                continue
+            row = self._db.execute(
+                f"{self._EXISTING} WHERE {column} = ? AND source = ? ORDER BY rowid LIMIT 1",
+                (value, source),
+            ).fetchone()
+            if row is not None:
+                self._db.execute("UPDATE entries SET key = ? WHERE rowid = ?", (keys.key, row[7]))
+                return self._existing(row)
+        return None
 
     def find_match(self, keys: Keys) -> Match | None:
         """The first stored copy that shares an exact key with ``keys`` (in trust order)."""
@@ -294,6 +380,56 @@ class Store:
                 return Match(entry_id=row[0], source=row[1], reason=reason)
         return None
 
+    def near_candidates(self, sig: tuple[int, ...]) -> list[Candidate]:
+        """Stored copies sharing an LSH band with ``sig``: index lookups only.
+
+        Each band's bucket is read newest-first and cut at ``LSH_BUCKET_LIMIT``;
+        the ``NEAR_CANDIDATES`` copies sharing the most bands are returned.
+        """
+        buckets = dedupe.lsh_buckets(sig)
+        part = "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?)"
+        sql = (
+            "SELECT copy FROM ("
+            + " UNION ALL ".join(part for _ in buckets)
+            + ") GROUP BY copy ORDER BY count(*) DESC, copy DESC LIMIT ?"
+        )
+        params: list[int] = []
+        for bucket in buckets:
+            params += [bucket, LSH_BUCKET_LIMIT]
+        copies = [r[0] for r in self._db.execute(sql, (*params, NEAR_CANDIDATES))]
+        if not copies:
+            return []
+        marks = ",".join("?" for _ in copies)
+        rows = self._db.execute(
+            "SELECT rowid, entry_id, source, title, published, signature, body_text"
+            f" FROM entries WHERE rowid IN ({marks})",
+            copies,
+        ).fetchall()
+        out = []
+        for r in rows:
+            stored = dedupe.decode_signature(r[5])
+            if stored is None:
+                continue
+            out.append(Candidate(r[0], r[1], r[2], r[3], _required_dt(r[4]), stored, r[6]))
+        out.sort(key=lambda c: copies.index(c.copy))
+        return out
+
+    def _index(self, copy: int, sig: tuple[int, ...] | None) -> None:
+        if sig is None:
+            return
+        self._db.executemany(
+            "INSERT OR IGNORE INTO lsh (bucket, copy) VALUES (?, ?)",
+            [(b, copy) for b in dedupe.lsh_buckets(sig)],
+        )
+
+    def _unindex(self, copy: int, sig: tuple[int, ...] | None) -> None:
+        if sig is None:
+            return
+        self._db.executemany(
+            "DELETE FROM lsh WHERE bucket = ? AND copy = ?",
+            [(b, copy) for b in dedupe.lsh_buckets(sig)],
+        )
+
     def insert_copy(
         self,
         source: str,
@@ -303,14 +439,17 @@ class Store:
         entry_id: str,
         merged_reason: str | None,
         now: datetime,
+        signature: tuple[int, ...] | None = None,
+        scores: Mapping[str, float | str] | None = None,
     ) -> None:
+        """Save a new copy; ``signature`` (when given) makes it findable as a near copy."""
         published = entry.published or entry.updated or now
         updated = entry.updated or published
-        self._db.execute(
+        cursor = self._db.execute(
             "INSERT INTO entries (source, key, entry_id, guid, post_id, link, match_hash,"
             " content_hash, title, excerpt, content_html, body_text, author, categories,"
-            " published, updated, first_seen, merged_reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " published, updated, first_seen, merged_reason, signature, merge_scores)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 source,
                 keys.key,
@@ -330,24 +469,46 @@ class Store:
                 _ts(updated),
                 _ts(now),
                 merged_reason,
+                dedupe.encode_signature(signature) if signature is not None else None,
+                json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None,
             ),
         )
+        if cursor.lastrowid is not None:
+            self._index(cursor.lastrowid, signature)
 
-    def update_copy(self, source: str, keys: Keys, entry: CleanEntry, *, now: datetime) -> None:
-        """Replace a copy's text; ``updated`` moves forward (to ``now`` if the feed's did not)."""
+    def update_copy(
+        self,
+        source: str,
+        keys: Keys,
+        entry: CleanEntry,
+        *,
+        now: datetime,
+        signature: tuple[int, ...] | None = None,
+    ) -> None:
+        """Replace a copy's text; ``updated`` moves forward (to ``now`` if the feed's did not).
+
+        Counts the update in the churn cap's 24-hour window and re-indexes the
+        copy's body signature.
+        """
         row = self._db.execute(
-            "SELECT updated, published FROM entries WHERE source = ? AND key = ?",
+            "SELECT updated, published, rowid, signature, update_count, update_window"
+            " FROM entries WHERE source = ? AND key = ?",
             (source, keys.key),
         ).fetchone()
         previous = _required_dt(row[0])
         updated = entry.updated if entry.updated and entry.updated > previous else now
         updated = max(updated, previous)
         published = entry.published or _required_dt(row[1])
+        count, window = dedupe.churn_window(row[4], _dt(row[5]), now)
+        if signature is None:
+            signature = dedupe.signature(entry.body_text)
+        self._unindex(row[2], dedupe.decode_signature(row[3]))
         self._db.execute(
             "UPDATE entries SET guid = ?, post_id = ?, link = ?, match_hash = ?,"
             " content_hash = ?, title = ?, excerpt = ?, content_html = ?, body_text = ?,"
-            " author = ?, categories = ?, published = ?, updated = ?"
-            " WHERE source = ? AND key = ?",
+            " author = ?, categories = ?, published = ?, updated = ?, signature = ?,"
+            " update_count = ?, update_window = ?"
+            " WHERE rowid = ?",
             (
                 keys.guid,
                 keys.post_id,
@@ -362,56 +523,141 @@ class Store:
                 json.dumps(list(entry.categories), ensure_ascii=False),
                 _ts(published),
                 _ts(updated),
-                source,
-                keys.key,
+                dedupe.encode_signature(signature) if signature is not None else None,
+                count + 1,
+                _ts(window),
+                row[2],
             ),
         )
+        self._index(row[2], signature)
 
-    def entries_for_output(self, sources: Sequence[str], limit: int) -> list[StoredEntry]:
+    # -- dropped stories and provenance -----------------------------------------------------
+
+    def resolve(self, query: str) -> str | None:
+        """The entry id that ``query`` names: an entry id, or any copy's link or GUID."""
+        for sql in (
+            "SELECT entry_id FROM entries WHERE entry_id = ? LIMIT 1",
+            "SELECT entry_id FROM tombstones WHERE entry_id = ?",
+            "SELECT entry_id FROM entries WHERE link = ? ORDER BY rowid LIMIT 1",
+            "SELECT entry_id FROM entries WHERE guid = ? ORDER BY rowid LIMIT 1",
+            "SELECT entry_id FROM entries WHERE key = 'guid:' || ? ORDER BY rowid LIMIT 1",
+        ):
+            row = self._db.execute(sql, (query,)).fetchone()
+            if row is not None:
+                return str(row[0])
+        return None
+
+    def drop(self, entry_id: str, query: str, now: datetime) -> bool:
+        """Tombstone a story: never published again, whichever copy comes back.
+
+        Returns False when it was already dropped.
+        """
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO tombstones (entry_id, dropped_at, query) VALUES (?, ?, ?)",
+            (entry_id, _ts(now), query),
+        )
+        return cursor.rowcount > 0
+
+    def dropped(self, entry_id: str) -> datetime | None:
+        """When the story was dropped, or None."""
+        row = self._db.execute(
+            "SELECT dropped_at FROM tombstones WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return _dt(row[0]) if row else None
+
+    def copies(self, entry_id: str) -> list[StoredCopy]:
+        """Every stored copy of a story, in the order they were first seen."""
+        rows = self._db.execute(
+            "SELECT rowid, source, key, guid, link, title, published, updated, first_seen,"
+            " merged_reason, merge_scores, body_text, update_count"
+            " FROM entries WHERE entry_id = ? ORDER BY first_seen, rowid",
+            (entry_id,),
+        ).fetchall()
+        return [
+            StoredCopy(
+                copy=r[0],
+                source=r[1],
+                key=r[2],
+                guid=r[3],
+                link=r[4],
+                title=r[5],
+                published=_required_dt(r[6]),
+                updated=_required_dt(r[7]),
+                first_seen=_required_dt(r[8]),
+                merged_reason=r[9],
+                scores=json.loads(r[10]) if r[10] else {},
+                words=len(r[11].split()),
+                updates=r[12],
+            )
+            for r in rows
+        ]
+
+    def entries_for_output(
+        self, sources: Sequence[str], limit: int, options: DedupeOptions | None = None
+    ) -> list[StoredEntry]:
         """The newest ``limit`` stories carried by ``sources``, one copy per story.
 
-        The published copy of a story is its first copy (``merged_reason`` NULL)
-        when that copy's source is in ``sources``, else its earliest copy there.
-        Reads newest-first through the ``published`` index and stops once it
-        has ``limit`` stories, so the cost follows the output size, not the
-        store size.
+        The published copy of a story is chosen among its copies in ``sources``
+        by :func:`feeds.dedupe.choose_copy` (``options``: preferred sources,
+        then the earliest published or the longest body). Dropped stories are
+        left out. Reads newest-first through the ``published`` index and stops
+        once it has ``limit`` stories, so the cost follows the output size, not
+        the store size.
         """
         if limit <= 0 or not sources:
             return []
+        options = options or DedupeOptions()
         marks = ",".join("?" for _ in sources)
         chosen: dict[str, StoredEntry] = {}
         order: list[str] = []
         cursor = self._db.execute(
             "SELECT entry_id FROM entries"
-            f" WHERE source IN ({marks}) ORDER BY published DESC, entry_id",
+            f" WHERE source IN ({marks})"
+            " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
+            " ORDER BY published DESC, entry_id",
             tuple(sources),
         )
+        seen: set[str] = set()
         while len(order) < limit:
             batch = cursor.fetchmany(max(limit, 64))
             if not batch:
                 break
             for (entry_id,) in batch:
-                if entry_id not in chosen:
+                if entry_id not in seen:
+                    seen.add(entry_id)
                     order.append(entry_id)
-                    chosen[entry_id] = self._story(entry_id, sources)
+                    chosen[entry_id] = self._story(entry_id, sources, options)
                 if len(order) >= limit:
                     break
         stories = [chosen[i] for i in order]
         stories.sort(key=lambda e: (e.published, e.id), reverse=True)
         return stories
 
-    def _story(self, entry_id: str, sources: Sequence[str]) -> StoredEntry:
+    def _story(self, entry_id: str, sources: Sequence[str], options: DedupeOptions) -> StoredEntry:
         rows = self._db.execute(
             "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
             " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
-            " e.merged_reason"
+            " e.first_seen"
             " FROM entries e JOIN sources s ON s.name = e.source"
-            " WHERE e.entry_id = ? ORDER BY (e.merged_reason IS NOT NULL), e.first_seen, e.rowid",
+            " WHERE e.entry_id = ? ORDER BY e.first_seen, e.rowid",
             (entry_id,),
         ).fetchall()
         wanted = set(sources)
         mine = [r for r in rows if r[0] in wanted]
-        best = mine[0]
+        index, _why = dedupe.choose_copy(
+            [
+                CopyInfo(
+                    source=r[0],
+                    published=_required_dt(r[9]),
+                    first_seen=_required_dt(r[13]),
+                    words=len(r[8].split()),
+                    order=i,
+                )
+                for i, r in enumerate(mine)
+            ],
+            options,
+        )
+        best = mine[index]
         others = tuple(dict.fromkeys(r[0] for r in rows if r[0] != best[0]))
         return StoredEntry(
             id=entry_id,
@@ -430,6 +676,29 @@ class Store:
             categories=tuple(json.loads(best[12])),
             also_in=others,
         )
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    """One stored copy of a story, as ``feeds explain`` shows it.
+
+    ``scores`` are the similarity measures of a near-copy merge (empty for the
+    first copy and for exact-key merges). Datetimes are UTC.
+    """
+
+    copy: int
+    source: str
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    published: datetime
+    updated: datetime
+    first_seen: datetime
+    merged_reason: str | None
+    scores: Mapping[str, object]
+    words: int
+    updates: int
 
 
 def _statements(script: str) -> list[str]:
