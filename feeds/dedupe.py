@@ -379,16 +379,39 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(n.replace(",", "") for n in _NUMBER_RE.findall(text))
 
 
-def numbers_agreement(a: frozenset[str], b: frozenset[str]) -> float:
-    """How far two texts' numbers agree: shared / fewer (1.0 when either states under 3)."""
+_NAME_RE = re.compile(r"\b[A-Z][\w&'-]+")
+
+
+def names(text: str) -> frozenset[str]:
+    """The capitalized words of a text that do not start a sentence (people, companies, places)."""
+    found = set()
+    for match in _NAME_RE.finditer(text):
+        start = match.start()
+        before = text[max(0, start - 2) : start]
+        if start == 0 or before.rstrip().endswith((".", "!", "?", '"', "“", ":")):
+            continue
+        found.add(match.group())
+    return frozenset(found)
+
+
+def agreement(a: frozenset[str], b: frozenset[str]) -> float:
+    """How far two texts' facts agree: shared / fewer (1.0 when either states under 3)."""
     if len(a) < 3 or len(b) < 3:
         return 1.0
     return len(a & b) / min(len(a), len(b))
 
 
-# Below this share of common numbers two similar texts are different reports
-# (a daily market wrap, next quarter's results from the same template).
+numbers_agreement = agreement
+
+
+# Below this share of common numbers, or of common names, two similar texts are
+# different reports: a daily market wrap or next quarter's results written from
+# the same template, the same announcement about another company.
 MIN_NUMBERS_AGREEMENT = 0.5
+MIN_NAMES_AGREEMENT = 0.5
+# ... and in the grey zone (body between body_min and body_threshold) this many
+# times more: 0.8 of the numbers and of the names in common.
+GREY_ZONE_FACTS = 1.6
 
 
 @dataclass(frozen=True)
@@ -405,6 +428,7 @@ class Candidate:
 
 
 def near_match(
+    source: str,
     title: str,
     body_text: str,
     sig: tuple[int, ...],
@@ -414,7 +438,7 @@ def near_match(
 ) -> Match | None:
     """The best candidate that is the same story, with the rule and scores, or None."""
     best: tuple[float, Match] | None = None
-    mine: frozenset[str] | None = None
+    mine: tuple[frozenset[str], frozenset[str]] | None = None
     for cand in candidates:
         hours = abs((published - cand.published).total_seconds()) / 3600
         if hours > options.window_hours:
@@ -423,18 +447,21 @@ def near_match(
         if body < options.body_min:
             continue
         heading = title_resemblance(title, cand.title)
-        if body >= options.body_threshold and heading > 0:
-            # Titles with no content word in common are two items even over the
-            # same text (a publisher's template page, a fixture-like feed).
+        if body >= options.body_threshold and (heading > 0 or cand.source != source):
+            # One publisher's two items with no title word in common are two
+            # items, even over near-identical text (a templated page).
             rule = "near-identical body"
         elif heading >= options.title_threshold:
             rule = "similar body and title"
         else:
             continue
         if mine is None:
-            mine = numbers(body_text)
-        agree = numbers_agreement(mine, numbers(cand.body_text))
-        if agree < MIN_NUMBERS_AGREEMENT:
+            mine = (numbers(body_text), names(title + ". " + body_text))
+        agree = agreement(mine[0], numbers(cand.body_text))
+        same_names = agreement(mine[1], names(cand.title + ". " + cand.body_text))
+        # The grey zone asks more of the facts than a near-identical body does.
+        needed = 1.0 if rule == "near-identical body" else GREY_ZONE_FACTS
+        if agree < MIN_NUMBERS_AGREEMENT * needed or same_names < MIN_NAMES_AGREEMENT * needed:
             continue
         score = body + heading / 10
         if best is None or score > best[0]:
@@ -443,6 +470,7 @@ def near_match(
                 "title": round(heading, 4),
                 "hours": round(hours, 2),
                 "numbers": round(agree, 4),
+                "names": round(same_names, 4),
                 "copy_source": cand.source,
                 "copy_title": cand.title,
             }

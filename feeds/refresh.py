@@ -218,7 +218,7 @@ def ingest_entries(
                 published = entry.published or entry.updated or now
                 candidates = store.near_candidates(sig)
                 match = dedupe.near_match(
-                    entry.title, entry.body_text, sig, published, candidates, options
+                    name, entry.title, entry.body_text, sig, published, candidates, options
                 )
         decision = dedupe.decide(
             name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day
