@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -334,12 +334,13 @@ class Store:
         ).fetchone()
         return self._existing(row)
 
-    def find_copy(self, source: str, keys: Keys) -> Existing | None:
+    def find_copy(self, source: str, keys: Keys, taken: Collection[str] = ()) -> Existing | None:
         """This source's copy of the entry: by key, else by post id, link or title+body.
 
         A copy found by another key is re-keyed, so an article re-posted under
         a new GUID (or once the source's GUIDs are no longer trusted) stays the
-        same entry.
+        same entry. Copies whose key is in ``taken`` (the keys of the other
+        entries of the same fetch) are never taken over.
         """
         found = self.find_existing(source, keys.key)
         if found is not None:
@@ -351,11 +352,13 @@ class Store:
         ):
             if value is None:
                 continue
-            row = self._db.execute(
-                f"{self._EXISTING} WHERE {column} = ? AND source = ? ORDER BY rowid LIMIT 1",
+            rows = self._db.execute(
+                f"{self._EXISTING} WHERE {column} = ? AND source = ? ORDER BY rowid LIMIT 8",
                 (value, source),
-            ).fetchone()
-            if row is not None:
+            ).fetchall()
+            for row in rows:
+                if row[2] in taken:
+                    continue
                 self._db.execute("UPDATE entries SET key = ? WHERE rowid = ?", (keys.key, row[7]))
                 return self._existing(row)
         return None

@@ -386,3 +386,14 @@ def test_bench_quick_run_meets_the_targets() -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "targets (precision >= 0.99, recall >= 0.95): met" in run.stdout
+
+
+def test_twins_in_one_fetch_keep_their_own_copies(store: Store) -> None:
+    twin = entry(1, guid=None, link=None)
+    assert save(store, "wire", [twin, twin]) == {"new": 1, "duplicate": 1}
+    assert save(store, "wire", [twin, twin]) == {"unchanged": 2}
+    [published] = store.entries_for_output(["wire"], 10)
+    assert sorted(c.key for c in store.copies(published.id)) == [
+        f"hash:{dedupe.match_hash(twin)}",
+        f"hash:{dedupe.match_hash(twin)}#2",
+    ]
