@@ -296,9 +296,25 @@ _STOPWORDS = frozenset(
 assert NUM_BINS == 1 << (64 - _BIN_SHIFT)
 
 
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
 def words(text: str) -> list[str]:
-    """The folded words of a text (NFKC, case-folded, punctuation dropped)."""
-    return _WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold())
+    """The folded words of a text (NFKC, case-folded, punctuation dropped).
+
+    Chinese, Japanese and Korean runs have no spaces: each of their characters
+    counts as a word, so their shingles are character 3-grams.
+    """
+    found = _WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold())
+    if not _CJK_RE.search(text):
+        return found
+    out: list[str] = []
+    for word in found:
+        if _CJK_RE.search(word):
+            out.extend(word)
+        else:
+            out.append(word)
+    return out
 
 
 def signature(text: str) -> tuple[int, ...] | None:

@@ -397,3 +397,12 @@ def test_twins_in_one_fetch_keep_their_own_copies(store: Store) -> None:
         f"hash:{dedupe.match_hash(twin)}",
         f"hash:{dedupe.match_hash(twin)}#2",
     ]
+
+
+def test_cjk_text_is_signed_by_characters() -> None:
+    text = "トヨタ自動車は通期の営業利益見通しを上方修正した。円安が追い風となった。"
+    assert dedupe.words("トヨタ2026年")[:3] == ["ト", "ヨ", "タ"]
+    sig = dedupe.signature(text)
+    edited = dedupe.signature(text + "詳細は後日発表する。")
+    assert sig is not None and edited is not None
+    assert dedupe.resemblance(sig, edited) >= 0.6
