@@ -125,9 +125,9 @@ def evaluate(
 
 
 def quality(
-    size: int, options: DedupeOptions, *, verbose: bool = True, show: bool = False
+    size: int, options: DedupeOptions, *, verbose: bool = True, show: bool = False, seed: int = 4
 ) -> Score:
-    items = corpus.labelled_set(size)
+    items = corpus.labelled_set(size, seed=seed)
     with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp)) as store:
         score, missed, wrong = evaluate(store, items, options, show)
     if verbose:
@@ -200,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true", help="try a grid of thresholds")
     parser.add_argument("--no-cost", action="store_true", help="quality only")
     parser.add_argument("--show", action="store_true", help="print every wrong or missed merge")
+    parser.add_argument("--seed", type=int, default=4, help="seed of the labelled set [4]")
     args = parser.parse_args(argv)
     size = args.size or (400 if args.quick else 2000)
     batch = args.batch or (200 if args.quick else 1000)
@@ -208,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     options = DedupeOptions()
     print(f"defaults: {options}")
-    score = quality(size, options, show=args.show)
+    score = quality(size, options, show=args.show, seed=args.seed)
     if args.sweep:
         for body_threshold in (0.5, 0.6, 0.7):
             for body_min in (0.25, 0.3, 0.35, 0.4):
@@ -219,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         body_min=min(body_min, body_threshold),
                         title_threshold=title_threshold,
                     )
-                    s = quality(size, trial, verbose=False)
+                    s = quality(size, trial, verbose=False, seed=args.seed)
                     print(
                         f"  body_threshold {body_threshold} body_min {body_min}"
                         f" title_threshold {title_threshold}: precision {s.precision:.4f}"

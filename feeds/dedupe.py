@@ -424,10 +424,10 @@ numbers_agreement = agreement
 # different reports: a daily market wrap or next quarter's results written from
 # the same template, the same announcement about another company.
 MIN_NUMBERS_AGREEMENT = 0.5
-MIN_NAMES_AGREEMENT = 0.5
-# ... and in the grey zone (body between body_min and body_threshold) this many
-# times more: 0.8 of the numbers and of the names in common.
-GREY_ZONE_FACTS = 1.6
+MIN_NAMES_AGREEMENT = 0.7
+# In the grey zone (body between body_min and body_threshold) the facts must
+# agree more closely.
+GREY_ZONE_AGREEMENT = 0.8
 
 
 @dataclass(frozen=True)
@@ -475,9 +475,11 @@ def near_match(
             mine = (numbers(body_text), names(title + ". " + body_text))
         agree = agreement(mine[0], numbers(cand.body_text))
         same_names = agreement(mine[1], names(cand.title + ". " + cand.body_text))
-        # The grey zone asks more of the facts than a near-identical body does.
-        needed = 1.0 if rule == "near-identical body" else GREY_ZONE_FACTS
-        if agree < MIN_NUMBERS_AGREEMENT * needed or same_names < MIN_NAMES_AGREEMENT * needed:
+        if rule == "near-identical body":
+            facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
+        else:  # the grey zone asks more of the facts
+            facts_agree = min(agree, same_names) >= GREY_ZONE_AGREEMENT
+        if not facts_agree:
             continue
         score = body + heading / 10
         if best is None or score > best[0]:

@@ -195,7 +195,10 @@ class Writer:
         if self.style is None:
             extra = self.rng.sample(EXTRA, 3)
         else:
-            extra = [EXTRA[(self.style + k * 5) % len(EXTRA)] for k in range(3)]
+            # A house style fixes the sentence variants, not the story: the
+            # extra paragraphs still depend on what the story is about.
+            topic = self.style + 3 * EVENTS.index(self.f.event)
+            extra = [EXTRA[(topic + k * 5) % len(EXTRA)] for k in range(3)]
         out += [self.fill(p) for p in extra]
         out.append(self.background())
         return out
