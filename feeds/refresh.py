@@ -200,16 +200,17 @@ def ingest_entries(
         store.set_guid_fallback(name, problem)
         distrust = problem
     all_keys = dedupe.entry_keys(cleaned, trust_guids=distrust is None)
+    # This fetch's keys: a copy holding one of them is never re-keyed to another entry.
+    taken = {k.key for k in all_keys}
     for i, entry in enumerate(cleaned):
         keys = all_keys[i]
-        taken = {k.key for k in all_keys} - {keys.key}
         sig = dedupe.signature(entry.body_text)
         existing = store.find_copy(name, keys, taken)
         if existing is not None and dedupe.is_reused_guid(existing, entry.title, sig):
             store.set_guid_fallback(name, "GUIDs reused for different articles")
             all_keys = [dedupe.without_guid(k) for k in all_keys]
             keys = all_keys[i]
-            taken = {k.key for k in all_keys} - {keys.key}
+            taken = {k.key for k in all_keys}
             existing = store.find_copy(name, keys, taken)
             if existing is not None and existing.key.startswith("guid:"):
                 existing = None

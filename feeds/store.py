@@ -339,8 +339,8 @@ class Store:
 
         A copy found by another key is re-keyed, so an article re-posted under
         a new GUID (or once the source's GUIDs are no longer trusted) stays the
-        same entry. Copies whose key is in ``taken`` (the keys of the other
-        entries of the same fetch) are never taken over.
+        same entry. Copies whose key is in ``taken`` (the keys of the entries
+        of the same fetch) are never taken over.
         """
         found = self.find_existing(source, keys.key)
         if found is not None:
