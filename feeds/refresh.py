@@ -26,6 +26,9 @@ from feeds.publish import PublishResult, publish
 from feeds.store import FetchOutcome, Store
 from feeds.types import Change, CleanEntry, DedupeOptions, FetchRequest, FetchResult
 
+# Copies saved before signatures existed that one refresh signs (a few seconds at most).
+SIGN_PER_RUN = 2000
+
 _ALWAYS_SHOWN = (Change.NEW, Change.UPDATED, Change.UNCHANGED, Change.DUPLICATE)
 
 
@@ -95,6 +98,8 @@ def refresh(
 ) -> RefreshReport:
     """Fetch the chosen sources (all by default), save what they carry, publish every output."""
     store.sync_sources([(s.name, s.url) for s in config.sources])
+    with store.transaction():
+        store.sign_unsigned(SIGN_PER_RUN)
     states = {s.name: s for s in store.sources()}
     wanted = [s for s in config.sources if names is None or s.name in names]
     requests = [

@@ -93,6 +93,7 @@ MIGRATIONS: tuple[str, ...] = (
         dropped_at TEXT NOT NULL,
         query TEXT NOT NULL
     );
+    CREATE INDEX entries_unsigned ON entries(first_seen) WHERE signature IS NULL;
     """,
 )
 
@@ -445,7 +446,9 @@ class Store:
         signature: tuple[int, ...] | None = None,
         scores: Mapping[str, float | str] | None = None,
     ) -> None:
-        """Save a new copy; ``signature`` (when given) makes it findable as a near copy."""
+        """Save a new copy; its body ``signature`` (computed when not given) makes it findable."""
+        if signature is None:
+            signature = dedupe.signature(entry.body_text)
         published = entry.published or entry.updated or now
         updated = entry.updated or published
         cursor = self._db.execute(
@@ -472,7 +475,7 @@ class Store:
                 _ts(updated),
                 _ts(now),
                 merged_reason,
-                dedupe.encode_signature(signature) if signature is not None else None,
+                _signature_blob(signature),
                 json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None,
             ),
         )
@@ -526,13 +529,33 @@ class Store:
                 json.dumps(list(entry.categories), ensure_ascii=False),
                 _ts(published),
                 _ts(updated),
-                dedupe.encode_signature(signature) if signature is not None else None,
+                _signature_blob(signature),
                 count + 1,
                 _ts(window),
                 row[2],
             ),
         )
         self._index(row[2], signature)
+
+    def sign_unsigned(self, limit: int) -> int:
+        """Sign and index up to ``limit`` copies saved before signatures existed, newest first.
+
+        Copies stored by an older feeds have no signature; a refresh signs some
+        each run, so an upgraded store catches up without one long pause.
+        Returns how many were signed.
+        """
+        rows = self._db.execute(
+            "SELECT rowid, body_text FROM entries WHERE signature IS NULL"
+            " ORDER BY first_seen DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        for rowid, body_text in rows:
+            sig = dedupe.signature(body_text)
+            self._db.execute(
+                "UPDATE entries SET signature = ? WHERE rowid = ?", (_signature_blob(sig), rowid)
+            )
+            self._index(rowid, sig)
+        return len(rows)
 
     # -- dropped stories and provenance -----------------------------------------------------
 
@@ -702,6 +725,11 @@ class StoredCopy:
     scores: Mapping[str, object]
     words: int
     updates: int
+
+
+def _signature_blob(sig: tuple[int, ...] | None) -> bytes:
+    """A stored signature; empty for a body too thin to sign (never NULL: NULL means unsigned)."""
+    return dedupe.encode_signature(sig) if sig is not None else b""
 
 
 def _statements(script: str) -> list[str]:

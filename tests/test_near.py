@@ -406,3 +406,39 @@ def test_cjk_text_is_signed_by_characters() -> None:
     edited = dedupe.signature(text + "詳細は後日発表する。")
     assert sig is not None and edited is not None
     assert dedupe.resemblance(sig, edited) >= 0.6
+
+
+def test_copies_from_before_signatures_are_signed_and_then_matched(tmp_path: Path) -> None:
+    import sqlite3
+
+    from feeds.store import APPLICATION_ID, MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    gen = fresh()
+    first = original(gen)
+    with Store.open(path) as old:
+        old.sync_sources([(name, f"https://{name}.example/") for name in corpus.SOURCES])
+        with old.transaction():
+            old.insert_copy(
+                first.source,
+                dedupe.entry_keys([first.entry()])[0],
+                first.entry(),
+                entry_id="tag:old,2026:1",
+                merged_reason=None,
+                now=NOW,
+            )
+            # as an older feeds left it: no signature, nothing in the band index
+            old._db.execute("UPDATE entries SET signature = NULL")
+            old._db.execute("DELETE FROM lsh")
+        with old.transaction():
+            assert old.sign_unsigned(10) == 1
+            assert old.sign_unsigned(10) == 0
+        copy = gen.copy(first, "combined")
+        [entry_id] = ingest_items(old, copy)
+        assert entry_id == "tag:old,2026:1"
