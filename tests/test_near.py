@@ -363,7 +363,7 @@ def test_explain_unknown_is_none(store: Store) -> None:
     assert provenance.explain(store, "https://nowhere.example/", OPTIONS, []) is None
 
 
-# --- pure helpers -----------------------------------------------------------------------------
+# --- pure functions ---------------------------------------------------------------------------
 
 
 def test_thin_text_has_no_signature() -> None:
