@@ -1,7 +1,8 @@
 """feeds: a feed refinery.
 
 Pulls articles from RSS, Atom and JSON feeds, cleans them, removes duplicates
-within and across sources, and publishes clean, valid, deterministic Atom feeds.
+within and across sources, and publishes clean, valid, deterministic Atom feeds
+(and RSS 2.0 and JSON Feed 1.1 beside them, with RFC 5005 archives and WebSub pings).
 
 The pipeline (one refresh)::
 

@@ -100,15 +100,26 @@ def cli() -> None:
     Quick start (uses ./config.toml):
       feeds refresh          fetch every due source and publish out/*.atom
       feeds sources          show each source's state
+      feeds daemon           keep running, fetch each source when it is due
+      feeds status           is the daemon alive, when is each source due
       feeds explain URL      why a story is published, merged or missing
     """
 
 
 @cli.command()
 @config_option
-@click.option("--all", "fetch_all", is_flag=True, help="Fetch every source now, due or not.")
 @click.option(
-    "--source", "only", multiple=True, metavar="NAME", help="Refresh only this source (repeat)."
+    "--all",
+    "fetch_all",
+    is_flag=True,
+    help="Fetch every source now, due or not (never a retired one, never before Retry-After).",
+)
+@click.option(
+    "--source",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="Fetch only this source, now, due or not (repeat).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Print a line per source even off a terminal.")
@@ -121,9 +132,10 @@ def refresh(
 ) -> None:
     """Fetch the sources that are due, store what changed, publish the outputs.
 
-    Until per-source schedules exist every source is due on every run, so
-    --all changes nothing yet. On a terminal a line per source is printed;
-    from cron only failures are, so cron mails only problems.
+    A source is due when its interval has passed since its last fetch (later
+    when the server asks for it, sooner never); a source that is not due is
+    skipped, which is not an error. On a terminal a line per source is
+    printed; from cron only failures are, so cron mails only problems.
 
     \b
     Example:
@@ -146,7 +158,13 @@ def refresh(
     ):
         try:
             report = run_refresh(
-                config, store, fetcher, now=_utc_now(), names=names, on_source=on_source
+                config,
+                store,
+                fetcher,
+                now=_utc_now(),
+                names=names,
+                force=fetch_all or bool(only),
+                on_source=on_source,
             )
         except FeedsError as exc:
             _fail(exc)
@@ -156,14 +174,17 @@ def refresh(
         for source in report.sources:
             if not source.ok:
                 click.echo(source.summary(), err=True)
-            elif interactive or verbose:
+            elif (interactive or verbose) and (source.skipped is None or verbose):
                 click.echo(source.summary())
+        skipped = [s for s in report.sources if s.skipped is not None]
+        if skipped and interactive and not verbose:
+            click.echo(f"{len(skipped)} sources not due or waiting (-v says why; --all fetches)")
         for output in report.outputs:
             if output.error:
                 click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
             elif interactive or verbose:
-                state = "written" if output.written else "unchanged"
-                click.echo(f"output {output.name}: {output.entries} entries, {state}")
+                click.echo(_output_line(output))
+            _warn_pings(output)
     if not report.ok:
         sys.exit(EXIT_FAILED)
 
@@ -187,11 +208,15 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
     Example:
       feeds publish --config config.toml
     """
+    from feeds.fetch import Fetcher
     from feeds.refresh import publish_all
 
     config = _load_config(config_path)
-    with _open_store(config, locked=True) as store:
-        outputs = publish_all(config, store)
+    with _open_store(config, locked=True) as store, Fetcher(config.fetch) as fetcher:
+        try:
+            outputs = publish_all(config, store, poster=fetcher, now=_utc_now())
+        except FeedsError as exc:
+            _fail(exc)
     if as_json:
         click.echo(json.dumps(_report_json((), outputs)["outputs"], indent=2))
     failed = False
@@ -200,22 +225,35 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
             failed = True
             click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
         elif not as_json:
-            state = "written" if output.written else "unchanged"
-            click.echo(f"output {output.name}: {output.entries} entries, {state}")
+            click.echo(_output_line(output))
+        _warn_pings(output)
     if failed:
         sys.exit(EXIT_FAILED)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-def sources(config_path: Path | None, as_json: bool) -> None:
+@click.pass_context
+def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
     """Show every configured source: URL, last fetch, status, entries, last error.
+
+    Also the feed read for a section page that advertises one, and what full
+    text did on the last run (pages used, feed texts kept and why, deferred).
+
+    With a subcommand, export or import the sources as OPML instead.
 
     \b
     Example:
       feeds sources --json
+      feeds sources export -o sources.opml
+      feeds sources import subscriptions.opml
     """
+    ctx.obj = config_path
+    if ctx.invoked_subcommand is not None:
+        return
+    from feeds.schedule import next_due
+
     config = _load_config(config_path)
     with _open_store(config, locked=False) as store:
         store.sync_sources([(s.name, s.url) for s in config.sources])
@@ -223,15 +261,22 @@ def sources(config_path: Path | None, as_json: bool) -> None:
     rows = []
     for source in config.sources:
         state = states[source.name]
+        due = next_due(state, config.schedule, config.interval(source.name))
         rows.append(
             {
                 "name": source.name,
-                "url": source.url,
+                "url": state.url,
+                "retired": state.retired,
+                "next_due": due.isoformat() if due else None,
                 "last_fetched": state.last_fetched.isoformat() if state.last_fetched else None,
                 "last_status": state.last_status,
                 "entries": state.entry_count,
                 "error_count": state.error_count,
                 "last_error": state.last_error,
+                "type": source.type,
+                "full_text": source.full_text,
+                "feed_url": state.feed_url,
+                "full_text_note": state.full_text_note,
                 "guid_fallback": state.guid_fallback,
             }
         )
@@ -245,7 +290,9 @@ def sources(config_path: Path | None, as_json: bool) -> None:
         lines.append(
             (
                 str(row["name"]),
-                "never"
+                "retired"
+                if row["retired"]
+                else "never"
                 if row["last_status"] is None and not fetched
                 else str(row["last_status"] or "error"),
                 str(row["entries"]),
@@ -253,6 +300,10 @@ def sources(config_path: Path | None, as_json: bool) -> None:
                 str(row["url"]),
             )
         )
+        if row["feed_url"]:
+            lines.append(("", "", "", "", f"reads the feed it advertises: {row['feed_url']}"))
+        if row["full_text_note"]:
+            lines.append(("", "", "", "", str(row["full_text_note"])))
         if row["last_error"]:
             lines.append(("", "", "", "", f"error ({row['error_count']}x): {row['last_error']}"))
         if row["guid_fallback"]:
@@ -270,6 +321,131 @@ def sources(config_path: Path | None, as_json: bool) -> None:
     for line in lines:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(line[:4])]
         click.echo("  ".join([*cells, line[4]]).rstrip())
+
+
+@sources.command(name="export")
+@config_option
+@click.option(
+    "-o",
+    "--output",
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (atomically) instead of stdout.",
+)
+@click.pass_context
+def sources_export(ctx: click.Context, config_path: Path | None, target: Path | None) -> None:
+    """Write the configured sources as OPML 2.0, for another feed reader.
+
+    \b
+    Example:
+      feeds sources export > feeds.opml
+    """
+    from feeds import opml
+
+    config = _load_config(config_path or ctx.obj)
+    data = opml.export(config)
+    if target is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    from feeds.publish import write_atomic
+
+    try:
+        write_atomic(target, data)
+    except FeedsError as exc:
+        _fail(exc)
+    click.echo(f"wrote {len(config.sources)} sources to {target}", err=True)
+
+
+@sources.command(name="import")
+@config_option
+@click.argument("opml_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
+@click.pass_context
+def sources_import(
+    ctx: click.Context, config_path: Path | None, opml_file: Path, dry_run: bool
+) -> None:
+    """Add the feeds of an OPML file to config.toml as new [[sources]].
+
+    Feeds whose URL is already configured, and non-http(s) URLs, are skipped.
+    The file is edited as text (comments and layout stay), checked with the
+    config loader, then replaced atomically.
+
+    \b
+    Example:
+      feeds sources import ~/Downloads/subscriptions.opml
+    """
+    from feeds import config as config_module
+    from feeds import opml
+
+    path = config_path or ctx.obj or config_module.default_path()
+    _load_config(path)  # a broken config is reported as such, before the OPML
+    try:
+        feeds = opml.read(opml_file.read_bytes(), str(opml_file))
+        if dry_run:
+            plan = opml.plan_import(
+                path.read_text(encoding="utf-8"), config_module.load(path), feeds
+            )
+        else:
+            plan = opml.apply_import(path, feeds)
+    except FeedsError as exc:
+        _fail(exc)
+    for url, reason in plan.skipped:
+        click.echo(f"skipped {url}: {reason}", err=True)
+    verb = "would add" if dry_run else "added"
+    for name, url in plan.added:
+        click.echo(f"{verb} {name}: {url}")
+    click.echo(f"{len(plan.added)} sources {verb}, {len(plan.skipped)} skipped", err=True)
+
+
+@cli.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Folder to serve [default: the folder of the outputs, e.g. out/].",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Do not log requests to stderr.")
+def serve(config_path: Path | None, host: str, port: int, root: Path | None, quiet: bool) -> None:
+    """Serve the published feeds over HTTP (for trying out and small installs).
+
+    ETag/Last-Modified with 304 answers, gzip, HEAD, an index page at /, and a
+    readable HTML view when a browser opens a feed. Production: see the
+    README's nginx snippet.
+
+    \b
+    Example:
+      feeds serve --port 8080     then open http://127.0.0.1:8080/
+    """
+    from feeds import serve as serve_module
+
+    config = _load_config(config_path)
+    folder = root or serve_module.default_root(config.outputs)
+    if folder is None:
+        raise click.UsageError(
+            "the outputs are written to different folders; choose one with --root"
+        )
+
+    def log(served: serve_module.Served) -> None:
+        click.echo(f"{served.method} {served.path} {served.status}", err=True)
+
+    try:
+        server = serve_module.serve(
+            folder, config.outputs, host, port, on_request=None if quiet else log
+        )
+    except OSError as exc:
+        click.echo(f"feeds: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"serving {folder} on {server.url}/ (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @cli.command()
@@ -369,32 +545,142 @@ def check(config_path: Path | None) -> None:
     Example:
       feeds check --config config.toml
     """
-    from feeds.publish import check_atom
+    from feeds.publish import archive_path, check
 
     config = _load_config(config_path)
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
+    labels = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}
     failed = False
     for output in config.outputs:
-        try:
-            data = output.path.read_bytes()
-        except OSError as exc:
-            failed = True
-            click.echo(
-                f"output {output.name}: {output.path}: cannot read: {exc.strerror}", err=True
-            )
-            continue
-        problems = check_atom(data)
-        if problems:
-            failed = True
-            click.echo(f"output {output.name}: {output.path}: INVALID", err=True)
-            for problem in problems:
-                click.echo(f"  {problem}", err=True)
-        else:
-            click.echo(f"output {output.name}: {output.path}: valid Atom")
+        for fmt in output.formats:
+            paths = [output.format_path(fmt)]
+            page = 1
+            while fmt != "json" and archive_path(output, fmt, page).exists():
+                paths.append(archive_path(output, fmt, page))
+                page += 1
+            for path in paths:
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    failed = True
+                    click.echo(
+                        f"output {output.name}: {path}: cannot read: {exc.strerror}", err=True
+                    )
+                    continue
+                problems = check(fmt, data)
+                if problems:
+                    failed = True
+                    click.echo(f"output {output.name}: {path}: INVALID", err=True)
+                    for problem in problems:
+                        click.echo(f"  {problem}", err=True)
+                else:
+                    click.echo(f"output {output.name}: {path}: valid {labels[fmt]}")
     if failed:
         sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True, help="Log every fetch, not only problems.")
+def daemon(config_path: Path | None, verbose: bool) -> None:
+    """Run in the foreground and fetch each source when it is due.
+
+    Outputs are republished shortly after a change ([daemon] publish_delay).
+    SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the config
+    (a bad one is reported and the old one kept). It holds the store's lock
+    while it runs, so a `feeds refresh` from cron waits, then exits 75.
+    Logs go to stderr (the journal, under systemd): see contrib/feeds.service.
+
+    \b
+    Example:
+      feeds daemon --config /etc/feeds/config.toml
+    """
+    import logging
+
+    from feeds import scheduler
+
+    config = _load_config(config_path)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("feeds").setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("feeds.daemon").setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        code = scheduler.run(config)
+    except FeedsError as exc:
+        _fail(exc)
+    sys.exit(code)
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout (for monitoring).")
+def status(config_path: Path | None, as_json: bool) -> None:
+    """Show whether a daemon runs, and each source's schedule and health.
+
+    Per source: last fetch, HTTP status, next due time, error count, last
+    error, and whether it is retired (HTTP 410; `feeds enable NAME` brings it
+    back). Read-only: safe to run while the daemon or a refresh works.
+
+    \b
+    Example:
+      feeds status --json
+    """
+    from feeds.status import gather, render
+
+    config = _load_config(config_path)
+    with _open_store(config, locked=False) as store:
+        report = gather(config, store, now=_utc_now())
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(render(report))
+
+
+@cli.command()
+@config_option
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
+    """Re-enable retired sources (HTTP 410) and forget a Retry-After: due at once.
+
+    Works while the daemon runs (it picks the change up on its next run).
+
+    \b
+    Example:
+      feeds enable business
+    """
+    config = _load_config(config_path)
+    known = {s.name for s in config.sources}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
+    with _open_store(config, locked=False) as store:
+        store.sync_sources([(s.name, s.url) for s in config.sources])
+        for name in names:
+            try:
+                store.enable(name)
+            except FeedsError as exc:
+                _fail(exc)
+            click.echo(f"{name}: enabled, due now")
+
+
+def _output_line(output: OutputReport) -> str:
+    state = "written" if output.written else "unchanged"
+    line = f"output {output.name}: {output.entries} entries, {state}"
+    if output.archive_pages:
+        line += f", {output.archive_pages} archive files written"
+    return line
+
+
+def _warn_pings(output: OutputReport) -> None:
+    """A failed WebSub ping is a warning: the files are published, the ping is retried."""
+    for error in output.ping_errors:
+        click.echo(f"output {output.name}: WebSub ping failed (will retry): {error}", err=True)
 
 
 def _report_json(
@@ -409,9 +695,13 @@ def _report_json(
                 "ok": s.ok,
                 "status": s.status,
                 "not_modified": s.not_modified,
+                "skipped": s.skipped,
+                "next_due": s.next_due.isoformat() if s.next_due else None,
                 "changes": dict(s.changes),
                 "error": s.error,
                 "warning": s.warning,
+                "feed_url": s.feed_url,
+                "full_text": s.full_text,
             }
             for s in sources
         ],
@@ -422,6 +712,8 @@ def _report_json(
                 "entries": o.entries,
                 "written": o.written,
                 "error": o.error,
+                "archive_pages": o.archive_pages,
+                "ping_errors": list(o.ping_errors),
             }
             for o in outputs
         ],

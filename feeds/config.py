@@ -8,31 +8,57 @@ config file, never against the current directory, so cron and a shell agree.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, Literal, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 from feeds.errors import ConfigError
-from feeds.types import DedupeOptions, FetchOptions
+from feeds.schedule import parse_duration
+from feeds.types import (
+    DaemonOptions,
+    DedupeOptions,
+    FetchOptions,
+    FullTextOptions,
+    ScheduleOptions,
+)
 
 ENV_VAR = "FEEDS_CONFIG"
 DEFAULT_PATH = "config.toml"
 
+FORMATS = ("atom", "rss", "json")
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+FullText = Literal["auto"] | bool
+SourceType = Literal["feed", "html"]
 
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """One ``[[sources]]`` table. ``url`` is absolute: http(s) or file://."""
+    """One ``[[sources]]`` table. ``url`` is absolute: http(s) or file://.
+
+    ``full_text``: ``"auto"`` fetches an entry's article page when the feed
+    carries no body or one no longer than its teaser; ``True`` always; ``False``
+    never. ``type = "html"``: ``url`` is a section page whose article links
+    (``selector``, a CSS selector; a WordPress default when None) become entries.
+    ``interval`` is the source's own fetch interval (None: ``[schedule] interval``).
+    """
 
     name: str
     url: str
     title: str | None = None
+    full_text: FullText = "auto"
+    type: SourceType = "feed"
+    selector: str | None = None
+    interval: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +75,33 @@ class OutputConfig:
     url: str | None = None
     id: str | None = None
     author: str = "feeds"
+    formats: tuple[str, ...] = ("atom",)
+    rss_path: Path | None = None
+    json_path: Path | None = None
+    archive: bool = False
+    archive_page_size: int = 0
+    hub: str | None = None
+
+    def format_path(self, fmt: str) -> Path:
+        """Where format ``fmt`` is written: ``path`` for Atom; else ``rss_path``/``json_path``,
+        by default ``path`` with the suffix ``.rss`` / ``.json``."""
+        if fmt == "atom":
+            return self.path
+        explicit = self.rss_path if fmt == "rss" else self.json_path
+        return explicit or self.path.with_suffix("." + fmt)
+
+    def format_url(self, fmt: str) -> str | None:
+        """The public URL of format ``fmt``: ``url`` for Atom, the other files beside it."""
+        if self.url is None:
+            return None
+        if fmt == "atom":
+            return self.url
+        return urljoin(self.url, self.format_path(fmt).name)
+
+    @property
+    def page_size(self) -> int:
+        """Entries per archive document (``archive_page_size``, default ``max_entries``)."""
+        return self.archive_page_size or self.max_entries
 
 
 @dataclass(frozen=True)
@@ -59,8 +112,11 @@ class Config:
     sources: tuple[SourceConfig, ...]
     outputs: tuple[OutputConfig, ...]
     fetch: FetchOptions = field(default_factory=FetchOptions)
+    full_text: FullTextOptions = field(default_factory=FullTextOptions)
     lock_timeout: float = 60.0
     path: Path | None = None
+    schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
+    daemon: DaemonOptions = field(default_factory=DaemonOptions)
     dedupe: DedupeOptions = field(default_factory=DedupeOptions)
 
     def source(self, name: str) -> SourceConfig:
@@ -68,6 +124,10 @@ class Config:
             if source.name == name:
                 return source
         raise KeyError(name)
+
+    def interval(self, name: str) -> timedelta:
+        """The fetch interval of source ``name`` (its own, else the default)."""
+        return self.source(name).interval or self.schedule.interval
 
 
 def default_path(env: Mapping[str, str] | None = None) -> Path:
@@ -92,7 +152,11 @@ def load(path: Path) -> Config:
 def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML; relative paths resolve against ``base_dir``."""
     checker = _Checker()
-    checker.keys(data, "", {"store", "fetch", "sources", "outputs", "dedupe"})
+    checker.keys(
+        data,
+        "",
+        {"store", "fetch", "full_text", "sources", "outputs", "schedule", "daemon", "dedupe"},
+    )
 
     store = checker.table(data, "store")
     checker.keys(store, "store", {"path", "lock_timeout"})
@@ -100,6 +164,9 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     lock_timeout = checker.number(store, "store", "lock_timeout", 60.0, minimum=0.0)
 
     fetch = _fetch_options(checker, checker.table(data, "fetch"))
+    full_text = _full_text_options(checker, checker.table(data, "full_text"))
+    schedule = _schedule_options(checker, checker.table(data, "schedule"))
+    daemon = _daemon_options(checker, checker.table(data, "daemon"))
     sources = _sources(checker, data.get("sources"), base_dir)
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
     dedupe = _dedupe_options(checker, checker.table(data, "dedupe"), [s.name for s in sources])
@@ -111,9 +178,41 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         sources=tuple(sources),
         outputs=tuple(outputs),
         fetch=fetch,
+        full_text=full_text,
         lock_timeout=lock_timeout,
         path=path,
+        schedule=schedule,
+        daemon=daemon,
         dedupe=dedupe,
+    )
+
+
+def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOptions:
+    d = ScheduleOptions()
+    checker.keys(
+        table, "schedule", {"interval", "max_interval", "max_backoff", "jitter", "max_retry_after"}
+    )
+    jitter = checker.number(table, "schedule", "jitter", d.jitter, minimum=0.0)
+    if jitter > 1:
+        checker.problem("schedule.jitter", f"must be between 0 and 1, not {jitter:g}")
+        jitter = d.jitter
+    return ScheduleOptions(
+        interval=checker.duration(table, "schedule", "interval", d.interval),
+        max_interval=checker.duration(table, "schedule", "max_interval", d.max_interval),
+        max_backoff=checker.duration(table, "schedule", "max_backoff", d.max_backoff),
+        jitter=jitter,
+        max_retry_after=checker.duration(table, "schedule", "max_retry_after", d.max_retry_after),
+    )
+
+
+def _daemon_options(checker: _Checker, table: Mapping[str, Any]) -> DaemonOptions:
+    d = DaemonOptions()
+    checker.keys(table, "daemon", {"publish_delay", "heartbeat"})
+    return DaemonOptions(
+        publish_delay=checker.duration(
+            table, "daemon", "publish_delay", d.publish_delay, minimum=timedelta(0)
+        ),
+        heartbeat=checker.duration(table, "daemon", "heartbeat", d.heartbeat),
     )
 
 
@@ -184,8 +283,11 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
             "max_connections",
             "max_per_host",
             "user_agent",
+            "allow_private_addresses",
+            "min_host_delay",
         },
     )
+    allow_all, networks = _private_addresses(checker, table.get("allow_private_addresses", False))
     return FetchOptions(
         connect_timeout=checker.number(table, "fetch", "connect_timeout", defaults.connect_timeout),
         read_timeout=checker.number(table, "fetch", "read_timeout", defaults.read_timeout),
@@ -199,6 +301,39 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
         ),
         max_per_host=checker.integer(table, "fetch", "max_per_host", defaults.max_per_host),
         user_agent=checker.get(table, "fetch", "user_agent", str, defaults.user_agent),
+        min_host_delay=checker.number(
+            table, "fetch", "min_host_delay", defaults.min_host_delay, minimum=0.0
+        ),
+        allow_private_addresses=allow_all,
+        allowed_networks=networks,
+    )
+
+
+def _private_addresses(checker: _Checker, value: Any) -> tuple[bool, tuple[str, ...]]:
+    """``allow_private_addresses``: a boolean, or a list of networks allowed anyway."""
+    where = "fetch.allow_private_addresses"
+    if isinstance(value, bool):
+        return value, ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        checker.problem(where, f"must be true, false or a list of networks, not {_kind(value)}")
+        return False, ()
+    networks: list[str] = []
+    for i, text in enumerate(value):
+        try:
+            networks.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+        except ValueError:
+            checker.problem(f"{where}[{i}]", f"{text!r} is not a network such as '10.0.0.0/8'")
+    return False, tuple(networks)
+
+
+def _full_text_options(checker: _Checker, table: Mapping[str, Any]) -> FullTextOptions:
+    defaults = FullTextOptions()
+    checker.keys(table, "full_text", {"max_pages", "max_seconds"})
+    return FullTextOptions(
+        # At least one page and some time: a budget of nothing would defer every page forever
+        # (and re-read the feed on every run); `full_text = false` turns pages off.
+        max_pages=checker.integer(table, "full_text", "max_pages", defaults.max_pages),
+        max_seconds=checker.number(table, "full_text", "max_seconds", defaults.max_seconds),
     )
 
 
@@ -216,10 +351,16 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         if not isinstance(item, dict):
             checker.problem(where, "must be a table")
             continue
-        checker.keys(item, where, {"name", "url", "title"})
+        checker.keys(
+            item, where, {"name", "url", "title", "full_text", "type", "selector", "interval"}
+        )
         name = checker.get(item, where, "name", str, None)
         url = checker.get(item, where, "url", str, None)
         title = checker.get(item, where, "title", str, None)
+        full_text = _full_text_mode(checker, item, where)
+        kind = _source_type(checker, item, where)
+        selector = _selector(checker, item, where, kind)
+        interval = checker.duration(item, where, "interval", None)
         if name is None:
             checker.problem(f"{where}.name", "is required")
         elif not _NAME_RE.match(name):
@@ -239,8 +380,56 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
                 f"{where}.url", f"{url!r}: must be an http(s) URL, a file:// URL or a path"
             )
             continue
-        sources.append(SourceConfig(name=name, url=resolved, title=title))
+        sources.append(
+            SourceConfig(
+                name=name,
+                url=resolved,
+                title=title,
+                full_text=full_text,
+                type=kind,
+                selector=selector,
+                interval=interval,
+            )
+        )
     return sources
+
+
+def _full_text_mode(checker: _Checker, item: Mapping[str, Any], where: str) -> FullText:
+    value = item.get("full_text", "auto")
+    if isinstance(value, bool):
+        return value
+    if value == "auto":
+        return "auto"
+    checker.problem(f"{where}.full_text", f'must be "auto", true or false, not {value!r}')
+    return "auto"
+
+
+def _source_type(checker: _Checker, item: Mapping[str, Any], where: str) -> SourceType:
+    value = item.get("type", "feed")
+    if value == "feed":
+        return "feed"
+    if value == "html":
+        return "html"
+    checker.problem(f"{where}.type", f'must be "feed" or "html", not {value!r}')
+    return "feed"
+
+
+def _selector(
+    checker: _Checker, item: Mapping[str, Any], where: str, kind: SourceType
+) -> str | None:
+    selector = checker.get(item, where, "selector", str, None)
+    if selector is None:
+        return None
+    if kind != "html":
+        checker.problem(f"{where}.selector", 'is only used with type = "html"')
+        return None
+    from feeds.section import selector_problem  # lxml.cssselect: only when a selector is set
+
+    problem = selector_problem(selector)
+    if problem is not None:
+        checker.problem(f"{where}.selector", f"{selector!r}: {problem}")
+        return None
+    return selector
 
 
 def _outputs(
@@ -266,6 +455,12 @@ def _outputs(
         "url",
         "id",
         "author",
+        "formats",
+        "rss_path",
+        "json_path",
+        "archive",
+        "archive_page_size",
+        "hub",
     }
     for i, item in enumerate(raw):
         where = f"outputs[{i}]"
@@ -302,13 +497,40 @@ def _outputs(
                 checker.problem(f"{where}.sources[{j}]", f"no source named {source_name!r}")
         if not wanted:
             checker.problem(f"{where}.sources", "must name at least one source")
+        formats = _formats(checker, item, where)
+        archive = checker.get(item, where, "archive", bool, False)
+        page_size = checker.integer(item, where, "archive_page_size", 0, minimum=0)
+        hub = checker.get(item, where, "hub", str, None)
+        if hub is not None:
+            if urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc:
+                checker.problem(f"{where}.hub", f"{hub!r}: must be an absolute http(s) URL")
+            if url is None:
+                checker.problem(
+                    f"{where}.url", "is required when hub is set (the hub needs the public URL)"
+                )
+        raw_rss = checker.get(item, where, "rss_path", str, None)
+        raw_json = checker.get(item, where, "json_path", str, None)
         if name is None or raw_path is None:
             continue
         names.add(name)
         path = (base_dir / raw_path).resolve()
-        if path in paths:
-            checker.problem(f"{where}.path", f"{raw_path!r} is written by another output")
-        paths.add(path)
+        output = OutputConfig(
+            name=name,
+            path=path,
+            title=title,
+            sources=(),
+            formats=formats,
+            rss_path=(base_dir / raw_rss).resolve() if raw_rss else None,
+            json_path=(base_dir / raw_json).resolve() if raw_json else None,
+        )
+        for fmt in formats:
+            written = output.format_path(fmt)
+            if written in paths:
+                checker.problem(
+                    f"{where}.path" if fmt == "atom" else f"{where}.{fmt}_path",
+                    f"{str(written)!r} is written by another output or format",
+                )
+            paths.add(written)
         outputs.append(
             OutputConfig(
                 name=name,
@@ -321,9 +543,29 @@ def _outputs(
                 url=url,
                 id=feed_id,
                 author=author,
+                formats=formats,
+                rss_path=output.rss_path,
+                json_path=output.json_path,
+                archive=archive,
+                archive_page_size=page_size,
+                hub=hub,
             )
         )
     return outputs
+
+
+def _formats(checker: _Checker, item: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    value = item.get("formats", ["atom"])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        checker.problem(f"{where}.formats", f"must be a list of formats {list(FORMATS)}")
+        return ("atom",)
+    unknown = [v for v in value if v not in FORMATS]
+    for fmt in unknown:
+        checker.problem(f"{where}.formats", f"{fmt!r}: unknown format (use {', '.join(FORMATS)})")
+    chosen = tuple(f for f in FORMATS if f in value)
+    if not chosen and not unknown:
+        checker.problem(f"{where}.formats", "must name at least one format")
+    return chosen or ("atom",)
 
 
 def resolve_url(url: str, base_dir: Path) -> str | None:
@@ -342,6 +584,7 @@ def resolve_url(url: str, base_dir: Path) -> str | None:
 
 
 T = TypeVar("T")
+D = TypeVar("D", timedelta, None)
 
 
 class _Checker:
@@ -384,6 +627,35 @@ class _Checker:
             self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")
             return default
         return value
+
+    def duration(
+        self,
+        table: Mapping[str, Any],
+        where: str,
+        key: str,
+        default: D,
+        *,
+        minimum: timedelta = timedelta(seconds=1),
+    ) -> timedelta | D:
+        """A duration written as ``"15m"``, ``"2h"``, ``"1d"`` (or an integer of seconds)."""
+        value = table.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self.problem(f"{where}.{key}", f"must be a duration like '30m', not {_kind(value)}")
+            return default
+        if isinstance(value, int):
+            delta = timedelta(seconds=value)
+        else:
+            try:
+                delta = parse_duration(value)
+            except ValueError as exc:
+                self.problem(f"{where}.{key}", str(exc))
+                return default
+        if delta < minimum:
+            self.problem(f"{where}.{key}", f"must be at least {minimum.total_seconds():g} s")
+            return default
+        return delta
 
     def number(
         self,

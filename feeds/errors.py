@@ -6,16 +6,18 @@
      ├── ConfigError            bad config file: carries every problem at once
      ├── SourceError            one source failed; carries the source's URL
      │    ├── FetchError        the network or the file system said no
-     │    │    ├── HTTPStatusError       4xx/5xx answer (carries the status)
+     │    │    ├── HTTPStatusError       4xx/5xx answer (status, Retry-After)
      │    │    ├── BodyTooLargeError     body over the limit (cut off while streaming)
      │    │    ├── FetchTimeoutError     connect/read/total timeout
-     │    │    └── TooManyRedirectsError redirect limit or loop
+     │    │    ├── TooManyRedirectsError redirect limit or loop
+     │    │    └── AddressNotAllowedError a third-party link to a non-public address
      │    └── ParseError        the bytes are not a feed we can read
      │         └── NotAFeedError         an HTML page; carries the feed URLs it links to
      ├── StoreError             the state database cannot be used
      │    └── LockError         another refresh holds the lock past the wait
-     └── PublishError           an output could not be written
-          └── ValidationError   the document we built is not valid Atom
+     ├── PublishError           an output could not be written
+     │    └── ValidationError   the document we built is not valid Atom/RSS/JSON Feed
+     └── OPMLError              an OPML file cannot be read
 
 Only environmental failures are wrapped (``raise ... from exc``); bugs keep
 their own traceback.
@@ -54,10 +56,22 @@ class FetchError(SourceError):
 
 
 class HTTPStatusError(FetchError):
-    """The server answered with an error status."""
+    """The server answered with an error status.
 
-    def __init__(self, url: str, status: int, message: str | None = None) -> None:
+    ``retry_after`` is the raw ``Retry-After`` header (seconds or an HTTP date),
+    when the server sent one (RFC 9110 §10.2.3).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        status: int,
+        message: str | None = None,
+        *,
+        retry_after: str | None = None,
+    ) -> None:
         self.status = status
+        self.retry_after = retry_after
         super().__init__(url, message or f"HTTP {status}")
 
 
@@ -71,6 +85,11 @@ class FetchTimeoutError(FetchError):
 
 class TooManyRedirectsError(FetchError):
     """More redirects than allowed, or a redirect loop."""
+
+
+class AddressNotAllowedError(FetchError):
+    """A link taken from a feed or page points at a loopback, private or other non-public
+    address (or is not http/https), and the config does not allow it. Nothing was sent."""
 
 
 class ParseError(SourceError):
@@ -105,3 +124,7 @@ class PublishError(FeedsError):
 
 class ValidationError(PublishError):
     """A built document failed pre-publish validation and was not written."""
+
+
+class OPMLError(FeedsError):
+    """An OPML file to import cannot be read or is not OPML."""

@@ -24,15 +24,33 @@ Limits, and what enforces them:
 - ``max_body_bytes``: Content-Length is checked up front, then the *decoded*
   body is counted while streaming, so an endless body or a gzip bomb is cut
   off instead of loaded.
+
+Third-party links (``FetchRequest.public_only``: article pages, links on section
+pages, feeds a page advertises) could point us at ``http://169.254.169.254/``
+or ``http://localhost:5432/`` (server-side request forgery). For them:
+
+- only ``http`` and ``https`` (never ``file://``);
+- before every hop, redirects included, the host is resolved and every address
+  it resolves to must be public (:class:`AddressPolicy`); an IP literal is
+  checked without any lookup, so nothing is sent to a refused address;
+- the connection itself goes through a separate pool whose network backend
+  resolves again, checks again and connects to the address it checked, so a
+  DNS answer that changes between the check and the connect (DNS rebinding)
+  is refused too, and no connection opened for a trusted source URL is reused.
+
+``[fetch] allow_private_addresses`` lifts the rule (``true``), or lists the
+networks that are allowed anyway (``["10.1.0.0/16"]``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.cookiejar
+import ipaddress
+import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +64,7 @@ import httpx
 
 from feeds import USER_AGENT
 from feeds.errors import (
+    AddressNotAllowedError,
     BodyTooLargeError,
     FetchError,
     FetchTimeoutError,
@@ -54,13 +73,23 @@ from feeds.errors import (
 )
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
-__all__ = ["ACCEPT", "ACCEPT_ENCODING", "Fetcher"]
+__all__ = [
+    "ACCEPT",
+    "ACCEPT_ENCODING",
+    "ACCEPT_HTML",
+    "AddressPolicy",
+    "Fetcher",
+    "Resolver",
+    "system_resolver",
+]
 
 #: What we can parse, best first (RFC 9110 §12.5.1).
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, "
     "application/json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
+#: What we ask for when we fetch an article or section page.
+ACCEPT_HTML = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 #: httpx decodes all three (``br`` because the brotli package is a dependency).
 ACCEPT_ENCODING = "gzip, deflate, br"
 
@@ -69,6 +98,119 @@ ACCEPT_ENCODING = "gzip, deflate, br"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
 _HTTP_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+# --- the address guard --------------------------------------------------------------------
+
+#: ``resolver(host, port)`` → the IP addresses ``host`` resolves to, as strings.
+Resolver = Callable[[str, int], Sequence[str]]
+
+_IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Resolve ``host`` with the operating system's resolver (``getaddrinfo``)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class _Refused(Exception):
+    """Raised inside a fetch when an address is not allowed; ``fetch`` adds the URL."""
+
+
+class _Unresolvable(Exception):
+    """Raised inside a guarded fetch when the host name does not resolve."""
+
+
+def _non_public(address: _IPAddress) -> str | None:
+    """Why ``address`` is not a public unicast address, or ``None`` when it is one.
+
+    IPv4 addresses inside IPv6 (``::ffff:10.0.0.1``, 6to4, Teredo) are judged by
+    the IPv4 address they carry.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        for embedded in (address.ipv4_mapped, address.sixtofour):
+            if embedded is not None:
+                return _non_public(embedded)
+        if address.teredo is not None:
+            return _non_public(address.teredo[0]) or _non_public(address.teredo[1])
+    checks = (
+        ("is_unspecified", "unspecified"),
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_reserved", "reserved"),
+        ("is_private", "private"),
+    )
+    for attribute, label in checks:
+        if getattr(address, attribute):
+            return label
+    return None if address.is_global else "non-public"
+
+
+class AddressPolicy:
+    """Which addresses third-party links may reach.
+
+    By default only public unicast addresses. ``allow_all`` lifts the rule;
+    ``allowed_networks`` (CIDR strings) are allowed anyway. ``resolver`` is
+    injectable so tests never need real DNS.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_all: bool = False,
+        allowed_networks: Sequence[str] = (),
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        self.allow_all = allow_all
+        self._allowed: tuple[_IPNetwork, ...] = tuple(
+            ipaddress.ip_network(n, strict=False) for n in allowed_networks
+        )
+        self._resolver = resolver
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host`` that may be connected to, in resolver order.
+
+        An IP literal is checked as it is; a name is resolved and *every*
+        address it resolves to must pass (one private answer refuses the name).
+        Raises ``_Refused`` with the reason, ``_Unresolvable`` when the name does not resolve.
+        """
+        literal = _ip_literal(host)
+        if literal is not None:
+            candidates = [literal]
+        else:
+            try:
+                resolved = self._resolver(host, port)
+            except (OSError, UnicodeError) as exc:
+                raise _Unresolvable(f"cannot resolve {host!r}: {exc}") from exc
+            candidates = []
+            for text in resolved:
+                try:
+                    candidates.append(ipaddress.ip_address(text.split("%", 1)[0]))
+                except ValueError as exc:
+                    raise _Refused(f"{host!r} resolved to {text!r}, not an address") from exc
+            if not candidates:
+                raise _Unresolvable(f"cannot resolve {host!r}: no address")
+        if not self.allow_all:
+            for address in candidates:
+                reason = _non_public(address)
+                if reason is not None and not any(address in net for net in self._allowed):
+                    named = "" if literal is not None else f"{host} resolves to "
+                    raise _Refused(
+                        f"refused: {named}{address}, a {reason} address"
+                        " ([fetch] allow_private_addresses is off)"
+                    )
+        return [str(a) for a in candidates]
+
+
+def _ip_literal(host: str) -> _IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
 
 
 # --- the total deadline -------------------------------------------------------------------
@@ -125,10 +267,17 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's sync socket backend with connect timeouts clamped to the deadline."""
+    """httpcore's sync socket backend with connect timeouts clamped to the deadline.
 
-    def __init__(self) -> None:
+    With a ``policy`` it connects only to addresses the policy allows: the host
+    is resolved here, every address checked, and the socket connected to a
+    checked address (TLS still verifies the certificate against the host name,
+    which httpcore passes to ``start_tls`` separately).
+    """
+
+    def __init__(self, policy: AddressPolicy | None = None) -> None:
         self._inner = httpcore.SyncBackend()
+        self._policy = policy
 
     def connect_tcp(
         self,
@@ -138,10 +287,23 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(
-            host, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
-        )
-        return _DeadlineStream(stream)
+        targets = [host] if self._policy is None else self._policy.addresses(host, port)
+        error: Exception | None = None
+        for target in targets:
+            try:
+                stream = self._inner.connect_tcp(
+                    target,
+                    port,
+                    _clamp(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
+            except httpcore.ConnectError as exc:
+                error = exc  # try the next checked address, like create_connection does
+                continue
+            return _DeadlineStream(stream)
+        assert error is not None
+        raise error
 
     def connect_unix_socket(
         self,
@@ -166,14 +328,14 @@ class _DeadlineTransport(httpx.HTTPTransport):
     uses ours. Environment proxies are not used (``trust_env=False``).
     """
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, policy: AddressPolicy | None = None) -> None:
         super().__init__(limits=limits, trust_env=False)
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(),
+            network_backend=_DeadlineBackend(policy),
         )
 
 
@@ -190,34 +352,45 @@ class Fetcher:
     """Fetches sources with one shared, thread-safe HTTP client.
 
     ``transport`` replaces the network (tests pass ``httpx.MockTransport``); the
-    total deadline is then enforced only between body chunks. Use as a context
-    manager, or call :meth:`close`.
+    total deadline is then enforced only between body chunks, and the address
+    guard only before each hop. ``resolver`` replaces DNS for the address guard
+    (tests map names to addresses with it). Use as a context manager, or call
+    :meth:`close`.
     """
 
     def __init__(
-        self, options: FetchOptions, *, transport: httpx.BaseTransport | None = None
+        self,
+        options: FetchOptions,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         for name in ("max_connections", "max_per_host"):
             if getattr(options, name) < 1:
                 raise ValueError(f"FetchOptions.{name} must be at least 1")
         self._options = options
+        self._policy = AddressPolicy(
+            allow_all=options.allow_private_addresses,
+            allowed_networks=options.allowed_networks,
+            resolver=resolver,
+        )
         limits = httpx.Limits(
             max_connections=options.max_connections,
             max_keepalive_connections=options.max_connections,
         )
-        self._client = httpx.Client(
-            transport=transport if transport is not None else _DeadlineTransport(limits),
-            headers={
-                "User-Agent": options.user_agent or USER_AGENT,
-                "Accept": ACCEPT,
-                "Accept-Encoding": ACCEPT_ENCODING,
-            },
-            cookies=_no_cookies(),
-            follow_redirects=False,  # followed by hand: see _fetch_http
-            trust_env=False,
+        self._client = self._make_client(
+            transport if transport is not None else _DeadlineTransport(limits)
         )
+        # Third-party links get a pool of their own whose backend checks every address it
+        # connects to; with the rule lifted the shared pool does.
+        if transport is None and not options.allow_private_addresses:
+            self._guarded_client = self._make_client(_DeadlineTransport(limits, self._policy))
+        else:
+            self._guarded_client = self._client
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._host_slots_lock = threading.Lock()
+        # Per host: a lock that orders request starts, and when the next one may start.
+        self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
 
     def __enter__(self) -> Self:
         return self
@@ -230,9 +403,28 @@ class Fetcher:
     ) -> None:
         self.close()
 
+    @property
+    def options(self) -> FetchOptions:
+        return self._options
+
     def close(self) -> None:
         """Close pooled connections. The fetcher cannot be used afterwards."""
         self._client.close()
+        if self._guarded_client is not self._client:
+            self._guarded_client.close()
+
+    def _make_client(self, transport: httpx.BaseTransport) -> httpx.Client:
+        return httpx.Client(
+            transport=transport,
+            headers={
+                "User-Agent": self._options.user_agent or USER_AGENT,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
+            cookies=_no_cookies(),
+            follow_redirects=False,  # followed by hand: see _fetch_http
+            trust_env=False,
+        )
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         """Fetch one source; a conditional GET when the request carries validators.
@@ -248,6 +440,10 @@ class Fetcher:
         except ValueError as exc:  # e.g. an unclosed IPv6 bracket or a bad port
             raise FetchError(request.url, f"invalid URL: {exc}") from exc
         scheme = parts.scheme.lower()
+        if request.public_only and scheme not in _HTTP_SCHEMES:
+            raise AddressNotAllowedError(
+                request.url, f"refused: {scheme or 'a relative'} URL (only http and https)"
+            )
         if scheme == "file":
             return self._fetch_file(request)
         if scheme not in _HTTP_SCHEMES:
@@ -269,6 +465,38 @@ class Fetcher:
                 raise FetchError(request.url, _describe(exc)) from exc
             except httpx.InvalidURL as exc:
                 raise FetchError(request.url, f"invalid URL: {exc}") from exc
+            except _Refused as exc:
+                raise AddressNotAllowedError(request.url, str(exc)) from exc
+            except _Unresolvable as exc:
+                raise FetchError(request.url, str(exc)) from exc
+            finally:
+                _local.deadline = None
+
+    def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int:
+        """POST an ``application/x-www-form-urlencoded`` body (a WebSub ping); return the status.
+
+        Redirects are not followed. Any status is returned; a 4xx/5xx is not an
+        exception here, the caller decides. Network failures and timeouts raise
+        :class:`FetchError`. The total deadline is ``total_timeout``.
+        """
+        try:
+            host = urlsplit(url).hostname
+        except ValueError as exc:
+            raise FetchError(url, f"invalid URL: {exc}") from exc
+        if urlsplit(url).scheme.lower() not in _HTTP_SCHEMES or not host:
+            raise FetchError(url, "only http(s) URLs can be posted to")
+        with self._host_slot(host):
+            deadline = time.monotonic() + self._options.total_timeout
+            _local.deadline = deadline
+            try:
+                response = self._client.post(url, data=dict(form), timeout=self._timeout(deadline))
+                return response.status_code
+            except httpx.TimeoutException as exc:
+                raise FetchTimeoutError(url, self._describe_timeout(exc, deadline)) from exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                raise FetchError(url, _describe(exc)) from exc
+            except httpx.InvalidURL as exc:
+                raise FetchError(url, f"invalid URL: {exc}") from exc
             finally:
                 _local.deadline = None
 
@@ -305,6 +533,8 @@ class Fetcher:
     def _host_slot(self, host: str) -> Iterator[None]:
         """Hold one of the ``max_per_host`` slots of ``host`` for the whole fetch.
 
+        Two requests to one host also start at least ``min_host_delay`` seconds
+        apart (for the life of this fetcher, so across the daemon's runs too).
         Redirects to another host run in the original host's slot.
         """
         with self._host_slots_lock:
@@ -313,8 +543,20 @@ class Fetcher:
                 slot = self._host_slots[host] = threading.BoundedSemaphore(
                     self._options.max_per_host
                 )
+            turn = self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
         with slot:
+            self._wait_for_turn(*turn)
             yield
+
+    def _wait_for_turn(self, lock: threading.Lock, next_start: list[float]) -> None:
+        delay = self._options.min_host_delay
+        if delay <= 0:
+            return
+        with lock:  # held while sleeping, so waiting requests start one delay apart
+            wait = next_start[0] - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            next_start[0] = time.monotonic() + delay
 
     def _fetch_file(self, request: FetchRequest) -> FetchResult:
         parts = urlsplit(request.url)
@@ -345,6 +587,9 @@ class Fetcher:
         if request.last_modified:
             headers.append((b"If-Modified-Since", _header_bytes(request.last_modified)))
 
+        client = self._guarded_client if request.public_only else self._client
+        if request.public_only:
+            headers.append((b"Accept", ACCEPT_HTML.encode()))
         url = httpx.URL(request.url)
         visited = [str(url)]
         hops: list[int] = []
@@ -353,10 +598,14 @@ class Fetcher:
         # tell a loop from a long chain. The validators go along: they name the resource
         # the source's URL stands for, wherever it lives now.
         while True:
-            http_request = self._client.build_request(
+            if request.public_only and not self._policy.allow_all:
+                # Before any packet leaves, on every hop; the guarded pool checks again when
+                # it connects (see _DeadlineBackend).
+                self._policy.addresses(url.host, url.port or _DEFAULT_PORTS[url.scheme])
+            http_request = client.build_request(
                 "GET", url, headers=headers, timeout=self._timeout(deadline)
             )
-            response = self._client.send(http_request, stream=True)
+            response = client.send(http_request, stream=True)
             try:
                 status = response.status_code
                 location = response.headers.get("location")
@@ -427,7 +676,9 @@ class Fetcher:
                 message += " without a redirect to follow"
             if final_url != request.url:
                 message += f" (at {final_url})"
-            raise HTTPStatusError(request.url, status, message)
+            raise HTTPStatusError(
+                request.url, status, message, retry_after=headers.get("retry-after")
+            )
 
         limit = self._options.max_body_bytes
         declared = _content_length(headers.get("content-length"))

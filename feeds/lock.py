@@ -30,8 +30,13 @@ def refresh_lock(
     *,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    role: str = "refresh",
 ) -> Iterator[None]:
-    """Hold the store's lock; wait at most ``timeout`` seconds, then raise :class:`LockError`."""
+    """Hold the store's lock; wait at most ``timeout`` seconds, then raise :class:`LockError`.
+
+    ``role`` is written beside our pid in the lock file, so a process that
+    waits in vain can say who holds the lock (``daemon`` or ``refresh``).
+    """
     path = lock_path(store_path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,14 +51,22 @@ def refresh_lock(
                 break
             except BlockingIOError:
                 if monotonic() >= deadline:
-                    holder = _holder(fd)
+                    pid, holder_role = _holder(fd)
+                    if holder_role == "daemon":
+                        raise LockError(
+                            f"the feeds daemon (pid {pid}) is running on {store_path} and "
+                            f"holds its lock; gave up after waiting {timeout:g} s. The daemon "
+                            "fetches due sources itself: do not also run `feeds refresh` "
+                            "from cron, or stop the daemon first"
+                        ) from None
+                    holder = f" (pid {pid})" if pid else ""
                     raise LockError(
                         f"another feeds process{holder} is working on {store_path}; "
                         f"gave up after waiting {timeout:g} s"
                     ) from None
                 sleep(POLL_SECONDS)
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.write(fd, f"{os.getpid()} {role}\n".encode())
         try:
             yield
         finally:
@@ -63,9 +76,11 @@ def refresh_lock(
         os.close(fd)
 
 
-def _holder(fd: int) -> str:
+def _holder(fd: int) -> tuple[str, str]:
+    """The (pid, role) written by the lock's holder; empty strings when unreadable."""
     try:
-        pid = os.pread(fd, 32, 0).decode("ascii").strip()
+        fields = os.pread(fd, 64, 0).decode("ascii").split()
     except (OSError, UnicodeDecodeError):
-        return ""
-    return f" (pid {pid})" if pid.isdigit() else ""
+        return "", ""
+    pid = fields[0] if fields and fields[0].isdigit() else ""
+    return pid, fields[1] if len(fields) > 1 else ""

@@ -45,6 +45,7 @@ __all__ = [
     "CUT_MARK",
     "canonical_url",
     "clean_title",
+    "drop_boilerplate_blocks",
     "html_to_text",
     "is_cut",
     "normalize_entry",
@@ -273,6 +274,22 @@ def _is_boilerplate_block(el: lxml.html.HtmlElement) -> bool:
     return any(token.startswith(_BOILERPLATE_CLASSES) for token in tokens) or any(
         "relatedposts" in token or "related-posts" in token for token in tokens
     )
+
+
+def drop_boilerplate_blocks(root: lxml.html.HtmlElement) -> None:
+    """Remove WordPress boilerplate blocks (comment form, share buttons, related posts) in place.
+
+    The same rules :func:`sanitize_html` applies to bodies, for a whole article page
+    before its body is extracted.
+    """
+    doomed = [
+        el
+        for el in root.iter()
+        if isinstance(el.tag, str) and el is not root and _is_boilerplate_block(el)
+    ]
+    for el in doomed:
+        if el.getparent() is not None:
+            el.drop_tree()
 
 
 def _has_content(el: lxml.html.HtmlElement) -> bool:

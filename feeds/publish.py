@@ -1,6 +1,7 @@
-"""Build, check and atomically write Atom 1.0 documents.
+"""Build, check and atomically write Atom 1.0, RSS 2.0 and JSON Feed 1.1 documents.
 
-The only module that imports feedgen. The contract (DESIGN.md "Publishing"):
+The only module that imports feedgen (JSON Feed is built by hand in
+:mod:`feeds.jsonfeed`). The contract (DESIGN.md "Publishing"), for every format:
 
 - valid Atom 1.0 (RFC 4287) every time: absolute ids, an author, ``rel="self"``;
   checked by :func:`check_atom` before anything is written;
@@ -9,11 +10,22 @@ The only module that imports feedgen. The contract (DESIGN.md "Publishing"):
 - atomic: written to a temporary file in the same folder, fsynced, renamed; a
   file whose bytes would not change is not touched, so its mtime (and a web
   server's ETag) stays the same for feed readers.
+
+Paged archives (RFC 5005 §4): an output with ``archive = true`` keeps its
+subscription document at the newest ``max_entries`` and puts every older story
+in archive documents of ``page_size`` stories, numbered from the oldest
+(``business-archive-1.atom`` holds the oldest stories), so a page's number and
+its stories do not shift when new stories arrive; only the newest page fills up.
+The documents link to each other with ``prev-archive``/``next-archive``/
+``current`` and archive documents carry ``<fh:archive/>``. WebSub (W3C
+Recommendation §4): an output with a ``hub`` carries ``rel="hub"`` and
+``rel="self"`` links.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import os
 import re
 import tempfile
@@ -21,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -34,6 +46,15 @@ from feeds.types import StoredEntry
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 _A = f"{{{ATOM_NS}}}"
+FH_NS = "http://purl.org/syndication/history/1.0"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+_CONTENT_ENCODED = f"{{{CONTENT_NS}}}encoded"
+MEDIA_TYPES = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
+}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # RFC 4287 §3.3 date-time: upper-case T and Z, offset required.
@@ -47,12 +68,74 @@ _XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uff
 
 @dataclass(frozen=True)
 class PublishResult:
-    """What publishing one output did. ``written`` is False when the bytes were unchanged."""
+    """What publishing one output did. ``written`` is False when the bytes were unchanged.
+
+    ``written_formats`` names the subscription documents whose bytes changed
+    (what a WebSub hub must hear about); ``archive_pages`` counts the archive
+    documents that were (re)written.
+    """
 
     name: str
     path: Path
     entries: int
     written: bool
+    written_formats: tuple[str, ...] = ()
+    archive_pages: int = 0
+
+
+@dataclass(frozen=True)
+class DocLinks:
+    """The links of one document besides its entries (RFC 5005, WebSub).
+
+    ``self_href`` is the document's own URL (a relative IRI when the output has
+    no public ``url``). ``archive`` marks an archive document (``fh:archive``).
+    """
+
+    self_href: str
+    hub: str | None = None
+    prev_archive: str | None = None
+    next_archive: str | None = None
+    current: str | None = None
+    archive: bool = False
+
+
+def archive_name(output: OutputConfig, fmt: str, page: int) -> str:
+    """File name of archive page ``page`` (1 = oldest): ``business-archive-1.atom``."""
+    path = output.format_path(fmt)
+    return f"{path.stem}-archive-{page}{path.suffix}"
+
+
+def archive_path(output: OutputConfig, fmt: str, page: int) -> Path:
+    return output.format_path(fmt).with_name(archive_name(output, fmt, page))
+
+
+def _href(output: OutputConfig, fmt: str, name: str) -> str:
+    """A link to file ``name`` beside the ``fmt`` document: absolute when ``url`` is set."""
+    base = output.format_url(fmt)
+    return urljoin(base, name) if base else name
+
+
+def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
+    """Links of the subscription document when ``pages`` archive documents exist."""
+    return DocLinks(
+        self_href=output.format_url(fmt) or output.format_path(fmt).name,
+        hub=output.hub,
+        prev_archive=_href(output, fmt, archive_name(output, fmt, pages)) if pages else None,
+    )
+
+
+def archive_links(output: OutputConfig, fmt: str, page: int, pages: int) -> DocLinks:
+    """Links of archive document ``page`` of ``pages`` (RFC 5005 §4)."""
+    return DocLinks(
+        self_href=_href(output, fmt, archive_name(output, fmt, page)),
+        hub=None,
+        prev_archive=_href(output, fmt, archive_name(output, fmt, page - 1)) if page > 1 else None,
+        next_archive=(
+            _href(output, fmt, archive_name(output, fmt, page + 1)) if page < pages else None
+        ),
+        current=output.format_url(fmt) or output.format_path(fmt).name,
+        archive=True,
+    )
 
 
 def feed_id(output: OutputConfig) -> str:
@@ -83,25 +166,40 @@ def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def render_atom(output: OutputConfig, entries: Sequence[StoredEntry]) -> bytes:
-    """Build the Atom document for ``output`` from stored entries (newest first, capped)."""
+def newest_first(entries: Sequence[StoredEntry], limit: int | None) -> list[StoredEntry]:
     stories = sorted(entries, key=lambda e: (e.published, e.id), reverse=True)
-    stories = stories[: output.max_entries]
+    return stories if limit is None else stories[:limit]
+
+
+def render_atom(
+    output: OutputConfig,
+    entries: Sequence[StoredEntry],
+    links: DocLinks | None = None,
+    *,
+    capped: bool = True,
+) -> bytes:
+    """Build the Atom document for ``output`` from stored entries (newest first, capped).
+
+    ``capped``: at most ``max_entries`` (the subscription document); an archive
+    page passes False and gets every entry it is given.
+    """
+    stories = newest_first(entries, output.max_entries if capped else None)
     newest = max((e.updated for e in stories), default=EPOCH)
+    links = links or subscription_links(output, "atom", 0)
 
     fg = FeedGenerator()
     fg.id(feed_id(output))
     fg.title(_xml_text(output.title))
     if output.subtitle:
         fg.subtitle(_xml_text(output.subtitle))
-    fg.author({"name": _xml_text(output.author) or "feeds"})
-    fg.link(href=self_href(output), rel="self", type="application/atom+xml")
+    fg.author({"name": _xml_text(output.author).strip() or "feeds"})
+    fg.link(href=links.self_href, rel="self", type="application/atom+xml")
     fg.updated(newest)
     fg.generator("feeds", version=__version__, uri=PROJECT_URL)
     for story in stories:
         _add_entry(fg, story, output.summary_words)
     raw: bytes = fg.atom_str(pretty=False, encoding="UTF-8")
-    return _finish(raw, stories)
+    return _finish(raw, stories, links)
 
 
 def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> None:
@@ -110,8 +208,9 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> Non
     fe.title(_xml_text(story.title) or "(untitled)")
     fe.updated(story.updated)
     fe.published(story.published)
-    if story.author:
-        fe.author({"name": _xml_text(story.author)})
+    author = _xml_text(story.author or "").strip()
+    if author:  # a blank name is not an author (RFC 4287 §3.2.1 requires a name)
+        fe.author({"name": author})
     link = _http_iri(story.link)
     if link:
         fe.link(href=link, rel="alternate", type="text/html")
@@ -125,8 +224,9 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> Non
             fe.category(term=term)
 
 
-def _finish(raw: bytes, stories: Sequence[StoredEntry]) -> bytes:
-    """Add ``<source>`` provenance (feedgen cannot write its id) and serialize canonically."""
+def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> bytes:
+    """Add ``<source>`` provenance (feedgen cannot write its id), the archive and hub
+    links, and serialize canonically."""
     parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
     root = etree.fromstring(raw, parser)
     for tag in ("updated", "published"):
@@ -134,7 +234,37 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry]) -> bytes:
             element.text = _rfc3339(datetime.fromisoformat(element.text or ""))
     for element, story in zip(root.iter(_A + "entry"), stories, strict=True):
         element.append(_source_element(story))
+    anchor = root.find(_A + "link[@rel='self']")
+    assert anchor is not None
+    for element in reversed(_extra_links(_A + "link", links)):
+        anchor.addnext(element)
+    if links.archive:
+        root.insert(0, _archive_marker(root))
+    return _serialize(root)
+
+
+def _serialize(root: etree._Element) -> bytes:
+    archived = root.find(f".//{{{FH_NS}}}archive") is not None
+    etree.cleanup_namespaces(root, top_nsmap={"fh": FH_NS} if archived else None)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _archive_marker(root: etree._Element) -> etree._Element:
+    return etree.Element(f"{{{FH_NS}}}archive", nsmap={"fh": FH_NS})
+
+
+def _extra_links(tag: str, links: DocLinks) -> list[etree._Element]:
+    """``hub``, ``current``, ``prev-archive``, ``next-archive`` links, in a fixed order."""
+    extra: list[etree._Element] = []
+    for rel, href in (
+        ("hub", links.hub),
+        ("current", links.current),
+        ("prev-archive", links.prev_archive),
+        ("next-archive", links.next_archive),
+    ):
+        if href:
+            extra.append(etree.Element(tag, rel=rel, href=href))
+    return extra
 
 
 def _source_element(story: StoredEntry) -> etree._Element:
@@ -259,19 +389,221 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def publish(output: OutputConfig, entries: Sequence[StoredEntry]) -> PublishResult:
-    """Render, validate and atomically write one output."""
-    data = render_atom(output, entries)
-    problems = check_atom(data)
+# --- RSS 2.0 ---------------------------------------------------------------------------
+
+
+def render_rss(
+    output: OutputConfig,
+    entries: Sequence[StoredEntry],
+    links: DocLinks | None = None,
+    *,
+    capped: bool = True,
+) -> bytes:
+    """Build the RSS 2.0 document: ``description`` is the teaser, ``content:encoded`` the body.
+
+    Atom links (``self``, ``hub``, archive links) go in ``atom:link`` elements,
+    as RFC 5005 §1 and WebSub allow for RSS.
+    """
+    stories = newest_first(entries, output.max_entries if capped else None)
+    newest = max((e.updated for e in stories), default=EPOCH)
+    links = links or subscription_links(output, "rss", 0)
+    fg = FeedGenerator()
+    fg.load_extension("dc")
+    fg.title(_xml_text(output.title))
+    fg.description(_xml_text(output.subtitle or output.title) or "feeds")
+    # RSS 2.0 requires the channel's web site; the public URL's site when known.
+    fg.link(href=urljoin(output.url, "/") if output.url else links.self_href, rel="alternate")
+    fg.lastBuildDate(newest)
+    fg.pubDate(newest)
+    fg.generator(f"feeds {__version__}", uri=PROJECT_URL)
+    for story in stories:
+        fe = fg.add_entry(order="append")
+        fe.title(_xml_text(story.title) or "(untitled)")
+        link = _http_iri(story.link)
+        if link:
+            fe.link(href=link)
+        fe.guid(story.id, permalink=False)
+        fe.pubDate(story.published)
+        summary = teaser(story.excerpt, story.body_text, output.summary_words)
+        fe.description(_xml_text(summary) or _xml_text(story.title) or "(untitled)")
+        fe.content(_xml_text(story.content_html), type="CDATA")
+        author = _xml_text(story.author or "").strip()
+        if author:
+            fe.dc.dc_creator(author)
+        for term in story.categories:
+            term = _xml_text(term).strip()
+            if term:
+                fe.category(term=term)
+        source_url = _http_iri(story.source_url)
+        if source_url:
+            fe.source(url=source_url, title=_xml_text(story.source_title))
+    raw: bytes = fg.rss_str(pretty=False, encoding="UTF-8")
+    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    root = etree.fromstring(raw, parser)
+    channel = root.find("channel")
+    assert channel is not None
+    for element in reversed(_extra_links(_A + "link", links)):
+        channel.insert(0, element)
+    channel.insert(
+        0, etree.Element(_A + "link", rel="self", href=links.self_href, type=MEDIA_TYPES["rss"])
+    )
+    for old in channel.findall("docs"):
+        channel.remove(old)
+    if links.archive:
+        channel.insert(0, _archive_marker(root))
+    etree.cleanup_namespaces(root, top_nsmap={"atom": ATOM_NS})
+    return _serialize(root)
+
+
+def check_rss(data: bytes) -> list[str]:
+    """Pre-publish validation: RSS 2.0's required elements and our own promises."""
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        return [f"not well-formed XML: {exc}"]
+    if root.tag != "rss" or root.get("version") != "2.0":
+        return [f"root element is {root.tag!r} version {root.get('version')!r}, not rss 2.0"]
+    channels = root.findall("channel")
+    if len(channels) != 1:
+        return [f"{len(channels)} channel elements (exactly one required)"]
+    channel = channels[0]
+    problems: list[str] = []
+    for name in ("title", "link", "description"):
+        if len(channel.findall(name)) != 1:
+            problems.append(
+                f"channel: {len(channel.findall(name))} <{name}> (exactly one required)"
+            )
+    if not any(link.get("rel") == "self" for link in channel.findall(_A + "link")):
+        problems.append("channel: no atom:link rel='self'")
+    for tag in ("pubDate", "lastBuildDate"):
+        for element in channel.findall(tag):
+            if not _rfc822_ok(element.text):
+                problems.append(f"channel: <{tag}> {element.text!r} is not an RFC 822 date")
+    guids: set[str] = set()
+    for n, item in enumerate(channel.findall("item")):
+        where = f"item[{n}]"
+        if item.find("title") is None and item.find("description") is None:
+            problems.append(f"{where}: neither <title> nor <description>")
+        for single in (
+            "title",
+            "link",
+            "description",
+            "guid",
+            "pubDate",
+            f"{{{CONTENT_NS}}}encoded",
+        ):
+            if len(item.findall(single)) > 1:
+                problems.append(f"{where}: more than one <{single}>")
+        guid = item.findtext("guid")
+        if not guid:
+            problems.append(f"{where}: no <guid>")
+        elif guid in guids:
+            problems.append(f"{where}: <guid> {guid!r} repeats an earlier item")
+        guids.add(guid or "")
+        for element in item.findall("pubDate"):
+            if not _rfc822_ok(element.text):
+                problems.append(f"{where}: <pubDate> {element.text!r} is not an RFC 822 date")
+        for element in item.findall("source"):
+            if not element.get("url"):
+                problems.append(f"{where}: <source> without url")
+    return problems
+
+
+def _rfc822_ok(value: str | None) -> bool:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value or "")
+    except (TypeError, ValueError):
+        return False
+    return parsed.tzinfo is not None
+
+
+# --- one output, every format ------------------------------------------------------------
+
+
+def render(
+    fmt: str,
+    output: OutputConfig,
+    entries: Sequence[StoredEntry],
+    links: DocLinks,
+    *,
+    capped: bool = True,
+) -> bytes:
+    """Render ``entries`` as format ``fmt`` (``atom``, ``rss`` or ``json``)."""
+    if fmt == "atom":
+        return render_atom(output, entries, links, capped=capped)
+    if fmt == "rss":
+        return render_rss(output, entries, links, capped=capped)
+    from feeds import jsonfeed
+
+    stories = newest_first(entries, output.max_entries if capped else None)
+    return jsonfeed.render(output, stories, links.self_href, hub=links.hub)
+
+
+def check(fmt: str, data: bytes) -> list[str]:
+    """Pre-publish validation of a document of format ``fmt``; empty list = valid."""
+    if fmt == "atom":
+        return check_atom(data)
+    if fmt == "rss":
+        return check_rss(data)
+    from feeds import jsonfeed
+
+    return jsonfeed.check(data)
+
+
+_LABELS = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}
+
+
+def _validate(fmt: str, path: Path, data: bytes) -> None:
+    problems = check(fmt, data)
     if problems:
         raise ValidationError(
-            f"{output.path}: built document is not valid Atom, not published: "
+            f"{path}: built document is not valid {_LABELS[fmt]}, not published: "
             + "; ".join(problems[:5])
         )
-    written = write_atomic(output.path, data)
+
+
+def publish(
+    output: OutputConfig, entries: Sequence[StoredEntry], *, archive_pages: int = 0
+) -> PublishResult:
+    """Render, validate and atomically write the subscription documents of one output.
+
+    Every format is rendered and checked before any is written, so one bad
+    document never leaves the formats disagreeing. ``archive_pages`` is how
+    many archive documents exist (for the ``prev-archive`` link).
+    """
+    documents: list[tuple[str, Path, bytes]] = []
+    for fmt in output.formats:
+        links = subscription_links(output, fmt, archive_pages)
+        # render_atom is called by name so that a test can replace it
+        if fmt == "atom":
+            data = render_atom(output, entries, links)
+        else:
+            data = render(fmt, output, entries, links)
+        _validate(fmt, output.format_path(fmt), data)
+        documents.append((fmt, output.format_path(fmt), data))
+    written = tuple(fmt for fmt, path, data in documents if write_atomic(path, data))
     return PublishResult(
         name=output.name,
         path=output.path,
         entries=min(len(entries), output.max_entries),
-        written=written,
+        written=bool(written),
+        written_formats=written,
     )
+
+
+def publish_archive_page(
+    output: OutputConfig, page: int, pages: int, entries: Sequence[StoredEntry]
+) -> int:
+    """Write archive document ``page`` of ``pages`` in every archived format; return
+    how many files changed. JSON Feed has no archive links, so only Atom and RSS
+    are archived."""
+    changed = 0
+    for fmt in output.formats:
+        if fmt == "json":
+            continue
+        data = render(fmt, output, entries, archive_links(output, fmt, page, pages), capped=False)
+        path = archive_path(output, fmt, page)
+        _validate(fmt, path, data)
+        changed += write_atomic(path, data)
+    return changed

@@ -2,7 +2,15 @@
 
 ::
 
-    store.sources() | fetch_many | parse | normalize | entry_keys | decide | store | publish
+    store.sources() | fetch_many | parse | normalize | full text | entry_keys | decide | store
+                    | publish
+
+A ``type = "html"`` source reads its section page instead of a feed:
+``article_links | article pages | extract`` give its entries. A feed source whose URL
+answers with an HTML page that advertises feeds reads the matching feed (remembered in
+the store as the source's ``feed_url``). Article pages are fetched under one per-run
+budget (``[full_text]``); when the budget deferred some, the source's validators are
+not kept, so the next run reads the feed again and picks them up.
 
 Each source is fetched (concurrently), then parsed, cleaned, deduplicated and
 saved in one transaction of its own, so a crash mid-run loses nothing already
@@ -15,16 +23,31 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from feeds import dedupe, normalize, parse
-from feeds.config import Config
-from feeds.errors import FetchError, HTTPStatusError, ParseError, PublishError
+from feeds import archive, dedupe, normalize, parse, schedule, websub
+from feeds.articles import Budget, full_text, section_entries
+from feeds.config import Config, SourceConfig
+from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
 from feeds.fetch import Fetcher
 from feeds.publish import PublishResult, publish
-from feeds.store import FetchOutcome, Store
-from feeds.types import Change, CleanEntry, DedupeOptions, FetchRequest, FetchResult
+from feeds.section import article_links, page_title, pick_feed
+from feeds.store import FetchOutcome, ScheduleUpdate, Store
+from feeds.types import (
+    Change,
+    CleanEntry,
+    DedupeOptions,
+    FetchRequest,
+    FetchResult,
+    ParsedEntry,
+    ParsedFeed,
+    ScheduleOptions,
+    SourceState,
+)
+
+#: Statuses whose Retry-After delays the source (RFC 9110 §10.2.3, RFC 6585 §4).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 # Copies saved before signatures existed that one refresh signs (a few seconds at most).
 SIGN_PER_RUN = 2000
@@ -43,15 +66,30 @@ class SourceReport:
     warning: str | None = None
     not_modified: bool = False
     changes: Mapping[str, int] = field(default_factory=dict)
+    skipped: str | None = None  # why it was not fetched (not due, Retry-After, retired)
+    next_due: datetime | None = None  # None: retired
+    moved_to: str | None = None  # the stored URL followed a confirmed permanent redirect
+    #: The feed read for a section page that advertises one.
+    feed_url: str | None = None
+    #: What full text did (pages used, kept feed texts and why, deferred by the budget).
+    full_text: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def changed(self) -> bool:
+        """Whether the published stories may have changed (new, updated or duplicate copies)."""
+        quiet = (Change.UNCHANGED, Change.THROTTLED, Change.DROPPED)
+        return any(self.changes.get(c.value, 0) for c in Change if c not in quiet)
+
     def summary(self) -> str:
         """One line for a terminal or a cron mail."""
         if self.error is not None:
             return f"{self.name}: FAILED: {self.error}"
+        if self.skipped is not None:
+            return f"{self.name}: skipped: {self.skipped}"
         if self.not_modified:
             text = f"{self.name}: not modified"
         else:
@@ -61,20 +99,32 @@ class SourceReport:
                 if c in _ALWAYS_SHOWN or self.changes.get(c.value, 0)
             ]
             text = f"{self.name}: " + ", ".join(parts)
+        if self.feed_url:
+            text += f" (via {self.feed_url})"
+        if self.full_text:
+            text += f" ({self.full_text})"
         if self.warning:
             text += f" (warning: {self.warning})"
+        if self.moved_to:
+            text += f" (moved permanently to {self.moved_to})"
         return text
 
 
 @dataclass(frozen=True)
 class OutputReport:
-    """What publishing one output did; ``error`` is set when it was not published."""
+    """What publishing one output did; ``error`` is set when it was not published.
+
+    ``archive_pages`` counts archive files written; ``ping_errors`` lists WebSub
+    pings that failed (they stay pending and are retried on the next run).
+    """
 
     name: str
     path: str
     entries: int = 0
     written: bool = False
     error: str | None = None
+    archive_pages: int = 0
+    ping_errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +136,10 @@ class RefreshReport:
     def ok(self) -> bool:
         return all(s.ok for s in self.sources) and all(o.error is None for o in self.outputs)
 
+    @property
+    def changed(self) -> bool:
+        return any(s.changed for s in self.sources)
+
 
 def refresh(
     config: Config,
@@ -94,48 +148,173 @@ def refresh(
     *,
     now: datetime,
     names: Sequence[str] | None = None,
+    force: bool = False,
+    publish: bool = True,
     on_source: Callable[[SourceReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    budget: Budget | None = None,
 ) -> RefreshReport:
-    """Fetch the chosen sources (all by default), save what they carry, publish every output."""
+    """Fetch the chosen sources that are due, save what they carry, publish every output.
+
+    ``names`` limits the run to those sources (default: all). ``force``
+    fetches them whether due or not, but never a retired source and never
+    before a server's Retry-After (see :func:`feeds.schedule.decide`); the
+    others are reported as skipped. ``publish=False`` leaves publishing to the
+    caller (the daemon coalesces it). When ``should_stop()`` turns true, the
+    fetches still in hand are dropped unsaved (those sources stay due).
+    ``budget`` bounds the article pages of this run (default: ``config.full_text``).
+    """
     store.sync_sources([(s.name, s.url) for s in config.sources])
     with store.transaction():
         store.sign_unsigned(SIGN_PER_RUN)
     states = {s.name: s for s in store.sources()}
-    wanted = [s for s in config.sources if names is None or s.name in names]
-    requests = [
-        FetchRequest(
-            source=s.name,
-            url=s.url,
-            etag=states[s.name].etag,
-            last_modified=states[s.name].last_modified,
-            body_hash=states[s.name].body_hash,
-        )
-        for s in wanted
-    ]
+    wanted: list[SourceConfig] = []
     reports: list[SourceReport] = []
-    for source, outcome in zip(wanted, fetcher.fetch_many(requests), strict=True):
-        report = _ingest(store, source.name, source.title, source.url, outcome, now, config.dedupe)
+    for source in config.sources:
+        if names is not None and source.name not in names:
+            continue
+        state = states[source.name]
+        due = schedule.decide(
+            state, config.schedule, config.interval(source.name), now, force=force
+        )
+        if due.fetch:
+            wanted.append(source)
+        else:
+            report = SourceReport(
+                name=source.name,
+                url=state.url,
+                status=state.last_status,
+                skipped=due.reason,
+                next_due=due.at,
+            )
+            reports.append(report)
+            if on_source is not None:
+                on_source(report)
+    requests = [_source_request(s, states[s.name]) for s in wanted]
+    run = _Run(
+        config=config,
+        store=store,
+        fetcher=fetcher,
+        budget=budget or Budget(config.full_text),
+        batch=config.fetch.max_connections,
+        now=now,
+    )
+    for source, request, outcome in zip(
+        wanted, requests, fetcher.fetch_many(requests), strict=True
+    ):
+        if should_stop is not None and should_stop():
+            break
+        report = _ingest(run, source, states[source.name], request, outcome)
         reports.append(report)
         if on_source is not None:
             on_source(report)
-    return RefreshReport(sources=tuple(reports), outputs=publish_all(config, store))
+    order = {s.name: i for i, s in enumerate(config.sources)}
+    reports.sort(key=lambda r: order[r.name])
+    outputs = publish_all(config, store, poster=fetcher, now=now) if publish else ()
+    return RefreshReport(sources=tuple(reports), outputs=outputs)
+
+
+def schedule_update(
+    state: SourceState,
+    options: ScheduleOptions,
+    outcome: FetchResult | FetchError,
+    now: datetime,
+    ttl_minutes: int | None = None,
+) -> ScheduleUpdate:
+    """What a fetch outcome tells the schedule: Retry-After, freshness, 410, redirects."""
+    seen = outcome.permanent_redirect if isinstance(outcome, FetchResult) else None
+    redirect_url, redirect_count, move = schedule.track_redirect(
+        state.redirect_url, state.redirect_count, seen
+    )
+    if isinstance(outcome, FetchResult):
+        cache_seconds: int | None = schedule.freshness(outcome.headers, now) or 0
+        if outcome.status == 304 and not {"cache-control", "expires"} & outcome.headers.keys():
+            # RFC 9111 §4.3.4: a 304 freshens the stored response; what it omits stays.
+            cache_seconds = None
+        return ScheduleUpdate(
+            cache_seconds=cache_seconds,
+            ttl_seconds=ttl_minutes * 60 if ttl_minutes else None,
+            redirect_url=redirect_url,
+            redirect_count=redirect_count,
+            move=move,
+        )
+    status = outcome.status if isinstance(outcome, HTTPStatusError) else None
+    retry_after = None
+    if isinstance(outcome, HTTPStatusError) and status in RETRY_AFTER_STATUSES:
+        retry_after = schedule.parse_retry_after(outcome.retry_after, now, options.max_retry_after)
+    return ScheduleUpdate(
+        retry_after=retry_after,
+        retire="HTTP 410 Gone" if status == 410 else None,
+        redirect_url=redirect_url,
+        redirect_count=redirect_count,
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    config: Config
+    store: Store
+    fetcher: Fetcher
+    budget: Budget
+    batch: int
+    now: datetime
+
+
+def _source_request(source: SourceConfig, state: SourceState) -> FetchRequest:
+    """The feed a section page pointed us to last time, else where the source lives now.
+
+    ``state.url`` follows confirmed permanent redirects of the configured URL.
+    """
+    discovered = state.feed_url if source.type == "feed" else None
+    return FetchRequest(
+        source=source.name,
+        url=discovered or state.url,
+        etag=state.etag,
+        last_modified=state.last_modified,
+        body_hash=state.body_hash,
+        public_only=discovered is not None,
+    )
 
 
 def _ingest(
-    store: Store,
-    name: str,
-    title: str | None,
-    url: str,
+    run: _Run,
+    source: SourceConfig,
+    state: SourceState,
+    request: FetchRequest,
     outcome: FetchResult | FetchError,
-    now: datetime,
-    options: DedupeOptions,
 ) -> SourceReport:
     """Parse, clean, dedupe and save one source's fetch, all in one transaction."""
+    store, now, name, url, title = run.store, run.now, source.name, state.url, source.title
+    config = run.config
+    fetched = outcome  # what the source's own URL answered: it drives the schedule
+
+    def save_schedule(ttl_minutes: int | None = None) -> tuple[str | None, datetime | None]:
+        update = schedule_update(state, config.schedule, fetched, now, ttl_minutes)
+        store.record_schedule(name, update, now)
+        after = store.source(name)
+        moved = update.redirect_url if update.move else None
+        return moved, schedule.next_due(after, config.schedule, config.interval(name))
+
+    def failed(status: int | None, error: str, *, forget_feed: bool = False) -> SourceReport:
+        with store.transaction():
+            if forget_feed:
+                # The feed a section page advertised failed (gone, moved, refused): go back
+                # to the page next run and discover again; it costs one request.
+                store.record_feed_url(name, None)
+            store.record_fetch(name, FetchOutcome(status=status, error=error), now)
+            moved, next_due = save_schedule()
+        return SourceReport(
+            name=name, url=url, status=status, error=error, next_due=next_due, moved_to=moved
+        )
+
     if isinstance(outcome, FetchError):
         status = outcome.status if isinstance(outcome, HTTPStatusError) else None
-        with store.transaction():
-            store.record_fetch(name, FetchOutcome(status=status, error=outcome.message), now)
-        return SourceReport(name=name, url=url, status=status, error=outcome.message)
+        message = outcome.message
+        if status == 410:
+            message += f"; source retired (re-enable it with: feeds enable {name})"
+        if request.public_only:
+            return failed(status, f"the page's feed {request.url}: {message}", forget_feed=True)
+        return failed(status, message)
 
     validators = FetchOutcome(
         status=outcome.status,
@@ -147,18 +326,88 @@ def _ingest(
     if outcome.content is None:
         with store.transaction():
             store.record_fetch(name, validators, now)
-        return SourceReport(name=name, url=url, status=outcome.status, not_modified=True)
+            moved, next_due = save_schedule()
+        return SourceReport(
+            name=name,
+            url=url,
+            status=outcome.status,
+            not_modified=True,
+            feed_url=request.url if request.public_only else None,
+            next_due=next_due,
+            moved_to=moved,
+        )
 
-    try:
-        feed = parse.parse(outcome.content, url=outcome.final_url, headers=outcome.headers)
-    except ParseError as exc:
-        with store.transaction():
-            store.record_fetch(name, FetchOutcome(status=outcome.status, error=exc.message), now)
-        return SourceReport(name=name, url=url, status=outcome.status, error=exc.message)
+    feed_url = request.url if request.public_only else None
+    parsed: list[ParsedEntry]
+    if source.type == "html":
+        links = article_links(outcome.content, outcome.final_url, source.selector)
+        section = section_entries(
+            name,
+            links,
+            store=store,
+            fetcher=run.fetcher,
+            budget=run.budget,
+            batch=run.batch,
+            now=now,
+        )
+        feed = ParsedFeed(
+            url=outcome.final_url,
+            format="html",
+            title=page_title(outcome.content),
+            link=outcome.final_url,
+            entries=section.entries,
+            warning=None
+            if links
+            else f"no article links on the page (selector {source.selector or 'default'})",
+        )
+        parsed, records, deferred = list(section.entries), section.records, section.deferred
+        note: str | None = section.note
+        cleaned = [normalize.normalize_entry(entry, now=now) for entry in parsed]
+    else:
+        try:
+            feed = parse.parse(outcome.content, url=outcome.final_url, headers=outcome.headers)
+        except NotAFeedError as exc:
+            if request.public_only or not exc.feed_urls:
+                return failed(outcome.status, exc.message, forget_feed=request.public_only)
+            discovered = _discovered_feed(run, source, outcome, exc.feed_urls)
+            if isinstance(discovered, str):
+                return failed(outcome.status, discovered)
+            outcome, feed = discovered
+            feed_url = outcome.url
+            validators = FetchOutcome(
+                status=outcome.status,
+                error=None,
+                etag=outcome.etag,
+                last_modified=outcome.last_modified,
+                body_hash=outcome.body_hash,
+            )
+        except ParseError as exc:
+            return failed(outcome.status, exc.message)
+        parsed = list(feed.entries)
+        cleaned = [normalize.normalize_entry(entry, now=now) for entry in parsed]
+        enriched = full_text(
+            name,
+            source.full_text,
+            parsed,
+            cleaned,
+            store=store,
+            fetcher=run.fetcher,
+            budget=run.budget,
+            batch=run.batch,
+            now=now,
+        )
+        cleaned = list(enriched.entries)
+        records, deferred, note = enriched.records, enriched.deferred, enriched.note
 
-    cleaned = [normalize.normalize_entry(entry, now=now) for entry in feed.entries]
+    if deferred:
+        # Read the document again next run, so the pages the budget skipped are picked up.
+        validators = FetchOutcome(status=validators.status, error=None)
     with store.transaction():
-        changes = ingest_entries(store, name, cleaned, now=now, options=options)
+        for record in records:
+            store.save_article(record)
+        store.record_feed_url(name, feed_url)
+        store.record_full_text_note(name, note)
+        changes = ingest_entries(store, name, cleaned, now=now, options=run.config.dedupe)
         store.record_fetch(
             name,
             FetchOutcome(
@@ -172,12 +421,17 @@ def _ingest(
             ),
             now,
         )
+        moved, next_due = save_schedule(feed.ttl_minutes)
     return SourceReport(
         name=name,
         url=url,
         status=outcome.status,
         warning=feed.warning,
         changes=dict(changes),
+        feed_url=feed_url,
+        full_text=note,
+        next_due=next_due,
+        moved_to=moved,
     )
 
 
@@ -251,13 +505,50 @@ def ingest_entries(
     return changes
 
 
-def publish_all(config: Config, store: Store) -> tuple[OutputReport, ...]:
-    """Rebuild every output from the store; one failing output does not stop the others."""
+def _discovered_feed(
+    run: _Run, source: SourceConfig, page: FetchResult, feed_urls: Sequence[str]
+) -> tuple[FetchResult, ParsedFeed] | str:
+    """Fetch and parse the feed a section page advertises (a third-party link: guarded).
+
+    Returns the fetched feed, or the error message when it could not be read.
+    """
+    chosen = pick_feed(page.final_url, feed_urls)
+    try:
+        result = run.fetcher.fetch(FetchRequest(source=source.name, url=chosen, public_only=True))
+    except FetchError as exc:
+        return f"the page's feed {chosen}: {exc.message}"
+    assert result.content is not None  # no validators were sent
+    try:
+        feed = parse.parse(result.content, url=result.final_url, headers=result.headers)
+    except ParseError as exc:
+        return f"the page's feed {chosen}: {exc.message}"
+    return result, feed
+
+
+def publish_all(
+    config: Config,
+    store: Store,
+    *,
+    poster: websub.Poster | None = None,
+    now: datetime | None = None,
+) -> tuple[OutputReport, ...]:
+    """Rebuild every output from the store; one failing output does not stop the others.
+
+    Then deliver the pending WebSub pings with ``poster`` (none are sent without
+    one; they stay pending). ``now`` dates newly queued pings.
+    """
     reports: list[OutputReport] = []
     for output in config.outputs:
+        pages: list[archive.Page] = []
+        if output.archive:
+            pages = archive.plan(output, store.story_index(output.sources))
         entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe)
         try:
-            result: PublishResult = publish(output, entries)
+            result: PublishResult = publish(output, entries, archive_pages=len(pages))
+            with store.transaction():
+                written_pages = archive.publish_archives(output, store, pages)
+                if now is not None:
+                    websub.queue(store, output, result.written_formats, now)
         except PublishError as exc:
             reports.append(OutputReport(name=output.name, path=str(output.path), error=str(exc)))
             continue
@@ -267,6 +558,15 @@ def publish_all(config: Config, store: Store) -> tuple[OutputReport, ...]:
                 path=str(result.path),
                 entries=result.entries,
                 written=result.written,
+                archive_pages=written_pages,
             )
         )
-    return tuple(reports)
+    if poster is None:
+        return tuple(reports)
+    failed: dict[str, list[str]] = {}
+    for ping in websub.deliver(store, poster, config.outputs):
+        if not ping.ok:
+            for output in config.outputs:
+                if output.hub == ping.hub:
+                    failed.setdefault(output.name, []).append(f"{ping.topic}: {ping.error}")
+    return tuple(replace(r, ping_errors=tuple(failed.get(r.name, ()))) for r in reports)

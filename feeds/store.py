@@ -26,7 +26,14 @@ from pathlib import Path
 from feeds import dedupe
 from feeds.dedupe import Candidate, CopyInfo, Existing, Keys, Match
 from feeds.errors import StoreError
-from feeds.types import CleanEntry, DedupeOptions, SourceState, StoredEntry
+from feeds.types import (
+    ArticleRecord,
+    CleanEntry,
+    DaemonInfo,
+    DedupeOptions,
+    SourceState,
+    StoredEntry,
+)
 
 APPLICATION_ID = 0x46454544  # "FEED": marks the file as ours (PRAGMA application_id)
 
@@ -75,7 +82,78 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_match_hash ON entries(match_hash) WHERE match_hash IS NOT NULL;
     CREATE INDEX entries_published ON entries(published DESC, entry_id);
     """,
-    # 2: near copies (body signatures + LSH band index), merge scores, churn cap,
+    # 2: full text: the feed a section page advertises, what full text did last run, and a
+    # cache of article pages (validators and the extracted body) keyed by URL
+    """
+    ALTER TABLE sources ADD COLUMN feed_url TEXT;
+    ALTER TABLE sources ADD COLUMN full_text_note TEXT;
+    CREATE TABLE articles (
+        url TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        entry_hash TEXT NOT NULL,
+        final_url TEXT,
+        status INTEGER,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        title TEXT,
+        author TEXT,
+        published TEXT,
+        updated TEXT,
+        content_html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        error TEXT,
+        retry INTEGER NOT NULL DEFAULT 0,
+        note TEXT,
+        fetched TEXT NOT NULL
+    );
+    """,
+    # 2: scheduling state per source, the history of its URLs, the daemon's heartbeat
+    """
+    ALTER TABLE sources ADD COLUMN config_url TEXT;
+    UPDATE sources SET config_url = url;
+    ALTER TABLE sources ADD COLUMN retry_after TEXT;
+    ALTER TABLE sources ADD COLUMN cache_seconds INTEGER;
+    ALTER TABLE sources ADD COLUMN ttl_seconds INTEGER;
+    ALTER TABLE sources ADD COLUMN retired_at TEXT;
+    ALTER TABLE sources ADD COLUMN retired_reason TEXT;
+    ALTER TABLE sources ADD COLUMN redirect_url TEXT;
+    ALTER TABLE sources ADD COLUMN redirect_count INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE source_urls (
+        rowid INTEGER PRIMARY KEY,
+        source TEXT NOT NULL REFERENCES sources(name),
+        old_url TEXT NOT NULL,
+        new_url TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE daemon (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        started TEXT NOT NULL,
+        last_activity TEXT NOT NULL,
+        stopped TEXT
+    );
+    """,
+    # 3: publishing state: archive pages already written, WebSub pings not yet delivered
+    """
+    CREATE TABLE IF NOT EXISTS archive_pages (
+        output TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (output, page)
+    );
+    CREATE TABLE IF NOT EXISTS pending_pings (
+        hub TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        since TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        PRIMARY KEY (hub, topic)
+    );
+    """,
+    # 5: near copies (body signatures + LSH band index), merge scores, churn cap,
     # sources whose GUIDs are not trusted, dropped stories
     """
     ALTER TABLE entries ADD COLUMN signature BLOB;
@@ -130,6 +208,58 @@ class FetchOutcome:
     body_hash: str | None = None
     title: str | None = None
     link: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleUpdate:
+    """What one fetch attempt tells the schedule (saved with :meth:`Store.record_schedule`).
+
+    ``retry_after``: the server's Retry-After, as a UTC time (None clears it).
+    ``cache_seconds``/``ttl_seconds``: freshness hints; None keeps the stored
+    value (a failed fetch or a 304 says nothing about the feed's ``<ttl>``).
+    ``retire``: a reason when the source is gone (410). ``redirect_url``,
+    ``redirect_count``, ``move``: the permanent-redirect tracking of
+    :func:`feeds.schedule.track_redirect`.
+    """
+
+    retry_after: datetime | None = None
+    cache_seconds: int | None = None
+    ttl_seconds: int | None = None
+    retire: str | None = None
+    redirect_url: str | None = None
+    redirect_count: int = 0
+    move: bool = False
+
+
+@dataclass(frozen=True)
+class UrlChange:
+    """One move of a source's URL, kept as history."""
+
+    source: str
+    old_url: str
+    new_url: str
+    changed_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoryKey:
+    """A story's identity and dates as text (fixed-width UTC, so they compare as text)."""
+
+    id: str
+    published: str
+    updated: str
+
+
+@dataclass(frozen=True)
+class PendingPing:
+    """A WebSub publish notification not yet accepted by its hub."""
+
+    hub: str
+    topic: str
+    since: datetime
+    attempts: int
+    last_error: str | None
 
 
 class Store:
@@ -225,25 +355,46 @@ class Store:
     # -- sources -----------------------------------------------------------------------------
 
     def sync_sources(self, sources: Sequence[tuple[str, str]]) -> None:
-        """Make sure every configured (name, url) has a row; a changed URL resets validators."""
+        """Make sure every configured (name, url) has a row.
+
+        A URL changed in the config is a new resource: validators, server hints,
+        a pending redirect and a retirement are reset. A URL that moved by a
+        confirmed permanent redirect is kept while the config still says the old one.
+        """
         with self.transaction():
             for name, url in sources:
-                row = self._db.execute("SELECT url FROM sources WHERE name = ?", (name,)).fetchone()
+                row = self._db.execute(
+                    "SELECT coalesce(config_url, url) FROM sources WHERE name = ?", (name,)
+                ).fetchone()
                 if row is None:
-                    self._db.execute("INSERT INTO sources (name, url) VALUES (?, ?)", (name, url))
+                    self._db.execute(
+                        "INSERT INTO sources (name, url, config_url) VALUES (?, ?, ?)",
+                        (name, url, url),
+                    )
                 elif row[0] != url:
                     self._db.execute(
-                        "UPDATE sources SET url = ?, etag = NULL, last_modified = NULL,"
-                        " body_hash = NULL WHERE name = ?",
-                        (url, name),
+                        "UPDATE sources SET url = ?, config_url = ?, etag = NULL,"
+                        " last_modified = NULL, body_hash = NULL, feed_url = NULL,"
+                        " retry_after = NULL, cache_seconds = NULL, ttl_seconds = NULL,"
+                        " retired_at = NULL, retired_reason = NULL, redirect_url = NULL,"
+                        " redirect_count = 0, last_fetched = NULL, error_count = 0"
+                        " WHERE name = ?",  # a new URL is a new resource, due at once
+                        (url, url, name),
                     )
 
     def sources(self) -> list[SourceState]:
+        return self._source_states("", ())
+
+    def _source_states(self, where: str, params: tuple[str, ...]) -> list[SourceState]:
         rows = self._db.execute(
             "SELECT s.name, s.url, s.etag, s.last_modified, s.body_hash, s.last_fetched,"
             " s.last_status, s.last_error, s.error_count, s.title, s.link,"
-            " (SELECT count(*) FROM entries e WHERE e.source = s.name), s.guid_fallback"
-            " FROM sources s ORDER BY s.name"
+            " (SELECT count(*) FROM entries e WHERE e.source = s.name),"
+            " s.feed_url, s.full_text_note,"
+            " s.config_url, s.retry_after, s.cache_seconds, s.ttl_seconds, s.retired_at,"
+            " s.retired_reason, s.redirect_url, s.redirect_count, s.guid_fallback"
+            f" FROM sources s {where} ORDER BY s.name",
+            params,
         ).fetchall()
         return [
             SourceState(
@@ -259,16 +410,26 @@ class Store:
                 title=r[9],
                 link=r[10],
                 entry_count=r[11],
-                guid_fallback=r[12],
+                feed_url=r[12],
+                full_text_note=r[13],
+                config_url=r[14],
+                retry_after=_dt(r[15]),
+                cache_seconds=r[16],
+                ttl_seconds=r[17],
+                retired_at=_dt(r[18]),
+                retired_reason=r[19],
+                redirect_url=r[20],
+                redirect_count=r[21],
+                guid_fallback=r[22],
             )
             for r in rows
         ]
 
     def source(self, name: str) -> SourceState:
-        for state in self.sources():
-            if state.name == name:
-                return state
-        raise KeyError(name)
+        states = self._source_states("WHERE s.name = ?", (name,))
+        if not states:
+            raise KeyError(name)
+        return states[0]
 
     def record_fetch(self, name: str, outcome: FetchOutcome, now: datetime) -> None:
         """Save a fetch attempt. On error the validators and entries stay as they were."""
@@ -293,6 +454,171 @@ class Store:
                 outcome.link,
                 name,
             ),
+        )
+
+    def record_feed_url(self, name: str, feed_url: str | None) -> None:
+        """Remember which feed a section page pointed us to (None: discover again)."""
+        self._db.execute("UPDATE sources SET feed_url = ? WHERE name = ?", (feed_url, name))
+
+    def record_full_text_note(self, name: str, note: str | None) -> None:
+        """What full text did for this source on the last run (for ``feeds sources``)."""
+        self._db.execute("UPDATE sources SET full_text_note = ? WHERE name = ?", (note, name))
+
+    # -- article pages -----------------------------------------------------------------------
+
+    def article(self, url: str) -> ArticleRecord | None:
+        """The cached article page at ``url``, if any."""
+        row = self._db.execute(
+            "SELECT url, fetched, entry_hash, final_url, status, etag, last_modified,"
+            " body_hash, title, author, published, updated, content_html, text, error,"
+            " retry, note, source FROM articles WHERE url = ?",
+            (url,),
+        ).fetchone()
+        if row is None:
+            return None
+        return ArticleRecord(
+            url=row[0],
+            fetched=_required_dt(row[1]),
+            entry_hash=row[2],
+            final_url=row[3],
+            status=row[4],
+            etag=row[5],
+            last_modified=row[6],
+            body_hash=row[7],
+            title=row[8],
+            author=row[9],
+            published=_dt(row[10]),
+            updated=_dt(row[11]),
+            content_html=row[12],
+            text=row[13],
+            error=row[14],
+            retry=bool(row[15]),
+            note=row[16],
+            source=row[17],
+        )
+
+    def save_article(self, record: ArticleRecord) -> None:
+        """Insert or replace the cached article page at ``record.url``."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO articles (url, fetched, entry_hash, final_url, status,"
+            " etag, last_modified, body_hash, title, author, published, updated,"
+            " content_html, text, error, retry, note, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.url,
+                _ts(record.fetched),
+                record.entry_hash,
+                record.final_url,
+                record.status,
+                record.etag,
+                record.last_modified,
+                record.body_hash,
+                record.title,
+                record.author,
+                _ts(record.published) if record.published else None,
+                _ts(record.updated) if record.updated else None,
+                record.content_html,
+                record.text,
+                record.error,
+                int(record.retry),
+                record.note,
+                record.source,
+            ),
+        )
+
+    def record_schedule(self, name: str, update: ScheduleUpdate, now: datetime) -> None:
+        """Save what a fetch attempt tells the schedule; call inside the fetch's transaction."""
+        self._db.execute(
+            "UPDATE sources SET retry_after = ?, cache_seconds = coalesce(?, cache_seconds),"
+            " ttl_seconds = coalesce(?, ttl_seconds), redirect_url = ?, redirect_count = ?"
+            " WHERE name = ?",
+            (
+                _ts(update.retry_after) if update.retry_after else None,
+                update.cache_seconds,
+                update.ttl_seconds,
+                update.redirect_url,
+                update.redirect_count,
+                name,
+            ),
+        )
+        if update.retire is not None:
+            self._db.execute(
+                "UPDATE sources SET retired_at = ?, retired_reason = ? WHERE name = ?",
+                (_ts(now), update.retire, name),
+            )
+        if update.move and update.redirect_url is not None:
+            old = self._db.execute("SELECT url FROM sources WHERE name = ?", (name,)).fetchone()
+            self._db.execute(
+                "INSERT INTO source_urls (source, old_url, new_url, changed_at, reason)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    name,
+                    old[0],
+                    update.redirect_url,
+                    _ts(now),
+                    "permanent redirect (301/308) seen on consecutive fetches",
+                ),
+            )
+            self._db.execute(
+                "UPDATE sources SET url = ?, redirect_url = NULL, redirect_count = 0"
+                " WHERE name = ?",
+                (update.redirect_url, name),
+            )
+
+    def enable(self, name: str) -> bool:
+        """Re-enable a retired source and forget a Retry-After: it is due at once.
+
+        Returns False when there is no such source in the store.
+        """
+        with self.transaction():
+            cursor = self._db.execute(
+                "UPDATE sources SET retired_at = NULL, retired_reason = NULL,"
+                " retry_after = NULL, error_count = 0, last_fetched = NULL WHERE name = ?",
+                (name,),
+            )
+        return cursor.rowcount > 0
+
+    def url_history(self, name: str) -> list[UrlChange]:
+        rows = self._db.execute(
+            "SELECT source, old_url, new_url, changed_at, reason FROM source_urls"
+            " WHERE source = ? ORDER BY rowid",
+            (name,),
+        ).fetchall()
+        return [UrlChange(r[0], r[1], r[2], _required_dt(r[3]), r[4]) for r in rows]
+
+    # -- the daemon's heartbeat --------------------------------------------------------------
+
+    def daemon_started(self, pid: int, host: str, now: datetime) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO daemon (id, pid, host, started, last_activity, stopped)"
+                " VALUES (1, ?, ?, ?, ?, NULL)",
+                (pid, host, _ts(now), _ts(now)),
+            )
+
+    def daemon_beat(self, now: datetime) -> None:
+        with self.transaction():
+            self._db.execute("UPDATE daemon SET last_activity = ? WHERE id = 1", (_ts(now),))
+
+    def daemon_stopped(self, now: datetime) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE daemon SET last_activity = ?, stopped = ? WHERE id = 1",
+                (_ts(now), _ts(now)),
+            )
+
+    def daemon_info(self) -> DaemonInfo | None:
+        row = self._db.execute(
+            "SELECT pid, host, started, last_activity, stopped FROM daemon WHERE id = 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return DaemonInfo(
+            pid=row[0],
+            host=row[1],
+            started=_required_dt(row[2]),
+            last_activity=_required_dt(row[3]),
+            stopped=_dt(row[4]),
         )
 
     def set_guid_fallback(self, name: str, reason: str) -> None:
@@ -658,6 +984,82 @@ class Store:
         stories = [chosen[i] for i in order]
         stories.sort(key=lambda e: (e.published, e.id), reverse=True)
         return stories
+
+    def story_index(self, sources: Sequence[str]) -> list[StoryKey]:
+        """Every story carried by ``sources``, newest first, in the order of
+        :meth:`entries_for_output` (its first ``limit`` items are that method's
+        stories). Reads only ids and dates, no text: what archive paging needs
+        to decide which pages changed before it loads any of them.
+        """
+        if not sources:
+            return []
+        marks = ",".join("?" for _ in sources)
+        rows = self._db.execute(
+            "SELECT entry_id, max(published) AS p, max(updated) FROM entries"
+            f" WHERE source IN ({marks})"
+            " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
+            " GROUP BY entry_id ORDER BY p DESC, entry_id",
+            tuple(sources),
+        ).fetchall()
+        return [StoryKey(id=r[0], published=r[1], updated=r[2]) for r in rows]
+
+    def stories(
+        self,
+        entry_ids: Sequence[str],
+        sources: Sequence[str],
+        options: DedupeOptions | None = None,
+    ) -> list[StoredEntry]:
+        """The published copies of the stories ``entry_ids``, in that order."""
+        options = options or DedupeOptions()
+        return [self._story(entry_id, sources, options) for entry_id in entry_ids]
+
+    # -- publishing state --------------------------------------------------------------------
+
+    def archive_signatures(self, output: str) -> dict[int, str]:
+        """Signature of each archive page of ``output`` as last written."""
+        rows = self._db.execute(
+            "SELECT page, signature FROM archive_pages WHERE output = ?", (output,)
+        ).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    def set_archive_signature(self, output: str, page: int, signature: str) -> None:
+        self._db.execute(
+            "INSERT INTO archive_pages (output, page, signature) VALUES (?, ?, ?)"
+            " ON CONFLICT (output, page) DO UPDATE SET signature = excluded.signature",
+            (output, page, signature),
+        )
+
+    def forget_archive_page(self, output: str, page: int) -> None:
+        self._db.execute("DELETE FROM archive_pages WHERE output = ? AND page = ?", (output, page))
+
+    def add_pending_ping(self, hub: str, topic: str, now: datetime) -> None:
+        """Remember that ``hub`` must hear that ``topic`` changed (kept until delivered)."""
+        self._db.execute(
+            "INSERT INTO pending_pings (hub, topic, since) VALUES (?, ?, ?)"
+            " ON CONFLICT (hub, topic) DO NOTHING",
+            (hub, topic, _ts(now)),
+        )
+
+    def pending_pings(self) -> list[PendingPing]:
+        rows = self._db.execute(
+            "SELECT hub, topic, since, attempts, last_error FROM pending_pings ORDER BY hub, topic"
+        ).fetchall()
+        return [
+            PendingPing(
+                hub=r[0], topic=r[1], since=_required_dt(r[2]), attempts=r[3], last_error=r[4]
+            )
+            for r in rows
+        ]
+
+    def ping_delivered(self, hub: str, topic: str) -> None:
+        self._db.execute("DELETE FROM pending_pings WHERE hub = ? AND topic = ?", (hub, topic))
+
+    def ping_failed(self, hub: str, topic: str, error: str) -> None:
+        self._db.execute(
+            "UPDATE pending_pings SET attempts = attempts + 1, last_error = ?"
+            " WHERE hub = ? AND topic = ?",
+            (error, hub, topic),
+        )
 
     def _story(self, entry_id: str, sources: Sequence[str], options: DedupeOptions) -> StoredEntry:
         rows = self._db.execute(

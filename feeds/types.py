@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 # --- fetch --------------------------------------------------------------------------------
@@ -27,6 +27,52 @@ class FetchOptions:
     max_connections: int = 8
     max_per_host: int = 2
     user_agent: str = ""
+    #: Third-party links (article pages, links on section pages, feeds a page advertises) may
+    #: reach loopback, private, link-local and other non-public addresses only when this is
+    #: True, or when the address is inside one of ``allowed_networks`` (CIDR strings).
+    allow_private_addresses: bool = False
+    allowed_networks: tuple[str, ...] = ()
+    min_host_delay: float = 1.0  # seconds between the starts of two requests to one host
+
+
+@dataclass(frozen=True)
+class FullTextOptions:
+    """Per-run budget for article pages (config ``[full_text]``)."""
+
+    max_pages: int = 30
+    max_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class ScheduleOptions:
+    """When sources are due (config ``[schedule]``); see :mod:`feeds.schedule`.
+
+    ``interval`` is the default time between two fetches of a source (a source
+    may set its own). Server hints (Cache-Control, Expires, RSS ``<ttl>``) may
+    push a fetch later, up to ``max_interval``; errors back off exponentially
+    up to ``max_backoff``; ``jitter`` (0..1) spreads sources by up to that
+    fraction of their delay; a Retry-After is honoured up to ``max_retry_after``.
+    """
+
+    interval: timedelta = timedelta(minutes=30)
+    max_interval: timedelta = timedelta(days=1)
+    max_backoff: timedelta = timedelta(hours=6)
+    jitter: float = 0.1
+    max_retry_after: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    """The daemon's own settings (config ``[daemon]``).
+
+    ``publish_delay``: outputs are republished this long after the first
+    change, so many sources changing close together give one publish.
+    ``heartbeat``: the daemon wakes (and records that it is alive) at least
+    this often, even when no source is due.
+    """
+
+    publish_delay: timedelta = timedelta(minutes=1)
+    heartbeat: timedelta = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -43,6 +89,9 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    #: A link from a third party (an article page, a link on a section page): only http(s),
+    #: and only public addresses unless ``FetchOptions`` allows others.
+    public_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,6 +246,35 @@ class SourceState:
     title: str | None = None
     link: str | None = None
     guid_fallback: str | None = None
+    #: The feed actually read when ``url`` is an HTML page that advertises feeds.
+    feed_url: str | None = None
+    #: What full-text extraction and section-page scraping did on the last run.
+    full_text_note: str | None = None
+    # Scheduling state (see feeds.schedule). ``url`` above is where the source lives now
+    # (it follows confirmed permanent redirects); ``config_url`` is what the config says.
+    config_url: str | None = None
+    retry_after: datetime | None = None
+    cache_seconds: int | None = None
+    ttl_seconds: int | None = None
+    retired_at: datetime | None = None
+    retired_reason: str | None = None
+    redirect_url: str | None = None
+    redirect_count: int = 0
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
+
+
+@dataclass(frozen=True)
+class DaemonInfo:
+    """The daemon's heartbeat as the store keeps it. ``stopped`` is None while it runs."""
+
+    pid: int
+    host: str
+    started: datetime
+    last_activity: datetime
+    stopped: datetime | None
 
 
 @dataclass(frozen=True)
@@ -223,3 +301,42 @@ class StoredEntry:
     author: str | None
     categories: tuple[str, ...] = ()
     also_in: tuple[str, ...] = field(default=())
+
+
+# --- article pages ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """What we know about one article page (cached per URL in the store).
+
+    ``entry_hash`` fingerprints what ``source``'s feed said about the article when
+    it was fetched (an entry that changes there gets its page revalidated; another
+    source carrying the same link uses the record as it is, so two feeds that word
+    the same article differently do not revalidate it in turn); ``etag``,
+    ``last_modified`` and ``body_hash`` make that revalidation conditional.
+    ``content_html`` is the extracted body, already sanitized (``""`` when
+    nothing was extracted); ``error`` says why the page gave nothing, and
+    ``retry`` whether that is worth another try on the next run (a timeout, a 5xx).
+    ``note`` is the quality gate's last verdict (``None`` when the body was used).
+    Datetimes are UTC.
+    """
+
+    url: str
+    fetched: datetime
+    source: str = ""
+    entry_hash: str = ""
+    final_url: str | None = None
+    status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    title: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    content_html: str = ""
+    text: str = ""
+    error: str | None = None
+    retry: bool = False
+    note: str | None = None

@@ -1,10 +1,14 @@
-"""Shared fixtures: every test runs isolated from the user's environment."""
+"""Shared fixtures: every test runs isolated from the user's environment and the network."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+
+_LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +20,31 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("FEEDS_") or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Keep every test on 127.0.0.1: name lookups other than localhost fail, and connecting
+    anywhere else raises. The fixture's value lists every address a test tried to connect
+    to (in this process), so a test can assert that nothing was even attempted.
+    """
+    attempts: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in _LOCAL_NAMES:
+            raise socket.gaierror(socket.EAI_NONAME, f"tests resolve no name but localhost: {name}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self: socket.socket, address: Any) -> None:
+        host = str(address[0]) if isinstance(address, tuple) else str(address)
+        attempts.append(host)
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in _LOCAL_NAMES:
+            raise OSError(f"tests connect to 127.0.0.1 only, not {host}")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    yield attempts

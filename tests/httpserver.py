@@ -67,6 +67,7 @@ class RecordedRequest:
     path: str
     headers: Mapping[str, str]
     received: float  # time.monotonic()
+    body: bytes = b""  # the request body (read by Content-Length)
 
 
 Handler = Callable[[RecordedRequest], Reply]
@@ -193,11 +194,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         owner = self.server.owner
+        length = int(self.headers.get("Content-Length") or 0)
         recorded = RecordedRequest(
             method=self.command,
             path=self.path,
             headers={name.lower(): value for name, value in self.headers.items()},
             received=time.monotonic(),
+            body=self.rfile.read(length) if length > 0 else b"",
         )
         try:
             self._send(owner._begin(recorded))

@@ -86,11 +86,16 @@ def test_default_config_end_to_end(workdir: Path) -> None:
 def test_verbose_and_json_reports(workdir: Path) -> None:
     verbose = run("refresh", "-v", cwd=workdir)
     assert "business: " in verbose.stdout and "output business:" in verbose.stdout
-    report = json.loads(run("refresh", "--json", cwd=workdir).stdout)
+    report = json.loads(run("refresh", "--all", "--json", cwd=workdir).stdout)
     assert report["ok"] is True
     assert [s["name"] for s in report["sources"]] == ["business", "wire"]
     assert all(s["not_modified"] for s in report["sources"])
     assert report["outputs"][0]["written"] is False
+    # Without --all nothing is due yet: skipped, which is not a failure.
+    plain = run("refresh", "--json", cwd=workdir)
+    assert plain.returncode == 0
+    skipped = json.loads(plain.stdout)["sources"]
+    assert all(s["skipped"].startswith("not due until") for s in skipped)
 
 
 def test_sources_and_check(workdir: Path) -> None:
@@ -156,7 +161,7 @@ def test_failing_source_exits_1_and_keeps_the_rest(workdir: Path) -> None:
     out = workdir / "out" / "business.atom"
     before = out.read_bytes()
     (workdir / "samples" / "wire.atom").write_text("<html><body>gone</body></html>")
-    result = run("refresh", cwd=workdir)
+    result = run("refresh", "--all", cwd=workdir)
     assert result.returncode == 1
     assert "wire: FAILED" in result.stderr
     assert "business" not in result.stderr
@@ -210,6 +215,10 @@ def test_every_command_has_help_with_an_example() -> None:
         assert result.exit_code == 0, name
         assert "Example:" in result.output, f"{name} --help has no example"
         assert command.help and command.help.strip(), name
+        if isinstance(command, click.Group):
+            for sub in command.commands:
+                result = runner.invoke(group, [name, sub, "--help"])
+                assert result.exit_code == 0 and "Example:" in result.output, (name, sub)
 
 
 def test_readme_shows_the_two_setup_commands() -> None:

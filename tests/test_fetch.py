@@ -30,7 +30,7 @@ __all__ = ["http_server"]  # the fixture, re-exported so pytest finds it here
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
 FEED_HASH = hashlib.sha256(FEED).hexdigest()
-FAST = FetchOptions(connect_timeout=2, read_timeout=2, total_timeout=5)
+FAST = FetchOptions(min_host_delay=0, connect_timeout=2, read_timeout=2, total_timeout=5)
 
 
 @pytest.fixture
@@ -40,12 +40,20 @@ def fetcher() -> Iterator[Fetcher]:
 
 
 def make_fetcher(*, read_timeout: float, total_timeout: float) -> Fetcher:
-    options = FetchOptions(read_timeout=read_timeout, total_timeout=total_timeout)
+    options = FetchOptions(min_host_delay=0, read_timeout=read_timeout, total_timeout=total_timeout)
     return Fetcher(options)
 
 
 def get(fetcher: Fetcher, url: str, **validators: str) -> FetchResult:
-    return fetcher.fetch(FetchRequest(source="s", url=url, **validators))
+    return fetcher.fetch(
+        FetchRequest(
+            source="s",
+            url=url,
+            etag=validators.get("etag"),
+            last_modified=validators.get("last_modified"),
+            body_hash=validators.get("body_hash"),
+        )
+    )
 
 
 def mock_fetcher(handler: Callable[[httpx.Request], httpx.Response]) -> Fetcher:
@@ -150,7 +158,7 @@ def test_request_headers_name_the_project(http_server: HTTPTestServer, fetcher: 
 
 def test_user_agent_option_overrides_the_default(http_server: HTTPTestServer) -> None:
     http_server.route("/feed", Reply(body=FEED))
-    with Fetcher(FetchOptions(user_agent="custom/1.0")) as fetcher:
+    with Fetcher(FetchOptions(min_host_delay=0, user_agent="custom/1.0")) as fetcher:
         get(fetcher, http_server.url("/feed"))
     assert http_server.requests[0].headers["user-agent"] == "custom/1.0"
 
@@ -354,7 +362,9 @@ def test_a_silent_server_trips_the_read_timeout(http_server: HTTPTestServer) -> 
 
 
 def small_fetcher() -> Fetcher:
-    return Fetcher(FetchOptions(read_timeout=2, total_timeout=5, max_body_bytes=1000))
+    return Fetcher(
+        FetchOptions(min_host_delay=0, read_timeout=2, total_timeout=5, max_body_bytes=1000)
+    )
 
 
 def test_a_declared_oversized_body_is_refused_before_reading(http_server: HTTPTestServer) -> None:
@@ -386,7 +396,9 @@ def test_a_gzip_bomb_is_cut_off(http_server: HTTPTestServer) -> None:
     bomb = gzip_bomb()
     assert len(bomb) < 1024 * 1024  # under the limit as sent: only decoding reveals it
     http_server.route("/feed", Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
-    options = FetchOptions(read_timeout=2, total_timeout=5, max_body_bytes=1024 * 1024)
+    options = FetchOptions(
+        min_host_delay=0, read_timeout=2, total_timeout=5, max_body_bytes=1024 * 1024
+    )
     with Fetcher(options) as fetcher, pytest.raises(BodyTooLargeError, match="1048576 bytes"):
         get(fetcher, http_server.url("/feed"))
 
@@ -457,7 +469,7 @@ def test_fetch_many_keeps_order_and_returns_errors_as_values(
 @pytest.mark.parametrize("cap", [1, 3])
 def test_fetch_many_respects_the_per_host_cap(http_server: HTTPTestServer, cap: int) -> None:
     http_server.route("/feed", Reply(body=FEED, delay=0.15))
-    options = FetchOptions(max_connections=8, max_per_host=cap)
+    options = FetchOptions(min_host_delay=0, max_connections=8, max_per_host=cap)
     with Fetcher(options) as fetcher:
         results = fetcher.fetch_many(
             [FetchRequest(f"s{i}", http_server.url(f"/feed?{i}")) for i in range(6)]
@@ -490,4 +502,4 @@ def test_fetch_many_interleaves_hosts_and_keeps_order() -> None:
 
 def test_options_must_allow_a_connection() -> None:
     with pytest.raises(ValueError, match="max_per_host"):
-        Fetcher(FetchOptions(max_per_host=0))
+        Fetcher(FetchOptions(min_host_delay=0, max_per_host=0))

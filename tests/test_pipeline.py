@@ -45,7 +45,7 @@ def make_config(tmp_path: Path, urls: dict[str, str], **fetch: object) -> Config
     return config_module.from_dict(
         {
             "store": {"path": "state/feeds.db", "lock_timeout": 1},
-            "fetch": {"total_timeout": 2.0, "read_timeout": 1.0, **fetch},
+            "fetch": {"total_timeout": 2.0, "read_timeout": 1.0, "min_host_delay": 0, **fetch},
             "sources": [{"name": name, "url": url} for name, url in urls.items()],
             "outputs": [{"name": "all", "path": "out/all.atom", "title": "All"}],
         },
@@ -60,8 +60,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def run(config: Config, store: Store, now: datetime = NOW) -> RefreshReport:
+    """A refresh that fetches every source, due or not (the schedule is tested elsewhere)."""
     with Fetcher(config.fetch) as fetcher:
-        return refresh(config, store, fetcher, now=now)
+        return refresh(config, store, fetcher, now=now, force=True)
 
 
 def test_conditional_get_304_and_outputs_unchanged(
@@ -172,7 +173,7 @@ def corpus_chunks(size: int = 60) -> list[list[Path]]:
 
 @pytest.mark.slow
 def test_corpus_through_the_whole_pipeline(tmp_path: Path) -> None:
-    """Every corpus document: no crash, and every published file is valid Atom."""
+    """Every corpus document: no crash, and every published file is valid (Atom, RSS, JSON)."""
     if not CORPUS.exists():
         pytest.skip("no corpus beside the repository")
     outputs: list[Path] = []
@@ -184,7 +185,13 @@ def test_corpus_through_the_whole_pipeline(tmp_path: Path) -> None:
                 "store": {"path": "feeds.db"},
                 "sources": [{"name": f"s{i}", "url": p.as_uri()} for i, p in enumerate(chunk)],
                 "outputs": [
-                    {"name": "all", "path": "all.atom", "title": "Corpus", "max_entries": 10_000}
+                    {
+                        "name": "all",
+                        "path": "all.atom",
+                        "title": "Corpus",
+                        "max_entries": 10_000,
+                        "formats": ["atom", "rss", "json"],  # each checked before it is written
+                    }
                 ],
             },
             base_dir=folder,

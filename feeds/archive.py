@@ -1,0 +1,104 @@
+"""RFC 5005 paged archives: which archive documents exist and which must be rewritten.
+
+::
+
+    store.story_index(sources)          ids and dates only, newest first
+      | split: newest max_entries → subscription document; the rest → archive
+      | pages of page_size stories, numbered from the oldest (page 1)
+      | signature per page (its stories' ids and dates, its links, the output's settings)
+      | pages whose signature changed or whose file is missing → load, render, write
+
+Numbering from the oldest keeps pages stable: a new story only pushes the
+oldest story of the subscription document into the newest page. Only pages
+whose signature changed are loaded and rendered, so a run in which nothing
+moved reads the id index and writes nothing. A story that arrives with an old
+date (or is updated) rewrites the page that holds it and the pages after it
+that shift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from feeds import __version__
+from feeds.config import OutputConfig
+from feeds.store import Store, StoryKey
+
+ARCHIVED_FORMATS = ("atom", "rss")  # JSON Feed has no archive links
+
+
+@dataclass(frozen=True)
+class Page:
+    """Archive document ``number`` (1 = oldest) of ``of``; ``ids`` oldest first."""
+
+    number: int
+    of: int
+    ids: tuple[str, ...]
+    signature: str
+
+
+def plan(output: OutputConfig, index: Sequence[StoryKey]) -> list[Page]:
+    """The archive pages of ``output`` given its story index (newest first). Pure."""
+    older = list(reversed(index[output.max_entries :]))
+    size = output.page_size
+    chunks = [older[i : i + size] for i in range(0, len(older), size)]
+    settings = _settings(output)
+    pages: list[Page] = []
+    for n, chunk in enumerate(chunks, start=1):
+        payload = {
+            "v": __version__,
+            "settings": settings,
+            "page": n,
+            "last": n == len(chunks),
+            "stories": [[s.id, s.published, s.updated] for s in chunk],
+        }
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        pages.append(Page(n, len(chunks), tuple(s.id for s in chunk), digest))
+    return pages
+
+
+def _settings(output: OutputConfig) -> list[object]:
+    return [
+        output.title,
+        output.subtitle,
+        output.author,
+        output.url,
+        output.id,
+        output.summary_words,
+        list(output.formats),
+        str(output.path),
+        str(output.rss_path),
+        output.page_size,
+    ]
+
+
+def archived_formats(output: OutputConfig) -> tuple[str, ...]:
+    return tuple(f for f in output.formats if f in ARCHIVED_FORMATS)
+
+
+def publish_archives(output: OutputConfig, store: Store, pages: Sequence[Page]) -> int:
+    """Write the archive pages whose signature changed or whose file is missing.
+
+    Returns how many files were written. Pages past the last one (left over
+    from a larger store or a smaller ``max_entries``) are removed.
+    """
+    from feeds import publish
+
+    known = store.archive_signatures(output.name)
+    formats = archived_formats(output)
+    written = 0
+    for page in pages:
+        files = [publish.archive_path(output, fmt, page.number) for fmt in formats]
+        if known.get(page.number) == page.signature and all(f.exists() for f in files):
+            continue
+        stories = store.stories(page.ids, output.sources)
+        written += publish.publish_archive_page(output, page.number, page.of, stories)
+        store.set_archive_signature(output.name, page.number, page.signature)
+    for number in sorted(n for n in known if n > len(pages)):
+        for fmt in formats:
+            publish.archive_path(output, fmt, number).unlink(missing_ok=True)
+        store.forget_archive_page(output.name, number)
+    return written

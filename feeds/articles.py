@@ -1,0 +1,351 @@
+"""Article pages for one source: the cache, the per-run budget, fetching and extraction.
+
+The I/O shell around :mod:`feeds.fulltext` (pure). For a list of article URLs::
+
+    url ─ cached, and this source's entry unchanged? ─ yes → the cached extraction, no request
+        ─ budget left (pages, seconds)? ─ no → deferred: the next run picks it up
+        ─ fetcher.fetch_many(public_only=True, conditional GET with the cached validators)
+        ─ 304 or same body → cached extraction kept; HTML → fulltext.extract → new record
+        ─ FetchError → a record with the error (tried again next run when it was transient)
+
+then :func:`full_text` applies the quality gate entry by entry (the feed's own content is
+kept when it fails, and the reason is recorded on the article), and :func:`section_entries`
+turns a section page's article links into parsed entries. Nothing here writes to the store:
+the caller saves the returned records in the source's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from feeds import fulltext, normalize
+from feeds.errors import (
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+)
+from feeds.fetch import Fetcher
+from feeds.store import Store
+from feeds.types import (
+    ArticleRecord,
+    CleanEntry,
+    FetchRequest,
+    FetchResult,
+    FullTextOptions,
+    ParsedEntry,
+)
+
+__all__ = ["Budget", "FullTextResult", "SectionResult", "full_text", "section_entries"]
+
+
+class Budget:
+    """How many article pages, and how many seconds of fetching, one run may spend.
+
+    Shared by every source of a run. ``clock`` is a monotonic clock in seconds
+    (injectable for tests); the seconds start counting at the first page.
+    """
+
+    def __init__(
+        self, options: FullTextOptions, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.pages_left = options.max_pages
+        self._seconds = options.max_seconds
+        self._clock = clock
+        self._deadline: float | None = None
+
+    def take(self) -> bool:
+        """Spend one page if pages and time are left; False when the budget is spent."""
+        now = self._clock()
+        if self._deadline is None:
+            self._deadline = now + self._seconds
+        if self.pages_left <= 0 or now >= self._deadline:
+            return False
+        self.pages_left -= 1
+        return True
+
+
+@dataclass(frozen=True)
+class _Pages:
+    records: dict[str, ArticleRecord]
+    fresh: dict[str, ArticleRecord]  # fetched (or tried) on this run: to be saved
+    deferred: tuple[str, ...]
+
+
+def _load(
+    wanted: Sequence[tuple[str, str]],
+    *,
+    source: str,
+    store: Store,
+    fetcher: Fetcher,
+    budget: Budget,
+    batch: int,
+    now: datetime,
+) -> _Pages:
+    """Cached or freshly fetched records for ``wanted`` (url, entry_hash) pairs."""
+    records: dict[str, ArticleRecord] = {}
+    cached_by_url: dict[str, ArticleRecord | None] = {}
+    to_fetch: list[tuple[str, str]] = []
+    for url, entry_hash in dict.fromkeys(wanted):
+        if url in records or url in cached_by_url:
+            continue
+        cached = store.article(url)
+        cached_by_url[url] = cached
+        if (
+            cached is not None
+            and not cached.retry
+            and (cached.entry_hash == entry_hash or cached.source != source)
+        ):
+            records[url] = cached
+        else:
+            to_fetch.append((url, entry_hash))
+
+    fresh: dict[str, ArticleRecord] = {}
+    deferred: list[str] = []
+    for start in range(0, len(to_fetch), batch):
+        chunk: list[tuple[str, str]] = []
+        for url, entry_hash in to_fetch[start : start + batch]:
+            if budget.take():
+                chunk.append((url, entry_hash))
+                continue
+            deferred.append(url)
+            stale = cached_by_url[url]
+            if stale is not None:
+                records[url] = stale  # better than the teaser until the next run revalidates
+
+        requests = [_request(source, url, cached_by_url[url]) for url, _ in chunk]
+        for (url, entry_hash), outcome in zip(chunk, fetcher.fetch_many(requests), strict=True):
+            record = _record(source, url, entry_hash, cached_by_url[url], outcome, now)
+            records[url] = fresh[url] = record
+    return _Pages(records=records, fresh=fresh, deferred=tuple(deferred))
+
+
+def _request(source: str, url: str, cached: ArticleRecord | None) -> FetchRequest:
+    """A guarded GET, conditional when the cached record holds an extracted body."""
+    if cached is None or cached.error is not None or not cached.content_html:
+        return FetchRequest(source=source, url=url, public_only=True)
+    return FetchRequest(
+        source=source,
+        url=url,
+        etag=cached.etag,
+        last_modified=cached.last_modified,
+        body_hash=cached.body_hash,
+        public_only=True,
+    )
+
+
+def _transient(error: FetchError) -> bool:
+    """Worth another try next run: timeouts, connection failures, 429 and 5xx answers."""
+    if isinstance(error, HTTPStatusError):
+        return error.status == 429 or error.status >= 500
+    return isinstance(error, FetchTimeoutError) or type(error) is FetchError
+
+
+def _record(
+    source: str,
+    url: str,
+    entry_hash: str,
+    cached: ArticleRecord | None,
+    outcome: FetchResult | FetchError,
+    now: datetime,
+) -> ArticleRecord:
+    if isinstance(outcome, FetchError):
+        return ArticleRecord(
+            url=url,
+            fetched=now,
+            source=source,
+            entry_hash=entry_hash,
+            status=outcome.status if isinstance(outcome, HTTPStatusError) else None,
+            error=outcome.message,
+            retry=_transient(outcome),
+        )
+    if outcome.content is None:
+        if cached is None:  # we sent no validators, so this cannot be; be safe anyway
+            return ArticleRecord(
+                url=url, fetched=now, source=source, entry_hash=entry_hash, error="no body"
+            )
+        return replace(
+            cached,
+            fetched=now,
+            source=source,
+            entry_hash=entry_hash,
+            status=outcome.status,
+            etag=outcome.etag,
+            last_modified=outcome.last_modified,
+            note=None,
+        )
+    base = ArticleRecord(
+        url=url,
+        fetched=now,
+        source=source,
+        entry_hash=entry_hash,
+        final_url=outcome.final_url,
+        status=outcome.status,
+        etag=outcome.etag,
+        last_modified=outcome.last_modified,
+        body_hash=outcome.body_hash,
+    )
+    media = outcome.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media and "html" not in media and "xml" not in media:
+        return replace(base, error=f"not an HTML page ({media})")
+    article = fulltext.extract(outcome.content, outcome.final_url)
+    return replace(
+        base,
+        title=article.title,
+        author=article.author,
+        published=article.published,
+        updated=article.updated,
+        content_html=article.content_html,
+        text=article.text,
+        error=None if article.content_html else "no article text found on the page",
+    )
+
+
+def _entry_hash(entry: ParsedEntry) -> str:
+    """What the feed said about an article: a change makes us look at the page again."""
+    parts = (entry.link, entry.title, entry.summary, entry.content)
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FullTextResult:
+    """Entries with full text where the gate let it in, and what to save and report."""
+
+    entries: tuple[CleanEntry, ...]
+    records: tuple[ArticleRecord, ...]
+    deferred: int
+    note: str | None
+
+
+def full_text(
+    source: str,
+    mode: str | bool,
+    parsed: Sequence[ParsedEntry],
+    cleaned: Sequence[CleanEntry],
+    *,
+    store: Store,
+    fetcher: Fetcher,
+    budget: Budget,
+    batch: int,
+    now: datetime,
+) -> FullTextResult:
+    """Replace teaser-only bodies by their article pages' text where the gate allows it."""
+    wanted: dict[int, tuple[str, str]] = {}
+    for i, (raw, clean) in enumerate(zip(parsed, cleaned, strict=True)):
+        if clean.link and fulltext.wants_full_text(raw, mode):
+            wanted[i] = (clean.link, _entry_hash(raw))
+    if not wanted:
+        return FullTextResult(tuple(cleaned), (), 0, None)
+    pages = _load(
+        list(wanted.values()),
+        source=source,
+        store=store,
+        fetcher=fetcher,
+        budget=budget,
+        batch=batch,
+        now=now,
+    )
+    entries = list(cleaned)
+    verdicts: dict[str, str | None] = {}
+    used = 0
+    reasons: list[str] = []
+    for i, (url, _) in wanted.items():
+        record = pages.records.get(url)
+        if record is None:
+            continue  # deferred
+        clean = entries[i]
+        reason = record.error or fulltext.gate(record.text, clean.body_text)
+        verdicts[url] = reason
+        if reason is not None:
+            reasons.append(f"{url}: {reason}")
+            continue
+        used += 1
+        # A cut excerpt only said "this is a teaser"; the teaser is now cut from the body.
+        excerpt = clean.excerpt if clean.excerpt and not normalize.is_cut(clean.excerpt) else None
+        entries[i] = replace(
+            clean,
+            content_html=record.content_html,
+            body_text=record.text,
+            excerpt=excerpt,
+            author=clean.author or record.author,
+        )
+    # Every record whose verdict changed is saved, so `feeds sources` and the cache agree.
+    to_save = dict(pages.fresh)
+    for url, reason in verdicts.items():
+        record = to_save.get(url) or pages.records[url]
+        if url in to_save or record.note != reason:
+            to_save[url] = replace(record, note=reason)
+    note = _note(used, reasons, len(pages.deferred), "from article pages")
+    return FullTextResult(tuple(entries), tuple(to_save.values()), len(pages.deferred), note)
+
+
+def _note(used: int, reasons: list[str], deferred: int, what: str) -> str:
+    parts = [f"{used} {what}"]
+    if reasons:
+        parts.append(f"{len(reasons)} kept the feed's text (first: {reasons[0]})")
+    if deferred:
+        parts.append(f"{deferred} left for the next run (budget)")
+    return "full text: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class SectionResult:
+    """Entries built from a section page's article links."""
+
+    entries: tuple[ParsedEntry, ...]
+    records: tuple[ArticleRecord, ...]
+    deferred: int
+    note: str
+
+
+def section_entries(
+    source: str,
+    links: Sequence[str],
+    *,
+    store: Store,
+    fetcher: Fetcher,
+    budget: Budget,
+    batch: int,
+    now: datetime,
+) -> SectionResult:
+    """Fetch (or take from the cache) each article link and build an entry from its page."""
+    pages = _load(
+        [(url, "") for url in links],
+        source=source,
+        store=store,
+        fetcher=fetcher,
+        budget=budget,
+        batch=batch,
+        now=now,
+    )
+    entries: list[ParsedEntry] = []
+    reasons: list[str] = []
+    to_save = dict(pages.fresh)
+    for url in links:
+        record = pages.records.get(url)
+        if record is None:
+            continue
+        reason = record.error or fulltext.gate(record.text, None)
+        if url in to_save or record.note != reason:
+            to_save[url] = replace(record, note=reason)
+        if reason is not None:
+            reasons.append(f"{url}: {reason}")
+            continue
+        entries.append(
+            ParsedEntry(
+                link=url,
+                canonical_link=record.final_url,
+                title=record.title,
+                content=record.content_html,
+                published=record.published,
+                updated=record.updated,
+                author=record.author,
+                base_url=record.final_url or url,
+            )
+        )
+    note = _note(len(entries), reasons, len(pages.deferred), "articles from the section page")
+    note = note.replace("kept the feed's text", "skipped")
+    return SectionResult(tuple(entries), tuple(to_save.values()), len(pages.deferred), note)

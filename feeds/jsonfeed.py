@@ -1,0 +1,154 @@
+"""Build and check JSON Feed 1.1 documents (https://www.jsonfeed.org/version/1.1/).
+
+Built by hand (no library writes JSON Feed 1.1): a dict serialized with
+``json.dumps(sort_keys=True, ensure_ascii=False, indent=2)``, so the same
+stored entries give the same bytes. ``content_html`` is the body, ``summary``
+the teaser. Before it is published a document is checked against the JSON
+Schema shipped in ``feeds/schemas/jsonfeed-1.1.schema.json`` (with
+``jsonschema``; ``date-time`` and ``uri`` formats are checked by our own rules
+below, since jsonschema's format checkers need optional packages), plus the
+rules a schema cannot say (unique item ids).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from feeds.config import OutputConfig
+from feeds.normalize import teaser
+from feeds.types import StoredEntry
+
+VERSION = "https://jsonfeed.org/version/1.1"
+MEDIA_TYPE = "application/feed+json"
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+_URL_FIELDS = frozenset(
+    {"home_page_url", "feed_url", "next_url", "icon", "favicon", "url", "external_url", "avatar"}
+)
+
+
+def _date(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _http_url(value: str | None) -> str | None:
+    if value and urlsplit(value).scheme in ("http", "https") and not re.search(r"\s", value):
+        return value
+    return None
+
+
+def _clean(value: str) -> str:
+    # Lone surrogates cannot be encoded as UTF-8; other control characters are legal JSON.
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def render(
+    output: OutputConfig,
+    stories: Sequence[StoredEntry],
+    self_href: str,
+    *,
+    hub: str | None = None,
+) -> bytes:
+    """The JSON Feed document for ``stories`` (already newest first and capped)."""
+    doc: dict[str, Any] = {
+        "version": VERSION,
+        "title": _clean(output.title),
+        "authors": [{"name": _clean(output.author).strip() or "feeds"}],
+        "items": [_item(story, output.summary_words) for story in stories],
+    }
+    if output.subtitle:
+        doc["description"] = _clean(output.subtitle)
+    feed_url = _http_url(self_href)
+    if feed_url:
+        doc["feed_url"] = feed_url
+    if hub:
+        doc["hubs"] = [{"type": "WebSub", "url": hub}]
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2)
+    return (text + "\n").encode("utf-8")
+
+
+def _item(story: StoredEntry, summary_words: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": story.id,
+        "title": _clean(story.title) or "(untitled)",
+        "content_html": _clean(story.content_html),
+        "date_published": _date(story.published),
+        "date_modified": _date(story.updated),
+    }
+    link = _http_url(story.link)
+    if link:
+        item["url"] = link
+    summary = teaser(story.excerpt, story.body_text, summary_words)
+    if summary:
+        item["summary"] = _clean(summary)
+    author = _clean(story.author or "").strip()
+    if author:
+        item["authors"] = [{"name": author}]
+    tags = [_clean(t).strip() for t in story.categories if t.strip()]
+    if tags:
+        item["tags"] = tags
+    source_link = _http_url(story.source_link) or _http_url(story.source_url)
+    if source_link:
+        # JSON Feed §"Extensions": custom keys start with an underscore.
+        item["_source"] = {"title": _clean(story.source_title), "url": source_link}
+    return item
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of JSON Feed 1.1 shipped with the package."""
+    text = (
+        resources.files("feeds")
+        .joinpath("schemas/jsonfeed-1.1.schema.json")
+        .read_text(encoding="utf-8")
+    )
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def check(data: bytes) -> list[str]:
+    """Pre-publish validation of a JSON Feed 1.1 document; empty list = valid."""
+    import jsonschema
+
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return [f"not valid JSON: {exc}"]
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+        for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.path)))
+    ]
+    if problems:
+        return problems
+    _check_formats(doc, "", problems)
+    ids = [item["id"] for item in doc["items"]]
+    for n, ident in enumerate(ids):
+        if ident in ids[:n]:
+            problems.append(f"items/{n}/id: {ident!r} repeats an earlier item")
+    return problems
+
+
+def _check_formats(value: Any, where: str, problems: list[str]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            path = f"{where}/{key}" if where else key
+            if key in _URL_FIELDS and isinstance(inner, str):
+                parts = urlsplit(inner)
+                if not parts.scheme or re.search(r"\s", inner):
+                    problems.append(f"{path}: {inner!r} is not an absolute URL")
+            elif key in ("date_published", "date_modified") and isinstance(inner, str):
+                if not _DATE_RE.match(inner):
+                    problems.append(f"{path}: {inner!r} is not an RFC 3339 date-time")
+            else:
+                _check_formats(inner, path, problems)
+    elif isinstance(value, list):
+        for n, inner in enumerate(value):
+            _check_formats(inner, f"{where}/{n}", problems)

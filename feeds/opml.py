@@ -1,0 +1,188 @@
+"""OPML 2.0 (http://opml.org/spec2.opml) export and import of the configured sources.
+
+Export writes one ``<outline type="rss">`` per feed source (a ``type = "html"``
+section page becomes a ``type="link"`` outline), in config order, with
+no creation date, so the same config gives the same bytes. Import reads every
+outline with an ``xmlUrl`` (nested folders included), keeps the http(s) ones
+whose URL is not configured yet, and appends a ``[[sources]]`` block per new
+feed to the config file's text, right after the last existing source: the
+file's comments and layout are kept, because the file is edited as text, not
+parsed and rewritten. The new text is checked with the config loader before
+it replaces the file atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from feeds import config as config_module
+from feeds.config import Config
+from feeds.errors import ConfigError, OPMLError
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One feed an OPML file lists: ``title`` is its outline's text."""
+
+    url: str
+    title: str | None = None
+    html_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """What an import adds (``added``: name and URL) and what it skips, with reasons."""
+
+    added: tuple[tuple[str, str], ...]
+    skipped: tuple[tuple[str, str], ...]
+    text: str
+
+
+def export(config: Config, title: str = "feeds sources") -> bytes:
+    """OPML 2.0 of the configured sources."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = title
+    body = etree.SubElement(root, "body")
+    for source in config.sources:
+        label = source.title or source.name
+        if source.type == "html":
+            # A section page is no feed: a "link" outline, which readers do not subscribe to.
+            etree.SubElement(body, "outline", type="link", text=label, url=source.url)
+            continue
+        etree.SubElement(body, "outline", type="rss", text=label, title=label, xmlUrl=source.url)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def read(data: bytes, where: str = "OPML") -> list[Feed]:
+    """Every outline with an ``xmlUrl``, in document order."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise OPMLError(f"{where}: not well-formed XML: {exc}") from exc
+    if root.tag != "opml" or root.find("body") is None:
+        raise OPMLError(f"{where}: not an OPML document (no <opml><body>)")
+    feeds: list[Feed] = []
+    for outline in root.iter("outline"):
+        url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+        if url:
+            feeds.append(
+                Feed(
+                    url=url,
+                    title=(outline.get("title") or outline.get("text") or "").strip() or None,
+                    html_url=outline.get("htmlUrl"),
+                )
+            )
+    return feeds
+
+
+def plan_import(config_text: str, config: Config, feeds: Sequence[Feed]) -> ImportPlan:
+    """The new config text with a ``[[sources]]`` block for each new http(s) feed."""
+    known_urls = {s.url for s in config.sources}
+    names = {s.name for s in config.sources}
+    added: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []
+    for feed in feeds:
+        parts = urlsplit(feed.url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            skipped.append((feed.url, "not an http(s) URL"))
+            continue
+        if feed.url in known_urls:
+            skipped.append((feed.url, "already configured"))
+            continue
+        name = _unique(_slug(feed.title or "") or _slug(parts.netloc) or "source", names)
+        names.add(name)
+        known_urls.add(feed.url)
+        added.append((name, feed.url))
+    blocks = "".join(
+        f"\n[[sources]]\nname = {_toml_str(name)}\nurl = {_toml_str(url)}\n" for name, url in added
+    )
+    return ImportPlan(tuple(added), tuple(skipped), _insert(config_text, blocks))
+
+
+def apply_import(path: Path, feeds: Sequence[Feed]) -> ImportPlan:
+    """Add ``feeds`` to the config file at ``path``; validated, then written atomically."""
+    from feeds.publish import write_atomic
+
+    config = config_module.load(path)
+    text = path.read_text(encoding="utf-8")
+    plan = plan_import(text, config, feeds)
+    if not plan.added:
+        return plan
+    try:
+        data = tomllib.loads(plan.text)
+    except tomllib.TOMLDecodeError as exc:  # a bug in _insert, never the user's file
+        problem = f"the imported config would not be valid TOML: {exc}"
+        raise ConfigError([problem], str(path)) from exc
+    config_module.from_dict(data, base_dir=path.resolve().parent, path=path)
+    write_atomic(path, plan.text.encode("utf-8"))
+    return plan
+
+
+_HEADER_RE = re.compile(r"^\s*\[")
+_SOURCES_RE = re.compile(r"^\s*\[\[\s*sources\s*\]\]")
+
+
+def _insert(text: str, blocks: str) -> str:
+    """Put ``blocks`` after the last ``[[sources]]`` table (or at the end of the file).
+
+    The comment lines and blank lines right above the next table header belong
+    to that table, so the blocks go above them.
+    """
+    if not blocks:
+        return text
+    lines = text.splitlines(keepends=True)
+    last = max((i for i, line in enumerate(lines) if _SOURCES_RE.match(line)), default=None)
+    end = len(lines)
+    if last is not None:
+        for i in range(last + 1, len(lines)):
+            if _HEADER_RE.match(lines[i]) and not _in_multiline(lines[last:i]):
+                end = i
+                break
+        while end > last + 1 and (
+            not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")
+        ):
+            end -= 1
+    head = "".join(lines[:end])
+    if head and not head.endswith("\n"):
+        head += "\n"
+    tail = "".join(lines[end:])
+    if tail and not tail.startswith("\n"):
+        blocks += "\n"
+    return head + blocks + tail
+
+
+def _in_multiline(lines: Sequence[str]) -> bool:
+    """True when ``lines`` leave a multi-line string or array open (then ``[`` is not a header)."""
+    joined = "".join(lines)
+    return (joined.count('"""') % 2 == 1) or (joined.count("'''") % 2 == 1)
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", ascii_text.lower()).strip("-._")
+    return slug[:48].strip("-._")
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name}-{n}" in taken:
+        n += 1
+    return f"{name}-{n}"
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string: JSON's escapes are a subset of TOML's (\\uXXXX, \\", \\\\)."""
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,343 @@
+"""The daemon: fetch each source when it is due, publish after changes, stop cleanly.
+
+Two parts:
+
+- :class:`Daemon`, the logic, with the clock passed in and no APScheduler,
+  signals or threads of its own. ``tick(now)`` fetches every source due at
+  ``now`` (concurrently, under the fetcher's global and per-host caps), saves
+  each in its own transaction, publishes when the coalescing window has
+  passed, records a heartbeat, and returns when it next needs to run. A test
+  drives it through a simulated day with a fake clock.
+- :func:`run`, the shell: holds the refresh lock for the daemon's whole life,
+  lets an APScheduler ``BlockingScheduler`` call ``tick`` at the times it
+  asks for (one job, ``max_instances=1``, coalescing, a misfire grace time, so
+  runs never overlap and a late wake-up runs once), and handles signals:
+
+  ======== ==================================================================
+  SIGTERM  stop taking new work; fetches in flight finish (each is bounded
+  SIGINT   by ``[fetch] total_timeout``) and are saved in their own
+           transactions, or dropped unsaved; pending changes are published;
+           exit 0
+  SIGHUP   reload the config before the next run; a bad config is reported
+           and the old one kept (a changed ``[store] path`` needs a restart)
+  ======== ==================================================================
+
+Why the lock is held for the daemon's lifetime rather than per run: a cron
+``feeds refresh`` during the daemon would otherwise interleave with it and
+fetch what the daemon is about to fetch. With the lock held, such a run waits
+``[store] lock_timeout`` and exits 75 with a message naming the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from feeds import config as config_module
+from feeds import schedule
+from feeds.config import Config
+from feeds.errors import ConfigError, FeedsError
+from feeds.fetch import Fetcher
+from feeds.lock import refresh_lock
+from feeds.refresh import OutputReport, SourceReport, publish_all, refresh
+from feeds.store import Store
+
+__all__ = ["Daemon", "TickReport", "run"]
+
+log = logging.getLogger("feeds.daemon")
+
+#: Never wake up sooner than this after a run (a source that stays due must not spin).
+MIN_WAIT = timedelta(seconds=1)
+#: How late a run may start and still run (a suspended laptop, a busy machine).
+MISFIRE_GRACE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """What one :meth:`Daemon.tick` did, and when the daemon should next run."""
+
+    now: datetime
+    sources: tuple[SourceReport, ...]
+    outputs: tuple[OutputReport, ...]
+    next_run: datetime
+
+    @property
+    def fetched(self) -> tuple[SourceReport, ...]:
+        return tuple(s for s in self.sources if s.skipped is None)
+
+
+class Daemon:
+    """The daemon's logic: run what is due at ``now``, coalesce publishing, keep a heartbeat.
+
+    Not thread-safe: one ``tick`` at a time (the scheduler guarantees it).
+    Each tick opens the store afresh, so ticks may run on any thread.
+    """
+
+    def __init__(self, config: Config, fetcher: Fetcher, *, pid: int | None = None) -> None:
+        self.config = config
+        self.fetcher = fetcher
+        self.pid = os.getpid() if pid is None else pid
+        self._stop = threading.Event()
+        self._dirty_since: datetime | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, now: datetime) -> None:
+        """Record in the store that a daemon runs here (the heartbeat starts)."""
+        with Store.open(self.config.store_path) as store:
+            store.sync_sources([(s.name, s.url) for s in self.config.sources])
+            store.daemon_started(self.pid, socket.gethostname(), now)
+
+    def request_stop(self) -> None:
+        """Take no new work; a tick in progress drops what it has not saved yet."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def finish(self, now: datetime) -> tuple[OutputReport, ...]:
+        """Publish pending changes and record that the daemon stopped."""
+        with Store.open(self.config.store_path) as store:
+            outputs = self._publish(store, now) if self._dirty_since is not None else ()
+            store.daemon_stopped(now)
+        return outputs
+
+    def reload(self, config: Config) -> None:
+        """Use a new config from the next tick on (the store path must not change)."""
+        if config.store_path != self.config.store_path:
+            raise ConfigError(
+                [f"store.path: changing it ({config.store_path}) needs a restart of the daemon"],
+                str(config.path) if config.path else None,
+            )
+        self.config = config
+
+    # -- one run ---------------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> TickReport:
+        """Fetch the sources due at ``now``, publish if the window passed, say when to run next."""
+        config = self.config
+        with Store.open(config.store_path) as store:
+            report = refresh(
+                config,
+                store,
+                self.fetcher,
+                now=now,
+                publish=False,
+                should_stop=self._stop.is_set,
+            )
+            if report.changed and self._dirty_since is None:
+                self._dirty_since = now
+            outputs: tuple[OutputReport, ...] = ()
+            publish_at = self._publish_at()
+            if publish_at is not None and now >= publish_at and not self.stopping:
+                outputs = self._publish(store, now)
+            store.daemon_beat(now)
+            next_run = self._next_run(store, now)
+        return TickReport(now=now, sources=report.sources, outputs=outputs, next_run=next_run)
+
+    def _publish_at(self) -> datetime | None:
+        if self._dirty_since is None:
+            return None
+        return self._dirty_since + self.config.daemon.publish_delay
+
+    def _publish(self, store: Store, now: datetime) -> tuple[OutputReport, ...]:
+        self._dirty_since = None
+        return publish_all(self.config, store, poster=self.fetcher, now=now)
+
+    def _next_run(self, store: Store, now: datetime) -> datetime:
+        config = self.config
+        candidates = [now + config.daemon.heartbeat]
+        publish_at = self._publish_at()
+        if publish_at is not None:
+            candidates.append(publish_at)
+        configured = {s.name for s in config.sources}
+        for state in store.sources():
+            if state.name not in configured:
+                continue
+            due = schedule.next_due(state, config.schedule, config.interval(state.name))
+            if due is not None:
+                candidates.append(due)
+        return max(min(candidates), now + MIN_WAIT)
+
+
+# --- the shell: lock, APScheduler, signals ---------------------------------------------------
+
+
+class _Stop(BaseException):
+    """Raised in the main thread by SIGTERM/SIGINT to leave the scheduler's loop."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
+    """Run the daemon in the foreground until SIGTERM or SIGINT; return the exit status (0).
+
+    Raises :class:`~feeds.errors.FeedsError` when it cannot start (the lock is
+    held by another feeds process, the store is unusable).
+    """
+    # Imported here: cron's `feeds refresh` and `feeds --help` never pay for APScheduler.
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.base import SchedulerNotRunningError
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    with (
+        refresh_lock(config.store_path, config.lock_timeout, role="daemon"),
+        Fetcher(config.fetch) as first_fetcher,
+    ):
+        daemon = Daemon(config, first_fetcher)
+        daemon.start(clock())
+        log.info(
+            "feeds daemon started (pid %d): %d sources, store %s",
+            daemon.pid,
+            len(config.sources),
+            config.store_path,
+        )
+        scheduler = BlockingScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={
+                "max_instances": 1,
+                "coalesce": True,
+                "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+            },
+        )
+        reload_requested = threading.Event()
+        fetchers = [first_fetcher]
+
+        def job() -> None:
+            if reload_requested.is_set():
+                reload_requested.clear()
+                _reload(daemon, fetchers)
+            try:
+                report = daemon.tick(clock())
+            except FeedsError as exc:  # e.g. the disk is full: log it and try again later
+                log.error("run failed: %s", exc)
+                next_run = clock() + daemon.config.daemon.heartbeat
+            else:
+                _log_tick(report)
+                next_run = report.next_run
+            if not daemon.stopping:
+                scheduler.modify_job("tick", next_run_time=next_run)
+
+        scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=daemon.config.daemon.heartbeat.total_seconds(), timezone=UTC),
+            id="tick",
+            name="fetch due sources",
+            next_run_time=clock(),
+        )
+
+        def on_hup(signum: int, frame: FrameType | None) -> None:
+            reload_requested.set()
+            # Not from the handler itself: the scheduler's locks may be held by this thread.
+            threading.Thread(
+                target=_wake, args=(scheduler, clock()), name="feeds-reload", daemon=True
+            ).start()
+
+        try:
+            with _signals(daemon, on_hup):
+                try:
+                    scheduler.start()
+                except _Stop:
+                    pass
+                finally:
+                    daemon.request_stop()
+                    log.info("stopping: waiting for the run in progress")
+                    with suppress(SchedulerNotRunningError):
+                        scheduler.shutdown(wait=True)  # waits for a tick in progress
+        except _Stop:  # a signal in the instant before the scheduler started
+            daemon.request_stop()
+        outputs = daemon.finish(clock())
+        for output in outputs:
+            if output.error:
+                log.error("output %s: FAILED: %s", output.name, output.error)
+        for fetcher in fetchers[1:]:
+            fetcher.close()
+    log.info("feeds daemon stopped")
+    return 0
+
+
+def _wake(scheduler: Any, now: datetime) -> None:
+    from apscheduler.jobstores.base import JobLookupError
+    from apscheduler.schedulers.base import SchedulerNotRunningError
+
+    try:
+        scheduler.modify_job("tick", next_run_time=now)
+    except (JobLookupError, SchedulerNotRunningError) as exc:  # shutting down: nothing to wake
+        log.debug("could not wake the scheduler: %s", exc)
+
+
+def _reload(daemon: Daemon, fetchers: list[Fetcher]) -> None:
+    path = daemon.config.path
+    if path is None:
+        log.warning("SIGHUP: the config was not read from a file; nothing to reload")
+        return
+    try:
+        new = config_module.load(path)
+        daemon.reload(new)
+    except ConfigError as exc:
+        log.error("SIGHUP: the new config is not used, the old one is kept: %s", exc)
+        for problem in exc.problems:
+            log.error("  %s", problem)
+        return
+    if new.fetch != daemon.fetcher.options:
+        daemon.fetcher = Fetcher(new.fetch)
+        fetchers.append(daemon.fetcher)
+    log.info("SIGHUP: config reloaded from %s (%d sources)", path, len(new.sources))
+
+
+def _log_tick(report: TickReport) -> None:
+    for source in report.fetched:
+        if source.ok:
+            log.info("%s", source.summary())
+        else:
+            log.warning("%s", source.summary())
+    for output in report.outputs:
+        if output.error:
+            log.error("output %s: FAILED: %s", output.name, output.error)
+        else:
+            state = "written" if output.written else "unchanged"
+            log.info("output %s: %d entries, %s", output.name, output.entries, state)
+    log.debug("next run at %s", report.next_run.isoformat())
+
+
+@contextmanager
+def _signals(daemon: Daemon, on_hup: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """Install the daemon's signal handlers for the duration, then restore the old ones."""
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        if daemon.stopping:
+            return  # already stopping; the run in progress is bounded by the fetch timeout
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        daemon.request_stop()
+        raise _Stop
+
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, on_stop),
+        signal.SIGINT: signal.signal(signal.SIGINT, on_stop),
+        signal.SIGHUP: signal.signal(signal.SIGHUP, on_hup),
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def load_and_run(config_path: Path) -> int:
+    """Read the config and run; the CLI's entry point."""
+    return run(config_module.load(config_path))

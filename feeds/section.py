@@ -1,0 +1,122 @@
+"""Section pages as sources: which advertised feed to read, and which links are articles.
+
+Pure functions over page bytes; no I/O.
+
+* :func:`pick_feed`: a WordPress category page advertises the site's feed, its comments feed
+  and the category's own feed; the one under the page's path (``/category/business/`` →
+  ``/category/business/feed/``) is the one the admin means. Comment feeds come last.
+* :func:`article_links`: the links a CSS selector picks on the page (default
+  :data:`DEFAULT_SELECTOR`, the title links of WordPress themes), absolute, http(s) only,
+  without fragments, each once, in page order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+__all__ = [
+    "DEFAULT_SELECTOR",
+    "MAX_LINKS",
+    "article_links",
+    "page_title",
+    "pick_feed",
+    "selector_problem",
+]
+
+DEFAULT_SELECTOR = (
+    "article .entry-title a, article h2 a, article h3 a, .entry-title a, .post-title a,"
+    " article a[rel~=bookmark]"
+)
+"""Title links on WordPress category pages (``<article><h2 class="entry-title"><a>``)."""
+
+MAX_LINKS = 50
+"""At most this many article links are taken from one section page."""
+
+
+def selector_problem(selector: str) -> str | None:
+    """Why ``selector`` is not a usable CSS selector, or ``None`` when it is."""
+    from lxml.cssselect import CSSSelector, SelectorError
+
+    try:
+        CSSSelector(selector)
+    except SelectorError as exc:
+        return f"not a valid CSS selector ({exc})"
+    return None
+
+
+def article_links(
+    page: bytes, base_url: str, selector: str | None = None, *, limit: int = MAX_LINKS
+) -> tuple[str, ...]:
+    """The article URLs ``selector`` finds on ``page``, a section page fetched from ``base_url``."""
+    from lxml.cssselect import CSSSelector
+
+    doc = _document(page)
+    if doc is None:
+        return ()
+    base = _base(doc, base_url)
+    page_url = urldefrag(base_url)[0]
+    found: dict[str, None] = {}
+    matches = CSSSelector(selector or DEFAULT_SELECTOR)(doc)
+    for el in matches if isinstance(matches, list) else []:
+        if not isinstance(el, etree._Element):
+            continue
+        href = str(el.get("href") or "").strip()
+        if not href:
+            continue
+        try:
+            url = urldefrag(urljoin(base, href))[0]
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError:
+            continue
+        if scheme in ("http", "https") and url != page_url:
+            found.setdefault(url, None)
+        if len(found) >= limit:
+            break
+    return tuple(found)
+
+
+def page_title(page: bytes) -> str | None:
+    """The page's ``<title>`` as plain text, or ``None``."""
+    doc = _document(page)
+    title = doc.findtext(".//title") if doc is not None else None
+    return " ".join(title.split()) or None if title else None
+
+
+def pick_feed(page_url: str, feed_urls: Sequence[str]) -> str:
+    """The feed among ``feed_urls`` (as advertised, in page order) that stands for the page."""
+    if not feed_urls:
+        raise ValueError("no feed to pick")
+    page = urlsplit(page_url)
+    page_path = page.path if page.path.endswith("/") else page.path.rsplit("/", 1)[0] + "/"
+
+    def rank(item: tuple[int, str]) -> tuple[int, int, int, int]:
+        index, url = item
+        parts = urlsplit(url)
+        comments = "comment" in parts.path.lower() or "comment" in parts.query.lower()
+        same_host = parts.hostname == page.hostname
+        under_page = same_host and page_path != "/" and parts.path.startswith(page_path)
+        return (int(comments), int(not under_page), int(not same_host), index)
+
+    return min(enumerate(feed_urls), key=rank)[1]
+
+
+def _document(page: bytes) -> lxml.html.HtmlElement | None:
+    if not page.strip():
+        return None
+    parser = lxml.html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
+    try:
+        return lxml.html.document_fromstring(page, parser=parser)
+    except (etree.LxmlError, ValueError):
+        return None
+
+
+def _base(doc: lxml.html.HtmlElement, url: str) -> str:
+    for el in doc.iter("base"):
+        href = (el.get("href") or "").strip()
+        if href:
+            return urljoin(url, str(href))
+    return url

@@ -1,0 +1,121 @@
+"""``feeds status``: the daemon's heartbeat and every source's schedule, for people and monitors.
+
+:func:`gather` builds a JSON-ready dict (the ``--json`` output, a stable
+contract for monitoring); :func:`render` turns it into a table. Reading only:
+the store is never written here, so it is safe while the daemon runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime
+from typing import Any
+
+from feeds import schedule
+from feeds.config import Config
+from feeds.store import Store
+from feeds.types import DaemonInfo, SourceState
+
+
+def daemon_running(info: DaemonInfo | None) -> bool:
+    """Whether the recorded daemon is alive: not stopped, and its pid exists on this host."""
+    if info is None or info.stopped is not None:
+        return False
+    if info.host != socket.gethostname():
+        return True  # another machine's process: trust the heartbeat's age instead
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
+
+
+def gather(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
+    info = store.daemon_info()
+    states = {s.name: s for s in store.sources()}
+    sources = []
+    for source in config.sources:
+        state = states.get(source.name) or SourceState(name=source.name, url=source.url)
+        due = schedule.next_due(state, config.schedule, config.interval(source.name))
+        sources.append(
+            {
+                "name": source.name,
+                "url": state.url,
+                "config_url": source.url,
+                "interval_seconds": int(config.interval(source.name).total_seconds()),
+                "last_fetched": _iso(state.last_fetched),
+                "last_status": state.last_status,
+                "next_due": _iso(max(due, now)) if due else None,
+                "due_now": due is not None and due <= now,
+                "error_count": state.error_count,
+                "last_error": state.last_error,
+                "retry_after": _iso(state.retry_after),
+                "retired": state.retired,
+                "retired_at": _iso(state.retired_at),
+                "retired_reason": state.retired_reason,
+                "entries": state.entry_count,
+            }
+        )
+    return {
+        "now": _iso(now),
+        "daemon": None
+        if info is None
+        else {
+            "running": daemon_running(info),
+            "pid": info.pid,
+            "host": info.host,
+            "started": _iso(info.started),
+            "last_activity": _iso(info.last_activity),
+            "seconds_since_activity": int((now - info.last_activity).total_seconds()),
+            "stopped": _iso(info.stopped),
+        },
+        "sources": sources,
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = []
+    daemon = report["daemon"]
+    if daemon is None:
+        lines.append("daemon: never ran on this store")
+    elif daemon["running"]:
+        lines.append(
+            f"daemon: running (pid {daemon['pid']} on {daemon['host']}, since "
+            f"{daemon['started'][:19]}), last activity {daemon['last_activity'][:19]} "
+            f"({daemon['seconds_since_activity']} s ago)"
+        )
+    else:
+        stopped = daemon["stopped"] or daemon["last_activity"]
+        lines.append(f"daemon: not running (last seen {stopped[:19]}, pid {daemon['pid']})")
+    rows = [("NAME", "STATE", "HTTP", "LAST FETCH", "NEXT DUE", "ERRORS", "LAST ERROR")]
+    for s in report["sources"]:
+        if s["retired"]:
+            state, next_due = "retired", "never (feeds enable " + s["name"] + ")"
+        else:
+            state = "error" if s["error_count"] else ("ok" if s["last_fetched"] else "new")
+            next_due = "now" if s["due_now"] else s["next_due"][:19]
+            if s["retry_after"] and s["retry_after"] > report["now"]:
+                state += " (Retry-After)"
+        rows.append(
+            (
+                s["name"],
+                state,
+                str(s["last_status"] or "-"),
+                (s["last_fetched"] or "never")[:19],
+                next_due,
+                str(s["error_count"]),
+                s["last_error"] or "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:6])]
+        lines.append("  ".join([*cells, row[6]]).rstrip())
+    return "\n".join(lines)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

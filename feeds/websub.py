@@ -1,0 +1,77 @@
+"""WebSub publisher pings (W3C WebSub Recommendation, §4 "Publishing").
+
+When a subscription document of an output with a ``hub`` changes, the hub is
+told with ``POST hub.mode=publish&hub.url=<topic>`` (the form most hubs accept,
+e.g. Google's and Superfeedr's). The ping is first saved in the store as
+pending, then delivered; a hub that is down or answers an error leaves it
+pending, and every later run (refresh or publish) tries again. A ping never
+blocks publishing: the files are written before any ping is attempted, and a
+failed ping is a warning in the report, not a failure of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from feeds.config import OutputConfig
+from feeds.errors import FetchError
+from feeds.store import Store
+
+
+class Poster(Protocol):
+    """What sends a ping: :meth:`feeds.fetch.Fetcher.post_form`."""
+
+    def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int: ...
+
+
+@dataclass(frozen=True)
+class PingReport:
+    """One delivery attempt; ``error`` is None when the hub accepted the ping."""
+
+    hub: str
+    topic: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def queue(store: Store, output: OutputConfig, formats: Sequence[str], now: datetime) -> None:
+    """Remember that the hub of ``output`` must hear about the changed ``formats``."""
+    if output.hub is None:
+        return
+    for fmt in formats:
+        topic = output.format_url(fmt)
+        if topic is not None:
+            store.add_pending_ping(output.hub, topic, now)
+
+
+def deliver(store: Store, poster: Poster, outputs: Sequence[OutputConfig]) -> list[PingReport]:
+    """Try every pending ping once. Pings to hubs no longer configured are dropped."""
+    wanted = {
+        (output.hub, output.format_url(fmt))
+        for output in outputs
+        if output.hub
+        for fmt in output.formats
+    }
+    reports: list[PingReport] = []
+    for ping in store.pending_pings():
+        if (ping.hub, ping.topic) not in wanted:
+            store.ping_delivered(ping.hub, ping.topic)
+            continue
+        error: str | None
+        try:
+            status = poster.post_form(ping.hub, [("hub.mode", "publish"), ("hub.url", ping.topic)])
+            error = None if 200 <= status < 300 else f"hub answered HTTP {status}"
+        except FetchError as exc:
+            error = exc.message
+        if error is None:
+            store.ping_delivered(ping.hub, ping.topic)
+        else:
+            store.ping_failed(ping.hub, ping.topic, error)
+        reports.append(PingReport(ping.hub, ping.topic, error))
+    return reports

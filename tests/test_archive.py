@@ -1,0 +1,206 @@
+"""RFC 5005 paged archives: stable pages, the right links, unchanged pages left alone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from test_store import NOW, clean, save
+
+from feeds import archive
+from feeds import config as config_module
+from feeds.config import Config
+from feeds.refresh import publish_all
+from feeds.store import Store
+
+from support import validate_independently
+
+A = "{http://www.w3.org/2005/Atom}"
+FH = "{http://purl.org/syndication/history/1.0}"
+
+
+def make_config(tmp_path: Path, **output: object) -> Config:
+    return config_module.from_dict(
+        {
+            "sources": [{"name": "a", "url": "https://a.example/feed/"}],
+            "outputs": [
+                {
+                    "name": "business",
+                    "path": "out/business.atom",
+                    "max_entries": 3,
+                    "archive": True,
+                    "archive_page_size": 2,
+                    "formats": ["atom", "rss", "json"],
+                    **output,
+                }
+            ],
+        },
+        base_dir=tmp_path,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "state" / "feeds.db") as s:
+        s.sync_sources([("a", "https://a.example/feed/")])
+        yield s
+
+
+def add(store: Store, *numbers: int) -> None:
+    """Story n is published n hours before NOW: a higher number is older."""
+    save(store, "a", [clean(n) for n in numbers])
+
+
+def titles(path: Path) -> list[str]:
+    root = etree.fromstring(path.read_bytes())
+    if root.tag == "rss":
+        return [i.findtext("title") or "" for i in root.iter("item")]
+    return [e.findtext(A + "title") or "" for e in root.iter(A + "entry")]
+
+
+def links(path: Path) -> dict[str, str]:
+    root = etree.fromstring(path.read_bytes())
+    top = root.find("channel") if root.tag == "rss" else root
+    assert top is not None
+    found = top.findall(A + "link")
+    return {str(link.get("rel")): str(link.get("href")) for link in found if link.get("rel")}
+
+
+def test_older_stories_go_to_pages_numbered_from_the_oldest(tmp_path: Path, store: Store) -> None:
+    config = make_config(tmp_path)
+    add(store, *range(1, 8))  # 7 stories: 3 in the subscription document, 4 in 2 pages
+    (report,) = publish_all(config, store)
+    assert report.error is None and report.archive_pages == 4  # 2 pages x (atom, rss)
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "business-archive-1.atom",
+        "business-archive-1.rss",
+        "business-archive-2.atom",
+        "business-archive-2.rss",
+        "business.atom",
+        "business.json",
+        "business.rss",
+    ]
+    assert titles(out / "business.atom") == ["Story 1", "Story 2", "Story 3"]
+    assert titles(out / "business-archive-2.atom") == ["Story 4", "Story 5"]
+    assert titles(out / "business-archive-1.atom") == ["Story 6", "Story 7"]
+    assert titles(out / "business-archive-1.rss") == ["Story 6", "Story 7"]
+    validate_independently(*sorted(out.glob("*.atom")))
+
+    assert links(out / "business.atom") == {
+        "self": "business.atom",
+        "prev-archive": "business-archive-2.atom",
+    }
+    assert links(out / "business-archive-2.atom") == {
+        "self": "business-archive-2.atom",
+        "current": "business.atom",
+        "prev-archive": "business-archive-1.atom",
+    }
+    assert links(out / "business-archive-1.atom") == {
+        "self": "business-archive-1.atom",
+        "current": "business.atom",
+        "next-archive": "business-archive-2.atom",
+    }
+    for name in ("business-archive-1.atom", "business-archive-2.rss"):
+        assert etree.fromstring((out / name).read_bytes()).find(f".//{FH}archive") is not None
+    assert etree.fromstring((out / "business.atom").read_bytes()).find(f".//{FH}archive") is None
+
+
+def test_absolute_links_when_the_output_has_a_public_url(tmp_path: Path, store: Store) -> None:
+    config = make_config(tmp_path, url="https://feeds.example.org/x/business.atom")
+    add(store, *range(1, 6))
+    publish_all(config, store)
+    assert links(tmp_path / "out" / "business-archive-1.rss") == {
+        "self": "https://feeds.example.org/x/business-archive-1.rss",
+        "current": "https://feeds.example.org/x/business.rss",
+    }
+
+
+def test_new_stories_fill_the_newest_page_and_leave_full_pages_alone(
+    tmp_path: Path, store: Store
+) -> None:
+    config = make_config(tmp_path)
+    add(store, *range(10, 17))  # 7 stories → pages [15, 16], [13, 14]
+    publish_all(config, store)
+    out = tmp_path / "out"
+    oldest = out / "business-archive-1.atom"
+    before = oldest.read_bytes()
+    os.utime(oldest, (1_000_000_000, 1_000_000_000))
+
+    add(store, 9)  # one newer story pushes story 12 into the archive: a third page
+    (report,) = publish_all(config, store)
+    assert titles(out / "business-archive-3.atom") == ["Story 12"]
+    assert titles(out / "business-archive-2.atom") == ["Story 13", "Story 14"]
+    assert oldest.read_bytes() == before and oldest.stat().st_mtime == 1_000_000_000
+    # page 2 gained a next-archive link; page 3 is new; page 1 untouched
+    assert report.archive_pages == 4
+    assert links(out / "business-archive-2.atom")["next-archive"] == "business-archive-3.atom"
+    assert links(out / "business.atom")["prev-archive"] == "business-archive-3.atom"
+
+    (again,) = publish_all(config, store)
+    assert again.archive_pages == 0 and not again.written
+
+
+def test_a_deleted_archive_file_is_written_again(tmp_path: Path, store: Store) -> None:
+    config = make_config(tmp_path)
+    add(store, *range(1, 8))
+    publish_all(config, store)
+    page = tmp_path / "out" / "business-archive-1.rss"
+    data = page.read_bytes()
+    page.unlink()
+    (report,) = publish_all(config, store)
+    assert report.archive_pages == 1 and page.read_bytes() == data
+
+
+def test_an_updated_old_story_rewrites_only_its_page(tmp_path: Path, store: Store) -> None:
+    config = make_config(tmp_path)
+    add(store, *range(1, 8))
+    publish_all(config, store)
+    out = tmp_path / "out"
+    page2 = (out / "business-archive-2.atom").read_bytes()
+    save(store, "a", [clean(7, title="Story 7, corrected")], now=NOW + timedelta(hours=1))
+    (report,) = publish_all(config, store)
+    assert report.archive_pages == 2  # page 1 in atom and rss
+    assert titles(out / "business-archive-1.atom") == ["Story 6", "Story 7, corrected"]
+    assert (out / "business-archive-2.atom").read_bytes() == page2
+
+
+def test_pages_left_over_after_a_config_change_are_removed(tmp_path: Path, store: Store) -> None:
+    add(store, *range(1, 8))
+    publish_all(make_config(tmp_path), store)
+    publish_all(make_config(tmp_path, max_entries=5), store)
+    out = tmp_path / "out"
+    assert not (out / "business-archive-2.atom").exists()
+    assert titles(out / "business-archive-1.atom") == ["Story 6", "Story 7"]
+
+
+def test_without_archive_nothing_but_the_subscription_document(
+    tmp_path: Path, store: Store
+) -> None:
+    add(store, *range(1, 8))
+    publish_all(make_config(tmp_path, archive=False), store)
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "business.atom",
+        "business.json",
+        "business.rss",
+    ]
+    assert "prev-archive" not in links(out / "business.atom")
+
+
+def test_plan_is_pure_and_partitions_the_index(tmp_path: Path, store: Store) -> None:
+    config = make_config(tmp_path)
+    add(store, *range(1, 9))
+    (output,) = config.outputs
+    index = store.story_index(output.sources)
+    pages = archive.plan(output, index)
+    newest = [s.id for s in store.entries_for_output(output.sources, output.max_entries)]
+    assert [s.id for s in index[:3]] == newest
+    archived = [i for page in reversed(pages) for i in reversed(page.ids)]
+    assert archived == [s.id for s in index[3:]]
+    assert [len(p.ids) for p in pages] == [2, 2, 1]
+    assert archive.plan(output, index) == pages

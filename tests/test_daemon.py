@@ -1,0 +1,447 @@
+"""The daemon: its core through a simulated day, and the real process (signals, lock, status)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import click
+import pytest
+
+from feeds import cli
+from feeds import config as config_module
+from feeds.config import Config
+from feeds.errors import ConfigError
+from feeds.fetch import Fetcher
+from feeds.lock import lock_path
+from feeds.scheduler import Daemon, TickReport
+from feeds.store import Store
+
+from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
+from support import REPO
+
+__all__ = ["http_server"]
+
+T0 = datetime(2026, 3, 4, 0, 0, tzinfo=UTC)
+M = timedelta(minutes=1)
+H = timedelta(hours=1)
+
+
+def rss(guid: str = "1") -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+        "<link>https://news.example.com/</link>"
+        f"<item><title>Story {guid}</title><link>https://news.example.com/{guid}/</link>"
+        f"<guid>https://news.example.com/?p={guid}</guid>"
+        "<description>Shares rose after the company reported results.</description>"
+        "</item></channel></rss>"
+    ).encode()
+
+
+class World:
+    """A scripted server whose handlers log the simulated time of each request."""
+
+    def __init__(self, server: HTTPTestServer) -> None:
+        self.server = server
+        self.now = T0
+        self.log: list[tuple[timedelta, str, RecordedRequest]] = []
+
+    def route(self, path: str, answer: Callable[[int], Reply]) -> None:
+        def handler(request: RecordedRequest) -> Reply:
+            n = len(self.times(path))
+            self.log.append((self.now - T0, path, request))
+            return answer(n)
+
+        self.server.route(path, handler)
+
+    def times(self, path: str) -> list[timedelta]:
+        return [t for t, p, _ in self.log if p == path]
+
+    def requests(self, path: str) -> list[RecordedRequest]:
+        return [r for _, p, r in self.log if p == path]
+
+    def run(self, daemon: Daemon, until: timedelta) -> list[TickReport]:
+        """Drive the daemon core with a fake clock: each tick at the time it asked for."""
+        reports = []
+        daemon.start(self.now)
+        while self.now < T0 + until:
+            report = daemon.tick(self.now)
+            reports.append(report)
+            assert report.next_run > self.now
+            self.now = report.next_run
+        return reports
+
+
+def daemon_config(tmp_path: Path, sources: dict[str, str], **extra: Any) -> Config:
+    return config_module.from_dict(
+        {
+            "store": {"path": "state/feeds.db"},
+            "fetch": {"total_timeout": 5.0, "min_host_delay": 0},
+            "schedule": {"interval": "1h", "jitter": 0, **extra.pop("schedule", {})},
+            "daemon": {"publish_delay": "1m", "heartbeat": "10m", **extra.pop("daemon", {})},
+            "sources": [{"name": name, "url": url} for name, url in sources.items()],
+            "outputs": [{"name": "all", "path": "out/all.atom", "title": "All"}],
+        },
+        base_dir=tmp_path,
+    )
+
+
+@pytest.fixture
+def world(http_server: HTTPTestServer) -> World:
+    return World(http_server)
+
+
+def hours(*values: float) -> list[timedelta]:
+    return [timedelta(hours=v) for v in values]
+
+
+def test_a_simulated_day_issues_exactly_the_expected_requests(tmp_path: Path, world: World) -> None:
+    world.route(
+        "/steady",
+        lambda n: Reply(body=rss("s"), headers={"ETag": '"s1"'}) if n == 0 else Reply(status=304),
+    )
+    world.route(
+        "/cached",
+        lambda n: Reply(
+            body=rss("c"), headers={"Cache-Control": "max-age=14400", "ETag": f'"c{n}"'}
+        ),
+    )
+    world.route("/gone", lambda n: Reply(status=410))
+    world.route(
+        "/limited",
+        lambda n: (
+            Reply(status=429, headers={"Retry-After": "10800"})
+            if n == 0
+            else Reply(body=rss("l"), headers={"Last-Modified": "Tue, 03 Mar 2026 10:00:00 GMT"})
+        ),
+    )
+    world.route("/flaky", lambda n: Reply(status=500) if n < 3 else Reply(body=rss("f")))
+    world.route("/moved-old", lambda n: Reply(status=301, headers={"Location": "/moved-new"}))
+    world.route("/moved-new", lambda n: Reply(body=rss("m"), headers={"ETag": '"m1"'}))
+    names = ["steady", "cached", "gone", "limited", "flaky", "moved-old"]
+    config = daemon_config(tmp_path, {n: world.server.url(f"/{n}") for n in names})
+
+    with Fetcher(config.fetch) as fetcher:
+        reports = world.run(Daemon(config, fetcher, pid=4242), 24 * H)
+
+    every_hour = hours(*range(24))
+    assert world.times("/steady") == every_hour
+    assert world.times("/cached") == hours(0, 4, 8, 12, 16, 20)  # max-age=4h
+    assert world.times("/gone") == hours(0)  # 410: never again
+    assert world.times("/limited") == hours(0, *range(3, 24))  # Retry-After: 3 h
+    assert world.times("/flaky") == hours(0, 1, 3, *range(7, 24))  # 1h, 2h, 4h, then hourly
+    assert world.times("/moved-old") == hours(0, 1)  # seen twice, then the URL moved
+    assert world.times("/moved-new") == every_hour
+    assert len(world.log) == 24 + 6 + 1 + 22 + 20 + 2 + 24
+
+    # Conditional GET everywhere the server gave validators.
+    assert all(r.headers["if-none-match"] == '"s1"' for r in world.requests("/steady")[1:])
+    assert all("if-none-match" in r.headers for r in world.requests("/cached")[1:])
+    assert all(
+        r.headers["if-modified-since"] == "Tue, 03 Mar 2026 10:00:00 GMT"
+        for r in world.requests("/limited")[2:]
+    )
+    assert all(r.headers["if-none-match"] == '"m1"' for r in world.requests("/moved-new")[1:])
+
+    # Publishing is coalesced: one publish a minute after each burst of changes
+    # (first fetches at 0h, `limited` at 3h, `flaky` at 7h), none at the change itself.
+    published = [r.now - T0 for r in reports if r.outputs]
+    assert published == [M, 3 * H + M, 7 * H + M]
+    assert all(r.outputs[0].written for r in reports if r.outputs)
+    assert (tmp_path / "out" / "all.atom").exists()
+
+    with Store.open(config.store_path) as store:
+        states = {s.name: s for s in store.sources()}
+        info = store.daemon_info()
+    assert states["gone"].retired
+    assert states["moved-old"].url == world.server.url("/moved-new")
+    assert states["flaky"].error_count == 0
+    assert info is not None and info.pid == 4242 and info.stopped is None
+    assert info.last_activity == reports[-1].now
+
+
+def test_ten_sources_changing_within_a_minute_give_one_publish(
+    tmp_path: Path, world: World
+) -> None:
+    def changing(i: int) -> Callable[[int], Reply]:
+        return lambda n: Reply(body=rss(f"{i}-{n}"))  # a new entry on every fetch
+
+    for i in range(10):
+        world.route(f"/s{i}", changing(i))
+    config = daemon_config(
+        tmp_path,
+        {f"s{i}": world.server.url(f"/s{i}") for i in range(10)},
+        schedule={"interval": "10m", "jitter": 0.1},  # spread over one minute
+        daemon={"publish_delay": "2m", "heartbeat": "1h"},
+    )
+    with Fetcher(config.fetch) as fetcher:
+        reports = world.run(Daemon(config, fetcher), 15 * M)
+    second_round = [r for r in reports if 5 * M <= r.now - T0 < 15 * M]
+    fetch_ticks = [r for r in second_round if r.fetched]
+    assert sum(len(r.fetched) for r in fetch_ticks) == 10
+    assert len(fetch_ticks) > 1  # jitter: they did not all fire together
+    assert all(10 * M <= r.now - T0 < 11 * M for r in fetch_ticks)
+    assert len([r for r in second_round if r.outputs]) == 1
+
+
+def test_the_daemon_picks_up_a_re_enabled_source(tmp_path: Path, world: World) -> None:
+    world.route("/gone", lambda n: Reply(status=410) if n == 0 else Reply(body=rss()))
+    config = daemon_config(tmp_path, {"gone": world.server.url("/gone")})
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher)
+        world.run(daemon, 2 * H)
+        assert world.times("/gone") == [timedelta(0)]
+        with Store.open(config.store_path) as store:
+            store.enable("gone")  # what `feeds enable gone` does, while the daemon runs
+        world.run(daemon, 3 * H)
+    assert len(world.times("/gone")) == 2
+    assert world.times("/gone")[1] <= 2 * H + 10 * M  # within one heartbeat
+
+
+def test_reload_keeps_the_store_path(tmp_path: Path) -> None:
+    config = daemon_config(tmp_path, {"a": "https://a.example/feed"})
+    other = config_module.from_dict(
+        {
+            "store": {"path": "elsewhere.db"},
+            "sources": [{"name": "a", "url": "https://a.example/feed"}],
+            "outputs": [{"name": "all", "path": "out/all.atom"}],
+        },
+        base_dir=tmp_path,
+    )
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher)
+        with pytest.raises(ConfigError, match="needs a restart"):
+            daemon.reload(other)
+    assert daemon.config is config
+
+
+# --- the real process -----------------------------------------------------------------------
+
+
+def write_config(folder: Path, sources: dict[str, str], extra: str = "") -> Path:
+    lines = [
+        '[store]\npath = "state/feeds.db"\nlock_timeout = 0.5\n',
+        "[fetch]\ntotal_timeout = 10.0\nmin_host_delay = 0\n",
+        '[daemon]\npublish_delay = "1s"\nheartbeat = "1s"\n',
+        extra,
+    ]
+    for name, url in sources.items():
+        lines.append(f'[[sources]]\nname = "{name}"\nurl = "{url}"\n')
+    lines.append('[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n')
+    path = folder / "config.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def start_daemon(tmp_path: Path) -> Iterator[Callable[[Path], tuple[subprocess.Popen[str], Path]]]:
+    procs: list[subprocess.Popen[str]] = []
+    logs: list[IO[str]] = []
+
+    def start(config: Path) -> tuple[subprocess.Popen[str], Path]:
+        log = tmp_path / f"daemon{len(procs)}.log"
+        out = log.open("w")
+        logs.append(out)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "feeds", "daemon", "-v", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        procs.append(proc)
+        return proc, log
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for out in logs:
+        out.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def feeds(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "feeds", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_sigterm_during_a_fetch_stops_cleanly(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],
+) -> None:
+    http_server.route("/fast", Reply(body=rss("fast")))
+    http_server.route("/slow", Reply(body=rss("slow"), delay=1.5))
+    config = write_config(
+        tmp_path, {"fast": http_server.url("/fast"), "slow": http_server.url("/slow")}
+    )
+    proc, log = start_daemon(config)
+    wait_for(lambda: bool(http_server.requests_to("/slow")))
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0, log.read_text()
+    assert time.monotonic() - started < 9  # bounded: the fetch in flight (1.5 s), then out
+    assert "SIGTERM received" in log.read_text()
+
+    db = tmp_path / "state" / "feeds.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with Store.open(db) as store:
+        states = {s.name: s for s in store.sources()}
+        info = store.daemon_info()
+    # Each source is either saved whole (state and entries) or not at all.
+    for state in states.values():
+        assert (state.last_status == 200) == (state.entry_count == 1), state
+        assert (state.last_fetched is None) == (state.entry_count == 0), state
+    assert info is not None and info.pid == proc.pid and info.stopped is not None
+    assert not lock_path(db).read_text().strip()  # the lock was released
+    # It runs again from where it stopped.
+    rerun = feeds("refresh", "--config", str(config))
+    assert rerun.returncode == 0, rerun.stderr
+
+
+def test_cron_refresh_while_the_daemon_runs_and_status(
+    tmp_path: Path,
+    start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],
+) -> None:
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    config = write_config(
+        tmp_path, {"business": "samples/business.rss", "wire": "samples/wire.atom"}
+    )
+    db = tmp_path / "state" / "feeds.db"
+    proc, log = start_daemon(config)
+    wait_for(lambda: (tmp_path / "out" / "all.atom").exists())
+
+    cron = feeds("refresh", "--config", str(config))
+    assert cron.returncode == 75
+    assert f"the feeds daemon (pid {proc.pid})" in cron.stderr
+    assert "gave up after waiting 0.5 s" in cron.stderr
+
+    status = json.loads(feeds("status", "--json", "--config", str(config)).stdout)
+    assert status["daemon"]["running"] is True and status["daemon"]["pid"] == proc.pid
+    assert status["daemon"]["seconds_since_activity"] < 10
+    rows = {s["name"]: s for s in status["sources"]}
+    assert rows["business"]["last_status"] == 200 and rows["business"]["error_count"] == 0
+    assert rows["business"]["next_due"] > rows["business"]["last_fetched"]
+    assert rows["wire"]["retired"] is False
+    text = feeds("status", "--config", str(config)).stdout
+    assert f"daemon: running (pid {proc.pid}" in text and "business" in text
+
+    # SIGHUP with a broken config: reported, the old one kept, the daemon goes on.
+    good = config.read_text()
+    config.write_text(good + "\n[schedule]\ninterval = 'often'\n")
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "the old one is kept" in log.read_text())
+    assert "schedule.interval" in log.read_text()
+    assert proc.poll() is None
+    config.write_text(good.replace('publish_delay = "1s"', 'publish_delay = "2s"'))
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "config reloaded" in log.read_text())
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0, log.read_text()
+    status = json.loads(feeds("status", "--json", "--config", str(config)).stdout)
+    assert status["daemon"]["running"] is False and status["daemon"]["stopped"]
+    assert "not running" in feeds("status", "--config", str(config)).stdout
+    assert db.exists()
+    # Once the daemon has stopped, cron may run again.
+    assert feeds("refresh", "--all", "--config", str(config)).returncode == 0
+
+
+def test_enable_re_enables_a_retired_source(tmp_path: Path, http_server: HTTPTestServer) -> None:
+    http_server.route("/gone", Reply(status=410))
+    config = write_config(tmp_path, {"gone": http_server.url("/gone")})
+    first = feeds("refresh", "--config", str(config))
+    assert first.returncode == 1 and "feeds enable gone" in first.stderr
+    assert feeds("refresh", "--all", "--config", str(config)).returncode == 0
+    assert len(http_server.requests_to("/gone")) == 1
+    rows = json.loads(feeds("sources", "--json", "--config", str(config)).stdout)
+    assert rows[0]["retired"] is True and rows[0]["next_due"] is None
+    assert "retired" in feeds("sources", "--config", str(config)).stdout
+    enabled = feeds("enable", "gone", "--config", str(config))
+    assert enabled.returncode == 0 and "gone: enabled" in enabled.stdout
+    assert feeds("enable", "nope", "--config", str(config)).returncode == 2
+    http_server.route("/gone", Reply(body=rss()))
+    assert feeds("refresh", "--config", str(config)).returncode == 0
+    assert len(http_server.requests_to("/gone")) == 2
+
+
+def test_importing_the_cli_does_not_load_apscheduler() -> None:
+    code = "import sys, feeds.cli; print('apscheduler' in sys.modules, 'httpx' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
+
+
+# --- contrib ---------------------------------------------------------------------------------
+
+
+def _check_feeds_command(argv: list[str]) -> click.Context:
+    """Parse a `feeds ...` command line with the real CLI, as the shell would run it."""
+    assert Path(argv[0]).name == "feeds", argv
+    group = cli.cli
+    assert isinstance(group, click.Group)
+    name, *rest = argv[1:]  # the group itself takes only --help and --version
+    parent = click.Context(group, info_name="feeds")
+    command = group.get_command(parent, name)
+    assert command is not None, f"no command {name!r}"
+    return command.make_context(name, rest, parent=parent)
+
+
+def test_the_systemd_unit_runs_a_real_feeds_command() -> None:
+    unit = (REPO / "contrib" / "feeds.service").read_text(encoding="utf-8")
+    settings = dict(
+        line.split("=", 1)
+        for line in unit.splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    )
+    argv = shlex.split(settings["ExecStart"])
+    ctx = _check_feeds_command(argv)
+    assert ctx.info_name == "daemon"
+    assert ctx.params["config_path"] == Path("/etc/feeds/config.toml")
+    assert settings["ExecReload"].endswith("kill -HUP $MAINPID")
+    # systemd must wait longer than a fetch in flight may take (total_timeout, 60 s).
+    assert int(settings["TimeoutStopSec"]) > 60
+    assert settings["Type"] == "simple"
+    help_run = feeds(*argv[1:], "--help")
+    assert help_run.returncode == 0 and "SIGTERM" in help_run.stdout
+
+
+def test_the_crontab_example_runs_a_real_feeds_command() -> None:
+    lines = [
+        line
+        for line in (REPO / "contrib" / "crontab").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#") and "=" not in line.split()[0]
+    ]
+    assert lines
+    for line in lines:
+        command = line.split(None, 6)[6]  # /etc/cron.d: 5 time fields, then the user
+        argv = shlex.split(command.split("&&")[-1])
+        ctx = _check_feeds_command(argv)
+        assert ctx.info_name == "refresh"
+
+
+def test_readme_documents_the_daemon_systemd_and_cron() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for needle in ("feeds daemon", "contrib/feeds.service", "contrib/crontab", "feeds status"):
+        assert needle in readme, needle

@@ -1,0 +1,191 @@
+"""OPML 2.0: export the sources; import feeds into config.toml keeping its comments and layout."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from feeds import cli, opml
+from feeds import config as config_module
+
+from support import REPO
+
+OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0">
+  <head><title>My subscriptions</title></head>
+  <body>
+    <outline text="News">
+      <outline type="rss" text="Caf\xc3\xa9 Markets &amp; Money" xmlUrl="https://cafe.example/feed/"/>
+      <outline type="rss" text="Wire" title="Wire" xmlUrl="https://wire.example/rss"/>
+    </outline>
+    <outline type="rss" text="Local file" xmlUrl="file:///etc/passwd"/>
+    <outline type="rss" text="Wire" xmlUrl="https://other-wire.example/atom.xml"/>
+    <outline type="rss" text="again" xmlUrl="https://wire.example/rss"/>
+    <outline text="a folder without feeds"/>
+  </body>
+</opml>
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    (tmp_path / "subs.opml").write_bytes(OPML)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli.cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_export_lists_every_source(workdir: Path) -> None:
+    code, out, _ = invoke("sources", "export", "--config", str(workdir / "config.toml"))
+    assert code == 0
+    root = etree.fromstring(out.encode())
+    assert root.get("version") == "2.0"
+    outlines = root.findall("body/outline")
+    assert [(o.get("text"), o.get("type")) for o in outlines] == [
+        ("business", "rss"),
+        ("wire", "rss"),
+    ]
+    assert outlines[0].get("xmlUrl") == (workdir / "samples" / "business.rss").as_uri()
+    # and it is what import reads
+    assert [f.url for f in opml.read(out.encode())] == [o.get("xmlUrl") for o in outlines]
+
+
+def test_export_to_a_file(workdir: Path) -> None:
+    target = workdir / "feeds.opml"
+    code, out, _ = invoke(
+        "sources", "--config", str(workdir / "config.toml"), "export", "-o", str(target)
+    )
+    assert code == 0 and out == ""
+    assert len(opml.read(target.read_bytes())) == 2
+
+
+def test_import_appends_sources_and_keeps_the_file_as_it_was(workdir: Path) -> None:
+    path = workdir / "config.toml"
+    before = path.read_text(encoding="utf-8")
+    code, out, err = invoke("sources", "import", str(workdir / "subs.opml"), "--config", str(path))
+    assert code == 0, err
+    assert out.splitlines() == [
+        "added cafe-markets-money: https://cafe.example/feed/",
+        "added wire-2: https://wire.example/rss",
+        "added wire-3: https://other-wire.example/atom.xml",
+    ]
+    assert "skipped file:///etc/passwd: not an http(s) URL" in err
+    assert "skipped https://wire.example/rss: already configured" in err
+    after = path.read_text(encoding="utf-8")
+    # Everything that was there is still there, in order: comments included.
+    added = after.replace(before[: before.index("[[outputs]]")], "", 1)
+    assert after.startswith(before[: before.index("[[outputs]]")].rstrip("\n"))
+    assert after.endswith(before[before.index("[[outputs]]") :])
+    assert "# Relative paths resolve against this file's folder." in after
+    assert added.count("[[sources]]") == 3
+    config = config_module.load(path)
+    assert [s.name for s in config.sources] == [
+        "business",
+        "wire",
+        "cafe-markets-money",
+        "wire-2",
+        "wire-3",
+    ]
+    # new sources go into outputs that take every source
+    assert config.outputs[0].sources == tuple(s.name for s in config.sources)
+
+    code, out, err = invoke("sources", "import", str(workdir / "subs.opml"), "--config", str(path))
+    assert code == 0 and out == "" and "0 sources added" in err
+    assert path.read_text(encoding="utf-8") == after
+
+
+def test_dry_run_changes_nothing(workdir: Path) -> None:
+    path = workdir / "config.toml"
+    before = path.read_bytes()
+    code, out, _ = invoke(
+        "sources", "import", "--dry-run", str(workdir / "subs.opml"), "--config", str(path)
+    )
+    assert code == 0 and out.count("would add") == 3
+    assert path.read_bytes() == before
+
+
+def test_import_into_a_config_without_trailing_newline_or_following_tables(
+    tmp_path: Path,
+) -> None:
+    text = (
+        '# mine\n[[outputs]]\nname = "o"\npath = "o.atom"\n\n'
+        '[[sources]]\nname = "a"\nurl = "https://a.example/f"  # keep me'
+    )
+    config = config_module.from_dict(tomllib.loads(text), base_dir=tmp_path)
+    plan = opml.plan_import(text, config, [opml.Feed("https://b.example/f", 'B "quoted" \\ feed')])
+    assert plan.text.startswith(text + "\n")
+    data = tomllib.loads(plan.text)
+    assert data["sources"][1] == {"name": "b-quoted-feed", "url": "https://b.example/f"}
+
+
+def test_a_name_from_a_title_without_letters_falls_back_to_the_host(tmp_path: Path) -> None:
+    text = '[[sources]]\nname = "a"\nurl = "https://a.example/f"\n'
+    text += '[[outputs]]\nname = "o"\npath = "o.atom"\n'
+    config = config_module.from_dict(tomllib.loads(text), base_dir=tmp_path)
+    plan = opml.plan_import(text, config, [opml.Feed("https://news.example.com/rss", "日本")])
+    assert plan.added == (("news.example.com", "https://news.example.com/rss"),)
+    assert plan.text.index("news.example.com") < plan.text.index("[[outputs]]")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"<opml", "not well-formed"),
+        (b"<rss/>", "not an OPML document"),
+        (
+            b'<!DOCTYPE opml [<!ENTITY x SYSTEM "file:///etc/passwd">]><opml><body>'
+            b'<outline xmlUrl="&x;"/></body></opml>',
+            None,
+        ),
+    ],
+)
+def test_bad_opml_is_an_error_and_entities_are_not_resolved(
+    workdir: Path, data: bytes, message: str | None
+) -> None:
+    bad = workdir / "bad.opml"
+    bad.write_bytes(data)
+    path = workdir / "config.toml"
+    before = path.read_bytes()
+    code, _, err = invoke("sources", "import", str(bad), "--config", str(path))
+    if message:
+        assert code == 1 and message in err
+    else:
+        assert "root:" not in path.read_text(encoding="utf-8")
+    assert path.read_bytes() == before
+
+
+def test_sources_without_a_subcommand_still_prints_the_table(workdir: Path) -> None:
+    code, out, _ = invoke("sources", "--config", str(workdir / "config.toml"))
+    assert code == 0 and out.startswith("NAME") and "business" in out
+    code, out, _ = invoke("sources", "--json", "--config", str(workdir / "config.toml"))
+    assert code == 0 and out.lstrip().startswith("[")
+
+
+def test_a_section_page_is_exported_as_a_link_not_a_feed(tmp_path: Path) -> None:
+    config = config_module.from_dict(
+        {
+            "sources": [
+                {"name": "feed", "url": "https://a.example/feed/"},
+                {"name": "page", "url": "https://a.example/markets/", "type": "html"},
+            ],
+            "outputs": [{"name": "o", "path": "o.atom"}],
+        },
+        base_dir=tmp_path,
+    )
+    root = etree.fromstring(opml.export(config))
+    outlines = root.findall("body/outline")
+    assert [(o.get("type"), o.get("xmlUrl"), o.get("url")) for o in outlines] == [
+        ("rss", "https://a.example/feed/", None),
+        ("link", None, "https://a.example/markets/"),
+    ]
+    assert [f.url for f in opml.read(opml.export(config))] == ["https://a.example/feed/"]

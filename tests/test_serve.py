@@ -1,0 +1,288 @@
+"""``feeds serve``: content types, validators and 304s, gzip, HEAD, no traversal, index, views."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from feeds import publish
+from feeds.config import OutputConfig
+from feeds.serve import FeedServer, Served, default_root
+
+from httpserver import unused_port
+from support import REPO
+from test_publish import output, stored
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@dataclass
+class Running:
+    server: FeedServer
+    out: OutputConfig
+    log: list[Served]
+
+    def request(
+        self, path: str, method: str = "GET", **headers: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        host, port = self.server.server_address[:2]
+        conn = http.client.HTTPConnection(str(host), int(port), timeout=5)
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for name, value in headers.items():
+                conn.putheader(name.replace("_", "-"), value)
+            conn.endheaders()
+            response = conn.getresponse()
+            body = response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    out = output(tmp_path, formats=("atom", "rss", "json"))
+    publish.publish(out, [stored(1), stored(2)])
+    (tmp_path / "out" / ".business.atom.x.tmp").write_text("half-written")
+    (tmp_path / "secret.txt").write_text("not for the web")
+    log: list[Served] = []
+    server = FeedServer(("127.0.0.1", 0), tmp_path / "out", [out], on_request=log.append)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        yield Running(server, out, log)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/business.atom", "application/atom+xml; charset=utf-8"),
+        ("/business.rss", "application/rss+xml; charset=utf-8"),
+        ("/business.json", "application/feed+json; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
+    ],
+)
+def test_content_types(running: Running, path: str, content_type: str) -> None:
+    status, headers, body = running.request(path)
+    assert status == 200 and headers["content-type"] == content_type
+    if path != "/":
+        assert body == (running.out.path.parent / path[1:]).read_bytes()
+
+
+def test_etag_and_last_modified_give_304(running: Running) -> None:
+    status, headers, _ = running.request("/business.atom")
+    assert status == 200
+    etag, modified = headers["etag"], headers["last-modified"]
+    assert etag.startswith('"') and modified.endswith("GMT")
+    status, again, body = running.request("/business.atom", If_None_Match=etag)
+    assert (status, body, again["etag"]) == (304, b"", etag)
+    status, _, body = running.request("/business.atom", If_Modified_Since=modified)
+    assert (status, body) == (304, b"")
+    status, _, _ = running.request("/business.atom", If_None_Match='"other"')
+    assert status == 200
+    # If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2)
+    status, _, _ = running.request(
+        "/business.atom", If_None_Match='"other"', If_Modified_Since=modified
+    )
+    assert status == 200
+    status, _, _ = running.request(
+        "/business.atom", If_Modified_Since="Thu, 01 Jan 1970 00:00:00 GMT"
+    )
+    assert status == 200
+
+
+def test_a_republished_file_gets_a_new_etag(running: Running) -> None:
+    _, before, _ = running.request("/business.rss")
+    publish.publish(running.out, [stored(1), stored(2), stored(3)])
+    status, after, _ = running.request("/business.rss", If_None_Match=before["etag"])
+    assert status == 200 and after["etag"] != before["etag"]
+
+
+def test_gzip_when_accepted(running: Running) -> None:
+    status, headers, body = running.request("/business.atom", Accept_Encoding="gzip, br")
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == running.out.path.read_bytes()
+    assert "Accept-Encoding" in headers["vary"]
+    assert int(headers["content-length"]) == len(body)
+    status, _, _ = running.request(
+        "/business.atom", Accept_Encoding="gzip", If_None_Match=headers["etag"]
+    )
+    assert status == 304
+    _, plain, body = running.request("/business.atom", Accept_Encoding="gzip;q=0")
+    assert "content-encoding" not in plain and body == running.out.path.read_bytes()
+
+
+def test_head_has_the_headers_and_no_body(running: Running) -> None:
+    _, get_headers, body = running.request("/business.json")
+    status, headers, head_body = running.request("/business.json", method="HEAD")
+    assert status == 200 and head_body == b""
+    assert headers["content-length"] == str(len(body)) == get_headers["content-length"]
+    assert headers["etag"] == get_headers["etag"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E%2Fsecret.txt",
+        "/..%2fsecret.txt",
+        "/.business.atom.x.tmp",
+        "/./business.atom/..",
+        "/..\\secret.txt",
+        "/%00",
+        "/missing.atom",
+    ],
+)
+def test_no_directory_traversal_nor_hidden_files(running: Running, path: str) -> None:
+    status, _, body = running.request(path)
+    assert status == 404 and b"not for the web" not in body and b"half" not in body
+
+
+def test_a_symlink_out_of_the_folder_is_not_followed(running: Running) -> None:
+    link = running.out.path.parent / "escape.atom"
+    link.symlink_to(running.out.path.parent.parent / "secret.txt")
+    status, _, _ = running.request("/escape.atom")
+    assert status == 404
+
+
+def test_index_lists_the_outputs(running: Running) -> None:
+    _, _, body = running.request("/")
+    page = body.decode()
+    for href in ("/business.atom", "/business.rss", "/business.json"):
+        assert f'href="{href}"' in page
+
+
+def test_a_browser_gets_a_readable_html_view(running: Running) -> None:
+    for path in ("/business.atom", "/business.rss", "/business.json"):
+        status, headers, body = running.request(path, Accept=BROWSER_ACCEPT)
+        assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
+        assert "Accept" in headers["vary"]
+        page = body.decode()
+        assert "Story 1 &amp; more" in page and "Story 2 &amp; more" in page
+        assert "word39 […]" in page
+        status, _, _ = running.request(path, Accept=BROWSER_ACCEPT, If_None_Match=headers["etag"])
+        assert status == 304
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "",
+        "*/*",
+        "application/atom+xml, application/rss+xml, application/feed+json, */*;q=0.5",
+        "application/atom+xml,application/rdf+xml,application/rss+xml,application/xml;q=0.9,"
+        "text/xml;q=0.2,*/*;q=0.1",
+    ],
+)
+def test_feed_readers_get_the_feed(running: Running, accept: str) -> None:
+    headers = {"Accept": accept} if accept else {}
+    status, got, body = running.request("/business.atom", **headers)
+    assert status == 200 and got["content-type"].startswith("application/atom+xml")
+    assert body == running.out.path.read_bytes()
+
+
+def test_requests_are_reported(running: Running) -> None:
+    running.request("/business.atom")
+    running.request("/nope")
+    assert [(s.method, s.path, s.status) for s in running.log] == [
+        ("GET", "/business.atom", 200),
+        ("GET", "/nope", 404),
+    ]
+
+
+def test_default_root_is_the_outputs_folder(tmp_path: Path) -> None:
+    out = output(tmp_path, formats=("atom", "json"))
+    assert default_root([out]) == tmp_path / "out"
+
+
+def test_no_default_root_when_outputs_are_spread_out(tmp_path: Path) -> None:
+    one = output(tmp_path / "a")
+    two = replace(output(tmp_path / "b"), name="other")
+    assert default_root([one, two]) is None
+    nested = replace(output(tmp_path), name="n", json_path=tmp_path / "out" / "j" / "n.json")
+    assert default_root([replace(nested, formats=("atom", "json"))]) == tmp_path / "out"
+
+
+def test_the_serve_command(tmp_path: Path) -> None:
+    shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    refresh = subprocess.run(
+        [sys.executable, "-m", "feeds", "refresh"], cwd=tmp_path, capture_output=True, check=False
+    )
+    assert refresh.returncode == 0
+    port = unused_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "feeds", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        assert server.stderr.readline().startswith(f"serving {tmp_path / 'out'}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/business.atom")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.read() == (tmp_path / "out" / "business.atom").read_bytes()
+        conn.close()
+        assert server.stderr.readline().strip() == "GET /business.atom 200"
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        taken = busy.getsockname()[1]
+        again = subprocess.run(
+            [sys.executable, "-m", "feeds", "serve", "--port", str(taken)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        busy.close()
+    assert again.returncode == 1 and "cannot listen on 127.0.0.1" in again.stderr
+
+
+def test_the_html_view_links_archive_pages(tmp_path: Path) -> None:
+    out = output(tmp_path, formats=("atom", "rss"), max_entries=1)
+    publish.publish(out, [stored(1)], archive_pages=2)
+    publish.publish_archive_page(out, 2, 2, [stored(2)])
+    server = FeedServer(("127.0.0.1", 0), tmp_path / "out", [out])
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        site = Running(server, out, [])
+        _, _, body = site.request("/business.rss", Accept=BROWSER_ACCEPT)
+        assert '<a rel="prev-archive" href="business-archive-2.rss">Older entries</a>' in (
+            body.decode()
+        )
+        _, _, body = site.request("/business-archive-2.atom", Accept=BROWSER_ACCEPT)
+        page = body.decode()
+        assert '<a rel="current" href="business.atom">Newest entries</a>' in page
+        assert '<a rel="prev-archive" href="business-archive-1.atom">' in page
+        assert "Story 2 &amp; more" in page
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
