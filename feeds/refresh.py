@@ -546,7 +546,7 @@ def publish_all(
         try:
             result: PublishResult = publish(output, entries, archive_pages=len(pages))
             with store.transaction():
-                written_pages = archive.publish_archives(output, store, pages)
+                written_pages = archive.publish_archives(output, store, pages, config.dedupe)
                 if now is not None:
                     websub.queue(store, output, result.written_formats, now)
         except PublishError as exc:

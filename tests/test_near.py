@@ -312,6 +312,7 @@ def test_dropped_story_never_comes_back(store: Store) -> None:
     dropped = provenance.drop(store, first.entry().link or "", NOW)
     assert dropped is not None and dropped.new and dropped.copies == 1
     assert store.entries_for_output(list(corpus.SOURCES), 10) == []
+    assert store.story_index(list(corpus.SOURCES)) == []  # archive pages skip it too
     # a re-fetch of the same copy, another source's exact copy, a near copy
     assert save(store, first.source, [first.entry()]) == {"unchanged": 1}
     exact = gen.copy(first, "syndicated")
