@@ -443,3 +443,13 @@ def test_copies_from_before_signatures_are_signed_and_then_matched(tmp_path: Pat
         copy = gen.copy(first, "combined")
         [entry_id] = ingest_items(old, copy)
         assert entry_id == "tag:old,2026:1"
+
+
+def test_near_copies_side_by_side_in_one_fetch_stay_two_items(store: Store) -> None:
+    gen = fresh()
+    first = original(gen)
+    twin = gen.copy(first, "boilerplate")
+    a, b = (replace(x.entry(), guid=None, post_id=None) for x in (first, twin))
+    assert save(store, "wire", [a, b]) == {"new": 2}
+    # ... while the same near copy from another source, or in a later fetch, is merged
+    assert save(store, "city-desk", [replace(b, link="https://c.example/1")]) == {"duplicate": 1}
