@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from feeds import __version__
 from feeds.config import OutputConfig
 from feeds.store import Store, StoryKey
+from feeds.types import DedupeOptions
 
 ARCHIVED_FORMATS = ("atom", "rss")  # JSON Feed has no archive links
 
@@ -79,11 +80,17 @@ def archived_formats(output: OutputConfig) -> tuple[str, ...]:
     return tuple(f for f in output.formats if f in ARCHIVED_FORMATS)
 
 
-def publish_archives(output: OutputConfig, store: Store, pages: Sequence[Page]) -> int:
+def publish_archives(
+    output: OutputConfig,
+    store: Store,
+    pages: Sequence[Page],
+    options: DedupeOptions | None = None,
+) -> int:
     """Write the archive pages whose signature changed or whose file is missing.
 
     Returns how many files were written. Pages past the last one (left over
-    from a larger store or a smaller ``max_entries``) are removed.
+    from a larger store or a smaller ``max_entries``) are removed. ``options``
+    choose each story's published copy, as for the main feed.
     """
     from feeds import publish
 
@@ -94,7 +101,7 @@ def publish_archives(output: OutputConfig, store: Store, pages: Sequence[Page]) 
         files = [publish.archive_path(output, fmt, page.number) for fmt in formats]
         if known.get(page.number) == page.signature and all(f.exists() for f in files):
             continue
-        stories = store.stories(page.ids, output.sources)
+        stories = store.stories(page.ids, output.sources, options)
         written += publish.publish_archive_page(output, page.number, page.of, stories)
         store.set_archive_signature(output.name, page.number, page.signature)
     for number in sorted(n for n in known if n > len(pages)):

@@ -102,6 +102,7 @@ def cli() -> None:
       feeds sources          show each source's state
       feeds daemon           keep running, fetch each source when it is due
       feeds status           is the daemon alive, when is each source due
+      feeds explain URL      why a story is published, merged or missing
     """
 
 
@@ -276,6 +277,7 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
                 "full_text": source.full_text,
                 "feed_url": state.feed_url,
                 "full_text_note": state.full_text_note,
+                "guid_fallback": state.guid_fallback,
             }
         )
     if as_json:
@@ -304,6 +306,17 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
             lines.append(("", "", "", "", str(row["full_text_note"])))
         if row["last_error"]:
             lines.append(("", "", "", "", f"error ({row['error_count']}x): {row['last_error']}"))
+        if row["guid_fallback"]:
+            lines.append(
+                (
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"GUIDs not trusted ({row['guid_fallback']}):"
+                    " entries keyed by post id, link or content",
+                )
+            )
     widths = [max(len(line[i]) for line in lines) for i in range(4)]
     for line in lines:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(line[:4])]
@@ -433,6 +446,91 @@ def serve(config_path: Path | None, host: str, port: int, root: Path | None, qui
         pass
     finally:
         server.server_close()
+
+
+@cli.command()
+@config_option
+@click.argument("query", metavar="ENTRY_ID|URL")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def explain(config_path: Path | None, query: str, as_json: bool) -> None:
+    """Explain a story: its copies, which one is published and why they were merged.
+
+    QUERY is an entry id (the Atom <id>), a GUID, or the link of any copy.
+    Shows each source that carried the story, when each copy was first seen,
+    the rule and similarity scores that merged it, and the copy each output
+    publishes. Exit 1 when no stored entry matches.
+
+    \b
+    Example:
+      feeds explain https://news.example.com/2026/03/acme-results/
+    """
+    from feeds.provenance import explain as run_explain
+
+    config = _load_config(config_path)
+    with _open_store(config, locked=False) as store:
+        found = run_explain(store, query, config.dedupe, config.outputs)
+    if found is None:
+        click.echo(f"feeds: no stored entry matches {query!r}", err=True)
+        sys.exit(EXIT_FAILED)
+    if as_json:
+        click.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+        return
+    for line in found.lines():
+        click.echo(line)
+
+
+@cli.command()
+@config_option
+@click.argument("query", metavar="ENTRY_ID|URL")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+def drop(config_path: Path | None, query: str, as_json: bool) -> None:
+    """Hide a story for good (a tombstone) and republish the outputs without it.
+
+    QUERY is an entry id, a GUID, or the link of any copy. The story does not
+    come back on a later fetch, nor through another source's copy of it.
+    Exit 1 when no stored entry matches.
+
+    \b
+    Example:
+      feeds drop tag:feeds.invalid,2026:entry/4f1c0e
+    """
+    from feeds.provenance import drop as run_drop
+    from feeds.refresh import publish_all
+
+    config = _load_config(config_path)
+    with _open_store(config, locked=True) as store:
+        try:
+            dropped = run_drop(store, query, _utc_now())
+        except FeedsError as exc:
+            _fail(exc)
+        if dropped is None:
+            click.echo(f"feeds: no stored entry matches {query!r}", err=True)
+            sys.exit(EXIT_FAILED)
+        outputs = publish_all(config, store)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "entry_id": dropped.entry_id,
+                    "title": dropped.title,
+                    "copies": dropped.copies,
+                    "newly_dropped": dropped.new,
+                    "outputs": _report_json((), outputs)["outputs"],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        state = "dropped" if dropped.new else "already dropped"
+        click.echo(f"{state}: {dropped.entry_id} ({dropped.title}; {dropped.copies} copies)")
+    failed = False
+    for output in outputs:
+        if output.error:
+            failed = True
+            click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
+    if failed:
+        sys.exit(EXIT_FAILED)
 
 
 @cli.command()

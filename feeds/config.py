@@ -21,7 +21,13 @@ from urllib.parse import urljoin, urlsplit
 
 from feeds.errors import ConfigError
 from feeds.schedule import parse_duration
-from feeds.types import DaemonOptions, FetchOptions, FullTextOptions, ScheduleOptions
+from feeds.types import (
+    DaemonOptions,
+    DedupeOptions,
+    FetchOptions,
+    FullTextOptions,
+    ScheduleOptions,
+)
 
 ENV_VAR = "FEEDS_CONFIG"
 DEFAULT_PATH = "config.toml"
@@ -111,6 +117,7 @@ class Config:
     path: Path | None = None
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
     daemon: DaemonOptions = field(default_factory=DaemonOptions)
+    dedupe: DedupeOptions = field(default_factory=DedupeOptions)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -146,7 +153,9 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     """Build a :class:`Config` from parsed TOML; relative paths resolve against ``base_dir``."""
     checker = _Checker()
     checker.keys(
-        data, "", {"store", "fetch", "full_text", "sources", "outputs", "schedule", "daemon"}
+        data,
+        "",
+        {"store", "fetch", "full_text", "sources", "outputs", "schedule", "daemon", "dedupe"},
     )
 
     store = checker.table(data, "store")
@@ -160,6 +169,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     daemon = _daemon_options(checker, checker.table(data, "daemon"))
     sources = _sources(checker, data.get("sources"), base_dir)
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
+    dedupe = _dedupe_options(checker, checker.table(data, "dedupe"), [s.name for s in sources])
 
     if checker.problems:
         raise ConfigError(checker.problems, str(path) if path else None)
@@ -173,6 +183,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         path=path,
         schedule=schedule,
         daemon=daemon,
+        dedupe=dedupe,
     )
 
 
@@ -202,6 +213,59 @@ def _daemon_options(checker: _Checker, table: Mapping[str, Any]) -> DaemonOption
             table, "daemon", "publish_delay", d.publish_delay, minimum=timedelta(0)
         ),
         heartbeat=checker.duration(table, "daemon", "heartbeat", d.heartbeat),
+    )
+
+
+def _dedupe_options(
+    checker: _Checker, table: Mapping[str, Any], source_names: list[str]
+) -> DedupeOptions:
+    d = DedupeOptions()
+    checker.keys(
+        table,
+        "dedupe",
+        {
+            "near",
+            "body_threshold",
+            "body_min",
+            "title_threshold",
+            "window_hours",
+            "prefer",
+            "preferred_sources",
+            "max_updates_per_day",
+        },
+    )
+
+    def share(key: str, default: float) -> float:
+        value = checker.number(table, "dedupe", key, default, minimum=0.0)
+        if value > 1.0:
+            checker.problem(f"dedupe.{key}", f"must be at most 1.0, not {value}")
+            return default
+        return value
+
+    near = checker.get(table, "dedupe", "near", bool, d.near)
+    body_threshold = share("body_threshold", d.body_threshold)
+    body_min = share("body_min", d.body_min)
+    if body_min > body_threshold:
+        checker.problem("dedupe.body_min", "must not be above dedupe.body_threshold")
+    prefer = checker.get(table, "dedupe", "prefer", str, d.prefer)
+    if prefer not in ("earliest", "longest"):
+        checker.problem("dedupe.prefer", f'{prefer!r}: must be "earliest" or "longest"')
+        prefer = d.prefer
+    preferred = _string_list(checker, table, "dedupe", "preferred_sources") or []
+    for j, name in enumerate(preferred):
+        if name not in source_names:
+            checker.problem(f"dedupe.preferred_sources[{j}]", f"no source named {name!r}")
+    return DedupeOptions(
+        near=near,
+        body_threshold=body_threshold,
+        body_min=body_min,
+        title_threshold=share("title_threshold", d.title_threshold),
+        window_hours=checker.number(table, "dedupe", "window_hours", d.window_hours),
+        prefer=prefer,
+        preferred_sources=tuple(preferred),
+        max_updates_per_day=checker.integer(
+            table, "dedupe", "max_updates_per_day", d.max_updates_per_day
+        ),
     )
 
 

@@ -8,10 +8,23 @@ Identity of an entry *within its source*, in order of trust (DESIGN.md):
 3. the canonical link, unless repeated within the fetch;
 4. a hash of the normalized title and body.
 
+A source whose GUIDs are blank, repeated within a fetch, or reused for
+different articles across fetches loses trust in its GUIDs for good (the store
+remembers it): its entries are then keyed by post id, link or content hash.
+
 *Across* sources (and for re-posts within one source) the same story is found
-by exact keys: the same absolute GUID, post id, canonical link, or the same
-normalized title and body. Each merge records its reason so that it can be
-explained later.
+by exact keys first: the same absolute GUID, post id, canonical link, or the
+same normalized title and body. Then by near-copy detection: a MinHash
+signature over word 3-shingles of the body (one-permutation hashing with
+rotation densification, so one hash per shingle), indexed by LSH bands, so a
+new entry is compared only with the few stored copies that share a band, never
+with the whole store. A candidate is accepted when its publication time is
+close, its numbers agree and its body (and, in the grey zone, its title) is
+similar enough (:class:`~feeds.types.DedupeOptions`). Each merge records its
+rule and scores so that it can be explained later.
+
+Every hash here is BLAKE2b: Python's ``hash()`` of a string is salted per
+process and would make signatures differ between runs.
 """
 
 from __future__ import annotations
@@ -19,12 +32,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import struct
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
-from feeds.types import Change, CleanEntry
+from feeds.types import Change, CleanEntry, DedupeOptions
 
 # A body shorter than this many words is too thin to prove two entries are the
 # same story ("Markets close higher" with no body appears on many sites).
@@ -48,19 +63,33 @@ class Keys:
 
 @dataclass(frozen=True)
 class Existing:
-    """What the store knows of the copy with the same (source, key)."""
+    """What the store knows of the copy with the same (source, key).
+
+    ``updates`` counts the updates applied since ``window_start`` (the churn
+    cap's 24-hour window); ``signature`` is the stored body signature.
+    """
 
     entry_id: str
     content_hash: str
+    key: str = ""
+    title: str = ""
+    signature: tuple[int, ...] | None = None
+    updates: int = 0
+    window_start: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Match:
-    """Another stored copy of the same story, found by an exact key."""
+    """Another stored copy of the same story, found by an exact key or as a near copy.
+
+    ``scores`` holds the similarity measures behind a near-copy merge
+    (``body``, ``title``, ``hours`` apart, ``numbers``) and the matched copy.
+    """
 
     entry_id: str
     source: str
     reason: str
+    scores: Mapping[str, float | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,7 @@ class Decision:
     change: Change
     entry_id: str
     reason: str | None = None
+    scores: Mapping[str, float | str] = field(default_factory=dict)
 
 
 def is_absolute_iri(value: str) -> bool:
@@ -77,13 +107,28 @@ def is_absolute_iri(value: str) -> bool:
     return bool(_ABSOLUTE_IRI_RE.match(value))
 
 
-def entry_keys(entries: Sequence[CleanEntry]) -> list[Keys]:
-    """Compute identity and match keys for one fetch's entries (same order)."""
+def guid_problem(entries: Sequence[CleanEntry]) -> str | None:
+    """Why this fetch shows that its source's GUIDs cannot be trusted, or None."""
+    guids = [e.guid.strip() if e.guid else "" for e in entries]
+    if any(not g for g in guids):
+        return "blank GUIDs"
+    repeated = sorted(g for g, n in Counter(guids).items() if n > 1)
+    if repeated:
+        return f"GUID {repeated[0]!r} repeated within one fetch"
+    return None
+
+
+def entry_keys(entries: Sequence[CleanEntry], *, trust_guids: bool = True) -> list[Keys]:
+    """Compute identity and match keys for one fetch's entries (same order).
+
+    With ``trust_guids`` False the GUID is neither the key nor a match key.
+    """
     guid_counts = Counter(e.guid for e in entries if e.guid)
     link_counts = Counter(e.link for e in entries if e.link)
     keys: list[Keys] = []
     for entry in entries:
-        guid = entry.guid if entry.guid and guid_counts[entry.guid] == 1 else None
+        reliable = trust_guids and entry.guid and guid_counts[entry.guid] == 1
+        guid = entry.guid if reliable else None
         link = entry.link if entry.link and link_counts[entry.link] == 1 else None
         mhash = match_hash(entry)
         chash = content_hash(entry)
@@ -162,13 +207,354 @@ def mint_entry_id(source: str, key: str) -> str:
     return f"tag:feeds.invalid,2026:entry/{digest}"
 
 
-def decide(source: str, keys: Keys, existing: Existing | None, match: Match | None) -> Decision:
-    """Decide what one incoming entry is, given what the store found for its keys."""
+def decide(
+    source: str,
+    keys: Keys,
+    existing: Existing | None,
+    match: Match | None,
+    *,
+    now: datetime | None = None,
+    max_updates_per_day: int | None = None,
+) -> Decision:
+    """Decide what one incoming entry is, given what the store found for its keys.
+
+    A changed copy is an update unless the churn cap says it already had
+    ``max_updates_per_day`` updates in the current 24-hour window (then it is
+    THROTTLED: the store keeps the old text, and a later fetch applies the
+    newest text once the window has passed).
+    """
     if existing is not None:
         if existing.content_hash == keys.content_hash:
             return Decision(Change.UNCHANGED, existing.entry_id)
+        if now is not None and max_updates_per_day is not None:
+            count, _ = churn_window(existing.updates, existing.window_start, now)
+            if count >= max_updates_per_day:
+                return Decision(Change.THROTTLED, existing.entry_id)
         return Decision(Change.UPDATED, existing.entry_id)
     if match is not None:
-        return Decision(Change.DUPLICATE, match.entry_id, match.reason)
+        return Decision(Change.DUPLICATE, match.entry_id, match.reason, match.scores)
     entry_id = keys.guid if keys.guid else mint_entry_id(source, keys.key)
     return Decision(Change.NEW, entry_id)
+
+
+def churn_window(
+    updates: int, window_start: datetime | None, now: datetime
+) -> tuple[int, datetime]:
+    """The (updates so far, window start) of the churn cap's 24-hour window at ``now``."""
+    if window_start is None or now - window_start >= timedelta(days=1):
+        return 0, now
+    return updates, window_start
+
+
+# --- near copies ------------------------------------------------------------------------------
+
+SHINGLE_WORDS = 3
+BANDS = 16
+ROWS = 4
+NUM_BINS = BANDS * ROWS
+# Bodies longer than this are signed on their first words only: enough to
+# recognise a story, and the cost per entry stays bounded.
+MAX_SIGNED_WORDS = 3000
+_MASK32 = 0xFFFFFFFF
+_BIN_SHIFT = 64 - 6  # top 6 bits of a 64-bit hash choose one of 64 bins
+_ROTATE = 0x9E3779B9  # densification offset per bin of distance (golden ratio)
+_WORD_RE = re.compile(r"\w+")
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+_STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "as",
+        "at",
+        "by",
+        "with",
+        "from",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "it",
+        "its",
+        "this",
+        "that",
+        "after",
+        "over",
+        "says",
+        "said",
+        "new",
+    }
+)
+assert NUM_BINS == 1 << (64 - _BIN_SHIFT)
+
+
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text (NFKC, case-folded, punctuation dropped).
+
+    Chinese, Japanese and Korean runs have no spaces: each of their characters
+    counts as a word, so their shingles are character 3-grams.
+    """
+    found = _WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold())
+    if not _CJK_RE.search(text):
+        return found
+    out: list[str] = []
+    for word in found:
+        if _CJK_RE.search(word):
+            out.extend(word)
+        else:
+            out.append(word)
+    return out
+
+
+def signature(text: str) -> tuple[int, ...] | None:
+    """A MinHash signature of the text's word 3-shingles, or None when the text is too thin.
+
+    One-permutation hashing: each shingle is hashed once; the hash's top bits
+    pick a bin and each bin keeps its smallest low 32 bits. Empty bins borrow
+    from the next filled bin to the right, offset by the distance (rotation
+    densification), so short texts still give comparable signatures.
+    """
+    tokens = words(text)[:MAX_SIGNED_WORDS]
+    if len(tokens) < MIN_MATCH_WORDS:
+        return None
+    bins = [-1] * NUM_BINS
+    blake = hashlib.blake2b
+    seen: set[str] = set()
+    for i in range(len(tokens) - SHINGLE_WORDS + 1):
+        shingle = " ".join(tokens[i : i + SHINGLE_WORDS])
+        if shingle in seen:
+            continue
+        seen.add(shingle)
+        h = int.from_bytes(blake(shingle.encode(), digest_size=8).digest(), "big")
+        b = h >> _BIN_SHIFT
+        v = h & _MASK32
+        if bins[b] < 0 or v < bins[b]:
+            bins[b] = v
+    out = list(bins)
+    for j in range(NUM_BINS):
+        if out[j] >= 0:
+            continue
+        for distance in range(1, NUM_BINS):
+            filled = bins[(j + distance) % NUM_BINS]
+            if filled >= 0:
+                out[j] = (filled + distance * _ROTATE) & _MASK32
+                break
+    return tuple(out)
+
+
+def encode_signature(sig: tuple[int, ...]) -> bytes:
+    """The signature as stored: NUM_BINS little-endian 32-bit integers."""
+    return struct.pack(f"<{NUM_BINS}I", *sig)
+
+
+def decode_signature(blob: bytes | None) -> tuple[int, ...] | None:
+    if blob is None or len(blob) != 4 * NUM_BINS:
+        return None
+    return struct.unpack(f"<{NUM_BINS}I", blob)
+
+
+def lsh_buckets(sig: tuple[int, ...]) -> list[int]:
+    """One bucket per band: a signed 64-bit hash of the band number and its rows."""
+    buckets = []
+    for band in range(BANDS):
+        rows = sig[band * ROWS : (band + 1) * ROWS]
+        data = struct.pack(f"<B{ROWS}I", band, *rows)
+        buckets.append(
+            int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
+        )
+    return buckets
+
+
+def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """Estimated Jaccard resemblance of two signatures' shingle sets (0..1)."""
+    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / NUM_BINS
+
+
+def title_resemblance(a: str, b: str) -> float:
+    """Jaccard resemblance of two titles' content words (0..1; 0 when one has none)."""
+    wa = {w for w in words(a) if w not in _STOPWORDS}
+    wb = {w for w in words(b) if w not in _STOPWORDS}
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / len(wa | wb)
+
+
+def numbers(text: str) -> frozenset[str]:
+    """The numbers a text states ("3.2", "2026"), as written without separators' variants."""
+    return frozenset(n.replace(",", "") for n in _NUMBER_RE.findall(text))
+
+
+_NAME_RE = re.compile(r"\b[A-Z][\w&'-]+")
+
+
+def names(text: str) -> frozenset[str]:
+    """The capitalized words of a text that do not start a sentence (people, companies, places)."""
+    found = set()
+    for match in _NAME_RE.finditer(text):
+        start = match.start()
+        before = text[max(0, start - 2) : start]
+        if start == 0 or before.rstrip().endswith((".", "!", "?", '"', "“", ":")):
+            continue
+        found.add(match.group())
+    return frozenset(found)
+
+
+def agreement(a: frozenset[str], b: frozenset[str]) -> float:
+    """How far two texts' facts agree: shared / fewer (1.0 when either states under 3)."""
+    if len(a) < 3 or len(b) < 3:
+        return 1.0
+    return len(a & b) / min(len(a), len(b))
+
+
+numbers_agreement = agreement
+
+
+# Below this share of common numbers, or of common names, two similar texts are
+# different reports: a daily market wrap or next quarter's results written from
+# the same template, the same announcement about another company.
+MIN_NUMBERS_AGREEMENT = 0.5
+MIN_NAMES_AGREEMENT = 0.7
+# In the grey zone (body between body_min and body_threshold) the facts must
+# agree more closely.
+GREY_ZONE_AGREEMENT = 0.8
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored copy that shares an LSH band with an incoming entry."""
+
+    copy: int
+    entry_id: str
+    source: str
+    title: str
+    published: datetime
+    signature: tuple[int, ...]
+    body_text: str
+
+
+def near_match(
+    source: str,
+    title: str,
+    body_text: str,
+    sig: tuple[int, ...],
+    published: datetime,
+    candidates: Sequence[Candidate],
+    options: DedupeOptions,
+) -> Match | None:
+    """The best candidate that is the same story, with the rule and scores, or None."""
+    best: tuple[float, Match] | None = None
+    mine: tuple[frozenset[str], frozenset[str]] | None = None
+    for cand in candidates:
+        hours = abs((published - cand.published).total_seconds()) / 3600
+        if hours > options.window_hours:
+            continue
+        body = resemblance(sig, cand.signature)
+        if body < options.body_min:
+            continue
+        heading = title_resemblance(title, cand.title)
+        if body >= options.body_threshold and (heading > 0 or cand.source != source):
+            # One publisher's two items with no title word in common are two
+            # items, even over near-identical text (a templated page).
+            rule = "near-identical body"
+        elif heading >= options.title_threshold:
+            rule = "similar body and title"
+        else:
+            continue
+        if mine is None:
+            mine = (numbers(body_text), names(title + ". " + body_text))
+        agree = agreement(mine[0], numbers(cand.body_text))
+        same_names = agreement(mine[1], names(cand.title + ". " + cand.body_text))
+        if rule == "near-identical body":
+            facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
+        else:  # the grey zone asks more of the facts
+            facts_agree = min(agree, same_names) >= GREY_ZONE_AGREEMENT
+        if not facts_agree:
+            continue
+        score = body + heading / 10
+        if best is None or score > best[0]:
+            scores: dict[str, float | str] = {
+                "body": round(body, 4),
+                "title": round(heading, 4),
+                "hours": round(hours, 2),
+                "numbers": round(agree, 4),
+                "names": round(same_names, 4),
+                "copy_source": cand.source,
+                "copy_title": cand.title,
+            }
+            best = (score, Match(cand.entry_id, cand.source, rule, scores))
+    return best[1] if best else None
+
+
+# Two texts under one GUID this far apart are different articles, not an edit.
+REUSED_BODY_MAX = 0.2
+REUSED_TITLE_MAX = 0.3
+
+
+def is_reused_guid(existing: Existing, title: str, sig: tuple[int, ...] | None) -> bool:
+    """True when a known GUID now carries a clearly different article (title and body)."""
+    if not existing.key.startswith("guid:") or existing.signature is None or sig is None:
+        return False
+    return (
+        resemblance(existing.signature, sig) < REUSED_BODY_MAX
+        and title_resemblance(existing.title, title) < REUSED_TITLE_MAX
+    )
+
+
+# --- the published copy -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CopyInfo:
+    """What choosing a story's published copy looks at."""
+
+    source: str
+    published: datetime
+    first_seen: datetime
+    words: int
+    order: int
+
+
+def choose_copy(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int, str]:
+    """The index of the copy to publish among ``copies``, and why (for ``feeds explain``)."""
+    if not copies:
+        raise ValueError("a story has at least one copy")
+    for preferred in options.preferred_sources:
+        mine = [i for i, c in enumerate(copies) if c.source == preferred]
+        if mine:
+            best = min(mine, key=lambda i: _earliest(copies[i]))
+            return best, f"from preferred source {preferred!r}"
+    if options.prefer == "longest" and len(copies) > 1:
+        best = min(range(len(copies)), key=lambda i: (-copies[i].words, _earliest(copies[i])))
+        return best, f"longest body ({copies[best].words} words)"
+    best = min(range(len(copies)), key=lambda i: _earliest(copies[i]))
+    if len(copies) == 1:
+        return best, "the only copy"
+    return best, "earliest published"
+
+
+def _earliest(c: CopyInfo) -> tuple[datetime, datetime, int]:
+    return (c.published, c.first_seen, c.order)
+
+
+def without_guid(keys: Keys) -> Keys:
+    """``keys`` once the source's GUIDs are no longer trusted."""
+    if not keys.key.startswith("guid:"):
+        return replace(keys, guid=None)
+    if keys.post_id:
+        key = f"post:{keys.post_id}"
+    elif keys.link:
+        key = f"link:{keys.link}"
+    else:
+        key = f"hash:{keys.match_hash or keys.content_hash}"
+    return replace(keys, key=key, guid=None)

@@ -42,6 +42,7 @@ from feeds.store import FetchOutcome, ScheduleUpdate, Store
 from feeds.types import (
     Change,
     CleanEntry,
+    DedupeOptions,
     FetchRequest,
     FetchResult,
     ParsedEntry,
@@ -60,6 +61,11 @@ starting the workers costs more than it saves. See bench/RESULTS.md.
 
 #: Statuses whose Retry-After delays the source (RFC 9110 §10.2.3, RFC 6585 §4).
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+# Copies saved before signatures existed that one refresh signs (a few seconds at most).
+SIGN_PER_RUN = 2000
+
+_ALWAYS_SHOWN = (Change.NEW, Change.UPDATED, Change.UNCHANGED, Change.DUPLICATE)
 
 
 @dataclass(frozen=True)
@@ -87,8 +93,9 @@ class SourceReport:
 
     @property
     def changed(self) -> bool:
-        """Whether the store's entries changed (new, updated or duplicate copies)."""
-        return any(self.changes.get(c.value, 0) for c in Change if c is not Change.UNCHANGED)
+        """Whether the published stories may have changed (new, updated or duplicate copies)."""
+        quiet = (Change.UNCHANGED, Change.THROTTLED, Change.DROPPED)
+        return any(self.changes.get(c.value, 0) for c in Change if c not in quiet)
 
     def summary(self) -> str:
         """One line for a terminal or a cron mail."""
@@ -99,7 +106,11 @@ class SourceReport:
         if self.not_modified:
             text = f"{self.name}: not modified"
         else:
-            parts = [f"{self.changes.get(c.value, 0)} {c.value}" for c in Change]
+            parts = [
+                f"{self.changes.get(c.value, 0)} {c.value}"
+                for c in Change
+                if c in _ALWAYS_SHOWN or self.changes.get(c.value, 0)
+            ]
             text = f"{self.name}: " + ", ".join(parts)
         if self.feed_url:
             text += f" (via {self.feed_url})"
@@ -167,6 +178,8 @@ def refresh(
     ``budget`` bounds the article pages of this run (default: ``config.full_text``).
     """
     store.sync_sources([(s.name, s.url) for s in config.sources])
+    with store.transaction():
+        store.sign_unsigned(SIGN_PER_RUN)
     states = {s.name: s for s in store.sources()}
     wanted: list[SourceConfig] = []
     reports: list[SourceReport] = []
@@ -510,28 +523,12 @@ def _ingest(
     if deferred:
         # Read the document again next run, so the pages the budget skipped are picked up.
         validators = FetchOutcome(status=validators.status, error=None)
-    changes: Counter[str] = Counter()
     with store.transaction():
         for record in records:
             store.save_article(record)
         store.record_feed_url(name, feed_url)
         store.record_full_text_note(name, note)
-        for entry, keys in zip(cleaned, dedupe.entry_keys(cleaned), strict=True):
-            existing = store.find_existing(name, keys.key)
-            match = None if existing is not None else store.find_match(keys)
-            decision = dedupe.decide(name, keys, existing, match)
-            changes[decision.change.value] += 1
-            if decision.change is Change.UPDATED:
-                store.update_copy(name, keys, entry, now=now)
-            elif decision.change in (Change.NEW, Change.DUPLICATE):
-                store.insert_copy(
-                    name,
-                    keys,
-                    entry,
-                    entry_id=decision.entry_id,
-                    merged_reason=decision.reason,
-                    now=now,
-                )
+        changes = ingest_entries(store, name, cleaned, now=now, options=run.config.dedupe)
         store.record_fetch(
             name,
             FetchOutcome(
@@ -557,6 +554,84 @@ def _ingest(
         next_due=next_due,
         moved_to=moved,
     )
+
+
+def ingest_entries(
+    store: Store,
+    name: str,
+    cleaned: Sequence[CleanEntry],
+    *,
+    now: datetime,
+    options: DedupeOptions,
+) -> Counter[str]:
+    """Identify and save one fetch's cleaned entries (inside the caller's transaction).
+
+    ::
+
+        guid trust | entry_keys | this source's copy? | reused GUID? | exact match
+          | near match (LSH candidates, verified) | decide | churn cap | tombstone | save
+
+    Returns how many entries were new, updated, unchanged, merged, throttled, dropped.
+    """
+    changes: Counter[str] = Counter()
+    distrust = store.guid_fallback(name)
+    problem = dedupe.guid_problem(cleaned) if cleaned and distrust is None else None
+    if problem is not None:
+        store.set_guid_fallback(name, problem)
+        distrust = problem
+    all_keys = dedupe.entry_keys(cleaned, trust_guids=distrust is None)
+    # This fetch's keys: a copy holding one of them is never re-keyed to another entry.
+    taken = {k.key for k in all_keys}
+    fetched: set[str] = set()  # the stories of this fetch so far
+    for i, entry in enumerate(cleaned):
+        keys = all_keys[i]
+        sig = dedupe.signature(entry.body_text)
+        existing = store.find_copy(name, keys, taken)
+        if existing is not None and dedupe.is_reused_guid(existing, entry.title, sig):
+            store.set_guid_fallback(name, "GUIDs reused for different articles")
+            all_keys = [dedupe.without_guid(k) for k in all_keys]
+            keys = all_keys[i]
+            taken = {k.key for k in all_keys}
+            existing = store.find_copy(name, keys, taken)
+            if existing is not None and existing.key.startswith("guid:"):
+                existing = None
+        match = None
+        if existing is None:
+            match = store.find_match(keys)
+            if match is None and sig is not None and options.near:
+                published = entry.published or entry.updated or now
+                # A source listing two items side by side means two stories: never
+                # merge near copies within one fetch of one source.
+                candidates = [
+                    c
+                    for c in store.near_candidates(sig)
+                    if not (c.source == name and c.entry_id in fetched)
+                ]
+                match = dedupe.near_match(
+                    name, entry.title, entry.body_text, sig, published, candidates, options
+                )
+        decision = dedupe.decide(
+            name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day
+        )
+        change = decision.change
+        if change is Change.UPDATED:
+            store.update_copy(name, keys, entry, now=now, signature=sig)
+        elif change in (Change.NEW, Change.DUPLICATE):
+            store.insert_copy(
+                name,
+                keys,
+                entry,
+                entry_id=decision.entry_id,
+                merged_reason=decision.reason,
+                now=now,
+                signature=sig,
+                scores=decision.scores,
+            )
+        fetched.add(decision.entry_id)
+        if change is not Change.UNCHANGED and store.dropped(decision.entry_id) is not None:
+            change = Change.DROPPED
+        changes[change.value] += 1
+    return changes
 
 
 def _discovered_feed(
@@ -596,11 +671,11 @@ def publish_all(
         pages: list[archive.Page] = []
         if output.archive:
             pages = archive.plan(output, store.story_index(output.sources))
-        entries = store.entries_for_output(output.sources, output.max_entries)
+        entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe)
         try:
             result: PublishResult = publish(output, entries, archive_pages=len(pages))
             with store.transaction():
-                written_pages = archive.publish_archives(output, store, pages)
+                written_pages = archive.publish_archives(output, store, pages, config.dedupe)
                 if now is not None:
                     websub.queue(store, output, result.written_formats, now)
         except PublishError as exc:

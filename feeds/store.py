@@ -8,22 +8,32 @@ not ours, is an error, never silently replaced by a new empty store.
 Tables: ``sources`` (configured sources and their fetch state) and ``entries``
 (one row per *copy* of an article in a source; copies of the same story share
 an ``entry_id``; the first copy has ``merged_reason`` NULL, the others say why
-they were merged into it).
+they were merged into it, with the similarity scores in ``merge_scores``).
+``lsh`` maps the LSH bands of each copy's body signature to the copy, so near
+copies are found with index lookups only; ``tombstones`` lists dropped stories.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.dedupe import Existing, Keys, Match
+from feeds import dedupe
+from feeds.dedupe import Candidate, CopyInfo, Existing, Keys, Match
 from feeds.errors import StoreError
-from feeds.types import ArticleRecord, CleanEntry, DaemonInfo, SourceState, StoredEntry
+from feeds.types import (
+    ArticleRecord,
+    CleanEntry,
+    DaemonInfo,
+    DedupeOptions,
+    SourceState,
+    StoredEntry,
+)
 
 APPLICATION_ID = 0x46454544  # "FEED": marks the file as ours (PRAGMA application_id)
 
@@ -98,7 +108,7 @@ MIGRATIONS: tuple[str, ...] = (
         fetched TEXT NOT NULL
     );
     """,
-    # 2: scheduling state per source, the history of its URLs, the daemon's heartbeat
+    # 3: scheduling state per source, the history of its URLs, the daemon's heartbeat
     """
     ALTER TABLE sources ADD COLUMN config_url TEXT;
     UPDATE sources SET config_url = url;
@@ -126,7 +136,7 @@ MIGRATIONS: tuple[str, ...] = (
         stopped TEXT
     );
     """,
-    # 3: publishing state: archive pages already written, WebSub pings not yet delivered
+    # 4: publishing state: archive pages already written, WebSub pings not yet delivered
     """
     CREATE TABLE IF NOT EXISTS archive_pages (
         output TEXT NOT NULL,
@@ -143,7 +153,33 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (hub, topic)
     );
     """,
+    # 5: near copies (body signatures + LSH band index), merge scores, churn cap,
+    # sources whose GUIDs are not trusted, dropped stories
+    """
+    ALTER TABLE entries ADD COLUMN signature BLOB;
+    ALTER TABLE entries ADD COLUMN merge_scores TEXT;
+    ALTER TABLE entries ADD COLUMN update_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE entries ADD COLUMN update_window TEXT;
+    ALTER TABLE sources ADD COLUMN guid_fallback TEXT;
+    CREATE TABLE lsh (
+        bucket INTEGER NOT NULL,
+        copy INTEGER NOT NULL,
+        PRIMARY KEY (bucket, copy)
+    ) WITHOUT ROWID;
+    CREATE TABLE tombstones (
+        entry_id TEXT PRIMARY KEY,
+        dropped_at TEXT NOT NULL,
+        query TEXT NOT NULL
+    );
+    CREATE INDEX entries_unsigned ON entries(first_seen) WHERE signature IS NULL;
+    """,
 )
+
+# A band shared by very many copies (a template sentence) says little; only its
+# newest copies are looked at, so the cost of a lookup does not grow with the store.
+LSH_BUCKET_LIMIT = 64
+# At most this many candidates (those sharing the most bands) are verified.
+NEAR_CANDIDATES = 24
 
 
 def _ts(value: datetime) -> str:
@@ -356,7 +392,7 @@ class Store:
             " (SELECT count(*) FROM entries e WHERE e.source = s.name),"
             " s.feed_url, s.full_text_note,"
             " s.config_url, s.retry_after, s.cache_seconds, s.ttl_seconds, s.retired_at,"
-            " s.retired_reason, s.redirect_url, s.redirect_count"
+            " s.retired_reason, s.redirect_url, s.redirect_count, s.guid_fallback"
             f" FROM sources s {where} ORDER BY s.name",
             params,
         ).fetchall()
@@ -384,6 +420,7 @@ class Store:
                 retired_reason=r[19],
                 redirect_url=r[20],
                 redirect_count=r[21],
+                guid_fallback=r[22],
             )
             for r in rows
         ]
@@ -584,14 +621,74 @@ class Store:
             stopped=_dt(row[4]),
         )
 
+    def set_guid_fallback(self, name: str, reason: str) -> None:
+        """Stop trusting a source's GUIDs (for good); ``reason`` is shown by ``feeds sources``."""
+        self._db.execute(
+            "UPDATE sources SET guid_fallback = ? WHERE name = ? AND guid_fallback IS NULL",
+            (reason, name),
+        )
+
+    def guid_fallback(self, name: str) -> str | None:
+        """Why a source's GUIDs are not trusted, or None when they are."""
+        row = self._db.execute(
+            "SELECT guid_fallback FROM sources WHERE name = ?", (name,)
+        ).fetchone()
+        return row[0] if row else None
+
     # -- entries -----------------------------------------------------------------------------
+
+    _EXISTING = (
+        "SELECT entry_id, content_hash, key, title, signature, update_count, update_window, rowid"
+        " FROM entries"
+    )
+
+    def _existing(self, row: tuple[object, ...] | None) -> Existing | None:
+        if row is None:
+            return None
+        return Existing(
+            entry_id=str(row[0]),
+            content_hash=str(row[1]),
+            key=str(row[2]),
+            title=str(row[3]),
+            signature=dedupe.decode_signature(row[4] if isinstance(row[4], bytes) else None),
+            updates=int(row[5]),  # type: ignore[call-overload]
+            window_start=_dt(row[6] if isinstance(row[6], str) else None),
+        )
 
     def find_existing(self, source: str, key: str) -> Existing | None:
         row = self._db.execute(
-            "SELECT entry_id, content_hash FROM entries WHERE source = ? AND key = ?",
-            (source, key),
+            f"{self._EXISTING} WHERE source = ? AND key = ?", (source, key)
         ).fetchone()
-        return Existing(entry_id=row[0], content_hash=row[1]) if row else None
+        return self._existing(row)
+
+    def find_copy(self, source: str, keys: Keys, taken: Collection[str] = ()) -> Existing | None:
+        """This source's copy of the entry: by key, else by post id, link or title+body.
+
+        A copy found by another key is re-keyed, so an article re-posted under
+        a new GUID (or once the source's GUIDs are no longer trusted) stays the
+        same entry. Copies whose key is in ``taken`` (the keys of the entries
+        of the same fetch) are never taken over.
+        """
+        found = self.find_existing(source, keys.key)
+        if found is not None:
+            return found
+        for column, value in (
+            ("post_id", keys.post_id),
+            ("link", keys.link),
+            ("match_hash", keys.match_hash),
+        ):
+            if value is None:
+                continue
+            rows = self._db.execute(
+                f"{self._EXISTING} WHERE {column} = ? AND source = ? ORDER BY rowid LIMIT 8",
+                (value, source),
+            ).fetchall()
+            for row in rows:
+                if row[2] in taken:
+                    continue
+                self._db.execute("UPDATE entries SET key = ? WHERE rowid = ?", (keys.key, row[7]))
+                return self._existing(row)
+        return None
 
     def find_match(self, keys: Keys) -> Match | None:
         """The first stored copy that shares an exact key with ``keys`` (in trust order)."""
@@ -613,6 +710,56 @@ class Store:
                 return Match(entry_id=row[0], source=row[1], reason=reason)
         return None
 
+    def near_candidates(self, sig: tuple[int, ...]) -> list[Candidate]:
+        """Stored copies sharing an LSH band with ``sig``: index lookups only.
+
+        Each band's bucket is read newest-first and cut at ``LSH_BUCKET_LIMIT``;
+        the ``NEAR_CANDIDATES`` copies sharing the most bands are returned.
+        """
+        buckets = dedupe.lsh_buckets(sig)
+        part = "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?)"
+        sql = (
+            "SELECT copy FROM ("
+            + " UNION ALL ".join(part for _ in buckets)
+            + ") GROUP BY copy ORDER BY count(*) DESC, copy DESC LIMIT ?"
+        )
+        params: list[int] = []
+        for bucket in buckets:
+            params += [bucket, LSH_BUCKET_LIMIT]
+        copies = [r[0] for r in self._db.execute(sql, (*params, NEAR_CANDIDATES))]
+        if not copies:
+            return []
+        marks = ",".join("?" for _ in copies)
+        rows = self._db.execute(
+            "SELECT rowid, entry_id, source, title, published, signature, body_text"
+            f" FROM entries WHERE rowid IN ({marks})",
+            copies,
+        ).fetchall()
+        out = []
+        for r in rows:
+            stored = dedupe.decode_signature(r[5])
+            if stored is None:
+                continue
+            out.append(Candidate(r[0], r[1], r[2], r[3], _required_dt(r[4]), stored, r[6]))
+        out.sort(key=lambda c: copies.index(c.copy))
+        return out
+
+    def _index(self, copy: int, sig: tuple[int, ...] | None) -> None:
+        if sig is None:
+            return
+        self._db.executemany(
+            "INSERT OR IGNORE INTO lsh (bucket, copy) VALUES (?, ?)",
+            [(b, copy) for b in dedupe.lsh_buckets(sig)],
+        )
+
+    def _unindex(self, copy: int, sig: tuple[int, ...] | None) -> None:
+        if sig is None:
+            return
+        self._db.executemany(
+            "DELETE FROM lsh WHERE bucket = ? AND copy = ?",
+            [(b, copy) for b in dedupe.lsh_buckets(sig)],
+        )
+
     def insert_copy(
         self,
         source: str,
@@ -622,14 +769,19 @@ class Store:
         entry_id: str,
         merged_reason: str | None,
         now: datetime,
+        signature: tuple[int, ...] | None = None,
+        scores: Mapping[str, float | str] | None = None,
     ) -> None:
+        """Save a new copy; its body ``signature`` (computed when not given) makes it findable."""
+        if signature is None:
+            signature = dedupe.signature(entry.body_text)
         published = entry.published or entry.updated or now
         updated = entry.updated or published
-        self._db.execute(
+        cursor = self._db.execute(
             "INSERT INTO entries (source, key, entry_id, guid, post_id, link, match_hash,"
             " content_hash, title, excerpt, content_html, body_text, author, categories,"
-            " published, updated, first_seen, merged_reason)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " published, updated, first_seen, merged_reason, signature, merge_scores)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 source,
                 keys.key,
@@ -649,24 +801,46 @@ class Store:
                 _ts(updated),
                 _ts(now),
                 merged_reason,
+                _signature_blob(signature),
+                json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None,
             ),
         )
+        if cursor.lastrowid is not None:
+            self._index(cursor.lastrowid, signature)
 
-    def update_copy(self, source: str, keys: Keys, entry: CleanEntry, *, now: datetime) -> None:
-        """Replace a copy's text; ``updated`` moves forward (to ``now`` if the feed's did not)."""
+    def update_copy(
+        self,
+        source: str,
+        keys: Keys,
+        entry: CleanEntry,
+        *,
+        now: datetime,
+        signature: tuple[int, ...] | None = None,
+    ) -> None:
+        """Replace a copy's text; ``updated`` moves forward (to ``now`` if the feed's did not).
+
+        Counts the update in the churn cap's 24-hour window and re-indexes the
+        copy's body signature.
+        """
         row = self._db.execute(
-            "SELECT updated, published FROM entries WHERE source = ? AND key = ?",
+            "SELECT updated, published, rowid, signature, update_count, update_window"
+            " FROM entries WHERE source = ? AND key = ?",
             (source, keys.key),
         ).fetchone()
         previous = _required_dt(row[0])
         updated = entry.updated if entry.updated and entry.updated > previous else now
         updated = max(updated, previous)
         published = entry.published or _required_dt(row[1])
+        count, window = dedupe.churn_window(row[4], _dt(row[5]), now)
+        if signature is None:
+            signature = dedupe.signature(entry.body_text)
+        self._unindex(row[2], dedupe.decode_signature(row[3]))
         self._db.execute(
             "UPDATE entries SET guid = ?, post_id = ?, link = ?, match_hash = ?,"
             " content_hash = ?, title = ?, excerpt = ?, content_html = ?, body_text = ?,"
-            " author = ?, categories = ?, published = ?, updated = ?"
-            " WHERE source = ? AND key = ?",
+            " author = ?, categories = ?, published = ?, updated = ?, signature = ?,"
+            " update_count = ?, update_window = ?"
+            " WHERE rowid = ?",
             (
                 keys.guid,
                 keys.post_id,
@@ -681,38 +855,130 @@ class Store:
                 json.dumps(list(entry.categories), ensure_ascii=False),
                 _ts(published),
                 _ts(updated),
-                source,
-                keys.key,
+                _signature_blob(signature),
+                count + 1,
+                _ts(window),
+                row[2],
             ),
         )
+        self._index(row[2], signature)
 
-    def entries_for_output(self, sources: Sequence[str], limit: int) -> list[StoredEntry]:
+    def sign_unsigned(self, limit: int) -> int:
+        """Sign and index up to ``limit`` copies saved before signatures existed, newest first.
+
+        Copies stored by an older feeds have no signature; a refresh signs some
+        each run, so an upgraded store catches up without one long pause.
+        Returns how many were signed.
+        """
+        rows = self._db.execute(
+            "SELECT rowid, body_text FROM entries WHERE signature IS NULL"
+            " ORDER BY first_seen DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        for rowid, body_text in rows:
+            sig = dedupe.signature(body_text)
+            self._db.execute(
+                "UPDATE entries SET signature = ? WHERE rowid = ?", (_signature_blob(sig), rowid)
+            )
+            self._index(rowid, sig)
+        return len(rows)
+
+    # -- dropped stories and provenance -----------------------------------------------------
+
+    def resolve(self, query: str) -> str | None:
+        """The entry id that ``query`` names: an entry id, or any copy's link or GUID."""
+        for sql in (
+            "SELECT entry_id FROM entries WHERE entry_id = ? LIMIT 1",
+            "SELECT entry_id FROM tombstones WHERE entry_id = ?",
+            "SELECT entry_id FROM entries WHERE link = ? ORDER BY rowid LIMIT 1",
+            "SELECT entry_id FROM entries WHERE guid = ? ORDER BY rowid LIMIT 1",
+            "SELECT entry_id FROM entries WHERE key = 'guid:' || ? ORDER BY rowid LIMIT 1",
+        ):
+            row = self._db.execute(sql, (query,)).fetchone()
+            if row is not None:
+                return str(row[0])
+        return None
+
+    def drop(self, entry_id: str, query: str, now: datetime) -> bool:
+        """Tombstone a story: never published again, whichever copy comes back.
+
+        Returns False when it was already dropped.
+        """
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO tombstones (entry_id, dropped_at, query) VALUES (?, ?, ?)",
+            (entry_id, _ts(now), query),
+        )
+        return cursor.rowcount > 0
+
+    def dropped(self, entry_id: str) -> datetime | None:
+        """When the story was dropped, or None."""
+        row = self._db.execute(
+            "SELECT dropped_at FROM tombstones WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return _dt(row[0]) if row else None
+
+    def copies(self, entry_id: str) -> list[StoredCopy]:
+        """Every stored copy of a story, in the order they were first seen."""
+        rows = self._db.execute(
+            "SELECT rowid, source, key, guid, link, title, published, updated, first_seen,"
+            " merged_reason, merge_scores, body_text, update_count"
+            " FROM entries WHERE entry_id = ? ORDER BY first_seen, rowid",
+            (entry_id,),
+        ).fetchall()
+        return [
+            StoredCopy(
+                copy=r[0],
+                source=r[1],
+                key=r[2],
+                guid=r[3],
+                link=r[4],
+                title=r[5],
+                published=_required_dt(r[6]),
+                updated=_required_dt(r[7]),
+                first_seen=_required_dt(r[8]),
+                merged_reason=r[9],
+                scores=json.loads(r[10]) if r[10] else {},
+                words=len(r[11].split()),
+                updates=r[12],
+            )
+            for r in rows
+        ]
+
+    def entries_for_output(
+        self, sources: Sequence[str], limit: int, options: DedupeOptions | None = None
+    ) -> list[StoredEntry]:
         """The newest ``limit`` stories carried by ``sources``, one copy per story.
 
-        The published copy of a story is its first copy (``merged_reason`` NULL)
-        when that copy's source is in ``sources``, else its earliest copy there.
-        Reads newest-first through the ``published`` index and stops once it
-        has ``limit`` stories, so the cost follows the output size, not the
-        store size.
+        The published copy of a story is chosen among its copies in ``sources``
+        by :func:`feeds.dedupe.choose_copy` (``options``: preferred sources,
+        then the earliest published or the longest body). Dropped stories are
+        left out. Reads newest-first through the ``published`` index and stops
+        once it has ``limit`` stories, so the cost follows the output size, not
+        the store size.
         """
         if limit <= 0 or not sources:
             return []
+        options = options or DedupeOptions()
         marks = ",".join("?" for _ in sources)
         chosen: dict[str, StoredEntry] = {}
         order: list[str] = []
         cursor = self._db.execute(
             "SELECT entry_id FROM entries"
-            f" WHERE source IN ({marks}) ORDER BY published DESC, entry_id",
+            f" WHERE source IN ({marks})"
+            " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
+            " ORDER BY published DESC, entry_id",
             tuple(sources),
         )
+        seen: set[str] = set()
         while len(order) < limit:
             batch = cursor.fetchmany(max(limit, 64))
             if not batch:
                 break
             for (entry_id,) in batch:
-                if entry_id not in chosen:
+                if entry_id not in seen:
+                    seen.add(entry_id)
                     order.append(entry_id)
-                    chosen[entry_id] = self._story(entry_id, sources)
+                    chosen[entry_id] = self._story(entry_id, sources, options)
                 if len(order) >= limit:
                     break
         stories = [chosen[i] for i in order]
@@ -730,14 +996,22 @@ class Store:
         marks = ",".join("?" for _ in sources)
         rows = self._db.execute(
             "SELECT entry_id, max(published) AS p, max(updated) FROM entries"
-            f" WHERE source IN ({marks}) GROUP BY entry_id ORDER BY p DESC, entry_id",
+            f" WHERE source IN ({marks})"
+            " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
+            " GROUP BY entry_id ORDER BY p DESC, entry_id",
             tuple(sources),
         ).fetchall()
         return [StoryKey(id=r[0], published=r[1], updated=r[2]) for r in rows]
 
-    def stories(self, entry_ids: Sequence[str], sources: Sequence[str]) -> list[StoredEntry]:
+    def stories(
+        self,
+        entry_ids: Sequence[str],
+        sources: Sequence[str],
+        options: DedupeOptions | None = None,
+    ) -> list[StoredEntry]:
         """The published copies of the stories ``entry_ids``, in that order."""
-        return [self._story(entry_id, sources) for entry_id in entry_ids]
+        options = options or DedupeOptions()
+        return [self._story(entry_id, sources, options) for entry_id in entry_ids]
 
     # -- publishing state --------------------------------------------------------------------
 
@@ -787,18 +1061,31 @@ class Store:
             (error, hub, topic),
         )
 
-    def _story(self, entry_id: str, sources: Sequence[str]) -> StoredEntry:
+    def _story(self, entry_id: str, sources: Sequence[str], options: DedupeOptions) -> StoredEntry:
         rows = self._db.execute(
             "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
             " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
-            " e.merged_reason"
+            " e.first_seen"
             " FROM entries e JOIN sources s ON s.name = e.source"
-            " WHERE e.entry_id = ? ORDER BY (e.merged_reason IS NOT NULL), e.first_seen, e.rowid",
+            " WHERE e.entry_id = ? ORDER BY e.first_seen, e.rowid",
             (entry_id,),
         ).fetchall()
         wanted = set(sources)
         mine = [r for r in rows if r[0] in wanted]
-        best = mine[0]
+        index, _why = dedupe.choose_copy(
+            [
+                CopyInfo(
+                    source=r[0],
+                    published=_required_dt(r[9]),
+                    first_seen=_required_dt(r[13]),
+                    words=len(r[8].split()),
+                    order=i,
+                )
+                for i, r in enumerate(mine)
+            ],
+            options,
+        )
+        best = mine[index]
         others = tuple(dict.fromkeys(r[0] for r in rows if r[0] != best[0]))
         return StoredEntry(
             id=entry_id,
@@ -817,6 +1104,34 @@ class Store:
             categories=tuple(json.loads(best[12])),
             also_in=others,
         )
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    """One stored copy of a story, as ``feeds explain`` shows it.
+
+    ``scores`` are the similarity measures of a near-copy merge (empty for the
+    first copy and for exact-key merges). Datetimes are UTC.
+    """
+
+    copy: int
+    source: str
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    published: datetime
+    updated: datetime
+    first_seen: datetime
+    merged_reason: str | None
+    scores: Mapping[str, object]
+    words: int
+    updates: int
+
+
+def _signature_blob(sig: tuple[int, ...] | None) -> bytes:
+    """A stored signature; empty for a body too thin to sign (never NULL: NULL means unsigned)."""
+    return dedupe.encode_signature(sig) if sig is not None else b""
 
 
 def _statements(script: str) -> list[str]:

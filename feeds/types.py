@@ -199,6 +199,34 @@ class Change(StrEnum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     DUPLICATE = "duplicate"
+    # A changed copy whose update was held back by the churn cap (it is applied
+    # on a later fetch once the cap allows), and a copy of a dropped story.
+    THROTTLED = "throttled"
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True)
+class DedupeOptions:
+    """Thresholds of near-copy detection and the canonical-copy rule (config ``[dedupe]``).
+
+    Two copies are the same story when their publication times are at most
+    ``window_hours`` apart, their numbers agree, and either their bodies'
+    estimated word-shingle resemblance is at least ``body_threshold``, or it is
+    at least ``body_min`` and their titles' resemblance at least
+    ``title_threshold``. Defaults were chosen on ``bench/dedupe_eval.py``.
+    ``prefer`` picks the published copy of a story ("earliest" published or
+    "longest" body); a copy from ``preferred_sources`` (in that order) wins
+    over both. A copy takes at most ``max_updates_per_day`` updates per 24 hours.
+    """
+
+    near: bool = True
+    body_threshold: float = 0.6
+    body_min: float = 0.35
+    title_threshold: float = 0.5
+    window_hours: float = 72.0
+    prefer: str = "earliest"
+    preferred_sources: tuple[str, ...] = ()
+    max_updates_per_day: int = 4
 
 
 @dataclass(frozen=True)
@@ -217,6 +245,7 @@ class SourceState:
     entry_count: int = 0
     title: str | None = None
     link: str | None = None
+    guid_fallback: str | None = None
     #: The feed actually read when ``url`` is an HTML page that advertises feeds.
     feed_url: str | None = None
     #: What full-text extraction and section-page scraping did on the last run.

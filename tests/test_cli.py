@@ -234,3 +234,73 @@ def test_committed_output_is_what_the_default_config_produces(workdir: Path) -> 
     assert run("refresh", cwd=workdir).returncode == 0
     produced = (workdir / "out" / "business.atom").read_bytes()
     assert produced == (REPO / "out" / "business.atom").read_bytes()
+
+
+SEED_LINK = "https://news.example.com/2026/03/18/china-indonesia-cyber-security-cooperation/"
+
+
+def test_explain_shows_copies_rule_and_published_copy(workdir: Path) -> None:
+    assert run("refresh", cwd=workdir).returncode == 0
+    text = run("explain", SEED_LINK + "?utm_source=x", cwd=workdir)
+    assert text.returncode == 0, text.stderr
+    assert "entry https://news.example.com/?p=4512" in text.stdout
+    assert "copies: 2" in text.stdout
+    assert "  - business: first seen" in text.stdout
+    assert "  - wire: first seen" in text.stdout
+    assert "first copy of the story" in text.stdout
+    assert "merged: same canonical link" in text.stdout
+    assert "output business: publishes the business copy (earliest published)" in text.stdout
+    data = json.loads(
+        run("explain", "--json", "https://news.example.com/?p=4512", cwd=workdir).stdout
+    )
+    assert data["entry_id"] == "https://news.example.com/?p=4512"
+    assert [c["source"] for c in data["copies"]] == ["business", "wire"]
+    assert [c["merged_reason"] for c in data["copies"]] == [None, "same canonical link"]
+    assert data["outputs"] == [
+        {"output": "business", "published_copy": "business", "why": "earliest published"}
+    ]
+    assert data["dropped_at"] is None
+
+
+def test_explain_unknown_entry_fails(workdir: Path) -> None:
+    assert run("refresh", cwd=workdir).returncode == 0
+    missing = run("explain", "https://nowhere.example/", cwd=workdir)
+    assert missing.returncode == 1
+    assert "no stored entry matches" in missing.stderr
+
+
+def test_drop_hides_the_story_for_good(workdir: Path) -> None:
+    assert run("refresh", cwd=workdir).returncode == 0
+    out = workdir / "out" / "business.atom"
+    assert b"p=4512" in out.read_bytes()
+    dropped = run("drop", "--json", SEED_LINK, cwd=workdir)
+    assert dropped.returncode == 0, dropped.stderr
+    data = json.loads(dropped.stdout)
+    assert data["entry_id"] == "https://news.example.com/?p=4512"
+    assert data["copies"] == 2 and data["newly_dropped"] is True
+    assert b"p=4512" not in out.read_bytes()
+    validate_independently(out)
+    again = run("refresh", "--all", cwd=workdir)
+    assert again.returncode == 0
+    assert b"p=4512" not in out.read_bytes()
+    explained = run("explain", SEED_LINK, cwd=workdir)
+    assert "DROPPED at" in explained.stdout
+    assert "output business: dropped: not published" in explained.stdout
+    twice = run("drop", SEED_LINK, cwd=workdir)
+    assert twice.returncode == 0 and twice.stdout.startswith("already dropped: ")
+    assert run("drop", "https://nowhere.example/", cwd=workdir).returncode == 1
+
+
+def test_sources_says_when_guids_are_not_trusted(workdir: Path) -> None:
+    feed = workdir / "samples" / "business.rss"
+    text = feed.read_text(encoding="utf-8")
+    start = text.index("<guid")
+    feed.write_text(text[:start] + text[text.index("</guid>", start) + 7 :], encoding="utf-8")
+    assert run("refresh", cwd=workdir).returncode == 0
+    table = run("sources", cwd=workdir).stdout
+    assert "GUIDs not trusted (blank GUIDs): entries keyed by post id, link or content" in table
+    rows = json.loads(run("sources", "--json", cwd=workdir).stdout)
+    assert {r["name"]: r["guid_fallback"] for r in rows} == {
+        "business": "blank GUIDs",
+        "wire": None,
+    }

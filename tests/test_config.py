@@ -8,6 +8,7 @@ import pytest
 
 from feeds import config
 from feeds.errors import ConfigError
+from feeds.types import DedupeOptions
 
 GOOD = """
 [store]
@@ -137,3 +138,41 @@ def test_repository_default_config_is_valid() -> None:
     loaded = config.load(repo / "config.toml")
     assert [s.name for s in loaded.sources] == ["business", "wire"]
     assert loaded.outputs[0].path == repo / "out" / "business.atom"
+
+
+def test_dedupe_table_is_read(tmp_path: Path) -> None:
+    text = GOOD + (
+        "\n[dedupe]\nprefer = 'longest'\npreferred_sources = ['remote']\n"
+        "body_threshold = 0.7\nbody_min = 0.4\ntitle_threshold = 0.45\n"
+        "window_hours = 48\nmax_updates_per_day = 2\nnear = false\n"
+    )
+    options = config.load(write(tmp_path, text)).dedupe
+    assert options.prefer == "longest"
+    assert options.preferred_sources == ("remote",)
+    assert (options.body_threshold, options.body_min, options.title_threshold) == (0.7, 0.4, 0.45)
+    assert options.window_hours == 48.0
+    assert options.max_updates_per_day == 2
+    assert options.near is False
+
+
+def test_dedupe_defaults_when_absent(tmp_path: Path) -> None:
+    assert config.load(write(tmp_path, GOOD)).dedupe == DedupeOptions()
+
+
+def test_dedupe_table_problems_are_all_reported(tmp_path: Path) -> None:
+    text = GOOD + (
+        "\n[dedupe]\nprefer = 'newest'\npreferred_sources = ['nope']\n"
+        "body_threshold = 1.5\nbody_min = 0.9\nmax_updates_per_day = 0\ncolour = 1\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, text))
+    problems = "\n".join(info.value.problems)
+    for expected in (
+        "dedupe.prefer: 'newest'",
+        "dedupe.preferred_sources[0]: no source named 'nope'",
+        "dedupe.body_threshold: must be at most 1.0",
+        "dedupe.body_min: must not be above dedupe.body_threshold",
+        "dedupe.max_updates_per_day: must be at least 1",
+        "dedupe.colour: unknown key",
+    ):
+        assert expected in problems

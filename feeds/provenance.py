@@ -1,0 +1,167 @@
+"""Provenance of a story: ``feeds explain`` and ``feeds drop``.
+
+A story (one ``entry_id``) has one stored copy per source that carried it. Its
+explanation lists every copy (source, first seen, published, the rule and the
+similarity scores that merged it) and, for each output, the copy published
+there and why. Dropping a story writes a tombstone: no copy of it, present or
+future, is published again, because every later copy joins the same entry id
+(by exact key or as a near copy) and the tombstone hides the entry id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from feeds import dedupe, normalize
+from feeds.config import OutputConfig
+from feeds.store import Store, StoredCopy
+from feeds.types import DedupeOptions
+
+
+@dataclass(frozen=True)
+class OutputChoice:
+    """The copy an output publishes for the story (``source`` None: none of its sources)."""
+
+    output: str
+    source: str | None
+    why: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything ``feeds explain`` says about one story. Datetimes are UTC."""
+
+    query: str
+    entry_id: str
+    dropped_at: datetime | None
+    copies: tuple[StoredCopy, ...]
+    outputs: tuple[OutputChoice, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "entry_id": self.entry_id,
+            "dropped_at": self.dropped_at.isoformat() if self.dropped_at else None,
+            "copies": [
+                {
+                    "source": c.source,
+                    "title": c.title,
+                    "link": c.link,
+                    "guid": c.guid,
+                    "key": c.key,
+                    "first_seen": c.first_seen.isoformat(),
+                    "published": c.published.isoformat(),
+                    "updated": c.updated.isoformat(),
+                    "updates": c.updates,
+                    "words": c.words,
+                    "merged_reason": c.merged_reason,
+                    "scores": dict(c.scores),
+                }
+                for c in self.copies
+            ],
+            "outputs": [
+                {"output": o.output, "published_copy": o.source, "why": o.why} for o in self.outputs
+            ],
+        }
+
+    def lines(self) -> list[str]:
+        """A human-readable explanation."""
+        first = self.copies[0]
+        out = [f"entry {self.entry_id}", f"title: {first.title}"]
+        if self.dropped_at is not None:
+            out.append(f"DROPPED at {self.dropped_at:%Y-%m-%d %H:%M} UTC: never published again")
+        out.append(f"copies: {len(self.copies)}")
+        for c in self.copies:
+            out.append(
+                f"  - {c.source}: first seen {c.first_seen:%Y-%m-%d %H:%M},"
+                f" published {c.published:%Y-%m-%d %H:%M}, {c.words} words"
+                + (f", {c.updates} update(s)" if c.updates else "")
+            )
+            out.append(f"    {c.title}")
+            if c.link:
+                out.append(f"    {c.link}")
+            out.append(f"    {merge_text(c)}")
+        for o in self.outputs:
+            if o.source is None:
+                out.append(f"output {o.output}: {o.why}")
+            else:
+                out.append(f"output {o.output}: publishes the {o.source} copy ({o.why})")
+        return out
+
+
+def merge_text(c: StoredCopy) -> str:
+    """Why a copy belongs to its story, in words."""
+    if c.merged_reason is None:
+        return "first copy of the story"
+    s: Mapping[str, object] = c.scores
+    if not s:
+        return f"merged: {c.merged_reason}"
+    return (
+        f"merged: {c.merged_reason} with the {s.get('copy_source')} copy"
+        f" (body resemblance {s.get('body')}, title {s.get('title')},"
+        f" {s.get('hours')} h apart, numbers agree {s.get('numbers')},"
+        f" names agree {s.get('names')})"
+    )
+
+
+def resolve(store: Store, query: str) -> str | None:
+    """The entry id ``query`` names: an entry id, a GUID, or any copy's link (canonical or not)."""
+    query = query.strip()
+    found = store.resolve(query)
+    if found is None:
+        canonical = normalize.canonical_url(query)
+        if canonical and canonical != query:
+            found = store.resolve(canonical)
+    return found
+
+
+def explain(
+    store: Store, query: str, options: DedupeOptions, outputs: Sequence[OutputConfig]
+) -> Explanation | None:
+    """Explain the story ``query`` names, or None when no stored copy matches it."""
+    entry_id = resolve(store, query)
+    if entry_id is None:
+        return None
+    copies = store.copies(entry_id)
+    if not copies:
+        return None
+    dropped = store.dropped(entry_id)
+    choices = []
+    for output in outputs:
+        mine = [(i, c) for i, c in enumerate(copies) if c.source in output.sources]
+        if dropped is not None:
+            choices.append(OutputChoice(output.name, None, "dropped: not published"))
+            continue
+        if not mine:
+            choices.append(OutputChoice(output.name, None, "none of its sources carry it"))
+            continue
+        index, why = dedupe.choose_copy(
+            [dedupe.CopyInfo(c.source, c.published, c.first_seen, c.words, i) for i, c in mine],
+            options,
+        )
+        choices.append(OutputChoice(output.name, mine[index][1].source, why))
+    return Explanation(query, entry_id, dropped, tuple(copies), tuple(choices))
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """The result of ``feeds drop``: ``new`` is False when it was dropped before."""
+
+    entry_id: str
+    title: str
+    copies: int
+    new: bool
+
+
+def drop(store: Store, query: str, now: datetime) -> Dropped | None:
+    """Tombstone the story ``query`` names (inside the caller's lock); None when unknown."""
+    entry_id = resolve(store, query)
+    if entry_id is None:
+        return None
+    copies = store.copies(entry_id)
+    with store.transaction():
+        new = store.drop(entry_id, query, now)
+    return Dropped(entry_id, copies[0].title if copies else "", len(copies), new)

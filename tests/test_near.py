@@ -1,0 +1,455 @@
+"""Near-copy detection through the store: copies merge, hard negatives stay apart,
+unreliable GUIDs, updates and the churn cap, tombstones, the published copy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feeds import dedupe, provenance
+from feeds.config import OutputConfig
+from feeds.refresh import ingest_entries
+from feeds.store import NEAR_CANDIDATES, Store
+from feeds.types import CleanEntry, DedupeOptions
+
+import dedupe_corpus as corpus
+from support import REPO
+
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+OPTIONS = DedupeOptions()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "feeds.db") as s:
+        s.sync_sources([(name, f"https://{name}.example/feed/") for name in corpus.SOURCES])
+        yield s
+
+
+def save(
+    store: Store,
+    source: str,
+    entries: list[CleanEntry],
+    now: datetime = NOW,
+    options: DedupeOptions = OPTIONS,
+) -> dict[str, int]:
+    with store.transaction():
+        return dict(ingest_entries(store, source, entries, now=now, options=options))
+
+
+def story_id(store: Store, item: corpus.Story) -> str:
+    found = store.resolve(item.entry().link or "")
+    assert found is not None
+    return found
+
+
+def ingest_items(store: Store, *items: corpus.Story) -> list[str]:
+    ids = []
+    for item in items:
+        save(store, item.source, [item.entry()], now=item.published)
+        ids.append(story_id(store, item))
+    return ids
+
+
+def fresh(seed: int = 7) -> corpus.Generator:
+    gen = corpus.Generator(seed)
+    gen._known, gen._styles, gen._last = {}, {}, {}
+    return gen
+
+
+def original(gen: corpus.Generator, event: str | None = None) -> corpus.Story:
+    facts = gen.facts(company=3, event=event or "earnings")
+    story = gen.original(NOW, facts)
+    gen._known[story.cluster] = facts
+    return story
+
+
+# --- each transformation is merged ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", corpus.COPY_KINDS)
+def test_each_transformation_is_merged_into_the_original(store: Store, kind: str) -> None:
+    gen = fresh()
+    first = original(gen)
+    copy = gen.copy(first, kind)
+    assert copy.uid != first.uid and copy.entry().link != first.entry().link
+    a, b = ingest_items(store, first, copy)
+    assert a == b
+    [published] = store.entries_for_output(list(corpus.SOURCES), 10)
+    assert published.id == a
+    assert published.source == first.source  # the earliest copy
+    explained = provenance.explain(store, copy.entry().link or "", OPTIONS, [])
+    assert explained is not None
+    if kind == "reposted":
+        # The same source under a new GUID and URL: one copy, now at its new URL.
+        [only] = explained.copies
+        assert only.link == copy.entry().link
+        return
+    assert [c.source for c in explained.copies] == [first.source, copy.source]
+    assert explained.copies[1].merged_reason is not None
+
+
+def test_near_merge_keeps_rule_and_scores(store: Store) -> None:
+    gen = fresh(11)
+    first = original(gen)
+    copy = gen.copy(first, "combined")
+    ingest_items(store, first, copy)
+    explained = provenance.explain(store, copy.entry().link or "", OPTIONS, [])
+    assert explained is not None
+    merged = explained.copies[1]
+    assert merged.merged_reason in ("near-identical body", "similar body and title")
+    assert merged.scores["copy_source"] == first.source
+    body = merged.scores["body"]
+    assert isinstance(body, float) and OPTIONS.body_min <= body < 1.0
+    assert "body resemblance" in provenance.merge_text(merged)
+
+
+# --- each hard negative stays apart -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", corpus.NEGATIVE_KINDS)
+def test_each_hard_negative_stays_apart(store: Store, kind: str) -> None:
+    gen = fresh(5)
+    if kind in ("next-quarter", "next-day-market-wrap"):
+        event = "market" if kind == "next-day-market-wrap" else "earnings"
+        first = gen.templated_original(NOW, event=event)
+    else:
+        first = original(gen)
+    other = gen.negative(first, kind)
+    assert other.cluster != first.cluster
+    a, b = ingest_items(store, first, other)
+    assert a != b
+    assert len(store.entries_for_output(list(corpus.SOURCES), 10)) == 2
+
+
+def test_the_labelled_set_meets_the_targets_on_a_small_sample(store: Store) -> None:
+    items = corpus.labelled_set(150, seed=21)
+    owner: dict[str, int] = {}
+    seen: set[int] = set()
+    tp = fp = fn = 0
+    for item in items:
+        [entry_id] = ingest_items(store, item)
+        if entry_id in owner:
+            tp, fp = (tp + 1, fp) if owner[entry_id] == item.cluster else (tp, fp + 1)
+        elif item.cluster in seen:
+            fn += 1
+        owner.setdefault(entry_id, item.cluster)
+        seen.add(item.cluster)
+    assert fp == 0
+    assert tp / (tp + fn) >= 0.95
+
+
+def test_time_window_keeps_a_month_old_copy_apart(store: Store) -> None:
+    gen = fresh()
+    first = original(gen)
+    late = replace(gen.copy(first, "boilerplate"), published=NOW + timedelta(days=30))
+    a, b = ingest_items(store, first, late)
+    assert a != b
+
+
+def test_near_detection_can_be_switched_off(store: Store) -> None:
+    gen = fresh()
+    first = original(gen)
+    copy = gen.copy(first, "boilerplate")
+    off = replace(OPTIONS, near=False)
+    save(store, first.source, [first.entry()], first.published, off)
+    assert save(store, copy.source, [copy.entry()], copy.published, off) == {"new": 1}
+
+
+def test_candidates_are_bounded_however_many_copies_share_a_band(store: Store) -> None:
+    gen = fresh()
+    first = original(gen)
+    for n in range(NEAR_CANDIDATES + 10):
+        item = replace(first, uid=f"same:{n}", source=corpus.SOURCES[n % len(corpus.SOURCES)])
+        entry = replace(item.entry(), guid=f"g{n}", link=f"https://x.example/{n}")
+        with store.transaction():
+            store.insert_copy(
+                item.source,
+                dedupe.entry_keys([entry])[0],
+                entry,
+                entry_id=f"tag:x,2026:{n}",
+                merged_reason=None,
+                now=NOW,
+                signature=dedupe.signature(entry.body_text),
+            )
+    sig = dedupe.signature(first.entry().body_text)
+    assert sig is not None
+    assert len(store.near_candidates(sig)) == NEAR_CANDIDATES
+
+
+def test_signatures_do_not_depend_on_the_process() -> None:
+    text = " ".join(corpus.BACKGROUND)
+    code = (
+        "import sys; from feeds import dedupe; "
+        "print(dedupe.lsh_buckets(dedupe.signature(sys.argv[1])))"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code, text],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)},
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(runs) == 1
+    sig = dedupe.signature(text)
+    assert sig is not None
+    assert runs == {f"{dedupe.lsh_buckets(sig)}\n"}
+
+
+# --- unreliable GUIDs -------------------------------------------------------------------------
+
+
+def entry(n: int, **changes: object) -> CleanEntry:
+    gen = fresh(100 + n)
+    item = original(gen, ("earnings", "layoffs", "plant", "acquisition")[n % 4])
+    base = replace(item.entry(), guid=f"https://wire.example/?p={n}", link=None, post_id=None)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_blank_guids_make_the_source_fall_back_for_good(store: Store) -> None:
+    assert store.guid_fallback("wire") is None
+    save(store, "wire", [entry(1, guid=None, link="https://wire.example/1"), entry(2)])
+    assert store.guid_fallback("wire") == "blank GUIDs"
+    assert store.source("wire").guid_fallback == "blank GUIDs"
+    # Later fetches with GUIDs do not restore trust, and keys stay link/content based.
+    assert save(store, "wire", [entry(3, link="https://wire.example/3")]) == {"new": 1}
+    assert [c.key for c in store.copies(store.resolve("https://wire.example/3") or "")] == [
+        "link:https://wire.example/3"
+    ]
+
+
+def test_guid_repeated_within_a_fetch_makes_the_source_fall_back(store: Store) -> None:
+    same = "https://wire.example/?p=1"
+    changes = save(
+        store,
+        "wire",
+        [entry(1, guid=same, link="https://wire.example/a"), entry(2, guid=same)],
+    )
+    assert changes == {"new": 2}
+    assert "repeated" in (store.guid_fallback("wire") or "")
+
+
+def test_guid_reused_for_another_article_is_a_new_entry_not_an_update(store: Store) -> None:
+    guid = "https://wire.example/?p=7"
+    first = entry(1, guid=guid, link="https://wire.example/one")
+    assert save(store, "wire", [first]) == {"new": 1}
+    other = entry(2, guid=guid, link="https://wire.example/two")
+    later = NOW + timedelta(days=1)
+    assert save(store, "wire", [other], later) == {"new": 1}
+    assert store.guid_fallback("wire") == "GUIDs reused for different articles"
+    published = store.entries_for_output(["wire"], 10)
+    assert sorted(e.title for e in published) == sorted([first.title, other.title])
+    # The next fetch carries both: neither is new again, neither changed.
+    assert save(store, "wire", [first, other], later) == {"unchanged": 2}
+
+
+def test_repost_under_a_new_guid_and_same_link_is_the_same_entry(store: Store) -> None:
+    first = entry(1, link="https://wire.example/story")
+    save(store, "wire", [first])
+    before = store.resolve("https://wire.example/story")
+    repost = replace(first, guid="https://wire.example/?p=999")
+    assert save(store, "wire", [repost]) == {"unchanged": 1}
+    assert store.resolve("https://wire.example/?p=999") == before
+
+
+# --- updates and the churn cap ----------------------------------------------------------------
+
+
+def test_corrected_text_is_an_update_of_the_published_entry(store: Store) -> None:
+    first = entry(1)
+    save(store, "wire", [first])
+    fixed = replace(first, title=first.title + " (corrected)")
+    later = NOW + timedelta(hours=2)
+    assert save(store, "wire", [fixed], later) == {"updated": 1}
+    [published] = store.entries_for_output(["wire"], 10)
+    assert published.id == "https://wire.example/?p=1"
+    assert published.title.endswith("(corrected)")
+    assert published.updated == later
+
+
+def test_churn_cap_holds_back_updates_then_applies_the_newest_text(store: Store) -> None:
+    capped = replace(OPTIONS, max_updates_per_day=2)
+    first = entry(1)
+    save(store, "wire", [first], NOW, capped)
+    results = []
+    for n in range(1, 5):
+        changed = replace(first, title=f"{first.title} v{n}")
+        results.append(save(store, "wire", [changed], NOW + timedelta(hours=n), capped))
+    assert results == [{"updated": 1}, {"updated": 1}, {"throttled": 1}, {"throttled": 1}]
+    [published] = store.entries_for_output(["wire"], 10)
+    assert published.title.endswith(" v2")
+    newest = replace(first, title=f"{first.title} v5")
+    next_day = NOW + timedelta(days=1, hours=1)
+    assert save(store, "wire", [newest], next_day, capped) == {"updated": 1}
+    [published] = store.entries_for_output(["wire"], 10)
+    assert published.title.endswith(" v5")
+    assert published.updated == next_day
+
+
+def test_churn_window_is_pure() -> None:
+    assert dedupe.churn_window(3, None, NOW) == (0, NOW)
+    assert dedupe.churn_window(3, NOW, NOW + timedelta(hours=23)) == (3, NOW)
+    later = NOW + timedelta(hours=24)
+    assert dedupe.churn_window(3, NOW, later) == (0, later)
+
+
+# --- tombstones -------------------------------------------------------------------------------
+
+
+def test_dropped_story_never_comes_back(store: Store) -> None:
+    gen = fresh()
+    first = original(gen)
+    ingest_items(store, first)
+    dropped = provenance.drop(store, first.entry().link or "", NOW)
+    assert dropped is not None and dropped.new and dropped.copies == 1
+    assert store.entries_for_output(list(corpus.SOURCES), 10) == []
+    assert store.story_index(list(corpus.SOURCES)) == []  # archive pages skip it too
+    # a re-fetch of the same copy, another source's exact copy, a near copy
+    assert save(store, first.source, [first.entry()]) == {"unchanged": 1}
+    exact = gen.copy(first, "syndicated")
+    near = gen.copy(first, "combined")
+    assert save(store, exact.source, [exact.entry()], exact.published) == {"dropped": 1}
+    assert save(store, near.source, [near.entry()], near.published) == {"dropped": 1}
+    assert store.entries_for_output(list(corpus.SOURCES), 10) == []
+    again = provenance.drop(store, dropped.entry_id, NOW)
+    assert again is not None and not again.new
+    assert provenance.drop(store, "https://nowhere.example/", NOW) is None
+
+
+# --- the published copy -----------------------------------------------------------------------
+
+
+def three_copies(store: Store) -> tuple[corpus.Story, corpus.Story, corpus.Story]:
+    gen = fresh()
+    first = replace(original(gen), source="city-desk")
+    longer = replace(gen.copy(first, "added-paragraph"), source="money-post")
+    other = replace(gen.copy(first, "syndicated"), source="wire")
+    ingest_items(store, first, longer, other)
+    return first, longer, other
+
+
+@pytest.mark.parametrize(
+    ("options", "expected", "why"),
+    [
+        (DedupeOptions(), 0, "earliest published"),
+        (DedupeOptions(prefer="longest"), 1, "longest body"),
+        (DedupeOptions(preferred_sources=("nowhere", "wire")), 2, "preferred source 'wire'"),
+    ],
+)
+def test_published_copy_follows_the_rule(
+    store: Store, options: DedupeOptions, expected: int, why: str
+) -> None:
+    copies = three_copies(store)
+    [published] = store.entries_for_output(list(corpus.SOURCES), 10, options)
+    assert published.source == copies[expected].source
+    assert set(published.also_in) == {c.source for c in copies} - {published.source}
+    output = OutputConfig(name="all", path=Path("out.atom"), title="All", sources=corpus.SOURCES)
+    explained = provenance.explain(store, published.id, options, [output])
+    assert explained is not None
+    [choice] = explained.outputs
+    assert choice.source == copies[expected].source
+    assert why in choice.why
+
+
+def test_explain_unknown_is_none(store: Store) -> None:
+    assert provenance.explain(store, "https://nowhere.example/", OPTIONS, []) is None
+
+
+# --- pure functions ---------------------------------------------------------------------------
+
+
+def test_thin_text_has_no_signature() -> None:
+    assert dedupe.signature("Markets close higher") is None
+
+
+def test_names_skip_sentence_starts() -> None:
+    text = 'Acme Corp said on Monday. The board agreed. "We grew," said Laura Becker.'
+    assert dedupe.names(text) == {"Corp", "Monday", "Laura", "Becker"}
+
+
+@pytest.mark.slow
+def test_bench_quick_run_meets_the_targets() -> None:
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "dedupe_eval.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "targets (precision >= 0.99, recall >= 0.95): met" in run.stdout
+
+
+def test_twins_in_one_fetch_keep_their_own_copies(store: Store) -> None:
+    twin = entry(1, guid=None, link=None)
+    assert save(store, "wire", [twin, twin]) == {"new": 1, "duplicate": 1}
+    assert save(store, "wire", [twin, twin]) == {"unchanged": 2}
+    [published] = store.entries_for_output(["wire"], 10)
+    assert sorted(c.key for c in store.copies(published.id)) == [
+        f"hash:{dedupe.match_hash(twin)}",
+        f"hash:{dedupe.match_hash(twin)}#2",
+    ]
+
+
+def test_cjk_text_is_signed_by_characters() -> None:
+    text = "トヨタ自動車は通期の営業利益見通しを上方修正した。円安が追い風となった。"
+    assert dedupe.words("トヨタ2026年")[:3] == ["ト", "ヨ", "タ"]
+    sig = dedupe.signature(text)
+    edited = dedupe.signature(text + "詳細は後日発表する。")
+    assert sig is not None and edited is not None
+    assert dedupe.resemblance(sig, edited) >= 0.6
+
+
+def test_copies_from_before_signatures_are_signed_and_then_matched(tmp_path: Path) -> None:
+    import sqlite3
+
+    from feeds.store import APPLICATION_ID, MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    gen = fresh()
+    first = original(gen)
+    with Store.open(path) as old:
+        old.sync_sources([(name, f"https://{name}.example/") for name in corpus.SOURCES])
+        with old.transaction():
+            old.insert_copy(
+                first.source,
+                dedupe.entry_keys([first.entry()])[0],
+                first.entry(),
+                entry_id="tag:old,2026:1",
+                merged_reason=None,
+                now=NOW,
+            )
+            # as an older feeds left it: no signature, nothing in the band index
+            old._db.execute("UPDATE entries SET signature = NULL")
+            old._db.execute("DELETE FROM lsh")
+        with old.transaction():
+            assert old.sign_unsigned(10) == 1
+            assert old.sign_unsigned(10) == 0
+        copy = gen.copy(first, "combined")
+        [entry_id] = ingest_items(old, copy)
+        assert entry_id == "tag:old,2026:1"
+
+
+def test_near_copies_side_by_side_in_one_fetch_stay_two_items(store: Store) -> None:
+    gen = fresh()
+    first = original(gen)
+    twin = gen.copy(first, "boilerplate")
+    a, b = (replace(x.entry(), guid=None, post_id=None) for x in (first, twin))
+    assert save(store, "wire", [a, b]) == {"new": 2}
+    # ... while the same near copy from another source, or in a later fetch, is merged
+    assert save(store, "city-desk", [replace(b, link="https://c.example/1")]) == {"duplicate": 1}
