@@ -262,6 +262,23 @@ class PendingPing:
     last_error: str | None
 
 
+def _copy_text(keys: Keys, entry: CleanEntry) -> dict[str, object]:
+    """The columns of a copy that come from its keys and its cleaned text."""
+    return {
+        "guid": keys.guid,
+        "post_id": keys.post_id,
+        "link": keys.link,
+        "match_hash": keys.match_hash,
+        "content_hash": keys.content_hash,
+        "title": entry.title,
+        "excerpt": entry.excerpt,
+        "content_html": entry.content_html,
+        "body_text": entry.body_text,
+        "author": entry.author,
+        "categories": json.dumps(list(entry.categories), ensure_ascii=False),
+    }
+
+
 class Store:
     """Access to the state database. Use :meth:`open`; close it when done."""
 
@@ -777,33 +794,24 @@ class Store:
             signature = dedupe.signature(entry.body_text)
         published = entry.published or entry.updated or now
         updated = entry.updated or published
-        cursor = self._db.execute(
-            "INSERT INTO entries (source, key, entry_id, guid, post_id, link, match_hash,"
-            " content_hash, title, excerpt, content_html, body_text, author, categories,"
-            " published, updated, first_seen, merged_reason, signature, merge_scores)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                source,
-                keys.key,
-                entry_id,
-                keys.guid,
-                keys.post_id,
-                keys.link,
-                keys.match_hash,
-                keys.content_hash,
-                entry.title,
-                entry.excerpt,
-                entry.content_html,
-                entry.body_text,
-                entry.author,
-                json.dumps(list(entry.categories), ensure_ascii=False),
-                _ts(published),
-                _ts(updated),
-                _ts(now),
-                merged_reason,
-                _signature_blob(signature),
-                json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None,
+        columns = {
+            "source": source,
+            "key": keys.key,
+            "entry_id": entry_id,
+            **_copy_text(keys, entry),
+            "published": _ts(published),
+            "updated": _ts(updated),
+            "first_seen": _ts(now),
+            "merged_reason": merged_reason,
+            "signature": _signature_blob(signature),
+            "merge_scores": (
+                json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None
             ),
+        }
+        cursor = self._db.execute(
+            f"INSERT INTO entries ({', '.join(columns)})"  # column names are fixed above
+            f" VALUES ({', '.join('?' for _ in columns)})",
+            tuple(columns.values()),
         )
         if cursor.lastrowid is not None:
             self._index(cursor.lastrowid, signature)
@@ -835,31 +843,17 @@ class Store:
         if signature is None:
             signature = dedupe.signature(entry.body_text)
         self._unindex(row[2], dedupe.decode_signature(row[3]))
+        columns = {
+            **_copy_text(keys, entry),
+            "published": _ts(published),
+            "updated": _ts(updated),
+            "signature": _signature_blob(signature),
+            "update_count": count + 1,
+            "update_window": _ts(window),
+        }
         self._db.execute(
-            "UPDATE entries SET guid = ?, post_id = ?, link = ?, match_hash = ?,"
-            " content_hash = ?, title = ?, excerpt = ?, content_html = ?, body_text = ?,"
-            " author = ?, categories = ?, published = ?, updated = ?, signature = ?,"
-            " update_count = ?, update_window = ?"
-            " WHERE rowid = ?",
-            (
-                keys.guid,
-                keys.post_id,
-                keys.link,
-                keys.match_hash,
-                keys.content_hash,
-                entry.title,
-                entry.excerpt,
-                entry.content_html,
-                entry.body_text,
-                entry.author,
-                json.dumps(list(entry.categories), ensure_ascii=False),
-                _ts(published),
-                _ts(updated),
-                _signature_blob(signature),
-                count + 1,
-                _ts(window),
-                row[2],
-            ),
+            f"UPDATE entries SET {', '.join(f'{c} = ?' for c in columns)} WHERE rowid = ?",
+            (*columns.values(), row[2]),
         )
         self._index(row[2], signature)
 
