@@ -330,13 +330,12 @@ def signature(text: str) -> tuple[int, ...] | None:
         return None
     bins = [-1] * NUM_BINS
     blake = hashlib.blake2b
-    seen: set[str] = set()
-    for i in range(len(tokens) - SHINGLE_WORDS + 1):
-        shingle = " ".join(tokens[i : i + SHINGLE_WORDS])
-        if shingle in seen:
-            continue
-        seen.add(shingle)
-        h = int.from_bytes(blake(shingle.encode(), digest_size=8).digest(), "big")
+    from_bytes = int.from_bytes
+    # Each distinct shingle once (a set of the word 3-grams); hashing dominates the cost.
+    grams = zip(*(tokens[k:] for k in range(SHINGLE_WORDS)), strict=False)  # shorter tails end it
+    shingles = {" ".join(gram) for gram in grams}
+    for shingle in shingles:
+        h = from_bytes(blake(shingle.encode(), digest_size=8).digest(), "big")
         b = h >> _BIN_SHIFT
         v = h & _MASK32
         if bins[b] < 0 or v < bins[b]:
