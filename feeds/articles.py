@@ -235,7 +235,7 @@ def full_text(
     """Replace teaser-only bodies by their article pages' text where the gate allows it."""
     wanted: dict[int, tuple[str, str]] = {}
     for i, (raw, clean) in enumerate(zip(parsed, cleaned, strict=True)):
-        if clean.link and fulltext.wants_full_text(raw, mode):
+        if clean.link and fulltext.wants_full_text(raw, mode, content_text=clean.body_text):
             wanted[i] = (clean.link, _entry_hash(raw))
     if not wanted:
         return FullTextResult(tuple(cleaned), (), 0, None)

@@ -96,17 +96,24 @@ def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]
 
 
-def wants_full_text(entry: ParsedEntry, mode: str | bool) -> bool:
+def wants_full_text(
+    entry: ParsedEntry, mode: str | bool, *, content_text: str | None = None
+) -> bool:
     """Whether to fetch ``entry``'s article page under ``full_text = mode``.
 
     Never without an http(s) link. ``"auto"``: see the module docstring.
+    ``content_text`` is the entry's cleaned body text when the caller already has
+    it (the normalizer made it from ``entry.content``): it saves parsing the body
+    again, and boilerplate such as a comment form no longer counts as article text.
     """
     link = (entry.link or "").strip().lower()
     if mode is False or not link.startswith(("http://", "https://")):
         return False
     if mode is True:
         return True
-    content = normalize.html_to_text(entry.content or "")
+    if content_text is None or not (entry.content and entry.content.strip()):
+        content_text = normalize.html_to_text(entry.content or "")
+    content = content_text
     summary = normalize.html_to_text(entry.summary or "")
     body = content or summary
     if (

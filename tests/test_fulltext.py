@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from feeds import config as config_module
-from feeds import fulltext, section
+from feeds import fulltext, normalize, section
 from feeds.errors import ConfigError
 from feeds.types import ParsedEntry
 
@@ -142,6 +142,10 @@ def test_when_auto_fetches_the_article_page(
     fields: dict[str, str], mode: str | bool, expected: bool
 ) -> None:
     assert fulltext.wants_full_text(entry(**fields), mode) is expected
+    # The pipeline passes the body text the normalizer already made: same decisions.
+    raw = entry(**fields)
+    cleaned = normalize.normalize_entry(raw, now=datetime(2026, 3, 4, tzinfo=UTC))
+    assert fulltext.wants_full_text(raw, mode, content_text=cleaned.body_text) is expected
 
 
 @pytest.mark.parametrize("link", [None, "file:///etc/passwd", "ftp://x/y", "javascript:alert(1)"])
