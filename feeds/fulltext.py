@@ -122,7 +122,8 @@ def wants_full_text(
         or _MORE_LINK.search(entry.content or entry.summary or "")
     ):
         return True
-    return bool(content) and len(_words(content)) <= len(_words(summary))
+    # Only the counts matter here: no need to fold every word.
+    return bool(content) and len(_WORD.findall(content)) <= len(_WORD.findall(summary))
 
 
 def _quiet_libraries() -> None:
