@@ -405,7 +405,16 @@ def _ingest(
     """
     store, now, name, url, title = run.store, run.now, source.name, state.url, source.title
     config = run.config
-    fetched = outcome  # what the source's own URL answered: it drives the schedule
+    # What the source's own URL answered drives its schedule. A feed a section page
+    # advertised is not the source's URL: its 410 must not retire the source, nor its 301
+    # move it; it is forgotten and the page asked again (see ``failed``).
+    fetched: FetchResult | FetchError = outcome
+    if request.public_only:
+        fetched = (
+            replace(outcome, permanent_redirect=None)
+            if isinstance(outcome, FetchResult)
+            else FetchError(outcome.url, outcome.message)
+        )
 
     def save_schedule(ttl_minutes: int | None = None) -> tuple[str | None, datetime | None]:
         update = schedule_update(state, config.schedule, fetched, now, ttl_minutes)
@@ -429,10 +438,10 @@ def _ingest(
     if isinstance(outcome, FetchError):
         status = outcome.status if isinstance(outcome, HTTPStatusError) else None
         message = outcome.message
-        if status == 410:
-            message += f"; source retired (re-enable it with: feeds enable {name})"
         if request.public_only:
             return failed(status, f"the page's feed {request.url}: {message}", forget_feed=True)
+        if status == 410:
+            message += f"; source retired (re-enable it with: feeds enable {name})"
         return failed(status, message)
 
     validators = FetchOutcome(

@@ -492,6 +492,27 @@ def test_when_the_advertised_feed_goes_away_the_page_is_asked_again(
     assert len(http_server.requests_to("/category/business/")) == 2
 
 
+def test_an_advertised_feed_that_is_gone_does_not_retire_the_source(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store
+) -> None:
+    base = http_server.base_url
+    serve_site(http_server, STORIES)
+    old = f"{base}/category/business/feed/"
+    page = category_page(STORIES, base=base, feeds={"Business": old})
+    http_server.route("/category/business/", Reply(body=page, headers=HTML))
+    http_server.route("/category/business/feed/", Reply(body=teaser_feed(STORIES, base=base)))
+    config = make_config(tmp_path, [{"name": "biz", "url": f"{base}/category/business/"}])
+    assert run(config, store).sources[0].feed_url == old
+
+    http_server.route("/category/business/feed/", Reply(status=410))
+    failed = run(config, store, NOW + timedelta(hours=1))
+    assert failed.sources[0].error == f"the page's feed {old}: HTTP 410 Gone"
+    state = store.source("biz")
+    assert not state.retired  # the page is still there: only its feed went away
+    assert state.feed_url is None
+    assert state.url == f"{base}/category/business/"
+
+
 def test_two_feeds_with_the_same_article_share_its_page(
     tmp_path: Path, http_server: HTTPTestServer, store: Store
 ) -> None:
