@@ -231,11 +231,20 @@ def full_text(
     budget: Budget,
     batch: int,
     now: datetime,
+    wants: Sequence[bool] | None = None,
 ) -> FullTextResult:
-    """Replace teaser-only bodies by their article pages' text where the gate allows it."""
+    """Replace teaser-only bodies by their article pages' text where the gate allows it.
+
+    ``wants`` is :func:`fulltext.wants_full_text` for each entry when the caller has it.
+    """
+    if wants is None:
+        wants = [
+            bool(clean.link) and fulltext.wants_full_text(raw, mode, content_text=clean.body_text)
+            for raw, clean in zip(parsed, cleaned, strict=True)
+        ]
     wanted: dict[int, tuple[str, str]] = {}
     for i, (raw, clean) in enumerate(zip(parsed, cleaned, strict=True)):
-        if clean.link and fulltext.wants_full_text(raw, mode, content_text=clean.body_text):
+        if wants[i] and clean.link:
             wanted[i] = (clean.link, _entry_hash(raw))
     if not wanted:
         return FullTextResult(tuple(cleaned), (), 0, None)

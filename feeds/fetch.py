@@ -523,16 +523,15 @@ class Fetcher:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feeds-fetch") as pool:
             # Submit round-robin across hosts, so that workers do not all sit waiting for
             # the slots of one busy host while other hosts' requests queue behind them.
-            futures = {
-                i: pool.submit(self._fetch_or_error, requests[i]) for i in _interleave(requests)
-            }
+            futures = {i: pool.submit(self.attempt, requests[i]) for i in interleave(requests)}
             for i, future in futures.items():
                 results[i] = future.result()
         return [r for r in results if r is not None]
 
     # --- internals ------------------------------------------------------------------------
 
-    def _fetch_or_error(self, request: FetchRequest) -> FetchResult | FetchError:
+    def attempt(self, request: FetchRequest) -> FetchResult | FetchError:
+        """Like :meth:`fetch`, but a :class:`FetchError` is returned, not raised."""
         try:
             return self.fetch(request)
         except FetchError as exc:
@@ -903,7 +902,7 @@ def _result_with_body(
     )
 
 
-def _interleave(requests: Sequence[FetchRequest]) -> list[int]:
+def interleave(requests: Sequence[FetchRequest]) -> list[int]:
     """Indices of ``requests`` taken round-robin by host, each host in first-seen order."""
     by_host: dict[str, list[int]] = {}
     for i, request in enumerate(requests):

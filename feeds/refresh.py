@@ -21,12 +21,8 @@ The clock is passed in (``now``); this module never reads the real time.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -36,6 +32,7 @@ from feeds.articles import Budget, full_text, section_entries
 from feeds.config import Config, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
 from feeds.fetch import Fetcher
+from feeds.prepare import Job, Prepared, prepare, stream
 from feeds.publish import PublishResult, publish
 from feeds.section import article_links, page_title, pick_feed
 from feeds.store import FetchOutcome, ScheduleUpdate, Store
@@ -50,14 +47,6 @@ from feeds.types import (
     ScheduleOptions,
     SourceState,
 )
-
-PARALLEL_MIN_BYTES = 4 * 1024 * 1024
-"""Parse in worker processes when a run has at least this many bytes of new feed documents.
-
-Parsing and cleaning are CPU-bound pure Python (feedparser costs about 0.6 ms of CPU per
-entry of a WordPress feed, cleaning about 0.5 ms); below this size (roughly 1,000 entries)
-starting the workers costs more than it saves. See bench/RESULTS.md.
-"""
 
 #: Statuses whose Retry-After delays the source (RFC 9110 §10.2.3, RFC 6585 §4).
 RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -212,14 +201,27 @@ def refresh(
         batch=config.fetch.max_connections,
         now=now,
     )
-    outcomes = fetcher.fetch_many(requests)
     with ExitStack() as stack:
-        prepared = _prepare_all(wanted, outcomes, now, stack)
-        for source, request, outcome in zip(wanted, requests, outcomes, strict=True):
-            ready = next(prepared)
+
+        def job_for(i: int, outcome: FetchResult) -> Job | None:
+            source = wanted[i]
+            if source.type == "html" or outcome.content is None:
+                return None
+            return Job(
+                content=outcome.content,
+                url=outcome.final_url,
+                headers=dict(outcome.headers),
+                now=now,
+                full_text=source.full_text,
+                known=store.content_hashes(source.name),
+            )
+
+        fetched = stream(fetcher, requests, job_for, window=2 * run.batch, stack=stack)
+        for i, outcome, ready in fetched:
             if should_stop is not None and should_stop():
                 break
-            report = _ingest(run, source, states[source.name], request, outcome, ready)
+            source = wanted[i]
+            report = _ingest(run, source, states[source.name], requests[i], outcome, ready)
             reports.append(report)
             if on_source is not None:
                 on_source(report)
@@ -289,105 +291,6 @@ def _source_request(source: SourceConfig, state: SourceState) -> FetchRequest:
         body_hash=state.body_hash,
         public_only=discovered is not None,
     )
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A fetched feed document parsed and cleaned: the part of an ingest that needs no store.
-
-    Made by :func:`prepare`, in a worker process for large runs, so it must pickle: a parse
-    error travels as its message (and an HTML page's advertised feeds) and is raised again
-    by :meth:`feed_and_entries` in the main process.
-    """
-
-    url: str
-    feed: ParsedFeed | None = None
-    cleaned: tuple[CleanEntry, ...] = ()
-    error: str | None = None
-    page_feed_urls: tuple[str, ...] | None = None  # set when the document was an HTML page
-
-    def feed_and_entries(self) -> tuple[ParsedFeed, list[CleanEntry]]:
-        """The parsed feed and its cleaned entries; raises the parse error, if any."""
-        if self.page_feed_urls is not None:
-            raise NotAFeedError(self.url, self.page_feed_urls, self.error)
-        if self.feed is None:
-            raise ParseError(self.url, self.error or "unreadable document")
-        return self.feed, list(self.cleaned)
-
-
-def prepare(content: bytes, url: str, headers: Mapping[str, str], now: datetime) -> Prepared:
-    """Parse and clean one feed document. Pure: no store, no clock but ``now``."""
-    try:
-        feed = parse.parse(content, url=url, headers=headers)
-    except NotAFeedError as exc:
-        return Prepared(url=url, error=exc.message, page_feed_urls=exc.feed_urls)
-    except ParseError as exc:
-        return Prepared(url=url, error=exc.message)
-    cleaned = tuple(normalize.normalize_entry(entry, now=now) for entry in feed.entries)
-    return Prepared(url=url, feed=feed, cleaned=cleaned)
-
-
-def _prepare_job(job: tuple[bytes, str, Mapping[str, str], datetime]) -> Prepared:
-    return prepare(*job)
-
-
-def _prepare_all(
-    sources: Sequence[SourceConfig],
-    outcomes: Sequence[FetchResult | FetchError],
-    now: datetime,
-    stack: ExitStack,
-) -> Iterator[Prepared | None]:
-    """A :class:`Prepared` per feed outcome with new content (None for the others), in order.
-
-    Large runs are prepared in a pool of worker processes, one per usable core, while the
-    caller saves the results already done: parsing leaves the main process, whose work is
-    then mostly the store's. Section pages (``type = "html"``) are read in the main process.
-    """
-    wanted = [
-        isinstance(o, FetchResult) and o.content is not None and s.type != "html"
-        for s, o in zip(sources, outcomes, strict=True)
-    ]
-    jobs = [
-        (o.content, o.final_url, dict(o.headers), now)
-        for o, w in zip(outcomes, wanted, strict=True)
-        if w and isinstance(o, FetchResult) and o.content is not None
-    ]
-    workers = min(_usable_cores(), len(jobs))
-    done: Iterator[Prepared]
-    if workers > 1 and sum(len(job[0]) for job in jobs) >= PARALLEL_MIN_BYTES:
-        pool = ProcessPoolExecutor(workers, mp_context=_mp_context())
-        # If saving fails half-way, or the run is stopped, do not wait for the rest.
-        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-        done = pool.map(_prepare_job, jobs, chunksize=4)
-    else:
-        done = map(_prepare_job, jobs)
-    for w in wanted:
-        yield next(done) if w else None
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """How to start the parse workers.
-
-    ``fork`` when this process runs no other thread (the fetcher's have finished): the
-    workers start in milliseconds with the parsing stack already imported. With other
-    threads alive (the daemon's scheduler, a test's server) a fork could copy a lock held
-    mid-operation, so then ``forkserver`` (or ``spawn``), whose workers import the stack.
-    """
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["feeds.refresh"])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _ingest(
@@ -493,7 +396,15 @@ def _ingest(
         cleaned = [normalize.normalize_entry(entry, now=now) for entry in parsed]
     else:
         if prepared is None:
-            prepared = prepare(outcome.content, outcome.final_url, outcome.headers, now)
+            job = Job(
+                content=outcome.content,
+                url=outcome.final_url,
+                headers=outcome.headers,
+                now=now,
+                full_text=source.full_text,
+                known=store.content_hashes(name),
+            )
+            prepared = prepare(job)
         try:
             feed, cleaned = prepared.feed_and_entries()
         except NotAFeedError as exc:
@@ -512,6 +423,7 @@ def _ingest(
                 body_hash=outcome.body_hash,
             )
             cleaned = [normalize.normalize_entry(entry, now=now) for entry in feed.entries]
+            prepared = None  # made here, from another document
         except ParseError as exc:
             return failed(outcome.status, exc.message)
         parsed = list(feed.entries)
@@ -525,7 +437,12 @@ def _ingest(
             budget=run.budget,
             batch=run.batch,
             now=now,
+            wants=prepared.wants_full_text if prepared is not None else None,
         )
+        if prepared is not None and any(
+            a is not b for a, b in zip(prepared.cleaned, enriched.entries, strict=True)
+        ):
+            prepared = None  # some bodies are article pages now: keys and signatures change
         cleaned = list(enriched.entries)
         records, deferred, note = enriched.records, enriched.deferred, enriched.note
 
@@ -537,7 +454,9 @@ def _ingest(
             store.save_article(record)
         store.record_feed_url(name, feed_url)
         store.record_full_text_note(name, note)
-        changes = ingest_entries(store, name, cleaned, now=now, options=run.config.dedupe)
+        changes = ingest_entries(
+            store, name, cleaned, now=now, options=run.config.dedupe, prepared=prepared
+        )
         store.record_fetch(
             name,
             FetchOutcome(
@@ -572,6 +491,7 @@ def ingest_entries(
     *,
     now: datetime,
     options: DedupeOptions,
+    prepared: Prepared | None = None,
 ) -> Counter[str]:
     """Identify and save one fetch's cleaned entries (inside the caller's transaction).
 
@@ -580,23 +500,34 @@ def ingest_entries(
         guid trust | entry_keys | this source's copy? | reused GUID? | exact match
           | near match (LSH candidates, verified) | decide | churn cap | tombstone | save
 
+    ``prepared`` (when ``cleaned`` is its entries) brings their keys and signatures,
+    computed in a worker; an entry whose content is already stored needs no signature.
     Returns how many entries were new, updated, unchanged, merged, throttled, dropped.
     """
+    if prepared is not None and len(prepared.keys) != len(cleaned):
+        prepared = None
     changes: Counter[str] = Counter()
     distrust = store.guid_fallback(name)
     problem = dedupe.guid_problem(cleaned) if cleaned and distrust is None else None
     if problem is not None:
         store.set_guid_fallback(name, problem)
         distrust = problem
-    all_keys = dedupe.entry_keys(cleaned, trust_guids=distrust is None)
+    if prepared is not None and distrust is None:
+        all_keys = list(prepared.keys)
+    else:
+        all_keys = dedupe.entry_keys(cleaned, trust_guids=distrust is None)
     # This fetch's keys: a copy holding one of them is never re-keyed to another entry.
     taken = {k.key for k in all_keys}
     fetched: set[str] = set()  # the stories of this fetch so far
     for i, entry in enumerate(cleaned):
         keys = all_keys[i]
-        sig = dedupe.signature(entry.body_text)
         existing = store.find_copy(name, keys, taken)
-        if existing is not None and dedupe.is_reused_guid(existing, entry.title, sig):
+        # The same content as stored: unchanged, and no signature is needed.
+        same = existing is not None and existing.content_hash == keys.content_hash
+        sig = None
+        if not same:
+            sig = prepared.signature(i) if prepared else dedupe.signature(entry.body_text)
+        if existing is not None and not same and dedupe.is_reused_guid(existing, entry.title, sig):
             store.set_guid_fallback(name, "GUIDs reused for different articles")
             all_keys = [dedupe.without_guid(k) for k in all_keys]
             keys = all_keys[i]

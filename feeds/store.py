@@ -672,6 +672,18 @@ class Store:
             window_start=_dt(row[6] if isinstance(row[6], str) else None),
         )
 
+    def content_hashes(self, source: str, limit: int = 1000) -> frozenset[str]:
+        """The content hashes of ``source``'s ``limit`` most recently stored copies.
+
+        A hint for work that an unchanged entry can skip; an older copy not listed
+        here only costs that work.
+        """
+        rows = self._db.execute(
+            "SELECT content_hash FROM entries WHERE source = ? ORDER BY rowid DESC LIMIT ?",
+            (source, limit),
+        ).fetchall()
+        return frozenset(str(row[0]) for row in rows)
+
     def find_existing(self, source: str, key: str) -> Existing | None:
         row = self._db.execute(
             f"{self._EXISTING} WHERE source = ? AND key = ?", (source, key)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_pipeline import make_config, rss, run
 
-from feeds import refresh as refresh_module
+from feeds import prepare as prepare_module
 from feeds.store import Store
 
 from httpserver import HTTPTestServer, Reply, http_server
@@ -46,14 +46,14 @@ def test_large_runs_parse_in_worker_processes_with_the_serial_result(
         items = [(f"{i}{n}", f"Story {n} of feed {i}") for n in range(4)]
         http_server.route(f"/feed{i}", Reply(body=rss(*items)))
     http_server.route("/broken", Reply(body=b"neither XML nor JSON"))
-    monkeypatch.setattr(refresh_module, "ProcessPoolExecutor", CountingPool)
-    monkeypatch.setattr(refresh_module, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(prepare_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(prepare_module, "usable_cores", lambda: 2)
 
-    monkeypatch.setattr(refresh_module, "PARALLEL_MIN_BYTES", 10**12)
+    monkeypatch.setattr(prepare_module, "PARALLEL_MIN_BYTES", 10**12)
     serial, serial_out = _refresh(tmp_path / "serial", http_server)
     assert CountingPool.started == 0
 
-    monkeypatch.setattr(refresh_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(prepare_module, "PARALLEL_MIN_BYTES", 1)
     parallel, parallel_out = _refresh(tmp_path / "parallel", http_server)
     assert CountingPool.started == 1
     assert parallel == serial
@@ -64,33 +64,15 @@ def test_large_runs_parse_in_worker_processes_with_the_serial_result(
     assert summaries[-1][0] == "broken" and "not a readable feed" in str(summaries[-1][2])
 
 
-def test_small_runs_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[int] = []
-    monkeypatch.setattr(refresh_module, "ProcessPoolExecutor", lambda *a, **k: started.append(1))
-    from contextlib import ExitStack
-    from datetime import UTC, datetime
-
-    from feeds.config import SourceConfig
-    from feeds.types import FetchResult
-
-    source = SourceConfig(name="s", url="http://127.0.0.1:9/f")
-
-    outcome = FetchResult(
-        source="s",
-        url="http://127.0.0.1:9/f",
-        final_url="http://127.0.0.1:9/f",
-        status=200,
-        content=rss(("1", "Only story")),
-        headers={},
-        etag=None,
-        last_modified=None,
-        body_hash=None,
-    )
-    with ExitStack() as stack:
-        prepared = list(
-            refresh_module._prepare_all(
-                [source, source], [outcome, outcome], datetime(2026, 3, 4, tzinfo=UTC), stack
-            )
-        )
-    assert started == []
-    assert [len(p.cleaned) for p in prepared if p is not None] == [1, 1]
+def test_small_runs_stay_in_process(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(5):
+        http_server.route(f"/feed{i}", Reply(body=rss((f"{i}", f"Story of feed {i}"))))
+    http_server.route("/broken", Reply(body=b"neither XML nor JSON"))
+    monkeypatch.setattr(prepare_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(prepare_module, "usable_cores", lambda: 2)
+    CountingPool.started = 0
+    (summaries, _), _ = _refresh(tmp_path, http_server)
+    assert CountingPool.started == 0
+    assert [sum(s[1].values()) for s in summaries[:5]] == [1] * 5
