@@ -654,8 +654,11 @@ def run_refresh_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return {"server": server, "corpus_mib": size_mib, "results": results, "players": players}
 
 
-def profile_cold(args: argparse.Namespace, work: Path) -> str:
-    """A pyinstrument profile (text) of one cold ``feeds refresh`` on the generated feeds."""
+def profile_phase(args: argparse.Namespace, work: Path) -> str:
+    """A pyinstrument profile (text) of one ``feeds refresh`` phase on the generated feeds.
+
+    The phases before the profiled one run unprofiled, as in the benchmark.
+    """
     corpus = Corpus(work / "www", args.feeds, args.entries, args.seed)
     corpus.reset()
     player = Contender("feeds refresh", "feeds")
@@ -664,6 +667,12 @@ def profile_cold(args: argparse.Namespace, work: Path) -> str:
         urls_file.write_text("\n".join(corpus.urls(port)) + "\n")
         player.fresh(work / "state", urls_file, args)
         argv = player.argv(urls_file)
+        for phase in PHASES:
+            if phase == "incremental":
+                corpus.grow()
+            if phase == args.profile:
+                break
+            measure(argv)
         profile = work / "profile.txt"
         sample, _ = measure(
             [
@@ -680,7 +689,9 @@ def profile_cold(args: argparse.Namespace, work: Path) -> str:
                 *argv[-4:],
             ]
         )
-        return f"cold refresh under the profiler: {sample.wall:.2f} s\n" + profile.read_text()
+        return f"{args.profile} refresh under the profiler: {sample.wall:.2f} s\n" + (
+            profile.read_text()
+        )
 
 
 def _check(
@@ -968,8 +979,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-store", action="store_true", help="only the refresh part")
     parser.add_argument(
         "--profile",
-        action="store_true",
-        help="instead: profile one cold `feeds refresh` with pyinstrument and print it",
+        nargs="?",
+        const="cold",
+        choices=PHASES,
+        help="instead: profile one `feeds refresh` of this phase [cold] with pyinstrument",
     )
     parser.add_argument(
         "--only",
@@ -997,7 +1010,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         work = Path(work_dir)
         work.mkdir(parents=True, exist_ok=True)
         if args.profile:
-            print(profile_cold(args, work))
+            print(profile_phase(args, work))
             return
         run = None if args.skip_refresh else run_refresh_bench(args, work)
         store = (

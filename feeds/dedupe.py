@@ -29,6 +29,7 @@ process and would make signatures differ between runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -363,7 +364,8 @@ def decode_signature(blob: bytes | None) -> tuple[int, ...] | None:
     return struct.unpack(f"<{NUM_BINS}I", blob)
 
 
-def lsh_buckets(sig: tuple[int, ...]) -> list[int]:
+@functools.lru_cache(maxsize=256)  # an entry's are looked up, then indexed
+def lsh_buckets(sig: tuple[int, ...]) -> tuple[int, ...]:
     """One bucket per band: a signed 64-bit hash of the band number and its rows."""
     buckets = []
     for band in range(BANDS):
@@ -372,7 +374,7 @@ def lsh_buckets(sig: tuple[int, ...]) -> list[int]:
         buckets.append(
             int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
         )
-    return buckets
+    return tuple(buckets)
 
 
 def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:

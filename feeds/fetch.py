@@ -53,6 +53,7 @@ import hashlib
 import http.cookiejar
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 import zlib
@@ -337,10 +338,16 @@ class _DeadlineTransport(httpx.HTTPTransport):
     uses ours. Environment proxies are not used (``trust_env=False``).
     """
 
-    def __init__(self, limits: httpx.Limits, policy: AddressPolicy | None = None) -> None:
-        super().__init__(limits=limits, trust_env=False)
+    def __init__(
+        self,
+        limits: httpx.Limits,
+        policy: AddressPolicy | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        ssl_context = ssl_context or httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -387,13 +394,17 @@ class Fetcher:
             max_connections=options.max_connections,
             max_keepalive_connections=options.max_connections,
         )
+        # One TLS context (loading the CA bundle costs ~30 ms) for both pools.
+        tls = httpx.create_ssl_context(trust_env=False) if transport is None else None
         self._client = self._make_client(
-            transport if transport is not None else _DeadlineTransport(limits)
+            transport if transport is not None else _DeadlineTransport(limits, ssl_context=tls)
         )
         # Third-party links get a pool of their own whose backend checks every address it
         # connects to; with the rule lifted the shared pool does.
         if transport is None and not options.allow_private_addresses:
-            self._guarded_client = self._make_client(_DeadlineTransport(limits, self._policy))
+            self._guarded_client = self._make_client(
+                _DeadlineTransport(limits, self._policy, ssl_context=tls)
+            )
         else:
             self._guarded_client = self._client
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}

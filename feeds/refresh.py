@@ -48,6 +48,9 @@ from feeds.types import (
     SourceState,
 )
 
+#: How many not-modified or failed sources are saved in one transaction.
+LIGHT_BATCH = 200
+
 #: Statuses whose Retry-After delays the source (RFC 9110 §10.2.3, RFC 6585 §4).
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
@@ -216,15 +219,39 @@ def refresh(
                 known=store.content_hashes(source.name),
             )
 
+        # Outcomes with nothing to parse (not modified, failed) are saved together, in one
+        # transaction per LIGHT_BATCH: a crash loses only their validators.
+        light: list[int] = []
+
+        def ingest(indices: Sequence[int], ready: Prepared | None = None) -> None:
+            for i in indices:
+                source = wanted[i]
+                report = _ingest(run, source, states[source.name], requests[i], arrived[i], ready)
+                del arrived[i]
+                reports.append(report)
+                if on_source is not None:
+                    on_source(report)
+
+        def save_light() -> None:
+            if light:
+                with store.transaction():
+                    ingest(light)
+                light.clear()
+
+        arrived: dict[int, FetchResult | FetchError] = {}
         fetched = stream(fetcher, requests, job_for, window=2 * run.batch, stack=stack)
         for i, outcome, ready in fetched:
             if should_stop is not None and should_stop():
                 break
-            source = wanted[i]
-            report = _ingest(run, source, states[source.name], requests[i], outcome, ready)
-            reports.append(report)
-            if on_source is not None:
-                on_source(report)
+            arrived[i] = outcome
+            if isinstance(outcome, FetchError) or outcome.content is None:
+                light.append(i)
+                if len(light) >= LIGHT_BATCH:
+                    save_light()
+                continue
+            save_light()
+            ingest([i], ready)
+        save_light()
     order = {s.name: i for i, s in enumerate(config.sources)}
     reports.sort(key=lambda r: order[r.name])
     outputs = publish_all(config, store, poster=fetcher, now=now) if publish else ()

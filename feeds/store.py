@@ -190,11 +190,12 @@ def _ts(value: datetime) -> str:
 def _dt(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return _required_dt(value)
 
 
 def _required_dt(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # What _ts wrote; fromisoformat reads it (and the "Z") many times faster than strptime.
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -345,7 +346,15 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit of work: all of it is saved, or none of it."""
+        """One atomic unit of work: all of it is saved, or none of it.
+
+        Inside another transaction it is a savepoint: undone alone on error, saved
+        with the outer one.
+        """
+        if self._db.in_transaction:
+            with self._savepoint():
+                yield
+            return
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -364,6 +373,17 @@ class Store:
         except sqlite3.Error as exc:
             self._rollback()
             raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self._db.execute("SAVEPOINT unit")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO unit")
+            self._db.execute("RELEASE unit")
+            raise
+        self._db.execute("RELEASE unit")
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
