@@ -35,7 +35,7 @@ from feeds.fetch import Fetcher
 from feeds.prepare import Job, Prepared, prepare, stream
 from feeds.publish import PublishResult, publish
 from feeds.section import article_links, page_title, pick_feed
-from feeds.store import FetchOutcome, ScheduleUpdate, Store
+from feeds.store import FetchOutcome, Presence, ScheduleUpdate, Store
 from feeds.types import (
     Change,
     CleanEntry,
@@ -546,9 +546,25 @@ def ingest_entries(
     # This fetch's keys: a copy holding one of them is never re-keyed to another entry.
     taken = {k.key for k in all_keys}
     fetched: set[str] = set()  # the stories of this fetch so far
+    # Which lookups can find anything, asked once for the whole fetch (a cold run's
+    # entries are mostly new: their per-entry lookups would all come back empty).
+    known_sigs = (
+        {
+            i: s
+            for i in range(len(cleaned))
+            if i not in prepared.unsigned and (s := prepared.signatures[i])
+        }
+        if prepared is not None
+        else {}
+    )
+    presence: Presence | None = store.presence(
+        name, all_keys, [b for s in known_sigs.values() for b in dedupe.lsh_buckets(s)]
+    )
     for i, entry in enumerate(cleaned):
         keys = all_keys[i]
-        existing = store.find_copy(name, keys, taken)
+        existing = None
+        if presence is None or presence.own:
+            existing = store.find_copy(name, keys, taken)
         # The same content as stored: unchanged, and no signature is needed.
         same = existing is not None and existing.content_hash == keys.content_hash
         sig = None
@@ -559,28 +575,39 @@ def ingest_entries(
             all_keys = [dedupe.without_guid(k) for k in all_keys]
             keys = all_keys[i]
             taken = {k.key for k in all_keys}
+            presence = None  # keys changed under the saved copies: look everything up
             existing = store.find_copy(name, keys, taken)
             if existing is not None and existing.key.startswith("guid:"):
                 existing = None
         match = None
         if existing is None:
-            match = store.find_match(keys)
+            if presence is None or presence.may_match(keys):
+                match = store.find_match(keys)
             if match is None and sig is not None and options.near:
                 published = entry.published or entry.updated or now
                 # A source listing two items side by side means two stories: never
                 # merge near copies within one fetch of one source.
-                candidates = [
-                    c
-                    for c in store.near_candidates(sig)
-                    if not (c.source == name and c.entry_id in fetched)
-                ]
-                match = dedupe.near_match(
-                    name, entry.title, entry.body_text, sig, published, candidates, options
-                )
+                candidates = []
+                if (
+                    presence is None
+                    or i not in known_sigs
+                    or not presence.buckets.isdisjoint(dedupe.lsh_buckets(sig))
+                ):
+                    candidates = [
+                        c
+                        for c in store.near_candidates(sig)
+                        if not (c.source == name and c.entry_id in fetched)
+                    ]
+                if candidates:
+                    match = dedupe.near_match(
+                        name, entry.title, entry.body_text, sig, published, candidates, options
+                    )
         decision = dedupe.decide(
             name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day
         )
         change = decision.change
+        if change in (Change.UPDATED, Change.NEW, Change.DUPLICATE) and presence is not None:
+            presence.add(keys, dedupe.lsh_buckets(sig) if sig is not None else ())
         if change is Change.UPDATED:
             store.update_copy(name, keys, entry, now=now, signature=sig)
         elif change in (Change.NEW, Change.DUPLICATE):
@@ -595,7 +622,8 @@ def ingest_entries(
                 scores=decision.scores,
             )
         fetched.add(decision.entry_id)
-        if change is not Change.UNCHANGED and store.dropped(decision.entry_id) is not None:
+        tombstones = presence is None or presence.tombstones
+        if change is not Change.UNCHANGED and tombstones and store.dropped(decision.entry_id):
             change = Change.DROPPED
         changes[change.value] += 1
     return changes

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from feeds import dedupe
 from feeds.dedupe import Candidate, CopyInfo, Existing, Keys, Match
@@ -198,6 +199,43 @@ def _required_dt(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
+MATCH_COLUMNS = ("guid", "post_id", "link", "match_hash")
+"""The columns :meth:`Store.find_match` looks a story up by, in trust order."""
+
+
+@dataclass
+class Presence:
+    """Which of a fetch's keys and LSH buckets the store holds (see :meth:`Store.presence`).
+
+    ``own``: the source has a copy under one of the fetch's keys, post ids, links or
+    title+body hashes. ``values``: per :data:`MATCH_COLUMNS` column, the fetch's values
+    that some copy has. ``buckets``: the fetch's LSH buckets that hold a copy.
+    ``tombstones``: whether any story was dropped.
+    """
+
+    own: bool = False
+    values: dict[str, set[str]] = field(
+        default_factory=lambda: {column: set() for column in MATCH_COLUMNS}
+    )
+    buckets: set[int] = field(default_factory=set)
+    tombstones: bool = False
+
+    def may_match(self, keys: Keys) -> bool:
+        """Whether :meth:`Store.find_match` could find anything for ``keys``."""
+        return any(
+            (value := getattr(keys, column)) is not None and value in self.values[column]
+            for column in MATCH_COLUMNS
+        )
+
+    def add(self, keys: Keys, buckets: Iterable[int] = ()) -> None:
+        """Note a copy saved (or updated) under ``keys``, indexed under ``buckets``."""
+        for column in MATCH_COLUMNS:
+            value = getattr(keys, column)
+            if value is not None:
+                self.values[column].add(value)
+        self.buckets.update(buckets)
+
+
 @dataclass(frozen=True)
 class FetchOutcome:
     """What one fetch attempt leaves in a source's state."""
@@ -326,6 +364,9 @@ class Store:
             )
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoint every ~40 MB of WAL rather than 4 MB: a cold run rewrites the same index
+        # pages at every source's commit; the last connection to close checkpoints anyway.
+        db.execute("PRAGMA wal_autocheckpoint = 10000")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 30000")
         for number in range(version + 1, len(MIGRATIONS) + 1):
@@ -703,6 +744,56 @@ class Store:
             (source, limit),
         ).fetchall()
         return frozenset(str(row[0]) for row in rows)
+
+    def presence(
+        self, source: str, keys: Sequence[Keys], buckets: Collection[int] = ()
+    ) -> Presence:
+        """What one fetch's entries can meet in the store, in a few batched lookups.
+
+        Lets the caller skip the per-entry lookups that would find nothing; it must
+        :meth:`Presence.add` what it saves, so the answer stays true during the fetch.
+        """
+        own = False
+        for column, values in (
+            ("key", {k.key for k in keys}),
+            ("post_id", {k.post_id for k in keys if k.post_id}),
+            ("link", {k.link for k in keys if k.link}),
+            ("match_hash", {k.match_hash for k in keys if k.match_hash}),
+        ):
+            if own:
+                break
+            for chunk in _chunks(sorted(values)):
+                marks = ",".join("?" for _ in chunk)
+                row = self._db.execute(
+                    f"SELECT 1 FROM entries WHERE source = ? AND {column} IN ({marks}) LIMIT 1",
+                    (source, *chunk),
+                ).fetchone()
+                if row is not None:
+                    own = True
+                    break
+        found = Presence(own=own)
+        for column in MATCH_COLUMNS:
+            values = {v for k in keys if (v := getattr(k, column))}
+            for chunk in _chunks(sorted(values)):
+                marks = ",".join("?" for _ in chunk)
+                found.values[column].update(
+                    r[0]
+                    for r in self._db.execute(
+                        f"SELECT DISTINCT {column} FROM entries WHERE {column} IN ({marks})", chunk
+                    )
+                )
+        for chunk in _chunks(sorted(set(buckets))):
+            marks = ",".join("?" for _ in chunk)
+            found.buckets.update(
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT DISTINCT bucket FROM lsh WHERE bucket IN ({marks})", chunk
+                )
+            )
+        found.tombstones = (
+            self._db.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
+        )
+        return found
 
     def find_existing(self, source: str, key: str) -> Existing | None:
         row = self._db.execute(
@@ -1158,6 +1249,12 @@ class StoredCopy:
 def _signature_blob(sig: tuple[int, ...] | None) -> bytes:
     """A stored signature; empty for a body too thin to sign (never NULL: NULL means unsigned)."""
     return dedupe.encode_signature(sig) if sig is not None else b""
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    """``values`` in slices that stay well under SQLite's limit of bound parameters."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _statements(script: str) -> list[str]:
