@@ -49,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -391,16 +392,69 @@ def _python_server(root: Path, port: int) -> None:
 @dataclass
 class Sample:
     wall: float
-    rss_mib: float
+    rss_mib: float  # the largest single process (ru_maxrss)
+    tree_mib: float = 0.0  # the peak of the whole process tree's summed PSS (sampled)
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (from /proc/PID/task/*/children)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return out
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with Path(f"/proc/{pid}/smaps_rollup").open() as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class TreeSampler(threading.Thread):
+    """Samples the summed PSS of a process tree every ``interval`` seconds; keeps the peak.
+
+    PSS shares each page among the processes that map it, so forked workers are not
+    counted twice for what they share with their parent (RSS would be).
+    """
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak_kib = pid, interval, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            total = sum(_pss_kib(p) for p in _descendants(self.pid))
+            self.peak_kib = max(self.peak_kib, total)
+            self.done.wait(self.interval)
 
 
 def measure(argv: Sequence[str], *, cwd: Path | None = None) -> tuple[Sample, str]:
-    """Run ``argv``; its wall time, its peak RSS (``ru_maxrss`` via wait4) and its stdout."""
+    """Run ``argv``; its wall time, peak RSS (``ru_maxrss`` via wait4), tree PSS, stdout."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), stdout=out, stderr=err, cwd=cwd)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        sampler.done.set()
+        sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -410,7 +464,7 @@ def measure(argv: Sequence[str], *, cwd: Path | None = None) -> tuple[Sample, st
                 f"{' '.join(argv)} exited {proc.returncode}:\n"
                 f"{stdout[-2000:]}\n{err.read().decode(errors='replace')[-3000:]}"
             )
-    return Sample(wall, usage.ru_maxrss / 1024), stdout
+    return Sample(wall, usage.ru_maxrss / 1024, sampler.peak_kib / 1024), stdout
 
 
 def _count_rows(db: Path, table: str) -> int:
@@ -647,7 +701,8 @@ def run_refresh_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     _check(player, phase, out, expected[phase], args, corpus)
                     print(
                         f"rep {rep + 1} {phase:<11} {player.name:<22} "
-                        f"{sample.wall:7.2f} s {sample.rss_mib:7.1f} MiB",
+                        f"{sample.wall:7.2f} s {sample.rss_mib:7.1f} MiB RSS"
+                        f" {sample.tree_mib:7.1f} MiB tree PSS",
                         file=sys.stderr,
                     )
             shutil.rmtree(work / "state", ignore_errors=True)
@@ -889,19 +944,24 @@ def report(args: argparse.Namespace, run: dict[str, Any] | None, store: dict[int
             f"feeds: {args.feeds} x {args.entries} entries ({run['corpus_mib']:.1f} MiB), "
             f"served by {run['server']}; {args.reps} repetition(s) from a fresh state, medians",
             "",
-            "| contender | cold s | warm s | incremental s | peak RSS MiB (cold/warm/incr) |",
-            "|---|---:|---:|---:|---:|",
+            "| contender | cold s | warm s | incremental s "
+            "| peak RSS MiB (cold/warm/incr) | peak tree PSS MiB (cold/warm/incr) |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
         med: dict[tuple[str, str], float] = {}
         for player in run["players"]:
-            walls, rsses = [], []
+            walls, rsses, trees = [], [], []
             for phase in PHASES:
                 samples = results[(player.name, phase)]
                 med[(player.name, phase)] = statistics.median(s.wall for s in samples)
                 walls.append(f"{med[(player.name, phase)]:.2f}")
                 rsses.append(f"{statistics.median(s.rss_mib for s in samples):.0f}")
                 med[(player.name, phase + "_rss")] = max(s.rss_mib for s in samples)
-            lines.append(f"| {player.name} | {' | '.join(walls)} | {'/'.join(rsses)} |")
+                trees.append(f"{statistics.median(s.tree_mib for s in samples):.0f}")
+                med[(player.name, phase + "_tree")] = max(s.tree_mib for s in samples)
+            lines.append(
+                f"| {player.name} | {' | '.join(walls)} | {'/'.join(rsses)} | {'/'.join(trees)} |"
+            )
         lines += ["", "| ratio | cold | warm | incremental |", "|---|---:|---:|---:|"]
         readers = [p.name for p in run["players"] if p.kind == "reader"]
         raws = [p.name for p in run["players"] if p.kind == "raw"]
@@ -929,6 +989,11 @@ def report(args: argparse.Namespace, run: dict[str, Any] | None, store: dict[int
                 lowest = min(med[(n, phase + "_rss")] for n in readers)
                 cells.append(f"{med[(ours, phase + '_rss')]:.0f} / {lowest:.0f}")
             lines.append(f"| peak RSS MiB feeds / lowest reader | {' | '.join(cells)} |")
+            cells = []
+            for phase in PHASES:
+                lowest = min(med[(n, phase + "_tree")] for n in readers)
+                cells.append(f"{med[(ours, phase + '_tree')]:.0f} / {lowest:.0f}")
+            lines.append(f"| peak tree PSS MiB feeds / lowest reader | {' | '.join(cells)} |")
     if store:
         lines += [
             "",

@@ -235,13 +235,16 @@ def full_text(
 ) -> FullTextResult:
     """Replace teaser-only bodies by their article pages' text where the gate allows it.
 
-    ``wants`` is :func:`fulltext.wants_full_text` for each entry when the caller has it.
+    ``wants`` is :func:`fulltext.wants_full_text` for each entry when the caller has it
+    (``parsed`` may then be empty when no entry wants its page).
     """
     if wants is None:
         wants = [
             bool(clean.link) and fulltext.wants_full_text(raw, mode, content_text=clean.body_text)
             for raw, clean in zip(parsed, cleaned, strict=True)
         ]
+    if not any(wants):
+        return FullTextResult(tuple(cleaned), (), 0, None)
     wanted: dict[int, tuple[str, str]] = {}
     for i, (raw, clean) in enumerate(zip(parsed, cleaned, strict=True)):
         if wants[i] and clean.link:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -68,7 +68,8 @@ class Prepared:
 
     It must pickle (it comes back from a worker process): a parse error travels as
     its message (and an HTML page's advertised feeds) and is raised again by
-    :meth:`feed_and_entries` in the main process. ``keys`` trust the GUIDs;
+    :meth:`feed_and_entries` in the main process. ``feed.entries`` (the raw entries) is
+    empty when no entry wants its article page. ``keys`` trust the GUIDs;
     ``signatures[i]`` is meaningful only when ``i`` is not in ``unsigned``.
     """
 
@@ -119,6 +120,10 @@ def prepare(job: Job) -> Prepared:
         and fulltext.wants_full_text(raw, job.full_text, content_text=clean.body_text)
         for raw, clean in zip(feed.entries, cleaned, strict=True)
     )
+    if not any(wants):
+        # The consumer reads the raw entries only to fetch article pages: sending them back
+        # would double what crosses between the processes and what waits in the window.
+        feed = replace(feed, entries=())
     return Prepared(
         url=job.url,
         feed=feed,

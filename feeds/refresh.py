@@ -239,7 +239,7 @@ def refresh(
                 light.clear()
 
         arrived: dict[int, FetchResult | FetchError] = {}
-        fetched = stream(fetcher, requests, job_for, window=2 * run.batch, stack=stack)
+        fetched = stream(fetcher, requests, job_for, window=run.batch, stack=stack)
         for i, outcome, ready in fetched:
             if should_stop is not None and should_stop():
                 break
