@@ -32,7 +32,8 @@ from feeds.articles import Budget, full_text, section_entries
 from feeds.config import Config, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
 from feeds.fetch import Fetcher
-from feeds.prepare import Job, Prepared, prepare, stream
+from feeds.pipeline import stream
+from feeds.prepare import Job, Prepared, prepare
 from feeds.publish import PublishResult, publish
 from feeds.section import article_links, page_title, pick_feed
 from feeds.store import FetchOutcome, Presence, ScheduleUpdate, Store
@@ -239,7 +240,7 @@ def refresh(
                 light.clear()
 
         arrived: dict[int, FetchResult | FetchError] = {}
-        fetched = stream(fetcher, requests, job_for, window=run.batch, stack=stack)
+        fetched = stream(fetcher, requests, job_for, stack=stack)
         for i, outcome, ready in fetched:
             if should_stop is not None and should_stop():
                 break

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_pipeline import make_config, rss, run
 
-from feeds import prepare as prepare_module
+from feeds import pipeline as pipeline_module
+from feeds.errors import FetchError
+from feeds.fetch import Fetcher, interleave
+from feeds.pipeline import stream
 from feeds.store import Store
+from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, Reply, http_server
 
@@ -46,14 +53,14 @@ def test_large_runs_parse_in_worker_processes_with_the_serial_result(
         items = [(f"{i}{n}", f"Story {n} of feed {i}") for n in range(4)]
         http_server.route(f"/feed{i}", Reply(body=rss(*items)))
     http_server.route("/broken", Reply(body=b"neither XML nor JSON"))
-    monkeypatch.setattr(prepare_module, "ProcessPoolExecutor", CountingPool)
-    monkeypatch.setattr(prepare_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
 
-    monkeypatch.setattr(prepare_module, "PARALLEL_MIN_BYTES", 10**12)
+    monkeypatch.setattr(pipeline_module, "PARALLEL_MIN_BYTES", 10**12)
     serial, serial_out = _refresh(tmp_path / "serial", http_server)
     assert CountingPool.started == 0
 
-    monkeypatch.setattr(prepare_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(pipeline_module, "PARALLEL_MIN_BYTES", 1)
     parallel, parallel_out = _refresh(tmp_path / "parallel", http_server)
     assert CountingPool.started == 1
     assert parallel == serial
@@ -70,9 +77,87 @@ def test_small_runs_stay_in_process(
     for i in range(5):
         http_server.route(f"/feed{i}", Reply(body=rss((f"{i}", f"Story of feed {i}"))))
     http_server.route("/broken", Reply(body=b"neither XML nor JSON"))
-    monkeypatch.setattr(prepare_module, "ProcessPoolExecutor", CountingPool)
-    monkeypatch.setattr(prepare_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
     CountingPool.started = 0
     (summaries, _), _ = _refresh(tmp_path, http_server)
     assert CountingPool.started == 0
     assert [sum(s[1].values()) for s in summaries[:5]] == [1] * 5
+
+
+# --- the stream: order, memory bound, a slow head ---------------------------------------
+
+
+class ScriptedFetcher(Fetcher):
+    """A real fetcher whose answers are scripted: ``delays[url]`` seconds, then a body
+    of ``sizes[url]`` bytes (None: 304). Counts how many documents wait unconsumed."""
+
+    def __init__(self, sizes: dict[str, int | None], delays: dict[str, float]) -> None:
+        super().__init__(FetchOptions(max_connections=4, max_per_host=4))
+        self.sizes, self.delays = sizes, delays
+        self.lock = threading.Lock()
+        self.arrived: list[str] = []
+
+    def attempt(self, request: FetchRequest) -> FetchResult | FetchError:
+        time.sleep(self.delays.get(request.url, 0.0))
+        size = self.sizes[request.url]
+        with self.lock:
+            self.arrived.append(request.url)
+        return FetchResult(
+            source=request.source,
+            url=request.url,
+            final_url=request.url,
+            status=200 if size is not None else 304,
+            content=b"x" * size if size is not None else None,
+            headers={},
+            etag=None,
+            last_modified=None,
+            body_hash=None,
+        )
+
+
+def _requests(n: int) -> list[FetchRequest]:
+    # Two hosts, so the order is round-robin: a0 b0 a1 b1 ...
+    return [FetchRequest(f"s{i}", f"http://{'ab'[i % 2]}.example/{i}") for i in range(n)]
+
+
+def test_stream_yields_every_outcome_once_in_round_robin_order() -> None:
+    requests = [FetchRequest(f"s{i}", f"http://{'aab'[i % 3]}.example/{i}") for i in range(9)]
+    with ScriptedFetcher({r.url: 10 for r in requests}, {}) as fetcher, ExitStack() as stack:
+        got = [
+            (i, o.url if isinstance(o, FetchResult) else None, p)
+            for i, o, p in stream(fetcher, requests, lambda i, o: None, stack=stack)
+        ]
+    assert [i for i, _, _ in got] == interleave(requests)
+    assert [u for _, u, _ in got] == [requests[i].url for i in interleave(requests)]
+    assert all(p is None for _, _, p in got)
+
+
+def test_stream_keeps_at_most_the_buffer_of_documents_waiting() -> None:
+    requests = _requests(40)
+    size = 100_000
+    with ScriptedFetcher({r.url: size for r in requests}, {}) as fetcher, ExitStack() as stack:
+        waiting = []
+        outcomes = stream(fetcher, requests, lambda i, o: None, stack=stack, buffer_bytes=300_000)
+        for n, _ in enumerate(outcomes):
+            time.sleep(0.005)  # a slow consumer: the fetches run ahead until the buffer is full
+            with fetcher.lock:
+                waiting.append(len(fetcher.arrived) - (n + 1))
+    # 300 kB of buffer: at most 3 documents, plus the 4 fetches already under way.
+    assert max(waiting) <= 3 + 4
+    assert max(waiting) >= 3  # it did run ahead
+
+
+def test_a_slow_head_does_not_hold_up_unchanged_sources() -> None:
+    requests = _requests(30)
+    sizes: dict[str, int | None] = {r.url: None for r in requests}  # all 304
+    sizes[requests[0].url] = 1000
+    delays = {requests[0].url: 1.0}
+    with ScriptedFetcher(sizes, delays) as fetcher, ExitStack() as stack:
+        outcomes = stream(fetcher, requests, lambda i, o: None, stack=stack, buffer_bytes=300_000)
+        first, *_ = next(outcomes)
+        with fetcher.lock:
+            fetched_by_then = len(fetcher.arrived)
+        assert first == 0
+        assert fetched_by_then == 30  # the others were fetched while the head was slow
+        assert len(list(outcomes)) == 29
