@@ -7,8 +7,11 @@
                                                     ─ no  → prepare() by the consumer
     consumer ← (index, outcome, Prepared | None), in request order
 
-:func:`feeds.prepare.prepare` runs in a pool of worker processes once a run has fetched
-``PARALLEL_MIN_BYTES`` of new documents, while the main process saves what is done.
+:func:`feeds.prepare.prepare` runs in a pool of worker processes, one per core, while the
+main process saves what is done: forked before the first fetch when the run has at least
+``PARALLEL_MIN_SOURCES`` sources and this process runs no other thread (cron's refresh),
+else started from a fork server once the run has fetched ``PARALLEL_MIN_BYTES`` of new
+documents (the daemon, whose scheduler is a thread).
 Memory stays bounded: fetched documents wait for the consumer up to ``BUFFER_BYTES``,
 instead of every body of the run at once.
 """
@@ -40,6 +43,9 @@ bench/RESULTS.md), which 1 MiB of WordPress feed (about 200 entries) repays.
 BUFFER_BYTES = 2 * 1024 * 1024
 """Fetched documents waiting for their turn hold at most about this much (see :func:`stream`)."""
 
+PARALLEL_MIN_SOURCES = 8
+"""A run of at least this many sources forks its workers before fetching (when it can)."""
+
 Outcome = FetchResult | FetchError
 
 
@@ -64,6 +70,9 @@ def stream(
     if not requests:
         return
     order = interleave(requests)
+    # Forked now, before the fetch threads start, the workers cost ~10 ms; later (threads
+    # alive) they come from a fork server, once the run turns out to be large.
+    pool = _fork_pool(stack) if len(requests) >= PARALLEL_MIN_SOURCES else None
     connections = min(fetcher.options.max_connections, len(requests))
     threads = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="feeds-fetch")
     stack.callback(threads.shutdown, wait=True, cancel_futures=True)
@@ -71,7 +80,6 @@ def stream(
     arrived: dict[int, Outcome] = {}
     jobs: dict[int, Job] = {}
     working: dict[int, Future[Prepared]] = {}
-    pool: ProcessPoolExecutor | None = None
     fetched_bytes = 0  # new documents so far: starts the pool
     buffered = 0  # bytes of documents fetched and not yet consumed
     started = 0
@@ -123,6 +131,18 @@ def stream(
         elif i in jobs:
             prepared = prepare(jobs.pop(i))
         yield i, outcome, prepared
+
+
+def _fork_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
+    """A pool of workers forked from this process now, or None when that is not safe."""
+    if usable_cores() < 2 or threading.active_count() > 1:
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    pool = _start_pool(stack)
+    if pool is not None:
+        pool.submit(int)  # forks the workers now, before any thread of ours starts
+    return pool
 
 
 def _start_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
