@@ -31,9 +31,9 @@ from __future__ import annotations
 import html as htmllib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 import nh3
@@ -80,8 +80,20 @@ def _strip_tags(text: str) -> str:
     return _TAG_LIKE.sub(replace, text)
 
 
+_ILLEGAL_ASCII = bytes(c for c in range(0x80) if _ILLEGAL_CHARS.match(chr(c)))
+
+
 def _legal(text: str) -> str:
     """Remove characters that XML 1.0 forbids or that are control characters."""
+    # Nearly every text is legal already. Telling so is 2-5 times cheaper than the regex pass
+    # (11 µs on a 3 kB body): ASCII needs one byte table pass, and none of the illegal
+    # characters (controls, surrogates, U+FEFF, non-characters) is printable.
+    if text.isascii():
+        data = text.encode("ascii")
+        if len(data.translate(None, _ILLEGAL_ASCII)) == len(data):
+            return text
+    elif text.replace("\t", " ").replace("\n", " ").replace("\r", " ").isprintable():
+        return text
     return _ILLEGAL_CHARS.sub("", text)
 
 
@@ -198,6 +210,13 @@ _BOILERPLATE_TEXT = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _MORE_LINK_TEXT = re.compile(r"(?:Continue reading|Read more)\b.{0,200}", re.IGNORECASE)
+# What the uncollapsed text must start with for the two patterns above to match its collapsed
+# form: a cheap test that spares collapsing the text of every paragraph (each alternative's
+# first word; a space in the collapsed text is a run of white space in the raw text).
+_BOILERPLATE_START = re.compile(
+    r"\s*(?:The\s|Leave\s|Cancel\s|Your\s|Required\s|Related|Share\s|Like\s)", re.IGNORECASE
+)
+_MORE_LINK_START = re.compile(r"\s*(?:Continue\s|Read\s)", re.IGNORECASE)
 # Elements whose whole text may be a boilerplate sentence (never the article wrapper itself,
 # whose text is the whole article and so cannot match).
 _TEXT_CHECKED = frozenset({"p", "div", "span", "a", "h1", "h2", "h3", "h4", "h5", "h6", "li"})
@@ -225,8 +244,8 @@ def _host(url: str) -> str:
         return ""
 
 
-def _absolute(url: str, base_url: str | None) -> str | None:
-    """Resolve ``url`` against ``base_url``; ``None`` when it stays relative."""
+def _absolute_split(url: str, base_url: str | None) -> tuple[str, SplitResult] | None:
+    """Resolve ``url`` against ``base_url``, with its parts; ``None`` when it stays relative."""
     url = url.strip()
     if base_url:
         try:
@@ -240,23 +259,29 @@ def _absolute(url: str, base_url: str | None) -> str | None:
     except ValueError:
         return None
     if parts.scheme:
-        return url
+        return url, parts
     return None
+
+
+def _absolute(url: str, base_url: str | None) -> str | None:
+    """Resolve ``url`` against ``base_url``; ``None`` when it stays relative."""
+    resolved = _absolute_split(url, base_url)
+    return None if resolved is None else resolved[0]
+
+
+_PIXEL_DIMENSION = re.compile(r"\s*(\d+)\s*(?:px)?\s*$")
 
 
 def _pixel_dimension(value: str | None) -> bool:
     if value is None:
         return False
-    match = re.match(r"\s*(\d+)\s*(?:px)?\s*$", value)
+    match = _PIXEL_DIMENSION.match(value)
     return match is not None and int(match.group(1)) <= 2
 
 
-def _is_tracker(src: str, width: str | None, height: str | None) -> bool:
+def _is_tracker(parts: SplitResult, width: str | None, height: str | None) -> bool:
+    """Whether an image (its resolved URL's ``parts``) is a tracking pixel."""
     if _pixel_dimension(width) or _pixel_dimension(height):
-        return True
-    try:
-        parts = urlsplit(src)
-    except ValueError:
         return True
     host = (parts.hostname or "").lower()
     first_segment = parts.path.split("/")[1] if parts.path.count("/") >= 1 else ""
@@ -267,10 +292,13 @@ def _is_tracker(src: str, width: str | None, height: str | None) -> bool:
     )
 
 
-def _is_boilerplate_block(el: lxml.html.HtmlElement) -> bool:
-    if (el.get("id") or "").strip().lower() in _BOILERPLATE_IDS:
+def _is_boilerplate_block(el: etree._Element) -> bool:
+    element_id, classes = el.get("id"), el.get("class")
+    if not element_id and not classes:  # most elements
+        return False
+    if (element_id or "").strip().lower() in _BOILERPLATE_IDS:
         return True
-    tokens = (el.get("class") or "").lower().split()
+    tokens = (classes or "").lower().split()
     return any(token.startswith(_BOILERPLATE_CLASSES) for token in tokens) or any(
         "relatedposts" in token or "related-posts" in token for token in tokens
     )
@@ -292,13 +320,66 @@ def drop_boilerplate_blocks(root: lxml.html.HtmlElement) -> None:
             el.drop_tree()
 
 
-def _has_content(el: lxml.html.HtmlElement) -> bool:
-    if el.tag in _KEEP_EMPTY or _collapse(el.text_content()):
+def _has_content(el: etree._Element, text: str | None = None) -> bool:
+    """Whether ``el`` keeps text or an element that is kept empty; ``text``: its text content."""
+    if el.tag in _KEEP_EMPTY:
+        return True
+    if text is None:
+        text = _text_content(el)
+    if text and not text.isspace():
         return True
     return any(child.tag in _KEEP_EMPTY for child in el.iter() if isinstance(child.tag, str))
 
 
-def _clean_tree(root: lxml.html.HtmlElement, base_url: str | None) -> None:
+# Bodies are parsed into plain lxml elements: lxml.html's element classes are chosen by a lookup
+# written in Python each time an element is touched (listing the 18 elements of a WordPress
+# body took 7 µs, against 3 µs). These are lxml.html's own drop_tree, drop_tag, text_content.
+_HTML_PARSER = etree.HTMLParser()  # what lxml.html.HTMLParser() is, without the lookup
+_STRING_VALUE = etree.XPath("string()", smart_strings=False)
+
+
+def _text_content(el: etree._Element) -> str:
+    text = _STRING_VALUE(el)
+    assert isinstance(text, str)  # string() is always a string
+    return text
+
+
+def _drop_tree(el: etree._Element) -> None:
+    """Remove ``el`` with its children and text; its tail joins the previous node."""
+    parent = el.getparent()
+    assert parent is not None
+    if el.tail:
+        previous = el.getprevious()
+        if previous is None:
+            parent.text = (parent.text or "") + el.tail
+        else:
+            previous.tail = (previous.tail or "") + el.tail
+    parent.remove(el)
+
+
+def _drop_tag(el: etree._Element) -> None:
+    """Remove ``el`` but not its children or text, which take its place in the parent."""
+    parent = el.getparent()
+    assert parent is not None
+    previous = el.getprevious()
+    if el.text and isinstance(el.tag, str):
+        if previous is None:
+            parent.text = (parent.text or "") + el.text
+        else:
+            previous.tail = (previous.tail or "") + el.text
+    if el.tail:
+        if len(el):
+            last = el[-1]
+            last.tail = (last.tail or "") + el.tail
+        elif previous is None:
+            parent.text = (parent.text or "") + el.tail
+        else:
+            previous.tail = (previous.tail or "") + el.tail
+    index = parent.index(el)
+    parent[index : index + 1] = list(el)
+
+
+def _clean_tree(root: etree._Element, base_url: str | None) -> None:
     """Remove boilerplate and dangerous blocks, resolve URLs, flatten containers (in place)."""
     # Bottom-up (reversed document order): children are handled before their parents.
     for el in reversed(list(root.iter())):
@@ -306,38 +387,39 @@ def _clean_tree(root: lxml.html.HtmlElement, base_url: str | None) -> None:
             continue
         tag = el.tag
         if not isinstance(tag, str):  # comments and processing instructions
-            el.drop_tree()
+            _drop_tree(el)
             continue
         tag = tag.lower()
         if tag in _DROP_WITH_CONTENT or _is_boilerplate_block(el):
-            el.drop_tree()
+            _drop_tree(el)
             continue
-        if tag in _TEXT_CHECKED and _BOILERPLATE_TEXT.fullmatch(_collapse(el.text_content())):
-            el.drop_tree()
-            continue
-        if tag == "a" and _MORE_LINK_TEXT.fullmatch(_collapse(el.text_content())):
-            el.drop_tree()
+        # The element's text, taken once: nothing below changes it before _has_content.
+        text = _text_content(el) if tag in _TEXT_CHECKED else None
+        if (
+            text is not None
+            and _BOILERPLATE_START.match(text)
+            and _BOILERPLATE_TEXT.fullmatch(_collapse(text))
+        ):
+            _drop_tree(el)
             continue
         if tag == "a":
-            href = el.get("href")
-            if href is not None:
-                resolved = _absolute(href, base_url)
-                if resolved is None:
-                    el.attrib.pop("href", None)
-                else:
-                    el.set("href", _without_tracking(resolved))
+            assert text is not None  # "a" is one of _TEXT_CHECKED
+            if _MORE_LINK_START.match(text) and _MORE_LINK_TEXT.fullmatch(_collapse(text)):
+                _drop_tree(el)
+                continue
+            # Its href is resolved below, once the links inside dropped blocks are gone.
         elif tag in ("img", "iframe"):
             src = el.get("src") or el.get("data-src") or el.get("data-lazy-src") or ""
-            resolved = _absolute(src, base_url) if src.strip() else None
+            absolute = _absolute_split(src, base_url) if src.strip() else None
             if (
-                resolved is None
-                or urlsplit(resolved).scheme.lower() not in ("http", "https")
-                or (tag == "img" and _is_tracker(resolved, el.get("width"), el.get("height")))
-                or (tag == "iframe" and _host(resolved) not in _IFRAME_HOSTS)
+                absolute is None
+                or absolute[1].scheme.lower() not in ("http", "https")
+                or (tag == "img" and _is_tracker(absolute[1], el.get("width"), el.get("height")))
+                or (tag == "iframe" and (absolute[1].hostname or "").lower() not in _IFRAME_HOSTS)
             ):
-                el.drop_tree()
+                _drop_tree(el)
                 continue
-            el.set("src", resolved)
+            el.set("src", absolute[0])
         elif tag == "h1":
             el.tag = "h2"  # the entry title is the h1
         elif tag in _BLOCK_CONTAINERS:
@@ -345,16 +427,27 @@ def _clean_tree(root: lxml.html.HtmlElement, base_url: str | None) -> None:
                 isinstance(child.tag, str) and child.tag.lower() in _BLOCK_TAGS for child in el
             )
             if has_block_child:
-                el.drop_tag()  # unwrap; its blocks keep the paragraph breaks
+                _drop_tag(el)  # unwrap; its blocks keep the paragraph breaks
                 continue
             el.tag = "p"  # an inline-only container is a paragraph
             el.attrib.clear()
             tag = "p"
-        if tag == "p" and not _has_content(el):
-            el.drop_tree()
+        if tag == "p" and not _has_content(el, text):
+            _drop_tree(el)
+    # Nothing above reads an href, so links are resolved only when they stay (a WordPress body
+    # ends in share buttons and an "appeared first on" line whose links all go: urljoin costs
+    # about 10 µs each). A tag that lower-cases to "a" is spelled "a" or "A".
+    for el in root.iter("a", "A"):
+        href = el.get("href")
+        if href is not None:
+            resolved = _absolute(href, base_url)
+            if resolved is None:
+                del el.attrib["href"]  # it is there: get() found it
+            else:
+                el.set("href", _without_tracking(resolved))
 
 
-def _fragment_root(html: str) -> lxml.html.HtmlElement:
+def _fragment_root(html: str) -> etree._Element:
     """Parse an HTML fragment into a container element (its tag does not matter).
 
     ``lxml.html.fragment_fromstring`` gives up on inputs such as ``"<HTML>"`` or a lone
@@ -363,18 +456,61 @@ def _fragment_root(html: str) -> lxml.html.HtmlElement:
     at a ``</body>`` and drop whatever follows a ``</html>``.
     """
     html = _DOCUMENT_TAGS.sub("", _XML_DECL.sub("", _legal(html)))
-    try:
-        doc = lxml.html.document_fromstring("<html><body>" + html)
-    except etree.ParserError:
-        doc = None
+    # lxml.html.document_fromstring, which raised ParserError for "no document" (None).
+    doc: etree._Element | None = etree.fromstring("<html><body>" + html, _HTML_PARSER)
     body = None if doc is None else doc.find("body")
-    return lxml.html.Element("div") if body is None else body
+    return etree.Element("div") if body is None else body
 
 
-def _inner_html(root: lxml.html.HtmlElement) -> str:
-    parts = [htmllib.escape(root.text or "", quote=False)]
-    parts.extend(lxml.html.tostring(child, encoding="unicode") for child in root)
-    return "".join(parts)
+# Text without markup: no tag, no carriage return (libxml2 and nh3 turn it into a line feed),
+# and every "&" starts a reference that libxml2 decodes as html.unescape does. Such text needs no
+# parser: descriptions often are plain text, and parsing one took three times as long.
+# tests/test_normalize.py checks every code point, plain and as a reference, against the parsers.
+# (Written as "text (reference text)*" so that a failing match cannot backtrack for long.)
+_PLAIN_TEXT = re.compile(
+    r"[^<&\r]*(?:&(?:amp|lt|gt|quot|nbsp|hellip|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});[^<&\r]*)*"
+)
+_NUMERIC_REFERENCE = re.compile(r"&#([xX]?)([0-9a-fA-F]+);")
+# Longer text goes to the parser, whatever its limits do with it.
+_PLAIN_TEXT_MAX_LENGTH = 100_000
+
+
+def _plain_reference(code_point: int) -> bool:
+    """Whether libxml2 and html.unescape both decode ``&#code_point;`` to ``chr(code_point)``.
+
+    Not: controls (but tab and line feed), C1 (both map it through windows-1252, but leave
+    that to the parser), surrogates, non-characters (html.unescape drops them), beyond Unicode.
+    """
+    return (
+        (code_point >= 0x20 or code_point in (0x09, 0x0A))
+        and not 0x7F <= code_point <= 0x9F
+        and not 0xD800 <= code_point <= 0xDFFF
+        and not 0xFDD0 <= code_point <= 0xFDEF
+        and code_point & 0xFFFE != 0xFFFE
+        and code_point <= 0x10FFFF
+    )
+
+
+def _plain_text(html: str) -> str | None:
+    """The text of ``html`` (legal characters only) when it holds no markup, else ``None``."""
+    if len(html) > _PLAIN_TEXT_MAX_LENGTH or not _PLAIN_TEXT.fullmatch(html):
+        return None
+    if "&" not in html:
+        return html
+    for match in _NUMERIC_REFERENCE.finditer(html):
+        if not _plain_reference(int(match.group(2), 16 if match.group(1) else 10)):
+            return None
+    return htmllib.unescape(html)
+
+
+# What lxml.html.tostring removes from what libxml2 writes. A match cannot span two children:
+# each starts with "<" (escaped in text) and a start tag ends in ">".
+_META_CONTENT_TYPE = re.compile(r'<meta http-equiv="Content-Type"[^>]*>')
+
+
+def _inner_html(root: etree._Element) -> str:
+    children = "".join(etree.tostring(child, method="html", encoding="unicode") for child in root)
+    return htmllib.escape(root.text or "", quote=False) + _META_CONTENT_TYPE.sub("", children)
 
 
 # Browsers ignore ASCII white space and controls anywhere in a URL before reading its
@@ -401,6 +537,19 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
+# Built once: nh3.clean converts its options again on every call, which cost as much as the
+# cleaning itself on a 3 kB body.
+_NH3 = nh3.Cleaner(
+    tags=set(_ALLOWED_TAGS),
+    clean_content_tags=set(_NH3_CLEAN_CONTENT),
+    attributes={tag: set(attrs) for tag, attrs in _ALLOWED_ATTRIBUTES.items()},
+    attribute_filter=_attribute_filter,
+    strip_comments=True,
+    link_rel=None,
+    url_schemes=set(_URL_SCHEMES),
+)
+
+
 def sanitize_html(html: str, *, base_url: str | None) -> str:
     """Return ``html`` as safe body HTML with WordPress boilerplate removed.
 
@@ -414,19 +563,18 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     """
     if not html.strip():
         return ""
+    text = _plain_text(_legal(html))
+    if text is not None:
+        # What both passes make of text without markup: it comes out escaped.
+        return _legal(htmllib.escape(text, quote=False)).strip()
+    return _sanitize_markup(html, base_url)
+
+
+def _sanitize_markup(html: str, base_url: str | None) -> str:
+    """:func:`sanitize_html` of a non-blank ``html`` through lxml and nh3."""
     root = _fragment_root(html)
     _clean_tree(root, base_url)
-    attribute_filter: Callable[[str, str, str], str | None] = _attribute_filter
-    cleaned: str = nh3.clean(
-        _inner_html(root),
-        tags=set(_ALLOWED_TAGS),
-        clean_content_tags=set(_NH3_CLEAN_CONTENT),
-        attributes={tag: set(attrs) for tag, attrs in _ALLOWED_ATTRIBUTES.items()},
-        attribute_filter=attribute_filter,
-        strip_comments=True,
-        link_rel=None,
-        url_schemes=set(_URL_SCHEMES),
-    )
+    cleaned = _NH3.clean(_inner_html(root))
     # nh3 writes U+00A0 as &nbsp;, which is not an XML entity.
     return _legal(cleaned.replace("&nbsp;", "\u00a0")).strip()
 
@@ -434,7 +582,7 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
 # --- text ---------------------------------------------------------------------------------
 
 
-def _text_parts(el: lxml.html.HtmlElement, out: list[str]) -> None:
+def _text_parts(el: etree._Element, out: list[str]) -> None:
     tag = el.tag.lower() if isinstance(el.tag, str) else ""
     skip = not isinstance(el.tag, str) or tag in _DROP_WITH_CONTENT
     if not skip:
@@ -459,6 +607,14 @@ def html_to_text(html: str) -> str:
     """
     if not html.strip():
         return ""
+    text = _plain_text(_legal(html))
+    if text is not None:
+        return _collapse(_legal(text))
+    return _markup_to_text(html)
+
+
+def _markup_to_text(html: str) -> str:
+    """:func:`html_to_text` of a non-blank ``html`` through lxml."""
     root = _fragment_root(html)
     out: list[str] = [root.text or ""]
     for child in root:
@@ -574,13 +730,23 @@ _HAS_CJK = re.compile(f"[{_CJK}]")
 _WORDISH = re.compile(r"\w")
 
 
+# _CUT_AT_END without its white space, spelled backwards. A marker ends at the last character
+# that is not white space (every marker ends in one), so matching this at the start of the
+# reversed text finds what searching for _CUT_AT_END does, without trying every position of a
+# long body (a search took 0.08 ms on a 2,400-character body).
+_CUT_AT_END_REVERSED = re.compile(
+    r"\]\s*(?:…|\.{3,}|;pilleh&|;0328#&|;6202x#&)\s*\[|…|\.{3,}|;pilleh&|;0328#&",
+    re.IGNORECASE,
+)
+
+
 def is_cut(text: str) -> bool:
     """True when ``text`` ends in a cut marker.
 
     Markers: ``[…]``, ``[...]``, ``…``, ``...`` and their entity spellings (``[&hellip;]``,
     ``[&#8230;]``, also double-encoded).
     """
-    return bool(_CUT_AT_END.search(_decode_entities(text)))
+    return bool(_CUT_AT_END_REVERSED.match(_decode_entities(text).rstrip()[::-1]))
 
 
 def _strip_cut(text: str) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds import dedupe
 from feeds.types import Change, CleanEntry
@@ -61,6 +66,34 @@ def test_twins_in_one_fetch_get_distinct_keys() -> None:
     twin = entry(guid=None, post_id=None, link=None)
     ka, kb = dedupe.entry_keys([twin, twin])
     assert ka.key != kb.key
+
+
+def _match_hash_by_definition(title: str, body: str) -> str | None:
+    def fold(text: str) -> str:
+        return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+    if len(fold(body).split()) < dedupe.MIN_MATCH_WORDS:
+        return None
+    return hashlib.sha256(f"{fold(title)}\x00{fold(body)}".encode()).hexdigest()
+
+
+_SPACING = st.sampled_from(
+    [
+        *(" ", "  ", "\n", "\t", "\x1c", "\x1f", "\x85", "\xa0", "\u2003", "\u2028", "\u3000"),
+        *("\u00a8", "\u2002\u0301", "\ufe4f"),  # NFKC turns these into (or adds) a space
+    ]
+)
+_WORDS = st.sampled_from(["Word", "ÉCU", "ﬁne", "Straße", "ＡＢＣ", "x", "①", "Ⅻ", "İ", "K"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_WORDS, _SPACING), max_size=30).map("".join), st.integers(0, 12))
+def test_match_hash_folds_as_defined(body: str, repeat: int) -> None:
+    body = body + " word" * repeat
+    title = body[:20]
+    assert dedupe.match_hash(entry(title=title, body_text=body)) == _match_hash_by_definition(
+        title, body
+    )
 
 
 def test_match_hash_ignores_case_and_spacing_but_not_words() -> None:

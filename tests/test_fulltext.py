@@ -148,6 +148,27 @@ def test_when_auto_fetches_the_article_page(
     assert fulltext.wants_full_text(raw, mode, content_text=cleaned.body_text) is expected
 
 
+@pytest.mark.parametrize(
+    ("summary_words", "content_words", "expected"),
+    [
+        (["Short"] * 3, ["Short"] * 3, True),
+        (["Short"] * 3, ["Short"] * 4, False),
+        # Words far longer than usual: the count may not stop early, and must still be exact.
+        (["Short"] * 3, ["L" + "o" * 60 + "ng"] * 3, True),
+        (["Short"] * 3, ["L" + "o" * 60 + "ng"] * 4, False),
+        (["Short"] * 40, ["Short"] * 40 + ["x" * 500], False),
+        (["Short"] * 40, ["x" * 5000] * 40, True),
+        ([], ["One"], False),
+    ],
+)
+def test_auto_compares_word_counts_exactly(
+    summary_words: list[str], content_words: list[str], expected: bool
+) -> None:
+    raw = entry(summary=" ".join(summary_words), content=f"<p>{' '.join(content_words)}</p>")
+    text = normalize.html_to_text(raw.content or "")
+    assert fulltext.wants_full_text(raw, "auto", content_text=text) is expected
+
+
 @pytest.mark.parametrize("link", [None, "file:///etc/passwd", "ftp://x/y", "javascript:alert(1)"])
 def test_never_a_page_without_an_http_link(link: str | None) -> None:
     assert not fulltext.wants_full_text(ParsedEntry(link=link, summary=ACME.teaser), True)

@@ -1,0 +1,231 @@
+"""The normalizer's shortcuts give exactly what the long way gives.
+
+Cleaning an entry skips work where the answer is known without it: text without markup is not
+parsed, ``is_cut`` looks only at the end of the text, a legal text is not rewritten, links are
+resolved only when they stay, a paragraph's text is collapsed only when it could be boilerplate.
+Each test here states the long way (the definition) and checks the shortcut against it, on the
+inputs where a careless shortcut would differ.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import sys
+import time
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds import normalize
+from feeds.normalize import html_to_text, is_cut, normalize_entry, sanitize_html
+from feeds.types import ParsedEntry
+
+NOW = datetime(2026, 3, 20, tzinfo=UTC)
+
+BASE = "https://news.example.com/2026/03/story/"
+
+# --- is_cut --------------------------------------------------------------------------------
+
+# The definition: the text, entities decoded, ends in a marker and nothing but white space.
+_CUT_AT_END = re.compile(
+    r"\s*(?:\[\s*(?:…|\.{3,}|&hellip;|&#8230;|&#x2026;)\s*\]|…|\.{3,}|&hellip;|&#8230;)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _is_cut_by_definition(text: str) -> bool:
+    for _ in range(3):
+        decoded = htmllib.unescape(text)
+        if decoded == text:
+            break
+        text = decoded
+    return _CUT_AT_END.search(text) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Markets rose [&#8230;]", True),
+        ("Markets rose [&amp;#8230;]\n", True),
+        ("Markets rose […]  \n\t ", True),
+        ("Markets rose [ &HELLIP; ]", True),
+        ("Markets rose …\n", True),
+        ("Markets rose" + "." * 500, True),
+        ("Markets rose [" + " " * 300 + "…" + "\n" * 300 + "]", True),
+        ("Markets rose .. .", False),
+        # A marker that is not at the very end is no cut: a shortcut that only asks whether
+        # the text contains one, or looks at a fixed number of final characters, gets these wrong.
+        ("Markets rose […] and then fell.", False),
+        ("Markets rose … by 3%", False),
+        ("Markets rose [&#8230;] x", False),
+        ("Markets rose [" + " " * 300 + "…", True),  # the "…" alone ends it
+        ("Markets rose " + " " * 300 + "…]", False),
+        ("Markets rose ...]", False),
+        ("Markets rose [...", True),
+        ("", False),
+        ("   ", False),
+    ],
+)
+def test_is_cut_only_at_the_end(text: str, expected: bool) -> None:
+    assert _is_cut_by_definition(text) is expected
+    assert is_cut(text) is expected
+
+
+_MARKER_PIECES = st.sampled_from(
+    [
+        *("…", ".", "...", "[", "]", " ", "\n", "\u3000", "&hellip;", "&#8230;", "&#x2026;"),
+        *("&amp;", "&HELLIP;", "&#X2026;", "x", "word", ";", "&"),
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_MARKER_PIECES, max_size=12).map("".join))
+def test_is_cut_matches_its_definition(text: str) -> None:
+    assert is_cut(text) is _is_cut_by_definition(text)
+
+
+# --- legal characters ------------------------------------------------------------------------
+
+
+def test_every_illegal_character_is_removed_in_ascii_and_other_text() -> None:
+    for contexts in (("ab", "cd"), ("é", "—")):
+        for code_point in range(sys.maxunicode + 1):
+            char = chr(code_point)
+            text = contexts[0] + char + contexts[1]
+            assert normalize._legal(text) == normalize._ILLEGAL_CHARS.sub("", text), hex(code_point)
+
+
+# --- text without markup ---------------------------------------------------------------------
+
+
+def _chunks(items: list[str], size: int = 2000) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _assert_like_the_parsers(text: str) -> None:
+    assert normalize._plain_text(normalize._legal(text)) is not None, text[:80]
+    assert html_to_text(text) == normalize._markup_to_text(text)
+    assert sanitize_html(text, base_url=None) == normalize._sanitize_markup(text, None)
+
+
+def test_plain_text_of_every_character_is_what_the_parsers_make() -> None:
+    plain = [
+        chr(c)
+        for c in range(sys.maxunicode + 1)
+        if chr(c) not in "<&\r" and not normalize._ILLEGAL_CHARS.match(chr(c))
+    ]
+    for chunk in _chunks(plain):
+        _assert_like_the_parsers("x " + " a".join(chunk) + "b y")
+        _assert_like_the_parsers("".join(chunk))
+
+
+@pytest.mark.parametrize(
+    ("spelling", "end"),
+    [
+        ("&#{:d};", 0x20000),
+        ("&#x{:x};", 0x20000),
+        ("&#X{:X};", 0x1000),
+        ("&#00{:d};", 0x1000),
+        pytest.param("&#{:d};", 0x110000, marks=pytest.mark.slow),
+        pytest.param("&#x{:x};", 0x110000, marks=pytest.mark.slow),
+    ],
+)
+def test_plain_text_references_decode_as_the_parsers_do(spelling: str, end: int) -> None:
+    references = [spelling.format(c) for c in range(end) if normalize._plain_reference(c)]
+    for chunk in _chunks(references):
+        _assert_like_the_parsers("x " + " a".join(chunk) + "b y")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Q&A",  # a bare "&"
+        "&copy2026",  # a legacy entity without its semicolon
+        "&#0;",
+        "&#13;",  # a carriage return: the parsers turn it into a line feed
+        "a\r\nb",
+        "&#128;",
+        "&#xFDD0;",  # a non-character, which html.unescape drops
+        "&#99999999;",
+        "2 < 3",
+    ],
+)
+def test_text_the_shortcut_leaves_to_the_parsers(text: str) -> None:
+    assert normalize._plain_text(normalize._legal(text)) is None
+
+
+_PLAIN_PIECES = st.sampled_from(
+    [
+        *("a", " ", "\n", "\t", "\r", "\xa0", "é", "’", "&", ";", "#", "<", ">", '"', "'", "x41"),
+        *("&amp;", "&lt;", "&gt;", "&quot;", "&nbsp;", "&hellip;", "&#8230;", "&#x2026;", "&#39;"),
+        *("&#0;", "&#1;", "&#13;", "&#150;", "&#xD800;", "&#x10FFFF;", "&amp;amp;", "&AMP;"),
+        *("\x00", "&#65279;", "\ufeff", "&#9;", "&#10;", "&#32;", "&#160;"),
+    ]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_PLAIN_PIECES, max_size=15).map("".join))
+def test_markup_free_text_is_cleaned_as_the_parsers_clean_it(text: str) -> None:
+    if text.strip():
+        assert html_to_text(text) == normalize._markup_to_text(text)
+        assert sanitize_html(text, base_url=BASE) == normalize._sanitize_markup(text, BASE)
+
+
+def test_text_that_is_almost_plain_is_rejected_quickly() -> None:
+    # Written as "(run | reference)*", the check backtracked through every way of cutting a
+    # long run before giving up at the "<": minutes for a few dozen characters.
+    started = time.perf_counter()
+    for text in ("a" * 100_000 + "<", "a &amp; " * 10_000 + "<b>", "x" * 50 + "&"):
+        assert normalize._plain_text(text) is None
+    assert time.perf_counter() - started < 1.0
+
+
+# --- bodies: boilerplate, links ------------------------------------------------------------
+
+
+def _body(content: str) -> str:
+    entry = ParsedEntry(link=BASE, title="T", content=content)
+    return normalize_entry(entry, now=NOW).body_text
+
+
+@pytest.mark.parametrize(
+    "boilerplate",
+    [
+        "<p>  The\n post <a href='/x'>Story</a>\tappeared first on <b>News</b>.</p>",
+        "<p>LEAVE A REPLY\nCANCEL REPLY</p>",
+        "<div>Related\u2003posts:</div>",
+        "<h3>\n Share this:</h3>",
+        "<li>Like  this</li>",
+        "<p><a href='/x'>Continue\nreading  <span>Story</span></a></p>",
+        "<p>Your email address will not be published.\n\nRequired fields are marked *</p>",
+    ],
+)
+def test_boilerplate_sentences_go_however_they_are_spaced(boilerplate: str) -> None:
+    assert _body(f"<p>Markets rose.</p>{boilerplate}<p>Then fell.</p>") == (
+        "Markets rose. Then fell."
+    )
+
+
+def test_sentences_that_only_start_like_boilerplate_stay() -> None:
+    kept = "<p>The posting season starts.</p><p>Related parties agreed.</p><p>Read more news.</p>"
+    assert _body(kept) == "The posting season starts. Related parties agreed. Read more news."
+
+
+def test_links_that_stay_are_resolved_wherever_they_end_up() -> None:
+    content = (
+        "<section><div><p>See <A HREF='/a/?utm_source=x&amp;id=1'>this</A>.</p></div></section>"
+        "<div>Also <a href='b/#part'>that</a>.</div>"
+        "<div class='sharedaddy'><a href='/share'>Share on X</a></div>"
+        "<p><a href='c'><img src='/i.png' width='1'></a> and <a>no link</a></p>"
+    )
+    html = sanitize_html(content, base_url=BASE)
+    assert html == (
+        '<p>See <a href="https://news.example.com/a/?id=1">this</a>.</p>'
+        '<p>Also <a href="https://news.example.com/2026/03/story/b/#part">that</a>.</p>'
+        '<p><a href="https://news.example.com/2026/03/story/c"></a> and <a>no link</a></p>'
+    )
