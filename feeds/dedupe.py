@@ -29,12 +29,14 @@ process and would make signatures differ between runs.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import json
 import re
 import struct
 import unicodedata
+import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -263,8 +265,13 @@ NUM_BINS = BANDS * ROWS
 # Bodies longer than this are signed on their first words only: enough to
 # recognise a story, and the cost per entry stays bounded.
 MAX_SIGNED_WORDS = 3000
+#: Signatures are comparable only under the same scheme: the store signs its copies
+#: again when this changes (a new algorithm, or a Python whose tuple hash differs).
+SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
 _MASK32 = 0xFFFFFFFF
 _BIN_SHIFT = 64 - 6  # top 6 bits of a 64-bit hash choose one of 64 bins
+_VALUE_SHIFT = _BIN_SHIFT - 32  # the next 32 bits are the bin's value
+_HASH_FLOOR = -(1 << 63)  # hash() is a signed 64-bit integer: shifted to 0 .. 2**64 - 1
 _ROTATE = 0x9E3779B9  # densification offset per bin of distance (golden ratio)
 _WORD_RE = re.compile(r"\w+")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
@@ -328,26 +335,31 @@ def words(text: str) -> list[str]:
 def signature(text: str) -> tuple[int, ...] | None:
     """A MinHash signature of the text's word 3-shingles, or None when the text is too thin.
 
-    One-permutation hashing: each shingle is hashed once; the hash's top bits
-    pick a bin and each bin keeps its smallest low 32 bits. Empty bins borrow
-    from the next filled bin to the right, offset by the distance (rotation
-    densification), so short texts still give comparable signatures.
+    One-permutation hashing: each distinct shingle is hashed once; the hash's top
+    6 bits pick a bin and each bin keeps the next 32 bits of its smallest hash.
+    Empty bins borrow from the next filled bin to the right, offset by the
+    distance (rotation densification), so short texts still give comparable
+    signatures.
+
+    The hashing runs in C: each distinct word gets a 32-bit id (CRC-32 of its
+    UTF-8), each shingle of ids CPython's tuple hash (ints are hashed without a
+    per-process salt, so every process agrees; :data:`SIGNATURE_SCHEME` names the
+    scheme so that a store signed under another one is signed again). Sorted,
+    a bin's smallest hash is the first one at or above the bin's floor.
     """
     tokens = words(text)[:MAX_SIGNED_WORDS]
     if len(tokens) < MIN_MATCH_WORDS:
         return None
+    ids = {word: zlib.crc32(word.encode()) for word in set(tokens)}
+    seq = list(map(ids.__getitem__, tokens))
+    grams = zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False)  # shorter tails end it
+    hashes = sorted(set(map(hash, grams)))
     bins = [-1] * NUM_BINS
-    blake = hashlib.blake2b
-    from_bytes = int.from_bytes
-    # Each distinct shingle once (a set of the word 3-grams); hashing dominates the cost.
-    grams = zip(*(tokens[k:] for k in range(SHINGLE_WORDS)), strict=False)  # shorter tails end it
-    shingles = {" ".join(gram) for gram in grams}
-    for shingle in shingles:
-        h = from_bytes(blake(shingle.encode(), digest_size=8).digest(), "big")
-        b = h >> _BIN_SHIFT
-        v = h & _MASK32
-        if bins[b] < 0 or v < bins[b]:
-            bins[b] = v
+    count = len(hashes)
+    for b in range(NUM_BINS):
+        i = bisect.bisect_left(hashes, _HASH_FLOOR + (b << _BIN_SHIFT))
+        if i < count and (hashes[i] - _HASH_FLOOR) >> _BIN_SHIFT == b:
+            bins[b] = ((hashes[i] - _HASH_FLOOR) >> _VALUE_SHIFT) & _MASK32
     out = list(bins)
     for j in range(NUM_BINS):
         if out[j] >= 0:

@@ -174,6 +174,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX entries_unsigned ON entries(first_seen) WHERE signature IS NULL;
     """,
+    # 6: facts about the store's contents, e.g. the scheme its signatures were made under
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 
 # A band shared by very many copies (a template sentence) says little; only its
@@ -375,6 +382,24 @@ class Store:
                     db.execute(statement)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version = {number}")
+        self._check_signature_scheme()
+
+    def _check_signature_scheme(self) -> None:
+        """Forget signatures made under another scheme: refreshes sign those copies again.
+
+        Signatures of two schemes do not compare. Until a copy is signed again (newest
+        first, :meth:`sign_unsigned`), it is not found as a near copy.
+        """
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'signature_scheme'").fetchone()
+        if row is not None and row[0] == dedupe.SIGNATURE_SCHEME:
+            return
+        with self.transaction():
+            self._db.execute("UPDATE entries SET signature = NULL WHERE signature IS NOT NULL")
+            self._db.execute("DELETE FROM lsh")
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('signature_scheme', ?)",
+                (dedupe.SIGNATURE_SCHEME,),
+            )
 
     def close(self) -> None:
         self._db.close()

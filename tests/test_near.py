@@ -453,3 +453,30 @@ def test_near_copies_side_by_side_in_one_fetch_stay_two_items(store: Store) -> N
     assert save(store, "wire", [a, b]) == {"new": 2}
     # ... while the same near copy from another source, or in a later fetch, is merged
     assert save(store, "city-desk", [replace(b, link="https://c.example/1")]) == {"duplicate": 1}
+
+
+def test_a_store_signed_under_another_scheme_is_signed_again(tmp_path: Path) -> None:
+    gen = fresh()
+    first = original(gen)
+    path = tmp_path / "store.db"
+    with Store.open(path) as store:
+        store.sync_sources([(name, f"https://{name}.example/") for name in corpus.SOURCES])
+        [entry_id] = ingest_items(store, first)
+        # as another scheme (an older feeds, another Python) left it
+        stale = dedupe.encode_signature(tuple(range(dedupe.NUM_BINS)))
+        store._db.execute("UPDATE entries SET signature = ?", (stale,))
+        store._db.execute("UPDATE meta SET value = 'another-scheme'")
+    with Store.open(path) as store:
+        rows = store._db.execute("SELECT count(*) FROM entries WHERE signature IS NULL")
+        assert rows.fetchone()[0] == 1
+        assert store._db.execute("SELECT count(*) FROM lsh").fetchone()[0] == 0
+        with store.transaction():
+            assert store.sign_unsigned(10) == 1
+        [blob] = store._db.execute("SELECT signature FROM entries").fetchone()
+        assert dedupe.decode_signature(blob) == dedupe.signature(first.entry().body_text)
+        # signed again, the copy is found as a near copy once more
+        [merged] = ingest_items(store, gen.copy(first, "combined"))
+        assert merged == entry_id
+    with Store.open(path) as store:  # the same scheme: nothing is forgotten
+        rows = store._db.execute("SELECT count(*) FROM entries WHERE signature IS NULL")
+        assert rows.fetchone()[0] == 0
