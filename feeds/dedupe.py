@@ -33,12 +33,13 @@ import bisect
 import functools
 import hashlib
 import json
+import operator
 import re
 import struct
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -398,7 +399,10 @@ def lsh_buckets(sig: tuple[int, ...]) -> tuple[int, ...]:
 
 def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     """Estimated Jaccard resemblance of two signatures' shingle sets (0..1)."""
-    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / NUM_BINS
+    if len(a) != len(b):
+        raise ValueError("signatures of different lengths")
+    same: int = sum(map(operator.eq, a, b))
+    return same / NUM_BINS
 
 
 def title_resemblance(a: str, b: str) -> float:
@@ -471,8 +475,13 @@ def near_match(
     published: datetime,
     candidates: Sequence[Candidate],
     options: DedupeOptions,
+    body_of: Callable[[Candidate], str] | None = None,
 ) -> Match | None:
-    """The best candidate that is the same story, with the rule and scores, or None."""
+    """The best candidate that is the same story, with the rule and scores, or None.
+
+    ``body_of`` gives a candidate's body text when the candidates were read
+    without it: only those that pass the signature and title tests need it.
+    """
     best: tuple[float, Match] | None = None
     mine: tuple[frozenset[str], frozenset[str]] | None = None
     for cand in candidates:
@@ -493,8 +502,9 @@ def near_match(
             continue
         if mine is None:
             mine = (numbers(body_text), names(title + ". " + body_text))
-        agree = agreement(mine[0], numbers(cand.body_text))
-        same_names = agreement(mine[1], names(cand.title + ". " + cand.body_text))
+        cand_body = body_of(cand) if body_of is not None else cand.body_text
+        agree = agreement(mine[0], numbers(cand_body))
+        same_names = agreement(mine[1], names(cand.title + ". " + cand_body))
         if rule == "near-identical body":
             facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
         else:  # the grey zone asks more of the facts

@@ -596,12 +596,19 @@ def ingest_entries(
                 ):
                     candidates = [
                         c
-                        for c in store.near_candidates(sig)
+                        for c in store.near_candidates(sig, bodies=False)
                         if not (c.source == name and c.entry_id in fetched)
                     ]
                 if candidates:
                     match = dedupe.near_match(
-                        name, entry.title, entry.body_text, sig, published, candidates, options
+                        name,
+                        entry.title,
+                        entry.body_text,
+                        sig,
+                        published,
+                        candidates,
+                        options,
+                        body_of=store.body_text,
                     )
         decision = dedupe.decide(
             name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day

@@ -875,9 +875,10 @@ class Store:
                 return Match(entry_id=row[0], source=row[1], reason=reason)
         return None
 
-    def near_candidates(self, sig: tuple[int, ...]) -> list[Candidate]:
+    def near_candidates(self, sig: tuple[int, ...], *, bodies: bool = True) -> list[Candidate]:
         """Stored copies sharing an LSH band with ``sig``: index lookups only.
 
+        With ``bodies`` False their ``body_text`` is left empty (see :meth:`body_text`).
         Each band's bucket is read newest-first and cut at ``LSH_BUCKET_LIMIT``;
         the ``NEAR_CANDIDATES`` copies sharing the most bands are returned.
         """
@@ -895,8 +896,9 @@ class Store:
         if not copies:
             return []
         marks = ",".join("?" for _ in copies)
+        text = "body_text" if bodies else "''"
         rows = self._db.execute(
-            "SELECT rowid, entry_id, source, title, published, signature, body_text"
+            f"SELECT rowid, entry_id, source, title, published, signature, {text}"
             f" FROM entries WHERE rowid IN ({marks})",
             copies,
         ).fetchall()
@@ -908,6 +910,13 @@ class Store:
             out.append(Candidate(r[0], r[1], r[2], r[3], _required_dt(r[4]), stored, r[6]))
         out.sort(key=lambda c: copies.index(c.copy))
         return out
+
+    def body_text(self, candidate: Candidate) -> str:
+        """A candidate's body text (read on demand: most candidates never need it)."""
+        row = self._db.execute(
+            "SELECT body_text FROM entries WHERE rowid = ?", (candidate.copy,)
+        ).fetchone()
+        return str(row[0]) if row is not None else ""
 
     def _index(self, copy: int, sig: tuple[int, ...] | None) -> None:
         if sig is None:
