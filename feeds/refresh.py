@@ -49,8 +49,9 @@ from feeds.types import (
     SourceState,
 )
 
-#: How many not-modified or failed sources are saved in one transaction.
-LIGHT_BATCH = 200
+#: A refresh commits its saves after this many sources, or once they hold this many entries.
+GROUP_SOURCES = 200
+GROUP_ENTRIES = 1000
 
 #: Statuses whose Retry-After delays the source (RFC 9110 §10.2.3, RFC 6585 §4).
 RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -220,39 +221,39 @@ def refresh(
                 known=store.content_hashes(source.name),
             )
 
-        # Outcomes with nothing to parse (not modified, failed) are saved together, in one
-        # transaction per LIGHT_BATCH: a crash loses only their validators.
-        light: list[int] = []
+        # Sources are saved in groups: one transaction per group, a savepoint per source (all
+        # of a source or none of it). A commit writes every page the transaction touched, and
+        # new entries touch index pages all over the store (the LSH bands are random keys):
+        # a commit per source would write most of them once per source. A crash loses the
+        # open group only; its sources stay due (their validators were not saved either).
+        # A source that fetches article pages while being saved is saved on its own.
+        group = stack.enter_context(ExitStack())
+        grouped = [0, 0]  # sources, entries in the open group
 
-        def ingest(indices: Sequence[int], ready: Prepared | None = None) -> None:
-            for i in indices:
-                source = wanted[i]
-                report = _ingest(run, source, states[source.name], requests[i], arrived[i], ready)
-                del arrived[i]
-                reports.append(report)
-                if on_source is not None:
-                    on_source(report)
+        def ingest(i: int, outcome: FetchResult | FetchError, ready: Prepared | None) -> None:
+            source = wanted[i]
+            alone = (
+                isinstance(outcome, FetchResult)
+                and outcome.content is not None
+                and (source.type == "html" or ready is None or any(ready.wants_full_text))
+            )
+            if alone or grouped[0] >= GROUP_SOURCES or grouped[1] >= GROUP_ENTRIES:
+                group.close()  # commits the open group
+                grouped[:] = [0, 0]
+            if not alone:
+                if not grouped[0]:
+                    group.enter_context(store.transaction())
+                grouped[0] += 1
+                grouped[1] += len(ready.cleaned) if ready is not None else 0
+            report = _ingest(run, source, states[source.name], requests[i], outcome, ready)
+            reports.append(report)
+            if on_source is not None:
+                on_source(report)
 
-        def save_light() -> None:
-            if light:
-                with store.transaction():
-                    ingest(light)
-                light.clear()
-
-        arrived: dict[int, FetchResult | FetchError] = {}
-        fetched = stream(fetcher, requests, job_for, stack=stack)
-        for i, outcome, ready in fetched:
+        for i, outcome, ready in stream(fetcher, requests, job_for, stack=stack):
             if should_stop is not None and should_stop():
                 break
-            arrived[i] = outcome
-            if isinstance(outcome, FetchError) or outcome.content is None:
-                light.append(i)
-                if len(light) >= LIGHT_BATCH:
-                    save_light()
-                continue
-            save_light()
-            ingest([i], ready)
-        save_light()
+            ingest(i, outcome, ready)
     order = {s.name: i for i, s in enumerate(config.sources)}
     reports.sort(key=lambda r: order[r.name])
     outputs = publish_all(config, store, poster=fetcher, now=now) if publish else ()

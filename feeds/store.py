@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -374,6 +374,10 @@ class Store:
         # Checkpoint every ~40 MB of WAL rather than 4 MB: a cold run rewrites the same index
         # pages at every source's commit; the last connection to close checkpoints anyway.
         db.execute("PRAGMA wal_autocheckpoint = 10000")
+        # 8 MiB of page cache (the default is 2): new entries touch index pages all over
+        # the store (the LSH bands are random keys); with too small a cache a large refresh
+        # reads them back from the file over and over (bench/RESULTS.md).
+        db.execute("PRAGMA cache_size = -8192")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 30000")
         for number in range(version + 1, len(MIGRATIONS) + 1):
@@ -446,8 +450,12 @@ class Store:
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK TO unit")
-            self._db.execute("RELEASE unit")
+            # After some errors (disk full, I/O) SQLite has rolled back the whole
+            # transaction already, savepoint included: the error is what matters.
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK TO unit")
+                    self._db.execute("RELEASE unit")
             raise
         self._db.execute("RELEASE unit")
 
