@@ -355,8 +355,10 @@ def _ingest(
         moved = update.redirect_url if update.move else None
         return moved, schedule.next_due(after, config.schedule, config.interval(name))
 
+    # A failed or not-modified source writes a few rows whose error ends the run: inside
+    # the caller's group it needs no savepoint of its own (they cost more than the rows).
     def failed(status: int | None, error: str, *, forget_feed: bool = False) -> SourceReport:
-        with store.transaction():
+        with store.transaction(savepoint=False):
             if forget_feed:
                 # The feed a section page advertised failed (gone, moved, refused): go back
                 # to the page next run and discover again; it costs one request.
@@ -384,7 +386,7 @@ def _ingest(
         body_hash=outcome.body_hash,
     )
     if outcome.content is None:
-        with store.transaction():
+        with store.transaction(savepoint=False):
             store.record_fetch(name, validators, now)
             moved, next_due = save_schedule()
         return SourceReport(

@@ -415,13 +415,17 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, savepoint: bool = True) -> Iterator[None]:
         """One atomic unit of work: all of it is saved, or none of it.
 
         Inside another transaction it is a savepoint: undone alone on error, saved
-        with the outer one.
+        with the outer one. With ``savepoint`` False it is simply part of the outer
+        one (for a unit whose error ends the outer transaction anyway).
         """
         if self._db.in_transaction:
+            if not savepoint:
+                yield
+                return
             with self._savepoint():
                 yield
             return
