@@ -273,6 +273,10 @@ _MASK32 = 0xFFFFFFFF
 _BIN_SHIFT = 64 - 6  # top 6 bits of a 64-bit hash choose one of 64 bins
 _VALUE_SHIFT = _BIN_SHIFT - 32  # the next 32 bits are the bin's value
 _HASH_FLOOR = -(1 << 63)  # hash() is a signed 64-bit integer: shifted to 0 .. 2**64 - 1
+_BIN_FLOORS = [_HASH_FLOOR + (b << _BIN_SHIFT) for b in range(65)]  # 2**63: past the last
+# Word ids already computed (words repeat across a run's texts), cleared when this large.
+_WORD_IDS: dict[str, int] = {}
+_WORD_IDS_MAX = 50_000
 _ROTATE = 0x9E3779B9  # densification offset per bin of distance (golden ratio)
 _WORD_RE = re.compile(r"\w+")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
@@ -351,15 +355,20 @@ def signature(text: str) -> tuple[int, ...] | None:
     tokens = words(text)[:MAX_SIGNED_WORDS]
     if len(tokens) < MIN_MATCH_WORDS:
         return None
-    ids = {word: zlib.crc32(word.encode()) for word in set(tokens)}
+    ids = _WORD_IDS
+    if len(ids) > _WORD_IDS_MAX:
+        ids.clear()
+    for word in set(tokens).difference(ids):
+        ids[word] = zlib.crc32(word.encode())
     seq = list(map(ids.__getitem__, tokens))
     grams = zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False)  # shorter tails end it
     hashes = sorted(set(map(hash, grams)))
     bins = [-1] * NUM_BINS
     count = len(hashes)
+    i = 0
     for b in range(NUM_BINS):
-        i = bisect.bisect_left(hashes, _HASH_FLOOR + (b << _BIN_SHIFT))
-        if i < count and (hashes[i] - _HASH_FLOOR) >> _BIN_SHIFT == b:
+        i = bisect.bisect_left(hashes, _BIN_FLOORS[b], i)
+        if i < count and hashes[i] < _BIN_FLOORS[b + 1]:
             bins[b] = ((hashes[i] - _HASH_FLOOR) >> _VALUE_SHIFT) & _MASK32
     out = list(bins)
     for j in range(NUM_BINS):
