@@ -30,7 +30,6 @@ process and would make signatures differ between runs.
 from __future__ import annotations
 
 import bisect
-import functools
 import hashlib
 import json
 import operator
@@ -393,9 +392,31 @@ def decode_signature(blob: bytes | None) -> tuple[int, ...] | None:
     return struct.unpack(f"<{NUM_BINS}I", blob)
 
 
-@functools.lru_cache(maxsize=256)  # an entry's are looked up, then indexed
 def lsh_buckets(sig: tuple[int, ...]) -> tuple[int, ...]:
-    """One bucket per band: a signed 64-bit hash of the band number and its rows."""
+    """One bucket per band: a signed 64-bit hash of the band number and its rows.
+
+    An entry's buckets are looked up, then indexed: they are kept for a while
+    (see :func:`remember_buckets`).
+    """
+    found = _BUCKETS.get(sig)
+    if found is None:
+        found = _lsh_buckets(sig)
+        remember_buckets(sig, found)
+    return found
+
+
+def remember_buckets(sig: tuple[int, ...], buckets: tuple[int, ...]) -> None:
+    """Keep ``buckets``, which are :func:`lsh_buckets` of ``sig`` (made elsewhere)."""
+    if len(_BUCKETS) >= _BUCKETS_MAX:
+        _BUCKETS.clear()
+    _BUCKETS[sig] = buckets
+
+
+_BUCKETS: dict[tuple[int, ...], tuple[int, ...]] = {}
+_BUCKETS_MAX = 4096
+
+
+def _lsh_buckets(sig: tuple[int, ...]) -> tuple[int, ...]:
     buckets = []
     for band in range(BANDS):
         rows = sig[band * ROWS : (band + 1) * ROWS]

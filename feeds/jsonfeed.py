@@ -35,7 +35,8 @@ _URL_FIELDS = frozenset(
 
 
 def _date(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat pads the year to 4 digits, as RFC 3339 wants; strftime's %Y does not
+    return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def _http_url(value: str | None) -> str | None:

@@ -44,7 +44,8 @@ class Prepared:
     its message (and an HTML page's advertised feeds) and is raised again by
     :meth:`feed_and_entries` in the main process. ``feed.entries`` (the raw entries) is
     empty when no entry wants its article page. ``keys`` trust the GUIDs;
-    ``signatures[i]`` is meaningful only when ``i`` is not in ``unsigned``.
+    ``signatures[i]`` (and ``buckets[i]``, its LSH buckets) is meaningful only when ``i``
+    is not in ``unsigned``.
     """
 
     url: str
@@ -55,6 +56,7 @@ class Prepared:
     keys: tuple[dedupe.Keys, ...] = ()
     signatures: tuple[Signature | None, ...] = ()
     unsigned: frozenset[int] = frozenset()
+    buckets: tuple[tuple[int, ...], ...] = ()  # dedupe.lsh_buckets of each signature (or ())
     wants_full_text: tuple[bool, ...] = ()
 
     def feed_and_entries(self) -> tuple[ParsedFeed, list[CleanEntry]]:
@@ -89,6 +91,7 @@ def prepare(job: Job) -> Prepared:
         None if i in unsigned else dedupe.signature(entry.body_text)
         for i, entry in enumerate(cleaned)
     )
+    buckets = tuple(dedupe.lsh_buckets(sig) if sig is not None else () for sig in signatures)
     wants = tuple(
         bool(clean.link)
         and fulltext.wants_full_text(raw, job.full_text, content_text=clean.body_text)
@@ -105,5 +108,6 @@ def prepare(job: Job) -> Prepared:
         keys=keys,
         signatures=signatures,
         unsigned=unsigned,
+        buckets=buckets,
         wants_full_text=wants,
     )

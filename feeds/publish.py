@@ -164,8 +164,13 @@ def _http_iri(value: str | None) -> str | None:
     return None
 
 
+def _rfc822(value: datetime) -> str:
+    return email.utils.format_datetime(value.astimezone(UTC))
+
+
 def _rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat pads the year to 4 digits, as RFC 3339 wants; strftime's %Y does not
+    return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def newest_first(entries: Sequence[StoredEntry], limit: int | None) -> list[StoredEntry]:
@@ -459,6 +464,14 @@ def render_rss(
     root = etree.fromstring(raw, parser)
     channel = root.find("channel")
     assert channel is not None
+    # feedgen writes the year with strftime's %Y, unpadded before the year 1000 (which
+    # readers take for a two-digit year); RFC 822 dates with a 4-digit year instead.
+    for tag in ("pubDate", "lastBuildDate"):
+        for element in channel.findall(tag):
+            element.text = _rfc822(newest)
+    for item, story in zip(channel.findall("item"), stories, strict=True):
+        for element in item.findall("pubDate"):
+            element.text = _rfc822(story.published)
     for element in reversed(_extra_links(_A + "link", links)):
         channel.insert(0, element)
     channel.insert(

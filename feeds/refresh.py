@@ -552,15 +552,13 @@ def ingest_entries(
     fetched: set[str] = set()  # the stories of this fetch so far
     # Which lookups can find anything, asked once for the whole fetch (a cold run's
     # entries are mostly new: their per-entry lookups would all come back empty).
-    known_sigs = (
-        {
-            i: s
-            for i in range(len(cleaned))
-            if i not in prepared.unsigned and (s := prepared.signatures[i])
-        }
-        if prepared is not None
-        else {}
-    )
+    known_sigs: dict[int, tuple[int, ...]] = {}
+    if prepared is not None:
+        for i in range(len(cleaned)):
+            sig = prepared.signatures[i]
+            if i not in prepared.unsigned and sig is not None:
+                known_sigs[i] = sig
+                dedupe.remember_buckets(sig, prepared.buckets[i])  # the worker made them
     presence: Presence | None = store.presence(
         name, all_keys, [b for s in known_sigs.values() for b in dedupe.lsh_buckets(s)]
     )

@@ -192,7 +192,9 @@ NEAR_CANDIDATES = 24
 
 def _ts(value: datetime) -> str:
     """Store datetimes as fixed-width UTC ISO 8601 text, so they sort as text."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat pads the year to 4 digits (strftime's %Y does not, on glibc: year 5 came
+    # out as "5-01-01…", which neither sorted nor read back).
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _dt(value: str | None) -> datetime | None:

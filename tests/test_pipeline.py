@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -203,3 +204,26 @@ def test_corpus_through_the_whole_pipeline(tmp_path: Path) -> None:
         outputs.append(folder / "all.atom")
     validate_independently(*outputs)
     assert failed < 40  # empty, compressed and entry-less CDF documents only
+
+
+def test_an_entry_dated_before_the_year_1000_is_saved_and_published(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    ancient = rss(("1", "An ancient story")).replace(
+        b"Wed, 04 Mar 2026 00:00:00 +0000", b"Mon, 04 Mar 0005 00:00:00 +0000"
+    )
+    assert b"0005" in ancient
+    http_server.route("/old", Reply(body=ancient))
+    config = make_config(tmp_path, {"old": http_server.url("/old")})
+    output = replace(config.outputs[0], formats=("atom", "rss", "json"))
+    config = replace(config, outputs=(output,))
+    with Store.open(config.store_path) as store:
+        report = run(config, store)
+        assert report.ok, report
+        [story] = store.entries_for_output(["old"], 10)
+    assert story.published.year == 5
+    validate_independently(tmp_path / "out" / "all.atom")
+    out = tmp_path / "out"
+    assert b"<published>0005-03-04T00:00:00Z</published>" in (out / "all.atom").read_bytes()
+    assert b"<pubDate>Fri, 04 Mar 0005 00:00:00 +0000</pubDate>" in (out / "all.rss").read_bytes()
+    assert b'"date_published": "0005-03-04T00:00:00Z"' in (out / "all.json").read_bytes()

@@ -161,3 +161,32 @@ def test_a_slow_head_does_not_hold_up_unchanged_sources() -> None:
         assert first == 0
         assert fetched_by_then == 30  # the others were fetched while the head was slow
         assert len(list(outcomes)) == 29
+
+
+def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
+    from datetime import UTC, datetime
+
+    from feeds import dedupe
+    from feeds.prepare import Job, prepare
+
+    items = [(f"{n}", f"Story {n} about the quarterly results of company {n}") for n in range(5)]
+    now = datetime(2026, 3, 4, tzinfo=UTC)
+    ready = prepare(Job(rss(*items), "http://127.0.0.1:9/f", {}, now, False))
+    assert ready.keys == tuple(dedupe.entry_keys(ready.cleaned))
+    for i, entry in enumerate(ready.cleaned):
+        sig = dedupe.signature(entry.body_text)
+        assert ready.signature(i) == sig
+        assert ready.buckets[i] == (dedupe.lsh_buckets(sig) if sig is not None else ())
+    # content already stored: no signature made, but one on demand is the same
+    known = prepare(
+        Job(
+            rss(*items),
+            "http://127.0.0.1:9/f",
+            {},
+            now,
+            False,
+            frozenset(k.content_hash for k in ready.keys),
+        )
+    )
+    assert known.unsigned == frozenset(range(5))
+    assert [known.signature(i) for i in range(5)] == [ready.signature(i) for i in range(5)]

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feeds import dedupe
 from feeds.errors import StoreError
@@ -166,3 +168,29 @@ def test_output_is_newest_first_and_capped(store: Store) -> None:
     save(store, "a", [clean(n) for n in range(1, 8)])
     entries = store.entries_for_output(["a"], 3)
     assert [e.title for e in entries] == ["Story 1", "Story 2", "Story 3"]
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    ),
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    ),
+)
+def test_timestamps_are_fixed_width_utc_text_that_sorts_and_reads_back(
+    a: datetime, b: datetime
+) -> None:
+    from feeds.store import _required_dt, _ts
+
+    assert len(_ts(a)) == 27
+    assert _required_dt(_ts(a)) == a
+    assert (_ts(a) < _ts(b)) == (a < b)
+
+
+def test_a_date_before_the_year_1000_is_stored_and_read_back() -> None:
+    from feeds.store import _required_dt, _ts
+
+    ancient = datetime(5, 3, 4, 1, 2, 3, tzinfo=UTC)
+    assert _ts(ancient) == "0005-03-04T01:02:03.000000Z"
+    assert _required_dt(_ts(ancient)) == ancient
