@@ -275,7 +275,7 @@ _HASH_FLOOR = -(1 << 63)  # hash() is a signed 64-bit integer: shifted to 0 .. 2
 _BIN_FLOORS = [_HASH_FLOOR + (b << _BIN_SHIFT) for b in range(65)]  # 2**63: past the last
 # Word ids already computed (words repeat across a run's texts), cleared when this large.
 _WORD_IDS: dict[str, int] = {}
-_WORD_IDS_MAX = 50_000
+_WORD_IDS_MAX = 20_000
 _ROTATE = 0x9E3779B9  # densification offset per bin of distance (golden ratio)
 _WORD_RE = re.compile(r"\w+")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
@@ -413,7 +413,7 @@ def remember_buckets(sig: tuple[int, ...], buckets: tuple[int, ...]) -> None:
 
 
 _BUCKETS: dict[tuple[int, ...], tuple[int, ...]] = {}
-_BUCKETS_MAX = 4096
+_BUCKETS_MAX = 256
 
 
 def _lsh_buckets(sig: tuple[int, ...]) -> tuple[int, ...]:

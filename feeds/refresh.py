@@ -2,8 +2,8 @@
 
 ::
 
-    store.sources() | fetch_many | parse | normalize | full text | entry_keys | decide | store
-                    | publish
+    store.sources() | pipeline.stream (fetch; in worker processes: parse | normalize
+                    | entry_keys | signature) | full text | decide | store | publish
 
 A ``type = "html"`` source reads its section page instead of a feed:
 ``article_links | article pages | extract`` give its entries. A feed source whose URL
@@ -13,8 +13,12 @@ budget (``[full_text]``); when the budget deferred some, the source's validators
 not kept, so the next run reads the feed again and picks them up.
 
 Each source is fetched (concurrently), then parsed, cleaned, deduplicated and
-saved in one transaction of its own, so a crash mid-run loses nothing already
-saved and half-saves nothing. A source's failure is a value in the report,
+saved all or nothing (a savepoint of its own). Sources are committed in groups (up
+to ``GROUP_SOURCES`` sources or ``GROUP_ENTRIES`` entries), so a crash mid-run loses
+at most the open group, whose sources stay due, and half-saves nothing. A source
+that fetches article pages while being saved is committed on its own. Sources are
+saved in request order (round-robin by host), whichever server answers first, so
+the result does not depend on timing. A source's failure is a value in the report,
 never a crash of the batch; outputs are published from whatever is stored.
 The clock is passed in (``now``); this module never reads the real time.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,18 @@ def validate_independently(*paths: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+_HEADER_LINE = re.compile(rb"^Header:\s*([A-Za-z-]+):\s*(.*?)\s*$", re.MULTILINE)
+_COMPRESSION = {".gz": "gzip", ".z": "deflate"}
+
+
+def corpus_headers(path: Path, data: bytes) -> dict[str, str]:
+    """Response headers a feedparser suite document declares in a leading comment."""
+    headers = {
+        name.decode().lower(): value.decode("latin-1")
+        for name, value in _HEADER_LINE.findall(data[:2048])
+    }
+    if path.suffix in _COMPRESSION:
+        headers["content-encoding"] = _COMPRESSION[path.suffix]
+    return headers

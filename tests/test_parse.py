@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +15,9 @@ from feeds.errors import NotAFeedError, ParseError
 from feeds.parse import discover_feed_links, parse
 from feeds.types import ParsedFeed
 
+from support import CORPUS, corpus_headers
+
 URL = "https://example.com/feed/"
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "feedparser-6.0.14"
 
 
 # --- RSS ----------------------------------------------------------------------------------
@@ -535,20 +535,6 @@ def test_any_bytes_give_a_feed_or_a_parse_error(body: bytes, headers: dict[str, 
 
 # --- corpus sweep ------------------------------------------------------------------------
 
-_HEADER_LINE = re.compile(rb"^Header:\s*([A-Za-z-]+):\s*(.*?)\s*$", re.MULTILINE)
-_COMPRESSION = {".gz": "gzip", ".z": "deflate"}
-
-
-def _corpus_headers(path: Path, data: bytes) -> dict[str, str]:
-    """Response headers the feedparser suite declares in a leading comment."""
-    headers = {
-        name.decode().lower(): value.decode("latin-1")
-        for name, value in _HEADER_LINE.findall(data[:2048])
-    }
-    if path.suffix in _COMPRESSION:
-        headers["content-encoding"] = _COMPRESSION[path.suffix]
-    return headers
-
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
@@ -559,7 +545,7 @@ def test_corpus_sweep_never_crashes() -> None:
         data = path.read_bytes()
         url = path.as_uri()
         try:
-            result = parse(data, url=url, headers=_corpus_headers(path, data))
+            result = parse(data, url=url, headers=corpus_headers(path, data))
         except ParseError as exc:
             assert exc.url == url, path
         else:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import re
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -27,13 +25,11 @@ from feeds.errors import ParseError
 from feeds.parse import parse
 from feeds.types import ParsedFeed
 
-from support import CORPUS, REPO
+from support import CORPUS, REPO, corpus_headers
 
 URL = "https://example.com/blog/feed/"
 
 # Declared response headers of the feedparser test suite's documents (as in test_parse).
-_HEADER_LINE = re.compile(rb"^Header:\s*([A-Za-z-]+):\s*(.*?)\s*$", re.MULTILINE)
-_COMPRESSION = {".gz": "gzip", ".z": "deflate"}
 #: The fast reader accepted 678 of the 2,248 corpus documents when it was written; most of
 #: the rest are ill-formed, RSS 0.9x/1.0, Atom 0.3, or test one odd element each.
 CORPUS_FLOOR = 600
@@ -88,16 +84,6 @@ def assert_declined(accepted: list[bool], data: bytes) -> None:
 # --- the whole corpus ---------------------------------------------------------------------
 
 
-def _corpus_headers(path: Path, data: bytes) -> dict[str, str]:
-    headers = {
-        name.decode().lower(): value.decode("latin-1")
-        for name, value in _HEADER_LINE.findall(data[:2048])
-    }
-    if path.suffix in _COMPRESSION:
-        headers["content-encoding"] = _COMPRESSION[path.suffix]
-    return headers
-
-
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
 def test_every_corpus_document_the_fast_reader_accepts_parses_as_feedparser_does(
     accepted: list[bool],
@@ -108,7 +94,7 @@ def test_every_corpus_document_the_fast_reader_accepts_parses_as_feedparser_does
     for path in files:
         data = path.read_bytes()
         url = path.as_uri()
-        headers = _corpus_headers(path, data)
+        headers = corpus_headers(path, data)
         accepted.clear()
         try:
             fast: ParsedFeed | str = parse(data, url=url, headers=headers)
