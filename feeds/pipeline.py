@@ -10,8 +10,9 @@
 :func:`feeds.prepare.prepare` runs in a pool of worker processes, one per core, while the
 main process saves what is done: forked before the first fetch when the run has at least
 ``PARALLEL_MIN_SOURCES`` sources and this process runs no other thread (cron's refresh),
-else started from a fork server once the run has fetched ``PARALLEL_MIN_BYTES`` of new
-documents (the daemon, whose scheduler is a thread).
+else started from a fork server once the run has fetched ``PARALLEL_MIN_BYTES`` in more
+than one new document (the daemon, whose scheduler is a thread; one document alone is no
+work to share).
 Memory stays bounded: fetched documents wait for the consumer up to ``BUFFER_BYTES``,
 instead of every body of the run at once.
 """
@@ -81,6 +82,7 @@ def stream(
     jobs: dict[int, Job] = {}
     working: dict[int, Future[Prepared]] = {}
     fetched_bytes = 0  # new documents so far: starts the pool
+    documents = 0  # (one document is no work to share)
     buffered = 0  # bytes of documents fetched and not yet consumed
     started = 0
 
@@ -92,7 +94,7 @@ def stream(
             started += 1
 
     def arrive(i: int, outcome: Outcome) -> None:
-        nonlocal pool, fetched_bytes, buffered
+        nonlocal pool, fetched_bytes, buffered, documents
         arrived[i] = outcome
         if not isinstance(outcome, FetchResult) or outcome.content is None:
             return
@@ -101,7 +103,8 @@ def stream(
         if job is None:
             return
         fetched_bytes += len(job.content)
-        if pool is None and fetched_bytes >= PARALLEL_MIN_BYTES:
+        documents += 1
+        if pool is None and fetched_bytes >= PARALLEL_MIN_BYTES and documents > 1:
             pool = _start_pool(stack)
         if pool is not None:
             working[i] = pool.submit(prepare, job)
