@@ -57,6 +57,7 @@ def stream(
     *,
     stack: ExitStack,
     buffer_bytes: int = BUFFER_BYTES,
+    on_wait: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, Outcome, Prepared | None]]:
     """Fetch ``requests`` and yield ``(index, outcome, prepared)`` in request order.
 
@@ -65,8 +66,10 @@ def stream(
     but not yet consumed hold less than ``buffer_bytes``: a slow server at the head
     of the order holds up the others only once that much is waiting, and memory stays
     bounded. ``job_for`` (called in this thread, so it may read the store) says how
-    to prepare a fetched document, or None to leave it to the consumer. Closing
-    ``stack`` cancels the fetches not started and stops the workers.
+    to prepare a fetched document, or None to leave it to the consumer. ``on_wait`` is
+    called before waiting for the next outcome's server (not for a worker): the consumer
+    may save what it holds meanwhile. Closing ``stack`` cancels the fetches not started
+    and stops the workers.
     """
     if not requests:
         return
@@ -120,6 +123,8 @@ def stream(
     for i in order:
         dispatch()
         while i not in arrived or (i in working and not working[i].done()):
+            if i not in arrived and on_wait is not None:
+                on_wait()
             watched: list[Future[Any]] = [*pending]
             if i in working:
                 watched.append(working[i])

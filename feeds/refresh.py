@@ -234,16 +234,22 @@ def refresh(
         group = stack.enter_context(ExitStack())
         grouped = [0, 0]  # sources, entries in the open group
 
+        def commit() -> None:
+            group.close()
+            grouped[:] = [0, 0]
+
         def ingest(i: int, outcome: FetchResult | FetchError, ready: Prepared | None) -> None:
             source = wanted[i]
+            # fetches pages (articles, a section page's feed) while it is being saved
             alone = (
                 isinstance(outcome, FetchResult)
                 and outcome.content is not None
-                and (source.type == "html" or ready is None or any(ready.wants_full_text))
+                and (
+                    ready is None or ready.page_feed_urls is not None or any(ready.wants_full_text)
+                )
             )
             if alone or grouped[0] >= GROUP_SOURCES or grouped[1] >= GROUP_ENTRIES:
-                group.close()  # commits the open group
-                grouped[:] = [0, 0]
+                commit()
             if not alone:
                 if not grouped[0]:
                     group.enter_context(store.transaction())
@@ -254,7 +260,9 @@ def refresh(
             if on_source is not None:
                 on_source(report)
 
-        for i, outcome, ready in stream(fetcher, requests, job_for, stack=stack):
+        # While a server keeps us waiting, what is saved is committed: the write lock is
+        # not held across network waits (`feeds drop`, `feeds enable` would wait on it).
+        for i, outcome, ready in stream(fetcher, requests, job_for, stack=stack, on_wait=commit):
             if should_stop is not None and should_stop():
                 break
             ingest(i, outcome, ready)

@@ -190,3 +190,34 @@ def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
     )
     assert known.unsigned == frozenset(range(5))
     assert [known.signature(i) for i in range(5)] == [ready.signature(i) for i in range(5)]
+
+
+def test_what_is_saved_is_committed_while_a_server_keeps_the_run_waiting(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    import sqlite3
+
+    from test_pipeline import run as run_refresh
+
+    http_server.route("/fast", Reply(body=rss(("1", "A quick story"))))
+    http_server.route("/slow", Reply(body=rss(("2", "A slow story")), delay=1.5))
+    config = make_config(
+        tmp_path,
+        {"fast": http_server.url("/fast"), "slow": http_server.url("/slow")},
+        read_timeout=5.0,
+        total_timeout=10.0,
+    )
+    seen: list[int] = []
+
+    def look() -> None:  # another process's view, while the refresh waits for /slow
+        time.sleep(0.8)
+        with sqlite3.connect(config.store_path, timeout=0.2) as db:
+            seen.append(db.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    with Store.open(config.store_path) as store:
+        watcher = threading.Thread(target=look)
+        watcher.start()
+        report = run_refresh(config, store)
+        watcher.join()
+    assert report.ok
+    assert seen == [1]  # the fast source was committed, not held in an open transaction
