@@ -15,8 +15,9 @@ not kept, so the next run reads the feed again and picks them up.
 Each source is fetched (concurrently), then parsed, cleaned, deduplicated and
 saved all or nothing (a savepoint of its own). Sources are committed in groups (up
 to ``GROUP_SOURCES`` sources or ``GROUP_ENTRIES`` entries), so a crash mid-run loses
-at most the open group, whose sources stay due, and half-saves nothing. A source
-that fetches article pages while being saved is committed on its own. Sources are
+at most the open group, whose sources stay due, and half-saves nothing. The group is
+committed before waiting on a server, and a source that fetches pages while being
+saved is committed on its own: the write lock is not held across network waits. Sources are
 saved in request order (round-robin by host), whichever server answers first, so
 the result does not depend on timing. A source's failure is a value in the report,
 never a crash of the batch; outputs are published from whatever is stored.
