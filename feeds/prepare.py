@@ -99,7 +99,7 @@ def prepare(job: Job) -> Prepared:
     )
     if not any(wants):
         # The consumer reads the raw entries only to fetch article pages: sending them back
-        # would double what crosses between the processes and what waits in the window.
+        # would double what crosses between the processes and what waits in the buffer.
         feed = replace(feed, entries=())
     return Prepared(
         url=job.url,
