@@ -5,7 +5,7 @@ Two parts:
 - :class:`Daemon`, the logic, with the clock passed in and no APScheduler,
   signals or threads of its own. ``tick(now)`` fetches every source due at
   ``now`` (concurrently, under the fetcher's global and per-host caps), saves
-  each in its own transaction, publishes when the coalescing window has
+  each all or nothing (see :mod:`feeds.refresh`), publishes when the coalescing window has
   passed, records a heartbeat, and returns when it next needs to run. A test
   drives it through a simulated day with a fake clock.
 - :func:`run`, the shell: holds the refresh lock for the daemon's whole life,
