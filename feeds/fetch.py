@@ -640,6 +640,8 @@ class Fetcher:
                 )
                 return self._read_response(request, response, deadline, permanent)
             finally:
+                if not 200 <= response.status_code < 300:
+                    _drain(response, deadline)
                 response.close()
 
     def _send(self, client: httpx.Client, http_request: httpx.Request) -> httpx.Response:
@@ -768,6 +770,35 @@ class Fetcher:
         if isinstance(exc, httpx.PoolTimeout):
             return "timed out waiting for a free connection"
         return f"read timeout (no data for {options.read_timeout:g} s)"
+
+
+# A body we do not keep (a 304's, a redirect's, an error page's) is read to its end when it
+# is declared this small, so the connection goes back to the pool. httpcore closes a
+# connection whose response was not read to the end, and a new connection per conditional
+# GET would double the cost of a refresh in which nothing changed.
+DRAIN_BYTES = 64 * 1024
+
+
+def _drain(response: httpx.Response, deadline: float) -> None:
+    """Read the rest of a small unwanted body (see :data:`DRAIN_BYTES`); give up quietly.
+
+    Only a body whose length is known in advance (Content-Length, or none by its
+    status) is read: anything else is cut off by closing the connection, as before.
+    """
+    if response.is_stream_consumed:
+        return
+    if response.status_code not in (204, 304):
+        declared = _content_length(response.headers.get("content-length"))
+        if declared is None or declared > DRAIN_BYTES:
+            return
+    read = 0
+    try:
+        for chunk in response.iter_raw():
+            read += len(chunk)
+            if read > DRAIN_BYTES or time.monotonic() > deadline:
+                return
+    except (httpx.HTTPError, httpx.StreamError):
+        return
 
 
 def _raw_chunks(response: httpx.Response) -> Iterable[bytes]:

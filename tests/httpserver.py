@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import pytest
 
@@ -96,6 +96,7 @@ class HTTPTestServer:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._max_in_flight = 0
+        self._connections = 0
         self.stopping = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), _RequestHandler)
         self._httpd.owner = self
@@ -170,7 +171,17 @@ class HTTPTestServer:
         with self._lock:
             return self._max_in_flight
 
+    @property
+    def connections(self) -> int:
+        """How many TCP connections clients have opened so far."""
+        with self._lock:
+            return self._connections
+
     # --- used by the request handler -------------------------------------------------------
+
+    def _connected(self) -> None:
+        with self._lock:
+            self._connections += 1
 
     def _begin(self, request: RecordedRequest) -> Reply:
         with self._lock:
@@ -190,6 +201,10 @@ class HTTPTestServer:
 class _Server(ThreadingHTTPServer):
     owner: HTTPTestServer
     daemon_threads = True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.owner._connected()
+        super().process_request(request, client_address)
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that hangs up mid-reply is what several tests do on purpose.

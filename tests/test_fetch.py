@@ -21,7 +21,7 @@ from feeds.errors import (
     HTTPStatusError,
     TooManyRedirectsError,
 )
-from feeds.fetch import ACCEPT, Fetcher
+from feeds.fetch import ACCEPT, DRAIN_BYTES, Fetcher
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server, unused_port
@@ -119,6 +119,43 @@ def test_second_fetch_is_conditional_and_a_304_stores_the_new_validators(
     assert second.etag == '"v2"'  # new validator that came with the 304
     assert second.last_modified == "Mon, 01 Jan 2024"  # none came: the request's is kept
     assert second.body_hash == FEED_HASH
+
+
+def test_one_connection_serves_many_304s_redirects_and_small_error_pages(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    # A new connection per conditional GET would double a quiet refresh's cost, for us
+    # and for the server: the small bodies we do not keep are read to their end, so the
+    # connection goes back to the pool.
+    http_server.route("/feed", Reply(status=304, headers={"ETag": '"v"'}))
+    http_server.route("/gone", Reply(status=404, body=b"<p>not here</p>" * 20))
+    http_server.route("/moved", Reply(status=301, body=b"moved", headers={"Location": "/feed"}))
+    for _ in range(5):
+        assert get(fetcher, http_server.url("/feed"), etag='"v"').status == 304
+    with pytest.raises(HTTPStatusError):
+        get(fetcher, http_server.url("/gone"))
+    assert get(fetcher, http_server.url("/moved"), etag='"v"').status == 304
+    assert len(http_server.requests) == 8
+    assert http_server.connections == 1
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(status=404, body=b"x" * (DRAIN_BYTES + 1)),  # declared, but too large to read
+        Reply(status=500, body=b"oops", chunked=True),  # length unknown in advance
+    ],
+    ids=["large", "chunked"],
+)
+def test_an_error_body_of_unknown_or_large_size_is_cut_off_not_read(
+    http_server: HTTPTestServer, fetcher: Fetcher, reply: Reply
+) -> None:
+    http_server.route("/error", reply)
+    http_server.route("/feed", Reply(status=304))
+    with pytest.raises(HTTPStatusError):
+        get(fetcher, http_server.url("/error"))
+    assert get(fetcher, http_server.url("/feed"), etag='"v"').status == 304
+    assert http_server.connections == 2  # the first connection was closed, not drained
 
 
 def test_a_304_without_validators_keeps_the_requests() -> None:
