@@ -361,10 +361,12 @@ def _ingest(
             else FetchError(outcome.url, outcome.message)
         )
 
-    def save_schedule(ttl_minutes: int | None = None) -> tuple[str | None, datetime | None]:
+    def save_attempt(
+        attempt: FetchOutcome, ttl_minutes: int | None = None
+    ) -> tuple[str | None, datetime | None]:
+        """Save the attempt and what it tells the schedule; where it moved, when next due."""
         update = schedule_update(state, config.schedule, fetched, now, ttl_minutes)
-        store.record_schedule(name, update, now)
-        after = store.source(name)
+        after = store.record_attempt(name, attempt, update, now)
         moved = update.redirect_url if update.move else None
         return moved, schedule.next_due(after, config.schedule, config.interval(name))
 
@@ -376,8 +378,7 @@ def _ingest(
                 # The feed a section page advertised failed (gone, moved, refused): go back
                 # to the page next run and discover again; it costs one request.
                 store.record_feed_url(name, None)
-            store.record_fetch(name, FetchOutcome(status=status, error=error), now)
-            moved, next_due = save_schedule()
+            moved, next_due = save_attempt(FetchOutcome(status=status, error=error))
         return SourceReport(
             name=name, url=url, status=status, error=error, next_due=next_due, moved_to=moved
         )
@@ -400,8 +401,7 @@ def _ingest(
     )
     if outcome.content is None:
         with store.transaction(savepoint=False):
-            store.record_fetch(name, validators, now)
-            moved, next_due = save_schedule()
+            moved, next_due = save_attempt(validators)
         return SourceReport(
             name=name,
             url=url,
@@ -501,8 +501,7 @@ def _ingest(
         changes = ingest_entries(
             store, name, cleaned, now=now, options=run.config.dedupe, prepared=prepared
         )
-        store.record_fetch(
-            name,
+        moved, next_due = save_attempt(
             FetchOutcome(
                 status=validators.status,
                 error=None,
@@ -512,9 +511,8 @@ def _ingest(
                 title=title or (normalize.clean_title(feed.title) if feed.title else None),
                 link=normalize.canonical_url(feed.link) if feed.link else None,
             ),
-            now,
+            feed.ttl_minutes,
         )
-        moved, next_due = save_schedule(feed.ttl_minutes)
     return SourceReport(
         name=name,
         url=url,

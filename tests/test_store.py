@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from feeds import dedupe
 from feeds.errors import StoreError
-from feeds.store import MIGRATIONS, FetchOutcome, Store
+from feeds.store import MIGRATIONS, FetchOutcome, ScheduleUpdate, Store
 from feeds.types import CleanEntry
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -127,6 +127,52 @@ def test_fetch_errors_count_and_success_resets(store: Store) -> None:
         store.record_fetch("a", FetchOutcome(status=304, error=None, etag='"v2"'), NOW)
     state = store.source("a")
     assert (state.error_count, state.last_error, state.etag) == (0, None, '"v2"')
+
+
+_OUTCOMES = st.builds(
+    FetchOutcome,
+    status=st.sampled_from([200, 304, 410, 500, None]),
+    error=st.none() | st.sampled_from(["HTTP 500", "timed out"]),
+    etag=st.none() | st.just('"e"'),
+    title=st.none() | st.just("Title"),
+)
+_UPDATES = st.builds(
+    ScheduleUpdate,
+    retry_after=st.none() | st.just(NOW + timedelta(hours=2)),
+    cache_seconds=st.none() | st.integers(0, 10**6),
+    ttl_seconds=st.none() | st.integers(0, 10**6),
+    retire=st.none() | st.just("410 Gone"),
+    redirect_url=st.none() | st.just("https://a.example/moved/"),
+    redirect_count=st.integers(0, 3),
+    move=st.booleans(),
+)
+
+
+@given(attempts=st.lists(st.tuples(_OUTCOMES, _UPDATES), min_size=1, max_size=4))
+def test_record_attempt_saves_what_record_fetch_and_record_schedule_save(
+    tmp_path_factory: pytest.TempPathFactory, attempts: list[tuple[FetchOutcome, ScheduleUpdate]]
+) -> None:
+    stores = []
+    for _ in range(2):
+        s = Store.open(tmp_path_factory.mktemp("state") / "feeds.db")
+        s.sync_sources([("a", "https://a.example/feed/")])
+        stores.append(s)
+    one, two = stores
+    for outcome, update in attempts:
+        with one.transaction():
+            after = one.record_attempt("a", outcome, update, NOW)
+        with two.transaction():
+            two.record_fetch("a", outcome, NOW)
+            two.record_schedule("a", update, NOW)
+        assert after == one.source("a") == two.source("a")
+        assert one.url_history("a") == two.url_history("a")
+    for s in stores:
+        s.close()
+
+
+def test_record_attempt_of_an_unknown_source_is_a_key_error(store: Store) -> None:
+    with pytest.raises(KeyError), store.transaction():
+        store.record_attempt("nope", FetchOutcome(status=304, error=None), ScheduleUpdate(), NOW)
 
 
 def test_changed_url_forgets_validators(store: Store) -> None:
