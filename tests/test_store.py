@@ -240,3 +240,28 @@ def test_a_date_before_the_year_1000_is_stored_and_read_back() -> None:
     ancient = datetime(5, 3, 4, 1, 2, 3, tzinfo=UTC)
     assert _ts(ancient) == "0005-03-04T01:02:03.000000Z"
     assert _required_dt(_ts(ancient)) == ancient
+
+
+@given(
+    counts=st.lists(st.integers(0, 6), min_size=3, max_size=6),
+    chosen=st.sets(st.integers(0, 5), min_size=1),
+    limit=st.integers(1, 12),
+)
+def test_both_ways_to_the_newest_stories_give_the_same_stories(
+    tmp_path_factory: pytest.TempPathFactory, counts: list[int], chosen: set[int], limit: int
+) -> None:
+    # entries_for_output reads newest-first through the published index or sorts the
+    # chosen sources' rows, whichever reads fewer: both must give the same stories.
+    store = Store.open(tmp_path_factory.mktemp("state") / "feeds.db")
+    names = [f"s{i}" for i in range(len(counts))]
+    store.sync_sources([(n, f"https://{n}.example/feed/") for n in names])
+    for i, count in enumerate(counts):
+        # s0's story 1 is also s1's (a duplicate: one copy of it is published)
+        save(store, names[i], [clean(n + 10 * i * (n != 1 or i > 1)) for n in range(count)])
+    sources = [names[i] for i in sorted(chosen) if i < len(names)] or names[:1]
+    found = []
+    for scan in (True, False):
+        store._scan_newest_first = lambda wanted, limit, scan=scan: scan  # type: ignore[method-assign]
+        found.append(store.entries_for_output(sources, limit))
+    assert found[0] == found[1]
+    store.close()
