@@ -1119,8 +1119,8 @@ class Store:
         With the sources' rows spread evenly, the scan reads about ``limit × all / wanted``
         rows and the sort ``rows × wanted / all``.
         """
-        total = self._db.execute("SELECT count(*) FROM sources").fetchone()[0]
-        rows = self._db.execute("SELECT max(rowid) FROM entries").fetchone()[0] or 0
+        total = int(self._db.execute("SELECT count(*) FROM sources").fetchone()[0])
+        rows = int(self._db.execute("SELECT max(rowid) FROM entries").fetchone()[0] or 0)
         if not total or wanted >= total:
             return True
         return limit * total * total < rows * wanted * wanted

@@ -261,7 +261,11 @@ def test_both_ways_to_the_newest_stories_give_the_same_stories(
     sources = [names[i] for i in sorted(chosen) if i < len(names)] or names[:1]
     found = []
     for scan in (True, False):
-        store._scan_newest_first = lambda wanted, limit, scan=scan: scan  # type: ignore[method-assign]
+
+        def way(wanted: int, limit: int, scan: bool = scan) -> bool:
+            return scan
+
+        store._scan_newest_first = way  # type: ignore[method-assign]
         found.append(store.entries_for_output(sources, limit))
     assert found[0] == found[1]
     store.close()
