@@ -92,16 +92,23 @@ class ScriptedFetcher(Fetcher):
     """A real fetcher whose answers are scripted: ``delays[url]`` seconds, then a body
     of ``sizes[url]`` bytes (None: 304). Counts how many documents wait unconsumed."""
 
-    def __init__(self, sizes: dict[str, int | None], delays: dict[str, float]) -> None:
-        super().__init__(FetchOptions(max_connections=4, max_per_host=4))
+    def __init__(
+        self, sizes: dict[str, int | None], delays: dict[str, float], connections: int = 4
+    ) -> None:
+        super().__init__(FetchOptions(max_connections=connections, max_per_host=connections))
         self.sizes, self.delays = sizes, delays
         self.lock = threading.Lock()
         self.arrived: list[str] = []
+        self.running = self.most_running = 0
 
     def attempt(self, request: FetchRequest) -> FetchResult | FetchError:
+        with self.lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
         time.sleep(self.delays.get(request.url, 0.0))
         size = self.sizes[request.url]
         with self.lock:
+            self.running -= 1
             self.arrived.append(request.url)
         return FetchResult(
             source=request.source,
@@ -161,6 +168,65 @@ def test_a_slow_head_does_not_hold_up_unchanged_sources() -> None:
         assert first == 0
         assert fetched_by_then == 30  # the others were fetched while the head was slow
         assert len(list(outcomes)) == 29
+
+
+def test_slow_servers_get_up_to_max_connections_fetches_at_once() -> None:
+    # Waiting on servers leaves the process idle: the throttle opens up to the cap.
+    requests = _requests(40)
+    delays = {r.url: 0.1 for r in requests}
+    with ScriptedFetcher({r.url: None for r in requests}, delays, 8) as fetcher:
+        with ExitStack() as stack:
+            assert len(list(stream(fetcher, requests, lambda i, o: None, stack=stack))) == 40
+        assert fetcher.most_running == 8
+
+
+def test_a_bug_in_a_fetch_is_raised_by_the_stream() -> None:
+    class Broken(ScriptedFetcher):
+        def attempt(self, request: FetchRequest) -> FetchResult | FetchError:
+            if request.source == "s3":
+                raise RuntimeError("a bug")
+            return super().attempt(request)
+
+    requests = _requests(6)
+    with (
+        Broken({r.url: None for r in requests}, {}) as fetcher,
+        ExitStack() as stack,
+        pytest.raises(RuntimeError, match="a bug"),
+    ):
+        list(stream(fetcher, requests, lambda i, o: None, stack=stack))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def spend(self, wall: float, busy: float) -> None:
+        self.wall += wall
+        self.cpu += wall * busy
+
+
+@pytest.mark.parametrize(
+    ("busy", "limits"),
+    [
+        (0.1, [4, 8, 8]),  # waiting on servers: doubles, up to the cap
+        (1.0, [1, 1, 1]),  # the process is saturated: down by one, never below 1
+        (0.7, [2, 2, 2]),  # in between: holds
+    ],
+)
+def test_the_throttle_follows_how_busy_the_process_is(busy: float, limits: list[int]) -> None:
+    clock = Clock()
+    throttle = pipeline_module.Throttle(
+        8, start=2, window=0.05, clock=lambda: clock.wall, cpu=lambda: clock.cpu
+    )
+    seen = []
+    for _ in limits:
+        clock.spend(0.01, busy)
+        throttle.update()  # not a whole window yet: no change
+        assert throttle.limit == (seen[-1] if seen else 2)
+        clock.spend(0.05, busy)
+        throttle.update()
+        seen.append(throttle.limit)
+    assert seen == limits
 
 
 def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
