@@ -218,7 +218,7 @@ def test_the_throttle_follows_how_busy_the_process_is(busy: float, limits: list[
     throttle = pipeline_module.Throttle(
         8, start=2, window=0.05, clock=lambda: clock.wall, cpu=lambda: clock.cpu
     )
-    seen = []
+    seen: list[int] = []
     for _ in limits:
         clock.spend(0.01, busy)
         throttle.update()  # not a whole window yet: no change
