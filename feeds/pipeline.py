@@ -271,10 +271,11 @@ class Throttle:
 
     def update(self) -> None:
         """Reconsider the limit once a window has passed since the last change."""
-        wall, cpu = self._clock(), self._cpu()
+        wall = self._clock()
         elapsed = wall - self._since[0]
         if elapsed < self._window:
             return
+        cpu = self._cpu()  # a process's CPU time costs more to read than the clock
         used = (cpu - self._since[1]) / elapsed
         self._since = (wall, cpu)
         if used < self._idle:
