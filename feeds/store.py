@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -190,8 +191,13 @@ LSH_BUCKET_LIMIT = 64
 NEAR_CANDIDATES = 24
 
 
+@lru_cache(maxsize=4096)
 def _ts(value: datetime) -> str:
-    """Store datetimes as fixed-width UTC ISO 8601 text, so they sort as text."""
+    """Store datetimes as fixed-width UTC ISO 8601 text, so they sort as text.
+
+    Cached: a run writes the same few instants (its ``now``, an entry's dates) many times.
+    Equal instants give the same text whatever their time zone, so the cache may mix them.
+    """
     # isoformat pads the year to 4 digits (strftime's %Y does not, on glibc: year 5 came
     # out as "5-01-01…", which neither sorted nor read back).
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
