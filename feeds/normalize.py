@@ -28,22 +28,31 @@ Choices written down (DESIGN.md leaves them open):
 
 from __future__ import annotations
 
+import hashlib
 import html as htmllib
 import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 import nh3
 from lxml import etree
 
-from feeds.types import CleanEntry, ParsedEntry
+from feeds.types import Body, CleanEntry, ParsedEntry
 
 __all__ = [
+    "BODY_SCHEME",
     "CUT_MARK",
+    "Body",
+    "BodySource",
+    "body_key",
+    "body_source",
     "canonical_url",
+    "clean_body",
     "clean_title",
     "drop_boilerplate_blocks",
     "html_to_text",
@@ -53,6 +62,17 @@ __all__ = [
     "sanitize_html",
     "teaser",
 ]
+
+BODY_SCHEME = hashlib.sha256(
+    b"\n".join(
+        [
+            Path(__file__).read_bytes(),  # this module: the cleaning rules
+            str(getattr(nh3, "__version__", "")).encode(),
+            repr((etree.LXML_VERSION, etree.LIBXML_VERSION)).encode(),
+        ]
+    )
+).hexdigest()
+"""Names the body-cleaning code (see :func:`body_key`): a change to any of it is a new scheme."""
 
 CUT_MARK = " […]"
 """Appended to a teaser that was cut: a space, ``[``, U+2026 and ``]`` (never ``&hellip;``)."""
@@ -854,23 +874,45 @@ def _is_http(url: str) -> bool:
     return urlsplit(url).scheme.lower() in ("http", "https")
 
 
-def normalize_entry(entry: ParsedEntry, *, now: datetime) -> CleanEntry:
-    """Clean one parsed entry; ``now`` (timezone-aware) clamps dates more than a day ahead.
+class BodySource(NamedTuple):
+    """What an entry's body is cleaned from: its content, its summary, their base URL."""
 
-    The body is ``entry.content``, or ``entry.summary`` when there is no content. ``excerpt`` is
-    the summary's text when it is hand-written (there is content, and the summary is neither
-    cut nor the start of the body), else ``None`` — except for a teaser-only entry (no content,
-    summary ends in a cut marker): its body is the summary without the marker and ``excerpt`` is
-    that text followed by one ``" […]"``, so ``teaser()`` keeps it cut. An empty title becomes
-    the first ten words of the body (plus ``" […]"`` if cut) or ``"(untitled)"``.
-    """
-    now = _as_utc(now)
+    content: str | None
+    summary: str | None
+    base: str | None
+
+
+def body_source(entry: ParsedEntry) -> BodySource:
+    """The inputs of :func:`clean_body` for ``entry`` (blank content or summary is none)."""
     # Relative URLs in a body resolve against the document's base, but a base that is not
     # http(s) (a feed read from a file) means nothing to a reader: use the article's link.
     base = next((u for u in (entry.base_url, entry.link) if u and _is_http(u)), None)
     content = entry.content if entry.content and entry.content.strip() else None
     summary = entry.summary if entry.summary and entry.summary.strip() else None
+    return BodySource(content, summary, base)
 
+
+def body_key(source: BodySource) -> str:
+    """A name for ``source`` and the cleaning code: equal keys, equal :func:`clean_body`.
+
+    The code is named by :data:`BODY_SCHEME`, so a body cleaned by another version of
+    this module, or another nh3 or lxml, is never taken for one cleaned by this one.
+    """
+    digest = hashlib.sha256(BODY_SCHEME.encode())
+    for part in source:
+        digest.update(b"\x00" if part is None else b"\x01" + part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\xff")
+    return digest.hexdigest()
+
+
+def clean_body(source: BodySource) -> Body:
+    """Sanitize the body (content, else summary) and take its text and hand-written excerpt.
+
+    ``excerpt`` is the summary's text when it is hand-written (there is content, and the
+    summary is neither cut nor the start of the body), else ``None`` — except for a
+    teaser-only entry (see :func:`normalize_entry`).
+    """
+    content, summary, base = source
     excerpt: str | None = None
     if content is not None:
         content_html = sanitize_html(content, base_url=base)
@@ -890,6 +932,24 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime) -> CleanEntry:
         body_text = html_to_text(content_html)
     else:
         content_html = body_text = ""
+    return Body(content_html, body_text, excerpt)
+
+
+def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = None) -> CleanEntry:
+    """Clean one parsed entry; ``now`` (timezone-aware) clamps dates more than a day ahead.
+
+    The body is ``entry.content``, or ``entry.summary`` when there is no content. ``excerpt`` is
+    the summary's text when it is hand-written (there is content, and the summary is neither
+    cut nor the start of the body), else ``None`` — except for a teaser-only entry (no content,
+    summary ends in a cut marker): its body is the summary without the marker and ``excerpt`` is
+    that text followed by one ``" […]"``, so ``teaser()`` keeps it cut. An empty title becomes
+    the first ten words of the body (plus ``" […]"`` if cut) or ``"(untitled)"``.
+
+    ``body``, when given, is :func:`clean_body` of this entry's :func:`body_source`, made
+    earlier (it is most of the work): the caller vouches for it with :func:`body_key`.
+    """
+    now = _as_utc(now)
+    content_html, body_text, excerpt = body or clean_body(body_source(entry))
 
     title = clean_title(entry.title or "", is_html=entry.title_is_html)
     if not title:

@@ -25,7 +25,10 @@ class Job(NamedTuple):
 
     ``known`` holds the content hashes of the source's stored copies: an entry whose
     content is already stored needs no signature (the consumer computes one if it
-    turns out to need it after all).
+    turns out to need it after all). ``bodies`` holds cleaned bodies of the source's
+    recent copies by :func:`feeds.normalize.body_key`: an entry whose body is among
+    them is not cleaned again (cleaning the body is most of the work, and a changed
+    feed repeats most of its entries unchanged).
     """
 
     content: bytes
@@ -34,6 +37,7 @@ class Job(NamedTuple):
     now: datetime
     full_text: str | bool = False
     known: frozenset[str] = frozenset()
+    bodies: Mapping[str, normalize.Body] = {}  # shared, never mutated
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Prepared:
     unsigned: frozenset[int] = frozenset()
     buckets: tuple[tuple[int, ...], ...] = ()  # dedupe.lsh_buckets of each signature (or ())
     wants_full_text: tuple[bool, ...] = ()
+    body_keys: tuple[str, ...] = ()  # normalize.body_key of each entry's body
 
     def feed_and_entries(self) -> tuple[ParsedFeed, list[CleanEntry]]:
         """The parsed feed and its cleaned entries; raises the parse error, if any."""
@@ -84,7 +89,17 @@ def prepare(job: Job) -> Prepared:
         return Prepared(url=job.url, error=exc.message, page_feed_urls=exc.feed_urls)
     except ParseError as exc:
         return Prepared(url=job.url, error=exc.message)
-    cleaned = tuple(normalize.normalize_entry(entry, now=job.now) for entry in feed.entries)
+    body_keys: list[str] = []
+    bodies: list[normalize.Body] = []
+    for entry in feed.entries:
+        source = normalize.body_source(entry)
+        body_keys.append(normalize.body_key(source))
+        known_body = job.bodies.get(body_keys[-1])
+        bodies.append(known_body if known_body is not None else normalize.clean_body(source))
+    cleaned = tuple(
+        normalize.normalize_entry(entry, now=job.now, body=body)
+        for entry, body in zip(feed.entries, bodies, strict=True)
+    )
     keys = tuple(dedupe.entry_keys(cleaned))
     unsigned = frozenset(i for i, k in enumerate(keys) if k.content_hash in job.known)
     signatures = tuple(
@@ -110,4 +125,5 @@ def prepare(job: Job) -> Prepared:
         unsigned=unsigned,
         buckets=buckets,
         wants_full_text=wants,
+        body_keys=tuple(body_keys),
     )

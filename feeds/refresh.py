@@ -224,6 +224,7 @@ def refresh(
                 now=now,
                 full_text=source.full_text,
                 known=store.content_hashes(source.name),
+                bodies=store.recent_bodies(source.name),
             )
 
         # Sources are saved in groups: one transaction per group, a savepoint per source (all
@@ -447,6 +448,7 @@ def _ingest(
                 now=now,
                 full_text=source.full_text,
                 known=store.content_hashes(name),
+                bodies=store.recent_bodies(name),
             )
             prepared = prepare(job)
         try:
@@ -628,8 +630,10 @@ def ingest_entries(
         change = decision.change
         if change in (Change.UPDATED, Change.NEW, Change.DUPLICATE) and presence is not None:
             presence.add(keys, dedupe.lsh_buckets(sig) if sig is not None else ())
+        # The cleaning that made the text, when it is the feed's own (see Store.recent_bodies)
+        body_key = prepared.body_keys[i] if prepared is not None and prepared.body_keys else None
         if change is Change.UPDATED:
-            store.update_copy(name, keys, entry, now=now, signature=sig)
+            store.update_copy(name, keys, entry, now=now, signature=sig, body_key=body_key)
         elif change in (Change.NEW, Change.DUPLICATE):
             store.insert_copy(
                 name,
@@ -640,6 +644,7 @@ def ingest_entries(
                 now=now,
                 signature=sig,
                 scores=decision.scores,
+                body_key=body_key,
             )
         fetched.add(decision.entry_id)
         tombstones = presence is None or presence.tombstones

@@ -30,6 +30,7 @@ from feeds.dedupe import Candidate, CopyInfo, Existing, Keys, Match
 from feeds.errors import StoreError
 from feeds.types import (
     ArticleRecord,
+    Body,
     CleanEntry,
     DaemonInfo,
     DedupeOptions,
@@ -182,7 +183,16 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 7: which cleaning of which body a copy's text is (normalize.body_key), to reuse it
+    """
+    ALTER TABLE entries ADD COLUMN body_key TEXT;
+    """,
 )
+
+RECENT_BODIES = 100
+"""How many of a source's newest copies lend their cleaned bodies to its next fetch.
+
+A feed lists its newest entries; a changed feed mostly repeats them."""
 
 # A band shared by very many copies (a template sentence) says little; only its
 # newest copies are looked at, so the cost of a lookup does not grow with the store.
@@ -316,9 +326,14 @@ class PendingPing:
     last_error: str | None
 
 
-def _copy_text(keys: Keys, entry: CleanEntry) -> dict[str, object]:
-    """The columns of a copy that come from its keys and its cleaned text."""
+def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str, object]:
+    """The columns of a copy that come from its keys and its cleaned text.
+
+    ``body_key`` names the cleaning that made the text (None: not one to reuse, e.g. an
+    article page's).
+    """
     return {
+        "body_key": body_key,
         "guid": keys.guid,
         "post_id": keys.post_id,
         "link": keys.link,
@@ -735,6 +750,20 @@ class Store:
             window_start=_dt(row[6] if isinstance(row[6], str) else None),
         )
 
+    def recent_bodies(self, source: str, limit: int = RECENT_BODIES) -> dict[str, Body]:
+        """The cleaned bodies of ``source``'s ``limit`` newest copies, by their body key.
+
+        A copy's ``body_key`` is :func:`feeds.normalize.body_key` of what its text was
+        cleaned from, saved with the text (by :meth:`insert_copy` and :meth:`update_copy`),
+        so the text is what cleaning that body gives: the next fetch need not clean it again.
+        """
+        rows = self._db.execute(
+            "SELECT body_key, content_html, body_text, excerpt FROM entries"
+            " WHERE source = ? AND body_key IS NOT NULL ORDER BY rowid DESC LIMIT ?",
+            (source, limit),
+        ).fetchall()
+        return {r[0]: Body(r[1], r[2], r[3]) for r in rows}
+
     def content_hashes(self, source: str, limit: int = 1000) -> frozenset[str]:
         """The content hashes of ``source``'s ``limit`` most recently stored copies.
 
@@ -922,8 +951,12 @@ class Store:
         now: datetime,
         signature: tuple[int, ...] | None = None,
         scores: Mapping[str, float | str] | None = None,
+        body_key: str | None = None,
     ) -> None:
-        """Save a new copy; its body ``signature`` (computed when not given) makes it findable."""
+        """Save a new copy; its body ``signature`` (computed when not given) makes it findable.
+
+        ``body_key``: see :meth:`recent_bodies`.
+        """
         if signature is None:
             signature = dedupe.signature(entry.body_text)
         published = entry.published or entry.updated or now
@@ -932,7 +965,7 @@ class Store:
             "source": source,
             "key": keys.key,
             "entry_id": entry_id,
-            **_copy_text(keys, entry),
+            **_copy_text(keys, entry, body_key),
             "published": _ts(published),
             "updated": _ts(updated),
             "first_seen": _ts(now),
@@ -958,11 +991,12 @@ class Store:
         *,
         now: datetime,
         signature: tuple[int, ...] | None = None,
+        body_key: str | None = None,
     ) -> None:
         """Replace a copy's text; ``updated`` moves forward (to ``now`` if the feed's did not).
 
         Counts the update in the churn cap's 24-hour window and re-indexes the
-        copy's body signature.
+        copy's body signature. ``body_key``: see :meth:`recent_bodies`.
         """
         row = self._db.execute(
             "SELECT updated, published, rowid, signature, update_count, update_window"
@@ -978,7 +1012,7 @@ class Store:
             signature = dedupe.signature(entry.body_text)
         self._unindex(row[2], dedupe.decode_signature(row[3]))
         columns = {
-            **_copy_text(keys, entry),
+            **_copy_text(keys, entry, body_key),
             "published": _ts(published),
             "updated": _ts(updated),
             "signature": _signature_blob(signature),

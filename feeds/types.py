@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 # --- fetch --------------------------------------------------------------------------------
 
@@ -163,6 +164,14 @@ class ParsedFeed:
 
 
 # --- normalize ----------------------------------------------------------------------------
+
+
+class Body(NamedTuple):
+    """An entry's cleaned body (see :func:`feeds.normalize.clean_body`)."""
+
+    content_html: str
+    body_text: str
+    excerpt: str | None
 
 
 @dataclass(frozen=True)

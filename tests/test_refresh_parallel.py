@@ -6,6 +6,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -287,3 +288,99 @@ def test_what_is_saved_is_committed_while_a_server_keeps_the_run_waiting(
         watcher.join()
     assert report.ok
     assert seen == [1]  # the fast source was committed, not held in an open transaction
+
+
+# --- cleaned bodies are reused ------------------------------------------------------------
+
+
+def test_a_body_cleaned_before_is_taken_from_the_job_and_only_under_its_key() -> None:
+    from datetime import UTC, datetime
+
+    from feeds import normalize
+    from feeds.prepare import Job, prepare
+    from feeds.types import Body
+
+    now = datetime(2026, 3, 4, tzinfo=UTC)
+    document = rss(("1", "Profit rises"), ("2", "Merger talks"))
+    first = prepare(Job(document, "http://127.0.0.1:9/f", {}, now))
+    assert len(set(first.body_keys)) == 2
+    # a marked body under entry 1's key: it is used as is, not cleaned again
+    marked = Body("<p>from the store</p>", "from the store", None)
+    again = prepare(
+        Job(document, "http://127.0.0.1:9/f", {}, now, bodies={first.body_keys[0]: marked})
+    )
+    assert again.body_keys == first.body_keys
+    assert again.cleaned[0].content_html == "<p>from the store</p>"
+    assert again.cleaned[1] == first.cleaned[1]
+    # a changed body has another key: the stored one is not taken for it
+    edited = rss(("1", "Profit rises sharply"), ("2", "Merger talks"))
+    third = prepare(
+        Job(edited, "http://127.0.0.1:9/f", {}, now, bodies={first.body_keys[0]: marked})
+    )
+    assert third.body_keys[0] != first.body_keys[0]
+    assert "from the store" not in third.cleaned[0].content_html
+    # what a reused body gives is what cleaning gives
+    from feeds import parse
+
+    raw = parse.parse(document, url="http://127.0.0.1:9/f", headers={}).entries
+    for entry, cleaned in zip(raw, first.cleaned, strict=True):
+        body = normalize.clean_body(normalize.body_source(entry))
+        assert normalize.normalize_entry(entry, now=now, body=body) == cleaned
+
+
+def test_the_body_key_names_every_input_of_the_cleaning() -> None:
+    from feeds.normalize import BodySource, body_key
+
+    base = BodySource("<p>x</p>", "<p>y</p>", "https://a.example/")
+    variants = [
+        base,
+        base._replace(content="<p>x </p>"),
+        base._replace(summary=None),
+        base._replace(content=None),
+        base._replace(base="https://b.example/"),
+        base._replace(base=None),
+        BodySource("<p>x</p><p>y</p>", None, "https://a.example/"),  # no running together
+        BodySource(None, "<p>x</p>", "https://a.example/"),
+    ]
+    assert len({body_key(v) for v in variants}) == len(variants)
+    assert body_key(base) == body_key(BodySource("<p>x</p>", "<p>y</p>", "https://a.example/"))
+
+
+def _changing_refresh(tmp_path: Path, server: HTTPTestServer, reuse: bool) -> tuple[Any, bytes]:
+    from test_pipeline import NOW
+
+    from feeds import store as store_module
+
+    items = [(str(n), f"Company {n} reports results") for n in range(12)]
+    server.route("/feed", Reply(body=rss(*items)))
+    config = make_config(tmp_path, {"news": server.url("/feed")})
+    with Store.open(config.store_path) as store:
+        run(config, store)
+        # an entry edited, one added, the oldest gone; the rest repeated as they were
+        items[3] = ("3", "Company 3 reports record results")
+        server.route("/feed", Reply(body=rss(("12", "Company 12 is new"), *items[:-1])))
+        limit = store_module.RECENT_BODIES if reuse else 0
+        original = Store.recent_bodies
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(
+                Store,
+                "recent_bodies",
+                lambda self, source, limit=limit: original(self, source, limit),
+            )
+            report = run(config, store, NOW + timedelta(hours=1))
+        rows = store._db.execute(
+            "SELECT source, key, entry_id, content_hash, title, content_html, body_text, excerpt,"
+            " published, updated, body_key FROM entries ORDER BY rowid"
+        ).fetchall()
+    return ([s.changes for s in report.sources], rows), (tmp_path / "out" / "all.atom").read_bytes()
+
+
+def test_reusing_stored_bodies_saves_and_publishes_what_cleaning_everything_would(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    reused = _changing_refresh(tmp_path / "reuse", http_server, reuse=True)
+    cleaned = _changing_refresh(tmp_path / "clean", http_server, reuse=False)
+    assert reused == cleaned
+    (changes, rows), _ = reused
+    assert changes[0]["unchanged"] == 10 and changes[0]["updated"] == 1
+    assert all(row[-1] is not None for row in rows)  # every copy says which cleaning it is

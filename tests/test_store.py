@@ -269,3 +269,26 @@ def test_both_ways_to_the_newest_stories_give_the_same_stories(
         found.append(store.entries_for_output(sources, limit))
     assert found[0] == found[1]
     store.close()
+
+
+def test_recent_bodies_are_the_newest_copies_text_by_the_key_saved_with_it(store: Store) -> None:
+    from feeds.types import Body
+
+    entries = [clean(n) for n in range(5)]
+    with store.transaction():
+        for n, (e, keys) in enumerate(zip(entries, dedupe.entry_keys(entries), strict=True)):
+            key = None if n == 4 else f"k{n}"  # a copy whose text is not a feed's cleaning
+            store.insert_copy(
+                "a", keys, e, entry_id=f"id{n}", merged_reason=None, now=NOW, body_key=key
+            )
+    bodies = store.recent_bodies("a")
+    assert set(bodies) == {"k0", "k1", "k2", "k3"}
+    assert bodies["k2"] == Body(entries[2].content_html, entries[2].body_text, entries[2].excerpt)
+    assert set(store.recent_bodies("a", limit=2)) == {"k3", "k2"}  # newest first
+    assert store.recent_bodies("b") == {}
+    edited = replace(entries[1], content_html="<p>edited</p>", body_text="edited")
+    with store.transaction():
+        store.update_copy("a", dedupe.entry_keys([edited])[0], edited, now=NOW, body_key="k1b")
+    bodies = store.recent_bodies("a")
+    assert "k1" not in bodies
+    assert bodies["k1b"] == Body("<p>edited</p>", "edited", entries[1].excerpt)
