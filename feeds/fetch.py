@@ -396,17 +396,22 @@ class Fetcher:
         )
         # One TLS context (loading the CA bundle costs ~30 ms) for both pools.
         tls = httpx.create_ssl_context(trust_env=False) if transport is None else None
-        self._client = self._make_client(
+        self._transport = (
             transport if transport is not None else _DeadlineTransport(limits, ssl_context=tls)
         )
+        self._client = self._make_client(self._transport)
         # Third-party links get a pool of their own whose backend checks every address it
         # connects to; with the rule lifted the shared pool does.
+        self._guarded_transport = self._transport
         if transport is None and not options.allow_private_addresses:
-            self._guarded_client = self._make_client(
-                _DeadlineTransport(limits, self._policy, ssl_context=tls)
-            )
-        else:
-            self._guarded_client = self._client
+            self._guarded_transport = _DeadlineTransport(limits, self._policy, ssl_context=tls)
+        self._guarded_client = (
+            self._client
+            if self._guarded_transport is self._transport
+            else self._make_client(self._guarded_transport)
+        )
+        # What every GET sends (GETs go to the transport directly: see _send).
+        self._user_agent = (self._options.user_agent or USER_AGENT).encode()
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._host_slots_lock = threading.Lock()
         # Per host: a lock that orders request starts, and when the next one may start.
@@ -600,15 +605,18 @@ class Fetcher:
         return _result_with_body(request, request.url, 200, body, {}, None, None, None)
 
     def _fetch_http(self, request: FetchRequest, deadline: float) -> FetchResult:
-        headers: list[tuple[bytes, bytes]] = []
+        accept = ACCEPT_HTML if request.public_only else ACCEPT
+        headers = [
+            (b"User-Agent", self._user_agent),
+            (b"Accept", accept.encode()),
+            (b"Accept-Encoding", ACCEPT_ENCODING.encode()),
+        ]
         if request.etag:
             headers.append((b"If-None-Match", _header_bytes(request.etag)))
         if request.last_modified:
             headers.append((b"If-Modified-Since", _header_bytes(request.last_modified)))
 
-        client = self._guarded_client if request.public_only else self._client
-        if request.public_only:
-            headers.append((b"Accept", ACCEPT_HTML.encode()))
+        transport = self._guarded_transport if request.public_only else self._transport
         url = httpx.URL(request.url)
         visited = [str(url)]
         hops: list[int] = []
@@ -621,10 +629,13 @@ class Fetcher:
                 # Before any packet leaves, on every hop; the guarded pool checks again when
                 # it connects (see _DeadlineBackend).
                 self._policy.addresses(url.host, url.port or _DEFAULT_PORTS[url.scheme])
-            http_request = client.build_request(
-                "GET", url, headers=headers, timeout=self._timeout(deadline)
+            http_request = httpx.Request(
+                "GET",
+                url,
+                headers=headers,
+                extensions={"timeout": self._timeout(deadline).as_dict()},
             )
-            response = self._send(client, http_request)
+            response = self._send(transport, http_request)
             try:
                 status = response.status_code
                 location = response.headers.get("location")
@@ -644,8 +655,12 @@ class Fetcher:
                     _drain(response, deadline)
                 response.close()
 
-    def _send(self, client: httpx.Client, http_request: httpx.Request) -> httpx.Response:
+    def _send(self, transport: httpx.BaseTransport, http_request: httpx.Request) -> httpx.Response:
         """Send, retrying once when the server dropped the connection before any answer.
+
+        A GET goes to the transport directly: what ``httpx.Client`` adds (cookies, auth,
+        redirects, proxies from the environment, default headers) is turned off or done
+        here, and skipping it saves about a quarter of the cost of a conditional GET.
 
         A pooled keep-alive connection may have been closed by the server (its idle
         timeout, or a server that closes without saying ``Connection: close``) just
@@ -655,11 +670,13 @@ class Fetcher:
         from a host fails the next source fetched from that host.
         """
         try:
-            return client.send(http_request, stream=True)
+            response = transport.handle_request(http_request)
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             if isinstance(exc, httpx.RemoteProtocolError) and "without sending" not in str(exc):
                 raise
-            return client.send(http_request, stream=True)
+            response = transport.handle_request(http_request)
+        response.request = http_request
+        return response
 
     def _redirect_target(
         self, request: FetchRequest, current: httpx.URL, location: str, visited: list[str]
