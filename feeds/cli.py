@@ -214,7 +214,7 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
     config = _load_config(config_path)
     with _open_store(config, locked=True) as store, Fetcher(config.fetch) as fetcher:
         try:
-            outputs = publish_all(config, store, poster=fetcher, now=_utc_now())
+            outputs = publish_all(config, store, poster=fetcher, now=_utc_now(), force=True)
         except FeedsError as exc:
             _fail(exc)
     if as_json:

@@ -19,6 +19,7 @@ instead of every body of the run at once.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import queue
@@ -83,7 +84,11 @@ def stream(
     order = interleave(requests)
     # Forked now, before the fetch threads start, the workers cost ~10 ms; later (threads
     # alive) they come from a fork server, once the run turns out to be large.
-    pool = _fork_pool(stack) if len(requests) >= PARALLEL_MIN_SOURCES else None
+    pool = None
+    if len(requests) >= PARALLEL_MIN_SOURCES:
+        if any(not (r.etag or r.last_modified or r.body_hash) for r in requests):
+            preload()  # new sources: documents will come; the workers share what is loaded
+        pool = _fork_pool(stack)
     fetching = _Fetching(fetcher, requests, order, buffer_bytes)
     stack.callback(fetching.stop)
     arrived: dict[int, Outcome] = {}
@@ -284,6 +289,16 @@ class Throttle:
             self.limit = max(self.limit - 1, 1)
 
 
+PRELOAD = ("feeds.parse", "feeds.normalize", "feeds.fulltext")
+"""What :func:`feeds.prepare.prepare` loads on first use: the parsing and cleaning stack."""
+
+
+def preload() -> None:
+    """Load :data:`PRELOAD` now (a worker forked afterwards starts with it loaded)."""
+    for name in PRELOAD:
+        importlib.import_module(name)
+
+
 def _fork_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
     """A pool of workers forked from this process now, or None when that is not safe."""
     if usable_cores() < 2 or threading.active_count() > 1:
@@ -320,7 +335,7 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["feeds.prepare", "feeds.fulltext"])
+        context.set_forkserver_preload(["feeds.prepare", *PRELOAD])
         return context
     return multiprocessing.get_context("spawn")
 

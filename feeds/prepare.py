@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
-from feeds import dedupe, normalize, parse
+from feeds import dedupe
 from feeds.errors import NotAFeedError, ParseError
-from feeds.types import CleanEntry, ParsedFeed
+from feeds.types import Body, CleanEntry, ParsedFeed
 
 Signature = tuple[int, ...]
 
@@ -37,7 +37,7 @@ class Job(NamedTuple):
     now: datetime
     full_text: str | bool = False
     known: frozenset[str] = frozenset()
-    bodies: Mapping[str, normalize.Body] = {}  # shared, never mutated
+    bodies: Mapping[str, Body] = {}  # shared, never mutated
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,9 @@ class Prepared:
 
 def prepare(job: Job) -> Prepared:
     """Parse and clean one feed document. Pure: no store, no clock but ``job.now``."""
-    from feeds import fulltext  # its extraction stack loads lazily; this part is plain
+    # Imported here: a process that prepares nothing (a run in which nothing changed)
+    # never loads the parsing and cleaning stack. See also pipeline.preload().
+    from feeds import fulltext, normalize, parse
 
     try:
         feed = parse.parse(job.content, url=job.url, headers=job.headers)
@@ -90,7 +92,7 @@ def prepare(job: Job) -> Prepared:
     except ParseError as exc:
         return Prepared(url=job.url, error=exc.message)
     body_keys: list[str] = []
-    bodies: list[normalize.Body] = []
+    bodies: list[Body] = []
     for entry in feed.entries:
         source = normalize.body_source(entry)
         body_keys.append(normalize.body_key(source))

@@ -26,21 +26,22 @@ The clock is passed in (``now``); this module never reads the real time.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from feeds import archive, dedupe, normalize, parse, schedule, websub
-from feeds.articles import Budget, full_text, section_entries
-from feeds.config import Config, SourceConfig
+from feeds import dedupe, schedule, websub
+from feeds.config import Config, OutputConfig, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
 from feeds.fetch import Fetcher
 from feeds.pipeline import stream
 from feeds.prepare import Job, Prepared, prepare
-from feeds.publish import PublishResult, publish
-from feeds.section import article_links, page_title, pick_feed
 from feeds.store import FetchOutcome, Presence, ScheduleUpdate, Store
 from feeds.types import (
     Change,
@@ -53,6 +54,12 @@ from feeds.types import (
     ScheduleOptions,
     SourceState,
 )
+
+if TYPE_CHECKING:
+    from feeds.articles import Budget
+
+# The cleaning, article-page and publishing stack (lxml, nh3, feedparser, feedgen) is
+# imported where it is used: a run in which nothing changed needs none of it.
 
 #: A refresh commits its saves after this many sources, or once they hold this many entries.
 GROUP_SOURCES = 200
@@ -207,7 +214,7 @@ def refresh(
         config=config,
         store=store,
         fetcher=fetcher,
-        budget=budget or Budget(config.full_text),
+        budget=budget,
         batch=config.fetch.max_connections,
         now=now,
     )
@@ -274,6 +281,56 @@ def refresh(
     return RefreshReport(sources=tuple(reports), outputs=outputs)
 
 
+def _output_fingerprint(config: Config, output: OutputConfig) -> str:
+    """What an output's documents depend on besides the store: its settings, the
+    sources' settings, the choice of copies, and the code that renders them."""
+    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest.update(repr((output, config.sources, config.dedupe)).encode())
+    return digest.hexdigest()
+
+
+@cache
+def _code_fingerprint() -> str:
+    """A hash of this package's source files (a new version renders anew)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\x00" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _file_marks(output: OutputConfig) -> dict[str, list[int] | None]:
+    """Size and modification time of each document an output writes (None: missing)."""
+    marks: dict[str, list[int] | None] = {}
+    for fmt in output.formats:
+        path = output.format_path(fmt)
+        try:
+            info = path.stat()
+        except OSError:
+            marks[str(path)] = None
+        else:
+            marks[str(path)] = [info.st_size, info.st_mtime_ns]
+    return marks
+
+
+def _unchanged_output(
+    store: Store, output: OutputConfig, generation: int, fingerprint: str
+) -> OutputReport | None:
+    """The report of an output that needs no rebuilding (see :func:`publish_all`), or None."""
+    if output.archive:
+        return None
+    state = store.published_state(output.name)
+    if (
+        state is None
+        or state.get("generation") != generation
+        or state.get("fingerprint") != fingerprint
+    ):
+        return None
+    files = _file_marks(output)
+    if state.get("files") != files or any(mark is None for mark in files.values()):
+        return None
+    return OutputReport(name=output.name, path=str(output.path), entries=int(state["entries"]))
+
+
 def schedule_update(
     state: SourceState,
     options: ScheduleOptions,
@@ -310,14 +367,22 @@ def schedule_update(
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Run:
     config: Config
     store: Store
     fetcher: Fetcher
-    budget: Budget
+    budget: Budget | None  # made at the first article page (see pages)
     batch: int
     now: datetime
+
+    def pages(self) -> Budget:
+        """The run's budget of article pages, shared by all its sources."""
+        if self.budget is None:
+            from feeds.articles import Budget
+
+            self.budget = Budget(self.config.full_text)
+        return self.budget
 
 
 def _source_request(source: SourceConfig, state: SourceState) -> FetchRequest:
@@ -413,6 +478,10 @@ def _ingest(
             moved_to=moved,
         )
 
+    from feeds import normalize  # the document changed: cleaning is needed
+    from feeds.articles import full_text, section_entries
+    from feeds.section import article_links, page_title
+
     feed_url = request.url if request.public_only else None
     parsed: list[ParsedEntry]
     if source.type == "html":
@@ -422,7 +491,7 @@ def _ingest(
             links,
             store=store,
             fetcher=run.fetcher,
-            budget=run.budget,
+            budget=run.pages(),
             batch=run.batch,
             now=now,
         )
@@ -480,7 +549,7 @@ def _ingest(
             cleaned,
             store=store,
             fetcher=run.fetcher,
-            budget=run.budget,
+            budget=run.pages(),
             batch=run.batch,
             now=now,
             wants=prepared.wants_full_text if prepared is not None else None,
@@ -661,6 +730,9 @@ def _discovered_feed(
 
     Returns the fetched feed, or the error message when it could not be read.
     """
+    from feeds import parse
+    from feeds.section import pick_feed
+
     chosen = pick_feed(page.final_url, feed_urls)
     try:
         result = run.fetcher.fetch(FetchRequest(source=source.name, url=chosen, public_only=True))
@@ -680,24 +752,49 @@ def publish_all(
     *,
     poster: websub.Poster | None = None,
     now: datetime | None = None,
+    force: bool = False,
 ) -> tuple[OutputReport, ...]:
     """Rebuild every output from the store; one failing output does not stop the others.
+
+    An output is left as it is when nothing it shows can have changed since it was
+    published: the store's :meth:`~feeds.store.Store.generation`, the configuration and
+    the code are what they were then, and its files are still the ones written (same
+    size and modification time). ``force`` rebuilds it anyway. An output with archive
+    pages is always rebuilt (its pages keep their own record of what changed).
 
     Then deliver the pending WebSub pings with ``poster`` (none are sent without
     one; they stay pending). ``now`` dates newly queued pings.
     """
     reports: list[OutputReport] = []
+    generation = store.generation()  # read first: a change made while publishing moves it on
     for output in config.outputs:
+        fingerprint = _output_fingerprint(config, output)
+        kept = None if force else _unchanged_output(store, output, generation, fingerprint)
+        if kept is not None:
+            reports.append(kept)
+            continue
+        from feeds import archive
+        from feeds.publish import publish
+
         pages: list[archive.Page] = []
         if output.archive:
             pages = archive.plan(output, store.story_index(output.sources))
         entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe)
         try:
-            result: PublishResult = publish(output, entries, archive_pages=len(pages))
+            result = publish(output, entries, archive_pages=len(pages))
             with store.transaction():
                 written_pages = archive.publish_archives(output, store, pages, config.dedupe)
                 if now is not None:
                     websub.queue(store, output, result.written_formats, now)
+                store.record_published(
+                    output.name,
+                    {
+                        "generation": generation,
+                        "fingerprint": fingerprint,
+                        "entries": result.entries,
+                        "files": _file_marks(output),
+                    },
+                )
         except PublishError as exc:
             reports.append(OutputReport(name=output.name, path=str(output.path), error=str(exc)))
             continue

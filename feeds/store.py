@@ -187,6 +187,40 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE entries ADD COLUMN body_key TEXT;
     """,
+    # 8: a generation that every change to what outputs show moves on (see Store.generation)
+    """
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
+    CREATE TRIGGER entries_inserted AFTER INSERT ON entries BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'generation';
+    END;
+    CREATE TRIGGER entries_updated AFTER UPDATE ON entries BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'generation';
+    END;
+    CREATE TRIGGER entries_deleted AFTER DELETE ON entries BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'generation';
+    END;
+    CREATE TRIGGER tombstones_inserted AFTER INSERT ON tombstones BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'generation';
+    END;
+    CREATE TRIGGER tombstones_updated AFTER UPDATE ON tombstones BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'generation';
+    END;
+    CREATE TRIGGER tombstones_deleted AFTER DELETE ON tombstones BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'generation';
+    END;
+    CREATE TRIGGER sources_inserted AFTER INSERT ON sources BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'generation';
+    END;
+    CREATE TRIGGER sources_deleted AFTER DELETE ON sources BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'generation';
+    END;
+    CREATE TRIGGER sources_renamed AFTER UPDATE OF name, url, title, link ON sources
+    WHEN old.name IS NOT new.name OR old.url IS NOT new.url
+        OR old.title IS NOT new.title OR old.link IS NOT new.link
+    BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'generation';
+    END;
+    """,
 )
 
 RECENT_BODIES = 100
@@ -763,6 +797,31 @@ class Store:
             (source, limit),
         ).fetchall()
         return {r[0]: Body(r[1], r[2], r[3]) for r in rows}
+
+    def generation(self) -> int:
+        """A number that moves on with every change to what an output can show.
+
+        Triggers move it on every change to ``entries`` and ``tombstones`` and to a
+        source's name, URL, title or link (migration 8), whoever makes the change: an
+        output published at this generation, with the same configuration and code, would
+        come out the same (see :func:`feeds.refresh.publish_all`).
+        """
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def published_state(self, output: str) -> dict[str, Any] | None:
+        """What :meth:`record_published` saved for ``output``, if anything."""
+        row = self._db.execute(
+            "SELECT value FROM meta WHERE key = ?", (f"published:{output}",)
+        ).fetchone()
+        return dict(json.loads(row[0])) if row is not None else None
+
+    def record_published(self, output: str, state: Mapping[str, Any]) -> None:
+        """Save how ``output`` was last published (JSON-able); call inside a transaction."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            (f"published:{output}", json.dumps(state, sort_keys=True)),
+        )
 
     def content_hashes(self, source: str, limit: int = 1000) -> frozenset[str]:
         """The content hashes of ``source``'s ``limit`` most recently stored copies.
@@ -1396,4 +1455,13 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
 
 
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """The statements of ``script`` (a trigger's body holds semicolons of its own)."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements
