@@ -773,14 +773,18 @@ def _strip_cut(text: str) -> str:
     return _CUT_AT_END.sub("", _decode_entities(text)).rstrip()
 
 
-def _word_spans(text: str) -> list[tuple[int, int]]:
+def _word_spans(text: str, limit: int | None = None) -> list[tuple[int, int]]:
     """Spans of the words of ``text``: whitespace-separated tokens, each CJK character a word.
 
     Inside a token that contains CJK, punctuation sticks to the word before it (or after it at
     the start of the token), so ``日本。`` is two words and a cut after ``本`` keeps the ``。``.
+    With ``limit``, stops after ``limit + 1`` words: the first ``limit`` spans are then final
+    (punctuation only ever joins the last word), and the one more says there is more.
     """
     spans: list[tuple[int, int]] = []
-    for token in re.finditer(r"\S+", text):
+    for token in _TOKEN.finditer(text):
+        if limit is not None and len(spans) > limit:
+            break
         if not _HAS_CJK.search(token.group()):
             spans.append(token.span())
             continue
@@ -798,8 +802,11 @@ def _word_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_TOKEN = re.compile(r"\S+")
+
+
 def _cut_words(text: str, words: int) -> tuple[str, bool]:
-    spans = _word_spans(text)
+    spans = _word_spans(text, limit=words)
     if len(spans) <= words:
         return text, False
     return text[: spans[words - 1][1]].rstrip(), True

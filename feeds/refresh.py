@@ -282,10 +282,11 @@ def refresh(
 
 
 def _output_fingerprint(config: Config, output: OutputConfig) -> str:
-    """What an output's documents depend on besides the store: its settings, the
-    sources' settings, the choice of copies, and the code that renders them."""
+    """What an output's documents depend on besides the store: its settings, the choice
+    of copies, and the code that renders them. (What it shows of its sources, their titles
+    and URLs, comes from the store.)"""
     digest = hashlib.sha256(_code_fingerprint().encode())
-    digest.update(repr((output, config.sources, config.dedupe)).encode())
+    digest.update(repr((output, config.dedupe)).encode())
     return digest.hexdigest()
 
 

@@ -229,3 +229,23 @@ def test_links_that_stay_are_resolved_wherever_they_end_up() -> None:
         '<p>Also <a href="https://news.example.com/2026/03/story/b/#part">that</a>.</p>'
         '<p><a href="https://news.example.com/2026/03/story/c"></a> and <a>no link</a></p>'
     )
+
+
+# --- teaser: only the words it keeps are looked at -----------------------------------------
+
+
+@settings(max_examples=300)
+@given(
+    text=st.lists(
+        st.sampled_from(["word", "日本", "。", "「引用」", "x,", "—", "語。", " ", "\n", "。日"]),
+        max_size=40,
+    ).map("".join),
+    words=st.integers(1, 12),
+)
+def test_a_teaser_cut_reads_only_the_words_it_needs(text: str, words: int) -> None:
+    # The definition: every word's span, then the cut after ``words`` of them.
+    spans = normalize._word_spans(text)
+    expected = (
+        (text, False) if len(spans) <= words else (text[: spans[words - 1][1]].rstrip(), True)
+    )
+    assert normalize._cut_words(text, words) == expected
