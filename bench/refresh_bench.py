@@ -394,6 +394,8 @@ class Sample:
     wall: float
     rss_mib: float  # the largest single process (ru_maxrss)
     tree_mib: float = 0.0  # the peak of the whole process tree's summed PSS (sampled)
+    cpu: float = 0.0  # user + system seconds of the process and its children (wait4)
+    cpu_main: float = 0.0  # ... of the process alone (its last /proc sample, ~0.1 s early)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -435,13 +437,24 @@ class TreeSampler(threading.Thread):
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.pid, self.interval, self.peak_kib = pid, interval, 0
+        self.cpu_main = 0.0  # the process's own CPU seconds at the last sample
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
             total = sum(_pss_kib(p) for p in _descendants(self.pid))
             self.peak_kib = max(self.peak_kib, total)
+            self.cpu_main = max(self.cpu_main, _cpu_seconds(self.pid))
             self.done.wait(self.interval)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` itself (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def measure(argv: Sequence[str], *, cwd: Path | None = None) -> tuple[Sample, str]:
@@ -464,7 +477,9 @@ def measure(argv: Sequence[str], *, cwd: Path | None = None) -> tuple[Sample, st
                 f"{' '.join(argv)} exited {proc.returncode}:\n"
                 f"{stdout[-2000:]}\n{err.read().decode(errors='replace')[-3000:]}"
             )
-    return Sample(wall, usage.ru_maxrss / 1024, sampler.peak_kib / 1024), stdout
+    cpu = usage.ru_utime + usage.ru_stime  # with the children it waited for
+    sample = Sample(wall, usage.ru_maxrss / 1024, sampler.peak_kib / 1024, cpu, sampler.cpu_main)
+    return sample, stdout
 
 
 def _count_rows(db: Path, table: str) -> int:
@@ -702,7 +717,8 @@ def run_refresh_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     print(
                         f"rep {rep + 1} {phase:<11} {player.name:<22} "
                         f"{sample.wall:7.2f} s {sample.rss_mib:7.1f} MiB RSS"
-                        f" {sample.tree_mib:7.1f} MiB tree PSS",
+                        f" {sample.tree_mib:7.1f} MiB tree PSS"
+                        f" {sample.cpu_main:6.2f}/{sample.cpu:6.2f} s CPU (main/all)",
                         file=sys.stderr,
                     )
             shutil.rmtree(work / "state", ignore_errors=True)
@@ -994,6 +1010,13 @@ def report(args: argparse.Namespace, run: dict[str, Any] | None, store: dict[int
                 lowest = min(med[(n, phase + "_tree")] for n in readers)
                 cells.append(f"{med[(ours, phase + '_tree')]:.0f} / {lowest:.0f}")
             lines.append(f"| peak tree PSS MiB feeds / lowest reader | {' | '.join(cells)} |")
+        cells = []
+        for phase in PHASES:
+            samples = results[(ours, phase)]
+            main_cpu = statistics.median(s.cpu_main for s in samples)
+            all_cpu = statistics.median(s.cpu for s in samples)
+            cells.append(f"{main_cpu:.2f} / {all_cpu:.2f}")
+        lines.append(f"| feeds CPU s, main process / all processes | {' | '.join(cells)} |")
     if store:
         lines += [
             "",
