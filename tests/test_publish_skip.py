@@ -245,3 +245,19 @@ def test_feeds_publish_rebuilds_even_when_nothing_changed(
     result = CliRunner().invoke(cli, ["publish", "--config", str(tmp_path / "config.toml")])
     assert result.exit_code == 0, result.output
     assert rendered == ["all", "all"]
+
+
+def test_the_generation_moves_on_once_per_transaction_that_saves_copies(
+    setup: tuple[Config, Store],
+) -> None:
+    _, store = setup
+    before = store.generation()
+    save(store, clean(3), clean(4), clean(5))  # one transaction, three copies
+    assert store.generation() == before + 1
+    with pytest.raises(RuntimeError), store.transaction():
+        save(store, clean(6))  # undone with the transaction: nothing to move on for
+        raise RuntimeError("crash")
+    assert store.generation() == before + 1
+    with store.transaction():
+        store.record_fetch("a", FetchOutcome(status=304, error=None), NOW)
+    assert store.generation() == before + 1  # nothing an output shows
