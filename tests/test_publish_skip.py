@@ -7,11 +7,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from test_pipeline import rss
+from test_store import NOW, clean
 
 from feeds import config as config_module
 from feeds import dedupe, publish
@@ -24,23 +24,6 @@ from feeds.types import CleanEntry
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
 
 __all__ = ["http_server"]  # the fixture, re-exported for pytest
-
-NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
-BODY = " ".join(f"word{i}" for i in range(30))
-
-
-def clean(n: int) -> CleanEntry:
-    return CleanEntry(
-        guid=f"https://a.example/?p={n}",
-        link=f"https://a.example/{n}/",
-        title=f"Story {n}",
-        excerpt=None,
-        content_html=f"<p>{n} {BODY}</p>",
-        body_text=f"{n} {BODY}",
-        published=NOW - timedelta(hours=n),
-        updated=None,
-        author=None,
-    )
 
 
 def save(store: Store, *entries: CleanEntry) -> None:
