@@ -405,11 +405,6 @@ class Fetcher:
         self._guarded_transport = self._transport
         if transport is None and not options.allow_private_addresses:
             self._guarded_transport = _DeadlineTransport(limits, self._policy, ssl_context=tls)
-        self._guarded_client = (
-            self._client
-            if self._guarded_transport is self._transport
-            else self._make_client(self._guarded_transport)
-        )
         # What every GET sends (GETs go to the transport directly: see _send).
         self._user_agent = (self._options.user_agent or USER_AGENT).encode()
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
@@ -434,9 +429,9 @@ class Fetcher:
 
     def close(self) -> None:
         """Close pooled connections. The fetcher cannot be used afterwards."""
-        self._client.close()
-        if self._guarded_client is not self._client:
-            self._guarded_client.close()
+        self._client.close()  # and its transport
+        if self._guarded_transport is not self._transport:
+            self._guarded_transport.close()
 
     def _make_client(self, transport: httpx.BaseTransport) -> httpx.Client:
         return httpx.Client(

@@ -47,7 +47,6 @@ from feeds.types import Body, CleanEntry, ParsedEntry
 __all__ = [
     "BODY_SCHEME",
     "CUT_MARK",
-    "Body",
     "BodySource",
     "body_key",
     "body_source",

@@ -224,15 +224,7 @@ def refresh(
             source = wanted[i]
             if source.type == "html" or outcome.content is None:
                 return None
-            return Job(
-                content=outcome.content,
-                url=outcome.final_url,
-                headers=dict(outcome.headers),
-                now=now,
-                full_text=source.full_text,
-                known=store.content_hashes(source.name),
-                bodies=store.recent_bodies(source.name),
-            )
+            return _job(store, source, outcome, now)
 
         # Sources are saved in groups: one transaction per group, a savepoint per source (all
         # of a source or none of it). A commit writes every page the transaction touched, and
@@ -386,6 +378,21 @@ class _Run:
         return self.budget
 
 
+def _job(store: Store, source: SourceConfig, fetched: FetchResult, now: datetime) -> Job:
+    """What :func:`prepare` needs for a fetched feed document, with what the store knows
+    of the source (its content hashes, its newest cleaned bodies)."""
+    assert fetched.content is not None
+    return Job(
+        content=fetched.content,
+        url=fetched.final_url,
+        headers=dict(fetched.headers),
+        now=now,
+        full_text=source.full_text,
+        known=store.content_hashes(source.name),
+        bodies=store.recent_bodies(source.name),
+    )
+
+
 def _source_request(source: SourceConfig, state: SourceState) -> FetchRequest:
     """The feed a section page pointed us to last time, else where the source lives now.
 
@@ -511,16 +518,7 @@ def _ingest(
         cleaned = [normalize.normalize_entry(entry, now=now) for entry in parsed]
     else:
         if prepared is None:
-            job = Job(
-                content=outcome.content,
-                url=outcome.final_url,
-                headers=outcome.headers,
-                now=now,
-                full_text=source.full_text,
-                known=store.content_hashes(name),
-                bodies=store.recent_bodies(name),
-            )
-            prepared = prepare(job)
+            prepared = prepare(_job(store, source, outcome, now))
         try:
             feed, cleaned = prepared.feed_and_entries()
         except NotAFeedError as exc:
