@@ -28,7 +28,7 @@ from feeds.errors import (
     FetchTimeoutError,
     HTTPStatusError,
 )
-from feeds.fetch import Fetcher
+from feeds.fetch import PageFetcher
 from feeds.store import Store
 from feeds.types import (
     ArticleRecord,
@@ -80,7 +80,7 @@ def _load(
     *,
     source: str,
     store: Store,
-    fetcher: Fetcher,
+    fetcher: PageFetcher,
     budget: Budget,
     batch: int,
     now: datetime,
@@ -227,7 +227,7 @@ def full_text(
     cleaned: Sequence[CleanEntry],
     *,
     store: Store,
-    fetcher: Fetcher,
+    fetcher: PageFetcher,
     budget: Budget,
     batch: int,
     now: datetime,
@@ -318,7 +318,7 @@ def section_entries(
     links: Sequence[str],
     *,
     store: Store,
-    fetcher: Fetcher,
+    fetcher: PageFetcher,
     budget: Budget,
     batch: int,
     now: datetime,

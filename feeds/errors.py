@@ -26,10 +26,26 @@ their own traceback.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class FeedsError(Exception):
-    """Root of every error ``feeds`` reports to a user."""
+    """Root of every error ``feeds`` reports to a user.
+
+    Errors cross process boundaries (a fetch made in the fetch process, see
+    :mod:`feeds.pipeline`), so they pickle: subclasses take other arguments than ``args``
+    holds, and are rebuilt from their attributes instead of by calling them again.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[FeedsError], args: tuple[Any, ...], state: dict[str, Any]) -> FeedsError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(FeedsError):

@@ -62,7 +62,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -364,6 +364,19 @@ def _no_cookies() -> http.cookiejar.CookieJar:
 # --- the fetcher --------------------------------------------------------------------------
 
 
+class PageFetcher(Protocol):
+    """What fetches pages while a source is saved (article pages, a section page's feed):
+    a :class:`Fetcher`, or its stand-in while the fetcher works in another process (see
+    :mod:`feeds.pipeline`)."""
+
+    @property
+    def options(self) -> FetchOptions: ...
+
+    def fetch(self, request: FetchRequest) -> FetchResult: ...
+
+    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]: ...
+
+
 class Fetcher:
     """Fetches sources with one shared, thread-safe HTTP client.
 
@@ -411,6 +424,7 @@ class Fetcher:
         self._host_slots_lock = threading.Lock()
         # Per host: a lock that orders request starts, and when the next one may start.
         self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
+        self._sent = False  # see idle
 
     def __enter__(self) -> Self:
         return self
@@ -426,6 +440,21 @@ class Fetcher:
     @property
     def options(self) -> FetchOptions:
         return self._options
+
+    @property
+    def idle(self) -> bool:
+        """Nothing was sent yet: no connection is open, no host has a turn to respect.
+
+        Such a fetcher can be copied into a new process (a fork) and used there alone.
+        """
+        return not self._sent
+
+    def restrict(self, options: FetchOptions) -> None:
+        """Keep to ``options``' (smaller) limits from now on: a fetcher copied into one of
+        several processes gets its share of the connections. Only while :attr:`idle`."""
+        if not self.idle:
+            raise RuntimeError("a fetcher that has sent requests cannot be restricted")
+        self._options = options
 
     def close(self) -> None:
         """Close pooled connections. The fetcher cannot be used afterwards."""
@@ -508,6 +537,7 @@ class Fetcher:
         with self._host_slot(host):
             deadline = time.monotonic() + self._options.total_timeout
             _local.deadline = deadline
+            self._sent = True
             try:
                 response = self._client.post(url, data=dict(form), timeout=self._timeout(deadline))
                 return response.status_code
@@ -664,6 +694,7 @@ class Fetcher:
         the retry goes out on a fresh connection. Without it, one sloppy reply
         from a host fails the next source fetched from that host.
         """
+        self._sent = True
         try:
             response = transport.handle_request(http_request)
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
@@ -956,15 +987,19 @@ def _result_with_body(
     )
 
 
+def request_host(request: FetchRequest) -> str:
+    """The host a request goes to, as per-host limits count it ("" for a bad URL)."""
+    try:
+        return urlsplit(request.url).hostname or ""
+    except ValueError:
+        return ""  # fetch() reports the bad URL in its place
+
+
 def interleave(requests: Sequence[FetchRequest]) -> list[int]:
     """Indices of ``requests`` taken round-robin by host, each host in first-seen order."""
     by_host: dict[str, list[int]] = {}
     for i, request in enumerate(requests):
-        try:
-            host = urlsplit(request.url).hostname or ""
-        except ValueError:
-            host = ""  # fetch() reports the bad URL in its place
-        by_host.setdefault(host, []).append(i)
+        by_host.setdefault(request_host(request), []).append(i)
     queues = list(by_host.values())
     order: list[int] = []
     for round_ in range(max(len(q) for q in queues)):

@@ -7,6 +7,12 @@
                                                     ─ no  → prepare() by the consumer
     consumer ← (index, outcome, Prepared | None), in request order
 
+The fetch threads run in this process, or, in a large run of cron's refresh
+(``FETCH_PROCESS_MIN_SOURCES``), in fetch processes of their own, one per core, each with
+its share of the requests and of the connections (see :func:`deal`): a fetch from a server
+that answers at once is Python work, which would otherwise take turns with the saving on
+one interpreter lock.
+
 :func:`feeds.prepare.prepare` runs in a pool of worker processes, one per core, while the
 main process saves what is done: forked before the first fetch when the run has at least
 ``PARALLEL_MIN_SOURCES`` sources and this process runs no other thread (cron's refresh),
@@ -19,22 +25,29 @@ instead of every body of the run at once.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
+import itertools
 import multiprocessing
 import os
+import pickle
 import queue
+import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
 from typing import Any
 
 from feeds.errors import FetchError
-from feeds.fetch import Fetcher, interleave
+from feeds.fetch import Fetcher, PageFetcher, interleave, request_host
 from feeds.prepare import Job, Prepared, prepare
-from feeds.types import FetchRequest, FetchResult
+from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 PARALLEL_MIN_BYTES = 1024 * 1024
 """Start the worker pool once a run has fetched this many bytes of new feed documents.
@@ -49,6 +62,14 @@ BUFFER_BYTES = 2 * 1024 * 1024
 
 PARALLEL_MIN_SOURCES = 8
 """A run of at least this many sources forks its workers before fetching (when it can)."""
+
+FETCH_PROCESS_MIN_SOURCES = 32
+"""A run of at least this many sources fetches in a process of its own (when it can).
+
+A fetch is mostly Python work (httpx, h11), which the fetch threads and the consumer
+would otherwise share one interpreter lock for: in a process of its own it runs beside
+the saving. Forking it costs a few milliseconds.
+"""
 
 WINDOW = 0.05
 """Seconds: how often the number of fetches at once is reconsidered (:class:`Throttle`), and
@@ -65,6 +86,7 @@ def stream(
     stack: ExitStack,
     buffer_bytes: int = BUFFER_BYTES,
     on_wait: Callable[[], None] | None = None,
+    use_pages: Callable[[PageFetcher], None] | None = None,
 ) -> Iterator[tuple[int, Outcome, Prepared | None]]:
     """Fetch ``requests`` and yield ``(index, outcome, prepared)`` in request order.
 
@@ -78,19 +100,36 @@ def stream(
     server (every :data:`WINDOW` seconds, not for a worker): the consumer may save what
     it holds meanwhile. Closing ``stack`` cancels the fetches not started and stops the
     workers.
+
+    In a large run (:data:`FETCH_PROCESS_MIN_SOURCES`) of a process with no other thread,
+    the fetches run in a process of their own, forked with ``fetcher`` (see
+    :class:`_FetchProcess`); ``use_pages`` is then called with what fetches pages through
+    that process while the stream lasts, so that one fetcher still sees every request to
+    a host (its limits and delays hold across both). Otherwise it is not called: the
+    caller's ``fetcher`` serves.
     """
     if not requests:
         return
     order = interleave(requests)
-    # Forked now, before the fetch threads start, the workers cost ~10 ms; later (threads
-    # alive) they come from a fork server, once the run turns out to be large.
-    pool = None
-    if len(requests) >= PARALLEL_MIN_SOURCES:
-        if any(not (r.etag or r.last_modified or r.body_hash) for r in requests):
-            preload()  # new sources: documents will come; the workers share what is loaded
-        pool = _fork_pool(stack)
-    fetching = _Fetching(fetcher, requests, order, buffer_bytes)
-    stack.callback(fetching.stop)
+    if len(requests) >= PARALLEL_MIN_SOURCES and any(
+        not (r.etag or r.last_modified or r.body_hash) for r in requests
+    ):
+        preload()  # new sources: documents will come; the processes forked now share it
+    # Forked now, before any thread of ours starts, the fetch process and the workers cost
+    # milliseconds; later (threads alive) workers come from a fork server, once the run
+    # turns out to be large, and fetches stay in this process.
+    fetching: _Fetching | _FetchProcesses
+    if processes := _fetch_processes(fetcher, requests):
+        fetching = _FetchProcesses(fetcher, requests, order, buffer_bytes, processes)
+        stack.callback(fetching.stop)
+        pool = _fork_pool(stack, inherited=fetching.ends)
+        fetching.start()
+        if use_pages is not None:
+            use_pages(fetching)
+    else:
+        pool = _fork_pool(stack) if len(requests) >= PARALLEL_MIN_SOURCES else None
+        fetching = _Fetching(fetcher, requests, order, buffer_bytes)
+        stack.callback(fetching.stop)
     arrived: dict[int, Outcome] = {}
     jobs: dict[int, Job] = {}
     working: dict[int, Future[Prepared]] = {}
@@ -139,7 +178,7 @@ def stream(
             take_all()
         outcome = arrived.pop(i)
         if isinstance(outcome, FetchResult) and outcome.content is not None:
-            fetching.consumed(len(outcome.content))
+            fetching.consumed(i, len(outcome.content))
         prepared: Prepared | None = None
         if i in working:
             prepared = working.pop(i).result()
@@ -220,8 +259,8 @@ class _Fetching:
                 self._turn.notify()
             self.finished.put((j, outcome))
 
-    def consumed(self, size: int) -> None:
-        """The consumer took a document of ``size`` bytes: room in the buffer."""
+    def consumed(self, i: int, size: int) -> None:
+        """The consumer took request ``i``'s document of ``size`` bytes: room in the buffer."""
         with self._turn:
             self._buffered -= size
             self._turn.notify()
@@ -241,6 +280,354 @@ class _Fetching:
             self._turn.notify_all()
         for thread in self._threads:
             thread.join()
+
+
+def _fetch_processes(fetcher: Fetcher, requests: Sequence[FetchRequest]) -> int:
+    """How many processes of their own :func:`stream` fetches ``requests`` in (0: none).
+
+    The run must be large, the machine have a core to spare, and forking be safe: no
+    other thread in this process (cron's refresh, not the daemon's scheduler) and a
+    fetcher that never sent anything (no connection to share with the copies). One
+    process per core: a fetch from a server that answers at once is CPU work.
+    """
+    if (
+        len(requests) < FETCH_PROCESS_MIN_SOURCES
+        or not fetcher.idle
+        or threading.active_count() > 1
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return 0
+    cores = usable_cores()
+    return cores if cores >= 2 else 0
+
+
+@dataclass(frozen=True)
+class _Deal:
+    """Which requests each fetch process makes, and with what limits."""
+
+    parts: list[list[int]]  # indices of the requests, in the order they are to be made
+    options: FetchOptions  # each process's limits: together they stay within the config's
+    owners: dict[str, int]  # host → the process that fetches it (absent: the first)
+
+
+def deal(
+    requests: Sequence[FetchRequest], order: Sequence[int], options: FetchOptions, count: int
+) -> _Deal:
+    """Share ``requests`` (taken in ``order``) between ``count`` fetch processes politely.
+
+    With no delay to keep between a host's requests (``min_host_delay = 0``), every host's
+    requests are dealt round-robin and each process may open ``max_per_host // count``
+    connections to it: together never more than ``max_per_host``. Otherwise each host is
+    fetched by one process only (the one with the fewest requests so far, largest host
+    first), which keeps its delays; each process then has its share of
+    ``max_connections``. Processes left with nothing are not started.
+    """
+    connections = max(1, options.max_connections // count)
+    if options.min_host_delay == 0 and options.max_per_host >= count:
+        dealt = [list(order[k::count]) for k in range(count)]
+        share = replace(
+            options, max_connections=connections, max_per_host=options.max_per_host // count
+        )
+        return _Deal([part for part in dealt if part], share, {})
+    by_host: dict[str, list[int]] = {}
+    for i in order:
+        by_host.setdefault(request_host(requests[i]), []).append(i)
+    sizes = [0] * count
+    owners: dict[str, int] = {}
+    for host, indices in sorted(by_host.items(), key=lambda item: -len(item[1])):
+        k = sizes.index(min(sizes))
+        owners[host] = k
+        sizes[k] += len(indices)
+    used = sorted(set(owners.values()))
+    renumber = {k: n for n, k in enumerate(used)}
+    owners = {host: renumber[k] for host, k in owners.items()}
+    parts: list[list[int]] = [[] for _ in used]
+    for i in order:
+        parts[owners[request_host(requests[i])]].append(i)
+    return _Deal(parts, replace(options, max_connections=connections), owners)
+
+
+_Pages = list[Outcome] | _Raised
+"""What a page request gave: an outcome per request, or what the fetcher raised."""
+
+
+class _FetchProcesses:
+    """The fetches of one :func:`stream`, in processes of their own (see :func:`deal`).
+
+    Each process is forked with the fetcher and runs :class:`_Fetching` for its share of
+    the requests, throttled by its own CPU use; what the fetches give comes back through
+    a pipe, read by a thread here onto ``finished``. The consumer's other fetches
+    (article pages while a source is saved: :meth:`fetch_many`) go to the process that
+    fetches the page's host, so per-host limits and delays hold across both. A process
+    ends when told to stop, or when this process dies (its pipe's far end closes).
+    """
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        requests: Sequence[FetchRequest],
+        order: Sequence[int],
+        buffer_bytes: int,
+        count: int,
+    ) -> None:
+        self.finished: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        self._options = fetcher.options
+        dealt = deal(requests, order, fetcher.options, count)
+        self._owners = dealt.owners
+        self._children: list[_Child] = []
+        for part in dealt.parts:
+            inherited = [fd for child in self._children for fd in child.ends]
+            self._children.append(
+                _Child(
+                    fetcher,
+                    dealt.options,
+                    requests,
+                    part,
+                    buffer_bytes // len(dealt.parts),
+                    inherited,
+                )
+            )
+        self._fetched_by = {i: k for k, part in enumerate(dealt.parts) for i in part}
+        self._calls = itertools.count()
+        self._pages: dict[int, Future[_Pages]] = {}
+        self._stopping = False
+        self._readers = [
+            threading.Thread(
+                target=self._read, args=(child,), name="feeds-fetch-reader", daemon=True
+            )
+            for child in self._children
+        ]
+
+    @property
+    def ends(self) -> list[int]:
+        """This process's ends of the pipes (other processes forked later close them)."""
+        return [fd for child in self._children for fd in child.ends]
+
+    @property
+    def options(self) -> FetchOptions:
+        return self._options
+
+    def start(self) -> None:
+        """Start reading what the fetch processes send."""
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, child: _Child) -> None:
+        received = 0
+        try:
+            while True:
+                message = child.results.recv()
+                if message[0] == "events":
+                    for event in message[1]:
+                        self.finished.put(event)
+                    received += len(message[1])
+                else:  # ("pages", call, what they gave)
+                    self._pages.pop(message[1]).set_result(message[2])
+        except (EOFError, OSError):
+            pass
+        child.process.join()
+        ended = RuntimeError(f"a fetch process ended (exit code {child.process.exitcode})")
+        for call in list(self._pages):
+            if (future := self._pages.pop(call, None)) is not None:
+                future.set_exception(ended)
+        if received < len(child.part) and not self._stopping:
+            self.finished.put((-1, _Raised(ended)))
+
+    def consumed(self, i: int, size: int) -> None:
+        """The consumer took request ``i``'s document of ``size`` bytes: room in the buffer."""
+        self._children[self._fetched_by[i]].send(size)
+
+    def reconsider(self) -> None:
+        """Nothing to do here: each fetch process throttles itself."""
+
+    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
+        """:meth:`Fetcher.fetch_many`, made by the fetch processes of the pages' hosts."""
+        by_child: dict[int, list[int]] = {}
+        for n, request in enumerate(requests):
+            by_child.setdefault(self._owners.get(request_host(request), 0), []).append(n)
+        calls: list[tuple[list[int], Future[_Pages]]] = []
+        for k, indices in by_child.items():
+            future: Future[_Pages] = Future()
+            call = next(self._calls)
+            self._pages[call] = future
+            try:
+                self._children[k].send(("pages", call, [requests[n] for n in indices]))
+            except OSError as exc:  # the process is gone: its end of the pipe closed
+                self._pages.pop(call, None)
+                raise RuntimeError("a fetch process ended") from exc
+            calls.append((indices, future))
+        outcomes: list[FetchResult | FetchError | None] = [None] * len(requests)
+        for indices, future in calls:
+            pages = future.result()
+            if isinstance(pages, _Raised):
+                raise pages.exc
+            for n, outcome in zip(indices, pages, strict=True):
+                outcomes[n] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def fetch(self, request: FetchRequest) -> FetchResult:
+        """:meth:`Fetcher.fetch`, made by the fetch process of the request's host."""
+        (outcome,) = self.fetch_many([request])
+        if isinstance(outcome, FetchError):
+            raise outcome
+        return outcome
+
+    def stop(self) -> None:
+        """Start no more fetches; wait for those under way and for the processes to end."""
+        self._stopping = True
+        for child in self._children:
+            with contextlib.suppress(OSError):  # it ended already
+                child.send(None)
+        for child, reader in zip(self._children, self._readers, strict=True):
+            if reader.is_alive():
+                reader.join()  # it ends with the process, and waits for it (one waiter only)
+            child.process.join()
+            child.results.close()
+            child.control.close()
+
+
+class _Child:
+    """One fetch process: its pipes and what it fetches."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        options: FetchOptions,
+        requests: Sequence[FetchRequest],
+        part: list[int],
+        buffer_bytes: int,
+        inherited: Sequence[int],
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self.part = part
+        self.results, child_results = context.Pipe(duplex=False)
+        child_control, self.control = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_serve_fetches,
+            args=(
+                fetcher,
+                options,
+                requests,
+                part,
+                buffer_bytes,
+                child_results,
+                child_control,
+                inherited,
+            ),
+            name="feeds-fetch",
+            daemon=True,
+        )
+        self.process.start()
+        child_results.close()
+        child_control.close()
+        self._sending = threading.Lock()
+
+    @property
+    def ends(self) -> tuple[int, int]:
+        return (self.results.fileno(), self.control.fileno())
+
+    def send(self, message: object) -> None:
+        with self._sending:
+            self.control.send(message)
+
+
+def _serve_fetches(
+    fetcher: Fetcher,
+    options: FetchOptions,
+    requests: Sequence[FetchRequest],
+    order: Sequence[int],
+    buffer_bytes: int,
+    results: Connection,
+    control: Connection,
+    inherited: Sequence[int],
+) -> None:
+    """A fetch process of :class:`_FetchProcesses`: fetch, send back, serve page requests.
+
+    Messages in: a size (the consumer took a document), ``("pages", call, requests)``,
+    None (stop). Out: ``("events", [event, ...])`` and ``("pages", call, outcomes)``.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    _close_all(inherited)  # the other fetch processes' pipes: they must see their ends close
+    fetcher.restrict(options)
+    sending = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        try:
+            data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        except Exception:  # a bug's exception that does not pickle: its traceback does
+            data = pickle.dumps(_portable(message), pickle.HIGHEST_PROTOCOL)
+        with sending:
+            results.send_bytes(data)
+
+    fetching = _Fetching(fetcher, requests, order, buffer_bytes)
+    stopped = threading.Event()
+
+    def pages(call: int, wanted: Sequence[FetchRequest]) -> None:
+        answer: _Pages
+        try:
+            answer = fetcher.fetch_many(wanted)
+        except BaseException as exc:  # a bug: raised in the consumer
+            answer = _Raised(exc)
+        with contextlib.suppress(OSError):  # the consumer stopped waiting: it is gone
+            send(("pages", call, answer))
+
+    def listen() -> None:
+        while True:
+            try:
+                message = control.recv()
+            except (EOFError, OSError):  # the parent died
+                message = None
+            if message is None:
+                stopped.set()
+                fetching.stop()
+                return
+            if isinstance(message, int):
+                fetching.consumed(-1, message)  # one buffer: whose document it was is no matter
+            else:
+                threading.Thread(target=pages, args=message[1:], daemon=True).start()
+
+    listener = threading.Thread(target=listen, name="feeds-fetch-control", daemon=True)
+    listener.start()
+    sent = 0
+    try:
+        while sent < len(order) and not stopped.is_set():
+            try:
+                batch = [fetching.finished.get(timeout=WINDOW)]
+            except queue.Empty:
+                fetching.reconsider()
+                continue
+            while True:
+                try:
+                    batch.append(fetching.finished.get_nowait())
+                except queue.Empty:
+                    break
+            send(("events", batch))
+            sent += len(batch)
+            fetching.reconsider()
+        listener.join()  # pages are asked for until the consumer has saved the last source
+    finally:
+        fetching.stop()
+        fetcher.close()
+
+
+def _portable(message: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``message`` with each exception that does not pickle replaced by a RuntimeError."""
+
+    def fix(item: Any) -> Any:
+        if isinstance(item, _Raised):
+            try:
+                pickle.dumps(item.exc)
+            except Exception:
+                text = "".join(traceback.format_exception(item.exc))
+                return _Raised(RuntimeError(f"in the fetch process: {text}"))
+            return item
+        if isinstance(item, tuple):
+            return tuple(fix(part) for part in item)
+        if isinstance(item, list):
+            return [fix(part) for part in item]
+        return item
+
+    return tuple(fix(part) for part in message)
 
 
 class Throttle:
@@ -299,23 +686,31 @@ def preload() -> None:
         importlib.import_module(name)
 
 
-def _fork_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
-    """A pool of workers forked from this process now, or None when that is not safe."""
+def _fork_pool(stack: ExitStack, inherited: Sequence[int] = ()) -> ProcessPoolExecutor | None:
+    """A pool of workers forked from this process now, or None when that is not safe.
+
+    ``inherited``: file descriptors the workers close at once (the ends of the fetch
+    process's pipes: the fetch process must see end-of-file when this process dies).
+    """
     if usable_cores() < 2 or threading.active_count() > 1:
         return None
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
-    pool = _start_pool(stack)
+    pool = _start_pool(stack, inherited)
     if pool is not None:
         pool.submit(int)  # forks the workers now, before any thread of ours starts
     return pool
 
 
-def _start_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
+def _start_pool(stack: ExitStack, inherited: Sequence[int] = ()) -> ProcessPoolExecutor | None:
     workers = usable_cores()
     if workers < 2:
         return None
-    pool = ProcessPoolExecutor(workers, mp_context=_mp_context())
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=_mp_context(),
+        initializer=functools.partial(_close_all, tuple(inherited)) if inherited else None,
+    )
     # If saving fails half-way, or the run is stopped, do not wait for the rest.
     stack.callback(pool.shutdown, wait=True, cancel_futures=True)
     return pool
@@ -338,6 +733,11 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         context.set_forkserver_preload(["feeds.prepare", *PRELOAD])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _close_all(fds: Sequence[int]) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 def usable_cores() -> int:

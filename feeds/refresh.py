@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from feeds import dedupe, schedule, websub
 from feeds.config import Config, OutputConfig, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
-from feeds.fetch import Fetcher
+from feeds.fetch import Fetcher, PageFetcher
 from feeds.pipeline import stream
 from feeds.prepare import Job, Prepared, prepare
 from feeds.store import FetchOutcome, Presence, ScheduleUpdate, Store
@@ -263,7 +263,13 @@ def refresh(
 
         # While a server keeps us waiting, what is saved is committed: the write lock is
         # not held across network waits (`feeds drop`, `feeds enable` would wait on it).
-        for i, outcome, ready in stream(fetcher, requests, job_for, stack=stack, on_wait=commit):
+        def use_pages(pages: PageFetcher) -> None:
+            run.fetcher = pages
+
+        fetches = stream(
+            fetcher, requests, job_for, stack=stack, on_wait=commit, use_pages=use_pages
+        )
+        for i, outcome, ready in fetches:
             if should_stop is not None and should_stop():
                 break
             ingest(i, outcome, ready)
@@ -364,7 +370,7 @@ def schedule_update(
 class _Run:
     config: Config
     store: Store
-    fetcher: Fetcher
+    fetcher: PageFetcher  # the run's fetcher, or its stand-in in the fetch process
     budget: Budget | None  # made at the first article page (see pages)
     batch: int
     now: datetime

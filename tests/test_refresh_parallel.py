@@ -102,6 +102,10 @@ class ScriptedFetcher(Fetcher):
         self.arrived: list[str] = []
         self.running = self.most_running = 0
 
+    @property
+    def idle(self) -> bool:
+        return False  # its counts are read in this process: it must fetch here, in threads
+
     def attempt(self, request: FetchRequest) -> FetchResult | FetchError:
         with self.lock:
             self.running += 1

@@ -1,0 +1,330 @@
+"""A large cron refresh fetches in processes of its own: same result, same politeness."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_pipeline import NOW, make_config, rss
+
+from feeds import errors
+from feeds import pipeline as pipeline_module
+from feeds.errors import FetchError, HTTPStatusError
+from feeds.fetch import Fetcher, interleave, request_host
+from feeds.pipeline import deal, stream
+from feeds.refresh import refresh
+from feeds.store import Store
+from feeds.types import FetchOptions, FetchRequest, FetchResult
+
+from httpserver import HTTPTestServer, Reply
+from wordpress import article_page, story, teaser_feed
+
+HTML = {"Content-Type": "text/html; charset=UTF-8"}
+STORIES = [story(f"story-{n}", f"Story number {n}", 200 + n, f"Topic {n}") for n in range(3)]
+
+
+def _serve(setup: Callable[[HTTPTestServer], None], conn: Connection) -> None:
+    with HTTPTestServer() as server:
+        setup(server)
+        conn.send(server.base_url)
+        while conn.recv() == "stats":
+            conn.send({"max_in_flight": server.max_in_flight, "requests": len(server.requests)})
+
+
+@contextmanager
+def served_elsewhere(
+    setup: Callable[[HTTPTestServer], None],
+) -> Iterator[tuple[str, Callable[[], dict[str, int]]]]:
+    """A test server in a process of its own, so that this one keeps no thread (and may
+    fork). Yields its base URL and a function that returns its counts so far."""
+    context = multiprocessing.get_context("fork")
+    here, there = context.Pipe()
+    process = context.Process(target=_serve, args=(setup, there), daemon=True)
+    process.start()
+    base: str = here.recv()
+
+    def stats() -> dict[str, int]:
+        here.send("stats")
+        counts: dict[str, int] = here.recv()
+        return counts
+
+    try:
+        yield base, stats
+    finally:
+        here.send("stop")
+        process.join(5)
+        process.kill()
+
+
+def _site(server: HTTPTestServer) -> None:
+    for i in range(40):
+        items = [(f"{i}-{n}", f"Feed {i} story {n}") for n in range(3)]
+        server.route(f"/feed{i}", Reply(body=rss(*items), headers={"ETag": f'"{i}"'}))
+    # Two feeds of teasers: their articles' pages are fetched while they are saved.
+    for i in (40, 41):
+        server.route(f"/feed{i}", Reply(body=teaser_feed(STORIES, base=server.base_url)))
+    for s in STORIES:
+        server.route(f"/{s.slug}/", Reply(body=article_page(s, base=server.base_url), headers=HTML))
+    server.route("/gone", Reply(status=410))
+
+
+class Spy:
+    """Counts the fetch processes' starts (made in this process)."""
+
+    started = 0
+
+    def __init__(self, real: type[Any]) -> None:
+        self.real = real
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        Spy.started += 1
+        return self.real(*args, **kwargs)
+
+
+def _refresh(tmp_path: Path, base: str) -> tuple[Any, bytes]:
+    sources = {f"s{i:02}": f"{base}/feed{i}" for i in range(42)}
+    sources["gone"] = f"{base}/gone"
+    config = make_config(
+        tmp_path,
+        sources,
+        max_connections=8,
+        max_per_host=4,
+        allow_private_addresses=["127.0.0.1/32"],
+    )
+    assert threading.active_count() == 1  # else the run could not fork
+    with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        report = refresh(config, store, fetcher, now=NOW, force=True)
+        entries = [
+            (s.source, s.id, s.title, s.excerpt, s.content_html)
+            for s in store.entries_for_output([*sources], 1000)
+        ]
+    summaries = [(s.name, s.status, s.changes, s.error) for s in report.sources]
+    return (summaries, entries), (tmp_path / "out" / "all.atom").read_bytes()
+
+
+def test_a_large_cron_refresh_fetches_in_processes_with_the_in_process_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(pipeline_module, "_FetchProcesses", Spy(pipeline_module._FetchProcesses))
+    Spy.started = 0
+    with served_elsewhere(_site) as (base, stats):
+        monkeypatch.setattr(pipeline_module, "FETCH_PROCESS_MIN_SOURCES", 10**6)
+        threads, threads_out = _refresh(tmp_path / "threads", base)
+        assert Spy.started == 0
+        requests_before = stats()["requests"]
+
+        monkeypatch.setattr(pipeline_module, "FETCH_PROCESS_MIN_SOURCES", 32)
+        processes, processes_out = _refresh(tmp_path / "processes", base)
+        assert Spy.started == 1
+        counts = stats()
+    assert processes == threads
+    assert processes_out == threads_out
+    # The same requests: 43 feeds and the 3 article pages (the second teaser feed finds
+    # them in the article cache).
+    assert counts["requests"] - requests_before == requests_before == 43 + 3
+    # Both fetch processes together kept to max_per_host (one host here).
+    assert counts["max_in_flight"] <= 4
+    summaries, entries = processes
+    assert summaries[-1][0] == "gone" and "410" in str(summaries[-1][3])
+    # The teasers' articles came through the fetch processes: their bodies are the pages'.
+    teasers = [e for e in entries if e[0] in ("s40", "s41")]
+    assert len(teasers) == 3
+    assert all("capital markets day" in e[4] for e in teasers)
+
+
+def test_errors_cross_processes_whole() -> None:
+    made = [
+        HTTPStatusError("http://a.example/", 503, retry_after="120"),
+        errors.NotAFeedError("http://a.example/", ["http://a.example/feed"]),
+        errors.ConfigError(["fetch.x: unknown key"], "config.toml"),
+        errors.FetchTimeoutError("http://a.example/", "read timeout after 5 s"),
+        errors.AddressNotAllowedError("http://10.0.0.1/", "refused: a private address"),
+    ]
+    for error in made:
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error)
+        assert str(again) == str(error)
+        assert vars(again) == vars(error)
+
+
+# --- how the requests are shared ----------------------------------------------------------
+
+hosts = st.lists(
+    st.sampled_from(["a.example", "b.example", "c.example", "d.example"]), min_size=1, max_size=60
+)
+
+
+@given(
+    hosts=hosts,
+    count=st.integers(1, 4),
+    per_host=st.integers(1, 8),
+    delay=st.sampled_from([0.0, 1.0]),
+)
+def test_dealing_keeps_every_request_once_in_order_and_within_the_limits(
+    hosts: list[str], count: int, per_host: int, delay: float
+) -> None:
+    requests = [FetchRequest(f"s{i}", f"http://{h}/{i}") for i, h in enumerate(hosts)]
+    order = interleave(requests)
+    options = FetchOptions(max_connections=8, max_per_host=per_host, min_host_delay=delay)
+    dealt = deal(requests, order, options, count)
+    assert sorted(i for part in dealt.parts for i in part) == sorted(order)
+    assert all(dealt.parts) and len(dealt.parts) <= count
+    position = {i: n for n, i in enumerate(order)}
+    for part in dealt.parts:  # each process keeps the round-robin order
+        assert part == sorted(part, key=position.__getitem__)
+    parts = len(dealt.parts)
+    assert dealt.options.max_connections * parts <= max(options.max_connections, parts)
+    for host in set(hosts):
+        sharing = [
+            part for part in dealt.parts if any(request_host(requests[i]) == host for i in part)
+        ]
+        # Never more connections to a host than configured, all processes together.
+        assert dealt.options.max_per_host * len(sharing) <= per_host
+        if delay:  # a delay between a host's requests is kept by one process alone
+            assert len(sharing) == 1
+            assert dealt.owners[host] == dealt.parts.index(sharing[0])
+
+
+# --- the stream, with scripted fetchers run in the fetch processes ------------------------
+
+
+class Answering(Fetcher):
+    """Answers at once, and says which process answered under which limits."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(FetchOptions(**{"max_connections": 8, "max_per_host": 8, **options}))
+
+    def attempt(self, request: FetchRequest) -> FetchResult | FetchError:
+        if request.source == "bug":
+            raise RuntimeError("a bug in the fetcher")
+        if request.source == "odd-bug":
+            raise Unpicklable()
+        if request.source == "crash":
+            os._exit(3)
+        return FetchResult(
+            source=request.source,
+            url=request.url,
+            final_url=request.url,
+            status=304,
+            content=None,
+            headers={"pid": str(os.getpid()), "per-host": str(self.options.max_per_host)},
+            etag=None,
+            last_modified=None,
+            body_hash=None,
+        )
+
+
+class Unpicklable(Exception):
+    def __init__(self) -> None:
+        super().__init__("cannot cross")
+        self.handle = lambda: None
+
+
+def _requests(n: int, *special: str) -> list[FetchRequest]:
+    plain = [FetchRequest(f"s{i}", f"http://{'ab'[i % 2]}.example/{i}") for i in range(n)]
+    return plain + [FetchRequest(name, f"http://a.example/{name}") for name in special]
+
+
+@pytest.fixture
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
+    assert threading.active_count() == 1
+
+
+@pytest.mark.usefixtures("two_cores")
+@pytest.mark.parametrize(("delay", "per_host"), [(0.0, "4"), (1.0, "8")])
+def test_each_fetch_process_answers_under_its_share_of_the_limits(
+    delay: float, per_host: str
+) -> None:
+    requests = _requests(40)
+    with Answering(min_host_delay=delay) as fetcher, ExitStack() as stack:
+        got = list(stream(fetcher, requests, lambda i, o: None, stack=stack))
+    assert [i for i, _, _ in got] == interleave(requests)
+    outcomes = [o for _, o, _ in got]
+    assert all(isinstance(o, FetchResult) for o in outcomes)
+    answered = {o.headers["pid"] for o in outcomes if isinstance(o, FetchResult)}
+    assert str(os.getpid()) not in answered and len(answered) == 2
+    assert {o.headers["per-host"] for o in outcomes if isinstance(o, FetchResult)} == {per_host}
+    if delay:  # with a delay to keep, each host is fetched by one process
+        by_host = {
+            (request_host(requests[i]), o.headers["pid"])
+            for i, o, _ in got
+            if isinstance(o, FetchResult)
+        }
+        assert len(by_host) == 2
+
+
+@pytest.mark.usefixtures("two_cores")
+@pytest.mark.parametrize(
+    ("special", "message"),
+    [
+        ("bug", "a bug in the fetcher"),
+        ("odd-bug", "(?s)in the fetch process: Traceback.*Unpicklable: cannot cross"),
+        ("crash", r"a fetch process ended \(exit code 3\)"),
+    ],
+)
+def test_a_bug_or_a_crash_in_a_fetch_process_is_raised_by_the_stream(
+    special: str, message: str
+) -> None:
+    requests = _requests(40, special)
+    with (
+        Answering() as fetcher,
+        ExitStack() as stack,
+        pytest.raises(RuntimeError, match=message),
+    ):
+        list(stream(fetcher, requests, lambda i, o: None, stack=stack))
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_a_stream_left_early_stops_its_fetch_processes() -> None:
+    requests = _requests(200)
+    with Answering() as fetcher:
+        with ExitStack() as stack:
+            outcomes = stream(fetcher, requests, lambda i, o: None, stack=stack)
+            taken = [next(outcomes) for _ in range(3)]
+            assert len(multiprocessing.active_children()) >= 2
+        assert multiprocessing.active_children() == []
+    assert [i for i, _, _ in taken] == interleave(requests)[:3]
+
+
+class Sized(Answering):
+    """Answers with a 100 kB document, and counts its answers across processes."""
+
+    answered: Any = None
+
+    def attempt(self, request: FetchRequest) -> FetchResult | FetchError:
+        with Sized.answered.get_lock():
+            Sized.answered.value += 1
+        outcome = super().attempt(request)
+        assert isinstance(outcome, FetchResult)
+        return replace(outcome, status=200, content=b"x" * 100_000)
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_the_fetch_processes_keep_to_the_buffer_between_them() -> None:
+    Sized.answered = multiprocessing.get_context("fork").Value("i", 0)
+    requests = _requests(60)
+    waiting = []
+    with Sized() as fetcher, ExitStack() as stack:
+        outcomes = stream(fetcher, requests, lambda i, o: None, stack=stack, buffer_bytes=300_000)
+        for n, _ in enumerate(outcomes):
+            time.sleep(0.005)  # a slow consumer: the fetches run ahead until the buffer is full
+            waiting.append(Sized.answered.value - (n + 1))
+    # Each process has half the buffer (1.5 documents: it stops at the second) and at most
+    # 4 fetches under way.
+    assert max(waiting) <= 2 * (2 + 4)
+    assert max(waiting) >= 2  # it did run ahead
