@@ -502,6 +502,9 @@ class _Child:
         self.part = part
         self.results, child_results = context.Pipe(duplex=False)
         child_control, self.control = context.Pipe(duplex=False)
+        # The copy of this end that the fork leaves in the process must go too, or the
+        # process would never see its control pipe close when this process dies.
+        inherited = [*inherited, *self.ends]
         self.process = context.Process(
             target=_serve_fetches,
             args=(
@@ -547,7 +550,7 @@ def _serve_fetches(
     None (stop). Out: ``("events", [event, ...])`` and ``("pages", call, outcomes)``.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
-    _close_all(inherited)  # the other fetch processes' pipes: they must see their ends close
+    _close_all(inherited)  # this end's copies of the pipes: each must see the others close
     fetcher.restrict(options)
     sending = threading.Lock()
 
@@ -707,9 +710,7 @@ def _start_pool(stack: ExitStack, inherited: Sequence[int] = ()) -> ProcessPoolE
     if workers < 2:
         return None
     pool = ProcessPoolExecutor(
-        workers,
-        mp_context=_mp_context(),
-        initializer=functools.partial(_close_all, tuple(inherited)) if inherited else None,
+        workers, mp_context=_mp_context(), initializer=functools.partial(_worker, tuple(inherited))
     )
     # If saving fails half-way, or the run is stopped, do not wait for the rest.
     stack.callback(pool.shutdown, wait=True, cancel_futures=True)
@@ -738,6 +739,26 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 def _close_all(fds: Sequence[int]) -> None:
     for fd in fds:
         os.close(fd)
+
+
+ORPHAN_CHECK = 1.0
+"""Seconds: how often a worker checks that the process that started it is still there."""
+
+
+def _worker(inherited: Sequence[int]) -> None:
+    """Set up a worker: close ``inherited`` (see :func:`_fork_pool`), and end the worker
+    once its parent is gone. A worker waits for work on a queue whose other end it holds
+    itself, so a refresh killed outright (SIGKILL, the OOM killer) would leave it waiting
+    for ever."""
+    _close_all(inherited)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="feeds-orphan-check", daemon=True).start()
 
 
 def usable_cores() -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -328,3 +330,57 @@ def test_the_fetch_processes_keep_to_the_buffer_between_them() -> None:
     # 4 fetches under way.
     assert max(waiting) <= 2 * (2 + 4)
     assert max(waiting) >= 2  # it did run ahead
+
+
+def _slow_site(server: HTTPTestServer) -> None:
+    for i in range(40):
+        server.route(f"/feed{i}", Reply(body=rss((f"{i}", f"Story {i}")), delay=0.3))
+
+
+KILLED_RUN = """
+import sys
+from pathlib import Path
+from feeds import config
+from feeds.fetch import Fetcher
+from feeds.refresh import refresh
+from feeds.store import Store
+from test_pipeline import NOW, make_config
+conf = make_config(Path(sys.argv[1]), {f"s{i}": f"{sys.argv[2]}/feed{i}" for i in range(40)},
+                   max_connections=2, max_per_host=2)
+with Store.open(conf.store_path) as store, Fetcher(conf.fetch) as fetcher:
+    refresh(conf, store, fetcher, now=NOW, force=True)
+"""
+
+
+def _marked(mark: str) -> list[int]:
+    """The processes whose environment carries ``mark``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if mark.encode() in environ:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_the_fetch_processes_end_when_the_refresh_is_killed(tmp_path: Path) -> None:
+    mark = f"FEEDS_TEST_MARK=fetch-{os.getpid()}-{time.monotonic_ns()}"
+    name, value = mark.split("=")
+    with served_elsewhere(_slow_site) as (base, stats):
+        env = {**os.environ, name: value, "PYTHONPATH": str(Path(__file__).parent)}
+        run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path), base], env=env)
+        deadline = time.monotonic() + 10
+        while stats()["requests"] < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        family = [pid for pid in _marked(mark) if pid != run.pid]
+        assert len(family) >= 2  # the fetch processes (and the workers) are running
+        run.kill()
+        run.wait()
+        deadline = time.monotonic() + 10
+        while _marked(mark) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _marked(mark) == []  # none outlived the refresh for long
