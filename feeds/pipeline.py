@@ -208,7 +208,7 @@ class _Fetching:
 
     Each thread takes the next request in ``order`` itself (no hand-over per request)
     while fewer fetches than the throttle's limit are under way and the buffer has room,
-    and puts what it got on ``finished``.
+    and puts what it got on ``finished`` (or hands it to ``deliver``).
     """
 
     def __init__(
@@ -217,11 +217,13 @@ class _Fetching:
         requests: Sequence[FetchRequest],
         order: Sequence[int],
         buffer_bytes: int,
+        deliver: Callable[[_Event], None] | None = None,
     ) -> None:
         self.finished: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        self._deliver = deliver or self.finished.put
         self._fetcher, self._requests, self._order = fetcher, requests, order
         self._buffer_bytes = buffer_bytes
-        self._throttle = Throttle(min(fetcher.options.max_connections, len(requests)))
+        self._throttle = Throttle(min(fetcher.options.max_connections, len(order)))
         self._turn = threading.Condition()
         self._started = 0  # requests taken, in order
         self._running = 0  # fetches under way
@@ -257,7 +259,7 @@ class _Fetching:
                 if isinstance(outcome, FetchResult) and outcome.content is not None:
                     self._buffered += len(outcome.content)
                 self._turn.notify()
-            self.finished.put((j, outcome))
+            self._deliver((j, outcome))
 
     def consumed(self, i: int, size: int) -> None:
         """The consumer took request ``i``'s document of ``size`` bytes: room in the buffer."""
@@ -562,8 +564,21 @@ def _serve_fetches(
         with sending:
             results.send_bytes(data)
 
-    fetching = _Fetching(fetcher, requests, order, buffer_bytes)
     stopped = threading.Event()
+    delivered = [0]
+    done = threading.Event()
+    counting = threading.Lock()
+
+    def deliver(event: _Event) -> None:
+        """Send an outcome at once, from the thread that fetched it (no hand-over)."""
+        with contextlib.suppress(OSError):  # the consumer is gone: the listener stops us
+            send(("events", [event]))
+        with counting:
+            delivered[0] += 1
+            if delivered[0] == len(order):
+                done.set()
+
+    fetching = _Fetching(fetcher, requests, order, buffer_bytes, deliver)
 
     def pages(call: int, wanted: Sequence[FetchRequest]) -> None:
         answer: _Pages
@@ -591,21 +606,8 @@ def _serve_fetches(
 
     listener = threading.Thread(target=listen, name="feeds-fetch-control", daemon=True)
     listener.start()
-    sent = 0
     try:
-        while sent < len(order) and not stopped.is_set():
-            try:
-                batch = [fetching.finished.get(timeout=WINDOW)]
-            except queue.Empty:
-                fetching.reconsider()
-                continue
-            while True:
-                try:
-                    batch.append(fetching.finished.get_nowait())
-                except queue.Empty:
-                    break
-            send(("events", batch))
-            sent += len(batch)
+        while not done.wait(WINDOW) and not stopped.is_set():
             fetching.reconsider()
         listener.join()  # pages are asked for until the consumer has saved the last source
     finally:
