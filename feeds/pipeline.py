@@ -64,11 +64,12 @@ PARALLEL_MIN_SOURCES = 8
 """A run of at least this many sources forks its workers before fetching (when it can)."""
 
 FETCH_PROCESS_MIN_SOURCES = 32
-"""A run of at least this many sources fetches in a process of its own (when it can).
+"""A run of at least this many sources fetches in processes of its own (when it can).
 
-A fetch is mostly Python work (httpx, h11), which the fetch threads and the consumer
-would otherwise share one interpreter lock for: in a process of its own it runs beside
-the saving. Forking it costs a few milliseconds.
+A fetch from a server that answers at once is mostly Python work (httpx, h11), which the
+fetch threads and the consumer would otherwise share one interpreter lock for: in
+processes of their own, one per core, the fetches run beside the saving. Forking them
+costs a few milliseconds.
 """
 
 WINDOW = 0.05
@@ -102,11 +103,11 @@ def stream(
     workers.
 
     In a large run (:data:`FETCH_PROCESS_MIN_SOURCES`) of a process with no other thread,
-    the fetches run in a process of their own, forked with ``fetcher`` (see
-    :class:`_FetchProcess`); ``use_pages`` is then called with what fetches pages through
-    that process while the stream lasts, so that one fetcher still sees every request to
-    a host (its limits and delays hold across both). Otherwise it is not called: the
-    caller's ``fetcher`` serves.
+    the fetches run in processes of their own, forked with ``fetcher`` (see
+    :class:`_FetchProcesses`); ``use_pages`` is then called with what fetches pages
+    through those processes while the stream lasts, each page by the process that fetches
+    its host, so that the limits and delays of a host hold across feeds and pages.
+    Otherwise it is not called: the caller's ``fetcher`` serves.
     """
     if not requests:
         return
