@@ -420,10 +420,9 @@ class _FetchProcesses:
         try:
             while True:
                 message = child.results.recv()
-                if message[0] == "events":
-                    for event in message[1]:
-                        self.finished.put(event)
-                    received += len(message[1])
+                if message[0] == "event":
+                    self.finished.put(message[1])
+                    received += 1
                 else:  # ("pages", call, what they gave)
                     self._pages.pop(message[1]).set_result(message[2])
         except (EOFError, OSError):
@@ -550,7 +549,7 @@ def _serve_fetches(
     """A fetch process of :class:`_FetchProcesses`: fetch, send back, serve page requests.
 
     Messages in: a size (the consumer took a document), ``("pages", call, requests)``,
-    None (stop). Out: ``("events", [event, ...])`` and ``("pages", call, outcomes)``.
+    None (stop). Out: ``("event", (index, outcome))`` and ``("pages", call, outcomes)``.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     _close_all(inherited)  # this end's copies of the pipes: each must see the others close
@@ -566,17 +565,18 @@ def _serve_fetches(
             results.send_bytes(data)
 
     stopped = threading.Event()
-    delivered = [0]
     done = threading.Event()
     counting = threading.Lock()
+    delivered = 0
 
     def deliver(event: _Event) -> None:
         """Send an outcome at once, from the thread that fetched it (no hand-over)."""
+        nonlocal delivered
         with contextlib.suppress(OSError):  # the consumer is gone: the listener stops us
-            send(("events", [event]))
+            send(("event", event))
         with counting:
-            delivered[0] += 1
-            if delivered[0] == len(order):
+            delivered += 1
+            if delivered == len(order):
                 done.set()
 
     fetching = _Fetching(fetcher, requests, order, buffer_bytes, deliver)
