@@ -370,7 +370,7 @@ def schedule_update(
 class _Run:
     config: Config
     store: Store
-    fetcher: PageFetcher  # the run's fetcher, or its stand-in in the fetch process
+    fetcher: PageFetcher  # the run's fetcher, or its stand-in for the fetch processes
     budget: Budget | None  # made at the first article page (see pages)
     batch: int
     now: datetime
