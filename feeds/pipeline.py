@@ -116,7 +116,7 @@ def stream(
         not (r.etag or r.last_modified or r.body_hash) for r in requests
     ):
         preload()  # new sources: documents will come; the processes forked now share it
-    # Forked now, before any thread of ours starts, the fetch process and the workers cost
+    # Forked now, before any thread of ours starts, the fetch processes and the workers cost
     # milliseconds; later (threads alive) workers come from a fork server, once the run
     # turns out to be large, and fetches stay in this process.
     fetching: _Fetching | _FetchProcesses
@@ -143,7 +143,7 @@ def stream(
         if outcome is None:  # a worker finished i's document
             return
         if isinstance(outcome, _Raised):
-            raise outcome.exc  # a bug in the fetcher: it returns FetchErrors, raises nothing
+            raise outcome.exc  # a bug in a fetch (which returns FetchErrors), or a dead process
         arrived[i] = outcome
         if not isinstance(outcome, FetchResult) or outcome.content is None:
             return
