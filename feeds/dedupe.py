@@ -435,6 +435,31 @@ def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return same / NUM_BINS
 
 
+class Alike:
+    """How far stored signatures resemble one signature, read as stored.
+
+    Two signatures' equal bins are the zero 32-bit lanes of their blobs' XOR
+    (:func:`encode_signature`): the count :func:`resemblance` makes, without
+    decoding the signatures that are not alike enough.
+    """
+
+    def __init__(self, sig: tuple[int, ...]) -> None:
+        self._bits = int.from_bytes(encode_signature(sig), "little")
+
+    def at_least(self, blob: bytes, minimum: float) -> tuple[int, ...] | None:
+        """The stored signature, if its resemblance is at least ``minimum``; else None."""
+        if len(blob) != 4 * NUM_BINS:
+            return None
+        xor = self._bits ^ int.from_bytes(blob, "little")
+        same = _LANES.unpack(xor.to_bytes(4 * NUM_BINS, "little")).count(0)
+        if same / NUM_BINS < minimum:
+            return None
+        return _LANES.unpack(blob)
+
+
+_LANES = struct.Struct(f"<{NUM_BINS}I")
+
+
 def title_resemblance(a: str, b: str) -> float:
     """Jaccard resemblance of two titles' content words (0..1; 0 when one has none)."""
     wa = {w for w in words(a) if w not in _STOPWORDS}

@@ -676,17 +676,15 @@ def ingest_entries(
                 published = entry.published or entry.updated or now
                 # A source listing two items side by side means two stories: never
                 # merge near copies within one fetch of one source.
-                candidates = []
-                if (
-                    presence is None
-                    or i not in known_sigs
-                    or not presence.buckets.isdisjoint(dedupe.lsh_buckets(sig))
-                ):
-                    candidates = [
-                        c
-                        for c in store.near_candidates(sig, bodies=False)
-                        if not (c.source == name and c.entry_id in fetched)
-                    ]
+                # Presence knows which of a prepared signature's buckets hold copies.
+                present = presence.buckets if presence is not None and i in known_sigs else None
+                candidates = [
+                    c
+                    for c in store.near_candidates(
+                        sig, bodies=False, present=present, min_resemblance=options.body_min
+                    )
+                    if not (c.source == name and c.entry_id in fetched)
+                ]
                 if candidates:
                     match = dedupe.near_match(
                         name,

@@ -10,14 +10,16 @@ Tables: ``sources`` (configured sources and their fetch state) and ``entries``
 an ``entry_id``; the first copy has ``merged_reason`` NULL, the others say why
 they were merged into it, with the similarity scores in ``merge_scores``).
 ``lsh`` maps the LSH bands of each copy's body signature to the copy, so near
-copies are found with index lookups only; ``tombstones`` lists dropped stories.
+copies are found with index lookups only, and ``signatures`` holds the signatures
+of those copies again, in rows narrow enough to read by the dozen (a copy's own
+row spans pages of text); ``tombstones`` lists dropped stories.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -209,6 +211,16 @@ MIGRATIONS: tuple[str, ...] = (
             ),
         )
     ),
+    # 9: the indexed copies' signatures, apart from their text: a near-copy lookup reads
+    # those of up to NEAR_CANDIDATES copies, and only the copies alike enough in full
+    """
+    CREATE TABLE signatures (
+        copy INTEGER PRIMARY KEY,
+        signature BLOB NOT NULL
+    );
+    INSERT INTO signatures (copy, signature)
+        SELECT rowid, signature FROM entries WHERE length(signature) > 0;
+    """,
 )
 
 RECENT_BODIES = 100
@@ -446,6 +458,7 @@ class Store:
         with self.transaction():
             self._db.execute("UPDATE entries SET signature = NULL WHERE signature IS NOT NULL")
             self._db.execute("DELETE FROM lsh")
+            self._db.execute("DELETE FROM signatures")
             self._db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('signature_scheme', ?)",
                 (dedupe.SIGNATURE_SCHEME,),
@@ -946,41 +959,62 @@ class Store:
                 return Match(entry_id=row[0], source=row[1], reason=reason)
         return None
 
-    def near_candidates(self, sig: tuple[int, ...], *, bodies: bool = True) -> list[Candidate]:
+    def near_candidates(
+        self,
+        sig: tuple[int, ...],
+        *,
+        bodies: bool = True,
+        present: Container[int] | None = None,
+        min_resemblance: float = 0.0,
+    ) -> list[Candidate]:
         """Stored copies sharing an LSH band with ``sig``: index lookups only.
 
         With ``bodies`` False their ``body_text`` is left empty (see :meth:`body_text`).
         Each band's bucket is read newest-first and cut at ``LSH_BUCKET_LIMIT``;
-        the ``NEAR_CANDIDATES`` copies sharing the most bands are returned.
+        of the ``NEAR_CANDIDATES`` copies sharing the most bands, those whose
+        :func:`~feeds.dedupe.resemblance` to ``sig`` is at least ``min_resemblance``
+        are returned, most bands first. Only their rows are read.
+        ``present``, when given, holds every bucket of ``sig`` that has a copy (as
+        :attr:`Presence.buckets` does): only those are read, the same answer for less.
         """
         buckets = dedupe.lsh_buckets(sig)
+        if present is not None:
+            buckets = tuple(b for b in buckets if b in present)
+            if not buckets:
+                return []
         part = "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?)"
         sql = (
-            "SELECT copy FROM ("
+            "SELECT g.copy, s.signature FROM (SELECT copy, count(*) AS bands FROM ("
             + " UNION ALL ".join(part for _ in buckets)
-            + ") GROUP BY copy ORDER BY count(*) DESC, copy DESC LIMIT ?"
+            + ") GROUP BY copy ORDER BY bands DESC, copy DESC LIMIT ?) AS g"
+            " JOIN signatures AS s ON s.copy = g.copy ORDER BY g.bands DESC, g.copy DESC"
         )
         params: list[int] = []
         for bucket in buckets:
             params += [bucket, LSH_BUCKET_LIMIT]
-        copies = [r[0] for r in self._db.execute(sql, (*params, NEAR_CANDIDATES))]
-        if not copies:
+        alike = dedupe.Alike(sig)
+        signatures = {
+            copy: stored
+            for copy, blob in self._db.execute(sql, (*params, NEAR_CANDIDATES))
+            if (stored := alike.at_least(blob, min_resemblance)) is not None
+        }
+        if not signatures:
             return []
-        marks = ",".join("?" for _ in copies)
+        marks = ",".join("?" for _ in signatures)
         text = "body_text" if bodies else "''"
-        rows = self._db.execute(
-            f"SELECT rowid, entry_id, source, title, published, signature, {text}"
-            f" FROM entries WHERE rowid IN ({marks})",
-            copies,
-        ).fetchall()
-        out = []
-        for r in rows:
-            stored = dedupe.decode_signature(r[5])
-            if stored is None:
-                continue
-            out.append(Candidate(r[0], r[1], r[2], r[3], _required_dt(r[4]), stored, r[6]))
-        out.sort(key=lambda c: copies.index(c.copy))
-        return out
+        rows = {
+            r[0]: r
+            for r in self._db.execute(
+                f"SELECT rowid, entry_id, source, title, published, {text}"
+                f" FROM entries WHERE rowid IN ({marks})",
+                tuple(signatures),
+            )
+        }
+        return [
+            Candidate(r[0], r[1], r[2], r[3], _required_dt(r[4]), stored, r[5])
+            for copy, stored in signatures.items()
+            if (r := rows.get(copy)) is not None
+        ]
 
     def body_text(self, candidate: Candidate) -> str:
         """A candidate's body text (read on demand: most candidates never need it)."""
@@ -989,12 +1023,17 @@ class Store:
         ).fetchone()
         return str(row[0]) if row is not None else ""
 
-    def _index(self, copy: int, sig: tuple[int, ...] | None) -> None:
+    def _index(self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None) -> None:
+        """Make ``copy`` findable by its signature (``blob``: the signature as stored)."""
         if sig is None:
             return
         self._db.executemany(
             "INSERT OR IGNORE INTO lsh (bucket, copy) VALUES (?, ?)",
             [(b, copy) for b in dedupe.lsh_buckets(sig)],
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO signatures (copy, signature) VALUES (?, ?)",
+            (copy, blob or _signature_blob(sig)),
         )
 
     def _unindex(self, copy: int, sig: tuple[int, ...] | None) -> None:
@@ -1004,6 +1043,7 @@ class Store:
             "DELETE FROM lsh WHERE bucket = ? AND copy = ?",
             [(b, copy) for b in dedupe.lsh_buckets(sig)],
         )
+        self._db.execute("DELETE FROM signatures WHERE copy = ?", (copy,))
 
     def insert_copy(
         self,
@@ -1026,6 +1066,7 @@ class Store:
             signature = dedupe.signature(entry.body_text)
         published = entry.published or entry.updated or now
         updated = entry.updated or published
+        blob = _signature_blob(signature)
         columns = {
             "source": source,
             "key": keys.key,
@@ -1035,7 +1076,7 @@ class Store:
             "updated": _ts(updated),
             "first_seen": _ts(now),
             "merged_reason": merged_reason,
-            "signature": _signature_blob(signature),
+            "signature": blob,
             "merge_scores": (
                 json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None
             ),
@@ -1047,7 +1088,7 @@ class Store:
         )
         self._copy_saved()
         if cursor.lastrowid is not None:
-            self._index(cursor.lastrowid, signature)
+            self._index(cursor.lastrowid, signature, blob)
 
     def update_copy(
         self,

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feeds import dedupe, provenance
 from feeds.config import OutputConfig
@@ -181,6 +183,83 @@ def test_candidates_are_bounded_however_many_copies_share_a_band(store: Store) -
     sig = dedupe.signature(first.entry().body_text)
     assert sig is not None
     assert len(store.near_candidates(sig)) == NEAR_CANDIDATES
+
+
+def _fill_with_copies(store: Store, gen: corpus.Generator, count: int) -> list[corpus.Story]:
+    """``count`` stories of several kinds, each saved as a new copy (no merging)."""
+    first = original(gen)
+    stories = [first, *(gen.copy(first, kind) for kind in corpus.COPY_KINDS)]
+    stories += [original(gen, event) for event in ("guidance", "acquisition", "layoffs", "plant")]
+    stories = (stories * (count // len(stories) + 1))[:count]
+    for n, item in enumerate(stories):
+        entry = replace(item.entry(), guid=f"g{n}", link=f"https://x.example/{n}")
+        with store.transaction():
+            store.insert_copy(
+                corpus.SOURCES[n % len(corpus.SOURCES)],
+                dedupe.entry_keys([entry])[0],
+                entry,
+                entry_id=f"tag:x,2026:{n}",
+                merged_reason=None,
+                now=NOW,
+                signature=dedupe.signature(entry.body_text),
+            )
+    return stories
+
+
+def test_candidates_below_the_resemblance_asked_for_are_not_read(store: Store) -> None:
+    gen = fresh()
+    stories = _fill_with_copies(store, gen, 20)
+    dropped = 0
+    for item in stories[:6]:
+        sig = dedupe.signature(item.entry().body_text)
+        assert sig is not None
+        every = store.near_candidates(sig, bodies=False)
+        assert every  # the story itself, at least
+        for minimum in (0.0, 0.35, 0.6, 1.0):
+            kept = store.near_candidates(sig, bodies=False, min_resemblance=minimum)
+            # the same candidates as filtering them all afterwards, in the same order
+            assert kept == [c for c in every if dedupe.resemblance(sig, c.signature) >= minimum]
+            dropped += len(every) - len(kept)
+        # only the buckets known to hold copies are read: the same answer
+        present = set(dedupe.lsh_buckets(sig)) & {
+            r[0] for r in store._db.execute("SELECT bucket FROM lsh")
+        }
+        assert store.near_candidates(sig, bodies=False, present=present) == every
+        assert store.near_candidates(sig, bodies=False, present=set()) == []
+    assert dropped  # some candidates were less alike than asked
+
+
+@given(
+    st.lists(st.integers(0, 2**32 - 1), min_size=dedupe.NUM_BINS, max_size=dedupe.NUM_BINS),
+    st.sets(st.integers(0, dedupe.NUM_BINS - 1)),
+    st.integers(0, dedupe.NUM_BINS),
+)
+def test_alike_counts_the_equal_bins_as_resemblance_does(
+    bins: list[int], changed: set[int], threshold: int
+) -> None:
+    a = tuple(bins)
+    b = tuple((v + 1) % 2**32 if i in changed else v for i, v in enumerate(a))
+    minimum = threshold / dedupe.NUM_BINS
+    found = dedupe.Alike(a).at_least(dedupe.encode_signature(b), minimum)
+    assert found == (b if dedupe.resemblance(a, b) >= minimum else None)
+    assert dedupe.Alike(a).at_least(b"short", 0.0) is None
+
+
+def test_a_store_from_before_the_signatures_table_gets_one(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.db"
+    gen = fresh()
+    with Store.open(path) as store:
+        store.sync_sources([(name, f"https://{name}.example/") for name in corpus.SOURCES])
+        first = _fill_with_copies(store, gen, 3)[0]
+        sig = dedupe.signature(first.entry().body_text)
+        assert sig is not None
+        before = store.near_candidates(sig)
+        # as version 8 left it
+        store._db.execute("DROP TABLE signatures")
+        store._db.execute("PRAGMA user_version = 8")
+    with Store.open(path) as store:
+        assert store._db.execute("SELECT count(*) FROM signatures").fetchone() == (3,)
+        assert store.near_candidates(sig) == before
 
 
 def test_signatures_do_not_depend_on_the_process() -> None:
