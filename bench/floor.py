@@ -1,0 +1,164 @@
+"""The floor under a cold refresh: the compiled-code work no implementation can skip.
+
+    python bench/floor.py [--feeds 1000] [--entries 30]
+
+A cold refresh of the benchmark's feeds (the documents ``refresh_bench.py`` serves) has to
+parse every document, sanitize every body, take its text, sign it for near-copy detection
+and save it. This script times only the library calls that work needs, each a single call
+into C with no Python logic around it (no boilerplate removal, URL handling, keys,
+decisions, fetching or scheduling), in one process, and prints the CPU seconds of each step:
+
+1. parse: ``lxml.etree.fromstring`` of each document (as the raw bound does), and its bodies;
+2. sanitize: ``nh3.clean`` of each body with nh3's defaults;
+3. text: ``lxml`` parses the sanitized body and serializes its text;
+4. sign: the body's words (one regex), their CRC-32s and the hashes of their 3-shingles,
+   sorted (the C part of a MinHash signature; choosing the 64 minima is left out);
+5. save: the rows inserted into the store's own schema (``entries`` with its indexes,
+   16 LSH rows and a signature row per entry) with ``executemany``, a transaction per
+   1,000 entries or so (as ``feeds refresh`` groups sources).
+
+The sum divided by the cores is the fastest a cold refresh could be on this machine even if
+everything else were free: compare it with the raw bound that ``refresh_bench.py`` prints.
+Prints numbers; checks only that every step did its work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+import lxml.etree  # noqa: E402
+import nh3  # noqa: E402
+from refresh_bench import render_feed  # noqa: E402
+
+from feeds.store import Store  # noqa: E402
+
+CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
+PRAGMAS = (
+    *("journal_mode = WAL", "synchronous = NORMAL", "wal_autocheckpoint = 10000"),
+    "cache_size = -8192",
+)
+COLUMNS = (
+    *("rowid", "source", "key", "entry_id", "guid", "post_id", "link", "match_hash"),
+    *("content_hash", "title", "content_html", "body_text", "categories", "published"),
+    *("updated", "first_seen", "signature"),
+)
+NOW = "2026-03-03T06:00:00.000000Z"
+GROUP = 1000
+WORD = re.compile(r"\w+")
+
+
+def timed(step: Callable[[], None]) -> float:
+    start = time.process_time()
+    step()
+    return time.process_time() - start
+
+
+def main(feeds: int, entries: int) -> None:
+    documents = [render_feed(1, feed, 0, entries) for feed in range(feeds)]
+    parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True)
+    html = lxml.etree.HTMLParser()
+    bodies: list[list[str]] = []
+    clean: list[list[str]] = []
+    texts: list[list[str]] = []
+    hashes: list[list[list[int]]] = []
+
+    def parse() -> None:
+        for doc in documents:
+            root = lxml.etree.fromstring(doc, parser)
+            bodies.append([el.text or "" for el in root.iter(CONTENT)])
+
+    def sanitize() -> None:
+        clean.extend([nh3.clean(body) for body in feed] for feed in bodies)
+
+    def text() -> None:
+        texts.extend(
+            [
+                lxml.etree.tostring(
+                    lxml.etree.fromstring(body, html), method="text", encoding="unicode"
+                )
+                for body in feed
+            ]
+            for feed in clean
+        )
+
+    def sign() -> None:
+        for feed in texts:
+            signed = []
+            for body in feed:
+                ids = list(map(zlib.crc32, map(str.encode, WORD.findall(body.casefold()))))
+                signed.append(sorted(set(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))))
+            hashes.append(signed)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with Store.open(Path(tmp) / "floor.db") as store:
+            store.sync_sources([(f"s{i:04d}", f"https://n{i}.example.com/") for i in range(feeds)])
+        # The same pragmas as the store's own connection (Store.open), with no Python around.
+        db = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
+        for pragma in PRAGMAS:
+            db.execute(f"PRAGMA {pragma}")
+        marks = ", ".join("?" for _ in COLUMNS)
+        insert = f"INSERT INTO entries ({', '.join(COLUMNS)}) VALUES ({marks})"
+
+        def save() -> None:
+            copy = 0
+            rows: list[tuple[object, ...]] = []
+            lsh: list[tuple[int, int]] = []
+            for i, feed in enumerate(zip(clean, texts, hashes, strict=True)):
+                for n, (body, body_text, shingles) in enumerate(zip(*feed, strict=True)):
+                    copy += 1
+                    digest = hashlib.sha256(body_text.encode()).hexdigest()
+                    link = f"https://news{i:04d}.example.com/{n}/"
+                    rows.append(
+                        (
+                            *(copy, f"s{i:04d}", f"guid:{link}", f"tag:floor,{digest[:16]}"),
+                            *(link, f"p{i}-{n}", link, digest, digest, f"Title {i} {n}"),
+                            *(body, body_text, "[]", NOW, NOW, NOW, bytes(256)),
+                        )
+                    )
+                    lsh.extend((h, copy) for h in shingles[:16])
+                if len(rows) >= GROUP or i == len(clean) - 1:
+                    db.execute("BEGIN IMMEDIATE")
+                    db.executemany(insert, rows)
+                    db.executemany("INSERT OR IGNORE INTO lsh (bucket, copy) VALUES (?, ?)", lsh)
+                    db.executemany(
+                        "INSERT INTO signatures (copy, signature) VALUES (?, ?)",
+                        [(row[0], row[-1]) for row in rows],
+                    )
+                    db.execute("COMMIT")
+                    rows, lsh = [], []
+
+        steps = {"parse": parse, "sanitize": sanitize, "text": text, "sign": sign, "save": save}
+        seconds = {name: timed(step) for name, step in steps.items()}
+        count = feeds * entries
+        saved = db.execute("SELECT count(*), count(DISTINCT body_text) FROM entries").fetchone()
+        db.close()
+    if saved != (count, count) or min(len(s) for feed in hashes for s in feed) < 16:
+        raise SystemExit(f"the steps did not do the work: {saved} entries saved of {count}")
+    total = sum(seconds.values())
+    cores = len(os.sched_getaffinity(0))
+    print(f"floor of a cold refresh: {feeds} feeds x {entries} entries ({count:,} entries)")
+    for name, value in seconds.items():
+        print(f"  {name:9s} {value:6.2f} s CPU  ({value / count * 1e6:5.0f} us per entry)")
+    print(f"  {'total':9s} {total:6.2f} s CPU  ({total / count * 1e6:5.0f} us per entry)")
+    print(f"on {cores} core(s), at best {total / cores:.2f} s of wall time")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--entries", type=int, default=30)
+    args = parser.parse_args()
+    main(args.feeds, args.entries)
