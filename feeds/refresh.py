@@ -186,7 +186,10 @@ def refresh(
     store.sync_sources([(s.name, s.url) for s in config.sources])
     with store.transaction():
         store.sign_unsigned(SIGN_PER_RUN)
-    states = {s.name: s for s in store.sources()}
+    if names is None:
+        states = {s.name: s for s in store.sources()}
+    else:  # a few sources of what may be thousands: only theirs are read
+        states = {s.name: store.source(s.name) for s in config.sources if s.name in names}
     wanted: list[SourceConfig] = []
     reports: list[SourceReport] = []
     for source in config.sources:

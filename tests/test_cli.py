@@ -177,6 +177,16 @@ def test_unknown_source_is_a_usage_error(workdir: Path) -> None:
     assert "no source named 'nope'" in result.stderr
 
 
+def test_a_named_refresh_fetches_that_source_only(workdir: Path) -> None:
+    result = run("refresh", "--source", "wire", "--json", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [(s["name"], s["changes"]) for s in report["sources"]] == [("wire", {"new": 5})]
+    rows = {r["name"]: r for r in json.loads(run("sources", "--json", cwd=workdir).stdout)}
+    assert rows["wire"]["entries"] == 5
+    assert rows["business"]["entries"] == 0
+
+
 def test_second_refresh_waits_then_gives_up_clearly(workdir: Path) -> None:
     config = workdir / "config.toml"
     config.write_text(config.read_text().replace("[store]\n", "[store]\nlock_timeout = 0.3\n"))
