@@ -57,7 +57,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -455,6 +455,24 @@ class Fetcher:
         if not self.idle:
             raise RuntimeError("a fetcher that has sent requests cannot be restricted")
         self._options = options
+
+    def host_turns(self) -> dict[str, float]:
+        """When each host this fetcher asked may be asked next (``time.monotonic()``).
+
+        The monotonic clock is the machine's, so another process on the same machine can
+        keep these turns (:meth:`keep_turns`).
+        """
+        with self._host_slots_lock:
+            return {host: turn[1][0] for host, turn in self._host_turns.items()}
+
+    def keep_turns(self, turns: Mapping[str, float]) -> None:
+        """Wait for ``turns`` too (:meth:`host_turns` of a fetcher that asked these hosts
+        elsewhere, such as a fetch process): a host's delay holds across them."""
+        for host, at in turns.items():
+            with self._host_slots_lock:
+                lock, next_start = self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
+            with lock:
+                next_start[0] = max(next_start[0], at)
 
     def close(self) -> None:
         """Close pooled connections. The fetcher cannot be used afterwards."""

@@ -374,6 +374,7 @@ class _FetchProcesses:
         count: int,
     ) -> None:
         self.finished: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        self._fetcher = fetcher
         self._options = fetcher.options
         dealt = deal(requests, order, fetcher.options, count)
         self._owners = dealt.owners
@@ -423,6 +424,8 @@ class _FetchProcesses:
                 if message[0] == "event":
                     self.finished.put(message[1])
                     received += 1
+                elif message[0] == "turns":  # its last word: when its hosts may be asked next
+                    self._fetcher.keep_turns(message[1])
                 else:  # ("pages", call, what they gave)
                     self._pages.pop(message[1]).set_result(message[2])
         except (EOFError, OSError):
@@ -549,7 +552,9 @@ def _serve_fetches(
     """A fetch process of :class:`_FetchProcesses`: fetch, send back, serve page requests.
 
     Messages in: a size (the consumer took a document), ``("pages", call, requests)``,
-    None (stop). Out: ``("event", (index, outcome))`` and ``("pages", call, outcomes)``.
+    None (stop). Out: ``("event", (index, outcome))``, ``("pages", call, outcomes)`` and,
+    once stopped, ``("turns", {host: when it may be asked next})``: the consumer's own
+    fetcher keeps the hosts' delays after the stream (a WebSub ping to a feed's host).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     _close_all(inherited)  # this end's copies of the pipes: each must see the others close
@@ -611,6 +616,8 @@ def _serve_fetches(
         while not done.wait(WINDOW) and not stopped.is_set():
             fetching.reconsider()
         listener.join()  # pages are asked for until the consumer has saved the last source
+        with contextlib.suppress(OSError):  # the consumer is gone
+            send(("turns", fetcher.host_turns()))
     finally:
         fetching.stop()
         fetcher.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -42,13 +43,19 @@ def _serve(setup: Callable[[HTTPTestServer], None], conn: Connection) -> None:
         setup(server)
         conn.send(server.base_url)
         while conn.recv() == "stats":
-            conn.send({"max_in_flight": server.max_in_flight, "requests": len(server.requests)})
+            conn.send(
+                {
+                    "max_in_flight": server.max_in_flight,
+                    "requests": len(server.requests),
+                    "received": [r.received for r in server.requests],  # the machine's clock
+                }
+            )
 
 
 @contextmanager
 def served_elsewhere(
     setup: Callable[[HTTPTestServer], None],
-) -> Iterator[tuple[str, Callable[[], dict[str, int]]]]:
+) -> Iterator[tuple[str, Callable[[], dict[str, Any]]]]:
     """A test server in a process of its own, so that this one keeps no thread (and may
     fork). Yields its base URL and a function that returns its counts so far."""
     context = multiprocessing.get_context("fork")
@@ -57,9 +64,9 @@ def served_elsewhere(
     process.start()
     base: str = here.recv()
 
-    def stats() -> dict[str, int]:
+    def stats() -> dict[str, Any]:
         here.send("stats")
-        counts: dict[str, int] = here.recv()
+        counts: dict[str, Any] = here.recv()
         return counts
 
     try:
@@ -384,3 +391,23 @@ def test_the_fetch_processes_end_when_the_refresh_is_killed(tmp_path: Path) -> N
         while _marked(mark) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _marked(mark) == []  # none outlived the refresh for long
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_a_hosts_delay_holds_after_the_fetch_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fetch processes asked the host last; this process's fetcher asks it next (as a
+    # WebSub ping after publishing would): it waits the rest of the host's delay.
+    monkeypatch.setattr(pipeline_module, "FETCH_PROCESS_MIN_SOURCES", 4)
+    delay = 0.4
+    with served_elsewhere(_site) as (base, stats):
+        requests = [FetchRequest(f"s{i}", f"{base}/feed{i}") for i in range(4)]
+        with Fetcher(FetchOptions(min_host_delay=delay)) as fetcher:
+            with ExitStack() as stack:
+                got = list(stream(fetcher, requests, lambda i, o: None, stack=stack))
+            assert fetcher.idle  # the four were fetched in the fetch processes
+            fetcher.fetch(FetchRequest("again", f"{base}/feed0"))
+        received = stats()["received"]
+    assert all(isinstance(o, FetchResult) for _, o, _ in got)
+    assert len(received) == 5
+    gaps = [b - a for a, b in itertools.pairwise(sorted(received))]
+    assert min(gaps) >= delay - 0.02
