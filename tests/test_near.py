@@ -164,33 +164,8 @@ def test_near_detection_can_be_switched_off(store: Store) -> None:
     assert save(store, copy.source, [copy.entry()], copy.published, off) == {"new": 1}
 
 
-def test_candidates_are_bounded_however_many_copies_share_a_band(store: Store) -> None:
-    gen = fresh()
-    first = original(gen)
-    for n in range(NEAR_CANDIDATES + 10):
-        item = replace(first, uid=f"same:{n}", source=corpus.SOURCES[n % len(corpus.SOURCES)])
-        entry = replace(item.entry(), guid=f"g{n}", link=f"https://x.example/{n}")
-        with store.transaction():
-            store.insert_copy(
-                item.source,
-                dedupe.entry_keys([entry])[0],
-                entry,
-                entry_id=f"tag:x,2026:{n}",
-                merged_reason=None,
-                now=NOW,
-                signature=dedupe.signature(entry.body_text),
-            )
-    sig = dedupe.signature(first.entry().body_text)
-    assert sig is not None
-    assert len(store.near_candidates(sig)) == NEAR_CANDIDATES
-
-
-def _fill_with_copies(store: Store, gen: corpus.Generator, count: int) -> list[corpus.Story]:
-    """``count`` stories of several kinds, each saved as a new copy (no merging)."""
-    first = original(gen)
-    stories = [first, *(gen.copy(first, kind) for kind in corpus.COPY_KINDS)]
-    stories += [original(gen, event) for event in ("guidance", "acquisition", "layoffs", "plant")]
-    stories = (stories * (count // len(stories) + 1))[:count]
+def _save_as_new_copies(store: Store, stories: list[corpus.Story]) -> None:
+    """Each story saved as a copy of its own (no matching), by source in turn."""
     for n, item in enumerate(stories):
         entry = replace(item.entry(), guid=f"g{n}", link=f"https://x.example/{n}")
         with store.transaction():
@@ -203,6 +178,26 @@ def _fill_with_copies(store: Store, gen: corpus.Generator, count: int) -> list[c
                 now=NOW,
                 signature=dedupe.signature(entry.body_text),
             )
+
+
+def test_candidates_are_bounded_however_many_copies_share_a_band(store: Store) -> None:
+    gen = fresh()
+    first = original(gen)
+    _save_as_new_copies(
+        store, [replace(first, uid=f"same:{n}") for n in range(NEAR_CANDIDATES + 10)]
+    )
+    sig = dedupe.signature(first.entry().body_text)
+    assert sig is not None
+    assert len(store.near_candidates(sig)) == NEAR_CANDIDATES
+
+
+def _fill_with_copies(store: Store, gen: corpus.Generator, count: int) -> list[corpus.Story]:
+    """``count`` stories of several kinds, each saved as a new copy (no merging)."""
+    first = original(gen)
+    stories = [first, *(gen.copy(first, kind) for kind in corpus.COPY_KINDS)]
+    stories += [original(gen, event) for event in ("guidance", "acquisition", "layoffs", "plant")]
+    stories = (stories * (count // len(stories) + 1))[:count]
+    _save_as_new_copies(store, stories)
     return stories
 
 
