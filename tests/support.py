@@ -12,6 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 VALIDATOR = SHARED / "tools" / "atom" / "validate_atom.py"
+W3C_VALIDATOR = SHARED / "tools" / "feedvalidator" / "validate.py"
 CORPUS = SHARED / "corpus" / "feedparser-6.0.14"
 
 
@@ -26,6 +27,41 @@ def validate_independently(*paths: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def w3c_events(*paths: Path, base: str | None = None) -> list[str]:
+    """The W3C Feed Validator's events (errors and warnings) for Atom / RSS files.
+
+    Each line is ``"<file>: <error|warning> <message> [<class>]"``; an empty list means the
+    files are clean. Skips, saying why, when the validator is not beside the repository.
+    """
+    if not W3C_VALIDATOR.exists():
+        pytest.skip(f"the W3C Feed Validator is not beside the repository ({W3C_VALIDATOR})")
+    args = [sys.executable, str(W3C_VALIDATOR)]
+    if base is not None:
+        args += ["--base", base]
+    run = subprocess.run([*args, *map(str, paths)], capture_output=True, text=True, check=False)
+    assert run.returncode in (0, 1), run.stdout + run.stderr
+    events: list[str] = []
+    current = ""
+    for line in run.stdout.splitlines():
+        if not line.startswith(" "):
+            current = line.split(": ", 1)[0]
+        elif line.strip():
+            events.append(f"{current}: {line.strip()}")
+    return events
+
+
+def assert_w3c_clean(*paths: Path, base: str | None = None) -> None:
+    """No error and no warning from the W3C Feed Validator for these Atom / RSS files."""
+    events = w3c_events(*paths, base=base)
+    assert not events, "\n".join(events)
+
+
+def assert_w3c_valid(*paths: Path, base: str | None = None) -> None:
+    """No error (warnings allowed) from the W3C Feed Validator for these Atom / RSS files."""
+    errors = [e for e in w3c_events(*paths, base=base) if ": error " in e]
+    assert not errors, "\n".join(errors)
 
 
 _HEADER_LINE = re.compile(rb"^Header:\s*([A-Za-z-]+):\s*(.*?)\s*$", re.MULTILINE)
