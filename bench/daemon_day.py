@@ -2,7 +2,7 @@
 
     python bench/daemon_day.py [--sources 20] [--hours 24]
 
-Drives the daemon core (feeds.scheduler.Daemon) with a fake clock, so a day takes seconds.
+Drives the daemon core (feeds.run.daemon.Daemon) with a fake clock, so a day takes seconds.
 Each source answers 304 after its first fetch; one in ten sends Cache-Control max-age=2h, one
 in ten a 503 with Retry-After 1h now and then. Prints requests made, ticks, wall time per tick,
 and the request count each source got (which the schedule predicts: about 48 a day at 30 m).
@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from feeds import config as config_module
-from feeds.fetch import Fetcher
-from feeds.scheduler import Daemon
+from feeds.ingest.fetch import Fetcher
+from feeds.run.daemon import Daemon
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply
 

@@ -43,7 +43,7 @@ import lxml.etree  # noqa: E402
 import nh3  # noqa: E402
 from refresh_bench import render_feed  # noqa: E402
 
-from feeds.store import Store  # noqa: E402
+from feeds.store.sqlite import Store  # noqa: E402
 
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 PRAGMAS = (

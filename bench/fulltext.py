@@ -20,10 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from feeds import config as config_module  # noqa: E402
-from feeds import fulltext  # noqa: E402
-from feeds.fetch import Fetcher  # noqa: E402
-from feeds.refresh import refresh  # noqa: E402
-from feeds.store import Store  # noqa: E402
+from feeds.ingest import fulltext  # noqa: E402
+from feeds.ingest.fetch import Fetcher  # noqa: E402
+from feeds.run.refresh import refresh  # noqa: E402
+from feeds.store.sqlite import Store  # noqa: E402
 
 from httpserver import HTTPTestServer, Reply  # noqa: E402
 from wordpress import article_page, story, teaser_feed  # noqa: E402

@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feeds import config as config_module
-from feeds import dedupe
-from feeds.refresh import publish_all
-from feeds.store import Store
+from feeds.core import dedupe
+from feeds.run.refresh import publish_all
+from feeds.store.sqlite import Store
 from feeds.types import CleanEntry
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)

@@ -28,7 +28,7 @@ What it does, in one process that orchestrates many:
    Contenders take turns within each phase, so they see the same machine load.
 4. Store-size section: publish time and the cost of ingesting 1,000 new entries with
    10,000 and 100,000 entries already stored (the store is populated through
-   ``feeds.store`` directly, for speed).
+   ``feeds.store.sqlite`` directly, for speed).
 
 Prints Markdown tables (medians and ratios) ready for ``bench/RESULTS.md``.
 """
@@ -823,10 +823,10 @@ def run_store_bench(sizes: Sequence[int], batch: int, reps: int, work: Path) -> 
 
 def _store_child(size: int, batch: int, reps: int, work: Path) -> None:
     from feeds import config as config_module
-    from feeds import dedupe
-    from feeds.fetch import Fetcher
-    from feeds.refresh import publish_all, refresh
-    from feeds.store import FetchOutcome, Store
+    from feeds.core import dedupe
+    from feeds.ingest.fetch import Fetcher
+    from feeds.run.refresh import publish_all, refresh
+    from feeds.store.sqlite import FetchOutcome, Store
     from feeds.types import CleanEntry
 
     per_source = 30

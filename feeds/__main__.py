@@ -1,6 +1,6 @@
 """``python -m feeds`` runs the command-line interface."""
 
-from feeds.cli import main
+from feeds.app.cli import main
 
 if __name__ == "__main__":
     main()

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+from feeds.core.schedule import parse_duration
 from feeds.errors import ConfigError
-from feeds.schedule import parse_duration
 from feeds.types import (
     DaemonOptions,
     DedupeOptions,
@@ -426,7 +426,7 @@ def _selector(
     if kind != "html":
         checker.problem(f"{where}.selector", 'is only used with type = "html"')
         return None
-    from feeds.section import selector_problem  # lxml.cssselect: only when a selector is set
+    from feeds.ingest.section import selector_problem  # lxml.cssselect: only when a selector is set
 
     problem = selector_problem(selector)
     if problem is not None:

@@ -33,7 +33,7 @@ class FeedsError(Exception):
     """Root of every error ``feeds`` reports to a user.
 
     Errors cross process boundaries (a fetch made in a fetch process, see
-    :mod:`feeds.pipeline`), so they pickle: subclasses take other arguments than ``args``
+    :mod:`feeds.run.executor`), so they pickle: subclasses take other arguments than ``args``
     holds, and are rebuilt from their attributes instead of by calling them again.
     """
 

@@ -46,7 +46,7 @@ class FullTextOptions:
 
 @dataclass(frozen=True)
 class ScheduleOptions:
-    """When sources are due (config ``[schedule]``); see :mod:`feeds.schedule`.
+    """When sources are due (config ``[schedule]``); see :mod:`feeds.core.schedule`.
 
     ``interval`` is the default time between two fetches of a source (a source
     may set its own). Server hints (Cache-Control, Expires, RSS ``<ttl>``) may
@@ -167,7 +167,7 @@ class ParsedFeed:
 
 
 class Body(NamedTuple):
-    """An entry's cleaned body (see :func:`feeds.normalize.clean_body`)."""
+    """An entry's cleaned body (see :func:`feeds.ingest.normalize.clean_body`)."""
 
     content_html: str
     body_text: str
@@ -259,7 +259,7 @@ class SourceState:
     feed_url: str | None = None
     #: What full-text extraction and section-page scraping did on the last run.
     full_text_note: str | None = None
-    # Scheduling state (see feeds.schedule). ``url`` above is where the source lives now
+    # Scheduling state (see feeds.core.schedule). ``url`` above is where the source lives now
     # (it follows confirmed permanent redirects); ``config_url`` is what the config says.
     config_url: str | None = None
     retry_after: datetime | None = None

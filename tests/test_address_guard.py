@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pytest
 
 from feeds.errors import AddressNotAllowedError, FetchError
-from feeds.fetch import AddressPolicy, Fetcher
+from feeds.ingest.fetch import AddressPolicy, Fetcher
 from feeds.types import FetchOptions, FetchRequest
 
 from httpserver import HTTPTestServer, Reply, http_server

@@ -11,11 +11,11 @@ import pytest
 from lxml import etree
 from test_store import NOW, clean, save
 
-from feeds import archive
 from feeds import config as config_module
 from feeds.config import Config
-from feeds.refresh import publish_all
-from feeds.store import Store
+from feeds.publish import archive
+from feeds.run.refresh import publish_all
+from feeds.store.sqlite import Store
 
 from support import validate_independently
 

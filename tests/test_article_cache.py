@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.store import APPLICATION_ID, MIGRATIONS, Store
+from feeds.store.sqlite import APPLICATION_ID, MIGRATIONS, Store
 from feeds.types import ArticleRecord
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)

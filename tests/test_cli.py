@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from feeds import cli
-from feeds.lock import refresh_lock
+from feeds.app import cli
+from feeds.store.lock import refresh_lock
 
 from support import REPO, validate_independently
 

@@ -18,14 +18,14 @@ from typing import IO, Any
 import click
 import pytest
 
-from feeds import cli
 from feeds import config as config_module
+from feeds.app import cli
 from feeds.config import Config
 from feeds.errors import ConfigError
-from feeds.fetch import Fetcher
-from feeds.lock import lock_path
-from feeds.scheduler import Daemon, TickReport
-from feeds.store import Store
+from feeds.ingest.fetch import Fetcher
+from feeds.run.daemon import Daemon, TickReport
+from feeds.store.lock import lock_path
+from feeds.store.sqlite import Store
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
 from support import REPO
@@ -386,7 +386,7 @@ def test_enable_re_enables_a_retired_source(tmp_path: Path, http_server: HTTPTes
 
 
 def test_importing_the_cli_does_not_load_apscheduler() -> None:
-    code = "import sys, feeds.cli; print('apscheduler' in sys.modules, 'httpx' in sys.modules)"
+    code = "import sys, feeds.app.cli; print('apscheduler' in sys.modules, 'httpx' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

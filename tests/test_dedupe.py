@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import dedupe
+from feeds.core import dedupe
 from feeds.types import Change, CleanEntry
 
 BODY = " ".join(f"word{i}" for i in range(30))

@@ -21,7 +21,7 @@ from feeds.errors import (
     HTTPStatusError,
     TooManyRedirectsError,
 )
-from feeds.fetch import ACCEPT, DRAIN_BYTES, Fetcher
+from feeds.ingest.fetch import ACCEPT, DRAIN_BYTES, Fetcher
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server, unused_port

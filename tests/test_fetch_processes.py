@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from test_pipeline import NOW, make_config, rss
 
 from feeds import errors
-from feeds import pipeline as pipeline_module
 from feeds.errors import FetchError, HTTPStatusError
-from feeds.fetch import Fetcher, interleave, request_host
-from feeds.pipeline import deal, stream
-from feeds.refresh import refresh
-from feeds.store import Store
+from feeds.ingest.fetch import Fetcher, interleave, request_host
+from feeds.run import executor as pipeline_module
+from feeds.run.executor import deal, stream
+from feeds.run.refresh import refresh
+from feeds.store.sqlite import Store
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, Reply
@@ -348,9 +348,9 @@ KILLED_RUN = """
 import sys
 from pathlib import Path
 from feeds import config
-from feeds.fetch import Fetcher
-from feeds.refresh import refresh
-from feeds.store import Store
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import refresh
+from feeds.store.sqlite import Store
 from test_pipeline import NOW, make_config
 conf = make_config(Path(sys.argv[1]), {f"s{i}": f"{sys.argv[2]}/feed{i}" for i in range(40)},
                    max_connections=2, max_per_host=2)

@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feeds import config as config_module
-from feeds import jsonfeed, publish
 from feeds.config import OutputConfig
 from feeds.errors import ConfigError, ValidationError
-from feeds.normalize import teaser
-from feeds.parse import parse
+from feeds.ingest.normalize import teaser
+from feeds.ingest.parse import parse
+from feeds.publish import documents as publish
+from feeds.publish import jsonfeed
 from feeds.types import StoredEntry
 
 from support import REPO, validate_independently
@@ -269,7 +270,7 @@ def _text(fragment: str) -> str:
 def test_round_trip_through_feedparser(tmp_path: Path, fmt: str) -> None:
     """What we publish, a parser reads back as the same entries, links, dates and teasers.
 
-    feeds.parse reads Atom and RSS with feedparser; feedparser 6 has no JSON
+    feeds.ingest.parse reads Atom and RSS with feedparser; feedparser 6 has no JSON
     Feed 1.1 reader, so JSON goes through feeds' own reader.
     """
     out = three(tmp_path)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from feeds import config as config_module
-from feeds import fulltext, normalize, section
 from feeds.errors import ConfigError
+from feeds.ingest import fulltext, normalize, section
 from feeds.types import ParsedEntry
 
 from support import REPO
@@ -176,7 +176,8 @@ def test_never_a_page_without_an_http_link(link: str | None) -> None:
 
 def test_trafilatura_is_not_imported_until_a_page_is_extracted() -> None:
     code = (
-        "import sys, feeds.cli, feeds.refresh, feeds.articles, feeds.fulltext;"
+        "import sys, feeds.app.cli, feeds.run.refresh, feeds.ingest.articles;"
+        "import feeds.ingest.fulltext;"
         "print('trafilatura' in sys.modules)"
     )
     done = subprocess.run(

@@ -11,13 +11,13 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from feeds import cli
 from feeds import config as config_module
-from feeds.articles import Budget
+from feeds.app import cli
 from feeds.config import Config
-from feeds.fetch import Fetcher
-from feeds.refresh import RefreshReport, refresh
-from feeds.store import Store
+from feeds.ingest.articles import Budget
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import RefreshReport, refresh
+from feeds.store.sqlite import Store
 from feeds.types import FullTextOptions
 
 from httpserver import HTTPTestServer, Reply, http_server

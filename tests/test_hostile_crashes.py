@@ -31,11 +31,11 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from feeds.cli import cli
-from feeds.fetch import Fetcher
-from feeds.publish import check_atom
-from feeds.refresh import RefreshReport, refresh
-from feeds.store import Store
+from feeds.app.cli import cli
+from feeds.ingest.fetch import Fetcher
+from feeds.publish.documents import check_atom
+from feeds.run.refresh import RefreshReport, refresh
+from feeds.store.sqlite import Store
 
 from hostile import ATOM, NOW, entry_rows, make_config, outputs_snapshot, rss
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
@@ -370,7 +370,7 @@ def test_a_failed_write_to_the_store_keeps_its_state_and_the_outputs(
 
     http_server.route("/feed", Reply(body=rss("a", 40)))
     connect, message = STORE_FAILURES[failure]
-    monkeypatch.setattr(sqlite3, "connect", connect)  # the call feeds/store.py makes
+    monkeypatch.setattr(sqlite3, "connect", connect)  # the call feeds/store/sqlite.py makes
     with pytest.raises(StoreError, match=message):
         run_in_process(tmp_path, urls)
     monkeypatch.undo()
@@ -482,7 +482,7 @@ def test_a_folder_where_the_store_should_be_is_a_clear_error(
 def test_temp_files_left_by_a_killed_writer_are_cleared_once_stale(
     tmp_path: Path, http_server: HTTPTestServer
 ) -> None:
-    from feeds.publish import STALE_TEMP_SECONDS
+    from feeds.publish.documents import STALE_TEMP_SECONDS
 
     out = tmp_path / "out"
     out.mkdir()

@@ -35,10 +35,10 @@ import brotli  # type: ignore[import-untyped]
 import pytest
 from lxml import etree
 
-from feeds.fetch import Fetcher
-from feeds.publish import check_atom
-from feeds.refresh import RefreshReport, refresh
-from feeds.store import Store
+from feeds.ingest.fetch import Fetcher
+from feeds.publish.documents import check_atom
+from feeds.run.refresh import RefreshReport, refresh
+from feeds.store.sqlite import Store
 
 from hostile import (
     LIMITS,
@@ -473,7 +473,7 @@ def long_line_items(count: int) -> Iterator[bytes]:
 
 MEASURE = (
     "import resource, sys\n"
-    "from feeds.cli import main\n"
+    "from feeds.app.cli import main\n"
     "sys.argv = ['feeds', 'refresh', '--all', '--config', sys.argv[1]]\n"
     "try:\n"
     "    main()\n"

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds import dedupe, provenance
+from feeds.app import provenance
 from feeds.config import OutputConfig
-from feeds.refresh import ingest_entries
-from feeds.store import NEAR_CANDIDATES, Store
+from feeds.core import dedupe
+from feeds.run.refresh import ingest_entries
+from feeds.store.sqlite import NEAR_CANDIDATES, Store
 from feeds.types import CleanEntry, DedupeOptions
 
 import dedupe_corpus as corpus
@@ -260,7 +261,7 @@ def test_a_store_from_before_the_signatures_table_gets_one(tmp_path: Path) -> No
 def test_signatures_do_not_depend_on_the_process() -> None:
     text = " ".join(corpus.BACKGROUND)
     code = (
-        "import sys; from feeds import dedupe; "
+        "import sys; from feeds.core import dedupe; "
         "print(dedupe.lsh_buckets(dedupe.signature(sys.argv[1])))"
     )
     runs = {
@@ -486,7 +487,7 @@ def test_cjk_text_is_signed_by_characters() -> None:
 def test_copies_from_before_signatures_are_signed_and_then_matched(tmp_path: Path) -> None:
     import sqlite3
 
-    from feeds.store import APPLICATION_ID, MIGRATIONS
+    from feeds.store.sqlite import APPLICATION_ID, MIGRATIONS
 
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)

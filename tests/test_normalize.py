@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feeds.normalize import (
+from feeds.ingest.normalize import (
     canonical_url,
     clean_title,
     html_to_text,
@@ -659,7 +659,7 @@ def _text(el: etree._Element, path: str) -> str | None:
 
 
 def _rss_entries(path: Path) -> list[ParsedEntry]:
-    """A minimal RSS reader for the samples (the real one is feeds.parse)."""
+    """A minimal RSS reader for the samples (the real one is feeds.ingest.parse)."""
     entries = []
     for item in etree.parse(str(path)).getroot().iterfind("channel/item"):
         date = _text(item, "pubDate")
@@ -679,7 +679,7 @@ def _rss_entries(path: Path) -> list[ParsedEntry]:
 
 
 def _atom_entries(path: Path) -> list[ParsedEntry]:
-    """A minimal Atom reader for the samples (the real one is feeds.parse)."""
+    """A minimal Atom reader for the samples (the real one is feeds.ingest.parse)."""
     entries = []
     for el in etree.parse(str(path)).getroot().iterfind("atom:entry", NS):
         content = el.find("atom:content", NS)

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import normalize
-from feeds.normalize import html_to_text, is_cut, normalize_entry, sanitize_html
+from feeds.ingest import normalize
+from feeds.ingest.normalize import html_to_text, is_cut, normalize_entry, sanitize_html
 from feeds.types import ParsedEntry
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)

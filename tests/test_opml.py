@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from feeds import cli, opml
 from feeds import config as config_module
+from feeds.app import cli, opml
 
 from support import REPO
 
@@ -61,7 +61,7 @@ def test_export_lists_every_source(workdir: Path) -> None:
 
 
 def test_export_to_a_file(workdir: Path) -> None:
-    target = workdir / "feeds.opml"
+    target = workdir / "feeds.app.opml"
     code, out, _ = invoke(
         "sources", "--config", str(workdir / "config.toml"), "export", "-o", str(target)
     )

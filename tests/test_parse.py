@@ -1,4 +1,4 @@
-"""feeds.parse: bytes + headers → ParsedFeed, or ParseError / NotAFeedError."""
+"""feeds.ingest.parse: bytes + headers → ParsedFeed, or ParseError / NotAFeedError."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.errors import NotAFeedError, ParseError
-from feeds.parse import discover_feed_links, parse
+from feeds.ingest.parse import discover_feed_links, parse
 from feeds.types import ParsedFeed
 
 from support import CORPUS, corpus_headers

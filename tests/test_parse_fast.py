@@ -1,4 +1,4 @@
-"""The lxml fast reader of feeds.parse gives exactly what feedparser gives, or declines.
+"""The lxml fast reader of feeds.ingest.parse gives exactly what feedparser gives, or declines.
 
 ``parse()`` tries the fast reader first; ``parse(..., fast_path=False)`` always uses
 feedparser. For every document the fast reader accepts, the two ParsedFeeds must be
@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import feeds.parse
+import feeds.ingest.parse
 from feeds.errors import ParseError
-from feeds.parse import parse
+from feeds.ingest.parse import parse
 from feeds.types import ParsedFeed
 
 from support import CORPUS, REPO, corpus_headers
@@ -39,14 +39,14 @@ CORPUS_FLOOR = 600
 def accepted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     """Whether each call of the fast reader since the fixture started accepted its document."""
     calls: list[bool] = []
-    real = feeds.parse._fast_parse
+    real = feeds.ingest.parse._fast_parse
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         result = real(*args, **kwargs)
         calls.append(result is not None)
         return result
 
-    monkeypatch.setattr(feeds.parse, "_fast_parse", spy)
+    monkeypatch.setattr(feeds.ingest.parse, "_fast_parse", spy)
     yield calls
 
 

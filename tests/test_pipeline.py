@@ -13,9 +13,9 @@ from lxml import etree
 
 from feeds import config as config_module
 from feeds.config import Config
-from feeds.fetch import Fetcher
-from feeds.refresh import RefreshReport, refresh
-from feeds.store import Store
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import RefreshReport, refresh
+from feeds.store.sqlite import Store
 
 from httpserver import HTTPTestServer, Reply, http_server
 from support import CORPUS, validate_independently

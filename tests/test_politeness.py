@@ -18,9 +18,9 @@ import pytest
 
 from feeds import config as config_module
 from feeds.config import Config
-from feeds.fetch import Fetcher
-from feeds.refresh import RefreshReport, refresh
-from feeds.store import Store
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import RefreshReport, refresh
+from feeds.store.sqlite import Store
 from feeds.types import FetchOptions, FetchRequest
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from feeds import publish
 from feeds.config import OutputConfig
 from feeds.errors import PublishError, ValidationError
+from feeds.publish import documents as publish
 from feeds.types import StoredEntry
 
 from support import validate_independently
@@ -177,7 +177,7 @@ def test_permission_denied_keeps_the_previous_file(
     def denied(**_: object) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("feeds.publish.tempfile.mkstemp", denied)
+    monkeypatch.setattr("feeds.publish.documents.tempfile.mkstemp", denied)
     with pytest.raises(PublishError, match="Permission denied"):
         publish.publish(out, [stored(2)])
     assert out.path.read_bytes() == before

@@ -14,11 +14,12 @@ from test_pipeline import rss
 from test_store import NOW, clean
 
 from feeds import config as config_module
-from feeds import dedupe, publish
 from feeds.config import Config
+from feeds.core import dedupe
 from feeds.errors import ValidationError
-from feeds.refresh import publish_all
-from feeds.store import FetchOutcome, Store
+from feeds.publish import documents as publish
+from feeds.run.refresh import publish_all
+from feeds.store.sqlite import FetchOutcome, Store
 from feeds.types import CleanEntry
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
@@ -214,7 +215,7 @@ def test_feeds_publish_rebuilds_even_when_nothing_changed(
 ) -> None:
     from click.testing import CliRunner
 
-    from feeds.cli import cli
+    from feeds.app.cli import cli
 
     config, store = setup
     publish_all(config, store)

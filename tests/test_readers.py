@@ -26,7 +26,7 @@ import pytest
 from lxml import etree
 
 from feeds import config as config_module
-from feeds.serve import FeedServer, Served
+from feeds.app.serve import FeedServer, Served
 
 from support import REPO
 

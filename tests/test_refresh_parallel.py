@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from test_pipeline import make_config, rss, run
 
-from feeds import pipeline as pipeline_module
 from feeds.errors import FetchError
-from feeds.fetch import Fetcher, interleave
-from feeds.pipeline import stream
-from feeds.store import Store
+from feeds.ingest.fetch import Fetcher, interleave
+from feeds.run import executor as pipeline_module
+from feeds.run.executor import stream
+from feeds.store.sqlite import Store
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, Reply, http_server
@@ -237,8 +237,8 @@ def test_the_throttle_follows_how_busy_the_process_is(busy: float, limits: list[
 def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
     from datetime import UTC, datetime
 
-    from feeds import dedupe
-    from feeds.prepare import Job, prepare
+    from feeds.core import dedupe
+    from feeds.ingest.prepare import Job, prepare
 
     items = [(f"{n}", f"Story {n} about the quarterly results of company {n}") for n in range(5)]
     now = datetime(2026, 3, 4, tzinfo=UTC)
@@ -300,8 +300,8 @@ def test_what_is_saved_is_committed_while_a_server_keeps_the_run_waiting(
 def test_a_body_cleaned_before_is_taken_from_the_job_and_only_under_its_key() -> None:
     from datetime import UTC, datetime
 
-    from feeds import normalize
-    from feeds.prepare import Job, prepare
+    from feeds.ingest import normalize
+    from feeds.ingest.prepare import Job, prepare
     from feeds.types import Body
 
     now = datetime(2026, 3, 4, tzinfo=UTC)
@@ -324,7 +324,7 @@ def test_a_body_cleaned_before_is_taken_from_the_job_and_only_under_its_key() ->
     assert third.body_keys[0] != first.body_keys[0]
     assert "from the store" not in third.cleaned[0].content_html
     # what a reused body gives is what cleaning gives
-    from feeds import parse
+    from feeds.ingest import parse
 
     raw = parse.parse(document, url="http://127.0.0.1:9/f", headers={}).entries
     for entry, cleaned in zip(raw, first.cleaned, strict=True):
@@ -333,7 +333,7 @@ def test_a_body_cleaned_before_is_taken_from_the_job_and_only_under_its_key() ->
 
 
 def test_the_body_key_names_every_input_of_the_cleaning() -> None:
-    from feeds.normalize import BodySource, body_key
+    from feeds.ingest.normalize import BodySource, body_key
 
     base = BodySource("<p>x</p>", "<p>y</p>", "https://a.example/")
     variants = [
@@ -353,7 +353,7 @@ def test_the_body_key_names_every_input_of_the_cleaning() -> None:
 def _changing_refresh(tmp_path: Path, server: HTTPTestServer, reuse: bool) -> tuple[Any, bytes]:
     from test_pipeline import NOW
 
-    from feeds import store as store_module
+    from feeds.store import sqlite as store_module
 
     items = [(str(n), f"Company {n} reports results") for n in range(12)]
     server.route("/feed", Reply(body=rss(*items)))

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from feeds import schedule
-from feeds.schedule import ASAP, Verdict, decide, next_due
+from feeds.core import schedule
+from feeds.core.schedule import ASAP, Verdict, decide, next_due
 from feeds.types import ScheduleOptions, SourceState
 
 T0 = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)

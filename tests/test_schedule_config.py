@@ -11,7 +11,7 @@ import pytest
 
 from feeds import config as config_module
 from feeds.errors import ConfigError
-from feeds.store import APPLICATION_ID, MIGRATIONS, Store, _statements
+from feeds.store.sqlite import APPLICATION_ID, MIGRATIONS, Store, _statements
 from feeds.types import DaemonOptions, ScheduleOptions
 
 BASE: dict[str, Any] = {

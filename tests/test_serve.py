@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from feeds import publish
+from feeds.app.serve import FeedServer, Served, default_root
 from feeds.config import OutputConfig
-from feeds.serve import FeedServer, Served, default_root
+from feeds.publish import documents as publish
 
 from httpserver import unused_port
 from support import REPO

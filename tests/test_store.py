@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds import dedupe
+from feeds.core import dedupe
 from feeds.errors import StoreError
-from feeds.store import MIGRATIONS, FetchOutcome, ScheduleUpdate, Store
+from feeds.store.sqlite import MIGRATIONS, FetchOutcome, ScheduleUpdate, Store
 from feeds.types import CleanEntry
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -227,7 +227,7 @@ def test_output_is_newest_first_and_capped(store: Store) -> None:
 def test_timestamps_are_fixed_width_utc_text_that_sorts_and_reads_back(
     a: datetime, b: datetime
 ) -> None:
-    from feeds.store import _required_dt, _ts
+    from feeds.store.sqlite import _required_dt, _ts
 
     assert len(_ts(a)) == 27
     assert _required_dt(_ts(a)) == a
@@ -235,7 +235,7 @@ def test_timestamps_are_fixed_width_utc_text_that_sorts_and_reads_back(
 
 
 def test_a_date_before_the_year_1000_is_stored_and_read_back() -> None:
-    from feeds.store import _required_dt, _ts
+    from feeds.store.sqlite import _required_dt, _ts
 
     ancient = datetime(5, 3, 4, 1, 2, 3, tzinfo=UTC)
     assert _ts(ancient) == "0005-03-04T01:02:03.000000Z"

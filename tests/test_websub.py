@@ -16,9 +16,9 @@ from test_store import NOW, clean, save
 
 from feeds import config as config_module
 from feeds.config import Config
-from feeds.fetch import Fetcher
-from feeds.refresh import publish_all
-from feeds.store import Store
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import publish_all
+from feeds.store.sqlite import Store
 
 from httpserver import HTTPTestServer, Reply, http_server, unused_port
 from support import REPO

@@ -25,8 +25,8 @@ from feeds.errors import ConfigError, FeedsError, LockError
 
 if TYPE_CHECKING:
     from feeds.config import Config
-    from feeds.refresh import OutputReport, SourceReport
-    from feeds.store import Store
+    from feeds.run.refresh import OutputReport, SourceReport
+    from feeds.store.sqlite import Store
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -74,8 +74,8 @@ def _load_config(config_path: Path | None) -> Config:
 @contextmanager
 def _open_store(config: Config, *, locked: bool) -> Iterator[Store]:
     """Open the store (under the refresh lock when writing); FeedsError becomes a message."""
-    from feeds.lock import refresh_lock
-    from feeds.store import Store
+    from feeds.store.lock import refresh_lock
+    from feeds.store.sqlite import Store
 
     try:
         if locked:
@@ -141,8 +141,8 @@ def refresh(
     Example:
       feeds refresh --config /etc/feeds/config.toml --source business
     """
-    from feeds.fetch import Fetcher
-    from feeds.refresh import refresh as run_refresh
+    from feeds.ingest.fetch import Fetcher
+    from feeds.run.refresh import refresh as run_refresh
 
     config = _load_config(config_path)
     unknown = [name for name in only if name not in {s.name for s in config.sources}]
@@ -208,8 +208,8 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
     Example:
       feeds publish --config config.toml
     """
-    from feeds.fetch import Fetcher
-    from feeds.refresh import publish_all
+    from feeds.ingest.fetch import Fetcher
+    from feeds.run.refresh import publish_all
 
     config = _load_config(config_path)
     with _open_store(config, locked=True) as store, Fetcher(config.fetch) as fetcher:
@@ -252,7 +252,7 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
     ctx.obj = config_path
     if ctx.invoked_subcommand is not None:
         return
-    from feeds.schedule import next_due
+    from feeds.core.schedule import next_due
 
     config = _load_config(config_path)
     with _open_store(config, locked=False) as store:
@@ -339,16 +339,16 @@ def sources_export(ctx: click.Context, config_path: Path | None, target: Path | 
 
     \b
     Example:
-      feeds sources export > feeds.opml
+      feeds sources export > feeds.app.opml
     """
-    from feeds import opml
+    from feeds.app import opml
 
     config = _load_config(config_path or ctx.obj)
     data = opml.export(config)
     if target is None:
         click.echo(data.decode("utf-8"), nl=False)
         return
-    from feeds.publish import write_atomic
+    from feeds.publish.documents import write_atomic
 
     try:
         write_atomic(target, data)
@@ -376,7 +376,7 @@ def sources_import(
       feeds sources import ~/Downloads/subscriptions.opml
     """
     from feeds import config as config_module
-    from feeds import opml
+    from feeds.app import opml
 
     path = config_path or ctx.obj or config_module.default_path()
     _load_config(path)  # a broken config is reported as such, before the OPML
@@ -420,7 +420,7 @@ def serve(config_path: Path | None, host: str, port: int, root: Path | None, qui
     Example:
       feeds serve --port 8080     then open http://127.0.0.1:8080/
     """
-    from feeds import serve as serve_module
+    from feeds.app import serve as serve_module
 
     config = _load_config(config_path)
     folder = root or serve_module.default_root(config.outputs)
@@ -464,7 +464,7 @@ def explain(config_path: Path | None, query: str, as_json: bool) -> None:
     Example:
       feeds explain https://news.example.com/2026/03/acme-results/
     """
-    from feeds.provenance import explain as run_explain
+    from feeds.app.provenance import explain as run_explain
 
     config = _load_config(config_path)
     with _open_store(config, locked=False) as store:
@@ -494,8 +494,8 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
     Example:
       feeds drop tag:feeds.invalid,2026:entry/4f1c0e
     """
-    from feeds.provenance import drop as run_drop
-    from feeds.refresh import publish_all
+    from feeds.app.provenance import drop as run_drop
+    from feeds.run.refresh import publish_all
 
     config = _load_config(config_path)
     with _open_store(config, locked=True) as store:
@@ -545,7 +545,7 @@ def check(config_path: Path | None) -> None:
     Example:
       feeds check --config config.toml
     """
-    from feeds.publish import archive_path, check
+    from feeds.publish.documents import archive_path, check
 
     config = _load_config(config_path)
     click.echo(
@@ -599,7 +599,7 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
     """
     import logging
 
-    from feeds import scheduler
+    from feeds.run import daemon as scheduler
 
     config = _load_config(config_path)
     logging.basicConfig(
@@ -631,7 +631,7 @@ def status(config_path: Path | None, as_json: bool) -> None:
     Example:
       feeds status --json
     """
-    from feeds.status import gather, render
+    from feeds.app.status import gather, render
 
     config = _load_config(config_path)
     with _open_store(config, locked=False) as store:

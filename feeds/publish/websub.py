@@ -18,11 +18,11 @@ from typing import Protocol
 
 from feeds.config import OutputConfig
 from feeds.errors import FetchError
-from feeds.store import Store
+from feeds.store.sqlite import Store
 
 
 class Poster(Protocol):
-    """What sends a ping: :meth:`feeds.fetch.Fetcher.post_form`."""
+    """What sends a ping: :meth:`feeds.ingest.fetch.Fetcher.post_form`."""
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int: ...
 

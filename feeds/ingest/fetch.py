@@ -367,7 +367,7 @@ def _no_cookies() -> http.cookiejar.CookieJar:
 class PageFetcher(Protocol):
     """What fetches pages while a source is saved (article pages, a section page's feed):
     a :class:`Fetcher`, or its stand-in while the fetcher works in another process (see
-    :mod:`feeds.pipeline`)."""
+    :mod:`feeds.run.executor`)."""
 
     @property
     def options(self) -> FetchOptions: ...

@@ -336,7 +336,7 @@ def render_index(root: Path, outputs: Sequence[OutputConfig]) -> bytes:
 def render_view(name: str, data: bytes) -> bytes:
     """A readable HTML page of a feed document (any of the formats we publish)."""
     from feeds.errors import ParseError
-    from feeds.parse import parse
+    from feeds.ingest.parse import parse
 
     try:
         feed = parse(data, url=f"http://localhost/{name}")

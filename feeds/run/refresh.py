@@ -36,13 +36,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feeds import dedupe, schedule, websub
 from feeds.config import Config, OutputConfig, SourceConfig
+from feeds.core import dedupe, schedule
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
-from feeds.fetch import Fetcher, PageFetcher
-from feeds.pipeline import stream
-from feeds.prepare import Job, Prepared, prepare
-from feeds.store import FetchOutcome, Presence, ScheduleUpdate, Store
+from feeds.ingest.fetch import Fetcher, PageFetcher
+from feeds.ingest.prepare import Job, Prepared, prepare
+from feeds.publish import websub
+from feeds.run.executor import stream
+from feeds.store.sqlite import FetchOutcome, Presence, ScheduleUpdate, Store
 from feeds.types import (
     Change,
     CleanEntry,
@@ -56,7 +57,7 @@ from feeds.types import (
 )
 
 if TYPE_CHECKING:
-    from feeds.articles import Budget
+    from feeds.ingest.articles import Budget
 
 # The cleaning, article-page and publishing stack (lxml, nh3, feedparser, feedgen) is
 # imported where it is used: a run in which nothing changed needs none of it.
@@ -177,7 +178,7 @@ def refresh(
 
     ``names`` limits the run to those sources (default: all). ``force``
     fetches them whether due or not, but never a retired source and never
-    before a server's Retry-After (see :func:`feeds.schedule.decide`); the
+    before a server's Retry-After (see :func:`feeds.core.schedule.decide`); the
     others are reported as skipped. ``publish=False`` leaves publishing to the
     caller (the daemon coalesces it). When ``should_stop()`` turns true, the
     fetches still in hand are dropped unsaved (those sources stay due).
@@ -295,8 +296,10 @@ def _output_fingerprint(config: Config, output: OutputConfig) -> str:
 def _code_fingerprint() -> str:
     """A hash of this package's source files (a new version renders anew)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\x00" + path.read_bytes())
+    package = Path(__file__).parents[1]
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        digest.update(name.encode() + b"\x00" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -381,7 +384,7 @@ class _Run:
     def pages(self) -> Budget:
         """The run's budget of article pages, shared by all its sources."""
         if self.budget is None:
-            from feeds.articles import Budget
+            from feeds.ingest.articles import Budget
 
             self.budget = Budget(self.config.full_text)
         return self.budget
@@ -495,9 +498,9 @@ def _ingest(
             moved_to=moved,
         )
 
-    from feeds import normalize  # the document changed: cleaning is needed
-    from feeds.articles import full_text, section_entries
-    from feeds.section import article_links, page_title
+    from feeds.ingest import normalize  # the document changed: cleaning is needed
+    from feeds.ingest.articles import full_text, section_entries
+    from feeds.ingest.section import article_links, page_title
 
     feed_url = request.url if request.public_only else None
     parsed: list[ParsedEntry]
@@ -736,8 +739,8 @@ def _discovered_feed(
 
     Returns the fetched feed, or the error message when it could not be read.
     """
-    from feeds import parse
-    from feeds.section import pick_feed
+    from feeds.ingest import parse
+    from feeds.ingest.section import pick_feed
 
     chosen = pick_feed(page.final_url, feed_urls)
     try:
@@ -763,7 +766,7 @@ def publish_all(
     """Rebuild every output from the store; one failing output does not stop the others.
 
     An output is left as it is when nothing it shows can have changed since it was
-    published: the store's :meth:`~feeds.store.Store.generation`, the configuration and
+    published: the store's :meth:`~feeds.store.sqlite.Store.generation`, the configuration and
     the code are what they were then, and its files are still the ones written (same
     size and modification time). ``force`` rebuilds it anyway. An output with archive
     pages is always rebuilt (its pages keep their own record of what changed).
@@ -779,8 +782,8 @@ def publish_all(
         if kept is not None:
             reports.append(kept)
             continue
-        from feeds import archive
-        from feeds.publish import publish
+        from feeds.publish import archive
+        from feeds.publish.documents import publish
 
         pages: list[archive.Page] = []
         if output.archive:

@@ -1,6 +1,6 @@
 """Article pages for one source: the cache, the per-run budget, fetching and extraction.
 
-The I/O shell around :mod:`feeds.fulltext` (pure). For a list of article URLs::
+The I/O shell around :mod:`feeds.ingest.fulltext` (pure). For a list of article URLs::
 
     url ─ cached, and this source's entry unchanged? ─ yes → the cached extraction, no request
         ─ budget left (pages, seconds)? ─ no → deferred: the next run picks it up
@@ -22,14 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from feeds import fulltext, normalize
 from feeds.errors import (
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
 )
-from feeds.fetch import PageFetcher
-from feeds.store import Store
+from feeds.ingest import fulltext, normalize
+from feeds.ingest.fetch import PageFetcher
+from feeds.store.sqlite import Store
 from feeds.types import (
     ArticleRecord,
     CleanEntry,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from feeds import __version__
 from feeds.config import OutputConfig
-from feeds.store import Store, StoryKey
+from feeds.store.sqlite import Store, StoryKey
 from feeds.types import DedupeOptions
 
 ARCHIVED_FORMATS = ("atom", "rss")  # JSON Feed has no archive links
@@ -92,7 +92,7 @@ def publish_archives(
     from a larger store or a smaller ``max_entries``) are removed. ``options``
     choose each story's published copy, as for the main feed.
     """
-    from feeds import publish
+    from feeds.publish import documents as publish
 
     known = store.archive_signatures(output.name)
     formats = archived_formats(output)

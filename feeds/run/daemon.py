@@ -5,7 +5,7 @@ Two parts:
 - :class:`Daemon`, the logic, with the clock passed in and no APScheduler,
   signals or threads of its own. ``tick(now)`` fetches every source due at
   ``now`` (concurrently, under the fetcher's global and per-host caps), saves
-  each all or nothing (see :mod:`feeds.refresh`), publishes when the coalescing window has
+  each all or nothing (see :mod:`feeds.run.refresh`), publishes when the coalescing window has
   passed, records a heartbeat, and returns when it next needs to run. A test
   drives it through a simulated day with a fake clock.
 - :func:`run`, the shell: holds the refresh lock for the daemon's whole life,
@@ -44,13 +44,13 @@ from types import FrameType
 from typing import Any
 
 from feeds import config as config_module
-from feeds import schedule
 from feeds.config import Config
+from feeds.core import schedule
 from feeds.errors import ConfigError, FeedsError
-from feeds.fetch import Fetcher
-from feeds.lock import refresh_lock
-from feeds.refresh import OutputReport, SourceReport, publish_all, refresh
-from feeds.store import Store
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import OutputReport, SourceReport, publish_all, refresh
+from feeds.store.lock import refresh_lock
+from feeds.store.sqlite import Store
 
 __all__ = ["Daemon", "TickReport", "run"]
 

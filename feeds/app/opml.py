@@ -112,7 +112,7 @@ def plan_import(config_text: str, config: Config, feeds: Sequence[Feed]) -> Impo
 
 def apply_import(path: Path, feeds: Sequence[Feed]) -> ImportPlan:
     """Add ``feeds`` to the config file at ``path``; validated, then written atomically."""
-    from feeds.publish import write_atomic
+    from feeds.publish.documents import write_atomic
 
     config = config_module.load(path)
     text = path.read_text(encoding="utf-8")

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 import lxml.html
 from lxml import etree
 
-from feeds import normalize
+from feeds.ingest import normalize
 from feeds.types import ParsedEntry
 
 __all__ = ["MIN_TEASER_COVERAGE", "MIN_WORDS", "Article", "extract", "gate", "wants_full_text"]

@@ -27,8 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from feeds import dedupe
-from feeds.dedupe import Candidate, CopyInfo, Existing, Keys, Match
+from feeds.core import dedupe
+from feeds.core.dedupe import Candidate, CopyInfo, Existing, Keys, Match
 from feeds.errors import StoreError
 from feeds.types import (
     ArticleRecord,
@@ -317,7 +317,7 @@ class ScheduleUpdate:
     value (a failed fetch or a 304 says nothing about the feed's ``<ttl>``).
     ``retire``: a reason when the source is gone (410). ``redirect_url``,
     ``redirect_count``, ``move``: the permanent-redirect tracking of
-    :func:`feeds.schedule.track_redirect`.
+    :func:`feeds.core.schedule.track_redirect`.
     """
 
     retry_after: datetime | None = None
@@ -794,7 +794,7 @@ class Store:
     def recent_bodies(self, source: str, limit: int = RECENT_BODIES) -> dict[str, Body]:
         """The cleaned bodies of ``source``'s ``limit`` newest copies, by their body key.
 
-        A copy's ``body_key`` is :func:`feeds.normalize.body_key` of what its text was
+        A copy's ``body_key`` is :func:`feeds.ingest.normalize.body_key` of what its text was
         cleaned from, saved with the text (by :meth:`insert_copy` and :meth:`update_copy`),
         so the text is what cleaning that body gives: the next fetch need not clean it again.
         """
@@ -813,7 +813,7 @@ class Store:
         change to ``tombstones`` and to a source's name, URL, title or link (migration 8),
         whoever makes the change. An output published at this generation, with the same
         configuration and code, would come out the same (see
-        :func:`feeds.refresh.publish_all`).
+        :func:`feeds.run.refresh.publish_all`).
         """
         row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row is not None else 0
@@ -972,7 +972,7 @@ class Store:
         With ``bodies`` False their ``body_text`` is left empty (see :meth:`body_text`).
         Each band's bucket is read newest-first and cut at ``LSH_BUCKET_LIMIT``;
         of the ``NEAR_CANDIDATES`` copies sharing the most bands, those whose
-        :func:`~feeds.dedupe.resemblance` to ``sig`` is at least ``min_resemblance``
+        :func:`~feeds.core.dedupe.resemblance` to ``sig`` is at least ``min_resemblance``
         are returned, most bands first. Only their rows are read.
         ``present``, when given, holds every bucket of ``sig`` that has a copy (as
         :attr:`Presence.buckets` does): only those are read, the same answer for less.
@@ -1220,7 +1220,7 @@ class Store:
         """The newest ``limit`` stories carried by ``sources``, one copy per story.
 
         The published copy of a story is chosen among its copies in ``sources``
-        by :func:`feeds.dedupe.choose_copy` (``options``: preferred sources,
+        by :func:`feeds.core.dedupe.choose_copy` (``options``: preferred sources,
         then the earliest published or the longest body). Dropped stories are
         left out. Reads newest-first through the ``published`` index and stops
         once it has ``limit`` stories, so the cost follows the output size, not

@@ -12,9 +12,9 @@ import socket
 from datetime import datetime
 from typing import Any
 
-from feeds import schedule
 from feeds.config import Config
-from feeds.store import Store
+from feeds.core import schedule
+from feeds.store.sqlite import Store
 from feeds.types import DaemonInfo, SourceState
 
 

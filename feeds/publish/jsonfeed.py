@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feeds.config import OutputConfig
-from feeds.normalize import teaser
+from feeds.ingest.normalize import teaser
 from feeds.types import StoredEntry
 
 VERSION = "https://jsonfeed.org/version/1.1"

@@ -13,7 +13,7 @@ its share of the requests and of the connections (see :func:`deal`): a fetch fro
 that answers at once is Python work, which would otherwise take turns with the saving on
 one interpreter lock.
 
-:func:`feeds.prepare.prepare` runs in a pool of worker processes, one per core, while the
+:func:`feeds.ingest.prepare.prepare` runs in a pool of worker processes, one per core, while the
 main process saves what is done: forked before the first fetch when the run has at least
 ``PARALLEL_MIN_SOURCES`` sources and this process runs no other thread (cron's refresh),
 else started from a fork server once the run has fetched ``PARALLEL_MIN_BYTES`` in more
@@ -45,8 +45,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from feeds.errors import FetchError
-from feeds.fetch import Fetcher, PageFetcher, interleave, request_host
-from feeds.prepare import Job, Prepared, prepare
+from feeds.ingest.fetch import Fetcher, PageFetcher, interleave, request_host
+from feeds.ingest.prepare import Job, Prepared, prepare
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 PARALLEL_MIN_BYTES = 1024 * 1024
@@ -91,7 +91,7 @@ def stream(
 ) -> Iterator[tuple[int, Outcome, Prepared | None]]:
     """Fetch ``requests`` and yield ``(index, outcome, prepared)`` in request order.
 
-    Requests are taken round-robin by host (:func:`feeds.fetch.interleave`), at most
+    Requests are taken round-robin by host (:func:`feeds.ingest.fetch.interleave`), at most
     ``max_connections`` at a time (fewer while more would not help: see :class:`Throttle`).
     A new fetch starts only while the documents fetched but not yet consumed hold less
     than ``buffer_bytes``: a slow server at the head of the order holds up the others
@@ -689,8 +689,8 @@ class Throttle:
             self.limit = max(self.limit - 1, 1)
 
 
-PRELOAD = ("feeds.parse", "feeds.normalize", "feeds.fulltext")
-"""What :func:`feeds.prepare.prepare` loads on first use: the parsing and cleaning stack."""
+PRELOAD = ("feeds.ingest.parse", "feeds.ingest.normalize", "feeds.ingest.fulltext")
+"""What :func:`feeds.ingest.prepare.prepare` loads on first use: the parsing and cleaning stack."""
 
 
 def preload() -> None:
@@ -741,7 +741,7 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["feeds.prepare", *PRELOAD])
+        context.set_forkserver_preload(["feeds.ingest.prepare", *PRELOAD])
         return context
     return multiprocessing.get_context("spawn")
 

@@ -1,7 +1,7 @@
 """Prepare a fetched feed document: the part of an ingest that needs no store.
 
 :func:`prepare` parses, cleans, computes the keys (trusting GUIDs), the near-duplicate
-signatures and the full-text decision. It is pure, so :mod:`feeds.pipeline` runs it in
+signatures and the full-text decision. It is pure, so :mod:`feeds.run.executor` runs it in
 worker processes when a run is large. This module imports only what that needs (no
 HTTP client, no database), so the workers stay small.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
-from feeds import dedupe
+from feeds.core import dedupe
 from feeds.errors import NotAFeedError, ParseError
 from feeds.types import Body, CleanEntry, ParsedFeed
 
@@ -26,7 +26,7 @@ class Job(NamedTuple):
     ``known`` holds the content hashes of the source's stored copies: an entry whose
     content is already stored needs no signature (the consumer computes one if it
     turns out to need it after all). ``bodies`` holds cleaned bodies of the source's
-    recent copies by :func:`feeds.normalize.body_key`: an entry whose body is among
+    recent copies by :func:`feeds.ingest.normalize.body_key`: an entry whose body is among
     them is not cleaned again (cleaning the body is most of the work, and a changed
     feed repeats most of its entries unchanged).
     """
@@ -83,7 +83,7 @@ def prepare(job: Job) -> Prepared:
     """Parse and clean one feed document. Pure: no store, no clock but ``job.now``."""
     # Imported here: a process that prepares nothing (a run in which nothing changed)
     # never loads the parsing and cleaning stack. See also pipeline.preload().
-    from feeds import fulltext, normalize, parse
+    from feeds.ingest import fulltext, normalize, parse
 
     try:
         feed = parse.parse(job.content, url=job.url, headers=job.headers)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from feeds import dedupe, normalize
 from feeds.config import OutputConfig
-from feeds.store import Store, StoredCopy
+from feeds.core import dedupe
+from feeds.ingest import normalize
+from feeds.store.sqlite import Store, StoredCopy
 from feeds.types import DedupeOptions
 
 

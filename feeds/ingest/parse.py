@@ -18,7 +18,7 @@ callers get frozen dataclasses, or a :class:`~feeds.errors.ParseError` (an
         otherwise                 -> ParsedFeed (warning set when ill-formed XML was recovered)
 
 HTML in titles, summaries and bodies is kept raw: feedparser's sanitizer and
-URL resolver are switched off because ``feeds.normalize`` sanitizes (nh3) and
+URL resolver are switched off because ``feeds.ingest.normalize`` sanitizes (nh3) and
 resolves URLs itself, against ``ParsedEntry.base_url``.
 """
 

@@ -1,7 +1,7 @@
 """Build, check and atomically write Atom 1.0, RSS 2.0 and JSON Feed 1.1 documents.
 
 The only module that imports feedgen (JSON Feed is built by hand in
-:mod:`feeds.jsonfeed`). The contract (DESIGN.md "Publishing"), for every format:
+:mod:`feeds.publish.jsonfeed`). The contract (DESIGN.md "Publishing"), for every format:
 
 - valid Atom 1.0 (RFC 4287) every time: absolute ids, an author, ``rel="self"``;
   checked by :func:`check_atom` before anything is written;
@@ -43,7 +43,7 @@ from lxml import etree
 from feeds import PROJECT_URL, __version__
 from feeds.config import OutputConfig
 from feeds.errors import PublishError, ValidationError
-from feeds.normalize import teaser
+from feeds.ingest.normalize import teaser
 from feeds.types import StoredEntry
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -564,7 +564,7 @@ def render(
         return render_atom(output, entries, links, capped=capped)
     if fmt == "rss":
         return render_rss(output, entries, links, capped=capped)
-    from feeds import jsonfeed
+    from feeds.publish import jsonfeed
 
     stories = newest_first(entries, output.max_entries if capped else None)
     return jsonfeed.render(output, stories, links.self_href, hub=links.hub)
@@ -576,7 +576,7 @@ def check(fmt: str, data: bytes) -> list[str]:
         return check_atom(data)
     if fmt == "rss":
         return check_rss(data)
-    from feeds import jsonfeed
+    from feeds.publish import jsonfeed
 
     return jsonfeed.check(data)
 
