@@ -426,13 +426,22 @@ def _selector(
     if kind != "html":
         checker.problem(f"{where}.selector", 'is only used with type = "html"')
         return None
-    from feeds.ingest.section import selector_problem  # lxml.cssselect: only when a selector is set
-
-    problem = selector_problem(selector)
+    problem = _selector_problem(selector)
     if problem is not None:
         checker.problem(f"{where}.selector", f"{selector!r}: {problem}")
         return None
     return selector
+
+
+def _selector_problem(selector: str) -> str | None:
+    """Why ``selector`` is not a usable CSS selector, or ``None`` when it is."""
+    from lxml.cssselect import CSSSelector, SelectorError  # only when a selector is set
+
+    try:
+        CSSSelector(selector)
+    except SelectorError as exc:
+        return f"not a valid CSS selector ({exc})"
+    return None
 
 
 def _outputs(

@@ -26,7 +26,7 @@ from feeds.errors import ConfigError, FeedsError, LockError
 if TYPE_CHECKING:
     from feeds.config import Config
     from feeds.run.refresh import OutputReport, SourceReport
-    from feeds.store.sqlite import Store
+    from feeds.store.protocol import Storage
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -72,20 +72,20 @@ def _load_config(config_path: Path | None) -> Config:
 
 
 @contextmanager
-def _open_store(config: Config, *, locked: bool) -> Iterator[Store]:
+def _open_store(config: Config, *, locked: bool) -> Iterator[Storage]:
     """Open the store (under the refresh lock when writing); FeedsError becomes a message."""
+    from feeds.store import open_store
     from feeds.store.lock import refresh_lock
-    from feeds.store.sqlite import Store
 
     try:
         if locked:
             with (
                 refresh_lock(config.store_path, config.lock_timeout),
-                Store.open(config.store_path) as store,
+                open_store(config.store_path) as store,
             ):
                 yield store
         else:
-            with Store.open(config.store_path) as store:
+            with open_store(config.store_path) as store:
                 yield store
     except FeedsError as exc:
         _fail(exc)

@@ -18,7 +18,8 @@ from typing import Any
 from feeds.config import OutputConfig
 from feeds.core import dedupe
 from feeds.ingest import normalize
-from feeds.store.sqlite import Store, StoredCopy
+from feeds.store import StoredCopy
+from feeds.store.protocol import ProvenanceStore
 from feeds.types import DedupeOptions
 
 
@@ -108,7 +109,7 @@ def merge_text(c: StoredCopy) -> str:
     )
 
 
-def resolve(store: Store, query: str) -> str | None:
+def resolve(store: ProvenanceStore, query: str) -> str | None:
     """The entry id ``query`` names: an entry id, a GUID, or any copy's link (canonical or not)."""
     query = query.strip()
     found = store.resolve(query)
@@ -120,7 +121,7 @@ def resolve(store: Store, query: str) -> str | None:
 
 
 def explain(
-    store: Store, query: str, options: DedupeOptions, outputs: Sequence[OutputConfig]
+    store: ProvenanceStore, query: str, options: DedupeOptions, outputs: Sequence[OutputConfig]
 ) -> Explanation | None:
     """Explain the story ``query`` names, or None when no stored copy matches it."""
     entry_id = resolve(store, query)
@@ -157,7 +158,7 @@ class Dropped:
     new: bool
 
 
-def drop(store: Store, query: str, now: datetime) -> Dropped | None:
+def drop(store: ProvenanceStore, query: str, now: datetime) -> Dropped | None:
     """Tombstone the story ``query`` names (inside the caller's lock); None when unknown."""
     entry_id = resolve(store, query)
     if entry_id is None:

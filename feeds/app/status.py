@@ -14,7 +14,7 @@ from typing import Any
 
 from feeds.config import Config
 from feeds.core import schedule
-from feeds.store.sqlite import Store
+from feeds.store.protocol import StatusReader
 from feeds.types import DaemonInfo, SourceState
 
 
@@ -33,7 +33,7 @@ def daemon_running(info: DaemonInfo | None) -> bool:
     return True
 
 
-def gather(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
+def gather(config: Config, store: StatusReader, *, now: datetime) -> dict[str, Any]:
     info = store.daemon_info()
     states = {s.name: s for s in store.sources()}
     sources = []

@@ -29,7 +29,7 @@ from feeds.errors import (
 )
 from feeds.ingest import fulltext, normalize
 from feeds.ingest.fetch import PageFetcher
-from feeds.store.sqlite import Store
+from feeds.store.protocol import ArticleCache
 from feeds.types import (
     ArticleRecord,
     CleanEntry,
@@ -79,7 +79,7 @@ def _load(
     wanted: Sequence[tuple[str, str]],
     *,
     source: str,
-    store: Store,
+    store: ArticleCache,
     fetcher: PageFetcher,
     budget: Budget,
     batch: int,
@@ -226,7 +226,7 @@ def full_text(
     parsed: Sequence[ParsedEntry],
     cleaned: Sequence[CleanEntry],
     *,
-    store: Store,
+    store: ArticleCache,
     fetcher: PageFetcher,
     budget: Budget,
     batch: int,
@@ -317,7 +317,7 @@ def section_entries(
     source: str,
     links: Sequence[str],
     *,
-    store: Store,
+    store: ArticleCache,
     fetcher: PageFetcher,
     budget: Budget,
     batch: int,

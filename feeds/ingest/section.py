@@ -24,7 +24,6 @@ __all__ = [
     "article_links",
     "page_title",
     "pick_feed",
-    "selector_problem",
 ]
 
 DEFAULT_SELECTOR = (
@@ -35,17 +34,6 @@ DEFAULT_SELECTOR = (
 
 MAX_LINKS = 50
 """At most this many article links are taken from one section page."""
-
-
-def selector_problem(selector: str) -> str | None:
-    """Why ``selector`` is not a usable CSS selector, or ``None`` when it is."""
-    from lxml.cssselect import CSSSelector, SelectorError
-
-    try:
-        CSSSelector(selector)
-    except SelectorError as exc:
-        return f"not a valid CSS selector ({exc})"
-    return None
 
 
 def article_links(

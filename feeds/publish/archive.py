@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from feeds import __version__
 from feeds.config import OutputConfig
-from feeds.store.sqlite import Store, StoryKey
+from feeds.store import StoryKey
+from feeds.store.protocol import PublishState
 from feeds.types import DedupeOptions
 
 ARCHIVED_FORMATS = ("atom", "rss")  # JSON Feed has no archive links
@@ -82,7 +83,7 @@ def archived_formats(output: OutputConfig) -> tuple[str, ...]:
 
 def publish_archives(
     output: OutputConfig,
-    store: Store,
+    store: PublishState,
     pages: Sequence[Page],
     options: DedupeOptions | None = None,
 ) -> int:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from feeds.config import OutputConfig
 from feeds.errors import FetchError
-from feeds.store.sqlite import Store
+from feeds.store.protocol import PingQueue
 
 
 class Poster(Protocol):
@@ -40,7 +40,7 @@ class PingReport:
         return self.error is None
 
 
-def queue(store: Store, output: OutputConfig, formats: Sequence[str], now: datetime) -> None:
+def queue(store: PingQueue, output: OutputConfig, formats: Sequence[str], now: datetime) -> None:
     """Remember that the hub of ``output`` must hear about the changed ``formats``."""
     if output.hub is None:
         return
@@ -50,7 +50,7 @@ def queue(store: Store, output: OutputConfig, formats: Sequence[str], now: datet
             store.add_pending_ping(output.hub, topic, now)
 
 
-def deliver(store: Store, poster: Poster, outputs: Sequence[OutputConfig]) -> list[PingReport]:
+def deliver(store: PingQueue, poster: Poster, outputs: Sequence[OutputConfig]) -> list[PingReport]:
     """Try every pending ping once. Pings to hubs no longer configured are dropped."""
     wanted = {
         (output.hub, output.format_url(fmt))

@@ -49,8 +49,9 @@ from feeds.core import schedule
 from feeds.errors import ConfigError, FeedsError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.refresh import OutputReport, SourceReport, publish_all, refresh
+from feeds.store import open_store
 from feeds.store.lock import refresh_lock
-from feeds.store.sqlite import Store
+from feeds.store.protocol import Storage
 
 __all__ = ["Daemon", "TickReport", "run"]
 
@@ -94,7 +95,7 @@ class Daemon:
 
     def start(self, now: datetime) -> None:
         """Record in the store that a daemon runs here (the heartbeat starts)."""
-        with Store.open(self.config.store_path) as store:
+        with open_store(self.config.store_path) as store:
             store.sync_sources([(s.name, s.url) for s in self.config.sources])
             store.daemon_started(self.pid, socket.gethostname(), now)
 
@@ -108,7 +109,7 @@ class Daemon:
 
     def finish(self, now: datetime) -> tuple[OutputReport, ...]:
         """Publish pending changes and record that the daemon stopped."""
-        with Store.open(self.config.store_path) as store:
+        with open_store(self.config.store_path) as store:
             outputs = self._publish(store, now) if self._dirty_since is not None else ()
             store.daemon_stopped(now)
         return outputs
@@ -127,7 +128,7 @@ class Daemon:
     def tick(self, now: datetime) -> TickReport:
         """Fetch the sources due at ``now``, publish if the window passed, say when to run next."""
         config = self.config
-        with Store.open(config.store_path) as store:
+        with open_store(config.store_path) as store:
             report = refresh(
                 config,
                 store,
@@ -151,11 +152,11 @@ class Daemon:
             return None
         return self._dirty_since + self.config.daemon.publish_delay
 
-    def _publish(self, store: Store, now: datetime) -> tuple[OutputReport, ...]:
+    def _publish(self, store: Storage, now: datetime) -> tuple[OutputReport, ...]:
         self._dirty_since = None
         return publish_all(self.config, store, poster=self.fetcher, now=now)
 
-    def _next_run(self, store: Store, now: datetime) -> datetime:
+    def _next_run(self, store: Storage, now: datetime) -> datetime:
         config = self.config
         candidates = [now + config.daemon.heartbeat]
         publish_at = self._publish_at()

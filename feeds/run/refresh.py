@@ -43,7 +43,8 @@ from feeds.ingest.fetch import Fetcher, PageFetcher
 from feeds.ingest.prepare import Job, Prepared, prepare
 from feeds.publish import websub
 from feeds.run.executor import stream
-from feeds.store.sqlite import FetchOutcome, Presence, ScheduleUpdate, Store
+from feeds.store import FetchOutcome, Presence, ScheduleUpdate
+from feeds.store.protocol import Storage
 from feeds.types import (
     Change,
     CleanEntry,
@@ -163,7 +164,7 @@ class RefreshReport:
 
 def refresh(
     config: Config,
-    store: Store,
+    store: Storage,
     fetcher: Fetcher,
     *,
     now: datetime,
@@ -318,7 +319,7 @@ def _file_marks(output: OutputConfig) -> dict[str, list[int] | None]:
 
 
 def _unchanged_output(
-    store: Store, output: OutputConfig, generation: int, fingerprint: str
+    store: Storage, output: OutputConfig, generation: int, fingerprint: str
 ) -> OutputReport | None:
     """The report of an output that needs no rebuilding (see :func:`publish_all`), or None."""
     if output.archive:
@@ -375,7 +376,7 @@ def schedule_update(
 @dataclass
 class _Run:
     config: Config
-    store: Store
+    store: Storage
     fetcher: PageFetcher  # the run's fetcher, or its stand-in for the fetch processes
     budget: Budget | None  # made at the first article page (see pages)
     batch: int
@@ -390,7 +391,7 @@ class _Run:
         return self.budget
 
 
-def _job(store: Store, source: SourceConfig, fetched: FetchResult, now: datetime) -> Job:
+def _job(store: Storage, source: SourceConfig, fetched: FetchResult, now: datetime) -> Job:
     """What :func:`prepare` needs for a fetched feed document, with what the store knows
     of the source (its content hashes, its newest cleaned bodies)."""
     assert fetched.content is not None
@@ -609,7 +610,7 @@ def _ingest(
 
 
 def ingest_entries(
-    store: Store,
+    store: Storage,
     name: str,
     cleaned: Sequence[CleanEntry],
     *,
@@ -757,7 +758,7 @@ def _discovered_feed(
 
 def publish_all(
     config: Config,
-    store: Store,
+    store: Storage,
     *,
     poster: websub.Poster | None = None,
     now: datetime | None = None,
@@ -766,9 +767,9 @@ def publish_all(
     """Rebuild every output from the store; one failing output does not stop the others.
 
     An output is left as it is when nothing it shows can have changed since it was
-    published: the store's :meth:`~feeds.store.sqlite.Store.generation`, the configuration and
-    the code are what they were then, and its files are still the ones written (same
-    size and modification time). ``force`` rebuilds it anyway. An output with archive
+    published: the store's generation (:meth:`~feeds.store.protocol.PublishState.generation`),
+    the configuration and the code are what they were then, and its files are still the ones
+    written (same size and modification time). ``force`` rebuilds it anyway. An output with archive
     pages is always rebuilt (its pages keep their own record of what changed).
 
     Then deliver the pending WebSub pings with ``poster`` (none are sent without

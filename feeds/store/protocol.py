@@ -1,0 +1,337 @@
+"""The store's roles: what each consumer may ask of it (reader's ``StorageType`` split by role).
+
+A consumer names the role it needs (the article cache takes an :class:`ArticleCache`, the
+WebSub queue a :class:`PingQueue`), never a backend: :func:`feeds.store.open_store` is the
+one place that knows which backend is behind a store. :class:`Storage` is every role at once.
+
+Every role inherits :meth:`Transactional.transaction`: one atomic unit of work, all of it
+saved or none of it; nested, it is a savepoint. A backend raises
+:class:`~feeds.errors.StoreError` for what its database says, never the database's own
+exceptions. Every datetime given or returned is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Container, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from feeds.core.dedupe import Candidate, Existing, Keys, Match
+    from feeds.store.sqlite import (
+        FetchOutcome,
+        PendingPing,
+        Presence,
+        ScheduleUpdate,
+        StoredCopy,
+        StoryKey,
+        UrlChange,
+    )
+    from feeds.types import (
+        ArticleRecord,
+        Body,
+        CleanEntry,
+        DaemonInfo,
+        DedupeOptions,
+        SourceState,
+        StoredEntry,
+    )
+
+__all__ = [
+    "ArticleCache",
+    "Heartbeat",
+    "IngestStore",
+    "PingQueue",
+    "ProvenanceStore",
+    "PublishState",
+    "SourceRegistry",
+    "StatusReader",
+    "Storage",
+    "Transactional",
+]
+
+
+class Transactional(Protocol):
+    """Units of work: all of one is saved, or none of it."""
+
+    def transaction(self, *, savepoint: bool = True) -> AbstractContextManager[None]:
+        """One atomic unit; inside another it is a savepoint (or, without, part of it)."""
+        ...
+
+
+class SourceRegistry(Transactional, Protocol):
+    """The configured sources, their fetch state and their schedule."""
+
+    def sync_sources(self, sources: Sequence[tuple[str, str]]) -> None:
+        """Make sure every configured (name, url) has a row."""
+        ...
+
+    def sources(self) -> list[SourceState]:
+        """Every known source's state."""
+        ...
+
+    def source(self, name: str) -> SourceState:
+        """One source's state."""
+        ...
+
+    def record_fetch(self, name: str, outcome: FetchOutcome, now: datetime) -> None:
+        """Save a fetch attempt; on error the validators and entries stay as they were."""
+        ...
+
+    def record_attempt(
+        self, name: str, outcome: FetchOutcome, update: ScheduleUpdate, now: datetime
+    ) -> SourceState:
+        """:meth:`record_fetch` then :meth:`record_schedule`; the source's state after."""
+        ...
+
+    def record_feed_url(self, name: str, feed_url: str | None) -> None:
+        """Remember which feed a section page pointed to (None: discover again)."""
+        ...
+
+    def record_full_text_note(self, name: str, note: str | None) -> None:
+        """What full text did for this source on the last run."""
+        ...
+
+    def record_schedule(self, name: str, update: ScheduleUpdate, now: datetime) -> None:
+        """Save what a fetch attempt tells the schedule."""
+        ...
+
+    def enable(self, name: str) -> bool:
+        """Re-enable a retired source and forget a Retry-After."""
+        ...
+
+    def url_history(self, name: str) -> list[UrlChange]:
+        """The permanent redirects a source followed, oldest first."""
+        ...
+
+    def set_guid_fallback(self, name: str, reason: str) -> None:
+        """Stop trusting a source's GUIDs, for good."""
+        ...
+
+    def guid_fallback(self, name: str) -> str | None:
+        """Why a source's GUIDs are not trusted, or None when they are."""
+        ...
+
+
+class ArticleCache(Transactional, Protocol):
+    """Article pages fetched for full text, with their validators and extraction."""
+
+    def article(self, url: str) -> ArticleRecord | None:
+        """The cached article page at ``url``, if any."""
+        ...
+
+    def save_article(self, record: ArticleRecord) -> None:
+        """Insert or replace the cached article page at ``record.url``."""
+        ...
+
+
+class IngestStore(Transactional, Protocol):
+    """What saving a fetch's entries reads and writes: copies, keys and signatures."""
+
+    def recent_bodies(self, source: str, limit: int = 100) -> dict[str, Body]:
+        """The cleaned bodies of ``source``'s newest copies, by their body key."""
+        ...
+
+    def content_hashes(self, source: str, limit: int = 1000) -> frozenset[str]:
+        """The content hashes of ``source``'s most recently stored copies."""
+        ...
+
+    def presence(
+        self, source: str, keys: Sequence[Keys], buckets: Collection[int] = ()
+    ) -> Presence:
+        """What one fetch's entries can meet in the store, in a few batched lookups."""
+        ...
+
+    def find_existing(self, source: str, key: str) -> Existing | None:
+        """This source's copy stored under ``key``."""
+        ...
+
+    def find_copy(self, source: str, keys: Keys, taken: Collection[str] = ()) -> Existing | None:
+        """This source's copy of the entry: by key, else by post id, link or title+body."""
+        ...
+
+    def find_match(self, keys: Keys) -> Match | None:
+        """The first stored copy that shares an exact key with ``keys``."""
+        ...
+
+    def near_candidates(
+        self,
+        sig: tuple[int, ...],
+        *,
+        bodies: bool = True,
+        present: Container[int] | None = None,
+        min_resemblance: float = 0.0,
+    ) -> list[Candidate]:
+        """Stored copies sharing an LSH band with ``sig``."""
+        ...
+
+    def body_text(self, candidate: Candidate) -> str:
+        """A candidate's body text (read on demand)."""
+        ...
+
+    def insert_copy(
+        self,
+        source: str,
+        keys: Keys,
+        entry: CleanEntry,
+        *,
+        entry_id: str,
+        merged_reason: str | None,
+        now: datetime,
+        signature: tuple[int, ...] | None = None,
+        scores: Mapping[str, float | str] | None = None,
+        body_key: str | None = None,
+    ) -> None:
+        """Save a new copy; its body ``signature`` (computed when not given) makes it findable."""
+        ...
+
+    def update_copy(
+        self,
+        source: str,
+        keys: Keys,
+        entry: CleanEntry,
+        *,
+        now: datetime,
+        signature: tuple[int, ...] | None = None,
+        body_key: str | None = None,
+    ) -> None:
+        """Replace a copy's text; ``updated`` moves forward."""
+        ...
+
+    def sign_unsigned(self, limit: int) -> int:
+        """Sign and index up to ``limit`` copies saved before signatures existed."""
+        ...
+
+    def dropped(self, entry_id: str) -> datetime | None:
+        """When the story was dropped, or None."""
+        ...
+
+
+class PublishState(Transactional, Protocol):
+    """What outputs show and how they were last written."""
+
+    def generation(self) -> int:
+        """A number that moves on with every change to what an output can show."""
+        ...
+
+    def published_state(self, output: str) -> dict[str, Any] | None:
+        """What :meth:`record_published` saved for ``output``, if anything."""
+        ...
+
+    def record_published(self, output: str, state: Mapping[str, Any]) -> None:
+        """Save how ``output`` was last published (JSON-able)."""
+        ...
+
+    def entries_for_output(
+        self, sources: Sequence[str], limit: int, options: DedupeOptions | None = None
+    ) -> list[StoredEntry]:
+        """The newest ``limit`` stories carried by ``sources``, one copy per story."""
+        ...
+
+    def story_index(self, sources: Sequence[str]) -> list[StoryKey]:
+        """Every story carried by ``sources``, newest first (ids and dates only)."""
+        ...
+
+    def stories(
+        self, entry_ids: Sequence[str], sources: Sequence[str], options: DedupeOptions | None = None
+    ) -> list[StoredEntry]:
+        """The published copies of the stories ``entry_ids``, in that order."""
+        ...
+
+    def archive_signatures(self, output: str) -> dict[int, str]:
+        """Signature of each archive page of ``output`` as last written."""
+        ...
+
+    def set_archive_signature(self, output: str, page: int, signature: str) -> None:
+        """Remember the signature of an archive page just written."""
+        ...
+
+    def forget_archive_page(self, output: str, page: int) -> None:
+        """Forget an archive page that no longer exists."""
+        ...
+
+
+class PingQueue(Transactional, Protocol):
+    """WebSub pings waiting to reach their hubs."""
+
+    def add_pending_ping(self, hub: str, topic: str, now: datetime) -> None:
+        """Remember that ``hub`` must hear that ``topic`` changed (kept until delivered)."""
+        ...
+
+    def pending_pings(self) -> list[PendingPing]:
+        """Every ping not delivered yet."""
+        ...
+
+    def ping_delivered(self, hub: str, topic: str) -> None:
+        """Forget a delivered ping."""
+        ...
+
+    def ping_failed(self, hub: str, topic: str, error: str) -> None:
+        """Record why a ping failed (it is tried again)."""
+        ...
+
+
+class ProvenanceStore(Transactional, Protocol):
+    """Stories and their copies, for ``feeds explain`` and ``feeds drop``."""
+
+    def resolve(self, query: str) -> str | None:
+        """The entry id that ``query`` names: an entry id, or any copy's link or GUID."""
+        ...
+
+    def drop(self, entry_id: str, query: str, now: datetime) -> bool:
+        """Tombstone a story: never published again, whichever copy comes back."""
+        ...
+
+    def dropped(self, entry_id: str) -> datetime | None:
+        """When the story was dropped, or None."""
+        ...
+
+    def copies(self, entry_id: str) -> list[StoredCopy]:
+        """Every stored copy of a story, in the order they were first seen."""
+        ...
+
+
+class Heartbeat(Protocol):
+    """The daemon's record of being alive."""
+
+    def daemon_started(self, pid: int, host: str, now: datetime) -> None:
+        """The daemon started in process ``pid`` on ``host``."""
+        ...
+
+    def daemon_beat(self, now: datetime) -> None:
+        """The daemon is alive at ``now``."""
+        ...
+
+    def daemon_stopped(self, now: datetime) -> None:
+        """The daemon stopped cleanly."""
+        ...
+
+    def daemon_info(self) -> DaemonInfo | None:
+        """The last heartbeat, if a daemon ever ran."""
+        ...
+
+
+class StatusReader(SourceRegistry, Heartbeat, Protocol):
+    """What ``feeds status`` reads: the sources and the daemon's heartbeat."""
+
+
+class Storage(
+    SourceRegistry,
+    ArticleCache,
+    IngestStore,
+    PublishState,
+    PingQueue,
+    ProvenanceStore,
+    Heartbeat,
+    Protocol,
+):
+    """Every role at once, and the store's life: close it (or use it as a context manager)."""
+
+    def close(self) -> None:
+        """Close the store; it cannot be used afterwards."""
+        ...
+
+    def __enter__(self) -> Storage: ...
+
+    def __exit__(self, *exc: object) -> None: ...
