@@ -24,7 +24,7 @@ from feeds.errors import ConfigError, ValidationError
 from feeds.ingest.normalize import teaser
 from feeds.ingest.parse import parse
 from feeds.publish import documents as publish
-from feeds.publish import jsonfeed
+from feeds.publish import formats, jsonfeed
 from feeds.types import StoredEntry
 
 from support import REPO, validate_independently
@@ -370,3 +370,30 @@ def test_any_text_gives_valid_documents_that_read_back(
         assert publish.check(fmt, data) == [], fmt
         (parsed,) = parse(data, url=f"https://f.example/b.{fmt}").entries
         assert parsed.guid == entry.id
+
+
+def test_the_registry_knows_every_format_the_config_accepts() -> None:
+    assert tuple(formats.FORMATS) == config_module.FORMATS
+    assert [f.name for f in formats.FORMATS.values() if f.archived] == ["atom", "rss"]
+    for fmt in formats.FORMATS.values():
+        assert fmt.suffix == "." + fmt.name  # the default path: the Atom path's stem + this
+
+
+def test_which_file_is_which_format(tmp_path: Path) -> None:
+    out = replace(
+        three(tmp_path), rss_path=tmp_path / "out" / "feed.xml", json_path=tmp_path / "f.json"
+    )
+    cases = {
+        "out/business.atom": "atom",
+        "out/business-archive-7.atom": "atom",
+        "out/feed.xml": "rss",
+        "out/feed-archive-1.xml": "rss",
+        "f.json": "json",
+        "f-archive-1.json": "json",  # by its suffix: JSON Feed has no archive pages
+        "out/other.rss": "rss",  # not configured: by its suffix
+        "out/feed-archive-x.xml": None,
+        "out/notes.txt": None,
+    }
+    for name, expected in cases.items():
+        found = formats.format_of_file(tmp_path / name, [out])
+        assert (found.name if found else None) == expected, name

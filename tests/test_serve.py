@@ -286,3 +286,42 @@ def test_the_html_view_links_archive_pages(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.mark.parametrize(
+    ("rss_name", "json_name"), [("feed.xml", "feed.js"), ("business.rss2", "business.feed")]
+)
+def test_a_format_keeps_its_media_type_whatever_its_file_is_called(
+    tmp_path: Path, rss_name: str, json_name: str
+) -> None:
+    """The configuration says which file is which format, not the suffix (``.xml`` is RSS)."""
+    out = output(
+        tmp_path,
+        formats=("atom", "rss", "json"),
+        rss_path=tmp_path / "out" / rss_name,
+        json_path=tmp_path / "out" / json_name,
+        max_entries=1,
+    )
+    publish.publish(out, [stored(1)], archive_pages=1)
+    publish.publish_archive_page(out, 1, 1, [stored(2)])
+    archive_name = publish.archive_name(out, "rss", 1)
+    server = FeedServer(("127.0.0.1", 0), tmp_path / "out", [out])
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        site = Running(server, out, [])
+        for name, media_type in [
+            (rss_name, "application/rss+xml"),
+            (archive_name, "application/rss+xml"),
+            (json_name, "application/feed+json"),
+        ]:
+            status, headers, _ = site.request("/" + name)
+            assert (status, headers["content-type"]) == (200, media_type + "; charset=utf-8")
+            _, headers, _ = site.request("/" + name, Accept=BROWSER_ACCEPT)
+            assert headers["content-type"].startswith("text/html"), name  # the readable view
+        _, _, index = site.request("/")
+        assert f'href="/{rss_name}" type="application/rss+xml"' in index.decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

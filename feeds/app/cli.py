@@ -545,20 +545,21 @@ def check(config_path: Path | None) -> None:
     Example:
       feeds check --config config.toml
     """
-    from feeds.publish.documents import archive_path, check
+    from feeds.publish import formats
+    from feeds.publish.documents import archive_path
 
     config = _load_config(config_path)
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
-    labels = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}
     failed = False
     for output in config.outputs:
-        for fmt in output.formats:
-            paths = [output.format_path(fmt)]
+        for name in output.formats:
+            fmt = formats.get(name)
+            paths = [output.format_path(name)]
             page = 1
-            while fmt != "json" and archive_path(output, fmt, page).exists():
-                paths.append(archive_path(output, fmt, page))
+            while fmt.archived and archive_path(output, name, page).exists():
+                paths.append(archive_path(output, name, page))
                 page += 1
             for path in paths:
                 try:
@@ -569,14 +570,14 @@ def check(config_path: Path | None) -> None:
                         f"output {output.name}: {path}: cannot read: {exc.strerror}", err=True
                     )
                     continue
-                problems = check(fmt, data)
+                problems = fmt.check(data)
                 if problems:
                     failed = True
                     click.echo(f"output {output.name}: {path}: INVALID", err=True)
                     for problem in problems:
                         click.echo(f"  {problem}", err=True)
                 else:
-                    click.echo(f"output {output.name}: {path}: valid {labels[fmt]}")
+                    click.echo(f"output {output.name}: {path}: valid {fmt.label}")
     if failed:
         sys.exit(EXIT_FAILED)
 

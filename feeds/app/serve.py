@@ -35,17 +35,15 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from feeds.config import OutputConfig
+from feeds.publish import formats
+from feeds.publish.formats import format_of_file
 
-CONTENT_TYPES = {
-    ".atom": "application/atom+xml",
-    ".rss": "application/rss+xml",
-    ".json": "application/feed+json",
+CONTENT_TYPES = {  # files that are not an output's document (those: feeds.publish.formats)
     ".xml": "application/xml",
     ".opml": "text/x-opml",
     ".html": "text/html",
     ".txt": "text/plain",
 }
-FEED_SUFFIXES = frozenset({".atom", ".rss", ".json"})
 _COMPRESSIBLE = ("application/", "text/")
 
 
@@ -146,9 +144,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "Not Found")
             return
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-        content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
+        feed_format = format_of_file(file, self.server.outputs)
+        if feed_format is not None:
+            content_type = feed_format.media_type
+        else:
+            content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
         vary = ["Accept-Encoding"]
-        if file.suffix in FEED_SUFFIXES:
+        if feed_format is not None:
             vary.append("Accept")
             if _wants_html(self.headers.get("Accept", ""), content_type):
                 etag = etag[:-1] + '-html"'
@@ -314,12 +316,13 @@ def render_index(root: Path, outputs: Sequence[OutputConfig]) -> bytes:
     for output in outputs:
         links: list[str] = []
         for fmt in output.formats:
+            media_type = formats.get(fmt).media_type
             path = output.format_path(fmt)
             if not path.exists() or not path.resolve().is_relative_to(root):
                 continue
             href = "/" + path.resolve().relative_to(root).as_posix()
             links.append(
-                f'<a href="{html.escape(href)}" type="{CONTENT_TYPES[path.suffix]}">'
+                f'<a href="{html.escape(href)}" type="{media_type}">'
                 f"{html.escape(fmt.upper() if fmt != 'json' else 'JSON Feed')}</a>"
             )
         if links:

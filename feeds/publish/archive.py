@@ -25,11 +25,10 @@ from dataclasses import dataclass
 
 from feeds import __version__
 from feeds.config import OutputConfig
+from feeds.publish import formats
 from feeds.store import StoryKey
 from feeds.store.protocol import PublishState
 from feeds.types import DedupeOptions
-
-ARCHIVED_FORMATS = ("atom", "rss")  # JSON Feed has no archive links
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,8 @@ def _settings(output: OutputConfig) -> list[object]:
 
 
 def archived_formats(output: OutputConfig) -> tuple[str, ...]:
-    return tuple(f for f in output.formats if f in ARCHIVED_FORMATS)
+    """The formats of ``output`` that have archive pages (see :mod:`feeds.publish.formats`)."""
+    return tuple(f for f in output.formats if formats.get(f).archived)
 
 
 def publish_archives(

@@ -44,6 +44,7 @@ from feeds import PROJECT_URL, __version__
 from feeds.config import OutputConfig
 from feeds.errors import PublishError, ValidationError
 from feeds.ingest.normalize import teaser
+from feeds.publish import formats
 from feeds.types import StoredEntry
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -52,11 +53,6 @@ FH_NS = "http://purl.org/syndication/history/1.0"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 _CONTENT_ENCODED = f"{{{CONTENT_NS}}}encoded"
-MEDIA_TYPES = {
-    "atom": "application/atom+xml",
-    "rss": "application/rss+xml",
-    "json": "application/feed+json",
-}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # RFC 4287 §3.3 date-time: upper-case T and Z, offset required.
@@ -475,7 +471,7 @@ def render_rss(
     for element in reversed(_extra_links(_A + "link", links)):
         channel.insert(0, element)
     channel.insert(
-        0, etree.Element(_A + "link", rel="self", href=links.self_href, type=MEDIA_TYPES["rss"])
+        0, etree.Element(_A + "link", rel="self", href=links.self_href, type=formats.RSS.media_type)
     )
     for old in channel.findall("docs"):
         channel.remove(old)
@@ -559,36 +555,20 @@ def render(
     *,
     capped: bool = True,
 ) -> bytes:
-    """Render ``entries`` as format ``fmt`` (``atom``, ``rss`` or ``json``)."""
-    if fmt == "atom":
-        return render_atom(output, entries, links, capped=capped)
-    if fmt == "rss":
-        return render_rss(output, entries, links, capped=capped)
-    from feeds.publish import jsonfeed
-
-    stories = newest_first(entries, output.max_entries if capped else None)
-    return jsonfeed.render(output, stories, links.self_href, hub=links.hub)
+    """Render ``entries`` as format ``fmt`` (a name in :data:`feeds.publish.formats.FORMATS`)."""
+    return formats.get(fmt).render(output, entries, links, capped=capped)
 
 
 def check(fmt: str, data: bytes) -> list[str]:
     """Pre-publish validation of a document of format ``fmt``; empty list = valid."""
-    if fmt == "atom":
-        return check_atom(data)
-    if fmt == "rss":
-        return check_rss(data)
-    from feeds.publish import jsonfeed
-
-    return jsonfeed.check(data)
-
-
-_LABELS = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}
+    return formats.get(fmt).check(data)
 
 
 def _validate(fmt: str, path: Path, data: bytes) -> None:
     problems = check(fmt, data)
     if problems:
         raise ValidationError(
-            f"{path}: built document is not valid {_LABELS[fmt]}, not published: "
+            f"{path}: built document is not valid {formats.get(fmt).label}, not published: "
             + "; ".join(problems[:5])
         )
 
