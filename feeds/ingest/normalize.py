@@ -46,6 +46,7 @@ from feeds.types import Body, CleanEntry, ParsedEntry
 
 __all__ = [
     "BODY_SCHEME",
+    "CLEANING_CODE",
     "CUT_MARK",
     "BodySource",
     "body_key",
@@ -62,10 +63,13 @@ __all__ = [
     "teaser",
 ]
 
+CLEANING_CODE = (Path(__file__), Path(__file__).parents[1] / "types.py")
+"""The package's modules that cleaning runs: this one (the rules) and those it imports."""
+
 BODY_SCHEME = hashlib.sha256(
     b"\n".join(
         [
-            Path(__file__).read_bytes(),  # this module: the cleaning rules
+            *(path.read_bytes() for path in CLEANING_CODE),
             str(getattr(nh3, "__version__", "")).encode(),
             repr((etree.LXML_VERSION, etree.LIBXML_VERSION)).encode(),
         ]

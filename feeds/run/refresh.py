@@ -293,11 +293,19 @@ def _output_fingerprint(config: Config, output: OutputConfig) -> str:
     return digest.hexdigest()
 
 
-@cache
+PACKAGE = Path(__file__).resolve().parents[1]
+"""The package's folder: every module in it and its sub-packages renders outputs."""
+
+
 def _code_fingerprint() -> str:
     """A hash of this package's source files (a new version renders anew)."""
+    return code_fingerprint(PACKAGE)
+
+
+@cache
+def code_fingerprint(package: Path) -> str:
+    """A hash of every ``.py`` file under ``package``, sub-packages included, by relative path."""
     digest = hashlib.sha256()
-    package = Path(__file__).parents[1]
     for path in sorted(package.rglob("*.py")):
         name = path.relative_to(package).as_posix()
         digest.update(name.encode() + b"\x00" + path.read_bytes())
