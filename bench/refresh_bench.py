@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: ``feeds refresh`` against the ``reader`` library and the raw HTTP bound.
 
-One command (see README "Benchmark")::
+One command (see docs/performance.md)::
 
     python bench/refresh_bench.py                      # full run: 1,000 feeds x 30 entries
     python bench/refresh_bench.py --feeds 200 --entries 30

@@ -414,7 +414,7 @@ def serve(config_path: Path | None, host: str, port: int, root: Path | None, qui
 
     ETag/Last-Modified with 304 answers, gzip, HEAD, an index page at /, and a
     readable HTML view when a browser opens a feed. Production: see the
-    README's nginx snippet.
+    nginx snippet in docs/publishing.md.
 
     \b
     Example:

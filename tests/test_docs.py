@@ -1,0 +1,61 @@
+"""The docs keep up with the code: every config key documented, links that lead somewhere."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from support import REPO
+
+DOCS = sorted((REPO / "docs").glob("*.md"))
+PAGES = [REPO / "README.md", *DOCS]
+
+
+def config_keys() -> set[str]:
+    """Every key config.py accepts: the string sets it checks tables against."""
+    tree = ast.parse((REPO / "feeds" / "config.py").read_text(encoding="utf-8"))
+    keys: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Set) and all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+        ):
+            keys.update(e.value for e in node.elts if isinstance(e, ast.Constant))
+    return keys
+
+
+def test_every_config_key_is_in_the_reference() -> None:
+    reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    keys = config_keys()
+    assert {"lock_timeout", "allow_private_addresses", "archive_page_size", "selector"} <= keys
+    documented = set(re.findall(r"^\[\[?(\w+)\]\]?|^(\w+) = ", reference, re.M))
+    names = {name for pair in documented for name in pair if name}
+    assert sorted(keys - names) == []
+
+
+def test_the_readme_is_short() -> None:
+    assert len((REPO / "README.md").read_bytes()) <= 10 * 1024
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's anchors for a page's headings."""
+    found = set()
+    for heading in re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        found.add(slug)
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_links_lead_somewhere(page: Path) -> None:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith(("http://", "https://")):
+            continue
+        file, _, anchor = target.partition("#")
+        linked = (page.parent / file).resolve() if file else page
+        assert linked.exists(), f"{page.name}: {target}"
+        if anchor and linked.suffix == ".md":
+            assert anchor in anchors(linked), f"{page.name}: {target}"
