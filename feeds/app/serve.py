@@ -1,7 +1,7 @@
 """``feeds serve``: a small HTTP server for the published files.
 
 For trying feeds out and for small installs; production sites put nginx (see
-the README) in front of ``out/``. Standard library only
+docs/publishing.md) in front of ``out/``. Standard library only
 (:class:`http.server.ThreadingHTTPServer`).
 
 - GET and HEAD of files under the root folder, nothing else: a path that
