@@ -4,11 +4,59 @@ Pulls articles from RSS, Atom and JSON feeds, cleans them, removes duplicates
 within and across sources, and publishes clean, valid, deterministic Atom feeds
 (and RSS 2.0 and JSON Feed 1.1 beside them, with RFC 5005 archives and WebSub pings).
 
-The pipeline (one refresh)::
+The public API is what ``__all__`` names; everything else may change. One refresh::
 
-    store.due_sources(now) | fetch | parse | normalize | dedupe | store.save | publish
+    import feeds
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from feeds.ingest.fetch import Fetcher
+
+    config = feeds.load_config(Path("config.toml"))
+    with feeds.open_store(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        report = feeds.refresh(config, store, fetcher, now=datetime.now(UTC))
+
+The names are imported on first use, so ``import feeds`` loads no HTTP client, parser or
+database (``feeds --help`` stays fast). The layers behind them: docs/architecture.md.
 """
 
-__version__ = "0.1.0"
-PROJECT_URL = "https://github.com/feeds-refinery/feeds"
-USER_AGENT = f"feeds/{__version__} (+{PROJECT_URL})"
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from feeds.version import __version__
+
+if TYPE_CHECKING:
+    from feeds import errors
+    from feeds.config import load as load_config
+    from feeds.run.refresh import publish_all, refresh
+    from feeds.store import open_store
+
+__all__ = [
+    "__version__",
+    "errors",
+    "load_config",
+    "open_store",
+    "publish_all",
+    "refresh",
+]
+
+_LAZY = {
+    "errors": ("feeds.errors", None),
+    "load_config": ("feeds.config", "load"),
+    "open_store": ("feeds.store", "open_store"),
+    "publish_all": ("feeds.run.refresh", "publish_all"),
+    "refresh": ("feeds.run.refresh", "refresh"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'feeds' has no attribute {name!r}")
+    from importlib import import_module
+
+    module_name, attribute = _LAZY[name]
+    module = import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value

@@ -22,7 +22,7 @@ def config_keys() -> set[str]:
         if isinstance(node, ast.Set) and all(
             isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
         ):
-            keys.update(e.value for e in node.elts if isinstance(e, ast.Constant))
+            keys.update(str(e.value) for e in node.elts if isinstance(e, ast.Constant))
     return keys
 
 

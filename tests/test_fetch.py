@@ -13,7 +13,6 @@ import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from feeds import USER_AGENT
 from feeds.errors import (
     BodyTooLargeError,
     FetchError,
@@ -23,6 +22,7 @@ from feeds.errors import (
 )
 from feeds.ingest.fetch import ACCEPT, DRAIN_BYTES, Fetcher
 from feeds.types import FetchOptions, FetchRequest, FetchResult
+from feeds.version import USER_AGENT
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server, unused_port
 

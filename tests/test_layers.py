@@ -2,13 +2,14 @@
 
 ::
 
+    api      feeds/__init__.py: the public names          (for other programs)
     app      cli, serve, status, opml, provenance        (the terminal)
     run      refresh, executor, daemon                   (the clock)
     publish  documents, formats, archive, websub         (writes outputs)
     ingest   fetch, parse, normalize, articles, …    store   protocol, open_store, sqlite
     config   config.toml → frozen dataclasses
     core     schedule, dedupe                            (pure: no I/O)
-    base     errors, types                               (values shared by every layer)
+    base     errors, types, version                      (values shared by every layer)
 
 ``ingest`` and ``store`` sit side by side: neither imports the other, except that ingest may
 name the store's role Protocols (``feeds.store.protocol``), never a backend. Every import
@@ -33,8 +34,9 @@ RANK = {
     "publish": 4,
     "run": 5,
     "app": 6,
+    "api": 7,
 }
-BASE = frozenset({"feeds", "feeds.errors", "feeds.types"})
+BASE = frozenset({"feeds.errors", "feeds.types", "feeds.version"})
 SEAM = "feeds.store.protocol"
 
 
@@ -49,6 +51,8 @@ def layer(module: str) -> str:
         return "base"
     if module == "feeds.config":
         return "config"
+    if module == "feeds":
+        return "api"  # the public face: nothing inside the package imports it
     if module == "feeds.__main__":
         return "app"
     sub = module.split(".")[1]
@@ -121,6 +125,7 @@ def test_only_the_factory_names_a_store_backend() -> None:
         ("feeds.core.schedule", {"feeds.config"}, ["config"]),
         ("feeds.run.refresh", {"feeds.app.cli"}, ["app"]),
         ("feeds.app.cli", {"feeds.run.refresh", "feeds.store"}, []),
+        ("feeds.app.cli", {"feeds"}, ["api"]),
     ],
 )
 def test_the_rule_itself(importer: str, imported: set[str], expected: list[str]) -> None:

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from feeds import __version__
 from feeds.errors import ConfigError, FeedsError, LockError
+from feeds.version import __version__
 
 if TYPE_CHECKING:
     from feeds.config import Config

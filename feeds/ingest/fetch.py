@@ -70,7 +70,6 @@ import brotli  # type: ignore[import-untyped]
 import httpcore
 import httpx
 
-from feeds import USER_AGENT
 from feeds.errors import (
     AddressNotAllowedError,
     BodyTooLargeError,
@@ -80,6 +79,7 @@ from feeds.errors import (
     TooManyRedirectsError,
 )
 from feeds.types import FetchOptions, FetchRequest, FetchResult
+from feeds.version import USER_AGENT
 
 __all__ = [
     "ACCEPT",

@@ -23,12 +23,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from feeds import __version__
 from feeds.config import OutputConfig
 from feeds.publish import formats
 from feeds.store import StoryKey
 from feeds.store.protocol import PublishState
 from feeds.types import DedupeOptions
+from feeds.version import __version__
 
 
 @dataclass(frozen=True)

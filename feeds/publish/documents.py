@@ -40,12 +40,12 @@ from urllib.parse import urljoin, urlsplit
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feeds import PROJECT_URL, __version__
 from feeds.config import OutputConfig
 from feeds.errors import PublishError, ValidationError
 from feeds.ingest.normalize import teaser
 from feeds.publish import formats
 from feeds.types import StoredEntry
+from feeds.version import PROJECT_URL, __version__
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 _A = f"{{{ATOM_NS}}}"
