@@ -35,7 +35,12 @@ class FeedsError(Exception):
     Errors cross process boundaries (a fetch made in a fetch process, see
     :mod:`feeds.run.executor`), so they pickle: subclasses take other arguments than ``args``
     holds, and are rebuilt from their attributes instead of by calling them again.
+
+    ``exit_code`` is the command line's exit status for the error: 1 (the run finished
+    but something failed), 2 for a configuration error, 75 when the store stayed locked.
     """
+
+    exit_code = 1
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.args, self.__dict__))
@@ -50,6 +55,8 @@ def _rebuild(cls: type[FeedsError], args: tuple[Any, ...], state: dict[str, Any]
 
 class ConfigError(FeedsError):
     """The configuration is unusable; ``problems`` lists each one with its path."""
+
+    exit_code = 2  # usage: nothing was written
 
     def __init__(self, problems: Sequence[str], path: str | None = None) -> None:
         self.problems = tuple(problems)
@@ -132,6 +139,8 @@ class StoreError(FeedsError):
 
 class LockError(StoreError):
     """Another process holds the refresh lock for longer than we wait."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
 
 
 class PublishError(FeedsError):

@@ -314,3 +314,12 @@ def test_sources_says_when_guids_are_not_trusted(workdir: Path) -> None:
         "business": "blank GUIDs",
         "wire": None,
     }
+
+
+def test_each_error_carries_its_exit_status() -> None:
+    from feeds import errors
+
+    assert errors.FeedsError("x").exit_code == 1
+    assert errors.ConfigError(["a: bad"]).exit_code == 2
+    assert errors.LockError("busy").exit_code == 75
+    assert errors.FetchError("https://a.example/", "down").exit_code == 1

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from feeds.errors import ConfigError, FeedsError, LockError
+from feeds.errors import ConfigError, FeedsError
 from feeds.version import __version__
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from feeds.store.protocol import Storage
 
 EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 75
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,9 +43,9 @@ def _fail(exc: FeedsError) -> NoReturn:
         click.echo(f"feeds: configuration error in {where or 'config'}".rstrip(": "), err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
-        sys.exit(EXIT_USAGE)
-    click.echo(f"feeds: {exc}", err=True)
-    sys.exit(EXIT_LOCKED if isinstance(exc, LockError) else EXIT_FAILED)
+    else:
+        click.echo(f"feeds: {exc}", err=True)
+    sys.exit(exc.exit_code)
 
 
 def config_option(func: F) -> F:
@@ -600,7 +598,7 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
     """
     import logging
 
-    from feeds.run import daemon as scheduler
+    from feeds.run.daemon import run as run_daemon
 
     config = _load_config(config_path)
     logging.basicConfig(
@@ -612,7 +610,7 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
     logging.getLogger("feeds.daemon").setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
-        code = scheduler.run(config)
+        code = run_daemon(config)
     except FeedsError as exc:
         _fail(exc)
     sys.exit(code)

@@ -515,9 +515,6 @@ def agreement(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-numbers_agreement = agreement
-
-
 # Below this share of common numbers, or of common names, two similar texts are
 # different reports: a daily market wrap or next quarter's results written from
 # the same template, the same announcement about another company.

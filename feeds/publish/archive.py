@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from feeds.config import OutputConfig
-from feeds.publish import formats
+from feeds.publish.formats import FORMATS
 from feeds.store import StoryKey
 from feeds.store.protocol import PublishState
 from feeds.types import DedupeOptions
@@ -78,7 +78,7 @@ def _settings(output: OutputConfig) -> list[object]:
 
 def archived_formats(output: OutputConfig) -> tuple[str, ...]:
     """The formats of ``output`` that have archive pages (see :mod:`feeds.publish.formats`)."""
-    return tuple(f for f in output.formats if formats.get(f).archived)
+    return tuple(f for f in output.formats if FORMATS[f].archived)
 
 
 def publish_archives(

@@ -50,9 +50,7 @@ from feeds.version import PROJECT_URL, __version__
 ATOM_NS = "http://www.w3.org/2005/Atom"
 _A = f"{{{ATOM_NS}}}"
 FH_NS = "http://purl.org/syndication/history/1.0"
-DC_NS = "http://purl.org/dc/elements/1.1/"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
-_CONTENT_ENCODED = f"{{{CONTENT_NS}}}encoded"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # RFC 4287 §3.3 date-time: upper-case T and Z, offset required.

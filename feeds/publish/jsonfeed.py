@@ -26,7 +26,6 @@ from feeds.ingest.normalize import teaser
 from feeds.types import StoredEntry
 
 VERSION = "https://jsonfeed.org/version/1.1"
-MEDIA_TYPE = "application/feed+json"
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _URL_FIELDS = frozenset(

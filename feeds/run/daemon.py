@@ -39,7 +39,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -337,8 +336,3 @@ def _signals(daemon: Daemon, on_hup: Callable[[int, FrameType | None], None]) ->
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def load_and_run(config_path: Path) -> int:
-    """Read the config and run; the CLI's entry point."""
-    return run(config_module.load(config_path))
