@@ -29,6 +29,10 @@ VERSION = "https://jsonfeed.org/version/1.1"
 MEDIA_TYPE = "application/feed+json"
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+# What Atom and RSS refuse in an IRI (RFC 3987): white space, quotes, angle brackets and
+# the other characters outside its grammar; a reader that puts ``url`` in an ``href``
+# must never be handed ``"><script>``.
+_URL_BAD_RE = re.compile(r'[\s<>"{}|\\^`\x00-\x1f\x7f-\x9f]|%(?![0-9A-Fa-f]{2})')
 _URL_FIELDS = frozenset(
     {"home_page_url", "feed_url", "next_url", "icon", "favicon", "url", "external_url", "avatar"}
 )
@@ -40,7 +44,7 @@ def _date(value: datetime) -> str:
 
 
 def _http_url(value: str | None) -> str | None:
-    if value and urlsplit(value).scheme in ("http", "https") and not re.search(r"\s", value):
+    if value and urlsplit(value).scheme in ("http", "https") and not _URL_BAD_RE.search(value):
         return value
     return None
 
@@ -69,7 +73,7 @@ def render(
     feed_url = _http_url(self_href)
     if feed_url:
         doc["feed_url"] = feed_url
-    if hub:
+    if hub and not _URL_BAD_RE.search(hub):
         doc["hubs"] = [{"type": "WebSub", "url": hub}]
     text = json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2)
     return (text + "\n").encode("utf-8")
@@ -143,7 +147,7 @@ def _check_formats(value: Any, where: str, problems: list[str]) -> None:
             path = f"{where}/{key}" if where else key
             if key in _URL_FIELDS and isinstance(inner, str):
                 parts = urlsplit(inner)
-                if not parts.scheme or re.search(r"\s", inner):
+                if not parts.scheme or _URL_BAD_RE.search(inner):
                     problems.append(f"{path}: {inner!r} is not an absolute URL")
             elif key in ("date_published", "date_modified") and isinstance(inner, str):
                 if not _DATE_RE.match(inner):
