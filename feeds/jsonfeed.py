@@ -21,6 +21,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+from feeds import limits
 from feeds.config import OutputConfig
 from feeds.normalize import teaser
 from feeds.types import StoredEntry
@@ -82,7 +83,7 @@ def render(
 def _item(story: StoredEntry, summary_words: int) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": story.id,
-        "title": _clean(story.title) or "(untitled)",
+        "title": limits.cap_line(_clean(story.title), limits.MAX_TITLE_CHARS) or "(untitled)",
         "content_html": _clean(story.content_html),
         "date_published": _date(story.published),
         "date_modified": _date(story.updated),
@@ -93,16 +94,17 @@ def _item(story: StoredEntry, summary_words: int) -> dict[str, Any]:
     summary = teaser(story.excerpt, story.body_text, summary_words)
     if summary:
         item["summary"] = _clean(summary)
-    author = _clean(story.author or "").strip()
+    author = limits.cap_line(_clean(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
     if author:
         item["authors"] = [{"name": author}]
-    tags = [_clean(t).strip() for t in story.categories if t.strip()]
+    tags = list(limits.first_categories(_clean(t) for t in story.categories))
     if tags:
         item["tags"] = tags
     source_link = _http_url(story.source_link) or _http_url(story.source_url)
     if source_link:
         # JSON Feed §"Extensions": custom keys start with an underscore.
-        item["_source"] = {"title": _clean(story.source_title), "url": source_link}
+        source_title = limits.cap_line(_clean(story.source_title), limits.MAX_TITLE_CHARS)
+        item["_source"] = {"title": source_title, "url": source_link}
     return item
 
 

@@ -42,6 +42,7 @@ import lxml.html
 import nh3
 from lxml import etree
 
+from feeds import limits
 from feeds.types import Body, CleanEntry, ParsedEntry
 
 __all__ = [
@@ -865,15 +866,23 @@ def _strip_cut_html(html: str) -> str:
 
 
 def _clean_categories(categories: Iterable[str]) -> tuple[str, ...]:
+    """The distinct categories, at most ``limits.MAX_CATEGORIES`` of them, each capped."""
     seen: set[str] = set()
     result: list[str] = []
     for raw in categories:
-        name = clean_title(raw)
+        if len(result) >= limits.MAX_CATEGORIES:
+            break
+        name = _capped_line(raw, limits.MAX_CATEGORY_CHARS)
         key = name.casefold()
         if name and key not in seen:
             seen.add(key)
             result.append(name)
     return tuple(result)
+
+
+def _capped_line(raw: str, limit: int) -> str:
+    """:func:`clean_title` of ``raw``, cut to ``limit`` characters (see :mod:`feeds.limits`)."""
+    return limits.cap_line(clean_title(limits.raw_prefix(raw, limit)), limit)
 
 
 def _is_http(url: str) -> bool:
@@ -957,7 +966,10 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = No
     now = _as_utc(now)
     content_html, body_text, excerpt = body or clean_body(body_source(entry))
 
-    title = clean_title(entry.title or "", is_html=entry.title_is_html)
+    raw_title = limits.raw_prefix(entry.title or "", limits.MAX_TITLE_CHARS)
+    title = limits.cap_line(
+        clean_title(raw_title, is_html=entry.title_is_html), limits.MAX_TITLE_CHARS
+    )
     if not title:
         cut_excerpt = excerpt if excerpt and is_cut(excerpt) else None
         title = teaser(cut_excerpt, body_text, TITLE_FALLBACK_WORDS) if body_text else UNTITLED
@@ -970,7 +982,7 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = No
     guid = _collapse(_legal(entry.guid)) if entry.guid else ""
     published = _clamped(entry.published, now)
     updated = _clamped(entry.updated, now)
-    author = clean_title(entry.author) if entry.author else ""
+    author = _capped_line(entry.author, limits.MAX_AUTHOR_CHARS) if entry.author else ""
 
     return CleanEntry(
         guid=guid or None,

@@ -38,10 +38,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feeds import PROJECT_URL, __version__
+from feeds import PROJECT_URL, __version__, limits
 from feeds.config import OutputConfig
 from feeds.errors import PublishError, ValidationError
 from feeds.normalize import teaser
@@ -213,10 +214,10 @@ def render_atom(
 def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> None:
     fe = fg.add_entry(order="append")
     fe.id(story.id)
-    fe.title(_xml_text(story.title) or "(untitled)")
+    fe.title(_title(story))
     fe.updated(story.updated)
     fe.published(story.published)
-    author = _xml_text(story.author or "").strip()
+    author = _author(story)
     if author:  # a blank name is not an author (RFC 4287 §3.2.1 requires a name)
         fe.author({"name": author})
     link = _http_iri(story.link)
@@ -226,10 +227,33 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> Non
     if summary:
         fe.summary(_xml_text(summary), type="text")
     fe.content(_xml_text(story.content_html), type="html")
-    for term in story.categories:
-        term = _xml_text(term).strip()
-        if term:
-            fe.category(term=term)
+    _add_categories(fe, story)
+
+
+def _source_title(story: StoredEntry) -> str:
+    return limits.cap_line(_xml_text(story.source_title), limits.MAX_TITLE_CHARS)
+
+
+def _title(story: StoredEntry) -> str:
+    return limits.cap_line(_xml_text(story.title), limits.MAX_TITLE_CHARS) or "(untitled)"
+
+
+def _author(story: StoredEntry) -> str:
+    return limits.cap_line(_xml_text(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
+
+
+def categories(story: StoredEntry) -> list[str]:
+    """The categories to publish: capped in number and length (:mod:`feeds.limits`), also
+    for entries stored before the caps."""
+    return list(limits.first_categories(_xml_text(t) for t in story.categories))
+
+
+def _add_categories(fe: FeedEntry, story: StoredEntry) -> None:
+    # One call with the whole list: feedgen rebuilds its category list on every call,
+    # so a call per category is quadratic.
+    terms = categories(story)
+    if terms:
+        fe.category([{"term": term} for term in terms])
 
 
 def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> bytes:
@@ -284,7 +308,7 @@ def _source_element(story: StoredEntry) -> etree._Element:
         or f"tag:feeds.invalid,2026:source/{story.source}"
     )
     etree.SubElement(source, _A + "id").text = ident
-    etree.SubElement(source, _A + "title").text = _xml_text(story.source_title)
+    etree.SubElement(source, _A + "title").text = _source_title(story)
     site = _http_iri(story.source_link)
     if site:
         etree.SubElement(source, _A + "link", rel="alternate", type="text/html", href=site)
@@ -441,7 +465,7 @@ def render_rss(
     fg.generator(f"feeds {__version__}", uri=PROJECT_URL)
     for story in stories:
         fe = fg.add_entry(order="append")
-        fe.title(_xml_text(story.title) or "(untitled)")
+        fe.title(_title(story))
         link = _http_iri(story.link)
         if link:
             fe.link(href=link)
@@ -449,16 +473,13 @@ def render_rss(
         fe.pubDate(story.published)
         fe.description(_rss_description(story, output.summary_words))
         fe.content(_xml_text(story.content_html), type="CDATA")
-        author = _xml_text(story.author or "").strip()
+        author = _author(story)
         if author:
             fe.dc.dc_creator(author)
-        for term in story.categories:
-            term = _xml_text(term).strip()
-            if term:
-                fe.category(term=term)
+        _add_categories(fe, story)
         source_url = _http_iri(story.source_url)
         if source_url:
-            fe.source(url=source_url, title=_xml_text(story.source_title))
+            fe.source(url=source_url, title=_source_title(story))
     raw: bytes = fg.rss_str(pretty=False, encoding="UTF-8")
     parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
     root = etree.fromstring(raw, parser)

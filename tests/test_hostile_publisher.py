@@ -132,3 +132,95 @@ def test_json_feed_urls_refuse_what_atom_and_rss_refuse(tmp_path: Path, link: st
     assert "_source" not in item
     assert jsonfeed.check(json.dumps({**doc, "items": [{**item, "url": link}]}).encode())
     publish.publish(out, [entry])
+
+
+# --- item 2: per-entry lists and single-line fields are capped -----------------------------
+
+
+def many_categories_source(count: int, title: str = "Many categories") -> str:
+    categories = "".join(f"<category>topic number {n}</category>" for n in range(count))
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Tags</title><link>https://tags.example/</link>
+<description>d</description>
+<item><title>{title}</title><link>https://tags.example/1</link>
+<guid>https://tags.example/1</guid><pubDate>Wed, 04 Mar 2026 10:00:00 +0000</pubDate>
+<author>someone@tags.example ({"Long Name " * 5000})</author>
+<description>Body text.</description>{categories}</item>
+</channel></rss>
+"""
+
+
+@pytest.fixture
+def category_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many categories each call of feedgen's ``category()`` passed."""
+    from feedgen.entry import FeedEntry
+
+    calls: list[int] = []
+    real = FeedEntry.category
+
+    def counting(self: FeedEntry, category: object = None, replace: bool = False, **kw: object):  # type: ignore[no-untyped-def]
+        if category is not None or kw:
+            calls.append(len(category) if isinstance(category, list) else 1)
+        return real(self, category, replace, **kw)
+
+    monkeypatch.setattr(FeedEntry, "category", counting)
+    return calls
+
+
+def published_categories(out: Path, stem: str = "o") -> dict[str, int]:
+    atom = etree.fromstring((out / f"{stem}.atom").read_bytes())
+    rss = etree.fromstring((out / f"{stem}.rss").read_bytes())
+    doc = json.loads((out / f"{stem}.json").read_bytes())
+    return {
+        "atom": len(atom.findall(".//{http://www.w3.org/2005/Atom}category")),
+        "rss": len(rss.findall(".//item/category")),
+        "json": sum(len(item.get("tags", [])) for item in doc["items"]),
+    }
+
+
+def test_ten_thousand_categories_publish_a_capped_list_in_one_call(
+    tmp_path: Path, category_calls: list[int]
+) -> None:
+    out = refresh(tmp_path, {"tags.rss": many_categories_source(10_000)})
+    assert published_categories(out) == {"atom": 32, "rss": 32, "json": 32}
+    # One call per entry and format (feedgen's category() is quadratic per call).
+    assert category_calls == [32, 32]
+    author = json.loads((out / "o.json").read_bytes())["items"][0]["authors"][0]["name"]
+    assert len(author) <= 200 and author.endswith("…")
+    validate_independently(out / "o.atom")
+
+
+def test_entries_stored_before_the_caps_are_capped_when_published(
+    tmp_path: Path, category_calls: list[int]
+) -> None:
+    terms = tuple(f"t{n} " + "x" * 300 for n in range(10_000))
+    entry = stored(1, categories=terms, title="word " * 200_000, author="a " * 100_000)
+    out = output(tmp_path, formats=("atom", "rss", "json"))
+    publish.publish(out, [entry])
+    assert published_categories(out.path.parent, "business") == {"atom": 32, "rss": 32, "json": 32}
+    assert category_calls == [32, 32]
+    atom = etree.fromstring(out.path.read_bytes())
+    for category in atom.iter("{http://www.w3.org/2005/Atom}category"):
+        assert len(category.get("term") or "") <= 100
+    title = atom.findtext(
+        ".//{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title"
+    )
+    assert title is not None and len(title) <= 1_000 and title.endswith("word…")
+    assert out.path.stat().st_size < 60_000
+
+
+def test_megabyte_titles_are_cut_on_a_word_boundary(tmp_path: Path) -> None:
+    words = " ".join(f"w{n}" for n in range(200_000))  # about 1.3 MB
+    out = refresh(tmp_path, {"tags.rss": many_categories_source(3, title=words)})
+    titles = {
+        "atom": etree.fromstring((out / "o.atom").read_bytes()).findtext(
+            ".//{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title"
+        ),
+        "rss": etree.fromstring((out / "o.rss").read_bytes()).findtext(".//item/title"),
+        "json": json.loads((out / "o.json").read_bytes())["items"][0]["title"],
+    }
+    for title in titles.values():
+        assert title is not None and 500 < len(title) <= 1_000
+        assert title.endswith("…")
+        assert words.startswith(title[:-1]) and words[len(title) - 1] == " "
+    assert (out / "o.atom").stat().st_size < 20_000
