@@ -409,7 +409,20 @@ def sources_import(
     help="Folder to serve [default: the folder of the outputs, e.g. out/].",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not log requests to stderr.")
-def serve(config_path: Path | None, host: str, port: int, root: Path | None, quiet: bool) -> None:
+@click.option(
+    "--allow-root-with-secrets",
+    is_flag=True,
+    help="Serve a folder that holds the config, the store or a source file (only the "
+    "outputs' files are served either way).",
+)
+def serve(
+    config_path: Path | None,
+    host: str,
+    port: int,
+    root: Path | None,
+    quiet: bool,
+    allow_root_with_secrets: bool,
+) -> None:
     """Serve the published feeds over HTTP (for trying out and small installs).
 
     ETag/Last-Modified with 304 answers, gzip, HEAD, an index page at /, and a
@@ -427,6 +440,13 @@ def serve(config_path: Path | None, host: str, port: int, root: Path | None, qui
     if folder is None:
         raise click.UsageError(
             "the outputs are written to different folders; choose one with --root"
+        )
+    secrets = serve_module.secrets_under(folder, config)
+    if secrets and not allow_root_with_secrets:
+        raise click.UsageError(
+            f"{folder} holds {', '.join(str(p) for p in secrets)}; write the outputs to a "
+            'folder of their own (path = "out/NAME.atom"), choose one with --root, or '
+            "pass --allow-root-with-secrets (only the outputs' files are served)"
         )
 
     def log(served: serve_module.Served) -> None:
