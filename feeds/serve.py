@@ -49,6 +49,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from feeds.config import Config, OutputConfig
+from feeds.limits import printable
 
 MEDIA_TYPES = {
     "atom": "application/atom+xml",
@@ -254,11 +255,14 @@ class FeedServer(ThreadingHTTPServer):
         return cached
 
 
+_BUSY_BODY = b"503 Service Unavailable: too many connections, retry later\n"
 _BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: 20\r\nConnection: close\r\n"
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+    + f"Content-Length: {len(_BUSY_BODY)}\r\n".encode()
     + b"".join(f"{name}: {value}\r\n".encode() for name, value in SECURITY_HEADERS)
-    + b"\r\n503 Too Many Users\n"
+    + b"\r\n"
+    + _BUSY_BODY
 )
 
 
@@ -273,13 +277,6 @@ def _cut_off(sock: socket.socket) -> None:
     """End a connection past its deadline: the thread blocked on it reads end-of-file."""
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-
-
-def printable(text: str) -> str:
-    """``text`` with control and other unprintable characters escaped (``\\x1b``), for logs."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 class _Handler(BaseHTTPRequestHandler):
