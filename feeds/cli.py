@@ -22,6 +22,7 @@ import click
 
 from feeds import __version__
 from feeds.errors import ConfigError, FeedsError, LockError
+from feeds.limits import printable
 
 if TYPE_CHECKING:
     from feeds.config import Config
@@ -390,11 +391,12 @@ def sources_import(
             plan = opml.apply_import(path, feeds)
     except FeedsError as exc:
         _fail(exc)
+    # The URLs are a stranger's text: escaped, so none can forge a line or move the cursor.
     for url, reason in plan.skipped:
-        click.echo(f"skipped {url}: {reason}", err=True)
+        click.echo(f"skipped {printable(url)}: {printable(reason)}", err=True)
     verb = "would add" if dry_run else "added"
     for name, url in plan.added:
-        click.echo(f"{verb} {name}: {url}")
+        click.echo(f"{verb} {printable(name)}: {printable(url)}")
     click.echo(f"{len(plan.added)} sources {verb}, {len(plan.skipped)} skipped", err=True)
 
 

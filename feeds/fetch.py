@@ -241,6 +241,23 @@ class AddressPolicy:
         return True
 
 
+def address_refusal(policy: AddressPolicy, url: str) -> str | None:
+    """Why ``policy`` refuses the host of http(s) ``url`` (``"refused: …"``), or None.
+
+    A name that does not resolve is not refused here (it may resolve later, and its
+    fetch is checked then)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 80)
+        policy.addresses(host, port)
+    except _Refused as exc:
+        return str(exc)
+    except (_Unresolvable, ValueError):
+        return None
+    return None
+
+
 def _ip_literal(host: str) -> _IPAddress | None:
     try:
         return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])

@@ -1,4 +1,5 @@
-"""Caps on what one entry may carry, whatever a publisher sends.
+"""Caps on what one entry may carry, whatever a publisher sends; escapes for what a
+stranger's text may not do to a terminal.
 
 A feed is written by a stranger: one entry with 10,000 distinct categories cost
 28 s of CPU at every publish (feedgen's ``category()`` rebuilds its list on each
@@ -56,3 +57,12 @@ def first_categories(terms: Iterable[str]) -> Iterator[str]:
         if term:
             kept += 1
             yield term
+
+
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped (``\\x1b``), for a
+    terminal or a log: a stranger's URL or request path cannot forge lines or move the
+    cursor."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
