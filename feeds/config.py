@@ -9,16 +9,17 @@ config file, never against the current directory, so cron and a shell agree.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from feeds.errors import ConfigError
 from feeds.schedule import parse_duration
@@ -173,6 +174,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     sources = _sources(checker, data.get("sources"), base_dir)
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
     dedupe = _dedupe_options(checker, checker.table(data, "dedupe"), [s.name for s in sources])
+    _check_collisions(checker, outputs, _protected_files(store_path, path, sources))
 
     if checker.problems:
         raise ConfigError(checker.problems, str(path) if path else None)
@@ -557,6 +559,37 @@ def _outputs(
     return outputs
 
 
+def _protected_files(
+    store_path: Path, config_path: Path | None, sources: Sequence[SourceConfig]
+) -> dict[Path, str]:
+    """Files no output may be written over, with what they are."""
+    protected: dict[Path, str] = {}
+    if config_path is not None:
+        protected[config_path.resolve()] = "the config file"
+    store = store_path.resolve()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        protected[store.with_name(store.name + suffix)] = "the store"
+    for source in sources:
+        parts = urlsplit(source.url)
+        if parts.scheme == "file":
+            protected.setdefault(Path(unquote(parts.path)).resolve(), f"source {source.name}")
+    return protected
+
+
+def _check_collisions(
+    checker: _Checker, outputs: Sequence[OutputConfig], protected: Mapping[Path, str]
+) -> None:
+    """An output's file (any format) may not be the config, the store or a source file:
+    a publish would replace it (the store was clobbered and the refresh exited 0)."""
+    for i, output in enumerate(outputs):
+        for fmt in output.formats:
+            written = output.format_path(fmt).resolve()
+            what = protected.get(written)
+            if what is not None:
+                key = "path" if fmt == "atom" else f"{fmt}_path"
+                checker.problem(f"outputs[{i}].{key}", f"{str(written)!r} is {what}")
+
+
 def _formats(checker: _Checker, item: Mapping[str, Any], where: str) -> tuple[str, ...]:
     value = item.get("formats", ["atom"])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -672,6 +705,11 @@ class _Checker:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(f"{where}.{key}", f"must be a number, not {_kind(value)}")
+            return default
+        if not math.isfinite(value):
+            # TOML allows nan and inf; a nan timeout compares false with everything and
+            # turned the total deadline off.
+            self.problem(f"{where}.{key}", f"must be a finite number, not {value}")
             return default
         if value < minimum:
             self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")
