@@ -355,6 +355,18 @@ def _has_content(el: etree._Element, text: str | None = None) -> bool:
 # written in Python each time an element is touched (listing the 18 elements of a WordPress
 # body took 7 µs, against 3 µs). These are lxml.html's own drop_tree, drop_tag, text_content.
 _HTML_PARSER = etree.HTMLParser()  # what lxml.html.HTMLParser() is, without the lookup
+# A body that hits libxml2's limits (a text node over 10,000,000 bytes, nesting deeper than
+# 256) came out empty; it is parsed again, flattened, by a parser without the size limits (a
+# body is already bounded by the fetch's max_body_bytes).
+_HUGE_HTML_PARSER = etree.HTMLParser(huge_tree=True)
+#: Elements nested deeper than this lose their tags (their text stays): libxml2 gives up past
+#: a few hundred levels (a body nested 100,000 deep came out empty) and the text walk recurses.
+MAX_NESTING = 200
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"}
+    | {"source", "track", "wbr"}
+)
 _STRING_VALUE = etree.XPath("string()", smart_strings=False)
 
 
@@ -478,8 +490,49 @@ def _fragment_root(html: str) -> etree._Element:
     html = _DOCUMENT_TAGS.sub("", _XML_DECL.sub("", _legal(html)))
     # lxml.html.document_fromstring, which raised ParserError for "no document" (None).
     doc: etree._Element | None = etree.fromstring("<html><body>" + html, _HTML_PARSER)
+    if _over_limits(_HTML_PARSER):
+        html = _flatten_deep_nesting(html)
+        doc = etree.fromstring("<html><body>" + html, _HUGE_HTML_PARSER)
     body = None if doc is None else doc.find("body")
     return etree.Element("div") if body is None else body
+
+
+def _over_limits(parser: etree.HTMLParser) -> bool:
+    """Whether the last parse by ``parser`` (on this thread) hit one of libxml2's limits."""
+    return any(error.type == _RESOURCE_LIMIT for error in parser.error_log)
+
+
+_RESOURCE_LIMIT = etree.ErrorTypes.ERR_RESOURCE_LIMIT
+
+
+def _flatten_deep_nesting(html: str) -> str:
+    """``html`` without the tags nested deeper than :data:`MAX_NESTING` (their text stays).
+
+    Counted on the tags as written (an unclosed ``<p>`` counts as open), in one pass.
+    """
+    depth = 0
+    cuts: list[tuple[int, int]] = []
+    for match in _TAG_RE.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        if name in _VOID_TAGS or match.group(0).endswith("/>"):
+            continue
+        if closing:
+            depth = max(depth - 1, 0)
+            if depth >= MAX_NESTING:
+                cuts.append(match.span())
+        else:
+            depth += 1
+            if depth > MAX_NESTING:
+                cuts.append(match.span())
+    if not cuts:
+        return html
+    parts: list[str] = []
+    start = 0
+    for begin, end in cuts:
+        parts.append(html[start:begin])
+        start = end
+    parts.append(html[start:])
+    return "".join(parts)
 
 
 # Text without markup: no tag, no carriage return (libxml2 and nh3 turn it into a line feed),

@@ -259,7 +259,7 @@ def _add_categories(fe: FeedEntry, story: StoredEntry) -> None:
 def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> bytes:
     """Add ``<source>`` provenance (feedgen cannot write its id), the archive and hub
     links, and serialize canonically."""
-    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    parser = _own_document_parser(remove_blank_text=True)
     root = etree.fromstring(raw, parser)
     for tag in ("updated", "published"):
         for element in root.iter(_A + tag):
@@ -273,6 +273,19 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> byte
     if links.archive:
         root.insert(0, _archive_marker(root))
     return _serialize(root)
+
+
+def _own_document_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
+    """A parser for the documents we build: no entities, no network, and ``huge_tree``, since
+    a body may hold a text node over libxml2's 10,000,000-byte default (publishing such an
+    entry raised and stopped every output)."""
+    return etree.XMLParser(
+        remove_blank_text=remove_blank_text,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+    )
 
 
 def _serialize(root: etree._Element) -> bytes:
@@ -322,7 +335,7 @@ def check_atom(data: bytes) -> list[str]:
     """Pre-publish validation: the RFC 4287 rules our output must meet. Empty list = valid."""
     problems: list[str] = []
     try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        parser = _own_document_parser()
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         return [f"not well-formed XML: {exc}"]
@@ -481,7 +494,7 @@ def render_rss(
         if source_url:
             fe.source(url=source_url, title=_source_title(story))
     raw: bytes = fg.rss_str(pretty=False, encoding="UTF-8")
-    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    parser = _own_document_parser(remove_blank_text=True)
     root = etree.fromstring(raw, parser)
     channel = root.find("channel")
     assert channel is not None
@@ -519,7 +532,7 @@ def _rss_description(story: StoredEntry, summary_words: int) -> str:
 def check_rss(data: bytes) -> list[str]:
     """Pre-publish validation: RSS 2.0's required elements and our own promises."""
     try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        parser = _own_document_parser()
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         return [f"not well-formed XML: {exc}"]

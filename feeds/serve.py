@@ -548,7 +548,10 @@ def _archive_nav(data: bytes) -> str:
         return ""
     try:
         root = etree.fromstring(
-            data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+            data,
+            etree.XMLParser(
+                resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+            ),
         )
     except etree.XMLSyntaxError:
         return ""

@@ -224,3 +224,42 @@ def test_megabyte_titles_are_cut_on_a_word_boundary(tmp_path: Path) -> None:
         assert title.endswith("…")
         assert words.startswith(title[:-1]) and words[len(title) - 1] == " "
     assert (out / "o.atom").stat().st_size < 20_000
+
+
+# --- huge and deep bodies keep what can be kept --------------------------------------------
+
+
+def body_source(body_html: str) -> str:
+    return rss_source(body_html).replace("Shown markup", "Huge body")
+
+
+def published_body(out: Path) -> tuple[str, str]:
+    item = json.loads((out / "o.json").read_bytes())["items"][0]
+    return item["content_html"], item.get("summary", "")
+
+
+def test_a_ten_million_character_body_is_published(tmp_path: Path) -> None:
+    body = "<p>" + "word " * 2_000_000 + "</p>"  # 10,000,007 characters
+    out = refresh(tmp_path, {"huge.rss": body_source(body)})
+    content, summary = published_body(out)
+    assert content.count("word") == 2_000_000
+    assert summary.startswith("word word word") and summary.endswith("[…]")
+
+
+def test_a_body_nested_a_hundred_thousand_deep_keeps_its_text(tmp_path: Path) -> None:
+    body = (
+        "<p>Before the nest.</p>"
+        + "<div>" * 100_000
+        + "<p>Deep inside: <strong>the story</strong>.</p>"
+        + "</div>" * 100_000
+        + "<p>After the nest.</p>"
+    )
+    out = refresh(tmp_path, {"deep.rss": body_source(body)})
+    content, summary = published_body(out)
+    text = " ".join(
+        lxml_html.fragment_fromstring(content, create_parent="div").itertext().__iter__()
+    )
+    for words in ("Before the nest.", "Deep inside:", "the story", "After the nest."):
+        assert words in text
+        assert words in summary
+    validate_independently(out / "o.atom")
