@@ -50,12 +50,7 @@ from urllib.parse import unquote, urlsplit
 
 from feeds.config import Config, OutputConfig
 from feeds.limits import printable
-
-MEDIA_TYPES = {
-    "atom": "application/atom+xml",
-    "rss": "application/rss+xml",
-    "json": "application/feed+json",
-}
+from feeds.publish import MEDIA_TYPES
 
 _COMPRESSIBLE = ("application/", "text/")
 SECURITY_HEADERS = (
