@@ -82,6 +82,7 @@ class OutputConfig:
     archive: bool = False
     archive_page_size: int = 0
     hub: str | None = None
+    iframes: str = "link"
 
     def format_path(self, fmt: str) -> Path:
         """Where format ``fmt`` is written: ``path`` for Atom; else ``rss_path``/``json_path``,
@@ -464,6 +465,7 @@ def _outputs(
         "archive",
         "archive_page_size",
         "hub",
+        "iframes",
     }
     for i, item in enumerate(raw):
         where = f"outputs[{i}]"
@@ -511,6 +513,9 @@ def _outputs(
                 checker.problem(
                     f"{where}.url", "is required when hub is set (the hub needs the public URL)"
                 )
+        iframes = checker.get(item, where, "iframes", str, "link")
+        if iframes not in ("link", "keep"):
+            checker.problem(f"{where}.iframes", f'{iframes!r}: must be "link" or "keep"')
         raw_rss = checker.get(item, where, "rss_path", str, None)
         raw_json = checker.get(item, where, "json_path", str, None)
         if name is None or raw_path is None:
@@ -552,6 +557,7 @@ def _outputs(
                 archive=archive,
                 archive_page_size=page_size,
                 hub=hub,
+                iframes=iframes,
             )
         )
     return outputs

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import glob
+import html
 import os
 import re
 import tempfile
@@ -42,6 +43,7 @@ from lxml import etree
 
 from feeds import PROJECT_URL, __version__
 from feeds.config import OutputConfig
+from feeds.embeds import publishable
 from feeds.errors import PublishError, ValidationError
 from feeds.normalize import teaser
 from feeds.types import StoredEntry
@@ -58,6 +60,9 @@ MEDIA_TYPES = {
     "json": "application/feed+json",
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Where ``feeds serve`` serves the outputs by default; the documents' own URLs
+#: when an output has no public ``url`` (see :func:`document_url`).
+LOCAL_URL = "http://127.0.0.1:8080/"
 
 # RFC 4287 §3.3 date-time: upper-case T and Z, offset required.
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -89,8 +94,8 @@ class PublishResult:
 class DocLinks:
     """The links of one document besides its entries (RFC 5005, WebSub).
 
-    ``self_href`` is the document's own URL (a relative IRI when the output has
-    no public ``url``). ``archive`` marks an archive document (``fh:archive``).
+    ``self_href`` is the document's own URL (see :func:`document_url`). ``archive``
+    marks an archive document (``fh:archive``).
     """
 
     self_href: str
@@ -111,8 +116,21 @@ def archive_path(output: OutputConfig, fmt: str, page: int) -> Path:
     return output.format_path(fmt).with_name(archive_name(output, fmt, page))
 
 
+def document_url(output: OutputConfig, fmt: str) -> str:
+    """The absolute URL of the ``fmt`` document: its public URL when the output has a
+    ``url``, else where ``feeds serve`` serves it by default (``LOCAL_URL``).
+
+    Feed readers and validators want an absolute ``rel="self"`` (a relative one or
+    none is a warning of the W3C Feed Validator); without a public URL the only
+    address feeds knows is its own server's. ``feeds check`` says so and how to set
+    ``url``.
+    """
+    return output.format_url(fmt) or urljoin(LOCAL_URL, output.format_path(fmt).name)
+
+
 def _href(output: OutputConfig, fmt: str, name: str) -> str:
-    """A link to file ``name`` beside the ``fmt`` document: absolute when ``url`` is set."""
+    """A link to file ``name`` beside the ``fmt`` document: absolute when ``url`` is set,
+    else relative (it then works wherever the files are served)."""
     base = output.format_url(fmt)
     return urljoin(base, name) if base else name
 
@@ -120,7 +138,7 @@ def _href(output: OutputConfig, fmt: str, name: str) -> str:
 def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
     """Links of the subscription document when ``pages`` archive documents exist."""
     return DocLinks(
-        self_href=output.format_url(fmt) or output.format_path(fmt).name,
+        self_href=document_url(output, fmt),
         hub=output.hub,
         prev_archive=_href(output, fmt, archive_name(output, fmt, pages)) if pages else None,
     )
@@ -129,13 +147,13 @@ def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
 def archive_links(output: OutputConfig, fmt: str, page: int, pages: int) -> DocLinks:
     """Links of archive document ``page`` of ``pages`` (RFC 5005 §4)."""
     return DocLinks(
-        self_href=_href(output, fmt, archive_name(output, fmt, page)),
+        self_href=urljoin(document_url(output, fmt), archive_name(output, fmt, page)),
         hub=None,
         prev_archive=_href(output, fmt, archive_name(output, fmt, page - 1)) if page > 1 else None,
         next_archive=(
             _href(output, fmt, archive_name(output, fmt, page + 1)) if page < pages else None
         ),
-        current=output.format_url(fmt) or output.format_path(fmt).name,
+        current=_href(output, fmt, output.format_path(fmt).name),
         archive=True,
     )
 
@@ -143,11 +161,6 @@ def archive_links(output: OutputConfig, fmt: str, page: int, pages: int) -> DocL
 def feed_id(output: OutputConfig) -> str:
     """The output's Atom id: configured ``id``, else its public ``url``, else a ``tag:`` URI."""
     return output.id or output.url or f"tag:feeds.invalid,2026:output/{output.name}"
-
-
-def self_href(output: OutputConfig) -> str:
-    """``rel="self"``: the public URL when configured, else the file name (a relative IRI)."""
-    return output.url or output.path.name
 
 
 def _xml_text(value: str) -> str:
@@ -204,12 +217,12 @@ def render_atom(
     fg.updated(newest)
     fg.generator("feeds", version=__version__, uri=PROJECT_URL)
     for story in stories:
-        _add_entry(fg, story, output.summary_words)
+        _add_entry(fg, story, output)
     raw: bytes = fg.atom_str(pretty=False, encoding="UTF-8")
     return _finish(raw, stories, links)
 
 
-def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> None:
+def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> None:
     fe = fg.add_entry(order="append")
     fe.id(story.id)
     fe.title(_xml_text(story.title) or "(untitled)")
@@ -221,10 +234,10 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> Non
     link = _http_iri(story.link)
     if link:
         fe.link(href=link, rel="alternate", type="text/html")
-    summary = teaser(story.excerpt, story.body_text, summary_words)
+    summary = teaser(story.excerpt, story.body_text, output.summary_words)
     if summary:
         fe.summary(_xml_text(summary), type="text")
-    fe.content(_xml_text(story.content_html), type="html")
+    fe.content(_xml_text(publishable(story.content_html, output.iframes)), type="html")
     for term in story.categories:
         term = _xml_text(term).strip()
         if term:
@@ -284,6 +297,9 @@ def _source_element(story: StoredEntry) -> etree._Element:
     )
     etree.SubElement(source, _A + "id").text = ident
     etree.SubElement(source, _A + "title").text = _xml_text(story.source_title)
+    # The source feed changed at the latest when this entry did (RFC 4287 §4.2.11:
+    # source SHOULD carry updated); the store keeps no other date of the source feed.
+    etree.SubElement(source, _A + "updated").text = _rfc3339(story.updated)
     site = _http_iri(story.source_link)
     if site:
         etree.SubElement(source, _A + "link", rel="alternate", type="text/html", href=site)
@@ -433,8 +449,7 @@ def render_rss(
     fg.load_extension("dc")
     fg.title(_xml_text(output.title))
     fg.description(_xml_text(output.subtitle or output.title) or "feeds")
-    # RSS 2.0 requires the channel's web site; the public URL's site when known.
-    fg.link(href=urljoin(output.url, "/") if output.url else links.self_href, rel="alternate")
+    fg.link(href=channel_site(output, stories, links), rel="alternate")
     fg.lastBuildDate(newest)
     fg.pubDate(newest)
     fg.generator(f"feeds {__version__}", uri=PROJECT_URL)
@@ -447,8 +462,11 @@ def render_rss(
         fe.guid(story.id, permalink=False)
         fe.pubDate(story.published)
         summary = teaser(story.excerpt, story.body_text, output.summary_words)
-        fe.description(_xml_text(summary) or _xml_text(story.title) or "(untitled)")
-        fe.content(_xml_text(story.content_html), type="CDATA")
+        # RSS readers take <description> for HTML: the plain-text teaser is escaped as
+        # HTML here, then as XML by the serializer ("S&P 500" must reach them as "S&amp;P").
+        plain = _xml_text(summary) or _xml_text(story.title) or "(untitled)"
+        fe.description(html.escape(plain, quote=False))
+        fe.content(_xml_text(publishable(story.content_html, output.iframes)), type="CDATA")
         author = _xml_text(story.author or "").strip()
         if author:
             fe.dc.dc_creator(author)
@@ -483,6 +501,22 @@ def render_rss(
         channel.insert(0, _archive_marker(root))
     etree.cleanup_namespaces(root, top_nsmap={"atom": ATOM_NS})
     return _serialize(root)
+
+
+def channel_site(output: OutputConfig, stories: Sequence[StoredEntry], links: DocLinks) -> str:
+    """RSS 2.0's required channel ``<link>`` (a full URL): the public ``url``'s site;
+    without one, the site the sources' feeds name (their own ``<link>``), taking the
+    output's sources in their configured order; else the site of the document's URL."""
+    if output.url:
+        return urljoin(output.url, "/")
+    sites = {s.source: s.source_link for s in stories if _http_iri(s.source_link)}
+    for name in output.sources:
+        site = sites.get(name)
+        if site:
+            return site
+    if sites:
+        return sites[min(sites)] or ""
+    return urljoin(links.self_href, "/")
 
 
 def check_rss(data: bytes) -> list[str]:
@@ -567,7 +601,7 @@ def render(
     from feeds import jsonfeed
 
     stories = newest_first(entries, output.max_entries if capped else None)
-    return jsonfeed.render(output, stories, links.self_href, hub=links.hub)
+    return jsonfeed.render(output, stories, output.format_url("json") or "", hub=links.hub)
 
 
 def check(fmt: str, data: bytes) -> list[str]:
