@@ -587,7 +587,8 @@ def check(config_path: Path | None) -> None:
 def daemon(config_path: Path | None, verbose: bool) -> None:
     """Run in the foreground and fetch each source when it is due.
 
-    Outputs are republished shortly after a change ([daemon] publish_delay).
+    Outputs are published once the first fetches are done, then shortly after
+    a change ([daemon] publish_delay).
     SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the config
     (a bad one is reported and the old one kept). It holds the store's lock
     while it runs, so a `feeds refresh` from cron waits, then exits 75.
