@@ -171,6 +171,7 @@ def refresh(
     if as_json:
         click.echo(json.dumps(_report_json(report.sources, report.outputs), indent=2))
     else:
+        _note_missing_urls(config, interactive or verbose)
         for source in report.sources:
             if not source.ok:
                 click.echo(source.summary(), err=True)
@@ -533,6 +534,14 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def _note_missing_urls(config: Config, show: bool) -> None:
+    from feeds.publish import no_url_notice
+
+    notice = no_url_notice(config.outputs)
+    if notice and show:
+        click.echo(notice)
+
+
 @cli.command()
 @config_option
 def check(config_path: Path | None) -> None:
@@ -551,6 +560,7 @@ def check(config_path: Path | None) -> None:
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
+    _note_missing_urls(config, True)
     labels = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}
     failed = False
     for output in config.outputs:

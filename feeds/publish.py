@@ -128,6 +128,22 @@ def document_url(output: OutputConfig, fmt: str) -> str:
     return output.format_url(fmt) or urljoin(LOCAL_URL, output.format_path(fmt).name)
 
 
+def no_url_notice(outputs: Sequence[OutputConfig]) -> str | None:
+    """One line for ``feeds check`` / ``feeds refresh -v`` when outputs have no public
+    ``url``: what their self links and ids are then, and how to set it. None if all have."""
+    missing = [o for o in outputs if o.url is None]
+    if not missing:
+        return None
+    names = ", ".join(o.name for o in missing)
+    example = f"https://feeds.example.org/{missing[0].path.name}"
+    ids = "" if all(o.id for o in missing) else " and its feed id is a tag: URI"
+    return (
+        f"note: output {names} has no public url: its rel=self links point at {LOCAL_URL} "
+        f"(where `feeds serve` serves it){ids}; set "
+        f'url = "{example}" under [[outputs]] to the address readers fetch it from'
+    )
+
+
 def _href(output: OutputConfig, fmt: str, name: str) -> str:
     """A link to file ``name`` beside the ``fmt`` document: absolute when ``url`` is set,
     else relative (it then works wherever the files are served)."""
@@ -500,7 +516,17 @@ def render_rss(
     if links.archive:
         channel.insert(0, _archive_marker(root))
     etree.cleanup_namespaces(root, top_nsmap={"atom": ATOM_NS})
-    return _serialize(root)
+    return _rss_profile_references(_serialize(root))
+
+
+def _rss_profile_references(data: bytes) -> bytes:
+    """Write ``&`` and ``<`` in character data as ``&#x26;`` and ``&#x3C;`` (RSS Advisory
+    Board's RSS Profile, "Encoding"): RSS does not say which elements hold HTML, and a
+    reader that meets ``&amp;``/``&lt;`` in a plain-text ``<title>`` may decode it twice.
+    The same characters, so the same document to an XML parser; the serializer writes no
+    CDATA sections, in which the replacement would change the text."""
+    assert b"<![CDATA[" not in data
+    return data.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
 
 
 def channel_site(output: OutputConfig, stories: Sequence[StoredEntry], links: DocLinks) -> str:
