@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -59,7 +60,10 @@ MEDIA_TYPES = {
     "rss": "application/rss+xml",
     "json": "application/feed+json",
 }
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The ``updated`` date of a document with no entries: a fixed date, so the same input
+#: gives the same bytes (never "now"); 1970 would read as a broken clock to readers and
+#: to the W3C Feed Validator ("Implausible date").
+EMPTY_UPDATED = datetime(2026, 1, 1, tzinfo=UTC)
 #: Where ``feeds serve`` serves the outputs by default; the documents' own URLs
 #: when an output has no public ``url`` (see :func:`document_url`).
 LOCAL_URL = "http://127.0.0.1:8080/"
@@ -220,7 +224,7 @@ def render_atom(
     page passes False and gets every entry it is given.
     """
     stories = newest_first(entries, output.max_entries if capped else None)
-    newest = max((e.updated for e in stories), default=EPOCH)
+    newest = max((e.updated for e in stories), default=EMPTY_UPDATED)
     links = links or subscription_links(output, "atom", 0)
 
     fg = FeedGenerator()
@@ -241,7 +245,8 @@ def render_atom(
 def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> None:
     fe = fg.add_entry(order="append")
     fe.id(story.id)
-    fe.title(_xml_text(story.title) or "(untitled)")
+    title = _xml_text(story.title) or "(untitled)"
+    fe.title(title)
     fe.updated(story.updated)
     fe.published(story.published)
     author = _xml_text(story.author or "").strip()
@@ -250,14 +255,31 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> N
     link = _http_iri(story.link)
     if link:
         fe.link(href=link, rel="alternate", type="text/html")
-    summary = teaser(story.excerpt, story.body_text, output.summary_words)
-    if summary:
-        fe.summary(_xml_text(summary), type="text")
-    fe.content(_xml_text(publishable(story.content_html, output.iframes)), type="html")
+    summary = _xml_text(teaser(story.excerpt, story.body_text, output.summary_words))
+    content = _xml_text(publishable(story.content_html, output.iframes))
+    _add_text(fe, title, summary, content, has_link=bool(link))
     for term in story.categories:
         term = _xml_text(term).strip()
         if term:
             fe.category(term=term)
+
+
+def _add_text(fe: FeedEntry, title: str, summary: str, content: str, *, has_link: bool) -> None:
+    """The entry's summary and content; an entry with no text at all says its title.
+
+    A blank body is left out rather than written empty (the W3C validator warns on an
+    empty content); RFC 4287 §4.1.1 then wants an alternate link, and the validator
+    some text: the title stands in for the missing summary (as RSS's description
+    does), or for the content when there is no link either.
+    """
+    if summary.strip():
+        fe.summary(summary, type="text")
+    if content.strip():
+        fe.content(content, type="html")
+    elif not has_link:
+        fe.content(html.escape(title, quote=False), type="html")
+    elif not summary.strip():
+        fe.summary(title, type="text")
 
 
 def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> bytes:
@@ -459,7 +481,7 @@ def render_rss(
     as RFC 5005 §1 and WebSub allow for RSS.
     """
     stories = newest_first(entries, output.max_entries if capped else None)
-    newest = max((e.updated for e in stories), default=EPOCH)
+    newest = max((e.updated for e in stories), default=EMPTY_UPDATED)
     links = links or subscription_links(output, "rss", 0)
     fg = FeedGenerator()
     fg.load_extension("dc")
@@ -482,7 +504,9 @@ def render_rss(
         # HTML here, then as XML by the serializer ("S&P 500" must reach them as "S&amp;P").
         plain = _xml_text(summary) or _xml_text(story.title) or "(untitled)"
         fe.description(html.escape(plain, quote=False))
-        fe.content(_xml_text(publishable(story.content_html, output.iframes)), type="CDATA")
+        content = _xml_text(publishable(story.content_html, output.iframes))
+        if content.strip():  # a blank content:encoded only draws a warning
+            fe.content(content, type="CDATA")
         author = _xml_text(story.author or "").strip()
         if author:
             fe.dc.dc_creator(author)

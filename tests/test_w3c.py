@@ -256,6 +256,26 @@ def test_source_carries_updated_and_channel_link_names_the_sources_site(tmp_path
     publish.publish(empty, [])  # no story names a site: the site the document is served from
     rss = etree.fromstring(empty.format_path("rss").read_bytes())
     assert rss.findtext("channel/link") == "http://127.0.0.1:8080/"
+    assert_w3c_clean(out.path, out.format_path("rss"), empty.path, empty.format_path("rss"))
+
+
+def test_blank_bodies_leave_out_the_content_element(tmp_path: Path) -> None:
+    """A blank body is no content (the validator warns on an empty one); an entry with no
+    text at all says its title: as summary beside its link, as content without a link
+    (RFC 4287 §4.1.1)."""
+    out = output(tmp_path)
+    blank = {"content_html": " ", "body_text": "", "excerpt": None}
+    publish.publish(
+        out,
+        [story(1, content_html=""), story(2, **blank), story(3, link=None, **blank)],
+    )
+    atom = etree.fromstring(out.path.read_bytes())
+    entries = list(atom.iter(A + "entry"))
+    assert [e.findtext(A + "content") for e in entries] == [None, None, "Story 3"]
+    assert [e.findtext(A + "summary") for e in entries] == ["Shares rose.", "Story 2", None]
+    rss = etree.fromstring(out.format_path("rss").read_bytes())
+    assert not rss.findall(".//{http://purl.org/rss/1.0/modules/content/}encoded")
+    validate_independently(out.path)
     assert_w3c_clean(out.path, out.format_path("rss"))
 
 
