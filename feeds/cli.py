@@ -535,7 +535,7 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
 
 
 def _note_missing_urls(config: Config, show: bool) -> None:
-    from feeds.publish import no_url_notice
+    from feeds.config import no_url_notice
 
     notice = no_url_notice(config.outputs)
     if notice and show:

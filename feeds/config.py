@@ -12,7 +12,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -40,6 +40,11 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 FullText = Literal["auto"] | bool
 SourceType = Literal["feed", "html"]
+
+
+#: Where ``feeds serve`` serves the outputs by default: the documents' own URLs when an
+#: output has no public ``url`` (see :func:`feeds.publish.document_url`).
+LOCAL_URL = "http://127.0.0.1:8080/"
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,22 @@ class OutputConfig:
     def page_size(self) -> int:
         """Entries per archive document (``archive_page_size``, default ``max_entries``)."""
         return self.archive_page_size or self.max_entries
+
+
+def no_url_notice(outputs: Sequence[OutputConfig]) -> str | None:
+    """One line for ``feeds check`` / ``feeds refresh -v`` when outputs have no public
+    ``url``: what their self links and ids are then, and how to set it. None if all have."""
+    missing = [o for o in outputs if o.url is None]
+    if not missing:
+        return None
+    names = ", ".join(o.name for o in missing)
+    example = f"https://feeds.example.org/{missing[0].path.name}"
+    ids = "" if all(o.id for o in missing) else " and its feed id is a tag: URI"
+    return (
+        f"note: output {names} has no public url: its rel=self links point at {LOCAL_URL} "
+        f"(where `feeds serve` serves it){ids}; set "
+        f'url = "{example}" under [[outputs]] to the address readers fetch it from'
+    )
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds import PROJECT_URL, __version__
-from feeds.config import OutputConfig
+from feeds.config import LOCAL_URL, OutputConfig
 from feeds.embeds import publishable
 from feeds.errors import PublishError, ValidationError
 from feeds.normalize import teaser
@@ -64,9 +64,6 @@ MEDIA_TYPES = {
 #: gives the same bytes (never "now"); 1970 would read as a broken clock to readers and
 #: to the W3C Feed Validator ("Implausible date").
 EMPTY_UPDATED = datetime(2026, 1, 1, tzinfo=UTC)
-#: Where ``feeds serve`` serves the outputs by default; the documents' own URLs
-#: when an output has no public ``url`` (see :func:`document_url`).
-LOCAL_URL = "http://127.0.0.1:8080/"
 
 # RFC 4287 §3.3 date-time: upper-case T and Z, offset required.
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -130,22 +127,6 @@ def document_url(output: OutputConfig, fmt: str) -> str:
     ``url``.
     """
     return output.format_url(fmt) or urljoin(LOCAL_URL, output.format_path(fmt).name)
-
-
-def no_url_notice(outputs: Sequence[OutputConfig]) -> str | None:
-    """One line for ``feeds check`` / ``feeds refresh -v`` when outputs have no public
-    ``url``: what their self links and ids are then, and how to set it. None if all have."""
-    missing = [o for o in outputs if o.url is None]
-    if not missing:
-        return None
-    names = ", ".join(o.name for o in missing)
-    example = f"https://feeds.example.org/{missing[0].path.name}"
-    ids = "" if all(o.id for o in missing) else " and its feed id is a tag: URI"
-    return (
-        f"note: output {names} has no public url: its rel=self links point at {LOCAL_URL} "
-        f"(where `feeds serve` serves it){ids}; set "
-        f'url = "{example}" under [[outputs]] to the address readers fetch it from'
-    )
 
 
 def _href(output: OutputConfig, fmt: str, name: str) -> str:

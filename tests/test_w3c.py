@@ -328,3 +328,11 @@ def test_the_bench_feeds_publish_clean(tmp_path: Path, with_url: bool) -> None:
     assert len(files) == 6  # 48 stories: 20 in the feed, 2 archive pages of 20 and 8
     validate_independently(*[f for f in files if f.suffix == ".atom"])
     assert_w3c_clean(*files)
+
+
+def test_the_self_link_without_url_is_where_feeds_serve_serves_by_default() -> None:
+    from feeds import cli
+    from feeds.config import LOCAL_URL
+
+    params = {p.name: p.default for p in cli.serve.params}
+    assert f"http://{params['host']}:{params['port']}/" == LOCAL_URL
