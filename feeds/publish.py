@@ -5,6 +5,10 @@ The only module that imports feedgen (JSON Feed is built by hand in
 
 - valid Atom 1.0 (RFC 4287) every time: absolute ids, an author, ``rel="self"``;
   checked by :func:`check_atom` before anything is written;
+- no error and no warning in the W3C Feed Validator for what feeds itself decides (the
+  tests run it): an absolute ``rel="self"`` (:func:`document_url`), a full channel
+  ``<link>`` (:func:`channel_site`), ``updated`` in ``<source>``, HTML-escaped RSS
+  descriptions, video iframes as links (:mod:`feeds.embeds`);
 - deterministic: the same stored entries give byte-identical output; the feed's
   ``updated`` is the newest entry's ``updated``, never "now";
 - atomic: written to a temporary file in the same folder, fsynced, renamed; a
