@@ -172,6 +172,7 @@ def refresh(
     if as_json:
         click.echo(json.dumps(_report_json(report.sources, report.outputs), indent=2))
     else:
+        _note_missing_urls(config, interactive or verbose)
         for source in report.sources:
             if not source.ok:
                 click.echo(source.summary(), err=True)
@@ -555,6 +556,14 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def _note_missing_urls(config: Config, show: bool) -> None:
+    from feeds.config import no_url_notice
+
+    notice = no_url_notice(config.outputs)
+    if notice and show:
+        click.echo(notice)
+
+
 @cli.command()
 @config_option
 def check(config_path: Path | None) -> None:
@@ -573,6 +582,7 @@ def check(config_path: Path | None) -> None:
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
+    _note_missing_urls(config, True)
     labels = {"atom": "Atom", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}
     failed = False
     for output in config.outputs:
@@ -609,7 +619,8 @@ def check(config_path: Path | None) -> None:
 def daemon(config_path: Path | None, verbose: bool) -> None:
     """Run in the foreground and fetch each source when it is due.
 
-    Outputs are republished shortly after a change ([daemon] publish_delay).
+    Outputs are published once the first fetches are done, then shortly after
+    a change ([daemon] publish_delay).
     SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the config
     (a bad one is reported and the old one kept). It holds the store's lock
     while it runs, so a `feeds refresh` from cron waits, then exits 75.

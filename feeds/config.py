@@ -43,6 +43,11 @@ FullText = Literal["auto"] | bool
 SourceType = Literal["feed", "html"]
 
 
+#: Where ``feeds serve`` serves the outputs by default: the documents' own URLs when an
+#: output has no public ``url`` (see :func:`feeds.publish.document_url`).
+LOCAL_URL = "http://127.0.0.1:8080/"
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One ``[[sources]]`` table. ``url`` is absolute: http(s) or file://.
@@ -83,6 +88,7 @@ class OutputConfig:
     archive: bool = False
     archive_page_size: int = 0
     hub: str | None = None
+    iframes: str = "link"
 
     def format_path(self, fmt: str) -> Path:
         """Where format ``fmt`` is written: ``path`` for Atom; else ``rss_path``/``json_path``,
@@ -104,6 +110,22 @@ class OutputConfig:
     def page_size(self) -> int:
         """Entries per archive document (``archive_page_size``, default ``max_entries``)."""
         return self.archive_page_size or self.max_entries
+
+
+def no_url_notice(outputs: Sequence[OutputConfig]) -> str | None:
+    """One line for ``feeds check`` / ``feeds refresh -v`` when outputs have no public
+    ``url``: what their self links and ids are then, and how to set it. None if all have."""
+    missing = [o for o in outputs if o.url is None]
+    if not missing:
+        return None
+    names = ", ".join(o.name for o in missing)
+    example = f"https://feeds.example.org/{missing[0].path.name}"
+    ids = "" if all(o.id for o in missing) else " and its feed id is a tag: URI"
+    return (
+        f"note: output {names} has no public url: its rel=self links point at {LOCAL_URL} "
+        f"(where `feeds serve` serves it){ids}; set "
+        f'url = "{example}" under [[outputs]] to the address readers fetch it from'
+    )
 
 
 @dataclass(frozen=True)
@@ -466,6 +488,7 @@ def _outputs(
         "archive",
         "archive_page_size",
         "hub",
+        "iframes",
     }
     for i, item in enumerate(raw):
         where = f"outputs[{i}]"
@@ -513,6 +536,9 @@ def _outputs(
                 checker.problem(
                     f"{where}.url", "is required when hub is set (the hub needs the public URL)"
                 )
+        iframes = checker.get(item, where, "iframes", str, "link")
+        if iframes not in ("link", "keep"):
+            checker.problem(f"{where}.iframes", f'{iframes!r}: must be "link" or "keep"')
         raw_rss = checker.get(item, where, "rss_path", str, None)
         raw_json = checker.get(item, where, "json_path", str, None)
         if name is None or raw_path is None:
@@ -554,6 +580,7 @@ def _outputs(
                 archive=archive,
                 archive_page_size=page_size,
                 hub=hub,
+                iframes=iframes,
             )
         )
     return outputs

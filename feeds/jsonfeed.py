@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from feeds import limits
 from feeds.config import OutputConfig
+from feeds.embeds import publishable
 from feeds.normalize import teaser
 from feeds.types import StoredEntry
 
@@ -67,7 +68,7 @@ def render(
         "version": VERSION,
         "title": _clean(output.title),
         "authors": [{"name": _clean(output.author).strip() or "feeds"}],
-        "items": [_item(story, output.summary_words) for story in stories],
+        "items": [_item(story, output) for story in stories],
     }
     if output.subtitle:
         doc["description"] = _clean(output.subtitle)
@@ -80,18 +81,18 @@ def render(
     return (text + "\n").encode("utf-8")
 
 
-def _item(story: StoredEntry, summary_words: int) -> dict[str, Any]:
+def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": story.id,
         "title": limits.cap_line(_clean(story.title), limits.MAX_TITLE_CHARS) or "(untitled)",
-        "content_html": _clean(story.content_html),
+        "content_html": _clean(publishable(story.content_html, output.iframes)),
         "date_published": _date(story.published),
         "date_modified": _date(story.updated),
     }
     link = _http_url(story.link)
     if link:
         item["url"] = link
-    summary = teaser(story.excerpt, story.body_text, summary_words)
+    summary = teaser(story.excerpt, story.body_text, output.summary_words)
     if summary:
         item["summary"] = _clean(summary)
     author = limits.cap_line(_clean(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)

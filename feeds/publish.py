@@ -5,6 +5,10 @@ The only module that imports feedgen (JSON Feed is built by hand in
 
 - valid Atom 1.0 (RFC 4287) every time: absolute ids, an author, ``rel="self"``;
   checked by :func:`check_atom` before anything is written;
+- no error and no warning in the W3C Feed Validator for what feeds itself decides (the
+  tests run it): an absolute ``rel="self"`` (:func:`document_url`), a full channel
+  ``<link>`` (:func:`channel_site`), ``updated`` in ``<source>``, HTML-escaped RSS
+  descriptions, video iframes as links (:mod:`feeds.embeds`);
 - deterministic: the same stored entries give byte-identical output; the feed's
   ``updated`` is the newest entry's ``updated``, never "now";
 - atomic: written to a temporary file in the same folder, fsynced, renamed; a
@@ -43,7 +47,8 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds import PROJECT_URL, __version__, limits
-from feeds.config import OutputConfig
+from feeds.config import LOCAL_URL, OutputConfig
+from feeds.embeds import publishable
 from feeds.errors import PublishError, ValidationError
 from feeds.normalize import teaser
 from feeds.types import StoredEntry
@@ -59,7 +64,10 @@ MEDIA_TYPES = {
     "rss": "application/rss+xml",
     "json": "application/feed+json",
 }
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The ``updated`` date of a document with no entries: a fixed date, so the same input
+#: gives the same bytes (never "now"); 1970 would read as a broken clock to readers and
+#: to the W3C Feed Validator ("Implausible date").
+EMPTY_UPDATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 # RFC 4287 §3.3 date-time: upper-case T and Z, offset required.
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -91,8 +99,8 @@ class PublishResult:
 class DocLinks:
     """The links of one document besides its entries (RFC 5005, WebSub).
 
-    ``self_href`` is the document's own URL (a relative IRI when the output has
-    no public ``url``). ``archive`` marks an archive document (``fh:archive``).
+    ``self_href`` is the document's own URL (see :func:`document_url`). ``archive``
+    marks an archive document (``fh:archive``).
     """
 
     self_href: str
@@ -113,8 +121,21 @@ def archive_path(output: OutputConfig, fmt: str, page: int) -> Path:
     return output.format_path(fmt).with_name(archive_name(output, fmt, page))
 
 
+def document_url(output: OutputConfig, fmt: str) -> str:
+    """The absolute URL of the ``fmt`` document: its public URL when the output has a
+    ``url``, else where ``feeds serve`` serves it by default (``LOCAL_URL``).
+
+    Feed readers and validators want an absolute ``rel="self"`` (a relative one or
+    none is a warning of the W3C Feed Validator); without a public URL the only
+    address feeds knows is its own server's. ``feeds check`` says so and how to set
+    ``url``.
+    """
+    return output.format_url(fmt) or urljoin(LOCAL_URL, output.format_path(fmt).name)
+
+
 def _href(output: OutputConfig, fmt: str, name: str) -> str:
-    """A link to file ``name`` beside the ``fmt`` document: absolute when ``url`` is set."""
+    """A link to file ``name`` beside the ``fmt`` document: absolute when ``url`` is set,
+    else relative (it then works wherever the files are served)."""
     base = output.format_url(fmt)
     return urljoin(base, name) if base else name
 
@@ -122,7 +143,7 @@ def _href(output: OutputConfig, fmt: str, name: str) -> str:
 def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
     """Links of the subscription document when ``pages`` archive documents exist."""
     return DocLinks(
-        self_href=output.format_url(fmt) or output.format_path(fmt).name,
+        self_href=document_url(output, fmt),
         hub=output.hub,
         prev_archive=_href(output, fmt, archive_name(output, fmt, pages)) if pages else None,
     )
@@ -131,13 +152,13 @@ def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
 def archive_links(output: OutputConfig, fmt: str, page: int, pages: int) -> DocLinks:
     """Links of archive document ``page`` of ``pages`` (RFC 5005 §4)."""
     return DocLinks(
-        self_href=_href(output, fmt, archive_name(output, fmt, page)),
+        self_href=urljoin(document_url(output, fmt), archive_name(output, fmt, page)),
         hub=None,
         prev_archive=_href(output, fmt, archive_name(output, fmt, page - 1)) if page > 1 else None,
         next_archive=(
             _href(output, fmt, archive_name(output, fmt, page + 1)) if page < pages else None
         ),
-        current=output.format_url(fmt) or output.format_path(fmt).name,
+        current=_href(output, fmt, output.format_path(fmt).name),
         archive=True,
     )
 
@@ -145,11 +166,6 @@ def archive_links(output: OutputConfig, fmt: str, page: int, pages: int) -> DocL
 def feed_id(output: OutputConfig) -> str:
     """The output's Atom id: configured ``id``, else its public ``url``, else a ``tag:`` URI."""
     return output.id or output.url or f"tag:feeds.invalid,2026:output/{output.name}"
-
-
-def self_href(output: OutputConfig) -> str:
-    """``rel="self"``: the public URL when configured, else the file name (a relative IRI)."""
-    return output.url or output.path.name
 
 
 def _xml_text(value: str) -> str:
@@ -193,7 +209,7 @@ def render_atom(
     page passes False and gets every entry it is given.
     """
     stories = newest_first(entries, output.max_entries if capped else None)
-    newest = max((e.updated for e in stories), default=EPOCH)
+    newest = max((e.updated for e in stories), default=EMPTY_UPDATED)
     links = links or subscription_links(output, "atom", 0)
 
     fg = FeedGenerator()
@@ -206,15 +222,16 @@ def render_atom(
     fg.updated(newest)
     fg.generator("feeds", version=__version__, uri=PROJECT_URL)
     for story in stories:
-        _add_entry(fg, story, output.summary_words)
+        _add_entry(fg, story, output)
     raw: bytes = fg.atom_str(pretty=False, encoding="UTF-8")
     return _finish(raw, stories, links)
 
 
-def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> None:
+def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> None:
     fe = fg.add_entry(order="append")
     fe.id(story.id)
-    fe.title(_title(story))
+    title = _title(story)
+    fe.title(title)
     fe.updated(story.updated)
     fe.published(story.published)
     author = _author(story)
@@ -223,10 +240,9 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> Non
     link = _http_iri(story.link)
     if link:
         fe.link(href=link, rel="alternate", type="text/html")
-    summary = teaser(story.excerpt, story.body_text, summary_words)
-    if summary:
-        fe.summary(_xml_text(summary), type="text")
-    fe.content(_xml_text(story.content_html), type="html")
+    summary = _xml_text(teaser(story.excerpt, story.body_text, output.summary_words))
+    content = _xml_text(publishable(story.content_html, output.iframes))
+    _add_text(fe, title, summary, content, has_link=bool(link))
     _add_categories(fe, story)
 
 
@@ -254,6 +270,24 @@ def _add_categories(fe: FeedEntry, story: StoredEntry) -> None:
     terms = categories(story)
     if terms:
         fe.category([{"term": term} for term in terms])
+
+
+def _add_text(fe: FeedEntry, title: str, summary: str, content: str, *, has_link: bool) -> None:
+    """The entry's summary and content; an entry with no text at all says its title.
+
+    A blank body is left out rather than written empty (the W3C validator warns on an
+    empty content); RFC 4287 §4.1.1 then wants an alternate link, and the validator
+    some text: the title stands in for the missing summary (as RSS's description
+    does), or for the content when there is no link either.
+    """
+    if summary.strip():
+        fe.summary(summary, type="text")
+    if content.strip():
+        fe.content(content, type="html")
+    elif not has_link:
+        fe.content(html.escape(title, quote=False), type="html")
+    elif not summary.strip():
+        fe.summary(title, type="text")
 
 
 def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> bytes:
@@ -322,6 +356,9 @@ def _source_element(story: StoredEntry) -> etree._Element:
     )
     etree.SubElement(source, _A + "id").text = ident
     etree.SubElement(source, _A + "title").text = _source_title(story)
+    # The source feed changed at the latest when this entry did (RFC 4287 §4.2.11:
+    # source SHOULD carry updated); the store keeps no other date of the source feed.
+    etree.SubElement(source, _A + "updated").text = _rfc3339(story.updated)
     site = _http_iri(story.source_link)
     if site:
         etree.SubElement(source, _A + "link", rel="alternate", type="text/html", href=site)
@@ -465,14 +502,13 @@ def render_rss(
     as RFC 5005 §1 and WebSub allow for RSS.
     """
     stories = newest_first(entries, output.max_entries if capped else None)
-    newest = max((e.updated for e in stories), default=EPOCH)
+    newest = max((e.updated for e in stories), default=EMPTY_UPDATED)
     links = links or subscription_links(output, "rss", 0)
     fg = FeedGenerator()
     fg.load_extension("dc")
     fg.title(_xml_text(output.title))
     fg.description(_xml_text(output.subtitle or output.title) or "feeds")
-    # RSS 2.0 requires the channel's web site; the public URL's site when known.
-    fg.link(href=urljoin(output.url, "/") if output.url else links.self_href, rel="alternate")
+    fg.link(href=channel_site(output, stories, links), rel="alternate")
     fg.lastBuildDate(newest)
     fg.pubDate(newest)
     fg.generator(f"feeds {__version__}", uri=PROJECT_URL)
@@ -485,7 +521,9 @@ def render_rss(
         fe.guid(story.id, permalink=False)
         fe.pubDate(story.published)
         fe.description(_rss_description(story, output.summary_words))
-        fe.content(_xml_text(story.content_html), type="CDATA")
+        content = _xml_text(publishable(story.content_html, output.iframes))
+        if content.strip():  # a blank content:encoded only draws a warning
+            fe.content(content, type="CDATA")
         author = _author(story)
         if author:
             fe.dc.dc_creator(author)
@@ -516,7 +554,33 @@ def render_rss(
     if links.archive:
         channel.insert(0, _archive_marker(root))
     etree.cleanup_namespaces(root, top_nsmap={"atom": ATOM_NS})
-    return _serialize(root)
+    return _rss_profile_references(_serialize(root))
+
+
+def _rss_profile_references(data: bytes) -> bytes:
+    """Write ``&`` and ``<`` in character data as ``&#x26;`` and ``&#x3C;`` (RSS Advisory
+    Board's RSS Profile, "Encoding"): RSS does not say which elements hold HTML, and a
+    reader that meets ``&amp;``/``&lt;`` in a plain-text ``<title>`` may decode it twice.
+    The same characters, so the same document to an XML parser; the serializer writes no
+    CDATA sections, in which the replacement would change the text."""
+    assert b"<![CDATA[" not in data
+    return data.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+
+
+def channel_site(output: OutputConfig, stories: Sequence[StoredEntry], links: DocLinks) -> str:
+    """RSS 2.0's required channel ``<link>`` (a full URL): the public ``url``'s site;
+    without one, the site the sources' feeds name (their own ``<link>``), taking the
+    output's sources in their configured order; else the site of the document's URL."""
+    if output.url:
+        return urljoin(output.url, "/")
+    sites = {s.source: s.source_link for s in stories if _http_iri(s.source_link)}
+    for name in output.sources:
+        site = sites.get(name)
+        if site:
+            return site
+    if sites:
+        return sites[min(sites)] or ""
+    return urljoin(links.self_href, "/")
 
 
 def _rss_description(story: StoredEntry, summary_words: int) -> str:
@@ -611,7 +675,7 @@ def render(
     from feeds import jsonfeed
 
     stories = newest_first(entries, output.max_entries if capped else None)
-    return jsonfeed.render(output, stories, links.self_href, hub=links.hub)
+    return jsonfeed.render(output, stories, output.format_url("json") or "", hub=links.hub)
 
 
 def check(fmt: str, data: bytes) -> list[str]:
