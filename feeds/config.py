@@ -9,16 +9,17 @@ config file, never against the current directory, so cron and a shell agree.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from feeds.core.schedule import parse_duration
 from feeds.errors import ConfigError
@@ -40,6 +41,11 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 FullText = Literal["auto"] | bool
 SourceType = Literal["feed", "html"]
+
+
+#: Where ``feeds serve`` serves the outputs by default: the documents' own URLs when an
+#: output has no public ``url`` (see :func:`feeds.publish.document_url`).
+LOCAL_URL = "http://127.0.0.1:8080/"
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class OutputConfig:
     archive: bool = False
     archive_page_size: int = 0
     hub: str | None = None
+    iframes: str = "link"
 
     def format_path(self, fmt: str) -> Path:
         """Where format ``fmt`` is written: ``path`` for Atom; else ``rss_path``/``json_path``,
@@ -103,6 +110,22 @@ class OutputConfig:
     def page_size(self) -> int:
         """Entries per archive document (``archive_page_size``, default ``max_entries``)."""
         return self.archive_page_size or self.max_entries
+
+
+def no_url_notice(outputs: Sequence[OutputConfig]) -> str | None:
+    """One line for ``feeds check`` / ``feeds refresh -v`` when outputs have no public
+    ``url``: what their self links and ids are then, and how to set it. None if all have."""
+    missing = [o for o in outputs if o.url is None]
+    if not missing:
+        return None
+    names = ", ".join(o.name for o in missing)
+    example = f"https://feeds.example.org/{missing[0].path.name}"
+    ids = "" if all(o.id for o in missing) else " and its feed id is a tag: URI"
+    return (
+        f"note: output {names} has no public url: its rel=self links point at {LOCAL_URL} "
+        f"(where `feeds serve` serves it){ids}; set "
+        f'url = "{example}" under [[outputs]] to the address readers fetch it from'
+    )
 
 
 @dataclass(frozen=True)
@@ -173,6 +196,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     sources = _sources(checker, data.get("sources"), base_dir)
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
     dedupe = _dedupe_options(checker, checker.table(data, "dedupe"), [s.name for s in sources])
+    _check_collisions(checker, outputs, _protected_files(store_path, path, sources))
 
     if checker.problems:
         raise ConfigError(checker.problems, str(path) if path else None)
@@ -473,6 +497,7 @@ def _outputs(
         "archive",
         "archive_page_size",
         "hub",
+        "iframes",
     }
     for i, item in enumerate(raw):
         where = f"outputs[{i}]"
@@ -520,6 +545,9 @@ def _outputs(
                 checker.problem(
                     f"{where}.url", "is required when hub is set (the hub needs the public URL)"
                 )
+        iframes = checker.get(item, where, "iframes", str, "link")
+        if iframes not in ("link", "keep"):
+            checker.problem(f"{where}.iframes", f'{iframes!r}: must be "link" or "keep"')
         raw_rss = checker.get(item, where, "rss_path", str, None)
         raw_json = checker.get(item, where, "json_path", str, None)
         if name is None or raw_path is None:
@@ -561,9 +589,41 @@ def _outputs(
                 archive=archive,
                 archive_page_size=page_size,
                 hub=hub,
+                iframes=iframes,
             )
         )
     return outputs
+
+
+def _protected_files(
+    store_path: Path, config_path: Path | None, sources: Sequence[SourceConfig]
+) -> dict[Path, str]:
+    """Files no output may be written over, with what they are."""
+    protected: dict[Path, str] = {}
+    if config_path is not None:
+        protected[config_path.resolve()] = "the config file"
+    store = store_path.resolve()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        protected[store.with_name(store.name + suffix)] = "the store"
+    for source in sources:
+        parts = urlsplit(source.url)
+        if parts.scheme == "file":
+            protected.setdefault(Path(unquote(parts.path)).resolve(), f"source {source.name}")
+    return protected
+
+
+def _check_collisions(
+    checker: _Checker, outputs: Sequence[OutputConfig], protected: Mapping[Path, str]
+) -> None:
+    """An output's file (any format) may not be the config, the store or a source file:
+    a publish would replace it (the store was clobbered and the refresh exited 0)."""
+    for i, output in enumerate(outputs):
+        for fmt in output.formats:
+            written = output.format_path(fmt).resolve()
+            what = protected.get(written)
+            if what is not None:
+                key = "path" if fmt == "atom" else f"{fmt}_path"
+                checker.problem(f"outputs[{i}].{key}", f"{str(written)!r} is {what}")
 
 
 def _formats(checker: _Checker, item: Mapping[str, Any], where: str) -> tuple[str, ...]:
@@ -681,6 +741,11 @@ class _Checker:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(f"{where}.{key}", f"must be a number, not {_kind(value)}")
+            return default
+        if not math.isfinite(value):
+            # TOML allows nan and inf; a nan timeout compares false with everything and
+            # turned the total deadline off.
+            self.problem(f"{where}.{key}", f"must be a finite number, not {value}")
             return default
         if value < minimum:
             self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")

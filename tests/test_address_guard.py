@@ -209,3 +209,102 @@ def test_allow_private_addresses_lifts_the_rule(http_server: HTTPTestServer) -> 
     with Fetcher(options) as fetcher:
         assert fetcher.fetch(article(http_server.url("/article"))).content == b"ok"
     assert http_server.requests_to("/article")[0].headers["accept"].startswith("text/html")
+
+
+# --- configured sources: a redirect may not take a public source inside -------------------
+
+
+def source(url: str) -> FetchRequest:
+    return FetchRequest(source="s", url=url)  # configured by the admin: public_only is False
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.2:{port}/internal",  # loopback outside the allowed 127.0.0.1/32
+        "http://[::1]:{port}/internal",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/admin",
+        "http://internal.test:{port}/feed",
+    ],
+)
+def test_a_configured_public_source_cannot_redirect_to_a_non_public_address(
+    http_server: HTTPTestServer, connections: list[str], target: str
+) -> None:
+    """The server on 127.0.0.1 stands for a public host (the config allows 127.0.0.1/32 the
+    way tests allow it); what it redirects to is judged like any other address."""
+    http_server.redirect("/feed", target.format(port=http_server.port), status=301)
+    table = {"internal.test": ["192.168.0.10"]}
+    with (
+        Fetcher(LOOPBACK_ONLY, resolver=resolver(table, [])) as fetcher,
+        pytest.raises(AddressNotAllowedError, match="refused"),
+    ):
+        fetcher.fetch(source(http_server.url("/feed")))
+    assert len(http_server.requests) == 1
+    assert set(connections) == {"127.0.0.1"}
+
+
+def mock_fetcher(
+    options: FetchOptions, seen: list[str], table: Mapping[str, Sequence[str]]
+) -> Fetcher:
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.host == "public.test" and request.url.path == "/feed":
+            return httpx.Response(301, headers={"Location": "http://moved.test/feed"})
+        if request.url.host == "moved.test":
+            return httpx.Response(308, headers={"Location": "http://10.0.0.1/feed"})
+        return httpx.Response(200, content=b"<rss/>")
+
+    return Fetcher(options, transport=httpx.MockTransport(handle), resolver=resolver(table, []))
+
+
+PUBLIC = {"public.test": ["93.184.215.14"], "moved.test": ["93.184.215.15"]}
+
+
+def test_a_redirect_from_a_public_name_to_a_private_one_is_refused_before_sending() -> None:
+    seen: list[str] = []
+    with (
+        mock_fetcher(STRICT, seen, PUBLIC) as fetcher,
+        pytest.raises(AddressNotAllowedError, match=re.escape("10.0.0.1, a private address")),
+    ):
+        fetcher.fetch(source("http://public.test/feed"))
+    assert seen == ["http://public.test/feed", "http://moved.test/feed"]
+
+
+def test_a_source_on_a_private_address_may_redirect_inside() -> None:
+    """The admin configured an intranet feed: its redirects inside stay allowed."""
+    seen: list[str] = []
+    table = {**PUBLIC, "public.test": ["10.0.0.5"]}
+    with mock_fetcher(STRICT, seen, table) as fetcher:
+        result = fetcher.fetch(source("http://public.test/feed"))
+    assert result.content == b"<rss/>"
+    assert seen[-1] == "http://10.0.0.1/feed"
+    assert result.permanent_redirect == "http://10.0.0.1/feed"  # inside to inside: may move
+
+
+def test_a_stored_url_never_moves_to_a_non_public_address() -> None:
+    seen: list[str] = []
+    allowed = FetchOptions(total_timeout=3.0, allowed_networks=("10.0.0.0/8",))
+    with mock_fetcher(allowed, seen, PUBLIC) as fetcher:
+        result = fetcher.fetch(source("http://public.test/feed"))
+    assert result.content == b"<rss/>"  # allowed by the config, so fetched ...
+    assert result.permanent_redirect is None  # ... but the source keeps its public URL
+    everything = FetchOptions(total_timeout=3.0, allow_private_addresses=True)
+    with mock_fetcher(everything, seen, PUBLIC) as fetcher:
+        assert fetcher.fetch(source("http://public.test/feed")).permanent_redirect is None
+
+
+def test_a_public_permanent_move_still_moves_the_source() -> None:
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "public.test":
+            return httpx.Response(301, headers={"Location": "http://moved.test/feed"})
+        return httpx.Response(200, content=b"<rss/>")
+
+    transport = httpx.MockTransport(handle)
+    with Fetcher(STRICT, transport=transport, resolver=resolver(PUBLIC, [])) as fetcher:
+        result = fetcher.fetch(source("http://public.test/feed"))
+    assert result.permanent_redirect == "http://moved.test/feed"

@@ -17,7 +17,7 @@ from feeds.publish import archive
 from feeds.run.refresh import publish_all
 from feeds.store.sqlite import Store
 
-from support import validate_independently
+from support import assert_w3c_clean, validate_independently
 
 A = "{http://www.w3.org/2005/Atom}"
 FH = "{http://purl.org/syndication/history/1.0}"
@@ -90,18 +90,19 @@ def test_older_stories_go_to_pages_numbered_from_the_oldest(tmp_path: Path, stor
     assert titles(out / "business-archive-1.atom") == ["Story 6", "Story 7"]
     assert titles(out / "business-archive-1.rss") == ["Story 6", "Story 7"]
     validate_independently(*sorted(out.glob("*.atom")))
+    assert_w3c_clean(*sorted(out.glob("*.atom")), *sorted(out.glob("*.rss")))
 
     assert links(out / "business.atom") == {
-        "self": "business.atom",
+        "self": "http://127.0.0.1:8080/business.atom",
         "prev-archive": "business-archive-2.atom",
     }
     assert links(out / "business-archive-2.atom") == {
-        "self": "business-archive-2.atom",
+        "self": "http://127.0.0.1:8080/business-archive-2.atom",
         "current": "business.atom",
         "prev-archive": "business-archive-1.atom",
     }
     assert links(out / "business-archive-1.atom") == {
-        "self": "business-archive-1.atom",
+        "self": "http://127.0.0.1:8080/business-archive-1.atom",
         "current": "business.atom",
         "next-archive": "business-archive-2.atom",
     }

@@ -176,3 +176,86 @@ def test_dedupe_table_problems_are_all_reported(tmp_path: Path) -> None:
         "dedupe.colour: unknown key",
     ):
         assert expected in problems
+
+
+FLOAT_KEYS = [
+    ("fetch", "connect_timeout"),
+    ("fetch", "read_timeout"),
+    ("fetch", "total_timeout"),
+    ("fetch", "min_host_delay"),
+    ("store", "lock_timeout"),
+    ("schedule", "jitter"),
+    ("dedupe", "body_threshold"),
+    ("dedupe", "body_min"),
+    ("dedupe", "title_threshold"),
+    ("dedupe", "window_hours"),
+]
+
+
+@pytest.mark.parametrize(("table", "key"), FLOAT_KEYS)
+@pytest.mark.parametrize("value", ["nan", "inf", "-nan", "+inf"])
+def test_nan_and_infinity_are_refused_with_the_key_path(
+    tmp_path: Path, table: str, key: str, value: str
+) -> None:
+    text = GOOD.replace(
+        "[store]\n", "[store]\n" if table != "store" else f"[store]\n{key} = {value}\n"
+    )
+    if table != "store":
+        text += f"\n[{table}]\n{key} = {value}\n"
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    assert any(
+        p.startswith(f"{table}.{key}: must be a finite number") for p in caught.value.problems
+    )
+
+
+def test_the_cli_exits_2_on_nan(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from feeds import cli
+
+    path = write(tmp_path, GOOD + "\n[fetch]\ntotal_timeout = nan\n")
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "fetch.total_timeout: must be a finite number" in result.output
+    assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize(
+    ("keys", "clash"),
+    [
+        ('path = "config.toml"', "the config file"),
+        ('path = "state/feeds.db"', "the store"),
+        (
+            'path = "out/b.atom"\nrss_path = "state/feeds.db-wal"\nformats = ["atom", "rss"]',
+            "the store",
+        ),
+        ('path = "samples/business.rss"', "source business"),
+        (
+            'path = "out/b.atom"\njson_path = "config.toml"\nformats = ["atom", "json"]',
+            "the config",
+        ),
+        ('path = "out/business.atom"', "another output"),
+    ],
+)
+def test_an_output_may_not_overwrite_the_config_the_store_or_a_source(
+    tmp_path: Path, keys: str, clash: str
+) -> None:
+    text = GOOD + f'\n[[outputs]]\nname = "second"\ntitle = "S"\n{keys}\n'
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    problems = [p for p in caught.value.problems if p.startswith("outputs[1].")]
+    assert problems and clash in problems[0], caught.value.problems
+
+
+def test_the_cli_exits_2_before_an_output_clobbers_the_store(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from feeds import cli
+
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "feeds.db").write_bytes(b"precious")
+    path = write(tmp_path, GOOD.replace('path = "out/business.atom"', 'path = "state/feeds.db"'))
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert (tmp_path / "state" / "feeds.db").read_bytes() == b"precious"

@@ -28,7 +28,7 @@ from feeds.store.lock import lock_path
 from feeds.store.sqlite import Store
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
-from support import REPO
+from support import REPO, assert_w3c_clean
 
 __all__ = ["http_server"]
 
@@ -153,10 +153,10 @@ def test_a_simulated_day_issues_exactly_the_expected_requests(tmp_path: Path, wo
     )
     assert all(r.headers["if-none-match"] == '"m1"' for r in world.requests("/moved-new")[1:])
 
-    # Publishing is coalesced: one publish a minute after each burst of changes
-    # (first fetches at 0h, `limited` at 3h, `flaky` at 7h), none at the change itself.
+    # The first round is published at once; after that publishing is coalesced: one
+    # publish a minute after each burst of changes (`limited` at 3h, `flaky` at 7h).
     published = [r.now - T0 for r in reports if r.outputs]
-    assert published == [M, 3 * H + M, 7 * H + M]
+    assert published == [timedelta(0), 3 * H + M, 7 * H + M]
     assert all(r.outputs[0].written for r in reports if r.outputs)
     assert (tmp_path / "out" / "all.atom").exists()
 
@@ -206,6 +206,43 @@ def test_the_daemon_picks_up_a_re_enabled_source(tmp_path: Path, world: World) -
         world.run(daemon, 3 * H)
     assert len(world.times("/gone")) == 2
     assert world.times("/gone")[1] <= 2 * H + 10 * M  # within one heartbeat
+
+
+def test_the_first_round_and_a_new_output_are_published_at_once(
+    tmp_path: Path, world: World
+) -> None:
+    world.route("/news", lambda n: Reply(body=rss(str(n))))  # a new story on every fetch
+    config = daemon_config(
+        tmp_path, {"news": world.server.url("/news")}, daemon={"publish_delay": "1h"}
+    )
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher)
+        reports = world.run(daemon, 3 * H + M)
+        # Then SIGHUP adds an output: the next tick (the reload wakes the daemon) writes it.
+        added = config_module.from_dict(
+            {
+                "store": {"path": "state/feeds.db"},
+                "schedule": {"interval": "1h", "jitter": 0},
+                "daemon": {"publish_delay": "1h", "heartbeat": "10m"},
+                "sources": [{"name": "news", "url": world.server.url("/news")}],
+                "outputs": [
+                    {"name": "all", "path": "out/all.atom", "title": "All"},
+                    {"name": "new", "path": "out/new.atom", "title": "New"},
+                ],
+            },
+            base_dir=tmp_path,
+        )
+        daemon.reload(added)
+        world.now += 5 * M
+        after_reload = daemon.tick(world.now)
+    published = [r.now - T0 for r in reports if r.outputs]
+    # At 0 (the first round), then the change at 1h waits publish_delay (its publish at
+    # 2h carries the 2h fetch too); the change at 3h waits until 4h.
+    assert published == [timedelta(0), 2 * H]
+    assert reports[0].outputs[0].written and (tmp_path / "out" / "all.atom").exists()
+    assert not after_reload.fetched  # nothing was due: the new output alone is published
+    assert (tmp_path / "out" / "new.atom").exists()
+    assert [o.name for o in after_reload.outputs] == ["all", "new"]
 
 
 def test_reload_keeps_the_store_path(tmp_path: Path) -> None:
@@ -365,6 +402,38 @@ def test_cron_refresh_while_the_daemon_runs_and_status(
     assert db.exists()
     # Once the daemon has stopped, cron may run again.
     assert feeds("refresh", "--all", "--config", str(config)).returncode == 0
+
+
+def test_a_fresh_daemon_publishes_its_first_round_at_once(
+    tmp_path: Path,
+    start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],
+) -> None:
+    """publish_delay is an hour: the outputs still appear right after the first fetches,
+    and an output that SIGHUP adds appears right after the reload."""
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    config = write_config(
+        tmp_path,
+        {"business": "samples/business.rss", "wire": "samples/wire.atom"},
+    )
+    config.write_text(
+        config.read_text().replace('publish_delay = "1s"\nheartbeat = "1s"', 'publish_delay = "1h"')
+    )
+    assert 'publish_delay = "1h"' in config.read_text()
+    proc, log = start_daemon(config)
+    out = tmp_path / "out"
+    # Bounded only so that a broken daemon fails instead of hanging (the old one waited 1 h).
+    wait_for(lambda: (out / "all.atom").exists(), timeout=60)
+    assert b"<entry>" in (out / "all.atom").read_bytes()
+    config.write_text(
+        config.read_text() + '\n[[outputs]]\nname = "wire"\npath = "out/wire.atom"\n'
+        'sources = ["wire"]\nformats = ["atom", "rss"]\n'
+    )
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: (out / "wire.rss").exists(), timeout=60)
+    assert proc.poll() is None, log.read_text()
+    assert_w3c_clean(out / "all.atom", out / "wire.atom", out / "wire.rss")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0, log.read_text()
 
 
 def test_enable_re_enables_a_retired_source(tmp_path: Path, http_server: HTTPTestServer) -> None:

@@ -49,7 +49,7 @@ from hostile import (
     rss,
 )
 from httpserver import HTTPTestServer, Reply, http_server
-from support import CORPUS, validate_independently
+from support import CORPUS, assert_w3c_valid, validate_independently
 
 __all__ = ["http_server"]  # the fixture, re-exported for pytest
 
@@ -398,7 +398,13 @@ def test_the_feedparser_xss_corpus_leaves_no_active_content(tmp_path: Path) -> N
             "store": {"path": "state/feeds.db"},
             "sources": [{"name": n, "url": u} for n, u in urls.items()],
             "outputs": [
-                {"name": "all", "path": "out/all.atom", "title": "All", "max_entries": 5000}
+                {
+                    "name": "all",
+                    "path": "out/all.atom",
+                    "title": "All",
+                    "max_entries": 5000,
+                    "formats": ["atom", "rss", "json"],
+                }
             ],
         },
         base_dir=tmp_path,
@@ -411,6 +417,7 @@ def test_the_feedparser_xss_corpus_leaves_no_active_content(tmp_path: Path) -> N
     assert check_atom(document) == []
     assert active_content(document) == []
     validate_independently(tmp_path / "out" / "all.atom")
+    assert_w3c_valid(tmp_path / "out" / "all.atom", tmp_path / "out" / "all.rss")
 
 
 # --- Hypothesis: anything in any field --------------------------------------------------------
@@ -488,6 +495,7 @@ def check_any_document(items: list[dict[str, object]], feed_title: str) -> None:
         _Sample.seen += 1
         if _Sample.seen % 10 == 1:
             validate_independently(root / "out" / "all.atom")
+            assert_w3c_valid(root / "out" / "all.atom")
         assert not any(name.endswith(".tmp") for name in outputs_snapshot(root / "out"))
 
 

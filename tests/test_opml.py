@@ -189,3 +189,65 @@ def test_a_section_page_is_exported_as_a_link_not_a_feed(tmp_path: Path) -> None
         ("link", None, "https://a.example/markets/"),
     ]
     assert [f.url for f in opml.read(opml.export(config))] == ["https://a.example/feed/"]
+
+
+HOSTILE_OPML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><head><title>t</title></head><body>
+  <outline type="rss" text="Metadata" xmlUrl="http://169.254.169.254/latest/meta-data/"/>
+  <outline type="rss" text="Loopback" xmlUrl="http://127.0.0.1:5432/"/>
+  <outline type="rss" text="Local name" xmlUrl="http://localhost:6379/"/>
+  <outline type="rss" text="IPv6" xmlUrl="http://[::1]/feed"/>
+  <outline type="rss" text="Private" xmlUrl="https://10.1.2.3/feed"/>
+  <outline type="rss" text="Delete char" xmlUrl="https://del.example/a\x7fb"/>
+  <outline type="rss" text="Forged" xmlUrl="https://forge.example/x&#10;added evil: https://evil.example/&#155;2J"/>
+  <outline type="rss" text="Fine" xmlUrl="https://fine.example/feed"/>
+</body></opml>
+"""
+REFUSED = (
+    "http://169.254.169.254/latest/meta-data/",
+    "http://127.0.0.1:5432/",
+    "http://localhost:6379/",
+    "http://[::1]/feed",
+    "https://10.1.2.3/feed",
+)
+
+
+def test_import_refuses_non_public_addresses_and_control_characters(workdir: Path) -> None:
+    (workdir / "hostile.opml").write_bytes(HOSTILE_OPML)
+    config = str(workdir / "config.toml")
+    before = (workdir / "config.toml").read_bytes()
+    code, out, err = invoke(
+        "sources", "import", "--dry-run", "--config", config, str(workdir / "hostile.opml")
+    )
+    assert code == 0, err
+    assert (workdir / "config.toml").read_bytes() == before
+    for url in REFUSED:
+        assert f"skipped {url}: refused" in err, err
+    # Nothing from the file can forge a line of the review or reach the terminal raw.
+    lines = (out + err).splitlines()
+    assert not any(line.startswith("added evil") for line in lines)
+    assert "\x9b" not in out + err and "\x7f" not in out + err
+    assert out.splitlines() == ["would add fine: https://fine.example/feed"]
+
+    code, out, err = invoke("sources", "import", "--config", config, str(workdir / "hostile.opml"))
+    assert code == 0, err
+    loaded = config_module.load(workdir / "config.toml")
+    assert [s.url for s in loaded.sources][-1] == "https://fine.example/feed"
+    assert not any(url in {s.url for s in loaded.sources} for url in REFUSED)
+
+
+def test_import_allows_private_addresses_when_the_config_does(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "s.db"\n\n[fetch]\nallow_private_addresses = ["10.0.0.0/8"]\n\n'
+        '[[sources]]\nname = "a"\nurl = "a.rss"\n\n'
+        '[[outputs]]\nname = "o"\npath = "o.atom"\ntitle = "O"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "h.opml").write_bytes(HOSTILE_OPML)
+    code, out, err = invoke(
+        "sources", "import", "--dry-run", "--config", str(config), str(tmp_path / "h.opml")
+    )
+    assert code == 0, err
+    assert "would add private: https://10.1.2.3/feed" in out
+    assert "skipped http://127.0.0.1:5432/: refused" in err

@@ -66,7 +66,9 @@ def test_rendered_feed_is_valid_and_complete(tmp_path: Path) -> None:
     validate_independently(out.path)
     root = etree.fromstring(out.path.read_bytes())
     assert root.findtext(A + "updated") == "2026-03-04T11:05:00Z"  # newest entry's, not now
-    assert one(root.find(A + "link[@rel='self']")).get("href") == "business.atom"
+    assert (
+        one(root.find(A + "link[@rel='self']")).get("href") == "http://127.0.0.1:8080/business.atom"
+    )
     entries = root.findall(A + "entry")
     assert [e.findtext(A + "id") for e in entries] == [
         "https://a.example/?p=1",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from feeds.core.limits import printable
 from feeds.errors import ConfigError, FeedsError
 from feeds.version import __version__
 
@@ -169,6 +170,7 @@ def refresh(
     if as_json:
         click.echo(json.dumps(_report_json(report.sources, report.outputs), indent=2))
     else:
+        _note_missing_urls(config, interactive or verbose)
         for source in report.sources:
             if not source.ok:
                 click.echo(source.summary(), err=True)
@@ -388,11 +390,12 @@ def sources_import(
             plan = opml.apply_import(path, feeds)
     except FeedsError as exc:
         _fail(exc)
+    # The URLs are a stranger's text: escaped, so none can forge a line or move the cursor.
     for url, reason in plan.skipped:
-        click.echo(f"skipped {url}: {reason}", err=True)
+        click.echo(f"skipped {printable(url)}: {printable(reason)}", err=True)
     verb = "would add" if dry_run else "added"
     for name, url in plan.added:
-        click.echo(f"{verb} {name}: {url}")
+        click.echo(f"{verb} {printable(name)}: {printable(url)}")
     click.echo(f"{len(plan.added)} sources {verb}, {len(plan.skipped)} skipped", err=True)
 
 
@@ -407,7 +410,20 @@ def sources_import(
     help="Folder to serve [default: the folder of the outputs, e.g. out/].",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not log requests to stderr.")
-def serve(config_path: Path | None, host: str, port: int, root: Path | None, quiet: bool) -> None:
+@click.option(
+    "--allow-root-with-secrets",
+    is_flag=True,
+    help="Serve a folder that holds the config, the store or a source file (only the "
+    "outputs' files are served either way).",
+)
+def serve(
+    config_path: Path | None,
+    host: str,
+    port: int,
+    root: Path | None,
+    quiet: bool,
+    allow_root_with_secrets: bool,
+) -> None:
     """Serve the published feeds over HTTP (for trying out and small installs).
 
     ETag/Last-Modified with 304 answers, gzip, HEAD, an index page at /, and a
@@ -425,6 +441,13 @@ def serve(config_path: Path | None, host: str, port: int, root: Path | None, qui
     if folder is None:
         raise click.UsageError(
             "the outputs are written to different folders; choose one with --root"
+        )
+    secrets = serve_module.secrets_under(folder, config)
+    if secrets and not allow_root_with_secrets:
+        raise click.UsageError(
+            f"{folder} holds {', '.join(str(p) for p in secrets)}; write the outputs to a "
+            'folder of their own (path = "out/NAME.atom"), choose one with --root, or '
+            "pass --allow-root-with-secrets (only the outputs' files are served)"
         )
 
     def log(served: serve_module.Served) -> None:
@@ -531,6 +554,14 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def _note_missing_urls(config: Config, show: bool) -> None:
+    from feeds.config import no_url_notice
+
+    notice = no_url_notice(config.outputs)
+    if notice and show:
+        click.echo(notice)
+
+
 @cli.command()
 @config_option
 def check(config_path: Path | None) -> None:
@@ -550,6 +581,7 @@ def check(config_path: Path | None) -> None:
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
+    _note_missing_urls(config, True)
     failed = False
     for output in config.outputs:
         for name in output.formats:
@@ -586,7 +618,8 @@ def check(config_path: Path | None) -> None:
 def daemon(config_path: Path | None, verbose: bool) -> None:
     """Run in the foreground and fetch each source when it is due.
 
-    Outputs are republished shortly after a change ([daemon] publish_delay).
+    Outputs are published once the first fetches are done, then shortly after
+    a change ([daemon] publish_delay).
     SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the config
     (a bad one is reported and the old one kept). It holds the store's lock
     while it runs, so a `feeds refresh` from cron waits, then exits 75.

@@ -27,6 +27,7 @@ from lxml import etree
 from feeds import config as config_module
 from feeds.config import Config
 from feeds.errors import ConfigError, OPMLError
+from feeds.ingest.fetch import AddressPolicy, address_refusal
 
 
 @dataclass(frozen=True)
@@ -86,19 +87,39 @@ def read(data: bytes, where: str = "OPML") -> list[Feed]:
     return feeds
 
 
-def plan_import(config_text: str, config: Config, feeds: Sequence[Feed]) -> ImportPlan:
-    """The new config text with a ``[[sources]]`` block for each new http(s) feed."""
+def plan_import(
+    config_text: str, config: Config, feeds: Sequence[Feed], policy: AddressPolicy | None = None
+) -> ImportPlan:
+    """The new config text with a ``[[sources]]`` block for each new http(s) feed.
+
+    An OPML file is a stranger's list: a URL whose host ``policy`` refuses (by
+    default the config's ``[fetch]`` address rule: no loopback, private,
+    link-local or metadata address) is skipped, as is one holding a control
+    character (TOML cannot hold U+007F raw, and no feed URL needs one).
+    """
+    policy = policy or address_policy(config)
     known_urls = {s.url for s in config.sources}
     names = {s.name for s in config.sources}
     added: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     for feed in feeds:
-        parts = urlsplit(feed.url)
+        try:
+            parts = urlsplit(feed.url)
+        except ValueError:
+            skipped.append((feed.url, "not a valid URL"))
+            continue
         if parts.scheme not in ("http", "https") or not parts.netloc:
             skipped.append((feed.url, "not an http(s) URL"))
             continue
+        if _CONTROL_RE.search(feed.url):
+            skipped.append((feed.url, "the URL holds a control character"))
+            continue
         if feed.url in known_urls:
             skipped.append((feed.url, "already configured"))
+            continue
+        refusal = address_refusal(policy, feed.url)
+        if refusal is not None:
+            skipped.append((feed.url, refusal))
             continue
         name = _unique(_slug(feed.title or "") or _slug(parts.netloc) or "source", names)
         names.add(name)
@@ -110,13 +131,26 @@ def plan_import(config_text: str, config: Config, feeds: Sequence[Feed]) -> Impo
     return ImportPlan(tuple(added), tuple(skipped), _insert(config_text, blocks))
 
 
-def apply_import(path: Path, feeds: Sequence[Feed]) -> ImportPlan:
+def address_policy(config: Config) -> AddressPolicy:
+    """The config's ``[fetch]`` address rule, as fetching third-party links applies it."""
+    return AddressPolicy(
+        allow_all=config.fetch.allow_private_addresses,
+        allowed_networks=config.fetch.allowed_networks,
+    )
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def apply_import(
+    path: Path, feeds: Sequence[Feed], policy: AddressPolicy | None = None
+) -> ImportPlan:
     """Add ``feeds`` to the config file at ``path``; validated, then written atomically."""
     from feeds.publish.documents import write_atomic
 
     config = config_module.load(path)
     text = path.read_text(encoding="utf-8")
-    plan = plan_import(text, config, feeds)
+    plan = plan_import(text, config, feeds, policy)
     if not plan.added:
         return plan
     try:
@@ -184,5 +218,6 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _toml_str(value: str) -> str:
-    """A TOML basic string: JSON's escapes are a subset of TOML's (\\uXXXX, \\", \\\\)."""
-    return json.dumps(value, ensure_ascii=False)
+    """A TOML basic string: JSON's escapes are a subset of TOML's (\\uXXXX, \\", \\\\);
+    JSON leaves U+007F raw, which TOML forbids."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -4,11 +4,21 @@ For trying feeds out and for small installs; production sites put nginx (see
 docs/publishing.md) in front of ``out/``. Standard library only
 (:class:`http.server.ThreadingHTTPServer`).
 
-- GET and HEAD of files under the root folder, nothing else: a path that
-  would leave the folder (``..``, encoded or not, symlinks pointing out) is a
-  404; hidden files (temporary files of an atomic write) are never served.
-- Content types: ``application/atom+xml``, ``application/rss+xml``,
-  ``application/feed+json`` (RFC 4287, the RSS board, JSON Feed 1.1).
+- GET and HEAD of the outputs' files and nothing else: an allow-list built
+  from the config (every format's file and its archive pages
+  ``NAME-archive-N.SUFFIX``) under the root folder. Every other path is a 404,
+  whatever else the folder holds (the config, the store, temporary files).
+- Content types from the format (``application/atom+xml``,
+  ``application/rss+xml``, ``application/feed+json``: RFC 4287, the RSS board,
+  JSON Feed 1.1), whatever the file's suffix.
+- At most ``max_connections`` connections are served at once (one thread
+  each); one more is answered ``503`` with ``Retry-After`` and closed. A
+  connection lives at most ``request_deadline`` seconds, so a client that
+  trickles its request a byte at a time cannot hold a thread.
+- Every answer carries ``X-Content-Type-Options: nosniff``,
+  ``X-Frame-Options: DENY`` and a ``Content-Security-Policy`` that allows no
+  script (the HTML pages need none); request paths are logged with control
+  characters escaped.
 - Validators: a strong ``ETag`` (hash of the bytes) and ``Last-Modified`` (the
   file's mtime); ``If-None-Match`` (preferred, RFC 9110 §13.2.2) and
   ``If-Modified-Since`` answer 304.
@@ -22,9 +32,12 @@ docs/publishing.md) in front of ``out/``. Standard library only
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import html
+import re
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,19 +45,27 @@ from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from feeds.config import OutputConfig
+from feeds.config import Config, OutputConfig
+from feeds.core.limits import printable
 from feeds.publish import formats
-from feeds.publish.formats import format_of_file
 
-CONTENT_TYPES = {  # files that are not an output's document (those: feeds.publish.formats)
-    ".xml": "application/xml",
-    ".opml": "text/x-opml",
-    ".html": "text/html",
-    ".txt": "text/plain",
-}
 _COMPRESSIBLE = ("application/", "text/")
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'",
+    ),
+)
+#: Connections served at once; one more gets a 503.
+MAX_CONNECTIONS = 32
+#: Seconds one connection may live, request and answer included.
+REQUEST_DEADLINE = 30.0
 
 
 @dataclass(frozen=True)
@@ -64,8 +85,95 @@ class _Body:
     mtime: float
 
 
+@dataclass(frozen=True)
+class _Allowed:
+    """A file the server may hand out and the media type of its format."""
+
+    path: Path
+    media_type: str
+
+
+class AllowList:
+    """The URL paths of the outputs' files under ``root``: each format's file, and its
+    archive pages (``NAME-archive-N.SUFFIX``, N from 1, which appear while serving)."""
+
+    def __init__(self, root: Path, outputs: Sequence[OutputConfig]) -> None:
+        self._files: dict[str, _Allowed] = {}
+        self._archives: dict[tuple[str, str, str], _Allowed] = {}
+        for output in outputs:
+            for fmt in output.formats:
+                path = output.format_path(fmt)
+                url = _url_path(root, path)
+                if url is None:
+                    continue
+                self._files.setdefault(url, _Allowed(path, formats.get(fmt).media_type))
+                if fmt != "json":  # pages written while ``archive`` was on stay served
+                    folder, _, _ = url.rpartition("/")
+                    key = (folder, path.stem, path.suffix)
+                    self._archives.setdefault(key, _Allowed(path, formats.get(fmt).media_type))
+
+    def lookup(self, url_path: str) -> _Allowed | None:
+        """The file ``url_path`` (as sent, %-encoded) names, or None."""
+        path = unquote(url_path)
+        found = self._files.get(path)
+        if found is not None:
+            return found
+        folder, _, name = path.rpartition("/")
+        match = _ARCHIVE_RE.fullmatch(name)
+        if match is None:
+            return None
+        stem, suffix = match.group("stem"), match.group("suffix")
+        base = self._archives.get((folder, stem, suffix))
+        return _Allowed(base.path.with_name(name), base.media_type) if base else None
+
+    def listed(self, path: Path) -> str | None:
+        """The URL path of a configured file, for the index page."""
+        for url, allowed in self._files.items():
+            if allowed.path == path:
+                return url
+        return None
+
+
+_ARCHIVE_RE = re.compile(r"(?P<stem>[^/]+)-archive-[1-9][0-9]{0,8}(?P<suffix>\.[^./]*)?")
+
+
+def _url_path(root: Path, path: Path) -> str | None:
+    """``/relative/path`` of ``path`` under ``root``, or None when it lies outside."""
+    try:
+        relative = path.resolve().relative_to(root)
+    except ValueError:
+        return None
+    return "/" + relative.as_posix()
+
+
+def secrets_under(root: Path, config: Config) -> list[Path]:
+    """The config file, the store and local source files that lie under ``root``.
+
+    The server hands out only the outputs' files, whatever the folder holds; a
+    folder that holds these is refused anyway unless the user says so, in case
+    some other server is pointed at it next.
+    """
+    root = root.resolve()
+    candidates = [config.path, config.store_path]
+    candidates += [_local_file(source.url, config) for source in config.sources]
+    return [path for path in candidates if path is not None and path.resolve().is_relative_to(root)]
+
+
+def _local_file(url: str, config: Config) -> Path | None:
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    if parts.scheme or config.path is None:
+        return None
+    return config.path.parent / url
+
+
 class FeedServer(ThreadingHTTPServer):
-    """Serves ``root``; ``outputs`` name the feeds listed on the index page."""
+    """Serves the files of ``outputs`` that lie under ``root``, and an index page.
+
+    At most ``max_connections`` connections at once, each for at most
+    ``request_deadline`` seconds (see the module docstring).
+    """
 
     daemon_threads = True
 
@@ -76,13 +184,54 @@ class FeedServer(ThreadingHTTPServer):
         outputs: Sequence[OutputConfig] = (),
         *,
         on_request: Callable[[Served], None] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        request_deadline: float = REQUEST_DEADLINE,
     ) -> None:
         super().__init__(address, _Handler)
         self.root = root.resolve()
         self.outputs = tuple(outputs)
+        self.allowed = AllowList(self.root, self.outputs)
         self.on_request = on_request
+        self.request_deadline = request_deadline
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._max_connections = max_connections
+        self._busy = 0
+        #: The most connections served at once so far (for tests and logs).
+        self.busy_peak = 0
+        self._busy_lock = threading.Lock()
         self._views: dict[tuple[Path, str], bytes] = {}
         self._views_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection on a thread of its own when a slot is free, else refuse it."""
+        if not self._slots.acquire(blocking=False):
+            _refuse(request)
+            self.shutdown_request(request)
+            return
+        with self._busy_lock:
+            self._busy += 1
+            self.busy_peak = max(self.busy_peak, self._busy)
+        thread = threading.Thread(
+            target=self._serve_connection, args=(request, client_address), daemon=True
+        )
+        thread.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        # The whole connection has one deadline: a per-read timeout alone lets a client
+        # that sends a byte every few seconds hold the thread for ever.
+        timer = threading.Timer(self.request_deadline, _cut_off, args=(request,))
+        timer.daemon = True
+        timer.start()
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # as socketserver does: one connection's failure is logged, no more
+            self.handle_error(request, client_address)
+        finally:
+            timer.cancel()
+            self.shutdown_request(request)
+            with self._busy_lock:
+                self._busy -= 1
+            self._slots.release()
 
     @property
     def url(self) -> str:
@@ -99,6 +248,30 @@ class FeedServer(ThreadingHTTPServer):
                 self._views = {k: v for k, v in self._views.items() if k[0] != path}
                 self._views[(path, etag)] = cached
         return cached
+
+
+_BUSY_BODY = b"503 Service Unavailable: too many connections, retry later\n"
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+    + f"Content-Length: {len(_BUSY_BODY)}\r\n".encode()
+    + b"".join(f"{name}: {value}\r\n".encode() for name, value in SECURITY_HEADERS)
+    + b"\r\n"
+    + _BUSY_BODY
+)
+
+
+def _refuse(sock: socket.socket) -> None:
+    """Answer 503 without reading the request (a few bytes: the send never blocks)."""
+    with contextlib.suppress(OSError):
+        sock.settimeout(1.0)
+        sock.sendall(_BUSY)
+
+
+def _cut_off(sock: socket.socket) -> None:
+    """End a connection past its deadline: the thread blocked on it reads end-of-file."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -120,23 +293,29 @@ class _Handler(BaseHTTPRequestHandler):
         """Report the answer before it is sent, so a client that got it sees it logged."""
         callback = self.server.on_request
         if callback is not None:
-            callback(Served(self.command, self.path, status))
+            callback(Served(printable(self.command), printable(self.path), status))
+
+    def end_headers(self) -> None:
+        for name, value in SECURITY_HEADERS:
+            self.send_header(name, value)
+        super().end_headers()
 
     def _answer(self, *, head: bool) -> None:
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
             body = _Body(
-                render_index(self.server.root, self.server.outputs),
+                render_index(self.server.allowed, self.server.outputs),
                 "text/html; charset=utf-8",
                 "",
                 0.0,
             )
             self._send(body, head=head, validators=False)
             return
-        file = _resolve(self.server.root, path)
-        if file is None:
+        allowed = self.server.allowed.lookup(path)
+        if allowed is None:
             self._error(404, "Not Found")
             return
+        file = allowed.path
         try:
             data = file.read_bytes()
             mtime = file.stat().st_mtime
@@ -144,20 +323,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "Not Found")
             return
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-        feed_format = format_of_file(file, self.server.outputs)
-        if feed_format is not None:
-            content_type = feed_format.media_type
-        else:
-            content_type = CONTENT_TYPES.get(file.suffix, "application/octet-stream")
-        vary = ["Accept-Encoding"]
-        if feed_format is not None:
-            vary.append("Accept")
-            if _wants_html(self.headers.get("Accept", ""), content_type):
-                etag = etag[:-1] + '-html"'
-                data = self.server.html_view(file, etag, data)
-                content_type = "text/html"
-        if content_type.startswith("text/") or content_type.endswith(("+xml", "+json")):
-            content_type += "; charset=utf-8"
+        content_type = allowed.media_type
+        vary = ["Accept-Encoding", "Accept"]
+        if _wants_html(self.headers.get("Accept", ""), content_type):
+            etag = etag[:-1] + '-html"'
+            data = self.server.html_view(file, etag, data)
+            content_type = "text/html"
+        content_type += "; charset=utf-8"
         self._send(_Body(data, content_type, etag, mtime), head=head, vary=vary)
 
     def _not_modified(self, body: _Body) -> bool:
@@ -275,23 +447,6 @@ def _wants_html(accept: str, feed_type: str) -> bool:
     return quality("text/html") > max(quality(feed_type), quality("application/xml"))
 
 
-def _resolve(root: Path, url_path: str) -> Path | None:
-    """The file that ``url_path`` names under ``root``, or None (traversal, hidden, absent)."""
-    parts = [p for p in unquote(url_path).split("/") if p]
-    if any(p in ("..", ".") or p.startswith(".") or "\\" in p or "\x00" in p for p in parts):
-        return None
-    if not parts:
-        return None
-    candidate = root.joinpath(*parts)
-    try:
-        resolved = candidate.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not resolved.is_relative_to(root) or not resolved.is_file():
-        return None
-    return resolved
-
-
 # --- HTML ---------------------------------------------------------------------------------
 
 _STYLE = (
@@ -310,17 +465,17 @@ def _page(title: str, body: str) -> bytes:
     ).encode()
 
 
-def render_index(root: Path, outputs: Sequence[OutputConfig]) -> bytes:
-    """An HTML list of the outputs' files that exist under ``root``."""
+def render_index(allowed: AllowList, outputs: Sequence[OutputConfig]) -> bytes:
+    """An HTML list of the outputs' files that exist and are served."""
     items: list[str] = []
     for output in outputs:
         links: list[str] = []
         for fmt in output.formats:
             media_type = formats.get(fmt).media_type
             path = output.format_path(fmt)
-            if not path.exists() or not path.resolve().is_relative_to(root):
+            href = allowed.listed(path)
+            if href is None or not path.exists():
                 continue
-            href = "/" + path.resolve().relative_to(root).as_posix()
             links.append(
                 f'<a href="{html.escape(href)}" type="{media_type}">'
                 f"{html.escape(fmt.upper() if fmt != 'json' else 'JSON Feed')}</a>"
@@ -389,7 +544,10 @@ def _archive_nav(data: bytes) -> str:
         return ""
     try:
         root = etree.fromstring(
-            data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+            data,
+            etree.XMLParser(
+                resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+            ),
         )
     except etree.XMLSyntaxError:
         return ""
@@ -428,9 +586,18 @@ def serve(
     port: int = 8080,
     *,
     on_request: Callable[[Served], None] | None = None,
+    max_connections: int = MAX_CONNECTIONS,
+    request_deadline: float = REQUEST_DEADLINE,
 ) -> FeedServer:
     """Create (not start) a server; call ``serve_forever()`` on it."""
-    return FeedServer((host, port), root, outputs, on_request=on_request)
+    return FeedServer(
+        (host, port),
+        root,
+        outputs,
+        on_request=on_request,
+        max_connections=max_connections,
+        request_deadline=request_deadline,
+    )
 
 
 def default_root(outputs: Sequence[OutputConfig]) -> Path | None:

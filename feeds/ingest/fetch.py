@@ -215,6 +215,48 @@ class AddressPolicy:
                     )
         return [str(a) for a in candidates]
 
+    def is_public(self, host: str, port: int) -> bool:
+        """True when every address of ``host`` is public (allowed networks aside), or when
+        it does not resolve (then the safe answer: what follows it must be checked)."""
+        literal = _ip_literal(host)
+        if literal is not None:
+            return _non_public(literal) is None
+        try:
+            resolved = self._resolver(host, port)
+            return all(
+                _non_public(ipaddress.ip_address(a.split("%", 1)[0])) is None for a in resolved
+            )
+        except (OSError, UnicodeError, ValueError):
+            return True
+
+    def passes(self, host: str, port: int) -> bool:
+        """True when ``host`` may be reached under this policy (allowed networks included);
+        a name that does not resolve passes (its fetch fails on its own)."""
+        try:
+            self.addresses(host, port)
+        except _Refused:
+            return False
+        except _Unresolvable:
+            return True
+        return True
+
+
+def address_refusal(policy: AddressPolicy, url: str) -> str | None:
+    """Why ``policy`` refuses the host of http(s) ``url`` (``"refused: …"``), or None.
+
+    A name that does not resolve is not refused here (it may resolve later, and its
+    fetch is checked then)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 80)
+        policy.addresses(host, port)
+    except _Refused as exc:
+        return str(exc)
+    except (_Unresolvable, ValueError):
+        return None
+    return None
+
 
 def _ip_literal(host: str) -> _IPAddress | None:
     try:
@@ -663,12 +705,18 @@ class Fetcher:
         url = httpx.URL(request.url)
         visited = [str(url)]
         hops: list[int] = []
+        guarded = request.public_only and not self._policy.allow_all
         # Redirects are followed by hand (RFC 9110 §15.4) to see each hop's status (only
         # 301/308 all the way make a permanent move), to refuse non-http(s) targets and to
         # tell a loop from a long chain. The validators go along: they name the resource
         # the source's URL stands for, wherever it lives now.
         while True:
-            if request.public_only and not self._policy.allow_all:
+            if hops and not guarded and self._guards_redirects_of(request):
+                # A configured source is trusted where the admin put it, not wherever it
+                # redirects: from a public (or allowed) address, every later hop is checked
+                # like a third-party link, and connects through the checking pool.
+                guarded, transport = True, self._guarded_transport
+            if guarded:
                 # Before any packet leaves, on every hop; the guarded pool checks again when
                 # it connects (see _DeadlineBackend).
                 self._policy.addresses(url.host, url.port or _DEFAULT_PORTS[url.scheme])
@@ -692,11 +740,31 @@ class Fetcher:
                     if hops and all(s in _PERMANENT_REDIRECT_STATUSES for s in hops)
                     else None
                 )
+                if permanent and not self._may_move(request, response.url):
+                    permanent = None
                 return self._read_response(request, response, deadline, permanent)
             finally:
                 if not 200 <= response.status_code < 300:
                     _drain(response, deadline)
                 response.close()
+
+    def _guards_redirects_of(self, request: FetchRequest) -> bool:
+        """Whether the redirects of configured source ``request`` must pass the address
+        policy: yes when its own host passes it (public, or in an allowed network);
+        a source the admin put on a private address may redirect inside."""
+        if self._policy.allow_all:
+            return False
+        origin = httpx.URL(request.url)
+        return self._policy.passes(origin.host, origin.port or _DEFAULT_PORTS[origin.scheme])
+
+    def _may_move(self, request: FetchRequest, final: httpx.URL) -> bool:
+        """A 301/308 never moves a source from a public address to a non-public one,
+        even one the config allows (a stored URL outlives the config that allowed it)."""
+        origin = httpx.URL(request.url)
+        port = _DEFAULT_PORTS.get(final.scheme, 80)
+        if not self._policy.is_public(origin.host, origin.port or port):
+            return True
+        return self._policy.is_public(final.host, final.port or port)
 
     def _send(self, transport: httpx.BaseTransport, http_request: httpx.Request) -> httpx.Response:
         """Send, retrying once when the server dropped the connection before any answer.

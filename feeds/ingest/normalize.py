@@ -42,6 +42,7 @@ import lxml.html
 import nh3
 from lxml import etree
 
+from feeds.core import limits
 from feeds.types import Body, CleanEntry, ParsedEntry
 
 __all__ = [
@@ -63,7 +64,11 @@ __all__ = [
     "teaser",
 ]
 
-CLEANING_CODE = (Path(__file__), Path(__file__).parents[1] / "types.py")
+CLEANING_CODE = (
+    Path(__file__),
+    Path(__file__).parents[1] / "types.py",
+    Path(__file__).parents[1] / "core" / "limits.py",
+)
 """The package's modules that cleaning runs: this one (the rules) and those it imports."""
 
 BODY_SCHEME = hashlib.sha256(
@@ -358,6 +363,18 @@ def _has_content(el: etree._Element, text: str | None = None) -> bool:
 # written in Python each time an element is touched (listing the 18 elements of a WordPress
 # body took 7 µs, against 3 µs). These are lxml.html's own drop_tree, drop_tag, text_content.
 _HTML_PARSER = etree.HTMLParser()  # what lxml.html.HTMLParser() is, without the lookup
+# A body that hits libxml2's limits (a text node over 10,000,000 bytes, nesting deeper than
+# 256) came out empty; it is parsed again, flattened, by a parser without the size limits (a
+# body is already bounded by the fetch's max_body_bytes).
+_HUGE_HTML_PARSER = etree.HTMLParser(huge_tree=True)
+#: Elements nested deeper than this lose their tags (their text stays): libxml2 gives up past
+#: a few hundred levels (a body nested 100,000 deep came out empty) and the text walk recurses.
+MAX_NESTING = 200
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"}
+    | {"source", "track", "wbr"}
+)
 _STRING_VALUE = etree.XPath("string()", smart_strings=False)
 
 
@@ -481,8 +498,49 @@ def _fragment_root(html: str) -> etree._Element:
     html = _DOCUMENT_TAGS.sub("", _XML_DECL.sub("", _legal(html)))
     # lxml.html.document_fromstring, which raised ParserError for "no document" (None).
     doc: etree._Element | None = etree.fromstring("<html><body>" + html, _HTML_PARSER)
+    if _over_limits(_HTML_PARSER):
+        html = _flatten_deep_nesting(html)
+        doc = etree.fromstring("<html><body>" + html, _HUGE_HTML_PARSER)
     body = None if doc is None else doc.find("body")
     return etree.Element("div") if body is None else body
+
+
+def _over_limits(parser: etree.HTMLParser) -> bool:
+    """Whether the last parse by ``parser`` (on this thread) hit one of libxml2's limits."""
+    return any(error.type == _RESOURCE_LIMIT for error in parser.error_log)
+
+
+_RESOURCE_LIMIT = etree.ErrorTypes.ERR_RESOURCE_LIMIT
+
+
+def _flatten_deep_nesting(html: str) -> str:
+    """``html`` without the tags nested deeper than :data:`MAX_NESTING` (their text stays).
+
+    Counted on the tags as written (an unclosed ``<p>`` counts as open), in one pass.
+    """
+    depth = 0
+    cuts: list[tuple[int, int]] = []
+    for match in _TAG_RE.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        if name in _VOID_TAGS or match.group(0).endswith("/>"):
+            continue
+        if closing:
+            depth = max(depth - 1, 0)
+            if depth >= MAX_NESTING:
+                cuts.append(match.span())
+        else:
+            depth += 1
+            if depth > MAX_NESTING:
+                cuts.append(match.span())
+    if not cuts:
+        return html
+    parts: list[str] = []
+    start = 0
+    for begin, end in cuts:
+        parts.append(html[start:begin])
+        start = end
+    parts.append(html[start:])
+    return "".join(parts)
 
 
 # Text without markup: no tag, no carriage return (libxml2 and nh3 turn it into a line feed),
@@ -869,15 +927,23 @@ def _strip_cut_html(html: str) -> str:
 
 
 def _clean_categories(categories: Iterable[str]) -> tuple[str, ...]:
+    """The distinct categories, at most ``limits.MAX_CATEGORIES`` of them, each capped."""
     seen: set[str] = set()
     result: list[str] = []
     for raw in categories:
-        name = clean_title(raw)
+        if len(result) >= limits.MAX_CATEGORIES:
+            break
+        name = _capped_line(raw, limits.MAX_CATEGORY_CHARS)
         key = name.casefold()
         if name and key not in seen:
             seen.add(key)
             result.append(name)
     return tuple(result)
+
+
+def _capped_line(raw: str, limit: int) -> str:
+    """:func:`clean_title` of ``raw``, cut to ``limit`` characters (:mod:`feeds.core.limits`)."""
+    return limits.cap_line(clean_title(limits.raw_prefix(raw, limit)), limit)
 
 
 def _is_http(url: str) -> bool:
@@ -961,7 +1027,10 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = No
     now = _as_utc(now)
     content_html, body_text, excerpt = body or clean_body(body_source(entry))
 
-    title = clean_title(entry.title or "", is_html=entry.title_is_html)
+    raw_title = limits.raw_prefix(entry.title or "", limits.MAX_TITLE_CHARS)
+    title = limits.cap_line(
+        clean_title(raw_title, is_html=entry.title_is_html), limits.MAX_TITLE_CHARS
+    )
     if not title:
         cut_excerpt = excerpt if excerpt and is_cut(excerpt) else None
         title = teaser(cut_excerpt, body_text, TITLE_FALLBACK_WORDS) if body_text else UNTITLED
@@ -974,7 +1043,7 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = No
     guid = _collapse(_legal(entry.guid)) if entry.guid else ""
     published = _clamped(entry.published, now)
     updated = _clamped(entry.updated, now)
-    author = clean_title(entry.author) if entry.author else ""
+    author = _capped_line(entry.author, limits.MAX_AUTHOR_CHARS) if entry.author else ""
 
     return CleanEntry(
         guid=guid or None,

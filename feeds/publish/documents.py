@@ -5,6 +5,10 @@ The only module that imports feedgen (JSON Feed is built by hand in
 
 - valid Atom 1.0 (RFC 4287) every time: absolute ids, an author, ``rel="self"``;
   checked by :func:`check_atom` before anything is written;
+- no error and no warning in the W3C Feed Validator for what feeds itself decides (the
+  tests run it): an absolute ``rel="self"`` (:func:`document_url`), a full channel
+  ``<link>`` (:func:`channel_site`), ``updated`` in ``<source>``, HTML-escaped RSS
+  descriptions, video iframes as links (:mod:`feeds.publish.embeds`);
 - deterministic: the same stored entries give byte-identical output; the feed's
   ``updated`` is the newest entry's ``updated``, never "now";
 - atomic: written to a temporary file in the same folder, fsynced, renamed; a
@@ -27,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import glob
+import html
 import os
 import re
 import tempfile
@@ -37,13 +42,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feeds.config import OutputConfig
+from feeds.config import LOCAL_URL, OutputConfig
+from feeds.core import limits
 from feeds.errors import PublishError, ValidationError
 from feeds.ingest.normalize import teaser
 from feeds.publish import formats
+from feeds.publish.embeds import publishable
 from feeds.types import StoredEntry
 from feeds.version import PROJECT_URL, __version__
 
@@ -51,7 +59,10 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 _A = f"{{{ATOM_NS}}}"
 FH_NS = "http://purl.org/syndication/history/1.0"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The ``updated`` date of a document with no entries: a fixed date, so the same input
+#: gives the same bytes (never "now"); 1970 would read as a broken clock to readers and
+#: to the W3C Feed Validator ("Implausible date").
+EMPTY_UPDATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 # RFC 4287 §3.3 date-time: upper-case T and Z, offset required.
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -83,8 +94,8 @@ class PublishResult:
 class DocLinks:
     """The links of one document besides its entries (RFC 5005, WebSub).
 
-    ``self_href`` is the document's own URL (a relative IRI when the output has
-    no public ``url``). ``archive`` marks an archive document (``fh:archive``).
+    ``self_href`` is the document's own URL (see :func:`document_url`). ``archive``
+    marks an archive document (``fh:archive``).
     """
 
     self_href: str
@@ -105,8 +116,21 @@ def archive_path(output: OutputConfig, fmt: str, page: int) -> Path:
     return output.format_path(fmt).with_name(archive_name(output, fmt, page))
 
 
+def document_url(output: OutputConfig, fmt: str) -> str:
+    """The absolute URL of the ``fmt`` document: its public URL when the output has a
+    ``url``, else where ``feeds serve`` serves it by default (``LOCAL_URL``).
+
+    Feed readers and validators want an absolute ``rel="self"`` (a relative one or
+    none is a warning of the W3C Feed Validator); without a public URL the only
+    address feeds knows is its own server's. ``feeds check`` says so and how to set
+    ``url``.
+    """
+    return output.format_url(fmt) or urljoin(LOCAL_URL, output.format_path(fmt).name)
+
+
 def _href(output: OutputConfig, fmt: str, name: str) -> str:
-    """A link to file ``name`` beside the ``fmt`` document: absolute when ``url`` is set."""
+    """A link to file ``name`` beside the ``fmt`` document: absolute when ``url`` is set,
+    else relative (it then works wherever the files are served)."""
     base = output.format_url(fmt)
     return urljoin(base, name) if base else name
 
@@ -114,7 +138,7 @@ def _href(output: OutputConfig, fmt: str, name: str) -> str:
 def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
     """Links of the subscription document when ``pages`` archive documents exist."""
     return DocLinks(
-        self_href=output.format_url(fmt) or output.format_path(fmt).name,
+        self_href=document_url(output, fmt),
         hub=output.hub,
         prev_archive=_href(output, fmt, archive_name(output, fmt, pages)) if pages else None,
     )
@@ -123,13 +147,13 @@ def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
 def archive_links(output: OutputConfig, fmt: str, page: int, pages: int) -> DocLinks:
     """Links of archive document ``page`` of ``pages`` (RFC 5005 §4)."""
     return DocLinks(
-        self_href=_href(output, fmt, archive_name(output, fmt, page)),
+        self_href=urljoin(document_url(output, fmt), archive_name(output, fmt, page)),
         hub=None,
         prev_archive=_href(output, fmt, archive_name(output, fmt, page - 1)) if page > 1 else None,
         next_archive=(
             _href(output, fmt, archive_name(output, fmt, page + 1)) if page < pages else None
         ),
-        current=output.format_url(fmt) or output.format_path(fmt).name,
+        current=_href(output, fmt, output.format_path(fmt).name),
         archive=True,
     )
 
@@ -137,11 +161,6 @@ def archive_links(output: OutputConfig, fmt: str, page: int, pages: int) -> DocL
 def feed_id(output: OutputConfig) -> str:
     """The output's Atom id: configured ``id``, else its public ``url``, else a ``tag:`` URI."""
     return output.id or output.url or f"tag:feeds.invalid,2026:output/{output.name}"
-
-
-def self_href(output: OutputConfig) -> str:
-    """``rel="self"``: the public URL when configured, else the file name (a relative IRI)."""
-    return output.url or output.path.name
 
 
 def _xml_text(value: str) -> str:
@@ -185,7 +204,7 @@ def render_atom(
     page passes False and gets every entry it is given.
     """
     stories = newest_first(entries, output.max_entries if capped else None)
-    newest = max((e.updated for e in stories), default=EPOCH)
+    newest = max((e.updated for e in stories), default=EMPTY_UPDATED)
     links = links or subscription_links(output, "atom", 0)
 
     fg = FeedGenerator()
@@ -198,37 +217,78 @@ def render_atom(
     fg.updated(newest)
     fg.generator("feeds", version=__version__, uri=PROJECT_URL)
     for story in stories:
-        _add_entry(fg, story, output.summary_words)
+        _add_entry(fg, story, output)
     raw: bytes = fg.atom_str(pretty=False, encoding="UTF-8")
     return _finish(raw, stories, links)
 
 
-def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> None:
+def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> None:
     fe = fg.add_entry(order="append")
     fe.id(story.id)
-    fe.title(_xml_text(story.title) or "(untitled)")
+    title = _title(story)
+    fe.title(title)
     fe.updated(story.updated)
     fe.published(story.published)
-    author = _xml_text(story.author or "").strip()
+    author = _author(story)
     if author:  # a blank name is not an author (RFC 4287 §3.2.1 requires a name)
         fe.author({"name": author})
     link = _http_iri(story.link)
     if link:
         fe.link(href=link, rel="alternate", type="text/html")
-    summary = teaser(story.excerpt, story.body_text, summary_words)
-    if summary:
-        fe.summary(_xml_text(summary), type="text")
-    fe.content(_xml_text(story.content_html), type="html")
-    for term in story.categories:
-        term = _xml_text(term).strip()
-        if term:
-            fe.category(term=term)
+    summary = _xml_text(teaser(story.excerpt, story.body_text, output.summary_words))
+    content = _xml_text(publishable(story.content_html, output.iframes))
+    _add_text(fe, title, summary, content, has_link=bool(link))
+    _add_categories(fe, story)
+
+
+def _source_title(story: StoredEntry) -> str:
+    return limits.cap_line(_xml_text(story.source_title), limits.MAX_TITLE_CHARS)
+
+
+def _title(story: StoredEntry) -> str:
+    return limits.cap_line(_xml_text(story.title), limits.MAX_TITLE_CHARS) or "(untitled)"
+
+
+def _author(story: StoredEntry) -> str:
+    return limits.cap_line(_xml_text(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
+
+
+def categories(story: StoredEntry) -> list[str]:
+    """The categories to publish: capped in number and length (:mod:`feeds.core.limits`), also
+    for entries stored before the caps."""
+    return list(limits.first_categories(_xml_text(t) for t in story.categories))
+
+
+def _add_categories(fe: FeedEntry, story: StoredEntry) -> None:
+    # One call with the whole list: feedgen rebuilds its category list on every call,
+    # so a call per category is quadratic.
+    terms = categories(story)
+    if terms:
+        fe.category([{"term": term} for term in terms])
+
+
+def _add_text(fe: FeedEntry, title: str, summary: str, content: str, *, has_link: bool) -> None:
+    """The entry's summary and content; an entry with no text at all says its title.
+
+    A blank body is left out rather than written empty (the W3C validator warns on an
+    empty content); RFC 4287 §4.1.1 then wants an alternate link, and the validator
+    some text: the title stands in for the missing summary (as RSS's description
+    does), or for the content when there is no link either.
+    """
+    if summary.strip():
+        fe.summary(summary, type="text")
+    if content.strip():
+        fe.content(content, type="html")
+    elif not has_link:
+        fe.content(html.escape(title, quote=False), type="html")
+    elif not summary.strip():
+        fe.summary(title, type="text")
 
 
 def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> bytes:
     """Add ``<source>`` provenance (feedgen cannot write its id), the archive and hub
     links, and serialize canonically."""
-    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    parser = _own_document_parser(remove_blank_text=True)
     root = etree.fromstring(raw, parser)
     for tag in ("updated", "published"):
         for element in root.iter(_A + tag):
@@ -242,6 +302,19 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> byte
     if links.archive:
         root.insert(0, _archive_marker(root))
     return _serialize(root)
+
+
+def _own_document_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
+    """A parser for the documents we build: no entities, no network, and ``huge_tree``, since
+    a body may hold a text node over libxml2's 10,000,000-byte default (publishing such an
+    entry raised and stopped every output)."""
+    return etree.XMLParser(
+        remove_blank_text=remove_blank_text,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+    )
 
 
 def _serialize(root: etree._Element) -> bytes:
@@ -277,7 +350,10 @@ def _source_element(story: StoredEntry) -> etree._Element:
         or f"tag:feeds.invalid,2026:source/{story.source}"
     )
     etree.SubElement(source, _A + "id").text = ident
-    etree.SubElement(source, _A + "title").text = _xml_text(story.source_title)
+    etree.SubElement(source, _A + "title").text = _source_title(story)
+    # The source feed changed at the latest when this entry did (RFC 4287 §4.2.11:
+    # source SHOULD carry updated); the store keeps no other date of the source feed.
+    etree.SubElement(source, _A + "updated").text = _rfc3339(story.updated)
     site = _http_iri(story.source_link)
     if site:
         etree.SubElement(source, _A + "link", rel="alternate", type="text/html", href=site)
@@ -291,7 +367,7 @@ def check_atom(data: bytes) -> list[str]:
     """Pre-publish validation: the RFC 4287 rules our output must meet. Empty list = valid."""
     problems: list[str] = []
     try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        parser = _own_document_parser()
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         return [f"not well-formed XML: {exc}"]
@@ -421,40 +497,37 @@ def render_rss(
     as RFC 5005 §1 and WebSub allow for RSS.
     """
     stories = newest_first(entries, output.max_entries if capped else None)
-    newest = max((e.updated for e in stories), default=EPOCH)
+    newest = max((e.updated for e in stories), default=EMPTY_UPDATED)
     links = links or subscription_links(output, "rss", 0)
     fg = FeedGenerator()
     fg.load_extension("dc")
     fg.title(_xml_text(output.title))
     fg.description(_xml_text(output.subtitle or output.title) or "feeds")
-    # RSS 2.0 requires the channel's web site; the public URL's site when known.
-    fg.link(href=urljoin(output.url, "/") if output.url else links.self_href, rel="alternate")
+    fg.link(href=channel_site(output, stories, links), rel="alternate")
     fg.lastBuildDate(newest)
     fg.pubDate(newest)
     fg.generator(f"feeds {__version__}", uri=PROJECT_URL)
     for story in stories:
         fe = fg.add_entry(order="append")
-        fe.title(_xml_text(story.title) or "(untitled)")
+        fe.title(_title(story))
         link = _http_iri(story.link)
         if link:
             fe.link(href=link)
         fe.guid(story.id, permalink=False)
         fe.pubDate(story.published)
-        summary = teaser(story.excerpt, story.body_text, output.summary_words)
-        fe.description(_xml_text(summary) or _xml_text(story.title) or "(untitled)")
-        fe.content(_xml_text(story.content_html), type="CDATA")
-        author = _xml_text(story.author or "").strip()
+        fe.description(_rss_description(story, output.summary_words))
+        content = _xml_text(publishable(story.content_html, output.iframes))
+        if content.strip():  # a blank content:encoded only draws a warning
+            fe.content(content, type="CDATA")
+        author = _author(story)
         if author:
             fe.dc.dc_creator(author)
-        for term in story.categories:
-            term = _xml_text(term).strip()
-            if term:
-                fe.category(term=term)
+        _add_categories(fe, story)
         source_url = _http_iri(story.source_url)
         if source_url:
-            fe.source(url=source_url, title=_xml_text(story.source_title))
+            fe.source(url=source_url, title=_source_title(story))
     raw: bytes = fg.rss_str(pretty=False, encoding="UTF-8")
-    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    parser = _own_document_parser(remove_blank_text=True)
     root = etree.fromstring(raw, parser)
     channel = root.find("channel")
     assert channel is not None
@@ -476,13 +549,49 @@ def render_rss(
     if links.archive:
         channel.insert(0, _archive_marker(root))
     etree.cleanup_namespaces(root, top_nsmap={"atom": ATOM_NS})
-    return _serialize(root)
+    return _rss_profile_references(_serialize(root))
+
+
+def _rss_profile_references(data: bytes) -> bytes:
+    """Write ``&`` and ``<`` in character data as ``&#x26;`` and ``&#x3C;`` (RSS Advisory
+    Board's RSS Profile, "Encoding"): RSS does not say which elements hold HTML, and a
+    reader that meets ``&amp;``/``&lt;`` in a plain-text ``<title>`` may decode it twice.
+    The same characters, so the same document to an XML parser; the serializer writes no
+    CDATA sections, in which the replacement would change the text."""
+    assert b"<![CDATA[" not in data
+    return data.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+
+
+def channel_site(output: OutputConfig, stories: Sequence[StoredEntry], links: DocLinks) -> str:
+    """RSS 2.0's required channel ``<link>`` (a full URL): the public ``url``'s site;
+    without one, the site the sources' feeds name (their own ``<link>``), taking the
+    output's sources in their configured order; else the site of the document's URL."""
+    if output.url:
+        return urljoin(output.url, "/")
+    sites = {s.source: s.source_link for s in stories if _http_iri(s.source_link)}
+    for name in output.sources:
+        site = sites.get(name)
+        if site:
+            return site
+    if sites:
+        return sites[min(sites)] or ""
+    return urljoin(links.self_href, "/")
+
+
+def _rss_description(story: StoredEntry, summary_words: int) -> str:
+    """The teaser as HTML: readers read RSS ``<description>`` as HTML (RSS 2.0 spec,
+    "entity-encoded HTML is allowed"), so a teaser that *shows* markup
+    (``<img onerror=…>`` as text) would come alive there. HTML-escaped here, then
+    XML-escaped by the serializer; ``S&P`` is then ``S&amp;amp;P`` in the file,
+    which is what the W3C validator wants (no "Invalid HTML" warning)."""
+    text = _xml_text(teaser(story.excerpt, story.body_text, summary_words))
+    return html.escape(text or _xml_text(story.title) or "(untitled)", quote=False)
 
 
 def check_rss(data: bytes) -> list[str]:
     """Pre-publish validation: RSS 2.0's required elements and our own promises."""
     try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+        parser = _own_document_parser()
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         return [f"not well-formed XML: {exc}"]

@@ -87,7 +87,7 @@ def _json_renderer() -> Renderer:
         output: OutputConfig, entries: Sequence[StoredEntry], links: DocLinks, capped: bool
     ) -> bytes:
         stories = newest_first(entries, output.max_entries if capped else None)
-        return jsonfeed.render(output, stories, links.self_href, hub=links.hub)
+        return jsonfeed.render(output, stories, output.format_url("json") or "", hub=links.hub)
 
     return render
 

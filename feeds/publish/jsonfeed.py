@@ -22,12 +22,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feeds.config import OutputConfig
+from feeds.core import limits
 from feeds.ingest.normalize import teaser
+from feeds.publish.embeds import publishable
 from feeds.types import StoredEntry
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+# What Atom and RSS refuse in an IRI (RFC 3987): white space, quotes, angle brackets and
+# the other characters outside its grammar; a reader that puts ``url`` in an ``href``
+# must never be handed ``"><script>``.
+_URL_BAD_RE = re.compile(r'[\s<>"{}|\\^`\x00-\x1f\x7f-\x9f]|%(?![0-9A-Fa-f]{2})')
 _URL_FIELDS = frozenset(
     {"home_page_url", "feed_url", "next_url", "icon", "favicon", "url", "external_url", "avatar"}
 )
@@ -39,7 +45,7 @@ def _date(value: datetime) -> str:
 
 
 def _http_url(value: str | None) -> str | None:
-    if value and urlsplit(value).scheme in ("http", "https") and not re.search(r"\s", value):
+    if value and urlsplit(value).scheme in ("http", "https") and not _URL_BAD_RE.search(value):
         return value
     return None
 
@@ -61,43 +67,44 @@ def render(
         "version": VERSION,
         "title": _clean(output.title),
         "authors": [{"name": _clean(output.author).strip() or "feeds"}],
-        "items": [_item(story, output.summary_words) for story in stories],
+        "items": [_item(story, output) for story in stories],
     }
     if output.subtitle:
         doc["description"] = _clean(output.subtitle)
     feed_url = _http_url(self_href)
     if feed_url:
         doc["feed_url"] = feed_url
-    if hub:
+    if hub and not _URL_BAD_RE.search(hub):
         doc["hubs"] = [{"type": "WebSub", "url": hub}]
     text = json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2)
     return (text + "\n").encode("utf-8")
 
 
-def _item(story: StoredEntry, summary_words: int) -> dict[str, Any]:
+def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": story.id,
-        "title": _clean(story.title) or "(untitled)",
-        "content_html": _clean(story.content_html),
+        "title": limits.cap_line(_clean(story.title), limits.MAX_TITLE_CHARS) or "(untitled)",
+        "content_html": _clean(publishable(story.content_html, output.iframes)),
         "date_published": _date(story.published),
         "date_modified": _date(story.updated),
     }
     link = _http_url(story.link)
     if link:
         item["url"] = link
-    summary = teaser(story.excerpt, story.body_text, summary_words)
+    summary = teaser(story.excerpt, story.body_text, output.summary_words)
     if summary:
         item["summary"] = _clean(summary)
-    author = _clean(story.author or "").strip()
+    author = limits.cap_line(_clean(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
     if author:
         item["authors"] = [{"name": author}]
-    tags = [_clean(t).strip() for t in story.categories if t.strip()]
+    tags = list(limits.first_categories(_clean(t) for t in story.categories))
     if tags:
         item["tags"] = tags
     source_link = _http_url(story.source_link) or _http_url(story.source_url)
     if source_link:
         # JSON Feed §"Extensions": custom keys start with an underscore.
-        item["_source"] = {"title": _clean(story.source_title), "url": source_link}
+        source_title = limits.cap_line(_clean(story.source_title), limits.MAX_TITLE_CHARS)
+        item["_source"] = {"title": source_title, "url": source_link}
     return item
 
 
@@ -142,7 +149,7 @@ def _check_formats(value: Any, where: str, problems: list[str]) -> None:
             path = f"{where}/{key}" if where else key
             if key in _URL_FIELDS and isinstance(inner, str):
                 parts = urlsplit(inner)
-                if not parts.scheme or re.search(r"\s", inner):
+                if not parts.scheme or _URL_BAD_RE.search(inner):
                     problems.append(f"{path}: {inner!r} is not an absolute URL")
             elif key in ("date_published", "date_modified") and isinstance(inner, str):
                 if not _DATE_RE.match(inner):

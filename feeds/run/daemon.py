@@ -6,7 +6,11 @@ Two parts:
   signals or threads of its own. ``tick(now)`` fetches every source due at
   ``now`` (concurrently, under the fetcher's global and per-host caps), saves
   each all or nothing (see :mod:`feeds.run.refresh`), publishes when the coalescing window has
-  passed, records a heartbeat, and returns when it next needs to run. A test
+  passed, records a heartbeat, and returns when it next needs to run. An output this
+  daemon has not published yet (every output after start, a new one after SIGHUP) is
+  published at the end of the first tick that sees it, so a fresh install shows its
+  feeds as soon as the first round of fetches is done; ``publish_delay`` coalesces the
+  changes after that. A test
   drives it through a simulated day with a fake clock.
 - :func:`run`, the shell: holds the refresh lock for the daemon's whole life,
   lets an APScheduler ``BlockingScheduler`` call ``tick`` at the times it
@@ -89,6 +93,7 @@ class Daemon:
         self.pid = os.getpid() if pid is None else pid
         self._stop = threading.Event()
         self._dirty_since: datetime | None = None
+        self._published: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -140,7 +145,8 @@ class Daemon:
                 self._dirty_since = now
             outputs: tuple[OutputReport, ...] = ()
             publish_at = self._publish_at()
-            if publish_at is not None and now >= publish_at and not self.stopping:
+            due = publish_at is not None and now >= publish_at
+            if (due or self._unpublished()) and not self.stopping:
                 outputs = self._publish(store, now)
             store.daemon_beat(now)
             next_run = self._next_run(store, now)
@@ -151,9 +157,15 @@ class Daemon:
             return None
         return self._dirty_since + self.config.daemon.publish_delay
 
+    def _unpublished(self) -> set[str]:
+        """Outputs of the current config that this daemon has not published yet."""
+        return {o.name for o in self.config.outputs} - self._published
+
     def _publish(self, store: Storage, now: datetime) -> tuple[OutputReport, ...]:
         self._dirty_since = None
-        return publish_all(self.config, store, poster=self.fetcher, now=now)
+        outputs = publish_all(self.config, store, poster=self.fetcher, now=now)
+        self._published.update(o.name for o in outputs if o.error is None)
+        return outputs
 
     def _next_run(self, store: Storage, now: datetime) -> datetime:
         config = self.config

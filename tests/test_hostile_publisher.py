@@ -1,0 +1,267 @@
+"""What a hostile feed publisher can put in a feed, read back as feed readers read it.
+
+Each test runs a real refresh of a file source written the way an attacker would
+write it, then reads the published documents the way readers do (feedparser,
+lxml.html): no live markup may come out of a field that readers treat as HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+from lxml import html as lxml_html
+
+from feeds.app import cli
+from feeds.publish import documents as publish
+from feeds.publish import jsonfeed
+
+from support import validate_independently, w3c_events
+from test_publish import output, stored
+
+SHOWN_MARKUP = (
+    "<p>Example: &lt;img src=x onerror=alert(document.cookie)&gt; is what an attack "
+    "looks like, and S&amp;P 500 futures fell.</p>"
+)
+ATOM_TEXT_SUMMARY = "&lt;svg/onload=alert(1)&gt; and S&amp;P 500"
+
+
+def rss_source(body_html: str) -> str:
+    escaped = body_html.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Hostile</title><link>https://hostile.example/</link>
+<description>d</description>
+<item><title>Shown markup</title><link>https://hostile.example/1</link>
+<guid>https://hostile.example/1</guid><pubDate>Wed, 04 Mar 2026 10:00:00 +0000</pubDate>
+<description>{escaped}</description></item>
+</channel></rss>
+"""
+
+
+def atom_source() -> str:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Hostile</title>
+<id>https://hostile.example/atom</id><updated>2026-03-04T10:00:00Z</updated>
+<author><name>x</name></author>
+<entry><title>Text summary</title><id>https://hostile.example/2</id>
+<link href="https://hostile.example/2"/><updated>2026-03-04T10:00:00Z</updated>
+<summary type="text">{ATOM_TEXT_SUMMARY}</summary></entry>
+</feed>
+"""
+
+
+def refresh(tmp_path: Path, sources: dict[str, str], **output_keys: str) -> Path:
+    blocks = []
+    for name, text in sources.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        blocks.append(f'[[sources]]\nname = "{name.split(".")[0]}"\nurl = "{name}"\n')
+    extra = "".join(f"{key} = {value}\n" for key, value in output_keys.items())
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n\n'
+        + "\n".join(blocks)
+        + '\n[[outputs]]\nname = "o"\npath = "out/o.atom"\ntitle = "O"\n'
+        + 'formats = ["atom", "rss", "json"]\n'
+        + extra,
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "out"
+
+
+def live_elements(fragment: str) -> list[str]:
+    """Elements and event handlers that an HTML parser finds in ``fragment``."""
+    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    found = [el.tag for el in root.iter() if el is not root and isinstance(el.tag, str)]
+    for el in root.iter():
+        found += [name for name in el.attrib if name.lower().startswith("on")]
+    return found
+
+
+def test_rss_description_shows_markup_as_text_in_readers(tmp_path: Path) -> None:
+    out = refresh(tmp_path, {"shown.rss": rss_source(SHOWN_MARKUP), "text.atom": atom_source()})
+    rss = (out / "o.rss").read_bytes()
+    descriptions = [
+        item.findtext("description") or "" for item in etree.fromstring(rss).iter("item")
+    ]
+    assert len(descriptions) == 2
+    for description in descriptions:
+        assert live_elements(description) == [], description
+    text = " ".join(
+        lxml_html.fragment_fromstring(d, create_parent="div").text_content() for d in descriptions
+    )
+    assert "<img src=x onerror=alert(document.cookie)>" in text
+    assert "<svg/onload=alert(1)>" in text
+    assert "S&P 500" in text
+    # A reader built on feedparser, with and without its own sanitizer.
+    for sanitize in (True, False):
+        parsed = feedparser.parse(rss, sanitize_html=sanitize)
+        for entry in parsed.entries:
+            assert "<img" not in entry.summary and "<svg" not in entry.summary, entry.summary
+    validate_independently(out / "o.atom")
+    html_warnings = [e for e in w3c_events(out / "o.rss") if "HTML" in e]
+    assert html_warnings == []
+
+
+def test_json_feed_summary_is_plain_text(tmp_path: Path) -> None:
+    out = refresh(tmp_path, {"text.atom": atom_source()})
+    item = json.loads((out / "o.json").read_bytes())["items"][0]
+    # JSON Feed 1.1: summary is plain text, so the characters are kept as they are.
+    assert item["summary"].startswith("<svg/onload=alert(1)> and S&P 500")
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        'https://ok.example/a?x="><script>alert(1)</script>',
+        "https://ok.example/a<b>",
+        "https://ok.example/a b",
+        "https://ok.example/a\x7fb",
+        "https://ok.example/a\tb",
+    ],
+)
+def test_json_feed_urls_refuse_what_atom_and_rss_refuse(tmp_path: Path, link: str) -> None:
+    out = output(tmp_path, formats=("atom", "rss", "json"))
+    entry = stored(1, link=link, source_link=link, source_url=link)
+    doc = json.loads(jsonfeed.render(out, [entry], "o.json"))
+    item = doc["items"][0]
+    assert "url" not in item
+    assert "_source" not in item
+    assert jsonfeed.check(json.dumps({**doc, "items": [{**item, "url": link}]}).encode())
+    publish.publish(out, [entry])
+
+
+# --- item 2: per-entry lists and single-line fields are capped -----------------------------
+
+
+def many_categories_source(count: int, title: str = "Many categories") -> str:
+    categories = "".join(f"<category>topic number {n}</category>" for n in range(count))
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Tags</title><link>https://tags.example/</link>
+<description>d</description>
+<item><title>{title}</title><link>https://tags.example/1</link>
+<guid>https://tags.example/1</guid><pubDate>Wed, 04 Mar 2026 10:00:00 +0000</pubDate>
+<author>someone@tags.example ({"Long Name " * 5000})</author>
+<description>Body text.</description>{categories}</item>
+</channel></rss>
+"""
+
+
+@pytest.fixture
+def category_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many categories each call of feedgen's ``category()`` passed."""
+    from feedgen.entry import FeedEntry
+
+    calls: list[int] = []
+    real = FeedEntry.category
+
+    def counting(self: FeedEntry, category: object = None, replace: bool = False, **kw: object):  # type: ignore[no-untyped-def]
+        if category is not None or kw:
+            calls.append(len(category) if isinstance(category, list) else 1)
+        return real(self, category, replace, **kw)
+
+    monkeypatch.setattr(FeedEntry, "category", counting)
+    return calls
+
+
+def published_categories(out: Path, stem: str = "o") -> dict[str, int]:
+    atom = etree.fromstring((out / f"{stem}.atom").read_bytes())
+    rss = etree.fromstring((out / f"{stem}.rss").read_bytes())
+    doc = json.loads((out / f"{stem}.json").read_bytes())
+    return {
+        "atom": len(atom.findall(".//{http://www.w3.org/2005/Atom}category")),
+        "rss": len(rss.findall(".//item/category")),
+        "json": sum(len(item.get("tags", [])) for item in doc["items"]),
+    }
+
+
+def test_ten_thousand_categories_publish_a_capped_list_in_one_call(
+    tmp_path: Path, category_calls: list[int]
+) -> None:
+    out = refresh(tmp_path, {"tags.rss": many_categories_source(10_000)})
+    assert published_categories(out) == {"atom": 32, "rss": 32, "json": 32}
+    # One call per entry and format (feedgen's category() is quadratic per call).
+    assert category_calls == [32, 32]
+    author = json.loads((out / "o.json").read_bytes())["items"][0]["authors"][0]["name"]
+    assert len(author) <= 200 and author.endswith("…")
+    validate_independently(out / "o.atom")
+
+
+def test_entries_stored_before_the_caps_are_capped_when_published(
+    tmp_path: Path, category_calls: list[int]
+) -> None:
+    terms = tuple(f"t{n} " + "x" * 300 for n in range(10_000))
+    entry = stored(1, categories=terms, title="word " * 200_000, author="a " * 100_000)
+    out = output(tmp_path, formats=("atom", "rss", "json"))
+    publish.publish(out, [entry])
+    assert published_categories(out.path.parent, "business") == {"atom": 32, "rss": 32, "json": 32}
+    assert category_calls == [32, 32]
+    atom = etree.fromstring(out.path.read_bytes())
+    for category in atom.iter("{http://www.w3.org/2005/Atom}category"):
+        assert len(category.get("term") or "") <= 100
+    title = atom.findtext(
+        ".//{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title"
+    )
+    assert title is not None and len(title) <= 1_000 and title.endswith("word…")
+    assert out.path.stat().st_size < 60_000
+
+
+def test_megabyte_titles_are_cut_on_a_word_boundary(tmp_path: Path) -> None:
+    words = " ".join(f"w{n}" for n in range(200_000))  # about 1.3 MB
+    out = refresh(tmp_path, {"tags.rss": many_categories_source(3, title=words)})
+    titles = {
+        "atom": etree.fromstring((out / "o.atom").read_bytes()).findtext(
+            ".//{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title"
+        ),
+        "rss": etree.fromstring((out / "o.rss").read_bytes()).findtext(".//item/title"),
+        "json": json.loads((out / "o.json").read_bytes())["items"][0]["title"],
+    }
+    for title in titles.values():
+        assert title is not None and 500 < len(title) <= 1_000
+        assert title.endswith("…")
+        assert words.startswith(title[:-1]) and words[len(title) - 1] == " "
+    assert (out / "o.atom").stat().st_size < 20_000
+
+
+# --- huge and deep bodies keep what can be kept --------------------------------------------
+
+
+def body_source(body_html: str) -> str:
+    return rss_source(body_html).replace("Shown markup", "Huge body")
+
+
+def published_body(out: Path) -> tuple[str, str]:
+    item = json.loads((out / "o.json").read_bytes())["items"][0]
+    return item["content_html"], item.get("summary", "")
+
+
+def test_a_ten_million_character_body_is_published(tmp_path: Path) -> None:
+    body = "<p>" + "word " * 2_000_000 + "</p>"  # 10,000,007 characters
+    out = refresh(tmp_path, {"huge.rss": body_source(body)})
+    content, summary = published_body(out)
+    assert content.count("word") == 2_000_000
+    assert summary.startswith("word word word") and summary.endswith("[…]")
+
+
+def test_a_body_nested_a_hundred_thousand_deep_keeps_its_text(tmp_path: Path) -> None:
+    body = (
+        "<p>Before the nest.</p>"
+        + "<div>" * 100_000
+        + "<p>Deep inside: <strong>the story</strong>.</p>"
+        + "</div>" * 100_000
+        + "<p>After the nest.</p>"
+    )
+    out = refresh(tmp_path, {"deep.rss": body_source(body)})
+    content, summary = published_body(out)
+    text = " ".join(
+        lxml_html.fragment_fromstring(content, create_parent="div").itertext().__iter__()
+    )
+    for words in ("Before the nest.", "Deep inside:", "the story", "After the nest."):
+        assert words in text
+        assert words in summary
+    validate_independently(out / "o.atom")
