@@ -8,12 +8,13 @@ config file, never against the current directory, so cron and a shell agree.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from feeds.core.schedule import parse_duration
+from feeds.core.source_http import HTTP_KEYS, Machine, parse_source_http
 from feeds.errors import ConfigError
 from feeds.types import (
     DaemonOptions,
@@ -28,6 +30,7 @@ from feeds.types import (
     FetchOptions,
     FullTextOptions,
     ScheduleOptions,
+    SourceHTTP,
 )
 
 ENV_VAR = "FEEDS_CONFIG"
@@ -60,6 +63,8 @@ class SourceConfig:
     type: SourceType = "feed"
     selector: str | None = None
     interval: timedelta | None = None
+    #: The source's own HTTP settings (:mod:`feeds.core.source_http`); the default is none.
+    http: SourceHTTP = field(default_factory=SourceHTTP)
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
 
     if checker.problems:
         raise ConfigError(checker.problems, str(path) if path else None)
+    fetch = _with_source_http(fetch, sources)
     return Config(
         store_path=store_path,
         sources=tuple(sources),
@@ -312,6 +318,12 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
     )
 
 
+def _with_source_http(fetch: FetchOptions, sources: list[SourceConfig]) -> FetchOptions:
+    """The fetcher learns each source's own HTTP settings (and where the source lives)."""
+    own = tuple((s.name, s.url, s.http) for s in sources if not s.http.is_default)
+    return replace(fetch, source_http=own) if own else fetch
+
+
 def _private_addresses(checker: _Checker, value: Any) -> tuple[bool, tuple[str, ...]]:
     """``allow_private_addresses``: a boolean, or a list of networks allowed anyway."""
     where = "fetch.allow_private_addresses"
@@ -355,7 +367,9 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
             checker.problem(where, "must be a table")
             continue
         checker.keys(
-            item, where, {"name", "url", "title", "full_text", "type", "selector", "interval"}
+            item,
+            where,
+            {"name", "url", "title", "full_text", "type", "selector", "interval"} | HTTP_KEYS,
         )
         name = checker.get(item, where, "name", str, None)
         url = checker.get(item, where, "url", str, None)
@@ -392,9 +406,18 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
                 type=kind,
                 selector=selector,
                 interval=interval,
+                http=parse_source_http(item, where, checker.problem, _machine(base_dir)),
             )
         )
     return sources
+
+
+def _machine(base_dir: Path) -> Machine:
+    return Machine(
+        has_module=lambda name: importlib.util.find_spec(name) is not None,
+        is_file=Path.is_file,
+        base_dir=base_dir,
+    )
 
 
 def _full_text_mode(checker: _Checker, item: Mapping[str, Any], where: str) -> FullText:

@@ -276,6 +276,7 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
                 "feed_url": state.feed_url,
                 "full_text_note": state.full_text_note,
                 "guid_fallback": state.guid_fallback,
+                "http": source.http.describe(),
             }
         )
     if as_json:
@@ -298,6 +299,9 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
                 str(row["url"]),
             )
         )
+        http_notes = config.source(str(row["name"])).http.describe()
+        if http_notes:  # which settings, never their values
+            lines.append(("", "", "", "", "http: " + "; ".join(http_notes)))
         if row["feed_url"]:
             lines.append(("", "", "", "", f"reads the feed it advertises: {row['feed_url']}"))
         if row["full_text_note"]:

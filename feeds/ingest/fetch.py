@@ -78,7 +78,13 @@ from feeds.errors import (
     HTTPStatusError,
     TooManyRedirectsError,
 )
-from feeds.types import FetchOptions, FetchRequest, FetchResult
+from feeds.ingest.http_settings import (
+    SourceSettings,
+    merge_headers,
+    private_headers,
+    settings_by_source,
+)
+from feeds.types import FetchOptions, FetchRequest, FetchResult, SourceHTTP
 from feeds.version import USER_AGENT
 
 __all__ = [
@@ -355,6 +361,46 @@ class _DeadlineTransport(httpx.HTTPTransport):
         )
 
 
+class _SourceTransport(httpx.HTTPTransport):
+    """Connections of one source with its own ``proxy``, ``verify`` or ``http2``
+    (:mod:`feeds.core.source_http`), on :class:`_DeadlineBackend` like the shared pool."""
+
+    def __init__(self, http: SourceHTTP, max_connections: int) -> None:
+        if http.verify is True:
+            tls = httpx.create_ssl_context(trust_env=False)
+        elif http.verify is False:
+            tls = httpx.create_ssl_context(verify=False, trust_env=False)
+        else:
+            tls = ssl.create_default_context(cafile=http.verify)
+        super().__init__(verify=tls, trust_env=False)
+        backend = _DeadlineBackend()
+        pool: httpcore.ConnectionPool
+        if http.proxy is None:
+            pool = httpcore.ConnectionPool(
+                ssl_context=tls,
+                max_connections=max_connections,
+                http2=http.http2,
+                network_backend=backend,
+            )
+        elif http.proxy.startswith("socks5"):
+            pool = httpcore.SOCKSProxy(
+                proxy_url=http.proxy,
+                ssl_context=tls,
+                max_connections=max_connections,
+                http2=http.http2,
+                network_backend=backend,
+            )
+        else:
+            pool = httpcore.HTTPProxy(
+                proxy_url=http.proxy,
+                ssl_context=tls,
+                max_connections=max_connections,
+                http2=http.http2,
+                network_backend=backend,
+            )
+        self._pool = pool
+
+
 def _no_cookies() -> http.cookiejar.CookieJar:
     """A jar that refuses every cookie: one source's cookies never ride along to another,
     and a fetch depends only on its request (no state between runs)."""
@@ -425,6 +471,10 @@ class Fetcher:
         # Per host: a lock that orders request starts, and when the next one may start.
         self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
         self._sent = False  # see idle
+        # Sources with HTTP settings of their own (most have none: one dict lookup).
+        self._source_settings = settings_by_source(options.source_http)
+        self._source_transports: dict[str, httpx.BaseTransport] = {}
+        self._injected = transport is not None
 
     def __enter__(self) -> Self:
         return self
@@ -479,6 +529,24 @@ class Fetcher:
         self._client.close()  # and its transport
         if self._guarded_transport is not self._transport:
             self._guarded_transport.close()
+        for own in self._source_transports.values():
+            own.close()
+
+    def _settings_for(self, request: FetchRequest) -> SourceSettings | None:
+        """The source's own HTTP settings when ``request`` goes to the source's origin."""
+        settings = self._source_settings.get(request.source)
+        return settings if settings is not None and settings.applies_to(request.url) else None
+
+    def _transport_for(self, settings: SourceSettings) -> httpx.BaseTransport | None:
+        """The source's own connections, when its settings need some (made once)."""
+        if not settings.http.own_transport or self._injected:
+            return None
+        with self._host_slots_lock:
+            own = self._source_transports.get(settings.source)
+            if own is None:
+                own = _SourceTransport(settings.http, self._options.max_per_host)
+                self._source_transports[settings.source] = own
+            return own
 
     def _make_client(self, transport: httpx.BaseTransport) -> httpx.Client:
         return httpx.Client(
@@ -660,6 +728,11 @@ class Fetcher:
             headers.append((b"If-Modified-Since", _header_bytes(request.last_modified)))
 
         transport = self._guarded_transport if request.public_only else self._transport
+        settings = self._settings_for(request) if self._source_settings else None
+        private: list[tuple[bytes, bytes]] = []
+        if settings is not None:
+            private = merge_headers(headers, private_headers(settings, request.url))
+            transport = self._transport_for(settings) or transport
         url = httpx.URL(request.url)
         visited = [str(url)]
         hops: list[int] = []
@@ -672,10 +745,12 @@ class Fetcher:
                 # Before any packet leaves, on every hop; the guarded pool checks again when
                 # it connects (see _DeadlineBackend).
                 self._policy.addresses(url.host, url.port or _DEFAULT_PORTS[url.scheme])
+            # A source's own headers go only to its origin, redirects included.
+            own = settings is not None and settings.applies_to(str(url))
             http_request = httpx.Request(
                 "GET",
                 url,
-                headers=headers,
+                headers=private if own else headers,
                 extensions={"timeout": self._timeout(deadline).as_dict()},
             )
             response = self._send(transport, http_request)
