@@ -47,6 +47,7 @@ from feeds.config import Config
 from feeds.core import schedule
 from feeds.errors import ConfigError, FeedsError
 from feeds.ingest.fetch import Fetcher
+from feeds.run.notify import notify
 from feeds.run.refresh import OutputReport, SourceReport, publish_all, refresh
 from feeds.store import open_store
 from feeds.store.lock import refresh_lock
@@ -230,6 +231,7 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
             else:
                 _log_tick(report)
                 next_run = report.next_run
+                notify("WATCHDOG=1")  # the heartbeat is saved: systemd's watchdog too
             if not daemon.stopping:
                 scheduler.modify_job("tick", next_run_time=next_run)
 
@@ -248,6 +250,7 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
                 target=_wake, args=(scheduler, clock()), name="feeds-reload", daemon=True
             ).start()
 
+        notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS={len(config.sources)} sources")
         try:
             with _signals(daemon, on_hup):
                 try:
@@ -256,6 +259,7 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
                     pass
                 finally:
                     daemon.request_stop()
+                    notify("STOPPING=1")
                     log.info("stopping: waiting for the run in progress")
                     with suppress(SchedulerNotRunningError):
                         scheduler.shutdown(wait=True)  # waits for a tick in progress

@@ -312,6 +312,22 @@ class Heartbeat(Protocol):
         ...
 
 
+class CounterStore(Transactional, Protocol):
+    """Counters and gauges shared by every process (see :mod:`feeds.store.counters`)."""
+
+    def add_counts(self, counts: Mapping[tuple[str, str], float]) -> None:
+        """Add to counters, ``(name, labels)`` → increment."""
+        ...
+
+    def set_gauges(self, gauges: Mapping[tuple[str, str], float]) -> None:
+        """Set gauges, ``(name, labels)`` → value."""
+        ...
+
+    def counts(self) -> dict[tuple[str, str], float]:
+        """Every stored series and its value."""
+        ...
+
+
 class StatusReader(SourceRegistry, Heartbeat, Protocol):
     """What ``feeds status`` reads: the sources and the daemon's heartbeat."""
 
@@ -324,6 +340,7 @@ class Storage(
     PingQueue,
     ProvenanceStore,
     Heartbeat,
+    CounterStore,
     Protocol,
 ):
     """Every role at once, and the store's life: close it (or use it as a context manager)."""
