@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+from feeds.core.hooks import HookConfig, parse_hooks
 from feeds.core.schedule import parse_duration
 from feeds.core.source_http import HTTP_KEYS, Machine, parse_source_http
 from feeds.errors import ConfigError
@@ -124,6 +125,8 @@ class Config:
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
     daemon: DaemonOptions = field(default_factory=DaemonOptions)
     dedupe: DedupeOptions = field(default_factory=DedupeOptions)
+    #: ``[[hooks]]``: webhooks and commands told about new entries and failing sources.
+    hooks: tuple[HookConfig, ...] = ()
 
     def source(self, name: str) -> SourceConfig:
         return self._sources_by_name[name]
@@ -163,7 +166,17 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     checker.keys(
         data,
         "",
-        {"store", "fetch", "full_text", "sources", "outputs", "schedule", "daemon", "dedupe"},
+        {
+            "store",
+            "fetch",
+            "full_text",
+            "sources",
+            "outputs",
+            "schedule",
+            "daemon",
+            "dedupe",
+            "hooks",
+        },
     )
 
     store = checker.table(data, "store")
@@ -178,6 +191,12 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     sources = _sources(checker, data.get("sources"), base_dir)
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
     dedupe = _dedupe_options(checker, checker.table(data, "dedupe"), [s.name for s in sources])
+    hooks = parse_hooks(
+        data.get("hooks"),
+        checker.problem,
+        [s.name for s in sources],
+        {o.name: o.sources for o in outputs},
+    )
 
     if checker.problems:
         raise ConfigError(checker.problems, str(path) if path else None)
@@ -193,6 +212,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         schedule=schedule,
         daemon=daemon,
         dedupe=dedupe,
+        hooks=hooks,
     )
 
 

@@ -44,6 +44,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "feeds_source_max_lag_seconds": ("gauge", "How long the most overdue source has been due."),
     "feeds_daemon_up": ("gauge", "1 when a daemon is recorded as running, else 0."),
     "feeds_daemon_heartbeat_age_seconds": ("gauge", "Seconds since the daemon's last heartbeat."),
+    "feeds_hook_deliveries_total": ("counter", "Hook delivery attempts per hook and result."),
+    "feeds_hook_events_pending": ("gauge", "Hook events saved and not delivered yet."),
 }
 
 
@@ -81,6 +83,7 @@ def _derived(config: Config, store: Storage, now: datetime) -> dict[tuple[str, s
             lag = max(lag, now - due)
     derived = {("feeds_sources", labels(state=k)): float(v) for k, v in counts.items()}
     derived["feeds_source_max_lag_seconds", ""] = lag.total_seconds()
+    derived["feeds_hook_events_pending", ""] = float(store.pending_hook_events())
     info = store.daemon_info()
     running = info is not None and info.stopped is None
     derived["feeds_daemon_up", ""] = 1.0 if running else 0.0

@@ -636,6 +636,58 @@ class Fetcher:
             finally:
                 _local.deadline = None
 
+    def post_json(
+        self, url: str, body: bytes, headers: Sequence[tuple[str, str]], *, guarded: bool
+    ) -> int:
+        """POST ``body`` as ``application/json`` with ``headers`` (a webhook); return the status.
+
+        Redirects are not followed. ``guarded``: the address guard applies, as for
+        third-party links (only public addresses unless ``[fetch]`` allows others).
+        Network failures, timeouts and refused addresses raise :class:`FetchError`.
+        """
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+        except ValueError as exc:
+            raise FetchError(url, f"invalid URL: {exc}") from exc
+        if parts.scheme.lower() not in _HTTP_SCHEMES or not host or port is None:
+            raise FetchError(url, "only http(s) URLs can be posted to")
+        with self._host_slot(host):
+            deadline = time.monotonic() + self._options.total_timeout
+            _local.deadline = deadline
+            self._sent = True
+            try:
+                if guarded and not self._policy.allow_all:
+                    self._policy.addresses(host, port)
+                transport = self._guarded_transport if guarded else self._transport
+                request = httpx.Request(
+                    "POST",
+                    url,
+                    headers=[
+                        ("User-Agent", self._user_agent.decode()),
+                        ("Content-Type", "application/json"),
+                        *headers,
+                    ],
+                    content=body,
+                    extensions={"timeout": self._timeout(deadline).as_dict()},
+                )
+                response = transport.handle_request(request)
+                try:
+                    return response.status_code
+                finally:
+                    _drain(response, deadline)
+                    response.close()
+            except httpx.TimeoutException as exc:
+                raise FetchTimeoutError(url, self._describe_timeout(exc, deadline)) from exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                raise FetchError(url, _describe(exc)) from exc
+            except _Refused as exc:
+                raise AddressNotAllowedError(url, str(exc)) from exc
+            except _Unresolvable as exc:
+                raise FetchError(url, str(exc)) from exc
+            finally:
+                _local.deadline = None
+
     def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
         """Fetch many sources concurrently; results are in the order of ``requests``.
 

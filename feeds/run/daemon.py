@@ -47,6 +47,7 @@ from feeds.config import Config
 from feeds.core import schedule
 from feeds.errors import ConfigError, FeedsError
 from feeds.ingest.fetch import Fetcher
+from feeds.run.hooks import deliver_due
 from feeds.run.notify import notify
 from feeds.run.refresh import OutputReport, SourceReport, publish_all, refresh
 from feeds.store import open_store
@@ -143,6 +144,7 @@ class Daemon:
             publish_at = self._publish_at()
             if publish_at is not None and now >= publish_at and not self.stopping:
                 outputs = self._publish(store, now)
+            deliver_due(config, store, self.fetcher, now)  # hooks: after publishing
             store.daemon_beat(now)
             next_run = self._next_run(store, now)
         return TickReport(now=now, sources=report.sources, outputs=outputs, next_run=next_run)

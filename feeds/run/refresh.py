@@ -43,6 +43,7 @@ from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError,
 from feeds.ingest.fetch import Fetcher, PageFetcher
 from feeds.ingest.prepare import Job, Prepared, prepare
 from feeds.publish import websub
+from feeds.run import hooks
 from feeds.run.executor import stream
 from feeds.run.tally import Tally, timed
 from feeds.store import FetchOutcome, Presence, ScheduleUpdate
@@ -285,9 +286,12 @@ def refresh(
             ingest(i, outcome, ready)
     tally.sources(reports)
     tally.save(store)
+    hooks.queue_events(config, store, reports, now)
     order = {s.name: i for i, s in enumerate(config.sources)}
     reports.sort(key=lambda r: order[r.name])
     outputs = publish_all(config, store, poster=fetcher, now=now) if publish else ()
+    if publish:  # after publishing: a slow receiver never holds up the files
+        hooks.deliver_due(config, store, fetcher, now)
     return RefreshReport(sources=tuple(reports), outputs=outputs)
 
 

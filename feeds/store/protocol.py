@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from feeds.core.dedupe import Candidate, Existing, Keys, Match
+    from feeds.store.hook_queue import HookEvent
     from feeds.store.sqlite import (
         FetchOutcome,
         PendingPing,
@@ -328,6 +329,20 @@ class CounterStore(Transactional, Protocol):
         ...
 
 
+class HookQueue(Transactional, Protocol):
+    """Hook events saved before delivery (see :mod:`feeds.store.hook_queue`)."""
+
+    def add_hook_event(self, event: HookEvent) -> None: ...
+
+    def due_hook_events(self, now: datetime, limit: int = 100) -> list[HookEvent]: ...
+
+    def pending_hook_events(self) -> int: ...
+
+    def hook_event_delivered(self, event_id: str) -> None: ...
+
+    def hook_event_failed(self, event_id: str, error: str, next_attempt: datetime) -> None: ...
+
+
 class StatusReader(SourceRegistry, Heartbeat, Protocol):
     """What ``feeds status`` reads: the sources and the daemon's heartbeat."""
 
@@ -341,6 +356,7 @@ class Storage(
     ProvenanceStore,
     Heartbeat,
     CounterStore,
+    HookQueue,
     Protocol,
 ):
     """Every role at once, and the store's life: close it (or use it as a context manager)."""
