@@ -64,6 +64,11 @@ class SourceConfig:
     type: SourceType = "feed"
     selector: str | None = None
     interval: timedelta | None = None
+    #: ``interval = "auto"`` (or the ``[schedule]`` default is): the interval follows how
+    #: often the source posts (:mod:`feeds.run.adaptive` fills ``interval`` in per run,
+    #: with the reason in ``interval_reason``).
+    adaptive: bool = False
+    interval_reason: str | None = None
     #: The source's own HTTP settings (:mod:`feeds.core.source_http`); the default is none.
     http: SourceHTTP = field(default_factory=SourceHTTP)
 
@@ -219,14 +224,21 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
 def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOptions:
     d = ScheduleOptions()
     checker.keys(
-        table, "schedule", {"interval", "max_interval", "max_backoff", "jitter", "max_retry_after"}
+        table,
+        "schedule",
+        {"interval", "min_interval", "max_interval", "max_backoff", "jitter", "max_retry_after"},
     )
+    adaptive = table.get("interval") == "auto"
+    if adaptive:
+        table = {k: v for k, v in table.items() if k != "interval"}
     jitter = checker.number(table, "schedule", "jitter", d.jitter, minimum=0.0)
     if jitter > 1:
         checker.problem("schedule.jitter", f"must be between 0 and 1, not {jitter:g}")
         jitter = d.jitter
     return ScheduleOptions(
         interval=checker.duration(table, "schedule", "interval", d.interval),
+        adaptive=adaptive,
+        min_interval=checker.duration(table, "schedule", "min_interval", d.min_interval),
         max_interval=checker.duration(table, "schedule", "max_interval", d.max_interval),
         max_backoff=checker.duration(table, "schedule", "max_backoff", d.max_backoff),
         jitter=jitter,
@@ -397,7 +409,8 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         full_text = _full_text_mode(checker, item, where)
         kind = _source_type(checker, item, where)
         selector = _selector(checker, item, where, kind)
-        interval = checker.duration(item, where, "interval", None)
+        adaptive = item.get("interval") == "auto"
+        interval = None if adaptive else checker.duration(item, where, "interval", None)
         if name is None:
             checker.problem(f"{where}.name", "is required")
         elif not _NAME_RE.match(name):
@@ -426,6 +439,7 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
                 type=kind,
                 selector=selector,
                 interval=interval,
+                adaptive=adaptive,
                 http=parse_source_http(item, where, checker.problem, _machine(base_dir)),
             )
         )

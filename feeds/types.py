@@ -132,6 +132,10 @@ class ScheduleOptions:
 
     interval: timedelta = timedelta(minutes=30)
     max_interval: timedelta = timedelta(days=1)
+    #: ``interval = "auto"``: sources without an interval of their own poll adaptively
+    #: (:mod:`feeds.core.adaptive`), never more often than ``min_interval``.
+    adaptive: bool = False
+    min_interval: timedelta = timedelta(minutes=15)
     max_backoff: timedelta = timedelta(hours=6)
     jitter: float = 0.1
     max_retry_after: timedelta = timedelta(days=7)

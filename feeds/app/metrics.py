@@ -22,6 +22,7 @@ from pathlib import Path
 from feeds.config import Config
 from feeds.core import schedule
 from feeds.errors import FeedsError
+from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.tally import labels
 from feeds.store.protocol import Storage
 
@@ -67,6 +68,7 @@ def exposition(config: Config, store: Storage, now: datetime) -> str:
 
 
 def _derived(config: Config, store: Storage, now: datetime) -> dict[tuple[str, str], float]:
+    config = with_adaptive_intervals(config, store, now)
     states = {s.name: s for s in store.sources()}
     counts = {"ok": 0, "backing_off": 0, "retired": 0}
     lag = timedelta(0)

@@ -47,6 +47,7 @@ from feeds.config import Config
 from feeds.core import schedule
 from feeds.errors import ConfigError, FeedsError
 from feeds.ingest.fetch import Fetcher
+from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.hooks import deliver_due
 from feeds.run.notify import notify
 from feeds.run.refresh import OutputReport, SourceReport, publish_all, refresh
@@ -159,7 +160,7 @@ class Daemon:
         return publish_all(self.config, store, poster=self.fetcher, now=now)
 
     def _next_run(self, store: Storage, now: datetime) -> datetime:
-        config = self.config
+        config = with_adaptive_intervals(self.config, store, now)
         candidates = [now + config.daemon.heartbeat]
         publish_at = self._publish_at()
         if publish_at is not None:

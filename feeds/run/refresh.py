@@ -44,6 +44,7 @@ from feeds.ingest.fetch import Fetcher, PageFetcher
 from feeds.ingest.prepare import Job, Prepared, prepare
 from feeds.publish import websub
 from feeds.run import hooks
+from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.executor import stream
 from feeds.run.tally import Tally, timed
 from feeds.store import FetchOutcome, Presence, ScheduleUpdate
@@ -190,6 +191,7 @@ def refresh(
     ``budget`` bounds the article pages of this run (default: ``config.full_text``).
     """
     store.sync_sources([(s.name, s.url) for s in config.sources])
+    config = with_adaptive_intervals(config, store, now)  # interval = "auto" sources
     with store.transaction():
         store.sign_unsigned(SIGN_PER_RUN)
     if names is None:

@@ -343,6 +343,17 @@ class HookQueue(Transactional, Protocol):
     def hook_event_failed(self, event_id: str, error: str, next_attempt: datetime) -> None: ...
 
 
+class PostingHistory(Protocol):
+    """When sources posted (adaptive polling, :mod:`feeds.core.adaptive`)."""
+
+    def posting_history(
+        self, sources: Sequence[str], since: datetime
+    ) -> dict[str, tuple[list[datetime], datetime | None]]:
+        """Per source: publication times of its entries since ``since``, and when its
+        first entry was seen."""
+        ...
+
+
 class StatusReader(SourceRegistry, Heartbeat, Protocol):
     """What ``feeds status`` reads: the sources and the daemon's heartbeat."""
 
@@ -357,6 +368,7 @@ class Storage(
     Heartbeat,
     CounterStore,
     HookQueue,
+    PostingHistory,
     Protocol,
 ):
     """Every role at once, and the store's life: close it (or use it as a context manager)."""

@@ -30,7 +30,7 @@ from typing import Any
 from feeds.core import dedupe
 from feeds.core.dedupe import Candidate, CopyInfo, Existing, Keys, Match
 from feeds.errors import StoreError
-from feeds.store import counters, hook_queue
+from feeds.store import counters, history, hook_queue
 from feeds.types import (
     ArticleRecord,
     Body,
@@ -387,7 +387,7 @@ def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str,
     }
 
 
-class Store(counters.CounterTable, hook_queue.HookEventTable):
+class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHistory):
     """Access to the state database. Use :meth:`open`; close it when done."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
