@@ -39,7 +39,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "feeds_publish_duration_seconds": ("gauge", "Seconds the last rebuild of an output took."),
     "feeds_publish_last_timestamp_seconds": (
         "gauge",
-        "Unix time of the last successful publish of an output.",
+        "Unix time an output was last published or found current.",
     ),
     "feeds_sources": ("gauge", "Configured sources by state (ok, backing_off, retired)."),
     "feeds_source_max_lag_seconds": ("gauge", "How long the most overdue source has been due."),

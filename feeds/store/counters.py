@@ -18,7 +18,7 @@ __all__ = ["MIGRATION", "CounterTable", "Series"]
 Series = tuple[str, str]
 
 MIGRATION = """
-CREATE TABLE counters (
+CREATE TABLE IF NOT EXISTS counters (
     name TEXT NOT NULL,
     labels TEXT NOT NULL,
     value REAL NOT NULL,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 __all__ = ["MIGRATION", "HookEvent", "HookEventTable"]
 
 MIGRATION = """
-CREATE TABLE hook_events (
+CREATE TABLE IF NOT EXISTS hook_events (
     id TEXT PRIMARY KEY,
     hook TEXT NOT NULL,
     event TEXT NOT NULL,
@@ -25,7 +25,7 @@ CREATE TABLE hook_events (
     next_attempt TEXT NOT NULL,
     last_error TEXT
 );
-CREATE INDEX hook_events_due ON hook_events(next_attempt);
+CREATE INDEX IF NOT EXISTS hook_events_due ON hook_events(next_attempt);
 """
 
 
