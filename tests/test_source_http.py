@@ -10,6 +10,10 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
+import shutil
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -308,3 +312,65 @@ def test_feeds_sources_names_the_settings_never_the_secrets(
         "proxy: http://proxy.example:3128",
         f"verify: {tmp_path.resolve() / 'ca.pem'}",
     ]
+
+
+def make_tls_files(folder: Path) -> None:
+    """A CA and a certificate for 127.0.0.1 signed by it (openssl; no Python package)."""
+
+    def run(*args: str) -> None:
+        env = {**os.environ, "OPENSSL_CONF": str(folder / "openssl.cnf")}
+        subprocess.run(["openssl", *args], cwd=folder, env=env, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    run(
+        "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 whose certificate only ``ca.pem`` vouches for."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    (tmp_path / "openssl.cnf").write_text(
+        "[req]\nprompt = no\ndistinguished_name = dn\nx509_extensions = ca\n"
+        "[dn]\nCN = feeds test\n[ca]\nbasicConstraints = critical,CA:TRUE\n"
+        "keyUsage = critical,keyCertSign,cRLSign\n"
+    )
+    make_tls_files(tmp_path)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"<rss/>")
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "srv.pem", tmp_path / "srv.key")
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}/feed"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize(("verify", "trusted"), [("ca.pem", True), (None, False), (False, True)])
+def test_verify_takes_a_ca_bundle_or_turns_verification_off(
+    tmp_path: Path, tls_server: str, verify: str | bool | None, trusted: bool
+) -> None:
+    settings = {} if verify is None else {"verify": verify}
+    config = make_config(tmp_path, tls_server, **settings)
+    if trusted:
+        fetch(config, tls_server)
+    else:
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+            fetch(config, tls_server)
