@@ -133,6 +133,9 @@ def test_a_webhook_is_signed_retried_with_back_off_and_delivered_once(
     body = receiver.seen[-1][2]
     assert body["event"] == "new_entries" and body["source"] == "news"
     assert body["new_entries"] == 2 and body["outputs"] == ["all"]
+    assert sorted(e["title"] for e in body["entries"]) == ["Story 0", "Story 1"]
+    assert {e["link"] for e in body["entries"]} == {"http://127.0.0.1/0", "http://127.0.0.1/1"}
+    assert all(e["id"].startswith(("tag:", "urn:", "http")) for e in body["entries"])
     assert body["_timestamp"] == int((T0 + timedelta(seconds=92)).timestamp())
     assert world.store.pending_hook_events() == 0
 

@@ -200,6 +200,11 @@ def test_two_refresh_processes_add_up_in_a_real_scrape(
         assert value(families, "feeds_fetch_total", outcome=outcome) == count, outcome
         assert value(on_disk, "feeds_fetch_total", outcome=outcome) == count, outcome
     assert sum(families["feeds_fetch_total"].samples.values()) == 8
+    printed = feeds("metrics", "--config", str(config))  # a third process reads the same
+    assert printed.returncode == 0, printed.stderr
+    assert parse_exposition(printed.stdout)["feeds_fetch_total"].samples == (
+        families["feeds_fetch_total"].samples
+    )
     assert value(families, "feeds_fetch_body_bytes_total") == len(body)
     assert value(families, "feeds_entries_total", change="new") == 2
     assert value(families, "feeds_entries_total", change="updated") == 0

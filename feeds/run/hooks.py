@@ -90,7 +90,11 @@ def queue_events(config: Config, store: Storage, reports: Sequence[_Report], now
         payload: dict[str, Any] = {"source": report.name, "url": report.url}
         if new:
             outputs = [o.name for o in config.outputs if report.name in o.sources]
-            facts = {**payload, "new_entries": new, "outputs": outputs}
+            stories = [
+                {"id": entry_id, "title": title, "link": link}
+                for entry_id, title, link in store.stories_first_seen(report.name, now)
+            ]
+            facts = {**payload, "new_entries": new, "outputs": outputs, "entries": stories}
             events += [_event(h, facts, now) for h in fired if h.event == "new_entries"]
         if report.error is None:
             continue

@@ -43,3 +43,17 @@ class PostingHistory:
         for source, first in firsts:
             history[source] = (history[source][0], _parse(first) if first else None)
         return history
+
+    def stories_first_seen(
+        self, source: str, at: datetime, limit: int = 20
+    ) -> list[tuple[str, str, str | None]]:
+        """``(entry id, title, link)`` of the stories ``source`` brought first at ``at`` (the
+        ``now`` of the run that saved them), newest first; copies merged into a story are not
+        stories."""
+        stamp = at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        rows = self._db.execute(
+            "SELECT entry_id, title, link FROM entries WHERE source = ? AND first_seen = ?"
+            " AND merged_reason IS NULL ORDER BY published DESC, rowid DESC LIMIT ?",
+            (source, stamp, limit),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]

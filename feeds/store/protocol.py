@@ -353,6 +353,12 @@ class PostingHistory(Protocol):
         first entry was seen."""
         ...
 
+    def stories_first_seen(
+        self, source: str, at: datetime, limit: int = 20
+    ) -> list[tuple[str, str, str | None]]:
+        """``(entry id, title, link)`` of the stories ``source`` saved first at ``at``."""
+        ...
+
 
 class StatusReader(SourceRegistry, Heartbeat, Protocol):
     """What ``feeds status`` reads: the sources and the daemon's heartbeat."""
