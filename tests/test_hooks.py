@@ -225,3 +225,32 @@ def test_hook_config_errors_are_reported_with_their_paths(tmp_path: Path) -> Non
         "hooks[4].command",
     ):
         assert where in text
+
+
+def test_the_daemon_delivers_each_run_whether_or_not_it_publishes(
+    world: World, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feeds.run.daemon import Daemon
+
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    receiver = Receiver(failures=1)
+    http_server.route("/feed", Reply(body=rss(1)))
+    http_server.route("/hook", receiver)
+    hook = {
+        "event": "new_entries",
+        "url": http_server.url("/hook"),
+        "secret_env": "HOOK_SECRET",
+        "allow_private_addresses": True,
+    }
+    config = world.config({"news": "/feed"}, [hook])
+    daemon = Daemon(config, world.fetcher, pid=1)
+    daemon.start(T0)
+    first = daemon.tick(T0)
+    assert first.outputs == ()  # publishing waits for publish_delay; the hook did not wait
+    assert [status for _, status, _ in receiver.seen] == [500]
+    daemon.tick(T0 + timedelta(seconds=20))  # the retry is not due yet
+    assert len(receiver.seen) == 1
+    later = daemon.tick(T0 + timedelta(minutes=1))
+    assert [o.name for o in later.outputs] == ["all"]
+    assert [status for _, status, _ in receiver.seen] == [500, 200]
+    assert len(receiver.accepted) == 1
