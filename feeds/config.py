@@ -8,20 +8,23 @@ config file, never against the current directory, so cron and a shell agree.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import math
 import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 
+from feeds.core.hooks import HookConfig, parse_hooks
 from feeds.core.schedule import parse_duration
+from feeds.core.source_http import HTTP_KEYS, Machine, parse_source_http
 from feeds.errors import ConfigError
 from feeds.types import (
     DaemonOptions,
@@ -29,6 +32,7 @@ from feeds.types import (
     FetchOptions,
     FullTextOptions,
     ScheduleOptions,
+    SourceHTTP,
 )
 
 ENV_VAR = "FEEDS_CONFIG"
@@ -66,6 +70,13 @@ class SourceConfig:
     type: SourceType = "feed"
     selector: str | None = None
     interval: timedelta | None = None
+    #: ``interval = "auto"`` (or the ``[schedule]`` default is): the interval follows how
+    #: often the source posts (:mod:`feeds.run.adaptive` fills ``interval`` in per run,
+    #: with the reason in ``interval_reason``).
+    adaptive: bool = False
+    interval_reason: str | None = None
+    #: The source's own HTTP settings (:mod:`feeds.core.source_http`); the default is none.
+    http: SourceHTTP = field(default_factory=SourceHTTP)
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,8 @@ class Config:
     schedule: ScheduleOptions = field(default_factory=ScheduleOptions)
     daemon: DaemonOptions = field(default_factory=DaemonOptions)
     dedupe: DedupeOptions = field(default_factory=DedupeOptions)
+    #: ``[[hooks]]``: webhooks and commands told about new entries and failing sources.
+    hooks: tuple[HookConfig, ...] = ()
 
     def source(self, name: str) -> SourceConfig:
         return self._sources_by_name[name]
@@ -181,7 +194,17 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     checker.keys(
         data,
         "",
-        {"store", "fetch", "full_text", "sources", "outputs", "schedule", "daemon", "dedupe"},
+        {
+            "store",
+            "fetch",
+            "full_text",
+            "sources",
+            "outputs",
+            "schedule",
+            "daemon",
+            "dedupe",
+            "hooks",
+        },
     )
 
     store = checker.table(data, "store")
@@ -197,9 +220,16 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
     dedupe = _dedupe_options(checker, checker.table(data, "dedupe"), [s.name for s in sources])
     _check_collisions(checker, outputs, _protected_files(store_path, path, sources))
+    hooks = parse_hooks(
+        data.get("hooks"),
+        checker.problem,
+        [s.name for s in sources],
+        {o.name: o.sources for o in outputs},
+    )
 
     if checker.problems:
         raise ConfigError(checker.problems, str(path) if path else None)
+    fetch = _with_source_http(fetch, sources)
     return Config(
         store_path=store_path,
         sources=tuple(sources),
@@ -211,20 +241,28 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         schedule=schedule,
         daemon=daemon,
         dedupe=dedupe,
+        hooks=hooks,
     )
 
 
 def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOptions:
     d = ScheduleOptions()
     checker.keys(
-        table, "schedule", {"interval", "max_interval", "max_backoff", "jitter", "max_retry_after"}
+        table,
+        "schedule",
+        {"interval", "min_interval", "max_interval", "max_backoff", "jitter", "max_retry_after"},
     )
+    adaptive = table.get("interval") == "auto"
+    if adaptive:
+        table = {k: v for k, v in table.items() if k != "interval"}
     jitter = checker.number(table, "schedule", "jitter", d.jitter, minimum=0.0)
     if jitter > 1:
         checker.problem("schedule.jitter", f"must be between 0 and 1, not {jitter:g}")
         jitter = d.jitter
     return ScheduleOptions(
         interval=checker.duration(table, "schedule", "interval", d.interval),
+        adaptive=adaptive,
+        min_interval=checker.duration(table, "schedule", "min_interval", d.min_interval),
         max_interval=checker.duration(table, "schedule", "max_interval", d.max_interval),
         max_backoff=checker.duration(table, "schedule", "max_backoff", d.max_backoff),
         jitter=jitter,
@@ -336,6 +374,12 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
     )
 
 
+def _with_source_http(fetch: FetchOptions, sources: list[SourceConfig]) -> FetchOptions:
+    """The fetcher learns each source's own HTTP settings (and where the source lives)."""
+    own = tuple((s.name, s.url, s.http) for s in sources if not s.http.is_default)
+    return replace(fetch, source_http=own) if own else fetch
+
+
 def _private_addresses(checker: _Checker, value: Any) -> tuple[bool, tuple[str, ...]]:
     """``allow_private_addresses``: a boolean, or a list of networks allowed anyway."""
     where = "fetch.allow_private_addresses"
@@ -379,7 +423,9 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
             checker.problem(where, "must be a table")
             continue
         checker.keys(
-            item, where, {"name", "url", "title", "full_text", "type", "selector", "interval"}
+            item,
+            where,
+            {"name", "url", "title", "full_text", "type", "selector", "interval"} | HTTP_KEYS,
         )
         name = checker.get(item, where, "name", str, None)
         url = checker.get(item, where, "url", str, None)
@@ -387,7 +433,8 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         full_text = _full_text_mode(checker, item, where)
         kind = _source_type(checker, item, where)
         selector = _selector(checker, item, where, kind)
-        interval = checker.duration(item, where, "interval", None)
+        adaptive = item.get("interval") == "auto"
+        interval = None if adaptive else checker.duration(item, where, "interval", None)
         if name is None:
             checker.problem(f"{where}.name", "is required")
         elif not _NAME_RE.match(name):
@@ -416,9 +463,19 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
                 type=kind,
                 selector=selector,
                 interval=interval,
+                adaptive=adaptive,
+                http=parse_source_http(item, where, checker.problem, _machine(base_dir)),
             )
         )
     return sources
+
+
+def _machine(base_dir: Path) -> Machine:
+    return Machine(
+        has_module=lambda name: importlib.util.find_spec(name) is not None,
+        is_file=Path.is_file,
+        base_dir=base_dir,
+    )
 
 
 def _full_text_mode(checker: _Checker, item: Mapping[str, Any], where: str) -> FullText:

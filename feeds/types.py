@@ -11,9 +11,81 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Literal, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 # --- fetch --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceAuth:
+    """``auth``: HTTP Basic (``username`` + the password in ``$password_env``) or a Bearer
+    token (in ``$token_env``). Only the variables' names are kept."""
+
+    type: Literal["basic", "bearer"]
+    username: str = ""
+    password_env: str = ""
+    token_env: str = ""
+
+    @property
+    def env_name(self) -> str:
+        return self.token_env if self.type == "bearer" else self.password_env
+
+
+@dataclass(frozen=True)
+class SourceHTTP:
+    """One source's HTTP settings; the default value means "none" (the shared client).
+
+    ``headers`` are extra request headers; ``verify`` is True (the system's CAs), False (no
+    TLS verification) or the absolute path of a CA bundle; ``proxy`` is an
+    ``http://``, ``https://`` or ``socks5://`` URL.
+    """
+
+    headers: tuple[tuple[str, str], ...] = ()
+    user_agent: str | None = None
+    cookie: str | None = None
+    auth: SourceAuth | None = None
+    proxy: str | None = None
+    verify: bool | str = True
+    http2: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return self == SourceHTTP()
+
+    @property
+    def own_transport(self) -> bool:
+        """Whether the source needs connections of its own (not the shared pool)."""
+        return self.proxy is not None or self.verify is not True or self.http2
+
+    def describe(self) -> list[str]:
+        """Which settings are set, e.g. ``["auth: bearer ($NEWS_TOKEN)", "cookie"]``:
+        header names, never a value, a cookie or a secret."""
+        parts: list[str] = []
+        if self.headers:
+            parts.append("headers: " + ", ".join(name for name, _ in self.headers))
+        if self.user_agent is not None:
+            parts.append("user_agent")
+        if self.cookie is not None:
+            parts.append("cookie")
+        if self.auth is not None:
+            parts.append(f"auth: {self.auth.type} (${self.auth.env_name})")
+        if self.proxy is not None:
+            parts.append(f"proxy: {_without_userinfo(self.proxy)}")
+        if self.verify is False:
+            parts.append("verify: off")
+        elif isinstance(self.verify, str):
+            parts.append(f"verify: {self.verify}")
+        if self.http2:
+            parts.append("http2")
+        return parts
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @dataclass(frozen=True)
@@ -34,6 +106,9 @@ class FetchOptions:
     allow_private_addresses: bool = False
     allowed_networks: tuple[str, ...] = ()
     min_host_delay: float = 1.0  # seconds between the starts of two requests to one host
+    #: ``(source name, its configured URL, its own HTTP settings)`` for the sources that
+    #: have some (see :mod:`feeds.core.source_http`); the others use the shared client.
+    source_http: tuple[tuple[str, str, SourceHTTP], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +132,10 @@ class ScheduleOptions:
 
     interval: timedelta = timedelta(minutes=30)
     max_interval: timedelta = timedelta(days=1)
+    #: ``interval = "auto"``: sources without an interval of their own poll adaptively
+    #: (:mod:`feeds.core.adaptive`), never more often than ``min_interval``.
+    adaptive: bool = False
+    min_interval: timedelta = timedelta(minutes=15)
     max_backoff: timedelta = timedelta(hours=6)
     jitter: float = 0.1
     max_retry_after: timedelta = timedelta(days=7)

@@ -491,7 +491,10 @@ def test_the_systemd_unit_runs_a_real_feeds_command() -> None:
     assert settings["ExecReload"].endswith("kill -HUP $MAINPID")
     # systemd must wait longer than a fetch in flight may take (total_timeout, 60 s).
     assert int(settings["TimeoutStopSec"]) > 60
-    assert settings["Type"] == "simple"
+    # sd_notify: READY=1 at start, WATCHDOG=1 per run (tests/test_metrics.py), so the
+    # watchdog must outlast a heartbeat (1 min) plus a long run.
+    assert settings["Type"] == "notify"
+    assert int(settings["WatchdogSec"]) > 60
     help_run = feeds(*argv[1:], "--help")
     assert help_run.returncode == 0 and "SIGTERM" in help_run.stdout
 

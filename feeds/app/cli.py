@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -122,12 +122,19 @@ def cli() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Print a line per source even off a terminal.")
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the metrics there (node_exporter textfile, replaced atomically).",
+)
 def refresh(
     config_path: Path | None,
     fetch_all: bool,
     only: tuple[str, ...],
     as_json: bool,
     verbose: bool,
+    metrics_file: Path | None,
 ) -> None:
     """Fetch the sources that are due, store what changed, publish the outputs.
 
@@ -165,6 +172,8 @@ def refresh(
                 force=fetch_all or bool(only),
                 on_source=on_source,
             )
+            if metrics_file is not None:
+                _write_metrics(config, store, metrics_file)
         except FeedsError as exc:
             _fail(exc)
     if as_json:
@@ -187,6 +196,34 @@ def refresh(
             _warn_pings(output)
     if not report.ok:
         sys.exit(EXIT_FAILED)
+
+
+def _write_metrics(config: Config, store: Storage, target: Path) -> None:
+    from feeds.app.metrics import exposition, write_textfile
+
+    try:
+        write_textfile(target, exposition(config, store, _utc_now()))
+    except OSError as exc:
+        click.echo(f"feeds: cannot write {target}: {exc.strerror or exc}", err=True)
+
+
+@cli.command()
+@config_option
+def metrics(config_path: Path | None) -> None:
+    """Print the metrics in the Prometheus text format (what `serve --metrics` answers).
+
+    Counters (fetches by outcome, bytes, entries, publishing) are kept in the
+    store, so every process adds to the same numbers. Read-only.
+
+    \b
+    Example:
+      feeds metrics | grep feeds_fetch_total
+    """
+    from feeds.app.metrics import exposition
+
+    config = _load_config(config_path)
+    with _open_store(config, locked=False) as store:
+        click.echo(exposition(config, store, _utc_now()), nl=False)
 
 
 @contextmanager
@@ -278,6 +315,7 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
                 "feed_url": state.feed_url,
                 "full_text_note": state.full_text_note,
                 "guid_fallback": state.guid_fallback,
+                "http": source.http.describe(),
             }
         )
     if as_json:
@@ -300,6 +338,9 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
                 str(row["url"]),
             )
         )
+        http_notes = config.source(str(row["name"])).http.describe()
+        if http_notes:  # which settings, never their values
+            lines.append(("", "", "", "", "http: " + "; ".join(http_notes)))
         if row["feed_url"]:
             lines.append(("", "", "", "", f"reads the feed it advertises: {row['feed_url']}"))
         if row["full_text_note"]:
@@ -416,6 +457,18 @@ def sources_import(
     help="Serve a folder that holds the config, the store or a source file (only the "
     "outputs' files are served either way).",
 )
+@click.option(
+    "--metrics",
+    "with_metrics",
+    is_flag=True,
+    help="Also answer /metrics (Prometheus) and /healthz (503 when the daemon is stale).",
+)
+@click.option(
+    "--stale-after",
+    default=None,
+    metavar="DURATION",
+    help="/healthz: the oldest daemon heartbeat that is healthy [default: 3 x heartbeat].",
+)
 def serve(
     config_path: Path | None,
     host: str,
@@ -423,6 +476,8 @@ def serve(
     root: Path | None,
     quiet: bool,
     allow_root_with_secrets: bool,
+    with_metrics: bool,
+    stale_after: str | None,
 ) -> None:
     """Serve the published feeds over HTTP (for trying out and small installs).
 
@@ -460,6 +515,10 @@ def serve(
     except OSError as exc:
         click.echo(f"feeds: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_FAILED)
+    if with_metrics:
+        from feeds.app.metrics import routes
+
+        server.dynamic.update(routes(config, _stale_after(config, stale_after), _utc_now))
     click.echo(f"serving {folder} on {server.url}/ (Ctrl-C stops)", err=True)
     try:
         server.serve_forever()
@@ -699,6 +758,17 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
             except FeedsError as exc:
                 _fail(exc)
             click.echo(f"{name}: enabled, due now")
+
+
+def _stale_after(config: Config, text: str | None) -> timedelta:
+    from feeds.core.schedule import parse_duration
+
+    if text is None:
+        return 3 * config.daemon.heartbeat
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--stale-after") from exc
 
 
 def _output_line(output: OutputReport) -> str:

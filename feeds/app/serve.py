@@ -201,6 +201,9 @@ class FeedServer(ThreadingHTTPServer):
         self._busy_lock = threading.Lock()
         self._views: dict[tuple[Path, str], bytes] = {}
         self._views_lock = threading.Lock()
+        #: Paths answered by a function instead of a file (``/metrics``, ``/healthz``):
+        #: ``path`` → ``() -> (status, content type, body)``, never cached.
+        self.dynamic: dict[str, Callable[[], tuple[int, str, bytes]]] = {}
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Serve the connection on a thread of its own when a slot is free, else refuse it."""
@@ -302,6 +305,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, *, head: bool) -> None:
         path = urlsplit(self.path).path
+        if path in self.server.dynamic:
+            self._send_dynamic(*self.server.dynamic[path](), head=head)
+            return
         if path in ("/", "/index.html"):
             body = _Body(
                 render_index(self.server.allowed, self.server.outputs),
@@ -384,6 +390,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Last-Modified", formatdate(body.mtime, usegmt=True))
             self.send_header("Cache-Control", "no-cache")
         self._finish(200)
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
+    def _send_dynamic(self, status: int, content_type: str, data: bytes, *, head: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self._finish(status)
         self.end_headers()
         if not head:
             self.wfile.write(data)

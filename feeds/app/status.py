@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from feeds.config import Config
 from feeds.core import schedule
-from feeds.store.protocol import StatusReader
+from feeds.run.adaptive import with_adaptive_intervals
+from feeds.store.protocol import PostingHistory, StatusReader
 from feeds.types import DaemonInfo, SourceState
 
 
@@ -33,7 +34,12 @@ def daemon_running(info: DaemonInfo | None) -> bool:
     return True
 
 
-def gather(config: Config, store: StatusReader, *, now: datetime) -> dict[str, Any]:
+class StatusStore(StatusReader, PostingHistory, Protocol):
+    """What ``feeds status`` reads (posting history: for adaptive intervals)."""
+
+
+def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, Any]:
+    config = with_adaptive_intervals(config, store, now)
     info = store.daemon_info()
     states = {s.name: s for s in store.sources()}
     sources = []
@@ -46,6 +52,7 @@ def gather(config: Config, store: StatusReader, *, now: datetime) -> dict[str, A
                 "url": state.url,
                 "config_url": source.url,
                 "interval_seconds": int(config.interval(source.name).total_seconds()),
+                "interval_reason": interval_reason(config, source.name, state),
                 "last_fetched": _iso(state.last_fetched),
                 "last_status": state.last_status,
                 "next_due": _iso(max(due, now)) if due else None,
@@ -114,7 +121,28 @@ def render(report: dict[str, Any]) -> str:
     for row in rows:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:6])]
         lines.append("  ".join([*cells, row[6]]).rstrip())
+    lines += [f"{s['name']}: interval: {s['interval_reason']}" for s in report["sources"]]
     return "\n".join(lines)
+
+
+def interval_reason(config: Config, name: str, state: SourceState) -> str:
+    """Why the source's interval is what it is: adaptive (with its numbers), its own, or
+    the default, and a server hint that stretches it."""
+    source = config.source(name)
+    interval = config.interval(name)
+    if source.interval_reason is not None:
+        reason = source.interval_reason
+    elif source.interval is not None:
+        reason = f"its own interval, {schedule.format_duration(interval)}"
+    else:
+        reason = f"[schedule] interval, {schedule.format_duration(interval)}"
+    hints = [s for s in (state.cache_seconds, state.ttl_seconds) if s is not None]
+    if hints and timedelta(seconds=max(hints)) > interval:
+        stretched = min(timedelta(seconds=max(hints)), max(interval, config.schedule.max_interval))
+        reason += f"; the server's cache hint stretches it to {schedule.format_duration(stretched)}"
+    if state.error_count:
+        reason += f"; backing off after {state.error_count} errors"
+    return reason
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -78,7 +78,13 @@ from feeds.errors import (
     HTTPStatusError,
     TooManyRedirectsError,
 )
-from feeds.types import FetchOptions, FetchRequest, FetchResult
+from feeds.ingest.http_settings import (
+    SourceSettings,
+    merge_headers,
+    private_headers,
+    settings_by_source,
+)
+from feeds.types import FetchOptions, FetchRequest, FetchResult, SourceHTTP
 from feeds.version import USER_AGENT
 
 __all__ = [
@@ -397,6 +403,46 @@ class _DeadlineTransport(httpx.HTTPTransport):
         )
 
 
+class _SourceTransport(httpx.HTTPTransport):
+    """Connections of one source with its own ``proxy``, ``verify`` or ``http2``
+    (:mod:`feeds.core.source_http`), on :class:`_DeadlineBackend` like the shared pool."""
+
+    def __init__(self, http: SourceHTTP, max_connections: int) -> None:
+        if http.verify is True:
+            tls = httpx.create_ssl_context(trust_env=False)
+        elif http.verify is False:
+            tls = httpx.create_ssl_context(verify=False, trust_env=False)
+        else:
+            tls = ssl.create_default_context(cafile=http.verify)
+        super().__init__(verify=tls, trust_env=False)
+        backend = _DeadlineBackend()
+        pool: httpcore.ConnectionPool
+        if http.proxy is None:
+            pool = httpcore.ConnectionPool(
+                ssl_context=tls,
+                max_connections=max_connections,
+                http2=http.http2,
+                network_backend=backend,
+            )
+        elif http.proxy.startswith("socks5"):
+            pool = httpcore.SOCKSProxy(
+                proxy_url=http.proxy,
+                ssl_context=tls,
+                max_connections=max_connections,
+                http2=http.http2,
+                network_backend=backend,
+            )
+        else:
+            pool = httpcore.HTTPProxy(
+                proxy_url=http.proxy,
+                ssl_context=tls,
+                max_connections=max_connections,
+                http2=http.http2,
+                network_backend=backend,
+            )
+        self._pool = pool
+
+
 def _no_cookies() -> http.cookiejar.CookieJar:
     """A jar that refuses every cookie: one source's cookies never ride along to another,
     and a fetch depends only on its request (no state between runs)."""
@@ -467,6 +513,10 @@ class Fetcher:
         # Per host: a lock that orders request starts, and when the next one may start.
         self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
         self._sent = False  # see idle
+        # Sources with HTTP settings of their own (most have none: one dict lookup).
+        self._source_settings = settings_by_source(options.source_http)
+        self._source_transports: dict[str, httpx.BaseTransport] = {}
+        self._injected = transport is not None
 
     def __enter__(self) -> Self:
         return self
@@ -521,6 +571,24 @@ class Fetcher:
         self._client.close()  # and its transport
         if self._guarded_transport is not self._transport:
             self._guarded_transport.close()
+        for own in self._source_transports.values():
+            own.close()
+
+    def _settings_for(self, request: FetchRequest) -> SourceSettings | None:
+        """The source's own HTTP settings when ``request`` goes to the source's origin."""
+        settings = self._source_settings.get(request.source)
+        return settings if settings is not None and settings.applies_to(request.url) else None
+
+    def _transport_for(self, settings: SourceSettings) -> httpx.BaseTransport | None:
+        """The source's own connections, when its settings need some (made once)."""
+        if not settings.http.own_transport or self._injected:
+            return None
+        with self._host_slots_lock:
+            own = self._source_transports.get(settings.source)
+            if own is None:
+                own = _SourceTransport(settings.http, self._options.max_per_host)
+                self._source_transports[settings.source] = own
+            return own
 
     def _make_client(self, transport: httpx.BaseTransport) -> httpx.Client:
         return httpx.Client(
@@ -607,6 +675,58 @@ class Fetcher:
                 raise FetchError(url, _describe(exc)) from exc
             except httpx.InvalidURL as exc:
                 raise FetchError(url, f"invalid URL: {exc}") from exc
+            finally:
+                _local.deadline = None
+
+    def post_json(
+        self, url: str, body: bytes, headers: Sequence[tuple[str, str]], *, guarded: bool
+    ) -> int:
+        """POST ``body`` as ``application/json`` with ``headers`` (a webhook); return the status.
+
+        Redirects are not followed. ``guarded``: the address guard applies, as for
+        third-party links (only public addresses unless ``[fetch]`` allows others).
+        Network failures, timeouts and refused addresses raise :class:`FetchError`.
+        """
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+        except ValueError as exc:
+            raise FetchError(url, f"invalid URL: {exc}") from exc
+        if parts.scheme.lower() not in _HTTP_SCHEMES or not host or port is None:
+            raise FetchError(url, "only http(s) URLs can be posted to")
+        with self._host_slot(host):
+            deadline = time.monotonic() + self._options.total_timeout
+            _local.deadline = deadline
+            self._sent = True
+            try:
+                if guarded and not self._policy.allow_all:
+                    self._policy.addresses(host, port)
+                transport = self._guarded_transport if guarded else self._transport
+                request = httpx.Request(
+                    "POST",
+                    url,
+                    headers=[
+                        ("User-Agent", self._user_agent.decode()),
+                        ("Content-Type", "application/json"),
+                        *headers,
+                    ],
+                    content=body,
+                    extensions={"timeout": self._timeout(deadline).as_dict()},
+                )
+                response = transport.handle_request(request)
+                try:
+                    return response.status_code
+                finally:
+                    _drain(response, deadline)
+                    response.close()
+            except httpx.TimeoutException as exc:
+                raise FetchTimeoutError(url, self._describe_timeout(exc, deadline)) from exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                raise FetchError(url, _describe(exc)) from exc
+            except _Refused as exc:
+                raise AddressNotAllowedError(url, str(exc)) from exc
+            except _Unresolvable as exc:
+                raise FetchError(url, str(exc)) from exc
             finally:
                 _local.deadline = None
 
@@ -702,6 +822,11 @@ class Fetcher:
             headers.append((b"If-Modified-Since", _header_bytes(request.last_modified)))
 
         transport = self._guarded_transport if request.public_only else self._transport
+        settings = self._settings_for(request) if self._source_settings else None
+        private: list[tuple[bytes, bytes]] = []
+        if settings is not None:
+            private = merge_headers(headers, private_headers(settings, request.url))
+            transport = self._transport_for(settings) or transport
         url = httpx.URL(request.url)
         visited = [str(url)]
         hops: list[int] = []
@@ -720,10 +845,12 @@ class Fetcher:
                 # Before any packet leaves, on every hop; the guarded pool checks again when
                 # it connects (see _DeadlineBackend).
                 self._policy.addresses(url.host, url.port or _DEFAULT_PORTS[url.scheme])
+            # A source's own headers go only to its origin, redirects included.
+            own = settings is not None and settings.applies_to(str(url))
             http_request = httpx.Request(
                 "GET",
                 url,
-                headers=headers,
+                headers=private if own else headers,
                 extensions={"timeout": self._timeout(deadline).as_dict()},
             )
             response = self._send(transport, http_request)

@@ -51,6 +51,9 @@ from feeds.config import Config
 from feeds.core import schedule
 from feeds.errors import ConfigError, FeedsError
 from feeds.ingest.fetch import Fetcher
+from feeds.run.adaptive import with_adaptive_intervals
+from feeds.run.hooks import deliver_due
+from feeds.run.notify import notify
 from feeds.run.refresh import OutputReport, SourceReport, publish_all, refresh
 from feeds.store import open_store
 from feeds.store.lock import refresh_lock
@@ -148,6 +151,7 @@ class Daemon:
             due = publish_at is not None and now >= publish_at
             if (due or self._unpublished()) and not self.stopping:
                 outputs = self._publish(store, now)
+            deliver_due(config, store, self.fetcher, now)  # hooks: after publishing
             store.daemon_beat(now)
             next_run = self._next_run(store, now)
         return TickReport(now=now, sources=report.sources, outputs=outputs, next_run=next_run)
@@ -168,7 +172,7 @@ class Daemon:
         return outputs
 
     def _next_run(self, store: Storage, now: datetime) -> datetime:
-        config = self.config
+        config = with_adaptive_intervals(self.config, store, now)
         candidates = [now + config.daemon.heartbeat]
         publish_at = self._publish_at()
         if publish_at is not None:
@@ -242,6 +246,7 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
             else:
                 _log_tick(report)
                 next_run = report.next_run
+                notify("WATCHDOG=1")  # the heartbeat is saved: systemd's watchdog too
             if not daemon.stopping:
                 scheduler.modify_job("tick", next_run_time=next_run)
 
@@ -260,6 +265,7 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
                 target=_wake, args=(scheduler, clock()), name="feeds-reload", daemon=True
             ).start()
 
+        notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS={len(config.sources)} sources")
         try:
             with _signals(daemon, on_hup):
                 try:
@@ -268,6 +274,7 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
                     pass
                 finally:
                     daemon.request_stop()
+                    notify("STOPPING=1")
                     log.info("stopping: waiting for the run in progress")
                     with suppress(SchedulerNotRunningError):
                         scheduler.shutdown(wait=True)  # waits for a tick in progress

@@ -27,6 +27,7 @@ The clock is passed in (``now``); this module never reads the real time.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
@@ -42,7 +43,10 @@ from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError,
 from feeds.ingest.fetch import Fetcher, PageFetcher
 from feeds.ingest.prepare import Job, Prepared, prepare
 from feeds.publish import websub
+from feeds.run import hooks
+from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.executor import stream
+from feeds.run.tally import Tally, timed
 from feeds.store import FetchOutcome, Presence, ScheduleUpdate
 from feeds.store.protocol import Storage
 from feeds.types import (
@@ -146,6 +150,7 @@ class OutputReport:
     error: str | None = None
     archive_pages: int = 0
     ping_errors: tuple[str, ...] = ()
+    seconds: float = 0.0  # how long publishing it took (0 when it was left as it was)
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,7 @@ def refresh(
     ``budget`` bounds the article pages of this run (default: ``config.full_text``).
     """
     store.sync_sources([(s.name, s.url) for s in config.sources])
+    config = with_adaptive_intervals(config, store, now)  # interval = "auto" sources
     with store.transaction():
         store.sign_unsigned(SIGN_PER_RUN)
     if names is None:
@@ -223,6 +229,7 @@ def refresh(
         batch=config.fetch.max_connections,
         now=now,
     )
+    tally = Tally()
     with ExitStack() as stack:
 
         def job_for(i: int, outcome: FetchResult) -> Job | None:
@@ -261,6 +268,7 @@ def refresh(
                     group.enter_context(store.transaction())
                 grouped[0] += 1
                 grouped[1] += len(ready.cleaned) if ready is not None else 0
+            tally.fetched(outcome)
             report = _ingest(run, source, states[source.name], requests[i], outcome, ready)
             reports.append(report)
             if on_source is not None:
@@ -278,9 +286,14 @@ def refresh(
             if should_stop is not None and should_stop():
                 break
             ingest(i, outcome, ready)
+    tally.sources(reports)
+    tally.save(store)
+    hooks.queue_events(config, store, reports, now)
     order = {s.name: i for i, s in enumerate(config.sources)}
     reports.sort(key=lambda r: order[r.name])
     outputs = publish_all(config, store, poster=fetcher, now=now) if publish else ()
+    if publish:  # after publishing: a slow receiver never holds up the files
+        hooks.deliver_due(config, store, fetcher, now)
     return RefreshReport(sources=tuple(reports), outputs=outputs)
 
 
@@ -786,6 +799,7 @@ def publish_all(
     reports: list[OutputReport] = []
     generation = store.generation()  # read first: a change made while publishing moves it on
     for output in config.outputs:
+        started = time.monotonic()
         fingerprint = _output_fingerprint(config, output)
         kept = None if force else _unchanged_output(store, output, generation, fingerprint)
         if kept is not None:
@@ -814,17 +828,24 @@ def publish_all(
                     },
                 )
         except PublishError as exc:
-            reports.append(OutputReport(name=output.name, path=str(output.path), error=str(exc)))
+            failure = OutputReport(name=output.name, path=str(output.path), error=str(exc))
+            reports.append(timed(failure, started))
             continue
         reports.append(
-            OutputReport(
-                name=result.name,
-                path=str(result.path),
-                entries=result.entries,
-                written=result.written,
-                archive_pages=written_pages,
+            timed(
+                OutputReport(
+                    name=result.name,
+                    path=str(result.path),
+                    entries=result.entries,
+                    written=result.written,
+                    archive_pages=written_pages,
+                ),
+                started,
             )
         )
+    tally = Tally()
+    tally.outputs(reports, now.timestamp() if now is not None else time.time())
+    tally.save(store)
     if poster is None:
         return tuple(reports)
     failed: dict[str, list[str]] = {}

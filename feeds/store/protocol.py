@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from feeds.core.dedupe import Candidate, Existing, Keys, Match
+    from feeds.store.hook_queue import HookEvent
     from feeds.store.sqlite import (
         FetchOutcome,
         PendingPing,
@@ -312,6 +313,53 @@ class Heartbeat(Protocol):
         ...
 
 
+class CounterStore(Transactional, Protocol):
+    """Counters and gauges shared by every process (see :mod:`feeds.store.counters`)."""
+
+    def add_counts(self, counts: Mapping[tuple[str, str], float]) -> None:
+        """Add to counters, ``(name, labels)`` → increment."""
+        ...
+
+    def set_gauges(self, gauges: Mapping[tuple[str, str], float]) -> None:
+        """Set gauges, ``(name, labels)`` → value."""
+        ...
+
+    def counts(self) -> dict[tuple[str, str], float]:
+        """Every stored series and its value."""
+        ...
+
+
+class HookQueue(Transactional, Protocol):
+    """Hook events saved before delivery (see :mod:`feeds.store.hook_queue`)."""
+
+    def add_hook_event(self, event: HookEvent) -> None: ...
+
+    def due_hook_events(self, now: datetime, limit: int = 100) -> list[HookEvent]: ...
+
+    def pending_hook_events(self) -> int: ...
+
+    def hook_event_delivered(self, event_id: str) -> None: ...
+
+    def hook_event_failed(self, event_id: str, error: str, next_attempt: datetime) -> None: ...
+
+
+class PostingHistory(Protocol):
+    """When sources posted (adaptive polling, :mod:`feeds.core.adaptive`)."""
+
+    def posting_history(
+        self, sources: Sequence[str], since: datetime
+    ) -> dict[str, tuple[list[datetime], datetime | None]]:
+        """Per source: publication times of its entries since ``since``, and when its
+        first entry was seen."""
+        ...
+
+    def stories_first_seen(
+        self, source: str, at: datetime, limit: int = 20
+    ) -> list[tuple[str, str, str | None]]:
+        """``(entry id, title, link)`` of the stories ``source`` saved first at ``at``."""
+        ...
+
+
 class StatusReader(SourceRegistry, Heartbeat, Protocol):
     """What ``feeds status`` reads: the sources and the daemon's heartbeat."""
 
@@ -324,6 +372,9 @@ class Storage(
     PingQueue,
     ProvenanceStore,
     Heartbeat,
+    CounterStore,
+    HookQueue,
+    PostingHistory,
     Protocol,
 ):
     """Every role at once, and the store's life: close it (or use it as a context manager)."""

@@ -30,6 +30,7 @@ from typing import Any
 from feeds.core import dedupe
 from feeds.core.dedupe import Candidate, CopyInfo, Existing, Keys, Match
 from feeds.errors import StoreError
+from feeds.store import counters, history, hook_queue
 from feeds.types import (
     ArticleRecord,
     Body,
@@ -221,6 +222,10 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO signatures (copy, signature)
         SELECT rowid, signature FROM entries WHERE length(signature) > 0;
     """,
+    # 10: counters every process adds to (fetches, bytes, entries, publishing): /metrics
+    counters.MIGRATION,
+    # 11: webhook and command hook events, saved before they are sent, until delivered
+    hook_queue.MIGRATION,
 )
 
 RECENT_BODIES = 100
@@ -382,7 +387,7 @@ def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str,
     }
 
 
-class Store:
+class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHistory):
     """Access to the state database. Use :meth:`open`; close it when done."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:

@@ -1,0 +1,210 @@
+"""Hook events: saved after a run, delivered after publishing, retried with back-off.
+
+Like WebSub pings (:mod:`feeds.publish.websub`), an event is saved in the store first
+(:func:`queue_events`, after the sources are saved) and sent afterwards
+(:func:`deliver_due`, after the outputs are published), so a receiver that is down never
+holds up publishing, and a crash in between loses nothing. A failed delivery waits 30 s,
+1 min, 2 min, … up to 1 h before its next try (:func:`feeds.core.hooks.backoff`); the event
+keeps its id, so a receiver drops a copy it already has.
+
+A webhook is a JSON POST with these headers (the secret comes from ``secret_env``)::
+
+    X-Feeds-Event: new_entries
+    X-Feeds-Event-Id: 3f2a…                (the same on every retry)
+    X-Feeds-Timestamp: 1767225600          (Unix time of this attempt)
+    X-Feeds-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>." + body>
+
+A receiver recomputes the signature, rejects a timestamp more than a few minutes old
+(a replay) and an event id it has seen (a duplicate). A command gets the same JSON on
+its standard input; exit status 0 is a delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from feeds.config import Config
+from feeds.core.hooks import HookConfig, backoff, signature
+from feeds.errors import FetchError
+from feeds.run.tally import labels
+from feeds.store.hook_queue import HookEvent
+from feeds.store.protocol import Storage
+
+__all__ = ["Delivery", "JSONPoster", "deliver_due", "queue_events"]
+
+log = logging.getLogger("feeds.hooks")
+
+COMMAND_TIMEOUT = 60.0  # seconds a command hook may take
+
+
+class JSONPoster(Protocol):
+    """What sends a webhook: :meth:`feeds.ingest.fetch.Fetcher.post_json`."""
+
+    def post_json(
+        self, url: str, body: bytes, headers: Sequence[tuple[str, str]], *, guarded: bool
+    ) -> int: ...
+
+
+class _Report(Protocol):
+    """What :func:`queue_events` reads of a source's report (a ``SourceReport``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def skipped(self) -> str | None: ...
+    @property
+    def changes(self) -> Mapping[str, int]: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt to deliver an event; ``error`` is None when it was delivered."""
+
+    hook: str
+    event_id: str
+    error: str | None = None
+
+
+def queue_events(config: Config, store: Storage, reports: Sequence[_Report], now: datetime) -> int:
+    """Save the events this run's ``reports`` fire; return how many."""
+    if not config.hooks:
+        return 0
+    events: list[HookEvent] = []
+    for report in reports:
+        if report.skipped is not None:
+            continue
+        new = report.changes.get("new", 0)
+        fired = [h for h in config.hooks if h.listens_to(report.name)]
+        payload: dict[str, Any] = {"source": report.name, "url": report.url}
+        if new:
+            outputs = [o.name for o in config.outputs if report.name in o.sources]
+            stories = [
+                {"id": entry_id, "title": title, "link": link}
+                for entry_id, title, link in store.stories_first_seen(report.name, now)
+            ]
+            facts = {**payload, "new_entries": new, "outputs": outputs, "entries": stories}
+            events += [_event(h, facts, now) for h in fired if h.event == "new_entries"]
+        if report.error is None:
+            continue
+        state = store.source(report.name)
+        facts = {**payload, "error": report.error, "error_count": state.error_count}
+        for hook in fired:
+            if hook.event == "source_failed" and state.error_count == hook.after_errors:
+                events.append(_event(hook, facts, now))
+            if hook.event == "source_retired" and state.retired_at == now:
+                events.append(_event(hook, facts, now))
+    if events:
+        with store.transaction():
+            for event in events:
+                store.add_hook_event(event)
+    return len(events)
+
+
+def _event(hook: HookConfig, facts: Mapping[str, Any], now: datetime) -> HookEvent:
+    event_id = uuid.uuid4().hex
+    body = {"id": event_id, "event": hook.event, "time": now.isoformat(), **facts}
+    return HookEvent(
+        id=event_id,
+        hook=hook.name,
+        event=hook.event,
+        payload=json.dumps(body, ensure_ascii=False, sort_keys=True),
+        created=now,
+    )
+
+
+Runner = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+def deliver_due(
+    config: Config,
+    store: Storage,
+    poster: JSONPoster,
+    now: datetime,
+    *,
+    env: Mapping[str, str] | None = None,
+    runner: Runner = subprocess.run,
+) -> list[Delivery]:
+    """Try every event that is due once. Events of hooks no longer configured are dropped."""
+    hooks = {hook.name: hook for hook in config.hooks}
+    env = os.environ if env is None else env
+    deliveries: list[Delivery] = []
+    for event in store.due_hook_events(now):
+        hook = hooks.get(event.hook)
+        if hook is None or hook.event != event.event:
+            with store.transaction():
+                store.hook_event_delivered(event.id)
+            continue
+        error = _send(hook, event, poster, now, env, runner)
+        with store.transaction():
+            if error is None:
+                store.hook_event_delivered(event.id)
+            else:
+                store.hook_event_failed(event.id, error, now + backoff(event.attempts + 1))
+            result = "delivered" if error is None else "failed"
+            store.add_counts(
+                {("feeds_hook_deliveries_total", labels(hook=hook.name, result=result)): 1}
+            )
+        if error is not None:
+            log.warning(
+                "hook %s: event %s not delivered (will retry): %s", hook.name, event.id, error
+            )
+        deliveries.append(Delivery(hook.name, event.id, error))
+    return deliveries
+
+
+def _send(
+    hook: HookConfig,
+    event: HookEvent,
+    poster: JSONPoster,
+    now: datetime,
+    env: Mapping[str, str],
+    runner: Runner,
+) -> str | None:
+    body = event.payload.encode()
+    if hook.url is None:
+        return _run(hook.command, body, event, runner)
+    secret = env.get(hook.secret_env or "")
+    if not secret:
+        return f"the environment variable {hook.secret_env} (the secret) is not set"
+    timestamp = int(now.timestamp())
+    headers = [
+        ("X-Feeds-Event", event.event),
+        ("X-Feeds-Event-Id", event.id),
+        ("X-Feeds-Timestamp", str(timestamp)),
+        ("X-Feeds-Signature", signature(secret.encode(), timestamp, body)),
+    ]
+    try:
+        status = poster.post_json(hook.url, body, headers, guarded=not hook.allow_private_addresses)
+    except FetchError as exc:
+        return exc.message
+    return None if 200 <= status < 300 else f"the receiver answered HTTP {status}"
+
+
+def _run(command: Sequence[str], body: bytes, event: HookEvent, runner: Runner) -> str | None:
+    try:
+        done = runner(
+            list(command),
+            input=body,
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+            env={**os.environ, "FEEDS_EVENT": event.event, "FEEDS_EVENT_ID": event.id},
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{command[0]}: {exc}"
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip()[-200:]
+        return f"{command[0]} exited with {done.returncode}" + (f": {tail}" if tail else "")
+    return None

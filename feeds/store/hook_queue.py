@@ -1,0 +1,94 @@
+"""Hook events waiting to be delivered (see :mod:`feeds.run.hooks`).
+
+An event is saved here, in the transaction of the run that caused it, before anyone is
+told; delivery deletes it, a failed attempt pushes ``next_attempt`` back. So a crash
+between saving and sending loses nothing, and a receiver sees the same ``id`` on every
+retry (it can drop duplicates).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = ["MIGRATION", "HookEvent", "HookEventTable"]
+
+MIGRATION = """
+CREATE TABLE IF NOT EXISTS hook_events (
+    id TEXT PRIMARY KEY,
+    hook TEXT NOT NULL,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS hook_events_due ON hook_events(next_attempt);
+"""
+
+
+@dataclass(frozen=True)
+class HookEvent:
+    """One saved event. ``payload`` is the JSON body, as sent; datetimes are UTC."""
+
+    id: str
+    hook: str
+    event: str
+    payload: str
+    created: datetime
+    attempts: int = 0
+    next_attempt: datetime | None = None
+    last_error: str | None = None
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dt(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+class HookEventTable:
+    """The ``hook_events`` table (a mixin of the SQLite store: ``self._db``)."""
+
+    _db: sqlite3.Connection
+
+    def add_hook_event(self, event: HookEvent) -> None:
+        """Save ``event``, due at once (an id seen before is ignored)."""
+        self._db.execute(
+            "INSERT INTO hook_events (id, hook, event, payload, created, next_attempt)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (
+                event.id,
+                event.hook,
+                event.event,
+                event.payload,
+                _ts(event.created),
+                _ts(event.created),
+            ),
+        )
+
+    def due_hook_events(self, now: datetime, limit: int = 100) -> list[HookEvent]:
+        """Events whose next attempt is due at ``now``, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, hook, event, payload, created, attempts, next_attempt, last_error"
+            " FROM hook_events WHERE next_attempt <= ? ORDER BY created, id LIMIT ?",
+            (_ts(now), limit),
+        ).fetchall()
+        return [HookEvent(r[0], r[1], r[2], r[3], _dt(r[4]), r[5], _dt(r[6]), r[7]) for r in rows]
+
+    def pending_hook_events(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM hook_events").fetchone()[0])
+
+    def hook_event_delivered(self, event_id: str) -> None:
+        self._db.execute("DELETE FROM hook_events WHERE id = ?", (event_id,))
+
+    def hook_event_failed(self, event_id: str, error: str, next_attempt: datetime) -> None:
+        self._db.execute(
+            "UPDATE hook_events SET attempts = attempts + 1, last_error = ?, next_attempt = ?"
+            " WHERE id = ?",
+            (error, _ts(next_attempt), event_id),
+        )

@@ -1,0 +1,376 @@
+"""A source's own HTTP settings, seen from real servers on 127.0.0.1.
+
+Headers, cookies and credentials reach the source's origin (its feed and its article
+pages there) and nothing else: not another port after a redirect, not another host's
+article pages. A forwarding proxy counts what passes through it.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from click.testing import CliRunner
+
+from feeds import config as config_module
+from feeds.app.cli import cli
+from feeds.config import Config
+from feeds.errors import ConfigError, FetchError
+from feeds.ingest.fetch import Fetcher
+from feeds.types import FetchRequest
+
+from httpserver import HTTPTestServer, Reply, http_server
+
+__all__ = ["http_server"]
+
+TOKEN = "s3cret-token-value"
+
+
+def make_config(tmp_path: Path, url: str, **http: Any) -> Config:
+    return config_module.from_dict(
+        {
+            "fetch": {"min_host_delay": 0, "total_timeout": 5.0, "allow_private_addresses": True},
+            "sources": [{"name": "news", "url": url, **http}],
+            "outputs": [{"name": "all", "path": "out/all.atom"}],
+        },
+        base_dir=tmp_path,
+    )
+
+
+def fetch(config: Config, url: str, *, public_only: bool = False) -> None:
+    with Fetcher(config.fetch) as fetcher:
+        fetcher.fetch(FetchRequest(source="news", url=url, public_only=public_only))
+
+
+@pytest.fixture
+def other_server() -> Iterator[HTTPTestServer]:
+    with HTTPTestServer() as server:
+        yield server
+
+
+def test_headers_user_agent_cookie_and_bearer_token_reach_the_source(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWS_TOKEN", TOKEN)
+    http_server.route("/feed", Reply(body=b"<rss/>"))
+    config = make_config(
+        tmp_path,
+        http_server.url("/feed"),
+        headers={"X-Api-Key": "k1"},
+        user_agent="NewsBot/2",
+        cookie="session=abc",
+        auth={"type": "bearer", "token_env": "NEWS_TOKEN"},
+    )
+    fetch(config, http_server.url("/feed"))
+    seen = http_server.requests_to("/feed")[0].headers
+    assert seen["x-api-key"] == "k1"
+    assert seen["user-agent"] == "NewsBot/2"
+    assert seen["cookie"] == "session=abc"
+    assert seen["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_basic_auth_reads_the_password_from_the_environment(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWS_PASSWORD", "pa:ss")
+    http_server.route("/feed", Reply(body=b"<rss/>"))
+    config = make_config(
+        tmp_path,
+        http_server.url("/feed"),
+        auth={"type": "basic", "username": "ann", "password_env": "NEWS_PASSWORD"},
+    )
+    fetch(config, http_server.url("/feed"))
+    sent = http_server.requests_to("/feed")[0].headers["authorization"]
+    assert base64.b64decode(sent.removeprefix("Basic ")) == b"ann:pa:ss"
+
+
+def test_an_unset_secret_fails_the_fetch_and_sends_nothing(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    http_server.route("/feed", Reply(body=b"<rss/>"))
+    config = make_config(
+        tmp_path, http_server.url("/feed"), auth={"type": "bearer", "token_env": "NEWS_TOKEN"}
+    )
+    with pytest.raises(FetchError, match="NEWS_TOKEN is not set"):
+        fetch(config, http_server.url("/feed"))
+    assert http_server.requests == []
+
+
+def test_a_redirect_to_another_origin_carries_no_credentials_cookies_or_headers(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    other_server: HTTPTestServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWS_TOKEN", TOKEN)
+    other_server.route("/moved", Reply(body=b"<rss/>"))
+    http_server.redirect("/feed", other_server.url("/moved"), status=302)
+    http_server.route("/back", Reply(body=b"<rss/>"))
+    config = make_config(
+        tmp_path,
+        http_server.url("/feed"),
+        headers={"X-Api-Key": "k1"},
+        user_agent="NewsBot/2",
+        cookie="session=abc",
+        auth={"type": "bearer", "token_env": "NEWS_TOKEN"},
+    )
+    fetch(config, http_server.url("/feed"))
+    first = http_server.requests_to("/feed")[0].headers
+    assert first["authorization"] == f"Bearer {TOKEN}"
+    leaked = other_server.requests_to("/moved")[0].headers
+    for name in ("authorization", "cookie", "x-api-key"):
+        assert name not in leaked
+    assert leaked["user-agent"] != "NewsBot/2"
+
+
+def test_article_pages_get_the_settings_on_the_same_origin_only(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    other_server: HTTPTestServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWS_TOKEN", TOKEN)
+    http_server.route("/story", Reply(body=b"<html/>"))
+    other_server.route("/story", Reply(body=b"<html/>"))
+    config = make_config(
+        tmp_path,
+        http_server.url("/feed"),
+        cookie="session=abc",
+        auth={"type": "bearer", "token_env": "NEWS_TOKEN"},
+    )
+    fetch(config, http_server.url("/story"), public_only=True)
+    fetch(config, other_server.url("/story"), public_only=True)
+    assert http_server.requests_to("/story")[0].headers["cookie"] == "session=abc"
+    elsewhere = other_server.requests_to("/story")[0].headers
+    assert "cookie" not in elsewhere
+    assert "authorization" not in elsewhere
+
+
+def test_sources_without_settings_send_the_usual_headers(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    http_server.route("/feed", Reply(body=b"<rss/>"))
+    config = make_config(tmp_path, http_server.url("/feed"))
+    assert config.fetch.source_http == ()
+    fetch(config, http_server.url("/feed"))
+    seen = http_server.requests_to("/feed")[0].headers
+    assert seen["user-agent"].startswith("feeds/")
+    assert "authorization" not in seen
+    assert "cookie" not in seen
+
+
+class CountingProxy:
+    """A forwarding HTTP proxy on 127.0.0.1 that counts the requests passing through it."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.seen.append(self.path)  # an absolute URI: a proxy request
+                target = urlsplit(self.path)
+                upstream = http.client.HTTPConnection(target.hostname or "", target.port)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                upstream.request("GET", target.path, headers=headers)
+                answer = upstream.getresponse()
+                body = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                upstream.close()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> CountingProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_source_with_a_proxy_goes_through_it_and_others_do_not(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    http_server.route("/feed", Reply(body=b"<rss>proxied</rss>"))
+    http_server.route("/direct", Reply(body=b"<rss/>"))
+    with CountingProxy() as proxy:
+        config = config_module.from_dict(
+            {
+                "fetch": {"min_host_delay": 0, "total_timeout": 5.0},
+                "sources": [
+                    {"name": "news", "url": http_server.url("/feed"), "proxy": proxy.url},
+                    {"name": "plain", "url": http_server.url("/direct")},
+                ],
+                "outputs": [{"name": "all", "path": "out/all.atom"}],
+            },
+            base_dir=tmp_path,
+        )
+        with Fetcher(config.fetch) as fetcher:
+            for _ in range(2):
+                result = fetcher.fetch(FetchRequest(source="news", url=http_server.url("/feed")))
+                assert result.content == b"<rss>proxied</rss>"
+            fetcher.fetch(FetchRequest(source="plain", url=http_server.url("/direct")))
+    assert proxy.seen == [http_server.url("/feed")] * 2
+    assert len(http_server.requests_to("/direct")) == 1
+
+
+def test_config_refuses_inline_secrets_and_bad_settings(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_config(
+            tmp_path,
+            "https://example.com/feed",
+            auth={"type": "bearer", "token": "inl-secret-999", "token_env": "1bad"},
+            proxy="ftp://proxy",
+            headers={"Authorization": "x", "X-Ok": "line\nbreak"},
+            verify="missing-ca.pem",
+        )
+    text = str(caught.value)
+    for where in (
+        "sources[0].auth",
+        "sources[0].auth.token_env",
+        "sources[0].proxy",
+        "sources[0].headers.Authorization",
+        "sources[0].headers.X-Ok",
+        "sources[0].verify",
+    ):
+        assert where in text
+    assert "inl-secret-999" not in text
+
+
+def test_http2_and_socks_need_their_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("h2", "socksio") else real(name, *a),
+    )
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, "https://example.com/", http2=True, proxy="socks5://127.0.0.1:1")
+    assert "feeds[http2]" in str(caught.value)
+    assert "feeds[socks]" in str(caught.value)
+
+
+def test_feeds_sources_names_the_settings_never_the_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWS_TOKEN", TOKEN)
+    (tmp_path / "ca.pem").write_text("not read here\n")
+    (tmp_path / "config.toml").write_text(
+        '[store]\npath = "state/feeds.db"\n'
+        "[[sources]]\n"
+        'name = "news"\nurl = "https://news.example.com/feed"\n'
+        'cookie = "session=abc"\nheaders = { "X-Api-Key" = "k1" }\n'
+        'auth = { type = "bearer", token_env = "NEWS_TOKEN" }\n'
+        'proxy = "http://user:pw@proxy.example:3128"\nverify = "ca.pem"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\n'
+    )
+    runner = CliRunner()
+    for args in (["sources"], ["sources", "--json"]):
+        result = runner.invoke(cli, [*args, "--config", str(tmp_path / "config.toml")])
+        assert result.exit_code == 0, result.output
+        for secret in (TOKEN, "session=abc", "k1", "pw@"):
+            assert secret not in result.output
+    assert "auth: bearer ($NEWS_TOKEN)" in result.output
+    notes = json.loads(result.output)[0]["http"]
+    assert notes == [
+        "headers: X-Api-Key",
+        "cookie",
+        "auth: bearer ($NEWS_TOKEN)",
+        "proxy: http://proxy.example:3128",
+        f"verify: {tmp_path.resolve() / 'ca.pem'}",
+    ]
+
+
+def make_tls_files(folder: Path) -> None:
+    """A CA and a certificate for 127.0.0.1 signed by it (openssl; no Python package)."""
+
+    def run(*args: str) -> None:
+        env = {**os.environ, "OPENSSL_CONF": str(folder / "openssl.cnf")}
+        subprocess.run(["openssl", *args], cwd=folder, env=env, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    run(
+        "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 whose certificate only ``ca.pem`` vouches for."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    (tmp_path / "openssl.cnf").write_text(
+        "[req]\nprompt = no\ndistinguished_name = dn\nx509_extensions = ca\n"
+        "[dn]\nCN = feeds test\n[ca]\nbasicConstraints = critical,CA:TRUE\n"
+        "keyUsage = critical,keyCertSign,cRLSign\n"
+    )
+    make_tls_files(tmp_path)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"<rss/>")
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "srv.pem", tmp_path / "srv.key")
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}/feed"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize(("verify", "trusted"), [("ca.pem", True), (None, False), (False, True)])
+def test_verify_takes_a_ca_bundle_or_turns_verification_off(
+    tmp_path: Path, tls_server: str, verify: str | bool | None, trusted: bool
+) -> None:
+    settings = {} if verify is None else {"verify": verify}
+    config = make_config(tmp_path, tls_server, **settings)
+    if trusted:
+        fetch(config, tls_server)
+    else:
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+            fetch(config, tls_server)
