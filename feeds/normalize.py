@@ -275,14 +275,20 @@ _URL_ENDS = "".join(map(chr, range(0x21)))
 _URL_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
 
 
+# ASCII characters a URL may not hold as they are: a browser sends them percent-encoded.
+_URL_UNSAFE = re.compile(r'[ "<>`{}|\\^]')
+
+
 def _browser_url(url: str) -> str:
     """``url`` as a browser reads it, with no character that XML forbids left in it.
 
     ``" \x0e javascript:x"`` is the ``javascript:`` URL it is to a browser; the other
-    control characters go too (lxml refuses them in an attribute).
+    control characters go too (lxml refuses them in an attribute), and spaces, quotes,
+    angle brackets and the like are percent-encoded, as a browser sends them.
     """
     url = _URL_TAB_OR_NEWLINE.sub("", url.strip(_URL_ENDS))
-    return _legal(url).strip()
+    url = _legal(url).strip()
+    return _URL_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", url)
 
 
 def _absolute_split(url: str, base_url: str | None) -> tuple[str, SplitResult] | None:
@@ -486,6 +492,15 @@ def _clean_tree(root: etree._Element, base_url: str | None) -> None:
                 del el.attrib["href"]  # it is there: get() found it
             else:
                 el.set("href", _without_tracking(resolved[0]))
+    # A quotation's source is a link too: resolved, or gone when it cannot be.
+    for el in root.iter("blockquote", "q", "BLOCKQUOTE", "Q"):
+        cite = el.get("cite")
+        if cite is not None:
+            resolved = _absolute_split(cite, base_url)
+            if resolved is None or resolved[1].scheme.lower() not in ("http", "https"):
+                del el.attrib["cite"]
+            else:
+                el.set("cite", resolved[0])
 
 
 # A numeric character reference, with or without its ";" (HTML decodes both).

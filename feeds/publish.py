@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import glob
+import html
 import os
 import re
 import tempfile
@@ -35,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -164,6 +165,45 @@ def _http_iri(value: str | None) -> str | None:
     return None
 
 
+def _http_uri(value: str | None) -> str | None:
+    """An http(s) IRI as a URI (see :func:`_as_uri`), or None."""
+    iri = _http_iri(value)
+    return None if iri is None else _as_uri(iri)
+
+
+# What RFC 2396 lets a URI hold besides letters and digits: what the W3C Feed Validator
+# checks ids and links against ("id must be a full and valid URL", "IRI found where URL
+# expected", and hrefs too long for its IDNA trick).
+_URI_CHARS = ";/?:@&=+$.-_!~*'()%,#"
+_URI_RE = re.compile(r"[0-9A-Za-z" + re.escape(_URI_CHARS) + r"]*")
+
+
+def _as_uri(iri: str) -> str:
+    """``iri`` with URI characters only (RFC 3987 §3.1): an http(s) host in IDNA, the other
+    characters outside RFC 2396 percent-encoded as UTF-8. The same IRI always gives the
+    same URI, so an id stays stable."""
+    if _URI_RE.fullmatch(iri):
+        return iri
+    parts = urlsplit(iri)
+    if parts.scheme.lower() not in ("http", "https"):
+        return quote(iri, safe=_URI_CHARS)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        host = parts.hostname or ""
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+            port = f":{parts.port}" if parts.port is not None else ""
+        except (UnicodeError, ValueError):
+            netloc = quote(netloc, safe=_URI_CHARS + "[]")
+        else:
+            userinfo = netloc.rpartition("@")[0]
+            netloc = (f"{quote(userinfo, safe=_URI_CHARS)}@" if userinfo else "") + (
+                ascii_host + port
+            )
+    path, query, fragment = (quote(p, safe=_URI_CHARS) for p in parts[2:])
+    return urlunsplit((parts.scheme, netloc, path, query, fragment))
+
+
 def _rfc822(value: datetime) -> str:
     return email.utils.format_datetime(value.astimezone(UTC))
 
@@ -211,14 +251,14 @@ def render_atom(
 
 def _add_entry(fg: FeedGenerator, story: StoredEntry, summary_words: int) -> None:
     fe = fg.add_entry(order="append")
-    fe.id(story.id)
+    fe.id(_as_uri(story.id))
     fe.title(_xml_text(story.title) or "(untitled)")
     fe.updated(story.updated)
     fe.published(story.published)
     author = _xml_text(story.author or "").strip()
     if author:  # a blank name is not an author (RFC 4287 §3.2.1 requires a name)
         fe.author({"name": author})
-    link = _http_iri(story.link)
+    link = _http_uri(story.link)
     if link:
         fe.link(href=link, rel="alternate", type="text/html")
     summary = teaser(story.excerpt, story.body_text, summary_words)
@@ -278,16 +318,16 @@ def _source_element(story: StoredEntry) -> etree._Element:
     """RFC 4287 §4.2.11: the feed this entry was copied from."""
     source = etree.Element(_A + "source")
     ident = (
-        _http_iri(story.source_url)
-        or _http_iri(story.source_link)
+        _http_uri(story.source_url)
+        or _http_uri(story.source_link)
         or f"tag:feeds.invalid,2026:source/{story.source}"
     )
     etree.SubElement(source, _A + "id").text = ident
     etree.SubElement(source, _A + "title").text = _xml_text(story.source_title)
-    site = _http_iri(story.source_link)
+    site = _http_uri(story.source_link)
     if site:
         etree.SubElement(source, _A + "link", rel="alternate", type="text/html", href=site)
-    feed_url = _http_iri(story.source_url)
+    feed_url = _http_uri(story.source_url)
     if feed_url:
         etree.SubElement(source, _A + "link", rel="self", href=feed_url)
     return source
@@ -441,13 +481,12 @@ def render_rss(
     for story in stories:
         fe = fg.add_entry(order="append")
         fe.title(_xml_text(story.title) or "(untitled)")
-        link = _http_iri(story.link)
+        link = _http_uri(story.link)
         if link:
             fe.link(href=link)
         fe.guid(story.id, permalink=False)
         fe.pubDate(story.published)
-        summary = teaser(story.excerpt, story.body_text, output.summary_words)
-        fe.description(_xml_text(summary) or _xml_text(story.title) or "(untitled)")
+        fe.description(_rss_description(story, output.summary_words))
         fe.content(_xml_text(story.content_html), type="CDATA")
         author = _xml_text(story.author or "").strip()
         if author:
@@ -456,7 +495,7 @@ def render_rss(
             term = _xml_text(term).strip()
             if term:
                 fe.category(term=term)
-        source_url = _http_iri(story.source_url)
+        source_url = _http_uri(story.source_url)
         if source_url:
             fe.source(url=source_url, title=_xml_text(story.source_title))
     raw: bytes = fg.rss_str(pretty=False, encoding="UTF-8")
@@ -483,6 +522,16 @@ def render_rss(
         channel.insert(0, _archive_marker(root))
     etree.cleanup_namespaces(root, top_nsmap={"atom": ATOM_NS})
     return _serialize(root)
+
+
+def _rss_description(story: StoredEntry, summary_words: int) -> str:
+    """The teaser as HTML: readers read RSS ``<description>`` as HTML (RSS 2.0 spec,
+    "entity-encoded HTML is allowed"), so a teaser that *shows* markup
+    (``<img onerror=…>`` as text) would come alive there. HTML-escaped here, then
+    XML-escaped by the serializer; ``S&P`` is then ``S&amp;amp;P`` in the file,
+    which is what the W3C validator wants (no "Invalid HTML" warning)."""
+    text = _xml_text(teaser(story.excerpt, story.body_text, summary_words))
+    return html.escape(text or _xml_text(story.title) or "(untitled)", quote=False)
 
 
 def check_rss(data: bytes) -> list[str]:
