@@ -208,6 +208,16 @@ def _rfc822(value: datetime) -> str:
     return email.utils.format_datetime(value.astimezone(UTC))
 
 
+def _set_rfc822(element: etree._Element, value: datetime) -> None:
+    """Write ``value`` in ``element``, or remove the element when its year is before 100."""
+    if value.astimezone(UTC).year < 100:
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+        return
+    element.text = _rfc822(value)
+
+
 def _rfc3339(value: datetime) -> str:
     # isoformat pads the year to 4 digits, as RFC 3339 wants; strftime's %Y does not
     return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
@@ -505,12 +515,14 @@ def render_rss(
     assert channel is not None
     # feedgen writes the year with strftime's %Y, unpadded before the year 1000 (which
     # readers take for a two-digit year); RFC 822 dates with a 4-digit year instead.
+    # A year before 100 cannot be written at all: readers (and the W3C validator) take
+    # "0080" for 1980, so such a date is left out (pubDate is optional).
     for tag in ("pubDate", "lastBuildDate"):
         for element in channel.findall(tag):
-            element.text = _rfc822(newest)
+            _set_rfc822(element, newest)
     for item, story in zip(channel.findall("item"), stories, strict=True):
         for element in item.findall("pubDate"):
-            element.text = _rfc822(story.published)
+            _set_rfc822(element, story.published)
     for element in reversed(_extra_links(_A + "link", links)):
         channel.insert(0, element)
     channel.insert(

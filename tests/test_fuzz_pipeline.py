@@ -38,7 +38,7 @@ CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 
 settings.register_profile(
     "fuzz",
-    max_examples=50,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
