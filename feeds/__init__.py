@@ -21,7 +21,7 @@ database (``feeds --help`` stays fast). The layers behind them: docs/architectur
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from feeds.version import __version__
 
@@ -49,8 +49,10 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name on first use (PEP 562)."""
+def __getattr__(name: str) -> object:
+    """Import a public name on first use (PEP 562). Typed ``object`` so that the type
+    checker does not take every other name as present: the public ones are imported
+    above for it."""
     if name not in _LAZY:
         raise AttributeError(f"module 'feeds' has no attribute {name!r}")
     from importlib import import_module

@@ -153,3 +153,26 @@ class ValidationError(PublishError):
 
 class OPMLError(FeedsError):
     """An OPML file to import cannot be read or is not OPML."""
+
+
+#: How much of an error's message a source's record keeps.
+MAX_MESSAGE_CHARS = 1000
+
+_UNPRINTABLE = str.maketrans(dict.fromkeys((*range(32), *range(127, 160)), " "))
+
+
+def describe(exc: BaseException) -> str:
+    """An error as one line for a source's record: its class (unless it is one of ours, whose
+    message says it all) and its message, controls and unpaired surrogates replaced, cut to
+    :data:`MAX_MESSAGE_CHARS`.
+
+    ``ValueError: All strings must be XML compatible`` says more than the message alone.
+    """
+    message = str(exc) or type(exc).__name__
+    if not isinstance(exc, FeedsError):
+        message = f"{type(exc).__name__}: {message}"
+    message = message.encode("utf-8", "replace").decode("utf-8").translate(_UNPRINTABLE)
+    message = " ".join(message.split())
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+    return message

@@ -212,7 +212,7 @@ def test_nan_and_infinity_are_refused_with_the_key_path(
 def test_the_cli_exits_2_on_nan(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from feeds import cli
+    from feeds.app import cli
 
     path = write(tmp_path, GOOD + "\n[fetch]\ntotal_timeout = nan\n")
     result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(path)])
@@ -251,7 +251,7 @@ def test_an_output_may_not_overwrite_the_config_the_store_or_a_source(
 def test_the_cli_exits_2_before_an_output_clobbers_the_store(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from feeds import cli
+    from feeds.app import cli
 
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "feeds.db").write_bytes(b"precious")

@@ -229,5 +229,8 @@ def test_an_entry_dated_before_the_year_1000_is_saved_and_published(
     validate_independently(tmp_path / "out" / "all.atom")
     out = tmp_path / "out"
     assert b"<published>0005-03-04T00:00:00Z</published>" in (out / "all.atom").read_bytes()
-    assert b"<pubDate>Fri, 04 Mar 0005 00:00:00 +0000</pubDate>" in (out / "all.rss").read_bytes()
+    # RFC 822 readers take a year before 100 for two digits (email.utils reads "0005" as
+    # 2005, the W3C validator says "Incorrect day of week"): RSS leaves that date out.
+    rss_item = (out / "all.rss").read_bytes().split(b"<item>")[1]
+    assert b"An ancient story" in rss_item and b"<pubDate>" not in rss_item
     assert b'"date_published": "0005-03-04T00:00:00Z"' in (out / "all.json").read_bytes()

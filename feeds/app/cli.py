@@ -161,6 +161,7 @@ def refresh(
         _open_store(config, locked=True) as store,
         Fetcher(config.fetch) as fetcher,
         _progress(interactive, total) as on_source,
+        _tracebacks(verbose),
     ):
         try:
             report = run_refresh(
@@ -224,6 +225,28 @@ def metrics(config_path: Path | None) -> None:
     config = _load_config(config_path)
     with _open_store(config, locked=False) as store:
         click.echo(exposition(config, store, _utc_now()), nl=False)
+
+
+@contextmanager
+def _tracebacks(enabled: bool) -> Iterator[None]:
+    """With ``-v``, the traceback of each unexpected error a source or output met, on stderr
+    (the one-line error is printed with the source either way)."""
+    if not enabled:
+        yield
+        return
+    import logging
+
+    logger = logging.getLogger("feeds.refresh")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @contextmanager
@@ -804,6 +827,7 @@ def _report_json(
                 "warning": s.warning,
                 "feed_url": s.feed_url,
                 "full_text": s.full_text,
+                "dropped_entries": list(s.dropped_entries),
             }
             for s in sources
         ],

@@ -104,9 +104,26 @@ class Decision:
     scores: Mapping[str, float | str] = field(default_factory=dict)
 
 
+# What a published id may be (else one is minted): a web address with a host, a tag URI
+# (RFC 4151) or a URN (RFC 8141), in the syntax validators check. Anything else (javascript:,
+# data:, file:, "http:x", "tag:x") is no id to publish: a reader may take an id for a link.
+_ID_FORMS = re.compile(
+    r"(?:(?i:https?)://[^/]"
+    r"|tag:(?:[a-z0-9\-._]+@)?[a-z0-9.\-]+,\d{4}(?:-\d{2}(?:-\d{2})?)?:"
+    r"|urn:uuid:[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$"
+    r"|urn:(?!uuid:)[a-zA-Z0-9][a-zA-Z0-9-]{1,31}:"
+    r"(?:[a-zA-Z0-9()+,.:=@;$_!*'\-]|%[0-9A-Fa-f]{2}|[^\x00-\x7f])+$)"
+)
+
+
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # "100%" is no IRI (RFC 3987 pct-encoded)
+
+
 def is_absolute_iri(value: str) -> bool:
     """True for an absolute IRI that can serve as an Atom id (RFC 4287 §4.2.6)."""
-    return bool(_ABSOLUTE_IRI_RE.match(value))
+    return bool(
+        _ABSOLUTE_IRI_RE.match(value) and _ID_FORMS.match(value) and not _BARE_PERCENT.search(value)
+    )
 
 
 def guid_problem(entries: Sequence[CleanEntry]) -> str | None:

@@ -93,8 +93,14 @@ MAX_DECODE_ROUNDS = 3
 # --- characters ---------------------------------------------------------------------------
 
 # Everything that is not legal XML 1.0 (C0 except tab/LF/CR, surrogates, U+FFFE/U+FFFF) plus
-# C1 controls (legal but "discouraged" and never meant in feeds) and the BOM.
-_ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+# C1 controls and the other non-characters (legal but "discouraged" and never meant in feeds)
+# and the BOM.
+_NONCHARACTERS = "\ufdd0-\ufdef\ufffe\uffff" + "".join(
+    f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0x10000, 0x110000, 0x10000)
+)
+_ILLEGAL_CHARS = re.compile(
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufeff{_NONCHARACTERS}]"
+)
 _TAG_LIKE = re.compile(r"<(/?)([A-Za-z!?][A-Za-z0-9-]*)[^<>]*>|<(?=[A-Za-z!?/])")
 _BREAKING_TAGS = frozenset({"br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "tr"})
 
@@ -272,12 +278,34 @@ def _host(url: str) -> str:
         return ""
 
 
+# What a browser removes from a URL before it reads it (the WHATWG URL standard, "basic URL
+# parser"): C0 controls and spaces at both ends, tabs and newlines anywhere.
+_URL_ENDS = "".join(map(chr, range(0x21)))
+_URL_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
+
+
+# ASCII characters a URL may not hold as they are: a browser sends them percent-encoded.
+_URL_UNSAFE = re.compile(r'[ "<>`{}|\\^]')
+
+
+def _browser_url(url: str) -> str:
+    """``url`` as a browser reads it, with no character that XML forbids left in it.
+
+    ``" \x0e javascript:x"`` is the ``javascript:`` URL it is to a browser; the other
+    control characters go too (lxml refuses them in an attribute), and spaces, quotes,
+    angle brackets and the like are percent-encoded, as a browser sends them.
+    """
+    url = _URL_TAB_OR_NEWLINE.sub("", url.strip(_URL_ENDS))
+    url = _legal(url).strip()
+    return _URL_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", url)
+
+
 def _absolute_split(url: str, base_url: str | None) -> tuple[str, SplitResult] | None:
     """Resolve ``url`` against ``base_url``, with its parts; ``None`` when it stays relative."""
-    url = url.strip()
+    url = _browser_url(url)
     if base_url:
         try:
-            url = urljoin(base_url.strip(), url)
+            url = urljoin(_browser_url(base_url), url)
         except ValueError:
             return None
     if url.startswith("//"):
@@ -480,11 +508,53 @@ def _clean_tree(root: etree._Element, base_url: str | None) -> None:
     for el in root.iter("a", "A"):
         href = el.get("href")
         if href is not None:
-            resolved = _absolute(href, base_url)
-            if resolved is None:
+            resolved = _absolute_split(href, base_url)
+            if resolved is None or resolved[1].scheme.lower() not in _URL_SCHEMES:
                 del el.attrib["href"]  # it is there: get() found it
             else:
-                el.set("href", _without_tracking(resolved))
+                el.set("href", _without_tracking(resolved[0]))
+    # A quotation's source is a link too: resolved, or gone when it cannot be.
+    for el in root.iter("blockquote", "q", "BLOCKQUOTE", "Q"):
+        cite = el.get("cite")
+        if cite is not None:
+            resolved = _absolute_split(cite, base_url)
+            if resolved is None or resolved[1].scheme.lower() not in ("http", "https"):
+                del el.attrib["cite"]
+            else:
+                el.set("cite", resolved[0])
+
+
+# A numeric character reference, with or without its ";" (HTML decodes both).
+_ANY_NUMERIC_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
+
+
+def _illegal_reference(match: re.Match[str]) -> str:
+    """ "" for a reference to a character :data:`_ILLEGAL_CHARS` removes, else the reference.
+
+    C1 references stay: HTML reads most of them as windows-1252 (``&#150;`` is a dash); the
+    parser decodes them, and what stays a control character is removed after it.
+    """
+    digits, base = (match.group(1), 16) if match.group(1) else (match.group(2), 10)
+    digits = digits.lstrip("0")
+    if len(digits) > 7:  # beyond Unicode (and int() of a thousand digits would raise)
+        return ""
+    code_point = int(digits or "0", base)
+    if 0x80 <= code_point <= 0x9F:
+        return match.group()
+    if code_point > 0x10FFFF or _ILLEGAL_CHARS.match(chr(code_point)):
+        return ""
+    return match.group()
+
+
+def _without_illegal_references(html: str) -> str:
+    """``html`` without references to characters that XML forbids or that are controls.
+
+    The parser would decode them into attribute values and text (``href=" &#14; x"``),
+    which lxml then refuses to set and a browser reads past (see :func:`_browser_url`).
+    """
+    if "&#" not in html:
+        return html
+    return _ANY_NUMERIC_REFERENCE.sub(_illegal_reference, html)
 
 
 def _fragment_root(html: str) -> etree._Element:
@@ -495,7 +565,7 @@ def _fragment_root(html: str) -> etree._Element:
     Document-level tags in the fragment are removed first: libxml2 would otherwise end our body
     at a ``</body>`` and drop whatever follows a ``</html>``.
     """
-    html = _DOCUMENT_TAGS.sub("", _XML_DECL.sub("", _legal(html)))
+    html = _DOCUMENT_TAGS.sub("", _XML_DECL.sub("", _without_illegal_references(_legal(html))))
     # lxml.html.document_fromstring, which raised ParserError for "no document" (None).
     doc: etree._Element | None = etree.fromstring("<html><body>" + html, _HTML_PARSER)
     if _over_limits(_HTML_PARSER):
@@ -612,7 +682,7 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     if tag == "iframe" and attribute == "src" and _host(value) not in _IFRAME_HOSTS:
         return None
     if attribute in _URL_ATTRIBUTES:
-        scheme = _URL_SCHEME.match(_URL_NOISE.sub("", htmllib.unescape(value)))
+        scheme = _URL_SCHEME.match(_URL_NOISE.sub("", _legal(htmllib.unescape(value))))
         if scheme is not None and scheme.group(1).lower() not in _URL_SCHEMES:
             return None
     return value

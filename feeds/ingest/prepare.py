@@ -8,14 +8,18 @@ HTTP client, no database), so the workers stay small.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
 from feeds.core import dedupe
-from feeds.errors import NotAFeedError, ParseError
-from feeds.types import Body, CleanEntry, ParsedFeed
+from feeds.errors import NotAFeedError, ParseError, describe
+from feeds.types import Body, CleanEntry, ParsedEntry, ParsedFeed
+
+log = logging.getLogger("feeds.refresh")
 
 Signature = tuple[int, ...]
 
@@ -38,6 +42,7 @@ class Job(NamedTuple):
     full_text: str | bool = False
     known: frozenset[str] = frozenset()
     bodies: Mapping[str, Body] = {}  # shared, never mutated
+    retried: bool = False  # given to a second worker after the first one died
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,10 @@ class Prepared:
     buckets: tuple[tuple[int, ...], ...] = ()  # dedupe.lsh_buckets of each signature (or ())
     wants_full_text: tuple[bool, ...] = ()
     body_keys: tuple[str, ...] = ()  # normalize.body_key of each entry's body
+    #: Entries that could not be cleaned and were left out, each as "title: error".
+    dropped: tuple[str, ...] = ()
+    #: The traceback of what prepare() raised unexpectedly (``error`` says what it was).
+    trace: str | None = None
 
     def feed_and_entries(self) -> tuple[ParsedFeed, list[CleanEntry]]:
         """The parsed feed and its cleaned entries; raises the parse error, if any."""
@@ -79,11 +88,63 @@ class Prepared:
         return self.signatures[i]
 
 
+class Cleaned(NamedTuple):
+    """A document's entries cleaned one by one: those that could be, and those that could not."""
+
+    entries: tuple[ParsedEntry, ...]  # the raw entries that were cleaned
+    cleaned: tuple[CleanEntry, ...]  # ... and what they became
+    body_keys: tuple[str, ...]  # normalize.body_key of each one's body
+    dropped: tuple[str, ...]  # "title: error" of each entry that could not be cleaned
+
+
+def clean_entries(
+    entries: Sequence[ParsedEntry], now: datetime, bodies: Mapping[str, Body] | None = None
+) -> Cleaned:
+    """Clean each entry on its own: one that raises is left out and named, not the source.
+
+    ``bodies``: bodies already cleaned, by :func:`feeds.normalize.body_key`.
+    """
+    from feeds.ingest import normalize
+
+    kept: list[ParsedEntry] = []
+    cleaned: list[CleanEntry] = []
+    keys: list[str] = []
+    dropped: list[str] = []
+    for entry in entries:
+        try:
+            source = normalize.body_source(entry)
+            key = normalize.body_key(source)
+            body = bodies.get(key) if bodies else None
+            if body is None:
+                body = normalize.clean_body(source)
+            clean = normalize.normalize_entry(entry, now=now, body=body)
+        except Exception as exc:  # a bug: the entry goes, the source and the run go on
+            log.info("entry %r could not be cleaned", entry.title, exc_info=exc)
+            dropped.append(f"{normalize.clean_title(entry.title or '')[:80]!r}: {describe(exc)}")
+            continue
+        kept.append(entry)
+        cleaned.append(clean)
+        keys.append(key)
+    return Cleaned(tuple(kept), tuple(cleaned), tuple(keys), tuple(dropped))
+
+
+def prepare_safely(job: Job) -> Prepared:
+    """:func:`prepare`, with whatever it raises as the document's error (and its traceback)."""
+    try:
+        return prepare(job)
+    except Exception as exc:
+        return Prepared(
+            url=job.url,
+            error=f"{describe(exc)} (while reading the document)",
+            trace="".join(traceback.format_exception(exc)),
+        )
+
+
 def prepare(job: Job) -> Prepared:
     """Parse and clean one feed document. Pure: no store, no clock but ``job.now``."""
     # Imported here: a process that prepares nothing (a run in which nothing changed)
     # never loads the parsing and cleaning stack. See also pipeline.preload().
-    from feeds.ingest import fulltext, normalize, parse
+    from feeds.ingest import fulltext, parse
 
     try:
         feed = parse.parse(job.content, url=job.url, headers=job.headers)
@@ -91,17 +152,10 @@ def prepare(job: Job) -> Prepared:
         return Prepared(url=job.url, error=exc.message, page_feed_urls=exc.feed_urls)
     except ParseError as exc:
         return Prepared(url=job.url, error=exc.message)
-    body_keys: list[str] = []
-    bodies: list[Body] = []
-    for entry in feed.entries:
-        source = normalize.body_source(entry)
-        body_keys.append(normalize.body_key(source))
-        known_body = job.bodies.get(body_keys[-1])
-        bodies.append(known_body if known_body is not None else normalize.clean_body(source))
-    cleaned = tuple(
-        normalize.normalize_entry(entry, now=job.now, body=body)
-        for entry, body in zip(feed.entries, bodies, strict=True)
-    )
+    kept = clean_entries(feed.entries, job.now, job.bodies)
+    if kept.dropped:
+        feed = replace(feed, entries=kept.entries)
+    cleaned, body_keys = kept.cleaned, kept.body_keys
     keys = tuple(dedupe.entry_keys(cleaned))
     unsigned = frozenset(i for i, k in enumerate(keys) if k.content_hash in job.known)
     signatures = tuple(
@@ -127,5 +181,6 @@ def prepare(job: Job) -> Prepared:
         unsigned=unsigned,
         buckets=buckets,
         wants_full_text=wants,
-        body_keys=tuple(body_keys),
+        body_keys=body_keys,
+        dropped=kept.dropped,
     )

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -177,8 +177,57 @@ def _http_iri(value: str | None) -> str | None:
     return None
 
 
+def _http_uri(value: str | None) -> str | None:
+    """An http(s) IRI as a URI (see :func:`_as_uri`), or None."""
+    iri = _http_iri(value)
+    return None if iri is None else _as_uri(iri)
+
+
+# What RFC 2396 lets a URI hold besides letters and digits: what the W3C Feed Validator
+# checks ids and links against ("id must be a full and valid URL", "IRI found where URL
+# expected", and hrefs too long for its IDNA trick).
+_URI_CHARS = ";/?:@&=+$.-_!~*'()%,#"
+_URI_RE = re.compile(r"[0-9A-Za-z" + re.escape(_URI_CHARS) + r"]*")
+
+
+def _as_uri(iri: str) -> str:
+    """``iri`` with URI characters only (RFC 3987 §3.1): an http(s) host in IDNA, the other
+    characters outside RFC 2396 percent-encoded as UTF-8. The same IRI always gives the
+    same URI, so an id stays stable."""
+    if _URI_RE.fullmatch(iri):
+        return iri
+    parts = urlsplit(iri)
+    if parts.scheme.lower() not in ("http", "https"):
+        return quote(iri, safe=_URI_CHARS)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        host = parts.hostname or ""
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+            port = f":{parts.port}" if parts.port is not None else ""
+        except (UnicodeError, ValueError):
+            netloc = quote(netloc, safe=_URI_CHARS + "[]")
+        else:
+            userinfo = netloc.rpartition("@")[0]
+            netloc = (f"{quote(userinfo, safe=_URI_CHARS)}@" if userinfo else "") + (
+                ascii_host + port
+            )
+    path, query, fragment = (quote(p, safe=_URI_CHARS) for p in parts[2:])
+    return urlunsplit((parts.scheme, netloc, path, query, fragment))
+
+
 def _rfc822(value: datetime) -> str:
     return email.utils.format_datetime(value.astimezone(UTC))
+
+
+def _set_rfc822(element: etree._Element, value: datetime) -> None:
+    """Write ``value`` in ``element``, or remove the element when its year is before 100."""
+    if value.astimezone(UTC).year < 100:
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
+        return
+    element.text = _rfc822(value)
 
 
 def _rfc3339(value: datetime) -> str:
@@ -224,7 +273,7 @@ def render_atom(
 
 def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> None:
     fe = fg.add_entry(order="append")
-    fe.id(story.id)
+    fe.id(_as_uri(story.id))
     title = _title(story)
     fe.title(title)
     fe.updated(story.updated)
@@ -232,7 +281,7 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> N
     author = _author(story)
     if author:  # a blank name is not an author (RFC 4287 §3.2.1 requires a name)
         fe.author({"name": author})
-    link = _http_iri(story.link)
+    link = _http_uri(story.link)
     if link:
         fe.link(href=link, rel="alternate", type="text/html")
     summary = _xml_text(teaser(story.excerpt, story.body_text, output.summary_words))
@@ -345,8 +394,8 @@ def _source_element(story: StoredEntry) -> etree._Element:
     """RFC 4287 §4.2.11: the feed this entry was copied from."""
     source = etree.Element(_A + "source")
     ident = (
-        _http_iri(story.source_url)
-        or _http_iri(story.source_link)
+        _http_uri(story.source_url)
+        or _http_uri(story.source_link)
         or f"tag:feeds.invalid,2026:source/{story.source}"
     )
     etree.SubElement(source, _A + "id").text = ident
@@ -354,10 +403,10 @@ def _source_element(story: StoredEntry) -> etree._Element:
     # The source feed changed at the latest when this entry did (RFC 4287 §4.2.11:
     # source SHOULD carry updated); the store keeps no other date of the source feed.
     etree.SubElement(source, _A + "updated").text = _rfc3339(story.updated)
-    site = _http_iri(story.source_link)
+    site = _http_uri(story.source_link)
     if site:
         etree.SubElement(source, _A + "link", rel="alternate", type="text/html", href=site)
-    feed_url = _http_iri(story.source_url)
+    feed_url = _http_uri(story.source_url)
     if feed_url:
         etree.SubElement(source, _A + "link", rel="self", href=feed_url)
     return source
@@ -510,7 +559,7 @@ def render_rss(
     for story in stories:
         fe = fg.add_entry(order="append")
         fe.title(_title(story))
-        link = _http_iri(story.link)
+        link = _http_uri(story.link)
         if link:
             fe.link(href=link)
         fe.guid(story.id, permalink=False)
@@ -523,7 +572,7 @@ def render_rss(
         if author:
             fe.dc.dc_creator(author)
         _add_categories(fe, story)
-        source_url = _http_iri(story.source_url)
+        source_url = _http_uri(story.source_url)
         if source_url:
             fe.source(url=source_url, title=_source_title(story))
     raw: bytes = fg.rss_str(pretty=False, encoding="UTF-8")
@@ -533,12 +582,14 @@ def render_rss(
     assert channel is not None
     # feedgen writes the year with strftime's %Y, unpadded before the year 1000 (which
     # readers take for a two-digit year); RFC 822 dates with a 4-digit year instead.
+    # A year before 100 cannot be written at all: readers (and the W3C validator) take
+    # "0080" for 1980, so such a date is left out (pubDate is optional).
     for tag in ("pubDate", "lastBuildDate"):
         for element in channel.findall(tag):
-            element.text = _rfc822(newest)
+            _set_rfc822(element, newest)
     for item, story in zip(channel.findall("item"), stories, strict=True):
         for element in item.findall("pubDate"):
-            element.text = _rfc822(story.published)
+            _set_rfc822(element, story.published)
     for element in reversed(_extra_links(_A + "link", links)):
         channel.insert(0, element)
     channel.insert(
@@ -568,13 +619,13 @@ def channel_site(output: OutputConfig, stories: Sequence[StoredEntry], links: Do
     output's sources in their configured order; else the site of the document's URL."""
     if output.url:
         return urljoin(output.url, "/")
-    sites = {s.source: s.source_link for s in stories if _http_iri(s.source_link)}
+    sites = {s.source: uri for s in stories if (uri := _http_uri(s.source_link))}
     for name in output.sources:
         site = sites.get(name)
         if site:
             return site
     if sites:
-        return sites[min(sites)] or ""
+        return sites[min(sites)]
     return urljoin(links.self_href, "/")
 
 

@@ -243,6 +243,9 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
             except FeedsError as exc:  # e.g. the disk is full: log it and try again later
                 log.error("run failed: %s", exc)
                 next_run = clock() + daemon.config.daemon.heartbeat
+            except Exception:  # a bug: the daemon logs it and goes on
+                log.exception("run failed")
+                next_run = clock() + daemon.config.daemon.heartbeat
             else:
                 _log_tick(report)
                 next_run = report.next_run

@@ -29,6 +29,7 @@ import contextlib
 import functools
 import importlib
 import itertools
+import logging
 import multiprocessing
 import os
 import pickle
@@ -39,14 +40,15 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from feeds.errors import FetchError
+from feeds.errors import FetchError, describe
 from feeds.ingest.fetch import Fetcher, PageFetcher, interleave, request_host
-from feeds.ingest.prepare import Job, Prepared, prepare
+from feeds.ingest.prepare import Job, Prepared, prepare_safely
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 PARALLEL_MIN_BYTES = 1024 * 1024
@@ -77,6 +79,8 @@ WINDOW = 0.05
 how long the consumer waits for a server before ``on_wait`` (see :func:`stream`)."""
 
 Outcome = FetchResult | FetchError
+
+log = logging.getLogger("feeds.refresh")
 
 
 def stream(
@@ -132,8 +136,9 @@ def stream(
         fetching = _Fetching(fetcher, requests, order, buffer_bytes)
         stack.callback(fetching.stop)
     arrived: dict[int, Outcome] = {}
-    jobs: dict[int, Job] = {}
+    jobs: dict[int, Job] = {}  # to prepare in this process
     working: dict[int, Future[Prepared]] = {}
+    submitted: dict[int, tuple[Job, ProcessPoolExecutor]] = {}  # to each worker's job, its pool
     fetched_bytes = 0  # new documents so far: starts the pool
     documents = 0  # (one document is no work to share)
 
@@ -143,7 +148,10 @@ def stream(
         if outcome is None:  # a worker finished i's document
             return
         if isinstance(outcome, _Raised):
-            raise outcome.exc  # a bug in a fetch (which returns FetchErrors), or a dead process
+            # A bug in a fetch (which returns FetchErrors), or a fetch process that died:
+            # that source's error, not the run's.
+            log.info("%s: the fetch failed", requests[i].source, exc_info=outcome.exc)
+            outcome = FetchError(requests[i].url, describe(outcome.exc))
         arrived[i] = outcome
         if not isinstance(outcome, FetchResult) or outcome.content is None:
             return
@@ -155,10 +163,48 @@ def stream(
         if pool is None and fetched_bytes >= PARALLEL_MIN_BYTES and documents > 1:
             pool = _start_pool(stack)
         if pool is not None:
-            working[i] = pool.submit(prepare, job)
-            working[i].add_done_callback(_notify(fetching.finished, (i, None)))
+            submit(i, job, pool)
         else:
             jobs[i] = job
+
+    def submit(i: int, job: Job, to: ProcessPoolExecutor) -> None:
+        nonlocal pool
+        try:
+            future = to.submit(prepare_safely, job)
+        except BrokenProcessPool:  # a worker died since: the job goes to a new pool
+            if to is pool:
+                pool = _start_pool(stack)
+            if pool is None:
+                jobs[i] = job  # (no core to spare) this process prepares it
+                return
+            to = pool
+            future = to.submit(prepare_safely, job)
+        working[i] = future
+        future.add_done_callback(_notify(fetching.finished, (i, None)))
+        submitted[i] = (job, to)
+
+    def prepared_by_worker(i: int) -> Prepared:
+        """What the worker made of ``i``'s document. A worker that died (killed, out of
+        memory) breaks its pool and fails every job in it: each is given once more to a
+        new pool; a document that breaks that one too is its source's error."""
+        nonlocal pool
+        job, owner = submitted.pop(i)
+        try:
+            return working.pop(i).result()
+        except BrokenProcessPool as exc:
+            if job.retried:
+                return _failed(job, exc)
+            log.info("%s: a worker process ended; trying again", requests[i].source)
+            if owner is pool:
+                pool = _start_pool(stack)
+            if pool is None:
+                return _failed(job, exc)
+            submit(i, job._replace(retried=True), pool)
+            if i in jobs:
+                return prepare_safely(jobs.pop(i))
+            return prepared_by_worker(i)
+        except Exception as exc:  # the job or its result did not pickle: a bug
+            return _failed(job, exc)
 
     def take_all() -> None:
         while True:
@@ -182,10 +228,21 @@ def stream(
             fetching.consumed(i, len(outcome.content))
         prepared: Prepared | None = None
         if i in working:
-            prepared = working.pop(i).result()
+            prepared = prepared_by_worker(i)
         elif i in jobs:
-            prepared = prepare(jobs.pop(i))
+            prepared = prepare_safely(jobs.pop(i))
+        if prepared is not None and prepared.trace is not None:
+            log.info("%s: %s\n%s", requests[i].source, prepared.error, prepared.trace)
         yield i, outcome, prepared
+
+
+def _failed(job: Job, exc: BaseException) -> Prepared:
+    """A job no worker could finish, as its document's error."""
+    return Prepared(
+        url=job.url,
+        error=f"{describe(exc)} (while reading the document in a worker process)",
+        trace="".join(traceback.format_exception(exc)),
+    )
 
 
 @dataclass(frozen=True)
@@ -417,13 +474,13 @@ class _FetchProcesses:
             reader.start()
 
     def _read(self, child: _Child) -> None:
-        received = 0
+        received: set[int] = set()
         try:
             while True:
                 message = child.results.recv()
                 if message[0] == "event":
                     self.finished.put(message[1])
-                    received += 1
+                    received.add(message[1][0])
                 elif message[0] == "turns":  # its last word: when its hosts may be asked next
                     self._fetcher.keep_turns(message[1])
                 else:  # ("pages", call, what they gave)
@@ -435,8 +492,10 @@ class _FetchProcesses:
         for call in list(self._pages):
             if (future := self._pages.pop(call, None)) is not None:
                 future.set_exception(ended)
-        if received < len(child.part) and not self._stopping:
-            self.finished.put((-1, _Raised(ended)))
+        if not self._stopping:  # what it had not fetched yet is those sources' error
+            for i in child.part:
+                if i not in received:
+                    self.finished.put((i, _Raised(ended)))
 
     def consumed(self, i: int, size: int) -> None:
         """The consumer took request ``i``'s document of ``size`` bytes: room in the buffer."""

@@ -27,6 +27,7 @@ The clock is passed in (``now``); this module never reads the real time.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -39,9 +40,17 @@ from typing import TYPE_CHECKING
 
 from feeds.config import Config, OutputConfig, SourceConfig
 from feeds.core import dedupe, schedule
-from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
+from feeds.errors import (
+    FetchError,
+    HTTPStatusError,
+    NotAFeedError,
+    ParseError,
+    PublishError,
+    StoreError,
+    describe,
+)
 from feeds.ingest.fetch import Fetcher, PageFetcher
-from feeds.ingest.prepare import Job, Prepared, prepare
+from feeds.ingest.prepare import Job, Prepared, clean_entries, prepare
 from feeds.publish import websub
 from feeds.run import hooks
 from feeds.run.adaptive import with_adaptive_intervals
@@ -77,6 +86,8 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 # Copies saved before signatures existed that one refresh signs (a few seconds at most).
 SIGN_PER_RUN = 2000
 
+log = logging.getLogger("feeds.refresh")
+
 _ALWAYS_SHOWN = (Change.NEW, Change.UPDATED, Change.UNCHANGED, Change.DUPLICATE)
 
 
@@ -98,6 +109,8 @@ class SourceReport:
     feed_url: str | None = None
     #: What full text did (pages used, kept feed texts and why, deferred by the budget).
     full_text: str | None = None
+    #: Entries left out because they could not be cleaned, each as "title: error".
+    dropped_entries: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -130,6 +143,11 @@ class SourceReport:
             text += f" ({self.full_text})"
         if self.warning:
             text += f" (warning: {self.warning})"
+        if self.dropped_entries:
+            text += (
+                f" ({len(self.dropped_entries)} entries could not be cleaned and were left out:"
+                f" {'; '.join(self.dropped_entries)})"
+            )
         if self.moved_to:
             text += f" (moved permanently to {self.moved_to})"
         return text
@@ -269,7 +287,7 @@ def refresh(
                 grouped[0] += 1
                 grouped[1] += len(ready.cleaned) if ready is not None else 0
             tally.fetched(outcome)
-            report = _ingest(run, source, states[source.name], requests[i], outcome, ready)
+            report = _ingest_or_fail(run, source, states[source.name], requests[i], outcome, ready)
             reports.append(report)
             if on_source is not None:
                 on_source(report)
@@ -549,10 +567,12 @@ def _ingest(
         )
         parsed, records, deferred = list(section.entries), section.records, section.deferred
         note: str | None = section.note
-        cleaned = [normalize.normalize_entry(entry, now=now) for entry in parsed]
+        kept = clean_entries(parsed, now)
+        cleaned, dropped = list(kept.cleaned), kept.dropped
     else:
         if prepared is None:
             prepared = prepare(_job(store, source, outcome, now))
+        dropped = prepared.dropped
         try:
             feed, cleaned = prepared.feed_and_entries()
         except NotAFeedError as exc:
@@ -570,7 +590,9 @@ def _ingest(
                 last_modified=outcome.last_modified,
                 body_hash=outcome.body_hash,
             )
-            cleaned = [normalize.normalize_entry(entry, now=now) for entry in feed.entries]
+            kept = clean_entries(feed.entries, now)
+            feed = replace(feed, entries=kept.entries)
+            cleaned, dropped = list(kept.cleaned), kept.dropped
             prepared = None  # made here, from another document
         except ParseError as exc:
             return failed(outcome.status, exc.message)
@@ -594,8 +616,9 @@ def _ingest(
         cleaned = list(enriched.entries)
         records, deferred, note = enriched.records, enriched.deferred, enriched.note
 
-    if deferred:
-        # Read the document again next run, so the pages the budget skipped are picked up.
+    if deferred or dropped:
+        # Read the document again next run, so the pages the budget skipped are picked up
+        # (and the entries that could not be cleaned are tried again).
         validators = FetchOutcome(status=validators.status, error=None)
     with store.transaction():
         for record in records:
@@ -627,7 +650,39 @@ def _ingest(
         full_text=note,
         next_due=next_due,
         moved_to=moved,
+        dropped_entries=dropped,
     )
+
+
+def _ingest_or_fail(
+    run: _Run,
+    source: SourceConfig,
+    state: SourceState,
+    request: FetchRequest,
+    outcome: FetchResult | FetchError,
+    prepared: Prepared | None = None,
+) -> SourceReport:
+    """:func:`_ingest`, with whatever it raises as the source's error: the run goes on.
+
+    What it saved is undone (its savepoint), the error recorded like a failed fetch (so
+    the source keeps its entries and is retried after the usual back-off), and the
+    traceback logged (``feeds refresh -v`` shows it). Only a store that cannot save
+    (:class:`~feeds.errors.StoreError`) ends the run: nothing else could be saved either.
+    """
+    try:
+        return _ingest(run, source, state, request, outcome, prepared)
+    except StoreError:
+        raise
+    except Exception as exc:
+        message = describe(exc)
+        log.info("%s: %s", source.name, message, exc_info=exc)
+    store, now, name = run.store, run.now, source.name
+    status = outcome.status if isinstance(outcome, FetchResult) else None
+    update = schedule_update(state, run.config.schedule, FetchError(request.url, message), now)
+    with store.transaction():
+        after = store.record_attempt(name, FetchOutcome(status=status, error=message), update, now)
+    next_due = schedule.next_due(after, run.config.schedule, run.config.interval(name))
+    return SourceReport(name=name, url=state.url, status=status, error=message, next_due=next_due)
 
 
 def ingest_entries(
@@ -808,11 +863,11 @@ def publish_all(
         from feeds.publish import archive
         from feeds.publish.documents import publish
 
-        pages: list[archive.Page] = []
-        if output.archive:
-            pages = archive.plan(output, store.story_index(output.sources))
-        entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe)
         try:
+            pages: list[archive.Page] = []
+            if output.archive:
+                pages = archive.plan(output, store.story_index(output.sources))
+            entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe)
             result = publish(output, entries, archive_pages=len(pages))
             with store.transaction():
                 written_pages = archive.publish_archives(output, store, pages, config.dedupe)
@@ -829,6 +884,14 @@ def publish_all(
                 )
         except PublishError as exc:
             failure = OutputReport(name=output.name, path=str(output.path), error=str(exc))
+            reports.append(timed(failure, started))
+            continue
+        except StoreError:
+            raise
+        except Exception as exc:  # a bug: this output's error, the others are published
+            log.info("output %s: %s", output.name, describe(exc), exc_info=exc)
+            error = describe(exc)
+            failure = OutputReport(name=output.name, path=str(output.path), error=error)
             reports.append(timed(failure, started))
             continue
         reports.append(

@@ -521,13 +521,17 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
         self._db.execute("SAVEPOINT unit")
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             # After some errors (disk full, I/O) SQLite has rolled back the whole
             # transaction already, savepoint included: the error is what matters.
             if self._db.in_transaction:
                 with suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK TO unit")
                     self._db.execute("RELEASE unit")
+            if isinstance(exc, sqlite3.OperationalError):
+                # Environmental (read-only file, disk full, I/O error, lock timeout): the
+                # store's error, which ends the run, not the error of the unit's source.
+                raise StoreError(f"{self.path}: cannot save: {exc}") from exc
             raise
         self._db.execute("RELEASE unit")
 
