@@ -267,7 +267,7 @@ NUM_BINS = BANDS * ROWS
 MAX_SIGNED_WORDS = 3000
 #: Signatures are comparable only under the same scheme: the store signs its copies
 #: again when this changes (a new algorithm, or a Python whose tuple hash differs).
-SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
+SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-lead-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
 _MASK32 = 0xFFFFFFFF
 _BIN_SHIFT = 64 - 6  # top 6 bits of a 64-bit hash choose one of 64 bins
 _VALUE_SHIFT = _BIN_SHIFT - 32  # the next 32 bits are the bin's value
@@ -351,9 +351,13 @@ def signature(text: str) -> tuple[int, ...] | None:
     scheme so that a store signed under another one is signed again). Sorted,
     a bin's smallest hash is the first one at or above the bin's floor.
     """
-    seq = _word_ids(text)
+    seq = _word_ids(signed_text(text))
     if seq is None:
         return None
+    return _minhash(seq)
+
+
+def _minhash(seq: list[int]) -> tuple[int, ...]:
     grams = zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False)  # shorter tails end it
     hashes = sorted(set(map(hash, grams)))
     bins = [-1] * NUM_BINS
@@ -398,6 +402,76 @@ def _word_ids(text: str) -> list[int] | None:
 
 
 _ASCII_WORD_RE = re.compile(rb"\w+")
+
+# A wire dateline in front of the first paragraph: "LONDON, Nov 3 (Site) - ", "PARIS (Site) -".
+_DATELINE_RE = re.compile(
+    r"^\s*[A-Z][A-Za-z .'/-]{1,40}"
+    r"(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
+    r"(?:\s*\([^)]{1,60}\))?\s*[-\u2013\u2014]+\s+"
+)
+# Credit and syndication lines a copy carries around the story's text.
+_CREDIT_RES = (
+    re.compile(r"\((?:Reporting|Writing|Additional reporting|Editing)\b[^)]{0,300}\)"),
+    re.compile(r"This (?:article|story) was (?:originally|first) published (?:by|on|at)\b.*$"),
+    re.compile(r"Read the (?:full|whole|rest of the) (?:story|article)\b.*$"),
+    re.compile(r"The post .{1,300}? appeared first on .{1,100}$"),
+)
+
+
+def signed_text(text: str) -> str:
+    """The part of a body that is signed: without a leading wire dateline or credit lines.
+
+    Only the signature sees this text; the published body keeps them.
+    """
+    found = _DATELINE_RE.match(text)
+    if found is not None and found.group(0).strip()[:1].isupper() and _has_dateline(found.group(0)):
+        text = text[found.end() :]
+    for credit in _CREDIT_RES:
+        text = credit.sub(" ", text)
+    return text
+
+
+def _has_dateline(prefix: str) -> bool:
+    """A dateline names a place in capitals, or carries a date or a (credit)."""
+    head = prefix.split(",")[0].split("(")[0].strip()
+    return head.isupper() or "(" in prefix
+
+
+# The lead: a copy cut to its first paragraphs shares it with the original, although their
+# whole bodies resemble little. Its own LSH bands find such copies.
+LEAD_WORDS = 20
+LEAD_BANDS = 8
+LEAD_ROWS = 2
+
+
+def lead_buckets(text: str) -> tuple[int, ...]:
+    """LSH buckets of the signature of the first LEAD_WORDS words of the signed text."""
+    seq = _word_ids(signed_text(text))
+    if seq is None or len(seq) < LEAD_WORDS:
+        return ()
+    sig = _minhash(seq[:LEAD_WORDS])
+    out = []
+    for band in range(LEAD_BANDS):
+        rows = sig[band * LEAD_ROWS : (band + 1) * LEAD_ROWS]
+        data = struct.pack(f"<2sB{LEAD_ROWS}I", b"ld", band, *rows)
+        out.append(
+            int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
+        )
+    return tuple(out)
+
+
+def shingle_set(text: str) -> frozenset[tuple[int, ...]]:
+    """The word 3-shingles of the signed text (as word ids)."""
+    seq = _word_ids(signed_text(text)) or []
+    return frozenset(zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False))
+
+
+def containment(short: str, long: str) -> float:
+    """|A ∩ B| / |A| for the shingles A of ``short`` and B of ``long`` (0 when A is empty)."""
+    a = shingle_set(short)
+    if not a:
+        return 0.0
+    return len(a & shingle_set(long)) / len(a)
 
 
 def encode_signature(sig: tuple[int, ...]) -> bytes:
@@ -479,10 +553,36 @@ class Alike:
 _LANES = struct.Struct(f"<{NUM_BINS}I")
 
 
+_WIRE_PREFIX_RE = re.compile(
+    r"^\s*(?:(?:UPDATE|WRAPUP|RPT|REFILE|CORRECTED|CORRECTION|RE-?SEND|BRIEF|EXCLUSIVE)"
+    r"(?:\s*\d+)?\s*[-:\u2013\u2014]\s*)+",
+    re.IGNORECASE,
+)
+_SITE_SUFFIX_RE = re.compile(r"\s+[|\u2013\u2014-]\s+([^|\u2013\u2014-]{2,40})$")
+
+
+def normalized_title(title: str, sites: Sequence[str] = ()) -> str:
+    """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site suffixes.
+
+    A trailing ``| Site`` is always a site's name; a trailing ``- Site`` is dropped when it
+    names one of ``sites`` or is a short run of capitalized words.
+    """
+    title = _WIRE_PREFIX_RE.sub("", title).strip()
+    found = _SITE_SUFFIX_RE.search(title)
+    if found is not None:
+        tail = found.group(1).strip()
+        bar = "|" in found.group(0)
+        known = any(tail.casefold() == s.casefold() for s in sites)
+        short_name = len(tail.split()) <= 4 and all(w[:1].isupper() for w in tail.split())
+        if bar or known or short_name:
+            title = title[: found.start()].strip()
+    return title
+
+
 def title_resemblance(a: str, b: str) -> float:
-    """Jaccard resemblance of two titles' content words (0..1; 0 when one has none)."""
-    wa = {w for w in words(a) if w not in _STOPWORDS}
-    wb = {w for w in words(b) if w not in _STOPWORDS}
+    """Jaccard resemblance of two normalized titles' content words (0..1; 0 when one has none)."""
+    wa = {w for w in words(normalized_title(a)) if w not in _STOPWORDS}
+    wb = {w for w in words(normalized_title(b)) if w not in _STOPWORDS}
     if not wa or not wb:
         return 0.0
     return len(wa & wb) / len(wa | wb)
@@ -523,6 +623,8 @@ numbers_agreement = agreement
 # the same template, the same announcement about another company.
 MIN_NUMBERS_AGREEMENT = 0.5
 MIN_NAMES_AGREEMENT = 0.7
+# A contained copy has at least this many words (a headline-only teaser proves nothing).
+CONTAINED_MIN_WORDS = 20
 # In the grey zone (body between body_min and body_threshold) the facts must
 # agree more closely.
 GREY_ZONE_AGREEMENT = 0.8
@@ -539,6 +641,8 @@ class Candidate:
     published: datetime
     signature: tuple[int, ...]
     body_text: str
+    #: Found by its lead's bands (see :func:`lead_buckets`), not necessarily by its body's.
+    via_lead: bool = False
 
 
 def near_match(
@@ -563,10 +667,20 @@ def near_match(
         if hours > options.window_hours:
             continue
         body = resemblance(sig, cand.signature)
-        if body < options.body_min:
-            continue
         heading = title_resemblance(title, cand.title)
-        if body >= options.body_threshold and (heading > 0 or cand.source != source):
+        contained = 0.0
+        if body < options.body_min:
+            if not cand.via_lead or cand.source == source:
+                continue
+            # A copy cut to its first paragraphs (or the original of such a copy):
+            # its shingles are mostly inside the longer body.
+            cand_body = body_of(cand) if body_of is not None else cand.body_text
+            short, long = sorted((body_text, cand_body), key=len)
+            contained = containment(short, long)
+            if contained < options.containment_min or len(words(short)) < CONTAINED_MIN_WORDS:
+                continue
+            rule = "contained in the other copy"
+        elif body >= options.body_threshold and (heading > 0 or cand.source != source):
             # One publisher's two items with no title word in common are two
             # items, even over near-identical text (a templated page).
             rule = "near-identical body"
@@ -579,16 +693,17 @@ def near_match(
         cand_body = body_of(cand) if body_of is not None else cand.body_text
         agree = agreement(mine[0], numbers(cand_body))
         same_names = agreement(mine[1], names(cand.title + ". " + cand_body))
-        if rule == "near-identical body":
+        if rule in ("near-identical body", "contained in the other copy"):
             facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
         else:  # the grey zone asks more of the facts
             facts_agree = min(agree, same_names) >= GREY_ZONE_AGREEMENT
         if not facts_agree:
             continue
-        score = body + heading / 10
+        score = max(body, contained) + heading / 10
         if best is None or score > best[0]:
             scores: dict[str, float | str] = {
                 "body": round(body, 4),
+                **({"containment": round(contained, 4)} if contained else {}),
                 "title": round(heading, 4),
                 "hours": round(hours, 2),
                 "numbers": round(agree, 4),
@@ -600,19 +715,41 @@ def near_match(
     return best[1] if best else None
 
 
-# Two texts under one GUID this far apart are different articles, not an edit.
-REUSED_BODY_MAX = 0.2
-REUSED_TITLE_MAX = 0.3
+# Under one identity key (GUID, link, post id), a changed text is an edit of the same story
+# when its body still resembles the stored one this much, or one body mostly contains the
+# other (a story cut or extended), or the titles agree and the bodies share something.
+EDIT_BODY_MIN = 0.3
+EDIT_CONTAINMENT_MIN = 0.6
+EDIT_TITLE_MIN = 0.5
+EDIT_TITLE_BODY_MIN = 0.1
 
 
-def is_reused_guid(existing: Existing, title: str, sig: tuple[int, ...] | None) -> bool:
-    """True when a known GUID now carries a clearly different article (title and body)."""
-    if not existing.key.startswith("guid:") or existing.signature is None or sig is None:
-        return False
-    return (
-        resemblance(existing.signature, sig) < REUSED_BODY_MAX
-        and title_resemblance(existing.title, title) < REUSED_TITLE_MAX
-    )
+def different_story(
+    existing: Existing,
+    title: str,
+    body_text: str,
+    sig: tuple[int, ...] | None,
+    stored_body: Callable[[], str],
+) -> str | None:
+    """Why a changed text under a stored copy's identity key is another story, or None.
+
+    None means an edit of the same story (an update). A text too thin to sign is judged
+    by its title alone.
+    """
+    heading = title_resemblance(existing.title, title)
+    if existing.signature is None or sig is None:
+        if heading >= EDIT_TITLE_MIN or normalized_title(title) == normalized_title(existing.title):
+            return None
+        return f"title resemblance {heading:.2f} (bodies too short to compare)"
+    body = resemblance(existing.signature, sig)
+    if body >= EDIT_BODY_MIN or (heading >= EDIT_TITLE_MIN and body >= EDIT_TITLE_BODY_MIN):
+        return None
+    old = stored_body()
+    short, long = sorted((body_text, old), key=len)
+    contained = containment(short, long)
+    if contained >= EDIT_CONTAINMENT_MIN:
+        return None
+    return f"body resemblance {body:.2f}, containment {contained:.2f}, title {heading:.2f}"
 
 
 # --- the published copy -----------------------------------------------------------------------

@@ -95,6 +95,9 @@ class Explanation:
 def merge_text(c: StoredCopy) -> str:
     """Why a copy belongs to its story, in words."""
     if c.merged_reason is None:
+        kept = c.scores.get("kept_apart")
+        if kept:
+            return f"first copy of the story; kept apart: {kept}"
         return "first copy of the story"
     s: Mapping[str, object] = c.scores
     if not s:

@@ -662,18 +662,16 @@ def ingest_entries(
         sig = None
         if not same:
             sig = prepared.signature(i) if prepared else dedupe.signature(entry.body_text)
-        if existing is not None and not same and dedupe.is_reused_guid(existing, entry.title, sig):
-            store.set_guid_fallback(name, "GUIDs reused for different articles")
-            all_keys = [dedupe.without_guid(k) for k in all_keys]
-            keys = all_keys[i]
-            taken = {k.key for k in all_keys}
-            presence = None  # keys changed under the saved copies: look everything up
-            existing = store.find_copy(name, keys, taken)
-            if existing is not None and existing.key.startswith("guid:"):
+        kept_apart = None
+        if existing is not None and not same:
+            kept_apart = _another_story(store, name, keys, existing, entry, sig)
+            if kept_apart is not None:
                 existing = None
         match = None
         if existing is None:
-            if presence is None or presence.may_match(keys):
+            if kept_apart is not None:  # its identity keys name the other story
+                match = store.find_match(replace(keys, guid=None, post_id=None, link=None))
+            elif presence is None or presence.may_match(keys):
                 match = store.find_match(keys)
             if match is None and sig is not None and options.near:
                 published = entry.published or entry.updated or now
@@ -688,6 +686,14 @@ def ingest_entries(
                     )
                     if not (c.source == name and c.entry_id in fetched)
                 ]
+                if not any(c.signature == sig for c in candidates):
+                    # A copy cut to its first paragraphs, or the original of one
+                    had = {c.copy for c in candidates}
+                    candidates += [
+                        c
+                        for c in store.lead_candidates(entry.body_text, had)
+                        if not (c.source == name and c.entry_id in fetched)
+                    ]
                 if candidates:
                     match = dedupe.near_match(
                         name,
@@ -702,6 +708,12 @@ def ingest_entries(
         decision = dedupe.decide(
             name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day
         )
+        if kept_apart is not None and decision.change is Change.NEW:
+            decision = replace(
+                decision,
+                entry_id=dedupe.mint_entry_id(name, f"{keys.key}\x00{keys.content_hash}"),
+                scores={"kept_apart": kept_apart},
+            )
         change = decision.change
         if change in (Change.UPDATED, Change.NEW, Change.DUPLICATE) and presence is not None:
             presence.add(keys, dedupe.lsh_buckets(sig) if sig is not None else ())
@@ -727,6 +739,29 @@ def ingest_entries(
             change = Change.DROPPED
         changes[change.value] += 1
     return changes
+
+
+def _another_story(
+    store: Store,
+    name: str,
+    keys: dedupe.Keys,
+    existing: dedupe.Existing,
+    entry: CleanEntry,
+    sig: tuple[int, ...] | None,
+) -> str | None:
+    """Why a changed text under a stored copy's key is another story (then the stored copy
+    keeps its story and gives up the key), or None when it is an edit of the same story."""
+    why = dedupe.different_story(
+        existing, entry.title, entry.body_text, sig, lambda: store.copy_body(name, keys.key)
+    )
+    if why is None:
+        return None
+    kind = keys.key.split(":", 1)[0]
+    label = {"guid": "GUID", "post": "post id", "link": "link"}.get(kind, "content key")
+    if kind == "guid":
+        store.set_guid_fallback(name, "GUIDs reused for different articles")
+    store.retire_key(name, keys.key)
+    return f"the same {label} as {existing.entry_id} carried another story ({why})"
 
 
 def _discovered_feed(

@@ -233,6 +233,9 @@ A feed lists its newest entries; a changed feed mostly repeats them."""
 LSH_BUCKET_LIMIT = 64
 # At most this many candidates (those sharing the most bands) are verified.
 NEAR_CANDIDATES = 24
+# Copies found by their lead: at most this many, sharing at least LEAD_MIN_BANDS bands.
+LEAD_CANDIDATES = 8
+LEAD_MIN_BANDS = 2
 
 
 @lru_cache(maxsize=4096)
@@ -1016,6 +1019,54 @@ class Store:
             if (r := rows.get(copy)) is not None
         ]
 
+    def lead_candidates(self, text: str, exclude: Collection[int] = ()) -> list[Candidate]:
+        """Stored copies whose lead shares an LSH band with ``text``'s (see
+        :func:`~feeds.dedupe.lead_buckets`), most bands first; ``exclude``: copies already had."""
+        buckets = dedupe.lead_buckets(text)
+        if not buckets:
+            return []
+        part = "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?)"
+        sql = (
+            "SELECT g.copy, s.signature, e.entry_id, e.source, e.title, e.published"
+            " FROM (SELECT copy, count(*) AS bands FROM ("
+            + " UNION ALL ".join(part for _ in buckets)
+            + ") GROUP BY copy HAVING bands >= ? ORDER BY bands DESC, copy DESC LIMIT ?) AS g"
+            " JOIN signatures AS s ON s.copy = g.copy JOIN entries AS e ON e.rowid = g.copy"
+            " ORDER BY g.bands DESC, g.copy DESC"
+        )
+        params: list[int] = []
+        for bucket in buckets:
+            params += [bucket, LSH_BUCKET_LIMIT]
+        found = []
+        for copy, blob, entry_id, source, title, published in self._db.execute(
+            sql, (*params, LEAD_MIN_BANDS, LEAD_CANDIDATES)
+        ):
+            sig = dedupe.decode_signature(blob)
+            if copy in exclude or sig is None:
+                continue
+            found.append(
+                Candidate(copy, entry_id, source, title, _required_dt(published), sig, "", True)
+            )
+        return found
+
+    def copy_body(self, source: str, key: str) -> str:
+        """The body text of ``source``'s copy under ``key`` ("" when there is none)."""
+        row = self._db.execute(
+            "SELECT body_text FROM entries WHERE source = ? AND key = ?", (source, key)
+        ).fetchone()
+        return str(row[0]) if row is not None else ""
+
+    def retire_key(self, source: str, key: str) -> None:
+        """Give the copy holding ``key`` a key of its own: another story now comes under it.
+
+        The copy keeps its entry id, text and place in the outputs; only the key that the
+        next fetch looks it up by moves to the new story.
+        """
+        self._db.execute(
+            "UPDATE entries SET key = key || '~' || rowid WHERE source = ? AND key = ?",
+            (source, key),
+        )
+
     def body_text(self, candidate: Candidate) -> str:
         """A candidate's body text (read on demand: most candidates never need it)."""
         row = self._db.execute(
@@ -1023,25 +1074,28 @@ class Store:
         ).fetchone()
         return str(row[0]) if row is not None else ""
 
-    def _index(self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None) -> None:
-        """Make ``copy`` findable by its signature (``blob``: the signature as stored)."""
+    def _index(
+        self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None, text: str = ""
+    ) -> None:
+        """Make ``copy`` findable by its signature (``blob``: the signature as stored)
+        and by its lead (:func:`~feeds.dedupe.lead_buckets` of its body ``text``)."""
         if sig is None:
             return
         self._db.executemany(
             "INSERT OR IGNORE INTO lsh (bucket, copy) VALUES (?, ?)",
-            [(b, copy) for b in dedupe.lsh_buckets(sig)],
+            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
         )
         self._db.execute(
             "INSERT OR REPLACE INTO signatures (copy, signature) VALUES (?, ?)",
             (copy, blob or _signature_blob(sig)),
         )
 
-    def _unindex(self, copy: int, sig: tuple[int, ...] | None) -> None:
+    def _unindex(self, copy: int, sig: tuple[int, ...] | None, text: str = "") -> None:
         if sig is None:
             return
         self._db.executemany(
             "DELETE FROM lsh WHERE bucket = ? AND copy = ?",
-            [(b, copy) for b in dedupe.lsh_buckets(sig)],
+            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
         )
         self._db.execute("DELETE FROM signatures WHERE copy = ?", (copy,))
 
@@ -1088,7 +1142,7 @@ class Store:
         )
         self._copy_saved()
         if cursor.lastrowid is not None:
-            self._index(cursor.lastrowid, signature, blob)
+            self._index(cursor.lastrowid, signature, blob, entry.body_text)
 
     def update_copy(
         self,
@@ -1106,7 +1160,7 @@ class Store:
         copy's body signature. ``body_key``: see :meth:`recent_bodies`.
         """
         row = self._db.execute(
-            "SELECT updated, published, rowid, signature, update_count, update_window"
+            "SELECT updated, published, rowid, signature, update_count, update_window, body_text"
             " FROM entries WHERE source = ? AND key = ?",
             (source, keys.key),
         ).fetchone()
@@ -1117,7 +1171,7 @@ class Store:
         count, window = dedupe.churn_window(row[4], _dt(row[5]), now)
         if signature is None:
             signature = dedupe.signature(entry.body_text)
-        self._unindex(row[2], dedupe.decode_signature(row[3]))
+        self._unindex(row[2], dedupe.decode_signature(row[3]), row[6])
         columns = {
             **_copy_text(keys, entry, body_key),
             "published": _ts(published),
@@ -1131,7 +1185,7 @@ class Store:
             (*columns.values(), row[2]),
         )
         self._copy_saved()
-        self._index(row[2], signature)
+        self._index(row[2], signature, text=entry.body_text)
 
     def sign_unsigned(self, limit: int) -> int:
         """Sign and index up to ``limit`` copies saved before signatures existed, newest first.
@@ -1150,7 +1204,7 @@ class Store:
             self._db.execute(
                 "UPDATE entries SET signature = ? WHERE rowid = ?", (_signature_blob(sig), rowid)
             )
-            self._index(rowid, sig)
+            self._index(rowid, sig, text=body_text)
         return len(rows)
 
     # -- dropped stories and provenance -----------------------------------------------------
