@@ -71,7 +71,10 @@ def _text(raw: str) -> str:
 
 def _parse_date(raw: str) -> datetime | None:
     try:
-        return datetime.strptime(raw.strip()[:20], "%d-%b-%Y %H:%M:%S").replace(tzinfo=UTC)
+        stamp = raw.split()[:2]  # "1-MAR-1987 01:30:29.50": one-digit days, hundredths
+        return datetime.strptime(" ".join(stamp)[:20].split(".")[0], "%d-%b-%Y %H:%M:%S").replace(
+            tzinfo=UTC
+        )
     except ValueError:
         return None
 
