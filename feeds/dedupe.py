@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from feeds.types import Change, CleanEntry, DedupeOptions
 
@@ -267,7 +268,7 @@ NUM_BINS = BANDS * ROWS
 MAX_SIGNED_WORDS = 3000
 #: Signatures are comparable only under the same scheme: the store signs its copies
 #: again when this changes (a new algorithm, or a Python whose tuple hash differs).
-SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-lead-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
+SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-lead3x8-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
 _MASK32 = 0xFFFFFFFF
 _BIN_SHIFT = 64 - 6  # top 6 bits of a 64-bit hash choose one of 64 bins
 _VALUE_SHIFT = _BIN_SHIFT - 32  # the next 32 bits are the bin's value
@@ -423,11 +424,16 @@ def signed_text(text: str) -> str:
 
     Only the signature sees this text; the published body keeps them.
     """
-    found = _DATELINE_RE.match(text)
-    if found is not None and found.group(0).strip()[:1].isupper() and _has_dateline(found.group(0)):
-        text = text[found.end() :]
+    text = _without_dateline(text)
     for credit in _CREDIT_RES:
         text = credit.sub(" ", text)
+    return text
+
+
+def _without_dateline(text: str) -> str:
+    found = _DATELINE_RE.match(text)
+    if found is not None and found.group(0).strip()[:1].isupper() and _has_dateline(found.group(0)):
+        return text[found.end() :]
     return text
 
 
@@ -437,29 +443,36 @@ def _has_dateline(prefix: str) -> bool:
     return head.isupper() or "(" in prefix
 
 
-# The lead: a copy cut to its first paragraphs shares it with the original, although their
-# whole bodies resemble little. Its own LSH bands find such copies.
-LEAD_WORDS = 20
-LEAD_BANDS = 8
-LEAD_ROWS = 2
+# A contained copy is at most this fraction of the other's length: mostly contained
+# copies of more are near-identical, and found by their signatures.
+CONTAINED_MAX_LENGTH = 0.75
+
+# The lead: a copy cut to its first paragraphs repeats them word for word, although their
+# whole bodies resemble little. Exact keys of the lead's first word runs find such copies
+# (one key in common is enough, so one edited word in the lead does not hide a copy).
+LEAD_BLOCKS = 3
+LEAD_BLOCK_WORDS = 8
+_LEAD_CHARS = 400  # enough text for a dateline and LEAD_BLOCKS * LEAD_BLOCK_WORDS words
 
 
+@lru_cache(maxsize=64)  # looked up, then indexed
 def lead_buckets(text: str) -> tuple[int, ...]:
-    """LSH buckets of the signature of the first LEAD_WORDS words of the signed text."""
-    seq = _word_ids(signed_text(text))
-    if seq is None or len(seq) < LEAD_WORDS:
+    """Index keys of the first LEAD_BLOCKS runs of LEAD_BLOCK_WORDS words after any dateline.
+
+    Signed 64-bit hashes of int tuples (stable across runs, unlike a str's hash), tagged
+    apart from :func:`lsh_buckets`, with which they share one index.
+    """
+    seq = _word_ids(_without_dateline(text[:_LEAD_CHARS]))
+    if seq is None or len(seq) < LEAD_BLOCKS * LEAD_BLOCK_WORDS:
         return ()
-    sig = _minhash(seq[:LEAD_WORDS])
-    out = []
-    for band in range(LEAD_BANDS):
-        rows = sig[band * LEAD_ROWS : (band + 1) * LEAD_ROWS]
-        data = struct.pack(f"<2sB{LEAD_ROWS}I", b"ld", band, *rows)
-        out.append(
-            int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
-        )
-    return tuple(out)
+    n = LEAD_BLOCK_WORDS
+    return tuple(hash((_LEAD_TAG, k, *seq[k * n : (k + 1) * n])) for k in range(LEAD_BLOCKS))
 
 
+_LEAD_TAG = 0x1EAD
+
+
+@lru_cache(maxsize=32)  # one entry's body meets several candidates
 def shingle_set(text: str) -> frozenset[tuple[int, ...]]:
     """The word 3-shingles of the signed text (as word ids)."""
     seq = _word_ids(signed_text(text)) or []
@@ -561,7 +574,8 @@ _WIRE_PREFIX_RE = re.compile(
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\u2013\u2014-]\s+([^|\u2013\u2014-]{2,40})$")
 
 
-def normalized_title(title: str, sites: Sequence[str] = ()) -> str:
+@lru_cache(maxsize=4096)
+def normalized_title(title: str, sites: tuple[str, ...] = ()) -> str:
     """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site suffixes.
 
     A trailing ``| Site`` is always a site's name; a trailing ``- Site`` is dropped when it
@@ -676,6 +690,8 @@ def near_match(
             # its shingles are mostly inside the longer body.
             cand_body = body_of(cand) if body_of is not None else cand.body_text
             short, long = sorted((body_text, cand_body), key=len)
+            if len(short) > CONTAINED_MAX_LENGTH * len(long):
+                continue  # contained, it would resemble the other (its signature says not)
             contained = containment(short, long)
             if contained < options.containment_min or len(words(short)) < CONTAINED_MIN_WORDS:
                 continue

@@ -679,32 +679,23 @@ def ingest_entries(
                 # merge near copies within one fetch of one source.
                 # Presence knows which of a prepared signature's buckets hold copies.
                 present = presence.buckets if presence is not None and i in known_sigs else None
-                candidates = [
+                mine = [
                     c
                     for c in store.near_candidates(
                         sig, bodies=False, present=present, min_resemblance=options.body_min
                     )
                     if not (c.source == name and c.entry_id in fetched)
                 ]
-                if not any(c.signature == sig for c in candidates):
+                match = _near_match(store, name, entry, sig, published, mine, options)
+                if match is None and not any(c.signature == sig for c in mine):
                     # A copy cut to its first paragraphs, or the original of one
-                    had = {c.copy for c in candidates}
-                    candidates += [
+                    had = {c.copy for c in mine}
+                    by_lead = [
                         c
                         for c in store.lead_candidates(entry.body_text, had)
                         if not (c.source == name and c.entry_id in fetched)
                     ]
-                if candidates:
-                    match = dedupe.near_match(
-                        name,
-                        entry.title,
-                        entry.body_text,
-                        sig,
-                        published,
-                        candidates,
-                        options,
-                        body_of=store.body_text,
-                    )
+                    match = _near_match(store, name, entry, sig, published, by_lead, options)
         decision = dedupe.decide(
             name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day
         )
@@ -739,6 +730,29 @@ def ingest_entries(
             change = Change.DROPPED
         changes[change.value] += 1
     return changes
+
+
+def _near_match(
+    store: Store,
+    name: str,
+    entry: CleanEntry,
+    sig: tuple[int, ...],
+    published: datetime,
+    candidates: Sequence[dedupe.Candidate],
+    options: DedupeOptions,
+) -> dedupe.Match | None:
+    if not candidates:
+        return None
+    return dedupe.near_match(
+        name,
+        entry.title,
+        entry.body_text,
+        sig,
+        published,
+        candidates,
+        options,
+        body_of=store.body_text,
+    )
 
 
 def _another_story(

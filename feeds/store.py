@@ -233,9 +233,9 @@ A feed lists its newest entries; a changed feed mostly repeats them."""
 LSH_BUCKET_LIMIT = 64
 # At most this many candidates (those sharing the most bands) are verified.
 NEAR_CANDIDATES = 24
-# Copies found by their lead: at most this many, sharing at least LEAD_MIN_BANDS bands.
+# Copies found by their lead: at most this many, sharing at least LEAD_MIN_BANDS lead keys.
 LEAD_CANDIDATES = 8
-LEAD_MIN_BANDS = 2
+LEAD_MIN_BANDS = 1
 
 
 @lru_cache(maxsize=4096)
@@ -1020,8 +1020,8 @@ class Store:
         ]
 
     def lead_candidates(self, text: str, exclude: Collection[int] = ()) -> list[Candidate]:
-        """Stored copies whose lead shares an LSH band with ``text``'s (see
-        :func:`~feeds.dedupe.lead_buckets`), most bands first; ``exclude``: copies already had."""
+        """Stored copies whose lead shares a key with ``text``'s (see
+        :func:`~feeds.dedupe.lead_buckets`), most keys first; ``exclude``: copies already had."""
         buckets = dedupe.lead_buckets(text)
         if not buckets:
             return []
