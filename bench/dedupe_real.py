@@ -255,7 +255,8 @@ def _copy(
             title = f"{title} - {site}"
         else:
             lede = re.split(r",| said| says| that ", original.paragraphs[0])[0]
-            title = " ".join(lede.split()[:12])
+            # without the collection's <company> markers, as an editor would write it
+            title = " ".join(re.sub(r"<([^>]*)>", r"\1", lede).split()[:12])
         if len(paragraphs) > 3 and rng.random() < 0.4:
             del paragraphs[rng.randrange(2, len(paragraphs))]
         elif rng.random() < 0.4:

@@ -268,7 +268,7 @@ NUM_BINS = BANDS * ROWS
 MAX_SIGNED_WORDS = 3000
 #: Signatures are comparable only under the same scheme: the store signs its copies
 #: again when this changes (a new algorithm, or a Python whose tuple hash differs).
-SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-lead3x8-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
+SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-lead5x4-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
 _MASK32 = 0xFFFFFFFF
 _BIN_SHIFT = 64 - 6  # top 6 bits of a 64-bit hash choose one of 64 bins
 _VALUE_SHIFT = _BIN_SHIFT - 32  # the next 32 bits are the bin's value
@@ -448,25 +448,33 @@ def _has_dateline(prefix: str) -> bool:
 CONTAINED_MAX_LENGTH = 0.75
 
 # The lead: a copy cut to its first paragraphs repeats them word for word, although their
-# whole bodies resemble little. Exact keys of the lead's first word runs find such copies
-# (one key in common is enough, so one edited word in the lead does not hide a copy).
-LEAD_BLOCKS = 3
-LEAD_BLOCK_WORDS = 8
-_LEAD_CHARS = 400  # enough text for a dateline and LEAD_BLOCKS * LEAD_BLOCK_WORDS words
+# whole bodies resemble little. Exact keys of the lead find such copies: the hashes of its
+# LEAD_SHINGLE-word shingles that are multiples of LEAD_SAMPLE, the first LEAD_KEYS of them
+# within LEAD_WORDS words. Chosen by their words, not by their places, a word added to
+# or dropped from the lead changes only the keys it is part of; one key in common is enough.
+LEAD_KEYS = 4
+LEAD_SHINGLE = 5
+LEAD_SAMPLE = 3
+LEAD_WORDS = 60
+_LEAD_CHARS = 500  # enough text for a dateline and LEAD_WORDS words
 
 
 @lru_cache(maxsize=64)  # looked up, then indexed
 def lead_buckets(text: str) -> tuple[int, ...]:
-    """Index keys of the first LEAD_BLOCKS runs of LEAD_BLOCK_WORDS words after any dateline.
+    """Index keys of the lead after any dateline (see above).
 
     Signed 64-bit hashes of int tuples (stable across runs, unlike a str's hash), tagged
     apart from :func:`lsh_buckets`, with which they share one index.
     """
-    seq = _word_ids(_without_dateline(text[:_LEAD_CHARS]))
-    if seq is None or len(seq) < LEAD_BLOCKS * LEAD_BLOCK_WORDS:
-        return ()
-    n = LEAD_BLOCK_WORDS
-    return tuple(hash((_LEAD_TAG, k, *seq[k * n : (k + 1) * n])) for k in range(LEAD_BLOCKS))
+    seq = (_word_ids(_without_dateline(text[:_LEAD_CHARS])) or [])[:LEAD_WORDS]
+    keys: list[int] = []
+    for k in range(len(seq) - LEAD_SHINGLE + 1):
+        key = hash((_LEAD_TAG, *seq[k : k + LEAD_SHINGLE]))
+        if key % LEAD_SAMPLE == 0 and key not in keys:
+            keys.append(key)
+            if len(keys) == LEAD_KEYS:
+                break
+    return tuple(keys)
 
 
 _LEAD_TAG = 0x1EAD
@@ -622,6 +630,25 @@ def names(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def facts(title: str, body_text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The numbers and names of a story, without wire datelines, credits and site names."""
+    text = signed_text(body_text)
+    return numbers(text), names(normalized_title(title) + ". " + text)
+
+
+def cut_copy_containment(a: str, b: str) -> float:
+    """How much of the shorter of two bodies is inside the longer, when it is a cut copy.
+
+    0 when the shorter has under CONTAINED_MIN_WORDS words, or more than
+    CONTAINED_MAX_LENGTH of the longer's length (a copy that long, contained, resembles
+    the other: its signature finds it).
+    """
+    short, long = sorted((a, b), key=len)
+    if len(short) > CONTAINED_MAX_LENGTH * len(long) or len(words(short)) < CONTAINED_MIN_WORDS:
+        return 0.0
+    return containment(short, long)
+
+
 def agreement(a: frozenset[str], b: frozenset[str]) -> float:
     """How far two texts' facts agree: shared / fewer (1.0 when either states under 3)."""
     if len(a) < 3 or len(b) < 3:
@@ -681,21 +708,19 @@ def near_match(
         if hours > options.window_hours:
             continue
         body = resemblance(sig, cand.signature)
+        if body < options.body_min and not (cand.via_lead and cand.source != source):
+            continue
         heading = title_resemblance(title, cand.title)
+        cand_body = body_of(cand) if body_of is not None else cand.body_text
         contained = 0.0
-        if body < options.body_min:
-            if not cand.via_lead or cand.source == source:
-                continue
+        if cand.source != source and body < options.body_threshold:
             # A copy cut to its first paragraphs (or the original of such a copy):
             # its shingles are mostly inside the longer body.
-            cand_body = body_of(cand) if body_of is not None else cand.body_text
-            short, long = sorted((body_text, cand_body), key=len)
-            if len(short) > CONTAINED_MAX_LENGTH * len(long):
-                continue  # contained, it would resemble the other (its signature says not)
-            contained = containment(short, long)
-            if contained < options.containment_min or len(words(short)) < CONTAINED_MIN_WORDS:
-                continue
+            contained = cut_copy_containment(body_text, cand_body)
+        if contained >= options.containment_min:
             rule = "contained in the other copy"
+        elif body < options.body_min:
+            continue
         elif body >= options.body_threshold and (heading > 0 or cand.source != source):
             # One publisher's two items with no title word in common are two
             # items, even over near-identical text (a templated page).
@@ -705,10 +730,10 @@ def near_match(
         else:
             continue
         if mine is None:
-            mine = (numbers(body_text), names(title + ". " + body_text))
-        cand_body = body_of(cand) if body_of is not None else cand.body_text
-        agree = agreement(mine[0], numbers(cand_body))
-        same_names = agreement(mine[1], names(cand.title + ". " + cand_body))
+            mine = facts(title, body_text)
+        theirs = facts(cand.title, cand_body)
+        agree = agreement(mine[0], theirs[0])
+        same_names = agreement(mine[1], theirs[1])
         if rule in ("near-identical body", "contained in the other copy"):
             facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
         else:  # the grey zone asks more of the facts

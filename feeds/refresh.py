@@ -672,7 +672,7 @@ def ingest_entries(
             if kept_apart is not None:  # its identity keys name the other story
                 match = store.find_match(replace(keys, guid=None, post_id=None, link=None))
             elif presence is None or presence.may_match(keys):
-                match = store.find_match(keys)
+                match = store.find_match(keys, name, taken)
             if match is None and sig is not None and options.near:
                 published = entry.published or entry.updated or now
                 # A source listing two items side by side means two stories: never

@@ -942,8 +942,15 @@ class Store:
                 return self._existing(row)
         return None
 
-    def find_match(self, keys: Keys) -> Match | None:
-        """The first stored copy that shares an exact key with ``keys`` (in trust order)."""
+    def find_match(
+        self, keys: Keys, source: str = "", listed: Collection[str] = ()
+    ) -> Match | None:
+        """The first stored copy that shares an exact key with ``keys`` (in trust order).
+
+        ``source``'s copies whose keys are ``listed`` (the entries of the same fetch) are
+        not found by GUID, post id or link: a source listing two items side by side under
+        one post id (its http and https links) tells two stories.
+        """
         lookups = (
             ("guid", keys.guid, "same GUID"),
             ("post_id", keys.post_id, "same post id"),
@@ -953,13 +960,15 @@ class Store:
         for column, value, reason in lookups:
             if value is None:
                 continue
-            row = self._db.execute(
-                f"SELECT entry_id, source FROM entries WHERE {column} = ?"
-                " ORDER BY first_seen, rowid LIMIT 1",
+            rows = self._db.execute(
+                f"SELECT entry_id, source, key FROM entries WHERE {column} = ?"
+                " ORDER BY first_seen, rowid LIMIT 8",
                 (value,),
-            ).fetchone()
-            if row is not None:
-                return Match(entry_id=row[0], source=row[1], reason=reason)
+            )
+            for entry_id, found_in, key in rows:
+                if column != "match_hash" and found_in == source and key in listed:
+                    continue
+                return Match(entry_id=entry_id, source=found_in, reason=reason)
         return None
 
     def near_candidates(

@@ -134,3 +134,52 @@ def test_a_small_edit_under_the_same_key_is_an_update(
     assert _published_titles(tmp_path) == ["Ruritania raises rates"]
     text = (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
     assert "Governor Anna Berg said the board" in text
+
+
+def _atom(title: str, body: str, entry_id: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<id>https://ruritania.example/</id><title>Ruritania News</title>"
+        "<updated>2026-03-03T10:00:00Z</updated>"
+        f"<entry><id>{entry_id}</id><title>{title}</title>"
+        f'<link rel="alternate" href="{entry_id}"/>'
+        "<published>2026-03-03T10:00:00Z</published><updated>2026-03-03T10:00:00Z</updated>"
+        f'<content type="html">{body}</content></entry></feed>'
+    ).encode()
+
+
+def test_an_atom_id_naming_a_reused_post_id_publishes_both(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    # A WordPress site's Atom ids are its post links; the second story's id is the same
+    # post under http: another key, the same post id.
+    config = _config(tmp_path, http_server.url("/feed"))
+    first = _atom("Ruritania raises rates", FIRST_BODY, "https://ruritania.example/?p=77")
+    http_server.route("/feed", Reply(body=first))
+    _refresh(config)
+    second = _atom("Harbor Freight profit doubles", SECOND_BODY, "http://ruritania.example/?p=77")
+    http_server.route("/feed", Reply(body=second))
+    _refresh(config)
+    assert sorted(_published_titles(tmp_path)) == [
+        "Harbor Freight profit doubles",
+        "Ruritania raises rates",
+    ]
+
+
+def test_two_posts_of_one_fetch_under_one_post_id_are_two_stories(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    # The old post is still listed (https) beside a new story under the same post id (http):
+    # a source listing two items side by side means two stories.
+    config = _config(tmp_path, http_server.url("/feed"))
+    old = _atom("Ruritania raises rates", FIRST_BODY, "https://ruritania.example/?p=77")
+    http_server.route("/feed", Reply(body=old))
+    _refresh(config)
+    new = _atom("Harbor Freight profit doubles", SECOND_BODY, "http://ruritania.example/?p=77")
+    both = old.replace(b"</feed>", new[new.index(b"<entry>") : new.index(b"</feed>")] + b"</feed>")
+    http_server.route("/feed", Reply(body=both))
+    _refresh(config)
+    assert sorted(_published_titles(tmp_path)) == [
+        "Harbor Freight profit doubles",
+        "Ruritania raises rates",
+    ]
