@@ -151,11 +151,12 @@ def build(seed: int, stories: int, files: Sequence[int]) -> Scenario:
     rng.shuffle(long)
     originals = [s for s in long if s.newid not in in_negatives][:stories]
     by_id = {s.newid: s for s in everything}
-    resent = [
-        (by_id[first], by_id[later])
-        for later, first in sorted(same.items())
-        if first in by_id and by_id[later].title != "" and by_id[first].words >= 10
-    ]
+    # One cluster per first story, with all its re-sends (a story sent three times is one).
+    sent_again: dict[int, list[reuters.Story]] = defaultdict(list)
+    for later_id, first_id in sorted(same.items()):
+        if first_id in by_id and by_id[first_id].words >= 10:
+            sent_again[first_id].append(by_id[later_id])
+    resent = [(by_id[n], laters) for n, laters in sorted(sent_again.items())]
     rng.shuffle(resent)
     resent = resent[: max(3, stories // 12)]
     number = _Counter()
@@ -179,11 +180,12 @@ def build(seed: int, stories: int, files: Sequence[int]) -> Scenario:
             scenario.items.append(
                 _item(cluster, "negative", rng.choice(ORIGINS), story, rng, number, round_=1)
             )
-    for first, later in resent:
+    for first, laters in resent:
         cluster += 1
         scenario.items.append(_item(cluster, "original", "wire", first, rng, number, round_=1))
-        copy = _item(cluster, "resend", "newswire", later, rng, number, round_=2)
-        scenario.items.append(copy)
+        for later in laters:
+            copy = _item(cluster, "resend", "newswire", later, rng, number, round_=2)
+            scenario.items.append(copy)
     spare = [s for s in long if s.newid not in in_negatives][stories : stories + 12]
     _identity_reuse(scenario, rng, cluster, spare, number)
     _rounds(scenario, rng)

@@ -125,12 +125,17 @@ def jaccard(a: frozenset[object], b: frozenset[object]) -> float:
 #: Label rules for the collection's own near-duplicates (documented in the bench's README
 #: part of RESULTS.md): two stories of the same or next day are
 #: - the SAME story (a re-send or correction) when their bodies' word 3-shingle Jaccard is
-#:   at least RESEND_MIN;
+#:   at least RESEND_MIN and they state the same figures (at least RESEND_NUMBERS of the
+#:   numbers of the one stating fewer are in the other, or either states under 3): the Fed's
+#:   daily market operations share their template, not their figures (such a pair is
+#:   AMBIGUOUS below, left out); a re-send of a re-send joins the first story only when it is
+#:   within the same or next day of it (no chains of daily reports);
 #: - AMBIGUOUS when it is between AMBIGUOUS_MIN and RESEND_MIN (a follow-up that repeats
 #:   much of the first report): the later one is left out of the scenario;
 #: - DIFFERENT stories otherwise. Hard negatives are different stories of the same topic
 #:   and day whose word sets overlap by at least HARD_NEGATIVE_WORDS.
 RESEND_MIN = 0.6
+RESEND_NUMBERS = 0.8
 AMBIGUOUS_MIN = 0.25
 HARD_NEGATIVE_WORDS = 0.35
 
@@ -163,11 +168,22 @@ def resends(pool: Sequence[Story]) -> tuple[dict[int, int], set[int]]:
             if n < AMBIGUOUS_MIN * min(len(sh[s.newid]), len(sh[other])):
                 continue
             j = jaccard(sh[s.newid], sh[other])
-            if j >= RESEND_MIN:
-                same[s.newid] = same.get(other, other)
+            root = same.get(other, other)
+            if j >= RESEND_MIN and _same_figures(s, o) and (s.date - by_id[root].date).days <= 1:
+                same[s.newid] = root
             elif j >= AMBIGUOUS_MIN:
                 ambiguous.add(s.newid)
     return same, ambiguous - set(same)
+
+
+_NUMBER_RE = re.compile(r"\d+(?:[.,/]\d+)*")
+
+
+def _same_figures(a: Story, b: Story) -> bool:
+    na, nb = (frozenset(_NUMBER_RE.findall(" ".join(s.paragraphs))) for s in (a, b))
+    if len(na) < 3 or len(nb) < 3:
+        return True
+    return len(na & nb) >= RESEND_NUMBERS * min(len(na), len(nb))
 
 
 def hard_negatives(pool: Sequence[Story], limit: int) -> list[tuple[Story, Story]]:

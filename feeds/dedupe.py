@@ -630,6 +630,12 @@ def names(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def figures_prove(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two texts share so many of their numbers that they are one report."""
+    shared = len(a & b)
+    return shared >= PROVING_FIGURES and shared >= PROVING_FIGURES_AGREEMENT * min(len(a), len(b))
+
+
 def facts(title: str, body_text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The numbers and names of a story, without wire datelines, credits and site names."""
     text = signed_text(body_text)
@@ -664,6 +670,10 @@ numbers_agreement = agreement
 # the same template, the same announcement about another company.
 MIN_NUMBERS_AGREEMENT = 0.5
 MIN_NAMES_AGREEMENT = 0.7
+# Many figures in common prove one report whatever its labels say (an earnings table sent
+# again with "Sales" for "Revs"): no other story states them all.
+PROVING_FIGURES = 8
+PROVING_FIGURES_AGREEMENT = 0.9
 # A contained copy has at least this many words (a headline-only teaser proves nothing).
 CONTAINED_MIN_WORDS = 20
 # In the grey zone (body between body_min and body_threshold) the facts must
@@ -738,6 +748,7 @@ def near_match(
             facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
         else:  # the grey zone asks more of the facts
             facts_agree = min(agree, same_names) >= GREY_ZONE_AGREEMENT
+        facts_agree = facts_agree or figures_prove(mine[0], theirs[0])
         if not facts_agree:
             continue
         score = max(body, contained) + heading / 10
