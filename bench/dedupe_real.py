@@ -117,7 +117,8 @@ class Scenario:
 
 
 def _sentence_case(title: str) -> str:
-    title = " ".join(re.sub(r"<([^>]*)>", r"\1", title).split())
+    # without the collection's <company> markers (and a stray "<" of one typed wrong)
+    title = " ".join(re.sub(r"<([^>]*)>", r"\1", title).replace("<", " ").split())
     return title[:1] + title[1:].lower()
 
 

@@ -630,6 +630,38 @@ def names(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+# A copy that links to another source's stored copy ("Read the full story at", "originally
+# published by") is that story when their titles resemble as much as title_threshold asks,
+# or the texts share this much (a rewritten teaser): a link to a related story is not
+# enough on its own.
+CITED_BODY_MIN = 0.15
+CITED_CONTAINMENT_MIN = 0.5
+
+
+def cites_enough(body: float, contained: float, heading: float, options: DedupeOptions) -> bool:
+    """Whether a copy that links to a candidate shares enough with it to be its story."""
+    return (
+        heading >= options.title_threshold
+        or body >= CITED_BODY_MIN
+        or contained >= CITED_CONTAINMENT_MIN
+    )
+
+
+_HREF_RE = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+
+
+def linked_urls(content_html: str, limit: int = 8) -> tuple[str, ...]:
+    """The first ``limit`` distinct link targets of a sanitized body (as written)."""
+    found: list[str] = []
+    for match in _HREF_RE.finditer(content_html):
+        url = match.group(1)
+        if url not in found:
+            found.append(url)
+            if len(found) == limit:
+                break
+    return tuple(found)
+
+
 def figures_prove(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether two texts share so many of their numbers that they are one report."""
     shared = len(a & b)
@@ -674,6 +706,9 @@ MIN_NAMES_AGREEMENT = 0.7
 # again with "Sales" for "Revs"): no other story states them all.
 PROVING_FIGURES = 8
 PROVING_FIGURES_AGREEMENT = 0.9
+# A body of fewer words is a notice written from a template: its text alone cannot tell
+# one company's from another's, its title must say it is the same.
+SHORT_NOTICE_WORDS = 40
 # A contained copy has at least this many words (a headline-only teaser proves nothing).
 CONTAINED_MIN_WORDS = 20
 # In the grey zone (body between body_min and body_threshold) the facts must
@@ -694,6 +729,8 @@ class Candidate:
     body_text: str
     #: Found by its lead's bands (see :func:`lead_buckets`), not necessarily by its body's.
     via_lead: bool = False
+    #: Its canonical link is linked from the incoming entry's body ("Read the full story").
+    cited: bool = False
 
 
 def near_match(
@@ -713,27 +750,32 @@ def near_match(
     """
     best: tuple[float, Match] | None = None
     mine: tuple[frozenset[str], frozenset[str]] | None = None
+    short = len(body_text.split()) < SHORT_NOTICE_WORDS
     for cand in candidates:
         hours = abs((published - cand.published).total_seconds()) / 3600
         if hours > options.window_hours:
             continue
         body = resemblance(sig, cand.signature)
-        if body < options.body_min and not (cand.via_lead and cand.source != source):
+        other = cand.source != source
+        if body < options.body_min and not ((cand.via_lead or cand.cited) and other):
             continue
         heading = title_resemblance(title, cand.title)
         cand_body = body_of(cand) if body_of is not None else cand.body_text
         contained = 0.0
-        if cand.source != source and body < options.body_threshold:
+        if other and body < options.body_threshold:
             # A copy cut to its first paragraphs (or the original of such a copy):
             # its shingles are mostly inside the longer body.
             contained = cut_copy_containment(body_text, cand_body)
         if contained >= options.containment_min:
             rule = "contained in the other copy"
+        elif cand.cited and other and cites_enough(body, contained, heading, options):
+            rule = "links to the other copy"
         elif body < options.body_min:
             continue
-        elif body >= options.body_threshold and (heading > 0 or cand.source != source):
-            # One publisher's two items with no title word in common are two
-            # items, even over near-identical text (a templated page).
+        elif body >= options.body_threshold and (heading > 0 or (other and not short)):
+            # One publisher's two items with no title word in common are two items, even
+            # over near-identical text (a templated page); so are any two short notices
+            # (two companies' dividends: "Qtly div four cts vs four cts prior Pay April 15").
             rule = "near-identical body"
         elif heading >= options.title_threshold:
             rule = "similar body and title"
@@ -744,7 +786,7 @@ def near_match(
         theirs = facts(cand.title, cand_body)
         agree = agreement(mine[0], theirs[0])
         same_names = agreement(mine[1], theirs[1])
-        if rule in ("near-identical body", "contained in the other copy"):
+        if rule != "similar body and title":
             facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
         else:  # the grey zone asks more of the facts
             facts_agree = min(agree, same_names) >= GREY_ZONE_AGREEMENT

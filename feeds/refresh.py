@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -40,6 +40,7 @@ from feeds import dedupe, schedule, websub
 from feeds.config import Config, OutputConfig, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
 from feeds.fetch import Fetcher, PageFetcher
+from feeds.normalize import canonical_url
 from feeds.pipeline import stream
 from feeds.prepare import Job, Prepared, prepare
 from feeds.store import FetchOutcome, Presence, ScheduleUpdate, Store
@@ -679,23 +680,7 @@ def ingest_entries(
                 # merge near copies within one fetch of one source.
                 # Presence knows which of a prepared signature's buckets hold copies.
                 present = presence.buckets if presence is not None and i in known_sigs else None
-                mine = [
-                    c
-                    for c in store.near_candidates(
-                        sig, bodies=False, present=present, min_resemblance=options.body_min
-                    )
-                    if not (c.source == name and c.entry_id in fetched)
-                ]
-                match = _near_match(store, name, entry, sig, published, mine, options)
-                if match is None and not any(c.signature == sig for c in mine):
-                    # A copy cut to its first paragraphs, or the original of one
-                    had = {c.copy for c in mine}
-                    by_lead = [
-                        c
-                        for c in store.lead_candidates(entry.body_text, had)
-                        if not (c.source == name and c.entry_id in fetched)
-                    ]
-                    match = _near_match(store, name, entry, sig, published, by_lead, options)
+                match = _find_near(store, name, entry, sig, published, present, fetched, options)
         decision = dedupe.decide(
             name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day
         )
@@ -730,6 +715,45 @@ def ingest_entries(
             change = Change.DROPPED
         changes[change.value] += 1
     return changes
+
+
+def _find_near(
+    store: Store,
+    name: str,
+    entry: CleanEntry,
+    sig: tuple[int, ...],
+    published: datetime,
+    present: Container[int] | None,
+    fetched: Collection[str],
+    options: DedupeOptions,
+) -> dedupe.Match | None:
+    """Another stored copy of ``entry``'s story, by its signature's LSH bands, else by its
+    lead (a copy cut to its first paragraphs, or the original of one), else by the links
+    in its body. ``fetched``: the stories of this fetch so far, never matched."""
+
+    def usable(found: list[dedupe.Candidate]) -> list[dedupe.Candidate]:
+        return [c for c in found if not (c.source == name and c.entry_id in fetched)]
+
+    near = usable(
+        store.near_candidates(sig, bodies=False, present=present, min_resemblance=options.body_min)
+    )
+    match = _near_match(store, name, entry, sig, published, near, options)
+    if match is not None or any(c.signature == sig for c in near):
+        return match
+    had = {c.copy for c in near}
+    by_lead = usable(store.lead_candidates(entry.body_text, had))
+    match = _near_match(store, name, entry, sig, published, by_lead, options)
+    if match is not None:
+        return match
+    # asked again as cited (a copy found by its lead may be linked to as well)
+    cited = usable(store.cited_candidates(_linked(entry)))
+    return _near_match(store, name, entry, sig, published, cited, options)
+
+
+def _linked(entry: CleanEntry) -> list[str]:
+    """The canonical links in an entry's body, other than its own."""
+    found = (canonical_url(url) for url in dedupe.linked_urls(entry.content_html))
+    return [url for url in found if url is not None and url != entry.link]
 
 
 def _near_match(

@@ -1058,6 +1058,27 @@ class Store:
             )
         return found
 
+    def cited_candidates(self, links: Collection[str]) -> list[Candidate]:
+        """Stored signed copies whose canonical link is one of ``links`` (an entry's body links
+        to them)."""
+        if not links:
+            return []
+        marks = ",".join("?" for _ in links)
+        rows = self._db.execute(
+            "SELECT e.rowid, s.signature, e.entry_id, e.source, e.title, e.published"
+            " FROM entries AS e JOIN signatures AS s ON s.copy = e.rowid"
+            f" WHERE e.link IN ({marks}) ORDER BY e.rowid LIMIT ?",
+            (*links, LEAD_CANDIDATES),
+        )
+        found = []
+        for copy, blob, entry_id, source, title, published in rows:
+            sig = dedupe.decode_signature(blob)
+            if sig is None:
+                continue
+            stamp = _required_dt(published)
+            found.append(Candidate(copy, entry_id, source, title, stamp, sig, "", cited=True))
+        return found
+
     def copy_body(self, source: str, key: str) -> str:
         """The body text of ``source``'s copy under ``key`` ("" when there is none)."""
         row = self._db.execute(
