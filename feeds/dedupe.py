@@ -750,19 +750,23 @@ def near_match(
     """
     best: tuple[float, Match] | None = None
     mine: tuple[frozenset[str], frozenset[str]] | None = None
-    short = len(body_text.split()) < SHORT_NOTICE_WORDS
+
+    def short() -> bool:
+        return len(body_text.split()) < SHORT_NOTICE_WORDS
+
     for cand in candidates:
         hours = abs((published - cand.published).total_seconds()) / 3600
         if hours > options.window_hours:
             continue
         body = resemblance(sig, cand.signature)
         other = cand.source != source
-        if body < options.body_min and not ((cand.via_lead or cand.cited) and other):
+        led = (cand.via_lead or cand.cited) and other
+        if body < options.body_min and not led:
             continue
         heading = title_resemblance(title, cand.title)
         cand_body = body_of(cand) if body_of is not None else cand.body_text
         contained = 0.0
-        if other and body < options.body_threshold:
+        if led and body < options.body_threshold:
             # A copy cut to its first paragraphs (or the original of such a copy):
             # its shingles are mostly inside the longer body.
             contained = cut_copy_containment(body_text, cand_body)
@@ -772,7 +776,7 @@ def near_match(
             rule = "links to the other copy"
         elif body < options.body_min:
             continue
-        elif body >= options.body_threshold and (heading > 0 or (other and not short)):
+        elif body >= options.body_threshold and (heading > 0 or (other and not short())):
             # One publisher's two items with no title word in common are two items, even
             # over near-identical text (a templated page); so are any two short notices
             # (two companies' dividends: "Qtly div four cts vs four cts prior Pay April 15").

@@ -650,8 +650,18 @@ def ingest_entries(
             if i not in prepared.unsigned and sig is not None:
                 known_sigs[i] = sig
                 dedupe.remember_buckets(sig, prepared.buckets[i])  # the worker made them
+    # The leads' keys too: most new entries' leads are in no stored copy (one lookup here
+    # saves one per entry).
+    unsigned = prepared.unsigned if prepared is not None else frozenset[int]()
+    leads = [
+        dedupe.lead_buckets(e.body_text) if options.near and i not in unsigned else ()
+        for i, e in enumerate(cleaned)
+    ]
     presence: Presence | None = store.presence(
-        name, all_keys, [b for s in known_sigs.values() for b in dedupe.lsh_buckets(s)]
+        name,
+        all_keys,
+        [b for s in known_sigs.values() for b in dedupe.lsh_buckets(s)]
+        + [b for lead in leads for b in lead],
     )
     for i, entry in enumerate(cleaned):
         keys = all_keys[i]
@@ -680,7 +690,13 @@ def ingest_entries(
                 # merge near copies within one fetch of one source.
                 # Presence knows which of a prepared signature's buckets hold copies.
                 present = presence.buckets if presence is not None and i in known_sigs else None
-                match = _find_near(store, name, entry, sig, published, present, fetched, options)
+                lead = (
+                    [k for k in leads[i] if k in presence.buckets] if presence is not None else None
+                )
+                lead = lead if leads[i] else None  # not computed (its content was stored)
+                match = _find_near(
+                    store, name, entry, sig, published, (present, lead), fetched, options
+                )
         decision = dedupe.decide(
             name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day
         )
@@ -692,7 +708,7 @@ def ingest_entries(
             )
         change = decision.change
         if change in (Change.UPDATED, Change.NEW, Change.DUPLICATE) and presence is not None:
-            presence.add(keys, dedupe.lsh_buckets(sig) if sig is not None else ())
+            presence.add(keys, (*dedupe.lsh_buckets(sig), *leads[i]) if sig is not None else ())
         # The cleaning that made the text, when it is the feed's own (see Store.recent_bodies)
         body_key = prepared.body_keys[i] if prepared is not None and prepared.body_keys else None
         if change is Change.UPDATED:
@@ -723,13 +739,17 @@ def _find_near(
     entry: CleanEntry,
     sig: tuple[int, ...],
     published: datetime,
-    present: Container[int] | None,
+    lookups: tuple[Container[int] | None, Sequence[int] | None],
     fetched: Collection[str],
     options: DedupeOptions,
 ) -> dedupe.Match | None:
     """Another stored copy of ``entry``'s story, by its signature's LSH bands, else by its
     lead (a copy cut to its first paragraphs, or the original of one), else by the links
-    in its body. ``fetched``: the stories of this fetch so far, never matched."""
+    in its body. ``fetched``: the stories of this fetch so far, never matched.
+    ``lookups``: the LSH buckets that hold copies, and the lead's keys that do (None:
+    unknown; see :class:`~feeds.store.Presence`)."""
+    present, present_leads = lookups
+    by_lead = present_leads is None or bool(present_leads)
 
     def usable(found: list[dedupe.Candidate]) -> list[dedupe.Candidate]:
         return [c for c in found if not (c.source == name and c.entry_id in fetched)]
@@ -740,11 +760,11 @@ def _find_near(
     match = _near_match(store, name, entry, sig, published, near, options)
     if match is not None or any(c.signature == sig for c in near):
         return match
-    had = {c.copy for c in near}
-    by_lead = usable(store.lead_candidates(entry.body_text, had))
-    match = _near_match(store, name, entry, sig, published, by_lead, options)
-    if match is not None:
-        return match
+    if by_lead:  # near copies found again by their lead are tried for containment too
+        led = usable(store.lead_candidates(entry.body_text, present_leads))
+        match = _near_match(store, name, entry, sig, published, led, options)
+        if match is not None:
+            return match
     # asked again as cited (a copy found by its lead may be linked to as well)
     cited = usable(store.cited_candidates(_linked(entry)))
     return _near_match(store, name, entry, sig, published, cited, options)

@@ -1028,10 +1028,11 @@ class Store:
             if (r := rows.get(copy)) is not None
         ]
 
-    def lead_candidates(self, text: str, exclude: Collection[int] = ()) -> list[Candidate]:
+    def lead_candidates(self, text: str, present: Sequence[int] | None = None) -> list[Candidate]:
         """Stored copies whose lead shares a key with ``text``'s (see
-        :func:`~feeds.dedupe.lead_buckets`), most keys first; ``exclude``: copies already had."""
-        buckets = dedupe.lead_buckets(text)
+        :func:`~feeds.dedupe.lead_buckets`), most keys first. ``present``, when given, holds
+        the keys that have a copy (as :attr:`Presence.buckets` knows): only those are read."""
+        buckets = tuple(present) if present is not None else dedupe.lead_buckets(text)
         if not buckets:
             return []
         part = "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?)"
@@ -1051,7 +1052,7 @@ class Store:
             sql, (*params, LEAD_MIN_BANDS, LEAD_CANDIDATES)
         ):
             sig = dedupe.decode_signature(blob)
-            if copy in exclude or sig is None:
+            if sig is None:
                 continue
             found.append(
                 Candidate(copy, entry_id, source, title, _required_dt(published), sig, "", True)
