@@ -455,8 +455,8 @@ CONTAINED_MAX_LENGTH = 0.75
 LEAD_KEYS = 4
 LEAD_SHINGLE = 5
 LEAD_SAMPLE = 3
-LEAD_WORDS = 60
-_LEAD_CHARS = 500  # enough text for a dateline and LEAD_WORDS words
+LEAD_WORDS = 40
+_LEAD_CHARS = 320  # enough text for a dateline and LEAD_WORDS words
 
 
 @lru_cache(maxsize=64)  # looked up, then indexed
@@ -583,6 +583,11 @@ _SITE_SUFFIX_RE = re.compile(r"\s+[|\u2013\u2014-]\s+([^|\u2013\u2014-]{2,40})$"
 
 
 @lru_cache(maxsize=4096)
+def _title_words(title: str) -> frozenset[str]:
+    return frozenset(w for w in words(normalized_title(title)) if w not in _STOPWORDS)
+
+
+@lru_cache(maxsize=4096)
 def normalized_title(title: str, sites: tuple[str, ...] = ()) -> str:
     """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site suffixes.
 
@@ -603,8 +608,7 @@ def normalized_title(title: str, sites: tuple[str, ...] = ()) -> str:
 
 def title_resemblance(a: str, b: str) -> float:
     """Jaccard resemblance of two normalized titles' content words (0..1; 0 when one has none)."""
-    wa = {w for w in words(normalized_title(a)) if w not in _STOPWORDS}
-    wb = {w for w in words(normalized_title(b)) if w not in _STOPWORDS}
+    wa, wb = _title_words(a), _title_words(b)
     if not wa or not wb:
         return 0.0
     return len(wa & wb) / len(wa | wb)
@@ -764,11 +768,12 @@ def near_match(
         if body < options.body_min and not led:
             continue
         heading = title_resemblance(title, cand.title)
-        cand_body = body_of(cand) if body_of is not None else cand.body_text
+        cand_body = None  # read only when a rule needs it
         contained = 0.0
         if led and body < options.body_threshold:
             # A copy cut to its first paragraphs (or the original of such a copy):
             # its shingles are mostly inside the longer body.
+            cand_body = body_of(cand) if body_of is not None else cand.body_text
             contained = cut_copy_containment(body_text, cand_body)
         if contained >= options.containment_min:
             rule = "contained in the other copy"
@@ -787,6 +792,8 @@ def near_match(
             continue
         if mine is None:
             mine = facts(title, body_text)
+        if cand_body is None:
+            cand_body = body_of(cand) if body_of is not None else cand.body_text
         theirs = facts(cand.title, cand_body)
         agree = agreement(mine[0], theirs[0])
         same_names = agreement(mine[1], theirs[1])

@@ -1030,15 +1030,17 @@ class Store:
 
     def lead_candidates(self, text: str, present: Sequence[int] | None = None) -> list[Candidate]:
         """Stored copies whose lead shares a key with ``text``'s (see
-        :func:`~feeds.dedupe.lead_buckets`), most keys first. ``present``, when given, holds
-        the keys that have a copy (as :attr:`Presence.buckets` knows): only those are read."""
+        :func:`~feeds.dedupe.lead_buckets`), most keys first, that could be a cut copy of
+        ``text`` or its original (one at most CONTAINED_MAX_LENGTH of the other's length).
+        ``present``, when given, holds the keys that have a copy (as
+        :attr:`Presence.buckets` knows): only those are read."""
         buckets = tuple(present) if present is not None else dedupe.lead_buckets(text)
         if not buckets:
             return []
         part = "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?)"
         sql = (
-            "SELECT g.copy, s.signature, e.entry_id, e.source, e.title, e.published"
-            " FROM (SELECT copy, count(*) AS bands FROM ("
+            "SELECT g.copy, s.signature, e.entry_id, e.source, e.title, e.published,"
+            " length(e.body_text) FROM (SELECT copy, count(*) AS bands FROM ("
             + " UNION ALL ".join(part for _ in buckets)
             + ") GROUP BY copy HAVING bands >= ? ORDER BY bands DESC, copy DESC LIMIT ?) AS g"
             " JOIN signatures AS s ON s.copy = g.copy JOIN entries AS e ON e.rowid = g.copy"
@@ -1048,9 +1050,13 @@ class Store:
         for bucket in buckets:
             params += [bucket, LSH_BUCKET_LIMIT]
         found = []
-        for copy, blob, entry_id, source, title, published in self._db.execute(
+        mine = len(text)
+        for copy, blob, entry_id, source, title, published, length in self._db.execute(
             sql, (*params, LEAD_MIN_BANDS, LEAD_CANDIDATES)
         ):
+            short, long = sorted((mine, length))
+            if short > dedupe.CONTAINED_MAX_LENGTH * long:
+                continue  # too alike in length to be a cut copy: its signature decides
             sig = dedupe.decode_signature(blob)
             if sig is None:
                 continue
