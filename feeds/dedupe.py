@@ -417,6 +417,7 @@ _CREDIT_RES = (
     re.compile(r"Read the (?:full|whole|rest of the) (?:story|article)\b.*$"),
     re.compile(r"The post .{1,300}? appeared first on .{1,100}$"),
 )
+_CREDIT_RE = re.compile("|".join(f"(?:{credit.pattern})" for credit in _CREDIT_RES))
 
 
 def signed_text(text: str) -> str:
@@ -424,10 +425,7 @@ def signed_text(text: str) -> str:
 
     Only the signature sees this text; the published body keeps them.
     """
-    text = _without_dateline(text)
-    for credit in _CREDIT_RES:
-        text = credit.sub(" ", text)
-    return text
+    return _CREDIT_RE.sub(" ", _without_dateline(text))
 
 
 def _without_dateline(text: str) -> str:
