@@ -104,7 +104,9 @@ def merge_text(c: StoredCopy) -> str:
         return f"merged: {c.merged_reason}"
     return (
         f"merged: {c.merged_reason} with the {s.get('copy_source')} copy"
-        f" (body resemblance {s.get('body')}, title {s.get('title')},"
+        f" (body resemblance {s.get('body')}, "
+        + (f"containment {s['containment']}, " if "containment" in s else "")
+        + f"title {s.get('title')},"
         f" {s.get('hours')} h apart, numbers agree {s.get('numbers')},"
         f" names agree {s.get('names')})"
     )

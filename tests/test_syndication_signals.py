@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds import dedupe
+from feeds import dedupe, provenance
 from feeds.refresh import ingest_entries
 from feeds.store import Store
 from feeds.types import CleanEntry, DedupeOptions
@@ -94,6 +94,9 @@ def test_a_copy_cut_to_its_first_paragraph_is_the_same_story(store: Store) -> No
     assert sig_a is not None and sig_b is not None
     assert dedupe.resemblance(sig_a, sig_b) < DedupeOptions().body_min
     assert save(store, "partner", cut) == original
+    (copy,) = [c for c in store.copies(original) if c.source == "partner"]
+    assert provenance.merge_text(copy).startswith("merged: contained in the other copy")
+    assert "containment 1.0" in provenance.merge_text(copy)
 
 
 def test_the_cut_of_another_railway_s_order_stays_apart(store: Store) -> None:
