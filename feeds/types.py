@@ -224,7 +224,9 @@ class DedupeOptions:
     at least ``body_min`` and their titles' resemblance at least
     ``title_threshold``, or (a copy cut to its first paragraphs) at least
     ``containment_min`` of the shorter body's shingles are in the longer one.
-    Defaults were chosen on ``bench/dedupe_eval.py``.
+    Defaults sit inside the plateau of ``bench/dedupe_real.py --sweep`` (real news text);
+    where it is flat (``body_min``, ``title_threshold``) they are those that
+    ``bench/dedupe_eval.py`` (templated text) chose.
     ``prefer`` picks the published copy of a story ("earliest" published or
     "longest" body); a copy from ``preferred_sources`` (in that order) wins
     over both. A copy takes at most ``max_updates_per_day`` updates per 24 hours.
