@@ -40,7 +40,6 @@ from feeds import dedupe, schedule, websub
 from feeds.config import Config, OutputConfig, SourceConfig
 from feeds.errors import FetchError, HTTPStatusError, NotAFeedError, ParseError, PublishError
 from feeds.fetch import Fetcher, PageFetcher
-from feeds.normalize import canonical_url
 from feeds.pipeline import stream
 from feeds.prepare import Job, Prepared, prepare
 from feeds.store import FetchOutcome, Presence, ScheduleUpdate, Store
@@ -772,6 +771,8 @@ def _find_near(
 
 def _linked(entry: CleanEntry) -> list[str]:
     """The canonical links in an entry's body, other than its own."""
+    from feeds.normalize import canonical_url  # lxml: not loaded by a run with nothing new
+
     found = (canonical_url(url) for url in dedupe.linked_urls(entry.content_html))
     return [url for url in found if url is not None and url != entry.link]
 
