@@ -301,7 +301,11 @@ class DedupeOptions:
     ``window_hours`` apart, their numbers agree, and either their bodies'
     estimated word-shingle resemblance is at least ``body_threshold``, or it is
     at least ``body_min`` and their titles' resemblance at least
-    ``title_threshold``. Defaults were chosen on ``bench/dedupe_eval.py``.
+    ``title_threshold``, or (a copy cut to its first paragraphs) at least
+    ``containment_min`` of the shorter body's shingles are in the longer one.
+    Defaults sit inside the plateau of ``bench/dedupe_real.py --sweep`` (real news text);
+    where it is flat (``body_min``, ``title_threshold``) they are those that
+    ``bench/dedupe_eval.py`` (templated text) chose.
     ``prefer`` picks the published copy of a story ("earliest" published or
     "longest" body); a copy from ``preferred_sources`` (in that order) wins
     over both. A copy takes at most ``max_updates_per_day`` updates per 24 hours.
@@ -311,6 +315,7 @@ class DedupeOptions:
     body_threshold: float = 0.6
     body_min: float = 0.35
     title_threshold: float = 0.5
+    containment_min: float = 0.8
     window_hours: float = 72.0
     prefer: str = "earliest"
     preferred_sources: tuple[str, ...] = ()

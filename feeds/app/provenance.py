@@ -97,13 +97,18 @@ class Explanation:
 def merge_text(c: StoredCopy) -> str:
     """Why a copy belongs to its story, in words."""
     if c.merged_reason is None:
+        kept = c.scores.get("kept_apart")
+        if kept:
+            return f"first copy of the story; kept apart: {kept}"
         return "first copy of the story"
     s: Mapping[str, object] = c.scores
     if not s:
         return f"merged: {c.merged_reason}"
     return (
         f"merged: {c.merged_reason} with the {s.get('copy_source')} copy"
-        f" (body resemblance {s.get('body')}, title {s.get('title')},"
+        f" (body resemblance {s.get('body')}, "
+        + (f"containment {s['containment']}, " if "containment" in s else "")
+        + f"title {s.get('title')},"
         f" {s.get('hours')} h apart, numbers agree {s.get('numbers')},"
         f" names agree {s.get('names')})"
     )

@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from feeds.types import Change, CleanEntry, DedupeOptions
 
@@ -284,7 +285,7 @@ NUM_BINS = BANDS * ROWS
 MAX_SIGNED_WORDS = 3000
 #: Signatures are comparable only under the same scheme: the store signs its copies
 #: again when this changes (a new algorithm, or a Python whose tuple hash differs).
-SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
+SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-lead5x4-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
 _MASK32 = 0xFFFFFFFF
 _BIN_SHIFT = 64 - 6  # top 6 bits of a 64-bit hash choose one of 64 bins
 _VALUE_SHIFT = _BIN_SHIFT - 32  # the next 32 bits are the bin's value
@@ -368,9 +369,13 @@ def signature(text: str) -> tuple[int, ...] | None:
     scheme so that a store signed under another one is signed again). Sorted,
     a bin's smallest hash is the first one at or above the bin's floor.
     """
-    seq = _word_ids(text)
+    seq = _word_ids(signed_text(text))
     if seq is None:
         return None
+    return _minhash(seq)
+
+
+def _minhash(seq: list[int]) -> tuple[int, ...]:
     grams = zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False)  # shorter tails end it
     hashes = sorted(set(map(hash, grams)))
     bins = [-1] * NUM_BINS
@@ -415,6 +420,94 @@ def _word_ids(text: str) -> list[int] | None:
 
 
 _ASCII_WORD_RE = re.compile(rb"\w+")
+
+# A wire dateline in front of the first paragraph: "LONDON, Nov 3 (Site) - ", "PARIS (Site) -".
+_DATELINE_RE = re.compile(
+    r"^\s*[A-Z][A-Za-z .'/-]{1,40}"
+    r"(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2})?"
+    r"(?:\s*\([^)]{1,60}\))?\s*[-\u2013\u2014]+\s+"
+)
+# Credit and syndication lines a copy carries around the story's text.
+_CREDIT_RES = (
+    re.compile(r"\((?:Reporting|Writing|Additional reporting|Editing)\b[^)]{0,300}\)"),
+    re.compile(r"This (?:article|story) was (?:originally|first) published (?:by|on|at)\b.*$"),
+    re.compile(r"Read the (?:full|whole|rest of the) (?:story|article)\b.*$"),
+    re.compile(r"The post .{1,300}? appeared first on .{1,100}$"),
+)
+_CREDIT_RE = re.compile("|".join(f"(?:{credit.pattern})" for credit in _CREDIT_RES))
+
+
+def signed_text(text: str) -> str:
+    """The part of a body that is signed: without a leading wire dateline or credit lines.
+
+    Only the signature sees this text; the published body keeps them.
+    """
+    return _CREDIT_RE.sub(" ", _without_dateline(text))
+
+
+def _without_dateline(text: str) -> str:
+    found = _DATELINE_RE.match(text)
+    if found is not None and found.group(0).strip()[:1].isupper() and _has_dateline(found.group(0)):
+        return text[found.end() :]
+    return text
+
+
+def _has_dateline(prefix: str) -> bool:
+    """A dateline names a place in capitals, or carries a date or a (credit)."""
+    head = prefix.split(",")[0].split("(")[0].strip()
+    return head.isupper() or "(" in prefix
+
+
+# A contained copy is at most this fraction of the other's length: mostly contained
+# copies of more are near-identical, and found by their signatures.
+CONTAINED_MAX_LENGTH = 0.75
+
+# The lead: a copy cut to its first paragraphs repeats them word for word, although their
+# whole bodies resemble little. Exact keys of the lead find such copies: the hashes of its
+# LEAD_SHINGLE-word shingles that are multiples of LEAD_SAMPLE, the first LEAD_KEYS of them
+# within LEAD_WORDS words. Chosen by their words, not by their places, a word added to
+# or dropped from the lead changes only the keys it is part of; one key in common is enough.
+LEAD_KEYS = 4
+LEAD_SHINGLE = 5
+LEAD_SAMPLE = 3
+LEAD_WORDS = 40
+_LEAD_CHARS = 320  # enough text for a dateline and LEAD_WORDS words
+
+
+@lru_cache(maxsize=64)  # looked up, then indexed
+def lead_buckets(text: str) -> tuple[int, ...]:
+    """Index keys of the lead after any dateline (see above).
+
+    Signed 64-bit hashes of int tuples (stable across runs, unlike a str's hash), tagged
+    apart from :func:`lsh_buckets`, with which they share one index.
+    """
+    seq = (_word_ids(_without_dateline(text[:_LEAD_CHARS])) or [])[:LEAD_WORDS]
+    keys: list[int] = []
+    for k in range(len(seq) - LEAD_SHINGLE + 1):
+        key = hash((_LEAD_TAG, *seq[k : k + LEAD_SHINGLE]))
+        if key % LEAD_SAMPLE == 0 and key not in keys:
+            keys.append(key)
+            if len(keys) == LEAD_KEYS:
+                break
+    return tuple(keys)
+
+
+_LEAD_TAG = 0x1EAD
+
+
+@lru_cache(maxsize=32)  # one entry's body meets several candidates
+def shingle_set(text: str) -> frozenset[tuple[int, ...]]:
+    """The word 3-shingles of the signed text (as word ids)."""
+    seq = _word_ids(signed_text(text)) or []
+    return frozenset(zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False))
+
+
+def containment(short: str, long: str) -> float:
+    """|A ∩ B| / |A| for the shingles A of ``short`` and B of ``long`` (0 when A is empty)."""
+    a = shingle_set(short)
+    if not a:
+        return 0.0
+    return len(a & shingle_set(long)) / len(a)
 
 
 def encode_signature(sig: tuple[int, ...]) -> bytes:
@@ -496,10 +589,41 @@ class Alike:
 _LANES = struct.Struct(f"<{NUM_BINS}I")
 
 
+_WIRE_PREFIX_RE = re.compile(
+    r"^\s*(?:(?:UPDATE|WRAPUP|RPT|REFILE|CORRECTED|CORRECTION|RE-?SEND|BRIEF|EXCLUSIVE)"
+    r"(?:\s*\d+)?\s*[-:\u2013\u2014]\s*)+",
+    re.IGNORECASE,
+)
+_SITE_SUFFIX_RE = re.compile(r"\s+[|\u2013\u2014-]\s+([^|\u2013\u2014-]{2,40})$")
+
+
+@lru_cache(maxsize=4096)
+def _title_words(title: str) -> frozenset[str]:
+    return frozenset(w for w in words(normalized_title(title)) if w not in _STOPWORDS)
+
+
+@lru_cache(maxsize=4096)
+def normalized_title(title: str, sites: tuple[str, ...] = ()) -> str:
+    """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site suffixes.
+
+    A trailing ``| Site`` is always a site's name; a trailing ``- Site`` is dropped when it
+    names one of ``sites`` or is a short run of capitalized words.
+    """
+    title = _WIRE_PREFIX_RE.sub("", title).strip()
+    found = _SITE_SUFFIX_RE.search(title)
+    if found is not None:
+        tail = found.group(1).strip()
+        bar = "|" in found.group(0)
+        known = any(tail.casefold() == s.casefold() for s in sites)
+        short_name = len(tail.split()) <= 4 and all(w[:1].isupper() for w in tail.split())
+        if bar or known or short_name:
+            title = title[: found.start()].strip()
+    return title
+
+
 def title_resemblance(a: str, b: str) -> float:
-    """Jaccard resemblance of two titles' content words (0..1; 0 when one has none)."""
-    wa = {w for w in words(a) if w not in _STOPWORDS}
-    wb = {w for w in words(b) if w not in _STOPWORDS}
+    """Jaccard resemblance of two normalized titles' content words (0..1; 0 when one has none)."""
+    wa, wb = _title_words(a), _title_words(b)
     if not wa or not wb:
         return 0.0
     return len(wa & wb) / len(wa | wb)
@@ -525,6 +649,63 @@ def names(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+# A copy that links to another source's stored copy ("Read the full story at", "originally
+# published by") is that story when their titles resemble as much as title_threshold asks,
+# or the texts share this much (a rewritten teaser): a link to a related story is not
+# enough on its own.
+CITED_BODY_MIN = 0.15
+CITED_CONTAINMENT_MIN = 0.5
+
+
+def cites_enough(body: float, contained: float, heading: float, options: DedupeOptions) -> bool:
+    """Whether a copy that links to a candidate shares enough with it to be its story."""
+    return (
+        heading >= options.title_threshold
+        or body >= CITED_BODY_MIN
+        or contained >= CITED_CONTAINMENT_MIN
+    )
+
+
+_HREF_RE = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+
+
+def linked_urls(content_html: str, limit: int = 8) -> tuple[str, ...]:
+    """The first ``limit`` distinct link targets of a sanitized body (as written)."""
+    found: list[str] = []
+    for match in _HREF_RE.finditer(content_html):
+        url = match.group(1)
+        if url not in found:
+            found.append(url)
+            if len(found) == limit:
+                break
+    return tuple(found)
+
+
+def figures_prove(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two texts share so many of their numbers that they are one report."""
+    shared = len(a & b)
+    return shared >= PROVING_FIGURES and shared >= PROVING_FIGURES_AGREEMENT * min(len(a), len(b))
+
+
+def facts(title: str, body_text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The numbers and names of a story, without wire datelines, credits and site names."""
+    text = signed_text(body_text)
+    return numbers(text), names(normalized_title(title) + ". " + text)
+
+
+def cut_copy_containment(a: str, b: str) -> float:
+    """How much of the shorter of two bodies is inside the longer, when it is a cut copy.
+
+    0 when the shorter has under CONTAINED_MIN_WORDS words, or more than
+    CONTAINED_MAX_LENGTH of the longer's length (a copy that long, contained, resembles
+    the other: its signature finds it).
+    """
+    short, long = sorted((a, b), key=len)
+    if len(short) > CONTAINED_MAX_LENGTH * len(long) or len(words(short)) < CONTAINED_MIN_WORDS:
+        return 0.0
+    return containment(short, long)
+
+
 def agreement(a: frozenset[str], b: frozenset[str]) -> float:
     """How far two texts' facts agree: shared / fewer (1.0 when either states under 3)."""
     if len(a) < 3 or len(b) < 3:
@@ -537,6 +718,15 @@ def agreement(a: frozenset[str], b: frozenset[str]) -> float:
 # the same template, the same announcement about another company.
 MIN_NUMBERS_AGREEMENT = 0.5
 MIN_NAMES_AGREEMENT = 0.7
+# Many figures in common prove one report whatever its labels say (an earnings table sent
+# again with "Sales" for "Revs"): no other story states them all.
+PROVING_FIGURES = 8
+PROVING_FIGURES_AGREEMENT = 0.9
+# A body of fewer words is a notice written from a template: its text alone cannot tell
+# one company's from another's, its title must say it is the same.
+SHORT_NOTICE_WORDS = 40
+# A contained copy has at least this many words (a headline-only teaser proves nothing).
+CONTAINED_MIN_WORDS = 20
 # In the grey zone (body between body_min and body_threshold) the facts must
 # agree more closely.
 GREY_ZONE_AGREEMENT = 0.8
@@ -553,6 +743,10 @@ class Candidate:
     published: datetime
     signature: tuple[int, ...]
     body_text: str
+    #: Found by its lead's bands (see :func:`lead_buckets`), not necessarily by its body's.
+    via_lead: bool = False
+    #: Its canonical link is linked from the incoming entry's body ("Read the full story").
+    cited: bool = False
 
 
 def near_match(
@@ -572,37 +766,61 @@ def near_match(
     """
     best: tuple[float, Match] | None = None
     mine: tuple[frozenset[str], frozenset[str]] | None = None
+
+    def short() -> bool:
+        return len(body_text.split()) < SHORT_NOTICE_WORDS
+
     for cand in candidates:
         hours = abs((published - cand.published).total_seconds()) / 3600
         if hours > options.window_hours:
             continue
         body = resemblance(sig, cand.signature)
-        if body < options.body_min:
+        other = cand.source != source
+        led = (cand.via_lead or cand.cited) and other
+        if body < options.body_min and not led:
             continue
         heading = title_resemblance(title, cand.title)
-        if body >= options.body_threshold and (heading > 0 or cand.source != source):
-            # One publisher's two items with no title word in common are two
-            # items, even over near-identical text (a templated page).
+        cand_body = None  # read only when a rule needs it
+        contained = 0.0
+        if led and body < options.body_threshold:
+            # A copy cut to its first paragraphs (or the original of such a copy):
+            # its shingles are mostly inside the longer body.
+            cand_body = body_of(cand) if body_of is not None else cand.body_text
+            contained = cut_copy_containment(body_text, cand_body)
+        if contained >= options.containment_min:
+            rule = "contained in the other copy"
+        elif cand.cited and other and cites_enough(body, contained, heading, options):
+            rule = "links to the other copy"
+        elif body < options.body_min:
+            continue
+        elif body >= options.body_threshold and (heading > 0 or (other and not short())):
+            # One publisher's two items with no title word in common are two items, even
+            # over near-identical text (a templated page); so are any two short notices
+            # (two companies' dividends: "Qtly div four cts vs four cts prior Pay April 15").
             rule = "near-identical body"
         elif heading >= options.title_threshold:
             rule = "similar body and title"
         else:
             continue
         if mine is None:
-            mine = (numbers(body_text), names(title + ". " + body_text))
-        cand_body = body_of(cand) if body_of is not None else cand.body_text
-        agree = agreement(mine[0], numbers(cand_body))
-        same_names = agreement(mine[1], names(cand.title + ". " + cand_body))
-        if rule == "near-identical body":
+            mine = facts(title, body_text)
+        if cand_body is None:
+            cand_body = body_of(cand) if body_of is not None else cand.body_text
+        theirs = facts(cand.title, cand_body)
+        agree = agreement(mine[0], theirs[0])
+        same_names = agreement(mine[1], theirs[1])
+        if rule != "similar body and title":
             facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
         else:  # the grey zone asks more of the facts
             facts_agree = min(agree, same_names) >= GREY_ZONE_AGREEMENT
+        facts_agree = facts_agree or figures_prove(mine[0], theirs[0])
         if not facts_agree:
             continue
-        score = body + heading / 10
+        score = max(body, contained) + heading / 10
         if best is None or score > best[0]:
             scores: dict[str, float | str] = {
                 "body": round(body, 4),
+                **({"containment": round(contained, 4)} if contained else {}),
                 "title": round(heading, 4),
                 "hours": round(hours, 2),
                 "numbers": round(agree, 4),
@@ -614,19 +832,41 @@ def near_match(
     return best[1] if best else None
 
 
-# Two texts under one GUID this far apart are different articles, not an edit.
-REUSED_BODY_MAX = 0.2
-REUSED_TITLE_MAX = 0.3
+# Under one identity key (GUID, link, post id), a changed text is an edit of the same story
+# when its body still resembles the stored one this much, or one body mostly contains the
+# other (a story cut or extended), or the titles agree and the bodies share something.
+EDIT_BODY_MIN = 0.3
+EDIT_CONTAINMENT_MIN = 0.6
+EDIT_TITLE_MIN = 0.5
+EDIT_TITLE_BODY_MIN = 0.1
 
 
-def is_reused_guid(existing: Existing, title: str, sig: tuple[int, ...] | None) -> bool:
-    """True when a known GUID now carries a clearly different article (title and body)."""
-    if not existing.key.startswith("guid:") or existing.signature is None or sig is None:
-        return False
-    return (
-        resemblance(existing.signature, sig) < REUSED_BODY_MAX
-        and title_resemblance(existing.title, title) < REUSED_TITLE_MAX
-    )
+def different_story(
+    existing: Existing,
+    title: str,
+    body_text: str,
+    sig: tuple[int, ...] | None,
+    stored_body: Callable[[], str],
+) -> str | None:
+    """Why a changed text under a stored copy's identity key is another story, or None.
+
+    None means an edit of the same story (an update). A text too thin to sign is judged
+    by its title alone.
+    """
+    heading = title_resemblance(existing.title, title)
+    if existing.signature is None or sig is None:
+        if heading >= EDIT_TITLE_MIN or normalized_title(title) == normalized_title(existing.title):
+            return None
+        return f"title resemblance {heading:.2f} (bodies too short to compare)"
+    body = resemblance(existing.signature, sig)
+    if body >= EDIT_BODY_MIN or (heading >= EDIT_TITLE_MIN and body >= EDIT_TITLE_BODY_MIN):
+        return None
+    old = stored_body()
+    short, long = sorted((body_text, old), key=len)
+    contained = containment(short, long)
+    if contained >= EDIT_CONTAINMENT_MIN:
+        return None
+    return f"body resemblance {body:.2f}, containment {contained:.2f}, title {heading:.2f}"
 
 
 # --- the published copy -----------------------------------------------------------------------

@@ -152,8 +152,28 @@ class IngestStore(Transactional, Protocol):
         """This source's copy of the entry: by key, else by post id, link or title+body."""
         ...
 
-    def find_match(self, keys: Keys) -> Match | None:
-        """The first stored copy that shares an exact key with ``keys``."""
+    def find_match(
+        self, keys: Keys, source: str = "", listed: Collection[str] = ()
+    ) -> Match | None:
+        """The first stored copy that shares an exact key with ``keys`` (not ``source``'s
+        copies whose keys are ``listed`` in the same fetch, by GUID, post id or link)."""
+        ...
+
+    def lead_candidates(self, text: str, present: Sequence[int] | None = None) -> list[Candidate]:
+        """Stored copies whose lead shares a key with ``text``'s: a cut copy of it or its
+        original (``present``: only the keys known to have a copy are read)."""
+        ...
+
+    def cited_candidates(self, links: Collection[str]) -> list[Candidate]:
+        """Stored signed copies whose canonical link is one of ``links``."""
+        ...
+
+    def copy_body(self, source: str, key: str) -> str:
+        """The body text of ``source``'s copy under ``key`` ("" when there is none)."""
+        ...
+
+    def retire_key(self, source: str, key: str) -> None:
+        """Give the copy holding ``key`` a key of its own: another story now comes under it."""
         ...
 
     def near_candidates(

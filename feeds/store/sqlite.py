@@ -238,6 +238,9 @@ A feed lists its newest entries; a changed feed mostly repeats them."""
 LSH_BUCKET_LIMIT = 64
 # At most this many candidates (those sharing the most bands) are verified.
 NEAR_CANDIDATES = 24
+# Copies found by their lead: at most this many, sharing at least LEAD_MIN_BANDS lead keys.
+LEAD_CANDIDATES = 8
+LEAD_MIN_BANDS = 1
 
 
 @lru_cache(maxsize=4096)
@@ -948,8 +951,15 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
                 return self._existing(row)
         return None
 
-    def find_match(self, keys: Keys) -> Match | None:
-        """The first stored copy that shares an exact key with ``keys`` (in trust order)."""
+    def find_match(
+        self, keys: Keys, source: str = "", listed: Collection[str] = ()
+    ) -> Match | None:
+        """The first stored copy that shares an exact key with ``keys`` (in trust order).
+
+        ``source``'s copies whose keys are ``listed`` (the entries of the same fetch) are
+        not found by GUID, post id or link: a source listing two items side by side under
+        one post id (its http and https links) tells two stories.
+        """
         lookups = (
             ("guid", keys.guid, "same GUID"),
             ("post_id", keys.post_id, "same post id"),
@@ -959,13 +969,15 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
         for column, value, reason in lookups:
             if value is None:
                 continue
-            row = self._db.execute(
-                f"SELECT entry_id, source FROM entries WHERE {column} = ?"
-                " ORDER BY first_seen, rowid LIMIT 1",
+            rows = self._db.execute(
+                f"SELECT entry_id, source, key FROM entries WHERE {column} = ?"
+                " ORDER BY first_seen, rowid LIMIT 8",
                 (value,),
-            ).fetchone()
-            if row is not None:
-                return Match(entry_id=row[0], source=row[1], reason=reason)
+            )
+            for entry_id, found_in, key in rows:
+                if column != "match_hash" and found_in == source and key in listed:
+                    continue
+                return Match(entry_id=entry_id, source=found_in, reason=reason)
         return None
 
     def near_candidates(
@@ -1025,6 +1037,82 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
             if (r := rows.get(copy)) is not None
         ]
 
+    def lead_candidates(self, text: str, present: Sequence[int] | None = None) -> list[Candidate]:
+        """Stored copies whose lead shares a key with ``text``'s (see
+        :func:`~feeds.dedupe.lead_buckets`), most keys first, that could be a cut copy of
+        ``text`` or its original (one at most CONTAINED_MAX_LENGTH of the other's length).
+        ``present``, when given, holds the keys that have a copy (as
+        :attr:`Presence.buckets` knows): only those are read."""
+        buckets = tuple(present) if present is not None else dedupe.lead_buckets(text)
+        if not buckets:
+            return []
+        part = "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?)"
+        sql = (
+            "SELECT g.copy, s.signature, e.entry_id, e.source, e.title, e.published,"
+            " length(e.body_text) FROM (SELECT copy, count(*) AS bands FROM ("
+            + " UNION ALL ".join(part for _ in buckets)
+            + ") GROUP BY copy HAVING bands >= ? ORDER BY bands DESC, copy DESC LIMIT ?) AS g"
+            " JOIN signatures AS s ON s.copy = g.copy JOIN entries AS e ON e.rowid = g.copy"
+            " ORDER BY g.bands DESC, g.copy DESC"
+        )
+        params: list[int] = []
+        for bucket in buckets:
+            params += [bucket, LSH_BUCKET_LIMIT]
+        found = []
+        mine = len(text)
+        for copy, blob, entry_id, source, title, published, length in self._db.execute(
+            sql, (*params, LEAD_MIN_BANDS, LEAD_CANDIDATES)
+        ):
+            short, long = sorted((mine, length))
+            if short > dedupe.CONTAINED_MAX_LENGTH * long:
+                continue  # too alike in length to be a cut copy: its signature decides
+            sig = dedupe.decode_signature(blob)
+            if sig is None:
+                continue
+            found.append(
+                Candidate(copy, entry_id, source, title, _required_dt(published), sig, "", True)
+            )
+        return found
+
+    def cited_candidates(self, links: Collection[str]) -> list[Candidate]:
+        """Stored signed copies whose canonical link is one of ``links`` (an entry's body links
+        to them)."""
+        if not links:
+            return []
+        marks = ",".join("?" for _ in links)
+        rows = self._db.execute(
+            "SELECT e.rowid, s.signature, e.entry_id, e.source, e.title, e.published"
+            " FROM entries AS e JOIN signatures AS s ON s.copy = e.rowid"
+            f" WHERE e.link IN ({marks}) ORDER BY e.rowid LIMIT ?",
+            (*links, LEAD_CANDIDATES),
+        )
+        found = []
+        for copy, blob, entry_id, source, title, published in rows:
+            sig = dedupe.decode_signature(blob)
+            if sig is None:
+                continue
+            stamp = _required_dt(published)
+            found.append(Candidate(copy, entry_id, source, title, stamp, sig, "", cited=True))
+        return found
+
+    def copy_body(self, source: str, key: str) -> str:
+        """The body text of ``source``'s copy under ``key`` ("" when there is none)."""
+        row = self._db.execute(
+            "SELECT body_text FROM entries WHERE source = ? AND key = ?", (source, key)
+        ).fetchone()
+        return str(row[0]) if row is not None else ""
+
+    def retire_key(self, source: str, key: str) -> None:
+        """Give the copy holding ``key`` a key of its own: another story now comes under it.
+
+        The copy keeps its entry id, text and place in the outputs; only the key that the
+        next fetch looks it up by moves to the new story.
+        """
+        self._db.execute(
+            "UPDATE entries SET key = key || '~' || rowid WHERE source = ? AND key = ?",
+            (source, key),
+        )
+
     def body_text(self, candidate: Candidate) -> str:
         """A candidate's body text (read on demand: most candidates never need it)."""
         row = self._db.execute(
@@ -1032,25 +1120,28 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
         ).fetchone()
         return str(row[0]) if row is not None else ""
 
-    def _index(self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None) -> None:
-        """Make ``copy`` findable by its signature (``blob``: the signature as stored)."""
+    def _index(
+        self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None, text: str = ""
+    ) -> None:
+        """Make ``copy`` findable by its signature (``blob``: the signature as stored)
+        and by its lead (:func:`~feeds.dedupe.lead_buckets` of its body ``text``)."""
         if sig is None:
             return
         self._db.executemany(
             "INSERT OR IGNORE INTO lsh (bucket, copy) VALUES (?, ?)",
-            [(b, copy) for b in dedupe.lsh_buckets(sig)],
+            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
         )
         self._db.execute(
             "INSERT OR REPLACE INTO signatures (copy, signature) VALUES (?, ?)",
             (copy, blob or _signature_blob(sig)),
         )
 
-    def _unindex(self, copy: int, sig: tuple[int, ...] | None) -> None:
+    def _unindex(self, copy: int, sig: tuple[int, ...] | None, text: str = "") -> None:
         if sig is None:
             return
         self._db.executemany(
             "DELETE FROM lsh WHERE bucket = ? AND copy = ?",
-            [(b, copy) for b in dedupe.lsh_buckets(sig)],
+            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
         )
         self._db.execute("DELETE FROM signatures WHERE copy = ?", (copy,))
 
@@ -1097,7 +1188,7 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
         )
         self._copy_saved()
         if cursor.lastrowid is not None:
-            self._index(cursor.lastrowid, signature, blob)
+            self._index(cursor.lastrowid, signature, blob, entry.body_text)
 
     def update_copy(
         self,
@@ -1115,7 +1206,7 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
         copy's body signature. ``body_key``: see :meth:`recent_bodies`.
         """
         row = self._db.execute(
-            "SELECT updated, published, rowid, signature, update_count, update_window"
+            "SELECT updated, published, rowid, signature, update_count, update_window, body_text"
             " FROM entries WHERE source = ? AND key = ?",
             (source, keys.key),
         ).fetchone()
@@ -1126,7 +1217,7 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
         count, window = dedupe.churn_window(row[4], _dt(row[5]), now)
         if signature is None:
             signature = dedupe.signature(entry.body_text)
-        self._unindex(row[2], dedupe.decode_signature(row[3]))
+        self._unindex(row[2], dedupe.decode_signature(row[3]), row[6])
         columns = {
             **_copy_text(keys, entry, body_key),
             "published": _ts(published),
@@ -1140,7 +1231,7 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
             (*columns.values(), row[2]),
         )
         self._copy_saved()
-        self._index(row[2], signature)
+        self._index(row[2], signature, text=entry.body_text)
 
     def sign_unsigned(self, limit: int) -> int:
         """Sign and index up to ``limit`` copies saved before signatures existed, newest first.
@@ -1159,7 +1250,7 @@ class Store(counters.CounterTable, hook_queue.HookEventTable, history.PostingHis
             self._db.execute(
                 "UPDATE entries SET signature = ? WHERE rowid = ?", (_signature_blob(sig), rowid)
             )
-            self._index(rowid, sig)
+            self._index(rowid, sig, text=body_text)
         return len(rows)
 
     # -- dropped stories and provenance -----------------------------------------------------

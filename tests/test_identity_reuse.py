@@ -1,0 +1,185 @@
+"""No story is ever lost: an identity key (GUID, link, post id) that comes back with another
+story makes a new entry, and only a small edit of the same story is an update.
+
+Each test serves a real feed on 127.0.0.1, runs ``feeds refresh`` twice (the second time the
+source has reused a key for a different article), then reads the published Atom document and
+``feeds explain``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds.app.cli import cli
+
+from httpserver import HTTPTestServer, Reply, http_server
+
+__all__ = ["http_server"]  # the fixture, re-exported so pytest finds it here
+
+FIRST_BODY = (
+    "The central bank of Ruritania raised its benchmark lending rate by half a point to 7.5"
+    " percent on Tuesday, citing a sharp rise in import prices and a weaker currency. Governor"
+    " Anna Berg told reporters the board would watch wage settlements closely."
+)
+SECOND_BODY = (
+    "Harbor Freight Lines said its fourth quarter profit doubled to 41 million crowns as"
+    " container volumes through Eastport recovered after the winter strikes. Chief executive"
+    " Tomas Lind said the company would order three new vessels from the Westyard group."
+)
+
+
+def _rss(title: str, body: str, link: str, guid: str | None) -> bytes:
+    guid_xml = f'<guid isPermaLink="false">{guid}</guid>' if guid else ""
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Ruritania News</title>'
+        "<link>https://ruritania.example/</link><description>d</description>"
+        f"<item><title>{title}</title><link>{link}</link>{guid_xml}"
+        "<pubDate>Tue, 03 Mar 2026 10:00:00 GMT</pubDate>"
+        f"<description>{body}</description></item></channel></rss>"
+    ).encode()
+
+
+def _config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[store]\npath = "state/feeds.db"\n\n'
+        "[fetch]\nallow_private_addresses = true\nmin_host_delay = 0\n\n"
+        f'[[sources]]\nname = "news"\nurl = "{url}"\nfull_text = false\n\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n'
+    )
+    return path
+
+
+def _refresh(config: Path) -> None:
+    result = CliRunner().invoke(cli, ["refresh", "--all", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+
+
+def _published_titles(tmp_path: Path) -> list[str]:
+    text = (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
+    return re.findall(r"<entry>.*?<title[^>]*>([^<]*)</title>", text, re.S)
+
+
+CASES = {
+    # key: (first link, first guid, second link, second guid)
+    "guid": (
+        "https://ruritania.example/2026/03/rates/",
+        "urn:ruritania:story:1",
+        "https://ruritania.example/2026/03/harbor/",
+        "urn:ruritania:story:1",
+    ),
+    "link": (
+        "https://ruritania.example/2026/03/latest/",
+        None,
+        "https://ruritania.example/2026/03/latest/",
+        None,
+    ),
+    "post id": (
+        "https://ruritania.example/?p=77",
+        None,
+        "http://ruritania.example/?p=77&amp;utm_source=rss",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("key", list(CASES))
+def test_a_reused_key_with_another_story_publishes_both(
+    key: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    first_link, first_guid, second_link, second_guid = CASES[key]
+    config = _config(tmp_path, http_server.url("/feed"))
+    first = _rss("Ruritania raises rates to 7.5 percent", FIRST_BODY, first_link, first_guid)
+    http_server.route("/feed", Reply(body=first))
+    _refresh(config)
+    second = _rss("Harbor Freight profit doubles", SECOND_BODY, second_link, second_guid)
+    http_server.route("/feed", Reply(body=second))
+    _refresh(config)
+
+    titles = _published_titles(tmp_path)
+    assert sorted(titles) == [
+        "Harbor Freight profit doubles",
+        "Ruritania raises rates to 7.5 percent",
+    ]
+
+    assert "kept apart" in _explain_lines(config, tmp_path)
+
+
+def _explain_lines(config: Path, tmp_path: Path) -> str:
+    db = sqlite3.connect(tmp_path / "state" / "feeds.db")
+    (entry_id,) = db.execute(
+        "SELECT entry_id FROM entries WHERE title = 'Harbor Freight profit doubles'"
+    ).fetchone()
+    db.close()
+    result = CliRunner().invoke(cli, ["explain", "--config", str(config), entry_id])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_small_edit_under_the_same_key_is_an_update(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    config = _config(tmp_path, http_server.url("/feed"))
+    link = "https://ruritania.example/2026/03/rates/"
+    http_server.route("/feed", Reply(body=_rss("Ruritania raises rates", FIRST_BODY, link, None)))
+    _refresh(config)
+    edited = FIRST_BODY.replace("told reporters", "said")
+    http_server.route("/feed", Reply(body=_rss("Ruritania raises rates", edited, link, None)))
+    _refresh(config)
+    assert _published_titles(tmp_path) == ["Ruritania raises rates"]
+    text = (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
+    assert "Governor Anna Berg said the board" in text
+
+
+def _atom(title: str, body: str, entry_id: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<id>https://ruritania.example/</id><title>Ruritania News</title>"
+        "<updated>2026-03-03T10:00:00Z</updated>"
+        f"<entry><id>{entry_id}</id><title>{title}</title>"
+        f'<link rel="alternate" href="{entry_id}"/>'
+        "<published>2026-03-03T10:00:00Z</published><updated>2026-03-03T10:00:00Z</updated>"
+        f'<content type="html">{body}</content></entry></feed>'
+    ).encode()
+
+
+def test_an_atom_id_naming_a_reused_post_id_publishes_both(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    # A WordPress site's Atom ids are its post links; the second story's id is the same
+    # post under http: another key, the same post id.
+    config = _config(tmp_path, http_server.url("/feed"))
+    first = _atom("Ruritania raises rates", FIRST_BODY, "https://ruritania.example/?p=77")
+    http_server.route("/feed", Reply(body=first))
+    _refresh(config)
+    second = _atom("Harbor Freight profit doubles", SECOND_BODY, "http://ruritania.example/?p=77")
+    http_server.route("/feed", Reply(body=second))
+    _refresh(config)
+    assert sorted(_published_titles(tmp_path)) == [
+        "Harbor Freight profit doubles",
+        "Ruritania raises rates",
+    ]
+
+
+def test_two_posts_of_one_fetch_under_one_post_id_are_two_stories(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    # The old post is still listed (https) beside a new story under the same post id (http):
+    # a source listing two items side by side means two stories.
+    config = _config(tmp_path, http_server.url("/feed"))
+    old = _atom("Ruritania raises rates", FIRST_BODY, "https://ruritania.example/?p=77")
+    http_server.route("/feed", Reply(body=old))
+    _refresh(config)
+    new = _atom("Harbor Freight profit doubles", SECOND_BODY, "http://ruritania.example/?p=77")
+    both = old.replace(b"</feed>", new[new.index(b"<entry>") : new.index(b"</feed>")] + b"</feed>")
+    http_server.route("/feed", Reply(body=both))
+    _refresh(config)
+    assert sorted(_published_titles(tmp_path)) == [
+        "Harbor Freight profit doubles",
+        "Ruritania raises rates",
+    ]
