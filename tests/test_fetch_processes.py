@@ -412,4 +412,6 @@ def test_a_hosts_delay_holds_after_the_fetch_processes(monkeypatch: pytest.Monke
     assert all(isinstance(o, FetchResult) for _, o, _ in got)
     assert len(received) == 5
     gaps = [b - a for a, b in itertools.pairwise(sorted(received))]
-    assert min(gaps) >= delay - 0.02
+    # Arrival times are taken by the server's threads, which a loaded machine schedules late
+    # by tens of milliseconds; the bug this guards against left 10 ms, not 360.
+    assert min(gaps) >= delay - 0.1
