@@ -29,8 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Collection, Container, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feeds.config import Config, OutputConfig, SourceConfig
-from feeds.core import dedupe, schedule
+from feeds.core import schedule
 from feeds.errors import (
     FetchError,
     HTTPStatusError,
@@ -55,13 +54,12 @@ from feeds.publish import websub
 from feeds.run import hooks
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.executor import stream
+from feeds.run.ingest import ingest_entries
 from feeds.run.tally import Tally, timed
-from feeds.store import FetchOutcome, Presence, ScheduleUpdate
+from feeds.store import FetchOutcome, ScheduleUpdate
 from feeds.store.protocol import Storage
 from feeds.types import (
     Change,
-    CleanEntry,
-    DedupeOptions,
     FetchRequest,
     FetchResult,
     ParsedEntry,
@@ -683,224 +681,6 @@ def _ingest_or_fail(
         after = store.record_attempt(name, FetchOutcome(status=status, error=message), update, now)
     next_due = schedule.next_due(after, run.config.schedule, run.config.interval(name))
     return SourceReport(name=name, url=state.url, status=status, error=message, next_due=next_due)
-
-
-def ingest_entries(
-    store: Storage,
-    name: str,
-    cleaned: Sequence[CleanEntry],
-    *,
-    now: datetime,
-    options: DedupeOptions,
-    prepared: Prepared | None = None,
-) -> Counter[str]:
-    """Identify and save one fetch's cleaned entries (inside the caller's transaction).
-
-    ::
-
-        guid trust | entry_keys | this source's copy? | reused GUID? | exact match
-          | near match (LSH candidates, verified) | decide | churn cap | tombstone | save
-
-    ``prepared`` (when ``cleaned`` is its entries) brings their keys and signatures,
-    computed in a worker; an entry whose content is already stored needs no signature.
-    Returns how many entries were new, updated, unchanged, merged, throttled, dropped.
-    """
-    if prepared is not None and len(prepared.keys) != len(cleaned):
-        prepared = None
-    changes: Counter[str] = Counter()
-    distrust = store.guid_fallback(name)
-    problem = dedupe.guid_problem(cleaned) if cleaned and distrust is None else None
-    if problem is not None:
-        store.set_guid_fallback(name, problem)
-        distrust = problem
-    if prepared is not None and distrust is None:
-        all_keys = list(prepared.keys)
-    else:
-        all_keys = dedupe.entry_keys(cleaned, trust_guids=distrust is None)
-    # This fetch's keys: a copy holding one of them is never re-keyed to another entry.
-    taken = {k.key for k in all_keys}
-    fetched: set[str] = set()  # the stories of this fetch so far
-    # Which lookups can find anything, asked once for the whole fetch (a cold run's
-    # entries are mostly new: their per-entry lookups would all come back empty).
-    known_sigs: dict[int, tuple[int, ...]] = {}
-    if prepared is not None:
-        for i in range(len(cleaned)):
-            sig = prepared.signatures[i]
-            if i not in prepared.unsigned and sig is not None:
-                known_sigs[i] = sig
-                dedupe.remember_buckets(sig, prepared.buckets[i])  # the worker made them
-    # The leads' keys too: most new entries' leads are in no stored copy (one lookup here
-    # saves one per entry).
-    unsigned = prepared.unsigned if prepared is not None else frozenset[int]()
-    leads = [
-        dedupe.lead_buckets(e.body_text) if options.near and i not in unsigned else ()
-        for i, e in enumerate(cleaned)
-    ]
-    presence: Presence | None = store.presence(
-        name,
-        all_keys,
-        [b for s in known_sigs.values() for b in dedupe.lsh_buckets(s)]
-        + [b for lead in leads for b in lead],
-    )
-    for i, entry in enumerate(cleaned):
-        keys = all_keys[i]
-        existing = None
-        if presence is None or presence.own:
-            existing = store.find_copy(name, keys, taken)
-        # The same content as stored: unchanged, and no signature is needed.
-        same = existing is not None and existing.content_hash == keys.content_hash
-        sig = None
-        if not same:
-            sig = prepared.signature(i) if prepared else dedupe.signature(entry.body_text)
-        kept_apart = None
-        if existing is not None and not same:
-            kept_apart = _another_story(store, name, keys, existing, entry, sig)
-            if kept_apart is not None:
-                existing = None
-        match = None
-        if existing is None:
-            if kept_apart is not None:  # its identity keys name the other story
-                match = store.find_match(replace(keys, guid=None, post_id=None, link=None))
-            elif presence is None or presence.may_match(keys):
-                match = store.find_match(keys, name, taken)
-            if match is None and sig is not None and options.near:
-                published = entry.published or entry.updated or now
-                # A source listing two items side by side means two stories: never
-                # merge near copies within one fetch of one source.
-                # Presence knows which of a prepared signature's buckets hold copies.
-                present = presence.buckets if presence is not None and i in known_sigs else None
-                lead = (
-                    [k for k in leads[i] if k in presence.buckets] if presence is not None else None
-                )
-                lead = lead if leads[i] else None  # not computed (its content was stored)
-                match = _find_near(
-                    store, name, entry, sig, published, (present, lead), fetched, options
-                )
-        decision = dedupe.decide(
-            name, keys, existing, match, now=now, max_updates_per_day=options.max_updates_per_day
-        )
-        if kept_apart is not None and decision.change is Change.NEW:
-            decision = replace(
-                decision,
-                entry_id=dedupe.mint_entry_id(name, f"{keys.key}\x00{keys.content_hash}"),
-                scores={"kept_apart": kept_apart},
-            )
-        change = decision.change
-        if change in (Change.UPDATED, Change.NEW, Change.DUPLICATE) and presence is not None:
-            presence.add(keys, (*dedupe.lsh_buckets(sig), *leads[i]) if sig is not None else ())
-        # The cleaning that made the text, when it is the feed's own (see Store.recent_bodies)
-        body_key = prepared.body_keys[i] if prepared is not None and prepared.body_keys else None
-        if change is Change.UPDATED:
-            store.update_copy(name, keys, entry, now=now, signature=sig, body_key=body_key)
-        elif change in (Change.NEW, Change.DUPLICATE):
-            store.insert_copy(
-                name,
-                keys,
-                entry,
-                entry_id=decision.entry_id,
-                merged_reason=decision.reason,
-                now=now,
-                signature=sig,
-                scores=decision.scores,
-                body_key=body_key,
-            )
-        fetched.add(decision.entry_id)
-        tombstones = presence is None or presence.tombstones
-        if change is not Change.UNCHANGED and tombstones and store.dropped(decision.entry_id):
-            change = Change.DROPPED
-        changes[change.value] += 1
-    return changes
-
-
-def _find_near(
-    store: Storage,
-    name: str,
-    entry: CleanEntry,
-    sig: tuple[int, ...],
-    published: datetime,
-    lookups: tuple[Container[int] | None, Sequence[int] | None],
-    fetched: Collection[str],
-    options: DedupeOptions,
-) -> dedupe.Match | None:
-    """Another stored copy of ``entry``'s story, by its signature's LSH bands, else by its
-    lead (a copy cut to its first paragraphs, or the original of one), else by the links
-    in its body. ``fetched``: the stories of this fetch so far, never matched.
-    ``lookups``: the LSH buckets that hold copies, and the lead's keys that do (None:
-    unknown; see :class:`~feeds.store.Presence`)."""
-    present, present_leads = lookups
-    by_lead = present_leads is None or bool(present_leads)
-
-    def usable(found: list[dedupe.Candidate]) -> list[dedupe.Candidate]:
-        return [c for c in found if not (c.source == name and c.entry_id in fetched)]
-
-    near = usable(
-        store.near_candidates(sig, bodies=False, present=present, min_resemblance=options.body_min)
-    )
-    match = _near_match(store, name, entry, sig, published, near, options)
-    if match is not None or any(c.signature == sig for c in near):
-        return match
-    if by_lead:  # near copies found again by their lead are tried for containment too
-        led = usable(store.lead_candidates(entry.body_text, present_leads))
-        match = _near_match(store, name, entry, sig, published, led, options)
-        if match is not None:
-            return match
-    # asked again as cited (a copy found by its lead may be linked to as well)
-    cited = usable(store.cited_candidates(_linked(entry)))
-    return _near_match(store, name, entry, sig, published, cited, options)
-
-
-def _linked(entry: CleanEntry) -> list[str]:
-    """The canonical links in an entry's body, other than its own."""
-    from feeds.ingest.normalize import canonical_url  # lxml: not loaded by a run with nothing new
-
-    found = (canonical_url(url) for url in dedupe.linked_urls(entry.content_html))
-    return [url for url in found if url is not None and url != entry.link]
-
-
-def _near_match(
-    store: Storage,
-    name: str,
-    entry: CleanEntry,
-    sig: tuple[int, ...],
-    published: datetime,
-    candidates: Sequence[dedupe.Candidate],
-    options: DedupeOptions,
-) -> dedupe.Match | None:
-    if not candidates:
-        return None
-    return dedupe.near_match(
-        name,
-        entry.title,
-        entry.body_text,
-        sig,
-        published,
-        candidates,
-        options,
-        body_of=store.body_text,
-    )
-
-
-def _another_story(
-    store: Storage,
-    name: str,
-    keys: dedupe.Keys,
-    existing: dedupe.Existing,
-    entry: CleanEntry,
-    sig: tuple[int, ...] | None,
-) -> str | None:
-    """Why a changed text under a stored copy's key is another story (then the stored copy
-    keeps its story and gives up the key), or None when it is an edit of the same story."""
-    why = dedupe.different_story(
-        existing, entry.title, entry.body_text, sig, lambda: store.copy_body(name, keys.key)
-    )
-    if why is None:
-        return None
-    kind = keys.key.split(":", 1)[0]
-    label = {"guid": "GUID", "post": "post id", "link": "link"}.get(kind, "content key")
-    if kind == "guid":
-        store.set_guid_fallback(name, "GUIDs reused for different articles")
-    store.retire_key(name, keys.key)
-    return f"the same {label} as {existing.entry_id} carried another story ({why})"
 
 
 def _discovered_feed(
