@@ -1,7 +1,8 @@
 """Source kinds: how a fetched document becomes a source's cleaned entries.
 
-A ``feed`` source reads a feed document (parsed and cleaned in a worker process; the feed an
-HTML page advertises when its URL answers with one; article pages for teaser-only entries).
+A ``feed`` source reads a feed document (parsed and cleaned in a worker process; when its URL
+answers with an HTML page that advertises feeds, the matching feed, remembered in the store as
+the source's ``feed_url``; article pages for teaser-only entries).
 A section page (``type = "html"``) reads its article links and builds an entry from each
 article page. A new kind is one class here and its name in :data:`KINDS`.
 

@@ -2,26 +2,16 @@
 
 ::
 
-    store.sources() | pipeline.stream (fetch; in worker processes: parse | normalize
-                    | entry_keys | signature) | full text | decide | store | publish
+    store.sources() | executor.stream (fetch; in worker processes: parse | normalize
+                    | entry_keys | signature) | save_source (the source's kind reads it:
+                    full text | decide | store) | publish_outputs
 
-A ``type = "html"`` source reads its section page instead of a feed:
-``article_links | article pages | extract`` give its entries. A feed source whose URL
-answers with an HTML page that advertises feeds reads the matching feed (remembered in
-the store as the source's ``feed_url``). Article pages are fetched under one per-run
-budget (``[full_text]``); when the budget deferred some, the source's validators are
-not kept, so the next run reads the feed again and picks them up.
-
-Each source is fetched (concurrently), then parsed, cleaned, deduplicated and
-saved all or nothing (a savepoint of its own). Sources are committed in groups (up
-to ``GROUP_SOURCES`` sources or ``GROUP_ENTRIES`` entries), so a crash mid-run loses
-at most the open group, whose sources stay due, and half-saves nothing. The group is
-committed before waiting on a server, and a source that fetches pages while being
-saved is committed on its own: the write lock is not held across network waits. Sources are
-saved in request order (round-robin by host), whichever server answers first, so
-the result does not depend on timing. A source's failure is a value in the report,
-never a crash of the batch; outputs are published from whatever is stored.
-The clock is passed in (``now``); this module never reads the real time.
+Each source is fetched (concurrently), then read, cleaned, deduplicated and saved all or
+nothing (:mod:`feeds.run.save_source`), in groups (:class:`_GroupSaver`). Sources are saved
+in request order (round-robin by host), whichever server answers first, so the result does
+not depend on timing. A source's failure is a value in the report, never a crash of the
+batch; outputs are published from whatever is stored. The clock is passed in (``now``);
+this module never reads the real time.
 """
 
 from __future__ import annotations
@@ -171,8 +161,9 @@ def _due(
 
 
 class _GroupSaver:
-    """Saves the fetched sources in groups: one transaction per group, a savepoint per
-    source (all of a source or none of it).
+    """Saves the fetched sources in groups of up to ``GROUP_SOURCES`` sources or
+    ``GROUP_ENTRIES`` entries: one transaction per group, a savepoint per source (all of a
+    source or none of it).
 
     A commit writes every page the transaction touched, and new entries touch index pages
     all over the store (the LSH bands are random keys): a commit per source would write most
