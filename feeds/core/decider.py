@@ -130,6 +130,8 @@ class Skip:
         return Change.UNCHANGED
 
 
+#: The intents that save the entry's text.
+Saved = Insert | Merge | Update
 EntryIntent = Insert | Merge | Update | Throttle | Skip
 Intent = DistrustGuids | KeepApart | EntryIntent
 

@@ -96,9 +96,8 @@ def ingest_entries(
     changes: Counter[str] = Counter()
     for i in range(len(cleaned)):
         intent = _entry_intent(store, fetch, i, now, options)
-        saved = isinstance(intent, decider.Insert | decider.Merge | decider.Update)
-        if saved and fetch.presence is not None:
-            sig = getattr(intent, "signature", None)
+        if isinstance(intent, decider.Saved) and fetch.presence is not None:
+            sig = intent.signature
             buckets = (*dedupe.lsh_buckets(sig), *fetch.leads[i]) if sig is not None else ()
             fetch.presence.add(fetch.keys[i], buckets)
         apply_intent(store, name, intent, now)
