@@ -3,7 +3,7 @@
 The labelled set is generated deterministically by ``tests/dedupe_corpus.py``
 (business articles, copies made by syndication, rewritten headlines,
 boilerplate, dropped/added paragraphs and copy edits, plus hard negatives).
-Every item goes through the real pipeline step (``feeds.run.refresh.ingest_entries``)
+Every item goes through the real pipeline step (``feeds.run.ingest.ingest_entries``)
 into a real SQLite store in a temporary folder.
 
 Usage::
@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from feeds.run.refresh import ingest_entries
+from feeds.run.ingest import ingest_entries
 from feeds.store.sqlite import Store
 from feeds.types import DedupeOptions
 

@@ -15,7 +15,7 @@ from test_publish_skip import make_config, rendered, save
 from test_store import clean
 
 from feeds.ingest import normalize
-from feeds.run import refresh
+from feeds.run import fingerprint, publish_outputs
 from feeds.store.sqlite import Store
 
 __all__ = ["rendered"]  # the fixture, re-exported for pytest
@@ -29,38 +29,38 @@ def package_copy(tmp_path: Path) -> Path:
 
 
 def test_the_fingerprint_covers_every_sub_package(package_copy: Path) -> None:
-    before = refresh.code_fingerprint(package_copy)
-    assert before == refresh.code_fingerprint(PACKAGE)  # same files, same key
+    before = fingerprint.code_fingerprint(package_copy)
+    assert before == fingerprint.code_fingerprint(PACKAGE)  # same files, same key
     seen = {before}
     for module in ["core/schedule.py", "publish/formats.py", "store/sqlite.py", "config.py"]:
         with (package_copy / module).open("a", encoding="utf-8") as file:
             file.write("\n# changed\n")
-        refresh.code_fingerprint.cache_clear()
-        key = refresh.code_fingerprint(package_copy)
+        fingerprint.code_fingerprint.cache_clear()
+        key = fingerprint.code_fingerprint(package_copy)
         assert key not in seen, module
         seen.add(key)
     (package_copy / "app" / "new_module.py").write_text("x = 1\n", encoding="utf-8")
-    refresh.code_fingerprint.cache_clear()
-    assert refresh.code_fingerprint(package_copy) not in seen
+    fingerprint.code_fingerprint.cache_clear()
+    assert fingerprint.code_fingerprint(package_copy) not in seen
 
 
 def test_a_change_in_a_sub_package_rebuilds_the_outputs(
     tmp_path: Path, package_copy: Path, monkeypatch: pytest.MonkeyPatch, rendered: list[str]
 ) -> None:
-    monkeypatch.setattr(refresh, "PACKAGE", package_copy)
+    monkeypatch.setattr(fingerprint, "PACKAGE", package_copy)
     config = make_config(tmp_path)
     with Store.open(config.store_path) as store:
         store.sync_sources([("a", "https://a.example/feed/")])
         save(store, clean(1))
-        refresh.publish_all(config, store)
-        refresh.publish_all(config, store)
+        publish_outputs.publish_all(config, store)
+        publish_outputs.publish_all(config, store)
         assert rendered == ["all"]  # nothing changed: not rebuilt
         with (package_copy / "publish" / "jsonfeed.py").open("a", encoding="utf-8") as file:
             file.write("\n# a new version of the JSON Feed writer\n")
-        refresh.code_fingerprint.cache_clear()
-        refresh.publish_all(config, store)
+        fingerprint.code_fingerprint.cache_clear()
+        publish_outputs.publish_all(config, store)
         assert rendered == ["all", "all"]
-    refresh.code_fingerprint.cache_clear()
+    fingerprint.code_fingerprint.cache_clear()
 
 
 def test_the_cleaning_scheme_covers_what_cleaning_imports() -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.core import dedupe
+from feeds.core import dedupe, near
 from feeds.types import Change, CleanEntry
 
 BODY = " ".join(f"word{i}" for i in range(30))
@@ -113,7 +113,7 @@ def test_ascii_text_is_signed_as_its_words_are(text: str, repeat: int) -> None:
     text = text + " w" * repeat
     tokens = dedupe.words(text)[: dedupe.MAX_SIGNED_WORDS]
     expected = [zlib.crc32(w.encode()) for w in tokens]
-    assert dedupe._word_ids(text) == (expected if len(tokens) >= dedupe.MIN_MATCH_WORDS else None)
+    assert near._word_ids(text) == (expected if len(tokens) >= dedupe.MIN_MATCH_WORDS else None)
 
 
 def test_match_hash_ignores_case_and_spacing_but_not_words() -> None:

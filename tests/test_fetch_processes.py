@@ -128,7 +128,7 @@ def test_a_large_cron_refresh_fetches_in_processes_with_the_in_process_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
-    monkeypatch.setattr(pipeline_module, "_FetchProcesses", Spy(pipeline_module._FetchProcesses))
+    monkeypatch.setattr(pipeline_module, "FetchProcesses", Spy(pipeline_module.FetchProcesses))
     Spy.started = 0
     with served_elsewhere(_site) as (base, stats):
         monkeypatch.setattr(pipeline_module, "FETCH_PROCESS_MIN_SOURCES", 10**6)

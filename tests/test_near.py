@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from feeds.app import provenance
 from feeds.config import OutputConfig
 from feeds.core import dedupe
-from feeds.run.refresh import ingest_entries
+from feeds.run.ingest import ingest_entries
 from feeds.store.sqlite import NEAR_CANDIDATES, Store
 from feeds.types import CleanEntry, DedupeOptions
 

@@ -13,7 +13,7 @@ import pytest
 
 from feeds.app import provenance
 from feeds.core import dedupe
-from feeds.run.refresh import ingest_entries
+from feeds.run.ingest import ingest_entries
 from feeds.store.sqlite import Store
 from feeds.types import CleanEntry, DedupeOptions
 

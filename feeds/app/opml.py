@@ -28,6 +28,7 @@ from feeds import config as config_module
 from feeds.config import Config
 from feeds.errors import ConfigError, OPMLError
 from feeds.ingest.fetch import AddressPolicy, address_refusal
+from feeds.ingest.kinds import kind_of
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def export(config: Config, title: str = "feeds sources") -> bytes:
     body = etree.SubElement(root, "body")
     for source in config.sources:
         label = source.title or source.name
-        if source.type == "html":
+        if not kind_of(source).subscribable:
             # A section page is no feed: a "link" outline, which readers do not subscribe to.
             etree.SubElement(body, "outline", type="link", text=label, url=source.url)
             continue

@@ -206,7 +206,6 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
     """
     # Imported here: cron's `feeds refresh` and `feeds --help` never pay for APScheduler.
     from apscheduler.executors.pool import ThreadPoolExecutor
-    from apscheduler.schedulers.base import SchedulerNotRunningError
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -233,28 +232,8 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
         )
         reload_requested = threading.Event()
         fetchers = [first_fetcher]
-
-        def job() -> None:
-            if reload_requested.is_set():
-                reload_requested.clear()
-                _reload(daemon, fetchers)
-            try:
-                report = daemon.tick(clock())
-            except FeedsError as exc:  # e.g. the disk is full: log it and try again later
-                log.error("run failed: %s", exc)
-                next_run = clock() + daemon.config.daemon.heartbeat
-            except Exception:  # a bug: the daemon logs it and goes on
-                log.exception("run failed")
-                next_run = clock() + daemon.config.daemon.heartbeat
-            else:
-                _log_tick(report)
-                next_run = report.next_run
-                notify("WATCHDOG=1")  # the heartbeat is saved: systemd's watchdog too
-            if not daemon.stopping:
-                scheduler.modify_job("tick", next_run_time=next_run)
-
         scheduler.add_job(
-            job,
+            _ticker(daemon, scheduler, fetchers, reload_requested, clock),
             IntervalTrigger(seconds=daemon.config.daemon.heartbeat.total_seconds(), timezone=UTC),
             id="tick",
             name="fetch due sources",
@@ -269,20 +248,7 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
             ).start()
 
         notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS={len(config.sources)} sources")
-        try:
-            with _signals(daemon, on_hup):
-                try:
-                    scheduler.start()
-                except _Stop:
-                    pass
-                finally:
-                    daemon.request_stop()
-                    notify("STOPPING=1")
-                    log.info("stopping: waiting for the run in progress")
-                    with suppress(SchedulerNotRunningError):
-                        scheduler.shutdown(wait=True)  # waits for a tick in progress
-        except _Stop:  # a signal in the instant before the scheduler started
-            daemon.request_stop()
+        _serve(daemon, scheduler, on_hup)
         outputs = daemon.finish(clock())
         for output in outputs:
             if output.error:
@@ -291,6 +257,57 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
             fetcher.close()
     log.info("feeds daemon stopped")
     return 0
+
+
+def _ticker(
+    daemon: Daemon,
+    scheduler: Any,
+    fetchers: list[Fetcher],
+    reload_requested: threading.Event,
+    clock: Callable[[], datetime],
+) -> Callable[[], None]:
+    """The scheduler's job: reload when asked, tick, and set when it runs next."""
+
+    def job() -> None:
+        if reload_requested.is_set():
+            reload_requested.clear()
+            _reload(daemon, fetchers)
+        try:
+            report = daemon.tick(clock())
+        except FeedsError as exc:  # e.g. the disk is full: log it and try again later
+            log.error("run failed: %s", exc)
+            next_run = clock() + daemon.config.daemon.heartbeat
+        except Exception:  # a bug: the daemon logs it and goes on
+            log.exception("run failed")
+            next_run = clock() + daemon.config.daemon.heartbeat
+        else:
+            _log_tick(report)
+            next_run = report.next_run
+            notify("WATCHDOG=1")  # the heartbeat is saved: systemd's watchdog too
+        if not daemon.stopping:
+            scheduler.modify_job("tick", next_run_time=next_run)
+
+    return job
+
+
+def _serve(daemon: Daemon, scheduler: Any, on_hup: Callable[[int, FrameType | None], None]) -> None:
+    """Run the scheduler until a signal stops it; wait for the tick in progress."""
+    from apscheduler.schedulers.base import SchedulerNotRunningError
+
+    try:
+        with _signals(daemon, on_hup):
+            try:
+                scheduler.start()
+            except _Stop:
+                pass
+            finally:
+                daemon.request_stop()
+                notify("STOPPING=1")
+                log.info("stopping: waiting for the run in progress")
+                with suppress(SchedulerNotRunningError):
+                    scheduler.shutdown(wait=True)  # waits for a tick in progress
+    except _Stop:  # a signal in the instant before the scheduler started
+        daemon.request_stop()
 
 
 def _wake(scheduler: Any, now: datetime) -> None:

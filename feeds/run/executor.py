@@ -25,16 +25,12 @@ instead of every body of the run at once.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
-import itertools
 import logging
 import multiprocessing
 import os
-import pickle
 import queue
-import signal
 import threading
 import time
 import traceback
@@ -42,14 +38,15 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
-from typing import Any
 
 from feeds.errors import FetchError, describe
-from feeds.ingest.fetch import Fetcher, PageFetcher, interleave, request_host
+from feeds.ingest.fetch import Fetcher, PageFetcher, interleave
 from feeds.ingest.prepare import Job, Prepared, prepare_safely
-from feeds.types import FetchOptions, FetchRequest, FetchResult
+from feeds.run.fetch_processes import FetchProcesses, close_all, deal
+from feeds.run.fetching import WINDOW, Event, Fetching, Outcome, Raised, Throttle, notify
+from feeds.types import FetchRequest, FetchResult
+
+__all__ = ["FetchProcesses", "Throttle", "deal", "preload", "stream", "usable_cores"]
 
 PARALLEL_MIN_BYTES = 1024 * 1024
 """Start the worker pool once a run has fetched this many bytes of new feed documents.
@@ -73,12 +70,6 @@ fetch threads and the consumer would otherwise share one interpreter lock for: i
 processes of their own, one per core, the fetches run beside the saving. Forking them
 costs a few milliseconds.
 """
-
-WINDOW = 0.05
-"""Seconds: how often the number of fetches at once is reconsidered (:class:`Throttle`), and
-how long the consumer waits for a server before ``on_wait`` (see :func:`stream`)."""
-
-Outcome = FetchResult | FetchError
 
 log = logging.getLogger("feeds.refresh")
 
@@ -108,10 +99,10 @@ def stream(
 
     In a large run (:data:`FETCH_PROCESS_MIN_SOURCES`) of a process with no other thread,
     the fetches run in processes of their own, forked with ``fetcher`` (see
-    :class:`_FetchProcesses`); ``use_pages`` is then called with what fetches pages
-    through those processes while the stream lasts, each page by the process that fetches
-    its host, so that the limits and delays of a host hold across feeds and pages.
-    Otherwise it is not called: the caller's ``fetcher`` serves.
+    :class:`~feeds.run.fetch_processes.FetchProcesses`); ``use_pages`` is then called with
+    what fetches pages through those processes while the stream lasts, each page by the
+    process that fetches its host, so that the limits and delays of a host hold across
+    feeds and pages. Otherwise it is not called: the caller's ``fetcher`` serves.
     """
     if not requests:
         return
@@ -123,9 +114,9 @@ def stream(
     # Forked now, before any thread of ours starts, the fetch processes and the workers cost
     # milliseconds; later (threads alive) workers come from a fork server, once the run
     # turns out to be large, and fetches stay in this process.
-    fetching: _Fetching | _FetchProcesses
+    fetching: Fetching | FetchProcesses
     if processes := _fetch_processes(fetcher, requests):
-        fetching = _FetchProcesses(fetcher, requests, order, buffer_bytes, processes)
+        fetching = FetchProcesses(fetcher, requests, order, buffer_bytes, processes)
         stack.callback(fetching.stop)
         pool = _fork_pool(stack, inherited=fetching.ends)
         fetching.start()
@@ -133,107 +124,126 @@ def stream(
             use_pages(fetching)
     else:
         pool = _fork_pool(stack) if len(requests) >= PARALLEL_MIN_SOURCES else None
-        fetching = _Fetching(fetcher, requests, order, buffer_bytes)
+        fetching = Fetching(fetcher, requests, order, buffer_bytes)
         stack.callback(fetching.stop)
-    arrived: dict[int, Outcome] = {}
-    jobs: dict[int, Job] = {}  # to prepare in this process
-    working: dict[int, Future[Prepared]] = {}
-    submitted: dict[int, tuple[Job, ProcessPoolExecutor]] = {}  # to each worker's job, its pool
-    fetched_bytes = 0  # new documents so far: starts the pool
-    documents = 0  # (one document is no work to share)
+    run = _Stream(requests, job_for, stack, fetching, pool)
+    for i in order:
+        yield run.next(i, on_wait)
 
-    def take(event: _Event) -> None:
-        nonlocal pool, fetched_bytes, documents
+
+class _Stream:
+    """The fetched documents of one :func:`stream`, and who prepares each."""
+
+    def __init__(
+        self,
+        requests: Sequence[FetchRequest],
+        job_for: Callable[[int, FetchResult], Job | None],
+        stack: ExitStack,
+        fetching: Fetching | FetchProcesses,
+        pool: ProcessPoolExecutor | None,
+    ) -> None:
+        self.requests, self.job_for, self.stack = requests, job_for, stack
+        self.fetching, self.pool = fetching, pool
+        self.arrived: dict[int, Outcome] = {}
+        self.jobs: dict[int, Job] = {}  # to prepare in this process
+        self.working: dict[int, Future[Prepared]] = {}
+        # to each worker's job, its pool
+        self.submitted: dict[int, tuple[Job, ProcessPoolExecutor]] = {}
+        self.fetched_bytes = 0  # new documents so far: starts the pool
+        self.documents = 0  # (one document is no work to share)
+
+    def next(
+        self, i: int, on_wait: Callable[[], None] | None
+    ) -> tuple[int, Outcome, Prepared | None]:
+        """Request ``i``'s outcome and prepared document, once both are there."""
+        self.take_all()
+        while i not in self.arrived or (i in self.working and not self.working[i].done()):
+            try:
+                self.take(self.fetching.finished.get(timeout=WINDOW))
+            except queue.Empty:
+                if i not in self.arrived and on_wait is not None:
+                    on_wait()
+            self.take_all()
+        outcome = self.arrived.pop(i)
+        if isinstance(outcome, FetchResult) and outcome.content is not None:
+            self.fetching.consumed(i, len(outcome.content))
+        prepared: Prepared | None = None
+        if i in self.working:
+            prepared = self.prepared_by_worker(i)
+        elif i in self.jobs:
+            prepared = prepare_safely(self.jobs.pop(i))
+        if prepared is not None and prepared.trace is not None:
+            log.info("%s: %s\n%s", self.requests[i].source, prepared.error, prepared.trace)
+        return i, outcome, prepared
+
+    def take_all(self) -> None:
+        while True:
+            try:
+                self.take(self.fetching.finished.get_nowait())
+            except queue.Empty:
+                break
+        self.fetching.reconsider()
+
+    def take(self, event: Event) -> None:
         i, outcome = event
         if outcome is None:  # a worker finished i's document
             return
-        if isinstance(outcome, _Raised):
+        if isinstance(outcome, Raised):
             # A bug in a fetch (which returns FetchErrors), or a fetch process that died:
             # that source's error, not the run's.
-            log.info("%s: the fetch failed", requests[i].source, exc_info=outcome.exc)
-            outcome = FetchError(requests[i].url, describe(outcome.exc))
-        arrived[i] = outcome
+            log.info("%s: the fetch failed", self.requests[i].source, exc_info=outcome.exc)
+            outcome = FetchError(self.requests[i].url, describe(outcome.exc))
+        self.arrived[i] = outcome
         if not isinstance(outcome, FetchResult) or outcome.content is None:
             return
-        job = job_for(i, outcome)
+        job = self.job_for(i, outcome)
         if job is None:
             return
-        fetched_bytes += len(job.content)
-        documents += 1
-        if pool is None and fetched_bytes >= PARALLEL_MIN_BYTES and documents > 1:
-            pool = _start_pool(stack)
-        if pool is not None:
-            submit(i, job, pool)
+        self.fetched_bytes += len(job.content)
+        self.documents += 1
+        if self.pool is None and self.fetched_bytes >= PARALLEL_MIN_BYTES and self.documents > 1:
+            self.pool = _start_pool(self.stack)
+        if self.pool is not None:
+            self.submit(i, job, self.pool)
         else:
-            jobs[i] = job
+            self.jobs[i] = job
 
-    def submit(i: int, job: Job, to: ProcessPoolExecutor) -> None:
-        nonlocal pool
+    def submit(self, i: int, job: Job, to: ProcessPoolExecutor) -> None:
         try:
             future = to.submit(prepare_safely, job)
         except BrokenProcessPool:  # a worker died since: the job goes to a new pool
-            if to is pool:
-                pool = _start_pool(stack)
-            if pool is None:
-                jobs[i] = job  # (no core to spare) this process prepares it
+            if to is self.pool:
+                self.pool = _start_pool(self.stack)
+            if self.pool is None:
+                self.jobs[i] = job  # (no core to spare) this process prepares it
                 return
-            to = pool
+            to = self.pool
             future = to.submit(prepare_safely, job)
-        working[i] = future
-        future.add_done_callback(_notify(fetching.finished, (i, None)))
-        submitted[i] = (job, to)
+        self.working[i] = future
+        future.add_done_callback(notify(self.fetching.finished, (i, None)))
+        self.submitted[i] = (job, to)
 
-    def prepared_by_worker(i: int) -> Prepared:
+    def prepared_by_worker(self, i: int) -> Prepared:
         """What the worker made of ``i``'s document. A worker that died (killed, out of
         memory) breaks its pool and fails every job in it: each is given once more to a
         new pool; a document that breaks that one too is its source's error."""
-        nonlocal pool
-        job, owner = submitted.pop(i)
+        job, owner = self.submitted.pop(i)
         try:
-            return working.pop(i).result()
+            return self.working.pop(i).result()
         except BrokenProcessPool as exc:
             if job.retried:
                 return _failed(job, exc)
-            log.info("%s: a worker process ended; trying again", requests[i].source)
-            if owner is pool:
-                pool = _start_pool(stack)
-            if pool is None:
+            log.info("%s: a worker process ended; trying again", self.requests[i].source)
+            if owner is self.pool:
+                self.pool = _start_pool(self.stack)
+            if self.pool is None:
                 return _failed(job, exc)
-            submit(i, job._replace(retried=True), pool)
-            if i in jobs:
-                return prepare_safely(jobs.pop(i))
-            return prepared_by_worker(i)
+            self.submit(i, job._replace(retried=True), self.pool)
+            if i in self.jobs:
+                return prepare_safely(self.jobs.pop(i))
+            return self.prepared_by_worker(i)
         except Exception as exc:  # the job or its result did not pickle: a bug
             return _failed(job, exc)
-
-    def take_all() -> None:
-        while True:
-            try:
-                take(fetching.finished.get_nowait())
-            except queue.Empty:
-                break
-        fetching.reconsider()
-
-    for i in order:
-        take_all()
-        while i not in arrived or (i in working and not working[i].done()):
-            try:
-                take(fetching.finished.get(timeout=WINDOW))
-            except queue.Empty:
-                if i not in arrived and on_wait is not None:
-                    on_wait()
-            take_all()
-        outcome = arrived.pop(i)
-        if isinstance(outcome, FetchResult) and outcome.content is not None:
-            fetching.consumed(i, len(outcome.content))
-        prepared: Prepared | None = None
-        if i in working:
-            prepared = prepared_by_worker(i)
-        elif i in jobs:
-            prepared = prepare_safely(jobs.pop(i))
-        if prepared is not None and prepared.trace is not None:
-            log.info("%s: %s\n%s", requests[i].source, prepared.error, prepared.trace)
-        yield i, outcome, prepared
 
 
 def _failed(job: Job, exc: BaseException) -> Prepared:
@@ -243,103 +253,6 @@ def _failed(job: Job, exc: BaseException) -> Prepared:
         error=f"{describe(exc)} (while reading the document in a worker process)",
         trace="".join(traceback.format_exception(exc)),
     )
-
-
-@dataclass(frozen=True)
-class _Raised:
-    """What a fetch raised (instead of returning an outcome), to raise in the consumer."""
-
-    exc: BaseException
-
-
-_Event = tuple[int, Outcome | _Raised | None]
-"""(index, what its fetch gave) from a fetch thread; (index, None) from a worker."""
-
-
-def _notify(finished: queue.SimpleQueue[_Event], event: _Event) -> Callable[[Future[Any]], None]:
-    """A done-callback that puts ``event`` on ``finished``."""
-    return lambda _: finished.put(event)
-
-
-class _Fetching:
-    """The fetch threads of one :func:`stream`.
-
-    Each thread takes the next request in ``order`` itself (no hand-over per request)
-    while fewer fetches than the throttle's limit are under way and the buffer has room,
-    and puts what it got on ``finished`` (or hands it to ``deliver``).
-    """
-
-    def __init__(
-        self,
-        fetcher: Fetcher,
-        requests: Sequence[FetchRequest],
-        order: Sequence[int],
-        buffer_bytes: int,
-        deliver: Callable[[_Event], None] | None = None,
-    ) -> None:
-        self.finished: queue.SimpleQueue[_Event] = queue.SimpleQueue()
-        self._deliver = deliver or self.finished.put
-        self._fetcher, self._requests, self._order = fetcher, requests, order
-        self._buffer_bytes = buffer_bytes
-        self._throttle = Throttle(min(fetcher.options.max_connections, len(order)))
-        self._turn = threading.Condition()
-        self._started = 0  # requests taken, in order
-        self._running = 0  # fetches under way
-        self._buffered = 0  # bytes of documents fetched and not yet consumed
-        self._stopping = False
-        self._threads = [
-            threading.Thread(target=self._run, name=f"feeds-fetch-{n}", daemon=True)
-            for n in range(self._throttle.cap)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _next(self) -> int | None:
-        with self._turn:
-            while not self._stopping and self._started < len(self._order):
-                if self._running < self._throttle.limit and self._buffered < self._buffer_bytes:
-                    j = self._order[self._started]
-                    self._started += 1
-                    self._running += 1
-                    return j
-                self._turn.wait()
-            return None
-
-    def _run(self) -> None:
-        while (j := self._next()) is not None:
-            outcome: Outcome | _Raised
-            try:
-                outcome = self._fetcher.attempt(self._requests[j])
-            except BaseException as exc:  # handed to the consumer, raised there
-                outcome = _Raised(exc)
-            with self._turn:
-                self._running -= 1
-                if isinstance(outcome, FetchResult) and outcome.content is not None:
-                    self._buffered += len(outcome.content)
-                self._turn.notify()
-            self._deliver((j, outcome))
-
-    def consumed(self, i: int, size: int) -> None:
-        """The consumer took request ``i``'s document of ``size`` bytes: room in the buffer."""
-        with self._turn:
-            self._buffered -= size
-            self._turn.notify()
-
-    def reconsider(self) -> None:
-        """Let the throttle change how many fetches run at once."""
-        before = self._throttle.limit
-        self._throttle.update()
-        if self._throttle.limit > before:
-            with self._turn:
-                self._turn.notify_all()
-
-    def stop(self) -> None:
-        """Start no more fetches; wait for those under way."""
-        with self._turn:
-            self._stopping = True
-            self._turn.notify_all()
-        for thread in self._threads:
-            thread.join()
 
 
 def _fetch_processes(fetcher: Fetcher, requests: Sequence[FetchRequest]) -> int:
@@ -359,393 +272,6 @@ def _fetch_processes(fetcher: Fetcher, requests: Sequence[FetchRequest]) -> int:
         return 0
     cores = usable_cores()
     return cores if cores >= 2 else 0
-
-
-@dataclass(frozen=True)
-class _Deal:
-    """Which requests each fetch process makes, and with what limits."""
-
-    parts: list[list[int]]  # indices of the requests, in the order they are to be made
-    options: FetchOptions  # each process's limits: together they stay within the config's
-    owners: dict[str, int]  # host → the process that fetches it (absent: the first)
-
-
-def deal(
-    requests: Sequence[FetchRequest], order: Sequence[int], options: FetchOptions, count: int
-) -> _Deal:
-    """Share ``requests`` (taken in ``order``) between ``count`` fetch processes politely.
-
-    With no delay to keep between a host's requests (``min_host_delay = 0``), every host's
-    requests are dealt round-robin and each process may open ``max_per_host // count``
-    connections to it: together never more than ``max_per_host``. Otherwise each host is
-    fetched by one process only (the one with the fewest requests so far, largest host
-    first), which keeps its delays; each process then has its share of
-    ``max_connections``. Processes left with nothing are not started.
-    """
-    connections = max(1, options.max_connections // count)
-    if options.min_host_delay == 0 and options.max_per_host >= count:
-        dealt = [list(order[k::count]) for k in range(count)]
-        share = replace(
-            options, max_connections=connections, max_per_host=options.max_per_host // count
-        )
-        return _Deal([part for part in dealt if part], share, {})
-    by_host: dict[str, list[int]] = {}
-    for i in order:
-        by_host.setdefault(request_host(requests[i]), []).append(i)
-    sizes = [0] * count
-    owners: dict[str, int] = {}
-    for host, indices in sorted(by_host.items(), key=lambda item: -len(item[1])):
-        k = sizes.index(min(sizes))
-        owners[host] = k
-        sizes[k] += len(indices)
-    used = sorted(set(owners.values()))
-    renumber = {k: n for n, k in enumerate(used)}
-    owners = {host: renumber[k] for host, k in owners.items()}
-    parts: list[list[int]] = [[] for _ in used]
-    for i in order:
-        parts[owners[request_host(requests[i])]].append(i)
-    return _Deal(parts, replace(options, max_connections=connections), owners)
-
-
-_Pages = list[Outcome] | _Raised
-"""What a page request gave: an outcome per request, or what the fetcher raised."""
-
-
-class _FetchProcesses:
-    """The fetches of one :func:`stream`, in processes of their own (see :func:`deal`).
-
-    Each process is forked with the fetcher and runs :class:`_Fetching` for its share of
-    the requests, throttled by its own CPU use; what the fetches give comes back through
-    a pipe, read by a thread here onto ``finished``. The consumer's other fetches
-    (article pages while a source is saved: :meth:`fetch_many`) go to the process that
-    fetches the page's host, so per-host limits and delays hold across both. A process
-    ends when told to stop, or when this process dies (its pipe's far end closes).
-    """
-
-    def __init__(
-        self,
-        fetcher: Fetcher,
-        requests: Sequence[FetchRequest],
-        order: Sequence[int],
-        buffer_bytes: int,
-        count: int,
-    ) -> None:
-        self.finished: queue.SimpleQueue[_Event] = queue.SimpleQueue()
-        self._fetcher = fetcher
-        self._options = fetcher.options
-        dealt = deal(requests, order, fetcher.options, count)
-        self._owners = dealt.owners
-        self._children: list[_Child] = []
-        for part in dealt.parts:
-            inherited = [fd for child in self._children for fd in child.ends]
-            self._children.append(
-                _Child(
-                    fetcher,
-                    dealt.options,
-                    requests,
-                    part,
-                    buffer_bytes // len(dealt.parts),
-                    inherited,
-                )
-            )
-        self._fetched_by = {i: k for k, part in enumerate(dealt.parts) for i in part}
-        self._calls = itertools.count()
-        self._pages: dict[int, Future[_Pages]] = {}
-        self._stopping = False
-        self._readers = [
-            threading.Thread(
-                target=self._read, args=(child,), name="feeds-fetch-reader", daemon=True
-            )
-            for child in self._children
-        ]
-
-    @property
-    def ends(self) -> list[int]:
-        """This process's ends of the pipes (other processes forked later close them)."""
-        return [fd for child in self._children for fd in child.ends]
-
-    @property
-    def options(self) -> FetchOptions:
-        return self._options
-
-    def start(self) -> None:
-        """Start reading what the fetch processes send."""
-        for reader in self._readers:
-            reader.start()
-
-    def _read(self, child: _Child) -> None:
-        received: set[int] = set()
-        try:
-            while True:
-                message = child.results.recv()
-                if message[0] == "event":
-                    self.finished.put(message[1])
-                    received.add(message[1][0])
-                elif message[0] == "turns":  # its last word: when its hosts may be asked next
-                    self._fetcher.keep_turns(message[1])
-                else:  # ("pages", call, what they gave)
-                    self._pages.pop(message[1]).set_result(message[2])
-        except (EOFError, OSError):
-            pass
-        child.process.join()
-        ended = RuntimeError(f"a fetch process ended (exit code {child.process.exitcode})")
-        for call in list(self._pages):
-            if (future := self._pages.pop(call, None)) is not None:
-                future.set_exception(ended)
-        if not self._stopping:  # what it had not fetched yet is those sources' error
-            for i in child.part:
-                if i not in received:
-                    self.finished.put((i, _Raised(ended)))
-
-    def consumed(self, i: int, size: int) -> None:
-        """The consumer took request ``i``'s document of ``size`` bytes: room in the buffer."""
-        self._children[self._fetched_by[i]].send(size)
-
-    def reconsider(self) -> None:
-        """Nothing to do here: each fetch process throttles itself."""
-
-    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
-        """:meth:`Fetcher.fetch_many`, made by the fetch processes of the pages' hosts."""
-        by_child: dict[int, list[int]] = {}
-        for n, request in enumerate(requests):
-            by_child.setdefault(self._owners.get(request_host(request), 0), []).append(n)
-        calls: list[tuple[list[int], Future[_Pages]]] = []
-        for k, indices in by_child.items():
-            future: Future[_Pages] = Future()
-            call = next(self._calls)
-            self._pages[call] = future
-            try:
-                self._children[k].send(("pages", call, [requests[n] for n in indices]))
-            except OSError as exc:  # the process is gone: its end of the pipe closed
-                self._pages.pop(call, None)
-                raise RuntimeError("a fetch process ended") from exc
-            calls.append((indices, future))
-        outcomes: list[FetchResult | FetchError | None] = [None] * len(requests)
-        for indices, future in calls:
-            pages = future.result()
-            if isinstance(pages, _Raised):
-                raise pages.exc
-            for n, outcome in zip(indices, pages, strict=True):
-                outcomes[n] = outcome
-        return [outcome for outcome in outcomes if outcome is not None]
-
-    def fetch(self, request: FetchRequest) -> FetchResult:
-        """:meth:`Fetcher.fetch`, made by the fetch process of the request's host."""
-        (outcome,) = self.fetch_many([request])
-        if isinstance(outcome, FetchError):
-            raise outcome
-        return outcome
-
-    def stop(self) -> None:
-        """Start no more fetches; wait for those under way and for the processes to end."""
-        self._stopping = True
-        for child in self._children:
-            with contextlib.suppress(OSError):  # it ended already
-                child.send(None)
-        for child, reader in zip(self._children, self._readers, strict=True):
-            if reader.is_alive():
-                reader.join()  # it ends with the process, and waits for it (one waiter only)
-            child.process.join()
-            child.results.close()
-            child.control.close()
-
-
-class _Child:
-    """One fetch process: its pipes and what it fetches."""
-
-    def __init__(
-        self,
-        fetcher: Fetcher,
-        options: FetchOptions,
-        requests: Sequence[FetchRequest],
-        part: list[int],
-        buffer_bytes: int,
-        inherited: Sequence[int],
-    ) -> None:
-        context = multiprocessing.get_context("fork")
-        self.part = part
-        self.results, child_results = context.Pipe(duplex=False)
-        child_control, self.control = context.Pipe(duplex=False)
-        # The copy of this end that the fork leaves in the process must go too, or the
-        # process would never see its control pipe close when this process dies.
-        inherited = [*inherited, *self.ends]
-        self.process = context.Process(
-            target=_serve_fetches,
-            args=(
-                fetcher,
-                options,
-                requests,
-                part,
-                buffer_bytes,
-                child_results,
-                child_control,
-                inherited,
-            ),
-            name="feeds-fetch",
-            daemon=True,
-        )
-        self.process.start()
-        child_results.close()
-        child_control.close()
-        self._sending = threading.Lock()
-
-    @property
-    def ends(self) -> tuple[int, int]:
-        return (self.results.fileno(), self.control.fileno())
-
-    def send(self, message: object) -> None:
-        with self._sending:
-            self.control.send(message)
-
-
-def _serve_fetches(
-    fetcher: Fetcher,
-    options: FetchOptions,
-    requests: Sequence[FetchRequest],
-    order: Sequence[int],
-    buffer_bytes: int,
-    results: Connection,
-    control: Connection,
-    inherited: Sequence[int],
-) -> None:
-    """A fetch process of :class:`_FetchProcesses`: fetch, send back, serve page requests.
-
-    Messages in: a size (the consumer took a document), ``("pages", call, requests)``,
-    None (stop). Out: ``("event", (index, outcome))``, ``("pages", call, outcomes)`` and,
-    once stopped, ``("turns", {host: when it may be asked next})``: the consumer's own
-    fetcher keeps the hosts' delays after the stream (a WebSub ping to a feed's host).
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
-    _close_all(inherited)  # this end's copies of the pipes: each must see the others close
-    fetcher.restrict(options)
-    sending = threading.Lock()
-
-    def send(message: tuple[Any, ...]) -> None:
-        try:
-            data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        except Exception:  # a bug's exception that does not pickle: its traceback does
-            data = pickle.dumps(_portable(message), pickle.HIGHEST_PROTOCOL)
-        with sending:
-            results.send_bytes(data)
-
-    stopped = threading.Event()
-    done = threading.Event()
-    counting = threading.Lock()
-    delivered = 0
-
-    def deliver(event: _Event) -> None:
-        """Send an outcome at once, from the thread that fetched it (no hand-over)."""
-        nonlocal delivered
-        with contextlib.suppress(OSError):  # the consumer is gone: the listener stops us
-            send(("event", event))
-        with counting:
-            delivered += 1
-            if delivered == len(order):
-                done.set()
-
-    fetching = _Fetching(fetcher, requests, order, buffer_bytes, deliver)
-
-    def pages(call: int, wanted: Sequence[FetchRequest]) -> None:
-        answer: _Pages
-        try:
-            answer = fetcher.fetch_many(wanted)
-        except BaseException as exc:  # a bug: raised in the consumer
-            answer = _Raised(exc)
-        with contextlib.suppress(OSError):  # the consumer stopped waiting: it is gone
-            send(("pages", call, answer))
-
-    def listen() -> None:
-        while True:
-            try:
-                message = control.recv()
-            except (EOFError, OSError):  # the parent died
-                message = None
-            if message is None:
-                stopped.set()
-                fetching.stop()
-                return
-            if isinstance(message, int):
-                fetching.consumed(-1, message)  # one buffer: whose document it was is no matter
-            else:
-                threading.Thread(target=pages, args=message[1:], daemon=True).start()
-
-    listener = threading.Thread(target=listen, name="feeds-fetch-control", daemon=True)
-    listener.start()
-    try:
-        while not done.wait(WINDOW) and not stopped.is_set():
-            fetching.reconsider()
-        listener.join()  # pages are asked for until the consumer has saved the last source
-        with contextlib.suppress(OSError):  # the consumer is gone
-            send(("turns", fetcher.host_turns()))
-    finally:
-        fetching.stop()
-        fetcher.close()
-
-
-def _portable(message: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``message`` with each exception that does not pickle replaced by a RuntimeError."""
-
-    def fix(item: Any) -> Any:
-        if isinstance(item, _Raised):
-            try:
-                pickle.dumps(item.exc)
-            except Exception:
-                text = "".join(traceback.format_exception(item.exc))
-                return _Raised(RuntimeError(f"in the fetch process: {text}"))
-            return item
-        if isinstance(item, tuple):
-            return tuple(fix(part) for part in item)
-        if isinstance(item, list):
-            return [fix(part) for part in item]
-        return item
-
-    return tuple(fix(part) for part in message)
-
-
-class Throttle:
-    """How many fetches run at once: as many as keep this process busy, at most ``cap``.
-
-    A fetch is network waits and Python work. While servers keep us waiting, more
-    fetches at once keep the process busy. When they answer at once, the fetch threads
-    and the consumer take turns on one interpreter lock, and more threads only add
-    switching: a refresh of 1,000 unchanged sources from a local server took 0.8 s with
-    8 fetches at once and 0.55 s with 1 (bench/RESULTS.md). So every ``window`` seconds
-    the share of a core this process used decides: under ``idle`` the limit doubles (up
-    to ``cap``), over ``busy`` it drops by one (down to 1). It starts at ``start``.
-    No more connections than help is also politer to the servers.
-    """
-
-    def __init__(
-        self,
-        cap: int,
-        *,
-        start: int = 2,
-        window: float | None = None,
-        idle: float = 0.5,
-        busy: float = 0.9,
-        clock: Callable[[], float] = time.monotonic,
-        cpu: Callable[[], float] = time.process_time,
-    ) -> None:
-        self.cap = max(cap, 1)
-        self.limit = min(start, self.cap)
-        self._window = WINDOW if window is None else window
-        self._idle, self._busy = idle, busy
-        self._clock, self._cpu = clock, cpu
-        self._since = (clock(), cpu())
-
-    def update(self) -> None:
-        """Reconsider the limit once a window has passed since the last change."""
-        wall = self._clock()
-        elapsed = wall - self._since[0]
-        if elapsed < self._window:
-            return
-        cpu = self._cpu()  # a process's CPU time costs more to read than the clock
-        used = (cpu - self._since[1]) / elapsed
-        self._since = (wall, cpu)
-        if used < self._idle:
-            self.limit = min(self.limit * 2, self.cap)
-        elif used > self._busy:
-            self.limit = max(self.limit - 1, 1)
 
 
 PRELOAD = ("feeds.ingest.parse", "feeds.ingest.normalize", "feeds.ingest.fulltext")
@@ -805,11 +331,6 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _close_all(fds: Sequence[int]) -> None:
-    for fd in fds:
-        os.close(fd)
-
-
 ORPHAN_CHECK = 1.0
 """Seconds: how often a worker checks that the process that started it is still there."""
 
@@ -819,7 +340,7 @@ def _worker(inherited: Sequence[int]) -> None:
     once its parent is gone. A worker waits for work on a queue whose other end it holds
     itself, so a refresh killed outright (SIGKILL, the OOM killer) would leave it waiting
     for ever."""
-    _close_all(inherited)
+    close_all(inherited)
     parent = os.getppid()
 
     def watch() -> None:

@@ -1,0 +1,255 @@
+"""What each entry of one fetch is, as intents for the store. Pure: no I/O, no clock.
+
+:mod:`feeds.run.ingest` reads what the store holds for a fetch's entries (the source's own
+copy under the same key, stored copies of the same story by exact key or as near copies,
+tombstones), asks this module what to do with each entry, and applies the intents in order:
+
+::
+
+    DistrustGuids   the source's GUIDs cannot be trusted from now on
+    KeepApart       a stored copy gives up a key that now names another story
+    Insert          the first copy of a new story
+    Merge           another copy of a stored story (exact key or near copy)
+    Update          the source's copy changed
+    Throttle        the source's copy changed, but the churn cap holds the old text
+    Skip            the source's copy is as stored
+
+Each intent says why. An Insert, Merge, Update or Throttle of a dropped story is
+``dropped`` (:func:`tombstoned`): it is saved, and reported as dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from feeds.core import dedupe
+from feeds.core.dedupe import Candidate, Existing, Keys, Match
+from feeds.types import Change, CleanEntry, DedupeOptions
+
+Signature = tuple[int, ...]
+
+#: What a source whose GUIDs named two stories stops trusting (see :class:`KeepApart`).
+REUSED_GUIDS = "GUIDs reused for different articles"
+
+
+@dataclass(frozen=True)
+class DistrustGuids:
+    """The source's GUIDs cannot be trusted (blank or repeated): its entries are keyed otherwise."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class KeepApart:
+    """A changed text under a stored copy's key is another story: the stored copy keeps its
+    story and gives up ``key``; with ``distrust_guids`` the source's GUIDs are not trusted."""
+
+    key: str
+    entry_id: str
+    reason: str
+    distrust_guids: bool
+
+
+@dataclass(frozen=True)
+class Insert:
+    """Save the first copy of a new story, published as ``entry_id``."""
+
+    keys: Keys
+    entry: CleanEntry
+    entry_id: str
+    signature: Signature | None
+    body_key: str | None
+    reason: str
+    scores: Mapping[str, float | str] = field(default_factory=dict)
+    dropped: bool = False
+
+    @property
+    def change(self) -> Change:
+        return Change.DROPPED if self.dropped else Change.NEW
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Save another copy of the stored story ``entry_id`` (``reason``: the rule that matched)."""
+
+    keys: Keys
+    entry: CleanEntry
+    entry_id: str
+    signature: Signature | None
+    body_key: str | None
+    reason: str
+    scores: Mapping[str, float | str] = field(default_factory=dict)
+    dropped: bool = False
+
+    @property
+    def change(self) -> Change:
+        return Change.DROPPED if self.dropped else Change.DUPLICATE
+
+
+@dataclass(frozen=True)
+class Update:
+    """Replace the text of the source's copy (of the story ``entry_id``)."""
+
+    keys: Keys
+    entry: CleanEntry
+    entry_id: str
+    signature: Signature | None
+    body_key: str | None
+    reason: str
+    dropped: bool = False
+
+    @property
+    def change(self) -> Change:
+        return Change.DROPPED if self.dropped else Change.UPDATED
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Keep the old text: the copy had its share of updates in the churn cap's window."""
+
+    entry_id: str
+    reason: str
+    dropped: bool = False
+
+    @property
+    def change(self) -> Change:
+        return Change.DROPPED if self.dropped else Change.THROTTLED
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to save: the source's copy is as stored."""
+
+    entry_id: str
+    reason: str
+
+    @property
+    def change(self) -> Change:
+        return Change.UNCHANGED
+
+
+#: The intents that save the entry's text.
+Saved = Insert | Merge | Update
+EntryIntent = Insert | Merge | Update | Throttle | Skip
+Intent = DistrustGuids | KeepApart | EntryIntent
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the store holds for one incoming entry, and what was computed of it.
+
+    ``existing``: the source's own copy under the entry's key (or post id, link, title and
+    body); ``kept_apart``: that copy keeps another story (then ``existing`` is None);
+    ``match``: a stored copy of the same story, by exact key or as a near copy.
+    """
+
+    entry: CleanEntry
+    keys: Keys
+    signature: Signature | None = None
+    body_key: str | None = None
+    existing: Existing | None = None
+    kept_apart: KeepApart | None = None
+    match: Match | None = None
+
+
+def distrust_guids(entries: Sequence[CleanEntry], stored: str | None) -> DistrustGuids | None:
+    """The intent to stop trusting the source's GUIDs, when this fetch shows they cannot be
+    (``stored``: why they are distrusted already, then nothing new is learnt)."""
+    if stored is not None or not entries:
+        return None
+    problem = dedupe.guid_problem(entries)
+    return DistrustGuids(problem) if problem is not None else None
+
+
+def unchanged(found: Found) -> bool:
+    """Whether the entry's text is the one stored under its key (no signature is needed)."""
+    return found.existing is not None and found.existing.content_hash == found.keys.content_hash
+
+
+def keep_apart(
+    keys: Keys,
+    existing: Existing,
+    entry: CleanEntry,
+    sig: Signature | None,
+    stored_body: Callable[[], str],
+) -> KeepApart | None:
+    """The intent to keep a changed text apart from the stored copy under its key, when it
+    is another story; None when it is an edit of the same story. ``stored_body`` reads the
+    stored copy's body (asked only when the signatures cannot tell)."""
+    why = dedupe.different_story(existing, entry.title, entry.body_text, sig, stored_body)
+    if why is None:
+        return None
+    kind = keys.key.split(":", 1)[0]
+    label = {"guid": "GUID", "post": "post id", "link": "link"}.get(kind, "content key")
+    reason = f"the same {label} as {existing.entry_id} carried another story ({why})"
+    return KeepApart(keys.key, existing.entry_id, reason, distrust_guids=kind == "guid")
+
+
+def exact_keys_of(found: Found) -> Keys:
+    """The keys to look for a stored copy of the same story by: a kept-apart entry's
+    identity keys name the other story, so only its title and body hashes are asked."""
+    if found.kept_apart is None:
+        return found.keys
+    return replace(found.keys, guid=None, post_id=None, link=None)
+
+
+def near_copy(
+    source: str,
+    entry: CleanEntry,
+    sig: Signature,
+    published: datetime,
+    candidates: Sequence[Candidate],
+    fetched: Collection[str],
+    options: DedupeOptions,
+    body_of: Callable[[Candidate], str] | None = None,
+) -> Match | None:
+    """The candidate that is a near copy of ``entry``'s story, or None.
+
+    A source listing two items side by side means two stories: the stories of this fetch
+    so far (``fetched``) are never matched.
+    """
+    usable = [c for c in candidates if not (c.source == source and c.entry_id in fetched)]
+    if not usable:
+        return None
+    return dedupe.near_match(
+        source, entry.title, entry.body_text, sig, published, usable, options, body_of=body_of
+    )
+
+
+def decide(source: str, found: Found, *, now: datetime, options: DedupeOptions) -> EntryIntent:
+    """What one entry is, given what the store holds for it."""
+    keys = found.keys
+    made = dedupe.decide(
+        source,
+        keys,
+        found.existing,
+        found.match,
+        now=now,
+        max_updates_per_day=options.max_updates_per_day,
+    )
+    sig, body_key = found.signature, found.body_key
+    if made.change is Change.UNCHANGED:
+        return Skip(made.entry_id, "the same text as stored")
+    if made.change is Change.THROTTLED:
+        limit = options.max_updates_per_day
+        return Throttle(made.entry_id, f"{limit} updates in 24 hours already")
+    if made.change is Change.UPDATED:
+        return Update(keys, found.entry, made.entry_id, sig, body_key, "its text changed")
+    if made.change is Change.DUPLICATE:
+        reason = made.reason or ""
+        return Merge(keys, found.entry, made.entry_id, sig, body_key, reason, made.scores)
+    if found.kept_apart is not None:
+        entry_id = dedupe.mint_entry_id(source, f"{keys.key}\x00{keys.content_hash}")
+        reason = found.kept_apart.reason
+        scores = {"kept_apart": reason}
+        return Insert(keys, found.entry, entry_id, sig, body_key, reason, scores)
+    return Insert(keys, found.entry, made.entry_id, sig, body_key, "no stored copy of its story")
+
+
+def tombstoned(intent: EntryIntent) -> EntryIntent:
+    """``intent`` for a story that was dropped: saved, and reported as dropped."""
+    if isinstance(intent, Skip):
+        return intent
+    return replace(intent, dropped=True)

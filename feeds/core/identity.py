@@ -1,0 +1,270 @@
+"""Entry identity and exact-key duplicate decisions. Pure: no I/O, no clock.
+
+Identity of an entry *within its source*, in order of trust (DESIGN.md):
+
+1. the GUID, unless it is blank or repeated within one fetch (a publisher that
+   gives every item the same GUID would otherwise collapse its feed to one entry);
+2. the publisher's post id (WordPress ``?p=123``, per host);
+3. the canonical link, unless repeated within the fetch;
+4. a hash of the normalized title and body.
+
+A source whose GUIDs are blank, repeated within a fetch, or reused for
+different articles across fetches loses trust in its GUIDs for good (the store
+remembers it): its entries are then keyed by post id, link or content hash.
+*Across* sources the same story is found by exact keys first: the same absolute
+GUID, post id, canonical link, or the same normalized title and body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from feeds.types import Change, CleanEntry
+
+# A body shorter than this many words is too thin to prove two entries are the
+# same story ("Markets close higher" with no body appears on many sites).
+MIN_MATCH_WORDS = 10
+
+_ABSOLUTE_IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The keys of one incoming entry. ``None`` means "not usable for matching"."""
+
+    key: str
+    guid: str | None
+    post_id: str | None
+    link: str | None
+    match_hash: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Existing:
+    """What the store knows of the copy with the same (source, key).
+
+    ``updates`` counts the updates applied since ``window_start`` (the churn
+    cap's 24-hour window); ``signature`` is the stored body signature.
+    """
+
+    entry_id: str
+    content_hash: str
+    key: str = ""
+    title: str = ""
+    signature: tuple[int, ...] | None = None
+    updates: int = 0
+    window_start: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """Another stored copy of the same story, found by an exact key or as a near copy.
+
+    ``scores`` holds the similarity measures behind a near-copy merge
+    (``body``, ``title``, ``hours`` apart, ``numbers``) and the matched copy.
+    """
+
+    entry_id: str
+    source: str
+    reason: str
+    scores: Mapping[str, float | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one incoming entry; ``entry_id`` is the published id it belongs to."""
+
+    change: Change
+    entry_id: str
+    reason: str | None = None
+    scores: Mapping[str, float | str] = field(default_factory=dict)
+
+
+# What a published id may be (else one is minted): a web address with a host, a tag URI
+# (RFC 4151) or a URN (RFC 8141), in the syntax validators check. Anything else (javascript:,
+# data:, file:, "http:x", "tag:x") is no id to publish: a reader may take an id for a link.
+_ID_FORMS = re.compile(
+    r"(?:(?i:https?)://[^/]"
+    r"|tag:(?:[a-z0-9\-._]+@)?[a-z0-9.\-]+,\d{4}(?:-\d{2}(?:-\d{2})?)?:"
+    r"|urn:uuid:[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$"
+    r"|urn:(?!uuid:)[a-zA-Z0-9][a-zA-Z0-9-]{1,31}:"
+    r"(?:[a-zA-Z0-9()+,.:=@;$_!*'\-]|%[0-9A-Fa-f]{2}|[^\x00-\x7f])+$)"
+)
+
+
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # "100%" is no IRI (RFC 3987 pct-encoded)
+
+
+def is_absolute_iri(value: str) -> bool:
+    """True for an absolute IRI that can serve as an Atom id (RFC 4287 §4.2.6)."""
+    return bool(
+        _ABSOLUTE_IRI_RE.match(value) and _ID_FORMS.match(value) and not _BARE_PERCENT.search(value)
+    )
+
+
+def guid_problem(entries: Sequence[CleanEntry]) -> str | None:
+    """Why this fetch shows that its source's GUIDs cannot be trusted, or None."""
+    guids = [e.guid.strip() if e.guid else "" for e in entries]
+    if any(not g for g in guids):
+        return "blank GUIDs"
+    repeated = sorted(g for g, n in Counter(guids).items() if n > 1)
+    if repeated:
+        return f"GUID {repeated[0]!r} repeated within one fetch"
+    return None
+
+
+def entry_keys(entries: Sequence[CleanEntry], *, trust_guids: bool = True) -> list[Keys]:
+    """Compute identity and match keys for one fetch's entries (same order).
+
+    With ``trust_guids`` False the GUID is neither the key nor a match key.
+    """
+    guid_counts = Counter(e.guid for e in entries if e.guid)
+    link_counts = Counter(e.link for e in entries if e.link)
+    keys: list[Keys] = []
+    for entry in entries:
+        reliable = trust_guids and entry.guid and guid_counts[entry.guid] == 1
+        guid = entry.guid if reliable else None
+        link = entry.link if entry.link and link_counts[entry.link] == 1 else None
+        mhash = match_hash(entry)
+        chash = content_hash(entry)
+        if guid:
+            key = f"guid:{guid}"
+        elif entry.post_id:
+            key = f"post:{entry.post_id}"
+        elif link:
+            key = f"link:{link}"
+        else:
+            key = f"hash:{mhash or chash}"
+        keys.append(
+            Keys(
+                key=key,
+                guid=guid if guid and is_absolute_iri(guid) else None,
+                post_id=entry.post_id,
+                link=link,
+                match_hash=mhash,
+                content_hash=chash,
+            )
+        )
+    return _unique_keys(keys)
+
+
+def _unique_keys(keys: list[Keys]) -> list[Keys]:
+    """Make keys unique within a fetch: a later twin gets a numbered suffix."""
+    seen: Counter[str] = Counter()
+    out: list[Keys] = []
+    for k in keys:
+        seen[k.key] += 1
+        if seen[k.key] > 1:
+            k = Keys(
+                key=f"{k.key}#{seen[k.key]}",
+                guid=k.guid,
+                post_id=k.post_id,
+                link=k.link,
+                match_hash=k.match_hash,
+                content_hash=k.content_hash,
+            )
+        out.append(k)
+    return out
+
+
+def content_hash(entry: CleanEntry) -> str:
+    """A hash of everything we publish from an entry: a change means an update."""
+    payload = json.dumps(
+        [
+            entry.title,
+            entry.link,
+            entry.excerpt,
+            entry.content_html,
+            entry.author,
+            list(entry.categories),
+        ],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _folded_words(text: str) -> list[str]:
+    """The words of ``text`` after NFKC and case folding.
+
+    ASCII text is NFKC already (normalizing 2,400 characters took 24 µs). Splitting and
+    joining with one space is what collapsing every ``\\s+`` run and stripping did: ``\\s`` and
+    ``str.split`` know the same white space (every code point checked), at a quarter the cost.
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold().split()
+
+
+def match_hash(entry: CleanEntry) -> str | None:
+    """A hash of the normalized title and body text, or None when the body is too thin."""
+    words = _folded_words(entry.body_text)
+    if len(words) < MIN_MATCH_WORDS:
+        return None
+    payload = " ".join(_folded_words(entry.title)) + "\x00" + " ".join(words)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def mint_entry_id(source: str, key: str) -> str:
+    """A stable ``tag:`` URI (RFC 4151) for an entry whose GUID is not an absolute IRI."""
+    digest = hashlib.sha256(f"{source}\x00{key}".encode()).hexdigest()[:32]
+    return f"tag:feeds.invalid,2026:entry/{digest}"
+
+
+def decide(
+    source: str,
+    keys: Keys,
+    existing: Existing | None,
+    match: Match | None,
+    *,
+    now: datetime | None = None,
+    max_updates_per_day: int | None = None,
+) -> Decision:
+    """Decide what one incoming entry is, given what the store found for its keys.
+
+    A changed copy is an update unless the churn cap says it already had
+    ``max_updates_per_day`` updates in the current 24-hour window (then it is
+    THROTTLED: the store keeps the old text, and a later fetch applies the
+    newest text once the window has passed).
+    """
+    if existing is not None:
+        if existing.content_hash == keys.content_hash:
+            return Decision(Change.UNCHANGED, existing.entry_id)
+        if now is not None and max_updates_per_day is not None:
+            count, _ = churn_window(existing.updates, existing.window_start, now)
+            if count >= max_updates_per_day:
+                return Decision(Change.THROTTLED, existing.entry_id)
+        return Decision(Change.UPDATED, existing.entry_id)
+    if match is not None:
+        return Decision(Change.DUPLICATE, match.entry_id, match.reason, match.scores)
+    entry_id = keys.guid if keys.guid else mint_entry_id(source, keys.key)
+    return Decision(Change.NEW, entry_id)
+
+
+def churn_window(
+    updates: int, window_start: datetime | None, now: datetime
+) -> tuple[int, datetime]:
+    """The (updates so far, window start) of the churn cap's 24-hour window at ``now``."""
+    if window_start is None or now - window_start >= timedelta(days=1):
+        return 0, now
+    return updates, window_start
+
+
+def without_guid(keys: Keys) -> Keys:
+    """``keys`` once the source's GUIDs are no longer trusted."""
+    if not keys.key.startswith("guid:"):
+        return replace(keys, guid=None)
+    if keys.post_id:
+        key = f"post:{keys.post_id}"
+    elif keys.link:
+        key = f"link:{keys.link}"
+    else:
+        key = f"hash:{keys.match_hash or keys.content_hash}"
+    return replace(keys, key=key, guid=None)

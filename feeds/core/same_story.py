@@ -1,0 +1,207 @@
+"""Whether two copies are one story: a near copy to merge, or another story under one key.
+
+A candidate is accepted when its publication time is close, its numbers agree and its body
+(and, in the grey zone, its title) is similar enough (:class:`~feeds.types.DedupeOptions`).
+Each merge records its rule and scores so that it can be explained later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from feeds.core.identity import Existing, Match
+from feeds.core.near import containment, resemblance
+from feeds.core.signals import (
+    GREY_ZONE_AGREEMENT,
+    MIN_NAMES_AGREEMENT,
+    MIN_NUMBERS_AGREEMENT,
+    SHORT_NOTICE_WORDS,
+    agreement,
+    cites_enough,
+    cut_copy_containment,
+    facts,
+    figures_prove,
+    normalized_title,
+    title_resemblance,
+)
+from feeds.types import DedupeOptions
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored copy that shares an LSH band with an incoming entry."""
+
+    copy: int
+    entry_id: str
+    source: str
+    title: str
+    published: datetime
+    signature: tuple[int, ...]
+    body_text: str
+    #: Found by its lead's bands (see :func:`lead_buckets`), not necessarily by its body's.
+    via_lead: bool = False
+    #: Its canonical link is linked from the incoming entry's body ("Read the full story").
+    cited: bool = False
+
+
+@dataclass
+class _Incoming:
+    """The entry looked for among the candidates; its facts are read once, when needed."""
+
+    source: str
+    title: str
+    body_text: str
+    sig: tuple[int, ...]
+    published: datetime
+    _facts: tuple[frozenset[str], frozenset[str]] | None = None
+
+    def facts(self) -> tuple[frozenset[str], frozenset[str]]:
+        if self._facts is None:
+            self._facts = facts(self.title, self.body_text)
+        return self._facts
+
+    def short(self) -> bool:
+        return len(self.body_text.split()) < SHORT_NOTICE_WORDS
+
+
+def near_match(
+    source: str,
+    title: str,
+    body_text: str,
+    sig: tuple[int, ...],
+    published: datetime,
+    candidates: Sequence[Candidate],
+    options: DedupeOptions,
+    body_of: Callable[[Candidate], str] | None = None,
+) -> Match | None:
+    """The best candidate that is the same story, with the rule and scores, or None.
+
+    ``body_of`` gives a candidate's body text when the candidates were read
+    without it: only those that pass the signature and title tests need it.
+    """
+    incoming = _Incoming(source, title, body_text, sig, published)
+    read_body = body_of if body_of is not None else _own_body
+    best: tuple[float, Match] | None = None
+    for cand in candidates:
+        judged = _judge(incoming, cand, options, read_body)
+        if judged is not None and (best is None or judged[0] > best[0]):
+            best = judged
+    return best[1] if best else None
+
+
+def _own_body(candidate: Candidate) -> str:
+    return candidate.body_text
+
+
+def _judge(
+    incoming: _Incoming,
+    cand: Candidate,
+    options: DedupeOptions,
+    body_of: Callable[[Candidate], str],
+) -> tuple[float, Match] | None:
+    """The score and match of a candidate that is the same story, or None."""
+    hours = abs((incoming.published - cand.published).total_seconds()) / 3600
+    if hours > options.window_hours:
+        return None
+    body = resemblance(incoming.sig, cand.signature)
+    other = cand.source != incoming.source
+    led = (cand.via_lead or cand.cited) and other
+    if body < options.body_min and not led:
+        return None
+    heading = title_resemblance(incoming.title, cand.title)
+    cand_body = None  # read only when a rule needs it
+    contained = 0.0
+    if led and body < options.body_threshold:
+        # A copy cut to its first paragraphs (or the original of such a copy):
+        # its shingles are mostly inside the longer body.
+        cand_body = body_of(cand)
+        contained = cut_copy_containment(incoming.body_text, cand_body)
+    rule = _rule(incoming, cand, (body, contained, heading), other, options)
+    if rule is None:
+        return None
+    mine = incoming.facts()
+    theirs = facts(cand.title, cand_body if cand_body is not None else body_of(cand))
+    agree = agreement(mine[0], theirs[0])
+    same_names = agreement(mine[1], theirs[1])
+    if rule != "similar body and title":
+        facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
+    else:  # the grey zone asks more of the facts
+        facts_agree = min(agree, same_names) >= GREY_ZONE_AGREEMENT
+    if not (facts_agree or figures_prove(mine[0], theirs[0])):
+        return None
+    scores: dict[str, float | str] = {
+        "body": round(body, 4),
+        **({"containment": round(contained, 4)} if contained else {}),
+        "title": round(heading, 4),
+        "hours": round(hours, 2),
+        "numbers": round(agree, 4),
+        "names": round(same_names, 4),
+        "copy_source": cand.source,
+        "copy_title": cand.title,
+    }
+    score = max(body, contained) + heading / 10
+    return score, Match(cand.entry_id, cand.source, rule, scores)
+
+
+def _rule(
+    incoming: _Incoming,
+    cand: Candidate,
+    measures: tuple[float, float, float],
+    other: bool,
+    options: DedupeOptions,
+) -> str | None:
+    """The rule by which a candidate may be the same story (its facts are asked next)."""
+    body, contained, heading = measures
+    if contained >= options.containment_min:
+        return "contained in the other copy"
+    if cand.cited and other and cites_enough(body, contained, heading, options):
+        return "links to the other copy"
+    if body < options.body_min:
+        return None
+    if body >= options.body_threshold and (heading > 0 or (other and not incoming.short())):
+        # One publisher's two items with no title word in common are two items, even
+        # over near-identical text (a templated page); so are any two short notices
+        # (two companies' dividends: "Qtly div four cts vs four cts prior Pay April 15").
+        return "near-identical body"
+    if heading >= options.title_threshold:
+        return "similar body and title"
+    return None
+
+
+# Under one identity key (GUID, link, post id), a changed text is an edit of the same story
+# when its body still resembles the stored one this much, or one body mostly contains the
+# other (a story cut or extended), or the titles agree and the bodies share something.
+EDIT_BODY_MIN = 0.3
+EDIT_CONTAINMENT_MIN = 0.6
+EDIT_TITLE_MIN = 0.5
+EDIT_TITLE_BODY_MIN = 0.1
+
+
+def different_story(
+    existing: Existing,
+    title: str,
+    body_text: str,
+    sig: tuple[int, ...] | None,
+    stored_body: Callable[[], str],
+) -> str | None:
+    """Why a changed text under a stored copy's identity key is another story, or None.
+
+    None means an edit of the same story (an update). A text too thin to sign is judged
+    by its title alone.
+    """
+    heading = title_resemblance(existing.title, title)
+    if existing.signature is None or sig is None:
+        if heading >= EDIT_TITLE_MIN or normalized_title(title) == normalized_title(existing.title):
+            return None
+        return f"title resemblance {heading:.2f} (bodies too short to compare)"
+    body = resemblance(existing.signature, sig)
+    if body >= EDIT_BODY_MIN or (heading >= EDIT_TITLE_MIN and body >= EDIT_TITLE_BODY_MIN):
+        return None
+    old = stored_body()
+    short, long = sorted((body_text, old), key=len)
+    contained = containment(short, long)
+    if contained >= EDIT_CONTAINMENT_MIN:
+        return None
+    return f"body resemblance {body:.2f}, containment {contained:.2f}, title {heading:.2f}"

@@ -1,0 +1,191 @@
+"""Syndication signals: what two copies of one story share besides their text.
+
+Titles without wire prefixes and site names, the numbers and names a story states, the
+links a copy gives to its original, and how much of a cut copy is inside the other.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from feeds.core.near import CONTAINED_MAX_LENGTH, containment, signed_text, words
+from feeds.types import DedupeOptions
+
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+_STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "as",
+        "at",
+        "by",
+        "with",
+        "from",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "it",
+        "its",
+        "this",
+        "that",
+        "after",
+        "over",
+        "says",
+        "said",
+        "new",
+    }
+)
+
+
+_WIRE_PREFIX_RE = re.compile(
+    r"^\s*(?:(?:UPDATE|WRAPUP|RPT|REFILE|CORRECTED|CORRECTION|RE-?SEND|BRIEF|EXCLUSIVE)"
+    r"(?:\s*\d+)?\s*[-:\u2013\u2014]\s*)+",
+    re.IGNORECASE,
+)
+_SITE_SUFFIX_RE = re.compile(r"\s+[|\u2013\u2014-]\s+([^|\u2013\u2014-]{2,40})$")
+
+
+@lru_cache(maxsize=4096)
+def _title_words(title: str) -> frozenset[str]:
+    return frozenset(w for w in words(normalized_title(title)) if w not in _STOPWORDS)
+
+
+@lru_cache(maxsize=4096)
+def normalized_title(title: str, sites: tuple[str, ...] = ()) -> str:
+    """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site suffixes.
+
+    A trailing ``| Site`` is always a site's name; a trailing ``- Site`` is dropped when it
+    names one of ``sites`` or is a short run of capitalized words.
+    """
+    title = _WIRE_PREFIX_RE.sub("", title).strip()
+    found = _SITE_SUFFIX_RE.search(title)
+    if found is not None:
+        tail = found.group(1).strip()
+        bar = "|" in found.group(0)
+        known = any(tail.casefold() == s.casefold() for s in sites)
+        short_name = len(tail.split()) <= 4 and all(w[:1].isupper() for w in tail.split())
+        if bar or known or short_name:
+            title = title[: found.start()].strip()
+    return title
+
+
+def title_resemblance(a: str, b: str) -> float:
+    """Jaccard resemblance of two normalized titles' content words (0..1; 0 when one has none)."""
+    wa, wb = _title_words(a), _title_words(b)
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / len(wa | wb)
+
+
+def numbers(text: str) -> frozenset[str]:
+    """The numbers a text states ("3.2", "2026"), as written without separators' variants."""
+    return frozenset(n.replace(",", "") for n in _NUMBER_RE.findall(text))
+
+
+_NAME_RE = re.compile(r"\b[A-Z][\w&'-]+")
+
+
+def names(text: str) -> frozenset[str]:
+    """The capitalized words of a text that do not start a sentence (people, companies, places)."""
+    found = set()
+    for match in _NAME_RE.finditer(text):
+        start = match.start()
+        before = text[max(0, start - 2) : start]
+        if start == 0 or before.rstrip().endswith((".", "!", "?", '"', "“", ":")):
+            continue
+        found.add(match.group())
+    return frozenset(found)
+
+
+# A copy that links to another source's stored copy ("Read the full story at", "originally
+# published by") is that story when their titles resemble as much as title_threshold asks,
+# or the texts share this much (a rewritten teaser): a link to a related story is not
+# enough on its own.
+CITED_BODY_MIN = 0.15
+CITED_CONTAINMENT_MIN = 0.5
+
+
+def cites_enough(body: float, contained: float, heading: float, options: DedupeOptions) -> bool:
+    """Whether a copy that links to a candidate shares enough with it to be its story."""
+    return (
+        heading >= options.title_threshold
+        or body >= CITED_BODY_MIN
+        or contained >= CITED_CONTAINMENT_MIN
+    )
+
+
+_HREF_RE = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+
+
+def linked_urls(content_html: str, limit: int = 8) -> tuple[str, ...]:
+    """The first ``limit`` distinct link targets of a sanitized body (as written)."""
+    found: list[str] = []
+    for match in _HREF_RE.finditer(content_html):
+        url = match.group(1)
+        if url not in found:
+            found.append(url)
+            if len(found) == limit:
+                break
+    return tuple(found)
+
+
+def figures_prove(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two texts share so many of their numbers that they are one report."""
+    shared = len(a & b)
+    return shared >= PROVING_FIGURES and shared >= PROVING_FIGURES_AGREEMENT * min(len(a), len(b))
+
+
+def facts(title: str, body_text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The numbers and names of a story, without wire datelines, credits and site names."""
+    text = signed_text(body_text)
+    return numbers(text), names(normalized_title(title) + ". " + text)
+
+
+def cut_copy_containment(a: str, b: str) -> float:
+    """How much of the shorter of two bodies is inside the longer, when it is a cut copy.
+
+    0 when the shorter has under CONTAINED_MIN_WORDS words, or more than
+    CONTAINED_MAX_LENGTH of the longer's length (a copy that long, contained, resembles
+    the other: its signature finds it).
+    """
+    short, long = sorted((a, b), key=len)
+    if len(short) > CONTAINED_MAX_LENGTH * len(long) or len(words(short)) < CONTAINED_MIN_WORDS:
+        return 0.0
+    return containment(short, long)
+
+
+def agreement(a: frozenset[str], b: frozenset[str]) -> float:
+    """How far two texts' facts agree: shared / fewer (1.0 when either states under 3)."""
+    if len(a) < 3 or len(b) < 3:
+        return 1.0
+    return len(a & b) / min(len(a), len(b))
+
+
+# Below this share of common numbers, or of common names, two similar texts are
+# different reports: a daily market wrap or next quarter's results written from
+# the same template, the same announcement about another company.
+MIN_NUMBERS_AGREEMENT = 0.5
+MIN_NAMES_AGREEMENT = 0.7
+# Many figures in common prove one report whatever its labels say (an earnings table sent
+# again with "Sales" for "Revs"): no other story states them all.
+PROVING_FIGURES = 8
+PROVING_FIGURES_AGREEMENT = 0.9
+# A body of fewer words is a notice written from a template: its text alone cannot tell
+# one company's from another's, its title must say it is the same.
+SHORT_NOTICE_WORDS = 40
+# A contained copy has at least this many words (a headline-only teaser proves nothing).
+CONTAINED_MIN_WORDS = 20
+# In the grey zone (body between body_min and body_threshold) the facts must
+# agree more closely.
+GREY_ZONE_AGREEMENT = 0.8

@@ -1,0 +1,310 @@
+"""Source kinds: how a fetched document becomes a source's cleaned entries.
+
+A ``feed`` source reads a feed document (parsed and cleaned in a worker process; when its URL
+answers with an HTML page that advertises feeds, the matching feed, remembered in the store as
+the source's ``feed_url``; article pages for teaser-only entries).
+A section page (``type = "html"``) reads its article links and builds an entry from each
+article page. A new kind is one class here and its name in :data:`KINDS`.
+
+The cleaning and article-page stack (lxml, nh3, feedparser) is imported where it is used: a
+run in which nothing changed needs none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from feeds.config import SourceConfig
+from feeds.errors import FetchError, NotAFeedError, ParseError
+from feeds.ingest.fetch import PageFetcher
+from feeds.ingest.prepare import Job, Prepared, clean_entries, prepare
+from feeds.store.protocol import ArticleCache, IngestStore
+from feeds.types import (
+    ArticleRecord,
+    CleanEntry,
+    FetchRequest,
+    FetchResult,
+    ParsedFeed,
+    SourceState,
+)
+
+if TYPE_CHECKING:
+    from feeds.ingest.articles import Budget
+
+
+class KindStore(IngestStore, ArticleCache, Protocol):
+    """What reading a source asks of the store: its recent bodies, cached article pages."""
+
+
+@dataclass
+class Reader:
+    """What a kind reads with: the store, the run's page fetcher and article-page budget."""
+
+    store: KindStore
+    fetcher: PageFetcher
+    pages: Callable[[], Budget]  # the run's budget of article pages, made at the first page
+    batch: int
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Read:
+    """A source's document, read: its feed, cleaned entries and article pages to save.
+
+    ``document`` is what was read (the feed a section page advertised, when it was fetched
+    instead); ``feed_url`` is that feed's URL. ``prepared`` is kept only while it still
+    describes ``cleaned`` (its keys and signatures). ``deferred``: article pages the budget
+    left for a later run.
+    """
+
+    document: FetchResult
+    feed: ParsedFeed
+    cleaned: list[CleanEntry]
+    prepared: Prepared | None
+    records: Sequence[ArticleRecord]
+    deferred: int
+    note: str | None
+    dropped: tuple[str, ...]
+    feed_url: str | None
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Why a fetched document gave no entries; ``forget_feed``: the source's remembered
+    feed failed, so its page is asked again next run."""
+
+    error: str
+    forget_feed: bool = False
+
+
+class SourceKind(Protocol):
+    """One kind of source (the ``type`` of a ``[[sources]]`` table)."""
+
+    @property
+    def subscribable(self) -> bool:
+        """Whether feed readers subscribe to the source's URL (an OPML ``rss`` outline)."""
+        ...
+
+    def request(self, source: SourceConfig, state: SourceState) -> FetchRequest:
+        """What to fetch for the source."""
+        ...
+
+    def job(
+        self, store: IngestStore, source: SourceConfig, fetched: FetchResult, now: datetime
+    ) -> Job | None:
+        """The work a worker process can do on the fetched document (None: none)."""
+        ...
+
+    def read(
+        self,
+        reader: Reader,
+        source: SourceConfig,
+        request: FetchRequest,
+        fetched: FetchResult,
+        prepared: Prepared | None,
+    ) -> Read | Unreadable:
+        """The source's entries from a fetched document (``prepared``: the worker's job)."""
+        ...
+
+
+def feed_job(store: IngestStore, source: SourceConfig, fetched: FetchResult, now: datetime) -> Job:
+    """What :func:`prepare` needs for a fetched feed document, with what the store knows
+    of the source (its content hashes, its newest cleaned bodies)."""
+    assert fetched.content is not None
+    return Job(
+        content=fetched.content,
+        url=fetched.final_url,
+        headers=dict(fetched.headers),
+        now=now,
+        full_text=source.full_text,
+        known=store.content_hashes(source.name),
+        bodies=store.recent_bodies(source.name),
+    )
+
+
+@dataclass(frozen=True)
+class FeedKind:
+    """An RSS, Atom or JSON feed (or a page that advertises one)."""
+
+    subscribable: bool = True
+
+    def request(self, source: SourceConfig, state: SourceState) -> FetchRequest:
+        """The feed a page pointed us to last time, else where the source lives now
+        (``state.url`` follows confirmed permanent redirects of the configured URL)."""
+        discovered = state.feed_url
+        return FetchRequest(
+            source=source.name,
+            url=discovered or state.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            body_hash=state.body_hash,
+            public_only=discovered is not None,
+        )
+
+    def job(
+        self, store: IngestStore, source: SourceConfig, fetched: FetchResult, now: datetime
+    ) -> Job | None:
+        return None if fetched.content is None else feed_job(store, source, fetched, now)
+
+    def read(
+        self,
+        reader: Reader,
+        source: SourceConfig,
+        request: FetchRequest,
+        fetched: FetchResult,
+        prepared: Prepared | None,
+    ) -> Read | Unreadable:
+        if prepared is None:
+            prepared = prepare(feed_job(reader.store, source, fetched, reader.now))
+        try:
+            feed, cleaned = prepared.feed_and_entries()
+        except NotAFeedError as exc:
+            if request.public_only or not exc.feed_urls:
+                return Unreadable(exc.message, forget_feed=request.public_only)
+            return self._advertised(reader, source, fetched, exc.feed_urls)
+        except ParseError as exc:
+            return Unreadable(exc.message)
+        feed_url = request.url if request.public_only else None
+        return _with_full_text(reader, source, fetched, feed, cleaned, prepared, feed_url)
+
+    def _advertised(
+        self, reader: Reader, source: SourceConfig, page: FetchResult, feed_urls: Sequence[str]
+    ) -> Read | Unreadable:
+        """The feed a page advertises, fetched and parsed (a third-party link: guarded)."""
+        from feeds.ingest import parse
+        from feeds.ingest.section import pick_feed
+
+        chosen = pick_feed(page.final_url, feed_urls)
+        request = FetchRequest(source=source.name, url=chosen, public_only=True)
+        try:
+            fetched = reader.fetcher.fetch(request)
+        except FetchError as exc:
+            return Unreadable(f"the page's feed {chosen}: {exc.message}")
+        assert fetched.content is not None  # no validators were sent
+        try:
+            feed = parse.parse(fetched.content, url=fetched.final_url, headers=fetched.headers)
+        except ParseError as exc:
+            return Unreadable(f"the page's feed {chosen}: {exc.message}")
+        kept = clean_entries(feed.entries, reader.now)
+        feed = replace(feed, entries=kept.entries)
+        read = _with_full_text(reader, source, fetched, feed, list(kept.cleaned), None, fetched.url)
+        return replace(read, dropped=kept.dropped) if isinstance(read, Read) else read
+
+
+def _with_full_text(
+    reader: Reader,
+    source: SourceConfig,
+    fetched: FetchResult,
+    feed: ParsedFeed,
+    cleaned: list[CleanEntry],
+    prepared: Prepared | None,
+    feed_url: str | None,
+) -> Read:
+    """A feed's entries with the article pages of teaser-only ones (where allowed)."""
+    from feeds.ingest.articles import full_text
+
+    enriched = full_text(
+        source.name,
+        source.full_text,
+        list(feed.entries),
+        cleaned,
+        store=reader.store,
+        fetcher=reader.fetcher,
+        budget=reader.pages(),
+        batch=reader.batch,
+        now=reader.now,
+        wants=prepared.wants_full_text if prepared is not None else None,
+    )
+    dropped = prepared.dropped if prepared is not None else ()
+    if prepared is not None and any(
+        a is not b for a, b in zip(prepared.cleaned, enriched.entries, strict=True)
+    ):
+        prepared = None  # some bodies are article pages now: keys and signatures change
+    return Read(
+        document=fetched,
+        feed=feed,
+        cleaned=list(enriched.entries),
+        prepared=prepared,
+        records=enriched.records,
+        deferred=enriched.deferred,
+        note=enriched.note,
+        dropped=dropped,
+        feed_url=feed_url,
+    )
+
+
+@dataclass(frozen=True)
+class SectionPageKind:
+    """A section page (``type = "html"``): its article links become entries."""
+
+    subscribable: bool = False
+
+    def request(self, source: SourceConfig, state: SourceState) -> FetchRequest:
+        return FetchRequest(
+            source=source.name,
+            url=state.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            body_hash=state.body_hash,
+        )
+
+    def job(
+        self, store: IngestStore, source: SourceConfig, fetched: FetchResult, now: datetime
+    ) -> Job | None:
+        return None  # its article pages are fetched while it is saved
+
+    def read(
+        self,
+        reader: Reader,
+        source: SourceConfig,
+        request: FetchRequest,
+        fetched: FetchResult,
+        prepared: Prepared | None,
+    ) -> Read | Unreadable:
+        from feeds.ingest.articles import section_entries
+        from feeds.ingest.section import article_links, page_title
+
+        assert fetched.content is not None
+        links = article_links(fetched.content, fetched.final_url, source.selector)
+        section = section_entries(
+            source.name,
+            links,
+            store=reader.store,
+            fetcher=reader.fetcher,
+            budget=reader.pages(),
+            batch=reader.batch,
+            now=reader.now,
+        )
+        no_links = f"no article links on the page (selector {source.selector or 'default'})"
+        feed = ParsedFeed(
+            url=fetched.final_url,
+            format="html",
+            title=page_title(fetched.content),
+            link=fetched.final_url,
+            entries=section.entries,
+            warning=None if links else no_links,
+        )
+        kept = clean_entries(list(section.entries), reader.now)
+        return Read(
+            document=fetched,
+            feed=feed,
+            cleaned=list(kept.cleaned),
+            prepared=None,
+            records=section.records,
+            deferred=section.deferred,
+            note=section.note,
+            dropped=kept.dropped,
+            feed_url=None,
+        )
+
+
+#: Each kind by the ``type`` that names it in the configuration.
+KINDS: dict[str, SourceKind] = {"feed": FeedKind(), "html": SectionPageKind()}
+
+
+def kind_of(source: SourceConfig) -> SourceKind:
+    """The kind of a configured source."""
+    return KINDS[source.type]

@@ -1,0 +1,37 @@
+"""The code fingerprint: what an output's documents depend on besides the store."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from feeds.config import Config, OutputConfig
+
+
+def output_fingerprint(config: Config, output: OutputConfig) -> str:
+    """What an output's documents depend on besides the store: its settings, the choice
+    of copies, and the code that renders them. (What it shows of its sources, their titles
+    and URLs, comes from the store.)"""
+    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest.update(repr((output, config.dedupe)).encode())
+    return digest.hexdigest()
+
+
+PACKAGE = Path(__file__).resolve().parents[1]
+"""The package's folder: every module in it and its sub-packages renders outputs."""
+
+
+def _code_fingerprint() -> str:
+    """A hash of this package's source files (a new version renders anew)."""
+    return code_fingerprint(PACKAGE)
+
+
+@cache
+def code_fingerprint(package: Path) -> str:
+    """A hash of every ``.py`` file under ``package``, sub-packages included, by relative path."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        digest.update(name.encode() + b"\x00" + path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,252 @@
+"""Save one fetch's cleaned entries: batched reads, the pure decider, intents applied in order.
+
+::
+
+    guid trust | entry_keys | presence (one read for the fetch)
+      | per entry: this source's copy? | kept apart? | exact match | near match (LSH
+        candidates, then the lead, then cited links) | decide | tombstone | apply
+
+An entry's lookups depend on what the entries before it were saved as (a story of this
+fetch is never matched again; a retired key is not found), so the loop stays here; each
+decision is a call into :mod:`feeds.core.decider`, and each intent is applied by
+:func:`apply_intent` before the next entry is looked up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Container, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from feeds.core import decider, dedupe
+from feeds.core.decider import Found, Intent
+from feeds.ingest.prepare import Prepared
+from feeds.store import Presence
+from feeds.store.protocol import Storage
+from feeds.types import Change, CleanEntry, DedupeOptions
+
+
+def apply_intent(store: Storage, source: str, intent: Intent, now: datetime) -> None:
+    """Save what ``intent`` says through the store's write methods (inside a transaction)."""
+    if isinstance(intent, decider.DistrustGuids):
+        store.set_guid_fallback(source, intent.reason)
+    elif isinstance(intent, decider.KeepApart):
+        if intent.distrust_guids:
+            store.set_guid_fallback(source, decider.REUSED_GUIDS)
+        store.retire_key(source, intent.key)
+    elif isinstance(intent, decider.Update):
+        store.update_copy(
+            source,
+            intent.keys,
+            intent.entry,
+            now=now,
+            signature=intent.signature,
+            body_key=intent.body_key,
+        )
+    elif isinstance(intent, decider.Insert | decider.Merge):
+        store.insert_copy(
+            source,
+            intent.keys,
+            intent.entry,
+            entry_id=intent.entry_id,
+            merged_reason=intent.reason if isinstance(intent, decider.Merge) else None,
+            now=now,
+            signature=intent.signature,
+            scores=intent.scores,
+            body_key=intent.body_key,
+        )
+
+
+@dataclass
+class _Fetch:
+    """What is known of one fetch while its entries are saved one by one."""
+
+    name: str
+    cleaned: Sequence[CleanEntry]
+    keys: list[dedupe.Keys]
+    prepared: Prepared | None
+    presence: Presence | None
+    #: The LSH buckets of the leads, per entry (empty: not computed).
+    leads: list[tuple[int, ...]]
+    #: The signatures the worker made, per entry index.
+    known_sigs: dict[int, tuple[int, ...]]
+    #: This fetch's keys: a copy holding one of them is never re-keyed to another entry.
+    taken: set[str] = field(default_factory=set)
+    #: The stories of this fetch so far.
+    fetched: set[str] = field(default_factory=set)
+
+
+def ingest_entries(
+    store: Storage,
+    name: str,
+    cleaned: Sequence[CleanEntry],
+    *,
+    now: datetime,
+    options: DedupeOptions,
+    prepared: Prepared | None = None,
+) -> Counter[str]:
+    """Identify and save one fetch's cleaned entries (inside the caller's transaction).
+
+    ``prepared`` (when ``cleaned`` is its entries) brings their keys and signatures,
+    computed in a worker; an entry whose content is already stored needs no signature.
+    Returns how many entries were new, updated, unchanged, merged, throttled, dropped.
+    """
+    fetch = _read_fetch(store, name, cleaned, now, options, prepared)
+    changes: Counter[str] = Counter()
+    for i in range(len(cleaned)):
+        intent = _entry_intent(store, fetch, i, now, options)
+        if isinstance(intent, decider.Saved) and fetch.presence is not None:
+            sig = intent.signature
+            buckets = (*dedupe.lsh_buckets(sig), *fetch.leads[i]) if sig is not None else ()
+            fetch.presence.add(fetch.keys[i], buckets)
+        apply_intent(store, name, intent, now)
+        fetch.fetched.add(intent.entry_id)
+        tombstones = fetch.presence is None or fetch.presence.tombstones
+        if intent.change is not Change.UNCHANGED and tombstones and store.dropped(intent.entry_id):
+            intent = decider.tombstoned(intent)
+        changes[intent.change.value] += 1
+    return changes
+
+
+def _read_fetch(
+    store: Storage,
+    name: str,
+    cleaned: Sequence[CleanEntry],
+    now: datetime,
+    options: DedupeOptions,
+    prepared: Prepared | None,
+) -> _Fetch:
+    """The batched reads of one fetch: GUID trust, keys, and which lookups can find anything
+    (asked once: a cold run's entries are mostly new, their lookups would come back empty)."""
+    if prepared is not None and len(prepared.keys) != len(cleaned):
+        prepared = None
+    distrust = store.guid_fallback(name)
+    learnt = decider.distrust_guids(cleaned, distrust)
+    if learnt is not None:
+        apply_intent(store, name, learnt, now)
+        distrust = learnt.reason
+    if prepared is not None and distrust is None:
+        all_keys = list(prepared.keys)
+    else:
+        all_keys = dedupe.entry_keys(cleaned, trust_guids=distrust is None)
+    known_sigs: dict[int, tuple[int, ...]] = {}
+    if prepared is not None:
+        for i in range(len(cleaned)):
+            sig = prepared.signatures[i]
+            if i not in prepared.unsigned and sig is not None:
+                known_sigs[i] = sig
+                dedupe.remember_buckets(sig, prepared.buckets[i])  # the worker made them
+    # The leads' keys too: most new entries' leads are in no stored copy.
+    unsigned = prepared.unsigned if prepared is not None else frozenset[int]()
+    leads = [
+        dedupe.lead_buckets(e.body_text) if options.near and i not in unsigned else ()
+        for i, e in enumerate(cleaned)
+    ]
+    buckets = [b for s in known_sigs.values() for b in dedupe.lsh_buckets(s)]
+    presence = store.presence(name, all_keys, buckets + [b for lead in leads for b in lead])
+    return _Fetch(
+        name, cleaned, all_keys, prepared, presence, leads, known_sigs, {k.key for k in all_keys}
+    )
+
+
+def _entry_intent(
+    store: Storage, fetch: _Fetch, i: int, now: datetime, options: DedupeOptions
+) -> decider.EntryIntent:
+    """Look up what the store holds for entry ``i`` and ask the decider what it is."""
+    name, entry, keys, prepared, presence = (
+        fetch.name,
+        fetch.cleaned[i],
+        fetch.keys[i],
+        fetch.prepared,
+        fetch.presence,
+    )
+    body_key = prepared.body_keys[i] if prepared is not None and prepared.body_keys else None
+    found = Found(entry, keys, body_key=body_key)
+    if presence is None or presence.own:
+        found = replace(found, existing=store.find_copy(name, keys, fetch.taken))
+    if decider.unchanged(found):
+        return decider.decide(name, found, now=now, options=options)
+    sig = prepared.signature(i) if prepared else dedupe.signature(entry.body_text)
+    found = replace(found, signature=sig)
+    if found.existing is not None:
+        apart = decider.keep_apart(
+            keys, found.existing, entry, sig, lambda: store.copy_body(name, keys.key)
+        )
+        if apart is not None:
+            apply_intent(store, name, apart, now)
+            found = replace(found, existing=None, kept_apart=apart)
+    if found.existing is None:
+        found = replace(found, match=_find_match(store, fetch, i, found, now, options))
+    return decider.decide(name, found, now=now, options=options)
+
+
+def _find_match(
+    store: Storage, fetch: _Fetch, i: int, found: Found, now: datetime, options: DedupeOptions
+) -> dedupe.Match | None:
+    """A stored copy of entry ``i``'s story: by an exact key, else as a near copy."""
+    name, presence, entry, sig = fetch.name, fetch.presence, found.entry, found.signature
+    match = None
+    if found.kept_apart is not None:
+        match = store.find_match(decider.exact_keys_of(found))
+    elif presence is None or presence.may_match(found.keys):
+        match = store.find_match(found.keys, name, fetch.taken)
+    if match is not None or sig is None or not options.near:
+        return match
+    published = entry.published or entry.updated or now
+    # Presence knows which of a prepared signature's buckets hold copies.
+    present = presence.buckets if presence is not None and i in fetch.known_sigs else None
+    lead_keys = fetch.leads[i]
+    lead = [k for k in lead_keys if k in presence.buckets] if presence is not None else None
+    lead = lead if lead_keys else None  # not computed (its content was stored)
+    return _find_near(store, fetch, entry, sig, published, (present, lead), options)
+
+
+def _find_near(
+    store: Storage,
+    fetch: _Fetch,
+    entry: CleanEntry,
+    sig: tuple[int, ...],
+    published: datetime,
+    lookups: tuple[Container[int] | None, Sequence[int] | None],
+    options: DedupeOptions,
+) -> dedupe.Match | None:
+    """Another stored copy of ``entry``'s story, by its signature's LSH bands, else by its
+    lead (a copy cut to its first paragraphs, or the original of one), else by the links
+    in its body. ``lookups``: the LSH buckets that hold copies, and the lead's keys that do
+    (None: unknown; see :class:`~feeds.store.Presence`)."""
+    present, present_leads = lookups
+
+    def near(candidates: Sequence[dedupe.Candidate]) -> dedupe.Match | None:
+        return decider.near_copy(
+            fetch.name,
+            entry,
+            sig,
+            published,
+            candidates,
+            fetch.fetched,
+            options,
+            body_of=store.body_text,
+        )
+
+    found = store.near_candidates(
+        sig, bodies=False, present=present, min_resemblance=options.body_min
+    )
+    usable = [c for c in found if not (c.source == fetch.name and c.entry_id in fetch.fetched)]
+    match = near(found)
+    if match is not None or any(c.signature == sig for c in usable):
+        return match
+    if present_leads is None or present_leads:  # found again by their lead: containment too
+        match = near(store.lead_candidates(entry.body_text, present_leads))
+        if match is not None:
+            return match
+    # asked again as cited (a copy found by its lead may be linked to as well)
+    return near(store.cited_candidates(_linked(entry)))
+
+
+def _linked(entry: CleanEntry) -> list[str]:
+    """The canonical links in an entry's body, other than its own."""
+    from feeds.ingest.normalize import canonical_url  # lxml: not loaded by a run with nothing new
+
+    found = (canonical_url(url) for url in dedupe.linked_urls(entry.content_html))
+    return [url for url in found if url is not None and url != entry.link]

@@ -1,0 +1,265 @@
+"""Save one source's fetch: read it as its kind says, save its entries and its schedule.
+
+What the source's own URL answered drives its schedule. A feed a section page advertised
+is not the source's URL: its 410 must not retire the source, nor its 301 move it; it is
+forgotten and the page asked again. Article pages are fetched under one per-run budget
+(``[full_text]``); when the budget deferred some, the source's validators are not kept, so
+the next run reads the document again and picks them up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from feeds.config import Config, SourceConfig
+from feeds.core import schedule
+from feeds.errors import FetchError, HTTPStatusError, StoreError, describe
+from feeds.ingest.fetch import PageFetcher
+from feeds.ingest.kinds import Read, Reader, Unreadable, kind_of
+from feeds.ingest.prepare import Prepared
+from feeds.run.ingest import ingest_entries
+from feeds.run.reports import SourceReport
+from feeds.store import FetchOutcome, ScheduleUpdate
+from feeds.store.protocol import Storage
+from feeds.types import FetchRequest, FetchResult, ScheduleOptions, SourceState
+
+if TYPE_CHECKING:
+    from feeds.ingest.articles import Budget
+
+#: Statuses whose Retry-After delays the source (RFC 9110 §10.2.3, RFC 6585 §4).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+log = logging.getLogger("feeds.refresh")
+
+
+@dataclass
+class Run:
+    """What every source of one refresh is saved with."""
+
+    config: Config
+    store: Storage
+    fetcher: PageFetcher  # the run's fetcher, or its stand-in for the fetch processes
+    budget: Budget | None  # made at the first article page (see pages)
+    batch: int
+    now: datetime
+
+    def pages(self) -> Budget:
+        """The run's budget of article pages, shared by all its sources."""
+        if self.budget is None:
+            from feeds.ingest.articles import Budget
+
+            self.budget = Budget(self.config.full_text)
+        return self.budget
+
+    def reader(self) -> Reader:
+        return Reader(self.store, self.fetcher, self.pages, self.batch, self.now)
+
+
+def schedule_update(
+    state: SourceState,
+    options: ScheduleOptions,
+    outcome: FetchResult | FetchError,
+    now: datetime,
+    ttl_minutes: int | None = None,
+) -> ScheduleUpdate:
+    """What a fetch outcome tells the schedule: Retry-After, freshness, 410, redirects."""
+    seen = outcome.permanent_redirect if isinstance(outcome, FetchResult) else None
+    redirect_url, redirect_count, move = schedule.track_redirect(
+        state.redirect_url, state.redirect_count, seen
+    )
+    if isinstance(outcome, FetchResult):
+        cache_seconds: int | None = schedule.freshness(outcome.headers, now) or 0
+        if outcome.status == 304 and not {"cache-control", "expires"} & outcome.headers.keys():
+            # RFC 9111 §4.3.4: a 304 freshens the stored response; what it omits stays.
+            cache_seconds = None
+        return ScheduleUpdate(
+            cache_seconds=cache_seconds,
+            ttl_seconds=ttl_minutes * 60 if ttl_minutes else None,
+            redirect_url=redirect_url,
+            redirect_count=redirect_count,
+            move=move,
+        )
+    status = outcome.status if isinstance(outcome, HTTPStatusError) else None
+    retry_after = None
+    if isinstance(outcome, HTTPStatusError) and status in RETRY_AFTER_STATUSES:
+        retry_after = schedule.parse_retry_after(outcome.retry_after, now, options.max_retry_after)
+    return ScheduleUpdate(
+        retry_after=retry_after,
+        retire="HTTP 410 Gone" if status == 410 else None,
+        redirect_url=redirect_url,
+        redirect_count=redirect_count,
+    )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One source's fetch attempt, as its schedule sees it (``answered``: what the source's
+    own URL answered; an advertised feed's redirects and 410 are not the source's)."""
+
+    run: Run
+    source: SourceConfig
+    state: SourceState
+    answered: FetchResult | FetchError
+
+    def save(
+        self, attempt: FetchOutcome, ttl_minutes: int | None = None
+    ) -> tuple[str | None, datetime | None]:
+        """Save the attempt and what it tells the schedule; where it moved, when next due."""
+        config, name, now = self.run.config, self.source.name, self.run.now
+        update = schedule_update(self.state, config.schedule, self.answered, now, ttl_minutes)
+        after = self.run.store.record_attempt(name, attempt, update, now)
+        moved = update.redirect_url if update.move else None
+        return moved, schedule.next_due(after, config.schedule, config.interval(name))
+
+    def failed(self, status: int | None, error: str, *, forget_feed: bool = False) -> SourceReport:
+        """Save a failed attempt. A failed or not-modified source writes a few rows whose error
+        ends the run: inside the caller's group it needs no savepoint of its own."""
+        with self.run.store.transaction(savepoint=False):
+            if forget_feed:  # go back to the page next run and discover again
+                self.run.store.record_feed_url(self.source.name, None)
+            moved, next_due = self.save(FetchOutcome(status=status, error=error))
+        return SourceReport(
+            name=self.source.name,
+            url=self.state.url,
+            status=status,
+            error=error,
+            next_due=next_due,
+            moved_to=moved,
+        )
+
+
+def save_source(
+    run: Run,
+    source: SourceConfig,
+    state: SourceState,
+    request: FetchRequest,
+    outcome: FetchResult | FetchError,
+    prepared: Prepared | None = None,
+) -> SourceReport:
+    """Read, clean, dedupe and save one source's fetch, all in one transaction.
+
+    ``prepared`` is the kind's worker job on the fetched document when the caller did it
+    already (in a worker process); otherwise the kind does it here.
+    """
+    answered: FetchResult | FetchError = outcome
+    if request.public_only:  # a feed the page advertised
+        answered = (
+            replace(outcome, permanent_redirect=None)
+            if isinstance(outcome, FetchResult)
+            else FetchError(outcome.url, outcome.message)
+        )
+    attempt = _Attempt(run, source, state, answered)
+    if isinstance(outcome, FetchError):
+        status = outcome.status if isinstance(outcome, HTTPStatusError) else None
+        message = outcome.message
+        if request.public_only:
+            return attempt.failed(
+                status, f"the page's feed {request.url}: {message}", forget_feed=True
+            )
+        if status == 410:
+            message += f"; source retired (re-enable it with: feeds enable {source.name})"
+        return attempt.failed(status, message)
+    if outcome.content is None:
+        with run.store.transaction(savepoint=False):
+            moved, next_due = attempt.save(_validators(outcome))
+        return SourceReport(
+            name=source.name,
+            url=state.url,
+            status=outcome.status,
+            not_modified=True,
+            feed_url=request.url if request.public_only else None,
+            next_due=next_due,
+            moved_to=moved,
+        )
+    read = kind_of(source).read(run.reader(), source, request, outcome, prepared)
+    if isinstance(read, Unreadable):
+        return attempt.failed(outcome.status, read.error, forget_feed=read.forget_feed)
+    return _save_read(attempt, read)
+
+
+def _validators(fetched: FetchResult) -> FetchOutcome:
+    return FetchOutcome(
+        status=fetched.status,
+        error=None,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+        body_hash=fetched.body_hash,
+    )
+
+
+def _save_read(attempt: _Attempt, read: Read) -> SourceReport:
+    """Save what a source's document gave: article pages, entries, the attempt."""
+    from feeds.ingest import normalize  # the document changed: cleaning is needed
+
+    run, name, feed = attempt.run, attempt.source.name, read.feed
+    store, title = run.store, attempt.source.title
+    validators = _validators(read.document)
+    if read.deferred or read.dropped:
+        # Read the document again next run, so the pages the budget skipped are picked up
+        # (and the entries that could not be cleaned are tried again).
+        validators = FetchOutcome(status=validators.status, error=None)
+    with store.transaction():
+        for record in read.records:
+            store.save_article(record)
+        store.record_feed_url(name, read.feed_url)
+        store.record_full_text_note(name, read.note)
+        changes = ingest_entries(
+            store,
+            name,
+            read.cleaned,
+            now=run.now,
+            options=run.config.dedupe,
+            prepared=read.prepared,
+        )
+        described = replace(
+            validators,
+            title=title or (normalize.clean_title(feed.title) if feed.title else None),
+            link=normalize.canonical_url(feed.link) if feed.link else None,
+        )
+        moved, next_due = attempt.save(described, feed.ttl_minutes)
+    return SourceReport(
+        name=name,
+        url=attempt.state.url,
+        status=read.document.status,
+        warning=feed.warning,
+        changes=dict(changes),
+        feed_url=read.feed_url,
+        full_text=read.note,
+        next_due=next_due,
+        moved_to=moved,
+        dropped_entries=read.dropped,
+    )
+
+
+def save_or_fail(
+    run: Run,
+    source: SourceConfig,
+    state: SourceState,
+    request: FetchRequest,
+    outcome: FetchResult | FetchError,
+    prepared: Prepared | None = None,
+) -> SourceReport:
+    """:func:`save_source`, with whatever it raises as the source's error: the run goes on.
+
+    What it saved is undone (its savepoint), the error recorded like a failed fetch (so
+    the source keeps its entries and is retried after the usual back-off), and the
+    traceback logged (``feeds refresh -v`` shows it). Only a store that cannot save
+    (:class:`~feeds.errors.StoreError`) ends the run: nothing else could be saved either.
+    """
+    try:
+        return save_source(run, source, state, request, outcome, prepared)
+    except StoreError:
+        raise
+    except Exception as exc:
+        message = describe(exc)
+        log.info("%s: %s", source.name, message, exc_info=exc)
+    store, now, name = run.store, run.now, source.name
+    status = outcome.status if isinstance(outcome, FetchResult) else None
+    update = schedule_update(state, run.config.schedule, FetchError(request.url, message), now)
+    with store.transaction():
+        after = store.record_attempt(name, FetchOutcome(status=status, error=message), update, now)
+    next_due = schedule.next_due(after, run.config.schedule, run.config.interval(name))
+    return SourceReport(name=name, url=state.url, status=status, error=message, next_due=next_due)
