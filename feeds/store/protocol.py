@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from feeds.core.dedupe import Candidate, Existing, Keys, Match
-    from feeds.store.hook_queue import HookEvent
-    from feeds.store.sqlite import (
+    from feeds.store.values import (
         FetchOutcome,
+        HookEvent,
         PendingPing,
         Presence,
         ScheduleUpdate,
