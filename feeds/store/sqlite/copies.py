@@ -13,7 +13,7 @@ from datetime import datetime
 
 from feeds.core import dedupe
 from feeds.core.dedupe import Existing, Keys, Match
-from feeds.store.sqlite.codec import optional_dt, required_dt, signature_blob, ts
+from feeds.store.sqlite.codec import RowMap, optional_dt, required_dt, signature_blob, ts
 from feeds.store.sqlite.connection import Connection
 from feeds.types import Body, CleanEntry
 
@@ -23,26 +23,21 @@ RECENT_BODIES = 100
 A feed lists its newest entries; a changed feed mostly repeats them."""
 
 
+EXISTING = RowMap(
+    Existing,
+    columns={"updates": "update_count", "window_start": "update_window"},
+    convert={"signature": dedupe.decode_signature, "window_start": optional_dt},
+)
+
+_FIND_EXISTING = f"SELECT {EXISTING.select()}, rowid FROM entries"
+
+
 class CopyTable(Connection):
     """Saving copies and finding them by exact key (part of the ``IngestStore`` role)."""
 
-    _EXISTING = (
-        "SELECT entry_id, content_hash, key, title, signature, update_count, update_window, rowid"
-        " FROM entries"
-    )
-
     def _existing(self, row: tuple[object, ...] | None) -> Existing | None:
-        if row is None:
-            return None
-        return Existing(
-            entry_id=str(row[0]),
-            content_hash=str(row[1]),
-            key=str(row[2]),
-            title=str(row[3]),
-            signature=dedupe.decode_signature(row[4] if isinstance(row[4], bytes) else None),
-            updates=int(row[5]),  # type: ignore[call-overload]
-            window_start=optional_dt(row[6] if isinstance(row[6], str) else None),
-        )
+        """A row read with :data:`EXISTING` (and the copy's rowid after it) as an Existing."""
+        return EXISTING.load(row[:-1]) if row is not None else None
 
     def recent_bodies(self, source: str, limit: int = RECENT_BODIES) -> dict[str, Body]:
         """The cleaned bodies of ``source``'s ``limit`` newest copies, by their body key.
@@ -72,7 +67,7 @@ class CopyTable(Connection):
 
     def find_existing(self, source: str, key: str) -> Existing | None:
         row = self._db.execute(
-            f"{self._EXISTING} WHERE source = ? AND key = ?", (source, key)
+            f"{_FIND_EXISTING} WHERE source = ? AND key = ?", (source, key)
         ).fetchone()
         return self._existing(row)
 
@@ -95,13 +90,13 @@ class CopyTable(Connection):
             if value is None:
                 continue
             rows = self._db.execute(
-                f"{self._EXISTING} WHERE {column} = ? AND source = ? ORDER BY rowid LIMIT 8",
+                f"{_FIND_EXISTING} WHERE {column} = ? AND source = ? ORDER BY rowid LIMIT 8",
                 (value, source),
             ).fetchall()
             for row in rows:
-                if row[2] in taken:
+                if row[EXISTING.names.index("key")] in taken:
                     continue
-                self._db.execute("UPDATE entries SET key = ? WHERE rowid = ?", (keys.key, row[7]))
+                self._db.execute("UPDATE entries SET key = ? WHERE rowid = ?", (keys.key, row[-1]))
                 return self._existing(row)
         return None
 
