@@ -105,13 +105,10 @@ def test_a_change_to_what_it_shows_rebuilds_it(
             edited = replace(clean(1), title="Story 1, updated")
             store.update_copy("a", dedupe.entry_keys([edited])[0], edited, now=NOW)
         elif change == "dropped story":
-            store._db.execute(
-                "INSERT INTO tombstones (entry_id, dropped_at, query) VALUES (?, ?, ?)",
-                (store.entries_for_output(["a"], 1)[0].id, "2026-03-04T12:00:00Z", "q"),
-            )
+            store.drop(store.entries_for_output(["a"], 1)[0].id, "q", NOW)
         elif change == "source title":
             store.record_fetch("a", FetchOutcome(status=200, error=None, title="A, renamed"), NOW)
-        else:
+        else:  # a row deleted by hand: SQLite's trigger, whoever deletes
             store._db.execute("DELETE FROM entries WHERE rowid = (SELECT min(rowid) FROM entries)")
     assert store.generation() > generation
     [report] = publish_all(config, store)

@@ -11,7 +11,8 @@ import pytest
 
 from feeds import config as config_module
 from feeds.errors import ConfigError
-from feeds.store.sqlite import APPLICATION_ID, MIGRATIONS, Store, _statements
+from feeds.store.sqlite import APPLICATION_ID, MIGRATIONS, Store
+from feeds.store.sqlite.codec import statements as _statements
 from feeds.types import DaemonOptions, ScheduleOptions
 
 BASE: dict[str, Any] = {

@@ -34,7 +34,6 @@ LONG_MODULES = {
     "ingest/normalize.py",
     "ingest/parse.py",
     "publish/documents.py",
-    "store/sqlite.py",
 }
 
 

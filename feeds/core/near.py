@@ -17,6 +17,7 @@ import zlib
 from functools import lru_cache
 
 from feeds.core.identity import MIN_MATCH_WORDS
+from feeds.core.tuplehash import tuple_hash
 
 SHINGLE_WORDS = 3
 BANDS = 16
@@ -26,12 +27,13 @@ NUM_BINS = BANDS * ROWS
 # recognise a story, and the cost per entry stays bounded.
 MAX_SIGNED_WORDS = 3000
 #: Signatures are comparable only under the same scheme: the store signs its copies
-#: again when this changes (a new algorithm, or a Python whose tuple hash differs).
-SIGNATURE_SCHEME = f"oph64-crc32-tuplehash-lead5x4-{hash((1, 2, 3)) & 0xFFFFFFFFFFFFFFFF:016x}"
+#: again when this changes (a new algorithm). The hash is :func:`tuple_hash`, the same on
+#: every Python; the suffix is the one its first stores were made under.
+SIGNATURE_SCHEME = "oph64-crc32-tuplehash-lead5x4-07589b9fe71bcceb"
 _MASK32 = 0xFFFFFFFF
 _BIN_SHIFT = 64 - 6  # top 6 bits of a 64-bit hash choose one of 64 bins
 _VALUE_SHIFT = _BIN_SHIFT - 32  # the next 32 bits are the bin's value
-_HASH_FLOOR = -(1 << 63)  # hash() is a signed 64-bit integer: shifted to 0 .. 2**64 - 1
+_HASH_FLOOR = -(1 << 63)  # tuple_hash() is a signed 64-bit integer: shifted to 0 .. 2**64 - 1
 _BIN_FLOORS = [_HASH_FLOOR + (b << _BIN_SHIFT) for b in range(65)]  # 2**63: past the last
 # Word ids already computed (words repeat across a run's texts), cleared when this large.
 _WORD_IDS: dict[str, int] = {}
@@ -72,9 +74,9 @@ def signature(text: str) -> tuple[int, ...] | None:
     signatures.
 
     The hashing runs in C: each distinct word gets a 32-bit id (CRC-32 of its
-    UTF-8), each shingle of ids CPython's tuple hash (ints are hashed without a
-    per-process salt, so every process agrees; :data:`SIGNATURE_SCHEME` names the
-    scheme so that a store signed under another one is signed again). Sorted,
+    UTF-8), each shingle of ids :func:`~feeds.core.tuplehash.tuple_hash` (the same on
+    every Python and machine; :data:`SIGNATURE_SCHEME` names the scheme so that a store
+    signed under another one is signed again). Sorted,
     a bin's smallest hash is the first one at or above the bin's floor.
     """
     seq = _word_ids(signed_text(text))
@@ -85,7 +87,7 @@ def signature(text: str) -> tuple[int, ...] | None:
 
 def _minhash(seq: list[int]) -> tuple[int, ...]:
     grams = zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False)  # shorter tails end it
-    hashes = sorted(set(map(hash, grams)))
+    hashes = sorted(set(map(tuple_hash, grams)))
     bins = [-1] * NUM_BINS
     count = len(hashes)
     i = 0
@@ -186,13 +188,14 @@ _LEAD_CHARS = 320  # enough text for a dateline and LEAD_WORDS words
 def lead_buckets(text: str) -> tuple[int, ...]:
     """Index keys of the lead after any dateline (see above).
 
-    Signed 64-bit hashes of int tuples (stable across runs, unlike a str's hash), tagged
+    Signed 64-bit :func:`~feeds.core.tuplehash.tuple_hash` of int tuples (the same on every
+    Python, unlike a str's hash), tagged
     apart from :func:`lsh_buckets`, with which they share one index.
     """
     seq = (_word_ids(_without_dateline(text[:_LEAD_CHARS])) or [])[:LEAD_WORDS]
     keys: list[int] = []
     for k in range(len(seq) - LEAD_SHINGLE + 1):
-        key = hash((_LEAD_TAG, *seq[k : k + LEAD_SHINGLE]))
+        key = tuple_hash((_LEAD_TAG, *seq[k : k + LEAD_SHINGLE]))
         if key % LEAD_SAMPLE == 0 and key not in keys:
             keys.append(key)
             if len(keys) == LEAD_KEYS:

@@ -22,6 +22,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from feeds.config import OutputConfig
 from feeds.publish.formats import FORMATS
@@ -54,11 +55,16 @@ def plan(output: OutputConfig, index: Sequence[StoryKey]) -> list[Page]:
             "settings": settings,
             "page": n,
             "last": n == len(chunks),
-            "stories": [[s.id, s.published, s.updated] for s in chunk],
+            "stories": [[s.id, _instant(s.published), _instant(s.updated)] for s in chunk],
         }
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         pages.append(Page(n, len(chunks), tuple(s.id for s in chunk), digest))
     return pages
+
+
+def _instant(value: datetime) -> str:
+    """An instant as signed: fixed-width UTC ISO 8601 text (as page signatures always were)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _settings(output: OutputConfig) -> list[object]:

@@ -35,7 +35,7 @@ from feeds.config import Config
 from feeds.core.hooks import HookConfig, backoff, signature
 from feeds.errors import FetchError
 from feeds.run.tally import labels
-from feeds.store.hook_queue import HookEvent
+from feeds.store import HookEvent
 from feeds.store.protocol import Storage
 
 __all__ = ["Delivery", "JSONPoster", "deliver_due", "queue_events"]

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from feeds.store.protocol import Storage
-from feeds.store.sqlite import (
+from feeds.store.values import (
     FetchOutcome,
+    HookEvent,
     PendingPing,
     Presence,
     ScheduleUpdate,
@@ -21,6 +22,7 @@ from feeds.store.sqlite import (
 
 __all__ = [
     "FetchOutcome",
+    "HookEvent",
     "PendingPing",
     "Presence",
     "ScheduleUpdate",

@@ -4,24 +4,27 @@ A consumer names the role it needs (the article cache takes an :class:`ArticleCa
 WebSub queue a :class:`PingQueue`), never a backend: :func:`feeds.store.open_store` is the
 one place that knows which backend is behind a store. :class:`Storage` is every role at once.
 
-Every role inherits :meth:`Transactional.transaction`: one atomic unit of work, all of it
-saved or none of it; nested, it is a savepoint. A backend raises
-:class:`~feeds.errors.StoreError` for what its database says, never the database's own
-exceptions. Every datetime given or returned is timezone-aware UTC.
+Every role inherits :meth:`Transactional.batch`: one atomic unit of work, all of it
+saved or none of it; nested, it is a savepoint; an outer batch around several sources'
+units is a group commit. Every public method of a backend raises
+:class:`~feeds.errors.StoreError` for what its database says about its environment (locked,
+read-only, full, corrupt), never the database's own exceptions. Every datetime given or
+returned is timezone-aware UTC, never the database's text; every value is a dataclass of
+:mod:`feeds.store.values` or :mod:`feeds.types`, never a row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from feeds.core.dedupe import Candidate, Existing, Keys, Match
-    from feeds.store.hook_queue import HookEvent
-    from feeds.store.sqlite import (
+    from feeds.store.values import (
         FetchOutcome,
+        HookEvent,
         PendingPing,
         Presence,
         ScheduleUpdate,
@@ -56,8 +59,12 @@ __all__ = [
 class Transactional(Protocol):
     """Units of work: all of one is saved, or none of it."""
 
-    def transaction(self, *, savepoint: bool = True) -> AbstractContextManager[None]:
+    def batch(self, *, savepoint: bool = True) -> AbstractContextManager[None]:
         """One atomic unit; inside another it is a savepoint (or, without, part of it)."""
+        ...
+
+    def transaction(self, *, savepoint: bool = True) -> AbstractContextManager[None]:
+        """The former name of :meth:`batch`."""
         ...
 
 
@@ -74,6 +81,13 @@ class SourceRegistry(Transactional, Protocol):
 
     def source(self, name: str) -> SourceState:
         """One source's state."""
+        ...
+
+    def claim_due(
+        self, now: datetime, limit: int, due_at: Callable[[SourceState], datetime | None]
+    ) -> list[SourceState]:
+        """Up to ``limit`` sources due at ``now`` by ``due_at`` (the schedule's answer for a
+        source; None: never), the longest due first, claimed for this worker."""
         ...
 
     def record_fetch(self, name: str, outcome: FetchOutcome, now: datetime) -> None:
@@ -350,7 +364,7 @@ class CounterStore(Transactional, Protocol):
 
 
 class HookQueue(Transactional, Protocol):
-    """Hook events saved before delivery (see :mod:`feeds.store.hook_queue`)."""
+    """Hook events saved before delivery (see :mod:`feeds.store.sqlite.hook_queue`)."""
 
     def add_hook_event(self, event: HookEvent) -> None: ...
 

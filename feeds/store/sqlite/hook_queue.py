@@ -9,10 +9,12 @@ retry (it can drop duplicates).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-__all__ = ["MIGRATION", "HookEvent", "HookEventTable"]
+from feeds.store.sqlite.codec import RowMap, required_dt, ts
+from feeds.store.values import HookEvent
+
+__all__ = ["MIGRATION", "HookEventTable"]
 
 MIGRATION = """
 CREATE TABLE IF NOT EXISTS hook_events (
@@ -29,26 +31,7 @@ CREATE INDEX IF NOT EXISTS hook_events_due ON hook_events(next_attempt);
 """
 
 
-@dataclass(frozen=True)
-class HookEvent:
-    """One saved event. ``payload`` is the JSON body, as sent; datetimes are UTC."""
-
-    id: str
-    hook: str
-    event: str
-    payload: str
-    created: datetime
-    attempts: int = 0
-    next_attempt: datetime | None = None
-    last_error: str | None = None
-
-
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _dt(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+HOOK_EVENT = RowMap(HookEvent, convert={"created": required_dt, "next_attempt": required_dt})
 
 
 class HookEventTable:
@@ -66,19 +49,19 @@ class HookEventTable:
                 event.hook,
                 event.event,
                 event.payload,
-                _ts(event.created),
-                _ts(event.created),
+                ts(event.created),
+                ts(event.created),
             ),
         )
 
     def due_hook_events(self, now: datetime, limit: int = 100) -> list[HookEvent]:
         """Events whose next attempt is due at ``now``, oldest first."""
         rows = self._db.execute(
-            "SELECT id, hook, event, payload, created, attempts, next_attempt, last_error"
+            f"SELECT {HOOK_EVENT.select()}"
             " FROM hook_events WHERE next_attempt <= ? ORDER BY created, id LIMIT ?",
-            (_ts(now), limit),
+            (ts(now), limit),
         ).fetchall()
-        return [HookEvent(r[0], r[1], r[2], r[3], _dt(r[4]), r[5], _dt(r[6]), r[7]) for r in rows]
+        return [HOOK_EVENT.load(r) for r in rows]
 
     def pending_hook_events(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM hook_events").fetchone()[0])
@@ -90,5 +73,5 @@ class HookEventTable:
         self._db.execute(
             "UPDATE hook_events SET attempts = attempts + 1, last_error = ?, next_attempt = ?"
             " WHERE id = ?",
-            (error, _ts(next_attempt), event_id),
+            (error, ts(next_attempt), event_id),
         )

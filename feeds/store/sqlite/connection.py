@@ -1,0 +1,177 @@
+"""The SQLite connection: opening, units of work (``batch``) and the error boundary.
+
+Every public method of the store runs behind :func:`translate_errors`: what SQLite says
+about its environment (a locked, read-only, full or corrupt file) becomes
+:class:`~feeds.errors.StoreError`, with the file's path; errors that mean a bug in feeds
+(a constraint violated, a bad statement) keep their type and traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from feeds.errors import StoreError
+from feeds.store.sqlite import schema
+
+C = TypeVar("C", bound=type)
+
+ENVIRONMENTAL = (sqlite3.OperationalError, sqlite3.InternalError, sqlite3.NotSupportedError)
+"""SQLite's errors about the file and the machine, not about feeds' statements."""
+
+
+def is_environmental(exc: BaseException) -> bool:
+    """Whether ``exc`` is about the database file (a plain ``DatabaseError``: not a database,
+    malformed) or the machine, rather than a bug."""
+    return isinstance(exc, ENVIRONMENTAL) or type(exc) is sqlite3.DatabaseError
+
+
+def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            if not is_environmental(exc):
+                raise
+            raise StoreError(f"{self.path}: the database cannot be used: {exc}") from exc
+
+    return wrapper
+
+
+def translate_errors(cls: C) -> C:
+    """Wrap every public method of ``cls`` (inherited ones included) in the error boundary."""
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        attribute = inspect.getattr_static(cls, name)
+        if inspect.isfunction(attribute) and not getattr(attribute, "_unit_of_work", False):
+            setattr(cls, name, _translated(attribute))
+    return cls
+
+
+class Connection:
+    """One connection to the store's file. Use :meth:`open`; close it when done."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+        self._copies_changed = False  # a copy was saved in the open transaction
+
+    @classmethod
+    def open(cls, path: Path) -> Self:
+        """Open (creating if absent) and migrate the store at ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create its folder: {exc}") from exc
+        existed = path.exists() and path.stat().st_size > 0
+        try:
+            db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+        store = cls(db, path)
+        try:
+            schema.prepare(db, path, existed, store.batch)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{path}: not a usable feeds database: {exc}") from exc
+        except StoreError:
+            db.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def batch(self, *, savepoint: bool = True) -> Iterator[None]:
+        """One atomic unit of work: all of it is saved, or none of it.
+
+        Inside another batch it is a savepoint: undone alone on error, saved with the
+        outer one. With ``savepoint`` False it is simply part of the outer one (for a
+        unit whose error ends the outer batch anyway). Group commits are an outer batch
+        around several sources' units: one commit (one fsync) for all of them.
+        """
+        if self._db.in_transaction:
+            if not savepoint:
+                yield
+                return
+            with self._savepoint():
+                yield
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot start a transaction: {exc}") from exc
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            # Environmental: read-only file, disk full, I/O error, lock timeout.
+            self._rollback()
+            raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+        except BaseException:
+            self._rollback()
+            raise
+        self._commit()
+
+    batch._unit_of_work = True  # type: ignore[attr-defined]  # it translates its own errors
+
+    transaction = batch
+    """The former name of :meth:`batch`."""
+
+    def _commit(self) -> None:
+        try:
+            if self._copies_changed:
+                self._next_generation()
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+        finally:
+            self._copies_changed = False
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self._db.execute("SAVEPOINT unit")
+        try:
+            yield
+        except BaseException as exc:
+            # After some errors (disk full, I/O) SQLite has rolled back the whole
+            # transaction already, savepoint included: the error is what matters.
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK TO unit")
+                    self._db.execute("RELEASE unit")
+            if isinstance(exc, sqlite3.OperationalError):
+                # Environmental (read-only file, disk full, I/O error, lock timeout): the
+                # store's error, which ends the run, not the error of the unit's source.
+                raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+            raise
+        self._db.execute("RELEASE unit")
+
+    def _rollback(self) -> None:
+        self._copies_changed = False
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def _next_generation(self) -> None:
+        self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+    def _copy_saved(self) -> None:
+        """Note that a copy was saved: the generation moves on when the transaction commits."""
+        if self._db.in_transaction:
+            self._copies_changed = True
+        else:  # saved on its own (autocommit): moved on at once
+            self._next_generation()

@@ -1,0 +1,163 @@
+"""Values the store takes and gives, whatever its backend (every datetime is UTC-aware)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from feeds.core.dedupe import Keys
+
+__all__ = [
+    "MATCH_COLUMNS",
+    "FetchOutcome",
+    "HookEvent",
+    "PendingPing",
+    "Presence",
+    "ScheduleUpdate",
+    "StoredCopy",
+    "StoryKey",
+    "UrlChange",
+]
+
+MATCH_COLUMNS = ("guid", "post_id", "link", "match_hash")
+"""The keys :meth:`~feeds.store.protocol.IngestStore.find_match` looks a story up by, in
+trust order."""
+
+
+@dataclass
+class Presence:
+    """Which of a fetch's keys and LSH buckets the store holds (see ``IngestStore.presence``).
+
+    ``own``: the source has a copy under one of the fetch's keys, post ids, links or
+    title+body hashes. ``values``: per :data:`MATCH_COLUMNS` key, the fetch's values
+    that some copy has. ``buckets``: the fetch's LSH buckets that hold a copy.
+    ``tombstones``: whether any story was dropped.
+    """
+
+    own: bool = False
+    values: dict[str, set[str]] = field(
+        default_factory=lambda: {column: set() for column in MATCH_COLUMNS}
+    )
+    buckets: set[int] = field(default_factory=set)
+    tombstones: bool = False
+
+    def may_match(self, keys: Keys) -> bool:
+        """Whether ``find_match`` could find anything for ``keys``."""
+        return any(
+            (value := getattr(keys, column)) is not None and value in self.values[column]
+            for column in MATCH_COLUMNS
+        )
+
+    def add(self, keys: Keys, buckets: Iterable[int] = ()) -> None:
+        """Note a copy saved (or updated) under ``keys``, indexed under ``buckets``."""
+        for column in MATCH_COLUMNS:
+            value = getattr(keys, column)
+            if value is not None:
+                self.values[column].add(value)
+        self.buckets.update(buckets)
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """What one fetch attempt leaves in a source's state."""
+
+    status: int | None
+    error: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    title: str | None = None
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleUpdate:
+    """What one fetch attempt tells the schedule (saved with ``record_schedule``).
+
+    ``retry_after``: the server's Retry-After, as a UTC time (None clears it).
+    ``cache_seconds``/``ttl_seconds``: freshness hints; None keeps the stored
+    value (a failed fetch or a 304 says nothing about the feed's ``<ttl>``).
+    ``retire``: a reason when the source is gone (410). ``redirect_url``,
+    ``redirect_count``, ``move``: the permanent-redirect tracking of
+    :func:`feeds.core.schedule.track_redirect`.
+    """
+
+    retry_after: datetime | None = None
+    cache_seconds: int | None = None
+    ttl_seconds: int | None = None
+    retire: str | None = None
+    redirect_url: str | None = None
+    redirect_count: int = 0
+    move: bool = False
+
+
+@dataclass(frozen=True)
+class UrlChange:
+    """One move of a source's URL, kept as history."""
+
+    source: str
+    old_url: str
+    new_url: str
+    changed_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoryKey:
+    """A story's identity and dates: what archive paging reads before any text.
+
+    ``published`` and ``updated`` are the newest of the story's copies' dates.
+    """
+
+    id: str
+    published: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class PendingPing:
+    """A WebSub publish notification not yet accepted by its hub."""
+
+    hub: str
+    topic: str
+    since: datetime
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    """One stored copy of a story, as ``feeds explain`` shows it.
+
+    ``scores`` are the similarity measures of a near-copy merge (empty for the
+    first copy and for exact-key merges).
+    """
+
+    copy: int
+    source: str
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    published: datetime
+    updated: datetime
+    first_seen: datetime
+    merged_reason: str | None
+    scores: Mapping[str, object]
+    words: int
+    updates: int
+
+
+@dataclass(frozen=True)
+class HookEvent:
+    """One saved hook event. ``payload`` is the JSON body, as sent."""
+
+    id: str
+    hook: str
+    event: str
+    payload: str
+    created: datetime
+    attempts: int = 0
+    next_attempt: datetime | None = None
+    last_error: str | None = None

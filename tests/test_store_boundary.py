@@ -1,0 +1,81 @@
+"""The store's error boundary: what SQLite says about its file becomes ``StoreError``."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feeds.errors import StoreError
+from feeds.store import FetchOutcome
+from feeds.store.sqlite import Store
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def _store_with_sources(path: Path, count: int = 400) -> None:
+    with Store.open(path) as store:
+        store.sync_sources(
+            [(f"source-{n:03}", f"https://example.com/{n}/feed") for n in range(count)]
+        )
+        with store.batch():
+            for n in range(count):
+                store.record_fetch(f"source-{n:03}", FetchOutcome(200, None, etag="x" * 200), NOW)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def _corrupt_sources_table(path: Path) -> None:
+    """Overwrite the pages under the ``sources`` table's root: the file still opens."""
+    db = sqlite3.connect(path)
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sources'").fetchone()[0]
+    db.close()
+    with path.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xa5" * page_size * 3)
+
+
+def test_a_corrupt_table_is_a_store_error_not_a_database_exception(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.db"
+    _store_with_sources(path)
+    _corrupt_sources_table(path)
+    with Store.open(path) as store, pytest.raises(StoreError, match=str(path)) as caught:
+        store.sources()
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_a_bug_in_a_statement_keeps_its_own_exception(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "feeds.db") as store:
+        store.sync_sources([("a", "https://example.com/feed")])
+        with pytest.raises(sqlite3.IntegrityError), store.batch():
+            store.record_fetch("a", FetchOutcome(200, None), NOW)
+            store._db.execute("INSERT INTO sources (name, url) VALUES ('a', 'x')")
+
+
+def test_feeds_status_on_a_corrupt_store_says_so_and_exits_1(tmp_path: Path) -> None:
+    _store_with_sources(tmp_path / "state" / "feeds.db")
+    _corrupt_sources_table(tmp_path / "state" / "feeds.db")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n\n[[sources]]\nname = "source-000"\n'
+        'url = "https://example.com/0/feed"\n\n[[outputs]]\nname = "all"\n'
+        'path = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "feeds", "status", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("feeds: ")
+    assert "feeds.db" in result.stderr and "malformed" in result.stderr

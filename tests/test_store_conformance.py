@@ -1,0 +1,474 @@
+"""What every store backend must do, written against the roles of :mod:`feeds.store.protocol`.
+
+Each test takes the ``store`` fixture, typed as the roles only, and runs once per backend in
+:data:`BACKENDS`. A new backend (PostgreSQL) adds one factory there and must pass every test
+unchanged. Nothing here reads a table: only the public methods.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feeds.core import dedupe
+from feeds.core.dedupe import Keys
+from feeds.store import FetchOutcome, HookEvent, ScheduleUpdate, StoryKey
+from feeds.store.protocol import Storage
+from feeds.types import ArticleRecord, CleanEntry, SourceState
+
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def _sqlite(tmp_path: Path) -> Storage:
+    from feeds.store import open_store
+
+    return open_store(tmp_path / "state" / "feeds.db")
+
+
+BACKENDS: dict[str, Callable[[Path], Storage]] = {
+    "sqlite": _sqlite,
+    # "postgresql": a factory that opens a fresh database (and skips, saying why, when no
+    # server is configured) goes here; every test below then runs against it too.
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    opened = BACKENDS[request.param](tmp_path)
+    opened.sync_sources([("a", "https://a.example/feed"), ("b", "https://b.example/feed")])
+    with opened:
+        yield opened
+
+
+def body(seed: int, words: int = 120, changed: int = 0) -> str:
+    """A body of real-looking distinct words; ``changed`` of them replaced (a near copy)."""
+    rng = random.Random(seed)
+    text = [
+        f"{rng.choice('bcdfgklmnprst')}{rng.choice('aeiou')}{rng.randrange(10**6)}"
+        for _ in range(words)
+    ]
+    for i in range(changed):
+        text[(i * 37) % words] = f"edit{i}"
+    return " ".join(text)
+
+
+def entry(n: int, text: str | None = None, **changes: object) -> CleanEntry:
+    text = text if text is not None else body(n)
+    base = CleanEntry(
+        guid=f"https://a.example/?p={n}",
+        link=f"https://a.example/{n}/",
+        title=f"Story {n}",
+        excerpt=None,
+        content_html=f"<p>{text}</p>",
+        body_text=text,
+        published=NOW - n * HOUR,
+        updated=None,
+        author="Reporter",
+        categories=("Business",),
+        post_id=f"a.example?p={n}",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def keys_of(e: CleanEntry) -> Keys:
+    return dedupe.entry_keys([e])[0]
+
+
+def insert(
+    store: Storage, source: str, e: CleanEntry, entry_id: str = "", reason: str | None = None
+) -> Keys:
+    keys = keys_of(e)
+    with store.batch():
+        store.insert_copy(
+            source, keys, e, entry_id=entry_id or f"id-{keys.key}", merged_reason=reason, now=NOW
+        )
+    return keys
+
+
+# -- units of work ----------------------------------------------------------------------------
+
+
+def test_a_failed_batch_saves_nothing(store: Storage) -> None:
+    with pytest.raises(RuntimeError), store.batch():
+        store.record_fetch("a", FetchOutcome(200, None, etag="v1"), NOW)
+        raise RuntimeError("boom")
+    assert store.source("a").etag is None
+
+
+def test_a_nested_batch_is_undone_alone(store: Storage) -> None:
+    with store.batch():
+        store.record_fetch("a", FetchOutcome(200, None, etag="kept"), NOW)
+        with pytest.raises(RuntimeError), store.batch():
+            store.record_fetch("b", FetchOutcome(200, None, etag="undone"), NOW)
+            raise RuntimeError("boom")
+    assert (store.source("a").etag, store.source("b").etag) == ("kept", None)
+
+
+def test_transaction_is_the_same_unit_as_batch(store: Storage) -> None:
+    with store.transaction():
+        store.record_fetch("a", FetchOutcome(200, None, etag="v1"), NOW)
+    assert store.source("a").etag == "v1"
+
+
+# -- sources and schedule ---------------------------------------------------------------------
+
+
+def test_sources_are_listed_by_name_and_an_unknown_one_is_a_key_error(store: Storage) -> None:
+    assert [s.name for s in store.sources()] == ["a", "b"]
+    assert store.source("a") == SourceState(
+        name="a", url="https://a.example/feed", config_url="https://a.example/feed"
+    )
+    with pytest.raises(KeyError):
+        store.source("nope")
+
+
+def test_a_failed_fetch_keeps_the_validators_and_counts_the_error(store: Storage) -> None:
+    with store.batch():
+        store.record_fetch("a", FetchOutcome(200, None, etag="v1", title="A"), NOW)
+        store.record_fetch("a", FetchOutcome(503, "HTTP 503"), NOW + HOUR)
+        store.record_fetch("a", FetchOutcome(None, "timeout"), NOW + 2 * HOUR)
+    state = store.source("a")
+    assert (state.etag, state.title, state.error_count, state.last_error) == (
+        "v1",
+        "A",
+        2,
+        "timeout",
+    )
+    assert state.last_fetched == NOW + 2 * HOUR
+
+
+def test_an_attempt_returns_the_state_after_it(store: Storage) -> None:
+    update = ScheduleUpdate(retry_after=NOW + HOUR, ttl_seconds=600)
+    with store.batch():
+        after = store.record_attempt("a", FetchOutcome(429, "HTTP 429"), update, NOW)
+    assert after == store.source("a")
+    assert (after.retry_after, after.ttl_seconds, after.error_count) == (NOW + HOUR, 600, 1)
+
+
+def test_a_gone_source_is_retired_until_enabled(store: Storage) -> None:
+    with store.batch():
+        store.record_attempt("a", FetchOutcome(410, "HTTP 410"), ScheduleUpdate(retire="gone"), NOW)
+    assert store.source("a").retired_at == NOW
+    assert store.enable("a") is True
+    assert not store.source("a").retired and store.source("a").error_count == 0
+    assert store.enable("nope") is False
+
+
+def test_a_confirmed_redirect_moves_the_source_and_keeps_its_history(store: Storage) -> None:
+    moved = ScheduleUpdate(redirect_url="https://a.example/new", redirect_count=2, move=True)
+    with store.batch():
+        store.record_attempt("a", FetchOutcome(200, None), moved, NOW)
+    assert store.source("a").url == "https://a.example/new"
+    [change] = store.url_history("a")
+    assert (change.old_url, change.new_url, change.changed_at) == (
+        "https://a.example/feed",
+        "https://a.example/new",
+        NOW,
+    )
+    store.sync_sources([("a", "https://a.example/feed")])  # the config still says the old one
+    assert store.source("a").url == "https://a.example/new"
+
+
+def test_a_url_changed_in_the_config_is_a_new_resource(store: Storage) -> None:
+    with store.batch():
+        store.record_fetch("a", FetchOutcome(200, None, etag="v1"), NOW)
+    store.sync_sources([("a", "https://a.example/other")])
+    state = store.source("a")
+    assert (state.url, state.etag, state.last_fetched) == ("https://a.example/other", None, None)
+
+
+def test_claim_due_gives_the_longest_due_first_up_to_the_limit(store: Storage) -> None:
+    store.sync_sources([("c", "https://c.example/feed"), ("d", "https://d.example/feed")])
+    due = {"a": NOW - HOUR, "b": NOW + HOUR, "c": NOW - 2 * HOUR, "d": None}
+
+    def due_at(state: SourceState) -> datetime | None:
+        return due[state.name]
+
+    assert [s.name for s in store.claim_due(NOW, 10, due_at)] == ["c", "a"]
+    assert [s.name for s in store.claim_due(NOW, 1, due_at)] == ["c"]
+    assert store.claim_due(NOW, 0, due_at) == []
+
+
+def test_per_source_notes_are_kept(store: Storage) -> None:
+    with store.batch():
+        store.record_feed_url("a", "https://a.example/feed.xml")
+        store.record_full_text_note("a", "3 pages fetched")
+        store.set_guid_fallback("a", "GUIDs repeat")
+        store.set_guid_fallback("a", "another reason")  # the first reason stays
+    state = store.source("a")
+    assert (state.feed_url, state.full_text_note) == (
+        "https://a.example/feed.xml",
+        "3 pages fetched",
+    )
+    assert store.guid_fallback("a") == "GUIDs repeat" and store.guid_fallback("b") is None
+
+
+# -- ingest -------------------------------------------------------------------------------------
+
+
+def test_a_saved_copy_is_found_by_its_key_and_by_exact_keys_in_trust_order(store: Storage) -> None:
+    e = entry(1)
+    keys = insert(store, "a", e, "story-1")
+    found = store.find_existing("a", keys.key)
+    assert found is not None and (found.entry_id, found.content_hash) == (
+        "story-1",
+        keys.content_hash,
+    )
+    assert found.signature == dedupe.signature(e.body_text)
+    match = store.find_match(keys_of(replace(e, link=None, post_id=None)), source="b")
+    assert match is not None and (match.entry_id, match.reason) == ("story-1", "same GUID")
+    by_link = store.find_match(keys_of(replace(e, guid=None, post_id=None)), source="b")
+    assert by_link is not None and by_link.reason == "same canonical link"
+    assert store.find_match(keys, source="a", listed={keys.key}) is not None  # by title+body
+    assert store.find_match(keys_of(entry(2)), source="b") is None
+
+
+def test_a_copy_reposted_under_a_new_key_is_taken_over(store: Storage) -> None:
+    e = entry(1)
+    insert(store, "a", e, "story-1")
+    reposted = keys_of(replace(e, guid="urn:new-guid"))
+    assert store.find_existing("a", reposted.key) is None
+    with store.batch():
+        found = store.find_copy("a", reposted)
+    assert found is not None and found.entry_id == "story-1"
+    assert store.find_existing("a", reposted.key) is not None
+    assert store.find_copy("a", keys_of(replace(e, guid="urn:third")), taken={reposted.key}) is None
+
+
+def test_an_update_replaces_the_text_and_moves_updated_forward(store: Storage) -> None:
+    e = entry(1)
+    keys = insert(store, "a", e, "story-1")
+    edited = replace(e, title="Story 1, edited", body_text=e.body_text + " more")
+    new_keys = keys_of(edited)
+    with store.batch():
+        store.update_copy("a", new_keys, edited, now=NOW + HOUR, body_key="k1")
+    [story] = store.entries_for_output(["a"], 10)
+    assert (story.title, story.updated, story.published) == (
+        "Story 1, edited",
+        NOW + HOUR,
+        e.published,
+    )
+    assert new_keys.content_hash in store.content_hashes("a")
+    assert store.recent_bodies("a")["k1"].body_text == edited.body_text
+    assert store.copy_body("a", keys.key) == edited.body_text
+    existing = store.find_existing("a", keys.key)
+    assert existing is not None and existing.updates == 1 and existing.window_start is not None
+
+
+def test_a_merged_copy_joins_its_story(store: Storage) -> None:
+    e = entry(1)
+    insert(store, "a", e, "story-1")
+    insert(store, "b", replace(e, guid="urn:b"), "story-1", reason="same canonical link")
+    copies = store.copies("story-1")
+    assert [(c.source, c.merged_reason) for c in copies] == [
+        ("a", None),
+        ("b", "same canonical link"),
+    ]
+    [story] = store.entries_for_output(["a", "b"], 10)
+    assert story.also_in == ("b",) and story.source == "a"
+
+
+def test_a_near_copy_is_a_candidate_by_its_signature(store: Storage) -> None:
+    original = entry(1)
+    insert(store, "a", original, "story-1")
+    near = body(1, changed=3)
+    sig = dedupe.signature(near)
+    assert sig is not None
+    [found] = store.near_candidates(sig)
+    assert (found.entry_id, found.source, found.body_text) == ("story-1", "a", original.body_text)
+    assert found.published == original.published
+    [thin] = store.near_candidates(sig, bodies=False)
+    assert thin.body_text == "" and store.body_text(thin) == original.body_text
+    assert store.near_candidates(sig, min_resemblance=1.01) == []
+    other = dedupe.signature(body(99))
+    assert other is not None and store.near_candidates(other) == []
+
+
+def test_a_cut_copy_is_a_candidate_by_its_lead(store: Storage) -> None:
+    long = body(5, words=400)
+    insert(store, "a", entry(5, long), "story-5")
+    lead = " ".join(long.split()[:120])
+    found = store.lead_candidates(lead)
+    assert [c.entry_id for c in found] == ["story-5"] and found[0].via_lead
+
+
+def test_a_cited_copy_is_a_candidate_by_its_link(store: Storage) -> None:
+    insert(store, "a", entry(1), "story-1")
+    [found] = store.cited_candidates({"https://a.example/1/"})
+    assert found.entry_id == "story-1" and found.cited
+    assert store.cited_candidates(set()) == []
+
+
+def test_presence_says_what_a_fetch_can_meet(store: Storage) -> None:
+    e = entry(1)
+    keys = insert(store, "a", e, "story-1")
+    sig = dedupe.signature(e.body_text)
+    assert sig is not None
+    buckets = dedupe.lsh_buckets(sig)
+    found = store.presence("a", [keys, keys_of(entry(2))], buckets)
+    assert found.own and found.may_match(keys) and not found.may_match(keys_of(entry(2)))
+    assert found.buckets == set(buckets) and not found.tombstones
+    assert not store.presence("b", [keys_of(entry(2))]).own
+
+
+def test_a_retired_key_frees_it_for_another_story(store: Storage) -> None:
+    keys = insert(store, "a", entry(1), "story-1")
+    with store.batch():
+        store.retire_key("a", keys.key)
+    assert store.find_existing("a", keys.key) is None
+    [copy] = store.copies("story-1")
+    assert copy.key != keys.key and copy.key.startswith(keys.key)
+
+
+def test_every_copy_saved_now_is_signed(store: Storage) -> None:
+    insert(store, "a", entry(1), "story-1")
+    with store.batch():
+        assert store.sign_unsigned(10) == 0
+
+
+# -- article cache ------------------------------------------------------------------------------
+
+
+def test_an_article_page_round_trips(store: Storage) -> None:
+    record = ArticleRecord(
+        url="https://a.example/1/",
+        fetched=NOW,
+        source="a",
+        entry_hash="h",
+        status=200,
+        published=NOW - HOUR,
+        content_html="<p>x</p>",
+        text="x",
+        retry=True,
+    )
+    assert store.article(record.url) is None
+    with store.batch():
+        store.save_article(record)
+    assert store.article(record.url) == record
+    with store.batch():
+        store.save_article(replace(record, status=404, retry=False, published=None))
+    assert store.article(record.url) == replace(record, status=404, retry=False, published=None)
+
+
+# -- publish state -----------------------------------------------------------------------------
+
+
+def test_the_generation_moves_on_with_what_outputs_show(store: Storage) -> None:
+    before = store.generation()
+    insert(store, "a", entry(1), "story-1")
+    after_insert = store.generation()
+    with store.batch():
+        store.drop("story-1", "q", NOW)
+    assert before < after_insert < store.generation()
+
+
+def test_outputs_read_the_newest_stories_first_without_dropped_ones(store: Storage) -> None:
+    for n in (3, 1, 2):
+        insert(store, "a", entry(n), f"story-{n}")
+    assert [s.id for s in store.entries_for_output(["a"], 2)] == ["story-1", "story-2"]
+    index = store.story_index(["a"])
+    assert index[0] == StoryKey("story-1", NOW - HOUR, NOW - HOUR)
+    assert all(isinstance(k.published, datetime) and k.published.tzinfo for k in index)
+    with store.batch():
+        store.drop("story-1", "https://a.example/1/", NOW)
+    assert [k.id for k in store.story_index(["a"])] == ["story-2", "story-3"]
+    assert [s.id for s in store.stories(["story-3", "story-2"], ["a"])] == ["story-3", "story-2"]
+    assert store.entries_for_output(["b"], 5) == [] and store.entries_for_output(["a"], 0) == []
+
+
+def test_publish_records_round_trip(store: Storage) -> None:
+    assert store.published_state("all") is None
+    with store.batch():
+        store.record_published("all", {"generation": 3, "code": "abc"})
+        store.set_archive_signature("all", 1, "s1")
+        store.set_archive_signature("all", 2, "s2")
+        store.set_archive_signature("all", 1, "s1b")
+        store.forget_archive_page("all", 2)
+    assert store.published_state("all") == {"generation": 3, "code": "abc"}
+    assert store.archive_signatures("all") == {1: "s1b"}
+
+
+def test_a_ping_waits_until_delivered(store: Storage) -> None:
+    with store.batch():
+        store.add_pending_ping("https://hub.example/", "https://me.example/all.atom", NOW)
+        store.ping_failed("https://hub.example/", "https://me.example/all.atom", "HTTP 500")
+    [ping] = store.pending_pings()
+    assert (ping.since, ping.attempts, ping.last_error) == (NOW, 1, "HTTP 500")
+    with store.batch():
+        store.ping_delivered(ping.hub, ping.topic)
+    assert store.pending_pings() == []
+
+
+# -- provenance and tombstones -----------------------------------------------------------------
+
+
+def test_a_story_is_resolved_dropped_once_and_explained(store: Storage) -> None:
+    e = entry(1)
+    insert(store, "a", e, "story-1")
+    assert store.resolve("story-1") == store.resolve(e.link or "") == store.resolve(e.guid or "")
+    assert store.resolve("nothing") is None
+    with store.batch():
+        assert store.drop("story-1", "story-1", NOW) is True
+        assert store.drop("story-1", "again", NOW + HOUR) is False
+    assert store.dropped("story-1") == NOW and store.dropped("story-2") is None
+    assert store.presence("a", [keys_of(e)]).tombstones
+    [copy] = store.copies("story-1")
+    assert (copy.first_seen, copy.words, copy.scores) == (NOW, len(e.body_text.split()), {})
+
+
+# -- heartbeat, counters, hook events, posting history -----------------------------------------
+
+
+def test_the_daemon_heartbeat(store: Storage) -> None:
+    assert store.daemon_info() is None
+    store.daemon_started(42, "host", NOW)
+    store.daemon_beat(NOW + HOUR)
+    info = store.daemon_info()
+    assert info is not None and (info.pid, info.last_activity, info.stopped) == (
+        42,
+        NOW + HOUR,
+        None,
+    )
+    store.daemon_stopped(NOW + 2 * HOUR)
+    info = store.daemon_info()
+    assert info is not None and info.stopped == NOW + 2 * HOUR
+
+
+def test_counters_add_up_and_gauges_keep_the_last_value(store: Storage) -> None:
+    series = ("feeds_fetch_total", 'outcome="200"')
+    gauge = ("feeds_sources", "")
+    with store.batch():
+        store.add_counts({series: 2})
+        store.add_counts({series: 3})
+        store.set_gauges({gauge: 7})
+        store.set_gauges({gauge: 5})
+    assert store.counts() == {series: 5.0, gauge: 5.0}
+
+
+def test_a_hook_event_is_retried_until_delivered(store: Storage) -> None:
+    event = HookEvent("e1", "hook-0", "new_entries", '{"n": 1}', NOW)
+    with store.batch():
+        store.add_hook_event(event)
+        store.add_hook_event(event)  # the same id once
+    assert store.due_hook_events(NOW) == [replace(event, next_attempt=NOW)]
+    with store.batch():
+        store.hook_event_failed("e1", "HTTP 500", NOW + HOUR)
+    assert store.due_hook_events(NOW) == [] and store.pending_hook_events() == 1
+    [later] = store.due_hook_events(NOW + HOUR)
+    assert (later.attempts, later.last_error) == (1, "HTTP 500")
+    with store.batch():
+        store.hook_event_delivered("e1")
+    assert store.pending_hook_events() == 0
+
+
+def test_posting_history_reads_when_each_source_posted(store: Storage) -> None:
+    insert(store, "a", entry(1), "story-1")
+    history = store.posting_history(["a", "b"], NOW - 5 * HOUR)
+    assert history == {"a": ([NOW - HOUR], NOW), "b": ([], None)}
+    assert store.stories_first_seen("a", NOW) == [("story-1", "Story 1", "https://a.example/1/")]
