@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from feeds.app import cli
+from feeds.app import cli, cli_support
 from feeds.errors import ConfigError, FeedsError, LockError, StoreError
 
 
@@ -24,13 +24,13 @@ from feeds.errors import ConfigError, FeedsError, LockError, StoreError
             2,
             "feeds: configuration error in c.toml\n  sources[0].url: missing\n",
         ),
-        (cli.CommandFailed(), 1, ""),
+        (cli_support.CommandFailed(), 1, ""),
     ],
 )
 def test_a_feeds_error_becomes_its_message_and_exit_status(
     error: FeedsError, status: int, message: str
 ) -> None:
-    group = cli.FeedsGroup()
+    group = cli_support.FeedsGroup()
 
     @group.command()
     def fail() -> None:
@@ -41,7 +41,7 @@ def test_a_feeds_error_becomes_its_message_and_exit_status(
 
 
 def test_a_bug_keeps_its_traceback() -> None:
-    group = cli.FeedsGroup()
+    group = cli_support.FeedsGroup()
 
     @group.command()
     def fail() -> None:
@@ -65,4 +65,4 @@ def test_no_command_calls_sys_exit() -> None:
         and node.func.value.id == "sys"
     ]
     assert calls == []
-    assert isinstance(cli.cli, click.Group) and isinstance(cli.cli, cli.FeedsGroup)
+    assert isinstance(cli.cli, click.Group) and isinstance(cli.cli, cli_support.FeedsGroup)

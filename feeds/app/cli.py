@@ -35,6 +35,8 @@ from feeds.app.reports import drop_json, output_line, report_json
 from feeds.errors import FeedsError
 from feeds.version import __version__
 
+__all__ = ["cli", "main", "serve", "sources"]
+
 if TYPE_CHECKING:
     from feeds.config import Config
     from feeds.run.refresh import OutputReport, RefreshReport, SourceReport
