@@ -24,8 +24,6 @@ KNOWN_LONG: frozenset[str] = frozenset(
         "feeds/core/dedupe.py",
         "feeds/core/dedupe.py:near_match",
         "feeds/ingest/articles.py:full_text",
-        "feeds/ingest/normalize.py",
-        "feeds/ingest/normalize.py:_clean_tree",
         "feeds/run/daemon.py:run",
         "feeds/run/executor.py",
         "feeds/run/executor.py:_serve_fetches",

@@ -19,7 +19,6 @@ FEED_LINK_TYPES = frozenset(
         "application/json",
     }
 )
-
 """``type`` values of ``<link rel="alternate">`` that advertise a feed."""
 
 _JSON_TYPES = frozenset({"application/feed+json", "application/json"})
