@@ -15,13 +15,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "feeds"
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 550
 
-#: What is too long today: a module path, or ``path:function`` (``Class.method``).
+#: What is too long today (all in core/, run/ and store/, being split elsewhere): a module
+#: path, or ``path:function`` (``Class.method``).
 KNOWN_LONG: frozenset[str] = frozenset(
     {
-        "feeds/app/serve.py",
         "feeds/core/dedupe.py",
         "feeds/core/dedupe.py:near_match",
-        "feeds/ingest/articles.py:full_text",
         "feeds/run/daemon.py:run",
         "feeds/run/executor.py",
         "feeds/run/executor.py:_serve_fetches",
