@@ -1,12 +1,17 @@
-"""Shared fixtures: every test runs isolated from the user's environment and the network."""
+"""Shared fixtures: every test runs isolated from the user's environment and the network;
+a store on a temporary SQLite file, where a config's default ``state/feeds.db`` puts it."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from feeds.store import open_store
+from feeds.store.protocol import Storage
 
 _LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -48,3 +53,17 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", connect)
     yield attempts
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """Where a config read with ``base_dir=tmp_path`` keeps its store (``state/feeds.db``)."""
+    return tmp_path / "state" / "feeds.db"
+
+
+@pytest.fixture
+def store(store_path: Path) -> Iterator[Storage]:
+    """An empty store at :func:`store_path`, closed after the test. A test file that wants
+    sources in it overrides this fixture with one that takes it and syncs them."""
+    with open_store(store_path) as opened:
+        yield opened

@@ -152,7 +152,7 @@ URL_ATTRIBUTES = frozenset(
     }
 )
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
-#: Embedded players the normalizer allows in an ``<iframe>`` (feeds/ingest/normalize.py).
+#: Embedded players the normalizer allows in an ``<iframe>`` (feeds/ingest/normalize/rules.py).
 IFRAME_HOSTS = frozenset(
     {"youtube.com", "www.youtube.com", "youtube-nocookie.com", "www.youtube-nocookie.com"}
     | {"player.vimeo.com"}

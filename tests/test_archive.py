@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,10 +43,10 @@ def make_config(tmp_path: Path, **output: object) -> Config:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "state" / "feeds.db") as s:
-        s.sync_sources([("a", "https://a.example/feed/")])
-        yield s
+def store(store: Store) -> Store:
+    """The shared store (conftest.py) with source ``a``."""
+    store.sync_sources([("a", "https://a.example/feed/")])
+    return store
 
 
 def add(store: Store, *numbers: int) -> None:

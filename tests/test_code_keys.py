@@ -32,7 +32,12 @@ def test_the_fingerprint_covers_every_sub_package(package_copy: Path) -> None:
     before = fingerprint.code_fingerprint(package_copy)
     assert before == fingerprint.code_fingerprint(PACKAGE)  # same files, same key
     seen = {before}
-    for module in ["core/schedule.py", "publish/formats.py", "store/sqlite.py", "config.py"]:
+    for module in [
+        "core/schedule.py",
+        "publish/formats.py",
+        "store/sqlite.py",
+        "config/outputs.py",
+    ]:
         with (package_copy / module).open("a", encoding="utf-8") as file:
             file.write("\n# changed\n")
         fingerprint.code_fingerprint.cache_clear()
@@ -63,10 +68,28 @@ def test_a_change_in_a_sub_package_rebuilds_the_outputs(
     fingerprint.code_fingerprint.cache_clear()
 
 
+def _module_file(name: str) -> Path:
+    """The file of module ``name`` of the package: ``x.py``, or ``x/__init__.py``."""
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
 def test_the_cleaning_scheme_covers_what_cleaning_imports() -> None:
-    source = Path(normalize.__file__)
-    used = {source} | {
-        PACKAGE.parent.joinpath(*name.split(".")).with_suffix(".py")
-        for name in imported_modules(source)
-    }
+    """Every module of the cleaning package, and every module of the package they import."""
+    cleaning = Path(normalize.__file__).parent
+    modules = sorted(cleaning.glob("*.py"))
+    assert len(modules) > 1  # a package of several modules
+    used = set(modules)
+    for module in modules:
+        used |= {_module_file(name) for name in imported_modules(module)}
     assert {p.resolve() for p in normalize.CLEANING_CODE} == {p.resolve() for p in used}
+
+
+def test_a_change_in_any_cleaning_module_is_a_new_scheme(package_copy: Path) -> None:
+    copied = [package_copy / p.resolve().relative_to(PACKAGE) for p in normalize.CLEANING_CODE]
+    assert normalize.cleaning_scheme(copied) == normalize.BODY_SCHEME
+    rules = package_copy / "ingest" / "normalize" / "rules.py"
+    assert rules in copied
+    with rules.open("a", encoding="utf-8") as file:
+        file.write("\n# a new boilerplate rule\n")
+    assert normalize.cleaning_scheme(copied) != normalize.BODY_SCHEME

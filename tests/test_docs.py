@@ -15,10 +15,12 @@ PAGES = [REPO / "README.md", *DOCS]
 
 
 def config_keys() -> set[str]:
-    """Every key config.py accepts: the string sets it checks tables against."""
-    tree = ast.parse((REPO / "feeds" / "config.py").read_text(encoding="utf-8"))
+    """Every key the config package accepts: the string sets it checks tables against."""
+    trees = [
+        ast.parse(f.read_text(encoding="utf-8")) for f in (REPO / "feeds" / "config").glob("*.py")
+    ]
     keys: set[str] = set()
-    for node in ast.walk(tree):
+    for node in (node for tree in trees for node in ast.walk(tree)):
         if isinstance(node, ast.Set) and all(
             isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
         ):

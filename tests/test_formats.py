@@ -24,7 +24,7 @@ from feeds.errors import ConfigError, ValidationError
 from feeds.ingest.normalize import teaser
 from feeds.ingest.parse import parse
 from feeds.publish import documents as publish
-from feeds.publish import formats, jsonfeed
+from feeds.publish import formats, jsonfeed, rss
 from feeds.types import StoredEntry
 
 from support import REPO, validate_independently
@@ -199,7 +199,7 @@ def test_bad_format_settings_are_reported(changes: dict[str, object], problem: s
     ],
 )
 def test_check_rss_finds_problems(document: bytes, problem: str) -> None:
-    assert any(problem in p for p in publish.check_rss(document)), publish.check_rss(document)
+    assert any(problem in p for p in rss.check_rss(document)), rss.check_rss(document)
 
 
 @pytest.mark.parametrize(

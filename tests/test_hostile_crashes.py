@@ -33,7 +33,7 @@ from lxml import etree
 
 from feeds.app.cli import cli
 from feeds.ingest.fetch import Fetcher
-from feeds.publish.documents import check_atom
+from feeds.publish.atom import check_atom
 from feeds.run.refresh import RefreshReport, refresh
 from feeds.store.sqlite import Store
 

@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds.ingest.fetch import Fetcher
-from feeds.publish.documents import check_atom
+from feeds.publish.atom import check_atom
 from feeds.run.refresh import RefreshReport, refresh
 from feeds.store.sqlite import Store
 

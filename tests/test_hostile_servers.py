@@ -36,7 +36,7 @@ import pytest
 from lxml import etree
 
 from feeds.ingest.fetch import Fetcher
-from feeds.publish.documents import check_atom
+from feeds.publish.atom import check_atom
 from feeds.run.refresh import RefreshReport, refresh
 from feeds.store.sqlite import Store
 

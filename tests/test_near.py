@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,10 +28,10 @@ OPTIONS = DedupeOptions()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "feeds.db") as s:
-        s.sync_sources([(name, f"https://{name}.example/feed/") for name in corpus.SOURCES])
-        yield s
+def store(store: Store) -> Store:
+    """The shared store (conftest.py) with every source of the corpus."""
+    store.sync_sources([(name, f"https://{name}.example/feed/") for name in corpus.SOURCES])
+    return store
 
 
 def save(

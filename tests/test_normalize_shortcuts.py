@@ -19,8 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.ingest import normalize
+from feeds.ingest.normalize import body as body_module
 from feeds.ingest.normalize import html_to_text, is_cut, normalize_entry, sanitize_html
+from feeds.ingest.normalize import markup as markup_module
+from feeds.ingest.normalize import summary as summary_module
+from feeds.ingest.normalize import text as text_module
 from feeds.types import ParsedEntry
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
@@ -96,7 +99,9 @@ def test_every_illegal_character_is_removed_in_ascii_and_other_text() -> None:
         for code_point in range(sys.maxunicode + 1):
             char = chr(code_point)
             text = contexts[0] + char + contexts[1]
-            assert normalize._legal(text) == normalize._ILLEGAL_CHARS.sub("", text), hex(code_point)
+            assert text_module._legal(text) == text_module._ILLEGAL_CHARS.sub("", text), hex(
+                code_point
+            )
 
 
 # --- text without markup ---------------------------------------------------------------------
@@ -107,16 +112,16 @@ def _chunks(items: list[str], size: int = 2000) -> list[list[str]]:
 
 
 def _assert_like_the_parsers(text: str) -> None:
-    assert normalize._plain_text(normalize._legal(text)) is not None, text[:80]
-    assert html_to_text(text) == normalize._markup_to_text(text)
-    assert sanitize_html(text, base_url=None) == normalize._sanitize_markup(text, None)
+    assert markup_module._plain_text(text_module._legal(text)) is not None, text[:80]
+    assert html_to_text(text) == markup_module._markup_to_text(text)
+    assert sanitize_html(text, base_url=None) == body_module._sanitize_markup(text, None)
 
 
 def test_plain_text_of_every_character_is_what_the_parsers_make() -> None:
     plain = [
         chr(c)
         for c in range(sys.maxunicode + 1)
-        if chr(c) not in "<&\r" and not normalize._ILLEGAL_CHARS.match(chr(c))
+        if chr(c) not in "<&\r" and not text_module._ILLEGAL_CHARS.match(chr(c))
     ]
     for chunk in _chunks(plain):
         _assert_like_the_parsers("x " + " a".join(chunk) + "b y")
@@ -135,7 +140,7 @@ def test_plain_text_of_every_character_is_what_the_parsers_make() -> None:
     ],
 )
 def test_plain_text_references_decode_as_the_parsers_do(spelling: str, end: int) -> None:
-    references = [spelling.format(c) for c in range(end) if normalize._plain_reference(c)]
+    references = [spelling.format(c) for c in range(end) if markup_module._plain_reference(c)]
     for chunk in _chunks(references):
         _assert_like_the_parsers("x " + " a".join(chunk) + "b y")
 
@@ -155,7 +160,7 @@ def test_plain_text_references_decode_as_the_parsers_do(spelling: str, end: int)
     ],
 )
 def test_text_the_shortcut_leaves_to_the_parsers(text: str) -> None:
-    assert normalize._plain_text(normalize._legal(text)) is None
+    assert markup_module._plain_text(text_module._legal(text)) is None
 
 
 _PLAIN_PIECES = st.sampled_from(
@@ -172,8 +177,8 @@ _PLAIN_PIECES = st.sampled_from(
 @given(st.lists(_PLAIN_PIECES, max_size=15).map("".join))
 def test_markup_free_text_is_cleaned_as_the_parsers_clean_it(text: str) -> None:
     if text.strip():
-        assert html_to_text(text) == normalize._markup_to_text(text)
-        assert sanitize_html(text, base_url=BASE) == normalize._sanitize_markup(text, BASE)
+        assert html_to_text(text) == markup_module._markup_to_text(text)
+        assert sanitize_html(text, base_url=BASE) == body_module._sanitize_markup(text, BASE)
 
 
 def test_text_that_is_almost_plain_is_rejected_quickly() -> None:
@@ -181,7 +186,7 @@ def test_text_that_is_almost_plain_is_rejected_quickly() -> None:
     # long run before giving up at the "<": minutes for a few dozen characters.
     started = time.perf_counter()
     for text in ("a" * 100_000 + "<", "a &amp; " * 10_000 + "<b>", "x" * 50 + "&"):
-        assert normalize._plain_text(text) is None
+        assert markup_module._plain_text(text) is None
     assert time.perf_counter() - started < 1.0
 
 
@@ -244,8 +249,8 @@ def test_links_that_stay_are_resolved_wherever_they_end_up() -> None:
 )
 def test_a_teaser_cut_reads_only_the_words_it_needs(text: str, words: int) -> None:
     # The definition: every word's span, then the cut after ``words`` of them.
-    spans = normalize._word_spans(text)
+    spans = summary_module._word_spans(text)
     expected = (
         (text, False) if len(spans) <= words else (text[: spans[words - 1][1]].rstrip(), True)
     )
-    assert normalize._cut_words(text, words) == expected
+    assert summary_module._cut_words(text, words) == expected

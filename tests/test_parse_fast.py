@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import feeds.ingest.parse
+import feeds.ingest.parse.fast_xml
 from feeds.errors import ParseError
 from feeds.ingest.parse import parse
 from feeds.types import ParsedFeed
@@ -39,14 +39,14 @@ CORPUS_FLOOR = 600
 def accepted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     """Whether each call of the fast reader since the fixture started accepted its document."""
     calls: list[bool] = []
-    real = feeds.ingest.parse._fast_parse
+    real = feeds.ingest.parse.fast_xml.fast_parse
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         result = real(*args, **kwargs)
         calls.append(result is not None)
         return result
 
-    monkeypatch.setattr(feeds.ingest.parse, "_fast_parse", spy)
+    monkeypatch.setattr(feeds.ingest.parse.fast_xml, "fast_parse", spy)
     yield calls
 
 

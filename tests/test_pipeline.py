@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,12 +51,6 @@ def make_config(tmp_path: Path, urls: dict[str, str], **fetch: object) -> Config
         },
         base_dir=tmp_path,
     )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "state" / "feeds.db") as s:
-        yield s
 
 
 def run(config: Config, store: Store, now: datetime = NOW) -> RefreshReport:

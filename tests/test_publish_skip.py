@@ -17,6 +17,7 @@ from feeds import config as config_module
 from feeds.config import Config
 from feeds.core import dedupe
 from feeds.errors import ValidationError
+from feeds.publish import atom
 from feeds.publish import documents as publish
 from feeds.run.refresh import publish_all
 from feeds.store.sqlite import FetchOutcome, Store
@@ -162,7 +163,7 @@ def test_a_failed_publish_is_tried_again(
         raise ValidationError("not today")
 
     with monkeypatch.context() as patch:
-        patch.setattr(publish, "render_atom", broken)
+        patch.setattr(atom, "render_atom", broken)
         [failed] = publish_all(config, store)
     assert failed.error is not None
     [again] = publish_all(config, store)

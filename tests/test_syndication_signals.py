@@ -4,10 +4,8 @@ an edited lead, a table sent again with other labels, and the hard negatives bes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html import escape
-from pathlib import Path
 
 import pytest
 
@@ -53,10 +51,10 @@ TABLE = (
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "feeds.db") as s:
-        s.sync_sources([(name, f"https://{name}.example/feed/") for name in SOURCES])
-        yield s
+def store(store: Store) -> Store:
+    """The shared store (conftest.py) with every source of the corpus."""
+    store.sync_sources([(name, f"https://{name}.example/feed/") for name in SOURCES])
+    return store
 
 
 def entry(source: str, n: int, title: str, paragraphs: list[str], extra: str = "") -> CleanEntry:

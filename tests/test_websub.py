@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -48,10 +47,10 @@ def make_config(tmp_path: Path, hub: str) -> Config:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "state" / "feeds.db") as s:
-        s.sync_sources([("a", "https://a.example/feed/")])
-        yield s
+def store(store: Store) -> Store:
+    """The shared store (conftest.py) with source ``a``."""
+    store.sync_sources([("a", "https://a.example/feed/")])
+    return store
 
 
 def pinged(server: HTTPTestServer) -> list[dict[str, str]]:

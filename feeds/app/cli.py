@@ -3,6 +3,8 @@
 Exit status: 0 success; 1 the run finished but something failed (a source, an
 output, the store); 2 usage or configuration error (nothing written); 75
 (EX_TEMPFAIL) another feeds process held the lock for longer than we wait.
+The status is the ``exit_code`` of the :class:`~feeds.errors.FeedsError` a command
+raised, turned into a message and an exit in one place (:class:`FeedsGroup`).
 Data goes to stdout (``--json`` for machines), progress and problems to stderr.
 Heavy libraries are imported inside the commands so that ``feeds --help`` and
 cron's frequent start-ups stay fast.
@@ -14,83 +16,34 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
-from feeds.core.limits import printable
-from feeds.errors import ConfigError, FeedsError
+from feeds.app.cli_serve import serve
+from feeds.app.cli_sources import sources
+from feeds.app.cli_support import (
+    CommandFailed,
+    FeedsGroup,
+    config_option,
+    load_config,
+    open_store_for,
+    utc_now,
+)
+from feeds.app.reports import drop_json, output_line, report_json
+from feeds.errors import FeedsError
 from feeds.version import __version__
+
+__all__ = ["cli", "main", "serve", "sources"]
 
 if TYPE_CHECKING:
     from feeds.config import Config
-    from feeds.run.refresh import OutputReport, SourceReport
+    from feeds.run.refresh import OutputReport, RefreshReport, SourceReport
     from feeds.store.protocol import Storage
 
-EXIT_FAILED = 1
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _fail(exc: FeedsError) -> NoReturn:
-    if isinstance(exc, ConfigError):
-        where = f"{exc.path}: " if exc.path else ""
-        click.echo(f"feeds: configuration error in {where or 'config'}".rstrip(": "), err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-    else:
-        click.echo(f"feeds: {exc}", err=True)
-    sys.exit(exc.exit_code)
-
-
-def config_option(func: F) -> F:
-    """``--config PATH`` (default ``$FEEDS_CONFIG`` or ``./config.toml``)."""
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Config file [default: $FEEDS_CONFIG or ./config.toml].",
-    )(func)
-
-
-def _load_config(config_path: Path | None) -> Config:
-    from feeds import config as config_module
-
-    path = config_path or config_module.default_path()
-    try:
-        return config_module.load(path)
-    except ConfigError as exc:
-        _fail(exc)
-
-
-@contextmanager
-def _open_store(config: Config, *, locked: bool) -> Iterator[Storage]:
-    """Open the store (under the refresh lock when writing); FeedsError becomes a message."""
-    from feeds.store import open_store
-    from feeds.store.lock import refresh_lock
-
-    try:
-        if locked:
-            with (
-                refresh_lock(config.store_path, config.lock_timeout),
-                open_store(config.store_path) as store,
-            ):
-                yield store
-        else:
-            with open_store(config.store_path) as store:
-                yield store
-    except FeedsError as exc:
-        _fail(exc)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FeedsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feeds")
 def cli() -> None:
     """Fetch, clean, deduplicate and publish news feeds as valid Atom.
@@ -150,7 +103,7 @@ def refresh(
     from feeds.ingest.fetch import Fetcher
     from feeds.run.refresh import refresh as run_refresh
 
-    config = _load_config(config_path)
+    config = load_config(config_path)
     unknown = [name for name in only if name not in {s.name for s in config.sources}]
     if unknown:
         raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
@@ -158,52 +111,56 @@ def refresh(
     interactive = sys.stderr.isatty() and not as_json
     total = len(names) if names else len(config.sources)
     with (
-        _open_store(config, locked=True) as store,
+        open_store_for(config, locked=True) as store,
         Fetcher(config.fetch) as fetcher,
         _progress(interactive, total) as on_source,
         _tracebacks(verbose),
     ):
-        try:
-            report = run_refresh(
-                config,
-                store,
-                fetcher,
-                now=_utc_now(),
-                names=names,
-                force=fetch_all or bool(only),
-                on_source=on_source,
-            )
-            if metrics_file is not None:
-                _write_metrics(config, store, metrics_file)
-        except FeedsError as exc:
-            _fail(exc)
+        report = run_refresh(
+            config,
+            store,
+            fetcher,
+            now=utc_now(),
+            names=names,
+            force=fetch_all or bool(only),
+            on_source=on_source,
+        )
+        if metrics_file is not None:
+            _write_metrics(config, store, metrics_file)
     if as_json:
-        click.echo(json.dumps(_report_json(report.sources, report.outputs), indent=2))
+        click.echo(json.dumps(report_json(report.sources, report.outputs), indent=2))
     else:
-        _note_missing_urls(config, interactive or verbose)
-        for source in report.sources:
-            if not source.ok:
-                click.echo(source.summary(), err=True)
-            elif (interactive or verbose) and (source.skipped is None or verbose):
-                click.echo(source.summary())
-        skipped = [s for s in report.sources if s.skipped is not None]
-        if skipped and interactive and not verbose:
-            click.echo(f"{len(skipped)} sources not due or waiting (-v says why; --all fetches)")
-        for output in report.outputs:
-            if output.error:
-                click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
-            elif interactive or verbose:
-                click.echo(_output_line(output))
-            _warn_pings(output)
+        _print_refresh(config, report, interactive=interactive, verbose=verbose)
     if not report.ok:
-        sys.exit(EXIT_FAILED)
+        raise CommandFailed
+
+
+def _print_refresh(
+    config: Config, report: RefreshReport, *, interactive: bool, verbose: bool
+) -> None:
+    """A line per failure on stderr; on a terminal or with ``-v`` a line per source and output."""
+    _note_missing_urls(config, interactive or verbose)
+    for source in report.sources:
+        if not source.ok:
+            click.echo(source.summary(), err=True)
+        elif (interactive or verbose) and (source.skipped is None or verbose):
+            click.echo(source.summary())
+    skipped = [s for s in report.sources if s.skipped is not None]
+    if skipped and interactive and not verbose:
+        click.echo(f"{len(skipped)} sources not due or waiting (-v says why; --all fetches)")
+    for output in report.outputs:
+        if output.error:
+            click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
+        elif interactive or verbose:
+            click.echo(output_line(output))
+        _warn_pings(output)
 
 
 def _write_metrics(config: Config, store: Storage, target: Path) -> None:
     from feeds.app.metrics import exposition, write_textfile
 
     try:
-        write_textfile(target, exposition(config, store, _utc_now()))
+        write_textfile(target, exposition(config, store, utc_now()))
     except OSError as exc:
         click.echo(f"feeds: cannot write {target}: {exc.strerror or exc}", err=True)
 
@@ -222,9 +179,9 @@ def metrics(config_path: Path | None) -> None:
     """
     from feeds.app.metrics import exposition
 
-    config = _load_config(config_path)
-    with _open_store(config, locked=False) as store:
-        click.echo(exposition(config, store, _utc_now()), nl=False)
+    config = load_config(config_path)
+    with open_store_for(config, locked=False) as store:
+        click.echo(exposition(config, store, utc_now()), nl=False)
 
 
 @contextmanager
@@ -271,284 +228,19 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
     from feeds.ingest.fetch import Fetcher
     from feeds.run.refresh import publish_all
 
-    config = _load_config(config_path)
-    with _open_store(config, locked=True) as store, Fetcher(config.fetch) as fetcher:
-        try:
-            outputs = publish_all(config, store, poster=fetcher, now=_utc_now(), force=True)
-        except FeedsError as exc:
-            _fail(exc)
+    config = load_config(config_path)
+    with open_store_for(config, locked=True) as store, Fetcher(config.fetch) as fetcher:
+        outputs = publish_all(config, store, poster=fetcher, now=utc_now(), force=True)
     if as_json:
-        click.echo(json.dumps(_report_json((), outputs)["outputs"], indent=2))
-    failed = False
+        click.echo(json.dumps(report_json((), outputs)["outputs"], indent=2))
     for output in outputs:
         if output.error:
-            failed = True
             click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
         elif not as_json:
-            click.echo(_output_line(output))
+            click.echo(output_line(output))
         _warn_pings(output)
-    if failed:
-        sys.exit(EXIT_FAILED)
-
-
-@cli.group(invoke_without_command=True)
-@config_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-@click.pass_context
-def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
-    """Show every configured source: URL, last fetch, status, entries, last error.
-
-    Also the feed read for a section page that advertises one, and what full
-    text did on the last run (pages used, feed texts kept and why, deferred).
-
-    With a subcommand, export or import the sources as OPML instead.
-
-    \b
-    Example:
-      feeds sources --json
-      feeds sources export -o sources.opml
-      feeds sources import subscriptions.opml
-    """
-    ctx.obj = config_path
-    if ctx.invoked_subcommand is not None:
-        return
-    from feeds.core.schedule import next_due
-
-    config = _load_config(config_path)
-    with _open_store(config, locked=False) as store:
-        store.sync_sources([(s.name, s.url) for s in config.sources])
-        states = {s.name: s for s in store.sources()}
-    rows = []
-    for source in config.sources:
-        state = states[source.name]
-        due = next_due(state, config.schedule, config.interval(source.name))
-        rows.append(
-            {
-                "name": source.name,
-                "url": state.url,
-                "retired": state.retired,
-                "next_due": due.isoformat() if due else None,
-                "last_fetched": state.last_fetched.isoformat() if state.last_fetched else None,
-                "last_status": state.last_status,
-                "entries": state.entry_count,
-                "error_count": state.error_count,
-                "last_error": state.last_error,
-                "type": source.type,
-                "full_text": source.full_text,
-                "feed_url": state.feed_url,
-                "full_text_note": state.full_text_note,
-                "guid_fallback": state.guid_fallback,
-                "http": source.http.describe(),
-            }
-        )
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    header = ("NAME", "STATUS", "ENTRIES", "LAST FETCH", "URL / LAST ERROR")
-    lines = [header]
-    for row in rows:
-        fetched = row["last_fetched"]
-        lines.append(
-            (
-                str(row["name"]),
-                "retired"
-                if row["retired"]
-                else "never"
-                if row["last_status"] is None and not fetched
-                else str(row["last_status"] or "error"),
-                str(row["entries"]),
-                str(fetched or "-")[:19],
-                str(row["url"]),
-            )
-        )
-        http_notes = config.source(str(row["name"])).http.describe()
-        if http_notes:  # which settings, never their values
-            lines.append(("", "", "", "", "http: " + "; ".join(http_notes)))
-        if row["feed_url"]:
-            lines.append(("", "", "", "", f"reads the feed it advertises: {row['feed_url']}"))
-        if row["full_text_note"]:
-            lines.append(("", "", "", "", str(row["full_text_note"])))
-        if row["last_error"]:
-            lines.append(("", "", "", "", f"error ({row['error_count']}x): {row['last_error']}"))
-        if row["guid_fallback"]:
-            lines.append(
-                (
-                    "",
-                    "",
-                    "",
-                    "",
-                    f"GUIDs not trusted ({row['guid_fallback']}):"
-                    " entries keyed by post id, link or content",
-                )
-            )
-    widths = [max(len(line[i]) for line in lines) for i in range(4)]
-    for line in lines:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(line[:4])]
-        click.echo("  ".join([*cells, line[4]]).rstrip())
-
-
-@sources.command(name="export")
-@config_option
-@click.option(
-    "-o",
-    "--output",
-    "target",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file (atomically) instead of stdout.",
-)
-@click.pass_context
-def sources_export(ctx: click.Context, config_path: Path | None, target: Path | None) -> None:
-    """Write the configured sources as OPML 2.0, for another feed reader.
-
-    \b
-    Example:
-      feeds sources export > feeds.app.opml
-    """
-    from feeds.app import opml
-
-    config = _load_config(config_path or ctx.obj)
-    data = opml.export(config)
-    if target is None:
-        click.echo(data.decode("utf-8"), nl=False)
-        return
-    from feeds.publish.documents import write_atomic
-
-    try:
-        write_atomic(target, data)
-    except FeedsError as exc:
-        _fail(exc)
-    click.echo(f"wrote {len(config.sources)} sources to {target}", err=True)
-
-
-@sources.command(name="import")
-@config_option
-@click.argument("opml_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
-@click.pass_context
-def sources_import(
-    ctx: click.Context, config_path: Path | None, opml_file: Path, dry_run: bool
-) -> None:
-    """Add the feeds of an OPML file to config.toml as new [[sources]].
-
-    Feeds whose URL is already configured, and non-http(s) URLs, are skipped.
-    The file is edited as text (comments and layout stay), checked with the
-    config loader, then replaced atomically.
-
-    \b
-    Example:
-      feeds sources import ~/Downloads/subscriptions.opml
-    """
-    from feeds import config as config_module
-    from feeds.app import opml
-
-    path = config_path or ctx.obj or config_module.default_path()
-    _load_config(path)  # a broken config is reported as such, before the OPML
-    try:
-        feeds = opml.read(opml_file.read_bytes(), str(opml_file))
-        if dry_run:
-            plan = opml.plan_import(
-                path.read_text(encoding="utf-8"), config_module.load(path), feeds
-            )
-        else:
-            plan = opml.apply_import(path, feeds)
-    except FeedsError as exc:
-        _fail(exc)
-    # The URLs are a stranger's text: escaped, so none can forge a line or move the cursor.
-    for url, reason in plan.skipped:
-        click.echo(f"skipped {printable(url)}: {printable(reason)}", err=True)
-    verb = "would add" if dry_run else "added"
-    for name, url in plan.added:
-        click.echo(f"{verb} {printable(name)}: {printable(url)}")
-    click.echo(f"{len(plan.added)} sources {verb}, {len(plan.skipped)} skipped", err=True)
-
-
-@cli.command()
-@config_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Folder to serve [default: the folder of the outputs, e.g. out/].",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Do not log requests to stderr.")
-@click.option(
-    "--allow-root-with-secrets",
-    is_flag=True,
-    help="Serve a folder that holds the config, the store or a source file (only the "
-    "outputs' files are served either way).",
-)
-@click.option(
-    "--metrics",
-    "with_metrics",
-    is_flag=True,
-    help="Also answer /metrics (Prometheus) and /healthz (503 when the daemon is stale).",
-)
-@click.option(
-    "--stale-after",
-    default=None,
-    metavar="DURATION",
-    help="/healthz: the oldest daemon heartbeat that is healthy [default: 3 x heartbeat].",
-)
-def serve(
-    config_path: Path | None,
-    host: str,
-    port: int,
-    root: Path | None,
-    quiet: bool,
-    allow_root_with_secrets: bool,
-    with_metrics: bool,
-    stale_after: str | None,
-) -> None:
-    """Serve the published feeds over HTTP (for trying out and small installs).
-
-    ETag/Last-Modified with 304 answers, gzip, HEAD, an index page at /, and a
-    readable HTML view when a browser opens a feed. Production: see the
-    nginx snippet in docs/publishing.md.
-
-    \b
-    Example:
-      feeds serve --port 8080     then open http://127.0.0.1:8080/
-    """
-    from feeds.app import serve as serve_module
-
-    config = _load_config(config_path)
-    folder = root or serve_module.default_root(config.outputs)
-    if folder is None:
-        raise click.UsageError(
-            "the outputs are written to different folders; choose one with --root"
-        )
-    secrets = serve_module.secrets_under(folder, config)
-    if secrets and not allow_root_with_secrets:
-        raise click.UsageError(
-            f"{folder} holds {', '.join(str(p) for p in secrets)}; write the outputs to a "
-            'folder of their own (path = "out/NAME.atom"), choose one with --root, or '
-            "pass --allow-root-with-secrets (only the outputs' files are served)"
-        )
-
-    def log(served: serve_module.Served) -> None:
-        click.echo(f"{served.method} {served.path} {served.status}", err=True)
-
-    try:
-        server = serve_module.serve(
-            folder, config.outputs, host, port, on_request=None if quiet else log
-        )
-    except OSError as exc:
-        click.echo(f"feeds: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    if with_metrics:
-        from feeds.app.metrics import routes
-
-        server.dynamic.update(routes(config, _stale_after(config, stale_after), _utc_now))
-    click.echo(f"serving {folder} on {server.url}/ (Ctrl-C stops)", err=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    if any(output.error for output in outputs):
+        raise CommandFailed
 
 
 @cli.command()
@@ -569,12 +261,11 @@ def explain(config_path: Path | None, query: str, as_json: bool) -> None:
     """
     from feeds.app.provenance import explain as run_explain
 
-    config = _load_config(config_path)
-    with _open_store(config, locked=False) as store:
+    config = load_config(config_path)
+    with open_store_for(config, locked=False) as store:
         found = run_explain(store, query, config.dedupe, config.outputs)
     if found is None:
-        click.echo(f"feeds: no stored entry matches {query!r}", err=True)
-        sys.exit(EXIT_FAILED)
+        raise FeedsError(f"no stored entry matches {query!r}")
     if as_json:
         click.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
         return
@@ -600,40 +291,22 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
     from feeds.app.provenance import drop as run_drop
     from feeds.run.refresh import publish_all
 
-    config = _load_config(config_path)
-    with _open_store(config, locked=True) as store:
-        try:
-            dropped = run_drop(store, query, _utc_now())
-        except FeedsError as exc:
-            _fail(exc)
+    config = load_config(config_path)
+    with open_store_for(config, locked=True) as store:
+        dropped = run_drop(store, query, utc_now())
         if dropped is None:
-            click.echo(f"feeds: no stored entry matches {query!r}", err=True)
-            sys.exit(EXIT_FAILED)
+            raise FeedsError(f"no stored entry matches {query!r}")
         outputs = publish_all(config, store)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "entry_id": dropped.entry_id,
-                    "title": dropped.title,
-                    "copies": dropped.copies,
-                    "newly_dropped": dropped.new,
-                    "outputs": _report_json((), outputs)["outputs"],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+        click.echo(json.dumps(drop_json(dropped, outputs), indent=2, ensure_ascii=False))
     else:
         state = "dropped" if dropped.new else "already dropped"
         click.echo(f"{state}: {dropped.entry_id} ({dropped.title}; {dropped.copies} copies)")
-    failed = False
     for output in outputs:
         if output.error:
-            failed = True
             click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
-    if failed:
-        sys.exit(EXIT_FAILED)
+    if any(output.error for output in outputs):
+        raise CommandFailed
 
 
 def _note_missing_urls(config: Config, show: bool) -> None:
@@ -656,42 +329,27 @@ def check(config_path: Path | None) -> None:
     Example:
       feeds check --config config.toml
     """
-    from feeds.publish import formats
-    from feeds.publish.documents import archive_path
+    from feeds.app.check import check_outputs
 
-    config = _load_config(config_path)
+    config = load_config(config_path)
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
     _note_missing_urls(config, True)
     failed = False
-    for output in config.outputs:
-        for name in output.formats:
-            fmt = formats.get(name)
-            paths = [output.format_path(name)]
-            page = 1
-            while fmt.archived and archive_path(output, name, page).exists():
-                paths.append(archive_path(output, name, page))
-                page += 1
-            for path in paths:
-                try:
-                    data = path.read_bytes()
-                except OSError as exc:
-                    failed = True
-                    click.echo(
-                        f"output {output.name}: {path}: cannot read: {exc.strerror}", err=True
-                    )
-                    continue
-                problems = fmt.check(data)
-                if problems:
-                    failed = True
-                    click.echo(f"output {output.name}: {path}: INVALID", err=True)
-                    for problem in problems:
-                        click.echo(f"  {problem}", err=True)
-                else:
-                    click.echo(f"output {output.name}: {path}: valid {fmt.label}")
+    for found in check_outputs(config):
+        failed = failed or not found.ok
+        where = f"output {found.output}: {found.path}"
+        if found.read_error is not None:
+            click.echo(f"{where}: cannot read: {found.read_error}", err=True)
+        elif found.problems:
+            click.echo(f"{where}: INVALID", err=True)
+            for problem in found.problems:
+                click.echo(f"  {problem}", err=True)
+        else:
+            click.echo(f"{where}: valid {found.label}")
     if failed:
-        sys.exit(EXIT_FAILED)
+        raise CommandFailed
 
 
 @cli.command()
@@ -715,7 +373,7 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
 
     from feeds.run.daemon import run as run_daemon
 
-    config = _load_config(config_path)
+    config = load_config(config_path)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(message)s",
@@ -724,11 +382,7 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
     logging.getLogger("feeds").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("feeds.daemon").setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    try:
-        code = run_daemon(config)
-    except FeedsError as exc:
-        _fail(exc)
-    sys.exit(code)
+    click.get_current_context().exit(run_daemon(config))
 
 
 @cli.command()
@@ -747,9 +401,9 @@ def status(config_path: Path | None, as_json: bool) -> None:
     """
     from feeds.app.status import gather, render
 
-    config = _load_config(config_path)
-    with _open_store(config, locked=False) as store:
-        report = gather(config, store, now=_utc_now())
+    config = load_config(config_path)
+    with open_store_for(config, locked=False) as store:
+        report = gather(config, store, now=utc_now())
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -768,38 +422,16 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
     Example:
       feeds enable business
     """
-    config = _load_config(config_path)
+    config = load_config(config_path)
     known = {s.name for s in config.sources}
     unknown = [name for name in names if name not in known]
     if unknown:
         raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
-    with _open_store(config, locked=False) as store:
+    with open_store_for(config, locked=False) as store:
         store.sync_sources([(s.name, s.url) for s in config.sources])
         for name in names:
-            try:
-                store.enable(name)
-            except FeedsError as exc:
-                _fail(exc)
+            store.enable(name)
             click.echo(f"{name}: enabled, due now")
-
-
-def _stale_after(config: Config, text: str | None) -> timedelta:
-    from feeds.core.schedule import parse_duration
-
-    if text is None:
-        return 3 * config.daemon.heartbeat
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--stale-after") from exc
-
-
-def _output_line(output: OutputReport) -> str:
-    state = "written" if output.written else "unchanged"
-    line = f"output {output.name}: {output.entries} entries, {state}"
-    if output.archive_pages:
-        line += f", {output.archive_pages} archive files written"
-    return line
 
 
 def _warn_pings(output: OutputReport) -> None:
@@ -808,42 +440,8 @@ def _warn_pings(output: OutputReport) -> None:
         click.echo(f"output {output.name}: WebSub ping failed (will retry): {error}", err=True)
 
 
-def _report_json(
-    sources: tuple[SourceReport, ...], outputs: tuple[OutputReport, ...]
-) -> dict[str, Any]:
-    return {
-        "ok": all(s.ok for s in sources) and all(o.error is None for o in outputs),
-        "sources": [
-            {
-                "name": s.name,
-                "url": s.url,
-                "ok": s.ok,
-                "status": s.status,
-                "not_modified": s.not_modified,
-                "skipped": s.skipped,
-                "next_due": s.next_due.isoformat() if s.next_due else None,
-                "changes": dict(s.changes),
-                "error": s.error,
-                "warning": s.warning,
-                "feed_url": s.feed_url,
-                "full_text": s.full_text,
-                "dropped_entries": list(s.dropped_entries),
-            }
-            for s in sources
-        ],
-        "outputs": [
-            {
-                "name": o.name,
-                "path": o.path,
-                "entries": o.entries,
-                "written": o.written,
-                "error": o.error,
-                "archive_pages": o.archive_pages,
-                "ping_errors": list(o.ping_errors),
-            }
-            for o in outputs
-        ],
-    }
+cli.add_command(serve)
+cli.add_command(sources)
 
 
 def main() -> None:

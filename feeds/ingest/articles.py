@@ -238,17 +238,7 @@ def full_text(
     ``wants`` is :func:`fulltext.wants_full_text` for each entry when the caller has it
     (``parsed`` may then be empty when no entry wants its page).
     """
-    if wants is None:
-        wants = [
-            bool(clean.link) and fulltext.wants_full_text(raw, mode, content_text=clean.body_text)
-            for raw, clean in zip(parsed, cleaned, strict=True)
-        ]
-    if not any(wants):
-        return FullTextResult(tuple(cleaned), (), 0, None)
-    wanted: dict[int, tuple[str, str]] = {}
-    for i, (raw, clean) in enumerate(zip(parsed, cleaned, strict=True)):
-        if wants[i] and clean.link:
-            wanted[i] = (clean.link, _entry_hash(raw))
+    wanted = _wanted_pages(mode, parsed, cleaned, wants)
     if not wanted:
         return FullTextResult(tuple(cleaned), (), 0, None)
     pages = _load(
@@ -284,14 +274,41 @@ def full_text(
             excerpt=excerpt,
             author=clean.author or record.author,
         )
-    # Every record whose verdict changed is saved, so `feeds sources` and the cache agree.
+    note = _note(used, reasons, len(pages.deferred), "from article pages")
+    to_save = _records_to_save(pages, verdicts)
+    return FullTextResult(tuple(entries), to_save, len(pages.deferred), note)
+
+
+def _wanted_pages(
+    mode: str | bool,
+    parsed: Sequence[ParsedEntry],
+    cleaned: Sequence[CleanEntry],
+    wants: Sequence[bool] | None,
+) -> dict[int, tuple[str, str]]:
+    """The entries whose article page is wanted: index → (link, entry hash)."""
+    if wants is None:
+        wants = [
+            bool(clean.link) and fulltext.wants_full_text(raw, mode, content_text=clean.body_text)
+            for raw, clean in zip(parsed, cleaned, strict=True)
+        ]
+    if not any(wants):
+        return {}
+    wanted: dict[int, tuple[str, str]] = {}
+    for i, (raw, clean) in enumerate(zip(parsed, cleaned, strict=True)):
+        if wants[i] and clean.link:
+            wanted[i] = (clean.link, _entry_hash(raw))
+    return wanted
+
+
+def _records_to_save(pages: _Pages, verdicts: dict[str, str | None]) -> tuple[ArticleRecord, ...]:
+    """The fresh records, and every record whose verdict changed, so that `feeds sources`
+    and the cache agree."""
     to_save = dict(pages.fresh)
     for url, reason in verdicts.items():
         record = to_save.get(url) or pages.records[url]
         if url in to_save or record.note != reason:
             to_save[url] = replace(record, note=reason)
-    note = _note(used, reasons, len(pages.deferred), "from article pages")
-    return FullTextResult(tuple(entries), tuple(to_save.values()), len(pages.deferred), note)
+    return tuple(to_save.values())
 
 
 def _note(used: int, reasons: list[str], deferred: int, what: str) -> str:

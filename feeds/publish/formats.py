@@ -1,5 +1,9 @@
 """The output formats: one :class:`OutputFormat` per format, and the registry that finds them.
 
+Each format is one module that renders and checks its documents (:mod:`feeds.publish.atom`,
+:mod:`feeds.publish.rss`, :mod:`feeds.publish.jsonfeed`); a new format is one new module
+and one entry in :data:`FORMATS`.
+
 ``publish``, ``archive``, ``serve``, ``check`` and the CLI ask the registry what a format is
 (its media type, its default file suffix, whether it has RFC 5005 archive pages, how it is
 rendered and checked) instead of branching on its name. The renderers and checkers are
@@ -56,40 +60,33 @@ class OutputFormat:
 
 
 def _atom_renderer() -> Renderer:
-    from feeds.publish.documents import render_atom
+    from feeds.publish.atom import render_atom
 
     return lambda output, entries, links, capped: render_atom(output, entries, links, capped=capped)
 
 
 def _atom_checker() -> Callable[[bytes], list[str]]:
-    from feeds.publish.documents import check_atom
+    from feeds.publish.atom import check_atom
 
     return check_atom
 
 
 def _rss_renderer() -> Renderer:
-    from feeds.publish.documents import render_rss
+    from feeds.publish.rss import render_rss
 
     return lambda output, entries, links, capped: render_rss(output, entries, links, capped=capped)
 
 
 def _rss_checker() -> Callable[[bytes], list[str]]:
-    from feeds.publish.documents import check_rss
+    from feeds.publish.rss import check_rss
 
     return check_rss
 
 
 def _json_renderer() -> Renderer:
-    from feeds.publish import jsonfeed
-    from feeds.publish.documents import newest_first
+    from feeds.publish.jsonfeed import render_document
 
-    def render(
-        output: OutputConfig, entries: Sequence[StoredEntry], links: DocLinks, capped: bool
-    ) -> bytes:
-        stories = newest_first(entries, output.max_entries if capped else None)
-        return jsonfeed.render(output, stories, output.format_url("json") or "", hub=links.hub)
-
-    return render
+    return render_document
 
 
 def _json_checker() -> Callable[[bytes], list[str]]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from feeds.config import OutputConfig
@@ -26,6 +26,9 @@ from feeds.core import limits
 from feeds.ingest.normalize import teaser
 from feeds.publish.embeds import publishable
 from feeds.types import StoredEntry
+
+if TYPE_CHECKING:
+    from feeds.publish.documents import DocLinks
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -53,6 +56,17 @@ def _http_url(value: str | None) -> str | None:
 def _clean(value: str) -> str:
     # Lone surrogates cannot be encoded as UTF-8; other control characters are legal JSON.
     return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def render_document(
+    output: OutputConfig, entries: Sequence[StoredEntry], links: DocLinks, capped: bool
+) -> bytes:
+    """The JSON Feed of ``entries`` (the newest ``max_entries`` if ``capped``), as the
+    format registry calls it; ``links`` gives the hub (JSON Feed has no archive links)."""
+    from feeds.publish.markup import newest_first
+
+    stories = newest_first(entries, output.max_entries if capped else None)
+    return render(output, stories, output.format_url("json") or "", hub=links.hub)
 
 
 def render(

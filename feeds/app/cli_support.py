@@ -1,0 +1,87 @@
+"""What every command of the command line shares: the group that turns a
+:class:`~feeds.errors.FeedsError` into a message and its exit status (the one place the
+command line exits with an error), ``--config``, loading the config, opening the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from feeds.errors import ConfigError, FeedsError
+
+if TYPE_CHECKING:
+    from feeds.config import Config
+    from feeds.store.protocol import Storage
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CommandFailed(FeedsError):
+    """The command finished but something failed (exit 1); each failure is printed already."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
+def print_error(exc: FeedsError) -> None:
+    if isinstance(exc, ConfigError):
+        where = f"{exc.path}: " if exc.path else ""
+        click.echo(f"feeds: configuration error in {where or 'config'}".rstrip(": "), err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+    elif str(exc):
+        click.echo(f"feeds: {exc}", err=True)
+
+
+class FeedsGroup(click.Group):
+    """The one place a :class:`FeedsError` becomes a message on stderr and its exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FeedsError as exc:
+            print_error(exc)
+            ctx.exit(exc.exit_code)
+
+
+def config_option(func: F) -> F:
+    """``--config PATH`` (default ``$FEEDS_CONFIG`` or ``./config.toml``)."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Config file [default: $FEEDS_CONFIG or ./config.toml].",
+    )(func)
+
+
+def load_config(config_path: Path | None) -> Config:
+    from feeds import config as config_module
+
+    return config_module.load(config_path or config_module.default_path())
+
+
+@contextmanager
+def open_store_for(config: Config, *, locked: bool) -> Iterator[Storage]:
+    """Open the store, under the refresh lock when ``locked`` (for writing)."""
+    from feeds.store import open_store
+    from feeds.store.lock import refresh_lock
+
+    if locked:
+        with (
+            refresh_lock(config.store_path, config.lock_timeout),
+            open_store(config.store_path) as store,
+        ):
+            yield store
+    else:
+        with open_store(config.store_path) as store:
+            yield store

@@ -1,0 +1,95 @@
+"""``feeds sources``: each configured source's state, as rows (``--json``) or a table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from feeds.config import Config
+from feeds.core.schedule import next_due
+from feeds.store.protocol import Storage
+
+__all__ = ["source_rows", "table_lines"]
+
+_HEADER = ("NAME", "STATUS", "ENTRIES", "LAST FETCH", "URL / LAST ERROR")
+
+
+def source_rows(config: Config, store: Storage) -> list[dict[str, Any]]:
+    """One row per configured source, in config order (what ``--json`` prints).
+
+    The store first learns the configured sources (a source added to the config since the
+    last run is listed as never fetched).
+    """
+    store.sync_sources([(s.name, s.url) for s in config.sources])
+    states = {s.name: s for s in store.sources()}
+    rows = []
+    for source in config.sources:
+        state = states[source.name]
+        due = next_due(state, config.schedule, config.interval(source.name))
+        rows.append(
+            {
+                "name": source.name,
+                "url": state.url,
+                "retired": state.retired,
+                "next_due": due.isoformat() if due else None,
+                "last_fetched": _iso(state.last_fetched),
+                "last_status": state.last_status,
+                "entries": state.entry_count,
+                "error_count": state.error_count,
+                "last_error": state.last_error,
+                "type": source.type,
+                "full_text": source.full_text,
+                "feed_url": state.feed_url,
+                "full_text_note": state.full_text_note,
+                "guid_fallback": state.guid_fallback,
+                "http": source.http.describe(),
+            }
+        )
+    return rows
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def table_lines(config: Config, rows: list[dict[str, Any]]) -> list[str]:
+    """The rows as a table: four aligned columns, then the URL or a note per line."""
+    lines: list[tuple[str, ...]] = [_HEADER]
+    for row in rows:
+        lines.append(_main_line(row))
+        # which HTTP settings a source has, never their values
+        http_notes = config.source(str(row["name"])).http.describe()
+        lines.extend(("", "", "", "", note) for note in _notes(row, http_notes))
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    return [
+        "  ".join([*(cell.ljust(widths[i]) for i, cell in enumerate(line[:4])), line[4]]).rstrip()
+        for line in lines
+    ]
+
+
+def _main_line(row: dict[str, Any]) -> tuple[str, ...]:
+    fetched = row["last_fetched"]
+    if row["retired"]:
+        state = "retired"
+    elif row["last_status"] is None and not fetched:
+        state = "never"
+    else:
+        state = str(row["last_status"] or "error")
+    return (str(row["name"]), state, str(row["entries"]), str(fetched or "-")[:19], str(row["url"]))
+
+
+def _notes(row: dict[str, Any], http_notes: list[str]) -> list[str]:
+    notes = []
+    if http_notes:
+        notes.append("http: " + "; ".join(http_notes))
+    if row["feed_url"]:
+        notes.append(f"reads the feed it advertises: {row['feed_url']}")
+    if row["full_text_note"]:
+        notes.append(str(row["full_text_note"]))
+    if row["last_error"]:
+        notes.append(f"error ({row['error_count']}x): {row['last_error']}")
+    if row["guid_fallback"]:
+        notes.append(
+            f"GUIDs not trusted ({row['guid_fallback']}): entries keyed by post id, link or content"
+        )
+    return notes

@@ -1,0 +1,140 @@
+"""Read ``config.toml`` into frozen dataclasses.
+
+Every problem in the file is collected and reported at once, each with its path
+(``sources[2].url: must be an http(s) URL, a file:// URL or a path``), so an
+admin fixes the file in one go. Relative paths resolve against the folder of the
+config file, never against the current directory, so cron and a shell agree.
+
+The sections are read by :mod:`~feeds.config.sections`, :mod:`~feeds.config.sources` and
+:mod:`~feeds.config.outputs` with the problem-collecting :mod:`~feeds.config.checker`; what
+a loaded file is, is in :mod:`~feeds.config.model`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from feeds.config.checker import _Checker
+from feeds.config.model import (
+    FORMATS,
+    LOCAL_URL,
+    Config,
+    FullText,
+    OutputConfig,
+    SourceConfig,
+    SourceType,
+    no_url_notice,
+)
+from feeds.config.outputs import _check_collisions, _outputs, _protected_files
+from feeds.config.sections import (
+    _daemon_options,
+    _dedupe_options,
+    _fetch_options,
+    _full_text_options,
+    _schedule_options,
+    _with_source_http,
+)
+from feeds.config.sources import _sources, resolve_url
+from feeds.core.hooks import parse_hooks
+from feeds.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_PATH",
+    "ENV_VAR",
+    "FORMATS",
+    "LOCAL_URL",
+    "Config",
+    "FullText",
+    "OutputConfig",
+    "SourceConfig",
+    "SourceType",
+    "default_path",
+    "from_dict",
+    "load",
+    "no_url_notice",
+    "resolve_url",
+]
+
+ENV_VAR = "FEEDS_CONFIG"
+
+DEFAULT_PATH = "config.toml"
+
+
+def default_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$FEEDS_CONFIG`` when set, else ``./config.toml``."""
+    env = os.environ if env is None else env
+    return Path(env.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load(path: Path) -> Config:
+    """Read and check a config file; raise :class:`ConfigError` listing every problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(["file not found"], str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read: {exc}"], str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], str(path)) from exc
+    return from_dict(data, base_dir=path.resolve().parent, path=path)
+
+
+def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
+    """Build a :class:`Config` from parsed TOML; relative paths resolve against ``base_dir``."""
+    checker = _Checker()
+    checker.keys(
+        data,
+        "",
+        {
+            "store",
+            "fetch",
+            "full_text",
+            "sources",
+            "outputs",
+            "schedule",
+            "daemon",
+            "dedupe",
+            "hooks",
+        },
+    )
+
+    store = checker.table(data, "store")
+    checker.keys(store, "store", {"path", "lock_timeout"})
+    store_path = base_dir / checker.get(store, "store", "path", str, "state/feeds.db")
+    lock_timeout = checker.number(store, "store", "lock_timeout", 60.0, minimum=0.0)
+
+    fetch = _fetch_options(checker, checker.table(data, "fetch"))
+    full_text = _full_text_options(checker, checker.table(data, "full_text"))
+    schedule = _schedule_options(checker, checker.table(data, "schedule"))
+    daemon = _daemon_options(checker, checker.table(data, "daemon"))
+    sources = _sources(checker, data.get("sources"), base_dir)
+    outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
+    dedupe = _dedupe_options(checker, checker.table(data, "dedupe"), [s.name for s in sources])
+    _check_collisions(checker, outputs, _protected_files(store_path, path, sources))
+    hooks = parse_hooks(
+        data.get("hooks"),
+        checker.problem,
+        [s.name for s in sources],
+        {o.name: o.sources for o in outputs},
+    )
+
+    if checker.problems:
+        raise ConfigError(checker.problems, str(path) if path else None)
+    fetch = _with_source_http(fetch, sources)
+    return Config(
+        store_path=store_path,
+        sources=tuple(sources),
+        outputs=tuple(outputs),
+        fetch=fetch,
+        full_text=full_text,
+        lock_timeout=lock_timeout,
+        path=path,
+        schedule=schedule,
+        daemon=daemon,
+        dedupe=dedupe,
+        hooks=hooks,
+    )

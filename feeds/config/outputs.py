@@ -1,0 +1,210 @@
+"""The ``[[outputs]]`` tables, and the files no output may be written over."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from feeds.config.checker import _NAME_RE, _Checker, _string_list
+from feeds.config.model import FORMATS, OutputConfig, SourceConfig
+
+_OUTPUT_KEYS = {
+    "name",
+    "path",
+    "title",
+    "subtitle",
+    "max_entries",
+    "summary_words",
+    "sources",
+    "url",
+    "id",
+    "author",
+    "formats",
+    "rss_path",
+    "json_path",
+    "archive",
+    "archive_page_size",
+    "hub",
+    "iframes",
+}
+
+
+def _outputs(
+    checker: _Checker, raw: Any, base_dir: Path, source_names: list[str]
+) -> list[OutputConfig]:
+    outputs: list[OutputConfig] = []
+    if raw is None:
+        checker.problem("outputs", "at least one [[outputs]] table is required")
+        return outputs
+    if not isinstance(raw, list):
+        checker.problem("outputs", "must be an array of tables ([[outputs]])")
+        return outputs
+    names: set[str] = set()
+    paths: set[Path] = set()
+    for i, item in enumerate(raw):
+        where = f"outputs[{i}]"
+        if not isinstance(item, dict):
+            checker.problem(where, "must be a table")
+            continue
+        output = _output(checker, item, where, base_dir, source_names, names)
+        if output is None:
+            continue
+        names.add(output.name)
+        for fmt in output.formats:
+            written = output.format_path(fmt)
+            if written in paths:
+                checker.problem(
+                    f"{where}.path" if fmt == "atom" else f"{where}.{fmt}_path",
+                    f"{str(written)!r} is written by another output or format",
+                )
+            paths.add(written)
+        outputs.append(output)
+    return outputs
+
+
+def _output(
+    checker: _Checker,
+    item: Mapping[str, Any],
+    where: str,
+    base_dir: Path,
+    source_names: list[str],
+    names: set[str],
+) -> OutputConfig | None:
+    """One ``[[outputs]]`` table; None when it has no usable name or path."""
+    checker.keys(item, where, _OUTPUT_KEYS)
+    name = _output_name(checker, item, where, names)
+    raw_path = checker.get(item, where, "path", str, None)
+    if raw_path is None:
+        checker.problem(f"{where}.path", "is required")
+    title = checker.get(item, where, "title", str, name or "feeds")
+    max_entries = checker.integer(item, where, "max_entries", 50)
+    summary_words = checker.integer(item, where, "summary_words", 40)
+    subtitle = checker.get(item, where, "subtitle", str, None)
+    author = checker.get(item, where, "author", str, "feeds")
+    url = checker.get(item, where, "url", str, None)
+    if url is not None and urlsplit(url).scheme not in ("http", "https"):
+        checker.problem(f"{where}.url", f"{url!r}: must be an absolute http(s) URL")
+    feed_id = checker.get(item, where, "id", str, None)
+    if feed_id is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", feed_id):
+        checker.problem(f"{where}.id", f"{feed_id!r}: must be an absolute IRI")
+    wanted = _output_sources(checker, item, where, source_names)
+    formats = _formats(checker, item, where)
+    archive = checker.get(item, where, "archive", bool, False)
+    page_size = checker.integer(item, where, "archive_page_size", 0, minimum=0)
+    hub = _output_hub(checker, item, where, url)
+    iframes = checker.get(item, where, "iframes", str, "link")
+    if iframes not in ("link", "keep"):
+        checker.problem(f"{where}.iframes", f'{iframes!r}: must be "link" or "keep"')
+    raw_rss = checker.get(item, where, "rss_path", str, None)
+    raw_json = checker.get(item, where, "json_path", str, None)
+    if name is None or raw_path is None:
+        return None
+    return OutputConfig(
+        name=name,
+        path=(base_dir / raw_path).resolve(),
+        title=title,
+        sources=tuple(dict.fromkeys(wanted)),
+        max_entries=max_entries,
+        summary_words=summary_words,
+        subtitle=subtitle,
+        url=url,
+        id=feed_id,
+        author=author,
+        formats=formats,
+        rss_path=(base_dir / raw_rss).resolve() if raw_rss else None,
+        json_path=(base_dir / raw_json).resolve() if raw_json else None,
+        archive=archive,
+        archive_page_size=page_size,
+        hub=hub,
+        iframes=iframes,
+    )
+
+
+def _output_name(
+    checker: _Checker, item: Mapping[str, Any], where: str, names: set[str]
+) -> str | None:
+    name = checker.get(item, where, "name", str, None)
+    if name is None:
+        checker.problem(f"{where}.name", "is required")
+    elif not _NAME_RE.match(name):
+        checker.problem(f"{where}.name", f"{name!r}: use letters, digits, '-', '_' or '.'")
+    elif name in names:
+        checker.problem(f"{where}.name", f"{name!r} is used by another output")
+    return name
+
+
+def _output_sources(
+    checker: _Checker, item: Mapping[str, Any], where: str, source_names: list[str]
+) -> list[str]:
+    """The sources an output publishes: all of them unless it names some."""
+    wanted = _string_list(checker, item, where, "sources")
+    if wanted is None:
+        wanted = list(source_names)
+    for j, source_name in enumerate(wanted):
+        if source_name not in source_names:
+            checker.problem(f"{where}.sources[{j}]", f"no source named {source_name!r}")
+    if not wanted:
+        checker.problem(f"{where}.sources", "must name at least one source")
+    return wanted
+
+
+def _output_hub(
+    checker: _Checker, item: Mapping[str, Any], where: str, url: str | None
+) -> str | None:
+    hub = checker.get(item, where, "hub", str, None)
+    if hub is not None:
+        if urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc:
+            checker.problem(f"{where}.hub", f"{hub!r}: must be an absolute http(s) URL")
+        if url is None:
+            checker.problem(
+                f"{where}.url", "is required when hub is set (the hub needs the public URL)"
+            )
+    return hub
+
+
+def _protected_files(
+    store_path: Path, config_path: Path | None, sources: Sequence[SourceConfig]
+) -> dict[Path, str]:
+    """Files no output may be written over, with what they are."""
+    protected: dict[Path, str] = {}
+    if config_path is not None:
+        protected[config_path.resolve()] = "the config file"
+    store = store_path.resolve()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        protected[store.with_name(store.name + suffix)] = "the store"
+    for source in sources:
+        parts = urlsplit(source.url)
+        if parts.scheme == "file":
+            protected.setdefault(Path(unquote(parts.path)).resolve(), f"source {source.name}")
+    return protected
+
+
+def _check_collisions(
+    checker: _Checker, outputs: Sequence[OutputConfig], protected: Mapping[Path, str]
+) -> None:
+    """An output's file (any format) may not be the config, the store or a source file:
+    a publish would replace it (the store was clobbered and the refresh exited 0)."""
+    for i, output in enumerate(outputs):
+        for fmt in output.formats:
+            written = output.format_path(fmt).resolve()
+            what = protected.get(written)
+            if what is not None:
+                key = "path" if fmt == "atom" else f"{fmt}_path"
+                checker.problem(f"outputs[{i}].{key}", f"{str(written)!r} is {what}")
+
+
+def _formats(checker: _Checker, item: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    value = item.get("formats", ["atom"])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        checker.problem(f"{where}.formats", f"must be a list of formats {list(FORMATS)}")
+        return ("atom",)
+    unknown = [v for v in value if v not in FORMATS]
+    for fmt in unknown:
+        checker.problem(f"{where}.formats", f"{fmt!r}: unknown format (use {', '.join(FORMATS)})")
+    chosen = tuple(f for f in FORMATS if f in value)
+    if not chosen and not unknown:
+        checker.problem(f"{where}.formats", "must name at least one format")
+    return chosen or ("atom",)

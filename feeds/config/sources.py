@@ -1,0 +1,145 @@
+"""The ``[[sources]]`` tables: names, URLs and paths, source types, selectors, full text."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from feeds.config.checker import _NAME_RE, _Checker
+from feeds.config.model import FullText, SourceConfig, SourceType
+from feeds.core.source_http import HTTP_KEYS, Machine, parse_source_http
+
+
+def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
+    sources: list[SourceConfig] = []
+    if raw is None:
+        checker.problem("sources", "at least one [[sources]] table is required")
+        return sources
+    if not isinstance(raw, list):
+        checker.problem("sources", "must be an array of tables ([[sources]])")
+        return sources
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        where = f"sources[{i}]"
+        if not isinstance(item, dict):
+            checker.problem(where, "must be a table")
+            continue
+        checker.keys(
+            item,
+            where,
+            {"name", "url", "title", "full_text", "type", "selector", "interval"} | HTTP_KEYS,
+        )
+        name = checker.get(item, where, "name", str, None)
+        url = checker.get(item, where, "url", str, None)
+        title = checker.get(item, where, "title", str, None)
+        full_text = _full_text_mode(checker, item, where)
+        kind = _source_type(checker, item, where)
+        selector = _selector(checker, item, where, kind)
+        adaptive = item.get("interval") == "auto"
+        interval = None if adaptive else checker.duration(item, where, "interval", None)
+        if name is None:
+            checker.problem(f"{where}.name", "is required")
+        elif not _NAME_RE.match(name):
+            checker.problem(
+                f"{where}.name", f"{name!r}: use letters, digits, '-', '_' or '.' (max 64)"
+            )
+        elif name in seen:
+            checker.problem(f"{where}.name", f"{name!r} is used by another source")
+        if url is None:
+            checker.problem(f"{where}.url", "is required")
+        if name is None or url is None:
+            continue
+        seen.add(name)
+        resolved = resolve_url(url, base_dir)
+        if resolved is None:
+            checker.problem(
+                f"{where}.url", f"{url!r}: must be an http(s) URL, a file:// URL or a path"
+            )
+            continue
+        sources.append(
+            SourceConfig(
+                name=name,
+                url=resolved,
+                title=title,
+                full_text=full_text,
+                type=kind,
+                selector=selector,
+                interval=interval,
+                adaptive=adaptive,
+                http=parse_source_http(item, where, checker.problem, _machine(base_dir)),
+            )
+        )
+    return sources
+
+
+def _machine(base_dir: Path) -> Machine:
+    return Machine(
+        has_module=lambda name: importlib.util.find_spec(name) is not None,
+        is_file=Path.is_file,
+        base_dir=base_dir,
+    )
+
+
+def _full_text_mode(checker: _Checker, item: Mapping[str, Any], where: str) -> FullText:
+    value = item.get("full_text", "auto")
+    if isinstance(value, bool):
+        return value
+    if value == "auto":
+        return "auto"
+    checker.problem(f"{where}.full_text", f'must be "auto", true or false, not {value!r}')
+    return "auto"
+
+
+def _source_type(checker: _Checker, item: Mapping[str, Any], where: str) -> SourceType:
+    value = item.get("type", "feed")
+    if value == "feed":
+        return "feed"
+    if value == "html":
+        return "html"
+    checker.problem(f"{where}.type", f'must be "feed" or "html", not {value!r}')
+    return "feed"
+
+
+def _selector(
+    checker: _Checker, item: Mapping[str, Any], where: str, kind: SourceType
+) -> str | None:
+    selector = checker.get(item, where, "selector", str, None)
+    if selector is None:
+        return None
+    if kind != "html":
+        checker.problem(f"{where}.selector", 'is only used with type = "html"')
+        return None
+    problem = _selector_problem(selector)
+    if problem is not None:
+        checker.problem(f"{where}.selector", f"{selector!r}: {problem}")
+        return None
+    return selector
+
+
+def _selector_problem(selector: str) -> str | None:
+    """Why ``selector`` is not a usable CSS selector, or ``None`` when it is."""
+    from lxml.cssselect import CSSSelector, SelectorError  # only when a selector is set
+
+    try:
+        CSSSelector(selector)
+    except SelectorError as exc:
+        return f"not a valid CSS selector ({exc})"
+    return None
+
+
+def resolve_url(url: str, base_dir: Path) -> str | None:
+    """Turn a config ``url`` into an absolute http(s) or file:// URL (None if unusable)."""
+    url = url.strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        return url if parts.netloc else None
+    if parts.scheme == "file":
+        return url if parts.path else None
+    if parts.scheme and len(parts.scheme) > 1:
+        return None
+    return (base_dir / url).resolve().as_uri()

@@ -1,0 +1,249 @@
+"""Reading what a server (or a file) answered into a :class:`~feeds.types.FetchResult`:
+redirect targets, 304s, status errors, the body under its limits, and the timeouts."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from feeds.errors import (
+    BodyTooLargeError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    TooManyRedirectsError,
+)
+from feeds.ingest.fetch.decode import _BoundedDecoder
+from feeds.ingest.fetch.wire import (
+    _HTTP_SCHEMES,
+    ACCEPT,
+    ACCEPT_ENCODING,
+    ACCEPT_HTML,
+    _content_length,
+    _header_bytes,
+)
+from feeds.types import FetchOptions, FetchRequest, FetchResult
+
+# A body we do not keep (a 304's, a redirect's, an error page's) is read to its end when it
+# is declared this small, so the connection goes back to the pool. httpcore closes a
+# connection whose response was not read to the end, and a new connection per conditional
+# GET would double the cost of a refresh in which nothing changed.
+DRAIN_BYTES = 64 * 1024
+
+
+def _drain(response: httpx.Response, deadline: float) -> None:
+    """Read the rest of a small unwanted body (see :data:`DRAIN_BYTES`); give up quietly.
+
+    Only a body whose length is known in advance (Content-Length, or none by its
+    status) is read: anything else is cut off by closing the connection, as before.
+    """
+    if response.is_stream_consumed:
+        return
+    if response.status_code not in (204, 304):
+        declared = _content_length(response.headers.get("content-length"))
+        if declared is None or declared > DRAIN_BYTES:
+            return
+    read = 0
+    try:
+        for chunk in response.iter_raw():
+            read += len(chunk)
+            if read > DRAIN_BYTES or time.monotonic() > deadline:
+                return
+    except (httpx.HTTPError, httpx.StreamError):
+        return
+
+
+def _raw_chunks(response: httpx.Response) -> Iterable[bytes]:
+    """The body as it came off the wire (Content-Encoding not undone).
+
+    A response built in memory (``httpx.MockTransport`` handlers returning
+    ``content=``) has been read already, so ``iter_raw`` refuses it; its stream
+    still replays the raw bytes.
+    """
+    if response.is_stream_consumed and isinstance(response.stream, httpx.SyncByteStream):
+        return response.stream
+    return response.iter_raw()
+
+
+def _request_headers(request: FetchRequest, user_agent: bytes) -> list[tuple[bytes, bytes]]:
+    """What every GET sends, with the stored validators of a conditional GET."""
+    accept = ACCEPT_HTML if request.public_only else ACCEPT
+    headers = [
+        (b"User-Agent", user_agent),
+        (b"Accept", accept.encode()),
+        (b"Accept-Encoding", ACCEPT_ENCODING.encode()),
+    ]
+    if request.etag:
+        headers.append((b"If-None-Match", _header_bytes(request.etag)))
+    if request.last_modified:
+        headers.append((b"If-Modified-Since", _header_bytes(request.last_modified)))
+    return headers
+
+
+def _read_file(request: FetchRequest, limit: int) -> FetchResult:
+    """Read a ``file://`` source: at most ``limit`` bytes, one more tells "too large"."""
+    parts = urlsplit(request.url)
+    if parts.netloc not in ("", "localhost"):
+        raise FetchError(
+            request.url, f"file URLs must name a local file, not host {parts.netloc!r}"
+        )
+    path = Path(url2pathname(parts.path))
+    try:
+        with path.open("rb") as file:
+            # One byte past the limit tells "too large" without reading an endless file.
+            body = file.read(limit + 1)
+    except FileNotFoundError as exc:
+        raise FetchError(request.url, f"no such file: {path}") from exc
+    except IsADirectoryError as exc:
+        raise FetchError(request.url, f"is a directory, not a file: {path}") from exc
+    except OSError as exc:
+        raise FetchError(request.url, f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(body) > limit:
+        raise BodyTooLargeError(request.url, f"file larger than the limit of {limit} bytes")
+    return _result_with_body(request, request.url, 200, body, {}, None, None, None)
+
+
+def _redirect_target(
+    request: FetchRequest, current: httpx.URL, location: str, visited: list[str], limit: int
+) -> httpx.URL:
+    """Where a redirect goes: an http(s) URL not visited yet, within ``limit`` redirects."""
+    try:
+        target = current.join(location)  # a relative Location is allowed (RFC 9110 §10.2.2)
+    except httpx.InvalidURL as exc:
+        raise FetchError(request.url, f"redirect to an invalid URL {location!r}") from exc
+    if target.scheme not in _HTTP_SCHEMES:
+        raise FetchError(
+            request.url, f"redirect to {target} refused: only http and https are followed"
+        )
+    if str(target) in visited:
+        chain = " → ".join([*visited, str(target)])
+        raise TooManyRedirectsError(request.url, f"redirect loop: {chain}")
+    if len(visited) > limit:
+        raise TooManyRedirectsError(request.url, f"more than {limit} redirects")
+    return target
+
+
+def _read_response(
+    request: FetchRequest,
+    response: httpx.Response,
+    deadline: float,
+    permanent_redirect: str | None,
+    options: FetchOptions,
+) -> FetchResult:
+    """The result of a final (non-redirect) answer: 304, 2xx with its body, or an error."""
+    status = response.status_code
+    final_url = str(response.url)
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    etag = headers.get("etag")
+    last_modified = headers.get("last-modified")
+    if status == 304:
+        # RFC 9111 §4.3.4: a 304 may carry fresh validators; keep the old ones otherwise.
+        return FetchResult(
+            source=request.source,
+            url=request.url,
+            final_url=final_url,
+            status=status,
+            content=None,
+            headers=headers,
+            etag=etag if etag is not None else request.etag,
+            last_modified=last_modified if last_modified is not None else request.last_modified,
+            body_hash=request.body_hash,
+            permanent_redirect=permanent_redirect,
+        )
+    if not 200 <= status < 300:
+        message = f"HTTP {status} {response.reason_phrase}".rstrip()
+        if 300 <= status < 400:
+            message += " without a redirect to follow"
+        if final_url != request.url:
+            message += f" (at {final_url})"
+        raise HTTPStatusError(request.url, status, message, retry_after=headers.get("retry-after"))
+    body = _read_body(request, response, headers, deadline, options)
+    return _result_with_body(
+        request, final_url, status, body, headers, etag, last_modified, permanent_redirect
+    )
+
+
+def _read_body(
+    request: FetchRequest,
+    response: httpx.Response,
+    headers: Mapping[str, str],
+    deadline: float,
+    options: FetchOptions,
+) -> bytes:
+    """The decoded body, cut off past ``max_body_bytes`` or the total deadline."""
+    limit = options.max_body_bytes
+    declared = _content_length(headers.get("content-length"))
+    if declared is not None and declared > limit:
+        raise BodyTooLargeError(
+            request.url,
+            f"body of {declared} bytes (Content-Length) is over the limit of {limit} bytes",
+        )
+    decoder = _BoundedDecoder(headers.get("content-encoding"), request.url)
+    body = bytearray()
+    # The raw bytes are decoded here, a bounded step at a time, so the limit counts
+    # what we would keep in memory: a small gzip or brotli bomb is cut off, not inflated.
+    for chunk in decoder.decode(_raw_chunks(response)):
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLargeError(
+                request.url, f"body larger than the limit of {limit} bytes (cut off)"
+            )
+        if time.monotonic() > deadline:
+            raise FetchTimeoutError(
+                request.url, f"total timeout of {options.total_timeout:g} s exceeded"
+            )
+    return bytes(body)
+
+
+def _timeout(options: FetchOptions, deadline: float) -> httpx.Timeout:
+    """The per-operation timeouts, each clamped to the time left before ``deadline``."""
+    remaining = max(deadline - time.monotonic(), 0.001)
+    return httpx.Timeout(
+        connect=min(options.connect_timeout, remaining),
+        read=min(options.read_timeout, remaining),
+        write=min(options.read_timeout, remaining),
+        pool=remaining,  # waiting for a pooled connection is not clamped by the backend
+    )
+
+
+def _describe_timeout(options: FetchOptions, exc: httpx.TimeoutException, deadline: float) -> str:
+    # Timeouts are clamped to the deadline, so one that fires near it is the total's.
+    if time.monotonic() >= deadline - 0.01:
+        return f"total timeout of {options.total_timeout:g} s exceeded"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"connect timeout ({options.connect_timeout:g} s)"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "timed out waiting for a free connection"
+    return f"read timeout (no data for {options.read_timeout:g} s)"
+
+
+def _result_with_body(
+    request: FetchRequest,
+    final_url: str,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    etag: str | None,
+    last_modified: str | None,
+    permanent_redirect: str | None,
+) -> FetchResult:
+    """A result for a body we read; ``content`` is None when its hash is the stored one."""
+    body_hash = hashlib.sha256(body).hexdigest()
+    return FetchResult(
+        source=request.source,
+        url=request.url,
+        final_url=final_url,
+        status=status,
+        content=None if body_hash == request.body_hash else body,
+        headers=headers,
+        etag=etag,
+        last_modified=last_modified,
+        body_hash=body_hash,
+        permanent_redirect=permanent_redirect,
+    )

@@ -1,0 +1,63 @@
+"""What goes on the wire and comes back: the Accept headers, the redirect statuses, default
+ports, stored validators as header bytes, and one-line messages for network failures."""
+
+from __future__ import annotations
+
+import httpx
+
+#: What we can parse, best first (RFC 9110 §12.5.1).
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+json, "
+    "application/json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+)
+
+#: What we ask for when we fetch an article or section page.
+ACCEPT_HTML = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+#: We decode all three ourselves, with bounded output (see :class:`_BoundedDecoder`).
+ACCEPT_ENCODING = "gzip, deflate, br"
+
+# RFC 9110 §15.4: the redirect statuses that carry a Location. 300 and 305/306 are not
+# followed automatically. 301 and 308 are permanent (§15.4.2, §15.4.9); the rest are not.
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+_PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
+
+_HTTP_SCHEMES = frozenset({"http", "https"})
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _content_length(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None  # h11 rejects a malformed one before we get here; be lenient anyway
+
+
+def _header_bytes(value: str) -> bytes:
+    """Encode a stored validator the way it most likely arrived.
+
+    httpx decodes header bytes as ASCII, else UTF-8, else Latin-1; sending the
+    same bytes back keeps an opaque ETag intact (RFC 9110 §8.8.3).
+    """
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def _describe(exc: httpx.TransportError | httpx.DecodingError) -> str:
+    """A short message for a network failure, e.g. ``connection failed: [Errno 111] ...``."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"connection failed: {detail}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the server broke the HTTP protocol: {detail}"
+    if isinstance(exc, httpx.DecodingError):
+        return f"could not decode the body: {detail}"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return f"connection lost: {detail}"
+    return detail

@@ -1,0 +1,264 @@
+"""Turn a ``ParsedEntry`` into a ``CleanEntry``: pure functions, no I/O.
+
+Pipeline for one entry (``normalize_entry``); the module of this package that does each step
+is in brackets::
+
+    title   [text] raw ─ strip tags ─ decode entities (≤3 rounds) ─ NFC ─ drop controls ─ collapse
+    body    [body, rules, markup] content or summary ─ lxml pass (boilerplate out, URLs resolved)
+            ─ nh3 allow-list
+    text    [markup] sanitized body ─ blocks become breaks ─ paragraphs joined by one space
+    link    [urls] canonical_link or link ─ absolute http(s), tracking params and fragment dropped
+    teaser  [summary] the excerpt, or the body's first words, then " […]" when cut
+    dates   UTC, far future clamped to ``now``, published/updated fill each other in
+
+Choices written down (DESIGN.md leaves them open):
+
+* ``nh3`` runs with ``link_rel=None``: no ``rel`` is added to links. Published content is the
+  publisher's, feed readers apply their own link policy, and ``target`` is never allowed, so
+  ``noopener``/``noreferrer`` would protect nothing; it also keeps the output minimal and stable.
+* Relative URLs in ``href``/``src`` are resolved against ``base_url`` in the lxml pass. With no
+  base they cannot be resolved correctly anywhere (a reader would resolve them against *our*
+  feed), so a relative link loses its ``href`` (its text stays) and a relative image or iframe is
+  dropped. Protocol-relative URLs (``//host/x``) become ``https:``. Links in bodies also lose
+  their tracking parameters (``utm_*``…), but keep their fragment.
+* Teaser-only entries (no full content, summary ends in a cut marker such as ``[&#8230;]``): the
+  body is the sanitized summary with its marker removed, and ``CleanEntry.excerpt`` is the summary
+  text ending in exactly one ``" […]"``; ``teaser()`` then keeps the marker even when the body is
+  shorter than the teaser length, so a reader always sees that the text is cut, once.
+* Titles keep a literal ``<`` only when it cannot start a tag (``"2 < 3"``); anything tag-like
+  is stripped, also after entity decoding (``&lt;b&gt;`` → nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+import nh3
+from lxml import etree
+
+from feeds.core import limits
+from feeds.ingest.normalize.body import drop_boilerplate_blocks, sanitize_html
+from feeds.ingest.normalize.markup import html_to_text
+from feeds.ingest.normalize.summary import CUT_MARK, _strip_cut, is_cut, teaser
+from feeds.ingest.normalize.text import _collapse, _legal, clean_title
+from feeds.ingest.normalize.urls import canonical_url, post_id
+from feeds.types import Body, CleanEntry, ParsedEntry
+
+__all__ = [
+    "BODY_SCHEME",
+    "CLEANING_CODE",
+    "CUT_MARK",
+    "BodySource",
+    "body_key",
+    "body_source",
+    "canonical_url",
+    "clean_body",
+    "clean_title",
+    "cleaning_scheme",
+    "drop_boilerplate_blocks",
+    "html_to_text",
+    "is_cut",
+    "normalize_entry",
+    "post_id",
+    "sanitize_html",
+    "teaser",
+]
+
+CLEANING_CODE = (
+    *sorted(Path(__file__).parent.glob("*.py")),
+    Path(__file__).parents[2] / "types.py",
+    Path(__file__).parents[2] / "core" / "limits.py",
+)
+"""The package's modules that cleaning runs: every module of this package (the rules) and
+those they import."""
+
+
+def cleaning_scheme(code: Iterable[Path]) -> str:
+    """The key of the cleaning done by the files ``code`` with this nh3 and lxml."""
+    return hashlib.sha256(
+        b"\n".join(
+            [
+                *(path.read_bytes() for path in code),
+                str(getattr(nh3, "__version__", "")).encode(),
+                repr((etree.LXML_VERSION, etree.LIBXML_VERSION)).encode(),
+            ]
+        )
+    ).hexdigest()
+
+
+BODY_SCHEME = cleaning_scheme(CLEANING_CODE)
+"""Names the body-cleaning code (see :func:`body_key`): a change to any of it is a new scheme."""
+
+UNTITLED = "(untitled)"
+
+TITLE_FALLBACK_WORDS = 10
+
+FUTURE_SLACK = timedelta(days=1)
+
+
+# --- entries ------------------------------------------------------------------------------
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Convert to UTC; a naive value (a parser bug) is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _clamped(value: datetime | None, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    value = _as_utc(value)
+    return now if value > now + FUTURE_SLACK else value
+
+
+_ELLIPSIS_HTML = r"(?:…|\.{3,}|&(?:amp;)*(?:hellip|#8230|#x2026);)"
+
+_CUT_AT_END_HTML = re.compile(
+    rf"\s*(?:\[\s*{_ELLIPSIS_HTML}\s*\]|{_ELLIPSIS_HTML})\s*((?:</[a-z0-9]+>\s*)*)$",
+    re.IGNORECASE,
+)
+
+
+def _strip_cut_html(html: str) -> str:
+    """Remove a trailing cut marker from sanitized HTML (before any closing tags)."""
+    return _CUT_AT_END_HTML.sub(r"\1", html)
+
+
+def _clean_categories(categories: Iterable[str]) -> tuple[str, ...]:
+    """The distinct categories, at most ``limits.MAX_CATEGORIES`` of them, each capped."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for raw in categories:
+        if len(result) >= limits.MAX_CATEGORIES:
+            break
+        name = _capped_line(raw, limits.MAX_CATEGORY_CHARS)
+        key = name.casefold()
+        if name and key not in seen:
+            seen.add(key)
+            result.append(name)
+    return tuple(result)
+
+
+def _capped_line(raw: str, limit: int) -> str:
+    """:func:`clean_title` of ``raw``, cut to ``limit`` characters (:mod:`feeds.core.limits`)."""
+    return limits.cap_line(clean_title(limits.raw_prefix(raw, limit)), limit)
+
+
+def _is_http(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("http", "https")
+
+
+class BodySource(NamedTuple):
+    """What an entry's body is cleaned from: its content, its summary, their base URL."""
+
+    content: str | None
+    summary: str | None
+    base: str | None
+
+
+def body_source(entry: ParsedEntry) -> BodySource:
+    """The inputs of :func:`clean_body` for ``entry`` (blank content or summary is none)."""
+    # Relative URLs in a body resolve against the document's base, but a base that is not
+    # http(s) (a feed read from a file) means nothing to a reader: use the article's link.
+    base = next((u for u in (entry.base_url, entry.link) if u and _is_http(u)), None)
+    content = entry.content if entry.content and entry.content.strip() else None
+    summary = entry.summary if entry.summary and entry.summary.strip() else None
+    return BodySource(content, summary, base)
+
+
+def body_key(source: BodySource) -> str:
+    """A name for ``source`` and the cleaning code: equal keys, equal :func:`clean_body`.
+
+    The code is named by :data:`BODY_SCHEME`, so a body cleaned by another version of
+    this module, or another nh3 or lxml, is never taken for one cleaned by this one.
+    """
+    digest = hashlib.sha256(BODY_SCHEME.encode())
+    for part in source:
+        digest.update(b"\x00" if part is None else b"\x01" + part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\xff")
+    return digest.hexdigest()
+
+
+def clean_body(source: BodySource) -> Body:
+    """Sanitize the body (content, else summary) and take its text and hand-written excerpt.
+
+    ``excerpt`` is the summary's text when it is hand-written (there is content, and the
+    summary is neither cut nor the start of the body), else ``None`` — except for a
+    teaser-only entry (see :func:`normalize_entry`).
+    """
+    content, summary, base = source
+    excerpt: str | None = None
+    if content is not None:
+        content_html = sanitize_html(content, base_url=base)
+        body_text = html_to_text(content_html)
+        if summary is not None:
+            summary_text = html_to_text(sanitize_html(summary, base_url=base))
+            if summary_text and not is_cut(summary_text) and not body_text.startswith(summary_text):
+                excerpt = summary_text
+    elif summary is not None:
+        content_html = sanitize_html(summary, base_url=base)
+        summary_text = html_to_text(content_html)
+        if summary_text and is_cut(summary_text):
+            # Sanitizing again drops a paragraph that held nothing but the marker.
+            content_html = sanitize_html(_strip_cut_html(content_html), base_url=base)
+            kept = _strip_cut(summary_text)
+            excerpt = kept + CUT_MARK if kept else None
+        body_text = html_to_text(content_html)
+    else:
+        content_html = body_text = ""
+    return Body(content_html, body_text, excerpt)
+
+
+def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = None) -> CleanEntry:
+    """Clean one parsed entry; ``now`` (timezone-aware) clamps dates more than a day ahead.
+
+    The body is ``entry.content``, or ``entry.summary`` when there is no content. ``excerpt`` is
+    the summary's text when it is hand-written (there is content, and the summary is neither
+    cut nor the start of the body), else ``None`` — except for a teaser-only entry (no content,
+    summary ends in a cut marker): its body is the summary without the marker and ``excerpt`` is
+    that text followed by one ``" […]"``, so ``teaser()`` keeps it cut. An empty title becomes
+    the first ten words of the body (plus ``" […]"`` if cut) or ``"(untitled)"``.
+
+    ``body``, when given, is :func:`clean_body` of this entry's :func:`body_source`, made
+    earlier (it is most of the work): the caller vouches for it with :func:`body_key`.
+    """
+    now = _as_utc(now)
+    content_html, body_text, excerpt = body or clean_body(body_source(entry))
+
+    raw_title = limits.raw_prefix(entry.title or "", limits.MAX_TITLE_CHARS)
+    title = limits.cap_line(
+        clean_title(raw_title, is_html=entry.title_is_html), limits.MAX_TITLE_CHARS
+    )
+    if not title:
+        cut_excerpt = excerpt if excerpt and is_cut(excerpt) else None
+        title = teaser(cut_excerpt, body_text, TITLE_FALLBACK_WORDS) if body_text else UNTITLED
+
+    link = None
+    for candidate in (entry.canonical_link, entry.link):
+        if candidate and (link := canonical_url(candidate, base_url=entry.base_url)):
+            break
+
+    guid = _collapse(_legal(entry.guid)) if entry.guid else ""
+    published = _clamped(entry.published, now)
+    updated = _clamped(entry.updated, now)
+    author = _capped_line(entry.author, limits.MAX_AUTHOR_CHARS) if entry.author else ""
+
+    return CleanEntry(
+        guid=guid or None,
+        link=link,
+        title=title,
+        excerpt=excerpt,
+        content_html=content_html,
+        body_text=body_text,
+        published=published or updated,
+        updated=updated or published,
+        author=author or None,
+        categories=_clean_categories(entry.categories),
+        post_id=post_id(guid) or post_id(link),
+    )

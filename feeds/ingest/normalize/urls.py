@@ -1,0 +1,157 @@
+"""Links: URLs read as a browser reads them, resolved against a base, tracking parameters
+removed; canonical links and WordPress post ids."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
+
+from feeds.ingest.normalize.text import _legal
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+# What a browser removes from a URL before it reads it (the WHATWG URL standard, "basic URL
+# parser"): C0 controls and spaces at both ends, tabs and newlines anywhere.
+_URL_ENDS = "".join(map(chr, range(0x21)))
+
+_URL_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
+
+# ASCII characters a URL may not hold as they are: a browser sends them percent-encoded.
+_URL_UNSAFE = re.compile(r'[ "<>`{}|\\^]')
+
+
+def _browser_url(url: str) -> str:
+    """``url`` as a browser reads it, with no character that XML forbids left in it.
+
+    ``" \x0e javascript:x"`` is the ``javascript:`` URL it is to a browser; the other
+    control characters go too (lxml refuses them in an attribute), and spaces, quotes,
+    angle brackets and the like are percent-encoded, as a browser sends them.
+    """
+    url = _URL_TAB_OR_NEWLINE.sub("", url.strip(_URL_ENDS))
+    url = _legal(url).strip()
+    return _URL_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", url)
+
+
+def _absolute_split(url: str, base_url: str | None) -> tuple[str, SplitResult] | None:
+    """Resolve ``url`` against ``base_url``, with its parts; ``None`` when it stays relative."""
+    url = _browser_url(url)
+    if base_url:
+        try:
+            url = urljoin(_browser_url(base_url), url)
+        except ValueError:
+            return None
+    if url.startswith("//"):
+        url = "https:" + url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme:
+        return url, parts
+    return None
+
+
+def _absolute(url: str, base_url: str | None) -> str | None:
+    """Resolve ``url`` against ``base_url``; ``None`` when it stays relative."""
+    resolved = _absolute_split(url, base_url)
+    return None if resolved is None else resolved[0]
+
+
+# --- links --------------------------------------------------------------------------------
+
+# Dropped query parameters (compared case-insensitively). Generic names such as ``ref``,
+# ``source`` or ``from`` are kept: many sites use them for real content.
+_TRACKING_PARAMS = frozenset(
+    {
+        *("fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid"),
+        *("ttclid", "li_fat_id", "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok"),
+        *("ref_src", "ref_url", "spm", "_ga", "_gl", "oly_anon_id", "oly_enc_id", "vero_id"),
+        *("wickedid", "rb_clickid", "s_cid"),
+    }
+)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_tracking(param: str) -> bool:
+    name = unquote(param.split("=", 1)[0]).strip().lower()
+    return name.startswith("utm_") or name in _TRACKING_PARAMS
+
+
+def _without_tracking(url: str) -> str:
+    """Drop tracking parameters from an http(s) URL, keeping everything else (fragment too)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.query:
+        return url
+    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p))
+    return urlunsplit(parts._replace(query=query))
+
+
+def canonical_url(url: str, *, base_url: str | None = None) -> str | None:
+    """Return ``url`` in canonical form, or ``None`` when it is not an http(s) URL.
+
+    Resolved against ``base_url``; scheme and host lower-cased; default port, fragment, empty
+    query parameters and tracking parameters (``utm_*``, ``fbclid``, ``gclid``, …) dropped; the
+    other parameters kept in their order and encoding; an empty path becomes ``/``.
+    """
+    absolute = _absolute(_legal(url), base_url)
+    if absolute is None:
+        return None
+    try:
+        parts = urlsplit(absolute)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in _DEFAULT_PORTS or not host or any(c.isspace() for c in host):
+        return None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{host}:{port}"
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    if userinfo:
+        netloc = f"{userinfo}@{netloc}"
+    query = urlsplit(_without_tracking(absolute)).query
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+_POST_PARAM = re.compile(r"^p=0*([1-9][0-9]{0,18})$")
+
+
+def post_id(url: str | None) -> str | None:
+    """Return the WordPress post id of ``url`` as ``"host?p=123"``, else ``None``.
+
+    Accepts links and GUIDs of the form ``https://host/?p=123`` (also ``/index.php?p=123`` and
+    sub-folder installs, whose folder is kept: ``"host/blog?p=123"``); the host is kept as
+    written (lower-cased), the scheme and other parameters do not matter, leading zeros are dropped.
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host:
+        return None
+    path = parts.path
+    if path.endswith("/index.php"):
+        path = path[: -len("index.php")]
+    if path and not path.endswith("/"):
+        return None
+    ids = [m.group(1) for p in parts.query.split("&") if (m := _POST_PARAM.match(p))]
+    if len(ids) != 1:
+        return None
+    return f"{host}{path.rstrip('/')}?p={ids[0]}"

@@ -1,0 +1,68 @@
+"""RSS 2.0 and Atom 1.0 without feedparser: :func:`fast_parse` reads a document with
+lxml and returns exactly the dicts feedparser would, or ``None`` (feedparser reads it then)."""
+
+from __future__ import annotations
+
+import re
+import xml.parsers.expat
+import xml.sax
+from typing import Any
+
+import lxml.etree
+import lxml.html
+from feedparser.encodings import convert_to_utf8
+
+from feeds.ingest.parse.common import _BENIGN_BOZO
+from feeds.ingest.parse.fast_elements import Decline
+from feeds.ingest.parse.fast_reader import FastReader
+
+# feedparser's api.replace_doctype rewrites the prolog when it holds a DOCTYPE or ENTITY.
+_PROLOG_DECLARATION = re.compile(rb"<!(?!--)")
+
+_FIRST_ELEMENT = re.compile(rb"<\w")
+
+_SECURE_XML = lxml.etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+
+_ATOM_ROOT = "{http://www.w3.org/2005/Atom}feed"
+
+
+def fast_parse(
+    content: bytes, fp_headers: dict[str, str]
+) -> tuple[str, dict[str, Any], list[dict[str, Any]]] | None:
+    """(version, feed dict, entry dicts) exactly as feedparser gives them, or ``None``."""
+    result: dict[str, Any] = {}
+    # feedparser's own decoding (RFC 3023 rules, BOM, XML declaration), so both readers
+    # see the same UTF-8 bytes with the same rewritten XML declaration.
+    data = convert_to_utf8(fp_headers, content, result)
+    if not result.get("encoding"):
+        return None  # feedparser would use its loose parser
+    bozo = result.get("bozo_exception")
+    if bozo is not None and not isinstance(bozo, _BENIGN_BOZO):
+        return None
+    first = _FIRST_ELEMENT.search(data)
+    if first is None or _PROLOG_DECLARATION.search(data, 0, first.start()):
+        return None
+    try:
+        # feedparser's strict parser is expat: what expat rejects, feedparser recovers
+        # with a warning. This costs ~5 µs per entry.
+        expat = xml.parsers.expat.ParserCreate(None, " ")
+        expat.Parse(data, True)
+        root = lxml.etree.fromstring(data, _SECURE_XML)
+    except (xml.parsers.expat.ExpatError, lxml.etree.XMLSyntaxError, ValueError):
+        return None
+    try:
+        reader = FastReader(data, fp_headers["content-location"])
+        if root.tag == "rss":
+            return reader.rss(root)
+        if root.tag == _ATOM_ROOT:
+            return reader.atom(root)
+    except Decline:
+        return None
+    return None

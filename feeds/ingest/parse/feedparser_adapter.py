@@ -1,0 +1,255 @@
+"""RSS and Atom through feedparser, the only module that calls it: its result dicts become
+a :class:`~feeds.types.ParsedFeed` here (and the fast reader's, which are the same dicts)."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from feeds.errors import NotAFeedError, ParseError
+from feeds.ingest.parse import fast_xml
+from feeds.ingest.parse.common import (
+    _BENIGN_BOZO,
+    _HTML_TYPES_IN_DETAIL,
+    _dedupe,
+    _describe,
+    _mapping,
+    _shorten,
+    _text,
+    _text_to_html,
+)
+from feeds.ingest.parse.defuse import _defuse_entities
+from feeds.ingest.parse.sniff import (
+    _document_base,
+    _looks_like_html,
+    _media_type,
+    discover_feed_links,
+)
+from feeds.types import ParsedEntry, ParsedFeed
+
+# sy:updatePeriod (http://web.resource.org/rss/1.0/modules/syndication/) in minutes.
+_SY_PERIOD_MINUTES = {
+    "hourly": 60,
+    "daily": 1440,
+    "weekly": 10080,
+    "monthly": 43200,
+    "yearly": 525600,
+}
+
+# --- RSS and Atom (feedparser) -------------------------------------------------------------
+
+
+def _parse_xml_feed(
+    content: bytes, *, url: str, headers: dict[str, str], media_type: str, fast_path: bool
+) -> ParsedFeed:
+    fp_headers = dict(headers)
+    # feedparser resolves xml:base against Content-Location; give it the request URL
+    # so entry/content bases come out absolute.
+    fp_headers["content-location"] = _document_base(url, headers)
+    # With headers but no Content-Type, feedparser assumes ISO-8859-1 and flags the
+    # document; application/xml gives the same decoding as no headers at all
+    # (XML declaration, then BOM, then UTF-8; see feedparser/encodings.py).
+    fp_headers.setdefault("content-type", "application/xml")
+    fp_headers.pop("content-encoding", None)  # the body is already decoded
+    content, defused = _defuse_entities(content)
+    # A document that had entity declarations has a DTD, which the fast reader declines.
+    fast = fast_xml.fast_parse(content, fp_headers) if fast_path and not defused else None
+    if fast is not None:
+        return _parsed_feed(url, headers, *fast, warning=None)
+    try:
+        with warnings.catch_warnings():
+            # feedparser (and the sgmllib fallback it carries) may warn on odd
+            # input; those are facts about the document, reported through bozo.
+            warnings.simplefilter("ignore")
+            # A byte *stream*, never bytes or str: feedparser treats a str as a URL
+            # or a file name, and even tries open() on bytes before parsing them.
+            result = feedparser.parse(
+                io.BytesIO(content),
+                response_headers=fp_headers,
+                sanitize_html=False,
+                resolve_relative_uris=False,
+            )
+    # feedparser reports document problems as bozo, but a hostile document can
+    # still trip a bug inside it (RecursionError, ValueError, ...). Anything it
+    # raises is about these bytes, so it becomes a ParseError with its cause.
+    except Exception as exc:
+        raise ParseError(url, f"feedparser failed: {_describe(exc)}") from exc
+
+    version = _text(dict.get(result, "version")) or ""
+    feed: dict[str, Any] = _mapping(dict.get(result, "feed"))
+    raw_entries = dict.get(result, "entries")
+    entries_in = (
+        [e for e in raw_entries if isinstance(e, dict)] if isinstance(raw_entries, list) else []
+    )
+    bozo_exc = dict.get(result, "bozo_exception") if dict.get(result, "bozo") else None
+    feed_title = _text(dict.get(feed, "title"))
+
+    if not version:
+        if _looks_like_html(content, media_type):
+            raise NotAFeedError(url, discover_feed_links(content, _document_base(url, headers)))
+        if not entries_in and not feed_title:
+            if bozo_exc is not None:
+                raise ParseError(url, f"not a readable feed: {_describe(bozo_exc)}")
+            raise ParseError(url, "not an RSS, Atom or JSON feed")
+
+    warning = None
+    if bozo_exc is not None and not isinstance(bozo_exc, _BENIGN_BOZO):
+        warning = _shorten(f"recovered from {_describe(bozo_exc)}")
+    if defused:
+        removed = f"removed {defused} unsafe entity declaration(s) (nested, external or oversized)"
+        warning = f"{removed}; {warning}" if warning else removed
+    return _parsed_feed(url, headers, version, feed, entries_in, warning=warning)
+
+
+def _parsed_feed(
+    url: str,
+    headers: Mapping[str, str],
+    version: str,
+    feed: dict[str, Any],
+    entries_in: list[dict[str, Any]],
+    *,
+    warning: str | None,
+) -> ParsedFeed:
+    """feedparser's (or the fast reader's) feed and entry dicts → :class:`ParsedFeed`."""
+    feed_title = _text(dict.get(feed, "title"))
+    feed_link = _text(dict.get(feed, "link"))
+    feed_author = _author(feed) if version.startswith("atom") else None
+    doc_base = _document_base(url, headers)
+    entries = tuple(_fp_entry(e, doc_base, feed_link, feed_author) for e in entries_in)
+    return ParsedFeed(
+        url=url,
+        format=version or "unknown",
+        title=feed_title,
+        link=feed_link,
+        subtitle=_text(dict.get(feed, "subtitle")),
+        ttl_minutes=_ttl_minutes(feed),
+        entries=entries,
+        warning=warning,
+    )
+
+
+def _fp_entry(
+    entry: dict[str, Any], doc_base: str, feed_link: str | None, feed_author: str | None
+) -> ParsedEntry:
+    """One feedparser entry → :class:`ParsedEntry`.
+
+    ``base_url`` is the xml:base in effect for the body (or summary) when the
+    document sets one, else the entry's link, else the feed's link, else the
+    document's own URL. feedparser reports the document URL as the base when
+    there is no xml:base, so that value counts as "no xml:base".
+    """
+    # dict.get, not entry.get: FeedParserDict maps missing keys to others (updated →
+    # published) and warns about it; we want exactly what the document said.
+    title_detail = _mapping(dict.get(entry, "title_detail"))
+    summary_detail = _mapping(dict.get(entry, "summary_detail"))
+    link = _text(dict.get(entry, "link"))
+
+    content, content_base, content_values = _fp_content(dict.get(entry, "content"))
+    summary = _text(dict.get(entry, "summary"))
+    if summary is not None and summary in content_values:
+        # feedparser copies the body into ``summary`` when there is no separate
+        # description; that copy is not a hand-written excerpt.
+        summary = None
+    elif summary is not None and _detail_type(summary_detail) == "text/plain":
+        summary = _text_to_html(summary)
+
+    xml_base = content_base or (
+        _text(dict.get(summary_detail, "base")) if summary is not None else None
+    )
+    if xml_base == doc_base:
+        xml_base = None
+    base = xml_base or link or feed_link or doc_base
+    return ParsedEntry(
+        guid=_text(dict.get(entry, "id")),
+        link=link,
+        title=_text(dict.get(entry, "title")),
+        title_is_html=_detail_type(title_detail) in _HTML_TYPES_IN_DETAIL,
+        summary=summary,
+        content=content,
+        published=_struct_to_utc(dict.get(entry, "published_parsed")),
+        updated=_struct_to_utc(dict.get(entry, "updated_parsed")),
+        author=_author(entry) or feed_author,
+        categories=_dedupe(_tag_terms(dict.get(entry, "tags"))),
+        base_url=base or None,
+    )
+
+
+def _fp_content(raw: object) -> tuple[str | None, str | None, set[str]]:
+    """(body HTML, its base, every raw content value) from feedparser's ``content`` list.
+
+    HTML (or XHTML) wins over plain text; plain text is escaped into paragraphs.
+    """
+    if not isinstance(raw, list):
+        return None, None, set()
+    items = [_mapping(c) for c in raw]
+    values = {v for c in items if (v := _text(dict.get(c, "value"))) is not None}
+    for wanted in (_HTML_TYPES_IN_DETAIL, frozenset({"text/plain"})):
+        for item in items:
+            value = _text(dict.get(item, "value"))
+            if value is not None and _detail_type(item) in wanted:
+                body = value if wanted is _HTML_TYPES_IN_DETAIL else _text_to_html(value)
+                return body, _text(dict.get(item, "base")), values
+    return None, None, values
+
+
+def _detail_type(detail: dict[str, Any]) -> str:
+    return _media_type(_text(dict.get(detail, "type")) or "")
+
+
+def _author(context: dict[str, Any]) -> str | None:
+    """The author's name only: ``author_detail.name``, else the ``author`` string."""
+    detail = _mapping(dict.get(context, "author_detail"))
+    return _text(dict.get(detail, "name")) or _text(dict.get(context, "author"))
+
+
+def _tag_terms(raw: object) -> Iterable[str]:
+    if not isinstance(raw, list):
+        return
+    for tag in raw:
+        tag_map = _mapping(tag)
+        term = _text(dict.get(tag_map, "term")) or _text(dict.get(tag_map, "label"))
+        if term is not None:
+            yield term
+
+
+def _struct_to_utc(value: object) -> datetime | None:
+    """feedparser's ``*_parsed`` (a ``time.struct_time`` in UTC) → aware UTC datetime.
+
+    Impossible values (year 0, month 13, a leap second) give ``None`` or are
+    clamped rather than raising.
+    """
+    if not isinstance(value, tuple) or len(value) < 6:  # struct_time is a tuple
+        return None
+    parts = value[:6]
+    if not all(isinstance(p, int) for p in parts):
+        return None
+    year, month, day, hour, minute, second = parts
+    try:
+        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _ttl_minutes(feed: dict[str, Any]) -> int | None:
+    """RSS ``<ttl>``, else ``sy:updatePeriod`` / ``sy:updateFrequency``, in minutes."""
+    ttl = _positive_int(dict.get(feed, "ttl"))
+    if ttl is not None:
+        return ttl
+    period = (_text(dict.get(feed, "sy_updateperiod")) or "").lower()
+    if period not in _SY_PERIOD_MINUTES:
+        return None
+    frequency = _positive_int(dict.get(feed, "sy_updatefrequency")) or 1
+    return max(1, round(_SY_PERIOD_MINUTES[period] / frequency))
+
+
+def _positive_int(value: object) -> int | None:
+    text = _text(value)
+    if text is None or not text.isdecimal() or len(text) > 9:
+        return None
+    number = int(text)
+    return number if number > 0 else None

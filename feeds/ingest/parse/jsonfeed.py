@@ -1,0 +1,111 @@
+"""JSON Feed 1.0 and 1.1 (https://www.jsonfeed.org/version/1.1/) → :class:`ParsedFeed`."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from feeds.errors import ParseError
+from feeds.ingest.parse.common import _dedupe, _describe, _text_to_html
+from feeds.types import ParsedEntry, ParsedFeed
+
+_JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/(?P<version>[^/\s]+)/?$")
+
+# --- JSON Feed ---------------------------------------------------------------------------
+
+
+def _parse_json_feed(content: bytes, *, url: str, base: str) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (https://www.jsonfeed.org/version/1.1/); wrong-typed fields are ignored."""
+    try:
+        doc = json.loads(content)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ParseError(url, f"invalid JSON: {_describe(exc)}") from exc
+    if not isinstance(doc, dict):
+        raise ParseError(url, "JSON but not a JSON Feed (not an object)")
+    match = _JSON_FEED_VERSION.match(_json_str(doc.get("version")) or "")
+    if match is None:
+        raise ParseError(url, "JSON but not a JSON Feed (no jsonfeed.org version)")
+    version = match["version"]
+    fmt = {"1": "json10", "1.0": "json10", "1.1": "json11"}.get(version, "json")
+
+    home = _json_str(doc.get("home_page_url"))
+    feed_base = home or _json_str(doc.get("feed_url")) or base
+    feed_author = _json_author(doc)
+    items = doc.get("items")
+    entries = tuple(
+        _json_entry(item, feed_base, feed_author)
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, dict)
+    )
+    return ParsedFeed(
+        url=url,
+        format=fmt,
+        title=_json_str(doc.get("title")),
+        link=home,
+        subtitle=_json_str(doc.get("description")),
+        entries=entries,
+    )
+
+
+def _json_entry(item: dict[str, Any], feed_base: str, feed_author: str | None) -> ParsedEntry:
+    raw_id = item.get("id")
+    guid = (
+        str(raw_id)
+        if isinstance(raw_id, int | float) and not isinstance(raw_id, bool)
+        else _json_str(raw_id)
+    )
+    link = _json_str(item.get("url")) or _json_str(item.get("external_url"))
+    content_html = _json_str(item.get("content_html"))
+    content_text = _json_str(item.get("content_text"))
+    summary = _json_str(item.get("summary"))
+    tags = item.get("tags")
+    return ParsedEntry(
+        guid=guid,
+        link=link,
+        title=_json_str(item.get("title")),
+        summary=_text_to_html(summary) if summary is not None else None,
+        content=content_html or (_text_to_html(content_text) if content_text is not None else None),
+        published=_rfc3339_to_utc(item.get("date_published")),
+        updated=_rfc3339_to_utc(item.get("date_modified")),
+        # "If not specified in an item, then the top-level authors ... are the authors"
+        author=_json_author(item) or feed_author,
+        categories=_dedupe(
+            t for t in (tags if isinstance(tags, list) else []) if isinstance(t, str) and t.strip()
+        ),
+        base_url=link or feed_base or None,
+    )
+
+
+def _json_author(obj: dict[str, Any]) -> str | None:
+    """``authors[0].name`` (1.1), else ``author.name`` (1.0)."""
+    authors = obj.get("authors")
+    if isinstance(authors, list):
+        for author in authors:
+            if isinstance(author, dict) and (name := _json_str(author.get("name"))):
+                return name
+    author = obj.get("author")
+    if isinstance(author, dict):
+        return _json_str(author.get("name"))
+    return None
+
+
+def _json_str(value: object) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _rfc3339_to_utc(value: object) -> datetime | None:
+    """RFC 3339 → aware UTC; a missing offset is read as UTC; anything unreadable → ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC equivalent
+        return None

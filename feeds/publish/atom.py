@@ -1,0 +1,220 @@
+"""Atom 1.0 (RFC 4287): the renderer (feedgen) and the pre-publish checker.
+
+Valid every time: absolute ids, an author, ``rel="self"``; ``<source>`` carries each
+entry's provenance (RFC 4287 §4.2.11) and its ``updated``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from feedgen.entry import FeedEntry
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from feeds.config import OutputConfig
+from feeds.ingest.normalize import teaser
+from feeds.publish.documents import DocLinks, feed_id, subscription_links
+from feeds.publish.embeds import publishable
+from feeds.publish.markup import (
+    ATOM_NS,
+    EMPTY_UPDATED,
+    IRI_BAD_RE,
+    add_categories,
+    archive_marker,
+    as_uri,
+    entry_author,
+    entry_title,
+    extra_links,
+    http_uri,
+    newest_first,
+    own_document_parser,
+    serialize,
+    source_title,
+    xml_text,
+)
+from feeds.types import StoredEntry
+from feeds.version import PROJECT_URL, __version__
+
+_A = f"{{{ATOM_NS}}}"
+
+# RFC 4287 §3.3 date-time: upper-case T and Z, offset required.
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def _rfc3339(value: datetime) -> str:
+    # isoformat pads the year to 4 digits, as RFC 3339 wants; strftime's %Y does not
+    return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+
+
+def render_atom(
+    output: OutputConfig,
+    entries: Sequence[StoredEntry],
+    links: DocLinks | None = None,
+    *,
+    capped: bool = True,
+) -> bytes:
+    """Build the Atom document for ``output`` from stored entries (newest first, capped).
+
+    ``capped``: at most ``max_entries`` (the subscription document); an archive
+    page passes False and gets every entry it is given.
+    """
+    stories = newest_first(entries, output.max_entries if capped else None)
+    newest = max((e.updated for e in stories), default=EMPTY_UPDATED)
+    links = links or subscription_links(output, "atom", 0)
+
+    fg = FeedGenerator()
+    fg.id(feed_id(output))
+    fg.title(xml_text(output.title))
+    if output.subtitle:
+        fg.subtitle(xml_text(output.subtitle))
+    fg.author({"name": xml_text(output.author).strip() or "feeds"})
+    fg.link(href=links.self_href, rel="self", type="application/atom+xml")
+    fg.updated(newest)
+    fg.generator("feeds", version=__version__, uri=PROJECT_URL)
+    for story in stories:
+        _add_entry(fg, story, output)
+    raw: bytes = fg.atom_str(pretty=False, encoding="UTF-8")
+    return _finish(raw, stories, links)
+
+
+def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> None:
+    fe = fg.add_entry(order="append")
+    fe.id(as_uri(story.id))
+    title = entry_title(story)
+    fe.title(title)
+    fe.updated(story.updated)
+    fe.published(story.published)
+    author = entry_author(story)
+    if author:  # a blank name is not an author (RFC 4287 §3.2.1 requires a name)
+        fe.author({"name": author})
+    link = http_uri(story.link)
+    if link:
+        fe.link(href=link, rel="alternate", type="text/html")
+    summary = xml_text(teaser(story.excerpt, story.body_text, output.summary_words))
+    content = xml_text(publishable(story.content_html, output.iframes))
+    _add_text(fe, title, summary, content, has_link=bool(link))
+    add_categories(fe, story)
+
+
+def _add_text(fe: FeedEntry, title: str, summary: str, content: str, *, has_link: bool) -> None:
+    """The entry's summary and content; an entry with no text at all says its title.
+
+    A blank body is left out rather than written empty (the W3C validator warns on an
+    empty content); RFC 4287 §4.1.1 then wants an alternate link, and the validator
+    some text: the title stands in for the missing summary (as RSS's description
+    does), or for the content when there is no link either.
+    """
+    if summary.strip():
+        fe.summary(summary, type="text")
+    if content.strip():
+        fe.content(content, type="html")
+    elif not has_link:
+        fe.content(html.escape(title, quote=False), type="html")
+    elif not summary.strip():
+        fe.summary(title, type="text")
+
+
+def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> bytes:
+    """Add ``<source>`` provenance (feedgen cannot write its id), the archive and hub
+    links, and serialize canonically."""
+    parser = own_document_parser(remove_blank_text=True)
+    root = etree.fromstring(raw, parser)
+    for tag in ("updated", "published"):
+        for element in root.iter(_A + tag):
+            element.text = _rfc3339(datetime.fromisoformat(element.text or ""))
+    for element, story in zip(root.iter(_A + "entry"), stories, strict=True):
+        element.append(_source_element(story))
+    anchor = root.find(_A + "link[@rel='self']")
+    assert anchor is not None
+    for element in reversed(extra_links(_A + "link", links)):
+        anchor.addnext(element)
+    if links.archive:
+        root.insert(0, archive_marker(root))
+    return serialize(root)
+
+
+def _source_element(story: StoredEntry) -> etree._Element:
+    """RFC 4287 §4.2.11: the feed this entry was copied from."""
+    source = etree.Element(_A + "source")
+    ident = (
+        http_uri(story.source_url)
+        or http_uri(story.source_link)
+        or f"tag:feeds.invalid,2026:source/{story.source}"
+    )
+    etree.SubElement(source, _A + "id").text = ident
+    etree.SubElement(source, _A + "title").text = source_title(story)
+    # The source feed changed at the latest when this entry did (RFC 4287 §4.2.11:
+    # source SHOULD carry updated); the store keeps no other date of the source feed.
+    etree.SubElement(source, _A + "updated").text = _rfc3339(story.updated)
+    site = http_uri(story.source_link)
+    if site:
+        etree.SubElement(source, _A + "link", rel="alternate", type="text/html", href=site)
+    feed_url = http_uri(story.source_url)
+    if feed_url:
+        etree.SubElement(source, _A + "link", rel="self", href=feed_url)
+    return source
+
+
+def check_atom(data: bytes) -> list[str]:
+    """Pre-publish validation: the RFC 4287 rules our output must meet. Empty list = valid."""
+    problems: list[str] = []
+    try:
+        parser = own_document_parser()
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        return [f"not well-formed XML: {exc}"]
+    if root.tag != _A + "feed":
+        return [f"root element is {root.tag!r}, not atom:feed"]
+    _check_required(root, "feed", ("id", "title", "updated"), problems)
+    if not any(link.get("rel") == "self" for link in root.findall(_A + "link")):
+        problems.append("feed: no link rel='self'")
+    feed_has_author = root.find(_A + "author") is not None
+    ids: set[str] = set()
+    for n, entry in enumerate(root.iter(_A + "entry")):
+        where = f"entry[{n}]"
+        _check_required(entry, where, ("id", "title", "updated"), problems)
+        for single in ("summary", "content", "published"):
+            if len(entry.findall(_A + single)) > 1:
+                problems.append(f"{where}: more than one atom:{single}")
+        if not feed_has_author and entry.find(_A + "author") is None:
+            problems.append(f"{where}: no atom:author and the feed has none")
+        ident = entry.findtext(_A + "id") or ""
+        if ident in ids:
+            problems.append(f"{where}: atom:id {ident!r} repeats an earlier entry")
+        ids.add(ident)
+        for content in entry.findall(_A + "content"):
+            if content.get("type", "text") in ("text", "html") and len(content):
+                problems.append(f"{where}: atom:content of type text/html has child elements")
+    for element in root.iter(_A + "id"):
+        value = (element.text or "").strip()
+        if not _SCHEME_RE.match(value) or IRI_BAD_RE.search(value):
+            problems.append(f"atom:id {value!r} is not an absolute IRI")
+    for tag in ("updated", "published"):
+        for element in root.iter(_A + tag):
+            if not _DATE_RE.match(element.text or ""):
+                problems.append(f"atom:{tag} {element.text!r} is not an RFC 3339 date-time")
+    for link in root.iter(_A + "link"):
+        href = link.get("href")
+        if href is None or IRI_BAD_RE.search(href):
+            problems.append(f"atom:link href {href!r} is not a valid IRI")
+    for author in root.iter(_A + "author"):
+        if not (author.findtext(_A + "name") or "").strip():
+            problems.append("atom:author without a name")
+    for category in root.iter(_A + "category"):
+        if not category.get("term"):
+            problems.append("atom:category without a term")
+    return problems
+
+
+def _check_required(
+    element: etree._Element, where: str, names: Sequence[str], problems: list[str]
+) -> None:
+    for name in names:
+        count = len(element.findall(_A + name))
+        if count != 1:
+            problems.append(f"{where}: {count} atom:{name} elements (exactly one required)")

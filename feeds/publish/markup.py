@@ -1,0 +1,153 @@
+"""What the Atom and RSS documents share: XML-safe text, http(s) links as URIs, the
+entry fields capped (:mod:`feeds.core.limits`), and the lxml parser and serializer of the
+documents we build."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from feedgen.entry import FeedEntry
+from lxml import etree
+
+from feeds.core import limits
+from feeds.types import StoredEntry
+
+if TYPE_CHECKING:
+    from feeds.publish.documents import DocLinks
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+FH_NS = "http://purl.org/syndication/history/1.0"
+#: The ``updated`` date of a document with no entries: a fixed date, so the same input
+#: gives the same bytes (never "now"); 1970 would read as a broken clock to readers and
+#: to the W3C Feed Validator ("Implausible date").
+EMPTY_UPDATED = datetime(2026, 1, 1, tzinfo=UTC)
+
+# RFC 3987: no white space, no characters outside the IRI grammar, only valid %-escapes.
+IRI_BAD_RE = re.compile(r'[\s<>"{}|\\^`\x00-\x1f\x7f]|%(?![0-9A-Fa-f]{2})')
+# Characters that XML 1.0 forbids (§2.2); a stranger's text may carry them.
+_XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    return _XML_ILLEGAL_RE.sub("", value)
+
+
+def iri_ok(value: str | None) -> bool:
+    return bool(value) and not IRI_BAD_RE.search(value or "")
+
+
+def http_iri(value: str | None) -> str | None:
+    if value and iri_ok(value) and urlsplit(value).scheme in ("http", "https"):
+        return value
+    return None
+
+
+def http_uri(value: str | None) -> str | None:
+    """An http(s) IRI as a URI (see :func:`as_uri`), or None."""
+    iri = http_iri(value)
+    return None if iri is None else as_uri(iri)
+
+
+# What RFC 2396 lets a URI hold besides letters and digits: what the W3C Feed Validator
+# checks ids and links against ("id must be a full and valid URL", "IRI found where URL
+# expected", and hrefs too long for its IDNA trick).
+_URI_CHARS = ";/?:@&=+$.-_!~*'()%,#"
+_URI_RE = re.compile(r"[0-9A-Za-z" + re.escape(_URI_CHARS) + r"]*")
+
+
+def as_uri(iri: str) -> str:
+    """``iri`` with URI characters only (RFC 3987 §3.1): an http(s) host in IDNA, the other
+    characters outside RFC 2396 percent-encoded as UTF-8. The same IRI always gives the
+    same URI, so an id stays stable."""
+    if _URI_RE.fullmatch(iri):
+        return iri
+    parts = urlsplit(iri)
+    if parts.scheme.lower() not in ("http", "https"):
+        return quote(iri, safe=_URI_CHARS)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        host = parts.hostname or ""
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+            port = f":{parts.port}" if parts.port is not None else ""
+        except (UnicodeError, ValueError):
+            netloc = quote(netloc, safe=_URI_CHARS + "[]")
+        else:
+            userinfo = netloc.rpartition("@")[0]
+            netloc = (f"{quote(userinfo, safe=_URI_CHARS)}@" if userinfo else "") + (
+                ascii_host + port
+            )
+    path, query, fragment = (quote(p, safe=_URI_CHARS) for p in parts[2:])
+    return urlunsplit((parts.scheme, netloc, path, query, fragment))
+
+
+def newest_first(entries: Sequence[StoredEntry], limit: int | None) -> list[StoredEntry]:
+    stories = sorted(entries, key=lambda e: (e.published, e.id), reverse=True)
+    return stories if limit is None else stories[:limit]
+
+
+def source_title(story: StoredEntry) -> str:
+    return limits.cap_line(xml_text(story.source_title), limits.MAX_TITLE_CHARS)
+
+
+def entry_title(story: StoredEntry) -> str:
+    return limits.cap_line(xml_text(story.title), limits.MAX_TITLE_CHARS) or "(untitled)"
+
+
+def entry_author(story: StoredEntry) -> str:
+    return limits.cap_line(xml_text(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
+
+
+def categories(story: StoredEntry) -> list[str]:
+    """The categories to publish: capped in number and length (:mod:`feeds.core.limits`), also
+    for entries stored before the caps."""
+    return list(limits.first_categories(xml_text(t) for t in story.categories))
+
+
+def add_categories(fe: FeedEntry, story: StoredEntry) -> None:
+    # One call with the whole list: feedgen rebuilds its category list on every call,
+    # so a call per category is quadratic.
+    terms = categories(story)
+    if terms:
+        fe.category([{"term": term} for term in terms])
+
+
+def own_document_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
+    """A parser for the documents we build: no entities, no network, and ``huge_tree``, since
+    a body may hold a text node over libxml2's 10,000,000-byte default (publishing such an
+    entry raised and stopped every output)."""
+    return etree.XMLParser(
+        remove_blank_text=remove_blank_text,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+    )
+
+
+def serialize(root: etree._Element) -> bytes:
+    archived = root.find(f".//{{{FH_NS}}}archive") is not None
+    etree.cleanup_namespaces(root, top_nsmap={"fh": FH_NS} if archived else None)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def archive_marker(root: etree._Element) -> etree._Element:
+    return etree.Element(f"{{{FH_NS}}}archive", nsmap={"fh": FH_NS})
+
+
+def extra_links(tag: str, links: DocLinks) -> list[etree._Element]:
+    """``hub``, ``current``, ``prev-archive``, ``next-archive`` links, in a fixed order."""
+    extra: list[etree._Element] = []
+    for rel, href in (
+        ("hub", links.hub),
+        ("current", links.current),
+        ("prev-archive", links.prev_archive),
+        ("next-archive", links.next_archive),
+    ):
+        if href:
+            extra.append(etree.Element(tag, rel=rel, href=href))
+    return extra
