@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from lxml import etree
+from lxml import html as lxml_html
 
 from feeds.app import cli
 from feeds.errors import FetchError
@@ -373,3 +374,32 @@ def test_the_daemon_goes_on_past_a_source_that_breaks(
     assert source_errors(folder / "config.toml")["bravo"] == (
         "RecursionError: injected into the parse (while reading the document)"
     )
+
+
+# --- a tag shown inside an attribute (found by the pipeline fuzzer) ------------------------
+
+TAG_IN_ALT = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Alt</title><link>https://alt.example/</link>
+<description>Alt text</description>
+<item><title>Pictured</title><link>https://alt.example/p</link><guid>https://alt.example/p</guid>
+<description>&lt;p&gt;&lt;img src="https://alt.example/p.png" alt='&lt;IMG SRC="'&gt;"
+onerror=alert(1)&amp;gt;&lt;/p&gt;</description>
+</item>
+</channel></rss>
+"""
+
+
+def test_a_tag_inside_an_attribute_reaches_no_reader_as_a_tag(folder: Path) -> None:
+    (folder / "alt.rss").write_text(TAG_IN_ALT, encoding="utf-8")
+    config = write_config(folder, {"alt": "alt.rss", "good": "good.rss"})
+    assert refresh(config).exit_code == 0
+    atom, rss = folder / "out" / "all.atom", folder / "out" / "all.rss"
+    validate_independently(atom)
+    # The validator finds image URLs with a pattern: it took the alt's "SRC=" for one and
+    # reported its ">" (InvalidUriChar). Written &#61;, the alt text is the same.
+    assert_w3c_valid(atom, rss)
+    items = json.loads((folder / "out" / "all.json").read_text(encoding="utf-8"))["items"]
+    (pictured,) = [item for item in items if item["title"] == "Pictured"]
+    assert 'alt="&lt;IMG SRC&#61;&quot;"' in pictured["content_html"]
+    image = lxml_html.fromstring(pictured["content_html"]).find(".//img")
+    assert image is not None and image.get("alt") == '<IMG SRC="'

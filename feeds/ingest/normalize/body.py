@@ -260,4 +260,26 @@ def _sanitize_markup(html: str, base_url: str | None) -> str:
     _clean_tree(root, base_url)
     cleaned = _NH3.clean(_inner_html(root))
     # nh3 writes U+00A0 as &nbsp;, which is not an XML entity.
-    return _legal(cleaned.replace("&nbsp;", "\u00a0")).strip()
+    return _plain_attribute_values(_legal(cleaned.replace("&nbsp;", "\u00a0"))).strip()
+
+
+# An attribute and its value as nh3 writes them: double quotes, a quote inside as &quot;.
+_ATTRIBUTE = re.compile(r'(\s[a-z][a-z0-9-]*)="([^"]*)"')
+
+
+def _plain_attribute_values(html: str) -> str:
+    """``=`` inside the values of attributes that hold text (``alt``, ``title``) written as
+    ``&#61;``: the same text to an HTML parser, but a value such as ``alt="&lt;IMG SRC="``
+    no longer reads as an ``src=`` to readers and checkers that find URLs in markup with a
+    pattern rather than a parser (the W3C Feed Validator is one: it took ``>`` for the
+    image's URL). URL attributes keep their ``=`` (query strings)."""
+    if '="' not in html:
+        return html
+    return _ATTRIBUTE.sub(_plain_value, html)
+
+
+def _plain_value(match: re.Match[str]) -> str:
+    name, value = match.group(1), match.group(2)
+    if "=" not in value or name.strip() in _URL_ATTRIBUTES:
+        return match.group(0)
+    return f'{name}="{value.replace("=", "&#61;")}"'
