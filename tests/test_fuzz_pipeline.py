@@ -176,5 +176,6 @@ def test_a_hostile_document_never_stops_a_refresh(document: Document) -> None:
             check_outputs(folder / "out")
         except BaseException:
             if KEEP_FAILURES:
+                Path(KEEP_FAILURES).mkdir(parents=True, exist_ok=True)
                 shutil.copytree(folder, tempfile.mkdtemp(dir=KEEP_FAILURES), dirs_exist_ok=True)
             raise
