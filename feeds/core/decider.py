@@ -53,8 +53,8 @@ class KeepApart:
 
 
 @dataclass(frozen=True)
-class Insert:
-    """Save the first copy of a new story, published as ``entry_id``."""
+class _Copy:
+    """What saving a copy needs: its keys, its text, the story it belongs to, its signature."""
 
     keys: Keys
     entry: CleanEntry
@@ -62,8 +62,17 @@ class Insert:
     signature: Signature | None
     body_key: str | None
     reason: str
+
+
+@dataclass(frozen=True)
+class _ScoredCopy(_Copy):
     scores: Mapping[str, float | str] = field(default_factory=dict)
     dropped: bool = False
+
+
+@dataclass(frozen=True)
+class Insert(_ScoredCopy):
+    """Save the first copy of a new story, published as ``entry_id``."""
 
     @property
     def change(self) -> Change:
@@ -71,17 +80,8 @@ class Insert:
 
 
 @dataclass(frozen=True)
-class Merge:
+class Merge(_ScoredCopy):
     """Save another copy of the stored story ``entry_id`` (``reason``: the rule that matched)."""
-
-    keys: Keys
-    entry: CleanEntry
-    entry_id: str
-    signature: Signature | None
-    body_key: str | None
-    reason: str
-    scores: Mapping[str, float | str] = field(default_factory=dict)
-    dropped: bool = False
 
     @property
     def change(self) -> Change:
@@ -89,15 +89,9 @@ class Merge:
 
 
 @dataclass(frozen=True)
-class Update:
+class Update(_Copy):
     """Replace the text of the source's copy (of the story ``entry_id``)."""
 
-    keys: Keys
-    entry: CleanEntry
-    entry_id: str
-    signature: Signature | None
-    body_key: str | None
-    reason: str
     dropped: bool = False
 
     @property
