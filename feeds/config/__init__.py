@@ -15,10 +15,12 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from feeds.config.checker import _Checker
+from feeds.config.filters import FILTER_KEYS, rule_set
 from feeds.config.model import (
     FORMATS,
     LOCAL_URL,
@@ -39,7 +41,9 @@ from feeds.config.sections import (
     _with_source_http,
 )
 from feeds.config.sources import _sources, resolve_url
+from feeds.core.filters import RuleSet
 from feeds.core.hooks import parse_hooks
+from feeds.core.retention import Retention
 from feeds.errors import ConfigError
 
 __all__ = [
@@ -99,13 +103,16 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
             "daemon",
             "dedupe",
             "hooks",
+            "filters",
         },
     )
 
     store = checker.table(data, "store")
-    checker.keys(store, "store", {"path", "lock_timeout"})
+    checker.keys(store, "store", {"path", "lock_timeout", "keep", "max_entries_per_source"})
     store_path = base_dir / checker.get(store, "store", "path", str, "state/feeds.db")
     lock_timeout = checker.number(store, "store", "lock_timeout", 60.0, minimum=0.0)
+    retention = _retention(checker, store)
+    filters = _checked_rules(checker, data)
 
     fetch = _fetch_options(checker, checker.table(data, "fetch"))
     full_text = _full_text_options(checker, checker.table(data, "full_text"))
@@ -137,4 +144,24 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
         daemon=daemon,
         dedupe=dedupe,
         hooks=hooks,
+        filters=filters,
+        retention=retention,
     )
+
+
+def _retention(checker: _Checker, store: Mapping[str, Any]) -> Retention:
+    """``[store] keep`` and ``max_entries_per_source``."""
+    per_source = None
+    if "max_entries_per_source" in store:
+        per_source = checker.integer(store, "store", "max_entries_per_source", 1)
+    return Retention(
+        keep=checker.duration(store, "store", "keep", None, minimum=timedelta(hours=1)),
+        max_entries_per_source=per_source,
+    )
+
+
+def _checked_rules(checker: _Checker, data: Mapping[str, Any]) -> RuleSet:
+    """The global ``[filters]`` table."""
+    table = checker.table(data, "filters")
+    checker.keys(table, "filters", FILTER_KEYS)
+    return rule_set(checker, table, "filters")

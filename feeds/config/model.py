@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urljoin
 
+from feeds.core.filters import RuleSet
 from feeds.core.hooks import HookConfig
+from feeds.core.retention import Retention
 from feeds.types import (
     DaemonOptions,
     DedupeOptions,
@@ -57,6 +59,8 @@ class SourceConfig:
     interval_reason: str | None = None
     #: The source's own HTTP settings (:mod:`feeds.core.source_http`); the default is none.
     http: SourceHTTP = field(default_factory=SourceHTTP)
+    #: The source's ``block``/``keep``/``max_age`` rules (:mod:`feeds.core.filters`).
+    filters: RuleSet = field(default_factory=RuleSet)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class OutputConfig:
     archive_page_size: int = 0
     hub: str | None = None
     iframes: str = "link"
+    #: The output's own ``block``/``keep``/``max_age`` rules, after the store-wide ones.
+    filters: RuleSet = field(default_factory=RuleSet)
 
     def format_path(self, fmt: str) -> Path:
         """Where format ``fmt`` is written: ``path`` for Atom; else ``rss_path``/``json_path``,
@@ -135,6 +141,10 @@ class Config:
     dedupe: DedupeOptions = field(default_factory=DedupeOptions)
     #: ``[[hooks]]``: webhooks and commands told about new entries and failing sources.
     hooks: tuple[HookConfig, ...] = ()
+    #: ``[filters]``: the global rules, before each source's.
+    filters: RuleSet = field(default_factory=RuleSet)
+    #: ``[store] keep`` and ``max_entries_per_source``.
+    retention: Retention = field(default_factory=Retention)
 
     def source(self, name: str) -> SourceConfig:
         return self._sources_by_name[name]

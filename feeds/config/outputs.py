@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from feeds.config.checker import _NAME_RE, _Checker, _string_list
+from feeds.config.filters import FILTER_KEYS, rule_set
 from feeds.config.model import FORMATS, OutputConfig, SourceConfig
 
 _OUTPUT_KEYS = {
@@ -74,7 +75,7 @@ def _output(
     names: set[str],
 ) -> OutputConfig | None:
     """One ``[[outputs]]`` table; None when it has no usable name or path."""
-    checker.keys(item, where, _OUTPUT_KEYS)
+    checker.keys(item, where, _OUTPUT_KEYS | FILTER_KEYS)
     name = _output_name(checker, item, where, names)
     raw_path = checker.get(item, where, "path", str, None)
     if raw_path is None:
@@ -100,6 +101,7 @@ def _output(
         checker.problem(f"{where}.iframes", f'{iframes!r}: must be "link" or "keep"')
     raw_rss = checker.get(item, where, "rss_path", str, None)
     raw_json = checker.get(item, where, "json_path", str, None)
+    filters = rule_set(checker, item, where)
     if name is None or raw_path is None:
         return None
     return OutputConfig(
@@ -120,6 +122,7 @@ def _output(
         archive_page_size=page_size,
         hub=hub,
         iframes=iframes,
+        filters=filters,
     )
 
 

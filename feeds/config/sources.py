@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feeds.config.checker import _NAME_RE, _Checker
+from feeds.config.filters import FILTER_KEYS, rule_set
 from feeds.config.model import FullText, SourceConfig, SourceType
 from feeds.core.source_http import HTTP_KEYS, Machine, parse_source_http
 
@@ -30,7 +31,9 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         checker.keys(
             item,
             where,
-            {"name", "url", "title", "full_text", "type", "selector", "interval"} | HTTP_KEYS,
+            {"name", "url", "title", "full_text", "type", "selector", "interval"}
+            | HTTP_KEYS
+            | FILTER_KEYS,
         )
         name = checker.get(item, where, "name", str, None)
         url = checker.get(item, where, "url", str, None)
@@ -70,6 +73,7 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
                 interval=interval,
                 adaptive=adaptive,
                 http=parse_source_http(item, where, checker.problem, _machine(base_dir)),
+                filters=rule_set(checker, item, where),
             )
         )
     return sources

@@ -159,7 +159,10 @@ def distrust_guids(entries: Sequence[CleanEntry], stored: str | None) -> Distrus
 
 def unchanged(found: Found) -> bool:
     """Whether the entry's text is the one stored under its key (no signature is needed)."""
-    return found.existing is not None and found.existing.content_hash == found.keys.content_hash
+    existing = found.existing
+    if existing is None:
+        return False
+    return existing.expired or existing.content_hash == found.keys.content_hash
 
 
 def keep_apart(
@@ -215,6 +218,8 @@ def near_copy(
 def decide(source: str, found: Found, *, now: datetime, options: DedupeOptions) -> EntryIntent:
     """What one entry is, given what the store holds for it."""
     keys = found.keys
+    if found.existing is not None and found.existing.expired:
+        return Skip(found.existing.entry_id, "retention deleted its body: kept as it is")
     made = dedupe.decide(
         source,
         keys,

@@ -62,6 +62,8 @@ class Existing:
     signature: tuple[int, ...] | None = None
     updates: int = 0
     window_start: datetime | None = None
+    #: Retention deleted the copy's body: it stays as it is, whatever the feed says now.
+    expired: bool = False
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,25 @@ class IngestStore(Transactional, Protocol):
         """When the story was dropped, or None."""
         ...
 
+    def expire_copies(
+        self,
+        *,
+        older_than: datetime | None,
+        max_per_source: int | None,
+        unsign_before: datetime,
+        now: datetime,
+    ) -> int:
+        """Retention (:mod:`feeds.core.retention`): delete the bodies of the copies published
+        and updated before ``older_than`` and of each source's copies beyond its
+        ``max_per_source`` newest; keep their keys, content hash and story, so the same entry
+        fetched again is unchanged; drop the signatures of those published before
+        ``unsign_before``. Such a copy is never published again. How many expired."""
+        ...
+
+    def vacuum(self) -> tuple[int, int]:
+        """Give deleted rows' space back: the store's size in bytes before and after."""
+        ...
+
 
 class PublishState(Transactional, Protocol):
     """What outputs show and how they were last written."""
@@ -259,9 +278,14 @@ class PublishState(Transactional, Protocol):
         ...
 
     def entries_for_output(
-        self, sources: Sequence[str], limit: int, options: DedupeOptions | None = None
+        self,
+        sources: Sequence[str],
+        limit: int,
+        options: DedupeOptions | None = None,
+        accept: Callable[[StoredEntry], bool] | None = None,
     ) -> list[StoredEntry]:
-        """The newest ``limit`` stories carried by ``sources``, one copy per story."""
+        """The newest ``limit`` stories carried by ``sources``, one copy per story, chosen
+        among the copies ``accept`` accepts (a story with none is skipped)."""
         ...
 
     def story_index(self, sources: Sequence[str]) -> list[StoryKey]:
@@ -269,9 +293,14 @@ class PublishState(Transactional, Protocol):
         ...
 
     def stories(
-        self, entry_ids: Sequence[str], sources: Sequence[str], options: DedupeOptions | None = None
+        self,
+        entry_ids: Sequence[str],
+        sources: Sequence[str],
+        options: DedupeOptions | None = None,
+        accept: Callable[[StoredEntry], bool] | None = None,
     ) -> list[StoredEntry]:
-        """The published copies of the stories ``entry_ids``, in that order."""
+        """The published copies of the stories ``entry_ids``, in that order (only those
+        with a copy ``accept`` accepts)."""
         ...
 
     def archive_signatures(self, output: str) -> dict[int, str]:

@@ -147,6 +147,8 @@ class StoredCopy:
     scores: Mapping[str, object]
     words: int
     updates: int
+    #: When retention deleted the copy's body (None: it has its body).
+    expired: datetime | None = None
 
 
 @dataclass(frozen=True)

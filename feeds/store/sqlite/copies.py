@@ -26,7 +26,11 @@ A feed lists its newest entries; a changed feed mostly repeats them."""
 EXISTING = RowMap(
     Existing,
     columns={"updates": "update_count", "window_start": "update_window"},
-    convert={"signature": dedupe.decode_signature, "window_start": optional_dt},
+    convert={
+        "signature": dedupe.decode_signature,
+        "window_start": optional_dt,
+        "expired": lambda value: value is not None,
+    },
 )
 
 _FIND_EXISTING = f"SELECT {EXISTING.select()}, rowid FROM entries"

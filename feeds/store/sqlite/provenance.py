@@ -30,6 +30,7 @@ STORED_COPY = RowMap(
         "published": required_dt,
         "updated": required_dt,
         "first_seen": required_dt,
+        "expired": optional_dt,
         "scores": _scores,
         "words": _words,
     },

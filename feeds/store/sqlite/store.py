@@ -11,6 +11,7 @@ from feeds.store.sqlite.history import PostingHistory
 from feeds.store.sqlite.hook_queue import HookEventTable
 from feeds.store.sqlite.provenance import ProvenanceTables
 from feeds.store.sqlite.publish_state import PublishTables
+from feeds.store.sqlite.retention import RetentionTables
 from feeds.store.sqlite.sources import SourceTable
 
 __all__ = ["Store"]
@@ -28,6 +29,7 @@ class Store(
     CounterTable,
     HookEventTable,
     PostingHistory,
+    RetentionTables,
 ):
     """The state database: one SQLite file in WAL mode. Use :meth:`open`; close it when done.
 
