@@ -4,7 +4,8 @@ An expired copy keeps its row: source, key, GUID, post id, link, title and body 
 content hash, story id and dates, so a feed that still lists it finds it unchanged and
 it never comes back as new (:mod:`feeds.core.retention`). Its text goes (the title
 stays, for ``feeds explain``; an expired copy is never published again), and so do its
-LSH bands and signature once it is outside the dedupe window. ``expired`` says when; outputs never read such a copy.
+LSH bands and signature once it is outside the dedupe window. ``expired`` says when;
+outputs never read such a copy.
 """
 
 from __future__ import annotations
