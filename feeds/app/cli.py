@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from feeds.app.cli_filters import filters, store
 from feeds.app.cli_serve import serve
 from feeds.app.cli_sources import sources
 from feeds.app.cli_support import (
@@ -253,17 +254,20 @@ def explain(config_path: Path | None, query: str, as_json: bool) -> None:
     QUERY is an entry id (the Atom <id>), a GUID, or the link of any copy.
     Shows each source that carried the story, when each copy was first seen,
     the rule and similarity scores that merged it, and the copy each output
-    publishes. Exit 1 when no stored entry matches.
+    publishes, or the filter rule that blocks it there. Exit 1 when no stored
+    entry matches.
 
     \b
     Example:
       feeds explain https://news.example.com/2026/03/acme-results/
     """
+    from feeds.app.provenance import Rules
     from feeds.app.provenance import explain as run_explain
 
     config = load_config(config_path)
     with open_store_for(config, locked=False) as store:
-        found = run_explain(store, query, config.dedupe, config.outputs)
+        rules = Rules(config, utc_now())
+        found = run_explain(store, query, config.dedupe, config.outputs, rules=rules)
     if found is None:
         raise FeedsError(f"no stored entry matches {query!r}")
     if as_json:
@@ -442,6 +446,8 @@ def _warn_pings(output: OutputReport) -> None:
 
 cli.add_command(serve)
 cli.add_command(sources)
+cli.add_command(filters)
+cli.add_command(store)
 
 
 def main() -> None:

@@ -34,7 +34,11 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FAMILIES: dict[str, tuple[str, str]] = {
     "feeds_fetch_total": ("counter", "Fetches of sources by outcome class."),
     "feeds_fetch_body_bytes_total": ("counter", "Bytes of changed bodies fetched (decoded)."),
-    "feeds_entries_total": ("counter", "Incoming entries by what they did to the store."),
+    "feeds_entries_total": (
+        "counter",
+        "Incoming entries by what they did to the store (blocked: new ones filters block).",
+    ),
+    "feeds_entries_expired_total": ("counter", "Stored copies whose body retention deleted."),
     "feeds_publish_total": ("counter", "Publish attempts per output and result."),
     "feeds_publish_duration_seconds": ("gauge", "Seconds the last rebuild of an output took."),
     "feeds_publish_last_timestamp_seconds": (

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from feeds.config import OutputConfig
+from feeds.config import Config, OutputConfig
 from feeds.core import dedupe
 from feeds.ingest import normalize
+from feeds.run.filtering import has_rules, output_verdict
 from feeds.store import StoredCopy
-from feeds.store.protocol import ProvenanceStore
+from feeds.store.protocol import ProvenanceStore, PublishState
 from feeds.types import DedupeOptions
 
 
@@ -60,6 +61,7 @@ class Explanation:
                     "updates": c.updates,
                     "words": c.words,
                     "merged_reason": c.merged_reason,
+                    "expired": c.expired.isoformat() if c.expired else None,
                     "scores": dict(c.scores),
                 }
                 for c in self.copies
@@ -81,6 +83,7 @@ class Explanation:
                 f"  - {c.source}: first seen {c.first_seen:%Y-%m-%d %H:%M},"
                 f" published {c.published:%Y-%m-%d %H:%M}, {c.words} words"
                 + (f", {c.updates} update(s)" if c.updates else "")
+                + (f", body deleted by retention {c.expired:%Y-%m-%d}" if c.expired else "")
             )
             out.append(f"    {c.title}")
             if c.link:
@@ -125,10 +128,22 @@ def resolve(store: ProvenanceStore, query: str) -> str | None:
     return found
 
 
+class ExplainStore(ProvenanceStore, PublishState, Protocol):
+    """What ``feeds explain`` reads: the copies, and their text for the filter rules."""
+
+
 def explain(
-    store: ProvenanceStore, query: str, options: DedupeOptions, outputs: Sequence[OutputConfig]
+    store: ExplainStore,
+    query: str,
+    options: DedupeOptions,
+    outputs: Sequence[OutputConfig],
+    *,
+    rules: Rules | None = None,
 ) -> Explanation | None:
-    """Explain the story ``query`` names, or None when no stored copy matches it."""
+    """Explain the story ``query`` names, or None when no stored copy matches it.
+
+    ``rules`` (the config and the time ages count from) adds what the filter rules say.
+    """
     entry_id = resolve(store, query)
     if entry_id is None:
         return None
@@ -145,12 +160,52 @@ def explain(
         if not mine:
             choices.append(OutputChoice(output.name, None, "none of its sources carry it"))
             continue
+        live = [(i, c) for i, c in mine if c.expired is None]
+        if not live:
+            choices.append(OutputChoice(output.name, None, "retention deleted its body"))
+            continue
+        mine, blocked = _filtered(store, entry_id, live, output, rules)
+        if not mine:
+            choices.append(OutputChoice(output.name, None, blocked or "blocked"))
+            continue
         index, why = dedupe.choose_copy(
             [dedupe.CopyInfo(c.source, c.published, c.first_seen, c.words, i) for i, c in mine],
             options,
         )
         choices.append(OutputChoice(output.name, mine[index][1].source, why))
     return Explanation(query, entry_id, dropped, tuple(copies), tuple(choices))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The filter rules ``feeds explain`` applies: the config's, ages counted from ``now``."""
+
+    config: Config
+    now: datetime
+
+
+def _filtered(
+    store: ExplainStore,
+    entry_id: str,
+    mine: list[tuple[int, StoredCopy]],
+    output: OutputConfig,
+    rules: Rules | None,
+) -> tuple[list[tuple[int, StoredCopy]], str | None]:
+    """The copies the rules let ``output`` publish, and why the first blocked one is."""
+    if rules is None or not has_rules(rules.config, output):
+        return mine, None
+    kept: list[tuple[int, StoredCopy]] = []
+    why: str | None = None
+    for i, copy in mine:
+        texts = store.stories([entry_id], [copy.source], rules.config.dedupe)
+        if not texts:
+            continue
+        found = output_verdict(rules.config, output, texts[0], copy.source, rules.now)
+        if found.blocked:
+            why = why or f"{copy.source} copy {found.why()}"
+        else:
+            kept.append((i, copy))
+    return kept, why
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,7 +28,7 @@ from feeds.config import OutputConfig
 from feeds.publish.formats import FORMATS
 from feeds.store import StoryKey
 from feeds.store.protocol import PublishState
-from feeds.types import DedupeOptions
+from feeds.types import DedupeOptions, StoredEntry
 from feeds.version import __version__
 
 
@@ -92,12 +92,14 @@ def publish_archives(
     store: PublishState,
     pages: Sequence[Page],
     options: DedupeOptions | None = None,
+    accept: Callable[[StoredEntry], bool] | None = None,
 ) -> int:
     """Write the archive pages whose signature changed or whose file is missing.
 
     Returns how many files were written. Pages past the last one (left over
     from a larger store or a smaller ``max_entries``) are removed. ``options``
-    choose each story's published copy, as for the main feed.
+    and ``accept`` (the filter rules) choose each story's published copy, as for the
+    main feed.
     """
     from feeds.publish import documents as publish
 
@@ -108,7 +110,7 @@ def publish_archives(
         files = [publish.archive_path(output, fmt, page.number) for fmt in formats]
         if known.get(page.number) == page.signature and all(f.exists() for f in files):
             continue
-        stories = store.stories(page.ids, output.sources, options)
+        stories = store.stories(page.ids, output.sources, options, accept)
         written += publish.publish_archive_page(output, page.number, page.of, stories)
         store.set_archive_signature(output.name, page.number, page.signature)
     for number in sorted(n for n in known if n > len(pages)):

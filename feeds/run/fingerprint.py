@@ -7,14 +7,16 @@ from functools import cache
 from pathlib import Path
 
 from feeds.config import Config, OutputConfig
+from feeds.run.filtering import fingerprint_part
 
 
 def output_fingerprint(config: Config, output: OutputConfig) -> str:
     """What an output's documents depend on besides the store: its settings, the choice
-    of copies, and the code that renders them. (What it shows of its sources, their titles
-    and URLs, comes from the store.)"""
+    of copies, the filter rules, and the code that renders them. (What it shows of its
+    sources, their titles and URLs, comes from the store.)"""
     digest = hashlib.sha256(_code_fingerprint().encode())
     digest.update(repr((output, config.dedupe)).encode())
+    digest.update(fingerprint_part(config, output).encode())  # global and sources' rules
     return digest.hexdigest()
 
 

@@ -15,7 +15,7 @@ decision is a call into :mod:`feeds.core.decider`, and each intent is applied by
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -85,12 +85,14 @@ def ingest_entries(
     now: datetime,
     options: DedupeOptions,
     prepared: Prepared | None = None,
+    blocked: Callable[[CleanEntry], bool] | None = None,
 ) -> Counter[str]:
     """Identify and save one fetch's cleaned entries (inside the caller's transaction).
 
     ``prepared`` (when ``cleaned`` is its entries) brings their keys and signatures,
     computed in a worker; an entry whose content is already stored needs no signature.
-    Returns how many entries were new, updated, unchanged, merged, throttled, dropped.
+    Returns how many entries were new, updated, unchanged, merged, throttled, dropped,
+    and how many of the new ones the filter rules block (``blocked``; saved all the same).
     """
     fetch = _read_fetch(store, name, cleaned, now, options, prepared)
     changes: Counter[str] = Counter()
@@ -106,6 +108,8 @@ def ingest_entries(
         if intent.change is not Change.UNCHANGED and tombstones and store.dropped(intent.entry_id):
             intent = decider.tombstoned(intent)
         changes[intent.change.value] += 1
+        if blocked is not None and intent.change is Change.NEW and blocked(cleaned[i]):
+            changes["blocked"] += 1
     return changes
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from feeds.config import Config, OutputConfig
 from feeds.errors import PublishError, StoreError, describe
 from feeds.publish import websub
+from feeds.run.filtering import acceptor, shortest_age
 from feeds.run.fingerprint import output_fingerprint
 from feeds.run.reports import OutputReport
 from feeds.run.tally import Tally, timed
 from feeds.store.protocol import Storage
+from feeds.store.values import StoryKey
+from feeds.types import StoredEntry
 
 log = logging.getLogger("feeds.refresh")
 
@@ -33,16 +37,18 @@ def _file_marks(output: OutputConfig) -> dict[str, list[int] | None]:
 
 
 def _unchanged_output(
-    store: Storage, output: OutputConfig, generation: int, fingerprint: str
+    store: Storage, output: OutputConfig, marks: tuple[int, str], now: datetime
 ) -> OutputReport | None:
     """The report of an output that needs no rebuilding (see :func:`publish_all`), or None."""
     if output.archive:
         return None
     state = store.published_state(output.name)
+    generation, fingerprint = marks
     if (
         state is None
         or state.get("generation") != generation
         or state.get("fingerprint") != fingerprint
+        or now.timestamp() >= float(state.get("expires") or "inf")
     ):
         return None
     files = _file_marks(output)
@@ -64,7 +70,8 @@ def publish_all(
     An output is left as it is when nothing it shows can have changed since it was
     published: the store's generation (:meth:`~feeds.store.protocol.PublishState.generation`),
     the configuration and the code are what they were then, and its files are still the ones
-    written (same size and modification time). ``force`` rebuilds it anyway. An output with archive
+    written (same size and modification time), and no entry it shows is past a ``max_age``
+    rule yet. ``force`` rebuilds it anyway. An output with archive
     pages is always rebuilt (its pages keep their own record of what changed).
 
     Then deliver the pending WebSub pings with ``poster`` (none are sent without
@@ -72,15 +79,16 @@ def publish_all(
     """
     reports: list[OutputReport] = []
     generation = store.generation()  # read first: a change made while publishing moves it on
+    clock = now if now is not None else datetime.now(UTC)  # what max_age rules count from
     for output in config.outputs:
         started = time.monotonic()
-        fingerprint = output_fingerprint(config, output)
-        kept = None if force else _unchanged_output(store, output, generation, fingerprint)
+        marks = (generation, output_fingerprint(config, output))
+        kept = None if force else _unchanged_output(store, output, marks, clock)
         if kept is not None:
             reports.append(kept)
             continue
         try:
-            report = _publish_output(config, store, output, now, (generation, fingerprint))
+            report = _publish_output(config, store, output, (now, clock), marks)
         except PublishError as exc:
             report = OutputReport(name=output.name, path=str(output.path), error=str(exc))
         except StoreError:
@@ -101,22 +109,25 @@ def _publish_output(
     config: Config,
     store: Storage,
     output: OutputConfig,
-    now: datetime | None,
+    times: tuple[datetime | None, datetime],
     marks: tuple[int, str],
 ) -> OutputReport:
     """Write one output's documents and archive pages; record what they were made from
-    (``marks``: the store's generation and the output's fingerprint)."""
+    (``marks``: the store's generation and the output's fingerprint). ``times``: ``now``
+    for WebSub pings (None: queue none) and the time filter rules count ages from."""
     from feeds.publish import archive
     from feeds.publish.documents import publish
 
-    generation, fingerprint = marks
+    (now, clock), (generation, fingerprint) = times, marks
+    accept = acceptor(config, output, clock)
     pages: list[archive.Page] = []
     if output.archive:
-        pages = archive.plan(output, store.story_index(output.sources))
-    entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe)
+        index = store.story_index(output.sources)
+        pages = archive.plan(output, _accepted(store, index, output, config, accept))
+    entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe, accept)
     result = publish(output, entries, archive_pages=len(pages))
     with store.transaction():
-        written_pages = archive.publish_archives(output, store, pages, config.dedupe)
+        written_pages = archive.publish_archives(output, store, pages, config.dedupe, accept)
         if now is not None:
             websub.queue(store, output, result.written_formats, now)
         store.record_published(
@@ -126,6 +137,7 @@ def _publish_output(
                 "fingerprint": fingerprint,
                 "entries": result.entries,
                 "files": _file_marks(output),
+                "expires": _expires(config, output, entries),
             },
         )
     return OutputReport(
@@ -135,6 +147,32 @@ def _publish_output(
         written=result.written,
         archive_pages=written_pages,
     )
+
+
+def _accepted(
+    store: Storage,
+    index: list[StoryKey],
+    output: OutputConfig,
+    config: Config,
+    accept: Callable[[StoredEntry], bool] | None,
+) -> list[StoryKey]:
+    """The stories of ``index`` that the filter rules let ``output`` publish."""
+    if accept is None:
+        return index
+    kept: set[str] = set()
+    for start in range(0, len(index), 500):
+        ids = [key.id for key in index[start : start + 500]]
+        kept.update(e.id for e in store.stories(ids, output.sources, config.dedupe, accept))
+    return [key for key in index if key.id in kept]
+
+
+def _expires(config: Config, output: OutputConfig, entries: list[StoredEntry]) -> float | None:
+    """When the oldest entry published may pass a ``max_age`` rule (a Unix time), so the
+    output is rebuilt then even if nothing else changed (None: no such rule)."""
+    age = shortest_age(config, output)
+    if age is None or not entries:
+        return None
+    return (min(e.published for e in entries) + age).timestamp()
 
 
 def _deliver_pings(

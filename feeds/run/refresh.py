@@ -31,6 +31,7 @@ from feeds.ingest.prepare import Job, Prepared
 from feeds.run import hooks
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.executor import stream
+from feeds.run.filtering import apply_retention
 from feeds.run.publish_outputs import publish_all
 from feeds.run.reports import OutputReport, RefreshReport, SourceReport
 from feeds.run.save_source import Run, save_or_fail
@@ -64,7 +65,8 @@ def refresh(
     should_stop: Callable[[], bool] | None = None,
     budget: Budget | None = None,
 ) -> RefreshReport:
-    """Fetch the chosen sources that are due, save what they carry, publish every output.
+    """Fetch the chosen sources that are due, save what they carry, apply retention
+    (``[store] keep``, ``max_entries_per_source``), publish every output.
 
     ``names`` limits the run to those sources (default: all). ``force``
     fetches them whether due or not, but never a retired source and never
@@ -99,6 +101,7 @@ def refresh(
                 break
             saver.save(i, outcome, ready)
     tally.sources(reports)
+    tally.expired(apply_retention(config, store, now))
     tally.save(store)
     hooks.queue_events(config, store, reports, now)
     order = {s.name: i for i, s in enumerate(config.sources)}

@@ -56,6 +56,8 @@ class SourceReport:
                 for c in Change
                 if c in _ALWAYS_SHOWN or self.changes.get(c.value, 0)
             ]
+            if self.changes.get("blocked"):
+                parts.append(f"{self.changes['blocked']} blocked by filters")
             text = f"{self.name}: " + ", ".join(parts)
         if self.feed_url:
             text += f" (via {self.feed_url})"

@@ -10,6 +10,7 @@ the next run reads the document again and picks them up.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -20,11 +21,12 @@ from feeds.errors import FetchError, HTTPStatusError, StoreError, describe
 from feeds.ingest.fetch import PageFetcher
 from feeds.ingest.kinds import Read, Reader, Unreadable, kind_of
 from feeds.ingest.prepare import Prepared
+from feeds.run.filtering import source_rules, store_verdict
 from feeds.run.ingest import ingest_entries
 from feeds.run.reports import SourceReport
 from feeds.store import FetchOutcome, ScheduleUpdate
 from feeds.store.protocol import Storage
-from feeds.types import FetchRequest, FetchResult, ScheduleOptions, SourceState
+from feeds.types import CleanEntry, FetchRequest, FetchResult, ScheduleOptions, SourceState
 
 if TYPE_CHECKING:
     from feeds.ingest.articles import Budget
@@ -213,6 +215,7 @@ def _save_read(attempt: _Attempt, read: Read) -> SourceReport:
             now=run.now,
             options=run.config.dedupe,
             prepared=read.prepared,
+            blocked=_blocked(run, name),
         )
         described = replace(
             validators,
@@ -232,6 +235,14 @@ def _save_read(attempt: _Attempt, read: Read) -> SourceReport:
         moved_to=moved,
         dropped_entries=read.dropped,
     )
+
+
+def _blocked(run: Run, name: str) -> Callable[[CleanEntry], bool] | None:
+    """Whether the global and the source's filter rules block a new entry (for the count)."""
+    config = run.config
+    if not (config.filters or source_rules(config, name)):
+        return None
+    return lambda entry: store_verdict(config, entry, name, run.now).blocked
 
 
 def save_or_fail(

@@ -44,7 +44,9 @@ _CHANGE_LABELS = {
     "duplicate": "merged",
     "throttled": "throttled",
     "dropped": "dropped",
+    "blocked": "blocked",  # new entries the filter rules keep from every output
 }
+EXPIRED = "feeds_entries_expired_total"
 
 
 def labels(**pairs: str) -> str:
@@ -99,6 +101,11 @@ class Tally:
                 name = _CHANGE_LABELS.get(change)
                 if name is not None and n:
                     self.counts[ENTRIES, labels(change=name)] += n
+
+    def expired(self, count: int) -> None:
+        """Copies whose bodies retention deleted."""
+        if count:
+            self.counts[EXPIRED, ""] += count
 
     def outputs(self, reports: Iterable[OutputReport], now: float) -> None:
         for report in reports:

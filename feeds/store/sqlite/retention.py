@@ -19,12 +19,6 @@ from feeds.store.sqlite.connection import Connection
 #: How many copies one statement expires (the retention of a year-old store runs in steps).
 STEP = 500
 
-MIGRATION = """
-ALTER TABLE entries ADD COLUMN expired TEXT;
-CREATE INDEX entries_live_published ON entries(published) WHERE expired IS NULL;
-CREATE INDEX entries_live_source ON entries(source, published) WHERE expired IS NULL;
-"""
-
 
 class RetentionTables(Connection):
     """Expire old copies and reclaim space (part of the ``IngestStore`` role)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from feeds.core import dedupe
 from feeds.errors import StoreError
-from feeds.store.sqlite import counters, hook_queue, retention
+from feeds.store.sqlite import counters, hook_queue
 from feeds.store.sqlite.codec import statements
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "prepare"]
@@ -214,7 +214,11 @@ MIGRATIONS: tuple[str, ...] = (
     # 11: webhook and command hook events, saved before they are sent, until delivered
     hook_queue.MIGRATION,
     # 12: retention: when a copy's body was deleted; the live copies by date and by source
-    retention.MIGRATION,
+    """
+    ALTER TABLE entries ADD COLUMN expired TEXT;
+    CREATE INDEX entries_live_published ON entries(published) WHERE expired IS NULL;
+    CREATE INDEX entries_live_source ON entries(source, published) WHERE expired IS NULL;
+    """,
 )
 
 

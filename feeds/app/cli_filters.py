@@ -1,0 +1,155 @@
+"""``feeds filters test`` (what rules would block, before they are saved) and
+``feeds store vacuum`` (give the space of deleted bodies back)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from feeds.app.cli_support import config_option, load_config, open_store_for, utc_now
+
+if TYPE_CHECKING:
+    from feeds.config import Config, OutputConfig
+    from feeds.core.filters import RuleSet
+
+
+@click.group()
+def filters() -> None:
+    """Try filter rules on the stored entries."""
+
+
+@filters.command(name="test")
+@config_option
+@click.option(
+    "--source",
+    "source",
+    metavar="NAME",
+    help="Only this source's entries; RULEs replace its rules.",
+)
+@click.option(
+    "--output",
+    "output",
+    metavar="NAME",
+    help="What this output would show; RULEs replace its rules.",
+)
+@click.option("--limit", default=1000, show_default=True, help="How many newest stories to try.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@click.argument("rules", nargs=-1, metavar="[RULE]...")
+def test_rules(
+    config_path: Path | None,
+    source: str | None,
+    output: str | None,
+    limit: int,
+    as_json: bool,
+    rules: tuple[str, ...],
+) -> None:
+    """List which stored entries a rule set blocks or keeps, before it is saved.
+
+    Without RULEs, the configured rules are tried. RULEs (block:FIELD=PATTERN,
+    keep:FIELD=PATTERN, max_age=14d) replace the global [filters] rules, or
+    those of --source or --output. Read-only: nothing is published.
+
+    \b
+    Example:
+      feeds filters test --source wire 'block:title=press release' 'keep:text=/\\$[A-Z]{2,5}\\b/c'
+    """
+    from feeds.config.filters import parse_cli_rules
+    from feeds.run.filtering import output_verdict, store_verdict
+
+    config = load_config(config_path)
+    try:
+        candidate: RuleSet | None = parse_cli_rules(list(rules)) if rules else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    config, chosen = _with_rules(config, candidate, source, output)
+    names = [s.name for s in config.sources]
+    sources = [source] if source else list(chosen.sources if chosen else names)
+    now = utc_now()
+    with open_store_for(config, locked=False) as store:
+        entries = store.entries_for_output(sources, limit, config.dedupe)
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        if chosen is not None:
+            found = output_verdict(config, chosen, entry, entry.source, now)
+        else:
+            found = store_verdict(config, entry, entry.source, now)
+        rows.append(
+            {
+                "verdict": "block" if found.blocked else "keep",
+                "rule": found.rule,
+                "source": entry.source,
+                "published": entry.published.isoformat(),
+                "title": entry.title,
+                "link": entry.link,
+                "id": entry.id,
+            }
+        )
+    _print(rows, as_json)
+
+
+def _with_rules(
+    config: Config, candidate: RuleSet | None, source: str | None, output: str | None
+) -> tuple[Config, OutputConfig | None]:
+    """The config with ``candidate`` rules in place, and the output asked for."""
+    if source is not None and source not in {s.name for s in config.sources}:
+        raise click.UsageError(f"no source named {source!r}")
+    chosen = next((o for o in config.outputs if o.name == output), None)
+    if output is not None and chosen is None:
+        raise click.UsageError(f"no output named {output!r}")
+    if candidate is None:
+        return config, chosen
+    if chosen is not None:
+        chosen = replace(chosen, filters=candidate)
+        return replace(
+            config, outputs=tuple(chosen if o.name == output else o for o in config.outputs)
+        ), chosen
+    if source is not None:
+        changed = tuple(
+            replace(s, filters=candidate) if s.name == source else s for s in config.sources
+        )
+        return replace(config, sources=changed), None
+    return replace(config, filters=candidate), None
+
+
+def _print(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        why = f"  [{row['rule']}]" if row["rule"] else ""
+        click.echo(
+            f"{row['verdict']:5}  {row['source']}  {row['published'][:10]}  {row['title']}{why}"
+        )
+    blocked = sum(1 for row in rows if row["verdict"] == "block")
+    click.echo(f"{blocked} blocked, {len(rows) - blocked} kept of {len(rows)} stored stories")
+
+
+@click.group()
+def store() -> None:
+    """Look after the store."""
+
+
+@store.command()
+@config_option
+def vacuum(config_path: Path | None) -> None:
+    """Give the space of deleted bodies back to the file system (SQLite VACUUM).
+
+    Retention ([store] keep, max_entries_per_source) deletes old bodies on every
+    refresh; the file keeps its size until it is vacuumed. Takes the refresh lock
+    (a running daemon holds it: stop it, or run this from its schedule's quiet time).
+
+    \b
+    Example:
+      feeds store vacuum --config /etc/feeds/config.toml
+    """
+    config = load_config(config_path)
+    with open_store_for(config, locked=True) as opened:
+        before, after = opened.vacuum()
+    click.echo(
+        f"{config.store_path}: {before:,} bytes before, {after:,} after"
+        f" ({before - after:,} reclaimed)"
+    )
