@@ -19,7 +19,7 @@ from feeds.core import dedupe
 from feeds.core.dedupe import Keys
 from feeds.store import FetchOutcome, HookEvent, ScheduleUpdate, StoryKey
 from feeds.store.protocol import Storage
-from feeds.types import ArticleRecord, CleanEntry, SourceState
+from feeds.types import ArticleRecord, CleanEntry, SourceState, StoredEntry
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -472,3 +472,79 @@ def test_posting_history_reads_when_each_source_posted(store: Storage) -> None:
     history = store.posting_history(["a", "b"], NOW - 5 * HOUR)
     assert history == {"a": ([NOW - HOUR], NOW), "b": ([], None)}
     assert store.stories_first_seen("a", NOW) == [("story-1", "Story 1", "https://a.example/1/")]
+
+
+# -- filters and retention -------------------------------------------------------------------
+
+
+def test_outputs_publish_the_first_copy_the_filter_accepts(store: Storage) -> None:
+    for n in (1, 2, 3):
+        insert(store, "a", entry(n), f"story-{n}")
+    insert(store, "b", entry(1, guid="https://b.example/1", title="Copy of one"), "story-1")
+
+    def accept(e: StoredEntry) -> bool:
+        return e.source == "b" or e.id == "story-3"
+
+    found = store.entries_for_output(["a", "b"], 5, None, accept)
+    assert [(s.id, s.source, s.title) for s in found] == [
+        ("story-1", "b", "Copy of one"),
+        ("story-3", "a", "Story 3"),
+    ]
+    stories = store.stories(["story-3", "story-2", "story-1"], ["a"], None, accept)
+    assert [s.id for s in stories] == ["story-3"]
+    assert len(store.entries_for_output(["a"], 1, None, lambda e: e.id == "story-3")) == 1
+
+
+def test_expired_copies_keep_their_identity_but_are_never_published(store: Storage) -> None:
+    keys = {n: insert(store, "a", entry(n), f"story-{n}") for n in (1, 30, 60)}
+    before = store.generation()
+    with store.batch():
+        expired = store.expire_copies(
+            older_than=NOW - 24 * HOUR, max_per_source=None, unsign_before=NOW - 48 * HOUR, now=NOW
+        )
+    assert expired == 2 and store.generation() > before
+    assert [s.id for s in store.entries_for_output(["a"], 10)] == ["story-1"]
+    assert [k.id for k in store.story_index(["a"])] == ["story-1"]
+    found = store.find_copy("a", keys[60])
+    assert found is not None and found.expired and found.entry_id == "story-60"
+    assert found.content_hash == keys[60].content_hash
+    assert store.find_match(keys[30]) is not None  # still the same story by its keys
+    [copy] = store.copies("story-60")
+    assert copy.expired == NOW and copy.words == 0 and copy.title == "Story 60"
+    # the copy inside the dedupe window keeps its signature, the older one does not
+    near30 = dedupe.signature(body(30, changed=2))
+    near60 = dedupe.signature(body(60, changed=2))
+    assert near30 is not None and near60 is not None
+    assert [c.entry_id for c in store.near_candidates(near30)] == ["story-30"]
+    assert store.near_candidates(near60) == []
+    with store.batch():
+        again = store.expire_copies(
+            older_than=NOW - 24 * HOUR, max_per_source=None, unsign_before=NOW, now=NOW
+        )
+    assert again == 0
+
+
+def test_each_source_keeps_its_newest_bodies(store: Storage) -> None:
+    for n in range(1, 6):
+        insert(store, "a", entry(n), f"story-{n}")
+    insert(store, "b", entry(7, guid="https://b.example/7"), "story-7")
+    with store.batch():
+        expired = store.expire_copies(
+            older_than=None, max_per_source=2, unsign_before=NOW - 72 * HOUR, now=NOW
+        )
+    assert expired == 3
+    assert [s.id for s in store.entries_for_output(["a", "b"], 10)] == [
+        "story-1",
+        "story-2",
+        "story-7",
+    ]
+
+
+def test_vacuum_reports_the_size_before_and_after(store: Storage) -> None:
+    for n in range(40):
+        insert(store, "a", entry(n, body(n, words=400)), f"story-{n}")
+    with store.batch():
+        store.expire_copies(older_than=NOW + HOUR, max_per_source=None, unsign_before=NOW, now=NOW)
+    before, after = store.vacuum()
+    assert before > after > 0
+    assert store.entries_for_output(["a"], 5) == []
