@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 
 @click.group()
 def filters() -> None:
-    """Try filter rules on the stored entries."""
+    """Try filter rules on the stored entries (docs/filters.md).
+
+    \b
+    Example:
+      feeds filters test 'block:category=Press Release'
+    """
 
 
 @filters.command(name="test")
@@ -130,7 +135,12 @@ def _print(rows: list[dict[str, Any]], as_json: bool) -> None:
 
 @click.group()
 def store() -> None:
-    """Look after the store."""
+    """Look after the store: give the space of deleted bodies back.
+
+    \b
+    Example:
+      feeds store vacuum
+    """
 
 
 @store.command()

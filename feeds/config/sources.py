@@ -43,14 +43,7 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         selector = _selector(checker, item, where, kind)
         adaptive = item.get("interval") == "auto"
         interval = None if adaptive else checker.duration(item, where, "interval", None)
-        if name is None:
-            checker.problem(f"{where}.name", "is required")
-        elif not _NAME_RE.match(name):
-            checker.problem(
-                f"{where}.name", f"{name!r}: use letters, digits, '-', '_' or '.' (max 64)"
-            )
-        elif name in seen:
-            checker.problem(f"{where}.name", f"{name!r} is used by another source")
+        _check_name(checker, name, where, seen)
         if url is None:
             checker.problem(f"{where}.url", "is required")
         if name is None or url is None:
@@ -77,6 +70,15 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
             )
         )
     return sources
+
+
+def _check_name(checker: _Checker, name: str | None, where: str, seen: set[str]) -> None:
+    if name is None:
+        checker.problem(f"{where}.name", "is required")
+    elif not _NAME_RE.match(name):
+        checker.problem(f"{where}.name", f"{name!r}: use letters, digits, '-', '_' or '.' (max 64)")
+    elif name in seen:
+        checker.problem(f"{where}.name", f"{name!r} is used by another source")
 
 
 def _machine(base_dir: Path) -> Machine:
