@@ -13,7 +13,8 @@ runs with the clock set to that day (the real pipeline: fetch, parse, clean, ded
 retention). At the checkpoints it prints the store's size, the copies it holds (with and
 without their bodies), the ingest time per 1,000 new entries (the mean over the last 7
 days) and the time of a forced publish of a 50-entry output, for a store without
-retention and one with ``[store] keep``. The text is Reuters-21578 (real business news,
+retention and one with ``[store] keep``; then it vacuums the store (``feeds store
+vacuum``) and prints its size again (the next days run on the vacuumed store). The text is Reuters-21578 (real business news,
 read from ../shared at run time) when it is there, else generated words.
 """
 
@@ -137,9 +138,11 @@ def age(args: argparse.Namespace, keep: str | None, folder: Path) -> list[str]:
                 publish_all(config, store, now=now, force=True)
                 published = time.perf_counter() - started
                 live, expired = copies(config.store_path)
+                grown = size(config.store_path)
+                _before, vacuumed = store.vacuum()
                 rows.append(
                     f"| {keep or 'none'} | {day} | {live:,} | {expired:,}"
-                    f" | {size(config.store_path) / 1e6:.1f}"
+                    f" | {grown / 1e6:.1f} | {vacuumed / 1e6:.1f}"
                     f" | {statistics.mean(ingest[-7:]):.2f} | {published * 1000:.0f} |"
                 )
                 print(rows[-1], flush=True)
@@ -167,9 +170,10 @@ def main() -> None:
         " ingest: s per 1,000 new entries (mean of the last 7 days); publish: 50 entries, forced"
     )
     print(
-        "| keep | day | copies with body | bodies deleted | store MB | ingest s/1k | publish ms |"
+        "| keep | day | copies with body | bodies deleted | store MB | after vacuum MB"
+        " | ingest s/1k | publish ms |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for keep in (None, args.keep):
         with tempfile.TemporaryDirectory(prefix="feeds-retention-") as tmp:
             age(args, keep, Path(tmp))
