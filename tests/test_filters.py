@@ -347,3 +347,32 @@ def test_a_bad_rule_is_a_config_error_with_its_path(
     assert not (site.tmp / "state").exists()
     assert not (site.tmp / "out").exists()
     assert site.server.requests_to("/feed") == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "title", "matches"),
+    [
+        ("title=press release", "PRESS  Release: Globex names CFO", True),
+        ("title=press release", "Globex press releases", False),  # whole words only
+        ("title=press release", "Pressrelease", False),
+        ("title=/press\\s+rel/", "Press Release", True),  # regexes ignore case too
+        ("title=/\\$[A-Z]{2,5}\\b/c", "Shares of $ACME rise", True),
+        ("title=/\\$[A-Z]{2,5}\\b/c", "Shares of $acme rise", False),  # /…/c: case counts
+        ("title=S&P 500", "Dow & S&P 500 close higher", True),  # plain words are not regexes
+    ],
+)
+def test_plain_words_and_regular_expressions(rule: str, title: str, matches: bool) -> None:
+    entry = _Entry(title, "", None, None, (), NOW)
+    assert parse_rule(rule, "block", "filters.block[0]").matches(entry, NOW) is matches
+
+
+def test_rules_read_whatever_the_entry_carries() -> None:
+    class Enclosure:
+        url = "https://cdn.example.com/podcast/ep12.mp3"
+
+    entry = _Entry("Episode 12", "", None, None, ("Audio",), NOW)
+    rule = parse_rule("enclosure=/\\.mp3$/", "block", "filters.block[0]")
+    assert rule.matches(entry, NOW) is False  # no enclosures: nothing to match
+    entry.enclosures = (Enclosure(),)  # type: ignore[attr-defined]
+    assert rule.matches(entry, NOW) is True
+    assert parse_rule("any=audio", "block", "x").matches(entry, NOW) is True
