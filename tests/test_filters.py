@@ -376,3 +376,20 @@ def test_rules_read_whatever_the_entry_carries() -> None:
     entry.enclosures = (Enclosure(),)  # type: ignore[attr-defined]
     assert rule.matches(entry, NOW) is True
     assert parse_rule("any=audio", "block", "x").matches(entry, NOW) is True
+
+
+def test_an_output_is_rebuilt_when_an_entry_passes_max_age(site: Site) -> None:
+    """Nothing in the store changes, but time passes: the entry past max_age leaves."""
+    from feeds import config as config_module
+    from feeds.run.publish_outputs import publish_all
+    from feeds.store import open_store
+
+    config = config_module.load(site.write('[filters]\nmax_age = "3d"'))
+    site.refresh()
+    assert sorted(site.titles()) == without("retire-savings", "initech-jobs")
+    with open_store(config.store_path) as store:
+        [same] = publish_all(config, store, now=NOW + timedelta(hours=1))
+        assert same.written is False  # nothing aged out yet: left as it was
+        [later] = publish_all(config, store, now=NOW + timedelta(days=1, hours=6))
+    assert later.written is True
+    assert sorted(site.titles()) == without("retire-savings", "initech-jobs", "globex-board")
