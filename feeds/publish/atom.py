@@ -26,6 +26,7 @@ from feeds.publish.markup import (
     add_categories,
     archive_marker,
     as_uri,
+    enclosures,
     entry_author,
     entry_title,
     extra_links,
@@ -99,6 +100,15 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> N
     content = xml_text(publishable(story.content_html, output.iframes))
     _add_text(fe, title, summary, content, has_link=bool(link))
     add_categories(fe, story)
+    for enclosure in enclosures(story):
+        # RFC 4287 §4.2.7.2: rel="enclosure", "type" and "length" are advisory (left out
+        # when unknown).
+        attrs: dict[str, str] = {"href": enclosure.url, "rel": "enclosure"}
+        if enclosure.type:
+            attrs["type"] = enclosure.type
+        if enclosure.length is not None:
+            attrs["length"] = str(enclosure.length)
+        fe.link(attrs)
 
 
 def _add_text(fe: FeedEntry, title: str, summary: str, content: str, *, has_link: bool) -> None:

@@ -45,6 +45,7 @@ from lxml import etree
 from feeds.core import limits
 from feeds.ingest.normalize.body import drop_boilerplate_blocks, sanitize_html
 from feeds.ingest.normalize.markup import html_to_text
+from feeds.ingest.normalize.media import clean_enclosures, media_url
 from feeds.ingest.normalize.summary import CUT_MARK, _strip_cut, is_cut, teaser
 from feeds.ingest.normalize.text import _collapse, _legal, clean_title
 from feeds.ingest.normalize.urls import canonical_url, post_id
@@ -64,6 +65,7 @@ __all__ = [
     "drop_boilerplate_blocks",
     "html_to_text",
     "is_cut",
+    "media_url",
     "normalize_entry",
     "post_id",
     "sanitize_html",
@@ -261,4 +263,6 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = No
         author=author or None,
         categories=_clean_categories(entry.categories),
         post_id=post_id(guid) or post_id(link),
+        enclosures=clean_enclosures(entry.enclosures, body_source(entry).base),
+        image=media_url(entry.image, body_source(entry).base),
     )

@@ -111,7 +111,7 @@ _RSS_CHANNEL_INERT = frozenset(
 )
 
 _RSS_ITEM_INERT = frozenset(
-    {"comments", "enclosure", "wfw:commentrss", "wfw:comment", "slash:comments", "source"}
+    {"comments", "wfw:commentrss", "wfw:comment", "slash:comments", "source"}
 )
 
 _ATOM_FEED_INERT = frozenset({"generator", "icon", "logo", "category"})
@@ -330,6 +330,8 @@ class ElementReader:
             return
         self._inert(el)
         rel = attrs.get("rel", "alternate")
+        if rel == "enclosure":
+            raise Decline  # feedparser's links list: enclosures are read from it
         mime = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
         href = _urljoin(base, attrs["href"])
         if rel == "alternate" and _FeedParserMixin.map_content_type(mime) in _HTML_TYPES_IN_DETAIL:

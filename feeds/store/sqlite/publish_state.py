@@ -11,7 +11,7 @@ from feeds.core import dedupe
 from feeds.core.dedupe import CopyInfo
 from feeds.store.sqlite.codec import RowMap, required_dt, ts
 from feeds.store.sqlite.connection import Connection
-from feeds.store.values import PendingPing, StoryKey
+from feeds.store.values import PendingPing, StoryKey, media_from_json
 from feeds.types import DedupeOptions, StoredEntry
 
 PENDING_PING = RowMap(PendingPing, convert={"since": required_dt})
@@ -182,7 +182,7 @@ class PublishTables(Connection):
         rows = self._db.execute(
             "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
             " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
-            " e.first_seen"
+            " e.first_seen, e.media"
             " FROM entries e JOIN sources s ON s.name = e.source"
             " WHERE e.entry_id = ? ORDER BY e.first_seen, e.rowid",
             (entry_id,),
@@ -203,6 +203,7 @@ class PublishTables(Connection):
             options,
         )
         best = mine[index]
+        enclosures, image = media_from_json(best[14])
         others = tuple(dict.fromkeys(r[0] for r in rows if r[0] != best[0]))
         return StoredEntry(
             id=entry_id,
@@ -220,4 +221,6 @@ class PublishTables(Connection):
             author=best[11],
             categories=tuple(json.loads(best[12])),
             also_in=others,
+            enclosures=enclosures,
+            image=image,
         )

@@ -213,6 +213,12 @@ MIGRATIONS: tuple[str, ...] = (
     counters.MIGRATION,
     # 11: webhook and command hook events, saved before they are sent, until delivered
     hook_queue.MIGRATION,
+    # 12: enclosures and the lead image (store.values.media_json), and the rewrite rules
+    # that changed each copy (a JSON list of their names), for the outputs and for explain
+    """
+    ALTER TABLE entries ADD COLUMN media TEXT NOT NULL DEFAULT '';
+    ALTER TABLE entries ADD COLUMN rules TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 
