@@ -461,3 +461,7 @@ class ArticleRecord:
     error: str | None = None
     retry: bool = False
     note: str | None = None
+    #: The page's lead image (``og:image``, else ``twitter:image``), an absolute http(s) URL.
+    image: str | None = None
+    #: The rewrite rules that changed the extracted body (:attr:`CleanEntry.rules`).
+    rules: tuple[str, ...] = ()

@@ -201,6 +201,7 @@ def _record(
         content_html=article.content_html,
         text=article.text,
         error=None if article.content_html else "no article text found on the page",
+        image=article.image,
     )
 
 
@@ -259,6 +260,10 @@ def full_text(
         if record is None:
             continue  # deferred
         clean = entries[i]
+        if clean.image is None and record.image is not None:
+            # The page's lead image, also when its text is not used: the publisher chose
+            # it for this article (the feed's own image, when it has one, comes first).
+            clean = entries[i] = replace(clean, image=record.image)
         reason = record.error or fulltext.gate(record.text, clean.body_text)
         verdicts[url] = reason
         if reason is not None:
@@ -373,6 +378,7 @@ def section_entries(
                 updated=record.updated,
                 author=record.author,
                 base_url=record.final_url or url,
+                image=record.image,
             )
         )
     note = _note(len(entries), reasons, len(pages.deferred), "articles from the section page")

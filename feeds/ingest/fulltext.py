@@ -69,6 +69,10 @@ _PUBLISHED = etree.XPath(
     " | //time[contains(concat(' ', @class, ' '), ' published ')]/@datetime"
     " | //time/@datetime"
 )
+_IMAGE = etree.XPath(
+    "//meta[@property='og:image' or @property='og:image:url' or @property='og:image:secure_url']"
+    "/@content | //meta[@name='twitter:image' or @property='twitter:image']/@content"
+)
 _MODIFIED = etree.XPath(
     "//meta[@property='article:modified_time']/@content"
     " | //time[contains(concat(' ', @class, ' '), ' updated ')]/@datetime"
@@ -90,6 +94,9 @@ class Article:
     updated: datetime | None
     content_html: str
     text: str
+    #: The page's lead image: ``og:image`` (else ``twitter:image``) resolved against the
+    #: page's URL, http(s) only, written like every link.
+    image: str | None = None
 
 
 def _words(text: str) -> list[str]:
@@ -181,6 +188,7 @@ def _extract(page: bytes, url: str) -> Article:
     author = normalize.clean_title(metadata.author) if metadata.author else None
     published = _first_date(_PUBLISHED(doc)) or _day(metadata.date)
     updated = _first_date(_MODIFIED(doc))
+    image = _lead_image(doc, url)
 
     normalize.drop_boilerplate_blocks(doc)
     chrome = _CHROME(doc)
@@ -208,7 +216,18 @@ def _extract(page: bytes, url: str) -> Article:
         updated=updated,
         content_html=content_html,
         text=normalize.html_to_text(content_html),
+        image=image,
     )
+
+
+def _lead_image(doc: lxml.html.HtmlElement, url: str) -> str | None:
+    """The first usable ``og:image`` / ``twitter:image`` of the page."""
+    found = _IMAGE(doc)
+    for value in found if isinstance(found, list) else []:
+        image = normalize.media_url(str(value), url)
+        if image is not None:
+            return image
+    return None
 
 
 def _without_title(content_html: str, title: str | None) -> str:

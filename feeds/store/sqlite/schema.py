@@ -214,10 +214,13 @@ MIGRATIONS: tuple[str, ...] = (
     # 11: webhook and command hook events, saved before they are sent, until delivered
     hook_queue.MIGRATION,
     # 12: enclosures and the lead image (store.values.media_json), and the rewrite rules
-    # that changed each copy (a JSON list of their names), for the outputs and for explain
+    # that changed each copy or article page (a JSON list of their names), for the outputs
+    # and for explain
     """
     ALTER TABLE entries ADD COLUMN media TEXT NOT NULL DEFAULT '';
     ALTER TABLE entries ADD COLUMN rules TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE articles ADD COLUMN image TEXT;
+    ALTER TABLE articles ADD COLUMN rules TEXT NOT NULL DEFAULT '[]';
     """,
 )
 
