@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from feeds.core import limits
 from feeds.ingest.normalize.urls import canonical_url
@@ -22,9 +23,31 @@ def media_url(url: str | None, base_url: str | None) -> str | None:
     if not url or len(url) > limits.MAX_MEDIA_URL_CHARS:
         return None
     clean = canonical_url(url, base_url=base_url)
-    if clean is None or len(clean) > limits.MAX_MEDIA_URL_CHARS:
+    if clean is None or len(clean) > limits.MAX_MEDIA_URL_CHARS or not _fetchable_host(clean):
         return None
     return clean
+
+
+# A host name a client can look up: labels of letters, digits and hyphens (RFC 1123), or an
+# IP literal. ``exa%20mple.com`` is none: a link keeps it (its text is the reader's), but a
+# file no one can download is no enclosure, and the W3C Feed Validator rejects the URL.
+_HOST_LABELS = re.compile(
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def _fetchable_host(url: str) -> bool:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host.startswith("[") or ":" in host:
+        return True  # an IPv6 literal: urlsplit checked it
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return False
+    return _HOST_LABELS.fullmatch(ascii_host.lower()) is not None
 
 
 def media_type(value: str | None) -> str | None:
