@@ -270,6 +270,8 @@ class Body(NamedTuple):
     content_html: str
     body_text: str
     excerpt: str | None
+    #: The rewrite rules that changed the body (see :attr:`CleanEntry.rules`).
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

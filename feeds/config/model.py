@@ -12,6 +12,7 @@ from typing import Literal
 from urllib.parse import urljoin
 
 from feeds.core.hooks import HookConfig
+from feeds.core.rewrite import FeedRules, PageRules
 from feeds.types import (
     DaemonOptions,
     DedupeOptions,
@@ -57,6 +58,10 @@ class SourceConfig:
     interval_reason: str | None = None
     #: The source's own HTTP settings (:mod:`feeds.core.source_http`); the default is none.
     http: SourceHTTP = field(default_factory=SourceHTTP)
+    #: Rewrite rules (:mod:`feeds.core.rewrite`): ``strip`` and ``replace`` for the feed's
+    #: entries, and for article pages the same plus ``full_text_selector`` and the site rules.
+    rules: FeedRules = field(default_factory=FeedRules)
+    page_rules: PageRules = field(default_factory=PageRules)
 
 
 @dataclass(frozen=True)

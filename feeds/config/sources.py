@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from feeds.config.checker import _NAME_RE, _Checker
 from feeds.config.model import FullText, SourceConfig, SourceType
+from feeds.config.rewrite import SOURCE_KEYS, source_rules
 from feeds.core.source_http import HTTP_KEYS, Machine, parse_source_http
 
 
@@ -30,8 +31,11 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         checker.keys(
             item,
             where,
-            {"name", "url", "title", "full_text", "type", "selector", "interval"} | HTTP_KEYS,
+            {"name", "url", "title", "full_text", "type", "selector", "interval"}
+            | HTTP_KEYS
+            | SOURCE_KEYS,
         )
+        rules, page_rules = source_rules(checker, item, where)
         name = checker.get(item, where, "name", str, None)
         url = checker.get(item, where, "url", str, None)
         title = checker.get(item, where, "title", str, None)
@@ -70,6 +74,8 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
                 interval=interval,
                 adaptive=adaptive,
                 http=parse_source_http(item, where, checker.problem, _machine(base_dir)),
+                rules=rules,
+                page_rules=page_rules,
             )
         )
     return sources

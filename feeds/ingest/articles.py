@@ -21,7 +21,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
+from feeds.core.rewrite import PageRules
 from feeds.errors import (
     FetchError,
     FetchTimeoutError,
@@ -38,6 +40,8 @@ from feeds.types import (
     FullTextOptions,
     ParsedEntry,
 )
+
+NO_PAGE_RULES = PageRules()
 
 __all__ = ["Budget", "FullTextResult", "SectionResult", "full_text", "section_entries"]
 
@@ -84,6 +88,7 @@ def _load(
     budget: Budget,
     batch: int,
     now: datetime,
+    rules: PageRules = NO_PAGE_RULES,
 ) -> _Pages:
     """Cached or freshly fetched records for ``wanted`` (url, entry_hash) pairs."""
     records: dict[str, ArticleRecord] = {}
@@ -118,7 +123,7 @@ def _load(
 
         requests = [_request(source, url, cached_by_url[url]) for url, _ in chunk]
         for (url, entry_hash), outcome in zip(chunk, fetcher.fetch_many(requests), strict=True):
-            record = _record(source, url, entry_hash, cached_by_url[url], outcome, now)
+            record = _record(source, url, entry_hash, cached_by_url[url], outcome, now, rules)
             records[url] = fresh[url] = record
     return _Pages(records=records, fresh=fresh, deferred=tuple(deferred))
 
@@ -151,6 +156,7 @@ def _record(
     cached: ArticleRecord | None,
     outcome: FetchResult | FetchError,
     now: datetime,
+    rules: PageRules = NO_PAGE_RULES,
 ) -> ArticleRecord:
     if isinstance(outcome, FetchError):
         return ArticleRecord(
@@ -191,7 +197,7 @@ def _record(
     media = outcome.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media and "html" not in media and "xml" not in media:
         return replace(base, error=f"not an HTML page ({media})")
-    article = fulltext.extract(outcome.content, outcome.final_url)
+    article = fulltext.extract(outcome.content, outcome.final_url, rules)
     return replace(
         base,
         title=article.title,
@@ -200,15 +206,28 @@ def _record(
         updated=article.updated,
         content_html=article.content_html,
         text=article.text,
-        error=None if article.content_html else "no article text found on the page",
+        error=article.problem
+        or (None if article.content_html else "no article text found on the page"),
         image=article.image,
+        rules=article.rules,
     )
 
 
-def _entry_hash(entry: ParsedEntry) -> str:
-    """What the feed said about an article: a change makes us look at the page again."""
-    parts = (entry.link, entry.title, entry.summary, entry.content)
+def _entry_hash(entry: ParsedEntry, rules: PageRules = NO_PAGE_RULES) -> str:
+    """What the feed said about an article, and the rules its page is read under: a
+    change to either makes us look at the page again."""
+    parts: tuple[str | None, ...] = (entry.link, entry.title, entry.summary, entry.content)
+    if rules:
+        parts += (_rules_key(entry.link, rules),)
     return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+
+
+def _rules_key(url: str | None, rules: PageRules) -> str:
+    try:
+        host = urlsplit(url or "").hostname or ""
+    except ValueError:
+        host = ""
+    return "rules:" + rules.key(host)
 
 
 @dataclass(frozen=True)
@@ -233,13 +252,14 @@ def full_text(
     batch: int,
     now: datetime,
     wants: Sequence[bool] | None = None,
+    rules: PageRules = NO_PAGE_RULES,
 ) -> FullTextResult:
     """Replace teaser-only bodies by their article pages' text where the gate allows it.
 
     ``wants`` is :func:`fulltext.wants_full_text` for each entry when the caller has it
     (``parsed`` may then be empty when no entry wants its page).
     """
-    wanted = _wanted_pages(mode, parsed, cleaned, wants)
+    wanted = _wanted_pages(mode, parsed, cleaned, wants, rules)
     if not wanted:
         return FullTextResult(tuple(cleaned), (), 0, None)
     pages = _load(
@@ -250,6 +270,7 @@ def full_text(
         budget=budget,
         batch=batch,
         now=now,
+        rules=rules,
     )
     entries = list(cleaned)
     verdicts: dict[str, str | None] = {}
@@ -278,6 +299,7 @@ def full_text(
             body_text=record.text,
             excerpt=excerpt,
             author=clean.author or record.author,
+            rules=(*clean.rules, *record.rules),
         )
     note = _note(used, reasons, len(pages.deferred), "from article pages")
     to_save = _records_to_save(pages, verdicts)
@@ -289,6 +311,7 @@ def _wanted_pages(
     parsed: Sequence[ParsedEntry],
     cleaned: Sequence[CleanEntry],
     wants: Sequence[bool] | None,
+    rules: PageRules,
 ) -> dict[int, tuple[str, str]]:
     """The entries whose article page is wanted: index → (link, entry hash)."""
     if wants is None:
@@ -301,7 +324,7 @@ def _wanted_pages(
     wanted: dict[int, tuple[str, str]] = {}
     for i, (raw, clean) in enumerate(zip(parsed, cleaned, strict=True)):
         if wants[i] and clean.link:
-            wanted[i] = (clean.link, _entry_hash(raw))
+            wanted[i] = (clean.link, _entry_hash(raw, rules))
     return wanted
 
 
@@ -344,16 +367,18 @@ def section_entries(
     budget: Budget,
     batch: int,
     now: datetime,
+    rules: PageRules = NO_PAGE_RULES,
 ) -> SectionResult:
     """Fetch (or take from the cache) each article link and build an entry from its page."""
     pages = _load(
-        [(url, "") for url in links],
+        [(url, _rules_key(url, rules) if rules else "") for url in links],
         source=source,
         store=store,
         fetcher=fetcher,
         budget=budget,
         batch=batch,
         now=now,
+        rules=rules,
     )
     entries: list[ParsedEntry] = []
     reasons: list[str] = []

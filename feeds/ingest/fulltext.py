@@ -35,14 +35,18 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
-from feeds.ingest import normalize
+from feeds.core.rewrite import FeedRules, PageRules
+from feeds.ingest import normalize, pages
 from feeds.types import ParsedEntry
 
 __all__ = ["MIN_TEASER_COVERAGE", "MIN_WORDS", "Article", "extract", "gate", "wants_full_text"]
+
+NO_PAGE_RULES = PageRules()
 
 MIN_WORDS = 50
 """An extracted body shorter than this is not an article (a paywall stub, an error page)."""
@@ -97,6 +101,10 @@ class Article:
     #: The page's lead image: ``og:image`` (else ``twitter:image``) resolved against the
     #: page's URL, http(s) only, written like every link.
     image: str | None = None
+    #: The rewrite rules that changed the body, and why the rules left no body (the
+    #: feed's text is kept then).
+    rules: tuple[str, ...] = ()
+    problem: str | None = None
 
 
 def _words(text: str) -> list[str]:
@@ -165,16 +173,17 @@ def _quiet_libraries() -> None:
             logger.addHandler(logging.NullHandler())
 
 
-def extract(page: bytes, url: str) -> Article:
-    """Extract the article of an HTML page fetched from ``url`` (its final URL)."""
+def extract(page: bytes, url: str, rules: PageRules = NO_PAGE_RULES) -> Article:
+    """Extract the article of an HTML page fetched from ``url`` (its final URL), under the
+    source's ``rules`` and the site rule of the page's host (see :mod:`feeds.ingest.pages`)."""
     with warnings.catch_warnings():
         # The extraction libraries may warn about odd pages (or about their own
         # dependencies); those are facts about one page, not our problems.
         warnings.simplefilter("ignore")
-        return _extract(page, url)
+        return _extract(page, url, rules)
 
 
-def _extract(page: bytes, url: str) -> Article:
+def _extract(page: bytes, url: str, rules: PageRules) -> Article:
     import trafilatura  # lazily: see the module docstring
 
     _quiet_libraries()
@@ -184,29 +193,42 @@ def _extract(page: bytes, url: str) -> Article:
     except (etree.LxmlError, ValueError):
         return Article(url, None, None, None, None, "", "")
     metadata = trafilatura.extract_metadata(doc, default_url=url)
-    title = normalize.clean_title(metadata.title) if metadata.title else None
+    site = rules.site(urlsplit(url).hostname or "") if rules else None
+    raw_title = pages.site_title(doc, site) or metadata.title
+    title = normalize.clean_title(raw_title) if raw_title else None
     author = normalize.clean_title(metadata.author) if metadata.author else None
     published = _first_date(_PUBLISHED(doc)) or _day(metadata.date)
     updated = _first_date(_MODIFIED(doc))
     image = _lead_image(doc, url)
 
-    normalize.drop_boilerplate_blocks(doc)
-    chrome = _CHROME(doc)
-    for el in chrome if isinstance(chrome, list) else []:
-        if isinstance(el, lxml.html.HtmlElement) and el.getparent() is not None:
-            el.drop_tree()
-    body = trafilatura.extract(
-        doc,
-        url=url,
-        output_format="html",
-        include_comments=False,
-        favor_precision=True,
-        include_links=True,
-        include_images=True,
-        include_tables=True,
-        include_formatting=True,
-    )
-    content_html = normalize.sanitize_html(body, base_url=url) if body else ""
+    ruled = pages.apply(doc, rules, site) if rules else None
+    if ruled is not None and ruled.body is not None:
+        body: str | None = ruled.body
+    else:
+        normalize.drop_boilerplate_blocks(doc)
+        chrome = _CHROME(doc)
+        for el in chrome if isinstance(chrome, list) else []:
+            if isinstance(el, lxml.html.HtmlElement) and el.getparent() is not None:
+                el.drop_tree()
+        body = trafilatura.extract(
+            doc,
+            url=url,
+            output_format="html",
+            include_comments=False,
+            favor_precision=True,
+            include_links=True,
+            include_images=True,
+            include_tables=True,
+            include_formatting=True,
+        )
+    applied: tuple[str, ...] = ruled.applied if ruled is not None else ()
+    if body and rules.replace:
+        content_html, replaced = normalize.sanitize_with_rules(
+            body, base_url=url, rules=FeedRules((), rules.replace)
+        )
+        applied += replaced
+    else:
+        content_html = normalize.sanitize_html(body, base_url=url) if body else ""
     content_html = _without_title(content_html, title)
     return Article(
         url=url,
@@ -217,6 +239,8 @@ def _extract(page: bytes, url: str) -> Article:
         content_html=content_html,
         text=normalize.html_to_text(content_html),
         image=image,
+        rules=applied,
+        problem=ruled.problem if ruled is not None else None,
     )
 
 
