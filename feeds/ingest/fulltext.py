@@ -205,22 +205,14 @@ def _extract(page: bytes, url: str, rules: PageRules) -> Article:
     if ruled is not None and ruled.body is not None:
         body: str | None = ruled.body
     else:
-        normalize.drop_boilerplate_blocks(doc)
-        chrome = _CHROME(doc)
-        for el in chrome if isinstance(chrome, list) else []:
-            if isinstance(el, lxml.html.HtmlElement) and el.getparent() is not None:
-                el.drop_tree()
-        body = trafilatura.extract(
-            doc,
-            url=url,
-            output_format="html",
-            include_comments=False,
-            favor_precision=True,
-            include_links=True,
-            include_images=True,
-            include_tables=True,
-            include_formatting=True,
-        )
+        body = _automatic(doc, url)
+        if not body and ruled is not None and ruled.applied:
+            # Nothing left to extract: was it the rules? Then they are not applied, and
+            # the reason goes to the report (the gate keeps the feed's text).
+            unruled = lxml.html.document_fromstring(page, parser=parser)
+            if _automatic(unruled, url):
+                problem = f"{', '.join(ruled.applied)}: {normalize.WHOLE_BODY}"
+                ruled = pages.Ruled("", ruled.applied, problem)
     applied: tuple[str, ...] = ruled.applied if ruled is not None else ()
     if body and rules.replace:
         content_html, replaced = normalize.sanitize_with_rules(
@@ -242,6 +234,29 @@ def _extract(page: bytes, url: str, rules: PageRules) -> Article:
         rules=applied,
         problem=ruled.problem if ruled is not None else None,
     )
+
+
+def _automatic(doc: lxml.html.HtmlElement, url: str) -> str | None:
+    """The article body trafilatura finds in ``doc`` (HTML), after the built-in cleanup."""
+    import trafilatura  # lazily: see the module docstring
+
+    normalize.drop_boilerplate_blocks(doc)
+    chrome = _CHROME(doc)
+    for el in chrome if isinstance(chrome, list) else []:
+        if isinstance(el, lxml.html.HtmlElement) and el.getparent() is not None:
+            el.drop_tree()
+    body: str | None = trafilatura.extract(
+        doc,
+        url=url,
+        output_format="html",
+        include_comments=False,
+        favor_precision=True,
+        include_links=True,
+        include_images=True,
+        include_tables=True,
+        include_formatting=True,
+    )
+    return body
 
 
 def _lead_image(doc: lxml.html.HtmlElement, url: str) -> str | None:

@@ -51,7 +51,7 @@ from feeds.ingest.normalize.body import (
 )
 from feeds.ingest.normalize.markup import html_to_text
 from feeds.ingest.normalize.media import clean_enclosures, media_url
-from feeds.ingest.normalize.rewrite import replace_title
+from feeds.ingest.normalize.rewrite import WHOLE_BODY, replace_title
 from feeds.ingest.normalize.summary import CUT_MARK, _strip_cut, is_cut, teaser
 from feeds.ingest.normalize.text import _collapse, _legal, clean_title
 from feeds.ingest.normalize.urls import canonical_url, post_id
@@ -61,6 +61,7 @@ __all__ = [
     "BODY_SCHEME",
     "CLEANING_CODE",
     "CUT_MARK",
+    "WHOLE_BODY",
     "BodySource",
     "body_key",
     "body_source",
