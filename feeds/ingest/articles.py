@@ -149,6 +149,20 @@ def _transient(error: FetchError) -> bool:
     return isinstance(error, FetchTimeoutError) or type(error) is FetchError
 
 
+def _failed(
+    source: str, url: str, entry_hash: str, error: FetchError, now: datetime
+) -> ArticleRecord:
+    return ArticleRecord(
+        url=url,
+        fetched=now,
+        source=source,
+        entry_hash=entry_hash,
+        status=error.status if isinstance(error, HTTPStatusError) else None,
+        error=error.message,
+        retry=_transient(error),
+    )
+
+
 def _record(
     source: str,
     url: str,
@@ -159,15 +173,7 @@ def _record(
     rules: PageRules = NO_PAGE_RULES,
 ) -> ArticleRecord:
     if isinstance(outcome, FetchError):
-        return ArticleRecord(
-            url=url,
-            fetched=now,
-            source=source,
-            entry_hash=entry_hash,
-            status=outcome.status if isinstance(outcome, HTTPStatusError) else None,
-            error=outcome.message,
-            retry=_transient(outcome),
-        )
+        return _failed(source, url, entry_hash, outcome, now)
     if outcome.content is None:
         if cached is None:  # we sent no validators, so this cannot be; be safe anyway
             return ArticleRecord(
@@ -280,30 +286,38 @@ def full_text(
         record = pages.records.get(url)
         if record is None:
             continue  # deferred
-        clean = entries[i]
-        if clean.image is None and record.image is not None:
-            # The page's lead image, also when its text is not used: the publisher chose
-            # it for this article (the feed's own image, when it has one, comes first).
-            clean = entries[i] = replace(clean, image=record.image)
-        reason = record.error or fulltext.gate(record.text, clean.body_text)
+        entries[i], reason = _with_page(entries[i], record)
         verdicts[url] = reason
         if reason is not None:
             reasons.append(f"{url}: {reason}")
-            continue
-        used += 1
-        # A cut excerpt only said "this is a teaser"; the teaser is now cut from the body.
-        excerpt = clean.excerpt if clean.excerpt and not normalize.is_cut(clean.excerpt) else None
-        entries[i] = replace(
-            clean,
-            content_html=record.content_html,
-            body_text=record.text,
-            excerpt=excerpt,
-            author=clean.author or record.author,
-            rules=(*clean.rules, *record.rules),
-        )
+        else:
+            used += 1
     note = _note(used, reasons, len(pages.deferred), "from article pages")
     to_save = _records_to_save(pages, verdicts)
     return FullTextResult(tuple(entries), to_save, len(pages.deferred), note)
+
+
+def _with_page(clean: CleanEntry, record: ArticleRecord) -> tuple[CleanEntry, str | None]:
+    """The entry with its article page's body if the gate allows it (else the reason not),
+    and the page's lead image in any case."""
+    if clean.image is None and record.image is not None:
+        # The page's lead image, also when its text is not used: the publisher chose
+        # it for this article (the feed's own image, when it has one, comes first).
+        clean = replace(clean, image=record.image)
+    reason = record.error or fulltext.gate(record.text, clean.body_text)
+    if reason is not None:
+        return clean, reason
+    # A cut excerpt only said "this is a teaser"; the teaser is now cut from the body.
+    excerpt = clean.excerpt if clean.excerpt and not normalize.is_cut(clean.excerpt) else None
+    page = replace(
+        clean,
+        content_html=record.content_html,
+        body_text=record.text,
+        excerpt=excerpt,
+        author=clean.author or record.author,
+        rules=(*clean.rules, *record.rules),
+    )
+    return page, None
 
 
 def _wanted_pages(

@@ -84,6 +84,7 @@ CLEANING_CODE = (
     *sorted(Path(__file__).parent.glob("*.py")),
     Path(__file__).parents[2] / "types.py",
     Path(__file__).parents[2] / "core" / "limits.py",
+    Path(__file__).parents[2] / "core" / "rewrite.py",
 )
 """The package's modules that cleaning runs: every module of this package (the rules) and
 those they import."""
