@@ -16,7 +16,7 @@ from feeds.app import cli
 
 from httpserver import HTTPTestServer, Reply, http_server
 from support import validate_independently
-from wordpress import story
+from wordpress import article_page, category_page, story
 
 __all__ = ["http_server"]
 
@@ -385,3 +385,35 @@ def test_bad_rules_are_configuration_errors_with_their_key_path(tmp_path: Path) 
     assert 'sources[0].replace[2].field: must be "title" or "body", not \'summary\'' in out
     assert "news.example.com.txt line 3: body: \"//div[@class='x'\": not a valid XPath" in out
     assert not (tmp_path / "state").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_section_pages_articles_are_read_under_the_sources_rules(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    base = http_server.base_url
+    stories = [story("acme-beats-forecasts", "Acme beats forecasts", 101, "Acme widgets")]
+    http_server.route("/category/business/", Reply(body=category_page(stories, base=base)))
+    for s in stories:
+        http_server.route(f"/{s.slug}/", Reply(body=article_page(s, base=base), headers=HTML))
+    config = write(
+        tmp_path,
+        f"""
+        [[sources]]
+        name = "biz"
+        type = "html"
+        url = "{base}/category/business/"
+        full_text_selector = "article .entry-content"
+        strip = [".sharedaddy", "#jp-relatedposts"]
+        """,
+    )
+    result = feeds("refresh", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    [entry] = published(tmp_path).values()
+    body = entry.findtext(A + "content") or ""
+    assert all(p in body for p in stories[0].paragraphs)
+    assert "Share this" not in body and "Oil rises" not in body
+    explained = feeds("explain", "--config", str(config), f"{base}/acme-beats-forecasts/").output
+    assert (
+        "rewritten by: strip .sharedaddy; strip #jp-relatedposts;"
+        " full_text_selector article .entry-content" in explained
+    )

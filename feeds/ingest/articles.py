@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -370,6 +370,8 @@ class SectionResult:
     records: tuple[ArticleRecord, ...]
     deferred: int
     note: str
+    #: The rewrite rules that changed each entry's page, by its link.
+    rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def section_entries(
@@ -422,4 +424,7 @@ def section_entries(
         )
     note = _note(len(entries), reasons, len(pages.deferred), "articles from the section page")
     note = note.replace("kept the feed's text", "skipped")
-    return SectionResult(tuple(entries), tuple(to_save.values()), len(pages.deferred), note)
+    applied = {e.link or "": r.rules for e in entries if (r := pages.records[e.link or ""]).rules}
+    return SectionResult(
+        tuple(entries), tuple(to_save.values()), len(pages.deferred), note, applied
+    )

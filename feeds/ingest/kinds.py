@@ -291,10 +291,16 @@ class SectionPageKind:
             warning=None if links else no_links,
         )
         kept = clean_entries(list(section.entries), reader.now, rules=source.rules)
+        cleaned = [
+            replace(c, rules=(*section.rules[e.link or ""], *c.rules))
+            if (e.link or "") in section.rules
+            else c
+            for e, c in zip(kept.entries, kept.cleaned, strict=True)
+        ]
         return Read(
             document=fetched,
             feed=feed,
-            cleaned=list(kept.cleaned),
+            cleaned=cleaned,
             prepared=None,
             records=section.records,
             deferred=section.deferred,
