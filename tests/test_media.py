@@ -254,3 +254,24 @@ def test_hostile_enclosures_are_checked_capped_and_published_valid(tmp_path: Pat
     root = etree.fromstring(out.path.read_bytes())
     assert len(root.findall(f".//{A}link[@rel='enclosure']")) == 2 * limits.MAX_ENCLOSURES
     assert out.path.stat().st_size < 20_000
+
+
+def test_a_feed_with_ten_thousand_enclosures_on_one_item_is_read_capped() -> None:
+    files = "".join(
+        f'<enclosure url="https://cdn.example.com/{n}.mp3" length="{n}" type="audio/mpeg"/>'
+        f'<media:content url="https://cdn.example.com/m{n}.mp4" type="video/mp4"/>'
+        for n in range(10_000)
+    )
+    document = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
+        "<channel><title>T</title><link>https://a.example/</link><description>d</description>"
+        f"<item><title>Many</title><link>https://a.example/1</link>{files}</item>"
+        "</channel></rss>"
+    ).encode()
+    for fast_path in (True, False):
+        [entry] = parse(document, url="https://a.example/feed", fast_path=fast_path).entries
+        assert len(entry.enclosures) == 4 * limits.MAX_ENCLOSURES
+        clean = normalize_entry(entry, now=NOW)
+        assert [e.url for e in clean.enclosures] == [
+            f"https://cdn.example.com/{n}.mp3" for n in range(limits.MAX_ENCLOSURES)
+        ]
