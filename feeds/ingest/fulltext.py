@@ -6,9 +6,12 @@ teaser-only feeds should not pay).
 
 ::
 
-    page bytes ─ lxml (WordPress boilerplate blocks out) ─ metadata (title, author, dates)
-               ─ trafilatura (include_comments=False, favor_precision=True, HTML out)
-               ─ normalize.sanitize_html (boilerplate rules again, nh3 allow-list) ─ Article
+    page bytes ─ lxml ─ metadata (title, author, dates, og:image)
+               ─ rewrite rules (pages.apply: strips; a body selector that matches → its HTML)
+               ─ else: WordPress boilerplate blocks out ─ trafilatura (include_comments=False,
+                 favor_precision=True, HTML out)
+               ─ normalize.sanitize_html (boilerplate rules again, nh3 allow-list; body
+                 replacements) ─ Article
 
     gate(article text, feed's teaser text) → None (use it) or the reason to keep the feed's
 
