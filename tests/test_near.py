@@ -249,6 +249,13 @@ def test_a_store_from_before_the_signatures_table_gets_one(tmp_path: Path) -> No
         before = store.near_candidates(sig)
         # as version 8 left it
         store._db.execute("DROP TABLE signatures")
+        for table, column in (
+            ("entries", "media"),
+            ("entries", "rules"),
+            ("articles", "image"),
+            ("articles", "rules"),
+        ):  # added by migration 12
+            store._db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         store._db.execute("PRAGMA user_version = 8")
     with Store.open(path) as store:
         assert store._db.execute("SELECT count(*) FROM signatures").fetchone() == (3,)

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from lxml import etree
-
 __all__ = [
     "FeedRules",
     "PageRules",
@@ -177,6 +175,8 @@ def css_problem(selector: str) -> str | None:
 
 def xpath_problem(expression: str) -> str | None:
     """Why ``expression`` is not a usable XPath 1.0 expression, or None."""
+    from lxml import etree  # only when a site rule is read: loading a config needs no lxml
+
     try:
         etree.XPath(expression)
     except etree.XPathSyntaxError as exc:
