@@ -205,6 +205,21 @@ class FetchResult:
 
 
 @dataclass(frozen=True)
+class Enclosure:
+    """A file an entry carries: an RSS ``<enclosure>``, an Atom ``link rel="enclosure"``,
+    a ``media:content`` or a JSON Feed attachment.
+
+    Parsed: ``url`` as the document wrote it. Cleaned and stored: an absolute http(s) URL
+    written like every link (:func:`feeds.ingest.normalize.canonical_url`). ``type`` is a
+    media type (``audio/mpeg``) or None; ``length`` the size in bytes, or None when unknown.
+    """
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
 class ParsedEntry:
     """One entry as a parser read it: raw strings, HTML not yet cleaned.
 
@@ -226,6 +241,10 @@ class ParsedEntry:
     categories: tuple[str, ...] = ()
     base_url: str | None = None
     canonical_link: str | None = None
+    #: Enclosures and ``media:content``, in document order; ``image`` is the entry's
+    #: picture (``media:thumbnail``, JSON Feed ``image``), as written.
+    enclosures: tuple[Enclosure, ...] = ()
+    image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +270,8 @@ class Body(NamedTuple):
     content_html: str
     body_text: str
     excerpt: str | None
+    #: The rewrite rules that changed the body (see :attr:`CleanEntry.rules`).
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -275,6 +296,13 @@ class CleanEntry:
     author: str | None
     categories: tuple[str, ...] = ()
     post_id: str | None = None
+    #: Distinct enclosures with absolute http(s) URLs (at most ``limits.MAX_ENCLOSURES``),
+    #: and the lead image's URL (the feed's, or the article page's ``og:image``).
+    enclosures: tuple[Enclosure, ...] = ()
+    image: str | None = None
+    #: Names of the rewrite rules that changed this copy (``"strip .ad"``,
+    #: ``"replace title #0"``, ``"site example.com.txt"``), in the order they ran.
+    rules: tuple[str, ...] = ()
 
 
 # --- dedupe and store ---------------------------------------------------------------------
@@ -394,6 +422,8 @@ class StoredEntry:
     author: str | None
     categories: tuple[str, ...] = ()
     also_in: tuple[str, ...] = field(default=())
+    enclosures: tuple[Enclosure, ...] = ()
+    image: str | None = None
 
 
 # --- article pages ------------------------------------------------------------------------
@@ -433,3 +463,7 @@ class ArticleRecord:
     error: str | None = None
     retry: bool = False
     note: str | None = None
+    #: The page's lead image (``og:image``, else ``twitter:image``), an absolute http(s) URL.
+    image: str | None = None
+    #: The rewrite rules that changed the extracted body (:attr:`CleanEntry.rules`).
+    rules: tuple[str, ...] = ()

@@ -281,6 +281,10 @@ class Entry(NamedTuple):
     summary: Field
     content: Field
     enclosure: Field
+    #: More files: (url, type, length) for more <enclosure>s, media:content and attachments
+    #: (up to hundreds, hostile URLs, bogus types and sizes), and a media:thumbnail.
+    media: list[tuple[Field, Field, Field]]
+    thumbnail: Field
     base: Field
     lang: Field
     shown_title: bool  # the title is html (Atom type="html")
@@ -308,6 +312,8 @@ def entries(draw: st.DrawFn) -> list[Entry]:
                 summary=draw(_field(st.one_of(html_body(), text_field))),
                 content=draw(_field(html_body())),
                 enclosure=draw(_field(url)),
+                media=draw(media_files()),
+                thumbnail=draw(_field(url)),
                 base=draw(_field(url)),
                 lang=draw(
                     _field(st.one_of(st.sampled_from(["en", "ar", "he-IL", "x-"]), nasty_text))
@@ -316,6 +322,49 @@ def entries(draw: st.DrawFn) -> list[Entry]:
             )
         )
     return result
+
+
+MEDIA_TYPES = st.one_of(
+    st.sampled_from(["audio/mpeg", "video/mp4", "image/jpeg", "", "audio", "text/html"]),
+    st.sampled_from(["application/octet-stream; x=1", "AUDIO/MPEG", "a/b/c", "*/*"]),
+    nasty_text,
+)
+LENGTHS = st.one_of(
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.sampled_from(["", "0", "-1", "1e9", " 12 ", "１２", "99999999999999999999"]),
+    nasty_text,
+)
+
+
+@st.composite
+def media_files(draw: st.DrawFn) -> list[tuple[Field, Field, Field]]:
+    """A few files, or (rarely) hundreds: the caps must hold whatever the feed lists."""
+    count = draw(st.one_of(st.integers(min_value=0, max_value=4), st.just(40)))
+    if count > 4:  # many: the same hostile shape, numbered
+        head = draw(_field(url))
+        return [
+            (
+                Field(f"{head.value}{n}", head.mode),
+                Field("audio/mpeg", "escaped"),
+                Field(str(n), "escaped"),
+            )
+            for n in range(count)
+        ]
+    return [
+        (draw(_field(url)), draw(_field(MEDIA_TYPES)), draw(_field(LENGTHS))) for _ in range(count)
+    ]
+
+
+def _media_xml(e: Entry) -> str:
+    a = _xml_attribute
+    return (
+        "".join(
+            f"<enclosure url={a(u)} type={a(m)} length={a(n)}/>"
+            f'<media:content url={a(u)} type={a(m)} fileSize={a(n)} medium="audio"/>'
+            for u, m, n in e.media
+        )
+        + f'<media:thumbnail url={a(e.thumbnail)} width="150"/>'
+    )
 
 
 class Document(NamedTuple):
@@ -342,7 +391,8 @@ def rss_document(feed_title: Field, items: list[Entry]) -> bytes:
     parts = [
         '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"'
         ' xmlns:content="http://purl.org/rss/1.0/modules/content/"'
-        ' xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        ' xmlns:media="http://search.yahoo.com/mrss/"><channel>'
         f"<title>{t(feed_title)}</title><link>https://fuzz.example/</link>"
         f"<description>{t(feed_title)}</description>"
     ]
@@ -356,7 +406,8 @@ def rss_document(feed_title: Field, items: list[Entry]) -> bytes:
             + f"<description>{t(e.summary)}</description>"
             f"<content:encoded>{t(e.content)}</content:encoded>"
             f'<enclosure url={a(e.enclosure)} type="audio/mpeg" length={a(e.author)}/>'
-            f"<comments>{t(e.link)}</comments><source url={a(e.enclosure)}>{t(e.author)}</source>"
+            + _media_xml(e)
+            + f"<comments>{t(e.link)}</comments><source url={a(e.enclosure)}>{t(e.author)}</source>"
             "</item>"
         )
     parts.append("</channel></rss>")
@@ -366,7 +417,8 @@ def rss_document(feed_title: Field, items: list[Entry]) -> bytes:
 def atom_document(feed_title: Field, items: list[Entry]) -> bytes:
     t, a = _xml_text, _xml_attribute
     parts = [
-        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"'
+        ' xmlns:media="http://search.yahoo.com/mrss/">'
         f'<title type="html">{t(feed_title)}</title><id>tag:fuzz.example,2026:feed</id>'
         '<updated>2026-03-17T08:00:00Z</updated><link rel="alternate" href="https://fuzz.example/"/>'
     ]
@@ -377,7 +429,12 @@ def atom_document(feed_title: Field, items: list[Entry]) -> bytes:
             f'<title type="{kind}">{t(e.title)}</title><id>{t(e.guid)}</id>'
             f'<link rel="alternate" href={a(e.link)}/>'
             f'<link rel="enclosure" href={a(e.enclosure)} type="audio/mpeg" length="1"/>'
-            f"<published>{t(e.date)}</published><updated>{t(e.updated)}</updated>"
+            + "".join(
+                f'<link rel="enclosure" href={a(u)} type={a(m)} length={a(n)}/>'
+                for u, m, n in e.media[:3]
+            )
+            + _media_xml(e)
+            + f"<published>{t(e.date)}</published><updated>{t(e.updated)}</updated>"
             f"<author><name>{t(e.author)}</name><uri>{t(e.link)}</uri></author>"
             + "".join(
                 f"<category term={a(c)} label={a(c)} scheme={a(e.link)}/>" for c in e.categories
@@ -425,6 +482,14 @@ odd_json = st.one_of(
 )
 
 
+def _size(length: Field) -> Any:
+    """A JSON size as feeds write it: a number, or (wrongly) a string or anything else."""
+    text = length.value.strip()
+    if text.lstrip("-").isdigit() and text.isascii():
+        return int(text)
+    return length.value
+
+
 @st.composite
 def json_document(draw: st.DrawFn, feed_title: Field, items: list[Entry]) -> bytes:
     def value(field: Field) -> Any:
@@ -455,7 +520,13 @@ def json_document(draw: st.DrawFn, feed_title: Field, items: list[Entry]) -> byt
                 "author": {"name": value(e.author)},
                 "tags": [value(c) for c in e.categories],
                 "language": value(e.lang),
-                "attachments": [{"url": value(e.enclosure), "mime_type": "audio/mpeg"}],
+                "attachments": [
+                    {"url": value(e.enclosure), "mime_type": "audio/mpeg"},
+                    *(
+                        {"url": value(u), "mime_type": value(m), "size_in_bytes": _size(n)}
+                        for u, m, n in e.media
+                    ),
+                ],
             }
             for e in items
         ],

@@ -274,7 +274,7 @@ def test_every_bad_full_text_key_is_reported_at_once(tmp_path: Path) -> None:
     problems = caught.value.problems
     assert problems[:4] == (
         "fetch.allow_private_addresses: must be true, false or a list of networks, not an array",
-        "full_text.max_words: unknown key (expected one of: max_pages, max_seconds)",
+        "full_text.max_words: unknown key (expected one of: max_pages, max_seconds, site_rules)",
         "full_text.max_pages: must be at least 1, not -1",
         "full_text.max_seconds: must be a number, not a string",
     )

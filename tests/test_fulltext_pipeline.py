@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,23 @@ def test_a_teaser_only_feed_gets_full_articles_without_comment_form_text(
     request = http_server.requests_to(f"/{STORIES[0].slug}/")[0]
     assert request.headers["user-agent"].startswith("feeds/")
     assert store.source("biz").full_text_note == "full text: 3 from article pages"
+
+
+def test_the_article_pages_og_image_becomes_the_entrys_image(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store
+) -> None:
+    serve_site(http_server, STORIES)
+    http_server.route("/feed/", Reply(body=teaser_feed(STORIES, base=http_server.base_url)))
+    config = make_config(tmp_path, [{"name": "biz", "url": http_server.url("/feed/")}])
+    config = replace(config, outputs=(replace(config.outputs[0], formats=("atom", "json")),))
+    assert run(config, store).ok
+    images = {e.title: e.image for e in store.entries_for_output(["biz"], 10)}
+    base = http_server.base_url
+    assert images == {
+        s.title: f"{base}/wp-content/uploads/2026/03/post-{s.post_id}-1200x630.jpg" for s in STORIES
+    }
+    doc = json.loads((tmp_path / "out" / "all.json").read_bytes())
+    assert {i["title"]: i["image"] for i in doc["items"]} == images
 
 
 def test_a_second_refresh_makes_no_article_request_when_nothing_changed(

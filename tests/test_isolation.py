@@ -238,10 +238,10 @@ def test_an_entry_that_cannot_be_cleaned_is_dropped_and_named(
     (folder / "bravo.rss").write_text(story_feed("bravo", 3, poison="POISON "), encoding="utf-8")
     real = normalize.clean_body
 
-    def clean_body(source: normalize.BodySource) -> Any:
+    def clean_body(source: normalize.BodySource, *rules: Any) -> Any:
         if "POISON" in (source.summary or ""):
             raise TypeError("injected into the cleaning")
-        return real(source)
+        return real(source, *rules)
 
     monkeypatch.setattr(normalize, "clean_body", clean_body)
     result = refresh(config, "--json")

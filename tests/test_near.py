@@ -252,6 +252,13 @@ def test_a_store_from_before_the_signatures_table_gets_one(tmp_path: Path) -> No
         for index in ("entries_live_published", "entries_live_source"):
             store._db.execute(f"DROP INDEX {index}")
         store._db.execute("ALTER TABLE entries DROP COLUMN expired")
+        for table, column in (
+            ("entries", "media"),
+            ("entries", "rules"),
+            ("articles", "image"),
+            ("articles", "rules"),
+        ):  # added by migration 12
+            store._db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         store._db.execute("PRAGMA user_version = 8")
     with Store.open(path) as store:
         assert store._db.execute("SELECT count(*) FROM signatures").fetchone() == (3,)

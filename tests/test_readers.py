@@ -181,3 +181,42 @@ def test_a_browser_shows_a_readable_page(site: Site, tmp_path: Path, name: str) 
     keep = os.environ.get("KEEP_SCREENSHOTS_IN")
     if keep:
         shutil.copy(shot, Path(keep) / f"{name}.png")
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_newsboat_sees_the_enclosure(tmp_path: Path, fmt: str) -> None:
+    """newsboat keeps an item's enclosure (its podcast downloads use it): URL and type."""
+    from feeds.publish import documents as publish
+    from feeds.types import Enclosure
+
+    from test_publish import output, stored
+
+    newsboat = _need("newsboat")
+    out = output(tmp_path / "site", formats=("atom", "rss"))
+    episode = Enclosure("https://media.example.com/podcast/mm-212.mp3", "audio/mpeg", 14312448)
+    cover = Enclosure("https://media.example.com/podcast/mm-212.jpg", "image/jpeg", None)
+    publish.publish(out, [stored(1, enclosures=(episode, cover)), stored(2)])
+    server = FeedServer(("127.0.0.1", 0), out.path.parent, (out,))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        urls = tmp_path / "urls"
+        urls.write_text(f"{server.url}/{out.format_path(fmt).name}\n")
+        (tmp_path / "config").write_text("")
+        cache = tmp_path / "cache.db"
+        env = {"HOME": str(tmp_path), "PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
+        base = [newsboat, "-u", str(urls), "-c", str(cache), "-C", str(tmp_path / "config")]
+        reload = subprocess.run(
+            [*base, "-x", "reload"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert reload.returncode == 0, reload.stdout + reload.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    with sqlite3.connect(cache) as db:
+        rows = db.execute("SELECT title, enclosure_url, enclosure_type FROM rss_item").fetchall()
+    assert sorted(rows) == [
+        ("Story 1 & more", episode.url, "audio/mpeg"),
+        ("Story 2 & more", "", ""),
+    ]

@@ -19,7 +19,7 @@ from feeds.core import dedupe
 from feeds.core.dedupe import Keys
 from feeds.store import FetchOutcome, HookEvent, ScheduleUpdate, StoryKey
 from feeds.store.protocol import Storage
-from feeds.types import ArticleRecord, CleanEntry, SourceState, StoredEntry
+from feeds.types import ArticleRecord, CleanEntry, Enclosure, SourceState, StoredEntry
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -354,6 +354,43 @@ def test_an_article_page_round_trips(store: Storage) -> None:
     with store.batch():
         store.save_article(replace(record, status=404, retry=False, published=None))
     assert store.article(record.url) == replace(record, status=404, retry=False, published=None)
+
+
+def test_an_article_page_keeps_its_image_and_rules(store: Storage) -> None:
+    record = ArticleRecord(
+        url="https://a.example/2/",
+        fetched=NOW,
+        source="a",
+        content_html="<p>x</p>",
+        text="x",
+        image="https://a.example/lead.jpg",
+        rules=("site a.example.txt", "strip .ad"),
+    )
+    with store.batch():
+        store.save_article(record)
+    assert store.article(record.url) == record
+
+
+def test_enclosures_image_and_rules_of_a_copy_round_trip(store: Storage) -> None:
+    files = (
+        Enclosure("https://a.example/ep1.mp3", "audio/mpeg", 12_345_678),
+        Enclosure("https://a.example/ep1.jpg", None, None),
+        Enclosure("https://a.example/ep1.pdf", "application/pdf", 0),
+    )
+    e = entry(1, enclosures=files, image="https://a.example/lead.jpg", rules=("strip .ad",))
+    insert(store, "a", e, "story-1")
+    insert(store, "a", entry(2), "story-2")
+    got = {s.id: s for s in store.entries_for_output(["a"], 5)}
+    assert got["story-1"].enclosures == files
+    assert got["story-1"].image == "https://a.example/lead.jpg"
+    assert got["story-1"].categories == ("Business",)
+    assert (got["story-2"].enclosures, got["story-2"].image) == ((), None)
+    [copy] = store.copies("story-1")
+    assert copy.rules == ("strip .ad",)
+    with store.batch():
+        store.update_copy("a", keys_of(e), replace(e, enclosures=files[:1], image=None), now=NOW)
+    [story] = store.stories(["story-1"], ["a"])
+    assert (story.enclosures, story.image) == (files[:1], None)
 
 
 # -- publish state -----------------------------------------------------------------------------

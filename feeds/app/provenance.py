@@ -63,6 +63,7 @@ class Explanation:
                     "merged_reason": c.merged_reason,
                     "expired": c.expired.isoformat() if c.expired else None,
                     "scores": dict(c.scores),
+                    "rules": list(c.rules),
                 }
                 for c in self.copies
             ],
@@ -89,6 +90,8 @@ class Explanation:
             if c.link:
                 out.append(f"    {c.link}")
             out.append(f"    {merge_text(c)}")
+            if c.rules:
+                out.append(f"    rewritten by: {'; '.join(c.rules)}")
         for o in self.outputs:
             if o.source is None:
                 out.append(f"output {o.output}: {o.why}")

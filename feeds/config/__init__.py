@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from feeds.config.model import (
     no_url_notice,
 )
 from feeds.config.outputs import _check_collisions, _outputs, _protected_files
+from feeds.config.rewrite import site_rules
 from feeds.config.sections import (
     _daemon_options,
     _dedupe_options,
@@ -44,6 +46,7 @@ from feeds.config.sources import _sources, resolve_url
 from feeds.core.filters import RuleSet
 from feeds.core.hooks import parse_hooks
 from feeds.core.retention import Retention
+from feeds.core.rewrite import SiteRule
 from feeds.errors import ConfigError
 
 __all__ = [
@@ -87,25 +90,17 @@ def load(path: Path) -> Config:
     return from_dict(data, base_dir=path.resolve().parent, path=path)
 
 
+#: The tables a configuration file may have.
+TOP_LEVEL_KEYS = frozenset(
+    {"store", "fetch", "full_text", "sources", "outputs", "schedule", "daemon", "dedupe"}
+    | {"hooks", "filters"}
+)
+
+
 def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML; relative paths resolve against ``base_dir``."""
     checker = _Checker()
-    checker.keys(
-        data,
-        "",
-        {
-            "store",
-            "fetch",
-            "full_text",
-            "sources",
-            "outputs",
-            "schedule",
-            "daemon",
-            "dedupe",
-            "hooks",
-            "filters",
-        },
-    )
+    checker.keys(data, "", set(TOP_LEVEL_KEYS))
 
     store = checker.table(data, "store")
     checker.keys(store, "store", {"path", "lock_timeout", "keep", "max_entries_per_source"})
@@ -118,7 +113,10 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     full_text = _full_text_options(checker, checker.table(data, "full_text"))
     schedule = _schedule_options(checker, checker.table(data, "schedule"))
     daemon = _daemon_options(checker, checker.table(data, "daemon"))
-    sources = _sources(checker, data.get("sources"), base_dir)
+    sources = _with_site_rules(
+        _sources(checker, data.get("sources"), base_dir),
+        site_rules(checker, checker.table(data, "full_text"), base_dir),
+    )
     outputs = _outputs(checker, data.get("outputs"), base_dir, [s.name for s in sources])
     dedupe = _dedupe_options(checker, checker.table(data, "dedupe"), [s.name for s in sources])
     _check_collisions(checker, outputs, _protected_files(store_path, path, sources))
@@ -165,3 +163,14 @@ def _checked_rules(checker: _Checker, data: Mapping[str, Any]) -> RuleSet:
     table = checker.table(data, "filters")
     checker.keys(table, "filters", FILTER_KEYS)
     return rule_set(checker, table, "filters")
+
+
+def _with_site_rules(
+    sources: list[SourceConfig], sites: tuple[SiteRule, ...]
+) -> list[SourceConfig]:
+    """Every source's article pages are extracted under the site rules (one shared tuple)."""
+    if not sites:
+        return sources
+    return [
+        replace(source, page_rules=replace(source.page_rules, sites=sites)) for source in sources
+    ]

@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 from feeds.core.filters import RuleSet
 from feeds.core.hooks import HookConfig
 from feeds.core.retention import Retention
+from feeds.core.rewrite import FeedRules, PageRules
 from feeds.types import (
     DaemonOptions,
     DedupeOptions,
@@ -61,6 +62,10 @@ class SourceConfig:
     http: SourceHTTP = field(default_factory=SourceHTTP)
     #: The source's ``block``/``keep``/``max_age`` rules (:mod:`feeds.core.filters`).
     filters: RuleSet = field(default_factory=RuleSet)
+    #: Rewrite rules (:mod:`feeds.core.rewrite`): ``strip`` and ``replace`` for the feed's
+    #: entries, and for article pages the same plus ``full_text_selector`` and the site rules.
+    rules: FeedRules = field(default_factory=FeedRules)
+    page_rules: PageRules = field(default_factory=PageRules)
 
 
 @dataclass(frozen=True)

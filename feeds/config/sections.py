@@ -176,7 +176,7 @@ def _private_addresses(checker: _Checker, value: Any) -> tuple[bool, tuple[str, 
 
 def _full_text_options(checker: _Checker, table: Mapping[str, Any]) -> FullTextOptions:
     defaults = FullTextOptions()
-    checker.keys(table, "full_text", {"max_pages", "max_seconds"})
+    checker.keys(table, "full_text", {"max_pages", "max_seconds", "site_rules"})
     return FullTextOptions(
         # At least one page and some time: a budget of nothing would defer every page forever
         # (and re-read the feed on every run); `full_text = false` turns pages off.

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from feeds.config.checker import _NAME_RE, _Checker
 from feeds.config.filters import FILTER_KEYS, rule_set
 from feeds.config.model import FullText, SourceConfig, SourceType
+from feeds.config.rewrite import SOURCE_KEYS, source_rules
 from feeds.core.source_http import HTTP_KEYS, Machine, parse_source_http
 
 
@@ -28,57 +29,62 @@ def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:
         if not isinstance(item, dict):
             checker.problem(where, "must be a table")
             continue
-        checker.keys(
-            item,
-            where,
-            {"name", "url", "title", "full_text", "type", "selector", "interval"}
-            | HTTP_KEYS
-            | FILTER_KEYS,
-        )
-        name = checker.get(item, where, "name", str, None)
-        url = checker.get(item, where, "url", str, None)
-        title = checker.get(item, where, "title", str, None)
-        full_text = _full_text_mode(checker, item, where)
-        kind = _source_type(checker, item, where)
-        selector = _selector(checker, item, where, kind)
-        adaptive = item.get("interval") == "auto"
-        interval = None if adaptive else checker.duration(item, where, "interval", None)
-        _check_name(checker, name, where, seen)
-        if url is None:
-            checker.problem(f"{where}.url", "is required")
-        if name is None or url is None:
-            continue
-        seen.add(name)
-        resolved = resolve_url(url, base_dir)
-        if resolved is None:
-            checker.problem(
-                f"{where}.url", f"{url!r}: must be an http(s) URL, a file:// URL or a path"
-            )
-            continue
-        sources.append(
-            SourceConfig(
-                name=name,
-                url=resolved,
-                title=title,
-                full_text=full_text,
-                type=kind,
-                selector=selector,
-                interval=interval,
-                adaptive=adaptive,
-                http=parse_source_http(item, where, checker.problem, _machine(base_dir)),
-                filters=rule_set(checker, item, where),
-            )
-        )
+        source = _source(checker, item, where, base_dir, seen)
+        if source is not None:
+            sources.append(source)
     return sources
 
 
-def _check_name(checker: _Checker, name: str | None, where: str, seen: set[str]) -> None:
+def _source(
+    checker: _Checker, item: dict[str, Any], where: str, base_dir: Path, seen: set[str]
+) -> SourceConfig | None:
+    """One ``[[sources]]`` table (``seen``: the names so far, this one added)."""
+    checker.keys(
+        item,
+        where,
+        {"name", "url", "title", "full_text", "type", "selector", "interval"}
+        | HTTP_KEYS
+        | SOURCE_KEYS
+        | FILTER_KEYS,
+    )
+    rules, page_rules = source_rules(checker, item, where)
+    name = checker.get(item, where, "name", str, None)
+    url = checker.get(item, where, "url", str, None)
+    title = checker.get(item, where, "title", str, None)
+    full_text = _full_text_mode(checker, item, where)
+    kind = _source_type(checker, item, where)
+    selector = _selector(checker, item, where, kind)
+    adaptive = item.get("interval") == "auto"
+    interval = None if adaptive else checker.duration(item, where, "interval", None)
     if name is None:
         checker.problem(f"{where}.name", "is required")
     elif not _NAME_RE.match(name):
         checker.problem(f"{where}.name", f"{name!r}: use letters, digits, '-', '_' or '.' (max 64)")
     elif name in seen:
         checker.problem(f"{where}.name", f"{name!r} is used by another source")
+    if url is None:
+        checker.problem(f"{where}.url", "is required")
+    if name is None or url is None:
+        return None
+    seen.add(name)
+    resolved = resolve_url(url, base_dir)
+    if resolved is None:
+        checker.problem(f"{where}.url", f"{url!r}: must be an http(s) URL, a file:// URL or a path")
+        return None
+    return SourceConfig(
+        name=name,
+        url=resolved,
+        title=title,
+        full_text=full_text,
+        type=kind,
+        selector=selector,
+        interval=interval,
+        adaptive=adaptive,
+        http=parse_source_http(item, where, checker.problem, _machine(base_dir)),
+        rules=rules,
+        page_rules=page_rules,
+        filters=rule_set(checker, item, where),
+    )
 
 
 def _machine(base_dir: Path) -> Machine:

@@ -179,17 +179,20 @@ def _unique_keys(keys: list[Keys]) -> list[Keys]:
 
 def content_hash(entry: CleanEntry) -> str:
     """A hash of everything we publish from an entry: a change means an update."""
-    payload = json.dumps(
-        [
-            entry.title,
-            entry.link,
-            entry.excerpt,
-            entry.content_html,
-            entry.author,
-            list(entry.categories),
-        ],
-        ensure_ascii=False,
-    )
+    fields: list[object] = [
+        entry.title,
+        entry.link,
+        entry.excerpt,
+        entry.content_html,
+        entry.author,
+        list(entry.categories),
+    ]
+    if entry.enclosures or entry.image:
+        # Only when there are some: the copies stored before media were kept keep their
+        # hashes, so an upgrade does not make every stored entry an update.
+        fields.append([[e.url, e.type, e.length] for e in entry.enclosures])
+        fields.append(entry.image)
+    payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

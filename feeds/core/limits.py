@@ -14,6 +14,14 @@ from collections.abc import Iterable, Iterator
 
 #: Categories kept per entry (the first ones, in document order).
 MAX_CATEGORIES = 32
+#: Enclosures (and ``media:content``) kept per entry, the first ones in document order:
+#: a feed with 10,000 enclosures on one item must not make 10,000 links per output.
+MAX_ENCLOSURES = 8
+#: Characters of an enclosure's or an image's URL (longer ones are dropped, not cut: a
+#: cut URL names another file). Browsers and the W3C Feed Validator cope with 2,000.
+MAX_MEDIA_URL_CHARS = 2_000
+#: Characters of an enclosure's media type (``type/subtype`` plus parameters).
+MAX_MEDIA_TYPE_CHARS = 100
 #: Characters of one category.
 MAX_CATEGORY_CHARS = 100
 #: Characters of a title (an entry's, or a source's).

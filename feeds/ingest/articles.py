@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
+from feeds.core.rewrite import PageRules
 from feeds.errors import (
     FetchError,
     FetchTimeoutError,
@@ -38,6 +40,8 @@ from feeds.types import (
     FullTextOptions,
     ParsedEntry,
 )
+
+NO_PAGE_RULES = PageRules()
 
 __all__ = ["Budget", "FullTextResult", "SectionResult", "full_text", "section_entries"]
 
@@ -84,6 +88,7 @@ def _load(
     budget: Budget,
     batch: int,
     now: datetime,
+    rules: PageRules = NO_PAGE_RULES,
 ) -> _Pages:
     """Cached or freshly fetched records for ``wanted`` (url, entry_hash) pairs."""
     records: dict[str, ArticleRecord] = {}
@@ -118,7 +123,7 @@ def _load(
 
         requests = [_request(source, url, cached_by_url[url]) for url, _ in chunk]
         for (url, entry_hash), outcome in zip(chunk, fetcher.fetch_many(requests), strict=True):
-            record = _record(source, url, entry_hash, cached_by_url[url], outcome, now)
+            record = _record(source, url, entry_hash, cached_by_url[url], outcome, now, rules)
             records[url] = fresh[url] = record
     return _Pages(records=records, fresh=fresh, deferred=tuple(deferred))
 
@@ -144,6 +149,20 @@ def _transient(error: FetchError) -> bool:
     return isinstance(error, FetchTimeoutError) or type(error) is FetchError
 
 
+def _failed(
+    source: str, url: str, entry_hash: str, error: FetchError, now: datetime
+) -> ArticleRecord:
+    return ArticleRecord(
+        url=url,
+        fetched=now,
+        source=source,
+        entry_hash=entry_hash,
+        status=error.status if isinstance(error, HTTPStatusError) else None,
+        error=error.message,
+        retry=_transient(error),
+    )
+
+
 def _record(
     source: str,
     url: str,
@@ -151,17 +170,10 @@ def _record(
     cached: ArticleRecord | None,
     outcome: FetchResult | FetchError,
     now: datetime,
+    rules: PageRules = NO_PAGE_RULES,
 ) -> ArticleRecord:
     if isinstance(outcome, FetchError):
-        return ArticleRecord(
-            url=url,
-            fetched=now,
-            source=source,
-            entry_hash=entry_hash,
-            status=outcome.status if isinstance(outcome, HTTPStatusError) else None,
-            error=outcome.message,
-            retry=_transient(outcome),
-        )
+        return _failed(source, url, entry_hash, outcome, now)
     if outcome.content is None:
         if cached is None:  # we sent no validators, so this cannot be; be safe anyway
             return ArticleRecord(
@@ -191,7 +203,7 @@ def _record(
     media = outcome.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media and "html" not in media and "xml" not in media:
         return replace(base, error=f"not an HTML page ({media})")
-    article = fulltext.extract(outcome.content, outcome.final_url)
+    article = fulltext.extract(outcome.content, outcome.final_url, rules)
     return replace(
         base,
         title=article.title,
@@ -200,14 +212,28 @@ def _record(
         updated=article.updated,
         content_html=article.content_html,
         text=article.text,
-        error=None if article.content_html else "no article text found on the page",
+        error=article.problem
+        or (None if article.content_html else "no article text found on the page"),
+        image=article.image,
+        rules=article.rules,
     )
 
 
-def _entry_hash(entry: ParsedEntry) -> str:
-    """What the feed said about an article: a change makes us look at the page again."""
-    parts = (entry.link, entry.title, entry.summary, entry.content)
+def _entry_hash(entry: ParsedEntry, rules: PageRules = NO_PAGE_RULES) -> str:
+    """What the feed said about an article, and the rules its page is read under: a
+    change to either makes us look at the page again."""
+    parts: tuple[str | None, ...] = (entry.link, entry.title, entry.summary, entry.content)
+    if rules:
+        parts += (_rules_key(entry.link, rules),)
     return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+
+
+def _rules_key(url: str | None, rules: PageRules) -> str:
+    try:
+        host = urlsplit(url or "").hostname or ""
+    except ValueError:
+        host = ""
+    return "rules:" + rules.key(host)
 
 
 @dataclass(frozen=True)
@@ -232,13 +258,14 @@ def full_text(
     batch: int,
     now: datetime,
     wants: Sequence[bool] | None = None,
+    rules: PageRules = NO_PAGE_RULES,
 ) -> FullTextResult:
     """Replace teaser-only bodies by their article pages' text where the gate allows it.
 
     ``wants`` is :func:`fulltext.wants_full_text` for each entry when the caller has it
     (``parsed`` may then be empty when no entry wants its page).
     """
-    wanted = _wanted_pages(mode, parsed, cleaned, wants)
+    wanted = _wanted_pages(mode, parsed, cleaned, wants, rules)
     if not wanted:
         return FullTextResult(tuple(cleaned), (), 0, None)
     pages = _load(
@@ -249,6 +276,7 @@ def full_text(
         budget=budget,
         batch=batch,
         now=now,
+        rules=rules,
     )
     entries = list(cleaned)
     verdicts: dict[str, str | None] = {}
@@ -258,25 +286,38 @@ def full_text(
         record = pages.records.get(url)
         if record is None:
             continue  # deferred
-        clean = entries[i]
-        reason = record.error or fulltext.gate(record.text, clean.body_text)
+        entries[i], reason = _with_page(entries[i], record)
         verdicts[url] = reason
         if reason is not None:
             reasons.append(f"{url}: {reason}")
-            continue
-        used += 1
-        # A cut excerpt only said "this is a teaser"; the teaser is now cut from the body.
-        excerpt = clean.excerpt if clean.excerpt and not normalize.is_cut(clean.excerpt) else None
-        entries[i] = replace(
-            clean,
-            content_html=record.content_html,
-            body_text=record.text,
-            excerpt=excerpt,
-            author=clean.author or record.author,
-        )
+        else:
+            used += 1
     note = _note(used, reasons, len(pages.deferred), "from article pages")
     to_save = _records_to_save(pages, verdicts)
     return FullTextResult(tuple(entries), to_save, len(pages.deferred), note)
+
+
+def _with_page(clean: CleanEntry, record: ArticleRecord) -> tuple[CleanEntry, str | None]:
+    """The entry with its article page's body if the gate allows it (else the reason not),
+    and the page's lead image in any case."""
+    if clean.image is None and record.image is not None:
+        # The page's lead image, also when its text is not used: the publisher chose
+        # it for this article (the feed's own image, when it has one, comes first).
+        clean = replace(clean, image=record.image)
+    reason = record.error or fulltext.gate(record.text, clean.body_text)
+    if reason is not None:
+        return clean, reason
+    # A cut excerpt only said "this is a teaser"; the teaser is now cut from the body.
+    excerpt = clean.excerpt if clean.excerpt and not normalize.is_cut(clean.excerpt) else None
+    page = replace(
+        clean,
+        content_html=record.content_html,
+        body_text=record.text,
+        excerpt=excerpt,
+        author=clean.author or record.author,
+        rules=(*clean.rules, *record.rules),
+    )
+    return page, None
 
 
 def _wanted_pages(
@@ -284,6 +325,7 @@ def _wanted_pages(
     parsed: Sequence[ParsedEntry],
     cleaned: Sequence[CleanEntry],
     wants: Sequence[bool] | None,
+    rules: PageRules,
 ) -> dict[int, tuple[str, str]]:
     """The entries whose article page is wanted: index → (link, entry hash)."""
     if wants is None:
@@ -296,7 +338,7 @@ def _wanted_pages(
     wanted: dict[int, tuple[str, str]] = {}
     for i, (raw, clean) in enumerate(zip(parsed, cleaned, strict=True)):
         if wants[i] and clean.link:
-            wanted[i] = (clean.link, _entry_hash(raw))
+            wanted[i] = (clean.link, _entry_hash(raw, rules))
     return wanted
 
 
@@ -328,6 +370,8 @@ class SectionResult:
     records: tuple[ArticleRecord, ...]
     deferred: int
     note: str
+    #: The rewrite rules that changed each entry's page, by its link.
+    rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def section_entries(
@@ -339,16 +383,18 @@ def section_entries(
     budget: Budget,
     batch: int,
     now: datetime,
+    rules: PageRules = NO_PAGE_RULES,
 ) -> SectionResult:
     """Fetch (or take from the cache) each article link and build an entry from its page."""
     pages = _load(
-        [(url, "") for url in links],
+        [(url, _rules_key(url, rules) if rules else "") for url in links],
         source=source,
         store=store,
         fetcher=fetcher,
         budget=budget,
         batch=batch,
         now=now,
+        rules=rules,
     )
     entries: list[ParsedEntry] = []
     reasons: list[str] = []
@@ -373,8 +419,12 @@ def section_entries(
                 updated=record.updated,
                 author=record.author,
                 base_url=record.final_url or url,
+                image=record.image,
             )
         )
     note = _note(len(entries), reasons, len(pages.deferred), "articles from the section page")
     note = note.replace("kept the feed's text", "skipped")
-    return SectionResult(tuple(entries), tuple(to_save.values()), len(pages.deferred), note)
+    applied = {e.link or "": r.rules for e in entries if (r := pages.records[e.link or ""]).rules}
+    return SectionResult(
+        tuple(entries), tuple(to_save.values()), len(pages.deferred), note, applied
+    )

@@ -6,9 +6,12 @@ teaser-only feeds should not pay).
 
 ::
 
-    page bytes ─ lxml (WordPress boilerplate blocks out) ─ metadata (title, author, dates)
-               ─ trafilatura (include_comments=False, favor_precision=True, HTML out)
-               ─ normalize.sanitize_html (boilerplate rules again, nh3 allow-list) ─ Article
+    page bytes ─ lxml ─ metadata (title, author, dates, og:image)
+               ─ rewrite rules (pages.apply: strips; a body selector that matches → its HTML)
+               ─ else: WordPress boilerplate blocks out ─ trafilatura (include_comments=False,
+                 favor_precision=True, HTML out)
+               ─ normalize.sanitize_html (boilerplate rules again, nh3 allow-list; body
+                 replacements) ─ Article
 
     gate(article text, feed's teaser text) → None (use it) or the reason to keep the feed's
 
@@ -35,14 +38,18 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
-from feeds.ingest import normalize
+from feeds.core.rewrite import FeedRules, PageRules
+from feeds.ingest import normalize, pages
 from feeds.types import ParsedEntry
 
 __all__ = ["MIN_TEASER_COVERAGE", "MIN_WORDS", "Article", "extract", "gate", "wants_full_text"]
+
+NO_PAGE_RULES = PageRules()
 
 MIN_WORDS = 50
 """An extracted body shorter than this is not an article (a paywall stub, an error page)."""
@@ -69,6 +76,10 @@ _PUBLISHED = etree.XPath(
     " | //time[contains(concat(' ', @class, ' '), ' published ')]/@datetime"
     " | //time/@datetime"
 )
+_IMAGE = etree.XPath(
+    "//meta[@property='og:image' or @property='og:image:url' or @property='og:image:secure_url']"
+    "/@content | //meta[@name='twitter:image' or @property='twitter:image']/@content"
+)
 _MODIFIED = etree.XPath(
     "//meta[@property='article:modified_time']/@content"
     " | //time[contains(concat(' ', @class, ' '), ' updated ')]/@datetime"
@@ -90,6 +101,13 @@ class Article:
     updated: datetime | None
     content_html: str
     text: str
+    #: The page's lead image: ``og:image`` (else ``twitter:image``) resolved against the
+    #: page's URL, http(s) only, written like every link.
+    image: str | None = None
+    #: The rewrite rules that changed the body, and why the rules left no body (the
+    #: feed's text is kept then).
+    rules: tuple[str, ...] = ()
+    problem: str | None = None
 
 
 def _words(text: str) -> list[str]:
@@ -158,16 +176,17 @@ def _quiet_libraries() -> None:
             logger.addHandler(logging.NullHandler())
 
 
-def extract(page: bytes, url: str) -> Article:
-    """Extract the article of an HTML page fetched from ``url`` (its final URL)."""
+def extract(page: bytes, url: str, rules: PageRules = NO_PAGE_RULES) -> Article:
+    """Extract the article of an HTML page fetched from ``url`` (its final URL), under the
+    source's ``rules`` and the site rule of the page's host (see :mod:`feeds.ingest.pages`)."""
     with warnings.catch_warnings():
         # The extraction libraries may warn about odd pages (or about their own
         # dependencies); those are facts about one page, not our problems.
         warnings.simplefilter("ignore")
-        return _extract(page, url)
+        return _extract(page, url, rules)
 
 
-def _extract(page: bytes, url: str) -> Article:
+def _extract(page: bytes, url: str, rules: PageRules) -> Article:
     import trafilatura  # lazily: see the module docstring
 
     _quiet_libraries()
@@ -177,17 +196,59 @@ def _extract(page: bytes, url: str) -> Article:
     except (etree.LxmlError, ValueError):
         return Article(url, None, None, None, None, "", "")
     metadata = trafilatura.extract_metadata(doc, default_url=url)
-    title = normalize.clean_title(metadata.title) if metadata.title else None
+    site = rules.site(urlsplit(url).hostname or "") if rules else None
+    raw_title = pages.site_title(doc, site) or metadata.title
+    title = normalize.clean_title(raw_title) if raw_title else None
     author = normalize.clean_title(metadata.author) if metadata.author else None
     published = _first_date(_PUBLISHED(doc)) or _day(metadata.date)
     updated = _first_date(_MODIFIED(doc))
+    image = _lead_image(doc, url)
+
+    ruled = pages.apply(doc, rules, site) if rules else None
+    if ruled is not None and ruled.body is not None:
+        body: str | None = ruled.body
+    else:
+        body = _automatic(doc, url)
+        if not body and ruled is not None and ruled.applied:
+            # Nothing left to extract: was it the rules? Then they are not applied, and
+            # the reason goes to the report (the gate keeps the feed's text).
+            unruled = lxml.html.document_fromstring(page, parser=parser)
+            if _automatic(unruled, url):
+                problem = f"{', '.join(ruled.applied)}: {normalize.WHOLE_BODY}"
+                ruled = pages.Ruled("", ruled.applied, problem)
+    applied: tuple[str, ...] = ruled.applied if ruled is not None else ()
+    if body and rules.replace:
+        content_html, replaced = normalize.sanitize_with_rules(
+            body, base_url=url, rules=FeedRules((), rules.replace)
+        )
+        applied += replaced
+    else:
+        content_html = normalize.sanitize_html(body, base_url=url) if body else ""
+    content_html = _without_title(content_html, title)
+    return Article(
+        url=url,
+        title=title or None,
+        author=author or None,
+        published=published,
+        updated=updated,
+        content_html=content_html,
+        text=normalize.html_to_text(content_html),
+        image=image,
+        rules=applied,
+        problem=ruled.problem if ruled is not None else None,
+    )
+
+
+def _automatic(doc: lxml.html.HtmlElement, url: str) -> str | None:
+    """The article body trafilatura finds in ``doc`` (HTML), after the built-in cleanup."""
+    import trafilatura  # lazily: see the module docstring
 
     normalize.drop_boilerplate_blocks(doc)
     chrome = _CHROME(doc)
     for el in chrome if isinstance(chrome, list) else []:
         if isinstance(el, lxml.html.HtmlElement) and el.getparent() is not None:
             el.drop_tree()
-    body = trafilatura.extract(
+    body: str | None = trafilatura.extract(
         doc,
         url=url,
         output_format="html",
@@ -198,17 +259,17 @@ def _extract(page: bytes, url: str) -> Article:
         include_tables=True,
         include_formatting=True,
     )
-    content_html = normalize.sanitize_html(body, base_url=url) if body else ""
-    content_html = _without_title(content_html, title)
-    return Article(
-        url=url,
-        title=title or None,
-        author=author or None,
-        published=published,
-        updated=updated,
-        content_html=content_html,
-        text=normalize.html_to_text(content_html),
-    )
+    return body
+
+
+def _lead_image(doc: lxml.html.HtmlElement, url: str) -> str | None:
+    """The first usable ``og:image`` / ``twitter:image`` of the page."""
+    found = _IMAGE(doc)
+    for value in found if isinstance(found, list) else []:
+        image = normalize.media_url(str(value), url)
+        if image is not None:
+            return image
+    return None
 
 
 def _without_title(content_html: str, title: str | None) -> str:

@@ -122,6 +122,7 @@ def feed_job(store: IngestStore, source: SourceConfig, fetched: FetchResult, now
         full_text=source.full_text,
         known=store.content_hashes(source.name),
         bodies=store.recent_bodies(source.name),
+        rules=source.rules,
     )
 
 
@@ -188,7 +189,7 @@ class FeedKind:
             feed = parse.parse(fetched.content, url=fetched.final_url, headers=fetched.headers)
         except ParseError as exc:
             return Unreadable(f"the page's feed {chosen}: {exc.message}")
-        kept = clean_entries(feed.entries, reader.now)
+        kept = clean_entries(feed.entries, reader.now, rules=source.rules)
         feed = replace(feed, entries=kept.entries)
         read = _with_full_text(reader, source, fetched, feed, list(kept.cleaned), None, fetched.url)
         return replace(read, dropped=kept.dropped) if isinstance(read, Read) else read
@@ -217,6 +218,7 @@ def _with_full_text(
         batch=reader.batch,
         now=reader.now,
         wants=prepared.wants_full_text if prepared is not None else None,
+        rules=source.page_rules,
     )
     dropped = prepared.dropped if prepared is not None else ()
     if prepared is not None and any(
@@ -277,6 +279,7 @@ class SectionPageKind:
             budget=reader.pages(),
             batch=reader.batch,
             now=reader.now,
+            rules=source.page_rules,
         )
         no_links = f"no article links on the page (selector {source.selector or 'default'})"
         feed = ParsedFeed(
@@ -287,11 +290,17 @@ class SectionPageKind:
             entries=section.entries,
             warning=None if links else no_links,
         )
-        kept = clean_entries(list(section.entries), reader.now)
+        kept = clean_entries(list(section.entries), reader.now, rules=source.rules)
+        cleaned = [
+            replace(c, rules=(*section.rules[e.link or ""], *c.rules))
+            if (e.link or "") in section.rules
+            else c
+            for e, c in zip(kept.entries, kept.cleaned, strict=True)
+        ]
         return Read(
             document=fetched,
             feed=feed,
-            cleaned=list(kept.cleaned),
+            cleaned=cleaned,
             prepared=None,
             records=section.records,
             deferred=section.deferred,

@@ -16,12 +16,15 @@ from datetime import datetime
 from typing import NamedTuple
 
 from feeds.core import dedupe
+from feeds.core.rewrite import FeedRules
 from feeds.errors import NotAFeedError, ParseError, describe
 from feeds.types import Body, CleanEntry, ParsedEntry, ParsedFeed
 
 log = logging.getLogger("feeds.refresh")
 
 Signature = tuple[int, ...]
+
+NO_RULES = FeedRules()
 
 
 class Job(NamedTuple):
@@ -43,6 +46,7 @@ class Job(NamedTuple):
     known: frozenset[str] = frozenset()
     bodies: Mapping[str, Body] = {}  # shared, never mutated
     retried: bool = False  # given to a second worker after the first one died
+    rules: FeedRules = FeedRules()  # the source's rewrite rules
 
 
 @dataclass(frozen=True)
@@ -98,12 +102,18 @@ class Cleaned(NamedTuple):
 
 
 def clean_entries(
-    entries: Sequence[ParsedEntry], now: datetime, bodies: Mapping[str, Body] | None = None
+    entries: Sequence[ParsedEntry],
+    now: datetime,
+    bodies: Mapping[str, Body] | None = None,
+    rules: FeedRules = NO_RULES,
 ) -> Cleaned:
     """Clean each entry on its own: one that raises is left out and named, not the source.
 
-    ``bodies``: bodies already cleaned, by :func:`feeds.normalize.body_key`.
+    ``bodies``: bodies already cleaned, by :func:`feeds.normalize.body_key` (not used when
+    ``rules`` rewrite bodies: a stored body does not say which rules changed it).
     """
+    if rules.touches_body:
+        bodies = None
     from feeds.ingest import normalize
 
     kept: list[ParsedEntry] = []
@@ -113,11 +123,11 @@ def clean_entries(
     for entry in entries:
         try:
             source = normalize.body_source(entry)
-            key = normalize.body_key(source)
+            key = normalize.body_key(source, rules)
             body = bodies.get(key) if bodies else None
             if body is None:
-                body = normalize.clean_body(source)
-            clean = normalize.normalize_entry(entry, now=now, body=body)
+                body = normalize.clean_body(source, rules)
+            clean = normalize.normalize_entry(entry, now=now, body=body, rules=rules)
         except Exception as exc:  # a bug: the entry goes, the source and the run go on
             log.info("entry %r could not be cleaned", entry.title, exc_info=exc)
             dropped.append(f"{normalize.clean_title(entry.title or '')[:80]!r}: {describe(exc)}")
@@ -152,7 +162,7 @@ def prepare(job: Job) -> Prepared:
         return Prepared(url=job.url, error=exc.message, page_feed_urls=exc.feed_urls)
     except ParseError as exc:
         return Prepared(url=job.url, error=exc.message)
-    kept = clean_entries(feed.entries, job.now, job.bodies)
+    kept = clean_entries(feed.entries, job.now, job.bodies, job.rules)
     if kept.dropped:
         feed = replace(feed, entries=kept.entries)
     cleaned, body_keys = kept.cleaned, kept.body_keys

@@ -26,6 +26,7 @@ from feeds.publish.markup import (
     add_categories,
     archive_marker,
     as_uri,
+    enclosures,
     entry_author,
     entry_title,
     extra_links,
@@ -119,6 +120,21 @@ def _add_text(fe: FeedEntry, title: str, summary: str, content: str, *, has_link
         fe.summary(title, type="text")
 
 
+def _enclosure_links(story: StoredEntry) -> list[etree._Element]:
+    """``link rel="enclosure"`` elements (RFC 4287 §4.2.7.2), written here because feedgen
+    1.0 drops every attribute of an entry's links but ``href``. ``type`` and ``length`` are
+    advisory: left out when unknown."""
+    links: list[etree._Element] = []
+    for enclosure in enclosures(story):
+        link = etree.Element(_A + "link", rel="enclosure", href=enclosure.url)
+        if enclosure.type:
+            link.set("type", enclosure.type)
+        if enclosure.length is not None:
+            link.set("length", str(enclosure.length))
+        links.append(link)
+    return links
+
+
 def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> bytes:
     """Add ``<source>`` provenance (feedgen cannot write its id), the archive and hub
     links, and serialize canonically."""
@@ -128,6 +144,7 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> byte
         for element in root.iter(_A + tag):
             element.text = _rfc3339(datetime.fromisoformat(element.text or ""))
     for element, story in zip(root.iter(_A + "entry"), stories, strict=True):
+        element.extend(_enclosure_links(story))
         element.append(_source_element(story))
     anchor = root.find(_A + "link[@rel='self']")
     assert anchor is not None

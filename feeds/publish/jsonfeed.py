@@ -25,6 +25,7 @@ from feeds.config import OutputConfig
 from feeds.core import limits
 from feeds.ingest.normalize import teaser
 from feeds.publish.embeds import publishable
+from feeds.publish.markup import UNKNOWN_MEDIA_TYPE, enclosures, image
 from feeds.types import StoredEntry
 
 if TYPE_CHECKING:
@@ -38,7 +39,17 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}
 # must never be handed ``"><script>``.
 _URL_BAD_RE = re.compile(r'[\s<>"{}|\\^`\x00-\x1f\x7f-\x9f]|%(?![0-9A-Fa-f]{2})')
 _URL_FIELDS = frozenset(
-    {"home_page_url", "feed_url", "next_url", "icon", "favicon", "url", "external_url", "avatar"}
+    {
+        "home_page_url",
+        "feed_url",
+        "next_url",
+        "icon",
+        "favicon",
+        "url",
+        "external_url",
+        "avatar",
+        "image",
+    }
 )
 
 
@@ -114,6 +125,16 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     tags = list(limits.first_categories(_clean(t) for t in story.categories))
     if tags:
         item["tags"] = tags
+    attachments = [
+        {"url": e.url, "mime_type": e.type or UNKNOWN_MEDIA_TYPE}
+        | ({"size_in_bytes": e.length} if e.length is not None else {})
+        for e in enclosures(story)
+    ]
+    if attachments:
+        item["attachments"] = attachments
+    picture = image(story)
+    if picture:
+        item["image"] = picture
     source_link = _http_url(story.source_link) or _http_url(story.source_url)
     if source_link:
         # JSON Feed §"Extensions": custom keys start with an underscore.

@@ -14,7 +14,7 @@ from feedgen.entry import FeedEntry
 from lxml import etree
 
 from feeds.core import limits
-from feeds.types import StoredEntry
+from feeds.types import Enclosure, StoredEntry
 
 if TYPE_CHECKING:
     from feeds.publish.documents import DocLinks
@@ -114,6 +114,30 @@ def add_categories(fe: FeedEntry, story: StoredEntry) -> None:
     terms = categories(story)
     if terms:
         fe.category([{"term": term} for term in terms])
+
+
+#: The media type of an enclosure whose type the feed did not say (RSS 2.0 and JSON Feed
+#: require one; this is what HTTP says of unknown bytes, RFC 9110 §8.3).
+UNKNOWN_MEDIA_TYPE = "application/octet-stream"
+
+
+def enclosures(story: StoredEntry) -> list[Enclosure]:
+    """The enclosures to publish, written as URIs (:func:`as_uri`), capped in number and
+    URL length (:mod:`feeds.core.limits`), also for entries stored before the caps."""
+    kept: list[Enclosure] = []
+    for enclosure in story.enclosures:
+        if len(kept) >= limits.MAX_ENCLOSURES:
+            break
+        uri = http_uri(enclosure.url)
+        if uri and len(uri) <= limits.MAX_MEDIA_URL_CHARS:
+            kept.append(Enclosure(uri, enclosure.type, enclosure.length))
+    return kept
+
+
+def image(story: StoredEntry) -> str | None:
+    """The entry's image as a URI, or None."""
+    uri = http_uri(story.image)
+    return uri if uri and len(uri) <= limits.MAX_MEDIA_URL_CHARS else None
 
 
 def own_document_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:

@@ -24,8 +24,10 @@ from feeds.publish.embeds import publishable
 from feeds.publish.markup import (
     ATOM_NS,
     EMPTY_UPDATED,
+    UNKNOWN_MEDIA_TYPE,
     add_categories,
     archive_marker,
+    enclosures,
     entry_author,
     entry_title,
     extra_links,
@@ -102,6 +104,13 @@ def _add_item(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> No
     if author:
         fe.dc.dc_creator(author)
     add_categories(fe, story)
+    files = enclosures(story)
+    if files:
+        # RSS 2.0 allows one enclosure per item (the W3C Feed Validator warns about a
+        # second): the first, as the feed listed them. Its length and type are required:
+        # 0 when unknown (RSS Advisory Board's profile), and UNKNOWN_MEDIA_TYPE.
+        first = files[0]
+        fe.enclosure(first.url, str(first.length or 0), first.type or UNKNOWN_MEDIA_TYPE)
     source_url = http_uri(story.source_url)
     if source_url:
         fe.source(url=source_url, title=source_title(story))

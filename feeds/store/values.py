@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from feeds.core.dedupe import Keys
+from feeds.types import Enclosure
 
 __all__ = [
     "MATCH_COLUMNS",
@@ -18,6 +19,8 @@ __all__ = [
     "StoredCopy",
     "StoryKey",
     "UrlChange",
+    "media_from_json",
+    "media_json",
 ]
 
 MATCH_COLUMNS = ("guid", "post_id", "link", "match_hash")
@@ -149,6 +152,8 @@ class StoredCopy:
     updates: int
     #: When retention deleted the copy's body (None: it has its body).
     expired: datetime | None = None
+    #: The rewrite rules that changed this copy (:attr:`feeds.types.CleanEntry.rules`).
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,3 +168,30 @@ class HookEvent:
     attempts: int = 0
     next_attempt: datetime | None = None
     last_error: str | None = None
+
+
+def media_json(enclosures: Iterable[Enclosure], image: str | None) -> str:
+    """An entry's enclosures and image as the store keeps them: ``""`` when it has none,
+    else compact JSON ``{"enclosures": [[url, type, length], …], "image": url}``."""
+    import json
+
+    listed = [[e.url, e.type, e.length] for e in enclosures]
+    if not listed and image is None:
+        return ""
+    return json.dumps(
+        {"enclosures": listed, "image": image}, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def media_from_json(text: str | None) -> tuple[tuple[Enclosure, ...], str | None]:
+    """:func:`media_json` read back: (enclosures, image)."""
+    import json
+
+    if not text:
+        return (), None
+    value = json.loads(text)
+    enclosures = tuple(
+        Enclosure(str(url), mime, length) for url, mime, length in value.get("enclosures", [])
+    )
+    image = value.get("image")
+    return enclosures, image if isinstance(image, str) else None

@@ -43,8 +43,15 @@ import nh3
 from lxml import etree
 
 from feeds.core import limits
-from feeds.ingest.normalize.body import drop_boilerplate_blocks, sanitize_html
+from feeds.core.rewrite import FeedRules
+from feeds.ingest.normalize.body import (
+    drop_boilerplate_blocks,
+    sanitize_html,
+    sanitize_with_rules,
+)
 from feeds.ingest.normalize.markup import html_to_text
+from feeds.ingest.normalize.media import clean_enclosures, media_url
+from feeds.ingest.normalize.rewrite import WHOLE_BODY, replace_title
 from feeds.ingest.normalize.summary import CUT_MARK, _strip_cut, is_cut, teaser
 from feeds.ingest.normalize.text import _collapse, _legal, clean_title
 from feeds.ingest.normalize.urls import canonical_url, post_id
@@ -54,6 +61,7 @@ __all__ = [
     "BODY_SCHEME",
     "CLEANING_CODE",
     "CUT_MARK",
+    "WHOLE_BODY",
     "BodySource",
     "body_key",
     "body_source",
@@ -64,9 +72,11 @@ __all__ = [
     "drop_boilerplate_blocks",
     "html_to_text",
     "is_cut",
+    "media_url",
     "normalize_entry",
     "post_id",
     "sanitize_html",
+    "sanitize_with_rules",
     "teaser",
 ]
 
@@ -74,6 +84,7 @@ CLEANING_CODE = (
     *sorted(Path(__file__).parent.glob("*.py")),
     Path(__file__).parents[2] / "types.py",
     Path(__file__).parents[2] / "core" / "limits.py",
+    Path(__file__).parents[2] / "core" / "rewrite.py",
 )
 """The package's modules that cleaning runs: every module of this package (the rules) and
 those they import."""
@@ -96,6 +107,8 @@ BODY_SCHEME = cleaning_scheme(CLEANING_CODE)
 """Names the body-cleaning code (see :func:`body_key`): a change to any of it is a new scheme."""
 
 UNTITLED = "(untitled)"
+
+NO_RULES = FeedRules()
 
 TITLE_FALLBACK_WORDS = 10
 
@@ -172,20 +185,23 @@ def body_source(entry: ParsedEntry) -> BodySource:
     return BodySource(content, summary, base)
 
 
-def body_key(source: BodySource) -> str:
+def body_key(source: BodySource, rules: FeedRules = NO_RULES) -> str:
     """A name for ``source`` and the cleaning code: equal keys, equal :func:`clean_body`.
 
     The code is named by :data:`BODY_SCHEME`, so a body cleaned by another version of
-    this module, or another nh3 or lxml, is never taken for one cleaned by this one.
+    this module, or another nh3 or lxml, is never taken for one cleaned by this one; and
+    the source's rewrite rules, when it has some for bodies, by their key.
     """
     digest = hashlib.sha256(BODY_SCHEME.encode())
+    if rules.touches_body:
+        digest.update(b"rules:" + rules.key.encode())
     for part in source:
         digest.update(b"\x00" if part is None else b"\x01" + part.encode("utf-8", "surrogatepass"))
         digest.update(b"\xff")
     return digest.hexdigest()
 
 
-def clean_body(source: BodySource) -> Body:
+def clean_body(source: BodySource, rules: FeedRules = NO_RULES) -> Body:
     """Sanitize the body (content, else summary) and take its text and hand-written excerpt.
 
     ``excerpt`` is the summary's text when it is hand-written (there is content, and the
@@ -194,15 +210,16 @@ def clean_body(source: BodySource) -> Body:
     """
     content, summary, base = source
     excerpt: str | None = None
+    applied: tuple[str, ...] = ()
     if content is not None:
-        content_html = sanitize_html(content, base_url=base)
+        content_html, applied = _sanitized_body(content, base, rules)
         body_text = html_to_text(content_html)
         if summary is not None:
             summary_text = html_to_text(sanitize_html(summary, base_url=base))
             if summary_text and not is_cut(summary_text) and not body_text.startswith(summary_text):
                 excerpt = summary_text
     elif summary is not None:
-        content_html = sanitize_html(summary, base_url=base)
+        content_html, applied = _sanitized_body(summary, base, rules)
         summary_text = html_to_text(content_html)
         if summary_text and is_cut(summary_text):
             # Sanitizing again drops a paragraph that held nothing but the marker.
@@ -212,10 +229,18 @@ def clean_body(source: BodySource) -> Body:
         body_text = html_to_text(content_html)
     else:
         content_html = body_text = ""
-    return Body(content_html, body_text, excerpt)
+    return Body(content_html, body_text, excerpt, applied)
 
 
-def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = None) -> CleanEntry:
+def _sanitized_body(html: str, base: str | None, rules: FeedRules) -> tuple[str, tuple[str, ...]]:
+    if rules.touches_body:
+        return sanitize_with_rules(html, base_url=base, rules=rules)
+    return sanitize_html(html, base_url=base), ()
+
+
+def normalize_entry(
+    entry: ParsedEntry, *, now: datetime, body: Body | None = None, rules: FeedRules = NO_RULES
+) -> CleanEntry:
     """Clean one parsed entry; ``now`` (timezone-aware) clamps dates more than a day ahead.
 
     The body is ``entry.content``, or ``entry.summary`` when there is no content. ``excerpt`` is
@@ -227,14 +252,19 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = No
 
     ``body``, when given, is :func:`clean_body` of this entry's :func:`body_source`, made
     earlier (it is most of the work): the caller vouches for it with :func:`body_key`.
+    ``rules`` are the source's rewrite rules (:mod:`feeds.core.rewrite`); the names of those
+    that changed the entry are its ``rules``.
     """
     now = _as_utc(now)
-    content_html, body_text, excerpt = body or clean_body(body_source(entry))
+    content_html, body_text, excerpt, applied = body or clean_body(body_source(entry), rules)
 
     raw_title = limits.raw_prefix(entry.title or "", limits.MAX_TITLE_CHARS)
     title = limits.cap_line(
         clean_title(raw_title, is_html=entry.title_is_html), limits.MAX_TITLE_CHARS
     )
+    title_rules: list[str] = []
+    if title and rules.replace:
+        title, title_rules = replace_title(title, rules.replace)
     if not title:
         cut_excerpt = excerpt if excerpt and is_cut(excerpt) else None
         title = teaser(cut_excerpt, body_text, TITLE_FALLBACK_WORDS) if body_text else UNTITLED
@@ -261,4 +291,7 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = No
         author=author or None,
         categories=_clean_categories(entry.categories),
         post_id=post_id(guid) or post_id(link),
+        enclosures=clean_enclosures(entry.enclosures, body_source(entry).base),
+        image=media_url(entry.image, body_source(entry).base),
+        rules=(*applied, *title_rules),
     )

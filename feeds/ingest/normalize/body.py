@@ -11,6 +11,7 @@ import lxml.html
 import nh3
 from lxml import etree
 
+from feeds.core.rewrite import FeedRules
 from feeds.ingest.normalize.markup import (
     _drop_tag,
     _drop_tree,
@@ -18,6 +19,12 @@ from feeds.ingest.normalize.markup import (
     _inner_html,
     _plain_text,
     _text_content,
+)
+from feeds.ingest.normalize.rewrite import (
+    WHOLE_BODY,
+    has_text,
+    replace_body,
+    strip_css,
 )
 from feeds.ingest.normalize.rules import (
     _ALLOWED_ATTRIBUTES,
@@ -254,9 +261,30 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     return _sanitize_markup(html, base_url)
 
 
+def sanitize_with_rules(
+    html: str, *, base_url: str | None, rules: FeedRules
+) -> tuple[str, tuple[str, ...]]:
+    """:func:`sanitize_html` after the rules' ``strip`` and body ``replace``: the body and
+    the names of the rules that changed it. Rules that would leave no text are not applied
+    (the body is the feed's), and say so."""
+    if not html.strip():
+        return "", ()
+    root = _fragment_root(html)
+    before = has_text(root)
+    applied = strip_css(root, rules.strip) + replace_body(root, rules.replace)
+    if applied and before and not has_text(root):
+        root = _fragment_root(html)
+        applied = [f"{', '.join(applied)}: {WHOLE_BODY}"]
+    return _sanitize_tree(root, base_url), tuple(applied)
+
+
 def _sanitize_markup(html: str, base_url: str | None) -> str:
     """:func:`sanitize_html` of a non-blank ``html`` through lxml and nh3."""
-    root = _fragment_root(html)
+    return _sanitize_tree(_fragment_root(html), base_url)
+
+
+def _sanitize_tree(root: etree._Element, base_url: str | None) -> str:
+    """The second half of :func:`sanitize_html`: a parsed fragment through lxml and nh3."""
     _clean_tree(root, base_url)
     cleaned = _NH3.clean(_inner_html(root))
     # nh3 writes U+00A0 as &nbsp;, which is not an XML entity.

@@ -58,3 +58,24 @@ def _describe(exc: BaseException) -> str:
 def _shorten(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _WARNING_MAX_CHARS else text[: _WARNING_MAX_CHARS - 1] + "…"
+
+
+def media_limit() -> int:
+    """How many enclosures a parser reads per entry: a few more than are kept
+    (:data:`feeds.core.limits.MAX_ENCLOSURES`), since cleaning drops the unusable ones; an
+    item with 10,000 ``<enclosure>`` elements costs no more than one with 32."""
+    from feeds.core import limits
+
+    return 4 * limits.MAX_ENCLOSURES
+
+
+def size_in_bytes(value: str | int | None) -> int | None:
+    """An enclosure's ``length`` as a non-negative byte count; anything else is unknown."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 10**15 else None
+    text = (value or "").strip()
+    if not text.isascii() or not text.isdecimal() or len(text) > 15:
+        return None
+    return int(text)

@@ -85,6 +85,8 @@ _TEXT_CONSTRUCT = _PLAIN | {"type"}
 
 _LINK_ATTRS = _PLAIN | {"rel", "type", "href", "hreflang", "title", "length", "count", "updated"}
 
+_ENCLOSURE_ATTRS = _PLAIN | {"url", "length", "type"}
+
 _CATEGORY_ATTRS = _PLAIN | {"term", "scheme", "domain", "label"}
 
 _ANY_ATTRS = frozenset({"*"})
@@ -111,7 +113,7 @@ _RSS_CHANNEL_INERT = frozenset(
 )
 
 _RSS_ITEM_INERT = frozenset(
-    {"comments", "enclosure", "wfw:commentrss", "wfw:comment", "slash:comments", "source"}
+    {"comments", "wfw:commentrss", "wfw:comment", "slash:comments", "source"}
 )
 
 _ATOM_FEED_INERT = frozenset({"generator", "icon", "logo", "category"})
@@ -332,8 +334,20 @@ class ElementReader:
         rel = attrs.get("rel", "alternate")
         mime = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
         href = _urljoin(base, attrs["href"])
+        if rel == "enclosure":  # _start_link: only the enclosures of ``links`` are read
+            enclosure = {**attrs, "rel": rel, "type": mime, "href": href}
+            context.setdefault("links", []).append(enclosure)
         if rel == "alternate" and _FeedParserMixin.map_content_type(mime) in _HTML_TYPES_IN_DETAIL:
             context["link"] = href
+
+    def _enclosure(self, el: lxml.etree._Element, context: dict[str, Any]) -> None:
+        """_base._start_enclosure: an entry of ``links`` with rel="enclosure", its ``url``
+        also as ``href`` (_enforce_href), nothing resolved."""
+        attrs = self._attrs(el, _ENCLOSURE_ATTRS)
+        self._inert(el)
+        if "url" in attrs and "href" not in attrs:
+            attrs["href"] = attrs["url"]
+        context.setdefault("links", []).append({**attrs, "rel": "enclosure"})
 
     def _id(
         self, el: lxml.etree._Element, base: str, context: dict[str, Any], is_link: bool

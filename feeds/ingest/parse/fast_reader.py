@@ -121,6 +121,8 @@ class FastReader(ElementReader):
                 self._author_text(child, entry)
             elif key in ("category", "dc:subject"):
                 self._category(child, entry)
+            elif key == "enclosure":
+                self._enclosure(child, entry)
             elif key in _DATES:
                 self._once(seen, _DATES[key])
                 self._attrs(child, _PLAIN)

@@ -22,6 +22,8 @@ from feeds.ingest.parse.common import (
     _shorten,
     _text,
     _text_to_html,
+    media_limit,
+    size_in_bytes,
 )
 from feeds.ingest.parse.defuse import _defuse_entities
 from feeds.ingest.parse.sniff import (
@@ -30,7 +32,7 @@ from feeds.ingest.parse.sniff import (
     _media_type,
     discover_feed_links,
 )
-from feeds.types import ParsedEntry, ParsedFeed
+from feeds.types import Enclosure, ParsedEntry, ParsedFeed
 
 # sy:updatePeriod (http://web.resource.org/rss/1.0/modules/syndication/) in minutes.
 _SY_PERIOD_MINUTES = {
@@ -176,7 +178,43 @@ def _fp_entry(
         author=_author(entry) or feed_author,
         categories=_dedupe(_tag_terms(dict.get(entry, "tags"))),
         base_url=base or None,
+        enclosures=_enclosures(entry),
+        image=_thumbnail(entry),
     )
+
+
+def _enclosures(entry: dict[str, Any]) -> tuple[Enclosure, ...]:
+    """RSS ``<enclosure>`` and Atom ``link rel="enclosure"`` (feedparser's ``links``), then
+    ``media:content``: the first :func:`media_limit` with a URL."""
+    found: list[Enclosure] = []
+    links = dict.get(entry, "links")
+    media = dict.get(entry, "media_content")
+    candidates = [
+        *(
+            (_text(dict.get(link, "href")), dict.get(link, "type"), dict.get(link, "length"))
+            for link in map(_mapping, links if isinstance(links, list) else [])
+            if dict.get(link, "rel") == "enclosure"
+        ),
+        *(
+            (_text(dict.get(item, "url")), dict.get(item, "type"), dict.get(item, "filesize"))
+            for item in map(_mapping, media if isinstance(media, list) else [])
+        ),
+    ]
+    for url, mime, length in candidates:
+        if len(found) >= media_limit():
+            break
+        if url:
+            found.append(Enclosure(url, _text(mime), size_in_bytes(_text(length))))
+    return tuple(found)
+
+
+def _thumbnail(entry: dict[str, Any]) -> str | None:
+    """The first ``media:thumbnail``'s URL."""
+    thumbnails = dict.get(entry, "media_thumbnail")
+    for item in map(_mapping, thumbnails if isinstance(thumbnails, list) else []):
+        if url := _text(dict.get(item, "url")):
+            return url
+    return None
 
 
 def _fp_content(raw: object) -> tuple[str | None, str | None, set[str]]:

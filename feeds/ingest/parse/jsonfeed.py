@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feeds.errors import ParseError
-from feeds.ingest.parse.common import _dedupe, _describe, _text_to_html
-from feeds.types import ParsedEntry, ParsedFeed
+from feeds.ingest.parse.common import _dedupe, _describe, _text_to_html, media_limit, size_in_bytes
+from feeds.types import Enclosure, ParsedEntry, ParsedFeed
 
 _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/(?P<version>[^/\s]+)/?$")
 
@@ -75,7 +75,27 @@ def _json_entry(item: dict[str, Any], feed_base: str, feed_author: str | None) -
             t for t in (tags if isinstance(tags, list) else []) if isinstance(t, str) and t.strip()
         ),
         base_url=link or feed_base or None,
+        enclosures=_json_attachments(item.get("attachments")),
+        image=_json_str(item.get("image")) or _json_str(item.get("banner_image")),
     )
+
+
+def _json_attachments(raw: object) -> tuple[Enclosure, ...]:
+    """``attachments`` (``url``, ``mime_type``, ``size_in_bytes``), the first few only."""
+    found: list[Enclosure] = []
+    for item in raw if isinstance(raw, list) else []:
+        if len(found) >= media_limit():
+            break
+        if isinstance(item, dict) and (url := _json_str(item.get("url"))):
+            size = item.get("size_in_bytes")
+            found.append(
+                Enclosure(
+                    url=url,
+                    type=_json_str(item.get("mime_type")),
+                    length=size_in_bytes(size if isinstance(size, int | str) else None),
+                )
+            )
+    return tuple(found)
 
 
 def _json_author(obj: dict[str, Any]) -> str | None:

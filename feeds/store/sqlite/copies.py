@@ -15,6 +15,7 @@ from feeds.core import dedupe
 from feeds.core.dedupe import Existing, Keys, Match
 from feeds.store.sqlite.codec import RowMap, optional_dt, required_dt, signature_blob, ts
 from feeds.store.sqlite.connection import Connection
+from feeds.store.values import media_json
 from feeds.types import Body, CleanEntry
 
 RECENT_BODIES = 100
@@ -304,4 +305,6 @@ def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str,
         "body_text": entry.body_text,
         "author": entry.author,
         "categories": json.dumps(list(entry.categories), ensure_ascii=False),
+        "media": media_json(entry.enclosures, entry.image),
+        "rules": json.dumps(list(entry.rules), ensure_ascii=False),
     }

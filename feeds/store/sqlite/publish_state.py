@@ -11,7 +11,7 @@ from feeds.core import dedupe
 from feeds.core.dedupe import CopyInfo
 from feeds.store.sqlite.codec import RowMap, required_dt, ts
 from feeds.store.sqlite.connection import Connection
-from feeds.store.values import PendingPing, StoryKey
+from feeds.store.values import PendingPing, StoryKey, media_from_json
 from feeds.types import DedupeOptions, StoredEntry
 
 #: A filter on the copies a story may publish (see :mod:`feeds.core.filters`).
@@ -204,7 +204,7 @@ class PublishTables(Connection):
         rows = self._db.execute(
             "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
             " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
-            " e.first_seen"
+            " e.first_seen, e.media"
             " FROM entries e JOIN sources s ON s.name = e.source"
             " WHERE e.entry_id = ? AND e.expired IS NULL ORDER BY e.first_seen, e.rowid",
             (entry_id,),
@@ -235,6 +235,7 @@ class PublishTables(Connection):
 
 def _entry(entry_id: str, row: Sequence[Any], also_in: tuple[str, ...]) -> StoredEntry:
     """A row of :meth:`PublishTables._story`'s query as the entry it publishes."""
+    enclosures, image = media_from_json(row[14])
     return StoredEntry(
         id=entry_id,
         source=row[0],
@@ -251,4 +252,6 @@ def _entry(entry_id: str, row: Sequence[Any], also_in: tuple[str, ...]) -> Store
         author=row[11],
         categories=tuple(json.loads(row[12])),
         also_in=also_in,
+        enclosures=enclosures,
+        image=image,
     )

@@ -219,6 +219,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_live_published ON entries(published) WHERE expired IS NULL;
     CREATE INDEX entries_live_source ON entries(source, published) WHERE expired IS NULL;
     """,
+    # 13: enclosures and the lead image (store.values.media_json), and the rewrite rules
+    # that changed each copy or article page (a JSON list of their names), for the outputs
+    # and for explain
+    """
+    ALTER TABLE entries ADD COLUMN media TEXT NOT NULL DEFAULT '';
+    ALTER TABLE entries ADD COLUMN rules TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE articles ADD COLUMN image TEXT;
+    ALTER TABLE articles ADD COLUMN rules TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 
