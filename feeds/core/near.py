@@ -52,6 +52,8 @@ def words(text: str) -> list[str]:
     Chinese, Japanese and Korean runs have no spaces: each of their characters
     counts as a word, so their shingles are character 3-grams.
     """
+    if text.isascii():  # NFKC keeps ASCII as it is; case folding is lower-casing
+        return text.encode("ascii").translate(_ASCII_FOLD).decode("ascii").split()
     found = _WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold())
     if not _CJK_RE.search(text):
         return found
@@ -112,11 +114,12 @@ def _word_ids(text: str) -> list[int] | None:
 
     None when there are fewer than ``MIN_MATCH_WORDS``. ASCII text (most English news)
     is split as bytes: NFKC leaves it as it is, case folding is lower-casing, ``\\w``
-    matches the same characters, and the CRC-32 of a word is that of its bytes
-    (62 µs for a 540-word body, against 102 µs through :func:`words`).
+    matches the same characters, and the CRC-32 of a word is that of its bytes. One
+    ``bytes.translate`` lower-cases it and blanks every other byte, ``split`` cuts the words
+    (45 µs for a 400-word body, against 70 µs with a regex and 100 µs through :func:`words`).
     """
     if text.isascii():
-        found = _ASCII_WORD_RE.findall(text.lower().encode("ascii"))[:MAX_SIGNED_WORDS]
+        found = text.encode("ascii").translate(_ASCII_FOLD).split()[:MAX_SIGNED_WORDS]
         return list(map(zlib.crc32, found)) if len(found) >= MIN_MATCH_WORDS else None
     tokens = words(text)[:MAX_SIGNED_WORDS]
     if len(tokens) < MIN_MATCH_WORDS:
@@ -129,7 +132,13 @@ def _word_ids(text: str) -> list[int] | None:
     return list(map(ids.__getitem__, tokens))
 
 
-_ASCII_WORD_RE = re.compile(rb"\w+")
+def _ascii_fold(byte: int) -> int:
+    """The byte a folded ASCII text has for ``byte``: lower case, or a space if not ``\\w``."""
+    lower = bytes((byte,)).lower()
+    return lower[0] if re.fullmatch(rb"\w", lower) else 0x20
+
+
+_ASCII_FOLD = bytes(map(_ascii_fold, range(256)))
 
 # A wire dateline in front of the first paragraph: "LONDON, Nov 3 (Site) - ", "PARIS (Site) -".
 _DATELINE_RE = re.compile(
@@ -207,10 +216,15 @@ _LEAD_TAG = 0x1EAD
 
 
 @lru_cache(maxsize=32)  # one entry's body meets several candidates
-def shingle_set(text: str) -> frozenset[tuple[int, ...]]:
-    """The word 3-shingles of the signed text (as word ids)."""
+def shingle_set(text: str) -> frozenset[int]:
+    """The word 3-shingles of the signed text, each as the signature hashes it.
+
+    A shingle's :func:`~feeds.core.tuplehash.tuple_hash` (64 bits) stands for its three
+    word ids: a set of ints is built and intersected faster than one of tuples, and two
+    distinct shingles of two bodies share a hash with a chance under 2**-40.
+    """
     seq = _word_ids(signed_text(text)) or []
-    return frozenset(zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False))
+    return frozenset(map(tuple_hash, zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False)))
 
 
 def containment(short: str, long: str) -> float:
