@@ -14,6 +14,7 @@ import re
 import struct
 import unicodedata
 import zlib
+from collections.abc import Iterator
 from functools import lru_cache
 
 from feeds.core.identity import MIN_MATCH_WORDS
@@ -223,16 +224,29 @@ def shingle_set(text: str) -> frozenset[int]:
     word ids: a set of ints is built and intersected faster than one of tuples, and two
     distinct shingles of two bodies share a hash with a chance under 2**-40.
     """
-    seq = _word_ids(signed_text(text)) or []
-    return frozenset(map(tuple_hash, zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False)))
+    return frozenset(_shingle_hashes(text))
+
+
+@lru_cache(maxsize=32)
+def _signed_ids(text: str) -> tuple[int, ...]:
+    return tuple(_word_ids(signed_text(text)) or ())
+
+
+def _shingle_hashes(text: str) -> Iterator[int]:
+    """The hash of each word 3-shingle of the signed text, in order (repeats repeated)."""
+    seq = _signed_ids(text)
+    return map(tuple_hash, zip(*(seq[k:] for k in range(SHINGLE_WORDS)), strict=False))
 
 
 def containment(short: str, long: str) -> float:
-    """|A ∩ B| / |A| for the shingles A of ``short`` and B of ``long`` (0 when A is empty)."""
+    """|A ∩ B| / |A| for the shingles A of ``short`` and B of ``long`` (0 when A is empty).
+
+    B is never built: each shingle of ``long`` is looked up in A as it is hashed.
+    """
     a = shingle_set(short)
     if not a:
         return 0.0
-    return len(a & shingle_set(long)) / len(a)
+    return len(a.intersection(_shingle_hashes(long))) / len(a)
 
 
 def encode_signature(sig: tuple[int, ...]) -> bytes:
