@@ -188,11 +188,12 @@ def _host(feed: int) -> str:
 
 
 def render_feed(
-    seed: int, feed: int, first: int, count: int, post: Callable[[int, int, int], Post] = make_post
+    seed: int, feed: int, first: int, count: int, make: Callable[[int, int, int], Post] = make_post
 ) -> bytes:
-    """RSS 2.0 as WordPress writes it: posts ``first`` .. ``first + count - 1``, newest first."""
+    """RSS 2.0 as WordPress writes it: posts ``first`` .. ``first + count - 1``, newest first
+    (each made by ``make``: a workload's posts)."""
     host = _host(feed)
-    posts = [post(seed, feed, n) for n in range(first + count - 1, first - 1, -1)]
+    posts = [make(seed, feed, n) for n in range(first + count - 1, first - 1, -1)]
     items = []
     for post in posts:
         body = "\n".join(f"<p>{p}</p>" for p in post.paragraphs)

@@ -8,9 +8,11 @@ of one text's word 3-shingles that are in the other's.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import random
 import re
 import unicodedata
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -71,3 +73,49 @@ def test_containment_is_the_share_of_shingles_inside_the_other(short: str, long:
     a, b = _shingles_by_definition(short), _shingles_by_definition(long)
     expected = len(a & b) / len(a) if a else 0.0
     assert near.containment(short, long) == expected
+
+
+_RE_PARSER: Any = importlib.import_module("re._parser")  # the parser re.compile uses
+LITERAL, SUBPATTERN, BRANCH = _RE_PARSER.LITERAL, _RE_PARSER.SUBPATTERN, _RE_PARSER.BRANCH
+
+
+def _literal_starts(items: Any) -> list[str]:
+    """Every literal text a parsed regex can start with, up to its first non-literal item."""
+    starts = [""]
+    for op, value in items:
+        if op is LITERAL:
+            starts = [start + chr(value) for start in starts]
+        elif op is SUBPATTERN:
+            starts = [start + tail for start in starts for tail in _literal_starts(value[-1])]
+        elif op is BRANCH:
+            return [
+                start + tail for start in starts for b in value[1] for tail in _literal_starts(b)
+            ]
+        else:
+            break
+    return starts
+
+
+def test_every_credit_line_starts_with_a_listed_start() -> None:
+    # signed_text() scans a text for credit lines only when it holds one of these starts
+    for credit in near._CREDIT_RES:
+        for start in _literal_starts(_RE_PARSER.parse(credit.pattern)):
+            assert start.startswith(near._CREDIT_STARTS), (credit.pattern, start)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            (
+                *("(Reporting by Ana Souza; Editing by Tom Reyes)", "(Writing by Mia Chen)"),
+                *("This article was originally published by", "This story was first published on"),
+                *("Read the full story at", "The post", "appeared first on", "Site.", "LONDON"),
+                *("(Reuters) -", "profit rose", "3.2 pct", "\\n", "(", ")", "Read the", "This"),
+            )
+        ),
+        max_size=30,
+    ).map(" ".join)
+)
+def test_signed_text_drops_what_the_credit_patterns_match(text: str) -> None:
+    assert near.signed_text(text) == near._CREDIT_RE.sub(" ", near._without_dateline(text))
