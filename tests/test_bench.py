@@ -53,7 +53,7 @@ def test_the_floor_script_does_every_step() -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "3 feeds x 4 entries (12 entries)" in run.stdout
+    assert "3 feeds x 4 entries (12 entries), synthetic text" in run.stdout
     for step in ("parse", "sanitize", "text", "sign", "save", "total"):
         assert f"  {step} " in run.stdout
     assert "at best" in run.stdout
