@@ -1107,7 +1107,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             _store_child(int(rest[0]), int(rest[1]), int(rest[2]), Path(rest[3]))
         return
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Both workloads, one after the other (the full side-by-side run): "
+        "`python bench/refresh_bench.py` then `python bench/refresh_bench.py --workload reuters` "
+        "(1,000 feeds x 30 entries, 3 repetitions each). See docs/performance.md.",
+    )
     parser.add_argument("--feeds", type=int, default=1000, help="number of feeds [1000]")
     parser.add_argument("--entries", type=int, default=30, help="entries per feed [30]")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per phase [3]")
