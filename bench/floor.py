@@ -1,6 +1,6 @@
 """The floor under a cold refresh: the compiled-code work no implementation can skip.
 
-    python bench/floor.py [--feeds 1000] [--entries 30]
+    python bench/floor.py [--feeds 1000] [--entries 30] [--workload synthetic|reuters]
 
 A cold refresh of the benchmark's feeds (the documents ``refresh_bench.py`` serves) has to
 parse every document, sanitize every body, take its text, sign it for near-copy detection
@@ -11,8 +11,10 @@ decisions, fetching or scheduling), in one process, and prints the CPU seconds o
 1. parse: ``lxml.etree.fromstring`` of each document (as the raw bound does), and its bodies;
 2. sanitize: ``nh3.clean`` of each body with nh3's defaults;
 3. text: ``lxml`` parses the sanitized body and serializes its text;
-4. sign: the body's words (one regex), their CRC-32s and the hashes of their 3-shingles,
-   sorted (the C part of a MinHash signature; choosing the 64 minima is left out);
+4. sign: the body's words (one ``bytes.translate`` that lower-cases and blanks the other
+   bytes, then ``split``, as :mod:`feeds.core.near` takes them), their CRC-32s and the hashes
+   of their 3-shingles, sorted (the C part of a MinHash signature; choosing the 64 minima is
+   left out);
 5. save: the rows inserted into the store's own schema (``entries`` with its indexes,
    16 LSH rows and a signature row per entry) with ``executemany``, a transaction per
    1,000 entries or so (as ``feeds refresh`` groups sources).
@@ -41,7 +43,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 import lxml.etree  # noqa: E402
 import nh3  # noqa: E402
-from refresh_bench import render_feed  # noqa: E402
+from refresh_bench import WORKLOADS, render_feed  # noqa: E402
 
 from feeds.store.sqlite import Store  # noqa: E402
 
@@ -57,7 +59,11 @@ COLUMNS = (
 )
 NOW = "2026-03-03T06:00:00.000000Z"
 GROUP = 1000
-WORD = re.compile(rb"\w+")
+# lower case for letters, a space for every byte that is not a word character
+FOLD = bytes(
+    b | 0x20 if 65 <= b <= 90 else b if re.fullmatch(rb"\w", bytes((b,))) else 32
+    for b in range(256)
+)
 
 
 def timed(step: Callable[[], None]) -> float:
@@ -66,8 +72,8 @@ def timed(step: Callable[[], None]) -> float:
     return time.process_time() - start
 
 
-def main(feeds: int, entries: int) -> None:
-    documents = [render_feed(1, feed, 0, entries) for feed in range(feeds)]
+def main(feeds: int, entries: int, workload: str = "synthetic") -> None:
+    documents = [render_feed(1, feed, 0, entries, WORKLOADS[workload]) for feed in range(feeds)]
     parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True)
     html = lxml.etree.HTMLParser()
     bodies: list[list[str]] = []
@@ -98,8 +104,9 @@ def main(feeds: int, entries: int) -> None:
         for feed in texts:
             signed = []
             for body in feed:
-                # as feeds splits ASCII text: bytes, lower-cased (the bench's text is ASCII)
-                ids = list(map(zlib.crc32, WORD.findall(body.lower().encode())))
+                # as feeds splits ASCII text (the bench's text is; Reuters' nearly all)
+                words = body.encode("ascii", "ignore").translate(FOLD).split()
+                ids = list(map(zlib.crc32, words))
                 signed.append(sorted(set(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))))
             hashes.append(signed)
 
@@ -146,11 +153,18 @@ def main(feeds: int, entries: int) -> None:
         count = feeds * entries
         saved = db.execute("SELECT count(*), count(DISTINCT body_text) FROM entries").fetchone()
         db.close()
-    if saved != (count, count) or min(len(s) for feed in hashes for s in feed) < 16:
+    signed = [len(s) for feed in hashes for s in feed]
+    # every entry saved with its body (Reuters re-sends repeat a few) and signed (a Reuters
+    # notice of a dozen words has fewer than 16 shingles)
+    bodies_saved = saved[0] == count and saved[1] >= 0.99 * count
+    if not bodies_saved or len(signed) != count or sorted(signed)[count // 10] < 16:
         raise SystemExit(f"the steps did not do the work: {saved} entries saved of {count}")
     total = sum(seconds.values())
     cores = len(os.sched_getaffinity(0))
-    print(f"floor of a cold refresh: {feeds} feeds x {entries} entries ({count:,} entries)")
+    print(
+        f"floor of a cold refresh: {feeds} feeds x {entries} entries ({count:,} entries),"
+        f" {workload} text"
+    )
     for name, value in seconds.items():
         print(f"  {name:9s} {value:6.2f} s CPU  ({value / count * 1e6:5.0f} us per entry)")
     print(f"  {'total':9s} {total:6.2f} s CPU  ({total / count * 1e6:5.0f} us per entry)")
@@ -161,5 +175,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--entries", type=int, default=30)
+    parser.add_argument("--workload", choices=tuple(WORKLOADS), default="synthetic")
     args = parser.parse_args()
-    main(args.feeds, args.entries)
+    main(args.feeds, args.entries, args.workload)

@@ -6,12 +6,19 @@ One command (see docs/performance.md)::
     python bench/refresh_bench.py                      # full run: 1,000 feeds x 30 entries
     python bench/refresh_bench.py --feeds 200 --entries 30
     python bench/refresh_bench.py --quick              # smoke run (CI): tiny N, one repetition
+    python bench/refresh_bench.py --workload reuters   # the same, on Reuters-21578's real stories
+
+Two workloads, each run on its own (the lead's side-by-side runs both, one after the other):
+``--workload synthetic`` (the default) generates the text, ``--workload reuters`` reads
+Reuters-21578 at run time from ``../shared/corpus/reuters21578`` (or ``$FEEDS_REUTERS``;
+never copied into the repository) and puts its real titles, paragraphs and topics in the
+same WordPress markup: real vocabulary, short and long stories.
 
 What it does, in one process that orchestrates many:
 
-1. Generates N synthetic WordPress-style Business feeds (RSS 2.0 with ``content:encoded``,
-   5-8 paragraph bodies, the usual comment-form and "appeared first on" boilerplate),
-   deterministically from ``--seed``.
+1. Generates N WordPress-style Business feeds (RSS 2.0 with ``content:encoded``,
+   5-8 paragraph synthetic bodies or a Reuters story, the usual comment-form and
+   "appeared first on" boilerplate), deterministically from ``--seed``.
 2. Serves them from a real HTTP server on 127.0.0.1 that answers conditional GETs with
    ETag / Last-Modified: nginx (installed with apt-get when missing and allowed, run in the
    foreground with a generated config in a temporary folder), else a small Python server.
@@ -40,11 +47,14 @@ import asyncio
 import compileall
 import contextlib
 import email.utils
+import functools
+import html
 import importlib.util
 import json
 import os
 import platform
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -53,7 +63,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -142,14 +152,48 @@ def make_post(seed: int, feed: int, number: int) -> Post:
     return Post(feed, number, title, paragraphs, cats, published)
 
 
+@functools.cache
+def _reuters_stories() -> tuple[Any, ...]:
+    import reuters  # bench/reuters.py, beside this file
+
+    if not reuters.available():
+        raise SystemExit(f"--workload reuters: no Reuters-21578 at {reuters.corpus_dir()}")
+    return tuple(reuters.stories())
+
+
+def reuters_post(seed: int, feed: int, number: int) -> Post:
+    """Post ``number`` of feed ``feed`` from Reuters-21578, read at run time: the story's
+    real title, paragraphs and topics in the same WordPress item. Feed ``f`` takes the
+    stories from ``40 f + seed`` on, in the collection's order (so short and long, on
+    neighbouring days); past the 19,043 stories with a body the feeds share stories, as
+    syndicated copies do."""
+    stories = _reuters_stories()
+    story = stories[(seed + 40 * feed + number) % len(stories)]
+    title = " ".join(re.sub(r"[<>&\"]", " ", story.title).split())
+    paragraphs = tuple(html.escape(p, quote=False).replace("]]>", "]] >") for p in story.paragraphs)
+    cats = tuple(t.capitalize() for t in story.topics[:3]) or ("Business",)
+    published = BASE_TIME - timedelta(hours=6 * (10_000 - number), minutes=feed % 60)
+    return Post(feed, number, title, paragraphs, cats, published)
+
+
+#: How each --workload makes its posts.
+WORKLOADS: dict[str, Callable[[int, int, int], Post]] = {
+    "synthetic": make_post,
+    "reuters": reuters_post,
+}
+
+
 def _host(feed: int) -> str:
     return f"news{feed:04d}.example.com"
 
 
-def render_feed(seed: int, feed: int, first: int, count: int) -> bytes:
-    """RSS 2.0 as WordPress writes it: posts ``first`` .. ``first + count - 1``, newest first."""
+def render_feed(
+    seed: int, feed: int, first: int, count: int, make: Callable[[int, int, int], Post] = make_post
+) -> bytes:
+    """RSS 2.0 as WordPress writes it: posts ``first`` .. ``first + count - 1``, newest first
+    (each made by ``make``: a workload's posts)."""
     host = _host(feed)
-    posts = [make_post(seed, feed, n) for n in range(first + count - 1, first - 1, -1)]
+    posts = [make(seed, feed, n) for n in range(first + count - 1, first - 1, -1)]
     items = []
     for post in posts:
         body = "\n".join(f"<p>{p}</p>" for p in post.paragraphs)
@@ -211,6 +255,7 @@ class Corpus:
     feeds: int
     entries: int
     seed: int
+    workload: str = "synthetic"
 
     def path(self, feed: int) -> Path:
         return self.root / "feeds" / f"{feed:04d}.xml"
@@ -220,7 +265,9 @@ class Corpus:
 
     def _write(self, feed: int, first: int, mtime: int) -> None:
         path = self.path(feed)
-        path.write_bytes(render_feed(self.seed, feed, first, self.entries))
+        path.write_bytes(
+            render_feed(self.seed, feed, first, self.entries, WORKLOADS[self.workload])
+        )
         path.chmod(0o644)
         os.utime(path, (mtime, mtime))
 
@@ -704,7 +751,7 @@ def compile_packages(names: Sequence[str] = ("feeds", "reader")) -> None:
 
 def run_refresh_bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     compile_packages()
-    corpus = Corpus(work / "www", args.feeds, args.entries, args.seed)
+    corpus = Corpus(work / "www", args.feeds, args.entries, args.seed, args.workload)
     corpus.reset()
     size_mib = corpus.total_bytes() / 2**20
     print(
@@ -747,7 +794,7 @@ def profile_phase(args: argparse.Namespace, work: Path) -> str:
     The phases before the profiled one run unprofiled, as in the benchmark.
     """
     compile_packages()
-    corpus = Corpus(work / "www", args.feeds, args.entries, args.seed)
+    corpus = Corpus(work / "www", args.feeds, args.entries, args.seed, args.workload)
     corpus.reset()
     player = Contender("feeds refresh", "feeds")
     with serve(corpus.root, args.server, args.install) as (port, _server):
@@ -974,7 +1021,7 @@ def report(args: argparse.Namespace, run: dict[str, Any] | None, store: dict[int
     if run is not None:
         results: dict[tuple[str, str], list[Sample]] = run["results"]
         lines += [
-            f"feeds: {args.feeds} x {args.entries} entries ({run['corpus_mib']:.1f} MiB), "
+            f"feeds: {args.feeds} x {args.entries} entries, {args.workload} text ({run['corpus_mib']:.1f} MiB), "
             f"served by {run['server']}; {args.reps} repetition(s) from a fresh state, medians",
             "",
             "| contender | cold s | warm s | incremental s "
@@ -1060,11 +1107,24 @@ def main(argv: Sequence[str] | None = None) -> None:
             _store_child(int(rest[0]), int(rest[1]), int(rest[2]), Path(rest[3]))
         return
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Both workloads, one after the other (the full side-by-side run): "
+        "`python bench/refresh_bench.py` then `python bench/refresh_bench.py --workload reuters` "
+        "(1,000 feeds x 30 entries, 3 repetitions each). See docs/performance.md.",
+    )
     parser.add_argument("--feeds", type=int, default=1000, help="number of feeds [1000]")
     parser.add_argument("--entries", type=int, default=30, help="entries per feed [30]")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per phase [3]")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--workload",
+        choices=tuple(WORKLOADS),
+        default="synthetic",
+        help="the feeds' text [synthetic]: generated sentences, or 'reuters': Reuters-21578's "
+        "real stories (read at run time from ../shared/corpus/reuters21578 or $FEEDS_REUTERS) "
+        "in the same WordPress markup; the store-size part stays synthetic",
+    )
     parser.add_argument(
         "--server", choices=("auto", "nginx", "python"), default="auto", help="[auto: nginx]"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -52,7 +53,39 @@ def test_the_floor_script_does_every_step() -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "3 feeds x 4 entries (12 entries)" in run.stdout
+    assert "3 feeds x 4 entries (12 entries), synthetic text" in run.stdout
     for step in ("parse", "sanitize", "text", "sign", "save", "total"):
         assert f"  {step} " in run.stdout
     assert "at best" in run.stdout
+
+
+def test_the_reuters_workload_serves_real_stories_in_wordpress_markup() -> None:
+    import importlib.util
+
+    from lxml import etree
+
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import reuters
+
+        if not reuters.available():
+            pytest.skip("Reuters-21578 is not beside the repository")
+        spec = importlib.util.spec_from_file_location("refresh_bench", BENCH)
+        assert spec is not None and spec.loader is not None
+        bench = importlib.util.module_from_spec(spec)
+        sys.modules["refresh_bench"] = bench  # dataclasses look their module up
+        spec.loader.exec_module(bench)
+        stories = list(reuters.stories((0,)))[:40]
+        document = bench.render_feed(3, 0, 0, 30, bench.reuters_post)
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    items = etree.fromstring(document).findall("channel/item")
+    assert len(items) == 30
+    content = "{http://purl.org/rss/1.0/modules/content/}encoded"
+    # newest first: post 29 is story 3 + 29 of the collection
+    for item, story in zip(items, reversed(stories[3:33]), strict=True):
+        # the title's words (its <, >, & and " are spaces: the synthetic template's slug)
+        assert re.findall(r"\w+", item.findtext("title", "")) == re.findall(r"\w+", story.title)
+        body = item.findtext(content, "")
+        assert story.paragraphs[0][:40].replace("&", "&amp;").replace("<", "&lt;") in body
+        assert 'class="comment-respond"' in body  # the WordPress boilerplate around it
