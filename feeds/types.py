@@ -226,6 +226,9 @@ class ParsedEntry:
     categories: tuple[str, ...] = ()
     base_url: str | None = None
     canonical_link: str | None = None
+    #: Where the entry says it comes from: RSS ``<source url>``, Atom ``<source><link>``,
+    #: ``dc:source`` (as written).
+    source_link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,9 @@ class CleanEntry:
     author: str | None
     categories: tuple[str, ...] = ()
     post_id: str | None = None
+    #: The canonical URL the entry says it comes from (``<source>``, ``dc:source``): a
+    #: stored copy with that link is evidence of the same story, as a link in the body is.
+    source_link: str | None = None
 
 
 # --- dedupe and store ---------------------------------------------------------------------

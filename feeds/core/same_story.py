@@ -7,7 +7,7 @@ Each merge records its rule and scores so that it can be explained later.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,12 +55,17 @@ class _Incoming:
     body_text: str
     sig: tuple[int, ...]
     published: datetime
+    #: The names of every source in its titles (see :func:`~feeds.core.signals.site_names`).
+    sites: Mapping[str, tuple[str, ...]]
     _facts: tuple[frozenset[str], frozenset[str]] | None = None
 
     def facts(self) -> tuple[frozenset[str], frozenset[str]]:
         if self._facts is None:
-            self._facts = facts(self.title, self.body_text)
+            self._facts = facts(self.title, self.body_text, self.sites_of(self.source))
         return self._facts
+
+    def sites_of(self, source: str) -> tuple[str, ...]:
+        return self.sites.get(source, ())
 
     def short(self) -> bool:
         return len(self.body_text.split()) < SHORT_NOTICE_WORDS
@@ -75,13 +80,15 @@ def near_match(
     candidates: Sequence[Candidate],
     options: DedupeOptions,
     body_of: Callable[[Candidate], str] | None = None,
+    sites: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Match | None:
     """The best candidate that is the same story, with the rule and scores, or None.
 
     ``body_of`` gives a candidate's body text when the candidates were read
-    without it: only those that pass the signature and title tests need it.
+    without it: only those that pass the signature and title tests need it. ``sites``:
+    the names each source goes by, dropped from its titles before they are compared.
     """
-    incoming = _Incoming(source, title, body_text, sig, published)
+    incoming = _Incoming(source, title, body_text, sig, published, sites or {})
     read_body = body_of if body_of is not None else _own_body
     best: tuple[float, Match] | None = None
     for cand in candidates:
@@ -110,7 +117,10 @@ def _judge(
     led = (cand.via_lead or cand.cited) and other
     if body < options.body_min and not led:
         return None
-    heading = title_resemblance(incoming.title, cand.title)
+    cand_sites = incoming.sites_of(cand.source)
+    heading = title_resemblance(
+        incoming.title, cand.title, incoming.sites_of(incoming.source), cand_sites
+    )
     cand_body = None  # read only when a rule needs it
     contained = 0.0
     if led and body < options.body_threshold:
@@ -122,7 +132,7 @@ def _judge(
     if rule is None:
         return None
     mine = incoming.facts()
-    theirs = facts(cand.title, cand_body if cand_body is not None else body_of(cand))
+    theirs = facts(cand.title, cand_body if cand_body is not None else body_of(cand), cand_sites)
     agree = agreement(mine[0], theirs[0])
     same_names = agreement(mine[1], theirs[1])
     if rule != "similar body and title":
@@ -185,15 +195,17 @@ def different_story(
     body_text: str,
     sig: tuple[int, ...] | None,
     stored_body: Callable[[], str],
+    sites: tuple[str, ...] = (),
 ) -> str | None:
     """Why a changed text under a stored copy's identity key is another story, or None.
 
     None means an edit of the same story (an update). A text too thin to sign is judged
-    by its title alone.
+    by its title alone. ``sites``: the names of the source (see ``near_match``).
     """
-    heading = title_resemblance(existing.title, title)
+    heading = title_resemblance(existing.title, title, sites, sites)
     if existing.signature is None or sig is None:
-        if heading >= EDIT_TITLE_MIN or normalized_title(title) == normalized_title(existing.title):
+        same_title = normalized_title(title, sites) == normalized_title(existing.title, sites)
+        if heading >= EDIT_TITLE_MIN or same_title:
             return None
         return f"title resemblance {heading:.2f} (bodies too short to compare)"
     body = resemblance(existing.signature, sig)

@@ -7,7 +7,9 @@ links a copy gives to its original, and how much of a cut copy is inside the oth
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from feeds.core.near import CONTAINED_MAX_LENGTH, containment, signed_text, words
 from feeds.types import DedupeOptions
@@ -57,32 +59,74 @@ _SITE_SUFFIX_RE = re.compile(r"\s+[|\u2013\u2014-]\s+([^|\u2013\u2014-]{2,40})$"
 
 
 @lru_cache(maxsize=4096)
-def _title_words(title: str) -> frozenset[str]:
-    return frozenset(w for w in words(normalized_title(title)) if w not in _STOPWORDS)
+def _title_words(title: str, sites: tuple[str, ...] = ()) -> frozenset[str]:
+    return frozenset(w for w in words(normalized_title(title, sites)) if w not in _STOPWORDS)
+
+
+_HOST_RE = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[a-z][a-z0-9-]+", re.IGNORECASE)  # not "- 3.5"
 
 
 @lru_cache(maxsize=4096)
 def normalized_title(title: str, sites: tuple[str, ...] = ()) -> str:
-    """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site suffixes.
+    """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site names.
 
-    A trailing ``| Site`` is always a site's name; a trailing ``- Site`` is dropped when it
-    names one of ``sites`` or is a short run of capitalized words.
+    ``sites`` are the names its source goes by (:func:`site_names`): ``Site: …``,
+    ``Site | …``, ``… | Site``, ``… - site.example`` are dropped for any of them. Without
+    them, a trailing ``| Site`` is always a site's name; a trailing ``- Site`` is dropped
+    when it is a host name or a short run of capitalized words.
     """
     title = _WIRE_PREFIX_RE.sub("", title).strip()
+    if sites:
+        title = _without_own_site(title, sites)
     found = _SITE_SUFFIX_RE.search(title)
     if found is not None:
         tail = found.group(1).strip()
         bar = "|" in found.group(0)
-        known = any(tail.casefold() == s.casefold() for s in sites)
+        host = _HOST_RE.fullmatch(tail) is not None
         short_name = len(tail.split()) <= 4 and all(w[:1].isupper() for w in tail.split())
-        if bar or known or short_name:
+        if bar or host or short_name:
             title = title[: found.start()].strip()
     return title
 
 
-def title_resemblance(a: str, b: str) -> float:
-    """Jaccard resemblance of two normalized titles' content words (0..1; 0 when one has none)."""
-    wa, wb = _title_words(a), _title_words(b)
+def _without_own_site(title: str, sites: tuple[str, ...]) -> str:
+    prefix, suffix = _own_site_res(sites)
+    cut = suffix.sub("", prefix.sub("", title, count=1), count=1).strip()
+    return cut or title
+
+
+@lru_cache(maxsize=256)
+def _own_site_res(sites: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A source's site names as a title's prefix (``Site: ``) and suffix (`` | Site``)."""
+    alternatives = "|".join(re.escape(s) for s in sorted(sites, key=len, reverse=True))
+    prefix = re.compile(rf"^\s*(?:{alternatives})\s*[|:\u2013\u2014-]\s+", re.IGNORECASE)
+    suffix = re.compile(rf"\s+[|:\u2013\u2014-]\s*(?:{alternatives})\s*$", re.IGNORECASE)
+    return prefix, suffix
+
+
+def site_names(titles: Iterable[str | None], urls: Iterable[str | None]) -> tuple[str, ...]:
+    """The names a source goes by in its titles: its names and titles, its sites' hosts.
+
+    ``https://www.example.com/feed`` gives ``example.com``; empty and duplicate names
+    are left out.
+    """
+    found: list[str] = []
+    hosts = ((urlsplit(u).hostname or "").removeprefix("www.") for u in urls if u)
+    for name in (*(t or "" for t in titles), *hosts):
+        name = " ".join(name.split())
+        if len(name) >= 2 and name.casefold() not in (f.casefold() for f in found):
+            found.append(name)
+    return tuple(found)
+
+
+def title_resemblance(
+    a: str, b: str, sites_a: tuple[str, ...] = (), sites_b: tuple[str, ...] = ()
+) -> float:
+    """Jaccard resemblance of two normalized titles' content words (0..1; 0 when one has none).
+
+    ``sites_a`` and ``sites_b``: the names of each title's source (see :func:`site_names`).
+    """
+    wa, wb = _title_words(a, sites_a), _title_words(b, sites_b)
     if not wa or not wb:
         return 0.0
     return len(wa & wb) / len(wa | wb)
@@ -146,10 +190,13 @@ def figures_prove(a: frozenset[str], b: frozenset[str]) -> bool:
     return shared >= PROVING_FIGURES and shared >= PROVING_FIGURES_AGREEMENT * min(len(a), len(b))
 
 
-def facts(title: str, body_text: str) -> tuple[frozenset[str], frozenset[str]]:
+@lru_cache(maxsize=256)  # a stored copy meets each of its copies as their candidate
+def facts(
+    title: str, body_text: str, sites: tuple[str, ...] = ()
+) -> tuple[frozenset[str], frozenset[str]]:
     """The numbers and names of a story, without wire datelines, credits and site names."""
     text = signed_text(body_text)
-    return numbers(text), names(normalized_title(title) + ". " + text)
+    return numbers(text), names(normalized_title(title, sites) + ". " + text)
 
 
 def cut_copy_containment(a: str, b: str) -> float:

@@ -261,4 +261,13 @@ def normalize_entry(entry: ParsedEntry, *, now: datetime, body: Body | None = No
         author=author or None,
         categories=_clean_categories(entry.categories),
         post_id=post_id(guid) or post_id(link),
+        source_link=_source_link(entry, link),
     )
+
+
+def _source_link(entry: ParsedEntry, link: str | None) -> str | None:
+    """The entry's ``<source>`` link, absolute and canonical, unless it is the entry's own."""
+    if not entry.source_link:
+        return None
+    found = canonical_url(entry.source_link, base_url=entry.base_url)
+    return found if found != link else None

@@ -176,7 +176,19 @@ def _fp_entry(
         author=_author(entry) or feed_author,
         categories=_dedupe(_tag_terms(dict.get(entry, "tags"))),
         base_url=base or None,
+        source_link=_source_link(entry),
     )
+
+
+def _source_link(entry: dict[str, Any]) -> str | None:
+    """RSS ``<source url>``, Atom ``<source>``'s alternate link, or ``dc:source`` if a URL."""
+    source = _mapping(dict.get(entry, "source"))
+    found = _text(dict.get(source, "href")) or _text(dict.get(source, "link"))
+    if found is None:
+        dc_source = _text(dict.get(entry, "dc_source"))
+        if dc_source is not None and dc_source.strip().startswith(("http://", "https://")):
+            found = dc_source.strip()
+    return found
 
 
 def _fp_content(raw: object) -> tuple[str | None, str | None, set[str]]:
