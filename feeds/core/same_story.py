@@ -23,6 +23,7 @@ from feeds.core.signals import (
     cut_copy_containment,
     facts,
     figures_prove,
+    may_be_cut,
     normalized_title,
     title_resemblance,
 )
@@ -121,26 +122,29 @@ def _judge(
     heading = title_resemblance(
         incoming.title, cand.title, incoming.sites_of(incoming.source), cand_sites
     )
-    cand_body = None  # read only when a rule needs it
+    cand_body: str | None = None  # read only when a rule needs it
+    checked: _Facts | None = None
     contained = 0.0
     if led and body < options.body_threshold:
-        # A copy cut to its first paragraphs (or the original of such a copy):
-        # its shingles are mostly inside the longer body.
+        # A copy cut to its first paragraphs (or the original of such a copy): its shingles
+        # are mostly inside the longer body. Counting them costs more than the facts, which
+        # every rule needs to agree: asked first, they spare most counts (stories written
+        # from one template share their leads, not their numbers and names).
         cand_body = body_of(cand)
-        contained = cut_copy_containment(incoming.body_text, cand_body)
+        if may_be_cut(incoming.body_text, cand_body):
+            checked = _Facts(incoming.facts(), facts(cand.title, cand_body, cand_sites))
+            if not checked.may_agree():
+                return None
+            contained = cut_copy_containment(incoming.body_text, cand_body)
     rule = _rule(incoming, cand, (body, contained, heading), other, options)
     if rule is None:
         return None
-    mine = incoming.facts()
-    theirs = facts(cand.title, cand_body if cand_body is not None else body_of(cand), cand_sites)
-    agree = agreement(mine[0], theirs[0])
-    same_names = agreement(mine[1], theirs[1])
-    if rule != "similar body and title":
-        facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
-    else:  # the grey zone asks more of the facts
-        facts_agree = min(agree, same_names) >= GREY_ZONE_AGREEMENT
-    if not (facts_agree or figures_prove(mine[0], theirs[0])):
+    if checked is None:
+        cand_body = cand_body if cand_body is not None else body_of(cand)
+        checked = _Facts(incoming.facts(), facts(cand.title, cand_body, cand_sites))
+    if not checked.agree(grey_zone=rule == "similar body and title"):
         return None
+    agree, same_names = checked.numbers, checked.names
     scores: dict[str, float | str] = {
         "body": round(body, 4),
         **({"containment": round(contained, 4)} if contained else {}),
@@ -153,6 +157,31 @@ def _judge(
     }
     score = max(body, contained) + heading / 10
     return score, Match(cand.entry_id, cand.source, rule, scores)
+
+
+class _Facts:
+    """How far two copies' numbers and names agree, as the rules ask."""
+
+    def __init__(
+        self,
+        mine: tuple[frozenset[str], frozenset[str]],
+        theirs: tuple[frozenset[str], frozenset[str]],
+    ) -> None:
+        self.numbers = agreement(mine[0], theirs[0])
+        self.names = agreement(mine[1], theirs[1])
+        self.proven = figures_prove(mine[0], theirs[0])
+
+    def agree(self, grey_zone: bool) -> bool:
+        """Whether they agree enough for a rule (the grey zone asks more)."""
+        if grey_zone:
+            enough = min(self.numbers, self.names) >= GREY_ZONE_AGREEMENT
+        else:
+            enough = self.numbers >= MIN_NUMBERS_AGREEMENT and self.names >= MIN_NAMES_AGREEMENT
+        return enough or self.proven
+
+    def may_agree(self) -> bool:
+        """Whether they agree enough for any rule."""
+        return self.agree(grey_zone=False) or self.agree(grey_zone=True)
 
 
 def _rule(

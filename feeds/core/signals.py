@@ -89,19 +89,25 @@ def normalized_title(title: str, sites: tuple[str, ...] = ()) -> str:
     return title
 
 
+_AFTER_PREFIX_RE = re.compile(r"\s*[|:\u2013\u2014-]\s+")  # "Site: …", "Site | …"
+_BEFORE_SUFFIX_RE = re.compile(r"\s+[|:\u2013\u2014-]\s*$")  # "… | Site", "… - Site"
+
+
 def _without_own_site(title: str, sites: tuple[str, ...]) -> str:
-    prefix, suffix = _own_site_res(sites)
-    cut = suffix.sub("", prefix.sub("", title, count=1), count=1).strip()
+    """``title`` without one of ``sites`` as its prefix and one as its suffix (never empty)."""
+    start, end, size = 0, len(title), len(title)
+    for site in sorted(sites, key=len, reverse=True):
+        name, n = site.casefold(), len(site)
+        if n >= size:
+            continue
+        if start == 0 and title[:n].casefold() == name:
+            after = _AFTER_PREFIX_RE.match(title, n)
+            start = after.end() if after is not None else 0
+        if end == size and title[size - n :].casefold() == name:
+            before = _BEFORE_SUFFIX_RE.search(title, 0, size - n)
+            end = before.start() if before is not None else end
+    cut = title[start:end].strip() if start < end else ""
     return cut or title
-
-
-@lru_cache(maxsize=256)
-def _own_site_res(sites: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """A source's site names as a title's prefix (``Site: ``) and suffix (`` | Site``)."""
-    alternatives = "|".join(re.escape(s) for s in sorted(sites, key=len, reverse=True))
-    prefix = re.compile(rf"^\s*(?:{alternatives})\s*[|:\u2013\u2014-]\s+", re.IGNORECASE)
-    suffix = re.compile(rf"\s+[|:\u2013\u2014-]\s*(?:{alternatives})\s*$", re.IGNORECASE)
-    return prefix, suffix
 
 
 def site_names(titles: Iterable[str | None], urls: Iterable[str | None]) -> tuple[str, ...]:
@@ -206,10 +212,18 @@ def cut_copy_containment(a: str, b: str) -> float:
     CONTAINED_MAX_LENGTH of the longer's length (a copy that long, contained, resembles
     the other: its signature finds it).
     """
-    short, long = sorted((a, b), key=len)
-    if len(short) > CONTAINED_MAX_LENGTH * len(long) or len(words(short)) < CONTAINED_MIN_WORDS:
+    if not may_be_cut(a, b):
         return 0.0
+    short, long = sorted((a, b), key=len)
     return containment(short, long)
+
+
+def may_be_cut(a: str, b: str) -> bool:
+    """Whether the shorter of two bodies may be a cut copy of the longer (by their lengths)."""
+    short, long = sorted((a, b), key=len)
+    return len(short) <= CONTAINED_MAX_LENGTH * len(long) and (
+        len(words(short)) >= CONTAINED_MIN_WORDS
+    )
 
 
 def agreement(a: frozenset[str], b: frozenset[str]) -> float:
