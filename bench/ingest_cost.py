@@ -7,11 +7,13 @@ machine. A run fills a store with ``--stored`` entries (not timed), then times t
 ``--batch`` more with ``time.process_time`` (CPU time of the process: another process's load
 does not count). The medians of the runs are compared.
 
-Workloads, both through each tree's own ``bench/dedupe_eval.py`` (``ingest``: one
+Workloads, all through each tree's own ``bench/dedupe_eval.py`` (``ingest``: one
 ``ingest_entries`` call per entry, 200 per transaction):
 
 - ``templated``: the templated scenario's cost measurement (``cost`` there): filler stories,
   then a labelled set of originals, copies and hard negatives;
+- ``synthetic``: the WordPress posts of ``bench/refresh_bench.py`` (sentences from one
+  template: every post's lead shares words with many others), no copies;
 - ``real``: Reuters-21578 stories (read at run time from ``../shared/corpus/reuters21578/``),
   each original followed by copies from other sources: its first two paragraphs with a "Read
   the full story" line (a cut copy), a wire copy with a dateline and credit line, and a
@@ -19,7 +21,7 @@ Workloads, both through each tree's own ``bench/dedupe_eval.py`` (``ingest``: on
 
 Usage::
 
-    python bench/ingest_cost.py                       # against ae365b1, 7 runs, both workloads
+    python bench/ingest_cost.py                       # against ae365b1, 7 runs, every workload
     python bench/ingest_cost.py --base HEAD~3 --runs 5 --workload real
     python bench/ingest_cost.py --base ae365b1 --new 7205851   # two commits
 """
@@ -43,7 +45,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-WORKLOADS = ("templated", "real")
+WORKLOADS = ("templated", "real", "synthetic")
 
 
 def export(commit: str, into: Path) -> Path:
@@ -109,6 +111,30 @@ def _real(ev: ModuleType, stored: int, batch: int) -> tuple[list[Any], list[Any]
     return made[:stored], made[stored : stored + batch]
 
 
+def _synthetic(ev: ModuleType, stored: int, batch: int) -> tuple[list[Any], list[Any]]:
+    sys.path.insert(0, str(HERE))
+    import refresh_bench
+
+    corpus, sources, feeds = ev.corpus, ev.corpus.SOURCES, 200
+    made = []
+    for n in range(stored + batch):
+        post = refresh_bench.make_post(1, n % feeds, n // feeds)
+        made.append(
+            corpus.Story(
+                uid=f"p{n}",
+                cluster=n,
+                kind="original",
+                source=sources[n % len(sources)],
+                title=post.title,
+                paragraphs=post.paragraphs,
+                published=corpus.START + timedelta(minutes=n),
+                company=0,
+                event="",
+            )
+        )
+    return made[:stored], made[stored:]
+
+
 def _long_stories(reuters: ModuleType) -> Iterator[Any]:
     for story in reuters.stories(range(6)):
         if story.words >= 60 and len(story.paragraphs) >= 3:
@@ -155,7 +181,8 @@ def _with_copies(corpus: ModuleType, story: Any, n: int, sources: Sequence[str])
 
 def child(tree: Path, workload: str, stored: int, batch: int) -> None:
     ev = _eval_module(tree)
-    fill, timed = (_templated if workload == "templated" else _real)(ev, stored, batch)
+    make = {"templated": _templated, "real": _real, "synthetic": _synthetic}[workload]
+    fill, timed = make(ev, stored, batch)
     options = ev.DedupeOptions()
     with tempfile.TemporaryDirectory() as tmp, ev.open_store(Path(tmp)) as store:
         ev.ingest(store, fill, options, chunk=1000)
@@ -195,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base", default="ae365b1", help="commit to compare with [ae365b1]")
     parser.add_argument("--new", help="commit to measure instead of this tree's files")
     parser.add_argument("--runs", type=int, default=7, help="runs per tree and workload [7]")
-    parser.add_argument("--workload", choices=(*WORKLOADS, "both"), default="both")
+    parser.add_argument("--workload", choices=(*WORKLOADS, "all"), default="all")
     parser.add_argument("--stored", type=int, default=2000, help="entries stored first [2000]")
     parser.add_argument("--batch", type=int, default=1000, help="entries timed [1000]")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -203,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child is not None:
         child(args.child.resolve(), args.workload, args.stored, args.batch)
         return 0
-    workloads = WORKLOADS if args.workload == "both" else (args.workload,)
+    workloads = WORKLOADS if args.workload == "all" else (args.workload,)
     compare(args.base, args.new, args.runs, workloads, args.stored, args.batch)
     return 0
 

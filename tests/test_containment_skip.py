@@ -1,4 +1,4 @@
-"""Containment is counted only when it can change the decision.
+"""Containment is counted only when it can change the decision; names are read as before.
 
 Counting a cut copy's shingles inside a longer body is the dearest test of a candidate found by
 its lead. Every rule also needs the two copies' numbers and names to agree, so a candidate
@@ -9,6 +9,7 @@ cut copies and other stories, the decision with the skip is the decision without
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from feeds.core import dedupe, same_story
 from feeds.core.same_story import Candidate
-from feeds.core.signals import cut_copy_containment
+from feeds.core.signals import cut_copy_containment, names
 from feeds.types import DedupeOptions
 
 from support import REPO
@@ -140,3 +141,27 @@ def test_a_lead_candidate_whose_facts_disagree_is_not_counted(
     cut = theirs.split(". ")[0] + ". " + theirs.split(". ")[1] + "."
     assert _decide(cut, "Borduvia raises rates", cand) is not None
     assert counted == [1]
+
+
+def _names_as_before(text: str) -> frozenset[str]:
+    """``signals.names`` as it was first written (two characters before, stripped)."""
+    found = set()
+    for match in re.finditer(r"\b[A-Z][\w&'-]+", text):
+        start = match.start()
+        before = text[max(0, start - 2) : start]
+        if start == 0 or before.rstrip().endswith((".", "!", "?", '"', "“", ":")):
+            continue
+        found.add(match.group())
+    return frozenset(found)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("Ab c.!?\"“:\u00a0\t\n-'&É1")), max_size=40))
+def test_names_reads_the_same_names_as_before(text: str) -> None:
+    assert names(text) == _names_as_before(text)
+
+
+def test_names_reads_the_same_names_as_before_on_real_text() -> None:
+    for story in STORIES:
+        text = story.title + ". " + " ".join(story.paragraphs)
+        assert names(text) == _names_as_before(text)

@@ -144,15 +144,23 @@ def numbers(text: str) -> frozenset[str]:
 
 
 _NAME_RE = re.compile(r"\b[A-Z][\w&'-]+")
+_SENTENCE_ENDS = frozenset('.!?"“:')
 
 
 def names(text: str) -> frozenset[str]:
-    """The capitalized words of a text that do not start a sentence (people, companies, places)."""
+    """The capitalized words of a text that do not start a sentence (people, companies, places).
+
+    A sentence starts at the text's start and after an end mark (``.!?":``), or after one
+    and a space.
+    """
     found = set()
+    ends = _SENTENCE_ENDS
     for match in _NAME_RE.finditer(text):
         start = match.start()
-        before = text[max(0, start - 2) : start]
-        if start == 0 or before.rstrip().endswith((".", "!", "?", '"', "“", ":")):
+        if start == 0:
+            continue
+        before = text[start - 1]
+        if before in ends or (before.isspace() and start >= 2 and text[start - 2] in ends):
             continue
         found.add(match.group())
     return frozenset(found)
