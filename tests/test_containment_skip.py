@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from feeds.core import dedupe, same_story
+from feeds.core.near import containment
 from feeds.core.same_story import Candidate
-from feeds.core.signals import cut_copy_containment, names
+from feeds.core.signals import names
 from feeds.types import DedupeOptions
 
 from support import REPO
@@ -110,13 +111,13 @@ def test_a_lead_candidate_whose_facts_disagree_is_not_counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     counted: list[int] = []
-    real = cut_copy_containment
+    real = containment
 
     def counting(a: str, b: str) -> float:
         counted.append(1)
         return real(a, b)
 
-    monkeypatch.setattr(same_story, "cut_copy_containment", counting)
+    monkeypatch.setattr(same_story, "containment", counting)
     # Two banks' rate moves told in one template: their leads match, their facts do not.
     lead = "The central bank said it would raise its benchmark lending rate"
     mine = (

@@ -20,7 +20,6 @@ from feeds.core.signals import (
     SHORT_NOTICE_WORDS,
     agreement,
     cites_enough,
-    cut_copy_containment,
     facts,
     figures_prove,
     may_be_cut,
@@ -135,7 +134,8 @@ def _judge(
             checked = _Facts(incoming.facts(), facts(cand.title, cand_body, cand_sites))
             if not checked.may_agree():
                 return None
-            contained = cut_copy_containment(incoming.body_text, cand_body)
+            short, long = sorted((incoming.body_text, cand_body), key=len)
+            contained = containment(short, long)  # = cut_copy_containment, lengths known
     rule = _rule(incoming, cand, (body, contained, heading), other, options)
     if rule is None:
         return None
