@@ -245,6 +245,9 @@ class ParsedEntry:
     #: picture (``media:thumbnail``, JSON Feed ``image``), as written.
     enclosures: tuple[Enclosure, ...] = ()
     image: str | None = None
+    #: Where the entry says it comes from: RSS ``<source url>``, Atom ``<source><link>``,
+    #: ``dc:source`` (as written).
+    source_link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,9 @@ class CleanEntry:
     #: Names of the rewrite rules that changed this copy (``"strip .ad"``,
     #: ``"replace title #0"``, ``"site example.com.txt"``), in the order they ran.
     rules: tuple[str, ...] = ()
+    #: The canonical URL the entry says it comes from (``<source>``, ``dc:source``): a
+    #: stored copy with that link is evidence of the same story, as a link in the body is.
+    source_link: str | None = None
 
 
 # --- dedupe and store ---------------------------------------------------------------------

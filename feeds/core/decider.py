@@ -171,11 +171,12 @@ def keep_apart(
     entry: CleanEntry,
     sig: Signature | None,
     stored_body: Callable[[], str],
+    sites: tuple[str, ...] = (),
 ) -> KeepApart | None:
     """The intent to keep a changed text apart from the stored copy under its key, when it
     is another story; None when it is an edit of the same story. ``stored_body`` reads the
     stored copy's body (asked only when the signatures cannot tell)."""
-    why = dedupe.different_story(existing, entry.title, entry.body_text, sig, stored_body)
+    why = dedupe.different_story(existing, entry.title, entry.body_text, sig, stored_body, sites)
     if why is None:
         return None
     kind = keys.key.split(":", 1)[0]
@@ -201,17 +202,27 @@ def near_copy(
     fetched: Collection[str],
     options: DedupeOptions,
     body_of: Callable[[Candidate], str] | None = None,
+    sites: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Match | None:
     """The candidate that is a near copy of ``entry``'s story, or None.
 
     A source listing two items side by side means two stories: the stories of this fetch
-    so far (``fetched``) are never matched.
+    so far (``fetched``) are never matched. ``sites``: the names each source goes by in
+    its titles.
     """
     usable = [c for c in candidates if not (c.source == source and c.entry_id in fetched)]
     if not usable:
         return None
     return dedupe.near_match(
-        source, entry.title, entry.body_text, sig, published, usable, options, body_of=body_of
+        source,
+        entry.title,
+        entry.body_text,
+        sig,
+        published,
+        usable,
+        options,
+        body_of=body_of,
+        sites=sites,
     )
 
 

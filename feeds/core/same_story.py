@@ -7,7 +7,7 @@ Each merge records its rule and scores so that it can be explained later.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,9 +20,9 @@ from feeds.core.signals import (
     SHORT_NOTICE_WORDS,
     agreement,
     cites_enough,
-    cut_copy_containment,
     facts,
     figures_prove,
+    may_be_cut,
     normalized_title,
     title_resemblance,
 )
@@ -55,12 +55,17 @@ class _Incoming:
     body_text: str
     sig: tuple[int, ...]
     published: datetime
+    #: The names of every source in its titles (see :func:`~feeds.core.signals.site_names`).
+    sites: Mapping[str, tuple[str, ...]]
     _facts: tuple[frozenset[str], frozenset[str]] | None = None
 
     def facts(self) -> tuple[frozenset[str], frozenset[str]]:
         if self._facts is None:
-            self._facts = facts(self.title, self.body_text)
+            self._facts = facts(self.title, self.body_text, self.sites_of(self.source))
         return self._facts
+
+    def sites_of(self, source: str) -> tuple[str, ...]:
+        return self.sites.get(source, ())
 
     def short(self) -> bool:
         return len(self.body_text.split()) < SHORT_NOTICE_WORDS
@@ -75,13 +80,15 @@ def near_match(
     candidates: Sequence[Candidate],
     options: DedupeOptions,
     body_of: Callable[[Candidate], str] | None = None,
+    sites: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Match | None:
     """The best candidate that is the same story, with the rule and scores, or None.
 
     ``body_of`` gives a candidate's body text when the candidates were read
-    without it: only those that pass the signature and title tests need it.
+    without it: only those that pass the signature and title tests need it. ``sites``:
+    the names each source goes by, dropped from its titles before they are compared.
     """
-    incoming = _Incoming(source, title, body_text, sig, published)
+    incoming = _Incoming(source, title, body_text, sig, published, sites or {})
     read_body = body_of if body_of is not None else _own_body
     best: tuple[float, Match] | None = None
     for cand in candidates:
@@ -110,27 +117,34 @@ def _judge(
     led = (cand.via_lead or cand.cited) and other
     if body < options.body_min and not led:
         return None
-    heading = title_resemblance(incoming.title, cand.title)
-    cand_body = None  # read only when a rule needs it
+    cand_sites = incoming.sites_of(cand.source)
+    heading = title_resemblance(
+        incoming.title, cand.title, incoming.sites_of(incoming.source), cand_sites
+    )
+    cand_body: str | None = None  # read only when a rule needs it
+    checked: _Facts | None = None
     contained = 0.0
     if led and body < options.body_threshold:
-        # A copy cut to its first paragraphs (or the original of such a copy):
-        # its shingles are mostly inside the longer body.
+        # A copy cut to its first paragraphs (or the original of such a copy): its shingles
+        # are mostly inside the longer body. Counting them costs more than the facts, which
+        # every rule needs to agree: asked first, they spare most counts (stories written
+        # from one template share their leads, not their numbers and names).
         cand_body = body_of(cand)
-        contained = cut_copy_containment(incoming.body_text, cand_body)
+        if may_be_cut(incoming.body_text, cand_body):
+            checked = _Facts(incoming.facts(), facts(cand.title, cand_body, cand_sites))
+            if not checked.may_agree():
+                return None
+            short, long = sorted((incoming.body_text, cand_body), key=len)
+            contained = containment(short, long)  # = cut_copy_containment, lengths known
     rule = _rule(incoming, cand, (body, contained, heading), other, options)
     if rule is None:
         return None
-    mine = incoming.facts()
-    theirs = facts(cand.title, cand_body if cand_body is not None else body_of(cand))
-    agree = agreement(mine[0], theirs[0])
-    same_names = agreement(mine[1], theirs[1])
-    if rule != "similar body and title":
-        facts_agree = agree >= MIN_NUMBERS_AGREEMENT and same_names >= MIN_NAMES_AGREEMENT
-    else:  # the grey zone asks more of the facts
-        facts_agree = min(agree, same_names) >= GREY_ZONE_AGREEMENT
-    if not (facts_agree or figures_prove(mine[0], theirs[0])):
+    if checked is None:
+        cand_body = cand_body if cand_body is not None else body_of(cand)
+        checked = _Facts(incoming.facts(), facts(cand.title, cand_body, cand_sites))
+    if not checked.agree(grey_zone=rule == "similar body and title"):
         return None
+    agree, same_names = checked.numbers, checked.names
     scores: dict[str, float | str] = {
         "body": round(body, 4),
         **({"containment": round(contained, 4)} if contained else {}),
@@ -143,6 +157,31 @@ def _judge(
     }
     score = max(body, contained) + heading / 10
     return score, Match(cand.entry_id, cand.source, rule, scores)
+
+
+class _Facts:
+    """How far two copies' numbers and names agree, as the rules ask."""
+
+    def __init__(
+        self,
+        mine: tuple[frozenset[str], frozenset[str]],
+        theirs: tuple[frozenset[str], frozenset[str]],
+    ) -> None:
+        self.numbers = agreement(mine[0], theirs[0])
+        self.names = agreement(mine[1], theirs[1])
+        self.proven = figures_prove(mine[0], theirs[0])
+
+    def agree(self, grey_zone: bool) -> bool:
+        """Whether they agree enough for a rule (the grey zone asks more)."""
+        if grey_zone:
+            enough = min(self.numbers, self.names) >= GREY_ZONE_AGREEMENT
+        else:
+            enough = self.numbers >= MIN_NUMBERS_AGREEMENT and self.names >= MIN_NAMES_AGREEMENT
+        return enough or self.proven
+
+    def may_agree(self) -> bool:
+        """Whether they agree enough for any rule."""
+        return self.agree(grey_zone=False) or self.agree(grey_zone=True)
 
 
 def _rule(
@@ -185,15 +224,17 @@ def different_story(
     body_text: str,
     sig: tuple[int, ...] | None,
     stored_body: Callable[[], str],
+    sites: tuple[str, ...] = (),
 ) -> str | None:
     """Why a changed text under a stored copy's identity key is another story, or None.
 
     None means an edit of the same story (an update). A text too thin to sign is judged
-    by its title alone.
+    by its title alone. ``sites``: the names of the source (see ``near_match``).
     """
-    heading = title_resemblance(existing.title, title)
+    heading = title_resemblance(existing.title, title, sites, sites)
     if existing.signature is None or sig is None:
-        if heading >= EDIT_TITLE_MIN or normalized_title(title) == normalized_title(existing.title):
+        same_title = normalized_title(title, sites) == normalized_title(existing.title, sites)
+        if heading >= EDIT_TITLE_MIN or same_title:
             return None
         return f"title resemblance {heading:.2f} (bodies too short to compare)"
     body = resemblance(existing.signature, sig)

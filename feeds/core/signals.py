@@ -7,7 +7,9 @@ links a copy gives to its original, and how much of a cut copy is inside the oth
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from feeds.core.near import CONTAINED_MAX_LENGTH, containment, signed_text, words
 from feeds.types import DedupeOptions
@@ -57,32 +59,80 @@ _SITE_SUFFIX_RE = re.compile(r"\s+[|\u2013\u2014-]\s+([^|\u2013\u2014-]{2,40})$"
 
 
 @lru_cache(maxsize=4096)
-def _title_words(title: str) -> frozenset[str]:
-    return frozenset(w for w in words(normalized_title(title)) if w not in _STOPWORDS)
+def _title_words(title: str, sites: tuple[str, ...] = ()) -> frozenset[str]:
+    return frozenset(w for w in words(normalized_title(title, sites)) if w not in _STOPWORDS)
+
+
+_HOST_RE = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[a-z][a-z0-9-]+", re.IGNORECASE)  # not "- 3.5"
 
 
 @lru_cache(maxsize=4096)
 def normalized_title(title: str, sites: tuple[str, ...] = ()) -> str:
-    """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site suffixes.
+    """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site names.
 
-    A trailing ``| Site`` is always a site's name; a trailing ``- Site`` is dropped when it
-    names one of ``sites`` or is a short run of capitalized words.
+    ``sites`` are the names its source goes by (:func:`site_names`): ``Site: …``,
+    ``Site | …``, ``… | Site``, ``… - site.example`` are dropped for any of them. Without
+    them, a trailing ``| Site`` is always a site's name; a trailing ``- Site`` is dropped
+    when it is a host name or a short run of capitalized words.
     """
     title = _WIRE_PREFIX_RE.sub("", title).strip()
+    if sites:
+        title = _without_own_site(title, sites)
     found = _SITE_SUFFIX_RE.search(title)
     if found is not None:
         tail = found.group(1).strip()
         bar = "|" in found.group(0)
-        known = any(tail.casefold() == s.casefold() for s in sites)
+        host = _HOST_RE.fullmatch(tail) is not None
         short_name = len(tail.split()) <= 4 and all(w[:1].isupper() for w in tail.split())
-        if bar or known or short_name:
+        if bar or host or short_name:
             title = title[: found.start()].strip()
     return title
 
 
-def title_resemblance(a: str, b: str) -> float:
-    """Jaccard resemblance of two normalized titles' content words (0..1; 0 when one has none)."""
-    wa, wb = _title_words(a), _title_words(b)
+_AFTER_PREFIX_RE = re.compile(r"\s*[|:\u2013\u2014-]\s+")  # "Site: …", "Site | …"
+_BEFORE_SUFFIX_RE = re.compile(r"\s+[|:\u2013\u2014-]\s*$")  # "… | Site", "… - Site"
+
+
+def _without_own_site(title: str, sites: tuple[str, ...]) -> str:
+    """``title`` without one of ``sites`` as its prefix and one as its suffix (never empty)."""
+    start, end, size = 0, len(title), len(title)
+    for site in sorted(sites, key=len, reverse=True):
+        name, n = site.casefold(), len(site)
+        if n >= size:
+            continue
+        if start == 0 and title[:n].casefold() == name:
+            after = _AFTER_PREFIX_RE.match(title, n)
+            start = after.end() if after is not None else 0
+        if end == size and title[size - n :].casefold() == name:
+            before = _BEFORE_SUFFIX_RE.search(title, 0, size - n)
+            end = before.start() if before is not None else end
+    cut = title[start:end].strip() if start < end else ""
+    return cut or title
+
+
+def site_names(titles: Iterable[str | None], urls: Iterable[str | None]) -> tuple[str, ...]:
+    """The names a source goes by in its titles: its names and titles, its sites' hosts.
+
+    ``https://www.example.com/feed`` gives ``example.com``; empty and duplicate names
+    are left out.
+    """
+    found: list[str] = []
+    hosts = ((urlsplit(u).hostname or "").removeprefix("www.") for u in urls if u)
+    for name in (*(t or "" for t in titles), *hosts):
+        name = " ".join(name.split())
+        if len(name) >= 2 and name.casefold() not in (f.casefold() for f in found):
+            found.append(name)
+    return tuple(found)
+
+
+def title_resemblance(
+    a: str, b: str, sites_a: tuple[str, ...] = (), sites_b: tuple[str, ...] = ()
+) -> float:
+    """Jaccard resemblance of two normalized titles' content words (0..1; 0 when one has none).
+
+    ``sites_a`` and ``sites_b``: the names of each title's source (see :func:`site_names`).
+    """
+    wa, wb = _title_words(a, sites_a), _title_words(b, sites_b)
     if not wa or not wb:
         return 0.0
     return len(wa & wb) / len(wa | wb)
@@ -94,15 +144,23 @@ def numbers(text: str) -> frozenset[str]:
 
 
 _NAME_RE = re.compile(r"\b[A-Z][\w&'-]+")
+_SENTENCE_ENDS = frozenset('.!?"“:')
 
 
 def names(text: str) -> frozenset[str]:
-    """The capitalized words of a text that do not start a sentence (people, companies, places)."""
+    """The capitalized words of a text that do not start a sentence (people, companies, places).
+
+    A sentence starts at the text's start and after an end mark (``.!?":``), or after one
+    and a space.
+    """
     found = set()
+    ends = _SENTENCE_ENDS
     for match in _NAME_RE.finditer(text):
         start = match.start()
-        before = text[max(0, start - 2) : start]
-        if start == 0 or before.rstrip().endswith((".", "!", "?", '"', "“", ":")):
+        if start == 0:
+            continue
+        before = text[start - 1]
+        if before in ends or (before.isspace() and start >= 2 and text[start - 2] in ends):
             continue
         found.add(match.group())
     return frozenset(found)
@@ -146,10 +204,13 @@ def figures_prove(a: frozenset[str], b: frozenset[str]) -> bool:
     return shared >= PROVING_FIGURES and shared >= PROVING_FIGURES_AGREEMENT * min(len(a), len(b))
 
 
-def facts(title: str, body_text: str) -> tuple[frozenset[str], frozenset[str]]:
+@lru_cache(maxsize=256)  # a stored copy meets each of its copies as their candidate
+def facts(
+    title: str, body_text: str, sites: tuple[str, ...] = ()
+) -> tuple[frozenset[str], frozenset[str]]:
     """The numbers and names of a story, without wire datelines, credits and site names."""
     text = signed_text(body_text)
-    return numbers(text), names(normalized_title(title) + ". " + text)
+    return numbers(text), names(normalized_title(title, sites) + ". " + text)
 
 
 def cut_copy_containment(a: str, b: str) -> float:
@@ -159,10 +220,18 @@ def cut_copy_containment(a: str, b: str) -> float:
     CONTAINED_MAX_LENGTH of the longer's length (a copy that long, contained, resembles
     the other: its signature finds it).
     """
-    short, long = sorted((a, b), key=len)
-    if len(short) > CONTAINED_MAX_LENGTH * len(long) or len(words(short)) < CONTAINED_MIN_WORDS:
+    if not may_be_cut(a, b):
         return 0.0
+    short, long = sorted((a, b), key=len)
     return containment(short, long)
+
+
+def may_be_cut(a: str, b: str) -> bool:
+    """Whether the shorter of two bodies may be a cut copy of the longer (by their lengths)."""
+    short, long = sorted((a, b), key=len)
+    return len(short) <= CONTAINED_MAX_LENGTH * len(long) and (
+        len(words(short)) >= CONTAINED_MIN_WORDS
+    )
 
 
 def agreement(a: frozenset[str], b: frozenset[str]) -> float:

@@ -15,7 +15,7 @@ decision is a call into :mod:`feeds.core.decider`, and each intent is applied by
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -75,6 +75,8 @@ class _Fetch:
     taken: set[str] = field(default_factory=set)
     #: The stories of this fetch so far.
     fetched: set[str] = field(default_factory=set)
+    #: The names each source goes by in its titles (dropped before titles are compared).
+    sites: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def ingest_entries(
@@ -86,6 +88,7 @@ def ingest_entries(
     options: DedupeOptions,
     prepared: Prepared | None = None,
     blocked: Callable[[CleanEntry], bool] | None = None,
+    sites: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Counter[str]:
     """Identify and save one fetch's cleaned entries (inside the caller's transaction).
 
@@ -93,8 +96,10 @@ def ingest_entries(
     computed in a worker; an entry whose content is already stored needs no signature.
     Returns how many entries were new, updated, unchanged, merged, throttled, dropped,
     and how many of the new ones the filter rules block (``blocked``; saved all the same).
+    ``sites``: the names each source goes by in its titles (``Site: …``, ``… | Site``).
     """
     fetch = _read_fetch(store, name, cleaned, now, options, prepared)
+    fetch.sites = sites or {}
     changes: Counter[str] = Counter()
     for i in range(len(cleaned)):
         intent = _entry_intent(store, fetch, i, now, options)
@@ -175,7 +180,12 @@ def _entry_intent(
     found = replace(found, signature=sig)
     if found.existing is not None:
         apart = decider.keep_apart(
-            keys, found.existing, entry, sig, lambda: store.copy_body(name, keys.key)
+            keys,
+            found.existing,
+            entry,
+            sig,
+            lambda: store.copy_body(name, keys.key),
+            fetch.sites.get(name, ()),
         )
         if apart is not None:
             apply_intent(store, name, apart, now)
@@ -231,6 +241,7 @@ def _find_near(
             fetch.fetched,
             options,
             body_of=store.body_text,
+            sites=fetch.sites,
         )
 
     found = store.near_candidates(
@@ -249,8 +260,10 @@ def _find_near(
 
 
 def _linked(entry: CleanEntry) -> list[str]:
-    """The canonical links in an entry's body, other than its own."""
+    """The canonical links the entry gives to where it comes from, other than its own: its
+    ``<source>`` / ``dc:source`` link (already canonical), then the links in its body."""
     from feeds.ingest.normalize import canonical_url  # lxml: not loaded by a run with nothing new
 
     found = (canonical_url(url) for url in dedupe.linked_urls(entry.content_html))
-    return [url for url in found if url is not None and url != entry.link]
+    linked = [url for url in (entry.source_link, *found) if url is not None and url != entry.link]
+    return list(dict.fromkeys(linked))

@@ -10,13 +10,14 @@ the next run reads the document again and picks them up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from feeds.config import Config, SourceConfig
 from feeds.core import schedule
+from feeds.core.signals import site_names
 from feeds.errors import FetchError, HTTPStatusError, StoreError, describe
 from feeds.ingest.fetch import PageFetcher
 from feeds.ingest.kinds import Read, Reader, Unreadable, kind_of
@@ -47,6 +48,23 @@ class Run:
     budget: Budget | None  # made at the first article page (see pages)
     batch: int
     now: datetime
+    #: The names each source goes by in its titles, read once from the store, kept up to
+    #: date as each source is saved (see :meth:`sites_with`).
+    sites: dict[str, tuple[str, ...]] | None = field(default=None, repr=False)
+
+    def sites_with(
+        self, source: SourceConfig, title: str | None, link: str | None
+    ) -> dict[str, tuple[str, ...]]:
+        """Every source's site names (its name, titles and hosts), ``source``'s with the
+        title and site link its feed just gave."""
+        if self.sites is None:
+            configured = {s.name: s for s in self.config.sources}
+            self.sites = {
+                s.name: _site_names(configured.get(s.name), s.name, (s.title,), (s.link, s.url))
+                for s in self.store.sources()
+            }
+        self.sites[source.name] = _site_names(source, source.name, (title,), (link,))
+        return self.sites
 
     def pages(self) -> Budget:
         """The run's budget of article pages, shared by all its sources."""
@@ -58,6 +76,14 @@ class Run:
 
     def reader(self) -> Reader:
         return Reader(self.store, self.fetcher, self.pages, self.batch, self.now)
+
+
+def _site_names(
+    source: SourceConfig | None, name: str, titles: Sequence[str | None], urls: Sequence[str | None]
+) -> tuple[str, ...]:
+    if source is not None:
+        titles, urls = (source.title, *titles), (*urls, source.url)
+    return site_names((name, *titles), urls)
 
 
 def schedule_update(
@@ -208,6 +234,8 @@ def _save_read(attempt: _Attempt, read: Read) -> SourceReport:
             store.save_article(record)
         store.record_feed_url(name, read.feed_url)
         store.record_full_text_note(name, read.note)
+        feed_title = normalize.clean_title(feed.title) if feed.title else None
+        feed_link = normalize.canonical_url(feed.link) if feed.link else None
         changes = ingest_entries(
             store,
             name,
@@ -216,12 +244,9 @@ def _save_read(attempt: _Attempt, read: Read) -> SourceReport:
             options=run.config.dedupe,
             prepared=read.prepared,
             blocked=_blocked(run, name),
+            sites=run.sites_with(attempt.source, feed_title, feed_link),
         )
-        described = replace(
-            validators,
-            title=title or (normalize.clean_title(feed.title) if feed.title else None),
-            link=normalize.canonical_url(feed.link) if feed.link else None,
-        )
+        described = replace(validators, title=title or feed_title, link=feed_link)
         moved, next_due = attempt.save(described, feed.ttl_minutes)
     return SourceReport(
         name=name,

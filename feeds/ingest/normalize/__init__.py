@@ -294,4 +294,13 @@ def normalize_entry(
         enclosures=clean_enclosures(entry.enclosures, body_source(entry).base),
         image=media_url(entry.image, body_source(entry).base),
         rules=(*applied, *title_rules),
+        source_link=_source_link(entry, link),
     )
+
+
+def _source_link(entry: ParsedEntry, link: str | None) -> str | None:
+    """The entry's ``<source>`` link, absolute and canonical, unless it is the entry's own."""
+    if not entry.source_link:
+        return None
+    found = canonical_url(entry.source_link, base_url=entry.base_url)
+    return found if found != link else None

@@ -132,8 +132,10 @@ class FastReader(ElementReader):
             elif key in self._unknown_keys or key in _RSS_ITEM_INERT:
                 if key in ("source", "comments"):
                     self._once(seen, key)
-                self._attrs(child, _ANY_ATTRS)
+                attrs = self._attrs(child, _ANY_ATTRS)
                 self._inert(child)
+                if key == "source" and "url" in attrs:
+                    entry["source"] = {"href": attrs["url"]}  # as feedparser's _start_source
             else:
                 raise Decline
         return entry

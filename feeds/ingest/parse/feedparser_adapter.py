@@ -180,6 +180,7 @@ def _fp_entry(
         base_url=base or None,
         enclosures=_enclosures(entry),
         image=_thumbnail(entry),
+        source_link=_source_link(entry),
     )
 
 
@@ -215,6 +216,17 @@ def _thumbnail(entry: dict[str, Any]) -> str | None:
         if url := _text(dict.get(item, "url")):
             return url
     return None
+
+
+def _source_link(entry: dict[str, Any]) -> str | None:
+    """RSS ``<source url>``, Atom ``<source>``'s alternate link, or ``dc:source`` if a URL."""
+    source = _mapping(dict.get(entry, "source"))
+    found = _text(dict.get(source, "href")) or _text(dict.get(source, "link"))
+    if found is None:
+        dc_source = _text(dict.get(entry, "dc_source"))
+        if dc_source is not None and dc_source.strip().startswith(("http://", "https://")):
+            found = dc_source.strip()
+    return found
 
 
 def _fp_content(raw: object) -> tuple[str | None, str | None, set[str]]:
