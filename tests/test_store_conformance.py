@@ -31,16 +31,23 @@ def _sqlite(tmp_path: Path) -> Storage:
     return open_store(tmp_path / "state" / "feeds.db")
 
 
-BACKENDS: dict[str, Callable[[Path], Storage]] = {
-    "sqlite": _sqlite,
-    # "postgresql": a factory that opens a fresh database (and skips, saying why, when no
-    # server is configured) goes here; every test below then runs against it too.
+def _postgresql(request: pytest.FixtureRequest) -> Storage:
+    """A fresh database on a real PostgreSQL server (tests/postgres_server.py: skips, saying
+    how to enable it, when there is none)."""
+    from feeds.store import open_store
+
+    return open_store(request.getfixturevalue("postgres_url"))
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Storage]] = {
+    "sqlite": lambda request: _sqlite(request.getfixturevalue("tmp_path")),
+    "postgresql": _postgresql,
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    opened = BACKENDS[request.param](tmp_path)
+def store(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    opened = BACKENDS[request.param](request)
     opened.sync_sources([("a", "https://a.example/feed"), ("b", "https://b.example/feed")])
     with opened:
         yield opened

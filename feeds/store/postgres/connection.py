@@ -1,0 +1,180 @@
+"""The PostgreSQL connection: opening, units of work (``batch``) and the error boundary.
+
+One connection per store, in autocommit mode outside a batch; a batch is a transaction,
+a nested one a savepoint (psycopg's ``Connection.transaction``). What the server says about
+its environment (unreachable, shut down, out of disk, a deadlock or serialization failure)
+becomes :class:`~feeds.errors.StoreError`, with the URL (its password left out); errors that
+mean a bug in feeds (a constraint violated, a bad statement) keep their type.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from feeds.errors import StoreError
+from feeds.store.postgres import schema
+
+C = TypeVar("C", bound=type)
+
+ENVIRONMENTAL = (psycopg.OperationalError, psycopg.InterfaceError)
+"""The server's errors about itself, the network and the machine, not about statements."""
+
+CONNECT_TIMEOUT = 30
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+
+
+def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except ENVIRONMENTAL as exc:
+            raise StoreError(f"{self.location}: the database cannot be used: {exc}") from exc
+
+    return wrapper
+
+
+def translate_errors(cls: C) -> C:
+    """Wrap every public method of ``cls`` (inherited ones included) in the error boundary."""
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        attribute = inspect.getattr_static(cls, name)
+        if inspect.isfunction(attribute) and not getattr(attribute, "_unit_of_work", False):
+            setattr(cls, name, _translated(attribute))
+    return cls
+
+
+class Connection:
+    """One connection to the store's database. Use :meth:`open`; close it when done."""
+
+    def __init__(self, connection: psycopg.Connection[Any], url: str) -> None:
+        self._db = connection
+        self.url = url
+        self.location = shown_url(url)
+        self._copies_changed = False  # a copy was saved in the open transaction
+        # Who holds the sources this store claims (see SourceTable.claim_due).
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    @classmethod
+    def open(cls, url: str) -> Self:
+        """Connect to the database at ``url`` and migrate it (the password comes from
+        ``PGPASSWORD`` or ``~/.pgpass``, as libpq reads them)."""
+        try:
+            db = psycopg.connect(
+                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="feeds"
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"{shown_url(url)}: cannot connect: {exc}".strip()) from exc
+        store = cls(db, url)
+        try:
+            schema.prepare(db, store.location, store.batch)
+        except psycopg.Error as exc:
+            db.close()
+            raise StoreError(f"{store.location}: not a usable feeds database: {exc}") from exc
+        except StoreError:
+            db.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def _in_transaction(self) -> bool:
+        return self._db.info.transaction_status != TransactionStatus.IDLE
+
+    @contextmanager
+    def batch(self, *, savepoint: bool = True) -> Iterator[None]:
+        """One atomic unit of work: all of it is saved, or none of it (see the SQLite
+        store's :meth:`~feeds.store.sqlite.connection.Connection.batch`)."""
+        if self._in_transaction:
+            if not savepoint:
+                yield
+                return
+            try:
+                with self._db.transaction():
+                    yield
+            except ENVIRONMENTAL as exc:
+                raise StoreError(f"{self.location}: cannot save: {exc}") from exc
+            return
+        try:
+            with self._db.transaction():
+                try:
+                    yield
+                    if self._copies_changed:
+                        self._next_generation()
+                finally:
+                    self._copies_changed = False
+        except ENVIRONMENTAL as exc:
+            raise StoreError(f"{self.location}: cannot save: {exc}") from exc
+
+    batch._unit_of_work = True  # type: ignore[attr-defined]  # it translates its own errors
+
+    transaction = batch
+    """The former name of :meth:`batch`."""
+
+    def _next_generation(self) -> None:
+        self._db.execute(
+            "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'"
+        )
+
+    def _copy_saved(self) -> None:
+        """Note that a copy was saved: the generation moves on when the transaction commits."""
+        if self._in_transaction:
+            self._copies_changed = True
+        else:
+            self._next_generation()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        """The one row ``sql`` reads (there must be one)."""
+        row = self._db.execute(sql, params).fetchone()
+        if row is None:
+            raise LookupError(f"no row: {sql}")
+        return tuple(row)
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``sql`` once per row of parameters, in one round trip (a pipeline)."""
+        if rows:
+            with self._db.cursor() as cursor:
+                cursor.executemany(sql, rows)
+
+    def _lock_keys(self, keys: Iterable[int]) -> None:
+        """Hold transaction-scoped advisory locks on ``keys`` (signed 64-bit), taken in
+        ascending order so that two processes locking overlapping keys never deadlock on
+        them. Outside a transaction there is nothing to hold them for: nothing is taken."""
+        wanted = sorted(set(keys))
+        if not wanted or not self._in_transaction:
+            return
+        self._db.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM"
+            " (SELECT k FROM unnest(%s::bigint[]) AS k ORDER BY k OFFSET 0) AS sorted",
+            (wanted,),
+        )
