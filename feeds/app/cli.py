@@ -336,7 +336,7 @@ def check(config_path: Path | None) -> None:
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
     _note_missing_urls(config, True)
-    failed = False
+    failed = not _check_store(config)
     for found in check_outputs(config):
         failed = failed or not found.ok
         where = f"output {found.output}: {found.path}"
@@ -350,6 +350,24 @@ def check(config_path: Path | None) -> None:
             click.echo(f"{where}: valid {found.label}")
     if failed:
         raise CommandFailed
+
+
+def _check_store(config: Config) -> bool:
+    """Report whether a PostgreSQL store can be reached and used (a SQLite file is
+    opened by the commands that need it)."""
+    if config.store_url is None:
+        return True
+    from feeds.store.postgres.connection import shown_url
+
+    where = f"store {shown_url(config.store_url)}"
+    try:
+        with open_store_for(config, locked=False) as store:
+            count = len(store.sources())
+    except FeedsError as exc:
+        click.echo(f"{where}: cannot be used: {exc}", err=True)
+        return False
+    click.echo(f"{where}: ok (PostgreSQL, {count} sources)")
+    return True
 
 
 @cli.command()

@@ -36,6 +36,7 @@ from feeds.config.sections import (
     _fetch_options,
     _full_text_options,
     _schedule_options,
+    _store_url,
     _with_source_http,
 )
 from feeds.config.sources import _sources, resolve_url
@@ -60,6 +61,8 @@ __all__ = [
 ]
 
 ENV_VAR = "FEEDS_CONFIG"
+STORE_URL_VAR = "FEEDS_STORE_URL"
+"""A ``postgresql://`` URL that wins over ``[store]`` (it may hold a password: it is not a file)."""
 
 DEFAULT_PATH = "config.toml"
 
@@ -103,8 +106,9 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     )
 
     store = checker.table(data, "store")
-    checker.keys(store, "store", {"path", "lock_timeout"})
+    checker.keys(store, "store", {"path", "url", "lock_timeout"})
     store_path = base_dir / checker.get(store, "store", "path", str, "state/feeds.db")
+    store_url = _store_url(checker, store, os.environ.get(STORE_URL_VAR))
     lock_timeout = checker.number(store, "store", "lock_timeout", 60.0, minimum=0.0)
 
     fetch = _fetch_options(checker, checker.table(data, "fetch"))
@@ -127,6 +131,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     fetch = _with_source_http(fetch, sources)
     return Config(
         store_path=store_path,
+        store_url=store_url,
         sources=tuple(sources),
         outputs=tuple(outputs),
         fetch=fetch,

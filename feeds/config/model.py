@@ -135,6 +135,13 @@ class Config:
     dedupe: DedupeOptions = field(default_factory=DedupeOptions)
     #: ``[[hooks]]``: webhooks and commands told about new entries and failing sources.
     hooks: tuple[HookConfig, ...] = ()
+    #: ``[store] url`` or ``$FEEDS_STORE_URL``: a PostgreSQL store instead of ``store_path``.
+    store_url: str | None = None
+
+    @property
+    def store_location(self) -> Path | str:
+        """What :func:`feeds.store.open_store` opens: the PostgreSQL URL, else the file."""
+        return self.store_url or self.store_path
 
     def source(self, name: str) -> SourceConfig:
         return self._sources_by_name[name]

@@ -102,7 +102,7 @@ class Daemon:
 
     def start(self, now: datetime) -> None:
         """Record in the store that a daemon runs here (the heartbeat starts)."""
-        with open_store(self.config.store_path) as store:
+        with open_store(self.config.store_location) as store:
             store.sync_sources([(s.name, s.url) for s in self.config.sources])
             store.daemon_started(self.pid, socket.gethostname(), now)
 
@@ -116,14 +116,14 @@ class Daemon:
 
     def finish(self, now: datetime) -> tuple[OutputReport, ...]:
         """Publish pending changes and record that the daemon stopped."""
-        with open_store(self.config.store_path) as store:
+        with open_store(self.config.store_location) as store:
             outputs = self._publish(store, now) if self._dirty_since is not None else ()
             store.daemon_stopped(now)
         return outputs
 
     def reload(self, config: Config) -> None:
         """Use a new config from the next tick on (the store path must not change)."""
-        if config.store_path != self.config.store_path:
+        if config.store_location != self.config.store_location:
             raise ConfigError(
                 [f"store.path: changing it ({config.store_path}) needs a restart of the daemon"],
                 str(config.path) if config.path else None,
@@ -135,7 +135,7 @@ class Daemon:
     def tick(self, now: datetime) -> TickReport:
         """Fetch the sources due at ``now``, publish if the window passed, say when to run next."""
         config = self.config
-        with open_store(config.store_path) as store:
+        with open_store(config.store_location) as store:
             report = refresh(
                 config,
                 store,

@@ -1,0 +1,253 @@
+"""The PostgreSQL store as a user meets it: configured by URL, loaded only then, every
+command working on it, the same bytes out as SQLite, and near copies merged across processes.
+
+The server is real (tests/postgres_server.py); served feeds come from a real HTTP server on
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds import config as config_module
+from feeds.app.cli import cli
+from feeds.core import dedupe
+from feeds.errors import ConfigError
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import refresh
+from feeds.store import open_store
+from feeds.store.protocol import Storage
+
+from httpserver import HTTPTestServer, Reply, http_server
+from support import REPO
+
+__all__ = ["http_server"]
+
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+SAMPLES = REPO / "samples"
+
+
+def served(server: HTTPTestServer) -> None:
+    """The sample feeds, served as a site would serve them."""
+    server.route("/business.rss", Reply(body=(SAMPLES / "business.rss").read_bytes()))
+    server.route("/wire.atom", Reply(body=(SAMPLES / "wire.atom").read_bytes()))
+
+
+def write_config(folder: Path, server: HTTPTestServer, store: str) -> Path:
+    """A config over the served samples, every format and archives, with ``store`` lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(
+        f"[store]\n{store}\n"
+        "[fetch]\nmin_host_delay = 0\nallow_private_addresses = true\n"
+        f'[[sources]]\nname = "business"\nurl = "{server.url("/business.rss")}"\n'
+        "full_text = false\n"
+        f'[[sources]]\nname = "wire"\nurl = "{server.url("/wire.atom")}"\nfull_text = false\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n'
+        'formats = ["atom", "rss", "json"]\narchive = true\narchive_page_size = 3\n'
+        "max_entries = 4\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def refresh_at(config_path: Path, now: datetime = NOW) -> None:
+    config = config_module.load(config_path)
+    with open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
+        refresh(config, store, fetcher, now=now, force=True)
+
+
+def published(folder: Path) -> dict[str, bytes]:
+    """Every published file under ``folder/out``, by name."""
+    return {p.name: p.read_bytes() for p in sorted((folder / "out").iterdir())}
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def test_psycopg_is_loaded_only_for_a_postgresql_store(tmp_path: Path) -> None:
+    """``feeds --help`` and a whole SQLite refresh never import psycopg."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[sources]]\nname = "business"\n'
+        f'url = "{SAMPLES / "business.rss"}"\nfull_text = false\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from feeds.app.cli import cli\n"
+        "for args in (['--help'], ['refresh', '--config', sys.argv[1]],"
+        " ['status', '--config', sys.argv[1]]):\n"
+        "    result = CliRunner().invoke(cli, args)\n"
+        "    assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_binary')"
+        " or m == 'feeds.store.postgres'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
+    assert (tmp_path / "out" / "all.atom").exists()
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def load(tmp_path: Path, store: str) -> config_module.Config:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"[store]\n{store}\n"
+        '[[sources]]\nname = "a"\nurl = "https://a.example/feed"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    return config_module.load(path)
+
+
+def test_a_postgresql_url_replaces_the_path(tmp_path: Path) -> None:
+    config = load(tmp_path, 'url = "postgresql://feeds@db.example/feeds"')
+    assert config.store_location == "postgresql://feeds@db.example/feeds"
+    assert load(tmp_path, "").store_location == tmp_path / "state" / "feeds.db"
+
+
+def test_the_environment_names_the_store_and_may_hold_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDS_STORE_URL", "postgresql://feeds:secret@db.example/feeds")
+    assert load(tmp_path, "").store_location == "postgresql://feeds:secret@db.example/feeds"
+
+
+@pytest.mark.parametrize(
+    ("store", "problem"),
+    [
+        ('url = "postgresql://feeds:secret@db.example/feeds"', "holds a password"),
+        ('url = "postgresql://db.example/feeds?password=secret"', "holds a password"),
+        ('url = "mysql://db.example/feeds"', "must be a postgresql:// URL"),
+        ('path = "a.db"\nurl = "postgresql://db.example/feeds"', "not both"),
+    ],
+)
+def test_a_bad_store_url_is_refused(tmp_path: Path, store: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, store)
+    assert problem in str(raised.value)
+
+
+# -- the same bytes as SQLite ---------------------------------------------------------------------
+
+
+def test_outputs_are_the_same_bytes_from_sqlite_and_postgresql(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    served(http_server)
+    lite = write_config(tmp_path / "lite", http_server, 'path = "state/feeds.db"')
+    pg = write_config(tmp_path / "pg", http_server, f'url = "{postgres_url}"')
+    for config in (lite, pg):
+        refresh_at(config)
+        refresh_at(config, NOW.replace(hour=13))  # unchanged: nothing rewritten, nothing lost
+    ours, theirs = published(tmp_path / "lite"), published(tmp_path / "pg")
+    assert sorted(ours) == sorted(theirs) and len(ours) > 3  # documents and archive pages
+    assert ours == theirs
+
+
+# -- every command ------------------------------------------------------------------------------
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_every_command_works_on_postgresql(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    served(http_server)
+    config = str(write_config(tmp_path, http_server, f'url = "{postgres_url}"'))
+    invoke("refresh", "--config", config)
+    assert "ok (PostgreSQL, 2 sources)" in invoke("check", "--config", config)
+    status = json.loads(invoke("status", "--json", "--config", config))
+    assert {s["name"] for s in status["sources"]} == {"business", "wire"}
+    assert "business" in invoke("sources", "--config", config)
+    with open_store(postgres_url) as store:
+        [story, *_] = store.entries_for_output(["business", "wire"], 1)
+    assert story.id in invoke("explain", story.id, "--config", config)
+    invoke("drop", story.id, "--config", config)
+    invoke("publish", "--config", config)
+    assert story.id not in (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
+    invoke("enable", "business", "--config", config)
+    assert "feeds_" in invoke("metrics", "--config", config)
+
+
+# -- near copies across processes ---------------------------------------------------------------
+
+
+def _copies_of(store: Storage, text: str) -> list[str]:
+    sig = dedupe.signature(text)
+    assert sig is not None
+    return sorted({c.entry_id for c in store.near_candidates(sig)})
+
+
+@pytest.fixture
+def two_stores(postgres_url: str) -> Iterator[tuple[Storage, Storage]]:
+    with open_store(postgres_url) as first, open_store(postgres_url) as second:
+        first.sync_sources([("a", "https://a.example/feed"), ("b", "https://b.example/feed")])
+        yield first, second
+
+
+def _waiting_for_a_lock(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        row = db.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()
+    return row is not None and row[0] > 0
+
+
+def test_two_processes_saving_one_story_at_once_merge_it(
+    two_stores: tuple[Storage, Storage], postgres_url: str
+) -> None:
+    """The second saver waits at ``presence`` for the first to commit, then finds its copy."""
+    from test_store_conformance import body, entry, keys_of
+
+    first, second = two_stores
+    story = entry(1, body(1))
+    keys = keys_of(story)
+    sig = dedupe.signature(story.body_text)
+    assert sig is not None
+    seen_by_second: list[list[str]] = []
+
+    def save_second() -> None:
+        with second.batch():
+            second.presence("b", [keys], dedupe.lsh_buckets(sig))
+            seen_by_second.append([c.entry_id for c in second.near_candidates(sig)])
+
+    with first.batch():
+        first.presence("a", [keys], dedupe.lsh_buckets(sig))
+        assert first.near_candidates(sig) == []
+        first.insert_copy("a", keys, story, entry_id="story-1", merged_reason=None, now=NOW)
+        other = threading.Thread(target=save_second)
+        other.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_for_a_lock(postgres_url):
+            assert time.monotonic() < deadline, "the second saver never waited for the first"
+            time.sleep(0.02)
+    other.join(timeout=30)
+    assert seen_by_second == [["story-1"]]
+    assert _copies_of(first, story.body_text) == ["story-1"]
