@@ -251,3 +251,95 @@ def test_two_processes_saving_one_story_at_once_merge_it(
     other.join(timeout=30)
     assert seen_by_second == [["story-1"]]
     assert _copies_of(first, story.body_text) == ["story-1"]
+
+
+# -- migration ----------------------------------------------------------------------------------
+
+
+def migrate_to(config: Path, target: str) -> dict[str, tuple[int, int]]:
+    """``feeds store migrate``: the counts table it prints, per table (source, target)."""
+    out = invoke("store", "migrate", "--to", target, "--config", str(config))
+    lines = out.splitlines()
+    rows = [line.split() for line in lines[1:-1]]
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+
+def fill_the_rest(location: str | Path) -> None:
+    """What a refresh of these feeds leaves out: a cached article, a ping, a hook event."""
+    from feeds.store import HookEvent
+    from feeds.types import ArticleRecord
+
+    with open_store(location) as store, store.batch():
+        store.save_article(
+            ArticleRecord(
+                url="https://a.example/1/",
+                fetched=NOW,
+                source="business",
+                entry_hash="h",
+                status=200,
+                content_html="<p>x</p>",
+                text="x",
+            )
+        )
+        store.add_pending_ping("https://hub.example/", "https://me.example/all.atom", NOW)
+        store.add_hook_event(HookEvent("e1", "hook-0", "new_entries", '{"n": 1}', NOW))
+
+
+def test_a_store_moves_to_postgresql_and_back_with_nothing_lost(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    served(http_server)
+    lite = write_config(tmp_path / "lite", http_server, 'path = "state/feeds.db"')
+    invoke("refresh", "--config", str(lite))
+    with open_store(tmp_path / "lite" / "state" / "feeds.db") as store:
+        [story, *_] = store.entries_for_output(["business", "wire"], 1)
+    invoke("drop", story.id, "--config", str(lite))  # a tombstone
+    invoke("publish", "--config", str(lite))
+    before = published(tmp_path / "lite")
+    fill_the_rest(tmp_path / "lite" / "state" / "feeds.db")
+
+    there = migrate_to(lite, postgres_url)
+    assert all(source == target for source, target in there.values()), there
+    for table in (
+        "sources",
+        "entries",
+        "signatures",
+        "lsh",
+        "tombstones",
+        "articles",
+        "archive_pages",
+        "pending_pings",
+        "counters",
+        "hook_events",
+        "meta",
+    ):
+        assert there[table][0] > 0, table
+    pg = write_config(tmp_path / "pg", http_server, f'url = "{postgres_url}"')
+    with open_store(postgres_url) as store:  # what publishing would try to deliver
+        assert [p.hub for p in store.pending_pings()] == ["https://hub.example/"]
+        assert [e.id for e in store.due_hook_events(NOW)] == ["e1"]
+        assert store.article("https://a.example/1/") is not None
+        assert store.dropped(story.id) is not None
+    back = tmp_path / "back" / "feeds.db"
+    assert migrate_to(pg, f"sqlite://{back}") == there
+    invoke("publish", "--config", str(pg))
+    assert published(tmp_path / "pg") == before
+    again = write_config(tmp_path / "again", http_server, f'path = "{back}"')
+    invoke("publish", "--config", str(again))
+    assert published(tmp_path / "again") == before
+
+
+def test_a_migration_never_writes_into_a_store_that_holds_anything(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    served(http_server)
+    pg = write_config(tmp_path / "pg", http_server, f'url = "{postgres_url}"')
+    invoke("refresh", "--config", str(pg))
+    lite = write_config(tmp_path / "lite", http_server, 'path = "state/feeds.db"')
+    invoke("refresh", "--config", str(lite))
+    result = CliRunner().invoke(
+        cli, ["store", "migrate", "--to", postgres_url, "--config", str(lite)]
+    )
+    assert result.exit_code == 2 and "not empty" in result.output
+    with open_store(postgres_url) as store:
+        assert {s.name for s in store.sources()} == {"business", "wire"}

@@ -23,6 +23,7 @@ import click
 
 from feeds.app.cli_serve import serve
 from feeds.app.cli_sources import sources
+from feeds.app.cli_store import store
 from feeds.app.cli_support import (
     CommandFailed,
     FeedsGroup,
@@ -460,6 +461,7 @@ def _warn_pings(output: OutputReport) -> None:
 
 cli.add_command(serve)
 cli.add_command(sources)
+cli.add_command(store)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from feeds.store.postgres.candidates import CandidateIndex
 from feeds.store.postgres.connection import translate_errors
 from feeds.store.postgres.copies import CopyTable
 from feeds.store.postgres.counters import CounterTable
+from feeds.store.postgres.dump import DumpTables
 from feeds.store.postgres.history import PostingHistory
 from feeds.store.postgres.hook_queue import HookEventTable
 from feeds.store.postgres.provenance import ProvenanceTables
@@ -28,6 +29,7 @@ class Store(
     CounterTable,
     HookEventTable,
     PostingHistory,
+    DumpTables,
 ):
     """The state database on a PostgreSQL server. Use :meth:`open` with a
     ``postgresql://`` URL; close it when done.

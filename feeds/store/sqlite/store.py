@@ -7,6 +7,7 @@ from feeds.store.sqlite.candidates import CandidateIndex
 from feeds.store.sqlite.connection import translate_errors
 from feeds.store.sqlite.copies import CopyTable
 from feeds.store.sqlite.counters import CounterTable
+from feeds.store.sqlite.dump import DumpTables
 from feeds.store.sqlite.history import PostingHistory
 from feeds.store.sqlite.hook_queue import HookEventTable
 from feeds.store.sqlite.provenance import ProvenanceTables
@@ -28,6 +29,7 @@ class Store(
     CounterTable,
     HookEventTable,
     PostingHistory,
+    DumpTables,
 ):
     """The state database: one SQLite file in WAL mode. Use :meth:`open`; close it when done.
 
