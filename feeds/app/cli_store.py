@@ -12,7 +12,12 @@ from feeds.errors import FeedsError
 
 @click.group()
 def store() -> None:
-    """The store itself: move it to another database."""
+    """The store itself: move it to another database.
+
+    \b
+    Example:
+      feeds store migrate --to postgresql://feeds@db.example/feeds
+    """
 
 
 @store.command()
