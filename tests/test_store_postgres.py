@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from feeds import config as config_module
 from feeds.app.cli import cli
 from feeds.core import dedupe
+from feeds.core.dedupe import Keys
 from feeds.errors import ConfigError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.refresh import refresh
@@ -343,3 +344,43 @@ def test_a_migration_never_writes_into_a_store_that_holds_anything(
     assert result.exit_code == 2 and "not empty" in result.output
     with open_store(postgres_url) as store:
         assert {s.name for s in store.sources()} == {"business", "wire"}
+
+
+def test_two_group_commits_that_deadlock_lose_one_unit_not_the_run(
+    two_stores: tuple[Storage, Storage], postgres_url: str
+) -> None:
+    """Each holds one story's keys and wants the other's: the server breaks the deadlock by
+    failing one unit (a source's error, not the store's); both transactions then commit."""
+    from test_store_conformance import body, entry, keys_of
+
+    from feeds.errors import StoreError
+
+    first, second = two_stores
+    one, two = keys_of(entry(1, body(1))), keys_of(entry(2, body(2)))
+    errors: list[BaseException] = []
+
+    def wants(store: Storage, held: Keys, wanted: Keys, ready: threading.Barrier) -> None:
+        try:
+            with store.batch():
+                with store.batch():
+                    store.presence("a", [held])
+                ready.wait(timeout=30)
+                try:
+                    with store.batch():
+                        store.presence("a", [wanted])
+                except Exception as exc:
+                    errors.append(exc)
+        except BaseException as exc:  # the whole transaction lost: the test fails below
+            errors.append(exc)
+
+    ready = threading.Barrier(2)
+    threads = [
+        threading.Thread(target=wants, args=(first, one, two, ready)),
+        threading.Thread(target=wants, args=(second, two, one, ready)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(errors) == 1 and not isinstance(errors[0], StoreError), errors
+    assert "another process was saving the same stories" in str(errors[0])

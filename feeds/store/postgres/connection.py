@@ -30,7 +30,19 @@ C = TypeVar("C", bound=type)
 ENVIRONMENTAL = (psycopg.OperationalError, psycopg.InterfaceError)
 """The server's errors about itself, the network and the machine, not about statements."""
 
+CONFLICTS = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.TransactionRollback,
+)
+"""The server undid a statement because of another process's (class 40): a unit's error."""
+
 CONNECT_TIMEOUT = 30
+
+
+class SaveConflict(Exception):
+    """A unit of work undone because it deadlocked with another process's (the caller
+    records it as that unit's error; saving it again later succeeds)."""
 
 
 def shown_url(url: str) -> str:
@@ -49,6 +61,10 @@ def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(self: Connection, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
+        except CONFLICTS as exc:
+            if self._savepoints:  # the unit's error: its savepoint is undone, the rest goes on
+                raise SaveConflict(f"another process was saving the same stories: {exc}") from exc
+            raise StoreError(f"{self.location}: cannot save: {exc}") from exc
         except ENVIRONMENTAL as exc:
             raise StoreError(f"{self.location}: the database cannot be used: {exc}") from exc
 
@@ -74,6 +90,7 @@ class Connection:
         self.url = url
         self.location = shown_url(url)
         self._copies_changed = False  # a copy was saved in the open transaction
+        self._savepoints = 0  # nested batches open
         # Who holds the sources this store claims (see SourceTable.claim_due).
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -119,11 +136,19 @@ class Connection:
             if not savepoint:
                 yield
                 return
+            self._savepoints += 1
             try:
                 with self._db.transaction():
                     yield
+            except CONFLICTS as exc:
+                # A deadlock with another process saving the same stories (their advisory
+                # locks, see _lock_keys), broken by the server: this unit is undone alone and
+                # is its own error, the rest of the transaction goes on.
+                raise SaveConflict(f"another process was saving the same stories: {exc}") from exc
             except ENVIRONMENTAL as exc:
                 raise StoreError(f"{self.location}: cannot save: {exc}") from exc
+            finally:
+                self._savepoints -= 1
             return
         try:
             with self._db.transaction():
