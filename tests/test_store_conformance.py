@@ -268,6 +268,16 @@ def test_a_host_is_held_by_one_worker_at_a_time(store: Storage) -> None:
     assert store.claim_sources(["b", "p2"], later, LEASE, worker="w1") == ["p2"]
 
 
+def test_a_live_worker_renews_its_leases(store: Storage) -> None:
+    store.sync_sources([("a2", "https://a.example/feed2")])
+    assert names(store.claim_due(NOW, 2, LEASE, worker="w1", per_host=1)) == ["a", "b"]
+    assert store.renew_leases("w1", NOW + 2 * LEASE) == 2
+    assert store.renew_leases("w2", NOW + 2 * LEASE) == 0
+    assert store.claim_due(NOW + LEASE, 10, LEASE, worker="w2") == []  # a.example: w1's
+    assert store.expired_leases(NOW + LEASE, NOW) == []
+    assert names(store.claim_due(NOW + 2 * LEASE, 10, LEASE, worker="w2")) == ["a", "a2", "b"]
+
+
 def test_retired_and_retry_after_sources_are_not_claimed(store: Storage) -> None:
     with store.batch():
         store.record_schedule("a", ScheduleUpdate(retire="410 Gone"), NOW)

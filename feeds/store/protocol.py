@@ -388,6 +388,11 @@ class WorkQueue(Transactional, Protocol):
         ``worker`` does not hold it (its lease ran out and another worker claimed it)."""
         ...
 
+    def renew_leases(self, worker: str, until: datetime) -> int:
+        """Extend every lease ``worker`` holds (sources and hosts) to ``until`` (a worker
+        alive on a long run); how many sources it holds."""
+        ...
+
     def release_claims(self, worker: str, free_at: datetime) -> None:
         """End every lease ``worker`` still holds: its sources stay as due as they were; its
         hosts are free for any worker from ``free_at`` (its last request + min_host_delay)."""

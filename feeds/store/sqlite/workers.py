@@ -155,6 +155,17 @@ class WorkerTables(Connection):
             self._touch(worker, now)
         return True
 
+    def renew_leases(self, worker: str, until: datetime) -> int:
+        """Extend every lease ``worker`` holds (sources and hosts) to ``until``."""
+        with self.batch():
+            cursor = self._db.execute(
+                "UPDATE sources SET lease_until = ? WHERE lease_worker = ?", (ts(until), worker)
+            )
+            self._db.execute(
+                "UPDATE host_leases SET until = ? WHERE worker = ?", (ts(until), worker)
+            )
+        return cursor.rowcount
+
     def release_claims(self, worker: str, free_at: datetime) -> None:
         """End every lease ``worker`` holds: its sources stay as due as they were, its hosts
         are free for any worker from ``free_at`` (the last request plus ``min_host_delay``)."""

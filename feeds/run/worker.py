@@ -1,0 +1,105 @@
+"""A worker: one process that shares a store's sources with others (``feeds daemon``, and
+``feeds refresh`` while it runs).
+
+Each worker has an id, ``host:pid:random``. It claims due sources from the store (the
+sources table is the queue: :class:`~feeds.store.protocol.WorkQueue`), holds them and their
+hosts for a lease, and releases each source with its next due time in the transaction that
+saves its fetch. A lease is long enough for every fetch of a claim in turn, each bounded by
+``[fetch] total_timeout``, plus ``[daemon] save_time``; a worker that dies loses its sources
+to the others once the lease runs out (the store counts it as an error on each). One worker
+at a time publishes (:class:`~feeds.store.protocol.PublisherLock`); the others leave a
+request that the publisher (or the next one) honours.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from datetime import datetime, timedelta
+
+from feeds.config import Config
+from feeds.core import schedule
+from feeds.publish import websub
+from feeds.run.adaptive import with_adaptive_intervals
+from feeds.run.publish_outputs import publish_all
+from feeds.run.reports import OutputReport
+from feeds.store.protocol import Storage
+
+__all__ = [
+    "PUBLISH_HOLD",
+    "claim_limit",
+    "free_hosts_at",
+    "lease_for",
+    "publish_as",
+    "reschedule",
+    "worker_id",
+]
+
+#: How long the publisher lease lasts where the store keeps one (SQLite): should its holder
+#: die while publishing, another worker publishes after this.
+PUBLISH_HOLD = timedelta(minutes=2)
+
+
+def worker_id(pid: int | None = None) -> str:
+    """``host:pid:random``: unique among the workers of a store, and says where to look."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}:{secrets.token_hex(3)}"
+
+
+def claim_limit(config: Config) -> int:
+    """How many sources one claim takes: as many as the fetcher runs at once."""
+    return max(config.fetch.max_connections, 1)
+
+
+def lease_for(config: Config, limit: int) -> timedelta:
+    """The lease on a claim of ``limit`` sources: every fetch in turn, each bounded by
+    ``total_timeout`` and spaced by ``min_host_delay``, then ``save_time`` to save them."""
+    per_fetch = config.fetch.total_timeout + config.fetch.min_host_delay
+    return timedelta(seconds=limit * per_fetch) + config.daemon.save_time
+
+
+def free_hosts_at(config: Config, now: datetime) -> datetime:
+    """When the hosts a worker releases at ``now`` may be fetched again by anyone."""
+    return now + timedelta(seconds=config.fetch.min_host_delay)
+
+
+def reschedule(config: Config, store: Storage, now: datetime) -> None:
+    """Save when each configured source is next due by this config (after a start or a
+    reload: intervals may have changed). A source fetched since keeps what it saved."""
+    config = with_adaptive_intervals(config, store, now)
+    configured = {s.name for s in config.sources}
+    store.set_next_due(
+        [
+            (
+                state.name,
+                state.last_fetched,
+                schedule.next_due(state, config.schedule, config.interval(state.name)),
+            )
+            for state in store.sources()
+            if state.name in configured
+        ]
+    )
+
+
+def publish_as(
+    worker: str,
+    config: Config,
+    store: Storage,
+    poster: websub.Poster | None,
+    now: datetime,
+) -> tuple[OutputReport, ...] | None:
+    """Publish every output as the one publisher; None when another worker publishes now
+    (a request is left for it, so the changes are published by it or the next one)."""
+    if not store.try_publisher_lock(worker, now, PUBLISH_HOLD):
+        store.request_publish(now)
+        return None
+    try:
+        since = store.take_publish_request()
+        try:
+            return publish_all(config, store, poster=poster, now=now)
+        except BaseException:
+            if since is not None:
+                store.request_publish(since)
+            raise
+    finally:
+        store.release_publisher_lock(worker)
