@@ -35,7 +35,7 @@ from feeds.run.publish_outputs import publish_all
 from feeds.run.reports import OutputReport, RefreshReport, SourceReport
 from feeds.run.save_source import Run, save_or_fail
 from feeds.run.tally import Tally
-from feeds.run.worker import free_hosts_at, lease_for, publish_as, worker_id
+from feeds.run.worker import claim_limit, free_hosts_at, lease_for, publish_as, worker_id
 from feeds.store.protocol import Storage
 from feeds.types import FetchRequest, FetchResult, SourceState
 
@@ -155,10 +155,8 @@ def _claimed(
 ) -> list[SourceConfig]:
     """The ``wanted`` sources this run could lease; the others (held by another worker, or
     on a host another worker holds) are reported as skipped."""
-    limit = max(len(wanted), 1)
-    leased = set(
-        store.claim_sources([s.name for s in wanted], now, lease_for(config, limit), worker=worker)
-    )
+    lease = lease_for(config, claim_limit(config))  # renewed while the run lasts (registered)
+    leased = set(store.claim_sources([s.name for s in wanted], now, lease, worker=worker))
     for source in wanted:
         if source.name not in leased:
             report(

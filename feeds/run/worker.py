@@ -13,13 +13,18 @@ request that the publisher (or the next one) honours.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from feeds.config import Config
 from feeds.core import schedule
+from feeds.errors import FeedsError
 from feeds.publish import websub
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.publish_outputs import publish_all
@@ -28,13 +33,17 @@ from feeds.store.protocol import Storage
 
 __all__ = [
     "PUBLISH_HOLD",
+    "LeaseRenewer",
     "claim_limit",
     "free_hosts_at",
     "lease_for",
     "publish_as",
+    "registered",
     "reschedule",
     "worker_id",
 ]
+
+log = logging.getLogger("feeds.worker")
 
 #: How long the publisher lease lasts where the store keeps one (SQLite): should its holder
 #: die while publishing, another worker publishes after this.
@@ -103,3 +112,62 @@ def publish_as(
             raise
     finally:
         store.release_publisher_lock(worker)
+
+
+class LeaseRenewer:
+    """A thread that keeps a live worker's leases and heartbeat fresh during a long run.
+
+    Every third of ``lease`` it extends every lease ``worker`` holds to ``clock() + lease``
+    and records a heartbeat, through its own connection to the store. When the process
+    dies, so does the thread, and the leases run out within one ``lease``.
+    """
+
+    def __init__(
+        self,
+        worker: str,
+        lease: timedelta,
+        *,
+        clock: Callable[[], datetime],
+        open_store: Callable[[], Storage],
+    ) -> None:
+        self._worker, self._lease, self._clock, self._open = worker, lease, clock, open_store
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feeds-leases", daemon=True)
+
+    def __enter__(self) -> LeaseRenewer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        every = max(self._lease.total_seconds() / 3, 0.1)
+        while not self._stop.wait(every):
+            try:
+                with self._open() as store:
+                    now = self._clock()
+                    store.renew_leases(self._worker, now + self._lease)
+                    store.worker_beat(self._worker, now)
+            except FeedsError as exc:  # the store is busy or gone: try again next time
+                log.warning("could not renew the leases of %s: %s", self._worker, exc)
+
+
+@contextmanager
+def registered(
+    config: Config, store: Storage, worker: str, *, clock: Callable[[], datetime]
+) -> Iterator[None]:
+    """``worker`` is in the store's registry, its leases renewed, for the duration; on the
+    way out its leases end and it leaves the registry."""
+    from feeds.store import open_store
+
+    store.worker_started(worker, clock())
+    lease = lease_for(config, claim_limit(config))
+    try:
+        with LeaseRenewer(
+            worker, lease, clock=clock, open_store=lambda: open_store(config.store_path)
+        ):
+            yield
+    finally:
+        store.worker_stopped(worker, free_hosts_at(config, clock()))
