@@ -103,6 +103,7 @@ def refresh(
     """
     from feeds.ingest.fetch import Fetcher
     from feeds.run.refresh import refresh as run_refresh
+    from feeds.run.worker import registered, worker_id
 
     config = load_config(config_path)
     unknown = [name for name in only if name not in {s.name for s in config.sources}]
@@ -111,8 +112,10 @@ def refresh(
     names = list(only) or None
     interactive = sys.stderr.isatty() and not as_json
     total = len(names) if names else len(config.sources)
+    worker = worker_id()
     with (
         open_store_for(config, locked=True) as store,
+        registered(config, store, worker, clock=utc_now),
         Fetcher(config.fetch) as fetcher,
         _progress(interactive, total) as on_source,
         _tracebacks(verbose),
@@ -125,6 +128,7 @@ def refresh(
             names=names,
             force=fetch_all or bool(only),
             on_source=on_source,
+            worker=worker,
         )
         if metrics_file is not None:
             _write_metrics(config, store, metrics_file)

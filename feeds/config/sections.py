@@ -50,12 +50,13 @@ def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOp
 
 def _daemon_options(checker: _Checker, table: Mapping[str, Any]) -> DaemonOptions:
     d = DaemonOptions()
-    checker.keys(table, "daemon", {"publish_delay", "heartbeat"})
+    checker.keys(table, "daemon", {"publish_delay", "heartbeat", "save_time"})
     return DaemonOptions(
         publish_delay=checker.duration(
             table, "daemon", "publish_delay", d.publish_delay, minimum=timedelta(0)
         ),
         heartbeat=checker.duration(table, "daemon", "heartbeat", d.heartbeat),
+        save_time=checker.duration(table, "daemon", "save_time", d.save_time),
     )
 
 

@@ -3,8 +3,8 @@
 Both backends have the same tables and columns (:mod:`feeds.store.postgres.schema`), so a
 store moves as it is: sources with their fetch state, copies with their provenance,
 signatures and LSH bands, tombstones, the article cache, archive pages and publish state,
-pending WebSub pings, counters and hook events. Columns one backend has and the other does
-not (a PostgreSQL source's lease) are left at their defaults. The target must be empty; the
+pending WebSub pings, counters and hook events, the workers' leases and registry. Columns one
+backend has and the other does not are left at their defaults. The target must be empty; the
 copy is one transaction there (all or nothing), read from one snapshot of the source.
 """
 
@@ -31,12 +31,15 @@ TABLES = (
     "daemon",
     "counters",
     "hook_events",
+    "host_leases",
+    "workers",
+    "publisher",
     "meta",
 )
 """Every table, parents first; ``meta`` last (its generation, moved on by the triggers while
 the rows go in, is then the source's)."""
 
-HOUSEKEEPING = frozenset({"meta"})
+HOUSEKEEPING = frozenset({"meta", "publisher"})
 """Tables a new store already has rows in."""
 
 

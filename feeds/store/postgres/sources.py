@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from feeds.store.postgres.codec import RowMap, optional_dt, optional_ts, required_dt, ts
 from feeds.store.postgres.connection import Connection
-from feeds.store.values import FetchOutcome, ScheduleUpdate, UrlChange
+from feeds.store.values import FetchOutcome, ScheduleUpdate, UrlChange, host_of
 from feeds.types import SourceState
 
 _DATES = ("last_fetched", "retry_after", "retired_at")
@@ -17,9 +17,6 @@ SOURCE_STATE = RowMap(
     columns={"entry_count": "(SELECT count(*) FROM entries WHERE entries.source = sources.name)"},
     convert=dict.fromkeys(_DATES, optional_dt),
 )
-LEASE = timedelta(minutes=15)
-"""How long a claimed source is its worker's: longer than a fetch's total timeout plus the
-time to save it. A lease that runs out (its worker died) frees the source for the others."""
 MOVED = "permanent redirect (301/308) seen on consecutive fetches"
 URL_CHANGE = RowMap(UrlChange, convert={"changed_at": required_dt})
 
@@ -37,12 +34,13 @@ class SourceTable(Connection):
         with self.batch():
             for name, url in sources:
                 row = self._db.execute(
-                    "SELECT coalesce(config_url, url) FROM sources WHERE name = %s", (name,)
+                    "SELECT coalesce(config_url, url), url, host FROM sources WHERE name = %s",
+                    (name,),
                 ).fetchone()
                 if row is None:
                     self._db.execute(
-                        "INSERT INTO sources (name, url, config_url) VALUES (%s, %s, %s)",
-                        (name, url, url),
+                        "INSERT INTO sources (name, url, config_url, host) VALUES (%s, %s, %s, %s)",
+                        (name, url, url, host_of(url)),
                     )
                 elif row[0] != url:
                     self._db.execute(
@@ -50,9 +48,14 @@ class SourceTable(Connection):
                         " last_modified = NULL, body_hash = NULL, feed_url = NULL,"
                         " retry_after = NULL, cache_seconds = NULL, ttl_seconds = NULL,"
                         " retired_at = NULL, retired_reason = NULL, redirect_url = NULL,"
-                        " redirect_count = 0, last_fetched = NULL, error_count = 0"
+                        " redirect_count = 0, last_fetched = NULL, error_count = 0,"
+                        " host = %s, next_due = NULL"
                         " WHERE name = %s",  # a new URL is a new resource, due at once
-                        (url, url, name),
+                        (url, url, host_of(url), name),
+                    )
+                elif row[2] != host_of(row[1]):  # a store from before hosts were kept
+                    self._db.execute(
+                        "UPDATE sources SET host = %s WHERE name = %s", (host_of(row[1]), name)
                     )
 
     def sources(self) -> list[SourceState]:
@@ -69,37 +72,6 @@ class SourceTable(Connection):
         if not states:
             raise KeyError(name)
         return states[0]
-
-    def claim_due(
-        self, now: datetime, limit: int, due_at: Callable[[SourceState], datetime | None]
-    ) -> list[SourceState]:
-        """Up to ``limit`` sources due at ``now``, the longest due first (then by name),
-        leased to this store's worker until ``now`` + :data:`LEASE`.
-
-        ``due_at`` (the schedule) says which are due; one ``UPDATE … FOR UPDATE SKIP
-        LOCKED … RETURNING`` then claims those no other worker holds a live lease on, so
-        two workers never claim one source at once. A source's lease ends when its attempt
-        is saved (:meth:`record_attempt`), or when it runs out (a worker that died).
-        """
-        due = [(at, s.name) for s in self.sources() if (at := due_at(s)) and at <= now]
-        due.sort()
-        if limit <= 0 or not due:
-            return []
-        names = [name for _, name in due]
-        rows = self._db.execute(
-            "WITH due AS (SELECT name, position FROM unnest(%s::text[])"
-            " WITH ORDINALITY AS d(name, position)),"
-            " claimed AS (SELECT s.name, due.position FROM sources AS s"
-            ' JOIN due ON due.name = s.name COLLATE "C"'
-            " WHERE s.lease_until IS NULL OR s.lease_until <= %s OR s.lease_owner = %s"
-            " ORDER BY due.position LIMIT %s FOR UPDATE OF s SKIP LOCKED)"
-            " UPDATE sources SET lease_owner = %s, lease_until = %s FROM claimed"
-            " WHERE sources.name = claimed.name"
-            f" RETURNING claimed.position, {SOURCE_STATE.select('sources')}",
-            (names, ts(now), self.worker, limit, self.worker, ts(now + LEASE)),
-        ).fetchall()
-        rows.sort(key=lambda row: int(row[0]))
-        return [SOURCE_STATE.load(row[1:]) for row in rows]
 
     def record_fetch(self, name: str, outcome: FetchOutcome, now: datetime) -> None:
         """Save a fetch attempt. On error the validators and entries stay as they were."""
@@ -157,8 +129,9 @@ class SourceTable(Connection):
             (name, old[0], new_url, ts(now), MOVED),
         )
         self._db.execute(
-            "UPDATE sources SET url = %s, redirect_url = NULL, redirect_count = 0 WHERE name = %s",
-            (new_url, name),
+            "UPDATE sources SET url = %s, host = %s, redirect_url = NULL, redirect_count = 0"
+            " WHERE name = %s",
+            (new_url, host_of(new_url), name),
         )
 
     def enable(self, name: str) -> bool:
@@ -169,7 +142,8 @@ class SourceTable(Connection):
         with self.batch():
             cursor = self._db.execute(
                 "UPDATE sources SET retired_at = NULL, retired_reason = NULL,"
-                " retry_after = NULL, error_count = 0, last_fetched = NULL WHERE name = %s",
+                " retry_after = NULL, error_count = 0, last_fetched = NULL, next_due = NULL"
+                " WHERE name = %s",
                 (name,),
             )
         return cursor.rowcount > 0
@@ -197,17 +171,14 @@ class SourceTable(Connection):
 
 
 def _fetch_assignments(outcome: FetchOutcome, now: datetime) -> tuple[str, tuple[Any, ...]]:
-    """The ``SET`` list (and its parameters) that saves a fetch attempt (and ends the
-    source's lease)."""
+    """The ``SET`` list (and its parameters) that saves a fetch attempt."""
     if outcome.error is not None:
         return (
-            "lease_owner = NULL, lease_until = NULL, last_fetched = %s, last_status = %s,"
-            " last_error = %s, error_count = error_count + 1",
+            "last_fetched = %s, last_status = %s, last_error = %s, error_count = error_count + 1",
             (ts(now), outcome.status, outcome.error),
         )
     return (
-        "lease_owner = NULL, lease_until = NULL,"
-        " last_fetched = %s, last_status = %s, last_error = NULL, error_count = 0, etag = %s,"
+        "last_fetched = %s, last_status = %s, last_error = NULL, error_count = 0, etag = %s,"
         " last_modified = %s, body_hash = %s, title = coalesce(%s, title),"
         " link = coalesce(%s, link)",
         (

@@ -13,6 +13,7 @@ from feeds.store.postgres.hook_queue import HookEventTable
 from feeds.store.postgres.provenance import ProvenanceTables
 from feeds.store.postgres.publish_state import PublishTables
 from feeds.store.postgres.sources import SourceTable
+from feeds.store.postgres.workers import WorkerTables
 
 __all__ = ["Store"]
 
@@ -29,6 +30,7 @@ class Store(
     CounterTable,
     HookEventTable,
     PostingHistory,
+    WorkerTables,
     DumpTables,
 ):
     """The state database on a PostgreSQL server. Use :meth:`open` with a

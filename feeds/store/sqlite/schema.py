@@ -23,7 +23,7 @@ from pathlib import Path
 
 from feeds.core import dedupe
 from feeds.errors import StoreError
-from feeds.store.sqlite import counters, hook_queue
+from feeds.store.sqlite import counters, hook_queue, worker_schema
 from feeds.store.sqlite.codec import statements
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "prepare"]
@@ -213,6 +213,8 @@ MIGRATIONS: tuple[str, ...] = (
     counters.MIGRATION,
     # 11: webhook and command hook events, saved before they are sent, until delivered
     hook_queue.MIGRATION,
+    # 12: workers sharing the store: leases on sources and hosts, the registry, the publisher
+    worker_schema.MIGRATION,
 )
 
 

@@ -13,6 +13,7 @@ from feeds.store.sqlite.hook_queue import HookEventTable
 from feeds.store.sqlite.provenance import ProvenanceTables
 from feeds.store.sqlite.publish_state import PublishTables
 from feeds.store.sqlite.sources import SourceTable
+from feeds.store.sqlite.workers import WorkerTables
 
 __all__ = ["Store"]
 
@@ -29,6 +30,7 @@ class Store(
     CounterTable,
     HookEventTable,
     PostingHistory,
+    WorkerTables,
     DumpTables,
 ):
     """The state database: one SQLite file in WAL mode. Use :meth:`open`; close it when done.
