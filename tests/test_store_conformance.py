@@ -633,3 +633,12 @@ def test_posting_history_reads_when_each_source_posted(store: Storage) -> None:
     history = store.posting_history(["a", "b"], NOW - 5 * HOUR)
     assert history == {"a": ([NOW - HOUR], NOW), "b": ([], None)}
     assert store.stories_first_seen("a", NOW) == [("story-1", "Story 1", "https://a.example/1/")]
+
+
+def test_text_sorts_by_code_point_as_python_does(store: Storage) -> None:
+    """Byte order of UTF-8 (SQLite's BINARY, PostgreSQL's "C"), never a locale's: outputs
+    and listings come out in the same order on every backend."""
+    names = ["Zeit", "zeit", "Été", "été", "éa", "e", "ä", "ß", "日本", "_x", "10", "9"]
+    store.sync_sources([(n, f"https://{i}.example/feed") for i, n in enumerate(names)])
+    listed = [s.name for s in store.sources() if s.name not in ("a", "b")]
+    assert listed == sorted(names)

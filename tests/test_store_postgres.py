@@ -30,7 +30,7 @@ from feeds.store import open_store
 from feeds.store.protocol import Storage
 
 from httpserver import HTTPTestServer, Reply, http_server
-from support import REPO
+from support import CORPUS, REPO
 
 __all__ = ["http_server"]
 
@@ -384,3 +384,39 @@ def test_two_group_commits_that_deadlock_lose_one_unit_not_the_run(
         thread.join(timeout=60)
     assert len(errors) == 1 and not isinstance(errors[0], StoreError), errors
     assert "another process was saving the same stories" in str(errors[0])
+
+
+def corpus_feeds(every: int = 25) -> list[Path]:
+    """A spread of real feed documents (feedparser's well-formed tests: RSS, Atom, RDF,
+    markup to sanitize, languages, bases, entities, media)."""
+    folders = ("rss", "atom", "atom10", "rdf", "sanitize", "lang", "base", "amp", "media-rss")
+    found = sorted(p for f in folders for p in (CORPUS / "wellformed" / f).glob("*.xml"))
+    return found[::every]
+
+
+def test_real_feeds_publish_the_same_bytes_from_sqlite_and_postgresql(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    feeds = corpus_feeds()
+    assert len(feeds) > 20
+    sources = ""
+    for i, path in enumerate(feeds):
+        http_server.route(f"/{i}.xml", Reply(body=path.read_bytes()))
+        sources += (
+            f'[[sources]]\nname = "{path.parent.name}-{path.stem}"\n'
+            f'url = "{http_server.url(f"/{i}.xml")}"\nfull_text = false\n'
+        )
+    for name, store in (("lite", 'path = "state/feeds.db"'), ("pg", f'url = "{postgres_url}"')):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.toml").write_text(
+            f"[store]\n{store}\n[fetch]\nmin_host_delay = 0\nallow_private_addresses = true\n"
+            f"{sources}"
+            '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n'
+            'formats = ["atom", "rss", "json"]\narchive = true\narchive_page_size = 10\n'
+            "max_entries = 20\n",
+            encoding="utf-8",
+        )
+        refresh_at(folder / "config.toml")
+    lite, pg = published(tmp_path / "lite"), published(tmp_path / "pg")
+    assert len(lite) > 3 and lite == pg
