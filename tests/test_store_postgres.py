@@ -420,3 +420,41 @@ def test_real_feeds_publish_the_same_bytes_from_sqlite_and_postgresql(
         refresh_at(folder / "config.toml")
     lite, pg = published(tmp_path / "lite"), published(tmp_path / "pg")
     assert len(lite) > 3 and lite == pg
+
+
+def test_workers_starting_at_once_all_sync_the_sources(postgres_url: str) -> None:
+    """Each worker makes sure every configured source has a row, at the same moment."""
+    with open_store(postgres_url):
+        pass  # the schema, made once
+    sources = [(f"s{i:03}", f"https://{i}.example/feed") for i in range(200)]
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def sync() -> None:
+        try:
+            with open_store(postgres_url) as store:
+                start.wait(timeout=30)
+                store.sync_sources(sources)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with open_store(postgres_url) as store:
+        assert [s.name for s in store.sources()] == [name for name, _ in sources]
+
+
+def test_a_copy_saved_twice_is_stored_once(two_stores: tuple[Storage, Storage]) -> None:
+    """Two workers saving the same source's entry (a lease that ran out under the first)."""
+    from test_store_conformance import entry, keys_of
+
+    story = entry(1)
+    keys = keys_of(story)
+    for store in two_stores:
+        with store.batch():
+            store.insert_copy("a", keys, story, entry_id="story-1", merged_reason=None, now=NOW)
+    assert [c.source for c in two_stores[0].copies("story-1")] == ["a"]

@@ -214,11 +214,12 @@ class CopyTable(Connection):
         }
         row = self._db.execute(
             f"INSERT INTO entries ({', '.join(columns)})"  # column names are fixed above
-            f" VALUES ({', '.join('%s' for _ in columns)}) RETURNING rowid",
+            f" VALUES ({', '.join('%s' for _ in columns)})"
+            " ON CONFLICT (source, key) DO NOTHING RETURNING rowid",  # saved already: once
             tuple(columns.values()),
         ).fetchone()
-        self._copy_saved()
         if row is not None:
+            self._copy_saved()
             self._index(int(row[0]), signature, blob, entry.body_text)
 
     def update_copy(

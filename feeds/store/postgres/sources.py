@@ -39,7 +39,8 @@ class SourceTable(Connection):
                 ).fetchone()
                 if row is None:
                     self._db.execute(
-                        "INSERT INTO sources (name, url, config_url, host) VALUES (%s, %s, %s, %s)",
+                        "INSERT INTO sources (name, url, config_url, host) VALUES (%s, %s, %s, %s)"
+                        " ON CONFLICT (name) DO NOTHING",  # another worker's, at the same time
                         (name, url, url, host_of(url)),
                     )
                 elif row[0] != url:
