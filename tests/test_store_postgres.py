@@ -423,17 +423,16 @@ def test_real_feeds_publish_the_same_bytes_from_sqlite_and_postgresql(
 
 
 def test_workers_starting_at_once_all_sync_the_sources(postgres_url: str) -> None:
-    """Each worker makes sure every configured source has a row, at the same moment."""
-    with open_store(postgres_url):
-        pass  # the schema, made once
+    """Each worker makes the schema (the first one does) and sure every configured source
+    has a row, at the same moment, on a new database."""
     sources = [(f"s{i:03}", f"https://{i}.example/feed") for i in range(200)]
     start = threading.Barrier(4)
     errors: list[BaseException] = []
 
     def sync() -> None:
         try:
+            start.wait(timeout=30)
             with open_store(postgres_url) as store:
-                start.wait(timeout=30)
                 store.sync_sources(sources)
         except BaseException as exc:
             errors.append(exc)

@@ -257,8 +257,13 @@ Unit = Callable[[], AbstractContextManager[None]]
 
 def _version(db: psycopg.Connection[Any]) -> int | None:
     """The schema version, or None when the database has no feeds schema."""
-    exists = db.execute("SELECT to_regclass('feeds_schema')").fetchone()
-    if exists is None or exists[0] is None:
+    # A catalog query, not to_regclass(): after waiting for another worker's migration this
+    # backend's catalog cache may not know its tables yet; a query reads what is committed.
+    exists = db.execute(
+        "SELECT count(*) FROM pg_tables"
+        " WHERE schemaname = current_schema() AND tablename = 'feeds_schema'"
+    ).fetchone()
+    if exists is None or not exists[0]:
         return None
     row = db.execute("SELECT max(version) FROM feeds_schema").fetchone()
     return int(row[0]) if row is not None and row[0] is not None else 0
@@ -308,6 +313,10 @@ def check_signature_scheme(db: psycopg.Connection[Any], unit: Unit) -> None:
     if row is not None and row[0] == dedupe.SIGNATURE_SCHEME:
         return
     with unit():
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        row = db.execute("SELECT value FROM meta WHERE key = 'signature_scheme'").fetchone()
+        if row is not None and row[0] == dedupe.SIGNATURE_SCHEME:
+            return  # another worker starting at the same time did it
         db.execute("UPDATE entries SET signature = NULL WHERE signature IS NOT NULL")
         db.execute("DELETE FROM lsh")
         db.execute("DELETE FROM signatures")
