@@ -377,12 +377,16 @@ def test_cron_refresh_while_the_daemon_runs_and_status(
     status = json.loads(feeds("status", "--json", "--config", str(config)).stdout)
     assert status["daemon"]["running"] is True and status["daemon"]["pid"] == proc.pid
     assert status["daemon"]["seconds_since_activity"] < 10
+    [worker] = status["workers"]
+    assert worker["live"] and f":{proc.pid}:" in worker["id"]
+    assert status["expired_leases"] == []
     rows = {s["name"]: s for s in status["sources"]}
     assert rows["business"]["last_status"] == 200 and rows["business"]["error_count"] == 0
     assert rows["business"]["next_due"] > rows["business"]["last_fetched"]
     assert rows["wire"]["retired"] is False
     text = feeds("status", "--config", str(config)).stdout
     assert f"daemon: running (pid {proc.pid}" in text and "business" in text
+    assert "workers: 1 live:" in text and f":{proc.pid}:" in text
 
     # SIGHUP with a broken config: reported, the old one kept, the daemon goes on.
     good = config.read_text()
@@ -399,6 +403,7 @@ def test_cron_refresh_while_the_daemon_runs_and_status(
     assert proc.wait(timeout=20) == 0, log.read_text()
     status = json.loads(feeds("status", "--json", "--config", str(config)).stdout)
     assert status["daemon"]["running"] is False and status["daemon"]["stopped"]
+    assert status["workers"] == []  # it left the registry
     assert "not running" in feeds("status", "--config", str(config)).stdout
     assert db.exists()
     # Once the daemon has stopped, cron may run again.
