@@ -457,3 +457,47 @@ def test_a_copy_saved_twice_is_stored_once(two_stores: tuple[Storage, Storage]) 
         with store.batch():
             store.insert_copy("a", keys, story, entry_id="story-1", merged_reason=None, now=NOW)
     assert [c.source for c in two_stores[0].copies("story-1")] == ["a"]
+
+
+# -- workers sharing a PostgreSQL store ---------------------------------------------------------
+
+
+def test_two_daemons_on_postgresql_fetch_each_source_once_per_interval(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    """tests/test_workers.py's two daemon cores, on PostgreSQL: each source once an hour,
+    never more than max_per_host at once per host, then one of them dies holding leases and
+    the other takes its sources over after the lease."""
+    from collections import Counter
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from test_workers import T0, H, make_config, serve_counting, tick_together, two_hosts
+
+    from feeds.run.daemon import Daemon
+    from feeds.run.worker import claim_limit, lease_for
+
+    paths = [f"/s{i}" for i in range(24)]
+    counts = serve_counting(http_server, paths)
+    config = replace(make_config(tmp_path, two_hosts(http_server, paths)), store_url=postgres_url)
+    with Fetcher(config.fetch) as one, Fetcher(config.fetch) as two:
+        daemons = [Daemon(config, one, worker="a:1:x"), Daemon(config, two, worker="b:2:y")]
+        for daemon in daemons:
+            daemon.start(T0)
+        for hour in range(3):
+            for _ in tick_together(daemons, T0 + hour * H + timedelta(seconds=1)):
+                pass
+            assert counts == Counter(dict.fromkeys(paths, hour + 1))  # once each, every hour
+            assert http_server.max_in_flight <= 2 * config.fetch.max_per_host  # two hosts
+        lease = lease_for(config, claim_limit(config))
+        later = T0 + 3 * H + timedelta(seconds=1)
+        with open_store(postgres_url) as store:  # b claims, then is killed
+            held = store.claim_sources(["s0", "s2"], later, lease, worker="b:2:y")
+        assert held == ["s0", "s2"]
+        daemons[0].tick(later)
+        assert counts["/s0"] == counts["/s2"] == 3  # b's, not fetched by a
+        daemons[0].tick(later + lease)
+    assert counts == Counter(dict.fromkeys(paths, 4))  # nothing lost, nothing twice
+    with open_store(postgres_url) as store:
+        assert {e.source for e in store.expired_leases(later + lease, later)} == set(held)
+    assert not (tmp_path / "state" / "feeds.db").exists()  # never the SQLite file
