@@ -2,15 +2,14 @@
 
 Index lookups only: the cost of a lookup does not grow with the store. The same queries as
 the SQLite store's (:mod:`feeds.store.sqlite.candidates`), so the same candidates in the same
-order. Several processes save copies at once here: :meth:`CandidateIndex.presence`, the first
-lookup of a fetch, takes transaction-scoped advisory locks on every LSH band and exact key of
-the fetch's entries (in ascending order), so two processes saving copies of one story wait
-for each other and the second finds the first's copy.
+order. Several processes share the store: :meth:`CandidateIndex.presence`, the first lookup of
+a fetch, takes the store's save lock (a transaction-scoped advisory lock) until the commit, so
+two processes saving copies of one story never both find nothing: the second finds the
+first's copy.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Container, Sequence
 
 from feeds.core import dedupe
@@ -33,18 +32,6 @@ _PART = (
 )
 
 
-def _key_locks(keys: Sequence[Keys]) -> list[int]:
-    """Advisory lock keys for the exact keys a story is matched by (signed 64-bit)."""
-    found = []
-    for k in keys:
-        for column in MATCH_COLUMNS:
-            value = getattr(k, column)
-            if value is not None:
-                digest = hashlib.blake2b(f"{column}:{value}".encode(), digest_size=8).digest()
-                found.append(int.from_bytes(digest, "big", signed=True))
-    return found
-
-
 class CandidateIndex(Connection):
     """What one fetch's entries can meet in the store (part of the ``IngestStore`` role)."""
 
@@ -56,7 +43,7 @@ class CandidateIndex(Connection):
         Lets the caller skip the per-entry lookups that would find nothing; it must
         :meth:`Presence.add` what it saves, so the answer stays true during the fetch.
         """
-        self._lock_keys([*buckets, *_key_locks(keys)])
+        self._lock_saves()
         own = False
         for column, values in (
             ("key", {k.key for k in keys}),

@@ -14,7 +14,7 @@ import inspect
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +38,7 @@ CONFLICTS = (
 """The server undid a statement because of another process's (class 40): a unit's error."""
 
 CONNECT_TIMEOUT = 30
+SAVE_LOCK = 0x46454546  # the advisory lock held by a transaction that saves copies
 
 
 class SaveConflict(Exception):
@@ -141,9 +142,9 @@ class Connection:
                 with self._db.transaction():
                     yield
             except CONFLICTS as exc:
-                # A deadlock with another process saving the same stories (their advisory
-                # locks, see _lock_keys), broken by the server: this unit is undone alone and
-                # is its own error, the rest of the transaction goes on.
+                # A deadlock or serialization failure with another process, broken by the
+                # server: this unit is undone alone and is its own error, the rest of the
+                # transaction goes on.
                 raise SaveConflict(f"another process was saving the same stories: {exc}") from exc
             except ENVIRONMENTAL as exc:
                 raise StoreError(f"{self.location}: cannot save: {exc}") from exc
@@ -191,15 +192,15 @@ class Connection:
             with self._db.cursor() as cursor:
                 cursor.executemany(sql, rows)
 
-    def _lock_keys(self, keys: Iterable[int]) -> None:
-        """Hold transaction-scoped advisory locks on ``keys`` (signed 64-bit), taken in
-        ascending order so that two processes locking overlapping keys never deadlock on
-        them. Outside a transaction there is nothing to hold them for: nothing is taken."""
-        wanted = sorted(set(keys))
-        if not wanted or not self._in_transaction:
-            return
-        self._db.execute(
-            "SELECT count(pg_advisory_xact_lock(k)) FROM"
-            " (SELECT k FROM unnest(%s::bigint[]) AS k ORDER BY k OFFSET 0) AS sorted",
-            (wanted,),
-        )
+    def _lock_saves(self) -> None:
+        """Hold the store's save lock until this transaction ends: one process at a time
+        looks up and saves copies, so two saving copies of one story never both find
+        nothing and both start a story. Outside a transaction nothing is taken.
+
+        One lock, not one per LSH band and key: a cold group commit touches tens of
+        thousands of keys, more locks than PostgreSQL's shared lock table holds
+        (max_locks_per_transaction), and keys taken fetch after fetch deadlock between
+        workers. Fetching, parsing and cleaning still run in every worker at once.
+        """
+        if self._in_transaction:
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (SAVE_LOCK,))
