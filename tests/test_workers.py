@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -236,3 +237,31 @@ def test_processes_claiming_from_one_sqlite_file_never_share_a_source(tmp_path: 
     assert all(proc.returncode == 0 for proc in procs)
     every = [name for claim in claims for name in claim]
     assert sorted(every) == names  # each claimed once, none lost
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+from feeds.store import open_store
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+with open_store(Path(sys.argv[1])) as store:
+    store.sync_sources([("a", "https://a.example/feed")])
+"""
+
+
+def test_workers_starting_at_once_on_a_new_store_all_open_it(tmp_path: Path) -> None:
+    path, start = tmp_path / "state" / "feeds.db", tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(path), str(start)],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(6)
+    ]
+    time.sleep(1.0)  # all of them waiting at the start line
+    start.touch()
+    errors = [proc.communicate(timeout=120)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 6, errors
