@@ -77,7 +77,7 @@ class Hosts:
         self._lock = threading.Lock()
         self.urls: dict[str, str] = {}
         for i in range(SOURCES):
-            server = self.servers[i % HOSTS]
+            server = self.servers[i * HOSTS // SOURCES]  # s000-s014 on the first, …
             path = f"/s{i:03}"
             self.times[path] = []
             server.route(path, self._answer(path))
