@@ -5,6 +5,7 @@ processes claiming from one SQLite file at the same moment."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -265,3 +266,34 @@ def test_workers_starting_at_once_on_a_new_store_all_open_it(tmp_path: Path) -> 
     start.touch()
     errors = [proc.communicate(timeout=120)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * 6, errors
+
+
+def test_feeds_publish_waits_for_the_publisher_then_gives_up(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\nlock_timeout = 0.3\n'
+        '[[sources]]\nname = "business"\nurl = "samples/business.rss"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        assert store.try_publisher_lock("daemon:1:x", datetime.now(UTC), H)
+
+    def publish() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "feeds", "publish", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=REPO,
+        )
+
+    held = publish()
+    assert held.returncode == 75 and "another worker is publishing" in held.stderr
+    assert not (tmp_path / "out" / "all.atom").exists()
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        store.release_publisher_lock("daemon:1:x")
+    free = publish()
+    assert free.returncode == 0, free.stderr
+    assert (tmp_path / "out" / "all.atom").exists()
