@@ -15,7 +15,6 @@ a ``postgres_url`` fixture exists (``tests/postgres_server.py``), skipped otherw
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import random
@@ -126,9 +125,12 @@ def write_config(folder: Path, urls: dict[str, str], store: str) -> Path:
 
 
 def _postgres_store(request: pytest.FixtureRequest) -> str:
-    if importlib.util.find_spec("postgres_server") is None:  # the fixture's module
-        pytest.skip("no PostgreSQL backend here: tests/postgres_server.py is missing")
-    url = request.getfixturevalue("postgres_url")
+    """A ``[store]`` on a fresh PostgreSQL database, from the ``postgres_url`` fixture (which
+    skips, saying why, when no server can be started); skipped when there is no fixture."""
+    try:
+        url = request.getfixturevalue("postgres_url")
+    except pytest.FixtureLookupError:
+        pytest.skip("no PostgreSQL backend here: no postgres_url fixture")
     return f'[store]\nurl = "{url}"\n'
 
 
