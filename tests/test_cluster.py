@@ -202,6 +202,7 @@ def leases_of(config: Path, pid: int) -> int:
     return sum(w["sources_leased"] for w in status(config)["workers"] if f":{pid}:" in w["id"])
 
 
+@pytest.mark.slow
 def test_three_workers_share_300_sources_nothing_twice_nothing_lost(
     tmp_path: Path,
     store_section: str,
