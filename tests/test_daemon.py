@@ -483,8 +483,9 @@ def _check_feeds_command(argv: list[str]) -> click.Context:
     return command.make_context(name, rest, parent=parent)
 
 
-def test_the_systemd_unit_runs_a_real_feeds_command() -> None:
-    unit = (REPO / "contrib" / "feeds.service").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["feeds.service", "feeds-worker@.service"])
+def test_the_systemd_unit_runs_a_real_feeds_command(name: str) -> None:
+    unit = (REPO / "contrib" / name).read_text(encoding="utf-8")
     settings = dict(
         line.split("=", 1)
         for line in unit.splitlines()
@@ -521,5 +522,12 @@ def test_the_crontab_example_runs_a_real_feeds_command() -> None:
 
 def test_readme_documents_the_daemon_systemd_and_cron() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for needle in ("feeds daemon", "contrib/feeds.service", "contrib/crontab", "feeds status"):
+    for needle in (
+        "feeds daemon",
+        "contrib/feeds.service",
+        "contrib/crontab",
+        "feeds status",
+        "contrib/feeds-worker@.service",
+        "docs/scaling.md",
+    ):
         assert needle in readme, needle

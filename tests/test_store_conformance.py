@@ -285,6 +285,18 @@ def test_a_live_worker_renews_its_leases(store: Storage) -> None:
     assert names(store.claim_due(NOW + 2 * LEASE, 10, LEASE, worker="w2")) == ["a", "a2", "b"]
 
 
+def test_a_claim_holds_as_few_hosts_as_it_can(store: Storage) -> None:
+    store.sync_sources([(f"a{i}", f"https://a.example/{i}") for i in range(3)])
+    store.sync_sources([(f"c{i}", f"https://c.example/{i}") for i in range(3)])
+    # Due order interleaves the hosts; the claim takes two of a.example's first.
+    for i, name in enumerate(["a", "b", "a0", "c0", "a1", "c1", "a2", "c2"]):
+        store.claim_sources([name], NOW, LEASE, worker="w0")
+        assert store.release_source(name, "w0", NOW - (10 - i) * HOUR, NOW)
+    store.release_claims("w0", NOW)
+    assert names(store.claim_due(NOW, 2, LEASE, worker="w1", per_host=2)) == ["a", "a0"]
+    assert names(store.claim_due(NOW, 3, LEASE, worker="w2", per_host=2)) == ["b", "c0", "c1"]
+
+
 def test_retired_and_retry_after_sources_are_not_claimed(store: Storage) -> None:
     with store.batch():
         store.record_schedule("a", ScheduleUpdate(retire="410 Gone"), NOW)

@@ -5,22 +5,27 @@ processes claiming from one SQLite file at the same moment."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from feeds import config as config_module
 from feeds.app import sources_report, status
 from feeds.config import Config
 from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, TickReport
+from feeds.run.refresh import refresh
 from feeds.run.worker import claim_limit, lease_for
-from feeds.store import open_store
+from feeds.store import FetchOutcome, open_store
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
 from support import REPO
@@ -171,6 +176,29 @@ def test_the_lease_covers_every_fetch_of_a_claim_and_the_save(tmp_path: Path) ->
     assert lease_for(config, claim_limit(config)) == timedelta(seconds=30)
 
 
+def test_a_refresh_skips_a_source_another_worker_fetched_while_it_looked(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = ["/s0", "/s1"]
+    counts = serve_counting(http_server, paths)
+    config = make_config(tmp_path, two_hosts(http_server, paths))
+    with open_store(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        store.sync_sources([(s.name, s.url) for s in config.sources])
+        claim = store.claim_sources
+
+        def daemon_fetched_s0_first(names: Any, now: datetime, *args: Any, **kw: Any) -> Any:
+            with store.batch():  # what a daemon saved between the refresh's read and claim
+                store.record_fetch("s0", FetchOutcome(200, None), now)
+            return claim(names, now, *args, **kw)
+
+        monkeypatch.setattr(store, "claim_sources", daemon_fetched_s0_first)
+        report = refresh(config, store, fetcher, now=T0, publish=False)
+        assert counts == Counter({"/s1": 1})  # s0 was fetched already: not again
+        [s0] = [r for r in report.sources if r.name == "s0"]
+        assert s0.skipped is not None and s0.next_due == T0 + H
+        assert store.claim_due(T0 + H, 10, H, worker="w") != []  # released, due in an hour
+
+
 def test_one_publisher_at_a_time_and_nothing_left_unpublished(
     tmp_path: Path, http_server: HTTPTestServer
 ) -> None:
@@ -199,7 +227,7 @@ CLAIMER = """
 import json, sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from feeds.store import open_store
+from feeds.store import FetchOutcome, open_store
 path, worker, start = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 now = datetime(2026, 3, 4, tzinfo=UTC)
 while not Path(start).exists():
@@ -236,3 +264,62 @@ def test_processes_claiming_from_one_sqlite_file_never_share_a_source(tmp_path: 
     assert all(proc.returncode == 0 for proc in procs)
     every = [name for claim in claims for name in claim]
     assert sorted(every) == names  # each claimed once, none lost
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+from feeds.store import FetchOutcome, open_store
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+with open_store(Path(sys.argv[1])) as store:
+    store.sync_sources([("a", "https://a.example/feed")])
+"""
+
+
+def test_workers_starting_at_once_on_a_new_store_all_open_it(tmp_path: Path) -> None:
+    path, start = tmp_path / "state" / "feeds.db", tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(path), str(start)],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(6)
+    ]
+    time.sleep(1.0)  # all of them waiting at the start line
+    start.touch()
+    errors = [proc.communicate(timeout=120)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 6, errors
+
+
+def test_feeds_publish_waits_for_the_publisher_then_gives_up(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\nlock_timeout = 0.3\n'
+        '[[sources]]\nname = "business"\nurl = "samples/business.rss"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        assert store.try_publisher_lock("daemon:1:x", datetime.now(UTC), H)
+
+    def publish() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "feeds", "publish", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=REPO,
+        )
+
+    held = publish()
+    assert held.returncode == 75 and "another worker is publishing" in held.stderr
+    assert not (tmp_path / "out" / "all.atom").exists()
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        store.release_publisher_lock("daemon:1:x")
+    free = publish()
+    assert free.returncode == 0, free.stderr
+    assert (tmp_path / "out" / "all.atom").exists()

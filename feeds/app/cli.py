@@ -232,9 +232,14 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
     """
     from feeds.ingest.fetch import Fetcher
     from feeds.run.refresh import publish_all
+    from feeds.run.worker import publisher, worker_id
 
     config = load_config(config_path)
-    with open_store_for(config, locked=True) as store, Fetcher(config.fetch) as fetcher:
+    with (
+        open_store_for(config, locked=True) as store,
+        publisher(store, worker_id(), config.lock_timeout, clock=utc_now),
+        Fetcher(config.fetch) as fetcher,
+    ):
         outputs = publish_all(config, store, poster=fetcher, now=utc_now(), force=True)
     if as_json:
         click.echo(json.dumps(report_json((), outputs)["outputs"], indent=2))
@@ -295,13 +300,15 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
     """
     from feeds.app.provenance import drop as run_drop
     from feeds.run.refresh import publish_all
+    from feeds.run.worker import publisher, worker_id
 
     config = load_config(config_path)
     with open_store_for(config, locked=True) as store:
         dropped = run_drop(store, query, utc_now())
         if dropped is None:
             raise FeedsError(f"no stored entry matches {query!r}")
-        outputs = publish_all(config, store)
+        with publisher(store, worker_id(), config.lock_timeout, clock=utc_now):
+            outputs = publish_all(config, store)
     if as_json:
         click.echo(json.dumps(drop_json(dropped, outputs), indent=2, ensure_ascii=False))
     else:

@@ -101,6 +101,9 @@ def refresh(
     reports: list[SourceReport] = []
     report = _Reporter(reports, on_source)
     wanted = _claimed(config, store, _due(config, states, now, force, report), now, worker, report)
+    if wanted:  # read again once leased: another worker may have fetched one meanwhile
+        states = _states(config, store, names)
+        wanted = _still_due(config, store, wanted, states, now, force, worker, report)
     try:
         _fetch_and_save(
             config, store, fetcher, wanted, states, now, worker, budget, report, should_stop
@@ -163,6 +166,27 @@ def _claimed(
                 SourceReport(name=source.name, url=source.url, status=None, skipped=HELD_ELSEWHERE)
             )
     return [s for s in wanted if s.name in leased]
+
+
+def _still_due(
+    config: Config,
+    store: Storage,
+    wanted: list[SourceConfig],
+    states: dict[str, SourceState],
+    now: datetime,
+    force: bool,
+    worker: str,
+    report: Callable[[SourceReport], None],
+) -> list[SourceConfig]:
+    """The leased ``wanted`` sources still due by their state read after the lease; the
+    others are reported and released with their due time."""
+    skipped: list[SourceReport] = []
+    leased = {s.name: states[s.name] for s in wanted}
+    due = {s.name for s in _due(config, leased, now, force, skipped.append)}
+    for source_report in skipped:
+        store.release_source(source_report.name, worker, source_report.next_due, now)
+        report(source_report)
+    return [s for s in wanted if s.name in due]
 
 
 def _fetch_and_save(

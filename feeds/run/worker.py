@@ -18,13 +18,14 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from feeds.config import Config
 from feeds.core import schedule
-from feeds.errors import FeedsError
+from feeds.errors import FeedsError, LockError
 from feeds.publish import websub
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.publish_outputs import publish_all
@@ -38,6 +39,7 @@ __all__ = [
     "free_hosts_at",
     "lease_for",
     "publish_as",
+    "publisher",
     "registered",
     "reschedule",
     "worker_id",
@@ -171,3 +173,26 @@ def registered(
             yield
     finally:
         store.worker_stopped(worker, free_hosts_at(config, clock()))
+
+
+@contextmanager
+def publisher(
+    store: Storage,
+    worker: str,
+    timeout: float,
+    *,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[None]:
+    """Be the one publisher for the duration (``feeds publish``, ``feeds drop``): wait at
+    most ``timeout`` seconds while a worker publishes, then raise :class:`LockError`."""
+    deadline = time.monotonic() + timeout
+    while not store.try_publisher_lock(worker, clock(), PUBLISH_HOLD):
+        if time.monotonic() >= deadline:
+            raise LockError(f"another worker is publishing; gave up after waiting {timeout:g} s")
+        sleep(0.1)
+    try:
+        store.take_publish_request()
+        yield
+    finally:
+        store.release_publisher_lock(worker)

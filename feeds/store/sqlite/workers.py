@@ -46,15 +46,20 @@ _CLAIM = """
 UPDATE sources SET lease_worker = :worker, lease_until = :until
 WHERE name IN (
     SELECT name FROM (
-        SELECT s.name, s.next_due,
-            row_number() OVER (PARTITION BY s.host ORDER BY s.next_due, s.name) AS nth
+        SELECT s.name, s.host, coalesce(s.next_due, '') AS due,
+            row_number() OVER (PARTITION BY s.host ORDER BY s.next_due, s.name) AS nth,
+            min(coalesce(s.next_due, '')) OVER (PARTITION BY s.host) AS host_due
         FROM sources s LEFT JOIN host_leases h ON h.host = s.host
         WHERE coalesce(s.next_due, '') <= :now AND s.lease_worker IS NULL
             AND s.retired_at IS NULL AND coalesce(s.retry_after, '') <= :now
             AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker)
     )
     WHERE nth <= :per_host OR :per_host <= 0
-    ORDER BY coalesce(next_due, ''), name LIMIT :limit
+    -- Host by host (the host of the longest due source first): a claim holds as few hosts
+    -- as it can, and leaves the others to other workers. No host: by due time alone.
+    ORDER BY CASE WHEN host = '' THEN due ELSE host_due END,
+        CASE WHEN host = '' THEN '' ELSE host END, due, name
+    LIMIT :limit
 )
 RETURNING name
 """
@@ -82,8 +87,9 @@ class WorkerTables(Connection):
         worker: str,
         per_host: int = 0,
     ) -> list[SourceState]:
-        """Lease up to ``limit`` due sources to ``worker`` until ``now + lease``, the longest
-        due first, at most ``per_host`` of one host (0: any number); see the module."""
+        """Lease up to ``limit`` due sources to ``worker`` until ``now + lease``: host by host,
+        the host of the longest due source first, at most ``per_host`` of one host (0: any
+        number); see the module."""
         if limit <= 0:
             return []
         until = ts(now + lease)
