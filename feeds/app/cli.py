@@ -111,7 +111,7 @@ def refresh(
     names = list(only) or None
     interactive = sys.stderr.isatty() and not as_json
     total = len(names) if names else len(config.sources)
-    worker = worker_id()
+    worker = worker_id(refresh=True)
     with (
         open_store_for(config, locked=True) as store,
         registered(config, store, worker, clock=utc_now),

@@ -36,6 +36,7 @@ __all__ = [
     "PUBLISH_HOLD",
     "LeaseRenewer",
     "claim_limit",
+    "forget_dead_refreshes",
     "free_hosts_at",
     "lease_for",
     "publish_as",
@@ -52,9 +53,27 @@ log = logging.getLogger("feeds.worker")
 PUBLISH_HOLD = timedelta(minutes=2)
 
 
-def worker_id(pid: int | None = None) -> str:
-    """``host:pid:random``: unique among the workers of a store, and says where to look."""
-    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}:{secrets.token_hex(3)}"
+#: The random part of a ``feeds refresh`` worker's id starts with this.
+REFRESH = "refresh-"
+
+
+def worker_id(pid: int | None = None, *, refresh: bool = False) -> str:
+    """``host:pid:random``: unique among the workers of a store, and says where to look
+    (``random`` starts with ``refresh-`` for a ``feeds refresh`` run)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{REFRESH if refresh else ''}{secrets.token_hex(3)}"
+
+
+def forget_dead_refreshes(config: Config, store: Storage, worker: str, now: datetime) -> int:
+    """End the leases of other ``feeds refresh`` runs and drop them from the registry: call
+    it holding the refresh lock, which only one refresh at a time holds (the kernel lets it
+    go when its holder dies), so any other refresh in the registry was killed. Without this,
+    a refresh killed by cron or the OOM killer would keep the next ones from its sources
+    until its leases ran out. How many were forgotten."""
+    dead = [w.id for w in store.workers() if REFRESH in w.id and w.id != worker]
+    for other in dead:
+        store.worker_stopped(other, free_hosts_at(config, now))
+    return len(dead)
 
 
 def claim_limit(config: Config) -> int:
@@ -161,10 +180,13 @@ def registered(
     config: Config, store: Storage, worker: str, *, clock: Callable[[], datetime]
 ) -> Iterator[None]:
     """``worker`` is in the store's registry, its leases renewed, for the duration; on the
-    way out its leases end and it leaves the registry."""
+    way out its leases end and it leaves the registry. A ``feeds refresh`` worker (holding
+    the refresh lock) first forgets the refreshes that were killed."""
     from feeds.store import open_store
 
     store.worker_started(worker, clock())
+    if REFRESH in worker:  # we hold the refresh lock: another refresh in the registry died
+        forget_dead_refreshes(config, store, worker, clock())
     lease = lease_for(config, claim_limit(config))
     try:
         with LeaseRenewer(
