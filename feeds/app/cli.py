@@ -114,7 +114,7 @@ def refresh(
     worker = worker_id(refresh=True)
     with (
         open_store_for(config, locked=True) as store,
-        registered(config, store, worker, clock=utc_now),
+        registered(config, store, worker, clock=utc_now) as renew,
         Fetcher(config.fetch) as fetcher,
         _progress(interactive, total) as on_source,
         _tracebacks(verbose),
@@ -128,6 +128,7 @@ def refresh(
             force=fetch_all or bool(only),
             on_source=on_source,
             worker=worker,
+            renew=renew,
         )
         if metrics_file is not None:
             _write_metrics(config, store, metrics_file)

@@ -35,6 +35,7 @@ from feeds.store.protocol import Storage
 __all__ = [
     "PUBLISH_HOLD",
     "LeaseRenewer",
+    "Renewal",
     "claim_limit",
     "forget_dead_refreshes",
     "free_hosts_at",
@@ -175,24 +176,40 @@ class LeaseRenewer:
                 log.warning("could not renew the leases of %s: %s", self._worker, exc)
 
 
+class Renewal:
+    """Renews a worker's leases and heartbeat when called, at most every third of ``lease``
+    (from the thread that works, so that no other thread runs: ``feeds refresh`` forks its
+    worker processes only then)."""
+
+    def __init__(
+        self, store: Storage, worker: str, lease: timedelta, clock: Callable[[], datetime]
+    ) -> None:
+        self._store, self._worker, self._lease, self._clock = store, worker, lease, clock
+        self._every = lease.total_seconds() / 3
+        self._last = time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self._last < self._every:
+            return
+        self._last = time.monotonic()
+        now = self._clock()
+        self._store.renew_leases(self._worker, now + self._lease)
+        self._store.worker_beat(self._worker, now)
+
+
 @contextmanager
 def registered(
     config: Config, store: Storage, worker: str, *, clock: Callable[[], datetime]
-) -> Iterator[None]:
-    """``worker`` is in the store's registry, its leases renewed, for the duration; on the
-    way out its leases end and it leaves the registry. A ``feeds refresh`` worker (holding
-    the refresh lock) first forgets the refreshes that were killed."""
-    from feeds.store import open_store
-
+) -> Iterator[Renewal]:
+    """``worker`` is in the store's registry for the duration (call what it gives to renew
+    its leases); on the way out its leases end and it leaves the registry. A ``feeds
+    refresh`` worker (holding the refresh lock) first forgets the refreshes that were
+    killed."""
     store.worker_started(worker, clock())
     if REFRESH in worker:  # we hold the refresh lock: another refresh in the registry died
         forget_dead_refreshes(config, store, worker, clock())
-    lease = lease_for(config, claim_limit(config))
     try:
-        with LeaseRenewer(
-            worker, lease, clock=clock, open_store=lambda: open_store(config.store_path)
-        ):
-            yield
+        yield Renewal(store, worker, lease_for(config, claim_limit(config)), clock)
     finally:
         store.worker_stopped(worker, free_hosts_at(config, clock()))
 
