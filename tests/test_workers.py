@@ -323,3 +323,33 @@ def test_feeds_publish_waits_for_the_publisher_then_gives_up(tmp_path: Path) -> 
     free = publish()
     assert free.returncode == 0, free.stderr
     assert (tmp_path / "out" / "all.atom").exists()
+
+
+def test_a_killed_refresh_keeps_nothing_from_the_next_one(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n'
+        '[[sources]]\nname = "business"\nurl = "samples/business.rss"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    now = datetime.now(UTC)
+    with open_store(tmp_path / "state" / "feeds.db") as store:  # what a killed run left
+        store.sync_sources([("business", str(tmp_path / "samples" / "business.rss"))])
+        store.worker_started("vm:1:refresh-abc123", now)
+        assert store.claim_sources(["business"], now, H, worker="vm:1:refresh-abc123")
+        assert store.try_publisher_lock("vm:1:refresh-abc123", now, H)
+    run = subprocess.run(
+        [sys.executable, "-m", "feeds", "refresh", "--json", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr
+    [source] = json.loads(run.stdout)["sources"]
+    assert source["skipped"] is None and source["status"] == 200
+    assert (tmp_path / "out" / "all.atom").exists()  # the publisher lease went with it
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        assert store.workers() == []

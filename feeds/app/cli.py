@@ -112,10 +112,10 @@ def refresh(
     names = list(only) or None
     interactive = sys.stderr.isatty() and not as_json
     total = len(names) if names else len(config.sources)
-    worker = worker_id()
+    worker = worker_id(refresh=True)
     with (
         open_store_for(config, locked=True) as store,
-        registered(config, store, worker, clock=utc_now),
+        registered(config, store, worker, clock=utc_now) as renew,
         Fetcher(config.fetch) as fetcher,
         _progress(interactive, total) as on_source,
         _tracebacks(verbose),
@@ -129,6 +129,7 @@ def refresh(
             force=fetch_all or bool(only),
             on_source=on_source,
             worker=worker,
+            renew=renew,
         )
         if metrics_file is not None:
             _write_metrics(config, store, metrics_file)

@@ -76,6 +76,7 @@ def refresh(
     should_stop: Callable[[], bool] | None = None,
     budget: Budget | None = None,
     worker: str | None = None,
+    renew: Callable[[], None] | None = None,
 ) -> RefreshReport:
     """Fetch the chosen sources that are due, save what they carry, publish every output.
 
@@ -91,6 +92,7 @@ def refresh(
     it fetches, so a daemon sharing the store fetches none of them meanwhile, and skips
     those a daemon holds (or whose host a daemon holds); it publishes as the one publisher
     (when a daemon publishes at that moment, the daemon publishes this run's changes too).
+    ``renew()`` is called after each source saved (to renew the leases of a long run).
     """
     worker = worker or worker_id()
     store.sync_sources([(s.name, s.url) for s in config.sources])
@@ -106,7 +108,7 @@ def refresh(
         wanted = _still_due(config, store, wanted, states, now, force, worker, report)
     try:
         _fetch_and_save(
-            config, store, fetcher, wanted, states, now, worker, budget, report, should_stop
+            config, store, fetcher, wanted, states, now, worker, budget, report, should_stop, renew
         )
     finally:
         store.release_claims(worker, free_hosts_at(config, now))
@@ -200,6 +202,7 @@ def _fetch_and_save(
     budget: Budget | None,
     report: Callable[[SourceReport], None],
     should_stop: Callable[[], bool] | None,
+    renew: Callable[[], None] | None = None,
 ) -> None:
     """Fetch ``wanted`` and save each (in groups), releasing each source with its due time."""
     reports: list[SourceReport] = []
@@ -224,6 +227,8 @@ def _fetch_and_save(
             if should_stop is not None and should_stop():
                 break
             saver.save(i, outcome, ready)
+            if renew is not None:
+                renew()
     tally.sources(reports)
     tally.save(store)
     hooks.queue_events(config, store, reports, now)

@@ -35,7 +35,9 @@ from feeds.store.protocol import Storage
 __all__ = [
     "PUBLISH_HOLD",
     "LeaseRenewer",
+    "Renewal",
     "claim_limit",
+    "forget_dead_refreshes",
     "free_hosts_at",
     "lease_for",
     "publish_as",
@@ -52,9 +54,27 @@ log = logging.getLogger("feeds.worker")
 PUBLISH_HOLD = timedelta(minutes=2)
 
 
-def worker_id(pid: int | None = None) -> str:
-    """``host:pid:random``: unique among the workers of a store, and says where to look."""
-    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}:{secrets.token_hex(3)}"
+#: The random part of a ``feeds refresh`` worker's id starts with this.
+REFRESH = "refresh-"
+
+
+def worker_id(pid: int | None = None, *, refresh: bool = False) -> str:
+    """``host:pid:random``: unique among the workers of a store, and says where to look
+    (``random`` starts with ``refresh-`` for a ``feeds refresh`` run)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{REFRESH if refresh else ''}{secrets.token_hex(3)}"
+
+
+def forget_dead_refreshes(config: Config, store: Storage, worker: str, now: datetime) -> int:
+    """End the leases of other ``feeds refresh`` runs and drop them from the registry: call
+    it holding the refresh lock, which only one refresh at a time holds (the kernel lets it
+    go when its holder dies), so any other refresh in the registry was killed. Without this,
+    a refresh killed by cron or the OOM killer would keep the next ones from its sources
+    until its leases ran out. How many were forgotten."""
+    dead = [w.id for w in store.workers() if REFRESH in w.id and w.id != worker]
+    for other in dead:
+        store.worker_stopped(other, free_hosts_at(config, now))
+    return len(dead)
 
 
 def claim_limit(config: Config) -> int:
@@ -156,21 +176,42 @@ class LeaseRenewer:
                 log.warning("could not renew the leases of %s: %s", self._worker, exc)
 
 
+class Renewal:
+    """Renews a worker's leases and heartbeat when called, at most every third of ``lease``
+    (from the thread that works, so that no other thread runs: ``feeds refresh`` forks its
+    worker processes only then)."""
+
+    def __init__(
+        self, store: Storage, worker: str, lease: timedelta, clock: Callable[[], datetime]
+    ) -> None:
+        self._store, self._worker, self._lease, self._clock = store, worker, lease, clock
+        self._every = lease.total_seconds() / 3
+        self._last = time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self._last < self._every:
+            return
+        self._last = time.monotonic()
+        now = self._clock()
+        self._store.renew_leases(self._worker, now + self._lease)
+        self._store.worker_beat(self._worker, now)
+
+
 @contextmanager
 def registered(
     config: Config, store: Storage, worker: str, *, clock: Callable[[], datetime]
-) -> Iterator[None]:
-    """``worker`` is in the store's registry, its leases renewed, for the duration; on the
-    way out its leases end and it leaves the registry."""
-    from feeds.store import open_store
-
+) -> Iterator[Renewal]:
+    """``worker`` is in the store's registry for the duration (call what it gives to renew
+    its leases); on the way out its leases end and it leaves the registry. A ``feeds
+    refresh`` worker (holding the refresh lock) first forgets the refreshes that were
+    killed."""
     store.worker_started(worker, clock())
-    lease = lease_for(config, claim_limit(config))
+    # We hold the refresh lock: another refresh in the registry died. A PostgreSQL store has
+    # no refresh lock (refreshes on other machines may be alive): its leases run out instead.
+    if REFRESH in worker and config.store_url is None:
+        forget_dead_refreshes(config, store, worker, clock())
     try:
-        with LeaseRenewer(
-            worker, lease, clock=clock, open_store=lambda: open_store(config.store_location)
-        ):
-            yield
+        yield Renewal(store, worker, lease_for(config, claim_limit(config)), clock)
     finally:
         store.worker_stopped(worker, free_hosts_at(config, clock()))
 
