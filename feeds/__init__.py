@@ -12,7 +12,7 @@ The public API is what ``__all__`` names; everything else may change. One refres
     from feeds.ingest.fetch import Fetcher
 
     config = feeds.load_config(Path("config.toml"))
-    with feeds.open_store(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+    with feeds.open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
         report = feeds.refresh(config, store, fetcher, now=datetime.now(UTC))
 
 The names are imported on first use, so ``import feeds`` loads no HTTP client, parser or

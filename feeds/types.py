@@ -149,10 +149,13 @@ class DaemonOptions:
     change, so many sources changing close together give one publish.
     ``heartbeat``: the daemon wakes (and records that it is alive) at least
     this often, even when no source is due.
+    ``save_time``: how long a worker may take to save what it fetched (article pages
+    included); with the fetches' timeouts it makes the lease on the sources it claims.
     """
 
     publish_delay: timedelta = timedelta(minutes=1)
     heartbeat: timedelta = timedelta(minutes=1)
+    save_time: timedelta = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)

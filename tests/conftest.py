@@ -13,6 +13,8 @@ import pytest
 from feeds.store import open_store
 from feeds.store.protocol import Storage
 
+pytest_plugins = ["postgres_server"]  # the ``postgres_url`` fixture: a real PostgreSQL
+
 _LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 

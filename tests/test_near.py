@@ -18,6 +18,7 @@ from feeds.config import OutputConfig
 from feeds.core import dedupe
 from feeds.run.ingest import ingest_entries
 from feeds.store.sqlite import NEAR_CANDIDATES, Store
+from feeds.store.sqlite.codec import statements
 from feeds.types import CleanEntry, DedupeOptions
 
 import dedupe_corpus as corpus
@@ -238,6 +239,16 @@ def test_alike_counts_the_equal_bins_as_resemblance_does(
     assert dedupe.Alike(a).at_least(b"short", 0.0) is None
 
 
+WORKER_TABLES_REVERTED = """
+DROP TABLE host_leases; DROP TABLE workers; DROP TABLE publisher;
+DROP INDEX sources_due; DROP INDEX sources_leased;
+ALTER TABLE sources DROP COLUMN host; ALTER TABLE sources DROP COLUMN next_due;
+ALTER TABLE sources DROP COLUMN lease_worker; ALTER TABLE sources DROP COLUMN lease_until;
+ALTER TABLE sources DROP COLUMN expired_leases; ALTER TABLE sources DROP COLUMN expired_worker;
+ALTER TABLE sources DROP COLUMN expired_until; ALTER TABLE sources DROP COLUMN expired_at;
+"""
+
+
 def test_a_store_from_before_the_signatures_table_gets_one(tmp_path: Path) -> None:
     path = tmp_path / "feeds.db"
     gen = fresh()
@@ -259,6 +270,8 @@ def test_a_store_from_before_the_signatures_table_gets_one(tmp_path: Path) -> No
             ("articles", "rules"),
         ):  # added by migration 12
             store._db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        for statement in statements(WORKER_TABLES_REVERTED):  # migration 12 alters sources
+            store._db.execute(statement)
         store._db.execute("PRAGMA user_version = 8")
     with Store.open(path) as store:
         assert store._db.execute("SELECT count(*) FROM signatures").fetchone() == (3,)

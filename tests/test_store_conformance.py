@@ -31,16 +31,23 @@ def _sqlite(tmp_path: Path) -> Storage:
     return open_store(tmp_path / "state" / "feeds.db")
 
 
-BACKENDS: dict[str, Callable[[Path], Storage]] = {
-    "sqlite": _sqlite,
-    # "postgresql": a factory that opens a fresh database (and skips, saying why, when no
-    # server is configured) goes here; every test below then runs against it too.
+def _postgresql(request: pytest.FixtureRequest) -> Storage:
+    """A fresh database on a real PostgreSQL server (tests/postgres_server.py: skips, saying
+    how to enable it, when there is none)."""
+    from feeds.store import open_store
+
+    return open_store(request.getfixturevalue("postgres_url"))
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Storage]] = {
+    "sqlite": lambda request: _sqlite(request.getfixturevalue("tmp_path")),
+    "postgresql": _postgresql,
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    opened = BACKENDS[request.param](tmp_path)
+def store(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    opened = BACKENDS[request.param](request)
     opened.sync_sources([("a", "https://a.example/feed"), ("b", "https://b.example/feed")])
     with opened:
         yield opened
@@ -183,16 +190,182 @@ def test_a_url_changed_in_the_config_is_a_new_resource(store: Storage) -> None:
     assert (state.url, state.etag, state.last_fetched) == ("https://a.example/other", None, None)
 
 
+def names(states: list[SourceState]) -> list[str]:
+    return [s.name for s in states]
+
+
+LEASE = timedelta(minutes=5)
+
+
 def test_claim_due_gives_the_longest_due_first_up_to_the_limit(store: Storage) -> None:
     store.sync_sources([("c", "https://c.example/feed"), ("d", "https://d.example/feed")])
-    due = {"a": NOW - HOUR, "b": NOW + HOUR, "c": NOW - 2 * HOUR, "d": None}
+    # Never fetched: due at once, by name. Saved dues order the rest.
+    assert names(store.claim_due(NOW, 10, LEASE, worker="w1")) == ["a", "b", "c", "d"]
+    for name, due in {
+        "a": NOW - HOUR,
+        "b": NOW + HOUR,
+        "c": NOW - 2 * HOUR,
+        "d": NOW + 2 * HOUR,
+    }.items():
+        assert store.release_source(name, "w1", due, NOW)
+    store.release_claims("w1", NOW)  # and its hosts
+    assert store.claim_due(NOW, 0, LEASE, worker="w1") == []
+    assert names(store.claim_due(NOW, 1, LEASE, worker="w1")) == ["c"]
+    assert names(store.claim_due(NOW, 10, LEASE, worker="w2")) == ["a"]  # c is w1's
+    assert store.claim_due(NOW, 10, LEASE, worker="w3") == []
 
-    def due_at(state: SourceState) -> datetime | None:
-        return due[state.name]
 
-    assert [s.name for s in store.claim_due(NOW, 10, due_at)] == ["c", "a"]
-    assert [s.name for s in store.claim_due(NOW, 1, due_at)] == ["c"]
-    assert store.claim_due(NOW, 0, due_at) == []
+def test_a_claimed_source_is_nobody_elses_until_released(store: Storage) -> None:
+    [a, _] = store.claim_due(NOW, 10, LEASE, worker="w1")
+    assert (a.name, a.url) == ("a", "https://a.example/feed")
+    assert store.claim_due(NOW, 10, LEASE, worker="w2") == []
+    assert not store.release_source("a", "w2", NOW + HOUR, NOW)  # not w2's to release
+    with store.batch():
+        store.record_fetch("a", FetchOutcome(200, None), NOW)
+        assert store.release_source("a", "w1", NOW + HOUR, NOW)
+    store.release_claims("w1", NOW)  # b was not fetched: it stays due
+    assert names(store.claim_due(NOW, 10, LEASE, worker="w2")) == ["b"]
+    store.release_claims("w2", NOW)
+    assert names(store.claim_due(NOW + HOUR, 10, LEASE, worker="w3")) == ["b", "a"]
+
+
+def test_an_expired_lease_is_an_error_and_the_source_goes_to_another_worker(
+    store: Storage,
+) -> None:
+    assert names(store.claim_due(NOW, 1, LEASE, worker="w1")) == ["a"]
+    assert store.expired_leases(NOW, NOW - HOUR) == []
+    later = NOW + LEASE
+    [pending] = store.expired_leases(later, NOW - HOUR)
+    assert (pending.source, pending.worker, pending.until, pending.at) == ("a", "w1", later, None)
+    assert store.source("a").error_count == 0  # not counted until someone claims again
+    assert names(store.claim_due(later, 10, LEASE, worker="w2")) == ["a", "b"]
+    state = store.source("a")
+    assert state.error_count == 1 and "lease expired" in (state.last_error or "")
+    assert "w1" in (state.last_error or "")
+    [recorded] = store.expired_leases(later, NOW)
+    assert (recorded.source, recorded.worker, recorded.at) == ("a", "w1", later)
+    assert store.expired_leases(later, later + HOUR) == []
+    # The late worker cannot save its lease away; the new holder can.
+    assert not store.release_source("a", "w1", NOW + HOUR, later)
+    assert store.release_source("a", "w2", later + HOUR, later)
+
+
+def test_a_host_is_held_by_one_worker_at_a_time(store: Storage) -> None:
+    store.sync_sources(
+        [
+            ("a2", "https://a.example/feed2"),
+            ("a3", "https://a.example/feed3"),
+            ("p1", "http://127.0.0.1:8001/x"),
+            ("p2", "http://127.0.0.1:8002/x"),
+        ]
+    )
+    first = names(store.claim_due(NOW, 10, LEASE, worker="w1", per_host=1))
+    assert first == ["a", "b", "p1", "p2"]  # one per host: a.example, b.example, two ports
+    assert store.claim_due(NOW, 10, LEASE, worker="w2") == []  # every host is w1's
+    for name in first:
+        assert store.release_source(name, "w1", NOW + HOUR, NOW)
+    assert names(store.claim_due(NOW, 10, LEASE, worker="w1", per_host=1)) == ["a2"]
+    store.release_claims("w1", NOW + timedelta(seconds=1))  # min_host_delay after the last
+    assert store.claim_due(NOW, 10, LEASE, worker="w2") == []
+    later = NOW + timedelta(seconds=1)
+    assert names(store.claim_due(later, 10, LEASE, worker="w2")) == ["a2", "a3"]
+    # Named sources, due or not, unless another worker holds them or their host.
+    assert store.claim_sources(["a", "b"], later, LEASE, worker="w3") == ["b"]  # a.example: w2
+    assert store.claim_sources(["b", "p1"], later, LEASE, worker="w3") == ["b", "p1"]
+    assert store.claim_sources(["b", "p2"], later, LEASE, worker="w1") == ["p2"]
+
+
+def test_a_live_worker_renews_its_leases(store: Storage) -> None:
+    store.sync_sources([("a2", "https://a.example/feed2")])
+    assert names(store.claim_due(NOW, 2, LEASE, worker="w1", per_host=1)) == ["a", "b"]
+    assert store.renew_leases("w1", NOW + 2 * LEASE) == 2
+    assert store.renew_leases("w2", NOW + 2 * LEASE) == 0
+    assert store.claim_due(NOW + LEASE, 10, LEASE, worker="w2") == []  # a.example: w1's
+    assert store.expired_leases(NOW + LEASE, NOW) == []
+    assert names(store.claim_due(NOW + 2 * LEASE, 10, LEASE, worker="w2")) == ["a", "a2", "b"]
+
+
+def test_a_claim_holds_as_few_hosts_as_it_can(store: Storage) -> None:
+    store.sync_sources([(f"a{i}", f"https://a.example/{i}") for i in range(3)])
+    store.sync_sources([(f"c{i}", f"https://c.example/{i}") for i in range(3)])
+    # Due order interleaves the hosts; the claim takes two of a.example's first.
+    for i, name in enumerate(["a", "b", "a0", "c0", "a1", "c1", "a2", "c2"]):
+        store.claim_sources([name], NOW, LEASE, worker="w0")
+        assert store.release_source(name, "w0", NOW - (10 - i) * HOUR, NOW)
+    store.release_claims("w0", NOW)
+    assert names(store.claim_due(NOW, 2, LEASE, worker="w1", per_host=2)) == ["a", "a0"]
+    assert names(store.claim_due(NOW, 3, LEASE, worker="w2", per_host=2)) == ["b", "c0", "c1"]
+
+
+def test_retired_and_retry_after_sources_are_not_claimed(store: Storage) -> None:
+    with store.batch():
+        store.record_schedule("a", ScheduleUpdate(retire="410 Gone"), NOW)
+        store.record_schedule("b", ScheduleUpdate(retry_after=NOW + HOUR), NOW)
+    assert store.claim_due(NOW, 10, LEASE, worker="w1") == []
+    assert names(store.claim_due(NOW + HOUR, 10, LEASE, worker="w1")) == ["b"]
+    assert store.enable("a")
+    assert names(store.claim_due(NOW + HOUR, 10, LEASE, worker="w2")) == ["a"]
+
+
+def test_next_due_from_the_config_never_overwrites_a_newer_fetch(store: Storage) -> None:
+    assert len(store.claim_due(NOW, 10, LEASE, worker="w1")) == 2
+    with store.batch():
+        store.record_fetch("a", FetchOutcome(200, None), NOW)
+        store.release_source("a", "w1", NOW + HOUR, NOW)
+    store.release_claims("w1", NOW)
+    # Computed from a's state before that fetch (never fetched), and b's now: only b moves.
+    store.set_next_due([("a", None, NOW), ("b", None, NOW + 2 * HOUR)])
+    assert store.claim_due(NOW + HOUR - timedelta(seconds=1), 10, LEASE, worker="w2") == []
+    store.set_next_due([("a", NOW, NOW + 3 * HOUR)])
+    assert names(store.claim_due(NOW + 2 * HOUR, 10, LEASE, worker="w2")) == ["b"]
+
+
+def test_the_worker_registry(store: Storage) -> None:
+    assert store.workers() == []
+    store.worker_started("h:1:aa", NOW)
+    store.worker_started("h:2:bb", NOW + HOUR)
+    assert names_of_workers(store) == ["h:2:bb", "h:1:aa"]
+    store.claim_due(NOW + HOUR, 1, LEASE, worker="h:1:aa")
+    store.worker_beat("h:1:aa", NOW + 2 * HOUR)
+    one = {w.id: w for w in store.workers()}["h:1:aa"]
+    assert (one.started, one.heartbeat, one.leased, one.last_activity) == (
+        NOW,
+        NOW + 2 * HOUR,
+        1,
+        NOW + HOUR,
+    )
+    assert store.forget_workers(NOW + 2 * HOUR) == 1  # h:2:bb was not heard since
+    store.worker_stopped("h:1:aa", NOW + 2 * HOUR)  # its lease ends with it
+    assert store.workers() == []
+    assert names(store.claim_due(NOW + 2 * HOUR, 10, LEASE, worker="h:3:cc")) == ["a", "b"]
+    store.worker_beat("h:3:cc", NOW + 3 * HOUR)  # forgotten, then heard again
+    assert names_of_workers(store) == ["h:3:cc"]
+
+
+def names_of_workers(store: Storage) -> list[str]:
+    return [w.id for w in store.workers()]
+
+
+def test_one_publisher_at_a_time(store: Storage) -> None:
+    hold = timedelta(minutes=10)
+    assert store.try_publisher_lock("w1", NOW, hold)
+    assert store.try_publisher_lock("w1", NOW, hold)  # again: still w1's
+    assert not store.try_publisher_lock("w2", NOW, hold)
+    store.release_publisher_lock("w2")  # not w2's: nothing happens
+    assert not store.try_publisher_lock("w2", NOW, hold)
+    store.release_publisher_lock("w1")
+    assert store.try_publisher_lock("w2", NOW, hold)
+    store.worker_stopped("w2", NOW)  # a clean exit lets it go
+    assert store.try_publisher_lock("w1", NOW, hold)
+
+
+def test_changes_wait_for_the_publisher(store: Storage) -> None:
+    assert store.publish_requested() is None
+    store.request_publish(NOW)
+    store.request_publish(NOW + HOUR)
+    assert store.publish_requested() == NOW
+    assert store.take_publish_request() == NOW
+    assert store.publish_requested() is None and store.take_publish_request() is None
 
 
 def test_per_source_notes_are_kept(store: Storage) -> None:
@@ -585,3 +758,12 @@ def test_vacuum_reports_the_size_before_and_after(store: Storage) -> None:
     before, after = store.vacuum()
     assert before > after > 0
     assert store.entries_for_output(["a"], 5) == []
+
+
+def test_text_sorts_by_code_point_as_python_does(store: Storage) -> None:
+    """Byte order of UTF-8 (SQLite's BINARY, PostgreSQL's "C"), never a locale's: outputs
+    and listings come out in the same order on every backend."""
+    names = ["Zeit", "zeit", "Été", "été", "éa", "e", "ä", "ß", "日本", "_x", "10", "9"]
+    store.sync_sources([(n, f"https://{i}.example/feed") for i, n in enumerate(names)])
+    listed = [s.name for s in store.sources() if s.name not in ("a", "b")]
+    assert listed == sorted(names)

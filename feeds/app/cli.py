@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from feeds.app.cli_filters import filters, store
+from feeds.app.cli_filters import filters, vacuum
 from feeds.app.cli_serve import serve
 from feeds.app.cli_sources import sources
+from feeds.app.cli_store import store
 from feeds.app.cli_support import (
     CommandFailed,
     FeedsGroup,
@@ -103,6 +104,7 @@ def refresh(
     """
     from feeds.ingest.fetch import Fetcher
     from feeds.run.refresh import refresh as run_refresh
+    from feeds.run.worker import registered, worker_id
 
     config = load_config(config_path)
     unknown = [name for name in only if name not in {s.name for s in config.sources}]
@@ -111,8 +113,10 @@ def refresh(
     names = list(only) or None
     interactive = sys.stderr.isatty() and not as_json
     total = len(names) if names else len(config.sources)
+    worker = worker_id(refresh=True)
     with (
         open_store_for(config, locked=True) as store,
+        registered(config, store, worker, clock=utc_now) as renew,
         Fetcher(config.fetch) as fetcher,
         _progress(interactive, total) as on_source,
         _tracebacks(verbose),
@@ -125,6 +129,8 @@ def refresh(
             names=names,
             force=fetch_all or bool(only),
             on_source=on_source,
+            worker=worker,
+            renew=renew,
         )
         if metrics_file is not None:
             _write_metrics(config, store, metrics_file)
@@ -228,9 +234,14 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
     """
     from feeds.ingest.fetch import Fetcher
     from feeds.run.refresh import publish_all
+    from feeds.run.worker import publisher, worker_id
 
     config = load_config(config_path)
-    with open_store_for(config, locked=True) as store, Fetcher(config.fetch) as fetcher:
+    with (
+        open_store_for(config, locked=True) as store,
+        publisher(store, worker_id(), config.lock_timeout, clock=utc_now),
+        Fetcher(config.fetch) as fetcher,
+    ):
         outputs = publish_all(config, store, poster=fetcher, now=utc_now(), force=True)
     if as_json:
         click.echo(json.dumps(report_json((), outputs)["outputs"], indent=2))
@@ -294,13 +305,15 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
     """
     from feeds.app.provenance import drop as run_drop
     from feeds.run.refresh import publish_all
+    from feeds.run.worker import publisher, worker_id
 
     config = load_config(config_path)
     with open_store_for(config, locked=True) as store:
         dropped = run_drop(store, query, utc_now())
         if dropped is None:
             raise FeedsError(f"no stored entry matches {query!r}")
-        outputs = publish_all(config, store)
+        with publisher(store, worker_id(), config.lock_timeout, clock=utc_now):
+            outputs = publish_all(config, store)
     if as_json:
         click.echo(json.dumps(drop_json(dropped, outputs), indent=2, ensure_ascii=False))
     else:
@@ -340,7 +353,7 @@ def check(config_path: Path | None) -> None:
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
     _note_missing_urls(config, True)
-    failed = False
+    failed = not _check_store(config)
     for found in check_outputs(config):
         failed = failed or not found.ok
         where = f"output {found.output}: {found.path}"
@@ -354,6 +367,24 @@ def check(config_path: Path | None) -> None:
             click.echo(f"{where}: valid {found.label}")
     if failed:
         raise CommandFailed
+
+
+def _check_store(config: Config) -> bool:
+    """Report whether a PostgreSQL store can be reached and used (a SQLite file is
+    opened by the commands that need it)."""
+    if config.store_url is None:
+        return True
+    from feeds.store.postgres.connection import shown_url
+
+    where = f"store {shown_url(config.store_url)}"
+    try:
+        with open_store_for(config, locked=False) as store:
+            count = len(store.sources())
+    except FeedsError as exc:
+        click.echo(f"{where}: cannot be used: {exc}", err=True)
+        return False
+    click.echo(f"{where}: ok (PostgreSQL, {count} sources)")
+    return True
 
 
 @cli.command()
@@ -447,6 +478,7 @@ def _warn_pings(output: OutputReport) -> None:
 cli.add_command(serve)
 cli.add_command(sources)
 cli.add_command(filters)
+store.add_command(vacuum)
 cli.add_command(store)
 
 

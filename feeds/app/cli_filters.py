@@ -133,24 +133,14 @@ def _print(rows: list[dict[str, Any]], as_json: bool) -> None:
     click.echo(f"{blocked} blocked, {len(rows) - blocked} kept of {len(rows)} stored stories")
 
 
-@click.group()
-def store() -> None:
-    """Look after the store: give the space of deleted bodies back.
-
-    \b
-    Example:
-      feeds store vacuum
-    """
-
-
-@store.command()
+@click.command()
 @config_option
 def vacuum(config_path: Path | None) -> None:
     """Give the space of deleted bodies back to the file system (SQLite VACUUM).
 
     Retention ([store] keep, max_entries_per_source) deletes old bodies on every
-    refresh; the file keeps its size until it is vacuumed. Takes the refresh lock
-    (a running daemon holds it: stop it, or run this from its schedule's quiet time).
+    refresh; the file keeps its size until it is vacuumed (on PostgreSQL, VACUUM FULL
+    of the store's tables). Takes the refresh lock.
 
     \b
     Example:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from feeds.app.cli_support import config_option, load_config, open_store_for
+from feeds.app.cli_support import config_option, load_config, open_store_for, utc_now
 from feeds.core.limits import printable
 
 
@@ -36,7 +36,7 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
 
     config = load_config(config_path)
     with open_store_for(config, locked=False) as store:
-        rows = source_rows(config, store)
+        rows = source_rows(config, store, utc_now())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

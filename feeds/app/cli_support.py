@@ -76,12 +76,14 @@ def open_store_for(config: Config, *, locked: bool) -> Iterator[Storage]:
     from feeds.store import open_store
     from feeds.store.lock import refresh_lock
 
-    if locked:
+    # A PostgreSQL store is shared by several processes and machines: no lock file beside
+    # a local path keeps them apart; claiming sources does (SourceRegistry.claim_due).
+    if locked and config.store_url is None:
         with (
             refresh_lock(config.store_path, config.lock_timeout),
             open_store(config.store_path) as store,
         ):
             yield store
     else:
-        with open_store(config.store_path) as store:
+        with open_store(config.store_location) as store:
             yield store

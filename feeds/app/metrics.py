@@ -153,7 +153,7 @@ def routes(
     from feeds.store import open_store
 
     def opened() -> Storage:
-        return open_store(config.store_path)
+        return open_store(config.store_location)
 
     def scrape() -> tuple[int, str, bytes]:
         try:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from feeds.config import Config
 from feeds.core.schedule import next_due
 from feeds.store.protocol import Storage
+from feeds.store.values import ExpiredLease
 
 __all__ = ["source_rows", "table_lines"]
+
+#: ``feeds sources`` notes a source's lease that expired this long ago at most.
+EXPIRED_SHOWN = timedelta(days=7)
 
 _HEADER = ("NAME", "STATUS", "ENTRIES", "LAST FETCH", "URL / LAST ERROR")
 
 
-def source_rows(config: Config, store: Storage) -> list[dict[str, Any]]:
+def source_rows(config: Config, store: Storage, now: datetime) -> list[dict[str, Any]]:
     """One row per configured source, in config order (what ``--json`` prints).
 
     The store first learns the configured sources (a source added to the config since the
@@ -22,6 +26,7 @@ def source_rows(config: Config, store: Storage) -> list[dict[str, Any]]:
     """
     store.sync_sources([(s.name, s.url) for s in config.sources])
     states = {s.name: s for s in store.sources()}
+    expired = {e.source: e for e in store.expired_leases(now, now - EXPIRED_SHOWN)}
     rows = []
     for source in config.sources:
         state = states[source.name]
@@ -43,9 +48,17 @@ def source_rows(config: Config, store: Storage) -> list[dict[str, Any]]:
                 "full_text_note": state.full_text_note,
                 "guid_fallback": state.guid_fallback,
                 "http": source.http.describe(),
+                "expired_lease": _expired(expired.get(source.name)),
             }
         )
     return rows
+
+
+def _expired(lease: ExpiredLease | None) -> dict[str, Any] | None:
+    """A lease on the source that ran out before its worker saved it (the worker died)."""
+    if lease is None:
+        return None
+    return {"worker": lease.worker, "until": lease.until.isoformat(), "recorded": _iso(lease.at)}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -88,6 +101,11 @@ def _notes(row: dict[str, Any], http_notes: list[str]) -> list[str]:
         notes.append(str(row["full_text_note"]))
     if row["last_error"]:
         notes.append(f"error ({row['error_count']}x): {row['last_error']}")
+    if row["expired_lease"]:
+        lease = row["expired_lease"]
+        notes.append(
+            f"lease expired: worker {lease['worker']} did not save it by {lease['until'][:19]}"
+        )
     if row["guid_fallback"]:
         notes.append(
             f"GUIDs not trusted ({row['guid_fallback']}): entries keyed by post id, link or content"

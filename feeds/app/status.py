@@ -1,4 +1,5 @@
-"""``feeds status``: the daemon's heartbeat and every source's schedule, for people and monitors.
+"""``feeds status``: the daemon's heartbeat, the workers sharing the store, expired leases
+and every source's schedule, for people and monitors.
 
 :func:`gather` builds a JSON-ready dict (the ``--json`` output, a stable
 contract for monitoring); :func:`render` turns it into a table. Reading only:
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 from feeds.config import Config
 from feeds.core import schedule
 from feeds.run.adaptive import with_adaptive_intervals
+from feeds.run.worker import claim_limit, lease_for
 from feeds.store.protocol import PostingHistory, StatusReader
 from feeds.types import DaemonInfo, SourceState
 
@@ -32,6 +34,28 @@ def daemon_running(info: DaemonInfo | None) -> bool:
     except PermissionError:
         return True  # alive, owned by another user
     return True
+
+
+#: ``feeds status`` lists the leases that expired this long ago at most.
+EXPIRED_SHOWN = timedelta(days=1)
+
+
+def workers(config: Config, store: StatusReader, now: datetime) -> list[dict[str, Any]]:
+    """The registered workers; ``live`` when heard from within three heartbeats (or one
+    lease, if longer: a long claim renews the lease meanwhile)."""
+    patience = max(3 * config.daemon.heartbeat, lease_for(config, claim_limit(config)))
+    return [
+        {
+            "id": w.id,
+            "live": now - w.heartbeat <= patience,
+            "started": _iso(w.started),
+            "heartbeat": _iso(w.heartbeat),
+            "seconds_since_heartbeat": int((now - w.heartbeat).total_seconds()),
+            "sources_leased": w.leased,
+            "last_activity": _iso(w.last_activity),
+        }
+        for w in store.workers()
+    ]
 
 
 class StatusStore(StatusReader, PostingHistory, Protocol):
@@ -68,6 +92,16 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
         )
     return {
         "now": _iso(now),
+        "workers": workers(config, store, now),
+        "expired_leases": [
+            {
+                "source": lease.source,
+                "worker": lease.worker,
+                "until": _iso(lease.until),
+                "recorded": _iso(lease.at),
+            }
+            for lease in store.expired_leases(now, now - EXPIRED_SHOWN)
+        ],
         "daemon": None
         if info is None
         else {
@@ -97,6 +131,7 @@ def render(report: dict[str, Any]) -> str:
     else:
         stopped = daemon["stopped"] or daemon["last_activity"]
         lines.append(f"daemon: not running (last seen {stopped[:19]}, pid {daemon['pid']})")
+    lines += _render_workers(report)
     rows = [("NAME", "STATE", "HTTP", "LAST FETCH", "NEXT DUE", "ERRORS", "LAST ERROR")]
     for s in report["sources"]:
         if s["retired"]:
@@ -123,6 +158,31 @@ def render(report: dict[str, Any]) -> str:
         lines.append("  ".join([*cells, row[6]]).rstrip())
     lines += [f"{s['name']}: interval: {s['interval_reason']}" for s in report["sources"]]
     return "\n".join(lines)
+
+
+def _render_workers(report: dict[str, Any]) -> list[str]:
+    lines = []
+    live = [w for w in report["workers"] if w["live"]]
+    lines.append(f"workers: {len(live)} live" + (":" if live else ""))
+    for w in report["workers"]:
+        state = "live" if w["live"] else "not heard from"
+        active = (w["last_activity"] or "never")[:19]
+        lines.append(
+            f"  {w['id']}  {state}, heartbeat {w['heartbeat'][:19]} "
+            f"({w['seconds_since_heartbeat']} s ago), {w['sources_leased']} sources leased, "
+            f"last activity {active}"
+        )
+    for lease in report["expired_leases"]:
+        when = (
+            f"counted as an error at {lease['recorded'][:19]}"
+            if lease["recorded"]
+            else "not claimed again yet"
+        )
+        lines.append(
+            f"expired lease: {lease['source']} (worker {lease['worker']}, "
+            f"until {lease['until'][:19]}): {when}"
+        )
+    return lines
 
 
 def interval_reason(config: Config, name: str, state: SourceState) -> str:

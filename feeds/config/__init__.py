@@ -40,6 +40,7 @@ from feeds.config.sections import (
     _fetch_options,
     _full_text_options,
     _schedule_options,
+    _store_url,
     _with_source_http,
 )
 from feeds.config.sources import _sources, resolve_url
@@ -67,6 +68,8 @@ __all__ = [
 ]
 
 ENV_VAR = "FEEDS_CONFIG"
+STORE_URL_VAR = "FEEDS_STORE_URL"
+"""A ``postgresql://`` URL that wins over ``[store]`` (it may hold a password: it is not a file)."""
 
 DEFAULT_PATH = "config.toml"
 
@@ -103,8 +106,9 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     checker.keys(data, "", set(TOP_LEVEL_KEYS))
 
     store = checker.table(data, "store")
-    checker.keys(store, "store", {"path", "lock_timeout", "keep", "max_entries_per_source"})
+    checker.keys(store, "store", {"path", "url", "lock_timeout", "keep", "max_entries_per_source"})
     store_path = base_dir / checker.get(store, "store", "path", str, "state/feeds.db")
+    store_url = _store_url(checker, store, os.environ.get(STORE_URL_VAR))
     lock_timeout = checker.number(store, "store", "lock_timeout", 60.0, minimum=0.0)
     retention = _retention(checker, store)
     filters = _checked_rules(checker, data)
@@ -132,6 +136,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
     fetch = _with_source_http(fetch, sources)
     return Config(
         store_path=store_path,
+        store_url=store_url,
         sources=tuple(sources),
         outputs=tuple(outputs),
         fetch=fetch,

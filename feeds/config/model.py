@@ -150,6 +150,13 @@ class Config:
     filters: RuleSet = field(default_factory=RuleSet)
     #: ``[store] keep`` and ``max_entries_per_source``.
     retention: Retention = field(default_factory=Retention)
+    #: ``[store] url`` or ``$FEEDS_STORE_URL``: a PostgreSQL store instead of ``store_path``.
+    store_url: str | None = None
+
+    @property
+    def store_location(self) -> Path | str:
+        """What :func:`feeds.store.open_store` opens: the PostgreSQL URL, else the file."""
+        return self.store_url or self.store_path
 
     def source(self, name: str) -> SourceConfig:
         return self._sources_by_name[name]

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from feeds.config.checker import _Checker, _kind, _string_list
 from feeds.config.model import SourceConfig
@@ -18,6 +19,8 @@ from feeds.types import (
     FullTextOptions,
     ScheduleOptions,
 )
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOptions:
@@ -47,12 +50,13 @@ def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOp
 
 def _daemon_options(checker: _Checker, table: Mapping[str, Any]) -> DaemonOptions:
     d = DaemonOptions()
-    checker.keys(table, "daemon", {"publish_delay", "heartbeat"})
+    checker.keys(table, "daemon", {"publish_delay", "heartbeat", "save_time"})
     return DaemonOptions(
         publish_delay=checker.duration(
             table, "daemon", "publish_delay", d.publish_delay, minimum=timedelta(0)
         ),
         heartbeat=checker.duration(table, "daemon", "heartbeat", d.heartbeat),
+        save_time=checker.duration(table, "daemon", "save_time", d.save_time),
     )
 
 
@@ -183,3 +187,25 @@ def _full_text_options(checker: _Checker, table: Mapping[str, Any]) -> FullTextO
         max_pages=checker.integer(table, "full_text", "max_pages", defaults.max_pages),
         max_seconds=checker.number(table, "full_text", "max_seconds", defaults.max_seconds),
     )
+
+
+def _store_url(checker: _Checker, store: Mapping[str, Any], env_url: str | None) -> str | None:
+    """``[store] url`` (or ``$FEEDS_STORE_URL``, which wins): a PostgreSQL database instead
+    of the SQLite file at ``path``. The file never holds a password: libpq reads it from
+    ``PGPASSWORD`` or ``~/.pgpass``."""
+    url = checker.get(store, "store", "url", str, "") or None
+    if url is not None:
+        if "path" in store:
+            checker.problem("store.url", "set path (a SQLite file) or url, not both")
+        if not url.startswith(POSTGRES_SCHEMES):
+            checker.problem("store.url", f"{url!r}: must be a postgresql:// URL")
+        elif urlsplit(url).password is not None or "password=" in url:
+            checker.problem(
+                "store.url",
+                "holds a password: leave it out of the file and set PGPASSWORD or ~/.pgpass",
+            )
+    if env_url:
+        if not env_url.startswith(POSTGRES_SCHEMES):
+            checker.problem("FEEDS_STORE_URL", f"{env_url!r}: must be a postgresql:// URL")
+        return env_url
+    return url

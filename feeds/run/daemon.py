@@ -1,18 +1,21 @@
-"""The daemon: fetch each source when it is due, publish after changes, stop cleanly.
+"""The daemon: a worker that fetches each source when it is due, publishes after changes,
+stops cleanly; several daemons on one store share its sources.
 
 Two parts:
 
 - :class:`Daemon`, the logic, with the clock passed in and no APScheduler,
-  signals or threads of its own. ``tick(now)`` fetches every source due at
-  ``now`` (concurrently, under the fetcher's global and per-host caps), saves
-  each all or nothing (see :mod:`feeds.run.refresh`), publishes when the coalescing window has
-  passed, records a heartbeat, and returns when it next needs to run. An output this
+  signals or threads of its own. ``tick(now)`` claims the sources due at ``now`` from the
+  store, a claim (a lease on them and their hosts) at a time until none is left, fetches
+  them (concurrently, under the fetcher's global and per-host caps), saves each all or
+  nothing (see :mod:`feeds.run.refresh`) and releases it with its next due time; then it
+  publishes as the one publisher when the coalescing window has passed, records a
+  heartbeat, and returns when it next needs to run. An output this
   daemon has not published yet (every output after start, a new one after SIGHUP) is
   published at the end of the first tick that sees it, so a fresh install shows its
   feeds as soon as the first round of fetches is done; ``publish_delay`` coalesces the
-  changes after that. A test
+  changes after that (counted from the first change any worker saved). A test
   drives it through a simulated day with a fake clock.
-- :func:`run`, the shell: holds the refresh lock for the daemon's whole life,
+- :func:`run`, the shell: registers the worker, keeps its leases fresh from a thread,
   lets an APScheduler ``BlockingScheduler`` call ``tick`` at the times it
   asks for (one job, ``max_instances=1``, coalescing, a misfire grace time, so
   runs never overlap and a late wake-up runs once), and handles signals:
@@ -20,16 +23,15 @@ Two parts:
   ======== ==================================================================
   SIGTERM  stop taking new work; fetches in flight finish (each is bounded
   SIGINT   by ``[fetch] total_timeout``) and are saved in their own
-           transactions, or dropped unsaved; pending changes are published;
-           exit 0
+           transactions, or dropped unsaved (their leases end: they stay due);
+           pending changes are published; the worker leaves the registry; exit 0
   SIGHUP   reload the config before the next run; a bad config is reported
            and the old one kept (a changed ``[store] path`` needs a restart)
   ======== ==================================================================
 
-Why the lock is held for the daemon's lifetime rather than per run: a cron
-``feeds refresh`` during the daemon would otherwise interleave with it and
-fetch what the daemon is about to fetch. With the lock held, such a run waits
-``[store] lock_timeout`` and exits 75 with a message naming the daemon.
+No lock keeps a second daemon out: the store's leases are what keep two workers (two
+daemons, or a daemon and a cron ``feeds refresh``, which leases what it fetches too) from
+fetching one source, or one host, at once. See docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -54,9 +56,17 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.hooks import deliver_due
 from feeds.run.notify import notify
-from feeds.run.refresh import OutputReport, SourceReport, publish_all, refresh
+from feeds.run.refresh import SIGN_PER_RUN, OutputReport, SourceReport, refresh_claimed
+from feeds.run.worker import (
+    LeaseRenewer,
+    claim_limit,
+    free_hosts_at,
+    lease_for,
+    publish_as,
+    reschedule,
+    worker_id,
+)
 from feeds.store import open_store
-from feeds.store.lock import refresh_lock
 from feeds.store.protocol import Storage
 
 __all__ = ["Daemon", "TickReport", "run"]
@@ -65,6 +75,8 @@ log = logging.getLogger("feeds.daemon")
 
 #: Never wake up sooner than this after a run (a source that stays due must not spin).
 MIN_WAIT = timedelta(seconds=1)
+#: A worker not heard from for this long (or ten heartbeats, if longer) leaves the registry.
+FORGET_WORKERS = timedelta(hours=1)
 #: How late a run may start and still run (a suspended laptop, a busy machine).
 MISFIRE_GRACE_SECONDS = 300
 
@@ -84,27 +96,47 @@ class TickReport:
 
 
 class Daemon:
-    """The daemon's logic: run what is due at ``now``, coalesce publishing, keep a heartbeat.
+    """The daemon's logic: claim what is due at ``now``, publish as the one publisher after
+    the coalescing window, keep a heartbeat.
 
+    A worker among the store's workers (:mod:`feeds.run.worker`): each tick claims due
+    sources in leases until none is left, fetches and saves them, and releases each with
+    its next due time; another daemon on the same store shares the work.
     Not thread-safe: one ``tick`` at a time (the scheduler guarantees it).
     Each tick opens the store afresh, so ticks may run on any thread.
     """
 
-    def __init__(self, config: Config, fetcher: Fetcher, *, pid: int | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        fetcher: Fetcher,
+        *,
+        pid: int | None = None,
+        worker: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.config = config
         self.fetcher = fetcher
         self.pid = os.getpid() if pid is None else pid
+        self.worker = worker or worker_id(self.pid)
+        self._clock = clock  # the real time for a tick's later claims; None: the tick's now
         self._stop = threading.Event()
-        self._dirty_since: datetime | None = None
         self._published: set[str] = set()
+        self._config_changed = True  # sources and their due times are saved at the next tick
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, now: datetime) -> None:
-        """Record in the store that a daemon runs here (the heartbeat starts)."""
-        with open_store(self.config.store_path) as store:
+        """Record in the store that a daemon (a worker) runs here: the heartbeat starts."""
+        with open_store(self.config.store_location) as store:
             store.sync_sources([(s.name, s.url) for s in self.config.sources])
             store.daemon_started(self.pid, socket.gethostname(), now)
+            store.worker_started(self.worker, now)
+            store.forget_workers(now - self._forget_after())
+
+    def _forget_after(self) -> timedelta:
+        """A worker not heard from for this long is dead: it leaves the registry."""
+        return max(10 * self.config.daemon.heartbeat, FORGET_WORKERS)
 
     def request_stop(self) -> None:
         """Take no new work; a tick in progress drops what it has not saved yet."""
@@ -115,66 +147,105 @@ class Daemon:
         return self._stop.is_set()
 
     def finish(self, now: datetime) -> tuple[OutputReport, ...]:
-        """Publish pending changes and record that the daemon stopped."""
-        with open_store(self.config.store_path) as store:
-            outputs = self._publish(store, now) if self._dirty_since is not None else ()
+        """Publish pending changes, leave the registry, record that the daemon stopped."""
+        with open_store(self.config.store_location) as store:
+            outputs: tuple[OutputReport, ...] = ()
+            if store.publish_requested() is not None:
+                outputs = publish_as(self.worker, self.config, store, self.fetcher, now) or ()
+            store.worker_stopped(self.worker, free_hosts_at(self.config, now))
             store.daemon_stopped(now)
         return outputs
 
     def reload(self, config: Config) -> None:
         """Use a new config from the next tick on (the store path must not change)."""
-        if config.store_path != self.config.store_path:
+        if config.store_location != self.config.store_location:
             raise ConfigError(
                 [f"store.path: changing it ({config.store_path}) needs a restart of the daemon"],
                 str(config.path) if config.path else None,
             )
         self.config = config
+        self._config_changed = True
 
     # -- one run ---------------------------------------------------------------------------
 
     def tick(self, now: datetime) -> TickReport:
         """Fetch the sources due at ``now``, publish if the window passed, say when to run next."""
         config = self.config
-        with open_store(config.store_path) as store:
-            report = refresh(
-                config,
-                store,
-                self.fetcher,
-                now=now,
-                publish=False,
-                should_stop=self._stop.is_set,
-            )
-            if report.changed and self._dirty_since is None:
-                self._dirty_since = now
-            outputs: tuple[OutputReport, ...] = ()
-            publish_at = self._publish_at()
-            due = publish_at is not None and now >= publish_at
-            if (due or self._unpublished()) and not self.stopping:
-                outputs = self._publish(store, now)
+        with open_store(config.store_location) as store:
+            store.worker_beat(self.worker, now)
+            if self._config_changed:
+                store.sync_sources([(s.name, s.url) for s in config.sources])
+                reschedule(config, store, now)
+                self._config_changed = False
+            with store.transaction():
+                store.sign_unsigned(SIGN_PER_RUN)
+            sources = self._work(store, now)
+            if any(s.changed for s in sources):
+                store.request_publish(now)
+            outputs = self._publish(store, now)
             deliver_due(config, store, self.fetcher, now)  # hooks: after publishing
             store.daemon_beat(now)
             next_run = self._next_run(store, now)
-        return TickReport(now=now, sources=report.sources, outputs=outputs, next_run=next_run)
+        return TickReport(now=now, sources=sources, outputs=outputs, next_run=next_run)
 
-    def _publish_at(self) -> datetime | None:
-        if self._dirty_since is None:
-            return None
-        return self._dirty_since + self.config.daemon.publish_delay
+    def _work(self, store: Storage, now: datetime) -> tuple[SourceReport, ...]:
+        """Claim due sources and save them, a claim at a time, until none is due."""
+        config = self.config
+        limit = claim_limit(config)
+        lease = lease_for(config, limit)
+        reports: list[SourceReport] = []
+        seen: set[str] = set()
+        at = now
+        while not self.stopping:
+            claimed = store.claim_due(
+                at, limit, lease, worker=self.worker, per_host=config.fetch.max_per_host
+            )
+            if not claimed or seen.issuperset(s.name for s in claimed):
+                store.release_claims(self.worker, free_hosts_at(config, at))
+                break
+            seen.update(s.name for s in claimed)
+            try:
+                report = refresh_claimed(
+                    config,
+                    store,
+                    self.fetcher,
+                    claimed,
+                    now=at,
+                    worker=self.worker,
+                    should_stop=self._stop.is_set,
+                )
+            finally:
+                at = self._clock() if self._clock is not None else at
+                store.release_claims(self.worker, free_hosts_at(config, at))
+            reports.extend(report.sources)
+        return tuple(reports)
+
+    def _publish(self, store: Storage, now: datetime) -> tuple[OutputReport, ...]:
+        """Publish as the one publisher when the window has passed since the first change
+        waiting (or this daemon has not published an output yet)."""
+        if self.stopping:
+            return ()
+        publish_at = self._publish_at(store)
+        if not (publish_at is not None and now >= publish_at) and not self._unpublished():
+            return ()
+        outputs = publish_as(self.worker, self.config, store, self.fetcher, now)
+        if outputs is None:  # another worker publishes now; it or the next one does ours
+            return ()
+        self._published.update(o.name for o in outputs if o.error is None)
+        return outputs
+
+    def _publish_at(self, store: Storage) -> datetime | None:
+        since = store.publish_requested()
+        return None if since is None else since + self.config.daemon.publish_delay
 
     def _unpublished(self) -> set[str]:
         """Outputs of the current config that this daemon has not published yet."""
         return {o.name for o in self.config.outputs} - self._published
 
-    def _publish(self, store: Storage, now: datetime) -> tuple[OutputReport, ...]:
-        self._dirty_since = None
-        outputs = publish_all(self.config, store, poster=self.fetcher, now=now)
-        self._published.update(o.name for o in outputs if o.error is None)
-        return outputs
-
     def _next_run(self, store: Storage, now: datetime) -> datetime:
         config = with_adaptive_intervals(self.config, store, now)
         candidates = [now + config.daemon.heartbeat]
-        publish_at = self._publish_at()
+        publish_at = self._publish_at(store)
         if publish_at is not None:
             candidates.append(publish_at)
         configured = {s.name for s in config.sources}
@@ -201,26 +272,19 @@ def _utc_now() -> datetime:
 def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
     """Run the daemon in the foreground until SIGTERM or SIGINT; return the exit status (0).
 
-    Raises :class:`~feeds.errors.FeedsError` when it cannot start (the lock is
-    held by another feeds process, the store is unusable).
+    Raises :class:`~feeds.errors.FeedsError` when it cannot start (the store is unusable).
     """
     # Imported here: cron's `feeds refresh` and `feeds --help` never pay for APScheduler.
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.interval import IntervalTrigger
 
-    with (
-        refresh_lock(config.store_path, config.lock_timeout, role="daemon"),
-        Fetcher(config.fetch) as first_fetcher,
-    ):
-        daemon = Daemon(config, first_fetcher)
+    worker = worker_id()
+    renewer = _renewer(config, worker, clock)
+    with Fetcher(config.fetch) as first_fetcher:
+        daemon = Daemon(config, first_fetcher, worker=worker, clock=clock)
         daemon.start(clock())
-        log.info(
-            "feeds daemon started (pid %d): %d sources, store %s",
-            daemon.pid,
-            len(config.sources),
-            config.store_path,
-        )
+        log.info("feeds daemon started (worker %s): %d sources", worker, len(config.sources))
         scheduler = BlockingScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -248,7 +312,8 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
             ).start()
 
         notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS={len(config.sources)} sources")
-        _serve(daemon, scheduler, on_hup)
+        with renewer:
+            _serve(daemon, scheduler, on_hup)
         outputs = daemon.finish(clock())
         for output in outputs:
             if output.error:
@@ -257,6 +322,16 @@ def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
             fetcher.close()
     log.info("feeds daemon stopped")
     return 0
+
+
+def _renewer(config: Config, worker: str, clock: Callable[[], datetime]) -> LeaseRenewer:
+    """Keeps the worker's leases and heartbeat fresh through a long tick."""
+    return LeaseRenewer(
+        worker,
+        lease_for(config, claim_limit(config)),
+        clock=clock,
+        open_store=lambda: open_store(config.store_location),
+    )
 
 
 def _ticker(

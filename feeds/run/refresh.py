@@ -36,13 +36,25 @@ from feeds.run.publish_outputs import publish_all
 from feeds.run.reports import OutputReport, RefreshReport, SourceReport
 from feeds.run.save_source import Run, save_or_fail
 from feeds.run.tally import Tally
+from feeds.run.worker import claim_limit, free_hosts_at, lease_for, publish_as, worker_id
 from feeds.store.protocol import Storage
 from feeds.types import FetchRequest, FetchResult, SourceState
 
 if TYPE_CHECKING:
     from feeds.ingest.articles import Budget
 
-__all__ = ["OutputReport", "RefreshReport", "SourceReport", "publish_all", "refresh"]
+__all__ = [
+    "HELD_ELSEWHERE",
+    "OutputReport",
+    "RefreshReport",
+    "SourceReport",
+    "publish_all",
+    "refresh",
+    "refresh_claimed",
+]
+
+#: Why a refresh skips a source that another worker (a daemon) holds.
+HELD_ELSEWHERE = "another worker is fetching it (or its host) now"
 
 #: A refresh commits its saves after this many sources, or once they hold this many entries.
 GROUP_SOURCES = 200
@@ -64,6 +76,8 @@ def refresh(
     on_source: Callable[[SourceReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     budget: Budget | None = None,
+    worker: str | None = None,
+    renew: Callable[[], None] | None = None,
 ) -> RefreshReport:
     """Fetch the chosen sources that are due, save what they carry, apply retention
     (``[store] keep``, ``max_entries_per_source``), publish every output.
@@ -72,10 +86,17 @@ def refresh(
     fetches them whether due or not, but never a retired source and never
     before a server's Retry-After (see :func:`feeds.core.schedule.decide`); the
     others are reported as skipped. ``publish=False`` leaves publishing to the
-    caller (the daemon coalesces it). When ``should_stop()`` turns true, the
+    caller. When ``should_stop()`` turns true, the
     fetches still in hand are dropped unsaved (those sources stay due).
     ``budget`` bounds the article pages of this run (default: ``config.full_text``).
+
+    The run is a worker of the store (``worker``, default a new id): it leases the sources
+    it fetches, so a daemon sharing the store fetches none of them meanwhile, and skips
+    those a daemon holds (or whose host a daemon holds); it publishes as the one publisher
+    (when a daemon publishes at that moment, the daemon publishes this run's changes too).
+    ``renew()`` is called after each source saved (to renew the leases of a long run).
     """
+    worker = worker or worker_id()
     store.sync_sources([(s.name, s.url) for s in config.sources])
     config = with_adaptive_intervals(config, store, now)  # interval = "auto" sources
     with store.transaction():
@@ -83,11 +104,119 @@ def refresh(
     states = _states(config, store, names)
     reports: list[SourceReport] = []
     report = _Reporter(reports, on_source)
-    wanted = _due(config, states, now, force, report)
+    wanted = _claimed(config, store, _due(config, states, now, force, report), now, worker, report)
+    if wanted:  # read again once leased: another worker may have fetched one meanwhile
+        states = _states(config, store, names)
+        wanted = _still_due(config, store, wanted, states, now, force, worker, report)
+    try:
+        _fetch_and_save(
+            config, store, fetcher, wanted, states, now, worker, budget, report, should_stop, renew
+        )
+    finally:
+        store.release_claims(worker, free_hosts_at(config, now))
+    order = {s.name: i for i, s in enumerate(config.sources)}
+    reports.sort(key=lambda r: order[r.name])
+    outputs: tuple[OutputReport, ...] = ()
+    if publish:
+        outputs = publish_as(worker, config, store, fetcher, now) or ()
+        # after publishing: a slow receiver never holds up the files
+        hooks.deliver_due(config, store, fetcher, now)
+    return RefreshReport(sources=tuple(reports), outputs=outputs)
+
+
+def refresh_claimed(
+    config: Config,
+    store: Storage,
+    fetcher: Fetcher,
+    claimed: Sequence[SourceState],
+    *,
+    now: datetime,
+    worker: str,
+    should_stop: Callable[[], bool] | None = None,
+) -> RefreshReport:
+    """Fetch and save the sources ``worker`` claimed (:meth:`WorkQueue.claim_due`); publish
+    nothing. A claimed source that is not due by this config after all (a due time saved
+    under another config), or no longer configured, is released with its due time."""
+    config = with_adaptive_intervals(config, store, now)
+    states = {s.name: s for s in claimed}
+    reports: list[SourceReport] = []
+    wanted = _due(config, states, now, False, reports.append)
+    for skipped in reports:  # not due after all: saved with the time it is due
+        store.release_source(skipped.name, worker, skipped.next_due, now)
+    configured = {s.name for s in config.sources}
+    for name in states.keys() - configured:  # not ours to fetch: look again much later
+        store.release_source(name, worker, now + config.schedule.max_interval, now)
+    _fetch_and_save(
+        config, store, fetcher, wanted, states, now, worker, None, reports.append, should_stop
+    )
+    return RefreshReport(sources=tuple(reports), outputs=())
+
+
+def _claimed(
+    config: Config,
+    store: Storage,
+    wanted: list[SourceConfig],
+    now: datetime,
+    worker: str,
+    report: Callable[[SourceReport], None],
+) -> list[SourceConfig]:
+    """The ``wanted`` sources this run could lease; the others (held by another worker, or
+    on a host another worker holds) are reported as skipped."""
+    lease = lease_for(config, claim_limit(config))  # renewed while the run lasts (registered)
+    leased = set(store.claim_sources([s.name for s in wanted], now, lease, worker=worker))
+    for source in wanted:
+        if source.name not in leased:
+            report(
+                SourceReport(name=source.name, url=source.url, status=None, skipped=HELD_ELSEWHERE)
+            )
+    return [s for s in wanted if s.name in leased]
+
+
+def _still_due(
+    config: Config,
+    store: Storage,
+    wanted: list[SourceConfig],
+    states: dict[str, SourceState],
+    now: datetime,
+    force: bool,
+    worker: str,
+    report: Callable[[SourceReport], None],
+) -> list[SourceConfig]:
+    """The leased ``wanted`` sources still due by their state read after the lease; the
+    others are reported and released with their due time."""
+    skipped: list[SourceReport] = []
+    leased = {s.name: states[s.name] for s in wanted}
+    due = {s.name for s in _due(config, leased, now, force, skipped.append)}
+    for source_report in skipped:
+        store.release_source(source_report.name, worker, source_report.next_due, now)
+        report(source_report)
+    return [s for s in wanted if s.name in due]
+
+
+def _fetch_and_save(
+    config: Config,
+    store: Storage,
+    fetcher: Fetcher,
+    wanted: list[SourceConfig],
+    states: dict[str, SourceState],
+    now: datetime,
+    worker: str,
+    budget: Budget | None,
+    report: Callable[[SourceReport], None],
+    should_stop: Callable[[], bool] | None,
+    renew: Callable[[], None] | None = None,
+) -> None:
+    """Fetch ``wanted`` and save each (in groups), releasing each source with its due time."""
+    reports: list[SourceReport] = []
+
+    def saved(source_report: SourceReport) -> None:
+        reports.append(source_report)
+        report(source_report)
+
     run = Run(config, store, fetcher, budget, batch=config.fetch.max_connections, now=now)
     tally = Tally()
     with ExitStack() as stack:
-        saver = _GroupSaver(run, wanted, states, stack, tally, report)
+        saver = _GroupSaver(run, wanted, states, stack, tally, saved, worker)
         fetches = stream(
             fetcher,
             saver.requests,
@@ -100,16 +229,12 @@ def refresh(
             if should_stop is not None and should_stop():
                 break
             saver.save(i, outcome, ready)
+            if renew is not None:
+                renew()
     tally.sources(reports)
     tally.expired(apply_retention(config, store, now))
     tally.save(store)
     hooks.queue_events(config, store, reports, now)
-    order = {s.name: i for i, s in enumerate(config.sources)}
-    reports.sort(key=lambda r: order[r.name])
-    outputs = publish_all(config, store, poster=fetcher, now=now) if publish else ()
-    if publish:  # after publishing: a slow receiver never holds up the files
-        hooks.deliver_due(config, store, fetcher, now)
-    return RefreshReport(sources=tuple(reports), outputs=outputs)
 
 
 @dataclass
@@ -185,6 +310,7 @@ class _GroupSaver:
         stack: ExitStack,
         tally: Tally,
         report: Callable[[SourceReport], None],
+        worker: str,
     ) -> None:
         self.run, self.wanted, self.states, self.tally, self.report = (
             run,
@@ -193,6 +319,7 @@ class _GroupSaver:
             tally,
             report,
         )
+        self.worker = worker
         self.requests: list[FetchRequest] = [kind_of(s).request(s, states[s.name]) for s in wanted]
         self.group = stack.enter_context(ExitStack())
         self.sources = 0  # in the open group
@@ -225,4 +352,7 @@ class _GroupSaver:
             self.entries += len(ready.cleaned) if ready is not None else 0
         self.tally.fetched(outcome)
         state = self.states[source.name]
-        self.report(save_or_fail(self.run, source, state, self.requests[i], outcome, ready))
+        saved = save_or_fail(self.run, source, state, self.requests[i], outcome, ready)
+        # In the group's transaction when there is one: saved and released together.
+        self.run.store.release_source(source.name, self.worker, saved.next_due, self.run.now)
+        self.report(saved)

@@ -1,7 +1,8 @@
-"""The refresh lock: one process at a time works on a store.
+"""The refresh lock: one ``feeds refresh`` (or ``publish``, ``drop``) at a time on a store.
 
-A slow cron run and the next one (or a cron run and the daemon) must never write
-the same store at once. ``flock`` on a file beside the store is released by the
+A slow cron run and the next one must not both run. Daemons do not take it: they, and
+a refresh beside them, are workers that lease what they fetch in the store
+(:mod:`feeds.run.worker`). ``flock`` on a file beside the store is released by the
 kernel when the holder dies, so a crash never leaves a stale lock behind.
 """
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from feeds.core.dedupe import Keys
 from feeds.types import Enclosure
 
 __all__ = [
     "MATCH_COLUMNS",
+    "ExpiredLease",
     "FetchOutcome",
     "HookEvent",
     "PendingPing",
@@ -19,6 +21,8 @@ __all__ = [
     "StoredCopy",
     "StoryKey",
     "UrlChange",
+    "WorkerInfo",
+    "host_of",
     "media_from_json",
     "media_json",
 ]
@@ -195,3 +199,41 @@ def media_from_json(text: str | None) -> tuple[tuple[Enclosure, ...], str | None
     )
     image = value.get("image")
     return enclosures, image if isinstance(image, str) else None
+
+
+def host_of(url: str) -> str:
+    """The host a source counts against for politeness across workers: its name, and its
+    port when the URL names one (``example.com``, ``127.0.0.1:8080``); "" for a bad URL."""
+    try:
+        parts = urlsplit(url)
+        name, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return ""
+    return f"{name}:{port}" if port is not None else name
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker as the store's registry knows it (``id`` is ``host:pid:random``).
+
+    ``heartbeat``: when it last said it was alive; ``leased``: how many sources it holds
+    now; ``last_activity``: when it last claimed or saved a source (None: not yet).
+    """
+
+    id: str
+    started: datetime
+    heartbeat: datetime
+    leased: int = 0
+    last_activity: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ExpiredLease:
+    """A source whose worker did not save it before its lease ran out (the worker died, or
+    took too long): ``worker`` held it until ``until``; ``at`` is when it was counted as an
+    error on the source, None while no worker has claimed it since."""
+
+    source: str
+    worker: str
+    until: datetime
+    at: datetime | None = None

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from feeds.core import dedupe
 from feeds.errors import StoreError
-from feeds.store.sqlite import counters, hook_queue
+from feeds.store.sqlite import counters, hook_queue, worker_schema
 from feeds.store.sqlite.codec import statements
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "prepare"]
@@ -228,6 +228,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE articles ADD COLUMN image TEXT;
     ALTER TABLE articles ADD COLUMN rules TEXT NOT NULL DEFAULT '[]';
     """,
+    # 14: workers sharing the store: leases on sources and hosts, the registry, the publisher
+    worker_schema.MIGRATION,
 )
 
 
@@ -264,6 +266,10 @@ def prepare(db: sqlite3.Connection, path: Path, existed: bool, unit: Unit) -> No
         db.execute(pragma)
     for number in range(version + 1, len(MIGRATIONS) + 1):
         with unit():
+            # Several processes may open a new store at once (workers): the first one in
+            # migrates, the others find it done once they hold the write lock.
+            if db.execute("PRAGMA user_version").fetchone()[0] >= number:
+                continue
             for statement in statements(MIGRATIONS[number - 1]):
                 db.execute(statement)
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -281,6 +287,9 @@ def check_signature_scheme(db: sqlite3.Connection, unit: Unit) -> None:
     if row is not None and row[0] == dedupe.SIGNATURE_SCHEME:
         return
     with unit():
+        row = db.execute("SELECT value FROM meta WHERE key = 'signature_scheme'").fetchone()
+        if row is not None and row[0] == dedupe.SIGNATURE_SCHEME:
+            return  # another process did it meanwhile
         db.execute("UPDATE entries SET signature = NULL WHERE signature IS NOT NULL")
         db.execute("DELETE FROM lsh")
         db.execute("DELETE FROM signatures")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from feeds.store.sqlite.codec import RowMap, optional_dt, optional_ts, required_dt, ts
 from feeds.store.sqlite.connection import Connection
-from feeds.store.values import FetchOutcome, ScheduleUpdate, UrlChange
+from feeds.store.values import FetchOutcome, ScheduleUpdate, UrlChange, host_of
 from feeds.types import SourceState
 
 _DATES = ("last_fetched", "retry_after", "retired_at")
@@ -34,12 +34,13 @@ class SourceTable(Connection):
         with self.batch():
             for name, url in sources:
                 row = self._db.execute(
-                    "SELECT coalesce(config_url, url) FROM sources WHERE name = ?", (name,)
+                    "SELECT coalesce(config_url, url), url, host FROM sources WHERE name = ?",
+                    (name,),
                 ).fetchone()
                 if row is None:
                     self._db.execute(
-                        "INSERT INTO sources (name, url, config_url) VALUES (?, ?, ?)",
-                        (name, url, url),
+                        "INSERT INTO sources (name, url, config_url, host) VALUES (?, ?, ?, ?)",
+                        (name, url, url, host_of(url)),
                     )
                 elif row[0] != url:
                     self._db.execute(
@@ -47,9 +48,14 @@ class SourceTable(Connection):
                         " last_modified = NULL, body_hash = NULL, feed_url = NULL,"
                         " retry_after = NULL, cache_seconds = NULL, ttl_seconds = NULL,"
                         " retired_at = NULL, retired_reason = NULL, redirect_url = NULL,"
-                        " redirect_count = 0, last_fetched = NULL, error_count = 0"
+                        " redirect_count = 0, last_fetched = NULL, error_count = 0,"
+                        " host = ?, next_due = NULL"
                         " WHERE name = ?",  # a new URL is a new resource, due at once
-                        (url, url, name),
+                        (url, url, host_of(url), name),
+                    )
+                elif row[2] != host_of(row[1]):  # a store from before hosts were kept
+                    self._db.execute(
+                        "UPDATE sources SET host = ? WHERE name = ?", (host_of(row[1]), name)
                     )
 
     def sources(self) -> list[SourceState]:
@@ -66,20 +72,6 @@ class SourceTable(Connection):
         if not states:
             raise KeyError(name)
         return states[0]
-
-    def claim_due(
-        self, now: datetime, limit: int, due_at: Callable[[SourceState], datetime | None]
-    ) -> list[SourceState]:
-        """Up to ``limit`` sources due at ``now``, the longest due first (then by name).
-
-        ``due_at`` is the schedule's answer for a source (None: never, e.g. retired). SQLite
-        simply selects them: the daemon's life-long lock on the store
-        (:func:`feeds.store.lock.refresh_lock`) makes it the only claimer, so a claim needs
-        no lease. A store shared by several workers would mark the claimed rows instead.
-        """
-        due = [(at, s.name, s) for s in self.sources() if (at := due_at(s)) and at <= now]
-        due.sort(key=lambda item: (item[0], item[1]))
-        return [state for _, _, state in due[: max(limit, 0)]]
 
     def record_fetch(self, name: str, outcome: FetchOutcome, now: datetime) -> None:
         """Save a fetch attempt. On error the validators and entries stay as they were."""
@@ -137,8 +129,9 @@ class SourceTable(Connection):
             (name, old[0], new_url, ts(now), MOVED),
         )
         self._db.execute(
-            "UPDATE sources SET url = ?, redirect_url = NULL, redirect_count = 0 WHERE name = ?",
-            (new_url, name),
+            "UPDATE sources SET url = ?, host = ?, redirect_url = NULL, redirect_count = 0"
+            " WHERE name = ?",
+            (new_url, host_of(new_url), name),
         )
 
     def enable(self, name: str) -> bool:
@@ -149,7 +142,8 @@ class SourceTable(Connection):
         with self.batch():
             cursor = self._db.execute(
                 "UPDATE sources SET retired_at = NULL, retired_reason = NULL,"
-                " retry_after = NULL, error_count = 0, last_fetched = NULL WHERE name = ?",
+                " retry_after = NULL, error_count = 0, last_fetched = NULL, next_due = NULL"
+                " WHERE name = ?",
                 (name,),
             )
         return cursor.rowcount > 0

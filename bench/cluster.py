@@ -1,0 +1,196 @@
+"""Several `feeds daemon` workers on one SQLite store: wall, CPU per worker and requests for a
+cold, a warm and an incremental round over N sources on 127.0.0.1; print a table.
+
+    python bench/cluster.py [--sources 1000] [--large] [--workers 1 2 4] [--hosts 50]
+
+Each round makes every source due (``next_due`` and ``last_fetched`` cleared in the store: the
+validators stay), then waits until every
+source was fetched and saved with no lease left. cold: a fresh store, every feed new (10 stories
+each); warm: nothing changed (ETag, 304); incremental: one feed in ten has a new story. The
+workers are real `feeds daemon` processes (heartbeat 1 s, interval 1 d so only the bench makes
+sources due); the server is HTTPTestServer threads in this process, one port per host.
+``--large`` is 10,000 sources. PostgreSQL is not measured here yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from httpserver import HTTPTestServer, RecordedRequest, Reply
+
+TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
+
+
+def story(i: int, n: int) -> str:
+    return (
+        f"<item><title>Story {n} of feed {i}</title>"
+        f"<link>https://news.example.com/{i}/{n}/</link>"
+        f"<guid>https://news.example.com/{i}?p={n}</guid>"
+        f"<description>Feed {i} reports item {n}: shares of company {i * 31 + n} moved "
+        f"after results {n * 7 + i} and a forecast for quarter {n % 4 + 1}.</description>"
+        f"<pubDate>Wed, 04 Mar 2026 {n % 24:02}:{i % 60:02}:00 GMT</pubDate></item>"
+    )
+
+
+class Feeds:
+    """Every source's feed, its version (ETag) and the requests it got."""
+
+    def __init__(self, sources: int) -> None:
+        self.stories = [10] * sources
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def answer(self, i: int) -> Callable[[RecordedRequest], Reply]:
+        def handler(request: RecordedRequest) -> Reply:
+            with self._lock:
+                self.requests += 1
+                count = self.stories[i]
+            etag = f'"{i}-{count}"'
+            if request.headers.get("if-none-match") == etag:
+                return Reply(status=304, headers={"ETag": etag})
+            items = "".join(story(i, n) for n in range(count - 1, max(count - 10, 0) - 1, -1))
+            body = (
+                '<?xml version="1.0"?><rss version="2.0"><channel><title>Feed</title>'
+                f"<link>https://news.example.com/{i}/</link>{items}</channel></rss>"
+            )
+            return Reply(body=body.encode(), headers={"ETag": etag})
+
+        return handler
+
+
+def write_config(folder: Path, urls: list[str]) -> Path:
+    lines = [
+        '[store]\npath = "state/feeds.db"\n',
+        "[fetch]\nmin_host_delay = 0\nmax_connections = 8\n",
+        '[schedule]\ninterval = "1d"\njitter = 0\n',
+        '[daemon]\npublish_delay = "1s"\nheartbeat = "1s"\n',
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+    ]
+    lines += [f'[[sources]]\nname = "s{i:05}"\nurl = "{url}"\n' for i, url in enumerate(urls)]
+    path = folder / "config.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its waited-for children so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / TICKS
+
+
+@dataclass
+class Round:
+    name: str
+    workers: int
+    wall: float
+    cpu: list[float]
+    requests: int
+
+
+def wait_round(db: Path, sources: int, timeout: float) -> None:
+    """Until every source was saved since it was made due (``last_fetched`` set again) and
+    no lease is left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(db, timeout=30) as conn:
+                rows, waiting = conn.execute(
+                    "SELECT count(*), count(*) FILTER"
+                    " (WHERE last_fetched IS NULL OR lease_worker IS NOT NULL) FROM sources"
+                ).fetchone()
+        except sqlite3.OperationalError:  # not created yet
+            rows, waiting = 0, 1
+        if rows == sources and waiting == 0:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"round did not finish in {timeout:g} s")
+
+
+def run(workers: int, sources: int, feeds: Feeds, urls: list[str], timeout: float) -> list[Round]:
+    rounds = []
+    with tempfile.TemporaryDirectory() as folder:
+        config = write_config(Path(folder), urls)
+        db = Path(folder) / "state" / "feeds.db"
+        feeds.stories = [10] * sources
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "feeds", "daemon", "--config", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
+        try:
+            for name in ("cold", "warm", "incremental"):
+                if name == "incremental":
+                    feeds.stories = [c + (i % 10 == 0) for i, c in enumerate(feeds.stories)]
+                before = [cpu_seconds(p.pid) for p in procs]
+                requests = feeds.requests
+                started = time.monotonic()
+                if name != "cold":
+                    with sqlite3.connect(db, timeout=30) as conn:
+                        conn.execute("UPDATE sources SET next_due = NULL, last_fetched = NULL")
+                wait_round(db, sources, timeout)
+                wall = time.monotonic() - started
+                cpu = [cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=True)]
+                rounds.append(Round(name, workers, wall, cpu, feeds.requests - requests))
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(timeout=120)
+    return rounds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=int, default=1000)
+    parser.add_argument("--large", action="store_true", help="10,000 sources")
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args()
+    sources = 10_000 if args.large else args.sources
+    feeds = Feeds(sources)
+    servers = [HTTPTestServer() for _ in range(args.hosts)]
+    for server in servers:
+        server.start()
+    try:
+        urls = []
+        for i in range(sources):
+            server = servers[i % args.hosts]
+            server.route(f"/f{i}", feeds.answer(i))
+            urls.append(server.url(f"/f{i}"))
+        print(f"{sources:,} sources on {args.hosts} hosts (SQLite, WAL)\n")
+        print("| round | workers | wall s | CPU s per worker | CPU s total | requests |")
+        print("|---|---:|---:|---|---:|---:|")
+        for workers in args.workers:
+            for r in run(workers, sources, feeds, urls, args.timeout):
+                per = " / ".join(f"{c:.1f}" for c in r.cpu)
+                print(
+                    f"| {r.name} | {r.workers} | {r.wall:.1f} | {per} | {sum(r.cpu):.1f} "
+                    f"| {r.requests:,} |",
+                    flush=True,
+                )
+    finally:
+        for server in servers:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""``feeds store migrate``: move the store to PostgreSQL, or back to a SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from feeds.app.cli_support import config_option, load_config, open_store_for
+from feeds.errors import FeedsError
+
+
+@click.group()
+def store() -> None:
+    """The store itself: move it to another database, give deleted space back.
+
+    \b
+    Example:
+      feeds store migrate --to postgresql://feeds@db.example/feeds
+    """
+
+
+@store.command()
+@config_option
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL|PATH",
+    help="The new store: postgresql://user@host/db, a SQLite file's path, or sqlite:///path.",
+)
+def migrate(config_path: Path | None, target: str) -> None:
+    """Copy the configured store, everything in it, into a new empty one.
+
+    Sources and their fetch state, entries with their copies, provenance and signatures,
+    tombstones, the article cache, archive pages, pending WebSub pings, counters and hook
+    events. Prints the rows of each table on both sides. Exit 2, writing nothing, when the
+    target is not empty. Then point [store] at the target.
+
+    \b
+    Example:
+      feeds store migrate --to postgresql://feeds@db.example/feeds
+      feeds store migrate --to state/feeds.db
+    """
+    from feeds.store import is_postgres_url, open_store
+    from feeds.store.migrate import migrate as copy_store
+
+    config = load_config(config_path)
+    location: Path | str = (
+        target if is_postgres_url(target) else Path(target.removeprefix("sqlite://"))
+    )
+    with open_store_for(config, locked=True) as source, open_store(location) as new:
+        counts = copy_store(source, new)  # type: ignore[arg-type]
+    width = max(len(c.table) for c in counts)
+    click.echo(f"{'table':<{width}}  {'source':>9}  {'target':>9}")
+    for count in counts:
+        click.echo(f"{count.table:<{width}}  {count.source:>9}  {count.target:>9}")
+    unequal = [c.table for c in counts if c.source != c.target]
+    if unequal:
+        raise FeedsError(f"the counts differ in {', '.join(unequal)}")
+    click.echo(f"copied into {target}: point [store] at it")

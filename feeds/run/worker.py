@@ -1,0 +1,239 @@
+"""A worker: one process that shares a store's sources with others (``feeds daemon``, and
+``feeds refresh`` while it runs).
+
+Each worker has an id, ``host:pid:random``. It claims due sources from the store (the
+sources table is the queue: :class:`~feeds.store.protocol.WorkQueue`), holds them and their
+hosts for a lease, and releases each source with its next due time in the transaction that
+saves its fetch. A lease is long enough for every fetch of a claim in turn, each bounded by
+``[fetch] total_timeout``, plus ``[daemon] save_time``; a worker that dies loses its sources
+to the others once the lease runs out (the store counts it as an error on each). One worker
+at a time publishes (:class:`~feeds.store.protocol.PublisherLock`); the others leave a
+request that the publisher (or the next one) honours.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from feeds.config import Config
+from feeds.core import schedule
+from feeds.errors import FeedsError, LockError
+from feeds.publish import websub
+from feeds.run.adaptive import with_adaptive_intervals
+from feeds.run.publish_outputs import publish_all
+from feeds.run.reports import OutputReport
+from feeds.store.protocol import Storage
+
+__all__ = [
+    "PUBLISH_HOLD",
+    "LeaseRenewer",
+    "Renewal",
+    "claim_limit",
+    "forget_dead_refreshes",
+    "free_hosts_at",
+    "lease_for",
+    "publish_as",
+    "publisher",
+    "registered",
+    "reschedule",
+    "worker_id",
+]
+
+log = logging.getLogger("feeds.worker")
+
+#: How long the publisher lease lasts where the store keeps one (SQLite): should its holder
+#: die while publishing, another worker publishes after this.
+PUBLISH_HOLD = timedelta(minutes=2)
+
+
+#: The random part of a ``feeds refresh`` worker's id starts with this.
+REFRESH = "refresh-"
+
+
+def worker_id(pid: int | None = None, *, refresh: bool = False) -> str:
+    """``host:pid:random``: unique among the workers of a store, and says where to look
+    (``random`` starts with ``refresh-`` for a ``feeds refresh`` run)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{REFRESH if refresh else ''}{secrets.token_hex(3)}"
+
+
+def forget_dead_refreshes(config: Config, store: Storage, worker: str, now: datetime) -> int:
+    """End the leases of other ``feeds refresh`` runs and drop them from the registry: call
+    it holding the refresh lock, which only one refresh at a time holds (the kernel lets it
+    go when its holder dies), so any other refresh in the registry was killed. Without this,
+    a refresh killed by cron or the OOM killer would keep the next ones from its sources
+    until its leases ran out. How many were forgotten."""
+    dead = [w.id for w in store.workers() if REFRESH in w.id and w.id != worker]
+    for other in dead:
+        store.worker_stopped(other, free_hosts_at(config, now))
+    return len(dead)
+
+
+def claim_limit(config: Config) -> int:
+    """How many sources one claim takes: as many as the fetcher runs at once."""
+    return max(config.fetch.max_connections, 1)
+
+
+def lease_for(config: Config, limit: int) -> timedelta:
+    """The lease on a claim of ``limit`` sources: every fetch in turn, each bounded by
+    ``total_timeout`` and spaced by ``min_host_delay``, then ``save_time`` to save them."""
+    per_fetch = config.fetch.total_timeout + config.fetch.min_host_delay
+    return timedelta(seconds=limit * per_fetch) + config.daemon.save_time
+
+
+def free_hosts_at(config: Config, now: datetime) -> datetime:
+    """When the hosts a worker releases at ``now`` may be fetched again by anyone."""
+    return now + timedelta(seconds=config.fetch.min_host_delay)
+
+
+def reschedule(config: Config, store: Storage, now: datetime) -> None:
+    """Save when each configured source is next due by this config (after a start or a
+    reload: intervals may have changed). A source fetched since keeps what it saved."""
+    config = with_adaptive_intervals(config, store, now)
+    configured = {s.name for s in config.sources}
+    store.set_next_due(
+        [
+            (
+                state.name,
+                state.last_fetched,
+                schedule.next_due(state, config.schedule, config.interval(state.name)),
+            )
+            for state in store.sources()
+            if state.name in configured
+        ]
+    )
+
+
+def publish_as(
+    worker: str,
+    config: Config,
+    store: Storage,
+    poster: websub.Poster | None,
+    now: datetime,
+) -> tuple[OutputReport, ...] | None:
+    """Publish every output as the one publisher; None when another worker publishes now
+    (a request is left for it, so the changes are published by it or the next one)."""
+    if not store.try_publisher_lock(worker, now, PUBLISH_HOLD):
+        store.request_publish(now)
+        return None
+    try:
+        since = store.take_publish_request()
+        try:
+            return publish_all(config, store, poster=poster, now=now)
+        except BaseException:
+            if since is not None:
+                store.request_publish(since)
+            raise
+    finally:
+        store.release_publisher_lock(worker)
+
+
+class LeaseRenewer:
+    """A thread that keeps a live worker's leases and heartbeat fresh during a long run.
+
+    Every third of ``lease`` it extends every lease ``worker`` holds to ``clock() + lease``
+    and records a heartbeat, through its own connection to the store. When the process
+    dies, so does the thread, and the leases run out within one ``lease``.
+    """
+
+    def __init__(
+        self,
+        worker: str,
+        lease: timedelta,
+        *,
+        clock: Callable[[], datetime],
+        open_store: Callable[[], Storage],
+    ) -> None:
+        self._worker, self._lease, self._clock, self._open = worker, lease, clock, open_store
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feeds-leases", daemon=True)
+
+    def __enter__(self) -> LeaseRenewer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        every = max(self._lease.total_seconds() / 3, 0.1)
+        while not self._stop.wait(every):
+            try:
+                with self._open() as store:
+                    now = self._clock()
+                    store.renew_leases(self._worker, now + self._lease)
+                    store.worker_beat(self._worker, now)
+            except FeedsError as exc:  # the store is busy or gone: try again next time
+                log.warning("could not renew the leases of %s: %s", self._worker, exc)
+
+
+class Renewal:
+    """Renews a worker's leases and heartbeat when called, at most every third of ``lease``
+    (from the thread that works, so that no other thread runs: ``feeds refresh`` forks its
+    worker processes only then)."""
+
+    def __init__(
+        self, store: Storage, worker: str, lease: timedelta, clock: Callable[[], datetime]
+    ) -> None:
+        self._store, self._worker, self._lease, self._clock = store, worker, lease, clock
+        self._every = lease.total_seconds() / 3
+        self._last = time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self._last < self._every:
+            return
+        self._last = time.monotonic()
+        now = self._clock()
+        self._store.renew_leases(self._worker, now + self._lease)
+        self._store.worker_beat(self._worker, now)
+
+
+@contextmanager
+def registered(
+    config: Config, store: Storage, worker: str, *, clock: Callable[[], datetime]
+) -> Iterator[Renewal]:
+    """``worker`` is in the store's registry for the duration (call what it gives to renew
+    its leases); on the way out its leases end and it leaves the registry. A ``feeds
+    refresh`` worker (holding the refresh lock) first forgets the refreshes that were
+    killed."""
+    store.worker_started(worker, clock())
+    # We hold the refresh lock: another refresh in the registry died. A PostgreSQL store has
+    # no refresh lock (refreshes on other machines may be alive): its leases run out instead.
+    if REFRESH in worker and config.store_url is None:
+        forget_dead_refreshes(config, store, worker, clock())
+    try:
+        yield Renewal(store, worker, lease_for(config, claim_limit(config)), clock)
+    finally:
+        store.worker_stopped(worker, free_hosts_at(config, clock()))
+
+
+@contextmanager
+def publisher(
+    store: Storage,
+    worker: str,
+    timeout: float,
+    *,
+    clock: Callable[[], datetime],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[None]:
+    """Be the one publisher for the duration (``feeds publish``, ``feeds drop``): wait at
+    most ``timeout`` seconds while a worker publishes, then raise :class:`LockError`."""
+    deadline = time.monotonic() + timeout
+    while not store.try_publisher_lock(worker, clock(), PUBLISH_HOLD):
+        if time.monotonic() >= deadline:
+            raise LockError(f"another worker is publishing; gave up after waiting {timeout:g} s")
+        sleep(0.1)
+    try:
+        store.take_publish_request()
+        yield
+    finally:
+        store.release_publisher_lock(worker)

@@ -1,0 +1,82 @@
+"""The article page cache (``articles``) and the daemon's heartbeat (``daemon``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from feeds.store.postgres.codec import RowMap, optional_dt, optional_ts, required_dt, ts
+from feeds.store.postgres.connection import Connection
+from feeds.types import ArticleRecord, DaemonInfo
+
+ARTICLE = RowMap(
+    ArticleRecord,
+    convert={
+        "fetched": required_dt,
+        "published": optional_dt,
+        "updated": optional_dt,
+        "retry": bool,
+    },
+)
+DAEMON = RowMap(
+    DaemonInfo,
+    convert={"started": required_dt, "last_activity": required_dt, "stopped": optional_dt},
+)
+
+_REPLACE_ARTICLE = ", ".join(f"{n} = excluded.{n}" for n in ARTICLE.names if n != "url")
+
+
+class ArticleTable(Connection):
+    """Article pages fetched for full text, by URL (the ``ArticleCache`` role)."""
+
+    def article(self, url: str) -> ArticleRecord | None:
+        """The cached article page at ``url``, if any."""
+        row = self._db.execute(
+            f"SELECT {ARTICLE.select()} FROM articles WHERE url = %s", (url,)
+        ).fetchone()
+        return ARTICLE.load(row) if row is not None else None
+
+    def save_article(self, record: ArticleRecord) -> None:
+        """Insert or replace the cached article page at ``record.url``."""
+        stored = {name: getattr(record, name) for name in ARTICLE.names}
+        stored.update(
+            fetched=ts(record.fetched),
+            published=optional_ts(record.published),
+            updated=optional_ts(record.updated),
+            retry=int(record.retry),
+        )
+        self._db.execute(
+            f"INSERT INTO articles ({ARTICLE.select()})"
+            f" VALUES ({', '.join('%s' for _ in ARTICLE.names)})"
+            f" ON CONFLICT (url) DO UPDATE SET {_REPLACE_ARTICLE}",
+            tuple(stored.values()),
+        )
+
+
+class HeartbeatTable(Connection):
+    """The running daemon's pid, host and last sign of life (the ``Heartbeat`` role)."""
+
+    def daemon_started(self, pid: int, host: str, now: datetime) -> None:
+        with self.batch():
+            self._db.execute(
+                "INSERT INTO daemon (id, pid, host, started, last_activity, stopped)"
+                " VALUES (1, %s, %s, %s, %s, NULL)"
+                " ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,"
+                " started = excluded.started,"
+                " last_activity = excluded.last_activity, stopped = NULL",
+                (pid, host, ts(now), ts(now)),
+            )
+
+    def daemon_beat(self, now: datetime) -> None:
+        with self.batch():
+            self._db.execute("UPDATE daemon SET last_activity = %s WHERE id = 1", (ts(now),))
+
+    def daemon_stopped(self, now: datetime) -> None:
+        with self.batch():
+            self._db.execute(
+                "UPDATE daemon SET last_activity = %s, stopped = %s WHERE id = 1",
+                (ts(now), ts(now)),
+            )
+
+    def daemon_info(self) -> DaemonInfo | None:
+        row = self._db.execute(f"SELECT {DAEMON.select()} FROM daemon WHERE id = 1").fetchone()
+        return DAEMON.load(row) if row is not None else None

@@ -1,0 +1,208 @@
+"""Near-copy candidates: stored copies that share LSH bands, lead keys or a cited link.
+
+Index lookups only: the cost of a lookup does not grow with the store. The same queries as
+the SQLite store's (:mod:`feeds.store.sqlite.candidates`), so the same candidates in the same
+order. Several processes share the store: :meth:`CandidateIndex.presence`, the first lookup of
+a fetch, takes the store's save lock (a transaction-scoped advisory lock) until the commit, so
+two processes saving copies of one story never both find nothing: the second finds the
+first's copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Container, Sequence
+
+from feeds.core import dedupe
+from feeds.core.dedupe import Candidate, Keys
+from feeds.store.postgres.codec import chunks, required_dt
+from feeds.store.postgres.connection import Connection
+from feeds.store.values import MATCH_COLUMNS, Presence
+
+# A band shared by very many copies (a template sentence) says little; only its
+# newest copies are looked at, so the cost of a lookup does not grow with the store.
+LSH_BUCKET_LIMIT = 64
+# At most this many candidates (those sharing the most bands) are verified.
+NEAR_CANDIDATES = 24
+# Copies found by their lead: at most this many, sharing at least LEAD_MIN_BANDS lead keys.
+LEAD_CANDIDATES = 8
+LEAD_MIN_BANDS = 1
+# One band's newest copies (PostgreSQL wants every subquery in FROM named).
+_PART = (
+    "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = %s ORDER BY copy DESC LIMIT %s) AS band"
+)
+
+
+class CandidateIndex(Connection):
+    """What one fetch's entries can meet in the store (part of the ``IngestStore`` role)."""
+
+    def presence(
+        self, source: str, keys: Sequence[Keys], buckets: Collection[int] = ()
+    ) -> Presence:
+        """What one fetch's entries can meet in the store, in a few batched lookups.
+
+        Lets the caller skip the per-entry lookups that would find nothing; it must
+        :meth:`Presence.add` what it saves, so the answer stays true during the fetch.
+        """
+        self._lock_saves()
+        own = False
+        for column, values in (
+            ("key", {k.key for k in keys}),
+            ("post_id", {k.post_id for k in keys if k.post_id}),
+            ("link", {k.link for k in keys if k.link}),
+            ("match_hash", {k.match_hash for k in keys if k.match_hash}),
+        ):
+            if own:
+                break
+            for chunk in chunks(sorted(values)):
+                marks = ",".join("%s" for _ in chunk)
+                row = self._db.execute(
+                    f"SELECT 1 FROM entries WHERE source = %s AND {column} IN ({marks}) LIMIT 1",
+                    (source, *chunk),
+                ).fetchone()
+                if row is not None:
+                    own = True
+                    break
+        found = Presence(own=own)
+        for column in MATCH_COLUMNS:
+            values = {v for k in keys if (v := getattr(k, column))}
+            for chunk in chunks(sorted(values)):
+                marks = ",".join("%s" for _ in chunk)
+                found.values[column].update(
+                    r[0]
+                    for r in self._db.execute(
+                        f"SELECT DISTINCT {column} FROM entries WHERE {column} IN ({marks})", chunk
+                    )
+                )
+        for chunk in chunks(sorted(set(buckets))):
+            marks = ",".join("%s" for _ in chunk)
+            found.buckets.update(
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT DISTINCT bucket FROM lsh WHERE bucket IN ({marks})", chunk
+                )
+            )
+        found.tombstones = (
+            self._db.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
+        )
+        return found
+
+    def near_candidates(
+        self,
+        sig: tuple[int, ...],
+        *,
+        bodies: bool = True,
+        present: Container[int] | None = None,
+        min_resemblance: float = 0.0,
+    ) -> list[Candidate]:
+        """Stored copies sharing an LSH band with ``sig``: index lookups only.
+
+        With ``bodies`` False their ``body_text`` is left empty (see :meth:`body_text`).
+        Each band's bucket is read newest-first and cut at ``LSH_BUCKET_LIMIT``;
+        of the ``NEAR_CANDIDATES`` copies sharing the most bands, those whose
+        :func:`~feeds.core.dedupe.resemblance` to ``sig`` is at least ``min_resemblance``
+        are returned, most bands first. Only their rows are read.
+        ``present``, when given, holds every bucket of ``sig`` that has a copy (as
+        :attr:`Presence.buckets` does): only those are read, the same answer for less.
+        """
+        buckets = dedupe.lsh_buckets(sig)
+        if present is not None:
+            buckets = tuple(b for b in buckets if b in present)
+            if not buckets:
+                return []
+        sql = (
+            "SELECT g.copy, s.signature FROM (SELECT copy, count(*) AS bands FROM ("
+            + " UNION ALL ".join(_PART for _ in buckets)
+            + ") AS banded GROUP BY copy ORDER BY bands DESC, copy DESC LIMIT %s) AS g"
+            " JOIN signatures AS s ON s.copy = g.copy ORDER BY g.bands DESC, g.copy DESC"
+        )
+        params: list[int] = []
+        for bucket in buckets:
+            params += [bucket, LSH_BUCKET_LIMIT]
+        alike = dedupe.Alike(sig)
+        signatures = {
+            copy: stored
+            for copy, blob in self._db.execute(sql, (*params, NEAR_CANDIDATES))
+            if (stored := alike.at_least(blob, min_resemblance)) is not None
+        }
+        if not signatures:
+            return []
+        marks = ",".join("%s" for _ in signatures)
+        text = "body_text" if bodies else "''"
+        rows = {
+            r[0]: r
+            for r in self._db.execute(
+                f"SELECT rowid, entry_id, source, title, published, {text}"
+                f" FROM entries WHERE rowid IN ({marks})",
+                tuple(signatures),
+            )
+        }
+        return [
+            Candidate(r[0], r[1], r[2], r[3], required_dt(r[4]), stored, r[5])
+            for copy, stored in signatures.items()
+            if (r := rows.get(copy)) is not None
+        ]
+
+    def lead_candidates(self, text: str, present: Sequence[int] | None = None) -> list[Candidate]:
+        """Stored copies whose lead shares a key with ``text``'s (see
+        :func:`~feeds.dedupe.lead_buckets`), most keys first, that could be a cut copy of
+        ``text`` or its original (one at most CONTAINED_MAX_LENGTH of the other's length).
+        ``present``, when given, holds the keys that have a copy (as
+        :attr:`Presence.buckets` knows): only those are read."""
+        buckets = tuple(present) if present is not None else dedupe.lead_buckets(text)
+        if not buckets:
+            return []
+        sql = (
+            "SELECT g.copy, s.signature, e.entry_id, e.source, e.title, e.published,"
+            " length(e.body_text) FROM (SELECT copy, count(*) AS bands FROM ("
+            + " UNION ALL ".join(_PART for _ in buckets)
+            + ") AS banded GROUP BY copy HAVING count(*) >= %s"
+            " ORDER BY bands DESC, copy DESC LIMIT %s) AS g"
+            " JOIN signatures AS s ON s.copy = g.copy JOIN entries AS e ON e.rowid = g.copy"
+            " ORDER BY g.bands DESC, g.copy DESC"
+        )
+        params: list[int] = []
+        for bucket in buckets:
+            params += [bucket, LSH_BUCKET_LIMIT]
+        found = []
+        mine = len(text)
+        for copy, blob, entry_id, source, title, published, length in self._db.execute(
+            sql, (*params, LEAD_MIN_BANDS, LEAD_CANDIDATES)
+        ):
+            short, long = sorted((mine, length))
+            if short > dedupe.CONTAINED_MAX_LENGTH * long:
+                continue  # too alike in length to be a cut copy: its signature decides
+            sig = dedupe.decode_signature(blob)
+            if sig is None:
+                continue
+            found.append(
+                Candidate(copy, entry_id, source, title, required_dt(published), sig, "", True)
+            )
+        return found
+
+    def cited_candidates(self, links: Collection[str]) -> list[Candidate]:
+        """Stored signed copies whose canonical link is one of ``links`` (an entry's body links
+        to them)."""
+        if not links:
+            return []
+        marks = ",".join("%s" for _ in links)
+        rows = self._db.execute(
+            "SELECT e.rowid, s.signature, e.entry_id, e.source, e.title, e.published"
+            " FROM entries AS e JOIN signatures AS s ON s.copy = e.rowid"
+            f" WHERE e.link IN ({marks}) ORDER BY e.rowid LIMIT %s",
+            (*links, LEAD_CANDIDATES),
+        )
+        found = []
+        for copy, blob, entry_id, source, title, published in rows:
+            sig = dedupe.decode_signature(blob)
+            if sig is None:
+                continue
+            stamp = required_dt(published)
+            found.append(Candidate(copy, entry_id, source, title, stamp, sig, "", cited=True))
+        return found
+
+    def body_text(self, candidate: Candidate) -> str:
+        """A candidate's body text (read on demand: most candidates never need it)."""
+        row = self._db.execute(
+            "SELECT body_text FROM entries WHERE rowid = %s", (candidate.copy,)
+        ).fetchone()
+        return str(row[0]) if row is not None else ""

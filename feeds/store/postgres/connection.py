@@ -1,0 +1,206 @@
+"""The PostgreSQL connection: opening, units of work (``batch``) and the error boundary.
+
+One connection per store, in autocommit mode outside a batch; a batch is a transaction,
+a nested one a savepoint (psycopg's ``Connection.transaction``). What the server says about
+its environment (unreachable, shut down, out of disk, a deadlock or serialization failure)
+becomes :class:`~feeds.errors.StoreError`, with the URL (its password left out); errors that
+mean a bug in feeds (a constraint violated, a bad statement) keep their type.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from feeds.errors import StoreError
+from feeds.store.postgres import schema
+
+C = TypeVar("C", bound=type)
+
+ENVIRONMENTAL = (psycopg.OperationalError, psycopg.InterfaceError)
+"""The server's errors about itself, the network and the machine, not about statements."""
+
+CONFLICTS = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.TransactionRollback,
+)
+"""The server undid a statement because of another process's (class 40): a unit's error."""
+
+CONNECT_TIMEOUT = 30
+SAVE_LOCK = 0x46454546  # the advisory lock held by a transaction that saves copies
+
+
+class SaveConflict(Exception):
+    """A unit of work undone because it deadlocked with another process's (the caller
+    records it as that unit's error; saving it again later succeeds)."""
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+
+
+def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except CONFLICTS as exc:
+            if self._savepoints:  # the unit's error: its savepoint is undone, the rest goes on
+                raise SaveConflict(f"another process was saving the same stories: {exc}") from exc
+            raise StoreError(f"{self.location}: cannot save: {exc}") from exc
+        except ENVIRONMENTAL as exc:
+            raise StoreError(f"{self.location}: the database cannot be used: {exc}") from exc
+
+    return wrapper
+
+
+def translate_errors(cls: C) -> C:
+    """Wrap every public method of ``cls`` (inherited ones included) in the error boundary."""
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        attribute = inspect.getattr_static(cls, name)
+        if inspect.isfunction(attribute) and not getattr(attribute, "_unit_of_work", False):
+            setattr(cls, name, _translated(attribute))
+    return cls
+
+
+class Connection:
+    """One connection to the store's database. Use :meth:`open`; close it when done."""
+
+    def __init__(self, connection: psycopg.Connection[Any], url: str) -> None:
+        self._db = connection
+        self.url = url
+        self.location = shown_url(url)
+        self._copies_changed = False  # a copy was saved in the open transaction
+        self._savepoints = 0  # nested batches open
+        # Who holds the sources this store claims (see SourceTable.claim_due).
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    @classmethod
+    def open(cls, url: str) -> Self:
+        """Connect to the database at ``url`` and migrate it (the password comes from
+        ``PGPASSWORD`` or ``~/.pgpass``, as libpq reads them)."""
+        try:
+            db = psycopg.connect(
+                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="feeds"
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"{shown_url(url)}: cannot connect: {exc}".strip()) from exc
+        store = cls(db, url)
+        try:
+            schema.prepare(db, store.location, store.batch)
+        except psycopg.Error as exc:
+            db.close()
+            raise StoreError(f"{store.location}: not a usable feeds database: {exc}") from exc
+        except StoreError:
+            db.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def _in_transaction(self) -> bool:
+        return self._db.info.transaction_status != TransactionStatus.IDLE
+
+    @contextmanager
+    def batch(self, *, savepoint: bool = True) -> Iterator[None]:
+        """One atomic unit of work: all of it is saved, or none of it (see the SQLite
+        store's :meth:`~feeds.store.sqlite.connection.Connection.batch`)."""
+        if self._in_transaction:
+            if not savepoint:
+                yield
+                return
+            self._savepoints += 1
+            try:
+                with self._db.transaction():
+                    yield
+            except CONFLICTS as exc:
+                # A deadlock or serialization failure with another process, broken by the
+                # server: this unit is undone alone and is its own error, the rest of the
+                # transaction goes on.
+                raise SaveConflict(f"another process was saving the same stories: {exc}") from exc
+            except ENVIRONMENTAL as exc:
+                raise StoreError(f"{self.location}: cannot save: {exc}") from exc
+            finally:
+                self._savepoints -= 1
+            return
+        try:
+            with self._db.transaction():
+                try:
+                    yield
+                    if self._copies_changed:
+                        self._next_generation()
+                finally:
+                    self._copies_changed = False
+        except ENVIRONMENTAL as exc:
+            raise StoreError(f"{self.location}: cannot save: {exc}") from exc
+
+    batch._unit_of_work = True  # type: ignore[attr-defined]  # it translates its own errors
+
+    transaction = batch
+    """The former name of :meth:`batch`."""
+
+    def _next_generation(self) -> None:
+        self._db.execute(
+            "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'"
+        )
+
+    def _copy_saved(self) -> None:
+        """Note that a copy was saved: the generation moves on when the transaction commits."""
+        if self._in_transaction:
+            self._copies_changed = True
+        else:
+            self._next_generation()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        """The one row ``sql`` reads (there must be one)."""
+        row = self._db.execute(sql, params).fetchone()
+        if row is None:
+            raise LookupError(f"no row: {sql}")
+        return tuple(row)
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``sql`` once per row of parameters, in one round trip (a pipeline)."""
+        if rows:
+            with self._db.cursor() as cursor:
+                cursor.executemany(sql, rows)
+
+    def _lock_saves(self) -> None:
+        """Hold the store's save lock until this transaction ends: one process at a time
+        looks up and saves copies, so two saving copies of one story never both find
+        nothing and both start a story. Outside a transaction nothing is taken.
+
+        One lock, not one per LSH band and key: a cold group commit touches tens of
+        thousands of keys, more locks than PostgreSQL's shared lock table holds
+        (max_locks_per_transaction), and keys taken fetch after fetch deadlock between
+        workers. Fetching, parsing and cleaning still run in every worker at once.
+        """
+        if self._in_transaction:
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (SAVE_LOCK,))

@@ -1,0 +1,308 @@
+"""Copies of stories in ``entries``: found by exact keys, saved, updated, signed, indexed.
+
+A copy's body signature is indexed twice: its LSH bands (``lsh``, with the lead keys of
+its text) and the signature itself (``signatures``), so near copies are found with index
+lookups only (:mod:`feeds.store.postgres.candidates`). As in the SQLite store
+(:mod:`feeds.store.sqlite.copies`), statement for statement.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from datetime import datetime
+
+from feeds.core import dedupe
+from feeds.core.dedupe import Existing, Keys, Match
+from feeds.store.postgres.codec import RowMap, optional_dt, required_dt, signature_blob, ts
+from feeds.store.postgres.connection import Connection
+from feeds.types import Body, CleanEntry
+
+RECENT_BODIES = 100
+"""How many of a source's newest copies lend their cleaned bodies to its next fetch.
+
+A feed lists its newest entries; a changed feed mostly repeats them."""
+
+
+EXISTING = RowMap(
+    Existing,
+    columns={"updates": "update_count", "window_start": "update_window"},
+    convert={"signature": dedupe.decode_signature, "window_start": optional_dt},
+)
+
+_FIND_EXISTING = f"SELECT {EXISTING.select()}, rowid FROM entries"
+
+
+class CopyTable(Connection):
+    """Saving copies and finding them by exact key (part of the ``IngestStore`` role)."""
+
+    def _existing(self, row: tuple[object, ...] | None) -> Existing | None:
+        """A row read with :data:`EXISTING` (and the copy's rowid after it) as an Existing."""
+        return EXISTING.load(row[:-1]) if row is not None else None
+
+    def recent_bodies(self, source: str, limit: int = RECENT_BODIES) -> dict[str, Body]:
+        """The cleaned bodies of ``source``'s ``limit`` newest copies, by their body key.
+
+        A copy's ``body_key`` is :func:`feeds.ingest.normalize.body_key` of what its text was
+        cleaned from, saved with the text (by :meth:`insert_copy` and :meth:`update_copy`),
+        so the text is what cleaning that body gives: the next fetch need not clean it again.
+        """
+        rows = self._db.execute(
+            "SELECT body_key, content_html, body_text, excerpt FROM entries"
+            " WHERE source = %s AND body_key IS NOT NULL ORDER BY rowid DESC LIMIT %s",
+            (source, limit),
+        ).fetchall()
+        return {r[0]: Body(r[1], r[2], r[3]) for r in rows}
+
+    def content_hashes(self, source: str, limit: int = 1000) -> frozenset[str]:
+        """The content hashes of ``source``'s ``limit`` most recently stored copies.
+
+        A hint for work that an unchanged entry can skip; an older copy not listed
+        here only costs that work.
+        """
+        rows = self._db.execute(
+            "SELECT content_hash FROM entries WHERE source = %s ORDER BY rowid DESC LIMIT %s",
+            (source, limit),
+        ).fetchall()
+        return frozenset(str(row[0]) for row in rows)
+
+    def find_existing(self, source: str, key: str) -> Existing | None:
+        row = self._db.execute(
+            f"{_FIND_EXISTING} WHERE source = %s AND key = %s", (source, key)
+        ).fetchone()
+        return self._existing(row)
+
+    def find_copy(self, source: str, keys: Keys, taken: Collection[str] = ()) -> Existing | None:
+        """This source's copy of the entry: by key, else by post id, link or title+body.
+
+        A copy found by another key is re-keyed, so an article re-posted under
+        a new GUID (or once the source's GUIDs are no longer trusted) stays the
+        same entry. Copies whose key is in ``taken`` (the keys of the entries
+        of the same fetch) are never taken over.
+        """
+        found = self.find_existing(source, keys.key)
+        if found is not None:
+            return found
+        for column, value in (
+            ("post_id", keys.post_id),
+            ("link", keys.link),
+            ("match_hash", keys.match_hash),
+        ):
+            if value is None:
+                continue
+            rows = self._db.execute(
+                f"{_FIND_EXISTING} WHERE {column} = %s AND source = %s ORDER BY rowid LIMIT 8",
+                (value, source),
+            ).fetchall()
+            for row in rows:
+                if row[EXISTING.names.index("key")] in taken:
+                    continue
+                self._db.execute(
+                    "UPDATE entries SET key = %s WHERE rowid = %s", (keys.key, row[-1])
+                )
+                return self._existing(row)
+        return None
+
+    def find_match(
+        self, keys: Keys, source: str = "", listed: Collection[str] = ()
+    ) -> Match | None:
+        """The first stored copy that shares an exact key with ``keys`` (in trust order).
+
+        ``source``'s copies whose keys are ``listed`` (the entries of the same fetch) are
+        not found by GUID, post id or link: a source listing two items side by side under
+        one post id (its http and https links) tells two stories.
+        """
+        lookups = (
+            ("guid", keys.guid, "same GUID"),
+            ("post_id", keys.post_id, "same post id"),
+            ("link", keys.link, "same canonical link"),
+            ("match_hash", keys.match_hash, "same title and body"),
+        )
+        for column, value, reason in lookups:
+            if value is None:
+                continue
+            rows = self._db.execute(
+                f"SELECT entry_id, source, key FROM entries WHERE {column} = %s"
+                " ORDER BY first_seen, rowid LIMIT 8",
+                (value,),
+            )
+            for entry_id, found_in, key in rows:
+                if column != "match_hash" and found_in == source and key in listed:
+                    continue
+                return Match(entry_id=entry_id, source=found_in, reason=reason)
+        return None
+
+    def copy_body(self, source: str, key: str) -> str:
+        """The body text of ``source``'s copy under ``key`` ("" when there is none)."""
+        row = self._db.execute(
+            "SELECT body_text FROM entries WHERE source = %s AND key = %s", (source, key)
+        ).fetchone()
+        return str(row[0]) if row is not None else ""
+
+    def retire_key(self, source: str, key: str) -> None:
+        """Give the copy holding ``key`` a key of its own: another story now comes under it.
+
+        The copy keeps its entry id, text and place in the outputs; only the key that the
+        next fetch looks it up by moves to the new story.
+        """
+        self._db.execute(
+            "UPDATE entries SET key = key || '~' || rowid WHERE source = %s AND key = %s",
+            (source, key),
+        )
+
+    def _index(
+        self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None, text: str = ""
+    ) -> None:
+        """Make ``copy`` findable by its signature (``blob``: the signature as stored)
+        and by its lead (:func:`~feeds.dedupe.lead_buckets` of its body ``text``)."""
+        if sig is None:
+            return
+        self._many(
+            "INSERT INTO lsh (bucket, copy) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
+        )
+        self._db.execute(
+            "INSERT INTO signatures (copy, signature) VALUES (%s, %s)"
+            " ON CONFLICT (copy) DO UPDATE SET signature = excluded.signature",
+            (copy, blob or signature_blob(sig)),
+        )
+
+    def _unindex(self, copy: int, sig: tuple[int, ...] | None, text: str = "") -> None:
+        if sig is None:
+            return
+        self._many(
+            "DELETE FROM lsh WHERE bucket = %s AND copy = %s",
+            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
+        )
+        self._db.execute("DELETE FROM signatures WHERE copy = %s", (copy,))
+
+    def insert_copy(
+        self,
+        source: str,
+        keys: Keys,
+        entry: CleanEntry,
+        *,
+        entry_id: str,
+        merged_reason: str | None,
+        now: datetime,
+        signature: tuple[int, ...] | None = None,
+        scores: Mapping[str, float | str] | None = None,
+        body_key: str | None = None,
+    ) -> None:
+        """Save a new copy; its body ``signature`` (computed when not given) makes it findable.
+
+        ``body_key``: see :meth:`recent_bodies`.
+        """
+        if signature is None:
+            signature = dedupe.signature(entry.body_text)
+        published = entry.published or entry.updated or now
+        updated = entry.updated or published
+        blob = signature_blob(signature)
+        columns = {
+            "source": source,
+            "key": keys.key,
+            "entry_id": entry_id,
+            **_copy_text(keys, entry, body_key),
+            "published": ts(published),
+            "updated": ts(updated),
+            "first_seen": ts(now),
+            "merged_reason": merged_reason,
+            "signature": blob,
+            "merge_scores": (
+                json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None
+            ),
+        }
+        row = self._db.execute(
+            f"INSERT INTO entries ({', '.join(columns)})"  # column names are fixed above
+            f" VALUES ({', '.join('%s' for _ in columns)})"
+            " ON CONFLICT (source, key) DO NOTHING RETURNING rowid",  # saved already: once
+            tuple(columns.values()),
+        ).fetchone()
+        if row is not None:
+            self._copy_saved()
+            self._index(int(row[0]), signature, blob, entry.body_text)
+
+    def update_copy(
+        self,
+        source: str,
+        keys: Keys,
+        entry: CleanEntry,
+        *,
+        now: datetime,
+        signature: tuple[int, ...] | None = None,
+        body_key: str | None = None,
+    ) -> None:
+        """Replace a copy's text; ``updated`` moves forward (to ``now`` if the feed's did not).
+
+        Counts the update in the churn cap's 24-hour window and re-indexes the
+        copy's body signature. ``body_key``: see :meth:`recent_bodies`.
+        """
+        row = self._one(
+            "SELECT updated, published, rowid, signature, update_count, update_window, body_text"
+            " FROM entries WHERE source = %s AND key = %s",
+            (source, keys.key),
+        )
+        previous = required_dt(row[0])
+        updated = entry.updated if entry.updated and entry.updated > previous else now
+        updated = max(updated, previous)
+        published = entry.published or required_dt(row[1])
+        count, window = dedupe.churn_window(row[4], optional_dt(row[5]), now)
+        if signature is None:
+            signature = dedupe.signature(entry.body_text)
+        self._unindex(row[2], dedupe.decode_signature(row[3]), row[6])
+        columns = {
+            **_copy_text(keys, entry, body_key),
+            "published": ts(published),
+            "updated": ts(updated),
+            "signature": signature_blob(signature),
+            "update_count": count + 1,
+            "update_window": ts(window),
+        }
+        self._db.execute(
+            f"UPDATE entries SET {', '.join(f'{c} = %s' for c in columns)} WHERE rowid = %s",
+            (*columns.values(), row[2]),
+        )
+        self._copy_saved()
+        self._index(row[2], signature, text=entry.body_text)
+
+    def sign_unsigned(self, limit: int) -> int:
+        """Sign and index up to ``limit`` copies saved before signatures existed, newest first.
+
+        Copies stored by an older feeds have no signature; a refresh signs some
+        each run, so an upgraded store catches up without one long pause.
+        Returns how many were signed.
+        """
+        rows = self._db.execute(
+            "SELECT rowid, body_text FROM entries WHERE signature IS NULL"
+            " ORDER BY first_seen DESC LIMIT %s",
+            (limit,),
+        ).fetchall()
+        for rowid, body_text in rows:
+            sig = dedupe.signature(body_text)
+            self._db.execute(
+                "UPDATE entries SET signature = %s WHERE rowid = %s", (signature_blob(sig), rowid)
+            )
+            self._index(rowid, sig, text=body_text)
+        return len(rows)
+
+
+def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str, object]:
+    """The columns of a copy that come from its keys and its cleaned text.
+
+    ``body_key`` names the cleaning that made the text (None: not one to reuse, e.g. an
+    article page's).
+    """
+    return {
+        "body_key": body_key,
+        "guid": keys.guid,
+        "post_id": keys.post_id,
+        "link": keys.link,
+        "match_hash": keys.match_hash,
+        "content_hash": keys.content_hash,
+        "title": entry.title,
+        "excerpt": entry.excerpt,
+        "content_html": entry.content_html,
+        "body_text": entry.body_text,
+        "author": entry.author,
+        "categories": json.dumps(list(entry.categories), ensure_ascii=False),
+    }

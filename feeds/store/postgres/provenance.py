@@ -1,0 +1,82 @@
+"""Provenance and dropped stories: which copies a story has, and tombstones."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from feeds.store.postgres.codec import RowMap, optional_dt, required_dt, ts
+from feeds.store.postgres.connection import Connection
+from feeds.store.values import StoredCopy
+
+
+def _scores(text: str | None) -> dict[str, object]:
+    return dict(json.loads(text)) if text else {}
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+STORED_COPY = RowMap(
+    StoredCopy,
+    columns={
+        "copy": "rowid",
+        "scores": "merge_scores",
+        "words": "body_text",
+        "updates": "update_count",
+    },
+    convert={
+        "published": required_dt,
+        "updated": required_dt,
+        "first_seen": required_dt,
+        "scores": _scores,
+        "words": _words,
+    },
+)
+
+
+class ProvenanceTables(Connection):
+    """Resolve, drop and explain stories (the ``ProvenanceStore`` role)."""
+
+    def resolve(self, query: str) -> str | None:
+        """The entry id that ``query`` names: an entry id, or any copy's link or GUID."""
+        for sql in (
+            "SELECT entry_id FROM entries WHERE entry_id = %s LIMIT 1",
+            "SELECT entry_id FROM tombstones WHERE entry_id = %s",
+            "SELECT entry_id FROM entries WHERE link = %s ORDER BY rowid LIMIT 1",
+            "SELECT entry_id FROM entries WHERE guid = %s ORDER BY rowid LIMIT 1",
+            "SELECT entry_id FROM entries WHERE key = 'guid:' || %s ORDER BY rowid LIMIT 1",
+        ):
+            row = self._db.execute(sql, (query,)).fetchone()
+            if row is not None:
+                return str(row[0])
+        return None
+
+    def drop(self, entry_id: str, query: str, now: datetime) -> bool:
+        """Tombstone a story: never published again, whichever copy comes back.
+
+        Returns False when it was already dropped.
+        """
+        cursor = self._db.execute(
+            "INSERT INTO tombstones (entry_id, dropped_at, query) VALUES (%s, %s, %s)"
+            " ON CONFLICT (entry_id) DO NOTHING",
+            (entry_id, ts(now), query),
+        )
+        return cursor.rowcount > 0
+
+    def dropped(self, entry_id: str) -> datetime | None:
+        """When the story was dropped, or None."""
+        row = self._db.execute(
+            "SELECT dropped_at FROM tombstones WHERE entry_id = %s", (entry_id,)
+        ).fetchone()
+        return optional_dt(row[0]) if row else None
+
+    def copies(self, entry_id: str) -> list[StoredCopy]:
+        """Every stored copy of a story, in the order they were first seen."""
+        rows = self._db.execute(
+            f"SELECT {STORED_COPY.select()} FROM entries WHERE entry_id = %s"
+            " ORDER BY first_seen, rowid",
+            (entry_id,),
+        ).fetchall()
+        return [STORED_COPY.load(r) for r in rows]

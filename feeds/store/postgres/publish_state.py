@@ -1,0 +1,212 @@
+"""What outputs read: the stories to publish, the generation, archive pages, WebSub pings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from feeds.core import dedupe
+from feeds.core.dedupe import CopyInfo
+from feeds.store.postgres.codec import RowMap, required_dt, ts
+from feeds.store.postgres.connection import Connection
+from feeds.store.values import PendingPing, StoryKey
+from feeds.types import DedupeOptions, StoredEntry
+
+PENDING_PING = RowMap(PendingPing, convert={"since": required_dt})
+
+
+class PublishTables(Connection):
+    """Stories for outputs and what was published (the ``PublishState`` and ``PingQueue``
+    roles)."""
+
+    def generation(self) -> int:
+        """A number that moves on with every change to what an output can show.
+
+        A transaction that saves a copy (:meth:`insert_copy`, :meth:`update_copy`) moves it
+        on when it commits; triggers move it on every other change to ``entries``, every
+        change to ``tombstones`` and to a source's name, URL, title or link (migration 8),
+        whoever makes the change. An output published at this generation, with the same
+        configuration and code, would come out the same (see
+        :func:`feeds.run.refresh.publish_all`).
+        """
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def published_state(self, output: str) -> dict[str, Any] | None:
+        """What :meth:`record_published` saved for ``output``, if anything."""
+        row = self._db.execute(
+            "SELECT value FROM meta WHERE key = %s", (f"published:{output}",)
+        ).fetchone()
+        return dict(json.loads(row[0])) if row is not None else None
+
+    def record_published(self, output: str, state: Mapping[str, Any]) -> None:
+        """Save how ``output`` was last published (JSON-able); call inside a transaction."""
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"published:{output}", json.dumps(state, sort_keys=True)),
+        )
+
+    def entries_for_output(
+        self, sources: Sequence[str], limit: int, options: DedupeOptions | None = None
+    ) -> list[StoredEntry]:
+        """The newest ``limit`` stories carried by ``sources``, one copy per story.
+
+        The published copy of a story is chosen among its copies in ``sources``
+        by :func:`feeds.core.dedupe.choose_copy` (``options``: preferred sources,
+        then the earliest published or the longest body). Dropped stories are
+        left out. Reads newest-first through the ``published`` index and stops
+        once it has ``limit`` stories, so the cost follows the output size, not
+        the store size.
+        """
+        if limit <= 0 or not sources:
+            return []
+        options = options or DedupeOptions()
+        marks = ",".join("%s" for _ in sources)
+        chosen: dict[str, StoredEntry] = {}
+        order: list[str] = []
+        # Read newest-first a page at a time (the planner picks the index), until
+        # ``limit`` stories are found.
+        page = max(limit * 2, 64)
+        offset = 0
+        seen: set[str] = set()
+        while len(order) < limit:
+            rows = self._db.execute(
+                "SELECT entry_id FROM entries"
+                f" WHERE source IN ({marks})"
+                " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
+                " ORDER BY published DESC, entry_id LIMIT %s OFFSET %s",
+                (*sources, page, offset),
+            ).fetchall()
+            offset += page
+            for (entry_id,) in rows:
+                if entry_id not in seen:
+                    seen.add(entry_id)
+                    order.append(entry_id)
+                    chosen[entry_id] = self._story(entry_id, sources, options)
+                if len(order) >= limit:
+                    break
+            if len(rows) < page:
+                break
+        stories = [chosen[i] for i in order]
+        stories.sort(key=lambda e: (e.published, e.id), reverse=True)
+        return stories
+
+    def story_index(self, sources: Sequence[str]) -> list[StoryKey]:
+        """Every story carried by ``sources``, newest first, in the order of
+        :meth:`entries_for_output` (its first ``limit`` items are that method's
+        stories). Reads only ids and dates, no text: what archive paging needs
+        to decide which pages changed before it loads any of them.
+        """
+        if not sources:
+            return []
+        marks = ",".join("%s" for _ in sources)
+        rows = self._db.execute(
+            "SELECT entry_id, max(published) AS p, max(updated) FROM entries"
+            f" WHERE source IN ({marks})"
+            " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
+            " GROUP BY entry_id ORDER BY p DESC, entry_id",
+            tuple(sources),
+        ).fetchall()
+        return [StoryKey(r[0], required_dt(r[1]), required_dt(r[2])) for r in rows]
+
+    def stories(
+        self,
+        entry_ids: Sequence[str],
+        sources: Sequence[str],
+        options: DedupeOptions | None = None,
+    ) -> list[StoredEntry]:
+        """The published copies of the stories ``entry_ids``, in that order."""
+        options = options or DedupeOptions()
+        return [self._story(entry_id, sources, options) for entry_id in entry_ids]
+
+    # -- publishing state --------------------------------------------------------------------
+
+    def archive_signatures(self, output: str) -> dict[int, str]:
+        """Signature of each archive page of ``output`` as last written."""
+        rows = self._db.execute(
+            "SELECT page, signature FROM archive_pages WHERE output = %s", (output,)
+        ).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    def set_archive_signature(self, output: str, page: int, signature: str) -> None:
+        self._db.execute(
+            "INSERT INTO archive_pages (output, page, signature) VALUES (%s, %s, %s)"
+            " ON CONFLICT (output, page) DO UPDATE SET signature = excluded.signature",
+            (output, page, signature),
+        )
+
+    def forget_archive_page(self, output: str, page: int) -> None:
+        self._db.execute(
+            "DELETE FROM archive_pages WHERE output = %s AND page = %s", (output, page)
+        )
+
+    def add_pending_ping(self, hub: str, topic: str, now: datetime) -> None:
+        """Remember that ``hub`` must hear that ``topic`` changed (kept until delivered)."""
+        self._db.execute(
+            "INSERT INTO pending_pings (hub, topic, since) VALUES (%s, %s, %s)"
+            " ON CONFLICT (hub, topic) DO NOTHING",
+            (hub, topic, ts(now)),
+        )
+
+    def pending_pings(self) -> list[PendingPing]:
+        rows = self._db.execute(
+            f"SELECT {PENDING_PING.select()} FROM pending_pings ORDER BY hub, topic"
+        ).fetchall()
+        return [PENDING_PING.load(r) for r in rows]
+
+    def ping_delivered(self, hub: str, topic: str) -> None:
+        self._db.execute("DELETE FROM pending_pings WHERE hub = %s AND topic = %s", (hub, topic))
+
+    def ping_failed(self, hub: str, topic: str, error: str) -> None:
+        self._db.execute(
+            "UPDATE pending_pings SET attempts = attempts + 1, last_error = %s"
+            " WHERE hub = %s AND topic = %s",
+            (error, hub, topic),
+        )
+
+    def _story(self, entry_id: str, sources: Sequence[str], options: DedupeOptions) -> StoredEntry:
+        rows = self._db.execute(
+            "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
+            " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
+            " e.first_seen"
+            " FROM entries e JOIN sources s ON s.name = e.source"
+            " WHERE e.entry_id = %s ORDER BY e.first_seen, e.rowid",
+            (entry_id,),
+        ).fetchall()
+        wanted = set(sources)
+        mine = [r for r in rows if r[0] in wanted]
+        index, _why = dedupe.choose_copy(
+            [
+                CopyInfo(
+                    source=r[0],
+                    published=required_dt(r[9]),
+                    first_seen=required_dt(r[13]),
+                    words=len(r[8].split()),
+                    order=i,
+                )
+                for i, r in enumerate(mine)
+            ],
+            options,
+        )
+        best = mine[index]
+        others = tuple(dict.fromkeys(r[0] for r in rows if r[0] != best[0]))
+        return StoredEntry(
+            id=entry_id,
+            source=best[0],
+            source_title=best[1] or best[0],
+            source_url=best[2],
+            source_link=best[3],
+            title=best[4],
+            link=best[5],
+            excerpt=best[6],
+            content_html=best[7],
+            body_text=best[8],
+            published=required_dt(best[9]),
+            updated=required_dt(best[10]),
+            author=best[11],
+            categories=tuple(json.loads(best[12])),
+            also_in=others,
+        )

@@ -1,0 +1,302 @@
+"""Workers sharing one store: the sources table as their queue, host leases, the worker
+registry and the publisher lease (the ``WorkQueue``, ``WorkerRegistry`` and
+``PublisherLock`` roles).
+
+A claim is one ``BEGIN IMMEDIATE`` transaction (SQLite lets one writer in at a time, so two
+claims never interleave): leases that ran out are recorded as errors on their sources, then
+one ``UPDATE … WHERE name IN (SELECT … LIMIT n) RETURNING`` leases the due sources whose
+host no other worker holds, and the claimer takes those hosts. Several processes on one
+machine share a store this way (WAL mode); PostgreSQL does the same with
+``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from feeds.store.sqlite.codec import RowMap, optional_dt, optional_ts, required_dt, ts
+from feeds.store.sqlite.connection import Connection
+from feeds.store.sqlite.sources import SOURCE_STATE
+from feeds.store.values import ExpiredLease, WorkerInfo
+from feeds.types import SourceState
+
+__all__ = ["WorkerTables"]
+
+WORKER = RowMap(
+    WorkerInfo,
+    columns={
+        "leased": "(SELECT count(*) FROM sources WHERE sources.lease_worker = workers.id)",
+    },
+    convert={"started": required_dt, "heartbeat": required_dt, "last_activity": optional_dt},
+)
+
+_REAP = """
+UPDATE sources SET
+    error_count = error_count + 1,
+    last_error = 'lease expired: worker ' || lease_worker || ' did not save it by '
+        || lease_until,
+    expired_leases = expired_leases + 1,
+    expired_worker = lease_worker, expired_until = lease_until, expired_at = :now,
+    lease_worker = NULL, lease_until = NULL
+WHERE lease_until IS NOT NULL AND lease_until <= :now
+"""
+
+_CLAIM = """
+UPDATE sources SET lease_worker = :worker, lease_until = :until
+WHERE name IN (
+    SELECT name FROM (
+        SELECT s.name, s.host, coalesce(s.next_due, '') AS due,
+            row_number() OVER (PARTITION BY s.host ORDER BY s.next_due, s.name) AS nth,
+            min(coalesce(s.next_due, '')) OVER (PARTITION BY s.host) AS host_due
+        FROM sources s LEFT JOIN host_leases h ON h.host = s.host
+        WHERE coalesce(s.next_due, '') <= :now AND s.lease_worker IS NULL
+            AND s.retired_at IS NULL AND coalesce(s.retry_after, '') <= :now
+            AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker)
+    )
+    WHERE nth <= :per_host OR :per_host <= 0
+    -- Host by host (the host of the longest due source first): a claim holds as few hosts
+    -- as it can, and leaves the others to other workers. No host: by due time alone.
+    ORDER BY CASE WHEN host = '' THEN due ELSE host_due END,
+        CASE WHEN host = '' THEN '' ELSE host END, due, name
+    LIMIT :limit
+)
+RETURNING name
+"""
+
+_TAKE_HOSTS = """
+INSERT INTO host_leases (host, worker, until, in_flight)
+    SELECT host, :worker, :until, count(*) FROM sources
+    WHERE lease_worker = :worker AND host != '' GROUP BY host
+ON CONFLICT (host) DO UPDATE SET
+    worker = excluded.worker, until = excluded.until, in_flight = excluded.in_flight
+"""
+
+
+class WorkerTables(Connection):
+    """Claims and leases of sources and hosts, the worker registry, the publisher lease."""
+
+    # -- the queue -------------------------------------------------------------------------
+
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        *,
+        worker: str,
+        per_host: int = 0,
+    ) -> list[SourceState]:
+        """Lease up to ``limit`` due sources to ``worker`` until ``now + lease``: host by host,
+        the host of the longest due source first, at most ``per_host`` of one host (0: any
+        number); see the module."""
+        if limit <= 0:
+            return []
+        until = ts(now + lease)
+        params = {"now": ts(now), "worker": worker, "until": until}
+        with self.batch():
+            self._db.execute(_REAP, params)
+            names = self._db.execute(
+                _CLAIM, {**params, "limit": limit, "per_host": per_host}
+            ).fetchall()
+            if not names:
+                return []
+            self._db.execute(_TAKE_HOSTS, params)
+            self._touch(worker, now)
+            return self._leased(worker, until)
+
+    def claim_sources(
+        self, names: Sequence[str], now: datetime, lease: timedelta, *, worker: str
+    ) -> list[str]:
+        """Lease the named sources to ``worker``, due or not, except those another worker
+        holds or whose host another worker holds; the names leased."""
+        until = ts(now + lease)
+        params = {"now": ts(now), "worker": worker, "until": until}
+        claimed: list[str] = []
+        with self.batch():
+            self._db.execute(_REAP, params)
+            for name in names:
+                row = self._db.execute(
+                    "UPDATE sources SET lease_worker = :worker, lease_until = :until"
+                    " WHERE name = :name AND (lease_worker IS NULL OR lease_worker = :worker)"
+                    " AND (host = '' OR NOT EXISTS (SELECT 1 FROM host_leases h"
+                    "   WHERE h.host = sources.host AND h.worker != :worker AND h.until > :now))"
+                    " RETURNING name",
+                    {**params, "name": name},
+                ).fetchone()
+                if row is not None:
+                    claimed.append(row[0])
+            if claimed:
+                self._db.execute(_TAKE_HOSTS, params)
+                self._touch(worker, now)
+        return claimed
+
+    def _leased(self, worker: str, until: str) -> list[SourceState]:
+        rows = self._db.execute(
+            f"SELECT {SOURCE_STATE.select()} FROM sources"
+            " WHERE lease_worker = ? AND lease_until = ? ORDER BY coalesce(next_due, ''), name",
+            (worker, until),
+        ).fetchall()
+        return [SOURCE_STATE.load(r) for r in rows]
+
+    def release_source(
+        self, name: str, worker: str, next_due: datetime | None, now: datetime
+    ) -> bool:
+        """End ``worker``'s lease on ``name`` and save when it is next due (None: never,
+        for a retired source). False, and nothing changed, when ``worker`` does not hold it
+        (its lease ran out and another worker claimed it)."""
+        with self.batch():
+            row = self._db.execute(
+                "UPDATE sources SET next_due = ?, lease_worker = NULL, lease_until = NULL"
+                " WHERE name = ? AND lease_worker = ? RETURNING host",
+                (optional_ts(next_due), name, worker),
+            ).fetchone()
+            if row is None:
+                return False
+            self._db.execute(
+                "UPDATE host_leases SET in_flight = max(in_flight - 1, 0)"
+                " WHERE host = ? AND worker = ?",
+                (row[0], worker),
+            )
+            self._touch(worker, now)
+        return True
+
+    def renew_leases(self, worker: str, until: datetime) -> int:
+        """Extend every lease ``worker`` holds (sources and hosts) to ``until``."""
+        with self.batch():
+            cursor = self._db.execute(
+                "UPDATE sources SET lease_until = ? WHERE lease_worker = ?", (ts(until), worker)
+            )
+            self._db.execute(
+                "UPDATE host_leases SET until = ? WHERE worker = ?", (ts(until), worker)
+            )
+        return cursor.rowcount
+
+    def release_claims(self, worker: str, free_at: datetime) -> None:
+        """End every lease ``worker`` holds: its sources stay as due as they were, its hosts
+        are free for any worker from ``free_at`` (the last request plus ``min_host_delay``)."""
+        with self.batch():
+            self._db.execute(
+                "UPDATE sources SET lease_worker = NULL, lease_until = NULL WHERE lease_worker = ?",
+                (worker,),
+            )
+            self._db.execute(
+                "UPDATE host_leases SET until = ?, in_flight = 0, worker = '' WHERE worker = ?",
+                (ts(free_at), worker),
+            )
+
+    def set_next_due(self, dues: Sequence[tuple[str, datetime | None, datetime | None]]) -> None:
+        """Save ``(name, last_fetched, next_due)``: when each source is next due, computed
+        from its state fetched at ``last_fetched``. A source leased now, or fetched again
+        since, keeps what its fetch saved."""
+        with self.batch():
+            self._db.executemany(
+                "UPDATE sources SET next_due = ? WHERE name = ? AND lease_worker IS NULL"
+                " AND last_fetched IS ? AND next_due IS NOT ?",
+                [
+                    (optional_ts(due), name, optional_ts(fetched), optional_ts(due))
+                    for name, fetched, due in dues
+                ],
+            )
+
+    def expired_leases(self, now: datetime, since: datetime) -> list[ExpiredLease]:
+        """Leases that ran out before their worker saved the source: those still unclaimed
+        (``at`` None) and those recorded as errors since ``since``."""
+        rows = self._db.execute(
+            "SELECT name, lease_worker, lease_until, NULL FROM sources"
+            " WHERE lease_until IS NOT NULL AND lease_until <= :now"
+            " UNION ALL SELECT name, expired_worker, expired_until, expired_at FROM sources"
+            " WHERE expired_at IS NOT NULL AND expired_at >= :since ORDER BY 1, 4",
+            {"now": ts(now), "since": ts(since)},
+        ).fetchall()
+        return [
+            ExpiredLease(source=r[0], worker=r[1], until=required_dt(r[2]), at=optional_dt(r[3]))
+            for r in rows
+        ]
+
+    # -- the registry ----------------------------------------------------------------------
+
+    def worker_started(self, worker: str, now: datetime) -> None:
+        """Register ``worker`` (``host:pid:random``) as alive at ``now``."""
+        with self.batch():
+            self._db.execute(
+                "INSERT OR REPLACE INTO workers (id, started, heartbeat, last_activity)"
+                " VALUES (?, ?, ?, NULL)",
+                (worker, ts(now), ts(now)),
+            )
+
+    def worker_beat(self, worker: str, now: datetime) -> None:
+        """``worker`` is alive at ``now`` (registered again if its row was removed)."""
+        with self.batch():
+            self._db.execute(
+                "INSERT INTO workers (id, started, heartbeat) VALUES (?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat",
+                (worker, ts(now), ts(now)),
+            )
+
+    def worker_stopped(self, worker: str, free_at: datetime) -> None:
+        """``worker`` exits cleanly: its leases end (see :meth:`release_claims`), its
+        publisher lease too, and it leaves the registry."""
+        with self.batch():
+            self.release_claims(worker, free_at)
+            self.release_publisher_lock(worker)
+            self._db.execute("DELETE FROM workers WHERE id = ?", (worker,))
+
+    def workers(self) -> list[WorkerInfo]:
+        """Every registered worker, the most recently started first."""
+        rows = self._db.execute(
+            f"SELECT {WORKER.select()} FROM workers ORDER BY started DESC, id"
+        ).fetchall()
+        return [WORKER.load(r) for r in rows]
+
+    def forget_workers(self, heard_before: datetime) -> int:
+        """Remove workers not heard from since ``heard_before`` (they died); how many."""
+        with self.batch():
+            cursor = self._db.execute(
+                "DELETE FROM workers WHERE heartbeat < ?", (ts(heard_before),)
+            )
+        return cursor.rowcount
+
+    def _touch(self, worker: str, now: datetime) -> None:
+        self._db.execute("UPDATE workers SET last_activity = ? WHERE id = ?", (ts(now), worker))
+
+    # -- the publisher ---------------------------------------------------------------------
+
+    def try_publisher_lock(self, worker: str, now: datetime, hold: timedelta) -> bool:
+        """Become the one publisher, unless another worker is (never waits). SQLite keeps
+        a lease until ``now + hold`` (taken over after it, should its holder die)."""
+        with self.batch():
+            row = self._db.execute(
+                "UPDATE publisher SET worker = ?, until = ?"
+                " WHERE id = 1 AND (worker IS NULL OR worker = ? OR until <= ?) RETURNING 1",
+                (worker, ts(now + hold), worker, ts(now)),
+            ).fetchone()
+        return row is not None
+
+    def release_publisher_lock(self, worker: str) -> None:
+        """Stop being the publisher (nothing happens when ``worker`` is not)."""
+        with self.batch():
+            self._db.execute(
+                "UPDATE publisher SET worker = NULL, until = NULL WHERE id = 1 AND worker = ?",
+                (worker,),
+            )
+
+    def request_publish(self, now: datetime) -> None:
+        """Note that saved changes wait to be published (the first request's time is kept)."""
+        with self.batch():
+            self._db.execute(
+                "UPDATE publisher SET needed_since = coalesce(needed_since, ?) WHERE id = 1",
+                (ts(now),),
+            )
+
+    def publish_requested(self) -> datetime | None:
+        """Since when changes wait to be published, or None."""
+        row = self._db.execute("SELECT needed_since FROM publisher WHERE id = 1").fetchone()
+        return optional_dt(row[0]) if row else None
+
+    def take_publish_request(self) -> datetime | None:
+        """Clear the request (the caller publishes now); since when it was pending."""
+        with self.batch():  # one writer at a time: nobody asks in between
+            row = self._db.execute("SELECT needed_since FROM publisher WHERE id = 1").fetchone()
+            self._db.execute("UPDATE publisher SET needed_since = NULL WHERE id = 1")
+        return optional_dt(row[0]) if row else None

@@ -1,0 +1,492 @@
+"""The PostgreSQL store as a user meets it: configured by URL, loaded only then, every
+command working on it, the same bytes out as SQLite, and near copies merged across processes.
+
+The server is real (tests/postgres_server.py); served feeds come from a real HTTP server on
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds import config as config_module
+from feeds.app.cli import cli
+from feeds.core import dedupe
+from feeds.errors import ConfigError
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import refresh
+from feeds.store import open_store
+from feeds.store.protocol import Storage
+
+from httpserver import HTTPTestServer, Reply, http_server
+from support import REPO
+
+__all__ = ["http_server"]
+
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+SAMPLES = REPO / "samples"
+
+
+def served(server: HTTPTestServer) -> None:
+    """The sample feeds, served as a site would serve them."""
+    server.route("/business.rss", Reply(body=(SAMPLES / "business.rss").read_bytes()))
+    server.route("/wire.atom", Reply(body=(SAMPLES / "wire.atom").read_bytes()))
+
+
+def write_config(folder: Path, server: HTTPTestServer, store: str) -> Path:
+    """A config over the served samples, every format and archives, with ``store`` lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(
+        f"[store]\n{store}\n"
+        "[fetch]\nmin_host_delay = 0\nallow_private_addresses = true\n"
+        f'[[sources]]\nname = "business"\nurl = "{server.url("/business.rss")}"\n'
+        "full_text = false\n"
+        f'[[sources]]\nname = "wire"\nurl = "{server.url("/wire.atom")}"\nfull_text = false\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n'
+        'formats = ["atom", "rss", "json"]\narchive = true\narchive_page_size = 3\n'
+        "max_entries = 4\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def refresh_at(config_path: Path, now: datetime = NOW) -> None:
+    config = config_module.load(config_path)
+    with open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
+        refresh(config, store, fetcher, now=now, force=True)
+
+
+def published(folder: Path) -> dict[str, bytes]:
+    """Every published file under ``folder/out``, by name."""
+    return {p.name: p.read_bytes() for p in sorted((folder / "out").iterdir())}
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def test_psycopg_is_loaded_only_for_a_postgresql_store(tmp_path: Path) -> None:
+    """``feeds --help`` and a whole SQLite refresh never import psycopg."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[sources]]\nname = "business"\n'
+        f'url = "{SAMPLES / "business.rss"}"\nfull_text = false\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from feeds.app.cli import cli\n"
+        "for args in (['--help'], ['refresh', '--config', sys.argv[1]],"
+        " ['status', '--config', sys.argv[1]]):\n"
+        "    result = CliRunner().invoke(cli, args)\n"
+        "    assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_binary')"
+        " or m == 'feeds.store.postgres'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
+    assert (tmp_path / "out" / "all.atom").exists()
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def load(tmp_path: Path, store: str) -> config_module.Config:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"[store]\n{store}\n"
+        '[[sources]]\nname = "a"\nurl = "https://a.example/feed"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    return config_module.load(path)
+
+
+def test_a_postgresql_url_replaces_the_path(tmp_path: Path) -> None:
+    config = load(tmp_path, 'url = "postgresql://feeds@db.example/feeds"')
+    assert config.store_location == "postgresql://feeds@db.example/feeds"
+    assert load(tmp_path, "").store_location == tmp_path / "state" / "feeds.db"
+
+
+def test_the_environment_names_the_store_and_may_hold_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDS_STORE_URL", "postgresql://feeds:secret@db.example/feeds")
+    assert load(tmp_path, "").store_location == "postgresql://feeds:secret@db.example/feeds"
+
+
+@pytest.mark.parametrize(
+    ("store", "problem"),
+    [
+        ('url = "postgresql://feeds:secret@db.example/feeds"', "holds a password"),
+        ('url = "postgresql://db.example/feeds?password=secret"', "holds a password"),
+        ('url = "mysql://db.example/feeds"', "must be a postgresql:// URL"),
+        ('path = "a.db"\nurl = "postgresql://db.example/feeds"', "not both"),
+    ],
+)
+def test_a_bad_store_url_is_refused(tmp_path: Path, store: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, store)
+    assert problem in str(raised.value)
+
+
+# -- the same bytes as SQLite ---------------------------------------------------------------------
+
+
+def test_outputs_are_the_same_bytes_from_sqlite_and_postgresql(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    served(http_server)
+    lite = write_config(tmp_path / "lite", http_server, 'path = "state/feeds.db"')
+    pg = write_config(tmp_path / "pg", http_server, f'url = "{postgres_url}"')
+    for config in (lite, pg):
+        refresh_at(config)
+        refresh_at(config, NOW.replace(hour=13))  # unchanged: nothing rewritten, nothing lost
+    ours, theirs = published(tmp_path / "lite"), published(tmp_path / "pg")
+    assert sorted(ours) == sorted(theirs) and len(ours) > 3  # documents and archive pages
+    assert ours == theirs
+
+
+# -- every command ------------------------------------------------------------------------------
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_every_command_works_on_postgresql(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    served(http_server)
+    config = str(write_config(tmp_path, http_server, f'url = "{postgres_url}"'))
+    invoke("refresh", "--config", config)
+    assert "ok (PostgreSQL, 2 sources)" in invoke("check", "--config", config)
+    status = json.loads(invoke("status", "--json", "--config", config))
+    assert {s["name"] for s in status["sources"]} == {"business", "wire"}
+    assert "business" in invoke("sources", "--config", config)
+    with open_store(postgres_url) as store:
+        [story, *_] = store.entries_for_output(["business", "wire"], 1)
+    assert story.id in invoke("explain", story.id, "--config", config)
+    invoke("drop", story.id, "--config", config)
+    invoke("publish", "--config", config)
+    assert story.id not in (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
+    invoke("enable", "business", "--config", config)
+    assert "feeds_" in invoke("metrics", "--config", config)
+
+
+# -- near copies across processes ---------------------------------------------------------------
+
+
+def _copies_of(store: Storage, text: str) -> list[str]:
+    sig = dedupe.signature(text)
+    assert sig is not None
+    return sorted({c.entry_id for c in store.near_candidates(sig)})
+
+
+@pytest.fixture
+def two_stores(postgres_url: str) -> Iterator[tuple[Storage, Storage]]:
+    with open_store(postgres_url) as first, open_store(postgres_url) as second:
+        first.sync_sources([("a", "https://a.example/feed"), ("b", "https://b.example/feed")])
+        yield first, second
+
+
+def _waiting_for_a_lock(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        row = db.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()
+    return row is not None and row[0] > 0
+
+
+def test_two_processes_saving_one_story_at_once_merge_it(
+    two_stores: tuple[Storage, Storage], postgres_url: str
+) -> None:
+    """The second saver waits at ``presence`` for the first to commit, then finds its copy."""
+    from test_store_conformance import body, entry, keys_of
+
+    first, second = two_stores
+    story = entry(1, body(1))
+    keys = keys_of(story)
+    sig = dedupe.signature(story.body_text)
+    assert sig is not None
+    seen_by_second: list[list[str]] = []
+
+    def save_second() -> None:
+        with second.batch():
+            second.presence("b", [keys], dedupe.lsh_buckets(sig))
+            seen_by_second.append([c.entry_id for c in second.near_candidates(sig)])
+
+    with first.batch():
+        first.presence("a", [keys], dedupe.lsh_buckets(sig))
+        assert first.near_candidates(sig) == []
+        first.insert_copy("a", keys, story, entry_id="story-1", merged_reason=None, now=NOW)
+        other = threading.Thread(target=save_second)
+        other.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_for_a_lock(postgres_url):
+            assert time.monotonic() < deadline, "the second saver never waited for the first"
+            time.sleep(0.02)
+    other.join(timeout=30)
+    assert seen_by_second == [["story-1"]]
+    assert _copies_of(first, story.body_text) == ["story-1"]
+
+
+# -- migration ----------------------------------------------------------------------------------
+
+
+def migrate_to(config: Path, target: str) -> dict[str, tuple[int, int]]:
+    """``feeds store migrate``: the counts table it prints, per table (source, target)."""
+    out = invoke("store", "migrate", "--to", target, "--config", str(config))
+    lines = out.splitlines()
+    rows = [line.split() for line in lines[1:-1]]
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+
+def fill_the_rest(location: str | Path) -> None:
+    """What a refresh of these feeds leaves out: a cached article, a ping, a hook event."""
+    from feeds.store import HookEvent
+    from feeds.types import ArticleRecord
+
+    with open_store(location) as store, store.batch():
+        store.save_article(
+            ArticleRecord(
+                url="https://a.example/1/",
+                fetched=NOW,
+                source="business",
+                entry_hash="h",
+                status=200,
+                content_html="<p>x</p>",
+                text="x",
+            )
+        )
+        store.add_pending_ping("https://hub.example/", "https://me.example/all.atom", NOW)
+        store.add_hook_event(HookEvent("e1", "hook-0", "new_entries", '{"n": 1}', NOW))
+
+
+def test_a_store_moves_to_postgresql_and_back_with_nothing_lost(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    served(http_server)
+    lite = write_config(tmp_path / "lite", http_server, 'path = "state/feeds.db"')
+    invoke("refresh", "--config", str(lite))
+    with open_store(tmp_path / "lite" / "state" / "feeds.db") as store:
+        [story, *_] = store.entries_for_output(["business", "wire"], 1)
+    invoke("drop", story.id, "--config", str(lite))  # a tombstone
+    invoke("publish", "--config", str(lite))
+    before = published(tmp_path / "lite")
+    fill_the_rest(tmp_path / "lite" / "state" / "feeds.db")
+
+    there = migrate_to(lite, postgres_url)
+    assert all(source == target for source, target in there.values()), there
+    for table in (
+        "sources",
+        "entries",
+        "signatures",
+        "lsh",
+        "tombstones",
+        "articles",
+        "archive_pages",
+        "pending_pings",
+        "counters",
+        "hook_events",
+        "meta",
+    ):
+        assert there[table][0] > 0, table
+    pg = write_config(tmp_path / "pg", http_server, f'url = "{postgres_url}"')
+    with open_store(postgres_url) as store:  # what publishing would try to deliver
+        assert [p.hub for p in store.pending_pings()] == ["https://hub.example/"]
+        assert [e.id for e in store.due_hook_events(NOW)] == ["e1"]
+        assert store.article("https://a.example/1/") is not None
+        assert store.dropped(story.id) is not None
+    back = tmp_path / "back" / "feeds.db"
+    assert migrate_to(pg, f"sqlite://{back}") == there
+    invoke("publish", "--config", str(pg))
+    assert published(tmp_path / "pg") == before
+    again = write_config(tmp_path / "again", http_server, f'path = "{back}"')
+    invoke("publish", "--config", str(again))
+    assert published(tmp_path / "again") == before
+
+
+def test_a_migration_never_writes_into_a_store_that_holds_anything(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    served(http_server)
+    pg = write_config(tmp_path / "pg", http_server, f'url = "{postgres_url}"')
+    invoke("refresh", "--config", str(pg))
+    lite = write_config(tmp_path / "lite", http_server, 'path = "state/feeds.db"')
+    invoke("refresh", "--config", str(lite))
+    result = CliRunner().invoke(
+        cli, ["store", "migrate", "--to", postgres_url, "--config", str(lite)]
+    )
+    assert result.exit_code == 2 and "not empty" in result.output
+    with open_store(postgres_url) as store:
+        assert {s.name for s in store.sources()} == {"business", "wire"}
+
+
+def test_two_group_commits_wanting_each_others_stories_both_finish(
+    two_stores: tuple[Storage, Storage], postgres_url: str
+) -> None:
+    """The second waits for the first's commit at its first lookup: no deadlock, no unit
+    lost, however many stories each holds (one lock, whatever the number of keys)."""
+    from test_store_conformance import body, entry, keys_of
+
+    first, second = two_stores
+    stories = [keys_of(entry(n, body(n))) for n in range(200)]
+    errors: list[BaseException] = []
+
+    def save_second() -> None:
+        try:
+            with second.batch(), second.batch():
+                second.presence("b", stories[::-1])
+        except BaseException as exc:
+            errors.append(exc)
+
+    with first.batch():
+        with first.batch():
+            first.presence("a", stories[:100])
+        other = threading.Thread(target=save_second)
+        other.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_for_a_lock(postgres_url):
+            assert time.monotonic() < deadline, "the second saver never waited for the first"
+            time.sleep(0.02)
+        with first.batch():
+            first.presence("a", stories[100:])
+    other.join(timeout=30)
+    assert not other.is_alive() and errors == []
+
+
+def test_workers_starting_at_once_all_sync_the_sources(postgres_url: str) -> None:
+    """Each worker makes the schema (the first one does) and sure every configured source
+    has a row, at the same moment, on a new database."""
+    sources = [(f"s{i:03}", f"https://{i}.example/feed") for i in range(200)]
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def sync() -> None:
+        try:
+            start.wait(timeout=30)
+            with open_store(postgres_url) as store:
+                store.sync_sources(sources)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with open_store(postgres_url) as store:
+        assert [s.name for s in store.sources()] == [name for name, _ in sources]
+
+
+def test_a_copy_saved_twice_is_stored_once(two_stores: tuple[Storage, Storage]) -> None:
+    """Two workers saving the same source's entry (a lease that ran out under the first)."""
+    from test_store_conformance import entry, keys_of
+
+    story = entry(1)
+    keys = keys_of(story)
+    for store in two_stores:
+        with store.batch():
+            store.insert_copy("a", keys, story, entry_id="story-1", merged_reason=None, now=NOW)
+    assert [c.source for c in two_stores[0].copies("story-1")] == ["a"]
+
+
+# -- workers sharing a PostgreSQL store ---------------------------------------------------------
+
+
+def test_two_daemons_on_postgresql_fetch_each_source_once_per_interval(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    """tests/test_workers.py's two daemon cores, on PostgreSQL: each source once an hour,
+    never more than max_per_host at once per host, then one of them dies holding leases and
+    the other takes its sources over after the lease."""
+    from collections import Counter
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from test_workers import T0, H, make_config, serve_counting, tick_together, two_hosts
+
+    from feeds.run.daemon import Daemon
+    from feeds.run.worker import claim_limit, lease_for
+
+    paths = [f"/s{i}" for i in range(24)]
+    counts = serve_counting(http_server, paths)
+    config = replace(make_config(tmp_path, two_hosts(http_server, paths)), store_url=postgres_url)
+    with Fetcher(config.fetch) as one, Fetcher(config.fetch) as two:
+        daemons = [Daemon(config, one, worker="a:1:x"), Daemon(config, two, worker="b:2:y")]
+        for daemon in daemons:
+            daemon.start(T0)
+        for hour in range(3):
+            for _ in tick_together(daemons, T0 + hour * H + timedelta(seconds=1)):
+                pass
+            assert counts == Counter(dict.fromkeys(paths, hour + 1))  # once each, every hour
+            assert http_server.max_in_flight <= 2 * config.fetch.max_per_host  # two hosts
+        lease = lease_for(config, claim_limit(config))
+        later = T0 + 3 * H + timedelta(seconds=1)
+        with open_store(postgres_url) as store:  # b claims, then is killed
+            held = store.claim_sources(["s0", "s2"], later, lease, worker="b:2:y")
+        assert held == ["s0", "s2"]
+        daemons[0].tick(later)
+        assert counts["/s0"] == counts["/s2"] == 3  # b's, not fetched by a
+        daemons[0].tick(later + lease)
+    assert counts == Counter(dict.fromkeys(paths, 4))  # nothing lost, nothing twice
+    with open_store(postgres_url) as store:
+        assert {e.source for e in store.expired_leases(later + lease, later)} == set(held)
+    assert not (tmp_path / "state" / "feeds.db").exists()  # never the SQLite file
+
+
+def test_a_cold_refresh_of_many_new_entries_saves_them_all(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    """One group commit of a thousand new entries (a lock per key would outgrow the
+    server's lock table: 'out of shared memory')."""
+    from test_store_conformance import body
+
+    sources = ""
+    for f in range(40):
+        items = "".join(
+            f"<item><title>Feed {f} story {n}</title><link>https://f{f}.example/{n}/</link>"
+            f"<guid>https://f{f}.example/?p={n}</guid>"
+            f"<description>{body(f * 100 + n, words=80)}</description>"
+            "<pubDate>Wed, 04 Mar 2026 00:00:00 GMT</pubDate></item>"
+            for n in range(25)
+        )
+        feed = f'<rss version="2.0"><channel><title>F{f}</title>{items}</channel></rss>'
+        http_server.route(f"/{f}.xml", Reply(body=feed.encode()))
+        sources += f'[[sources]]\nname = "f{f:02}"\nurl = "{http_server.url(f"/{f}.xml")}"\n'
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[store]\nurl = "{postgres_url}"\n'
+        "[fetch]\nmin_host_delay = 0\nallow_private_addresses = true\nmax_per_host = 8\n"
+        f"{sources}"
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    refresh_at(config)
+    with open_store(postgres_url) as store:
+        assert sum(s.entry_count for s in store.sources()) == 1000
+        assert all(s.error_count == 0 for s in store.sources())

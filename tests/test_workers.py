@@ -1,0 +1,355 @@
+"""Several workers on one store: two daemon cores at once, a worker that dies holding
+leases, one publisher at a time, `feeds status` and `feeds sources` on leases, and
+processes claiming from one SQLite file at the same moment."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feeds import config as config_module
+from feeds.app import sources_report, status
+from feeds.config import Config
+from feeds.ingest.fetch import Fetcher
+from feeds.run.daemon import Daemon, TickReport
+from feeds.run.refresh import refresh
+from feeds.run.worker import claim_limit, lease_for
+from feeds.store import FetchOutcome, open_store
+
+from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
+from support import REPO
+
+__all__ = ["http_server"]
+
+T0 = datetime(2026, 3, 4, 0, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def rss(path: str, n: int) -> bytes:
+    """A feed with one new story on each fetch ``n``."""
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+        "<link>https://news.example.com/</link>"
+        f"<item><title>Story {path} {n}</title><link>https://news.example.com{path}/{n}/</link>"
+        f"<guid>https://news.example.com{path}?p={n}</guid>"
+        f"<description>Shares of {path} rose after round {n} of results.</description>"
+        "<pubDate>Wed, 04 Mar 2026 00:00:00 GMT</pubDate>"
+        "</item></channel></rss>"
+    ).encode()
+
+
+def serve_counting(server: HTTPTestServer, paths: list[str]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def handler(path: str) -> Callable[[RecordedRequest], Reply]:
+        def answer(request: RecordedRequest) -> Reply:
+            with lock:
+                n = counts[path]
+                counts[path] += 1
+            return Reply(body=rss(path, n))
+
+        return answer
+
+    for path in paths:
+        server.route(path, handler(path))
+    return counts
+
+
+def make_config(tmp_path: Path, urls: dict[str, str], **daemon: str) -> Config:
+    return config_module.from_dict(
+        {
+            "store": {"path": "state/feeds.db"},
+            "fetch": {"total_timeout": 5.0, "min_host_delay": 0, "max_connections": 4},
+            "schedule": {"interval": "1h", "jitter": 0},
+            "daemon": {"publish_delay": "1m", "heartbeat": "10m", "save_time": "10s", **daemon},
+            "sources": [{"name": name, "url": url} for name, url in urls.items()],
+            "outputs": [{"name": "all", "path": "out/all.atom", "title": "All"}],
+        },
+        base_dir=tmp_path,
+    )
+
+
+def two_hosts(server: HTTPTestServer, paths: list[str]) -> dict[str, str]:
+    """Sources on two hosts of one server: 127.0.0.1 and localhost."""
+    urls = {}
+    for i, path in enumerate(paths):
+        host = "127.0.0.1" if i % 2 else "localhost"
+        urls[path.strip("/")] = f"http://{host}:{server.port}{path}"
+    return urls
+
+
+def tick_together(daemons: list[Daemon], now: datetime) -> list[TickReport]:
+    reports: list[TickReport | None] = [None] * len(daemons)
+
+    def run(i: int) -> None:
+        reports[i] = daemons[i].tick(now)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(daemons))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(r is not None for r in reports)
+    return [r for r in reports if r is not None]
+
+
+def test_two_daemons_fetch_each_source_once_per_interval(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    paths = [f"/s{i}" for i in range(24)]
+    counts = serve_counting(http_server, paths)
+    config = make_config(tmp_path, two_hosts(http_server, paths))
+    with Fetcher(config.fetch) as one, Fetcher(config.fetch) as two:
+        daemons = [Daemon(config, one, worker="a:1:x"), Daemon(config, two, worker="b:2:y")]
+        for daemon in daemons:
+            daemon.start(T0)
+        fetched: Counter[str] = Counter()
+        for hour in range(3):
+            for report in tick_together(daemons, T0 + hour * H + timedelta(seconds=1)):
+                fetched.update(s.name for s in report.fetched)
+            assert counts == Counter(dict.fromkeys(paths, hour + 1))  # once each, every hour
+            assert http_server.max_in_flight <= 2 * config.fetch.max_per_host  # two hosts
+    assert fetched == Counter({p.strip("/"): 3 for p in paths})
+    with open_store(config.store_path) as store:
+        assert {w.id for w in store.workers()} == {"a:1:x", "b:2:y"}
+        assert all(w.leased == 0 for w in store.workers())
+        assert all(s.error_count == 0 for s in store.sources())
+
+
+def test_a_dead_workers_sources_go_to_the_others_once_its_lease_runs_out(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    paths = [f"/s{i}" for i in range(8)]
+    counts = serve_counting(http_server, paths)
+    config = make_config(tmp_path, two_hosts(http_server, paths))
+    lease = lease_for(config, claim_limit(config))
+    with Fetcher(config.fetch) as fetcher:
+        alive = Daemon(config, fetcher, worker="alive:1:x")
+        alive.start(T0)
+        with open_store(config.store_path) as store:  # a worker claims, then is killed
+            store.worker_started("dead:2:y", T0)
+            held = store.claim_sources(["s0", "s2"], T0, lease, worker="dead:2:y")
+        assert held == ["s0", "s2"]  # and their host, localhost
+        first = alive.tick(T0)
+        on_localhost = {f"s{i}" for i in range(0, 8, 2)}
+        assert {s.name for s in first.fetched} == {f"s{i}" for i in range(1, 8, 2)}
+        assert all(counts[f"/{name}"] == 0 for name in on_localhost)
+        assert first.next_run <= T0 + lease + timedelta(seconds=1)  # it looks again
+        with open_store(config.store_path) as store:
+            [pending, _] = store.expired_leases(T0 + lease, T0)
+            assert (pending.worker, pending.at) == ("dead:2:y", None)
+            report = status.gather(config, store, now=T0 + lease)
+        assert [lease["source"] for lease in report["expired_leases"]] == sorted(held)
+        assert "not claimed again yet" in status.render(report)
+        later = alive.tick(T0 + lease)
+    assert {s.name for s in later.fetched} == on_localhost
+    assert counts == Counter(dict.fromkeys(paths, 1))  # each once: nothing lost, nothing twice
+    with open_store(config.store_path) as store:
+        rows = {r["name"]: r for r in sources_report.source_rows(config, store, T0 + lease)}
+        report = status.gather(config, store, now=T0 + lease)
+        workers = {w.id: w for w in store.workers()}
+    for name in held:
+        assert rows[name]["expired_lease"]["worker"] == "dead:2:y"
+        assert rows[name]["error_count"] == 0  # the fetch after it succeeded
+    lines = sources_report.table_lines(config, list(rows.values()))
+    assert any("lease expired: worker dead:2:y" in line for line in lines)
+    assert {e["source"] for e in report["expired_leases"]} == set(held)
+    assert all(e["recorded"] for e in report["expired_leases"])
+    assert workers["dead:2:y"].leased == 0
+
+
+def test_the_lease_covers_every_fetch_of_a_claim_and_the_save(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"a": "https://a.example/feed"})
+    # 4 fetches of at most 5 s each, then 10 s to save
+    assert lease_for(config, claim_limit(config)) == timedelta(seconds=30)
+
+
+def test_a_refresh_skips_a_source_another_worker_fetched_while_it_looked(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = ["/s0", "/s1"]
+    counts = serve_counting(http_server, paths)
+    config = make_config(tmp_path, two_hosts(http_server, paths))
+    with open_store(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        store.sync_sources([(s.name, s.url) for s in config.sources])
+        claim = store.claim_sources
+
+        def daemon_fetched_s0_first(names: Any, now: datetime, *args: Any, **kw: Any) -> Any:
+            with store.batch():  # what a daemon saved between the refresh's read and claim
+                store.record_fetch("s0", FetchOutcome(200, None), now)
+            return claim(names, now, *args, **kw)
+
+        monkeypatch.setattr(store, "claim_sources", daemon_fetched_s0_first)
+        report = refresh(config, store, fetcher, now=T0, publish=False)
+        assert counts == Counter({"/s1": 1})  # s0 was fetched already: not again
+        [s0] = [r for r in report.sources if r.name == "s0"]
+        assert s0.skipped is not None and s0.next_due == T0 + H
+        assert store.claim_due(T0 + H, 10, H, worker="w") != []  # released, due in an hour
+
+
+def test_one_publisher_at_a_time_and_nothing_left_unpublished(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    paths = ["/s0", "/s1"]
+    serve_counting(http_server, paths)
+    config = make_config(tmp_path, two_hosts(http_server, paths), publish_delay="0s")
+    output = tmp_path / "out" / "all.atom"
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher, worker="a:1:x")
+        daemon.start(T0)
+        with open_store(config.store_path) as store:
+            assert store.try_publisher_lock("other:2:y", T0, timedelta(hours=1))
+        first = daemon.tick(T0)
+        assert len(first.fetched) == 2 and first.outputs == () and not output.exists()
+        with open_store(config.store_path) as store:
+            assert store.publish_requested() == T0  # left for the publisher
+            store.release_publisher_lock("other:2:y")
+        second = daemon.tick(T0 + timedelta(minutes=1))
+        assert not second.fetched and [o.name for o in second.outputs] == ["all"]
+        assert output.exists() and "Story /s1 0" in output.read_text(encoding="utf-8")
+        with open_store(config.store_path) as store:
+            assert store.publish_requested() is None
+
+
+CLAIMER = """
+import json, sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from feeds.store import FetchOutcome, open_store
+path, worker, start = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+now = datetime(2026, 3, 4, tzinfo=UTC)
+while not Path(start).exists():
+    pass
+got = []
+with open_store(path) as store:
+    while claimed := store.claim_due(now, 3, timedelta(hours=1), worker=worker):
+        for state in claimed:
+            got.append(state.name)
+            with store.batch():
+                store.release_source(state.name, worker, now + timedelta(hours=1), now)
+        store.release_claims(worker, now)
+print(json.dumps(got))
+"""
+
+
+def test_processes_claiming_from_one_sqlite_file_never_share_a_source(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.db"
+    names = [f"s{i:03}" for i in range(120)]
+    with open_store(path) as store:
+        store.sync_sources([(n, f"file:///feeds/{n}.xml") for n in names])  # no host: no cap
+    start = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, str(path), f"p{i}", str(start)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for i in range(4)
+    ]
+    start.touch()
+    claims: list[Any] = [json.loads(proc.communicate(timeout=120)[0]) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs)
+    every = [name for claim in claims for name in claim]
+    assert sorted(every) == names  # each claimed once, none lost
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+from feeds.store import FetchOutcome, open_store
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+with open_store(Path(sys.argv[1])) as store:
+    store.sync_sources([("a", "https://a.example/feed")])
+"""
+
+
+def test_workers_starting_at_once_on_a_new_store_all_open_it(tmp_path: Path) -> None:
+    path, start = tmp_path / "state" / "feeds.db", tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(path), str(start)],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(6)
+    ]
+    time.sleep(1.0)  # all of them waiting at the start line
+    start.touch()
+    errors = [proc.communicate(timeout=120)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 6, errors
+
+
+def test_feeds_publish_waits_for_the_publisher_then_gives_up(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\nlock_timeout = 0.3\n'
+        '[[sources]]\nname = "business"\nurl = "samples/business.rss"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        assert store.try_publisher_lock("daemon:1:x", datetime.now(UTC), H)
+
+    def publish() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "feeds", "publish", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=REPO,
+        )
+
+    held = publish()
+    assert held.returncode == 75 and "another worker is publishing" in held.stderr
+    assert not (tmp_path / "out" / "all.atom").exists()
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        store.release_publisher_lock("daemon:1:x")
+    free = publish()
+    assert free.returncode == 0, free.stderr
+    assert (tmp_path / "out" / "all.atom").exists()
+
+
+def test_a_killed_refresh_keeps_nothing_from_the_next_one(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n'
+        '[[sources]]\nname = "business"\nurl = "samples/business.rss"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    now = datetime.now(UTC)
+    with open_store(tmp_path / "state" / "feeds.db") as store:  # what a killed run left
+        store.sync_sources([("business", str(tmp_path / "samples" / "business.rss"))])
+        store.worker_started("vm:1:refresh-abc123", now)
+        assert store.claim_sources(["business"], now, H, worker="vm:1:refresh-abc123")
+        assert store.try_publisher_lock("vm:1:refresh-abc123", now, H)
+    run = subprocess.run(
+        [sys.executable, "-m", "feeds", "refresh", "--json", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr
+    [source] = json.loads(run.stdout)["sources"]
+    assert source["skipped"] is None and source["status"] == 200
+    assert (tmp_path / "out" / "all.atom").exists()  # the publisher lease went with it
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        assert store.workers() == []
