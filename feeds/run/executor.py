@@ -213,7 +213,7 @@ class _Stream:
             future = to.submit(prepare_safely, job)
         except BrokenProcessPool:  # a worker died since: the job goes to a new pool
             if to is self.pool:
-                self.pool = _start_pool(self.stack)
+                self.pool = _start_pool(self.stack, clean=True)
             if self.pool is None:
                 self.jobs[i] = job  # (no core to spare) this process prepares it
                 return
@@ -235,7 +235,7 @@ class _Stream:
                 return _failed(job, exc)
             log.info("%s: a worker process ended; trying again", self.requests[i].source)
             if owner is self.pool:
-                self.pool = _start_pool(self.stack)
+                self.pool = _start_pool(self.stack, clean=True)
             if self.pool is None:
                 return _failed(job, exc)
             self.submit(i, job._replace(retried=True), self.pool)
@@ -300,19 +300,25 @@ def _fork_pool(stack: ExitStack, inherited: Sequence[int] = ()) -> ProcessPoolEx
     return pool
 
 
-def _start_pool(stack: ExitStack, inherited: Sequence[int] = ()) -> ProcessPoolExecutor | None:
+def _start_pool(
+    stack: ExitStack, inherited: Sequence[int] = (), *, clean: bool = False
+) -> ProcessPoolExecutor | None:
+    """A pool of workers; ``clean``: never forked from this process (a pool that replaces
+    one whose worker died starts from a fresh interpreter, not from a copy of this one)."""
     workers = usable_cores()
     if workers < 2:
         return None
     pool = ProcessPoolExecutor(
-        workers, mp_context=_mp_context(), initializer=functools.partial(_worker, tuple(inherited))
+        workers,
+        mp_context=_mp_context(clean),
+        initializer=functools.partial(_worker, tuple(inherited)),
     )
     # If saving fails half-way, or the run is stopped, do not wait for the rest.
     stack.callback(pool.shutdown, wait=True, cancel_futures=True)
     return pool
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
+def _mp_context(clean: bool = False) -> multiprocessing.context.BaseContext:
     """How to start the workers.
 
     ``fork`` when this process runs no other thread: the workers start in
@@ -322,7 +328,7 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     that imports the parsing stack once, then forks the workers (about 0.1 s).
     """
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if "fork" in methods and threading.active_count() == 1 and not clean:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
