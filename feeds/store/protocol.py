@@ -16,9 +16,11 @@ returned is timezone-aware UTC, never the database's text; every value is a data
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Container, Mapping, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
+
+from feeds.store.transaction import Transactional
+from feeds.store.work_roles import PublisherLock, WorkerRegistry, WorkQueue
 
 if TYPE_CHECKING:
     from feeds.core.dedupe import Candidate, Existing, Keys, Match
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
         StoredCopy,
         StoryKey,
         UrlChange,
-        WorkerInfo,
     )
     from feeds.types import (
         ArticleRecord,
@@ -59,18 +60,6 @@ __all__ = [
     "WorkQueue",
     "WorkerRegistry",
 ]
-
-
-class Transactional(Protocol):
-    """Units of work: all of one is saved, or none of it."""
-
-    def batch(self, *, savepoint: bool = True) -> AbstractContextManager[None]:
-        """One atomic unit; inside another it is a savepoint (or, without, part of it)."""
-        ...
-
-    def transaction(self, *, savepoint: bool = True) -> AbstractContextManager[None]:
-        """The former name of :meth:`batch`."""
-        ...
 
 
 class SourceRegistry(Transactional, Protocol):
@@ -371,127 +360,6 @@ class Heartbeat(Protocol):
 
     def daemon_info(self) -> DaemonInfo | None:
         """The last heartbeat, if a daemon ever ran."""
-        ...
-
-
-class WorkQueue(Transactional, Protocol):
-    """The sources table as the queue that workers share: a claim is a lease that expires.
-
-    Each method is one transaction, atomic with respect to every other worker's claims (no
-    select-then-update: SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's ``FOR UPDATE SKIP
-    LOCKED``). A source is due when its saved ``next_due`` is NULL or past, it is not
-    retired, its Retry-After is past and nobody holds a lease on it. A host (see
-    :func:`feeds.store.values.host_of`) is held by one worker at a time, so ``max_per_host``
-    and ``min_host_delay``, which each worker's fetcher keeps, hold for all of them.
-    """
-
-    def claim_due(
-        self,
-        now: datetime,
-        limit: int,
-        lease: timedelta,
-        *,
-        worker: str,
-        per_host: int = 0,
-    ) -> list[SourceState]:
-        """First record every lease that ran out by ``now`` as an error on its source (see
-        :meth:`expired_leases`), then lease up to ``limit`` due sources to ``worker`` until
-        ``now + lease``: host by host (the host of the longest due source first, so that a
-        claim holds few hosts), at most ``per_host`` of one host (0: no cap), only of hosts
-        no other worker holds; ``worker`` takes their hosts until the same time. Their
-        states, the longest due first (then by name)."""
-        ...
-
-    def claim_sources(
-        self, names: Sequence[str], now: datetime, lease: timedelta, *, worker: str
-    ) -> list[str]:
-        """Lease the named sources to ``worker`` whether due or not (``feeds refresh``),
-        except those another worker holds or whose host another worker holds; the names
-        leased. Expired leases are recorded first, as in :meth:`claim_due`."""
-        ...
-
-    def release_source(
-        self, name: str, worker: str, next_due: datetime | None, now: datetime
-    ) -> bool:
-        """End ``worker``'s lease on ``name`` and save when it is next due (None: never, it
-        is retired); in the transaction that saved its fetch. False, changing nothing, when
-        ``worker`` does not hold it (its lease ran out and another worker claimed it)."""
-        ...
-
-    def renew_leases(self, worker: str, until: datetime) -> int:
-        """Extend every lease ``worker`` holds (sources and hosts) to ``until`` (a worker
-        alive on a long run); how many sources it holds."""
-        ...
-
-    def release_claims(self, worker: str, free_at: datetime) -> None:
-        """End every lease ``worker`` still holds: its sources stay as due as they were; its
-        hosts are free for any worker from ``free_at`` (its last request + min_host_delay)."""
-        ...
-
-    def set_next_due(self, dues: Sequence[tuple[str, datetime | None, datetime | None]]) -> None:
-        """Save ``(name, last_fetched, next_due)`` computed from a source's state fetched at
-        ``last_fetched`` (after a config change); a source leased now, or fetched since,
-        keeps what its fetch saved."""
-        ...
-
-    def expired_leases(self, now: datetime, since: datetime) -> list[ExpiredLease]:
-        """Leases that ran out before their worker saved the source: those not claimed again
-        yet (``at`` None) and those recorded as errors at or after ``since``."""
-        ...
-
-
-class WorkerRegistry(Protocol):
-    """The workers sharing a store, each with its id (``host:pid:random``) and heartbeat."""
-
-    def worker_started(self, worker: str, now: datetime) -> None:
-        """Register ``worker`` as alive at ``now``."""
-        ...
-
-    def worker_beat(self, worker: str, now: datetime) -> None:
-        """``worker`` is alive at ``now`` (registered again if it was forgotten)."""
-        ...
-
-    def worker_stopped(self, worker: str, free_at: datetime) -> None:
-        """``worker`` exits cleanly: :meth:`WorkQueue.release_claims`, its publisher lock is
-        released, and it leaves the registry."""
-        ...
-
-    def workers(self) -> list[WorkerInfo]:
-        """Every registered worker (sources it leases, last claim or save), newest first."""
-        ...
-
-    def forget_workers(self, heard_before: datetime) -> int:
-        """Remove the workers last heard from before ``heard_before``; how many."""
-        ...
-
-
-class PublisherLock(Protocol):
-    """One publisher at a time, and the changes that wait for it.
-
-    A worker that saved changes calls :meth:`request_publish`; whoever holds the lock (or
-    takes it next) calls :meth:`take_publish_request` and publishes. PostgreSQL:
-    ``pg_try_advisory_lock``; SQLite: a lease in a row.
-    """
-
-    def try_publisher_lock(self, worker: str, now: datetime, hold: timedelta) -> bool:
-        """Become the publisher unless another worker is; never waits. A backend without
-        session locks keeps a lease until ``now + hold`` (taken over after that)."""
-        ...
-
-    def release_publisher_lock(self, worker: str) -> None:
-        """Stop being the publisher (nothing happens when ``worker`` is not)."""
-        ...
-
-    def request_publish(self, now: datetime) -> None:
-        """Saved changes wait to be published (the earliest request's time is kept)."""
-        ...
-
-    def publish_requested(self) -> datetime | None:
-        """Since when changes wait to be published, or None."""
-        ...
-
-    def take_publish_request(self) -> datetime | None:
-        """Clear the request (the caller publishes now); since when it was pending."""
         ...
 
 
