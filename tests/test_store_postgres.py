@@ -27,6 +27,7 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.refresh import refresh
 from feeds.store import open_store
 from feeds.store.protocol import Storage
+from feeds.types import Enclosure
 
 from httpserver import HTTPTestServer, Reply, http_server
 from support import REPO
@@ -264,6 +265,46 @@ def migrate_to(config: Path, target: str) -> dict[str, tuple[int, int]]:
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
+ENCLOSURE = Enclosure("https://news.example.com/audio/dow-close.mp3", "audio/mpeg", 4_812_345)
+
+
+def served_with_an_enclosure(server: HTTPTestServer) -> None:
+    """The sample feeds, the business feed's second item with a podcast enclosure."""
+    served(server)
+    text = (SAMPLES / "business.rss").read_text(encoding="utf-8")
+    dated = "<pubDate>Tue, 17 Mar 2026 16:45:00 -0400</pubDate>"
+    assert text.count(dated) == 1
+    enclosure = (
+        f'<enclosure url="{ENCLOSURE.url}" length="{ENCLOSURE.length}" type="{ENCLOSURE.type}"/>'
+    )
+    server.route("/business.rss", Reply(body=text.replace(dated, dated + enclosure).encode()))
+
+
+def expire_two(location: str | Path) -> list[str]:
+    """Retention of the business feed's two oldest copies: their stories' ids."""
+    with open_store(location) as store:
+        stories = [k.id for k in store.story_index(["business", "wire"])]
+        with store.batch():
+            count = store.expire_copies(
+                older_than=None, max_per_source=5, unsign_before=NOW, now=NOW
+            )
+        assert count == 2
+        return [i for i in stories if any(c.expired for c in store.copies(i))]
+
+
+def carried_over(location: str | Path, expired: list[str]) -> None:
+    """The expired copies, the enclosure and the article's image and rules are there."""
+    with open_store(location) as store:
+        for story in expired:
+            assert [c.expired for c in store.copies(story) if c.source == "business"] == [NOW]
+        live = store.entries_for_output(["business", "wire"], 20)
+        assert not set(expired) & {e.id for e in live}
+        assert [e.enclosures for e in live if e.enclosures] == [(ENCLOSURE,)]
+        article = store.article("https://a.example/1/")
+        assert article is not None
+        assert (article.image, article.rules) == ("https://a.example/lead.jpg", ("strip-ads",))
+
+
 def fill_the_rest(location: str | Path) -> None:
     """What a refresh of these feeds leaves out: a cached article, a ping, a hook event."""
     from feeds.store import HookEvent
@@ -279,6 +320,8 @@ def fill_the_rest(location: str | Path) -> None:
                 status=200,
                 content_html="<p>x</p>",
                 text="x",
+                image="https://a.example/lead.jpg",
+                rules=("strip-ads",),
             )
         )
         store.add_pending_ping("https://hub.example/", "https://me.example/all.atom", NOW)
@@ -288,15 +331,18 @@ def fill_the_rest(location: str | Path) -> None:
 def test_a_store_moves_to_postgresql_and_back_with_nothing_lost(
     tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
 ) -> None:
-    served(http_server)
+    served_with_an_enclosure(http_server)
     lite = write_config(tmp_path / "lite", http_server, 'path = "state/feeds.db"')
     invoke("refresh", "--config", str(lite))
+    expired = expire_two(tmp_path / "lite" / "state" / "feeds.db")
     with open_store(tmp_path / "lite" / "state" / "feeds.db") as store:
         [story, *_] = store.entries_for_output(["business", "wire"], 1)
     invoke("drop", story.id, "--config", str(lite))  # a tombstone
     invoke("publish", "--config", str(lite))
     before = published(tmp_path / "lite")
+    assert ENCLOSURE.url.encode() in before["all.atom"]
     fill_the_rest(tmp_path / "lite" / "state" / "feeds.db")
+    carried_over(tmp_path / "lite" / "state" / "feeds.db", expired)
 
     there = migrate_to(lite, postgres_url)
     assert all(source == target for source, target in there.values()), there
@@ -320,8 +366,10 @@ def test_a_store_moves_to_postgresql_and_back_with_nothing_lost(
         assert [e.id for e in store.due_hook_events(NOW)] == ["e1"]
         assert store.article("https://a.example/1/") is not None
         assert store.dropped(story.id) is not None
+    carried_over(postgres_url, expired)
     back = tmp_path / "back" / "feeds.db"
     assert migrate_to(pg, f"sqlite://{back}") == there
+    carried_over(back, expired)
     invoke("publish", "--config", str(pg))
     assert published(tmp_path / "pg") == before
     again = write_config(tmp_path / "again", http_server, f'path = "{back}"')
