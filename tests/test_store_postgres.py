@@ -193,6 +193,8 @@ def test_every_command_works_on_postgresql(
     assert story.id not in (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
     invoke("enable", "business", "--config", config)
     assert "feeds_" in invoke("metrics", "--config", config)
+    reclaimed = invoke("store", "vacuum", "--config", config)
+    assert reclaimed.startswith(f"{postgres_url}: ") and "bytes before" in reclaimed, reclaimed
 
 
 # -- near copies across processes ---------------------------------------------------------------
