@@ -35,6 +35,7 @@ from support import REPO
 __all__ = ["http_server"]
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+AFTER_THE_SAMPLES = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 SAMPLES = REPO / "samples"
 
 
@@ -164,6 +165,49 @@ def test_outputs_are_the_same_bytes_from_sqlite_and_postgresql(
     ours, theirs = published(tmp_path / "lite"), published(tmp_path / "pg")
     assert sorted(ours) == sorted(theirs) and len(ours) > 3  # documents and archive pages
     assert ours == theirs
+
+
+def test_filters_retention_and_enclosures_give_the_same_bytes_on_both(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    """An output's block rules (one of them blocks one copy of a story, so its other copy is
+    published), retention of each source's oldest copies, and a podcast enclosure."""
+    served_with_an_enclosure(http_server)
+    rules = 'block = ["category=Technology", "title=/Vietnam/"]\n'
+    folders = {"lite": 'path = "state/feeds.db"', "pg": f'url = "{postgres_url}"'}
+    for name, store in folders.items():
+        config = write_config(tmp_path / name, http_server, f"{store}\nmax_entries_per_source = 4")
+        config.write_text(config.read_text(encoding="utf-8") + rules, encoding="utf-8")
+        refresh_at(config, AFTER_THE_SAMPLES)  # their dates are real: retention keeps the newest
+        refresh_at(config, AFTER_THE_SAMPLES.replace(hour=13))
+    ours, theirs = published(tmp_path / "lite"), published(tmp_path / "pg")
+    assert sorted(ours) == sorted(theirs) and ours == theirs
+    atom = ours["all.atom"].decode()
+    assert "China, Indonesia" in atom and 'term="Indonesia"' in atom  # the wire's copy
+    assert "Technology" not in atom and "Vietnam" not in atom
+    assert ENCLOSURE.url in atom
+    assert expired_copies(tmp_path / "lite" / "state" / "feeds.db", postgres_url) == (
+        4,
+        4,
+    )  # 7 - 4 and 5 - 4
+
+
+def expired_copies(lite: Path, url: str) -> tuple[int, int]:
+    """How many copies retention expired in each store."""
+    import sqlite3
+
+    import psycopg
+
+    query = "SELECT count(*) FROM entries WHERE expired IS NOT NULL"
+    db = sqlite3.connect(lite)
+    try:
+        [ours] = db.execute(query).fetchone()
+    finally:
+        db.close()
+    with psycopg.connect(url) as pg:
+        row = pg.execute(query).fetchone()
+    assert row is not None
+    return int(ours), int(row[0])
 
 
 # -- every command ------------------------------------------------------------------------------
