@@ -34,7 +34,10 @@ class RetentionTables(Connection):
         """Delete the bodies of copies published and updated before ``older_than``, and of
         each source's copies beyond its ``max_per_source`` newest (by published date, then
         first seen); the copies published before ``unsign_before`` also lose their
-        signature. Returns how many copies expired. Call inside a transaction."""
+        signature. Returns how many copies expired. Call inside a transaction: it holds
+        the save lock (as a save does) until the commit, so no worker matches or updates a
+        copy while its body goes."""
+        self._lock_saves()
         rowids: list[int] = []
         if older_than is not None:
             cutoff = ts(older_than)
