@@ -27,6 +27,7 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.refresh import refresh
 from feeds.store import open_store
 from feeds.store.protocol import Storage
+from feeds.types import Enclosure
 
 from httpserver import HTTPTestServer, Reply, http_server
 from support import REPO
@@ -34,6 +35,7 @@ from support import REPO
 __all__ = ["http_server"]
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+AFTER_THE_SAMPLES = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 SAMPLES = REPO / "samples"
 
 
@@ -165,6 +167,49 @@ def test_outputs_are_the_same_bytes_from_sqlite_and_postgresql(
     assert ours == theirs
 
 
+def test_filters_retention_and_enclosures_give_the_same_bytes_on_both(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    """An output's block rules (one of them blocks one copy of a story, so its other copy is
+    published), retention of each source's oldest copies, and a podcast enclosure."""
+    served_with_an_enclosure(http_server)
+    rules = 'block = ["category=Technology", "title=/Vietnam/"]\n'
+    folders = {"lite": 'path = "state/feeds.db"', "pg": f'url = "{postgres_url}"'}
+    for name, store in folders.items():
+        config = write_config(tmp_path / name, http_server, f"{store}\nmax_entries_per_source = 4")
+        config.write_text(config.read_text(encoding="utf-8") + rules, encoding="utf-8")
+        refresh_at(config, AFTER_THE_SAMPLES)  # their dates are real: retention keeps the newest
+        refresh_at(config, AFTER_THE_SAMPLES.replace(hour=13))
+    ours, theirs = published(tmp_path / "lite"), published(tmp_path / "pg")
+    assert sorted(ours) == sorted(theirs) and ours == theirs
+    atom = ours["all.atom"].decode()
+    assert "China, Indonesia" in atom and 'term="Indonesia"' in atom  # the wire's copy
+    assert "Technology" not in atom and "Vietnam" not in atom
+    assert ENCLOSURE.url in atom
+    assert expired_copies(tmp_path / "lite" / "state" / "feeds.db", postgres_url) == (
+        4,
+        4,
+    )  # 7 - 4 and 5 - 4
+
+
+def expired_copies(lite: Path, url: str) -> tuple[int, int]:
+    """How many copies retention expired in each store."""
+    import sqlite3
+
+    import psycopg
+
+    query = "SELECT count(*) FROM entries WHERE expired IS NOT NULL"
+    db = sqlite3.connect(lite)
+    try:
+        [ours] = db.execute(query).fetchone()
+    finally:
+        db.close()
+    with psycopg.connect(url) as pg:
+        row = pg.execute(query).fetchone()
+    assert row is not None
+    return int(ours), int(row[0])
+
+
 # -- every command ------------------------------------------------------------------------------
 
 
@@ -192,6 +237,8 @@ def test_every_command_works_on_postgresql(
     assert story.id not in (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
     invoke("enable", "business", "--config", config)
     assert "feeds_" in invoke("metrics", "--config", config)
+    reclaimed = invoke("store", "vacuum", "--config", config)
+    assert reclaimed.startswith(f"{postgres_url}: ") and "bytes before" in reclaimed, reclaimed
 
 
 # -- near copies across processes ---------------------------------------------------------------
@@ -264,6 +311,46 @@ def migrate_to(config: Path, target: str) -> dict[str, tuple[int, int]]:
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
+ENCLOSURE = Enclosure("https://news.example.com/audio/dow-close.mp3", "audio/mpeg", 4_812_345)
+
+
+def served_with_an_enclosure(server: HTTPTestServer) -> None:
+    """The sample feeds, the business feed's second item with a podcast enclosure."""
+    served(server)
+    text = (SAMPLES / "business.rss").read_text(encoding="utf-8")
+    dated = "<pubDate>Tue, 17 Mar 2026 16:45:00 -0400</pubDate>"
+    assert text.count(dated) == 1
+    enclosure = (
+        f'<enclosure url="{ENCLOSURE.url}" length="{ENCLOSURE.length}" type="{ENCLOSURE.type}"/>'
+    )
+    server.route("/business.rss", Reply(body=text.replace(dated, dated + enclosure).encode()))
+
+
+def expire_two(location: str | Path) -> list[str]:
+    """Retention of the business feed's two oldest copies: their stories' ids."""
+    with open_store(location) as store:
+        stories = [k.id for k in store.story_index(["business", "wire"])]
+        with store.batch():
+            count = store.expire_copies(
+                older_than=None, max_per_source=5, unsign_before=NOW, now=NOW
+            )
+        assert count == 2
+        return [i for i in stories if any(c.expired for c in store.copies(i))]
+
+
+def carried_over(location: str | Path, expired: list[str]) -> None:
+    """The expired copies, the enclosure and the article's image and rules are there."""
+    with open_store(location) as store:
+        for story in expired:
+            assert [c.expired for c in store.copies(story) if c.source == "business"] == [NOW]
+        live = store.entries_for_output(["business", "wire"], 20)
+        assert not set(expired) & {e.id for e in live}
+        assert [e.enclosures for e in live if e.enclosures] == [(ENCLOSURE,)]
+        article = store.article("https://a.example/1/")
+        assert article is not None
+        assert (article.image, article.rules) == ("https://a.example/lead.jpg", ("strip-ads",))
+
+
 def fill_the_rest(location: str | Path) -> None:
     """What a refresh of these feeds leaves out: a cached article, a ping, a hook event."""
     from feeds.store import HookEvent
@@ -279,6 +366,8 @@ def fill_the_rest(location: str | Path) -> None:
                 status=200,
                 content_html="<p>x</p>",
                 text="x",
+                image="https://a.example/lead.jpg",
+                rules=("strip-ads",),
             )
         )
         store.add_pending_ping("https://hub.example/", "https://me.example/all.atom", NOW)
@@ -288,15 +377,18 @@ def fill_the_rest(location: str | Path) -> None:
 def test_a_store_moves_to_postgresql_and_back_with_nothing_lost(
     tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
 ) -> None:
-    served(http_server)
+    served_with_an_enclosure(http_server)
     lite = write_config(tmp_path / "lite", http_server, 'path = "state/feeds.db"')
     invoke("refresh", "--config", str(lite))
+    expired = expire_two(tmp_path / "lite" / "state" / "feeds.db")
     with open_store(tmp_path / "lite" / "state" / "feeds.db") as store:
         [story, *_] = store.entries_for_output(["business", "wire"], 1)
     invoke("drop", story.id, "--config", str(lite))  # a tombstone
     invoke("publish", "--config", str(lite))
     before = published(tmp_path / "lite")
+    assert ENCLOSURE.url.encode() in before["all.atom"]
     fill_the_rest(tmp_path / "lite" / "state" / "feeds.db")
+    carried_over(tmp_path / "lite" / "state" / "feeds.db", expired)
 
     there = migrate_to(lite, postgres_url)
     assert all(source == target for source, target in there.values()), there
@@ -320,8 +412,10 @@ def test_a_store_moves_to_postgresql_and_back_with_nothing_lost(
         assert [e.id for e in store.due_hook_events(NOW)] == ["e1"]
         assert store.article("https://a.example/1/") is not None
         assert store.dropped(story.id) is not None
+    carried_over(postgres_url, expired)
     back = tmp_path / "back" / "feeds.db"
     assert migrate_to(pg, f"sqlite://{back}") == there
+    carried_over(back, expired)
     invoke("publish", "--config", str(pg))
     assert published(tmp_path / "pg") == before
     again = write_config(tmp_path / "again", http_server, f'path = "{back}"')

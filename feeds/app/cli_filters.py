@@ -149,7 +149,9 @@ def vacuum(config_path: Path | None) -> None:
     config = load_config(config_path)
     with open_store_for(config, locked=True) as opened:
         before, after = opened.vacuum()
-    click.echo(
-        f"{config.store_path}: {before:,} bytes before, {after:,} after"
-        f" ({before - after:,} reclaimed)"
-    )
+    where: object = config.store_path
+    if config.store_url is not None:
+        from feeds.store.postgres.connection import shown_url
+
+        where = shown_url(config.store_url)
+    click.echo(f"{where}: {before:,} bytes before, {after:,} after ({before - after:,} reclaimed)")

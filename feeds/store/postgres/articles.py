@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from feeds.store.postgres.codec import RowMap, optional_dt, optional_ts, required_dt, ts
@@ -15,6 +16,7 @@ ARTICLE = RowMap(
         "published": optional_dt,
         "updated": optional_dt,
         "retry": bool,
+        "rules": lambda text: tuple(json.loads(text)) if text else (),
     },
 )
 DAEMON = RowMap(
@@ -43,6 +45,7 @@ class ArticleTable(Connection):
             published=optional_ts(record.published),
             updated=optional_ts(record.updated),
             retry=int(record.retry),
+            rules=json.dumps(list(record.rules), ensure_ascii=False),
         )
         self._db.execute(
             f"INSERT INTO articles ({ARTICLE.select()})"

@@ -16,6 +16,7 @@ from feeds.core import dedupe
 from feeds.core.dedupe import Existing, Keys, Match
 from feeds.store.postgres.codec import RowMap, optional_dt, required_dt, signature_blob, ts
 from feeds.store.postgres.connection import Connection
+from feeds.store.values import media_json
 from feeds.types import Body, CleanEntry
 
 RECENT_BODIES = 100
@@ -27,7 +28,11 @@ A feed lists its newest entries; a changed feed mostly repeats them."""
 EXISTING = RowMap(
     Existing,
     columns={"updates": "update_count", "window_start": "update_window"},
-    convert={"signature": dedupe.decode_signature, "window_start": optional_dt},
+    convert={
+        "signature": dedupe.decode_signature,
+        "window_start": optional_dt,
+        "expired": lambda value: value is not None,
+    },
 )
 
 _FIND_EXISTING = f"SELECT {EXISTING.select()}, rowid FROM entries"
@@ -305,4 +310,6 @@ def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str,
         "body_text": entry.body_text,
         "author": entry.author,
         "categories": json.dumps(list(entry.categories), ensure_ascii=False),
+        "media": media_json(entry.enclosures, entry.image),
+        "rules": json.dumps(list(entry.rules), ensure_ascii=False),
     }

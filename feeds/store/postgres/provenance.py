@@ -18,6 +18,10 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def _rules(text: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text else ()
+
+
 STORED_COPY = RowMap(
     StoredCopy,
     columns={
@@ -25,13 +29,16 @@ STORED_COPY = RowMap(
         "scores": "merge_scores",
         "words": "body_text",
         "updates": "update_count",
+        "rules": "rules",
     },
     convert={
         "published": required_dt,
         "updated": required_dt,
         "first_seen": required_dt,
+        "expired": optional_dt,
         "scores": _scores,
         "words": _words,
+        "rules": _rules,
     },
 )
 

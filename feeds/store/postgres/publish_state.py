@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +11,11 @@ from feeds.core import dedupe
 from feeds.core.dedupe import CopyInfo
 from feeds.store.postgres.codec import RowMap, required_dt, ts
 from feeds.store.postgres.connection import Connection
-from feeds.store.values import PendingPing, StoryKey
+from feeds.store.values import PendingPing, StoryKey, media_from_json
 from feeds.types import DedupeOptions, StoredEntry
+
+#: A filter on the copies a story may publish (see :mod:`feeds.core.filters`).
+Accept = Callable[[StoredEntry], bool]
 
 PENDING_PING = RowMap(PendingPing, convert={"since": required_dt})
 
@@ -50,14 +53,20 @@ class PublishTables(Connection):
         )
 
     def entries_for_output(
-        self, sources: Sequence[str], limit: int, options: DedupeOptions | None = None
+        self,
+        sources: Sequence[str],
+        limit: int,
+        options: DedupeOptions | None = None,
+        accept: Accept | None = None,
     ) -> list[StoredEntry]:
         """The newest ``limit`` stories carried by ``sources``, one copy per story.
 
         The published copy of a story is chosen among its copies in ``sources``
         by :func:`feeds.core.dedupe.choose_copy` (``options``: preferred sources,
-        then the earliest published or the longest body). Dropped stories are
-        left out. Reads newest-first through the ``published`` index and stops
+        then the earliest published or the longest body), among the copies that
+        ``accept`` accepts (the filter rules; a story none of whose copies is accepted
+        is left out and the next one read). Dropped stories and copies whose body
+        retention deleted are left out. Reads newest-first through the ``published`` index and stops
         once it has ``limit`` stories, so the cost follows the output size, not
         the store size.
         """
@@ -75,7 +84,7 @@ class PublishTables(Connection):
         while len(order) < limit:
             rows = self._db.execute(
                 "SELECT entry_id FROM entries"
-                f" WHERE source IN ({marks})"
+                f" WHERE source IN ({marks}) AND expired IS NULL"
                 " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
                 " ORDER BY published DESC, entry_id LIMIT %s OFFSET %s",
                 (*sources, page, offset),
@@ -84,8 +93,10 @@ class PublishTables(Connection):
             for (entry_id,) in rows:
                 if entry_id not in seen:
                     seen.add(entry_id)
-                    order.append(entry_id)
-                    chosen[entry_id] = self._story(entry_id, sources, options)
+                    story = self._story(entry_id, sources, options, accept)
+                    if story is not None:
+                        order.append(entry_id)
+                        chosen[entry_id] = story
                 if len(order) >= limit:
                     break
             if len(rows) < page:
@@ -105,7 +116,7 @@ class PublishTables(Connection):
         marks = ",".join("%s" for _ in sources)
         rows = self._db.execute(
             "SELECT entry_id, max(published) AS p, max(updated) FROM entries"
-            f" WHERE source IN ({marks})"
+            f" WHERE source IN ({marks}) AND expired IS NULL"
             " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
             " GROUP BY entry_id ORDER BY p DESC, entry_id",
             tuple(sources),
@@ -117,10 +128,13 @@ class PublishTables(Connection):
         entry_ids: Sequence[str],
         sources: Sequence[str],
         options: DedupeOptions | None = None,
+        accept: Accept | None = None,
     ) -> list[StoredEntry]:
-        """The published copies of the stories ``entry_ids``, in that order."""
+        """The published copies of the stories ``entry_ids``, in that order (those with a
+        copy that ``accept`` accepts)."""
         options = options or DedupeOptions()
-        return [self._story(entry_id, sources, options) for entry_id in entry_ids]
+        found = (self._story(entry_id, sources, options, accept) for entry_id in entry_ids)
+        return [story for story in found if story is not None]
 
     # -- publishing state --------------------------------------------------------------------
 
@@ -167,17 +181,29 @@ class PublishTables(Connection):
             (error, hub, topic),
         )
 
-    def _story(self, entry_id: str, sources: Sequence[str], options: DedupeOptions) -> StoredEntry:
+    def _story(
+        self,
+        entry_id: str,
+        sources: Sequence[str],
+        options: DedupeOptions,
+        accept: Accept | None = None,
+    ) -> StoredEntry | None:
+        """The copy of ``entry_id`` to publish, among ``sources``' live copies that ``accept``
+        accepts (None when there is none)."""
         rows = self._db.execute(
             "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
             " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
-            " e.first_seen"
+            " e.first_seen, e.media"
             " FROM entries e JOIN sources s ON s.name = e.source"
-            " WHERE e.entry_id = %s ORDER BY e.first_seen, e.rowid",
+            " WHERE e.entry_id = %s AND e.expired IS NULL ORDER BY e.first_seen, e.rowid",
             (entry_id,),
         ).fetchall()
         wanted = set(sources)
         mine = [r for r in rows if r[0] in wanted]
+        if accept is not None:
+            mine = [r for r in mine if accept(_entry(entry_id, r, ()))]
+        if not mine:
+            return None
         index, _why = dedupe.choose_copy(
             [
                 CopyInfo(
@@ -193,20 +219,28 @@ class PublishTables(Connection):
         )
         best = mine[index]
         others = tuple(dict.fromkeys(r[0] for r in rows if r[0] != best[0]))
-        return StoredEntry(
-            id=entry_id,
-            source=best[0],
-            source_title=best[1] or best[0],
-            source_url=best[2],
-            source_link=best[3],
-            title=best[4],
-            link=best[5],
-            excerpt=best[6],
-            content_html=best[7],
-            body_text=best[8],
-            published=required_dt(best[9]),
-            updated=required_dt(best[10]),
-            author=best[11],
-            categories=tuple(json.loads(best[12])),
-            also_in=others,
-        )
+        return _entry(entry_id, best, others)
+
+
+def _entry(entry_id: str, row: Sequence[Any], also_in: tuple[str, ...]) -> StoredEntry:
+    """A row of :meth:`PublishTables._story`'s query as the entry it publishes."""
+    enclosures, image = media_from_json(row[14])
+    return StoredEntry(
+        id=entry_id,
+        source=row[0],
+        source_title=row[1] or row[0],
+        source_url=row[2],
+        source_link=row[3],
+        title=row[4],
+        link=row[5],
+        excerpt=row[6],
+        content_html=row[7],
+        body_text=row[8],
+        published=required_dt(row[9]),
+        updated=required_dt(row[10]),
+        author=row[11],
+        categories=tuple(json.loads(row[12])),
+        also_in=also_in,
+        enclosures=enclosures,
+        image=image,
+    )

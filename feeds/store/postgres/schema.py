@@ -233,6 +233,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO publisher (id) VALUES (1);
     """,
+    # 3: retention (SQLite's migration 12): when a copy's body was deleted, the live copies
+    # by date and by source; media and rewrite rules (SQLite's migration 13): enclosures
+    # and the lead image (store.values.media_json), the rules that changed each copy or
+    # article page (a JSON list of their names)
+    f"""
+    ALTER TABLE entries ADD COLUMN expired {T};
+    CREATE INDEX entries_live_published ON entries(published) WHERE expired IS NULL;
+    CREATE INDEX entries_live_source ON entries(source, published) WHERE expired IS NULL;
+    ALTER TABLE entries ADD COLUMN media {T} NOT NULL DEFAULT '';
+    ALTER TABLE entries ADD COLUMN rules {T} NOT NULL DEFAULT '[]';
+    ALTER TABLE articles ADD COLUMN image {T};
+    ALTER TABLE articles ADD COLUMN rules {T} NOT NULL DEFAULT '[]';
+    """,
 )
 
 TABLES = (

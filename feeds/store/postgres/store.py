@@ -12,6 +12,7 @@ from feeds.store.postgres.history import PostingHistory
 from feeds.store.postgres.hook_queue import HookEventTable
 from feeds.store.postgres.provenance import ProvenanceTables
 from feeds.store.postgres.publish_state import PublishTables
+from feeds.store.postgres.retention import RetentionTables
 from feeds.store.postgres.sources import SourceTable
 from feeds.store.postgres.workers import WorkerTables
 
@@ -30,6 +31,7 @@ class Store(
     CounterTable,
     HookEventTable,
     PostingHistory,
+    RetentionTables,
     WorkerTables,
     DumpTables,
 ):
