@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import pytest
 
+from feeds.config import load as load_config
 from feeds.store import open_store
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply
@@ -193,13 +194,11 @@ def status(config: Path) -> dict[str, Any]:
 
 
 def leases_of(config: Path, pid: int) -> int:
-    """How many sources the worker in process ``pid`` holds (read from the file at once
-    when the store is SQLite: the window between looking and killing stays small)."""
-    db = config.parent / "state" / "feeds.db"
-    if db.exists():
-        with open_store(db) as store:
-            return sum(w.leased for w in store.workers() if f":{pid}:" in w.id)
-    return sum(w["sources_leased"] for w in status(config)["workers"] if f":{pid}:" in w["id"])
+    """How many sources the worker in process ``pid`` holds, read from the store at once
+    (SQLite or PostgreSQL alike: the window between looking and killing stays small; a
+    ``feeds status`` subprocess took long enough for the worker to finish its sources)."""
+    with open_store(load_config(config).store_location) as store:
+        return sum(w.leased for w in store.workers() if f":{pid}:" in w.id)
 
 
 @pytest.mark.slow
