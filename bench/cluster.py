@@ -1,7 +1,8 @@
-"""Several `feeds daemon` workers on one SQLite store: wall, CPU per worker and requests for a
+"""Several `feeds daemon` workers on one store: wall, CPU per worker and requests for a
 cold, a warm and an incremental round over N sources on 127.0.0.1; print a table.
 
     python bench/cluster.py [--sources 1000] [--large] [--workers 1 2 4] [--hosts 50]
+        [--postgres URL|auto] [--no-sqlite]
 
 Each round makes every source due (``next_due`` and ``last_fetched`` cleared in the store: the
 validators stay), then waits until every
@@ -9,12 +10,20 @@ source was fetched and saved with no lease left. cold: a fresh store, every feed
 each); warm: nothing changed (ETag, 304); incremental: one feed in ten has a new story. The
 workers are real `feeds daemon` processes (heartbeat 1 s, interval 1 d so only the bench makes
 sources due); the server is HTTPTestServer threads in this process, one port per host.
-``--large`` is 10,000 sources. PostgreSQL is not measured here yet.
+``--large`` is 10,000 sources.
+
+``--postgres URL`` (or ``FEEDS_BENCH_POSTGRES_URL``) runs every worker count on PostgreSQL
+too, after SQLite (``--no-sqlite``: PostgreSQL only): a fresh database on that server per run
+(the role must be allowed to create databases), and the server's CPU per round (its processes
+in /proc: the server must run on this machine). ``--postgres auto`` starts a throwaway server
+(PostgreSQL's programs from /usr/lib/postgresql, as the tests do).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sqlite3
 import subprocess
@@ -22,11 +31,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import pg_server
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply
 
@@ -70,9 +81,9 @@ class Feeds:
         return handler
 
 
-def write_config(folder: Path, urls: list[str]) -> Path:
+def write_config(folder: Path, urls: list[str], store: str) -> Path:
     lines = [
-        '[store]\npath = "state/feeds.db"\n',
+        f"[store]\n{store}\n",
         "[fetch]\nmin_host_delay = 0\nmax_connections = 8\n",
         '[schedule]\ninterval = "1d"\njitter = 0\n',
         '[daemon]\npublish_delay = "1s"\nheartbeat = "1s"\n',
@@ -95,66 +106,154 @@ def cpu_seconds(pid: int) -> float:
 
 @dataclass
 class Round:
+    store: str
     name: str
     workers: int
     wall: float
     cpu: list[float]
     requests: int
+    server_cpu: float | None = None
 
 
-def wait_round(db: Path, sources: int, timeout: float) -> None:
+@dataclass
+class Store:
+    """Where the workers keep their state, and how the bench asks it."""
+
+    name: str
+    config: str  # the [store] table's line
+    count: Callable[[], tuple[int, int]]  # (sources, sources not saved yet or leased)
+    make_due: Callable[[], None]
+    server_cpu: Callable[[], float] | None = field(default=None)
+
+
+WAITING = (
+    "SELECT count(*), count(*) FILTER"
+    " (WHERE last_fetched IS NULL OR lease_worker IS NOT NULL) FROM sources"
+)
+DUE = "UPDATE sources SET next_due = NULL, last_fetched = NULL"
+
+
+def sqlite_store(folder: Path) -> Store:
+    db = folder / "state" / "feeds.db"
+
+    def count() -> tuple[int, int]:
+        try:
+            with sqlite3.connect(db, timeout=30) as conn:
+                rows, waiting = conn.execute(WAITING).fetchone()
+        except sqlite3.OperationalError:  # not created yet
+            return 0, 1
+        return int(rows), int(waiting)
+
+    def make_due() -> None:
+        with sqlite3.connect(db, timeout=30) as conn:
+            conn.execute(DUE)
+
+    return Store("SQLite", 'path = "state/feeds.db"', count, make_due)
+
+
+@contextlib.contextmanager
+def postgres_store(server_url: str) -> Iterator[Store]:
+    import psycopg
+
+    postmaster = pg_server.postmaster_pid(server_url)
+    with pg_server.fresh_database(server_url) as url:
+
+        def count() -> tuple[int, int]:
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    row = conn.execute(WAITING).fetchone()
+            except psycopg.errors.UndefinedTable:  # not created yet
+                return 0, 1
+            assert row is not None
+            return int(row[0]), int(row[1])
+
+        def make_due() -> None:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(DUE)
+
+        yield Store(
+            "PostgreSQL",
+            f'url = "{url}"',
+            count,
+            make_due,
+            lambda: pg_server.server_cpu(postmaster),
+        )
+
+
+def wait_round(store: Store, sources: int, timeout: float) -> None:
     """Until every source was saved since it was made due (``last_fetched`` set again) and
     no lease is left."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with sqlite3.connect(db, timeout=30) as conn:
-                rows, waiting = conn.execute(
-                    "SELECT count(*), count(*) FILTER"
-                    " (WHERE last_fetched IS NULL OR lease_worker IS NOT NULL) FROM sources"
-                ).fetchone()
-        except sqlite3.OperationalError:  # not created yet
-            rows, waiting = 0, 1
+        rows, waiting = store.count()
         if rows == sources and waiting == 0:
             return
         time.sleep(0.05)
     raise SystemExit(f"round did not finish in {timeout:g} s")
 
 
-def run(workers: int, sources: int, feeds: Feeds, urls: list[str], timeout: float) -> list[Round]:
+def run(
+    store: Store, workers: int, feeds: Feeds, urls: list[str], folder: Path, timeout: float
+) -> list[Round]:
     rounds = []
-    with tempfile.TemporaryDirectory() as folder:
-        config = write_config(Path(folder), urls)
-        db = Path(folder) / "state" / "feeds.db"
-        feeds.stories = [10] * sources
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "feeds", "daemon", "--config", str(config)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(workers)
-        ]
-        try:
-            for name in ("cold", "warm", "incremental"):
-                if name == "incremental":
-                    feeds.stories = [c + (i % 10 == 0) for i, c in enumerate(feeds.stories)]
-                before = [cpu_seconds(p.pid) for p in procs]
-                requests = feeds.requests
-                started = time.monotonic()
-                if name != "cold":
-                    with sqlite3.connect(db, timeout=30) as conn:
-                        conn.execute("UPDATE sources SET next_due = NULL, last_fetched = NULL")
-                wait_round(db, sources, timeout)
-                wall = time.monotonic() - started
-                cpu = [cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=True)]
-                rounds.append(Round(name, workers, wall, cpu, feeds.requests - requests))
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                proc.wait(timeout=120)
+    sources = len(urls)
+    config = write_config(folder, urls, store.config)
+    feeds.stories = [10] * sources
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "feeds", "daemon", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        for name in ("cold", "warm", "incremental"):
+            if name == "incremental":
+                feeds.stories = [c + (i % 10 == 0) for i, c in enumerate(feeds.stories)]
+            before = [cpu_seconds(p.pid) for p in procs]
+            server_before = store.server_cpu() if store.server_cpu else 0.0
+            requests = feeds.requests
+            started = time.monotonic()
+            if name != "cold":
+                store.make_due()
+            wait_round(store, sources, timeout)
+            wall = time.monotonic() - started
+            cpu = [cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=True)]
+            server = store.server_cpu() - server_before if store.server_cpu else None
+            done = feeds.requests - requests
+            rounds.append(Round(store.name, name, workers, wall, cpu, done, server))
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=120)
     return rounds
+
+
+def runs(args: argparse.Namespace, feeds: Feeds, urls: list[str]) -> Iterator[Round]:
+    """Every worker count on SQLite, then on PostgreSQL when asked."""
+    if not args.no_sqlite:
+        for workers in args.workers:
+            with tempfile.TemporaryDirectory() as folder:
+                store = sqlite_store(Path(folder))
+                yield from run(store, workers, feeds, urls, Path(folder), args.timeout)
+    if not args.postgres:
+        return
+    with pg_server.server(args.postgres) as server_url:
+        for workers in args.workers:
+            with tempfile.TemporaryDirectory() as folder, postgres_store(server_url) as store:
+                yield from run(store, workers, feeds, urls, Path(folder), args.timeout)
+
+
+def print_row(r: Round) -> None:
+    per = " / ".join(f"{c:.1f}" for c in r.cpu)
+    server = "" if r.server_cpu is None else f"{r.server_cpu:.1f}"
+    print(
+        f"| {r.store} | {r.name} | {r.workers} | {r.wall:.1f} | {per} | {sum(r.cpu):.1f} "
+        f"| {server} | {r.requests:,} |",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -164,6 +263,12 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("FEEDS_BENCH_POSTGRES_URL", ""),
+        help="a PostgreSQL server's URL (a role that may create databases), or auto",
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
     sources = 10_000 if args.large else args.sources
     feeds = Feeds(sources)
@@ -176,17 +281,15 @@ def main() -> None:
             server = servers[i % args.hosts]
             server.route(f"/f{i}", feeds.answer(i))
             urls.append(server.url(f"/f{i}"))
-        print(f"{sources:,} sources on {args.hosts} hosts (SQLite, WAL)\n")
-        print("| round | workers | wall s | CPU s per worker | CPU s total | requests |")
-        print("|---|---:|---:|---|---:|---:|")
-        for workers in args.workers:
-            for r in run(workers, sources, feeds, urls, args.timeout):
-                per = " / ".join(f"{c:.1f}" for c in r.cpu)
-                print(
-                    f"| {r.name} | {r.workers} | {r.wall:.1f} | {per} | {sum(r.cpu):.1f} "
-                    f"| {r.requests:,} |",
-                    flush=True,
-                )
+        stores = "SQLite (WAL)" + (f", PostgreSQL ({args.postgres})" if args.postgres else "")
+        print(f"{sources:,} sources on {args.hosts} hosts; {stores}\n")
+        print(
+            "| store | round | workers | wall s | CPU s per worker | CPU s total"
+            " | server CPU s | requests |"
+        )
+        print("|---|---|---:|---:|---|---:|---:|---:|")
+        for r in runs(args, feeds, urls):
+            print_row(r)
     finally:
         for server in servers:
             server.stop()
