@@ -178,11 +178,24 @@ def workers(tmp_path: Path) -> Iterator[Callable[[Path], subprocess.Popen[str]]]
         out.close()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    progress: Callable[[], object] | None = None,
+) -> None:
+    """Wait until ``condition`` holds. Without ``progress``, for ``timeout`` seconds at
+    most; with it, until ``progress()`` has not changed for ``timeout`` seconds (a slow
+    machine takes longer, a stuck cluster fails as soon), or ten times ``timeout``."""
+    start = last_change = time.monotonic()
+    seen = progress() if progress is not None else None
     while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting: {what}")
+        now = time.monotonic()
+        if progress is not None and (current := progress()) != seen:
+            seen, last_change = current, now
+        if now - last_change > timeout or now - start > 10 * timeout:
+            stalled = " (no progress)" if progress is not None else ""
+            raise AssertionError(f"timed out waiting: {what}{stalled}")
         time.sleep(0.2)
 
 
@@ -217,7 +230,12 @@ def test_three_workers_share_300_sources_nothing_twice_nothing_lost(
         victim.wait()
         assert leases_of(config, victim.pid) > 0  # it died holding them
         # Stories stop coming after ROUNDS fetches; one more round sees the last of them.
-        wait_for(lambda: min(hosts.fetched().values()) >= ROUNDS + 1, 90, "the last rounds")
+        wait_for(
+            lambda: min(hosts.fetched().values()) >= ROUNDS + 1,
+            45,  # the victim's leases run out within 10 s; a fetch is seconds apart
+            "the last rounds",
+            progress=lambda: sum(min(n, ROUNDS + 1) for n in hosts.fetched().values()),
+        )
         report = status(config)
         for proc in procs[1:]:
             proc.send_signal(signal.SIGTERM)
