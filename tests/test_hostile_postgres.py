@@ -1,0 +1,134 @@
+"""Hostile text on the PostgreSQL store: what SQLite keeps, PostgreSQL must keep too.
+
+PostgreSQL's text cannot hold NUL (U+0000), and its JSON cannot hold lone surrogates;
+SQLite takes both. A feed that carries them in any field (titles, bodies, GUIDs, links,
+authors, categories, enclosure URLs, the feed's own title) is read, saved and published on
+PostgreSQL as on SQLite, and never stops the other sources of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from postgres_server import create_database, drop_database
+from test_hostile_documents import ANY_FIELD, ITEMS
+
+from feeds import config as config_module
+from feeds.ingest.fetch import Fetcher
+from feeds.publish.atom import check_atom
+from feeds.run.refresh import RefreshReport, refresh
+from feeds.store import open_store
+
+from hostile import NOW, active_content
+
+NUL_EVERYWHERE = {
+    "version": "https://jsonfeed.org/version/1.1",
+    "title": "Nul\x00 feed\x01",
+    "home_page_url": "https://nul.example/\x00",
+    "items": [
+        {
+            "id": f"https://nul.example/?p={n}\x00",
+            "url": f"https://nul.example/{n}/\x00x",
+            "title": f"A title\x00 with NUL {n} \ud800",
+            "content_html": f"<p>Body\x00 text {n} with\x00 NUL and \ud83d lone</p>",
+            "summary": "sum\x00mary",
+            "tags": ["Mar\x00kets", "\x00"],
+            "authors": [{"name": "Ann\x00 Lee", "url": "https://nul.example/a\x00"}],
+            "attachments": [
+                {"url": f"https://nul.example/a{n}.mp3\x00", "mime_type": "audio/mpeg\x00"}
+            ],
+        }
+        for n in range(3)
+    ],
+}
+
+PLAIN = {
+    "version": "https://jsonfeed.org/version/1.1",
+    "title": "Plain",
+    "items": [
+        {
+            "id": "https://plain.example/?p=1",
+            "url": "https://plain.example/1/",
+            "title": "Plain story",
+            "content_html": "<p>An ordinary story about quarterly results.</p>",
+        }
+    ],
+}
+
+
+def refresh_documents(
+    folder: Path, store: dict[str, str], documents: Mapping[str, object]
+) -> tuple[RefreshReport, dict[str, int], bytes]:
+    """One forced ``feeds refresh`` of JSON Feed ``documents`` (files) into ``store``: the
+    report, the entries stored per source, and the published Atom."""
+    urls = {}
+    for name, document in documents.items():
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        urls[name] = path.as_uri()
+    config = config_module.from_dict(
+        {
+            "store": store,
+            "sources": [{"name": n, "url": u} for n, u in urls.items()],
+            "outputs": [{"name": "all", "path": "out/all.atom", "title": "All"}],
+        },
+        base_dir=folder,
+    )
+    with open_store(config.store_location) as opened, Fetcher(config.fetch) as fetcher:
+        report = refresh(config, opened, fetcher, now=NOW, force=True)
+        counts = {s.name: s.entry_count for s in opened.sources()}
+    return report, counts, (folder / "out" / "all.atom").read_bytes()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_nul_and_lone_surrogates_in_every_field_stop_nothing(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    store = (
+        {"url": request.getfixturevalue("postgres_url")}
+        if backend == "postgresql"
+        else {"path": "state/feeds.db"}
+    )
+    documents = {"nul": NUL_EVERYWHERE, "plain": PLAIN}
+    report, counts, out = refresh_documents(tmp_path, store, documents)
+    assert [s.error for s in report.sources] == [None, None]
+    assert counts == {"nul": 3, "plain": 1}
+    assert report.outputs[0].error is None
+    assert check_atom(out) == [] and active_content(out) == []
+    assert b"\x00" not in out and out.count(b"<entry>") == 4
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(items=ITEMS, feed_title=ANY_FIELD)
+def test_anything_in_any_field_is_saved_and_published_on_postgresql(
+    postgres_server: str, items: list[dict[str, object]], feed_title: str
+) -> None:
+    """The same bytes as on SQLite, whatever text the fields carry, beside a plain source
+    that is always saved."""
+    hostile = {"version": "https://jsonfeed.org/version/1.1", "title": feed_title, "items": items}
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        url = create_database(postgres_server)
+        try:
+            for name, store in (("sqlite", {"path": "state/feeds.db"}), ("pg", {"url": url})):
+                root = Path(folder) / name
+                root.mkdir()
+                documents = {"any": hostile, "plain": PLAIN}
+                results.append(refresh_documents(root, store, documents))
+        finally:
+            drop_database(postgres_server, url)
+    (lite_report, lite_counts, lite_out), (pg_report, pg_counts, pg_out) = results
+    assert pg_report.sources[1].error is None and pg_counts["plain"] == 1
+    assert [s.error for s in pg_report.sources] == [s.error for s in lite_report.sources]
+    assert pg_counts == lite_counts
+    assert pg_report.outputs[0].error is None
+    assert pg_out == lite_out
