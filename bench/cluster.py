@@ -213,7 +213,7 @@ def print_statements(server_url: str, limit: int, entries: int, server_cpu: floa
     )
     for s in top:
         query = " ".join(s.query.split())
-        query = (query[:110] + "…" if len(query) > 110 else query).replace("|", "\\|")
+        query = (query + "…" if len(query) >= 100 else query).replace("|", "\\|")
         nested = "" if s.toplevel else " (nested)"
         print(
             f"| `{query}`{nested} | {s.calls:,} | {s.calls / entries:.2f} "

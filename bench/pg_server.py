@@ -83,7 +83,8 @@ class Statement:
 def top_statements(server_url: str, limit: int) -> tuple[float, int, list[Statement]]:
     """The total time (ms: execution and planning) and calls of the top-level statements counted since
     the reset, and the ``limit`` statements taking the most (nested ones included, marked);
-    statements that differ only in the length of a list of parameters count as one."""
+    statements that differ only in the length of a list of parameters, or after their first
+    100 characters (a UNION of one subquery per LSH band), count as one."""
     import psycopg
 
     with psycopg.connect(server_url, autocommit=True) as conn:
@@ -94,7 +95,7 @@ def top_statements(server_url: str, limit: int) -> tuple[float, int, list[Statem
     grouped: dict[tuple[str, bool], Statement] = {}
     for query, calls, total_ms, count, toplevel in rows:
         text = _PARAMETERS.sub("$…", " ".join(str(query).split()))
-        text = _VALUES.sub(r"\1, …", text)
+        text = _VALUES.sub(r"\1, …", text)[:100]
         known = grouped.setdefault((text, bool(toplevel)), Statement(text, 0, 0.0, 0, toplevel))
         known.calls += int(calls)
         known.total_ms += float(total_ms)
