@@ -142,7 +142,7 @@ def copy_fill(location: str, target: int) -> tuple[int, float]:
                 n,
             )
         )
-        shift, tag = block * template, f"~c{block}"
+        shift, tag = block * template, f"~c{template}.{block}"  # unique: template grows
         db.execute(
             f"INSERT INTO entries (rowid, {', '.join(columns)})"
             f" SELECT rowid + ?, {', '.join(values)} FROM entries WHERE rowid <= ?",
@@ -187,16 +187,17 @@ def measure(
     )
     stored, filling, filled = 0, 0.0, 0
     for size in sizes:
-        if copy_from is not None and copy_from <= stored < size:
+        with open_store(location) as store:
+            store.sync_sources([(s.name, s.url) for s in config.sources])
+            while stored < (size if copy_from is None else min(size, copy_from)):
+                filling += ingest(store, config, stored)
+                stored += BATCH
+                filled += 1
+        if stored < size:
             added, seconds = copy_fill(location, size)
             print(f"{label}: {added:,} copies copied in {seconds:.0f} s", file=sys.stderr)
             stored = size
         with open_store(location) as store:
-            store.sync_sources([(s.name, s.url) for s in config.sources])
-            while stored < size:
-                filling += ingest(store, config, stored)
-                stored += BATCH
-                filled += 1
             ingest_s = ingest(store, config, stored)
             stored += BATCH
             started = time.perf_counter()
