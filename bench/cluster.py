@@ -2,7 +2,8 @@
 cold, a warm and an incremental round over N sources on 127.0.0.1; print a table.
 
     python bench/cluster.py [--sources 1000] [--large] [--workers 1 2 4] [--hosts 50]
-        [--postgres URL|auto] [--no-sqlite]
+        [--postgres URL|auto] [--no-sqlite] [--rounds cold warm incremental]
+        [--statements N] [--timeout 3600]
 
 Each round makes every source due (``next_due`` and ``last_fetched`` cleared in the store: the
 validators stay), then waits until every
@@ -16,7 +17,11 @@ sources due); the server is HTTPTestServer threads in this process, one port per
 too, after SQLite (``--no-sqlite``: PostgreSQL only): a fresh database on that server per run
 (the role must be allowed to create databases), and the server's CPU per round (its processes
 in /proc: the server must run on this machine). ``--postgres auto`` starts a throwaway server
-(PostgreSQL's programs from /usr/lib/postgresql, as the tests do).
+(PostgreSQL's programs from /usr/lib/postgresql, as the tests do). ``--statements N`` prints,
+after each PostgreSQL cold round, the N statements that took the server longest in it
+(pg_stat_statements: loaded into an ``auto`` server; a server given by URL must have it),
+with their calls per entry. The bench asks the store whether the round is done every 50 ms
+at first, then less often (at most every second): the asking costs the server CPU too.
 """
 
 from __future__ import annotations
@@ -124,8 +129,10 @@ class Store:
     count: Callable[[], tuple[int, int]]  # (sources, sources not saved yet or leased)
     make_due: Callable[[], None]
     server_cpu: Callable[[], float] | None = field(default=None)
+    server_url: str | None = None  # the PostgreSQL server's, for its statement counts
 
 
+ROUNDS = ("cold", "warm", "incremental")
 WAITING = (
     "SELECT count(*), count(*) FILTER"
     " (WHERE last_fetched IS NULL OR lease_worker IS NOT NULL) FROM sources"
@@ -177,23 +184,53 @@ def postgres_store(server_url: str) -> Iterator[Store]:
             count,
             make_due,
             lambda: pg_server.server_cpu(postmaster),
+            server_url,
         )
 
 
 def wait_round(store: Store, sources: int, timeout: float) -> None:
     """Until every source was saved since it was made due (``last_fetched`` set again) and
     no lease is left."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < timeout:
         rows, waiting = store.count()
         if rows == sources and waiting == 0:
             return
-        time.sleep(0.05)
+        time.sleep(min(1.0, 0.05 + elapsed / 200))  # within 1 %: polling costs the server
     raise SystemExit(f"round did not finish in {timeout:g} s")
 
 
+def print_statements(server_url: str, limit: int, entries: int, server_cpu: float) -> None:
+    """The statements that took the server longest in a round (pg_stat_statements), per
+    entry of the round; nested ones (run by triggers) are marked."""
+    total, calls, top = pg_server.top_statements(server_url, limit)
+    print(
+        f"\nTop statements of the round: top-level execution and planning {total / 1000:.1f} s"
+        f" (server CPU {server_cpu:.1f} s), {calls:,} top-level calls"
+        f" ({calls / entries:.1f} per entry), {entries:,} entries\n\n"
+        "| statement | calls | calls per entry | total s | ms per call | rows |\n"
+        "|---|---:|---:|---:|---:|---:|"
+    )
+    for s in top:
+        query = " ".join(s.query.split())
+        query = (query + "…" if len(query) >= 100 else query).replace("|", "\\|")
+        nested = "" if s.toplevel else " (nested)"
+        print(
+            f"| `{query}`{nested} | {s.calls:,} | {s.calls / entries:.2f} "
+            f"| {s.total_ms / 1000:.1f} | {s.total_ms / s.calls:.3f} | {s.rows:,} |"
+        )
+    print(flush=True)
+
+
 def run(
-    store: Store, workers: int, feeds: Feeds, urls: list[str], folder: Path, timeout: float
+    store: Store,
+    workers: int,
+    feeds: Feeds,
+    urls: list[str],
+    folder: Path,
+    timeout: float,
+    statements: int = 0,
+    names: tuple[str, ...] = ROUNDS,
 ) -> list[Round]:
     rounds = []
     sources = len(urls)
@@ -208,13 +245,16 @@ def run(
         for _ in range(workers)
     ]
     try:
-        for name in ("cold", "warm", "incremental"):
+        for name in names:
             if name == "incremental":
                 feeds.stories = [c + (i % 10 == 0) for i, c in enumerate(feeds.stories)]
             before = [cpu_seconds(p.pid) for p in procs]
             server_before = store.server_cpu() if store.server_cpu else 0.0
             requests = feeds.requests
             started = time.monotonic()
+            counted = store.server_url if statements and name == "cold" else None
+            if counted:
+                pg_server.reset_statements(counted)
             if name != "cold":
                 store.make_due()
             wait_round(store, sources, timeout)
@@ -223,6 +263,8 @@ def run(
             server = store.server_cpu() - server_before if store.server_cpu else None
             done = feeds.requests - requests
             rounds.append(Round(store.name, name, workers, wall, cpu, done, server))
+            if counted:
+                print_statements(counted, statements, sources * 10, server or 0.0)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -237,13 +279,26 @@ def runs(args: argparse.Namespace, feeds: Feeds, urls: list[str]) -> Iterator[Ro
         for workers in args.workers:
             with tempfile.TemporaryDirectory() as folder:
                 store = sqlite_store(Path(folder))
-                yield from run(store, workers, feeds, urls, Path(folder), args.timeout)
+                folder_path = Path(folder)
+                yield from run(
+                    store, workers, feeds, urls, folder_path, args.timeout, 0, tuple(args.rounds)
+                )
     if not args.postgres:
         return
-    with pg_server.server(args.postgres) as server_url:
+    with pg_server.server(args.postgres, statements=args.statements > 0) as server_url:
         for workers in args.workers:
             with tempfile.TemporaryDirectory() as folder, postgres_store(server_url) as store:
-                yield from run(store, workers, feeds, urls, Path(folder), args.timeout)
+                folder_path = Path(folder)
+                yield from run(
+                    store,
+                    workers,
+                    feeds,
+                    urls,
+                    folder_path,
+                    args.timeout,
+                    args.statements,
+                    tuple(args.rounds),
+                )
 
 
 def print_row(r: Round) -> None:
@@ -262,13 +317,28 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="10,000 sources")
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--timeout", type=float, default=3600, help="per round, seconds")
+    parser.add_argument(
+        "--rounds",
+        nargs="+",
+        choices=ROUNDS,
+        default=list(ROUNDS),
+        help="which rounds, in this order (cold first: the others need the feeds stored)",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get("FEEDS_BENCH_POSTGRES_URL", ""),
         help="a PostgreSQL server's URL (a role that may create databases), or auto",
     )
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        metavar="N",
+        help="PostgreSQL: print the N statements that took the server longest in each cold"
+        " round (pg_stat_statements, loaded into an auto server)",
+    )
     args = parser.parse_args()
     sources = 10_000 if args.large else args.sources
     feeds = Feeds(sources)
