@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from feeds.core import dedupe, same_story
-from feeds.core.near import containment
+from feeds.core import dedupe, same_story, signals
+from feeds.core.near import containment, words
 from feeds.core.same_story import Candidate
-from feeds.core.signals import names
+from feeds.core.signals import names, numbers
 from feeds.types import DedupeOptions
 
 from support import REPO
@@ -166,3 +167,58 @@ def test_names_reads_the_same_names_as_before_on_real_text() -> None:
     for story in STORIES:
         text = story.title + ". " + " ".join(story.paragraphs)
         assert names(text) == _names_as_before(text)
+
+
+def _numbers_as_before(text: str) -> frozenset[str]:
+    """``signals.numbers`` as it was first written: one search of the whole text."""
+    return frozenset(n.replace(",", "") for n in re.findall(r"\d+(?:[.,]\d+)*", text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("1 2.,a9\n,.É٣")), max_size=40))
+def test_numbers_reads_the_same_numbers_as_before(text: str) -> None:
+    assert numbers(text) == _numbers_as_before(text)
+
+
+def test_numbers_reads_the_same_numbers_as_before_on_real_text() -> None:
+    for story in STORIES:
+        text = story.title + ". " + " ".join(story.paragraphs)
+        assert numbers(text) == _numbers_as_before(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .-_'é\n1")), max_size=700))
+def test_a_cut_copy_s_words_are_counted_as_before(text: str) -> None:
+    assert signals._has_words(text, 20) == (len(words(text)) >= 20)
+
+
+def test_names_are_not_read_when_the_numbers_disagree(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[str] = []
+    real = signals.story_names
+
+    def reading(title: str, body_text: str, sites: tuple[str, ...] = ()) -> frozenset[str]:
+        read.append(title)
+        return real(title, body_text, sites)
+
+    monkeypatch.setattr(same_story, "story_names", reading)
+    text = " ".join(STORY_WORDS)
+    other = text.replace("1.3", "2.7").replace("2031", "2035").replace("6.4", "1.1")
+    other = other.replace("212", "180").replace("2028", "2029")
+    sig = dedupe.signature(other)
+    assert sig is not None
+    cand = Candidate(1, "e1", "ledger", "Railway order", NOW, sig, other, via_lead=True)
+    assert _decide(text[: len(text) // 2], "Railway order", cand) is None
+    assert read == []  # rejected by its numbers alone
+    assert _decide(text[: len(text) // 2], "Railway order", replace(cand, body_text=text))
+    assert read != []  # the same story's copy: its names are compared too
+
+
+STORY_WORDS = (
+    "The Ruritanian state railway said it would buy 42 electric locomotives from Westyard"
+    " Engineering for about 1.3 billion crowns, its largest order in two decades, as it"
+    " replaces diesel engines on the northern lines by 2031.",
+    "Chief executive Marta Kessler told reporters in Strelsau that the first engines would"
+    " arrive in 2028 and that the order would be paid for from the railway's own reserves.",
+    "Westyard shares rose 6.4 percent to 212 crowns in morning trading, their highest since"
+    " the company listed in 2019, while the wider market was flat.",
+)

@@ -164,6 +164,7 @@ _CREDIT_STARTS = (
 )
 
 
+@lru_cache(maxsize=64)  # an entry's body is signed, then its facts and shingles are read
 def signed_text(text: str) -> str:
     """The part of a body that is signed: without a leading wire dateline or credit lines.
 

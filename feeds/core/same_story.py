@@ -20,10 +20,11 @@ from feeds.core.signals import (
     SHORT_NOTICE_WORDS,
     agreement,
     cites_enough,
-    facts,
     figures_prove,
     may_be_cut,
     normalized_title,
+    story_names,
+    story_numbers,
     title_resemblance,
 )
 from feeds.types import DedupeOptions
@@ -48,7 +49,8 @@ class Candidate:
 
 @dataclass
 class _Incoming:
-    """The entry looked for among the candidates; its facts are read once, when needed."""
+    """The entry looked for among the candidates; its facts are read when a candidate needs
+    them (each half once: see :func:`~feeds.core.signals.story_numbers`)."""
 
     source: str
     title: str
@@ -57,12 +59,12 @@ class _Incoming:
     published: datetime
     #: The names of every source in its titles (see :func:`~feeds.core.signals.site_names`).
     sites: Mapping[str, tuple[str, ...]]
-    _facts: tuple[frozenset[str], frozenset[str]] | None = None
 
-    def facts(self) -> tuple[frozenset[str], frozenset[str]]:
-        if self._facts is None:
-            self._facts = facts(self.title, self.body_text, self.sites_of(self.source))
-        return self._facts
+    def numbers(self) -> frozenset[str]:
+        return story_numbers(self.body_text)
+
+    def names(self) -> frozenset[str]:
+        return story_names(self.title, self.body_text, self.sites_of(self.source))
 
     def sites_of(self, source: str) -> tuple[str, ...]:
         return self.sites.get(source, ())
@@ -118,9 +120,6 @@ def _judge(
     if body < options.body_min and not led:
         return None
     cand_sites = incoming.sites_of(cand.source)
-    heading = title_resemblance(
-        incoming.title, cand.title, incoming.sites_of(incoming.source), cand_sites
-    )
     cand_body: str | None = None  # read only when a rule needs it
     checked: _Facts | None = None
     contained = 0.0
@@ -131,20 +130,25 @@ def _judge(
         # from one template share their leads, not their numbers and names).
         cand_body = body_of(cand)
         if may_be_cut(incoming.body_text, cand_body):
-            checked = _Facts(incoming.facts(), facts(cand.title, cand_body, cand_sites))
+            checked = _Facts(incoming, cand.title, cand_body, cand_sites)
             if not checked.may_agree():
                 return None
             short, long = sorted((incoming.body_text, cand_body), key=len)
             contained = containment(short, long)  # = cut_copy_containment, lengths known
+    if body < options.body_min and contained < options.containment_min and not cand.cited:
+        return None  # no rule of _rule takes it: its title need not be compared
+    heading = title_resemblance(
+        incoming.title, cand.title, incoming.sites_of(incoming.source), cand_sites
+    )
     rule = _rule(incoming, cand, (body, contained, heading), other, options)
     if rule is None:
         return None
     if checked is None:
         cand_body = cand_body if cand_body is not None else body_of(cand)
-        checked = _Facts(incoming.facts(), facts(cand.title, cand_body, cand_sites))
+        checked = _Facts(incoming, cand.title, cand_body, cand_sites)
     if not checked.agree(grey_zone=rule == "similar body and title"):
         return None
-    agree, same_names = checked.numbers, checked.names
+    agree, same_names = checked.numbers, checked.names()
     scores: dict[str, float | str] = {
         "body": round(body, 4),
         **({"containment": round(contained, 4)} if contained else {}),
@@ -160,24 +164,33 @@ def _judge(
 
 
 class _Facts:
-    """How far two copies' numbers and names agree, as the rules ask."""
+    """How far two copies' numbers and names agree, as the rules ask.
 
-    def __init__(
-        self,
-        mine: tuple[frozenset[str], frozenset[str]],
-        theirs: tuple[frozenset[str], frozenset[str]],
-    ) -> None:
-        self.numbers = agreement(mine[0], theirs[0])
-        self.names = agreement(mine[1], theirs[1])
-        self.proven = figures_prove(mine[0], theirs[0])
+    The numbers are compared first; the names (the dearer half: a scan of every capitalized
+    word) only when the numbers leave the answer open.
+    """
+
+    def __init__(self, incoming: _Incoming, title: str, body_text: str, sites: tuple[str, ...]):
+        mine, theirs = incoming.numbers(), story_numbers(body_text)
+        self.numbers = agreement(mine, theirs)
+        self.proven = figures_prove(mine, theirs)
+        self._names_of = (incoming, title, body_text, sites)
+        self._names: float | None = None
+
+    def names(self) -> float:
+        """How far their names agree (read on the first call)."""
+        if self._names is None:
+            incoming, title, body_text, sites = self._names_of
+            self._names = agreement(incoming.names(), story_names(title, body_text, sites))
+        return self._names
 
     def agree(self, grey_zone: bool) -> bool:
         """Whether they agree enough for a rule (the grey zone asks more)."""
+        if self.proven:
+            return True
         if grey_zone:
-            enough = min(self.numbers, self.names) >= GREY_ZONE_AGREEMENT
-        else:
-            enough = self.numbers >= MIN_NUMBERS_AGREEMENT and self.names >= MIN_NAMES_AGREEMENT
-        return enough or self.proven
+            return self.numbers >= GREY_ZONE_AGREEMENT and self.names() >= GREY_ZONE_AGREEMENT
+        return self.numbers >= MIN_NUMBERS_AGREEMENT and self.names() >= MIN_NAMES_AGREEMENT
 
     def may_agree(self) -> bool:
         """Whether they agree enough for any rule."""

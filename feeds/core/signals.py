@@ -6,6 +6,7 @@ links a copy gives to its original, and how much of a cut copy is inside the oth
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -139,8 +140,20 @@ def title_resemblance(
 
 
 def numbers(text: str) -> frozenset[str]:
-    """The numbers a text states ("3.2", "2026"), as written without separators' variants."""
-    return frozenset(n.replace(",", "") for n in _NUMBER_RE.findall(text))
+    """The numbers a text states ("3.2", "2026"), as written without separators' variants.
+
+    A number never spans a character other than a digit, "." or ",": in ASCII text every
+    other byte becomes a space (one ``bytes.translate``) and only the runs left, one space
+    apart, are searched (the same numbers, in half the time of a search of the whole text).
+    """
+    if text.isascii():
+        runs = text.encode("ascii").translate(_NUMBER_BYTES).split()
+        text = b" ".join(runs).decode("ascii")
+    return frozenset(map(_WITHOUT_COMMAS, _NUMBER_RE.findall(text)))
+
+
+_NUMBER_BYTES = bytes(b if b in b"0123456789.," else 0x20 for b in range(256))
+_WITHOUT_COMMAS = operator.methodcaller("replace", ",", "")
 
 
 _NAME_RE = re.compile(r"\b[A-Z][\w&'-]+")
@@ -189,6 +202,8 @@ _HREF_RE = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']+)["']""", re.IGNORECAS
 def linked_urls(content_html: str, limit: int = 8) -> tuple[str, ...]:
     """The first ``limit`` distinct link targets of a sanitized body (as written)."""
     found: list[str] = []
+    if "<a" not in content_html and "<A" not in content_html:
+        return ()  # no link (a substring search, faster than the pattern's miss)
     for match in _HREF_RE.finditer(content_html):
         url = match.group(1)
         if url not in found:
@@ -204,13 +219,26 @@ def figures_prove(a: frozenset[str], b: frozenset[str]) -> bool:
     return shared >= PROVING_FIGURES and shared >= PROVING_FIGURES_AGREEMENT * min(len(a), len(b))
 
 
-@lru_cache(maxsize=256)  # a stored copy meets each of its copies as their candidate
 def facts(
     title: str, body_text: str, sites: tuple[str, ...] = ()
 ) -> tuple[frozenset[str], frozenset[str]]:
     """The numbers and names of a story, without wire datelines, credits and site names."""
-    text = signed_text(body_text)
-    return numbers(text), names(normalized_title(title, sites) + ". " + text)
+    return story_numbers(body_text), story_names(title, body_text, sites)
+
+
+@lru_cache(maxsize=256)  # a stored copy meets each of its copies as their candidate
+def story_numbers(body_text: str) -> frozenset[str]:
+    """The numbers of a story's body (the first half of :func:`facts`).
+
+    Asked before :func:`story_names`: numbers that disagree reject a candidate alone.
+    """
+    return numbers(signed_text(body_text))
+
+
+@lru_cache(maxsize=256)
+def story_names(title: str, body_text: str, sites: tuple[str, ...] = ()) -> frozenset[str]:
+    """The names of a story's title and body (the second half of :func:`facts`)."""
+    return names(normalized_title(title, sites) + ". " + signed_text(body_text))
 
 
 def cut_copy_containment(a: str, b: str) -> float:
@@ -229,9 +257,19 @@ def cut_copy_containment(a: str, b: str) -> float:
 def may_be_cut(a: str, b: str) -> bool:
     """Whether the shorter of two bodies may be a cut copy of the longer (by their lengths)."""
     short, long = sorted((a, b), key=len)
-    return len(short) <= CONTAINED_MAX_LENGTH * len(long) and (
-        len(words(short)) >= CONTAINED_MIN_WORDS
-    )
+    return len(short) <= CONTAINED_MAX_LENGTH * len(long) and _has_words(short, CONTAINED_MIN_WORDS)
+
+
+def _has_words(text: str, count: int) -> bool:
+    """Whether ``text`` has at least ``count`` :func:`words`.
+
+    An ASCII text's start is counted first: each of its words is (the start of) a distinct
+    word of the whole, so enough there is enough in all, without splitting the rest.
+    """
+    head = text[: 16 * count]
+    if len(head) < len(text) and head.isascii() and len(words(head)) >= count:
+        return True
+    return len(words(text)) >= count
 
 
 def agreement(a: frozenset[str], b: frozenset[str]) -> float:

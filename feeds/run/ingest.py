@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from feeds.core import decider, dedupe
@@ -171,17 +171,18 @@ def _entry_intent(
         fetch.presence,
     )
     body_key = prepared.body_keys[i] if prepared is not None and prepared.body_keys else None
-    found = Found(entry, keys, body_key=body_key)
+    existing = None
     if presence is None or presence.own:
-        found = replace(found, existing=store.find_copy(name, keys, fetch.taken))
+        existing = store.find_copy(name, keys, fetch.taken)
+    found = Found(entry, keys, body_key=body_key, existing=existing)
     if decider.unchanged(found):
         return decider.decide(name, found, now=now, options=options)
     sig = prepared.signature(i) if prepared else dedupe.signature(entry.body_text)
-    found = replace(found, signature=sig)
-    if found.existing is not None:
+    apart = None
+    if existing is not None:
         apart = decider.keep_apart(
             keys,
-            found.existing,
+            existing,
             entry,
             sig,
             lambda: store.copy_body(name, keys.key),
@@ -189,9 +190,13 @@ def _entry_intent(
         )
         if apart is not None:
             apply_intent(store, name, apart, now)
-            found = replace(found, existing=None, kept_apart=apart)
-    if found.existing is None:
-        found = replace(found, match=_find_match(store, fetch, i, found, now, options))
+            existing = None
+    # Found is built whole, not by dataclasses.replace (which reads its fields each call)
+    found = Found(entry, keys, sig, body_key, existing, apart)
+    if existing is not None:
+        return decider.decide(name, found, now=now, options=options)
+    match = _find_match(store, fetch, i, found, now, options)
+    found = Found(entry, keys, sig, body_key, None, apart, match)
     return decider.decide(name, found, now=now, options=options)
 
 
