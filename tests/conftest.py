@@ -9,11 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from feeds.store import open_store
 from feeds.store.protocol import Storage
 
 pytest_plugins = ["postgres_server"]  # the ``postgres_url`` fixture: a real PostgreSQL
+
+# No per-example time limit: speed is measured by the benchmarks in bench/, and a loaded
+# machine (CI's, or one running other work) made examples of a store test pass 200 ms.
+settings.register_profile("feeds", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("feeds")
 
 _LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
