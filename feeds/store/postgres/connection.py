@@ -141,12 +141,6 @@ class Connection(SqlConnection):
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @property
     def _in_transaction(self) -> bool:
         return self._db.info.transaction_status != TransactionStatus.IDLE

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from feeds.store.sql.dialect import Dialect
 
@@ -44,6 +44,16 @@ class SqlConnection:
 
     dialect: ClassVar[Dialect]
     """The statements and fragments the backend spells its own way."""
+
+    def close(self) -> None:
+        """Close the connection (the store is a context manager that does it)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _execute(self, sql: str, params: Params = ()) -> Rows:
         """Run one statement (SQLite's placeholders) and give back its rows."""

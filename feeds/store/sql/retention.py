@@ -80,15 +80,22 @@ class RetentionTables(SqlConnection):
             f" WHERE rowid IN ({marks(rowids)})",
             rowids,
         ).fetchall()
+        bands: list[tuple[int, int]] = []
+        unsigned: list[int] = []
         for rowid, blob, text, published in rows:
             sig = dedupe.decode_signature(blob)
             if published < unsign_before and sig is not None:
-                self._many(
-                    "DELETE FROM lsh WHERE bucket = ? AND copy = ?",
-                    [(b, rowid) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
-                )
-                self._execute("DELETE FROM signatures WHERE copy = ?", (rowid,))
-                self._execute("UPDATE entries SET signature = ? WHERE rowid = ?", (b"", rowid))
+                bands += [
+                    (b, rowid) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))
+                ]
+                unsigned.append(rowid)
+        if unsigned:  # a statement for all of them, not three per copy
+            self._many("DELETE FROM lsh WHERE bucket = ? AND copy = ?", bands)
+            self._execute(f"DELETE FROM signatures WHERE copy IN ({marks(unsigned)})", unsigned)
+            self._execute(
+                f"UPDATE entries SET signature = ? WHERE rowid IN ({marks(unsigned)})",
+                (b"", *unsigned),
+            )
         self._execute(
             "UPDATE entries SET expired = ?, excerpt = NULL, content_html = '',"
             f" body_text = '', body_key = NULL WHERE rowid IN ({marks(rowids)})",

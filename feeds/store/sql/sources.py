@@ -31,33 +31,40 @@ class SourceTable(SqlConnection):
         a pending redirect and a retirement are reset. A URL that moved by a
         confirmed permanent redirect is kept while the config still says the old one.
         """
-        with self.batch():
-            for name, url in sources:
-                row = self._execute(
-                    "SELECT coalesce(config_url, url), url, host FROM sources WHERE name = ?",
-                    (name,),
-                ).fetchone()
+        with self.batch():  # one read and three statements, whatever the number of sources
+            known = {
+                str(r[0]): (r[1], r[2], r[3])
+                for r in self._execute(
+                    "SELECT name, coalesce(config_url, url), url, host FROM sources"
+                )
+            }
+            new: list[tuple[str, ...]] = []
+            moved: list[tuple[str, ...]] = []
+            rehosted: list[tuple[str, ...]] = []
+            for name, url in sources:  # the names are unique (the config checks)
+                row = known.get(name)
                 if row is None:
-                    self._execute(
-                        "INSERT INTO sources (name, url, config_url, host) VALUES (?, ?, ?, ?)"
-                        " ON CONFLICT (name) DO NOTHING",  # another worker's, at the same time
-                        (name, url, url, host_of(url)),
-                    )
+                    new.append((name, url, url, host_of(url)))
                 elif row[0] != url:
-                    self._execute(
-                        "UPDATE sources SET url = ?, config_url = ?, etag = NULL,"
-                        " last_modified = NULL, body_hash = NULL, feed_url = NULL,"
-                        " retry_after = NULL, cache_seconds = NULL, ttl_seconds = NULL,"
-                        " retired_at = NULL, retired_reason = NULL, redirect_url = NULL,"
-                        " redirect_count = 0, last_fetched = NULL, error_count = 0,"
-                        " host = ?, next_due = NULL"
-                        " WHERE name = ?",  # a new URL is a new resource, due at once
-                        (url, url, host_of(url), name),
-                    )
+                    moved.append((url, url, host_of(url), name))
                 elif row[2] != host_of(row[1]):  # a store from before hosts were kept
-                    self._execute(
-                        "UPDATE sources SET host = ? WHERE name = ?", (host_of(row[1]), name)
-                    )
+                    rehosted.append((host_of(row[1]), name))
+            self._many(
+                "INSERT INTO sources (name, url, config_url, host) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING",  # another worker's, at the same time
+                new,
+            )
+            self._many(
+                "UPDATE sources SET url = ?, config_url = ?, etag = NULL,"
+                " last_modified = NULL, body_hash = NULL, feed_url = NULL,"
+                " retry_after = NULL, cache_seconds = NULL, ttl_seconds = NULL,"
+                " retired_at = NULL, retired_reason = NULL, redirect_url = NULL,"
+                " redirect_count = 0, last_fetched = NULL, error_count = 0,"
+                " host = ?, next_due = NULL"
+                " WHERE name = ?",  # a new URL is a new resource, due at once
+                moved,
+            )
+            self._many("UPDATE sources SET host = ? WHERE name = ?", rehosted)
 
     def sources(self) -> list[SourceState]:
         return self._source_states("", ())

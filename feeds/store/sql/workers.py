@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from feeds.store.sql.codec import RowMap, optional_dt, optional_ts, required_dt, ts
+from feeds.store.sql.codec import RowMap, chunks, optional_dt, optional_ts, required_dt, ts
 from feeds.store.sql.connection import SqlConnection
 from feeds.store.sql.sources import SOURCE_STATE
 from feeds.store.values import ExpiredLease, WorkerInfo
@@ -92,25 +92,26 @@ class WorkerTables(SqlConnection):
         holds or whose host another worker holds; the names leased."""
         until = ts(now + lease)
         params = {"now": ts(now), "worker": worker, "until": until}
-        claimed: list[str] = []
+        leased: set[str] = set()
         with self.batch():
             self._lock_claims()
             self._execute(_REAP, params)
-            for name in names:
-                row = self._execute(
+            for part in chunks(names):  # one statement per 500 names, not one per name
+                named = {f"n{i}": name for i, name in enumerate(part)}
+                rows = self._execute(
                     "UPDATE sources SET lease_worker = :worker, lease_until = :until"
-                    " WHERE name = :name AND (lease_worker IS NULL OR lease_worker = :worker)"
+                    f" WHERE name IN ({', '.join(f':{key}' for key in named)})"
+                    " AND (lease_worker IS NULL OR lease_worker = :worker)"
                     " AND (host = '' OR NOT EXISTS (SELECT 1 FROM host_leases h"
                     "   WHERE h.host = sources.host AND h.worker != :worker AND h.until > :now))"
                     " RETURNING name",
-                    {**params, "name": name},
-                ).fetchone()
-                if row is not None:
-                    claimed.append(row[0])
-            if claimed:
+                    {**params, **named},
+                )
+                leased.update(str(row[0]) for row in rows)
+            if leased:
                 self._execute(_TAKE_HOSTS, params)
                 self._touch(worker, now)
-        return claimed
+        return [name for name in names if name in leased]  # in the order asked
 
     def _leased(self, worker: str, until: str) -> list[SourceState]:
         rows = self._execute(

@@ -97,12 +97,6 @@ class Connection(SqlConnection):
         ``key`` is never there (a duplicate is a bug, and raises)."""
         return self._db.execute(sql, params).lastrowid
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @contextmanager
     def batch(self, *, savepoint: bool = True) -> Iterator[None]:
         """One atomic unit of work: all of it is saved, or none of it.
