@@ -227,8 +227,8 @@ def test_output_is_newest_first_and_capped(store: Store) -> None:
 def test_timestamps_are_fixed_width_utc_text_that_sorts_and_reads_back(
     a: datetime, b: datetime
 ) -> None:
-    from feeds.store.sqlite.codec import required_dt as _required_dt
-    from feeds.store.sqlite.codec import ts as _ts
+    from feeds.store.sql.codec import required_dt as _required_dt
+    from feeds.store.sql.codec import ts as _ts
 
     assert len(_ts(a)) == 27
     assert _required_dt(_ts(a)) == a
@@ -236,8 +236,8 @@ def test_timestamps_are_fixed_width_utc_text_that_sorts_and_reads_back(
 
 
 def test_a_date_before_the_year_1000_is_stored_and_read_back() -> None:
-    from feeds.store.sqlite.codec import required_dt as _required_dt
-    from feeds.store.sqlite.codec import ts as _ts
+    from feeds.store.sql.codec import required_dt as _required_dt
+    from feeds.store.sql.codec import ts as _ts
 
     ancient = datetime(5, 3, 4, 1, 2, 3, tzinfo=UTC)
     assert _ts(ancient) == "0005-03-04T01:02:03.000000Z"

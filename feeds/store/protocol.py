@@ -380,7 +380,7 @@ class CounterStore(Transactional, Protocol):
 
 
 class HookQueue(Transactional, Protocol):
-    """Hook events saved before delivery (see :mod:`feeds.store.sqlite.hook_queue`)."""
+    """Hook events saved before delivery (see :mod:`feeds.store.sql.hook_queue`)."""
 
     def add_hook_event(self, event: HookEvent) -> None: ...
 

@@ -1,10 +1,12 @@
 """The PostgreSQL backend: a store that several processes and machines share.
 
 Loaded only for a ``postgresql://`` (or ``postgres://``) URL: psycopg is imported here and
-nowhere else. The module split mirrors :mod:`feeds.store.sqlite` (``store`` composes one
-class per group of tables on the connection of ``connection``; ``schema`` holds the
-migrations, ``codec`` how values are written and read back) and every statement gives the
-SQLite store's answer, in the same order.
+nowhere else. As in :mod:`feeds.store.sqlite`, ``store`` puts the shared tables
+(:mod:`feeds.store.sql`, the same statements, so the SQLite store's answers in the same
+order) on the connection of ``connection``, which translates their placeholders, takes the
+advisory locks and draws the error boundary; ``dialect`` and ``own_statements`` hold what
+PostgreSQL says its own way, ``schema`` the migrations, ``dump`` the rows as ``feeds store
+migrate`` moves them.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ mean a bug in feeds (a constraint violated, a bad statement) keep their type.
 from __future__ import annotations
 
 import functools
-import inspect
 import os
+import re
 import socket
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +24,8 @@ from psycopg.pq import TransactionStatus
 
 from feeds.errors import StoreError
 from feeds.store.postgres import schema
+from feeds.store.postgres.dialect import DIALECT
+from feeds.store.sql.connection import Params, Rows, SqlConnection, wrap_public_methods
 
 C = TypeVar("C", bound=type)
 
@@ -39,6 +41,27 @@ CONFLICTS = (
 
 CONNECT_TIMEOUT = 30
 SAVE_LOCK = 0x46454546  # the advisory lock held by a transaction that saves copies
+CLAIM_LOCK = 0x46454545  # the advisory lock a claim holds (one claim at a time)
+
+_SQLITE_TOKENS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|\?|%|(?<![:\w]):([A-Za-z_]\w*)")
+"""What :func:`pyformat` rewrites: quoted text and comments (left as they are but for a
+``%``), ``?``, ``%`` and ``:name`` (not ``::type``, a cast)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def pyformat(sql: str) -> str:
+    """SQLite's statement ``sql`` with psycopg's placeholders: ``?`` becomes ``%s``,
+    ``:name`` becomes ``%(name)s`` and a literal ``%`` becomes ``%%``."""
+
+    def swap(found: re.Match[str]) -> str:
+        text = found[0]
+        if text == "?":
+            return "%s"
+        if found[1] is not None:
+            return f"%({found[1]})s"
+        return text.replace("%", "%%")
+
+    return _SQLITE_TOKENS.sub(swap, sql)
 
 
 class SaveConflict(Exception):
@@ -74,17 +97,16 @@ def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def translate_errors(cls: C) -> C:
     """Wrap every public method of ``cls`` (inherited ones included) in the error boundary."""
-    for name in dir(cls):
-        if name.startswith("_"):
-            continue
-        attribute = inspect.getattr_static(cls, name)
-        if inspect.isfunction(attribute) and not getattr(attribute, "_unit_of_work", False):
-            setattr(cls, name, _translated(attribute))
-    return cls
+    return wrap_public_methods(cls, _translated)
 
 
-class Connection:
-    """One connection to the store's database. Use :meth:`open`; close it when done."""
+class Connection(SqlConnection):
+    """One connection to the store's database. Use :meth:`open`; close it when done.
+
+    It runs the shared statements (SQLite's SQL) with their placeholders translated by
+    :func:`pyformat`, parameters always passed (so a ``%%`` is read as ``%``)."""
+
+    dialect = DIALECT
 
     def __init__(self, connection: psycopg.Connection[Any], url: str) -> None:
         self._db = connection
@@ -118,12 +140,6 @@ class Connection:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def _in_transaction(self) -> bool:
@@ -179,18 +195,21 @@ class Connection:
         else:
             self._next_generation()
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
-        """The one row ``sql`` reads (there must be one)."""
-        row = self._db.execute(sql, params).fetchone()
-        if row is None:
-            raise LookupError(f"no row: {sql}")
-        return tuple(row)
+    def _execute(self, sql: str, params: Params = ()) -> Rows:
+        return self._db.execute(pyformat(sql), params)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """``sql`` once per row of parameters, in one round trip (a pipeline)."""
         if rows:
             with self._db.cursor() as cursor:
-                cursor.executemany(sql, rows)
+                cursor.executemany(pyformat(sql), rows)
+
+    def _insert_id(self, sql: str, params: Sequence[Any], key: str) -> int | None:
+        """Run the ``INSERT``; its ``rowid``, or None when another process saved a row
+        under the same ``key`` first (then it is saved once)."""
+        row = self._execute(f"{sql} ON CONFLICT ({key}) DO NOTHING RETURNING rowid", params)
+        found = row.fetchone()
+        return int(found[0]) if found is not None else None
 
     def _lock_saves(self) -> None:
         """Hold the store's save lock until this transaction ends: one process at a time
@@ -204,3 +223,9 @@ class Connection:
         """
         if self._in_transaction:
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (SAVE_LOCK,))
+
+    def _lock_claims(self) -> None:
+        """Hold the claim lock until this transaction ends: claims are short, and one at a
+        time keeps a host with one worker (two claims could each take a source of one
+        free host)."""
+        self._db.execute("SELECT pg_advisory_xact_lock(%s)", (CLAIM_LOCK,))

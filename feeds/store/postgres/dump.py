@@ -45,7 +45,7 @@ class DumpTables(Connection):
         key = _KEYS.get(table, columns[0])
         update = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key.split(", "))
         conflict = f"DO UPDATE SET {update}" if update else "DO NOTHING"
-        marks = ", ".join("%s" for _ in columns)
+        marks = ", ".join("?" for _ in columns)
         self._many(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
             f" ON CONFLICT ({key}) {conflict}",

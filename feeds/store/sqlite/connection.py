@@ -9,15 +9,16 @@ about its environment (a locked, read-only, full or corrupt file) becomes
 from __future__ import annotations
 
 import functools
-import inspect
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from feeds.errors import StoreError
+from feeds.store.sql.connection import Params, Rows, SqlConnection, wrap_public_methods
 from feeds.store.sqlite import schema
+from feeds.store.sqlite.dialect import DIALECT
 
 C = TypeVar("C", bound=type)
 
@@ -46,17 +47,13 @@ def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def translate_errors(cls: C) -> C:
     """Wrap every public method of ``cls`` (inherited ones included) in the error boundary."""
-    for name in dir(cls):
-        if name.startswith("_"):
-            continue
-        attribute = inspect.getattr_static(cls, name)
-        if inspect.isfunction(attribute) and not getattr(attribute, "_unit_of_work", False):
-            setattr(cls, name, _translated(attribute))
-    return cls
+    return wrap_public_methods(cls, _translated)
 
 
-class Connection:
+class Connection(SqlConnection):
     """One connection to the store's file. Use :meth:`open`; close it when done."""
+
+    dialect = DIALECT
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
@@ -89,11 +86,16 @@ class Connection:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> Self:
-        return self
+    def _execute(self, sql: str, params: Params = ()) -> Rows:
+        return self._db.execute(sql, params)
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
+
+    def _insert_id(self, sql: str, params: Sequence[Any], key: str) -> int | None:
+        """Run the ``INSERT``; its ``rowid``. SQLite has one writer: a row under the same
+        ``key`` is never there (a duplicate is a bug, and raises)."""
+        return self._db.execute(sql, params).lastrowid
 
     @contextmanager
     def batch(self, *, savepoint: bool = True) -> Iterator[None]:

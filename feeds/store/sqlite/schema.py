@@ -23,12 +23,37 @@ from pathlib import Path
 
 from feeds.core import dedupe
 from feeds.errors import StoreError
-from feeds.store.sqlite import counters, hook_queue, worker_schema
+from feeds.store.sqlite import worker_schema
 from feeds.store.sqlite.codec import statements
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "prepare"]
 
 APPLICATION_ID = 0x46454544  # "FEED": marks the file as ours (PRAGMA application_id)
+
+_COUNTERS = """
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (name, labels)
+) WITHOUT ROWID;
+"""
+"""The ``counters`` table (:mod:`feeds.store.sql.counters`)."""
+
+_HOOK_EVENTS = """
+CREATE TABLE IF NOT EXISTS hook_events (
+    id TEXT PRIMARY KEY,
+    hook TEXT NOT NULL,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS hook_events_due ON hook_events(next_attempt);
+"""
+"""The ``hook_events`` table (:mod:`feeds.store.sql.hook_queue`)."""
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: sources with fetch state; entries as copies grouped by entry_id
@@ -210,9 +235,9 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT rowid, signature FROM entries WHERE length(signature) > 0;
     """,
     # 10: counters every process adds to (fetches, bytes, entries, publishing): /metrics
-    counters.MIGRATION,
+    _COUNTERS,
     # 11: webhook and command hook events, saved before they are sent, until delivered
-    hook_queue.MIGRATION,
+    _HOOK_EVENTS,
     # 12: retention: when a copy's body was deleted; the live copies by date and by source
     """
     ALTER TABLE entries ADD COLUMN expired TEXT;

@@ -1,4 +1,4 @@
-"""The tables of workers sharing one store (see :mod:`feeds.store.sqlite.workers`).
+"""The tables of workers sharing one store (see :mod:`feeds.store.sql.workers`).
 
 ``sources`` gains its host (politeness across workers counts per host), when it is next
 due, its lease (worker and end) and its last expired lease; ``host_leases`` says which

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from feeds.store.sql.connection import SqlConnection
 
 __all__ = ["PostingHistory"]
 
@@ -13,10 +14,8 @@ def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-class PostingHistory:
-    """A mixin of the SQLite store (``self._db``)."""
-
-    _db: sqlite3.Connection
+class PostingHistory(SqlConnection):
+    """When sources posted (the ``PostingHistory`` role)."""
 
     def posting_history(
         self, sources: Sequence[str], since: datetime
@@ -28,14 +27,14 @@ class PostingHistory:
             name: ([], None) for name in wanted
         }
         cutoff = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT source, published FROM entries WHERE published >= ?", (cutoff,)
         )
         for source, published in rows:
             if source in wanted:
                 history[source][0].append(_parse(published))
         marks = ",".join("?" * len(wanted))
-        firsts = self._db.execute(
+        firsts = self._execute(
             f"SELECT source, min(first_seen) FROM entries WHERE source IN ({marks})"
             " GROUP BY source",
             tuple(wanted),
@@ -51,7 +50,7 @@ class PostingHistory:
         ``now`` of the run that saved them), newest first; copies merged into a story are not
         stories."""
         stamp = at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT entry_id, title, link FROM entries WHERE source = ? AND first_seen = ?"
             " AND merged_reason IS NULL ORDER BY published DESC, rowid DESC LIMIT ?",
             (source, stamp, limit),

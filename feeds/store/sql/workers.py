@@ -2,12 +2,13 @@
 registry and the publisher lease (the ``WorkQueue``, ``WorkerRegistry`` and
 ``PublisherLock`` roles).
 
-A claim is one ``BEGIN IMMEDIATE`` transaction (SQLite lets one writer in at a time, so two
-claims never interleave): leases that ran out are recorded as errors on their sources, then
-one ``UPDATE … WHERE name IN (SELECT … LIMIT n) RETURNING`` leases the due sources whose
-host no other worker holds, and the claimer takes those hosts. Several processes on one
-machine share a store this way (WAL mode); PostgreSQL does the same with
-``FOR UPDATE SKIP LOCKED``.
+A claim is one transaction that no other claim interleaves with (SQLite's ``BEGIN
+IMMEDIATE`` lets one writer in at a time; PostgreSQL's takes the claim lock): leases that
+ran out are recorded as errors on their sources, then one ``UPDATE … RETURNING`` (the
+dialect's ``claim``: PostgreSQL's skips the rows another transaction locks) leases the due
+sources whose host no other worker holds, and the claimer takes those hosts. The publisher
+is a lease in a row on both: the daemon opens the store anew at each tick, and a session's
+advisory lock would end with its connection.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from feeds.store.sqlite.codec import RowMap, optional_dt, optional_ts, required_dt, ts
-from feeds.store.sqlite.connection import Connection
-from feeds.store.sqlite.sources import SOURCE_STATE
+from feeds.store.sql.codec import RowMap, chunks, optional_dt, optional_ts, required_dt, ts
+from feeds.store.sql.connection import SqlConnection
+from feeds.store.sql.sources import SOURCE_STATE
 from feeds.store.values import ExpiredLease, WorkerInfo
 from feeds.types import SourceState
 
@@ -42,28 +43,6 @@ UPDATE sources SET
 WHERE lease_until IS NOT NULL AND lease_until <= :now
 """
 
-_CLAIM = """
-UPDATE sources SET lease_worker = :worker, lease_until = :until
-WHERE name IN (
-    SELECT name FROM (
-        SELECT s.name, s.host, coalesce(s.next_due, '') AS due,
-            row_number() OVER (PARTITION BY s.host ORDER BY s.next_due, s.name) AS nth,
-            min(coalesce(s.next_due, '')) OVER (PARTITION BY s.host) AS host_due
-        FROM sources s LEFT JOIN host_leases h ON h.host = s.host
-        WHERE coalesce(s.next_due, '') <= :now AND s.lease_worker IS NULL
-            AND s.retired_at IS NULL AND coalesce(s.retry_after, '') <= :now
-            AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker)
-    )
-    WHERE nth <= :per_host OR :per_host <= 0
-    -- Host by host (the host of the longest due source first): a claim holds as few hosts
-    -- as it can, and leaves the others to other workers. No host: by due time alone.
-    ORDER BY CASE WHEN host = '' THEN due ELSE host_due END,
-        CASE WHEN host = '' THEN '' ELSE host END, due, name
-    LIMIT :limit
-)
-RETURNING name
-"""
-
 _TAKE_HOSTS = """
 INSERT INTO host_leases (host, worker, until, in_flight)
     SELECT host, :worker, :until, count(*) FROM sources
@@ -73,7 +52,7 @@ ON CONFLICT (host) DO UPDATE SET
 """
 
 
-class WorkerTables(Connection):
+class WorkerTables(SqlConnection):
     """Claims and leases of sources and hosts, the worker registry, the publisher lease."""
 
     # -- the queue -------------------------------------------------------------------------
@@ -95,13 +74,14 @@ class WorkerTables(Connection):
         until = ts(now + lease)
         params = {"now": ts(now), "worker": worker, "until": until}
         with self.batch():
-            self._db.execute(_REAP, params)
-            names = self._db.execute(
-                _CLAIM, {**params, "limit": limit, "per_host": per_host}
+            self._lock_claims()
+            self._execute(_REAP, params)
+            names = self._execute(
+                self.dialect.claim, {**params, "limit": limit, "per_host": per_host}
             ).fetchall()
             if not names:
                 return []
-            self._db.execute(_TAKE_HOSTS, params)
+            self._execute(_TAKE_HOSTS, params)
             self._touch(worker, now)
             return self._leased(worker, until)
 
@@ -112,27 +92,29 @@ class WorkerTables(Connection):
         holds or whose host another worker holds; the names leased."""
         until = ts(now + lease)
         params = {"now": ts(now), "worker": worker, "until": until}
-        claimed: list[str] = []
+        leased: set[str] = set()
         with self.batch():
-            self._db.execute(_REAP, params)
-            for name in names:
-                row = self._db.execute(
+            self._lock_claims()
+            self._execute(_REAP, params)
+            for part in chunks(names):  # one statement per 500 names, not one per name
+                named = {f"n{i}": name for i, name in enumerate(part)}
+                rows = self._execute(
                     "UPDATE sources SET lease_worker = :worker, lease_until = :until"
-                    " WHERE name = :name AND (lease_worker IS NULL OR lease_worker = :worker)"
+                    f" WHERE name IN ({', '.join(f':{key}' for key in named)})"
+                    " AND (lease_worker IS NULL OR lease_worker = :worker)"
                     " AND (host = '' OR NOT EXISTS (SELECT 1 FROM host_leases h"
                     "   WHERE h.host = sources.host AND h.worker != :worker AND h.until > :now))"
                     " RETURNING name",
-                    {**params, "name": name},
-                ).fetchone()
-                if row is not None:
-                    claimed.append(row[0])
-            if claimed:
-                self._db.execute(_TAKE_HOSTS, params)
+                    {**params, **named},
+                )
+                leased.update(str(row[0]) for row in rows)
+            if leased:
+                self._execute(_TAKE_HOSTS, params)
                 self._touch(worker, now)
-        return claimed
+        return [name for name in names if name in leased]  # in the order asked
 
     def _leased(self, worker: str, until: str) -> list[SourceState]:
-        rows = self._db.execute(
+        rows = self._execute(
             f"SELECT {SOURCE_STATE.select()} FROM sources"
             " WHERE lease_worker = ? AND lease_until = ? ORDER BY coalesce(next_due, ''), name",
             (worker, until),
@@ -146,15 +128,15 @@ class WorkerTables(Connection):
         for a retired source). False, and nothing changed, when ``worker`` does not hold it
         (its lease ran out and another worker claimed it)."""
         with self.batch():
-            row = self._db.execute(
+            row = self._execute(
                 "UPDATE sources SET next_due = ?, lease_worker = NULL, lease_until = NULL"
                 " WHERE name = ? AND lease_worker = ? RETURNING host",
                 (optional_ts(next_due), name, worker),
             ).fetchone()
             if row is None:
                 return False
-            self._db.execute(
-                "UPDATE host_leases SET in_flight = max(in_flight - 1, 0)"
+            self._execute(
+                f"UPDATE host_leases SET in_flight = {self.dialect.greatest}(in_flight - 1, 0)"
                 " WHERE host = ? AND worker = ?",
                 (row[0], worker),
             )
@@ -164,23 +146,21 @@ class WorkerTables(Connection):
     def renew_leases(self, worker: str, until: datetime) -> int:
         """Extend every lease ``worker`` holds (sources and hosts) to ``until``."""
         with self.batch():
-            cursor = self._db.execute(
+            cursor = self._execute(
                 "UPDATE sources SET lease_until = ? WHERE lease_worker = ?", (ts(until), worker)
             )
-            self._db.execute(
-                "UPDATE host_leases SET until = ? WHERE worker = ?", (ts(until), worker)
-            )
+            self._execute("UPDATE host_leases SET until = ? WHERE worker = ?", (ts(until), worker))
         return cursor.rowcount
 
     def release_claims(self, worker: str, free_at: datetime) -> None:
         """End every lease ``worker`` holds: its sources stay as due as they were, its hosts
         are free for any worker from ``free_at`` (the last request plus ``min_host_delay``)."""
         with self.batch():
-            self._db.execute(
+            self._execute(
                 "UPDATE sources SET lease_worker = NULL, lease_until = NULL WHERE lease_worker = ?",
                 (worker,),
             )
-            self._db.execute(
+            self._execute(
                 "UPDATE host_leases SET until = ?, in_flight = 0, worker = '' WHERE worker = ?",
                 (ts(free_at), worker),
             )
@@ -190,9 +170,10 @@ class WorkerTables(Connection):
         from its state fetched at ``last_fetched``. A source leased now, or fetched again
         since, keeps what its fetch saved."""
         with self.batch():
-            self._db.executemany(
+            self._many(
                 "UPDATE sources SET next_due = ? WHERE name = ? AND lease_worker IS NULL"
-                " AND last_fetched IS ? AND next_due IS NOT ?",
+                f" AND last_fetched {self.dialect.same_text}"
+                f" AND next_due {self.dialect.other_text}",
                 [
                     (optional_ts(due), name, optional_ts(fetched), optional_ts(due))
                     for name, fetched, due in dues
@@ -202,11 +183,11 @@ class WorkerTables(Connection):
     def expired_leases(self, now: datetime, since: datetime) -> list[ExpiredLease]:
         """Leases that ran out before their worker saved the source: those still unclaimed
         (``at`` None) and those recorded as errors since ``since``."""
-        rows = self._db.execute(
-            "SELECT name, lease_worker, lease_until, NULL FROM sources"
+        rows = self._execute(
+            "SELECT name, lease_worker, lease_until, CAST(NULL AS TEXT) FROM sources"
             " WHERE lease_until IS NOT NULL AND lease_until <= :now"
             " UNION ALL SELECT name, expired_worker, expired_until, expired_at FROM sources"
-            " WHERE expired_at IS NOT NULL AND expired_at >= :since ORDER BY 1, 4",
+            " WHERE expired_at IS NOT NULL AND expired_at >= :since ORDER BY 1, 4 NULLS FIRST",
             {"now": ts(now), "since": ts(since)},
         ).fetchall()
         return [
@@ -219,16 +200,18 @@ class WorkerTables(Connection):
     def worker_started(self, worker: str, now: datetime) -> None:
         """Register ``worker`` (``host:pid:random``) as alive at ``now``."""
         with self.batch():
-            self._db.execute(
-                "INSERT OR REPLACE INTO workers (id, started, heartbeat, last_activity)"
-                " VALUES (?, ?, ?, NULL)",
+            self._execute(
+                "INSERT INTO workers (id, started, heartbeat, last_activity)"
+                " VALUES (?, ?, ?, NULL) ON CONFLICT (id) DO UPDATE SET"
+                " started = excluded.started, heartbeat = excluded.heartbeat,"
+                " last_activity = NULL",
                 (worker, ts(now), ts(now)),
             )
 
     def worker_beat(self, worker: str, now: datetime) -> None:
         """``worker`` is alive at ``now`` (registered again if its row was removed)."""
         with self.batch():
-            self._db.execute(
+            self._execute(
                 "INSERT INTO workers (id, started, heartbeat) VALUES (?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat",
                 (worker, ts(now), ts(now)),
@@ -240,11 +223,11 @@ class WorkerTables(Connection):
         with self.batch():
             self.release_claims(worker, free_at)
             self.release_publisher_lock(worker)
-            self._db.execute("DELETE FROM workers WHERE id = ?", (worker,))
+            self._execute("DELETE FROM workers WHERE id = ?", (worker,))
 
     def workers(self) -> list[WorkerInfo]:
         """Every registered worker, the most recently started first."""
-        rows = self._db.execute(
+        rows = self._execute(
             f"SELECT {WORKER.select()} FROM workers ORDER BY started DESC, id"
         ).fetchall()
         return [WORKER.load(r) for r in rows]
@@ -252,21 +235,19 @@ class WorkerTables(Connection):
     def forget_workers(self, heard_before: datetime) -> int:
         """Remove workers not heard from since ``heard_before`` (they died); how many."""
         with self.batch():
-            cursor = self._db.execute(
-                "DELETE FROM workers WHERE heartbeat < ?", (ts(heard_before),)
-            )
+            cursor = self._execute("DELETE FROM workers WHERE heartbeat < ?", (ts(heard_before),))
         return cursor.rowcount
 
     def _touch(self, worker: str, now: datetime) -> None:
-        self._db.execute("UPDATE workers SET last_activity = ? WHERE id = ?", (ts(now), worker))
+        self._execute("UPDATE workers SET last_activity = ? WHERE id = ?", (ts(now), worker))
 
     # -- the publisher ---------------------------------------------------------------------
 
     def try_publisher_lock(self, worker: str, now: datetime, hold: timedelta) -> bool:
-        """Become the one publisher, unless another worker is (never waits). SQLite keeps
+        """Become the one publisher, unless another worker is (never waits). The store keeps
         a lease until ``now + hold`` (taken over after it, should its holder die)."""
         with self.batch():
-            row = self._db.execute(
+            row = self._execute(
                 "UPDATE publisher SET worker = ?, until = ?"
                 " WHERE id = 1 AND (worker IS NULL OR worker = ? OR until <= ?) RETURNING 1",
                 (worker, ts(now + hold), worker, ts(now)),
@@ -276,7 +257,7 @@ class WorkerTables(Connection):
     def release_publisher_lock(self, worker: str) -> None:
         """Stop being the publisher (nothing happens when ``worker`` is not)."""
         with self.batch():
-            self._db.execute(
+            self._execute(
                 "UPDATE publisher SET worker = NULL, until = NULL WHERE id = 1 AND worker = ?",
                 (worker,),
             )
@@ -284,19 +265,21 @@ class WorkerTables(Connection):
     def request_publish(self, now: datetime) -> None:
         """Note that saved changes wait to be published (the first request's time is kept)."""
         with self.batch():
-            self._db.execute(
+            self._execute(
                 "UPDATE publisher SET needed_since = coalesce(needed_since, ?) WHERE id = 1",
                 (ts(now),),
             )
 
     def publish_requested(self) -> datetime | None:
         """Since when changes wait to be published, or None."""
-        row = self._db.execute("SELECT needed_since FROM publisher WHERE id = 1").fetchone()
+        row = self._execute("SELECT needed_since FROM publisher WHERE id = 1").fetchone()
         return optional_dt(row[0]) if row else None
 
     def take_publish_request(self) -> datetime | None:
         """Clear the request (the caller publishes now); since when it was pending."""
-        with self.batch():  # one writer at a time: nobody asks in between
-            row = self._db.execute("SELECT needed_since FROM publisher WHERE id = 1").fetchone()
-            self._db.execute("UPDATE publisher SET needed_since = NULL WHERE id = 1")
+        with self.batch():  # the row locked (or one writer): nobody asks in between
+            row = self._execute(
+                "SELECT needed_since FROM publisher WHERE id = 1" + self.dialect.for_update
+            ).fetchone()
+            self._execute("UPDATE publisher SET needed_since = NULL WHERE id = 1")
         return optional_dt(row[0]) if row else None

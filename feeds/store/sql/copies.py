@@ -2,7 +2,7 @@
 
 A copy's body signature is indexed twice: its LSH bands (``lsh``, with the lead keys of
 its text) and the signature itself (``signatures``), so near copies are found with index
-lookups only (:mod:`feeds.store.sqlite.candidates`).
+lookups only (:mod:`feeds.store.sql.candidates`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from datetime import datetime
 
 from feeds.core import dedupe
 from feeds.core.dedupe import Existing, Keys, Match
-from feeds.store.sqlite.codec import RowMap, optional_dt, required_dt, signature_blob, ts
-from feeds.store.sqlite.connection import Connection
+from feeds.store.sql.codec import RowMap, optional_dt, required_dt, signature_blob, ts
+from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import media_json
 from feeds.types import Body, CleanEntry
 
@@ -37,7 +37,7 @@ EXISTING = RowMap(
 _FIND_EXISTING = f"SELECT {EXISTING.select()}, rowid FROM entries"
 
 
-class CopyTable(Connection):
+class CopyTable(SqlConnection):
     """Saving copies and finding them by exact key (part of the ``IngestStore`` role)."""
 
     def _existing(self, row: tuple[object, ...] | None) -> Existing | None:
@@ -51,7 +51,7 @@ class CopyTable(Connection):
         cleaned from, saved with the text (by :meth:`insert_copy` and :meth:`update_copy`),
         so the text is what cleaning that body gives: the next fetch need not clean it again.
         """
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT body_key, content_html, body_text, excerpt FROM entries"
             " WHERE source = ? AND body_key IS NOT NULL ORDER BY rowid DESC LIMIT ?",
             (source, limit),
@@ -64,14 +64,14 @@ class CopyTable(Connection):
         A hint for work that an unchanged entry can skip; an older copy not listed
         here only costs that work.
         """
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT content_hash FROM entries WHERE source = ? ORDER BY rowid DESC LIMIT ?",
             (source, limit),
         ).fetchall()
         return frozenset(str(row[0]) for row in rows)
 
     def find_existing(self, source: str, key: str) -> Existing | None:
-        row = self._db.execute(
+        row = self._execute(
             f"{_FIND_EXISTING} WHERE source = ? AND key = ?", (source, key)
         ).fetchone()
         return self._existing(row)
@@ -94,14 +94,14 @@ class CopyTable(Connection):
         ):
             if value is None:
                 continue
-            rows = self._db.execute(
+            rows = self._execute(
                 f"{_FIND_EXISTING} WHERE {column} = ? AND source = ? ORDER BY rowid LIMIT 8",
                 (value, source),
             ).fetchall()
             for row in rows:
                 if row[EXISTING.names.index("key")] in taken:
                     continue
-                self._db.execute("UPDATE entries SET key = ? WHERE rowid = ?", (keys.key, row[-1]))
+                self._execute("UPDATE entries SET key = ? WHERE rowid = ?", (keys.key, row[-1]))
                 return self._existing(row)
         return None
 
@@ -123,7 +123,7 @@ class CopyTable(Connection):
         for column, value, reason in lookups:
             if value is None:
                 continue
-            rows = self._db.execute(
+            rows = self._execute(
                 f"SELECT entry_id, source, key FROM entries WHERE {column} = ?"
                 " ORDER BY first_seen, rowid LIMIT 8",
                 (value,),
@@ -136,7 +136,7 @@ class CopyTable(Connection):
 
     def copy_body(self, source: str, key: str) -> str:
         """The body text of ``source``'s copy under ``key`` ("" when there is none)."""
-        row = self._db.execute(
+        row = self._execute(
             "SELECT body_text FROM entries WHERE source = ? AND key = ?", (source, key)
         ).fetchone()
         return str(row[0]) if row is not None else ""
@@ -147,7 +147,7 @@ class CopyTable(Connection):
         The copy keeps its entry id, text and place in the outputs; only the key that the
         next fetch looks it up by moves to the new story.
         """
-        self._db.execute(
+        self._execute(
             "UPDATE entries SET key = key || '~' || rowid WHERE source = ? AND key = ?",
             (source, key),
         )
@@ -159,23 +159,24 @@ class CopyTable(Connection):
         and by its lead (:func:`~feeds.dedupe.lead_buckets` of its body ``text``)."""
         if sig is None:
             return
-        self._db.executemany(
-            "INSERT OR IGNORE INTO lsh (bucket, copy) VALUES (?, ?)",
+        self._many(
+            "INSERT INTO lsh (bucket, copy) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
         )
-        self._db.execute(
-            "INSERT OR REPLACE INTO signatures (copy, signature) VALUES (?, ?)",
+        self._execute(
+            "INSERT INTO signatures (copy, signature) VALUES (?, ?)"
+            " ON CONFLICT (copy) DO UPDATE SET signature = excluded.signature",
             (copy, blob or signature_blob(sig)),
         )
 
     def _unindex(self, copy: int, sig: tuple[int, ...] | None, text: str = "") -> None:
         if sig is None:
             return
-        self._db.executemany(
+        self._many(
             "DELETE FROM lsh WHERE bucket = ? AND copy = ?",
             [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
         )
-        self._db.execute("DELETE FROM signatures WHERE copy = ?", (copy,))
+        self._execute("DELETE FROM signatures WHERE copy = ?", (copy,))
 
     def insert_copy(
         self,
@@ -213,14 +214,15 @@ class CopyTable(Connection):
                 json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None
             ),
         }
-        cursor = self._db.execute(
+        rowid = self._insert_id(
             f"INSERT INTO entries ({', '.join(columns)})"  # column names are fixed above
             f" VALUES ({', '.join('?' for _ in columns)})",
             tuple(columns.values()),
+            "source, key",  # saved already (by another process at once): saved once
         )
-        self._copy_saved()
-        if cursor.lastrowid is not None:
-            self._index(cursor.lastrowid, signature, blob, entry.body_text)
+        if rowid is not None:
+            self._copy_saved()
+            self._index(rowid, signature, blob, entry.body_text)
 
     def update_copy(
         self,
@@ -237,11 +239,11 @@ class CopyTable(Connection):
         Counts the update in the churn cap's 24-hour window and re-indexes the
         copy's body signature. ``body_key``: see :meth:`recent_bodies`.
         """
-        row = self._db.execute(
+        row = self._one(
             "SELECT updated, published, rowid, signature, update_count, update_window, body_text"
             " FROM entries WHERE source = ? AND key = ?",
             (source, keys.key),
-        ).fetchone()
+        )
         previous = required_dt(row[0])
         updated = entry.updated if entry.updated and entry.updated > previous else now
         updated = max(updated, previous)
@@ -258,7 +260,7 @@ class CopyTable(Connection):
             "update_count": count + 1,
             "update_window": ts(window),
         }
-        self._db.execute(
+        self._execute(
             f"UPDATE entries SET {', '.join(f'{c} = ?' for c in columns)} WHERE rowid = ?",
             (*columns.values(), row[2]),
         )
@@ -272,14 +274,14 @@ class CopyTable(Connection):
         each run, so an upgraded store catches up without one long pause.
         Returns how many were signed.
         """
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT rowid, body_text FROM entries WHERE signature IS NULL"
             " ORDER BY first_seen DESC LIMIT ?",
             (limit,),
         ).fetchall()
         for rowid, body_text in rows:
             sig = dedupe.signature(body_text)
-            self._db.execute(
+            self._execute(
                 "UPDATE entries SET signature = ? WHERE rowid = ?", (signature_blob(sig), rowid)
             )
             self._index(rowid, sig, text=body_text)

@@ -1,5 +1,4 @@
-"""Hook events waiting to be delivered (see :mod:`feeds.run.hooks` and
-:mod:`feeds.store.sqlite.hook_queue`).
+"""Hook events waiting to be delivered (see :mod:`feeds.run.hooks`).
 
 An event is saved here, in the transaction of the run that caused it, before anyone is
 told; delivery deletes it, a failed attempt pushes ``next_attempt`` back. So a crash
@@ -11,23 +10,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from feeds.store.postgres.codec import RowMap, required_dt, ts
-from feeds.store.postgres.connection import Connection
+from feeds.store.sql.codec import RowMap, required_dt, ts
+from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import HookEvent
 
 __all__ = ["HookEventTable"]
 
+
 HOOK_EVENT = RowMap(HookEvent, convert={"created": required_dt, "next_attempt": required_dt})
 
 
-class HookEventTable(Connection):
+class HookEventTable(SqlConnection):
     """The ``hook_events`` table."""
 
     def add_hook_event(self, event: HookEvent) -> None:
         """Save ``event``, due at once (an id seen before is ignored)."""
-        self._db.execute(
+        self._execute(
             "INSERT INTO hook_events (id, hook, event, payload, created, next_attempt)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
             (
                 event.id,
                 event.hook,
@@ -40,22 +40,22 @@ class HookEventTable(Connection):
 
     def due_hook_events(self, now: datetime, limit: int = 100) -> list[HookEvent]:
         """Events whose next attempt is due at ``now``, oldest first."""
-        rows = self._db.execute(
+        rows = self._execute(
             f"SELECT {HOOK_EVENT.select()}"
-            " FROM hook_events WHERE next_attempt <= %s ORDER BY created, id LIMIT %s",
+            " FROM hook_events WHERE next_attempt <= ? ORDER BY created, id LIMIT ?",
             (ts(now), limit),
         ).fetchall()
         return [HOOK_EVENT.load(r) for r in rows]
 
     def pending_hook_events(self) -> int:
-        return int(self._one("SELECT count(*) FROM hook_events")[0])
+        return int(self._execute("SELECT count(*) FROM hook_events").fetchone()[0])
 
     def hook_event_delivered(self, event_id: str) -> None:
-        self._db.execute("DELETE FROM hook_events WHERE id = %s", (event_id,))
+        self._execute("DELETE FROM hook_events WHERE id = ?", (event_id,))
 
     def hook_event_failed(self, event_id: str, error: str, next_attempt: datetime) -> None:
-        self._db.execute(
-            "UPDATE hook_events SET attempts = attempts + 1, last_error = %s, next_attempt = %s"
-            " WHERE id = %s",
+        self._execute(
+            "UPDATE hook_events SET attempts = attempts + 1, last_error = ?, next_attempt = ?"
+            " WHERE id = ?",
             (error, ts(next_attempt), event_id),
         )

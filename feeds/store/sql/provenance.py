@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from feeds.store.postgres.codec import RowMap, optional_dt, required_dt, ts
-from feeds.store.postgres.connection import Connection
+from feeds.store.sql.codec import RowMap, optional_dt, required_dt, ts
+from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import StoredCopy
 
 
@@ -43,19 +43,19 @@ STORED_COPY = RowMap(
 )
 
 
-class ProvenanceTables(Connection):
+class ProvenanceTables(SqlConnection):
     """Resolve, drop and explain stories (the ``ProvenanceStore`` role)."""
 
     def resolve(self, query: str) -> str | None:
         """The entry id that ``query`` names: an entry id, or any copy's link or GUID."""
         for sql in (
-            "SELECT entry_id FROM entries WHERE entry_id = %s LIMIT 1",
-            "SELECT entry_id FROM tombstones WHERE entry_id = %s",
-            "SELECT entry_id FROM entries WHERE link = %s ORDER BY rowid LIMIT 1",
-            "SELECT entry_id FROM entries WHERE guid = %s ORDER BY rowid LIMIT 1",
-            "SELECT entry_id FROM entries WHERE key = 'guid:' || %s ORDER BY rowid LIMIT 1",
+            "SELECT entry_id FROM entries WHERE entry_id = ? LIMIT 1",
+            "SELECT entry_id FROM tombstones WHERE entry_id = ?",
+            "SELECT entry_id FROM entries WHERE link = ? ORDER BY rowid LIMIT 1",
+            "SELECT entry_id FROM entries WHERE guid = ? ORDER BY rowid LIMIT 1",
+            "SELECT entry_id FROM entries WHERE key = 'guid:' || ? ORDER BY rowid LIMIT 1",
         ):
-            row = self._db.execute(sql, (query,)).fetchone()
+            row = self._execute(sql, (query,)).fetchone()
             if row is not None:
                 return str(row[0])
         return None
@@ -65,8 +65,8 @@ class ProvenanceTables(Connection):
 
         Returns False when it was already dropped.
         """
-        cursor = self._db.execute(
-            "INSERT INTO tombstones (entry_id, dropped_at, query) VALUES (%s, %s, %s)"
+        cursor = self._execute(
+            "INSERT INTO tombstones (entry_id, dropped_at, query) VALUES (?, ?, ?)"
             " ON CONFLICT (entry_id) DO NOTHING",
             (entry_id, ts(now), query),
         )
@@ -74,15 +74,15 @@ class ProvenanceTables(Connection):
 
     def dropped(self, entry_id: str) -> datetime | None:
         """When the story was dropped, or None."""
-        row = self._db.execute(
-            "SELECT dropped_at FROM tombstones WHERE entry_id = %s", (entry_id,)
+        row = self._execute(
+            "SELECT dropped_at FROM tombstones WHERE entry_id = ?", (entry_id,)
         ).fetchone()
         return optional_dt(row[0]) if row else None
 
     def copies(self, entry_id: str) -> list[StoredCopy]:
         """Every stored copy of a story, in the order they were first seen."""
-        rows = self._db.execute(
-            f"SELECT {STORED_COPY.select()} FROM entries WHERE entry_id = %s"
+        rows = self._execute(
+            f"SELECT {STORED_COPY.select()} FROM entries WHERE entry_id = ?"
             " ORDER BY first_seen, rowid",
             (entry_id,),
         ).fetchall()

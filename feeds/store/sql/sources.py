@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from feeds.store.postgres.codec import RowMap, optional_dt, optional_ts, required_dt, ts
-from feeds.store.postgres.connection import Connection
+from feeds.store.sql.codec import RowMap, optional_dt, optional_ts, required_dt, ts
+from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import FetchOutcome, ScheduleUpdate, UrlChange, host_of
 from feeds.types import SourceState
 
@@ -21,7 +21,7 @@ MOVED = "permanent redirect (301/308) seen on consecutive fetches"
 URL_CHANGE = RowMap(UrlChange, convert={"changed_at": required_dt})
 
 
-class SourceTable(Connection):
+class SourceTable(SqlConnection):
     """Sources and their schedule (the ``SourceRegistry`` role)."""
 
     def sync_sources(self, sources: Sequence[tuple[str, str]]) -> None:
@@ -31,45 +31,52 @@ class SourceTable(Connection):
         a pending redirect and a retirement are reset. A URL that moved by a
         confirmed permanent redirect is kept while the config still says the old one.
         """
-        with self.batch():
-            for name, url in sources:
-                row = self._db.execute(
-                    "SELECT coalesce(config_url, url), url, host FROM sources WHERE name = %s",
-                    (name,),
-                ).fetchone()
+        with self.batch():  # one read and three statements, whatever the number of sources
+            known = {
+                str(r[0]): (r[1], r[2], r[3])
+                for r in self._execute(
+                    "SELECT name, coalesce(config_url, url), url, host FROM sources"
+                )
+            }
+            new: list[tuple[str, ...]] = []
+            moved: list[tuple[str, ...]] = []
+            rehosted: list[tuple[str, ...]] = []
+            for name, url in sources:  # the names are unique (the config checks)
+                row = known.get(name)
                 if row is None:
-                    self._db.execute(
-                        "INSERT INTO sources (name, url, config_url, host) VALUES (%s, %s, %s, %s)"
-                        " ON CONFLICT (name) DO NOTHING",  # another worker's, at the same time
-                        (name, url, url, host_of(url)),
-                    )
+                    new.append((name, url, url, host_of(url)))
                 elif row[0] != url:
-                    self._db.execute(
-                        "UPDATE sources SET url = %s, config_url = %s, etag = NULL,"
-                        " last_modified = NULL, body_hash = NULL, feed_url = NULL,"
-                        " retry_after = NULL, cache_seconds = NULL, ttl_seconds = NULL,"
-                        " retired_at = NULL, retired_reason = NULL, redirect_url = NULL,"
-                        " redirect_count = 0, last_fetched = NULL, error_count = 0,"
-                        " host = %s, next_due = NULL"
-                        " WHERE name = %s",  # a new URL is a new resource, due at once
-                        (url, url, host_of(url), name),
-                    )
+                    moved.append((url, url, host_of(url), name))
                 elif row[2] != host_of(row[1]):  # a store from before hosts were kept
-                    self._db.execute(
-                        "UPDATE sources SET host = %s WHERE name = %s", (host_of(row[1]), name)
-                    )
+                    rehosted.append((host_of(row[1]), name))
+            self._many(
+                "INSERT INTO sources (name, url, config_url, host) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING",  # another worker's, at the same time
+                new,
+            )
+            self._many(
+                "UPDATE sources SET url = ?, config_url = ?, etag = NULL,"
+                " last_modified = NULL, body_hash = NULL, feed_url = NULL,"
+                " retry_after = NULL, cache_seconds = NULL, ttl_seconds = NULL,"
+                " retired_at = NULL, retired_reason = NULL, redirect_url = NULL,"
+                " redirect_count = 0, last_fetched = NULL, error_count = 0,"
+                " host = ?, next_due = NULL"
+                " WHERE name = ?",  # a new URL is a new resource, due at once
+                moved,
+            )
+            self._many("UPDATE sources SET host = ? WHERE name = ?", rehosted)
 
     def sources(self) -> list[SourceState]:
         return self._source_states("", ())
 
     def _source_states(self, where: str, params: tuple[str, ...]) -> list[SourceState]:
-        rows = self._db.execute(
+        rows = self._execute(
             f"SELECT {SOURCE_STATE.select()} FROM sources {where} ORDER BY name", params
         ).fetchall()
         return [SOURCE_STATE.load(r) for r in rows]
 
     def source(self, name: str) -> SourceState:
-        states = self._source_states("WHERE name = %s", (name,))
+        states = self._source_states("WHERE name = ?", (name,))
         if not states:
             raise KeyError(name)
         return states[0]
@@ -77,7 +84,7 @@ class SourceTable(Connection):
     def record_fetch(self, name: str, outcome: FetchOutcome, now: datetime) -> None:
         """Save a fetch attempt. On error the validators and entries stay as they were."""
         assignments, params = _fetch_assignments(outcome, now)
-        self._db.execute(f"UPDATE sources SET {assignments} WHERE name = %s", (*params, name))
+        self._execute(f"UPDATE sources SET {assignments} WHERE name = ?", (*params, name))
 
     def record_attempt(
         self, name: str, outcome: FetchOutcome, update: ScheduleUpdate, now: datetime
@@ -93,8 +100,8 @@ class SourceTable(Connection):
             return self.source(name)
         fetch, fetch_params = _fetch_assignments(outcome, now)
         schedule, schedule_params = _schedule_assignments(update)
-        row = self._db.execute(
-            f"UPDATE sources SET {fetch}, {schedule} WHERE name = %s"
+        row = self._execute(
+            f"UPDATE sources SET {fetch}, {schedule} WHERE name = ?"
             f" RETURNING {SOURCE_STATE.select()}",
             (*fetch_params, *schedule_params, name),
         ).fetchone()
@@ -104,34 +111,34 @@ class SourceTable(Connection):
 
     def record_feed_url(self, name: str, feed_url: str | None) -> None:
         """Remember which feed a section page pointed us to (None: discover again)."""
-        self._db.execute("UPDATE sources SET feed_url = %s WHERE name = %s", (feed_url, name))
+        self._execute("UPDATE sources SET feed_url = ? WHERE name = ?", (feed_url, name))
 
     def record_full_text_note(self, name: str, note: str | None) -> None:
         """What full text did for this source on the last run (for ``feeds sources``)."""
-        self._db.execute("UPDATE sources SET full_text_note = %s WHERE name = %s", (note, name))
+        self._execute("UPDATE sources SET full_text_note = ? WHERE name = ?", (note, name))
 
     def record_schedule(self, name: str, update: ScheduleUpdate, now: datetime) -> None:
         """Save what a fetch attempt tells the schedule; call inside the fetch's batch."""
         assignments, params = _schedule_assignments(update)
-        self._db.execute(f"UPDATE sources SET {assignments} WHERE name = %s", (*params, name))
+        self._execute(f"UPDATE sources SET {assignments} WHERE name = ?", (*params, name))
         if update.retire is not None:
-            self._db.execute(
-                "UPDATE sources SET retired_at = %s, retired_reason = %s WHERE name = %s",
+            self._execute(
+                "UPDATE sources SET retired_at = ?, retired_reason = ? WHERE name = ?",
                 (ts(now), update.retire, name),
             )
         if update.move and update.redirect_url is not None:
             self._move(name, update.redirect_url, now)
 
     def _move(self, name: str, new_url: str, now: datetime) -> None:
-        old = self._one("SELECT url FROM sources WHERE name = %s", (name,))
-        self._db.execute(
+        old = self._one("SELECT url FROM sources WHERE name = ?", (name,))
+        self._execute(
             "INSERT INTO source_urls (source, old_url, new_url, changed_at, reason)"
-            " VALUES (%s, %s, %s, %s, %s)",
+            " VALUES (?, ?, ?, ?, ?)",
             (name, old[0], new_url, ts(now), MOVED),
         )
-        self._db.execute(
-            "UPDATE sources SET url = %s, host = %s, redirect_url = NULL, redirect_count = 0"
-            " WHERE name = %s",
+        self._execute(
+            "UPDATE sources SET url = ?, host = ?, redirect_url = NULL, redirect_count = 0"
+            " WHERE name = ?",
             (new_url, host_of(new_url), name),
         )
 
@@ -141,33 +148,31 @@ class SourceTable(Connection):
         Returns False when there is no such source in the store.
         """
         with self.batch():
-            cursor = self._db.execute(
+            cursor = self._execute(
                 "UPDATE sources SET retired_at = NULL, retired_reason = NULL,"
                 " retry_after = NULL, error_count = 0, last_fetched = NULL, next_due = NULL"
-                " WHERE name = %s",
+                " WHERE name = ?",
                 (name,),
             )
         return cursor.rowcount > 0
 
     def url_history(self, name: str) -> list[UrlChange]:
-        rows = self._db.execute(
-            f"SELECT {URL_CHANGE.select()} FROM source_urls WHERE source = %s ORDER BY rowid",
+        rows = self._execute(
+            f"SELECT {URL_CHANGE.select()} FROM source_urls WHERE source = ? ORDER BY rowid",
             (name,),
         ).fetchall()
         return [URL_CHANGE.load(r) for r in rows]
 
     def set_guid_fallback(self, name: str, reason: str) -> None:
         """Stop trusting a source's GUIDs (for good); ``reason`` is shown by ``feeds sources``."""
-        self._db.execute(
-            "UPDATE sources SET guid_fallback = %s WHERE name = %s AND guid_fallback IS NULL",
+        self._execute(
+            "UPDATE sources SET guid_fallback = ? WHERE name = ? AND guid_fallback IS NULL",
             (reason, name),
         )
 
     def guid_fallback(self, name: str) -> str | None:
         """Why a source's GUIDs are not trusted, or None when they are."""
-        row = self._db.execute(
-            "SELECT guid_fallback FROM sources WHERE name = %s", (name,)
-        ).fetchone()
+        row = self._execute("SELECT guid_fallback FROM sources WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
 
@@ -175,13 +180,13 @@ def _fetch_assignments(outcome: FetchOutcome, now: datetime) -> tuple[str, tuple
     """The ``SET`` list (and its parameters) that saves a fetch attempt."""
     if outcome.error is not None:
         return (
-            "last_fetched = %s, last_status = %s, last_error = %s, error_count = error_count + 1",
+            "last_fetched = ?, last_status = ?, last_error = ?, error_count = error_count + 1",
             (ts(now), outcome.status, outcome.error),
         )
     return (
-        "last_fetched = %s, last_status = %s, last_error = NULL, error_count = 0, etag = %s,"
-        " last_modified = %s, body_hash = %s, title = coalesce(%s, title),"
-        " link = coalesce(%s, link)",
+        "last_fetched = ?, last_status = ?, last_error = NULL, error_count = 0, etag = ?,"
+        " last_modified = ?, body_hash = ?, title = coalesce(?, title),"
+        " link = coalesce(?, link)",
         (
             ts(now),
             outcome.status,
@@ -197,8 +202,8 @@ def _fetch_assignments(outcome: FetchOutcome, now: datetime) -> tuple[str, tuple
 def _schedule_assignments(update: ScheduleUpdate) -> tuple[str, tuple[Any, ...]]:
     """The ``SET`` list (and its parameters) of what an attempt tells the schedule."""
     return (
-        "retry_after = %s, cache_seconds = coalesce(%s, cache_seconds),"
-        " ttl_seconds = coalesce(%s, ttl_seconds), redirect_url = %s, redirect_count = %s",
+        "retry_after = ?, cache_seconds = coalesce(?, cache_seconds),"
+        " ttl_seconds = coalesce(?, ttl_seconds), redirect_url = ?, redirect_count = ?",
         (
             optional_ts(update.retry_after),
             update.cache_seconds,

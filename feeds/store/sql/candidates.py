@@ -1,11 +1,9 @@
 """Near-copy candidates: stored copies that share LSH bands, lead keys or a cited link.
 
-Index lookups only: the cost of a lookup does not grow with the store. The same queries as
-the SQLite store's (:mod:`feeds.store.sqlite.candidates`), so the same candidates in the same
-order. Several processes share the store: :meth:`CandidateIndex.presence`, the first lookup of
-a fetch, takes the store's save lock (a transaction-scoped advisory lock) until the commit, so
-two processes saving copies of one story never both find nothing: the second finds the
-first's copy.
+Index lookups only: the cost of a lookup does not grow with the store. Where several
+processes share the store (PostgreSQL), :meth:`CandidateIndex.presence`, the first lookup of
+a fetch, takes the store's save lock until the commit, so two processes saving copies of one
+story never both find nothing: the second finds the first's copy.
 """
 
 from __future__ import annotations
@@ -14,8 +12,8 @@ from collections.abc import Collection, Container, Sequence
 
 from feeds.core import dedupe
 from feeds.core.dedupe import Candidate, Keys
-from feeds.store.postgres.codec import chunks, required_dt
-from feeds.store.postgres.connection import Connection
+from feeds.store.sql.codec import chunks, required_dt
+from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import MATCH_COLUMNS, Presence
 
 # A band shared by very many copies (a template sentence) says little; only its
@@ -26,13 +24,13 @@ NEAR_CANDIDATES = 24
 # Copies found by their lead: at most this many, sharing at least LEAD_MIN_BANDS lead keys.
 LEAD_CANDIDATES = 8
 LEAD_MIN_BANDS = 1
-# One band's newest copies (PostgreSQL wants every subquery in FROM named).
+# One band's newest copies (every subquery in FROM named, as PostgreSQL wants).
 _PART = (
-    "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = %s ORDER BY copy DESC LIMIT %s) AS band"
+    "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?) AS band"
 )
 
 
-class CandidateIndex(Connection):
+class CandidateIndex(SqlConnection):
     """What one fetch's entries can meet in the store (part of the ``IngestStore`` role)."""
 
     def presence(
@@ -54,9 +52,9 @@ class CandidateIndex(Connection):
             if own:
                 break
             for chunk in chunks(sorted(values)):
-                marks = ",".join("%s" for _ in chunk)
-                row = self._db.execute(
-                    f"SELECT 1 FROM entries WHERE source = %s AND {column} IN ({marks}) LIMIT 1",
+                marks = ",".join("?" for _ in chunk)
+                row = self._execute(
+                    f"SELECT 1 FROM entries WHERE source = ? AND {column} IN ({marks}) LIMIT 1",
                     (source, *chunk),
                 ).fetchone()
                 if row is not None:
@@ -66,24 +64,22 @@ class CandidateIndex(Connection):
         for column in MATCH_COLUMNS:
             values = {v for k in keys if (v := getattr(k, column))}
             for chunk in chunks(sorted(values)):
-                marks = ",".join("%s" for _ in chunk)
+                marks = ",".join("?" for _ in chunk)
                 found.values[column].update(
                     r[0]
-                    for r in self._db.execute(
+                    for r in self._execute(
                         f"SELECT DISTINCT {column} FROM entries WHERE {column} IN ({marks})", chunk
                     )
                 )
         for chunk in chunks(sorted(set(buckets))):
-            marks = ",".join("%s" for _ in chunk)
+            marks = ",".join("?" for _ in chunk)
             found.buckets.update(
                 r[0]
-                for r in self._db.execute(
+                for r in self._execute(
                     f"SELECT DISTINCT bucket FROM lsh WHERE bucket IN ({marks})", chunk
                 )
             )
-        found.tombstones = (
-            self._db.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
-        )
+        found.tombstones = self._execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
         return found
 
     def near_candidates(
@@ -112,7 +108,7 @@ class CandidateIndex(Connection):
         sql = (
             "SELECT g.copy, s.signature FROM (SELECT copy, count(*) AS bands FROM ("
             + " UNION ALL ".join(_PART for _ in buckets)
-            + ") AS banded GROUP BY copy ORDER BY bands DESC, copy DESC LIMIT %s) AS g"
+            + ") AS banded GROUP BY copy ORDER BY bands DESC, copy DESC LIMIT ?) AS g"
             " JOIN signatures AS s ON s.copy = g.copy ORDER BY g.bands DESC, g.copy DESC"
         )
         params: list[int] = []
@@ -121,16 +117,16 @@ class CandidateIndex(Connection):
         alike = dedupe.Alike(sig)
         signatures = {
             copy: stored
-            for copy, blob in self._db.execute(sql, (*params, NEAR_CANDIDATES))
+            for copy, blob in self._execute(sql, (*params, NEAR_CANDIDATES))
             if (stored := alike.at_least(blob, min_resemblance)) is not None
         }
         if not signatures:
             return []
-        marks = ",".join("%s" for _ in signatures)
+        marks = ",".join("?" for _ in signatures)
         text = "body_text" if bodies else "''"
         rows = {
             r[0]: r
-            for r in self._db.execute(
+            for r in self._execute(
                 f"SELECT rowid, entry_id, source, title, published, {text}"
                 f" FROM entries WHERE rowid IN ({marks})",
                 tuple(signatures),
@@ -155,8 +151,8 @@ class CandidateIndex(Connection):
             "SELECT g.copy, s.signature, e.entry_id, e.source, e.title, e.published,"
             " length(e.body_text) FROM (SELECT copy, count(*) AS bands FROM ("
             + " UNION ALL ".join(_PART for _ in buckets)
-            + ") AS banded GROUP BY copy HAVING count(*) >= %s"
-            " ORDER BY bands DESC, copy DESC LIMIT %s) AS g"
+            + ") AS banded GROUP BY copy HAVING count(*) >= ?"
+            " ORDER BY bands DESC, copy DESC LIMIT ?) AS g"
             " JOIN signatures AS s ON s.copy = g.copy JOIN entries AS e ON e.rowid = g.copy"
             " ORDER BY g.bands DESC, g.copy DESC"
         )
@@ -165,7 +161,7 @@ class CandidateIndex(Connection):
             params += [bucket, LSH_BUCKET_LIMIT]
         found = []
         mine = len(text)
-        for copy, blob, entry_id, source, title, published, length in self._db.execute(
+        for copy, blob, entry_id, source, title, published, length in self._execute(
             sql, (*params, LEAD_MIN_BANDS, LEAD_CANDIDATES)
         ):
             short, long = sorted((mine, length))
@@ -184,11 +180,11 @@ class CandidateIndex(Connection):
         to them)."""
         if not links:
             return []
-        marks = ",".join("%s" for _ in links)
-        rows = self._db.execute(
+        marks = ",".join("?" for _ in links)
+        rows = self._execute(
             "SELECT e.rowid, s.signature, e.entry_id, e.source, e.title, e.published"
             " FROM entries AS e JOIN signatures AS s ON s.copy = e.rowid"
-            f" WHERE e.link IN ({marks}) ORDER BY e.rowid LIMIT %s",
+            f" WHERE e.link IN ({marks}) ORDER BY e.rowid LIMIT ?",
             (*links, LEAD_CANDIDATES),
         )
         found = []
@@ -202,7 +198,7 @@ class CandidateIndex(Connection):
 
     def body_text(self, candidate: Candidate) -> str:
         """A candidate's body text (read on demand: most candidates never need it)."""
-        row = self._db.execute(
-            "SELECT body_text FROM entries WHERE rowid = %s", (candidate.copy,)
+        row = self._execute(
+            "SELECT body_text FROM entries WHERE rowid = ?", (candidate.copy,)
         ).fetchone()
         return str(row[0]) if row is not None else ""

@@ -9,8 +9,8 @@ from typing import Any
 
 from feeds.core import dedupe
 from feeds.core.dedupe import CopyInfo
-from feeds.store.postgres.codec import RowMap, required_dt, ts
-from feeds.store.postgres.connection import Connection
+from feeds.store.sql.codec import RowMap, required_dt, ts
+from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import PendingPing, StoryKey, media_from_json
 from feeds.types import DedupeOptions, StoredEntry
 
@@ -20,7 +20,7 @@ Accept = Callable[[StoredEntry], bool]
 PENDING_PING = RowMap(PendingPing, convert={"since": required_dt})
 
 
-class PublishTables(Connection):
+class PublishTables(SqlConnection):
     """Stories for outputs and what was published (the ``PublishState`` and ``PingQueue``
     roles)."""
 
@@ -34,20 +34,20 @@ class PublishTables(Connection):
         configuration and code, would come out the same (see
         :func:`feeds.run.refresh.publish_all`).
         """
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        row = self._execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row is not None else 0
 
     def published_state(self, output: str) -> dict[str, Any] | None:
         """What :meth:`record_published` saved for ``output``, if anything."""
-        row = self._db.execute(
-            "SELECT value FROM meta WHERE key = %s", (f"published:{output}",)
+        row = self._execute(
+            "SELECT value FROM meta WHERE key = ?", (f"published:{output}",)
         ).fetchone()
         return dict(json.loads(row[0])) if row is not None else None
 
     def record_published(self, output: str, state: Mapping[str, Any]) -> None:
         """Save how ``output`` was last published (JSON-able); call inside a transaction."""
-        self._db.execute(
-            "INSERT INTO meta (key, value) VALUES (%s, %s)"
+        self._execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (f"published:{output}", json.dumps(state, sort_keys=True)),
         )
@@ -73,24 +73,11 @@ class PublishTables(Connection):
         if limit <= 0 or not sources:
             return []
         options = options or DedupeOptions()
-        marks = ",".join("%s" for _ in sources)
         chosen: dict[str, StoredEntry] = {}
         order: list[str] = []
-        # Read newest-first a page at a time (the planner picks the index), until
-        # ``limit`` stories are found.
-        page = max(limit * 2, 64)
-        offset = 0
         seen: set[str] = set()
-        while len(order) < limit:
-            rows = self._db.execute(
-                "SELECT entry_id FROM entries"
-                f" WHERE source IN ({marks}) AND expired IS NULL"
-                " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
-                " ORDER BY published DESC, entry_id LIMIT %s OFFSET %s",
-                (*sources, page, offset),
-            ).fetchall()
-            offset += page
-            for (entry_id,) in rows:
+        for batch in self._newest_entry_ids(sources, limit):
+            for entry_id in batch:
                 if entry_id not in seen:
                     seen.add(entry_id)
                     story = self._story(entry_id, sources, options, accept)
@@ -99,7 +86,7 @@ class PublishTables(Connection):
                         chosen[entry_id] = story
                 if len(order) >= limit:
                     break
-            if len(rows) < page:
+            if len(order) >= limit:
                 break
         stories = [chosen[i] for i in order]
         stories.sort(key=lambda e: (e.published, e.id), reverse=True)
@@ -113,8 +100,8 @@ class PublishTables(Connection):
         """
         if not sources:
             return []
-        marks = ",".join("%s" for _ in sources)
-        rows = self._db.execute(
+        marks = ",".join("?" for _ in sources)
+        rows = self._execute(
             "SELECT entry_id, max(published) AS p, max(updated) FROM entries"
             f" WHERE source IN ({marks}) AND expired IS NULL"
             " AND entry_id NOT IN (SELECT entry_id FROM tombstones)"
@@ -140,44 +127,42 @@ class PublishTables(Connection):
 
     def archive_signatures(self, output: str) -> dict[int, str]:
         """Signature of each archive page of ``output`` as last written."""
-        rows = self._db.execute(
-            "SELECT page, signature FROM archive_pages WHERE output = %s", (output,)
+        rows = self._execute(
+            "SELECT page, signature FROM archive_pages WHERE output = ?", (output,)
         ).fetchall()
         return {int(r[0]): str(r[1]) for r in rows}
 
     def set_archive_signature(self, output: str, page: int, signature: str) -> None:
-        self._db.execute(
-            "INSERT INTO archive_pages (output, page, signature) VALUES (%s, %s, %s)"
+        self._execute(
+            "INSERT INTO archive_pages (output, page, signature) VALUES (?, ?, ?)"
             " ON CONFLICT (output, page) DO UPDATE SET signature = excluded.signature",
             (output, page, signature),
         )
 
     def forget_archive_page(self, output: str, page: int) -> None:
-        self._db.execute(
-            "DELETE FROM archive_pages WHERE output = %s AND page = %s", (output, page)
-        )
+        self._execute("DELETE FROM archive_pages WHERE output = ? AND page = ?", (output, page))
 
     def add_pending_ping(self, hub: str, topic: str, now: datetime) -> None:
         """Remember that ``hub`` must hear that ``topic`` changed (kept until delivered)."""
-        self._db.execute(
-            "INSERT INTO pending_pings (hub, topic, since) VALUES (%s, %s, %s)"
+        self._execute(
+            "INSERT INTO pending_pings (hub, topic, since) VALUES (?, ?, ?)"
             " ON CONFLICT (hub, topic) DO NOTHING",
             (hub, topic, ts(now)),
         )
 
     def pending_pings(self) -> list[PendingPing]:
-        rows = self._db.execute(
+        rows = self._execute(
             f"SELECT {PENDING_PING.select()} FROM pending_pings ORDER BY hub, topic"
         ).fetchall()
         return [PENDING_PING.load(r) for r in rows]
 
     def ping_delivered(self, hub: str, topic: str) -> None:
-        self._db.execute("DELETE FROM pending_pings WHERE hub = %s AND topic = %s", (hub, topic))
+        self._execute("DELETE FROM pending_pings WHERE hub = ? AND topic = ?", (hub, topic))
 
     def ping_failed(self, hub: str, topic: str, error: str) -> None:
-        self._db.execute(
-            "UPDATE pending_pings SET attempts = attempts + 1, last_error = %s"
-            " WHERE hub = %s AND topic = %s",
+        self._execute(
+            "UPDATE pending_pings SET attempts = attempts + 1, last_error = ?"
+            " WHERE hub = ? AND topic = ?",
             (error, hub, topic),
         )
 
@@ -190,12 +175,12 @@ class PublishTables(Connection):
     ) -> StoredEntry | None:
         """The copy of ``entry_id`` to publish, among ``sources``' live copies that ``accept``
         accepts (None when there is none)."""
-        rows = self._db.execute(
+        rows = self._execute(
             "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
             " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
             " e.first_seen, e.media"
             " FROM entries e JOIN sources s ON s.name = e.source"
-            " WHERE e.entry_id = %s AND e.expired IS NULL ORDER BY e.first_seen, e.rowid",
+            " WHERE e.entry_id = ? AND e.expired IS NULL ORDER BY e.first_seen, e.rowid",
             (entry_id,),
         ).fetchall()
         wanted = set(sources)

@@ -1,0 +1,44 @@
+"""What PostgreSQL says its own way (see :class:`~feeds.store.sql.dialect.Dialect`)."""
+
+from __future__ import annotations
+
+from feeds.store.sql.dialect import Dialect
+
+__all__ = ["DIALECT"]
+
+_CLAIM = """
+WITH ranked AS (
+    SELECT s.name, s.host, coalesce(s.next_due, '') AS due,
+        row_number() OVER (PARTITION BY s.host ORDER BY coalesce(s.next_due, ''), s.name) AS nth,
+        min(coalesce(s.next_due, '')) OVER (PARTITION BY s.host) AS host_due
+    FROM sources s LEFT JOIN host_leases h ON h.host = s.host
+    WHERE coalesce(s.next_due, '') <= :now AND s.lease_worker IS NULL
+        AND s.retired_at IS NULL AND coalesce(s.retry_after, '') <= :now
+        AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker)
+), chosen AS (
+    -- Host by host (the host of the longest due source first): a claim holds as few hosts
+    -- as it can, and leaves the others to other workers. No host: by due time alone.
+    SELECT name FROM ranked WHERE nth <= :per_host OR :per_host <= 0
+    ORDER BY CASE WHEN host = '' THEN due ELSE host_due END,
+        CASE WHEN host = '' THEN '' ELSE host END, due, name
+    LIMIT :limit
+), locked AS (
+    SELECT s.name FROM sources s JOIN chosen ON chosen.name = s.name
+    WHERE s.lease_worker IS NULL FOR UPDATE OF s SKIP LOCKED
+)
+UPDATE sources SET lease_worker = :worker, lease_until = :until
+FROM locked WHERE sources.name = locked.name
+RETURNING sources.name
+"""
+"""Under the claim lock; the chosen rows locked ``FOR UPDATE SKIP LOCKED``, so a source that
+another transaction is changing (a save, a release) is left for the next claim."""
+
+DIALECT = Dialect(
+    claim=_CLAIM,
+    greatest="greatest",
+    same_text="IS NOT DISTINCT FROM ?::text",
+    other_text="IS DISTINCT FROM ?::text",
+    for_update=" FOR UPDATE",
+    no_limit="ALL",
+    index_hints=False,
+)

@@ -1,0 +1,108 @@
+"""What the shared table code asks of a backend's connection.
+
+:class:`SqlConnection` is the base of every table mixin of :mod:`feeds.store.sql` and of both
+backends' connections. The mixins write SQLite's SQL (``?`` and ``:name`` placeholders, a
+literal ``%`` as it is); a backend runs it through :meth:`~SqlConnection._execute` and
+:meth:`~SqlConnection._many` (PostgreSQL's translates the placeholders there, in one place),
+and answers the hooks below for what the two really do differently.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Protocol, Self, TypeVar
+
+from feeds.store.sql.dialect import Dialect
+
+__all__ = ["Params", "Rows", "SqlConnection", "wrap_public_methods"]
+
+C = TypeVar("C", bound=type)
+
+Params = Sequence[Any] | Mapping[str, Any]
+"""A statement's parameters: positional (``?``) or by name (``:name``)."""
+
+
+class Rows(Protocol):
+    """What a statement gives back: its rows, and how many rows it changed."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchmany(self, size: int) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class SqlConnection:
+    """A backend's connection as the shared table code sees it (every hook is the backend's)."""
+
+    dialect: ClassVar[Dialect]
+    """The statements and fragments the backend spells its own way."""
+
+    def close(self) -> None:
+        """Close the connection (the store is a context manager that does it)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _execute(self, sql: str, params: Params = ()) -> Rows:
+        """Run one statement (SQLite's placeholders) and give back its rows."""
+        raise NotImplementedError
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``sql`` once per row of parameters (in one round trip where the backend can)."""
+        raise NotImplementedError
+
+    def _one(self, sql: str, params: Params = ()) -> tuple[Any, ...]:
+        """The one row ``sql`` reads (there must be one)."""
+        row = self._execute(sql, params).fetchone()
+        if row is None:
+            raise LookupError(f"no row: {sql}")
+        return tuple(row)
+
+    def _insert_id(self, sql: str, params: Sequence[Any], key: str) -> int | None:
+        """Run the ``INSERT`` of one row and give its ``rowid``; None when a row under the
+        same ``key`` (the conflict target's columns) is there already and nothing was saved."""
+        raise NotImplementedError
+
+    def _copy_saved(self) -> None:
+        """Note that a copy was saved: the store's generation moves on at the commit."""
+        raise NotImplementedError
+
+    def _newest_entry_ids(self, sources: Sequence[str], limit: int) -> Iterator[list[str]]:
+        """The story ids of ``sources``' live, undropped copies, newest first (``published``
+        descending, then id), in pages: enough to find ``limit`` stories, read as needed."""
+        raise NotImplementedError
+
+    def _lock_saves(self) -> None:
+        """Hold the store's save lock until the open transaction ends (nothing where a
+        transaction is one writer already)."""
+
+    def _lock_claims(self) -> None:
+        """Hold the store's claim lock until the open transaction ends (likewise)."""
+
+    def batch(self, *, savepoint: bool = True) -> AbstractContextManager[None]:
+        """One atomic unit of work (see the backend's)."""
+        raise NotImplementedError
+
+
+def wrap_public_methods(cls: C, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> C:
+    """Wrap every public method of ``cls`` (inherited ones included) with ``wrap``, except
+    units of work (they translate their own errors): the backend's error boundary."""
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        attribute = inspect.getattr_static(cls, name)
+        if inspect.isfunction(attribute) and not getattr(attribute, "_unit_of_work", False):
+            setattr(cls, name, wrap(attribute))
+    return cls

@@ -1,0 +1,44 @@
+"""The few statements and fragments that SQLite and PostgreSQL spell differently.
+
+Everything else is written once in :mod:`feeds.store.sql`, in SQLite's SQL; each backend
+gives one :class:`Dialect` (``feeds.store.<backend>.dialect``) for what is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Dialect"]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What a backend says its own way."""
+
+    claim: str
+    """The ``UPDATE … RETURNING name`` that leases due sources (parameters ``:now``,
+    ``:worker``, ``:until``, ``:limit``, ``:per_host``): SQLite's single writer needs no row
+    locks, PostgreSQL's workers skip the rows another claim holds."""
+
+    greatest: str
+    """The function of the larger of two values (SQLite's two-argument ``max``)."""
+
+    same_text: str
+    """``column <same_text>``: the column equals the text parameter, NULL equal to NULL."""
+
+    other_text: str
+    """``column <other_text>``: the negation of :attr:`same_text`."""
+
+    for_update: str
+    """What a ``SELECT`` of a row that the transaction goes on to change ends with, so
+    nobody changes it in between ("" where a transaction is the one writer)."""
+
+    no_limit: str
+    """The ``LIMIT`` of an ``OFFSET`` that takes every row after it."""
+
+    index_hints: bool
+    """Whether the statements name the index to read (SQLite's ``INDEXED BY``)."""
+
+    def indexed_by(self, index: str) -> str:
+        """`` INDEXED BY index`` where the backend takes hints, else nothing."""
+        return f" INDEXED BY {index}" if self.index_hints else ""

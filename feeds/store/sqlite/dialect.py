@@ -1,0 +1,41 @@
+"""What SQLite says its own way (see :class:`~feeds.store.sql.dialect.Dialect`)."""
+
+from __future__ import annotations
+
+from feeds.store.sql.dialect import Dialect
+
+__all__ = ["DIALECT"]
+
+_CLAIM = """
+UPDATE sources SET lease_worker = :worker, lease_until = :until
+WHERE name IN (
+    SELECT name FROM (
+        SELECT s.name, s.host, coalesce(s.next_due, '') AS due,
+            row_number() OVER (PARTITION BY s.host ORDER BY s.next_due, s.name) AS nth,
+            min(coalesce(s.next_due, '')) OVER (PARTITION BY s.host) AS host_due
+        FROM sources s LEFT JOIN host_leases h ON h.host = s.host
+        WHERE coalesce(s.next_due, '') <= :now AND s.lease_worker IS NULL
+            AND s.retired_at IS NULL AND coalesce(s.retry_after, '') <= :now
+            AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker)
+    )
+    WHERE nth <= :per_host OR :per_host <= 0
+    -- Host by host (the host of the longest due source first): a claim holds as few hosts
+    -- as it can, and leaves the others to other workers. No host: by due time alone.
+    ORDER BY CASE WHEN host = '' THEN due ELSE host_due END,
+        CASE WHEN host = '' THEN '' ELSE host END, due, name
+    LIMIT :limit
+)
+RETURNING name
+"""
+"""One writer at a time (``BEGIN IMMEDIATE``): two claims never interleave, so the due
+sources are chosen and leased in one ``UPDATE … WHERE name IN (SELECT … LIMIT n)``."""
+
+DIALECT = Dialect(
+    claim=_CLAIM,
+    greatest="max",
+    same_text="IS ?",
+    other_text="IS NOT ?",
+    for_update="",
+    no_limit="-1",
+    index_hints=True,
+)

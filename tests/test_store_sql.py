@@ -1,0 +1,67 @@
+"""The shared SQL layer (feeds/store/sql/): statements written once, in SQLite's SQL, run
+alike on both backends; PostgreSQL's connection translates their placeholders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from test_store_conformance import store
+
+from feeds.store.protocol import Storage
+from feeds.store.sql.connection import SqlConnection
+
+__all__ = ["store"]
+
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+
+
+def _sql(opened: Storage) -> SqlConnection:
+    assert isinstance(opened, SqlConnection)
+    return opened
+
+
+def test_placeholders_and_literal_percent_signs_mean_the_same_on_both(store: Storage) -> None:
+    sql = _sql(store)
+    row = sql._execute("SELECT ?, '50% of ?', 'a:b', ? || '%'", ("x", "y")).fetchone()
+    assert tuple(row) == ("x", "50% of ?", "a:b", "y%")
+    named = sql._execute("SELECT :a, :b || '%', :a", {"a": "x", "b": "1"}).fetchone()
+    assert tuple(named) == ("x", "1%", "x")
+
+
+def test_many_runs_once_per_row(store: Storage) -> None:
+    sql = _sql(store)
+    with store.batch():
+        sql._many("INSERT INTO meta (key, value) VALUES (?, ?)", [("k1", "5%"), ("k2", "?")])
+    rows = sql._execute(
+        "SELECT key, value FROM meta WHERE key IN (?, ?) ORDER BY key", ("k1", "k2")
+    )
+    assert [tuple(r) for r in rows] == [("k1", "5%"), ("k2", "?")]
+
+
+def test_claimed_sources_come_back_in_the_order_asked(store: Storage) -> None:
+    names = [f"s{i:03d}" for i in range(700)]  # more than one statement's worth of names
+    store.sync_sources([(n, f"https://{n}.example/feed") for n in names])
+    asked = [*reversed(names), "missing", "s001"]
+    claimed = store.claim_sources(asked, NOW, timedelta(minutes=5), worker="w1")
+    assert claimed == [*reversed(names), "s001"]
+    assert store.claim_sources(["s005"], NOW, timedelta(minutes=5), worker="w2") == []
+
+
+def test_a_moved_url_resets_the_source_and_a_new_one_is_added(store: Storage) -> None:
+    store.sync_sources([("a", "https://a.example/other"), ("c", "https://c.example/feed")])
+    urls = {s.name: s.url for s in store.sources()}
+    assert urls == {
+        "a": "https://a.example/other",
+        "b": "https://b.example/feed",
+        "c": "https://c.example/feed",
+    }
+
+
+def test_pyformat_turns_sqlite_placeholders_into_psycopg_ones() -> None:
+    pytest.importorskip("psycopg")
+    from feeds.store.postgres.connection import pyformat
+
+    assert pyformat("SELECT ?::text, :a, x % 2, '%?:b' -- 10%? :c") == (
+        "SELECT %s::text, %(a)s, x %% 2, '%%?:b' -- 10%%? :c"
+    )
