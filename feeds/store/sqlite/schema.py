@@ -239,10 +239,10 @@ PRAGMAS = (
     # Checkpoint every ~40 MB of WAL rather than 4 MB: a cold run rewrites the same index
     # pages at every source's commit; the last connection to close checkpoints anyway.
     "PRAGMA wal_autocheckpoint = 10000",
-    # 8 MiB of page cache (the default is 2): new entries touch index pages all over
-    # the store (the LSH bands are random keys); with too small a cache a large refresh
-    # reads them back from the file over and over (bench/RESULTS.md).
-    "PRAGMA cache_size = -8192",
+    # 2 MiB of page cache (the default): 8 MiB kept a cold refresh's main process 6 MiB
+    # larger for the same CPU time; pages it drops are read back from the OS's file cache
+    # (bench/RESULTS.md).
+    "PRAGMA cache_size = -2048",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 30000",
 )
