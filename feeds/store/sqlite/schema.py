@@ -230,6 +230,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 14: workers sharing the store: leases on sources and hosts, the registry, the publisher
     worker_schema.MIGRATION,
+    # 15: a source's copies in the order they were stored: its newest bodies and content
+    # hashes (read at each fetch) are the index's last rows, not a sort of all its copies
+    "CREATE INDEX entries_source ON entries(source);",
 )
 
 
