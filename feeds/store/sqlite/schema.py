@@ -282,9 +282,13 @@ Unit = Callable[[], AbstractContextManager[None]]
 
 def prepare(db: sqlite3.Connection, path: Path, existed: bool, unit: Unit) -> None:
     """Check that ``db`` is ours, set it up and migrate it; ``unit`` opens one transaction."""
-    app_id = db.execute("PRAGMA application_id").fetchone()[0]
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    # One statement, so one snapshot: read one by one, another process creating the store
+    # could commit in between (no id yet, then its tables: "not one of feeds'").
+    app_id, version, tables = db.execute(
+        "SELECT (SELECT application_id FROM pragma_application_id()),"
+        " (SELECT user_version FROM pragma_user_version()),"
+        " (SELECT count(*) FROM sqlite_master)"
+    ).fetchone()
     if existed and app_id != APPLICATION_ID and (tables or version):
         raise StoreError(f"{path}: a SQLite database, but not one of feeds'")
     if version > len(MIGRATIONS):
