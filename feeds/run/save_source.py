@@ -10,7 +10,7 @@ the next run reads the document again and picks them up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -50,20 +50,16 @@ class Run:
     now: datetime
     #: The names each source goes by in its titles, read once from the store, kept up to
     #: date as each source is saved (see :meth:`sites_with`).
-    sites: dict[str, tuple[str, ...]] | None = field(default=None, repr=False)
+    sites: SiteNames | None = field(default=None, repr=False)
 
     def sites_with(
         self, source: SourceConfig, title: str | None, link: str | None
-    ) -> dict[str, tuple[str, ...]]:
+    ) -> Mapping[str, tuple[str, ...]]:
         """Every source's site names (its name, titles and hosts), ``source``'s with the
         title and site link its feed just gave."""
         if self.sites is None:
-            configured = {s.name: s for s in self.config.sources}
-            self.sites = {
-                s.name: _site_names(configured.get(s.name), s.name, (s.title,), (s.link, s.url))
-                for s in self.store.sources()
-            }
-        self.sites[source.name] = _site_names(source, source.name, (title,), (link,))
+            self.sites = SiteNames(self.config, self.store.sources())
+        self.sites.set(source.name, _site_names(source, source.name, (title,), (link,)))
         return self.sites
 
     def pages(self) -> Budget:
@@ -76,6 +72,34 @@ class Run:
 
     def reader(self) -> Reader:
         return Reader(self.store, self.fetcher, self.pages, self.batch, self.now)
+
+
+class SiteNames(Mapping[str, tuple[str, ...]]):
+    """Every stored source's site names, each worked out when first asked for: a fetch
+    meets a few other sources, a store may hold thousands."""
+
+    def __init__(self, config: Config, states: Sequence[SourceState]) -> None:
+        self._configured = {s.name: s for s in config.sources}
+        self._states = {s.name: s for s in states}
+        self._names: dict[str, tuple[str, ...]] = {}
+
+    def set(self, name: str, names: tuple[str, ...]) -> None:
+        self._names[name] = names
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        found = self._names.get(name)
+        if found is None:
+            state = self._states[name]
+            configured = self._configured.get(name)
+            found = _site_names(configured, name, (state.title,), (state.link, state.url))
+            self._names[name] = found
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._states.keys() | self._names.keys())
+
+    def __len__(self) -> int:
+        return len(self._states.keys() | self._names.keys())
 
 
 def _site_names(

@@ -54,7 +54,8 @@ class CandidateIndex(SqlConnection):
             for chunk in chunks(sorted(values)):
                 marks = ",".join("?" for _ in chunk)
                 row = self._execute(
-                    f"SELECT 1 FROM entries WHERE source = ? AND {column} IN ({marks}) LIMIT 1",
+                    f"SELECT 1 FROM entries{self._by(column)}"
+                    f" WHERE source = ? AND {column} IN ({marks}) LIMIT 1",
                     (source, *chunk),
                 ).fetchone()
                 if row is not None:

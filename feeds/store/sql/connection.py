@@ -55,6 +55,14 @@ class SqlConnection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _by(self, column: str) -> str:
+        """The hint to read ``entries`` by its index on ``column`` (post id, link or title
+        hash; nothing for another column). A lookup of one source's copy by one of them must
+        not walk all of the source's copies by ``entries_source``, which SQLite takes as
+        just as good in a store without statistics (a new one, or one never analysed)."""
+        indexed = column in ("post_id", "link", "match_hash")
+        return self.dialect.indexed_by(f"entries_{column}") if indexed else ""
+
     def _execute(self, sql: str, params: Params = ()) -> Rows:
         """Run one statement (SQLite's placeholders) and give back its rows."""
         raise NotImplementedError

@@ -95,7 +95,8 @@ class CopyTable(SqlConnection):
             if value is None:
                 continue
             rows = self._execute(
-                f"{_FIND_EXISTING} WHERE {column} = ? AND source = ? ORDER BY rowid LIMIT 8",
+                f"{_FIND_EXISTING}{self._by(column)}"
+                f" WHERE {column} = ? AND source = ? ORDER BY rowid LIMIT 8",
                 (value, source),
             ).fetchall()
             for row in rows:
