@@ -82,9 +82,11 @@ class SiteNames(Mapping[str, tuple[str, ...]]):
         self._configured = {s.name: s for s in config.sources}
         self._states = {s.name: s for s in states}
         self._names: dict[str, tuple[str, ...]] = {}
+        self._all = set(self._states)
 
     def set(self, name: str, names: tuple[str, ...]) -> None:
         self._names[name] = names
+        self._all.add(name)
 
     def __getitem__(self, name: str) -> tuple[str, ...]:
         found = self._names.get(name)
@@ -96,10 +98,10 @@ class SiteNames(Mapping[str, tuple[str, ...]]):
         return found
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._states.keys() | self._names.keys())
+        return iter(self._all)
 
     def __len__(self) -> int:
-        return len(self._states.keys() | self._names.keys())
+        return len(self._all)
 
 
 def _site_names(
