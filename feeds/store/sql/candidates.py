@@ -12,7 +12,7 @@ from collections.abc import Collection, Container, Sequence
 
 from feeds.core import dedupe
 from feeds.core.dedupe import Candidate, Keys
-from feeds.store.sql.codec import chunks, required_dt
+from feeds.store.sql.codec import marks, required_dt
 from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import MATCH_COLUMNS, Presence
 
@@ -24,6 +24,12 @@ NEAR_CANDIDATES = 24
 # Copies found by their lead: at most this many, sharing at least LEAD_MIN_BANDS lead keys.
 LEAD_CANDIDATES = 8
 LEAD_MIN_BANDS = 1
+# Presence asks for this many entries' keys, or this many buckets, per statement (well under
+# SQLite's and PostgreSQL's limits of bound parameters: 8 values an entry, one a bucket).
+PRESENCE_GROUP = 200
+PRESENCE_BUCKETS = 4000
+# Besides its key, a source's own copy is found by these (see ``CopyTable.find_copy``).
+OWN_COLUMNS = ("post_id", "link", "match_hash")
 # One band's newest copies (every subquery in FROM named, as PostgreSQL wants).
 _PART = (
     "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?) AS band"
@@ -40,48 +46,59 @@ class CandidateIndex(SqlConnection):
 
         Lets the caller skip the per-entry lookups that would find nothing; it must
         :meth:`Presence.add` what it saves, so the answer stays true during the fetch.
+        Two statements for a fetch of up to ``PRESENCE_GROUP`` entries: the keys (this
+        source's own copies, and every copy's match values), then the buckets.
         """
         self._lock_saves()
-        own = False
-        for column, values in (
-            ("key", {k.key for k in keys}),
-            ("post_id", {k.post_id for k in keys if k.post_id}),
-            ("link", {k.link for k in keys if k.link}),
-            ("match_hash", {k.match_hash for k in keys if k.match_hash}),
-        ):
-            if own:
-                break
-            for chunk in chunks(sorted(values)):
-                marks = ",".join("?" for _ in chunk)
-                row = self._execute(
-                    f"SELECT 1 FROM entries{self._by(column)}"
-                    f" WHERE source = ? AND {column} IN ({marks}) LIMIT 1",
-                    (source, *chunk),
-                ).fetchone()
-                if row is not None:
-                    own = True
-                    break
-        found = Presence(own=own)
-        for column in MATCH_COLUMNS:
-            values = {v for k in keys if (v := getattr(k, column))}
-            for chunk in chunks(sorted(values)):
-                marks = ",".join("?" for _ in chunk)
-                found.values[column].update(
-                    r[0]
-                    for r in self._execute(
-                        f"SELECT DISTINCT {column} FROM entries WHERE {column} IN ({marks})", chunk
-                    )
-                )
-        for chunk in chunks(sorted(set(buckets))):
-            marks = ",".join("?" for _ in chunk)
-            found.buckets.update(
-                r[0]
-                for r in self._execute(
-                    f"SELECT DISTINCT bucket FROM lsh WHERE bucket IN ({marks})", chunk
-                )
-            )
-        found.tombstones = self._execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
+        found = Presence()
+        for start in range(0, len(keys), PRESENCE_GROUP):
+            self._keys_present(source, keys[start : start + PRESENCE_GROUP], found)
+        ordered = sorted(set(buckets))
+        for start in range(0, max(len(ordered), 1), PRESENCE_BUCKETS):
+            self._buckets_present(ordered[start : start + PRESENCE_BUCKETS], found, start == 0)
         return found
+
+    def _keys_present(self, source: str, keys: Sequence[Keys], found: Presence) -> None:
+        """Whether ``source`` has a copy under one of ``keys`` (unless known), and which of
+        their :data:`MATCH_COLUMNS` values any copy has, in one statement."""
+        parts: list[str] = []
+        params: list[str] = []
+        if not found.own:
+            own: list[str] = []
+            for column in ("key", *OWN_COLUMNS):
+                values = sorted({v for k in keys if (v := getattr(k, column))})
+                if values:
+                    own.append(
+                        f"SELECT 1 AS one FROM entries{self._by(column)}"
+                        f" WHERE source = ? AND {column} IN ({marks(values)})"
+                    )
+                    params += [source, *values]
+            parts.append(f"SELECT 0, NULL FROM ({' UNION ALL '.join(own)} LIMIT 1) AS own")
+        for n, column in enumerate(MATCH_COLUMNS, start=1):
+            values = sorted({v for k in keys if (v := getattr(k, column))})
+            if values:
+                where = f"{column} IN ({marks(values)})"
+                parts.append(f"SELECT DISTINCT {n}, {column} FROM entries WHERE {where}")
+                params += values
+        for kind, value in self._execute(" UNION ALL ".join(parts), params):
+            if kind == 0:
+                found.own = True
+            else:
+                found.values[MATCH_COLUMNS[kind - 1]].add(value)
+
+    def _buckets_present(self, buckets: Sequence[int], found: Presence, first: bool) -> None:
+        """Which of ``buckets`` hold a copy (and, with the first group, whether any story
+        was dropped), in one statement."""
+        parts = [f"SELECT DISTINCT 1, bucket FROM lsh WHERE bucket IN ({marks(buckets)})"]
+        if not buckets:
+            parts = []
+        if first:
+            parts.append("SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped")
+        for kind, bucket in self._execute(" UNION ALL ".join(parts), buckets):
+            if kind == 0:
+                found.tombstones = True
+            else:
+                found.buckets.add(bucket)
 
     def near_candidates(
         self,
