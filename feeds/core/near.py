@@ -197,7 +197,8 @@ CONTAINED_MAX_LENGTH = 0.75
 # whole bodies resemble little. Exact keys of the lead find such copies: the hashes of its
 # LEAD_SHINGLE-word shingles that are multiples of LEAD_SAMPLE, the first LEAD_KEYS of them
 # within LEAD_WORDS words. Chosen by their words, not by their places, a word added to
-# or dropped from the lead changes only the keys it is part of; one key in common is enough.
+# or dropped from the lead changes only the keys it is part of; two keys in common are enough
+# (see LEAD_MIN_BANDS in feeds/store/sql/candidates.py).
 LEAD_KEYS = 4
 LEAD_SHINGLE = 5
 LEAD_SAMPLE = 3

@@ -21,9 +21,12 @@ from feeds.store.values import MATCH_COLUMNS, Presence
 LSH_BUCKET_LIMIT = 64
 # At most this many candidates (those sharing the most bands) are verified.
 NEAR_CANDIDATES = 24
-# Copies found by their lead: at most this many, sharing at least LEAD_MIN_BANDS lead keys.
+# Copies found by their lead: at most this many, sharing at least LEAD_MIN_BANDS lead keys
+# (the middle of the plateau of `bench/dedupe_real.py` over 1, 2 and 3 on two sets of
+# files; one key shared with a template's opening words fetched and judged candidates
+# that no rule takes, the costliest lookup of a fetch of templated posts).
 LEAD_CANDIDATES = 8
-LEAD_MIN_BANDS = 1
+LEAD_MIN_BANDS = 2
 # Presence asks for this many entries' keys, or this many buckets, per statement (well under
 # SQLite's and PostgreSQL's limits of bound parameters: 8 values an entry, one a bucket).
 PRESENCE_GROUP = 200
@@ -162,9 +165,11 @@ class CandidateIndex(SqlConnection):
         ``text`` or its original (one at most CONTAINED_MAX_LENGTH of the other's length).
         ``present``, when given, holds the keys that have a copy (as
         :attr:`Presence.buckets` knows): only those are read."""
-        buckets = tuple(present) if present is not None else dedupe.lead_buckets(text)
-        if not buckets:
-            return []
+        keys = dedupe.lead_buckets(text)
+        buckets = tuple(present) if present is not None else keys
+        need = min(LEAD_MIN_BANDS, len(keys))  # a lead too short for more keys: one is enough
+        if not buckets or len(buckets) < need:
+            return []  # no copy can share enough of its keys
         sql = (
             "SELECT g.copy, s.signature, e.entry_id, e.source, e.title, e.published,"
             " length(e.body_text) FROM (SELECT copy, count(*) AS bands FROM ("
@@ -180,7 +185,7 @@ class CandidateIndex(SqlConnection):
         found = []
         mine = len(text)
         for copy, blob, entry_id, source, title, published, length in self._execute(
-            sql, (*params, LEAD_MIN_BANDS, LEAD_CANDIDATES)
+            sql, (*params, need, LEAD_CANDIDATES)
         ):
             short, long = sorted((mine, length))
             if short > dedupe.CONTAINED_MAX_LENGTH * long:
