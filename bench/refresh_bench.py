@@ -175,7 +175,7 @@ def reuters_post(seed: int, feed: int, number: int) -> Post:
     """Post ``number`` of feed ``feed`` from Reuters-21578, read at run time: the story's
     real title, paragraphs and topics in the same WordPress item. Feed ``f`` takes the
     stories from ``40 f + seed`` on, in the collection's order (so short and long, on
-    neighbouring days); past the 19,043 stories with a body the feeds share stories, as
+    neighbouring days); past the 18,814 distinct stories with a body the feeds share stories, as
     syndicated copies do."""
     stories = _reuters_stories()
     story = stories[(seed + 40 * feed + number) % len(stories)]
