@@ -82,11 +82,11 @@ class SiteNames(Mapping[str, tuple[str, ...]]):
         self._configured = {s.name: s for s in config.sources}
         self._states = {s.name: s for s in states}
         self._names: dict[str, tuple[str, ...]] = {}
-        self._all = set(self._states)
+        self._all = dict.fromkeys(self._states)  # in a stable order
 
     def set(self, name: str, names: tuple[str, ...]) -> None:
         self._names[name] = names
-        self._all.add(name)
+        self._all[name] = None
 
     def __getitem__(self, name: str) -> tuple[str, ...]:
         found = self._names.get(name)
