@@ -490,6 +490,18 @@ def test_presence_says_what_a_fetch_can_meet(store: Storage) -> None:
     assert not store.presence("b", [keys_of(entry(2))]).own
 
 
+def test_presence_of_a_large_fetch_with_keys_only(store: Storage) -> None:
+    """A fetch of more entries than one presence statement asks for, past the first of
+    which the source's own copy is found, and whose keys carry nothing else to match."""
+    keys = insert(store, "a", entry(1), "story-1")
+    bare = [Keys(f"k{n}", None, None, None, None, f"h{n}") for n in range(450)]
+    found = store.presence("a", [keys, *bare])
+    assert found.own and found.may_match(keys)
+    for column, values in found.values.items():
+        assert values == ({value} if (value := getattr(keys, column)) else set()), column
+    assert not store.presence("b", bare).own
+
+
 def test_a_retired_key_frees_it_for_another_story(store: Storage) -> None:
     keys = insert(store, "a", entry(1), "story-1")
     with store.batch():

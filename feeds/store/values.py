@@ -12,6 +12,7 @@ from feeds.types import Enclosure
 
 __all__ = [
     "MATCH_COLUMNS",
+    "OWN_COLUMNS",
     "ExpiredLease",
     "FetchOutcome",
     "HookEvent",
@@ -30,6 +31,10 @@ __all__ = [
 MATCH_COLUMNS = ("guid", "post_id", "link", "match_hash")
 """The keys :meth:`~feeds.store.protocol.IngestStore.find_match` looks a story up by, in
 trust order."""
+
+OWN_COLUMNS = ("post_id", "link", "match_hash")
+"""Besides its key, what :meth:`~feeds.store.protocol.IngestStore.find_copy` finds a source's
+own copy by (each column has an index of its own, named ``entries_<column>``)."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from feeds.core import dedupe
 from feeds.core.dedupe import Candidate, Keys
 from feeds.store.sql.codec import marks, required_dt
 from feeds.store.sql.connection import SqlConnection
-from feeds.store.values import MATCH_COLUMNS, Presence
+from feeds.store.values import MATCH_COLUMNS, OWN_COLUMNS, Presence
 
 # A band shared by very many copies (a template sentence) says little; only its
 # newest copies are looked at, so the cost of a lookup does not grow with the store.
@@ -31,8 +31,6 @@ LEAD_MIN_BANDS = 2
 # SQLite's and PostgreSQL's limits of bound parameters: 8 values an entry, one a bucket).
 PRESENCE_GROUP = 200
 PRESENCE_BUCKETS = 4000
-# Besides its key, a source's own copy is found by these (see ``CopyTable.find_copy``).
-OWN_COLUMNS = ("post_id", "link", "match_hash")
 # One band's newest copies (every subquery in FROM named, as PostgreSQL wants).
 _PART = (
     "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?) AS band"
@@ -83,6 +81,8 @@ class CandidateIndex(SqlConnection):
                 where = f"{column} IN ({marks(values)})"
                 parts.append(f"SELECT DISTINCT {n}, {column} FROM entries WHERE {where}")
                 params += values
+        if not parts:  # the source's own copy found already, and no value to match
+            return
         for kind, value in self._execute(" UNION ALL ".join(parts), params):
             if kind == 0:
                 found.own = True
@@ -93,8 +93,7 @@ class CandidateIndex(SqlConnection):
         """Which of ``buckets`` hold a copy (and, with the first group, whether any story
         was dropped), in one statement."""
         parts = [f"SELECT DISTINCT 1, bucket FROM lsh WHERE bucket IN ({marks(buckets)})"]
-        if not buckets:
-            parts = []
+        parts = parts if buckets else []
         if first:
             parts.append("SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped")
         for kind, bucket in self._execute(" UNION ALL ".join(parts), buckets):

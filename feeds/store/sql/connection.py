@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from feeds.store.sql.dialect import Dialect
+from feeds.store.values import OWN_COLUMNS
 
 __all__ = ["Params", "Rows", "SqlConnection", "wrap_public_methods"]
 
@@ -60,8 +61,7 @@ class SqlConnection:
         hash; nothing for another column). A lookup of one source's copy by one of them must
         not walk all of the source's copies by ``entries_source``, which SQLite takes as
         just as good in a store without statistics (a new one, or one never analysed)."""
-        indexed = column in ("post_id", "link", "match_hash")
-        return self.dialect.indexed_by(f"entries_{column}") if indexed else ""
+        return self.dialect.indexed_by(f"entries_{column}") if column in OWN_COLUMNS else ""
 
     def _execute(self, sql: str, params: Params = ()) -> Rows:
         """Run one statement (SQLite's placeholders) and give back its rows."""

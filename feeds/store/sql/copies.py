@@ -15,7 +15,7 @@ from feeds.core import dedupe
 from feeds.core.dedupe import Existing, Keys, Match
 from feeds.store.sql.codec import RowMap, optional_dt, required_dt, signature_blob, ts
 from feeds.store.sql.connection import SqlConnection
-from feeds.store.values import media_json
+from feeds.store.values import OWN_COLUMNS, media_json
 from feeds.types import Body, CleanEntry
 
 RECENT_BODIES = 100
@@ -87,11 +87,8 @@ class CopyTable(SqlConnection):
         found = self.find_existing(source, keys.key)
         if found is not None:
             return found
-        for column, value in (
-            ("post_id", keys.post_id),
-            ("link", keys.link),
-            ("match_hash", keys.match_hash),
-        ):
+        for column in OWN_COLUMNS:
+            value = getattr(keys, column)
             if value is None:
                 continue
             rows = self._execute(
