@@ -41,6 +41,16 @@ def rss(*items: tuple[str, str]) -> bytes:
     ).encode()
 
 
+def write_config_file(folder: Path, urls: list[str]) -> None:
+    """``folder/config.toml``: sources ``s0``, ``s1``, … at ``urls``, one output, no host delay."""
+    sources = "".join(f'[[sources]]\nname = "s{i}"\nurl = "{url}"\n' for i, url in enumerate(urls))
+    (folder / "config.toml").write_text(
+        '[store]\npath = "state/feeds.db"\n[fetch]\nmin_host_delay = 0\n'
+        + sources
+        + '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n'
+    )
+
+
 def make_config(tmp_path: Path, urls: dict[str, str], **fetch: object) -> Config:
     return config_module.from_dict(
         {

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_pipeline import rss
+from test_pipeline import rss, write_config_file
 from test_store import NOW, clean
 
 from feeds import config as config_module
@@ -181,14 +181,7 @@ def test_a_run_in_which_nothing_changed_loads_no_parsing_or_publishing_stack(
         return Reply(body=rss(("1", "A story")), headers={"ETag": '"v1"'})
 
     http_server.route("/feed", feed)
-    sources = "".join(
-        f'[[sources]]\nname = "s{i}"\nurl = "{http_server.url(f"/feed?{i}")}"\n' for i in range(9)
-    )
-    (tmp_path / "config.toml").write_text(
-        '[store]\npath = "state/feeds.db"\n[fetch]\nmin_host_delay = 0\n'
-        + sources
-        + '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n'
-    )
+    write_config_file(tmp_path, [http_server.url(f"/feed?{i}") for i in range(9)])
     command = [sys.executable, "-m", "feeds", "refresh", "--config", "config.toml"]
     first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr

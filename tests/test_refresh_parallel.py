@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -11,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_pipeline import make_config, rss, run
+from test_pipeline import make_config, rss, run, write_config_file
 
 from feeds.errors import FetchError
 from feeds.ingest.fetch import Fetcher, interleave
@@ -264,6 +268,38 @@ def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
     )
     assert known.unsigned == frozenset(range(5))
     assert [known.signature(i) for i in range(5)] == [ready.signature(i) for i in range(5)]
+    # the feed's own title and link, cleaned as the main process would clean them
+    from feeds.ingest import normalize
+
+    assert ready.feed is not None and ready.feed.title == "Example News – Business"
+    assert (ready.feed_title, ready.feed_link) == normalize.feed_title_and_link(ready.feed)
+    assert ready.feed_link == "https://news.example.com/"
+
+
+def test_the_saving_process_loads_no_article_machinery_when_no_page_is_wanted(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    # Workers prepare the documents (nine sources: a pool is forked) and say that no entry
+    # wants its article page, so the process that saves never imports the page extraction
+    # (lxml.html, trafilatura's wrapper, the page cache): memory it would keep to the end.
+    for i in range(9):
+        http_server.route(f"/feed{i}", Reply(body=rss((f"{i}1", f"Story one of feed {i}"))))
+    write_config_file(tmp_path, [http_server.url(f"/feed{i}") for i in range(9)])
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['feeds', 'refresh', '--config', 'config.toml']\n"
+        "try:\n    runpy.run_module('feeds', run_name='__main__')\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in sys.modules if m in"
+        " ('feeds.ingest.articles', 'feeds.ingest.fulltext', 'trafilatura')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    with contextlib.closing(sqlite3.connect(tmp_path / "state" / "feeds.db")) as db:
+        assert db.execute("SELECT count(*) FROM entries").fetchone() == (9,)  # all saved
 
 
 def test_what_is_saved_is_committed_while_a_server_keeps_the_run_waiting(

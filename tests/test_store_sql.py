@@ -65,3 +65,15 @@ def test_pyformat_turns_sqlite_placeholders_into_psycopg_ones() -> None:
     assert pyformat("SELECT ?::text, :a, x % 2, '%?:b' -- 10%? :c") == (
         "SELECT %s::text, %(a)s, x %% 2, '%%?:b' -- 10%%? :c"
     )
+
+
+def test_in_lists_are_padded_to_a_few_lengths_with_the_same_values() -> None:
+    from feeds.store.sql.codec import padded
+
+    assert padded([]) == []
+    lengths = {len(padded(list(range(n)))) for n in range(1, 700)}
+    assert lengths == {4, 8, 16, 32, 64, 128, 256, 512, 1024}
+    for n in (1, 5, 33, 600):
+        values = [f"v{i}" for i in range(n)]
+        assert set(padded(values)) == set(values)
+        assert padded(values)[:n] == values

@@ -205,6 +205,22 @@ def _with_full_text(
     feed_url: str | None,
 ) -> Read:
     """A feed's entries with the article pages of teaser-only ones (where allowed)."""
+    dropped = prepared.dropped if prepared is not None else ()
+    if prepared is not None and not any(prepared.wants_full_text):
+        # No page wanted (the worker asked each entry): the article machinery (lxml.html,
+        # the page cache) is not even imported; a refresh of sources without full text
+        # keeps its process that much smaller.
+        return Read(
+            document=fetched,
+            feed=feed,
+            cleaned=cleaned,
+            prepared=prepared,
+            records=(),
+            deferred=0,
+            note=None,
+            dropped=dropped,
+            feed_url=feed_url,
+        )
     from feeds.ingest.articles import full_text
 
     enriched = full_text(
@@ -220,7 +236,6 @@ def _with_full_text(
         wants=prepared.wants_full_text if prepared is not None else None,
         rules=source.page_rules,
     )
-    dropped = prepared.dropped if prepared is not None else ()
     if prepared is not None and any(
         a is not b for a, b in zip(prepared.cleaned, enriched.entries, strict=True)
     ):

@@ -76,6 +76,9 @@ class Prepared:
     dropped: tuple[str, ...] = ()
     #: The traceback of what prepare() raised unexpectedly (``error`` says what it was).
     trace: str | None = None
+    #: The feed's own title and link, cleaned (:func:`feeds.ingest.normalize.feed_title_and_link`).
+    feed_title: str | None = None
+    feed_link: str | None = None
 
     def feed_and_entries(self) -> tuple[ParsedFeed, list[CleanEntry]]:
         """The parsed feed and its cleaned entries; raises the parse error, if any."""
@@ -153,8 +156,8 @@ def prepare_safely(job: Job) -> Prepared:
 def prepare(job: Job) -> Prepared:
     """Parse and clean one feed document. Pure: no store, no clock but ``job.now``."""
     # Imported here: a process that prepares nothing (a run in which nothing changed)
-    # never loads the parsing and cleaning stack. See also pipeline.preload().
-    from feeds.ingest import fulltext, parse
+    # never loads the parsing and cleaning stack. See also executor.preload().
+    from feeds.ingest import fulltext, normalize, parse
 
     try:
         feed = parse.parse(job.content, url=job.url, headers=job.headers)
@@ -178,6 +181,7 @@ def prepare(job: Job) -> Prepared:
         and fulltext.wants_full_text(raw, job.full_text, content_text=clean.body_text)
         for raw, clean in zip(feed.entries, cleaned, strict=True)
     )
+    feed_title, feed_link = normalize.feed_title_and_link(feed)
     if not any(wants):
         # The consumer reads the raw entries only to fetch article pages: sending them back
         # would double what crosses between the processes and what waits in the buffer.
@@ -193,4 +197,6 @@ def prepare(job: Job) -> Prepared:
         wants_full_text=wants,
         body_keys=body_keys,
         dropped=kept.dropped,
+        feed_title=feed_title,
+        feed_link=feed_link,
     )

@@ -244,10 +244,18 @@ def _validators(fetched: FetchResult) -> FetchOutcome:
     )
 
 
+def _title_and_link(read: Read) -> tuple[str | None, str | None]:
+    """The feed's title and link, cleaned: by the worker that prepared the document, if one
+    did (this process then never loads the cleaning stack, lxml and nh3)."""
+    if read.prepared is not None:
+        return read.prepared.feed_title, read.prepared.feed_link
+    from feeds.ingest import normalize
+
+    return normalize.feed_title_and_link(read.feed)
+
+
 def _save_read(attempt: _Attempt, read: Read) -> SourceReport:
     """Save what a source's document gave: article pages, entries, the attempt."""
-    from feeds.ingest import normalize  # the document changed: cleaning is needed
-
     run, name, feed = attempt.run, attempt.source.name, read.feed
     store, title = run.store, attempt.source.title
     validators = _validators(read.document)
@@ -260,8 +268,7 @@ def _save_read(attempt: _Attempt, read: Read) -> SourceReport:
             store.save_article(record)
         store.record_feed_url(name, read.feed_url)
         store.record_full_text_note(name, read.note)
-        feed_title = normalize.clean_title(feed.title) if feed.title else None
-        feed_link = normalize.canonical_url(feed.link) if feed.link else None
+        feed_title, feed_link = _title_and_link(read)
         changes = ingest_entries(
             store,
             name,

@@ -55,7 +55,7 @@ from feeds.ingest.normalize.rewrite import WHOLE_BODY, replace_title
 from feeds.ingest.normalize.summary import CUT_MARK, _strip_cut, is_cut, teaser
 from feeds.ingest.normalize.text import _collapse, _legal, clean_title
 from feeds.ingest.normalize.urls import canonical_url, post_id
-from feeds.types import Body, CleanEntry, ParsedEntry
+from feeds.types import Body, CleanEntry, ParsedEntry, ParsedFeed
 
 __all__ = [
     "BODY_SCHEME",
@@ -70,6 +70,7 @@ __all__ = [
     "clean_title",
     "cleaning_scheme",
     "drop_boilerplate_blocks",
+    "feed_title_and_link",
     "html_to_text",
     "is_cut",
     "media_url",
@@ -175,6 +176,13 @@ class BodySource(NamedTuple):
     base: str | None
 
 
+def feed_title_and_link(feed: ParsedFeed) -> tuple[str | None, str | None]:
+    """A feed's own title and link, cleaned (None where it has none)."""
+    title = clean_title(feed.title) if feed.title else None
+    link = canonical_url(feed.link) if feed.link else None
+    return title, link
+
+
 def body_source(entry: ParsedEntry) -> BodySource:
     """The inputs of :func:`clean_body` for ``entry`` (blank content or summary is none)."""
     # Relative URLs in a body resolve against the document's base, but a base that is not
@@ -278,6 +286,8 @@ def normalize_entry(
     published = _clamped(entry.published, now)
     updated = _clamped(entry.updated, now)
     author = _capped_line(entry.author, limits.MAX_AUTHOR_CHARS) if entry.author else ""
+    # Media URLs resolve as the body's do; most entries have none to resolve.
+    base = body_source(entry).base if entry.enclosures or entry.image else None
 
     return CleanEntry(
         guid=guid or None,
@@ -291,8 +301,8 @@ def normalize_entry(
         author=author or None,
         categories=_clean_categories(entry.categories),
         post_id=post_id(guid) or post_id(link),
-        enclosures=clean_enclosures(entry.enclosures, body_source(entry).base),
-        image=media_url(entry.image, body_source(entry).base),
+        enclosures=clean_enclosures(entry.enclosures, base) if entry.enclosures else (),
+        image=media_url(entry.image, base) if entry.image else None,
         rules=(*applied, *title_rules),
         source_link=_source_link(entry, link),
     )

@@ -12,7 +12,7 @@ from collections.abc import Collection, Container, Sequence
 
 from feeds.core import dedupe
 from feeds.core.dedupe import Candidate, Keys
-from feeds.store.sql.codec import marks, required_dt
+from feeds.store.sql.codec import marks, padded, required_dt
 from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import MATCH_COLUMNS, OWN_COLUMNS, Presence
 
@@ -67,7 +67,7 @@ class CandidateIndex(SqlConnection):
         if not found.own:
             own: list[str] = []
             for column in ("key", *OWN_COLUMNS):
-                values = sorted({v for k in keys if (v := getattr(k, column))})
+                values = padded(sorted({v for k in keys if (v := getattr(k, column))}))
                 if values:
                     own.append(
                         f"SELECT 1 AS one FROM entries{self._by(column)}"
@@ -76,7 +76,7 @@ class CandidateIndex(SqlConnection):
                     params += [source, *values]
             parts.append(f"SELECT 0, NULL FROM ({' UNION ALL '.join(own)} LIMIT 1) AS own")
         for n, column in enumerate(MATCH_COLUMNS, start=1):
-            values = sorted({v for k in keys if (v := getattr(k, column))})
+            values = padded(sorted({v for k in keys if (v := getattr(k, column))}))
             if values:
                 where = f"{column} IN ({marks(values)})"
                 parts.append(f"SELECT DISTINCT {n}, {column} FROM entries WHERE {where}")
@@ -92,6 +92,7 @@ class CandidateIndex(SqlConnection):
     def _buckets_present(self, buckets: Sequence[int], found: Presence, first: bool) -> None:
         """Which of ``buckets`` hold a copy (and, with the first group, whether any story
         was dropped), in one statement."""
+        buckets = padded(buckets)
         parts = [f"SELECT DISTINCT 1, bucket FROM lsh WHERE bucket IN ({marks(buckets)})"]
         parts = parts if buckets else []
         if first:
@@ -142,14 +143,14 @@ class CandidateIndex(SqlConnection):
         }
         if not signatures:
             return []
-        marks = ",".join("?" for _ in signatures)
+        copies = padded(list(signatures))
         text = "body_text" if bodies else "''"
         rows = {
             r[0]: r
             for r in self._execute(
                 f"SELECT rowid, entry_id, source, title, published, {text}"
-                f" FROM entries WHERE rowid IN ({marks})",
-                tuple(signatures),
+                f" FROM entries WHERE rowid IN ({marks(copies)})",
+                copies,
             )
         }
         return [
@@ -202,12 +203,12 @@ class CandidateIndex(SqlConnection):
         to them)."""
         if not links:
             return []
-        marks = ",".join("?" for _ in links)
+        wanted = padded(list(links))
         rows = self._execute(
             "SELECT e.rowid, s.signature, e.entry_id, e.source, e.title, e.published"
             " FROM entries AS e JOIN signatures AS s ON s.copy = e.rowid"
-            f" WHERE e.link IN ({marks}) ORDER BY e.rowid LIMIT ?",
-            (*links, LEAD_CANDIDATES),
+            f" WHERE e.link IN ({marks(wanted)}) ORDER BY e.rowid LIMIT ?",
+            (*wanted, LEAD_CANDIDATES),
         )
         found = []
         for copy, blob, entry_id, source, title, published in rows:
