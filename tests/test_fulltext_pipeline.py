@@ -318,6 +318,30 @@ def test_the_page_budget_defers_the_rest_to_the_next_runs(
     assert third.sources[0].not_modified and article_requests(http_server) == 3
 
 
+def test_a_page_that_keeps_failing_neither_starves_the_others_nor_rereads_the_feed(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store
+) -> None:
+    # The first story's page answers 503 at every try (a host that stays down); one page per
+    # run. The other pages are fetched first on the next runs, and once only the failing one
+    # is left, the feed is read conditionally again instead of downloaded at every run.
+    serve_site(http_server, STORIES[1:])
+    http_server.route(f"/{STORIES[0].slug}/", Reply(status=503, body=b"down"))
+    http_server.route(
+        "/feed/",
+        Reply(body=teaser_feed(STORIES, base=http_server.base_url), headers={"ETag": '"f1"'}),
+    )
+    config = make_config(tmp_path, [{"name": "biz", "url": http_server.url("/feed/")}], max_pages=1)
+    runs = [run(config, store, NOW + timedelta(hours=hour)) for hour in range(4)]
+    pages = [len(http_server.requests_to(f"/{s.slug}/")) for s in STORIES]
+    assert pages == [1, 1, 1]  # the failing page once (first in the feed), then the others
+    entries = published(tmp_path)
+    assert all("capital markets day" in content_of(entries[s.title]) for s in STORIES[1:])
+    assert store.source("biz").etag == '"f1"'
+    assert [r.sources[0].not_modified for r in runs] == [False, False, False, True]
+    feed_requests = http_server.requests_to("/feed/")
+    assert [r.headers.get("if-none-match") for r in feed_requests] == [None, None, None, '"f1"']
+
+
 def test_the_seconds_budget_is_shared_by_every_source(
     tmp_path: Path, http_server: HTTPTestServer, store: Store
 ) -> None:

@@ -3,7 +3,8 @@
 The I/O shell around :mod:`feeds.ingest.fulltext` (pure). For a list of article URLs::
 
     url ─ cached, and this source's entry unchanged? ─ yes → the cached extraction, no request
-        ─ budget left (pages, seconds)? ─ no → deferred: the next run picks it up
+        ─ budget left (pages, seconds)? ─ no → deferred: the next run picks it up (a retry
+          of a page that failed: the next run that reads the feed anyway; retries come last)
         ─ fetcher.fetch_many(public_only=True, conditional GET with the cached validators)
         ─ 304 or same body → cached extraction kept; HTML → fulltext.extract → new record
         ─ FetchError → a record with the error (tried again next run when it was transient)
@@ -107,6 +108,9 @@ def _load(
             records[url] = cached
         else:
             to_fetch.append((url, entry_hash))
+    # Pages never tried, or whose entry changed, before the retries of pages that failed
+    # for a passing reason: a page that keeps failing never takes the budget of the others.
+    to_fetch.sort(key=lambda wanted_page: _failed_before(cached_by_url[wanted_page[0]]))
 
     fresh: dict[str, ArticleRecord] = {}
     deferred: list[str] = []
@@ -116,16 +120,25 @@ def _load(
             if budget.take():
                 chunk.append((url, entry_hash))
                 continue
-            deferred.append(url)
             stale = cached_by_url[url]
             if stale is not None:
                 records[url] = stale  # better than the teaser until the next run revalidates
+            if not _failed_before(stale):
+                # The next run reads the document again for it. A retry left out waits for
+                # the source's next change instead: a host that stays down would otherwise
+                # have the whole feed downloaded again at every run.
+                deferred.append(url)
 
         requests = [_request(source, url, cached_by_url[url]) for url, _ in chunk]
         for (url, entry_hash), outcome in zip(chunk, fetcher.fetch_many(requests), strict=True):
             record = _record(source, url, entry_hash, cached_by_url[url], outcome, now, rules)
             records[url] = fresh[url] = record
     return _Pages(records=records, fresh=fresh, deferred=tuple(deferred))
+
+
+def _failed_before(cached: ArticleRecord | None) -> bool:
+    """Whether the page is asked for again because its last try failed for a passing reason."""
+    return cached is not None and cached.retry
 
 
 def _request(source: str, url: str, cached: ArticleRecord | None) -> FetchRequest:

@@ -4,7 +4,8 @@ What the source's own URL answered drives its schedule. A feed a section page ad
 is not the source's URL: its 410 must not retire the source, nor its 301 move it; it is
 forgotten and the page asked again. Article pages are fetched under one per-run budget
 (``[full_text]``); when the budget deferred some, the source's validators are not kept, so
-the next run reads the document again and picks them up.
+the next run reads the document again and picks them up (not for retries of pages that
+failed for a passing reason: those wait for the feed's next change).
 """
 
 from __future__ import annotations
