@@ -108,8 +108,8 @@ def _load(
             records[url] = cached
         else:
             to_fetch.append((url, entry_hash))
-    # Pages never tried, or whose entry changed, before the retries of pages that failed
-    # for a passing reason: a page that keeps failing never takes the budget of the others.
+    # The retries of pages whose last try failed for a passing reason come after the others
+    # (in feed order both): a page that keeps failing never takes the budget of the rest.
     to_fetch.sort(key=lambda wanted_page: _failed_before(cached_by_url[wanted_page[0]]))
 
     fresh: dict[str, ArticleRecord] = {}

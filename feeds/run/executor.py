@@ -26,7 +26,6 @@ instead of every body of the run at once.
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import multiprocessing
 import os
@@ -46,7 +45,7 @@ from feeds.run.fetch_processes import FetchProcesses, close_all, deal
 from feeds.run.fetching import WINDOW, Event, Fetching, Outcome, Raised, Throttle, notify
 from feeds.types import FetchRequest, FetchResult
 
-__all__ = ["FetchProcesses", "Throttle", "deal", "preload", "stream", "usable_cores"]
+__all__ = ["FetchProcesses", "Throttle", "deal", "stream", "usable_cores"]
 
 PARALLEL_MIN_BYTES = 1024 * 1024
 """Start the worker pool once a run has fetched this many bytes of new feed documents.
@@ -271,13 +270,8 @@ def _fetch_processes(fetcher: Fetcher, requests: Sequence[FetchRequest]) -> int:
 
 
 PRELOAD = ("feeds.ingest.parse", "feeds.ingest.normalize", "feeds.ingest.fulltext")
-"""What :func:`feeds.ingest.prepare.prepare` loads on first use: the parsing and cleaning stack."""
-
-
-def preload() -> None:
-    """Load :data:`PRELOAD` now (a worker does as it starts)."""
-    for name in PRELOAD:
-        importlib.import_module(name)
+"""What :func:`feeds.ingest.prepare.prepare` loads on first use: the parsing and cleaning stack
+(a fork server imports it before it forks workers)."""
 
 
 def _fork_pool(stack: ExitStack, inherited: Sequence[int] = ()) -> ProcessPoolExecutor | None:
@@ -318,7 +312,8 @@ def _mp_context(clean: bool = False) -> multiprocessing.context.BaseContext:
     """How to start the workers.
 
     ``fork`` when this process runs no other thread: the workers start in
-    milliseconds, then import the parsing stack (see :func:`_worker`). With other threads alive
+    milliseconds, and each imports the parsing stack with its first document (this
+    process, which only saves, never does). With other threads alive
     (the fetch threads, the daemon's scheduler, a test's server) a fork could copy a
     lock held mid-operation, so then ``forkserver`` (or ``spawn``): a clean process
     that imports the parsing stack once, then forks the workers (about 0.1 s).
@@ -343,11 +338,6 @@ def _worker(inherited: Sequence[int]) -> None:
     itself, so a refresh killed outright (SIGKILL, the OOM killer) would leave it waiting
     for ever."""
     close_all(inherited)
-    # The parsing and cleaning stack is loaded here, in each worker, not in the process
-    # that forks them: that one never parses (it saves what the workers prepared), and
-    # would carry the stack's 8 MiB to the end of the run. Loading it costs each worker
-    # about 0.2 s of CPU, at the start of the run, while the first documents are fetched.
-    preload()
     parent = os.getppid()
 
     def watch() -> None:

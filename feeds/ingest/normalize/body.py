@@ -291,11 +291,12 @@ def _sanitize_tree(root: etree._Element, base_url: str | None) -> str:
     return _plain_attribute_values(_legal(cleaned.replace("&nbsp;", "\u00a0"))).strip()
 
 
-# An attribute and its value as nh3 writes them (double quotes, a quote inside as &quot;),
-# when the value holds an "=" and the attribute takes no URL: the only ones changed, so the
-# others (every link's href) cost no call back into Python. A value holds no quote, so a
-# match can start inside none.
-_ATTRIBUTE = re.compile(r'(\s(?!(?:href|src|cite)=)[a-z][a-z0-9-]*)="([^"]*=[^"]*)"')
+# An attribute and its value as nh3 writes them: double quotes, a quote inside as &quot;.
+_ATTRIBUTE = re.compile(r'(\s[a-z][a-z0-9-]*)="([^"]*)"')
+# What any attribute _plain_value changes looks like (and more: a match may start inside a
+# URL's value, which _ATTRIBUTE reads past). Without one, nothing changes: most bodies are
+# scanned once in C, with no call back into Python for each link.
+_MAY_CHANGE = re.compile(r'\s(?!(?:href|src|cite)=)[a-z][a-z0-9-]*="[^"]*=')
 
 
 def _plain_attribute_values(html: str) -> str:
@@ -304,11 +305,13 @@ def _plain_attribute_values(html: str) -> str:
     no longer reads as an ``src=`` to readers and checkers that find URLs in markup with a
     pattern rather than a parser (the W3C Feed Validator is one: it took ``>`` for the
     image's URL). URL attributes keep their ``=`` (query strings)."""
-    if '="' not in html:
+    if _MAY_CHANGE.search(html) is None:
         return html
     return _ATTRIBUTE.sub(_plain_value, html)
 
 
 def _plain_value(match: re.Match[str]) -> str:
     name, value = match.group(1), match.group(2)
+    if "=" not in value or name.strip() in _URL_ATTRIBUTES:
+        return match.group(0)
     return f'{name}="{value.replace("=", "&#61;")}"'
