@@ -89,3 +89,37 @@ def test_the_reuters_workload_serves_real_stories_in_wordpress_markup() -> None:
         body = item.findtext(content, "")
         assert story.paragraphs[0][:40].replace("&", "&amp;").replace("<", "&lt;") in body
         assert 'class="comment-respond"' in body  # the WordPress boilerplate around it
+
+
+@pytest.mark.slow
+def test_the_comparison_script_measures_both_trees_in_every_phase() -> None:
+    script = REPO / "bench" / "refresh_ab.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--base", "HEAD", "--feeds", "12", "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    medians = run.stdout.split("medians:")[1]
+    for phase in ("cold", "warm", "incremental"):
+        for tree in ("HEAD", "working tree"):
+            line = rf"{phase} +{tree}: wall +[\d.]+ s, peak RSS +[\d.]+ MiB, CPU main +[\d.]+ s"
+            assert re.search(line, medians), medians
+
+
+@pytest.mark.slow
+def test_the_memory_trace_names_where_the_process_grew() -> None:
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "rss_trace.py"), "--feeds", "12", "--entries", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    # each line: the size, then where in feeds the process was (file:line function)
+    assert re.search(r"^ *\d+ MiB  \w+\.py:\d+ \w+", run.stderr, re.MULTILINE), run.stderr
