@@ -91,11 +91,10 @@ def test_the_reuters_workload_serves_real_stories_in_wordpress_markup() -> None:
         assert 'class="comment-respond"' in body  # the WordPress boilerplate around it
 
 
-@pytest.mark.slow
-def test_the_comparison_script_measures_both_trees_in_every_phase() -> None:
-    script = REPO / "bench" / "refresh_ab.py"
+def _bench_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``bench/<name>`` with ``args`` from the repository; it must succeed."""
     run = subprocess.run(
-        [sys.executable, str(script), "--base", "HEAD", "--feeds", "12", "--runs", "1"],
+        [sys.executable, str(REPO / "bench" / name), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -103,6 +102,12 @@ def test_the_comparison_script_measures_both_trees_in_every_phase() -> None:
         cwd=REPO,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
+@pytest.mark.slow
+def test_the_comparison_script_measures_both_trees_in_every_phase() -> None:
+    run = _bench_script("refresh_ab.py", "--base", "HEAD", "--feeds", "12", "--runs", "1")
     medians = run.stdout.split("medians:")[1]
     for phase in ("cold", "warm", "incremental"):
         for tree in ("HEAD", "working tree"):
@@ -112,14 +117,6 @@ def test_the_comparison_script_measures_both_trees_in_every_phase() -> None:
 
 @pytest.mark.slow
 def test_the_memory_trace_names_where_the_process_grew() -> None:
-    run = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "rss_trace.py"), "--feeds", "12", "--entries", "5"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=REPO,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run = _bench_script("rss_trace.py", "--feeds", "12", "--entries", "5")
     # each line: the size, then where in feeds the process was (file:line function)
     assert re.search(r"^ *\d+ MiB  \w+\.py:\d+ \w+", run.stderr, re.MULTILINE), run.stderr
