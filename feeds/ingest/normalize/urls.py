@@ -4,9 +4,11 @@ removed; canonical links and WordPress post ids."""
 from __future__ import annotations
 
 import re
-from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
+from functools import lru_cache
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from feeds.ingest.normalize.text import _legal
+from feeds.ingest.urljoin import plain_absolute, urljoin
 
 
 def _host(url: str) -> str:
@@ -38,12 +40,16 @@ def _browser_url(url: str) -> str:
     return _URL_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", url)
 
 
+_browser_base = lru_cache(maxsize=64)(_browser_url)  # a document's entries share a base
+
+
 def _absolute_split(url: str, base_url: str | None) -> tuple[str, SplitResult] | None:
     """Resolve ``url`` against ``base_url``, with its parts; ``None`` when it stays relative."""
-    url = _browser_url(url)
+    if not plain_absolute(url):  # a plain one is read by a browser as it is written
+        url = _browser_url(url)
     if base_url:
         try:
-            url = urljoin(_browser_url(base_url), url)
+            url = urljoin(_browser_base(base_url), url)
         except ValueError:
             return None
     if url.startswith("//"):
@@ -55,12 +61,6 @@ def _absolute_split(url: str, base_url: str | None) -> tuple[str, SplitResult] |
     if parts.scheme:
         return url, parts
     return None
-
-
-def _absolute(url: str, base_url: str | None) -> str | None:
-    """Resolve ``url`` against ``base_url``; ``None`` when it stays relative."""
-    resolved = _absolute_split(url, base_url)
-    return None if resolved is None else resolved[0]
 
 
 # --- links --------------------------------------------------------------------------------
@@ -92,8 +92,12 @@ def _without_tracking(url: str) -> str:
         return url
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.query:
         return url
-    query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p))
-    return urlunsplit(parts._replace(query=query))
+    return urlunsplit(parts._replace(query=_kept_query(parts.query)))
+
+
+def _kept_query(query: str) -> str:
+    """An http(s) URL's query without its tracking parameters."""
+    return "&".join(p for p in query.split("&") if p and not _is_tracking(p))
 
 
 def canonical_url(url: str, *, base_url: str | None = None) -> str | None:
@@ -103,11 +107,11 @@ def canonical_url(url: str, *, base_url: str | None = None) -> str | None:
     query parameters and tracking parameters (``utm_*``, ``fbclid``, ``gclid``, …) dropped; the
     other parameters kept in their order and encoding; an empty path becomes ``/``.
     """
-    absolute = _absolute(_legal(url), base_url)
-    if absolute is None:
+    resolved = _absolute_split(_legal(url), base_url)
+    if resolved is None:
         return None
+    parts = resolved[1]
     try:
-        parts = urlsplit(absolute)
         port = parts.port
     except ValueError:
         return None
@@ -123,7 +127,7 @@ def canonical_url(url: str, *, base_url: str | None = None) -> str | None:
     userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
     if userinfo:
         netloc = f"{userinfo}@{netloc}"
-    query = urlsplit(_without_tracking(absolute)).query
+    query = _kept_query(parts.query) if parts.query else ""
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
