@@ -14,7 +14,7 @@ import re
 import struct
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from feeds.core.identity import MIN_MATCH_WORDS
@@ -86,6 +86,28 @@ def signature(text: str) -> tuple[int, ...] | None:
     if seq is None:
         return None
     return _minhash(seq)
+
+
+def signatures(texts: Sequence[str | None]) -> list[tuple[int, ...] | None]:
+    """:func:`signature` of each text (None stays None): one document's entries.
+
+    After :func:`sign_in_batches`, in one numpy pass (:mod:`feeds.core.minhash_batch`).
+    """
+    if not _batches:
+        return [None if text is None else signature(text) for text in texts]
+    from feeds.core.minhash_batch import minhash_many
+
+    return minhash_many([None if text is None else _word_ids(signed_text(text)) for text in texts])
+
+
+_batches = False
+
+
+def sign_in_batches() -> None:
+    """Let :func:`signatures` sign in numpy from now on, in this process: a worker process
+    that prepares documents (it loads numpy with its first; the main process never does)."""
+    global _batches
+    _batches = True
 
 
 def _minhash(seq: list[int]) -> tuple[int, ...]:

@@ -172,8 +172,7 @@ def prepare(job: Job) -> Prepared:
     keys = tuple(dedupe.entry_keys(cleaned))
     unsigned = frozenset(i for i, k in enumerate(keys) if k.content_hash in job.known)
     signatures = tuple(
-        None if i in unsigned else dedupe.signature(entry.body_text)
-        for i, entry in enumerate(cleaned)
+        dedupe.signatures([None if i in unsigned else e.body_text for i, e in enumerate(cleaned)])
     )
     buckets = tuple(dedupe.lsh_buckets(sig) if sig is not None else () for sig in signatures)
     wants = tuple(

@@ -38,6 +38,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 
+from feeds.core import dedupe
 from feeds.errors import FetchError, describe
 from feeds.ingest.fetch import Fetcher, PageFetcher, interleave
 from feeds.ingest.prepare import Job, Prepared, prepare_safely
@@ -338,6 +339,7 @@ def _worker(inherited: Sequence[int]) -> None:
     itself, so a refresh killed outright (SIGKILL, the OOM killer) would leave it waiting
     for ever."""
     close_all(inherited)
+    dedupe.sign_in_batches()
     parent = os.getppid()
 
     def watch() -> None:
