@@ -120,3 +120,14 @@ def test_the_memory_trace_names_where_the_process_grew() -> None:
     run = _bench_script("rss_trace.py", "--feeds", "12", "--entries", "5")
     # each line: the size, then where in feeds the process was (file:line function)
     assert re.search(r"^ *\d+ MiB  \w+\.py:\d+ \w+", run.stderr, re.MULTILINE), run.stderr
+
+
+@pytest.mark.slow
+def test_the_prepare_cost_script_measures_both_trees_both_ways() -> None:
+    # --tool time: valgrind (the default tool) need not be installed here
+    args = ("--base", "HEAD", "--docs", "1", "--tool", "time", "--sign-in-batches", "off,on")
+    run = _bench_script("prepare_cost.py", *args)
+    for tree in ("HEAD", "working tree"):
+        for mode in ("off", "on"):
+            line = rf"{tree} \(sign in batches {mode}\): -?\d+$"  # noise can be < 0
+            assert len(re.findall(line, run.stdout, re.MULTILINE)) == 2, run.stdout  # 2 workloads
