@@ -13,7 +13,7 @@ import re
 import urllib.parse
 from functools import lru_cache
 
-__all__ = ["joinable", "plain_absolute", "urljoin"]
+__all__ = ["joinable", "plain_absolute", "plain_or_joinable", "urljoin"]
 
 # An absolute http(s) URL that urljoin gives back as it is: a lower-case scheme (urlparse
 # lower-cases it), a host of letters, digits, dots and hyphens (no user, no IPv6 brackets),
@@ -46,6 +46,11 @@ def joinable(base: str) -> bool:
 def urljoin(base: str, url: str) -> str:
     """``urllib.parse.urljoin(base, url)``, raising what it raises; at once for a
     :func:`plain_absolute` ``url``."""
-    if url and plain_absolute(url) and (not base or joinable(base)):
+    if url and plain_absolute(url) and (not base or plain_or_joinable(base)):
         return url
     return urllib.parse.urljoin(base, url)
+
+
+def plain_or_joinable(base: str) -> bool:
+    """:func:`joinable`, at once for a :func:`plain_absolute` base (urlparse takes any)."""
+    return plain_absolute(base) or joinable(base)

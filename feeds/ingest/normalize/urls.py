@@ -49,7 +49,8 @@ def _absolute_split(url: str, base_url: str | None) -> tuple[str, SplitResult] |
         url = _browser_url(url)
     if base_url:
         try:
-            url = urljoin(_browser_base(base_url), url)
+            base = base_url if plain_absolute(base_url) else _browser_base(base_url)
+            url = urljoin(base, url)
         except ValueError:
             return None
     if url.startswith("//"):

@@ -16,7 +16,7 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
 from feeds.ingest.parse.common import _HTML_TYPES_IN_DETAIL
-from feeds.ingest.urljoin import joinable, plain_absolute
+from feeds.ingest.urljoin import plain_absolute, plain_or_joinable
 
 # --- RSS 2.0 and Atom 1.0 without feedparser ------------------------------------------------
 #
@@ -36,7 +36,7 @@ from feeds.ingest.urljoin import joinable, plain_absolute
 def _joined(base: str, uri: str) -> str:
     """feedparser's ``_urljoin``; at once for a plain absolute ``uri``, which it gives back
     unchanged (its fixer of extra slashes after ``://`` finds none there)."""
-    if uri and plain_absolute(uri) and (not base or joinable(base)):
+    if uri and plain_absolute(uri) and (not base or plain_or_joinable(base)):
         return uri
     return str(_urljoin(base, uri))
 
