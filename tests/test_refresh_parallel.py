@@ -244,7 +244,7 @@ def test_the_throttle_follows_how_busy_the_process_is(busy: float, limits: list[
 def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
     from datetime import UTC, datetime
 
-    from feeds.core import dedupe
+    from feeds.core import dedupe, near
     from feeds.ingest.prepare import Job, prepare
 
     items = [(f"{n}", f"Story {n} about the quarterly results of company {n}") for n in range(5)]
@@ -255,6 +255,7 @@ def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
         sig = dedupe.signature(entry.body_text)
         assert ready.signature(i) == sig
         assert ready.buckets[i] == (dedupe.lsh_buckets(sig) if sig is not None else ())
+        assert ready.leads[i] == (near._lead_buckets(entry.body_text) if sig is not None else ())
     # content already stored: no signature made, but one on demand is the same
     known = prepare(
         Job(
@@ -267,6 +268,7 @@ def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
         )
     )
     assert known.unsigned == frozenset(range(5))
+    assert known.leads == ((),) * 5
     assert [known.signature(i) for i in range(5)] == [ready.signature(i) for i in range(5)]
     # the feed's own title and link, cleaned as the main process would clean them
     from feeds.ingest import normalize

@@ -52,12 +52,12 @@ def test_lead_keys_and_signatures_are_the_same_through_the_definition(
     fast = dedupe.signature(LEAD)
     assert dedupe.lead_buckets(LEAD) == expected_leads
     monkeypatch.setattr(near, "tuple_hash", portable_tuple_hash)
-    dedupe.lead_buckets.cache_clear()
+    near._LEADS.clear()
     try:
         assert dedupe.lead_buckets(LEAD) == expected_leads
         assert dedupe.signature(LEAD) == fast
     finally:
-        dedupe.lead_buckets.cache_clear()
+        near._LEADS.clear()
 
 
 def test_a_value_past_the_hash_modulus_is_refused() -> None:

@@ -228,14 +228,33 @@ LEAD_WORDS = 40
 _LEAD_CHARS = 320  # enough text for a dateline and LEAD_WORDS words
 
 
-@lru_cache(maxsize=64)  # looked up, then indexed
 def lead_buckets(text: str) -> tuple[int, ...]:
     """Index keys of the lead after any dateline (see above).
 
     Signed 64-bit :func:`~feeds.core.tuplehash.tuple_hash` of int tuples (the same on every
     Python, unlike a str's hash), tagged
-    apart from :func:`lsh_buckets`, with which they share one index.
+    apart from :func:`lsh_buckets`, with which they share one index. An entry's keys are
+    looked up, then indexed: they are kept for a while (see :func:`remember_leads`).
     """
+    found = _LEADS.get(text)
+    if found is None:
+        found = _lead_buckets(text)
+        remember_leads(text, found)
+    return found
+
+
+def remember_leads(text: str, keys: tuple[int, ...]) -> None:
+    """Keep ``keys``, which are :func:`lead_buckets` of ``text`` (made elsewhere)."""
+    if len(_LEADS) >= _LEADS_MAX:
+        _LEADS.clear()
+    _LEADS[text] = keys
+
+
+_LEADS: dict[str, tuple[int, ...]] = {}
+_LEADS_MAX = 256
+
+
+def _lead_buckets(text: str) -> tuple[int, ...]:
     seq = (_word_ids(_without_dateline(text[:_LEAD_CHARS])) or [])[:LEAD_WORDS]
     keys: list[int] = []
     for k in range(len(seq) - LEAD_SHINGLE + 1):

@@ -70,6 +70,9 @@ class Prepared:
     signatures: tuple[Signature | None, ...] = ()
     unsigned: frozenset[int] = frozenset()
     buckets: tuple[tuple[int, ...], ...] = ()  # dedupe.lsh_buckets of each signature (or ())
+    #: dedupe.lead_buckets of each signed entry's body text (() for the others); empty from a
+    #: worker of an older feeds, which did not send them.
+    leads: tuple[tuple[int, ...], ...] = ()
     wants_full_text: tuple[bool, ...] = ()
     body_keys: tuple[str, ...] = ()  # normalize.body_key of each entry's body
     #: Entries that could not be cleaned and were left out, each as "title: error".
@@ -175,6 +178,10 @@ def prepare(job: Job) -> Prepared:
         dedupe.signatures([None if i in unsigned else e.body_text for i, e in enumerate(cleaned)])
     )
     buckets = tuple(dedupe.lsh_buckets(sig) if sig is not None else () for sig in signatures)
+    leads = tuple(
+        dedupe.lead_buckets(entry.body_text) if sig is not None else ()
+        for entry, sig in zip(cleaned, signatures, strict=True)
+    )
     wants = tuple(
         bool(clean.link)
         and fulltext.wants_full_text(raw, job.full_text, content_text=clean.body_text)
@@ -193,6 +200,7 @@ def prepare(job: Job) -> Prepared:
         signatures=signatures,
         unsigned=unsigned,
         buckets=buckets,
+        leads=leads,
         wants_full_text=wants,
         body_keys=body_keys,
         dropped=kept.dropped,

@@ -146,6 +146,8 @@ def _read_fetch(
             if i not in prepared.unsigned and sig is not None:
                 known_sigs[i] = sig
                 dedupe.remember_buckets(sig, prepared.buckets[i])  # the worker made them
+                if prepared.leads:  # and these (unless it was an older feeds)
+                    dedupe.remember_leads(cleaned[i].body_text, prepared.leads[i])
     # The leads' keys too: most new entries' leads are in no stored copy.
     unsigned = prepared.unsigned if prepared is not None else frozenset[int]()
     leads = [
