@@ -57,8 +57,8 @@ def chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
 
 
 def marks(values: Sized) -> str:
-    """``?, ?, …``: one placeholder per value."""
-    return ",".join("?" for _ in range(len(values)))
+    """``?,?,…``: one placeholder per value (a presence lookup has a thousand)."""
+    return "?" + ",?" * (len(values) - 1) if len(values) else ""
 
 
 def padded(values: Sequence[T]) -> list[T]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from feeds.core import dedupe
 from feeds.core.dedupe import Existing, Keys, Match
-from feeds.store.sql.codec import RowMap, optional_dt, required_dt, signature_blob, ts
+from feeds.store.sql.codec import RowMap, marks, optional_dt, required_dt, signature_blob, ts
 from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import OWN_COLUMNS, media_json
 from feeds.types import Body, CleanEntry
@@ -213,8 +214,7 @@ class CopyTable(SqlConnection):
             ),
         }
         rowid = self._insert_id(
-            f"INSERT INTO entries ({', '.join(columns)})"  # column names are fixed above
-            f" VALUES ({', '.join('?' for _ in columns)})",
+            _insert_statement(tuple(columns)),  # column names are fixed above
             tuple(columns.values()),
             "source, key",  # saved already (by another process at once): saved once
         )
@@ -284,6 +284,12 @@ class CopyTable(SqlConnection):
             )
             self._index(rowid, sig, text=body_text)
         return len(rows)
+
+
+@lru_cache(maxsize=4)
+def _insert_statement(columns: tuple[str, ...]) -> str:
+    """``INSERT INTO entries`` of ``columns`` (written once, not for every copy)."""
+    return f"INSERT INTO entries ({', '.join(columns)}) VALUES ({marks(columns)})"
 
 
 def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str, object]:
