@@ -286,6 +286,15 @@ class CopyTable(SqlConnection):
         return len(rows)
 
 
+# json.dumps with an option builds a new encoder at every call; a copy writes two lists.
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+def _json_list(values: Collection[str]) -> str:
+    """``json.dumps(list(values), ensure_ascii=False)``."""
+    return _JSON.encode(list(values)) if values else "[]"
+
+
 @lru_cache(maxsize=4)
 def _insert_statement(columns: tuple[str, ...]) -> str:
     """``INSERT INTO entries`` of ``columns`` (written once, not for every copy)."""
@@ -310,7 +319,7 @@ def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str,
         "content_html": entry.content_html,
         "body_text": entry.body_text,
         "author": entry.author,
-        "categories": json.dumps(list(entry.categories), ensure_ascii=False),
+        "categories": _json_list(entry.categories),
         "media": media_json(entry.enclosures, entry.image),
-        "rules": json.dumps(list(entry.rules), ensure_ascii=False),
+        "rules": _json_list(entry.rules),
     }
