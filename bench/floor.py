@@ -12,9 +12,11 @@ decisions, fetching or scheduling), in one process, and prints the CPU seconds o
 2. sanitize: ``nh3.clean`` of each body with nh3's defaults;
 3. text: ``lxml`` parses the sanitized body and serializes its text;
 4. sign: the body's words (one ``bytes.translate`` that lower-cases and blanks the other
-   bytes, then ``split``, as :mod:`feeds.core.near` takes them), their CRC-32s and the hashes
-   of their 3-shingles, sorted (the C part of a MinHash signature; choosing the 64 minima is
-   left out);
+   bytes, then ``split``, as :mod:`feeds.core.near` takes them), their CRC-32s, then (``--sign
+   batch``, the default) a document's signatures in one numpy pass as feeds' workers make them
+   (:mod:`feeds.core.minhash_batch`) and 16 band keys each, or (``--sign shingles``, the floor
+   before numpy) the hashes of each body's 3-shingles, sorted (the C part of a MinHash
+   signature one body at a time; choosing the 64 minima is left out);
 5. save: the rows inserted into the store's own schema (``entries`` with its indexes,
    16 LSH rows and a signature row per entry) with ``executemany``, a transaction per
    1,000 entries or so (as ``feeds refresh`` groups sources).
@@ -43,9 +45,15 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 import lxml.etree  # noqa: E402
 import nh3  # noqa: E402
+import numpy as np  # noqa: E402
 from refresh_bench import WORKLOADS, render_feed  # noqa: E402
 
+from feeds.core.minhash_batch import minhash_many  # noqa: E402
 from feeds.store.sqlite import Store  # noqa: E402
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_32 = np.uint64(32)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 PRAGMAS = (
@@ -72,7 +80,7 @@ def timed(step: Callable[[], None]) -> float:
     return time.process_time() - start
 
 
-def main(feeds: int, entries: int, workload: str = "synthetic") -> None:
+def main(feeds: int, entries: int, workload: str = "synthetic", sign_with: str = "batch") -> None:
     documents = [render_feed(1, feed, 0, entries, WORKLOADS[workload]) for feed in range(feeds)]
     parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True)
     html = lxml.etree.HTMLParser()
@@ -102,13 +110,23 @@ def main(feeds: int, entries: int, workload: str = "synthetic") -> None:
 
     def sign() -> None:
         for feed in texts:
-            signed = []
-            for body in feed:
-                # as feeds splits ASCII text (the bench's text is; Reuters' nearly all)
-                words = body.encode("ascii", "ignore").translate(FOLD).split()
-                ids = list(map(zlib.crc32, words))
-                signed.append(sorted(set(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))))
-            hashes.append(signed)
+            # as feeds splits ASCII text (the bench's text is; Reuters' nearly all)
+            ids = [
+                list(map(zlib.crc32, body.encode("ascii", "ignore").translate(FOLD).split()))
+                for body in feed
+            ]
+            if sign_with == "shingles":
+                hashes.append(
+                    [sorted(set(map(hash, zip(i, i[1:], i[2:], strict=False)))) for i in ids]
+                )
+                continue
+            # 64 bins of 32 bits each; each band's 4 bins folded into one 64-bit key
+            sigs = np.array(minhash_many(ids), dtype=np.int64).astype(np.uint64) & _MASK32
+            bands = sigs.reshape(len(feed), 16, 4)
+            keys = ((bands[..., 0] << _32) | bands[..., 1]) ^ (
+                ((bands[..., 2] << _32) | bands[..., 3]) * _MIX
+            )
+            hashes.append(keys.view(np.int64).tolist())
 
     with tempfile.TemporaryDirectory() as tmp:
         with Store.open(Path(tmp) / "floor.db") as store:
@@ -163,7 +181,7 @@ def main(feeds: int, entries: int, workload: str = "synthetic") -> None:
     cores = len(os.sched_getaffinity(0))
     print(
         f"floor of a cold refresh: {feeds} feeds x {entries} entries ({count:,} entries),"
-        f" {workload} text"
+        f" {workload} text, signed: {sign_with}"
     )
     for name, value in seconds.items():
         print(f"  {name:9s} {value:6.2f} s CPU  ({value / count * 1e6:5.0f} us per entry)")
@@ -176,5 +194,6 @@ if __name__ == "__main__":
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--entries", type=int, default=30)
     parser.add_argument("--workload", choices=tuple(WORKLOADS), default="synthetic")
+    parser.add_argument("--sign", choices=("batch", "shingles"), default="batch")
     args = parser.parse_args()
-    main(args.feeds, args.entries, args.workload)
+    main(args.feeds, args.entries, args.workload, args.sign)
