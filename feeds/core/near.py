@@ -251,7 +251,7 @@ def remember_leads(text: str, keys: tuple[int, ...]) -> None:
 
 
 _LEADS: dict[str, tuple[int, ...]] = {}
-_LEADS_MAX = 256
+_LEADS_MAX = 64  # about two fetches' entries: each key holds a whole body text
 
 
 def _lead_buckets(text: str) -> tuple[int, ...]:
