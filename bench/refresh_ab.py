@@ -53,7 +53,9 @@ def _trees(args: argparse.Namespace, tmp: Path) -> dict[str, Path]:
 def _argv(tree: Path, config: Path) -> list[str]:
     # PYTHONPATH first: the tree's package, not the installed one, is imported
     feeds = [sys.executable, "-m", "feeds", "refresh", "--all", "--config", str(config)]
-    return ["env", f"PYTHONPATH={tree}", *feeds]
+    # PYTHONSAFEPATH: "python -m" would put the current folder first (run from the
+    # repository, its working tree would be imported whatever PYTHONPATH says)
+    return ["env", f"PYTHONPATH={tree}", "PYTHONSAFEPATH=1", *feeds]
 
 
 def _run_phases(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,19 @@ def test_the_prepare_cost_script_measures_both_trees_both_ways() -> None:
         for mode in ("off", "on"):
             line = rf"{tree} \(sign in batches {mode}\): -?\d+$"  # noise can be < 0
             assert len(re.findall(line, run.stdout, re.MULTILINE)) == 2, run.stdout  # 2 workloads
+
+
+def test_the_comparison_script_runs_the_tree_it_names_from_the_repository(tmp_path: Path) -> None:
+    # "python -m feeds" puts the current folder first on sys.path: run from the repository,
+    # each side of a comparison imported the working tree, whatever PYTHONPATH said.
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import refresh_ab
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "__init__.py").write_text("")
+    (tmp_path / "feeds" / "__main__.py").write_text("print(__file__)\n")
+    argv = refresh_ab._argv(tmp_path, tmp_path / "config.toml")
+    run = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True, timeout=60)
+    assert run.stdout.strip() == str(tmp_path / "feeds" / "__main__.py")
