@@ -334,7 +334,8 @@ ORPHAN_CHECK = 1.0
 
 
 def _worker(inherited: Sequence[int]) -> None:
-    """Set up a worker: close ``inherited`` (see :func:`_fork_pool`), and end the worker
+    """Set up a worker: close ``inherited`` (see :func:`_fork_pool`), sign each document's
+    entries in one numpy pass (:func:`feeds.core.near.sign_in_batches`), and end the worker
     once its parent is gone. A worker waits for work on a queue whose other end it holds
     itself, so a refresh killed outright (SIGKILL, the OOM killer) would leave it waiting
     for ever."""
