@@ -86,6 +86,7 @@ CLEANING_CODE = (
     Path(__file__).parents[2] / "types.py",
     Path(__file__).parents[2] / "core" / "limits.py",
     Path(__file__).parents[2] / "core" / "rewrite.py",
+    Path(__file__).parents[1] / "urljoin.py",
 )
 """The package's modules that cleaning runs: every module of this package (the rules) and
 those they import."""
