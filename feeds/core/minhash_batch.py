@@ -20,22 +20,25 @@ from itertools import chain
 
 import numpy as np
 
+from feeds.core import near, tuplehash
+
 __all__ = ["minhash_many"]
 
 _U64 = np.uint64
-_PRIME_1 = _U64(11400714785074694791)
-_PRIME_2 = _U64(14029467366897019727)
-_PRIME_5 = _U64(2870177450012600261)
-_SHINGLE = 3
-_LENGTH_TERM = _U64(_SHINGLE ^ (2870177450012600261 ^ 3527539))  # len(t) ^ (PRIME_5 ^ 3527539)
+# The numbers of the scalar code, in numpy's unsigned 64-bit lanes.
+_PRIME_1 = _U64(tuplehash._PRIME_1)
+_PRIME_2 = _U64(tuplehash._PRIME_2)
+_PRIME_5 = _U64(tuplehash._PRIME_5)
+_SHINGLE = near.SHINGLE_WORDS
+_LENGTH_TERM = _U64(_SHINGLE ^ (tuplehash._PRIME_5 ^ 3527539))  # len(t) ^ (PRIME_5 ^ 3527539)
 _RESERVED = _U64((1 << 64) - 1)  # -1 is an error in C: CPython's hash gives this instead
 _INSTEAD = _U64(1546275796)
 _SIGN = _U64(1 << 63)  # the signed hash shifted to 0 .. 2**64 - 1 (near._HASH_FLOOR)
-_BIN_SHIFT = _U64(58)
-_VALUE_SHIFT = _U64(26)
-_MASK32 = 0xFFFFFFFF
-_ROTATE = 0x9E3779B9
-_BINS = 64
+_BIN_SHIFT = _U64(near._BIN_SHIFT)
+_VALUE_SHIFT = _U64(near._VALUE_SHIFT)
+_MASK32 = near._MASK32
+_ROTATE = near._ROTATE
+_BINS = near.NUM_BINS
 _EMPTY = 1 << 32  # above every 32-bit value
 
 
