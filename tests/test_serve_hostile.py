@@ -244,7 +244,9 @@ def closed_by_server(sock: socket.socket) -> bool:
     return False
 
 
-def test_slow_clients_are_capped_and_cut_off(tmp_path: Path) -> None:
+def test_slow_clients_are_capped_and_cut_off(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     out = output(tmp_path)
     publish.publish(out, [stored(1)])
     with serving(tmp_path / "out", [out], max_connections=4, request_deadline=1.0) as server:
@@ -269,3 +271,25 @@ def test_slow_clients_are_capped_and_cut_off(tmp_path: Path) -> None:
             for sock in slow:
                 sock.close()
     assert server.busy_peak == 4
+    # A connection cut off at its deadline ends quietly: no traceback for each one.
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_broken_connection_is_quiet_and_a_bug_is_not(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    out = output(tmp_path)
+    publish.publish(out, [stored(1)])
+    with serving(tmp_path / "out", [out]) as server:
+        for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(), TimeoutError()):
+            try:
+                raise gone
+            except OSError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        assert capfd.readouterr().err == ""
+        try:
+            raise ValueError("a bug in feeds")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+        err = capfd.readouterr().err
+        assert "Traceback" in err and "ValueError: a bug in feeds" in err

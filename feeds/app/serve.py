@@ -37,6 +37,7 @@ import gzip
 import hashlib
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -238,6 +239,14 @@ class FeedServer(ThreadingHTTPServer):
             with self._busy_lock:
                 self._busy -= 1
             self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection the client broke or let time out, or that was cut off at its
+        deadline, ends quietly (the client is gone: there is no one to answer); anything
+        else is a bug in feeds, printed with its traceback as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
