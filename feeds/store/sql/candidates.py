@@ -97,11 +97,12 @@ class CandidateIndex(SqlConnection):
         parts = parts if buckets else []
         if first:
             parts.append("SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped")
-        for kind, bucket in self._execute(" UNION ALL ".join(parts), buckets):
+        for kind, bucket in self._read_bands(" UNION ALL ".join(parts), buckets, ()):
             if kind == 0:
                 found.tombstones = True
             else:
                 found.buckets.add(bucket)
+        found.buckets |= self._held_buckets(buckets)
 
     def near_candidates(
         self,
@@ -138,7 +139,7 @@ class CandidateIndex(SqlConnection):
         alike = dedupe.Alike(sig)
         signatures = {
             copy: stored
-            for copy, blob in self._execute(sql, (*params, NEAR_CANDIDATES))
+            for copy, blob in self._read_bands(sql, (*params, NEAR_CANDIDATES), buckets)
             if (stored := alike.at_least(blob, min_resemblance)) is not None
         }
         if not signatures:
@@ -184,8 +185,8 @@ class CandidateIndex(SqlConnection):
             params += [bucket, LSH_BUCKET_LIMIT]
         found = []
         mine = len(text)
-        for copy, blob, entry_id, source, title, published, length in self._execute(
-            sql, (*params, need, LEAD_CANDIDATES)
+        for copy, blob, entry_id, source, title, published, length in self._read_bands(
+            sql, (*params, need, LEAD_CANDIDATES), buckets
         ):
             short, long = sorted((mine, length))
             if short > dedupe.CONTAINED_MAX_LENGTH * long:

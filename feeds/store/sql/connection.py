@@ -10,16 +10,19 @@ and answers the hooks below for what the two really do differently.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from feeds.store.sql.dialect import Dialect
 from feeds.store.values import OWN_COLUMNS
 
-__all__ = ["Params", "Rows", "SqlConnection", "wrap_public_methods"]
+__all__ = ["INSERT_BANDS", "Params", "Rows", "SqlConnection", "wrap_public_methods"]
 
 C = TypeVar("C", bound=type)
+
+INSERT_BANDS = "INSERT INTO lsh (bucket, copy) VALUES (?, ?) ON CONFLICT DO NOTHING"
+"""One LSH row ``(bucket, copy)``: a band or lead key of a copy's body."""
 
 Params = Sequence[Any] | Mapping[str, Any]
 """A statement's parameters: positional (``?``) or by name (``:name``)."""
@@ -70,6 +73,19 @@ class SqlConnection:
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run ``sql`` once per row of parameters (in one round trip where the backend can)."""
         raise NotImplementedError
+
+    def _insert_bands(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Insert LSH rows ``(bucket, copy)``. A backend may hold them until the commit
+        (:mod:`feeds.store.sqlite.held_bands`) if its lookups see them all the same."""
+        self._many(INSERT_BANDS, rows)
+
+    def _read_bands(self, sql: str, params: Params, buckets: Iterable[int]) -> Rows:
+        """Run ``sql``, which reads the LSH rows of ``buckets`` (and no other bucket's)."""
+        return self._execute(sql, params)
+
+    def _held_buckets(self, buckets: Iterable[int]) -> set[int]:
+        """Which of ``buckets`` have LSH rows held back, not inserted yet (none here)."""
+        return set()
 
     def _one(self, sql: str, params: Params = ()) -> tuple[Any, ...]:
         """The one row ``sql`` reads (there must be one)."""

@@ -158,9 +158,8 @@ class CopyTable(SqlConnection):
         and by its lead (:func:`~feeds.dedupe.lead_buckets` of its body ``text``)."""
         if sig is None:
             return
-        self._many(
-            "INSERT INTO lsh (bucket, copy) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
+        self._insert_bands(
+            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))]
         )
         self._execute(
             "INSERT INTO signatures (copy, signature) VALUES (?, ?)"

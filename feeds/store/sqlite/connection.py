@@ -9,21 +9,31 @@ about its environment (a locked, read-only, full or corrupt file) becomes
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from feeds.errors import StoreError
-from feeds.store.sql.connection import Params, Rows, SqlConnection, wrap_public_methods
+from feeds.store.sql.connection import (
+    INSERT_BANDS,
+    Params,
+    Rows,
+    SqlConnection,
+    wrap_public_methods,
+)
 from feeds.store.sqlite import schema
 from feeds.store.sqlite.dialect import DIALECT
+from feeds.store.sqlite.held_bands import HeldBands
 
 C = TypeVar("C", bound=type)
 
 ENVIRONMENTAL = (sqlite3.OperationalError, sqlite3.InternalError, sqlite3.NotSupportedError)
 """SQLite's errors about the file and the machine, not about feeds' statements."""
+
+_NAMES_LSH = re.compile(r"\blsh\b")
 
 
 def is_environmental(exc: BaseException) -> bool:
@@ -59,6 +69,7 @@ class Connection(SqlConnection):
         self._db = connection
         self.path = path
         self._copies_changed = False  # a copy was saved in the open transaction
+        self._held = HeldBands()  # LSH rows to insert at the commit, in bucket order
 
     @classmethod
     def open(cls, path: Path) -> Self:
@@ -87,10 +98,38 @@ class Connection(SqlConnection):
         self._db.close()
 
     def _execute(self, sql: str, params: Params = ()) -> Rows:
+        if len(self._held) and _NAMES_LSH.search(sql):
+            self._insert_held()  # any other statement on lsh sees every row
         return self._db.execute(sql, params)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if len(self._held) and _NAMES_LSH.search(sql):
+            self._insert_held()
         self._db.executemany(sql, rows)
+
+    def _insert_bands(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Held until the commit (see :mod:`~feeds.store.sqlite.held_bands`) inside a
+        transaction; at once outside one."""
+        if not self._db.in_transaction:
+            self._db.executemany(INSERT_BANDS, rows)
+            return
+        self._held.add(rows)
+        if self._held.full():
+            self._insert_held()
+
+    def _read_bands(self, sql: str, params: Params, buckets: Iterable[int]) -> Rows:
+        if len(self._held):
+            self._insert_held(buckets)  # only those: the rest stay held
+        return self._db.execute(sql, params)
+
+    def _held_buckets(self, buckets: Iterable[int]) -> set[int]:
+        return self._held.present(buckets) if len(self._held) else set()
+
+    def _insert_held(self, buckets: Iterable[int] | None = None) -> None:
+        """Insert the held rows under ``buckets`` (all held rows when None)."""
+        rows = self._held.take(buckets)
+        if rows is not None:
+            self._db.executemany(INSERT_BANDS, rows)
 
     def _insert_id(self, sql: str, params: Sequence[Any], key: str) -> int | None:
         """Run the ``INSERT``; its ``rowid``. SQLite has one writer: a row under the same
@@ -137,34 +176,43 @@ class Connection(SqlConnection):
         try:
             if self._copies_changed:
                 self._next_generation()
+            if len(self._held):
+                self._insert_held()
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
             raise StoreError(f"{self.path}: cannot save: {exc}") from exc
         finally:
             self._copies_changed = False
+            self._held.clear()
 
     @contextmanager
     def _savepoint(self) -> Iterator[None]:
         self._db.execute("SAVEPOINT unit")
+        self._held.mark()
         try:
             yield
         except BaseException as exc:
+            self._held.roll_back()
             # After some errors (disk full, I/O) SQLite has rolled back the whole
             # transaction already, savepoint included: the error is what matters.
             if self._db.in_transaction:
                 with suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK TO unit")
                     self._db.execute("RELEASE unit")
+            else:
+                self._held.clear()
             if isinstance(exc, sqlite3.OperationalError):
                 # Environmental (read-only file, disk full, I/O error, lock timeout): the
                 # store's error, which ends the run, not the error of the unit's source.
                 raise StoreError(f"{self.path}: cannot save: {exc}") from exc
             raise
+        self._held.release()
         self._db.execute("RELEASE unit")
 
     def _rollback(self) -> None:
         self._copies_changed = False
+        self._held.clear()
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 

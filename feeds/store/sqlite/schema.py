@@ -267,12 +267,12 @@ PRAGMAS = (
     # Checkpoint every ~40 MB of WAL rather than 4 MB: a cold run rewrites the same index
     # pages at every source's commit; the last connection to close checkpoints anyway.
     "PRAGMA wal_autocheckpoint = 10000",
-    # 8 MiB of page cache (the default is 2): new entries touch index pages all over
-    # the store (the LSH bands are random keys); with too small a cache a large refresh
-    # reads them back from the file over and over (bench/RESULTS.md). 2 MiB kept a cold
-    # refresh's main process 6 MiB smaller for the same CPU at 1,000 feeds; not adopted
-    # until its effect on a store of 100k-1M entries is measured.
-    "PRAGMA cache_size = -8192",
+    # 2 MiB of page cache (SQLite's default). New entries touch index pages all over the
+    # store, the LSH bands most (random keys); those are held to the commit and inserted in
+    # key order (feeds/store/sqlite/held_bands.py), which is what a larger cache bought:
+    # 8 MiB cost a cold refresh's saving process 7 MiB more for no less CPU since
+    # (bench/RESULTS.md).
+    "PRAGMA cache_size = -2048",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 30000",
 )

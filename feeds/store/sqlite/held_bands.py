@@ -1,0 +1,128 @@
+"""LSH rows held back until the commit, then inserted in bucket order.
+
+A copy's 20 LSH rows (its 16 bands and 4 lead keys) go to random places in the ``lsh``
+table's tree, which outgrows SQLite's page cache early: inserted one copy at a time, nearly
+every row reads and dirties a page of its own. Held until the transaction commits and then
+inserted sorted, a group commit's rows (a few thousand copies') meet each page about once.
+
+Nothing is lost or seen late:
+
+* a lookup first inserts the held rows under the buckets it reads (:meth:`HeldBands.take`
+  with those buckets), so it reads what it would have read;
+* presence learns the held buckets from here (:meth:`HeldBands.present`);
+* a savepoint rolled back drops the rows held since it began; rows from before it that
+  were inserted while it was open (which the database's rollback removes with it) are held
+  again (:meth:`HeldBands.mark`, :meth:`HeldBands.roll_back`); the transaction rolled back
+  drops them all.
+
+Only SQLite holds rows back (its one writer is the refresh); PostgreSQL inserts at once.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator
+
+HELD_MAX = 8192
+"""Rows held at most: at this many, all are inserted (about 1 MiB held)."""
+
+
+class HeldBands:
+    """The LSH rows ``(bucket, copy)`` added in the open transaction, and which are held.
+
+    Every row added is logged (its bucket, its copy, and when it was inserted: 0 while
+    held, else the number of the insertion that took it) so that a savepoint's rollback can
+    be followed. Each bucket with held rows maps to the last of them, and each row to the
+    one before it under the same bucket (a chain: a bucket rarely holds more than one).
+    """
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything: the transaction ended."""
+        self._buckets = array("q")
+        self._copies = array("q")
+        self._inserted = array("q")  # 0: held; n: inserted by the n-th insertion
+        self._before = array("q")  # the row added before it under its bucket, or -1
+        self._held: dict[int, int] = {}  # bucket → its last held row
+        self._count = 0  # rows held
+        self._insertions = 0
+        self._marks: list[tuple[int, int]] = []  # (log length, insertions) at each savepoint
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, rows: Iterable[tuple[int, int]]) -> None:
+        for bucket, copy in rows:
+            self._before.append(self._held.get(bucket, -1))
+            self._held[bucket] = len(self._buckets)
+            self._buckets.append(bucket)
+            self._copies.append(copy)
+            self._inserted.append(0)
+            self._count += 1
+
+    def full(self) -> bool:
+        return self._count >= HELD_MAX
+
+    def present(self, buckets: Iterable[int]) -> set[int]:
+        """Which of ``buckets`` a held row is under."""
+        return self._held.keys() & buckets
+
+    def take(self, buckets: Iterable[int] | None = None) -> Iterator[tuple[int, int]] | None:
+        """The held rows under ``buckets`` (all of them when None), in bucket order, to
+        insert now (they are held no more); None when none is held."""
+        if buckets is None:
+            positions = [p for p, inserted in enumerate(self._inserted) if not inserted]
+            self._held = {}
+        else:
+            held = self._held
+            last = [held.pop(bucket) for bucket in set(buckets) if bucket in held]
+            if not last:
+                return None
+            positions = [p for position in last for p in self._chain(position)]
+        if not positions:
+            return None
+        self._insertions += 1
+        for position in positions:
+            self._inserted[position] = self._insertions
+        self._count -= len(positions)
+        keys, copies = self._buckets, self._copies  # kept by the rows if cleared below
+        positions.sort(key=keys.__getitem__)  # stable: a bucket's rows in the order added
+        if not self._count and not self._marks:
+            self.clear()  # no savepoint to roll back: the log is not needed
+        return ((keys[p], copies[p]) for p in positions)
+
+    def _chain(self, position: int) -> Iterator[int]:
+        """The held rows of a bucket, from its last (``position``) back."""
+        while position >= 0:
+            if not self._inserted[position]:
+                yield position
+            position = self._before[position]
+
+    def mark(self) -> None:
+        """A savepoint begins."""
+        self._marks.append((len(self._buckets), self._insertions))
+
+    def release(self) -> None:
+        """The innermost savepoint is released: its rows belong to the one around it."""
+        self._marks.pop()
+
+    def roll_back(self) -> None:
+        """The innermost savepoint is rolled back: the rows added since it began are gone,
+        and those added before it but inserted while it was open are held again."""
+        start, insertions = self._marks.pop()
+        dropped = sum(1 for p in range(start, len(self._buckets)) if not self._inserted[p])
+        del self._buckets[start:], self._copies[start:], self._inserted[start:]
+        del self._before[start:]
+        self._count -= dropped
+        if self._insertions > insertions:  # some were inserted while it was open
+            for position in range(start):
+                if self._inserted[position] > insertions:
+                    self._inserted[position] = 0
+                    self._count += 1
+        self._held = {}
+        for position, bucket in enumerate(self._buckets):
+            if not self._inserted[position]:
+                self._before[position] = self._held.get(bucket, -1)
+                self._held[bucket] = position
