@@ -9,6 +9,7 @@ and index as with every row inserted at once.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds import config as config_module
+from feeds.errors import StoreError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.ingest import ingest_entries
 from feeds.run.refresh import refresh
@@ -66,11 +68,17 @@ leaf = st.one_of(
     st.builds(Read, st.lists(buckets, min_size=1, max_size=3).map(tuple)),
     st.just(Other()),
 )
-steps = st.recursive(
-    leaf,
-    lambda inner: st.builds(Unit, st.lists(inner, max_size=6).map(tuple), st.booleans()),
-    max_leaves=30,
-)
+
+
+def _steps(depth: int) -> st.SearchStrategy[Any]:
+    """A step: a leaf, or a unit of steps nested at most ``depth`` deep."""
+    if depth == 0:
+        return leaf
+    unit = st.builds(Unit, st.lists(_steps(depth - 1), max_size=5).map(tuple), st.booleans())
+    return st.one_of(leaf, unit)
+
+
+steps = _steps(3)
 programs = st.lists(
     st.builds(Unit, st.lists(steps, max_size=8).map(tuple), st.booleans()), max_size=4
 )
@@ -124,12 +132,13 @@ def _unit(store: Store, unit: Unit, model: set[Row]) -> None:
 
 @contextmanager
 def holding_at_most(count: int) -> Iterator[None]:
-    saved = held_bands.HELD_MAX
-    held_bands.HELD_MAX = count
+    """At most ``count`` rows held, and the log compacted past ``4 × count``."""
+    saved = held_bands.HELD_MAX, held_bands.LOG_MAX
+    held_bands.HELD_MAX, held_bands.LOG_MAX = count, 4 * count
     try:
         yield
     finally:
-        held_bands.HELD_MAX = saved
+        held_bands.HELD_MAX, held_bands.LOG_MAX = saved
 
 
 @pytest.mark.parametrize("held_max", [3, held_bands.HELD_MAX])
@@ -145,6 +154,60 @@ def test_every_lookup_and_every_commit_sees_what_inserting_at_once_would(
             _unit(store, transaction, model)
             assert _table(store) == model
             assert len(store._held) == 0
+
+
+def test_a_full_disk_under_nested_savepoints_is_the_stores_error(tmp_path: Path) -> None:
+    """SQLite rolls the whole transaction back under the savepoints: each one ends with
+    the store's error (which ends the run), not a failure of the held rows' bookkeeping."""
+    with Store.open(tmp_path / "feeds.db") as store:
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages + 20}")
+        with pytest.raises(StoreError, match="full"), store.batch(), store.batch(), store.batch():
+            for copy in range(100_000):
+                store._insert_bands([(copy * 7919 + j, copy) for j in range(20)])
+        assert not store._db.in_transaction and len(store._held) == 0
+
+
+class _FailingRollbackTo:
+    """The connection, but ``ROLLBACK TO`` fails (as it may on an I/O error)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, *params: Any) -> Any:
+        if sql.startswith("ROLLBACK TO"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.execute(sql, *params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def test_a_unit_whose_rollback_failed_keeps_its_held_rows(tmp_path: Path) -> None:
+    """The database kept the unit's copies: their LSH rows are inserted at the commit."""
+    with Store.open(tmp_path / "feeds.db") as store:
+        real = store._db
+        store._db = _FailingRollbackTo(real)  # type: ignore[assignment]
+        with store.batch():
+            store._insert_bands([(1, 1)])
+            try:
+                with store.batch():
+                    store._insert_bands([(2, 2)])
+                    raise Failed
+            except Failed:
+                pass
+        store._db = real
+        assert _table(store) == {(1, 1), (2, 2)}
+
+
+def test_the_log_of_a_group_of_units_stays_bounded(tmp_path: Path) -> None:
+    with holding_at_most(8), Store.open(tmp_path / "feeds.db") as store:
+        with store.batch():
+            for unit in range(200):
+                with store.batch():
+                    store._insert_bands([(unit * 10 + j, unit) for j in range(5)])
+                assert len(store._held._buckets) <= 4 * 8 + 5
+        assert len(_table(store)) == 1000
 
 
 def test_rows_added_outside_a_transaction_are_inserted_at_once(tmp_path: Path) -> None:

@@ -80,7 +80,9 @@ class SqlConnection:
         self._many(INSERT_BANDS, rows)
 
     def _read_bands(self, sql: str, params: Params, buckets: Iterable[int]) -> Rows:
-        """Run ``sql``, which reads the LSH rows of ``buckets`` (and no other bucket's)."""
+        """Run ``sql``, which reads LSH rows: those of ``buckets`` must all be there (rows
+        held back are inserted first); of other buckets, what is inserted is enough (the
+        caller adds :meth:`_held_buckets` itself)."""
         return self._execute(sql, params)
 
     def _held_buckets(self, buckets: Iterable[int]) -> set[int]:

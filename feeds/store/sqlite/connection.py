@@ -33,7 +33,7 @@ C = TypeVar("C", bound=type)
 ENVIRONMENTAL = (sqlite3.OperationalError, sqlite3.InternalError, sqlite3.NotSupportedError)
 """SQLite's errors about the file and the machine, not about feeds' statements."""
 
-_NAMES_LSH = re.compile(r"\blsh\b")
+_NAMES_LSH = re.compile(r"\blsh\b", re.IGNORECASE)
 
 
 def is_environmental(exc: BaseException) -> bool:
@@ -193,15 +193,20 @@ class Connection(SqlConnection):
         try:
             yield
         except BaseException as exc:
-            self._held.roll_back()
             # After some errors (disk full, I/O) SQLite has rolled back the whole
             # transaction already, savepoint included: the error is what matters.
             if self._db.in_transaction:
-                with suppress(sqlite3.Error):
+                try:
                     self._db.execute("ROLLBACK TO unit")
-                    self._db.execute("RELEASE unit")
+                except sqlite3.Error:
+                    self._held.release()  # the unit's rows stayed: so do its held ones
+                else:
+                    self._held.roll_back()
+                    with suppress(sqlite3.Error):
+                        self._db.execute("RELEASE unit")
             else:
-                self._held.clear()
+                self._held.release()
+                self._held.drop()  # nothing is left to hold rows for
             if isinstance(exc, sqlite3.OperationalError):
                 # Environmental (read-only file, disk full, I/O error, lock timeout): the
                 # store's error, which ends the run, not the error of the unit's source.

@@ -26,6 +26,10 @@ from collections.abc import Iterable, Iterator
 HELD_MAX = 8192
 """Rows held at most: at this many, all are inserted (about 1 MiB held)."""
 
+LOG_MAX = 4 * HELD_MAX
+"""Rows logged (held or inserted in the open transaction) before the log is compacted, when
+no savepoint is open."""
+
 
 class HeldBands:
     """The LSH rows ``(bucket, copy)`` added in the open transaction, and which are held.
@@ -49,6 +53,13 @@ class HeldBands:
         self._count = 0  # rows held
         self._insertions = 0
         self._marks: list[tuple[int, int]] = []  # (log length, insertions) at each savepoint
+
+    def drop(self) -> None:
+        """Drop every row: the transaction was rolled back under the open savepoints, which
+        stay open (each is rolled back in turn, with nothing left to drop)."""
+        marks = len(self._marks)
+        self.clear()
+        self._marks = [(0, 0)] * marks
 
     def __len__(self) -> int:
         return self._count
@@ -88,7 +99,7 @@ class HeldBands:
             self._inserted[position] = self._insertions
         self._count -= len(positions)
         keys, copies = self._buckets, self._copies  # kept by the rows if cleared below
-        positions.sort(key=keys.__getitem__)  # stable: a bucket's rows in the order added
+        positions.sort(key=keys.__getitem__)  # a bucket's rows in any order: it is the key
         if not self._count and not self._marks:
             self.clear()  # no savepoint to roll back: the log is not needed
         return ((keys[p], copies[p]) for p in positions)
@@ -102,7 +113,20 @@ class HeldBands:
 
     def mark(self) -> None:
         """A savepoint begins."""
+        if not self._marks and len(self._buckets) > LOG_MAX:
+            self._compact()
         self._marks.append((len(self._buckets), self._insertions))
+
+    def _compact(self) -> None:
+        """Keep only the held rows in the log (no savepoint is open: the inserted rows will
+        never be held again). A group commit's sources each open a savepoint, so the log
+        would otherwise grow with every row of the group."""
+        held = [p for p, inserted in enumerate(self._inserted) if not inserted]
+        rows = [(self._buckets[p], self._copies[p]) for p in held]
+        count, insertions = self._count, self._insertions
+        self.clear()
+        self.add(rows)
+        self._count, self._insertions = count, insertions
 
     def release(self) -> None:
         """The innermost savepoint is released: its rows belong to the one around it."""
