@@ -94,13 +94,14 @@ def serve(
 def _served_folder(config: Config, root: Path | None, allow_root_with_secrets: bool) -> Path:
     """``--root`` or the outputs' folder; a usage error when that folder holds a secret."""
     from feeds.app import serve as serve_module
+    from feeds.app.serve_files import secrets_under
 
     folder = root or serve_module.default_root(config.outputs)
     if folder is None:
         raise click.UsageError(
             "the outputs are written to different folders; choose one with --root"
         )
-    secrets = serve_module.secrets_under(folder, config)
+    secrets = secrets_under(folder, config)
     if secrets and not allow_root_with_secrets:
         raise click.UsageError(
             f"{folder} holds {', '.join(str(p) for p in secrets)}; write the outputs to a "

@@ -13,7 +13,7 @@ from feeds.config import OutputConfig
 from feeds.publish import formats
 
 if TYPE_CHECKING:
-    from feeds.app.serve import AllowList
+    from feeds.app.serve_files import AllowList
 
 
 # --- HTML ---------------------------------------------------------------------------------
