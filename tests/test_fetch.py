@@ -182,6 +182,22 @@ def test_a_body_with_the_stored_hash_is_unchanged(
     assert changed.content == FEED
 
 
+def test_connections_open_with_the_first_request_and_not_after_close(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    http_server.route("/feed", Reply(body=FEED))
+    document = tmp_path / "feed.xml"
+    document.write_bytes(FEED)
+    with Fetcher(FAST) as fetcher:
+        assert get(fetcher, document.as_uri()).content == FEED
+        assert fetcher.idle  # a file needs no connection
+        assert get(fetcher, http_server.url("/feed")).content == FEED
+        assert not fetcher.idle
+    with pytest.raises(RuntimeError, match="closed"):
+        get(fetcher, http_server.url("/feed"))
+    assert len(http_server.requests) == 1
+
+
 def test_request_headers_name_the_project(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
     http_server.route("/feed", Reply(body=FEED))
     get(fetcher, http_server.url("/feed"))

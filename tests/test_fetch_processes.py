@@ -395,6 +395,54 @@ def test_the_fetch_processes_end_when_the_refresh_is_killed(tmp_path: Path) -> N
         assert _marked(mark) == []  # none outlived the refresh for long
 
 
+LEAN_RUN = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from feeds import config
+from feeds.ingest.fetch import Fetcher
+from feeds.run import executor
+from feeds.run.refresh import refresh
+from feeds.store.sqlite import Store
+executor.usable_cores = lambda: 2
+executor.FETCH_PROCESS_MIN_SOURCES = 32
+here, base, document = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+sources = [{"name": f"s{i:02}", "url": f"{base}/feed{i}"} for i in range(40)]
+sources.append({"name": "file", "url": document.as_uri()})
+conf = config.from_dict(
+    {
+        "store": {"path": "feeds.db"},
+        "fetch": {"min_host_delay": 0, "allow_private_addresses": ["127.0.0.1/32"]},
+        "sources": sources,
+        "outputs": [{"name": "all", "path": "all.atom", "title": "All"}],
+    },
+    base_dir=here,
+)
+with Store.open(conf.store_path) as store, Fetcher(conf.fetch) as fetcher:
+    report = refresh(conf, store, fetcher, now=datetime(2026, 3, 4, 12, tzinfo=UTC), force=True)
+    titles = {e.title for e in store.entries_for_output([s["name"] for s in sources], 1000)}
+fetched = [s.name for s in report.sources if s.status == 200 and not s.error]
+print(len(fetched), "Read from a file" in titles, "httpx" in sys.modules)
+"""
+
+
+def test_the_saving_process_of_a_large_run_never_loads_the_http_client(tmp_path: Path) -> None:
+    # Its fetches happen in the fetch processes, and a file source needs no HTTP: httpx
+    # (about 12 MiB with a TLS context) stays out of the process that saves and publishes.
+    document = tmp_path / "feed.xml"
+    document.write_bytes(rss(("f1", "Read from a file")))
+    with served_elsewhere(_site) as (base, stats):
+        done = subprocess.run(
+            [sys.executable, "-c", LEAN_RUN, str(tmp_path), base, str(document)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert stats()["requests"] >= 40
+    assert done.stdout.split("\n")[0] == "41 True False"
+
+
 @pytest.mark.usefixtures("two_cores")
 def test_a_hosts_delay_holds_after_the_fetch_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     # The fetch processes asked the host last; this process's fetcher asks it next (as a

@@ -1,8 +1,11 @@
 """Fetch sources politely over HTTP(S), or read them from local files.
 
-This is the only package that imports httpx (and httpcore, under it). No httpx
-type leaves it: callers get :class:`~feeds.types.FetchResult` values or
-:class:`~feeds.errors.FetchError` exceptions.
+This is the only package that imports httpx (and httpcore, under it), and only
+when a fetcher sends its first request (:mod:`~feeds.ingest.fetch.connections`):
+a process that only reads files, or whose fetches run in other processes, never
+loads it. No httpx type leaves the package: callers get
+:class:`~feeds.types.FetchResult` values or :class:`~feeds.errors.FetchError`
+exceptions.
 
 One fetch, as a pipe::
 
@@ -55,8 +58,7 @@ from feeds.ingest.fetch.address_guard import (
 )
 from feeds.ingest.fetch.client import Fetcher, PageFetcher
 from feeds.ingest.fetch.hosts import interleave, request_host
-from feeds.ingest.fetch.response import DRAIN_BYTES
-from feeds.ingest.fetch.wire import ACCEPT, ACCEPT_ENCODING, ACCEPT_HTML
+from feeds.ingest.fetch.wire import ACCEPT, ACCEPT_ENCODING, ACCEPT_HTML, DRAIN_BYTES
 
 __all__ = [
     "ACCEPT",

@@ -1,4 +1,5 @@
-"""The fetcher: one shared, thread-safe HTTP client with per-host slots and turns."""
+"""The fetcher: per-host slots and turns in front of one shared, thread-safe set of HTTP
+connections (:mod:`.connections`), made when the first request goes out."""
 
 from __future__ import annotations
 
@@ -8,51 +9,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 from urllib.parse import urlsplit
 
-import httpx
-
-from feeds.errors import (
-    AddressNotAllowedError,
-    FetchError,
-    FetchTimeoutError,
-)
-from feeds.ingest.fetch.address_guard import (
-    AddressPolicy,
-    Resolver,
-    _Refused,
-    _Unresolvable,
-    system_resolver,
-)
+from feeds.errors import AddressNotAllowedError, FetchError
+from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
+from feeds.ingest.fetch.files import _read_file
 from feeds.ingest.fetch.hosts import interleave
-from feeds.ingest.fetch.response import (
-    _describe_timeout,
-    _drain,
-    _read_file,
-    _read_response,
-    _redirect_target,
-    _request_headers,
-    _timeout,
-)
-from feeds.ingest.fetch.transport import _DeadlineTransport, _local, _no_cookies, _SourceTransport
-from feeds.ingest.fetch.wire import (
-    _DEFAULT_PORTS,
-    _HTTP_SCHEMES,
-    _PERMANENT_REDIRECT_STATUSES,
-    _REDIRECT_STATUSES,
-    ACCEPT,
-    ACCEPT_ENCODING,
-    _describe,
-)
-from feeds.ingest.http_settings import (
-    SourceSettings,
-    merge_headers,
-    private_headers,
-    settings_by_source,
-)
+from feeds.ingest.fetch.wire import _DEFAULT_PORTS, _HTTP_SCHEMES
+from feeds.ingest.http_settings import SourceSettings, settings_by_source
 from feeds.types import FetchOptions, FetchRequest, FetchResult
-from feeds.version import USER_AGENT
+
+if TYPE_CHECKING:
+    import httpx
+
+    from feeds.ingest.fetch.connections import Connections
 
 # --- the fetcher --------------------------------------------------------------------------
 
@@ -96,32 +67,15 @@ class Fetcher:
             allowed_networks=options.allowed_networks,
             resolver=resolver,
         )
-        limits = httpx.Limits(
-            max_connections=options.max_connections,
-            max_keepalive_connections=options.max_connections,
-        )
-        # One TLS context (loading the CA bundle costs ~30 ms) for both pools.
-        tls = httpx.create_ssl_context(trust_env=False) if transport is None else None
-        self._transport = (
-            transport if transport is not None else _DeadlineTransport(limits, ssl_context=tls)
-        )
-        self._client = self._make_client(self._transport)
-        # Third-party links get a pool of their own whose backend checks every address it
-        # connects to; with the rule lifted the shared pool does.
-        self._guarded_transport = self._transport
-        if transport is None and not options.allow_private_addresses:
-            self._guarded_transport = _DeadlineTransport(limits, self._policy, ssl_context=tls)
-        # What every GET sends (GETs go to the transport directly: see _send).
-        self._user_agent = (self._options.user_agent or USER_AGENT).encode()
+        self._transport = transport  # None: the network
+        self._connections: Connections | None = None  # made by _wire, at the first request
+        self._closed = False
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._host_slots_lock = threading.Lock()
         # Per host: a lock that orders request starts, and when the next one may start.
         self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
-        self._sent = False  # see idle
         # Sources with HTTP settings of their own (most have none: one dict lookup).
         self._source_settings = settings_by_source(options.source_http)
-        self._source_transports: dict[str, httpx.BaseTransport] = {}
-        self._injected = transport is not None
 
     def __enter__(self) -> Self:
         return self
@@ -144,7 +98,7 @@ class Fetcher:
 
         Such a fetcher can be copied into a new process (a fork) and used there alone.
         """
-        return not self._sent
+        return self._connections is None
 
     def restrict(self, options: FetchOptions) -> None:
         """Keep to ``options``' (smaller) limits from now on: a fetcher copied into one of
@@ -173,40 +127,27 @@ class Fetcher:
 
     def close(self) -> None:
         """Close pooled connections. The fetcher cannot be used afterwards."""
-        self._client.close()  # and its transport
-        if self._guarded_transport is not self._transport:
-            self._guarded_transport.close()
-        for own in self._source_transports.values():
-            own.close()
+        with self._host_slots_lock:
+            self._closed = True
+            connections, self._connections = self._connections, None
+        if connections is not None:
+            connections.close()
 
     def _settings_for(self, request: FetchRequest) -> SourceSettings | None:
         """The source's own HTTP settings when ``request`` goes to the source's origin."""
         settings = self._source_settings.get(request.source)
         return settings if settings is not None and settings.applies_to(request.url) else None
 
-    def _transport_for(self, settings: SourceSettings) -> httpx.BaseTransport | None:
-        """The source's own connections, when its settings need some (made once)."""
-        if not settings.http.own_transport or self._injected:
-            return None
+    def _wire(self) -> Connections:
+        """The connections, made (and httpx loaded) at the first request."""
         with self._host_slots_lock:
-            own = self._source_transports.get(settings.source)
-            if own is None:
-                own = _SourceTransport(settings.http, self._options.max_per_host)
-                self._source_transports[settings.source] = own
-            return own
+            if self._closed:
+                raise RuntimeError("the fetcher is closed")
+            if self._connections is None:
+                from feeds.ingest.fetch.connections import Connections
 
-    def _make_client(self, transport: httpx.BaseTransport) -> httpx.Client:
-        return httpx.Client(
-            transport=transport,
-            headers={
-                "User-Agent": self._options.user_agent or USER_AGENT,
-                "Accept": ACCEPT,
-                "Accept-Encoding": ACCEPT_ENCODING,
-            },
-            cookies=_no_cookies(),
-            follow_redirects=False,  # followed by hand: see _fetch_http
-            trust_env=False,
-        )
+                self._connections = Connections(self._options, self._policy, self._transport)
+            return self._connections
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         """Fetch one source; a conditional GET when the request carries validators.
@@ -238,23 +179,8 @@ class Fetcher:
             # The deadline starts once we hold a slot: waiting behind other fetches to the
             # same host is our doing, not the server's.
             deadline = time.monotonic() + self._options.total_timeout
-            _local.deadline = deadline
-            try:
-                return self._fetch_http(request, deadline)
-            except httpx.TimeoutException as exc:
-                raise FetchTimeoutError(
-                    request.url, _describe_timeout(self._options, exc, deadline)
-                ) from exc
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                raise FetchError(request.url, _describe(exc)) from exc
-            except httpx.InvalidURL as exc:
-                raise FetchError(request.url, f"invalid URL: {exc}") from exc
-            except _Refused as exc:
-                raise AddressNotAllowedError(request.url, str(exc)) from exc
-            except _Unresolvable as exc:
-                raise FetchError(request.url, str(exc)) from exc
-            finally:
-                _local.deadline = None
+            settings = self._settings_for(request) if self._source_settings else None
+            return self._wire().get(request, deadline, settings)
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int:
         """POST an ``application/x-www-form-urlencoded`` body (a WebSub ping); return the status.
@@ -271,23 +197,7 @@ class Fetcher:
             raise FetchError(url, "only http(s) URLs can be posted to")
         with self._host_slot(host):
             deadline = time.monotonic() + self._options.total_timeout
-            _local.deadline = deadline
-            self._sent = True
-            try:
-                response = self._client.post(
-                    url, data=dict(form), timeout=_timeout(self._options, deadline)
-                )
-                return response.status_code
-            except httpx.TimeoutException as exc:
-                raise FetchTimeoutError(
-                    url, _describe_timeout(self._options, exc, deadline)
-                ) from exc
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                raise FetchError(url, _describe(exc)) from exc
-            except httpx.InvalidURL as exc:
-                raise FetchError(url, f"invalid URL: {exc}") from exc
-            finally:
-                _local.deadline = None
+            return self._wire().post_form(url, form, deadline)
 
     def post_json(
         self, url: str, body: bytes, headers: Sequence[tuple[str, str]], *, guarded: bool
@@ -307,41 +217,8 @@ class Fetcher:
             raise FetchError(url, "only http(s) URLs can be posted to")
         with self._host_slot(host):
             deadline = time.monotonic() + self._options.total_timeout
-            _local.deadline = deadline
-            self._sent = True
-            try:
-                if guarded and not self._policy.allow_all:
-                    self._policy.addresses(host, port)
-                transport = self._guarded_transport if guarded else self._transport
-                request = httpx.Request(
-                    "POST",
-                    url,
-                    headers=[
-                        ("User-Agent", self._user_agent.decode()),
-                        ("Content-Type", "application/json"),
-                        *headers,
-                    ],
-                    content=body,
-                    extensions={"timeout": _timeout(self._options, deadline).as_dict()},
-                )
-                response = transport.handle_request(request)
-                try:
-                    return response.status_code
-                finally:
-                    _drain(response, deadline)
-                    response.close()
-            except httpx.TimeoutException as exc:
-                raise FetchTimeoutError(
-                    url, _describe_timeout(self._options, exc, deadline)
-                ) from exc
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                raise FetchError(url, _describe(exc)) from exc
-            except _Refused as exc:
-                raise AddressNotAllowedError(url, str(exc)) from exc
-            except _Unresolvable as exc:
-                raise FetchError(url, str(exc)) from exc
-            finally:
-                _local.deadline = None
+            address = (host, port) if guarded and not self._policy.allow_all else None
+            return self._wire().post_json(url, body, headers, address, deadline)
 
     def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
         """Fetch many sources concurrently; results are in the order of ``requests``.
@@ -399,103 +276,3 @@ class Fetcher:
             if wait > 0:
                 time.sleep(wait)
             next_start[0] = time.monotonic() + delay
-
-    def _fetch_http(self, request: FetchRequest, deadline: float) -> FetchResult:
-        headers = _request_headers(request, self._user_agent)
-        transport = self._guarded_transport if request.public_only else self._transport
-        settings = self._settings_for(request) if self._source_settings else None
-        private: list[tuple[bytes, bytes]] = []
-        if settings is not None:
-            private = merge_headers(headers, private_headers(settings, request.url))
-            transport = self._transport_for(settings) or transport
-        url = httpx.URL(request.url)
-        visited = [str(url)]
-        hops: list[int] = []
-        guarded = request.public_only and not self._policy.allow_all
-        # Redirects are followed by hand (RFC 9110 §15.4) to see each hop's status (only
-        # 301/308 all the way make a permanent move), to refuse non-http(s) targets and to
-        # tell a loop from a long chain. The validators go along: they name the resource
-        # the source's URL stands for, wherever it lives now.
-        while True:
-            if hops and not guarded and self._guards_redirects_of(request):
-                # A configured source is trusted where the admin put it, not wherever it
-                # redirects: from a public (or allowed) address, every later hop is checked
-                # like a third-party link, and connects through the checking pool.
-                guarded, transport = True, self._guarded_transport
-            if guarded:
-                # Before any packet leaves, on every hop; the guarded pool checks again when
-                # it connects (see _DeadlineBackend).
-                self._policy.addresses(url.host, url.port or _DEFAULT_PORTS[url.scheme])
-            # A source's own headers go only to its origin, redirects included.
-            own = settings is not None and settings.applies_to(str(url))
-            http_request = httpx.Request(
-                "GET",
-                url,
-                headers=private if own else headers,
-                extensions={"timeout": _timeout(self._options, deadline).as_dict()},
-            )
-            response = self._send(transport, http_request)
-            try:
-                status = response.status_code
-                location = response.headers.get("location")
-                if status in _REDIRECT_STATUSES and location is not None:
-                    url = _redirect_target(
-                        request, response.url, location, visited, self._options.max_redirects
-                    )
-                    visited.append(str(url))
-                    hops.append(status)
-                    continue
-                permanent = (
-                    str(response.url)
-                    if hops and all(s in _PERMANENT_REDIRECT_STATUSES for s in hops)
-                    else None
-                )
-                if permanent and not self._may_move(request, response.url):
-                    permanent = None
-                return _read_response(request, response, deadline, permanent, self._options)
-            finally:
-                if not 200 <= response.status_code < 300:
-                    _drain(response, deadline)
-                response.close()
-
-    def _guards_redirects_of(self, request: FetchRequest) -> bool:
-        """Whether the redirects of configured source ``request`` must pass the address
-        policy: yes when its own host passes it (public, or in an allowed network);
-        a source the admin put on a private address may redirect inside."""
-        if self._policy.allow_all:
-            return False
-        origin = httpx.URL(request.url)
-        return self._policy.passes(origin.host, origin.port or _DEFAULT_PORTS[origin.scheme])
-
-    def _may_move(self, request: FetchRequest, final: httpx.URL) -> bool:
-        """A 301/308 never moves a source from a public address to a non-public one,
-        even one the config allows (a stored URL outlives the config that allowed it)."""
-        origin = httpx.URL(request.url)
-        port = _DEFAULT_PORTS.get(final.scheme, 80)
-        if not self._policy.is_public(origin.host, origin.port or port):
-            return True
-        return self._policy.is_public(final.host, final.port or port)
-
-    def _send(self, transport: httpx.BaseTransport, http_request: httpx.Request) -> httpx.Response:
-        """Send, retrying once when the server dropped the connection before any answer.
-
-        A GET goes to the transport directly: what ``httpx.Client`` adds (cookies, auth,
-        redirects, proxies from the environment, default headers) is turned off or done
-        here, and skipping it saves about a quarter of the cost of a conditional GET.
-
-        A pooled keep-alive connection may have been closed by the server (its idle
-        timeout, or a server that closes without saying ``Connection: close``) just
-        as we reuse it; the request then fails before a single byte of response.
-        A GET is idempotent, so it may be retried automatically (RFC 9110 §9.2.2);
-        the retry goes out on a fresh connection. Without it, one sloppy reply
-        from a host fails the next source fetched from that host.
-        """
-        self._sent = True
-        try:
-            response = transport.handle_request(http_request)
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            if isinstance(exc, httpx.RemoteProtocolError) and "without sending" not in str(exc):
-                raise
-            response = transport.handle_request(http_request)
-        response.request = http_request
-        return response

@@ -1,14 +1,10 @@
-"""Reading what a server (or a file) answered into a :class:`~feeds.types.FetchResult`:
+"""Reading what a server answered into a :class:`~feeds.types.FetchResult`:
 redirect targets, 304s, status errors, the body under its limits, and the timeouts."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import httpx
 
@@ -20,21 +16,17 @@ from feeds.errors import (
     TooManyRedirectsError,
 )
 from feeds.ingest.fetch.decode import _BoundedDecoder
+from feeds.ingest.fetch.files import _result_with_body
 from feeds.ingest.fetch.wire import (
     _HTTP_SCHEMES,
     ACCEPT,
     ACCEPT_ENCODING,
     ACCEPT_HTML,
+    DRAIN_BYTES,
     _content_length,
     _header_bytes,
 )
 from feeds.types import FetchOptions, FetchRequest, FetchResult
-
-# A body we do not keep (a 304's, a redirect's, an error page's) is read to its end when it
-# is declared this small, so the connection goes back to the pool. httpcore closes a
-# connection whose response was not read to the end, and a new connection per conditional
-# GET would double the cost of a refresh in which nothing changed.
-DRAIN_BYTES = 64 * 1024
 
 
 def _drain(response: httpx.Response, deadline: float) -> None:
@@ -84,29 +76,6 @@ def _request_headers(request: FetchRequest, user_agent: bytes) -> list[tuple[byt
     if request.last_modified:
         headers.append((b"If-Modified-Since", _header_bytes(request.last_modified)))
     return headers
-
-
-def _read_file(request: FetchRequest, limit: int) -> FetchResult:
-    """Read a ``file://`` source: at most ``limit`` bytes, one more tells "too large"."""
-    parts = urlsplit(request.url)
-    if parts.netloc not in ("", "localhost"):
-        raise FetchError(
-            request.url, f"file URLs must name a local file, not host {parts.netloc!r}"
-        )
-    path = Path(url2pathname(parts.path))
-    try:
-        with path.open("rb") as file:
-            # One byte past the limit tells "too large" without reading an endless file.
-            body = file.read(limit + 1)
-    except FileNotFoundError as exc:
-        raise FetchError(request.url, f"no such file: {path}") from exc
-    except IsADirectoryError as exc:
-        raise FetchError(request.url, f"is a directory, not a file: {path}") from exc
-    except OSError as exc:
-        raise FetchError(request.url, f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(body) > limit:
-        raise BodyTooLargeError(request.url, f"file larger than the limit of {limit} bytes")
-    return _result_with_body(request, request.url, 200, body, {}, None, None, None)
 
 
 def _redirect_target(
@@ -221,29 +190,3 @@ def _describe_timeout(options: FetchOptions, exc: httpx.TimeoutException, deadli
     if isinstance(exc, httpx.PoolTimeout):
         return "timed out waiting for a free connection"
     return f"read timeout (no data for {options.read_timeout:g} s)"
-
-
-def _result_with_body(
-    request: FetchRequest,
-    final_url: str,
-    status: int,
-    body: bytes,
-    headers: dict[str, str],
-    etag: str | None,
-    last_modified: str | None,
-    permanent_redirect: str | None,
-) -> FetchResult:
-    """A result for a body we read; ``content`` is None when its hash is the stored one."""
-    body_hash = hashlib.sha256(body).hexdigest()
-    return FetchResult(
-        source=request.source,
-        url=request.url,
-        final_url=final_url,
-        status=status,
-        content=None if body_hash == request.body_hash else body,
-        headers=headers,
-        etag=etag,
-        last_modified=last_modified,
-        body_hash=body_hash,
-        permanent_redirect=permanent_redirect,
-    )

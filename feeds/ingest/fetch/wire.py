@@ -1,9 +1,9 @@
 """What goes on the wire and comes back: the Accept headers, the redirect statuses, default
-ports, stored validators as header bytes, and one-line messages for network failures."""
+ports, stored validators as header bytes, and how much of an unwanted body is read.
+
+No httpx here: a fetcher that never sends never loads it (see :mod:`.connections`)."""
 
 from __future__ import annotations
-
-import httpx
 
 #: What we can parse, best first (RFC 9110 §12.5.1).
 ACCEPT = (
@@ -27,6 +27,12 @@ _HTTP_SCHEMES = frozenset({"http", "https"})
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
+# A body we do not keep (a 304's, a redirect's, an error page's) is read to its end when it
+# is declared this small, so the connection goes back to the pool. httpcore closes a
+# connection whose response was not read to the end, and a new connection per conditional
+# GET would double the cost of a refresh in which nothing changed.
+DRAIN_BYTES = 64 * 1024
+
 
 def _content_length(value: str | None) -> int | None:
     if value is None:
@@ -47,17 +53,3 @@ def _header_bytes(value: str) -> bytes:
         return value.encode("latin-1")
     except UnicodeEncodeError:
         return value.encode("utf-8")
-
-
-def _describe(exc: httpx.TransportError | httpx.DecodingError) -> str:
-    """A short message for a network failure, e.g. ``connection failed: [Errno 111] ...``."""
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectError):
-        return f"connection failed: {detail}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"the server broke the HTTP protocol: {detail}"
-    if isinstance(exc, httpx.DecodingError):
-        return f"could not decode the body: {detail}"
-    if isinstance(exc, httpx.ReadError | httpx.WriteError):
-        return f"connection lost: {detail}"
-    return detail
