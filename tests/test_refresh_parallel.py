@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -245,7 +246,7 @@ def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
     from datetime import UTC, datetime
 
     from feeds.core import dedupe, near
-    from feeds.ingest.prepare import Job, prepare
+    from feeds.ingest.prepare import Job, cited_links, prepare
 
     items = [(f"{n}", f"Story {n} about the quarterly results of company {n}") for n in range(5)]
     now = datetime(2026, 3, 4, tzinfo=UTC)
@@ -270,6 +271,19 @@ def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
     assert known.unsigned == frozenset(range(5))
     assert known.leads == ((),) * 5
     assert [known.signature(i) for i in range(5)] == [ready.signature(i) for i in range(5)]
+    # the links a signed entry cites, for the near-copy lookup by link
+    cited = rss(*items).replace(
+        b"<p>", b'<p><a href="https://wire.example.com/a/?utm_source=feed">The wire</a> ', 1
+    )
+    linking = prepare(Job(cited, "http://127.0.0.1:9/f", {}, now, False))
+    assert linking.linked[0] == ("https://wire.example.com/a/",)
+    assert linking.linked[1:] == ready.linked[1:] == ((),) * 4
+    assert known.linked == (None,) * 5  # not signed: made on demand, the same
+    assert [known.cited_links(i, e) for i, e in enumerate(known.cleaned)] == [()] * 5
+    entry = linking.cleaned[0]
+    assert linking.cited_links(0, entry) is linking.linked[0]
+    other = replace(entry, content_html='<p><a href="https://else.example/b">b</a></p>')
+    assert linking.cited_links(0, other) == cited_links(other) == ("https://else.example/b",)
     # the feed's own title and link, cleaned as the main process would clean them
     from feeds.ingest import normalize
 

@@ -75,6 +75,9 @@ class Prepared:
     leads: tuple[tuple[int, ...], ...] = ()
     wants_full_text: tuple[bool, ...] = ()
     body_keys: tuple[str, ...] = ()  # normalize.body_key of each entry's body
+    #: :func:`cited_links` of each signed entry (None for the others); empty from a worker
+    #: of an older feeds, which did not send them.
+    linked: tuple[tuple[str, ...] | None, ...] = ()
     #: Entries that could not be cleaned and were left out, each as "title: error".
     dropped: tuple[str, ...] = ()
     #: The traceback of what prepare() raised unexpectedly (``error`` says what it was).
@@ -90,6 +93,12 @@ class Prepared:
         if self.feed is None:
             raise ParseError(self.url, self.error or "unreadable document")
         return self.feed, list(self.cleaned)
+
+    def cited_links(self, i: int, entry: CleanEntry) -> tuple[str, ...]:
+        """:func:`cited_links` of ``entry``: the worker's, when it is cleaned entry ``i``."""
+        if self.linked and self.cleaned[i] is entry and (linked := self.linked[i]) is not None:
+            return linked
+        return cited_links(entry)
 
     def signature(self, i: int) -> Signature | None:
         """The signature of cleaned entry ``i`` (computed now if the worker skipped it)."""
@@ -144,6 +153,20 @@ def clean_entries(
     return Cleaned(tuple(kept), tuple(cleaned), tuple(keys), tuple(dropped))
 
 
+def cited_links(entry: CleanEntry) -> tuple[str, ...]:
+    """The canonical links an entry gives to where it comes from, other than its own: its
+    ``<source>`` / ``dc:source`` link (already canonical), then the links in its body.
+
+    Made by the worker that prepares the entry (:attr:`Prepared.linked`): the process that
+    saves then never loads the cleaning stack (lxml, nh3) for the links of a near-copy
+    lookup."""
+    from feeds.ingest.normalize import canonical_url
+
+    found = (canonical_url(url) for url in dedupe.linked_urls(entry.content_html))
+    linked = [url for url in (entry.source_link, *found) if url is not None and url != entry.link]
+    return tuple(dict.fromkeys(linked))
+
+
 def prepare_safely(job: Job) -> Prepared:
     """:func:`prepare`, with whatever it raises as the document's error (and its traceback)."""
     try:
@@ -182,6 +205,10 @@ def prepare(job: Job) -> Prepared:
         dedupe.lead_buckets(entry.body_text) if sig is not None else ()
         for entry, sig in zip(cleaned, signatures, strict=True)
     )
+    linked = tuple(
+        cited_links(entry) if sig is not None else None
+        for entry, sig in zip(cleaned, signatures, strict=True)
+    )
     wants = tuple(
         bool(clean.link)
         and fulltext.wants_full_text(raw, job.full_text, content_text=clean.body_text)
@@ -201,6 +228,7 @@ def prepare(job: Job) -> Prepared:
         unsigned=unsigned,
         buckets=buckets,
         leads=leads,
+        linked=linked,
         wants_full_text=wants,
         body_keys=body_keys,
         dropped=kept.dropped,

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from feeds.core import decider, dedupe
 from feeds.core.decider import Found, Intent
-from feeds.ingest.prepare import Prepared
+from feeds.ingest.prepare import Prepared, cited_links
 from feeds.store import Presence
 from feeds.store.protocol import Storage
 from feeds.types import Change, CleanEntry, DedupeOptions
@@ -220,23 +220,24 @@ def _find_match(
     lead_keys = fetch.leads[i]
     lead = [k for k in lead_keys if k in presence.buckets] if presence is not None else None
     lead = lead if lead_keys else None  # not computed (its content was stored)
-    return _find_near(store, fetch, entry, sig, published, (present, lead), options)
+    return _find_near(store, fetch, i, sig, published, (present, lead), options)
 
 
 def _find_near(
     store: Storage,
     fetch: _Fetch,
-    entry: CleanEntry,
+    i: int,
     sig: tuple[int, ...],
     published: datetime,
     lookups: tuple[Container[int] | None, Sequence[int] | None],
     options: DedupeOptions,
 ) -> dedupe.Match | None:
-    """Another stored copy of ``entry``'s story, by its signature's LSH bands, else by its
+    """Another stored copy of entry ``i``'s story, by its signature's LSH bands, else by its
     lead (a copy cut to its first paragraphs, or the original of one), else by the links
     in its body. ``lookups``: the LSH buckets that hold copies, and the lead's keys that do
     (None: unknown; see :class:`~feeds.store.Presence`)."""
     present, present_leads = lookups
+    entry = fetch.cleaned[i]
 
     def near(candidates: Sequence[dedupe.Candidate]) -> dedupe.Match | None:
         return decider.near_copy(
@@ -263,14 +264,6 @@ def _find_near(
         if match is not None:
             return match
     # asked again as cited (a copy found by its lead may be linked to as well)
-    return near(store.cited_candidates(_linked(entry)))
-
-
-def _linked(entry: CleanEntry) -> list[str]:
-    """The canonical links the entry gives to where it comes from, other than its own: its
-    ``<source>`` / ``dc:source`` link (already canonical), then the links in its body."""
-    from feeds.ingest.normalize import canonical_url  # lxml: not loaded by a run with nothing new
-
-    found = (canonical_url(url) for url in dedupe.linked_urls(entry.content_html))
-    linked = [url for url in (entry.source_link, *found) if url is not None and url != entry.link]
-    return list(dict.fromkeys(linked))
+    prepared = fetch.prepared
+    linked = prepared.cited_links(i, entry) if prepared is not None else cited_links(entry)
+    return near(store.cited_candidates(linked))
