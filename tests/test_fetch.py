@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -12,6 +13,8 @@ from pathlib import Path
 import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feeds.errors import (
     BodyTooLargeError,
@@ -467,6 +470,16 @@ def test_file_url_is_read(tmp_path: Path, fetcher: Fetcher) -> None:
     assert (result.etag, result.last_modified, result.permanent_redirect) == (None, None, None)
     assert result.final_url == path.as_uri()
     assert get(fetcher, path.as_uri(), body_hash=FEED_HASH).content is None
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file names")
+@given(st.text())
+def test_a_file_url_path_is_the_file_name_urllib_would_give(path: str) -> None:
+    import urllib.request
+
+    from feeds.ingest.fetch.files import url2pathname
+
+    assert url2pathname(path) == urllib.request.url2pathname(path)
 
 
 def test_a_missing_file_is_a_fetch_error(tmp_path: Path, fetcher: Fetcher) -> None:
