@@ -9,6 +9,8 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import multiprocessing
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,3 +108,26 @@ def test_workers_sign_in_batches_and_this_process_does_not() -> None:
     ) as pool:
         assert pool.submit(_signs_in_batches).result(timeout=60) is True
     assert near._batches is False
+
+
+SIGNING = """
+import sys
+from feeds.core import near
+near.sign_in_batches()
+texts = [f"story {n} about the bank and its rates, said the oil minister" for n in range(40)]
+few = near.signatures(texts[:3] + [None] * 27)  # a feed with three new entries
+print("numpy" in sys.modules)
+many = near.signatures(texts)  # a feed read for the first time
+print("numpy" in sys.modules)
+print(few + many == [near.signature(t) for t in texts[:3]] + [None] * 27 + [
+    near.signature(t) for t in texts
+])
+"""
+
+
+def test_a_worker_loads_numpy_only_for_a_document_with_many_entries_to_sign() -> None:
+    # A run in which each feed brings a few new entries never loads numpy in the workers.
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNING], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "True", "True"]
