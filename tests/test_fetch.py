@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.errors import (
@@ -196,9 +197,32 @@ def test_connections_open_with_the_first_request_and_not_after_close(
         assert fetcher.idle  # a file needs no connection
         assert get(fetcher, http_server.url("/feed")).content == FEED
         assert not fetcher.idle
+    assert not fetcher.idle  # closed: not to be copied into a fetch process either
     with pytest.raises(RuntimeError, match="closed"):
         get(fetcher, http_server.url("/feed"))
     assert len(http_server.requests) == 1
+
+
+def test_the_connections_are_made_before_the_host_s_turn_is_taken(
+    http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Making them (httpx's import, a TLS context) after the turn would delay the first
+    # request past its turn: the next one would follow it by less than min_host_delay.
+    http_server.route("/feed", Reply(body=FEED))
+    seen: list[bool] = []
+    wait = Fetcher._wait_for_turn
+
+    def spy(self: Fetcher, *turn: Any) -> None:
+        seen.append(self._connections is not None)
+        wait(self, *turn)
+
+    monkeypatch.setattr(Fetcher, "_wait_for_turn", spy)
+    with Fetcher(FAST) as fetcher:
+        get(fetcher, http_server.url("/feed"))
+        fetcher.post_form(http_server.url("/feed"), [("a", "b")])
+    with Fetcher(FAST) as fetcher:
+        fetcher.post_json(http_server.url("/feed"), b"{}", [], guarded=False)
+    assert seen == [True, True, True]
 
 
 def test_request_headers_name_the_project(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
@@ -473,13 +497,17 @@ def test_file_url_is_read(tmp_path: Path, fetcher: Fetcher) -> None:
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX file names")
-@given(st.text())
-def test_a_file_url_path_is_the_file_name_urllib_would_give(path: str) -> None:
-    import urllib.request
-
-    from feeds.ingest.fetch.files import url2pathname
-
-    assert url2pathname(path) == urllib.request.url2pathname(path)
+@settings(deadline=None)
+@given(st.binary(min_size=1, max_size=40).filter(lambda b: b"/" not in b and b"\0" not in b))
+def test_any_file_name_is_read_through_its_url(tmp_path_factory: Any, name: bytes) -> None:
+    # Any bytes but "/" and NUL make a POSIX file name, UTF-8 or not.
+    folder = tmp_path_factory.mktemp("names")
+    path = folder / os.fsdecode(name)
+    if path.name in (".", ".."):
+        return
+    path.write_bytes(FEED)
+    with Fetcher(FAST) as fetcher:
+        assert get(fetcher, path.as_uri()).content == FEED
 
 
 def test_a_missing_file_is_a_fetch_error(tmp_path: Path, fetcher: Fetcher) -> None:

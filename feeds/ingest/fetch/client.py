@@ -98,7 +98,7 @@ class Fetcher:
 
         Such a fetcher can be copied into a new process (a fork) and used there alone.
         """
-        return self._connections is None
+        return self._connections is None and not self._closed
 
     def restrict(self, options: FetchOptions) -> None:
         """Keep to ``options``' (smaller) limits from now on: a fetcher copied into one of
@@ -175,12 +175,15 @@ class Fetcher:
             )
         if not host:
             raise FetchError(request.url, "the URL has no host")
+        # Made before the host's turn is taken: the first request's (httpx's import, a TLS
+        # context) would otherwise eat into its deadline and the next request's delay.
+        connections = self._wire()
         with self._host_slot(host):
             # The deadline starts once we hold a slot: waiting behind other fetches to the
             # same host is our doing, not the server's.
             deadline = time.monotonic() + self._options.total_timeout
             settings = self._settings_for(request) if self._source_settings else None
-            return self._wire().get(request, deadline, settings)
+            return connections.get(request, deadline, settings)
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int:
         """POST an ``application/x-www-form-urlencoded`` body (a WebSub ping); return the status.
@@ -195,9 +198,10 @@ class Fetcher:
             raise FetchError(url, f"invalid URL: {exc}") from exc
         if urlsplit(url).scheme.lower() not in _HTTP_SCHEMES or not host:
             raise FetchError(url, "only http(s) URLs can be posted to")
+        connections = self._wire()  # before the turn, as in fetch
         with self._host_slot(host):
             deadline = time.monotonic() + self._options.total_timeout
-            return self._wire().post_form(url, form, deadline)
+            return connections.post_form(url, form, deadline)
 
     def post_json(
         self, url: str, body: bytes, headers: Sequence[tuple[str, str]], *, guarded: bool
@@ -215,10 +219,11 @@ class Fetcher:
             raise FetchError(url, f"invalid URL: {exc}") from exc
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host or port is None:
             raise FetchError(url, "only http(s) URLs can be posted to")
+        connections = self._wire()  # before the turn, as in fetch
         with self._host_slot(host):
             deadline = time.monotonic() + self._options.total_timeout
             address = (host, port) if guarded and not self._policy.allow_all else None
-            return self._wire().post_json(url, body, headers, address, deadline)
+            return connections.post_json(url, body, headers, address, deadline)
 
     def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
         """Fetch many sources concurrently; results are in the order of ``requests``.
