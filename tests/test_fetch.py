@@ -225,6 +225,20 @@ def test_the_connections_are_made_before_the_host_s_turn_is_taken(
     assert seen == [True, True, True]
 
 
+@pytest.mark.parametrize("public_only", [False, True])
+@pytest.mark.parametrize("url", ["http://xn--/", "http://a..b/", f"http://{'a' * 70}.com/"])
+def test_a_host_name_idna_refuses_is_a_fetch_error(
+    fetcher: Fetcher, url: str, public_only: bool
+) -> None:
+    # Before, IDNA's UnicodeError escaped: one such link in a feed failed every page fetched
+    # with it (fetch_many raised). Nothing is sent: the name cannot even be encoded.
+    request = FetchRequest(source="s", url=url, public_only=public_only)
+    with pytest.raises(FetchError):
+        fetcher.fetch(request)
+    (outcome,) = fetcher.fetch_many([request])
+    assert isinstance(outcome, FetchError)
+
+
 def test_request_headers_name_the_project(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
     http_server.route("/feed", Reply(body=FEED))
     get(fetcher, http_server.url("/feed"))

@@ -109,6 +109,8 @@ class Connections:
             raise AddressNotAllowedError(url, str(exc)) from exc
         except _Unresolvable as exc:
             raise FetchError(url, str(exc)) from exc
+        except UnicodeError as exc:  # a host IDNA refuses: "xn--", an empty or too long label
+            raise FetchError(url, f"invalid host name: {exc}") from exc
         finally:
             _local.deadline = None
 
