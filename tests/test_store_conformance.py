@@ -250,6 +250,29 @@ def test_an_expired_lease_is_an_error_and_the_source_goes_to_another_worker(
     assert store.release_source("a", "w2", later + HOUR, later)
 
 
+def test_a_group_of_sources_is_released_at_once_each_with_its_due_time(
+    store: Storage,
+) -> None:
+    many = [(f"s{i:03}", f"https://h{i % 3}.example/{i}") for i in range(300)]  # > a statement
+    store.sync_sources(many)
+    store.worker_started("w1", NOW)
+    assert len(store.claim_sources([name for name, _ in many], NOW, LEASE, worker="w1")) == 300
+    assert store.claim_sources(["a"], NOW, LEASE, worker="w2") == ["a"]
+    dues = {name: NOW + timedelta(minutes=i) for i, (name, _) in enumerate(many)}
+    given = [*reversed(dues.items()), ("s005", NOW + 10 * HOUR), ("a", NOW), ("nosuch", NOW)]
+    with store.batch():
+        assert store.release_sources("w1", given, NOW + HOUR) == set(dues)  # not w2's "a"
+    assert store.release_sources("w1", [], NOW + 2 * HOUR) == set()
+    [w1] = store.workers()
+    assert (w1.leased, w1.last_activity) == (0, NOW + HOUR)
+    assert store.claim_sources(["a"], NOW, LEASE, worker="w3") == []  # still w2's
+    store.release_claims("w2", NOW)
+    # Never fetched first (a, b), then by due time; s005 was given twice: its last time.
+    later = NOW + 300 * timedelta(minutes=1)
+    expected = ["a", "b", *(f"s{i:03}" for i in range(300) if i != 5)]
+    assert names(store.claim_due(later, 1000, LEASE, worker="w3")) == expected
+
+
 def test_a_host_is_held_by_one_worker_at_a_time(store: Storage) -> None:
     store.sync_sources(
         [

@@ -16,8 +16,8 @@ this module never reads the real time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -324,6 +324,7 @@ class _GroupSaver:
         self.group = stack.enter_context(ExitStack())
         self.sources = 0  # in the open group
         self.entries = 0
+        self.releases: list[tuple[str, datetime | None]] = []  # the open group's sources
 
     def job_for(self, i: int, outcome: FetchResult) -> Job | None:
         source = self.wanted[i]
@@ -348,11 +349,24 @@ class _GroupSaver:
         if not alone:
             if not self.sources:
                 self.group.enter_context(self.run.store.transaction())
+                self.group.enter_context(self._releasing())
             self.sources += 1
             self.entries += len(ready.cleaned) if ready is not None else 0
         self.tally.fetched(outcome)
         state = self.states[source.name]
         saved = save_or_fail(self.run, source, state, self.requests[i], outcome, ready)
-        # In the group's transaction when there is one: saved and released together.
-        self.run.store.release_source(source.name, self.worker, saved.next_due, self.run.now)
+        if alone:
+            self.run.store.release_source(source.name, self.worker, saved.next_due, self.run.now)
+        else:  # at the group's commit, in its transaction: saved and released together
+            self.releases.append((source.name, saved.next_due))
         self.report(saved)
+
+    @contextmanager
+    def _releasing(self) -> Iterator[None]:
+        """Release the group's sources when it ends well (before its commit); on an error
+        the transaction is rolled back, their saves with it, and they stay leased."""
+        try:
+            yield
+            self.run.store.release_sources(self.worker, self.releases, self.run.now)
+        finally:
+            self.releases = []

@@ -63,6 +63,13 @@ class WorkQueue(Transactional, Protocol):
         ``worker`` does not hold it (its lease ran out and another worker claimed it)."""
         ...
 
+    def release_sources(
+        self, worker: str, releases: Sequence[tuple[str, datetime | None]], now: datetime
+    ) -> set[str]:
+        """:meth:`release_source` for each ``(name, next_due)``, in a few statements (a
+        group of sources saved in one transaction); the names released."""
+        ...
+
     def renew_leases(self, worker: str, until: datetime) -> int:
         """Extend every lease ``worker`` holds (sources and hosts) to ``until`` (a worker
         alive on a long run); how many sources it holds."""

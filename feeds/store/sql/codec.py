@@ -97,13 +97,18 @@ class RowMap(Generic[T]):
         self.names = tuple(f.name for f in fields(kind))  # type: ignore[arg-type]
         self.columns = dict(columns or {})
         self.convert = tuple((name, fn) for name, fn in (convert or {}).items())
+        self._selects: dict[str, str] = {}
         unknown = (set(self.columns) | {name for name, _ in self.convert}) - set(self.names)
         assert not unknown, f"{kind.__name__} has no field {sorted(unknown)}"
 
     def select(self, table: str = "") -> str:
         """The ``SELECT`` list, in field order (also good as a ``RETURNING`` clause)."""
-        prefix = f"{table}." if table else ""
-        return ", ".join(self.columns.get(name, prefix + name) for name in self.names)
+        selected = self._selects.get(table)
+        if selected is None:  # made once: a refresh reads a thousand sources' states
+            prefix = f"{table}." if table else ""
+            selected = ", ".join(self.columns.get(name, prefix + name) for name in self.names)
+            self._selects[table] = selected
+        return selected
 
     def load(self, row: Sequence[Any]) -> T:
         """The row (read with :meth:`select`) as a ``kind``."""

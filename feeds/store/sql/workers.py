@@ -13,16 +13,29 @@ advisory lock would end with its connection.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from feeds.store.sql.codec import RowMap, chunks, optional_dt, optional_ts, required_dt, ts
+from feeds.store.sql.codec import (
+    RowMap,
+    chunks,
+    marks,
+    optional_dt,
+    optional_ts,
+    padded,
+    required_dt,
+    ts,
+)
 from feeds.store.sql.connection import SqlConnection
 from feeds.store.sql.sources import SOURCE_STATE
 from feeds.store.values import ExpiredLease, WorkerInfo
 from feeds.types import SourceState
 
 __all__ = ["WorkerTables"]
+
+RELEASE_GROUP = 256
+"""Sources released per statement (two bound values each in its ``CASE``, one in its ``IN``)."""
 
 WORKER = RowMap(
     WorkerInfo,
@@ -127,21 +140,43 @@ class WorkerTables(SqlConnection):
         """End ``worker``'s lease on ``name`` and save when it is next due (None: never,
         for a retired source). False, and nothing changed, when ``worker`` does not hold it
         (its lease ran out and another worker claimed it)."""
+        return bool(self.release_sources(worker, [(name, next_due)], now))
+
+    def release_sources(
+        self, worker: str, releases: Sequence[tuple[str, datetime | None]], now: datetime
+    ) -> set[str]:
+        """:meth:`release_source` for each ``(name, next_due)`` of ``releases``, in a few
+        statements (a group of saved sources is released at its commit); the names
+        released. A name given twice is released with its last due time."""
+        dues = {name: optional_ts(due) for name, due in releases}
+        released: set[str] = set()
+        if not dues:
+            return released
+        names = sorted(dues)
+        hosts: Counter[str] = Counter()
         with self.batch():
-            row = self._execute(
-                "UPDATE sources SET next_due = ?, lease_worker = NULL, lease_until = NULL"
-                " WHERE name = ? AND lease_worker = ? RETURNING host",
-                (optional_ts(next_due), name, worker),
-            ).fetchone()
-            if row is None:
-                return False
-            self._execute(
-                f"UPDATE host_leases SET in_flight = {self.dialect.greatest}(in_flight - 1, 0)"
-                " WHERE host = ? AND worker = ?",
-                (row[0], worker),
-            )
-            self._touch(worker, now)
-        return True
+            for part in chunks(names, RELEASE_GROUP):
+                part = padded(part)  # a few statement lengths, for the statement cache
+                whens = " ".join("WHEN ? THEN ?" for _ in part)
+                params: list[str | None] = [v for name in part for v in (name, dues[name])]
+                rows = self._execute(
+                    f"UPDATE sources SET next_due = CASE name {whens} END,"
+                    " lease_worker = NULL, lease_until = NULL"
+                    f" WHERE name IN ({marks(part)}) AND lease_worker = ? RETURNING name, host",
+                    (*params, *part, worker),
+                )
+                for name, host in rows:
+                    released.add(str(name))
+                    hosts[str(host)] += 1
+            for host, count in sorted(hosts.items()):
+                self._execute(
+                    "UPDATE host_leases SET in_flight ="
+                    f" {self.dialect.greatest}(in_flight - ?, 0) WHERE host = ? AND worker = ?",
+                    (count, host, worker),
+                )
+            if released:
+                self._touch(worker, now)
+        return released
 
     def renew_leases(self, worker: str, until: datetime) -> int:
         """Extend every lease ``worker`` holds (sources and hosts) to ``until``."""
