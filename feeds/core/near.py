@@ -349,14 +349,19 @@ _BUCKETS_MAX = 256
 
 
 def _lsh_buckets(sig: tuple[int, ...]) -> tuple[int, ...]:
+    # Band b hashes the byte b and its ROWS bins as little-endian 32-bit integers: the
+    # band's slice of the signature as stored (encode_signature), packed once.
+    blob = _LANES.pack(*sig)
     buckets = []
-    for band in range(BANDS):
-        rows = sig[band * ROWS : (band + 1) * ROWS]
-        data = struct.pack(f"<B{ROWS}I", band, *rows)
-        buckets.append(
-            int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
-        )
+    for band, prefix in enumerate(_BAND_PREFIXES):
+        start = band * _BAND_BYTES
+        digest = hashlib.blake2b(prefix + blob[start : start + _BAND_BYTES], digest_size=8)
+        buckets.append(int.from_bytes(digest.digest(), "big", signed=True))
     return tuple(buckets)
+
+
+_BAND_PREFIXES = tuple(bytes([band]) for band in range(BANDS))
+_BAND_BYTES = 4 * ROWS
 
 
 def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
