@@ -24,6 +24,7 @@ from feeds.config import Config
 from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, TickReport
 from feeds.run.refresh import refresh
+from feeds.run.save_source import save_or_fail
 from feeds.run.worker import claim_limit, lease_for
 from feeds.store import FetchOutcome, open_store
 
@@ -353,3 +354,39 @@ def test_a_killed_refresh_keeps_nothing_from_the_next_one(tmp_path: Path) -> Non
     assert (tmp_path / "out" / "all.atom").exists()  # the publisher lease went with it
     with open_store(tmp_path / "state" / "feeds.db") as store:
         assert store.workers() == []
+
+
+def test_a_group_of_saved_sources_is_released_at_its_commit_and_only_then(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stopped after five saves released those five with their due times (the
+    others stay due); a save that fails half-way through a group takes the group's saves
+    and releases with it."""
+    paths = [f"/f{i}" for i in range(12)]
+    serve_counting(http_server, paths)
+    config = make_config(tmp_path, two_hosts(http_server, paths))
+    names = [path.strip("/") for path in paths]
+    asked = iter(range(100))
+    with open_store(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        refresh(
+            config, store, fetcher, now=T0, force=True, publish=False,
+            should_stop=lambda: next(asked) >= 5,
+        )  # fmt: skip
+        due = [s.name for s in store.claim_due(T0, 100, H, worker="w2")]
+        assert sorted(due) == sorted(names[5:])  # the five saved are due in an hour
+        store.release_claims("w2", T0)
+
+        saves = iter(range(100))
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            if next(saves) == 3:
+                raise RuntimeError("a bug half-way through the group")
+            return save_or_fail(*args, **kwargs)
+
+        monkeypatch.setattr("feeds.run.refresh.save_or_fail", failing)
+        later = T0 + 2 * H
+        with pytest.raises(RuntimeError, match="half-way"):
+            refresh(config, store, fetcher, now=later, force=True, publish=False)
+        lease = lease_for(config, claim_limit(config))
+        due = [s.name for s in store.claim_due(later + lease, 100, H, worker="w3")]
+        assert sorted(due) == sorted(names)  # nothing of that group was saved or released
