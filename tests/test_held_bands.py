@@ -210,6 +210,59 @@ def test_the_log_of_a_group_of_units_stays_bounded(tmp_path: Path) -> None:
         assert len(_table(store)) == 1000
 
 
+def _lsh_rows(store: Store) -> int:
+    """Rows in the table itself (not through the store, which inserts the held ones first)."""
+    return int(store._db.execute("SELECT count(*) FROM lsh").fetchone()[0])
+
+
+def test_rows_past_the_limit_inside_a_savepoint_wait_for_its_end(tmp_path: Path) -> None:
+    """Inserted inside a savepoint, the rows' pages would be copied into its journal."""
+    with holding_at_most(3), Store.open(tmp_path / "feeds.db") as store, store.batch():
+        with store.batch():
+            store._insert_bands([(bucket, 1) for bucket in range(5)])
+            assert (len(store._held), _lsh_rows(store)) == (5, 0)
+        assert (len(store._held), _lsh_rows(store)) == (0, 5)
+        with store.batch():
+            store._insert_bands([(bucket, 2) for bucket in range(11)])
+            assert (len(store._held), _lsh_rows(store)) == (11, 5)
+            store._insert_bands([(11, 2)])  # four times the limit: inserted at once
+            assert (len(store._held), _lsh_rows(store)) == (0, 17)
+        store._insert_bands([(bucket, 3) for bucket in range(3)])  # no savepoint open
+        assert (len(store._held), _lsh_rows(store)) == (0, 20)
+
+
+def _temporary_files() -> list[str]:
+    """The files SQLite opened for temporary storage in this process (deleted at once, but
+    open): a savepoint's journal past 64 KiB is one, unless kept in memory."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if "etilqs_" in target:
+            found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+def test_a_savepoints_journal_is_kept_in_memory_in_a_transaction_only(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "feeds.db") as store:
+        store._insert_bands([(bucket * 7919 % 100_003, bucket) for bucket in range(20_000)])
+        assert store._db.execute("PRAGMA temp_store").fetchone()[0] == 0
+        with store.batch():
+            assert store._db.execute("PRAGMA temp_store").fetchone()[0] == 2  # memory
+            with store.batch():
+                # every page of the table changes: a journal of about 100 pages
+                store._db.execute("DELETE FROM lsh WHERE copy % 2 = 0")
+                assert _temporary_files() == []
+            assert _lsh_rows(store) == 10_000
+        assert store._db.execute("PRAGMA temp_store").fetchone()[0] == 0
+        with pytest.raises(Failed), store.batch():
+            raise Failed
+        assert store._db.execute("PRAGMA temp_store").fetchone()[0] == 0
+
+
 def test_rows_added_outside_a_transaction_are_inserted_at_once(tmp_path: Path) -> None:
     with Store.open(tmp_path / "feeds.db") as store:
         store._insert_bands([(5, 1), (3, 1)])
