@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import subprocess
 import sys
@@ -240,6 +241,24 @@ def test_the_throttle_follows_how_busy_the_process_is(busy: float, limits: list[
         throttle.update()
         seen.append(throttle.limit)
     assert seen == limits
+
+
+def _niceness() -> int:
+    return os.nice(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no os.nice here")
+def test_workers_run_at_a_lower_priority_than_the_saving_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The saving process is the part of a run that cannot be shared: it comes first."""
+    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
+    with ExitStack() as stack:
+        pool = pipeline_module._start_pool(stack)
+        assert pool is not None
+        workers = {pool.submit(_niceness).result() for _ in range(4)}
+    expected = min(_niceness() + pipeline_module.WORKER_NICENESS, 19)
+    assert workers == {expected} and expected > _niceness()
 
 
 def test_what_a_worker_computes_is_what_the_main_process_would() -> None:
