@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import format_datetime
@@ -28,7 +28,7 @@ from feeds.errors import StoreError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.ingest import ingest_entries
 from feeds.run.refresh import refresh
-from feeds.store.sqlite import Store, held_bands
+from feeds.store.sqlite import Store, held_bands, schema
 from feeds.types import DedupeOptions
 
 import dedupe_corpus as corpus
@@ -141,7 +141,7 @@ def holding_at_most(count: int) -> Iterator[None]:
         held_bands.HELD_MAX, held_bands.LOG_MAX = saved
 
 
-@pytest.mark.parametrize("held_max", [3, held_bands.HELD_MAX])
+@pytest.mark.parametrize("held_max", [1, 3, held_bands.HELD_MAX])
 @settings(max_examples=150, deadline=None)
 @given(program=programs)
 def test_every_lookup_and_every_commit_sees_what_inserting_at_once_would(
@@ -166,6 +166,49 @@ def test_a_full_disk_under_nested_savepoints_is_the_stores_error(tmp_path: Path)
             for copy in range(100_000):
                 store._insert_bands([(copy * 7919 + j, copy) for j in range(20)])
         assert not store._db.in_transaction and len(store._held) == 0
+
+
+def test_a_full_disk_when_a_savepoints_held_rows_go_in_is_the_stores_error(
+    tmp_path: Path,
+) -> None:
+    """The rows wait for the savepoint's end; a full disk then is still the store's error
+    (which ends the run), not an error of the source whose unit just ended."""
+    with Store.open(tmp_path / "feeds.db") as store:
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages + 20}")
+        rows = [(copy * 7919 + j, copy) for copy in range(500) for j in range(20)]
+        raised: list[type[BaseException]] = []
+        with suppress(StoreError), store.batch():  # the group: it cannot commit either
+            try:
+                with store.batch():  # a source's unit
+                    store._insert_bands(rows)  # past HELD_MAX, under four times it: held
+                    assert len(store._held) == len(rows)
+            except Exception as exc:  # what a refresh's save_or_fail sees
+                raised.append(type(exc))
+        assert raised == [StoreError]
+        assert not store._db.in_transaction and len(store._held) == 0
+
+
+def test_migrations_keep_temporary_storage_on_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration builds indexes over every row: with temporary storage in memory, SQLite
+    would sort all of them in memory."""
+    seen: list[int] = []
+    prepare = schema.prepare
+
+    def watching(db: sqlite3.Connection, path: Path, existed: bool, unit: Any) -> None:
+        @contextmanager
+        def watched() -> Iterator[None]:
+            with unit():
+                seen.append(db.execute("PRAGMA temp_store").fetchone()[0])
+                yield
+
+        prepare(db, path, existed, watched)
+
+    monkeypatch.setattr(schema, "prepare", watching)
+    Store.open(tmp_path / "feeds.db").close()
+    assert seen and set(seen) == {0}  # the default: files
 
 
 class _FailingRollbackTo:

@@ -85,7 +85,7 @@ class Connection(SqlConnection):
             raise StoreError(f"{path}: cannot open the database: {exc}") from exc
         store = cls(db, path)
         try:
-            schema.prepare(db, path, existed, store.batch)
+            schema.prepare(db, path, existed, store._transaction)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise StoreError(f"{path}: not a usable feeds database: {exc}") from exc
@@ -152,21 +152,30 @@ class Connection(SqlConnection):
             with self._savepoint():
                 yield
             return
-        with self._savepoints_in_memory():
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: cannot start a transaction: {exc}") from exc
-            try:
-                yield
-            except sqlite3.OperationalError as exc:
-                # Environmental: read-only file, disk full, I/O error, lock timeout.
-                self._rollback()
-                raise StoreError(f"{self.path}: cannot save: {exc}") from exc
-            except BaseException:
-                self._rollback()
-                raise
-            self._commit()
+        with self._savepoints_in_memory(), self._transaction():
+            yield
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """The outermost :meth:`batch`: a transaction, committed, or rolled back on error.
+
+        Alone (without :meth:`_savepoints_in_memory`) it runs the migrations: they build
+        indexes over every row, a sort that must be free to spill to a file.
+        """
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot start a transaction: {exc}") from exc
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            # Environmental: read-only file, disk full, I/O error, lock timeout.
+            self._rollback()
+            raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+        except BaseException:
+            self._rollback()
+            raise
+        self._commit()
 
     @contextmanager
     def _savepoints_in_memory(self) -> Iterator[None]:
@@ -235,9 +244,14 @@ class Connection(SqlConnection):
                 raise StoreError(f"{self.path}: cannot save: {exc}") from exc
             raise
         self._held.release()
-        self._db.execute("RELEASE unit")
-        if self._held.due():  # held past HELD_MAX inside the savepoint
-            self._insert_held()
+        try:
+            self._db.execute("RELEASE unit")
+            if self._held.due():  # held past HELD_MAX inside the savepoint
+                self._insert_held()
+        except sqlite3.OperationalError as exc:
+            # As above: the store's error (SQLite may have rolled the whole transaction
+            # back), never the error of the unit's source, whose savepoint has ended.
+            raise StoreError(f"{self.path}: cannot save: {exc}") from exc
 
     def _rollback(self) -> None:
         self._copies_changed = False
