@@ -286,7 +286,7 @@ def test_recent_bodies_are_the_newest_copies_text_by_the_key_saved_with_it(store
     bodies = store.recent_bodies("a")
     assert set(bodies) == {"k0", "k1", "k2", "k3"}
     assert bodies["k2"] == Body(entries[2].content_html, entries[2].body_text, entries[2].excerpt)
-    assert set(store.recent_bodies("a", limit=2)) == {"k3", "k2"}  # newest first
+    assert set(store.recent_bodies("a", limit=2)) == {"k0", "k1"}  # newest published first
     assert store.recent_bodies("b") == {}
     edited = replace(entries[1], content_html="<p>edited</p>", body_text="edited")
     with store.transaction():

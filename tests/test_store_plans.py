@@ -7,26 +7,68 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from feeds.core import dedupe
 from feeds.store.sqlite import Store
 from feeds.types import CleanEntry
 
 NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
 
-NEWEST_OF_SOURCE = (
-    "SELECT content_hash FROM entries WHERE source = ? ORDER BY rowid DESC LIMIT ?",
-    "SELECT body_key, content_html, body_text, excerpt FROM entries"
-    " WHERE source = ? AND body_key IS NOT NULL ORDER BY rowid DESC LIMIT ?",
-)
+
+def _newest_of_source_plans(store: Store) -> dict[str, list[str]]:
+    """The statements a fetch's two reads of its source's newest copies run, with their plans."""
+    traced: list[str] = []
+    store._db.set_trace_callback(traced.append)
+    store.content_hashes("s")
+    store.recent_bodies("s")
+    store._db.set_trace_callback(None)
+    return _plans_of(store, traced)
 
 
-@pytest.mark.parametrize("query", NEWEST_OF_SOURCE)
-def test_newest_copies_of_a_source_need_no_sort(tmp_path: Path, query: str) -> None:
+def test_newest_copies_of_a_source_need_no_sort(tmp_path: Path) -> None:
     with Store.open(tmp_path / "feeds.db") as store:
-        plan = [r[-1] for r in store._db.execute(f"EXPLAIN QUERY PLAN {query}", ("s", 100))]
-    assert plan == ["SEARCH entries USING INDEX entries_source (source=?)"]
+        store.sync_sources([("s", "https://a.example/feed")])
+        plans = _newest_of_source_plans(store)
+    assert len(plans) == 2, plans
+    for plan in plans.values():
+        assert plan == ["SEARCH entries USING INDEX entries_live_source (source=?)"], plans
+
+
+def test_newest_copies_of_a_source_are_its_newest_live_ones(tmp_path: Path) -> None:
+    """By date (not by the order they were stored), and without the expired copies, whose
+    bodies are gone."""
+    entries = [_entry(n) for n in (5, 1, 9, 3)]  # stored in this order; hours before NOW
+    keys = dedupe.entry_keys(entries)
+    with Store.open(tmp_path / "feeds.db") as store:
+        store.sync_sources([("s", "https://a.example/feed")])
+        with store.batch():
+            for entry, k in zip(entries, keys, strict=True):
+                store.insert_copy(
+                    "s", k, entry, entry_id=k.key, merged_reason=None, now=NOW, body_key=k.key
+                )
+        with store.batch():
+            store._db.execute(
+                "UPDATE entries SET expired = ? WHERE post_id = ?", ("2026-03-03", "a.example?p=3")
+            )
+        hashes = store.content_hashes("s", limit=2)
+        bodies = store.recent_bodies("s", limit=2)
+    by_hour = dict(zip((5, 1, 9, 3), keys, strict=True))
+    assert hashes == {by_hour[1].content_hash, by_hour[5].content_hash}
+    assert set(bodies) == {by_hour[1].key, by_hour[5].key}
+    assert bodies[by_hour[1].key].body_text == _entry(1).body_text
+
+
+def test_a_store_of_version_15_loses_the_index_by_source(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.db"
+    with Store.open(path) as store:
+        store._db.execute("CREATE INDEX entries_source ON entries(source)")
+        store._db.execute("PRAGMA user_version = 15")
+    with Store.open(path) as store:
+        names = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master")}
+        plans = _newest_of_source_plans(store)
+    assert "entries_source" not in names and "entries_live_source" in names
+    assert all(
+        p == ["SEARCH entries USING INDEX entries_live_source (source=?)"] for p in plans.values()
+    )
 
 
 def _entry(n: int) -> CleanEntry:
@@ -60,7 +102,7 @@ def test_a_lookup_by_link_post_id_or_title_hash_reads_its_index_in_a_store_witho
     tmp_path: Path,
 ) -> None:
     """A source's copy looked up by link, post id or title hash: found through that
-    column's index, never by walking all of the source's copies (``entries_source``, which
+    column's index, never by walking all of the source's copies (an index by source, which
     SQLite takes as just as good when the store has no statistics, as a new one has not)."""
     entries = [_entry(n) for n in range(40)]
     keys = dedupe.entry_keys(entries)
@@ -85,4 +127,5 @@ def test_a_lookup_by_link_post_id_or_title_hash_reads_its_index_in_a_store_witho
     for column in ("link", "post_id", "match_hash"):  # each looked up by its own index
         by_index = re.compile(f"SEARCH entries USING (COVERING )?INDEX entries_{column} ")
         assert any(by_index.match(line) for line in searches), (column, plans)
-    assert not [line for line in searches if "entries_source" in line], plans
+    by_source = re.compile(r"INDEX (entries_live_source|sqlite_autoindex_entries_1) \(source=\?\)$")
+    assert not [line for line in searches if by_source.search(line)], plans

@@ -62,7 +62,7 @@ class SqlConnection:
     def _by(self, column: str) -> str:
         """The hint to read ``entries`` by its index on ``column`` (post id, link or title
         hash; nothing for another column). A lookup of one source's copy by one of them must
-        not walk all of the source's copies by ``entries_source``, which SQLite takes as
+        not walk all of the source's copies by an index on the source, which SQLite takes as
         just as good in a store without statistics (a new one, or one never analysed)."""
         return self.dialect.indexed_by(f"entries_{column}") if column in OWN_COLUMNS else ""
 

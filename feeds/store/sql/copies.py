@@ -45,8 +45,20 @@ class CopyTable(SqlConnection):
         """A row read with :data:`EXISTING` (and the copy's rowid after it) as an Existing."""
         return EXISTING.load(row[:-1]) if row is not None else None
 
+    def _newest_of_source(self, condition: str = "") -> str:
+        """The rest of a read of one source's ``LIMIT ?`` newest live copies (newest
+        published first), ``condition`` added: the last rows of the index of live copies
+        by source and date, not a sort of all the source's copies. Copies that expired have
+        no body to reuse; a copy missed only costs work the hints would have saved."""
+        extra = f" AND {condition}" if condition else ""
+        return (
+            self.dialect.indexed_by("entries_live_source")
+            + f" WHERE source = ? AND expired IS NULL{extra}"
+            " ORDER BY published DESC, rowid DESC LIMIT ?"
+        )
+
     def recent_bodies(self, source: str, limit: int = RECENT_BODIES) -> dict[str, Body]:
-        """The cleaned bodies of ``source``'s ``limit`` newest copies, by their body key.
+        """The cleaned bodies of ``source``'s ``limit`` newest live copies, by their body key.
 
         A copy's ``body_key`` is :func:`feeds.ingest.normalize.body_key` of what its text was
         cleaned from, saved with the text (by :meth:`insert_copy` and :meth:`update_copy`),
@@ -54,20 +66,19 @@ class CopyTable(SqlConnection):
         """
         rows = self._execute(
             "SELECT body_key, content_html, body_text, excerpt FROM entries"
-            " WHERE source = ? AND body_key IS NOT NULL ORDER BY rowid DESC LIMIT ?",
+            + self._newest_of_source("body_key IS NOT NULL"),
             (source, limit),
         ).fetchall()
         return {r[0]: Body(r[1], r[2], r[3]) for r in rows}
 
     def content_hashes(self, source: str, limit: int = 1000) -> frozenset[str]:
-        """The content hashes of ``source``'s ``limit`` most recently stored copies.
+        """The content hashes of ``source``'s ``limit`` newest live copies.
 
         A hint for work that an unchanged entry can skip; an older copy not listed
         here only costs that work.
         """
         rows = self._execute(
-            "SELECT content_hash FROM entries WHERE source = ? ORDER BY rowid DESC LIMIT ?",
-            (source, limit),
+            "SELECT content_hash FROM entries" + self._newest_of_source(), (source, limit)
         ).fetchall()
         return frozenset(str(row[0]) for row in rows)
 

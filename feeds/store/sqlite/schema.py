@@ -258,6 +258,9 @@ MIGRATIONS: tuple[str, ...] = (
     # 15: a source's copies in the order they were stored: its newest bodies and content
     # hashes (read at each fetch) are the index's last rows, not a sort of all its copies
     "CREATE INDEX entries_source ON entries(source);",
+    # 16: the newest copies of a source are read through entries_live_source (by date), so
+    # entries_source goes: one index fewer for every copy saved to keep in order
+    "DROP INDEX IF EXISTS entries_source;",
 )
 
 
