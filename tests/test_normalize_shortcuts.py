@@ -296,3 +296,53 @@ def test_a_link_ending_like_an_attribute_leaves_the_next_attribute_alone() -> No
         base_url="https://example.com/",
     )
     assert '<img src="https://example.com/i.png" alt="x">' in body
+
+
+# --- a body's markup and its sanitized text ------------------------------------------------
+
+_MARKUP_PIECES = st.sampled_from(
+    [
+        *("a", " ", "\n", "\r\n", "\t", "\xa0", "é", "😀", "&", "<", ">", '"', "'", "="),
+        *("&amp;", "&lt;", "&nbsp;", "&#8230;", "&#0;", "&#14;", "&#150;", "&#xD800;", "&#61;"),
+        *("\x00", "\x0c", "\ufeff", "<p>", "</p>", "<div class='sharedaddy'>", "</div>", "<br>"),
+        *("<b>", "</b>", "<a href='/x?a=1&b=2'>", "</a>", "<img src='i.png' alt='a=b'>", "<hr>"),
+        *("<ul><li>", "</li></ul>", "<table><tr><td>", "</td></tr></table>", "<pre>", "</pre>"),
+        *("<html>", "</html>", "<body>", "</body>", "<head><title>t</title></head>", "<!DOCTYPE"),
+        *('<?xml version="1.0"?>', "<!-- c -->", "<script>x()</script>", "<style>p{}</style>"),
+        *("<meta http-equiv='Content-Type' content='text/html'>", "<h1>", "</h1>", "<![CDATA[x]]>"),
+        *("<span>", "</span>", "<blockquote cite='javascript:x'>", "</blockquote>", "<p></p>"),
+    ]
+)
+
+
+def _inner_html_the_long_way(root: object) -> str:
+    # The definition: the root's text escaped, then each child as libxml2 writes it.
+    from lxml import etree
+
+    assert isinstance(root, etree._Element)
+    children = "".join(etree.tostring(child, method="html", encoding="unicode") for child in root)
+    meta = markup_module._META_CONTENT_TYPE
+    return htmllib.escape(root.text or "", quote=False) + meta.sub("", children)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_MARKUP_PIECES, max_size=20).map("".join))
+def test_the_markup_inside_a_body_is_what_its_children_make(html: str) -> None:
+    root = markup_module._fragment_root(html)
+    assert markup_module._inner_html(root) == _inner_html_the_long_way(root)
+    body_module._clean_tree(root, BASE)
+    assert markup_module._inner_html(root) == _inner_html_the_long_way(root)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_MARKUP_PIECES, max_size=20).map("".join))
+def test_a_sanitized_body_has_the_text_html_to_text_gives(html: str) -> None:
+    sanitized = sanitize_html(html, base_url=BASE)
+    assert markup_module.sanitized_text(sanitized) == html_to_text(sanitized)
+
+
+def test_the_markup_inside_an_element_with_attributes_or_none_inside() -> None:
+    from lxml import etree
+
+    for root in (etree.fromstring('<div class="x">a<b>b</b>c</div>'), etree.Element("div")):
+        assert markup_module._inner_html(root) == _inner_html_the_long_way(root)

@@ -49,7 +49,7 @@ from feeds.ingest.normalize.body import (
     sanitize_html,
     sanitize_with_rules,
 )
-from feeds.ingest.normalize.markup import html_to_text
+from feeds.ingest.normalize.markup import html_to_text, sanitized_text
 from feeds.ingest.normalize.media import clean_enclosures, media_url
 from feeds.ingest.normalize.rewrite import WHOLE_BODY, replace_title
 from feeds.ingest.normalize.summary import CUT_MARK, _strip_cut, is_cut, teaser
@@ -222,20 +222,20 @@ def clean_body(source: BodySource, rules: FeedRules = NO_RULES) -> Body:
     applied: tuple[str, ...] = ()
     if content is not None:
         content_html, applied = _sanitized_body(content, base, rules)
-        body_text = html_to_text(content_html)
+        body_text = sanitized_text(content_html)
         if summary is not None:
-            summary_text = html_to_text(sanitize_html(summary, base_url=base))
+            summary_text = sanitized_text(sanitize_html(summary, base_url=base))
             if summary_text and not is_cut(summary_text) and not body_text.startswith(summary_text):
                 excerpt = summary_text
     elif summary is not None:
         content_html, applied = _sanitized_body(summary, base, rules)
-        summary_text = html_to_text(content_html)
+        summary_text = sanitized_text(content_html)
         if summary_text and is_cut(summary_text):
             # Sanitizing again drops a paragraph that held nothing but the marker.
             content_html = sanitize_html(_strip_cut_html(content_html), base_url=base)
             kept = _strip_cut(summary_text)
             excerpt = kept + CUT_MARK if kept else None
-        body_text = html_to_text(content_html)
+        body_text = sanitized_text(content_html)
     else:
         content_html = body_text = ""
     return Body(content_html, body_text, excerpt, applied)

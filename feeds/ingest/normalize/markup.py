@@ -118,6 +118,13 @@ def _fragment_root(html: str) -> etree._Element:
     at a ``</body>`` and drop whatever follows a ``</html>``.
     """
     html = _DOCUMENT_TAGS.sub("", _XML_DECL.sub("", _without_illegal_references(_legal(html))))
+    return _parsed_body(html)
+
+
+def _parsed_body(html: str) -> etree._Element:
+    """The body libxml2 makes of ``html``, an HTML fragment that needs none of the changes
+    :func:`_fragment_root` makes first (what :func:`~feeds.ingest.normalize.body.sanitize_html`
+    gives back is one)."""
     # lxml.html.document_fromstring, which raised ParserError for "no document" (None).
     doc: etree._Element | None = etree.fromstring("<html><body>" + html, _HTML_PARSER)
     if _over_limits(_HTML_PARSER):
@@ -214,8 +221,19 @@ _META_CONTENT_TYPE = re.compile(r'<meta http-equiv="Content-Type"[^>]*>')
 
 
 def _inner_html(root: etree._Element) -> str:
-    children = "".join(etree.tostring(child, method="html", encoding="unicode") for child in root)
-    return htmllib.escape(root.text or "", quote=False) + _META_CONTENT_TYPE.sub("", children)
+    """The markup inside ``root`` (an element without attributes), as libxml2 writes it.
+
+    One serialization of ``root``, its own tags cut off: a serialization per child cost
+    twice as much.
+    """
+    outer = etree.tostring(root, method="html", encoding="unicode", with_tail=False)
+    start, end = f"<{root.tag}>", f"</{root.tag}>"
+    if not (outer.startswith(start) and outer.endswith(end)):  # an empty element, attributes
+        children = "".join(
+            etree.tostring(child, method="html", encoding="unicode") for child in root
+        )
+        return htmllib.escape(root.text or "", quote=False) + _META_CONTENT_TYPE.sub("", children)
+    return _META_CONTENT_TYPE.sub("", outer[len(start) : -len(end)])
 
 
 # --- text ---------------------------------------------------------------------------------
@@ -252,9 +270,25 @@ def html_to_text(html: str) -> str:
     return _markup_to_text(html)
 
 
+def sanitized_text(html: str) -> str:
+    """:func:`html_to_text` of ``html``, which :func:`~feeds.ingest.normalize.body.sanitize_html`
+    gave back: its characters are legal, its references plain, and it holds no document
+    tag or declaration, so it is parsed as it is (the checks cost a third of a parse)."""
+    if not html.strip():
+        return ""
+    text = _plain_text(html)
+    if text is not None:
+        return _collapse(_legal(text))
+    return _root_text(_parsed_body(html))
+
+
 def _markup_to_text(html: str) -> str:
     """:func:`html_to_text` of a non-blank ``html`` through lxml."""
-    root = _fragment_root(html)
+    return _root_text(_fragment_root(html))
+
+
+def _root_text(root: etree._Element) -> str:
+    """The text of a parsed fragment (:func:`html_to_text`)."""
     out: list[str] = [root.text or ""]
     for child in root:
         _text_parts(child, out)
