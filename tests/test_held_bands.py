@@ -323,6 +323,30 @@ def test_rows_are_held_until_the_commit_and_then_in_the_table(tmp_path: Path) ->
         assert _table(store) == {(9, 2), (1, 2)}
 
 
+@pytest.mark.parametrize(
+    ("sql", "names"),
+    [
+        ("SELECT count(*) FROM lsh", True),
+        ("select copy from LSH where bucket = ?", True),
+        ("DELETE FROM Lsh WHERE copy = ?", True),
+        ("SELECT 1 FROM (SELECT copy FROM lsh) AS band", True),
+        ("SELECT * FROM lsh_staged", False),  # another name that starts with it
+        ("SELECT published FROM entries", False),  # "publish" holds no "lsh"
+        ("INSERT INTO entries (title) VALUES ('lsh')", True),  # a false alarm costs nothing
+    ],
+)
+def test_a_statement_naming_the_band_table_is_told_in_any_case(sql: str, names: bool) -> None:
+    from feeds.store.sqlite.connection import names_lsh
+
+    assert names_lsh(sql) is names
+
+
+def test_a_statement_in_capitals_reads_the_rows_held(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "feeds.db") as store, store.batch():
+        store._insert_bands([(9, 2), (1, 2)])
+        assert store._execute("SELECT count(*) FROM LSH").fetchone()[0] == 2
+
+
 def _ingest(path: Path, items: list[corpus.Story]) -> tuple[list[Any], set[Row]]:
     """The corpus's stories saved as a refresh saves them: a unit per story inside group
     commits of 50; the copies (id, source, merge) and the LSH table."""

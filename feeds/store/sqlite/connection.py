@@ -36,6 +36,17 @@ ENVIRONMENTAL = (sqlite3.OperationalError, sqlite3.InternalError, sqlite3.NotSup
 _NAMES_LSH = re.compile(r"\blsh\b", re.IGNORECASE)
 
 
+def names_lsh(sql: str) -> bool:
+    """Whether ``sql`` names the ``lsh`` table (the word, in any case).
+
+    Most statements do not hold the letters at all, which a substring test of the
+    lower-cased text tells in a fraction of a microsecond; the pattern, which tries a
+    case-blind word boundary at every position, took 5.6 µs on the 300 characters of a
+    copy's ``INSERT``, and a cold refresh runs 86,000 statements while rows are held.
+    """
+    return "lsh" in sql.lower() and _NAMES_LSH.search(sql) is not None
+
+
 def is_environmental(exc: BaseException) -> bool:
     """Whether ``exc`` is about the database file (a plain ``DatabaseError``: not a database,
     malformed) or the machine, rather than a bug."""
@@ -98,12 +109,12 @@ class Connection(SqlConnection):
         self._db.close()
 
     def _execute(self, sql: str, params: Params = ()) -> Rows:
-        if len(self._held) and _NAMES_LSH.search(sql):
+        if len(self._held) and names_lsh(sql):
             self._insert_held()  # any other statement on lsh sees every row
         return self._db.execute(sql, params)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if len(self._held) and _NAMES_LSH.search(sql):
+        if len(self._held) and names_lsh(sql):
             self._insert_held()
         self._db.executemany(sql, rows)
 
