@@ -584,3 +584,55 @@ def test_a_cold_refresh_of_many_new_entries_saves_them_all(
     with open_store(postgres_url) as store:
         assert sum(s.entry_count for s in store.sources()) == 1000
         assert all(s.error_count == 0 for s in store.sources())
+
+
+def _plan_nodes(plan: dict[str, object]) -> list[str]:
+    """The node types of an ``EXPLAIN (FORMAT JSON)`` plan, depth first."""
+    children = plan.get("Plans", [])
+    assert isinstance(children, list)
+    return [str(plan["Node Type"]), *(n for child in children for n in _plan_nodes(child))]
+
+
+def test_a_sources_newest_copies_sharing_one_date_need_no_sort(postgres_url: str) -> None:
+    """The hints a fetch reads (its source's newest live copies) come off the index in
+    order, ties on the date included: undated entries all take the run's time."""
+    from test_store_conformance import body
+
+    from feeds.store.postgres import Store as PostgresStore
+    from feeds.types import CleanEntry
+
+    stamp = datetime(2026, 3, 4, tzinfo=UTC)
+    entries = [
+        CleanEntry(
+            guid=None,
+            link=f"https://a.example/{n}/",
+            title=f"Story {n}",
+            excerpt=None,
+            content_html=f"<p>{body(n, words=12)}</p>",
+            body_text=body(n, words=12),
+            published=stamp,
+            updated=None,
+            author=None,
+            categories=(),
+        )
+        for n in range(300)
+    ]
+    with open_store(postgres_url) as store:
+        assert isinstance(store, PostgresStore)
+        store.sync_sources([("s", "https://a.example/feed")])
+        with store.transaction():
+            for entry, keys in zip(entries, dedupe.entry_keys(entries), strict=True):
+                store.insert_copy(
+                    "s", keys, entry, entry_id=keys.key, merged_reason=None, now=stamp
+                )
+        store._execute("ANALYZE entries")
+        store._execute("SET enable_seqscan = off")
+        for read in ("SELECT content_hash FROM entries", "SELECT body_key FROM entries"):
+            sql = f"EXPLAIN (FORMAT JSON) {read}{store._newest_of_source()}"
+            row = store._execute(sql, ("s", 100)).fetchone()
+            assert row is not None
+            document = row[0] if isinstance(row[0], list) else json.loads(row[0])
+            nodes = _plan_nodes(document[0]["Plan"])
+            assert not [n for n in nodes if "Sort" in n], nodes
+            assert any(n.startswith("Index") for n in nodes), nodes
+        assert len(store.content_hashes("s", limit=100)) == 100

@@ -247,8 +247,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE articles ADD COLUMN rules {T} NOT NULL DEFAULT '[]';
     """,
     # 4: the newest copies of a source are read through entries_live_source (SQLite's
-    # migration 16), so entries_source goes: one index fewer to keep for every copy saved
-    "DROP INDEX IF EXISTS entries_source;",
+    # migration 16), so entries_source goes: one index fewer to keep for every copy saved.
+    # The index gains rowid, the reads' tiebreak (SQLite's carries it anyway): without it,
+    # copies sharing one date (undated entries take the run's time) were all read and sorted.
+    """
+    DROP INDEX IF EXISTS entries_source;
+    DROP INDEX IF EXISTS entries_live_source;
+    CREATE INDEX entries_live_source ON entries(source, published, rowid) WHERE expired IS NULL;
+    """,
 )
 
 TABLES = (
