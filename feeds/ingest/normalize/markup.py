@@ -8,7 +8,8 @@ import re
 
 from lxml import etree
 
-from feeds.ingest.normalize.rules import _BLOCK_TAGS, _DOCUMENT_TAGS, _DROP_WITH_CONTENT, _XML_DECL
+from feeds.ingest.normalize.document_tags import without_document_tags
+from feeds.ingest.normalize.rules import _BLOCK_TAGS, _DROP_WITH_CONTENT, _XML_DECL
 from feeds.ingest.normalize.text import _ILLEGAL_CHARS, _collapse, _legal
 
 # Bodies are parsed into plain lxml elements: lxml.html's element classes are chosen by a lookup
@@ -117,7 +118,7 @@ def _fragment_root(html: str) -> etree._Element:
     Document-level tags in the fragment are removed first: libxml2 would otherwise end our body
     at a ``</body>`` and drop whatever follows a ``</html>``.
     """
-    html = _DOCUMENT_TAGS.sub("", _XML_DECL.sub("", _without_illegal_references(_legal(html))))
+    html = without_document_tags(_XML_DECL.sub("", _without_illegal_references(_legal(html))))
     return _parsed_body(html)
 
 

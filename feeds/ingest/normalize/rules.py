@@ -121,6 +121,4 @@ _BLOCK_TAGS = frozenset(
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
 
-_DOCUMENT_TAGS = re.compile(r"<(?:/?(?:html|body|head)\b|!doctype)[^>]*>?", re.IGNORECASE)
-
 _KEEP_EMPTY = frozenset({"br", "hr", "img", "iframe", "td", "th", "tr"})
