@@ -92,6 +92,10 @@ sources = ["a", "nope"]
         ("[[sources]]\nname='a'\nurl='a.xml'\n", "outputs: at least one"),
         ("sources = 3\n[[outputs]]\nname='o'\npath='o.atom'\n", "sources: must be an array"),
         ("this is not toml", "not valid TOML"),
+        (
+            "[[sources]]\nname='a'\nurl='a.xml'\n[[outputs]]\nname='o'\npath='o.atom'\nsources=[]\n",
+            r"outputs\[0\]\.sources: must name at least one source",
+        ),
     ],
 )
 def test_structural_errors(tmp_path: Path, text: str, message: str) -> None:

@@ -203,6 +203,20 @@ def test_connections_open_with_the_first_request_and_not_after_close(
     assert len(http_server.requests) == 1
 
 
+def test_connecting_ahead_sends_nothing_and_the_first_request_uses_the_connections(
+    http_server: HTTPTestServer,
+) -> None:
+    http_server.route("/feed", Reply(body=FEED))
+    with Fetcher(FAST) as fetcher:
+        fetcher.connect()
+        assert not fetcher.idle  # no longer to be copied into a fetch process
+        assert http_server.requests == []
+        with pytest.raises(RuntimeError, match="restricted"):
+            fetcher.restrict(FAST)
+        assert get(fetcher, http_server.url("/feed")).content == FEED
+    assert len(http_server.requests) == 1
+
+
 def test_the_connections_are_made_before_the_host_s_turn_is_taken(
     http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -312,6 +312,76 @@ def test_a_stream_left_early_stops_its_fetch_processes() -> None:
     assert [i for i, _, _ in taken] == interleave(requests)[:3]
 
 
+@pytest.mark.usefixtures("two_cores")
+def test_a_process_left_without_requests_ends_and_the_other_fetches_them_all() -> None:
+    # One host and a delay to keep: one process fetches it all; the other is told to end.
+    requests = [FetchRequest(f"s{i}", f"http://a.example/{i}") for i in range(40)]
+    with Answering(min_host_delay=0.001) as fetcher, ExitStack() as stack:
+        got = list(stream(fetcher, requests, lambda i, o: None, stack=stack))
+    assert [i for i, _, _ in got] == list(range(40))
+    answered = {o.headers["pid"] for _, o, _ in got if isinstance(o, FetchResult)}
+    assert len(answered) == 1 and str(os.getpid()) not in answered
+    assert multiprocessing.active_children() == []
+
+
+def _spied_refresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base: str, *, force: bool
+) -> tuple[list[Any], list[int]]:
+    """A refresh of the 43 sources of :func:`_refresh`, with what it forked for fetching,
+    and how many processes it had running each time it read its sources from the store."""
+    made: list[Any] = []
+    real = pipeline_module.FetchProcesses
+
+    def spy(*args: Any) -> Any:
+        made.append(real(*args))
+        return made[-1]
+
+    alive_when_read: list[int] = []
+    read_sources = Store.sources
+
+    def sources(store: Store) -> Any:
+        alive_when_read.append(len(multiprocessing.active_children()))
+        return read_sources(store)
+
+    sources_config = {f"s{i:02}": f"{base}/feed{i}" for i in range(42)}
+    config = make_config(tmp_path, sources_config, allow_private_addresses=["127.0.0.1/32"])
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline_module, "FetchProcesses", spy)
+        patch.setattr(Store, "sources", sources)
+        with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+            refresh(config, store, fetcher, now=NOW, force=force)
+    return made, alive_when_read
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_a_cron_refresh_forks_its_fetch_processes_before_it_reads_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with served_elsewhere(_site) as (base, stats):
+        made, alive_when_read = _spied_refresh(tmp_path, monkeypatch, base, force=True)
+        assert stats()["requests"] >= 42
+    # One set of processes, forked before the sources' states were read, fetched them all.
+    assert len(made) == 1 and len(made[0]._children) == 2
+    assert alive_when_read and all(alive >= 2 for alive in alive_when_read)
+    assert all(child.process.exitcode == 0 for child in made[0]._children)
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_fetch_processes_a_run_does_not_use_are_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with served_elsewhere(_site) as (base, stats):
+        _spied_refresh(tmp_path, monkeypatch, base, force=True)
+        fetched = stats()["requests"]
+        made, _ = _spied_refresh(tmp_path, monkeypatch, base, force=False)  # nothing is due
+        assert stats()["requests"] == fetched
+    assert len(made) == 1
+    # Never given requests, they were killed (they had made connections and sent nothing).
+    assert [child.process.exitcode for child in made[0]._children] == [-9, -9]
+    assert multiprocessing.active_children() == []
+
+
 class Sized(Answering):
     """Answers with a 100 kB document, and counts its answers across processes."""
 

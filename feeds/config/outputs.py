@@ -145,13 +145,17 @@ def _output_sources(
     """The sources an output publishes: all of them unless it names some."""
     wanted = _string_list(checker, item, where, "sources")
     if wanted is None:
-        wanted = list(source_names)
+        return list(source_names) or _none_named(checker, where)
+    known = set(source_names)
     for j, source_name in enumerate(wanted):
-        if source_name not in source_names:
+        if source_name not in known:
             checker.problem(f"{where}.sources[{j}]", f"no source named {source_name!r}")
-    if not wanted:
-        checker.problem(f"{where}.sources", "must name at least one source")
-    return wanted
+    return wanted or _none_named(checker, where)
+
+
+def _none_named(checker: _Checker, where: str) -> list[str]:
+    checker.problem(f"{where}.sources", "must name at least one source")
+    return []
 
 
 def _output_hub(
@@ -179,6 +183,8 @@ def _protected_files(
     for suffix in ("", "-wal", "-shm", "-journal"):
         protected[store.with_name(store.name + suffix)] = "the store"
     for source in sources:
+        if source.url[:8].lower().startswith(("http://", "https://")):
+            continue  # (most sources: no need to split their URL)
         parts = urlsplit(source.url)
         if parts.scheme == "file":
             protected.setdefault(Path(unquote(parts.path)).resolve(), f"source {source.name}")

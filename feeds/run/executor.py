@@ -46,7 +46,14 @@ from feeds.run.fetch_processes import FetchProcesses, close_all, deal
 from feeds.run.fetching import WINDOW, Event, Fetching, Outcome, Raised, Throttle, notify
 from feeds.types import FetchRequest, FetchResult
 
-__all__ = ["FetchProcesses", "Throttle", "deal", "stream", "usable_cores"]
+__all__ = [
+    "FetchProcesses",
+    "Throttle",
+    "deal",
+    "standby_fetch_processes",
+    "stream",
+    "usable_cores",
+]
 
 PARALLEL_MIN_BYTES = 1024 * 1024
 """Start the worker pool once a run has fetched this many bytes of new feed documents.
@@ -83,6 +90,7 @@ def stream(
     buffer_bytes: int = BUFFER_BYTES,
     on_wait: Callable[[], None] | None = None,
     use_pages: Callable[[PageFetcher], None] | None = None,
+    standby: FetchProcesses | None = None,
 ) -> Iterator[tuple[int, Outcome, Prepared | None]]:
     """Fetch ``requests`` and yield ``(index, outcome, prepared)`` in request order.
 
@@ -99,7 +107,8 @@ def stream(
 
     In a large run (:data:`FETCH_PROCESS_MIN_SOURCES`) of a process with no other thread,
     the fetches run in processes of their own, forked with ``fetcher`` (see
-    :class:`~feeds.run.fetch_processes.FetchProcesses`); ``use_pages`` is then called with
+    :class:`~feeds.run.fetch_processes.FetchProcesses`), or in ``standby``, those the caller
+    forked earlier (:func:`standby_fetch_processes`); ``use_pages`` is then called with
     what fetches pages through those processes while the stream lasts, each page by the
     process that fetches its host, so that the limits and delays of a host hold across
     feeds and pages. Otherwise it is not called: the caller's ``fetcher`` serves.
@@ -111,9 +120,12 @@ def stream(
     # milliseconds; later (threads alive) workers come from a fork server, once the run
     # turns out to be large, and fetches stay in this process.
     fetching: Fetching | FetchProcesses
-    if processes := _fetch_processes(fetcher, requests):
-        fetching = FetchProcesses(fetcher, requests, order, buffer_bytes, processes)
+    if standby is None and (processes := fetch_processes_for(fetcher, len(requests))):
+        standby = FetchProcesses(fetcher, processes)
+    if standby is not None:
+        fetching = standby
         stack.callback(fetching.stop)
+        fetching.assign(requests, order, buffer_bytes)
         pool = _fork_pool(stack, inherited=fetching.ends)
         fetching.start()
         if use_pages is not None:
@@ -251,16 +263,17 @@ def _failed(job: Job, exc: BaseException) -> Prepared:
     )
 
 
-def _fetch_processes(fetcher: Fetcher, requests: Sequence[FetchRequest]) -> int:
-    """How many processes of their own :func:`stream` fetches ``requests`` in (0: none).
+def fetch_processes_for(fetcher: Fetcher, sources: int) -> int:
+    """How many processes of their own a run of ``sources`` fetches in (0: none).
 
-    The run must be large, the machine have a core to spare, and forking be safe: no
-    other thread in this process (cron's refresh, not the daemon's scheduler) and a
-    fetcher that never sent anything (no connection to share with the copies). One
-    process per core: a fetch from a server that answers at once is CPU work.
+    The run must be large (:data:`FETCH_PROCESS_MIN_SOURCES`), the machine have a core to
+    spare, and forking be safe: no other thread in this process (cron's refresh, not the
+    daemon's scheduler) and a fetcher that never sent anything (no connection to share with
+    the copies). One process per core: a fetch from a server that answers at once is CPU
+    work.
     """
     if (
-        len(requests) < FETCH_PROCESS_MIN_SOURCES
+        sources < FETCH_PROCESS_MIN_SOURCES
         or not fetcher.idle
         or threading.active_count() > 1
         or "fork" not in multiprocessing.get_all_start_methods()
@@ -268,6 +281,20 @@ def _fetch_processes(fetcher: Fetcher, requests: Sequence[FetchRequest]) -> int:
         return 0
     cores = usable_cores()
     return cores if cores >= 2 else 0
+
+
+def standby_fetch_processes(
+    fetcher: Fetcher, sources: int, stack: ExitStack
+) -> FetchProcesses | None:
+    """Fetch processes forked now for a run of up to ``sources`` sources (None when
+    :func:`fetch_processes_for` says none), to pass to :func:`stream` later: they make their
+    connections while this process reads the store. Closing ``stack`` stops them."""
+    count = fetch_processes_for(fetcher, sources)
+    if not count:
+        return None
+    processes = FetchProcesses(fetcher, count)
+    stack.callback(processes.stop)
+    return processes
 
 
 PRELOAD = ("feeds.ingest.parse", "feeds.ingest.normalize", "feeds.ingest.fulltext")

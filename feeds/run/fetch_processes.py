@@ -49,12 +49,9 @@ def deal(
     first), which keeps its delays; each process then has its share of
     ``max_connections``. Processes left with nothing are not started.
     """
-    connections = max(1, options.max_connections // count)
-    if options.min_host_delay == 0 and options.max_per_host >= count:
+    share = share_of(options, count)
+    if _by_turns(options, count):
         dealt = [list(order[k::count]) for k in range(count)]
-        share = replace(
-            options, max_connections=connections, max_per_host=options.max_per_host // count
-        )
         return _Deal([part for part in dealt if part], share, {})
     by_host: dict[str, list[int]] = {}
     for i in order:
@@ -71,7 +68,23 @@ def deal(
     parts: list[list[int]] = [[] for _ in used]
     for i in order:
         parts[owners[request_host(requests[i])]].append(i)
-    return _Deal(parts, replace(options, max_connections=connections), owners)
+    return _Deal(parts, share, owners)
+
+
+def _by_turns(options: FetchOptions, count: int) -> bool:
+    """Whether :func:`deal` deals every host's requests round-robin (no delay to keep)."""
+    return options.min_host_delay == 0 and options.max_per_host >= count
+
+
+def share_of(options: FetchOptions, count: int) -> FetchOptions:
+    """Each of ``count`` fetch processes' limits (see :func:`deal`): they depend on the
+    config's alone, so a process can make its connections before it knows its requests."""
+    connections = max(1, options.max_connections // count)
+    if _by_turns(options, count):
+        return replace(
+            options, max_connections=connections, max_per_host=options.max_per_host // count
+        )
+    return replace(options, max_connections=connections)
 
 
 _Pages = list[Outcome] | Raised
@@ -81,41 +94,29 @@ _Pages = list[Outcome] | Raised
 class FetchProcesses:
     """The fetches of one :func:`stream`, in processes of their own (see :func:`deal`).
 
-    Each process is forked with the fetcher and runs :class:`Fetching` for its share of
-    the requests, throttled by its own CPU use; what the fetches give comes back through
-    a pipe, read by a thread here onto ``finished``. The consumer's other fetches
-    (article pages while a source is saved: :meth:`fetch_many`) go to the process that
-    fetches the page's host, so per-host limits and delays hold across both. A process
-    ends when told to stop, or when this process dies (its pipe's far end closes).
+    Each process is forked with the fetcher and makes its connections at once (httpx's
+    import, a TLS context: about 0.1 s), before it knows its requests: forked early, the
+    processes get ready while this process reads the store. :meth:`assign` then deals the
+    requests; each process runs :class:`Fetching` for its share, throttled by its own CPU
+    use; what the fetches give comes back through a pipe, read by a thread here onto
+    ``finished``. The consumer's other fetches (article pages while a source is saved:
+    :meth:`fetch_many`) go to the process that fetches the page's host, so per-host limits
+    and delays hold across both. A process ends when told to stop, or when this process
+    dies (its pipe's far end closes).
     """
 
-    def __init__(
-        self,
-        fetcher: Fetcher,
-        requests: Sequence[FetchRequest],
-        order: Sequence[int],
-        buffer_bytes: int,
-        count: int,
-    ) -> None:
+    def __init__(self, fetcher: Fetcher, count: int) -> None:
         self.finished: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._fetcher = fetcher
         self._options = fetcher.options
-        dealt = deal(requests, order, fetcher.options, count)
-        self._owners = dealt.owners
+        share = share_of(fetcher.options, count)
         self._children: list[_Child] = []
-        for part in dealt.parts:
+        for _ in range(count):
             inherited = [fd for child in self._children for fd in child.ends]
-            self._children.append(
-                _Child(
-                    fetcher,
-                    dealt.options,
-                    requests,
-                    part,
-                    buffer_bytes // len(dealt.parts),
-                    inherited,
-                )
-            )
-        self._fetched_by = {i: k for k, part in enumerate(dealt.parts) for i in part}
+            self._children.append(_Child(fetcher, share, inherited))
+        self._owners: dict[str, int] = {}
+        self._fetched_by: dict[int, int] = {}
+        self._assigned = False
         self._calls = itertools.count()
         self._pages: dict[int, Future[_Pages]] = {}
         self._stopping = False
@@ -125,6 +126,23 @@ class FetchProcesses:
             )
             for child in self._children
         ]
+
+    def assign(
+        self, requests: Sequence[FetchRequest], order: Sequence[int], buffer_bytes: int
+    ) -> None:
+        """Deal ``requests`` (taken in ``order``) to the processes, which start fetching; a
+        process left with nothing ends. Once only, before :meth:`start`."""
+        dealt = deal(requests, order, self._options, len(self._children))
+        self._owners = dealt.owners
+        for k, child in enumerate(self._children):
+            if k < len(dealt.parts):
+                child.part = dealt.parts[k]
+                mine = {i: requests[i] for i in child.part}
+                child.send((mine, child.part, buffer_bytes // len(dealt.parts)))
+            else:
+                child.send(None)
+        self._fetched_by = {i: k for k, part in enumerate(dealt.parts) for i in part}
+        self._assigned = True
 
     @property
     def ends(self) -> list[int]:
@@ -204,9 +222,15 @@ class FetchProcesses:
         return outcome
 
     def stop(self) -> None:
-        """Start no more fetches; wait for those under way and for the processes to end."""
+        """Start no more fetches; wait for those under way and for the processes to end.
+        Processes never given requests (:meth:`assign`) have fetched nothing: they are
+        killed, not waited for."""
+        if self._stopping:
+            return
         self._stopping = True
         for child in self._children:
+            if not self._assigned:
+                child.process.kill()
             with contextlib.suppress(OSError):  # it ended already
                 child.send(None)
         for child, reader in zip(self._children, self._readers, strict=True):
@@ -220,17 +244,9 @@ class FetchProcesses:
 class _Child:
     """One fetch process: its pipes and what it fetches."""
 
-    def __init__(
-        self,
-        fetcher: Fetcher,
-        options: FetchOptions,
-        requests: Sequence[FetchRequest],
-        part: list[int],
-        buffer_bytes: int,
-        inherited: Sequence[int],
-    ) -> None:
+    def __init__(self, fetcher: Fetcher, options: FetchOptions, inherited: Sequence[int]) -> None:
         context = multiprocessing.get_context("fork")
-        self.part = part
+        self.part: list[int] = []  # the requests it makes (indices): see FetchProcesses.assign
         self.results, child_results = context.Pipe(duplex=False)
         child_control, self.control = context.Pipe(duplex=False)
         # The copy of this end that the fork leaves in the process must go too, or the
@@ -238,16 +254,7 @@ class _Child:
         inherited = [*inherited, *self.ends]
         self.process = context.Process(
             target=_serve_fetches,
-            args=(
-                fetcher,
-                options,
-                requests,
-                part,
-                buffer_bytes,
-                child_results,
-                child_control,
-                inherited,
-            ),
+            args=(fetcher, options, child_results, child_control, inherited),
             name="feeds-fetch",
             daemon=True,
         )
@@ -268,23 +275,32 @@ class _Child:
 def _serve_fetches(
     fetcher: Fetcher,
     options: FetchOptions,
-    requests: Sequence[FetchRequest],
-    order: Sequence[int],
-    buffer_bytes: int,
     results: Connection,
     control: Connection,
     inherited: Sequence[int],
 ) -> None:
-    """A fetch process of :class:`FetchProcesses`: fetch, send back, serve page requests.
+    """A fetch process of :class:`FetchProcesses`: make the connections, wait for the
+    requests, fetch, send back, serve page requests.
 
-    Messages in: a size (the consumer took a document), ``("pages", call, requests)``,
-    None (stop). Out: ``("event", (index, outcome))``, ``("pages", call, outcomes)`` and,
-    once stopped, ``("turns", {host: when it may be asked next})``: the consumer's own
-    fetcher keeps the hosts' delays after the stream (a WebSub ping to a feed's host).
+    Messages in: first ``(requests by index, order, buffer_bytes)`` or None (stop at once);
+    then a size (the consumer took a document), ``("pages", call, requests)``, None (stop).
+    Out: ``("event", (index, outcome))``, ``("pages", call, outcomes)`` and, once stopped,
+    ``("turns", {host: when it may be asked next})``: the consumer's own fetcher keeps the
+    hosts' delays after the stream (a WebSub ping to a feed's host).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     close_all(inherited)  # this end's copies of the pipes: each must see the others close
     fetcher.restrict(options)
+    with contextlib.suppress(Exception):  # it fails again at the first request, as its error
+        fetcher.connect()
+    try:
+        assignment = control.recv()
+    except (EOFError, OSError):  # the parent died
+        assignment = None
+    if assignment is None:
+        fetcher.close()
+        return
+    requests, order, buffer_bytes = assignment
     server = _FetchServer(fetcher, results, len(order))
     fetching = Fetching(fetcher, requests, order, buffer_bytes, server.deliver)
     listener = threading.Thread(

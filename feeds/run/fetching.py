@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +48,7 @@ class Fetching:
     def __init__(
         self,
         fetcher: Fetcher,
-        requests: Sequence[FetchRequest],
+        requests: Sequence[FetchRequest] | Mapping[int, FetchRequest],
         order: Sequence[int],
         buffer_bytes: int,
         deliver: Callable[[Event], None] | None = None,

@@ -30,7 +30,7 @@ from feeds.ingest.kinds import kind_of
 from feeds.ingest.prepare import Job, Prepared
 from feeds.run import hooks
 from feeds.run.adaptive import with_adaptive_intervals
-from feeds.run.executor import stream
+from feeds.run.executor import FetchProcesses, standby_fetch_processes, stream
 from feeds.run.filtering import apply_retention
 from feeds.run.publish_outputs import publish_all
 from feeds.run.reports import OutputReport, RefreshReport, SourceReport
@@ -97,23 +97,39 @@ def refresh(
     ``renew()`` is called after each source saved (to renew the leases of a long run).
     """
     worker = worker or worker_id()
-    store.sync_sources([(s.name, s.url) for s in config.sources])
-    config = with_adaptive_intervals(config, store, now)  # interval = "auto" sources
-    with store.transaction():
-        store.sign_unsigned(SIGN_PER_RUN)
-    states = _states(config, store, names)
     reports: list[SourceReport] = []
     report = _Reporter(reports, on_source)
-    wanted = _claimed(config, store, _due(config, states, now, force, report), now, worker, report)
-    if wanted:  # read again once leased: another worker may have fetched one meanwhile
+    with ExitStack() as stack:
+        # Forked before the store is read, the fetch processes get ready meanwhile.
+        sources = len(config.sources) if names is None else len(names)
+        standby = standby_fetch_processes(fetcher, sources, stack)
+        store.sync_sources([(s.name, s.url) for s in config.sources])
+        config = with_adaptive_intervals(config, store, now)  # interval = "auto" sources
+        with store.transaction():
+            store.sign_unsigned(SIGN_PER_RUN)
         states = _states(config, store, names)
-        wanted = _still_due(config, store, wanted, states, now, force, worker, report)
-    try:
-        _fetch_and_save(
-            config, store, fetcher, wanted, states, now, worker, budget, report, should_stop, renew
-        )
-    finally:
-        store.release_claims(worker, free_hosts_at(config, now))
+        due = _due(config, states, now, force, report)
+        wanted = _claimed(config, store, due, now, worker, report)
+        if wanted:  # read again once leased: another worker may have fetched one meanwhile
+            states = _states(config, store, names)
+            wanted = _still_due(config, store, wanted, states, now, force, worker, report)
+        try:
+            _fetch_and_save(
+                config,
+                store,
+                fetcher,
+                wanted,
+                states,
+                now,
+                worker,
+                budget,
+                report,
+                should_stop,
+                renew,
+                standby,
+            )
+        finally:
+            store.release_claims(worker, free_hosts_at(config, now))
     order = {s.name: i for i, s in enumerate(config.sources)}
     reports.sort(key=lambda r: order[r.name])
     outputs: tuple[OutputReport, ...] = ()
@@ -205,8 +221,10 @@ def _fetch_and_save(
     report: Callable[[SourceReport], None],
     should_stop: Callable[[], bool] | None,
     renew: Callable[[], None] | None = None,
+    standby: FetchProcesses | None = None,
 ) -> None:
-    """Fetch ``wanted`` and save each (in groups), releasing each source with its due time."""
+    """Fetch ``wanted`` and save each (in groups), releasing each source with its due time;
+    in ``standby``'s processes, when given (see :func:`~feeds.run.executor.stream`)."""
     reports: list[SourceReport] = []
 
     def saved(source_report: SourceReport) -> None:
@@ -224,6 +242,7 @@ def _fetch_and_save(
             stack=stack,
             on_wait=saver.commit,
             use_pages=saver.use_pages,
+            standby=standby,
         )
         for i, outcome, ready in fetches:
             if should_stop is not None and should_stop():
