@@ -16,32 +16,57 @@ from __future__ import annotations
 import re
 
 # Any of the document tags starts like this; a fragment without one is returned as it is.
-_HINT = re.compile(r"<(?:/?(?:html|body|head)|!doctype)", re.IGNORECASE)
-
-_DOCUMENT_TAG_NAMES = frozenset({"html", "body", "head"})
+_HINT = re.compile(r"<(?:/?(?:html|body|head)|!doctype)", re.IGNORECASE | re.ASCII)
 
 _SPACE = r"[\t\n\f\r ]"
 
-# A tag's attributes: spaces and slashes between them; a name (its first character may be
-# "="), then perhaps "=" and a value: double- or single-quoted (up to the end of the input
-# when the quote is never closed) or unquoted (up to a space or ">").
+# Where a tag's name ends (it does not go on).
+_NAME_END = r"(?![^\t\n\f\r />])"
+
+_DOCUMENT_NAME = rf"(?:html|body|head){_NAME_END}"
+
+# A tag's attributes: spaces and slashes between them (not the "/" of "/>"); a name (its first
+# character may be "="), then perhaps "=" and a value: double- or single-quoted (up to the
+# end of the input when the quote is never closed) or unquoted (up to a space or ">", so
+# "/" is part of it: <script src=a/> does not close itself).
 _ATTRIBUTES = (
-    rf"(?:[\t\n\f\r /]++|[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    rf"(?:{_SPACE}++|/(?!>)|[^\t\n\f\r />][^\t\n\f\r />=]*+"
     rf"(?:{_SPACE}*+={_SPACE}*+(?:\"[^\"]*+\"?|'[^']*+'?|[^\t\n\f\r >]*+))?)*+"
 )
 
-# Elements whose text the tokenizer does not read as markup, up to their end tag.
-_RAW_TEXT = "script|style|xmp|iframe|noembed|noframes|textarea|title"
+# Elements whose text the tokenizer does not read as markup, up to their end tag (or, for
+# <plaintext>, the end). As libxml2 does, and not the standard, one written as closing
+# itself (<script src="…"/>) has no such text.
+_RAW_TEXT = ("script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title")
 
-_TOKEN = re.compile(
-    r"<!--(?:-?>|.*?--!?>|.*+)"  # a comment ("<!-->" is an empty one)
-    r"|<[!?][^>]*+>?"  # a doctype, another declaration or a processing instruction
-    r"|</(?![A-Za-z])[^>]*+>?"  # "</" and no name: nothing, or a comment up to ">"
-    rf"|<(?P<raw>{_RAW_TEXT})(?![^\t\n\f\r />]){_ATTRIBUTES}>?"
-    rf"(?:.*?(?=</(?P=raw)(?:[\t\n\f\r />]|\Z))|.*+)"
-    rf"|<plaintext(?![^\t\n\f\r />]){_ATTRIBUTES}>?.*+"  # the rest is text
-    rf"|</?(?P<name>[A-Za-z][^\t\n\f\r />]*+){_ATTRIBUTES}>?",
-    re.DOTALL | re.IGNORECASE,
+# One alternative each: a backreference to the name, inside the possessive repetition below,
+# trips Python 3.11's re ("The span of capturing group is wrong").
+_RAW_TEXT_ELEMENTS = "|".join(
+    rf"<{name}{_NAME_END}{_ATTRIBUTES}(?:>|\Z)(?:.*?(?=</{name}(?:[\t\n\f\r />]|\Z))|.*+)"
+    for name in _RAW_TEXT
+)
+
+# Everything up to the next document tag, as whole tokens: text, comments ("<!-->" is an empty
+# one), other declarations, processing instructions, "</" without a name (nothing, or a
+# comment up to ">"), raw-text elements, other tags, and a "<" that starts none of these.
+_KEPT = (
+    r"(?:[^<]++"
+    r"|<!--(?:-?>|.*?--!?>|.*+)"
+    r"|<!(?!doctype)[^>]*+>?"
+    r"|<\?[^>]*+>?"
+    r"|</(?![A-Za-z])[^>]*+>?"
+    rf"|{_RAW_TEXT_ELEMENTS}"
+    rf"|<plaintext{_NAME_END}{_ATTRIBUTES}(?:>|\Z).*+"
+    rf"|</?(?!{_DOCUMENT_NAME})[A-Za-z][^\t\n\f\r />]*+{_ATTRIBUTES}/?>?"
+    r"|<(?![!?/A-Za-z])"
+    r")*+"
+)
+
+_DOCUMENT_TAG = rf"<!doctype[^>]*+>?|</?{_DOCUMENT_NAME}{_ATTRIBUTES}/?>?"
+
+# One match: what is kept, then a document tag (absent only at the end of the fragment).
+_UP_TO_DOCUMENT_TAG = re.compile(
+    rf"(?P<kept>{_KEPT})(?P<document>{_DOCUMENT_TAG})?", re.DOTALL | re.IGNORECASE | re.ASCII
 )
 
 # What replaces a document tag that follows something other than a space or the end of a
@@ -54,19 +79,15 @@ def without_document_tags(html: str) -> str:
     """``html`` without the document tags an HTML tokenizer finds in it (see the module)."""
     if _HINT.search(html) is None:
         return html
-    return _TOKEN.sub(_without_if_document_tag, html)
+    return _UP_TO_DOCUMENT_TAG.sub(_kept, html)
 
 
-def _without_if_document_tag(match: re.Match[str]) -> str:
-    token = match.group()
-    name = match.group("name")
-    if name is not None:
-        document_tag = name.lower() in _DOCUMENT_TAG_NAMES
-    else:
-        document_tag = token[:9].lower() == "<!doctype"
-    if not document_tag:
-        return token
-    start = match.start()
+def _kept(match: re.Match[str]) -> str:
+    """What stays of ``match``: all but its document tag, and perhaps a separator."""
+    kept = match.group("kept")
+    start = match.start("document")
+    if start < 0:
+        return kept
     if start == 0 or match.string[start - 1] in ">\t\n\f\r ":
-        return ""
-    return _SEPARATOR
+        return kept
+    return kept + _SEPARATOR
