@@ -291,12 +291,15 @@ def _serve_fetches(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
     close_all(inherited)  # this end's copies of the pipes: each must see the others close
     fetcher.restrict(options)
-    with contextlib.suppress(Exception):  # it fails again at the first request, as its error
-        fetcher.connect()
+    # Connecting takes a while (httpx's import): the requests are read meanwhile, so that
+    # the consumer, which sends them, is not kept waiting on a full pipe.
+    connecting = threading.Thread(target=_connect, args=(fetcher,), name="feeds-fetch-connect")
+    connecting.start()
     try:
         assignment = control.recv()
     except (EOFError, OSError):  # the parent died
         assignment = None
+    connecting.join()
     if assignment is None:
         fetcher.close()
         return
@@ -316,6 +319,11 @@ def _serve_fetches(
     finally:
         fetching.stop()
         fetcher.close()
+
+
+def _connect(fetcher: Fetcher) -> None:
+    with contextlib.suppress(Exception):  # it fails again at the first request, as its error
+        fetcher.connect()
 
 
 class _FetchServer:
