@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -325,7 +326,12 @@ def test_a_process_left_without_requests_ends_and_the_other_fetches_them_all() -
 
 
 def _spied_refresh(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base: str, *, force: bool
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    base: str,
+    *,
+    force: bool,
+    names: list[str] | None = None,
 ) -> tuple[list[Any], list[int]]:
     """A refresh of the 43 sources of :func:`_refresh`, with what it forked for fetching,
     and how many processes it had running each time it read its sources from the store."""
@@ -349,7 +355,7 @@ def _spied_refresh(
         patch.setattr(pipeline_module, "FetchProcesses", spy)
         patch.setattr(Store, "sources", sources)
         with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
-            refresh(config, store, fetcher, now=NOW, force=force)
+            refresh(config, store, fetcher, now=NOW, force=force, names=names)
     return made, alive_when_read
 
 
@@ -378,6 +384,133 @@ def test_fetch_processes_a_run_does_not_use_are_not_waited_for(
         assert stats()["requests"] == fetched
     assert len(made) == 1
     # Never given requests, they were killed (they had made connections and sent nothing).
+    assert [child.process.exitcode for child in made[0]._children] == [-9, -9]
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_a_fetch_process_killed_before_it_gets_its_requests_fails_only_its_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The OOM killer takes one while the store is read: the other fetches its share.
+    made: list[Any] = []
+    real = pipeline_module.FetchProcesses
+
+    def spy(*args: Any) -> Any:
+        made.append(real(*args))
+        return made[-1]
+
+    monkeypatch.setattr(pipeline_module, "FetchProcesses", spy)
+    read_sources = Store.sources
+
+    def sources(store: Store) -> Any:
+        victim = made[0]._children[0].process
+        if victim.exitcode is None:
+            victim.kill()
+            victim.join()
+        return read_sources(store)
+
+    monkeypatch.setattr(Store, "sources", sources)
+    with served_elsewhere(_site) as (base, _stats):
+        config = make_config(
+            tmp_path,
+            {f"s{i:02}": f"{base}/feed{i}" for i in range(40)},
+            allow_private_addresses=["127.0.0.1/32"],
+        )
+        with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+            report = refresh(config, store, fetcher, now=NOW, force=True)
+    failed = [r for r in report.sources if r.error]
+    assert failed and all("a fetch process ended" in (r.error or "") for r in failed)
+    assert len(report.sources) - len(failed) >= 10  # the other process's sources were saved
+    assert multiprocessing.active_children() == []
+
+
+def _documents(server: HTTPTestServer) -> None:
+    for i in range(40):
+        items = [(f"{i}-{n}", f"Feed {i} story {n}") for n in range(40)]
+        server.route(f"/feed{i}", Reply(body=rss(*items)))
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_an_error_before_the_outcomes_are_read_ends_the_run_without_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The processes fetch at once and would wait for ever to send what nobody reads.
+    def refused(stack: ExitStack, inherited: Any = ()) -> None:
+        time.sleep(1)  # meanwhile the processes fill their pipes
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(pipeline_module, "_fork_pool", refused)
+    with served_elsewhere(_documents) as (base, _stats):
+        config = make_config(
+            tmp_path,
+            {f"s{i:02}": f"{base}/feed{i}" for i in range(40)},
+            allow_private_addresses=["127.0.0.1/32"],
+        )
+        with (
+            Store.open(config.store_path) as store,
+            Fetcher(config.fetch) as fetcher,
+            _failing_after(20),
+            pytest.raises(OSError, match="temporarily unavailable"),
+        ):
+            refresh(config, store, fetcher, now=NOW, force=True)
+    assert multiprocessing.active_children() == []
+
+
+@contextmanager
+def _failing_after(seconds: int) -> Iterator[None]:
+    """Fail, rather than hang, when the block has not ended after ``seconds``."""
+
+    def hung(signum: int, frame: Any) -> None:
+        for child in multiprocessing.active_children():
+            child.kill()
+        raise AssertionError(f"still waiting after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Ending(Answering):
+    """Answers with a document, and ends its process after the fifth."""
+
+    def attempt(self, request: FetchRequest) -> FetchResult | FetchError:
+        if request.source == "s9":
+            time.sleep(0.2)  # the documents before it are taken meanwhile
+            os._exit(3)
+        outcome = super().attempt(request)
+        assert isinstance(outcome, FetchResult)
+        return replace(outcome, status=200, content=b"x" * 1000)
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_documents_taken_after_their_process_ended_do_not_stop_the_stream() -> None:
+    requests = [FetchRequest(f"s{i}", f"http://a.example/{i}") for i in range(40)]
+    with Ending(min_host_delay=0.001) as fetcher, ExitStack() as stack:
+        got = {i: o for i, o, _ in stream(fetcher, requests, lambda i, o: None, stack=stack)}
+    assert sorted(got) == list(range(40))
+    failed = {i: o.message for i, o in got.items() if isinstance(o, FetchError)}
+    assert 9 in failed and all("a fetch process ended" in m for m in failed.values())
+    assert len(got) - len(failed) >= 9  # the documents it sent before it ended
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_a_run_with_few_sources_due_fetches_them_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with served_elsewhere(_site) as (base, stats):
+        first = [f"s{i:02}" for i in range(40)]
+        _spied_refresh(tmp_path, monkeypatch, base, force=True, names=first)
+        before = stats()["requests"]
+        made, _ = _spied_refresh(tmp_path, monkeypatch, base, force=False)  # s40, s41 are due
+        assert stats()["requests"] > before
+    # Forked ahead, they were stopped unused: the two sources were fetched in this process.
+    assert len(made) == 1 and not made[0]._assigned
     assert [child.process.exitcode for child in made[0]._children] == [-9, -9]
     assert multiprocessing.active_children() == []
 

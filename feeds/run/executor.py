@@ -120,8 +120,11 @@ def stream(
     # milliseconds; later (threads alive) workers come from a fork server, once the run
     # turns out to be large, and fetches stay in this process.
     fetching: Fetching | FetchProcesses
-    if standby is None and (processes := fetch_processes_for(fetcher, len(requests))):
-        standby = FetchProcesses(fetcher, processes)
+    if standby is not None and len(requests) < FETCH_PROCESS_MIN_SOURCES:
+        standby.stop()  # few are due after all: they are fetched here, as in any small run
+        standby = None
+    elif standby is None:
+        standby = _forked(fetcher, fetch_processes_for(fetcher, len(requests)))
     if standby is not None:
         fetching = standby
         stack.callback(fetching.stop)
@@ -289,12 +292,22 @@ def standby_fetch_processes(
     """Fetch processes forked now for a run of up to ``sources`` sources (None when
     :func:`fetch_processes_for` says none), to pass to :func:`stream` later: they make their
     connections while this process reads the store. Closing ``stack`` stops them."""
-    count = fetch_processes_for(fetcher, sources)
+    processes = _forked(fetcher, fetch_processes_for(fetcher, sources))
+    if processes is not None:
+        stack.callback(processes.stop)
+    return processes
+
+
+def _forked(fetcher: Fetcher, count: int) -> FetchProcesses | None:
+    """``count`` fetch processes, or None when there are to be none or the system refuses
+    to fork them (then the fetches run in this process)."""
     if not count:
         return None
-    processes = FetchProcesses(fetcher, count)
-    stack.callback(processes.stop)
-    return processes
+    try:
+        return FetchProcesses(fetcher, count)
+    except OSError as exc:
+        log.warning("could not start the fetch processes (%s): fetching in this one", exc)
+        return None
 
 
 PRELOAD = ("feeds.ingest.parse", "feeds.ingest.normalize", "feeds.ingest.fulltext")

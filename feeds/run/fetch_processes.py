@@ -111,12 +111,20 @@ class FetchProcesses:
         self._options = fetcher.options
         share = share_of(fetcher.options, count)
         self._children: list[_Child] = []
-        for _ in range(count):
-            inherited = [fd for child in self._children for fd in child.ends]
-            self._children.append(_Child(fetcher, share, inherited))
+        try:
+            for _ in range(count):
+                inherited = [fd for child in self._children for fd in child.ends]
+                self._children.append(_Child(fetcher, share, inherited))
+        except BaseException:  # a fork refused (EAGAIN, ENOMEM): no process is left behind
+            for child in self._children:
+                child.process.kill()
+                child.process.join()
+                child.close()
+            raise
         self._owners: dict[str, int] = {}
         self._fetched_by: dict[int, int] = {}
         self._assigned = False
+        self._reading = False
         self._calls = itertools.count()
         self._pages: dict[int, Future[_Pages]] = {}
         self._stopping = False
@@ -134,15 +142,19 @@ class FetchProcesses:
         process left with nothing ends. Once only, before :meth:`start`."""
         dealt = deal(requests, order, self._options, len(self._children))
         self._owners = dealt.owners
-        for k, child in enumerate(self._children):
-            if k < len(dealt.parts):
-                child.part = dealt.parts[k]
-                mine = {i: requests[i] for i in child.part}
-                child.send((mine, child.part, buffer_bytes // len(dealt.parts)))
-            else:
-                child.send(None)
-        self._fetched_by = {i: k for k, part in enumerate(dealt.parts) for i in part}
         self._assigned = True
+        for k, child in enumerate(self._children):
+            part = dealt.parts[k] if k < len(dealt.parts) else None
+            if part is not None:
+                child.part = part
+            # A process that died meanwhile (the OOM killer): its reader reports its part.
+            with contextlib.suppress(OSError):
+                if part is None:
+                    child.send(None)
+                else:
+                    mine = {i: requests[i] for i in part}
+                    child.send((mine, part, buffer_bytes // len(dealt.parts)))
+        self._fetched_by = {i: k for k, part in enumerate(dealt.parts) for i in part}
 
     @property
     def ends(self) -> list[int]:
@@ -155,6 +167,7 @@ class FetchProcesses:
 
     def start(self) -> None:
         """Start reading what the fetch processes send."""
+        self._reading = True
         for reader in self._readers:
             reader.start()
 
@@ -184,7 +197,8 @@ class FetchProcesses:
 
     def consumed(self, i: int, size: int) -> None:
         """The consumer took request ``i``'s document of ``size`` bytes: room in the buffer."""
-        self._children[self._fetched_by[i]].send(size)
+        with contextlib.suppress(OSError):  # the process ended: its reader reports the rest
+            self._children[self._fetched_by[i]].send(size)
 
     def reconsider(self) -> None:
         """Nothing to do here: each fetch process throttles itself."""
@@ -223,13 +237,14 @@ class FetchProcesses:
 
     def stop(self) -> None:
         """Start no more fetches; wait for those under way and for the processes to end.
-        Processes never given requests (:meth:`assign`) have fetched nothing: they are
-        killed, not waited for."""
+        Processes never given requests (:meth:`assign`) have fetched nothing, and those
+        whose outcomes are not read (:meth:`start` never came: an error between the two)
+        would wait for ever to send them: these are killed, not waited for."""
         if self._stopping:
             return
         self._stopping = True
         for child in self._children:
-            if not self._assigned:
+            if not self._assigned or not self._reading:
                 child.process.kill()
             with contextlib.suppress(OSError):  # it ended already
                 child.send(None)
@@ -237,8 +252,7 @@ class FetchProcesses:
             if reader.is_alive():
                 reader.join()  # it ends with the process, and waits for it (one waiter only)
             child.process.join()
-            child.results.close()
-            child.control.close()
+            child.close()
 
 
 class _Child:
@@ -270,6 +284,10 @@ class _Child:
     def send(self, message: object) -> None:
         with self._sending:
             self.control.send(message)
+
+    def close(self) -> None:
+        self.results.close()
+        self.control.close()
 
 
 def _serve_fetches(
