@@ -526,13 +526,16 @@ def test_file_url_is_read(tmp_path: Path, fetcher: Fetcher) -> None:
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX file names")
 @settings(deadline=None)
-@given(st.binary(min_size=1, max_size=40).filter(lambda b: b"/" not in b and b"\0" not in b))
+@given(
+    st.binary(min_size=1, max_size=40).filter(
+        lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b"..")
+    )
+)
 def test_any_file_name_is_read_through_its_url(tmp_path_factory: Any, name: bytes) -> None:
-    # Any bytes but "/" and NUL make a POSIX file name, UTF-8 or not.
+    # Any bytes but "/" and NUL make a POSIX file name, UTF-8 or not ("." and ".." name
+    # folders, and pathlib drops a "." part: the test wrote over its folder).
     folder = tmp_path_factory.mktemp("names")
     path = folder / os.fsdecode(name)
-    if path.name in (".", ".."):
-        return
     path.write_bytes(FEED)
     with Fetcher(FAST) as fetcher:
         assert get(fetcher, path.as_uri()).content == FEED

@@ -82,13 +82,12 @@ def refresh(
     """Fetch the chosen sources that are due, save what they carry, apply retention
     (``[store] keep``, ``max_entries_per_source``), publish every output.
 
-    ``names`` limits the run to those sources (default: all). ``force``
-    fetches them whether due or not, but never a retired source and never
-    before a server's Retry-After (see :func:`feeds.core.schedule.decide`); the
-    others are reported as skipped. ``publish=False`` leaves publishing to the
-    caller. When ``should_stop()`` turns true, the
-    fetches still in hand are dropped unsaved (those sources stay due).
-    ``budget`` bounds the article pages of this run (default: ``config.full_text``).
+    ``names`` limits the run to those sources (default: all). ``force`` fetches them whether
+    due or not, but never a retired source and never before a server's Retry-After (see
+    :func:`feeds.core.schedule.decide`); the others are reported as skipped.
+    ``publish=False`` leaves publishing to the caller. When ``should_stop()`` turns true, the
+    fetches still in hand are dropped unsaved (those sources stay due). ``budget`` bounds
+    the article pages of this run (default: ``config.full_text``).
 
     The run is a worker of the store (``worker``, default a new id): it leases the sources
     it fetches, so a daemon sharing the store fetches none of them meanwhile, and skips
@@ -103,31 +102,10 @@ def refresh(
         # Forked before the store is read, the fetch processes get ready meanwhile.
         sources = len(config.sources) if names is None else len(names)
         standby = standby_fetch_processes(fetcher, sources, stack)
-        store.sync_sources([(s.name, s.url) for s in config.sources])
-        config = with_adaptive_intervals(config, store, now)  # interval = "auto" sources
-        with store.transaction():
-            store.sign_unsigned(SIGN_PER_RUN)
-        states = _states(config, store, names)
-        due = _due(config, states, now, force, report)
-        wanted = _claimed(config, store, due, now, worker, report)
-        if wanted:  # read again once leased: another worker may have fetched one meanwhile
-            states = _states(config, store, names)
-            wanted = _still_due(config, store, wanted, states, now, force, worker, report)
+        config, wanted, states = _leased(config, store, names, now, force, worker, report)
+        run = (config, store, fetcher, wanted, states, now, worker, budget, report)
         try:
-            _fetch_and_save(
-                config,
-                store,
-                fetcher,
-                wanted,
-                states,
-                now,
-                worker,
-                budget,
-                report,
-                should_stop,
-                renew,
-                standby,
-            )
+            _fetch_and_save(*run, should_stop, renew, standby)
         finally:
             store.release_claims(worker, free_hosts_at(config, now))
     order = {s.name: i for i, s in enumerate(config.sources)}
@@ -138,6 +116,30 @@ def refresh(
         # after publishing: a slow receiver never holds up the files
         hooks.deliver_due(config, store, fetcher, now)
     return RefreshReport(sources=tuple(reports), outputs=outputs)
+
+
+def _leased(
+    config: Config,
+    store: Storage,
+    names: Sequence[str] | None,
+    now: datetime,
+    force: bool,
+    worker: str,
+    report: Callable[[SourceReport], None],
+) -> tuple[Config, list[SourceConfig], dict[str, SourceState]]:
+    """Bring the store up to the config, then lease the chosen sources that are due: the
+    config with its adaptive intervals, the sources leased, and the states of the chosen."""
+    store.sync_sources([(s.name, s.url) for s in config.sources])
+    config = with_adaptive_intervals(config, store, now)  # interval = "auto" sources
+    with store.transaction():
+        store.sign_unsigned(SIGN_PER_RUN)
+    states = _states(config, store, names)
+    due = _due(config, states, now, force, report)
+    wanted = _claimed(config, store, due, now, worker, report)
+    if wanted:  # read again once leased: another worker may have fetched one meanwhile
+        states = _states(config, store, names)
+        wanted = _still_due(config, store, wanted, states, now, force, worker, report)
+    return config, wanted, states
 
 
 def refresh_claimed(
