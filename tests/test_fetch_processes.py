@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from multiprocessing.connection import Connection
@@ -512,6 +513,29 @@ def test_a_run_with_few_sources_due_fetches_them_here(
     # Forked ahead, they were stopped unused: the two sources were fetched in this process.
     assert len(made) == 1 and not made[0]._assigned
     assert [child.process.exitcode for child in made[0]._children] == [-9, -9]
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_a_process_ending_without_requests_fails_none_of_the_others_page_calls() -> None:
+    # One host with a delay to keep: one process fetches, the other is told to end. Its end
+    # once failed every page call under way, the other process's too: that process's answer
+    # then found no call, its reader died, and the next page call waited for ever.
+    requests = [FetchRequest(f"s{i}", f"http://a.example/{i}") for i in range(40)]
+    with Answering(min_host_delay=0.001) as fetcher:
+        processes = pipeline_module.FetchProcesses(fetcher, 2)
+        try:
+            processes.assign(requests, interleave(requests), 1 << 20)
+            fetching, ended = processes._children
+            under_way: Future[Any] = Future()
+            fetching.pages[-1] = under_way  # a page call it has not answered yet
+            processes.start()
+            processes._readers[1].join(10)  # the reader of the one that ended has finished
+            assert not processes._readers[1].is_alive() and ended.process.exitcode == 0
+            assert not under_way.done()
+        finally:
+            processes.stop()
+    assert isinstance(under_way.exception(), RuntimeError)  # once its own process ended
     assert multiprocessing.active_children() == []
 
 

@@ -126,7 +126,6 @@ class FetchProcesses:
         self._assigned = False
         self._reading = False
         self._calls = itertools.count()
-        self._pages: dict[int, Future[_Pages]] = {}
         self._stopping = False
         self._readers = [
             threading.Thread(
@@ -181,14 +180,16 @@ class FetchProcesses:
                     received.add(message[1][0])
                 elif message[0] == "turns":  # its last word: when its hosts may be asked next
                     self._fetcher.keep_turns(message[1])
-                else:  # ("pages", call, what they gave)
-                    self._pages.pop(message[1]).set_result(message[2])
+                elif (future := child.pages.pop(message[1], None)) is not None:
+                    future.set_result(message[2])  # ("pages", call, what they gave)
         except (EOFError, OSError):
             pass
         child.process.join()
         ended = RuntimeError(f"a fetch process ended (exit code {child.process.exitcode})")
-        for call in list(self._pages):
-            if (future := self._pages.pop(call, None)) is not None:
+        # Its own page calls only: another process's answers are still to come (a process
+        # left without requests ends at once, while the others serve pages).
+        for call in list(child.pages):
+            if (future := child.pages.pop(call, None)) is not None:
                 future.set_exception(ended)
         if not self._stopping:  # what it had not fetched yet is those sources' error
             for i in child.part:
@@ -212,11 +213,12 @@ class FetchProcesses:
         for k, indices in by_child.items():
             future: Future[_Pages] = Future()
             call = next(self._calls)
-            self._pages[call] = future
+            child = self._children[k]
+            child.pages[call] = future
             try:
-                self._children[k].send(("pages", call, [requests[n] for n in indices]))
+                child.send(("pages", call, [requests[n] for n in indices]))
             except OSError as exc:  # the process is gone: its end of the pipe closed
-                self._pages.pop(call, None)
+                child.pages.pop(call, None)
                 raise RuntimeError("a fetch process ended") from exc
             calls.append((indices, future))
         outcomes: list[FetchResult | FetchError | None] = [None] * len(requests)
@@ -261,6 +263,7 @@ class _Child:
     def __init__(self, fetcher: Fetcher, options: FetchOptions, inherited: Sequence[int]) -> None:
         context = multiprocessing.get_context("fork")
         self.part: list[int] = []  # the requests it makes (indices): see FetchProcesses.assign
+        self.pages: dict[int, Future[_Pages]] = {}  # its page calls not answered yet
         self.results, child_results = context.Pipe(duplex=False)
         child_control, self.control = context.Pipe(duplex=False)
         # The copy of this end that the fork leaves in the process must go too, or the
