@@ -143,16 +143,14 @@ class FetchProcesses:
         self._owners = dealt.owners
         self._assigned = True
         for k, child in enumerate(self._children):
-            part = dealt.parts[k] if k < len(dealt.parts) else None
-            if part is not None:
-                child.part = part
+            work = None  # nothing for it: it ends
+            if k < len(dealt.parts):
+                child.part = dealt.parts[k]
+                mine = {i: requests[i] for i in child.part}
+                work = (mine, child.part, buffer_bytes // len(dealt.parts))
             # A process that died meanwhile (the OOM killer): its reader reports its part.
             with contextlib.suppress(OSError):
-                if part is None:
-                    child.send(None)
-                else:
-                    mine = {i: requests[i] for i in part}
-                    child.send((mine, part, buffer_bytes // len(dealt.parts)))
+                child.send(work)
         self._fetched_by = {i: k for k, part in enumerate(dealt.parts) for i in part}
 
     @property
