@@ -1,9 +1,10 @@
 """Fetch sources politely over HTTP(S), or read them from local files.
 
-This is the only package that imports httpx (and httpcore, under it), and only
-when a fetcher sends its first request (:mod:`~feeds.ingest.fetch.connections`):
-a process that only reads files, or whose fetches run in other processes, never
-loads it. No httpx type leaves the package: callers get
+This is the only package that imports httpx and httptools (llhttp, which reads the
+responses: :mod:`~feeds.ingest.fetch.http11`; httpcore only for a source with its own
+proxy, certificates or HTTP/2), and only when a fetcher sends its first request
+(:mod:`~feeds.ingest.fetch.connections`): a process that only reads files, or whose
+fetches run in other processes, never loads them. No httpx type leaves the package: callers get
 :class:`~feeds.types.FetchResult` values or :class:`~feeds.errors.FetchError`
 exceptions.
 
@@ -19,10 +20,10 @@ One fetch, as a pipe::
 
 Limits, and what enforces them:
 
-- ``connect_timeout`` / ``read_timeout``: httpx, per socket operation.
+- ``connect_timeout`` / ``read_timeout``: per socket operation.
 - ``total_timeout``: our own deadline over the whole fetch, redirects and body
-  included. httpx has none, so every socket operation's timeout is clamped to
-  the time left (:mod:`~feeds.ingest.fetch.transport`); a server that drips one byte a
+  included. Every socket operation's timeout is clamped to
+  the time left (:mod:`~feeds.ingest.fetch.http11`); a server that drips one byte a
   second, even inside the headers or a gzip stream, cannot hold us past it.
 - ``max_body_bytes``: Content-Length is checked up front, then the *decoded*
   body is counted while streaming, so an endless body or a gzip bomb is cut

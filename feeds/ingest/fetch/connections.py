@@ -9,6 +9,7 @@ dependencies and a TLS context are about 12 MiB of a process's memory.
 
 from __future__ import annotations
 
+import http.cookiejar
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import httpx
 
 from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
+from feeds.ingest.fetch.http11 import Http11Transport, _local
 from feeds.ingest.fetch.response import (
     _describe_timeout,
     _drain,
@@ -25,7 +27,6 @@ from feeds.ingest.fetch.response import (
     _request_headers,
     _timeout,
 )
-from feeds.ingest.fetch.transport import _DeadlineTransport, _local, _no_cookies, _SourceTransport
 from feeds.ingest.fetch.wire import (
     _DEFAULT_PORTS,
     _PERMANENT_REDIRECT_STATUSES,
@@ -53,14 +54,10 @@ class Connections:
     ) -> None:
         self._options = options
         self._policy = policy
-        limits = httpx.Limits(
-            max_connections=options.max_connections,
-            max_keepalive_connections=options.max_connections,
-        )
         # One TLS context (loading the CA bundle costs ~30 ms) for both pools.
-        tls = httpx.create_ssl_context(trust_env=False) if transport is None else None
+        tls = httpx.create_ssl_context(trust_env=False)
         self._transport = (
-            transport if transport is not None else _DeadlineTransport(limits, ssl_context=tls)
+            transport if transport is not None else Http11Transport(tls, options.max_connections)
         )
         self._client = httpx.Client(
             transport=self._transport,
@@ -77,7 +74,7 @@ class Connections:
         # connects to; with the rule lifted the shared pool does.
         self._guarded_transport = self._transport
         if transport is None and not options.allow_private_addresses:
-            self._guarded_transport = _DeadlineTransport(limits, policy, ssl_context=tls)
+            self._guarded_transport = Http11Transport(tls, options.max_connections, policy=policy)
         # What every GET sends (GETs go to the transport directly: see _send).
         self._user_agent = (options.user_agent or USER_AGENT).encode()
         self._source_transports: dict[str, httpx.BaseTransport] = {}
@@ -167,6 +164,9 @@ class Connections:
         """The source's own connections, when its settings need some (made once)."""
         if not settings.http.own_transport or self._injected:
             return None
+
+        from feeds.ingest.fetch.transport import _SourceTransport  # httpcore: only for these
+
         with self._lock:
             own = self._source_transports.get(settings.source)
             if own is None:
@@ -199,7 +199,7 @@ class Connections:
                 guarded, transport = True, self._guarded_transport
             if guarded:
                 # Before any packet leaves, on every hop; the guarded pool checks again when
-                # it connects (see _DeadlineBackend).
+                # it connects (see Http11Transport).
                 self._policy.addresses(url.host, url.port or _DEFAULT_PORTS[url.scheme])
             # A source's own headers go only to its origin, redirects included.
             own = settings is not None and settings.applies_to(str(url))
@@ -287,3 +287,9 @@ def _describe(exc: httpx.TransportError | httpx.DecodingError) -> str:
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return f"connection lost: {detail}"
     return detail
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A jar that refuses every cookie: one source's cookies never ride along to another,
+    and a fetch depends only on its request (no state between runs)."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))

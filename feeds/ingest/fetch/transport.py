@@ -1,41 +1,19 @@
-"""The transports under the fetcher: the total deadline over every socket operation, the pool
-that checks each address it connects to, and a source's own connections."""
+"""A source's own connections, for the sources whose HTTP settings need them (a proxy, their
+own certificates, HTTP/2): httpx's transport on httpcore, with the total deadline over every
+socket operation as in :mod:`~feeds.ingest.fetch.http11`. Imported only when such a source is
+fetched: httpcore and h11 are about 20 ms of a process's start."""
 
 from __future__ import annotations
 
-import http.cookiejar
 import ssl
-import threading
-import time
 from typing import Any
 
 import httpcore
 import httpx
 
 from feeds.ingest.fetch.address_guard import AddressPolicy
+from feeds.ingest.fetch.http11 import _clamp
 from feeds.types import SourceHTTP
-
-# --- the total deadline -------------------------------------------------------------------
-
-# The deadline of the fetch running on the current thread (time.monotonic() seconds).
-# httpx is synchronous, so every socket operation of a fetch happens on the thread that
-# called Fetcher.fetch; a thread-local is how the network backend learns the deadline.
-_local = threading.local()
-
-
-def _clamp(timeout: float | None, expired: type[Exception]) -> float | None:
-    """Return ``timeout`` shortened to the time left before this thread's deadline.
-
-    Raises ``expired`` (an httpcore timeout, which httpx turns into its own) when
-    the deadline has already passed.
-    """
-    deadline: float | None = getattr(_local, "deadline", None)
-    if deadline is None:
-        return timeout
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise expired("total timeout exceeded")
-    return remaining if timeout is None else min(timeout, remaining)
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -122,31 +100,6 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's transport on top of :class:`_DeadlineBackend`.
-
-    httpx has no public way to choose httpcore's network backend, so the pool
-    built by ``HTTPTransport.__init__`` is replaced by an equivalent one that
-    uses ours. Environment proxies are not used (``trust_env=False``).
-    """
-
-    def __init__(
-        self,
-        limits: httpx.Limits,
-        policy: AddressPolicy | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        ssl_context = ssl_context or httpx.create_ssl_context(trust_env=False)
-        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(policy),
-        )
-
-
 class _SourceTransport(httpx.HTTPTransport):
     """Connections of one source with its own ``proxy``, ``verify`` or ``http2``
     (:mod:`feeds.core.source_http`), on :class:`_DeadlineBackend` like the shared pool."""
@@ -185,9 +138,3 @@ class _SourceTransport(httpx.HTTPTransport):
                 network_backend=backend,
             )
         self._pool = pool
-
-
-def _no_cookies() -> http.cookiejar.CookieJar:
-    """A jar that refuses every cookie: one source's cookies never ride along to another,
-    and a fetch depends only on its request (no state between runs)."""
-    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
