@@ -147,7 +147,9 @@ def test_one_connection_serves_many_304s_redirects_and_small_error_pages(
     "reply",
     [
         Reply(status=404, body=b"x" * (DRAIN_BYTES + 1)),  # declared, but too large to read
-        Reply(status=500, body=b"oops", chunked=True),  # length unknown in advance
+        # length unknown in advance, and more of it than comes with the head (a body read
+        # whole with its head is complete: its connection may be reused)
+        Reply(status=500, body=b"oops" * 50_000, chunked=True),
     ],
     ids=["large", "chunked"],
 )
