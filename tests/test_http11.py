@@ -22,7 +22,7 @@ from test_source_http import tls_server
 
 from feeds.ingest.fetch.address_guard import AddressPolicy
 from feeds.ingest.fetch.http11 import Http11Transport
-from feeds.ingest.fetch.http11_response import MAX_HEAD_BYTES
+from feeds.ingest.fetch.http11_response import MAX_HEAD_BYTES, _ResponseReader
 
 from httpserver import HTTPTestServer, Reply, http_server
 
@@ -117,8 +117,11 @@ VALUE_BYTES = st.binary(max_size=20).map(
 def responses(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     """A whole response (some 1xx heads first, perhaps), and where its writes split it."""
     eol = draw(st.sampled_from([b"\r\n", b"\r\n", b"\n"]))
-    heads = [b"HTTP/1.1 %d Info%s" % (code, eol) + eol for code in draw(
-        st.lists(st.sampled_from([100, 102, 103]), max_size=2)
+    heads = [b"HTTP/1.1 %d Info%s" % (code, eol) + fields + eol for code, fields in draw(
+        st.lists(st.tuples(
+            st.sampled_from([100, 102, 103]),
+            st.sampled_from([b"", b"Link: </a>; rel=preload" + eol, b"Content-Length: 0" + eol]),
+        ), max_size=2)
     )]  # fmt: skip
     version = draw(st.sampled_from([b"HTTP/1.1", b"HTTP/1.0"]))
     status = draw(st.sampled_from([200, 203, 204, 301, 304, 404, 500, 599]))
@@ -154,7 +157,10 @@ def responses(draw: st.DrawFn) -> tuple[bytes, list[int]]:
         headers.append((b"Connection", draw(st.sampled_from([b"close", b"keep-alive"]))))
     head = version + b" %d" % status + reason + eol
     head += b"".join(name + b": " + value + eol for name, value in headers) + eol
-    whole = b"".join(heads) + head + body
+    after = draw(
+        st.sampled_from([b"", b"", b"HTTP/1.0 404 Not Found\r\n", b"HTTP/1.1 100 C\r\n\r\n"])
+    )
+    whole = b"".join(heads) + head + body + after  # what follows: not this response's
     pieces = draw(st.lists(st.integers(1, max(len(whole), 1)), max_size=4))
     return whole, pieces
 
@@ -200,6 +206,9 @@ def test_a_response_reads_as_h11_reads_it(
         (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nhi", 200),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nhi", 200),
         (b"HTTP/1.1 200 OK\r\nContent-Length : 100\r\n\r\nhello", "failed"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\r\n\nETag: x\r\n\r\nhello", "failed"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.0 404 Not Found\r\n", 200),
+        (b"HTTP/1.1 103 Early\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\nhello", 200),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhell\r\n0\r\n\r\n", "failed"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhi", "failed"),
         (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", "failed"),
@@ -210,7 +219,8 @@ def test_a_response_reads_as_h11_reads_it(
     ids=[
         "control-character", "bare-lf", "informational-first", "until-close", "nul",
         "bare-cr", "short-body", "two-lengths", "length-twice", "length-list",
-        "space-before-colon", "chunk-one-short", "chunked-cut", "upgrade", "huge-head",
+        "space-before-colon", "length-twice-bare-cr", "another-response-after",
+        "informational-with-length", "chunk-one-short", "chunked-cut", "upgrade", "huge-head",
         "nothing", "garbage",
     ],
 )  # fmt: skip
@@ -420,3 +430,27 @@ def test_a_head_request_ends_with_its_head(http_server: HTTPTestServer) -> None:
         assert get(transport, http_server.url("/feed")) == 200
     finally:
         transport.close()
+
+
+class Drip:
+    """A connection that gives ``data`` ``size`` bytes per read."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self._data, self._size, self._at = data, size, 0
+
+    def recv(self, timeout: float | None) -> bytes:
+        piece = self._data[self._at : self._at + self._size]
+        self._at += len(piece)
+        return piece
+
+
+def test_a_dripped_head_with_two_lengths_is_read_in_linear_time() -> None:
+    """After llhttp refuses a second Content-Length the head is read on to its end, to be
+    read again with one: each new byte is searched once, not the whole head per read."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n"
+    endless = head + b"X-More: again\r\n" * 10_000
+    reader = _ResponseReader(Drip(endless, 5), read_timeout=None)
+    started = time.process_time()
+    with pytest.raises(httpx.RemoteProtocolError, match="Content-Length"):
+        reader.read_head()
+    assert time.process_time() - started < 5  # 30 s and more when each read searched it all
