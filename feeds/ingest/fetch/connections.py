@@ -54,11 +54,7 @@ class Connections:
     ) -> None:
         self._options = options
         self._policy = policy
-        # One TLS context (loading the CA bundle costs ~30 ms) for both pools.
-        tls = httpx.create_ssl_context(trust_env=False)
-        self._transport = (
-            transport if transport is not None else Http11Transport(tls, options.max_connections)
-        )
+        self._transport, self._guarded_transport = _pools(options, policy, transport)
         self._client = httpx.Client(
             transport=self._transport,
             headers={
@@ -70,11 +66,6 @@ class Connections:
             follow_redirects=False,  # followed by hand: see get
             trust_env=False,
         )
-        # Third-party links get a pool of their own whose backend checks every address it
-        # connects to; with the rule lifted the shared pool does.
-        self._guarded_transport = self._transport
-        if transport is None and not options.allow_private_addresses:
-            self._guarded_transport = Http11Transport(tls, options.max_connections, policy=policy)
         # What every GET sends (GETs go to the transport directly: see _send).
         self._user_agent = (options.user_agent or USER_AGENT).encode()
         self._source_transports: dict[str, httpx.BaseTransport] = {}
@@ -273,6 +264,20 @@ class Connections:
             response = transport.handle_request(http_request)
         response.request = http_request
         return response
+
+
+def _pools(
+    options: FetchOptions, policy: AddressPolicy, injected: httpx.BaseTransport | None
+) -> tuple[httpx.BaseTransport, httpx.BaseTransport]:
+    """The shared pool, and the one for third-party links, which checks every address it
+    connects to (with the rule lifted, the shared pool serves them too)."""
+    if injected is not None:
+        return injected, injected
+    tls = httpx.create_ssl_context(trust_env=False)  # one for both: the CA bundle is ~30 ms
+    shared = Http11Transport(tls, options.max_connections)
+    if options.allow_private_addresses:
+        return shared, shared
+    return shared, Http11Transport(tls, options.max_connections, policy=policy)
 
 
 def _describe(exc: httpx.TransportError | httpx.DecodingError) -> str:
