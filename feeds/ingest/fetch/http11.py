@@ -28,15 +28,14 @@ from collections.abc import Iterator
 import httpx
 
 from feeds.ingest.fetch.address_guard import AddressPolicy
-from feeds.ingest.fetch.http11_response import _ResponseReader
+from feeds.ingest.fetch.http11_response import _ILLEGAL_IN_TEXT, _TOKEN, _ResponseReader
+from feeds.ingest.fetch.wire import _DEFAULT_PORTS
 
 #: How much one read asks of the socket.
 READ_BYTES = 64 * 1024
 
-_DEFAULT_PORTS = {b"http": 80, b"https": 443}
-
 # (scheme, host as sent, port)
-_Origin = tuple[bytes, str, int]
+_Origin = tuple[str, str, int]
 
 
 # --- the total deadline -------------------------------------------------------------------
@@ -93,7 +92,7 @@ class Http11Transport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         url = request.url
-        scheme = url.raw_scheme
+        scheme = url.scheme
         if scheme not in _DEFAULT_PORTS:
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
         host = url.raw_host.decode("ascii")
@@ -177,10 +176,8 @@ class Http11Transport(httpx.BaseTransport):
                 del self._idle[evicted.origin]
 
     def _release(self, connection: _Connection, reusable: bool) -> None:
-        """Return ``connection`` to the pool, or close it; once per exchange."""
-        if connection.released:
-            return
-        connection.released = True
+        """Return ``connection`` to the pool, or close it (once per exchange: by its
+        failure, or by its body's close)."""
         with self._changed:
             if reusable and not self._closed:
                 connection.idle_since = time.monotonic()
@@ -205,7 +202,6 @@ class _Connection:
         self.sock = sock
         self.pool = pool
         self.idle_since = 0.0
-        self.released = False
 
     @classmethod
     def open(
@@ -218,7 +214,7 @@ class _Connection:
     ) -> _Connection:
         scheme, host, port = origin
         sock = _connect_tcp(host, port, timeout, policy)
-        if scheme == b"https":
+        if scheme == "https":
             sock = _start_tls(sock, tls, host, timeout)
         return cls(origin, sock, pool)
 
@@ -237,7 +233,6 @@ class _Connection:
 
     def exchange(self, request: httpx.Request, timeouts: dict[str, float | None]) -> httpx.Response:
         """Send ``request``, read the response head; the body streams from the socket."""
-        self.released = False
         self._send(_request_bytes(request), timeouts.get("write"))
         reader = _ResponseReader(self, timeouts.get("read"))
         reader.read_head(head_only=request.method == "HEAD")
@@ -313,20 +308,12 @@ def _request_bytes(request: httpx.Request) -> bytes:
     """The request line, headers and body, as one buffer."""
     lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
     for name, value in request.headers.raw:
-        if (
-            _FORBIDDEN_IN_VALUE.intersection(value)
-            or not name
-            or _FORBIDDEN_IN_NAME.intersection(name)
-        ):
+        if not _TOKEN.fullmatch(name) or _ILLEGAL_IN_TEXT.search(value):  # as we read them
             raise httpx.LocalProtocolError(f"illegal header {name!r}: {value!r}")
         lines.append(b"%s: %s\r\n" % (name, value))
     lines.append(b"\r\n")
     body = request.read()
     return b"".join(lines) + body
-
-
-_FORBIDDEN_IN_VALUE = frozenset(b"\r\n\x00")
-_FORBIDDEN_IN_NAME = frozenset(b"\r\n\x00 \t:")
 
 
 class _BodyStream(httpx.SyncByteStream):
