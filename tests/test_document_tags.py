@@ -21,9 +21,9 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from feeds.core.text import _legal
 from feeds.ingest.normalize import html_to_text, sanitize_html
 from feeds.ingest.normalize.document_tags import without_document_tags
-from feeds.ingest.normalize.text import _legal
 
 BASE = "https://example.com/a/"
 

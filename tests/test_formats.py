@@ -20,8 +20,8 @@ from lxml import etree
 
 from feeds import config as config_module
 from feeds.config import OutputConfig
+from feeds.core.summary import teaser
 from feeds.errors import ConfigError, ValidationError
-from feeds.ingest.normalize import teaser
 from feeds.ingest.parse import parse
 from feeds.publish import documents as publish
 from feeds.publish import formats, jsonfeed, rss

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from feeds.core.text import _ILLEGAL_CHARS
 from feeds.ingest.normalize import (
     canonical_url,
     clean_title,
@@ -23,7 +24,6 @@ from feeds.ingest.normalize import (
     sanitize_html,
     teaser,
 )
-from feeds.ingest.normalize.text import _ILLEGAL_CHARS
 from feeds.types import CleanEntry, ParsedEntry
 
 REPO = Path(__file__).resolve().parents[1]

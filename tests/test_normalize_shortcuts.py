@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.core import summary as summary_module
+from feeds.core import text as text_module
 from feeds.ingest.normalize import body as body_module
 from feeds.ingest.normalize import html_to_text, is_cut, normalize_entry, sanitize_html
 from feeds.ingest.normalize import markup as markup_module
-from feeds.ingest.normalize import summary as summary_module
-from feeds.ingest.normalize import text as text_module
 from feeds.types import ParsedEntry
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)

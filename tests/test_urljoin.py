@@ -16,8 +16,8 @@ from feedparser.urls import _urljoin
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from feeds.core.text import _legal
 from feeds.ingest.normalize import urls
-from feeds.ingest.normalize.text import _legal
 from feeds.ingest.parse.fast_elements import _joined
 from feeds.ingest.urljoin import plain_absolute, urljoin
 

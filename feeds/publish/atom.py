@@ -16,7 +16,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds.config import OutputConfig
-from feeds.ingest.normalize import teaser
+from feeds.core.summary import teaser
 from feeds.publish.documents import DocLinks, feed_id, subscription_links
 from feeds.publish.embeds import publishable
 from feeds.publish.markup import (

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from feeds.config import OutputConfig
 from feeds.core import limits
-from feeds.ingest.normalize import teaser
+from feeds.core.summary import teaser
 from feeds.publish.embeds import publishable
 from feeds.publish.markup import UNKNOWN_MEDIA_TYPE, enclosures, image
 from feeds.types import StoredEntry

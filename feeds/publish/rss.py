@@ -17,7 +17,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds.config import OutputConfig
-from feeds.ingest.normalize import teaser
+from feeds.core.summary import teaser
 from feeds.publish import formats
 from feeds.publish.documents import DocLinks, subscription_links
 from feeds.publish.embeds import publishable

@@ -44,6 +44,8 @@ from lxml import etree
 
 from feeds.core import limits
 from feeds.core.rewrite import FeedRules
+from feeds.core.summary import CUT_MARK, _strip_cut, is_cut, teaser
+from feeds.core.text import _collapse, _legal, clean_title
 from feeds.ingest.normalize.body import (
     drop_boilerplate_blocks,
     sanitize_html,
@@ -52,8 +54,6 @@ from feeds.ingest.normalize.body import (
 from feeds.ingest.normalize.markup import html_to_text, sanitized_text
 from feeds.ingest.normalize.media import clean_enclosures, media_url
 from feeds.ingest.normalize.rewrite import WHOLE_BODY, replace_title
-from feeds.ingest.normalize.summary import CUT_MARK, _strip_cut, is_cut, teaser
-from feeds.ingest.normalize.text import _collapse, _legal, clean_title
 from feeds.ingest.normalize.urls import canonical_url, post_id
 from feeds.types import Body, CleanEntry, ParsedEntry, ParsedFeed
 
@@ -86,6 +86,8 @@ CLEANING_CODE = (
     Path(__file__).parents[2] / "types.py",
     Path(__file__).parents[2] / "core" / "limits.py",
     Path(__file__).parents[2] / "core" / "rewrite.py",
+    Path(__file__).parents[2] / "core" / "summary.py",
+    Path(__file__).parents[2] / "core" / "text.py",
     Path(__file__).parents[1] / "urljoin.py",
 )
 """The package's modules that cleaning runs: every module of this package (the rules) and

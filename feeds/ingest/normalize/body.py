@@ -12,6 +12,7 @@ import nh3
 from lxml import etree
 
 from feeds.core.rewrite import FeedRules
+from feeds.core.text import _collapse, _legal
 from feeds.ingest.normalize.markup import (
     _drop_tag,
     _drop_tree,
@@ -46,7 +47,6 @@ from feeds.ingest.normalize.rules import (
     _TRACKER_PATH,
     _URL_SCHEMES,
 )
-from feeds.ingest.normalize.text import _collapse, _legal
 from feeds.ingest.normalize.urls import _absolute_split, _host, _without_tracking
 
 _PIXEL_DIMENSION = re.compile(r"\s*(\d+)\s*(?:px)?\s*$")

@@ -8,9 +8,9 @@ import re
 
 from lxml import etree
 
+from feeds.core.text import _ILLEGAL_CHARS, _collapse, _legal
 from feeds.ingest.normalize.document_tags import without_document_tags
 from feeds.ingest.normalize.rules import _BLOCK_TAGS, _DROP_WITH_CONTENT, _XML_DECL
-from feeds.ingest.normalize.text import _ILLEGAL_CHARS, _collapse, _legal
 
 # Bodies are parsed into plain lxml elements: lxml.html's element classes are chosen by a lookup
 # written in Python each time an element is touched (listing the 18 elements of a WordPress

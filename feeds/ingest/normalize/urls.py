@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-from feeds.ingest.normalize.text import _legal
+from feeds.core.text import _legal
 from feeds.ingest.urljoin import plain_absolute, urljoin
 
 

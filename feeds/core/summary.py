@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from feeds.ingest.normalize.text import _collapse, _decode_entities, _legal
+from feeds.core.text import _collapse, _decode_entities, _legal
 
 CUT_MARK = " […]"
 """Appended to a teaser that was cut: a space, ``[``, U+2026 and ``]`` (never ``&hellip;``)."""
