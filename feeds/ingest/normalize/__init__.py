@@ -1,7 +1,8 @@
 """Turn a ``ParsedEntry`` into a ``CleanEntry``: pure functions, no I/O.
 
 Pipeline for one entry (``normalize_entry``); the module of this package that does each step
-is in brackets::
+is in brackets (``text`` and ``summary`` are :mod:`feeds.core.text` and
+:mod:`feeds.core.summary`, which publishing uses too)::
 
     title   [text] raw ─ strip tags ─ decode entities (≤3 rounds) ─ NFC ─ drop controls ─ collapse
     body    [body, rules, markup] content or summary ─ lxml pass (boilerplate out, URLs resolved)
