@@ -317,7 +317,8 @@ def test_the_saving_process_loads_no_article_machinery_when_no_page_is_wanted(
     # Workers prepare the documents (nine sources: a pool is forked, on two cores or more)
     # and say that no entry wants its article page, so the process that saves never imports
     # the article pages' machinery (their cache, budget and fetching), nor numpy (the workers'
-    # signing in batches): memory it would keep.
+    # signing in batches), nor the cleaning (nh3; publishing takes its teaser from
+    # feeds.core.summary): memory it would keep.
     for i in range(9):
         http_server.route(f"/feed{i}", Reply(body=rss((f"{i}1", f"Story one of feed {i}"))))
     write_config_file(tmp_path, [http_server.url(f"/feed{i}") for i in range(9)])
@@ -326,7 +327,8 @@ def test_the_saving_process_loads_no_article_machinery_when_no_page_is_wanted(
         "sys.argv = ['feeds', 'refresh', '--config', 'config.toml']\n"
         "try:\n    runpy.run_module('feeds', run_name='__main__')\n"
         "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "heavy = ('feeds.ingest.articles', 'trafilatura', 'numpy')\n"
+        "heavy = ('feeds.ingest.articles', 'trafilatura', 'numpy', 'nh3',"
+        " 'feeds.ingest.normalize')\n"
         "print(sorted(m for m in sys.modules if m in heavy))\n"
     )
     done = subprocess.run(
