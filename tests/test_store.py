@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from feeds.core import dedupe
 from feeds.errors import StoreError
-from feeds.store.sqlite import MIGRATIONS, FetchOutcome, ScheduleUpdate, Store
+from feeds.store.sqlite import MIGRATIONS, FetchOutcome, ScheduleUpdate, Store, schema
 from feeds.types import CleanEntry
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -69,6 +70,23 @@ def test_new_store_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
     Store.open(path).close()  # reopening an up-to-date store is fine
+
+
+def test_a_new_store_goes_to_wal_once_another_process_lets_go_of_it(tmp_path: Path) -> None:
+    """Workers opening a new store at once: while one writes the file in its first journal
+    mode, SQLite refuses another's switch to WAL at once ("database is locked") instead of
+    waiting as other statements do; the store asks again until the lock is gone."""
+    path = tmp_path / "feeds.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+    db = sqlite3.connect(path, timeout=5, isolation_level=None)
+    schema.use_wal(db)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    other.close()
 
 
 def test_corrupt_file_is_an_error_not_a_new_store(tmp_path: Path) -> None:

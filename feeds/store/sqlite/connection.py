@@ -91,7 +91,7 @@ class Connection(SqlConnection):
             raise StoreError(f"{path}: cannot create its folder: {exc}") from exc
         existed = path.exists() and path.stat().st_size > 0
         try:
-            db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            db = sqlite3.connect(path, timeout=schema.BUSY_SECONDS, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the database: {exc}") from exc
         store = cls(db, path)

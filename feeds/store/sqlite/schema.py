@@ -17,6 +17,7 @@ row spans pages of text); ``tombstones`` lists dropped stories.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -264,8 +265,10 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+BUSY_SECONDS = 30.0
+"""How long a statement waits for another process's lock (the connection's timeout)."""
+
 PRAGMAS = (
-    "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     # Checkpoint every ~40 MB of WAL rather than 4 MB: a cold run rewrites the same index
     # pages at every source's commit; the last connection to close checkpoints anyway.
@@ -299,6 +302,7 @@ def prepare(db: sqlite3.Connection, path: Path, existed: bool, unit: Unit) -> No
             f"{path}: schema version {version} is newer than this feeds "
             f"({len(MIGRATIONS)}); upgrade feeds"
         )
+    use_wal(db)
     for pragma in PRAGMAS:
         db.execute(pragma)
     for number in range(version + 1, len(MIGRATIONS) + 1):
@@ -312,6 +316,25 @@ def prepare(db: sqlite3.Connection, path: Path, existed: bool, unit: Unit) -> No
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute(f"PRAGMA user_version = {number}")
     check_signature_scheme(db, unit)
+
+
+def use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (readers never wait for the writer).
+
+    Switching takes the file's exclusive lock, and SQLite answers "database is locked" at
+    once when another process holds a lock, without the wait other statements get: several
+    workers opening a new store at once met it under load. Asked again until
+    ``BUSY_SECONDS`` have passed.
+    """
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def check_signature_scheme(db: sqlite3.Connection, unit: Unit) -> None:
