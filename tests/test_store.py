@@ -89,6 +89,15 @@ def test_a_new_store_goes_to_wal_once_another_process_lets_go_of_it(tmp_path: Pa
     other.close()
 
 
+def test_a_source_saved_before_hosts_were_kept_gets_its_host(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "feeds.db") as store:
+        store.sync_sources([("a", "https://A.example:8443/feed"), ("b", "not a url")])
+        store._db.execute("UPDATE sources SET host = ''")  # as the migration left them
+        store.sync_sources([("a", "https://A.example:8443/feed"), ("b", "not a url")])
+        hosts = store._db.execute("SELECT name, host FROM sources ORDER BY name").fetchall()
+    assert hosts == [("a", "a.example:8443"), ("b", "")]
+
+
 def test_corrupt_file_is_an_error_not_a_new_store(tmp_path: Path) -> None:
     path = tmp_path / "feeds.db"
     path.write_bytes(b"this is not a database at all" * 100)
