@@ -31,10 +31,22 @@ LEAD_MIN_BANDS = 2
 # SQLite's and PostgreSQL's limits of bound parameters: 8 values an entry, one a bucket).
 PRESENCE_GROUP = 200
 PRESENCE_BUCKETS = 4000
-# One band's newest copies (every subquery in FROM named, as PostgreSQL wants).
-_PART = (
-    "SELECT copy FROM (SELECT copy FROM lsh WHERE bucket = ? ORDER BY copy DESC LIMIT ?) AS band"
-)
+
+
+def _band_part(tables: Sequence[str]) -> str:
+    """One band's newest copies from the tables of LSH rows (every subquery in FROM named, as
+    PostgreSQL wants); its parameters are the bucket once per table, then the limit."""
+    arms = " UNION ".join(f"SELECT copy FROM {table} WHERE bucket = ?" for table in tables)
+    return f"SELECT copy FROM ({arms} ORDER BY copy DESC LIMIT ?) AS band"
+
+
+def _band_params(tables: Sequence[str], buckets: Sequence[int]) -> list[int]:
+    """The parameters of a :func:`_band_part` of ``tables`` for each of ``buckets``."""
+    params: list[int] = []
+    for bucket in buckets:
+        params += [bucket] * len(tables)
+        params.append(LSH_BUCKET_LIMIT)
+    return params
 
 
 class CandidateIndex(SqlConnection):
@@ -93,11 +105,15 @@ class CandidateIndex(SqlConnection):
         """Which of ``buckets`` hold a copy (and, with the first group, whether any story
         was dropped), in one statement."""
         buckets = padded(buckets)
-        parts = [f"SELECT DISTINCT 1, bucket FROM lsh WHERE bucket IN ({marks(buckets)})"]
-        parts = parts if buckets else []
+        tables = self._band_tables() if buckets else ()
+        parts = [
+            f"SELECT DISTINCT 1, bucket FROM {table} WHERE bucket IN ({marks(buckets)})"
+            for table in tables
+        ]
         if first:
             parts.append("SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped")
-        for kind, bucket in self._read_bands(" UNION ALL ".join(parts), buckets, ()):
+        params = [b for _ in tables for b in buckets]
+        for kind, bucket in self._read_bands(" UNION ALL ".join(parts), params, ()):
             if kind == 0:
                 found.tombstones = True
             else:
@@ -127,15 +143,14 @@ class CandidateIndex(SqlConnection):
             buckets = tuple(b for b in buckets if b in present)
             if not buckets:
                 return []
+        tables = self._band_tables()
         sql = (
             "SELECT g.copy, s.signature FROM (SELECT copy, count(*) AS bands FROM ("
-            + " UNION ALL ".join(_PART for _ in buckets)
+            + " UNION ALL ".join([_band_part(tables)] * len(buckets))
             + ") AS banded GROUP BY copy ORDER BY bands DESC, copy DESC LIMIT ?) AS g"
             " JOIN signatures AS s ON s.copy = g.copy ORDER BY g.bands DESC, g.copy DESC"
         )
-        params: list[int] = []
-        for bucket in buckets:
-            params += [bucket, LSH_BUCKET_LIMIT]
+        params = _band_params(tables, buckets)
         alike = dedupe.Alike(sig)
         signatures = {
             copy: stored
@@ -171,18 +186,17 @@ class CandidateIndex(SqlConnection):
         need = min(LEAD_MIN_BANDS, len(keys))  # a lead too short for more keys: one is enough
         if not buckets or len(buckets) < need:
             return []  # no copy can share enough of its keys
+        tables = self._band_tables()
         sql = (
             "SELECT g.copy, s.signature, e.entry_id, e.source, e.title, e.published,"
             " length(e.body_text) FROM (SELECT copy, count(*) AS bands FROM ("
-            + " UNION ALL ".join(_PART for _ in buckets)
+            + " UNION ALL ".join([_band_part(tables)] * len(buckets))
             + ") AS banded GROUP BY copy HAVING count(*) >= ?"
             " ORDER BY bands DESC, copy DESC LIMIT ?) AS g"
             " JOIN signatures AS s ON s.copy = g.copy JOIN entries AS e ON e.rowid = g.copy"
             " ORDER BY g.bands DESC, g.copy DESC"
         )
-        params: list[int] = []
-        for bucket in buckets:
-            params += [bucket, LSH_BUCKET_LIMIT]
+        params = _band_params(tables, buckets)
         found = []
         mine = len(text)
         for copy, blob, entry_id, source, title, published, length in self._read_bands(

@@ -49,6 +49,10 @@ class SqlConnection:
     dialect: ClassVar[Dialect]
     """The statements and fragments the backend spells its own way."""
 
+    BAND_TABLES: ClassVar[tuple[str, ...]] = ("lsh",)
+    """The tables LSH rows may be in (SQLite stages a large store's new rows apart,
+    :mod:`feeds.store.sqlite.staged_bands`): a row is deleted from each."""
+
     def close(self) -> None:
         """Close the connection (the store is a context manager that does it)."""
         raise NotImplementedError
@@ -78,6 +82,15 @@ class SqlConnection:
         """Insert LSH rows ``(bucket, copy)``. A backend may hold them until the commit
         (:mod:`feeds.store.sqlite.held_bands`) if its lookups see them all the same."""
         self._many(INSERT_BANDS, rows)
+
+    def _band_tables(self) -> tuple[str, ...]:
+        """The tables a lookup of LSH rows reads now: those that may hold rows."""
+        return self.BAND_TABLES
+
+    def _delete_bands(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Delete LSH rows ``(bucket, copy)`` from every table that may hold them."""
+        for table in self.BAND_TABLES:
+            self._many(f"DELETE FROM {table} WHERE bucket = ? AND copy = ?", rows)
 
     def _read_bands(self, sql: str, params: Params, buckets: Iterable[int]) -> Rows:
         """Run ``sql``, which reads LSH rows: those of ``buckets`` must all be there (rows

@@ -181,9 +181,8 @@ class CopyTable(SqlConnection):
     def _unindex(self, copy: int, sig: tuple[int, ...] | None, text: str = "") -> None:
         if sig is None:
             return
-        self._many(
-            "DELETE FROM lsh WHERE bucket = ? AND copy = ?",
-            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))],
+        self._delete_bands(
+            [(b, copy) for b in (*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(text))]
         )
         self._execute("DELETE FROM signatures WHERE copy = ?", (copy,))
 

@@ -90,7 +90,7 @@ class RetentionTables(SqlConnection):
                 ]
                 unsigned.append(rowid)
         if unsigned:  # a statement for all of them, not three per copy
-            self._many("DELETE FROM lsh WHERE bucket = ? AND copy = ?", bands)
+            self._delete_bands(bands)
             self._execute(f"DELETE FROM signatures WHERE copy IN ({marks(unsigned)})", unsigned)
             self._execute(
                 f"UPDATE entries SET signature = ? WHERE rowid IN ({marks(unsigned)})",

@@ -24,7 +24,7 @@ from feeds.store.sql.connection import (
     SqlConnection,
     wrap_public_methods,
 )
-from feeds.store.sqlite import schema
+from feeds.store.sqlite import schema, staged_bands
 from feeds.store.sqlite.dialect import DIALECT
 from feeds.store.sqlite.held_bands import HeldBands
 
@@ -33,11 +33,11 @@ C = TypeVar("C", bound=type)
 ENVIRONMENTAL = (sqlite3.OperationalError, sqlite3.InternalError, sqlite3.NotSupportedError)
 """SQLite's errors about the file and the machine, not about feeds' statements."""
 
-_NAMES_LSH = re.compile(r"\blsh\b", re.IGNORECASE)
+_NAMES_LSH = re.compile(r"\blsh(?:_staged)?\b", re.IGNORECASE)
 
 
 def names_lsh(sql: str) -> bool:
-    """Whether ``sql`` names the ``lsh`` table (the word, in any case).
+    """Whether ``sql`` names the ``lsh`` or the ``lsh_staged`` table (the word, in any case).
 
     Most statements do not hold the letters at all, which a substring test of the
     lower-cased text tells in a fraction of a microsecond; the pattern, which tries a
@@ -75,12 +75,15 @@ class Connection(SqlConnection):
     """One connection to the store's file. Use :meth:`open`; close it when done."""
 
     dialect = DIALECT
+    BAND_TABLES = ("lsh", "lsh_staged")  # see feeds/store/sqlite/staged_bands.py
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
         self._copies_changed = False  # a copy was saved in the open transaction
         self._held = HeldBands()  # LSH rows to insert at the commit, in bucket order
+        self._staging: bool | None = None  # the transaction's new LSH rows staged (None: ask)
+        self._reading: tuple[str, ...] | None = None  # the transaction's _band_tables()
 
     @classmethod
     def open(cls, path: Path) -> Self:
@@ -140,7 +143,30 @@ class Connection(SqlConnection):
         """Insert the held rows under ``buckets`` (all held rows when None)."""
         rows = self._held.take(buckets)
         if rows is not None:
-            self._db.executemany(INSERT_BANDS, rows)
+            self._db.executemany(
+                staged_bands.INSERT_STAGED if self._staged() else INSERT_BANDS, rows
+            )
+
+    def _staged(self) -> bool:
+        """Whether the open transaction's LSH rows go to ``lsh_staged``: asked once in a
+        transaction (it holds the write lock, so the answer stands until it ends), at each
+        call outside one."""
+        if self._staging is None or not self._db.in_transaction:
+            staging = staged_bands.staging(self._db)
+            self._staging = staging if self._db.in_transaction else None
+            return staging
+        return self._staging
+
+    def _band_tables(self) -> tuple[str, ...]:
+        """``lsh`` alone while ``lsh_staged`` is empty and the transaction stages nothing
+        (a small store: a lookup reads one table, as before staging); else both. Kept for
+        the transaction as :meth:`_staged` is."""
+        if self._reading is None or not self._db.in_transaction:
+            both = self._staged() or staged_bands.any_staged(self._db)
+            tables = self.BAND_TABLES if both else ("lsh",)
+            self._reading = tables if self._db.in_transaction else None
+            return tables
+        return self._reading
 
     def _insert_id(self, sql: str, params: Sequence[Any], key: str) -> int | None:
         """Run the ``INSERT``; its ``rowid``. SQLite has one writer: a row under the same
@@ -220,12 +246,15 @@ class Connection(SqlConnection):
                 self._next_generation()
             if len(self._held):
                 self._insert_held()
+            if self._staging and staged_bands.merge_due(self._db):
+                staged_bands.merge(self._db)
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
             raise StoreError(f"{self.path}: cannot save: {exc}") from exc
         finally:
             self._copies_changed = False
+            self._staging = self._reading = None
             self._held.clear()
 
     @contextmanager
@@ -266,6 +295,7 @@ class Connection(SqlConnection):
 
     def _rollback(self) -> None:
         self._copies_changed = False
+        self._staging = self._reading = None
         self._held.clear()
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")

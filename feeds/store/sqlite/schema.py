@@ -9,7 +9,8 @@ Tables: ``sources`` (configured sources and their fetch state) and ``entries``
 an ``entry_id``; the first copy has ``merged_reason`` NULL, the others say why
 they were merged into it, with the similarity scores in ``merge_scores``).
 ``lsh`` maps the LSH bands of each copy's body signature to the copy, so near
-copies are found with index lookups only, and ``signatures`` holds the signatures
+copies are found with index lookups only (a large store's newest rows wait in
+``lsh_staged``, merged into ``lsh`` now and then), and ``signatures`` holds the signatures
 of those copies again, in rows narrow enough to read by the dozen (a copy's own
 row spans pages of text); ``tombstones`` lists dropped stories.
 """
@@ -262,6 +263,15 @@ MIGRATIONS: tuple[str, ...] = (
     # 16: the newest copies of a source are read through entries_live_source (by date), so
     # entries_source goes: one index fewer for every copy saved to keep in order
     "DROP INDEX IF EXISTS entries_source;",
+    # 17: a large store's new LSH rows, apart until they are merged into lsh in bucket order
+    # (feeds/store/sqlite/staged_bands.py)
+    """
+    CREATE TABLE lsh_staged (
+        bucket INTEGER NOT NULL,
+        copy INTEGER NOT NULL,
+        PRIMARY KEY (bucket, copy)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
@@ -352,6 +362,7 @@ def check_signature_scheme(db: sqlite3.Connection, unit: Unit) -> None:
             return  # another process did it meanwhile
         db.execute("UPDATE entries SET signature = NULL WHERE signature IS NOT NULL")
         db.execute("DELETE FROM lsh")
+        db.execute("DELETE FROM lsh_staged")
         db.execute("DELETE FROM signatures")
         db.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('signature_scheme', ?)",
