@@ -17,7 +17,7 @@ import pytest
 
 from feeds.core import dedupe
 from feeds.core.dedupe import Keys
-from feeds.store import FetchOutcome, HookEvent, ScheduleUpdate, StoryKey
+from feeds.store import FetchOutcome, HookEvent, ScheduleUpdate, SourceSite, StoryKey
 from feeds.store.protocol import Storage
 from feeds.types import ArticleRecord, CleanEntry, Enclosure, SourceState, StoredEntry
 
@@ -133,6 +133,18 @@ def test_sources_are_listed_by_name_and_an_unknown_one_is_a_key_error(store: Sto
     )
     with pytest.raises(KeyError):
         store.source("nope")
+
+
+def test_source_sites_are_what_each_sources_state_says(store: Storage) -> None:
+    with store.batch():
+        outcome = FetchOutcome(200, None, title="A Daily", link="https://a.example/")
+        store.record_fetch("a", outcome, NOW)
+    assert store.source_sites() == [
+        SourceSite(s.name, s.url, s.title, s.link) for s in store.sources()
+    ]
+    assert store.source_sites()[0] == SourceSite(
+        "a", "https://a.example/feed", "A Daily", "https://a.example/"
+    )
 
 
 def test_a_failed_fetch_keeps_the_validators_and_counts_the_error(store: Storage) -> None:

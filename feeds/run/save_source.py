@@ -26,7 +26,7 @@ from feeds.ingest.prepare import Prepared
 from feeds.run.filtering import source_rules, store_verdict
 from feeds.run.ingest import ingest_entries
 from feeds.run.reports import SourceReport
-from feeds.store import FetchOutcome, ScheduleUpdate
+from feeds.store import FetchOutcome, ScheduleUpdate, SourceSite
 from feeds.store.protocol import Storage
 from feeds.types import CleanEntry, FetchRequest, FetchResult, ScheduleOptions, SourceState
 
@@ -59,7 +59,7 @@ class Run:
         """Every source's site names (its name, titles and hosts), ``source``'s with the
         title and site link its feed just gave."""
         if self.sites is None:
-            self.sites = SiteNames(self.config, self.store.sources())
+            self.sites = SiteNames(self.config, self.store.source_sites())
         self.sites.set(source.name, _site_names(source, source.name, (title,), (link,)))
         return self.sites
 
@@ -79,7 +79,7 @@ class SiteNames(Mapping[str, tuple[str, ...]]):
     """Every stored source's site names, each worked out when first asked for: a fetch
     meets a few other sources, a store may hold thousands."""
 
-    def __init__(self, config: Config, states: Sequence[SourceState]) -> None:
+    def __init__(self, config: Config, states: Sequence[SourceSite]) -> None:
         self._configured = {s.name: s for s in config.sources}
         self._states = {s.name: s for s in states}
         self._names: dict[str, tuple[str, ...]] = {}

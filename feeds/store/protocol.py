@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         PendingPing,
         Presence,
         ScheduleUpdate,
+        SourceSite,
         StoredCopy,
         StoryKey,
         UrlChange,
@@ -75,6 +76,10 @@ class SourceRegistry(Transactional, Protocol):
 
     def source(self, name: str) -> SourceState:
         """One source's state."""
+        ...
+
+    def source_sites(self) -> list[SourceSite]:
+        """Every known source's name, URL, title and site link."""
         ...
 
     def record_fetch(self, name: str, outcome: FetchOutcome, now: datetime) -> None:

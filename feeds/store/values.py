@@ -19,6 +19,7 @@ __all__ = [
     "PendingPing",
     "Presence",
     "ScheduleUpdate",
+    "SourceSite",
     "StoredCopy",
     "StoryKey",
     "UrlChange",
@@ -102,6 +103,17 @@ class ScheduleUpdate:
     redirect_url: str | None = None
     redirect_count: int = 0
     move: bool = False
+
+
+@dataclass(frozen=True)
+class SourceSite:
+    """What a source's site names are made of (see ``feeds.run.save_source.SiteNames``): its
+    name, where it lives now, and the title and site link its feed last gave."""
+
+    name: str
+    url: str
+    title: str | None
+    link: str | None
 
 
 @dataclass(frozen=True)
