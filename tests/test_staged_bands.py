@@ -159,3 +159,16 @@ def test_moving_a_store_takes_its_staged_rows(tmp_path: Path) -> None:
         rows = [r for batch in store.table_rows("lsh", ["bucket", "copy"]) for r in batch]
         assert len(rows) == staged + merged
         assert rows == sorted(rows)
+
+
+def test_a_merge_moves_rows_from_every_part_of_the_buckets_range(tmp_path: Path) -> None:
+    """A merge goes range by range (MERGE_STEPS statements): none is left out, the ends of
+    the signed 64-bit range included."""
+    edges = [-(2**63), -(2**63) + 1, -1, 0, 1, 2**62, 2**63 - 2, 2**63 - 1]
+    with Store.open(tmp_path / "feeds.db") as store:
+        with store.batch():
+            store._db.executemany(staged_bands.INSERT_STAGED, [(bucket, 7) for bucket in edges])
+            staged_bands.merge(store._db)
+        assert _count(store, "lsh_staged") == 0
+        moved = [r[0] for r in store._db.execute("SELECT bucket FROM lsh ORDER BY bucket")]
+    assert moved == edges
