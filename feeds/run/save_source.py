@@ -79,11 +79,11 @@ class SiteNames(Mapping[str, tuple[str, ...]]):
     """Every stored source's site names, each worked out when first asked for: a fetch
     meets a few other sources, a store may hold thousands."""
 
-    def __init__(self, config: Config, states: Sequence[SourceSite]) -> None:
+    def __init__(self, config: Config, sites: Sequence[SourceSite]) -> None:
         self._configured = {s.name: s for s in config.sources}
-        self._states = {s.name: s for s in states}
+        self._sites = {s.name: s for s in sites}
         self._names: dict[str, tuple[str, ...]] = {}
-        self._all = dict.fromkeys(self._states)  # in a stable order
+        self._all = dict.fromkeys(self._sites)  # in a stable order
 
     def set(self, name: str, names: tuple[str, ...]) -> None:
         self._names[name] = names
@@ -92,9 +92,9 @@ class SiteNames(Mapping[str, tuple[str, ...]]):
     def __getitem__(self, name: str) -> tuple[str, ...]:
         found = self._names.get(name)
         if found is None:
-            state = self._states[name]
+            site = self._sites[name]
             configured = self._configured.get(name)
-            found = _site_names(configured, name, (state.title,), (state.link, state.url))
+            found = _site_names(configured, name, (site.title,), (site.link, site.url))
             self._names[name] = found
         return found
 
