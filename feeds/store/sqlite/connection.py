@@ -158,14 +158,15 @@ class Connection(SqlConnection):
         return self._staging
 
     def _band_tables(self) -> tuple[str, ...]:
-        """``lsh`` alone while ``lsh_staged`` is empty and the transaction stages nothing
-        (a small store: a lookup reads one table, as before staging); else both. Kept for
-        the transaction as :meth:`_staged` is."""
-        if self._reading is None or not self._db.in_transaction:
+        """In a transaction, ``lsh`` alone while ``lsh_staged`` is empty and the transaction
+        stages nothing (a small store: a lookup reads one table, as before staging), else
+        both, decided once (it holds the write lock). Outside one, both: the lookup is
+        another statement, and another process may stage rows in between."""
+        if not self._db.in_transaction:
+            return self.BAND_TABLES
+        if self._reading is None:
             both = self._staged() or staged_bands.any_staged(self._db)
-            tables = self.BAND_TABLES if both else ("lsh",)
-            self._reading = tables if self._db.in_transaction else None
-            return tables
+            self._reading = self.BAND_TABLES if both else ("lsh",)
         return self._reading
 
     def _insert_id(self, sql: str, params: Sequence[Any], key: str) -> int | None:
