@@ -9,8 +9,8 @@ whose speed drifts from hour to hour, one change's effect is smaller than that d
 script measures one change: the feeds of ``refresh_bench.py`` (same generator, same nginx),
 each phase (cold, warm, incremental: the bench's phases) run from a fresh state with one
 tree, then the other, alternating which goes first, ``--runs`` times. It prints each run and
-the medians: wall time, peak RSS of the process (the bench's measure), CPU of the main
-process and of all processes.
+the medians: wall time, peak RSS of the process (the bench's measure), the peak of the
+process tree's summed PSS, CPU of the main process and of all processes.
 
 A commit is exported with ``git archive`` into a temporary folder (the repository is not
 touched); ``--new`` defaults to this working tree as it is. ``--base-tree`` and
@@ -124,6 +124,7 @@ def _line(samples: list[bench.Sample]) -> str:
 
     return (
         f"wall {median('wall'):6.2f} s, peak RSS {median('rss_mib'):5.1f} MiB,"
+        f" tree PSS {median('tree_mib'):5.1f} MiB,"
         f" CPU main {median('cpu_main'):6.2f} s / all {median('cpu'):6.2f} s"
     )
 

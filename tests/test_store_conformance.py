@@ -525,6 +525,26 @@ def test_presence_says_what_a_fetch_can_meet(store: Storage) -> None:
     assert not store.presence("b", [keys_of(entry(2))]).own
 
 
+def test_presence_finds_exactly_the_buckets_that_hold_a_copy(store: Storage) -> None:
+    """Among thousands of buckets asked for at once (64-bit values of both signs, repeats,
+    buckets that many copies share), those holding a copy, and no other."""
+    held: set[int] = set()
+    for n in range(1, 4):
+        e = entry(n)
+        insert(store, "a", e, f"story-{n}")
+        sig = dedupe.signature(e.body_text)
+        assert sig is not None
+        held |= set(dedupe.lsh_buckets(sig))
+    for n in range(10, 30):  # the same story under other links: its buckets hold 21 copies
+        copy = entry(1, link=f"https://b.example/{n}/", guid=f"b{n}", post_id=None)
+        insert(store, "b", copy, f"copy-{n}")
+    extremes = [-(2**63), 2**63 - 1, -1, 0, 1]
+    absent = [b for b in (*extremes, *range(-3000, 3000)) if b not in held]
+    found = store.presence("b", [], [*absent, *sorted(held), *sorted(held)[:5]])
+    assert found.buckets == held
+    assert store.presence("b", [], absent).buckets == set()
+
+
 def test_presence_of_a_large_fetch_with_keys_only(store: Storage) -> None:
     """A fetch of more entries than one presence statement asks for, past the first of
     which the source's own copy is found, and whose keys carry nothing else to match."""

@@ -41,4 +41,6 @@ DIALECT = Dialect(
     for_update=" FOR UPDATE",
     no_limit="ALL",
     index_hints=False,
+    integers="unnest(?::bigint[]) AS listed(value)",
+    integers_as_json=False,
 )

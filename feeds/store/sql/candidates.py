@@ -27,10 +27,10 @@ NEAR_CANDIDATES = 24
 # that no rule takes, the costliest lookup of a fetch of templated posts).
 LEAD_CANDIDATES = 8
 LEAD_MIN_BANDS = 2
-# Presence asks for this many entries' keys, or this many buckets, per statement (well under
-# SQLite's and PostgreSQL's limits of bound parameters: 8 values an entry, one a bucket).
+# Presence asks for this many entries' keys per statement (well under SQLite's and
+# PostgreSQL's limits of bound parameters: 8 values an entry); a fetch's buckets are one
+# parameter.
 PRESENCE_GROUP = 200
-PRESENCE_BUCKETS = 4000
 
 
 def _band_part(tables: Sequence[str]) -> str:
@@ -60,15 +60,13 @@ class CandidateIndex(SqlConnection):
         Lets the caller skip the per-entry lookups that would find nothing; it must
         :meth:`Presence.add` what it saves, so the answer stays true during the fetch.
         Two statements for a fetch of up to ``PRESENCE_GROUP`` entries: the keys (this
-        source's own copies, and every copy's match values), then the buckets.
+        source's own copies, and every copy's match values), then the buckets (all of them).
         """
         self._lock_saves()
         found = Presence()
         for start in range(0, len(keys), PRESENCE_GROUP):
             self._keys_present(source, keys[start : start + PRESENCE_GROUP], found)
-        ordered = sorted(set(buckets))
-        for start in range(0, max(len(ordered), 1), PRESENCE_BUCKETS):
-            self._buckets_present(ordered[start : start + PRESENCE_BUCKETS], found, start == 0)
+        self._buckets_present(sorted(set(buckets)), found)  # in index order
         return found
 
     def _keys_present(self, source: str, keys: Sequence[Keys], found: Presence) -> None:
@@ -101,18 +99,17 @@ class CandidateIndex(SqlConnection):
             else:
                 found.values[MATCH_COLUMNS[kind - 1]].add(value)
 
-    def _buckets_present(self, buckets: Sequence[int], found: Presence, first: bool) -> None:
-        """Which of ``buckets`` hold a copy (and, with the first group, whether any story
-        was dropped), in one statement."""
-        buckets = padded(buckets)
+    def _buckets_present(self, buckets: Sequence[int], found: Presence) -> None:
+        """Which of ``buckets`` hold a copy, and whether any story was dropped, in one
+        statement. Each bucket is tested with ``EXISTS``, which stops at its first row (a
+        template's bucket holds thousands in a large store; ``IN`` read them all)."""
         tables = self._band_tables() if buckets else ()
-        parts = [
-            f"SELECT DISTINCT 1, bucket FROM {table} WHERE bucket IN ({marks(buckets)})"
-            for table in tables
-        ]
-        if first:
-            parts.append("SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped")
-        params = [b for _ in tables for b in buckets]
+        held = " OR ".join(
+            f"EXISTS (SELECT 1 FROM {table} WHERE bucket = value)" for table in tables
+        )
+        parts = [f"SELECT 1, value FROM {self.dialect.integers} WHERE {held}"] if held else []
+        parts.append("SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped")
+        params = [self.dialect.integers_param(buckets)] if held else []
         for kind, bucket in self._read_bands(" UNION ALL ".join(parts), params, ()):
             if kind == 0:
                 found.tombstones = True

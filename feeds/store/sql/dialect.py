@@ -6,6 +6,8 @@ gives one :class:`Dialect` (``feeds.store.<backend>.dialect``) for what is left.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = ["Dialect"]
@@ -38,6 +40,18 @@ class Dialect:
 
     index_hints: bool
     """Whether the statements name the index to read (SQLite's ``INDEXED BY``)."""
+
+    integers: str
+    """A ``FROM`` item of the integers in one parameter (:meth:`integers_param`), one row
+    each, in a column named ``value``: a list of any length is one statement's text, and
+    each value can be tested on its own (``EXISTS``), where ``IN (…)`` reads every row."""
+
+    integers_as_json: bool
+    """Whether :attr:`integers` takes its parameter as a JSON array (else as a list)."""
+
+    def integers_param(self, values: Iterable[int]) -> object:
+        """The parameter of :attr:`integers` for ``values``."""
+        return json.dumps(list(values)) if self.integers_as_json else list(values)
 
     def indexed_by(self, index: str) -> str:
         """`` INDEXED BY index`` where the backend takes hints, else nothing."""

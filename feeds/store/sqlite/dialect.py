@@ -38,4 +38,6 @@ DIALECT = Dialect(
     for_update="",
     no_limit="-1",
     index_hints=True,
+    integers="json_each(?)",
+    integers_as_json=True,
 )
