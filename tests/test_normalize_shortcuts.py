@@ -341,6 +341,38 @@ def test_a_sanitized_body_has_the_text_html_to_text_gives(html: str) -> None:
     assert markup_module.sanitized_text(sanitized) == html_to_text(sanitized)
 
 
+# Markup that libxml2 and nh3's HTML5 parser read into different trees: cells outside a
+# table, raw-text and unknown elements, misnested blocks.
+_REPARSED_PIECES = st.sampled_from(
+    [
+        *("<td>", "</td>", "<tr>", "<th>", "<tbody>", "<caption>", "<table>", "</table>"),
+        *("<plaintext>", "<xmp>", "<listing>", "<iframe src='https://www.youtube.com/embed/x'>"),
+        *("</iframe>", "<noscript>", "<textarea>", "<section>", "</section>", "<font>", "<li>"),
+        *("<dd>", "<dt>", "<dl>", "<figure>", "<figcaption>", "<h2>", "</h2>", "<q>", "<nobr>"),
+        *("<marquee>", "<wbr>", "<ruby><rt>x</rt></ruby>", "<svg><text>x</text></svg>", "\r"),
+        *("<select><option>x", "<object>", "<frameset>", "<p/>", "<br/>", "</br>", "</p></p>"),
+        *("<!--[if IE]>", "<![endif]>", "<a>", "<a href=x>", "<pre>\n", "</pre>", "\u2028"),
+    ]
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.one_of(_MARKUP_PIECES, _REPARSED_PIECES), max_size=30).map("".join))
+def test_a_body_and_its_text_in_one_parse_are_what_two_give(html: str) -> None:
+    sanitized = sanitize_html(html, base_url=BASE)
+    expected = (sanitized, markup_module.sanitized_text(sanitized))
+    assert body_module.sanitize_with_text(html, base_url=BASE) == expected
+
+
+@pytest.mark.parametrize(
+    "html",
+    ["a<td>a", "<plaintext>x</plaintext>", "a<tr>b</tr>c", "<p>a</p><xmp>b</xmp>"],
+)
+def test_a_body_nh3_reads_otherwise_has_the_text_of_what_nh3_gives(html: str) -> None:
+    sanitized, text = body_module.sanitize_with_text(html, base_url=BASE)
+    assert text == markup_module.sanitized_text(sanitized)
+
+
 def test_the_markup_inside_an_element_with_attributes_or_none_inside() -> None:
     from lxml import etree
 

@@ -51,6 +51,7 @@ from feeds.ingest.normalize.body import (
     drop_boilerplate_blocks,
     sanitize_html,
     sanitize_with_rules,
+    sanitize_with_text,
 )
 from feeds.ingest.normalize.markup import html_to_text, sanitized_text
 from feeds.ingest.normalize.media import clean_enclosures, media_url
@@ -224,30 +225,32 @@ def clean_body(source: BodySource, rules: FeedRules = NO_RULES) -> Body:
     excerpt: str | None = None
     applied: tuple[str, ...] = ()
     if content is not None:
-        content_html, applied = _sanitized_body(content, base, rules)
-        body_text = sanitized_text(content_html)
+        content_html, body_text, applied = _sanitized_body(content, base, rules)
         if summary is not None:
-            summary_text = sanitized_text(sanitize_html(summary, base_url=base))
+            summary_text = sanitize_with_text(summary, base_url=base)[1]
             if summary_text and not is_cut(summary_text) and not body_text.startswith(summary_text):
                 excerpt = summary_text
     elif summary is not None:
-        content_html, applied = _sanitized_body(summary, base, rules)
-        summary_text = sanitized_text(content_html)
-        if summary_text and is_cut(summary_text):
+        content_html, body_text, applied = _sanitized_body(summary, base, rules)
+        if body_text and is_cut(body_text):
             # Sanitizing again drops a paragraph that held nothing but the marker.
             content_html = sanitize_html(_strip_cut_html(content_html), base_url=base)
-            kept = _strip_cut(summary_text)
+            kept = _strip_cut(body_text)
             excerpt = kept + CUT_MARK if kept else None
-        body_text = sanitized_text(content_html)
+            body_text = sanitized_text(content_html)
     else:
         content_html = body_text = ""
     return Body(content_html, body_text, excerpt, applied)
 
 
-def _sanitized_body(html: str, base: str | None, rules: FeedRules) -> tuple[str, tuple[str, ...]]:
+def _sanitized_body(
+    html: str, base: str | None, rules: FeedRules
+) -> tuple[str, str, tuple[str, ...]]:
+    """The body's markup, its text, and the rules that changed it."""
     if rules.touches_body:
-        return sanitize_with_rules(html, base_url=base, rules=rules)
-    return sanitize_html(html, base_url=base), ()
+        content_html, applied = sanitize_with_rules(html, base_url=base, rules=rules)
+        return content_html, sanitized_text(content_html), applied
+    return (*sanitize_with_text(html, base_url=base), ())
 
 
 def normalize_entry(

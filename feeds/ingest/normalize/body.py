@@ -19,7 +19,9 @@ from feeds.ingest.normalize.markup import (
     _fragment_root,
     _inner_html,
     _plain_text,
+    _root_text,
     _text_content,
+    sanitized_text,
 )
 from feeds.ingest.normalize.rewrite import (
     WHOLE_BODY,
@@ -256,9 +258,13 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
         return ""
     text = _plain_text(_legal(html))
     if text is not None:
-        # What both passes make of text without markup: it comes out escaped.
-        return _legal(htmllib.escape(text, quote=False)).strip()
+        return _escaped(text)
     return _sanitize_markup(html, base_url)
+
+
+def _escaped(text: str) -> str:
+    """What both passes make of text without markup: it comes out escaped."""
+    return _legal(htmllib.escape(text, quote=False)).strip()
 
 
 def sanitize_with_rules(
@@ -278,13 +284,48 @@ def sanitize_with_rules(
     return _sanitize_tree(root, base_url), tuple(applied)
 
 
+def sanitize_with_text(html: str, *, base_url: str | None) -> tuple[str, str]:
+    """:func:`sanitize_html` of ``html`` and its text (:func:`sanitized_text` of it), for one
+    parse where that takes two: the text is read from the cleaned tree, unless nh3 could
+    read that tree's markup into another (see :func:`_reparses_alike`)."""
+    if not html.strip():
+        return "", ""
+    text = _plain_text(_legal(html))
+    if text is not None:
+        sanitized = _escaped(text)
+        return sanitized, sanitized_text(sanitized)
+    root = _fragment_root(html)
+    sanitized = _sanitize_tree(root, base_url)
+    return sanitized, _root_text(root) if _reparses_alike(root) else sanitized_text(sanitized)
+
+
+# What nh3's HTML5 parser reads back from libxml2's markup as libxml2 built it, so that the
+# text of the tree is the text of nh3's result: the tags nh3 keeps but table parts (outside
+# a table, a cell is dropped by one parser and kept by the other) and iframes (their content
+# is raw text to one), and spans (unwrapped, text kept). Any other element, and every body
+# holding one, is read back from nh3's result (a tenth of the feedparser corpus's bodies).
+_REPARSED_ALIKE = frozenset(
+    (_ALLOWED_TAGS | {"span"})
+    - {"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "iframe"}
+)
+
+
+def _reparses_alike(root: etree._Element) -> bool:
+    """Whether every element below ``root`` is one of :data:`_REPARSED_ALIKE` (a comment or
+    processing instruction is not)."""
+    return all(
+        isinstance(tag := el.tag, str) and tag in _REPARSED_ALIKE for el in root.iterdescendants()
+    )
+
+
 def _sanitize_markup(html: str, base_url: str | None) -> str:
     """:func:`sanitize_html` of a non-blank ``html`` through lxml and nh3."""
     return _sanitize_tree(_fragment_root(html), base_url)
 
 
 def _sanitize_tree(root: etree._Element, base_url: str | None) -> str:
-    """The second half of :func:`sanitize_html`: a parsed fragment through lxml and nh3."""
+    """The second half of :func:`sanitize_html`: a parsed fragment through lxml and nh3 (the
+    tree is left cleaned, as nh3 got it)."""
     _clean_tree(root, base_url)
     cleaned = _NH3.clean(_inner_html(root))
     # nh3 writes U+00A0 as &nbsp;, which is not an XML entity.
