@@ -352,6 +352,7 @@ _REPARSED_PIECES = st.sampled_from(
         *("<marquee>", "<wbr>", "<ruby><rt>x</rt></ruby>", "<svg><text>x</text></svg>", "\r"),
         *("<select><option>x", "<object>", "<frameset>", "<p/>", "<br/>", "</br>", "</p></p>"),
         *("<!--[if IE]>", "<![endif]>", "<a>", "<a href=x>", "<pre>\n", "</pre>", "\u2028"),
+        *("</li>", "</dd>", "</dt>", "<h3>", "</h3>", "<em>", "</em>", "<ul>", "</ul>", "<ol>"),
     ]
 )
 
@@ -366,7 +367,12 @@ def test_a_body_and_its_text_in_one_parse_are_what_two_give(html: str) -> None:
 
 @pytest.mark.parametrize(
     "html",
-    ["a<td>a", "<plaintext>x</plaintext>", "a<tr>b</tr>c", "<p>a</p><xmp>b</xmp>"],
+    [
+        *("a<td>a", "<plaintext>x</plaintext>", "a<tr>b</tr>c", "<p>a</p><xmp>b</xmp>"),
+        *("<h2>Title<h3>Sub</h3>More</h2>Body", "<li><b><li>x</li></b>y</li>z"),
+        *("<dl><dd><em><dd>x</dd></em>y</dd>z</dl>", "<dt><a href=/q><dd>x</dd></a>y</dt>z"),
+        "<ul><li>a<ul><li>b</li></ul>c</li>d</ul>",
+    ],
 )
 def test_a_body_nh3_reads_otherwise_has_the_text_of_what_nh3_gives(html: str) -> None:
     sanitized, text = body_module.sanitize_with_text(html, base_url=BASE)

@@ -309,13 +309,30 @@ _REPARSED_ALIKE = frozenset(
     - {"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "iframe"}
 )
 
+# An element that an HTML5 parser closes when another of its kind opens (a list item, a
+# definition's term or description, a heading), inside one of its kind: libxml2 nests them,
+# and the outer one's end tag, read back, is ignored, so the break after its text is lost
+# ("<h2>a<h3>b</h3>c</h2>d" reads "a b cd" back). Any ancestor counts, nested lists too.
+_CLOSED_BY_KIND = frozenset({"li", "dd", "dt", "h2", "h3", "h4", "h5", "h6"})
+_NESTED_ALIKE = etree.XPath(
+    "boolean(descendant::*[self::li or self::dd or self::dt]"
+    "[ancestor::li or ancestor::dd or ancestor::dt]"
+    " or descendant::*[self::h2 or self::h3 or self::h4 or self::h5 or self::h6]"
+    "[ancestor::h2 or ancestor::h3 or ancestor::h4 or ancestor::h5 or ancestor::h6])"
+)
+
 
 def _reparses_alike(root: etree._Element) -> bool:
     """Whether every element below ``root`` is one of :data:`_REPARSED_ALIKE` (a comment or
-    processing instruction is not)."""
-    return all(
-        isinstance(tag := el.tag, str) and tag in _REPARSED_ALIKE for el in root.iterdescendants()
-    )
+    processing instruction is not), and none is nested as :data:`_NESTED_ALIKE` says (asked
+    only of a tree that holds one of those kinds)."""
+    kinds = False
+    for el in root.iterdescendants():
+        tag = el.tag
+        if not isinstance(tag, str) or tag not in _REPARSED_ALIKE:
+            return False
+        kinds = kinds or tag in _CLOSED_BY_KIND
+    return not (kinds and _NESTED_ALIKE(root))
 
 
 def _sanitize_markup(html: str, base_url: str | None) -> str:
