@@ -103,13 +103,15 @@ class CandidateIndex(SqlConnection):
         """Which of ``buckets`` hold a copy, and whether any story was dropped, in one
         statement. Each bucket is tested with ``EXISTS``, which stops at its first row (a
         template's bucket holds thousands in a large store; ``IN`` read them all)."""
+        parts = ["SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped"]
+        params: list[object] = []
         tables = self._band_tables() if buckets else ()
-        held = " OR ".join(
-            f"EXISTS (SELECT 1 FROM {table} WHERE bucket = value)" for table in tables
-        )
-        parts = [f"SELECT 1, value FROM {self.dialect.integers} WHERE {held}"] if held else []
-        parts.append("SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped")
-        params = [self.dialect.integers_param(buckets)] if held else []
+        if tables:
+            in_a_table = " OR ".join(
+                f"EXISTS (SELECT 1 FROM {table} WHERE bucket = value)" for table in tables
+            )
+            parts.append(f"SELECT 1, value FROM {self.dialect.integers} WHERE {in_a_table}")
+            params.append(self.dialect.integers_param(buckets))
         for kind, bucket in self._read_bands(" UNION ALL ".join(parts), params, ()):
             if kind == 0:
                 found.tombstones = True
