@@ -365,6 +365,31 @@ def test_a_body_and_its_text_in_one_parse_are_what_two_give(html: str) -> None:
     assert body_module.sanitize_with_text(html, base_url=BASE) == expected
 
 
+_CLOSED_BY_KIND = st.sampled_from(
+    [("li", "li"), ("dd", "dt"), ("dt", "dd"), ("h2", "h3"), ("h4", "h4")]
+)
+_INLINE = st.lists(st.sampled_from(["b", "em", "span", "a", "q", "strong", "code"]), max_size=3)
+_WORDS = st.sampled_from(["", " ", "a", "b c", "&amp;", "\xa0"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(_CLOSED_BY_KIND, _INLINE, st.lists(_WORDS, min_size=4, max_size=4), st.booleans())
+def test_an_element_nested_in_one_of_its_kind_keeps_its_text(
+    kinds: tuple[str, str], inline: list[str], words: list[str], listed: bool
+) -> None:
+    """An element an HTML5 parser closes when another of its kind opens, written inside one
+    (through inline elements or none), and text around both."""
+    outer, inner = kinds
+    opened, closed = "".join(f"<{t}>" for t in inline), "".join(f"</{t}>" for t in inline[::-1])
+    a, b, c, d = words
+    html = f"<{outer}>{a}{opened}<{inner}>{b}</{inner}>{closed}{c}</{outer}>{d}"
+    if listed:
+        html = f"<ul>{html}</ul>" if outer == "li" else f"<dl>{html}</dl>"
+    sanitized = sanitize_html(html, base_url=BASE)
+    expected = (sanitized, markup_module.sanitized_text(sanitized))
+    assert body_module.sanitize_with_text(html, base_url=BASE) == expected
+
+
 @pytest.mark.parametrize(
     "html",
     [
