@@ -112,7 +112,10 @@ def test_the_comparison_script_measures_both_trees_in_every_phase() -> None:
     medians = run.stdout.split("medians:")[1]
     for phase in ("cold", "warm", "incremental"):
         for tree in ("HEAD", "working tree"):
-            line = rf"{phase} +{tree}: wall +[\d.]+ s, peak RSS +[\d.]+ MiB, CPU main +[\d.]+ s"
+            line = (
+                rf"{phase} +{tree}: wall +[\d.]+ s, peak RSS +[\d.]+ MiB,"
+                rf" tree PSS +[\d.]+ MiB, CPU main +[\d.]+ s"
+            )
             assert re.search(line, medians), medians
 
 
