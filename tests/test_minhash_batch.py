@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import multiprocessing
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -131,3 +132,26 @@ def test_a_worker_loads_numpy_only_for_a_document_with_many_entries_to_sign() ->
         [sys.executable, "-c", SIGNING], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["False", "True", "True"]
+
+
+THREADS = """
+import os
+from feeds.core import minhash_batch
+print(len(os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux /proc")
+def test_loading_numpy_starts_no_thread() -> None:
+    # numpy's OpenBLAS would start a thread per core that spins for 0.1 s of CPU at load,
+    # in every worker: nothing here calls BLAS.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENBLAS", "OMP_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.stdout.split() == ["1"]

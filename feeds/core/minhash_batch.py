@@ -8,15 +8,21 @@ around as C does), each (body, bin) keeps its smallest value (``np.minimum.at``)
 bins are filled by rotation densification, one distance at a time over every body.
 ``tests/test_minhash_batch.py`` checks the result against :func:`~feeds.core.near.signature`.
 
-The only module that imports numpy (about 13 MiB and 70 ms per process): worker
+The only module that imports numpy (about 13 MiB and 70 ms of CPU per process): worker
 processes use it (see :func:`feeds.core.near.sign_in_batches`); the main process, long-lived
 in a daemon, signs one body at a time without it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from itertools import chain
+
+# numpy's OpenBLAS starts a thread per core when it loads, which spins for about 0.1 s of
+# CPU waiting for work that never comes (nothing here calls BLAS): one is enough. Read at
+# numpy's import, so set before it (in the worker processes: only they import this module).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 

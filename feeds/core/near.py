@@ -108,7 +108,7 @@ def signatures(texts: Sequence[str | None]) -> list[tuple[int, ...] | None]:
 _batches = False
 
 #: Fewer texts to sign than this are signed one at a time while numpy is not loaded: numpy
-#: costs a worker about 13 MiB and 0.15 s of CPU to load, and saves 40-80 µs per entry, so
+#: costs a worker about 13 MiB and 0.05 s of CPU to load, and saves 40-80 µs per entry, so
 #: it pays for a cold run's documents (every entry new), not for a run in which each feed
 #: brings a few new entries (the others' content is stored: they need no signature).
 BATCH_MIN = 16
