@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +17,11 @@ from hypothesis import strategies as st
 from feeds.app import provenance
 from feeds.config import OutputConfig
 from feeds.core import dedupe
+from feeds.ingest.prepare import Prepared
 from feeds.run.ingest import ingest_entries
 from feeds.store.sqlite import NEAR_CANDIDATES, Store
 from feeds.store.sqlite.codec import statements
+from feeds.store.values import Presence
 from feeds.types import CleanEntry, DedupeOptions
 
 import dedupe_corpus as corpus
@@ -299,6 +302,83 @@ def test_signatures_do_not_depend_on_the_process() -> None:
     sig = dedupe.signature(text)
     assert sig is not None
     assert runs == {f"{dedupe.lsh_buckets(sig)}\n"}
+
+
+# --- which buckets presence is asked about ----------------------------------------------------
+
+
+def _asked_buckets(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every bucket ingest asks the store about from now on (the store's own method runs)."""
+    asked: list[int] = []
+    ask = store.add_present_buckets
+
+    def spy(found: Presence, buckets: Collection[int]) -> None:
+        asked.extend(buckets)
+        ask(found, buckets)
+
+    monkeypatch.setattr(store, "add_present_buckets", spy)
+    return asked
+
+
+def _save_prepared(store: Store, source: str, entries: list[CleanEntry]) -> dict[str, int]:
+    """:func:`save` with the keys, signatures and buckets a worker sends along."""
+    signatures = tuple(dedupe.signature(e.body_text) for e in entries)
+    prepared = Prepared(
+        url=f"https://{source}.example/feed/",
+        cleaned=tuple(entries),
+        keys=tuple(dedupe.entry_keys(entries)),
+        signatures=signatures,
+        buckets=tuple(dedupe.lsh_buckets(s) if s is not None else () for s in signatures),
+        leads=tuple(dedupe.lead_buckets(e.body_text) for e in entries),
+    )
+    with store.transaction():
+        changes = ingest_entries(
+            store, source, entries, now=NOW, options=OPTIONS, prepared=prepared
+        )
+    return dict(changes)
+
+
+def _buckets(entry: CleanEntry) -> set[int]:
+    sig = dedupe.signature(entry.body_text)
+    assert sig is not None
+    return {*dedupe.lsh_buckets(sig), *dedupe.lead_buckets(entry.body_text)}
+
+
+def test_an_exact_copy_is_matched_without_asking_about_its_buckets(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Syndicated word for word: the title and body's hash finds the stored copy.
+    gen = fresh()
+    first = original(gen)
+    save(store, first.source, [first.entry()], now=first.published)
+    resent = replace(first.entry(), guid="https://market-times.example/?p=1", link=None)
+    new = entry(2, guid="https://market-times.example/?p=2")
+    asked = _asked_buckets(store, monkeypatch)
+    assert _save_prepared(store, "market-times", [resent, new]) == {"duplicate": 1, "new": 1}
+    assert _buckets(new) <= set(asked)
+    assert not _buckets(resent) & set(asked)
+
+
+def test_a_copy_whose_keys_match_none_of_its_story_is_still_found_near(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A source listing two items under one post id: the edited copy's post id is its
+    # neighbour's, so presence sees a key to match and is not asked about its buckets; the
+    # neighbour is of the same fetch, so no exact key finds a story, and the near lookup
+    # reads every bucket of the copy.
+    gen = fresh()
+    first = original(gen)
+    edited = gen.copy(first, "copy-edited")
+    save(store, first.source, [first.entry()], now=first.published)
+    neighbour = entry(1, guid="https://market-times.example/?p=1", post_id="P1")
+    save(store, "market-times", [neighbour])
+    copy = replace(
+        edited.entry(), guid="https://market-times.example/?p=2", link=None, post_id="P1"
+    )
+    asked = _asked_buckets(store, monkeypatch)
+    counts = _save_prepared(store, "market-times", [neighbour, copy])
+    assert counts == {"unchanged": 1, "duplicate": 1}
+    assert not _buckets(copy) & set(asked)
 
 
 # --- unreliable GUIDs -------------------------------------------------------------------------

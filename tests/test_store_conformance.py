@@ -543,6 +543,10 @@ def test_presence_finds_exactly_the_buckets_that_hold_a_copy(store: Storage) -> 
     found = store.presence("b", [], [*absent, *sorted(held), *sorted(held)[:5]])
     assert found.buckets == held
     assert store.presence("b", [], absent).buckets == set()
+    # Asked afterwards, for a fetch's other entries: added to what was found.
+    later = store.presence("b", [], sorted(held)[:3])
+    store.add_present_buckets(later, [*absent[:50], *sorted(held)])
+    assert later.buckets == held
 
 
 def test_presence_of_a_large_fetch_with_keys_only(store: Storage) -> None:

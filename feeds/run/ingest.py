@@ -71,6 +71,8 @@ class _Fetch:
     leads: list[tuple[int, ...]]
     #: The signatures the worker made, per entry index.
     known_sigs: dict[int, tuple[int, ...]]
+    #: The entries whose buckets presence was not asked about (None: unknown).
+    unasked: frozenset[int] = frozenset()
     #: This fetch's keys: a copy holding one of them is never re-keyed to another entry.
     taken: set[str] = field(default_factory=set)
     #: The stories of this fetch so far.
@@ -154,10 +156,24 @@ def _read_fetch(
         dedupe.lead_buckets(e.body_text) if options.near and i not in unsigned else ()
         for i, e in enumerate(cleaned)
     ]
-    buckets = [b for s in known_sigs.values() for b in dedupe.lsh_buckets(s)]
-    presence = store.presence(name, all_keys, buckets + [b for lead in leads for b in lead])
+    presence = store.presence(name, all_keys)
+    # An entry whose exact keys a stored copy has is most likely that copy's story, found by
+    # find_match: its buckets are not asked about (should it match no copy, its near lookup
+    # reads them all). A syndicated story's copies are found so.
+    unasked = frozenset(i for i, k in enumerate(all_keys) if presence.may_match(k))
+    buckets = [b for i, s in known_sigs.items() if i not in unasked for b in dedupe.lsh_buckets(s)]
+    buckets += [b for i, lead in enumerate(leads) if i not in unasked for b in lead]
+    store.add_present_buckets(presence, buckets)
     return _Fetch(
-        name, cleaned, all_keys, prepared, presence, leads, known_sigs, {k.key for k in all_keys}
+        name,
+        cleaned,
+        all_keys,
+        prepared,
+        presence,
+        leads,
+        known_sigs,
+        unasked,
+        {k.key for k in all_keys},
     )
 
 
@@ -215,10 +231,11 @@ def _find_match(
     if match is not None or sig is None or not options.near:
         return match
     published = entry.published or entry.updated or now
-    # Presence knows which of a prepared signature's buckets hold copies.
-    present = presence.buckets if presence is not None and i in fetch.known_sigs else None
+    # Presence knows which of a prepared signature's buckets hold copies, unless not asked.
+    asked = presence if i not in fetch.unasked else None
+    present = asked.buckets if asked is not None and i in fetch.known_sigs else None
     lead_keys = fetch.leads[i]
-    lead = [k for k in lead_keys if k in presence.buckets] if presence is not None else None
+    lead = [k for k in lead_keys if k in asked.buckets] if asked is not None else None
     lead = lead if lead_keys else None  # not computed (its content was stored)
     return _find_near(store, fetch, i, sig, published, (present, lead), options)
 

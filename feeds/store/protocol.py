@@ -150,6 +150,11 @@ class IngestStore(Transactional, Protocol):
         """What one fetch's entries can meet in the store, in a few batched lookups."""
         ...
 
+    def add_present_buckets(self, found: Presence, buckets: Collection[int]) -> None:
+        """Which of ``buckets`` hold a copy, added to ``found`` (a :meth:`presence` of the
+        same fetch, in the same transaction)."""
+        ...
+
     def find_existing(self, source: str, key: str) -> Existing | None:
         """This source's copy stored under ``key``."""
         ...
