@@ -71,7 +71,7 @@ class _Fetch:
     leads: list[tuple[int, ...]]
     #: The signatures the worker made, per entry index.
     known_sigs: dict[int, tuple[int, ...]]
-    #: The entries whose buckets presence was not asked about (None: unknown).
+    #: The entries whose buckets presence was not asked about: their lookups read them all.
     unasked: frozenset[int] = frozenset()
     #: This fetch's keys: a copy holding one of them is never re-keyed to another entry.
     taken: set[str] = field(default_factory=set)

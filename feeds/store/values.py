@@ -44,7 +44,8 @@ class Presence:
 
     ``own``: the source has a copy under one of the fetch's keys, post ids, links or
     title+body hashes. ``values``: per :data:`MATCH_COLUMNS` key, the fetch's values
-    that some copy has. ``buckets``: the fetch's LSH buckets that hold a copy.
+    that some copy has. ``buckets``: the LSH buckets asked about (``IngestStore.presence``,
+    ``add_present_buckets``) that hold a copy.
     ``tombstones``: whether any story was dropped.
     """
 
