@@ -66,7 +66,7 @@ class CandidateIndex(SqlConnection):
         found = Presence()
         for start in range(0, len(keys), PRESENCE_GROUP):
             self._keys_present(source, keys[start : start + PRESENCE_GROUP], found)
-        self._buckets_present(sorted(set(buckets)), found, tombstones=True)  # in index order
+        self._buckets_present(buckets, found, tombstones=True)
         return found
 
     def add_present_buckets(self, found: Presence, buckets: Collection[int]) -> None:
@@ -74,7 +74,7 @@ class CandidateIndex(SqlConnection):
         same fetch, in the same transaction): the buckets of the entries it was not asked
         about."""
         if buckets:
-            self._buckets_present(sorted(set(buckets)), found, tombstones=False)
+            self._buckets_present(buckets, found, tombstones=False)
 
     def _keys_present(self, source: str, keys: Sequence[Keys], found: Presence) -> None:
         """Whether ``source`` has a copy under one of ``keys`` (unless known), and which of
@@ -106,7 +106,7 @@ class CandidateIndex(SqlConnection):
             else:
                 found.values[MATCH_COLUMNS[kind - 1]].add(value)
 
-    def _buckets_present(self, buckets: Sequence[int], found: Presence, tombstones: bool) -> None:
+    def _buckets_present(self, buckets: Collection[int], found: Presence, tombstones: bool) -> None:
         """Which of ``buckets`` hold a copy, and (``tombstones``) whether any story was
         dropped, in one statement. Each bucket is tested with ``EXISTS``, which stops at its
         first row (a template's bucket holds thousands in a large store; ``IN`` read them
@@ -115,13 +115,14 @@ class CandidateIndex(SqlConnection):
         if tombstones:
             parts.append("SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped")
         params: list[object] = []
-        tables = self._band_tables() if buckets else ()
+        listed = sorted(set(buckets))  # in index order
+        tables = self._band_tables() if listed else ()
         if tables:
             in_a_table = " OR ".join(
                 f"EXISTS (SELECT 1 FROM {table} WHERE bucket = value)" for table in tables
             )
             parts.append(f"SELECT 1, value FROM {self.dialect.integers} WHERE {in_a_table}")
-            params.append(self.dialect.integers_param(buckets))
+            params.append(self.dialect.integers_param(listed))
         rows = self._read_bands(" UNION ALL ".join(parts), params, ()) if parts else ()
         for kind, bucket in rows:
             if kind == 0:
