@@ -359,6 +359,59 @@ def test_an_exact_copy_is_matched_without_asking_about_its_buckets(
     assert not _buckets(resent) & set(asked)
 
 
+def _matched_by(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[dedupe.Keys]:
+    """The keys of every ``find_match`` from now on (the store's own method runs)."""
+    asked: list[dedupe.Keys] = []
+    find = store.find_match
+
+    def spy(
+        keys: dedupe.Keys, source: str = "", listed: Collection[str] = ()
+    ) -> dedupe.Match | None:
+        asked.append(keys)
+        return find(keys, source, listed)
+
+    monkeypatch.setattr(store, "find_match", spy)
+    return asked
+
+
+def test_an_exact_copy_is_looked_up_by_the_keys_a_stored_copy_has(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its GUID and link are its own site's: only its title and body hash can find a story.
+    gen = fresh()
+    first = original(gen)
+    save(store, first.source, [first.entry()], now=first.published)
+    resent = replace(
+        first.entry(),
+        guid="https://market-times.example/?p=1",
+        link="https://market-times.example/a",
+    )
+    asked = _matched_by(store, monkeypatch)
+    assert _save_prepared(store, "market-times", [resent]) == {"duplicate": 1}
+    keys = dedupe.entry_keys([resent])[0]
+    assert asked == [replace(keys, guid=None, post_id=None, link=None)]
+    assert keys.match_hash is not None
+    explained = provenance.explain(store, first.entry().link or "", OPTIONS, [])
+    assert explained is not None
+    assert [c.merged_reason for c in explained.copies] == [None, "same title and body"]
+
+
+def test_a_guid_another_source_has_still_finds_its_story(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gen = fresh()
+    first = original(gen)
+    save(store, first.source, [first.entry()], now=first.published)
+    retold = replace(entry(3), guid=first.entry().guid)  # another text under the same GUID
+    asked = _matched_by(store, monkeypatch)
+    assert _save_prepared(store, "market-times", [retold]) == {"duplicate": 1}
+    assert asked[0].guid == first.entry().guid
+    assert asked[0].match_hash is None  # no copy has its text
+    explained = provenance.explain(store, first.entry().link or "", OPTIONS, [])
+    assert explained is not None
+    assert [c.merged_reason for c in explained.copies] == [None, "same GUID"]
+
+
 def test_a_copy_whose_keys_match_none_of_its_story_is_still_found_near(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -226,8 +226,10 @@ def _find_match(
     match = None
     if found.kept_apart is not None:
         match = store.find_match(decider.exact_keys_of(found))
-    elif presence is None or presence.may_match(found.keys):
+    elif presence is None:
         match = store.find_match(found.keys, name, fetch.taken)
+    elif presence.may_match(found.keys):
+        match = store.find_match(presence.matchable(found.keys), name, fetch.taken)
     if match is not None or sig is None or not options.near:
         return match
     published = entry.published or entry.updated or now

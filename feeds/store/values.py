@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -61,6 +61,19 @@ class Presence:
         return any(
             (value := getattr(keys, column)) is not None and value in self.values[column]
             for column in MATCH_COLUMNS
+        )
+
+    def matchable(self, keys: Keys) -> Keys:
+        """``keys`` without the :data:`MATCH_COLUMNS` values that no copy has (None): the
+        lookups of ``find_match`` that would find nothing are left out. A syndicated copy's
+        GUID, post id and link are its own site's; its title and body hash finds the story."""
+        held = self.values
+        return replace(
+            keys,
+            guid=keys.guid if keys.guid in held["guid"] else None,
+            post_id=keys.post_id if keys.post_id in held["post_id"] else None,
+            link=keys.link if keys.link in held["link"] else None,
+            match_hash=keys.match_hash if keys.match_hash in held["match_hash"] else None,
         )
 
     def add(self, keys: Keys, buckets: Iterable[int] = ()) -> None:
