@@ -490,6 +490,16 @@ def test_repost_under_a_new_guid_and_same_link_is_the_same_entry(store: Store) -
     assert store.resolve("https://wire.example/?p=999") == before
 
 
+def test_a_repost_under_a_new_guid_with_an_edited_text_updates_its_entry(store: Store) -> None:
+    # Only its link is the stored copy's: found by it, re-keyed, and updated.
+    first = entry(1, link="https://wire.example/story")
+    save(store, "wire", [first])
+    before = store.resolve("https://wire.example/story")
+    edited = replace(first, guid="https://wire.example/?p=999", title=first.title + " (updated)")
+    assert save(store, "wire", [edited]) == {"updated": 1}
+    assert store.resolve("https://wire.example/?p=999") == before
+
+
 # --- updates and the churn cap ----------------------------------------------------------------
 
 
