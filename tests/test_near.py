@@ -348,9 +348,7 @@ def test_an_exact_copy_is_matched_without_asking_about_its_buckets(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Syndicated word for word: the title and body's hash finds the stored copy.
-    gen = fresh()
-    first = original(gen)
-    save(store, first.source, [first.entry()], now=first.published)
+    first = _stored_original(store)
     resent = replace(first.entry(), guid="https://market-times.example/?p=1", link=None)
     new = entry(2, guid="https://market-times.example/?p=2")
     asked = _asked_buckets(store, monkeypatch)
@@ -374,13 +372,25 @@ def _matched_by(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[dedupe.Ke
     return asked
 
 
+def _stored_original(store: Store) -> corpus.Story:
+    """A story saved by its own source (the copy the tests' others meet)."""
+    first = original(fresh())
+    save(store, first.source, [first.entry()], now=first.published)
+    return first
+
+
+def _merged_reasons(store: Store, item: corpus.Story) -> list[str | None]:
+    """Why each copy of ``item``'s story is in it (None: the copy that started it)."""
+    explained = provenance.explain(store, item.entry().link or "", OPTIONS, [])
+    assert explained is not None
+    return [c.merged_reason for c in explained.copies]
+
+
 def test_an_exact_copy_is_looked_up_by_the_keys_a_stored_copy_has(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Its GUID and link are its own site's: only its title and body hash can find a story.
-    gen = fresh()
-    first = original(gen)
-    save(store, first.source, [first.entry()], now=first.published)
+    first = _stored_original(store)
     resent = replace(
         first.entry(),
         guid="https://market-times.example/?p=1",
@@ -391,25 +401,19 @@ def test_an_exact_copy_is_looked_up_by_the_keys_a_stored_copy_has(
     keys = dedupe.entry_keys([resent])[0]
     assert asked == [replace(keys, guid=None, post_id=None, link=None)]
     assert keys.match_hash is not None
-    explained = provenance.explain(store, first.entry().link or "", OPTIONS, [])
-    assert explained is not None
-    assert [c.merged_reason for c in explained.copies] == [None, "same title and body"]
+    assert _merged_reasons(store, first) == [None, "same title and body"]
 
 
 def test_a_guid_another_source_has_still_finds_its_story(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gen = fresh()
-    first = original(gen)
-    save(store, first.source, [first.entry()], now=first.published)
+    first = _stored_original(store)
     retold = replace(entry(3), guid=first.entry().guid)  # another text under the same GUID
     asked = _matched_by(store, monkeypatch)
     assert _save_prepared(store, "market-times", [retold]) == {"duplicate": 1}
     assert asked[0].guid == first.entry().guid
     assert asked[0].match_hash is None  # no copy has its text
-    explained = provenance.explain(store, first.entry().link or "", OPTIONS, [])
-    assert explained is not None
-    assert [c.merged_reason for c in explained.copies] == [None, "same GUID"]
+    assert _merged_reasons(store, first) == [None, "same GUID"]
 
 
 def test_a_copy_whose_keys_match_none_of_its_story_is_still_found_near(
