@@ -17,7 +17,6 @@ GUID, post id, canonical link, or the same normalized title and body.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import unicodedata
@@ -26,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from feeds.core.digest import sha256
 from feeds.types import Change, CleanEntry
 
 # A body shorter than this many words is too thin to prove two entries are the
@@ -193,7 +193,7 @@ def content_hash(entry: CleanEntry) -> str:
         fields.append([[e.url, e.type, e.length] for e in entry.enclosures])
         fields.append(entry.image)
     payload = json.dumps(fields, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _folded_words(text: str) -> list[str]:
@@ -214,12 +214,12 @@ def match_hash(entry: CleanEntry) -> str | None:
     if len(words) < MIN_MATCH_WORDS:
         return None
     payload = " ".join(_folded_words(entry.title)) + "\x00" + " ".join(words)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return sha256(payload.encode("utf-8")).hexdigest()
 
 
 def mint_entry_id(source: str, key: str) -> str:
     """A stable ``tag:`` URI (RFC 4151) for an entry whose GUID is not an absolute IRI."""
-    digest = hashlib.sha256(f"{source}\x00{key}".encode()).hexdigest()[:32]
+    digest = sha256(f"{source}\x00{key}".encode()).hexdigest()[:32]
     return f"tag:feeds.invalid,2026:entry/{digest}"
 
 

@@ -8,7 +8,6 @@ compared only with the few stored copies that share a band, never with the whole
 from __future__ import annotations
 
 import bisect
-import hashlib
 import operator
 import re
 import struct
@@ -18,6 +17,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
+from feeds.core.digest import blake2b
 from feeds.core.identity import MIN_MATCH_WORDS
 from feeds.core.tuplehash import tuple_hash
 
@@ -355,7 +355,7 @@ def _lsh_buckets(sig: tuple[int, ...]) -> tuple[int, ...]:
     buckets = []
     for band, prefix in enumerate(_BAND_PREFIXES):
         start = band * _BAND_BYTES
-        digest = hashlib.blake2b(prefix + blob[start : start + _BAND_BYTES], digest_size=8)
+        digest = blake2b(prefix + blob[start : start + _BAND_BYTES], digest_size=8)
         buckets.append(int.from_bytes(digest.digest(), "big", signed=True))
     return tuple(buckets)
 

@@ -12,12 +12,13 @@ as they are.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
+
+from feeds.core.digest import sha256
 
 __all__ = [
     "FeedRules",
@@ -134,7 +135,7 @@ class PageRules:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 # --- checks -------------------------------------------------------------------------------

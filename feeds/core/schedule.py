@@ -19,7 +19,6 @@ the same interval do not fire together and a run is reproducible.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
+from feeds.core.digest import sha256
 from feeds.types import ScheduleOptions, SourceState
 
 __all__ = [
@@ -87,7 +87,7 @@ def format_duration(delta: timedelta) -> str:
 
 def jitter_fraction(name: str) -> float:
     """A number in [0, 1) fixed for a source name (the first 8 bytes of its SHA-256)."""
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    digest = sha256(name.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 

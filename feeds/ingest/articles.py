@@ -17,13 +17,13 @@ the caller saves the returned records in the source's transaction.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from feeds.core.digest import sha256
 from feeds.core.rewrite import PageRules
 from feeds.errors import (
     FetchError,
@@ -238,7 +238,7 @@ def _entry_hash(entry: ParsedEntry, rules: PageRules = NO_PAGE_RULES) -> str:
     parts: tuple[str | None, ...] = (entry.link, entry.title, entry.summary, entry.content)
     if rules:
         parts += (_rules_key(entry.link, rules),)
-    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+    return sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
 
 
 def _rules_key(url: str | None, rules: PageRules) -> str:

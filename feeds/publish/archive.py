@@ -18,13 +18,13 @@ that shift.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feeds.config import OutputConfig
+from feeds.core.digest import sha256
 from feeds.publish.formats import FORMATS
 from feeds.store import StoryKey
 from feeds.store.protocol import PublishState
@@ -57,7 +57,7 @@ def plan(output: OutputConfig, index: Sequence[StoryKey]) -> list[Page]:
             "last": n == len(chunks),
             "stories": [[s.id, _instant(s.published), _instant(s.updated)] for s in chunk],
         }
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        digest = sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         pages.append(Page(n, len(chunks), tuple(s.id for s in chunk), digest))
     return pages
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from pathlib import Path
 
 from feeds.config import Config, OutputConfig
+from feeds.core.digest import sha256
 from feeds.run.filtering import fingerprint_part
 
 
@@ -14,7 +14,7 @@ def output_fingerprint(config: Config, output: OutputConfig) -> str:
     """What an output's documents depend on besides the store: its settings, the choice
     of copies, the filter rules, and the code that renders them. (What it shows of its
     sources, their titles and URLs, comes from the store.)"""
-    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest = sha256(_code_fingerprint().encode())
     digest.update(repr((output, config.dedupe)).encode())
     digest.update(fingerprint_part(config, output).encode())  # global and sources' rules
     return digest.hexdigest()
@@ -32,7 +32,7 @@ def _code_fingerprint() -> str:
 @cache
 def code_fingerprint(package: Path) -> str:
     """A hash of every ``.py`` file under ``package``, sub-packages included, by relative path."""
-    digest = hashlib.sha256()
+    digest = sha256()
     for path in sorted(package.rglob("*.py")):
         name = path.relative_to(package).as_posix()
         digest.update(name.encode() + b"\x00" + path.read_bytes())

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import threading
 import time
@@ -62,7 +61,7 @@ def worker_id(pid: int | None = None, *, refresh: bool = False) -> str:
     """``host:pid:random``: unique among the workers of a store, and says where to look
     (``random`` starts with ``refresh-`` for a ``feeds refresh`` run)."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{REFRESH if refresh else ''}{secrets.token_hex(3)}"
+    return f"{socket.gethostname()}:{pid}:{REFRESH if refresh else ''}{os.urandom(3).hex()}"
 
 
 def forget_dead_refreshes(config: Config, store: Storage, worker: str, now: datetime) -> int:

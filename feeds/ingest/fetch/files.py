@@ -3,12 +3,12 @@ body read (a file's or a server's): its hash says whether it changed."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from feeds.core.digest import sha256
 from feeds.errors import BodyTooLargeError, FetchError
 from feeds.types import FetchRequest, FetchResult
 
@@ -61,7 +61,7 @@ def _result_with_body(
     permanent_redirect: str | None,
 ) -> FetchResult:
     """A result for a body we read; ``content`` is None when its hash is the stored one."""
-    body_hash = hashlib.sha256(body).hexdigest()
+    body_hash = sha256(body).hexdigest()
     return FetchResult(
         source=request.source,
         url=request.url,

@@ -32,7 +32,6 @@ Choices written down (DESIGN.md leaves them open):
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,7 @@ import nh3
 from lxml import etree
 
 from feeds.core import limits
+from feeds.core.digest import sha256
 from feeds.core.rewrite import FeedRules
 from feeds.core.summary import CUT_MARK, _strip_cut, is_cut, teaser
 from feeds.core.text import _collapse, _legal, clean_title
@@ -86,6 +86,7 @@ __all__ = [
 CLEANING_CODE = (
     *sorted(Path(__file__).parent.glob("*.py")),
     Path(__file__).parents[2] / "types.py",
+    Path(__file__).parents[2] / "core" / "digest.py",
     Path(__file__).parents[2] / "core" / "limits.py",
     Path(__file__).parents[2] / "core" / "rewrite.py",
     Path(__file__).parents[2] / "core" / "summary.py",
@@ -98,7 +99,7 @@ those they import."""
 
 def cleaning_scheme(code: Iterable[Path]) -> str:
     """The key of the cleaning done by the files ``code`` with this nh3 and lxml."""
-    return hashlib.sha256(
+    return sha256(
         b"\n".join(
             [
                 *(path.read_bytes() for path in code),
@@ -205,7 +206,7 @@ def body_key(source: BodySource, rules: FeedRules = NO_RULES) -> str:
     this module, or another nh3 or lxml, is never taken for one cleaned by this one; and
     the source's rewrite rules, when it has some for bodies, by their key.
     """
-    digest = hashlib.sha256(BODY_SCHEME.encode())
+    digest = sha256(BODY_SCHEME.encode())
     if rules.touches_body:
         digest.update(b"rules:" + rules.key.encode())
     for part in source:
