@@ -11,7 +11,6 @@ The digests are the same either way (``tests/test_digest.py``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any, Protocol
 
 __all__ = ["blake2b", "sha256"]
@@ -23,7 +22,11 @@ class Hash(Protocol):
     def hexdigest(self) -> str: ...
 
 
-def _builtin_sha256() -> Callable[[bytes], Hash]:
+class HashConstructor(Protocol):
+    def __call__(self, data: bytes = ..., /) -> Hash: ...
+
+
+def _builtin_sha256() -> HashConstructor:
     """CPython's own SHA-256 (``_sha2`` from 3.12, ``_sha256`` before), else hashlib's."""
     for name in ("_sha2", "_sha256"):
         try:
