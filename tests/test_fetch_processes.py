@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
@@ -437,11 +438,11 @@ def test_an_error_before_the_outcomes_are_read_ends_the_run_without_waiting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The processes fetch at once and would wait for ever to send what nobody reads.
-    def refused(stack: ExitStack, inherited: Any = ()) -> None:
+    def refused(stack: ExitStack) -> None:
         time.sleep(1)  # meanwhile the processes fill their pipes
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(pipeline_module, "_fork_pool", refused)
+    monkeypatch.setattr(pipeline_module, "_start_pool", refused)
     with served_elsewhere(_documents) as (base, _stats):
         config = make_config(
             tmp_path,
@@ -602,18 +603,28 @@ def _marked(mark: str) -> list[int]:
     return found
 
 
+def _workers(mark: str) -> list[int]:
+    """The marked processes that come from multiprocessing's fork server (and the server)."""
+    found = []
+    for pid in _marked(mark):
+        with contextlib.suppress(OSError):
+            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+    return found
+
+
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
-def test_the_fetch_processes_end_when_the_refresh_is_killed(tmp_path: Path) -> None:
+def test_the_fetch_processes_and_workers_end_when_the_refresh_is_killed(tmp_path: Path) -> None:
     mark = f"FEEDS_TEST_MARK=fetch-{os.getpid()}-{time.monotonic_ns()}"
     name, value = mark.split("=")
-    with served_elsewhere(_slow_site) as (base, stats):
+    with served_elsewhere(_slow_site) as (base, _stats):
         env = {**os.environ, name: value, "PYTHONPATH": str(Path(__file__).parent)}
         run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path), base], env=env)
         deadline = time.monotonic() + 10
-        while stats()["requests"] < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        family = [pid for pid in _marked(mark) if pid != run.pid]
-        assert len(family) >= 2  # the fetch processes (and the workers) are running
+        while len(_workers(mark)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the first documents start the workers' fork server
+        assert len(_workers(mark)) >= 2  # the fork server and its workers are running
+        assert len(_marked(mark)) >= 5  # the run, its fetch processes and the tracker too
         run.kill()
         run.wait()
         deadline = time.monotonic() + 10

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -284,59 +285,52 @@ def test_one_output_that_fails_does_not_stop_the_others(
 
 # --- in the worker processes ---------------------------------------------------------------
 
-MANY = [f"s{n}" for n in range(9)]  # enough to prepare in worker processes (forked at once)
+MANY = [f"s{n}" for n in range(9)]  # enough to prepare in worker processes
 
 
 @pytest.fixture
-def workers(monkeypatch: pytest.MonkeyPatch) -> None:
+def workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Sets the fault the workers meet (see tests/worker_faults.py) in a fork server of
+    their own, started with the run and stopped after it (the next test gets a clean one)."""
     from feeds.run import executor as pipeline
 
     monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
     assert len(MANY) >= pipeline.PARALLEL_MIN_SOURCES
+    monkeypatch.setattr(pipeline, "PRELOAD", (*pipeline.PRELOAD, "worker_faults"))
+    pipeline.stop_fork_server()
+
+    def fault(what: str) -> None:
+        monkeypatch.setenv("FEEDS_TEST_WORKER_FAULT", what)
+        # The server imports its preloads before it applies this process's sys.path
+        # (Python 3.11's multiprocessing.forkserver.main): it finds this folder by PYTHONPATH.
+        here = str(Path(__file__).parent)
+        monkeypatch.setenv(
+            "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+        )
+
+    yield fault
+    pipeline.stop_fork_server()
 
 
-@pytest.mark.usefixtures("workers")
 def test_an_unexpected_error_in_a_worker_is_that_source_s_error(
-    folder: Path, monkeypatch: pytest.MonkeyPatch
+    folder: Path, workers: Callable[[str], None]
 ) -> None:
-    from feeds.core import dedupe
-
     config = sources_folder(folder, MANY)
-    main = os.getpid()
-    real = dedupe.entry_keys
-
-    def entry_keys(entries: Any, *args: Any, **kwargs: Any) -> Any:
-        if os.getpid() != main and any(e.title.startswith("s3 ") for e in entries):
-            raise ZeroDivisionError(f"injected in process {os.getpid()}")
-        return real(entries, *args, **kwargs)
-
-    monkeypatch.setattr(dedupe, "entry_keys", entry_keys)  # before the workers are forked
+    workers("raise")
     result = refresh(config)
     assert result.exit_code == 1
     error = source_errors(config)["s3"]
     assert error is not None and error.startswith("ZeroDivisionError: injected in process")
-    assert f"process {main}" not in error  # it was a worker's
+    assert f"process {os.getpid()}" not in error  # it was a worker's
     assert published(folder) == set(MANY) - {"s3"}
 
 
-@pytest.mark.usefixtures("workers")
-def test_a_worker_that_dies_costs_no_source(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A worker killed mid-document breaks its pool: its jobs go to a new pool (started
-    clean, from a fork server), where they are prepared; nothing is lost."""
-    from feeds.core import dedupe
-
+def test_a_worker_that_dies_costs_no_source(folder: Path, workers: Callable[[str], None]) -> None:
+    """A worker killed mid-document breaks its pool: its jobs go to a new pool, where they
+    are prepared; nothing is lost."""
     config = sources_folder(folder, MANY)
-    main = os.getpid()
     died = folder / "died"
-    real = dedupe.entry_keys
-
-    def entry_keys(entries: Any, *args: Any, **kwargs: Any) -> Any:
-        if os.getpid() != main and any(e.title.startswith("s3 ") for e in entries):
-            died.write_text(str(os.getpid()))
-            os._exit(9)  # as the OOM killer would end it
-        return real(entries, *args, **kwargs)
-
-    monkeypatch.setattr(dedupe, "entry_keys", entry_keys)
+    workers(f"die:{died}")
     result = refresh(config)
     assert died.exists()  # a worker did die
     assert result.exit_code == 0, result.output

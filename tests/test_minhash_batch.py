@@ -6,14 +6,11 @@ numpy; a signature that differed by one bin would find fewer copies and never sa
 
 from __future__ import annotations
 
-import concurrent.futures
-import functools
-import multiprocessing
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,10 +100,9 @@ def _signs_in_batches() -> bool:
 
 @pytest.mark.skipif(executor.usable_cores() < 2, reason="no worker pool on one core")
 def test_workers_sign_in_batches_and_this_process_does_not() -> None:
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        1, mp_context=context, initializer=functools.partial(executor._worker, ())
-    ) as pool:
+    with ExitStack() as stack:
+        pool = executor._start_pool(stack)  # the run's workers, from the fork server
+        assert pool is not None
         assert pool.submit(_signs_in_batches).result(timeout=60) is True
     assert near._batches is False
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_pipeline import make_config, rss, run, write_config_file
+from test_pipeline import NOW, make_config, rss, run, write_config_file
 
 from feeds.errors import FetchError
 from feeds.ingest.fetch import Fetcher, interleave
@@ -90,6 +90,53 @@ def test_small_runs_stay_in_process(
     (summaries, _), _ = _refresh(tmp_path, http_server)
     assert CountingPool.started == 0
     assert [sum(s[1].values()) for s in summaries[:5]] == [1] * 5
+
+
+def test_a_large_run_starts_its_workers_only_when_a_document_is_new(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nine sources: a large run. The first brings new documents, and its workers come from
+    # the fork server; the second finds every feed as it was (same bytes) and starts none.
+    for i in range(9):
+        http_server.route(f"/feed{i}", Reply(body=rss((f"{i}", f"Story of feed {i}"))))
+    config = make_config(tmp_path, {f"s{i}": http_server.url(f"/feed{i}") for i in range(9)})
+    monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(pipeline_module, "PARALLEL_MIN_BYTES", 10**12)  # size does not matter
+    CountingPool.started = 0
+    with Store.open(config.store_path) as store:
+        first = run(config, store)
+        assert CountingPool.started == 1
+        again = run(config, store, now=NOW + timedelta(hours=1))
+    assert CountingPool.started == 1
+    assert all(not s.error and s.changed for s in first.sources)
+    assert all(not s.error and not s.changed for s in again.sources)
+
+
+def _children_named(word: bytes) -> list[int]:
+    """This process's children whose command line holds ``word``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and word in (entry / "cmdline").read_bytes():
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_refresh_stops_the_fork_server_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    # feeds refresh ends its workers' fork server, and waits for it (none outlives the run,
+    # and the server's CPU time is counted in the run's).
+    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
+    with ExitStack() as stack:
+        pool = pipeline_module._start_pool(stack)
+        assert pool is not None
+        assert pool.submit(_niceness).result(timeout=60) > 0
+    assert len(_children_named(b"forkserver")) == 1
+    pipeline_module.stop_fork_server()
+    assert _children_named(b"forkserver") == []  # gone, and reaped: not even a zombie
 
 
 # --- the stream: order, memory bound, a slow head ---------------------------------------

@@ -103,6 +103,7 @@ def refresh(
       feeds refresh --config /etc/feeds/config.toml --source business
     """
     from feeds.ingest.fetch import Fetcher
+    from feeds.run.executor import stop_fork_server
     from feeds.run.refresh import refresh as run_refresh
     from feeds.run.worker import registered, worker_id
 
@@ -134,6 +135,7 @@ def refresh(
         )
         if metrics_file is not None:
             _write_metrics(config, store, metrics_file)
+    stop_fork_server()  # the workers' (if new documents started one): none outlives the run
     if as_json:
         click.echo(json.dumps(report_json(report.sources, report.outputs), indent=2))
     else:

@@ -14,35 +14,35 @@ that answers at once is Python work, which would otherwise take turns with the s
 one interpreter lock.
 
 :func:`feeds.ingest.prepare.prepare` runs in a pool of worker processes, one per core, while the
-main process saves what is done: forked before the first fetch when the run has at least
-``PARALLEL_MIN_SOURCES`` sources and this process runs no other thread (cron's refresh),
-else started from a fork server once the run has fetched ``PARALLEL_MIN_BYTES`` in more
-than one new document (the daemon, whose scheduler is a thread; one document alone is no
-work to share).
+main process saves what is done. The workers come from a fork server (:func:`_mp_context`),
+started with the run's first new document when the run has at least
+``PARALLEL_MIN_SOURCES`` sources, else once it has fetched ``PARALLEL_MIN_BYTES`` in more
+than one new document (one document alone is no work to share); a run that brings nothing
+new (every feed unchanged) starts none.
 Memory stays bounded: fetched documents wait for the consumer up to ``BUFFER_BYTES``,
 instead of every body of the run at once.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, suppress
+from multiprocessing.connection import Connection
 
 from feeds.core import dedupe
 from feeds.errors import FetchError, describe
 from feeds.ingest.fetch import Fetcher, PageFetcher, interleave
 from feeds.ingest.prepare import Job, Prepared, prepare_safely
-from feeds.run.fetch_processes import FetchProcesses, close_all, deal
+from feeds.run.fetch_processes import FetchProcesses, deal
 from feeds.run.fetching import WINDOW, Event, Fetching, Outcome, Raised, Throttle, notify
 from feeds.types import FetchRequest, FetchResult
 
@@ -67,7 +67,7 @@ BUFFER_BYTES = 2 * 1024 * 1024
 """Fetched documents waiting for their turn hold at most about this much (see :func:`stream`)."""
 
 PARALLEL_MIN_SOURCES = 8
-"""A run of at least this many sources forks its workers before fetching (when it can)."""
+"""A run of at least this many sources starts its workers with its first new document."""
 
 FETCH_PROCESS_MIN_SOURCES = 32
 """A run of at least this many sources fetches in processes of its own (when it can).
@@ -116,9 +116,8 @@ def stream(
     if not requests:
         return
     order = interleave(requests)
-    # Forked now, before any thread of ours starts, the fetch processes and the workers cost
-    # milliseconds; later (threads alive) workers come from a fork server, once the run
-    # turns out to be large, and fetches stay in this process.
+    # Forked now, before any thread of ours starts, the fetch processes cost milliseconds;
+    # later (threads alive) fetches stay in this process.
     fetching: Fetching | FetchProcesses
     if standby is not None and len(requests) < FETCH_PROCESS_MIN_SOURCES:
         standby.stop()  # few are due after all: they are fetched here, as in any small run
@@ -129,15 +128,13 @@ def stream(
         fetching = standby
         stack.callback(fetching.stop)
         fetching.assign(requests, order, buffer_bytes)
-        pool = _fork_pool(stack, inherited=fetching.ends)
         fetching.start()
         if use_pages is not None:
             use_pages(fetching)
     else:
-        pool = _fork_pool(stack) if len(requests) >= PARALLEL_MIN_SOURCES else None
         fetching = Fetching(fetcher, requests, order, buffer_bytes)
         stack.callback(fetching.stop)
-    run = _Stream(requests, job_for, stack, fetching, pool)
+    run = _Stream(requests, job_for, stack, fetching, large=len(requests) >= PARALLEL_MIN_SOURCES)
     for i in order:
         yield run.next(i, on_wait)
 
@@ -151,13 +148,15 @@ class _Stream:
         job_for: Callable[[int, FetchResult], Job | None],
         stack: ExitStack,
         fetching: Fetching | FetchProcesses,
-        pool: ProcessPoolExecutor | None,
+        *,
+        large: bool,
     ) -> None:
         self.requests, self.job_for, self.stack = requests, job_for, stack
-        self.fetching, self.pool = fetching, pool
+        self.fetching, self.large = fetching, large
+        self.pool: ProcessPoolExecutor | None = None  # started with the first new document
         self.arrived: dict[int, Outcome] = {}
         self.jobs: dict[int, Job] = {}  # to prepare in this process
-        self.working: dict[int, Future[Prepared]] = {}
+        self.working: dict[int, Future[bytes]] = {}  # each a pickled Prepared
         # to each worker's job, its pool
         self.submitted: dict[int, tuple[Job, ProcessPoolExecutor]] = {}
         self.fetched_bytes = 0  # new documents so far: starts the pool
@@ -212,7 +211,9 @@ class _Stream:
             return
         self.fetched_bytes += len(job.content)
         self.documents += 1
-        if self.pool is None and self.fetched_bytes >= PARALLEL_MIN_BYTES and self.documents > 1:
+        if self.pool is None and (
+            self.large or (self.fetched_bytes >= PARALLEL_MIN_BYTES and self.documents > 1)
+        ):
             self.pool = _start_pool(self.stack)
         if self.pool is not None:
             self.submit(i, job, self.pool)
@@ -221,15 +222,15 @@ class _Stream:
 
     def submit(self, i: int, job: Job, to: ProcessPoolExecutor) -> None:
         try:
-            future = to.submit(prepare_safely, job)
+            future = to.submit(prepare_pickled, job)
         except BrokenProcessPool:  # a worker died since: the job goes to a new pool
             if to is self.pool:
-                self.pool = _start_pool(self.stack, clean=True)
+                self.pool = _start_pool(self.stack)
             if self.pool is None:
                 self.jobs[i] = job  # (no core to spare) this process prepares it
                 return
             to = self.pool
-            future = to.submit(prepare_safely, job)
+            future = to.submit(prepare_pickled, job)
         self.working[i] = future
         future.add_done_callback(notify(self.fetching.finished, (i, None)))
         self.submitted[i] = (job, to)
@@ -240,13 +241,14 @@ class _Stream:
         new pool; a document that breaks that one too is its source's error."""
         job, owner = self.submitted.pop(i)
         try:
-            return self.working.pop(i).result()
+            prepared: Prepared = pickle.loads(self.working.pop(i).result())
+            return prepared
         except BrokenProcessPool as exc:
             if job.retried:
                 return _failed(job, exc)
             log.info("%s: a worker process ended; trying again", self.requests[i].source)
             if owner is self.pool:
-                self.pool = _start_pool(self.stack, clean=True)
+                self.pool = _start_pool(self.stack)
             if self.pool is None:
                 return _failed(job, exc)
             self.submit(i, job._replace(retried=True), self.pool)
@@ -255,6 +257,18 @@ class _Stream:
             return self.prepared_by_worker(i)
         except Exception as exc:  # the job or its result did not pickle: a bug
             return _failed(job, exc)
+
+
+def prepare_pickled(job: Job) -> bytes:
+    """:func:`~feeds.ingest.prepare.prepare_safely` in a worker, its result pickled there.
+
+    The saving process unpickles a document when its turn comes (:meth:`_Stream.next`), not
+    as it arrives: the documents that wait for their turn (up to :data:`BUFFER_BYTES` of
+    them, fetched in request order) wait as bytes (about 200 KiB for a feed of 30 posts)
+    instead of as objects (about 320 KiB), and the objects are made and freed in one thread.
+    A cold run of 1,000 feeds: the saving process's RSS before publishing 44.5 -> 40.5 MiB
+    (bench/RESULTS.md, seventeenth session)."""
+    return pickle.dumps(prepare_safely(job), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _failed(job: Job, exc: BaseException) -> Prepared:
@@ -315,62 +329,58 @@ PRELOAD = ("feeds.ingest.parse", "feeds.ingest.normalize", "feeds.ingest.fulltex
 (a fork server imports it before it forks workers)."""
 
 
-def _fork_pool(stack: ExitStack, inherited: Sequence[int] = ()) -> ProcessPoolExecutor | None:
-    """A pool of workers forked from this process now, or None when that is not safe.
-
-    ``inherited``: file descriptors the workers close at once (the ends of the fetch
-    process's pipes: the fetch process must see end-of-file when this process dies).
-    """
-    if usable_cores() < 2 or threading.active_count() > 1:
-        return None
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None
-    pool = _start_pool(stack, inherited)
-    if pool is not None:
-        pool.submit(int)  # forks the workers now, before any thread of ours starts
-    return pool
-
-
-def _start_pool(
-    stack: ExitStack, inherited: Sequence[int] = (), *, clean: bool = False
-) -> ProcessPoolExecutor | None:
-    """A pool of workers; ``clean``: never forked from this process (a pool that replaces
-    one whose worker died starts from a fresh interpreter, not from a copy of this one)."""
+def _start_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
+    """A pool of workers, one per core (None on one core: this process prepares)."""
     workers = usable_cores()
     if workers < 2:
         return None
+    context = _mp_context()
+    # The workers' lifeline (see _worker): this process holds the only end that writes.
+    lifeline, held = context.Pipe(duplex=False)
+    stack.callback(held.close)
+    stack.callback(lifeline.close)
     pool = ProcessPoolExecutor(
-        workers,
-        mp_context=_mp_context(clean),
-        initializer=functools.partial(_worker, tuple(inherited)),
+        workers, mp_context=context, initializer=_worker, initargs=(lifeline,)
     )
     # If saving fails half-way, or the run is stopped, do not wait for the rest.
     stack.callback(pool.shutdown, wait=True, cancel_futures=True)
     return pool
 
 
-def _mp_context(clean: bool = False) -> multiprocessing.context.BaseContext:
-    """How to start the workers.
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """How to start the workers: from a fork server (``spawn`` where there is none).
 
-    ``fork`` when this process runs no other thread: the workers start in
-    milliseconds, and each imports the parsing stack with its first document (this
-    process, which only saves, never does). With other threads alive
-    (the fetch threads, the daemon's scheduler, a test's server) a fork could copy a
-    lock held mid-operation, so then ``forkserver`` (or ``spawn``): a clean process
-    that imports the parsing stack once, then forks the workers (about 0.1 s).
+    The server is a fresh interpreter that imports the parsing and cleaning stack
+    (:data:`PRELOAD`) and forks each worker from that: about 0.3 s of CPU, once per run
+    (once per daemon), beside the fetching. Forked from this process instead, a worker
+    would start with a copy of everything the saving process holds (its modules, the
+    store's cache, the run's sources: 20 MiB of a cold run's 53 MiB per worker), and it
+    could copy a lock another thread holds (the fetch threads, the daemon's scheduler).
+    A cold refresh of 1,000 feeds (bench/RESULTS.md, seventeenth session): each worker's
+    peak 54.7 -> 43 MiB, the server's 31 MiB; a run in which nothing changed starts none.
+    The server finds its preloads by the interpreter's own search path and ``PYTHONPATH``
+    (Python 3.11 applies this process's ``sys.path`` only in the workers): what it cannot
+    find, each worker imports with its first document.
     """
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1 and not clean:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
+    if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["feeds.ingest.prepare", *PRELOAD])
         return context
     return multiprocessing.get_context("spawn")
 
 
-ORPHAN_CHECK = 1.0
-"""Seconds: how often a worker checks that the process that started it is still there."""
+def stop_fork_server() -> None:
+    """End the fork server (:func:`_mp_context`) this process started, if any, and wait for
+    it: a ``feeds refresh`` about to exit leaves no process behind, and the server's CPU
+    time and its workers' are counted in the run's (``wait4``). The standard library's
+    ``_stop`` (its own tests' way); where a Python lacks it, the server ends by itself
+    when this process exits."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
+
 
 WORKER_NICENESS = 10
 """How much lower a worker's scheduling priority is than its parent's (``nice``).
@@ -384,21 +394,23 @@ session): 1.77 of 2 cores busy, then 1.86; wall 14.89 -> 14.23 s in 5 of 5 pairs
 """
 
 
-def _worker(inherited: Sequence[int]) -> None:
-    """Set up a worker: close ``inherited`` (see :func:`_fork_pool`), lower its priority
-    (:data:`WORKER_NICENESS`), sign each document's entries in one numpy pass
-    (:func:`feeds.core.near.sign_in_batches`), and end the worker once its parent is gone.
+def _worker(lifeline: Connection) -> None:
+    """Set up a worker: lower its priority (:data:`WORKER_NICENESS`), sign each document's
+    entries in one numpy pass (:func:`feeds.core.near.sign_in_batches`), and end the worker
+    once the run's process is gone.
+
     A worker waits for work on a queue whose other end it holds itself, so a refresh killed
-    outright (SIGKILL, the OOM killer) would leave it waiting for ever."""
-    close_all(inherited)
+    outright (SIGKILL, the OOM killer) would leave it waiting for ever; and its parent is the
+    fork server, which lives as long as its children do. ``lifeline`` is the reading end of a
+    pipe whose only writing end the run's process holds: it reads end-of-file when that
+    process is gone, however it ended (a killed process that nobody has reaped yet too)."""
     with suppress(OSError):  # a lower priority: never refused, but not worth failing over
         os.nice(WORKER_NICENESS)
     dedupe.sign_in_batches()
-    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(ORPHAN_CHECK)
+        with suppress(OSError):
+            lifeline.poll(None)  # nothing is ever sent: this returns at end-of-file
         os._exit(1)
 
     threading.Thread(target=watch, name="feeds-orphan-check", daemon=True).start()
