@@ -42,6 +42,7 @@ from feeds.core import dedupe
 from feeds.errors import FetchError, describe
 from feeds.ingest.fetch import Fetcher, PageFetcher, interleave
 from feeds.ingest.prepare import Job, Prepared, prepare_safely
+from feeds.run import heap
 from feeds.run.fetch_processes import FetchProcesses, deal
 from feeds.run.fetching import WINDOW, Event, Fetching, Outcome, Raised, Throttle, notify
 from feeds.types import FetchRequest, FetchResult
@@ -134,6 +135,7 @@ def stream(
     else:
         fetching = Fetching(fetcher, requests, order, buffer_bytes)
         stack.callback(fetching.stop)
+    heap.map_large_blocks()  # after the forks: for this process, which saves
     run = _Stream(requests, job_for, stack, fetching, large=len(requests) >= PARALLEL_MIN_SOURCES)
     for i in order:
         yield run.next(i, on_wait)

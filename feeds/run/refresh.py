@@ -28,7 +28,7 @@ from feeds.errors import FetchError
 from feeds.ingest.fetch import Fetcher, PageFetcher
 from feeds.ingest.kinds import kind_of
 from feeds.ingest.prepare import Job, Prepared
-from feeds.run import hooks
+from feeds.run import heap, hooks
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.executor import FetchProcesses, standby_fetch_processes, stream
 from feeds.run.filtering import apply_retention
@@ -112,6 +112,7 @@ def refresh(
     reports.sort(key=lambda r: order[r.name])
     outputs: tuple[OutputReport, ...] = ()
     if publish:
+        heap.give_back_free_memory()  # what saving freed, before publishing loads its code
         outputs = publish_as(worker, config, store, fetcher, now) or ()
         # after publishing: a slow receiver never holds up the files
         hooks.deliver_due(config, store, fetcher, now)
