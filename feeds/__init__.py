@@ -11,9 +11,14 @@ The public API is what ``__all__`` names; everything else may change. One refres
     from pathlib import Path
     from feeds.ingest.fetch import Fetcher
 
-    config = feeds.load_config(Path("config.toml"))
-    with feeds.open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
-        report = feeds.refresh(config, store, fetcher, now=datetime.now(UTC))
+    if __name__ == "__main__":  # the worker processes import this script again
+        config = feeds.load_config(Path("config.toml"))
+        with feeds.open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
+            report = feeds.refresh(config, store, fetcher, now=datetime.now(UTC))
+
+A run with new documents reads them in worker processes started by multiprocessing's fork
+server, which import the script that started the run as its workers do under ``spawn``:
+a script that refreshes keeps that under ``if __name__ == "__main__":``.
 
 The names are imported on first use, so ``import feeds`` loads no HTTP client, parser or
 database (``feeds --help`` stays fast). The layers behind them: docs/architecture.md.

@@ -30,6 +30,7 @@ from feeds import errors
 from feeds.errors import FetchError, HTTPStatusError
 from feeds.ingest.fetch import Fetcher, interleave, request_host
 from feeds.run import executor as pipeline_module
+from feeds.run import heap
 from feeds.run.executor import deal, stream
 from feeds.run.refresh import refresh
 from feeds.store.sqlite import Store
@@ -438,11 +439,11 @@ def test_an_error_before_the_outcomes_are_read_ends_the_run_without_waiting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The processes fetch at once and would wait for ever to send what nobody reads.
-    def refused(stack: ExitStack) -> None:
+    def refused() -> None:  # the last step before the outcomes are read
         time.sleep(1)  # meanwhile the processes fill their pipes
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(pipeline_module, "_start_pool", refused)
+    monkeypatch.setattr(heap, "map_large_blocks", refused)
     with served_elsewhere(_documents) as (base, _stats):
         config = make_config(
             tmp_path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -111,6 +112,83 @@ def test_a_large_run_starts_its_workers_only_when_a_document_is_new(
     assert CountingPool.started == 1
     assert all(not s.error and s.changed for s in first.sources)
     assert all(not s.error and not s.changed for s in again.sources)
+
+
+class RefusingPool(ProcessPoolExecutor):
+    """A pool whose first worker the fork server cannot start (it died, or never came up)."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise EOFError("unexpected EOF")
+
+
+@pytest.mark.parametrize("where", ["starting the pool", "starting a worker"])
+def test_a_run_whose_workers_cannot_start_reads_its_documents_itself(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    for i in range(9):
+        items = [
+            (f"{i}{n}", f"{['Oil', 'Bank', 'Grain'][n]} news {n} of feed {i}") for n in range(3)
+        ]
+        http_server.route(f"/feed{i}", Reply(body=rss(*items)))
+    config = make_config(tmp_path, {f"s{i}": http_server.url(f"/feed{i}") for i in range(9)})
+    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
+    if where == "starting the pool":
+
+        def refused(stack: ExitStack) -> None:
+            raise OSError(24, "Too many open files")
+
+        monkeypatch.setattr(pipeline_module, "_start_pool", refused)
+    else:
+        monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", RefusingPool)
+    with Store.open(config.store_path) as store:
+        report = run(config, store)
+    assert [s.error for s in report.sources] == [None] * 9
+    assert [sum(s.changes.values()) for s in report.sources] == [3] * 9  # read here, all
+
+
+ANOTHER_COPY = """
+import sys
+sys.path.insert(0, sys.argv[1])  # a copy of feeds, beside the one installed
+if __name__ == "__main__":
+    import feeds
+    assert feeds.__file__.startswith(sys.argv[1]), feeds.__file__
+    from feeds.app.cli import cli
+    cli(["refresh", "--config", "config.toml"], standalone_mode=False)
+"""
+
+
+def test_the_workers_run_the_feeds_the_run_runs(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    # A script runs a copy of feeds it put on its path, while another is installed: the
+    # workers read the documents with the copy's code, not the installed one's.
+    package = Path(pipeline_module.__file__).parents[1]
+    copy = tmp_path / "copy"
+    shutil.copytree(package, copy / "feeds", ignore=shutil.ignore_patterns("__pycache__"))
+    text = copy / "feeds" / "core" / "text.py"
+    source = text.read_text()
+    marked = source.replace("def clean_title(", "def _clean_title(", 1) + (
+        "\n\ndef clean_title(raw: str, *, is_html: bool = False) -> str:\n"
+        "    return '[copy] ' + _clean_title(raw, is_html=is_html)\n"
+    )
+    text.write_text(marked)
+    for i in range(9):
+        http_server.route(f"/feed{i}", Reply(body=rss((f"{i}", f"Story of feed {i}"))))
+    write_config_file(tmp_path, [http_server.url(f"/feed{i}") for i in range(9)])
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    done = subprocess.run(
+        [sys.executable, "-c", ANOTHER_COPY, str(copy)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    with contextlib.closing(sqlite3.connect(tmp_path / "state" / "feeds.db")) as db:
+        titles = [title for (title,) in db.execute("SELECT title FROM entries")]
+    assert len(titles) == 9 and all(t.startswith("[copy] ") for t in titles), titles
 
 
 def _children_named(word: bytes) -> list[int]:

@@ -156,6 +156,7 @@ class _Stream:
         self.requests, self.job_for, self.stack = requests, job_for, stack
         self.fetching, self.large = fetching, large
         self.pool: ProcessPoolExecutor | None = None  # started with the first new document
+        self.refused = False  # the system would not start workers: this process prepares
         self.arrived: dict[int, Outcome] = {}
         self.jobs: dict[int, Job] = {}  # to prepare in this process
         self.working: dict[int, Future[bytes]] = {}  # each a pickled Prepared
@@ -216,23 +217,44 @@ class _Stream:
         if self.pool is None and (
             self.large or (self.fetched_bytes >= PARALLEL_MIN_BYTES and self.documents > 1)
         ):
-            self.pool = _start_pool(self.stack)
+            self.pool = self.new_pool()
         if self.pool is not None:
             self.submit(i, job, self.pool)
         else:
             self.jobs[i] = job
 
+    def new_pool(self) -> ProcessPoolExecutor | None:
+        """A pool of workers, or None: one core, or the system would not start one."""
+        if self.refused:
+            return None
+        try:
+            return _start_pool(self.stack)
+        except (OSError, EOFError) as exc:
+            self.refuse(exc)
+            return None
+
+    def refuse(self, exc: BaseException) -> None:
+        """No workers for the rest of the run: this process prepares every document (a
+        fork server that cannot start, a fork the system refuses, no file descriptor left)."""
+        log.warning("could not start the worker processes (%s): reading in this one", describe(exc))
+        self.refused, self.pool = True, None
+
     def submit(self, i: int, job: Job, to: ProcessPoolExecutor) -> None:
         try:
-            future = to.submit(prepare_pickled, job)
-        except BrokenProcessPool:  # a worker died since: the job goes to a new pool
-            if to is self.pool:
-                self.pool = _start_pool(self.stack)
-            if self.pool is None:
-                self.jobs[i] = job  # (no core to spare) this process prepares it
-                return
-            to = self.pool
-            future = to.submit(prepare_pickled, job)
+            try:
+                future = to.submit(prepare_pickled, job)  # may start a worker
+            except BrokenProcessPool:  # a worker died since: the job goes to a new pool
+                if to is self.pool:
+                    self.pool = self.new_pool()
+                if self.pool is None:
+                    self.jobs[i] = job  # (no core to spare) this process prepares it
+                    return
+                to = self.pool
+                future = to.submit(prepare_pickled, job)
+        except (OSError, EOFError) as exc:  # the fork server could not start a worker
+            self.refuse(exc)
+            self.jobs[i] = job
+            return
         self.working[i] = future
         future.add_done_callback(notify(self.fetching.finished, (i, None)))
         self.submitted[i] = (job, to)
@@ -250,9 +272,9 @@ class _Stream:
                 return _failed(job, exc)
             log.info("%s: a worker process ended; trying again", self.requests[i].source)
             if owner is self.pool:
-                self.pool = _start_pool(self.stack)
+                self.pool = self.new_pool()
             if self.pool is None:
-                return _failed(job, exc)
+                return _failed(job, exc) if not self.refused else prepare_safely(job)
             self.submit(i, job._replace(retried=True), self.pool)
             if i in self.jobs:
                 return prepare_safely(self.jobs.pop(i))
@@ -326,9 +348,15 @@ def _forked(fetcher: Fetcher, count: int) -> FetchProcesses | None:
         return None
 
 
-PRELOAD = ("feeds.ingest.parse", "feeds.ingest.normalize", "feeds.ingest.fulltext")
-"""What :func:`feeds.ingest.prepare.prepare` loads on first use: the parsing and cleaning stack
-(a fork server imports it before it forks workers)."""
+PRELOAD = ("lxml.etree", "lxml.html", "feedparser", "nh3", "json", "dataclasses")
+"""The libraries :func:`feeds.ingest.prepare.prepare` loads on first use, which the fork server
+imports before it forks the workers: each worker shares their pages with it.
+
+Not feeds' own modules (39 of them, 2.4 MiB and 45 ms of CPU in each worker): the server
+imports its preloads by its own search path (Python 3.11 to 3.13 apply this process's
+``sys.path`` only in the workers), which may hold another copy of feeds than the one that
+runs, say an installed one beside a checkout a script put on its path; the workers would
+then prepare with that copy's code. Each worker imports feeds from this process's path."""
 
 
 def _start_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
@@ -352,7 +380,7 @@ def _start_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
 def _mp_context() -> multiprocessing.context.BaseContext:
     """How to start the workers: from a fork server (``spawn`` where there is none).
 
-    The server is a fresh interpreter that imports the parsing and cleaning stack
+    The server is a fresh interpreter that imports the parsing and cleaning libraries
     (:data:`PRELOAD`) and forks each worker from that: about 0.3 s of CPU, once per run
     (once per daemon), beside the fetching. Forked from this process instead, a worker
     would start with a copy of everything the saving process holds (its modules, the
@@ -360,13 +388,10 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     could copy a lock another thread holds (the fetch threads, the daemon's scheduler).
     A cold refresh of 1,000 feeds (bench/RESULTS.md, seventeenth session): each worker's
     peak 54.7 -> 43 MiB, the server's 31 MiB; a run in which nothing changed starts none.
-    The server finds its preloads by the interpreter's own search path and ``PYTHONPATH``
-    (Python 3.11 applies this process's ``sys.path`` only in the workers): what it cannot
-    find, each worker imports with its first document.
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["feeds.ingest.prepare", *PRELOAD])
+        context.set_forkserver_preload(list(PRELOAD))
         return context
     return multiprocessing.get_context("spawn")
 
