@@ -191,6 +191,31 @@ def test_the_workers_run_the_feeds_the_run_runs(
     assert len(titles) == 9 and all(t.startswith("[copy] ") for t in titles), titles
 
 
+CONSOLE_SCRIPT = """
+import sys
+from multiprocessing import spawn
+from feeds.app.cli import main
+sys.argv = ["feeds", "--version"]
+try:
+    main()
+except SystemExit:
+    pass
+data = spawn.get_preparation_data("worker")
+print(data.get("init_main_from_path"), data.get("init_main_from_name"))
+"""
+
+
+def test_the_workers_of_the_console_script_do_not_import_it_again(tmp_path: Path) -> None:
+    # A worker from the fork server imports the main module of the run, by its file when it
+    # has no name: the console script, and with it the whole CLI (4.5 MiB in each worker).
+    script = tmp_path / "feeds"
+    script.write_text(CONSOLE_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split()[-2:] == ["None", "feeds.__main__"]  # not imported again
+
+
 def _children_named(word: bytes) -> list[int]:
     """This process's children whose command line holds ``word``."""
     found = []
