@@ -12,7 +12,6 @@ cron's frequent start-ups stay fast.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from feeds.app.cli_store import store
 from feeds.app.cli_support import (
     CommandFailed,
     FeedsGroup,
+    as_feeds_main,
     config_option,
     load_config,
     open_store_for,
@@ -487,18 +487,5 @@ cli.add_command(store)
 
 def main() -> None:
     """Console-script entry point."""
-    _as_feeds_main()
+    as_feeds_main()
     cli()
-
-
-def _as_feeds_main() -> None:
-    """Name the console script's module as ``feeds.__main__``, which it stands for.
-
-    A worker that multiprocessing's fork server (or ``spawn``) starts imports the main module
-    of the process that started it, by its name, or by its file when it has no name: the
-    console script, which imports this CLI (click and 120 modules, 4.5 MiB in each of a cold
-    run's workers, which never use them). A main module named ``<package>.__main__`` is not
-    imported again (``python -m feeds`` is named so already)."""
-    module = sys.modules.get("__main__")
-    if module is not None and getattr(module, "__spec__", None) is None:
-        module.__spec__ = importlib.util.find_spec("feeds.__main__")

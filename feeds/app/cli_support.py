@@ -4,6 +4,8 @@ command line exits with an error), ``--config``, loading the config, opening the
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -87,3 +89,16 @@ def open_store_for(config: Config, *, locked: bool) -> Iterator[Storage]:
     else:
         with open_store(config.store_location) as store:
             yield store
+
+
+def as_feeds_main() -> None:
+    """Name the console script's module as ``feeds.__main__``, which it stands for.
+
+    A worker that multiprocessing's fork server (or ``spawn``) starts imports the main module
+    of the process that started it, by its name, or by its file when it has no name: the
+    console script, which imports this CLI (click and 120 modules, 4.5 MiB in each of a cold
+    run's workers, which never use them). A main module named ``<package>.__main__`` is not
+    imported again (``python -m feeds`` is named so already)."""
+    module = sys.modules.get("__main__")
+    if module is not None and getattr(module, "__spec__", None) is None:
+        module.__spec__ = importlib.util.find_spec("feeds.__main__")
