@@ -387,7 +387,7 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     store's cache, the run's sources: 20 MiB of a cold run's 53 MiB per worker), and it
     could copy a lock another thread holds (the fetch threads, the daemon's scheduler).
     A cold refresh of 1,000 feeds (bench/RESULTS.md, seventeenth session): each worker's
-    peak 54.7 -> 43 MiB, the server's 31 MiB; a run in which nothing changed starts none.
+    peak 54.7 -> 44-45 MiB, the server 29 MiB; a run in which nothing changed starts none.
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
