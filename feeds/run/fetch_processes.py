@@ -154,11 +154,6 @@ class FetchProcesses:
         self._fetched_by = {i: k for k, part in enumerate(dealt.parts) for i in part}
 
     @property
-    def ends(self) -> list[int]:
-        """This process's ends of the pipes (other processes forked later close them)."""
-        return [fd for child in self._children for fd in child.ends]
-
-    @property
     def options(self) -> FetchOptions:
         return self._options
 
