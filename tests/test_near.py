@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from feeds.app import provenance
@@ -226,20 +226,28 @@ def test_candidates_below_the_resemblance_asked_for_are_not_read(store: Store) -
     assert dropped  # some candidates were less alike than asked
 
 
+# A bin's bits that differ: any, and the edges of the lane count (the top bit alone, the
+# low 31 bits, one bit beside the top)
+_DIFFERENT_BITS = st.integers(1, 2**32 - 1) | st.sampled_from((2**31, 2**31 - 1, 2**30, 1))
+
+
 @given(
     st.lists(st.integers(0, 2**32 - 1), min_size=dedupe.NUM_BINS, max_size=dedupe.NUM_BINS),
-    st.sets(st.integers(0, dedupe.NUM_BINS - 1)),
-    st.integers(0, dedupe.NUM_BINS),
+    st.dictionaries(st.integers(0, dedupe.NUM_BINS - 1), _DIFFERENT_BITS),
 )
+# a bin of all bits different beside an equal one (no carry may reach it), the top bit alone
+@example([7] * dedupe.NUM_BINS, {0: 2**32 - 1, 2: 2**31, 5: 2**31 + 1})
 def test_alike_counts_the_equal_bins_as_resemblance_does(
-    bins: list[int], changed: set[int], threshold: int
+    bins: list[int], changed: dict[int, int]
 ) -> None:
     a = tuple(bins)
-    b = tuple((v + 1) % 2**32 if i in changed else v for i, v in enumerate(a))
-    minimum = threshold / dedupe.NUM_BINS
-    found = dedupe.Alike(a).at_least(dedupe.encode_signature(b), minimum)
-    assert found == (b if dedupe.resemblance(a, b) >= minimum else None)
-    assert dedupe.Alike(a).at_least(b"short", 0.0) is None
+    b = tuple(v ^ changed.get(i, 0) for i, v in enumerate(a))
+    alike = dedupe.Alike(a)
+    for threshold in range(dedupe.NUM_BINS + 1):  # each count: the one threshold it crosses
+        minimum = threshold / dedupe.NUM_BINS
+        found = alike.at_least(dedupe.encode_signature(b), minimum)
+        assert found == (b if dedupe.resemblance(a, b) >= minimum else None)
+    assert alike.at_least(b"short", 0.0) is None
 
 
 WORKER_TABLES_REVERTED = """

@@ -377,7 +377,9 @@ class Alike:
 
     Two signatures' equal bins are the zero 32-bit lanes of their blobs' XOR
     (:func:`encode_signature`): the count :func:`resemblance` makes, without
-    decoding the signatures that are not alike enough.
+    decoding the signatures that are not alike enough. The lanes are counted in the XOR
+    as one integer: a lane is zero when neither its top bit nor, added to 0x7FFFFFFF, its
+    other 31 bits set its top bit (the sum stays inside the lane: no carry to the next).
     """
 
     def __init__(self, sig: tuple[int, ...]) -> None:
@@ -388,10 +390,13 @@ class Alike:
         if len(blob) != 4 * NUM_BINS:
             return None
         xor = self._bits ^ int.from_bytes(blob, "little")
-        same = _LANES.unpack(xor.to_bytes(4 * NUM_BINS, "little")).count(0)
+        nonzero = ((xor & _LANE_LOW_BITS) + _LANE_LOW_BITS) | xor
+        same = NUM_BINS - (nonzero & _LANE_TOP_BITS).bit_count()
         if same / NUM_BINS < minimum:
             return None
         return _LANES.unpack(blob)
 
 
+_LANE_LOW_BITS = int.from_bytes(b"\xff\xff\xff\x7f" * NUM_BINS, "little")
+_LANE_TOP_BITS = int.from_bytes(b"\x00\x00\x00\x80" * NUM_BINS, "little")
 _LANES = struct.Struct(f"<{NUM_BINS}I")
