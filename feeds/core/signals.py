@@ -59,7 +59,13 @@ _WIRE_PREFIX_RE = re.compile(
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\u2013\u2014-]\s+([^|\u2013\u2014-]{2,40})$")
 
 
-@lru_cache(maxsize=4096)
+# The judge asks for the titles of an entry and its candidates (recent copies, met again by
+# the entries after them): 512 of each keep nearly every hit of 4,096 (a cold Reuters run:
+# 2,326 of 2,528 hits) in a quarter of the memory (1.5 MiB off the saving process's peak).
+TITLE_CACHE = 512
+
+
+@lru_cache(maxsize=TITLE_CACHE)
 def _title_words(title: str, sites: tuple[str, ...] = ()) -> frozenset[str]:
     return frozenset(w for w in words(normalized_title(title, sites)) if w not in _STOPWORDS)
 
@@ -67,7 +73,7 @@ def _title_words(title: str, sites: tuple[str, ...] = ()) -> frozenset[str]:
 _HOST_RE = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[a-z][a-z0-9-]+", re.IGNORECASE)  # not "- 3.5"
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=TITLE_CACHE)
 def normalized_title(title: str, sites: tuple[str, ...] = ()) -> str:
     """A title without wire prefixes (UPDATE 2-, REFILE-, CORRECTED-) and site names.
 
