@@ -23,8 +23,11 @@ Limits, and what enforces them:
 - ``connect_timeout`` / ``read_timeout``: per socket operation.
 - ``total_timeout``: our own deadline over the whole fetch, redirects and body
   included. Every socket operation's timeout is clamped to
-  the time left (:mod:`~feeds.ingest.fetch.http11`); a server that drips one byte a
+  the time left (:mod:`~feeds.ingest.fetch.deadline`); a server that drips one byte a
   second, even inside the headers or a gzip stream, cannot hold us past it.
+- name lookups: within the connect timeout and the deadline, on a thread of their own
+  (:mod:`~feeds.ingest.fetch.resolver`); name servers that never answer cannot hold a
+  fetch past them either.
 - ``max_body_bytes``: Content-Length is checked up front, then the *decoded*
   body is counted while streaming, so an endless body or a gzip bomb is cut
   off instead of loaded. httpx's own decoders inflate a whole network read at

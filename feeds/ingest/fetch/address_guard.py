@@ -4,10 +4,10 @@ forgery), unless ``[fetch] allow_private_addresses`` allows others."""
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
+from feeds.ingest.fetch.resolver import resolve
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS
 
 # --- the address guard --------------------------------------------------------------------
@@ -21,9 +21,9 @@ _IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def system_resolver(host: str, port: int) -> list[str]:
-    """Resolve ``host`` with the operating system's resolver (``getaddrinfo``)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+    """Resolve ``host`` with the operating system's resolver (``getaddrinfo``), by the
+    fetch's deadline (:func:`~feeds.ingest.fetch.resolver.resolve`)."""
+    return resolve(host, port)
 
 
 class _Refused(Exception):

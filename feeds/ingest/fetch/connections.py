@@ -18,7 +18,9 @@ import httpx
 
 from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
-from feeds.ingest.fetch.http11 import Http11Transport, _local
+from feeds.ingest.fetch.deadline import fetch_deadline
+from feeds.ingest.fetch.http11 import Http11Transport
+from feeds.ingest.fetch.resolver import LookupTimeout
 from feeds.ingest.fetch.response import (
     _describe_timeout,
     _drain,
@@ -84,10 +86,10 @@ class Connections:
     def on_the_wire(self, url: str, deadline: float) -> Iterator[None]:
         """Run a request on this thread by ``deadline``; httpx's errors, a refused or
         unresolvable address become :class:`FetchError` (or a subclass) for ``url``."""
-        _local.deadline = deadline
         try:
-            yield
-        except httpx.TimeoutException as exc:
+            with fetch_deadline(deadline, self._options.connect_timeout):
+                yield
+        except (httpx.TimeoutException, LookupTimeout) as exc:
             raise FetchTimeoutError(url, _describe_timeout(self._options, exc, deadline)) from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise FetchError(url, _describe(exc)) from exc
@@ -99,8 +101,6 @@ class Connections:
             raise FetchError(url, str(exc)) from exc
         except UnicodeError as exc:  # a host IDNA refuses: "xn--", an empty or too long label
             raise FetchError(url, f"invalid host name: {exc}") from exc
-        finally:
-            _local.deadline = None
 
     def get(
         self, request: FetchRequest, deadline: float, settings: SourceSettings | None

@@ -6,9 +6,10 @@ Python; a refresh in which nothing changed is mostly such requests. This transpo
 same work in a few Python calls: one ``sendall``, one ``recv``, one ``feed_data``. What it
 keeps from httpcore: a pool of keep-alive connections per origin (at most
 ``max_connections`` open, idle ones closed after ``keepalive_expiry`` or when the server
-closed them), TLS with the host name checked, the thread's total deadline over every socket
-operation (:func:`_clamp`), the address guard at connect time, and httpx's exceptions, so
-:mod:`~feeds.ingest.fetch.connections` is unchanged above it.
+closed them), TLS with the host name checked, the thread's total deadline over the name
+lookup and every socket operation (:mod:`~feeds.ingest.fetch.deadline`), the address guard
+at connect time, and httpx's exceptions, so :mod:`~feeds.ingest.fetch.connections` is
+unchanged above it.
 
 How a response is read: :mod:`~feeds.ingest.fetch.http11_response`.
 
@@ -28,7 +29,9 @@ from collections.abc import Iterator
 import httpx
 
 from feeds.ingest.fetch.address_guard import AddressPolicy
+from feeds.ingest.fetch.deadline import clamp
 from feeds.ingest.fetch.http11_response import _ILLEGAL_IN_TEXT, _TOKEN, _ResponseReader
+from feeds.ingest.fetch.resolver import resolve
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS
 
 #: How much one read asks of the socket.
@@ -36,30 +39,6 @@ READ_BYTES = 64 * 1024
 
 # (scheme, host as sent, port)
 _Origin = tuple[str, str, int]
-
-
-# --- the total deadline -------------------------------------------------------------------
-
-# The deadline of the fetch running on the current thread (time.monotonic() seconds).
-# A fetch is synchronous, so every socket operation of it happens on the thread that
-# called Fetcher.fetch; a thread-local is how the connections learn the deadline.
-_local = threading.local()
-
-
-def _clamp(timeout: float | None, expired: type[Exception]) -> float | None:
-    """Return ``timeout`` shortened to the time left before this thread's deadline.
-
-    Raises ``expired`` (an httpx timeout here; an httpcore one in
-    :mod:`~feeds.ingest.fetch.transport`, which httpx turns into its own) when the
-    deadline has already passed.
-    """
-    deadline: float | None = getattr(_local, "deadline", None)
-    if deadline is None:
-        return timeout
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise expired("total timeout exceeded")
-    return remaining if timeout is None else min(timeout, remaining)
 
 
 # --- the pool -----------------------------------------------------------------------------
@@ -130,7 +109,7 @@ class Http11Transport(httpx.BaseTransport):
                         self._open += 1
                     break
                 left = None if waited_until is None else waited_until - time.monotonic()
-                left = _clamp(left, httpx.PoolTimeout)
+                left = clamp(left, httpx.PoolTimeout)
                 if (left is not None and left <= 0) or not self._changed.wait(left):
                     raise httpx.PoolTimeout("timed out waiting for a free connection")
         for connection in stale:
@@ -245,7 +224,7 @@ class _Connection:
 
     def _send(self, data: bytes, timeout: float | None) -> None:
         try:
-            self.sock.settimeout(_clamp(timeout, httpx.WriteTimeout))
+            self.sock.settimeout(clamp(timeout, httpx.WriteTimeout))
             self.sock.sendall(data)
         except TimeoutError as exc:
             raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
@@ -254,7 +233,7 @@ class _Connection:
 
     def recv(self, timeout: float | None) -> bytes:
         try:
-            self.sock.settimeout(_clamp(timeout, httpx.ReadTimeout))
+            self.sock.settimeout(clamp(timeout, httpx.ReadTimeout))
             return self.sock.recv(READ_BYTES)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc) or "read timed out") from exc
@@ -266,11 +245,14 @@ def _connect_tcp(
     host: str, port: int, timeout: float | None, policy: AddressPolicy | None
 ) -> socket.socket:
     """Connect to ``host`` (each checked address in turn, with a ``policy``)."""
-    targets = [host] if policy is None else policy.addresses(host, port)
+    try:
+        targets = resolve(host, port) if policy is None else policy.addresses(host, port)
+    except OSError as exc:  # the name does not resolve
+        raise httpx.ConnectError(str(exc)) from exc
     error: OSError | None = None
     for target in targets:
         try:
-            sock = socket.create_connection((target, port), _clamp(timeout, httpx.ConnectTimeout))
+            sock = socket.create_connection((target, port), clamp(timeout, httpx.ConnectTimeout))
         except OSError as exc:  # timeouts included: the next address, as create_connection does
             error = exc
             continue
@@ -292,7 +274,7 @@ def _start_tls(
         sock.close()
         raise httpx.ConnectError(str(exc)) from exc
     try:
-        wrapped.settimeout(_clamp(timeout, httpx.ConnectTimeout))
+        wrapped.settimeout(clamp(timeout, httpx.ConnectTimeout))
         wrapped.do_handshake()
     except BaseException as exc:
         wrapped.close()  # it owns the socket now

@@ -17,6 +17,7 @@ from feeds.errors import (
 )
 from feeds.ingest.fetch.decode import _BoundedDecoder
 from feeds.ingest.fetch.files import _result_with_body
+from feeds.ingest.fetch.resolver import LookupTimeout
 from feeds.ingest.fetch.wire import (
     _HTTP_SCHEMES,
     ACCEPT,
@@ -181,10 +182,12 @@ def _timeout(options: FetchOptions, deadline: float) -> httpx.Timeout:
     )
 
 
-def _describe_timeout(options: FetchOptions, exc: httpx.TimeoutException, deadline: float) -> str:
+def _describe_timeout(options: FetchOptions, exc: Exception, deadline: float) -> str:
     # Timeouts are clamped to the deadline, so one that fires near it is the total's.
     if time.monotonic() >= deadline - 0.01:
         return f"total timeout of {options.total_timeout:g} s exceeded"
+    if isinstance(exc, LookupTimeout):
+        return f"name lookup timeout ({options.connect_timeout:g} s): {exc}"
     if isinstance(exc, httpx.ConnectTimeout):
         return f"connect timeout ({options.connect_timeout:g} s)"
     if isinstance(exc, httpx.PoolTimeout):

@@ -12,7 +12,8 @@ import httpcore
 import httpx
 
 from feeds.ingest.fetch.address_guard import AddressPolicy
-from feeds.ingest.fetch.http11 import _clamp
+from feeds.ingest.fetch.deadline import clamp
+from feeds.ingest.fetch.resolver import resolve
 from feeds.types import SourceHTTP
 
 
@@ -23,10 +24,10 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+        return self._inner.read(max_bytes, clamp(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+        self._inner.write(buffer, clamp(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -38,7 +39,7 @@ class _DeadlineStream(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         inner = self._inner.start_tls(
-            ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout)
+            ssl_context, server_hostname, clamp(timeout, httpcore.ConnectTimeout)
         )
         return _DeadlineStream(inner)
 
@@ -67,14 +68,18 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
-        targets = [host] if self._policy is None else self._policy.addresses(host, port)
+        policy = self._policy
+        try:
+            targets = resolve(host, port) if policy is None else policy.addresses(host, port)
+        except OSError as exc:  # the name does not resolve
+            raise httpcore.ConnectError(str(exc)) from exc
         error: Exception | None = None
         for target in targets:
             try:
                 stream = self._inner.connect_tcp(
                     target,
                     port,
-                    _clamp(timeout, httpcore.ConnectTimeout),
+                    clamp(timeout, httpcore.ConnectTimeout),
                     local_address,
                     socket_options,
                 )
@@ -92,7 +97,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
         stream = self._inner.connect_unix_socket(
-            path, _clamp(timeout, httpcore.ConnectTimeout), socket_options
+            path, clamp(timeout, httpcore.ConnectTimeout), socket_options
         )
         return _DeadlineStream(stream)
 

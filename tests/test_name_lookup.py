@@ -1,0 +1,152 @@
+"""A name lookup ends by the fetch's connect timeout and total deadline, however long the
+publisher's name servers take to answer (the operating system's resolver takes no timeout).
+
+The resolver is the real one (``socket.getaddrinfo``), wrapped to answer names under
+``.slow.test`` late or never, as a name server that does not answer would; the fetches go
+to a real HTTP server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from feeds.errors import FetchTimeoutError
+from feeds.ingest.fetch import Fetcher, resolver
+from feeds.types import FetchOptions, FetchRequest
+
+from httpserver import HTTPTestServer, Reply, http_server
+
+__all__ = ["http_server"]
+
+FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
+
+
+class SlowNames:
+    """``hang.slow.test`` answers when :meth:`answer` is called (at the test's end, at the
+    latest); ``late.slow.test`` after ``delay`` seconds; every ``.slow.test`` name is
+    127.0.0.1. Counts the lookups asked."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.delay = 0.2
+        self.asked: list[str] = []
+
+    def answer(self) -> None:
+        self.released.set()
+
+    def wrap(self, getaddrinfo: Any) -> Any:
+        def slow_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+            name = host.decode() if isinstance(host, bytes) else str(host)
+            if not name.endswith(".slow.test"):
+                return getaddrinfo(host, port, *args, **kwargs)
+            self.asked.append(name)
+            if name == "hang.slow.test":
+                self.released.wait(30)
+            else:
+                time.sleep(self.delay)
+            return getaddrinfo("127.0.0.1", port, *args, **kwargs)
+
+        return slow_getaddrinfo
+
+
+@pytest.fixture
+def names(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowNames]:
+    slow = SlowNames()
+    monkeypatch.setattr(socket, "getaddrinfo", slow.wrap(socket.getaddrinfo))
+    yield slow
+    slow.answer()  # the abandoned lookups end
+
+
+def options(connect: float, total: float) -> FetchOptions:
+    return FetchOptions(
+        min_host_delay=0,
+        connect_timeout=connect,
+        read_timeout=2,
+        total_timeout=total,
+        allowed_networks=("127.0.0.1/32",),
+    )
+
+
+def fetch(fetcher: Fetcher, url: str, *, public_only: bool = False) -> bytes | None:
+    return fetcher.fetch(FetchRequest(source="s", url=url, public_only=public_only)).content
+
+
+def served(http_server: HTTPTestServer, host: str) -> str:
+    http_server.route("/feed", Reply(body=FEED))
+    return f"http://{host}:{http_server.port}/feed"
+
+
+@pytest.mark.parametrize("public_only", [False, True], ids=["source", "third-party link"])
+def test_a_lookup_that_never_answers_ends_at_the_connect_timeout(
+    http_server: HTTPTestServer, names: SlowNames, public_only: bool
+) -> None:
+    # A configured source connects through the plain pool, a third-party link through the
+    # one that checks addresses: both look the name up by the deadline.
+    url = served(http_server, "hang.slow.test")
+    with Fetcher(options(connect=0.4, total=10)) as fetcher:
+        started = time.monotonic()
+        with pytest.raises(FetchTimeoutError, match=r"name lookup timeout \(0.4 s\)"):
+            fetch(fetcher, url, public_only=public_only)
+        assert time.monotonic() - started < 1.5
+    assert names.asked == ["hang.slow.test"]
+    assert http_server.requests == []
+
+
+def test_a_lookup_that_never_answers_ends_at_the_total_deadline(
+    http_server: HTTPTestServer, names: SlowNames
+) -> None:
+    url = served(http_server, "hang.slow.test")
+    with Fetcher(options(connect=10, total=0.5)) as fetcher:
+        started = time.monotonic()
+        with pytest.raises(FetchTimeoutError, match=r"total timeout of 0.5 s exceeded"):
+            fetch(fetcher, url)
+        assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize("public_only", [False, True], ids=["source", "third-party link"])
+def test_a_slow_answer_in_time_is_used(
+    http_server: HTTPTestServer, names: SlowNames, public_only: bool
+) -> None:
+    url = served(http_server, "late.slow.test")
+    with Fetcher(options(connect=2, total=5)) as fetcher:
+        assert fetch(fetcher, url, public_only=public_only) == FEED
+    assert len(http_server.requests) == 1
+    assert http_server.requests[0].headers["host"] == f"late.slow.test:{http_server.port}"
+
+
+def test_lookups_that_hang_take_at_most_their_slots_and_free_them_when_they_end(
+    http_server: HTTPTestServer, names: SlowNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resolver, "_slots", threading.BoundedSemaphore(1))
+    with Fetcher(options(connect=0.4, total=5)) as fetcher:
+        with pytest.raises(FetchTimeoutError, match="name lookup timeout"):
+            fetch(fetcher, served(http_server, "hang.slow.test"))
+        # The abandoned lookup still holds the one slot: another waits for it, in its time.
+        with pytest.raises(FetchTimeoutError, match=r"no room to look up late\.slow\.test"):
+            fetch(fetcher, served(http_server, "late.slow.test"))
+        assert names.asked == ["hang.slow.test"]
+        names.answer()  # the hung lookup ends and gives its slot back
+        deadline = time.monotonic() + 5
+        while resolver._slots._value < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fetch(fetcher, served(http_server, "late.slow.test")) == FEED
+
+
+def test_an_ip_literal_and_a_lookup_outside_a_fetch_take_no_thread(
+    names: SlowNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resolver, "_slots", threading.BoundedSemaphore(1))
+    started = threading.active_count()
+    assert resolver.resolve("127.0.0.1", 80) == ["127.0.0.1"]
+    assert resolver.resolve("::1", 80) == ["::1"]
+    assert names.asked == []
+    # No fetch on this thread: no deadline, the lookup is made here and waited for.
+    assert resolver.resolve("late.slow.test", 80) == ["127.0.0.1"]
+    assert threading.active_count() == started
+    assert resolver._slots._value == 1
