@@ -37,7 +37,8 @@ class FeedsError(Exception):
     holds, and are rebuilt from their attributes instead of by calling them again.
 
     ``exit_code`` is the command line's exit status for the error: 1 (the run finished
-    but something failed), 2 for a configuration error, 75 when the store stayed locked.
+    but something failed), 2 for a configuration error, 75 when the store stayed locked,
+    130 when Ctrl-C stopped a refresh.
     """
 
     exit_code = 1
@@ -141,6 +142,13 @@ class LockError(StoreError):
     """Another process holds the refresh lock for longer than we wait."""
 
     exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class Interrupted(FeedsError):
+    """A refresh stopped by Ctrl-C: fetching ended at once, nothing more was saved, the
+    outputs were not published."""
+
+    exit_code = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
 
 
 class PublishError(FeedsError):

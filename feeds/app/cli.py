@@ -35,7 +35,7 @@ from feeds.app.cli_support import (
     utc_now,
 )
 from feeds.app.reports import drop_json, output_line, report_json
-from feeds.errors import FeedsError
+from feeds.errors import FeedsError, Interrupted
 from feeds.version import __version__
 
 __all__ = ["cli", "main", "serve", "sources"]
@@ -116,27 +116,33 @@ def refresh(
     interactive = sys.stderr.isatty() and not as_json
     total = len(names) if names else len(config.sources)
     worker = worker_id(refresh=True)
-    with (
-        open_store_for(config, locked=True) as store,
-        registered(config, store, worker, clock=utc_now) as renew,
-        Fetcher(config.fetch) as fetcher,
-        _progress(interactive, total) as on_source,
-        _tracebacks(verbose),
-    ):
-        report = run_refresh(
-            config,
-            store,
-            fetcher,
-            now=utc_now(),
-            names=names,
-            force=fetch_all or bool(only),
-            on_source=on_source,
-            worker=worker,
-            renew=renew,
-        )
-        if metrics_file is not None:
-            _write_metrics(config, store, metrics_file)
-    stop_fork_server()  # the workers' (if new documents started one): none outlives the run
+    try:
+        with (
+            open_store_for(config, locked=True) as store,
+            registered(config, store, worker, clock=utc_now) as renew,
+            Fetcher(config.fetch) as fetcher,
+            _progress(interactive, total) as on_source,
+            _tracebacks(verbose),
+        ):
+            report = run_refresh(
+                config,
+                store,
+                fetcher,
+                now=utc_now(),
+                names=names,
+                force=fetch_all or bool(only),
+                on_source=on_source,
+                worker=worker,
+                renew=renew,
+            )
+            if metrics_file is not None:
+                _write_metrics(config, store, metrics_file)
+    except KeyboardInterrupt:
+        # Fetching stopped at once (see feeds.run.executor.stream); the open transaction
+        # was rolled back, the sources saved before stay saved.
+        raise Interrupted("interrupted: the outputs were not published") from None
+    finally:
+        stop_fork_server()  # the workers' (if new documents started one): none outlives the run
     if as_json:
         click.echo(json.dumps(report_json(report.sources, report.outputs), indent=2))
     else:

@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -127,18 +128,33 @@ def stream(
         standby = _forked(fetcher, fetch_processes_for(fetcher, len(requests)))
     if standby is not None:
         fetching = standby
-        stack.callback(fetching.stop)
+        stack.push(_ending(fetching))
         fetching.assign(requests, order, buffer_bytes)
         fetching.start()
         if use_pages is not None:
             use_pages(fetching)
     else:
         fetching = Fetching(fetcher, requests, order, buffer_bytes)
-        stack.callback(fetching.stop)
+        stack.push(_ending(fetching))
     heap.map_large_blocks()  # after the forks: for this process, which saves
     run = _Stream(requests, job_for, stack, fetching, large=len(requests) >= PARALLEL_MIN_SOURCES)
     for i in order:
         yield run.next(i, on_wait)
+
+
+def _ending(fetching: Fetching | FetchProcesses) -> Callable[..., bool]:
+    """How a stream's fetching ends when its ``stack`` closes: the fetches under way are
+    waited for, unless the run was interrupted (Ctrl-C), which should end it now: then they
+    are abandoned (killed, in fetch processes), since nothing more is saved."""
+
+    def end(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            fetching.abort()
+        else:
+            fetching.stop()
+        return False  # the exception, if any, goes on
+
+    return end
 
 
 class _Stream:
@@ -422,9 +438,10 @@ session): 1.77 of 2 cores busy, then 1.86; wall 14.89 -> 14.23 s in 5 of 5 pairs
 
 
 def _worker(lifeline: Connection) -> None:
-    """Set up a worker: lower its priority (:data:`WORKER_NICENESS`), sign each document's
-    entries in one numpy pass (:func:`feeds.core.near.sign_in_batches`), and end the worker
-    once the run's process is gone.
+    """Set up a worker: lower its priority (:data:`WORKER_NICENESS`), leave Ctrl-C to the
+    run's process, sign each document's entries in one numpy pass
+    (:func:`feeds.core.near.sign_in_batches`), and end the worker once the run's process is
+    gone.
 
     A worker waits for work on a queue whose other end it holds itself, so a refresh killed
     outright (SIGKILL, the OOM killer) would leave it waiting for ever; and its parent is the
@@ -433,6 +450,9 @@ def _worker(lifeline: Connection) -> None:
     process is gone, however it ended (a killed process that nobody has reaped yet too)."""
     with suppress(OSError):  # a lower priority: never refused, but not worth failing over
         os.nice(WORKER_NICENESS)
+    # Ctrl-C reaches every process of the terminal's group: the run's process stops the
+    # workers (they end with the pool), and a worker would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     dedupe.sign_in_batches()
 
     def watch() -> None:

@@ -235,11 +235,19 @@ class FetchProcesses:
         Processes never given requests (:meth:`assign`) have fetched nothing, and those
         whose outcomes are not read (:meth:`start` never came: an error between the two)
         would wait for ever to send them: these are killed, not waited for."""
+        self._end(kill=not self._assigned or not self._reading)
+
+    def abort(self) -> None:
+        """Kill the processes, fetches under way and all (Ctrl-C: nothing more is saved),
+        and wait for them to end."""
+        self._end(kill=True)
+
+    def _end(self, *, kill: bool) -> None:
         if self._stopping:
             return
         self._stopping = True
         for child in self._children:
-            if not self._assigned or not self._reading:
+            if kill:
                 child.process.kill()
             with contextlib.suppress(OSError):  # it ended already
                 child.send(None)

@@ -111,11 +111,16 @@ class Fetching:
 
     def stop(self) -> None:
         """Start no more fetches; wait for those under way."""
+        self.abort()
+        for thread in self._threads:
+            thread.join()
+
+    def abort(self) -> None:
+        """Start no more fetches, and do not wait for those under way (Ctrl-C): the threads
+        end with their fetches (by the total deadline), or with the process (daemons)."""
         with self._turn:
             self._stopping = True
             self._turn.notify_all()
-        for thread in self._threads:
-            thread.join()
 
 
 class Throttle:
