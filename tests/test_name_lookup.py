@@ -12,12 +12,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from feeds.errors import FetchTimeoutError
-from feeds.ingest.fetch import Fetcher, resolver
+from feeds.errors import FetchError, FetchTimeoutError
+from feeds.ingest.fetch import AddressPolicy, Fetcher, resolver
 from feeds.types import FetchOptions, FetchRequest
 
 from httpserver import HTTPTestServer, Reply, http_server
@@ -150,3 +151,48 @@ def test_an_ip_literal_and_a_lookup_outside_a_fetch_take_no_thread(
     assert resolver.resolve("late.slow.test", 80) == ["127.0.0.1"]
     assert threading.active_count() == started
     assert resolver._slots._value == 1
+
+
+def test_fetches_of_one_name_wait_for_one_lookup(
+    http_server: HTTPTestServer, names: SlowNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A name whose servers hang holds one slot, however many fetches want it.
+    monkeypatch.setattr(resolver, "_slots", threading.BoundedSemaphore(2))
+    url = served(http_server, "hang.slow.test")
+    with Fetcher(replace(options(connect=0.4, total=5), max_per_host=8)) as fetcher:
+        outcomes = fetcher.fetch_many([FetchRequest(source=f"s{i}", url=url) for i in range(6)])
+        assert all(isinstance(o, FetchTimeoutError) for o in outcomes)
+        assert names.asked == ["hang.slow.test"]
+        assert resolver._slots._value == 1
+        assert fetch(fetcher, served(http_server, "late.slow.test")) == FEED  # the other slot
+
+
+def test_a_lookup_that_cannot_start_its_thread_fails_its_fetch_and_gives_its_slot_back(
+    http_server: HTTPTestServer, names: SlowNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = threading.Thread.start
+
+    def refused(thread: threading.Thread) -> None:
+        if thread.name == "feeds-name-lookup":
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    with Fetcher(options(connect=0.4, total=5)) as fetcher:
+        for public_only in (False, True):
+            with pytest.raises(FetchError, match="can't start new thread") as failed:
+                fetch(fetcher, served(http_server, "late.slow.test"), public_only=public_only)
+            assert not isinstance(failed.value, FetchTimeoutError)
+    assert resolver._slots._value == resolver.LOOKUPS_IN_FLIGHT
+    assert resolver._under_way == {}
+
+
+def test_the_guard_s_second_looks_pass_a_name_that_does_not_answer_in_time() -> None:
+    # Asked after the server answered (may a redirect move the source?), they give the
+    # answer that checks what follows, as for a name that does not resolve.
+    def hangs(host: str, port: int) -> list[str]:
+        raise resolver.LookupTimeout(f"looking up {host} took longer than 0.4 s")
+
+    policy = AddressPolicy(resolver=hangs)
+    assert policy.passes("hang.slow.test", 80)
+    assert policy.is_public("hang.slow.test", 80)

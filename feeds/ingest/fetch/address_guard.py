@@ -7,7 +7,7 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from feeds.ingest.fetch.resolver import resolve
+from feeds.ingest.fetch.resolver import LookupTimeout, resolve
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS
 
 # --- the address guard --------------------------------------------------------------------
@@ -117,7 +117,8 @@ class AddressPolicy:
 
     def is_public(self, host: str, port: int) -> bool:
         """True when every address of ``host`` is public (allowed networks aside), or when
-        it does not resolve (then the safe answer: what follows it must be checked)."""
+        it does not resolve, or not in time (then the safe answer: what follows it must be
+        checked)."""
         literal = _ip_literal(host)
         if literal is not None:
             return _non_public(literal) is None
@@ -126,17 +127,18 @@ class AddressPolicy:
             return all(
                 _non_public(ipaddress.ip_address(a.split("%", 1)[0])) is None for a in resolved
             )
-        except (OSError, UnicodeError, ValueError):
+        except (OSError, UnicodeError, ValueError, LookupTimeout):
             return True
 
     def passes(self, host: str, port: int) -> bool:
         """True when ``host`` may be reached under this policy (allowed networks included);
-        a name that does not resolve passes (its fetch fails on its own)."""
+        a name that does not resolve, or not in time, passes (its fetch is checked on its
+        own)."""
         try:
             self.addresses(host, port)
         except _Refused:
             return False
-        except _Unresolvable:
+        except (_Unresolvable, LookupTimeout):
             return True
         return True
 

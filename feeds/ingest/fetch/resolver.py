@@ -6,9 +6,11 @@ fetch threads for the resolver's own retries (glibc: 5 s a try, two tries a serv
 the fetch's total deadline. Here the lookup runs on a thread of its own and the fetch
 waits for it only as long as a connect may take (the connect timeout, cut to the
 deadline); then it fails with :class:`LookupTimeout`, and the lookup is left to end by
-itself. At most :data:`LOOKUPS_IN_FLIGHT` run at once, abandoned ones included, so a
-resolver that hangs cannot pile up threads: a fetch that finds no room waits for one,
-within its own time.
+itself. Fetches that want a name being looked up wait for that lookup. At most
+:data:`LOOKUPS_IN_FLIGHT` run at once, abandoned ones included, so a resolver that hangs
+cannot pile up threads: a fetch that finds no room waits for one, within its own time. (Many
+distinct names whose servers all hang can take every slot, until the resolver gives up on
+them: other names then wait too.)
 
 An IP literal needs no lookup. Outside a fetch (no deadline on the thread: ``feeds sources
 import`` checking an OPML file's hosts) the lookup is made directly.
@@ -24,8 +26,8 @@ from typing import Any
 
 from feeds.ingest.fetch.deadline import clamp, lookup_timeout
 
-LOOKUPS_IN_FLIGHT = 32
-"""Name lookups running at once in a process, those a fetch gave up on included."""
+LOOKUPS_IN_FLIGHT = 64
+"""Name lookups running at once in a process, those every fetch gave up on included."""
 
 _slots = threading.BoundedSemaphore(LOOKUPS_IN_FLIGHT)
 
@@ -46,36 +48,95 @@ def resolve(host: str, port: int) -> list[str]:
     timeout = clamp(lookup_timeout(), LookupTimeout)
     if timeout is None:
         return _addresses(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-    return _addresses(_bounded_getaddrinfo(host, port, timeout))
+    return _bounded_getaddrinfo(host, port, timeout)
 
 
-def _bounded_getaddrinfo(host: str, port: int, timeout: float) -> list[Any]:
-    """``getaddrinfo`` on a thread of its own, waited for at most ``timeout`` seconds."""
-    until = time.monotonic() + timeout
-    if not _slots.acquire(timeout=timeout):
-        raise LookupTimeout(f"no room to look up {host}: {LOOKUPS_IN_FLIGHT} lookups hang")
-    outcome: list[Any] = []
-    done = threading.Event()
+class _Lookup:
+    """One ``getaddrinfo`` call under way, and what it found (for every fetch waiting)."""
 
-    def look_up() -> None:
+    def __init__(self, key: tuple[str, int]) -> None:
+        self.key = key
+        self.done = threading.Event()
+        self.addresses: list[str] = []
+        self.error = ""  # why it failed: the resolver's words, or ours
+        self.timed_out = False  # it failed for want of a slot, not for the name
+        self.started = False  # its thread runs (and ends it)
+
+    def end(self, addresses: list[str], error: str = "", *, timed_out: bool = False) -> None:
+        """The lookup is over (once: later calls change nothing)."""
+        with _under_way_lock:
+            if self.done.is_set():
+                return
+            if _under_way.get(self.key) is self:
+                del _under_way[self.key]
+            self.addresses, self.error, self.timed_out = addresses, error, timed_out
+            self.done.set()
+
+    def run(self) -> None:
+        """On the lookup's own thread."""
+        host, port = self.key
         try:
-            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except BaseException as exc:  # handed to the waiting fetch, if it still waits
-            outcome.append(exc)
+            addresses = _addresses(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # for the fetches waiting: the name does not resolve
+            self.end([], str(exc) or type(exc).__name__)
+        else:
+            self.end(addresses)
         finally:
             _slots.release()
-            done.set()
 
-    threading.Thread(target=look_up, name="feeds-name-lookup", daemon=True).start()
-    if not done.wait(max(0.0, until - time.monotonic())):
+
+_under_way: dict[tuple[str, int], _Lookup] = {}
+_under_way_lock = threading.Lock()
+
+
+def _bounded_getaddrinfo(host: str, port: int, timeout: float) -> list[str]:
+    """The addresses of ``host`` by ``getaddrinfo`` on a thread of its own, waited for at
+    most ``timeout`` seconds. A fetch that asks for a name being looked up waits for that
+    lookup: a name whose servers hang holds one slot, however many fetches want it."""
+    until = time.monotonic() + timeout
+    key = (host, port)
+    with _under_way_lock:
+        lookup = _under_way.get(key)
+        starts = lookup is None
+        if lookup is None:
+            lookup = _under_way[key] = _Lookup(key)
+    if starts:
+        try:
+            _start(lookup, timeout)
+        finally:  # Ctrl-C on this thread included: the others waiting learn it ended
+            if not lookup.done.is_set() and not lookup.started:
+                lookup.end([], f"the lookup of {host} did not start")
+    if not lookup.done.wait(max(0.0, until - time.monotonic())):
         raise LookupTimeout(f"looking up {host} took longer than {timeout:.3g} s")
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
-    return list(result)
+    if lookup.timed_out:
+        raise LookupTimeout(lookup.error)
+    if lookup.error:
+        raise OSError(lookup.error)
+    return lookup.addresses
+
+
+def _start(lookup: _Lookup, timeout: float) -> None:
+    """Run ``lookup`` on a thread once a slot is free; it fails at once when none frees up
+    within ``timeout`` or no thread starts."""
+    host = lookup.key[0]
+    if not _slots.acquire(timeout=timeout):
+        lookup.end(
+            [], f"no room to look up {host}: {LOOKUPS_IN_FLIGHT} lookups hang", timed_out=True
+        )
+        return
+    try:
+        threading.Thread(target=lookup.run, name="feeds-name-lookup", daemon=True).start()
+    except BaseException as exc:  # no thread (RuntimeError), or Ctrl-C: the slot goes back
+        _slots.release()
+        lookup.end([], f"cannot look up {host}: {exc}")
+        if not isinstance(exc, Exception):
+            raise
+    else:
+        lookup.started = True
 
 
 def _addresses(infos: list[Any]) -> list[str]:
+    """The addresses of ``getaddrinfo``'s answers, each once, in its order."""
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
