@@ -145,8 +145,8 @@ class LockError(StoreError):
 
 
 class Interrupted(FeedsError):
-    """A refresh stopped by Ctrl-C: fetching ended at once, nothing more was saved, the
-    outputs were not published."""
+    """A refresh stopped by Ctrl-C: fetching ended at once, the open transaction was rolled
+    back, an output being written was left as it was (each is replaced whole)."""
 
     exit_code = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
 

@@ -2,8 +2,9 @@
 the foreground group (the run, its fetch processes, the workers and their fork server).
 
 Fetches under way are abandoned (a server that keeps us waiting does not keep the user
-waiting), nothing is left running, no process prints a traceback, the sources saved before
-stay saved in an intact store, the outputs are not published, and the exit status is 130.
+waiting), and so are the workers' documents; nothing is left running, no process prints a
+traceback, the sources saved before stay saved in an intact store, the outputs are not
+published, and the exit status is 130. A second Ctrl-C while it stops ends it there.
 """
 
 from __future__ import annotations
@@ -15,36 +16,47 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_fetch_processes import _marked, served_elsewhere
+from test_fetch_processes import HTML, STORIES, _marked, _workers, served_elsewhere
 from test_pipeline import rss
 
 from httpserver import HTTPTestServer, Reply
+from wordpress import article_page, teaser_feed
 
 FAST = 8
 """The first sources answer at once; the others keep the run waiting for a minute."""
+
+BIG = 20_000
+"""Items of the feed that keeps the workers busy for seconds."""
 
 
 def _site(server: HTTPTestServer) -> None:
     for i in range(40):
         delay = 0.0 if i < FAST else 60.0
         server.route(f"/feed{i}", Reply(body=rss((f"{i}", f"Story {i}")), delay=delay))
+    # A feed of teasers: its articles' pages are fetched (in this process) before it is saved.
+    server.route("/teasers", Reply(body=teaser_feed(STORIES, base=server.base_url)))
+    for s in STORIES:
+        page = article_page(s, base=server.base_url)
+        server.route(f"/{s.slug}/", Reply(body=page, headers=HTML, delay=60.0))
+    server.route("/big", Reply(body=rss(*[(f"b{n}", f"Big story {n}") for n in range(BIG)])))
 
 
-def _config(folder: Path, base: str, count: int) -> Path:
+def _config(folder: Path, base: str, paths: list[str]) -> Path:
     sources = "".join(
-        f'[[sources]]\nname = "s{i:02}"\nurl = "{base}/feed{i}"\n' for i in range(count)
+        f'[[sources]]\nname = "s{i:02}"\nurl = "{base}/{path}"\n' for i, path in enumerate(paths)
     )
-    path = folder / "config.toml"
-    path.write_text(
+    config = folder / "config.toml"
+    config.write_text(
         '[store]\npath = "feeds.db"\n'
         "[fetch]\nmin_host_delay = 0\nallow_private_addresses = true\nmax_per_host = 4\n"
         f'{sources}[[outputs]]\nname = "all"\npath = "all.atom"\ntitle = "All"\n',
         encoding="utf-8",
     )
-    return path
+    return config
 
 
 def _saved_sources(store: Path) -> int:
@@ -55,54 +67,102 @@ def _saved_sources(store: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize(
-    "count", [12, 40], ids=["fetched in the run's process", "fetched in fetch processes"]
-)
-def test_ctrl_c_stops_a_refresh_at_once_and_keeps_what_was_saved(
-    tmp_path: Path, count: int
-) -> None:
+def _cpu_seconds(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert condition()
+
+
+CASES = {
+    # sources, and when to press Ctrl-C (given the store, the server's counts, the mark)
+    "fetched in the run's process": [f"feed{i}" for i in range(12)],
+    "fetched in fetch processes": [f"feed{i}" for i in range(40)],
+    "fetching article pages here": [*(f"feed{i}" for i in range(FAST)), "teasers"],
+    "workers preparing": [*(f"feed{i}" for i in range(FAST)), "big"],
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_ctrl_c_stops_a_refresh_at_once_and_keeps_what_was_saved(tmp_path: Path, case: str) -> None:
     mark = f"ctrl-c-{os.getpid()}-{time.monotonic_ns()}"
+    marked = f"FEEDS_TEST_MARK={mark}"
+    store = tmp_path / "feeds.db"
     with served_elsewhere(_site) as (base, stats):
+        config = _config(tmp_path, base, CASES[case])
         run = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "feeds",
-                "refresh",
-                "--config",
-                str(_config(tmp_path, base, count)),
-            ],
+            [sys.executable, "-m", "feeds", "refresh", "--config", str(config)],
             env={**os.environ, "FEEDS_TEST_MARK": mark},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # a group of its own, as a terminal's foreground job
         )
         try:
-            deadline = time.monotonic() + 20
-            while _saved_sources(tmp_path / "feeds.db") < FAST and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert _saved_sources(tmp_path / "feeds.db") == FAST  # the slow ones keep it waiting
-            assert stats()["requests"] > FAST  # and are under way
-            processes = len(_marked(f"FEEDS_TEST_MARK={mark}"))
-            assert processes >= (4 if count == 40 else 1)  # fetch processes: the run forked them
-
+            if case == "workers preparing":  # a worker has been at the big feed for a while
+                _wait_for(lambda: max(map(_cpu_seconds, _workers(marked)), default=0) > 1.5)
+            else:  # the fast sources saved (committed while waiting), the slow ones under way
+                _wait_for(lambda: _saved_sources(store) == FAST)
+                _wait_for(lambda: stats()["requests"] >= FAST + 2)
+            if case == "fetched in fetch processes":
+                assert len(_marked(marked)) >= 4  # the run forked them
             os.killpg(run.pid, signal.SIGINT)
             started = time.monotonic()
             out, err = run.communicate(timeout=30)
-            assert time.monotonic() - started < 5  # not the minute the slow servers take
+            # Not the minute the slow servers take, nor the seconds the big feed does.
+            assert time.monotonic() - started < 2
         except BaseException:  # a failed test leaves nothing running
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(run.pid, signal.SIGKILL)
             raise
     assert run.returncode == 130
-    assert err.decode() == "feeds: interrupted: the outputs were not published\n"
+    assert err.decode() == "feeds: interrupted: the store and every output are intact\n"
     assert out == b""
-    deadline = time.monotonic() + 5
-    while _marked(f"FEEDS_TEST_MARK={mark}") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _marked(f"FEEDS_TEST_MARK={mark}") == []
-    with sqlite3.connect(tmp_path / "feeds.db") as db:
+    _wait_for(lambda: _marked(marked) == [], 5)
+    with sqlite3.connect(store) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         saved = db.execute("SELECT DISTINCT source FROM entries ORDER BY source").fetchall()
-    assert saved == [(f"s{i:02}",) for i in range(FAST)]
+    # Sources are committed in groups, and while a server keeps the run waiting: the big
+    # feed's group (the fast sources before it too) was still open, and was rolled back.
+    kept = 0 if case == "workers preparing" else FAST
+    assert saved == [(f"s{i:02}",) for i in range(kept)]
     assert not (tmp_path / "all.atom").exists()
+
+
+STOPPING = """
+import os, signal, sys, time
+from feeds.app.cli_support import stopped_by_ctrl_c
+with stopped_by_ctrl_c():
+    try:
+        print("ready", flush=True)
+        time.sleep(30)
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+        time.sleep(30)  # a slow clean-up, during which Ctrl-C comes again
+        raise
+"""
+
+
+def test_a_second_ctrl_c_while_it_stops_ends_it_there() -> None:
+    run = subprocess.Popen(
+        [sys.executable, "-c", STOPPING], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert run.stdout is not None
+        assert run.stdout.readline() == b"ready\n"
+        run.send_signal(signal.SIGINT)
+        assert run.stdout.readline() == b"stopping\n"
+        run.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, err = run.communicate(timeout=10)
+        assert time.monotonic() - started < 2
+    finally:
+        run.kill()
+    assert run.returncode == 130
+    assert err == b"feeds: interrupted again: stopped at once\n"

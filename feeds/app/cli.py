@@ -32,10 +32,11 @@ from feeds.app.cli_support import (
     config_option,
     load_config,
     open_store_for,
+    stopped_by_ctrl_c,
     utc_now,
 )
 from feeds.app.reports import drop_json, output_line, report_json
-from feeds.errors import FeedsError, Interrupted
+from feeds.errors import FeedsError
 from feeds.version import __version__
 
 __all__ = ["cli", "main", "serve", "sources"]
@@ -103,52 +104,64 @@ def refresh(
     Example:
       feeds refresh --config /etc/feeds/config.toml --source business
     """
-    from feeds.ingest.fetch import Fetcher
     from feeds.run.executor import stop_fork_server
+
+    with stopped_by_ctrl_c():
+        try:
+            config = load_config(config_path)
+            unknown = [name for name in only if name not in {s.name for s in config.sources}]
+            if unknown:
+                raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
+            interactive = sys.stderr.isatty() and not as_json
+            report = _refresh_once(
+                config, list(only) or None, fetch_all, interactive, verbose, metrics_file
+            )
+            if as_json:
+                click.echo(json.dumps(report_json(report.sources, report.outputs), indent=2))
+            else:
+                _print_refresh(config, report, interactive=interactive, verbose=verbose)
+        finally:
+            stop_fork_server()  # the workers' (if documents started one): none outlives the run
+    if not report.ok:
+        raise CommandFailed
+
+
+def _refresh_once(
+    config: Config,
+    names: list[str] | None,
+    fetch_all: bool,
+    interactive: bool,
+    verbose: bool,
+    metrics_file: Path | None,
+) -> RefreshReport:
+    """One run of ``feeds refresh``: the store locked, this process in its registry."""
+    from feeds.ingest.fetch import Fetcher
     from feeds.run.refresh import refresh as run_refresh
     from feeds.run.worker import registered, worker_id
 
-    config = load_config(config_path)
-    unknown = [name for name in only if name not in {s.name for s in config.sources}]
-    if unknown:
-        raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
-    names = list(only) or None
-    interactive = sys.stderr.isatty() and not as_json
     total = len(names) if names else len(config.sources)
     worker = worker_id(refresh=True)
-    try:
-        with (
-            open_store_for(config, locked=True) as store,
-            registered(config, store, worker, clock=utc_now) as renew,
-            Fetcher(config.fetch) as fetcher,
-            _progress(interactive, total) as on_source,
-            _tracebacks(verbose),
-        ):
-            report = run_refresh(
-                config,
-                store,
-                fetcher,
-                now=utc_now(),
-                names=names,
-                force=fetch_all or bool(only),
-                on_source=on_source,
-                worker=worker,
-                renew=renew,
-            )
-            if metrics_file is not None:
-                _write_metrics(config, store, metrics_file)
-    except KeyboardInterrupt:
-        # Fetching stopped at once (see feeds.run.executor.stream); the open transaction
-        # was rolled back, the sources saved before stay saved.
-        raise Interrupted("interrupted: the outputs were not published") from None
-    finally:
-        stop_fork_server()  # the workers' (if new documents started one): none outlives the run
-    if as_json:
-        click.echo(json.dumps(report_json(report.sources, report.outputs), indent=2))
-    else:
-        _print_refresh(config, report, interactive=interactive, verbose=verbose)
-    if not report.ok:
-        raise CommandFailed
+    with (
+        open_store_for(config, locked=True) as store,
+        registered(config, store, worker, clock=utc_now) as renew,
+        Fetcher(config.fetch) as fetcher,
+        _progress(interactive, total) as on_source,
+        _tracebacks(verbose),
+    ):
+        report = run_refresh(
+            config,
+            store,
+            fetcher,
+            now=utc_now(),
+            names=names,
+            force=fetch_all or bool(names),
+            on_source=on_source,
+            worker=worker,
+            renew=renew,
+        )
+        if metrics_file is not None:
+            _write_metrics(config, store, metrics_file)
+    return report
 
 
 def _print_refresh(

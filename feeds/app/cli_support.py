@@ -5,16 +5,20 @@ command line exits with an error), ``--config``, loading the config, opening the
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from feeds.errors import ConfigError, FeedsError
+from feeds.errors import ConfigError, FeedsError, Interrupted
 
 if TYPE_CHECKING:
     from feeds.config import Config
@@ -42,6 +46,34 @@ def print_error(exc: FeedsError) -> None:
             click.echo(f"  {problem}", err=True)
     elif str(exc):
         click.echo(f"feeds: {exc}", err=True)
+
+
+@contextmanager
+def stopped_by_ctrl_c() -> Iterator[None]:
+    """Ctrl-C stops the command inside: the ``KeyboardInterrupt`` unwinds it (fetching stops
+    at once, see :func:`feeds.run.executor.stream`; the open transaction is rolled back) and
+    becomes :class:`~feeds.errors.Interrupted`, exit status 130. A second Ctrl-C while it
+    stops ends the process there: the store (SQLite's journal, PostgreSQL's transaction) and
+    the outputs (each replaced whole) stay intact, and the lock goes with the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread gets signals
+        return
+
+    def again(signum: int, frame: FrameType | None) -> None:
+        os.write(2, b"feeds: interrupted again: stopped at once\n")
+        os._exit(Interrupted.exit_code)
+
+    def first(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, again)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: the store and every output are intact") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class FeedsGroup(click.Group):

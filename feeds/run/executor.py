@@ -381,6 +381,7 @@ def _start_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
     if workers < 2:
         return None
     context = _mp_context()
+    _start_fork_server_deaf(context)
     # The workers' lifeline (see _worker): this process holds the only end that writes.
     lifeline, held = context.Pipe(duplex=False)
     stack.callback(held.close)
@@ -388,9 +389,46 @@ def _start_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
     pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_worker, initargs=(lifeline,)
     )
-    # If saving fails half-way, or the run is stopped, do not wait for the rest.
-    stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+    stack.push(_pool_ending(pool, held))
     return pool
+
+
+def _pool_ending(pool: ProcessPoolExecutor, held: Connection) -> Callable[..., bool]:
+    """How the pool ends with its stream: the jobs not started are cancelled (saving failed
+    half-way, or the run is stopped) and the workers waited for; after Ctrl-C, the workers
+    end at once, their job or not (their lifeline, ``held``, is closed: see :func:`_worker`)."""
+
+    def end(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            held.close()
+            # Interrupted as its first job started its thread, the pool cannot join it.
+            with suppress(RuntimeError):
+                pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return False
+
+    return end
+
+
+def _start_fork_server_deaf(context: multiprocessing.context.BaseContext) -> None:
+    """Start the fork server, if ``context`` uses one, with Ctrl-C ignored: the server
+    ignores it itself only once it has imported its preloads, and a Ctrl-C before that
+    printed a traceback (it is the run's process that stops). An ignored signal stays
+    ignored through the server's ``exec``, and in the workers it forks. A Ctrl-C in the
+    few milliseconds of the start is lost (the next one counts)."""
+    if (
+        context.get_start_method() != "forkserver"
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return
+    from multiprocessing import forkserver
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:

@@ -19,12 +19,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import datetime, timedelta
 
 from feeds.config import Config
 from feeds.core import schedule
-from feeds.errors import FeedsError, LockError
+from feeds.errors import FeedsError, LockError, StoreError
 from feeds.publish import websub
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.publish_outputs import publish_all
@@ -209,10 +209,17 @@ def registered(
     # no refresh lock (refreshes on other machines may be alive): its leases run out instead.
     if REFRESH in worker and config.store_url is None:
         forget_dead_refreshes(config, store, worker, clock())
+    interrupted = False
     try:
         yield Renewal(store, worker, lease_for(config, claim_limit(config)), clock)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        store.worker_stopped(worker, free_hosts_at(config, clock()))
+        # Ctrl-C may leave a statement of the store half-read, which refuses the release:
+        # the interrupt is what to report (the next refresh forgets this one's leases).
+        with suppress(StoreError) if interrupted else nullcontext():
+            store.worker_stopped(worker, free_hosts_at(config, clock()))
 
 
 @contextmanager

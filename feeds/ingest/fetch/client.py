@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
@@ -240,13 +239,40 @@ class Fetcher:
         if not requests:
             return []
         results: list[FetchResult | FetchError | None] = [None] * len(requests)
-        workers = min(self._options.max_connections, len(requests))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feeds-fetch") as pool:
-            # Submit round-robin across hosts, so that workers do not all sit waiting for
-            # the slots of one busy host while other hosts' requests queue behind them.
-            futures = {i: pool.submit(self.attempt, requests[i]) for i in interleave(requests)}
-            for i, future in futures.items():
-                results[i] = future.result()
+        # Taken round-robin across hosts, so that the threads do not all sit waiting for
+        # the slots of one busy host while other hosts' requests queue behind them.
+        order = iter(interleave(requests))
+        taking = threading.Lock()
+        stopped = threading.Event()
+        raised: list[BaseException] = []
+
+        def work() -> None:
+            while not stopped.is_set():
+                with taking:
+                    i = next(order, None)
+                if i is None:
+                    return
+                try:
+                    results[i] = self.attempt(requests[i])
+                except BaseException as exc:  # a bug: raised in the caller, once all end
+                    raised.append(exc)
+                    return
+
+        # Daemons, not a thread pool: a Ctrl-C here ends the wait, and the process, without
+        # waiting for the fetches under way (the interpreter joins a pool's threads at exit).
+        threads = [
+            threading.Thread(target=work, name=f"feeds-fetch-{n}", daemon=True)
+            for n in range(min(self._options.max_connections, len(requests)))
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        finally:
+            stopped.set()  # after an interrupt, the threads start no more fetches
+        if raised:
+            raise raised[0]
         return [r for r in results if r is not None]
 
     # --- internals ------------------------------------------------------------------------

@@ -119,7 +119,7 @@ class WorkerTables(SqlConnection):
                     "   WHERE h.host = sources.host AND h.worker != :worker AND h.until > :now))"
                     " RETURNING name",
                     {**params, **named},
-                )
+                ).fetchall()  # read whole: a Ctrl-C amid the rows left the statement open
                 leased.update(str(row[0]) for row in rows)
             if leased:
                 self._execute(_TAKE_HOSTS, params)
