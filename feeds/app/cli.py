@@ -2,7 +2,8 @@
 
 Exit status: 0 success; 1 the run finished but something failed (a source, an
 output, the store); 2 usage or configuration error (nothing written); 75
-(EX_TEMPFAIL) another feeds process held the lock for longer than we wait.
+(EX_TEMPFAIL) another feeds process held the lock for longer than we wait; 130 Ctrl-C
+stopped a refresh.
 The status is the ``exit_code`` of the :class:`~feeds.errors.FeedsError` a command
 raised, turned into a message and an exit in one place (:class:`FeedsGroup`).
 Data goes to stdout (``--json`` for machines), progress and problems to stderr.
@@ -14,14 +15,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from feeds.app.cli_filters import filters, vacuum
+from feeds.app.cli_refresh import refresh
 from feeds.app.cli_serve import serve
 from feeds.app.cli_sources import sources
 from feeds.app.cli_store import store
@@ -31,9 +31,10 @@ from feeds.app.cli_support import (
     as_feeds_main,
     config_option,
     load_config,
+    note_missing_urls,
     open_store_for,
-    stopped_by_ctrl_c,
     utc_now,
+    warn_pings,
 )
 from feeds.app.reports import drop_json, output_line, report_json
 from feeds.errors import FeedsError
@@ -43,8 +44,6 @@ __all__ = ["cli", "main", "serve", "sources"]
 
 if TYPE_CHECKING:
     from feeds.config import Config
-    from feeds.run.refresh import OutputReport, RefreshReport, SourceReport
-    from feeds.store.protocol import Storage
 
 
 @click.group(cls=FeedsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,138 +63,6 @@ def cli() -> None:
 
 @cli.command()
 @config_option
-@click.option(
-    "--all",
-    "fetch_all",
-    is_flag=True,
-    help="Fetch every source now, due or not (never a retired one, never before Retry-After).",
-)
-@click.option(
-    "--source",
-    "only",
-    multiple=True,
-    metavar="NAME",
-    help="Fetch only this source, now, due or not (repeat).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
-@click.option("-v", "--verbose", is_flag=True, help="Print a line per source even off a terminal.")
-@click.option(
-    "--metrics-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the metrics there (node_exporter textfile, replaced atomically).",
-)
-def refresh(
-    config_path: Path | None,
-    fetch_all: bool,
-    only: tuple[str, ...],
-    as_json: bool,
-    verbose: bool,
-    metrics_file: Path | None,
-) -> None:
-    """Fetch the sources that are due, store what changed, publish the outputs.
-
-    A source is due when its interval has passed since its last fetch (later
-    when the server asks for it, sooner never); a source that is not due is
-    skipped, which is not an error. On a terminal a line per source is
-    printed; from cron only failures are, so cron mails only problems.
-
-    \b
-    Example:
-      feeds refresh --config /etc/feeds/config.toml --source business
-    """
-    from feeds.run.executor import stop_fork_server
-
-    with stopped_by_ctrl_c():
-        try:
-            config = load_config(config_path)
-            unknown = [name for name in only if name not in {s.name for s in config.sources}]
-            if unknown:
-                raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
-            interactive = sys.stderr.isatty() and not as_json
-            report = _refresh_once(
-                config, list(only) or None, fetch_all, interactive, verbose, metrics_file
-            )
-            if as_json:
-                click.echo(json.dumps(report_json(report.sources, report.outputs), indent=2))
-            else:
-                _print_refresh(config, report, interactive=interactive, verbose=verbose)
-        finally:
-            stop_fork_server()  # the workers' (if documents started one): none outlives the run
-    if not report.ok:
-        raise CommandFailed
-
-
-def _refresh_once(
-    config: Config,
-    names: list[str] | None,
-    fetch_all: bool,
-    interactive: bool,
-    verbose: bool,
-    metrics_file: Path | None,
-) -> RefreshReport:
-    """One run of ``feeds refresh``: the store locked, this process in its registry."""
-    from feeds.ingest.fetch import Fetcher
-    from feeds.run.refresh import refresh as run_refresh
-    from feeds.run.worker import registered, worker_id
-
-    total = len(names) if names else len(config.sources)
-    worker = worker_id(refresh=True)
-    with (
-        open_store_for(config, locked=True) as store,
-        registered(config, store, worker, clock=utc_now) as renew,
-        Fetcher(config.fetch) as fetcher,
-        _progress(interactive, total) as on_source,
-        _tracebacks(verbose),
-    ):
-        report = run_refresh(
-            config,
-            store,
-            fetcher,
-            now=utc_now(),
-            names=names,
-            force=fetch_all or bool(names),
-            on_source=on_source,
-            worker=worker,
-            renew=renew,
-        )
-        if metrics_file is not None:
-            _write_metrics(config, store, metrics_file)
-    return report
-
-
-def _print_refresh(
-    config: Config, report: RefreshReport, *, interactive: bool, verbose: bool
-) -> None:
-    """A line per failure on stderr; on a terminal or with ``-v`` a line per source and output."""
-    _note_missing_urls(config, interactive or verbose)
-    for source in report.sources:
-        if not source.ok:
-            click.echo(source.summary(), err=True)
-        elif (interactive or verbose) and (source.skipped is None or verbose):
-            click.echo(source.summary())
-    skipped = [s for s in report.sources if s.skipped is not None]
-    if skipped and interactive and not verbose:
-        click.echo(f"{len(skipped)} sources not due or waiting (-v says why; --all fetches)")
-    for output in report.outputs:
-        if output.error:
-            click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
-        elif interactive or verbose:
-            click.echo(output_line(output))
-        _warn_pings(output)
-
-
-def _write_metrics(config: Config, store: Storage, target: Path) -> None:
-    from feeds.app.metrics import exposition, write_textfile
-
-    try:
-        write_textfile(target, exposition(config, store, utc_now()))
-    except OSError as exc:
-        click.echo(f"feeds: cannot write {target}: {exc.strerror or exc}", err=True)
-
-
-@cli.command()
-@config_option
 def metrics(config_path: Path | None) -> None:
     """Print the metrics in the Prometheus text format (what `serve --metrics` answers).
 
@@ -211,37 +78,6 @@ def metrics(config_path: Path | None) -> None:
     config = load_config(config_path)
     with open_store_for(config, locked=False) as store:
         click.echo(exposition(config, store, utc_now()), nl=False)
-
-
-@contextmanager
-def _tracebacks(enabled: bool) -> Iterator[None]:
-    """With ``-v``, the traceback of each unexpected error a source or output met, on stderr
-    (the one-line error is printed with the source either way)."""
-    if not enabled:
-        yield
-        return
-    import logging
-
-    logger = logging.getLogger("feeds.refresh")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
-@contextmanager
-def _progress(enabled: bool, total: int) -> Iterator[Callable[[SourceReport], None] | None]:
-    if not enabled:
-        yield None
-        return
-    with click.progressbar(length=total, label="refreshing", file=sys.stderr) as bar:
-        yield lambda _report: bar.update(1)
 
 
 @cli.command(name="publish")
@@ -272,7 +108,7 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
             click.echo(f"output {output.name}: FAILED: {output.error}", err=True)
         elif not as_json:
             click.echo(output_line(output))
-        _warn_pings(output)
+        warn_pings(output)
     if any(output.error for output in outputs):
         raise CommandFailed
 
@@ -348,14 +184,6 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
         raise CommandFailed
 
 
-def _note_missing_urls(config: Config, show: bool) -> None:
-    from feeds.config import no_url_notice
-
-    notice = no_url_notice(config.outputs)
-    if notice and show:
-        click.echo(notice)
-
-
 @cli.command()
 @config_option
 def check(config_path: Path | None) -> None:
@@ -374,7 +202,7 @@ def check(config_path: Path | None) -> None:
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
-    _note_missing_urls(config, True)
+    note_missing_urls(config, True)
     failed = not _check_store(config)
     for found in check_outputs(config):
         failed = failed or not found.ok
@@ -491,12 +319,7 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
             click.echo(f"{name}: enabled, due now")
 
 
-def _warn_pings(output: OutputReport) -> None:
-    """A failed WebSub ping is a warning: the files are published, the ping is retried."""
-    for error in output.ping_errors:
-        click.echo(f"output {output.name}: WebSub ping failed (will retry): {error}", err=True)
-
-
+cli.add_command(refresh)
 cli.add_command(serve)
 cli.add_command(sources)
 cli.add_command(filters)

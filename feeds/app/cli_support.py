@@ -22,6 +22,7 @@ from feeds.errors import ConfigError, FeedsError, Interrupted
 
 if TYPE_CHECKING:
     from feeds.config import Config
+    from feeds.run.refresh import OutputReport
     from feeds.store.protocol import Storage
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -134,3 +135,18 @@ def as_feeds_main() -> None:
     module = sys.modules.get("__main__")
     if module is not None and getattr(module, "__spec__", None) is None:
         module.__spec__ = importlib.util.find_spec("feeds.__main__")
+
+
+def note_missing_urls(config: Config, show: bool) -> None:
+    """The notice that some outputs have no public URL, when ``show``."""
+    from feeds.config import no_url_notice
+
+    notice = no_url_notice(config.outputs)
+    if notice and show:
+        click.echo(notice)
+
+
+def warn_pings(output: OutputReport) -> None:
+    """A failed WebSub ping is a warning: the files are published, the ping is retried."""
+    for error in output.ping_errors:
+        click.echo(f"output {output.name}: WebSub ping failed (will retry): {error}", err=True)

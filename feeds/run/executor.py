@@ -44,6 +44,7 @@ from feeds.errors import FetchError, describe
 from feeds.ingest.fetch import Fetcher, PageFetcher, interleave
 from feeds.ingest.prepare import Job, Prepared, prepare_safely
 from feeds.run import heap
+from feeds.run.ending import fetching_ending, pool_ending, start_fork_server_deaf
 from feeds.run.fetch_processes import FetchProcesses, deal
 from feeds.run.fetching import WINDOW, Event, Fetching, Outcome, Raised, Throttle, notify
 from feeds.types import FetchRequest, FetchResult
@@ -128,33 +129,18 @@ def stream(
         standby = _forked(fetcher, fetch_processes_for(fetcher, len(requests)))
     if standby is not None:
         fetching = standby
-        stack.push(_ending(fetching))
+        stack.push(fetching_ending(fetching))
         fetching.assign(requests, order, buffer_bytes)
         fetching.start()
         if use_pages is not None:
             use_pages(fetching)
     else:
         fetching = Fetching(fetcher, requests, order, buffer_bytes)
-        stack.push(_ending(fetching))
+        stack.push(fetching_ending(fetching))
     heap.map_large_blocks()  # after the forks: for this process, which saves
     run = _Stream(requests, job_for, stack, fetching, large=len(requests) >= PARALLEL_MIN_SOURCES)
     for i in order:
         yield run.next(i, on_wait)
-
-
-def _ending(fetching: Fetching | FetchProcesses) -> Callable[..., bool]:
-    """How a stream's fetching ends when its ``stack`` closes: the fetches under way are
-    waited for, unless the run was interrupted (Ctrl-C), which should end it now: then they
-    are abandoned (killed, in fetch processes), since nothing more is saved."""
-
-    def end(exc_type: type[BaseException] | None, *_: object) -> bool:
-        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
-            fetching.abort()
-        else:
-            fetching.stop()
-        return False  # the exception, if any, goes on
-
-    return end
 
 
 class _Stream:
@@ -381,7 +367,7 @@ def _start_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
     if workers < 2:
         return None
     context = _mp_context()
-    _start_fork_server_deaf(context)
+    start_fork_server_deaf(context)
     # The workers' lifeline (see _worker): this process holds the only end that writes.
     lifeline, held = context.Pipe(duplex=False)
     stack.callback(held.close)
@@ -389,46 +375,8 @@ def _start_pool(stack: ExitStack) -> ProcessPoolExecutor | None:
     pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_worker, initargs=(lifeline,)
     )
-    stack.push(_pool_ending(pool, held))
+    stack.push(pool_ending(pool, held))
     return pool
-
-
-def _pool_ending(pool: ProcessPoolExecutor, held: Connection) -> Callable[..., bool]:
-    """How the pool ends with its stream: the jobs not started are cancelled (saving failed
-    half-way, or the run is stopped) and the workers waited for; after Ctrl-C, the workers
-    end at once, their job or not (their lifeline, ``held``, is closed: see :func:`_worker`)."""
-
-    def end(exc_type: type[BaseException] | None, *_: object) -> bool:
-        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
-            held.close()
-            # Interrupted as its first job started its thread, the pool cannot join it.
-            with suppress(RuntimeError):
-                pool.shutdown(wait=False, cancel_futures=True)
-        else:
-            pool.shutdown(wait=True, cancel_futures=True)
-        return False
-
-    return end
-
-
-def _start_fork_server_deaf(context: multiprocessing.context.BaseContext) -> None:
-    """Start the fork server, if ``context`` uses one, with Ctrl-C ignored: the server
-    ignores it itself only once it has imported its preloads, and a Ctrl-C before that
-    printed a traceback (it is the run's process that stops). An ignored signal stays
-    ignored through the server's ``exec``, and in the workers it forks. A Ctrl-C in the
-    few milliseconds of the start is lost (the next one counts)."""
-    if (
-        context.get_start_method() != "forkserver"
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        return
-    from multiprocessing import forkserver
-
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:

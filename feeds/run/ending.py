@@ -1,0 +1,76 @@
+"""How the parts of a stream (:func:`feeds.run.executor.stream`) end when it does: its fetching
+and its pool of workers are waited for, unless Ctrl-C stopped the run, which should end
+now: then they are abandoned (fetch threads left to end with the process, fetch processes
+killed, workers told to end at once).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import suppress
+from multiprocessing.connection import Connection
+
+from feeds.run.fetch_processes import FetchProcesses
+from feeds.run.fetching import Fetching
+
+
+def _interrupted(exc_type: type[BaseException] | None) -> bool:
+    return exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+
+
+def fetching_ending(fetching: Fetching | FetchProcesses) -> Callable[..., bool]:
+    """How a stream's fetching ends when its ``stack`` closes: the fetches under way are
+    waited for, unless the run was interrupted (Ctrl-C), which should end it now: then they
+    are abandoned (killed, in fetch processes), since nothing more is saved."""
+
+    def end(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if _interrupted(exc_type):
+            fetching.abort()
+        else:
+            fetching.stop()
+        return False  # the exception, if any, goes on
+
+    return end
+
+
+def pool_ending(pool: ProcessPoolExecutor, held: Connection) -> Callable[..., bool]:
+    """How the pool ends with its stream: the jobs not started are cancelled (saving failed
+    half-way, or the run is stopped) and the workers waited for; after Ctrl-C, the workers
+    end at once, their job or not (their lifeline, ``held``, is closed: see
+    :func:`feeds.run.executor._worker`)."""
+
+    def end(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if _interrupted(exc_type):
+            held.close()
+            # Interrupted as its first job started its thread, the pool cannot join it.
+            with suppress(RuntimeError):
+                pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return False
+
+    return end
+
+
+def start_fork_server_deaf(context: multiprocessing.context.BaseContext) -> None:
+    """Start the fork server, if ``context`` uses one, with Ctrl-C ignored: the server
+    ignores it itself only once it has imported its preloads, and a Ctrl-C before that
+    printed a traceback (it is the run's process that stops). An ignored signal stays
+    ignored through the server's ``exec``, and in the workers it forks. A Ctrl-C in the
+    few milliseconds of the start is lost (the next one counts)."""
+    if (
+        context.get_start_method() != "forkserver"
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return
+    from multiprocessing import forkserver
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
