@@ -7,7 +7,7 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from feeds.ingest.fetch.resolver import LookupTimeout, resolve
+from feeds.ingest.fetch.resolver import LookupTimeout, ip_literal, resolve
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS
 
 # --- the address guard --------------------------------------------------------------------
@@ -88,7 +88,7 @@ class AddressPolicy:
         address it resolves to must pass (one private answer refuses the name).
         Raises ``_Refused`` with the reason, ``_Unresolvable`` when the name does not resolve.
         """
-        literal = _ip_literal(host)
+        literal = ip_literal(host)
         if literal is not None:
             candidates = [literal]
         else:
@@ -119,7 +119,7 @@ class AddressPolicy:
         """True when every address of ``host`` is public (allowed networks aside), or when
         it does not resolve, or not in time (then the safe answer: what follows it must be
         checked)."""
-        literal = _ip_literal(host)
+        literal = ip_literal(host)
         if literal is not None:
             return _non_public(literal) is None
         try:
@@ -158,10 +158,3 @@ def address_refusal(policy: AddressPolicy, url: str) -> str | None:
     except (_Unresolvable, ValueError):
         return None
     return None
-
-
-def _ip_literal(host: str) -> _IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return None

@@ -46,6 +46,6 @@ def clamp(timeout: float | None, expired: type[Exception]) -> float | None:
 
 
 def lookup_timeout() -> float | None:
-    """How long a name lookup may take on this thread: the connect timeout, cut to the
-    deadline (None outside a fetch: no bound)."""
+    """How long a name lookup may take on this thread: the connect timeout (None outside a
+    fetch: no bound); :func:`clamp` cuts it to the deadline."""
     return getattr(_local, "connect_timeout", None)

@@ -43,7 +43,7 @@ def resolve(host: str, port: int) -> list[str]:
 
     Raises :class:`OSError` (``socket.gaierror``) when the name does not resolve,
     :class:`LookupTimeout` when the lookup takes too long."""
-    if _is_ip_literal(host):
+    if ip_literal(host) is not None:
         return [host]
     timeout = clamp(lookup_timeout(), LookupTimeout)
     if timeout is None:
@@ -140,9 +140,9 @@ def _addresses(infos: list[Any]) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def _is_ip_literal(host: str) -> bool:
+def ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` spells (brackets and an IPv6 zone left out), or None for a name."""
     try:
-        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
-        return False
-    return True
+        return None
