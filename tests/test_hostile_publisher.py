@@ -19,6 +19,7 @@ from lxml import html as lxml_html
 from feeds.app import cli
 from feeds.publish import documents as publish
 from feeds.publish import jsonfeed
+from feeds.publish import rss as rss_module
 
 from support import validate_independently, w3c_events
 from test_publish import output, stored
@@ -134,6 +135,34 @@ def test_json_feed_urls_refuse_what_atom_and_rss_refuse(tmp_path: Path, link: st
     assert "_source" not in item
     assert jsonfeed.check(json.dumps({**doc, "items": [{**item, "url": link}]}).encode())
     publish.publish(out, [entry])
+
+
+def test_an_ipv6_literal_link_is_kept_where_the_format_allows_one(tmp_path: Path) -> None:
+    """RSS 2.0's URLs are RFC 2396's, which has no ``[2001:db8::1]`` host: the W3C Feed
+    Validator refused the whole RSS document for one such link. Atom and JSON keep it."""
+    v6 = "http://[2001:db8::1]/story"
+    source = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<link>https://v6.example/</link><description>d</description>"
+        f"<item><title>v6</title><link>{v6}</link><guid>https://v6.example/1</guid>"
+        "<pubDate>Wed, 04 Mar 2026 10:00:00 GMT</pubDate><description>text</description>"
+        '<enclosure url="http://[2001:db8::1]/a.mp3" length="1" type="audio/mpeg"/>'
+        "</item></channel></rss>"
+    )
+    out = refresh(tmp_path, {"v6.rss": source})
+    item = etree.fromstring((out / "o.rss").read_bytes()).find("channel/item")
+    assert item is not None and item.findtext("guid")
+    assert item.find("link") is None and item.find("enclosure") is None
+    atom = etree.fromstring((out / "o.atom").read_bytes())
+    hrefs = [link.get("href") for link in atom.iter("{http://www.w3.org/2005/Atom}link")]
+    assert v6 in hrefs
+    assert json.loads((out / "o.json").read_bytes())["items"][0]["url"] == v6
+    assert [e for e in w3c_events(out / "o.rss", out / "o.atom") if ": error " in e] == []
+    validate_independently(out / "o.atom")
+    # and the pre-publish check refuses such an RSS link, should one get through
+    link = b"<link>" + v6.encode() + b"</link>"
+    rss = (out / "o.rss").read_bytes().replace(b"<guid", link + b"<guid", 1)
+    assert any("is not a full RFC 2396 URL" in p for p in rss_module.check_rss(rss))
 
 
 # --- item 2: per-entry lists and single-line fields are capped -----------------------------

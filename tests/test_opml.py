@@ -128,6 +128,34 @@ def test_import_into_a_config_without_trailing_newline_or_following_tables(
     assert data["sources"][1] == {"name": "b-quoted-feed", "url": "https://b.example/f"}
 
 
+@pytest.mark.parametrize(
+    "own_tables",
+    [
+        '[sources.auth]\ntype = "bearer"\ntoken_env = "NEWS_TOKEN"\n'
+        '[sources.headers]\nX-Api-Key = "secret"\n',
+        '[[sources.replace]]\nfield = "title"\npattern = "a"\nwith = "b"\n',
+        # a header that no line pattern knows as the source's: only the end is safe
+        '[ "sources" . headers ]\nX-Api-Key = "secret"\n',
+    ],
+)
+def test_import_leaves_the_last_source_its_own_tables(tmp_path: Path, own_tables: str) -> None:
+    """A block put below ``[[sources]]`` but above its ``[sources.auth]`` would take the
+    table over: the secret would go to the imported (a stranger's) host."""
+    text = (
+        '[[sources]]\nname = "private"\nurl = "https://intranet.example/f"\n'
+        + own_tables
+        + '\n[[outputs]]\nname = "o"\npath = "o.atom"\n'
+    )
+    config = config_module.from_dict(tomllib.loads(text), base_dir=tmp_path)
+    plan = opml.plan_import(text, config, [opml.Feed("https://stranger.example/f", "Free")])
+    before, after = tomllib.loads(text), tomllib.loads(plan.text)
+    assert after["sources"] == [
+        before["sources"][0],
+        {"name": "free", "url": "https://stranger.example/f"},
+    ]
+    assert after["outputs"] == before["outputs"]
+
+
 def test_a_name_from_a_title_without_letters_falls_back_to_the_host(tmp_path: Path) -> None:
     text = '[[sources]]\nname = "a"\nurl = "https://a.example/f"\n'
     text += '[[outputs]]\nname = "o"\npath = "o.atom"\n'
@@ -251,3 +279,20 @@ def test_import_allows_private_addresses_when_the_config_does(tmp_path: Path) ->
     assert code == 0, err
     assert "would add private: https://10.1.2.3/feed" in out
     assert "skipped http://127.0.0.1:5432/: refused" in err
+
+
+def test_import_into_inline_sources_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'sources = [{name = "a", url = "https://a.example/f"}]\n'
+        '[[outputs]]\nname = "o"\npath = "o.atom"\n',
+        encoding="utf-8",
+    )
+    before = path.read_bytes()
+    (tmp_path / "b.opml").write_bytes(
+        b'<opml version="2.0"><body><outline xmlUrl="https://b.example/f"/></body></opml>'
+    )
+    code, _, err = invoke("sources", "import", str(tmp_path / "b.opml"), "--config", str(path))
+    assert code == 2
+    assert "cannot be added as [[sources]] tables" in err and str(path) in err
+    assert path.read_bytes() == before

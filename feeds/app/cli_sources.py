@@ -100,7 +100,8 @@ def sources_import(
     load_config(path)  # a broken config is reported as such, before the OPML
     feeds = opml.read(opml_file.read_bytes(), str(opml_file))
     if dry_run:
-        plan = opml.plan_import(path.read_text(encoding="utf-8"), config_module.load(path), feeds)
+        text = path.read_text(encoding="utf-8")
+        plan = opml.plan_import(text, config_module.load(path), feeds, where=str(path))
     else:
         plan = opml.apply_import(path, feeds)
     # The URLs are a stranger's text: escaped, so none can forge a line or move the cursor.

@@ -89,14 +89,19 @@ def read(data: bytes, where: str = "OPML") -> list[Feed]:
 
 
 def plan_import(
-    config_text: str, config: Config, feeds: Sequence[Feed], policy: AddressPolicy | None = None
+    config_text: str,
+    config: Config,
+    feeds: Sequence[Feed],
+    policy: AddressPolicy | None = None,
+    where: str | None = None,
 ) -> ImportPlan:
     """The new config text with a ``[[sources]]`` block for each new http(s) feed.
 
     An OPML file is a stranger's list: a URL whose host ``policy`` refuses (by
     default the config's ``[fetch]`` address rule: no loopback, private,
     link-local or metadata address) is skipped, as is one holding a control
-    character (TOML cannot hold U+007F raw, and no feed URL needs one).
+    character (TOML cannot hold U+007F raw, and no feed URL needs one). ``where`` names
+    the config file in an error.
     """
     policy = policy or address_policy(config)
     known_urls = {s.url for s in config.sources}
@@ -129,7 +134,38 @@ def plan_import(
     blocks = "".join(
         f"\n[[sources]]\nname = {_toml_str(name)}\nurl = {_toml_str(url)}\n" for name, url in added
     )
-    return ImportPlan(tuple(added), tuple(skipped), _insert(config_text, blocks))
+    return ImportPlan(tuple(added), tuple(skipped), _placed(config_text, blocks, added, where))
+
+
+def _placed(
+    text: str, blocks: str, added: Sequence[tuple[str, str]], where: str | None = None
+) -> str:
+    """``text`` with ``blocks`` after the last source, if that leaves every table of the file
+    as it was (the sources listed, with each one's own sub-tables, then the added ones),
+    else at the end of the file. A block placed among a source's sub-tables would take them
+    over: ``[sources.auth]`` below it is the new source's, and its token goes to a stranger's
+    host."""
+    if not blocks:
+        return text
+    want = tomllib.loads(text)
+    sources = list(want.get("sources", []))
+    want["sources"] = sources + [{"name": name, "url": url} for name, url in added]
+    for candidate in (_insert(text, blocks), _at_end(text, blocks)):
+        try:
+            if tomllib.loads(candidate) == want:
+                return candidate
+        except tomllib.TOMLDecodeError:
+            continue
+    problem = (
+        "the new sources cannot be added as [[sources]] tables without changing the file's"
+        " other tables (are the sources an inline array?); nothing was written"
+    )
+    raise ConfigError([problem], where)
+
+
+def _at_end(text: str, blocks: str) -> str:
+    """``blocks`` after the last line of ``text`` (an array of tables may be split up)."""
+    return text + ("" if not text or text.endswith("\n") else "\n") + blocks
 
 
 def address_policy(config: Config) -> AddressPolicy:
@@ -151,7 +187,7 @@ def apply_import(
 
     config = config_module.load(path)
     text = path.read_text(encoding="utf-8")
-    plan = plan_import(text, config, feeds, policy)
+    plan = plan_import(text, config, feeds, policy, str(path))
     if not plan.added:
         return plan
     try:
@@ -166,6 +202,8 @@ def apply_import(
 
 _HEADER_RE = re.compile(r"^\s*\[")
 _SOURCES_RE = re.compile(r"^\s*\[\[\s*sources\s*\]\]")
+# A source's own sub-table (``[sources.auth]``, ``[[sources.replace]]``): still that source.
+_SOURCE_PART_RE = re.compile(r"^\s*\[\[?\s*sources\s*\.")
 
 
 def _insert(text: str, blocks: str) -> str:
@@ -181,7 +219,11 @@ def _insert(text: str, blocks: str) -> str:
     end = len(lines)
     if last is not None:
         for i in range(last + 1, len(lines)):
-            if _HEADER_RE.match(lines[i]) and not _in_multiline(lines[last:i]):
+            if (
+                _HEADER_RE.match(lines[i])
+                and not _SOURCE_PART_RE.match(lines[i])
+                and not _in_multiline(lines[last:i])
+            ):
                 end = i
                 break
         while end > last + 1 and (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import html
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -88,10 +89,19 @@ def render_rss(
     return _finish(raw, stories, newest, links)
 
 
+def rss_uri(value: str | None) -> str | None:
+    """An http(s) URL as RSS 2.0 takes one (:func:`http_uri`), or None: RSS 2.0 names RFC
+    2396, which has no IPv6 literal (``http://[2001:db8::1]/``, RFC 2732 came later), and the
+    W3C Feed Validator refuses one in a link, an enclosure or a source. Atom and JSON Feed
+    keep it. (``as_uri`` percent-encodes ``[`` everywhere but in the host.)"""
+    uri = http_uri(value)
+    return None if uri is None or "[" in uri else uri
+
+
 def _add_item(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> None:
     fe = fg.add_entry(order="append")
     fe.title(entry_title(story))
-    link = http_uri(story.link)
+    link = rss_uri(story.link)
     if link:
         fe.link(href=link)
     fe.guid(story.id, permalink=False)
@@ -104,14 +114,14 @@ def _add_item(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> No
     if author:
         fe.dc.dc_creator(author)
     add_categories(fe, story)
-    files = enclosures(story)
+    files = [file for file in enclosures(story) if rss_uri(file.url)]
     if files:
         # RSS 2.0 allows one enclosure per item (the W3C Feed Validator warns about a
         # second): the first, as the feed listed them. Its length and type are required:
         # 0 when unknown (RSS Advisory Board's profile), and UNKNOWN_MEDIA_TYPE.
         first = files[0]
         fe.enclosure(first.url, str(first.length or 0), first.type or UNKNOWN_MEDIA_TYPE)
-    source_url = http_uri(story.source_url)
+    source_url = rss_uri(story.source_url)
     if source_url:
         fe.source(url=source_url, title=source_title(story))
 
@@ -161,7 +171,7 @@ def channel_site(output: OutputConfig, stories: Sequence[StoredEntry], links: Do
     output's sources in their configured order; else the site of the document's URL."""
     if output.url:
         return urljoin(output.url, "/")
-    sites = {s.source: uri for s in stories if (uri := http_uri(s.source_link))}
+    sites = {s.source: uri for s in stories if (uri := rss_uri(s.source_link))}
     for name in output.sources:
         site = sites.get(name)
         if site:
@@ -233,7 +243,24 @@ def check_rss(data: bytes) -> list[str]:
         for element in item.findall("source"):
             if not element.get("url"):
                 problems.append(f"{where}: <source> without url")
+        problems += _unlike_rfc2396(where, item)
     return problems
+
+
+# A full URL of RFC 2396's characters, as the W3C Feed Validator checks RSS 2.0's URLs.
+_RFC2396_FULL_RE = re.compile(r"[a-zA-Z][0-9a-zA-Z+.-]*:(//)?[0-9a-zA-Z;/?:@&=+$.\-_!~*'()%,#]+")
+
+
+def _unlike_rfc2396(where: str, item: etree._Element) -> list[str]:
+    """The item's URLs that RSS 2.0's RFC 2396 cannot hold (see :func:`rss_uri`)."""
+    urls = [("link", e.text) for e in item.findall("link")]
+    urls += [("enclosure", e.get("url")) for e in item.findall("enclosure")]
+    urls += [("source", e.get("url")) for e in item.findall("source")]
+    return [
+        f"{where}: <{name}> {url!r} is not a full RFC 2396 URL"
+        for name, url in urls
+        if url is not None and not _RFC2396_FULL_RE.fullmatch(url)
+    ]
 
 
 def _rfc822_ok(value: str | None) -> bool:
