@@ -252,6 +252,42 @@ def test_an_output_may_not_overwrite_the_config_the_store_or_a_source(
     assert problems and clash in problems[0], caught.value.problems
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "clash"),
+    [
+        # the second output's file is one of the first's archive pages, and the other way
+        ("archive = true", 'path = "out/business-archive-2.atom"', "outputs[1].path's file"),
+        ("", 'path = "out/business.atom-x"\narchive = true', None),
+        ("", 'path = "out/business-archive.atom"\narchive = true', None),
+        (
+            'rss_path = "out/s-archive-1.rss"\nformats = ["atom", "rss"]',
+            'path = "out/s.atom"\nformats = ["atom", "rss"]\narchive = true',
+            "outputs[0].rss_path's file",
+        ),
+        ("archive = true", 'path = "out/business-archive-01.atom"', None),
+        # an archive page over a source file
+        ('path = "samples/business.atom"\narchive = true', 'path = "out/s.atom"', "source"),
+    ],
+)
+def test_no_file_may_be_an_archiving_outputs_page(
+    tmp_path: Path, first: str, second: str, clash: str | None
+) -> None:
+    """``business-archive-2.atom`` is the ``business`` output's page once it archives: another
+    output written there would overwrite it (and be overwritten), its chain of links broken."""
+    text = GOOD.replace('title = "Business"\n', f'title = "Business"\n{first}\n')
+    text += f'\n[[outputs]]\nname = "second"\ntitle = "S"\n{second}\n'
+    if "samples/business.atom" in first:
+        text = text.replace("samples/business.rss", "samples/business-archive-1.atom")
+        text = text.replace('path = "out/business.atom"\n', "", 1)
+    if clash is None:
+        config.load(write(tmp_path, text))
+        return
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    problems = [p for p in caught.value.problems if "its archive page" in p]
+    assert problems and clash in problems[0], caught.value.problems
+
+
 def test_the_cli_exits_2_before_an_output_clobbers_the_store(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -4,6 +4,7 @@ a deadline for slow clients, safe headers, and a log that no request can forge."
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -107,6 +109,36 @@ def test_every_format_and_archive_page_is_served(tmp_path: Path) -> None:
             assert status == 200, path
             assert headers["content-type"] == f"{media}; charset=utf-8"
             assert body == (tmp_path / path.lstrip("/")).read_bytes()
+
+
+def test_links_and_fifos_named_like_outputs_are_not_followed(tmp_path: Path) -> None:
+    """feeds writes each output by renaming a new file over it: a link or a FIFO there was
+    put by someone else, while serving too (a page name is matched, not listed)."""
+    _, out = beside_the_config(tmp_path)
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    secret.write_text("outside the root")
+    (tmp_path / "business-archive-7.atom").symlink_to(secret)
+    (tmp_path / "business-archive-8.atom").symlink_to(tmp_path / "business-archive-1.atom")
+    os.mkfifo(tmp_path / "business-archive-9.atom")
+    with serving(tmp_path, [out]) as server:
+        assert get(server, "/business.rss")[0] == 200
+        (tmp_path / "business.rss").unlink()
+        (tmp_path / "business.rss").symlink_to(secret)  # swapped after the start
+        for page in ("7", "8", "9"):
+            status, _, body = get(server, f"/business-archive-{page}.atom")
+            assert status == 404 and b"outside" not in body, page
+        status, _, body = get(server, "/business.rss")
+        assert status == 404 and b"outside" not in body
+        assert get(server, "/business-archive-1.atom")[0] == 200
+
+
+def test_an_if_modified_since_in_the_future_is_ignored(tmp_path: Path) -> None:
+    _, out = beside_the_config(tmp_path)
+    with serving(tmp_path, [out]) as server:
+        status, _, body = get(server, "/business.atom", If_Modified_Since=formatdate(2**33))
+        assert status == 200 and body == (tmp_path / "business.atom").read_bytes()
+        modified = get(server, "/business.atom")[1]["last-modified"]
+        assert get(server, "/business.atom", If_Modified_Since=modified)[0] == 304
 
 
 def test_an_unknown_suffix_is_served_with_its_formats_media_type(tmp_path: Path) -> None:

@@ -40,14 +40,14 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from feeds.app.serve_files import AllowList
+from feeds.app.serve_files import AllowList, read_published
 from feeds.app.serve_html import render_index, render_view
 from feeds.config import OutputConfig
 from feeds.core.limits import printable
@@ -251,12 +251,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "Not Found")
             return
         file = allowed.path
-        try:
-            data = file.read_bytes()
-            mtime = file.stat().st_mtime
-        except OSError:
+        published = read_published(self.server.allowed.root, file)
+        if published is None:
             self._error(404, "Not Found")
             return
+        data, mtime = published
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
         content_type = allowed.media_type
         vary = ["Accept-Encoding", "Accept"]
@@ -280,6 +279,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return False
             if since.tzinfo is None:
                 since = since.replace(tzinfo=UTC)
+            if since > datetime.now(UTC):
+                return False  # a date in the future is invalid (RFC 9110 §13.1.3): ignored
             return int(body.mtime) <= since.timestamp()
         return False
 

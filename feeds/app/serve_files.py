@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 from feeds.config import Config, OutputConfig
 from feeds.publish import formats
 
-__all__ = ["AllowList", "secrets_under"]
+__all__ = ["AllowList", "read_published", "secrets_under"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class AllowList:
     archive pages (``NAME-archive-N.SUFFIX``, N from 1, which appear while serving)."""
 
     def __init__(self, root: Path, outputs: Sequence[OutputConfig]) -> None:
+        self.root = root
         self._files: dict[str, _Allowed] = {}
         self._archives: dict[tuple[str, str, str], _Allowed] = {}
         for output in outputs:
@@ -63,6 +66,28 @@ class AllowList:
             if allowed.path == path:
                 return url
         return None
+
+
+def read_published(root: Path, path: Path) -> tuple[bytes, float] | None:
+    """The bytes and modification time of the file at ``path``, if it is a regular file of
+    its own (feeds writes each output by renaming a new file over it: never a link) in a
+    folder under ``root``; else None. Asked at each request: a link or a FIFO put there
+    while serving, say named like an archive page, is not followed or waited on."""
+    try:
+        if not path.parent.resolve().is_relative_to(root):
+            return None
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            return file.read(), info.st_mtime
+        except OSError:
+            return None
 
 
 _ARCHIVE_RE = re.compile(r"(?P<stem>[^/]+)-archive-[1-9][0-9]{0,8}(?P<suffix>\.[^./]*)?")

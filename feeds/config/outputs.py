@@ -201,8 +201,45 @@ def _check_collisions(
             written = output.format_path(fmt).resolve()
             what = protected.get(written)
             if what is not None:
-                key = "path" if fmt == "atom" else f"{fmt}_path"
-                checker.problem(f"outputs[{i}].{key}", f"{str(written)!r} is {what}")
+                checker.problem(f"outputs[{i}].{_path_key(fmt)}", f"{str(written)!r} is {what}")
+    _check_archive_pages(checker, outputs, protected)
+
+
+def _path_key(fmt: str) -> str:
+    return "path" if fmt == "atom" else f"{fmt}_path"
+
+
+def _check_archive_pages(
+    checker: _Checker, outputs: Sequence[OutputConfig], protected: Mapping[Path, str]
+) -> None:
+    """An archiving output's pages (``x-archive-N.atom`` beside ``x.atom``, N from 1) are its
+    own: no output's file may be one (each would overwrite the other's, and the archive's
+    chain of links would lead into another feed), nor the config, the store or a source."""
+    written = {
+        output.format_path(fmt).resolve(): f"outputs[{j}].{_path_key(fmt)}"
+        for j, output in enumerate(outputs)
+        for fmt in output.formats
+    }
+    taken = {**{path: f"{key}'s file" for path, key in written.items()}, **protected}
+    for i, output in enumerate(outputs):
+        if not output.archive:
+            continue
+        for fmt in output.formats:
+            document = output.format_path(fmt).resolve()
+            for path, what in taken.items():
+                if _archive_page_of(path, document):
+                    checker.problem(
+                        f"outputs[{i}].{_path_key(fmt)}",
+                        f"its archive page {str(path)!r} would be written over {what}",
+                    )
+
+
+def _archive_page_of(path: Path, document: Path) -> bool:
+    """``path`` is a name an archive page of ``document`` takes: ``x-archive-3.atom``."""
+    if path.parent != document.parent or path.suffix != document.suffix:
+        return False
+    stem, found, page = path.stem.rpartition("-archive-")
+    return bool(found) and stem == document.stem and page.isdigit() and page[0] != "0"
 
 
 def _formats(checker: _Checker, item: Mapping[str, Any], where: str) -> tuple[str, ...]:
