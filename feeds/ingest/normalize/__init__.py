@@ -10,7 +10,8 @@ is in brackets (``text`` and ``summary`` are :mod:`feeds.core.text` and
     text    [markup] sanitized body ─ blocks become breaks ─ paragraphs joined by one space
     link    [urls] canonical_link or link ─ absolute http(s), tracking params and fragment dropped
     teaser  [summary] the excerpt, or the body's first words, then " […]" when cut
-    dates   UTC, far future clamped to ``now``, published/updated fill each other in
+    dates   UTC, far future clamped to ``now``, before 1990 missing, published/updated fill
+            each other in
 
 Choices written down (DESIGN.md leaves them open):
 
@@ -120,6 +121,10 @@ NO_RULES = FeedRules()
 TITLE_FALLBACK_WORDS = 10
 
 FUTURE_SLACK = timedelta(days=1)
+# No web feed item was published before this: an earlier date (year 1, 0099, a CMS's zero date
+# with a time zone) is a wrong one, and is taken as missing. It is where the W3C Feed
+# Validator's "implausible date" starts, so no such date reaches a published file.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 # --- entries ------------------------------------------------------------------------------
@@ -131,9 +136,14 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def _clamped(value: datetime | None, now: datetime) -> datetime | None:
+    """``value`` in UTC; ``now`` when more than a day ahead, None when before EARLIEST."""
     if value is None:
         return None
-    value = _as_utc(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # a parser bug: taken to be UTC already
+    if value < EARLIEST:  # compared before converting: 0001-01-01+14:00 has no UTC
+        return None
+    value = value.astimezone(UTC)
     return now if value > now + FUTURE_SLACK else value
 
 
