@@ -137,6 +137,29 @@ def test_json_feed_urls_refuse_what_atom_and_rss_refuse(tmp_path: Path, link: st
     publish.publish(out, [entry])
 
 
+@pytest.mark.parametrize(
+    ("link", "published"),
+    [
+        ("https://ok.example/\u202etxt.exe", "https://ok.example/%E2%80%AEtxt.exe"),
+        ("https://ok.example/a?q=\u200bx\u2066", "https://ok.example/a?q=%E2%80%8Bx%E2%81%A6"),
+        ("https://ok\u202e.example/a", None),  # in the host: left out
+        ("https://café.example/naïve", "https://café.example/naïve"),  # readable as it was
+    ],
+)
+def test_json_feed_urls_carry_no_invisible_format_character(
+    tmp_path: Path, link: str, published: str | None
+) -> None:
+    """A bidi override in a link shows the link reordered (``exe.txt``): RFC 3987 §4.1 keeps
+    them out of IRIs; Atom and RSS percent-encode every non-ASCII character already."""
+    out = output(tmp_path, formats=("atom", "rss", "json"))
+    entry = stored(1, link=link)
+    doc = json.loads(jsonfeed.render(out, [entry], "o.json"))
+    assert doc["items"][0].get("url") == published
+    assert jsonfeed.check(jsonfeed.render(out, [entry], "o.json")) == []
+    bad = {**doc, "items": [{**doc["items"][0], "url": "https://ok.example/\u202e"}]}
+    assert any("invisible format character" in p for p in jsonfeed.check(json.dumps(bad).encode()))
+
+
 def test_an_ipv6_literal_link_is_kept_where_the_format_allows_one(tmp_path: Path) -> None:
     """RSS 2.0's URLs are RFC 2396's, which has no ``[2001:db8::1]`` host: the W3C Feed
     Validator refused the whole RSS document for one such link. Atom and JSON keep it."""

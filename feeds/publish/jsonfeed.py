@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from feeds.config import OutputConfig
 from feeds.core import limits
@@ -60,8 +61,20 @@ def _date(value: datetime) -> str:
 
 def _http_url(value: str | None) -> str | None:
     if value and urlsplit(value).scheme in ("http", "https") and not _URL_BAD_RE.search(value):
-        return value
+        return value if value.isascii() else _without_format_characters(value)
     return None
+
+
+def _without_format_characters(url: str) -> str | None:
+    """``url`` with its invisible format characters (bidi controls such as U+202E, zero
+    widths: Unicode's ``Cf``) percent-encoded, as Atom and RSS write every non-ASCII one:
+    RFC 3987 §4.1 forbids them in an IRI, and a reader showing the link would show it
+    reordered. None when the host holds one (no encoding there)."""
+    if not any(unicodedata.category(c) == "Cf" for c in url):
+        return url
+    if any(unicodedata.category(c) == "Cf" for c in urlsplit(url).netloc):
+        return None
+    return "".join(quote(c, safe="") if unicodedata.category(c) == "Cf" else c for c in url)
 
 
 def _clean(value: str) -> str:
@@ -186,6 +199,8 @@ def _check_formats(value: Any, where: str, problems: list[str]) -> None:
                 parts = urlsplit(inner)
                 if not parts.scheme or _URL_BAD_RE.search(inner):
                     problems.append(f"{path}: {inner!r} is not an absolute URL")
+                elif _without_format_characters(inner) != inner:
+                    problems.append(f"{path}: {inner!r} holds an invisible format character")
             elif key in ("date_published", "date_modified") and isinstance(inner, str):
                 if not _DATE_RE.match(inner):
                     problems.append(f"{path}: {inner!r} is not an RFC 3339 date-time")
