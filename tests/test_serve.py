@@ -199,9 +199,11 @@ def test_feed_readers_get_the_feed(running: Running, accept: str) -> None:
 def test_requests_are_reported(running: Running) -> None:
     running.request("/business.atom")
     running.request("/nope")
+    running.request("/business.atom", method="BREW")
     assert [(s.method, s.path, s.status) for s in running.log] == [
         ("GET", "/business.atom", 200),
         ("GET", "/nope", 404),
+        ("BREW", "/business.atom", 501),
     ]
 
 

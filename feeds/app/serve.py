@@ -225,7 +225,15 @@ class _Handler(BaseHTTPRequestHandler):
         """Report the answer before it is sent, so a client that got it sees it logged."""
         callback = self.server.on_request
         if callback is not None:
-            callback(Served(printable(self.command), printable(self.path), status))
+            # (a request line the standard library could not read leaves these unset)
+            method, path = self.command or "", getattr(self, "path", "") or ""
+            callback(Served(printable(method), printable(path), status))
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The answers the standard library sends itself (501 to an unknown method, 400 to a
+        bad request line, 414, 431) are reported as the others are."""
+        self._finish(int(code))
+        super().send_error(code, message, explain)
 
     def end_headers(self) -> None:
         for name, value in SECURITY_HEADERS:
