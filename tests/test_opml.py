@@ -296,3 +296,18 @@ def test_import_into_inline_sources_is_a_clear_error_and_writes_nothing(tmp_path
     assert code == 2
     assert "cannot be added as [[sources]] tables" in err and str(path) in err
     assert path.read_bytes() == before
+
+
+def test_a_config_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    text = '# mine\r\n[[sources]]\r\nname = "a"\r\nurl = "https://a.example/f"\r\n\r\n'
+    text += '[[outputs]]\r\nname = "o"\r\npath = "o.atom"\r\n'
+    path.write_bytes(text.encode())
+    (tmp_path / "b.opml").write_bytes(
+        b'<opml version="2.0"><body><outline xmlUrl="https://b.example/f"/></body></opml>'
+    )
+    code, _, err = invoke("sources", "import", str(tmp_path / "b.opml"), "--config", str(path))
+    assert code == 0, err
+    after = path.read_bytes().decode()
+    assert after.count("\n") == after.count("\r\n") and after.startswith(text[:60])
+    assert [s["name"] for s in tomllib.loads(after)["sources"]] == ["a", "b.example"]

@@ -141,6 +141,37 @@ def test_an_if_modified_since_in_the_future_is_ignored(tmp_path: Path) -> None:
         assert get(server, "/business.atom", If_Modified_Since=modified)[0] == 304
 
 
+def test_a_bad_request_on_a_kept_alive_connection_is_reported_without_the_last_path(
+    tmp_path: Path,
+) -> None:
+    _, out = beside_the_config(tmp_path)
+    log: list[Served] = []
+    with (
+        serving(tmp_path, [out], on_request=log.append) as server,
+        socket.create_connection(server.server_address[:2], timeout=5) as sock,
+    ):
+        sock.sendall(b"GET /business.atom HTTP/1.1\r\nHost: x\r\n\r\n")
+        while b"</feed>" not in sock.recv(65536):
+            pass
+        sock.sendall(b"GET /x HTTP/1.1 extra words\r\n\r\n")
+        assert b" 400 " in sock.recv(65536)
+    assert [(s.method, s.path, s.status) for s in log] == [
+        ("GET", "/business.atom", 200),
+        ("", "", 400),
+    ]
+
+
+def test_archive_pages_of_a_file_without_a_suffix_are_served(tmp_path: Path) -> None:
+    out = output(tmp_path, formats=("atom",), path=tmp_path / "out" / "plain", archive=True)
+    publish.publish(out, [stored(1)], archive_pages=1)
+    publish.publish_archive_page(out, 1, 1, [stored(2)])
+    assert (tmp_path / "out" / "plain-archive-1").is_file()
+    with serving(tmp_path / "out", [out]) as server:
+        assert get(server, "/plain")[0] == 200
+        status, headers, _ = get(server, "/plain-archive-1")
+        assert status == 200 and headers["content-type"].startswith("application/atom+xml")
+
+
 def test_an_unknown_suffix_is_served_with_its_formats_media_type(tmp_path: Path) -> None:
     out = output(tmp_path, formats=("atom", "rss"), rss_path=tmp_path / "out" / "o.rss2")
     publish.publish(out, [stored(1)])

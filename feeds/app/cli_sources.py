@@ -100,7 +100,7 @@ def sources_import(
     load_config(path)  # a broken config is reported as such, before the OPML
     feeds = opml.read(opml_file.read_bytes(), str(opml_file))
     if dry_run:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
         plan = opml.plan_import(text, config_module.load(path), feeds, where=str(path))
     else:
         plan = opml.apply_import(path, feeds)

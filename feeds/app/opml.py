@@ -147,6 +147,9 @@ def _placed(
     host."""
     if not blocks:
         return text
+    if "\n" in text and text.count("\r\n") == text.count("\n"):  # CRLF lines stay CRLF
+        placed = _placed(text.replace("\r\n", "\n"), blocks, added, where)
+        return placed.replace("\n", "\r\n")
     want = tomllib.loads(text)
     sources = list(want.get("sources", []))
     want["sources"] = sources + [{"name": name, "url": url} for name, url in added]
@@ -186,7 +189,7 @@ def apply_import(
     from feeds.publish.documents import write_atomic
 
     config = config_module.load(path)
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8")  # as it is: CRLF line ends kept
     plan = plan_import(text, config, feeds, policy, str(path))
     if not plan.added:
         return plan

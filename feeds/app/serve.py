@@ -215,6 +215,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass  # requests are reported through on_request (the CLI prints them)
 
+    def handle_one_request(self) -> None:
+        # A request line that cannot be read sets no path: the last request's, on a kept-alive
+        # connection, must not be reported as this one's.
+        self.command, self.path = "", ""
+        super().handle_one_request()
+
     def do_GET(self) -> None:
         self._answer(head=False)
 
@@ -225,9 +231,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Report the answer before it is sent, so a client that got it sees it logged."""
         callback = self.server.on_request
         if callback is not None:
-            # (a request line the standard library could not read leaves these unset)
-            method, path = self.command or "", getattr(self, "path", "") or ""
-            callback(Served(printable(method), printable(path), status))
+            # (a request line the standard library could not read leaves the method None)
+            callback(Served(printable(self.command or ""), printable(self.path), status))
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The answers the standard library sends itself (501 to an unknown method, 400 to a

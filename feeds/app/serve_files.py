@@ -56,7 +56,7 @@ class AllowList:
         match = _ARCHIVE_RE.fullmatch(name)
         if match is None:
             return None
-        stem, suffix = match.group("stem"), match.group("suffix")
+        stem, suffix = match.group("stem"), match.group("suffix") or ""
         base = self._archives.get((folder, stem, suffix))
         return _Allowed(base.path.with_name(name), base.media_type) if base else None
 
