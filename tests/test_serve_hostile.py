@@ -141,6 +141,11 @@ def test_an_if_modified_since_in_the_future_is_ignored(tmp_path: Path) -> None:
         assert get(server, "/business.atom", If_Modified_Since=modified)[0] == 304
 
 
+def _address(server: FeedServer) -> tuple[str, int]:
+    host, port = server.server_address[:2]
+    return str(host), int(port)
+
+
 def test_a_bad_request_on_a_kept_alive_connection_is_reported_without_the_last_path(
     tmp_path: Path,
 ) -> None:
@@ -148,7 +153,7 @@ def test_a_bad_request_on_a_kept_alive_connection_is_reported_without_the_last_p
     log: list[Served] = []
     with (
         serving(tmp_path, [out], on_request=log.append) as server,
-        socket.create_connection(server.server_address[:2], timeout=5) as sock,
+        socket.create_connection(_address(server), timeout=5) as sock,
     ):
         sock.sendall(b"GET /business.atom HTTP/1.1\r\nHost: x\r\n\r\n")
         while b"</feed>" not in sock.recv(65536):
