@@ -265,6 +265,13 @@ def test_an_output_may_not_overwrite_the_config_the_store_or_a_source(
             "outputs[0].rss_path's file",
         ),
         ("archive = true", 'path = "out/business-archive-01.atom"', None),
+        # JSON Feed has no archive pages
+        (
+            'archive = true\nformats = ["atom", "json"]',
+            'path = "out/s.atom"\njson_path = "out/business-archive-1.json"\n'
+            'formats = ["atom", "json"]',
+            None,
+        ),
         # an archive page over a source file
         ('path = "samples/business.atom"\narchive = true', 'path = "out/s.atom"', "source"),
     ],
@@ -288,6 +295,35 @@ def test_no_file_may_be_an_archiving_outputs_page(
     assert problems and clash in problems[0], caught.value.problems
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[2001:db8::1]/b.atom", "an IPv6 literal host"),
+        ("https://café.example/b.atom", "write it as a URI"),
+        ("https://feeds.example/a b.atom", "write it as a URI"),
+        ("ftp://feeds.example/b.atom", "must be an absolute http(s) URL"),
+        ("https:///b.atom", "must be an absolute http(s) URL"),
+        ("https://xn--caf-dma.example/b%20c.atom", None),
+    ],
+)
+@pytest.mark.parametrize("key", ["url", "hub"])
+def test_a_published_address_must_be_one_the_feed_validators_take(
+    tmp_path: Path, key: str, url: str, problem: str | None
+) -> None:
+    """The output's url is its documents' id and self link and RSS's channel link; its hub a
+    link in each: an IRI or an IPv6 host there failed both documents in the W3C validator."""
+    keys = f'{key} = "{url}"\n'
+    if key == "hub":
+        keys += 'url = "https://feeds.example/b.atom"\n'
+    text = GOOD.replace('title = "Business"\n', f'title = "Business"\n{keys}')
+    if problem is None:
+        config.load(write(tmp_path, text))
+        return
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    assert any(p.startswith(f"outputs[0].{key}:") and problem in p for p in caught.value.problems)
+
+
 def test_the_cli_exits_2_before_an_output_clobbers_the_store(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
@@ -299,3 +335,10 @@ def test_the_cli_exits_2_before_an_output_clobbers_the_store(tmp_path: Path) -> 
     result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(path)])
     assert result.exit_code == 2, result.output
     assert (tmp_path / "state" / "feeds.db").read_bytes() == b"precious"
+
+
+def test_the_config_knows_which_formats_have_archive_pages() -> None:
+    from feeds.config.model import ARCHIVED_FORMATS
+    from feeds.publish.formats import FORMATS as PUBLISHED
+
+    assert set(ARCHIVED_FORMATS) == {name for name, f in PUBLISHED.items() if f.archived}

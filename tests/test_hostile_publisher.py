@@ -17,6 +17,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from feeds.app import cli
+from feeds.publish import atom as atom_module
 from feeds.publish import documents as publish
 from feeds.publish import jsonfeed
 from feeds.publish import rss as rss_module
@@ -186,6 +187,36 @@ def test_an_ipv6_literal_link_is_kept_where_the_format_allows_one(tmp_path: Path
     link = b"<link>" + v6.encode() + b"</link>"
     rss = (out / "o.rss").read_bytes().replace(b"<guid", link + b"<guid", 1)
     assert any("is not a full RFC 2396 URL" in p for p in rss_module.check_rss(rss))
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://user@[2001:db8::1]/story",
+        "http://[::ffff:192.0.2.1]/story",
+        "http://[fe80::1%25eth0]/story",
+    ],
+)
+def test_an_ipv6_host_the_validators_refuse_is_left_out_of_atom_too(
+    tmp_path: Path, link: str
+) -> None:
+    """The W3C Feed Validator takes an IPv6 host only as ``//[hex:digits]``: a user name
+    before it, an IPv4 tail or a zone fails the whole Atom document."""
+    source = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<link>https://v6.example/</link><description>d</description>"
+        f"<item><title>v6</title><link>{link}</link><guid>https://v6.example/1</guid>"
+        "<pubDate>Wed, 04 Mar 2026 10:00:00 GMT</pubDate><description>text</description>"
+        "</item></channel></rss>"
+    )
+    out = refresh(tmp_path, {"v6.rss": source})
+    atom_doc = (out / "o.atom").read_bytes()
+    assert b"[" not in atom_doc
+    assert w3c_events(out / "o.rss", out / "o.atom") == []
+    validate_independently(out / "o.atom")
+    doc = atom_doc.replace(b"<id>https://v6.example/1</id>", f'<link href="{link}"/>'.encode())
+    doc = doc.replace(b"<title>v6</title>", b"<title>v6</title><id>https://v6.example/1</id>")
+    assert any("an IPv6 host" in p for p in atom_module.check_atom(doc))
 
 
 # --- item 2: per-entry lists and single-line fields are capped -----------------------------

@@ -562,8 +562,9 @@ def test_dates_become_utc_and_fill_each_other() -> None:
 @pytest.mark.parametrize(
     ("offset", "clamped"),
     [
-        (timedelta(hours=23), False),
-        (timedelta(days=1, seconds=1), True),
+        (timedelta(minutes=4), False),  # a publisher's clock a little fast
+        (timedelta(minutes=5, seconds=1), True),
+        (timedelta(hours=3), True),  # a wrong time zone: on top for hours, and "implausible"
         (timedelta(days=400), True),
         (timedelta(days=-400), False),
     ],
@@ -571,6 +572,21 @@ def test_dates_become_utc_and_fill_each_other() -> None:
 def test_future_dates_are_clamped(offset: timedelta, clamped: bool) -> None:
     clean = _entry(published=NOW + offset)
     assert clean.published == (NOW if clamped else NOW + offset)
+
+
+@pytest.mark.parametrize(
+    ("published", "kept"),
+    [
+        (datetime(1990, 1, 1, tzinfo=UTC), True),
+        (datetime(1989, 12, 31, 23, 59, 59, tzinfo=UTC), False),
+        (datetime(1990, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))), False),  # 1989 UTC
+        (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), False),  # no UTC time
+        (datetime(1970, 1, 1, tzinfo=UTC), False),  # a CMS's zero date
+    ],
+)
+def test_dates_before_1990_are_taken_as_missing(published: datetime, kept: bool) -> None:
+    clean = _entry(published=published)
+    assert clean.published == (published if kept else None)
 
 
 def test_naive_dates_are_taken_as_utc() -> None:

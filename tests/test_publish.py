@@ -16,7 +16,7 @@ from feeds.publish import atom
 from feeds.publish import documents as publish
 from feeds.types import StoredEntry
 
-from support import validate_independently
+from support import assert_w3c_clean, validate_independently
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 A = "{http://www.w3.org/2005/Atom}"
@@ -211,3 +211,26 @@ def test_published_file_is_world_readable(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert out.path.stat().st_mode & 0o777 == 0o644
+
+
+def test_no_two_atom_entries_share_an_updated(tmp_path: Path) -> None:
+    """Entries of many sources, or undated ones, often share a second: the W3C Feed
+    Validator warns about each pair. The first keeps its time; the others get a fraction of
+    a second from their id, the same at every run."""
+    same = NOW - timedelta(hours=2)
+    entries = [stored(n, published=same, updated=same) for n in range(1, 5)]
+    entries.append(stored(9))
+    out = output(tmp_path)
+    data = atom.render_atom(out, entries)
+    assert atom.render_atom(out, list(reversed(entries))) == data
+    updated = [e.findtext(A + "updated") for e in etree.fromstring(data).iter(A + "entry")]
+    assert len(set(updated)) == len(updated) == 5
+    assert "2026-03-04T10:00:00Z" in updated
+    fractions = [u for u in updated if u and u.startswith("2026-03-04T10:00:00.")]
+    assert len(fractions) == 3
+    assert atom.check_atom(data) == []
+    publish.publish(out, entries)
+    validate_independently(out.path)
+    assert_w3c_clean(out.path)
+    twice = data.replace(fractions[0].encode(), b"2026-03-04T10:00:00Z")
+    assert any("repeats an earlier entry's" in p for p in atom.check_atom(twice))

@@ -25,6 +25,9 @@ from feeds.types import (
 )
 
 FORMATS = ("atom", "rss", "json")
+#: The formats with archive pages (JSON Feed has no archive links; feeds.publish.formats
+#: says the same of each format, and a test holds the two together).
+ARCHIVED_FORMATS = ("atom", "rss")
 
 FullText = Literal["auto"] | bool
 

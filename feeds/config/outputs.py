@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from feeds.config.checker import _NAME_RE, _Checker, _string_list
 from feeds.config.filters import FILTER_KEYS, rule_set
-from feeds.config.model import FORMATS, OutputConfig, SourceConfig
+from feeds.config.model import ARCHIVED_FORMATS, FORMATS, OutputConfig, SourceConfig
 
 _OUTPUT_KEYS = {
     "name",
@@ -86,8 +86,8 @@ def _output(
     subtitle = checker.get(item, where, "subtitle", str, None)
     author = checker.get(item, where, "author", str, "feeds")
     url = checker.get(item, where, "url", str, None)
-    if url is not None and urlsplit(url).scheme not in ("http", "https"):
-        checker.problem(f"{where}.url", f"{url!r}: must be an absolute http(s) URL")
+    if url is not None and (problem := _public_url_problem(url)):
+        checker.problem(f"{where}.url", f"{url!r}: {problem}")
     feed_id = checker.get(item, where, "id", str, None)
     if feed_id is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", feed_id):
         checker.problem(f"{where}.id", f"{feed_id!r}: must be an absolute IRI")
@@ -158,13 +158,38 @@ def _none_named(checker: _Checker, where: str) -> list[str]:
     return []
 
 
+# What a URL of the published documents may hold: RFC 2396's characters, as the W3C Feed
+# Validator checks an RSS link and an Atom id.
+_URI_RE = re.compile(r"[0-9A-Za-z;/?:@&=+$.\-_!~*'()%,#]+")
+
+
+def _public_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a published document's address (its id, its self link, RSS's
+    channel link), or None."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
+        return "must be an absolute http(s) URL"
+    if "[" in parts.netloc:
+        return "an IPv6 literal host: RSS 2.0's URLs (RFC 2396) have none; use a host name"
+    if not _URI_RE.fullmatch(url):
+        return (
+            "write it as a URI: a non-ASCII host in IDNA (xn--…), other characters"
+            " %-encoded (feed validators refuse an IRI here)"
+        )
+    return None
+
+
 def _output_hub(
     checker: _Checker, item: Mapping[str, Any], where: str, url: str | None
 ) -> str | None:
     hub = checker.get(item, where, "hub", str, None)
     if hub is not None:
-        if urlsplit(hub).scheme not in ("http", "https") or not urlsplit(hub).netloc:
-            checker.problem(f"{where}.hub", f"{hub!r}: must be an absolute http(s) URL")
+        if problem := _public_url_problem(hub):
+            checker.problem(f"{where}.hub", f"{hub!r}: {problem}")
         if url is None:
             checker.problem(
                 f"{where}.url", "is required when hub is set (the hub needs the public URL)"
@@ -224,7 +249,7 @@ def _check_archive_pages(
     for i, output in enumerate(outputs):
         if not output.archive:
             continue
-        for fmt in output.formats:
+        for fmt in (f for f in output.formats if f in ARCHIVED_FORMATS):
             document = output.format_path(fmt).resolve()
             for path, what in taken.items():
                 if _archive_page_of(path, document):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import html
 import re
+import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -143,6 +144,7 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> byte
     for tag in ("updated", "published"):
         for element in root.iter(_A + tag):
             element.text = _rfc3339(datetime.fromisoformat(element.text or ""))
+    _tell_updated_apart(root, stories)
     for element, story in zip(root.iter(_A + "entry"), stories, strict=True):
         element.extend(_enclosure_links(story))
         element.append(_source_element(story))
@@ -153,6 +155,28 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> byte
     if links.archive:
         root.insert(0, archive_marker(root))
     return serialize(root)
+
+
+def _tell_updated_apart(root: etree._Element, stories: Sequence[StoredEntry]) -> None:
+    """No two entries with the same ``updated`` (the W3C Feed Validator warns: entries of
+    many sources, or undated ones, often share a second). The first in document order keeps
+    its time; a later one gets a fraction of a second from its id (stable from run to run),
+    then the next free microsecond."""
+    used: set[str] = set()
+    for entry, story in zip(root.iter(_A + "entry"), stories, strict=True):
+        element = entry.find(_A + "updated")
+        if element is None:
+            continue
+        if element.text in used:
+            base = datetime.fromisoformat((element.text or "").removesuffix("Z"))
+            offset = 1 + zlib.crc32(story.id.encode("utf-8")) % 999_999
+            text = element.text
+            while text in used:
+                text = (base + timedelta(microseconds=offset)).isoformat("T", "microseconds")
+                text += "Z"
+                offset += 1
+            element.text = text
+        used.add(element.text or "")
 
 
 def _source_element(story: StoredEntry) -> etree._Element:
@@ -215,10 +239,16 @@ def check_atom(data: bytes) -> list[str]:
         for element in root.iter(_A + tag):
             if not _DATE_RE.match(element.text or ""):
                 problems.append(f"atom:{tag} {element.text!r} is not an RFC 3339 date-time")
+    updated = [entry.findtext(_A + "updated") for entry in root.iter(_A + "entry")]
+    for n, value in enumerate(updated):
+        if value is not None and value in updated[:n]:
+            problems.append(f"entry[{n}]: atom:updated {value!r} repeats an earlier entry's")
     for link in root.iter(_A + "link"):
         href = link.get("href")
         if href is None or IRI_BAD_RE.search(href):
             problems.append(f"atom:link href {href!r} is not a valid IRI")
+        elif "[" in href and http_uri(href) != href:
+            problems.append(f"atom:link href {href!r}: an IPv6 host the validators refuse")
     for author in root.iter(_A + "author"):
         if not (author.findtext(_A + "name") or "").strip():
             problems.append("atom:author without a name")

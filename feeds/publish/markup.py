@@ -47,9 +47,19 @@ def http_iri(value: str | None) -> str | None:
 
 
 def http_uri(value: str | None) -> str | None:
-    """An http(s) IRI as a URI (see :func:`as_uri`), or None."""
+    """An http(s) IRI as a URI (see :func:`as_uri`), or None; None too for an IPv6 host
+    other than a plain ``[hex:digits]`` (with a port at most): the W3C Feed Validator refuses
+    a user name before one, an IPv4 tail (``[::ffff:192.0.2.1]``) or a zone (``%25eth0``)."""
     iri = http_iri(value)
-    return None if iri is None else as_uri(iri)
+    if iri is None:
+        return None
+    uri = as_uri(iri)
+    if "[" in uri and not _PLAIN_IPV6_HOST_RE.fullmatch(urlsplit(uri).netloc):
+        return None
+    return uri
+
+
+_PLAIN_IPV6_HOST_RE = re.compile(r"\[[0-9A-Fa-f:]+\](?::[0-9]*)?")
 
 
 # What RFC 2396 lets a URI hold besides letters and digits: what the W3C Feed Validator

@@ -10,8 +10,8 @@ is in brackets (``text`` and ``summary`` are :mod:`feeds.core.text` and
     text    [markup] sanitized body ─ blocks become breaks ─ paragraphs joined by one space
     link    [urls] canonical_link or link ─ absolute http(s), tracking params and fragment dropped
     teaser  [summary] the excerpt, or the body's first words, then " […]" when cut
-    dates   UTC, far future clamped to ``now``, before 1990 missing, published/updated fill
-            each other in
+    dates   UTC, more than 5 min ahead clamped to ``now``, before 1990 missing,
+            published/updated fill each other in
 
 Choices written down (DESIGN.md leaves them open):
 
@@ -120,7 +120,10 @@ NO_RULES = FeedRules()
 
 TITLE_FALLBACK_WORDS = 10
 
-FUTURE_SLACK = timedelta(days=1)
+# A date ahead of the run by more than this is taken as the run's time: a publisher's clock a
+# little fast is let be, a wrong time zone (hours ahead) would keep a story on top for hours.
+# The W3C Feed Validator calls an RSS date more than ten minutes ahead implausible.
+FUTURE_SLACK = timedelta(minutes=5)
 # No web feed item was published before this: an earlier date (year 1, 0099, a CMS's zero date
 # with a time zone) is a wrong one, and is taken as missing. It is where the W3C Feed
 # Validator's "implausible date" starts, so no such date reaches a published file.
@@ -136,7 +139,7 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def _clamped(value: datetime | None, now: datetime) -> datetime | None:
-    """``value`` in UTC; ``now`` when more than a day ahead, None when before EARLIEST."""
+    """``value`` in UTC; ``now`` when more than FUTURE_SLACK ahead, None before EARLIEST."""
     if value is None:
         return None
     if value.tzinfo is None:
@@ -267,7 +270,7 @@ def _sanitized_body(
 def normalize_entry(
     entry: ParsedEntry, *, now: datetime, body: Body | None = None, rules: FeedRules = NO_RULES
 ) -> CleanEntry:
-    """Clean one parsed entry; ``now`` (timezone-aware) clamps dates more than a day ahead.
+    """Clean one parsed entry; ``now`` (timezone-aware) clamps dates ahead of it (FUTURE_SLACK).
 
     The body is ``entry.content``, or ``entry.summary`` when there is no content. ``excerpt`` is
     the summary's text when it is hand-written (there is content, and the summary is neither
