@@ -12,7 +12,7 @@ import pytest
 
 from feeds import config as config_module
 from feeds.errors import ConfigError
-from feeds.ingest import fulltext, normalize, section
+from feeds.ingest import fulltext, normalize, page_html, section
 from feeds.types import ParsedEntry
 
 from support import REPO
@@ -295,3 +295,29 @@ def test_a_bad_network_is_named(tmp_path: Path) -> None:
     assert caught.value.problems == (
         "fetch.allow_private_addresses[0]: '10.0.0.0/33' is not a network such as '10.0.0.0/8'",
     )
+
+
+@pytest.mark.parametrize(
+    ("page", "content_type", "encoding"),
+    [
+        (b"\xef\xbb\xbf<p>x</p>", "text/html; charset=windows-1251", "utf-8"),  # BOM first
+        (b"\xff\xfe" + "<p>é</p>".encode("utf-16-le"), None, "utf-16-le"),
+        (b"<p>\xc0</p>", 'text/html; charset="KOI8-R"', "koi8-r"),
+        (b"<p>\xc0</p>", "text/html; charset=iso-8859-1", "cp1252"),  # as browsers read it
+        (b"<p>\xc0</p>", "text/html; charset=utf-8", "cp1252"),  # not UTF-8, whatever it says
+        (b"<title>\xc0</title><meta charset='windows-1251'>", "text/html", "cp1251"),
+        (b"<meta charset=utf-16><p>x</p>", None, "utf-8"),  # a meta was readable: not UTF-16
+        (b"<meta charset=nonsense><p>\xc3\xa9</p>", None, "utf-8"),
+        (b"<p>\xe9</p>", "text/html; charset=nonsense", "cp1252"),
+    ],
+)
+def test_a_pages_encoding_is_sniffed_as_browsers_do(
+    page: bytes, content_type: str | None, encoding: str
+) -> None:
+    assert page_html.page_encoding(page, content_type) == encoding
+
+
+def test_a_page_with_an_xml_declaration_is_read() -> None:
+    page = "<?xml version='1.0' encoding='ISO-8859-1'?><html><head><title>café</title>"
+    doc = page_html.html_document(page.encode("utf-8"), "text/html; charset=utf-8")
+    assert doc.findtext(".//title") == "café"

@@ -605,3 +605,71 @@ def test_a_page_the_budget_cannot_revalidate_keeps_its_cached_text(
     assert article_requests(http_server, stories) == 3
     for s in retitled:
         assert f"<p>{s.paragraphs[-1]}</p>" in content_of(published(tmp_path)[s.title])
+
+
+# --- the page's characters ------------------------------------------------------------------
+
+RUSSIAN = story("rubl", "Рубль укрепился после решения банка", 105, "рубль")
+RUSSIAN = replace(
+    RUSSIAN,
+    paragraphs=tuple(
+        f"Курс {word} вырос в среду после того, как центральный банк сохранил ставку, а "
+        "экспортёры продали валютную выручку перед выплатой налогов, сообщили аналитики "
+        f"крупных банков в Москве. Участники рынка ждут новых данных об инфляции и {n} "
+        "заявлений министерства финансов на следующей неделе."
+        for n, word in enumerate(("рубля", "юаня", "доллара", "евро", "тенге"))
+    ),
+)
+
+
+def _windows_1251(page: bytes, meta: str) -> bytes:
+    """The UTF-8 article page in windows-1251, its ``<meta charset>`` replaced by ``meta``."""
+    return page.decode("utf-8").replace('<meta charset="UTF-8">', meta).encode("cp1251")
+
+
+def test_a_page_is_read_in_the_charset_a_browser_would_read_it_in(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store
+) -> None:
+    """libxml2 read each of these as Latin-1 (published as "Ðóáëü…"): the charset in the HTTP
+    header alone; a meta after the title; a header saying UTF-8 of windows-1251 bytes."""
+    page = article_page(RUSSIAN, base=http_server.base_url)
+    title_first = page.decode("utf-8").replace('<meta charset="UTF-8">', "")
+    title_first = title_first.replace("</title>", '</title><meta charset="windows-1251">', 1)
+    variants = {
+        "header": (_windows_1251(page, ""), "text/html; charset=windows-1251"),
+        "late-meta": (title_first.encode("cp1251"), "text/html"),
+        "lying-header": (
+            _windows_1251(
+                page, '<meta http-equiv="Content-Type" content="text/html; charset=windows-1251">'
+            ),
+            "text/html; charset=UTF-8",
+        ),
+    }
+    sources = []
+    for name, (body, content_type) in variants.items():
+        http_server.route(
+            f"/{name}/rubl/", Reply(body=body, headers={"Content-Type": content_type})
+        )
+        section = category_page([RUSSIAN], base=f"{http_server.base_url}/{name}")
+        section = section.replace(b"<title>", b"<title>\xd0\xa0\xd1\x8b\xd0\xbd\xd0\xba\xd0\xb8 ")
+        http_server.route(
+            f"/{name}/",
+            Reply(
+                body=section.decode().encode("cp1251"),
+                headers={"Content-Type": "text/html; charset=cp1251"},
+            ),
+        )
+        sources.append({"name": name, "url": http_server.url(f"/{name}/"), "type": "html"})
+    config = make_config(tmp_path, sources)
+    report = run(config, store)
+    assert report.ok, [s.error for s in report.sources]
+    for source in report.sources:
+        assert source.full_text == "full text: 1 articles from the section page", source
+        assert (store.source(source.name).title or "").startswith("Рынки ")
+    path = tmp_path / "out" / "all.atom"
+    validate_independently(path)
+    root = etree.parse(path).getroot()
+    entries = root.findall(A + "entry")
+    assert entries and {e.findtext(A + "title") for e in entries} == {RUSSIAN.title}
+    for entry in entries:
+        assert RUSSIAN.paragraphs[0] in content_of(entry)

@@ -216,7 +216,8 @@ def _record(
     media = outcome.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media and "html" not in media and "xml" not in media:
         return replace(base, error=f"not an HTML page ({media})")
-    article = fulltext.extract(outcome.content, outcome.final_url, rules)
+    content_type = outcome.headers.get("content-type")
+    article = fulltext.extract(outcome.content, outcome.final_url, rules, content_type)
     return replace(
         base,
         title=article.title,

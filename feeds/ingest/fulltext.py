@@ -45,6 +45,7 @@ from lxml import etree
 
 from feeds.core.rewrite import FeedRules, PageRules
 from feeds.ingest import normalize, pages
+from feeds.ingest.page_html import html_document
 from feeds.types import ParsedEntry
 
 __all__ = ["MIN_TEASER_COVERAGE", "MIN_WORDS", "Article", "extract", "gate", "wants_full_text"]
@@ -176,23 +177,26 @@ def _quiet_libraries() -> None:
             logger.addHandler(logging.NullHandler())
 
 
-def extract(page: bytes, url: str, rules: PageRules = NO_PAGE_RULES) -> Article:
+def extract(
+    page: bytes, url: str, rules: PageRules = NO_PAGE_RULES, content_type: str | None = None
+) -> Article:
     """Extract the article of an HTML page fetched from ``url`` (its final URL), under the
-    source's ``rules`` and the site rule of the page's host (see :mod:`feeds.ingest.pages`)."""
+    source's ``rules`` and the site rule of the page's host (see :mod:`feeds.ingest.pages`).
+    ``content_type``: the response's header, whose charset says how to read the page (see
+    :mod:`feeds.ingest.page_html`)."""
     with warnings.catch_warnings():
         # The extraction libraries may warn about odd pages (or about their own
         # dependencies); those are facts about one page, not our problems.
         warnings.simplefilter("ignore")
-        return _extract(page, url, rules)
+        return _extract(page, url, rules, content_type)
 
 
-def _extract(page: bytes, url: str, rules: PageRules) -> Article:
+def _extract(page: bytes, url: str, rules: PageRules, content_type: str | None) -> Article:
     import trafilatura  # lazily: see the module docstring
 
     _quiet_libraries()
-    parser = lxml.html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
     try:
-        doc = lxml.html.document_fromstring(page, parser=parser)
+        doc = html_document(page, content_type)
     except (etree.LxmlError, ValueError):
         return Article(url, None, None, None, None, "", "")
     metadata = trafilatura.extract_metadata(doc, default_url=url)
@@ -212,7 +216,7 @@ def _extract(page: bytes, url: str, rules: PageRules) -> Article:
         if not body and ruled is not None and ruled.applied:
             # Nothing left to extract: was it the rules? Then they are not applied, and
             # the reason goes to the report (the gate keeps the feed's text).
-            unruled = lxml.html.document_fromstring(page, parser=parser)
+            unruled = html_document(page, content_type)
             if _automatic(unruled, url):
                 problem = f"{', '.join(ruled.applied)}: {normalize.WHOLE_BODY}"
                 ruled = pages.Ruled("", ruled.applied, problem)

@@ -285,7 +285,10 @@ class SectionPageKind:
         from feeds.ingest.section import article_links, page_title
 
         assert fetched.content is not None
-        links = article_links(fetched.content, fetched.final_url, source.selector)
+        content_type = fetched.headers.get("content-type")
+        links = article_links(
+            fetched.content, fetched.final_url, source.selector, content_type=content_type
+        )
         section = section_entries(
             source.name,
             links,
@@ -300,7 +303,7 @@ class SectionPageKind:
         feed = ParsedFeed(
             url=fetched.final_url,
             format="html",
-            title=page_title(fetched.content),
+            title=page_title(fetched.content, content_type),
             link=fetched.final_url,
             entries=section.entries,
             warning=None if links else no_links,

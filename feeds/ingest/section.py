@@ -18,6 +18,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from feeds.ingest.page_html import html_document
+
 __all__ = [
     "DEFAULT_SELECTOR",
     "MAX_LINKS",
@@ -37,12 +39,18 @@ MAX_LINKS = 50
 
 
 def article_links(
-    page: bytes, base_url: str, selector: str | None = None, *, limit: int = MAX_LINKS
+    page: bytes,
+    base_url: str,
+    selector: str | None = None,
+    *,
+    limit: int = MAX_LINKS,
+    content_type: str | None = None,
 ) -> tuple[str, ...]:
-    """The article URLs ``selector`` finds on ``page``, a section page fetched from ``base_url``."""
+    """The article URLs ``selector`` finds on ``page``, a section page fetched from ``base_url``
+    (``content_type``: the response's, for its charset)."""
     from lxml.cssselect import CSSSelector
 
-    doc = _document(page)
+    doc = _document(page, content_type)
     if doc is None:
         return ()
     base = _base(doc, base_url)
@@ -67,9 +75,9 @@ def article_links(
     return tuple(found)
 
 
-def page_title(page: bytes) -> str | None:
+def page_title(page: bytes, content_type: str | None = None) -> str | None:
     """The page's ``<title>`` as plain text, or ``None``."""
-    doc = _document(page)
+    doc = _document(page, content_type)
     title = doc.findtext(".//title") if doc is not None else None
     return " ".join(title.split()) or None if title else None
 
@@ -92,12 +100,11 @@ def pick_feed(page_url: str, feed_urls: Sequence[str]) -> str:
     return min(enumerate(feed_urls), key=rank)[1]
 
 
-def _document(page: bytes) -> lxml.html.HtmlElement | None:
+def _document(page: bytes, content_type: str | None) -> lxml.html.HtmlElement | None:
     if not page.strip():
         return None
-    parser = lxml.html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
     try:
-        return lxml.html.document_fromstring(page, parser=parser)
+        return html_document(page, content_type)
     except (etree.LxmlError, ValueError):
         return None
 
