@@ -156,6 +156,25 @@ def test_a_deleted_archive_file_is_written_again(tmp_path: Path, store: Store) -
     assert report.archive_pages == 1 and page.read_bytes() == data
 
 
+def test_pages_written_by_an_older_rendering_are_written_again_once(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the documents' bytes are made differently for the same stories (Atom's updated
+    with a fraction of a second), pages stored before are not left as they were."""
+    config = make_config(tmp_path)
+    add(store, *range(1, 8))
+    monkeypatch.setattr(archive, "RENDERING", archive.RENDERING - 1)
+    publish_all(config, store)
+    before = store.archive_signatures("business")
+    monkeypatch.undo()
+    publish_all(config, store)
+    after = store.archive_signatures("business")
+    assert set(after) == set(before) == {1, 2}
+    assert all(after[n] != before[n] for n in after)  # each page rendered again
+    publish_all(config, store)
+    assert store.archive_signatures("business") == after
+
+
 def test_an_updated_old_story_rewrites_only_its_page(tmp_path: Path, store: Store) -> None:
     config = make_config(tmp_path)
     add(store, *range(1, 8))

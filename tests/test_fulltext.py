@@ -304,7 +304,15 @@ def test_a_bad_network_is_named(tmp_path: Path) -> None:
         (b"\xff\xfe" + "<p>é</p>".encode("utf-16-le"), None, "utf-16-le"),
         (b"<p>\xc0</p>", 'text/html; charset="KOI8-R"', "koi8-r"),
         (b"<p>\xc0</p>", "text/html; charset=iso-8859-1", "cp1252"),  # as browsers read it
-        (b"<p>\xc0</p>", "text/html; charset=utf-8", "cp1252"),  # not UTF-8, whatever it says
+        (b"<p>\xc0</p>", "text/html; charset=utf-8", "utf-8"),  # one bad byte: U+FFFD
+        (b"<meta charset=windows-1251><p>\xc0</p>", "text/html; charset=utf-8", "cp1251"),
+        (b"<meta charset=rot13><p>\xe9</p>", "text/html; charset=base64", "cp1252"),
+        (b"<p>\xe9</p>", "text/html; charset=utf-7", "cp1252"),  # no browser knows it
+        (b"<meta name=d content='charset=koi8-r'><p>\xe9</p>", None, "cp1252"),
+        (b"<meta data-charset=koi8-r><!-- <meta charset=koi8-r> --><p>\xe9</p>", None, "cp1252"),
+        (b"<meta http-equiv=Content-Type content='text/html; charset=koi8-r'>", None, "koi8-r"),
+        (b"<?xml version='1.0' encoding='koi8-r'?><html><p>\xe9</p>", None, "koi8-r"),
+        (b"<p>\x82\xa0</p>", "text/html; charset=Shift_JIS", "cp932"),
         (b"<title>\xc0</title><meta charset='windows-1251'>", "text/html", "cp1251"),
         (b"<meta charset=utf-16><p>x</p>", None, "utf-8"),  # a meta was readable: not UTF-16
         (b"<meta charset=nonsense><p>\xc3\xa9</p>", None, "utf-8"),
@@ -321,3 +329,10 @@ def test_a_page_with_an_xml_declaration_is_read() -> None:
     page = "<?xml version='1.0' encoding='ISO-8859-1'?><html><head><title>café</title>"
     doc = page_html.html_document(page.encode("utf-8"), "text/html; charset=utf-8")
     assert doc.findtext(".//title") == "café"
+
+
+def test_every_encoding_label_names_a_python_codec() -> None:
+    import codecs
+
+    for label, codec in page_html._WHATWG.items():
+        assert codecs.lookup(codec).name, label

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import zlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -215,22 +217,49 @@ def test_published_file_is_world_readable(tmp_path: Path) -> None:
 
 def test_no_two_atom_entries_share_an_updated(tmp_path: Path) -> None:
     """Entries of many sources, or undated ones, often share a second: the W3C Feed
-    Validator warns about each pair. The first keeps its time; the others get a fraction of
-    a second from their id, the same at every run."""
+    Validator warns about each pair. Each entry's updated carries a fraction of a second
+    taken from its id alone: the same whatever other entries the document holds."""
     same = NOW - timedelta(hours=2)
     entries = [stored(n, published=same, updated=same) for n in range(1, 5)]
     entries.append(stored(9))
     out = output(tmp_path)
+
+    def updated(data: bytes) -> dict[str, str]:
+        return {
+            e.findtext(A + "id") or "": e.findtext(A + "updated") or ""
+            for e in etree.fromstring(data).iter(A + "entry")
+        }
+
     data = atom.render_atom(out, entries)
     assert atom.render_atom(out, list(reversed(entries))) == data
-    updated = [e.findtext(A + "updated") for e in etree.fromstring(data).iter(A + "entry")]
-    assert len(set(updated)) == len(updated) == 5
-    assert "2026-03-04T10:00:00Z" in updated
-    fractions = [u for u in updated if u and u.startswith("2026-03-04T10:00:00.")]
-    assert len(fractions) == 3
+    every = updated(data)
+    assert len(set(every.values())) == len(every) == 5
+    assert all(re.fullmatch(r"2026-03-04T10:00:00\.\d{6}Z", every[e.id]) for e in entries[:4])
+    for alone in entries:  # an entry's updated does not depend on the others
+        assert updated(atom.render_atom(out, [alone])) == {alone.id: every[alone.id]}
     assert atom.check_atom(data) == []
     publish.publish(out, entries)
     validate_independently(out.path)
     assert_w3c_clean(out.path)
-    twice = data.replace(fractions[0].encode(), b"2026-03-04T10:00:00Z")
+    first, second = list(every.values())[:2]
+    twice = data.replace(second.encode(), first.encode())
     assert any("repeats an earlier entry's" in p for p in atom.check_atom(twice))
+
+
+def test_two_entries_whose_id_gives_the_same_fraction_stay_apart_in_their_second() -> None:
+    """The fraction wraps inside its second: never the next second's ``…:01.000000Z``,
+    the same instant as another entry's ``…:01Z``."""
+    root = etree.fromstring(
+        f'<feed xmlns="{A[1:-1]}">'
+        + "<entry><updated>2026-03-04T10:00:00Z</updated></entry>" * 3
+        + "</feed>"
+    )
+    last = 1705468  # the first number whose CRC-32 ends in 999999
+    assert zlib.crc32(str(last).encode()) % 1_000_000 == 999_999
+    stories = [stored(1, id=str(last)), stored(2, id=str(last)), stored(3, id=str(last))]
+    atom._tell_updated_apart(root, stories)
+    assert [e.text for e in root.iter(A + "updated")] == [
+        "2026-03-04T10:00:00.999999Z",
+        "2026-03-04T10:00:00.000000Z",
+        "2026-03-04T10:00:00.000001Z",
+    ]

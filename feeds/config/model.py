@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from feeds.core.filters import RuleSet
 from feeds.core.hooks import HookConfig
@@ -109,7 +109,7 @@ class OutputConfig:
             return None
         if fmt == "atom":
             return self.url
-        return urljoin(self.url, self.format_path(fmt).name)
+        return urljoin(self.url, quote(self.format_path(fmt).name))
 
     @property
     def page_size(self) -> int:

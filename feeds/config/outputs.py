@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 from feeds.config.checker import _NAME_RE, _Checker, _string_list
 from feeds.config.filters import FILTER_KEYS, rule_set
 from feeds.config.model import ARCHIVED_FORMATS, FORMATS, OutputConfig, SourceConfig
+from feeds.core.uri import URI_RE, as_uri
 
 _OUTPUT_KEYS = {
     "name",
@@ -85,9 +86,7 @@ def _output(
     summary_words = checker.integer(item, where, "summary_words", 40)
     subtitle = checker.get(item, where, "subtitle", str, None)
     author = checker.get(item, where, "author", str, "feeds")
-    url = checker.get(item, where, "url", str, None)
-    if url is not None and (problem := _public_url_problem(url)):
-        checker.problem(f"{where}.url", f"{url!r}: {problem}")
+    url = _public_url(checker, item, where, "url")
     feed_id = checker.get(item, where, "id", str, None)
     if feed_id is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", feed_id):
         checker.problem(f"{where}.id", f"{feed_id!r}: must be an absolute IRI")
@@ -158,42 +157,41 @@ def _none_named(checker: _Checker, where: str) -> list[str]:
     return []
 
 
-# What a URL of the published documents may hold: RFC 2396's characters, as the W3C Feed
-# Validator checks an RSS link and an Atom id.
-_URI_RE = re.compile(r"[0-9A-Za-z;/?:@&=+$.\-_!~*'()%,#]+")
-
-
-def _public_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a published document's address (its id, its self link, RSS's
-    channel link), or None."""
+def _public_url(checker: _Checker, item: Mapping[str, Any], where: str, key: str) -> str | None:
+    """The output's ``key`` (``url``, ``hub``) written as a URI (an IDN host in IDNA, other
+    characters %-encoded: it is a published document's id, self link and RSS channel link,
+    which the feed validators check against RFC 2396); a problem when it cannot be one."""
+    value = checker.get(item, where, key, str, None)
+    if value is None:
+        return None
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(value)
         host = parts.hostname
     except ValueError:
         host = None
-    if host is None or parts.scheme not in ("http", "https"):
-        return "must be an absolute http(s) URL"
+    if host is None or parts.scheme.lower() not in ("http", "https"):
+        checker.problem(f"{where}.{key}", f"{value!r}: must be an absolute http(s) URL")
+        return None
     if "[" in parts.netloc:
-        return "an IPv6 literal host: RSS 2.0's URLs (RFC 2396) have none; use a host name"
-    if not _URI_RE.fullmatch(url):
-        return (
-            "write it as a URI: a non-ASCII host in IDNA (xn--…), other characters"
-            " %-encoded (feed validators refuse an IRI here)"
-        )
-    return None
+        problem = "an IPv6 literal host: RSS 2.0's URLs (RFC 2396) have none; use a host name"
+        checker.problem(f"{where}.{key}", f"{value!r}: {problem}")
+        return None
+    uri = as_uri(value)
+    if not URI_RE.fullmatch(uri):
+        problem = "its host holds characters no URL may (IDNA cannot write it)"
+        checker.problem(f"{where}.{key}", f"{value!r}: {problem}")
+        return None
+    return uri
 
 
 def _output_hub(
     checker: _Checker, item: Mapping[str, Any], where: str, url: str | None
 ) -> str | None:
-    hub = checker.get(item, where, "hub", str, None)
-    if hub is not None:
-        if problem := _public_url_problem(hub):
-            checker.problem(f"{where}.hub", f"{hub!r}: {problem}")
-        if url is None:
-            checker.problem(
-                f"{where}.url", "is required when hub is set (the hub needs the public URL)"
-            )
+    hub = _public_url(checker, item, where, "hub")
+    if hub is not None and url is None:
+        checker.problem(
+            f"{where}.url", "is required when hub is set (the hub needs the public URL)"
+        )
     return hub
 
 

@@ -31,6 +31,11 @@ from feeds.store.protocol import PublishState
 from feeds.types import DedupeOptions, StoredEntry
 from feeds.version import __version__
 
+#: Raised when the documents' bytes are made differently for the same stories, so every
+#: stored page is written again once (a version alone does not change between releases).
+#: 2: Atom entries' ``updated`` carry a fraction of a second; URLs as the validators take them.
+RENDERING = 2
+
 
 @dataclass(frozen=True)
 class Page:
@@ -52,6 +57,7 @@ def plan(output: OutputConfig, index: Sequence[StoryKey]) -> list[Page]:
     for n, chunk in enumerate(chunks, start=1):
         payload = {
             "v": __version__,
+            "rendering": RENDERING,
             "settings": settings,
             "page": n,
             "last": n == len(chunks),

@@ -10,7 +10,8 @@ import html
 import re
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -18,6 +19,7 @@ from lxml import etree
 
 from feeds.config import OutputConfig
 from feeds.core.summary import teaser
+from feeds.core.uri import as_uri
 from feeds.publish.documents import DocLinks, feed_id, subscription_links
 from feeds.publish.embeds import publishable
 from feeds.publish.markup import (
@@ -26,7 +28,6 @@ from feeds.publish.markup import (
     IRI_BAD_RE,
     add_categories,
     archive_marker,
-    as_uri,
     enclosures,
     entry_author,
     entry_title,
@@ -159,24 +160,28 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> byte
 
 def _tell_updated_apart(root: etree._Element, stories: Sequence[StoredEntry]) -> None:
     """No two entries with the same ``updated`` (the W3C Feed Validator warns: entries of
-    many sources, or undated ones, often share a second). The first in document order keeps
-    its time; a later one gets a fraction of a second from its id (stable from run to run),
-    then the next free microsecond."""
+    many sources, or undated ones, often share a second). Each entry's ``updated`` carries
+    a fraction of a second taken from its id: the same in every document and every run,
+    whatever other entries are there (a reader that compares ``updated`` sees no change).
+    Two of one second with the same fraction (one chance in a million) take the next
+    free microsecond of that second."""
     used: set[str] = set()
     for entry, story in zip(root.iter(_A + "entry"), stories, strict=True):
         element = entry.find(_A + "updated")
-        if element is None:
+        if element is None or not element.text:
             continue
-        if element.text in used:
-            base = datetime.fromisoformat((element.text or "").removesuffix("Z"))
-            offset = 1 + zlib.crc32(story.id.encode("utf-8")) % 999_999
-            text = element.text
-            while text in used:
-                text = (base + timedelta(microseconds=offset)).isoformat("T", "microseconds")
-                text += "Z"
-                offset += 1
-            element.text = text
-        used.add(element.text or "")
+        second = element.text.removesuffix("Z")
+        fraction = zlib.crc32(story.id.encode("utf-8")) % _MICROSECONDS
+        for _ in range(_MICROSECONDS):
+            text = f"{second}.{fraction:06d}Z"
+            if text not in used:
+                break
+            fraction = (fraction + 1) % _MICROSECONDS
+        element.text = text
+        used.add(text)
+
+
+_MICROSECONDS = 1_000_000
 
 
 def _source_element(story: StoredEntry) -> etree._Element:
@@ -247,7 +252,7 @@ def check_atom(data: bytes) -> list[str]:
         href = link.get("href")
         if href is None or IRI_BAD_RE.search(href):
             problems.append(f"atom:link href {href!r} is not a valid IRI")
-        elif "[" in href and http_uri(href) != href:
+        elif "[" in urlsplit(href).netloc and http_uri(href) != href:
             problems.append(f"atom:link href {href!r}: an IPv6 host the validators refuse")
     for author in root.iter(_A + "author"):
         if not (author.findtext(_A + "name") or "").strip():

@@ -38,7 +38,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from feeds.config import LOCAL_URL, OutputConfig
 from feeds.errors import PublishError, ValidationError
@@ -98,14 +98,15 @@ def document_url(output: OutputConfig, fmt: str) -> str:
     address feeds knows is its own server's. ``feeds check`` says so and how to set
     ``url``.
     """
-    return output.format_url(fmt) or urljoin(LOCAL_URL, output.format_path(fmt).name)
+    return output.format_url(fmt) or urljoin(LOCAL_URL, quote(output.format_path(fmt).name))
 
 
 def _href(output: OutputConfig, fmt: str, name: str) -> str:
     """A link to file ``name`` beside the ``fmt`` document: absolute when ``url`` is set,
-    else relative (it then works wherever the files are served)."""
+    else relative (it then works wherever the files are served). The name is %-encoded
+    (``news[1].atom`` is ``news%5B1%5D.atom`` in a URI)."""
     base = output.format_url(fmt)
-    return urljoin(base, name) if base else name
+    return urljoin(base, quote(name)) if base else quote(name)
 
 
 def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
@@ -120,7 +121,7 @@ def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
 def archive_links(output: OutputConfig, fmt: str, page: int, pages: int) -> DocLinks:
     """Links of archive document ``page`` of ``pages`` (RFC 5005 §4)."""
     return DocLinks(
-        self_href=urljoin(document_url(output, fmt), archive_name(output, fmt, page)),
+        self_href=urljoin(document_url(output, fmt), quote(archive_name(output, fmt, page))),
         hub=None,
         prev_archive=_href(output, fmt, archive_name(output, fmt, page - 1)) if page > 1 else None,
         next_archive=(

@@ -8,12 +8,13 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from feedgen.entry import FeedEntry
 from lxml import etree
 
 from feeds.core import limits
+from feeds.core.uri import as_uri
 from feeds.types import Enclosure, StoredEntry
 
 if TYPE_CHECKING:
@@ -60,39 +61,6 @@ def http_uri(value: str | None) -> str | None:
 
 
 _PLAIN_IPV6_HOST_RE = re.compile(r"\[[0-9A-Fa-f:]+\](?::[0-9]*)?")
-
-
-# What RFC 2396 lets a URI hold besides letters and digits: what the W3C Feed Validator
-# checks ids and links against ("id must be a full and valid URL", "IRI found where URL
-# expected", and hrefs too long for its IDNA trick).
-_URI_CHARS = ";/?:@&=+$.-_!~*'()%,#"
-_URI_RE = re.compile(r"[0-9A-Za-z" + re.escape(_URI_CHARS) + r"]*")
-
-
-def as_uri(iri: str) -> str:
-    """``iri`` with URI characters only (RFC 3987 §3.1): an http(s) host in IDNA, the other
-    characters outside RFC 2396 percent-encoded as UTF-8. The same IRI always gives the
-    same URI, so an id stays stable."""
-    if _URI_RE.fullmatch(iri):
-        return iri
-    parts = urlsplit(iri)
-    if parts.scheme.lower() not in ("http", "https"):
-        return quote(iri, safe=_URI_CHARS)
-    netloc = parts.netloc
-    if not netloc.isascii():
-        host = parts.hostname or ""
-        try:
-            ascii_host = host.encode("idna").decode("ascii")
-            port = f":{parts.port}" if parts.port is not None else ""
-        except (UnicodeError, ValueError):
-            netloc = quote(netloc, safe=_URI_CHARS + "[]")
-        else:
-            userinfo = netloc.rpartition("@")[0]
-            netloc = (f"{quote(userinfo, safe=_URI_CHARS)}@" if userinfo else "") + (
-                ascii_host + port
-            )
-    path, query, fragment = (quote(p, safe=_URI_CHARS) for p in parts[2:])
-    return urlunsplit((parts.scheme, netloc, path, query, fragment))
 
 
 def newest_first(entries: Sequence[StoredEntry], limit: int | None) -> list[StoredEntry]:
