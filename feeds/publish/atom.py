@@ -158,6 +158,9 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> byte
     return serialize(root)
 
 
+_MICROSECONDS = 1_000_000
+
+
 def _tell_updated_apart(root: etree._Element, stories: Sequence[StoredEntry]) -> None:
     """No two entries with the same ``updated`` (the W3C Feed Validator warns: entries of
     many sources, or undated ones, often share a second). Each entry's ``updated`` carries
@@ -179,9 +182,6 @@ def _tell_updated_apart(root: etree._Element, stories: Sequence[StoredEntry]) ->
             fraction = (fraction + 1) % _MICROSECONDS
         element.text = text
         used.add(text)
-
-
-_MICROSECONDS = 1_000_000
 
 
 def _source_element(story: StoredEntry) -> etree._Element:
