@@ -7,13 +7,15 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
-__all__ = ["URI_RE", "as_uri"]
+__all__ = ["FULL_URI_RE", "URI_RE", "as_uri"]
 
 # What RFC 2396 lets a URI hold besides letters and digits: what the W3C Feed Validator
 # checks ids and links against ("id must be a full and valid URL", "IRI found where URL
 # expected", and hrefs too long for its IDNA trick).
 _URI_CHARS = ";/?:@&=+$.-_!~*'()%,#"
 URI_RE = re.compile(r"[0-9A-Za-z" + re.escape(_URI_CHARS) + r"]*")
+# A full URL of those characters, as the validator checks RSS 2.0's links.
+FULL_URI_RE = re.compile(r"[a-zA-Z][0-9a-zA-Z+.-]*:(//)?[0-9A-Za-z" + re.escape(_URI_CHARS) + "]+")
 
 
 def as_uri(iri: str) -> str:

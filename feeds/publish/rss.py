@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email.utils
 import html
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -19,6 +18,7 @@ from lxml import etree
 
 from feeds.config import OutputConfig
 from feeds.core.summary import teaser
+from feeds.core.uri import FULL_URI_RE
 from feeds.publish import formats
 from feeds.publish.documents import DocLinks, subscription_links
 from feeds.publish.embeds import publishable
@@ -247,10 +247,6 @@ def check_rss(data: bytes) -> list[str]:
     return problems
 
 
-# A full URL of RFC 2396's characters, as the W3C Feed Validator checks RSS 2.0's URLs.
-_RFC2396_FULL_RE = re.compile(r"[a-zA-Z][0-9a-zA-Z+.-]*:(//)?[0-9a-zA-Z;/?:@&=+$.\-_!~*'()%,#]+")
-
-
 def _unlike_rfc2396(where: str, item: etree._Element) -> list[str]:
     """The item's URLs that RSS 2.0's RFC 2396 cannot hold (see :func:`rss_uri`)."""
     urls = [("link", e.text) for e in item.findall("link")]
@@ -259,7 +255,7 @@ def _unlike_rfc2396(where: str, item: etree._Element) -> list[str]:
     return [
         f"{where}: <{name}> {url!r} is not a full RFC 2396 URL"
         for name, url in urls
-        if url is not None and not _RFC2396_FULL_RE.fullmatch(url)
+        if url is not None and not FULL_URI_RE.fullmatch(url)
     ]
 
 
