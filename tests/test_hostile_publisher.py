@@ -219,6 +219,29 @@ def test_an_ipv6_host_the_validators_refuse_is_left_out_of_atom_too(
     assert any("an IPv6 host" in p for p in atom_module.check_atom(doc))
 
 
+def test_an_ipv6_guid_and_site_make_atom_ids_the_validators_take(tmp_path: Path) -> None:
+    """An Atom id may not hold ``[``: an entry whose GUID, or a source whose site, is on an
+    IPv6 host gets a ``tag:`` id made from it (the same at every run)."""
+    source = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<link>http://[2001:db8::1]/</link><description>d</description>"
+        "<item><title>v6</title><link>https://v6.example/1</link>"
+        "<guid>http://[2001:db8::1]/?p=1</guid>"
+        "<pubDate>Wed, 04 Mar 2026 10:00:00 GMT</pubDate><description>text</description>"
+        "</item></channel></rss>"
+    )
+    out = refresh(tmp_path, {"v6.rss": source})
+    data = (out / "o.atom").read_bytes()
+    ids = [e.text or "" for e in etree.fromstring(data).iter("{http://www.w3.org/2005/Atom}id")]
+    assert len(ids) == 3 and all("[" not in i for i in ids), ids
+    assert any(i.startswith("tag:feeds.invalid,2026:entry/") for i in ids)
+    assert [e for e in w3c_events(out / "o.rss", out / "o.atom") if ": error " in e] == []
+    validate_independently(out / "o.atom")
+    (tmp_path / "again").mkdir()
+    again = refresh(tmp_path / "again", {"v6.rss": source})
+    assert (again / "o.atom").read_bytes() == data
+
+
 # --- item 2: per-entry lists and single-line fields are capped -----------------------------
 
 
