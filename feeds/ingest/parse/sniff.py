@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from urllib.parse import urljoin
 
 import lxml.etree
-import lxml.html
+
+from feeds.ingest.page_html import html_document
 
 FEED_LINK_TYPES = frozenset(
     {
@@ -41,9 +42,8 @@ def discover_feed_links(html: bytes, base_url: str) -> tuple[str, ...]:
     """
     if not html.strip():
         return ()
-    parser = lxml.html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
     try:
-        doc = lxml.html.document_fromstring(html, parser=parser)
+        doc = html_document(html)
     except (lxml.etree.LxmlError, ValueError):
         # ParserError for an empty/unreadable document; ValueError for odd encodings.
         return ()
