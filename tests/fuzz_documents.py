@@ -162,9 +162,24 @@ words = st.lists(
     max_size=6,
 ).map(" ".join)
 text_field = st.one_of(words, nasty_text, st.tuples(words, nasty_text).map("".join))
+#: Hosts as publishers write them, with those a validator refuses in one format or another:
+#: a user and password, one label alone, IPv6 (and an IPv4 tail, a zone), IDN, a trailing
+#: dot, an underscore, odd ports.
+HOSTS = [
+    *("fuzz.example", "user:pw@fuzz.example", "intranet", "localhost:8080", "192.0.2.1"),
+    *("[2001:db8::1]", "user@[2001:db8::1]", "[::ffff:192.0.2.1]", "[fe80::1%25eth0]"),
+    *("xn--bcher-kva.example", "bücher.example", "FUZZ.Example.", "fuzz_1.example"),
+    *("fuzz.example:0", "fuzz.example:99999", "%66uzz.example"),
+]
 url = st.one_of(
     st.sampled_from(XSS_URLS),
     st.builds(lambda path: f"https://fuzz.example/{path}", text_field),
+    st.builds(
+        lambda scheme, host, path: f"{scheme}://{host}/{path}",
+        st.sampled_from(["http", "https", "HTTP"]),
+        st.sampled_from(HOSTS),
+        words | st.just(""),
+    ),
     st.builds(lambda path: f"/relative/{path}", text_field),
     nasty_text,
     st.just("https://www.youtube.com/embed/abc"),

@@ -190,6 +190,47 @@ def test_an_ipv6_literal_link_is_kept_where_the_format_allows_one(tmp_path: Path
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:secret@files.example/a.mp3",
+        "http://intranet/a.mp3",
+        "https://localhost:8080/a.mp3",
+    ],
+)
+def test_an_enclosure_url_the_validator_refuses_in_rss_is_kept_in_atom(
+    tmp_path: Path, url: str
+) -> None:
+    """The W3C Feed Validator takes an RSS enclosure only on a named host of dotted labels
+    (or an IPv4 address), without a user, with a path: one such file made the published RSS
+    document invalid. RSS leaves that enclosure out; Atom and JSON Feed keep it."""
+    source = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<link>https://files.example/</link><description>d</description>"
+        "<item><title>file</title><link>https://files.example/1</link>"
+        "<guid>https://files.example/1</guid>"
+        "<pubDate>Wed, 04 Mar 2026 10:00:00 GMT</pubDate><description>text</description>"
+        f'<enclosure url="{url}" length="1" type="audio/mpeg"/>'
+        "</item></channel></rss>"
+    )
+    out = refresh(tmp_path, {"files.rss": source})
+    item = etree.fromstring((out / "o.rss").read_bytes()).find("channel/item")
+    assert item is not None and item.find("enclosure") is None
+    assert w3c_events(out / "o.rss", out / "o.atom") == []
+    atom = etree.fromstring((out / "o.atom").read_bytes())
+    enclosures = [
+        link.get("href")
+        for link in atom.iter("{http://www.w3.org/2005/Atom}link")
+        if link.get("rel") == "enclosure"
+    ]
+    assert len(enclosures) == 1
+    assert len(json.loads((out / "o.json").read_bytes())["items"][0]["attachments"]) == 1
+    # and the pre-publish check refuses it, should one get through
+    enclosure = f'<enclosure url="{url}" length="1" type="audio/mpeg"/>'.encode()
+    rss = (out / "o.rss").read_bytes().replace(b"<guid", enclosure + b"<guid", 1)
+    assert any("not an http(s) URL on a named host" in p for p in rss_module.check_rss(rss))
+
+
+@pytest.mark.parametrize(
     "link",
     [
         "http://user@[2001:db8::1]/story",

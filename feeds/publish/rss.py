@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import html
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -98,6 +99,25 @@ def rss_uri(value: str | None) -> str | None:
     return None if uri is None or "[" in uri else uri
 
 
+# An enclosure's URL as the W3C Feed Validator takes one (its ``httpURL``, stricter than a
+# link's RFC 2396): http or https, no user name or password, a host of dot-separated ASCII
+# labels (one label alone, ``http://intranet/``, is refused) or an IPv4 address, a port,
+# then the path or the end (``http://example.com?q`` is refused: the path must be there).
+_ENCLOSURE_URL_RE = re.compile(
+    r"https?://(?:[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.|(?:[A-Z0-9-]+\.)+)"
+    r"[A-Z0-9][-A-Z0-9]*(?::[0-9]+)?(?:/|$)",
+    re.IGNORECASE,
+)
+
+
+def enclosure_uri(value: str | None) -> str | None:
+    """An enclosure's URL as RSS 2.0 takes one (:func:`rss_uri` and
+    :data:`_ENCLOSURE_URL_RE`), or None: that file is left out of the RSS item (Atom and
+    JSON Feed keep it)."""
+    uri = rss_uri(value)
+    return uri if uri is not None and _ENCLOSURE_URL_RE.match(uri) else None
+
+
 def _add_item(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> None:
     fe = fg.add_entry(order="append")
     fe.title(entry_title(story))
@@ -114,7 +134,7 @@ def _add_item(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> No
     if author:
         fe.dc.dc_creator(author)
     add_categories(fe, story)
-    files = [file for file in enclosures(story) if rss_uri(file.url)]
+    files = [file for file in enclosures(story) if enclosure_uri(file.url)]
     if files:
         # RSS 2.0 allows one enclosure per item (the W3C Feed Validator warns about a
         # second): the first, as the feed listed them. Its length and type are required:
@@ -252,10 +272,17 @@ def _unlike_rfc2396(where: str, item: etree._Element) -> list[str]:
     urls = [("link", e.text) for e in item.findall("link")]
     urls += [("enclosure", e.get("url")) for e in item.findall("enclosure")]
     urls += [("source", e.get("url")) for e in item.findall("source")]
-    return [
+    problems = [
         f"{where}: <{name}> {url!r} is not a full RFC 2396 URL"
         for name, url in urls
         if url is not None and not FULL_URI_RE.fullmatch(url)
+    ]
+    return problems + [
+        f"{where}: <enclosure> {url!r} is not an http(s) URL on a named host without a user"
+        for e in item.findall("enclosure")
+        if (url := e.get("url")) is not None
+        and FULL_URI_RE.fullmatch(url)
+        and not _ENCLOSURE_URL_RE.match(url)
     ]
 
 
