@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import brotli  # type: ignore[import-untyped]
+import html5lib  # type: ignore[import-untyped]
 import lxml.html
 from lxml import etree
 
@@ -216,8 +217,10 @@ def _tag_problems(tag: str, attributes: list[tuple[str, str]], where: str) -> li
 def html_problems(fragment: str, where: str) -> list[str]:
     """Active content in an HTML fragment, found by parsing it (not by substring).
 
-    Two views: the tokens (every start tag with its attributes, every comment)
-    and lxml's tree (what a parser builds, e.g. ``<svg>`` children).
+    Three views: the tokens (every start tag with its attributes, every comment),
+    lxml's tree (what a parser builds, e.g. ``<svg>`` children), and the tree an HTML5
+    parser builds (html5lib, the algorithm browsers follow: it reads attributes where the
+    two others may not, ``<img alt&#61;"x onerror=…">`` among them).
     """
     if not fragment.strip():
         return []
@@ -236,6 +239,19 @@ def html_problems(fragment: str, where: str) -> list[str]:
         tag = node.tag.lower().rsplit("}", 1)[-1]
         attributes = [(str(k).lower(), str(v)) for k, v in node.attrib.items()]
         problems.extend(_tag_problems(tag, attributes, where))
+    problems.extend(_html5_problems(fragment, where))
+    return problems
+
+
+def _html5_problems(fragment: str, where: str) -> list[str]:
+    problems: list[str] = []
+    root = html5lib.parseFragment(fragment, treebuilder="etree", namespaceHTMLElements=False)
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue
+        tag = node.tag.lower().rsplit("}", 1)[-1]
+        attributes = [(str(k).lower().rsplit("}", 1)[-1], str(v)) for k, v in node.attrib.items()]
+        problems.extend(_tag_problems(tag, attributes, f"{where} (HTML5)"))
     return problems
 
 

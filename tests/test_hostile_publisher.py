@@ -22,6 +22,7 @@ from feeds.publish import documents as publish
 from feeds.publish import jsonfeed
 from feeds.publish import rss as rss_module
 
+from hostile import html_problems
 from support import validate_independently, w3c_events
 from test_publish import output, stored
 
@@ -412,3 +413,26 @@ def test_a_body_nested_a_hundred_thousand_deep_keeps_its_text(tmp_path: Path) ->
         assert words in text
         assert words in summary
     validate_independently(out / "o.atom")
+
+
+def test_text_shaped_like_an_attribute_gives_no_live_attribute_in_any_output(
+    tmp_path: Path,
+) -> None:
+    """A body whose text holds ``a="`` before an image with ``=`` in its alt text: the alt
+    text came out as live attributes (``onerror``) in Atom, RSS and JSON Feed alike, to an
+    HTML5 parser, the one browsers and most readers use."""
+    body = (
+        '<p>Note a="<img alt="x onerror=alert(document.cookie) y" '
+        'src="https://hostile.example/missing.png"></p>'
+    )
+    out = refresh(tmp_path, {"shown.rss": rss_source(body)})
+    atom = etree.fromstring((out / "o.atom").read_bytes())
+    content = atom.findtext(
+        "{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}content"
+    )
+    rss = etree.fromstring((out / "o.rss").read_bytes())
+    encoded = rss.findtext("channel/item/{http://purl.org/rss/1.0/modules/content/}encoded")
+    item = json.loads((out / "o.json").read_bytes())["items"][0]
+    for where, fragment in (("atom", content), ("rss", encoded), ("json", item["content_html"])):
+        assert fragment and "missing.png" in fragment, where
+        assert html_problems(fragment, where) == []

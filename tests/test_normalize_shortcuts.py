@@ -26,6 +26,8 @@ from feeds.ingest.normalize import html_to_text, is_cut, normalize_entry, saniti
 from feeds.ingest.normalize import markup as markup_module
 from feeds.types import ParsedEntry
 
+from hostile import html_problems
+
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
 
 BASE = "https://news.example.com/2026/03/story/"
@@ -267,7 +269,10 @@ _ATTRIBUTES = st.lists(
     max_size=4,
 ).map(lambda pairs: "".join(f' {name}="{value}"' for name, value in pairs))
 _BODIES = st.lists(
-    st.one_of(_ATTRIBUTES.map(lambda a: f"<img{a}>"), st.sampled_from(["text", " x=", "="])),
+    st.one_of(
+        _ATTRIBUTES.map(lambda a: f"<img{a}>"),
+        st.sampled_from(["text", " x=", "=", ' a="', '"']),  # nh3 leaves `"` as is in text
+    ),
     max_size=5,
 ).map("".join)
 
@@ -275,16 +280,36 @@ _BODIES = st.lists(
 @settings(max_examples=500)
 @given(_BODIES)
 def test_attribute_values_change_only_where_the_long_way_changes_them(html: str) -> None:
-    # The definition: every attribute as nh3 writes it, read in order, its "=" written
-    # &#61; unless it takes a URL. The shortcut skips bodies in which none could change.
+    # The definition: every attribute of every start tag as nh3 writes it, read in order,
+    # its "=" written &#61; unless it takes a URL; text is left as it is. The shortcut skips
+    # bodies in which none could change.
     def plain(match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)
         if "=" not in value or name.strip() in ("href", "src", "cite"):
             return match.group(0)
         return f'{name}="{value.replace("=", "&#61;")}"'
 
-    long_way = re.sub(r'(\s[a-z][a-z0-9-]*)="([^"]*)"', plain, html)
+    def in_tag(match: re.Match[str]) -> str:
+        return re.sub(r'(\s[a-z][a-z0-9-]*)="([^"]*)"', plain, match.group(0))
+
+    long_way = re.sub(r'<img(?:\s[a-z-]+="[^"]*")*>', in_tag, html)
     assert body_module._plain_attribute_values(html) == long_way
+
+
+def test_text_that_looks_like_an_attribute_leaves_the_tags_after_it_alone() -> None:
+    """nh3 leaves `"` as it is in text: a text ` a="` paired with the next tag's first
+    quote, and writing the `=` of that "value" shifted every quote after it, so that an alt
+    text became live attributes (``onerror``) and a link was lost."""
+    body = sanitize_html(
+        '<p>Note a="<img alt="x onerror=alert(document.cookie) y" src="https://a.example/i.png">'
+        ' and class=" then <a href="https://a.example/x" title="p=q">link</a></p>',
+        base_url="https://a.example/",
+    )
+    assert body == (
+        '<p>Note a="<img alt="x onerror&#61;alert(document.cookie) y" src="https://a.example/i.png">'
+        ' and class=" then <a href="https://a.example/x" title="p&#61;q">link</a></p>'
+    )
+    assert html_problems(body, "body") == []
 
 
 def test_a_link_ending_like_an_attribute_leaves_the_next_attribute_alone() -> None:

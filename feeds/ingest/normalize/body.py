@@ -351,6 +351,13 @@ def _sanitize_tree(root: etree._Element, base_url: str | None) -> str:
 
 # An attribute and its value as nh3 writes them: double quotes, a quote inside as &quot;.
 _ATTRIBUTE = re.compile(r'(\s[a-z][a-z0-9-]*)="([^"]*)"')
+# nh3's markup read in order: a start tag as it writes one (a lower-case name, then each
+# attribute as name="value", with `"` and `&` escaped in the value), a run of text (in which
+# it escapes every `<`), or a `<` that starts anything else (an end tag: read on as text).
+# Attributes are rewritten only inside the start tags: text such as `a="` would otherwise
+# pair with the next attribute's opening quote, and the rewrite shifted every quote after it
+# (an alt text then read as live attributes, `onerror` among them).
+_TAG_OR_TEXT = re.compile(r'(<[a-z][a-z0-9]*(?:\s[a-z][a-z0-9-]*="[^"]*")*\s*/?>)|[^<]+|<')
 # What any attribute _plain_value changes looks like (and more: a match may start inside a
 # URL's value, which _ATTRIBUTE reads past). Without one, nothing changes: most bodies are
 # scanned once in C, with no call back into Python for each link.
@@ -368,7 +375,12 @@ def _plain_attribute_values(html: str) -> str:
     image's URL). URL attributes keep their ``=`` (query strings)."""
     if _EQUALS_IN_VALUE.search(html) is None or _MAY_CHANGE.search(html) is None:
         return html
-    return _ATTRIBUTE.sub(_plain_value, html)
+    return _TAG_OR_TEXT.sub(_plain_tag, html)
+
+
+def _plain_tag(match: re.Match[str]) -> str:
+    tag = match.group(1)
+    return match.group(0) if tag is None else _ATTRIBUTE.sub(_plain_value, tag)
 
 
 def _plain_value(match: re.Match[str]) -> str:
