@@ -129,6 +129,24 @@ def test_resolve_url(url: str, expected: str | None) -> None:
     assert config.resolve_url(url, Path("/base")) == expected
 
 
+@pytest.mark.parametrize(
+    "url", ["https://ann:S3CRET@example.com/feed/", "http://S3CRET@example.com/feed/"]
+)
+def test_a_source_url_with_a_password_is_refused_without_showing_it(
+    tmp_path: Path, url: str
+) -> None:
+    """A password in a source's URL was never sent, and was shown by `feeds sources` and
+    published in every output's <source>: the config refuses it, pointing to auth."""
+    text = GOOD.replace("https://example.com/category/business/feed/", url)
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, text))
+    assert any(
+        p.startswith("sources[1].url: holds a user name or password") and "auth" in p
+        for p in info.value.problems
+    )
+    assert "S3CRET" not in str(info.value)
+
+
 def test_fetch_table_is_checked(tmp_path: Path) -> None:
     text = GOOD + "\n[fetch]\nmax_body_bytes = 1024\ntotal_timeout = -1\nretries = 3\n"
     with pytest.raises(ConfigError) as info:

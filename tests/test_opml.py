@@ -264,6 +264,22 @@ def test_import_refuses_non_public_addresses_and_control_characters(workdir: Pat
     assert not any(url in {s.url for s in loaded.sources} for url in REFUSED)
 
 
+def test_import_skips_a_url_with_a_password_and_does_not_show_it(workdir: Path) -> None:
+    (workdir / "secret.opml").write_bytes(
+        b'<?xml version="1.0"?><opml version="2.0"><head/><body>'
+        b'<outline type="rss" text="S" xmlUrl="https://ann:S3CRET@news.example/feed"/>'
+        b'<outline type="rss" text="Fine" xmlUrl="https://fine.example/feed"/></body></opml>'
+    )
+    config = str(workdir / "config.toml")
+    code, out, err = invoke("sources", "import", "--config", config, str(workdir / "secret.opml"))
+    assert code == 0, err
+    assert "S3CRET" not in out + err
+    assert "skipped https://…@news.example/feed: the URL holds a user name or password" in err
+    loaded = config_module.load(workdir / "config.toml")
+    assert [s.url for s in loaded.sources][-1] == "https://fine.example/feed"
+    assert "S3CRET" not in (workdir / "config.toml").read_text()
+
+
 def test_import_allows_private_addresses_when_the_config_does(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(

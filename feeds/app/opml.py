@@ -100,7 +100,8 @@ def plan_import(
     An OPML file is a stranger's list: a URL whose host ``policy`` refuses (by
     default the config's ``[fetch]`` address rule: no loopback, private,
     link-local or metadata address) is skipped, as is one holding a control
-    character (TOML cannot hold U+007F raw, and no feed URL needs one). ``where`` names
+    character (TOML cannot hold U+007F raw, and no feed URL needs one) or a user name or
+    password (the config holds no secret; it is shown without them). ``where`` names
     the config file in an error.
     """
     policy = policy or address_policy(config)
@@ -119,6 +120,10 @@ def plan_import(
             continue
         if _CONTROL_RE.search(feed.url):
             skipped.append((feed.url, "the URL holds a control character"))
+            continue
+        if "@" in parts.netloc:  # shown without them: they are a password
+            shown = parts._replace(netloc="…@" + parts.netloc.rpartition("@")[2]).geturl()
+            skipped.append((shown, "the URL holds a user name or password (use auth instead)"))
             continue
         if feed.url in known_urls:
             skipped.append((feed.url, "already configured"))

@@ -71,6 +71,15 @@ def _source(
     if resolved is None:
         checker.problem(f"{where}.url", f"{url!r}: must be an http(s) URL, a file:// URL or a path")
         return None
+    if _has_userinfo(resolved):
+        # never quoted: the part before "@" is a user name and password
+        checker.problem(
+            f"{where}.url",
+            "holds a user name or password before '@': it would be shown and published with"
+            ' the source\'s URL (and is not sent); use auth = { type = "basic", username ='
+            ' "…", password_env = "…" }',
+        )
+        return None
     return SourceConfig(
         name=name,
         url=resolved,
@@ -140,6 +149,12 @@ def _selector_problem(selector: str) -> str | None:
     except SelectorError as exc:
         return f"not a valid CSS selector ({exc})"
     return None
+
+
+def _has_userinfo(url: str) -> bool:
+    """Whether an http(s) URL names a user (``http://ann:secret@host/``)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and "@" in parts.netloc
 
 
 def resolve_url(url: str, base_dir: Path) -> str | None:
