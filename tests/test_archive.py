@@ -223,3 +223,58 @@ def test_plan_is_pure_and_partitions_the_index(tmp_path: Path, store: Store) -> 
     assert archived == [s.id for s in index[3:]]
     assert [len(p.ids) for p in pages] == [2, 2, 1]
     assert archive.plan(output, index) == pages
+
+
+def test_stored_ids_that_write_one_atom_id_are_told_apart(tmp_path: Path, store: Store) -> None:
+    """An IRI and its percent-encoded form are two stored ids but one Atom id: the repeated
+    id failed the whole document, so one publisher's pair of GUIDs stopped every source's
+    stories in that output. The story whose id is the URI keeps it; the other gets a tag:
+    id, the same at every run."""
+    config = make_config(tmp_path, max_entries=10)
+    save(
+        store,
+        "a",
+        [clean(1, guid="https://a.example/ä"), clean(2, guid="https://a.example/%C3%A4")],
+    )
+    add(store, 3)
+    (report,) = publish_all(config, store)
+    assert report.error is None
+    atom = tmp_path / "out" / "business.atom"
+    ids = [e.findtext(A + "id") for e in etree.fromstring(atom.read_bytes()).iter(A + "entry")]
+    assert len(ids) == len(set(ids)) == 3
+    assert "https://a.example/%C3%A4" in ids
+    assert sum(1 for i in ids if i and i.startswith("tag:feeds.invalid,2026:atom-id/")) == 1
+    assert_w3c_clean(atom)
+    validate_independently(atom)
+    first = atom.read_bytes()
+    atom.unlink()
+    (report,) = publish_all(config, store)
+    assert report.error is None and atom.read_bytes() == first
+
+
+def test_an_archive_page_that_fails_leaves_the_subscription_document_as_it_was(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documents link to the last archive page: written before its pages, a failing
+    page left them linking to a page that was never written."""
+    from feeds.errors import PublishError
+    from feeds.publish import documents
+
+    config = make_config(tmp_path)
+    add(store, *range(1, 6))  # 3 in the subscription document, 2 on page 1
+    (report,) = publish_all(config, store)
+    assert report.error is None
+    out = tmp_path / "out"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def failing(output: object, page: int, pages: int, entries: object) -> int:
+        raise PublishError(f"page {page} fails its check")
+
+    monkeypatch.setattr(documents, "publish_archive_page", failing)
+    add(store, 6, 7)  # page 2 is new
+    (report,) = publish_all(config, store)
+    assert report.error is not None and "fails its check" in report.error
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    for name in (n for n in before if not n.endswith(".json")):
+        href = links(out / name).get("prev-archive")
+        assert href is None or (out / href.rsplit("/", 1)[-1]).exists()

@@ -80,15 +80,15 @@ def render_atom(
     fg.link(href=links.self_href, rel="self", type="application/atom+xml")
     fg.updated(newest)
     fg.generator("feeds", version=__version__, uri=PROJECT_URL)
-    for story in stories:
-        _add_entry(fg, story, output)
+    for story, atom_id in zip(stories, _atom_ids(stories), strict=True):
+        _add_entry(fg, story, atom_id, output)
     raw: bytes = fg.atom_str(pretty=False, encoding="UTF-8")
     return _finish(raw, stories, links)
 
 
-def _add_entry(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> None:
+def _add_entry(fg: FeedGenerator, story: StoredEntry, atom_id: str, output: OutputConfig) -> None:
     fe = fg.add_entry(order="append")
-    fe.id(_atom_id(story.id))
+    fe.id(atom_id)
     title = entry_title(story)
     fe.title(title)
     fe.updated(story.updated)
@@ -113,6 +113,36 @@ def _atom_id(ident: str) -> str:
     if "[" not in uri:
         return uri
     return f"tag:feeds.invalid,2026:entry/{sha256(ident.encode('utf-8')).hexdigest()[:32]}"
+
+
+def _atom_ids(stories: Sequence[StoredEntry]) -> list[str]:
+    """Each story's :func:`_atom_id`, told apart where two would be one: stored ids that
+    differ can write the same URI (an IRI and its percent-encoded form, an IDN host and its
+    punycode), and a repeated id failed the whole document. Of the stories sharing one, the
+    story whose stored id is that URI keeps it (else the least stored id); each other one
+    gets a ``tag:`` id made from its stored id: the same from run to run, for these stories."""
+    ids = [_atom_id(story.id) for story in stories]
+    if len(set(ids)) == len(ids):  # nearly always
+        return ids
+    sharing: dict[str, list[int]] = {}
+    for i, atom_id in enumerate(ids):
+        sharing.setdefault(atom_id, []).append(i)
+    others: list[int] = []
+    for atom_id, members in sharing.items():
+        keeper = min(members, key=lambda i: (stories[i].id != atom_id, stories[i].id))
+        others += [i for i in members if i != keeper]
+    moved = set(others)
+    taken = {atom_id for i, atom_id in enumerate(ids) if i not in moved}
+    for i in sorted(others, key=lambda i: stories[i].id):
+        digest = sha256(stories[i].id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        made = f"tag:feeds.invalid,2026:atom-id/{digest}"
+        atom_id, n = made, 1
+        while atom_id in taken:  # a publisher's id can be anything, this form too
+            n += 1
+            atom_id = f"{made}.{n}"
+        taken.add(atom_id)
+        ids[i] = atom_id
+    return ids
 
 
 def _add_text(fe: FeedEntry, title: str, summary: str, content: str, *, has_link: bool) -> None:

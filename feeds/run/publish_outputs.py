@@ -112,7 +112,7 @@ def _publish_output(
     times: tuple[datetime | None, datetime],
     marks: tuple[int, str],
 ) -> OutputReport:
-    """Write one output's documents and archive pages; record what they were made from
+    """Write one output's archive pages and documents; record what they were made from
     (``marks``: the store's generation and the output's fingerprint). ``times``: ``now``
     for WebSub pings (None: queue none) and the time filter rules count ages from."""
     from feeds.publish import archive
@@ -125,9 +125,12 @@ def _publish_output(
         index = store.story_index(output.sources)
         pages = archive.plan(output, _accepted(store, index, output, config, accept))
     entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe, accept)
-    result = publish(output, entries, archive_pages=len(pages))
     with store.transaction():
+        # The archive pages first: the subscription documents link to the last of them, so
+        # a page that fails its check leaves them as they were, never linking to a page
+        # that is not there.
         written_pages = archive.publish_archives(output, store, pages, config.dedupe, accept)
+        result = publish(output, entries, archive_pages=len(pages))
         if now is not None:
             websub.queue(store, output, result.written_formats, now)
         store.record_published(
