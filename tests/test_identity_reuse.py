@@ -183,3 +183,98 @@ def test_two_posts_of_one_fetch_under_one_post_id_are_two_stories(
         "Harbor Freight profit doubles",
         "Ruritania raises rates",
     ]
+
+
+def _two_sources(tmp_path: Path, first: str, second: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[store]\npath = "state/feeds.db"\n\n'
+        "[fetch]\nallow_private_addresses = true\nmin_host_delay = 0\n\n"
+        f'[[sources]]\nname = "news"\nurl = "{first}"\nfull_text = false\n\n'
+        f'[[sources]]\nname = "squatter"\nurl = "{second}"\nfull_text = false\n\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n'
+    )
+    return path
+
+
+SPAM_BODY = (
+    "Win a free cruise today only: click the link, enter your card number and claim the prize"
+    " that thousands of lucky readers have already collected this week, with no questions asked."
+)
+
+
+@pytest.mark.parametrize("key", list(CASES))
+@pytest.mark.parametrize("earlier", [True, False])
+def test_another_source_writing_a_storys_key_neither_takes_it_over_nor_loses_its_own(
+    key: str, earlier: bool, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """GUIDs, links and post ids are public: another source (by mistake, or to squat) can
+    write a stored story's key over a story of its own. It was merged into the first story,
+    and with `prefer = "earliest"` an earlier date put its text in that story's place."""
+    link, guid, _, _ = CASES[key]
+    config = _two_sources(tmp_path, http_server.url("/feed"), http_server.url("/other"))
+    story = _rss("Ruritania raises rates to 7.5 percent", FIRST_BODY, link, guid)
+    http_server.route("/feed", Reply(body=story))
+    http_server.route("/other", Reply(body=_rss("Other", SECOND_BODY, "https://o.example/1", None)))
+    _refresh(config)
+    spam = _rss("Claim your free cruise", SPAM_BODY, link, guid)
+    if earlier:
+        spam = spam.replace(b"Tue, 03 Mar 2026 10:00:00", b"Mon, 02 Mar 2026 10:00:00")
+    http_server.route("/other", Reply(body=spam))
+    _refresh(config)
+
+    titles = _published_titles(tmp_path)
+    assert sorted(titles) == [
+        "Claim your free cruise",
+        "Other",
+        "Ruritania raises rates to 7.5 percent",
+    ]
+    atom = (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
+    assert FIRST_BODY in atom and SPAM_BODY in atom
+    db = sqlite3.connect(tmp_path / "state" / "feeds.db")
+    ids = db.execute("SELECT entry_id FROM entries ORDER BY rowid").fetchall()
+    db.close()
+    assert len(ids) == len(set(ids)) == 3
+
+
+def test_a_syndicated_copy_under_the_same_link_is_still_one_story(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    link = "https://ruritania.example/2026/03/rates/"
+    config = _two_sources(tmp_path, http_server.url("/feed"), http_server.url("/other"))
+    http_server.route("/feed", Reply(body=_rss("Ruritania raises rates", FIRST_BODY, link, None)))
+    http_server.route("/other", Reply(body=_rss("Other", SECOND_BODY, "https://o.example/1", None)))
+    _refresh(config)
+    copy = _rss("Ruritania raises interest rates", FIRST_BODY + " More later.", link, None)
+    http_server.route("/other", Reply(body=copy))
+    _refresh(config)
+    assert sorted(_published_titles(tmp_path)) == ["Other", "Ruritania raises rates"]
+
+
+def test_a_guid_in_feeds_own_tag_namespace_names_no_other_story(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A story without a GUID is published under a tag: id that feeds mints; another source
+    copying that id into its own GUID made a second story with the same entry id."""
+    config = _two_sources(tmp_path, http_server.url("/feed"), http_server.url("/other"))
+    story = _rss("Ruritania raises rates", FIRST_BODY, "https://ruritania.example/r/", None)
+    http_server.route("/feed", Reply(body=story))
+    other = _rss("Other", SECOND_BODY, "https://o.example/1", "urn:other:1")  # it has GUIDs
+    http_server.route("/other", Reply(body=other))
+    _refresh(config)
+    db = sqlite3.connect(tmp_path / "state" / "feeds.db")
+    (minted,) = db.execute("SELECT entry_id FROM entries WHERE source = 'news'").fetchone()
+    db.close()
+    assert minted.startswith("tag:feeds.invalid,")
+    copied = _rss("Claim your free cruise", SPAM_BODY, "https://o.example/2", minted)
+    http_server.route("/other", Reply(body=copied))
+    _refresh(config)
+    assert sorted(_published_titles(tmp_path)) == [
+        "Claim your free cruise",
+        "Other",
+        "Ruritania raises rates",
+    ]
+    db = sqlite3.connect(tmp_path / "state" / "feeds.db")
+    ids = [row[0] for row in db.execute("SELECT entry_id FROM entries")]
+    db.close()
+    assert len(ids) == len(set(ids)) == 3

@@ -416,12 +416,24 @@ def test_a_guid_another_source_has_still_finds_its_story(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _stored_original(store)
-    retold = replace(entry(3), guid=first.entry().guid)  # another text under the same GUID
+    edited = fresh().copy(first, "copy-edited").entry()  # its text is no stored copy's
+    retold = replace(edited, guid=first.entry().guid, link=None, post_id=None)
     asked = _matched_by(store, monkeypatch)
     assert _save_prepared(store, "market-times", [retold]) == {"duplicate": 1}
     assert asked[0].guid == first.entry().guid
     assert asked[0].match_hash is None  # no copy has its text
     assert _merged_reasons(store, first) == [None, "same GUID"]
+
+
+def test_a_guid_another_source_writes_over_another_story_is_kept_apart(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another story under the same GUID in another source: not the stored story's copy
+    (a GUID is public; anyone can write it), so a story of its own, under an id of its own."""
+    first = _stored_original(store)
+    other = replace(entry(3), guid=first.entry().guid)
+    assert _save_prepared(store, "market-times", [other]) == {"new": 1}
+    assert _merged_reasons(store, first) == [None]
 
 
 def test_a_copy_whose_keys_match_none_of_its_story_is_still_found_near(

@@ -185,6 +185,35 @@ def keep_apart(
     return KeepApart(keys.key, existing.entry_id, reason, distrust_guids=kind == "guid")
 
 
+#: The reasons of a match by a key that names a story (a GUID, post id or link), which
+#: anyone can write in a feed; a title-and-body hash is the text itself.
+NAMING_MATCHES = {"same GUID": "GUID", "same post id": "post id", "same canonical link": "link"}
+
+
+def another_sources_story(
+    keys: Keys,
+    match: Match,
+    other: Existing,
+    entry: CleanEntry,
+    sig: Signature | None,
+    stored_body: Callable[[], str],
+    sites: tuple[str, ...] = (),
+) -> KeepApart | None:
+    """The entry kept apart from another source's copy that shares its GUID, post id or link
+    (``match``, whose copy is ``other``), when it tells another story: links and GUIDs are
+    public, and a source that writes another's (by mistake or to squat on its story) must
+    neither take that story over nor lose its own. None when it is the same story (a
+    syndicated copy), or when the match is not by such a key."""
+    label = NAMING_MATCHES.get(match.reason)
+    if label is None or match.source == "":
+        return None
+    why = dedupe.different_story(other, entry.title, entry.body_text, sig, stored_body, sites)
+    if why is None:
+        return None
+    reason = f"the same {label} as {match.entry_id} of {match.source} carried another story ({why})"
+    return KeepApart(keys.key, match.entry_id, reason, distrust_guids=False)
+
+
 def exact_keys_of(found: Found) -> Keys:
     """The keys to look for a stored copy of the same story by: a kept-apart entry's
     identity keys name the other story, so only its title and body hashes are asked."""

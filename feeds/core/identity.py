@@ -78,6 +78,8 @@ class Match:
     source: str
     reason: str
     scores: Mapping[str, float | str] = field(default_factory=dict)
+    #: The matched copy's key in its source, for a match by an exact key ("" otherwise).
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def entry_keys(entries: Sequence[CleanEntry], *, trust_guids: bool = True) -> li
         keys.append(
             Keys(
                 key=key,
-                guid=guid if guid and is_absolute_iri(guid) else None,
+                guid=guid if guid and is_absolute_iri(guid) and not _ours(guid) else None,
                 post_id=entry.post_id,
                 link=link,
                 match_hash=mhash,
@@ -215,6 +217,16 @@ def match_hash(entry: CleanEntry) -> str | None:
         return None
     payload = " ".join(_folded_words(entry.title)) + "\x00" + " ".join(words)
     return sha256(payload.encode("utf-8")).hexdigest()
+
+
+#: The tag: authority of the ids feeds makes (entries, sources, outputs).
+OWN_TAG_AUTHORITY = "tag:feeds.invalid,"
+
+
+def _ours(guid: str) -> bool:
+    """Whether a feed's GUID is in feeds' own tag: namespace: not an id to publish as it is
+    (a copied id would name the story that feeds minted it for), nor a key to match by."""
+    return guid[: len(OWN_TAG_AUTHORITY)].lower() == OWN_TAG_AUTHORITY
 
 
 def mint_entry_id(source: str, key: str) -> str:

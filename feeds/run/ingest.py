@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from feeds.core import decider, dedupe
@@ -213,15 +213,16 @@ def _entry_intent(
     found = Found(entry, keys, sig, body_key, existing, apart)
     if existing is not None:
         return decider.decide(name, found, now=now, options=options)
-    match = _find_match(store, fetch, i, found, now, options)
-    found = Found(entry, keys, sig, body_key, None, apart, match)
+    match, elsewhere = _find_match(store, fetch, i, found, now, options)
+    found = Found(entry, keys, sig, body_key, None, apart or elsewhere, match)
     return decider.decide(name, found, now=now, options=options)
 
 
 def _find_match(
     store: Storage, fetch: _Fetch, i: int, found: Found, now: datetime, options: DedupeOptions
-) -> dedupe.Match | None:
-    """A stored copy of entry ``i``'s story: by an exact key, else as a near copy."""
+) -> tuple[dedupe.Match | None, decider.KeepApart | None]:
+    """A stored copy of entry ``i``'s story: by an exact key, else as a near copy; and the
+    entry kept apart from another source's story whose GUID, post id or link it writes."""
     name, presence, entry, sig = fetch.name, fetch.presence, found.entry, found.signature
     match = None
     if found.kept_apart is not None:
@@ -230,8 +231,13 @@ def _find_match(
         match = store.find_match(found.keys, name, fetch.taken)
     elif presence.may_match(found.keys):
         match = store.find_match(presence.matchable(found.keys), name, fetch.taken)
+    elsewhere = None
+    if match is not None and found.kept_apart is None:
+        elsewhere = _another_sources_story(store, fetch, found, match)
+        if elsewhere is not None:  # only its text may find a copy now
+            match = store.find_match(replace(found.keys, guid=None, post_id=None, link=None))
     if match is not None or sig is None or not options.near:
-        return match
+        return match, elsewhere
     published = entry.published or entry.updated or now
     # Presence knows which of a prepared signature's buckets hold copies, unless not asked.
     asked = presence if i not in fetch.unasked else None
@@ -239,7 +245,28 @@ def _find_match(
     lead_keys = fetch.leads[i]
     lead = [k for k in lead_keys if k in asked.buckets] if asked is not None else None
     lead = lead if lead_keys else None  # not computed (its content was stored)
-    return _find_near(store, fetch, i, sig, published, (present, lead), options)
+    return _find_near(store, fetch, i, sig, published, (present, lead), options), elsewhere
+
+
+def _another_sources_story(
+    store: Storage, fetch: _Fetch, found: Found, match: dedupe.Match
+) -> decider.KeepApart | None:
+    """The entry kept apart from ``match``, another source's copy found by a GUID, post id
+    or link, when that copy tells another story (see :func:`decider.another_sources_story`)."""
+    if match.source == fetch.name or match.reason not in decider.NAMING_MATCHES:
+        return None
+    other = store.find_existing(match.source, match.key)
+    if other is None:
+        return None
+    return decider.another_sources_story(
+        found.keys,
+        match,
+        other,
+        found.entry,
+        found.signature,
+        lambda: store.copy_body(match.source, match.key),
+        (*fetch.sites.get(fetch.name, ()), *fetch.sites.get(match.source, ())),
+    )
 
 
 def _find_near(

@@ -141,7 +141,7 @@ class CopyTable(SqlConnection):
             for entry_id, found_in, key in rows:
                 if column != "match_hash" and found_in == source and key in listed:
                     continue
-                return Match(entry_id=entry_id, source=found_in, reason=reason)
+                return Match(entry_id=entry_id, source=found_in, reason=reason, key=key)
         return None
 
     def copy_body(self, source: str, key: str) -> str:
