@@ -247,6 +247,35 @@ BASE = "https://news.example.com/2026/03/17/article/"
         ),
         ('<ul class="share-buttons"><li>Facebook</li></ul><p>a</p>', BASE, "<p>a</p>"),
         (
+            '<p>a</p><div class="share-wrap"><a href="https://x.example/share">Share</a>'
+            '<a href="https://y.example/share">Post</a></div>',
+            BASE,
+            "<p>a</p>",
+        ),
+        # a story's own blocks that read like boilerplate, or are classed so, are kept
+        (
+            '<table class="share-price"><tr><td>Acme</td><td>12.50</td></tr></table>',
+            BASE,
+            "<table><tbody><tr><td>Acme</td><td>12.50</td></tr></tbody></table>",
+        ),
+        (
+            '<div class="sharing-plan"><p>Staff get shares worth 40 percent of pay, the plan'
+            ' says, vesting over three years from the <a href="/p">listing</a>.</p></div>',
+            BASE,
+            "<p>Staff get shares worth 40 percent of pay, the plan says, vesting over three years"
+            ' from the <a href="https://news.example.com/p">listing</a>.</p>',
+        ),
+        (
+            "<p>The post of chief executive appeared first on the list of roles to be cut.</p>",
+            BASE,
+            "<p>The post of chief executive appeared first on the list of roles to be cut.</p>",
+        ),
+        (
+            "<p>Your email address will not be published. That was the promise Acme broke.</p>",
+            BASE,
+            "<p>Your email address will not be published. That was the promise Acme broke.</p>",
+        ),
+        (
             '<div id="jp-relatedposts" class="jp-relatedposts"><h3>Related</h3></div><p>a</p>',
             BASE,
             "<p>a</p>",

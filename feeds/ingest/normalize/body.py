@@ -41,13 +41,16 @@ from feeds.ingest.normalize.rules import (
     _DROP_WITH_CONTENT,
     _IFRAME_HOSTS,
     _KEEP_EMPTY,
+    _LINKED_BOILERPLATE,
     _MORE_LINK_START,
     _MORE_LINK_TEXT,
     _NH3_CLEAN_CONTENT,
+    _SHARE_CLASSES,
     _TEXT_CHECKED,
     _TRACKER_HOSTS,
     _TRACKER_PATH,
     _URL_SCHEMES,
+    SHARE_TEXT_MAX,
 )
 from feeds.ingest.normalize.urls import _absolute_split, _host, _without_tracking
 
@@ -81,9 +84,29 @@ def _is_boilerplate_block(el: etree._Element) -> bool:
     if (element_id or "").strip().lower() in _BOILERPLATE_IDS:
         return True
     tokens = (classes or "").lower().split()
-    return any(token.startswith(_BOILERPLATE_CLASSES) for token in tokens) or any(
+    if any(token.startswith(_BOILERPLATE_CLASSES) for token in tokens) or any(
         "relatedposts" in token or "related-posts" in token for token in tokens
-    )
+    ):
+        return True
+    return any(token.startswith(_SHARE_CLASSES) for token in tokens) and _is_share_buttons(el)
+
+
+def _is_share_buttons(el: etree._Element) -> bool:
+    """Whether a block is share buttons: links (or images, buttons) with little other text,
+    not a story's own block that a theme's class names alike (a table of share prices)."""
+    if el.tag in ("table", "thead", "tbody", "tr", "td", "th", "figure", "blockquote", "pre"):
+        return False
+    links = [a for a in el.iter("a", "button", "img") if a is not el]
+    if not links and el.tag not in ("a", "button"):
+        return False
+    outside = _text_content(el)
+    for link in el.iter("a", "button"):
+        outside = outside.replace(_text_content(link), "", 1)
+    return len(outside.strip()) <= SHARE_TEXT_MAX
+
+
+def _has_link(el: etree._Element) -> bool:
+    return el.tag == "a" or next(el.iter("a"), None) is not None
 
 
 def drop_boilerplate_blocks(root: lxml.html.HtmlElement) -> None:
@@ -132,7 +155,8 @@ def _clean_tree(root: etree._Element, base_url: str | None) -> None:
         if (
             text is not None
             and _BOILERPLATE_START.match(text)
-            and _BOILERPLATE_TEXT.fullmatch(_collapse(text))
+            and _BOILERPLATE_TEXT.fullmatch(collapsed := _collapse(text))
+            and (_LINKED_BOILERPLATE.fullmatch(collapsed) is None or _has_link(el))
         ):
             _drop_tree(el)
             continue

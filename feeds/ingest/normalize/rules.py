@@ -67,8 +67,8 @@ _BOILERPLATE_CLASSES = (
     "sharedaddy",
     "sd-sharing",
     "sd-social",
-    "share-",
-    "sharing-",
+    *("share-button", "sharing-button", "share-link", "share-icon", "share-this", "share-bar"),
+    *("sharing-bar", "social-share"),
     "jp-relatedposts",
     "related-posts",
     "yarpp-related",
@@ -77,13 +77,20 @@ _BOILERPLATE_CLASSES = (
     "more-link",
 )
 
+# Class prefixes that many themes give their share buttons, and that a story's own blocks may
+# have too ("share-price"): such a block goes only when it is share buttons, links with little
+# other text (see _is_share_buttons).
+_SHARE_CLASSES = ("share-", "sharing-")
+SHARE_TEXT_MAX = 60
+"""Characters of text outside its links that a block of share buttons has at most."""
+
 _BOILERPLATE_IDS = frozenset({"respond", "comments", "jp-relatedposts", "reply-title"})
 
 _BOILERPLATE_TEXT = re.compile(
     r"(?:The post .+ appeared first on .+"
     r"|Leave a (?:Reply|Comment)(?: Cancel reply)?"
     r"|Cancel reply"
-    r"|Your email address will not be published\..*"
+    r"|Your email address will not be published\.(?: Required fields are marked \*)?"
     r"|Required fields are marked \*"
     r"|Related(?: posts| articles)?:?"
     r"|Share this:?|Like this:?)",
@@ -91,6 +98,10 @@ _BOILERPLATE_TEXT = re.compile(
 )
 
 _MORE_LINK_TEXT = re.compile(r"(?:Continue reading|Read more)\b.{0,200}", re.IGNORECASE)
+
+# WordPress's footer ("The post <a>Title</a> appeared first on <a>Site</a>.") links the post
+# and the site: without a link, a paragraph reading so is the story's own.
+_LINKED_BOILERPLATE = re.compile(r"The post .+ appeared first on .+", re.IGNORECASE | re.DOTALL)
 
 # What the uncollapsed text must start with for the two patterns above to match its collapsed
 # form: a cheap test that spares collapsing the text of every paragraph (each alternative's
