@@ -136,22 +136,31 @@ def deliver_due(
     env: Mapping[str, str] | None = None,
     runner: Runner = subprocess.run,
 ) -> list[Delivery]:
-    """Try every event that is due once. Events of hooks no longer configured are dropped."""
+    """Try every event that is due once, in order. Events of hooks no longer configured are
+    dropped. A hook whose receiver fails (an error, a timeout) is tried no more in this run:
+    its other events wait with the failed one (a receiver that accepts and never answers
+    held every run for its events × the timeout)."""
     hooks = {hook.name: hook for hook in config.hooks}
     env = os.environ if env is None else env
     deliveries: list[Delivery] = []
+    failed: set[str] = set()
     for event in store.due_hook_events(now):
         hook = hooks.get(event.hook)
         if hook is None or hook.event != event.event:
             with store.transaction():
                 store.hook_event_delivered(event.id)
             continue
+        if event.hook in failed:
+            continue  # postponed below, with the failed one
         error = _send(hook, event, poster, now, env, runner)
         with store.transaction():
             if error is None:
                 store.hook_event_delivered(event.id)
             else:
-                store.hook_event_failed(event.id, error, now + backoff(event.attempts + 1))
+                retry = now + backoff(event.attempts + 1)
+                store.hook_event_failed(event.id, error, retry)
+                store.postpone_hook_events(event.hook, retry)
+                failed.add(event.hook)
             result = "delivered" if error is None else "failed"
             store.add_counts(
                 {("feeds_hook_deliveries_total", labels(hook=hook.name, result=result)): 1}
