@@ -134,7 +134,12 @@ class FeedKind:
 
     def request(self, source: SourceConfig, state: SourceState) -> FetchRequest:
         """The feed a page pointed us to last time, else where the source lives now
-        (``state.url`` follows confirmed permanent redirects of the configured URL)."""
+        (``state.url`` follows confirmed permanent redirects of the configured URL).
+
+        The stored validators are those of the URL asked: the store drops them when the
+        remembered feed is forgotten or changes, so a page that advertises a feed is asked
+        unconditionally, and its 304 can never stand for its feed's.
+        """
         discovered = state.feed_url
         return FetchRequest(
             source=source.name,

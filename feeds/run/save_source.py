@@ -2,7 +2,8 @@
 
 What the source's own URL answered drives its schedule. A feed a section page advertised
 is not the source's URL: its 410 must not retire the source, nor its 301 move it; it is
-forgotten and the page asked again. Article pages are fetched under one per-run budget
+forgotten and the page asked again, unconditionally (the validators kept were the feed's, and
+the store drops them with the feed). Article pages are fetched under one per-run budget
 (``[full_text]``); when the budget deferred some, the source's validators are not kept, so
 the next run reads the document again and picks them up (not for retries of pages that
 failed for a passing reason: those wait for the feed's next change).
@@ -173,7 +174,7 @@ class _Attempt:
         """Save a failed attempt. A failed or not-modified source writes a few rows whose error
         ends the run: inside the caller's group it needs no savepoint of its own."""
         with self.run.store.transaction(savepoint=False):
-            if forget_feed:  # go back to the page next run and discover again
+            if forget_feed:  # go back to the page next run (the feed's validators go too)
                 self.run.store.record_feed_url(self.source.name, None)
             moved, next_due = self.save(FetchOutcome(status=status, error=error))
         return SourceReport(
