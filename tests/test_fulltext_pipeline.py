@@ -548,6 +548,19 @@ def test_an_advertised_feed_that_is_gone_does_not_retire_the_source(
     assert state.feed_url is None
     assert state.url == f"{base}/category/business/"
 
+    # Nor when the page is read and the feed it advertises answers 410 in the same attempt:
+    # the page is asked again next run, and read through the feed it advertises then.
+    again = run(config, store, NOW + timedelta(hours=2))
+    assert again.sources[0].error == f"the page's feed {old}: HTTP 410 Gone"
+    assert again.sources[0].status == 410 and not store.source("biz").retired
+    new = f"{base}/category/business/rss/"
+    moved = category_page(STORIES, base=base, feeds={"Business": new})
+    http_server.route("/category/business/", Reply(body=moved, headers=HTML))
+    http_server.route("/category/business/rss/", Reply(body=teaser_feed(STORIES, base=base)))
+    back = run(config, store, NOW + timedelta(hours=4))
+    assert back.ok and back.sources[0].feed_url == new
+    assert len(http_server.requests_to("/category/business/")) == 3
+
 
 def modified_since(body: bytes, modified: str, headers: dict[str, str]) -> Any:
     """Answer with ``body`` last modified at ``modified``, honouring If-Modified-Since."""

@@ -74,10 +74,12 @@ class Read:
 @dataclass(frozen=True)
 class Unreadable:
     """Why a fetched document gave no entries; ``forget_feed``: the source's remembered
-    feed failed, so its page is asked again next run."""
+    feed failed, so its page is asked again next run. ``feed_error``: the page's feed could
+    not be fetched, and why (its status and Retry-After are the attempt's)."""
 
     error: str
     forget_feed: bool = False
+    feed_error: FetchError | None = None
 
 
 class SourceKind(Protocol):
@@ -188,7 +190,7 @@ class FeedKind:
         try:
             fetched = reader.fetcher.fetch(request)
         except FetchError as exc:
-            return Unreadable(f"the page's feed {chosen}: {exc.message}")
+            return Unreadable(f"the page's feed {chosen}: {exc.message}", feed_error=exc)
         assert fetched.content is not None  # no validators were sent
         try:
             feed = parse.parse(fetched.content, url=fetched.final_url, headers=fetched.headers)
