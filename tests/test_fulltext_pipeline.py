@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from feeds.run.refresh import RefreshReport, refresh
 from feeds.store.sqlite import Store
 from feeds.types import FullTextOptions
 
-from httpserver import HTTPTestServer, Reply, http_server
+from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
 from support import validate_independently
 from wordpress import (
     COMMENT_FORM_TEXT,
@@ -546,6 +547,77 @@ def test_an_advertised_feed_that_is_gone_does_not_retire_the_source(
     assert not state.retired  # the page is still there: only its feed went away
     assert state.feed_url is None
     assert state.url == f"{base}/category/business/"
+
+    # Nor when the page is read and the feed it advertises answers 410 in the same attempt:
+    # the page is asked again next run, and read through the feed it advertises then.
+    again = run(config, store, NOW + timedelta(hours=2))
+    assert again.sources[0].error == f"the page's feed {old}: HTTP 410 Gone"
+    assert again.sources[0].status == 410 and not store.source("biz").retired
+    new = f"{base}/category/business/rss/"
+    moved = category_page(STORIES, base=base, feeds={"Business": new})
+    http_server.route("/category/business/", Reply(body=moved, headers=HTML))
+    http_server.route("/category/business/rss/", Reply(body=teaser_feed(STORIES, base=base)))
+    back = run(config, store, NOW + timedelta(hours=4))
+    assert back.ok and back.sources[0].feed_url == new
+    assert len(http_server.requests_to("/category/business/")) == 3
+
+
+def modified_since(body: bytes, modified: str, headers: dict[str, str]) -> Any:
+    """Answer with ``body`` last modified at ``modified``, honouring If-Modified-Since."""
+
+    def answer(request: RecordedRequest) -> Reply:
+        since = request.headers.get("if-modified-since")
+        if since and parsedate_to_datetime(since) >= parsedate_to_datetime(modified):
+            return Reply(status=304, headers={"Last-Modified": modified})
+        return Reply(body=body, headers={**headers, "Last-Modified": modified})
+
+    return answer
+
+
+def test_after_its_feed_failed_the_page_is_asked_unconditionally_and_its_feed_read_again(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store
+) -> None:
+    # The page is older than its feed: sent to the page, the feed's Last-Modified would get
+    # a 304 from it, run after run, and the feed would never be asked for again.
+    base = http_server.base_url
+    serve_site(http_server, STORIES)
+    feed = f"{base}/category/business/feed/"
+    page = category_page(STORIES, base=base, feeds={"Business": feed})
+    page_answer = modified_since(page, "Wed, 04 Mar 2026 09:00:00 GMT", HTML)
+    http_server.route("/category/business/", page_answer)
+    ten = "Wed, 04 Mar 2026 10:00:00 GMT"
+    http_server.route(
+        "/category/business/feed/", modified_since(teaser_feed(STORIES[:2], base=base), ten, RSS)
+    )
+    config = make_config(tmp_path, [{"name": "biz", "url": f"{base}/category/business/"}])
+    first = run(config, store)
+    assert first.sources[0].changes == {"new": 2} and store.source("biz").last_modified == ten
+
+    http_server.route("/category/business/feed/", Reply(status=500))
+    failed = run(config, store, NOW + timedelta(hours=1))
+    assert failed.sources[0].error == f"the page's feed {feed}: HTTP 500 Internal Server Error"
+    state = store.source("biz")
+    assert (state.feed_url, state.etag, state.last_modified, state.body_hash) == (None,) * 4
+
+    eleven = "Wed, 04 Mar 2026 11:00:00 GMT"
+    http_server.route(
+        "/category/business/feed/", modified_since(teaser_feed(STORIES, base=base), eleven, RSS)
+    )
+    again = run(config, store, NOW + timedelta(hours=2))
+    assert again.ok, again.sources[0].error
+    assert again.sources[0].feed_url == feed
+    assert again.sources[0].changes == {"new": 1, "unchanged": 2}
+    page_requests = http_server.requests_to("/category/business/")
+    assert len(page_requests) == 2 and "if-modified-since" not in page_requests[-1].headers
+    state = store.source("biz")
+    assert (state.feed_url, state.last_modified) == (feed, eleven)  # the feed's, for the feed
+
+    # From now on the feed is asked for, with its own validators.
+    later = run(config, store, NOW + timedelta(hours=3))
+    assert later.sources[0].not_modified and later.sources[0].feed_url == feed
+    feed_requests = http_server.requests_to("/category/business/feed/")
+    assert feed_requests[-1].headers.get("if-modified-since") == eleven
+    assert len(http_server.requests_to("/category/business/")) == 2
 
 
 def test_two_feeds_with_the_same_article_share_its_page(

@@ -246,6 +246,53 @@ def test_retry_after_delays_that_source_only(sim: Sim, status: int, form: str) -
     assert state.retry_after is None and state.error_count == 0
 
 
+@pytest.mark.parametrize(
+    ("status", "form", "remembered"),
+    [
+        (429, "seconds", False),
+        (503, "http-date", False),
+        (429, "http-date", True),
+        (503, "seconds", True),
+    ],
+)
+def test_retry_after_of_the_feed_a_page_advertises_delays_the_source(
+    sim: Sim, status: int, form: str, remembered: bool
+) -> None:
+    # remembered: the feed was read before and is asked for directly; else the page is read
+    # and the feed it advertises fetched in the same attempt.
+    sim.fetcher.close()  # the advertised feed is a third-party link: allow this server's
+    sim.fetcher = Fetcher(
+        FetchOptions(total_timeout=5.0, min_host_delay=0, allowed_networks=("127.0.0.1/32",))
+    )
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="/page/feed">'
+    sim.route("/page/", lambda n: Reply(body=page, headers={"Content-Type": "text/html"}))
+    busy_at = 30 * M if remembered else 0 * M
+
+    def feed(n: int) -> Reply:
+        if sim.now == T0 + busy_at:
+            until = T0 + busy_at + 3 * H
+            value = str(3 * 3600) if form == "seconds" else format_datetime(until, usegmt=True)
+            return Reply(status=status, headers={"Retry-After": value})
+        return Reply(body=rss(str(n)))
+
+    sim.route("/page/feed", feed)
+    sim.route("/direct", lambda n: Reply(body=rss("direct")))
+    sim.configure({"page": "/page/", "direct": "/direct"})  # same host
+    for at in every(10 * M, busy_at + 4 * H):
+        report = sim.run(at, force=True)  # even --all waits for the feed's Retry-After
+        if at == T0 + busy_at:
+            assert sim.store.source("page").retry_after == T0 + busy_at + 3 * H
+            reports = {r.name: r for r in report.sources}
+            assert reports["page"].status == status and reports["direct"].error is None
+    fetched = sim.times("/page/feed")
+    assert fetched[fetched.index(busy_at) :][:2] == [busy_at, busy_at + 3 * H]
+    assert all(not busy_at < t < busy_at + 3 * H for t in sim.times("/page/"))
+    assert len(sim.times("/direct")) == len(every(10 * M, busy_at + 4 * H))  # not held up
+    state = sim.store.source("page")
+    assert state.retry_after is None and state.error_count == 0
+    assert state.feed_url == sim.server.url("/page/feed")
+
+
 def test_a_503_without_retry_after_backs_off_like_any_error(sim: Sim) -> None:
     sim.route("/busy", lambda n: Reply(status=503))
     sim.configure({"busy": "/busy"})

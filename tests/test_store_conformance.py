@@ -417,6 +417,35 @@ def test_per_source_notes_are_kept(store: Storage) -> None:
     assert store.guid_fallback("a") == "GUIDs repeat" and store.guid_fallback("b") is None
 
 
+def test_the_validators_kept_are_those_of_the_url_asked(store: Storage) -> None:
+    # The remembered feed's validators are sent to the feed only: never to its page.
+    feed, other = "https://a.example/category/feed/", "https://a.example/category/rss/"
+    saved = FetchOutcome(200, None, etag='"f1"', last_modified="Wed, 04 Mar 2026", body_hash="h")
+    with store.batch():
+        store.record_feed_url("a", feed)
+        store.record_fetch("a", saved, NOW)
+        store.record_feed_url("a", feed)  # the same feed read again: its validators stay
+    state = store.source("a")
+    assert (state.feed_url, state.etag, state.last_modified, state.body_hash) == (
+        feed,
+        '"f1"',
+        "Wed, 04 Mar 2026",
+        "h",
+    )
+    for changed in (None, other):  # forgotten (the page is asked again), or another feed
+        with store.batch():
+            store.record_feed_url("a", feed)
+            store.record_fetch("a", saved, NOW)
+            store.record_feed_url("a", changed)
+        state = store.source("a")
+        assert (state.feed_url, state.etag, state.last_modified, state.body_hash) == (
+            changed,
+            None,
+            None,
+            None,
+        )
+
+
 # -- ingest -------------------------------------------------------------------------------------
 
 

@@ -74,10 +74,12 @@ class Read:
 @dataclass(frozen=True)
 class Unreadable:
     """Why a fetched document gave no entries; ``forget_feed``: the source's remembered
-    feed failed, so its page is asked again next run."""
+    feed failed, so its page is asked again next run. ``feed_error``: the page's feed could
+    not be fetched, and why (its status and Retry-After are the attempt's)."""
 
     error: str
     forget_feed: bool = False
+    feed_error: FetchError | None = None
 
 
 class SourceKind(Protocol):
@@ -134,7 +136,12 @@ class FeedKind:
 
     def request(self, source: SourceConfig, state: SourceState) -> FetchRequest:
         """The feed a page pointed us to last time, else where the source lives now
-        (``state.url`` follows confirmed permanent redirects of the configured URL)."""
+        (``state.url`` follows confirmed permanent redirects of the configured URL).
+
+        The stored validators are those of the URL asked: the store drops them when the
+        remembered feed is forgotten or changes, so a page that advertises a feed is asked
+        unconditionally, and its 304 can never stand for its feed's.
+        """
         discovered = state.feed_url
         return FetchRequest(
             source=source.name,
@@ -183,7 +190,7 @@ class FeedKind:
         try:
             fetched = reader.fetcher.fetch(request)
         except FetchError as exc:
-            return Unreadable(f"the page's feed {chosen}: {exc.message}")
+            return Unreadable(f"the page's feed {chosen}: {exc.message}", feed_error=exc)
         assert fetched.content is not None  # no validators were sent
         try:
             feed = parse.parse(fetched.content, url=fetched.final_url, headers=fetched.headers)

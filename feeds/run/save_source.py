@@ -1,11 +1,15 @@
 """Save one source's fetch: read it as its kind says, save its entries and its schedule.
 
 What the source's own URL answered drives its schedule. A feed a section page advertised
-is not the source's URL: its 410 must not retire the source, nor its 301 move it; it is
-forgotten and the page asked again. Article pages are fetched under one per-run budget
-(``[full_text]``); when the budget deferred some, the source's validators are not kept, so
-the next run reads the document again and picks them up (not for retries of pages that
-failed for a passing reason: those wait for the feed's next change).
+is read for the source, so its Retry-After holds the source back and its errors back off as
+the source's own would; but it is not the source's URL: its 410 must not retire the source,
+nor its 301 move it. When it fails it is forgotten and the page asked again, unconditionally
+(the validators kept were the feed's, and the store drops them with the feed).
+
+Article pages are fetched under one per-run budget (``[full_text]``); when the budget
+deferred some, the source's validators are not kept, so the next run reads the document
+again and picks them up (not for retries of pages that failed for a passing reason: those
+wait for the feed's next change).
 """
 
 from __future__ import annotations
@@ -173,7 +177,7 @@ class _Attempt:
         """Save a failed attempt. A failed or not-modified source writes a few rows whose error
         ends the run: inside the caller's group it needs no savepoint of its own."""
         with self.run.store.transaction(savepoint=False):
-            if forget_feed:  # go back to the page next run and discover again
+            if forget_feed:  # go back to the page next run (the feed's validators go too)
                 self.run.store.record_feed_url(self.source.name, None)
             moved, next_due = self.save(FetchOutcome(status=status, error=error))
         return SourceReport(
@@ -199,16 +203,9 @@ def save_source(
     ``prepared`` is the kind's worker job on the fetched document when the caller did it
     already (in a worker process); otherwise the kind does it here.
     """
-    answered: FetchResult | FetchError = outcome
-    if request.public_only:  # a feed the page advertised
-        answered = (
-            replace(outcome, permanent_redirect=None)
-            if isinstance(outcome, FetchResult)
-            else FetchError(outcome.url, outcome.message)
-        )
-    attempt = _Attempt(run, source, state, answered)
+    attempt = _Attempt(run, source, state, _page_feed(outcome) if request.public_only else outcome)
     if isinstance(outcome, FetchError):
-        status = outcome.status if isinstance(outcome, HTTPStatusError) else None
+        status = _status(outcome)
         message = outcome.message
         if request.public_only:
             return attempt.failed(
@@ -231,8 +228,26 @@ def save_source(
         )
     read = kind_of(source).read(run.reader(), source, request, outcome, prepared)
     if isinstance(read, Unreadable):
+        if read.feed_error is not None:  # the feed the page advertises could not be fetched
+            failed = replace(attempt, answered=_page_feed(read.feed_error))
+            return failed.failed(_status(read.feed_error), read.error)
         return attempt.failed(outcome.status, read.error, forget_feed=read.forget_feed)
     return _save_read(attempt, read)
+
+
+def _status(error: FetchError) -> int | None:
+    return error.status if isinstance(error, HTTPStatusError) else None
+
+
+def _page_feed(outcome: FetchResult | FetchError) -> FetchResult | FetchError:
+    """What a feed a page advertises answered, as the source's schedule takes it: its
+    Retry-After, freshness and errors count; its 301/308 does not move the source, nor its
+    410 retire it (the page is still there: it is asked again, and may advertise another)."""
+    if isinstance(outcome, FetchResult):
+        return replace(outcome, permanent_redirect=None)
+    if _status(outcome) == 410:
+        return FetchError(outcome.url, outcome.message)
+    return outcome
 
 
 def _validators(fetched: FetchResult) -> FetchOutcome:

@@ -93,7 +93,8 @@ class SourceRegistry(Transactional, Protocol):
         ...
 
     def record_feed_url(self, name: str, feed_url: str | None) -> None:
-        """Remember which feed a section page pointed to (None: discover again)."""
+        """Remember which feed a section page pointed to (None: discover again); when it
+        changes, the source's validators (the old URL's) are dropped."""
         ...
 
     def record_full_text_note(self, name: str, note: str | None) -> None:

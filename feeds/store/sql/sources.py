@@ -118,8 +118,18 @@ class SourceTable(SqlConnection):
         return SOURCE_STATE.load(row)
 
     def record_feed_url(self, name: str, feed_url: str | None) -> None:
-        """Remember which feed a section page pointed us to (None: discover again)."""
-        self._execute("UPDATE sources SET feed_url = ? WHERE name = ?", (feed_url, name))
+        """Remember which feed a section page pointed us to (None: discover again).
+
+        A source's validators belong to the URL it is asked at: the remembered feed, else
+        its own URL. When the feed changes they are dropped (before the fetch that read the
+        new feed saves its own), so a feed's ETag or Last-Modified is never sent to its page:
+        the page would answer 304 to them, and its feed would never be read again.
+        """
+        self._execute(
+            "UPDATE sources SET feed_url = ?, etag = NULL, last_modified = NULL,"
+            " body_hash = NULL WHERE name = ? AND coalesce(feed_url, '') <> coalesce(?, '')",
+            (feed_url, name, feed_url),
+        )
 
     def record_full_text_note(self, name: str, note: str | None) -> None:
         """What full text did for this source on the last run (for ``feeds sources``)."""
