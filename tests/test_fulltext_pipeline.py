@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from lxml import etree
 
@@ -356,13 +358,48 @@ def test_the_seconds_budget_is_shared_by_every_source(
             {"name": "b", "url": http_server.url("/b/")},
         ],
     )
-    ticks = iter([0.0, 1.0, 10.0, 11.0])  # one clock reading per page asked for
+    ticks = itertools.count(0.0, 1.5)  # a's two pages asked and read in 5 s, b's page after
     budget = Budget(FullTextOptions(max_pages=10, max_seconds=5), clock=lambda: next(ticks))
     report = run(config, store, budget=budget)
     a, b = report.sources
     assert a.full_text == "full text: 2 from article pages"
     assert b.full_text == "full text: 0 from article pages, 1 left for the next run (budget)"
     assert article_requests(http_server) == 2
+
+
+def test_reading_the_pages_counts_in_the_seconds_budget(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store
+) -> None:
+    """A page slow to read (hostile markup: every <p> left open) held the process that saves
+    every source past max_seconds: the budget was asked only before each batch of fetches."""
+    serve_site(http_server, STORIES)
+    http_server.route("/a/", Reply(body=teaser_feed(STORIES[:2], base=http_server.base_url)))
+    config = make_config(tmp_path, [{"name": "a", "url": http_server.url("/a/")}])
+    readings = [0.0, 1.0, 2.0, 9.0]  # both asked; the first read at 2 s, the second at 9 s
+
+    def clock() -> float:
+        return readings.pop(0) if len(readings) > 1 else readings[0]
+
+    budget = Budget(FullTextOptions(max_pages=10, max_seconds=5), clock=clock)
+    (a,) = run(config, store, budget=budget).sources
+    assert a.full_text == "full text: 1 from article pages, 1 left for the next run (budget)"
+
+
+def test_a_page_too_large_to_read_is_not_read(
+    tmp_path: Path, http_server: HTTPTestServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feeds.ingest import articles, fulltext
+
+    serve_site(http_server, STORIES)
+    http_server.route("/a/", Reply(body=teaser_feed(STORIES[:1], base=http_server.base_url)))
+    config = make_config(tmp_path, [{"name": "a", "url": http_server.url("/a/")}])
+    monkeypatch.setattr(articles, "MAX_PAGE_BYTES", 100)
+    monkeypatch.setattr(fulltext, "extract", lambda *args: pytest.fail("read"))
+    (a,) = run(config, store).sources
+    assert a.error is None
+    record = store.article(http_server.url(f"/{STORIES[0].slug}/"))
+    assert record is not None and record.error is not None
+    assert record.error.startswith("the page is too large to read")
 
 
 # --- section pages ------------------------------------------------------------------------
