@@ -436,3 +436,28 @@ def test_text_shaped_like_an_attribute_gives_no_live_attribute_in_any_output(
     for where, fragment in (("atom", content), ("rss", encoded), ("json", item["content_html"])):
         assert fragment and "missing.png" in fragment, where
         assert html_problems(fragment, where) == []
+
+
+def test_text_decoded_in_the_wrong_charset_upstream_publishes_without_warnings(
+    tmp_path: Path,
+) -> None:
+    """U+FFFD (bytes lost before feeds got the text) and C1 controls draw the W3C Feed
+    Validator's BadCharacters warning wherever they are: no published text carries them."""
+    source = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        "<title>Bad\ufffd bytes</title><link>https://bytes.example/</link><description>d"
+        "</description><item><title>Caf\ufffd prices \u0085 rise</title>"
+        "<link>https://bytes.example/1</link><guid>https://bytes.example/1</guid>"
+        "<pubDate>Wed, 04 Mar 2026 10:00:00 GMT</pubDate><author>a@b.example (Jos\ufffd)</author>"
+        "<category>Mark\ufffdts</category>"
+        '<description>&lt;p&gt;Prices rose 4\ufffd percent &lt;img alt="\ufffd" '
+        'src="https://bytes.example/i.png"&gt;&lt;/p&gt;</description></item></channel></rss>'
+    )
+    out = refresh(tmp_path, {"bytes.rss": source})
+    for name in ("o.atom", "o.rss"):
+        assert "\ufffd" not in (out / name).read_text(encoding="utf-8")
+    assert w3c_events(out / "o.rss", out / "o.atom") == []
+    title = etree.fromstring((out / "o.atom").read_bytes()).findtext(
+        "{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title"
+    )
+    assert title == "Caf prices \u2026 rise"  # a C1 control read as Windows-1252 says

@@ -555,3 +555,19 @@ def test_corpus_sweep_never_crashes() -> None:
                 for e in result.entries
                 for d in (e.published, e.updated)
             ), path
+
+
+@pytest.mark.parametrize("reference", ["&#xDC00;", "&#55296;", "&#x110000;"])
+def test_a_reference_to_no_character_costs_the_feed_nothing(reference: str) -> None:
+    """feedparser's loose parser raised on a lone surrogate's reference in one title, and the
+    whole feed was lost: such a reference now reads as U+FFFD, with a warning."""
+    doc = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>A</title>'
+        "<link>https://a.example/</link><description>d</description>"
+        f"<item><title>Bad {reference} title</title><guid>https://a.example/1</guid>"
+        "<description>One.</description></item>"
+        "<item><title>Good</title><guid>https://a.example/2</guid>"
+        "<description>Two.</description></item></channel></rss>"
+    ).encode()
+    feed = parse(doc, url="https://a.example/feed")
+    assert [e.title for e in feed.entries] == ["Bad \ufffd title", "Good"]

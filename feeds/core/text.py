@@ -75,7 +75,8 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
 
     Tags are stripped (always when ``is_html``, and anything tag-like that appears after entity
     decoding), entities decoded up to three rounds, NFC applied, control and XML-illegal
-    characters removed, whitespace collapsed. The result may be empty; callers pick a fallback.
+    characters and U+FFFD removed, whitespace collapsed. The result may be empty; callers
+    pick a fallback.
     """
     text = _legal(raw)
     if is_html:
@@ -86,5 +87,7 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
             break
         text = stripped
     text = _strip_tags(text)
-    text = unicodedata.normalize("NFC", _legal(text))
+    # U+FFFD stands for bytes lost upstream (text decoded in the wrong charset): nothing to
+    # show, and validators warn about it (the publishers drop it from every text too).
+    text = unicodedata.normalize("NFC", _legal(text)).replace("\ufffd", " ")
     return _collapse(text)

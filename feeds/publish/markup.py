@@ -29,11 +29,15 @@ EMPTY_UPDATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 # RFC 3987: no white space, no characters outside the IRI grammar, only valid %-escapes.
 IRI_BAD_RE = re.compile(r'[\s<>"{}|\\^`\x00-\x1f\x7f]|%(?![0-9A-Fa-f]{2})')
-# Characters that XML 1.0 forbids (§2.2); a stranger's text may carry them.
-_XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Characters that XML 1.0 forbids (§2.2); a stranger's text may carry them. And the two kinds
+# that tell of text decoded in the wrong charset upstream, which the W3C Feed Validator warns
+# about wherever they are (BadCharacters): C1 controls and U+FFFD, the replacement character
+# (which stands for bytes lost before feeds got the text: there is nothing left to show).
+_XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f\ud800-\udfff\ufffd\ufffe\uffff]")
 
 
 def xml_text(value: str) -> str:
+    """``value`` as published text: without what XML forbids, C1 controls and U+FFFD."""
     return _XML_ILLEGAL_RE.sub("", value)
 
 

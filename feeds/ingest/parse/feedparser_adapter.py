@@ -4,6 +4,7 @@ a :class:`~feeds.types.ParsedFeed` here (and the fast reader's, which are the sa
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -46,6 +47,42 @@ _SY_PERIOD_MINUTES = {
 # --- RSS and Atom (feedparser) -------------------------------------------------------------
 
 
+def _feedparser(content: bytes, headers: dict[str, str]) -> Any:
+    with warnings.catch_warnings():
+        # feedparser (and the sgmllib fallback it carries) may warn on odd
+        # input; those are facts about the document, reported through bozo.
+        warnings.simplefilter("ignore")
+        # A byte *stream*, never bytes or str: feedparser treats a str as a URL
+        # or a file name, and even tries open() on bytes before parsing them.
+        return feedparser.parse(
+            io.BytesIO(content),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+
+
+# A numeric character reference, decimal or hexadecimal (ASCII-compatible encodings).
+_NUMERIC_REFERENCE = re.compile(rb"&#(?:([0-9]{1,16})|[xX]([0-9a-fA-F]{1,16}));")
+
+
+def _without_bad_references(content: bytes) -> tuple[bytes, int]:
+    """``content`` with each reference to no character (a surrogate, NUL, past U+10FFFF)
+    written ``&#xFFFD;``; and how many were."""
+    replaced = 0
+
+    def readable(match: re.Match[bytes]) -> bytes:
+        nonlocal replaced
+        decimal, hexadecimal = match.groups()
+        point = int(decimal) if decimal is not None else int(hexadecimal, 16)
+        if point == 0 or 0xD800 <= point <= 0xDFFF or point > 0x10FFFF:
+            replaced += 1
+            return b"&#xFFFD;"
+        return match.group(0)
+
+    return _NUMERIC_REFERENCE.sub(readable, content), replaced
+
+
 def _parse_xml_feed(
     content: bytes, *, url: str, headers: dict[str, str], media_type: str, fast_path: bool
 ) -> ParsedFeed:
@@ -63,24 +100,23 @@ def _parse_xml_feed(
     fast = fast_xml.fast_parse(content, fp_headers) if fast_path and not defused else None
     if fast is not None:
         return _parsed_feed(url, headers, *fast, warning=None)
+    replaced = 0
     try:
-        with warnings.catch_warnings():
-            # feedparser (and the sgmllib fallback it carries) may warn on odd
-            # input; those are facts about the document, reported through bozo.
-            warnings.simplefilter("ignore")
-            # A byte *stream*, never bytes or str: feedparser treats a str as a URL
-            # or a file name, and even tries open() on bytes before parsing them.
-            result = feedparser.parse(
-                io.BytesIO(content),
-                response_headers=fp_headers,
-                sanitize_html=False,
-                resolve_relative_uris=False,
-            )
+        result = _feedparser(content, fp_headers)
     # feedparser reports document problems as bozo, but a hostile document can
     # still trip a bug inside it (RecursionError, ValueError, ...). Anything it
     # raises is about these bytes, so it becomes a ParseError with its cause.
     except Exception as exc:
-        raise ParseError(url, f"feedparser failed: {_describe(exc)}") from exc
+        # One known trip: a reference to no character (&#xDC00;, a lone surrogate) made
+        # its loose parser raise, and the whole feed was lost for one title. Such
+        # references read as U+FFFD, as an HTML parser reads them, and it tries again.
+        content, replaced = _without_bad_references(content)
+        if not replaced:
+            raise ParseError(url, f"feedparser failed: {_describe(exc)}") from exc
+        try:
+            result = _feedparser(content, fp_headers)
+        except Exception as again:
+            raise ParseError(url, f"feedparser failed: {_describe(again)}") from again
 
     version = _text(dict.get(result, "version")) or ""
     feed: dict[str, Any] = _mapping(dict.get(result, "feed"))
@@ -105,6 +141,9 @@ def _parse_xml_feed(
     if defused:
         removed = f"removed {defused} unsafe entity declaration(s) (nested, external or oversized)"
         warning = f"{removed}; {warning}" if warning else removed
+    if replaced:
+        read = f"read {replaced} reference(s) to no character (&#xDC00;) as U+FFFD"
+        warning = f"{read}; {warning}" if warning else read
     return _parsed_feed(url, headers, version, feed, entries_in, warning=warning)
 
 
