@@ -108,6 +108,111 @@ def test_an_unset_secret_fails_the_fetch_and_sends_nothing(
     assert http_server.requests == []
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r", " \t\n"])
+def test_a_secret_read_from_a_file_loses_its_surrounding_white_space(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    # $(cat token.txt) keeps no newline, but systemd's EnvironmentFile, docker's env files
+    # and a secret mounted as a file read by a wrapper often do.
+    monkeypatch.setenv("NEWS_TOKEN", TOKEN + ending)
+    monkeypatch.setenv("NEWS_PASSWORD", " pa:ss" + ending)
+    http_server.route("/feed", Reply(body=b"<rss/>"))
+    http_server.route("/basic", Reply(body=b"<rss/>"))
+    bearer = make_config(
+        tmp_path, http_server.url("/feed"), auth={"type": "bearer", "token_env": "NEWS_TOKEN"}
+    )
+    fetch(bearer, http_server.url("/feed"))
+    assert http_server.requests_to("/feed")[0].headers["authorization"] == f"Bearer {TOKEN}"
+    basic = make_config(
+        tmp_path,
+        http_server.url("/basic"),
+        auth={"type": "basic", "username": "ann", "password_env": "NEWS_PASSWORD"},
+    )
+    fetch(basic, http_server.url("/basic"))
+    sent = http_server.requests_to("/basic")[0].headers["authorization"]
+    assert base64.b64decode(sent.removeprefix("Basic ")) == b"ann:pa:ss"
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"type": "bearer", "token_env": "NEWS_SECRET"},
+        {"type": "basic", "username": "ann", "password_env": "NEWS_SECRET"},
+    ],
+    ids=["bearer", "basic"],
+)
+@pytest.mark.parametrize("control", ["\n", "\x0b", "\x1b", "\x7f", "\t"])
+def test_a_secret_holding_a_control_character_is_refused_and_never_quoted(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    monkeypatch: pytest.MonkeyPatch,
+    auth: dict[str, str],
+    control: str,
+) -> None:
+    secret = f"sk-live-{control}SECRET"
+    monkeypatch.setenv("NEWS_SECRET", secret)
+    http_server.route("/feed", Reply(body=b"<rss/>"))
+    config = make_config(tmp_path, http_server.url("/feed"), auth=auth)
+    with pytest.raises(FetchError) as caught:
+        fetch(config, http_server.url("/feed"))
+    message = str(caught.value)
+    assert "NEWS_SECRET holds a control character" in message
+    assert "SECRET" not in message.replace("NEWS_SECRET", "")
+    assert "sk-live" not in message
+    assert http_server.requests == []
+
+
+def test_settings_holding_a_control_character_are_refused_by_name_never_quoted(
+    http_server: HTTPTestServer,
+) -> None:
+    # The config refuses them; settings made in code go through the same check when sent.
+    from feeds.ingest.http_settings import SourceSettings, origin, private_headers
+    from feeds.types import SourceHTTP
+
+    url = http_server.url("/feed")
+    bound = origin(url)
+    assert bound is not None
+    for settings, named in (
+        (SourceHTTP(headers=(("X-Api-Key", "KEY\x0bSECRET"),)), "header X-Api-Key"),
+        (SourceHTTP(cookie="session=COOKIE\x1fSECRET"), "cookie"),
+        (SourceHTTP(user_agent="Bot\rSECRET"), "user_agent"),
+    ):
+        with pytest.raises(FetchError, match=f"{named} holds a control character") as caught:
+            private_headers(SourceSettings("news", bound, settings), url, env={})
+        assert "SECRET" not in str(caught.value)
+
+
+def test_an_illegal_header_is_named_without_its_value() -> None:
+    import httpx
+
+    from feeds.ingest.fetch.http11 import _request_bytes
+
+    request = httpx.Request(
+        "GET", "http://127.0.0.1/feed", headers={"Authorization": "Bearer sk-live-SECRET\n"}
+    )
+    with pytest.raises(httpx.LocalProtocolError) as caught:
+        _request_bytes(request)
+    assert "Authorization" in str(caught.value)
+    assert "SECRET" not in str(caught.value)
+
+
+def test_a_protocol_error_of_another_http_library_is_not_quoted(tmp_path: Path) -> None:
+    # h11 (under httpcore, for a source with its own connections) quotes the value it
+    # refuses; the fetch error does not pass that on.
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.LocalProtocolError("Illegal header value b'Bearer sk-live-SECRET\\n'")
+
+    options = make_config(tmp_path, "http://127.0.0.1/feed").fetch
+    with (
+        Fetcher(options, transport=httpx.MockTransport(handler)) as fetcher,
+        pytest.raises(FetchError, match="could not be sent") as caught,
+    ):
+        fetcher.fetch(FetchRequest(source="news", url="http://127.0.0.1/feed"))
+    assert "SECRET" not in str(caught.value)
+
+
 def test_a_redirect_to_another_origin_carries_no_credentials_cookies_or_headers(
     tmp_path: Path,
     http_server: HTTPTestServer,
@@ -250,7 +355,7 @@ def test_config_refuses_inline_secrets_and_bad_settings(tmp_path: Path) -> None:
             "https://example.com/feed",
             auth={"type": "bearer", "token": "inl-secret-999", "token_env": "1bad"},
             proxy="ftp://proxy",
-            headers={"Authorization": "x", "X-Ok": "line\nbreak"},
+            headers={"Authorization": "x", "X-Ok": "line\nbreak", "X-Vt": "vertical\x0btab"},
             verify="missing-ca.pem",
         )
     text = str(caught.value)
@@ -260,6 +365,7 @@ def test_config_refuses_inline_secrets_and_bad_settings(tmp_path: Path) -> None:
         "sources[0].proxy",
         "sources[0].headers.Authorization",
         "sources[0].headers.X-Ok",
+        "sources[0].headers.X-Vt",
         "sources[0].verify",
     ):
         assert where in text

@@ -19,7 +19,7 @@ import httpx
 from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
 from feeds.ingest.fetch.deadline import fetch_deadline
-from feeds.ingest.fetch.http11 import Http11Transport
+from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
 from feeds.ingest.fetch.resolver import LookupTimeout
 from feeds.ingest.fetch.response import (
     _describe_timeout,
@@ -91,6 +91,11 @@ class Connections:
                 yield
         except (httpx.TimeoutException, LookupTimeout) as exc:
             raise FetchTimeoutError(url, _describe_timeout(self._options, exc, deadline)) from exc
+        except httpx.LocalProtocolError as exc:
+            # Our own message names a header, never its value; another's (h11 under
+            # httpcore) may quote what it refused: a token, a cookie.
+            detail = str(exc) if isinstance(exc, IllegalHeader) else "not valid HTTP (not shown)"
+            raise FetchError(url, f"the request could not be sent: {detail}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise FetchError(url, _describe(exc)) from exc
         except httpx.InvalidURL as exc:
