@@ -11,7 +11,9 @@ import base64
 import http.client
 import json
 import os
+import select
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -277,11 +279,16 @@ def test_sources_without_settings_send_the_usual_headers(
 
 
 class CountingProxy:
-    """A forwarding HTTP proxy on 127.0.0.1 that counts the requests passing through it."""
+    """A forwarding HTTP proxy on 127.0.0.1 that counts the requests passing through it and
+    keeps their headers; it tunnels CONNECT. With ``login`` (``user:password``) it answers
+    407 to a request without that login in Proxy-Authorization, as a proxy asking for one
+    does."""
 
-    def __init__(self) -> None:
+    def __init__(self, login: str | None = None) -> None:
         self.seen: list[str] = []
+        self.headers: list[dict[str, str]] = []
         outer = self
+        expected = None if login is None else "Basic " + base64.b64encode(login.encode()).decode()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -289,11 +296,27 @@ class CountingProxy:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
+            def refused(self) -> bool:
+                outer.seen.append(self.path)  # an absolute URI, or host:port for CONNECT
+                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
+                if expected is None or self.headers.get("Proxy-Authorization") == expected:
+                    return False
+                self.send_response(407)
+                self.send_header("Proxy-Authenticate", 'Basic realm="test"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+
             def do_GET(self) -> None:
-                outer.seen.append(self.path)  # an absolute URI: a proxy request
+                if self.refused():
+                    return
                 target = urlsplit(self.path)
                 upstream = http.client.HTTPConnection(target.hostname or "", target.port)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("connection", "proxy-authorization")
+                }
                 upstream.request("GET", target.path, headers=headers)
                 answer = upstream.getresponse()
                 body = answer.read()
@@ -305,6 +328,26 @@ class CountingProxy:
                 self.end_headers()
                 self.wfile.write(body)
                 upstream.close()
+
+            def do_CONNECT(self) -> None:
+                if self.refused():
+                    return
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host, int(port)), timeout=5)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.close_connection = True
+                ends = [self.connection, upstream]
+                with upstream:
+                    while True:
+                        ready, _, _ = select.select(ends, [], [], 5)
+                        if not ready:
+                            return
+                        for end in ready:
+                            data = end.recv(65536)
+                            if not data:
+                                return
+                            (upstream if end is self.connection else self.connection).sendall(data)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -346,6 +389,61 @@ def test_a_source_with_a_proxy_goes_through_it_and_others_do_not(
             fetcher.fetch(FetchRequest(source="plain", url=http_server.url("/direct")))
     assert proxy.seen == [http_server.url("/feed")] * 2
     assert len(http_server.requests_to("/direct")) == 1
+
+
+# user "us@er", password "p:w d", percent-encoded in the URL as RFC 3986 wants
+PROXY_LOGIN = "us%40er:p%3Aw%20d"
+
+
+def test_a_proxy_s_user_name_and_password_are_sent_to_it(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    http_server.route("/feed", Reply(body=b"<rss>proxied</rss>"))
+    with CountingProxy(login="us@er:p:w d") as proxy:
+        with_login = proxy.url.replace("http://", f"http://{PROXY_LOGIN}@")
+        config = make_config(tmp_path, http_server.url("/feed"), proxy=with_login)
+        with Fetcher(config.fetch) as fetcher:
+            result = fetcher.fetch(FetchRequest(source="news", url=http_server.url("/feed")))
+    assert result.content == b"<rss>proxied</rss>"
+    assert proxy.seen == [http_server.url("/feed")]
+    sent = proxy.headers[0]["proxy-authorization"]
+    assert base64.b64decode(sent.removeprefix("Basic ")) == b"us@er:p:w d"
+
+
+def test_a_proxy_s_user_name_and_password_go_with_connect_for_an_https_source(
+    tmp_path: Path, tls_server: str
+) -> None:
+    with CountingProxy(login="us@er:p:w d") as proxy:
+        with_login = proxy.url.replace("http://", f"http://{PROXY_LOGIN}@")
+        config = make_config(tmp_path, tls_server, proxy=with_login, verify="ca.pem")
+        with Fetcher(config.fetch) as fetcher:
+            result = fetcher.fetch(FetchRequest(source="news", url=tls_server))
+    assert result.content == b"<rss/>"
+    assert proxy.seen == [urlsplit(tls_server).netloc]  # CONNECT 127.0.0.1:port
+    sent = proxy.headers[0]["proxy-authorization"]
+    assert base64.b64decode(sent.removeprefix("Basic ")) == b"us@er:p:w d"
+
+
+@pytest.mark.parametrize(
+    ("proxy", "bare", "login"),
+    [
+        ("http://127.0.0.1:3128", "http://127.0.0.1:3128", None),
+        (
+            f"http://{PROXY_LOGIN}@proxy.example:3128",
+            "http://proxy.example:3128",
+            ("us@er", "p:w d"),
+        ),
+        ("socks5://ann:pw@[::1]:1080", "socks5://[::1]:1080", ("ann", "pw")),
+        ("https://ann@proxy.example", "https://proxy.example", ("ann", "")),
+    ],
+)
+def test_a_proxy_url_is_split_into_the_url_httpcore_gets_and_the_login(
+    proxy: str, bare: str, login: tuple[str, str] | None
+) -> None:
+    from feeds.ingest.fetch.transport import proxy_credentials
+
+    expected = None if login is None else (login[0].encode(), login[1].encode())
+    assert proxy_credentials(proxy) == (bare, expected)
 
 
 def test_config_refuses_inline_secrets_and_bad_settings(tmp_path: Path) -> None:
