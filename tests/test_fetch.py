@@ -175,6 +175,35 @@ def test_a_304_without_validators_keeps_the_requests() -> None:
     )
 
 
+@pytest.mark.parametrize("stored_hash", [None, FEED_HASH])
+def test_a_304_to_a_request_without_validators_is_an_error(
+    http_server: HTTPTestServer, fetcher: Fetcher, stored_hash: str | None
+) -> None:
+    # A body hash is ours alone: the request sent no validator the 304 could answer.
+    http_server.route("/feed", Reply(status=304, headers={"ETag": '"u"'}))
+    request = FetchRequest(source="s", url=http_server.url("/feed"), body_hash=stored_hash)
+    with pytest.raises(FetchError, match="HTTP 304 Not Modified, but the request sent no"):
+        fetcher.fetch(request)
+    assert "if-none-match" not in http_server.requests[0].headers
+
+
+@pytest.mark.parametrize("validators", [{}, {"etag": '"v1"'}])
+def test_a_206_is_an_error_since_no_range_is_ever_asked_for(
+    http_server: HTTPTestServer, fetcher: Fetcher, validators: dict[str, str]
+) -> None:
+    http_server.route(
+        "/feed",
+        Reply(
+            status=206,
+            body=FEED[:20],
+            headers={"ETag": '"p"', "Content-Range": f"bytes 0-19/{len(FEED)}"},
+        ),
+    )
+    with pytest.raises(FetchError, match="HTTP 206 Partial Content, but the request asked"):
+        get(fetcher, http_server.url("/feed"), **validators)
+    assert "range" not in http_server.requests[0].headers
+
+
 def test_a_body_with_the_stored_hash_is_unchanged(
     http_server: HTTPTestServer, fetcher: Fetcher
 ) -> None:

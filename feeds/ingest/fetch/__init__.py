@@ -15,6 +15,7 @@ One fetch, as a pipe::
              → GET with If-None-Match / If-Modified-Since       (RFC 9110 §13.1)
              → follow 301/302/303/307/308 by hand, at most max_redirects
              → 304: no body, keep validators                      (RFC 9111 §4.3.4)
+               (a 304 when no validator was sent, and any 206: an error)
              → 2xx: stream the decoded body under max_body_bytes and the total deadline
              → sha256 → FetchResult (content None when the hash is unchanged)
 

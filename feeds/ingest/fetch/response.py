@@ -106,9 +106,27 @@ def _read_response(
     permanent_redirect: str | None,
     options: FetchOptions,
 ) -> FetchResult:
-    """The result of a final (non-redirect) answer: 304, 2xx with its body, or an error."""
+    """The result of a final (non-redirect) answer: 304, 2xx with its body, or an error.
+
+    An answer to a question we did not ask is an error, and none of its validators are
+    kept: a 304 to a request that sent no validators (it says "not modified" of nothing
+    we hold), a 206 (we never ask for a Range: its body is a part of the document).
+    """
     status = response.status_code
     final_url = str(response.url)
+    where = f" (at {final_url})" if final_url != request.url else ""
+    if status == 304 and not (request.etag or request.last_modified):
+        raise FetchError(
+            request.url,
+            f"HTTP 304 Not Modified{where}, but the request sent no ETag or Last-Modified:"
+            " refused (there is no document it could leave unchanged)",
+        )
+    if status == 206:
+        raise FetchError(
+            request.url,
+            f"HTTP 206 Partial Content{where}, but the request asked for no Range:"
+            " refused (its body is only a part of the document)",
+        )
     headers = {name.lower(): value for name, value in response.headers.items()}
     etag = headers.get("etag")
     last_modified = headers.get("last-modified")
@@ -130,8 +148,7 @@ def _read_response(
         message = f"HTTP {status} {response.reason_phrase}".rstrip()
         if 300 <= status < 400:
             message += " without a redirect to follow"
-        if final_url != request.url:
-            message += f" (at {final_url})"
+        message += where
         raise HTTPStatusError(request.url, status, message, retry_after=headers.get("retry-after"))
     body = _read_body(request, response, headers, deadline, options)
     return _result_with_body(
