@@ -270,6 +270,31 @@ def test_the_connections_are_made_before_the_host_s_turn_is_taken(
     assert seen == [True, True, True]
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["until-close", "chunked"])
+def test_a_post_reads_no_more_of_the_answer_than_a_small_body(
+    http_server: HTTPTestServer, chunked: bool
+) -> None:
+    # A WebSub hub (or a hook's receiver) that answers with a body without end: the status
+    # is all a post wants. Read whole, such a body took gigabytes until the deadline.
+    def endless() -> Iterator[bytes]:
+        while True:
+            yield b"x" * 65536
+
+    http_server.route("/hub", Reply(status=202, stream=endless, chunked=chunked, chunk_delay=0.01))
+    options = FetchOptions(min_host_delay=0, connect_timeout=2, read_timeout=2, total_timeout=6)
+    started = time.monotonic()
+    with Fetcher(options) as fetcher:
+        form = [("hub.mode", "publish"), ("hub.url", "https://example.org/a?b=c&d")]
+        assert fetcher.post_form(http_server.url("/hub"), form) == 202
+        assert fetcher.post_json(http_server.url("/hub"), b"{}", [], guarded=False) == 202
+    assert time.monotonic() - started < 3  # not the total timeout
+    ping, hook = http_server.requests_to("/hub")
+    assert ping.body == b"hub.mode=publish&hub.url=https%3A%2F%2Fexample.org%2Fa%3Fb%3Dc%26d"
+    assert ping.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert ping.headers["user-agent"] == USER_AGENT
+    assert hook.headers["content-type"] == "application/json"
+
+
 @pytest.mark.parametrize("public_only", [False, True])
 @pytest.mark.parametrize("url", ["http://xn--/", "http://a..b/", f"http://{'a' * 70}.com/"])
 def test_a_host_name_idna_refuses_is_a_fetch_error(
