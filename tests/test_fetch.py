@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -413,6 +414,56 @@ def test_redirect_loop_is_too_many_redirects(http_server: HTTPTestServer, fetche
         get(fetcher, http_server.url("/a"))
     assert info.value.url == http_server.url("/a")
     assert len(http_server.requests) == 2  # noticed without going round again
+
+
+@pytest.mark.parametrize("public_only", [False, True], ids=["source", "link"])
+def test_a_port_past_65535_is_an_invalid_url_not_another_port(
+    http_server: HTTPTestServer, public_only: bool
+) -> None:
+    # The port would wrap around to the server's (65536 more is the same 16 bits).
+    http_server.route("/feed", Reply(body=FEED))
+    wrapped = f"http://127.0.0.1:{http_server.port + 65536}/feed"
+    options = FetchOptions(min_host_delay=0, total_timeout=5, allow_private_addresses=True)
+    with Fetcher(options) as fetcher:
+        request = FetchRequest(source="s", url=wrapped, public_only=public_only)
+        with pytest.raises(FetchError, match="invalid URL: Port out of range 0-65535"):
+            fetcher.fetch(request)
+        with pytest.raises(FetchError, match="invalid URL: Port out of range 0-65535"):
+            fetcher.post_form(wrapped, [("hub.mode", "publish")])
+        with pytest.raises(FetchError, match="invalid URL: Port out of range 0-65535"):
+            fetcher.post_json(wrapped, b"{}", [], guarded=False)
+    assert http_server.requests == []
+
+
+def test_a_redirect_to_a_port_past_65535_is_refused(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    http_server.route("/target", Reply(body=FEED))
+    http_server.redirect("/feed", f"http://127.0.0.1:{http_server.port + 65536}/target")
+    with pytest.raises(FetchError, match=r"invalid URL .*: port out of range 0-65535"):
+        get(fetcher, http_server.url("/feed"))
+    assert http_server.requests_to("/target") == []
+
+
+def test_urls_in_errors_are_cut_short(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
+    # A Location of 90 KB went whole into the source's error (the store, feeds status).
+    long = "/target/" + "a" * 90_000
+    http_server.redirect("/huge", long)
+    http_server.redirect("/loop", "/back?" + "b" * 5000)
+    http_server.redirect("/back", http_server.url("/loop"))
+    http_server.redirect("/gone", "/missing?" + "c" * 5000)
+    http_server.redirect("/ftp", "ftp://127.0.0.1/" + "d" * 5000)
+    for path, error in (
+        ("/huge", "redirect to an invalid URL '/target/aaa"),
+        ("/loop", "redirect loop: "),
+        ("/gone", "HTTP 404 Not Found (at "),
+        ("/ftp", "redirect to ftp://127.0.0.1/ddd"),
+    ):
+        with pytest.raises(FetchError, match=re.escape(error)) as caught:
+            get(fetcher, http_server.url(path))
+        message = caught.value.message
+        assert "…" in message
+        assert len(message) < 3 * 200 + 100, message[:300]
 
 
 @pytest.mark.parametrize("target", ["ftp://127.0.0.1/feed.xml", "file:///etc/passwd"])

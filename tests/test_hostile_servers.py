@@ -493,6 +493,25 @@ def test_an_advertised_feed_that_comes_back_without_a_document_is_unreadable() -
     )
 
 
+def test_a_long_url_goes_into_a_source_s_error_cut_short(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    http_server.route("/own", Reply(status=302, headers={"Location": "/ok/" + "a" * 90_000}))
+    feed = "/feed?" + "b" * 5000
+    page = f'<html><head><link rel="alternate" type="application/rss+xml" href="{feed}"></head>'
+    http_server.route("/page", Reply(body=page.encode(), headers={"Content-Type": "text/html"}))
+    http_server.route("/feed", Reply(status=500))
+    urls = {"own": http_server.url("/own"), "page": http_server.url("/page")}
+    config = make_config(tmp_path, urls, allow_private_addresses=True)
+    with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        refresh(config, store, fetcher, now=NOW, force=True)
+        own, advertised = (store.source(name).last_error or "" for name in urls)
+    assert own.startswith("redirect to an invalid URL '/ok/aaa")
+    assert len(own) < 300
+    assert advertised.startswith(f"the page's feed {http_server.url('/feed?bbb')}")
+    assert len(advertised) <= 1000
+
+
 # --- the bounded decoder, every coding --------------------------------------------------------
 
 

@@ -470,6 +470,14 @@ def test_config_refuses_inline_secrets_and_bad_settings(tmp_path: Path) -> None:
     assert "inl-secret-999" not in text
 
 
+@pytest.mark.parametrize("proxy", ["http://127.0.0.1:99999", "http://[::1", "http://proxy:x"])
+def test_config_refuses_a_proxy_whose_port_is_out_of_range_or_not_a_number(
+    tmp_path: Path, proxy: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.proxy: .*a port from 0 to 65535"):
+        make_config(tmp_path, "https://example.com/feed", proxy=proxy)
+
+
 def test_http2_and_socks_need_their_packages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -135,9 +135,17 @@ def _auth(value: Any, where: str, problem: Problem) -> SourceAuth | None:
 def _proxy(value: Any, where: str, problem: Problem, machine: Machine) -> str | None:
     if value is None:
         return None
-    parts = urlsplit(value) if isinstance(value, str) else None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        _ = parts and parts.port  # out of range (it would wrap around) or not a number
+    except ValueError:
+        parts = None
     if parts is None or parts.scheme not in _PROXY_SCHEMES or not parts.hostname:
-        problem(where, "must be an http://, https:// or socks5:// URL with a host")
+        problem(
+            where,
+            "must be an http://, https:// or socks5:// URL with a host"
+            " (and a port from 0 to 65535)",
+        )
         return None
     if parts.scheme == "socks5" and not machine.has_module("socksio"):
         problem(where, "a socks5 proxy needs the socksio package: pip install 'feeds[socks]'")

@@ -63,7 +63,7 @@ from feeds.ingest.fetch.address_guard import (
 )
 from feeds.ingest.fetch.client import Fetcher, PageFetcher
 from feeds.ingest.fetch.hosts import interleave, request_host
-from feeds.ingest.fetch.wire import ACCEPT, ACCEPT_ENCODING, ACCEPT_HTML, DRAIN_BYTES
+from feeds.ingest.fetch.wire import ACCEPT, ACCEPT_ENCODING, ACCEPT_HTML, DRAIN_BYTES, shortened
 
 __all__ = [
     "ACCEPT",
@@ -77,5 +77,6 @@ __all__ = [
     "address_refusal",
     "interleave",
     "request_host",
+    "shortened",
     "system_resolver",
 ]

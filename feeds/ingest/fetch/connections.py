@@ -33,6 +33,7 @@ from feeds.ingest.fetch.wire import (
     _DEFAULT_PORTS,
     _PERMANENT_REDIRECT_STATUSES,
     _REDIRECT_STATUSES,
+    shortened,
 )
 from feeds.ingest.http_settings import SourceSettings, merge_headers, private_headers
 from feeds.types import FetchOptions, FetchRequest, FetchResult
@@ -86,7 +87,7 @@ class Connections:
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise FetchError(url, _describe(exc)) from exc
         except httpx.InvalidURL as exc:
-            raise FetchError(url, f"invalid URL: {exc}") from exc
+            raise FetchError(url, f"invalid URL: {shortened(str(exc))}") from exc
         except _Refused as exc:
             raise AddressNotAllowedError(url, str(exc)) from exc
         except _Unresolvable as exc:

@@ -26,6 +26,7 @@ from feeds.ingest.fetch.wire import (
     DRAIN_BYTES,
     _content_length,
     _header_bytes,
+    shortened,
 )
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
@@ -85,14 +86,24 @@ def _redirect_target(
     """Where a redirect goes: an http(s) URL not visited yet, within ``limit`` redirects."""
     try:
         target = current.join(location)  # a relative Location is allowed (RFC 9110 §10.2.2)
+        port = target.port
     except httpx.InvalidURL as exc:
-        raise FetchError(request.url, f"redirect to an invalid URL {location!r}") from exc
+        raise FetchError(
+            request.url,
+            f"redirect to an invalid URL {shortened(location)!r}: {shortened(str(exc))}",
+        ) from exc
+    if port is not None and not 0 <= port <= 65535:  # would wrap around: 74237 is 8701
+        raise FetchError(
+            request.url,
+            f"redirect to an invalid URL {shortened(location)!r}: port out of range 0-65535",
+        )
     if target.scheme not in _HTTP_SCHEMES:
         raise FetchError(
-            request.url, f"redirect to {target} refused: only http and https are followed"
+            request.url,
+            f"redirect to {shortened(str(target))} refused: only http and https are followed",
         )
     if str(target) in visited:
-        chain = " → ".join([*visited, str(target)])
+        chain = " → ".join(shortened(url) for url in [*visited, str(target)])
         raise TooManyRedirectsError(request.url, f"redirect loop: {chain}")
     if len(visited) > limit:
         raise TooManyRedirectsError(request.url, f"more than {limit} redirects")
@@ -114,7 +125,7 @@ def _read_response(
     """
     status = response.status_code
     final_url = str(response.url)
-    where = f" (at {final_url})" if final_url != request.url else ""
+    where = f" (at {shortened(final_url)})" if final_url != request.url else ""
     if status == 304 and not (request.etag or request.last_modified):
         raise FetchError(
             request.url,
