@@ -123,6 +123,10 @@ def test_default_path_prefers_environment(tmp_path: Path) -> None:
         ("ftp://example.com/feed", None),
         ("https:///nohost", None),
         ("  ", None),
+        ("http://example.com:65535/feed", "http://example.com:65535/feed"),
+        ("http://example.com:74237/feed", None),  # would connect to port 8701
+        ("http://example.com:80a/feed", None),
+        ("http://[::1/feed", None),
     ],
 )
 def test_resolve_url(url: str, expected: str | None) -> None:

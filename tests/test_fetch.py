@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -175,6 +176,35 @@ def test_a_304_without_validators_keeps_the_requests() -> None:
     )
 
 
+@pytest.mark.parametrize("stored_hash", [None, FEED_HASH])
+def test_a_304_to_a_request_without_validators_is_an_error(
+    http_server: HTTPTestServer, fetcher: Fetcher, stored_hash: str | None
+) -> None:
+    # A body hash is ours alone: the request sent no validator the 304 could answer.
+    http_server.route("/feed", Reply(status=304, headers={"ETag": '"u"'}))
+    request = FetchRequest(source="s", url=http_server.url("/feed"), body_hash=stored_hash)
+    with pytest.raises(FetchError, match="HTTP 304 Not Modified, but the request sent no"):
+        fetcher.fetch(request)
+    assert "if-none-match" not in http_server.requests[0].headers
+
+
+@pytest.mark.parametrize("validators", [{}, {"etag": '"v1"'}])
+def test_a_206_is_an_error_since_no_range_is_ever_asked_for(
+    http_server: HTTPTestServer, fetcher: Fetcher, validators: dict[str, str]
+) -> None:
+    http_server.route(
+        "/feed",
+        Reply(
+            status=206,
+            body=FEED[:20],
+            headers={"ETag": '"p"', "Content-Range": f"bytes 0-19/{len(FEED)}"},
+        ),
+    )
+    with pytest.raises(FetchError, match="HTTP 206 Partial Content, but the request asked"):
+        get(fetcher, http_server.url("/feed"), **validators)
+    assert "range" not in http_server.requests[0].headers
+
+
 def test_a_body_with_the_stored_hash_is_unchanged(
     http_server: HTTPTestServer, fetcher: Fetcher
 ) -> None:
@@ -239,6 +269,31 @@ def test_the_connections_are_made_before_the_host_s_turn_is_taken(
     with Fetcher(FAST) as fetcher:
         fetcher.post_json(http_server.url("/feed"), b"{}", [], guarded=False)
     assert seen == [True, True, True]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["until-close", "chunked"])
+def test_a_post_reads_no_more_of_the_answer_than_a_small_body(
+    http_server: HTTPTestServer, chunked: bool
+) -> None:
+    # A WebSub hub (or a hook's receiver) that answers with a body without end: the status
+    # is all a post wants. Read whole, such a body took gigabytes until the deadline.
+    def endless() -> Iterator[bytes]:
+        while True:
+            yield b"x" * 65536
+
+    http_server.route("/hub", Reply(status=202, stream=endless, chunked=chunked, chunk_delay=0.01))
+    options = FetchOptions(min_host_delay=0, connect_timeout=2, read_timeout=2, total_timeout=6)
+    started = time.monotonic()
+    with Fetcher(options) as fetcher:
+        form = [("hub.mode", "publish"), ("hub.url", "https://example.org/a?b=c&d")]
+        assert fetcher.post_form(http_server.url("/hub"), form) == 202
+        assert fetcher.post_json(http_server.url("/hub"), b"{}", [], guarded=False) == 202
+    assert time.monotonic() - started < 3  # not the total timeout
+    ping, hook = http_server.requests_to("/hub")
+    assert ping.body == b"hub.mode=publish&hub.url=https%3A%2F%2Fexample.org%2Fa%3Fb%3Dc%26d"
+    assert ping.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert ping.headers["user-agent"] == USER_AGENT
+    assert hook.headers["content-type"] == "application/json"
 
 
 @pytest.mark.parametrize("public_only", [False, True])
@@ -359,6 +414,56 @@ def test_redirect_loop_is_too_many_redirects(http_server: HTTPTestServer, fetche
         get(fetcher, http_server.url("/a"))
     assert info.value.url == http_server.url("/a")
     assert len(http_server.requests) == 2  # noticed without going round again
+
+
+@pytest.mark.parametrize("public_only", [False, True], ids=["source", "link"])
+def test_a_port_past_65535_is_an_invalid_url_not_another_port(
+    http_server: HTTPTestServer, public_only: bool
+) -> None:
+    # The port would wrap around to the server's (65536 more is the same 16 bits).
+    http_server.route("/feed", Reply(body=FEED))
+    wrapped = f"http://127.0.0.1:{http_server.port + 65536}/feed"
+    options = FetchOptions(min_host_delay=0, total_timeout=5, allow_private_addresses=True)
+    with Fetcher(options) as fetcher:
+        request = FetchRequest(source="s", url=wrapped, public_only=public_only)
+        with pytest.raises(FetchError, match="invalid URL: Port out of range 0-65535"):
+            fetcher.fetch(request)
+        with pytest.raises(FetchError, match="invalid URL: Port out of range 0-65535"):
+            fetcher.post_form(wrapped, [("hub.mode", "publish")])
+        with pytest.raises(FetchError, match="invalid URL: Port out of range 0-65535"):
+            fetcher.post_json(wrapped, b"{}", [], guarded=False)
+    assert http_server.requests == []
+
+
+def test_a_redirect_to_a_port_past_65535_is_refused(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    http_server.route("/target", Reply(body=FEED))
+    http_server.redirect("/feed", f"http://127.0.0.1:{http_server.port + 65536}/target")
+    with pytest.raises(FetchError, match=r"invalid URL .*: port out of range 0-65535"):
+        get(fetcher, http_server.url("/feed"))
+    assert http_server.requests_to("/target") == []
+
+
+def test_urls_in_errors_are_cut_short(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
+    # A Location of 90 KB went whole into the source's error (the store, feeds status).
+    long = "/target/" + "a" * 90_000
+    http_server.redirect("/huge", long)
+    http_server.redirect("/loop", "/back?" + "b" * 5000)
+    http_server.redirect("/back", http_server.url("/loop"))
+    http_server.redirect("/gone", "/missing?" + "c" * 5000)
+    http_server.redirect("/ftp", "ftp://127.0.0.1/" + "d" * 5000)
+    for path, error in (
+        ("/huge", "redirect to an invalid URL '/target/aaa"),
+        ("/loop", "redirect loop: "),
+        ("/gone", "HTTP 404 Not Found (at "),
+        ("/ftp", "redirect to ftp://127.0.0.1/ddd"),
+    ):
+        with pytest.raises(FetchError, match=re.escape(error)) as caught:
+            get(fetcher, http_server.url(path))
+        message = caught.value.message
+        assert "…" in message
+        assert len(message) < 3 * 200 + 100, message[:300]
 
 
 @pytest.mark.parametrize("target", ["ftp://127.0.0.1/feed.xml", "file:///etc/passwd"])

@@ -247,6 +247,22 @@ CASES = [
         redirect_to("javascript:alert(1)"),
         r"redirect to .*javascript.* refused|invalid URL",
     ),
+    Case(
+        "304-to-an-unconditional-get",
+        reply(Reply(status=304, headers={"ETag": '"u"'})),
+        r"HTTP 304 Not Modified, but the request sent no ETag or Last-Modified",
+    ),
+    Case(
+        "206-without-range",
+        reply(
+            Reply(
+                status=206,
+                body=rss("bad", 5)[:200],
+                headers={"ETag": '"p"', "Content-Range": f"bytes 0-199/{len(rss('bad', 5))}"},
+            )
+        ),
+        r"HTTP 206 Partial Content, but the request asked for no Range",
+    ),
     Case("200-empty-body", reply(Reply(body=b"")), r"empty document"),
     Case(
         "html-served-as-feed",
@@ -413,6 +429,87 @@ def test_a_hostile_server_fails_only_its_own_source(
         titles = [t.text or "" for t in etree.fromstring(document).iter(A + "title")]
         assert not any("\ufffd" in t for t in titles), titles
     assert {name for name in outputs_snapshot(out) if name.endswith(".tmp")} == set()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Reply(
+            status=304, headers={"ETag": '"u"', "Last-Modified": "Mon, 01 Jun 2026 10:00:00 GMT"}
+        ),
+        Reply(status=206, body=rss("feed")[:200], headers={"ETag": '"p"'}),
+    ],
+    ids=["304", "206"],
+)
+def test_an_answer_never_asked_for_keeps_no_validators_also_for_an_advertised_feed(
+    answer: Reply, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    # The source's own URL answers it, and so does the feed its page advertises (a 304
+    # there was an assertion, which python -O drops).
+    http_server.route("/own", answer)
+    page = (
+        b'<html><head><link rel="alternate" type="application/rss+xml" href="/feed"></head></html>'
+    )
+    http_server.route("/page", Reply(body=page, headers={"Content-Type": "text/html"}))
+    http_server.route("/feed", answer)
+    urls = {"own": http_server.url("/own"), "page": http_server.url("/page")}
+    config = make_config(tmp_path, urls, allow_private_addresses=True)
+    with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        report = refresh(config, store, fetcher, now=NOW, force=True)
+        states = [store.source(name) for name in urls]
+    status = f"HTTP {answer.status}"
+    own, advertised = report.sources
+    assert own.error is not None and own.error.startswith(status), own.error
+    assert advertised.error is not None
+    assert advertised.error.startswith(f"the page's feed {http_server.url('/feed')}: {status}")
+    for state in states:
+        assert (state.etag, state.last_modified, state.body_hash) == (None, None, None)
+        assert state.error_count == 1
+
+
+def test_an_advertised_feed_that_comes_back_without_a_document_is_unreadable() -> None:
+    # Whatever a page fetcher returns (a stand-in in another process, a future change),
+    # an answer without a document is an error of the source, not an assertion.
+    from feeds.config import SourceConfig
+    from feeds.ingest.kinds import FeedKind, Reader, Unreadable
+    from feeds.types import FetchRequest, FetchResult
+
+    def result(url: str, content: bytes | None) -> FetchResult:
+        return FetchResult("news", url, url, 200 if content else 304, content, {}, None, None, None)
+
+    class Pages:
+        options = None
+
+        def fetch(self, request: FetchRequest) -> FetchResult:
+            return result(request.url, None)
+
+    page = result("http://news.example/", b"<html></html>")
+    reader = Reader(store=None, fetcher=Pages(), pages=list, batch=1, now=NOW)  # type: ignore[arg-type]
+    read = FeedKind()._advertised(
+        reader, SourceConfig(name="news", url=page.url), page, ["http://news.example/feed"]
+    )
+    assert read == Unreadable(
+        "the page's feed http://news.example/feed: the answer had no document"
+    )
+
+
+def test_a_long_url_goes_into_a_source_s_error_cut_short(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    http_server.route("/own", Reply(status=302, headers={"Location": "/ok/" + "a" * 90_000}))
+    feed = "/feed?" + "b" * 5000
+    page = f'<html><head><link rel="alternate" type="application/rss+xml" href="{feed}"></head>'
+    http_server.route("/page", Reply(body=page.encode(), headers={"Content-Type": "text/html"}))
+    http_server.route("/feed", Reply(status=500))
+    urls = {"own": http_server.url("/own"), "page": http_server.url("/page")}
+    config = make_config(tmp_path, urls, allow_private_addresses=True)
+    with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        refresh(config, store, fetcher, now=NOW, force=True)
+        own, advertised = (store.source(name).last_error or "" for name in urls)
+    assert own.startswith("redirect to an invalid URL '/ok/aaa")
+    assert len(own) < 300
+    assert advertised.startswith(f"the page's feed {http_server.url('/feed?bbb')}")
+    assert len(advertised) <= 1000
 
 
 # --- the bounded decoder, every coding --------------------------------------------------------

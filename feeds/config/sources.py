@@ -69,7 +69,11 @@ def _source(
     seen.add(name)
     resolved = resolve_url(url, base_dir)
     if resolved is None:
-        checker.problem(f"{where}.url", f"{url!r}: must be an http(s) URL, a file:// URL or a path")
+        checker.problem(
+            f"{where}.url",
+            f"{url!r}: must be an http(s) URL (with a port from 0 to 65535), a file:// URL"
+            " or a path",
+        )
         return None
     if _has_userinfo(resolved):
         # never quoted: the part before "@" is a user name and password
@@ -162,7 +166,11 @@ def resolve_url(url: str, base_dir: Path) -> str | None:
     url = url.strip()
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # past 65535 it would wrap around when connecting: 74237 is 8701
+    except ValueError:  # an unclosed IPv6 bracket, a port out of range or not a number
+        return None
     if parts.scheme in ("http", "https"):
         return url if parts.netloc else None
     if parts.scheme == "file":

@@ -75,7 +75,7 @@ def _text(item: Mapping[str, Any], key: str, where: str, problem: Problem) -> st
     if value is None:
         return None
     if not isinstance(value, str) or not _header_safe(value):
-        problem(f"{where}.{key}", "must be a string on one line")
+        problem(f"{where}.{key}", "must be a string on one line, without control characters")
         return None
     return value
 
@@ -96,7 +96,7 @@ def _headers(value: Any, where: str, problem: Problem) -> tuple[tuple[str, str],
         elif name.lower() in ("authorization", "cookie", "user-agent"):
             problem(path, "use the source's auth, cookie or user_agent key")
         elif not isinstance(text, str) or not _header_safe(text):
-            problem(path, "must be a string on one line")
+            problem(path, "must be a string on one line, without control characters")
         else:
             headers.append((name, text))
     return tuple(headers)
@@ -135,9 +135,17 @@ def _auth(value: Any, where: str, problem: Problem) -> SourceAuth | None:
 def _proxy(value: Any, where: str, problem: Problem, machine: Machine) -> str | None:
     if value is None:
         return None
-    parts = urlsplit(value) if isinstance(value, str) else None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        _ = parts and parts.port  # out of range (it would wrap around) or not a number
+    except ValueError:
+        parts = None
     if parts is None or parts.scheme not in _PROXY_SCHEMES or not parts.hostname:
-        problem(where, "must be an http://, https:// or socks5:// URL with a host")
+        problem(
+            where,
+            "must be an http://, https:// or socks5:// URL with a host"
+            " (and a port from 0 to 65535)",
+        )
         return None
     if parts.scheme == "socks5" and not machine.has_module("socksio"):
         problem(where, "a socks5 proxy needs the socksio package: pip install 'feeds[socks]'")
@@ -170,4 +178,5 @@ def _http2(value: Any, where: str, problem: Problem, machine: Machine) -> bool:
 
 
 def _header_safe(text: str) -> bool:
-    return not any(c in text for c in "\r\n\0")
+    """No control character but HTAB, as in a header field value (RFC 9110 §5.5)."""
+    return not any((c < " " and c != "\t") or c == "\x7f" for c in text)

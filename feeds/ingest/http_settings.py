@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -66,28 +67,59 @@ def private_headers(
     settings: SourceSettings, url: str, env: Mapping[str, str] | None = None
 ) -> list[tuple[bytes, bytes]]:
     """The headers a request to the source's origin gets on top of the usual ones
-    (``User-Agent`` replaced when the source sets one). Raises :class:`FetchError` when
-    the variable named by ``auth`` is not set."""
+    (``User-Agent`` replaced when the source sets one).
+
+    Raises :class:`FetchError`, naming the setting or the variable and never a value, when
+    the variable named by ``auth`` is not set, or when a value holds a control character
+    (no such header can be sent, and an error quoting it would put the secret in the
+    source's record, ``feeds status`` and hook payloads)."""
     http = settings.http
     env = os.environ if env is None else env
-    headers = [(name.encode(), value.encode()) for name, value in http.headers]
+    headers = [
+        (name.encode(), _value(value, f"header {name}", url)) for name, value in http.headers
+    ]
     if http.user_agent is not None:
-        headers.append((b"User-Agent", http.user_agent.encode()))
+        headers.append((b"User-Agent", _value(http.user_agent, "user_agent", url)))
     if http.cookie is not None:
-        headers.append((b"Cookie", http.cookie.encode()))
+        headers.append((b"Cookie", _value(http.cookie, "cookie", url)))
     if http.auth is not None:
-        secret = env.get(http.auth.env_name)
-        if not secret:
-            raise FetchError(
-                url,
-                f"auth: the environment variable {http.auth.env_name} is not set",
-            )
+        secret = _secret(env, http.auth.env_name, url)
         if http.auth.type == "bearer":
             headers.append((b"Authorization", b"Bearer " + secret.encode()))
         else:
-            pair = f"{http.auth.username}:{secret}".encode()
+            user = _value(http.auth.username or "", "auth.username", url)
+            pair = user + b":" + secret.encode()
             headers.append((b"Authorization", b"Basic " + base64.b64encode(pair)))
     return headers
+
+
+def _has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character other than HTAB, which no header field
+    value may hold (RFC 9110 §5.5)."""
+    return any((c < " " and c != "\t") or c == "\x7f" for c in text)
+
+
+def _value(text: str, what: str, url: str) -> bytes:
+    if _has_control(text):
+        raise FetchError(url, f"{what} holds a control character: not sent (value not shown)")
+    return text.encode()
+
+
+def _secret(env: Mapping[str, str], name: str, url: str) -> str:
+    """The secret in variable ``name``, its surrounding white space (a file's trailing
+    newline) stripped."""
+    raw = env.get(name)
+    secret = raw.strip() if raw is not None else ""
+    if not secret:
+        state = "is not set" if raw is None else "is empty"
+        raise FetchError(url, f"auth: the environment variable {name} {state}")
+    if any(unicodedata.category(c) == "Cc" for c in secret):  # HTAB too: not in a secret
+        raise FetchError(
+            url,
+            f"auth: the environment variable {name} holds a control character:"
+            " not sent (value not shown)",
+        )
+    return secret
 
 
 def merge_headers(

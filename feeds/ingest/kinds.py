@@ -191,7 +191,8 @@ class FeedKind:
             fetched = reader.fetcher.fetch(request)
         except FetchError as exc:
             return Unreadable(f"the page's feed {chosen}: {exc.message}", feed_error=exc)
-        assert fetched.content is not None  # no validators were sent
+        if fetched.content is None:  # not modified, though no validators were sent
+            return Unreadable(f"the page's feed {chosen}: the answer had no document")
         try:
             feed = parse.parse(fetched.content, url=fetched.final_url, headers=fetched.headers)
         except ParseError as exc:

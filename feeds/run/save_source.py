@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from feeds.config import Config, SourceConfig
 from feeds.core import schedule
 from feeds.core.signals import site_names
-from feeds.errors import FetchError, HTTPStatusError, StoreError, describe
-from feeds.ingest.fetch import PageFetcher
+from feeds.errors import MAX_MESSAGE_CHARS, FetchError, HTTPStatusError, StoreError, describe
+from feeds.ingest.fetch import PageFetcher, shortened
 from feeds.ingest.kinds import Read, Reader, Unreadable, kind_of
 from feeds.ingest.prepare import Prepared
 from feeds.run.filtering import source_rules, store_verdict
@@ -176,6 +176,8 @@ class _Attempt:
     def failed(self, status: int | None, error: str, *, forget_feed: bool = False) -> SourceReport:
         """Save a failed attempt. A failed or not-modified source writes a few rows whose error
         ends the run: inside the caller's group it needs no savepoint of its own."""
+        if len(error) > MAX_MESSAGE_CHARS:  # a long link a page advertised, quoted whole
+            error = error[: MAX_MESSAGE_CHARS - 1] + "…"
         with self.run.store.transaction(savepoint=False):
             if forget_feed:  # go back to the page next run (the feed's validators go too)
                 self.run.store.record_feed_url(self.source.name, None)
@@ -209,7 +211,7 @@ def save_source(
         message = outcome.message
         if request.public_only:
             return attempt.failed(
-                status, f"the page's feed {request.url}: {message}", forget_feed=True
+                status, f"the page's feed {shortened(request.url)}: {message}", forget_feed=True
             )
         if status == 410:
             message += f"; source retired (re-enable it with: feeds enable {source.name})"

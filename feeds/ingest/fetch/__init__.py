@@ -15,6 +15,7 @@ One fetch, as a pipe::
              → GET with If-None-Match / If-Modified-Since       (RFC 9110 §13.1)
              → follow 301/302/303/307/308 by hand, at most max_redirects
              → 304: no body, keep validators                      (RFC 9111 §4.3.4)
+               (a 304 when no validator was sent, and any 206: an error)
              → 2xx: stream the decoded body under max_body_bytes and the total deadline
              → sha256 → FetchResult (content None when the hash is unchanged)
 
@@ -62,7 +63,7 @@ from feeds.ingest.fetch.address_guard import (
 )
 from feeds.ingest.fetch.client import Fetcher, PageFetcher
 from feeds.ingest.fetch.hosts import interleave, request_host
-from feeds.ingest.fetch.wire import ACCEPT, ACCEPT_ENCODING, ACCEPT_HTML, DRAIN_BYTES
+from feeds.ingest.fetch.wire import ACCEPT, ACCEPT_ENCODING, ACCEPT_HTML, DRAIN_BYTES, shortened
 
 __all__ = [
     "ACCEPT",
@@ -76,5 +77,6 @@ __all__ = [
     "address_refusal",
     "interleave",
     "request_host",
+    "shortened",
     "system_resolver",
 ]

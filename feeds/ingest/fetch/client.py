@@ -15,7 +15,7 @@ from feeds.errors import AddressNotAllowedError, FetchError
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
 from feeds.ingest.fetch.files import _read_file
 from feeds.ingest.fetch.hosts import interleave
-from feeds.ingest.fetch.wire import _DEFAULT_PORTS, _HTTP_SCHEMES
+from feeds.ingest.fetch.wire import _DEFAULT_PORTS, _HTTP_SCHEMES, shortened
 from feeds.ingest.http_settings import SourceSettings, settings_by_source
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
@@ -164,8 +164,9 @@ class Fetcher:
         try:
             parts = urlsplit(request.url)
             host = parts.hostname
+            _ = parts.port  # one past 65535 would wrap around when connecting: 74237 is 8701
         except ValueError as exc:  # e.g. an unclosed IPv6 bracket or a bad port
-            raise FetchError(request.url, f"invalid URL: {exc}") from exc
+            raise FetchError(request.url, f"invalid URL: {shortened(str(exc))}") from exc
         scheme = parts.scheme.lower()
         if request.public_only and scheme not in _HTTP_SCHEMES:
             raise AddressNotAllowedError(
@@ -197,10 +198,11 @@ class Fetcher:
         :class:`FetchError`. The total deadline is ``total_timeout``.
         """
         try:
-            host = urlsplit(url).hostname
+            parts = urlsplit(url)
+            host, _ = parts.hostname, parts.port
         except ValueError as exc:
-            raise FetchError(url, f"invalid URL: {exc}") from exc
-        if urlsplit(url).scheme.lower() not in _HTTP_SCHEMES or not host:
+            raise FetchError(url, f"invalid URL: {shortened(str(exc))}") from exc
+        if parts.scheme.lower() not in _HTTP_SCHEMES or not host:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch
         with self._host_slot(host):
@@ -220,7 +222,7 @@ class Fetcher:
             parts = urlsplit(url)
             host, port = parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
         except ValueError as exc:
-            raise FetchError(url, f"invalid URL: {exc}") from exc
+            raise FetchError(url, f"invalid URL: {shortened(str(exc))}") from exc
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host or port is None:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch

@@ -1,4 +1,4 @@
-"""The fetcher's HTTP side: httpx's client and connection pools, and what one request does on
+"""The fetcher's HTTP side: its connection pools (httpx transports), and what one request does on
 them (redirects followed by hand, the address guard at every hop, httpx's errors made ours).
 
 A :class:`~feeds.ingest.fetch.client.Fetcher` makes its :class:`Connections` when its first
@@ -9,17 +9,17 @@ dependencies and a TLS context are about 12 MiB of a process's memory.
 
 from __future__ import annotations
 
-import http.cookiejar
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from urllib.parse import urlencode
 
 import httpx
 
 from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
 from feeds.ingest.fetch.deadline import fetch_deadline
-from feeds.ingest.fetch.http11 import Http11Transport
+from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
 from feeds.ingest.fetch.resolver import LookupTimeout
 from feeds.ingest.fetch.response import (
     _describe_timeout,
@@ -33,8 +33,7 @@ from feeds.ingest.fetch.wire import (
     _DEFAULT_PORTS,
     _PERMANENT_REDIRECT_STATUSES,
     _REDIRECT_STATUSES,
-    ACCEPT,
-    ACCEPT_ENCODING,
+    shortened,
 )
 from feeds.ingest.http_settings import SourceSettings, merge_headers, private_headers
 from feeds.types import FetchOptions, FetchRequest, FetchResult
@@ -57,18 +56,7 @@ class Connections:
         self._options = options
         self._policy = policy
         self._transport, self._guarded_transport = _pools(options, policy, transport)
-        self._client = httpx.Client(
-            transport=self._transport,
-            headers={
-                "User-Agent": options.user_agent or USER_AGENT,
-                "Accept": ACCEPT,
-                "Accept-Encoding": ACCEPT_ENCODING,
-            },
-            cookies=_no_cookies(),
-            follow_redirects=False,  # followed by hand: see get
-            trust_env=False,
-        )
-        # What every GET sends (GETs go to the transport directly: see _send).
+        # What every request sends (requests go to the transports directly: see _send).
         self._user_agent = (options.user_agent or USER_AGENT).encode()
         self._source_transports: dict[str, httpx.BaseTransport] = {}
         self._lock = threading.Lock()
@@ -76,7 +64,7 @@ class Connections:
 
     def close(self) -> None:
         """Close pooled connections."""
-        self._client.close()  # and its transport
+        self._transport.close()
         if self._guarded_transport is not self._transport:
             self._guarded_transport.close()
         for own in self._source_transports.values():
@@ -91,10 +79,15 @@ class Connections:
                 yield
         except (httpx.TimeoutException, LookupTimeout) as exc:
             raise FetchTimeoutError(url, _describe_timeout(self._options, exc, deadline)) from exc
+        except httpx.LocalProtocolError as exc:
+            # Our own message names a header, never its value; another's (h11 under
+            # httpcore) may quote what it refused: a token, a cookie.
+            detail = str(exc) if isinstance(exc, IllegalHeader) else "not valid HTTP (not shown)"
+            raise FetchError(url, f"the request could not be sent: {detail}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise FetchError(url, _describe(exc)) from exc
         except httpx.InvalidURL as exc:
-            raise FetchError(url, f"invalid URL: {exc}") from exc
+            raise FetchError(url, f"invalid URL: {shortened(str(exc))}") from exc
         except _Refused as exc:
             raise AddressNotAllowedError(url, str(exc)) from exc
         except _Unresolvable as exc:
@@ -111,11 +104,11 @@ class Connections:
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]], deadline: float) -> int:
         """POST a form (a WebSub ping); the status. Redirects are not followed."""
+        body = urlencode(list(form)).encode()
         with self.on_the_wire(url, deadline):
-            response = self._client.post(
-                url, data=dict(form), timeout=_timeout(self._options, deadline)
+            return self._post(
+                self._transport, url, body, "application/x-www-form-urlencoded", (), deadline
             )
-            return response.status_code
 
     def post_json(
         self,
@@ -131,23 +124,36 @@ class Connections:
             if address is not None:
                 self._policy.addresses(*address)
             transport = self._transport if address is None else self._guarded_transport
-            request = httpx.Request(
-                "POST",
-                url,
-                headers=[
-                    ("User-Agent", self._user_agent.decode()),
-                    ("Content-Type", "application/json"),
-                    *headers,
-                ],
-                content=body,
-                extensions={"timeout": _timeout(self._options, deadline).as_dict()},
-            )
-            response = transport.handle_request(request)
-            try:
-                return response.status_code
-            finally:
-                _drain(response, deadline)
-                response.close()
+            return self._post(transport, url, body, "application/json", headers, deadline)
+
+    def _post(
+        self,
+        transport: httpx.BaseTransport,
+        url: str,
+        body: bytes,
+        content_type: str,
+        headers: Sequence[tuple[str, str]],
+        deadline: float,
+    ) -> int:
+        """POST ``body``; the status. Of the answer's body, only a small one is read (see
+        :func:`_drain`), so a hub or hook that answers without end costs nothing."""
+        request = httpx.Request(
+            "POST",
+            url,
+            headers=[
+                ("User-Agent", self._user_agent.decode()),
+                ("Content-Type", content_type),
+                *headers,
+            ],
+            content=body,
+            extensions={"timeout": _timeout(self._options, deadline).as_dict()},
+        )
+        response = transport.handle_request(request)
+        try:
+            return response.status_code
+        finally:
+            _drain(response, deadline)
+            response.close()
 
     # --- internals ------------------------------------------------------------------------
 
@@ -292,9 +298,3 @@ def _describe(exc: httpx.TransportError | httpx.DecodingError) -> str:
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return f"connection lost: {detail}"
     return detail
-
-
-def _no_cookies() -> http.cookiejar.CookieJar:
-    """A jar that refuses every cookie: one source's cookies never ride along to another,
-    and a fetch depends only on its request (no state between runs)."""
-    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))

@@ -286,12 +286,22 @@ def _start_tls(
     return wrapped
 
 
+class IllegalHeader(httpx.LocalProtocolError):
+    """A request header that cannot be sent; its message names no value."""
+
+
 def _request_bytes(request: httpx.Request) -> bytes:
     """The request line, headers and body, as one buffer."""
     lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
     for name, value in request.headers.raw:
-        if not _TOKEN.fullmatch(name) or _ILLEGAL_IN_TEXT.search(value):  # as we read them
-            raise httpx.LocalProtocolError(f"illegal header {name!r}: {value!r}")
+        # As we read them. The message never quotes the value (a token, a cookie), nor a
+        # name that is not a token.
+        if not _TOKEN.fullmatch(name):
+            raise IllegalHeader("illegal header name (not shown)")
+        if _ILLEGAL_IN_TEXT.search(value):
+            raise IllegalHeader(
+                f"illegal character in the value of header {name.decode('ascii')} (not shown)"
+            )
         lines.append(b"%s: %s\r\n" % (name, value))
     lines.append(b"\r\n")
     body = request.read()

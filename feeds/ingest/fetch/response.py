@@ -26,6 +26,7 @@ from feeds.ingest.fetch.wire import (
     DRAIN_BYTES,
     _content_length,
     _header_bytes,
+    shortened,
 )
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
@@ -85,14 +86,24 @@ def _redirect_target(
     """Where a redirect goes: an http(s) URL not visited yet, within ``limit`` redirects."""
     try:
         target = current.join(location)  # a relative Location is allowed (RFC 9110 §10.2.2)
+        port = target.port
     except httpx.InvalidURL as exc:
-        raise FetchError(request.url, f"redirect to an invalid URL {location!r}") from exc
+        raise FetchError(
+            request.url,
+            f"redirect to an invalid URL {shortened(location)!r}: {shortened(str(exc))}",
+        ) from exc
+    if port is not None and not 0 <= port <= 65535:  # would wrap around: 74237 is 8701
+        raise FetchError(
+            request.url,
+            f"redirect to an invalid URL {shortened(location)!r}: port out of range 0-65535",
+        )
     if target.scheme not in _HTTP_SCHEMES:
         raise FetchError(
-            request.url, f"redirect to {target} refused: only http and https are followed"
+            request.url,
+            f"redirect to {shortened(str(target))} refused: only http and https are followed",
         )
     if str(target) in visited:
-        chain = " → ".join([*visited, str(target)])
+        chain = " → ".join(shortened(url) for url in [*visited, str(target)])
         raise TooManyRedirectsError(request.url, f"redirect loop: {chain}")
     if len(visited) > limit:
         raise TooManyRedirectsError(request.url, f"more than {limit} redirects")
@@ -106,9 +117,27 @@ def _read_response(
     permanent_redirect: str | None,
     options: FetchOptions,
 ) -> FetchResult:
-    """The result of a final (non-redirect) answer: 304, 2xx with its body, or an error."""
+    """The result of a final (non-redirect) answer: 304, 2xx with its body, or an error.
+
+    An answer to a question we did not ask is an error, and none of its validators are
+    kept: a 304 to a request that sent no validators (it says "not modified" of nothing
+    we hold), a 206 (we never ask for a Range: its body is a part of the document).
+    """
     status = response.status_code
     final_url = str(response.url)
+    where = f" (at {shortened(final_url)})" if final_url != request.url else ""
+    if status == 304 and not (request.etag or request.last_modified):
+        raise FetchError(
+            request.url,
+            f"HTTP 304 Not Modified{where}, but the request sent no ETag or Last-Modified:"
+            " refused (there is no document it could leave unchanged)",
+        )
+    if status == 206:
+        raise FetchError(
+            request.url,
+            f"HTTP 206 Partial Content{where}, but the request asked for no Range:"
+            " refused (its body is only a part of the document)",
+        )
     headers = {name.lower(): value for name, value in response.headers.items()}
     etag = headers.get("etag")
     last_modified = headers.get("last-modified")
@@ -130,8 +159,7 @@ def _read_response(
         message = f"HTTP {status} {response.reason_phrase}".rstrip()
         if 300 <= status < 400:
             message += " without a redirect to follow"
-        if final_url != request.url:
-            message += f" (at {final_url})"
+        message += where
         raise HTTPStatusError(request.url, status, message, retry_after=headers.get("retry-after"))
     body = _read_body(request, response, headers, deadline, options)
     return _result_with_body(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ssl
 from typing import Any
+from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 import httpcore
 import httpx
@@ -126,20 +127,28 @@ class _SourceTransport(httpx.HTTPTransport):
                 http2=http.http2,
                 network_backend=backend,
             )
-        elif http.proxy.startswith("socks5"):
-            pool = httpcore.SOCKSProxy(
-                proxy_url=http.proxy,
-                ssl_context=tls,
-                max_connections=max_connections,
-                http2=http.http2,
-                network_backend=backend,
-            )
         else:
-            pool = httpcore.HTTPProxy(
-                proxy_url=http.proxy,
+            proxy_url, proxy_auth = proxy_credentials(http.proxy)
+            proxy = httpcore.SOCKSProxy if proxy_url.startswith("socks5") else httpcore.HTTPProxy
+            pool = proxy(
+                proxy_url=proxy_url,
+                proxy_auth=proxy_auth,
                 ssl_context=tls,
                 max_connections=max_connections,
                 http2=http.http2,
                 network_backend=backend,
             )
         self._pool = pool
+
+
+def proxy_credentials(proxy: str) -> tuple[str, tuple[bytes, bytes] | None]:
+    """``proxy`` without its user name and password, and the two (percent-decoded), if it
+    has them: httpcore reads no userinfo from a proxy URL, it takes ``proxy_auth``
+    (Proxy-Authorization on a forwarded request and on CONNECT; a socks5 login)."""
+    parts = urlsplit(proxy)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return proxy, None
+    user, _, password = userinfo.partition(":")
+    bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return bare, (unquote_to_bytes(user), unquote_to_bytes(password))

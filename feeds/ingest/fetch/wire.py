@@ -53,3 +53,14 @@ def _header_bytes(value: str) -> bytes:
         return value.encode("latin-1")
     except UnicodeEncodeError:
         return value.encode("utf-8")
+
+
+#: The most of a URL an error message quotes: a Location header may run to 90 KB, and the
+#: message goes to the source's record, ``feeds status``, ``--json`` and hook payloads.
+QUOTED_URL_CHARS = 200
+
+
+def shortened(text: str) -> str:
+    """A URL (or an error's text about one) as a message quotes it: at most
+    :data:`QUOTED_URL_CHARS` characters, the last an ellipsis when it was cut."""
+    return text if len(text) <= QUOTED_URL_CHARS else text[: QUOTED_URL_CHARS - 1] + "…"
