@@ -16,7 +16,7 @@ from feeds.config import OutputConfig
 from feeds.errors import PublishError, ValidationError
 from feeds.publish import atom
 from feeds.publish import documents as publish
-from feeds.types import StoredEntry
+from feeds.types import Enclosure, StoredEntry
 
 from support import assert_w3c_clean, validate_independently
 
@@ -263,3 +263,63 @@ def test_two_entries_whose_id_gives_the_same_fraction_stay_apart_in_their_second
         "2026-03-04T10:00:00.000000Z",
         "2026-03-04T10:00:00.000001Z",
     ]
+
+
+ATOM_MUTATIONS = [
+    # (what the published document had, what it is changed to, the problem found)
+    (
+        b'<content type="html">&lt;p&gt;Text.&lt;/p&gt;</content>\n    <link href="https://a.example/1/"/>',
+        b'<link href="https://a.example/1/" rel="related"/>',
+        "neither atom:content nor an alternate",
+    ),
+    (
+        b'<link href="https://a.example/1/"/>',
+        b'<link href="https://a.example/1/"/><link href="https://a.example/2/"/>',
+        "two alternate atom:links",
+    ),
+    (b'<summary type="text">', b'<summary type="atom">', "atom:summary of type 'atom'"),
+    (b'<content type="html">', b'<content type="bogus">', "atom:content of type 'bogus'"),
+    (b'<summary type="text">', b'<summary type="xhtml">', "is not one xhtml:div"),
+    (b'type="audio/mpeg" length="1"/>', b'type="audio/mpeg" length="abc"/>', "length 'abc'"),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "problem"), ATOM_MUTATIONS)
+def test_the_atom_check_refuses_what_the_validators_refuse(
+    tmp_path: Path, before: bytes, after: bytes, problem: str
+) -> None:
+    """Each change makes a document that both validators call invalid; the renderer never
+    writes one, and the check must not let one through should it ever."""
+    out = output(tmp_path)
+    files = (Enclosure("https://a.example/a.mp3", "audio/mpeg", 1),)
+    publish.publish(out, [stored(1, content_html="<p>Text.</p>", enclosures=files)])
+    valid = out.path.read_bytes()
+    assert atom.check_atom(valid) == []
+    assert before in valid, valid
+    problems = atom.check_atom(valid.replace(before, after, 1))
+    assert any(problem in p for p in problems), problems
+
+
+RSS_MUTATIONS = [
+    (b' length="1" type="audio/mpeg"/>', b' type="audio/mpeg"/>', "<enclosure> without length"),
+    (b' length="1" type="audio/mpeg"/>', b' length="a lot" type="audio/mpeg"/>', "length 'a lot'"),
+    (b'<guid isPermaLink="false">urn:uuid:', b"<guid>no url ", "says it is a permalink"),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "problem"), RSS_MUTATIONS)
+def test_the_rss_check_refuses_what_the_validators_refuse(
+    tmp_path: Path, before: bytes, after: bytes, problem: str
+) -> None:
+    from feeds.publish import rss
+
+    out = output(tmp_path, formats=("atom", "rss"))
+    files = (Enclosure("https://a.example/a.mp3", "audio/mpeg", 1),)
+    publish.publish(
+        out, [stored(1, id="urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66", enclosures=files)]
+    )
+    valid = out.path.with_suffix(".rss").read_bytes()
+    assert rss.check_rss(valid) == []
+    assert before in valid, valid
+    problems = rss.check_rss(valid.replace(before, after, 1))
+    assert any(problem in p for p in problems), problems

@@ -277,6 +277,7 @@ def check_atom(data: bytes) -> list[str]:
         for content in entry.findall(_A + "content"):
             if content.get("type", "text") in ("text", "html") and len(content):
                 problems.append(f"{where}: atom:content of type text/html has child elements")
+        problems += _entry_links_and_texts(where, entry)
     for element in root.iter(_A + "id"):
         value = (element.text or "").strip()
         if not _SCHEME_RE.match(value) or IRI_BAD_RE.search(value):
@@ -290,6 +291,8 @@ def check_atom(data: bytes) -> list[str]:
         if value is not None and value in updated[:n]:
             problems.append(f"entry[{n}]: atom:updated {value!r} repeats an earlier entry's")
     for link in root.iter(_A + "link"):
+        if not (link.get("length") or "0").isdigit():
+            problems.append(f"atom:link length {link.get('length')!r} is not a number of bytes")
         href = link.get("href")
         if href is None or IRI_BAD_RE.search(href):
             problems.append(f"atom:link href {href!r} is not a valid IRI")
@@ -301,6 +304,35 @@ def check_atom(data: bytes) -> list[str]:
     for category in root.iter(_A + "category"):
         if not category.get("term"):
             problems.append("atom:category without a term")
+    return problems
+
+
+_TEXT_TYPES = ("text", "html", "xhtml")
+_XHTML_DIV = "{http://www.w3.org/1999/xhtml}div"
+
+
+def _entry_links_and_texts(where: str, entry: etree._Element) -> list[str]:
+    """RFC 4287 §4.1.1-§4.1.3 of one entry: content or an alternate link, at most one
+    alternate link per type and language, text constructs of a known type (xhtml in a div)."""
+    problems: list[str] = []
+    alternates = [
+        (link.get("type"), link.get("hreflang"))
+        for link in entry.findall(_A + "link")
+        if link.get("rel", "alternate") == "alternate"
+    ]
+    if entry.find(_A + "content") is None and not alternates:
+        problems.append(f"{where}: neither atom:content nor an alternate atom:link")
+    if len(set(alternates)) < len(alternates):
+        problems.append(f"{where}: two alternate atom:links of one type and language")
+    for name in ("title", "summary", "content"):
+        for element in entry.findall(_A + name):
+            kind = element.get("type", "text")
+            if name != "content" and kind not in _TEXT_TYPES:
+                problems.append(f"{where}: atom:{name} of type {kind!r}")
+            elif name == "content" and kind not in _TEXT_TYPES and "/" not in kind:
+                problems.append(f"{where}: atom:content of type {kind!r}")
+            elif kind == "xhtml" and [child.tag for child in element] != [_XHTML_DIV]:
+                problems.append(f"{where}: atom:{name} of type xhtml is not one xhtml:div")
     return problems
 
 

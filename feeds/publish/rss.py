@@ -263,7 +263,23 @@ def check_rss(data: bytes) -> list[str]:
         for element in item.findall("source"):
             if not element.get("url"):
                 problems.append(f"{where}: <source> without url")
-        problems += _unlike_rfc2396(where, item)
+        problems += _unlike_rfc2396(where, item) + _enclosures_and_guid(where, item)
+    return problems
+
+
+def _enclosures_and_guid(where: str, item: etree._Element) -> list[str]:
+    """An enclosure's three attributes (its length a number of bytes), and a GUID that says
+    it is a permalink (the default) being a full URL."""
+    problems: list[str] = []
+    for enclosure in item.findall("enclosure"):
+        for name in ("url", "length", "type"):
+            if not enclosure.get(name):
+                problems.append(f"{where}: <enclosure> without {name}")
+        if not (enclosure.get("length") or "0").isdigit():
+            problems.append(f"{where}: <enclosure> length {enclosure.get('length')!r}")
+    for guid in item.findall("guid"):
+        if guid.get("isPermaLink", "true") == "true" and not FULL_URI_RE.fullmatch(guid.text or ""):
+            problems.append(f"{where}: <guid> {guid.text!r} says it is a permalink, not being one")
     return problems
 
 
