@@ -461,3 +461,32 @@ def test_text_decoded_in_the_wrong_charset_upstream_publishes_without_warnings(
         "{http://www.w3.org/2005/Atom}entry/{http://www.w3.org/2005/Atom}title"
     )
     assert title == "Caf prices \u2026 rise"  # a C1 control read as Windows-1252 says
+
+
+def test_ids_in_another_form_of_their_uri_are_published_in_normal_form(tmp_path: Path) -> None:
+    """The W3C Feed Validator compares ids in RFC 3986's normal form and warned about each id
+    a publisher wrote otherwise (NonCanonicalURI): upper case, %7E, a default port."""
+    items = "".join(
+        f"<item><title>Story {n}</title><guid>{guid}</guid>"
+        "<pubDate>Wed, 04 Mar 2026 10:00:00 GMT</pubDate>"
+        f"<description>Text of story {n} of its own.</description></item>"
+        for n, guid in enumerate(
+            ["HTTPS://EX.EXAMPLE/X", "https://ex.example/%7ebob", "https://ex.example:443/a/../b"]
+        )
+    )
+    source = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        f"<link>HTTP://Ex.Example:80</link><description>d</description>{items}</channel></rss>"
+    )
+    out = refresh(tmp_path, {"ids.rss": source})
+    atom = etree.fromstring((out / "o.atom").read_bytes())
+    ids = [
+        e.findtext("{http://www.w3.org/2005/Atom}id")
+        for e in atom.iter("{http://www.w3.org/2005/Atom}entry")
+    ]
+    assert sorted(i or "" for i in ids) == [
+        "https://ex.example/X",
+        "https://ex.example/b",
+        "https://ex.example/~bob",
+    ]
+    assert w3c_events(out / "o.atom", out / "o.rss") == []

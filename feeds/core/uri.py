@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
-__all__ = ["FULL_URI_RE", "URI_RE", "as_uri"]
+__all__ = ["FULL_URI_RE", "URI_RE", "as_uri", "canonical_uri"]
 
 # What RFC 2396 lets a URI hold besides letters and digits: what the W3C Feed Validator
 # checks ids and links against ("id must be a full and valid URL", "IRI found where URL
@@ -42,3 +42,65 @@ def as_uri(iri: str) -> str:
             )
     path, query, fragment = (quote(p, safe=_URI_CHARS) for p in parts[2:])
     return urlunsplit((parts.scheme, netloc, path, query, fragment))
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def canonical_uri(uri: str) -> str:
+    """An http(s) URI in the normal form of RFC 3986 §6.2.2-6.2.3, which validators compare
+    ids in (the W3C Feed Validator warns about an id in another form): scheme and host in
+    lower case, no default port, an empty path written ``/``, no ``.`` or ``..`` segment,
+    percent-escapes in upper case and none for an unreserved character (``%7E`` is ``~``).
+    Two URIs of one resource give one form; any other URI is returned as it is."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.netloc:
+        return uri
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host, port = hostport, ""
+    if hostport.rfind(":") > hostport.rfind("]"):  # a port (an IPv6 host has colons too)
+        host, _, port = hostport.rpartition(":")
+    if port.isdigit() and int(port) == _DEFAULT_PORTS[scheme]:
+        port = ""
+    host = host.lower()
+    if host.endswith(".") and "." in host[:-1]:
+        host = host[:-1]
+    netloc = f"{userinfo}{at}{host}" + (f":{port}" if port else "")
+    path = _without_dot_segments(_normal_escapes(parts.path)) or "/"
+    query = _normal_escapes(parts.query) if parts.query or "?" in uri else None
+    fragment = _normal_escapes(parts.fragment) if parts.fragment or "#" in uri else None
+    out = f"{scheme}://{netloc}{path}"
+    out += f"?{query}" if query is not None else ""
+    return out + (f"#{fragment}" if fragment is not None else "")
+
+
+def _normal_escapes(text: str) -> str:
+    def normal(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else match.group(0).upper()
+
+    return _ESCAPE.sub(normal, text)
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4 for an absolute path (a relative one is left as it is)."""
+    if not path.startswith("/") or ("/." not in path):
+        return path
+    out: list[str] = []
+    segments = path.split("/")[1:]
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == ".":
+            if last:
+                out.append("")
+        elif segment == "..":
+            if out:
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)

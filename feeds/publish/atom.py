@@ -20,7 +20,7 @@ from lxml import etree
 from feeds.config import OutputConfig
 from feeds.core.digest import sha256
 from feeds.core.summary import teaser
-from feeds.core.uri import as_uri
+from feeds.core.uri import as_uri, canonical_uri
 from feeds.publish.documents import DocLinks, feed_id, subscription_links
 from feeds.publish.embeds import publishable
 from feeds.publish.markup import (
@@ -72,7 +72,7 @@ def render_atom(
     links = links or subscription_links(output, "atom", 0)
 
     fg = FeedGenerator()
-    fg.id(feed_id(output))
+    fg.id(canonical_uri(feed_id(output)))
     fg.title(xml_text(output.title))
     if output.subtitle:
         fg.subtitle(xml_text(output.subtitle))
@@ -106,12 +106,12 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, atom_id: str, output: Outp
 
 
 def _atom_id(ident: str) -> str:
-    """An entry's id as Atom writes it: a URI, and a ``tag:`` URI made from it where its host
-    is an IPv6 literal (the W3C Feed Validator refuses ``[`` in an id; the id stays the same
-    from run to run)."""
+    """An entry's id as Atom writes it: a URI in normal form (:func:`canonical_uri`), and a
+    ``tag:`` URI made from it where its host is an IPv6 literal (the W3C Feed Validator
+    refuses ``[`` in an id; the id stays the same from run to run)."""
     uri = as_uri(ident)
     if "[" not in uri:
-        return uri
+        return canonical_uri(uri)
     return f"tag:feeds.invalid,2026:entry/{sha256(ident.encode('utf-8')).hexdigest()[:32]}"
 
 
@@ -233,7 +233,7 @@ def _source_element(story: StoredEntry) -> etree._Element:
         (url for url in urls if url and "[" not in url),  # (an id takes no IPv6 host)
         f"tag:feeds.invalid,2026:source/{story.source}",
     )
-    etree.SubElement(source, _A + "id").text = ident
+    etree.SubElement(source, _A + "id").text = canonical_uri(ident)
     etree.SubElement(source, _A + "title").text = source_title(story)
     # The source feed changed at the latest when this entry did (RFC 4287 §4.2.11:
     # source SHOULD carry updated); the store keeps no other date of the source feed.
