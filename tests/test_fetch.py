@@ -735,3 +735,21 @@ def test_fetch_many_interleaves_hosts_and_keeps_order() -> None:
 def test_options_must_allow_a_connection() -> None:
     with pytest.raises(ValueError, match="max_per_host"):
         Fetcher(FetchOptions(min_host_delay=0, max_per_host=0))
+
+
+def test_a_host_that_hangs_holds_up_no_other_host(http_server: HTTPTestServer) -> None:
+    """Every thread took the next request in turn and waited for its host's slot: behind two
+    requests to a host that hangs, the threads all ended up waiting for that host, and the
+    other hosts' requests started only as its requests timed out."""
+    http_server.route("/hang", Reply(body=FEED, delay=2.0))
+    http_server.route("/ok", Reply(body=FEED))
+    options = FetchOptions(min_host_delay=0, max_connections=4, max_per_host=2, total_timeout=5.0)
+    hanging = [FetchRequest(f"h{i}", http_server.url(f"/hang?{i}")) for i in range(4)]
+    other = http_server.url("/ok").replace("127.0.0.1", "localhost")
+    good = [FetchRequest(f"g{i}", f"{other}?{i}") for i in range(8)]
+    start = time.monotonic()
+    with Fetcher(options) as fetcher:
+        results = fetcher.fetch_many([*hanging, *good])
+    assert all(isinstance(r, FetchResult) for r in results)
+    arrived = sorted(r.received - start for r in http_server.requests_to("/ok"))
+    assert len(arrived) == 8 and arrived[-1] < 1.5, arrived

@@ -8,6 +8,7 @@ server's handlers note the simulated time of every request they receive, so
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -390,3 +391,37 @@ def test_requests_to_one_host_start_at_least_min_host_delay_apart(
     starts = sorted(r.received for r in http_server.requests_to("/a"))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) == 4 and min(gaps) >= 0.15, gaps  # 50 ms for loopback jitter
+
+
+def test_a_host_that_hangs_holds_up_no_other_hosts_sources(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A refresh took its sources in turn, each thread waiting for the slot of the next
+    source's host: behind sources on a host that hangs, the other hosts' sources started
+    only as those timed out (in bursts, one timeout apart)."""
+    http_server.route("/hang", Reply(body=rss(), delay=2.0))
+    for n in range(8):
+        http_server.route(f"/ok{n}", Reply(body=rss(str(n))))
+    other = http_server.url("/").replace("127.0.0.1", "localhost")
+    sources = [{"name": f"hang{n}", "url": http_server.url(f"/hang?{n}")} for n in range(4)]
+    sources += [{"name": f"ok{n}", "url": f"{other}ok{n}"} for n in range(8)]
+    config = config_module.from_dict(
+        {
+            "fetch": {
+                "total_timeout": 5.0,
+                "min_host_delay": 0,
+                "max_connections": 4,
+                "max_per_host": 2,
+            },
+            "sources": sources,
+            "outputs": [{"name": "all", "path": "out/all.atom", "title": "All"}],
+        },
+        base_dir=tmp_path,
+    )
+    options = FetchOptions(total_timeout=5.0, min_host_delay=0, max_connections=4, max_per_host=2)
+    start = time.monotonic()
+    with Store.open(tmp_path / "state" / "feeds.db") as store, Fetcher(options) as fetcher:
+        report = refresh(config, store, fetcher, now=T0)
+    assert all(s.error is None for s in report.sources)
+    arrived = sorted(r.received - start for r in http_server.requests if r.path.startswith("/ok"))
+    assert len(arrived) == 8 and arrived[-1] < 1.5, arrived

@@ -12,6 +12,7 @@ from typing import Any
 
 from feeds.errors import FetchError
 from feeds.ingest.fetch import Fetcher
+from feeds.ingest.fetch.hosts import HostQueue
 from feeds.types import FetchRequest, FetchResult
 
 WINDOW = 0.05
@@ -55,11 +56,11 @@ class Fetching:
     ) -> None:
         self.finished: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._deliver = deliver or self.finished.put
-        self._fetcher, self._requests, self._order = fetcher, requests, order
+        self._fetcher, self._requests = fetcher, requests
         self._buffer_bytes = buffer_bytes
         self._throttle = Throttle(min(fetcher.options.max_connections, len(order)))
         self._turn = threading.Condition()
-        self._started = 0  # requests taken, in order
+        self._waiting = HostQueue(requests, order, fetcher.options.max_per_host)
         self._running = 0  # fetches under way
         self._buffered = 0  # bytes of documents fetched and not yet consumed
         self._stopping = False
@@ -72,12 +73,12 @@ class Fetching:
 
     def _next(self) -> int | None:
         with self._turn:
-            while not self._stopping and self._started < len(self._order):
+            while not self._stopping and len(self._waiting):
                 if self._running < self._throttle.limit and self._buffered < self._buffer_bytes:
-                    j = self._order[self._started]
-                    self._started += 1
-                    self._running += 1
-                    return j
+                    j = self._waiting.take()  # None: every waiting request's host is busy
+                    if j is not None:
+                        self._running += 1
+                        return j
                 self._turn.wait()
             return None
 
@@ -90,9 +91,13 @@ class Fetching:
                 outcome = Raised(exc)
             with self._turn:
                 self._running -= 1
+                host_was_full = self._waiting.done(j)
                 if isinstance(outcome, FetchResult) and outcome.content is not None:
                     self._buffered += len(outcome.content)
-                self._turn.notify()
+                if host_was_full:  # threads may wait for its host: the one woken may not
+                    self._turn.notify_all()
+                else:
+                    self._turn.notify()
             self._deliver((j, outcome))
 
     def consumed(self, i: int, size: int) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from feeds.errors import AddressNotAllowedError, FetchError
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
 from feeds.ingest.fetch.files import _read_file
-from feeds.ingest.fetch.hosts import interleave
+from feeds.ingest.fetch.hosts import HostQueue, interleave
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS, _HTTP_SCHEMES, shortened
 from feeds.ingest.http_settings import SourceSettings, settings_by_source
 from feeds.types import FetchOptions, FetchRequest, FetchResult
@@ -241,24 +241,34 @@ class Fetcher:
         if not requests:
             return []
         results: list[FetchResult | FetchError | None] = [None] * len(requests)
-        # Taken round-robin across hosts, so that the threads do not all sit waiting for
-        # the slots of one busy host while other hosts' requests queue behind them.
-        order = iter(interleave(requests))
-        taking = threading.Lock()
+        # Taken round-robin across hosts, and never one whose host is busy, so that the
+        # threads do not sit waiting for the slots of one busy (or hanging) host while other
+        # hosts' requests queue behind them.
+        waiting = HostQueue(requests, interleave(requests), self._options.max_per_host)
+        turn = threading.Condition()
         stopped = threading.Event()
         raised: list[BaseException] = []
 
+        def take() -> int | None:
+            with turn:
+                while not stopped.is_set() and len(waiting):
+                    i = waiting.take()
+                    if i is not None:
+                        return i
+                    turn.wait()
+                return None
+
         def work() -> None:
-            while not stopped.is_set():
-                with taking:
-                    i = next(order, None)
-                if i is None:
-                    return
+            while (i := take()) is not None:
                 try:
                     results[i] = self.attempt(requests[i])
                 except BaseException as exc:  # a bug: raised in the caller, once all end
                     raised.append(exc)
                     return
+                finally:
+                    with turn:
+                        waiting.done(i)
+                        turn.notify_all()
 
         # Daemons, not a thread pool: a Ctrl-C here ends the wait, and the process, without
         # waiting for the fetches under way (the interpreter joins a pool's threads at exit).
@@ -273,6 +283,8 @@ class Fetcher:
                 thread.join()
         finally:
             stopped.set()  # after an interrupt, the threads start no more fetches
+            with turn:
+                turn.notify_all()
         if raised:
             raise raised[0]
         return [r for r in results if r is not None]
