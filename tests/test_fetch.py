@@ -753,3 +753,40 @@ def test_a_host_that_hangs_holds_up_no_other_host(http_server: HTTPTestServer) -
     assert all(isinstance(r, FetchResult) for r in results)
     arrived = sorted(r.received - start for r in http_server.requests_to("/ok"))
     assert len(arrived) == 8 and arrived[-1] < 1.5, arrived
+
+
+def test_a_redirect_takes_a_turn_at_the_host_it_leads_to(http_server: HTTPTestServer) -> None:
+    """A source whose host redirects to another ran in its own host's slot only: with the
+    other host's own sources, that host got more requests at once than max_per_host (many
+    host names redirecting to one feed host, example.com to www.example.com)."""
+    http_server.route("/slow", Reply(body=FEED, delay=0.4))
+    http_server.route("/start", Reply(status=302, headers={"Location": http_server.url("/slow")}))
+    redirected = http_server.url("/start").replace("127.0.0.1", "localhost")
+    requests = [FetchRequest("a", redirected), FetchRequest("b", http_server.url("/slow?b"))]
+    options = FetchOptions(min_host_delay=0, max_connections=8, max_per_host=1)
+    with Fetcher(options) as fetcher:
+        results = fetcher.fetch_many(requests)
+    assert all(isinstance(r, FetchResult) for r in results), results
+    arrived = sorted(r.received for r in http_server.requests_to("/slow"))
+    assert len(arrived) == 2 and arrived[1] - arrived[0] >= 0.35, arrived
+
+
+def test_two_hosts_that_redirect_to_each_other_wait_no_longer_than_the_deadline(
+    http_server: HTTPTestServer,
+) -> None:
+    """Each fetch holds its host's only slot and waits for the other's: the wait ends at the
+    deadline (one fails, the other goes on), never holding a run for ever."""
+    local = http_server.url("/").replace("127.0.0.1", "localhost")
+    http_server.route("/a", Reply(status=302, headers={"Location": f"{local}b2"}, delay=0.2))
+    http_server.route(
+        "/b", Reply(status=302, headers={"Location": http_server.url("/a2")}, delay=0.2)
+    )
+    for path in ("/a2", "/b2"):
+        http_server.route(path, Reply(body=FEED))
+    options = FetchOptions(min_host_delay=0, max_connections=4, max_per_host=1, total_timeout=2)
+    started = time.monotonic()
+    with Fetcher(options) as fetcher:
+        results = fetcher.fetch_many(
+            [FetchRequest("a", http_server.url("/a")), FetchRequest("b", f"{local}b")]
+        )
+    assert time.monotonic() - started < 3.5 and len(results) == 2

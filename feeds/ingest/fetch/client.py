@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 from urllib.parse import urlsplit
 
-from feeds.errors import AddressNotAllowedError, FetchError
+from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
 from feeds.ingest.fetch.files import _read_file
 from feeds.ingest.fetch.hosts import HostQueue, interleave
@@ -188,7 +188,7 @@ class Fetcher:
             # same host is our doing, not the server's.
             deadline = time.monotonic() + self._options.total_timeout
             settings = self._settings_for(request) if self._source_settings else None
-            return connections.get(request, deadline, settings)
+            return connections.get(request, deadline, settings, self._redirect_turn)
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int:
         """POST an ``application/x-www-form-urlencoded`` body (a WebSub ping); return the status.
@@ -299,12 +299,13 @@ class Fetcher:
             return exc
 
     @contextmanager
-    def _host_slot(self, host: str) -> Iterator[None]:
+    def _host_slot(self, host: str, deadline: float | None = None) -> Iterator[None]:
         """Hold one of the ``max_per_host`` slots of ``host`` for the whole fetch.
 
         Two requests to one host also start at least ``min_host_delay`` seconds
         apart (for the life of this fetcher, so across the daemon's runs too).
-        Redirects to another host run in the original host's slot.
+        A redirect to another host takes a turn there too (:meth:`_redirect_turn`).
+        With a ``deadline``, waiting for the slot past it raises :class:`FetchTimeoutError`.
         """
         with self._host_slots_lock:
             slot = self._host_slots.get(host)
@@ -313,9 +314,20 @@ class Fetcher:
                     self._options.max_per_host
                 )
             turn = self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
-        with slot:
+        wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if not slot.acquire(timeout=wait):
+            raise FetchTimeoutError(host, f"timed out waiting for a turn at {host}")
+        try:
             self._wait_for_turn(*turn)
             yield
+        finally:
+            slot.release()
+
+    def _redirect_turn(self, host: str, deadline: float) -> AbstractContextManager[None]:
+        """A turn at ``host``, which a redirect leads to, held with the first host's until
+        the fetch ends (bounded by its deadline: two hosts redirecting to each other must
+        not wait for each other's slots for ever)."""
+        return self._host_slot(host, deadline)
 
     def _wait_for_turn(self, lock: threading.Lock, next_start: list[float]) -> None:
         delay = self._options.min_host_delay

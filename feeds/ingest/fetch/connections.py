@@ -10,8 +10,8 @@ dependencies and a TLS context are about 12 MiB of a process's memory.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from urllib.parse import urlencode
 
 import httpx
@@ -38,6 +38,9 @@ from feeds.ingest.fetch.wire import (
 from feeds.ingest.http_settings import SourceSettings, merge_headers, private_headers
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 from feeds.version import USER_AGENT
+
+HostTurn = Callable[[str, float], AbstractContextManager[None]]
+"""A turn at a host (its ``max_per_host`` slots and ``min_host_delay``) before a deadline."""
 
 
 class Connections:
@@ -96,11 +99,24 @@ class Connections:
             raise FetchError(url, f"invalid host name: {exc}") from exc
 
     def get(
-        self, request: FetchRequest, deadline: float, settings: SourceSettings | None
+        self,
+        request: FetchRequest,
+        deadline: float,
+        settings: SourceSettings | None,
+        host_turn: HostTurn | None = None,
     ) -> FetchResult:
-        """GET ``request`` (``settings``: its source's own HTTP settings, if they apply)."""
-        with self.on_the_wire(request.url, deadline):
-            return self._get(request, deadline, settings)
+        """GET ``request`` (``settings``: its source's own HTTP settings, if they apply).
+        ``host_turn(host, deadline)``: a turn at another host a redirect leads to, held to
+        the end of the fetch, so that host's limits hold for redirects to it too."""
+        with self.on_the_wire(request.url, deadline), ExitStack() as turns:
+            hosts = {httpx.URL(request.url).host}
+
+            def hop(url: httpx.URL) -> None:
+                if host_turn is not None and url.host not in hosts:
+                    hosts.add(url.host)
+                    turns.enter_context(host_turn(url.host, deadline))
+
+            return self._get(request, deadline, settings, hop)
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]], deadline: float) -> int:
         """POST a form (a WebSub ping); the status. Redirects are not followed."""
@@ -172,7 +188,11 @@ class Connections:
             return own
 
     def _get(
-        self, request: FetchRequest, deadline: float, settings: SourceSettings | None
+        self,
+        request: FetchRequest,
+        deadline: float,
+        settings: SourceSettings | None,
+        hop: Callable[[httpx.URL], None],
     ) -> FetchResult:
         headers = _request_headers(request, self._user_agent)
         transport = self._guarded_transport if request.public_only else self._transport
@@ -189,6 +209,8 @@ class Connections:
         # tell a loop from a long chain. The validators go along: they name the resource
         # the source's URL stands for, wherever it lives now.
         while True:
+            if hops:
+                hop(url)  # another host's turn, once the redirect's response is closed
             if hops and not guarded and self._guards_redirects_of(request):
                 # A configured source is trusted where the admin put it, not wherever it
                 # redirects: from a public (or allowed) address, every later hop is checked
