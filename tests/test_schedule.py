@@ -190,3 +190,12 @@ def test_track_redirect_needs_consecutive_sightings() -> None:
     assert schedule.track_redirect(new, 1, new) == (new, 2, True)
     assert schedule.track_redirect(new, 1, None) == (None, 0, False)  # not consecutive
     assert schedule.track_redirect(new, 1, other) == (other, 1, False)
+
+
+def test_a_fetch_dated_after_now_makes_the_source_due() -> None:
+    """Saved by a clock that was ahead: it says nothing of when the source was fetched, and
+    held it back by as much as the clock was ahead (a Retry-After still holds)."""
+    ahead = state(last_fetched=T0 + timedelta(days=2))
+    assert decide(ahead, NO_JITTER, H, T0).verdict is Verdict.DUE
+    waiting = replace(ahead, retry_after=T0 + H)
+    assert decide(waiting, NO_JITTER, H, T0).verdict is Verdict.RETRY_AFTER

@@ -227,6 +227,19 @@ def test_claim_due_gives_the_longest_due_first_up_to_the_limit(store: Storage) -
     assert store.claim_due(NOW, 10, LEASE, worker="w3") == []
 
 
+def test_a_source_fetched_by_a_clock_that_was_ahead_is_due(store: Storage) -> None:
+    """A fetch saved by a clock two days ahead dated the source's next fetch two days on:
+    every daemon left it alone until then, its new entries unread."""
+    ahead = NOW + timedelta(days=2)
+    with store.batch():
+        store.record_fetch("a", FetchOutcome(200, None, etag="v1"), ahead)
+    assert names(store.claim_due(ahead, 10, LEASE, worker="w1")) == ["a", "b"]
+    assert store.release_sources("w1", [("a", ahead + HOUR), ("b", ahead + HOUR)], ahead)
+    store.release_claims("w1", NOW)
+    # a's fetch is dated after now: due; b (never fetched, due in two days) is not
+    assert names(store.claim_due(NOW, 10, LEASE, worker="w2")) == ["a"]
+
+
 def test_a_claimed_source_is_nobody_elses_until_released(store: Storage) -> None:
     [a, _] = store.claim_due(NOW, 10, LEASE, worker="w1")
     assert (a.name, a.url) == ("a", "https://a.example/feed")

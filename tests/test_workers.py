@@ -390,3 +390,67 @@ def test_a_group_of_saved_sources_is_released_at_its_commit_and_only_then(
         lease = lease_for(config, claim_limit(config))
         due = [s.name for s in store.claim_due(later + lease, 100, H, worker="w3")]
         assert sorted(due) == sorted(names)  # nothing of that group was saved or released
+
+
+def test_a_refresh_after_a_killed_one_fetches_its_sources_on_their_hosts(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The killed run's hosts were freed min_host_delay from the start of the next run, which
+    then found every one of them held and skipped every source, saying nothing (exit 0)."""
+    paths = [f"/k{i}" for i in range(4)]
+    serve_counting(http_server, paths)
+    urls = two_hosts(http_server, paths)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n[fetch]\nmin_host_delay = 1.0\n'
+        + "".join(f'[[sources]]\nname = "{n}"\nurl = "{u}"\n' for n, u in urls.items())
+        + '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    loaded = config_module.load(config)
+    now = datetime.now(UTC)
+    with open_store(loaded.store_path) as store:  # what a killed run left: its claims, hosts
+        store.sync_sources([(s.name, s.url) for s in loaded.sources])
+        store.worker_started("vm:1:refresh-abc123", now)
+        assert len(store.claim_sources(list(urls), now, H, worker="vm:1:refresh-abc123")) == 4
+    run = subprocess.run(
+        [sys.executable, "-m", "feeds", "refresh", "--json", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr
+    sources = json.loads(run.stdout)["sources"]
+    assert [s["skipped"] for s in sources] == [None] * 4
+    assert all(s["status"] == 200 for s in sources)
+
+
+@pytest.mark.parametrize("command", [["refresh", "--json"], ["publish", "--json"]])
+def test_a_killed_publish_keeps_no_later_run_from_publishing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """`feeds publish` (or `drop`) killed while publishing left its publisher lease: for two
+    minutes every refresh published nothing and said nothing, and `feeds publish` waited
+    and gave up. It held the refresh lock, as the next run does: its lease is a dead one's."""
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\nlock_timeout = 0.5\n'
+        '[[sources]]\nname = "business"\nurl = "samples/business.rss"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    with open_store(tmp_path / "state" / "feeds.db") as store:  # what the killed publish left
+        assert store.try_publisher_lock("vm:9:refresh-dead01", datetime.now(UTC), H)
+    run = subprocess.run(
+        [sys.executable, "-m", "feeds", *command, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out" / "all.atom").exists()
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        assert store.publisher_lock_holder() is None

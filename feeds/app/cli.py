@@ -95,9 +95,16 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
     from feeds.run.worker import publisher, worker_id
 
     config = load_config(config_path)
+    locked = config.store_url is None  # an SQLite store: the refresh lock is held
     with (
         open_store_for(config, locked=True) as store,
-        publisher(store, worker_id(), config.lock_timeout, clock=utc_now),
+        publisher(
+            store,
+            worker_id(refresh=locked),
+            config.lock_timeout,
+            clock=utc_now,
+            refresh_locked=locked,
+        ),
         Fetcher(config.fetch) as fetcher,
     ):
         outputs = publish_all(config, store, poster=fetcher, now=utc_now(), force=True)
@@ -170,7 +177,9 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
         dropped = run_drop(store, query, utc_now())
         if dropped is None:
             raise FeedsError(f"no stored entry matches {query!r}")
-        with publisher(store, worker_id(), config.lock_timeout, clock=utc_now):
+        locked = config.store_url is None  # an SQLite store: the refresh lock is held
+        me = worker_id(refresh=locked)
+        with publisher(store, me, config.lock_timeout, clock=utc_now, refresh_locked=locked):
             outputs = publish_all(config, store)
     if as_json:
         click.echo(json.dumps(drop_json(dropped, outputs), indent=2, ensure_ascii=False))

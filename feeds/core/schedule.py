@@ -164,9 +164,16 @@ def decide(
             at,
             f"the server asked to wait until {_iso(state.retry_after)} (Retry-After)",
         )
-    if force or now >= at:
+    if force or now >= at or _fetched_later_than(state, now):
         return Due(Verdict.DUE, at)
     return Due(Verdict.NOT_DUE, at, f"not due until {_iso(at)}")
+
+
+def _fetched_later_than(state: SourceState, now: datetime) -> bool:
+    """Whether the last fetch is dated after ``now``: saved by a clock that was ahead (or a
+    worker's on another machine), it says nothing of when the source was really fetched,
+    and would hold the source back by as much as the clock was ahead. It is due."""
+    return state.last_fetched is not None and state.last_fetched > now
 
 
 # --- reading the server's hints -------------------------------------------------------------

@@ -36,6 +36,7 @@ __all__ = [
     "LeaseRenewer",
     "Renewal",
     "claim_limit",
+    "forget_dead_publisher",
     "forget_dead_refreshes",
     "free_hosts_at",
     "lease_for",
@@ -70,10 +71,24 @@ def forget_dead_refreshes(config: Config, store: Storage, worker: str, now: date
     go when its holder dies), so any other refresh in the registry was killed. Without this,
     a refresh killed by cron or the OOM killer would keep the next ones from its sources
     until its leases ran out. How many were forgotten."""
+    forget_dead_publisher(store, worker)
     dead = [w.id for w in store.workers() if REFRESH in w.id and w.id != worker]
     for other in dead:
-        store.worker_stopped(other, free_hosts_at(config, now))
+        # Its hosts are free at once, not min_host_delay from now: this run claims next,
+        # and would find every host of the killed run held (it skipped every source and
+        # said nothing). The killed run's last requests were before this run began.
+        store.worker_stopped(other, now)
     return len(dead)
+
+
+def forget_dead_publisher(store: Storage, worker: str) -> None:
+    """End the publisher lease of a process that held the refresh lock (a refresh, `feeds
+    publish`, `feeds drop`: their ids carry :data:`REFRESH`) when ``worker`` holds that lock
+    now: the holder was killed. Its lease would keep every refresh from publishing, without
+    a word, for ``PUBLISH_HOLD``."""
+    holder = store.publisher_lock_holder()
+    if holder is not None and REFRESH in holder and holder != worker:
+        store.release_publisher_lock(holder)
 
 
 def claim_limit(config: Config) -> int:
@@ -230,9 +245,14 @@ def publisher(
     *,
     clock: Callable[[], datetime],
     sleep: Callable[[float], None] = time.sleep,
+    refresh_locked: bool = False,
 ) -> Iterator[None]:
     """Be the one publisher for the duration (``feeds publish``, ``feeds drop``): wait at
-    most ``timeout`` seconds while a worker publishes, then raise :class:`LockError`."""
+    most ``timeout`` seconds while a worker publishes, then raise :class:`LockError`.
+    ``refresh_locked``: the caller holds the refresh lock (an SQLite store), so a lease
+    of an earlier holder of that lock is a killed one's (:func:`forget_dead_publisher`)."""
+    if refresh_locked:
+        forget_dead_publisher(store, worker)
     deadline = time.monotonic() + timeout
     while not store.try_publisher_lock(worker, clock(), PUBLISH_HOLD):
         if time.monotonic() >= deadline:

@@ -134,6 +134,10 @@ class PublisherLock(Protocol):
         """Stop being the publisher (nothing happens when ``worker`` is not)."""
         ...
 
+    def publisher_lock_holder(self) -> str | None:
+        """The worker that holds the publisher lease now (or held it until it died)."""
+        ...
+
     def request_publish(self, now: datetime) -> None:
         """Saved changes wait to be published (the earliest request's time is kept)."""
         ...

@@ -297,6 +297,11 @@ class WorkerTables(SqlConnection):
                 (worker,),
             )
 
+    def publisher_lock_holder(self) -> str | None:
+        """The worker whose lease is in the row (it may have run out: ask its ``until``)."""
+        row = self._execute("SELECT worker FROM publisher WHERE id = 1").fetchone()
+        return str(row[0]) if row is not None and row[0] is not None else None
+
     def request_publish(self, now: datetime) -> None:
         """Note that saved changes wait to be published (the first request's time is kept)."""
         with self.batch():
