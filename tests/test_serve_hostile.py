@@ -58,7 +58,8 @@ def beside_the_config(tmp_path: Path) -> tuple[Path, OutputConfig]:
     config_path = tmp_path / "config.toml"
     config_path.write_text(
         '[store]\npath = "state/feeds.db"\n\n[[sources]]\nname = "business"\n'
-        'url = "https://user:secret@news.example/feed"\n\n[[outputs]]\nname = "business"\n'
+        'url = "https://news.example/feed"\nheaders = { "X-Api-Key" = "secret" }\n\n'
+        '[[outputs]]\nname = "business"\n'
         'path = "business.atom"\ntitle = "Business"\nformats = ["atom", "rss", "json"]\n'
         "archive = true\nmax_entries = 1\n",
         encoding="utf-8",

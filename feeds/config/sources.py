@@ -67,22 +67,8 @@ def _source(
     if name is None or url is None:
         return None
     seen.add(name)
-    resolved = resolve_url(url, base_dir)
+    resolved = _source_url(checker, url, base_dir, where)
     if resolved is None:
-        checker.problem(
-            f"{where}.url",
-            f"{url!r}: must be an http(s) URL (with a port from 0 to 65535), a file:// URL"
-            " or a path",
-        )
-        return None
-    if _has_userinfo(resolved):
-        # never quoted: the part before "@" is a user name and password
-        checker.problem(
-            f"{where}.url",
-            "holds a user name or password before '@': it would be shown and published with"
-            ' the source\'s URL (and is not sent); use auth = { type = "basic", username ='
-            ' "…", password_env = "…" }',
-        )
         return None
     return SourceConfig(
         name=name,
@@ -153,6 +139,28 @@ def _selector_problem(selector: str) -> str | None:
     except SelectorError as exc:
         return f"not a valid CSS selector ({exc})"
     return None
+
+
+def _source_url(checker: _Checker, url: str, base_dir: Path, where: str) -> str | None:
+    """The source's ``url`` resolved (:func:`resolve_url`), or None with the problem noted."""
+    resolved = resolve_url(url, base_dir)
+    if resolved is None:
+        checker.problem(
+            f"{where}.url",
+            f"{url!r}: must be an http(s) URL (with a port from 0 to 65535), a file:// URL"
+            " or a path",
+        )
+        return None
+    if _has_userinfo(resolved):
+        # never quoted: the part before "@" is a user name and password
+        checker.problem(
+            f"{where}.url",
+            "holds a user name or password before '@': it would be shown and published with"
+            ' the source\'s URL (and is not sent); use auth = { type = "basic", username ='
+            ' "…", password_env = "…" }',
+        )
+        return None
+    return resolved
 
 
 def _has_userinfo(url: str) -> bool:

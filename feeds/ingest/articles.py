@@ -233,17 +233,24 @@ def _record(
         last_modified=outcome.last_modified,
         body_hash=outcome.body_hash,
     )
+    return _read_page(base, outcome, outcome.content, rules)
+
+
+def _read_page(
+    base: ArticleRecord, outcome: FetchResult, content: bytes, rules: PageRules
+) -> ArticleRecord:
+    """``base`` with what the fetched page ``content`` says (its article, or why none)."""
     media = outcome.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media and "html" not in media and "xml" not in media:
         return replace(base, error=f"not an HTML page ({media})")
-    if len(outcome.content) > MAX_PAGE_BYTES:
-        size = len(outcome.content) / 2**20
+    if len(content) > MAX_PAGE_BYTES:
+        size = len(content) / 2**20
         limit = MAX_PAGE_BYTES // 2**20
         return replace(
             base, error=f"the page is too large to read ({size:.1f} MiB, at most {limit})"
         )
     content_type = outcome.headers.get("content-type")
-    article = fulltext.extract(outcome.content, outcome.final_url, rules, content_type)
+    article = fulltext.extract(content, outcome.final_url, rules, content_type)
     return replace(
         base,
         title=article.title,

@@ -239,18 +239,19 @@ class Connections:
                     visited.append(str(url))
                     hops.append(status)
                     continue
-                permanent = (
-                    str(response.url)
-                    if hops and all(s in _PERMANENT_REDIRECT_STATUSES for s in hops)
-                    else None
-                )
-                if permanent and not self._may_move(request, response.url):
-                    permanent = None
+                permanent = self._moved_to(request, response.url, hops)
                 return _read_response(request, response, deadline, permanent, self._options)
             finally:
                 if not 200 <= response.status_code < 300:
                     _drain(response, deadline)
                 response.close()
+
+    def _moved_to(self, request: FetchRequest, final: httpx.URL, hops: list[int]) -> str | None:
+        """Where the source moved for good: only 301/308 all the way (and not from a public
+        address to another kind, :meth:`_may_move`); None otherwise."""
+        if not hops or not all(s in _PERMANENT_REDIRECT_STATUSES for s in hops):
+            return None
+        return str(final) if self._may_move(request, final) else None
 
     def _guards_redirects_of(self, request: FetchRequest) -> bool:
         """Whether the redirects of configured source ``request`` must pass the address

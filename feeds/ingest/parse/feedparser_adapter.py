@@ -47,6 +47,27 @@ _SY_PERIOD_MINUTES = {
 # --- RSS and Atom (feedparser) -------------------------------------------------------------
 
 
+def _parsed_loosely(content: bytes, headers: dict[str, str], url: str) -> tuple[Any, bytes, int]:
+    """feedparser's result, the bytes it read, and how many references it read as U+FFFD.
+
+    feedparser reports document problems as bozo, but a hostile document can still trip
+    a bug inside it (RecursionError, ValueError, ...). Anything it raises is about these
+    bytes, so it becomes a ParseError with its cause. One known trip: a reference to no
+    character (&#xDC00;, a lone surrogate) made its loose parser raise, and the whole feed
+    was lost for one title: such references read as U+FFFD, as an HTML parser reads them,
+    and it tries again."""
+    try:
+        return _feedparser(content, headers), content, 0
+    except Exception as exc:
+        readable, replaced = _without_bad_references(content)
+        if not replaced:
+            raise ParseError(url, f"feedparser failed: {_describe(exc)}") from exc
+        try:
+            return _feedparser(readable, headers), readable, replaced
+        except Exception as again:
+            raise ParseError(url, f"feedparser failed: {_describe(again)}") from again
+
+
 def _feedparser(content: bytes, headers: dict[str, str]) -> Any:
     with warnings.catch_warnings():
         # feedparser (and the sgmllib fallback it carries) may warn on odd
@@ -100,23 +121,7 @@ def _parse_xml_feed(
     fast = fast_xml.fast_parse(content, fp_headers) if fast_path and not defused else None
     if fast is not None:
         return _parsed_feed(url, headers, *fast, warning=None)
-    replaced = 0
-    try:
-        result = _feedparser(content, fp_headers)
-    # feedparser reports document problems as bozo, but a hostile document can
-    # still trip a bug inside it (RecursionError, ValueError, ...). Anything it
-    # raises is about these bytes, so it becomes a ParseError with its cause.
-    except Exception as exc:
-        # One known trip: a reference to no character (&#xDC00;, a lone surrogate) made
-        # its loose parser raise, and the whole feed was lost for one title. Such
-        # references read as U+FFFD, as an HTML parser reads them, and it tries again.
-        content, replaced = _without_bad_references(content)
-        if not replaced:
-            raise ParseError(url, f"feedparser failed: {_describe(exc)}") from exc
-        try:
-            result = _feedparser(content, fp_headers)
-        except Exception as again:
-            raise ParseError(url, f"feedparser failed: {_describe(again)}") from again
+    result, content, replaced = _parsed_loosely(content, fp_headers, url)
 
     version = _text(dict.get(result, "version")) or ""
     feed: dict[str, Any] = _mapping(dict.get(result, "feed"))
