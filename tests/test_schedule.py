@@ -199,3 +199,6 @@ def test_a_fetch_dated_after_now_makes_the_source_due() -> None:
     assert decide(ahead, NO_JITTER, H, T0).verdict is Verdict.DUE
     waiting = replace(ahead, retry_after=T0 + H)
     assert decide(waiting, NO_JITTER, H, T0).verdict is Verdict.RETRY_AFTER
+    # a few seconds or minutes ahead: another machine's clock, and a fetch just made
+    skewed = state(last_fetched=T0 + 2 * M)
+    assert decide(skewed, NO_JITTER, H, T0).verdict is Verdict.NOT_DUE

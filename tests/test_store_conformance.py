@@ -233,10 +233,12 @@ def test_a_source_fetched_by_a_clock_that_was_ahead_is_due(store: Storage) -> No
     ahead = NOW + timedelta(days=2)
     with store.batch():
         store.record_fetch("a", FetchOutcome(200, None, etag="v1"), ahead)
+        store.record_fetch("b", FetchOutcome(200, None, etag="v1"), NOW + timedelta(minutes=2))
     assert names(store.claim_due(ahead, 10, LEASE, worker="w1")) == ["a", "b"]
     assert store.release_sources("w1", [("a", ahead + HOUR), ("b", ahead + HOUR)], ahead)
     store.release_claims("w1", NOW)
-    # a's fetch is dated after now: due; b (never fetched, due in two days) is not
+    # a's fetch is dated days after now: due; b's, minutes after (another machine's clock,
+    # a fetch just made): not due, as its next due time says
     assert names(store.claim_due(NOW, 10, LEASE, worker="w2")) == ["a"]
 
 

@@ -169,11 +169,17 @@ def decide(
     return Due(Verdict.NOT_DUE, at, f"not due until {_iso(at)}")
 
 
+CLOCK_SLACK = timedelta(minutes=15)
+"""A last fetch dated more than this after now was saved by a clock that was ahead. Less is
+taken as it is: the clocks of machines sharing a store differ by seconds, and a source one of
+them just fetched must not look due to another."""
+
+
 def _fetched_later_than(state: SourceState, now: datetime) -> bool:
-    """Whether the last fetch is dated after ``now``: saved by a clock that was ahead (or a
-    worker's on another machine), it says nothing of when the source was really fetched,
-    and would hold the source back by as much as the clock was ahead. It is due."""
-    return state.last_fetched is not None and state.last_fetched > now
+    """Whether the last fetch is dated well after ``now`` (:data:`CLOCK_SLACK`): saved by a
+    clock that was ahead, it says nothing of when the source was really fetched, and would
+    hold the source back by as much as the clock was ahead. It is due."""
+    return state.last_fetched is not None and state.last_fetched > now + CLOCK_SLACK
 
 
 # --- reading the server's hints -------------------------------------------------------------

@@ -12,7 +12,8 @@ WITH ranked AS (
         row_number() OVER (PARTITION BY s.host ORDER BY coalesce(s.next_due, ''), s.name) AS nth,
         min(coalesce(s.next_due, '')) OVER (PARTITION BY s.host) AS host_due
     FROM sources s LEFT JOIN host_leases h ON h.host = s.host
-    WHERE (coalesce(s.next_due, '') <= :now OR s.last_fetched > :now) AND s.lease_worker IS NULL
+    WHERE (coalesce(s.next_due, '') <= :now OR s.last_fetched > :ahead)
+        AND s.lease_worker IS NULL
         AND s.retired_at IS NULL AND coalesce(s.retry_after, '') <= :now
         AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker)
 ), chosen AS (

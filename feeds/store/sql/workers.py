@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from feeds.core.schedule import CLOCK_SLACK
 from feeds.store.sql.codec import (
     RowMap,
     chunks,
@@ -89,8 +90,11 @@ class WorkerTables(SqlConnection):
         with self.batch():
             self._lock_claims()
             self._execute(_REAP, params)
+            # a fetch dated past this was saved by a clock that was ahead: the source is due
+            ahead = ts(now + CLOCK_SLACK)
             names = self._execute(
-                self.dialect.claim, {**params, "limit": limit, "per_host": per_host}
+                self.dialect.claim,
+                {**params, "limit": limit, "per_host": per_host, "ahead": ahead},
             ).fetchall()
             if not names:
                 return []
