@@ -140,38 +140,63 @@ def test_a_webhook_is_signed_retried_with_back_off_and_delivered_once(
     assert world.store.pending_hook_events() == 0
 
 
-def test_a_failing_receiver_is_tried_once_a_run_and_its_events_wait_in_order(
-    world: World, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A receiver that fails (or hangs until the timeout) is tried once per run: each of its
-    events was tried in turn, so one that accepted and never answered held every run for
-    its events times the timeout. Its other events wait with the failed one, in order."""
-    monkeypatch.setenv("HOOK_SECRET", SECRET)
-    receiver = Receiver(failures=1)
+def _three_sources(http_server: HTTPTestServer) -> dict[str, str]:
     for name, topic in (("a", "Oil fell"), ("b", "Rates held"), ("c", "Banks merged")):
         body = rss(1).replace(b"urn:s:", f"urn:{name}:".encode())
         body = body.replace(b"127.0.0.1/", f"127.0.0.1/{name}/".encode())
         body = body.replace(b"Shares rose 0 percent", topic.encode())
         http_server.route(f"/{name}", Reply(body=body.replace(b"Story", topic.encode())))
-    http_server.route("/hook", receiver)
-    hook = {
+    return {"a": "/a", "b": "/b", "c": "/c"}
+
+
+def _hook(http_server: HTTPTestServer) -> dict[str, Any]:
+    return {
         "event": "new_entries",
         "url": http_server.url("/hook"),
         "secret_env": "HOOK_SECRET",
         "allow_private_addresses": True,
     }
-    config = world.config({"a": "/a", "b": "/b", "c": "/c"}, [hook])
+
+
+def test_a_failing_receiver_is_tried_once_a_run(
+    world: World, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver that fails (or hangs until the timeout) is tried once per run: each of its
+    events was tried in turn, so one that accepted and never answered held every run for
+    its events times the timeout. Its other events go in the next run."""
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    receiver = Receiver(failures=1)
+    http_server.route("/hook", receiver)
+    config = world.config(_three_sources(http_server), [_hook(http_server)])
     refresh(config, world.store, world.fetcher, now=T0)
     assert [status for _, status, _ in receiver.seen] == [500]
     assert world.store.pending_hook_events() == 3
     refresh(config, world.store, world.fetcher, now=T0 + timedelta(seconds=10))
-    assert len(receiver.seen) == 1  # all three wait for the failed one's retry
+    assert [status for _, status, _ in receiver.seen] == [500, 200, 200]
     refresh(config, world.store, world.fetcher, now=T0 + timedelta(seconds=31))
     assert [status for _, status, _ in receiver.seen] == [500, 200, 200, 200]
-    sources = [body["source"] for _, status, body in receiver.seen if status == 200]
-    first = receiver.seen[0][2]["source"]
-    assert sources[0] == first and sorted(sources) == ["a", "b", "c"]
+    assert sorted(body["source"] for _, _, body in receiver.seen[1:]) == ["a", "b", "c"]
     assert world.store.pending_hook_events() == 0
+
+
+def test_an_event_the_receiver_always_refuses_holds_no_other_back(
+    world: World, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    seen: list[tuple[str, int]] = []
+
+    def refusing(request: RecordedRequest) -> Reply:
+        source = json.loads(request.body)["source"]
+        status = 400 if source == "a" else 200  # a payload it cannot take, whatever the try
+        seen.append((source, status))
+        return Reply(status=status)
+
+    http_server.route("/hook", refusing)
+    config = world.config(_three_sources(http_server), [_hook(http_server)])
+    for seconds in (0, 10, 40, 100):
+        refresh(config, world.store, world.fetcher, now=T0 + timedelta(seconds=seconds))
+    assert {source for source, status in seen if status == 200} == {"b", "c"}
+    assert world.store.pending_hook_events() == 1  # a's, backing off
 
 
 def test_the_address_guard_applies_to_webhooks_unless_allowed(

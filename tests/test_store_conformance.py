@@ -792,16 +792,6 @@ def test_a_hook_event_is_retried_until_delivered(store: Storage) -> None:
     assert store.pending_hook_events() == 0
 
 
-def test_a_hooks_events_are_postponed_together(store: Storage) -> None:
-    with store.batch():
-        for n, hook in enumerate(("hook-0", "hook-0", "hook-1")):
-            store.add_hook_event(HookEvent(f"e{n}", hook, "new_entries", "{}", NOW))
-        store.postpone_hook_events("hook-0", NOW + HOUR)
-    assert [e.id for e in store.due_hook_events(NOW)] == ["e2"]
-    later = store.due_hook_events(NOW + HOUR)
-    assert [(e.id, e.attempts) for e in later] == [("e0", 0), ("e1", 0), ("e2", 0)]
-
-
 def test_posting_history_reads_when_each_source_posted(store: Storage) -> None:
     insert(store, "a", entry(1), "story-1")
     history = store.posting_history(["a", "b"], NOW - 5 * HOUR)

@@ -136,10 +136,11 @@ def deliver_due(
     env: Mapping[str, str] | None = None,
     runner: Runner = subprocess.run,
 ) -> list[Delivery]:
-    """Try every event that is due once, in order. Events of hooks no longer configured are
-    dropped. A hook whose receiver fails (an error, a timeout) is tried no more in this run:
-    its other events wait with the failed one (a receiver that accepts and never answers
-    held every run for its events × the timeout)."""
+    """Try every event that is due once, oldest first. Events of hooks no longer configured
+    are dropped. A hook whose receiver fails (an error, a timeout) is tried no more in this
+    run: its other due events wait for the next run (a receiver that accepts and never
+    answers held every run for its events × the timeout), where the failed one, backing
+    off, no longer goes first (one event a receiver always refuses holds no other back)."""
     hooks = {hook.name: hook for hook in config.hooks}
     env = os.environ if env is None else env
     deliveries: list[Delivery] = []
@@ -151,15 +152,13 @@ def deliver_due(
                 store.hook_event_delivered(event.id)
             continue
         if event.hook in failed:
-            continue  # postponed below, with the failed one
+            continue  # the next run tries it
         error = _send(hook, event, poster, now, env, runner)
         with store.transaction():
             if error is None:
                 store.hook_event_delivered(event.id)
             else:
-                retry = now + backoff(event.attempts + 1)
-                store.hook_event_failed(event.id, error, retry)
-                store.postpone_hook_events(event.hook, retry)
+                store.hook_event_failed(event.id, error, now + backoff(event.attempts + 1))
                 failed.add(event.hook)
             result = "delivered" if error is None else "failed"
             store.add_counts(

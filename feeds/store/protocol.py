@@ -403,8 +403,6 @@ class HookQueue(Transactional, Protocol):
 
     def hook_event_failed(self, event_id: str, error: str, next_attempt: datetime) -> None: ...
 
-    def postpone_hook_events(self, hook: str, until: datetime) -> None: ...
-
 
 class PostingHistory(Protocol):
     """When sources posted (adaptive polling, :mod:`feeds.core.adaptive`)."""

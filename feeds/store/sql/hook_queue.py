@@ -59,11 +59,3 @@ class HookEventTable(SqlConnection):
             " WHERE id = ?",
             (error, ts(next_attempt), event_id),
         )
-
-    def postpone_hook_events(self, hook: str, until: datetime) -> None:
-        """Let ``hook``'s events due before ``until`` wait until then (its receiver failed
-        just now: they go after the failed one, in order), their attempts not counted."""
-        self._execute(
-            "UPDATE hook_events SET next_attempt = ? WHERE hook = ? AND next_attempt < ?",
-            (ts(until), hook, ts(until)),
-        )
