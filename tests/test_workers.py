@@ -25,8 +25,9 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, TickReport
 from feeds.run.refresh import refresh
 from feeds.run.save_source import save_or_fail
-from feeds.run.worker import claim_limit, lease_for
+from feeds.run.worker import LeaseRenewer, claim_limit, lease_for
 from feeds.store import FetchOutcome, open_store
+from feeds.store.protocol import Storage
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
 from support import REPO
@@ -175,6 +176,39 @@ def test_the_lease_covers_every_fetch_of_a_claim_and_the_save(tmp_path: Path) ->
     config = make_config(tmp_path, {"a": "https://a.example/feed"})
     # 4 fetches of at most 5 s each, then 10 s to save
     assert lease_for(config, claim_limit(config)) == timedelta(seconds=30)
+
+
+def test_the_lease_renewer_survives_any_error_of_a_renewal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever a renewal raises (here a bug's exception) is logged and the renewal tried
+    again: a renewer that died would let another worker take the sources it holds."""
+    config = make_config(tmp_path, {"a": "https://a.example/feed"})
+    lease = timedelta(seconds=0.6)  # renewed every 0.2 s
+    with open_store(config.store_path) as store:
+        store.sync_sources([("a", "https://a.example/feed")])
+        store.worker_started("w1", T0)
+        assert store.claim_due(T0, 1, lease, worker="w1")
+    attempts: list[int] = []
+
+    def opened() -> Storage:
+        attempts.append(1)
+        if len(attempts) <= 2:
+            raise RuntimeError("injected into the renewal")
+        return open_store(config.store_path)
+
+    renewer = LeaseRenewer("w1", lease, clock=lambda: T0 + H, open_store=opened)
+    with caplog.at_level("WARNING", logger="feeds.worker"), renewer:
+        deadline = time.monotonic() + 30
+        while len(attempts) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert renewer._thread.is_alive()
+    assert len(attempts) >= 4, "the renewer stopped after an error"
+    assert caplog.text.count("RuntimeError: injected into the renewal") == 2
+    with open_store(config.store_path) as store:
+        assert [w.heartbeat for w in store.workers()] == [T0 + H]
+        assert store.claim_due(T0 + H, 1, lease, worker="w2") == []  # still w1's
+        assert store.renew_leases("w1", T0 + H) == 1
 
 
 def test_a_refresh_skips_a_source_another_worker_fetched_while_it_looked(
