@@ -5,7 +5,9 @@ processes claiming from one SQLite file at the same moment."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -170,6 +172,84 @@ def test_a_dead_workers_sources_go_to_the_others_once_its_lease_runs_out(
     assert {e["source"] for e in report["expired_leases"]} == set(held)
     assert all(e["recorded"] for e in report["expired_leases"])
     assert workers["dead:2:y"].leased == 0
+
+
+def daemon_health(config: Config, now: datetime) -> tuple[str, float, tuple[int, str]]:
+    """What ``feeds status``, the ``feeds_daemon_up`` metric and ``/healthz`` say at ``now``."""
+    from feeds.app import metrics
+
+    with open_store(config.store_path) as store:
+        text = status.render(status.gather(config, store, now=now))
+    served = metrics.routes(config, timedelta(minutes=30), lambda: now)
+    exposition = served["/metrics"]()[2].decode()
+    [up] = [line for line in exposition.splitlines() if line.startswith("feeds_daemon_up ")]
+    code, _, body = served["/healthz"]()
+    return text, float(up.split()[1]), (code, body.decode().strip())
+
+
+def test_one_of_two_daemons_stopping_leaves_the_other_running(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    paths = ["/s0", "/s1"]
+    serve_counting(http_server, paths)
+    config = make_config(tmp_path, two_hosts(http_server, paths))
+    host = socket.gethostname()
+    # Two processes of this host: this one and its parent.
+    ids = [f"{host}:{os.getpid()}:a3f09c", f"{host}:{os.getppid()}:5be210"]
+    with Fetcher(config.fetch) as one, Fetcher(config.fetch) as two:
+        first = Daemon(config, one, pid=os.getpid(), worker=ids[0])
+        second = Daemon(config, two, pid=os.getppid(), worker=ids[1])
+        first.start(T0)
+        second.start(T0 + timedelta(seconds=1))
+        tick_together([first, second], T0 + timedelta(seconds=2))
+        text, up, health = daemon_health(config, T0 + timedelta(seconds=3))
+        assert text.startswith(f"daemon: running (pid {os.getppid()} on {host}, ")  # as before
+        assert "workers: 2 live" in text and (up, health[0]) == (1, 200)
+
+        second.finish(T0 + timedelta(minutes=1))  # stops cleanly; the first goes on
+        first.tick(T0 + timedelta(minutes=2))
+        text, up, health = daemon_health(config, T0 + timedelta(minutes=3))
+        assert text.startswith(f"daemon: running (1 live: {ids[0]}), last activity "), text
+        assert f"pid {os.getppid()} on {host}, stopped at " in text.splitlines()[0]
+        assert "workers: 1 live" in text
+        assert up == 1
+        assert health == (200, "ok (heartbeat 60 s old; 1 daemon live)")
+        with open_store(config.store_path) as store:
+            report = status.gather(config, store, now=T0 + timedelta(minutes=3))
+        assert report["daemon"]["running"] is True
+        assert report["daemon"]["live_daemons"] == [ids[0]]
+
+        first.finish(T0 + timedelta(minutes=4))  # the last one stops: as with one daemon
+        text, up, health = daemon_health(config, T0 + timedelta(minutes=5))
+        assert text.startswith("daemon: not running (last seen "), text
+        assert "workers: 0 live" in text
+        assert up == 0
+        assert health[0] == 503 and health[1].startswith("daemon stopped at ")
+
+
+def test_a_killed_daemon_on_this_host_does_not_keep_the_store_running(tmp_path: Path) -> None:
+    """A daemon killed leaves its worker row behind, heard from a moment ago: on this host,
+    its process is looked for, and a daemon stopped cleanly beside it is reported stopped."""
+    config = make_config(tmp_path, {"a": "https://a.example/feed"})
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    host, killed = socket.gethostname(), int(ended.stdout)
+    with open_store(config.store_path) as store:
+        store.daemon_started(killed, host, T0)
+        store.worker_started(f"{host}:{killed}:bbbbbb", T0)
+        store.worker_beat(f"{host}:{killed}:bbbbbb", T0 + H)
+        store.daemon_started(os.getpid(), host, T0 + H)
+        store.worker_started(f"{host}:{os.getpid()}:aaaaaa", T0 + H)
+        store.worker_stopped(f"{host}:{os.getpid()}:aaaaaa", T0 + H)
+        store.daemon_stopped(T0 + H)
+    text, up, health = daemon_health(config, T0 + H + timedelta(seconds=5))
+    assert text.startswith("daemon: not running (last seen "), text
+    assert "workers: 1 live" in text  # by its heartbeat; its process is gone
+    assert up == 0 and health[0] == 503
 
 
 def test_the_lease_covers_every_fetch_of_a_claim_and_the_save(tmp_path: Path) -> None:
