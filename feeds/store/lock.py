@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from feeds.config.model import LOCK_SUFFIX
 from feeds.errors import LockError
 
 POLL_SECONDS = 0.1
 
 
 def lock_path(store_path: Path) -> Path:
-    return store_path.with_name(store_path.name + ".lock")
+    return store_path.with_name(store_path.name + LOCK_SUFFIX)
 
 
 @contextmanager
