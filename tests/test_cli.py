@@ -323,3 +323,45 @@ def test_each_error_carries_its_exit_status() -> None:
     assert errors.ConfigError(["a: bad"]).exit_code == 2
     assert errors.LockError("busy").exit_code == 75
     assert errors.FetchError("https://a.example/", "down").exit_code == 1
+
+
+def test_store_migrate_refuses_a_target_that_is_no_file_of_its_own(workdir: Path) -> None:
+    """The store's own files, an SQLite URI and an in-memory database: each refused (exit
+    2), nothing written; before, a copy into the write-ahead log or memory said it was done,
+    and the copy vanished (the log with the store's next checkpoint)."""
+    assert run("refresh", cwd=workdir).returncode == 0
+    store = workdir / "state" / "feeds.db"
+    sources = sqlite_count(store, "sources")
+    refused = {
+        "state/feeds.db-wal": "is the store's write-ahead log",
+        "state/feeds.db": "is the store:",
+        "sqlite://state/feeds.db-wal": "is the store's write-ahead log",
+        str(store) + "-journal": "is the store's rollback journal",
+        "state/../state/feeds.db-shm": "is the store's shared-memory index",
+        "state/feeds.db.lock": "is the store's lock file",
+        ":memory:": "not a file's path",
+        "sqlite://:memory:": "not a file's path",
+        "file:copy.db?mode=memory&cache=shared": "not a file's path",
+        f"file:{workdir / 'copy.db'}": "not a file's path",
+    }
+    for target, message in refused.items():
+        result = run("store", "migrate", "--to", target, cwd=workdir)
+        assert result.returncode == 2, (target, result.stdout, result.stderr)
+        assert result.stdout == "", target
+        assert result.stderr.startswith(f"feeds: {target}: {message}"), result.stderr
+    assert sorted(p.name for p in workdir.iterdir()) == ["config.toml", "out", "samples", "state"]
+    assert not (store.parent / "feeds.db-journal").exists()
+    assert sqlite_count(store, "sources") == sources
+    copied = run("store", "migrate", "--to", "state/copy.db", cwd=workdir)  # a new file: fine
+    assert copied.returncode == 0, copied.stderr
+    assert sqlite_count(store.parent / "copy.db", "sources") == sources
+
+
+def sqlite_count(path: Path, table: str) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    finally:
+        db.close()

@@ -256,6 +256,11 @@ def test_the_cli_exits_2_on_nan(tmp_path: Path) -> None:
             'path = "out/b.atom"\nrss_path = "state/feeds.db-wal"\nformats = ["atom", "rss"]',
             "the store",
         ),
+        ('path = "state/feeds.db.lock"', "the store's lock file"),
+        (
+            'path = "out/b.atom"\njson_path = "state/feeds.db.lock"\nformats = ["atom", "json"]',
+            "the store's lock file",
+        ),
         ('path = "samples/business.rss"', "source business"),
         (
             'path = "out/b.atom"\njson_path = "config.toml"\nformats = ["atom", "json"]',
@@ -272,6 +277,17 @@ def test_an_output_may_not_overwrite_the_config_the_store_or_a_source(
         config.load(write(tmp_path, text))
     problems = [p for p in caught.value.problems if p.startswith("outputs[1].")]
     assert problems and clash in problems[0], caught.value.problems
+
+
+def test_feeds_check_refuses_an_output_over_the_stores_lock_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from feeds.app import cli
+
+    text = GOOD + '\n[[outputs]]\nname = "second"\ntitle = "S"\npath = "state/feeds.db.lock"\n'
+    result = CliRunner().invoke(cli.cli, ["check", "--config", str(write(tmp_path, text))])
+    assert result.exit_code == 2
+    assert "outputs[1].path" in result.output and "the store's lock file" in result.output
 
 
 @pytest.mark.parametrize(

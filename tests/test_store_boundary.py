@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -79,3 +84,63 @@ def test_feeds_status_on_a_corrupt_store_says_so_and_exits_1(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("feeds: ")
     assert "feeds.db" in result.stderr and "malformed" in result.stderr
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[list[str]]:
+    """A prefix for a command to run with ``folder`` read-only: a read-only bind mount in a
+    mount namespace of its own (``unshare``, root or not), else, not root, the folder's
+    write permission taken away for the duration."""
+    if shutil.which("unshare") and subprocess.run(["unshare", "-rm", "true"]).returncode == 0:
+        mount = 'mount --bind -o ro "$0" "$0" && exec "$@"'
+        yield ["unshare", "-rm", "sh", "-c", mount, str(folder)]
+        return
+    if os.geteuid() == 0:
+        pytest.skip("no unshare to mount a folder read-only, and root writes any folder")
+    folder.chmod(0o555)
+    try:
+        yield []
+    finally:
+        folder.chmod(0o755)
+
+
+def _write_config(folder: Path) -> Path:
+    config = folder / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n\n[[sources]]\nname = "source-000"\n'
+        'url = "https://example.com/0/feed"\n\n[[outputs]]\nname = "all"\n'
+        'path = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_a_read_only_store_is_read_by_readers_and_refused_by_writers(tmp_path: Path) -> None:
+    """On a read-only folder (or file system): the commands that write say "cannot write
+    …: read-only" and exit 1 (not 75, another refresh holding the lock), the commands that
+    read read the store (it is not "not a usable feeds database")."""
+    state = tmp_path / "state"
+    _store_with_sources(state / "feeds.db", count=3)
+    (tmp_path / "out").mkdir()
+    config = str(_write_config(tmp_path))
+    before = {p.name: p.read_bytes() for p in state.iterdir()}
+
+    def feeds(prefix: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+        command = [*prefix, sys.executable, "-m", "feeds", *args, "--config", config]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    with read_only(state) as prefix:
+        for writer in (["refresh", "--all"], ["publish"], ["enable", "source-000"]):
+            result = feeds(prefix, *writer)
+            assert result.returncode == 1, (writer, result.stderr)
+            assert result.stderr.startswith("feeds: cannot write "), (writer, result.stderr)
+            assert "read-only" in result.stderr and "Traceback" not in result.stderr
+        status = feeds(prefix, "status")
+        assert status.returncode == 0, status.stderr
+        assert "source-000" in status.stdout
+        sources = feeds(prefix, "sources", "--json")
+        assert sources.returncode == 0, sources.stderr
+        assert [s["name"] for s in json.loads(sources.stdout)] == ["source-000"]
+        explain = feeds(prefix, "explain", "https://example.com/0/1")
+        assert explain.stderr == "feeds: no stored entry matches 'https://example.com/0/1'\n"
+    assert {p.name: p.read_bytes() for p in state.iterdir()} == before

@@ -13,8 +13,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -22,11 +23,12 @@ from click.testing import CliRunner
 from feeds import config as config_module
 from feeds.app.cli import cli
 from feeds.core import dedupe
-from feeds.errors import ConfigError
+from feeds.errors import ConfigError, StoreError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.refresh import refresh
 from feeds.store import open_store
 from feeds.store.protocol import Storage
+from feeds.store.sql.codec import ts
 from feeds.types import Enclosure
 
 from httpserver import HTTPTestServer, Reply, http_server
@@ -636,3 +638,101 @@ def test_a_sources_newest_copies_sharing_one_date_need_no_sort(postgres_url: str
             assert not [n for n in nodes if "Sort" in n], nodes
             assert any(n.startswith("Index") for n in nodes), nodes
         assert len(store.content_hashes("s", limit=100)) == 100
+
+
+# -- a read-only database -----------------------------------------------------------------------
+
+
+def read_only(url: str, on: bool) -> None:
+    """Make the database at ``url`` read-only for its new sessions (as a hot standby, a
+    failover in progress or ``default_transaction_read_only`` are), or writable again."""
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SET default_transaction_read_only = off")  # this session writes
+        admin.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = {on}")
+
+
+def lease_until(url: str, source: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        row = db.execute("SELECT lease_until FROM sources WHERE name = %s", (source,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_a_read_only_database_is_a_store_error_that_says_so(postgres_url: str) -> None:
+    import psycopg
+
+    from feeds.store.postgres.connection import shown_url
+
+    lease = timedelta(minutes=5)
+    with open_store(postgres_url) as store:
+        store.sync_sources([("a", "https://a.example/feed")])
+        assert [s.name for s in store.claim_due(NOW, 1, lease, worker="w1")] == ["a"]
+    read_only(postgres_url, True)
+    with open_store(postgres_url) as store:
+        assert [s.name for s in store.sources()] == ["a"]  # it reads
+        with pytest.raises(StoreError, match="the database is read-only") as caught:
+            store.renew_leases("w1", NOW + lease)
+        assert isinstance(caught.value.__cause__, psycopg.errors.ReadOnlySqlTransaction)
+        assert shown_url(postgres_url) in str(caught.value)
+        with pytest.raises(StoreError, match="the database is read-only"), store.batch():
+            store.worker_beat("w1", NOW)
+    read_only(postgres_url, False)
+    with open_store(postgres_url) as store:
+        assert store.renew_leases("w1", NOW + lease) == 1
+
+
+def test_the_lease_renewer_outlives_a_read_only_spell(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A renewal the database refuses is logged and tried again: once the database takes
+    writes again the worker's leases are renewed, and no other worker takes its sources."""
+    from feeds.run.worker import LeaseRenewer
+
+    lease = timedelta(seconds=0.6)  # renewed every 0.2 s
+    with open_store(postgres_url) as store:
+        store.sync_sources([("a", "https://a.example/feed")])
+        store.worker_started("w1", datetime.now(UTC))
+        assert store.claim_due(datetime.now(UTC), 1, lease, worker="w1")
+    read_only(postgres_url, True)
+    attempts: list[datetime] = []
+
+    def opened() -> Storage:
+        attempts.append(datetime.now(UTC))
+        return open_store(postgres_url)
+
+    renewer = LeaseRenewer("w1", lease, clock=lambda: datetime.now(UTC), open_store=opened)
+    with caplog.at_level("WARNING", logger="feeds.worker"), renewer:
+        deadline = time.monotonic() + 30
+        while len(attempts) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(attempts) >= 3, "the renewer stopped after a refused renewal"
+        read_only(postgres_url, False)
+        writable = datetime.now(UTC)
+        while lease_until(postgres_url, "a") <= ts(writable) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lease_until(postgres_url, "a") > ts(writable)
+        assert renewer._thread.is_alive()
+    assert "could not renew the leases of w1" in caplog.text
+    assert "the database is read-only" in caplog.text
+
+
+def test_feeds_refresh_on_a_read_only_database_says_so_and_exits_1(
+    tmp_path: Path, http_server: HTTPTestServer, postgres_url: str
+) -> None:
+    import psycopg
+
+    served(http_server)
+    config = str(write_config(tmp_path, http_server, f'url = "{postgres_url}"'))
+    invoke("refresh", "--config", config)
+    read_only(postgres_url, True)
+    result = CliRunner().invoke(cli, ["refresh", "--all", "--config", config])
+    assert not isinstance(result.exception, psycopg.Error), result.exception
+    assert result.exit_code == 1
+    assert result.stderr.startswith("feeds: ")
+    assert "the database is read-only" in result.stderr, result.stderr
+    assert "business" in invoke("sources", "--config", config)  # reading commands still read

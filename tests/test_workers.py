@@ -5,7 +5,9 @@ processes claiming from one SQLite file at the same moment."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -25,8 +27,9 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, TickReport
 from feeds.run.refresh import refresh
 from feeds.run.save_source import save_or_fail
-from feeds.run.worker import claim_limit, lease_for
+from feeds.run.worker import LeaseRenewer, claim_limit, lease_for
 from feeds.store import FetchOutcome, open_store
+from feeds.store.protocol import Storage
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
 from support import REPO
@@ -171,10 +174,121 @@ def test_a_dead_workers_sources_go_to_the_others_once_its_lease_runs_out(
     assert workers["dead:2:y"].leased == 0
 
 
+def daemon_health(config: Config, now: datetime) -> tuple[str, float, tuple[int, str]]:
+    """What ``feeds status``, the ``feeds_daemon_up`` metric and ``/healthz`` say at ``now``."""
+    from feeds.app import metrics
+
+    with open_store(config.store_path) as store:
+        text = status.render(status.gather(config, store, now=now))
+    served = metrics.routes(config, timedelta(minutes=30), lambda: now)
+    exposition = served["/metrics"]()[2].decode()
+    [up] = [line for line in exposition.splitlines() if line.startswith("feeds_daemon_up ")]
+    code, _, body = served["/healthz"]()
+    return text, float(up.split()[1]), (code, body.decode().strip())
+
+
+def test_one_of_two_daemons_stopping_leaves_the_other_running(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    paths = ["/s0", "/s1"]
+    serve_counting(http_server, paths)
+    config = make_config(tmp_path, two_hosts(http_server, paths))
+    host = socket.gethostname()
+    # Two processes of this host: this one and its parent.
+    ids = [f"{host}:{os.getpid()}:a3f09c", f"{host}:{os.getppid()}:5be210"]
+    with Fetcher(config.fetch) as one, Fetcher(config.fetch) as two:
+        first = Daemon(config, one, pid=os.getpid(), worker=ids[0])
+        second = Daemon(config, two, pid=os.getppid(), worker=ids[1])
+        first.start(T0)
+        second.start(T0 + timedelta(seconds=1))
+        tick_together([first, second], T0 + timedelta(seconds=2))
+        text, up, health = daemon_health(config, T0 + timedelta(seconds=3))
+        assert text.startswith(f"daemon: running (pid {os.getppid()} on {host}, ")  # as before
+        assert "workers: 2 live" in text and (up, health[0]) == (1, 200)
+
+        second.finish(T0 + timedelta(minutes=1))  # stops cleanly; the first goes on
+        first.tick(T0 + timedelta(minutes=2))
+        text, up, health = daemon_health(config, T0 + timedelta(minutes=3))
+        assert text.startswith(f"daemon: running (1 live: {ids[0]}), last activity "), text
+        assert f"pid {os.getppid()} on {host}, stopped at " in text.splitlines()[0]
+        assert "workers: 1 live" in text
+        assert up == 1
+        assert health == (200, "ok (heartbeat 60 s old; 1 daemon live)")
+        with open_store(config.store_path) as store:
+            report = status.gather(config, store, now=T0 + timedelta(minutes=3))
+        assert report["daemon"]["running"] is True
+        assert report["daemon"]["live_daemons"] == [ids[0]]
+
+        first.finish(T0 + timedelta(minutes=4))  # the last one stops: as with one daemon
+        text, up, health = daemon_health(config, T0 + timedelta(minutes=5))
+        assert text.startswith("daemon: not running (last seen "), text
+        assert "workers: 0 live" in text
+        assert up == 0
+        assert health[0] == 503 and health[1].startswith("daemon stopped at ")
+
+
+def test_a_killed_daemon_on_this_host_does_not_keep_the_store_running(tmp_path: Path) -> None:
+    """A daemon killed leaves its worker row behind, heard from a moment ago: on this host,
+    its process is looked for, and a daemon stopped cleanly beside it is reported stopped."""
+    config = make_config(tmp_path, {"a": "https://a.example/feed"})
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    host, killed = socket.gethostname(), int(ended.stdout)
+    with open_store(config.store_path) as store:
+        store.daemon_started(killed, host, T0)
+        store.worker_started(f"{host}:{killed}:bbbbbb", T0)
+        store.worker_beat(f"{host}:{killed}:bbbbbb", T0 + H)
+        store.daemon_started(os.getpid(), host, T0 + H)
+        store.worker_started(f"{host}:{os.getpid()}:aaaaaa", T0 + H)
+        store.worker_stopped(f"{host}:{os.getpid()}:aaaaaa", T0 + H)
+        store.daemon_stopped(T0 + H)
+    text, up, health = daemon_health(config, T0 + H + timedelta(seconds=5))
+    assert text.startswith("daemon: not running (last seen "), text
+    assert "workers: 1 live" in text  # by its heartbeat; its process is gone
+    assert up == 0 and health[0] == 503
+
+
 def test_the_lease_covers_every_fetch_of_a_claim_and_the_save(tmp_path: Path) -> None:
     config = make_config(tmp_path, {"a": "https://a.example/feed"})
     # 4 fetches of at most 5 s each, then 10 s to save
     assert lease_for(config, claim_limit(config)) == timedelta(seconds=30)
+
+
+def test_the_lease_renewer_survives_any_error_of_a_renewal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever a renewal raises (here a bug's exception) is logged and the renewal tried
+    again: a renewer that died would let another worker take the sources it holds."""
+    config = make_config(tmp_path, {"a": "https://a.example/feed"})
+    lease = timedelta(seconds=0.6)  # renewed every 0.2 s
+    with open_store(config.store_path) as store:
+        store.sync_sources([("a", "https://a.example/feed")])
+        store.worker_started("w1", T0)
+        assert store.claim_due(T0, 1, lease, worker="w1")
+    attempts: list[int] = []
+
+    def opened() -> Storage:
+        attempts.append(1)
+        if len(attempts) <= 2:
+            raise RuntimeError("injected into the renewal")
+        return open_store(config.store_path)
+
+    renewer = LeaseRenewer("w1", lease, clock=lambda: T0 + H, open_store=opened)
+    with caplog.at_level("WARNING", logger="feeds.worker"), renewer:
+        deadline = time.monotonic() + 30
+        while len(attempts) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert renewer._thread.is_alive()
+    assert len(attempts) >= 4, "the renewer stopped after an error"
+    assert caplog.text.count("RuntimeError: injected into the renewal") == 2
+    with open_store(config.store_path) as store:
+        assert [w.heartbeat for w in store.workers()] == [T0 + H]
+        assert store.claim_due(T0 + H, 1, lease, worker="w2") == []  # still w1's
+        assert store.renew_leases("w1", T0 + H) == 1
 
 
 def test_a_refresh_skips_a_source_another_worker_fetched_while_it_looked(

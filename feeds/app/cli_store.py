@@ -35,7 +35,8 @@ def migrate(config_path: Path | None, target: str) -> None:
     Sources and their fetch state, entries with their copies, provenance and signatures,
     tombstones, the article cache, archive pages, pending WebSub pings, counters and hook
     events. Prints the rows of each table on both sides. Exit 2, writing nothing, when the
-    target is not empty. Then point [store] at the target.
+    target is not empty, or is no file of its own (an SQLite URI, :memory:, one of the
+    store's files). Then point [store] at the target.
 
     \b
     Example:
@@ -44,11 +45,11 @@ def migrate(config_path: Path | None, target: str) -> None:
     """
     from feeds.store import is_postgres_url, open_store
     from feeds.store.migrate import migrate as copy_store
+    from feeds.store.migrate import sqlite_target
 
     config = load_config(config_path)
-    location: Path | str = (
-        target if is_postgres_url(target) else Path(target.removeprefix("sqlite://"))
-    )
+    store = config.store_path if config.store_url is None else None
+    location = target if is_postgres_url(target) else sqlite_target(target, store)
     with open_store_for(config, locked=True) as source, open_store(location) as new:
         counts = copy_store(source, new)  # type: ignore[arg-type]
     width = max(len(c.table) for c in counts)

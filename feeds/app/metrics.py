@@ -7,7 +7,8 @@ source of truth, so ``feeds serve --metrics``, ``feeds metrics`` and
 ``feeds refresh --metrics-file`` agree whichever process did the work.
 
 :func:`health` is ``/healthz``: 503 when the store cannot be read, or when a daemon is
-recorded as running and its heartbeat is older than the limit (or it stopped); else 200.
+recorded and its heartbeat is older than the limit, or it stopped and no other daemon on the
+store is live (:func:`feeds.app.status.live_daemons`); else 200.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from feeds.app.status import live_daemons, patience
 from feeds.config import Config
 from feeds.core import schedule
 from feeds.errors import FeedsError
@@ -47,7 +49,10 @@ FAMILIES: dict[str, tuple[str, str]] = {
     ),
     "feeds_sources": ("gauge", "Configured sources by state (ok, backing_off, retired)."),
     "feeds_source_max_lag_seconds": ("gauge", "How long the most overdue source has been due."),
-    "feeds_daemon_up": ("gauge", "1 when a daemon is recorded as running, else 0."),
+    "feeds_daemon_up": (
+        "gauge",
+        "1 when a daemon is recorded as running or a daemon worker is live, else 0.",
+    ),
     "feeds_daemon_heartbeat_age_seconds": ("gauge", "Seconds since the daemon's last heartbeat."),
     "feeds_hook_deliveries_total": ("counter", "Hook delivery attempts per hook and result."),
     "feeds_hook_events_pending": ("gauge", "Hook events saved and not delivered yet."),
@@ -91,7 +96,9 @@ def _derived(config: Config, store: Storage, now: datetime) -> dict[tuple[str, s
     derived["feeds_source_max_lag_seconds", ""] = lag.total_seconds()
     derived["feeds_hook_events_pending", ""] = float(store.pending_hook_events())
     info = store.daemon_info()
-    running = info is not None and info.stopped is None
+    running = info is not None and (
+        info.stopped is None or bool(live_daemons(store, now, patience(config)))
+    )
     derived["feeds_daemon_up", ""] = 1.0 if running else 0.0
     if info is not None and running:
         age = (now - info.last_activity).total_seconds()
@@ -107,22 +114,27 @@ def _number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-def health(open_store: Callable[[], Storage], now: datetime, max_age: timedelta) -> tuple[int, str]:
-    """``(status, text)`` for ``/healthz``: 200 or 503, with the reason on one line."""
+def health(
+    open_store: Callable[[], Storage], now: datetime, max_age: timedelta, *, within: timedelta
+) -> tuple[int, str]:
+    """``(status, text)`` for ``/healthz``: 200 or 503, with the reason on one line. A
+    worker heard from ``within`` is live (:func:`feeds.app.status.patience`)."""
     try:
         with open_store() as store:
             store.counts()
             info = store.daemon_info()
+            others = live_daemons(store, now, within) if info and info.stopped else []
     except FeedsError as exc:
         return 503, f"store unreadable: {exc}"
     if info is None:
         return 200, "ok (no daemon recorded)"
-    if info.stopped is not None:
+    if info.stopped is not None and not others:
         return 503, f"daemon stopped at {info.stopped.isoformat()}"
     age = now - info.last_activity
     if age > max_age:
         return 503, f"daemon heartbeat {age.total_seconds():.0f} s old (limit {max_age})"
-    return 200, f"ok (heartbeat {age.total_seconds():.0f} s old)"
+    live = f"; {len(others)} daemon{'s' if len(others) > 1 else ''} live" if others else ""
+    return 200, f"ok (heartbeat {age.total_seconds():.0f} s old{live})"
 
 
 def write_textfile(path: Path, text: str) -> None:
@@ -164,7 +176,7 @@ def routes(
         return 200, CONTENT_TYPE, text.encode()
 
     def healthz() -> tuple[int, str, bytes]:
-        status, text = health(opened, clock(), stale_after)
+        status, text = health(opened, clock(), stale_after, within=patience(config))
         return status, "text/plain; charset=utf-8", (text + "\n").encode()
 
     return {"/metrics": scrape, "/healthz": healthz}

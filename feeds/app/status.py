@@ -1,6 +1,11 @@
 """``feeds status``: the daemon's heartbeat, the workers sharing the store, expired leases
 and every source's schedule, for people and monitors.
 
+Several daemons may share a store; its ``daemon`` row holds the one that started last (each
+daemon's heartbeat moves its ``last_activity``) and says stopped once any of them stops
+cleanly. So a daemon runs when that row's does, or when a daemon is among the live workers
+of the registry (:func:`live_daemons`): one of several stopping leaves the others running.
+
 :func:`gather` builds a JSON-ready dict (the ``--json`` output, a stable
 contract for monitoring); :func:`render` turns it into a table. Reading only:
 the store is never written here, so it is safe while the daemon runs.
@@ -16,8 +21,9 @@ from typing import Any, Protocol
 from feeds.config import Config
 from feeds.core import schedule
 from feeds.run.adaptive import with_adaptive_intervals
-from feeds.run.worker import claim_limit, lease_for
-from feeds.store.protocol import PostingHistory, StatusReader
+from feeds.run.worker import REFRESH, claim_limit, lease_for
+from feeds.store.protocol import PostingHistory, StatusReader, WorkerRegistry
+from feeds.store.values import WorkerInfo
 from feeds.types import DaemonInfo, SourceState
 
 
@@ -25,10 +31,15 @@ def daemon_running(info: DaemonInfo | None) -> bool:
     """Whether the recorded daemon is alive: not stopped, and its pid exists on this host."""
     if info is None or info.stopped is not None:
         return False
-    if info.host != socket.gethostname():
+    return _process_exists(info.host, info.pid)
+
+
+def _process_exists(host: str, pid: int) -> bool:
+    """Whether process ``pid`` of ``host`` exists (another machine's: assumed so)."""
+    if host != socket.gethostname():
         return True  # another machine's process: trust the heartbeat's age instead
     try:
-        os.kill(info.pid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -40,14 +51,34 @@ def daemon_running(info: DaemonInfo | None) -> bool:
 EXPIRED_SHOWN = timedelta(days=1)
 
 
+def patience(config: Config) -> timedelta:
+    """How long a worker may go unheard and still be live: three heartbeats, or one lease
+    if longer (a long claim renews the lease meanwhile)."""
+    return max(3 * config.daemon.heartbeat, lease_for(config, claim_limit(config)))
+
+
+def live_daemons(store: WorkerRegistry, now: datetime, within: timedelta) -> list[WorkerInfo]:
+    """The daemons among the store's workers heard from within ``within`` (``feeds
+    refresh`` runs are workers too, not daemons); on this host, only those whose process
+    exists (one killed leaves its row behind)."""
+    live = []
+    for worker in store.workers():
+        if REFRESH in worker.id or now - worker.heartbeat > within:
+            continue
+        host, pid, _ = worker.id.rsplit(":", 2) if worker.id.count(":") >= 2 else ("", "", "")
+        if pid.isdigit() and not _process_exists(host, int(pid)):
+            continue
+        live.append(worker)
+    return live
+
+
 def workers(config: Config, store: StatusReader, now: datetime) -> list[dict[str, Any]]:
-    """The registered workers; ``live`` when heard from within three heartbeats (or one
-    lease, if longer: a long claim renews the lease meanwhile)."""
-    patience = max(3 * config.daemon.heartbeat, lease_for(config, claim_limit(config)))
+    """The registered workers; ``live`` when heard from within :func:`patience`."""
+    within = patience(config)
     return [
         {
             "id": w.id,
-            "live": now - w.heartbeat <= patience,
+            "live": now - w.heartbeat <= within,
             "started": _iso(w.started),
             "heartbeat": _iso(w.heartbeat),
             "seconds_since_heartbeat": int((now - w.heartbeat).total_seconds()),
@@ -65,6 +96,7 @@ class StatusStore(StatusReader, PostingHistory, Protocol):
 def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, Any]:
     config = with_adaptive_intervals(config, store, now)
     info = store.daemon_info()
+    daemons = [w.id for w in live_daemons(store, now, patience(config))]
     states = {s.name: s for s in store.sources()}
     sources = []
     for source in config.sources:
@@ -105,7 +137,8 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
         "daemon": None
         if info is None
         else {
-            "running": daemon_running(info),
+            "running": daemon_running(info) or bool(daemons),
+            "live_daemons": daemons,
             "pid": info.pid,
             "host": info.host,
             "started": _iso(info.started),
@@ -122,6 +155,15 @@ def render(report: dict[str, Any]) -> str:
     daemon = report["daemon"]
     if daemon is None:
         lines.append("daemon: never ran on this store")
+    elif daemon["running"] and not _recorded_daemon_runs(daemon):
+        # The daemon recorded last stopped (or is gone); others on the store go on.
+        live = daemon["live_daemons"]
+        gone = f"stopped at {daemon['stopped'][:19]}" if daemon["stopped"] else "is gone"
+        lines.append(
+            f"daemon: running ({len(live)} live: {', '.join(live)}), last activity "
+            f"{daemon['last_activity'][:19]} ({daemon['seconds_since_activity']} s ago); "
+            f"the one recorded last, pid {daemon['pid']} on {daemon['host']}, {gone}"
+        )
     elif daemon["running"]:
         lines.append(
             f"daemon: running (pid {daemon['pid']} on {daemon['host']}, since "
@@ -158,6 +200,16 @@ def render(report: dict[str, Any]) -> str:
         lines.append("  ".join([*cells, row[6]]).rstrip())
     lines += [f"{s['name']}: interval: {s['interval_reason']}" for s in report["sources"]]
     return "\n".join(lines)
+
+
+def _recorded_daemon_runs(daemon: dict[str, Any]) -> bool:
+    """Whether the daemon of the store's ``daemon`` row is among those that run (when no
+    live daemon is registered, the row alone says)."""
+    if daemon["stopped"] is not None:
+        return False
+    mine = f"{daemon['host']}:{daemon['pid']}:"
+    live = daemon["live_daemons"]
+    return not live or any(w.startswith(mine) for w in live)
 
 
 def _render_workers(report: dict[str, Any]) -> list[str]:

@@ -33,6 +33,26 @@ FullText = Literal["auto"] | bool
 
 SourceType = Literal["feed", "html"]
 
+#: The refresh lock's file is the store's path and this (:mod:`feeds.store.lock`).
+LOCK_SUFFIX = ".lock"
+
+#: A SQLite store's files: its own, and those SQLite and the refresh lock keep beside it,
+#: as suffixes of its name, with what each is. Nothing else may be written over any of them.
+STORE_FILES = (
+    ("", "the store"),
+    ("-wal", "the store's write-ahead log"),
+    ("-shm", "the store's shared-memory index"),
+    ("-journal", "the store's rollback journal"),
+    (LOCK_SUFFIX, "the store's lock file"),
+)
+
+
+def store_files(store_path: Path) -> dict[Path, str]:
+    """The files of the SQLite store at ``store_path`` (:data:`STORE_FILES`), resolved."""
+    store = store_path.resolve()
+    return {store.with_name(store.name + suffix): what for suffix, what in STORE_FILES}
+
+
 #: Where ``feeds serve`` serves the outputs by default: the documents' own URLs when an
 #: output has no public ``url`` (see :func:`feeds.publish.document_url`).
 LOCAL_URL = "http://127.0.0.1:8080/"

@@ -10,7 +10,13 @@ from urllib.parse import unquote, urlsplit
 
 from feeds.config.checker import _NAME_RE, _Checker, _string_list
 from feeds.config.filters import FILTER_KEYS, rule_set
-from feeds.config.model import ARCHIVED_FORMATS, FORMATS, OutputConfig, SourceConfig
+from feeds.config.model import (
+    ARCHIVED_FORMATS,
+    FORMATS,
+    OutputConfig,
+    SourceConfig,
+    store_files,
+)
 from feeds.core.uri import URI_RE, as_uri
 
 _OUTPUT_KEYS = {
@@ -202,9 +208,7 @@ def _protected_files(
     protected: dict[Path, str] = {}
     if config_path is not None:
         protected[config_path.resolve()] = "the config file"
-    store = store_path.resolve()
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        protected[store.with_name(store.name + suffix)] = "the store"
+    protected.update(store_files(store_path))
     for source in sources:
         if source.url[:8].lower().startswith(("http://", "https://")):
             continue  # (most sources: no need to split their URL)

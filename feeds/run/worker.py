@@ -154,8 +154,10 @@ class LeaseRenewer:
     """A thread that keeps a live worker's leases and heartbeat fresh during a long run.
 
     Every third of ``lease`` it extends every lease ``worker`` holds to ``clock() + lease``
-    and records a heartbeat, through its own connection to the store. When the process
-    dies, so does the thread, and the leases run out within one ``lease``.
+    and records a heartbeat, through its own connection to the store. A renewal that fails,
+    whatever the error (the store busy, gone or read-only, or a bug), is logged and tried
+    again a third of ``lease`` later: the thread ends only when the worker is done with it.
+    When the process dies, so does the thread, and the leases run out within one ``lease``.
     """
 
     def __init__(
@@ -181,13 +183,20 @@ class LeaseRenewer:
     def _run(self) -> None:
         every = max(self._lease.total_seconds() / 3, 0.1)
         while not self._stop.wait(every):
-            try:
-                with self._open() as store:
-                    now = self._clock()
-                    store.renew_leases(self._worker, now + self._lease)
-                    store.worker_beat(self._worker, now)
-            except FeedsError as exc:  # the store is busy or gone: try again next time
-                log.warning("could not renew the leases of %s: %s", self._worker, exc)
+            self._renew()
+
+    def _renew(self) -> None:
+        """Renew the leases and the heartbeat once; an error is logged, never raised (the
+        thread would end, and the worker's sources go to another worker meanwhile)."""
+        try:
+            with self._open() as store:
+                now = self._clock()
+                store.renew_leases(self._worker, now + self._lease)
+                store.worker_beat(self._worker, now)
+        except FeedsError as exc:  # the store is busy, gone or read-only: try again next time
+            log.warning("could not renew the leases of %s: %s", self._worker, exc)
+        except Exception:  # a bug: logged with its traceback, and tried again next time
+            log.exception("could not renew the leases of %s", self._worker)
 
 
 class Renewal:

@@ -8,6 +8,7 @@ kernel when the holder dies, so a crash never leaves a stale lock behind.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
@@ -15,13 +16,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from feeds.errors import LockError
+from feeds.config.model import LOCK_SUFFIX
+from feeds.errors import LockError, StoreError
 
 POLL_SECONDS = 0.1
 
+#: Why a lock file cannot be made or opened for writing, by errno: the store is read-only.
+READ_ONLY = {
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "read-only for this user (permission denied)",
+    errno.EPERM: "read-only for this user (permission denied)",
+}
+
 
 def lock_path(store_path: Path) -> Path:
-    return store_path.with_name(store_path.name + ".lock")
+    return store_path.with_name(store_path.name + LOCK_SUFFIX)
 
 
 @contextmanager
@@ -33,7 +42,9 @@ def refresh_lock(
     sleep: Callable[[float], None] = time.sleep,
     role: str = "refresh",
 ) -> Iterator[None]:
-    """Hold the store's lock; wait at most ``timeout`` seconds, then raise :class:`LockError`.
+    """Hold the store's lock; wait at most ``timeout`` seconds, then raise :class:`LockError`
+    (:class:`~feeds.errors.StoreError` when the lock file cannot be opened for writing: the
+    store is read-only, say).
 
     ``role`` is written beside our pid in the lock file, so a process that
     waits in vain can say who holds the lock (``daemon`` or ``refresh``).
@@ -43,7 +54,11 @@ def refresh_lock(
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise LockError(f"{path}: cannot open the lock file: {exc}") from exc
+        # Not another process's lock (LockError, exit 75: try again later): a store that
+        # cannot be written, which waiting does not change.
+        if exc.errno in READ_ONLY:
+            raise StoreError(f"cannot write {path}: {READ_ONLY[exc.errno]}") from exc
+        raise StoreError(f"{path}: cannot open the lock file: {exc}") from exc
     try:
         deadline = monotonic() + timeout
         while True:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+from feeds.config.model import store_files
 from feeds.errors import FeedsError
 
-__all__ = ["TABLES", "MigrationRefused", "TableCount", "migrate"]
+__all__ = ["TABLES", "MigrationRefused", "TableCount", "migrate", "sqlite_target"]
 
 TABLES = (
     "sources",
@@ -63,6 +65,26 @@ class Dumpable(Protocol):
     def finish_copy(self) -> None: ...
 
     def batch(self, *, savepoint: bool = True) -> Any: ...
+
+
+def sqlite_target(target: str, store: Path | None) -> Path:
+    """The SQLite file ``target`` names (a path, or ``sqlite:///path``) for a migration from
+    the SQLite store at ``store`` (None: the store is not a file). Raises
+    :class:`MigrationRefused` for a target that is no file of its own: an SQLite URI or an
+    in-memory database (the copy would vanish with the process), or one of the store's files
+    (:func:`~feeds.config.model.store_files`: the copy would land in its write-ahead log,
+    journal or lock file, and be deleted or clobber the store)."""
+    name = target.removeprefix("sqlite://")
+    if not name or name == ":memory:" or name.startswith("file:"):
+        raise MigrationRefused(
+            f"{target}: not a file's path (an SQLite URI or an in-memory database is gone "
+            "when the copy ends): give the new store's path"
+        )
+    path = Path(name)
+    what = store_files(store).get(path.resolve()) if store is not None else None
+    if what is not None:
+        raise MigrationRefused(f"{target}: is {what}: migrate into a new, empty file")
+    return path
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
 """The PostgreSQL connection: opening, units of work (``batch``) and the error boundary.
 
 One connection per store, in autocommit mode outside a batch; a batch is a transaction,
-a nested one a savepoint (psycopg's ``Connection.transaction``). What the server says about
-its environment (unreachable, shut down, out of disk, a deadlock or serialization failure)
-becomes :class:`~feeds.errors.StoreError`, with the URL (its password left out); errors that
-mean a bug in feeds (a constraint violated, a bad statement) keep their type.
+a nested one a savepoint (psycopg's ``Connection.transaction``). Every error psycopg raises
+becomes :class:`~feeds.errors.StoreError`, with the URL (its password left out) and what
+happened in words (:func:`what_happened`: unreachable or shut down, read-only, permission
+denied, a deadlock, a refused statement), the server's message after it. Two kinds are a
+unit's own error instead, when a unit of work (a savepoint) is open: a deadlock or
+serialization failure (:class:`SaveConflict`) and a value or constraint the server refused
+(``DataError``, ``IntegrityError``, kept as they are, as SQLite's are): the unit is undone
+alone and the caller records its error, the rest goes on.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ CONFLICTS = (
     psycopg.errors.TransactionRollback,
 )
 """The server undid a statement because of another process's (class 40): a unit's error."""
+
+UNIT_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
+"""A value or a constraint of the unit's own statements refused (classes 22 and 23): inside a
+unit of work, that unit's error (a bug, or a value feeds should not have sent), as on SQLite."""
 
 CONNECT_TIMEOUT = 30
 SAVE_LOCK = 0x46454546  # the advisory lock held by a transaction that saves copies
@@ -80,17 +88,36 @@ def shown_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
 
 
+def what_happened(exc: psycopg.Error) -> str:
+    """What ``exc`` says about the store, in words (the server's message goes after it)."""
+    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+        return (
+            "cannot write: the database is read-only (a hot standby, a failover in progress,"
+            " or default_transaction_read_only)"
+        )
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return "permission denied"
+    if isinstance(exc, CONFLICTS):
+        return "cannot save"
+    if isinstance(exc, ENVIRONMENTAL):
+        return "the database cannot be used"
+    return f"the database refused a statement ({type(exc).__name__})"
+
+
+def store_error(location: str, exc: psycopg.Error) -> StoreError:
+    """``exc`` as the store error that reports it (raise it ``from exc``)."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    return StoreError(f"{location}: {what_happened(exc)}: {message}")
+
+
 def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(self: Connection, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except CONFLICTS as exc:
-            if self._savepoints:  # the unit's error: its savepoint is undone, the rest goes on
-                raise SaveConflict(f"another process was saving the same stories: {exc}") from exc
-            raise StoreError(f"{self.location}: cannot save: {exc}") from exc
-        except ENVIRONMENTAL as exc:
-            raise StoreError(f"{self.location}: the database cannot be used: {exc}") from exc
+        except psycopg.Error as exc:
+            self._unit_error(exc)
+            raise store_error(self.location, exc) from exc
 
     return wrapper
 
@@ -130,6 +157,9 @@ class Connection(SqlConnection):
         store = cls(db, url)
         try:
             schema.prepare(db, store.location, store.batch)
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            db.close()
+            raise store_error(store.location, exc) from exc
         except psycopg.Error as exc:
             db.close()
             raise StoreError(f"{store.location}: not a usable feeds database: {exc}") from exc
@@ -140,6 +170,16 @@ class Connection(SqlConnection):
 
     def close(self) -> None:
         self._db.close()
+
+    def _unit_error(self, exc: psycopg.Error) -> None:
+        """Raise ``exc`` as the open unit's own error when it is one (see the module's
+        docstring); return when it is the store's."""
+        if not self._savepoints:
+            return
+        if isinstance(exc, CONFLICTS):  # its savepoint is undone, the rest goes on
+            raise SaveConflict(f"another process was saving the same stories: {exc}") from exc
+        if isinstance(exc, UNIT_ERRORS):
+            raise exc
 
     @property
     def _in_transaction(self) -> bool:
@@ -157,13 +197,12 @@ class Connection(SqlConnection):
             try:
                 with self._db.transaction():
                     yield
-            except CONFLICTS as exc:
+            except psycopg.Error as exc:
                 # A deadlock or serialization failure with another process, broken by the
-                # server: this unit is undone alone and is its own error, the rest of the
-                # transaction goes on.
-                raise SaveConflict(f"another process was saving the same stories: {exc}") from exc
-            except ENVIRONMENTAL as exc:
-                raise StoreError(f"{self.location}: cannot save: {exc}") from exc
+                # server, is this unit's own error: it is undone alone, the rest of the
+                # transaction goes on. Anything else the server says is the store's.
+                self._unit_error(exc)
+                raise store_error(self.location, exc) from exc
             finally:
                 self._savepoints -= 1
             return
@@ -175,8 +214,8 @@ class Connection(SqlConnection):
                         self._next_generation()
                 finally:
                     self._copies_changed = False
-        except ENVIRONMENTAL as exc:
-            raise StoreError(f"{self.location}: cannot save: {exc}") from exc
+        except psycopg.Error as exc:
+            raise store_error(self.location, exc) from exc
 
     batch._unit_of_work = True  # type: ignore[attr-defined]  # it translates its own errors
 

@@ -2,13 +2,19 @@
 
 Every public method of the store runs behind :func:`translate_errors`: what SQLite says
 about its environment (a locked, read-only, full or corrupt file) becomes
-:class:`~feeds.errors.StoreError`, with the file's path; errors that mean a bug in feeds
-(a constraint violated, a bad statement) keep their type and traceback.
+:class:`~feeds.errors.StoreError`, with the file's path ("cannot write …: read-only" for a
+write refused); errors that mean a bug in feeds (a constraint violated, a bad statement)
+keep their type and traceback.
+
+A store that cannot be written (a read-only file system, a folder or file this user may not
+write) is opened read-only (:meth:`Connection.open`), so that the commands that only read
+(``status``, ``sources``, ``explain``) read it; a write is refused as above.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -53,6 +59,25 @@ def is_environmental(exc: BaseException) -> bool:
     return isinstance(exc, ENVIRONMENTAL) or type(exc) is sqlite3.DatabaseError
 
 
+def is_read_only(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLite refusing a write to a file it may only read."""
+    return getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY")
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why the store at ``path`` cannot be written, if it cannot: its file system is mounted
+    read-only, or this user may not write its folder (SQLite makes its ``-wal`` and
+    ``-shm`` there) or the file."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except OSError:
+        return None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "read-only for this user (no write permission)"
+    return None
+
+
 def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(self: Connection, *args: Any, **kwargs: Any) -> Any:
@@ -61,7 +86,7 @@ def _translated(method: Callable[..., Any]) -> Callable[..., Any]:
         except sqlite3.Error as exc:
             if not is_environmental(exc):
                 raise
-            raise StoreError(f"{self.path}: the database cannot be used: {exc}") from exc
+            raise self._error("the database cannot be used", exc) from exc
 
     return wrapper
 
@@ -77,9 +102,12 @@ class Connection(SqlConnection):
     dialect = DIALECT
     BAND_TABLES = ("lsh", "lsh_staged")  # see feeds/store/sqlite/staged_bands.py
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, read_only: str | None = None
+    ) -> None:
         self._db = connection
         self.path = path
+        self.read_only = read_only  # why the store was opened read-only, or None
         self._copies_changed = False  # a copy was saved in the open transaction
         self._held = HeldBands()  # LSH rows to insert at the commit, in bucket order
         self._staging: bool | None = None  # the transaction's new LSH rows staged (None: ask)
@@ -102,11 +130,53 @@ class Connection(SqlConnection):
             schema.prepare(db, path, existed, store._transaction)
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise StoreError(f"{path}: not a usable feeds database: {exc}") from exc
+            reason = read_only_reason(path)
+            if reason is None:
+                raise StoreError(f"{path}: not a usable feeds database: {exc}") from exc
+            if not existed:
+                raise StoreError(f"cannot write {path}: {reason}") from exc
+            return cls._open_read_only(path, reason)
         except StoreError:
             db.close()
             raise
         return store
+
+    @classmethod
+    def _open_read_only(cls, path: Path, reason: str) -> Self:
+        """Open the store at ``path`` for reading only (it cannot be written: ``reason``).
+
+        SQLite reads a WAL file through its ``-shm``, which it cannot make in a read-only
+        folder: when there is no write-ahead log to read (the last process to close the
+        store checkpointed it into the file), the file is read as it is, ``immutable``."""
+        uri = path.resolve().as_uri()
+        wal = path.with_name(path.name + "-wal")
+        ways = ["?mode=ro"]
+        if not wal.exists() or wal.stat().st_size == 0:
+            ways.append("?mode=ro&immutable=1")
+        failed: sqlite3.DatabaseError | None = None
+        for way in ways:
+            db = sqlite3.connect(
+                uri + way, uri=True, timeout=schema.BUSY_SECONDS, isolation_level=None
+            )
+            try:
+                schema.check_read_only(db, path, reason)
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                failed = exc
+                continue
+            except StoreError:
+                db.close()
+                raise
+            return cls(db, path, reason)
+        raise StoreError(f"{path}: cannot be read ({reason}): {failed}") from failed
+
+    def _error(self, doing: str, exc: sqlite3.Error) -> StoreError:
+        """``exc`` as the store error that reports it, ``doing`` what failed (raise it
+        ``from exc``); a write refused says the store is read-only."""
+        if is_read_only(exc):
+            why = self.read_only or read_only_reason(self.path) or f"read-only ({exc})"
+            return StoreError(f"cannot write {self.path}: {why}")
+        return StoreError(f"{self.path}: {doing}: {exc}")
 
     def close(self) -> None:
         self._db.close()
@@ -203,13 +273,13 @@ class Connection(SqlConnection):
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot start a transaction: {exc}") from exc
+            raise self._error("cannot start a transaction", exc) from exc
         try:
             yield
         except sqlite3.OperationalError as exc:
             # Environmental: read-only file, disk full, I/O error, lock timeout.
             self._rollback()
-            raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+            raise self._error("cannot save", exc) from exc
         except BaseException:
             self._rollback()
             raise
@@ -252,7 +322,7 @@ class Connection(SqlConnection):
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+            raise self._error("cannot save", exc) from exc
         finally:
             self._copies_changed = False
             self._staging = self._reading = None
@@ -282,7 +352,7 @@ class Connection(SqlConnection):
             if isinstance(exc, sqlite3.OperationalError):
                 # Environmental (read-only file, disk full, I/O error, lock timeout): the
                 # store's error, which ends the run, not the error of the unit's source.
-                raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+                raise self._error("cannot save", exc) from exc
             raise
         self._held.release()
         try:
@@ -292,7 +362,7 @@ class Connection(SqlConnection):
         except sqlite3.OperationalError as exc:
             # As above: the store's error (SQLite may have rolled the whole transaction
             # back), never the error of the unit's source, whose savepoint has ended.
-            raise StoreError(f"{self.path}: cannot save: {exc}") from exc
+            raise self._error("cannot save", exc) from exc
 
     def _rollback(self) -> None:
         self._copies_changed = False

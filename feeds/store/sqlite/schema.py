@@ -328,6 +328,29 @@ def prepare(db: sqlite3.Connection, path: Path, existed: bool, unit: Unit) -> No
     check_signature_scheme(db, unit)
 
 
+def check_read_only(db: sqlite3.Connection, path: Path, reason: str) -> None:
+    """Check that ``db``, opened for reading only (``reason``: why), is a feeds store this
+    feeds reads as it is: one that would need a migration cannot be migrated."""
+    app_id, version = db.execute(
+        "SELECT (SELECT application_id FROM pragma_application_id()),"
+        " (SELECT user_version FROM pragma_user_version())"
+    ).fetchone()
+    if app_id != APPLICATION_ID:
+        raise StoreError(f"{path}: a SQLite database, but not one of feeds'")
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"{path}: schema version {version} is newer than this feeds "
+            f"({len(MIGRATIONS)}); upgrade feeds"
+        )
+    if version < len(MIGRATIONS):
+        raise StoreError(
+            f"cannot write {path}: {reason}; its schema (version {version}) must be"
+            f" migrated to this feeds' ({len(MIGRATIONS)}) first"
+        )
+    for pragma in PRAGMAS:
+        db.execute(pragma)
+
+
 def use_wal(db: sqlite3.Connection) -> None:
     """Put the file in WAL mode (readers never wait for the writer).
 
