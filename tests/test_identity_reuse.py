@@ -278,3 +278,25 @@ def test_a_guid_in_feeds_own_tag_namespace_names_no_other_story(
     ids = [row[0] for row in db.execute("SELECT entry_id FROM entries")]
     db.close()
     assert len(ids) == len(set(ids)) == 3
+
+
+def test_a_digest_of_a_story_under_its_key_and_title_is_that_story(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A digest carries a site's GUID, link and title with a blurb of its own: its text
+    shares nothing with the story's, yet it is that story (it was kept apart, and published
+    twice)."""
+    link, guid = "https://ruritania.example/2026/03/rates/", "urn:ruritania:story:9"
+    config = _two_sources(tmp_path, http_server.url("/feed"), http_server.url("/other"))
+    story = _rss("Ruritania raises rates to 7.5 percent", FIRST_BODY, link, guid)
+    http_server.route("/feed", Reply(body=story))
+    http_server.route(
+        "/other", Reply(body=_rss("Other", SECOND_BODY, "https://o.example/1", "u:1"))
+    )
+    _refresh(config)
+    blurb = "Our pick of the day: why the central bank moved, and what comes next for savers."
+    http_server.route(
+        "/other", Reply(body=_rss("Ruritania raises rates to 7.5 percent", blurb, link, guid))
+    )
+    _refresh(config)
+    assert sorted(_published_titles(tmp_path)) == ["Other", "Ruritania raises rates to 7.5 percent"]

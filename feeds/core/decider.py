@@ -203,15 +203,27 @@ def another_sources_story(
     (``match``, whose copy is ``other``), when it tells another story: links and GUIDs are
     public, and a source that writes another's (by mistake or to squat on its story) must
     neither take that story over nor lose its own. None when it is the same story (a
-    syndicated copy), or when the match is not by such a key."""
+    syndicated copy, or any copy under the same title), or when the match is not by such a
+    key."""
     label = NAMING_MATCHES.get(match.reason)
     if label is None or match.source == "":
+        return None
+    # A copy under the same key and title is that story, however little of its text the
+    # stored one shares (a digest's blurb of a site's post): only a copy that tells another
+    # story in another title as well is kept apart.
+    if _same_title(other.title, entry.title, sites):
         return None
     why = dedupe.different_story(other, entry.title, entry.body_text, sig, stored_body, sites)
     if why is None:
         return None
     reason = f"the same {label} as {match.entry_id} of {match.source} carried another story ({why})"
     return KeepApart(keys.key, match.entry_id, reason, distrust_guids=False)
+
+
+def _same_title(stored: str, title: str, sites: tuple[str, ...]) -> bool:
+    if dedupe.title_resemblance(stored, title, sites, sites) >= dedupe.EDIT_TITLE_MIN:
+        return True
+    return dedupe.normalized_title(stored, sites) == dedupe.normalized_title(title, sites)
 
 
 def exact_keys_of(found: Found) -> Keys:
