@@ -771,11 +771,11 @@ def test_a_redirect_takes_a_turn_at_the_host_it_leads_to(http_server: HTTPTestSe
     assert len(arrived) == 2 and arrived[1] - arrived[0] >= 0.35, arrived
 
 
-def test_two_hosts_that_redirect_to_each_other_wait_no_longer_than_the_deadline(
+def test_two_hosts_that_redirect_to_each_other_never_wait_for_each_other(
     http_server: HTTPTestServer,
 ) -> None:
-    """Each fetch holds its host's only slot and waits for the other's: the wait ends at the
-    deadline (one fails, the other goes on), never holding a run for ever."""
+    """Each fetch gives its host's only slot back before it waits for the other's: they
+    never wait for each other (they did until the deadline)."""
     local = http_server.url("/").replace("127.0.0.1", "localhost")
     http_server.route("/a", Reply(status=302, headers={"Location": f"{local}b2"}, delay=0.2))
     http_server.route(
@@ -789,4 +789,5 @@ def test_two_hosts_that_redirect_to_each_other_wait_no_longer_than_the_deadline(
         results = fetcher.fetch_many(
             [FetchRequest("a", http_server.url("/a")), FetchRequest("b", f"{local}b")]
         )
-    assert time.monotonic() - started < 3.5 and len(results) == 2
+    assert time.monotonic() - started < 1.5
+    assert all(isinstance(r, FetchResult) for r in results), results

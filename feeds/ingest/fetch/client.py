@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 from urllib.parse import urlsplit
@@ -183,12 +183,12 @@ class Fetcher:
         # Made before the host's turn is taken: the first request's (httpx's import, a TLS
         # context) would otherwise eat into its deadline and the next request's delay.
         connections = self._wire()
-        with self._host_slot(host):
+        with _Turn(self, host) as turn:
             # The deadline starts once we hold a slot: waiting behind other fetches to the
             # same host is our doing, not the server's.
             deadline = time.monotonic() + self._options.total_timeout
             settings = self._settings_for(request) if self._source_settings else None
-            return connections.get(request, deadline, settings, self._redirect_turn)
+            return connections.get(request, deadline, settings, turn.move)
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int:
         """POST an ``application/x-www-form-urlencoded`` body (a WebSub ping); return the status.
@@ -304,7 +304,7 @@ class Fetcher:
 
         Two requests to one host also start at least ``min_host_delay`` seconds
         apart (for the life of this fetcher, so across the daemon's runs too).
-        A redirect to another host takes a turn there too (:meth:`_redirect_turn`).
+        A redirect to another host moves the fetch's turn there (:class:`_Turn`).
         With a ``deadline``, waiting for the slot past it raises :class:`FetchTimeoutError`.
         """
         with self._host_slots_lock:
@@ -323,12 +323,6 @@ class Fetcher:
         finally:
             slot.release()
 
-    def _redirect_turn(self, host: str, deadline: float) -> AbstractContextManager[None]:
-        """A turn at ``host``, which a redirect leads to, held with the first host's until
-        the fetch ends (bounded by its deadline: two hosts redirecting to each other must
-        not wait for each other's slots for ever)."""
-        return self._host_slot(host, deadline)
-
     def _wait_for_turn(self, lock: threading.Lock, next_start: list[float]) -> None:
         delay = self._options.min_host_delay
         if delay <= 0:
@@ -338,3 +332,31 @@ class Fetcher:
             if wait > 0:
                 time.sleep(wait)
             next_start[0] = time.monotonic() + delay
+
+
+class _Turn:
+    """One fetch's turn at a host: a slot of its ``max_per_host`` and its ``min_host_delay``
+    (:meth:`Fetcher._host_slot`), moved to the host each redirect leads to. The slot of the
+    host left is given back first: a fetch never holds one host's slot while waiting for
+    another's, so two hosts that redirect to each other never wait for each other."""
+
+    def __init__(self, fetcher: Fetcher, host: str) -> None:
+        self._fetcher, self._host = fetcher, host
+        self._held = ExitStack()
+
+    def __enter__(self) -> Self:
+        self._held.enter_context(self._fetcher._host_slot(self._host))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._held.close()
+
+    def move(self, host: str, deadline: float) -> None:
+        """Give back this host's slot and take ``host``'s (waiting at most until
+        ``deadline``); nothing when it is this host."""
+        if host == self._host:
+            return
+        self._held.close()
+        self._host = host
+        self._held = ExitStack()
+        self._held.enter_context(self._fetcher._host_slot(host, deadline))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import httpx
@@ -39,8 +39,9 @@ from feeds.ingest.http_settings import SourceSettings, merge_headers, private_he
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 from feeds.version import USER_AGENT
 
-HostTurn = Callable[[str, float], AbstractContextManager[None]]
-"""A turn at a host (its ``max_per_host`` slots and ``min_host_delay``) before a deadline."""
+HostTurn = Callable[[str, float], None]
+"""Move a fetch's turn (a slot of ``max_per_host`` and ``min_host_delay``) to another host,
+waiting for it at most until a deadline."""
 
 
 class Connections:
@@ -106,15 +107,13 @@ class Connections:
         host_turn: HostTurn | None = None,
     ) -> FetchResult:
         """GET ``request`` (``settings``: its source's own HTTP settings, if they apply).
-        ``host_turn(host, deadline)``: a turn at another host a redirect leads to, held to
-        the end of the fetch, so that host's limits hold for redirects to it too."""
-        with self.on_the_wire(request.url, deadline), ExitStack() as turns:
-            hosts = {httpx.URL(request.url).host}
+        ``host_turn(host, deadline)``: move the fetch's turn to the host a redirect leads to
+        (the host's limits hold for redirects to it too)."""
+        with self.on_the_wire(request.url, deadline):
 
             def hop(url: httpx.URL) -> None:
-                if host_turn is not None and url.host not in hosts:
-                    hosts.add(url.host)
-                    turns.enter_context(host_turn(url.host, deadline))
+                if host_turn is not None:
+                    host_turn(url.host, deadline)
 
             return self._get(request, deadline, settings, hop)
 
