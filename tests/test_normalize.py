@@ -252,6 +252,18 @@ BASE = "https://news.example.com/2026/03/17/article/"
             BASE,
             "<p>a</p>",
         ),
+        (  # its buttons have share classes of their own: the block goes whole
+            '<p>a</p><div class="share-container"><span>Share:</span> <a class="share-button"'
+            ' href="https://fb.example/s">Facebook</a></div>',
+            BASE,
+            "<p>a</p>",
+        ),
+        (
+            '<p>a</p><div class="sharing-wrap"><h4>Share this story</h4><ul><li>'
+            '<a class="share-icon" href="https://x.example/">X</a></li></ul></div>',
+            BASE,
+            "<p>a</p>",
+        ),
         # a story's own blocks that read like boilerplate, or are classed so, are kept
         (
             '<table class="share-price"><tr><td>Acme</td><td>12.50</td></tr></table>',

@@ -91,6 +91,15 @@ def _is_boilerplate_block(el: etree._Element) -> bool:
     return any(token.startswith(_SHARE_CLASSES) for token in tokens) and _is_share_buttons(el)
 
 
+_SHARE_CLASSED = etree.XPath(".//*[contains(translate(@class, 'SHARING', 'sharing'), 'shar')]")
+
+
+def _share_classed(root: etree._Element) -> list[etree._Element]:
+    """The elements below ``root`` with "shar" in a class, in document order."""
+    found = _SHARE_CLASSED(root)
+    return [el for el in found if isinstance(el, etree._Element)] if isinstance(found, list) else []
+
+
 def _is_share_buttons(el: etree._Element) -> bool:
     """Whether a block is share buttons: links (or images, buttons) with little other text,
     not a story's own block that a theme's class names alike (a table of share prices)."""
@@ -102,7 +111,10 @@ def _is_share_buttons(el: etree._Element) -> bool:
     outside = _text_content(el)
     for link in el.iter("a", "button"):
         outside = outside.replace(_text_content(link), "", 1)
-    return len(outside.strip()) <= SHARE_TEXT_MAX
+    # Buttons come several to a block, under a prompt ("If you liked this, share it …"); a
+    # sentence of the story with one link in it is no prompt.
+    limit = SHARE_TEXT_MAX if len(links) >= 2 else SHARE_TEXT_MAX // 4
+    return len(outside.strip()) <= limit
 
 
 def _has_link(el: etree._Element) -> bool:
@@ -138,6 +150,11 @@ def _has_content(el: etree._Element, text: str | None = None) -> bool:
 
 def _clean_tree(root: etree._Element, base_url: str | None) -> None:
     """Remove boilerplate and dangerous blocks, resolve URLs, flatten containers (in place)."""
+    # Share blocks first, top-down: their buttons (share-button, share-icon) would go before
+    # them below, and a block without its links is no longer seen as share buttons.
+    for block in _share_classed(root):
+        if block.getparent() is not None and _is_boilerplate_block(block):
+            _drop_tree(block)
     # Bottom-up (reversed document order): children are handled before their parents.
     for el in reversed(list(root.iter())):
         if el is root:

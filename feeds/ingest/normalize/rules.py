@@ -81,7 +81,7 @@ _BOILERPLATE_CLASSES = (
 # have too ("share-price"): such a block goes only when it is share buttons, links with little
 # other text (see _is_share_buttons).
 _SHARE_CLASSES = ("share-", "sharing-")
-SHARE_TEXT_MAX = 60
+SHARE_TEXT_MAX = 120
 """Characters of text outside its links that a block of share buttons has at most."""
 
 _BOILERPLATE_IDS = frozenset({"respond", "comments", "jp-relatedposts", "reply-title"})
