@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from feeds.config import Config
 from feeds.core import schedule
 from feeds.run.adaptive import with_adaptive_intervals
-from feeds.run.worker import REFRESH, claim_limit, lease_for
+from feeds.run.worker import claim_limit, is_refresh, lease_for
 from feeds.store.protocol import PostingHistory, StatusReader, WorkerRegistry
 from feeds.store.values import WorkerInfo
 from feeds.types import DaemonInfo, SourceState
@@ -63,7 +63,7 @@ def live_daemons(store: WorkerRegistry, now: datetime, within: timedelta) -> lis
     exists (one killed leaves its row behind)."""
     live = []
     for worker in store.workers():
-        if REFRESH in worker.id or now - worker.heartbeat > within:
+        if is_refresh(worker.id) or now - worker.heartbeat > within:
             continue
         host, pid, _ = worker.id.rsplit(":", 2) if worker.id.count(":") >= 2 else ("", "", "")
         if pid.isdigit() and not _process_exists(host, int(pid)):

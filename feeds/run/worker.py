@@ -39,6 +39,7 @@ __all__ = [
     "forget_dead_publisher",
     "forget_dead_refreshes",
     "free_hosts_at",
+    "is_refresh",
     "lease_for",
     "publish_as",
     "publisher",
@@ -65,6 +66,13 @@ def worker_id(pid: int | None = None, *, refresh: bool = False) -> str:
     return f"{socket.gethostname()}:{pid}:{REFRESH if refresh else ''}{os.urandom(3).hex()}"
 
 
+def is_refresh(worker: str) -> bool:
+    """Whether ``worker`` is a process that holds the refresh lock while it lives (a ``feeds
+    refresh``, ``feeds publish`` or ``feeds drop`` on an SQLite store): the random part of
+    its id, after the last colon, starts with :data:`REFRESH` (a host may be named so too)."""
+    return worker.rpartition(":")[2].startswith(REFRESH)
+
+
 def forget_dead_refreshes(config: Config, store: Storage, worker: str, now: datetime) -> int:
     """End the leases of other ``feeds refresh`` runs and drop them from the registry: call
     it holding the refresh lock, which only one refresh at a time holds (the kernel lets it
@@ -72,7 +80,7 @@ def forget_dead_refreshes(config: Config, store: Storage, worker: str, now: date
     a refresh killed by cron or the OOM killer would keep the next ones from its sources
     until its leases ran out. How many were forgotten."""
     forget_dead_publisher(store, worker)
-    dead = [w.id for w in store.workers() if REFRESH in w.id and w.id != worker]
+    dead = [w.id for w in store.workers() if is_refresh(w.id) and w.id != worker]
     for other in dead:
         # Its hosts are free at once, not min_host_delay from now: this run claims next,
         # and would find every host of the killed run held (it skipped every source and
@@ -87,7 +95,7 @@ def forget_dead_publisher(store: Storage, worker: str) -> None:
     now: the holder was killed. Its lease would keep every refresh from publishing, without
     a word, for ``PUBLISH_HOLD``."""
     holder = store.publisher_lock_holder()
-    if holder is not None and REFRESH in holder and holder != worker:
+    if holder is not None and is_refresh(holder) and holder != worker:
         store.release_publisher_lock(holder)
 
 
@@ -231,7 +239,7 @@ def registered(
     store.worker_started(worker, clock())
     # We hold the refresh lock: another refresh in the registry died. A PostgreSQL store has
     # no refresh lock (refreshes on other machines may be alive): its leases run out instead.
-    if REFRESH in worker and config.store_url is None:
+    if is_refresh(worker) and config.store_url is None:
         forget_dead_refreshes(config, store, worker, clock())
     interrupted = False
     try:
