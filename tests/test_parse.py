@@ -557,7 +557,10 @@ def test_corpus_sweep_never_crashes() -> None:
             ), path
 
 
-@pytest.mark.parametrize("reference", ["&#xDC00;", "&#55296;", "&#x110000;"])
+@pytest.mark.parametrize(
+    "reference",
+    ["&#xDC00;", "&#55296;", "&#x110000;", "&#x00000000000000DC00;", "&#99999999999999999999;"],
+)
 def test_a_reference_to_no_character_costs_the_feed_nothing(reference: str) -> None:
     """feedparser's loose parser raised on a lone surrogate's reference in one title, and the
     whole feed was lost: such a reference now reads as U+FFFD, with a warning."""

@@ -24,6 +24,8 @@ from feeds.core.uri import canonical_uri
         ("https://ex.com/a%2Fb", "https://ex.com/a%2Fb"),  # a reserved character stays escaped
         ("https://ann@Ex.com./", "https://ann@ex.com/"),
         ("http://[2001:DB8::1]:80/a", "http://[2001:db8::1]/a"),
+        ("http://x.example/a#b?c", "http://x.example/a#b?c"),  # a "?" in the fragment
+        ("http://x.example/a?#b", "http://x.example/a?#b"),
         ("urn:uuid:ABC", "urn:uuid:ABC"),  # only http(s)
         ("tag:Ex.com,2026:X", "tag:Ex.com,2026:X"),
     ],

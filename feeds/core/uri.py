@@ -70,8 +70,9 @@ def canonical_uri(uri: str) -> str:
         host = host[:-1]
     netloc = f"{userinfo}{at}{host}" + (f":{port}" if port else "")
     path = _without_dot_segments(_normal_escapes(parts.path)) or "/"
-    query = _normal_escapes(parts.query) if parts.query or "?" in uri else None
-    fragment = _normal_escapes(parts.fragment) if parts.fragment or "#" in uri else None
+    before_fragment, hash_mark, _ = uri.partition("#")
+    query = _normal_escapes(parts.query) if parts.query or "?" in before_fragment else None
+    fragment = _normal_escapes(parts.fragment) if hash_mark else None
     out = f"{scheme}://{netloc}{path}"
     out += f"?{query}" if query is not None else ""
     return out + (f"#{fragment}" if fragment is not None else "")

@@ -84,7 +84,7 @@ def _feedparser(content: bytes, headers: dict[str, str]) -> Any:
 
 
 # A numeric character reference, decimal or hexadecimal (ASCII-compatible encodings).
-_NUMERIC_REFERENCE = re.compile(rb"&#(?:([0-9]{1,16})|[xX]([0-9a-fA-F]{1,16}));")
+_NUMERIC_REFERENCE = re.compile(rb"&#(?:0*([0-9]+)|[xX]0*([0-9a-fA-F]+));")
 
 
 def _without_bad_references(content: bytes) -> tuple[bytes, int]:
@@ -95,7 +95,10 @@ def _without_bad_references(content: bytes) -> tuple[bytes, int]:
     def readable(match: re.Match[bytes]) -> bytes:
         nonlocal replaced
         decimal, hexadecimal = match.groups()
-        point = int(decimal) if decimal is not None else int(hexadecimal, 16)
+        digits = decimal if decimal is not None else hexadecimal
+        # leading zeros are dropped above; more than eight digits are past U+10FFFF in both
+        # bases (and a number of thousands of digits is more than int() reads)
+        point = 0x110000 if len(digits) > 8 else int(digits, 10 if decimal is not None else 16)
         if point == 0 or 0xD800 <= point <= 0xDFFF or point > 0x10FFFF:
             replaced += 1
             return b"&#xFFFD;"
