@@ -242,6 +242,19 @@ def test_a_source_fetched_by_a_clock_that_was_ahead_is_due(store: Storage) -> No
     assert names(store.claim_due(NOW, 10, LEASE, worker="w2")) == ["a"]
 
 
+def test_a_host_freed_by_a_clock_that_was_ahead_is_free(store: Storage) -> None:
+    """A worker whose clock was half an hour ahead freed its hosts half an hour on: every
+    later claim skipped their sources, silently, for that long (refresh --all too)."""
+    assert names(store.claim_due(NOW, 10, LEASE, worker="w1")) == ["a", "b"]
+    assert store.release_sources("w1", [("a", NOW), ("b", NOW)], NOW)
+    store.release_claims("w1", NOW + timedelta(minutes=30))  # its clock's now + delay
+    assert store.claim_sources(["a"], NOW, LEASE, worker="w2") == ["a"]
+    assert names(store.claim_due(NOW, 10, LEASE, worker="w3")) == ["b"]
+    store.release_claims("w2", NOW + timedelta(seconds=1))  # a right clock: one delay on
+    store.release_claims("w3", NOW + timedelta(seconds=1))
+    assert store.claim_sources(["a", "b"], NOW, LEASE, worker="w4") == []
+
+
 def test_a_claimed_source_is_nobody_elses_until_released(store: Storage) -> None:
     [a, _] = store.claim_due(NOW, 10, LEASE, worker="w1")
     assert (a.name, a.url) == ("a", "https://a.example/feed")

@@ -15,7 +15,8 @@ WITH ranked AS (
     WHERE (coalesce(s.next_due, '') <= :now OR s.last_fetched > :ahead)
         AND s.lease_worker IS NULL
         AND s.retired_at IS NULL AND coalesce(s.retry_after, '') <= :now
-        AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker)
+        AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker
+            OR (h.worker = '' AND h.until > :ahead))
 ), chosen AS (
     -- Host by host (the host of the longest due source first): a claim holds as few hosts
     -- as it can, and leaves the others to other workers. No host: by due time alone.

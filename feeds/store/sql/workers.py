@@ -66,6 +66,12 @@ ON CONFLICT (host) DO UPDATE SET
 """
 
 
+def _ahead(now: datetime) -> str:
+    """Past this, a time was saved by a clock that was ahead (:data:`CLOCK_SLACK`): a fetch
+    dated so makes its source due, and a host freed at such a time is free."""
+    return ts(now + CLOCK_SLACK)
+
+
 class WorkerTables(SqlConnection):
     """Claims and leases of sources and hosts, the worker registry, the publisher lease."""
 
@@ -90,11 +96,9 @@ class WorkerTables(SqlConnection):
         with self.batch():
             self._lock_claims()
             self._execute(_REAP, params)
-            # a fetch dated past this was saved by a clock that was ahead: the source is due
-            ahead = ts(now + CLOCK_SLACK)
             names = self._execute(
                 self.dialect.claim,
-                {**params, "limit": limit, "per_host": per_host, "ahead": ahead},
+                {**params, "limit": limit, "per_host": per_host, "ahead": _ahead(now)},
             ).fetchall()
             if not names:
                 return []
@@ -108,7 +112,7 @@ class WorkerTables(SqlConnection):
         """Lease the named sources to ``worker``, due or not, except those another worker
         holds or whose host another worker holds; the names leased."""
         until = ts(now + lease)
-        params = {"now": ts(now), "worker": worker, "until": until}
+        params = {"now": ts(now), "worker": worker, "until": until, "ahead": _ahead(now)}
         leased: set[str] = set()
         with self.batch():
             self._lock_claims()
@@ -120,7 +124,8 @@ class WorkerTables(SqlConnection):
                     f" WHERE name IN ({', '.join(f':{key}' for key in named)})"
                     " AND (lease_worker IS NULL OR lease_worker = :worker)"
                     " AND (host = '' OR NOT EXISTS (SELECT 1 FROM host_leases h"
-                    "   WHERE h.host = sources.host AND h.worker != :worker AND h.until > :now))"
+                    "   WHERE h.host = sources.host AND h.worker != :worker AND h.until > :now"
+                    "   AND NOT (h.worker = '' AND h.until > :ahead)))"
                     " RETURNING name",
                     {**params, **named},
                 ).fetchall()  # read whole: a Ctrl-C amid the rows left the statement open
