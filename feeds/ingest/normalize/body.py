@@ -91,13 +91,20 @@ def _is_boilerplate_block(el: etree._Element) -> bool:
     return any(token.startswith(_SHARE_CLASSES) for token in tokens) and _is_share_buttons(el)
 
 
-_SHARE_CLASSED = etree.XPath(".//*[contains(translate(@class, 'SHARING', 'sharing'), 'shar')]")
-
-
-def _share_classed(root: etree._Element) -> list[etree._Element]:
-    """The elements below ``root`` with "shar" in a class, in document order."""
-    found = _SHARE_CLASSED(root)
-    return [el for el in found if isinstance(el, etree._Element)] if isinstance(found, list) else []
+def _share_block_around(el: etree._Element, root: etree._Element) -> etree._Element | None:
+    """The outermost block of share buttons that holds ``el`` (a button classed share-…),
+    if any: dropped whole, now, while it still holds its buttons; cleaned bottom-up, the
+    buttons went first and the block without them was kept with its prompt."""
+    found = None
+    for ancestor in el.iterancestors():
+        if ancestor is root:
+            break
+        tokens = (ancestor.get("class") or "").lower().split()
+        if any(token.startswith(_SHARE_CLASSES) for token in tokens) and _is_share_buttons(
+            ancestor
+        ):
+            found = ancestor
+    return found
 
 
 def _is_share_buttons(el: etree._Element) -> bool:
@@ -150,11 +157,6 @@ def _has_content(el: etree._Element, text: str | None = None) -> bool:
 
 def _clean_tree(root: etree._Element, base_url: str | None) -> None:
     """Remove boilerplate and dangerous blocks, resolve URLs, flatten containers (in place)."""
-    # Share blocks first, top-down: their buttons (share-button, share-icon) would go before
-    # them below, and a block without its links is no longer seen as share buttons.
-    for block in _share_classed(root):
-        if block.getparent() is not None and _is_boilerplate_block(block):
-            _drop_tree(block)
     # Bottom-up (reversed document order): children are handled before their parents.
     for el in reversed(list(root.iter())):
         if el is root:
@@ -164,8 +166,13 @@ def _clean_tree(root: etree._Element, base_url: str | None) -> None:
             _drop_tree(el)
             continue
         tag = tag.lower()
-        if tag in _DROP_WITH_CONTENT or _is_boilerplate_block(el):
+        if tag in _DROP_WITH_CONTENT:
             _drop_tree(el)
+            continue
+        if _is_boilerplate_block(el):
+            if el.getparent() is not None:  # not a share block dropped with a button below
+                block = _share_block_around(el, root)
+                _drop_tree(el if block is None else block)
             continue
         # The element's text, taken once: nothing below changes it before _has_content.
         text = _text_content(el) if tag in _TEXT_CHECKED else None
