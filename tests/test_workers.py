@@ -94,6 +94,17 @@ def two_hosts(server: HTTPTestServer, paths: list[str]) -> dict[str, str]:
     return urls
 
 
+def run_feeds(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``feeds ARGS --config CONFIG`` in a process of its own, as cron runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "feeds", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+
+
 def tick_together(daemons: list[Daemon], now: datetime) -> list[TickReport]:
     reports: list[TickReport | None] = [None] * len(daemons)
 
@@ -422,13 +433,7 @@ def test_feeds_publish_waits_for_the_publisher_then_gives_up(tmp_path: Path) -> 
         assert store.try_publisher_lock("daemon:1:x", datetime.now(UTC), H)
 
     def publish() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "feeds", "publish", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=REPO,
-        )
+        return run_feeds(config, "publish")
 
     held = publish()
     assert held.returncode == 75 and "another worker is publishing" in held.stderr
@@ -455,13 +460,7 @@ def test_a_killed_refresh_keeps_nothing_from_the_next_one(tmp_path: Path) -> Non
         store.worker_started("vm:1:refresh-abc123", now)
         assert store.claim_sources(["business"], now, H, worker="vm:1:refresh-abc123")
         assert store.try_publisher_lock("vm:1:refresh-abc123", now, H)
-    run = subprocess.run(
-        [sys.executable, "-m", "feeds", "refresh", "--json", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
+    run = run_feeds(config, "refresh", "--json")
     assert run.returncode == 0, run.stderr
     [source] = json.loads(run.stdout)["sources"]
     assert source["skipped"] is None and source["status"] == 200
@@ -527,13 +526,7 @@ def test_a_refresh_after_a_killed_one_fetches_its_sources_on_their_hosts(
         store.sync_sources([(s.name, s.url) for s in loaded.sources])
         store.worker_started("vm:1:refresh-abc123", now)
         assert len(store.claim_sources(list(urls), now, H, worker="vm:1:refresh-abc123")) == 4
-    run = subprocess.run(
-        [sys.executable, "-m", "feeds", "refresh", "--json", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
+    run = run_feeds(config, "refresh", "--json")
     assert run.returncode == 0, run.stderr
     sources = json.loads(run.stdout)["sources"]
     assert [s["skipped"] for s in sources] == [None] * 4
@@ -557,13 +550,7 @@ def test_a_killed_publish_keeps_no_later_run_from_publishing(
     )
     with open_store(tmp_path / "state" / "feeds.db") as store:  # what the killed publish left
         assert store.try_publisher_lock("vm:9:refresh-dead01", datetime.now(UTC), H)
-    run = subprocess.run(
-        [sys.executable, "-m", "feeds", *command, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
+    run = run_feeds(config, *command)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "out" / "all.atom").exists()
     with open_store(tmp_path / "state" / "feeds.db") as store:
