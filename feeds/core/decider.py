@@ -206,7 +206,7 @@ def another_sources_story(
     syndicated copy, or any copy under the same title), or when the match is not by such a
     key."""
     label = NAMING_MATCHES.get(match.reason)
-    if label is None or match.source == "":
+    if label is None:
         return None
     # A copy under the same key and title is that story, however little of its text the
     # stored one shares (a digest's blurb of a site's post): only a copy that tells another
@@ -229,9 +229,13 @@ def _same_title(stored: str, title: str, sites: tuple[str, ...]) -> bool:
 def exact_keys_of(found: Found) -> Keys:
     """The keys to look for a stored copy of the same story by: a kept-apart entry's
     identity keys name the other story, so only its title and body hashes are asked."""
-    if found.kept_apart is None:
-        return found.keys
-    return replace(found.keys, guid=None, post_id=None, link=None)
+    return found.keys if found.kept_apart is None else text_keys(found.keys)
+
+
+def text_keys(keys: Keys) -> Keys:
+    """``keys`` without those that name a story (GUID, post id, link): its title and body
+    hashes, which only a copy of its text has."""
+    return replace(keys, guid=None, post_id=None, link=None)
 
 
 def near_copy(

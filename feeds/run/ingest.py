@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from feeds.core import decider, dedupe
@@ -235,7 +235,7 @@ def _find_match(
     if match is not None and found.kept_apart is None:
         elsewhere = _another_sources_story(store, fetch, found, match)
         if elsewhere is not None:  # only its text may find a copy now
-            match = store.find_match(replace(found.keys, guid=None, post_id=None, link=None))
+            match = store.find_match(decider.text_keys(found.keys))
     if match is not None or sig is None or not options.near:
         return match, elsewhere
     published = entry.published or entry.updated or now

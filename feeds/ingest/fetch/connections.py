@@ -110,12 +110,7 @@ class Connections:
         ``host_turn(host, deadline)``: move the fetch's turn to the host a redirect leads to
         (the host's limits hold for redirects to it too)."""
         with self.on_the_wire(request.url, deadline):
-
-            def hop(url: httpx.URL) -> None:
-                if host_turn is not None:
-                    host_turn(url.host, deadline)
-
-            return self._get(request, deadline, settings, hop)
+            return self._get(request, deadline, settings, host_turn)
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]], deadline: float) -> int:
         """POST a form (a WebSub ping); the status. Redirects are not followed."""
@@ -191,7 +186,7 @@ class Connections:
         request: FetchRequest,
         deadline: float,
         settings: SourceSettings | None,
-        hop: Callable[[httpx.URL], None],
+        host_turn: HostTurn | None,
     ) -> FetchResult:
         headers = _request_headers(request, self._user_agent)
         transport = self._guarded_transport if request.public_only else self._transport
@@ -208,8 +203,8 @@ class Connections:
         # tell a loop from a long chain. The validators go along: they name the resource
         # the source's URL stands for, wherever it lives now.
         while True:
-            if hops:
-                hop(url)  # another host's turn, once the redirect's response is closed
+            if hops and host_turn is not None:
+                host_turn(url.host, deadline)  # once the redirect's response is closed
             if hops and not guarded and self._guards_redirects_of(request):
                 # A configured source is trusted where the admin put it, not wherever it
                 # redirects: from a public (or allowed) address, every later hop is checked
