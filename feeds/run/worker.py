@@ -73,7 +73,7 @@ def is_refresh(worker: str) -> bool:
     return worker.rpartition(":")[2].startswith(REFRESH)
 
 
-def forget_dead_refreshes(config: Config, store: Storage, worker: str, now: datetime) -> int:
+def forget_dead_refreshes(store: Storage, worker: str, now: datetime) -> int:
     """End the leases of other ``feeds refresh`` runs and drop them from the registry: call
     it holding the refresh lock, which only one refresh at a time holds (the kernel lets it
     go when its holder dies), so any other refresh in the registry was killed. Without this,
@@ -240,7 +240,7 @@ def registered(
     # We hold the refresh lock: another refresh in the registry died. A PostgreSQL store has
     # no refresh lock (refreshes on other machines may be alive): its leases run out instead.
     if is_refresh(worker) and config.store_url is None:
-        forget_dead_refreshes(config, store, worker, clock())
+        forget_dead_refreshes(store, worker, clock())
     interrupted = False
     try:
         yield Renewal(store, worker, lease_for(config, claim_limit(config)), clock)
