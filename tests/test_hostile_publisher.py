@@ -17,6 +17,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from feeds.app import cli
+from feeds.core.limits import MAX_BODY_CHARS
 from feeds.publish import atom as atom_module
 from feeds.publish import documents as publish
 from feeds.publish import jsonfeed
@@ -388,12 +389,16 @@ def published_body(out: Path) -> tuple[str, str]:
     return item["content_html"], item.get("summary", "")
 
 
-def test_a_ten_million_character_body_is_published(tmp_path: Path) -> None:
+def test_a_ten_million_character_body_is_published_cut_not_empty(tmp_path: Path) -> None:
     body = "<p>" + "word " * 2_000_000 + "</p>"  # 10,000,007 characters
     out = refresh(tmp_path, {"huge.rss": body_source(body)})
     content, summary = published_body(out)
-    assert content.count("word") == 2_000_000
+    assert MAX_BODY_CHARS // 2 < len(content) <= MAX_BODY_CHARS + 100
+    # An RSS description is the body and a teaser at once: cut, its marker paragraph goes
+    # to the summary (a teaser's "[…]"), the body ends in the cut word's "…".
+    assert content.startswith("<p>word word word") and content.endswith("word…</p>")
     assert summary.startswith("word word word") and summary.endswith("[…]")
+    assert (out / "o.atom").stat().st_size < 2 * MAX_BODY_CHARS
 
 
 def test_a_body_nested_a_hundred_thousand_deep_keeps_its_text(tmp_path: Path) -> None:

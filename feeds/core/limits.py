@@ -26,6 +26,14 @@ MAX_MEDIA_TYPE_CHARS = 100
 MAX_CATEGORY_CHARS = 100
 #: Characters of a title (an entry's, or a source's).
 MAX_TITLE_CHARS = 1_000
+#: Characters of a body's markup (its text, for a body without markup): a long read of
+#: 10,000 words with its links and figures is about 120,000. A longer body is cut after
+#: whole elements (:mod:`feeds.ingest.normalize.long_body`): fifty bodies of megabytes
+#: make a document that feed readers refuse.
+MAX_BODY_CHARS = 256_000
+#: Characters of a hand-written excerpt (an entry's summary beside its content): a longer
+#: one is cut, and a cut excerpt gives way to the body's first words when published.
+MAX_EXCERPT_CHARS = 2_000
 #: Characters of an author's name.
 MAX_AUTHOR_CHARS = 200
 #: How much of a raw single-line field is cleaned at all: cleaning is linear, but a

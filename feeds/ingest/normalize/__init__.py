@@ -243,7 +243,7 @@ def clean_body(source: BodySource, rules: FeedRules = NO_RULES) -> Body:
         if summary is not None:
             summary_text = sanitize_with_text(summary, base_url=base)[1]
             if summary_text and not is_cut(summary_text) and not body_text.startswith(summary_text):
-                excerpt = summary_text
+                excerpt = limits.cap_line(summary_text, limits.MAX_EXCERPT_CHARS)
     elif summary is not None:
         content_html, body_text, applied = _sanitized_body(summary, base, rules)
         if body_text and is_cut(body_text):

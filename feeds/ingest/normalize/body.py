@@ -11,8 +11,10 @@ import lxml.html
 import nh3
 from lxml import etree
 
+from feeds.core import limits
 from feeds.core.rewrite import FeedRules
 from feeds.core.text import _collapse, _legal
+from feeds.ingest.normalize.long_body import cut_after
 from feeds.ingest.normalize.markup import (
     _drop_tag,
     _drop_tree,
@@ -311,7 +313,9 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
 
 
 def _escaped(text: str) -> str:
-    """What both passes make of text without markup: it comes out escaped."""
+    """What both passes make of text without markup: it comes out escaped (cut to
+    :data:`~feeds.core.limits.MAX_BODY_CHARS` first)."""
+    text = limits.cap_line(text, limits.MAX_BODY_CHARS)
     return _legal(htmllib.escape(text, quote=False)).strip()
 
 
@@ -392,7 +396,11 @@ def _sanitize_tree(root: etree._Element, base_url: str | None) -> str:
     """The second half of :func:`sanitize_html`: a parsed fragment through lxml and nh3 (the
     tree is left cleaned, as nh3 got it)."""
     _clean_tree(root, base_url)
-    cleaned = _NH3.clean(_inner_html(root))
+    markup = _inner_html(root)
+    if len(markup) > limits.MAX_BODY_CHARS:
+        cut_after(root)
+        markup = _inner_html(root)
+    cleaned = _NH3.clean(markup)
     # nh3 writes U+00A0 as &nbsp;, which is not an XML entity.
     return _plain_attribute_values(_legal(cleaned.replace("&nbsp;", "\u00a0"))).strip()
 

@@ -1,0 +1,107 @@
+"""A body longer than a feed reader needs, cut to :data:`~feeds.core.limits.MAX_BODY_CHARS`.
+
+A publisher may send a body of megabytes (the fetch bounds only the whole document), or a
+new one at every refresh: published whole, fifty of them make documents of hundreds of
+megabytes, which feed readers refuse or time out on, for every story of the output. So a
+body's cleaned tree keeps its first ``MAX_BODY_CHARS`` characters of markup: the elements
+that fit whole, then, inside the first that does not, what fits of it in the same way, down
+to a text cut on a word boundary with ``…``; a paragraph ``[…]`` after them says that the
+story goes on at its link. The tree is cut before nh3 sanitizes it, so the cut can never
+leave half a tag or an unclosed element in what is published.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from feeds.core import limits
+
+#: What ends a cut body: a paragraph of its own, the marker feeds uses for a cut teaser.
+MARKER = "[\u2026]"
+#: Characters of an element's content below which an element that does not fit goes
+#: whole, rather than kept with a word or two of it.
+_WORTH_KEEPING = 20
+
+
+def markup_length(el: etree._Element) -> int:
+    """Characters of ``el`` as libxml2 writes it, its tail included."""
+    return len(etree.tostring(el, method="html", encoding="unicode", with_tail=True))
+
+
+def cut_after(root: etree._Element, limit: int = limits.MAX_BODY_CHARS) -> None:
+    """Keep about the first ``limit`` characters of the markup inside ``root`` (in place),
+    and add the :data:`MARKER` paragraph after them. For a tree whose markup is longer."""
+    el, budget = root, limit
+    while True:
+        budget = _kept_text(el, budget)
+        overflow = _first_overflowing_child(el, budget)
+        if overflow is None:
+            break
+        child, used = overflow
+        budget -= used
+        _drop_following_siblings(child)
+        if _fits_without_tail(child, budget):
+            budget -= markup_length(child) - _written_length(child.tail or "")
+            child.tail = _cut_text(child.tail or "", budget)
+            break
+        child.tail = None
+        budget -= len(child.tag) * 2 + 5  # its start and end tags: "<p>" and "</p>"
+        if budget < _WORTH_KEEPING:
+            el.remove(child)
+            break
+        el = child
+    marker = etree.SubElement(root, "p")
+    marker.text = MARKER
+
+
+def _kept_text(el: etree._Element, budget: int) -> int:
+    """Cut ``el``'s leading text to ``budget`` (all its children go when it is cut); the
+    budget left after it."""
+    text = el.text or ""
+    size = _written_length(text)
+    if size <= budget:
+        return budget - size
+    el.text = _cut_text(text, budget)
+    for child in list(el):
+        el.remove(child)
+    return 0
+
+
+def _first_overflowing_child(el: etree._Element, budget: int) -> tuple[etree._Element, int] | None:
+    """The first child of ``el`` that does not fit in what is left of ``budget`` after the
+    ones before it, with the characters those took; None when all of them fit."""
+    used = 0
+    for child in el:
+        size = markup_length(child)
+        if used + size > budget:
+            return child, used
+        used += size
+    return None
+
+
+def _fits_without_tail(child: etree._Element, budget: int) -> bool:
+    return markup_length(child) - _written_length(child.tail or "") <= budget
+
+
+def _drop_following_siblings(child: etree._Element) -> None:
+    parent = child.getparent()
+    assert parent is not None  # a child of the element being cut
+    for sibling in list(child.itersiblings()):
+        parent.remove(sibling)
+
+
+def _written_length(text: str) -> int:
+    """Characters of ``text`` as markup (``<`` written ``&lt;``)."""
+    return len(text) + 3 * (text.count("<") + text.count(">")) + 4 * text.count("&")
+
+
+def _cut_text(text: str, budget: int) -> str | None:
+    """``text`` cut on a word boundary to fit ``budget`` characters as markup (None when
+    none fit)."""
+    limit = budget
+    while _written_length(text) > budget:
+        if limit < 2:
+            return None
+        text = limits.cap_line(text, limit)
+        limit -= max(_written_length(text) - budget, 1)
+    return text or None
