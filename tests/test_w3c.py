@@ -18,6 +18,7 @@ from types import ModuleType
 
 import pytest
 from lxml import etree
+from lxml import html as lxml_html
 
 from feeds import config as config_module
 from feeds.config import OutputConfig
@@ -336,3 +337,62 @@ def test_the_self_link_without_url_is_where_feeds_serve_serves_by_default() -> N
 
     params = {p.name: p.default for p in cli.serve.params}
     assert f"http://{params['host']}:{params['port']}/" == LOCAL_URL
+
+
+# --- text that looks like markup ------------------------------------------------------------
+
+SHOWN_MARKUP = [
+    "Use </p> to close a paragraph",
+    "The </details> tag & x &alpha y",
+    "Tickets &5 each, Q&A_2, &#38; and &amp; as written",
+    "a<script>alert(1)</script>",
+]
+
+
+def shown_atom_text(element: etree._Element) -> str:
+    """What a reader shows of an Atom text construct, or of a name (no type)."""
+    if element.get("type") == "html":
+        shown = lxml_html.fragment_fromstring(element.text or "", create_parent="div")
+        return str(shown.text_content())
+    return element.text or ""
+
+
+def test_text_that_reads_as_html_is_published_as_the_same_text_without_warnings(
+    tmp_path: Path,
+) -> None:
+    """The W3C Feed Validator warns ("should not contain HTML") about plain text holding an
+    end tag or an entity-like ``&``: Atom then declares the title, summary or source title
+    ``type="html"`` with the same text escaped; RSS titles, names and categories and Atom
+    names get an invisible word joiner that breaks the pattern. A reader shows the text."""
+    stories = [
+        story(
+            n,
+            title=text,
+            author=text,
+            categories=(text,),
+            source_title=text,
+            excerpt=text,
+            content_html="",
+            body_text="",
+        )
+        for n, text in enumerate(SHOWN_MARKUP, start=1)
+    ]
+    out = output(tmp_path, title="Use </p> & &alpha", subtitle="Then &5 </b>")
+    publish.publish(out, stories)
+    rss_path = out.format_path("rss")
+    assert_w3c_clean(out.path, rss_path)
+    validate_independently(out.path)
+    atom = etree.fromstring(out.path.read_bytes())
+    expected = SHOWN_MARKUP  # story 1 is the newest
+    for entry, text in zip(atom.iter(A + "entry"), expected, strict=True):
+        for path in ("title", "summary", "source/" + A + "title", "author/" + A + "name"):
+            element = entry.find(A + path)
+            assert element is not None, path
+            assert shown_atom_text(element).replace("\u2060", "") == text, path
+    assert shown_atom_text(atom.find(A + "title")) == "Use </p> & &alpha"  # type: ignore[arg-type]
+    rss = etree.fromstring(rss_path.read_bytes())
+    dc_creator = "{http://purl.org/dc/elements/1.1/}creator"
+    for item, text in zip(rss.iter("item"), expected, strict=True):
+        for name in ("title", "source", "category", dc_creator):
+            assert (item.findtext(name) or "").replace("\u2060", "") == text, name
+    assert rss.findtext("channel/title") == "Use <\u2060/p> & &alpha"

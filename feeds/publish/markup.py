@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from html.entities import name2codepoint
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -39,6 +40,47 @@ _XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f\ud800-\udfff\
 def xml_text(value: str) -> str:
     """``value`` as published text: without what XML forbids, C1 controls and U+FFFD."""
     return _XML_ILLEGAL_RE.sub("", value)
+
+
+# What the W3C Feed Validator takes for HTML in a text (feedvalidator/validators.py,
+# nonhtml.validate; ContainsHTML, ContainsUndeclaredHTML): an end tag, and an ``&`` before an
+# HTML 4 entity name, ``apos`` or a word not all letters (``&alpha``, ``&#38``, ``&5``), with or
+# without ``;``. It looks at the text, after XML's own references are read, so no escaping
+# in the document changes its verdict. (It reads end tags of HTML elements only: this takes
+# every end tag, which changes nothing a reader shows.)
+_END_TAG_RE = re.compile(r"</(\w+)>")
+_REFERENCE_RE = re.compile(r"&(#?\w+)")
+#: U+2060 WORD JOINER: no width, no glyph, no line break; a reader shows the text as before.
+WORD_JOINER = "\u2060"
+
+
+def _reads_as_reference(word: str) -> bool:
+    return word in name2codepoint or word == "apos" or not word.isalpha()
+
+
+def reads_as_html(text: str) -> bool:
+    """Whether the W3C Feed Validator would say plain ``text`` holds HTML (``Use </p>``,
+    ``x &alpha y``): an Atom text construct then declares itself ``type="html"``."""
+    if _END_TAG_RE.search(text):
+        return True
+    return any(_reads_as_reference(word) for word in _REFERENCE_RE.findall(text))
+
+
+def unmistakable_text(text: str, *, references: bool) -> str:
+    """Plain ``text`` for an element that cannot say it is text (RSS's ``title``, Atom's
+    ``name``): a :data:`WORD_JOINER` after the ``<`` of an end tag (``<\u2060/p>``), and with
+    ``references`` after the ``&`` of what reads as an entity reference, so that neither the
+    W3C Feed Validator nor a reader that guesses HTML from these (feedparser's
+    ``looks_like_html``) takes the text for markup."""
+    text = _END_TAG_RE.sub(lambda match: f"<{WORD_JOINER}/{match.group(1)}>", text)
+    if not references:
+        return text
+
+    def joined(match: re.Match[str]) -> str:
+        word = match.group(1)
+        return f"&{WORD_JOINER}{word}" if _reads_as_reference(word) else match.group(0)
+
+    return _REFERENCE_RE.sub(joined, text)
 
 
 def iri_ok(value: str | None) -> bool:
