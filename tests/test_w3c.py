@@ -396,3 +396,31 @@ def test_text_that_reads_as_html_is_published_as_the_same_text_without_warnings(
         for name in ("title", "source", "category", dc_creator):
             assert (item.findtext(name) or "").replace("\u2060", "") == text, name
     assert rss.findtext("channel/title") == "Use <\u2060/p> & &alpha"
+
+
+def test_stored_bidi_overrides_are_not_published(tmp_path: Path) -> None:
+    """Stories stored before titles were cleaned of bidi overrides, and a title cut in the
+    middle of an isolate: no format carries an override, an embedding or an open isolate."""
+    rlo, rli, pdi = "\u202e", "\u2067", "\u2069"
+    long_isolate = "Word " * 190 + rli + "\u05d0\u05d1 " * 30 + pdi  # cut at 1,000
+    stories = [
+        story(
+            1,
+            title=f"Invoice {rlo}txt.exe",
+            author=f"{rlo}eoD enaJ",
+            categories=(f"{rlo}Markets",),
+            source_title=f"Wire{rlo}",
+        ),
+        story(2, title=long_isolate, author=f"Ann {rli}\u05d0{pdi}"),
+    ]
+    out = output(tmp_path)
+    publish.publish(out, stories)
+    rss_path, json_path = out.format_path("rss"), out.format_path("json")
+    for path in (out.path, rss_path, json_path):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search("[\u202a-\u202e]", text), path
+        assert text.count(rli) == text.count(pdi) == 1, path  # the closed one, in a name
+    atom = etree.fromstring(out.path.read_bytes())
+    titles = [e.findtext(A + "title") for e in atom.iter(A + "entry")]
+    assert titles[0] == "Invoice txt.exe"
+    assert_w3c_clean(out.path, rss_path)

@@ -15,6 +15,7 @@ from feedgen.entry import FeedEntry
 from lxml import etree
 
 from feeds.core import limits
+from feeds.core.text import without_bidi_overrides
 from feeds.core.uri import as_uri
 from feeds.types import Enclosure, StoredEntry
 
@@ -114,22 +115,30 @@ def newest_first(entries: Sequence[StoredEntry], limit: int | None) -> list[Stor
     return stories if limit is None else stories[:limit]
 
 
+def one_line(text: str, limit: int) -> str:
+    """A title, name or category as published: XML-safe (:func:`xml_text`), capped, and
+    without bidi overrides (:func:`without_bidi_overrides`; stories stored before titles
+    were cleaned of them, and a cap that cut an isolate off from its end)."""
+    return without_bidi_overrides(limits.cap_line(xml_text(text), limit))
+
+
 def source_title(story: StoredEntry) -> str:
-    return limits.cap_line(xml_text(story.source_title), limits.MAX_TITLE_CHARS)
+    return one_line(story.source_title, limits.MAX_TITLE_CHARS)
 
 
 def entry_title(story: StoredEntry) -> str:
-    return limits.cap_line(xml_text(story.title), limits.MAX_TITLE_CHARS) or "(untitled)"
+    return one_line(story.title, limits.MAX_TITLE_CHARS) or "(untitled)"
 
 
 def entry_author(story: StoredEntry) -> str:
-    return limits.cap_line(xml_text(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
+    return one_line(xml_text(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
 
 
 def categories(story: StoredEntry) -> list[str]:
     """The categories to publish: capped in number and length (:mod:`feeds.core.limits`), also
     for entries stored before the caps."""
-    return list(limits.first_categories(xml_text(t) for t in story.categories))
+    terms = limits.first_categories(xml_text(t) for t in story.categories)
+    return [term for term in map(without_bidi_overrides, terms) if term]
 
 
 def add_categories(fe: FeedEntry, story: StoredEntry) -> None:
