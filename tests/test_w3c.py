@@ -424,3 +424,32 @@ def test_stored_bidi_overrides_are_not_published(tmp_path: Path) -> None:
     titles = [e.findtext(A + "title") for e in atom.iter(A + "entry")]
     assert titles[0] == "Invoice txt.exe"
     assert_w3c_clean(out.path, rss_path)
+
+
+def test_ids_with_decomposed_or_latin1_escapes_are_published_in_normal_form(
+    tmp_path: Path,
+) -> None:
+    """GUIDs that spell é as e + U+0301 or in Latin-1 (``%E9``) drew NonCanonicalURI; they
+    are written in the validator's normal form now. Ids that were fine stay as they were."""
+    fine = [
+        "https://a.example/?p=1",
+        "https://a.example/caf%C3%A9/",
+        "https://a.example/a%2Fb?q=%3D&r=~#top",
+        "https://a.example/2026/03/04/rates-held/",
+    ]
+    changed = {
+        "https://a.example/caf%E9/x": "https://a.example/caf%C3%A9/x",
+        "https://a.example/na%efve?q=a%CC%8A": "https://a.example/na%C3%AFve?q=%C3%A5",
+        # Its normal form is a fine id's: it gets a tag: id, the fine one keeps its own.
+        "https://a.example/cafe%CC%81/": "tag:feeds.invalid,2026:atom-id/",
+    }
+    ids = [*fine, *changed]
+    out = output(tmp_path)
+    publish.publish(out, [story(n, id=ident) for n, ident in enumerate(ids, start=1)])
+    assert_w3c_clean(out.path, out.format_path("rss"))
+    validate_independently(out.path)
+    atom = etree.fromstring(out.path.read_bytes())
+    published = [e.findtext(A + "id") or "" for e in atom.iter(A + "entry")]
+    assert published[: len(fine)] == fine
+    for ident, expected in zip(published[len(fine) :], changed.values(), strict=True):
+        assert ident.startswith(expected), ident
