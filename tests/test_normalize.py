@@ -171,6 +171,49 @@ def test_clean_title(raw: str, is_html: bool, expected: str) -> None:
     assert clean_title(raw, is_html=is_html) == expected
 
 
+LRE, RLE, PDF, LRO, RLO = "\u202a", "\u202b", "\u202c", "\u202d", "\u202e"
+LRI, RLI, FSI, PDI = "\u2066", "\u2067", "\u2068", "\u2069"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # An override flips the title (shown "exe.txt" / "Rates cut"), and with no PDF the
+        # text a reader sets beside it: overrides and embeddings go, with their PDF.
+        (f"Invoice {RLO}txt.exe", "Invoice txt.exe"),
+        (f"{RLO}tuc setaR{PDF} says the bank", "tuc setaR says the bank"),
+        (f"{LRO}a{PDF}{RLE}b{PDF}{LRE}c", "abc"),
+        (f"Unclosed {RLE}embedding", "Unclosed embedding"),
+        ("&#x202E;reversed &#8238;twice", "reversed twice"),
+        # A closed isolate keeps a right-to-left name in its place: kept.
+        (f"Interview with {RLI}\u05d3\u05d5\u05d3{PDI} today", None),
+        (f"{FSI}a {LRI}b{PDI} c{PDI} d", None),
+        # An isolate never closed reaches past the title; a PDI that closes none is noise.
+        (f"Open {RLI}isolate", "Open isolate"),
+        (f"{PDI}Stray {PDI}pops", "Stray pops"),
+        (f"{RLI}a{PDI}{RLI}b", f"{RLI}a{PDI}b"),
+        (f"{FSI}{FSI}x{PDI}", f"{FSI}x{PDI}"),
+        # Marks reorder nothing around them: they stay.
+        ("\u200fRLM and \u200eLRM", "\u200fRLM and \u200eLRM"),
+    ],
+)
+def test_clean_title_drops_bidi_overrides_and_keeps_closed_isolates(
+    raw: str, expected: str | None
+) -> None:
+    assert clean_title(raw) == (raw if expected is None else expected)
+    assert clean_title(raw, is_html=True) == (raw if expected is None else expected)
+
+
+def test_author_names_and_categories_lose_bidi_overrides_too() -> None:
+    clean = _entry(
+        title=f"Story {RLO}1",
+        author=f"{RLO}eoD enaJ",
+        categories=[f"Markets{RLO}", f"{RLI}Open", f"{LRI}Closed{PDI}"],
+    )
+    assert (clean.title, clean.author) == ("Story 1", "eoD enaJ")
+    assert clean.categories == ("Markets", "Open", f"{LRI}Closed{PDI}")
+
+
 # --- sanitizing ---------------------------------------------------------------------------
 
 BASE = "https://news.example.com/2026/03/17/article/"

@@ -18,6 +18,7 @@ from types import ModuleType
 
 import pytest
 from lxml import etree
+from lxml import html as lxml_html
 
 from feeds import config as config_module
 from feeds.config import OutputConfig
@@ -336,3 +337,119 @@ def test_the_self_link_without_url_is_where_feeds_serve_serves_by_default() -> N
 
     params = {p.name: p.default for p in cli.serve.params}
     assert f"http://{params['host']}:{params['port']}/" == LOCAL_URL
+
+
+# --- text that looks like markup ------------------------------------------------------------
+
+SHOWN_MARKUP = [
+    "Use </p> to close a paragraph",
+    "The </details> tag & x &alpha y",
+    "Tickets &5 each, Q&A_2, &#38; and &amp; as written",
+    "a<script>alert(1)</script>",
+]
+
+
+def shown_atom_text(element: etree._Element) -> str:
+    """What a reader shows of an Atom text construct, or of a name (no type)."""
+    if element.get("type") == "html":
+        shown = lxml_html.fragment_fromstring(element.text or "", create_parent="div")
+        return str(shown.text_content())
+    return element.text or ""
+
+
+def test_text_that_reads_as_html_is_published_as_the_same_text_without_warnings(
+    tmp_path: Path,
+) -> None:
+    """The W3C Feed Validator warns ("should not contain HTML") about plain text holding an
+    end tag or an entity-like ``&``: Atom then declares the title, summary or source title
+    ``type="html"`` with the same text escaped; RSS titles, names and categories and Atom
+    names get an invisible word joiner that breaks the pattern. A reader shows the text."""
+    stories = [
+        story(
+            n,
+            title=text,
+            author=text,
+            categories=(text,),
+            source_title=text,
+            excerpt=text,
+            content_html="",
+            body_text="",
+        )
+        for n, text in enumerate(SHOWN_MARKUP, start=1)
+    ]
+    out = output(tmp_path, title="Use </p> & &alpha", subtitle="Then &5 </b>")
+    publish.publish(out, stories)
+    rss_path = out.format_path("rss")
+    assert_w3c_clean(out.path, rss_path)
+    validate_independently(out.path)
+    atom = etree.fromstring(out.path.read_bytes())
+    expected = SHOWN_MARKUP  # story 1 is the newest
+    for entry, text in zip(atom.iter(A + "entry"), expected, strict=True):
+        for path in ("title", "summary", "source/" + A + "title", "author/" + A + "name"):
+            element = entry.find(A + path)
+            assert element is not None, path
+            assert shown_atom_text(element).replace("\u2060", "") == text, path
+    assert shown_atom_text(atom.find(A + "title")) == "Use </p> & &alpha"  # type: ignore[arg-type]
+    rss = etree.fromstring(rss_path.read_bytes())
+    dc_creator = "{http://purl.org/dc/elements/1.1/}creator"
+    for item, text in zip(rss.iter("item"), expected, strict=True):
+        for name in ("title", "source", "category", dc_creator):
+            assert (item.findtext(name) or "").replace("\u2060", "") == text, name
+    assert rss.findtext("channel/title") == "Use <\u2060/p> & &alpha"
+
+
+def test_stored_bidi_overrides_are_not_published(tmp_path: Path) -> None:
+    """Stories stored before titles were cleaned of bidi overrides, and a title cut in the
+    middle of an isolate: no format carries an override, an embedding or an open isolate."""
+    rlo, rli, pdi = "\u202e", "\u2067", "\u2069"
+    long_isolate = "Word " * 190 + rli + "\u05d0\u05d1 " * 30 + pdi  # cut at 1,000
+    stories = [
+        story(
+            1,
+            title=f"Invoice {rlo}txt.exe",
+            author=f"{rlo}eoD enaJ",
+            categories=(f"{rlo}Markets",),
+            source_title=f"Wire{rlo}",
+        ),
+        story(2, title=long_isolate, author=f"Ann {rli}\u05d0{pdi}"),
+    ]
+    out = output(tmp_path)
+    publish.publish(out, stories)
+    rss_path, json_path = out.format_path("rss"), out.format_path("json")
+    for path in (out.path, rss_path, json_path):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search("[\u202a-\u202e]", text), path
+        assert text.count(rli) == text.count(pdi) == 1, path  # the closed one, in a name
+    atom = etree.fromstring(out.path.read_bytes())
+    titles = [e.findtext(A + "title") for e in atom.iter(A + "entry")]
+    assert titles[0] == "Invoice txt.exe"
+    assert_w3c_clean(out.path, rss_path)
+
+
+def test_ids_with_decomposed_or_latin1_escapes_are_published_in_normal_form(
+    tmp_path: Path,
+) -> None:
+    """GUIDs that spell é as e + U+0301 or in Latin-1 (``%E9``) drew NonCanonicalURI; they
+    are written in the validator's normal form now. Ids that were fine stay as they were."""
+    fine = [
+        "https://a.example/?p=1",
+        "https://a.example/caf%C3%A9/",
+        "https://a.example/a%2Fb?q=%3D&r=~#top",
+        "https://a.example/2026/03/04/rates-held/",
+    ]
+    changed = {
+        "https://a.example/caf%E9/x": "https://a.example/caf%C3%A9/x",
+        "https://a.example/na%efve?q=a%CC%8A": "https://a.example/na%C3%AFve?q=%C3%A5",
+        # Its normal form is a fine id's: it gets a tag: id, the fine one keeps its own.
+        "https://a.example/cafe%CC%81/": "tag:feeds.invalid,2026:atom-id/",
+    }
+    ids = [*fine, *changed]
+    out = output(tmp_path)
+    publish.publish(out, [story(n, id=ident) for n, ident in enumerate(ids, start=1)])
+    assert_w3c_clean(out.path, out.format_path("rss"))
+    validate_independently(out.path)
+    atom = etree.fromstring(out.path.read_bytes())
+    published = [e.findtext(A + "id") or "" for e in atom.iter(A + "entry")]
+    assert published[: len(fine)] == fine
+    for ident, expected in zip(published[len(fine) :], changed.values(), strict=True):
+        assert ident.startswith(expected), ident

@@ -67,6 +67,42 @@ def _decode_entities(text: str) -> str:
     return text
 
 
+# --- bidirectional controls ---------------------------------------------------------------
+
+# Unicode's bidirectional formatting characters (UAX #9 §2.1-§2.4). Embeddings and overrides
+# (LRE, RLE, LRO, RLO and their PDF) reorder everything after them up to a PDF or the end of
+# the paragraph: a title with U+202E shows reversed, and in a reader's list of titles the
+# text beside it can be pulled along; none is ever needed in a one-line text. An isolate
+# (LRI, RLI, FSI up to its PDI) confines its direction to its own span: the way to set a
+# right-to-left name in a left-to-right line. Isolates are kept where each is closed.
+_EMBEDDINGS_AND_OVERRIDES = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e"))
+_ISOLATE_OPENERS = frozenset("\u2066\u2067\u2068")
+_POP_ISOLATE = "\u2069"
+_BIDI_CONTROL_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def without_bidi_overrides(text: str) -> str:
+    """``text`` without bidi embeddings and overrides (U+202A..U+202E), and with its
+    isolates (U+2066..U+2069) balanced: a PDI that closes nothing, and an isolate that is
+    never closed, are removed. Other text, and the marks LRM, RLM and ALM (which reorder
+    nothing around them), stay."""
+    if not _BIDI_CONTROL_RE.search(text):
+        return text
+    kept = list(text.translate(_EMBEDDINGS_AND_OVERRIDES))
+    open_isolates: list[int] = []
+    for index, char in enumerate(kept):
+        if char in _ISOLATE_OPENERS:
+            open_isolates.append(index)
+        elif char == _POP_ISOLATE:
+            if open_isolates:
+                open_isolates.pop()
+            else:
+                kept[index] = ""
+    for index in open_isolates:
+        kept[index] = ""
+    return "".join(kept)
+
+
 # --- titles -------------------------------------------------------------------------------
 
 
@@ -75,8 +111,9 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
 
     Tags are stripped (always when ``is_html``, and anything tag-like that appears after entity
     decoding), entities decoded up to three rounds, NFC applied, control and XML-illegal
-    characters and U+FFFD removed, whitespace collapsed. The result may be empty; callers
-    pick a fallback.
+    characters and U+FFFD removed, bidi embeddings and overrides removed and isolates
+    balanced (:func:`without_bidi_overrides`), whitespace collapsed. The result may be
+    empty; callers pick a fallback. Author names and categories are cleaned with it too.
     """
     text = _legal(raw)
     if is_html:
@@ -90,4 +127,4 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
     # U+FFFD stands for bytes lost upstream (text decoded in the wrong charset): nothing to
     # show, and validators warn about it (the publishers drop it from every text too).
     text = unicodedata.normalize("NFC", _legal(text)).replace("\ufffd", " ")
-    return _collapse(text)
+    return _collapse(without_bidi_overrides(text))

@@ -5,6 +5,7 @@ it, and publishing every link."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import quote, urlsplit, urlunsplit
 
 __all__ = ["FULL_URI_RE", "URI_RE", "as_uri", "canonical_uri"]
@@ -53,8 +54,9 @@ def canonical_uri(uri: str) -> str:
     """An http(s) URI in the normal form of RFC 3986 §6.2.2-6.2.3, which validators compare
     ids in (the W3C Feed Validator warns about an id in another form): scheme and host in
     lower case, no default port, an empty path written ``/``, no ``.`` or ``..`` segment,
-    percent-escapes in upper case and none for an unreserved character (``%7E`` is ``~``).
-    Two URIs of one resource give one form; any other URI is returned as it is."""
+    percent-escapes in upper case and none for an unreserved character (``%7E`` is ``~``),
+    and the text the escapes spell in Unicode's NFC (:func:`_normal_component`). Two URIs of
+    one resource give one form; any other URI is returned as it is."""
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.netloc:
@@ -69,10 +71,11 @@ def canonical_uri(uri: str) -> str:
     if host.endswith(".") and "." in host[:-1]:
         host = host[:-1]
     netloc = f"{userinfo}{at}{host}" + (f":{port}" if port else "")
-    path = _without_dot_segments(_normal_escapes(parts.path)) or "/"
+    path = _normal_component(_without_dot_segments(_normal_escapes(parts.path)), _PATH_SAFE) or "/"
     before_fragment, hash_mark, _ = uri.partition("#")
-    query = _normal_escapes(parts.query) if parts.query or "?" in before_fragment else None
-    fragment = _normal_escapes(parts.fragment) if hash_mark else None
+    query = parts.query if parts.query or "?" in before_fragment else None
+    query = _normal_component(query, _QUERY_SAFE) if query is not None else None
+    fragment = _normal_component(parts.fragment, _QUERY_SAFE) if hash_mark else None
     out = f"{scheme}://{netloc}{path}"
     out += f"?{query}" if query is not None else ""
     return out + (f"#{fragment}" if fragment is not None else "")
@@ -84,6 +87,46 @@ def _normal_escapes(text: str) -> str:
         return char if char in _UNRESERVED else match.group(0).upper()
 
     return _ESCAPE.sub(normal, text)
+
+
+# The W3C Feed Validator's normal form (feedvalidator/uri.py, _qnu): in a path (segment by
+# segment) and in a query or fragment, a reserved character it may hold stays as it is
+# written, escaped or not; every other octet is read as UTF-8, put in NFC and escaped again
+# unless unreserved. Escapes of bytes that are no UTF-8 (``%E9``, Latin-1's é) have no
+# normal form there ("N/A"): they are read as Latin-1, so ``%E9`` is written ``%C3%A9``.
+_RESERVED = frozenset(":/?#[]@!$&'()*+,;=")
+_PCHAR = "-._~!$&'()*+,;=:@"
+_PATH_SAFE = _PCHAR + "/"
+_QUERY_SAFE = _PCHAR + "/?"
+_OCTET_RE = re.compile(r"%[0-9A-Fa-f]{2}|.", re.DOTALL)
+_LATIN1_FOR_UNDECODED = {0xDC00 + byte: chr(byte) for byte in range(0x80, 0x100)}
+_ALREADY_NORMAL = {
+    safe: re.compile(f"[0-9A-Za-z{re.escape(safe + '-._~')}]*")
+    for safe in (_PATH_SAFE, _QUERY_SAFE)
+}
+
+
+def _normal_component(text: str, safe: str) -> str:
+    """``text`` (a path, query or fragment) in the W3C Feed Validator's normal form."""
+    if _ALREADY_NORMAL[safe].fullmatch(text):
+        return text
+    out: list[str] = []
+    octets = bytearray()
+    for token in _OCTET_RE.findall(text):
+        char = chr(int(token[1:], 16)) if len(token) == 3 else token
+        if char in _RESERVED and char in safe:
+            out.append(_normal_text(octets, safe) + token.upper())
+            octets.clear()
+        elif len(token) == 3:
+            octets.append(ord(char))
+        else:
+            octets += token.encode("utf-8", "surrogatepass")
+    return "".join(out) + _normal_text(octets, safe)
+
+
+def _normal_text(octets: bytes | bytearray, safe: str) -> str:
+    text = octets.decode("utf-8", "surrogateescape").translate(_LATIN1_FOR_UNDECODED)
+    return quote(unicodedata.normalize("NFC", text), safe=safe)
 
 
 def _without_dot_segments(path: str) -> str:

@@ -36,8 +36,10 @@ from feeds.publish.markup import (
     http_uri,
     newest_first,
     own_document_parser,
+    reads_as_html,
     serialize,
     source_title,
+    unmistakable_text,
     xml_text,
 )
 from feeds.types import StoredEntry
@@ -196,7 +198,26 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> byte
         anchor.addnext(element)
     if links.archive:
         root.insert(0, archive_marker(root))
+    _declare_html_text(root)
     return serialize(root)
+
+
+_TEXT_CONSTRUCTS = (_A + "title", _A + "subtitle", _A + "summary")
+
+
+def _declare_html_text(root: etree._Element) -> None:
+    """Text the W3C Feed Validator would take for HTML (a title ``Use </p> to close``, a
+    teaser with ``&alpha``: :func:`reads_as_html`) is written as the same text in
+    ``type="html"`` (escaped once more): a reader shows the same characters, the validator
+    has no "should not contain HTML" to say. A person's name has no type attribute: it gets
+    :func:`unmistakable_text`."""
+    for element in root.iter(*_TEXT_CONSTRUCTS):
+        text = element.text or ""
+        if element.get("type", "text") == "text" and reads_as_html(text):
+            element.set("type", "html")
+            element.text = html.escape(text, quote=False)
+    for name in root.iter(_A + "name"):
+        name.text = unmistakable_text(name.text or "", references=True)
 
 
 _MICROSECONDS = 1_000_000

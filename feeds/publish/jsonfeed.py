@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 from feeds.config import OutputConfig
 from feeds.core import limits
 from feeds.core.summary import teaser
+from feeds.core.text import without_bidi_overrides
 from feeds.publish.embeds import publishable
 from feeds.publish.markup import UNKNOWN_MEDIA_TYPE, enclosures, image
 from feeds.types import StoredEntry
@@ -82,6 +83,11 @@ def _clean(value: str) -> str:
     return value.encode("utf-8", "replace").decode("utf-8")
 
 
+def _line(value: str, limit: int) -> str:
+    """A title, name or tag: capped, without bidi overrides (as in Atom and RSS)."""
+    return without_bidi_overrides(limits.cap_line(_clean(value), limit))
+
+
 def render_document(
     output: OutputConfig, entries: Sequence[StoredEntry], links: DocLinks, capped: bool
 ) -> bytes:
@@ -121,7 +127,7 @@ def render(
 def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": story.id,
-        "title": limits.cap_line(_clean(story.title), limits.MAX_TITLE_CHARS) or "(untitled)",
+        "title": _line(story.title, limits.MAX_TITLE_CHARS) or "(untitled)",
         "content_html": _clean(publishable(story.content_html, output.iframes)),
         "date_published": _date(story.published),
         "date_modified": _date(story.updated),
@@ -132,10 +138,11 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     summary = teaser(story.excerpt, story.body_text, output.summary_words)
     if summary:
         item["summary"] = _clean(summary)
-    author = limits.cap_line(_clean(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
+    author = _line(_clean(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
     if author:
         item["authors"] = [{"name": author}]
-    tags = list(limits.first_categories(_clean(t) for t in story.categories))
+    terms = limits.first_categories(_clean(t) for t in story.categories)
+    tags = [term for term in map(without_bidi_overrides, terms) if term]
     if tags:
         item["tags"] = tags
     attachments = [
@@ -151,7 +158,7 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     source_link = _http_url(story.source_link) or _http_url(story.source_url)
     if source_link:
         # JSON Feed §"Extensions": custom keys start with an underscore.
-        source_title = limits.cap_line(_clean(story.source_title), limits.MAX_TITLE_CHARS)
+        source_title = _line(story.source_title, limits.MAX_TITLE_CHARS)
         item["_source"] = {"title": source_title, "url": source_link}
     return item
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from html.entities import name2codepoint
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -14,6 +15,7 @@ from feedgen.entry import FeedEntry
 from lxml import etree
 
 from feeds.core import limits
+from feeds.core.text import without_bidi_overrides
 from feeds.core.uri import as_uri
 from feeds.types import Enclosure, StoredEntry
 
@@ -39,6 +41,47 @@ _XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f\ud800-\udfff\
 def xml_text(value: str) -> str:
     """``value`` as published text: without what XML forbids, C1 controls and U+FFFD."""
     return _XML_ILLEGAL_RE.sub("", value)
+
+
+# What the W3C Feed Validator takes for HTML in a text (feedvalidator/validators.py,
+# nonhtml.validate; ContainsHTML, ContainsUndeclaredHTML): an end tag, and an ``&`` before an
+# HTML 4 entity name, ``apos`` or a word not all letters (``&alpha``, ``&#38``, ``&5``), with or
+# without ``;``. It looks at the text, after XML's own references are read, so no escaping
+# in the document changes its verdict. (It reads end tags of HTML elements only: this takes
+# every end tag, which changes nothing a reader shows.)
+_END_TAG_RE = re.compile(r"</(\w+)>")
+_REFERENCE_RE = re.compile(r"&(#?\w+)")
+#: U+2060 WORD JOINER: no width, no glyph, no line break; a reader shows the text as before.
+WORD_JOINER = "\u2060"
+
+
+def _reads_as_reference(word: str) -> bool:
+    return word in name2codepoint or word == "apos" or not word.isalpha()
+
+
+def reads_as_html(text: str) -> bool:
+    """Whether the W3C Feed Validator would say plain ``text`` holds HTML (``Use </p>``,
+    ``x &alpha y``): an Atom text construct then declares itself ``type="html"``."""
+    if _END_TAG_RE.search(text):
+        return True
+    return any(_reads_as_reference(word) for word in _REFERENCE_RE.findall(text))
+
+
+def unmistakable_text(text: str, *, references: bool) -> str:
+    """Plain ``text`` for an element that cannot say it is text (RSS's ``title``, Atom's
+    ``name``): a :data:`WORD_JOINER` after the ``<`` of an end tag (``<\u2060/p>``), and with
+    ``references`` after the ``&`` of what reads as an entity reference, so that neither the
+    W3C Feed Validator nor a reader that guesses HTML from these (feedparser's
+    ``looks_like_html``) takes the text for markup."""
+    text = _END_TAG_RE.sub(lambda match: f"<{WORD_JOINER}/{match.group(1)}>", text)
+    if not references:
+        return text
+
+    def joined(match: re.Match[str]) -> str:
+        word = match.group(1)
+        return f"&{WORD_JOINER}{word}" if _reads_as_reference(word) else match.group(0)
+
+    return _REFERENCE_RE.sub(joined, text)
 
 
 def iri_ok(value: str | None) -> bool:
@@ -72,22 +115,30 @@ def newest_first(entries: Sequence[StoredEntry], limit: int | None) -> list[Stor
     return stories if limit is None else stories[:limit]
 
 
+def one_line(text: str, limit: int) -> str:
+    """A title, name or category as published: XML-safe (:func:`xml_text`), capped, and
+    without bidi overrides (:func:`without_bidi_overrides`; stories stored before titles
+    were cleaned of them, and a cap that cut an isolate off from its end)."""
+    return without_bidi_overrides(limits.cap_line(xml_text(text), limit))
+
+
 def source_title(story: StoredEntry) -> str:
-    return limits.cap_line(xml_text(story.source_title), limits.MAX_TITLE_CHARS)
+    return one_line(story.source_title, limits.MAX_TITLE_CHARS)
 
 
 def entry_title(story: StoredEntry) -> str:
-    return limits.cap_line(xml_text(story.title), limits.MAX_TITLE_CHARS) or "(untitled)"
+    return one_line(story.title, limits.MAX_TITLE_CHARS) or "(untitled)"
 
 
 def entry_author(story: StoredEntry) -> str:
-    return limits.cap_line(xml_text(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
+    return one_line(xml_text(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
 
 
 def categories(story: StoredEntry) -> list[str]:
     """The categories to publish: capped in number and length (:mod:`feeds.core.limits`), also
     for entries stored before the caps."""
-    return list(limits.first_categories(xml_text(t) for t in story.categories))
+    terms = limits.first_categories(xml_text(t) for t in story.categories)
+    return [term for term in map(without_bidi_overrides, terms) if term]
 
 
 def add_categories(fe: FeedEntry, story: StoredEntry) -> None:

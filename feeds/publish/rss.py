@@ -38,6 +38,7 @@ from feeds.publish.markup import (
     own_document_parser,
     serialize,
     source_title,
+    unmistakable_text,
     xml_text,
 )
 from feeds.types import StoredEntry
@@ -169,10 +170,28 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], newest: datetime, links:
     )
     for old in channel.findall("docs"):
         channel.remove(old)
+    _unmistakable_plain_text(channel)
     if links.archive:
         channel.insert(0, archive_marker(root))
     etree.cleanup_namespaces(root, top_nsmap={"atom": ATOM_NS})
     return _rss_profile_references(serialize(root))
+
+
+_DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
+
+
+def _unmistakable_plain_text(channel: etree._Element) -> None:
+    """RSS's plain-text elements (titles, names, categories) cannot say they are text, and the
+    W3C Feed Validator and readers that guess (feedparser) take an end tag in one for HTML:
+    ``Use </p> to close`` would show as ``Use to close``. Each gets :func:`unmistakable_text`.
+    (An ``&`` is written ``&#x26;``, which tells both it is a character.)"""
+    plain = [*channel.findall("title"), *channel.findall("description")]
+    for item in channel.findall("item"):
+        plain += [*item.findall("title"), *item.findall("source"), *item.findall("category")]
+        plain += item.findall(_DC_CREATOR)
+    for element in plain:
+        if element.text:
+            element.text = unmistakable_text(element.text, references=False)
 
 
 def _rss_profile_references(data: bytes) -> bytes:
