@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 import shutil
@@ -85,7 +86,7 @@ def daemon_config(tmp_path: Path, sources: dict[str, str], **extra: Any) -> Conf
     return config_module.from_dict(
         {
             "store": {"path": "state/feeds.db"},
-            "fetch": {"total_timeout": 5.0, "min_host_delay": 0},
+            "fetch": {"total_timeout": 5.0, "min_host_delay": 0, **extra.pop("fetch", {})},
             "schedule": {"interval": "1h", "jitter": 0, **extra.pop("schedule", {})},
             "daemon": {"publish_delay": "1m", "heartbeat": "10m", **extra.pop("daemon", {})},
             "sources": [{"name": name, "url": url} for name, url in sources.items()],
@@ -242,6 +243,36 @@ def test_the_first_round_and_a_new_output_are_published_at_once(
     assert not after_reload.fetched  # nothing was due: the new output alone is published
     assert (tmp_path / "out" / "new.atom").exists()
     assert [o.name for o in after_reload.outputs] == ["all", "new"]
+
+
+def test_a_host_that_hangs_holds_up_no_other_source(tmp_path: Path) -> None:
+    with HTTPTestServer() as hanging, HTTPTestServer() as answering:
+        hanging.route("/feed", Reply(body=rss(), delay=30))
+        for n in range(4):
+            answering.route(f"/{n}", Reply(body=rss(str(n))))
+        sources = {"hangs": hanging.url("/feed")}
+        other_host = answering.base_url.replace("127.0.0.1", "localhost")  # the fetcher's hosts
+        sources.update({f"a{n}": f"{other_host}/{n}" for n in range(4)})
+        fetch = {"total_timeout": 4.0, "max_connections": 2, "max_per_host": 1}
+        config = daemon_config(tmp_path, sources, fetch={**fetch, "min_host_delay": 0.2})
+        with Fetcher(config.fetch) as fetcher:
+            daemon = Daemon(config, fetcher, clock=lambda: datetime.now(UTC))
+            daemon.start(datetime.now(UTC))
+            started = time.monotonic()
+            report = daemon.tick(datetime.now(UTC))
+        answered = sorted(r.received for r in answering.requests)
+    # A claim takes two sources (one of each host); the next ones are claimed as the
+    # answering host's fetches end, not once the hanging one times out.
+    assert len(answered) == 4 and answered[-1] - started < 2.0
+    assert all(b - a >= 0.19 for a, b in itertools.pairwise(answered))  # min_host_delay
+    assert answering.max_in_flight == 1
+    errors = {r.name: r.error for r in report.fetched}
+    assert errors.keys() == set(sources) and "total timeout" in str(errors.pop("hangs"))
+    assert set(errors.values()) == {None}
+    with sqlite3.connect(config.store_path) as db:
+        leased = "SELECT count(*) FROM sources WHERE lease_worker IS NOT NULL"
+        assert db.execute(leased).fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM host_leases WHERE worker != ''").fetchone() == (0,)
 
 
 def test_reload_keeps_the_store_path(tmp_path: Path) -> None:

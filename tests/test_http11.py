@@ -11,7 +11,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -20,9 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_source_http import tls_server
 
+from feeds.errors import FetchError
+from feeds.ingest.fetch import Fetcher
 from feeds.ingest.fetch.address_guard import AddressPolicy
 from feeds.ingest.fetch.http11 import Http11Transport
 from feeds.ingest.fetch.http11_response import MAX_HEAD_BYTES, _ResponseReader
+from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, Reply, http_server
 
@@ -454,3 +457,95 @@ def test_a_dripped_head_with_two_lengths_is_read_in_linear_time() -> None:
     with pytest.raises(httpx.RemoteProtocolError, match="Content-Length"):
         reader.read_head()
     assert time.process_time() - started < 5  # 30 s and more when each read searched it all
+
+
+# --- a connection that ends before its answer -------------------------------------------------
+
+
+class DroppingServer:
+    """Counts connections and requests; on each connection, answers the first
+    :attr:`answered` requests (200, kept alive) and closes the connection without a word on
+    the next one, as a server closing an idle connection does when a request crosses its close
+    (:attr:`answered` 0: a server that drops every connection)."""
+
+    def __init__(self, answered: int) -> None:
+        self.answered = answered
+        self.connections = 0
+        self.requests = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/feed"
+
+    def close(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with connection, contextlib.suppress(OSError):
+                self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        received = b""
+        for answered in range(self.answered + 1):
+            while b"\r\n\r\n" not in received:
+                data = connection.recv(65536)
+                if not data:
+                    return
+                received += data
+            received = received.partition(b"\r\n\r\n")[2]
+            self.requests += 1
+            if answered < self.answered:
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n<rss/>")
+
+
+@pytest.fixture
+def dropping_server() -> Iterator[Callable[[int], DroppingServer]]:
+    servers: list[DroppingServer] = []
+
+    def start(answered: int) -> DroppingServer:
+        servers.append(DroppingServer(answered))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def fetch_feed(fetcher: Fetcher, url: str) -> FetchResult:
+    return fetcher.fetch(FetchRequest(source="s", url=url))
+
+
+def test_a_new_connection_closed_without_an_answer_is_the_fetchs_error_asked_once(
+    dropping_server: Callable[[int], DroppingServer],
+) -> None:
+    server = dropping_server(0)
+    options = FetchOptions(min_host_delay=5.0, total_timeout=5.0)
+    with (
+        Fetcher(options) as fetcher,
+        pytest.raises(FetchError, match="disconnected without sending a response"),
+    ):
+        fetch_feed(fetcher, server.url)
+    assert (server.connections, server.requests) == (1, 1)
+
+
+def test_a_kept_alive_connection_closed_by_the_server_is_asked_again_on_a_new_one(
+    dropping_server: Callable[[int], DroppingServer],
+) -> None:
+    server = dropping_server(1)
+    with Fetcher(FetchOptions(min_host_delay=0, total_timeout=5.0)) as fetcher:
+        assert fetch_feed(fetcher, server.url).content == b"<rss/>"
+        assert fetch_feed(fetcher, server.url).content == b"<rss/>"  # sent twice
+        assert (server.connections, server.requests) == (2, 3)
+        assert fetch_feed(fetcher, server.url).content == b"<rss/>"
+    assert (server.connections, server.requests) == (3, 5)

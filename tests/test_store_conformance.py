@@ -360,6 +360,21 @@ def test_a_claim_holds_as_few_hosts_as_it_can(store: Storage) -> None:
     assert names(store.claim_due(NOW, 3, LEASE, worker="w2", per_host=2)) == ["b", "c0", "c1"]
 
 
+def test_a_claim_counts_the_sources_of_a_host_its_worker_holds_already(store: Storage) -> None:
+    store.sync_sources([(f"d{i}", f"https://d.example/{i}") for i in range(4)])
+    assert names(store.claim_due(NOW, 10, LEASE, worker="w1", per_host=2)) == [
+        "a",
+        "b",
+        "d0",
+        "d1",
+    ]
+    second = NOW + timedelta(seconds=1)  # a claim again while those are fetched (a daemon)
+    assert store.claim_due(second, 10, LEASE, worker="w1", per_host=2) == []
+    assert store.release_source("d0", "w1", NOW + HOUR, second)
+    third = second + timedelta(seconds=1)
+    assert names(store.claim_due(third, 10, LEASE, worker="w1", per_host=2)) == ["d2"]
+
+
 def test_retired_and_retry_after_sources_are_not_claimed(store: Storage) -> None:
     with store.batch():
         store.record_schedule("a", ScheduleUpdate(retire="410 Gone"), NOW)

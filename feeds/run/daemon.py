@@ -5,9 +5,10 @@ Two parts:
 
 - :class:`Daemon`, the logic, with the clock passed in and no APScheduler,
   signals or threads of its own. ``tick(now)`` claims the sources due at ``now`` from the
-  store, a claim (a lease on them and their hosts) at a time until none is left, fetches
-  them (concurrently, under the fetcher's global and per-host caps), saves each all or
-  nothing (see :mod:`feeds.run.refresh`) and releases it with its next due time; then it
+  store (a lease on them and their hosts), claiming again as fetches end, until none is
+  left (:func:`~feeds.run.refresh.refresh_claiming`), fetches them (concurrently, under
+  the fetcher's global and per-host caps), saves each all or nothing (see
+  :mod:`feeds.run.refresh`) and releases it with its next due time; then it
   publishes as the one publisher when the coalescing window has passed, records a
   heartbeat, and returns when it next needs to run. An output this
   daemon has not published yet (every output after start, a new one after SIGHUP) is
@@ -56,7 +57,7 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.hooks import deliver_due
 from feeds.run.notify import notify
-from feeds.run.refresh import SIGN_PER_RUN, OutputReport, SourceReport, refresh_claimed
+from feeds.run.refresh import SIGN_PER_RUN, OutputReport, SourceReport, refresh_claiming
 from feeds.run.worker import (
     LeaseRenewer,
     claim_limit,
@@ -68,6 +69,7 @@ from feeds.run.worker import (
 )
 from feeds.store import open_store
 from feeds.store.protocol import Storage
+from feeds.types import SourceState
 
 __all__ = ["Daemon", "TickReport", "run"]
 
@@ -189,36 +191,35 @@ class Daemon:
         return TickReport(now=now, sources=sources, outputs=outputs, next_run=next_run)
 
     def _work(self, store: Storage, now: datetime) -> tuple[SourceReport, ...]:
-        """Claim due sources and save them, a claim at a time, until none is due."""
+        """Claim due sources and save them, claiming again as fetches end, until none is
+        due; every lease left is ended (those sources stay due)."""
         config = self.config
-        limit = claim_limit(config)
-        lease = lease_for(config, limit)
-        reports: list[SourceReport] = []
-        seen: set[str] = set()
-        at = now
-        while not self.stopping:
-            claimed = store.claim_due(
-                at, limit, lease, worker=self.worker, per_host=config.fetch.max_per_host
+        clock = self._clock or (lambda: now)
+        try:
+            report = refresh_claiming(
+                config,
+                store,
+                self.fetcher,
+                self._claimer(store),
+                now=now,
+                clock=clock,
+                worker=self.worker,
+                should_stop=self._stop.is_set,
             )
-            if not claimed or seen.issuperset(s.name for s in claimed):
-                store.release_claims(self.worker, free_hosts_at(config, at))
-                break
-            seen.update(s.name for s in claimed)
-            try:
-                report = refresh_claimed(
-                    config,
-                    store,
-                    self.fetcher,
-                    claimed,
-                    now=at,
-                    worker=self.worker,
-                    should_stop=self._stop.is_set,
-                )
-            finally:
-                at = self._clock() if self._clock is not None else at
-                store.release_claims(self.worker, free_hosts_at(config, at))
-            reports.extend(report.sources)
-        return tuple(reports)
+        finally:
+            store.release_claims(self.worker, free_hosts_at(config, clock()))
+        return report.sources
+
+    def _claimer(self, store: Storage) -> Callable[[int, datetime], list[SourceState]]:
+        """Claims of due sources, each of at most ``limit`` (what ``_work`` has room for)."""
+        config = self.config
+        lease = lease_for(config, claim_limit(config))
+
+        def claim(limit: int, at: datetime) -> list[SourceState]:
+            per_host = config.fetch.max_per_host
+            return store.claim_due(at, limit, lease, worker=self.worker, per_host=per_host)
+
+        return claim
 
     def _publish(self, store: Storage, now: datetime) -> tuple[OutputReport, ...]:
         """Publish as the one publisher when the window has passed since the first change

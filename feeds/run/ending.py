@@ -15,14 +15,14 @@ from contextlib import suppress
 from multiprocessing.connection import Connection
 
 from feeds.run.fetch_processes import FetchProcesses
-from feeds.run.fetching import Fetching
+from feeds.run.fetching import Fetching, Rolling
 
 
 def _interrupted(exc_type: type[BaseException] | None) -> bool:
     return exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
 
 
-def fetching_ending(fetching: Fetching | FetchProcesses) -> Callable[..., bool]:
+def fetching_ending(fetching: Fetching | FetchProcesses | Rolling) -> Callable[..., bool]:
     """How a stream's fetching ends when its ``stack`` closes: the fetches under way are
     waited for, unless the run was interrupted (Ctrl-C), which should end it now: then they
     are abandoned (killed, in fetch processes), since nothing more is saved."""

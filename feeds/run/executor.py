@@ -33,7 +33,7 @@ import queue
 import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, suppress
@@ -46,7 +46,16 @@ from feeds.ingest.prepare import Job, Prepared, prepare_safely
 from feeds.run import heap
 from feeds.run.ending import fetching_ending, pool_ending, start_fork_server_deaf
 from feeds.run.fetch_processes import FetchProcesses, deal
-from feeds.run.fetching import WINDOW, Event, Fetching, Outcome, Raised, Throttle, notify
+from feeds.run.fetching import (
+    WINDOW,
+    Event,
+    Fetching,
+    Outcome,
+    Raised,
+    Rolling,
+    Throttle,
+    notify,
+)
 from feeds.types import FetchRequest, FetchResult
 
 __all__ = [
@@ -55,6 +64,7 @@ __all__ = [
     "deal",
     "standby_fetch_processes",
     "stream",
+    "stream_claims",
     "usable_cores",
 ]
 
@@ -143,15 +153,59 @@ def stream(
         yield run.next(i, on_wait)
 
 
+def stream_claims(
+    fetcher: Fetcher,
+    claim: Callable[[int], Mapping[int, FetchRequest]],
+    job_for: Callable[[int, FetchResult], Job | None],
+    *,
+    slots: int,
+    stack: ExitStack,
+    on_wait: Callable[[], None] | None = None,
+    buffer_bytes: int = BUFFER_BYTES,
+) -> Iterator[tuple[int, Outcome, Prepared | None]]:
+    """:func:`stream` over the requests ``claim(n)`` gives as the stream goes (at most
+    ``n``, keyed by indices not given before), yielded as each is ready, not in request
+    order; in this process's threads.
+
+    At most ``slots`` requests are in hand (fetching, or fetched and not yet yielded).
+    ``claim`` is asked when none is (the stream ends when it gives nothing then), and
+    when half the slots are free while nothing is ready to yield: a server that keeps one
+    fetch waiting (up to ``total_timeout``) holds one slot, not the fetches of the sources
+    claimed next. After a claim that gave nothing, the next waits for a request to be
+    yielded (its source saved may make room on its host). ``on_wait`` is called while no
+    fetch has come back (see :func:`stream`).
+    """
+    requests: dict[int, FetchRequest] = {}
+    fetching = Rolling(fetcher, buffer_bytes)
+    stack.push(fetching_ending(fetching))
+    run = _Stream(requests, job_for, stack, fetching, large=False)
+    in_hand, paused = 0, False
+    while True:
+        run.take_all()
+        free = slots - in_hand
+        if not in_hand or (not paused and 2 * free >= slots and run.ready() is None):
+            claimed = claim(free)
+            requests.update(claimed)
+            fetching.add(claimed)
+            run.large = len(requests) >= PARALLEL_MIN_SOURCES
+            in_hand, paused = in_hand + len(claimed), not claimed
+        if not in_hand:
+            return
+        i, outcome, prepared = run.next_ready(on_wait)
+        fetching.done(i)
+        in_hand, paused = in_hand - 1, False
+        yield i, outcome, prepared
+
+
 class _Stream:
     """The fetched documents of one :func:`stream`, and who prepares each."""
 
     def __init__(
         self,
-        requests: Sequence[FetchRequest],
+        requests: Sequence[FetchRequest] | Mapping[int, FetchRequest],
         job_for: Callable[[int, FetchResult], Job | None],
         stack: ExitStack,
-        fetching: Fetching | FetchProcesses,
+        fetching: Fetching | FetchProcesses | Rolling,
         *,
         large: bool,
     ) -> None:
@@ -190,6 +244,28 @@ class _Stream:
         if prepared is not None and prepared.trace is not None:
             log.info("%s: %s\n%s", self.requests[i].source, prepared.error, prepared.trace)
         return i, outcome, prepared
+
+    def next_ready(
+        self, on_wait: Callable[[], None] | None
+    ) -> tuple[int, Outcome, Prepared | None]:
+        """The outcome and prepared document of a request that has both, the first to."""
+        self.take_all()
+        while (i := self.ready()) is None:
+            try:
+                self.take(self.fetching.finished.get(timeout=WINDOW))
+            except queue.Empty:
+                if not self.arrived and on_wait is not None:
+                    on_wait()
+            self.take_all()
+        return self.next(i, None)
+
+    def ready(self) -> int | None:
+        """A request whose outcome is here and whose document, if a worker prepares it, is
+        done (None: none yet)."""
+        for i in self.arrived:
+            if i not in self.working or self.working[i].done():
+                return i
+        return None
 
     def take_all(self) -> None:
         while True:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feeds.errors import FetchError
-from feeds.ingest.fetch import Fetcher
+from feeds.ingest.fetch import Fetcher, interleave
 from feeds.ingest.fetch.hosts import HostQueue
 from feeds.types import FetchRequest, FetchResult
 
@@ -126,6 +126,49 @@ class Fetching:
         with self._turn:
             self._stopping = True
             self._turn.notify_all()
+
+
+class Rolling:
+    """The fetches of a stream that takes more requests as it goes (the daemon's claims):
+    each batch added gets fetch threads of its own (a :class:`Fetching`, round-robin by
+    host), and every batch puts what it got on the one :attr:`finished` queue."""
+
+    def __init__(self, fetcher: Fetcher, buffer_bytes: int) -> None:
+        self.finished: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._fetcher, self._buffer_bytes = fetcher, buffer_bytes
+        self._batches: dict[int, Fetching] = {}  # each request's, until it is consumed
+
+    def add(self, requests: Mapping[int, FetchRequest]) -> None:
+        """Start fetching ``requests`` (keyed by indices not used before)."""
+        keys = list(requests)
+        if not keys:
+            return
+        order = [keys[j] for j in interleave([requests[k] for k in keys])]
+        batch = Fetching(self._fetcher, requests, order, self._buffer_bytes, self.finished.put)
+        self._batches.update(dict.fromkeys(keys, batch))
+
+    def consumed(self, i: int, size: int) -> None:
+        self._batches[i].consumed(i, size)
+
+    def done(self, i: int) -> None:
+        """Request ``i`` was handed to the consumer."""
+        del self._batches[i]
+
+    def reconsider(self) -> None:
+        for batch in self._live():
+            batch.reconsider()
+
+    def stop(self) -> None:
+        for batch in self._live():
+            batch.stop()
+
+    def abort(self) -> None:
+        for batch in self._live():
+            batch.abort()
+
+    def _live(self) -> list[Fetching]:
+        """The batches with a request not handed over yet (the others' threads have ended)."""
+        return list({id(batch): batch for batch in self._batches.values()}.values())
 
 
 class Throttle:

@@ -30,7 +30,7 @@ from feeds.ingest.kinds import kind_of
 from feeds.ingest.prepare import Job, Prepared
 from feeds.run import heap, hooks
 from feeds.run.adaptive import with_adaptive_intervals
-from feeds.run.executor import FetchProcesses, standby_fetch_processes, stream
+from feeds.run.executor import FetchProcesses, standby_fetch_processes, stream, stream_claims
 from feeds.run.filtering import apply_retention
 from feeds.run.publish_outputs import publish_all
 from feeds.run.reports import OutputReport, RefreshReport, SourceReport
@@ -50,7 +50,7 @@ __all__ = [
     "SourceReport",
     "publish_all",
     "refresh",
-    "refresh_claimed",
+    "refresh_claiming",
 ]
 
 #: Why a refresh skips a source that another worker (a daemon) holds.
@@ -143,32 +143,117 @@ def _leased(
     return config, wanted, states
 
 
-def refresh_claimed(
+def _to_fetch(
     config: Config,
     store: Storage,
-    fetcher: Fetcher,
-    claimed: Sequence[SourceState],
-    *,
+    states: dict[str, SourceState],
     now: datetime,
     worker: str,
-    should_stop: Callable[[], bool] | None = None,
-) -> RefreshReport:
-    """Fetch and save the sources ``worker`` claimed (:meth:`WorkQueue.claim_due`); publish
-    nothing. A claimed source that is not due by this config after all (a due time saved
-    under another config), or no longer configured, is released with its due time."""
-    config = with_adaptive_intervals(config, store, now)
-    states = {s.name: s for s in claimed}
-    reports: list[SourceReport] = []
-    wanted = _due(config, states, now, False, reports.append)
-    for skipped in reports:  # not due after all: saved with the time it is due
-        store.release_source(skipped.name, worker, skipped.next_due, now)
+    report: Callable[[SourceReport], None],
+) -> list[SourceConfig]:
+    """Of the claimed sources ``states``, those to fetch; a source not due by this config
+    after all (a due time saved under another config) is reported and released with its
+    due time, one no longer configured released to be looked at much later."""
+    skipped: list[SourceReport] = []
+    wanted = _due(config, states, now, False, skipped.append)
+    for source_report in skipped:
+        store.release_source(source_report.name, worker, source_report.next_due, now)
+        report(source_report)
     configured = {s.name for s in config.sources}
     for name in states.keys() - configured:  # not ours to fetch: look again much later
         store.release_source(name, worker, now + config.schedule.max_interval, now)
-    _fetch_and_save(
-        config, store, fetcher, wanted, states, now, worker, None, reports.append, should_stop
-    )
+    return wanted
+
+
+Claim = Callable[[int, datetime], Sequence[SourceState]]
+"""``claim(limit, now)``: lease up to ``limit`` due sources at ``now`` (see
+:meth:`~feeds.store.protocol.WorkQueue.claim_due`)."""
+
+
+def refresh_claiming(
+    config: Config,
+    store: Storage,
+    fetcher: Fetcher,
+    claim: Claim,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime],
+    worker: str,
+    should_stop: Callable[[], bool],
+) -> RefreshReport:
+    """Fetch and save what ``claim`` leases, claiming again as fetches end
+    (:func:`~feeds.run.executor.stream_claims`: at most ``claim_limit`` sources in hand, a
+    slow server holding one of them only), until a claim brings nothing new; publish
+    nothing. Each source is saved as it is ready, and fetched once at most: one claimed
+    again in the same call stays leased, as due as it was. ``clock()`` dates each claim
+    and the saves after it. Leases left (fetches dropped when ``should_stop()`` turned
+    true) are the caller's to end."""
+    config = with_adaptive_intervals(config, store, now)
+    reports: list[SourceReport] = []
+    saved: list[SourceReport] = []
+    run = Run(config, store, fetcher, None, batch=config.fetch.max_connections, now=now)
+    tally = Tally()
+    with ExitStack() as stack:
+        saver = _GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)
+        claims = _Claims(saver, claim, clock, should_stop, reports.append)
+        fetches = stream_claims(
+            fetcher,
+            claims,
+            saver.job_for,
+            slots=claim_limit(config),
+            stack=stack,
+            on_wait=saver.commit,
+        )
+        for i, outcome, ready in fetches:
+            if should_stop():
+                break
+            saver.save(i, outcome, ready)
+    _after_saving(config, store, tally, saved, run.now)
     return RefreshReport(sources=tuple(reports), outputs=())
+
+
+def _both(saved: list[SourceReport], reports: list[SourceReport]) -> Callable[[SourceReport], None]:
+    def add(report: SourceReport) -> None:
+        saved.append(report)
+        reports.append(report)
+
+    return add
+
+
+class _Claims:
+    """The claims of :func:`refresh_claiming`: each leases sources at the clock's time,
+    and adds those to fetch to the saver (their requests are what it gives)."""
+
+    def __init__(
+        self,
+        saver: _GroupSaver,
+        claim: Claim,
+        clock: Callable[[], datetime],
+        should_stop: Callable[[], bool],
+        report: Callable[[SourceReport], None],
+    ) -> None:
+        self.saver, self.claim, self.clock = saver, claim, clock
+        self.should_stop, self.report = should_stop, report
+        self.seen: set[str] = set()
+
+    def __call__(self, limit: int) -> dict[int, FetchRequest]:
+        """The requests of the next claim with a source to fetch; none when a claim brings
+        no source not claimed before (or the run stops)."""
+        run = self.saver.run
+        while not self.should_stop():
+            self.saver.commit()  # its sources released: their hosts count as free
+            run.now = self.clock()
+            # One claimed again (due again already) stays leased, unfetched, to the end.
+            claimed = self.claim(limit, run.now)
+            states = {s.name: s for s in claimed if s.name not in self.seen}
+            if not states:
+                break
+            self.seen.update(states)
+            worker = self.saver.worker
+            wanted = _to_fetch(run.config, run.store, states, run.now, worker, self.report)
+            if wanted:  # else all were released, not due by this config: claim again
+                return self.saver.add(wanted, states)
+        return {}
 
 
 def _claimed(
@@ -253,10 +338,17 @@ def _fetch_and_save(
             saver.save(i, outcome, ready)
             if renew is not None:
                 renew()
-    tally.sources(reports)
+    _after_saving(config, store, tally, reports, now)
+
+
+def _after_saving(
+    config: Config, store: Storage, tally: Tally, saved: list[SourceReport], now: datetime
+) -> None:
+    """Retention, the run's counts and the hooks' events, once its sources are saved."""
+    tally.sources(saved)
     tally.expired(apply_retention(config, store, now))
     tally.save(store)
-    hooks.queue_events(config, store, reports, now)
+    hooks.queue_events(config, store, saved, now)
 
 
 @dataclass
@@ -347,6 +439,16 @@ class _GroupSaver:
         self.sources = 0  # in the open group
         self.entries = 0
         self.releases: list[tuple[str, datetime | None]] = []  # the open group's sources
+
+    def add(
+        self, sources: Sequence[SourceConfig], states: dict[str, SourceState]
+    ) -> dict[int, FetchRequest]:
+        """Save ``sources`` too (their ``states`` as claimed): their requests, by index."""
+        start = len(self.wanted)
+        self.states.update(states)
+        self.wanted.extend(sources)
+        self.requests.extend(kind_of(s).request(s, self.states[s.name]) for s in sources)
+        return {i: self.requests[i] for i in range(start, len(self.wanted))}
 
     def job_for(self, i: int, outcome: FetchResult) -> Job | None:
         source = self.wanted[i]

@@ -42,9 +42,10 @@ class WorkQueue(Transactional, Protocol):
         """First record every lease that ran out by ``now`` as an error on its source (see
         :meth:`expired_leases`), then lease up to ``limit`` due sources to ``worker`` until
         ``now + lease``: host by host (the host of the longest due source first, so that a
-        claim holds few hosts), at most ``per_host`` of one host (0: no cap), only of hosts
-        no other worker holds; ``worker`` takes their hosts until the same time. Their
-        states, the longest due first (then by name)."""
+        claim holds few hosts), at most ``per_host`` of one host (0: no cap) counting the
+        sources of it ``worker`` holds already, only of hosts no other worker holds;
+        ``worker`` takes their hosts until the same time. Their states, the longest due
+        first (then by name)."""
         ...
 
     def claim_sources(

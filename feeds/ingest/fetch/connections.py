@@ -266,25 +266,18 @@ class Connections:
         return self._policy.is_public(final.host, final.port or port)
 
     def _send(self, transport: httpx.BaseTransport, http_request: httpx.Request) -> httpx.Response:
-        """Send, retrying once when the server dropped the connection before any answer.
+        """Send ``http_request`` on ``transport``.
 
         A GET goes to the transport directly: what ``httpx.Client`` adds (cookies, auth,
         redirects, proxies from the environment, default headers) is turned off or done
         here, and skipping it saves about a quarter of the cost of a conditional GET.
 
-        A pooled keep-alive connection may have been closed by the server (its idle
-        timeout, or a server that closes without saying ``Connection: close``) just
-        as we reuse it; the request then fails before a single byte of response.
-        A GET is idempotent, so it may be retried automatically (RFC 9110 §9.2.2);
-        the retry goes out on a fresh connection. Without it, one sloppy reply
-        from a host fails the next source fetched from that host.
+        Nothing is sent twice here: only the transport knows whether a request that got no
+        answer went on a kept-alive connection the server had closed (the shared pools send
+        it again then, once, on a new connection: :class:`Http11Transport`) or on a new
+        one, where the failure is the fetch's and the source is tried at its next due time.
         """
-        try:
-            response = transport.handle_request(http_request)
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            if isinstance(exc, httpx.RemoteProtocolError) and "without sending" not in str(exc):
-                raise
-            response = transport.handle_request(http_request)
+        response = transport.handle_request(http_request)
         response.request = http_request
         return response
 

@@ -9,7 +9,8 @@ keeps from httpcore: a pool of keep-alive connections per origin (at most
 closed them), TLS with the host name checked, the thread's total deadline over the name
 lookup and every socket operation (:mod:`~feeds.ingest.fetch.deadline`), the address guard
 at connect time, and httpx's exceptions, so :mod:`~feeds.ingest.fetch.connections` is
-unchanged above it.
+unchanged above it. What it adds: a request that a kept-alive connection's end left without
+a byte of answer goes again, once, on a new connection (never one sent on a new connection).
 
 How a response is read: :mod:`~feeds.ingest.fetch.http11_response`.
 
@@ -78,9 +79,25 @@ class Http11Transport(httpx.BaseTransport):
         origin = (scheme, host, url.port or _DEFAULT_PORTS[scheme])
         connection = self._acquire(origin, timeouts)
         try:
+            return self._exchange(connection, request, timeouts)
+        except _StaleConnection:
+            pass
+        return self._exchange(self._acquire(origin, timeouts, reuse=False), request, timeouts)
+
+    def _exchange(
+        self, connection: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
+    ) -> httpx.Response:
+        """``request`` on ``connection``; :class:`_StaleConnection` when a kept-alive
+        connection failed before any byte of response, as one the server closed while idle
+        does (RFC 9112 §9.3.1: the request may go again, on a new connection). On a new
+        connection that failure is the request's: sending it again at once would knock
+        twice on a server that drops every connection, inside the host's delay."""
+        try:
             return connection.exchange(request, timeouts)
-        except BaseException:
+        except BaseException as exc:
             self._release(connection, reusable=False)
+            if connection.exchanges > 1 and not connection.heard and _unanswered(exc):
+                raise _StaleConnection from exc
             raise
 
     def close(self) -> None:
@@ -95,13 +112,16 @@ class Http11Transport(httpx.BaseTransport):
 
     # --- the pool ---------------------------------------------------------------------
 
-    def _acquire(self, origin: _Origin, timeouts: dict[str, float | None]) -> _Connection:
-        """A live idle connection to ``origin``, or a new one once there is room."""
+    def _acquire(
+        self, origin: _Origin, timeouts: dict[str, float | None], reuse: bool = True
+    ) -> _Connection:
+        """A live idle connection to ``origin`` (with ``reuse``), or a new one once there
+        is room."""
         waited_until = _pool_deadline(timeouts.get("pool"))
         stale: list[_Connection] = []
         with self._changed:
             while True:
-                reused = self._idle_connection(origin, stale)
+                reused = self._idle_connection(origin, stale) if reuse else None
                 if reused is None and self._open >= self._max:
                     self._evict_one(stale)
                 if reused is not None or self._open < self._max:
@@ -173,6 +193,18 @@ def _pool_deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
 
 
+class _StaleConnection(Exception):
+    """A kept-alive connection that the server had closed: the request may go again."""
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """Whether ``exc`` is the connection's end before a response: the server's close, a
+    reset, a write refused (a timeout is not: the server may be working on it)."""
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "without sending a response" in str(exc)
+    return isinstance(exc, httpx.ReadError | httpx.WriteError)
+
+
 class _Connection:
     """One socket (TLS or not) to one origin, one exchange at a time."""
 
@@ -181,6 +213,8 @@ class _Connection:
         self.sock = sock
         self.pool = pool
         self.idle_since = 0.0
+        self.exchanges = 0  # requests sent on it: more than one, it was kept alive
+        self.heard = False  # the current exchange has read a byte of its response
 
     @classmethod
     def open(
@@ -212,6 +246,8 @@ class _Connection:
 
     def exchange(self, request: httpx.Request, timeouts: dict[str, float | None]) -> httpx.Response:
         """Send ``request``, read the response head; the body streams from the socket."""
+        self.exchanges += 1
+        self.heard = False
         self._send(_request_bytes(request), timeouts.get("write"))
         reader = _ResponseReader(self, timeouts.get("read"))
         reader.read_head(head_only=request.method == "HEAD")
@@ -234,11 +270,13 @@ class _Connection:
     def recv(self, timeout: float | None) -> bytes:
         try:
             self.sock.settimeout(clamp(timeout, httpx.ReadTimeout))
-            return self.sock.recv(READ_BYTES)
+            data = self.sock.recv(READ_BYTES)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc) or "read timed out") from exc
         except OSError as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+        self.heard = self.heard or bool(data)
+        return data
 
 
 def _connect_tcp(

@@ -9,7 +9,8 @@ __all__ = ["DIALECT"]
 _CLAIM = """
 WITH ranked AS (
     SELECT s.name, s.host, coalesce(s.next_due, '') AS due,
-        row_number() OVER (PARTITION BY s.host ORDER BY coalesce(s.next_due, ''), s.name) AS nth,
+        row_number() OVER (PARTITION BY s.host ORDER BY coalesce(s.next_due, ''), s.name)
+            + CASE WHEN h.worker = :worker THEN h.in_flight ELSE 0 END AS nth,
         min(coalesce(s.next_due, '')) OVER (PARTITION BY s.host) AS host_due
     FROM sources s LEFT JOIN host_leases h ON h.host = s.host
     WHERE (coalesce(s.next_due, '') <= :now OR s.last_fetched > :ahead)
@@ -20,6 +21,8 @@ WITH ranked AS (
 ), chosen AS (
     -- Host by host (the host of the longest due source first): a claim holds as few hosts
     -- as it can, and leaves the others to other workers. No host: by due time alone.
+    -- nth counts the claimer's own sources of the host still in flight (a daemon claims
+    -- again while its slowest fetches go on).
     SELECT name FROM ranked WHERE nth <= :per_host OR :per_host <= 0
     ORDER BY CASE WHEN host = '' THEN due ELSE host_due END,
         CASE WHEN host = '' THEN '' ELSE host END, due, name

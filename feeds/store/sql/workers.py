@@ -88,7 +88,7 @@ class WorkerTables(SqlConnection):
     ) -> list[SourceState]:
         """Lease up to ``limit`` due sources to ``worker`` until ``now + lease``: host by host,
         the host of the longest due source first, at most ``per_host`` of one host (0: any
-        number); see the module."""
+        number) with those of it ``worker`` holds already; see the module."""
         if limit <= 0:
             return []
         until = ts(now + lease)

@@ -11,7 +11,8 @@ UPDATE sources SET lease_worker = :worker, lease_until = :until
 WHERE name IN (
     SELECT name FROM (
         SELECT s.name, s.host, coalesce(s.next_due, '') AS due,
-            row_number() OVER (PARTITION BY s.host ORDER BY s.next_due, s.name) AS nth,
+            row_number() OVER (PARTITION BY s.host ORDER BY s.next_due, s.name)
+                + CASE WHEN h.worker = :worker THEN h.in_flight ELSE 0 END AS nth,
             min(coalesce(s.next_due, '')) OVER (PARTITION BY s.host) AS host_due
         FROM sources s LEFT JOIN host_leases h ON h.host = s.host
         WHERE (coalesce(s.next_due, '') <= :now OR s.last_fetched > :ahead)
@@ -20,6 +21,8 @@ WHERE name IN (
             AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker
                 OR (h.worker = '' AND h.until > :ahead))
     )
+    -- nth counts the claimer's own sources of the host still in flight (a daemon claims
+    -- again while its slowest fetches go on).
     WHERE nth <= :per_host OR :per_host <= 0
     -- Host by host (the host of the longest due source first): a claim holds as few hosts
     -- as it can, and leaves the others to other workers. No host: by due time alone.
