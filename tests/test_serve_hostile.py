@@ -133,6 +133,28 @@ def test_links_and_fifos_named_like_outputs_are_not_followed(tmp_path: Path) -> 
         assert get(server, "/business-archive-1.atom")[0] == 200
 
 
+def test_hard_links_named_like_outputs_are_not_served(tmp_path: Path) -> None:
+    """A second name of a file elsewhere (another user's ``ln``, or the store) is not
+    something feeds published: its rename always leaves a file with one name."""
+    _, out = beside_the_config(tmp_path)
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    secret.write_text("outside the root")
+    os.link(secret, tmp_path / "business-archive-7.atom")
+    os.link(tmp_path / "state" / "feeds.db", tmp_path / "business-archive-8.atom")
+    with serving(tmp_path, [out]) as server:
+        assert get(server, "/business.rss")[0] == 200
+        (tmp_path / "business.rss").unlink()
+        os.link(secret, tmp_path / "business.rss")  # swapped after the start
+        for path in ("/business-archive-7.atom", "/business-archive-8.atom", "/business.rss"):
+            status, _, body = get(server, path)
+            assert status == 404, path
+            assert body == b"404 Not Found\n", path
+        publish.publish(out, [stored(1)], archive_pages=1)
+        status, _, body = get(server, "/business.rss")
+        assert status == 200 and body == (tmp_path / "business.rss").read_bytes()
+        assert secret.read_text() == "outside the root"
+
+
 def test_an_if_modified_since_in_the_future_is_ignored(tmp_path: Path) -> None:
     _, out = beside_the_config(tmp_path)
     with serving(tmp_path, [out]) as server:

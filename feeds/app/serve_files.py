@@ -70,9 +70,11 @@ class AllowList:
 
 def read_published(root: Path, path: Path) -> tuple[bytes, float] | None:
     """The bytes and modification time of the file at ``path``, if it is a regular file of
-    its own (feeds writes each output by renaming a new file over it: never a link) in a
-    folder under ``root``; else None. Asked at each request: a link or a FIFO put there
-    while serving, say named like an archive page, is not followed or waited on."""
+    its own in a folder under ``root``; else None. feeds writes each output by renaming a
+    new file over it, so what it published is never a link, symbolic or hard: a hard link
+    (a second name of a file elsewhere, the store or one under ``/etc``) put there is not
+    served either. Asked at each request: a link or a FIFO put there while serving, say
+    named like an archive page, is not followed or waited on."""
     try:
         if not path.parent.resolve().is_relative_to(root):
             return None
@@ -83,11 +85,16 @@ def read_published(root: Path, path: Path) -> tuple[bytes, float] | None:
     with os.fdopen(fd, "rb") as file:
         try:
             info = os.fstat(file.fileno())
-            if not stat.S_ISREG(info.st_mode):
+            if not _published_by_rename(info):
                 return None
             return file.read(), info.st_mtime
         except OSError:
             return None
+
+
+def _published_by_rename(info: os.stat_result) -> bool:
+    """A regular file with one name: what an atomic rename of a new file leaves."""
+    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
 
 
 _ARCHIVE_RE = re.compile(r"(?P<stem>[^/]+)-archive-[1-9][0-9]{0,8}(?P<suffix>\.[^./]*)?")
