@@ -166,3 +166,110 @@ def test_a_second_ctrl_c_while_it_stops_ends_it_there() -> None:
         run.kill()
     assert run.returncode == 130
     assert err == b"feeds: interrupted again: stopped at once\n"
+
+
+CONSOLE_SCRIPT = """
+import os, signal, sys
+from feeds.app.cli import main
+os.kill(os.getpid(), signal.SIGSTOP)
+sys.argv[0] = "feeds"
+sys.exit(main())
+"""
+"""The ``feeds`` console script, which stops itself once it has loaded the command line:
+Python's own start (``site``, the imports) comes before any code of feeds can see Ctrl-C."""
+
+STARTS: dict[str, list[tuple[str, float]]] = {
+    # as the n-th process is forked: fetch processes, multiprocessing's tracker, fork server
+    "as its processes start": [("forked", n) for n in (1, 1, 2, 2, 3, 4, 5)],
+}
+
+
+def _children(pid: int) -> int:
+    tasks = Path(f"/proc/{pid}/task")
+    with contextlib.suppress(OSError):
+        return sum(len((task / "children").read_text().split()) for task in tasks.iterdir())
+    return 0
+
+
+def _stopped(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    return False
+
+
+def _wait_for_point(run: subprocess.Popen[bytes], point: tuple[str, float]) -> None:
+    kind, value = point
+    if kind == "after":
+        time.sleep(value)
+        return
+    deadline = time.monotonic() + 10
+    while _children(run.pid) < value and run.poll() is None and time.monotonic() < deadline:
+        pass  # no sleep: Ctrl-C comes within microseconds of the fork
+
+
+def _interrupt_at(folder: Path, base: str, point: tuple[str, float]) -> str | None:
+    """Start a refresh, press Ctrl-C at ``point``; what went wrong, or None."""
+    folder.mkdir()
+    mark = f"ctrl-c-start-{os.getpid()}-{time.monotonic_ns()}"
+    config = _config(folder, base, [f"feed{i}" for i in range(40)])
+    ended = _run_interrupted(config, mark, point)
+    _wait_for(lambda: _marked(f"FEEDS_TEST_MARK={mark}") == [], 5)
+    if ended is None:
+        return f"{point}: Ctrl-C was lost, the run went on"
+    status, out, err = ended
+    problems = []
+    if status != 130 or out or err != b"feeds: interrupted: " + INTACT:
+        problems.append(f"exit {status}, stdout {out[-200:]!r}, stderr {err[-600:]!r}")
+    if (folder / "feeds.db").exists():
+        with sqlite3.connect(folder / "feeds.db") as db:
+            if db.execute("PRAGMA integrity_check").fetchone() != ("ok",):
+                problems.append("the store is damaged")
+    if (folder / "all.atom").exists():
+        problems.append("an output was published")
+    return f"{point}: {'; '.join(problems)}" if problems else None
+
+
+def _run_interrupted(
+    config: Path, mark: str, point: tuple[str, float]
+) -> tuple[int, bytes, bytes] | None:
+    """The exit status, stdout and stderr of a refresh given Ctrl-C at ``point`` (None: it
+    went on for 10 s more); every process of it is killed on the way out."""
+    with subprocess.Popen(
+        [sys.executable, "-c", CONSOLE_SCRIPT, "refresh", "--config", str(config)],
+        env={**os.environ, "FEEDS_TEST_MARK": mark},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    ) as run:
+        try:
+            _wait_for(lambda: _stopped(run.pid))
+            os.kill(run.pid, signal.SIGCONT)
+            _wait_for_point(run, point)
+            os.killpg(run.pid, signal.SIGINT)
+            out, err = run.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.pid, signal.SIGKILL)
+    return run.returncode, out, err
+
+
+INTACT = b"the store and every output are intact\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+@pytest.mark.parametrize("start", list(STARTS))
+def test_ctrl_c_as_a_refresh_starts_exits_130_without_a_traceback(
+    tmp_path: Path, start: str
+) -> None:
+    """Ctrl-C in the first moments of a run: loading its modules, forking its fetch
+    processes, starting the workers' fork server. Each is a clean stop, exit 130: not a
+    traceback (of the run, or of a process just forked), not click's "Aborted!" (exit 1),
+    not an exit by SIGINT, not a Ctrl-C lost in a fork and a run that goes on."""
+    with served_elsewhere(_site) as (base, _stats):
+        problems = [
+            _interrupt_at(tmp_path / f"run{n}", base, point)
+            for n, point in enumerate(STARTS[start])
+        ]
+    assert [problem for problem in problems if problem] == []

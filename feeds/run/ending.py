@@ -7,14 +7,13 @@ killed, workers told to end at once).
 from __future__ import annotations
 
 import multiprocessing
-import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import suppress
 from multiprocessing.connection import Connection
 
-from feeds.run.fetch_processes import FetchProcesses
+from feeds.run.fetch_processes import FetchProcesses, ctrl_c_held
 from feeds.run.fetching import Fetching, Rolling
 
 
@@ -57,20 +56,19 @@ def pool_ending(pool: ProcessPoolExecutor, held: Connection) -> Callable[..., bo
 
 
 def start_fork_server_deaf(context: multiprocessing.context.BaseContext) -> None:
-    """Start the fork server, if ``context`` uses one, with Ctrl-C ignored: the server
-    ignores it itself only once it has imported its preloads, and a Ctrl-C before that
-    printed a traceback (it is the run's process that stops). An ignored signal stays
-    ignored through the server's ``exec``, and in the workers it forks. A Ctrl-C in the
-    few milliseconds of the start is lost (the next one counts)."""
+    """Start the fork server, if ``context`` uses one, with SIGINT blocked: the server
+    ignores Ctrl-C itself only once it has imported its preloads, and a Ctrl-C before that
+    printed a traceback (it is the run's process that stops). The blocked signal stays
+    blocked through the server's ``exec``, and in the workers it forks (which ignore it as
+    well). A Ctrl-C during the start waits, blocked, and reaches the run when it is done:
+    it was ignored there, and lost."""
     if (
         context.get_start_method() != "forkserver"
         or threading.current_thread() is not threading.main_thread()
     ):
         return
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    resource_tracker.ensure_running()  # it blocks SIGINT while it starts, then unblocks it
+    with ctrl_c_held():
         forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -16,7 +16,7 @@ import queue
 import signal
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
@@ -112,10 +112,11 @@ class FetchProcesses:
         share = share_of(fetcher.options, count)
         self._children: list[_Child] = []
         try:
-            for _ in range(count):
-                inherited = [fd for child in self._children for fd in child.ends]
-                self._children.append(_Child(fetcher, share, inherited))
-        except BaseException:  # a fork refused (EAGAIN, ENOMEM): no process is left behind
+            with ctrl_c_held():
+                for _ in range(count):
+                    inherited = [fd for child in self._children for fd in child.ends]
+                    self._children.append(_Child(fetcher, share, inherited))
+        except BaseException:  # a fork refused (EAGAIN, ENOMEM), Ctrl-C: none is left behind
             for child in self._children:
                 child.process.kill()
                 child.process.join()
@@ -310,7 +311,7 @@ def _serve_fetches(
     ``("turns", {host: when it may be asked next})``: the consumer's own fetcher keeps the
     hosts' delays after the stream (a WebSub ping to a feed's host).
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
+    deaf_to_ctrl_c()
     close_all(inherited)  # this end's copies of the pipes: each must see the others close
     fetcher.restrict(options)
     # Connecting takes a while (httpx's import): the requests are read meanwhile, so that
@@ -419,6 +420,30 @@ def _portable(message: tuple[Any, ...]) -> tuple[Any, ...]:
         return item
 
     return tuple(fix(part) for part in message)
+
+
+@contextlib.contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """SIGINT held back (blocked) in this thread while it forks fetch processes.
+
+    Ctrl-C reaches every process of the terminal's group. Delivered during a fork, it raised
+    ``KeyboardInterrupt`` inside the fork's handlers (logging's, threading's), which print
+    it and go on: the run lost its Ctrl-C and finished, or a process just forked, still
+    with the run's handler, printed a traceback and died. Held, it reaches the run once the
+    processes are there (so the run stops, and kills them); a process starts with it
+    blocked too, and discards it (:func:`deaf_to_ctrl_c`)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def deaf_to_ctrl_c() -> None:
+    """In a fetch process (forked under :func:`ctrl_c_held`): ignore SIGINT, which
+    discards one already sent, then unblock it. Ctrl-C reaches the run, which stops us."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def close_all(fds: Sequence[int]) -> None:
