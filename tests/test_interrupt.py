@@ -179,6 +179,8 @@ sys.exit(main())
 Python's own start (``site``, the imports) comes before any code of feeds can see Ctrl-C."""
 
 STARTS: dict[str, list[tuple[str, float]]] = {
+    # after so many seconds: while the run's modules load, the store opens, the config is read
+    "while the run loads": [("after", n / 50) for n in range(1, 9)],
     # as the n-th process is forked: fetch processes, multiprocessing's tracker, fork server
     "as its processes start": [("forked", n) for n in (1, 1, 2, 2, 3, 4, 5)],
 }

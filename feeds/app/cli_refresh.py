@@ -71,8 +71,6 @@ def refresh(
     Example:
       feeds refresh --config /etc/feeds/config.toml --source business
     """
-    from feeds.run.executor import stop_fork_server
-
     with stopped_by_ctrl_c():
         try:
             config = load_config(config_path)
@@ -88,9 +86,18 @@ def refresh(
             else:
                 _print_refresh(config, report, interactive=interactive, verbose=verbose)
         finally:
-            stop_fork_server()  # the workers' (if documents started one): none outlives the run
+            _stop_fork_server()
     if not report.ok:
         raise CommandFailed
+
+
+def _stop_fork_server() -> None:
+    """End the workers' fork server, if documents started one: none outlives the run.
+    Imported here, not before the run, so a Ctrl-C while the run's modules load stops it
+    as any other does (exit 130)."""
+    from feeds.run.executor import stop_fork_server
+
+    stop_fork_server()
 
 
 def _refresh_once(

@@ -49,6 +49,13 @@ def print_error(exc: FeedsError) -> None:
         click.echo(f"feeds: {exc}", err=True)
 
 
+class CtrlC(KeyboardInterrupt):
+    """Ctrl-C, as :func:`stopped_by_ctrl_c` raises it. CPython notes a ``KeyboardInterrupt``
+    of that very class that leaves code run by ``exec`` of a string (the methods of a
+    dataclass, made while a module is imported), and however the process then exits, it
+    ends it by SIGINT at the last moment: not with the exit status 130 promised."""
+
+
 @contextmanager
 def stopped_by_ctrl_c() -> Iterator[None]:
     """Ctrl-C stops the command inside: the ``KeyboardInterrupt`` unwinds it (fetching stops
@@ -66,7 +73,7 @@ def stopped_by_ctrl_c() -> Iterator[None]:
 
     def first(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, again)
-        raise KeyboardInterrupt
+        raise CtrlC
 
     previous = signal.signal(signal.SIGINT, first)
     try:
