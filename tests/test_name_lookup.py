@@ -13,12 +13,18 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from test_pipeline import rss
 
+from feeds import config as config_module
 from feeds.errors import FetchError, FetchTimeoutError
 from feeds.ingest.fetch import AddressPolicy, Fetcher, resolver
+from feeds.run.refresh import refresh
+from feeds.store import open_store
 from feeds.types import FetchOptions, FetchRequest
 
 from httpserver import HTTPTestServer, Reply, http_server
@@ -195,3 +201,85 @@ def test_the_guard_s_second_looks_pass_a_name_that_does_not_answer_in_time() -> 
     policy = AddressPolicy(resolver=hangs)
     assert policy.passes("hang.slow.test", 80)
     assert policy.is_public("hang.slow.test", 80)
+
+
+class NeverAnswers:
+    """A resolver whose name servers never answer names under ``.never.test`` (until the
+    test ends): only ``getaddrinfo`` is replaced, as no real resolver can be made to hang
+    here. Counts the lookups hanging at once."""
+
+    def __init__(self, getaddrinfo: Any) -> None:
+        self._getaddrinfo = getaddrinfo
+        self.released = threading.Event()
+        self.hanging = 0
+        self.most_hanging = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name.endswith(".never.test"):
+            with self._lock:
+                self.hanging += 1
+                self.most_hanging = max(self.most_hanging, self.hanging)
+            self.released.wait(60)
+            with self._lock:
+                self.hanging -= 1
+        return self._getaddrinfo(host, port, *args, **kwargs)
+
+
+def _refresh_config(folder: Path, urls: list[str]) -> Path:
+    sources = "".join(f'[[sources]]\nname = "s{i:03}"\nurl = "{u}"\n' for i, u in enumerate(urls))
+    config = folder / "config.toml"
+    config.write_text(
+        '[store]\npath = "feeds.db"\n'
+        "[fetch]\nmin_host_delay = 0\nallow_private_addresses = true\nmax_connections = 8\n"
+        f"connect_timeout = {CONNECT}\ntotal_timeout = 3\n"
+        f'{sources}[[outputs]]\nname = "all"\npath = "all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+CONNECT = 0.3
+
+
+def test_a_run_whose_lookups_fill_every_slot_ends_in_time_and_fetches_ip_literals(
+    http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """More publishers than there are lookup slots whose name servers never answer: each
+    of their sources fails by the connect timeout (waiting for its lookup, or for a slot),
+    no more lookups hang than there are slots, the run ends in the time its fetches are
+    allowed, and the sources on IP literals, which need no lookup, are fetched and saved."""
+    never = NeverAnswers(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", never)
+    hung = [f"http://site{n}.never.test:{http_server.port}/feed" for n in range(80)]
+    for n in range(6):
+        http_server.route(f"/feed{n}", Reply(body=rss((f"{n}", f"Story {n}"))))
+    literal = [http_server.url(f"/feed{n}") for n in range(6)]
+    config = config_module.load(_refresh_config(tmp_path, [*hung, *literal]))
+    started = time.monotonic()
+    try:
+        with open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
+            report = refresh(config, store, fetcher, now=datetime.now(UTC))
+            saved = {s.name for s in store.sources() if s.last_fetched is not None}
+        took = time.monotonic() - started
+        most_hanging = never.most_hanging
+    finally:
+        never.released.set()
+        _wait_for_every_slot()
+    by_name = {s.name: s for s in report.sources}
+    ip_sources = {f"s{i:03}" for i in range(80, 86)}
+    assert all(by_name[name].ok for name in ip_sources)
+    assert ip_sources <= saved
+    failed = [s for s in report.sources if s.name not in ip_sources]
+    assert all("name lookup timeout" in (s.error or "") for s in failed)
+    assert most_hanging == resolver.LOOKUPS_IN_FLIGHT
+    # Each fetch of a hung name waits its connect timeout, eight at once.
+    assert took < (len(hung) / 8 + 2) * CONNECT + 5
+
+
+def _wait_for_every_slot() -> None:
+    deadline = time.monotonic() + 10
+    while resolver._slots._value < resolver.LOOKUPS_IN_FLIGHT and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert resolver._slots._value == resolver.LOOKUPS_IN_FLIGHT

@@ -8,9 +8,11 @@ waits for it only as long as a connect may take (the connect timeout, cut to the
 deadline); then it fails with :class:`LookupTimeout`, and the lookup is left to end by
 itself. Fetches that want a name being looked up wait for that lookup. At most
 :data:`LOOKUPS_IN_FLIGHT` run at once, abandoned ones included, so a resolver that hangs
-cannot pile up threads: a fetch that finds no room waits for one, within its own time. (Many
-distinct names whose servers all hang can take every slot, until the resolver gives up on
-them: other names then wait too.)
+cannot pile up threads: a fetch that finds no room waits for one, within its own time. Many
+distinct names whose servers never answer can take every slot, until the resolver gives up
+on them: a fetch of another name then waits for a slot as long as its lookup could have
+taken, and fails as a lookup timeout; the run goes on, and sources on IP literals, which
+need no lookup, are fetched as ever.
 
 An IP literal needs no lookup. Outside a fetch (no deadline on the thread: ``feeds sources
 import`` checking an OPML file's hosts) the lookup is made directly.
