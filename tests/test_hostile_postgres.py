@@ -8,6 +8,7 @@ PostgreSQL as on SQLite, and never stops the other sources of the run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Mapping
@@ -131,4 +132,51 @@ def test_anything_in_any_field_is_saved_and_published_on_postgresql(
     assert [s.error for s in pg_report.sources] == [s.error for s in lite_report.sources]
     assert pg_counts == lite_counts
     assert pg_report.outputs[0].error is None
+    assert pg_out == lite_out
+
+
+def incompressible(length: int) -> str:
+    """Text of ``length`` characters that no compression shrinks much (hex of hashes)."""
+    digests = (hashlib.sha256(str(n).encode()).hexdigest() for n in range(length // 64 + 1))
+    return "".join(digests)[:length]
+
+
+def long_keys_feed(length: int) -> dict[str, object]:
+    """Items whose GUID (an absolute IRI, so also the story's id) or link is ``length``
+    characters long, as tracking URLs and generated ids can be."""
+    tail = incompressible(length)
+    return {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Long",
+        "items": [
+            {
+                "id": f"https://long.example/?id={tail}",
+                "url": "https://long.example/1/",
+                "title": "A story with a long id",
+                "content_html": "<p>Quarterly results beat the forecast by a wide margin.</p>",
+            },
+            {
+                "id": "https://long.example/?p=2",
+                "url": f"https://long.example/2/?utm={tail}",
+                "title": "A story with a long link",
+                "content_html": "<p>The central bank left its main rate unchanged today.</p>",
+            },
+        ],
+    }
+
+
+@pytest.mark.parametrize("length", [3_000, 9_000])
+def test_long_guids_and_links_are_saved_and_published_as_on_sqlite(
+    tmp_path: Path, postgres_url: str, length: int
+) -> None:
+    """PostgreSQL's b-tree index rows hold at most 2,704 bytes: an index on a GUID or link
+    refused a long one, and the whole refresh stopped with nothing saved or published."""
+    documents = {"long": long_keys_feed(length), "plain": PLAIN}
+    results = {}
+    for name, store in (("sqlite", {"path": "state/feeds.db"}), ("pg", {"url": postgres_url})):
+        (tmp_path / name).mkdir()
+        results[name] = refresh_documents(tmp_path / name, store, documents)
+    (_, lite_counts, lite_out), (pg_report, pg_counts, pg_out) = results.values()
+    assert [s.error for s in pg_report.sources] == [None, None]
+    assert pg_counts == lite_counts == {"long": 2, "plain": 1}
     assert pg_out == lite_out

@@ -21,9 +21,11 @@ import psycopg
 from feeds.core import dedupe
 from feeds.errors import StoreError
 
-__all__ = ["MIGRATIONS", "TABLES", "prepare"]
+__all__ = ["KEY_ARBITER", "MIGRATIONS", "TABLES", "prepare"]
 
 T = 'TEXT COLLATE "C"'
+KEY_ARBITER = "source, feeds_digest(key)"
+"""What makes a copy unique: its source and the digest of its key (of any length)."""
 MIGRATION_LOCK = 0x46454544  # "FEED": the advisory lock held while migrating
 
 _GENERATION_TRIGGERS = "".join(
@@ -254,6 +256,29 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX IF EXISTS entries_source;
     DROP INDEX IF EXISTS entries_live_source;
     CREATE INDEX entries_live_source ON entries(source, published, rowid) WHERE expired IS NULL;
+    """,
+    # 5: a GUID, link or post id of any length (a b-tree index row holds at most 2,704
+    # bytes, and a long one stopped the save of every source): the columns a feed fills with
+    # text of its choosing are found through hash indexes, a copy is unique by the SHA-256
+    # of its key (the arbiter of a copy's insert, ``KEY_ARBITER``; the database is UTF-8,
+    # so the digest of a text is always the same), and the newest-first read sorts the
+    # stories of one date by id itself.
+    f"""
+    CREATE FUNCTION feeds_digest(value text) RETURNS bytea
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT sha256(textsend(value)) $$;
+    ALTER TABLE entries DROP CONSTRAINT entries_source_key_key;
+    CREATE UNIQUE INDEX entries_source_key ON entries({KEY_ARBITER});
+    CREATE INDEX entries_key ON entries USING hash (key);
+    DROP INDEX entries_entry_id;
+    CREATE INDEX entries_entry_id ON entries USING hash (entry_id);
+    DROP INDEX entries_guid;
+    CREATE INDEX entries_guid ON entries USING hash (guid) WHERE guid IS NOT NULL;
+    DROP INDEX entries_post_id;
+    CREATE INDEX entries_post_id ON entries USING hash (post_id) WHERE post_id IS NOT NULL;
+    DROP INDEX entries_link;
+    CREATE INDEX entries_link ON entries USING hash (link) WHERE link IS NOT NULL;
+    DROP INDEX entries_published;
+    CREATE INDEX entries_published ON entries(published DESC);
     """,
 )
 
