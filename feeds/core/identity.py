@@ -33,6 +33,16 @@ from feeds.types import Change, CleanEntry
 MIN_MATCH_WORDS = 10
 
 _ABSOLUTE_IRI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$")
+# What RFC 3987 leaves out of an IRI beyond ASCII (§2.2 ucschar and iprivate): C1 controls,
+# surrogates, U+FDD0-FDEF, U+FFF0-FFFF (U+FFFD, the mark of a character lost in decoding,
+# among them) and each plane's last two code points; and bidi formatting (§4.1).
+_NOT_IRI_CHARACTERS = re.compile(
+    "[\x80-\x9f\ud800-\udfff\ufdd0-\ufdef\ufff0-\uffff\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    + "".join(
+        f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0x10000, 0x110000, 0x10000)
+    )
+    + "]"
+)
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,10 @@ _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # "100%" is no IRI (RFC 3987
 def is_absolute_iri(value: str) -> bool:
     """True for an absolute IRI that can serve as an Atom id (RFC 4287 §4.2.6)."""
     return bool(
-        _ABSOLUTE_IRI_RE.match(value) and _ID_FORMS.match(value) and not _BARE_PERCENT.search(value)
+        _ABSOLUTE_IRI_RE.match(value)
+        and _ID_FORMS.match(value)
+        and not _BARE_PERCENT.search(value)
+        and not _NOT_IRI_CHARACTERS.search(value)
     )
 
 
