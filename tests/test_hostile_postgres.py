@@ -12,6 +12,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Mapping
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from feeds.run.refresh import RefreshReport, refresh
 from feeds.store import open_store
 
 from hostile import NOW, active_content
+from httpserver import HTTPTestServer, Reply, http_server
 
 NUL_EVERYWHERE = {
     "version": "https://jsonfeed.org/version/1.1",
@@ -47,6 +49,8 @@ NUL_EVERYWHERE = {
         for n in range(3)
     ],
 }
+
+__all__ = ["http_server"]
 
 PLAIN = {
     "version": "https://jsonfeed.org/version/1.1",
@@ -180,3 +184,60 @@ def test_long_guids_and_links_are_saved_and_published_as_on_sqlite(
     assert [s.error for s in pg_report.sources] == [None, None]
     assert pg_counts == lite_counts == {"long": 2, "plain": 1}
     assert pg_out == lite_out
+
+
+def test_a_story_with_a_long_id_is_dropped_once(postgres_url: str) -> None:
+    """``feeds drop`` of a story whose id is a long GUID: the tombstone's key was refused."""
+    story = f"tag:long.example,2026:{incompressible(9_000)}"
+    with open_store(postgres_url) as store:
+        assert store.drop(story, story, NOW) is True
+        assert store.drop(story, story, NOW) is False
+        assert store.dropped(story) == NOW
+
+
+def teaser_feed(article: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Teasers</title>'
+        "<link>https://long.example/</link><description>Teasers</description>"
+        '<item><title>Rates unchanged</title><guid isPermaLink="false">teaser-1</guid>'
+        f"<link>{escape(article)}</link><description>The bank held rates.</description></item>"
+        "</channel></rss>"
+    ).encode()
+
+
+ARTICLE_PAGE = (
+    "<html><head><title>Rates unchanged</title></head><body><article>"
+    + "<p>The central bank left its main interest rate unchanged on Wednesday, as expected by"
+    " most economists, and said inflation was moving back towards its target.</p>"
+    * 6
+    + "</article></body></html>"
+).encode()
+
+
+def test_an_article_page_at_a_long_address_is_cached_as_on_sqlite(
+    tmp_path: Path, postgres_url: str, http_server: HTTPTestServer
+) -> None:
+    """A teaser's article page is fetched and cached under its address: a long one was
+    refused by the article cache's key, and the whole refresh stopped with nothing saved."""
+    article = http_server.url(f"/article?q={incompressible(9_000)}")
+    http_server.route("/teasers", Reply(body=teaser_feed(article)))
+    http_server.route("/article", Reply(body=ARTICLE_PAGE, headers={"Content-Type": "text/html"}))
+    published = []
+    for name, store in (("sqlite", {"path": "state/feeds.db"}), ("pg", {"url": postgres_url})):
+        config = config_module.from_dict(
+            {
+                "store": store,
+                "fetch": {"allow_private_addresses": True, "min_host_delay": 0},
+                "sources": [
+                    {"name": "teasers", "url": http_server.url("/teasers"), "full_text": True}
+                ],
+                "outputs": [{"name": "all", "path": "out/all.atom", "title": "All"}],
+            },
+            base_dir=tmp_path / name,
+        )
+        with open_store(config.store_location) as opened, Fetcher(config.fetch) as fetcher:
+            report = refresh(config, opened, fetcher, now=NOW, force=True)
+            assert opened.article(article) is not None
+        assert [s.error for s in report.sources] == [None]
+        published.append((tmp_path / name / "out" / "all.atom").read_bytes())
+    assert published[1] == published[0]

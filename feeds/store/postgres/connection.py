@@ -51,10 +51,6 @@ CONNECT_TIMEOUT = 30
 SAVE_LOCK = 0x46454546  # the advisory lock held by a transaction that saves copies
 CLAIM_LOCK = 0x46454545  # the advisory lock a claim holds (one claim at a time)
 
-_ARBITERS = {"source, key": schema.KEY_ARBITER}
-"""The unique index of a conflict target that PostgreSQL keeps its own way (a copy's key
-may be longer than a b-tree index row holds: its digest is indexed)."""
-
 _SQLITE_TOKENS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|\?|%|(?<![:\w]):([A-Za-z_]\w*)")
 """What :func:`pyformat` rewrites: quoted text and comments (left as they are but for a
 ``%``), ``?``, ``%`` and ``:name`` (not ``::type``, a cast)."""
@@ -248,9 +244,9 @@ class Connection(SqlConnection):
                 cursor.executemany(pyformat(sql), rows)
 
     def _insert_id(self, sql: str, params: Sequence[Any], key: str) -> int | None:
-        """Run the ``INSERT``; its ``rowid``, or None when another process saved a row
-        under the same ``key`` first (then it is saved once)."""
-        arbiter = _ARBITERS.get(key, key)
+        """Run a copy's ``INSERT``; its ``rowid``, or None when another process saved a
+        row under the same ``key`` first (then it is saved once)."""
+        arbiter = self.dialect.arbiter("entries", key)
         row = self._execute(f"{sql} ON CONFLICT ({arbiter}) DO NOTHING RETURNING rowid", params)
         found = row.fetchone()
         return int(found[0]) if found is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from feeds.store.postgres.schema import DIGESTED_KEYS
 from feeds.store.sql.dialect import Dialect
 
 __all__ = ["DIALECT"]
@@ -48,4 +49,5 @@ DIALECT = Dialect(
     index_hints=False,
     integers="unnest(?::bigint[]) AS listed(value)",
     integers_as_json=False,
+    arbiters=DIGESTED_KEYS,
 )

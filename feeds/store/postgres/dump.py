@@ -48,7 +48,7 @@ class DumpTables(Connection):
         marks = ", ".join("?" for _ in columns)
         self._many(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-            f" ON CONFLICT ({key}) {conflict}",
+            f" ON CONFLICT ({self.dialect.arbiter(table, key)}) {conflict}",
             rows,
         )
 

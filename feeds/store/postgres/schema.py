@@ -21,11 +21,17 @@ import psycopg
 from feeds.core import dedupe
 from feeds.errors import StoreError
 
-__all__ = ["KEY_ARBITER", "MIGRATIONS", "TABLES", "prepare"]
+__all__ = ["DIGESTED_KEYS", "MIGRATIONS", "TABLES", "prepare"]
 
 T = 'TEXT COLLATE "C"'
-KEY_ARBITER = "source, feeds_digest(key)"
-"""What makes a copy unique: its source and the digest of its key (of any length)."""
+DIGESTED_KEYS = (
+    ("entries(source, key)", "source, feeds_digest(key)"),
+    ("articles(url)", "feeds_digest(url)"),
+    ("tombstones(entry_id)", "feeds_digest(entry_id)"),
+)
+"""The unique keys of text a feed chooses (of any length: a b-tree index row holds at most
+2,704 bytes), each indexed as its SHA-256 (``feeds_digest``): the ``ON CONFLICT`` target
+of each (see :meth:`~feeds.store.sql.dialect.Dialect.arbiter`)."""
 MIGRATION_LOCK = 0x46454544  # "FEED": the advisory lock held while migrating
 
 _GENERATION_TRIGGERS = "".join(
@@ -260,14 +266,13 @@ MIGRATIONS: tuple[str, ...] = (
     # 5: a GUID, link or post id of any length (a b-tree index row holds at most 2,704
     # bytes, and a long one stopped the save of every source): the columns a feed fills with
     # text of its choosing are found through hash indexes, a copy is unique by the SHA-256
-    # of its key (the arbiter of a copy's insert, ``KEY_ARBITER``; the database is UTF-8,
-    # so the digest of a text is always the same), and the newest-first read sorts the
-    # stories of one date by id itself.
-    f"""
+    # of its key (``DIGESTED_KEYS``; the database is UTF-8, so the digest of a text is
+    # always the same), and the newest-first read sorts the stories of one date by id itself.
+    """
     CREATE FUNCTION feeds_digest(value text) RETURNS bytea
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT sha256(textsend(value)) $$;
     ALTER TABLE entries DROP CONSTRAINT entries_source_key_key;
-    CREATE UNIQUE INDEX entries_source_key ON entries({KEY_ARBITER});
+    CREATE UNIQUE INDEX entries_source_key ON entries(source, feeds_digest(key));
     CREATE INDEX entries_key ON entries USING hash (key);
     DROP INDEX entries_entry_id;
     CREATE INDEX entries_entry_id ON entries USING hash (entry_id);
@@ -279,6 +284,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_link ON entries USING hash (link) WHERE link IS NOT NULL;
     DROP INDEX entries_published;
     CREATE INDEX entries_published ON entries(published DESC);
+    """,
+    # 6: the same for an article page's address (a story's link, of any length) and a
+    # dropped story's id (a GUID): unique by their SHA-256, found through hash indexes.
+    """
+    ALTER TABLE articles DROP CONSTRAINT articles_pkey;
+    CREATE UNIQUE INDEX articles_url_digest ON articles(feeds_digest(url));
+    CREATE INDEX articles_url ON articles USING hash (url);
+    ALTER TABLE tombstones DROP CONSTRAINT tombstones_pkey;
+    CREATE UNIQUE INDEX tombstones_entry_id_digest ON tombstones(feeds_digest(entry_id));
+    CREATE INDEX tombstones_entry_id ON tombstones USING hash (entry_id);
     """,
 )
 

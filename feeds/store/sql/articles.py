@@ -50,7 +50,8 @@ class ArticleTable(SqlConnection):
         self._execute(
             f"INSERT INTO articles ({ARTICLE.select()})"
             f" VALUES ({', '.join('?' for _ in ARTICLE.names)})"
-            f" ON CONFLICT (url) DO UPDATE SET {_REPLACE_ARTICLE}",
+            f" ON CONFLICT ({self.dialect.arbiter('articles', 'url')})"
+            f" DO UPDATE SET {_REPLACE_ARTICLE}",
             tuple(stored.values()),
         )
 

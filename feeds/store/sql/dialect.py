@@ -49,6 +49,17 @@ class Dialect:
     integers_as_json: bool
     """Whether :attr:`integers` takes its parameter as a JSON array (else as a list)."""
 
+    arbiters: tuple[tuple[str, str], ...] = ()
+    """Pairs of a unique key (``"table(columns)"``) whose index is on expressions of those
+    columns and the ``ON CONFLICT`` target that names that index (:meth:`arbiter`)."""
+
+    def arbiter(self, table: str, columns: str) -> str:
+        """The ``ON CONFLICT`` target of ``table``'s unique ``columns``."""
+        for key, target in self.arbiters:
+            if key == f"{table}({columns})":
+                return target
+        return columns
+
     def integers_param(self, values: Iterable[int]) -> object:
         """The parameter of :attr:`integers` for ``values``."""
         return json.dumps(list(values)) if self.integers_as_json else list(values)

@@ -67,7 +67,7 @@ class ProvenanceTables(SqlConnection):
         """
         cursor = self._execute(
             "INSERT INTO tombstones (entry_id, dropped_at, query) VALUES (?, ?, ?)"
-            " ON CONFLICT (entry_id) DO NOTHING",
+            f" ON CONFLICT ({self.dialect.arbiter('tombstones', 'entry_id')}) DO NOTHING",
             (entry_id, ts(now), query),
         )
         return cursor.rowcount > 0
