@@ -241,3 +241,42 @@ def test_an_article_page_at_a_long_address_is_cached_as_on_sqlite(
         assert [s.error for s in report.sources] == [None]
         published.append((tmp_path / name / "out" / "all.atom").read_bytes())
     assert published[1] == published[0]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_max_age_past_any_integer_is_two_to_the_31st(
+    tmp_path: Path, backend: str, http_server: HTTPTestServer, request: pytest.FixtureRequest
+) -> None:
+    """RFC 9111 §1.2.2: a delta-seconds past what a cache can hold is taken as 2^31. A
+    max-age of 2^63 or more was saved as it was: SQLite's INTEGER and PostgreSQL's BIGINT
+    refused it, and the source failed at every fetch, its stories never saved."""
+    from feeds.core.schedule import freshness
+
+    assert freshness({"cache-control": "max-age=99999999999999999999"}, NOW) == 2**31
+    assert freshness({"cache-control": "max-age=3600"}, NOW) == 3600
+    http_server.route(
+        "/wire",
+        Reply(
+            body=teaser_feed("https://long.example/1/"),
+            headers={"Cache-Control": "max-age=99999999999999999999"},
+        ),
+    )
+    store = (
+        {"url": request.getfixturevalue("postgres_url")}
+        if backend == "postgresql"
+        else {"path": "state/feeds.db"}
+    )
+    config = config_module.from_dict(
+        {
+            "store": store,
+            "fetch": {"allow_private_addresses": True, "min_host_delay": 0},
+            "sources": [{"name": "wire", "url": http_server.url("/wire"), "full_text": False}],
+            "outputs": [{"name": "all", "path": "out/all.atom", "title": "All"}],
+        },
+        base_dir=tmp_path,
+    )
+    with open_store(config.store_location) as opened, Fetcher(config.fetch) as fetcher:
+        report = refresh(config, opened, fetcher, now=NOW, force=True)
+        assert [s.error for s in report.sources] == [None]
+        (state,) = opened.sources()
+        assert (state.entry_count, state.cache_seconds) == (1, 2**31)

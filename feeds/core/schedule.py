@@ -185,13 +185,18 @@ def _fetched_later_than(state: SourceState, now: datetime) -> bool:
 # --- reading the server's hints -------------------------------------------------------------
 
 
+GREATEST_DELTA_SECONDS = 2**31
+"""What a delta-seconds (or a lifetime) greater than this is taken as (RFC 9111 §1.2.2): a
+store's integers hold it, where ``max-age=99999999999999999999`` failed the source."""
+
+
 def freshness(headers: Mapping[str, str], now: datetime) -> int | None:
     """Seconds the response stays fresh per RFC 9111 §4.2.1, or ``None`` when it says nothing.
 
     ``max-age`` wins over ``Expires`` (measured against the response's ``Date``,
     else ``now``); an unreadable ``Expires`` means already stale (§5.3);
     ``Age`` is subtracted. ``no-cache``/``no-store`` give no hint (the interval
-    applies). ``headers`` has lower-cased names.
+    applies). At most :data:`GREATEST_DELTA_SECONDS`. ``headers`` has lower-cased names.
     """
     directives = _cache_control(headers.get("cache-control", ""))
     if "no-store" in directives or "no-cache" in directives:
@@ -209,7 +214,7 @@ def freshness(headers: Mapping[str, str], now: datetime) -> int | None:
     age = headers.get("age", "").strip()
     if age.isdecimal():
         lifetime -= int(age)
-    return max(0, int(lifetime))
+    return max(0, min(int(lifetime), GREATEST_DELTA_SECONDS))
 
 
 def parse_retry_after(value: str | None, now: datetime, cap: timedelta) -> datetime | None:
