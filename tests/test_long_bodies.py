@@ -160,3 +160,31 @@ def test_a_refresh_publishes_a_small_valid_document_from_a_huge_body(
     check_atom(document)
     validate_independently(published)
     assert_w3c_clean(published)
+
+
+_HUGE_URL = "https://example.com/" + "a" * 120_000
+_HUGE_IMAGE = "https://example.com/" + "i" * 300_000 + ".png"
+
+
+@pytest.mark.parametrize(
+    "whole",
+    [
+        f'<p>Intro</p><img src="{_HUGE_IMAGE}">',
+        "".join(
+            f'<blockquote cite="{_HUGE_URL}{n}"><p><a href="{_HUGE_URL}{n}">Quote {n}</a></p>'
+            for n in range(4)
+        )
+        + "word " * 40_000
+        + "</blockquote>" * 4,
+        f'<div><o:p title="{_HUGE_URL}">' + "word " * 60_000 + "</o:p></div>",
+    ],
+    ids=["one-huge-image", "nested-huge-attributes", "office-o-p"],
+)
+def test_the_attributes_of_the_elements_cut_into_count_toward_the_limit(whole: str) -> None:
+    """An element the cut goes into keeps its start tag: a tag with an attribute of
+    120,000 characters takes that much of the limit, and one that does not fit goes."""
+    cut, _ = sanitize_with_text(whole, base_url=None)
+    assert len(whole) > LIMIT
+    assert len(cut) <= LIMIT + SLACK
+    assert cut.startswith("<") and cut.endswith(f"<p>{MARKER}</p>")
+    assert sanitize_html(cut, base_url=None) == cut

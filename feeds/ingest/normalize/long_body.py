@@ -45,7 +45,7 @@ def cut_after(root: etree._Element, limit: int = limits.MAX_BODY_CHARS) -> None:
             child.tail = _cut_text(child.tail or "", budget)
             break
         child.tail = None
-        budget -= len(child.tag) * 2 + 5  # its start and end tags: "<p>" and "</p>"
+        budget -= _tags_length(child)
         if budget < _WORTH_KEEPING:
             el.remove(child)
             break
@@ -77,6 +77,19 @@ def _first_overflowing_child(el: etree._Element, budget: int) -> tuple[etree._El
             return child, used
         used += size
     return None
+
+
+def _tags_length(el: etree._Element) -> int:
+    """Characters of ``el``'s start tag, its attributes included, and of its end tag."""
+    text, tail, children = el.text, el.tail, list(el)
+    el.text = el.tail = None
+    for child in children:
+        el.remove(child)
+    try:
+        return markup_length(el)
+    finally:
+        el.text, el.tail = text, tail
+        el.extend(children)
 
 
 def _fits_without_tail(child: etree._Element, budget: int) -> bool:
