@@ -188,3 +188,21 @@ def test_the_attributes_of_the_elements_cut_into_count_toward_the_limit(whole: s
     assert len(cut) <= LIMIT + SLACK
     assert cut.startswith("<") and cut.endswith(f"<p>{MARKER}</p>")
     assert sanitize_html(cut, base_url=None) == cut
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if (a < b && c > d) { x = &y; } " * 12_000,
+        "<<>> && " * 50_000,
+        "Q&A: <b> & </b> " * 25_000,
+    ],
+    ids=["code", "only-escaped-characters", "escaped-markup"],
+)
+def test_text_full_of_escaped_characters_keeps_what_fits(text: str) -> None:
+    """``<``, ``>`` and ``&`` are written ``&lt;``, ``&gt;`` and ``&amp;``: a text cut to
+    the limit keeps as much of it as its escaped form fits, not nothing."""
+    cut, kept = sanitize_with_text(f"<pre>{html.escape(text)}</pre>", base_url=None)
+    assert LIMIT // 2 < len(cut) <= LIMIT + SLACK
+    assert cut.startswith("<pre>") and cut.endswith(f"</pre><p>{MARKER}</p>")
+    assert text.startswith(kept.removesuffix(MARKER).rstrip().removesuffix("\u2026"))

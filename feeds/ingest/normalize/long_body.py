@@ -109,12 +109,26 @@ def _written_length(text: str) -> int:
 
 
 def _cut_text(text: str, budget: int) -> str | None:
-    """``text`` cut on a word boundary to fit ``budget`` characters as markup (None when
-    none fit)."""
-    limit = budget
-    while _written_length(text) > budget:
-        if limit < 2:
-            return None
-        text = limits.cap_line(text, limit)
-        limit -= max(_written_length(text) - budget, 1)
-    return text or None
+    """``text`` cut on a word boundary to fit ``budget`` characters as markup, ``…``
+    included (None when none fit)."""
+    if _written_length(text) <= budget:
+        return text or None
+    fitting = _fitting_chars(text, budget - len(limits.ELLIPSIS))
+    head = text[:fitting]
+    space = head.rfind(" ")
+    if space > fitting // 2:
+        head = head[:space]
+    head = head.rstrip()
+    return head + limits.ELLIPSIS if head else None
+
+
+def _fitting_chars(text: str, budget: int) -> int:
+    """How many of ``text``'s first characters fit ``budget`` characters as markup."""
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _written_length(text[:middle]) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
