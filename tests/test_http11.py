@@ -549,3 +549,23 @@ def test_a_kept_alive_connection_closed_by_the_server_is_asked_again_on_a_new_on
         assert (server.connections, server.requests) == (2, 3)
         assert fetch_feed(fetcher, server.url).content == b"<rss/>"
     assert (server.connections, server.requests) == (3, 5)
+
+
+def test_a_post_on_a_kept_alive_connection_closed_without_an_answer_is_not_sent_again(
+    dropping_server: Callable[[int], DroppingServer],
+) -> None:
+    """A POST (a webhook, a WebSub ping) is not idempotent: a server that read it may have
+    acted on it before its connection ended (RFC 9110 §9.2.2). Only a GET or HEAD goes
+    again; a POST the connection's end left unanswered is the delivery's error."""
+    server = dropping_server(1)
+    webhook = server.url.replace("/feed", "/hook")
+    with Fetcher(FetchOptions(min_host_delay=0, total_timeout=5.0)) as fetcher:
+        assert fetcher.post_json(webhook, b"{}", [], guarded=False) == 200
+        with pytest.raises(FetchError, match="without sending a response"):
+            fetcher.post_json(webhook, b'{"event": 2}', [], guarded=False)
+        assert (server.connections, server.requests) == (1, 2)
+        assert fetcher.post_form(webhook, [("hub.mode", "publish")]) == 200
+        with pytest.raises(FetchError, match="without sending a response"):
+            fetcher.post_form(webhook, [("hub.mode", "publish")])
+        assert (server.connections, server.requests) == (2, 4)
+        assert fetch_feed(fetcher, server.url).content == b"<rss/>"  # a new connection's

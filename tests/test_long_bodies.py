@@ -160,3 +160,49 @@ def test_a_refresh_publishes_a_small_valid_document_from_a_huge_body(
     check_atom(document)
     validate_independently(published)
     assert_w3c_clean(published)
+
+
+_HUGE_URL = "https://example.com/" + "a" * 120_000
+_HUGE_IMAGE = "https://example.com/" + "i" * 300_000 + ".png"
+
+
+@pytest.mark.parametrize(
+    "whole",
+    [
+        f'<p>Intro</p><img src="{_HUGE_IMAGE}">',
+        "".join(
+            f'<blockquote cite="{_HUGE_URL}{n}"><p><a href="{_HUGE_URL}{n}">Quote {n}</a></p>'
+            for n in range(4)
+        )
+        + "word " * 40_000
+        + "</blockquote>" * 4,
+        f'<div><o:p title="{_HUGE_URL}">' + "word " * 60_000 + "</o:p></div>",
+    ],
+    ids=["one-huge-image", "nested-huge-attributes", "office-o-p"],
+)
+def test_the_attributes_of_the_elements_cut_into_count_toward_the_limit(whole: str) -> None:
+    """An element the cut goes into keeps its start tag: a tag with an attribute of
+    120,000 characters takes that much of the limit, and one that does not fit goes."""
+    cut, _ = sanitize_with_text(whole, base_url=None)
+    assert len(whole) > LIMIT
+    assert len(cut) <= LIMIT + SLACK
+    assert cut.startswith("<") and cut.endswith(f"<p>{MARKER}</p>")
+    assert sanitize_html(cut, base_url=None) == cut
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if (a < b && c > d) { x = &y; } " * 12_000,
+        "<<>> && " * 50_000,
+        "Q&A: <b> & </b> " * 25_000,
+    ],
+    ids=["code", "only-escaped-characters", "escaped-markup"],
+)
+def test_text_full_of_escaped_characters_keeps_what_fits(text: str) -> None:
+    """``<``, ``>`` and ``&`` are written ``&lt;``, ``&gt;`` and ``&amp;``: a text cut to
+    the limit keeps as much of it as its escaped form fits, not nothing."""
+    cut, kept = sanitize_with_text(f"<pre>{html.escape(text)}</pre>", base_url=None)
+    assert LIMIT // 2 < len(cut) <= LIMIT + SLACK
+    assert cut.startswith("<pre>") and cut.endswith(f"</pre><p>{MARKER}</p>")
+    assert text.startswith(kept.removesuffix(MARKER).rstrip().removesuffix("\u2026"))

@@ -19,6 +19,7 @@ import pytest
 
 from feeds import config as config_module
 from feeds.app.serve import FeedServer, Served
+from feeds.app.serve_files import read_published
 from feeds.config import OutputConfig
 from feeds.publish import documents as publish
 
@@ -384,3 +385,39 @@ def test_a_broken_connection_is_quiet_and_a_bug_is_not(
             server.handle_error(None, ("127.0.0.1", 1))
         err = capfd.readouterr().err
         assert "Traceback" in err and "ValueError: a bug in feeds" in err
+
+
+_REPUBLISH = """
+import os, sys, time
+target, end = sys.argv[1], time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < end:
+    n += 1
+    new = f"{target}.{n % 2}.new"
+    with open(new, "wb") as file:
+        file.write(b"<feed>%d</feed>" % n)
+    os.replace(new, target)
+print(n)
+"""
+
+
+def test_a_file_published_while_it_is_read_is_served(tmp_path: Path) -> None:
+    """A publish renames a new file over the one a request just opened: the opened one has
+    no name left (no link) and is what was published until then; it is served, not a 404
+    (a reader polling while the daemon publishes got 404s at random)."""
+    target = tmp_path / "business.atom"
+    target.write_bytes(b"<feed>0</feed>")
+    seconds = 1.5
+    publisher = subprocess.Popen(
+        [sys.executable, "-c", _REPUBLISH, str(target), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    reads, refused = 0, 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        reads += 1
+        refused += read_published(tmp_path.resolve(), target) is None
+    published = int(publisher.communicate(timeout=30)[0])
+    assert published > 1_000 and reads > 1_000
+    assert refused == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -453,3 +454,40 @@ def test_ids_with_decomposed_or_latin1_escapes_are_published_in_normal_form(
     assert published[: len(fine)] == fine
     for ident, expected in zip(published[len(fine) :], changed.values(), strict=True):
         assert ident.startswith(expected), ident
+
+
+def test_titles_names_and_categories_of_bidi_overrides_only_are_not_published_blank(
+    tmp_path: Path,
+) -> None:
+    """Stored before titles were cleaned of them, a source title, title, name or category
+    of overrides (and spaces) alone has nothing left once they are dropped: the source
+    title gives way to the source's name, the title to "(untitled)", the name and the
+    category are left out; none is published blank (the validator's NotBlank)."""
+    rlo, pdf = "\u202e", "\u202c"
+    only_overrides = f"{rlo} {pdf}"
+    stories = [
+        story(
+            1,
+            title=only_overrides,
+            author=only_overrides,
+            categories=(only_overrides, f"{rlo}Markets"),
+            source_title=rlo,
+        )
+    ]
+    out = output(tmp_path)
+    publish.publish(out, stories)
+    rss_path = out.format_path("rss")
+    assert_w3c_clean(out.path, rss_path)
+    entry = etree.fromstring(out.path.read_bytes()).find(A + "entry")
+    assert entry is not None
+    assert entry.findtext(A + "title") == "(untitled)"
+    assert entry.findtext(A + "source/" + A + "title") == "business"
+    assert entry.find(A + "author") is None
+    assert [c.get("term") for c in entry.iter(A + "category")] == ["Markets"]
+    item = etree.fromstring(rss_path.read_bytes()).find("channel/item")
+    assert item is not None
+    assert [item.findtext("title"), item.findtext("source")] == ["(untitled)", "business"]
+    assert [c.text for c in item.iter("category")] == ["Markets"]
+    json_item = json.loads(out.format_path("json").read_text(encoding="utf-8"))["items"][0]
+    assert json_item["_source"]["title"] == "business" and json_item["tags"] == ["Markets"]
+    assert "authors" not in json_item

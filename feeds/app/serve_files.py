@@ -73,7 +73,8 @@ def read_published(root: Path, path: Path) -> tuple[bytes, float] | None:
     its own in a folder under ``root``; else None. feeds writes each output by renaming a
     new file over it, so what it published is never a link, symbolic or hard: a hard link
     (a second name of a file elsewhere, the store or one under ``/etc``) put there is not
-    served either. Asked at each request: a link or a FIFO put there while serving, say
+    served either (a file published over while a request reads it has no name left, and is
+    served). Asked at each request: a link or a FIFO put there while serving, say
     named like an archive page, is not followed or waited on."""
     try:
         if not path.parent.resolve().is_relative_to(root):
@@ -93,8 +94,10 @@ def read_published(root: Path, path: Path) -> tuple[bytes, float] | None:
 
 
 def _published_by_rename(info: os.stat_result) -> bool:
-    """A regular file with one name: what an atomic rename of a new file leaves."""
-    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
+    """A regular file with one name, what an atomic rename of a new file leaves, or with
+    none: the name it was opened by was renamed over since (a publish), and it is what
+    was published until then."""
+    return stat.S_ISREG(info.st_mode) and info.st_nlink <= 1
 
 
 _ARCHIVE_RE = re.compile(r"(?P<stem>[^/]+)-archive-[1-9][0-9]{0,8}(?P<suffix>\.[^./]*)?")

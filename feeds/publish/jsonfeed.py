@@ -85,7 +85,7 @@ def _clean(value: str) -> str:
 
 def _line(value: str, limit: int) -> str:
     """A title, name or tag: capped, without bidi overrides (as in Atom and RSS)."""
-    return without_bidi_overrides(limits.cap_line(_clean(value), limit))
+    return without_bidi_overrides(limits.cap_line(_clean(value), limit)).strip()
 
 
 def render_document(
@@ -142,7 +142,7 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     if author:
         item["authors"] = [{"name": author}]
     terms = limits.first_categories(_clean(t) for t in story.categories)
-    tags = [term for term in map(without_bidi_overrides, terms) if term]
+    tags = [term for term in (without_bidi_overrides(t).strip() for t in terms) if term]
     if tags:
         item["tags"] = tags
     attachments = [
@@ -158,7 +158,7 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     source_link = _http_url(story.source_link) or _http_url(story.source_url)
     if source_link:
         # JSON Feed §"Extensions": custom keys start with an underscore.
-        source_title = _line(story.source_title, limits.MAX_TITLE_CHARS)
+        source_title = _line(story.source_title, limits.MAX_TITLE_CHARS) or story.source
         item["_source"] = {"title": source_title, "url": source_link}
     return item
 

@@ -118,12 +118,14 @@ def newest_first(entries: Sequence[StoredEntry], limit: int | None) -> list[Stor
 def one_line(text: str, limit: int) -> str:
     """A title, name or category as published: XML-safe (:func:`xml_text`), capped, and
     without bidi overrides (:func:`without_bidi_overrides`; stories stored before titles
-    were cleaned of them, and a cap that cut an isolate off from its end)."""
-    return without_bidi_overrides(limits.cap_line(xml_text(text), limit))
+    were cleaned of them, and a cap that cut an isolate off from its end); blank when
+    nothing else is left."""
+    return without_bidi_overrides(limits.cap_line(xml_text(text), limit)).strip()
 
 
 def source_title(story: StoredEntry) -> str:
-    return one_line(story.source_title, limits.MAX_TITLE_CHARS)
+    """The source's title, or its name when the title is blank (as the store gives it)."""
+    return one_line(story.source_title, limits.MAX_TITLE_CHARS) or story.source
 
 
 def entry_title(story: StoredEntry) -> str:
@@ -138,7 +140,7 @@ def categories(story: StoredEntry) -> list[str]:
     """The categories to publish: capped in number and length (:mod:`feeds.core.limits`), also
     for entries stored before the caps."""
     terms = limits.first_categories(xml_text(t) for t in story.categories)
-    return [term for term in map(without_bidi_overrides, terms) if term]
+    return [term for term in (without_bidi_overrides(t).strip() for t in terms) if term]
 
 
 def add_categories(fe: FeedEntry, story: StoredEntry) -> None:

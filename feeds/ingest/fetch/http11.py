@@ -9,8 +9,9 @@ keeps from httpcore: a pool of keep-alive connections per origin (at most
 closed them), TLS with the host name checked, the thread's total deadline over the name
 lookup and every socket operation (:mod:`~feeds.ingest.fetch.deadline`), the address guard
 at connect time, and httpx's exceptions, so :mod:`~feeds.ingest.fetch.connections` is
-unchanged above it. What it adds: a request that a kept-alive connection's end left without
-a byte of answer goes again, once, on a new connection (never one sent on a new connection).
+unchanged above it. What it adds: a GET or HEAD that a kept-alive connection's end left
+without a byte of answer goes again, once, on a new connection (never one sent on a new
+connection, never a POST).
 
 How a response is read: :mod:`~feeds.ingest.fetch.http11_response`.
 
@@ -88,7 +89,8 @@ class Http11Transport(httpx.BaseTransport):
         self, connection: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
     ) -> httpx.Response:
         """``request`` on ``connection``; :class:`_StaleConnection` when a kept-alive
-        connection failed before any byte of response, as one the server closed while idle
+        connection failed before any byte of the response to a GET or HEAD
+        (:func:`_may_go_again`), as one the server closed while idle
         does (RFC 9112 §9.3.1: the request may go again, on a new connection). On a new
         connection that failure is the request's: sending it again at once would knock
         twice on a server that drops every connection, inside the host's delay."""
@@ -96,7 +98,7 @@ class Http11Transport(httpx.BaseTransport):
             return connection.exchange(request, timeouts)
         except BaseException as exc:
             self._release(connection, reusable=False)
-            if connection.exchanges > 1 and not connection.heard and _unanswered(exc):
+            if _may_go_again(connection, request) and _unanswered(exc):
                 raise _StaleConnection from exc
             raise
 
@@ -195,6 +197,17 @@ def _pool_deadline(timeout: float | None) -> float | None:
 
 class _StaleConnection(Exception):
     """A kept-alive connection that the server had closed: the request may go again."""
+
+
+#: Methods whose request may go again unasked (RFC 9110 §9.2.2: idempotent; a POST, a
+#: webhook's or a WebSub ping's, may have been acted on by a server that read it).
+_SENT_AGAIN = frozenset({"GET", "HEAD"})
+
+
+def _may_go_again(connection: _Connection, request: httpx.Request) -> bool:
+    """Whether ``request``, left unanswered on ``connection``, may go again: an idempotent
+    request, on a kept-alive connection, that got no byte of its response."""
+    return request.method in _SENT_AGAIN and connection.exchanges > 1 and not connection.heard
 
 
 def _unanswered(exc: BaseException) -> bool:

@@ -45,7 +45,7 @@ def cut_after(root: etree._Element, limit: int = limits.MAX_BODY_CHARS) -> None:
             child.tail = _cut_text(child.tail or "", budget)
             break
         child.tail = None
-        budget -= len(child.tag) * 2 + 5  # its start and end tags: "<p>" and "</p>"
+        budget -= _tags_length(child)
         if budget < _WORTH_KEEPING:
             el.remove(child)
             break
@@ -79,6 +79,19 @@ def _first_overflowing_child(el: etree._Element, budget: int) -> tuple[etree._El
     return None
 
 
+def _tags_length(el: etree._Element) -> int:
+    """Characters of ``el``'s start tag, its attributes included, and of its end tag."""
+    text, tail, children = el.text, el.tail, list(el)
+    el.text = el.tail = None
+    for child in children:
+        el.remove(child)
+    try:
+        return markup_length(el)
+    finally:
+        el.text, el.tail = text, tail
+        el.extend(children)
+
+
 def _fits_without_tail(child: etree._Element, budget: int) -> bool:
     return markup_length(child) - _written_length(child.tail or "") <= budget
 
@@ -96,12 +109,26 @@ def _written_length(text: str) -> int:
 
 
 def _cut_text(text: str, budget: int) -> str | None:
-    """``text`` cut on a word boundary to fit ``budget`` characters as markup (None when
-    none fit)."""
-    limit = budget
-    while _written_length(text) > budget:
-        if limit < 2:
-            return None
-        text = limits.cap_line(text, limit)
-        limit -= max(_written_length(text) - budget, 1)
-    return text or None
+    """``text`` cut on a word boundary to fit ``budget`` characters as markup, ``…``
+    included (None when none fit)."""
+    if _written_length(text) <= budget:
+        return text or None
+    fitting = _fitting_chars(text, budget - len(limits.ELLIPSIS))
+    head = text[:fitting]
+    space = head.rfind(" ")
+    if space > fitting // 2:
+        head = head[:space]
+    head = head.rstrip()
+    return head + limits.ELLIPSIS if head else None
+
+
+def _fitting_chars(text: str, budget: int) -> int:
+    """How many of ``text``'s first characters fit ``budget`` characters as markup."""
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _written_length(text[:middle]) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low
