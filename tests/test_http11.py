@@ -34,13 +34,12 @@ __all__ = ["http_server", "tls_server"]  # fixtures used by name
 TIMEOUTS = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
 
 
-class RawServer:
-    """Answers every connection's first request with the bytes of :attr:`answer`, written
-    in :attr:`pieces` (lengths), then closes the connection."""
+class ListeningServer:
+    """A server on 127.0.0.1 that hands each connection to :meth:`_answer`, in its thread,
+    and counts :attr:`connections`."""
 
     def __init__(self) -> None:
-        self.answer = b""
-        self.pieces: Sequence[int] = ()
+        self.connections = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -61,8 +60,22 @@ class RawServer:
                 connection, _ = self._listener.accept()
             except OSError:
                 return
+            self.connections += 1
             with connection, contextlib.suppress(OSError):  # the client hung up
                 self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class RawServer(ListeningServer):
+    """Answers every connection's first request with the bytes of :attr:`answer`, written
+    in :attr:`pieces` (lengths), then closes the connection."""
+
+    def __init__(self) -> None:
+        self.answer = b""
+        self.pieces: Sequence[int] = ()
+        super().__init__()
 
     def _answer(self, connection: socket.socket) -> None:
         received = b""
@@ -462,7 +475,7 @@ def test_a_dripped_head_with_two_lengths_is_read_in_linear_time() -> None:
 # --- a connection that ends before its answer -------------------------------------------------
 
 
-class DroppingServer:
+class DroppingServer(ListeningServer):
     """Counts connections and requests; on each connection, answers the first
     :attr:`answered` requests (200, kept alive) and closes the connection without a word on
     the next one, as a server closing an idle connection does when a request crosses its close
@@ -470,30 +483,8 @@ class DroppingServer:
 
     def __init__(self, answered: int) -> None:
         self.answered = answered
-        self.connections = 0
         self.requests = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/feed"
-
-    def close(self) -> None:
-        self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        self._thread.join()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            with connection, contextlib.suppress(OSError):
-                self._answer(connection)
+        super().__init__()
 
     def _answer(self, connection: socket.socket) -> None:
         received = b""
