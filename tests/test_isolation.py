@@ -293,11 +293,12 @@ def workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
     """Sets the fault the workers meet (see tests/worker_faults.py) in a fork server of
     their own, started with the run and stopped after it (the next test gets a clean one)."""
     from feeds.run import executor as pipeline
+    from feeds.run import worker_pool
 
     monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
     assert len(MANY) >= pipeline.PARALLEL_MIN_SOURCES
-    monkeypatch.setattr(pipeline, "PRELOAD", (*pipeline.PRELOAD, "worker_faults"))
-    pipeline.stop_fork_server()
+    monkeypatch.setattr(worker_pool, "PRELOAD", (*worker_pool.PRELOAD, "worker_faults"))
+    worker_pool.stop_fork_server()
 
     def fault(what: str) -> None:
         monkeypatch.setenv("FEEDS_TEST_WORKER_FAULT", what)
@@ -309,7 +310,7 @@ def workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
         )
 
     yield fault
-    pipeline.stop_fork_server()
+    worker_pool.stop_fork_server()
 
 
 def test_an_unexpected_error_in_a_worker_is_that_source_s_error(

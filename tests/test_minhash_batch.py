@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from feeds.core import near
 from feeds.core.minhash_batch import minhash_many
 from feeds.core.tuplehash import tuple_hash
-from feeds.run import executor
+from feeds.run import executor, worker_pool
 
 # A small vocabulary: shingles repeat within and across bodies, bins fill unevenly, and
 # short bodies leave most bins empty (densification).
@@ -101,7 +101,7 @@ def _signs_in_batches() -> bool:
 @pytest.mark.skipif(executor.usable_cores() < 2, reason="no worker pool on one core")
 def test_workers_sign_in_batches_and_this_process_does_not() -> None:
     with ExitStack() as stack:
-        pool = executor._start_pool(stack)  # the run's workers, from the fork server
+        pool = worker_pool.start_pool(stack, 2)  # the run's workers, from the fork server
         assert pool is not None
         assert pool.submit(_signs_in_batches).result(timeout=60) is True
     assert near._batches is False

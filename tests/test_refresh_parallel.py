@@ -23,6 +23,7 @@ from test_pipeline import NOW, make_config, rss, run, write_config_file
 from feeds.errors import FetchError
 from feeds.ingest.fetch import Fetcher, interleave
 from feeds.run import executor as pipeline_module
+from feeds.run import worker_pool
 from feeds.run.executor import stream
 from feeds.store.sqlite import Store
 from feeds.types import FetchOptions, FetchRequest, FetchResult
@@ -61,7 +62,7 @@ def test_large_runs_parse_in_worker_processes_with_the_serial_result(
         items = [(f"{i}{n}", f"Story {n} of feed {i}") for n in range(4)]
         http_server.route(f"/feed{i}", Reply(body=rss(*items)))
     http_server.route("/broken", Reply(body=b"neither XML nor JSON"))
-    monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(worker_pool, "ProcessPoolExecutor", CountingPool)
     monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
 
     monkeypatch.setattr(pipeline_module, "PARALLEL_MIN_BYTES", 10**12)
@@ -85,7 +86,7 @@ def test_small_runs_stay_in_process(
     for i in range(5):
         http_server.route(f"/feed{i}", Reply(body=rss((f"{i}", f"Story of feed {i}"))))
     http_server.route("/broken", Reply(body=b"neither XML nor JSON"))
-    monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(worker_pool, "ProcessPoolExecutor", CountingPool)
     monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
     CountingPool.started = 0
     (summaries, _), _ = _refresh(tmp_path, http_server)
@@ -101,7 +102,7 @@ def test_a_large_run_starts_its_workers_only_when_a_document_is_new(
     for i in range(9):
         http_server.route(f"/feed{i}", Reply(body=rss((f"{i}", f"Story of feed {i}"))))
     config = make_config(tmp_path, {f"s{i}": http_server.url(f"/feed{i}") for i in range(9)})
-    monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(worker_pool, "ProcessPoolExecutor", CountingPool)
     monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
     monkeypatch.setattr(pipeline_module, "PARALLEL_MIN_BYTES", 10**12)  # size does not matter
     CountingPool.started = 0
@@ -134,12 +135,12 @@ def test_a_run_whose_workers_cannot_start_reads_its_documents_itself(
     monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
     if where == "starting the pool":
 
-        def refused(stack: ExitStack) -> None:
+        def refused(stack: ExitStack, workers: int) -> None:
             raise OSError(24, "Too many open files")
 
-        monkeypatch.setattr(pipeline_module, "_start_pool", refused)
+        monkeypatch.setattr(pipeline_module, "start_pool", refused)
     else:
-        monkeypatch.setattr(pipeline_module, "ProcessPoolExecutor", RefusingPool)
+        monkeypatch.setattr(worker_pool, "ProcessPoolExecutor", RefusingPool)
     with Store.open(config.store_path) as store:
         report = run(config, store)
     assert [s.error for s in report.sources] == [None] * 9
@@ -232,13 +233,12 @@ def _children_named(word: bytes) -> list[int]:
 def test_a_refresh_stops_the_fork_server_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
     # feeds refresh ends its workers' fork server, and waits for it (none outlives the run,
     # and the server's CPU time is counted in the run's).
-    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
     with ExitStack() as stack:
-        pool = pipeline_module._start_pool(stack)
+        pool = worker_pool.start_pool(stack, 2)
         assert pool is not None
         assert pool.submit(_niceness).result(timeout=60) > 0
     assert len(_children_named(b"forkserver")) == 1
-    pipeline_module.stop_fork_server()
+    worker_pool.stop_fork_server()
     assert _children_named(b"forkserver") == []  # gone, and reaped: not even a zombie
 
 
@@ -402,12 +402,11 @@ def test_workers_run_at_a_lower_priority_than_the_saving_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The saving process is the part of a run that cannot be shared: it comes first."""
-    monkeypatch.setattr(pipeline_module, "usable_cores", lambda: 2)
     with ExitStack() as stack:
-        pool = pipeline_module._start_pool(stack)
+        pool = worker_pool.start_pool(stack, 2)
         assert pool is not None
         workers = {pool.submit(_niceness).result() for _ in range(4)}
-    expected = min(_niceness() + pipeline_module.WORKER_NICENESS, 19)
+    expected = min(_niceness() + worker_pool.WORKER_NICENESS, 19)
     assert workers == {expected} and expected > _niceness()
 
 

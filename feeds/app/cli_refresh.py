@@ -95,7 +95,7 @@ def _stop_fork_server() -> None:
     """End the workers' fork server, if documents started one: none outlives the run.
     Imported here, not before the run, so a Ctrl-C while the run's modules load stops it
     as any other does (exit 130)."""
-    from feeds.run.executor import stop_fork_server
+    from feeds.run.worker_pool import stop_fork_server
 
     stop_fork_server()
 

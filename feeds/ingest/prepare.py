@@ -182,7 +182,7 @@ def prepare_safely(job: Job) -> Prepared:
 def prepare(job: Job) -> Prepared:
     """Parse and clean one feed document. Pure: no store, no clock but ``job.now``."""
     # Imported here: a process that prepares nothing (a run in which nothing changed)
-    # never loads the parsing and cleaning stack. See also executor.PRELOAD.
+    # never loads the parsing and cleaning stack. See also worker_pool.PRELOAD.
     from feeds.ingest import fulltext, normalize, parse
 
     try:

@@ -40,7 +40,7 @@ def pool_ending(pool: ProcessPoolExecutor, held: Connection) -> Callable[..., bo
     """How the pool ends with its stream: the jobs not started are cancelled (saving failed
     half-way, or the run is stopped) and the workers waited for; after Ctrl-C, the workers
     end at once, their job or not (their lifeline, ``held``, is closed: see
-    :func:`feeds.run.executor._worker`)."""
+    :func:`feeds.run.worker_pool._worker`)."""
 
     def end(exc_type: type[BaseException] | None, *_: object) -> bool:
         if _interrupted(exc_type):
