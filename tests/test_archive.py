@@ -117,7 +117,41 @@ def test_absolute_links_when_the_output_has_a_public_url(tmp_path: Path, store: 
     assert links(tmp_path / "out" / "business-archive-1.rss") == {
         "self": "https://feeds.example.org/x/business-archive-1.rss",
         "current": "https://feeds.example.org/x/business.rss",
+        "next-archive": "https://feeds.example.org/x/business-archive-2.rss",
     }
+
+
+def test_a_lone_page_comes_with_the_empty_page_after_it(tmp_path: Path, store: Store) -> None:
+    """Every archived story fits on page 1: page 2 is published empty, so that each page
+    links to another. A lone page has neither link, and the W3C Feed Validator warns
+    (ArchiveIncomplete). Once page 1 is full, page 2 takes the next story."""
+    config = make_config(tmp_path)
+    out = tmp_path / "out"
+    add(store, *range(3, 7))  # 4 stories: 3 in the subscription document, 1 archived
+    (report,) = publish_all(config, store)
+    assert report.error is None and report.archive_pages == 4
+    assert titles(out / "business-archive-1.atom") == ["Story 6"]
+    for fmt in ("atom", "rss"):
+        assert titles(out / f"business-archive-2.{fmt}") == []
+        assert (
+            links(out / f"business-archive-1.{fmt}")["next-archive"] == f"business-archive-2.{fmt}"
+        )
+        assert (
+            links(out / f"business-archive-2.{fmt}")["prev-archive"] == f"business-archive-1.{fmt}"
+        )
+        assert links(out / f"business.{fmt}")["prev-archive"] == f"business-archive-2.{fmt}"
+    validate_independently(*sorted(out.glob("*.atom")))
+    assert_w3c_clean(*sorted(out.glob("*.atom")), *sorted(out.glob("*.rss")))
+
+    add(store, 2)  # a newer story: page 1 is full now, page 2 still waits, empty
+    publish_all(config, store)
+    assert titles(out / "business-archive-1.atom") == ["Story 5", "Story 6"]
+    assert titles(out / "business-archive-2.atom") == []
+    add(store, 1)
+    publish_all(config, store)
+    assert titles(out / "business-archive-2.atom") == ["Story 4"]
+    assert not (out / "business-archive-3.atom").exists()
+    assert_w3c_clean(*sorted(out.glob("*.atom")), *sorted(out.glob("*.rss")))
 
 
 def test_new_stories_fill_the_newest_page_and_leave_full_pages_alone(
@@ -189,12 +223,15 @@ def test_an_updated_old_story_rewrites_only_its_page(tmp_path: Path, store: Stor
 
 
 def test_pages_left_over_after_a_config_change_are_removed(tmp_path: Path, store: Store) -> None:
-    add(store, *range(1, 8))
+    add(store, *range(1, 10))  # 6 stories archived: 3 pages
     publish_all(make_config(tmp_path), store)
-    publish_all(make_config(tmp_path, max_entries=5), store)
     out = tmp_path / "out"
-    assert not (out / "business-archive-2.atom").exists()
-    assert titles(out / "business-archive-1.atom") == ["Story 6", "Story 7"]
+    assert (out / "business-archive-3.atom").exists()
+    publish_all(make_config(tmp_path, max_entries=5), store)  # 4 archived: 2 pages
+    assert not (out / "business-archive-3.atom").exists()
+    assert not (out / "business-archive-3.rss").exists()
+    assert titles(out / "business-archive-1.atom") == ["Story 8", "Story 9"]
+    assert titles(out / "business-archive-2.atom") == ["Story 6", "Story 7"]
 
 
 def test_without_archive_nothing_but_the_subscription_document(

@@ -4,7 +4,8 @@
 
     store.story_index(sources)          ids and dates only, newest first
       | split: newest max_entries → subscription document; the rest → archive
-      | pages of page_size stories, numbered from the oldest (page 1)
+      | pages of page_size stories, numbered from the oldest (page 1); at least two
+      | pages once there is one (page 2 empty while page 1 has room)
       | signature per page (its stories' ids and dates, its links, the output's settings)
       | pages whose signature changed or whose file is missing → load, render, write
 
@@ -52,6 +53,12 @@ def plan(output: OutputConfig, index: Sequence[StoryKey]) -> list[Page]:
     older = list(reversed(index[output.max_entries :]))
     size = output.page_size
     chunks = [older[i : i + size] for i in range(0, len(older), size)]
+    if len(chunks) == 1:
+        # A lone archive document has no earlier or later one to link to (RFC 5005 §4), and
+        # the W3C Feed Validator warns about an archive document with neither link
+        # (ArchiveIncomplete). Page 2, where stories go once page 1 is full, is published
+        # empty until then, so that each page links to the other.
+        chunks.append([])
     settings = _settings(output)
     pages: list[Page] = []
     for n, chunk in enumerate(chunks, start=1):
