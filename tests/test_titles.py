@@ -262,3 +262,25 @@ def test_a_title_of_no_text_type_is_read_as_markup() -> None:
         "application/octet-stream": "History of the <blink> tag",
         "text": "The <blink> tag",
     }
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('<a href="https://news.example.com/jane">Jane Doe</a>', "Jane Doe"),
+        ("&lt;b&gt;Markets&lt;/b&gt;", "Markets"),
+        ("The <details> desk", "The <details> desk"),
+        ("R&D <3 AT&amp;T", "R&D <3 AT&T"),
+    ],
+)
+def test_names_and_categories_are_read_as_rss_titles_are(raw: str, expected: str) -> None:
+    """A name or category says nothing of its type: HTML when it looks like HTML to
+    feedparser (a link around a name, as some feeds write authors), else text."""
+    from feeds.ingest.normalize import normalize_entry
+    from feeds.types import ParsedEntry
+
+    clean = normalize_entry(
+        ParsedEntry(title="T", author=raw, categories=(raw,), link="https://x.example/1"),
+        now=NOW,
+    )
+    assert (clean.author, clean.categories) == (expected, (expected,))

@@ -121,7 +121,7 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
     (``&lt;details&gt;``). Then NFC is applied, control and XML-illegal characters and U+FFFD
     removed, bidi embeddings and overrides removed and isolates balanced
     (:func:`without_bidi_overrides`), whitespace collapsed. The result may be empty; callers
-    pick a fallback. Author names and categories are cleaned with it too. Publishing writes
+    pick a fallback (:func:`clean_line` cleans names and categories). Publishing writes
     a ``<`` so that no reader takes it for markup (``feeds.publish.markup``).
     """
     text = _legal(raw)
@@ -132,6 +132,13 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
     # show, and validators warn about it (the publishers drop it from every text too).
     text = unicodedata.normalize("NFC", _legal(text)).replace("\ufffd", " ")
     return _collapse(without_bidi_overrides(text))
+
+
+def clean_line(raw: str) -> str:
+    """:func:`clean_title` of a name, a category or a feed's title, whose feed says nothing
+    of its type: read as feedparser reads an RSS title, HTML when it :func:`looks_like_html`
+    (``<a href="…">Jane Doe</a>`` gives ``Jane Doe``), else text (``The <details> desk``)."""
+    return clean_title(raw, is_html=looks_like_html(raw))
 
 
 #: Stands in for each ``<`` that is text before entities are decoded, so that only what
