@@ -296,11 +296,24 @@ def decide(source: str, found: Found, *, now: datetime, options: DedupeOptions) 
         reason = made.reason or ""
         return Merge(keys, found.entry, made.entry_id, sig, body_key, reason, made.scores)
     if found.kept_apart is not None:
-        entry_id = dedupe.mint_entry_id(source, f"{keys.key}\x00{keys.content_hash}")
+        entry_id = _kept_apart_id(source, keys, made.entry_id, found.kept_apart)
         reason = found.kept_apart.reason
         scores = {"kept_apart": reason}
         return Insert(keys, found.entry, entry_id, sig, body_key, reason, scores)
     return Insert(keys, found.entry, made.entry_id, sig, body_key, "no stored copy of its story")
+
+
+def _kept_apart_id(source: str, keys: Keys, new_id: str, apart: KeepApart) -> str:
+    """The id of a story kept apart from another that shares its post id, link or key.
+
+    The id any new story of its keys gets (``new_id``, minted from its key), so that it does
+    not depend on whether the other story came first, in this fetch or an earlier one (two
+    twins of one fetch took each other's ids when the feed listed them the other way round);
+    minted from its key and text where that would be the other story's id (a key reused for
+    another article) or where its id is a GUID, which names the other story."""
+    if keys.guid is None and new_id != apart.entry_id:
+        return new_id
+    return dedupe.mint_entry_id(source, f"{keys.key}\x00{keys.content_hash}")
 
 
 def tombstoned(intent: EntryIntent) -> EntryIntent:

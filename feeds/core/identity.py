@@ -170,26 +170,42 @@ def entry_keys(entries: Sequence[CleanEntry], *, trust_guids: bool = True) -> li
                 content_hash=chash,
             )
         )
-    return _unique_keys(keys)
+    return _unique_keys(keys, entries)
 
 
-def _unique_keys(keys: list[Keys]) -> list[Keys]:
-    """Make keys unique within a fetch: a later twin gets a numbered suffix."""
+def _unique_keys(keys: list[Keys], entries: Sequence[CleanEntry]) -> list[Keys]:
+    """Make keys unique within a fetch: each entry of a key that several share (twins) gets
+    a suffix made from itself, so that the key, and the id minted from it, depend only on
+    that entry, never on the fetch's order or on which other entries came with it.
+
+    The suffix is a digest of the entry's link, which stays when the story is edited; of its
+    content hash where it has no link or shares it with a twin; and twins that are the same
+    in both (one entry written twice) are numbered, which no order can tell apart. A key no
+    other entry shares is kept as it is, so the ids of stories that never collide stay."""
+    counts = Counter(k.key for k in keys)
+    if all(counts[k.key] == 1 for k in keys):  # nearly always
+        return keys
+    by_link = [
+        _with_suffix(k, e.link or k.content_hash) if counts[k.key] > 1 else k
+        for k, e in zip(keys, entries, strict=True)
+    ]
+    counts = Counter(k.key for k in by_link)
+    by_content = [
+        _with_suffix(k, k.content_hash) if counts[k.key] > 1 and e.link else k
+        for k, e in zip(by_link, entries, strict=True)
+    ]
     seen: Counter[str] = Counter()
-    out: list[Keys] = []
-    for k in keys:
+    numbered: list[Keys] = []
+    for k in by_content:
         seen[k.key] += 1
-        if seen[k.key] > 1:
-            k = Keys(
-                key=f"{k.key}#{seen[k.key]}",
-                guid=k.guid,
-                post_id=k.post_id,
-                link=k.link,
-                match_hash=k.match_hash,
-                content_hash=k.content_hash,
-            )
-        out.append(k)
-    return out
+        numbered.append(replace(k, key=f"{k.key}#{seen[k.key]}") if seen[k.key] > 1 else k)
+    return numbered
+
+
+def _with_suffix(keys: Keys, distinguisher: str) -> Keys:
+    """``keys`` with its key told apart by a digest of ``distinguisher``."""
+    digest = sha256(distinguisher.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return replace(keys, key=f"{keys.key}#{digest}")
 
 
 def content_hash(entry: CleanEntry) -> str:

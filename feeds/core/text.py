@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 import unicodedata
+from html.entities import entitydefs
 
 MAX_DECODE_ROUNDS = 3
 
@@ -21,7 +22,9 @@ _ILLEGAL_CHARS = re.compile(
     f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufeff{_NONCHARACTERS}]"
 )
 
-_TAG_LIKE = re.compile(r"<(/?)([A-Za-z!?][A-Za-z0-9-]*)[^<>]*>|<(?=[A-Za-z!?/])")
+# A run of ``<`` before a tag goes with it: removing one tag-like piece never joins a ``<``
+# before it to the text after it into another (``<<?`` is text ``<`` and a bogus comment).
+_TAG_LIKE = re.compile(r"<+(/?)([A-Za-z!?][A-Za-z0-9-]*)[^<>]*>|<+(?=[A-Za-z!?/])")
 
 _BREAKING_TAGS = frozenset({"br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "tr"})
 
@@ -109,22 +112,77 @@ def without_bidi_overrides(text: str) -> str:
 def clean_title(raw: str, *, is_html: bool = False) -> str:
     """Return ``raw`` as one line of plain text.
 
-    Tags are stripped (always when ``is_html``, and anything tag-like that appears after entity
-    decoding), entities decoded up to three rounds, NFC applied, control and XML-illegal
-    characters and U+FFFD removed, bidi embeddings and overrides removed and isolates
-    balanced (:func:`without_bidi_overrides`), whitespace collapsed. The result may be
-    empty; callers pick a fallback. Author names and categories are cleaned with it too.
+    ``raw`` is HTML when ``is_html`` (an Atom ``type="html"`` or ``"xhtml"`` title, an RSS
+    title that feedparser's guess reads as HTML): its tags are removed. Otherwise it is text,
+    and every ``<`` in it is a character to show (``The <details> element``). Either way
+    entities are decoded up to three rounds (publishers escape ``&`` twice: ``AT&amp;amp;T``),
+    and what a round reveals is read as an RSS title is read (:func:`looks_like_html`): tags
+    removed when it looks like HTML (``&lt;b&gt;Breaking&lt;/b&gt;``), kept as text otherwise
+    (``&lt;details&gt;``). Then NFC is applied, control and XML-illegal characters and U+FFFD
+    removed, bidi embeddings and overrides removed and isolates balanced
+    (:func:`without_bidi_overrides`), whitespace collapsed. The result may be empty; callers
+    pick a fallback (:func:`clean_line` cleans names and categories). Publishing writes
+    a ``<`` so that no reader takes it for markup (``feeds.publish.markup``).
     """
     text = _legal(raw)
     if is_html:
         text = _strip_tags(text)
-    for _ in range(MAX_DECODE_ROUNDS):
-        stripped = _strip_tags(htmllib.unescape(text))
-        if stripped == text:
-            break
-        text = stripped
-    text = _strip_tags(text)
+    text = _decoded(text.replace("<", _SHOWN_LT)).replace(_SHOWN_LT, "<")
     # U+FFFD stands for bytes lost upstream (text decoded in the wrong charset): nothing to
     # show, and validators warn about it (the publishers drop it from every text too).
     text = unicodedata.normalize("NFC", _legal(text)).replace("\ufffd", " ")
     return _collapse(without_bidi_overrides(text))
+
+
+def clean_line(raw: str) -> str:
+    """:func:`clean_title` of a name, a category or a feed's title, whose feed says nothing
+    of its type: read as feedparser reads an RSS title, HTML when it :func:`looks_like_html`
+    (``<a href="…">Jane Doe</a>`` gives ``Jane Doe``), else text (``The <details> desk``)."""
+    return clean_title(raw, is_html=looks_like_html(raw))
+
+
+#: Stands in for each ``<`` that is text before entities are decoded, so that only what
+#: decoding reveals can be read as a tag: a non-character, which :func:`_legal` removes from
+#: every title first and :func:`html.unescape` never writes (``&#xFDD0;`` decodes to nothing).
+_SHOWN_LT = "\ufdd0"
+
+
+def _decoded(text: str) -> str:
+    """``text`` with its entities decoded, up to ``MAX_DECODE_ROUNDS`` rounds; the tags a
+    round reveals are removed when the revealed text :func:`looks_like_html`."""
+    for _ in range(MAX_DECODE_ROUNDS):
+        decoded = htmllib.unescape(text)
+        if decoded == text:
+            break
+        text = _strip_tags(decoded) if looks_like_html(decoded) else decoded
+    return text
+
+
+# feedparser's guess for RSS text that may be HTML (feedparser/mixin.py, looks_like_html),
+# written out so that publishing, which cleans names with this module, loads no feedparser:
+# a close tag or an entity reference, every tag one of its sanitizer's acceptable elements,
+# every named entity an HTML one. It "errs on the conservative side": a lone ``<details>`` is
+# text. tests/test_titles.py checks both against feedparser's own.
+_CLOSE_TAG = re.compile(r"</(\w+)>")
+_REFERENCE = re.compile(r"&#?\w+;")
+_TAG_NAME = re.compile(r"</?(\w+)")
+_NAMED_REFERENCE = re.compile(r"&(\w+);")
+_ELEMENT_NAMES = (
+    "a abbr acronym address area article aside audio b big blockquote br button canvas caption"
+    " center cite code col colgroup command datagrid datalist dd del details dfn dialog dir div"
+    " dl dt em event-source fieldset figcaption figure font footer form h1 h2 h3 h4 h5 h6 header"
+    " hr i img input ins kbd keygen label legend li m map menu meter multicol nav nextid"
+    " noscript ol optgroup option output p pre progress q s samp section select small sound"
+    " source spacer span strike strong sub sup table tbody td textarea tfoot th thead time tr"
+    " tt u ul var video"
+)
+FEEDPARSER_HTML_ELEMENTS = frozenset(_ELEMENT_NAMES.split())
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether feedparser reads RSS ``text`` as HTML rather than plain text (see above)."""
+    if not (_CLOSE_TAG.search(text) or _REFERENCE.search(text)):
+        return False
+    if any(name.lower() not in FEEDPARSER_HTML_ELEMENTS for name in _TAG_NAME.findall(text)):
+        return False
+    return all(name in entitydefs for name in _NAMED_REFERENCE.findall(text))

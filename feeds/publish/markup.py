@@ -67,13 +67,19 @@ def reads_as_html(text: str) -> bool:
     return any(_reads_as_reference(word) for word in _REFERENCE_RE.findall(text))
 
 
+# The ``<`` of anything an HTML tokenizer reads as a tag: a start tag, an end tag, a comment
+# or a declaration. A plain-text title may show one (``The <details> element``).
+_TAG_OPEN_RE = re.compile(r"<(?=[A-Za-z/!?])")
+
+
 def unmistakable_text(text: str, *, references: bool) -> str:
     """Plain ``text`` for an element that cannot say it is text (RSS's ``title``, Atom's
-    ``name``): a :data:`WORD_JOINER` after the ``<`` of an end tag (``<\u2060/p>``), and with
-    ``references`` after the ``&`` of what reads as an entity reference, so that neither the
-    W3C Feed Validator nor a reader that guesses HTML from these (feedparser's
-    ``looks_like_html``) takes the text for markup."""
-    text = _END_TAG_RE.sub(lambda match: f"<{WORD_JOINER}/{match.group(1)}>", text)
+    ``name``): a :data:`WORD_JOINER` after each ``<`` that opens a tag (``<\u2060/p>``,
+    ``<\u2060details>``), and with ``references`` after the ``&`` of what reads as an entity
+    reference, so that neither the W3C Feed Validator nor a reader that guesses HTML from
+    these (feedparser's ``looks_like_html``), nor one that takes every RSS title for HTML,
+    reads the text as markup: no tokenizer starts a tag at ``<`` and a joiner."""
+    text = _TAG_OPEN_RE.sub(f"<{WORD_JOINER}", text)
     if not references:
         return text
 

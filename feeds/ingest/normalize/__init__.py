@@ -47,7 +47,7 @@ from feeds.core import limits
 from feeds.core.digest import sha256
 from feeds.core.rewrite import FeedRules
 from feeds.core.summary import CUT_MARK, _strip_cut, is_cut, teaser
-from feeds.core.text import _collapse, _legal, clean_title
+from feeds.core.text import _collapse, _legal, clean_line, clean_title
 from feeds.ingest.normalize.body import (
     drop_boilerplate_blocks,
     sanitize_html,
@@ -179,8 +179,8 @@ def _clean_categories(categories: Iterable[str]) -> tuple[str, ...]:
 
 
 def _capped_line(raw: str, limit: int) -> str:
-    """:func:`clean_title` of ``raw``, cut to ``limit`` characters (:mod:`feeds.core.limits`)."""
-    return limits.cap_line(clean_title(limits.raw_prefix(raw, limit)), limit)
+    """:func:`clean_line` of ``raw``, cut to ``limit`` characters (:mod:`feeds.core.limits`)."""
+    return limits.cap_line(clean_line(limits.raw_prefix(raw, limit)), limit)
 
 
 def _is_http(url: str) -> bool:
@@ -197,7 +197,7 @@ class BodySource(NamedTuple):
 
 def feed_title_and_link(feed: ParsedFeed) -> tuple[str | None, str | None]:
     """A feed's own title and link, cleaned (None where it has none)."""
-    title = clean_title(feed.title) if feed.title else None
+    title = clean_line(feed.title) if feed.title else None
     link = canonical_url(feed.link) if feed.link else None
     return title, link
 

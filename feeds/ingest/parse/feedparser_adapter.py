@@ -35,6 +35,11 @@ from feeds.ingest.parse.sniff import (
 )
 from feeds.types import Enclosure, ParsedEntry, ParsedFeed
 
+# A title of these types is text, every "<" in it shown (an RSS title that feedparser guesses
+# is text, an Atom type="text" or one without a type); any other is markup, its tags removed:
+# HTML, XHTML, and what no title should be (an Atom 1.0 type="application/octet-stream").
+_TEXT_TYPES_IN_DETAIL = frozenset({"text/plain", ""})
+
 # sy:updatePeriod (http://web.resource.org/rss/1.0/modules/syndication/) in minutes.
 _SY_PERIOD_MINUTES = {
     "hourly": 60,
@@ -217,7 +222,7 @@ def _fp_entry(
         guid=_text(dict.get(entry, "id")),
         link=link,
         title=_text(dict.get(entry, "title")),
-        title_is_html=_detail_type(title_detail) in _HTML_TYPES_IN_DETAIL,
+        title_is_html=_detail_type(title_detail) not in _TEXT_TYPES_IN_DETAIL,
         summary=summary,
         content=content,
         published=_struct_to_utc(dict.get(entry, "published_parsed")),
