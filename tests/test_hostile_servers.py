@@ -354,6 +354,18 @@ CASES = [
         ),
         r"the server broke the HTTP protocol: peer closed connection",
     ),
+    Case(
+        # llhttp stops at a 101 with an exception of its own (not a parser error): it
+        # escaped the fetcher and ended the whole refresh.
+        "101-switching-protocols-unasked",
+        reply(
+            Reply(
+                raw=b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                b"Upgrade: websocket\r\n\r\n" + NEW_FEED
+            )
+        ),
+        r"HTTP 101 Switching Protocols, but the request asked for no Upgrade",
+    ),
     Case("invalid-utf-8", reply(Reply(body=LATIN1_AS_UTF8)), None),
     Case(
         "wrong-declared-charset",
