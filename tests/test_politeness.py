@@ -368,6 +368,38 @@ def test_a_permanent_redirect_seen_twice_but_not_in_a_row_does_not_move(sim: Sim
     assert sim.store.source("news").url == sim.server.url("/new")
 
 
+@pytest.mark.parametrize(
+    "broken",
+    [
+        Reply(
+            body=b"<html><body>Domain for sale</body></html>", headers={"Content-Type": "text/html"}
+        ),
+        Reply(body=b""),
+        Reply(body=b"\x89PNG\r\n\x1a\n not a feed", headers={"Content-Type": "image/png"}),
+    ],
+    ids=["html-page", "empty-body", "not-a-document"],
+)
+def test_a_permanent_redirect_moves_the_url_only_once_its_target_gives_a_feed(
+    sim: Sim, broken: Reply
+) -> None:
+    """A 301 whose target answered 200 with no readable feed counted as a sighting: two
+    runs later the source's stored URL was the broken target, and the old URL, which may
+    come back, was never asked again."""
+    sim.route("/old", lambda n: Reply(status=301, headers={"Location": "/new"}))
+    sim.route("/new", lambda n: broken if n < 3 else Reply(body=rss()))
+    sim.configure({"news": "/old"})
+    for at in every(30 * M, 60 * M):
+        report = sim.run(at, force=True)
+        assert report.sources[0].error is not None and report.sources[0].moved_to is None
+    assert sim.store.source("news").url == sim.server.url("/old")
+    assert sim.store.url_history("news") == []
+    sim.run(T0 + 90 * M, force=True)  # the target works: the first sighting that counts
+    assert sim.store.source("news").url == sim.server.url("/old")
+    report = sim.run(T0 + 120 * M, force=True)
+    assert report.sources[0].moved_to == sim.server.url("/new")
+    assert sim.store.source("news").url == sim.server.url("/new")
+
+
 def test_changing_the_url_in_the_config_resets_the_source(sim: Sim) -> None:
     sim.route("/gone", lambda n: Reply(status=410))
     sim.route("/feed", lambda n: Reply(body=rss()))

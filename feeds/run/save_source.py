@@ -230,6 +230,9 @@ def save_source(
         )
     read = kind_of(source).read(run.reader(), source, request, outcome, prepared)
     if isinstance(read, Unreadable):
+        # A 301/308 counts only when its target gives a document we can read: the stored
+        # URL never moves to an HTML page, an empty body or a parked domain's junk.
+        attempt = replace(attempt, answered=replace(outcome, permanent_redirect=None))
         if read.feed_error is not None:  # the feed the page advertises could not be fetched
             failed = replace(attempt, answered=_page_feed(read.feed_error))
             return failed.failed(_status(read.feed_error), read.error)
