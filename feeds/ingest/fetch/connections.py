@@ -24,6 +24,7 @@ from feeds.ingest.fetch.resolver import LookupTimeout
 from feeds.ingest.fetch.response import (
     _describe_timeout,
     _drain,
+    _location,
     _read_response,
     _redirect_target,
     _request_headers,
@@ -225,8 +226,8 @@ class Connections:
             response = self._send(transport, http_request)
             try:
                 status = response.status_code
-                location = response.headers.get("location")
-                if status in _REDIRECT_STATUSES and location is not None:
+                location = _location(response) if status in _REDIRECT_STATUSES else None
+                if location is not None:
                     url = _redirect_target(
                         request, response.url, location, visited, self._options.max_redirects
                     )

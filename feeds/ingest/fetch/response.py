@@ -80,6 +80,52 @@ def _request_headers(request: FetchRequest, user_agent: bytes) -> list[tuple[byt
     return headers
 
 
+#: Fields that hold one value (RFC 9110: no list syntax). A server that sends one twice,
+#: the same each time, means it once; joined as a list field is ("d, d"), a Last-Modified
+#: or Expires is no date and a Location no URL.
+_SINGLE_VALUED = frozenset(
+    {"age", "content-location", "content-type", "date", "expires", "location", "retry-after"}
+)
+
+#: The validators, sent back as they came (see :func:`_header_bytes`).
+_VALIDATORS = frozenset({"etag", "last-modified"})
+
+
+def _response_headers(response: httpx.Response) -> dict[str, str]:
+    """The answer's fields by lower-cased name, a field sent more than once joined with
+    ", " (RFC 9110 §5.3), except a one-value field said twice alike: that value, once.
+
+    A validator is decoded one character per byte (ISO-8859-1), whatever httpx made of
+    the head (UTF-8 when every field is): sent back as ISO-8859-1 by
+    :func:`_header_bytes`, an ETag such as ``"café"`` in UTF-8 goes back byte for byte
+    (RFC 9110 §8.8.3: opaque), and the server can answer 304.
+    """
+    values: dict[str, list[str]] = {}
+    # multi_items() is raw's list, decoded: the same fields in the same order.
+    for (name, value), (_, raw_value) in zip(
+        response.headers.multi_items(), response.headers.raw, strict=True
+    ):
+        if name in _VALIDATORS:
+            value = raw_value.decode("latin-1")
+        values.setdefault(name, []).append(value)
+    return {name: _joined(name, found) for name, found in values.items()}
+
+
+def _joined(name: str, values: list[str]) -> str:
+    if len(values) > 1 and (name in _SINGLE_VALUED or name in _VALIDATORS):
+        values = list(dict.fromkeys(values))  # the same value said again is said once
+    return ", ".join(values)
+
+
+def _location(response: httpx.Response) -> str | None:
+    """Where a redirect sends us: its Location, said once (or again alike); None without
+    one. Two different ones are an error, as browsers make it: neither can be trusted."""
+    found = list(dict.fromkeys(response.headers.get_list("location")))
+    if len(found) > 1:
+        raise httpx.RemoteProtocolError(f"a redirect with {len(found)} different Location fields")
+    return found[0] if found else None
+
+
 def _redirect_target(
     request: FetchRequest, current: httpx.URL, location: str, visited: list[str], limit: int
 ) -> httpx.URL:
@@ -138,7 +184,7 @@ def _read_response(
             f"HTTP 206 Partial Content{where}, but the request asked for no Range:"
             " refused (its body is only a part of the document)",
         )
-    headers = {name.lower(): value for name, value in response.headers.items()}
+    headers = _response_headers(response)
     etag = headers.get("etag")
     last_modified = headers.get("last-modified")
     if status == 304:
