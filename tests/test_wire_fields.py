@@ -4,7 +4,9 @@ said twice, a validator that is not ASCII. What comes back must make the next re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -107,3 +109,77 @@ def test_two_different_locations_are_an_error(
     with pytest.raises(FetchError, match="a redirect with 2 different Location fields"):
         fetcher.fetch(FetchRequest(source="s", url=http_server.url("/feed")))
     assert [r.path for r in http_server.requests] == ["/feed"]
+
+
+# --- a host that asks its pages to wait -------------------------------------------------------
+
+#: Article pages as a run asks for them: third-party links, on a host the test allows.
+PAGES = FetchOptions(
+    min_host_delay=0.05, max_per_host=2, total_timeout=5, allowed_networks=("127.0.0.1/32",)
+)
+
+
+def pages(server: HTTPTestServer, count: int, path: str = "/article") -> list[FetchRequest]:
+    return [
+        FetchRequest(source="s", url=server.url(f"{path}/{n}"), public_only=True)
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    [(429, "120"), (503, "120"), (429, None), (429, "Wed, 21 Oct 2099 07:28:00 GMT")],
+    ids=["429-seconds", "503-seconds", "429-without", "429-http-date"],
+)
+def test_a_host_that_answers_429_gets_no_more_page_requests_for_a_while(
+    http_server: HTTPTestServer, status: int, retry_after: str | None
+) -> None:
+    """A run's article pages on one host all went out, one ``min_host_delay`` apart,
+    after the host's first "429 Too Many Requests": 30 per run at the default budget."""
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    http_server.route("/article", Reply(status=status, headers=headers))
+    for n in range(12):
+        http_server.route(f"/article/{n}", Reply(status=status, headers=headers))
+    with Fetcher(PAGES) as fetcher:
+        outcomes = fetcher.fetch_many(pages(http_server, 12))
+        later = fetcher.fetch_many(pages(http_server, 3))  # the next source's pages
+    # max_per_host may be under way when the first answer comes; no more.
+    assert len(http_server.requests) <= PAGES.max_per_host
+    assert all(isinstance(o, FetchError) for o in outcomes + later)
+    held = [o for o in outcomes + later if "not asked" in str(o)]
+    assert len(held) == 15 - len(http_server.requests)
+    assert f"answered HTTP {status}" in str(held[0])
+
+
+def test_a_hold_is_per_host_and_ends_with_its_retry_after(http_server: HTTPTestServer) -> None:
+    page = Reply(body=b"<html><body>page</body></html>")
+    http_server.route("/busy/0", Reply(status=429, headers={"Retry-After": "1"}))
+    for n in range(1, 4):
+        http_server.route(f"/busy/{n}", page)
+        http_server.route(f"/calm/{n}", page)
+    # Another host name for the same server: its pages are not held.
+    calm = [
+        replace(request, url=request.url.replace("127.0.0.1", "localhost"))
+        for request in pages(http_server, 4, "/calm")[1:]
+    ]
+    options = replace(PAGES, max_per_host=1, allowed_networks=("127.0.0.0/8", "::1/128"))
+    with Fetcher(options) as fetcher:
+        first = fetcher.fetch_many(pages(http_server, 3, "/busy") + calm)
+        time.sleep(1.1)  # the Retry-After ends
+        again = fetcher.fetch_many(pages(http_server, 4, "/busy")[1:])
+    assert [isinstance(o, FetchError) for o in first] == [True] * 3 + [False] * 3
+    assert not any(isinstance(o, FetchError) for o in again)
+    assert [r.path for r in http_server.requests_to("/busy/1")] == ["/busy/1"]  # once: again
+
+
+def test_a_feed_source_is_not_held_by_its_host_s_429(http_server: HTTPTestServer) -> None:
+    """A source's own Retry-After holds that source, not its host (docs/sources.md): the
+    fetcher's holds are for pages only."""
+    http_server.route("/busy", Reply(status=429, headers={"Retry-After": "120"}))
+    http_server.route("/calm", Reply(body=FEED))
+    with Fetcher(PAGES) as fetcher:
+        with pytest.raises(FetchError, match="HTTP 429"):
+            fetcher.fetch(FetchRequest(source="a", url=http_server.url("/busy")))
+        assert fetcher.fetch(FetchRequest(source="b", url=http_server.url("/calm"))).content == FEED
+        [page] = fetcher.fetch_many(pages(http_server, 1))
+    assert "not asked" in str(page)  # the feed's 429 holds the host's pages

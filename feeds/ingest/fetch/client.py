@@ -11,9 +11,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 from urllib.parse import urlsplit
 
-from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError
+from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
 from feeds.ingest.fetch.files import _read_file
+from feeds.ingest.fetch.holds import HostHolds
 from feeds.ingest.fetch.hosts import HostQueue, interleave
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS, _HTTP_SCHEMES, shortened
 from feeds.ingest.http_settings import SourceSettings, settings_by_source
@@ -73,6 +74,8 @@ class Fetcher:
         self._host_slots_lock = threading.Lock()
         # Per host: a lock that orders request starts, and when the next one may start.
         self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
+        # Hosts that answered 429 or 503: fetch_many's pages leave them alone a while.
+        self._holds = HostHolds()
         # Sources with HTTP settings of their own (most have none: one dict lookup).
         self._source_settings = settings_by_source(options.source_http)
 
@@ -161,6 +164,11 @@ class Fetcher:
         network, file-system or HTTP failure, never an httpx exception.
         Thread-safe.
         """
+        return self._fetch(request, page=False)
+
+    def _fetch(self, request: FetchRequest, *, page: bool) -> FetchResult:
+        """:meth:`fetch`; a ``page`` (:meth:`fetch_many`) is not sent to a host that
+        answered a page or feed with 429 or 503 a short while ago (:mod:`.holds`)."""
         try:
             parts = urlsplit(request.url)
             host = parts.hostname
@@ -184,11 +192,17 @@ class Fetcher:
         # context) would otherwise eat into its deadline and the next request's delay.
         connections = self._wire()
         with _Turn(self, host) as turn:
+            if page:  # checked once our turn came: a hold may have begun while we waited
+                self._holds.check(host, request.url)
             # The deadline starts once we hold a slot: waiting behind other fetches to the
             # same host is our doing, not the server's.
             deadline = time.monotonic() + self._options.total_timeout
             settings = self._settings_for(request) if self._source_settings else None
-            return connections.get(request, deadline, settings, turn.move)
+            try:
+                return connections.get(request, deadline, settings, turn.move)
+            except HTTPStatusError as exc:
+                self._holds.note(host, exc)  # a feed's 429 holds the host's pages too
+                raise
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int:
         """POST an ``application/x-www-form-urlencoded`` body (a WebSub ping); return the status.
@@ -232,11 +246,13 @@ class Fetcher:
             return connections.post_json(url, body, headers, address, deadline)
 
     def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
-        """Fetch many sources concurrently; results are in the order of ``requests``.
+        """Fetch many pages concurrently; results are in the order of ``requests``.
 
         At most ``max_connections`` fetches run at once, and at most
         ``max_per_host`` to any one host. A :class:`FetchError` is returned in
-        its request's place; any other exception (a bug) propagates.
+        its request's place; any other exception (a bug) propagates. A host that
+        answered 429 or 503 is not asked again until its Retry-After (see
+        :mod:`.holds`): its pages' errors say so.
         """
         if not requests:
             return []
@@ -261,7 +277,7 @@ class Fetcher:
         def work() -> None:
             while (i := take()) is not None:
                 try:
-                    results[i] = self.attempt(requests[i])
+                    results[i] = self._attempt_page(requests[i])
                 except BaseException as exc:  # a bug: raised in the caller, once all end
                     raised.append(exc)
                     return
@@ -295,6 +311,13 @@ class Fetcher:
         """Like :meth:`fetch`, but a :class:`FetchError` is returned, not raised."""
         try:
             return self.fetch(request)
+        except FetchError as exc:
+            return exc
+
+    def _attempt_page(self, request: FetchRequest) -> FetchResult | FetchError:
+        """Like :meth:`attempt`, for one of :meth:`fetch_many`'s pages."""
+        try:
+            return self._fetch(request, page=True)
         except FetchError as exc:
             return exc
 
