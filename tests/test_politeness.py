@@ -221,6 +221,26 @@ def test_410_gone_retires_the_source_until_enabled(sim: Sim) -> None:
     assert not sim.store.source("gone").retired
 
 
+@pytest.mark.parametrize(("status", "retired"), [(302, False), (307, False), (301, True)])
+def test_a_410_where_a_temporary_redirect_led_does_not_retire_the_source(
+    sim: Sim, status: int, retired: bool
+) -> None:
+    """A 302/307 says the source's URL stands and its document is elsewhere for now
+    (RFC 9110 §15.4.3): a 410 there (an expired signed link, a campaign page taken down)
+    retired the source for good, never asked again until `feeds enable`."""
+    sim.route("/feed", lambda n: Reply(status=status, headers={"Location": f"/for-now/{n}"}))
+    sim.route("/for-now/0", lambda n: Reply(status=410))
+    sim.route("/for-now/1", lambda n: Reply(body=rss()))
+    sim.configure({"news": "/feed"})
+    first = sim.run(T0)
+    [report] = first.sources
+    assert report.status == 410 and ("retired" in (report.error or "")) is retired
+    assert sim.store.source("news").retired is retired
+    second = sim.run(T0 + 30 * M)  # backed off like any error, then asked again
+    assert sim.times("/feed") == ([0 * M] if retired else [0 * M, 30 * M])
+    assert second.ok or retired
+
+
 def retry_after_value(form: str, until: datetime) -> str:
     if form == "seconds":
         return str(int((until - T0).total_seconds()))

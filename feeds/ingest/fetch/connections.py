@@ -235,7 +235,10 @@ class Connections:
                     hops.append(status)
                     continue
                 permanent = self._moved_to(request, response.url, hops)
-                return _read_response(request, response, deadline, permanent, self._options)
+                temporary = any(s not in _PERMANENT_REDIRECT_STATUSES for s in hops)
+                return _read_response(
+                    request, response, deadline, permanent, self._options, temporary=temporary
+                )
             finally:
                 if not 200 <= response.status_code < 300:
                     _drain(response, deadline)

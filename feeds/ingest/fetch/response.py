@@ -162,8 +162,11 @@ def _read_response(
     deadline: float,
     permanent_redirect: str | None,
     options: FetchOptions,
+    *,
+    temporary: bool = False,
 ) -> FetchResult:
-    """The result of a final (non-redirect) answer: 304, 2xx with its body, or an error.
+    """The result of a final (non-redirect) answer: 304, 2xx with its body, or an error
+    (``temporary``: a 302, 303 or 307 led to it, so an error speaks of where it led).
 
     An answer to a question we did not ask is an error, and none of its validators are
     kept: a 304 to a request that sent no validators (it says "not modified" of nothing
@@ -206,7 +209,13 @@ def _read_response(
         if 300 <= status < 400:
             message += " without a redirect to follow"
         message += where
-        raise HTTPStatusError(request.url, status, message, retry_after=headers.get("retry-after"))
+        raise HTTPStatusError(
+            request.url,
+            status,
+            message,
+            retry_after=headers.get("retry-after"),
+            temporary_redirect=temporary,
+        )
     body = _read_body(request, response, headers, deadline, options)
     return _result_with_body(
         request, final_url, status, body, headers, etag, last_modified, permanent_redirect
