@@ -183,3 +183,16 @@ def test_a_feed_source_is_not_held_by_its_host_s_429(http_server: HTTPTestServer
         assert fetcher.fetch(FetchRequest(source="b", url=http_server.url("/calm"))).content == FEED
         [page] = fetcher.fetch_many(pages(http_server, 1))
     assert "not asked" in str(page)  # the feed's 429 holds the host's pages
+
+
+def test_a_held_page_fails_at_once_without_waiting_for_a_turn(http_server: HTTPTestServer) -> None:
+    """Checked only once its turn came, each held page still waited ``min_host_delay``
+    for nothing: 29 s of a run's 60 s budget behind a host that said 429."""
+    http_server.route("/article/0", Reply(status=429, headers={"Retry-After": "120"}))
+    with Fetcher(replace(PAGES, min_host_delay=1.0)) as fetcher:
+        fetcher.fetch_many(pages(http_server, 1))
+        start = time.monotonic()
+        held = fetcher.fetch_many(pages(http_server, 6)[1:])
+        took = time.monotonic() - start
+    assert all("not asked" in str(o) for o in held)
+    assert took < 0.5, took

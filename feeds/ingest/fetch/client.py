@@ -191,8 +191,10 @@ class Fetcher:
         # Made before the host's turn is taken: the first request's (httpx's import, a TLS
         # context) would otherwise eat into its deadline and the next request's delay.
         connections = self._wire()
+        if page:  # before waiting for a turn that would only be spent on nothing
+            self._holds.check(host, request.url)
         with _Turn(self, host) as turn:
-            if page:  # checked once our turn came: a hold may have begun while we waited
+            if page:  # and once our turn came: a hold may have begun while we waited
                 self._holds.check(host, request.url)
             # The deadline starts once we hold a slot: waiting behind other fetches to the
             # same host is our doing, not the server's.
