@@ -196,3 +196,19 @@ def test_a_held_page_fails_at_once_without_waiting_for_a_turn(http_server: HTTPT
         took = time.monotonic() - start
     assert all("not asked" in str(o) for o in held)
     assert took < 0.5, took
+
+
+def test_a_host_that_hangs_is_asked_for_no_more_pages_than_run_at_once(
+    http_server: HTTPTestServer,
+) -> None:
+    """Each page waited its read timeout, two at a time: a batch of 8 took four of them
+    (two minutes with the default timeouts, twice a run's page budget)."""
+    for n in range(8):
+        http_server.route(f"/article/{n}", Reply(body=b"<html></html>", delay=5.0))
+    with Fetcher(replace(PAGES, read_timeout=0.5)) as fetcher:
+        start = time.monotonic()
+        outcomes = fetcher.fetch_many(pages(http_server, 8))
+        took = time.monotonic() - start
+    assert len(http_server.requests) <= PAGES.max_per_host
+    assert sum("timed out on" in str(o) for o in outcomes) == 8 - len(http_server.requests)
+    assert took < 1.5, took

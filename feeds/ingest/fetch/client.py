@@ -168,7 +168,8 @@ class Fetcher:
 
     def _fetch(self, request: FetchRequest, *, page: bool) -> FetchResult:
         """:meth:`fetch`; a ``page`` (:meth:`fetch_many`) is not sent to a host that
-        answered a page or feed with 429 or 503 a short while ago (:mod:`.holds`)."""
+        answered a page or feed with 429 or 503, or timed out, a short while ago
+        (:mod:`.holds`)."""
         try:
             parts = urlsplit(request.url)
             host = parts.hostname
@@ -202,7 +203,7 @@ class Fetcher:
             settings = self._settings_for(request) if self._source_settings else None
             try:
                 return connections.get(request, deadline, settings, turn.move)
-            except HTTPStatusError as exc:
+            except (HTTPStatusError, FetchTimeoutError) as exc:
                 self._holds.note(host, exc)  # a feed's 429 holds the host's pages too
                 raise
 
@@ -253,8 +254,8 @@ class Fetcher:
         At most ``max_connections`` fetches run at once, and at most
         ``max_per_host`` to any one host. A :class:`FetchError` is returned in
         its request's place; any other exception (a bug) propagates. A host that
-        answered 429 or 503 is not asked again until its Retry-After (see
-        :mod:`.holds`): its pages' errors say so.
+        answered 429 or 503 is not asked again until its Retry-After, nor one that
+        timed out for a minute (see :mod:`.holds`): its pages' errors say so.
         """
         if not requests:
             return []

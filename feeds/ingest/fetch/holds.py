@@ -1,4 +1,5 @@
-"""Hosts that told the fetcher's page requests to wait: a 429 or 503 to an article page.
+"""Hosts that told the fetcher's page requests to wait (a 429 or 503), or did not answer
+in time.
 
 A feed source's 429 or 503 holds back that source (its ``Retry-After`` is stored with it:
 :mod:`feeds.core.schedule`). Article pages have no such record, and a run asks for up to
@@ -6,8 +7,10 @@ A feed source's 429 or 503 holds back that source (its ``Retry-After`` is stored
 the first with "429 Too Many Requests" got the other 29 anyway, one ``min_host_delay``
 apart. Now the first such answer holds the host for its ``Retry-After`` (RFC 9110 §10.2.3,
 RFC 6585 §4), or :data:`DEFAULT_HOLD` without one, and the pages asked of it meanwhile
-fail at once, unsent, as passing failures (tried again on a later run). The holds live as
-long as the fetcher: a run, or a daemon's life.
+fail at once, unsent, as passing failures (tried again on a later run). A timeout holds
+the host :data:`DEFAULT_HOLD` too: behind a host that hangs, a batch of 8 pages took four
+read timeouts, two at a time (two minutes by default, twice the run's page budget), where
+one says all. The holds live as long as the fetcher: a run, or a daemon's life.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from feeds.core.schedule import parse_retry_after
-from feeds.errors import FetchError, HTTPStatusError
+from feeds.errors import FetchError, FetchTimeoutError, HTTPStatusError
 
 #: The answers that hold a host: too many requests, or the server is overloaded.
 HOLD_STATUSES = frozenset({429, 503})
@@ -56,14 +59,18 @@ class HostHolds:
             left = held[0] - self._clock()
             raise FetchError(url, f"not asked: {held[1]}; {host} is left alone {left:.0f} s more")
 
-    def note(self, host: str, error: HTTPStatusError) -> None:
-        """Hold ``host`` when ``error`` is a 429 or 503 (its Retry-After, if it has one)."""
-        if error.status not in HOLD_STATUSES:
+    def note(self, host: str, error: FetchError) -> None:
+        """Hold ``host`` when ``error`` is a 429 or 503 (for its Retry-After, if it has one)
+        or a timeout."""
+        if isinstance(error, FetchTimeoutError):
+            seconds, why = DEFAULT_HOLD, f"{host} timed out on {error.url}"
+        elif isinstance(error, HTTPStatusError) and error.status in HOLD_STATUSES:
+            seconds = _seconds(error.retry_after, self._wall())
+            why = f"{host} answered HTTP {error.status} to {error.url}"
+            if error.retry_after is not None:
+                why += f" (Retry-After: {error.retry_after[:40]})"
+        else:
             return
-        seconds = _seconds(error.retry_after, self._wall())
-        why = f"{host} answered HTTP {error.status} to {error.url}"
-        if error.retry_after is not None:
-            why += f" (Retry-After: {error.retry_after[:40]})"
         until = self._clock() + seconds
         with self._lock:
             if until > self._held.get(host, (0.0, ""))[0]:
