@@ -234,15 +234,21 @@ class Connections:
                     visited.append(str(url))
                     hops.append(status)
                     continue
-                permanent = self._moved_to(request, response.url, hops)
-                temporary = any(s not in _PERMANENT_REDIRECT_STATUSES for s in hops)
-                return _read_response(
-                    request, response, deadline, permanent, self._options, temporary=temporary
-                )
+                return self._final(request, response, deadline, hops)
             finally:
                 if not 200 <= response.status_code < 300:
                     _drain(response, deadline)
                 response.close()
+
+    def _final(
+        self, request: FetchRequest, response: httpx.Response, deadline: float, hops: list[int]
+    ) -> FetchResult:
+        """The result of the answer the ``hops`` (their statuses) led to."""
+        permanent = self._moved_to(request, response.url, hops)
+        temporary = any(s not in _PERMANENT_REDIRECT_STATUSES for s in hops)
+        return _read_response(
+            request, response, deadline, permanent, self._options, temporary=temporary
+        )
 
     def _moved_to(self, request: FetchRequest, final: httpx.URL, hops: list[int]) -> str | None:
         """Where the source moved for good: only 301/308 all the way (and not from a public

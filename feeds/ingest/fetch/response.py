@@ -205,20 +205,31 @@ def _read_response(
             permanent_redirect=permanent_redirect,
         )
     if not 200 <= status < 300:
-        message = f"HTTP {status} {response.reason_phrase}".rstrip()
-        if 300 <= status < 400:
-            message += " without a redirect to follow"
-        message += where
-        raise HTTPStatusError(
-            request.url,
-            status,
-            message,
-            retry_after=headers.get("retry-after"),
-            temporary_redirect=temporary,
-        )
+        raise _status_error(request, response, headers, where, temporary)
     body = _read_body(request, response, headers, deadline, options)
     return _result_with_body(
         request, final_url, status, body, headers, etag, last_modified, permanent_redirect
+    )
+
+
+def _status_error(
+    request: FetchRequest,
+    response: httpx.Response,
+    headers: Mapping[str, str],
+    where: str,
+    temporary: bool,
+) -> HTTPStatusError:
+    """The error for an answer that is neither 2xx nor 304 (nor a redirect we followed)."""
+    status = response.status_code
+    message = f"HTTP {status} {response.reason_phrase}".rstrip()
+    if 300 <= status < 400:
+        message += " without a redirect to follow"
+    return HTTPStatusError(
+        request.url,
+        status,
+        message + where,
+        retry_after=headers.get("retry-after"),
+        temporary_redirect=temporary,
     )
 
 
