@@ -4,6 +4,7 @@ said twice, a validator that is not ASCII. What comes back must make the next re
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -212,3 +213,34 @@ def test_a_host_that_hangs_is_asked_for_no_more_pages_than_run_at_once(
     assert len(http_server.requests) <= PAGES.max_per_host
     assert sum("timed out on" in str(o) for o in outcomes) == 8 - len(http_server.requests)
     assert took < 1.5, took
+
+
+# --- one host, however its name is spelled ----------------------------------------------------
+
+
+def test_a_redirect_to_the_unicode_spelling_of_its_host_keeps_to_max_per_host(
+    http_server: HTTPTestServer,
+) -> None:
+    """httpx gives a redirect target's host in Unicode: a fetch of xn--bcher-kva.example
+    redirected on the same host moved its turn to "bücher.example", a host of its own,
+    and gave back its slot: a second fetch went in beside it, past max_per_host = 1."""
+    for n in range(2):
+        http_server.redirect(f"/feed{n}", f"/moved{n}")
+        http_server.route(f"/moved{n}", Reply(body=FEED, delay=0.4))
+    options = replace(PAGES, min_host_delay=0, max_per_host=1)
+    # Both spellings resolve to the test server (the guarded pool asks this resolver).
+    with Fetcher(options, resolver=lambda host, port: ["127.0.0.1"]) as fetcher:
+        url = f"http://xn--bcher-kva.example:{http_server.port}/feed"
+        threads = [
+            threading.Thread(
+                target=fetcher.fetch, args=(FetchRequest("s", f"{url}{n}", public_only=True),)
+            )
+            for n in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.1)  # the first is on its redirect's target when the second starts
+        for thread in threads:
+            thread.join()
+    assert len(http_server.requests) == 4
+    assert http_server.max_in_flight == 1

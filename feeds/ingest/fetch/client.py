@@ -15,7 +15,7 @@ from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, 
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
 from feeds.ingest.fetch.files import _read_file
 from feeds.ingest.fetch.holds import HostHolds
-from feeds.ingest.fetch.hosts import HostQueue, interleave
+from feeds.ingest.fetch.hosts import HostQueue, host_key, interleave
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS, _HTTP_SCHEMES, shortened
 from feeds.ingest.http_settings import SourceSettings, settings_by_source
 from feeds.types import FetchOptions, FetchRequest, FetchResult
@@ -189,6 +189,7 @@ class Fetcher:
             )
         if not host:
             raise FetchError(request.url, "the URL has no host")
+        host = host_key(host)
         # Made before the host's turn is taken: the first request's (httpx's import, a TLS
         # context) would otherwise eat into its deadline and the next request's delay.
         connections = self._wire()
@@ -222,7 +223,7 @@ class Fetcher:
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch
-        with self._host_slot(host):
+        with self._host_slot(host_key(host)):
             deadline = time.monotonic() + self._options.total_timeout
             return connections.post_form(url, form, deadline)
 
@@ -243,7 +244,7 @@ class Fetcher:
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host or port is None:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch
-        with self._host_slot(host):
+        with self._host_slot(host_key(host)):
             deadline = time.monotonic() + self._options.total_timeout
             address = (host, port) if guarded and not self._policy.allow_all else None
             return connections.post_json(url, body, headers, address, deadline)
@@ -380,6 +381,7 @@ class _Turn:
     def move(self, host: str, deadline: float) -> None:
         """Give back this host's slot and take ``host``'s (waiting at most until
         ``deadline``); nothing when it is this host."""
+        host = host_key(host)
         if host == self._host:
             return
         self._held.close()
