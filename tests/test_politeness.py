@@ -118,6 +118,33 @@ def test_only_due_sources_are_fetched_and_always_conditionally(sim: Sim) -> None
     assert all(r.headers.get("if-none-match") == '"v1"' for r in later)
 
 
+def test_a_server_that_answers_412_to_a_conditional_get_is_asked_without_validators(
+    sim: Sim,
+) -> None:
+    """A GET whose condition fails is answered 304, never 412 (RFC 9110 §13.1.2); a server
+    that says 412 to any If-None-Match failed the source at every fetch once it had given
+    an ETag, backing off for good. It is asked again at once without validators (none
+    that it gives are kept), and the source is read on its interval."""
+
+    def answer(request: RecordedRequest) -> Reply:
+        sim.log.append((sim.now, "/feed"))
+        if "if-none-match" in request.headers:
+            return Reply(status=412)
+        return Reply(body=rss(), headers={"ETag": '"v1"'})
+
+    sim.server.route("/feed", answer)
+    sim.configure({"news": "/feed"})
+    for at in every(30 * M, 3 * H):
+        assert sim.run(at).ok
+    state = sim.store.source("news")
+    assert state.error_count == 0 and state.last_error is None
+    fetched = sorted(set(sim.times("/feed")))
+    assert fetched == [30 * M * i for i in range(7)]
+    conditional = [r for r in sim.server.requests if "if-none-match" in r.headers]
+    assert len(conditional) == 3  # every other fetch: the ones after an answer with an ETag
+    assert len(sim.server.requests) == 7 + len(conditional)
+
+
 def test_a_source_that_is_not_due_is_skipped_not_failed(sim: Sim) -> None:
     sim.route("/feed", lambda n: Reply(body=rss()))
     sim.configure({"news": "/feed"})

@@ -12,11 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import httpx
 
-from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError
+from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
 from feeds.ingest.fetch.deadline import fetch_deadline
 from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
@@ -111,7 +112,20 @@ class Connections:
         ``host_turn(host, deadline)``: move the fetch's turn to the host a redirect leads to
         (the host's limits hold for redirects to it too)."""
         with self.on_the_wire(request.url, deadline):
-            return self._get(request, deadline, settings, host_turn)
+            try:
+                return self._get(request, deadline, settings, host_turn)
+            except HTTPStatusError as exc:
+                if exc.status != 412 or not (request.etag or request.last_modified):
+                    raise
+            # RFC 9110 §13.1.1-2: a GET whose condition fails is answered 304, never 412. A
+            # server that says 412 cannot take our validators (a CDN's quirk): asked with
+            # them, the source failed at every fetch, for good. Ask once more without them,
+            # and keep none it gives, so that the next fetch asks without them too.
+            if host_turn is not None:
+                host_turn(httpx.URL(request.url).host, deadline)
+            unconditional = replace(request, etag=None, last_modified=None)
+            result = self._get(unconditional, deadline, settings, host_turn)
+            return replace(result, etag=None, last_modified=None)
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]], deadline: float) -> int:
         """POST a form (a WebSub ping); the status. Redirects are not followed."""
