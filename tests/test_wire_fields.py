@@ -11,8 +11,9 @@ from dataclasses import replace
 
 import pytest
 
-from feeds.errors import FetchError
+from feeds.errors import FetchError, HTTPStatusError
 from feeds.ingest.fetch import Fetcher
+from feeds.ingest.fetch.holds import HostHolds
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
@@ -244,3 +245,15 @@ def test_a_redirect_to_the_unicode_spelling_of_its_host_keeps_to_max_per_host(
             thread.join()
     assert len(http_server.requests) == 4
     assert http_server.max_in_flight == 1
+
+
+def test_ended_holds_are_dropped_once_many_are_kept() -> None:
+    clock = [0.0]
+    holds = HostHolds(clock=lambda: clock[0])
+    busy = HTTPStatusError("http://a.example/", 429, retry_after="1")
+    for n in range(2000):
+        holds.note(f"h{n}.example", busy)
+        clock[0] += 0.01  # each hold ends a second after it began
+    assert len(holds._held) <= 1024
+    with pytest.raises(FetchError, match="not asked"):
+        holds.check("h1999.example", "http://h1999.example/")

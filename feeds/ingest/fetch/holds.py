@@ -34,6 +34,10 @@ DEFAULT_HOLD = 60.0
 MAX_HOLD = 3600.0
 
 
+#: How many holds are kept before the ended ones are dropped.
+_PURGE_AT = 1024
+
+
 class HostHolds:
     """Per host, until when page requests are not sent (``clock``: ``time.monotonic``;
     ``wall``: the UTC time a Retry-After date is measured against). Thread-safe."""
@@ -71,8 +75,11 @@ class HostHolds:
                 why += f" (Retry-After: {error.retry_after[:40]})"
         else:
             return
-        until = self._clock() + seconds
+        now = self._clock()
+        until = now + seconds
         with self._lock:
+            if len(self._held) >= _PURGE_AT:  # a daemon meets many hosts in its life
+                self._held = {h: held for h, held in self._held.items() if held[0] > now}
             if until > self._held.get(host, (0.0, ""))[0]:
                 self._held[host] = (until, why)
 
