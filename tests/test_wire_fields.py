@@ -257,3 +257,28 @@ def test_ended_holds_are_dropped_once_many_are_kept() -> None:
     assert len(holds._held) <= 1024
     with pytest.raises(FetchError, match="not asked"):
         holds.check("h1999.example", "http://h1999.example/")
+
+
+def test_the_host_held_is_the_one_that_answered_429_after_a_redirect(
+    http_server: HTTPTestServer,
+) -> None:
+    """A page on a link shortener's host, redirected to the site that said 429: the
+    shortener was held, and the site, which asked to be left alone, was asked again."""
+    http_server.route("/site/0", Reply(status=429, headers={"Retry-After": "120"}))
+    http_server.route("/site/1", Reply(body=b"<html><body>page</body></html>"))
+    http_server.route("/short/1", Reply(body=b"<html><body>page</body></html>"))
+    shortener = http_server.base_url.replace("127.0.0.1", "localhost")
+    http_server.redirect("/short/0", http_server.url("/site/0"))
+    options = replace(PAGES, allowed_networks=("127.0.0.0/8", "::1/128"))
+    with Fetcher(options) as fetcher:
+        [first] = fetcher.fetch_many([FetchRequest("s", f"{shortener}/short/0", public_only=True)])
+        site, short = fetcher.fetch_many(
+            [
+                FetchRequest("s", http_server.url("/site/1"), public_only=True),
+                FetchRequest("s", f"{shortener}/short/1", public_only=True),
+            ]
+        )
+    assert "HTTP 429" in str(first)
+    assert "not asked: 127.0.0.1 answered HTTP 429" in str(site)
+    assert isinstance(short, FetchResult)
+    assert http_server.requests_to("/site/1") == []

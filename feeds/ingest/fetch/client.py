@@ -205,7 +205,10 @@ class Fetcher:
             try:
                 return connections.get(request, deadline, settings, turn.move)
             except (HTTPStatusError, FetchTimeoutError) as exc:
-                self._holds.note(host, exc)  # a feed's 429 holds the host's pages too
+                # The host that answered (or did not): where the redirects, if any, led.
+                # A feed's 429 holds the host's pages too. Waiting for a turn is our doing.
+                if not isinstance(exc, _NoTurn):
+                    self._holds.note(turn.host, exc)
                 raise
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int:
@@ -343,7 +346,7 @@ class Fetcher:
             turn = self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
         wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
         if not slot.acquire(timeout=wait):
-            raise FetchTimeoutError(host, f"timed out waiting for a turn at {host}")
+            raise _NoTurn(host, f"timed out waiting for a turn at {host}")
         try:
             self._wait_for_turn(*turn)
             yield
@@ -361,6 +364,11 @@ class Fetcher:
             next_start[0] = time.monotonic() + delay
 
 
+class _NoTurn(FetchTimeoutError):
+    """No slot at a host came free by the fetch's deadline (our queue, not the host's
+    doing: it holds nothing)."""
+
+
 class _Turn:
     """One fetch's turn at a host: a slot of its ``max_per_host`` and its ``min_host_delay``
     (:meth:`Fetcher._host_slot`), moved to the host each redirect leads to. The slot of the
@@ -370,6 +378,11 @@ class _Turn:
     def __init__(self, fetcher: Fetcher, host: str) -> None:
         self._fetcher, self._host = fetcher, host
         self._held = ExitStack()
+
+    @property
+    def host(self) -> str:
+        """The host whose turn this is: the last one a redirect led to."""
+        return self._host
 
     def __enter__(self) -> Self:
         self._held.enter_context(self._fetcher._host_slot(self._host))
