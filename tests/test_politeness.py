@@ -118,19 +118,23 @@ def test_only_due_sources_are_fetched_and_always_conditionally(sim: Sim) -> None
     assert all(r.headers.get("if-none-match") == '"v1"' for r in later)
 
 
-def test_a_server_that_answers_412_to_a_conditional_get_is_asked_without_validators(
-    sim: Sim,
+@pytest.mark.parametrize(
+    ("status", "etag"), [(412, '"v1"'), (431, '"' + "v" * 9000 + '"')], ids=["412", "431"]
+)
+def test_a_server_that_refuses_a_conditional_get_s_validators_is_asked_without_them(
+    sim: Sim, status: int, etag: str
 ) -> None:
     """A GET whose condition fails is answered 304, never 412 (RFC 9110 §13.1.2); a server
-    that says 412 to any If-None-Match failed the source at every fetch once it had given
-    an ETag, backing off for good. It is asked again at once without validators (none
-    that it gives are kept), and the source is read on its interval."""
+    that says 412 to any If-None-Match (or 431 to the 9 kB ETag it gave) failed the source
+    at every fetch once it had given an ETag, backing off for good. It is asked again at
+    once without validators (none that it gives are kept), and the source is read on its
+    interval."""
 
     def answer(request: RecordedRequest) -> Reply:
         sim.log.append((sim.now, "/feed"))
         if "if-none-match" in request.headers:
-            return Reply(status=412)
-        return Reply(body=rss(), headers={"ETag": '"v1"'})
+            return Reply(status=status)
+        return Reply(body=rss(), headers={"ETag": etag})
 
     sim.server.route("/feed", answer)
     sim.configure({"news": "/feed"})

@@ -41,6 +41,10 @@ from feeds.ingest.http_settings import SourceSettings, merge_headers, private_he
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 from feeds.version import USER_AGENT
 
+#: Answers to a conditional GET that refuse its validators, not the document: 412
+#: Precondition Failed, 431 Request Header Fields Too Large.
+_REFUSED_VALIDATORS = frozenset({412, 431})
+
 HostTurn = Callable[[str, float], None]
 """Move a fetch's turn (a slot of ``max_per_host`` and ``min_host_delay``) to another host,
 waiting for it at most until a deadline."""
@@ -115,10 +119,13 @@ class Connections:
             try:
                 return self._get(request, deadline, settings, host_turn)
             except HTTPStatusError as exc:
-                if exc.status != 412 or not (request.etag or request.last_modified):
+                if exc.status not in _REFUSED_VALIDATORS or not (
+                    request.etag or request.last_modified
+                ):
                     raise
             # RFC 9110 §13.1.1-2: a GET whose condition fails is answered 304, never 412. A
-            # server that says 412 cannot take our validators (a CDN's quirk): asked with
+            # server that says 412 cannot take our validators (a CDN's quirk), nor one that
+            # says 431 of the headers they make (an ETag of kilobytes it gave): asked with
             # them, the source failed at every fetch, for good. Ask once more without them,
             # and keep none it gives, so that the next fetch asks without them too.
             if host_turn is not None:
