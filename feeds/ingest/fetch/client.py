@@ -74,7 +74,7 @@ class Fetcher:
         self._host_slots_lock = threading.Lock()
         # Per host: a lock that orders request starts, and when the next one may start.
         self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
-        # Hosts that answered 429 or 503: fetch_many's pages leave them alone a while.
+        # Hosts that answered 429 or 503, or timed out: fetch_many's pages leave them alone.
         self._holds = HostHolds()
         # Sources with HTTP settings of their own (most have none: one dict lookup).
         self._source_settings = settings_by_source(options.source_http)
