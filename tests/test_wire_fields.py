@@ -4,15 +4,22 @@ said twice, a validator that is not ASCII. What comes back must make the next re
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+import brotli  # type: ignore[import-untyped]
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.errors import FetchError, HTTPStatusError
 from feeds.ingest.fetch import Fetcher
+from feeds.ingest.fetch.decode import _BoundedDecoder
 from feeds.ingest.fetch.holds import HostHolds
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
@@ -282,3 +289,35 @@ def test_the_host_held_is_the_one_that_answered_429_after_a_redirect(
     assert "not asked: 127.0.0.1 answered HTTP 429" in str(site)
     assert isinstance(short, FetchResult)
     assert http_server.requests_to("/site/1") == []
+
+
+# --- a body's codings, whatever the reads' boundaries -----------------------------------------
+
+CODINGS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "raw-deflate": lambda b: zlib.compress(b)[2:-4],
+    "br": brotli.compress,
+    "gzip-two-members": lambda b: gzip.compress(b[: len(b) // 2]) + gzip.compress(b[len(b) // 2 :]),
+    "gzip-empty-member": lambda b: gzip.compress(b[:1]) + gzip.compress(b"") + gzip.compress(b[1:]),
+    "gzip, br": lambda b: brotli.compress(gzip.compress(b)),
+}
+HEADERS = {"raw-deflate": "deflate", "gzip-two-members": "gzip", "gzip-empty-member": "gzip"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    coding=st.sampled_from(sorted(CODINGS)),
+    document=st.binary(min_size=1, max_size=600),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=40),
+)
+def test_every_coding_is_undone_wherever_the_reads_end(
+    coding: str, document: bytes, cuts: list[int]
+) -> None:
+    """A read that ended with a next gzip member's first byte cut the body there, silently
+    (the rest taken for junk after the stream)."""
+    body = CODINGS[coding](document)
+    ends = sorted({min(c, len(body)) for c in cuts} | {len(body)})
+    reads = [body[a:b] for a, b in itertools.pairwise([0, *ends])]
+    decoder = _BoundedDecoder(HEADERS.get(coding, coding), "http://example.com/feed")
+    assert b"".join(decoder.decode(reads)) == document
