@@ -84,7 +84,17 @@ def _request_headers(request: FetchRequest, user_agent: bytes) -> list[tuple[byt
 #: the same each time, means it once; joined as a list field is ("d, d"), a Last-Modified
 #: or Expires is no date and a Location no URL.
 _SINGLE_VALUED = frozenset(
-    {"age", "content-location", "content-type", "date", "expires", "location", "retry-after"}
+    {
+        "age",
+        "content-location",
+        "content-type",
+        "date",
+        "etag",
+        "expires",
+        "last-modified",
+        "location",
+        "retry-after",
+    }
 )
 
 #: The validators, sent back as they came (see :func:`_header_bytes`).
@@ -100,21 +110,21 @@ def _response_headers(response: httpx.Response) -> dict[str, str]:
     :func:`_header_bytes`, an ETag such as ``"café"`` in UTF-8 goes back byte for byte
     (RFC 9110 §8.8.3: opaque), and the server can answer 304.
     """
-    values: dict[str, list[str]] = {}
-    # multi_items() is raw's list, decoded: the same fields in the same order.
-    for (name, value), (_, raw_value) in zip(
-        response.headers.multi_items(), response.headers.raw, strict=True
-    ):
-        if name in _VALIDATORS:
-            value = raw_value.decode("latin-1")
-        values.setdefault(name, []).append(value)
-    return {name: _joined(name, found) for name, found in values.items()}
-
-
-def _joined(name: str, values: list[str]) -> str:
-    if len(values) > 1 and (name in _SINGLE_VALUED or name in _VALIDATORS):
-        values = list(dict.fromkeys(values))  # the same value said again is said once
-    return ", ".join(values)
+    encoding = response.headers.encoding  # httpx's choice: ASCII, else UTF-8, else Latin-1
+    fields: dict[str, str] = {}
+    said: dict[str, set[str]] = {}  # the values of a field said more than once
+    for raw_name, raw_value in response.headers.raw:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1" if name in _VALIDATORS else encoding)
+        first = fields.get(name)
+        if first is None:
+            fields[name] = value
+        elif name not in _SINGLE_VALUED:
+            fields[name] += ", " + value  # a list field (RFC 9110 §5.3)
+        elif value not in (seen := said.setdefault(name, {first})):
+            seen.add(value)
+            fields[name] += ", " + value
+    return fields
 
 
 def _location(response: httpx.Response) -> str | None:
