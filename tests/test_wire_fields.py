@@ -321,3 +321,20 @@ def test_every_coding_is_undone_wherever_the_reads_end(
     reads = [body[a:b] for a, b in itertools.pairwise([0, *ends])]
     decoder = _BoundedDecoder(HEADERS.get(coding, coding), "http://example.com/feed")
     assert b"".join(decoder.decode(reads)) == document
+
+
+def test_a_page_redirected_to_a_held_host_is_not_asked_there(http_server: HTTPTestServer) -> None:
+    http_server.route("/site/0", Reply(status=429, headers={"Retry-After": "120"}))
+    http_server.route("/site/1", Reply(body=b"<html><body>page</body></html>"))
+    shortener = http_server.base_url.replace("127.0.0.1", "localhost")
+    http_server.redirect("/short/1", http_server.url("/site/1"))
+    options = replace(PAGES, max_per_host=1, allowed_networks=("127.0.0.0/8", "::1/128"))
+    with Fetcher(options) as fetcher:
+        fetcher.fetch_many([FetchRequest("s", http_server.url("/site/0"), public_only=True)])
+        [page] = fetcher.fetch_many([FetchRequest("s", f"{shortener}/short/1", public_only=True)])
+        # The slots were given back: the shortener is asked again at once.
+        [again] = fetcher.fetch_many([FetchRequest("s", f"{shortener}/short/1", public_only=True)])
+    assert "not asked: 127.0.0.1 answered HTTP 429" in str(page)
+    assert "not asked" in str(again)
+    assert http_server.requests_to("/site/1") == []
+    assert len(http_server.requests_to("/short/1")) == 2

@@ -195,9 +195,7 @@ class Fetcher:
         connections = self._wire()
         if page:  # before waiting for a turn that would only be spent on nothing
             self._holds.check(host, request.url)
-        with _Turn(self, host) as turn:
-            if page:  # and once our turn came: a hold may have begun while we waited
-                self._holds.check(host, request.url)
+        with _Turn(self, host, self._holds if page else None, request.url) as turn:
             # The deadline starts once we hold a slot: waiting behind other fetches to the
             # same host is our doing, not the server's.
             deadline = time.monotonic() + self._options.total_timeout
@@ -375,9 +373,14 @@ class _Turn:
     host left is given back first: a fetch never holds one host's slot while waiting for
     another's, so two hosts that redirect to each other never wait for each other."""
 
-    def __init__(self, fetcher: Fetcher, host: str) -> None:
+    def __init__(
+        self, fetcher: Fetcher, host: str, holds: HostHolds | None = None, url: str = ""
+    ) -> None:
         self._fetcher, self._host = fetcher, host
         self._held = ExitStack()
+        # A page's: each host it comes to is checked once its turn came (a hold may have
+        # begun while it waited), the first and those its redirects lead to.
+        self._holds, self._url = holds, url
 
     @property
     def host(self) -> str:
@@ -386,6 +389,11 @@ class _Turn:
 
     def __enter__(self) -> Self:
         self._held.enter_context(self._fetcher._host_slot(self._host))
+        try:
+            self._check()
+        except BaseException:
+            self._held.close()  # __exit__ is not called when __enter__ raises
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -401,3 +409,8 @@ class _Turn:
         self._host = host
         self._held = ExitStack()
         self._held.enter_context(self._fetcher._host_slot(host, deadline))
+        self._check()
+
+    def _check(self) -> None:
+        if self._holds is not None:
+            self._holds.check(self._host, self._url)
