@@ -83,7 +83,9 @@ class HTTPStatusError(FetchError):
     """The server answered with an error status.
 
     ``retry_after`` is the raw ``Retry-After`` header (seconds or an HTTP date),
-    when the server sent one (RFC 9110 §10.2.3).
+    when the server sent one (RFC 9110 §10.2.3). ``temporary_redirect``: a 302, 303 or
+    307 on the way led to the answer, which then speaks of the URL it led to, not of
+    ``url`` (a 410 there does not say the source is gone).
     """
 
     def __init__(
@@ -93,9 +95,11 @@ class HTTPStatusError(FetchError):
         message: str | None = None,
         *,
         retry_after: str | None = None,
+        temporary_redirect: bool = False,
     ) -> None:
         self.status = status
         self.retry_after = retry_after
+        self.temporary_redirect = temporary_redirect
         super().__init__(url, message or f"HTTP {status}")
 
 

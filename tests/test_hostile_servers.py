@@ -354,6 +354,18 @@ CASES = [
         ),
         r"the server broke the HTTP protocol: peer closed connection",
     ),
+    Case(
+        # llhttp stops at a 101 with an exception of its own (not a parser error): it
+        # escaped the fetcher and ended the whole refresh.
+        "101-switching-protocols-unasked",
+        reply(
+            Reply(
+                raw=b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                b"Upgrade: websocket\r\n\r\n" + NEW_FEED
+            )
+        ),
+        r"HTTP 101 Switching Protocols, but the request asked for no Upgrade",
+    ),
     Case("invalid-utf-8", reply(Reply(body=LATIN1_AS_UTF8)), None),
     Case(
         "wrong-declared-charset",
@@ -620,19 +632,22 @@ def test_a_20_mb_single_line_feed_within_the_limit_is_read_in_bounded_memory(
     assert len(etree.fromstring(document).findall(A + "entry")) == 50
 
 
-@pytest.mark.parametrize("coding", ["deflate", "raw-deflate", "gzip", "br"])
+@pytest.mark.parametrize("coding", ["deflate", "raw-deflate", "gzip", "gzip-two-members", "br"])
 def test_a_compressed_body_dripped_byte_by_byte_is_decoded(
     coding: str, http_server: HTTPTestServer
 ) -> None:
+    """gzip-two-members: a second member's magic split across two reads (``\x1f``, then
+    ``\x8b``) was taken for trailing junk, and the rest of the body silently dropped."""
     document = rss("drip", 2)
     encoders: dict[str, Callable[[bytes], bytes]] = {
         "deflate": zlib.compress,
         "raw-deflate": lambda b: zlib.compress(b)[2:-4],
         "gzip": gzip.compress,
+        "gzip-two-members": lambda b: gzip.compress(b[:100]) + gzip.compress(b[100:]),
         "br": brotli.compress,
     }
     body = encoders[coding](document)
-    header = "deflate" if coding == "raw-deflate" else coding
+    header = {"raw-deflate": "deflate", "gzip-two-members": "gzip"}.get(coding, coding)
     http_server.route(
         "/feed",
         Reply(body=body, headers={"Content-Encoding": header}, chunked=True, chunk_size=1),

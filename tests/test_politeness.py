@@ -118,6 +118,37 @@ def test_only_due_sources_are_fetched_and_always_conditionally(sim: Sim) -> None
     assert all(r.headers.get("if-none-match") == '"v1"' for r in later)
 
 
+@pytest.mark.parametrize(
+    ("status", "etag"), [(412, '"v1"'), (431, '"' + "v" * 9000 + '"')], ids=["412", "431"]
+)
+def test_a_server_that_refuses_a_conditional_get_s_validators_is_asked_without_them(
+    sim: Sim, status: int, etag: str
+) -> None:
+    """A GET whose condition fails is answered 304, never 412 (RFC 9110 §13.1.2); a server
+    that says 412 to any If-None-Match (or 431 to the 9 kB ETag it gave) failed the source
+    at every fetch once it had given an ETag, backing off for good. It is asked again at
+    once without validators (none that it gives are kept), and the source is read on its
+    interval."""
+
+    def answer(request: RecordedRequest) -> Reply:
+        sim.log.append((sim.now, "/feed"))
+        if "if-none-match" in request.headers:
+            return Reply(status=status)
+        return Reply(body=rss(), headers={"ETag": etag})
+
+    sim.server.route("/feed", answer)
+    sim.configure({"news": "/feed"})
+    for at in every(30 * M, 3 * H):
+        assert sim.run(at).ok
+    state = sim.store.source("news")
+    assert state.error_count == 0 and state.last_error is None
+    fetched = sorted(set(sim.times("/feed")))
+    assert fetched == [30 * M * i for i in range(7)]
+    conditional = [r for r in sim.server.requests if "if-none-match" in r.headers]
+    assert len(conditional) == 3  # every other fetch: the ones after an answer with an ETag
+    assert len(sim.server.requests) == 7 + len(conditional)
+
+
 def test_a_source_that_is_not_due_is_skipped_not_failed(sim: Sim) -> None:
     sim.route("/feed", lambda n: Reply(body=rss()))
     sim.configure({"news": "/feed"})
@@ -219,6 +250,26 @@ def test_410_gone_retires_the_source_until_enabled(sim: Sim) -> None:
     sim.run(T0 + 49 * H)
     assert sim.times("/gone") == [0 * H, 49 * H]
     assert not sim.store.source("gone").retired
+
+
+@pytest.mark.parametrize(("status", "retired"), [(302, False), (307, False), (301, True)])
+def test_a_410_where_a_temporary_redirect_led_does_not_retire_the_source(
+    sim: Sim, status: int, retired: bool
+) -> None:
+    """A 302/307 says the source's URL stands and its document is elsewhere for now
+    (RFC 9110 §15.4.3): a 410 there (an expired signed link, a campaign page taken down)
+    retired the source for good, never asked again until `feeds enable`."""
+    sim.route("/feed", lambda n: Reply(status=status, headers={"Location": f"/for-now/{n}"}))
+    sim.route("/for-now/0", lambda n: Reply(status=410))
+    sim.route("/for-now/1", lambda n: Reply(body=rss()))
+    sim.configure({"news": "/feed"})
+    first = sim.run(T0)
+    [report] = first.sources
+    assert report.status == 410 and ("retired" in (report.error or "")) is retired
+    assert sim.store.source("news").retired is retired
+    second = sim.run(T0 + 30 * M)  # backed off like any error, then asked again
+    assert sim.times("/feed") == ([0 * M] if retired else [0 * M, 30 * M])
+    assert second.ok or retired
 
 
 def retry_after_value(form: str, until: datetime) -> str:
@@ -365,6 +416,38 @@ def test_a_permanent_redirect_seen_twice_but_not_in_a_row_does_not_move(sim: Sim
         sim.run(at)
     assert sim.store.source("news").url == sim.server.url("/old")
     sim.run(T0 + 90 * M)  # the 2nd consecutive sighting
+    assert sim.store.source("news").url == sim.server.url("/new")
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        Reply(
+            body=b"<html><body>Domain for sale</body></html>", headers={"Content-Type": "text/html"}
+        ),
+        Reply(body=b""),
+        Reply(body=b"\x89PNG\r\n\x1a\n not a feed", headers={"Content-Type": "image/png"}),
+    ],
+    ids=["html-page", "empty-body", "not-a-document"],
+)
+def test_a_permanent_redirect_moves_the_url_only_once_its_target_gives_a_feed(
+    sim: Sim, broken: Reply
+) -> None:
+    """A 301 whose target answered 200 with no readable feed counted as a sighting: two
+    runs later the source's stored URL was the broken target, and the old URL, which may
+    come back, was never asked again."""
+    sim.route("/old", lambda n: Reply(status=301, headers={"Location": "/new"}))
+    sim.route("/new", lambda n: broken if n < 3 else Reply(body=rss()))
+    sim.configure({"news": "/old"})
+    for at in every(30 * M, 60 * M):
+        report = sim.run(at, force=True)
+        assert report.sources[0].error is not None and report.sources[0].moved_to is None
+    assert sim.store.source("news").url == sim.server.url("/old")
+    assert sim.store.url_history("news") == []
+    sim.run(T0 + 90 * M, force=True)  # the target works: the first sighting that counts
+    assert sim.store.source("news").url == sim.server.url("/old")
+    report = sim.run(T0 + 120 * M, force=True)
+    assert report.sources[0].moved_to == sim.server.url("/new")
     assert sim.store.source("news").url == sim.server.url("/new")
 
 

@@ -147,7 +147,7 @@ def schedule_update(
         retry_after = schedule.parse_retry_after(outcome.retry_after, now, options.max_retry_after)
     return ScheduleUpdate(
         retry_after=retry_after,
-        retire="HTTP 410 Gone" if status == 410 else None,
+        retire="HTTP 410 Gone" if _gone(outcome) else None,
         redirect_url=redirect_url,
         redirect_count=redirect_count,
     )
@@ -213,7 +213,7 @@ def save_source(
             return attempt.failed(
                 status, f"the page's feed {shortened(request.url)}: {message}", forget_feed=True
             )
-        if status == 410:
+        if _gone(outcome):
             message += f"; source retired (re-enable it with: feeds enable {source.name})"
         return attempt.failed(status, message)
     if outcome.content is None:
@@ -230,11 +230,25 @@ def save_source(
         )
     read = kind_of(source).read(run.reader(), source, request, outcome, prepared)
     if isinstance(read, Unreadable):
+        # A 301/308 counts only when its target gives a document we can read: the stored
+        # URL never moves to an HTML page, an empty body or a parked domain's junk.
+        attempt = replace(attempt, answered=replace(outcome, permanent_redirect=None))
         if read.feed_error is not None:  # the feed the page advertises could not be fetched
             failed = replace(attempt, answered=_page_feed(read.feed_error))
             return failed.failed(_status(read.feed_error), read.error)
         return attempt.failed(outcome.status, read.error, forget_feed=read.forget_feed)
     return _save_read(attempt, read)
+
+
+def _gone(outcome: FetchResult | FetchError) -> bool:
+    """Whether ``outcome`` retires its source: a 410 Gone of the source's URL, or of where
+    301/308 moved it for good; not of where a 302, 303 or 307 led for now (RFC 9110
+    §15.4.3: the source's URL still stands)."""
+    return (
+        isinstance(outcome, HTTPStatusError)
+        and outcome.status == 410
+        and not outcome.temporary_redirect
+    )
 
 
 def _status(error: FetchError) -> int | None:

@@ -11,10 +11,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 from urllib.parse import urlsplit
 
-from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError
+from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
 from feeds.ingest.fetch.files import _read_file
-from feeds.ingest.fetch.hosts import HostQueue, interleave
+from feeds.ingest.fetch.holds import HostHolds
+from feeds.ingest.fetch.hosts import HostQueue, host_key, interleave
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS, _HTTP_SCHEMES, shortened
 from feeds.ingest.http_settings import SourceSettings, settings_by_source
 from feeds.types import FetchOptions, FetchRequest, FetchResult
@@ -73,6 +74,8 @@ class Fetcher:
         self._host_slots_lock = threading.Lock()
         # Per host: a lock that orders request starts, and when the next one may start.
         self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
+        # Hosts that answered 429 or 503, or timed out: fetch_many's pages leave them alone.
+        self._holds = HostHolds()
         # Sources with HTTP settings of their own (most have none: one dict lookup).
         self._source_settings = settings_by_source(options.source_http)
 
@@ -161,6 +164,12 @@ class Fetcher:
         network, file-system or HTTP failure, never an httpx exception.
         Thread-safe.
         """
+        return self._fetch(request, page=False)
+
+    def _fetch(self, request: FetchRequest, *, page: bool) -> FetchResult:
+        """:meth:`fetch`; a ``page`` (:meth:`fetch_many`) is not sent to a host that
+        answered a page or feed with 429 or 503, or timed out, a short while ago
+        (:mod:`.holds`)."""
         try:
             parts = urlsplit(request.url)
             host = parts.hostname
@@ -180,15 +189,25 @@ class Fetcher:
             )
         if not host:
             raise FetchError(request.url, "the URL has no host")
+        host = host_key(host)
         # Made before the host's turn is taken: the first request's (httpx's import, a TLS
         # context) would otherwise eat into its deadline and the next request's delay.
         connections = self._wire()
-        with _Turn(self, host) as turn:
+        if page:  # before waiting for a turn that would only be spent on nothing
+            self._holds.check(host, request.url)
+        with _Turn(self, host, self._holds if page else None, request.url) as turn:
             # The deadline starts once we hold a slot: waiting behind other fetches to the
             # same host is our doing, not the server's.
             deadline = time.monotonic() + self._options.total_timeout
             settings = self._settings_for(request) if self._source_settings else None
-            return connections.get(request, deadline, settings, turn.move)
+            try:
+                return connections.get(request, deadline, settings, turn.move)
+            except (HTTPStatusError, FetchTimeoutError) as exc:
+                # The host that answered (or did not): where the redirects, if any, led.
+                # A feed's 429 holds the host's pages too. Waiting for a turn is our doing.
+                if not isinstance(exc, _NoTurn):
+                    self._holds.note(turn.host, exc)
+                raise
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]]) -> int:
         """POST an ``application/x-www-form-urlencoded`` body (a WebSub ping); return the status.
@@ -205,7 +224,7 @@ class Fetcher:
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch
-        with self._host_slot(host):
+        with self._host_slot(host_key(host)):
             deadline = time.monotonic() + self._options.total_timeout
             return connections.post_form(url, form, deadline)
 
@@ -226,17 +245,19 @@ class Fetcher:
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host or port is None:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch
-        with self._host_slot(host):
+        with self._host_slot(host_key(host)):
             deadline = time.monotonic() + self._options.total_timeout
             address = (host, port) if guarded and not self._policy.allow_all else None
             return connections.post_json(url, body, headers, address, deadline)
 
     def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
-        """Fetch many sources concurrently; results are in the order of ``requests``.
+        """Fetch many pages concurrently; results are in the order of ``requests``.
 
         At most ``max_connections`` fetches run at once, and at most
         ``max_per_host`` to any one host. A :class:`FetchError` is returned in
-        its request's place; any other exception (a bug) propagates.
+        its request's place; any other exception (a bug) propagates. A host that
+        answered 429 or 503 is not asked again until its Retry-After, nor one that
+        timed out for a minute (see :mod:`.holds`): its pages' errors say so.
         """
         if not requests:
             return []
@@ -261,7 +282,7 @@ class Fetcher:
         def work() -> None:
             while (i := take()) is not None:
                 try:
-                    results[i] = self.attempt(requests[i])
+                    results[i] = self._attempt_page(requests[i])
                 except BaseException as exc:  # a bug: raised in the caller, once all end
                     raised.append(exc)
                     return
@@ -298,6 +319,13 @@ class Fetcher:
         except FetchError as exc:
             return exc
 
+    def _attempt_page(self, request: FetchRequest) -> FetchResult | FetchError:
+        """Like :meth:`attempt`, for one of :meth:`fetch_many`'s pages."""
+        try:
+            return self._fetch(request, page=True)
+        except FetchError as exc:
+            return exc
+
     @contextmanager
     def _host_slot(self, host: str, deadline: float | None = None) -> Iterator[None]:
         """Hold one of the ``max_per_host`` slots of ``host`` for the whole fetch.
@@ -316,7 +344,7 @@ class Fetcher:
             turn = self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
         wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
         if not slot.acquire(timeout=wait):
-            raise FetchTimeoutError(host, f"timed out waiting for a turn at {host}")
+            raise _NoTurn(host, f"timed out waiting for a turn at {host}")
         try:
             self._wait_for_turn(*turn)
             yield
@@ -334,18 +362,38 @@ class Fetcher:
             next_start[0] = time.monotonic() + delay
 
 
+class _NoTurn(FetchTimeoutError):
+    """No slot at a host came free by the fetch's deadline (our queue, not the host's
+    doing: it holds nothing)."""
+
+
 class _Turn:
     """One fetch's turn at a host: a slot of its ``max_per_host`` and its ``min_host_delay``
     (:meth:`Fetcher._host_slot`), moved to the host each redirect leads to. The slot of the
     host left is given back first: a fetch never holds one host's slot while waiting for
     another's, so two hosts that redirect to each other never wait for each other."""
 
-    def __init__(self, fetcher: Fetcher, host: str) -> None:
+    def __init__(
+        self, fetcher: Fetcher, host: str, holds: HostHolds | None = None, url: str = ""
+    ) -> None:
         self._fetcher, self._host = fetcher, host
         self._held = ExitStack()
+        # A page's: each host it comes to is checked once its turn came (a hold may have
+        # begun while it waited), the first and those its redirects lead to.
+        self._holds, self._url = holds, url
+
+    @property
+    def host(self) -> str:
+        """The host whose turn this is: the last one a redirect led to."""
+        return self._host
 
     def __enter__(self) -> Self:
         self._held.enter_context(self._fetcher._host_slot(self._host))
+        try:
+            self._check()
+        except BaseException:
+            self._held.close()  # __exit__ is not called when __enter__ raises
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -354,9 +402,15 @@ class _Turn:
     def move(self, host: str, deadline: float) -> None:
         """Give back this host's slot and take ``host``'s (waiting at most until
         ``deadline``); nothing when it is this host."""
+        host = host_key(host)
         if host == self._host:
             return
         self._held.close()
         self._host = host
         self._held = ExitStack()
         self._held.enter_context(self._fetcher._host_slot(host, deadline))
+        self._check()
+
+    def _check(self) -> None:
+        if self._holds is not None:
+            self._holds.check(self._host, self._url)

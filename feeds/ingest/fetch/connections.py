@@ -12,11 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import httpx
 
-from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError
+from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
 from feeds.ingest.fetch.deadline import fetch_deadline
 from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
@@ -24,6 +25,7 @@ from feeds.ingest.fetch.resolver import LookupTimeout
 from feeds.ingest.fetch.response import (
     _describe_timeout,
     _drain,
+    _location,
     _read_response,
     _redirect_target,
     _request_headers,
@@ -38,6 +40,10 @@ from feeds.ingest.fetch.wire import (
 from feeds.ingest.http_settings import SourceSettings, merge_headers, private_headers
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 from feeds.version import USER_AGENT
+
+#: Answers to a conditional GET that refuse its validators, not the document: 412
+#: Precondition Failed, 431 Request Header Fields Too Large.
+_REFUSED_VALIDATORS = frozenset({412, 431})
 
 HostTurn = Callable[[str, float], None]
 """Move a fetch's turn (a slot of ``max_per_host`` and ``min_host_delay``) to another host,
@@ -110,7 +116,23 @@ class Connections:
         ``host_turn(host, deadline)``: move the fetch's turn to the host a redirect leads to
         (the host's limits hold for redirects to it too)."""
         with self.on_the_wire(request.url, deadline):
-            return self._get(request, deadline, settings, host_turn)
+            try:
+                return self._get(request, deadline, settings, host_turn)
+            except HTTPStatusError as exc:
+                if exc.status not in _REFUSED_VALIDATORS or not (
+                    request.etag or request.last_modified
+                ):
+                    raise
+            # RFC 9110 §13.1.1-2: a GET whose condition fails is answered 304, never 412. A
+            # server that says 412 cannot take our validators (a CDN's quirk), nor one that
+            # says 431 of the headers they make (an ETag of kilobytes it gave): asked with
+            # them, the source failed at every fetch, for good. Ask once more without them,
+            # and keep none it gives, so that the next fetch asks without them too.
+            if host_turn is not None:
+                host_turn(httpx.URL(request.url).host, deadline)
+            unconditional = replace(request, etag=None, last_modified=None)
+            result = self._get(unconditional, deadline, settings, host_turn)
+            return replace(result, etag=None, last_modified=None)
 
     def post_form(self, url: str, form: Sequence[tuple[str, str]], deadline: float) -> int:
         """POST a form (a WebSub ping); the status. Redirects are not followed."""
@@ -225,20 +247,29 @@ class Connections:
             response = self._send(transport, http_request)
             try:
                 status = response.status_code
-                location = response.headers.get("location")
-                if status in _REDIRECT_STATUSES and location is not None:
+                location = _location(response) if status in _REDIRECT_STATUSES else None
+                if location is not None:
                     url = _redirect_target(
                         request, response.url, location, visited, self._options.max_redirects
                     )
                     visited.append(str(url))
                     hops.append(status)
                     continue
-                permanent = self._moved_to(request, response.url, hops)
-                return _read_response(request, response, deadline, permanent, self._options)
+                return self._final(request, response, deadline, hops)
             finally:
                 if not 200 <= response.status_code < 300:
                     _drain(response, deadline)
                 response.close()
+
+    def _final(
+        self, request: FetchRequest, response: httpx.Response, deadline: float, hops: list[int]
+    ) -> FetchResult:
+        """The result of the answer the ``hops`` (their statuses) led to."""
+        permanent = self._moved_to(request, response.url, hops)
+        temporary = any(s not in _PERMANENT_REDIRECT_STATUSES for s in hops)
+        return _read_response(
+            request, response, deadline, permanent, self._options, temporary=temporary
+        )
 
     def _moved_to(self, request: FetchRequest, final: httpx.URL, hops: list[int]) -> str | None:
         """Where the source moved for good: only 301/308 all the way (and not from a public

@@ -56,6 +56,10 @@ class _BoundedDecoder:
             ) from exc
 
 
+#: How a gzip member starts (RFC 1952 §2.3.1).
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _inflate(chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
     """zlib inflate with ``max_length``: no call returns more than DECODE_CHUNK bytes."""
     wbits = zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS
@@ -65,12 +69,17 @@ def _inflate(chunks: Iterable[bytes], *, gzip: bool) -> Iterator[bytes]:
     # two header bytes have arrived (perhaps in separate reads); then start over raw.
     head: bytes | None = b"" if not gzip else None
     started = False
+    split_magic = b""  # a next member's first byte, the last of a read
     for data in chunks:
         started = started or bool(data)
+        data, split_magic = split_magic + data, b""
         while data:
             if inflater.eof:
+                if gzip and data == _GZIP_MAGIC[:1]:  # its second byte comes with the next read
+                    split_magic = data
+                    break
                 # A new gzip member may follow (RFC 1952 §2.2); anything else is trailing junk.
-                if not (gzip and data[:2] == b"\x1f\x8b"):
+                if not (gzip and data[:2] == _GZIP_MAGIC):
                     return
                 inflater = zlib.decompressobj(wbits)
             try:

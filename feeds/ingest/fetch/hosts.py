@@ -9,10 +9,26 @@ from urllib.parse import urlsplit
 from feeds.types import FetchRequest
 
 
+def host_key(host: str) -> str:
+    """A host name as per-host limits count it: lower case, an internationalized name in
+    its ASCII (punycode) form, as httpx sends it. ``bücher.example`` and
+    ``xn--bcher-kva.example`` are one host: counted as two, a fetch redirected from one
+    spelling to the other (httpx gives the Unicode one) took a slot of a host no one else
+    used, and gave back the one it had, and another fetch went in beside it."""
+    if host.isascii():
+        return host.lower()
+    import idna  # httpx's, loaded only for a name that is not ASCII
+
+    try:
+        return str(idna.encode(host.lower()).decode("ascii"))
+    except idna.IDNAError:
+        return host.lower()  # httpx refuses it when it is sent
+
+
 def request_host(request: FetchRequest) -> str:
     """The host a request goes to, as per-host limits count it ("" for a bad URL)."""
     try:
-        return urlsplit(request.url).hostname or ""
+        return host_key(urlsplit(request.url).hostname or "")
     except ValueError:
         return ""  # fetch() reports the bad URL in its place
 

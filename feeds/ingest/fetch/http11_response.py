@@ -10,7 +10,8 @@ It reads responses as h11 did, where that matters:
 - Content-Length said twice with the same value (``5`` twice, or ``5, 5``) is read as one
   (llhttp refuses it; servers send it); Content-Length with Transfer-Encoding is framed by the
   latter and the connection is not reused;
-- 1xx heads are skipped, trailer fields dropped, a head over :data:`MAX_HEAD_BYTES` refused.
+- 1xx heads are skipped (a 101 is refused: no request asks for an Upgrade), trailer fields
+  dropped, a head over :data:`MAX_HEAD_BYTES` refused.
 
 The status, version and framing are the final head's, taken when it ends: bytes that follow
 the response in the same read (another response, junk) change nothing but the connection's
@@ -218,10 +219,17 @@ class _ResponseReader:
     def _feed(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             if self.message.final:  # garbage after a whole response: do not reuse
                 self.message.after_final = True
                 return
+            if isinstance(exc, httptools.HttpParserUpgrade):
+                # Not an HttpParserError: llhttp stops at a 101 that names the protocol it
+                # switches to. We never ask for an Upgrade (RFC 9110 §15.2.2: a 101
+                # answers only one), so what follows is no HTTP we could read.
+                raise httpx.RemoteProtocolError(
+                    "HTTP 101 Switching Protocols, but the request asked for no Upgrade"
+                ) from exc
             raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
 
     def _check_end(self) -> None:

@@ -80,6 +80,62 @@ def _request_headers(request: FetchRequest, user_agent: bytes) -> list[tuple[byt
     return headers
 
 
+#: Fields that hold one value (RFC 9110: no list syntax). A server that sends one twice,
+#: the same each time, means it once; joined as a list field is ("d, d"), a Last-Modified
+#: or Expires is no date and a Location no URL.
+_SINGLE_VALUED = frozenset(
+    {
+        "age",
+        "content-location",
+        "content-type",
+        "date",
+        "etag",
+        "expires",
+        "last-modified",
+        "location",
+        "retry-after",
+    }
+)
+
+#: The validators, sent back as they came (see :func:`_header_bytes`).
+_VALIDATORS = frozenset({"etag", "last-modified"})
+
+
+def _response_headers(response: httpx.Response) -> dict[str, str]:
+    """The answer's fields by lower-cased name, a field sent more than once joined with
+    ", " (RFC 9110 §5.3), except a one-value field said twice alike: that value, once.
+
+    A validator is decoded one character per byte (ISO-8859-1), whatever httpx made of
+    the head (UTF-8 when every field is): sent back as ISO-8859-1 by
+    :func:`_header_bytes`, an ETag such as ``"café"`` in UTF-8 goes back byte for byte
+    (RFC 9110 §8.8.3: opaque), and the server can answer 304.
+    """
+    encoding = response.headers.encoding  # httpx's choice: ASCII, else UTF-8, else Latin-1
+    fields: dict[str, str] = {}
+    said: dict[str, set[str]] = {}  # the values of a field said more than once
+    for raw_name, raw_value in response.headers.raw:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1" if name in _VALIDATORS else encoding)
+        first = fields.get(name)
+        if first is None:
+            fields[name] = value
+        elif name not in _SINGLE_VALUED:
+            fields[name] += ", " + value  # a list field (RFC 9110 §5.3)
+        elif value not in (seen := said.setdefault(name, {first})):
+            seen.add(value)
+            fields[name] += ", " + value
+    return fields
+
+
+def _location(response: httpx.Response) -> str | None:
+    """Where a redirect sends us: its Location, said once (or again alike); None without
+    one. Two different ones are an error, as browsers make it: neither can be trusted."""
+    found = list(dict.fromkeys(response.headers.get_list("location")))
+    if len(found) > 1:
+        raise httpx.RemoteProtocolError(f"a redirect with {len(found)} different Location fields")
+    return found[0] if found else None
+
+
 def _redirect_target(
     request: FetchRequest, current: httpx.URL, location: str, visited: list[str], limit: int
 ) -> httpx.URL:
@@ -116,8 +172,11 @@ def _read_response(
     deadline: float,
     permanent_redirect: str | None,
     options: FetchOptions,
+    *,
+    temporary: bool = False,
 ) -> FetchResult:
-    """The result of a final (non-redirect) answer: 304, 2xx with its body, or an error.
+    """The result of a final (non-redirect) answer: 304, 2xx with its body, or an error
+    (``temporary``: a 302, 303 or 307 led to it, so an error speaks of where it led).
 
     An answer to a question we did not ask is an error, and none of its validators are
     kept: a 304 to a request that sent no validators (it says "not modified" of nothing
@@ -138,7 +197,7 @@ def _read_response(
             f"HTTP 206 Partial Content{where}, but the request asked for no Range:"
             " refused (its body is only a part of the document)",
         )
-    headers = {name.lower(): value for name, value in response.headers.items()}
+    headers = _response_headers(response)
     etag = headers.get("etag")
     last_modified = headers.get("last-modified")
     if status == 304:
@@ -156,14 +215,31 @@ def _read_response(
             permanent_redirect=permanent_redirect,
         )
     if not 200 <= status < 300:
-        message = f"HTTP {status} {response.reason_phrase}".rstrip()
-        if 300 <= status < 400:
-            message += " without a redirect to follow"
-        message += where
-        raise HTTPStatusError(request.url, status, message, retry_after=headers.get("retry-after"))
+        raise _status_error(request, response, headers, where, temporary)
     body = _read_body(request, response, headers, deadline, options)
     return _result_with_body(
         request, final_url, status, body, headers, etag, last_modified, permanent_redirect
+    )
+
+
+def _status_error(
+    request: FetchRequest,
+    response: httpx.Response,
+    headers: Mapping[str, str],
+    where: str,
+    temporary: bool,
+) -> HTTPStatusError:
+    """The error for an answer that is neither 2xx nor 304 (nor a redirect we followed)."""
+    status = response.status_code
+    message = f"HTTP {status} {response.reason_phrase}".rstrip()
+    if 300 <= status < 400:
+        message += " without a redirect to follow"
+    return HTTPStatusError(
+        request.url,
+        status,
+        message + where,
+        retry_after=headers.get("retry-after"),
+        temporary_redirect=temporary,
     )
 
 
