@@ -11,7 +11,10 @@ from feeds.config import Config, OutputConfig
 from feeds.publish import formats
 from feeds.publish.documents import archive_path
 
-__all__ = ["FileCheck", "check_outputs"]
+__all__ = ["NOT_PUBLISHED", "FileCheck", "check_outputs"]
+
+#: What ``feeds check`` says of an output's document that is not there yet.
+NOT_PUBLISHED = "not published yet (`feeds refresh` or `feeds publish` writes it)"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,11 @@ def check_outputs(config: Config) -> Iterator[FileCheck]:
             for path in _published_files(output, name):
                 try:
                     data = path.read_bytes()
+                except FileNotFoundError:
+                    # A new install runs `feeds check` before its first refresh: say what
+                    # to do, not the errno.
+                    yield FileCheck(output.name, path, fmt.label, read_error=NOT_PUBLISHED)
+                    continue
                 except OSError as exc:
                     yield FileCheck(output.name, path, fmt.label, read_error=str(exc.strerror))
                     continue

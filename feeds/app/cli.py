@@ -205,7 +205,7 @@ def check(config_path: Path | None) -> None:
     Example:
       feeds check --config config.toml
     """
-    from feeds.app.check import check_outputs
+    from feeds.app.check import NOT_PUBLISHED, check_outputs
 
     config = load_config(config_path)
     click.echo(
@@ -216,7 +216,9 @@ def check(config_path: Path | None) -> None:
     for found in check_outputs(config):
         failed = failed or not found.ok
         where = f"output {found.output}: {found.path}"
-        if found.read_error is not None:
+        if found.read_error == NOT_PUBLISHED:
+            click.echo(f"{where}: {found.read_error}", err=True)
+        elif found.read_error is not None:
             click.echo(f"{where}: cannot read: {found.read_error}", err=True)
         elif found.problems:
             click.echo(f"{where}: INVALID", err=True)
@@ -255,8 +257,9 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
     Outputs are published once the first fetches are done, then shortly after
     a change ([daemon] publish_delay).
     SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the config
-    (a bad one is reported and the old one kept). It holds the store's lock
-    while it runs, so a `feeds refresh` from cron waits, then exits 75.
+    (a bad one is reported and the old one kept). Several daemons on one store
+    share its sources, and a `feeds refresh` beside them fetches only what no
+    daemon holds (docs/scaling.md).
     Logs go to stderr (the journal, under systemd): see contrib/feeds.service.
 
     \b

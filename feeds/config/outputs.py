@@ -147,10 +147,14 @@ def _output_name(
 def _output_sources(
     checker: _Checker, item: Mapping[str, Any], where: str, source_names: list[str]
 ) -> list[str]:
-    """The sources an output publishes: all of them unless it names some."""
+    """The sources an output publishes: all of them unless it names some.
+
+    An output that names none takes every valid source; when there is none, the sources'
+    own problems (or "at least one [[sources]] table") say why, and a problem on a
+    ``sources`` key the output does not have would only send the reader looking for it."""
     wanted = _string_list(checker, item, where, "sources")
     if wanted is None:
-        return list(source_names) or _none_named(checker, where)
+        return list(source_names)
     known = set(source_names)
     for j, source_name in enumerate(wanted):
         if source_name not in known:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from feeds.config.checker import _Checker, _kind, _string_list
 from feeds.config.model import SourceConfig
+from feeds.core.source_http import header_text
 from feeds.types import (
     DaemonOptions,
     DedupeOptions,
@@ -146,7 +147,8 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
             table, "fetch", "max_connections", defaults.max_connections
         ),
         max_per_host=checker.integer(table, "fetch", "max_per_host", defaults.max_per_host),
-        user_agent=checker.get(table, "fetch", "user_agent", str, defaults.user_agent),
+        user_agent=header_text(table, "user_agent", "fetch", checker.problem)
+        or defaults.user_agent,
         min_host_delay=checker.number(
             table, "fetch", "min_host_delay", defaults.min_host_delay, minimum=0.0
         ),

@@ -405,7 +405,10 @@ def _reload(daemon: Daemon, fetchers: list[Fetcher]) -> None:
         new = config_module.load(path)
         daemon.reload(new)
     except ConfigError as exc:
-        log.error("SIGHUP: the new config is not used, the old one is kept: %s", exc)
+        # Each problem on a line of its own, once (the exception's text repeats them all).
+        log.error(
+            "SIGHUP: the new config in %s is not used, the old one is kept:", exc.path or path
+        )
         for problem in exc.problems:
             log.error("  %s", problem)
         return

@@ -1,0 +1,107 @@
+"""What a new admin meets when following the README and docs/ word for word: each test is a
+surprise found that way (an error that names a key the file does not have, a problem hidden
+behind another, a command that says nothing of what it left out), now behaving as the docs
+say."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds import config as config_module
+from feeds.app import cli
+from feeds.errors import ConfigError
+from feeds.ingest.fetch import Fetcher
+from feeds.run.daemon import Daemon, _reload
+
+from httpserver import http_server
+
+__all__ = ["http_server"]
+
+A = "{http://www.w3.org/2005/Atom}"
+OUTPUT = '[[outputs]]\nname = "all"\npath = "out/all.atom"\n'
+
+
+def write(folder: Path, text: str) -> Path:
+    path = folder / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(folder: Path, text: str) -> tuple[str, ...]:
+    with pytest.raises(ConfigError) as info:
+        config_module.load(write(folder, text))
+    return info.value.problems
+
+
+# --- config mistakes: each problem once, on the key that has it ------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    ['[[sources]]\nurl = "a.rss"\n', '[[sources]]\nname = "a"\nurl = "ftp://x.example/feed"\n'],
+    ids=["no-name", "bad-url"],
+)
+def test_an_output_that_names_no_sources_gets_no_problem_when_its_source_is_bad(
+    tmp_path: Path, source: str
+) -> None:
+    """The output has no ``sources`` key: "outputs[0].sources: must name at least one
+    source" sent the admin looking for a key they never wrote."""
+    problems = problems_of(tmp_path, source + OUTPUT)
+    assert len(problems) == 1 and problems[0].startswith("sources[0]."), problems
+
+
+def test_an_output_that_lists_no_sources_is_still_a_problem(tmp_path: Path) -> None:
+    text = '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT + "sources = []\n"
+    assert problems_of(tmp_path, text) == ("outputs[0].sources: must name at least one source",)
+
+
+def test_a_replace_rule_with_a_bad_field_and_a_bad_pattern_reports_both(tmp_path: Path) -> None:
+    text = (
+        '[[sources]]\nname = "a"\nurl = "a.rss"\n'
+        '[[sources.replace]]\nfield = "link"\npattern = "("\n' + OUTPUT
+    )
+    problems = "\n".join(problems_of(tmp_path, text))
+    assert "sources[0].replace[0].field: must be" in problems
+    assert "sources[0].replace[0].pattern: '(': not a valid regular expression" in problems
+
+
+def test_a_fetch_user_agent_with_a_control_character_is_a_config_error(tmp_path: Path) -> None:
+    """It was accepted, then every fetch failed ("illegal character in the value of header
+    User-Agent") with outputs written: the docs promise exit 2 and nothing written."""
+    text = '[fetch]\nuser_agent = "NewsBot\\n1.0"\n[[sources]]\nname = "a"\nurl = "a.rss"\n'
+    assert problems_of(tmp_path, text + OUTPUT) == (
+        "fetch.user_agent: must be a string on one line, without control characters",
+    )
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(tmp_path / "config.toml")])
+    assert result.exit_code == 2 and "fetch.user_agent" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_a_bad_config_on_sighup_logs_each_problem_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path, '[[sources]]\nname = "a"\nurl = "https://a.example/feed"\n' + OUTPUT)
+    config = config_module.load(path)
+    path.write_text(path.read_text() + "bogus = 1\n", encoding="utf-8")
+    with Fetcher(config.fetch) as fetcher, caplog.at_level(logging.ERROR, "feeds"):
+        daemon = Daemon(config, fetcher)
+        _reload(daemon, [])
+    assert daemon.config is config
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == f"SIGHUP: the new config in {path} is not used, the old one is kept:"
+    assert sum("outputs[0].bogus: unknown key" in line for line in lines) == 1, lines
+
+
+# --- the first day -------------------------------------------------------------------------
+
+
+def test_feeds_check_before_the_first_publish_says_what_to_run(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT)
+    result = CliRunner().invoke(cli.cli, ["check", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "out/all.atom: not published yet (`feeds refresh` or `feeds publish`" in result.stderr
+    assert "No such file" not in result.output
