@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 
 from feeds import config as config_module
-from feeds.app import cli
+from feeds.app import cli, opml
 from feeds.errors import ConfigError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, _reload
@@ -94,6 +95,42 @@ def test_a_bad_config_on_sighup_logs_each_problem_once(
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0] == f"SIGHUP: the new config in {path} is not used, the old one is kept:"
     assert sum("outputs[0].bogus: unknown key" in line for line in lines) == 1, lines
+
+
+# --- OPML: a round trip says what it leaves out -------------------------------------------
+
+
+def test_import_of_an_export_lists_the_section_page_it_does_not_add(tmp_path: Path) -> None:
+    """Export writes a ``type = "html"`` source as a "link" outline; import left it out
+    without a word, so the round trip lost a source silently."""
+    exported = tmp_path / "old"
+    exported.mkdir()
+    old = write(
+        exported,
+        '[[sources]]\nname = "wire"\nurl = "https://wire.example/feed/"\n'
+        '[[sources]]\nname = "opinion"\nurl = "https://news.example/opinion/"\ntype = "html"\n'
+        + OUTPUT,
+    )
+    data = opml.export(config_module.load(old))
+    assert etree.fromstring(data).find("body/outline[@type='link']") is not None
+    (tmp_path / "feeds.opml").write_bytes(data)
+    new = write(
+        tmp_path, '[[sources]]\nname = "tech"\nurl = "https://tech.example/feed"\n' + OUTPUT
+    )
+    result = CliRunner().invoke(
+        cli.cli, ["sources", "import", str(tmp_path / "feeds.opml"), "--config", str(new)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "added wire: https://wire.example/feed/" in result.stdout
+    assert "skipped https://news.example/opinion/: a web page" in result.stderr
+    assert 'type = "html"' in result.stderr
+    assert "1 sources added, 1 skipped" in result.stderr
+    assert [s.name for s in config_module.load(new).sources] == ["tech", "wire"]
+    dry = CliRunner().invoke(
+        cli.cli,
+        ["sources", "import", "--dry-run", str(tmp_path / "feeds.opml"), "--config", str(old)],
+    )
+    assert "0 sources to add, 2 skipped" in dry.stderr
 
 
 # --- the first day -------------------------------------------------------------------------

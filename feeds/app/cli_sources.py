@@ -85,7 +85,9 @@ def sources_import(
 ) -> None:
     """Add the feeds of an OPML file to config.toml as new [[sources]].
 
-    Feeds whose URL is already configured, and non-http(s) URLs, are skipped.
+    Feeds whose URL is already configured, non-http(s) URLs and web pages
+    ("link" outlines: export writes a type = "html" source so) are skipped,
+    each with its reason.
     The file is edited as text (comments and layout stay), checked with the
     config loader, then replaced atomically.
 
@@ -110,4 +112,5 @@ def sources_import(
     verb = "would add" if dry_run else "added"
     for name, url in plan.added:
         click.echo(f"{verb} {printable(name)}: {printable(url)}")
-    click.echo(f"{len(plan.added)} sources {verb}, {len(plan.skipped)} skipped", err=True)
+    summary = "to add" if dry_run else "added"
+    click.echo(f"{len(plan.added)} sources {summary}, {len(plan.skipped)} skipped", err=True)
