@@ -18,7 +18,8 @@ from feeds.errors import ConfigError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, _reload
 
-from httpserver import http_server
+from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
+from wordpress import article_page, story, teaser_feed
 
 __all__ = ["http_server"]
 
@@ -142,3 +143,40 @@ def test_feeds_check_before_the_first_publish_says_what_to_run(tmp_path: Path) -
     assert result.exit_code == 1
     assert "out/all.atom: not published yet (`feeds refresh` or `feeds publish`" in result.stderr
     assert "No such file" not in result.output
+
+
+def test_enable_after_allowing_private_addresses_fetches_the_refused_article_pages(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A teaser feed on an intranet host: its article pages are refused until the admin sets
+    ``allow_private_addresses``. The refusal was cached with the feed's ETag kept, so every
+    later run got a 304 and the teasers stayed, and the note kept saying the rule is off."""
+    s = story("acme-beats-forecasts", "Acme beats forecasts", 101, "Acme widgets")
+    base = http_server.base_url
+    page = article_page(s, base=base)
+    http_server.route(f"/{s.slug}/", Reply(body=page, headers={"Content-Type": "text/html"}))
+    feed = teaser_feed([s], base=base)
+
+    def conditional(request: RecordedRequest) -> Reply:
+        if request.headers.get("if-none-match") == '"v1"':
+            return Reply(status=304, headers={"ETag": '"v1"'})
+        return Reply(body=feed, headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"})
+
+    http_server.route("/feed/", conditional)
+    source = f'[[sources]]\nname = "biz"\nurl = "{base}/feed/"\n'
+    path = write(tmp_path, source + OUTPUT)
+    run = CliRunner()
+    assert run.invoke(cli.cli, ["refresh", "--config", str(path)]).exit_code == 0
+    assert http_server.requests_to(f"/{s.slug}/") == []  # refused: nothing sent
+    assert s.paragraphs[-1] not in (tmp_path / "out" / "all.atom").read_text()
+
+    write(tmp_path, "[fetch]\nallow_private_addresses = true\n" + source + OUTPUT)
+    enabled = run.invoke(cli.cli, ["enable", "biz", "--config", str(path)])
+    assert enabled.exit_code == 0, enabled.output
+    refreshed = run.invoke(cli.cli, ["refresh", "-v", "--config", str(path)])
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "full text: 1 from article pages" in refreshed.output
+    assert "if-none-match" not in http_server.requests_to("/feed/")[-1].headers
+    root = etree.parse(tmp_path / "out" / "all.atom").getroot()
+    body = root.findtext(f"{A}entry/{A}content") or ""
+    assert all(paragraph in body for paragraph in s.paragraphs)

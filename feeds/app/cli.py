@@ -313,7 +313,10 @@ def status(config_path: Path | None, as_json: bool) -> None:
 def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
     """Re-enable retired sources (HTTP 410) and forget a Retry-After: due at once.
 
-    Works while the daemon runs (it picks the change up on its next run).
+    The next fetch reads the whole document again (no conditional GET), so a
+    change of config that decides how it is read, such as [fetch]
+    allow_private_addresses for its article pages, applies to the entries it
+    lists now. Works while the daemon runs (it picks the change up on its next run).
 
     \b
     Example:
