@@ -180,3 +180,43 @@ def test_enable_after_allowing_private_addresses_fetches_the_refused_article_pag
     root = etree.parse(tmp_path / "out" / "all.atom").getroot()
     body = root.findtext(f"{A}entry/{A}content") or ""
     assert all(paragraph in body for paragraph in s.paragraphs)
+
+
+# --- moving the store ------------------------------------------------------------------------
+
+
+def test_migrate_to_a_relative_path_lands_beside_the_config_like_store_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/postgresql.md's `feeds store migrate --to state/feeds.db`, run from another
+    folder (cron's, a shell's), wrote ./state/feeds.db there; the admin then wrote
+    `path = "state/feeds.db"` as told, which resolves against the config's folder: an empty
+    store, every source new again."""
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    site.mkdir()
+    elsewhere.mkdir()
+    path = write(
+        site, '[store]\npath = "old.db"\n[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT
+    )
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(
+        cli.cli, ["store", "migrate", "--to", "state/feeds.db", "--config", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    target = site.resolve() / "state" / "feeds.db"
+    assert target.is_file() and not (elsewhere / "state").exists()
+    assert f"copied into {target}: point [store] at it" in result.output
+
+
+def test_migrate_never_prints_the_target_urls_password(tmp_path: Path, postgres_url: str) -> None:
+    """`--to` may hold a password (the file may not): it was printed back in "copied into"."""
+    with_password = postgres_url.replace("://", "://:s3cret-pw@", 1)
+    if "@" in postgres_url.partition("://")[2].partition("/")[0]:  # a user: user:pw@host
+        user, _, rest = postgres_url.partition("://")[2].partition("@")
+        with_password = f"postgresql://{user}:s3cret-pw@{rest}"
+    path = write(tmp_path, '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT)
+    result = CliRunner().invoke(
+        cli.cli, ["store", "migrate", "--to", with_password, "--config", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "copied into postgresql://" in result.output and "s3cret-pw" not in result.output

@@ -36,7 +36,8 @@ def migrate(config_path: Path | None, target: str) -> None:
     tombstones, the article cache, archive pages, pending WebSub pings, counters and hook
     events. Prints the rows of each table on both sides. Exit 2, writing nothing, when the
     target is not empty, or is no file of its own (an SQLite URI, :memory:, one of the
-    store's files). Then point [store] at the target.
+    store's files). A relative path is taken from the config file's folder, as
+    [store] path is. Then point [store] at the target.
 
     \b
     Example:
@@ -46,10 +47,12 @@ def migrate(config_path: Path | None, target: str) -> None:
     from feeds.store import is_postgres_url, open_store
     from feeds.store.migrate import migrate as copy_store
     from feeds.store.migrate import sqlite_target
+    from feeds.store.postgres.connection import shown_url
 
     config = load_config(config_path)
     store = config.store_path if config.store_url is None else None
-    location = target if is_postgres_url(target) else sqlite_target(target, store)
+    base_dir = config.path.resolve().parent if config.path is not None else None
+    location = target if is_postgres_url(target) else sqlite_target(target, store, base_dir)
     with open_store_for(config, locked=True) as source, open_store(location) as new:
         counts = copy_store(source, new)  # type: ignore[arg-type]
     width = max(len(c.table) for c in counts)
@@ -59,4 +62,6 @@ def migrate(config_path: Path | None, target: str) -> None:
     unequal = [c.table for c in counts if c.source != c.target]
     if unequal:
         raise FeedsError(f"the counts differ in {', '.join(unequal)}")
-    click.echo(f"copied into {target}: point [store] at it")
+    # The file's full path (what to write in [store] path), a URL without its password.
+    shown = location if isinstance(location, Path) else shown_url(location)
+    click.echo(f"copied into {shown}: point [store] at it")
