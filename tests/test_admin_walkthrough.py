@@ -220,3 +220,30 @@ def test_migrate_never_prints_the_target_urls_password(tmp_path: Path, postgres_
     )
     assert result.exit_code == 0, result.output
     assert "copied into postgresql://" in result.output and "s3cret-pw" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ('path = "out/"\n', "path"),
+        ('path = "out"\n', "path"),  # a folder that exists
+        ('path = "out/all.atom"\nformats = ["json"]\njson_path = "out/"\n', "json_path"),
+        ('path = "out/all.atom"\nformats = ["rss"]\nrss_path = ""\n', "rss_path"),
+    ],
+)
+def test_an_output_path_that_names_a_folder_is_a_config_error(
+    tmp_path: Path, extra: str, key: str
+) -> None:
+    """`path = "out/"` wrote the Atom document as a file named `out`, exit 0."""
+    (tmp_path / "out").mkdir()
+    text = '[[sources]]\nname = "a"\nurl = "a.rss"\n[[outputs]]\nname = "all"\n' + extra
+    problems = problems_of(tmp_path, text)
+    assert len(problems) == 1 and problems[0].startswith(f"outputs[0].{key}: "), problems
+    assert "is a folder: name the file in it" in problems[0]
+
+
+def test_a_min_interval_longer_than_max_interval_is_a_config_error(tmp_path: Path) -> None:
+    text = '[schedule]\nmin_interval = "2d"\n[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT
+    assert problems_of(tmp_path, text) == (
+        "schedule.min_interval: 2d is longer than max_interval (1d)",
+    )

@@ -38,7 +38,7 @@ def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOp
     if jitter > 1:
         checker.problem("schedule.jitter", f"must be between 0 and 1, not {jitter:g}")
         jitter = d.jitter
-    return ScheduleOptions(
+    options = ScheduleOptions(
         interval=checker.duration(table, "schedule", "interval", d.interval),
         adaptive=adaptive,
         min_interval=checker.duration(table, "schedule", "min_interval", d.min_interval),
@@ -47,6 +47,24 @@ def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOp
         jitter=jitter,
         max_retry_after=checker.duration(table, "schedule", "max_retry_after", d.max_retry_after),
     )
+    if options.min_interval > options.max_interval:
+        # "auto" clamps between the two: a floor above the ceiling has no meaning, and one
+        # of them (which, the code would decide silently) is not what the admin wrote.
+        checker.problem(
+            "schedule.min_interval",
+            f"{_shown(options.min_interval)} is longer than max_interval"
+            f" ({_shown(options.max_interval)})",
+        )
+    return options
+
+
+def _shown(delta: timedelta) -> str:
+    """A duration as the config writes it ("2d", "90m", "45s")."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _daemon_options(checker: _Checker, table: Mapping[str, Any]) -> DaemonOptions:
