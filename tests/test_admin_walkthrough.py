@@ -6,6 +6,10 @@ say."""
 from __future__ import annotations
 
 import logging
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -247,3 +251,29 @@ def test_a_min_interval_longer_than_max_interval_is_a_config_error(tmp_path: Pat
     assert problems_of(tmp_path, text) == (
         "schedule.min_interval: 2d is longer than max_interval (1d)",
     )
+
+
+# --- the daemon's log ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
+def test_the_daemon_logs_each_fetch_only_with_v(tmp_path: Path, verbose: bool) -> None:
+    """`feeds daemon --help`: "-v: Log every fetch, not only problems"; without -v (as
+    contrib/feeds.service runs it) every fetch was logged all the same, each interval."""
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    text = f'[[sources]]\nname = "business"\nurl = "{(samples / "business.rss").as_uri()}"\n'
+    path = write(tmp_path, '[daemon]\nheartbeat = "1s"\n' + text + OUTPUT)
+    command = [sys.executable, "-m", "feeds", "daemon", "--config", str(path)]
+    proc = subprocess.Popen(
+        [*command, "-v"] if verbose else command, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "out" / "all.atom").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, log = proc.communicate(timeout=60)
+    assert proc.returncode == 0, log
+    assert "feeds daemon started" in log and "feeds daemon stopped" in log
+    assert ("business: " in log) is verbose, log

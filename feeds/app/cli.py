@@ -277,7 +277,8 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("feeds").setLevel(logging.INFO if verbose else logging.WARNING)
-    logging.getLogger("feeds.daemon").setLevel(logging.INFO)
+    logging.getLogger("feeds.daemon").setLevel(logging.INFO)  # started, stopped, reloaded
+    logging.getLogger("feeds.daemon.fetches").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     click.get_current_context().exit(run_daemon(config))
 
