@@ -23,7 +23,7 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, _reload
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
-from wordpress import article_page, story, teaser_feed
+from wordpress import article_page, category_page, story, teaser_feed
 
 __all__ = ["http_server"]
 
@@ -277,3 +277,27 @@ def test_the_daemon_logs_each_fetch_only_with_v(tmp_path: Path, verbose: bool) -
     assert proc.returncode == 0, log
     assert "feeds daemon started" in log and "feeds daemon stopped" in log
     assert ("business: " in log) is verbose, log
+
+
+def test_a_section_page_source_is_not_said_to_have_untrusted_guids(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Every `type = "html"` source was listed with "GUIDs not trusted (blank GUIDs)": its
+    entries come from article pages, which have no GUID to trust."""
+    stories = [story("acme-beats-forecasts", "Acme beats forecasts", 101, "Acme widgets")]
+    base = http_server.base_url
+    html = {"Content-Type": "text/html"}
+    http_server.route("/business/", Reply(body=category_page(stories, base=base), headers=html))
+    for s in stories:
+        http_server.route(f"/{s.slug}/", Reply(body=article_page(s, base=base), headers=html))
+    path = write(
+        tmp_path,
+        "[fetch]\nallow_private_addresses = true\n"
+        f'[[sources]]\nname = "biz"\nurl = "{base}/business/"\ntype = "html"\n' + OUTPUT,
+    )
+    run = CliRunner()
+    assert run.invoke(cli.cli, ["refresh", "--config", str(path)]).exit_code == 0
+    listed = run.invoke(cli.cli, ["sources", "--config", str(path)]).output
+    assert "1 articles from the section page" in listed and "GUIDs" not in listed, listed
+    rows = run.invoke(cli.cli, ["sources", "--json", "--config", str(path)]).output
+    assert '"guid_fallback": null' in rows
