@@ -301,3 +301,26 @@ def test_a_section_page_source_is_not_said_to_have_untrusted_guids(
     assert "1 articles from the section page" in listed and "GUIDs" not in listed, listed
     rows = run.invoke(cli.cli, ["sources", "--json", "--config", str(path)]).output
     assert '"guid_fallback": null' in rows
+
+
+def test_feeds_check_notes_the_secrets_this_environment_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`feeds check` said "ok" while every fetch of a source with auth (and every delivery
+    of a signed webhook) was bound to fail: the variables are read only at each request."""
+    (tmp_path / "a.rss").write_text("<rss/>")
+    path = write(
+        tmp_path,
+        '[[sources]]\nname = "a"\nurl = "a.rss"\n'
+        'auth = { type = "bearer", token_env = "NEWS_TOKEN" }\n' + OUTPUT + "[[hooks]]\n"
+        'event = "new_entries"\nurl = "https://hooks.example/x"\nsecret_env = "HOOK_SECRET"\n',
+    )
+    monkeypatch.setenv("NEWS_TOKEN", "t0ken")
+    result = CliRunner().invoke(cli.cli, ["check", "--config", str(path)])
+    assert "note: hooks[0].secret_env: $HOOK_SECRET is not set here" in result.stdout
+    assert "NEWS_TOKEN" not in result.stdout and "t0ken" not in result.output
+    monkeypatch.delenv("NEWS_TOKEN")
+    monkeypatch.setenv("HOOK_SECRET", "s3cret")
+    result = CliRunner().invoke(cli.cli, ["check", "--config", str(path)])
+    assert "note: sources[0].auth: $NEWS_TOKEN is not set here" in result.stdout
+    assert "HOOK_SECRET" not in result.stdout

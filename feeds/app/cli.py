@@ -14,6 +14,7 @@ cron's frequent start-ups stay fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -205,13 +206,15 @@ def check(config_path: Path | None) -> None:
     Example:
       feeds check --config config.toml
     """
-    from feeds.app.check import NOT_PUBLISHED, check_outputs
+    from feeds.app.check import NOT_PUBLISHED, check_outputs, unset_secrets
 
     config = load_config(config_path)
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
     note_missing_urls(config, True)
+    for note in unset_secrets(config, os.environ):
+        click.echo(note)
     failed = not _check_store(config)
     for found in check_outputs(config):
         failed = failed or not found.ok
