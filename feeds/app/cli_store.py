@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from feeds.app.cli_support import config_option, load_config, open_store_for
+from feeds.app.cli_support import config_option, load_config, open_store_for, utc_now
 from feeds.errors import FeedsError
+
+if TYPE_CHECKING:
+    from feeds.config import Config
+    from feeds.store.work_roles import WorkerRegistry
 
 
 @click.group()
@@ -53,8 +58,10 @@ def migrate(config_path: Path | None, target: str) -> None:
     store = config.store_path if config.store_url is None else None
     base_dir = config.path.resolve().parent if config.path is not None else None
     location = target if is_postgres_url(target) else sqlite_target(target, store, base_dir)
-    with open_store_for(config, locked=True) as source, open_store(location) as new:
-        counts = copy_store(source, new)  # type: ignore[arg-type]
+    with open_store_for(config, locked=True) as source:
+        _refuse_beside_daemons(config, source)
+        with open_store(location) as new:
+            counts = copy_store(source, new)  # type: ignore[arg-type]
     width = max(len(c.table) for c in counts)
     click.echo(f"{'table':<{width}}  {'source':>9}  {'target':>9}")
     for count in counts:
@@ -65,3 +72,19 @@ def migrate(config_path: Path | None, target: str) -> None:
     # The file's full path (what to write in [store] path), a URL without its password.
     shown = location if isinstance(location, Path) else shown_url(location)
     click.echo(f"copied into {shown}: point [store] at it")
+
+
+def _refuse_beside_daemons(config: Config, source: WorkerRegistry) -> None:
+    """Refuse (exit 2, nothing written) while daemons work on the store: they do not hold
+    the refresh lock, so the copy would miss what they save meanwhile, or stop with "the
+    counts differ" after writing the target (which then refuses a second try: not empty).
+    docs/postgresql.md said "stop the daemon first"; the command now checks."""
+    from feeds.app.status import live_daemons, patience
+    from feeds.store.migrate import MigrationRefused
+
+    running = [w.id for w in live_daemons(source, utc_now(), patience(config))]
+    if running:
+        raise MigrationRefused(
+            f"daemons are working on this store ({', '.join(running)}): stop them first"
+            " (`feeds status` lists them), then migrate"
+        )
