@@ -348,3 +348,16 @@ def test_migrate_refuses_while_a_daemon_works_on_the_store(tmp_path: Path) -> No
         store.worker_stopped(daemon, datetime.now(UTC))
     assert CliRunner().invoke(cli.cli, migrate).exit_code == 0
     assert (tmp_path / "copy.db").is_file()
+
+
+def test_a_sqlite_to_sqlite_migrate_does_not_load_psycopg(tmp_path: Path) -> None:
+    """psycopg is imported only for a postgresql:// store (docs/postgresql.md): an install
+    without the extra must still move its SQLite file."""
+    path = write(tmp_path, '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT)
+    code = (
+        "import sys; from feeds.app import cli; sys.modules['psycopg'] = None\n"
+        f"cli.cli(['store', 'migrate', '--to', 'copy.db', '--config', {str(path)!r}])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "copy.db").is_file()

@@ -52,7 +52,6 @@ def migrate(config_path: Path | None, target: str) -> None:
     from feeds.store import is_postgres_url, open_store
     from feeds.store.migrate import migrate as copy_store
     from feeds.store.migrate import sqlite_target
-    from feeds.store.postgres.connection import shown_url
 
     config = load_config(config_path)
     store = config.store_path if config.store_url is None else None
@@ -69,9 +68,17 @@ def migrate(config_path: Path | None, target: str) -> None:
     unequal = [c.table for c in counts if c.source != c.target]
     if unequal:
         raise FeedsError(f"the counts differ in {', '.join(unequal)}")
-    # The file's full path (what to write in [store] path), a URL without its password.
-    shown = location if isinstance(location, Path) else shown_url(location)
-    click.echo(f"copied into {shown}: point [store] at it")
+    click.echo(f"copied into {_shown(location)}: point [store] at it")
+
+
+def _shown(location: Path | str) -> str:
+    """The file's full path (what to write in [store] path), or the URL without its
+    password; psycopg is loaded only for a URL (a SQLite install may not have it)."""
+    if isinstance(location, Path):
+        return str(location)
+    from feeds.store.postgres.connection import shown_url
+
+    return shown_url(location)
 
 
 def _refuse_beside_daemons(config: Config, source: WorkerRegistry) -> None:
