@@ -361,3 +361,30 @@ def test_a_sqlite_to_sqlite_migrate_does_not_load_psycopg(tmp_path: Path) -> Non
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "copy.db").is_file()
+
+
+def test_import_gives_a_config_of_outputs_alone_its_first_sources(tmp_path: Path) -> None:
+    """Moving from another reader: a config with its outputs, then `feeds sources import`.
+    It was refused: "sources: at least one [[sources]] table is required"."""
+    (tmp_path / "subs.opml").write_bytes(
+        b'<opml version="2.0"><body><outline text="Wire" xmlUrl="https://wire.example/rss"/>'
+        b'<outline text="Local" xmlUrl="http://127.0.0.1/feed"/></body></opml>'
+    )
+    path = write(tmp_path, "# my outputs\n" + OUTPUT)
+    before = path.read_bytes()
+    command = ["sources", "import", str(tmp_path / "subs.opml"), "--config", str(path)]
+    dry = CliRunner().invoke(cli.cli, [*command, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would add wire: https://wire.example/rss" in dry.stdout
+    assert "skipped http://127.0.0.1/feed: refused" in dry.stderr  # [fetch]'s rule holds
+    assert path.read_bytes() == before
+    done = CliRunner().invoke(cli.cli, command)
+    assert done.exit_code == 0, done.output
+    loaded = config_module.load(path)
+    assert [s.name for s in loaded.sources] == ["wire"] and loaded.outputs[0].sources == ("wire",)
+    assert path.read_text().startswith("# my outputs\n")
+    # Any other problem is still one: nothing is written.
+    broken = write(tmp_path, OUTPUT + "max_entries = 0\n")
+    refused = CliRunner().invoke(cli.cli, [*command[:-1], str(broken)])
+    assert refused.exit_code == 2 and "outputs[0].max_entries" in refused.output
+    assert "[[sources]]" not in broken.read_text()

@@ -99,11 +99,11 @@ def sources_import(
     from feeds.app import opml
 
     path = config_path or ctx.obj or config_module.default_path()
-    load_config(path)  # a broken config is reported as such, before the OPML
+    config = opml.config_to_import_into(path)  # a broken config is reported before the OPML
     feeds = opml.read(opml_file.read_bytes(), str(opml_file))
     if dry_run:
         text = path.read_bytes().decode("utf-8")
-        plan = opml.plan_import(text, config_module.load(path), feeds, where=str(path))
+        plan = opml.plan_import(text, config, feeds, where=str(path))
     else:
         plan = opml.apply_import(path, feeds)
     # The URLs are a stranger's text: escaped, so none can forge a line or move the cursor.

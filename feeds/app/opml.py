@@ -18,7 +18,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -196,13 +196,35 @@ _PAGE_SKIPPED = (
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+#: The one problem of a config an admin starts from OPML: outputs, no source yet.
+_NO_SOURCES = "sources: at least one [[sources]] table is required"
+
+
+def config_to_import_into(path: Path) -> Config:
+    """The config at ``path``, which the import adds to.
+
+    A file of outputs alone, no ``[[sources]]`` yet, is where an admin who moves from
+    another reader starts: it is read with no sources (its ``[fetch]`` rule still decides
+    which addresses are refused) instead of being refused for lacking what the import is
+    about to add. Any other problem is still an error."""
+    try:
+        return config_module.load(path)
+    except ConfigError as exc:
+        if exc.problems != (_NO_SOURCES,):
+            raise
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data["sources"] = [{"name": "stand-in", "url": "https://stand-in.invalid/feed"}]
+    loaded = config_module.from_dict(data, base_dir=path.resolve().parent, path=path)
+    return replace(loaded, sources=())
+
+
 def apply_import(
     path: Path, feeds: Sequence[Feed], policy: AddressPolicy | None = None
 ) -> ImportPlan:
     """Add ``feeds`` to the config file at ``path``; validated, then written atomically."""
     from feeds.publish.documents import write_atomic
 
-    config = config_module.load(path)
+    config = config_to_import_into(path)
     text = path.read_bytes().decode("utf-8")  # as it is: CRLF line ends kept
     plan = plan_import(text, config, feeds, policy, str(path))
     if not plan.added:
