@@ -388,3 +388,25 @@ def test_import_gives_a_config_of_outputs_alone_its_first_sources(tmp_path: Path
     refused = CliRunner().invoke(cli.cli, [*command[:-1], str(broken)])
     assert refused.exit_code == 2 and "outputs[0].max_entries" in refused.output
     assert "[[sources]]" not in broken.read_text()
+
+
+@pytest.mark.parametrize(
+    ("store", "problem"),
+    [
+        ('path = "state/"', "store.path: 'state/' is a folder: name the file"),
+        ('path = ""', "store.path: '' is a folder: name the file"),
+        ('url = ""', "store.url: '': must be a postgresql:// URL"),
+    ],
+)
+def test_a_store_that_is_no_file_or_url_is_a_config_error(
+    tmp_path: Path, store: str, problem: str
+) -> None:
+    """`path = "state/"` made a database file named `state` (exit 0), `path = ""` failed at
+    the first command ("unable to open database file", exit 1), and `url = ""` silently
+    meant the SQLite default."""
+    text = f"[store]\n{store}\n" + '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT
+    problems = problems_of(tmp_path, text)
+    assert len(problems) == 1 and problems[0].startswith(problem), problems
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(tmp_path / "config.toml")])
+    assert result.exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]

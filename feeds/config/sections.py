@@ -213,7 +213,7 @@ def _store_url(checker: _Checker, store: Mapping[str, Any], env_url: str | None)
     """``[store] url`` (or ``$FEEDS_STORE_URL``, which wins): a PostgreSQL database instead
     of the SQLite file at ``path``. The file never holds a password: libpq reads it from
     ``PGPASSWORD`` or ``~/.pgpass``."""
-    url = checker.get(store, "store", "url", str, "") or None
+    url = checker.get(store, "store", "url", str, None)  # "" is a mistake, not "no URL"
     if url is not None:
         if "path" in store:
             checker.problem("store.url", "set path (a SQLite file) or url, not both")
