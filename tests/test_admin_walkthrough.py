@@ -410,3 +410,14 @@ def test_a_store_that_is_no_file_or_url_is_a_config_error(
     result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(tmp_path / "config.toml")])
     assert result.exit_code == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+@pytest.mark.parametrize("url", [".", "samples/", "FILE_URL"])
+def test_a_source_url_naming_a_folder_is_a_config_error(tmp_path: Path, url: str) -> None:
+    """`url = "samples/"` loaded, then every run failed the source ("is a directory, not a
+    file") and wrote the outputs anyway (exit 1)."""
+    (tmp_path / "samples").mkdir()
+    url = (tmp_path / "samples").as_uri() if url == "FILE_URL" else url
+    text = f'[[sources]]\nname = "a"\nurl = "{url}"\n' + OUTPUT
+    problems = problems_of(tmp_path, text)
+    assert problems[0] == f"sources[0].url: {url!r} is a folder: name the feed's file in it"
