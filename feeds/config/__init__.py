@@ -103,10 +103,12 @@ TOP_LEVEL_KEYS = frozenset(
 def _store_path(checker: _Checker, store: Mapping[str, Any], base_dir: Path) -> Path:
     """``[store] path``: the SQLite file. ``path = "state/"`` made a database file named
     ``state`` (and ``state.lock``), ``path = ""`` failed at the first command with "unable
-    to open database file": both are the key's problem, named at load."""
+    to open database file": both are the key's problem, named at load. (A folder found
+    where the file should be is the machine's state, not the text's: the command that
+    opens the store says so, exit 1.)"""
     raw = checker.get(store, "store", "path", str, "state/feeds.db")
     path = base_dir / raw
-    if not raw or raw.endswith(("/", "\\")) or path.is_dir():
+    if not raw or raw.endswith(("/", "\\")):
         checker.problem("store.path", f"{raw!r} is a folder: name the file, e.g. 'state/feeds.db'")
     return path
 
