@@ -216,7 +216,11 @@ def test_a_section_page_is_exported_as_a_link_not_a_feed(tmp_path: Path) -> None
         ("rss", "https://a.example/feed/", None),
         ("link", None, "https://a.example/markets/"),
     ]
-    assert [f.url for f in opml.read(opml.export(config))] == ["https://a.example/feed/"]
+    # Read back, the link is a page (import lists it as skipped, with its reason), not a feed.
+    assert [(f.url, f.page) for f in opml.read(opml.export(config))] == [
+        ("https://a.example/feed/", False),
+        ("https://a.example/markets/", True),
+    ]
 
 
 HOSTILE_OPML = b"""<?xml version="1.0" encoding="UTF-8"?>

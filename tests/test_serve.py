@@ -165,6 +165,8 @@ def test_index_lists_the_outputs(running: Running) -> None:
     page = body.decode()
     for href in ("/business.atom", "/business.rss", "/business.json"):
         assert f'href="{href}"' in page
+    # Each format by its name ("ATOM" was the file suffix shouted).
+    assert ">Atom</a> · " in page and ">RSS 2.0</a>" in page and ">JSON Feed 1.1</a>" in page
 
 
 def test_a_browser_gets_a_readable_html_view(running: Running) -> None:

@@ -179,6 +179,27 @@ def test_a_gone_source_is_retired_until_enabled(store: Storage) -> None:
     assert store.enable("nope") is False
 
 
+def test_enable_reads_the_source_whole_and_tries_its_failed_pages_again(store: Storage) -> None:
+    """After a config change (an address rule lifted), `feeds enable` must not get a 304 to
+    the old validators, nor the failures cached for the entries the feed still lists."""
+    seen = FetchOutcome(200, None, etag='"v1"', last_modified="Wed, 04 Mar 2026", body_hash="h")
+    refused = ArticleRecord(
+        url="http://10.0.0.5/x/", fetched=NOW, source="a", entry_hash="e", error="refused"
+    )
+    read = ArticleRecord(url="http://10.0.0.5/y/", fetched=NOW, source="a", entry_hash="e")
+    other = replace(refused, url="http://10.0.0.5/z/", source="b")
+    with store.batch():
+        store.record_attempt("a", seen, ScheduleUpdate(), NOW)
+    with store.transaction():
+        for record in (refused, read, other):
+            store.save_article(record)
+    assert store.enable("a") is True
+    state = store.source("a")
+    assert (state.etag, state.last_modified, state.body_hash) == (None, None, None)
+    assert store.article(refused.url) == replace(refused, retry=True)
+    assert store.article(read.url) == read and store.article(other.url) == other
+
+
 def test_a_confirmed_redirect_moves_the_source_and_keeps_its_history(store: Storage) -> None:
     moved = ScheduleUpdate(redirect_url="https://a.example/new", redirect_count=2, move=True)
     with store.batch():

@@ -3,7 +3,7 @@ with its format's checker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +11,10 @@ from feeds.config import Config, OutputConfig
 from feeds.publish import formats
 from feeds.publish.documents import archive_path
 
-__all__ = ["FileCheck", "check_outputs"]
+__all__ = ["NOT_PUBLISHED", "FileCheck", "check_outputs", "unset_secrets"]
+
+#: What ``feeds check`` says of an output's document that is not there yet.
+NOT_PUBLISHED = "not published yet (`feeds refresh` or `feeds publish` writes it)"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,11 @@ def check_outputs(config: Config) -> Iterator[FileCheck]:
             for path in _published_files(output, name):
                 try:
                     data = path.read_bytes()
+                except FileNotFoundError:
+                    # A new install runs `feeds check` before its first refresh: say what
+                    # to do, not the errno.
+                    yield FileCheck(output.name, path, fmt.label, read_error=NOT_PUBLISHED)
+                    continue
                 except OSError as exc:
                     yield FileCheck(output.name, path, fmt.label, read_error=str(exc.strerror))
                     continue
@@ -53,3 +61,28 @@ def _published_files(output: OutputConfig, name: str) -> list[Path]:
         paths.append(archive_path(output, name, page))
         page += 1
     return paths
+
+
+def unset_secrets(config: Config, environ: Mapping[str, str]) -> list[str]:
+    """A note per secret the config names (a source's ``auth`` variable, a webhook's
+    ``secret_env``) that is not set in ``environ``.
+
+    Secrets are read at each request, so the config loads without them and every fetch of
+    the source (or every delivery of the hook) fails later, run after run. They are notes,
+    not failures: the daemon's environment (a unit's ``EnvironmentFile``) may hold what the
+    shell running ``feeds check`` does not."""
+    notes: list[str] = []
+    for i, source in enumerate(config.sources):
+        auth = source.http.auth
+        if auth is not None and auth.env_name not in environ:
+            notes.append(
+                f"note: sources[{i}].auth: ${auth.env_name} is not set here: every fetch of"
+                f" {source.name} fails where it is not"
+            )
+    for i, hook in enumerate(config.hooks):
+        if hook.secret_env and hook.secret_env not in environ:
+            notes.append(
+                f"note: hooks[{i}].secret_env: ${hook.secret_env} is not set here: no event"
+                f" of {hook.name} is delivered where it is not"
+            )
+    return notes

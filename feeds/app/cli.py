@@ -14,6 +14,7 @@ cron's frequent start-ups stay fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -205,18 +206,22 @@ def check(config_path: Path | None) -> None:
     Example:
       feeds check --config config.toml
     """
-    from feeds.app.check import check_outputs
+    from feeds.app.check import NOT_PUBLISHED, check_outputs, unset_secrets
 
     config = load_config(config_path)
     click.echo(
         f"config {config.path}: ok ({len(config.sources)} sources, {len(config.outputs)} outputs)"
     )
     note_missing_urls(config, True)
+    for note in unset_secrets(config, os.environ):
+        click.echo(note)
     failed = not _check_store(config)
     for found in check_outputs(config):
         failed = failed or not found.ok
         where = f"output {found.output}: {found.path}"
-        if found.read_error is not None:
+        if found.read_error == NOT_PUBLISHED:
+            click.echo(f"{where}: {found.read_error}", err=True)
+        elif found.read_error is not None:
             click.echo(f"{where}: cannot read: {found.read_error}", err=True)
         elif found.problems:
             click.echo(f"{where}: INVALID", err=True)
@@ -255,8 +260,9 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
     Outputs are published once the first fetches are done, then shortly after
     a change ([daemon] publish_delay).
     SIGTERM or SIGINT stop it cleanly (exit 0); SIGHUP reloads the config
-    (a bad one is reported and the old one kept). It holds the store's lock
-    while it runs, so a `feeds refresh` from cron waits, then exits 75.
+    (a bad one is reported and the old one kept). Several daemons on one store
+    share its sources, and a `feeds refresh` beside them fetches only what no
+    daemon holds (docs/scaling.md).
     Logs go to stderr (the journal, under systemd): see contrib/feeds.service.
 
     \b
@@ -274,7 +280,8 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("feeds").setLevel(logging.INFO if verbose else logging.WARNING)
-    logging.getLogger("feeds.daemon").setLevel(logging.INFO)
+    logging.getLogger("feeds.daemon").setLevel(logging.INFO)  # started, stopped, reloaded
+    logging.getLogger("feeds.daemon.fetches").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     click.get_current_context().exit(run_daemon(config))
 
@@ -310,7 +317,10 @@ def status(config_path: Path | None, as_json: bool) -> None:
 def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
     """Re-enable retired sources (HTTP 410) and forget a Retry-After: due at once.
 
-    Works while the daemon runs (it picks the change up on its next run).
+    The next fetch reads the whole document again (no conditional GET), so a
+    change of config that decides how it is read, such as [fetch]
+    allow_private_addresses for its article pages, applies to the entries it
+    lists now. Works while the daemon runs (it picks the change up on its next run).
 
     \b
     Example:

@@ -85,7 +85,9 @@ def sources_import(
 ) -> None:
     """Add the feeds of an OPML file to config.toml as new [[sources]].
 
-    Feeds whose URL is already configured, and non-http(s) URLs, are skipped.
+    Feeds whose URL is already configured, non-http(s) URLs and web pages
+    ("link" outlines: export writes a type = "html" source so) are skipped,
+    each with its reason.
     The file is edited as text (comments and layout stay), checked with the
     config loader, then replaced atomically.
 
@@ -97,11 +99,11 @@ def sources_import(
     from feeds.app import opml
 
     path = config_path or ctx.obj or config_module.default_path()
-    load_config(path)  # a broken config is reported as such, before the OPML
+    config = opml.config_to_import_into(path)  # a broken config is reported before the OPML
     feeds = opml.read(opml_file.read_bytes(), str(opml_file))
     if dry_run:
         text = path.read_bytes().decode("utf-8")
-        plan = opml.plan_import(text, config_module.load(path), feeds, where=str(path))
+        plan = opml.plan_import(text, config, feeds, where=str(path))
     else:
         plan = opml.apply_import(path, feeds)
     # The URLs are a stranger's text: escaped, so none can forge a line or move the cursor.
@@ -110,4 +112,5 @@ def sources_import(
     verb = "would add" if dry_run else "added"
     for name, url in plan.added:
         click.echo(f"{verb} {printable(name)}: {printable(url)}")
-    click.echo(f"{len(plan.added)} sources {verb}, {len(plan.skipped)} skipped", err=True)
+    summary = "to add" if dry_run else "added"
+    click.echo(f"{len(plan.added)} sources {summary}, {len(plan.skipped)} skipped", err=True)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from feeds.app.cli_support import config_option, load_config, open_store_for
+from feeds.app.cli_support import config_option, load_config, open_store_for, utc_now
 from feeds.errors import FeedsError
+
+if TYPE_CHECKING:
+    from feeds.config import Config
+    from feeds.store.work_roles import WorkerRegistry
 
 
 @click.group()
@@ -36,7 +41,8 @@ def migrate(config_path: Path | None, target: str) -> None:
     tombstones, the article cache, archive pages, pending WebSub pings, counters and hook
     events. Prints the rows of each table on both sides. Exit 2, writing nothing, when the
     target is not empty, or is no file of its own (an SQLite URI, :memory:, one of the
-    store's files). Then point [store] at the target.
+    store's files). A relative path is taken from the config file's folder, as
+    [store] path is. Then point [store] at the target.
 
     \b
     Example:
@@ -49,9 +55,12 @@ def migrate(config_path: Path | None, target: str) -> None:
 
     config = load_config(config_path)
     store = config.store_path if config.store_url is None else None
-    location = target if is_postgres_url(target) else sqlite_target(target, store)
-    with open_store_for(config, locked=True) as source, open_store(location) as new:
-        counts = copy_store(source, new)  # type: ignore[arg-type]
+    base_dir = config.path.resolve().parent if config.path is not None else None
+    location = target if is_postgres_url(target) else sqlite_target(target, store, base_dir)
+    with open_store_for(config, locked=True) as source:
+        _refuse_beside_daemons(config, source)
+        with open_store(location) as new:
+            counts = copy_store(source, new)  # type: ignore[arg-type]
     width = max(len(c.table) for c in counts)
     click.echo(f"{'table':<{width}}  {'source':>9}  {'target':>9}")
     for count in counts:
@@ -59,4 +68,30 @@ def migrate(config_path: Path | None, target: str) -> None:
     unequal = [c.table for c in counts if c.source != c.target]
     if unequal:
         raise FeedsError(f"the counts differ in {', '.join(unequal)}")
-    click.echo(f"copied into {target}: point [store] at it")
+    click.echo(f"copied into {_shown(location)}: point [store] at it")
+
+
+def _shown(location: Path | str) -> str:
+    """The file's full path (what to write in [store] path), or the URL without its
+    password; psycopg is loaded only for a URL (a SQLite install may not have it)."""
+    if isinstance(location, Path):
+        return str(location)
+    from feeds.store.postgres.connection import shown_url
+
+    return shown_url(location)
+
+
+def _refuse_beside_daemons(config: Config, source: WorkerRegistry) -> None:
+    """Refuse (exit 2, nothing written) while daemons work on the store: they do not hold
+    the refresh lock, so the copy would miss what they save meanwhile, or stop with "the
+    counts differ" after writing the target (which then refuses a second try: not empty).
+    docs/postgresql.md said "stop the daemon first"; the command now checks."""
+    from feeds.app.status import live_daemons, patience
+    from feeds.store.migrate import MigrationRefused
+
+    running = [w.id for w in live_daemons(source, utc_now(), patience(config))]
+    if running:
+        raise MigrationRefused(
+            f"daemons are working on this store ({', '.join(running)}): stop them first"
+            " (`feeds status` lists them), then migrate"
+        )

@@ -18,7 +18,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,6 +38,9 @@ class Feed:
     url: str
     title: str | None = None
     html_url: str | None = None
+    #: A ``type="link"`` outline (a web page, such as a section page export writes): listed
+    #: so that import can say it skipped it, never added as a feed.
+    page: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,9 @@ def export(config: Config, title: str = "feeds sources") -> bytes:
 
 
 def read(data: bytes, where: str = "OPML") -> list[Feed]:
-    """Every outline with an ``xmlUrl``, in document order."""
+    """Every outline with an ``xmlUrl``, in document order, and every ``type="link"`` one
+    with a ``url`` (as a ``page``: export writes a section page so, and an import that left
+    it out without a word lost a source of the round trip)."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
         root = etree.fromstring(data, parser)
@@ -77,14 +82,11 @@ def read(data: bytes, where: str = "OPML") -> list[Feed]:
     feeds: list[Feed] = []
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+        title = (outline.get("title") or outline.get("text") or "").strip() or None
         if url:
-            feeds.append(
-                Feed(
-                    url=url,
-                    title=(outline.get("title") or outline.get("text") or "").strip() or None,
-                    html_url=outline.get("htmlUrl"),
-                )
-            )
+            feeds.append(Feed(url=url, title=title, html_url=outline.get("htmlUrl")))
+        elif outline.get("type") == "link" and (outline.get("url") or "").strip():
+            feeds.append(Feed(url=(outline.get("url") or "").strip(), title=title, page=True))
     return feeds
 
 
@@ -110,6 +112,9 @@ def plan_import(
     added: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     for feed in feeds:
+        if feed.page:
+            skipped.append((feed.url, _PAGE_SKIPPED))
+            continue
         try:
             parts = urlsplit(feed.url)
         except ValueError:
@@ -184,7 +189,33 @@ def address_policy(config: Config) -> AddressPolicy:
     )
 
 
+_PAGE_SKIPPED = (
+    'a web page (a "link" outline), not a feed: if it is a section page, add it by hand'
+    ' with type = "html"'
+)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+#: The one problem of a config an admin starts from OPML: outputs, no source yet.
+_NO_SOURCES = "sources: at least one [[sources]] table is required"
+
+
+def config_to_import_into(path: Path) -> Config:
+    """The config at ``path``, which the import adds to.
+
+    A file of outputs alone, no ``[[sources]]`` yet, is where an admin who moves from
+    another reader starts: it is read with no sources (its ``[fetch]`` rule still decides
+    which addresses are refused) instead of being refused for lacking what the import is
+    about to add. Any other problem is still an error."""
+    try:
+        return config_module.load(path)
+    except ConfigError as exc:
+        if exc.problems != (_NO_SOURCES,):
+            raise
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data["sources"] = [{"name": "stand-in", "url": "https://stand-in.invalid/feed"}]
+    loaded = config_module.from_dict(data, base_dir=path.resolve().parent, path=path)
+    return replace(loaded, sources=())
 
 
 def apply_import(
@@ -193,7 +224,7 @@ def apply_import(
     """Add ``feeds`` to the config file at ``path``; validated, then written atomically."""
     from feeds.publish.documents import write_atomic
 
-    config = config_module.load(path)
+    config = config_to_import_into(path)
     text = path.read_bytes().decode("utf-8")  # as it is: CRLF line ends kept
     plan = plan_import(text, config, feeds, policy, str(path))
     if not plan.added:

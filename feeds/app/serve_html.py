@@ -40,14 +40,14 @@ def render_index(allowed: AllowList, outputs: Sequence[OutputConfig]) -> bytes:
     for output in outputs:
         links: list[str] = []
         for fmt in output.formats:
-            media_type = formats.get(fmt).media_type
+            media_type, label = formats.get(fmt).media_type, formats.get(fmt).label
             path = output.format_path(fmt)
             href = allowed.listed(path)
             if href is None or not path.exists():
                 continue
             links.append(
                 f'<a href="{html.escape(href)}" type="{media_type}">'
-                f"{html.escape(fmt.upper() if fmt != 'json' else 'JSON Feed')}</a>"
+                f"{html.escape(label)}</a>"  # "Atom", not "ATOM"
             )
         if links:
             items.append(

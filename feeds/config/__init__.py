@@ -100,6 +100,19 @@ TOP_LEVEL_KEYS = frozenset(
 )
 
 
+def _store_path(checker: _Checker, store: Mapping[str, Any], base_dir: Path) -> Path:
+    """``[store] path``: the SQLite file. ``path = "state/"`` made a database file named
+    ``state`` (and ``state.lock``), ``path = ""`` failed at the first command with "unable
+    to open database file": both are the key's problem, named at load. (A folder found
+    where the file should be is the machine's state, not the text's: the command that
+    opens the store says so, exit 1.)"""
+    raw = checker.get(store, "store", "path", str, "state/feeds.db")
+    path = base_dir / raw
+    if not raw or raw.endswith(("/", "\\")):
+        checker.problem("store.path", f"{raw!r} is a folder: name the file, e.g. 'state/feeds.db'")
+    return path
+
+
 def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = None) -> Config:
     """Build a :class:`Config` from parsed TOML; relative paths resolve against ``base_dir``."""
     checker = _Checker()
@@ -107,7 +120,7 @@ def from_dict(data: Mapping[str, Any], *, base_dir: Path, path: Path | None = No
 
     store = checker.table(data, "store")
     checker.keys(store, "store", {"path", "url", "lock_timeout", "keep", "max_entries_per_source"})
-    store_path = base_dir / checker.get(store, "store", "path", str, "state/feeds.db")
+    store_path = _store_path(checker, store, base_dir)
     store_url = _store_url(checker, store, os.environ.get(STORE_URL_VAR))
     lock_timeout = checker.number(store, "store", "lock_timeout", 60.0, minimum=0.0)
     retention = _retention(checker, store)

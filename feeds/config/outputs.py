@@ -84,8 +84,8 @@ def _output(
     """One ``[[outputs]]`` table; None when it has no usable name or path."""
     checker.keys(item, where, _OUTPUT_KEYS | FILTER_KEYS)
     name = _output_name(checker, item, where, names)
-    raw_path = checker.get(item, where, "path", str, None)
-    if raw_path is None:
+    path = _file_path(checker, item, where, "path", base_dir)
+    if "path" not in item:
         checker.problem(f"{where}.path", "is required")
     title = checker.get(item, where, "title", str, name or "feeds")
     max_entries = checker.integer(item, where, "max_entries", 50)
@@ -104,14 +104,14 @@ def _output(
     iframes = checker.get(item, where, "iframes", str, "link")
     if iframes not in ("link", "keep"):
         checker.problem(f"{where}.iframes", f'{iframes!r}: must be "link" or "keep"')
-    raw_rss = checker.get(item, where, "rss_path", str, None)
-    raw_json = checker.get(item, where, "json_path", str, None)
+    rss_path = _file_path(checker, item, where, "rss_path", base_dir)
+    json_path = _file_path(checker, item, where, "json_path", base_dir)
     filters = rule_set(checker, item, where)
-    if name is None or raw_path is None:
+    if name is None or path is None:
         return None
     return OutputConfig(
         name=name,
-        path=(base_dir / raw_path).resolve(),
+        path=path,
         title=title,
         sources=tuple(dict.fromkeys(wanted)),
         max_entries=max_entries,
@@ -121,14 +121,30 @@ def _output(
         id=feed_id,
         author=author,
         formats=formats,
-        rss_path=(base_dir / raw_rss).resolve() if raw_rss else None,
-        json_path=(base_dir / raw_json).resolve() if raw_json else None,
+        rss_path=rss_path,
+        json_path=json_path,
         archive=archive,
         archive_page_size=page_size,
         hub=hub,
         iframes=iframes,
         filters=filters,
     )
+
+
+def _file_path(
+    checker: _Checker, item: Mapping[str, Any], where: str, key: str, base_dir: Path
+) -> Path | None:
+    """The file ``item[key]`` names, resolved against the config's folder (None when absent
+    or a folder). ``path = "out/"`` wrote the Atom document as a file named ``out``, and a
+    path naming an existing folder failed at every publish: both are the key's problem."""
+    raw = checker.get(item, where, key, str, None)
+    if raw is None:
+        return None
+    path = (base_dir / raw).resolve()
+    if raw.endswith(("/", "\\")) or path.is_dir():
+        checker.problem(f"{where}.{key}", f"{raw!r} is a folder: name the file in it")
+        return None
+    return path
 
 
 def _output_name(
@@ -147,10 +163,14 @@ def _output_name(
 def _output_sources(
     checker: _Checker, item: Mapping[str, Any], where: str, source_names: list[str]
 ) -> list[str]:
-    """The sources an output publishes: all of them unless it names some."""
+    """The sources an output publishes: all of them unless it names some.
+
+    An output that names none takes every valid source; when there is none, the sources'
+    own problems (or "at least one [[sources]] table") say why, and a problem on a
+    ``sources`` key the output does not have would only send the reader looking for it."""
     wanted = _string_list(checker, item, where, "sources")
     if wanted is None:
-        return list(source_names) or _none_named(checker, where)
+        return list(source_names)
     known = set(source_names)
     for j, source_name in enumerate(wanted):
         if source_name not in known:

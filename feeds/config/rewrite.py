@@ -74,17 +74,18 @@ def _replaces(checker: _Checker, raw: object, where: str) -> list[Replace]:
         field = table.get("field")
         pattern = checker.get(table, here, "pattern", str, None)
         template = checker.get(table, here, "with", str, "")
-        if field not in ("title", "body"):
+        # Each key is checked on its own, so a bad field does not hide a bad pattern.
+        field_ok = field in ("title", "body")
+        if not field_ok:
             checker.problem(f"{here}.field", f'must be "title" or "body", not {field!r}')
-            continue
         if pattern is None:
             checker.problem(f"{here}.pattern", "is required")
             continue
         problem = regex_problem(pattern, template)
         if problem is not None:
             checker.problem(f"{here}.pattern", f"{pattern!r}: {problem}")
-            continue
-        found.append(Replace(field, pattern, template, f"replace {field} #{n}"))
+        elif field_ok:
+            found.append(Replace(field, pattern, template, f"replace {field} #{n}"))
     return found
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from feeds.config.checker import _Checker, _kind, _string_list
 from feeds.config.model import SourceConfig
+from feeds.core.source_http import header_text
 from feeds.types import (
     DaemonOptions,
     DedupeOptions,
@@ -37,7 +38,7 @@ def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOp
     if jitter > 1:
         checker.problem("schedule.jitter", f"must be between 0 and 1, not {jitter:g}")
         jitter = d.jitter
-    return ScheduleOptions(
+    options = ScheduleOptions(
         interval=checker.duration(table, "schedule", "interval", d.interval),
         adaptive=adaptive,
         min_interval=checker.duration(table, "schedule", "min_interval", d.min_interval),
@@ -46,6 +47,24 @@ def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOp
         jitter=jitter,
         max_retry_after=checker.duration(table, "schedule", "max_retry_after", d.max_retry_after),
     )
+    if options.min_interval > options.max_interval:
+        # "auto" clamps between the two: a floor above the ceiling has no meaning, and one
+        # of them (which, the code would decide silently) is not what the admin wrote.
+        checker.problem(
+            "schedule.min_interval",
+            f"{_shown(options.min_interval)} is longer than max_interval"
+            f" ({_shown(options.max_interval)})",
+        )
+    return options
+
+
+def _shown(delta: timedelta) -> str:
+    """A duration as the config writes it ("2d", "90m", "45s")."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _daemon_options(checker: _Checker, table: Mapping[str, Any]) -> DaemonOptions:
@@ -146,7 +165,8 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
             table, "fetch", "max_connections", defaults.max_connections
         ),
         max_per_host=checker.integer(table, "fetch", "max_per_host", defaults.max_per_host),
-        user_agent=checker.get(table, "fetch", "user_agent", str, defaults.user_agent),
+        user_agent=header_text(table, "user_agent", "fetch", checker.problem)
+        or defaults.user_agent,
         min_host_delay=checker.number(
             table, "fetch", "min_host_delay", defaults.min_host_delay, minimum=0.0
         ),
@@ -193,7 +213,7 @@ def _store_url(checker: _Checker, store: Mapping[str, Any], env_url: str | None)
     """``[store] url`` (or ``$FEEDS_STORE_URL``, which wins): a PostgreSQL database instead
     of the SQLite file at ``path``. The file never holds a password: libpq reads it from
     ``PGPASSWORD`` or ``~/.pgpass``."""
-    url = checker.get(store, "store", "url", str, "") or None
+    url = checker.get(store, "store", "url", str, None)  # "" is a mistake, not "no URL"
     if url is not None:
         if "path" in store:
             checker.problem("store.url", "set path (a SQLite file) or url, not both")

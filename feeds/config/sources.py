@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from feeds.config.checker import _NAME_RE, _Checker
 from feeds.config.filters import FILTER_KEYS, rule_set
@@ -159,6 +160,10 @@ def _source_url(checker: _Checker, url: str, base_dir: Path, where: str) -> str 
             ' the source\'s URL (and is not sent); use auth = { type = "basic", username ='
             ' "…", password_env = "…" }',
         )
+        return None
+    if resolved.startswith("file:") and Path(url2pathname(urlsplit(resolved).path)).is_dir():
+        # Else every fetch failed with "is a directory, not a file", outputs written.
+        checker.problem(f"{where}.url", f"{url!r} is a folder: name the feed's file in it")
         return None
     return resolved
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from feeds.types import SourceAuth, SourceHTTP
 
-__all__ = ["HTTP_KEYS", "Machine", "parse_source_http"]
+__all__ = ["HTTP_KEYS", "Machine", "header_text", "parse_source_http"]
 
 #: The keys of a ``[[sources]]`` table that this module reads.
 HTTP_KEYS = frozenset({"headers", "user_agent", "cookie", "auth", "proxy", "verify", "http2"})
@@ -61,8 +61,8 @@ def parse_source_http(
     """Read the HTTP keys of one ``[[sources]]`` table; report each bad one to ``problem``."""
     return SourceHTTP(
         headers=_headers(item.get("headers"), where, problem),
-        user_agent=_text(item, "user_agent", where, problem),
-        cookie=_text(item, "cookie", where, problem),
+        user_agent=header_text(item, "user_agent", where, problem),
+        cookie=header_text(item, "cookie", where, problem),
         auth=_auth(item.get("auth"), f"{where}.auth", problem),
         proxy=_proxy(item.get("proxy"), f"{where}.proxy", problem, machine),
         verify=_verify(item.get("verify", True), f"{where}.verify", problem, machine),
@@ -70,7 +70,9 @@ def parse_source_http(
     )
 
 
-def _text(item: Mapping[str, Any], key: str, where: str, problem: Problem) -> str | None:
+def header_text(item: Mapping[str, Any], key: str, where: str, problem: Problem) -> str | None:
+    """``item[key]`` as a header value (None when absent); a value httpx would refuse to send
+    (a control character but a tab) is ``where.key``'s problem now, not every fetch's error."""
     value = item.get(key)
     if value is None:
         return None

@@ -74,6 +74,9 @@ from feeds.types import SourceState
 __all__ = ["Daemon", "TickReport", "run"]
 
 log = logging.getLogger("feeds.daemon")
+#: A line per source fetched without a problem: ``feeds daemon -v`` only (its help says
+#: "log every fetch, not only problems"); its failures go to ``log``, always shown.
+fetch_log = logging.getLogger("feeds.daemon.fetches")
 
 #: Never wake up sooner than this after a run (a source that stays due must not spin).
 MIN_WAIT = timedelta(seconds=1)
@@ -405,7 +408,10 @@ def _reload(daemon: Daemon, fetchers: list[Fetcher]) -> None:
         new = config_module.load(path)
         daemon.reload(new)
     except ConfigError as exc:
-        log.error("SIGHUP: the new config is not used, the old one is kept: %s", exc)
+        # Each problem on a line of its own, once (the exception's text repeats them all).
+        log.error(
+            "SIGHUP: the new config in %s is not used, the old one is kept:", exc.path or path
+        )
         for problem in exc.problems:
             log.error("  %s", problem)
         return
@@ -418,7 +424,7 @@ def _reload(daemon: Daemon, fetchers: list[Fetcher]) -> None:
 def _log_tick(report: TickReport) -> None:
     for source in report.fetched:
         if source.ok:
-            log.info("%s", source.summary())
+            fetch_log.info("%s", source.summary())
         else:
             log.warning("%s", source.summary())
     for output in report.outputs:

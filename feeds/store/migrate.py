@@ -67,9 +67,11 @@ class Dumpable(Protocol):
     def batch(self, *, savepoint: bool = True) -> Any: ...
 
 
-def sqlite_target(target: str, store: Path | None) -> Path:
+def sqlite_target(target: str, store: Path | None, base_dir: Path | None = None) -> Path:
     """The SQLite file ``target`` names (a path, or ``sqlite:///path``) for a migration from
-    the SQLite store at ``store`` (None: the store is not a file). Raises
+    the SQLite store at ``store`` (None: the store is not a file). A relative path is taken
+    from ``base_dir``, the config file's folder, as the config's own ``[store] path`` is: the
+    admin who writes it there next must get this file, not an empty store beside it. Raises
     :class:`MigrationRefused` for a target that is no file of its own: an SQLite URI or an
     in-memory database (the copy would vanish with the process), or one of the store's files
     (:func:`~feeds.config.model.store_files`: the copy would land in its write-ahead log,
@@ -81,6 +83,8 @@ def sqlite_target(target: str, store: Path | None) -> Path:
             "when the copy ends): give the new store's path"
         )
     path = Path(name)
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
     what = store_files(store).get(path.resolve()) if store is not None else None
     if what is not None:
         raise MigrationRefused(f"{target}: is {what}: migrate into a new, empty file")

@@ -106,7 +106,8 @@ class SourceRegistry(Transactional, Protocol):
         ...
 
     def enable(self, name: str) -> bool:
-        """Re-enable a retired source and forget a Retry-After."""
+        """Re-enable a retired source and forget a Retry-After and the validators: due at once,
+        its document read whole."""
         ...
 
     def url_history(self, name: str) -> list[UrlChange]:

@@ -161,16 +161,25 @@ class SourceTable(SqlConnection):
         )
 
     def enable(self, name: str) -> bool:
-        """Re-enable a retired source and forget a Retry-After: it is due at once.
+        """Re-enable a retired source and forget a Retry-After: it is due at once, and read as
+        after a change of its config: its document whole (its validators forgotten) and its
+        failed article pages tried again.
 
-        Returns False when there is no such source in the store.
+        An admin enables a source after changing what decides how it is read (the address
+        rule that refused its article pages, say); a 304 to the old validators, and the
+        failures cached for the entries it still lists, would keep what was read before
+        until the site changes the document. Returns False when there is no such source.
         """
         with self.batch():
             cursor = self._execute(
                 "UPDATE sources SET retired_at = NULL, retired_reason = NULL,"
-                " retry_after = NULL, error_count = 0, last_fetched = NULL, next_due = NULL"
+                " retry_after = NULL, error_count = 0, last_fetched = NULL, next_due = NULL,"
+                " etag = NULL, last_modified = NULL, body_hash = NULL"
                 " WHERE name = ?",
                 (name,),
+            )
+            self._execute(
+                "UPDATE articles SET retry = 1 WHERE source = ? AND error IS NOT NULL", (name,)
             )
         return cursor.rowcount > 0
 
