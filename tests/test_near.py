@@ -630,6 +630,22 @@ def test_explain_unknown_is_none(store: Store) -> None:
 # --- pure functions ---------------------------------------------------------------------------
 
 
+def test_of_copies_published_at_one_instant_the_longest_is_published() -> None:
+    """A wire story and a teaser of it often carry the same time: the teaser, seen first, was
+    published over the whole story."""
+    at, seen = datetime(2026, 12, 1, 9, tzinfo=UTC), datetime(2026, 12, 1, 10, tzinfo=UTC)
+    teaser = dedupe.CopyInfo("teasers", at, seen, 31, 0)
+    wire = dedupe.CopyInfo("wire", at, seen + timedelta(minutes=5), 342, 1)
+    later = dedupe.CopyInfo("late", at + timedelta(seconds=1), seen, 900, 2)
+    assert dedupe.choose_copy([teaser, wire, later], DedupeOptions()) == (
+        1,
+        "earliest published, the longest of 2 published then",
+    )
+    assert dedupe.choose_copy([teaser, later], DedupeOptions()) == (0, "earliest published")
+    first_seen = dedupe.CopyInfo("again", at, seen + timedelta(minutes=1), 342, 3)
+    assert dedupe.choose_copy([first_seen, wire], DedupeOptions())[0] == 0
+
+
 def test_thin_text_has_no_signature() -> None:
     assert dedupe.signature("Markets close higher") is None
 

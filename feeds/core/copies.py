@@ -35,8 +35,13 @@ def choose_copy(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int
     best = min(range(len(copies)), key=lambda i: _earliest(copies[i]))
     if len(copies) == 1:
         return best, "the only copy"
+    tied = sum(1 for c in copies if c.published == copies[best].published)
+    if tied > 1:
+        return best, f"earliest published, the longest of {tied} published then"
     return best, "earliest published"
 
 
-def _earliest(c: CopyInfo) -> tuple[datetime, datetime, int]:
-    return (c.published, c.first_seen, c.order)
+def _earliest(c: CopyInfo) -> tuple[datetime, int, datetime, int]:
+    """Earliest published first; of copies published at the same instant (a wire story and
+    its teasers often carry one time), the longest body, then the first seen."""
+    return (c.published, -c.words, c.first_seen, c.order)
