@@ -19,10 +19,13 @@ from feeds.core.signals import (
     MIN_NUMBERS_AGREEMENT,
     SHORT_NOTICE_WORDS,
     agreement,
+    cited_for_its_text,
     cites_enough,
+    facts,
     figures_prove,
     may_be_cut,
     normalized_title,
+    speaks_of,
     story_names,
     story_numbers,
     title_resemblance,
@@ -148,19 +151,71 @@ def _judge(
         checked = _Facts(incoming, cand.title, cand_body, cand_sites)
     if not checked.agree(grey_zone=rule == "similar body and title"):
         return None
-    agree, same_names = checked.numbers, checked.names()
-    scores: dict[str, float | str] = {
+    if rule == CITED_RULE and not _cited_text_speaks(incoming, cand, body_of, (body, contained)):
+        return None  # the title and a link in common, over a text of something else
+    scores = _scores(cand, (body, contained, heading, hours), checked)
+    score = max(body, contained) + heading / 10
+    return score, Match(cand.entry_id, cand.source, rule, scores)
+
+
+def _cited_text_speaks(
+    incoming: _Incoming,
+    cand: Candidate,
+    body_of: Callable[[Candidate], str],
+    measures: tuple[float, float],
+) -> bool:
+    """Whether a copy that links to ``cand`` is its story by its text, not by its title alone."""
+    if cited_for_its_text(*measures):
+        return True
+    sites = (incoming.sites_of(incoming.source), incoming.sites_of(cand.source))
+    return title_and_text(incoming.title, incoming.body_text, cand.title, body_of(cand), sites)
+
+
+def _scores(
+    cand: Candidate, measures: tuple[float, float, float, float], checked: _Facts
+) -> dict[str, float | str]:
+    """What ``feeds explain`` shows of a near-copy merge."""
+    body, contained, heading, hours = measures
+    return {
         "body": round(body, 4),
         **({"containment": round(contained, 4)} if contained else {}),
         "title": round(heading, 4),
         "hours": round(hours, 2),
-        "numbers": round(agree, 4),
-        "names": round(same_names, 4),
+        "numbers": round(checked.numbers, 4),
+        "names": round(checked.names(), 4),
         "copy_source": cand.source,
         "copy_title": cand.title,
     }
-    score = max(body, contained) + heading / 10
-    return score, Match(cand.entry_id, cand.source, rule, scores)
+
+
+def title_and_text(
+    title: str,
+    body_text: str,
+    other_title: str,
+    other_body: str,
+    sites: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+) -> bool:
+    """Whether two copies under one title (or alike ones) are one story by their text too.
+
+    The thinner copy must be mostly inside the other, or speak of the other's story
+    (:func:`~feeds.core.signals.speaks_of`: a brief, a blurb, a headline-only item do) with
+    numbers and names that agree as every rule asks: a squatter's or a spam reposter's page
+    has the title and nothing else of the story, and another report under a recurring title
+    ("PROPOSED OFFERINGS RECENTLY FILED WITH THE SEC") other names and figures. ``sites``:
+    the names of each copy's source (see ``near_match``).
+    """
+    thin, full = (title, body_text, sites[0]), (other_title, other_body, sites[1])
+    if len(body_text) > len(other_body):
+        thin, full = full, thin
+    if containment(thin[1], full[1]) >= EDIT_CONTAINMENT_MIN:
+        return True
+    if not speaks_of(thin[1], full[0], full[1]):
+        return False
+    (mine, my_names), (theirs, their_names) = facts(*thin), facts(*full)
+    return (
+        agreement(mine, theirs) >= MIN_NUMBERS_AGREEMENT
+        and agreement(my_names, their_names) >= MIN_NAMES_AGREEMENT
+    )
 
 
 class _Facts:
@@ -197,6 +252,10 @@ class _Facts:
         return self.agree(grey_zone=False) or self.agree(grey_zone=True)
 
 
+#: The rule of a copy that links to the other one (see :func:`~feeds.core.signals.cites_enough`).
+CITED_RULE = "links to the other copy"
+
+
 def _rule(
     incoming: _Incoming,
     cand: Candidate,
@@ -209,7 +268,7 @@ def _rule(
     if contained >= options.containment_min:
         return "contained in the other copy"
     if cand.cited and other and cites_enough(body, contained, heading, options):
-        return "links to the other copy"
+        return CITED_RULE
     if body < options.body_min:
         return None
     if body >= options.body_threshold and (heading > 0 or (other and not incoming.short())):
