@@ -18,16 +18,19 @@ from feeds.core.signals import (
     MIN_NAMES_AGREEMENT,
     MIN_NUMBERS_AGREEMENT,
     SHORT_NOTICE_WORDS,
+    SUBSTITUTED_FIGURES,
     agreement,
     cited_for_its_text,
     cites_enough,
     facts,
     figures_prove,
     may_be_cut,
+    new_version,
     normalized_title,
     speaks_of,
     story_names,
     story_numbers,
+    substituted_figures,
     title_resemblance,
 )
 from feeds.types import DedupeOptions
@@ -153,6 +156,8 @@ def _judge(
         return None
     if rule == CITED_RULE and not _cited_text_speaks(incoming, cand, body_of, (body, contained)):
         return None  # the title and a link in common, over a text of something else
+    if _next_report(incoming, cand, body_of):
+        return None
     scores = _scores(cand, (body, contained, heading, hours), checked)
     score = max(body, contained) + heading / 10
     return score, Match(cand.entry_id, cand.source, rule, scores)
@@ -169,6 +174,15 @@ def _cited_text_speaks(
         return True
     sites = (incoming.sites_of(incoming.source), incoming.sites_of(cand.source))
     return title_and_text(incoming.title, incoming.body_text, cand.title, body_of(cand), sites)
+
+
+def _next_report(incoming: _Incoming, cand: Candidate, body_of: Callable[[Candidate], str]) -> bool:
+    """Whether two copies of one template are two reports: figures changed in their places
+    (see :data:`~feeds.core.signals.SUBSTITUTED_FIGURES`), and no title says it corrects or
+    updates the other."""
+    if new_version(incoming.title) or new_version(cand.title):
+        return False
+    return substituted_figures(incoming.body_text, body_of(cand)) >= SUBSTITUTED_FIGURES
 
 
 def _scores(
