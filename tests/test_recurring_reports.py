@@ -1,5 +1,7 @@
 """Two reports under a recurring wire title are two stories; a re-send or a correction is one.
 
+Two companies' dividend notices, written from one template, are two stories as well.
+
 Reuters-21578 sends rate sheets and price tables under the same title every day or hour
 ("NATIONAL AVERAGE PRICES FOR FARMER-OWNED RESERVE", "FHLBB CHANGES SHORT-TERM DISCOUNT NOTE
 RATES"): the same words, other figures in their places. They were merged as near-identical
@@ -45,12 +47,17 @@ RECURRING = {
     "FHLBB discount note rates, two changes a day": (11941, 12040),
     "Sallie Mae discount note rates, two days": (13875, 15578),
 }
+#: (first, second): two companies' dividend notices, one template, a few title words alike.
+NOTICES = {
+    "Perini and Enserch, 20 cts": (3765, 8908),
+    "Augat and Ryland, 10 cts": (5721, 8269),
+}
 #: (first, second): one story sent twice.
 RESENT = {
     "re-sent two days later": (16090, 16199),
     "corrected one figure (CORRECTED -)": (12382, 12658),
 }
-WANTED = {n for pair in (*RECURRING.values(), *RESENT.values()) for n in pair}
+WANTED = {n for pair in (*RECURRING.values(), *NOTICES.values(), *RESENT.values()) for n in pair}
 
 
 def _stories() -> dict[int, reuters.Story]:
@@ -118,6 +125,29 @@ def test_two_reports_under_a_recurring_title_are_two_stories(
     first, second = (STORIES[n] for n in RECURRING[case])
     assert first.title == second.title
     config = _run(tmp_path, http_server, _rss("wire", first), _rss("desk", second))
+    assert _published(tmp_path) == 2
+    assert _copies(config, first.newid) == ["wire"]
+
+
+def _sentence_case(title: str) -> str:
+    """A Reuters title as a site writes it: "Perini corp pcr sets quarterly"."""
+    title = " ".join(re.sub(r"<([^>]*)>", r"\1", title).split())
+    return title[:1] + title[1:].lower()
+
+
+@pytest.mark.parametrize("case", list(NOTICES))
+def test_two_companies_dividend_notices_are_two_stories(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Their texts are one template and their titles share "corp sets quarterly": merged as
+    near-identical bodies (bench/dedupe_real.py's hard negatives, seeds 1-3)."""
+    first, second = (STORIES[n] for n in NOTICES[case])
+    config = _run(
+        tmp_path,
+        http_server,
+        _rss("wire", first, _sentence_case(first.title)),
+        _rss("desk", second, _sentence_case(second.title)),
+    )
     assert _published(tmp_path) == 2
     assert _copies(config, first.newid) == ["wire"]
 

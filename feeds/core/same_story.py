@@ -285,14 +285,25 @@ def _rule(
         return CITED_RULE
     if body < options.body_min:
         return None
-    if body >= options.body_threshold and (heading > 0 or (other and not incoming.short())):
-        # One publisher's two items with no title word in common are two items, even
-        # over near-identical text (a templated page); so are any two short notices
-        # (two companies' dividends: "Qtly div four cts vs four cts prior Pay April 15").
+    if body >= options.body_threshold and _titles_allow(incoming.short(), heading, other, options):
         return "near-identical body"
     if heading >= options.title_threshold:
         return "similar body and title"
     return None
+
+
+def _titles_allow(short: bool, heading: float, other: bool, options: DedupeOptions) -> bool:
+    """Whether the titles of two near-identical texts let them be one story.
+
+    One publisher's two items with no title word in common are two items, even over
+    near-identical text (a templated page). A short notice's text is a template that cannot
+    tell one company's from another's ("Qtly div 20 cts vs 20 cts prior Pay June 16 Record
+    May 22"): its title must say it is the same as much as in the grey zone, and a few
+    words in common ("Perini corp sets quarterly", "Enserch corp sets quarterly") do not.
+    """
+    if short:
+        return heading >= options.title_threshold
+    return heading > 0 or other
 
 
 # Under one identity key (GUID, link, post id), a changed text is an edit of the same story
