@@ -47,6 +47,11 @@ RECURRING = {
     "FHLBB discount note rates, two changes a day": (11941, 12040),
     "Sallie Mae discount note rates, two days": (13875, 15578),
 }
+#: (first, second): two reports whose titles differ in a figure only.
+ONE_NUMBER = {
+    "money market help, 215 and 40 mln stg": (11284, 12523),
+    "grain futures at 12:00 and 12:01": (14241, 14243),
+}
 #: (first, second): two companies' dividend notices, one template, a few title words alike.
 NOTICES = {
     "Perini and Enserch, 20 cts": (3765, 8908),
@@ -57,7 +62,8 @@ RESENT = {
     "re-sent two days later": (16090, 16199),
     "corrected one figure (CORRECTED -)": (12382, 12658),
 }
-WANTED = {n for pair in (*RECURRING.values(), *NOTICES.values(), *RESENT.values()) for n in pair}
+PAIRS = (*RECURRING.values(), *ONE_NUMBER.values(), *NOTICES.values(), *RESENT.values())
+WANTED = {n for pair in PAIRS for n in pair}
 
 
 def _stories() -> dict[int, reuters.Story]:
@@ -124,6 +130,16 @@ def test_two_reports_under_a_recurring_title_are_two_stories(
 ) -> None:
     first, second = (STORIES[n] for n in RECURRING[case])
     assert first.title == second.title
+    config = _run(tmp_path, http_server, _rss("wire", first), _rss("desk", second))
+    assert _published(tmp_path) == 2
+    assert _copies(config, first.newid) == ["wire"]
+
+
+@pytest.mark.parametrize("case", list(ONE_NUMBER))
+def test_two_reports_whose_titles_differ_in_a_figure_are_two_stories(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    first, second = (STORIES[n] for n in ONE_NUMBER[case])
     config = _run(tmp_path, http_server, _rss("wire", first), _rss("desk", second))
     assert _published(tmp_path) == 2
     assert _copies(config, first.newid) == ["wire"]

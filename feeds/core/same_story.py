@@ -27,6 +27,7 @@ from feeds.core.signals import (
     may_be_cut,
     new_version,
     normalized_title,
+    other_title_figures,
     speaks_of,
     story_names,
     story_numbers,
@@ -177,11 +178,15 @@ def _cited_text_speaks(
 
 
 def _next_report(incoming: _Incoming, cand: Candidate, body_of: Callable[[Candidate], str]) -> bool:
-    """Whether two copies of one template are two reports: figures changed in their places
-    (see :data:`~feeds.core.signals.SUBSTITUTED_FIGURES`), and no title says it corrects or
+    """Whether two copies of one template are two reports: their titles are the same words
+    around other figures, or their texts have figures changed in their places (see
+    :data:`~feeds.core.signals.SUBSTITUTED_FIGURES`); unless a title says it corrects or
     updates the other."""
     if new_version(incoming.title) or new_version(cand.title):
         return False
+    mine = normalized_title(incoming.title, incoming.sites_of(incoming.source))
+    if other_title_figures(mine, normalized_title(cand.title, incoming.sites_of(cand.source))):
+        return True
     return substituted_figures(incoming.body_text, body_of(cand)) >= SUBSTITUTED_FIGURES
 
 

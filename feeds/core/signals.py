@@ -370,6 +370,25 @@ def substituted_figures(a: str, b: str) -> int:
     )
 
 
+def other_title_figures(a: str, b: str) -> bool:
+    """Whether two titles are the same words around other figures ("U.K. MONEY MARKET GIVEN
+    97 MLN STG ASSISTANCE", "... 115 MLN ..."; "MIDWEST GRAIN FUTURES 12:10 EDT", "... 12:20
+    EDT"): the headlines of two reports. Titles as :func:`normalized_title` gives them."""
+    if a == b:
+        return False
+    shape_a, figures_a = _shape(a)
+    shape_b, figures_b = _shape(b)
+    return bool(figures_a) and shape_a == shape_b and figures_a != figures_b
+
+
+def _shape(title: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A title's words with each number as "#", and its numbers."""
+    tokens = _tokens(title)
+    return tuple("#" if t[0].isdigit() else t for t in tokens), tuple(
+        t for t in tokens if t[0].isdigit()
+    )
+
+
 def _tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.casefold())
 
