@@ -62,7 +62,19 @@ RESENT = {
     "re-sent two days later": (16090, 16199),
     "corrected one figure (CORRECTED -)": (12382, 12658),
 }
-PAIRS = (*RECURRING.values(), *ONE_NUMBER.values(), *NOTICES.values(), *RESENT.values())
+#: (first, second): the wire sends its story again under its title, both listed in its feed.
+SENT_AGAIN = {
+    "CORRECTED - ATT <T> FORMS COMPUTER SALES GROUPS, cut to three paragraphs": (8896, 9043),
+    "(CORRECTED) - GOODYEAR <GT> TO SELL CELERON": (16483, 16597),
+    "NO INTERVENTION, DOLLAR FIXED AT 1.8218 MARKS, paragraphs added": (13512, 13531),
+}
+PAIRS = (
+    *RECURRING.values(),
+    *ONE_NUMBER.values(),
+    *NOTICES.values(),
+    *RESENT.values(),
+    *SENT_AGAIN.values(),
+)
 WANTED = {n for pair in PAIRS for n in pair}
 
 
@@ -95,7 +107,11 @@ def _rss(
     ).encode()
 
 
-def _run(tmp_path: Path, server: HTTPTestServer, first: bytes, second: bytes) -> Path:
+def _run(
+    tmp_path: Path, server: HTTPTestServer, first: bytes, second: bytes, then_wire: bytes = b""
+) -> Path:
+    """Serve ``first`` on the wire, refresh; serve ``second`` on the desk (and ``then_wire``
+    on the wire, when given), refresh again."""
     config = tmp_path / "config.toml"
     config.write_text(
         '[store]\npath = "state/feeds.db"\n\n'
@@ -110,6 +126,7 @@ def _run(tmp_path: Path, server: HTTPTestServer, first: bytes, second: bytes) ->
         result = CliRunner().invoke(cli, ["refresh", "--all", "--config", str(config)])
         assert result.exit_code == 0, result.output
         server.route("/desk", Reply(body=second))
+        server.route("/wire", Reply(body=then_wire or first))
     return config
 
 
@@ -176,6 +193,28 @@ def test_a_story_sent_again_or_corrected_is_one_story(
     config = _run(tmp_path, http_server, _rss("wire", first), _rss("desk", second))
     assert _published(tmp_path) == 1
     assert _copies(config, first.newid) == ["desk", "wire"]
+
+
+@pytest.mark.parametrize("case", list(SENT_AGAIN))
+def test_a_wires_correction_or_update_of_its_own_story_is_that_story(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Only another source's cut or extended copy was found by its lead: the wire's own
+    correction or update, listed beside the first version, was published as a second story."""
+    first, second = (STORIES[n] for n in SENT_AGAIN[case])
+    one = _rss("wire", first)
+    both = _rss("wire", second).replace(b"</channel>", _item_of(one) + b"</channel>")
+    config = _run(tmp_path, http_server, one, _rss("desk", None), then_wire=both)
+    assert _published(tmp_path) == 1
+    result = CliRunner().invoke(
+        cli, ["explain", f"urn:wire:{first.newid}", "--json", "--config", str(config)]
+    )
+    copies = json.loads(result.output)["copies"]
+    assert [c["merged_reason"] for c in copies] == [None, "contained in the other copy"]
+
+
+def _item_of(document: bytes) -> bytes:
+    return document[document.index(b"<item>") : document.index(b"</channel>")]
 
 
 def _with_figures_changed(story: reuters.Story, changes: dict[str, str]) -> tuple[str, ...]:

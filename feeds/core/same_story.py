@@ -111,6 +111,15 @@ def _own_body(candidate: Candidate) -> str:
     return candidate.body_text
 
 
+def _sent_again(incoming: _Incoming, cand: Candidate) -> bool:
+    """Whether a source's new item is its stored one sent again under the same title: a
+    wire's update that adds paragraphs, or its correction ("CORRECTED - ..."), which a
+    lead or a link may find as another source's copy is (one source's items that share a
+    lead under other titles are its template's, not one story's)."""
+    mine = normalized_title(incoming.title, incoming.sites_of(incoming.source))
+    return mine == normalized_title(cand.title, incoming.sites_of(cand.source))
+
+
 def _judge(
     incoming: _Incoming,
     cand: Candidate,
@@ -123,7 +132,7 @@ def _judge(
         return None
     body = resemblance(incoming.sig, cand.signature)
     other = cand.source != incoming.source
-    led = (cand.via_lead or cand.cited) and other
+    led = (cand.via_lead or cand.cited) and (other or _sent_again(incoming, cand))
     if body < options.body_min and not led:
         return None
     cand_sites = incoming.sites_of(cand.source)

@@ -53,8 +53,8 @@ _STOPWORDS = frozenset(
 
 
 _WIRE_PREFIX_RE = re.compile(
-    r"^\s*(?:(?:UPDATE|WRAPUP|RPT|REFILE|CORRECTED|CORRECTION|RE-?SEND|BRIEF|EXCLUSIVE)"
-    r"(?:\s*\d+)?\s*[-:\u2013\u2014]\s*)+",
+    r"^\s*(?:\(?(?:UPDATE|WRAPUP|RPT|REFILE|CORRECTED|CORRECTION|RE-?SEND|BRIEF|EXCLUSIVE)"
+    r"(?:\s*\d+)?\)?\s*[-:\u2013\u2014]\s*)+",
     re.IGNORECASE,
 )
 _SITE_SUFFIX_RE = re.compile(r"\s+[|\u2013\u2014-]\s+([^|\u2013\u2014-]{2,40})$")
