@@ -61,6 +61,8 @@ NOTICES = {
 RESENT = {
     "re-sent two days later": (16090, 16199),
     "corrected one figure (CORRECTED -)": (12382, 12658),
+    "re-sent under another headline in capitals": (3854, 4030),
+    "a dividend notice re-sent under another headline": (7761, 7851),
 }
 #: (first, second): the wire sends its story again under its title, both listed in its feed.
 SENT_AGAIN = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feeds.core.identity import Existing, Match
-from feeds.core.near import containment, resemblance
+from feeds.core.near import containment, resemblance, words
 from feeds.core.signals import (
     GREY_ZONE_AGREEMENT,
     MIN_NAMES_AGREEMENT,
@@ -299,25 +299,39 @@ def _rule(
         return CITED_RULE
     if body < options.body_min:
         return None
-    if body >= options.body_threshold and _titles_allow(incoming.short(), heading, other, options):
+    if body >= options.body_threshold and _titles_allow(incoming, cand, heading, other, options):
         return "near-identical body"
     if heading >= options.title_threshold:
         return "similar body and title"
     return None
 
 
-def _titles_allow(short: bool, heading: float, other: bool, options: DedupeOptions) -> bool:
+def _titles_allow(
+    incoming: _Incoming, cand: Candidate, heading: float, other: bool, options: DedupeOptions
+) -> bool:
     """Whether the titles of two near-identical texts let them be one story.
 
     One publisher's two items with no title word in common are two items, even over
     near-identical text (a templated page). A short notice's text is a template that cannot
     tell one company's from another's ("Qtly div 20 cts vs 20 cts prior Pay June 16 Record
-    May 22"): its title must say it is the same as much as in the grey zone, and a few
-    words in common ("Perini corp sets quarterly", "Enserch corp sets quarterly") do not.
+    May 22"): its title must say it is the same, as much as in the grey zone or by naming
+    the same subject first ("Southeast banking corp stb sets quarterly", "Southeast banking
+    corp stb declares qtly div"); a few words in common ("Perini corp sets quarterly",
+    "Enserch corp sets quarterly") do not.
     """
-    if short:
-        return heading >= options.title_threshold
-    return heading > 0 or other
+    if not incoming.short():
+        return heading > 0 or other
+    if heading >= options.title_threshold:
+        return True
+    mine = _subject(normalized_title(incoming.title, incoming.sites_of(incoming.source)))
+    theirs = _subject(normalized_title(cand.title, incoming.sites_of(cand.source)))
+    return mine is not None and mine == theirs
+
+
+def _subject(title: str) -> tuple[str, ...] | None:
+    """The first two words of a title (None for a shorter one): a notice's company."""
+    found = words(title)[:2]
+    return tuple(found) if len(found) == 2 else None
 
 
 # Under one identity key (GUID, link, post id), a changed text is an edit of the same story

@@ -294,8 +294,16 @@ def story_numbers(body_text: str) -> frozenset[str]:
 
 @lru_cache(maxsize=256)
 def story_names(title: str, body_text: str, sites: tuple[str, ...] = ()) -> frozenset[str]:
-    """The names of a story's title and body (the second half of :func:`facts`)."""
-    return names(normalized_title(title, sites) + ". " + signed_text(body_text))
+    """The names of a story's title and body (the second half of :func:`facts`).
+
+    A title in capitals (a wire's: "IRAQ SAYS IRANIANS THROWN BACK IN SOUTH") names nothing:
+    each of its words would count as a name, and a re-send under another headline would
+    disagree with its story on all of them.
+    """
+    heading = normalized_title(title, sites)
+    if heading.isupper():
+        return names(signed_text(body_text))
+    return names(heading + ". " + signed_text(body_text))
 
 
 def cut_copy_containment(a: str, b: str) -> float:
