@@ -24,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from feeds.app.cli import cli
+from feeds.core.signals import substituted_figures
 
 from httpserver import HTTPTestServer, Reply, http_server
 from support import REPO
@@ -70,7 +71,11 @@ SENT_AGAIN = {
     "(CORRECTED) - GOODYEAR <GT> TO SELL CELERON": (16483, 16597),
     "NO INTERVENTION, DOLLAR FIXED AT 1.8218 MARKS, paragraphs added": (13512, 13531),
 }
+#: (first, second, figures replaced in place): an update that rewrites its last paragraphs,
+#: a re-send with figures written otherwise ("268.8 mln" for "268,797"), the next day's table.
+SUBSTITUTIONS = ((9784, 9848, 0), (9896, 9970, 0), (13799, 14486, 5))
 PAIRS = (
+    *((a, b) for a, b, _ in SUBSTITUTIONS),
     *RECURRING.values(),
     *ONE_NUMBER.values(),
     *NOTICES.values(),
@@ -217,6 +222,14 @@ def test_a_wires_correction_or_update_of_its_own_story_is_that_story(
 
 def _item_of(document: bytes) -> bytes:
     return document[document.index(b"<item>") : document.index(b"</channel>")]
+
+
+@pytest.mark.parametrize(("first", "second", "replaced"), SUBSTITUTIONS)
+def test_figures_replaced_in_place_are_counted_apart_from_rewritten_passages(
+    first: int, second: int, replaced: int
+) -> None:
+    texts = [" ".join(STORIES[n].paragraphs) for n in (first, second)]
+    assert substituted_figures(*texts) == replaced
 
 
 def _with_figures_changed(story: reuters.Story, changes: dict[str, str]) -> tuple[str, ...]:
