@@ -212,6 +212,8 @@ def another_sources_story(
         # A copy under the same key and title is that story however little of its text the
         # stored one shares (a digest's blurb, a brief, an excerpt), as long as its text
         # speaks of the story: a squatter's page copies the title over a text of its own.
+        if _resembles(other.signature, sig):
+            return None  # a syndicated copy: its text need not be read
         texts = (entry.title, entry.body_text, other.title, stored_body())
         if dedupe.title_and_text(*texts, sites=(sites, sites)):
             return None
@@ -222,6 +224,15 @@ def another_sources_story(
             return None
     reason = f"the same {label} as {match.entry_id} of {match.source} carried another story ({why})"
     return KeepApart(keys.key, match.entry_id, reason, distrust_guids=False)
+
+
+def _resembles(stored: Signature | None, sig: Signature | None) -> bool:
+    """Whether two texts resemble as an edit of one story does (EDIT_BODY_MIN)."""
+    return (
+        stored is not None
+        and sig is not None
+        and (dedupe.resemblance(stored, sig) >= dedupe.EDIT_BODY_MIN)
+    )
 
 
 def _same_title(stored: str, title: str, sites: tuple[str, ...]) -> bool:
