@@ -203,21 +203,36 @@ def another_sources_story(
     (``match``, whose copy is ``other``), when it tells another story: links and GUIDs are
     public, and a source that writes another's (by mistake or to squat on its story) must
     neither take that story over nor lose its own. None when it is the same story (a
-    syndicated copy, or any copy under the same title), or when the match is not by such a
-    key."""
+    syndicated copy, or a copy under the same title whose text speaks of the story), or when
+    the match is not by such a key."""
     label = NAMING_MATCHES.get(match.reason)
     if label is None:
         return None
-    # A copy under the same key and title is that story, however little of its text the
-    # stored one shares (a digest's blurb of a site's post): only a copy that tells another
-    # story in another title as well is kept apart.
     if _same_title(other.title, entry.title, sites):
-        return None
-    why = dedupe.different_story(other, entry.title, entry.body_text, sig, stored_body, sites)
-    if why is None:
-        return None
+        # A copy under the same key and title is that story however little of its text the
+        # stored one shares (a digest's blurb, a brief, an excerpt), as long as its text
+        # speaks of the story: a squatter's page copies the title over a text of its own.
+        if _resembles(other.signature, sig):
+            return None  # a syndicated copy: its text need not be read
+        texts = (entry.title, entry.body_text, other.title, stored_body())
+        if dedupe.title_and_text(*texts, sites=(sites, sites)):
+            return None
+        why: str | None = "the same title over a text that speaks of nothing in the story"
+    else:
+        why = dedupe.different_story(other, entry.title, entry.body_text, sig, stored_body, sites)
+        if why is None:
+            return None
     reason = f"the same {label} as {match.entry_id} of {match.source} carried another story ({why})"
     return KeepApart(keys.key, match.entry_id, reason, distrust_guids=False)
+
+
+def _resembles(stored: Signature | None, sig: Signature | None) -> bool:
+    """Whether two texts resemble as an edit of one story does (EDIT_BODY_MIN)."""
+    return (
+        stored is not None
+        and sig is not None
+        and (dedupe.resemblance(stored, sig) >= dedupe.EDIT_BODY_MIN)
+    )
 
 
 def _same_title(stored: str, title: str, sites: tuple[str, ...]) -> bool:

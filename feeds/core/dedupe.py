@@ -64,6 +64,7 @@ from feeds.core.same_story import (
     Candidate,
     different_story,
     near_match,
+    title_and_text,
 )
 from feeds.core.signals import (
     CITED_BODY_MIN,
@@ -76,6 +77,7 @@ from feeds.core.signals import (
     PROVING_FIGURES_AGREEMENT,
     SHORT_NOTICE_WORDS,
     agreement,
+    cited_for_its_text,
     cites_enough,
     cut_copy_containment,
     facts,
@@ -84,6 +86,7 @@ from feeds.core.signals import (
     names,
     normalized_title,
     numbers,
+    speaks_of,
     title_resemblance,
 )
 
@@ -123,6 +126,7 @@ __all__ = [
     "agreement",
     "choose_copy",
     "churn_window",
+    "cited_for_its_text",
     "cites_enough",
     "containment",
     "content_hash",
@@ -153,6 +157,8 @@ __all__ = [
     "signature",
     "signatures",
     "signed_text",
+    "speaks_of",
+    "title_and_text",
     "title_resemblance",
     "without_guid",
     "words",

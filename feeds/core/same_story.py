@@ -12,19 +12,26 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feeds.core.identity import Existing, Match
-from feeds.core.near import containment, resemblance
+from feeds.core.near import containment, resemblance, words
 from feeds.core.signals import (
     GREY_ZONE_AGREEMENT,
     MIN_NAMES_AGREEMENT,
     MIN_NUMBERS_AGREEMENT,
     SHORT_NOTICE_WORDS,
+    SUBSTITUTED_FIGURES,
     agreement,
+    cited_for_its_text,
     cites_enough,
+    facts,
     figures_prove,
     may_be_cut,
+    new_version,
     normalized_title,
+    other_title_figures,
+    speaks_of,
     story_names,
     story_numbers,
+    substituted_figures,
     title_resemblance,
 )
 from feeds.types import DedupeOptions
@@ -104,6 +111,15 @@ def _own_body(candidate: Candidate) -> str:
     return candidate.body_text
 
 
+def _sent_again(incoming: _Incoming, cand: Candidate) -> bool:
+    """Whether a source's new item is its stored one sent again under the same title: a
+    wire's update that adds paragraphs, or its correction ("CORRECTED - ..."), which a
+    lead or a link may find as another source's copy is (one source's items that share a
+    lead under other titles are its template's, not one story's)."""
+    mine = normalized_title(incoming.title, incoming.sites_of(incoming.source))
+    return mine == normalized_title(cand.title, incoming.sites_of(cand.source))
+
+
 def _judge(
     incoming: _Incoming,
     cand: Candidate,
@@ -116,7 +132,7 @@ def _judge(
         return None
     body = resemblance(incoming.sig, cand.signature)
     other = cand.source != incoming.source
-    led = (cand.via_lead or cand.cited) and other
+    led = (cand.via_lead or cand.cited) and (other or _sent_again(incoming, cand))
     if body < options.body_min and not led:
         return None
     cand_sites = incoming.sites_of(cand.source)
@@ -148,19 +164,86 @@ def _judge(
         checked = _Facts(incoming, cand.title, cand_body, cand_sites)
     if not checked.agree(grey_zone=rule == "similar body and title"):
         return None
-    agree, same_names = checked.numbers, checked.names()
-    scores: dict[str, float | str] = {
+    if rule == CITED_RULE and not _cited_text_speaks(incoming, cand, body_of, (body, contained)):
+        return None  # the title and a link in common, over a text of something else
+    if _next_report(incoming, cand, body_of):
+        return None
+    scores = _scores(cand, (body, contained, heading, hours), checked)
+    score = max(body, contained) + heading / 10
+    return score, Match(cand.entry_id, cand.source, rule, scores)
+
+
+def _cited_text_speaks(
+    incoming: _Incoming,
+    cand: Candidate,
+    body_of: Callable[[Candidate], str],
+    measures: tuple[float, float],
+) -> bool:
+    """Whether a copy that links to ``cand`` is its story by its text, not by its title alone."""
+    if cited_for_its_text(*measures):
+        return True
+    sites = (incoming.sites_of(incoming.source), incoming.sites_of(cand.source))
+    return title_and_text(incoming.title, incoming.body_text, cand.title, body_of(cand), sites)
+
+
+def _next_report(incoming: _Incoming, cand: Candidate, body_of: Callable[[Candidate], str]) -> bool:
+    """Whether two copies of one template are two reports: their titles are the same words
+    around other figures, or their texts have figures changed in their places (see
+    :data:`~feeds.core.signals.SUBSTITUTED_FIGURES`); unless a title says it corrects or
+    updates the other."""
+    if new_version(incoming.title) or new_version(cand.title):
+        return False
+    mine = normalized_title(incoming.title, incoming.sites_of(incoming.source))
+    if other_title_figures(mine, normalized_title(cand.title, incoming.sites_of(cand.source))):
+        return True
+    return substituted_figures(incoming.body_text, body_of(cand)) >= SUBSTITUTED_FIGURES
+
+
+def _scores(
+    cand: Candidate, measures: tuple[float, float, float, float], checked: _Facts
+) -> dict[str, float | str]:
+    """What ``feeds explain`` shows of a near-copy merge."""
+    body, contained, heading, hours = measures
+    return {
         "body": round(body, 4),
         **({"containment": round(contained, 4)} if contained else {}),
         "title": round(heading, 4),
         "hours": round(hours, 2),
-        "numbers": round(agree, 4),
-        "names": round(same_names, 4),
+        "numbers": round(checked.numbers, 4),
+        "names": round(checked.names(), 4),
         "copy_source": cand.source,
         "copy_title": cand.title,
     }
-    score = max(body, contained) + heading / 10
-    return score, Match(cand.entry_id, cand.source, rule, scores)
+
+
+def title_and_text(
+    title: str,
+    body_text: str,
+    other_title: str,
+    other_body: str,
+    sites: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+) -> bool:
+    """Whether two copies under one title (or alike ones) are one story by their text too.
+
+    The thinner copy must be mostly inside the other, or speak of the other's story
+    (:func:`~feeds.core.signals.speaks_of`: a brief, a blurb, a headline-only item do) with
+    numbers and names that agree as every rule asks: a squatter's or a spam reposter's page
+    has the title and nothing else of the story, and another report under a recurring title
+    ("PROPOSED OFFERINGS RECENTLY FILED WITH THE SEC") other names and figures. ``sites``:
+    the names of each copy's source (see ``near_match``).
+    """
+    thin, full = (title, body_text, sites[0]), (other_title, other_body, sites[1])
+    if len(body_text) > len(other_body):
+        thin, full = full, thin
+    if containment(thin[1], full[1]) >= EDIT_CONTAINMENT_MIN:
+        return True
+    if not speaks_of(thin[1], full[0], full[1]):
+        return False
+    (mine, my_names), (theirs, their_names) = facts(*thin), facts(*full)
+    return (
+        agreement(mine, theirs) >= MIN_NUMBERS_AGREEMENT
+        and agreement(my_names, their_names) >= MIN_NAMES_AGREEMENT
+    )
 
 
 class _Facts:
@@ -197,6 +280,10 @@ class _Facts:
         return self.agree(grey_zone=False) or self.agree(grey_zone=True)
 
 
+#: The rule of a copy that links to the other one (see :func:`~feeds.core.signals.cites_enough`).
+CITED_RULE = "links to the other copy"
+
+
 def _rule(
     incoming: _Incoming,
     cand: Candidate,
@@ -209,17 +296,42 @@ def _rule(
     if contained >= options.containment_min:
         return "contained in the other copy"
     if cand.cited and other and cites_enough(body, contained, heading, options):
-        return "links to the other copy"
+        return CITED_RULE
     if body < options.body_min:
         return None
-    if body >= options.body_threshold and (heading > 0 or (other and not incoming.short())):
-        # One publisher's two items with no title word in common are two items, even
-        # over near-identical text (a templated page); so are any two short notices
-        # (two companies' dividends: "Qtly div four cts vs four cts prior Pay April 15").
+    if body >= options.body_threshold and _titles_allow(incoming, cand, heading, other, options):
         return "near-identical body"
     if heading >= options.title_threshold:
         return "similar body and title"
     return None
+
+
+def _titles_allow(
+    incoming: _Incoming, cand: Candidate, heading: float, other: bool, options: DedupeOptions
+) -> bool:
+    """Whether the titles of two near-identical texts let them be one story.
+
+    One publisher's two items with no title word in common are two items, even over
+    near-identical text (a templated page). A short notice's text is a template that cannot
+    tell one company's from another's ("Qtly div 20 cts vs 20 cts prior Pay June 16 Record
+    May 22"): its title must say it is the same, as much as in the grey zone or by naming
+    the same subject first ("Southeast banking corp stb sets quarterly", "Southeast banking
+    corp stb declares qtly div"); a few words in common ("Perini corp sets quarterly",
+    "Enserch corp sets quarterly") do not.
+    """
+    if not incoming.short():
+        return heading > 0 or other
+    if heading >= options.title_threshold:
+        return True
+    mine = _subject(normalized_title(incoming.title, incoming.sites_of(incoming.source)))
+    theirs = _subject(normalized_title(cand.title, incoming.sites_of(cand.source)))
+    return mine is not None and mine == theirs
+
+
+def _subject(title: str) -> tuple[str, ...] | None:
+    """The first two words of a title (None for a shorter one): a notice's company."""
+    found = words(title)[:2]
+    return tuple(found) if len(found) == 2 else None
 
 
 # Under one identity key (GUID, link, post id), a changed text is an edit of the same story

@@ -1,0 +1,255 @@
+"""Two reports under a recurring wire title are two stories; a re-send or a correction is one.
+
+Two companies' dividend notices, written from one template, are two stories as well.
+
+Reuters-21578 sends rate sheets and price tables under the same title every day or hour
+("NATIONAL AVERAGE PRICES FOR FARMER-OWNED RESERVE", "FHLBB CHANGES SHORT-TERM DISCOUNT NOTE
+RATES"): the same words, other figures in their places. They were merged as near-identical
+bodies (their many shared figures even "prove" one report). A story re-sent as it was, or
+corrected under a "CORRECTED -" title, stays one story. Each test serves the first report in
+one feed and the second in another on 127.0.0.1, runs ``feeds refresh`` twice, and reads the
+published Atom document and ``feeds explain``. Skipped when the collection is not beside
+the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from html import escape
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds.app.cli import cli
+from feeds.core.signals import substituted_figures
+
+from httpserver import HTTPTestServer, Reply, http_server
+from support import REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+
+import reuters
+
+__all__ = ["http_server"]  # the fixture, re-exported so pytest finds it here
+
+CORPUS = reuters.corpus_dir()  # read before the tests' clean environment drops FEEDS_REUTERS
+pytestmark = pytest.mark.skipif(
+    not reuters.available(),
+    reason=f"Reuters-21578 is not at {CORPUS} (set FEEDS_REUTERS to its folder)",
+)
+
+#: (first, second): the same recurring title, two reports.
+RECURRING = {
+    "farmer-owned reserve, April 6 and 7": (13799, 14486),
+    "farmer-owned reserve, April 7 and 8": (14486, 15952),
+    "FHLBB discount note rates, two changes a day": (11941, 12040),
+    "Sallie Mae discount note rates, two days": (13875, 15578),
+}
+#: (first, second): two reports whose titles differ in a figure only.
+ONE_NUMBER = {
+    "money market help, 215 and 40 mln stg": (11284, 12523),
+    "grain futures at 12:00 and 12:01": (14241, 14243),
+}
+#: (first, second): two companies' dividend notices, one template, a few title words alike.
+NOTICES = {
+    "Perini and Enserch, 20 cts": (3765, 8908),
+    "Augat and Ryland, 10 cts": (5721, 8269),
+}
+#: (first, second): one story sent twice.
+RESENT = {
+    "re-sent two days later": (16090, 16199),
+    "corrected one figure (CORRECTED -)": (12382, 12658),
+    "re-sent under another headline in capitals": (3854, 4030),
+    "a dividend notice re-sent under another headline": (7761, 7851),
+}
+#: (first, second): the wire sends its story again under its title, both listed in its feed.
+SENT_AGAIN = {
+    "CORRECTED - ATT <T> FORMS COMPUTER SALES GROUPS, cut to three paragraphs": (8896, 9043),
+    "(CORRECTED) - GOODYEAR <GT> TO SELL CELERON": (16483, 16597),
+    "NO INTERVENTION, DOLLAR FIXED AT 1.8218 MARKS, paragraphs added": (13512, 13531),
+}
+#: (first, second, figures replaced in place): an update that rewrites its last paragraphs,
+#: a re-send with figures written otherwise ("268.8 mln" for "268,797"), the next day's table.
+SUBSTITUTIONS = ((9784, 9848, 0), (9896, 9970, 0), (13799, 14486, 5))
+PAIRS = (
+    *((a, b) for a, b, _ in SUBSTITUTIONS),
+    *RECURRING.values(),
+    *ONE_NUMBER.values(),
+    *NOTICES.values(),
+    *RESENT.values(),
+    *SENT_AGAIN.values(),
+)
+WANTED = {n for pair in PAIRS for n in pair}
+
+
+def _stories() -> dict[int, reuters.Story]:
+    if not reuters.available():
+        return {}
+    files = sorted({n // 1000 for n in WANTED} | {n // 1000 - 1 for n in WANTED})
+    return {s.newid: s for s in reuters.stories(files) if s.newid in WANTED}
+
+
+STORIES = _stories()
+
+
+def _rss(
+    name: str, story: reuters.Story | None, title: str = "", paragraphs: tuple[str, ...] = ()
+) -> bytes:
+    items = ""
+    if story is not None:
+        body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs or story.paragraphs)
+        items = (
+            f"<item><title>{escape(title or story.title)}</title>"
+            f"<link>https://{name}.example/{story.newid}</link>"
+            f'<guid isPermaLink="false">urn:{name}:{story.newid}</guid>'
+            "<pubDate>Tue, 03 Mar 2026 10:00:00 GMT</pubDate>"
+            f"<description>{escape(body)}</description></item>"
+        )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{name}</title>'
+        f"<link>https://{name}.example/</link><description>d</description>{items}</channel></rss>"
+    ).encode()
+
+
+def _run(
+    tmp_path: Path, server: HTTPTestServer, first: bytes, second: bytes, then_wire: bytes = b""
+) -> Path:
+    """Serve ``first`` on the wire, refresh; serve ``second`` on the desk (and ``then_wire``
+    on the wire, when given), refresh again."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n\n'
+        "[fetch]\nallow_private_addresses = true\nmin_host_delay = 0\n\n"
+        f'[[sources]]\nname = "wire"\nurl = "{server.url("/wire")}"\nfull_text = false\n\n'
+        f'[[sources]]\nname = "desk"\nurl = "{server.url("/desk")}"\nfull_text = false\n\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n'
+    )
+    server.route("/wire", Reply(body=first))
+    server.route("/desk", Reply(body=_rss("desk", None)))
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["refresh", "--all", "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        server.route("/desk", Reply(body=second))
+        server.route("/wire", Reply(body=then_wire or first))
+    return config
+
+
+def _copies(config: Path, newid: int) -> list[str]:
+    ref = f"urn:wire:{newid}"
+    result = CliRunner().invoke(cli, ["explain", ref, "--json", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return sorted(str(c["source"]) for c in json.loads(result.output)["copies"])
+
+
+def _published(tmp_path: Path) -> int:
+    return len(re.findall("<entry>", (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("case", list(RECURRING))
+def test_two_reports_under_a_recurring_title_are_two_stories(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    first, second = (STORIES[n] for n in RECURRING[case])
+    assert first.title == second.title
+    config = _run(tmp_path, http_server, _rss("wire", first), _rss("desk", second))
+    assert _published(tmp_path) == 2
+    assert _copies(config, first.newid) == ["wire"]
+
+
+@pytest.mark.parametrize("case", list(ONE_NUMBER))
+def test_two_reports_whose_titles_differ_in_a_figure_are_two_stories(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    first, second = (STORIES[n] for n in ONE_NUMBER[case])
+    config = _run(tmp_path, http_server, _rss("wire", first), _rss("desk", second))
+    assert _published(tmp_path) == 2
+    assert _copies(config, first.newid) == ["wire"]
+
+
+def _sentence_case(title: str) -> str:
+    """A Reuters title as a site writes it: "Perini corp pcr sets quarterly"."""
+    title = " ".join(re.sub(r"<([^>]*)>", r"\1", title).split())
+    return title[:1] + title[1:].lower()
+
+
+@pytest.mark.parametrize("case", list(NOTICES))
+def test_two_companies_dividend_notices_are_two_stories(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Their texts are one template and their titles share "corp sets quarterly": merged as
+    near-identical bodies (bench/dedupe_real.py's hard negatives, seeds 1-3)."""
+    first, second = (STORIES[n] for n in NOTICES[case])
+    config = _run(
+        tmp_path,
+        http_server,
+        _rss("wire", first, _sentence_case(first.title)),
+        _rss("desk", second, _sentence_case(second.title)),
+    )
+    assert _published(tmp_path) == 2
+    assert _copies(config, first.newid) == ["wire"]
+
+
+@pytest.mark.parametrize("case", list(RESENT))
+def test_a_story_sent_again_or_corrected_is_one_story(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    first, second = (STORIES[n] for n in RESENT[case])
+    config = _run(tmp_path, http_server, _rss("wire", first), _rss("desk", second))
+    assert _published(tmp_path) == 1
+    assert _copies(config, first.newid) == ["desk", "wire"]
+
+
+@pytest.mark.parametrize("case", list(SENT_AGAIN))
+def test_a_wires_correction_or_update_of_its_own_story_is_that_story(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Only another source's cut or extended copy was found by its lead: the wire's own
+    correction or update, listed beside the first version, was published as a second story."""
+    first, second = (STORIES[n] for n in SENT_AGAIN[case])
+    one = _rss("wire", first)
+    both = _rss("wire", second).replace(b"</channel>", _item_of(one) + b"</channel>")
+    config = _run(tmp_path, http_server, one, _rss("desk", None), then_wire=both)
+    assert _published(tmp_path) == 1
+    result = CliRunner().invoke(
+        cli, ["explain", f"urn:wire:{first.newid}", "--json", "--config", str(config)]
+    )
+    copies = json.loads(result.output)["copies"]
+    assert [c["merged_reason"] for c in copies] == [None, "contained in the other copy"]
+
+
+def _item_of(document: bytes) -> bytes:
+    return document[document.index(b"<item>") : document.index(b"</channel>")]
+
+
+@pytest.mark.parametrize(("first", "second", "replaced"), SUBSTITUTIONS)
+def test_figures_replaced_in_place_are_counted_apart_from_rewritten_passages(
+    first: int, second: int, replaced: int
+) -> None:
+    texts = [" ".join(STORIES[n].paragraphs) for n in (first, second)]
+    assert substituted_figures(*texts) == replaced
+
+
+def _with_figures_changed(story: reuters.Story, changes: dict[str, str]) -> tuple[str, ...]:
+    text = "\n".join(story.paragraphs)
+    for old, new in changes.items():
+        assert f" {old} " in text
+        text = text.replace(f" {old} ", f" {new} ", 1)
+    return tuple(text.split("\n"))
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["CORRECTED -", "unmarked"])
+def test_figures_changed_in_place_are_a_correction_only_when_the_title_says_so(
+    marked: bool, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The April 6 table sent again with two prices corrected: one story under "CORRECTED -";
+    without it, the next table (two stories)."""
+    story = STORIES[13799]
+    paragraphs = _with_figures_changed(story, {"2.64": "2.46", "1.40": "1.04"})
+    title = f"CORRECTED - {story.title}" if marked else story.title
+    second = _rss("desk", story, title, paragraphs)
+    config = _run(tmp_path, http_server, _rss("wire", story), second)
+    assert _published(tmp_path) == (1 if marked else 2)
+    assert _copies(config, story.newid) == (["desk", "wire"] if marked else ["wire"])
