@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from feeds.app.cli import cli
-from feeds.core.signals import substituted_figures
+from feeds.core.signals import SUBSTITUTED_FIGURES, figures_substituted, substituted_figures
 
 from httpserver import HTTPTestServer, Reply, http_server
 from support import REPO
@@ -230,6 +232,33 @@ def test_figures_replaced_in_place_are_counted_apart_from_rewritten_passages(
 ) -> None:
     texts = [" ".join(STORIES[n].paragraphs) for n in (first, second)]
     assert substituted_figures(*texts) == replaced
+
+
+@pytest.mark.parametrize(("first", "second", "replaced"), SUBSTITUTIONS)
+def test_the_quick_answer_on_real_pairs_is_the_aligned_one(
+    first: int, second: int, replaced: int
+) -> None:
+    texts = [" ".join(STORIES[n].paragraphs) for n in (first, second)]
+    assert figures_substituted(*texts) == (replaced >= SUBSTITUTED_FIGURES)
+
+
+# Few words and few numbers, so that texts share words around other numbers often.
+_RUN = ["rose", "to", "the", "mln", "rose", "the", "to", "pct", "rose"]
+_TOKEN = st.sampled_from(["rose", "to", "pct", "the", "mln", "1", "2", "3.5", "10", "1,000"])
+
+
+@settings(max_examples=400, deadline=None)
+# Figures replaced in place while the other text holds the first ones too, past a longer run.
+@example(
+    ["to", "1", "pct", "the", "2", "mln", *_RUN],
+    ["to", "3.5", "pct", "the", "10", "mln", *_RUN, "to", "1", "pct", "the", "2", "mln"],
+)
+@given(st.lists(_TOKEN, max_size=24), st.lists(_TOKEN, max_size=24))
+def test_numbers_are_aligned_only_when_enough_stand_between_the_same_words(
+    mine: list[str], theirs: list[str]
+) -> None:
+    a, b = " ".join(mine), " ".join(theirs)
+    assert figures_substituted(a, b) == (substituted_figures(a, b) >= SUBSTITUTED_FIGURES)
 
 
 def _with_figures_changed(story: reuters.Story, changes: dict[str, str]) -> tuple[str, ...]:

@@ -18,12 +18,12 @@ from feeds.core.signals import (
     MIN_NAMES_AGREEMENT,
     MIN_NUMBERS_AGREEMENT,
     SHORT_NOTICE_WORDS,
-    SUBSTITUTED_FIGURES,
     agreement,
     cited_for_its_text,
     cites_enough,
     facts,
     figures_prove,
+    figures_substituted,
     may_be_cut,
     new_version,
     normalized_title,
@@ -31,7 +31,6 @@ from feeds.core.signals import (
     speaks_of,
     story_names,
     story_numbers,
-    substituted_figures,
     title_resemblance,
 )
 from feeds.types import DedupeOptions
@@ -196,7 +195,7 @@ def _next_report(incoming: _Incoming, cand: Candidate, body_of: Callable[[Candid
     mine = normalized_title(incoming.title, incoming.sites_of(incoming.source))
     if other_title_figures(mine, normalized_title(cand.title, incoming.sites_of(cand.source))):
         return True
-    return substituted_figures(incoming.body_text, body_of(cand)) >= SUBSTITUTED_FIGURES
+    return figures_substituted(incoming.body_text, body_of(cand))
 
 
 def _scores(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from difflib import SequenceMatcher
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -372,8 +372,47 @@ def substituted_figures(a: str, b: str) -> int:
     words took 0.1 s); a number replaced by a number between equal words counts, a passage
     rewritten or added does not.
     """
-    mine = _tokens(signed_text(a))[:MAX_SIGNED_WORDS]
-    theirs = _tokens(signed_text(b))[:MAX_SIGNED_WORDS]
+    return _substitutions(_signed_tokens(a), _signed_tokens(b))
+
+
+def figures_substituted(a: str, b: str) -> bool:
+    """Whether :data:`SUBSTITUTED_FIGURES` or more numbers of one text stand in the place of
+    another number in the other (:func:`substituted_figures`), aligning the texts only when
+    they may: such a number stands between the same two words in both texts (the ends of the
+    matching runs around it; a text's start or end counts as a word), so texts with fewer
+    numbers placed so (a copy, a re-send, any two stories) are told apart at once."""
+    mine, theirs = _signed_tokens(a), _signed_tokens(b)
+    if _numbers_placed_like_others(mine, theirs) < SUBSTITUTED_FIGURES:
+        return False
+    return _substitutions(mine, theirs) >= SUBSTITUTED_FIGURES
+
+
+def _signed_tokens(text: str) -> list[str]:
+    return _tokens(signed_text(text))[:MAX_SIGNED_WORDS]
+
+
+def _number_places(tokens: list[str]) -> Iterator[tuple[tuple[str, str], str]]:
+    """Each number of ``tokens`` with the words around it ("" past either end)."""
+    last = len(tokens) - 1
+    for i, token in enumerate(tokens):
+        if token[0].isdigit():
+            yield (tokens[i - 1] if i else "", tokens[i + 1] if i < last else ""), token
+
+
+def _numbers_placed_like_others(mine: list[str], theirs: list[str]) -> int:
+    """How many numbers of ``mine`` stand between two words that, in ``theirs``, hold
+    another number: at least as many as :func:`_substitutions` counts."""
+    held: dict[tuple[str, str], set[str]] = {}
+    for place, number in _number_places(theirs):
+        held.setdefault(place, set()).add(number)
+    return sum(
+        1
+        for place, number in _number_places(mine)
+        if (others := held.get(place)) and (len(others) > 1 or number not in others)
+    )
+
+
+def _substitutions(mine: list[str], theirs: list[str]) -> int:
     matcher = SequenceMatcher(None, mine, theirs, autojunk=False)
     return sum(
         1
