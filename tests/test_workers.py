@@ -120,6 +120,19 @@ def tick_together(daemons: list[Daemon], now: datetime) -> list[TickReport]:
     return [r for r in reports if r is not None]
 
 
+def tick_until_quiet(daemons: list[Daemon], start: datetime) -> Counter[str]:
+    """Tick ``daemons`` together, 3 s apart on the fake clock, until none fetches anything;
+    what they fetched. A daemon hands a host it is done with to another that looks for
+    work 2 s later than to itself, which a clock that stands still in a tick never allows."""
+    fetched: Counter[str] = Counter()
+    for tick in range(60):
+        reports = tick_together(daemons, start + tick * 3 * timedelta(seconds=1))
+        fetched.update(s.name for r in reports for s in r.fetched)
+        if not any(r.fetched for r in reports):
+            break
+    return fetched
+
+
 def test_two_daemons_fetch_each_source_once_per_interval(
     tmp_path: Path, http_server: HTTPTestServer
 ) -> None:
@@ -132,14 +145,7 @@ def test_two_daemons_fetch_each_source_once_per_interval(
             daemon.start(T0)
         fetched: Counter[str] = Counter()
         for hour in range(3):
-            # Ticks a few seconds apart, as each asks, until both find nothing due: a daemon
-            # hands a host it is done with to the other (at most 2 s later).
-            for tick in range(60):
-                now = T0 + hour * H + tick * 3 * timedelta(seconds=1)
-                reports = tick_together(daemons, now)
-                fetched.update(s.name for r in reports for s in r.fetched)
-                if not any(r.fetched for r in reports):
-                    break
+            fetched.update(tick_until_quiet(daemons, T0 + hour * H))
             assert counts == Counter(dict.fromkeys(paths, hour + 1))  # once each, every hour
             assert http_server.max_in_flight <= 2 * config.fetch.max_per_host  # two hosts
     assert fetched == Counter({p.strip("/"): 3 for p in paths})
