@@ -60,6 +60,7 @@ from feeds.run.notify import notify
 from feeds.run.refresh import SIGN_PER_RUN, OutputReport, SourceReport, refresh_claiming
 from feeds.run.worker import (
     HAND_OVER,
+    IDLE_CLAIMS,
     LeaseRenewer,
     claim_limit,
     free_hosts_at,
@@ -206,10 +207,18 @@ class Daemon:
                 clock=clock,
                 worker=self.worker,
                 should_stop=self._stop.is_set,
+                linger=IDLE_CLAIMS if self._others_at_work(store, now) else 0.0,
             )
         finally:
             store.release_claims(self.worker, free_hosts_at(config, clock()))
         return report.sources
+
+    def _others_at_work(self, store: Storage, now: datetime) -> bool:
+        """Whether another worker was heard from lately (a claim counts): it may hand this
+        daemon a host within the round (see ``IDLE_CLAIMS``, ``HAND_OVER``); with none, a
+        round that finds nothing ends at once."""
+        lately = now - 2 * HAND_OVER
+        return any(w.heartbeat > lately for w in store.workers() if w.id != self.worker)
 
     def _claimer(
         self, store: Storage, round_start: datetime

@@ -35,7 +35,6 @@ from feeds.run.reports import OutputReport, RefreshReport, SourceReport
 from feeds.run.save_source import Run
 from feeds.run.tally import Tally
 from feeds.run.worker import (
-    IDLE_CLAIMS,
     claim_limit,
     claim_retry,
     free_hosts_at,
@@ -183,6 +182,7 @@ def refresh_claiming(
     clock: Callable[[], datetime],
     worker: str,
     should_stop: Callable[[], bool],
+    linger: float = 0.0,
 ) -> RefreshReport:
     """Fetch and save what ``claim`` leases, claiming again as fetches end
     (:func:`~feeds.run.executor.stream_claims`: at most ``claim_limit`` sources in hand, a
@@ -192,8 +192,9 @@ def refresh_claiming(
     save, by ``clock()``); fetched once at most: ``claim`` should not lease a source
     fetched in this call, and one it leases again is released at once, as due as it was
     (held to the end, it kept its host from its other sources). ``clock()`` dates each
-    claim and the saves after it. Leases left (fetches dropped when ``should_stop()``
-    turned true) are the caller's to end."""
+    claim and the saves after it; when the first claims find nothing, claims go on for
+    ``linger`` seconds (another worker may hand a host over). Leases left (fetches dropped
+    when ``should_stop()`` turned true) are the caller's to end."""
     config = with_adaptive_intervals(config, store, now)
     reports: list[SourceReport] = []
     saved: list[SourceReport] = []
@@ -211,7 +212,7 @@ def refresh_claiming(
             stack=stack,
             on_wait=saver.commit,
             retry=claim_retry(config),
-            linger=IDLE_CLAIMS,
+            linger=linger,
         )
         for i, outcome, ready in fetches:
             if should_stop():

@@ -122,8 +122,9 @@ HAND_OVER = timedelta(seconds=2)
 
 
 #: Seconds a daemon's round that found nothing to claim goes on claiming (every
-#: :func:`claim_retry`) before it ends: a host that another worker hands over is taken
-#: within a fraction of a second, not at the next round (a second later, or more).
+#: :func:`claim_retry`) before it ends, while another worker was heard from lately: a host
+#: that it hands over is taken within a fraction of a second, not at the next round (a
+#: second later, or more).
 IDLE_CLAIMS = 1.0
 
 
