@@ -130,6 +130,7 @@ def test_lookups_that_hang_take_at_most_their_slots_and_free_them_when_they_end(
     http_server: HTTPTestServer, names: SlowNames, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(resolver, "_slots", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(resolver, "ABANDONED_MAX", 0)  # none hands its slot on
     with Fetcher(options(connect=0.4, total=5)) as fetcher:
         with pytest.raises(FetchTimeoutError, match="name lookup timeout"):
             fetch(fetcher, served(http_server, "hang.slow.test"))
@@ -273,13 +274,87 @@ def test_a_run_whose_lookups_fill_every_slot_ends_in_time_and_fetches_ip_literal
     assert ip_sources <= saved
     failed = [s for s in report.sources if s.name not in ip_sources]
     assert all("name lookup timeout" in (s.error or "") for s in failed)
-    assert most_hanging == resolver.LOOKUPS_IN_FLIGHT
+    # Once the slots are full, each new name takes the slot of one abandoned before.
+    assert most_hanging == len(hung) <= resolver.LOOKUPS_IN_FLIGHT + resolver.ABANDONED_MAX
     # Each fetch of a hung name waits its connect timeout, eight at once.
     assert took < (len(hung) / 8 + 2) * CONNECT + 5
 
 
-def _wait_for_every_slot() -> None:
+def _wait_for_every_slot(slots: int = resolver.LOOKUPS_IN_FLIGHT) -> None:
     deadline = time.monotonic() + 10
-    while resolver._slots._value < resolver.LOOKUPS_IN_FLIGHT and time.monotonic() < deadline:
+    while resolver._slots._value < slots and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert resolver._slots._value == resolver.LOOKUPS_IN_FLIGHT
+    assert resolver._slots._value == slots
+
+
+def lookup_threads() -> int:
+    return sum(t.name == "feeds-name-lookup" for t in threading.enumerate())
+
+
+def fetch_round(fetcher: Fetcher, urls: list[str]) -> list[bytes | FetchError | None]:
+    """Fetch ``urls`` at once, as a daemon's round does: what each gave (or its error)."""
+    results: list[bytes | FetchError | None] = [None] * len(urls)
+
+    def one(i: int) -> None:
+        try:
+            results[i] = fetch(fetcher, urls[i])
+        except FetchError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(urls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_a_long_running_daemon_whose_lookups_never_end_goes_on_resolving(
+    http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round after round, new publishers whose name servers never answer (their
+    ``getaddrinfo`` blocks until the test ends): once they filled every slot, no other
+    name could be looked up again, for as long as the process lived (a daemon: for
+    good). Each new lookup now takes the slot of one abandoned before, up to a bound of
+    threads; past it, a lookup fails in its time and the threads stay as many; the
+    lookups that end at last give everything back."""
+    slots, abandoned = 4, 16
+    monkeypatch.setattr(resolver, "_slots", threading.BoundedSemaphore(slots))
+    monkeypatch.setattr(resolver, "ABANDONED_MAX", abandoned, raising=False)
+    real = socket.getaddrinfo
+
+    def answering(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        """Names under ``.ok.test`` are 127.0.0.1 (each a new name: no connection to reuse)."""
+        return real("127.0.0.1" if str(host).endswith(".ok.test") else host, port, *args, **kwargs)
+
+    never = NeverAnswers(answering)
+    monkeypatch.setattr(socket, "getaddrinfo", never)
+    good = (served(http_server, f"site{n}.ok.test") for n in range(10))
+    hung = iter(f"http://site{n}.never.test:{http_server.port}/feed" for n in range(40))
+    before = lookup_threads()
+    try:
+        with Fetcher(options(connect=0.2, total=2)) as fetcher:
+            for n in range(4):  # 3 new names a round hang for good: 12 in all
+                results = fetch_round(fetcher, [next(hung) for _ in range(3)])
+                assert all(isinstance(r, FetchTimeoutError) for r in results)
+                assert fetch(fetcher, next(good)) == FEED, n  # another name is looked up
+            assert lookup_threads() - before == never.hanging == 12
+            for _ in range(8):  # past the bound: a thread per lookup that hangs, no more
+                results = fetch_round(fetcher, [next(hung) for _ in range(3)])
+                assert all(isinstance(r, FetchTimeoutError) for r in results)
+            assert never.most_hanging == never.hanging == slots + abandoned
+            assert lookup_threads() - before == slots + abandoned
+            started = time.monotonic()
+            with pytest.raises(FetchTimeoutError, match="no room to look up"):
+                fetch(fetcher, next(good))  # in its time, not for good
+            assert time.monotonic() - started < 1
+    finally:
+        never.released.set()  # they return at last: their answers are dropped
+    _wait_for_every_slot(slots)
+    deadline = time.monotonic() + 10
+    while lookup_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert lookup_threads() == before
+    assert (resolver._under_way, resolver._abandoned, resolver._uncounted) == ({}, {}, 0)
+    with Fetcher(options(connect=0.2, total=2)) as fetcher:
+        assert fetch(fetcher, next(good)) == FEED

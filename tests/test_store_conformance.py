@@ -266,9 +266,10 @@ def test_a_source_fetched_by_a_clock_that_was_ahead_is_due(store: Storage) -> No
 def test_a_host_freed_by_a_clock_that_was_ahead_is_free(store: Storage) -> None:
     """A worker whose clock was half an hour ahead freed its hosts half an hour on: every
     later claim skipped their sources, silently, for that long (refresh --all too)."""
-    assert names(store.claim_due(NOW, 10, LEASE, worker="w1")) == ["a", "b"]
-    assert store.release_sources("w1", [("a", NOW), ("b", NOW)], NOW)
-    store.release_claims("w1", NOW + timedelta(minutes=30))  # its clock's now + delay
+    ahead = NOW + timedelta(minutes=30)  # its clock's now (claims and saves alike)
+    assert names(store.claim_due(ahead, 10, LEASE, worker="w1")) == ["a", "b"]
+    assert store.release_sources("w1", [("a", NOW), ("b", NOW)], ahead)
+    store.release_claims("w1", ahead + timedelta(seconds=1))  # its clock's now + delay
     assert store.claim_sources(["a"], NOW, LEASE, worker="w2") == ["a"]
     assert names(store.claim_due(NOW, 10, LEASE, worker="w3")) == ["b"]
     store.release_claims("w2", NOW + timedelta(seconds=1))  # a right clock: one delay on
@@ -346,8 +347,8 @@ def test_a_host_is_held_by_one_worker_at_a_time(store: Storage) -> None:
     first = names(store.claim_due(NOW, 10, LEASE, worker="w1", per_host=1))
     assert first == ["a", "b", "p1", "p2"]  # one per host: a.example, b.example, two ports
     assert store.claim_due(NOW, 10, LEASE, worker="w2") == []  # every host is w1's
-    for name in first:
-        assert store.release_source(name, "w1", NOW + HOUR, NOW)
+    for name in first:  # saved and released with its host (as a daemon does)
+        assert store.release_source(name, "w1", NOW + HOUR, NOW, free_hosts_at=NOW)
     assert names(store.claim_due(NOW, 10, LEASE, worker="w1", per_host=1)) == ["a2"]
     store.release_claims("w1", NOW + timedelta(seconds=1))  # min_host_delay after the last
     assert store.claim_due(NOW, 10, LEASE, worker="w2") == []
@@ -394,6 +395,15 @@ def test_a_claim_counts_the_sources_of_a_host_its_worker_holds_already(store: St
     assert store.release_source("d0", "w1", NOW + HOUR, second)
     third = second + timedelta(seconds=1)
     assert names(store.claim_due(third, 10, LEASE, worker="w1", per_host=2)) == ["d2"]
+
+
+def test_a_claim_gives_only_the_sources_it_leased(store: Storage) -> None:
+    """Two claims of one worker at the same time (one lease end): the second gave the
+    first's sources too, still in flight, and the daemon took them for sources it had
+    fetched already and released them, to be fetched by another worker at once."""
+    store.sync_sources([(f"c{i}", f"https://c.example/{i}") for i in range(3)])
+    assert names(store.claim_due(NOW, 2, LEASE, worker="w1")) == ["a", "b"]
+    assert names(store.claim_due(NOW, 2, LEASE, worker="w1")) == ["c0", "c1"]
 
 
 def test_retired_and_retry_after_sources_are_not_claimed(store: Storage) -> None:

@@ -524,7 +524,7 @@ def test_two_daemons_on_postgresql_fetch_each_source_once_per_interval(
     from dataclasses import replace
     from datetime import timedelta
 
-    from test_workers import T0, H, make_config, serve_counting, tick_together, two_hosts
+    from test_workers import T0, H, make_config, serve_counting, tick_until_quiet, two_hosts
 
     from feeds.run.daemon import Daemon
     from feeds.run.worker import claim_limit, lease_for
@@ -537,8 +537,7 @@ def test_two_daemons_on_postgresql_fetch_each_source_once_per_interval(
         for daemon in daemons:
             daemon.start(T0)
         for hour in range(3):
-            for _ in tick_together(daemons, T0 + hour * H + timedelta(seconds=1)):
-                pass
+            tick_until_quiet(daemons, T0 + hour * H + timedelta(seconds=1))
             assert counts == Counter(dict.fromkeys(paths, hour + 1))  # once each, every hour
             assert http_server.max_in_flight <= 2 * config.fetch.max_per_host  # two hosts
         lease = lease_for(config, claim_limit(config))

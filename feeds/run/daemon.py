@@ -59,6 +59,8 @@ from feeds.run.hooks import deliver_due
 from feeds.run.notify import notify
 from feeds.run.refresh import SIGN_PER_RUN, OutputReport, SourceReport, refresh_claiming
 from feeds.run.worker import (
+    HAND_OVER,
+    IDLE_CLAIMS,
     LeaseRenewer,
     claim_limit,
     free_hosts_at,
@@ -203,24 +205,44 @@ class Daemon:
                 config,
                 store,
                 self.fetcher,
-                self._claimer(store),
+                self._claimer(store, now),
                 now=now,
                 clock=clock,
                 worker=self.worker,
                 should_stop=self._stop.is_set,
+                linger=IDLE_CLAIMS if self._others_at_work(store, now) else 0.0,
             )
         finally:
             store.release_claims(self.worker, free_hosts_at(config, clock()))
         return report.sources
 
-    def _claimer(self, store: Storage) -> Callable[[int, datetime], list[SourceState]]:
-        """Claims of due sources, each of at most ``limit`` (what ``_work`` has room for)."""
+    def _others_at_work(self, store: Storage, now: datetime) -> bool:
+        """Whether another worker was heard from lately (a claim counts): it may hand this
+        daemon a host within the round (see ``IDLE_CLAIMS``, ``HAND_OVER``); with none, a
+        round that finds nothing ends at once."""
+        lately = now - 2 * HAND_OVER
+        return any(w.heartbeat > lately for w in store.workers() if w.id != self.worker)
+
+    def _claimer(
+        self, store: Storage, round_start: datetime
+    ) -> Callable[[int, datetime], list[SourceState]]:
+        """Claims of due sources, each of at most ``limit`` (what ``_work`` has room for),
+        none fetched since ``round_start`` (due again already, it waits for the next round,
+        unleased: any worker may take it), none of the hosts this daemon released while
+        another worker may want them (see ``HAND_OVER``)."""
         config = self.config
         lease = lease_for(config, claim_limit(config))
 
         def claim(limit: int, at: datetime) -> list[SourceState]:
-            per_host = config.fetch.max_per_host
-            return store.claim_due(at, limit, lease, worker=self.worker, per_host=per_host)
+            return store.claim_due(
+                at,
+                limit,
+                lease,
+                worker=self.worker,
+                per_host=config.fetch.max_per_host,
+                hand_over=HAND_OVER,
+                fetched_before=round_start,
+            )
 
         return claim
 

@@ -30,6 +30,7 @@ import multiprocessing
 import pickle
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -159,39 +160,102 @@ def stream_claims(
     stack: ExitStack,
     on_wait: Callable[[], None] | None = None,
     buffer_bytes: int = BUFFER_BYTES,
+    retry: float = 0.0,
+    linger: float = 0.0,
 ) -> Iterator[tuple[int, Outcome, Prepared | None]]:
     """:func:`stream` over the requests ``claim(n)`` gives as the stream goes (at most
     ``n``, keyed by indices not given before), yielded as each is ready, not in request
     order; in this process's threads.
 
     At most ``slots`` requests are in hand (fetching, or fetched and not yet yielded).
-    ``claim`` is asked when none is (the stream ends when it gives nothing then), and
-    when half the slots are free while nothing is ready to yield: a server that keeps one
-    fetch waiting (up to ``total_timeout``) holds one slot, not the fetches of the sources
-    claimed next. After a claim that gave nothing, the next waits for a request to be
-    yielded (its source saved may make room on its host). ``on_wait`` is called while no
+    ``claim`` is asked when none is, and when half the slots are free while nothing is
+    ready to yield: a server that keeps one fetch waiting (up to ``total_timeout``) holds
+    one slot, not the fetches of the sources claimed next. After a claim that gave
+    nothing, the next waits for a request to be yielded (its source saved may make room
+    on its host) or ``retry`` seconds (a host released at a save is free again a little
+    later: see :class:`ClaimPace`). The stream ends when nothing is in hand and a claim
+    made ``retry`` seconds or more after the last yield gave nothing (``linger`` seconds
+    or more after the start, when nothing was yielded). ``on_wait`` is called while no
     fetch has come back (see :func:`stream`).
     """
     requests: dict[int, FetchRequest] = {}
     fetching = Rolling(fetcher, buffer_bytes)
     stack.push(fetching_ending(fetching))
     run = _Stream(requests, job_for, stack, fetching, large=False)
-    in_hand, paused = 0, False
+    pace = ClaimPace(retry, linger)
+    in_hand = 0
     while True:
         run.take_all()
         free = slots - in_hand
-        if not in_hand or (not paused and 2 * free >= slots and run.ready() is None):
+        if not in_hand or (pace.may_claim() and 2 * free >= slots and run.ready() is None):
             claimed = claim(free)
             requests.update(claimed)
             fetching.add(claimed)
             run.large = len(requests) >= PARALLEL_MIN_SOURCES
-            in_hand, paused = in_hand + len(claimed), not claimed
+            in_hand += len(claimed)
+            pace.claimed(bool(claimed))
         if not in_hand:
-            return
-        i, outcome, prepared = run.next_ready(on_wait)
-        fetching.done(i)
-        in_hand, paused = in_hand - 1, False
-        yield i, outcome, prepared
+            if pace.settled():
+                return
+            pace.wait()
+            continue
+        room = 2 * (slots - in_hand) >= slots  # else the next claim waits for a yield
+        ready = run.next_ready(on_wait, until=pace.next_claim() if room else None)
+        if ready is None:  # time to claim again
+            continue
+        fetching.done(ready[0])
+        in_hand -= 1
+        pace.yielded()
+        yield ready
+
+
+class ClaimPace:
+    """When :func:`stream_claims` claims again after a claim that gave nothing, and when
+    it may end: ``retry`` seconds after that claim, or at once when a request is yielded;
+    it ends when the claim that gave nothing came ``retry`` seconds or more after the
+    last yield (the hosts released by that save are free again by then), or, when
+    nothing was yielded, ``linger`` seconds or more after the start (a host that another
+    worker hands over is taken within ``retry``, not at the next round)."""
+
+    def __init__(
+        self, retry: float, linger: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.retry, self.clock = retry, clock
+        self.paused_until: float | None = None  # after an empty claim, the next one
+        self.last_yield: float | None = None
+        self.last_empty: float | None = None
+        self.linger_until = clock() + linger
+
+    def claimed(self, gave: bool) -> None:
+        now = self.clock()
+        self.paused_until = None if gave else now + self.retry
+        self.last_empty = None if gave else now
+
+    def yielded(self) -> None:
+        self.paused_until, self.last_yield = None, self.clock()
+
+    def may_claim(self) -> bool:
+        return self.paused_until is None or self.clock() >= self.paused_until
+
+    def next_claim(self) -> float | None:
+        """When to claim again though nothing is ready (None: when a request is yielded)."""
+        return self.paused_until if self.retry > 0 else None
+
+    def settled(self) -> bool:
+        """Whether the last claim, which gave nothing, came late enough to end on."""
+        if self.last_empty is None:
+            return True
+        return self.last_empty >= self._settles_at()
+
+    def wait(self) -> None:
+        """Sleep until the next claim, at most ``retry`` seconds (see :meth:`settled`)."""
+        rest = min(self._settles_at() - self.clock(), self.retry)
+        time.sleep(max(rest, 0.0))
+
+    def _settles_at(self) -> float:
+        if self.last_yield is None:
+            return self.linger_until
+        return self.last_yield + self.retry
 
 
 class _Stream:
@@ -243,11 +307,14 @@ class _Stream:
         return i, outcome, prepared
 
     def next_ready(
-        self, on_wait: Callable[[], None] | None
-    ) -> tuple[int, Outcome, Prepared | None]:
-        """The outcome and prepared document of a request that has both, the first to."""
+        self, on_wait: Callable[[], None] | None, until: float | None = None
+    ) -> tuple[int, Outcome, Prepared | None] | None:
+        """The outcome and prepared document of a request that has both, the first to;
+        None when none has by ``until`` (a time of ``time.monotonic``; None: no limit)."""
         self.take_all()
         while (i := self.ready()) is None:
+            if until is not None and time.monotonic() >= until:
+                return None
             try:
                 self.take(self.fetching.finished.get(timeout=WINDOW))
             except queue.Empty:

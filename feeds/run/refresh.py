@@ -7,7 +7,7 @@
                     full text | decide | store) | publish_outputs
 
 Each source is fetched (concurrently), then read, cleaned, deduplicated and saved all or
-nothing (:mod:`feeds.run.save_source`), in groups (:class:`_GroupSaver`). Sources are saved
+nothing (:mod:`feeds.run.save_source`), in groups (:class:`GroupSaver`). Sources are saved
 in request order (round-robin by host), whichever server answers first, so the result does
 not depend on timing. A source's failure is a value in the report, never a crash of the
 batch; outputs are published from whatever is stored. The clock is passed in (``now``);
@@ -16,29 +16,34 @@ this module never reads the real time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from feeds.config import Config, SourceConfig
 from feeds.core import schedule
-from feeds.errors import FetchError
-from feeds.ingest.fetch import Fetcher, PageFetcher
-from feeds.ingest.kinds import kind_of
-from feeds.ingest.prepare import Job, Prepared
+from feeds.ingest.fetch import Fetcher
 from feeds.run import heap, hooks
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.executor import FetchProcesses, standby_fetch_processes, stream, stream_claims
 from feeds.run.filtering import apply_retention
+from feeds.run.group_saver import GroupSaver
 from feeds.run.publish_outputs import publish_all
 from feeds.run.reports import OutputReport, RefreshReport, SourceReport
-from feeds.run.save_source import Run, save_or_fail
+from feeds.run.save_source import Run
 from feeds.run.tally import Tally
-from feeds.run.worker import claim_limit, free_hosts_at, lease_for, publish_as, worker_id
+from feeds.run.worker import (
+    claim_limit,
+    claim_retry,
+    free_hosts_at,
+    lease_for,
+    publish_as,
+    worker_id,
+)
 from feeds.store.protocol import Storage
-from feeds.types import FetchRequest, FetchResult, SourceState
+from feeds.types import FetchRequest, SourceState
 
 if TYPE_CHECKING:
     from feeds.ingest.articles import Budget
@@ -55,10 +60,6 @@ __all__ = [
 
 #: Why a refresh skips a source that another worker (a daemon) holds.
 HELD_ELSEWHERE = "another worker is fetching it (or its host) now"
-
-#: A refresh commits its saves after this many sources, or once they hold this many entries.
-GROUP_SOURCES = 200
-GROUP_ENTRIES = 1000
 
 # Copies saved before signatures existed that one refresh signs (a few seconds at most).
 SIGN_PER_RUN = 2000
@@ -150,18 +151,19 @@ def _to_fetch(
     now: datetime,
     worker: str,
     report: Callable[[SourceReport], None],
+    free_hosts: datetime | None,
 ) -> list[SourceConfig]:
     """Of the claimed sources ``states``, those to fetch; a source not due by this config
     after all (a due time saved under another config) is reported and released with its
     due time, one no longer configured released to be looked at much later."""
     skipped: list[SourceReport] = []
     wanted = _due(config, states, now, False, skipped.append)
+    releases = [(r.name, r.next_due) for r in skipped]
+    later = now + config.schedule.max_interval  # not ours to fetch: look again much later
+    releases += [(name, later) for name in sorted(states.keys() - {s.name for s in config.sources})]
+    store.release_sources(worker, releases, now, free_hosts_at=free_hosts)
     for source_report in skipped:
-        store.release_source(source_report.name, worker, source_report.next_due, now)
         report(source_report)
-    configured = {s.name for s in config.sources}
-    for name in states.keys() - configured:  # not ours to fetch: look again much later
-        store.release_source(name, worker, now + config.schedule.max_interval, now)
     return wanted
 
 
@@ -180,21 +182,27 @@ def refresh_claiming(
     clock: Callable[[], datetime],
     worker: str,
     should_stop: Callable[[], bool],
+    linger: float = 0.0,
 ) -> RefreshReport:
     """Fetch and save what ``claim`` leases, claiming again as fetches end
     (:func:`~feeds.run.executor.stream_claims`: at most ``claim_limit`` sources in hand, a
     slow server holding one of them only), until a claim brings nothing new; publish
-    nothing. Each source is saved as it is ready, and fetched once at most: one claimed
-    again in the same call stays leased, as due as it was. ``clock()`` dates each claim
-    and the saves after it. Leases left (fetches dropped when ``should_stop()`` turned
-    true) are the caller's to end."""
+    nothing. Each source is saved as it is ready and released with its host, once the
+    host has no other source in hand (free for any worker ``min_host_delay`` after the
+    save, by ``clock()``); fetched once at most: ``claim`` should not lease a source
+    fetched in this call, and one it leases again is released at once, as due as it was
+    (held to the end, it kept its host from its other sources). ``clock()`` dates each
+    claim and the saves after it; when the first claims find nothing, claims go on for
+    ``linger`` seconds (another worker may hand a host over). Leases left (fetches dropped
+    when ``should_stop()`` turned true) are the caller's to end."""
     config = with_adaptive_intervals(config, store, now)
     reports: list[SourceReport] = []
     saved: list[SourceReport] = []
     run = Run(config, store, fetcher, None, batch=config.fetch.max_connections, now=now)
     tally = Tally()
     with ExitStack() as stack:
-        saver = _GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)
+        saver = GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)
+        saver.free_hosts = lambda: free_hosts_at(config, clock())  # each as it is saved
         claims = _Claims(saver, claim, clock, should_stop, reports.append)
         fetches = stream_claims(
             fetcher,
@@ -203,6 +211,8 @@ def refresh_claiming(
             slots=claim_limit(config),
             stack=stack,
             on_wait=saver.commit,
+            retry=claim_retry(config),
+            linger=linger,
         )
         for i, outcome, ready in fetches:
             if should_stop():
@@ -226,7 +236,7 @@ class _Claims:
 
     def __init__(
         self,
-        saver: _GroupSaver,
+        saver: GroupSaver,
         claim: Claim,
         clock: Callable[[], datetime],
         should_stop: Callable[[], bool],
@@ -243,17 +253,27 @@ class _Claims:
         while not self.should_stop():
             self.saver.commit()  # its sources released: their hosts count as free
             run.now = self.clock()
-            # One claimed again (due again already) stays leased, unfetched, to the end.
             claimed = self.claim(limit, run.now)
+            self._release_seen([s.name for s in claimed if s.name in self.seen])
             states = {s.name: s for s in claimed if s.name not in self.seen}
             if not states:
                 break
             self.seen.update(states)
             worker = self.saver.worker
-            wanted = _to_fetch(run.config, run.store, states, run.now, worker, self.report)
+            free = self.saver.free_hosts()
+            wanted = _to_fetch(run.config, run.store, states, run.now, worker, self.report, free)
             if wanted:  # else all were released, not due by this config: claim again
                 return self.saver.add(wanted, states)
         return {}
+
+    def _release_seen(self, names: list[str]) -> None:
+        """Sources claimed again that were fetched in this call (due again already): not
+        fetched twice in one round, nor held to its end; left due, for any worker."""
+        if names:
+            run, saver = self.saver.run, self.saver
+            releases = [(name, run.now) for name in names]
+            free = saver.free_hosts()
+            run.store.release_sources(saver.worker, releases, run.now, free_hosts_at=free)
 
 
 def _claimed(
@@ -322,7 +342,7 @@ def _fetch_and_save(
     run = Run(config, store, fetcher, budget, batch=config.fetch.max_connections, now=now)
     tally = Tally()
     with ExitStack() as stack:
-        saver = _GroupSaver(run, wanted, states, stack, tally, saved, worker)
+        saver = GroupSaver(run, wanted, states, stack, tally, saved, worker)
         fetches = stream(
             fetcher,
             saver.requests,
@@ -400,97 +420,3 @@ def _due(
             )
         )
     return wanted
-
-
-class _GroupSaver:
-    """Saves the fetched sources in groups of up to ``GROUP_SOURCES`` sources or
-    ``GROUP_ENTRIES`` entries: one transaction per group, a savepoint per source (all of a
-    source or none of it).
-
-    A commit writes every page the transaction touched, and new entries touch index pages
-    all over the store (the LSH bands are random keys): a commit per source would write most
-    of them once per source. A crash loses the open group only; its sources stay due (their
-    validators were not saved either). A source that fetches pages (articles, a section
-    page's feed) while being saved is saved on its own, and while a server keeps us waiting
-    what is saved is committed: the write lock is not held across network waits (`feeds
-    drop`, `feeds enable` would wait on it).
-    """
-
-    def __init__(
-        self,
-        run: Run,
-        wanted: list[SourceConfig],
-        states: dict[str, SourceState],
-        stack: ExitStack,
-        tally: Tally,
-        report: Callable[[SourceReport], None],
-        worker: str,
-    ) -> None:
-        self.run, self.wanted, self.states, self.tally, self.report = (
-            run,
-            wanted,
-            states,
-            tally,
-            report,
-        )
-        self.worker = worker
-        self.requests: list[FetchRequest] = [kind_of(s).request(s, states[s.name]) for s in wanted]
-        self.group = stack.enter_context(ExitStack())
-        self.sources = 0  # in the open group
-        self.entries = 0
-        self.releases: list[tuple[str, datetime | None]] = []  # the open group's sources
-
-    def add(
-        self, sources: Sequence[SourceConfig], states: dict[str, SourceState]
-    ) -> dict[int, FetchRequest]:
-        """Save ``sources`` too (their ``states`` as claimed): their requests, by index."""
-        start = len(self.wanted)
-        self.states.update(states)
-        self.wanted.extend(sources)
-        self.requests.extend(kind_of(s).request(s, self.states[s.name]) for s in sources)
-        return {i: self.requests[i] for i in range(start, len(self.wanted))}
-
-    def job_for(self, i: int, outcome: FetchResult) -> Job | None:
-        source = self.wanted[i]
-        return kind_of(source).job(self.run.store, source, outcome, self.run.now)
-
-    def use_pages(self, pages: PageFetcher) -> None:
-        self.run.fetcher = pages
-
-    def commit(self) -> None:
-        self.group.close()
-        self.sources = self.entries = 0
-
-    def save(self, i: int, outcome: FetchResult | FetchError, ready: Prepared | None) -> None:
-        source = self.wanted[i]
-        alone = (
-            isinstance(outcome, FetchResult)
-            and outcome.content is not None
-            and (ready is None or ready.page_feed_urls is not None or any(ready.wants_full_text))
-        )
-        if alone or self.sources >= GROUP_SOURCES or self.entries >= GROUP_ENTRIES:
-            self.commit()
-        if not alone:
-            if not self.sources:
-                self.group.enter_context(self.run.store.transaction())
-                self.group.enter_context(self._releasing())
-            self.sources += 1
-            self.entries += len(ready.cleaned) if ready is not None else 0
-        self.tally.fetched(outcome)
-        state = self.states[source.name]
-        saved = save_or_fail(self.run, source, state, self.requests[i], outcome, ready)
-        if alone:
-            self.run.store.release_source(source.name, self.worker, saved.next_due, self.run.now)
-        else:  # at the group's commit, in its transaction: saved and released together
-            self.releases.append((source.name, saved.next_due))
-        self.report(saved)
-
-    @contextmanager
-    def _releasing(self) -> Iterator[None]:
-        """Release the group's sources when it ends well (before its commit); on an error
-        the transaction is rolled back, their saves with it, and they stay leased."""
-        try:
-            yield
-            self.run.store.release_sources(self.worker, self.releases, self.run.now)
-        finally:
-            self.releases = []

@@ -32,10 +32,13 @@ from feeds.run.reports import OutputReport
 from feeds.store.protocol import Storage
 
 __all__ = [
+    "HAND_OVER",
+    "IDLE_CLAIMS",
     "PUBLISH_HOLD",
     "LeaseRenewer",
     "Renewal",
     "claim_limit",
+    "claim_retry",
     "forget_dead_publisher",
     "forget_dead_refreshes",
     "free_hosts_at",
@@ -109,6 +112,27 @@ def lease_for(config: Config, limit: int) -> timedelta:
     ``total_timeout`` and spaced by ``min_host_delay``, then ``save_time`` to save them."""
     per_fetch = config.fetch.total_timeout + config.fetch.min_host_delay
     return timedelta(seconds=limit * per_fetch) + config.daemon.save_time
+
+
+#: How much later than the other workers a daemon may take back a host it released, while
+#: another worker is alive: an idle daemon looks for work every second (``MIN_WAIT`` of
+#: :mod:`feeds.run.daemon`), so a busy one that is done with a host leaves it its turn,
+#: and two daemons split few hosts between them instead of one taking every host.
+HAND_OVER = timedelta(seconds=2)
+
+
+#: Seconds a daemon's round that found nothing to claim goes on claiming (every
+#: :func:`claim_retry`) before it ends, while another worker was heard from lately: a host
+#: that it hands over is taken within a fraction of a second, not at the next round (a
+#: second later, or more).
+IDLE_CLAIMS = 1.0
+
+
+def claim_retry(config: Config) -> float:
+    """Seconds between a daemon's claims while the last found nothing to take, and how
+    long after its last save it claims once more before its round ends: a host it
+    released is free again ``min_host_delay`` after (at least 0.1 s, at most 1 s)."""
+    return min(max(config.fetch.min_host_delay, 0.1), 1.0)
 
 
 def free_hosts_at(config: Config, now: datetime) -> datetime:

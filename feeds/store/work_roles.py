@@ -38,6 +38,8 @@ class WorkQueue(Transactional, Protocol):
         *,
         worker: str,
         per_host: int = 0,
+        hand_over: timedelta = timedelta(0),
+        fetched_before: datetime | None = None,
     ) -> list[SourceState]:
         """First record every lease that ran out by ``now`` as an error on its source (see
         :meth:`expired_leases`), then lease up to ``limit`` due sources to ``worker`` until
@@ -45,7 +47,16 @@ class WorkQueue(Transactional, Protocol):
         claim holds few hosts), at most ``per_host`` of one host (0: no cap) counting the
         sources of it ``worker`` holds already, only of hosts no other worker holds;
         ``worker`` takes their hosts until the same time. Their states, the longest due
-        first (then by name)."""
+        first (then by name).
+
+        A host of which ``worker`` holds no source in hand (released: see
+        :meth:`release_sources`) is free for it at once (its fetcher spaces its own
+        requests), but ``hand_over`` after it is free for the others while another worker
+        looks for work (heard from within twice ``hand_over``; a claim counts as a
+        heartbeat): a daemon that fetches without a pause leaves the hosts it is done
+        with to an idle one, so several share few hosts. A source fetched at or after
+        ``fetched_before`` (in the caller's round) is not claimed (None: whenever it was
+        fetched)."""
         ...
 
     def claim_sources(
@@ -57,23 +68,38 @@ class WorkQueue(Transactional, Protocol):
         ...
 
     def release_source(
-        self, name: str, worker: str, next_due: datetime | None, now: datetime
+        self,
+        name: str,
+        worker: str,
+        next_due: datetime | None,
+        now: datetime,
+        *,
+        free_hosts_at: datetime | None = None,
     ) -> bool:
         """End ``worker``'s lease on ``name`` and save when it is next due (None: never, it
         is retired); in the transaction that saved its fetch. False, changing nothing, when
-        ``worker`` does not hold it (its lease ran out and another worker claimed it)."""
+        ``worker`` does not hold it (its lease ran out and another worker claimed it).
+        ``free_hosts_at``: as in :meth:`release_sources`."""
         ...
 
     def release_sources(
-        self, worker: str, releases: Sequence[tuple[str, datetime | None]], now: datetime
+        self,
+        worker: str,
+        releases: Sequence[tuple[str, datetime | None]],
+        now: datetime,
+        *,
+        free_hosts_at: datetime | None = None,
     ) -> set[str]:
         """:meth:`release_source` for each ``(name, next_due)``, in a few statements (a
-        group of sources saved in one transaction); the names released."""
+        group of sources saved in one transaction); the names released. With
+        ``free_hosts_at`` (the last request + min_host_delay), a host of which ``worker``
+        then holds no source is released too: free for any worker from that time, not
+        when ``worker``'s round of claims ends (None: held until :meth:`release_claims`)."""
         ...
 
     def renew_leases(self, worker: str, until: datetime) -> int:
-        """Extend every lease ``worker`` holds (sources and hosts) to ``until`` (a worker
-        alive on a long run); how many sources it holds."""
+        """Extend every lease ``worker`` holds (sources, and hosts it has sources of in
+        hand) to ``until`` (a worker alive on a long run); how many sources it holds."""
         ...
 
     def release_claims(self, worker: str, free_at: datetime) -> None:

@@ -7,12 +7,16 @@ the fetch's total deadline. Here the lookup runs on a thread of its own and the 
 waits for it only as long as a connect may take (the connect timeout, cut to the
 deadline); then it fails with :class:`LookupTimeout`, and the lookup is left to end by
 itself. Fetches that want a name being looked up wait for that lookup. At most
-:data:`LOOKUPS_IN_FLIGHT` run at once, abandoned ones included, so a resolver that hangs
-cannot pile up threads: a fetch that finds no room waits for one, within its own time. Many
-distinct names whose servers never answer can take every slot, until the resolver gives up
-on them: a fetch of another name then waits for a slot as long as its lookup could have
-taken, and fails as a lookup timeout; the run goes on, and sources on IP literals, which
-need no lookup, are fetched as ever.
+:data:`LOOKUPS_IN_FLIGHT` count at once, abandoned ones included: a fetch that finds no room
+waits for one, within its own time. Many distinct names whose servers never answer can take
+every slot; a lookup that then finds none takes the slot of the lookup abandoned longest
+ago (every fetch that wanted it gave up), which goes on uncounted until ``getaddrinfo``
+returns, its answer dropped. At most :data:`ABANDONED_MAX` go on so, so threads stay
+bounded: a long-running daemon whose lookups hang, even for good, goes on resolving other
+names, until that many hang at once; then a fetch of another name waits for a slot as long
+as its lookup could have taken and fails as a lookup timeout (the run goes on, and sources
+on IP literals, which need no lookup, are fetched as ever) until hung lookups end. Only a
+process of its own could end a ``getaddrinfo`` that never returns.
 
 An IP literal needs no lookup. Outside a fetch (no deadline on the thread: ``feeds sources
 import`` checking an OPML file's hosts) the lookup is made directly.
@@ -29,7 +33,12 @@ from typing import Any
 from feeds.ingest.fetch.deadline import clamp, lookup_timeout
 
 LOOKUPS_IN_FLIGHT = 64
-"""Name lookups running at once in a process, those every fetch gave up on included."""
+"""Name lookups counted at once in a process, those every fetch gave up on included."""
+
+ABANDONED_MAX = 192
+"""Lookups every fetch gave up on that may go on uncounted, having handed their slot to a
+new lookup (their threads are the only thing they hold): a process has at most
+``LOOKUPS_IN_FLIGHT + ABANDONED_MAX`` lookup threads."""
 
 _slots = threading.BoundedSemaphore(LOOKUPS_IN_FLIGHT)
 
@@ -63,6 +72,8 @@ class _Lookup:
         self.error = ""  # why it failed: the resolver's words, or ours
         self.timed_out = False  # it failed for want of a slot, not for the name
         self.started = False  # its thread runs (and ends it)
+        self.waiting = 0  # fetches waiting for it (none: abandoned, while under way)
+        self.counted = True  # holds a slot (False: handed to a newer lookup, see _reclaim)
 
     def end(self, addresses: list[str], error: str = "", *, timed_out: bool = False) -> None:
         """The lookup is over (once: later calls change nothing)."""
@@ -71,6 +82,7 @@ class _Lookup:
                 return
             if _under_way.get(self.key) is self:
                 del _under_way[self.key]
+            _abandoned.pop(self.key, None)
             self.addresses, self.error, self.timed_out = addresses, error, timed_out
             self.done.set()
 
@@ -84,11 +96,52 @@ class _Lookup:
         else:
             self.end(addresses)
         finally:
-            _slots.release()
+            self._give_back()
+
+    def _give_back(self) -> None:
+        """Its thread ends: its slot goes back, or it no longer counts as uncounted."""
+        global _uncounted
+        with _under_way_lock:
+            if self.counted:
+                _slots.release()
+            else:
+                _uncounted -= 1
+
+    def wait(self, until: float) -> bool:
+        """Wait for the lookup until ``until`` (``time.monotonic``); whether it ended. The
+        last fetch to give up on it leaves it abandoned (see :func:`_reclaim`)."""
+        with _under_way_lock:
+            self.waiting += 1
+            _abandoned.pop(self.key, None)
+        try:
+            return self.done.wait(max(0.0, until - time.monotonic()))
+        finally:
+            with _under_way_lock:
+                self.waiting -= 1
+                if not self.waiting and not self.done.is_set() and self.counted:
+                    _abandoned[self.key] = self  # the newest last
 
 
 _under_way: dict[tuple[str, int], _Lookup] = {}
 _under_way_lock = threading.Lock()
+# Lookups under way that hold a slot and no fetch waits for, abandoned longest ago first.
+_abandoned: dict[tuple[str, int], _Lookup] = {}
+_uncounted = 0  # threads of lookups that handed their slot on and have not returned
+
+
+def _reclaim() -> bool:
+    """Hand the slot of the lookup abandoned longest ago to a new one, unless
+    :data:`ABANDONED_MAX` go on uncounted already; whether a slot was freed."""
+    global _uncounted
+    with _under_way_lock:
+        if not _abandoned or _uncounted >= ABANDONED_MAX:
+            return False
+        key = next(iter(_abandoned))
+        oldest = _abandoned.pop(key)
+        oldest.counted = False
+        _uncounted += 1
+        _slots.release()
+    return True
 
 
 def _bounded_getaddrinfo(host: str, port: int, timeout: float) -> list[str]:
@@ -108,7 +161,7 @@ def _bounded_getaddrinfo(host: str, port: int, timeout: float) -> list[str]:
         finally:  # Ctrl-C on this thread included: the others waiting learn it ended
             if not lookup.done.is_set() and not lookup.started:
                 lookup.end([], f"the lookup of {host} did not start")
-    if not lookup.done.wait(max(0.0, until - time.monotonic())):
+    if not lookup.wait(until):
         raise LookupTimeout(f"looking up {host} took longer than {timeout:.3g} s")
     if lookup.timed_out:
         raise LookupTimeout(lookup.error)
@@ -121,7 +174,8 @@ def _start(lookup: _Lookup, timeout: float) -> None:
     """Run ``lookup`` on a thread once a slot is free; it fails at once when none frees up
     within ``timeout`` or no thread starts."""
     host = lookup.key[0]
-    if not _slots.acquire(timeout=timeout):
+    has_slot = _slots.acquire(blocking=False) or (_reclaim() and _slots.acquire(blocking=False))
+    if not has_slot and not _slots.acquire(timeout=timeout):
         lookup.end(
             [], f"no room to look up {host}: {LOOKUPS_IN_FLIGHT} lookups hang", timed_out=True
         )

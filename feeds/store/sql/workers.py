@@ -66,6 +66,10 @@ ON CONFLICT (host) DO UPDATE SET
 """
 
 
+#: ``fetched_before`` of a claim that takes sources whenever they were last fetched.
+NEVER = "9999-12-31T23:59:59.999999Z"
+
+
 def _ahead(now: datetime) -> str:
     """Past this, a time was saved by a clock that was ahead (:data:`CLOCK_SLACK`): a fetch
     dated so makes its source due, and a host freed at such a time is free."""
@@ -85,6 +89,8 @@ class WorkerTables(SqlConnection):
         *,
         worker: str,
         per_host: int = 0,
+        hand_over: timedelta = timedelta(0),
+        fetched_before: datetime | None = None,
     ) -> list[SourceState]:
         """Lease up to ``limit`` due sources to ``worker`` until ``now + lease``: host by host,
         the host of the longest due source first, at most ``per_host`` of one host (0: any
@@ -93,18 +99,30 @@ class WorkerTables(SqlConnection):
             return []
         until = ts(now + lease)
         params = {"now": ts(now), "worker": worker, "until": until}
+        choice = {
+            "limit": limit,
+            "per_host": per_host,
+            "ahead": _ahead(now),
+            "own_free": ts(now - hand_over),
+            "looking": ts(now - 2 * hand_over),
+            "fetched_before": NEVER if fetched_before is None else ts(fetched_before),
+        }
         with self.batch():
             self._lock_claims()
             self._execute(_REAP, params)
-            names = self._execute(
-                self.dialect.claim,
-                {**params, "limit": limit, "per_host": per_host, "ahead": _ahead(now)},
-            ).fetchall()
+            self._execute(  # heard from: a worker that claims looks for work (see the claim)
+                f"UPDATE workers SET heartbeat = {self.dialect.greatest}(heartbeat, :now)"
+                " WHERE id = :worker",
+                params,
+            )
+            names = self._execute(self.dialect.claim, {**params, **choice}).fetchall()
             if not names:
                 return []
             self._execute(_TAKE_HOSTS, params)
             self._touch(worker, now)
-            return self._leased(worker, until)
+            # Only these: an earlier claim at the same time has the same lease end.
+            claimed = {str(row[0]) for row in names}
+            return [s for s in self._leased(worker, until) if s.name in claimed]
 
     def claim_sources(
         self, names: Sequence[str], now: datetime, lease: timedelta, *, worker: str
@@ -125,7 +143,7 @@ class WorkerTables(SqlConnection):
                     " AND (lease_worker IS NULL OR lease_worker = :worker)"
                     " AND (host = '' OR NOT EXISTS (SELECT 1 FROM host_leases h"
                     "   WHERE h.host = sources.host AND h.worker != :worker AND h.until > :now"
-                    "   AND NOT (h.worker = '' AND h.until > :ahead)))"
+                    "   AND NOT (h.in_flight = 0 AND h.until > :ahead)))"
                     " RETURNING name",
                     {**params, **named},
                 ).fetchall()  # read whole: a Ctrl-C amid the rows left the statement open
@@ -144,19 +162,36 @@ class WorkerTables(SqlConnection):
         return [SOURCE_STATE.load(r) for r in rows]
 
     def release_source(
-        self, name: str, worker: str, next_due: datetime | None, now: datetime
+        self,
+        name: str,
+        worker: str,
+        next_due: datetime | None,
+        now: datetime,
+        *,
+        free_hosts_at: datetime | None = None,
     ) -> bool:
         """End ``worker``'s lease on ``name`` and save when it is next due (None: never,
         for a retired source). False, and nothing changed, when ``worker`` does not hold it
-        (its lease ran out and another worker claimed it)."""
-        return bool(self.release_sources(worker, [(name, next_due)], now))
+        (its lease ran out and another worker claimed it). See :meth:`release_sources`
+        for ``free_hosts_at``."""
+        released = self.release_sources(
+            worker, [(name, next_due)], now, free_hosts_at=free_hosts_at
+        )
+        return bool(released)
 
     def release_sources(
-        self, worker: str, releases: Sequence[tuple[str, datetime | None]], now: datetime
+        self,
+        worker: str,
+        releases: Sequence[tuple[str, datetime | None]],
+        now: datetime,
+        *,
+        free_hosts_at: datetime | None = None,
     ) -> set[str]:
         """:meth:`release_source` for each ``(name, next_due)`` of ``releases``, in a few
         statements (a group of saved sources is released at its commit); the names
-        released. A name given twice is released with its last due time."""
+        released. A name given twice is released with its last due time. With
+        ``free_hosts_at``, a host of which ``worker`` then holds no source is released
+        too, free for the others from that time (a daemon's, whose round goes on)."""
         dues = {name: optional_ts(due) for name, due in releases}
         released: set[str] = set()
         if not dues:
@@ -178,14 +213,25 @@ class WorkerTables(SqlConnection):
                     released.add(str(name))
                     hosts[str(host)] += 1
             for host, count in sorted(hosts.items()):
-                self._execute(
-                    "UPDATE host_leases SET in_flight ="
-                    f" {self.dialect.greatest}(in_flight - ?, 0) WHERE host = ? AND worker = ?",
-                    (count, host, worker),
-                )
+                self._host_released(host, worker, count, free_hosts_at)
             if released:
                 self._touch(worker, now)
         return released
+
+    def _host_released(self, host: str, worker: str, count: int, free_at: datetime | None) -> None:
+        """``count`` of ``worker``'s sources of ``host`` are released: with ``free_at``, the
+        host too once none is left (the row keeps who released it: see the claim)."""
+        less = f"in_flight = {self.dialect.greatest}(in_flight - ?, 0)"
+        if free_at is None:
+            sql = f"UPDATE host_leases SET {less} WHERE host = ? AND worker = ?"
+            self._execute(sql, (count, host, worker))
+            return
+        self._execute(
+            f"UPDATE host_leases SET {less},"
+            " until = CASE WHEN in_flight <= ? THEN ? ELSE until END"
+            " WHERE host = ? AND worker = ?",
+            (count, count, ts(free_at), host, worker),
+        )
 
     def renew_leases(self, worker: str, until: datetime) -> int:
         """Extend every lease ``worker`` holds (sources and hosts) to ``until``."""
@@ -193,7 +239,10 @@ class WorkerTables(SqlConnection):
             cursor = self._execute(
                 "UPDATE sources SET lease_until = ? WHERE lease_worker = ?", (ts(until), worker)
             )
-            self._execute("UPDATE host_leases SET until = ? WHERE worker = ?", (ts(until), worker))
+            self._execute(  # not the hosts it released (they are free from their time)
+                "UPDATE host_leases SET until = ? WHERE worker = ? AND in_flight > 0",
+                (ts(until), worker),
+            )
         return cursor.rowcount
 
     def release_claims(self, worker: str, free_at: datetime) -> None:
@@ -204,9 +253,14 @@ class WorkerTables(SqlConnection):
                 "UPDATE sources SET lease_worker = NULL, lease_until = NULL WHERE lease_worker = ?",
                 (worker,),
             )
+            # A host released at a save (none of its sources in hand) keeps its earlier
+            # time and who released it (see the claim); the others are free from free_at.
             self._execute(
-                "UPDATE host_leases SET until = ?, in_flight = 0, worker = '' WHERE worker = ?",
-                (ts(free_at), worker),
+                "UPDATE host_leases SET"
+                " worker = CASE WHEN in_flight = 0 AND until < :free THEN worker ELSE '' END,"
+                " until = CASE WHEN in_flight = 0 AND until < :free THEN until ELSE :free END,"
+                " in_flight = 0 WHERE worker = :worker",
+                {"free": ts(free_at), "worker": worker},
             )
 
     def set_next_due(self, dues: Sequence[tuple[str, datetime | None, datetime | None]]) -> None:

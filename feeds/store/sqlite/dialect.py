@@ -16,13 +16,24 @@ WHERE name IN (
             min(coalesce(s.next_due, '')) OVER (PARTITION BY s.host) AS host_due
         FROM sources s LEFT JOIN host_leases h ON h.host = s.host
         WHERE (coalesce(s.next_due, '') <= :now OR s.last_fetched > :ahead)
+            AND (s.last_fetched IS NULL OR s.last_fetched < :fetched_before
+                OR s.last_fetched > :ahead)
             AND s.lease_worker IS NULL
             AND s.retired_at IS NULL AND coalesce(s.retry_after, '') <= :now
-            AND (s.host = '' OR h.host IS NULL OR h.until <= :now OR h.worker = :worker
-                OR (h.worker = '' AND h.until > :ahead))
+            AND (s.host = '' OR h.host IS NULL
+                OR (h.worker = :worker AND (h.in_flight > 0 OR h.until <= :own_free
+                    OR NOT EXISTS (SELECT 1 FROM workers w
+                        WHERE w.id != :worker AND w.heartbeat > :looking)))
+                OR (h.worker != :worker AND h.until <= :now)
+                OR (h.in_flight = 0 AND h.until > :ahead))
     )
     -- nth counts the claimer's own sources of the host still in flight (a daemon claims
-    -- again while its slowest fetches go on).
+    -- again while its slowest fetches go on). A host whose worker has none left in flight
+    -- was released: free for the others from its time; for the worker that released it
+    -- (its fetcher spaces its own requests) at once, or hand_over after the others while
+    -- another worker looks for work (heard from, by a claim or a heartbeat, within twice
+    -- hand_over: an idle daemon claims every second), so that it gets its turn. A source
+    -- fetched since fetched_before (this round) waits for the next round.
     WHERE nth <= :per_host OR :per_host <= 0
     -- Host by host (the host of the longest due source first): a claim holds as few hosts
     -- as it can, and leaves the others to other workers. No host: by due time alone.
