@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from difflib import SequenceMatcher
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -382,16 +382,19 @@ def figures_substituted(a: str, b: str) -> bool:
     matching runs around it; a text's start or end counts as a word), so texts with fewer
     numbers placed so (a copy, a re-send, any two stories) are told apart at once."""
     mine, theirs = _signed_tokens(a), _signed_tokens(b)
-    if _numbers_placed_like_others(mine, theirs) < SUBSTITUTED_FIGURES:
+    if mine == theirs or _numbers_placed_like_others(mine, theirs) < SUBSTITUTED_FIGURES:
         return False
     return _substitutions(mine, theirs) >= SUBSTITUTED_FIGURES
 
 
-def _signed_tokens(text: str) -> list[str]:
-    return _tokens(signed_text(text))[:MAX_SIGNED_WORDS]
+@lru_cache(maxsize=16)
+def _signed_tokens(text: str) -> tuple[str, ...]:
+    """The words and numbers aligned (a copy is judged against several stored ones, and a
+    stored one against the copies of one fetch: each text is split once)."""
+    return tuple(_tokens(signed_text(text))[:MAX_SIGNED_WORDS])
 
 
-def _number_places(tokens: list[str]) -> Iterator[tuple[tuple[str, str], str]]:
+def _number_places(tokens: Sequence[str]) -> Iterator[tuple[tuple[str, str], str]]:
     """Each number of ``tokens`` with the words around it ("" past either end)."""
     last = len(tokens) - 1
     for i, token in enumerate(tokens):
@@ -399,7 +402,7 @@ def _number_places(tokens: list[str]) -> Iterator[tuple[tuple[str, str], str]]:
             yield (tokens[i - 1] if i else "", tokens[i + 1] if i < last else ""), token
 
 
-def _numbers_placed_like_others(mine: list[str], theirs: list[str]) -> int:
+def _numbers_placed_like_others(mine: Sequence[str], theirs: Sequence[str]) -> int:
     """How many numbers of ``mine`` stand between two words that, in ``theirs``, hold
     another number: at least as many as :func:`_substitutions` counts."""
     held: dict[tuple[str, str], set[str]] = {}
@@ -412,7 +415,7 @@ def _numbers_placed_like_others(mine: list[str], theirs: list[str]) -> int:
     )
 
 
-def _substitutions(mine: list[str], theirs: list[str]) -> int:
+def _substitutions(mine: Sequence[str], theirs: Sequence[str]) -> int:
     matcher = SequenceMatcher(None, mine, theirs, autojunk=False)
     return sum(
         1
