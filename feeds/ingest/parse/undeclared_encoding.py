@@ -1,0 +1,103 @@
+"""A document in a legacy non-Latin encoding that names no encoding, read in that encoding.
+
+An XML document with no byte order mark, no ``charset`` in its Content-Type and no
+``encoding`` in its XML declaration is UTF-8 by the XML specification. Old Japanese,
+Chinese, Korean, Russian, Hebrew and Thai feeds are often in Shift_JIS, Big5, EUC-KR,
+KOI8-R, windows-1255, TIS-620… and say nothing. feedparser guesses with chardet when chardet
+is installed; without it, such bytes (not UTF-8) are read as windows-1252 and every title
+comes out as mojibake (``DrecomRSS‚É‹LŽ–“Še``… for ``DrecomRSSに記事投稿``). Here
+charset_normalizer guesses, and its guess is taken only when it names one of the encodings
+below: a guess of another Latin code page is often wrong for Latin text (Spanish ``niño``
+in windows-1252 comes back as windows-1250's ``nińo``), and windows-1252, the reading
+every browser falls back to, stays the reading of such text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+#: Encodings whose text is not Latin (CJK multi-byte, Cyrillic, Greek, Hebrew, Arabic, Thai):
+#: a guess of one of these, for bytes that are not UTF-8, is a guess a reader can trust.
+NON_LATIN_ENCODINGS = frozenset(
+    {
+        "big5",
+        "big5hkscs",
+        "cp932",
+        "cp949",
+        "cp950",
+        "euc_jis_2004",
+        "euc_jisx0213",
+        "euc_jp",
+        "euc_kr",
+        "gb18030",
+        "gb2312",
+        "gbk",
+        "hz",
+        "iso2022_jp",
+        "iso2022_kr",
+        "johab",
+        "shift_jis",
+        "shift_jis_2004",
+        "shift_jisx0213",
+        "cp1251",
+        "iso8859_5",
+        "koi8_r",
+        "koi8_u",
+        "mac_cyrillic",
+        "cp1253",
+        "iso8859_7",
+        "cp1255",
+        "iso8859_8",
+        "cp1256",
+        "iso8859_6",
+        "cp874",
+        "tis_620",
+    }
+)
+
+# An XML declaration that names an encoding, after any leading whitespace.
+_DECLARED = re.compile(rb"\s*<\?xml[^>]*\sencoding\s*=", re.IGNORECASE)
+
+# The first byte of the document is ASCII "<" (after whitespace): an ASCII-compatible
+# encoding, not UTF-16/32 or EBCDIC (whose "<" is 0x4C), which feedparser sniffs itself.
+_ASCII_START = re.compile(rb"\s*<")
+
+
+def as_declared_utf8(content: bytes, headers: Mapping[str, str]) -> bytes:
+    """``content`` transcoded to UTF-8 when it names no encoding, is not UTF-8 and reads
+    as one of :data:`NON_LATIN_ENCODINGS`; otherwise ``content`` itself, unchanged.
+
+    ``headers`` are the response headers with lower-cased names. The result names no
+    encoding either, so every XML reader takes it as UTF-8.
+    """
+    if not _names_no_encoding(content, headers) or _is_utf8(content):
+        return content
+    guess = _non_latin_reading(content)
+    return content if guess is None else guess.encode("utf-8")
+
+
+def _names_no_encoding(content: bytes, headers: Mapping[str, str]) -> bool:
+    """No BOM (an ASCII ``<`` first), no ``charset`` parameter, no declared encoding."""
+    if "charset" in headers.get("content-type", "").lower():
+        return False
+    return _ASCII_START.match(content) is not None and _DECLARED.match(content) is None
+
+
+def _is_utf8(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _non_latin_reading(content: bytes) -> str | None:
+    """The text charset_normalizer reads in ``content``, when it reads it in a non-Latin
+    encoding; else ``None``. Imported here: only such rare documents pay for it."""
+    import charset_normalizer
+
+    best = charset_normalizer.from_bytes(content).best()
+    if best is None or best.encoding not in NON_LATIN_ENCODINGS:
+        return None
+    return str(best)
