@@ -101,12 +101,15 @@ def _kept_query(query: str) -> str:
     return "&".join(p for p in query.split("&") if p and not _is_tracking(p))
 
 
-def canonical_url(url: str, *, base_url: str | None = None) -> str | None:
+def canonical_url(
+    url: str, *, base_url: str | None = None, keep_fragment: bool = False
+) -> str | None:
     """Return ``url`` in canonical form, or ``None`` when it is not an http(s) URL.
 
     Resolved against ``base_url``; scheme and host lower-cased; default port, fragment, empty
     query parameters and tracking parameters (``utm_*``, ``fbclid``, ``gclid``, …) dropped; the
     other parameters kept in their order and encoding; an empty path becomes ``/``.
+    ``keep_fragment`` keeps the fragment (see :mod:`feeds.ingest.normalize.fragments`).
     """
     resolved = _absolute_split(_legal(url), base_url)
     if resolved is None:
@@ -129,7 +132,8 @@ def canonical_url(url: str, *, base_url: str | None = None) -> str | None:
     if userinfo:
         netloc = f"{userinfo}@{netloc}"
     query = _kept_query(parts.query) if parts.query else ""
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    fragment = parts.fragment if keep_fragment else ""
+    return urlunsplit((scheme, netloc, parts.path or "/", query, fragment))
 
 
 _POST_PARAM = re.compile(r"^p=0*([1-9][0-9]{0,18})$")
