@@ -78,3 +78,21 @@ def test_a_named_encoding_is_never_second_guessed() -> None:
     assert titles(declared) == [text.encode("cp1251").decode("latin-1")]
     in_header = {"content-type": "application/rss+xml; charset=iso-8859-1"}
     assert titles(rss(text).encode("cp1251"), in_header) == titles(declared)
+
+
+@pytest.mark.parametrize("declared", ["utf-16", "UTF-16LE", "utf_16", "utf-32", "UCS-2"])
+@pytest.mark.parametrize("padding", ["", " "])  # an even and an odd number of bytes
+def test_a_utf8_feed_declared_utf16_as_dotnet_writes_it(declared: str, padding: str) -> None:
+    """.NET's XmlWriter over a StringWriter declares UTF-16 in a page sent as UTF-8: with an
+    even number of bytes, the whole feed was read as UTF-16 and lost."""
+    text = "Café: l’économie repart"
+    document = rss(text, f'<?xml version="1.0" encoding="{declared}"?>') + padding
+    assert titles(document.encode("utf-8")) == [text]
+    assert titles(document.encode("utf-8"), {"content-type": "application/rss+xml"}) == [text]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_feed_that_is_utf16_stays_utf16(encoding: str) -> None:
+    text = "Café: l’économie repart"
+    document = rss(text, '<?xml version="1.0" encoding="utf-16"?>')
+    assert titles(document.encode(encoding)) == [text]

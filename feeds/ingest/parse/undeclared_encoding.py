@@ -10,6 +10,13 @@ charset_normalizer guesses, and its guess is taken only when it names one of the
 below: a guess of another Latin code page is often wrong for Latin text (Spanish ``niño``
 in windows-1252 comes back as windows-1250's ``nińo``), and windows-1252, the reading
 every browser falls back to, stays the reading of such text.
+
+A declaration of UTF-16 or UTF-32 on bytes that are neither (no BOM, and the declaration
+itself readable one byte a character) is no declaration: .NET's ``XmlWriter`` over a
+``StringWriter`` writes ``encoding="utf-16"`` and the page is then sent as UTF-8. feedparser
+believed it and read the bytes as UTF-16 whenever their number was even: the whole feed was
+lost ("not well-formed"). Such a declaration loses its ``encoding``, and the document is read
+as one that names none.
 """
 
 from __future__ import annotations
@@ -59,29 +66,34 @@ NON_LATIN_ENCODINGS = frozenset(
 # An XML declaration that names an encoding, after any leading whitespace.
 _DECLARED = re.compile(rb"\s*<\?xml[^>]*\sencoding\s*=", re.IGNORECASE)
 
+# A declaration of a 2- or 4-byte encoding (utf-16, UTF-16LE, ucs-2, utf-32…): its
+# ``encoding`` pseudo-attribute, to remove, and what comes before it, to keep.
+_WIDE_DECLARATION = re.compile(
+    rb"\A(\s*<\?xml[^>]*?)\s+encoding\s*=\s*([\"'])\s*(?:utf|ucs)[-_]?(?:16|32|2|4)[^\"'>]*\2",
+    re.IGNORECASE,
+)
+
 # The first byte of the document is ASCII "<" (after whitespace): an ASCII-compatible
 # encoding, not UTF-16/32 or EBCDIC (whose "<" is 0x4C), which feedparser sniffs itself.
 _ASCII_START = re.compile(rb"\s*<")
 
 
 def as_declared_utf8(content: bytes, headers: Mapping[str, str]) -> bytes:
-    """``content`` transcoded to UTF-8 when it names no encoding, is not UTF-8 and reads
-    as one of :data:`NON_LATIN_ENCODINGS`; otherwise ``content`` itself, unchanged.
+    """``content`` transcoded to UTF-8 when it names no encoding (no BOM, no ``charset``,
+    no XML declaration's ``encoding`` but a false UTF-16 or UTF-32 one, which goes), is not
+    UTF-8 and reads as one of :data:`NON_LATIN_ENCODINGS`; otherwise ``content``, with any
+    false UTF-16/32 declaration removed.
 
     ``headers`` are the response headers with lower-cased names. The result names no
     encoding either, so every XML reader takes it as UTF-8.
     """
-    if not _names_no_encoding(content, headers) or _is_utf8(content):
+    if _ASCII_START.match(content) is None or "charset" in headers.get("content-type", "").lower():
+        return content
+    content = _WIDE_DECLARATION.sub(rb"\1", content, count=1)
+    if _DECLARED.match(content) is not None or _is_utf8(content):
         return content
     guess = _non_latin_reading(content)
     return content if guess is None else guess.encode("utf-8")
-
-
-def _names_no_encoding(content: bytes, headers: Mapping[str, str]) -> bool:
-    """No BOM (an ASCII ``<`` first), no ``charset`` parameter, no declared encoding."""
-    if "charset" in headers.get("content-type", "").lower():
-        return False
-    return _ASCII_START.match(content) is not None and _DECLARED.match(content) is None
 
 
 def _is_utf8(content: bytes) -> bool:
