@@ -2,8 +2,9 @@
 ``#1``, ``#2``) are published with their own links.
 
 Their canonical links (no fragment) were one link repeated in the document, so no item's
-own: each was published with no link at all (feedparser's corpus:
-wellformed/namespace/atomthreadingwithentry.xml, rss1.0withModules.xml and others).
+own: each was published with no link at all. (feedparser's corpus has such links one to a
+document, wellformed/namespace/atomthreadingwithentry.xml, rss1.0withModules.xml: there the
+fragment goes, as on any link of its own.)
 """
 
 from __future__ import annotations
