@@ -66,6 +66,9 @@ def test_a_non_latin_feed_that_names_no_encoding(text: str, encoding: str) -> No
         "El niño comió piñas en la mañana; según el análisis, la economía crecerá",
         "He said “hello” — then left… for €5",
         "Café",
+        # a few accented letters read as one GB18030 or Johab character
+        "rates would shares o¼il company of bank bank w©ould price",
+        "market year the company would year bank report o±f Ümarket report bank t°he price",
     ],
 )
 def test_latin_text_that_names_no_encoding_keeps_the_windows_1252_reading(text: str) -> None:

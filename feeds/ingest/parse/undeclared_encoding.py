@@ -24,44 +24,28 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-#: Encodings whose text is not Latin (CJK multi-byte, Cyrillic, Greek, Hebrew, Arabic, Thai):
-#: a guess of one of these, for bytes that are not UTF-8, is a guess a reader can trust.
-NON_LATIN_ENCODINGS = frozenset(
+#: Multi-byte encodings of Chinese, Japanese and Korean. A guess of one is taken only when
+#: no Latin reading of the bytes is left: a few accented letters of Latin text also read as
+#: one Hanja or Hanzi (``o¼il`` as GB18030's ``o糹l``).
+CJK_ENCODINGS = frozenset(
     {
-        "big5",
-        "big5hkscs",
-        "cp932",
-        "cp949",
-        "cp950",
-        "euc_jis_2004",
-        "euc_jisx0213",
-        "euc_jp",
-        "euc_kr",
-        "gb18030",
-        "gb2312",
-        "gbk",
-        "hz",
-        "iso2022_jp",
-        "iso2022_kr",
-        "johab",
-        "shift_jis",
-        "shift_jis_2004",
-        "shift_jisx0213",
-        "cp1251",
-        "iso8859_5",
-        "koi8_r",
-        "koi8_u",
-        "mac_cyrillic",
-        "cp1253",
-        "iso8859_7",
-        "cp1255",
-        "iso8859_8",
-        "cp1256",
-        "iso8859_6",
-        "cp874",
-        "tis_620",
+        *("big5", "big5hkscs", "cp932", "cp949", "cp950", "euc_jis_2004", "euc_jisx0213"),
+        *("euc_jp", "euc_kr", "gb18030", "gb2312", "gbk", "hz", "iso2022_jp", "iso2022_kr"),
+        *("johab", "shift_jis", "shift_jis_2004", "shift_jisx0213"),
     }
 )
+
+#: Single-byte encodings of Cyrillic, Greek, Hebrew, Arabic and Thai: taken when guessed.
+OTHER_SCRIPT_ENCODINGS = frozenset(
+    {
+        *("cp1251", "iso8859_5", "koi8_r", "koi8_u", "mac_cyrillic", "cp1253", "iso8859_7"),
+        *("cp1255", "iso8859_8", "cp1256", "iso8859_6", "cp874", "tis_620"),
+    }
+)
+
+#: Encodings whose text is not Latin: a guess of one, for bytes that are not UTF-8, is a
+#: guess a reader can trust (on the terms above).
+NON_LATIN_ENCODINGS = CJK_ENCODINGS | OTHER_SCRIPT_ENCODINGS
 
 # An XML declaration that names an encoding, after any leading whitespace.
 _DECLARED = re.compile(rb"\s*<\?xml[^>]*\sencoding\s*=", re.IGNORECASE)
@@ -106,10 +90,16 @@ def _is_utf8(content: bytes) -> bool:
 
 def _non_latin_reading(content: bytes) -> str | None:
     """The text charset_normalizer reads in ``content``, when it reads it in a non-Latin
-    encoding; else ``None``. Imported here: only such rare documents pay for it."""
+    encoding (a CJK one only when no Latin reading is left); else ``None``. Imported here:
+    only such rare documents pay for it."""
     import charset_normalizer
 
-    best = charset_normalizer.from_bytes(content).best()
+    readings = charset_normalizer.from_bytes(content)
+    best = readings.best()
     if best is None or best.encoding not in NON_LATIN_ENCODINGS:
+        return None
+    if best.encoding in CJK_ENCODINGS and any(
+        reading.encoding not in NON_LATIN_ENCODINGS for reading in readings
+    ):
         return None
     return str(best)
