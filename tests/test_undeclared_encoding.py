@@ -99,3 +99,14 @@ def test_a_feed_that_is_utf16_stays_utf16(encoding: str) -> None:
     text = "Café: l’économie repart"
     document = rss(text, '<?xml version="1.0" encoding="utf-16"?>')
     assert titles(document.encode(encoding)) == [text]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("declared", ["iso-8859-1", "utf-8", "windows-1252"])
+def test_a_utf16_byte_order_mark_wins_over_a_declared_encoding(
+    encoding: str, declared: str
+) -> None:
+    text = "Café: l’économie repart"
+    document = rss(text, f'<?xml version="1.0" encoding="{declared}"?>')
+    bom = {"utf-16-be": "\ufeff"}.get(encoding, "")  # "utf-16" and "utf-32" write their own
+    assert titles((bom + document).encode(encoding)) == [text]

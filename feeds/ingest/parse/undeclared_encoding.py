@@ -16,11 +16,14 @@ itself readable one byte a character) is no declaration: .NET's ``XmlWriter`` ov
 ``StringWriter`` writes ``encoding="utf-16"`` and the page is then sent as UTF-8. feedparser
 believed it and read the bytes as UTF-16 whenever their number was even: the whole feed was
 lost ("not well-formed"). Such a declaration loses its ``encoding``, and the document is read
-as one that names none.
+as one that names none. The other way round, a UTF-16 or UTF-32 byte order mark wins over a
+declaration of another encoding (XML 1.0 Appendix F; browsers do the same): such a document
+was lost as well.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Mapping
 
@@ -57,6 +60,20 @@ _WIDE_DECLARATION = re.compile(
     re.IGNORECASE,
 )
 
+#: UTF-32 before UTF-16: the UTF-32LE mark begins with the UTF-16LE one.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+#: Names of those encodings, as declarations write them (lower case, "_" read as "-").
+_WIDE_NAMES = ("utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs2", "ucs-4", "ucs4", "unicode")
+
+# The encoding an XML declaration names, in decoded text.
+_NAMED_ENCODING = re.compile(r"\A(\s*<\?xml[^>]*?)\s+encoding\s*=\s*([\"'])([^\"'>]*)\2")
+
 # The first byte of the document is ASCII "<" (after whitespace): an ASCII-compatible
 # encoding, not UTF-16/32 or EBCDIC (whose "<" is 0x4C), which feedparser sniffs itself.
 _ASCII_START = re.compile(rb"\s*<")
@@ -71,13 +88,28 @@ def as_declared_utf8(content: bytes, headers: Mapping[str, str]) -> bytes:
     ``headers`` are the response headers with lower-cased names. The result names no
     encoding either, so every XML reader takes it as UTF-8.
     """
-    if _ASCII_START.match(content) is None or "charset" in headers.get("content-type", "").lower():
+    if "charset" in headers.get("content-type", "").lower():
         return content
+    if _ASCII_START.match(content) is None:
+        return _bom_over_declaration(content)
     content = _WIDE_DECLARATION.sub(rb"\1", content, count=1)
     if _DECLARED.match(content) is not None or _is_utf8(content):
         return content
     guess = _non_latin_reading(content)
     return content if guess is None else guess.encode("utf-8")
+
+
+def _bom_over_declaration(content: bytes) -> bytes:
+    """``content`` as UTF-8 without its declared encoding when it has a UTF-16 or UTF-32
+    byte order mark and declares another encoding; else ``content``, unchanged."""
+    codec = next((name for bom, name in _WIDE_BOMS if content.startswith(bom)), None)
+    if codec is None:
+        return content
+    text = content.decode(codec, errors="replace")
+    named = _NAMED_ENCODING.match(text)
+    if named is None or named[3].strip().lower().replace("_", "-").startswith(_WIDE_NAMES):
+        return content
+    return (named[1] + text[named.end() :]).encode("utf-8")
 
 
 def _is_utf8(content: bytes) -> bool:
