@@ -557,6 +557,46 @@ BUILDERS: dict[str, Callable[[Field, list[Entry]], bytes]] = {
 }
 
 
+_UTF8_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>'
+
+#: How an XML document's bytes name their encoding, as publishers write them: honestly (a
+#: BOM, UTF-16/32, a legacy code page declared), not at all (UTF-8, or a legacy code page:
+#: the reader guesses) or falsely (.NET's UTF-8 declared ``utf-16``).
+BYTE_FORMS = (
+    "utf-8",
+    "utf-8 BOM",
+    "undeclared",
+    "utf-16 declared on utf-8",
+    "utf-16",
+    "utf-32",
+    "windows-1251",
+    "shift_jis",
+    "windows-1251 undeclared",
+    "shift_jis undeclared",
+)
+
+
+def in_byte_form(content: bytes, form: str) -> bytes:
+    """A UTF-8 document (declared so) in ``form``. Characters a legacy code page lacks become
+    character references (in CDATA they stay as such: this is about robustness)."""
+    if form == "utf-8":
+        return content
+    if form == "utf-8 BOM":
+        return b"\xef\xbb\xbf" + content
+    if form == "undeclared":
+        return content.replace(_UTF8_DECLARATION, b"", 1)
+    encoding, _, undeclared = form.partition(" ")
+    declaration = f'<?xml version="1.0" encoding="{encoding}"?>'.encode()
+    if form == "utf-16 declared on utf-8":
+        return content.replace(_UTF8_DECLARATION, declaration, 1)
+    text = content.replace(_UTF8_DECLARATION, b"" if undeclared else declaration, 1).decode(
+        "utf-8", "surrogatepass"
+    )
+    if encoding in ("utf-16", "utf-32"):
+        return text.encode(encoding, "surrogatepass")
+    return text.encode(encoding, "xmlcharrefreplace")
+
+
 @st.composite
 def documents(draw: st.DrawFn) -> Document:
     kind = draw(st.sampled_from(["rss", "atom", "rdf", "json"]))
@@ -564,4 +604,5 @@ def documents(draw: st.DrawFn) -> Document:
     items = draw(entries())
     if kind == "json":
         return Document(kind, draw(json_document(feed_title, items)))
-    return Document(kind, BUILDERS[kind](feed_title, items))
+    form = draw(st.sampled_from(BYTE_FORMS))
+    return Document(kind, in_byte_form(BUILDERS[kind](feed_title, items), form))

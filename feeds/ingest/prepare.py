@@ -150,7 +150,8 @@ def clean_entries(
         kept.append(entry)
         cleaned.append(clean)
         keys.append(key)
-    return Cleaned(tuple(kept), tuple(cleaned), tuple(keys), tuple(dropped))
+    told_apart = normalize.links_told_apart(kept, cleaned)  # a live blog's #post-1, #post-2
+    return Cleaned(tuple(kept), told_apart, tuple(keys), tuple(dropped))
 
 
 def cited_links(entry: CleanEntry) -> tuple[str, ...]:

@@ -54,6 +54,7 @@ from feeds.ingest.normalize.body import (
     sanitize_with_rules,
     sanitize_with_text,
 )
+from feeds.ingest.normalize.fragments import links_told_apart
 from feeds.ingest.normalize.markup import html_to_text, sanitized_text
 from feeds.ingest.normalize.media import clean_enclosures, media_url
 from feeds.ingest.normalize.rewrite import WHOLE_BODY, replace_title
@@ -76,6 +77,7 @@ __all__ = [
     "feed_title_and_link",
     "html_to_text",
     "is_cut",
+    "links_told_apart",
     "media_url",
     "normalize_entry",
     "post_id",

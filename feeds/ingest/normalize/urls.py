@@ -28,28 +28,47 @@ _URL_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
 _URL_UNSAFE = re.compile(r'[ "<>`{}|\\^]')
 
 
+# A "%" that begins no percent-encoded octet ("100%-off", "50%.jpg").
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _escaped_percents(url: str) -> str:
+    """``url`` with each stray ``%`` written ``%25``, the octet it stands for.
+
+    A browser opens ``/sale-100%-off/`` as written, but no such URL is a URI (RFC 3986
+    §2.1): the publishing checks refused it, and the entry was published with no link at
+    all; in a body, the W3C Feed Validator calls it an invalid URI."""
+    return _STRAY_PERCENT.sub("%25", url) if "%" in url else url
+
+
 def _browser_url(url: str) -> str:
     """``url`` as a browser reads it, with no character that XML forbids left in it.
 
     ``" \x0e javascript:x"`` is the ``javascript:`` URL it is to a browser; the other
     control characters go too (lxml refuses them in an attribute), and spaces, quotes,
-    angle brackets and the like are percent-encoded, as a browser sends them.
+    angle brackets and the like are percent-encoded, as a browser sends them; so is a stray
+    ``%`` (see :func:`_escaped_percents`).
     """
     url = _URL_TAB_OR_NEWLINE.sub("", url.strip(_URL_ENDS))
-    url = _legal(url).strip()
+    url = _escaped_percents(_legal(url).strip())
     return _URL_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", url)
 
 
 _browser_base = lru_cache(maxsize=64)(_browser_url)  # a document's entries share a base
 
 
+def _plain(url: str) -> bool:
+    """A plain absolute URL (:func:`plain_absolute`) with no stray ``%``."""
+    return plain_absolute(url) and ("%" not in url or _STRAY_PERCENT.search(url) is None)
+
+
 def _absolute_split(url: str, base_url: str | None) -> tuple[str, SplitResult] | None:
     """Resolve ``url`` against ``base_url``, with its parts; ``None`` when it stays relative."""
-    if not plain_absolute(url):  # a plain one is read by a browser as it is written
+    if not _plain(url):  # a plain one is read by a browser as it is written
         url = _browser_url(url)
     if base_url:
         try:
-            base = base_url if plain_absolute(base_url) else _browser_base(base_url)
+            base = base_url if _plain(base_url) else _browser_base(base_url)
             url = urljoin(base, url)
         except ValueError:
             return None
@@ -101,12 +120,15 @@ def _kept_query(query: str) -> str:
     return "&".join(p for p in query.split("&") if p and not _is_tracking(p))
 
 
-def canonical_url(url: str, *, base_url: str | None = None) -> str | None:
+def canonical_url(
+    url: str, *, base_url: str | None = None, keep_fragment: bool = False
+) -> str | None:
     """Return ``url`` in canonical form, or ``None`` when it is not an http(s) URL.
 
     Resolved against ``base_url``; scheme and host lower-cased; default port, fragment, empty
     query parameters and tracking parameters (``utm_*``, ``fbclid``, ``gclid``, …) dropped; the
     other parameters kept in their order and encoding; an empty path becomes ``/``.
+    ``keep_fragment`` keeps the fragment (see :mod:`feeds.ingest.normalize.fragments`).
     """
     resolved = _absolute_split(_legal(url), base_url)
     if resolved is None:
@@ -129,7 +151,8 @@ def canonical_url(url: str, *, base_url: str | None = None) -> str | None:
     if userinfo:
         netloc = f"{userinfo}@{netloc}"
     query = _kept_query(parts.query) if parts.query else ""
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    fragment = parts.fragment if keep_fragment else ""
+    return urlunsplit((scheme, netloc, parts.path or "/", query, fragment))
 
 
 _POST_PARAM = re.compile(r"^p=0*([1-9][0-9]{0,18})$")

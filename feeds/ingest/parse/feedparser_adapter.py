@@ -33,6 +33,7 @@ from feeds.ingest.parse.sniff import (
     _media_type,
     discover_feed_links,
 )
+from feeds.ingest.parse.undeclared_encoding import as_declared_utf8
 from feeds.types import Enclosure, ParsedEntry, ParsedFeed
 
 # A title of these types is text, every "<" in it shown (an RSS title that feedparser guesses
@@ -124,6 +125,7 @@ def _parse_xml_feed(
     # (XML declaration, then BOM, then UTF-8; see feedparser/encodings.py).
     fp_headers.setdefault("content-type", "application/xml")
     fp_headers.pop("content-encoding", None)  # the body is already decoded
+    content = as_declared_utf8(content, headers)  # Shift_JIS, KOI8-R… that say nothing
     content, defused = _defuse_entities(content)
     # A document that had entity declarations has a DTD, which the fast reader declines.
     fast = fast_xml.fast_parse(content, fp_headers) if fast_path and not defused else None

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feeds.errors import ParseError
-from feeds.ingest.parse.common import _dedupe, _describe, _text_to_html, media_limit, size_in_bytes
+from feeds.ingest.parse.common import (
+    _dedupe,
+    _describe,
+    _shorten,
+    _text_to_html,
+    media_limit,
+    size_in_bytes,
+)
 from feeds.types import Enclosure, ParsedEntry, ParsedFeed
 
 _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/(?P<version>[^/\s]+)/?$")
@@ -18,10 +25,7 @@ _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/(?P<version>[^
 
 def _parse_json_feed(content: bytes, *, url: str, base: str) -> ParsedFeed:
     """JSON Feed 1.0/1.1 (https://www.jsonfeed.org/version/1.1/); wrong-typed fields are ignored."""
-    try:
-        doc = json.loads(content)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise ParseError(url, f"invalid JSON: {_describe(exc)}") from exc
+    doc, warning = _loaded(content, url)
     if not isinstance(doc, dict):
         raise ParseError(url, "JSON but not a JSON Feed (not an object)")
     match = _JSON_FEED_VERSION.match(_json_str(doc.get("version")) or "")
@@ -46,7 +50,27 @@ def _parse_json_feed(content: bytes, *, url: str, base: str) -> ParsedFeed:
         link=home,
         subtitle=_json_str(doc.get("description")),
         entries=entries,
+        warning=warning,
     )
+
+
+def _loaded(content: bytes, url: str) -> tuple[Any, str | None]:
+    """The JSON value of ``content``, and a warning when it was read leniently.
+
+    A feed written by a template rather than a JSON encoder may hold bytes that are not
+    UTF-8 (one windows-1252 ``é``) or raw control characters inside its strings (a newline
+    in ``content_html``): a strict reader lost the whole feed for one such byte. They read as
+    U+FFFD and as themselves, as a browser's ``response.text()`` and a lenient parser read
+    them, with a warning on the source; only JSON that is still broken then is an error."""
+    try:
+        return json.loads(content), None
+    except (ValueError, RecursionError) as strict:  # JSONDecodeError and UnicodeDecodeError
+        try:
+            text = content.decode(json.detect_encoding(content), errors="replace")
+            lenient = json.loads(text, strict=False)
+        except (ValueError, RecursionError) as exc:
+            raise ParseError(url, f"invalid JSON: {_describe(exc)}") from exc
+        return lenient, _shorten(f"recovered from {_describe(strict)}")
 
 
 def _json_entry(item: dict[str, Any], feed_base: str, feed_author: str | None) -> ParsedEntry:
