@@ -97,7 +97,7 @@ def near_match(
     the names each source goes by, dropped from its titles before they are compared.
     """
     incoming = _Incoming(source, title, body_text, sig, published, sites or {})
-    read_body = body_of if body_of is not None else _own_body
+    read_body = _read_once(body_of) if body_of is not None else _own_body
     best: tuple[float, Match] | None = None
     for cand in candidates:
         judged = _judge(incoming, cand, options, read_body)
@@ -108,6 +108,20 @@ def near_match(
 
 def _own_body(candidate: Candidate) -> str:
     return candidate.body_text
+
+
+def _read_once(body_of: Callable[[Candidate], str]) -> Callable[[Candidate], str]:
+    """``body_of`` reading each candidate's body once: several rules ask for it (the facts,
+    a cited copy's text, the figures of a next report), and each ask read the store."""
+    read: dict[int, str] = {}
+
+    def body(candidate: Candidate) -> str:
+        key = id(candidate)  # the candidates outlive the judging
+        if key not in read:
+            read[key] = body_of(candidate)
+        return read[key]
+
+    return body
 
 
 def _sent_again(incoming: _Incoming, cand: Candidate) -> bool:
