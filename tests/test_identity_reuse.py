@@ -248,7 +248,11 @@ def test_a_syndicated_copy_under_the_same_link_is_still_one_story(
     copy = _rss("Ruritania raises interest rates", FIRST_BODY + " More later.", link, None)
     http_server.route("/other", Reply(body=copy))
     _refresh(config)
-    assert sorted(_published_titles(tmp_path)) == ["Other", "Ruritania raises rates"]
+    # One story: undated, each copy is dated by its run, and two runs within one second tie,
+    # which the longer copy wins (feeds.core.copies); a second apart, the first copy.
+    other, story = sorted(_published_titles(tmp_path))
+    assert other == "Other"
+    assert story in ("Ruritania raises rates", "Ruritania raises interest rates")
 
 
 def test_a_guid_in_feeds_own_tag_namespace_names_no_other_story(
