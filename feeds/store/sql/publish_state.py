@@ -176,7 +176,8 @@ class PublishTables(SqlConnection):
         """The copy of ``entry_id`` to publish, among ``sources``' live copies that ``accept``
         accepts (None when there is none)."""
         rows = self._execute(
-            "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
+            "SELECT e.source, s.title, s.url, s.link, e.title, coalesce(e.link, e.shared_link),"
+            " e.excerpt,"
             " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
             " e.first_seen, e.media"
             " FROM entries e JOIN sources s ON s.name = e.source"
