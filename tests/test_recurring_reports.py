@@ -282,3 +282,7 @@ def test_figures_changed_in_place_are_a_correction_only_when_the_title_says_so(
     config = _run(tmp_path, http_server, _rss("wire", story), second)
     assert _published(tmp_path) == (1 if marked else 2)
     assert _copies(config, story.newid) == (["desk", "wire"] if marked else ["wire"])
+    if marked:  # the correction is what readers see, under the first version's id
+        atom = (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
+        assert f"<title>{escape(title)}</title>" in atom
+        assert f"<id>urn:wire:{story.newid}</id>" in atom

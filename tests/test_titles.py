@@ -284,3 +284,44 @@ def test_names_and_categories_are_read_as_rss_titles_are(raw: str, expected: str
         now=NOW,
     )
     assert (clean.author, clean.categories) == (expected, (expected,))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("safe<script>location.href='x'</script> description", "safe description"),
+        ('Scores <STYLE type="text/css">p { color: red }</style > today', "Scores today"),
+        ("Breaking <script>var a = 1 < 2; // --></script>news", "Breaking news"),
+        ("Unclosed <script>document.write('x')", "Unclosed"),
+        ("A <!-- <script> --> comment", "A comment"),
+        ("A <template>x<template>y</template>z</template>template", "A template"),
+        ("Story<noscript>Enable JavaScript</noscript>", "Story"),
+        ("A <noscript><p>x</noscript> y", "A y"),
+        ("The <scripts>text</scripts> stays", "The text stays"),
+    ],
+)
+def test_an_html_title_loses_what_a_browser_never_shows(raw: str, expected: str) -> None:
+    """An HTML title kept the text of its scripts and styles once their tags were removed
+    (``safelocation.href='x' description``). Comments, scripts, styles and templates go
+    with their text, and noscripts as bodies lose them (an "enable JavaScript" notice)."""
+    assert clean_title(raw, is_html=True) == expected
+
+
+def test_a_script_in_an_html_title_is_not_published_and_one_in_a_text_title_is_text(
+    tmp_path: Path,
+) -> None:
+    """End to end: an Atom ``type="html"`` title publishes without the script's text, in
+    every format; the same words in a ``type="text"`` title are text, published whole."""
+    raw = "safe<script>location.href='x'</script> description"
+    html_title = atom_document([raw], "html")
+    text_title = atom_document([raw], "text").replace("atom.example.com/0", "atom.example.com/t")
+    text_entry = text_title[text_title.index("<entry>") : text_title.index("</feed>")]
+    document = html_title.replace("</feed>", f"{text_entry}</feed>")
+    published = refreshed(tmp_path, {"feed.xml": document})
+    assert_w3c_clean(published, published.with_suffix(".rss"))
+    validate_independently(published)
+    for suffix, read in titles_read_back(published).items():
+        assert read == {
+            "https://atom.example.com/0": "safe description",
+            "https://atom.example.com/t": raw,
+        }, suffix

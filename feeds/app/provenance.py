@@ -171,12 +171,22 @@ def explain(
         if not mine:
             choices.append(OutputChoice(output.name, None, blocked or "blocked"))
             continue
-        index, why = dedupe.choose_copy(
-            [dedupe.CopyInfo(c.source, c.published, c.first_seen, c.words, i) for i, c in mine],
-            options,
-        )
+        index, why = dedupe.choose_copy([_copy_info(i, c) for i, c in mine], options)
         choices.append(OutputChoice(output.name, mine[index][1].source, why))
     return Explanation(query, entry_id, dropped, tuple(copies), tuple(choices))
+
+
+def _copy_info(order: int, copy: StoredCopy) -> dedupe.CopyInfo:
+    """What choosing the published copy looks at, of a stored copy (the publisher's view)."""
+    return dedupe.CopyInfo(
+        copy.source,
+        copy.published,
+        copy.first_seen,
+        copy.words,
+        order,
+        title=copy.title,
+        merged=copy.merged_reason is not None,
+    )
 
 
 @dataclass(frozen=True)

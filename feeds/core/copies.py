@@ -6,29 +6,57 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from feeds.core.signals import new_version
 from feeds.types import DedupeOptions
 
 
 @dataclass(frozen=True)
 class CopyInfo:
-    """What choosing a story's published copy looks at."""
+    """What choosing a story's published copy looks at.
+
+    ``order`` is the copy's place among the story's copies in the order they were first
+    seen (then stored); ``merged`` says the copy joined a story stored before it (its
+    ``merged_reason`` is set), as every copy but a story's first does.
+    """
 
     source: str
     published: datetime
     first_seen: datetime
     words: int
     order: int
+    title: str = ""
+    merged: bool = False
+
+    @property
+    def supersedes(self) -> bool:
+        """Whether this copy replaces the copies before it: its title says it is a new
+        version of the story ("CORRECTED -", "UPDATE 2-": :func:`~feeds.core.signals.new_version`)
+        and it was merged into that story, so the story's first version is the one it
+        corrects. A reader should see the correction, not the figures it corrects."""
+        return self.merged and new_version(self.title)
 
 
 def choose_copy(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int, str]:
-    """The index of the copy to publish among ``copies``, and why (for ``feeds explain``)."""
+    """The index of the copy to publish among ``copies``, and why (for ``feeds explain``).
+
+    A copy from ``preferred_sources`` wins (of its source's copies, the newest version,
+    else the earliest); then the newest version merged into the story
+    (:attr:`CopyInfo.supersedes`); then the earliest published or, with
+    ``prefer = "longest"``, the longest body.
+    """
     if not copies:
         raise ValueError("a story has at least one copy")
     for preferred in options.preferred_sources:
         mine = [i for i, c in enumerate(copies) if c.source == preferred]
         if mine:
+            newest = _newest_version(copies, mine)
+            if newest is not None:
+                return newest, f"from preferred source {preferred!r}, its newest version"
             best = min(mine, key=lambda i: _earliest(copies[i]))
             return best, f"from preferred source {preferred!r}"
+    newest = _newest_version(copies, range(len(copies)))
+    if newest is not None:
+        return newest, "newest version: its title says it corrects or updates the story"
     if options.prefer == "longest" and len(copies) > 1:
         best = min(range(len(copies)), key=lambda i: (-copies[i].words, _earliest(copies[i])))
         return best, f"longest body ({copies[best].words} words)"
@@ -39,6 +67,15 @@ def choose_copy(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int
     if tied > 1:
         return best, f"earliest published, the longest of {tied} published then"
     return best, "earliest published"
+
+
+def _newest_version(copies: Sequence[CopyInfo], among: Sequence[int]) -> int | None:
+    """The index of the newest copy that supersedes those before it, among ``among``: the
+    last published, then the last seen (a second correction replaces the first)."""
+    versions = [i for i in among if copies[i].supersedes]
+    if not versions:
+        return None
+    return max(versions, key=lambda i: (copies[i].published, copies[i].first_seen, copies[i].order))
 
 
 def _earliest(c: CopyInfo) -> tuple[datetime, int, datetime, int]:

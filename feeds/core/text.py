@@ -28,6 +28,40 @@ _TAG_LIKE = re.compile(r"<+(/?)([A-Za-z!?][A-Za-z0-9-]*)[^<>]*>|<+(?=[A-Za-z!?/]
 
 _BREAKING_TAGS = frozenset({"br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "tr"})
 
+# What a browser never shows of HTML, removed with its tags before they are: a comment, and
+# the text of a script, a style or a noscript, which run to their end tag, or to the end of
+# the title when they have none (HTML's tokenizer reads them so, a noscript where scripts
+# run: "safe<script>x</script> description" is "safe description"). One pass from the left,
+# so that a `<script>` inside a comment ends nothing and a `-->` inside a script closes
+# nothing. A noscript goes as it goes from bodies (normalize/rules.py): in a title it is an
+# "enable JavaScript" notice, not the story's words.
+_NEVER_SHOWN = re.compile(
+    r"<!--.*?(?:--!?>|\Z)"
+    r"|<+(script|style|noscript)(?=[\s/>])[^>]*(?:>|\Z).*?(?:</\1(?=[\s/>])[^>]*>?|\Z)",
+    re.IGNORECASE | re.DOTALL,
+)
+# A template's content is inert, never shown. Templates nest: what lies inside the outermost
+# goes, counted tag by tag in one pass (a title of nested templates costs its length, once).
+_TEMPLATE_TAG = re.compile(r"<+(/?)template(?=[\s/>])[^>]*>?", re.IGNORECASE)
+
+
+def _without_hidden_elements(html: str) -> str:
+    """``html`` without its comments, and without its scripts, styles, noscripts and
+    templates with their text: none of it is a title's words."""
+    if "<" not in html:
+        return html
+    text = _NEVER_SHOWN.sub("", html)
+    kept: list[str] = []
+    depth = position = 0
+    for tag in _TEMPLATE_TAG.finditer(text):
+        if depth == 0:
+            kept.append(text[position : tag.start()])
+        depth = max(depth - 1, 0) if tag.group(1) else depth + 1
+        position = tag.end()
+    if depth == 0:
+        kept.append(text[position:])
+    return "".join(kept)
+
 
 def _strip_tags(text: str) -> str:
     """Remove tag-like markup from a title; block tags leave a space, inline ones nothing."""
@@ -113,8 +147,10 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
     """Return ``raw`` as one line of plain text.
 
     ``raw`` is HTML when ``is_html`` (an Atom ``type="html"`` or ``"xhtml"`` title, an RSS
-    title that feedparser's guess reads as HTML): its tags are removed. Otherwise it is text,
-    and every ``<`` in it is a character to show (``The <details> element``). Either way
+    title that feedparser's guess reads as HTML): its tags are removed, and its comments,
+    scripts, styles, noscripts and templates with their text
+    (:func:`_without_hidden_elements`). Otherwise it is text, and every ``<`` in it is a
+    character to show (``The <details> element``). Either way
     entities are decoded up to three rounds (publishers escape ``&`` twice: ``AT&amp;amp;T``),
     and what a round reveals is read as an RSS title is read (:func:`looks_like_html`): tags
     removed when it looks like HTML (``&lt;b&gt;Breaking&lt;/b&gt;``), kept as text otherwise
@@ -126,7 +162,7 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
     """
     text = _legal(raw)
     if is_html:
-        text = _strip_tags(text)
+        text = _strip_tags(_without_hidden_elements(text))
     text = _decoded(text.replace("<", _SHOWN_LT)).replace(_SHOWN_LT, "<")
     # U+FFFD stands for bytes lost upstream (text decoded in the wrong charset): nothing to
     # show, and validators warn about it (the publishers drop it from every text too).

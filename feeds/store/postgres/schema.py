@@ -295,6 +295,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX tombstones_entry_id_digest ON tombstones(feeds_digest(entry_id));
     CREATE INDEX tombstones_entry_id ON tombstones USING hash (entry_id);
     """,
+    # 7: a copy's link when other entries of its fetch gave the same one (SQLite's
+    # migration 18): no key, but the link published where ``link`` is NULL
+    f"ALTER TABLE entries ADD COLUMN shared_link {T};",
 )
 
 TABLES = (

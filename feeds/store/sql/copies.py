@@ -321,6 +321,9 @@ def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str,
         "guid": keys.guid,
         "post_id": keys.post_id,
         "link": keys.link,
+        # The entry's link when it is no key (another entry of the fetch gave it too): kept
+        # to publish, never to match (identity.entry_keys).
+        "shared_link": entry.link if entry.link != keys.link else None,
         "match_hash": keys.match_hash,
         "content_hash": keys.content_hash,
         "title": entry.title,

@@ -51,7 +51,8 @@ class PostingHistory(SqlConnection):
         stories."""
         stamp = at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
         rows = self._execute(
-            "SELECT entry_id, title, link FROM entries WHERE source = ? AND first_seen = ?"
+            "SELECT entry_id, title, coalesce(link, shared_link) FROM entries"
+            " WHERE source = ? AND first_seen = ?"
             " AND merged_reason IS NULL ORDER BY published DESC, rowid DESC LIMIT ?",
             (source, stamp, limit),
         )

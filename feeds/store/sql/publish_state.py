@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -176,9 +177,10 @@ class PublishTables(SqlConnection):
         """The copy of ``entry_id`` to publish, among ``sources``' live copies that ``accept``
         accepts (None when there is none)."""
         rows = self._execute(
-            "SELECT e.source, s.title, s.url, s.link, e.title, e.link, e.excerpt,"
+            "SELECT e.source, s.title, s.url, s.link, e.title, coalesce(e.link, e.shared_link),"
+            " e.excerpt,"
             " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
-            " e.first_seen, e.media"
+            " e.first_seen, e.media, e.merged_reason"
             " FROM entries e JOIN sources s ON s.name = e.source"
             " WHERE e.entry_id = ? AND e.expired IS NULL ORDER BY e.first_seen, e.rowid",
             (entry_id,),
@@ -189,22 +191,30 @@ class PublishTables(SqlConnection):
             mine = [r for r in mine if accept(_entry(entry_id, r, ()))]
         if not mine:
             return None
-        index, _why = dedupe.choose_copy(
-            [
-                CopyInfo(
-                    source=r[0],
-                    published=required_dt(r[9]),
-                    first_seen=required_dt(r[13]),
-                    words=len(r[8].split()),
-                    order=i,
-                )
-                for i, r in enumerate(mine)
-            ],
-            options,
-        )
+        infos = [_copy_info(i, r) for i, r in enumerate(mine)]
+        index, _why = dedupe.choose_copy(infos, options)
         best = mine[index]
         others = tuple(dict.fromkeys(r[0] for r in rows if r[0] != best[0]))
-        return _entry(entry_id, best, others)
+        story = _entry(entry_id, best, others)
+        if infos[index].supersedes:
+            # A correction in the first version's place: the story's id stays and its
+            # ``updated`` never goes back before the version it replaces.
+            return replace(story, updated=max(required_dt(r[10]) for r in mine))
+        return story
+
+
+def _copy_info(order: int, row: Sequence[Any]) -> CopyInfo:
+    """What choosing the published copy looks at, of a row of :meth:`PublishTables._story`'s
+    query (``order``: its place among the story's copies, first seen first)."""
+    return CopyInfo(
+        source=row[0],
+        published=required_dt(row[9]),
+        first_seen=required_dt(row[13]),
+        words=len(row[8].split()),
+        order=order,
+        title=row[4],
+        merged=row[15] is not None,
+    )
 
 
 def _entry(entry_id: str, row: Sequence[Any], also_in: tuple[str, ...]) -> StoredEntry:

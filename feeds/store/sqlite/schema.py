@@ -272,6 +272,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (bucket, copy)
     ) WITHOUT ROWID;
     """,
+    # 18: a copy's link when other entries of its fetch gave the same one (every item
+    # linking the site's homepage): no key (``link`` stays NULL, as identity wants), but
+    # the link its readers follow, published where ``link`` is NULL
+    "ALTER TABLE entries ADD COLUMN shared_link TEXT;",
 )
 
 
