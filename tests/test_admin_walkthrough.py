@@ -253,6 +253,22 @@ def test_a_min_interval_longer_than_max_interval_is_a_config_error(tmp_path: Pat
     )
 
 
+@pytest.mark.parametrize("interval", ['"5m"', '"auto"'], ids=["fixed", "auto"])
+def test_a_max_interval_below_the_default_min_interval_is_accepted(
+    tmp_path: Path, interval: str
+) -> None:
+    """docs/configuration.md: max_interval caps what server hints (max-age, Expires, <ttl>)
+    make of a fixed interval. An admin who polls every 5m and caps hints at 10m wrote no
+    min_interval, yet was refused: "schedule.min_interval: 15m is longer than max_interval
+    (10m)", a key not in the file. Under "auto" the ceiling written wins over the default
+    floor."""
+    text = f'[schedule]\ninterval = {interval}\nmax_interval = "10m"\n'
+    config = config_module.load(
+        write(tmp_path, text + '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT)
+    )
+    assert config.schedule.max_interval.total_seconds() == 600
+
+
 # --- the daemon's log ------------------------------------------------------------------------
 
 

@@ -358,3 +358,34 @@ def test_a_long_running_daemon_whose_lookups_never_end_goes_on_resolving(
     assert (resolver._under_way, resolver._abandoned, resolver._uncounted) == ({}, {}, 0)
     with Fetcher(options(connect=0.2, total=2)) as fetcher:
         assert fetch(fetcher, next(good)) == FEED
+
+
+def test_a_lookup_waiting_for_a_slot_hands_on_no_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lookup still waiting for a slot, left by a fetch that gave up on it, counted as
+    abandoned: a new name took the slot it did not hold (released, never acquired), so
+    two lookups hung on one slot, and the uncounted tally and the semaphore went wrong."""
+    never = NeverAnswers(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", never)
+    monkeypatch.setattr(resolver, "_slots", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(resolver, "_uncounted", 0)
+
+    def look(host: str, timeout: float) -> None:
+        with pytest.raises((resolver.LookupTimeout, OSError)):  # OSError: answered at the end
+            resolver._bounded_getaddrinfo(host, 80, timeout)
+
+    waited_for = threading.Thread(target=look, args=("a.never.test", 1.5))
+    starting = threading.Thread(target=look, args=("b.never.test", 1.0))
+    try:
+        waited_for.start()  # holds the only slot, a fetch waiting for it
+        time.sleep(0.1)
+        starting.start()  # waits for a slot
+        time.sleep(0.1)
+        look("b.never.test", 0.1)  # a fetch of the same name gives up before it starts
+        look("c.never.test", 0.3)  # a new name: no slot is free, none abandoned holds one
+        assert never.most_hanging == 1
+    finally:
+        never.released.set()
+        waited_for.join()
+        starting.join()
+        _wait_for_every_slot(1)
+    assert resolver._uncounted == 0

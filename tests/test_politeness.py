@@ -126,8 +126,8 @@ def test_a_server_that_refuses_a_conditional_get_s_validators_is_asked_without_t
 ) -> None:
     """A GET whose condition fails is answered 304, never 412 (RFC 9110 §13.1.2); a server
     that says 412 to any If-None-Match (or 431 to the 9 kB ETag it gave) failed the source
-    at every fetch once it had given an ETag, backing off for good. It is asked again at
-    once without validators (none that it gives are kept), and the source is read on its
+    at every fetch once it had given an ETag, backing off for good. It is asked again
+    without validators (none that it gives are kept), and the source is read on its
     interval."""
 
     def answer(request: RecordedRequest) -> Reply:
@@ -147,6 +147,28 @@ def test_a_server_that_refuses_a_conditional_get_s_validators_is_asked_without_t
     conditional = [r for r in sim.server.requests if "if-none-match" in r.headers]
     assert len(conditional) == 3  # every other fetch: the ones after an answer with an ETag
     assert len(sim.server.requests) == 7 + len(conditional)
+
+
+@pytest.mark.parametrize("status", [412, 431])
+def test_the_request_again_without_validators_waits_min_host_delay(
+    http_server: HTTPTestServer, status: int
+) -> None:
+    """min_host_delay is "seconds between the starts of two requests to one host"
+    (docs/configuration.md): the request asked again without validators after a 412 or 431
+    went out at once, back to back with the one the server had just refused."""
+
+    def answer(request: RecordedRequest) -> Reply:
+        if "if-none-match" in request.headers:
+            return Reply(status=status)
+        return Reply(body=rss(), headers={"ETag": '"v2"'})
+
+    http_server.route("/feed", answer)
+    request = FetchRequest(source="news", url=http_server.url("/feed"), etag='"v1"')
+    with Fetcher(FetchOptions(min_host_delay=0.5, allow_private_addresses=True)) as fetcher:
+        result = fetcher.fetch(request)
+    assert result.content and result.etag is None
+    first, again = http_server.requests_to("/feed")
+    assert again.received - first.received >= 0.45
 
 
 def test_a_source_that_is_not_due_is_skipped_not_failed(sim: Sim) -> None:

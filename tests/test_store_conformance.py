@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -358,6 +359,26 @@ def test_a_host_is_held_by_one_worker_at_a_time(store: Storage) -> None:
     assert store.claim_sources(["a", "b"], later, LEASE, worker="w3") == ["b"]  # a.example: w2
     assert store.claim_sources(["b", "p1"], later, LEASE, worker="w3") == ["b", "p1"]
     assert store.claim_sources(["b", "p2"], later, LEASE, worker="w1") == ["p2"]
+
+
+@pytest.mark.parametrize("kept_before", [False, True], ids=["new", "kept-before"])
+def test_a_host_is_one_host_however_its_sources_spell_it(
+    store: Storage, monkeypatch: pytest.MonkeyPatch, kept_before: bool
+) -> None:
+    """``bücher.example`` and ``XN--BCHER-KVA.example.`` are one host, as the fetcher counts
+    hosts: kept as two, two daemons each held one and fetched it at once, max_per_host = 1.
+    A store that kept them as two (each name lower-cased only) counts them again."""
+    from feeds.store.sql import sources as source_table
+
+    spelled = [("u", "https://bücher.example/feed"), ("x", "https://XN--BCHER-KVA.example./feed")]
+    if kept_before:
+        with monkeypatch.context() as before:
+            before.setattr(source_table, "host_of", lambda url: urlsplit(url).hostname)
+            store.sync_sources(spelled)
+    store.sync_sources(spelled)
+    first = names(store.claim_due(NOW, 10, LEASE, worker="w1", per_host=1))
+    second = names(store.claim_due(NOW, 10, LEASE, worker="w2", per_host=1))
+    assert len({"u", "x"} & {*first, *second}) == 1, (first, second)
 
 
 def test_a_live_worker_renews_its_leases(store: Storage) -> None:

@@ -254,6 +254,28 @@ def test_a_redirect_to_the_unicode_spelling_of_its_host_keeps_to_max_per_host(
     assert http_server.max_in_flight == 1
 
 
+def test_a_host_written_with_its_root_dot_is_the_same_host(http_server: HTTPTestServer) -> None:
+    """``news.example.`` (the name written fully qualified, as some CMSs and hostile feeds
+    link it) is the host ``news.example``: counted as two, pages linked both ways went two
+    at a time to a host of max_per_host = 1, and a 429 from one spelling held not the other."""
+    for n in range(4):
+        http_server.route(f"/article/{n}", Reply(body=b"<html></html>", delay=0.3))
+    http_server.route("/busy", Reply(status=429, headers={"Retry-After": "120"}))
+    spellings = ["news.example", "news.example.", "NEWS.Example.", "news.example"]
+    requests = [
+        FetchRequest("s", f"http://{host}:{http_server.port}/article/{n}", public_only=True)
+        for n, host in enumerate(spellings)
+    ]
+    options = replace(PAGES, min_host_delay=0, max_per_host=1)
+    with Fetcher(options, resolver=lambda host, port: ["127.0.0.1"]) as fetcher:
+        assert all(isinstance(o, FetchResult) for o in fetcher.fetch_many(requests))
+        busy = FetchRequest("s", f"http://news.example.:{http_server.port}/busy", public_only=True)
+        fetcher.fetch_many([busy])
+        [held] = fetcher.fetch_many(requests[:1])
+    assert http_server.max_in_flight == 1
+    assert "not asked" in str(held)
+
+
 def test_ended_holds_are_dropped_once_many_are_kept() -> None:
     clock = [0.0]
     holds = HostHolds(clock=lambda: clock[0])

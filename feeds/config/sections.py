@@ -47,9 +47,11 @@ def _schedule_options(checker: _Checker, table: Mapping[str, Any]) -> ScheduleOp
         jitter=jitter,
         max_retry_after=checker.duration(table, "schedule", "max_retry_after", d.max_retry_after),
     )
-    if options.min_interval > options.max_interval:
-        # "auto" clamps between the two: a floor above the ceiling has no meaning, and one
-        # of them (which, the code would decide silently) is not what the admin wrote.
+    if "min_interval" in table and options.min_interval > options.max_interval:
+        # "auto" clamps between the two: a floor written above the ceiling has no meaning,
+        # and one of them (which, the code would decide silently) is not what the admin
+        # wrote. A max_interval alone below the default floor is what they wrote: it caps
+        # a fixed interval's server hints, and under "auto" it wins over the default.
         checker.problem(
             "schedule.min_interval",
             f"{_shown(options.min_interval)} is longer than max_interval"

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from urllib.parse import quote, urlsplit, urlunsplit
 
-__all__ = ["FULL_URI_RE", "URI_RE", "as_uri", "canonical_uri"]
+__all__ = ["FULL_URI_RE", "URI_RE", "as_uri", "canonical_uri", "host_key"]
 
 # What RFC 2396 lets a URI hold besides letters and digits: what the W3C Feed Validator
 # checks ids and links against ("id must be a full and valid URL", "IRI found where URL
@@ -148,3 +148,24 @@ def _without_dot_segments(path: str) -> str:
         else:
             out.append(segment)
     return "/" + "/".join(out)
+
+
+def host_key(host: str) -> str:
+    """A host name as per-host limits count it: lower case, without the root's trailing
+    dot, an internationalized name in its ASCII (punycode) form, as httpx sends it.
+    ``bücher.example`` and ``xn--bcher-kva.example`` are one host: counted as two, a fetch
+    redirected from one spelling to the other (httpx gives the Unicode one) took a slot of
+    a host no one else used, and gave back the one it had, and another fetch went in beside
+    it. So are ``news.example.`` and ``news.example`` (RFC 1034 §3.1: the same name, fully
+    qualified): pages linked both ways went two at a time to a host of max_per_host = 1.
+    The fetcher's limits and the store's host leases (``feeds.store.values.host_of``) both
+    count hosts so."""
+    host = host.rstrip(".") or host
+    if host.isascii():
+        return host.lower()
+    import idna  # httpx's, loaded only for a name that is not ASCII
+
+    try:
+        return str(idna.encode(host.lower()).decode("ascii"))
+    except idna.IDNAError:
+        return host.lower()  # httpx refuses it when it is sent

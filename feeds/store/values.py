@@ -8,6 +8,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from feeds.core.dedupe import Keys
+from feeds.core.uri import host_key
 from feeds.types import Enclosure
 
 __all__ = [
@@ -233,11 +234,13 @@ def media_from_json(text: str | None) -> tuple[tuple[Enclosure, ...], str | None
 
 
 def host_of(url: str) -> str:
-    """The host a source counts against for politeness across workers: its name, and its
-    port when the URL names one (``example.com``, ``127.0.0.1:8080``); "" for a bad URL."""
+    """The host a source counts against for politeness across workers: its name as the
+    fetcher counts it (:func:`~feeds.core.uri.host_key`: ``bücher.example.`` is
+    ``xn--bcher-kva.example``), and its port when the URL names one (``example.com``,
+    ``127.0.0.1:8080``); "" for a bad URL."""
     try:
         parts = urlsplit(url)
-        name, port = (parts.hostname or "").lower(), parts.port
+        name, port = host_key(parts.hostname or ""), parts.port
     except ValueError:
         return ""
     return f"{name}:{port}" if port is not None else name

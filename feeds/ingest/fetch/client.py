@@ -341,7 +341,7 @@ class Fetcher:
                 slot = self._host_slots[host] = threading.BoundedSemaphore(
                     self._options.max_per_host
                 )
-            turn = self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
+        turn = self._turn_of(host)
         wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
         if not slot.acquire(timeout=wait):
             raise _NoTurn(host, f"timed out waiting for a turn at {host}")
@@ -350,6 +350,12 @@ class Fetcher:
             yield
         finally:
             slot.release()
+
+    def _turn_of(self, host: str) -> tuple[threading.Lock, list[float]]:
+        """``host``'s turn: the lock that orders its request starts, and when the next may
+        start."""
+        with self._host_slots_lock:
+            return self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
 
     def _wait_for_turn(self, lock: threading.Lock, next_start: list[float]) -> None:
         delay = self._options.min_host_delay
@@ -399,11 +405,14 @@ class _Turn:
     def __exit__(self, *exc: object) -> None:
         self._held.close()
 
-    def move(self, host: str, deadline: float) -> None:
+    def move(self, host: str, deadline: float, *, anew: bool = False) -> None:
         """Give back this host's slot and take ``host``'s (waiting at most until
-        ``deadline``); nothing when it is this host."""
+        ``deadline``); nothing when it is this host, unless ``anew``: a request of its own
+        to this host (asked again without validators) then waits its ``min_host_delay``."""
         host = host_key(host)
         if host == self._host:
+            if anew:
+                self._fetcher._wait_for_turn(*self._fetcher._turn_of(host))
             return
         self._held.close()
         self._host = host

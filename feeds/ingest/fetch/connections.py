@@ -10,9 +10,10 @@ dependencies and a TLS context are about 12 MiB of a process's memory.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -45,9 +46,13 @@ from feeds.version import USER_AGENT
 #: Precondition Failed, 431 Request Header Fields Too Large.
 _REFUSED_VALIDATORS = frozenset({412, 431})
 
-HostTurn = Callable[[str, float], None]
-"""Move a fetch's turn (a slot of ``max_per_host`` and ``min_host_delay``) to another host,
-waiting for it at most until a deadline."""
+
+class HostTurn(Protocol):
+    """Move a fetch's turn (a slot of ``max_per_host`` and ``min_host_delay``) to another host,
+    waiting for it at most until a deadline; with ``anew``, a new request to the same host
+    waits its ``min_host_delay`` too (the slot kept)."""
+
+    def __call__(self, host: str, deadline: float, *, anew: bool = False) -> None: ...
 
 
 class Connections:
@@ -128,8 +133,8 @@ class Connections:
             # says 431 of the headers they make (an ETag of kilobytes it gave): asked with
             # them, the source failed at every fetch, for good. Ask once more without them,
             # and keep none it gives, so that the next fetch asks without them too.
-            if host_turn is not None:
-                host_turn(httpx.URL(request.url).host, deadline)
+            if host_turn is not None:  # a request of its own: min_host_delay after the 412
+                host_turn(httpx.URL(request.url).host, deadline, anew=True)
             unconditional = replace(request, etag=None, last_modified=None)
             result = self._get(unconditional, deadline, settings, host_turn)
             return replace(result, etag=None, last_modified=None)

@@ -6,23 +6,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
+from feeds.core.uri import host_key
 from feeds.types import FetchRequest
 
-
-def host_key(host: str) -> str:
-    """A host name as per-host limits count it: lower case, an internationalized name in
-    its ASCII (punycode) form, as httpx sends it. ``bücher.example`` and
-    ``xn--bcher-kva.example`` are one host: counted as two, a fetch redirected from one
-    spelling to the other (httpx gives the Unicode one) took a slot of a host no one else
-    used, and gave back the one it had, and another fetch went in beside it."""
-    if host.isascii():
-        return host.lower()
-    import idna  # httpx's, loaded only for a name that is not ASCII
-
-    try:
-        return str(idna.encode(host.lower()).decode("ascii"))
-    except idna.IDNAError:
-        return host.lower()  # httpx refuses it when it is sent
+__all__ = ["host_key", "interleave", "request_host"]
 
 
 def request_host(request: FetchRequest) -> str:

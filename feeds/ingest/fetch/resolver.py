@@ -109,7 +109,9 @@ class _Lookup:
 
     def wait(self, until: float) -> bool:
         """Wait for the lookup until ``until`` (``time.monotonic``); whether it ended. The
-        last fetch to give up on it leaves it abandoned (see :func:`_reclaim`)."""
+        last fetch to give up on it leaves it abandoned (see :func:`_reclaim`), once it
+        runs: one still waiting for a slot holds none to hand on (its starter, the last
+        to wait for it, leaves it abandoned if it comes to that)."""
         with _under_way_lock:
             self.waiting += 1
             _abandoned.pop(self.key, None)
@@ -118,7 +120,7 @@ class _Lookup:
         finally:
             with _under_way_lock:
                 self.waiting -= 1
-                if not self.waiting and not self.done.is_set() and self.counted:
+                if not self.waiting and self.started and self.counted and not self.done.is_set():
                     _abandoned[self.key] = self  # the newest last
 
 

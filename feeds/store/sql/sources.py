@@ -49,7 +49,7 @@ class SourceTable(SqlConnection):
                     new.append((name, url, url, host_of(url)))
                 elif row[0] != url:
                     moved.append((url, url, host_of(url), name))
-                elif not row[2] and host_of(row[1]):  # from before hosts were kept ('')
+                elif _host_to_redo(row[2]) and host_of(row[1]) != row[2]:
                     rehosted.append((host_of(row[1]), name))
             self._many(
                 "INSERT INTO sources (name, url, config_url, host) VALUES (?, ?, ?, ?)"
@@ -239,3 +239,10 @@ def _schedule_assignments(update: ScheduleUpdate) -> tuple[str, tuple[Any, ...]]
             update.redirect_count,
         ),
     )
+
+
+def _host_to_redo(stored: str) -> bool:
+    """Whether a source's stored host may not be :func:`host_of` its URL: none, from before
+    hosts were kept (''), or one kept before hosts were counted in ASCII without the root's
+    dot (``bücher.example``, ``news.example.``). Any other is, unparsed (see sync_sources)."""
+    return not stored or not stored.isascii() or stored.endswith(".") or ".:" in stored
