@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from feeds.config.checker import _NAME_RE, _Checker
 from feeds.config.filters import FILTER_KEYS, rule_set
 from feeds.config.model import FullText, SourceConfig, SourceType
 from feeds.config.rewrite import SOURCE_KEYS, source_rules
 from feeds.core.source_http import HTTP_KEYS, Machine, parse_source_http
+from feeds.core.uri import url2pathname
 
 
 def _sources(checker: _Checker, raw: Any, base_dir: Path) -> list[SourceConfig]:

@@ -3,28 +3,13 @@ body read (a file's or a server's): its hash says whether it changed."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from feeds.core.digest import sha256
+from feeds.core.uri import url2pathname
 from feeds.errors import BodyTooLargeError, FetchError
 from feeds.types import FetchRequest, FetchResult
-
-
-def url2pathname(url: str) -> str:
-    """A ``file:`` URL's path as a file name.
-
-    On POSIX without importing ``urllib.request`` (with http.client, email and ssl: about
-    2 MiB of a process that has no other use for them): the percent-escapes are the file
-    name's bytes, decoded as the file system decodes them (``Path.as_uri`` reversed, as
-    Python 3.14's ``url2pathname`` does; a name that is not UTF-8 stays readable)."""
-    if os.name == "nt":
-        from urllib.request import url2pathname as windows_name
-
-        return windows_name(url)
-    return unquote(url, sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 
 
 def _read_file(request: FetchRequest, limit: int) -> FetchResult:
