@@ -199,6 +199,7 @@ def refresh_claiming(
     worker: str,
     should_stop: Callable[[], bool],
     linger: float = 0.0,
+    stop_grace: float = 0.0,
 ) -> RefreshReport:
     """Fetch and save what ``claim`` leases, claiming again as fetches end
     (:func:`~feeds.run.executor.stream_claims`: at most ``claim_limit`` sources in hand, a
@@ -209,12 +210,15 @@ def refresh_claiming(
     fetched in this call, and one it leases again is released at once, as due as it was
     (held to the end, it kept its host from its other sources). ``clock()`` dates each
     claim and the saves after it; when the first claims find nothing, claims go on for
-    ``linger`` seconds (another worker may hand a host over). Leases left (fetches dropped
-    when ``should_stop()`` turned true) are the caller's to end."""
+    ``linger`` seconds (another worker may hand a host over). Once ``should_stop()`` turns
+    true, nothing more is claimed and no article page fetched; every fetch that came back,
+    or comes back within ``stop_grace`` seconds, is saved, and the others are abandoned
+    at once. Their leases are the caller's to end."""
     config = with_adaptive_intervals(config, store, now)
     reports: list[SourceReport] = []
     saved: list[SourceReport] = []
-    run = Run(config, store, fetcher, None, batch=config.fetch.max_connections, now=now)
+    batch = config.fetch.max_connections
+    run = Run(config, store, fetcher, None, batch=batch, now=now, stopping=should_stop)
     tally = Tally()
     with ExitStack() as stack:
         saver = GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)
@@ -229,10 +233,10 @@ def refresh_claiming(
             on_wait=saver.commit,
             retry=claim_retry(config),
             linger=linger,
+            should_stop=should_stop,
+            grace=stop_grace,
         )
         for i, outcome, ready in fetches:
-            if should_stop():
-                break
             saver.save(i, outcome, ready)
     _after_saving(config, store, tally, saved, run.now)
     return RefreshReport(sources=tuple(reports), outputs=())
