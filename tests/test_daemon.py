@@ -29,6 +29,7 @@ from feeds.store.sqlite import Store
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
 from support import REPO, assert_w3c_clean
+from wordpress import article_page, story, teaser_feed
 
 __all__ = ["http_server"]
 
@@ -387,6 +388,87 @@ def test_sigterm_during_a_fetch_stops_cleanly(
     # It runs again from where it stopped.
     rerun = feeds("refresh", "--config", str(config))
     assert rerun.returncode == 0, rerun.stderr
+
+
+def test_sigterm_saves_what_came_back_and_abandons_a_hanging_fetch(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],
+) -> None:
+    """SIGTERM while two fetches are under way: one comes back half a second later, one
+    hangs (the server never answers within ``total_timeout``, 10 s). The daemon waited
+    the whole ``total_timeout`` for the hanging one and threw away the one that came back
+    meanwhile; it saves that one, abandons the other at once, and leaves its source
+    unleased and due, so another worker takes it straight away."""
+    http_server.route("/quick", Reply(body=rss("quick"), delay=0.5))
+    http_server.route("/hang", Reply(body=rss("hang"), delay=60))
+    config = write_config(
+        tmp_path, {"quick": http_server.url("/quick"), "hang": http_server.url("/hang")}
+    )
+    proc, log = start_daemon(config)
+    wait_for(lambda: bool(http_server.requests_to("/quick") and http_server.requests_to("/hang")))
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, log.read_text()
+    assert time.monotonic() - started < 6, log.read_text()  # STOP_GRACE (2 s), then out
+
+    with Store.open(tmp_path / "state" / "feeds.db") as store:
+        states = {s.name: s for s in store.sources()}
+        workers = store.workers()
+        now = datetime.now(UTC)
+        leases = store.expired_leases(now + 24 * H, T0)
+        taken = store.claim_due(now, 10, timedelta(minutes=1), worker="other:1:x", per_host=2)
+    quick, hang = states["quick"], states["hang"]
+    assert (quick.last_status, quick.entry_count) == (200, 1)  # came back: saved
+    assert (hang.last_fetched, hang.error_count, hang.entry_count) == (None, 0, 0)
+    assert workers == [] and leases == []
+    assert [s.name for s in taken] == ["hang"]  # unleased, its host free: due for any worker
+    assert len(http_server.requests_to("/hang")) == 1
+
+
+def test_sigterm_while_saving_fetches_no_more_article_pages(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],
+) -> None:
+    """SIGTERM while a teaser feed's article pages are fetched (two at a time, each taking
+    a second): the daemon fetched all twelve before it stopped; it fetches none after the
+    signal but those under way, and saves the feed with the pages it read, the other
+    entries with their teasers (the feed is read again at its next fetch for their pages)."""
+    base = http_server.base_url
+    stories = [
+        story(f"story-{n}", f"Story {n} of the day", 300 + n, f"Topic{n}") for n in range(12)
+    ]
+    html = {"Content-Type": "text/html; charset=UTF-8"}
+    for s in stories:
+        http_server.route(
+            f"/{s.slug}/", Reply(body=article_page(s, base=base), headers=html, delay=1)
+        )
+    http_server.route("/feed", Reply(body=teaser_feed(stories, base=base)))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n'
+        "[fetch]\ntotal_timeout = 10.0\nmin_host_delay = 0\nmax_connections = 2\n"
+        'allow_private_addresses = ["127.0.0.1/32"]\n'
+        '[daemon]\npublish_delay = "1s"\nheartbeat = "1s"\n'
+        f'[[sources]]\nname = "teasers"\nurl = "{base}/feed"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    proc, log = start_daemon(config)
+    wait_for(lambda: len(http_server.requests) > 1)  # the feed, then its first pages
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, log.read_text()
+    stopped = time.monotonic() - started
+    pages = [r for r in http_server.requests if r.path != "/feed"]
+    assert len(pages) <= 4, (len(pages), log.read_text())  # those under way, at most
+    assert stopped < 5, log.read_text()
+    with Store.open(tmp_path / "state" / "feeds.db") as store:
+        [state] = store.sources()
+        workers = store.workers()
+    assert (state.last_status, state.entry_count, state.body_hash) == (200, 12, None), state
+    assert workers == []
 
 
 def test_cron_refresh_while_the_daemon_runs_and_status(

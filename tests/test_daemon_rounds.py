@@ -11,6 +11,9 @@ skipped, saying why, when none can be started).
 from __future__ import annotations
 
 import itertools
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -26,7 +29,9 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon
 from feeds.store import FetchOutcome, open_store
 
-from httpserver import HTTPTestServer, RecordedRequest, Reply
+from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
+
+__all__ = ["http_server"]
 
 SOURCES_PER_HOST = 8
 MIN_HOST_DELAY = 0.2
@@ -117,12 +122,12 @@ class DaemonLoop(threading.Thread):
             self.error = exc
 
 
-def assert_polite(requests: list[RecordedRequest]) -> None:
-    """One request at a time to the host, their starts ``min_host_delay`` apart at least,
-    whichever daemon sent them."""
+def assert_polite(requests: list[RecordedRequest], delay: float = MIN_HOST_DELAY) -> None:
+    """One request at a time to the host, their starts ``delay`` apart at least, whichever
+    worker sent them."""
     starts = sorted(r.received for r in requests)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= MIN_HOST_DELAY * 0.95, gaps
+    assert min(gaps) >= delay * 0.95, gaps
 
 
 def test_two_daemons_split_few_hosts_between_them(
@@ -195,3 +200,84 @@ def test_a_source_due_again_within_a_round_holds_no_host(
     assert len(fast.requests_to("/quick")) == 1  # once a round, due again or not
     with open_store(config.store_location) as store:
         assert [w.leased for w in store.workers()] == [0]
+
+
+# --- a cron `feeds refresh` beside a `feeds daemon`: real processes ---------------------------
+
+REFRESH_DELAY = 2.5  # min_host_delay: the refresh's own three requests span 5 s
+
+
+def write_toml(tmp_path: Path, store: dict[str, str], sources: dict[str, str]) -> Path:
+    """A config file for the processes: one host, one request at a time to it."""
+    lines = [
+        "[store]\n" + "".join(f'{key} = "{value}"\n' for key, value in store.items()),
+        f"[fetch]\ntotal_timeout = 5.0\nmin_host_delay = {REFRESH_DELAY}\n"
+        "max_connections = 4\nmax_per_host = 1\n",
+        '[schedule]\ninterval = "1h"\njitter = 0\n',
+        '[daemon]\npublish_delay = "1m"\nheartbeat = "10m"\nsave_time = "10s"\n',
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+    ]
+    lines += [f'[[sources]]\nname = "{n}"\nurl = "{u}"\n' for n, u in sources.items()]
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def feeds_process(tmp_path: Path, name: str, *args: str) -> subprocess.Popen[str]:
+    """``feeds ARGS…`` in a process of its own, its output in ``NAME.log``."""
+    with (tmp_path / f"{name}.log").open("w") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "feeds", *args], stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+
+
+def test_a_refresh_frees_its_host_from_its_last_request_not_its_start(
+    tmp_path: Path, store_table: dict[str, str], http_server: HTTPTestServer
+) -> None:
+    """A `feeds refresh` of three sources on one host (its own fetcher spaces them by
+    ``min_host_delay``: 5 s from first to last) beside a `feeds daemon` that waits for the
+    host to fetch a fourth: the refresh freed the host at its start plus ``min_host_delay``,
+    long past when it ended, so the daemon's request followed the refresh's last at once."""
+    sources = {}
+    for name in ("r1", "r2", "r3", "d1"):
+        http_server.route(f"/{name}", Reply(body=rss(f"/{name}")))
+        sources[name] = http_server.url(f"/{name}")
+    config = write_toml(tmp_path, store_table, sources)
+    procs = [
+        feeds_process(
+            tmp_path,
+            "refresh",
+            "refresh",
+            "--config",
+            str(config),
+            "-v",
+            "--source",
+            "r1",
+            "--source",
+            "r2",
+            "--source",
+            "r3",
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while not http_server.requests_to("/r1"):  # the refresh holds the host
+            assert time.monotonic() < deadline and procs[0].poll() is None
+            time.sleep(0.05)
+        procs.append(feeds_process(tmp_path, "daemon", "daemon", "--config", str(config)))
+        assert procs[0].wait(timeout=60) == 0, (tmp_path / "refresh.log").read_text()
+        while not http_server.requests_to("/d1"):
+            assert time.monotonic() < deadline + 30, (tmp_path / "daemon.log").read_text()
+            time.sleep(0.05)
+        procs[1].send_signal(signal.SIGTERM)
+        assert procs[1].wait(timeout=30) == 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    [last_of_refresh] = http_server.requests_to("/r3")
+    [daemons] = http_server.requests_to("/d1")
+    assert daemons.received - last_of_refresh.received >= REFRESH_DELAY * 0.95
+    assert http_server.max_in_flight == 1
+    assert_polite(http_server.requests, REFRESH_DELAY)

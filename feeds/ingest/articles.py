@@ -56,19 +56,26 @@ class Budget:
     """How many article pages, and how many seconds of fetching, one run may spend.
 
     Shared by every source of a run. ``clock`` is a monotonic clock in seconds
-    (injectable for tests); the seconds start counting at the first page.
+    (injectable for tests); the seconds start counting at the first page. Once
+    ``stopping()`` is true (a daemon told to stop) no page more is taken, as when the
+    budget is spent: the stop is not held up by them.
     """
 
     def __init__(
-        self, options: FullTextOptions, clock: Callable[[], float] = time.monotonic
+        self,
+        options: FullTextOptions,
+        clock: Callable[[], float] = time.monotonic,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.pages_left = options.max_pages
         self._seconds = options.max_seconds
-        self._clock = clock
+        self._clock, self._stopping = clock, stopping
         self._deadline: float | None = None
 
     def take(self) -> bool:
         """Spend one page if pages and time are left; False when the budget is spent."""
+        if self._stopping():
+            return False
         now = self._clock()
         if self._deadline is None:
             self._deadline = now + self._seconds

@@ -22,10 +22,12 @@ Two parts:
   runs never overlap and a late wake-up runs once), and handles signals:
 
   ======== ==================================================================
-  SIGTERM  stop taking new work; fetches in flight finish (each is bounded
-  SIGINT   by ``[fetch] total_timeout``) and are saved in their own
-           transactions, or dropped unsaved (their leases end: they stay due);
-           pending changes are published; the worker leaves the registry; exit 0
+  SIGTERM  stop taking new work; fetches in flight that come back within
+  SIGINT   ``STOP_GRACE`` seconds are saved, so is every one that had come
+           back, and the others are abandoned at once, not waited for (their
+           leases end: they stay due, for any worker); no new article page is
+           fetched; pending changes are published; the worker leaves the
+           registry; exit 0
   SIGHUP   reload the config before the next run; a bad config is reported
            and the old one kept (a changed ``[store] path`` needs a restart)
   ======== ==================================================================
@@ -84,6 +86,9 @@ fetch_log = logging.getLogger("feeds.daemon.fetches")
 MIN_WAIT = timedelta(seconds=1)
 #: A worker not heard from for this long (or ten heartbeats, if longer) leaves the registry.
 FORGET_WORKERS = timedelta(hours=1)
+#: Seconds a stopping daemon waits for the fetches under way: those that come back by then
+#: are saved, the others abandoned, their sources left due for any worker (docs/scaling.md).
+STOP_GRACE = 2.0
 #: How late a run may start and still run (a suspended laptop, a busy machine).
 MISFIRE_GRACE_SECONDS = 300
 
@@ -146,7 +151,8 @@ class Daemon:
         return max(10 * self.config.daemon.heartbeat, FORGET_WORKERS)
 
     def request_stop(self) -> None:
-        """Take no new work; a tick in progress drops what it has not saved yet."""
+        """Take no new work; a tick in progress saves the fetches that came back (or come
+        back within ``STOP_GRACE``) and abandons the others, their sources left due."""
         self._stop.set()
 
     @property
@@ -190,7 +196,8 @@ class Daemon:
             if any(s.changed for s in sources):
                 store.request_publish(now)
             outputs = self._publish(store, now)
-            deliver_due(config, store, self.fetcher, now)  # hooks: after publishing
+            if not self.stopping:  # hooks after publishing; when stopping, at the next start
+                deliver_due(config, store, self.fetcher, now)
             store.daemon_beat(now)
             next_run = self._next_run(store, now)
         return TickReport(now=now, sources=sources, outputs=outputs, next_run=next_run)
@@ -211,6 +218,7 @@ class Daemon:
                 worker=self.worker,
                 should_stop=self._stop.is_set,
                 linger=IDLE_CLAIMS if self._others_at_work(store, now) else 0.0,
+                stop_grace=STOP_GRACE,
             )
         finally:
             store.release_claims(self.worker, free_hosts_at(config, clock()))

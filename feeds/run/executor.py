@@ -45,6 +45,7 @@ from feeds.run.ending import fetching_ending
 from feeds.run.fetch_processes import FetchProcesses, deal
 from feeds.run.fetching import (
     WINDOW,
+    ClaimPace,
     Event,
     Fetching,
     Outcome,
@@ -162,6 +163,8 @@ def stream_claims(
     buffer_bytes: int = BUFFER_BYTES,
     retry: float = 0.0,
     linger: float = 0.0,
+    should_stop: Callable[[], bool] = lambda: False,
+    grace: float = 0.0,
 ) -> Iterator[tuple[int, Outcome, Prepared | None]]:
     """:func:`stream` over the requests ``claim(n)`` gives as the stream goes (at most
     ``n``, keyed by indices not given before), yielded as each is ready, not in request
@@ -177,6 +180,10 @@ def stream_claims(
     made ``retry`` seconds or more after the last yield gave nothing (``linger`` seconds
     or more after the start, when nothing was yielded). ``on_wait`` is called while no
     fetch has come back (see :func:`stream`).
+
+    Once ``should_stop()`` is true, nothing more is claimed; what came back, or comes back
+    within ``grace`` seconds, is yielded; the other fetches are abandoned, not waited for
+    (see :func:`_last_fetches`).
     """
     requests: dict[int, FetchRequest] = {}
     fetching = Rolling(fetcher, buffer_bytes)
@@ -186,22 +193,20 @@ def stream_claims(
     in_hand = 0
     while True:
         run.take_all()
+        if should_stop():
+            yield from _last_fetches(run, fetching, in_hand, grace)
+            return
         free = slots - in_hand
         if not in_hand or (pace.may_claim() and 2 * free >= slots and run.ready() is None):
-            claimed = claim(free)
-            requests.update(claimed)
-            fetching.add(claimed)
-            run.large = len(requests) >= PARALLEL_MIN_SOURCES
-            in_hand += len(claimed)
-            pace.claimed(bool(claimed))
+            in_hand += _fetch_claimed(claim(free), requests, fetching, run, pace)
         if not in_hand:
             if pace.settled():
                 return
             pace.wait()
             continue
         room = 2 * (slots - in_hand) >= slots  # else the next claim waits for a yield
-        ready = run.next_ready(on_wait, until=pace.next_claim() if room else None)
-        if ready is None:  # time to claim again
+        ready = run.next_ready(on_wait, pace.next_claim() if room else None, should_stop)
+        if ready is None:  # time to claim again, or to stop
             continue
         fetching.done(ready[0])
         in_hand -= 1
@@ -209,53 +214,39 @@ def stream_claims(
         yield ready
 
 
-class ClaimPace:
-    """When :func:`stream_claims` claims again after a claim that gave nothing, and when
-    it may end: ``retry`` seconds after that claim, or at once when a request is yielded;
-    it ends when the claim that gave nothing came ``retry`` seconds or more after the
-    last yield (the hosts released by that save are free again by then), or, when
-    nothing was yielded, ``linger`` seconds or more after the start (a host that another
-    worker hands over is taken within ``retry``, not at the next round)."""
+def _fetch_claimed(
+    claimed: Mapping[int, FetchRequest],
+    requests: dict[int, FetchRequest],
+    fetching: Rolling,
+    run: _Stream,
+    pace: ClaimPace,
+) -> int:
+    """Start fetching what a claim gave; how many requests that is."""
+    requests.update(claimed)
+    fetching.add(claimed)
+    run.large = len(requests) >= PARALLEL_MIN_SOURCES
+    pace.claimed(bool(claimed))
+    return len(claimed)
 
-    def __init__(
-        self, retry: float, linger: float = 0.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.retry, self.clock = retry, clock
-        self.paused_until: float | None = None  # after an empty claim, the next one
-        self.last_yield: float | None = None
-        self.last_empty: float | None = None
-        self.linger_until = clock() + linger
 
-    def claimed(self, gave: bool) -> None:
-        now = self.clock()
-        self.paused_until = None if gave else now + self.retry
-        self.last_empty = None if gave else now
-
-    def yielded(self) -> None:
-        self.paused_until, self.last_yield = None, self.clock()
-
-    def may_claim(self) -> bool:
-        return self.paused_until is None or self.clock() >= self.paused_until
-
-    def next_claim(self) -> float | None:
-        """When to claim again though nothing is ready (None: when a request is yielded)."""
-        return self.paused_until if self.retry > 0 else None
-
-    def settled(self) -> bool:
-        """Whether the last claim, which gave nothing, came late enough to end on."""
-        if self.last_empty is None:
-            return True
-        return self.last_empty >= self._settles_at()
-
-    def wait(self) -> None:
-        """Sleep until the next claim, at most ``retry`` seconds (see :meth:`settled`)."""
-        rest = min(self._settles_at() - self.clock(), self.retry)
-        time.sleep(max(rest, 0.0))
-
-    def _settles_at(self) -> float:
-        if self.last_yield is None:
-            return self.linger_until
-        return self.last_yield + self.retry
+def _last_fetches(
+    run: _Stream, fetching: Rolling, in_hand: int, grace: float
+) -> Iterator[tuple[int, Outcome, Prepared | None]]:
+    """A stopping stream's end: what comes back within ``grace`` seconds, then what had
+    come back (its document prepared first: none fetched and finished is dropped). The
+    fetches still under way are abandoned at once (a server may keep one for the whole
+    ``total_timeout``): their sources are the caller's to release."""
+    deadline = time.monotonic() + grace
+    while in_hand and (ready := run.next_ready(None, until=deadline)) is not None:
+        fetching.done(ready[0])
+        in_hand -= 1
+        yield ready
+    run.take_all()
+    for i in sorted(run.arrived):
+        last = run.next(i, None)
+        fetching.done(i)
+        yield last
+    fetching.abandon()
 
 
 class _Stream:
@@ -307,13 +298,19 @@ class _Stream:
         return i, outcome, prepared
 
     def next_ready(
-        self, on_wait: Callable[[], None] | None, until: float | None = None
+        self,
+        on_wait: Callable[[], None] | None,
+        until: float | None = None,
+        interrupt: Callable[[], bool] | None = None,
     ) -> tuple[int, Outcome, Prepared | None] | None:
         """The outcome and prepared document of a request that has both, the first to;
-        None when none has by ``until`` (a time of ``time.monotonic``; None: no limit)."""
+        None when none has by ``until`` (a time of ``time.monotonic``; None: no limit) or
+        once ``interrupt()`` is true."""
         self.take_all()
         while (i := self.ready()) is None:
             if until is not None and time.monotonic() >= until:
+                return None
+            if interrupt is not None and interrupt():
                 return None
             try:
                 self.take(self.fetching.finished.get(timeout=WINDOW))

@@ -1,4 +1,5 @@
-"""The fetch threads of one stream, and the throttle that decides how many run at once."""
+"""The fetch threads of one stream, the throttle that decides how many run at once, and
+the pace of a daemon's claims."""
 
 from __future__ import annotations
 
@@ -166,6 +167,13 @@ class Rolling:
         for batch in self._live():
             batch.abort()
 
+    def abandon(self) -> None:
+        """Start no more fetches and forget those under way (a daemon stopping): their
+        threads end with their fetches or with the process, and :meth:`stop` no longer
+        waits for them."""
+        self.abort()
+        self._batches.clear()
+
     def _live(self) -> list[Fetching]:
         """The batches with a request not handed over yet (the others' threads have ended)."""
         return list({id(batch): batch for batch in self._batches.values()}.values())
@@ -215,3 +223,52 @@ class Throttle:
             self.limit = min(self.limit * 2, self.cap)
         elif used > self._busy:
             self.limit = max(self.limit - 1, 1)
+
+
+class ClaimPace:
+    """When :func:`~feeds.run.executor.stream_claims` claims again after a claim that gave
+    nothing, and when it may end: ``retry`` seconds after that claim, or at once when a
+    request is yielded; it ends when the claim that gave nothing came ``retry`` seconds or
+    more after the last yield (the hosts released by that save are free again by then), or, when
+    nothing was yielded, ``linger`` seconds or more after the start (a host that another
+    worker hands over is taken within ``retry``, not at the next round)."""
+
+    def __init__(
+        self, retry: float, linger: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.retry, self.clock = retry, clock
+        self.paused_until: float | None = None  # after an empty claim, the next one
+        self.last_yield: float | None = None
+        self.last_empty: float | None = None
+        self.linger_until = clock() + linger
+
+    def claimed(self, gave: bool) -> None:
+        now = self.clock()
+        self.paused_until = None if gave else now + self.retry
+        self.last_empty = None if gave else now
+
+    def yielded(self) -> None:
+        self.paused_until, self.last_yield = None, self.clock()
+
+    def may_claim(self) -> bool:
+        return self.paused_until is None or self.clock() >= self.paused_until
+
+    def next_claim(self) -> float | None:
+        """When to claim again though nothing is ready (None: when a request is yielded)."""
+        return self.paused_until if self.retry > 0 else None
+
+    def settled(self) -> bool:
+        """Whether the last claim, which gave nothing, came late enough to end on."""
+        if self.last_empty is None:
+            return True
+        return self.last_empty >= self._settles_at()
+
+    def wait(self) -> None:
+        """Sleep until the next claim, at most ``retry`` seconds (see :meth:`settled`)."""
+        rest = min(self._settles_at() - self.clock(), self.retry)
+        time.sleep(max(rest, 0.0))
+
+    def _settles_at(self) -> float:
+        if self.last_yield is None:
+            return self.linger_until
+        return self.last_yield + self.retry

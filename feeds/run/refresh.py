@@ -10,8 +10,8 @@ Each source is fetched (concurrently), then read, cleaned, deduplicated and save
 nothing (:mod:`feeds.run.save_source`), in groups (:class:`GroupSaver`). Sources are saved
 in request order (round-robin by host), whichever server answers first, so the result does
 not depend on timing. A source's failure is a value in the report, never a crash of the
-batch; outputs are published from whatever is stored. The clock is passed in (``now``);
-this module never reads the real time.
+batch; outputs are published from whatever is stored. The clock is passed in (``now``,
+and ``clock`` for when a host is done with); this module never reads the real time.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from feeds.config import Config, SourceConfig
@@ -40,6 +41,7 @@ from feeds.run.worker import (
     free_hosts_at,
     lease_for,
     publish_as,
+    utc_clock,
     worker_id,
 )
 from feeds.store.protocol import Storage
@@ -79,6 +81,7 @@ def refresh(
     budget: Budget | None = None,
     worker: str | None = None,
     renew: Callable[[], None] | None = None,
+    clock: Callable[[], datetime] = utc_clock,
 ) -> RefreshReport:
     """Fetch the chosen sources that are due, save what they carry, apply retention
     (``[store] keep``, ``max_entries_per_source``), publish every output.
@@ -95,6 +98,9 @@ def refresh(
     those a daemon holds (or whose host a daemon holds); it publishes as the one publisher
     (when a daemon publishes at that moment, the daemon publishes this run's changes too).
     ``renew()`` is called after each source saved (to renew the leases of a long run).
+    A host is released once its last source is saved, free for the other workers
+    ``min_host_delay`` after ``clock()`` then (after the run's last request to it, however
+    long the run has gone on); those left, when the run ends.
     """
     worker = worker or worker_id()
     reports: list[SourceReport] = []
@@ -103,12 +109,14 @@ def refresh(
         # Forked before the store is read, the fetch processes get ready meanwhile.
         sources = len(config.sources) if names is None else len(names)
         standby = standby_fetch_processes(fetcher, sources, stack)
-        config, wanted, states = _leased(config, store, names, now, force, worker, report)
+        free_hosts = partial(_hosts_free_at, config, clock)
+        chosen = _leased(config, store, names, now, force, worker, report, free_hosts)
+        config, wanted, states = chosen
         run = (config, store, fetcher, wanted, states, now, worker, budget, report)
         try:
-            _fetch_and_save(*run, should_stop, renew, standby)
+            _fetch_and_save(*run, should_stop, renew, standby, free_hosts)
         finally:
-            store.release_claims(worker, free_hosts_at(config, now))
+            store.release_claims(worker, free_hosts())
     order = {s.name: i for i, s in enumerate(config.sources)}
     reports.sort(key=lambda r: order[r.name])
     outputs: tuple[OutputReport, ...] = ()
@@ -120,6 +128,11 @@ def refresh(
     return RefreshReport(sources=tuple(reports), outputs=outputs)
 
 
+def _hosts_free_at(config: Config, clock: Callable[[], datetime]) -> datetime:
+    """When the hosts a run is done with now are free for any worker."""
+    return free_hosts_at(config, clock())
+
+
 def _leased(
     config: Config,
     store: Storage,
@@ -128,9 +141,11 @@ def _leased(
     force: bool,
     worker: str,
     report: Callable[[SourceReport], None],
+    free_hosts: Callable[[], datetime],
 ) -> tuple[Config, list[SourceConfig], dict[str, SourceState]]:
     """Bring the store up to the config, then lease the chosen sources that are due: the
-    config with its adaptive intervals, the sources leased, and the states of the chosen."""
+    config with its adaptive intervals, the sources leased, and the states of the chosen
+    (a host of none of them is released, free from ``free_hosts()``)."""
     store.sync_sources([(s.name, s.url) for s in config.sources])
     config = with_adaptive_intervals(config, store, now)  # interval = "auto" sources
     with store.transaction():
@@ -140,7 +155,8 @@ def _leased(
     wanted = _claimed(config, store, due, now, worker, report)
     if wanted:  # read again once leased: another worker may have fetched one meanwhile
         states = _states(config, store, names)
-        wanted = _still_due(config, store, wanted, states, now, force, worker, report)
+        leased = (wanted, states, now, force, worker)
+        wanted = _still_due(config, store, *leased, report, free_hosts())
     return config, wanted, states
 
 
@@ -183,6 +199,7 @@ def refresh_claiming(
     worker: str,
     should_stop: Callable[[], bool],
     linger: float = 0.0,
+    stop_grace: float = 0.0,
 ) -> RefreshReport:
     """Fetch and save what ``claim`` leases, claiming again as fetches end
     (:func:`~feeds.run.executor.stream_claims`: at most ``claim_limit`` sources in hand, a
@@ -193,12 +210,15 @@ def refresh_claiming(
     fetched in this call, and one it leases again is released at once, as due as it was
     (held to the end, it kept its host from its other sources). ``clock()`` dates each
     claim and the saves after it; when the first claims find nothing, claims go on for
-    ``linger`` seconds (another worker may hand a host over). Leases left (fetches dropped
-    when ``should_stop()`` turned true) are the caller's to end."""
+    ``linger`` seconds (another worker may hand a host over). Once ``should_stop()`` turns
+    true, nothing more is claimed and no article page fetched; every fetch that came back,
+    or comes back within ``stop_grace`` seconds, is saved, and the others are abandoned
+    at once. Their leases are the caller's to end."""
     config = with_adaptive_intervals(config, store, now)
     reports: list[SourceReport] = []
     saved: list[SourceReport] = []
-    run = Run(config, store, fetcher, None, batch=config.fetch.max_connections, now=now)
+    batch = config.fetch.max_connections
+    run = Run(config, store, fetcher, None, batch=batch, now=now, stopping=should_stop)
     tally = Tally()
     with ExitStack() as stack:
         saver = GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)
@@ -213,10 +233,10 @@ def refresh_claiming(
             on_wait=saver.commit,
             retry=claim_retry(config),
             linger=linger,
+            should_stop=should_stop,
+            grace=stop_grace,
         )
         for i, outcome, ready in fetches:
-            if should_stop():
-                break
             saver.save(i, outcome, ready)
     _after_saving(config, store, tally, saved, run.now)
     return RefreshReport(sources=tuple(reports), outputs=())
@@ -305,14 +325,17 @@ def _still_due(
     force: bool,
     worker: str,
     report: Callable[[SourceReport], None],
+    free_hosts: datetime,
 ) -> list[SourceConfig]:
     """The leased ``wanted`` sources still due by their state read after the lease; the
-    others are reported and released with their due time."""
+    others are reported and released with their due time (a host of none of the others
+    too: this run sent it nothing)."""
     skipped: list[SourceReport] = []
     leased = {s.name: states[s.name] for s in wanted}
     due = {s.name for s in _due(config, leased, now, force, skipped.append)}
+    releases = [(r.name, r.next_due) for r in skipped]
+    store.release_sources(worker, releases, now, free_hosts_at=free_hosts)
     for source_report in skipped:
-        store.release_source(source_report.name, worker, source_report.next_due, now)
         report(source_report)
     return [s for s in wanted if s.name in due]
 
@@ -330,9 +353,11 @@ def _fetch_and_save(
     should_stop: Callable[[], bool] | None,
     renew: Callable[[], None] | None = None,
     standby: FetchProcesses | None = None,
+    free_hosts: Callable[[], datetime | None] = lambda: None,
 ) -> None:
-    """Fetch ``wanted`` and save each (in groups), releasing each source with its due time;
-    in ``standby``'s processes, when given (see :func:`~feeds.run.executor.stream`)."""
+    """Fetch ``wanted`` and save each (in groups), releasing each source with its due time
+    and its host with the last of them (free from ``free_hosts()`` then); in ``standby``'s
+    processes, when given (see :func:`~feeds.run.executor.stream`)."""
     reports: list[SourceReport] = []
 
     def saved(source_report: SourceReport) -> None:
@@ -343,6 +368,7 @@ def _fetch_and_save(
     tally = Tally()
     with ExitStack() as stack:
         saver = GroupSaver(run, wanted, states, stack, tally, saved, worker)
+        saver.free_hosts = free_hosts
         fetches = stream(
             fetcher,
             saver.requests,

@@ -56,6 +56,8 @@ class Run:
     #: The names each source goes by in its titles, read once from the store, kept up to
     #: date as each source is saved (see :meth:`sites_with`).
     sites: SiteNames | None = field(default=None, repr=False)
+    #: True once a daemon is told to stop: no article page more (see :class:`Budget`).
+    stopping: Callable[[], bool] = field(default=lambda: False, repr=False)
 
     def sites_with(
         self, source: SourceConfig, title: str | None, link: str | None
@@ -72,7 +74,7 @@ class Run:
         if self.budget is None:
             from feeds.ingest.articles import Budget
 
-            self.budget = Budget(self.config.full_text)
+            self.budget = Budget(self.config.full_text, stopping=self.stopping)
         return self.budget
 
     def reader(self) -> Reader:

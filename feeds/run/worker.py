@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from feeds.config import Config
 from feeds.core import schedule
@@ -48,6 +48,7 @@ __all__ = [
     "publisher",
     "registered",
     "reschedule",
+    "utc_clock",
     "worker_id",
 ]
 
@@ -136,8 +137,16 @@ def claim_retry(config: Config) -> float:
 
 
 def free_hosts_at(config: Config, now: datetime) -> datetime:
-    """When the hosts a worker releases at ``now`` may be fetched again by anyone."""
+    """When the hosts a worker releases at ``now`` may be fetched again by anyone: ``now``
+    is when the worker is done with them (after its last request to each, and its save),
+    never when its run began (a long run's last requests come long after)."""
     return now + timedelta(seconds=config.fetch.min_host_delay)
+
+
+def utc_clock() -> datetime:
+    """The real time, timezone-aware UTC: when a worker releases its hosts (see
+    :func:`free_hosts_at`), for callers that pass no clock of their own."""
+    return datetime.now(UTC)
 
 
 def reschedule(config: Config, store: Storage, now: datetime) -> None:
