@@ -6,7 +6,6 @@ entry's provenance (RFC 4287 §4.2.11) and its ``updated``.
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 import zlib
@@ -108,7 +107,6 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, atom_id: str, output: Outp
     add_categories(fe, story)
 
 
-@functools.lru_cache(maxsize=1 << 16)  # every publish reads the whole story index
 def _atom_id(ident: str) -> str:
     """An entry's id as Atom writes it: a URI in normal form (:func:`canonical_uri`), and a
     ``tag:`` URI made from it where its host is an IPv6 literal (the W3C Feed Validator
