@@ -304,7 +304,7 @@ def test_an_archive_page_that_fails_leaves_the_subscription_document_as_it_was(
     out = tmp_path / "out"
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    def failing(output: object, page: int, pages: int, entries: object) -> int:
+    def failing(output: object, page: int, pages: int, *stories_and_ids: object) -> int:
         raise PublishError(f"page {page} fails its check")
 
     monkeypatch.setattr(documents, "publish_archive_page", failing)

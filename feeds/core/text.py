@@ -140,6 +140,51 @@ def without_bidi_overrides(text: str) -> str:
     return "".join(kept)
 
 
+# --- mojibake -----------------------------------------------------------------------------
+
+# UTF-8 read as Windows-1252 (or Latin-1): each byte became one character. The byte each such
+# character stands for; the five bytes Windows-1252 leaves undefined came through as the C1
+# control of that number (Latin-1), as did every byte of a Latin-1 reading.
+_MISREAD_BYTE: dict[str, int] = {chr(byte): byte for byte in range(0x80, 0xA0)}
+for _byte in range(0x80, 0x100):
+    _MISREAD_BYTE[
+        bytes([_byte]).decode("cp1252", errors="replace").replace("\ufffd", chr(_byte))
+    ] = _byte
+_CONTINUATION = "[" + "".join(re.escape(c) for c, b in _MISREAD_BYTE.items() if b < 0xC0) + "]"
+#: One UTF-8 sequence misread: a lead byte and as many continuation bytes as it announces.
+_MISREAD_SEQUENCE = re.compile(
+    f"[\xc2-\xdf]{_CONTINUATION}|[\xe0-\xef]{_CONTINUATION}{{2}}|[\xf0-\xf4]{_CONTINUATION}{{3}}"
+)
+#: Text certainly misread: what the W3C Feed Validator takes for text decoded in the wrong
+#: charset (BadCharacters, feedvalidator/base.py ``characters``: a C1 control, ``Â``/``Ã``
+#: before a character of U+0080..U+00BF, as in ``Â´``, ``Ã©``), and ``Â``/``Ã`` before the
+#: Windows-1252 reading of such a byte (``Ã„`` for ``Ä``): a Latin-1 letter misread.
+MOJIBAKE_SIGN = re.compile(f"[\\x80-\\x9f]|[\\xc2\\xc3]{_CONTINUATION}")
+
+
+def _read_as_utf8(match: re.Match[str]) -> str:
+    misread = bytes(_MISREAD_BYTE[char] for char in match.group(0))
+    try:
+        return misread.decode("utf-8")
+    except UnicodeDecodeError:  # no UTF-8 after all (an overlong form, a surrogate)
+        return match.group(0)
+
+
+def repaired_mojibake(text: str) -> str:
+    """``text`` with UTF-8 that was read as Windows-1252 read again as UTF-8, where the text
+    shows it (:data:`MOJIBAKE_SIGN`): ``Itâ€™s Â´99`` is ``It’s ´99``, up to
+    ``MAX_DECODE_ROUNDS`` times (text misread twice). Text that shows no sign is returned as
+    it is: ``Itâ€™s`` alone may be what its author wrote, and validators take no offence."""
+    for _ in range(MAX_DECODE_ROUNDS):
+        if not MOJIBAKE_SIGN.search(text):
+            break
+        repaired = _MISREAD_SEQUENCE.sub(_read_as_utf8, text)
+        if repaired == text:
+            break
+        text = repaired
+    return text
+
+
 # --- titles -------------------------------------------------------------------------------
 
 
@@ -150,8 +195,10 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
     title that feedparser's guess reads as HTML): its tags are removed, and its comments,
     scripts, styles, noscripts and templates with their text
     (:func:`_without_hidden_elements`). Otherwise it is text, and every ``<`` in it is a
-    character to show (``The <details> element``). Either way
-    entities are decoded up to three rounds (publishers escape ``&`` twice: ``AT&amp;amp;T``),
+    character to show (``The <details> element``). Either way UTF-8 misread as Windows-1252
+    is read again first (:func:`repaired_mojibake`, before the C1 controls it may hold are
+    removed), then entities are decoded up to three rounds (publishers escape ``&`` twice:
+    ``AT&amp;amp;T``),
     and what a round reveals is read as an RSS title is read (:func:`looks_like_html`): tags
     removed when it looks like HTML (``&lt;b&gt;Breaking&lt;/b&gt;``), kept as text otherwise
     (``&lt;details&gt;``). Then NFC is applied, control and XML-illegal characters and U+FFFD
@@ -160,7 +207,7 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
     pick a fallback (:func:`clean_line` cleans names and categories). Publishing writes
     a ``<`` so that no reader takes it for markup (``feeds.publish.markup``).
     """
-    text = _legal(raw)
+    text = _legal(repaired_mojibake(raw))
     if is_html:
         text = _strip_tags(_without_hidden_elements(text))
     text = _decoded(text.replace("<", _SHOWN_LT)).replace(_SHOWN_LT, "<")

@@ -20,7 +20,7 @@ that shift.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,7 +35,8 @@ from feeds.version import __version__
 #: Raised when the documents' bytes are made differently for the same stories, so every
 #: stored page is written again once (a version alone does not change between releases).
 #: 2: Atom entries' ``updated`` carry a fraction of a second; URLs as the validators take them.
-RENDERING = 2
+#: 3: misread UTF-8 read again (``Â´`` is ``´``), which the W3C Feed Validator warned about.
+RENDERING = 3
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,14 @@ class Page:
     signature: str
 
 
-def plan(output: OutputConfig, index: Sequence[StoryKey]) -> list[Page]:
-    """The archive pages of ``output`` given its story index (newest first). Pure."""
+def plan(
+    output: OutputConfig, index: Sequence[StoryKey], atom_ids: Mapping[str, str] | None = None
+) -> list[Page]:
+    """The archive pages of ``output`` given its story index (newest first). Pure.
+
+    A story with a minted Atom id (``atom_ids``, see :class:`~feeds.publish.documents.DocLinks`)
+    signs it too: its page is written again when that id changes."""
+    minted = atom_ids or {}
     older = list(reversed(index[output.max_entries :]))
     size = output.page_size
     chunks = [older[i : i + size] for i in range(0, len(older), size)]
@@ -68,11 +75,18 @@ def plan(output: OutputConfig, index: Sequence[StoryKey]) -> list[Page]:
             "settings": settings,
             "page": n,
             "last": n == len(chunks),
-            "stories": [[s.id, _instant(s.published), _instant(s.updated)] for s in chunk],
+            "stories": [_signed(s, minted) for s in chunk],
         }
         digest = sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         pages.append(Page(n, len(chunks), tuple(s.id for s in chunk), digest))
     return pages
+
+
+def _signed(story: StoryKey, atom_ids: Mapping[str, str]) -> list[str]:
+    """What a page's signature holds of one story (a story without a minted id signs as
+    it always did, so its page is not written again)."""
+    signed = [story.id, _instant(story.published), _instant(story.updated)]
+    return [*signed, atom_ids[story.id]] if story.id in atom_ids else signed
 
 
 def _instant(value: datetime) -> str:
@@ -106,13 +120,14 @@ def publish_archives(
     pages: Sequence[Page],
     options: DedupeOptions | None = None,
     accept: Callable[[StoredEntry], bool] | None = None,
+    atom_ids: Mapping[str, str] | None = None,
 ) -> int:
     """Write the archive pages whose signature changed or whose file is missing.
 
     Returns how many files were written. Pages past the last one (left over
     from a larger store or a smaller ``max_entries``) are removed. ``options``
     and ``accept`` (the filter rules) choose each story's published copy, as for the
-    main feed.
+    main feed; ``atom_ids`` are the ids minted over the output's story index.
     """
     from feeds.publish import documents as publish
 
@@ -124,7 +139,7 @@ def publish_archives(
         if known.get(page.number) == page.signature and all(f.exists() for f in files):
             continue
         stories = store.stories(page.ids, output.sources, options, accept)
-        written += publish.publish_archive_page(output, page.number, page.of, stories)
+        written += publish.publish_archive_page(output, page.number, page.of, stories, atom_ids)
         store.set_archive_signature(output.name, page.number, page.signature)
     for number in sorted(n for n in known if n > len(pages)):
         for fmt in formats:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -82,7 +82,7 @@ def render_atom(
     fg.link(href=links.self_href, rel="self", type="application/atom+xml")
     fg.updated(newest)
     fg.generator("feeds", version=__version__, uri=PROJECT_URL)
-    for story, atom_id in zip(stories, _atom_ids(stories), strict=True):
+    for story, atom_id in zip(stories, _atom_ids(stories, links.atom_ids), strict=True):
         _add_entry(fg, story, atom_id, output)
     raw: bytes = fg.atom_str(pretty=False, encoding="UTF-8")
     return _finish(raw, stories, links)
@@ -117,34 +117,50 @@ def _atom_id(ident: str) -> str:
     return f"tag:feeds.invalid,2026:entry/{sha256(ident.encode('utf-8')).hexdigest()[:32]}"
 
 
-def _atom_ids(stories: Sequence[StoredEntry]) -> list[str]:
-    """Each story's :func:`_atom_id`, told apart where two would be one: stored ids that
-    differ can write the same URI (an IRI and its percent-encoded form, an IDN host and its
-    punycode), and a repeated id failed the whole document. Of the stories sharing one, the
-    story whose stored id is that URI keeps it (else the least stored id); each other one
-    gets a ``tag:`` id made from its stored id: the same from run to run, for these stories."""
-    ids = [_atom_id(story.id) for story in stories]
-    if len(set(ids)) == len(ids):  # nearly always
-        return ids
-    sharing: dict[str, list[int]] = {}
-    for i, atom_id in enumerate(ids):
-        sharing.setdefault(atom_id, []).append(i)
-    others: list[int] = []
+def minted_atom_ids(stored_ids: Iterable[str]) -> dict[str, str]:
+    """The ``tag:`` ids of the stories whose stored id writes the same Atom id as another's.
+
+    Stored ids that differ can write the same URI (an IRI and its percent-encoded form, an
+    IDN host and its punycode), and a repeated id fails the whole document. Of the stories
+    sharing one, the story whose stored id is that URI keeps it (else the least stored id);
+    each other one gets a ``tag:`` id made from its stored id. ``stored_ids`` is the output's
+    whole story index (:meth:`~feeds.store.protocol.PublishState.story_index`), not one
+    document's stories: decided per document, an id flipped between the URI and ``tag:`` as
+    its partner moved into an archive page or past ``max_entries``, and readers saw a new
+    entry. A story that never shares its URI keeps it."""
+    sharing: dict[str, list[str]] = {}
+    for stored in stored_ids:
+        sharing.setdefault(_atom_id(stored), []).append(stored)
+    if all(len(members) == 1 for members in sharing.values()):  # nearly always
+        return {}
+    others: list[str] = []
     for atom_id, members in sharing.items():
-        keeper = min(members, key=lambda i: (stories[i].id != atom_id, stories[i].id))
-        others += [i for i in members if i != keeper]
+        keeper = min(members, key=lambda stored: (stored != atom_id, stored))
+        others += [stored for stored in members if stored != keeper]
     moved = set(others)
-    taken = {atom_id for i, atom_id in enumerate(ids) if i not in moved}
-    for i in sorted(others, key=lambda i: stories[i].id):
-        digest = sha256(stories[i].id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    taken = {atom_id for atom_id, members in sharing.items() if set(members) - moved}
+    minted: dict[str, str] = {}
+    for stored in sorted(others):
+        digest = sha256(stored.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         made = f"tag:feeds.invalid,2026:atom-id/{digest}"
         atom_id, n = made, 1
         while atom_id in taken:  # a publisher's id can be anything, this form too
             n += 1
             atom_id = f"{made}.{n}"
         taken.add(atom_id)
-        ids[i] = atom_id
-    return ids
+        minted[stored] = atom_id
+    return minted
+
+
+def _atom_ids(stories: Sequence[StoredEntry], minted: Mapping[str, str]) -> list[str]:
+    """Each story's Atom id: its ``minted`` one (:func:`minted_atom_ids` of the output's
+    story index), else :func:`_atom_id`. A document rendered without its output's index
+    (``minted`` empty) tells its own stories apart the same way."""
+    ids = [minted.get(story.id) or _atom_id(story.id) for story in stories]
+    if len(set(ids)) == len(ids):
+        return ids
+    own = minted_atom_ids(story.id for story in stories)
+    return [minted.get(story.id) or own.get(story.id) or _atom_id(story.id) for story in stories]
 
 
 def _add_text(fe: FeedEntry, title: str, summary: str, content: str, *, has_link: bool) -> None:

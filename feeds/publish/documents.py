@@ -35,8 +35,8 @@ import glob
 import os
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, urljoin
 
@@ -68,7 +68,9 @@ class DocLinks:
     """The links of one document besides its entries (RFC 5005, WebSub).
 
     ``self_href`` is the document's own URL (see :func:`document_url`). ``archive``
-    marks an archive document (``fh:archive``).
+    marks an archive document (``fh:archive``). ``atom_ids``: the Atom ids minted for the
+    output's stories that share a URI (:func:`feeds.publish.atom.minted_atom_ids` of its
+    whole story index), so that a story has one id in every document.
     """
 
     self_href: str
@@ -77,6 +79,7 @@ class DocLinks:
     next_archive: str | None = None
     current: str | None = None
     archive: bool = False
+    atom_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 def archive_name(output: OutputConfig, fmt: str, page: int) -> str:
@@ -225,17 +228,22 @@ def _validate(fmt: str, path: Path, data: bytes) -> None:
 
 
 def publish(
-    output: OutputConfig, entries: Sequence[StoredEntry], *, archive_pages: int = 0
+    output: OutputConfig,
+    entries: Sequence[StoredEntry],
+    *,
+    archive_pages: int = 0,
+    atom_ids: Mapping[str, str] | None = None,
 ) -> PublishResult:
     """Render, validate and atomically write the subscription documents of one output.
 
     Every format is rendered and checked before any is written, so one bad
     document never leaves the formats disagreeing. ``archive_pages`` is how
-    many archive documents exist (for the ``prev-archive`` link).
+    many archive documents exist (for the ``prev-archive`` link); ``atom_ids`` the ids
+    minted over the output's story index (see :class:`DocLinks`).
     """
     documents: list[tuple[str, Path, bytes]] = []
     for fmt in output.formats:
-        links = subscription_links(output, fmt, archive_pages)
+        links = replace(subscription_links(output, fmt, archive_pages), atom_ids=atom_ids or {})
         data = render(fmt, output, entries, links)
         _validate(fmt, output.format_path(fmt), data)
         documents.append((fmt, output.format_path(fmt), data))
@@ -250,7 +258,11 @@ def publish(
 
 
 def publish_archive_page(
-    output: OutputConfig, page: int, pages: int, entries: Sequence[StoredEntry]
+    output: OutputConfig,
+    page: int,
+    pages: int,
+    entries: Sequence[StoredEntry],
+    atom_ids: Mapping[str, str] | None = None,
 ) -> int:
     """Write archive document ``page`` of ``pages`` in every archived format; return
     how many files changed. JSON Feed has no archive links, so only Atom and RSS
@@ -259,7 +271,8 @@ def publish_archive_page(
     for fmt in output.formats:
         if fmt == "json":
             continue
-        data = render(fmt, output, entries, archive_links(output, fmt, page, pages), capped=False)
+        links = replace(archive_links(output, fmt, page, pages), atom_ids=atom_ids or {})
+        data = render(fmt, output, entries, links, capped=False)
         path = archive_path(output, fmt, page)
         _validate(fmt, path, data)
         changed += write_atomic(path, data)

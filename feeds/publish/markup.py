@@ -15,7 +15,7 @@ from feedgen.entry import FeedEntry
 from lxml import etree
 
 from feeds.core import limits
-from feeds.core.text import without_bidi_overrides
+from feeds.core.text import repaired_mojibake, without_bidi_overrides
 from feeds.core.uri import as_uri
 from feeds.types import Enclosure, StoredEntry
 
@@ -39,8 +39,17 @@ _XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f\ud800-\udfff\
 
 
 def xml_text(value: str) -> str:
-    """``value`` as published text: without what XML forbids, C1 controls and U+FFFD."""
-    return _XML_ILLEGAL_RE.sub("", value)
+    """``value`` as published text: UTF-8 misread as Windows-1252 read again
+    (:func:`repaired_mojibake`: ``Â´`` is ``´``), then without what XML forbids, C1 controls
+    and U+FFFD; and no ``Â``/``Ã`` left before a character of U+00A0..U+00BF (none is, once
+    repaired, unless misread more than ``MAX_DECODE_ROUNDS`` times): the W3C Feed Validator
+    warns about each of these (BadCharacters) in every text and attribute."""
+    text = _XML_ILLEGAL_RE.sub("", repaired_mojibake(value))
+    return _MOJIBAKE_PAIR_RE.sub(r"\1", text)
+
+
+#: The pair the W3C Feed Validator reads as Latin-1 misread (feedvalidator/base.py): the second.
+_MOJIBAKE_PAIR_RE = re.compile("[\xc2\xc3]([\xa0-\xbf])")
 
 
 # What the W3C Feed Validator takes for HTML in a text (feedvalidator/validators.py,

@@ -116,21 +116,25 @@ def _publish_output(
     (``marks``: the store's generation and the output's fingerprint). ``times``: ``now``
     for WebSub pings (None: queue none) and the time filter rules count ages from."""
     from feeds.publish import archive
+    from feeds.publish.atom import minted_atom_ids
     from feeds.publish.documents import publish
 
     (now, clock), (generation, fingerprint) = times, marks
     accept = acceptor(config, output, clock)
     pages: list[archive.Page] = []
+    index = store.story_index(output.sources) if output.archive or "atom" in output.formats else []
+    atom_ids = minted_atom_ids(key.id for key in index)  # one id per story in every document
     if output.archive:
-        index = store.story_index(output.sources)
-        pages = archive.plan(output, _accepted(store, index, output, config, accept))
+        pages = archive.plan(output, _accepted(store, index, output, config, accept), atom_ids)
     entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe, accept)
     with store.transaction():
         # The archive pages first: the subscription documents link to the last of them, so
         # a page that fails its check leaves them as they were, never linking to a page
         # that is not there.
-        written_pages = archive.publish_archives(output, store, pages, config.dedupe, accept)
-        result = publish(output, entries, archive_pages=len(pages))
+        written_pages = archive.publish_archives(
+            output, store, pages, config.dedupe, accept, atom_ids
+        )
+        result = publish(output, entries, archive_pages=len(pages), atom_ids=atom_ids)
         if now is not None:
             websub.queue(store, output, result.written_formats, now)
         store.record_published(

@@ -53,25 +53,60 @@ _SY_PERIOD_MINUTES = {
 # --- RSS and Atom (feedparser) -------------------------------------------------------------
 
 
-def _parsed_loosely(content: bytes, headers: dict[str, str], url: str) -> tuple[Any, bytes, int]:
-    """feedparser's result, the bytes it read, and how many references it read as U+FFFD.
+def _parsed_loosely(
+    content: bytes, headers: dict[str, str], url: str
+) -> tuple[Any, bytes, list[str]]:
+    """feedparser's result, the bytes it read, and what was changed in them to read them.
 
     feedparser reports document problems as bozo, but a hostile document can still trip
     a bug inside it (RecursionError, ValueError, ...). Anything it raises is about these
-    bytes, so it becomes a ParseError with its cause. One known trip: a reference to no
-    character (&#xDC00;, a lone surrogate) made its loose parser raise, and the whole feed
-    was lost for one title: such references read as U+FFFD, as an HTML parser reads them,
-    and it tries again."""
+    bytes, so it becomes a ParseError with its cause. Known trips are worked around and
+    it tries again, so that one element does not lose the whole feed: a reference to no
+    character (&#xDC00;, a lone surrogate) made its loose parser raise, and reads as
+    U+FFFD, as an HTML parser reads it; and the elements of :data:`_TRIPPING_ELEMENTS` are
+    left out (feeds reads none of them)."""
     try:
-        return _feedparser(content, headers), content, 0
+        return _feedparser(content, headers), content, []
     except Exception as exc:
-        readable, replaced = _without_bad_references(content)
-        if not replaced:
-            raise ParseError(url, f"feedparser failed: {_describe(exc)}") from exc
-        try:
-            return _feedparser(readable, headers), readable, replaced
-        except Exception as again:
-            raise ParseError(url, f"feedparser failed: {_describe(again)}") from again
+        failure = exc
+    readable, replaced = _without_bad_references(content)
+    readable, removed = _without_tripping_elements(readable)
+    if not replaced and not removed:
+        raise ParseError(url, f"feedparser failed: {_describe(failure)}") from failure
+    try:
+        result = _feedparser(readable, headers)
+    except Exception as again:
+        raise ParseError(url, f"feedparser failed: {_describe(again)}") from again
+    notes = []
+    if replaced:
+        notes.append(f"read {replaced} reference(s) to no character (&#xDC00;) as U+FFFD")
+    if removed:
+        notes.append(
+            f"feedparser failed ({_describe(failure)}); read again without its"
+            f" {removed} chapter, licence and text input element(s)"
+        )
+    return result, readable, notes
+
+
+#: Elements feedparser 6.0 raises on: ``psc:chapter`` without ``start``, whatever its prefix
+#: (namespaces/psc.py hands None to ``re.match``: TypeError), with the ``psc:chapters``
+#: around it; and a ``textInput`` in an item, whose ``cc:license`` or ``name`` asks for the
+#: feed's text input that is not there (mixin.py ``_get_context``: KeyError 'textinput'),
+#: with any ``cc:license``. Only the chapter list, the licence link and the search box are
+#: lost, which feeds does not publish.
+_TRIPPING_ELEMENTS = (
+    re.compile(rb"<([\w.-]+:)(chapters|chapter|license)\b[^>]*?(?:/>|>.*?</\1\2\s*>)", re.DOTALL),
+    re.compile(rb"<()(textInput|textinput)\b[^>]*?(?:/>|>.*?</\2\s*>)", re.DOTALL),
+)
+
+
+def _without_tripping_elements(content: bytes) -> tuple[bytes, int]:
+    """``content`` without the :data:`_TRIPPING_ELEMENTS`; and how many were removed."""
+    removed = 0
+    for pattern in _TRIPPING_ELEMENTS:
+        content, count = pattern.subn(b"", content)
+        removed += count
+    return content, removed
 
 
 def _feedparser(content: bytes, headers: dict[str, str]) -> Any:
@@ -131,7 +166,7 @@ def _parse_xml_feed(
     fast = fast_xml.fast_parse(content, fp_headers) if fast_path and not defused else None
     if fast is not None:
         return _parsed_feed(url, headers, *fast, warning=None)
-    result, content, replaced = _parsed_loosely(content, fp_headers, url)
+    result, content, notes = _parsed_loosely(content, fp_headers, url)
 
     version = _text(dict.get(result, "version")) or ""
     feed: dict[str, Any] = _mapping(dict.get(result, "feed"))
@@ -156,9 +191,8 @@ def _parse_xml_feed(
     if defused:
         removed = f"removed {defused} unsafe entity declaration(s) (nested, external or oversized)"
         warning = f"{removed}; {warning}" if warning else removed
-    if replaced:
-        read = f"read {replaced} reference(s) to no character (&#xDC00;) as U+FFFD"
-        warning = f"{read}; {warning}" if warning else read
+    if notes:
+        warning = "; ".join([*notes, warning] if warning else notes)
     return _parsed_feed(url, headers, version, feed, entries_in, warning=warning)
 
 
