@@ -29,10 +29,15 @@ IRI = "https://a.example/ä"
 URI = "https://a.example/%C3%A4"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(
+    params=[("sqlite", True), ("postgresql", True), ("sqlite", False), ("postgresql", False)],
+    ids=["sqlite-archived", "postgresql-archived", "sqlite", "postgresql"],
+)
 def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A config file (an archived output of two stories, pages of two) and its store's URL."""
-    if request.param == "postgresql":
+    """A config file (an output of two stories, archived in pages of two or not) and its
+    store's URL. Without archive pages the partner moves past ``max_entries``."""
+    backend, archived = request.param
+    if backend == "postgresql":
         store_url = request.getfixturevalue("postgres_url")
         store_line = f'url = "{store_url}"'
     else:
@@ -43,7 +48,7 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path
         f"[store]\n{store_line}\n\n"
         '[[sources]]\nname = "a"\nurl = "https://a.example/feed/"\n\n'
         '[[outputs]]\nname = "business"\npath = "out/business.atom"\nmax_entries = 2\n'
-        'archive = true\narchive_page_size = 2\nformats = ["atom"]\n',
+        f'archive = {str(archived).lower()}\narchive_page_size = 2\nformats = ["atom"]\n',
         encoding="utf-8",
     )
     yield config, store_url

@@ -117,6 +117,12 @@ def _atom_id(ident: str) -> str:
     return f"tag:feeds.invalid,2026:entry/{sha256(ident.encode('utf-8')).hexdigest()[:32]}"
 
 
+def writes_its_own_id(stored_id: str) -> bool:
+    """Whether a story's stored id is the Atom id it writes (nearly every id): such a story
+    keeps its id whatever it shares one with (:func:`minted_atom_ids`)."""
+    return _atom_id(stored_id) == stored_id
+
+
 def minted_atom_ids(stored_ids: Iterable[str]) -> dict[str, str]:
     """The ``tag:`` ids of the stories whose stored id writes the same Atom id as another's.
 

@@ -105,6 +105,25 @@ def publish_all(
     return _deliver_pings(config, store, poster, reports)
 
 
+def _minted_atom_ids(
+    store: Storage, output: OutputConfig, index: list[StoryKey], entries: list[StoredEntry]
+) -> dict[str, str]:
+    """The ``tag:`` ids of the output's stories whose stored id writes another's Atom id,
+    decided over its whole story index (:func:`feeds.publish.atom.minted_atom_ids`), one id
+    per story in every document. Only a story whose stored id is not the Atom id it writes
+    can get one, so an output without archive pages reads its index (30,000 stories: 9 MiB
+    and 0.2 s a publish) only when its documents hold such a story."""
+    from feeds.publish.atom import minted_atom_ids, writes_its_own_id
+
+    if "atom" not in output.formats:
+        return {}
+    if not output.archive:
+        if all(writes_its_own_id(entry.id) for entry in entries):
+            return {}
+        index = store.story_index(output.sources)
+    return minted_atom_ids(key.id for key in index)
+
+
 def _publish_output(
     config: Config,
     store: Storage,
@@ -116,17 +135,16 @@ def _publish_output(
     (``marks``: the store's generation and the output's fingerprint). ``times``: ``now``
     for WebSub pings (None: queue none) and the time filter rules count ages from."""
     from feeds.publish import archive
-    from feeds.publish.atom import minted_atom_ids
     from feeds.publish.documents import publish
 
     (now, clock), (generation, fingerprint) = times, marks
     accept = acceptor(config, output, clock)
     pages: list[archive.Page] = []
-    index = store.story_index(output.sources) if output.archive or "atom" in output.formats else []
-    atom_ids = minted_atom_ids(key.id for key in index)  # one id per story in every document
+    index = store.story_index(output.sources) if output.archive else []
+    entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe, accept)
+    atom_ids = _minted_atom_ids(store, output, index, entries)
     if output.archive:
         pages = archive.plan(output, _accepted(store, index, output, config, accept), atom_ids)
-    entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe, accept)
     with store.transaction():
         # The archive pages first: the subscription documents link to the last of them, so
         # a page that fails its check leaves them as they were, never linking to a page
