@@ -9,7 +9,6 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from difflib import SequenceMatcher
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -416,6 +415,8 @@ def _numbers_placed_like_others(mine: Sequence[str], theirs: Sequence[str]) -> i
 
 
 def _substitutions(mine: Sequence[str], theirs: Sequence[str]) -> int:
+    from difflib import SequenceMatcher  # a few pairs of a run get here: loaded for them
+
     matcher = SequenceMatcher(None, mine, theirs, autojunk=False)
     return sum(
         1
