@@ -4,23 +4,12 @@ the issue's targets at its size. Skipped when the collection is not beside the r
 
 from __future__ import annotations
 
-import sys
-
 import pytest
+from reuters_corpus import CORPUS, NEEDED, bench_module, reuters
 
-from support import REPO
+dedupe_real = bench_module("dedupe_real")
 
-sys.path.insert(0, str(REPO / "bench"))
-
-import dedupe_real
-import reuters
-
-CORPUS = reuters.corpus_dir()  # read before the tests' clean environment drops FEEDS_REUTERS
-
-pytestmark = pytest.mark.skipif(
-    not reuters.available(),
-    reason=f"Reuters-21578 is not at {CORPUS} (set FEEDS_REUTERS to its folder)",
-)
+pytestmark = NEEDED
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from html import escape
 from pathlib import Path
 
@@ -24,24 +23,16 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from reuters_corpus import NEEDED, reuters
 
 from feeds.app.cli import cli
 from feeds.core.signals import SUBSTITUTED_FIGURES, figures_substituted, substituted_figures
 
 from httpserver import HTTPTestServer, Reply, http_server
-from support import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-
-import reuters
 
 __all__ = ["http_server"]  # the fixture, re-exported so pytest finds it here
 
-CORPUS = reuters.corpus_dir()  # read before the tests' clean environment drops FEEDS_REUTERS
-pytestmark = pytest.mark.skipif(
-    not reuters.available(),
-    reason=f"Reuters-21578 is not at {CORPUS} (set FEEDS_REUTERS to its folder)",
-)
+pytestmark = NEEDED
 
 #: (first, second): the same recurring title, two reports.
 RECURRING = {

@@ -14,29 +14,20 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from html import escape
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from reuters_corpus import NEEDED, reuters
 
 from feeds.app.cli import cli
 
 from httpserver import HTTPTestServer, Reply, http_server
-from support import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-
-import reuters
 
 __all__ = ["http_server"]  # the fixture, re-exported so pytest finds it here
 
-CORPUS = reuters.corpus_dir()  # read before the tests' clean environment drops FEEDS_REUTERS
-pytestmark = pytest.mark.skipif(
-    not reuters.available(),
-    reason=f"Reuters-21578 is not at {CORPUS} (set FEEDS_REUTERS to its folder)",
-)
+pytestmark = NEEDED
 
 STORY_ID, BRIEF_ID = 21475, 21482  # "AIRCRAFT ATTACK IRANIAN OIL RIGS IN SOUTHERN GULF"
 STORY_LINK = "https://news.example/2026/03/gulf-rigs/"

@@ -8,23 +8,12 @@ the collection is not beside the repository.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
+from reuters_corpus import CORPUS, NEEDED, bench_module, reuters
 
-from support import REPO
+wire_patterns = bench_module("wire_patterns")
 
-sys.path.insert(0, str(REPO / "bench"))
-
-import reuters
-import wire_patterns
-
-CORPUS = reuters.corpus_dir()  # read before the tests' clean environment drops FEEDS_REUTERS
-
-pytestmark = pytest.mark.skipif(
-    not reuters.available(),
-    reason=f"Reuters-21578 is not at {CORPUS} (set FEEDS_REUTERS to its folder)",
-)
+pytestmark = NEEDED
 
 
 @pytest.fixture(autouse=True)
