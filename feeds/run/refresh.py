@@ -16,6 +16,7 @@ and ``clock`` for when a host is done with); this module never reads the real ti
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def refresh(
         sources = len(config.sources) if names is None else len(names)
         standby = standby_fetch_processes(fetcher, sources, stack)
         free_hosts = partial(_hosts_free_at, config, clock)
-        chosen = _leased(config, store, names, now, force, worker, report, free_hosts)
+        chosen = _leased(config, store, names, now, force, worker, report, free_hosts, clock)
         config, wanted, states = chosen
         run = (config, store, fetcher, wanted, states, now, worker, budget, report)
         try:
@@ -142,6 +143,7 @@ def _leased(
     worker: str,
     report: Callable[[SourceReport], None],
     free_hosts: Callable[[], datetime],
+    clock: Callable[[], datetime] = utc_clock,
 ) -> tuple[Config, list[SourceConfig], dict[str, SourceState]]:
     """Bring the store up to the config, then lease the chosen sources that are due: the
     config with its adaptive intervals, the sources leased, and the states of the chosen
@@ -152,7 +154,7 @@ def _leased(
         store.sign_unsigned(SIGN_PER_RUN)
     states = _states(config, store, names)
     due = _due(config, states, now, force, report)
-    wanted = _claimed(config, store, due, now, worker, report)
+    wanted = _claimed(config, store, due, (now, clock), worker, report)
     if wanted:  # read again once leased: another worker may have fetched one meanwhile
         states = _states(config, store, names)
         leased = (wanted, states, now, force, worker)
@@ -296,18 +298,32 @@ class _Claims:
             run.store.release_sources(saver.worker, releases, run.now, free_hosts_at=free)
 
 
+#: The longest a run waits for hosts another run has just finished with (see _claimed).
+HOST_TURN_WAIT_MAX = 5.0
+
+
 def _claimed(
     config: Config,
     store: Storage,
     wanted: list[SourceConfig],
-    now: datetime,
+    times: tuple[datetime, Callable[[], datetime]],
     worker: str,
     report: Callable[[SourceReport], None],
 ) -> list[SourceConfig]:
     """The ``wanted`` sources this run could lease; the others (held by another worker, or
-    on a host another worker holds) are reported as skipped."""
+    on a host another worker holds) are reported as skipped.
+
+    A host a run has finished with is free ``min_host_delay`` after its last save: a run
+    started just after (``feeds enable NAME && feeds refresh``) waits that long once (at
+    most HOST_TURN_WAIT_MAX) and asks again, rather than skip its sources."""
+    now, clock = times
     lease = lease_for(config, claim_limit(config))  # renewed while the run lasts (registered)
-    leased = set(store.claim_sources([s.name for s in wanted], now, lease, worker=worker))
+    names = [s.name for s in wanted]
+    leased = set(store.claim_sources(names, now, lease, worker=worker))
+    waiting = [name for name in names if name not in leased]
+    if waiting and config.fetch.min_host_delay > 0:
+        time.sleep(min(config.fetch.min_host_delay, HOST_TURN_WAIT_MAX))
+        leased.update(store.claim_sources(waiting, max(now, clock()), lease, worker=worker))
     for source in wanted:
         if source.name not in leased:
             report(
