@@ -18,6 +18,20 @@ W3C_VALIDATOR = SHARED / "tools" / "feedvalidator" / "validate.py"
 CORPUS = REPO / "tests" / "data" / "feedparser-6.0.14"
 
 
+def all_formats_output(**settings: object) -> dict[str, object]:
+    """An output ``all`` at ``out/all.atom`` written in every format (``.rss`` and ``.json``
+    beside it) under a public URL, with ``settings`` added or replaced: the output most
+    publishing tests read back."""
+    return {
+        "name": "all",
+        "path": "out/all.atom",
+        "title": "All",
+        "formats": ["atom", "rss", "json"],
+        "url": "https://feeds.example.org/all.atom",
+        **settings,
+    }
+
+
 def validate_independently(*paths: Path) -> None:
     """Check Atom files with the independent RFC 4287 validator beside the repository."""
     if not VALIDATOR.exists():

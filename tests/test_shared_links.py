@@ -24,7 +24,7 @@ from feeds.run.refresh import refresh
 from feeds.store import open_store
 from feeds.types import CleanEntry
 
-from support import assert_w3c_clean, validate_independently
+from support import all_formats_output, assert_w3c_clean, validate_independently
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 HOME = "https://desk.example.com/"
@@ -65,15 +65,7 @@ def refreshed(folder: Path, store: dict[str, str], document: str) -> Path:
         {
             "store": store,
             "sources": [{"name": "desk", "url": "desk.xml"}],
-            "outputs": [
-                {
-                    "name": "all",
-                    "path": "out/all.atom",
-                    "title": "All",
-                    "formats": ["atom", "rss", "json"],
-                    "url": "https://feeds.example.org/all.atom",
-                }
-            ],
+            "outputs": [all_formats_output()],
         },
         base_dir=folder,
     )

@@ -37,7 +37,7 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.refresh import refresh
 from feeds.store.sqlite import Store
 
-from support import assert_w3c_clean, validate_independently
+from support import all_formats_output, assert_w3c_clean, validate_independently
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 STAMP = "2026-03-04T10:00:00Z"
@@ -120,15 +120,7 @@ def refreshed(folder: Path, documents: dict[str, str]) -> Path:
         {
             "store": {"path": "feeds.db"},
             "sources": sources,
-            "outputs": [
-                {
-                    "name": "all",
-                    "path": "out/all.atom",
-                    "title": "All",
-                    "formats": ["atom", "rss", "json"],
-                    "url": "https://feeds.example.org/all.atom",
-                }
-            ],
+            "outputs": [all_formats_output()],
         },
         base_dir=folder,
     )

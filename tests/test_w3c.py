@@ -31,7 +31,14 @@ from feeds.run.refresh import refresh
 from feeds.store.sqlite import Store
 from feeds.types import StoredEntry
 
-from support import REPO, SHARED, assert_w3c_clean, validate_independently, w3c_events
+from support import (
+    REPO,
+    SHARED,
+    all_formats_output,
+    assert_w3c_clean,
+    validate_independently,
+    w3c_events,
+)
 
 A = "{http://www.w3.org/2005/Atom}"
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -304,22 +311,14 @@ def test_the_bench_feeds_publish_clean(tmp_path: Path, with_url: bool) -> None:
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(bench.render_feed(1, feed, 0, 12))
         sources.append({"name": f"f{feed}", "url": path.as_uri()})
-    url = {"url": "https://feeds.example.org/all.atom"} if with_url else {}
+    output = all_formats_output(max_entries=20, archive=True)
+    if not with_url:
+        del output["url"]
     config = config_module.from_dict(
         {
             "store": {"path": "feeds.db"},
             "sources": sources,
-            "outputs": [
-                {
-                    "name": "all",
-                    "path": "out/all.atom",
-                    "title": "All",
-                    "max_entries": 20,
-                    "formats": ["atom", "rss", "json"],
-                    "archive": True,
-                    **url,
-                }
-            ],
+            "outputs": [output],
         },
         base_dir=tmp_path,
     )
