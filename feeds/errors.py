@@ -10,7 +10,9 @@
      │    │    ├── BodyTooLargeError     body over the limit (cut off while streaming)
      │    │    ├── FetchTimeoutError     connect/read/total timeout
      │    │    ├── TooManyRedirectsError redirect limit or loop
-     │    │    └── AddressNotAllowedError a third-party link to a non-public address
+     │    │    ├── AddressNotAllowedError a third-party link to a non-public address
+     │    │    └── HostHeldError         not sent: the host asked us to wait (a 429 or 503,
+     │    │                              or it timed out) a short while ago
      │    └── ParseError        the bytes are not a feed we can read
      │         └── NotAFeedError         an HTML page; carries the feed URLs it links to
      ├── StoreError             the state database cannot be used
@@ -118,6 +120,18 @@ class TooManyRedirectsError(FetchError):
 class AddressNotAllowedError(FetchError):
     """A link taken from a feed or page points at a loopback, private or other non-public
     address (or is not http/https), and the config does not allow it. Nothing was sent."""
+
+
+class HostHeldError(FetchError):
+    """Nothing was sent: ``host`` answered another request with 429 or 503, or timed out,
+    a short while ago, and is left alone ``seconds`` more (see
+    :mod:`feeds.ingest.fetch.holds`). A source's feed met with it is deferred, not failed:
+    the host's doing is not the source's."""
+
+    def __init__(self, url: str, message: str, *, host: str, seconds: float) -> None:
+        self.host = host
+        self.seconds = seconds
+        super().__init__(url, message)
 
 
 class ParseError(SourceError):

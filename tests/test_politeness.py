@@ -83,10 +83,13 @@ class Sim:
         self.server.route(path, handler)
 
     def run(self, at: datetime | None = None, *, force: bool = False) -> RefreshReport:
+        """One ``feeds refresh`` at ``at``, with a fetcher of its own as cron's has (what it
+        holds, the hosts that asked to wait on the machine's clock, dies with the run)."""
         assert self.config is not None
         if at is not None:
             self.now = at
-        return refresh(self.config, self.store, self.fetcher, now=self.now, force=force)
+        with Fetcher(self.fetcher.options) as fetcher:
+            return refresh(self.config, self.store, fetcher, now=self.now, force=force)
 
     def times(self, path: str) -> list[timedelta]:
         return [t - T0 for t, p in self.log if p == path]
@@ -314,8 +317,12 @@ def test_retry_after_delays_that_source_only(sim: Sim, status: int, form: str) -
     for at in every(10 * M, 4 * H)[1:]:
         sim.run(at, force=at < T0 + 3 * H)  # even --all waits for Retry-After
     assert sim.times("/busy")[:2] == [0 * H, 3 * H]
-    # The other source on the same host was not held up.
-    assert sim.times("/calm")[:3] == [0 * M, 10 * M, 20 * M]
+    # The other source on the same host was not held up by the source's Retry-After: in
+    # the first run it went out beside it (max_per_host = 2) or, its turn coming after the
+    # answer, was deferred while the host was held (tests/test_wire_holds.py); each later
+    # run (a fetcher of its own, as cron's) fetched it.
+    assert first.sources[1].ok
+    assert {10 * M, 20 * M, 30 * M} <= set(sim.times("/calm"))
     state = sim.store.source("busy")
     assert state.retry_after is None and state.error_count == 0
 

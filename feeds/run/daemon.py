@@ -135,6 +135,9 @@ class Daemon:
         self._stop = threading.Event()
         self._published: set[str] = set()
         self._config_changed = True  # sources and their due times are saved at the next tick
+        # Sources deferred because their host is held (in this daemon's fetcher), with when
+        # the hold ends: their state says due, but waking for them before then is in vain.
+        self._deferred: dict[str, datetime] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -193,6 +196,7 @@ class Daemon:
             with store.transaction():
                 store.sign_unsigned(SIGN_PER_RUN)
             sources = self._work(store, now)
+            self._note_deferred(sources, now)
             if any(s.changed for s in sources):
                 store.request_publish(now)
             outputs = self._publish(store, now)
@@ -223,6 +227,14 @@ class Daemon:
         finally:
             store.release_claims(self.worker, free_hosts_at(config, clock()))
         return report.sources
+
+    def _note_deferred(self, sources: tuple[SourceReport, ...], now: datetime) -> None:
+        """Remember the sources this tick deferred (until their hold ends), forget those it
+        fetched and the holds that ended."""
+        deferred = {s.name: s.next_due for s in sources if s.deferred and s.next_due is not None}
+        done = {s.name for s in sources if not s.deferred}
+        kept = {n: t for n, t in self._deferred.items() if t > now and n not in done}
+        self._deferred = kept | deferred
 
     def _others_at_work(self, store: Storage, now: datetime) -> bool:
         """Whether another worker was heard from lately (a claim counts): it may hand this
@@ -288,7 +300,8 @@ class Daemon:
                 continue
             due = schedule.next_due(state, config.schedule, config.interval(state.name))
             if due is not None:
-                candidates.append(due)
+                held = self._deferred.get(state.name)
+                candidates.append(due if held is None else max(due, held))
         return max(min(candidates), now + MIN_WAIT)
 
 

@@ -1,16 +1,19 @@
-"""Hosts that told the fetcher's page requests to wait (a 429 or 503), or did not answer
-in time.
+"""Hosts that told the fetcher to wait (a 429 or 503), or did not answer in time.
 
 A feed source's 429 or 503 holds back that source (its ``Retry-After`` is stored with it:
 :mod:`feeds.core.schedule`). Article pages have no such record, and a run asks for up to
 ``[full_text] max_pages`` of them, many on one host: without a hold, a host that answered
 the first with "429 Too Many Requests" got the other 29 anyway, one ``min_host_delay``
-apart. Now the first such answer holds the host for its ``Retry-After`` (RFC 9110 §10.2.3,
-RFC 6585 §4), or :data:`DEFAULT_HOLD` without one, and the pages asked of it meanwhile
-fail at once, unsent, as passing failures (tried again on a later run). A timeout holds
-the host :data:`DEFAULT_HOLD` too: behind a host that hangs, a batch of 8 pages took four
-read timeouts, two at a time (two minutes by default, twice the run's page budget), where
-one says all. The holds live as long as the fetcher: a run, or a daemon's life.
+apart. The same went for the host's other feeds: a host that said 429 to one source's feed
+got the next source's feed a ``min_host_delay`` later, in the same run. Now the first such
+answer, to a feed or a page, holds the host for its ``Retry-After`` (RFC 9110 §10.2.3,
+RFC 6585 §4), or :data:`DEFAULT_HOLD` without one, and every request for it meanwhile,
+feed or page, fails at once, unsent, with :class:`~feeds.errors.HostHeldError`: a page as
+a passing failure (tried again on a later run), a feed's source deferred (see
+:mod:`feeds.run.save_source`). A timeout holds the host :data:`DEFAULT_HOLD` too: behind
+a host that hangs, a batch of 8 pages took four read timeouts, two at a time (two minutes
+by default, twice the run's page budget), where one says all. The holds live as long as
+the fetcher: a run, or a daemon's life.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from feeds.core.schedule import parse_retry_after
-from feeds.errors import FetchError, FetchTimeoutError, HTTPStatusError
+from feeds.errors import FetchError, FetchTimeoutError, HostHeldError, HTTPStatusError
 
 #: The answers that hold a host: too many requests, or the server is overloaded.
 HOLD_STATUSES = frozenset({429, 503})
@@ -39,7 +42,7 @@ _PURGE_AT = 1024
 
 
 class HostHolds:
-    """Per host, until when page requests are not sent (``clock``: ``time.monotonic``;
+    """Per host, until when no request is sent (``clock``: ``time.monotonic``;
     ``wall``: the UTC time a Retry-After date is measured against). Thread-safe."""
 
     def __init__(
@@ -53,15 +56,16 @@ class HostHolds:
         self._lock = threading.Lock()
 
     def check(self, host: str, url: str) -> None:
-        """Raise :class:`FetchError` for ``url`` when ``host`` is held (nothing is sent)."""
+        """Raise :class:`HostHeldError` for ``url`` when ``host`` is held (nothing is sent)."""
         with self._lock:
             held = self._held.get(host)
             if held is not None and held[0] <= self._clock():
                 del self._held[host]
                 held = None
         if held is not None:
-            left = held[0] - self._clock()
-            raise FetchError(url, f"not asked: {held[1]}; {host} is left alone {left:.0f} s more")
+            left = max(held[0] - self._clock(), 0.0)
+            message = f"not asked: {held[1]}; {host} is left alone {left:.0f} s more"
+            raise HostHeldError(url, message, host=host, seconds=left)
 
     def note(self, host: str, error: FetchError) -> None:
         """Hold ``host`` when ``error`` is a 429 or 503 (for its Retry-After, if it has one)
