@@ -85,7 +85,9 @@ class HTTPStatusError(FetchError):
     """The server answered with an error status.
 
     ``retry_after`` is the raw ``Retry-After`` header (seconds or an HTTP date),
-    when the server sent one (RFC 9110 §10.2.3). ``temporary_redirect``: a 302, 303 or
+    when the server sent one (RFC 9110 §10.2.3), and ``date`` the raw ``Date`` of the
+    answer (the server's clock, which an HTTP date is measured against: RFC 9110 §6.6.1).
+    ``temporary_redirect``: a 302, 303 or
     307 on the way led to the answer, which then speaks of the URL it led to, not of
     ``url`` (a 410 there does not say the source is gone).
     """
@@ -98,9 +100,11 @@ class HTTPStatusError(FetchError):
         *,
         retry_after: str | None = None,
         temporary_redirect: bool = False,
+        date: str | None = None,
     ) -> None:
         self.status = status
         self.retry_after = retry_after
+        self.date = date
         self.temporary_redirect = temporary_redirect
         super().__init__(url, message or f"HTTP {status}")
 

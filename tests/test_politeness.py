@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -78,7 +79,8 @@ class Sim:
         def handler(request: RecordedRequest) -> Reply:
             n = len([p for _, p in self.log if p == path])
             self.log.append((self.now, path))
-            return answer(n)
+            reply = answer(n)  # dated on the simulated clock, as a Retry-After date is
+            return replace(reply, headers={"Date": http_date(self.now), **reply.headers})
 
         self.server.route(path, handler)
 
@@ -217,11 +219,11 @@ def test_per_source_interval(sim: Sim) -> None:
 def test_server_hints_push_the_next_fetch_later_never_sooner(
     sim: Sim, headers: dict[str, str], extra: str, expected: list[timedelta]
 ) -> None:
-    # An Expires date is measured against the Date the server sends (its real clock).
+    # An Expires date is measured against the Date the server sends (the simulated clock).
     def answer(n: int) -> Reply:
         sent = dict(headers)
         if "Expires" in headers:  # a lifetime of 90 minutes on every answer
-            sent["Expires"] = format_datetime(datetime.now(UTC) + 90 * M, usegmt=True)
+            sent["Expires"] = http_date(sim.now + 90 * M)
         return Reply(body=rss(extra=extra), headers=sent)
 
     sim.route("/feed", answer)
@@ -297,10 +299,14 @@ def test_a_410_where_a_temporary_redirect_led_does_not_retire_the_source(
     assert second.ok or retired
 
 
+def http_date(at: datetime) -> str:
+    return format_datetime(at, usegmt=True)
+
+
 def retry_after_value(form: str, until: datetime) -> str:
     if form == "seconds":
         return str(int((until - T0).total_seconds()))
-    return format_datetime(until, usegmt=True)
+    return http_date(until)
 
 
 @pytest.mark.parametrize("status", [429, 503])

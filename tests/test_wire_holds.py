@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,31 @@ def test_a_daemon_defers_the_held_host_s_sources_to_the_round_after_the_hold(
     first_c = http_server.requests_to("/c")[0].received
     first_busy = http_server.requests_to("/busy")[0].received
     assert first_c - first_busy >= hold - 0.5
+
+
+# --- a Retry-After date on the server's clock -------------------------------------------------
+
+
+def test_a_retry_after_date_counts_from_the_answer_s_date_for_host_and_source(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A server whose clock is 10 minutes behind ours says "come back in 2 minutes" as a
+    date: measured against our clock that was already past, so the source kept no
+    Retry-After and its host was held the default minute instead of two."""
+    server_now = utc_now() - timedelta(minutes=10)
+    headers = {
+        "Date": format_datetime(server_now, usegmt=True),
+        "Retry-After": format_datetime(server_now + timedelta(minutes=2), usegmt=True),
+    }
+    http_server.route("/busy", Reply(status=429, headers=headers))
+    config = make_config(tmp_path, http_server)
+    with Fetcher(config.fetch) as fetcher:
+        fetcher.attempt(config_request(config, "busy"))
+        held = fetcher.attempt(config_request(config, "c"))
+    assert isinstance(held, HostHeldError) and 110 < held.seconds <= 120, held
+    before = utc_now()
+    run_refresh(config)
+    with open_store(config.store_location) as store:
+        retry_after = store.source("busy").retry_after
+    assert retry_after is not None
+    assert before + timedelta(seconds=110) < retry_after <= utc_now() + timedelta(seconds=121)

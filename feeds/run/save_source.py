@@ -158,7 +158,9 @@ def schedule_update(
     status = outcome.status if isinstance(outcome, HTTPStatusError) else None
     retry_after = None
     if isinstance(outcome, HTTPStatusError) and status in RETRY_AFTER_STATUSES:
-        retry_after = schedule.parse_retry_after(outcome.retry_after, now, options.max_retry_after)
+        retry_after = schedule.parse_retry_after(
+            outcome.retry_after, now, options.max_retry_after, outcome.date
+        )
     return ScheduleUpdate(
         retry_after=retry_after,
         retire="HTTP 410 Gone" if _gone(outcome) else None,

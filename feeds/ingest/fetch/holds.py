@@ -73,7 +73,7 @@ class HostHolds:
         if isinstance(error, FetchTimeoutError):
             seconds, why = DEFAULT_HOLD, f"{host} timed out on {error.url}"
         elif isinstance(error, HTTPStatusError) and error.status in HOLD_STATUSES:
-            seconds = _seconds(error.retry_after, self._wall())
+            seconds = _seconds(error.retry_after, self._wall(), error.date)
             why = f"{host} answered HTTP {error.status} to {error.url}"
             if error.retry_after is not None:
                 why += f" (Retry-After: {error.retry_after[:40]})"
@@ -88,8 +88,9 @@ class HostHolds:
                 self._held[host] = (until, why)
 
 
-def _seconds(retry_after: str | None, now: datetime) -> float:
-    """How long a Retry-After holds a host: its delay, at most :data:`MAX_HOLD`;
-    :data:`DEFAULT_HOLD` when it is absent, unreadable or already past."""
-    until = parse_retry_after(retry_after, now, timedelta(seconds=MAX_HOLD))
+def _seconds(retry_after: str | None, now: datetime, date: str | None = None) -> float:
+    """How long a Retry-After holds a host: its delay (a date less the answer's ``Date``,
+    when it has a valid one), at most :data:`MAX_HOLD`; :data:`DEFAULT_HOLD` when it is
+    absent, unreadable or already past."""
+    until = parse_retry_after(retry_after, now, timedelta(seconds=MAX_HOLD), date)
     return DEFAULT_HOLD if until is None else (until - now).total_seconds()
