@@ -5,6 +5,7 @@ later run (``feeds refresh``) or round (``feeds daemon``), against a real server
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon
 from feeds.run.refresh import RefreshReport, SourceReport, refresh
 from feeds.store import open_store
-from feeds.types import FetchRequest
+from feeds.types import FetchOptions, FetchRequest
 
 from httpserver import HTTPTestServer, Reply, http_server
 
@@ -241,3 +242,26 @@ def test_a_retry_after_date_counts_from_the_answer_s_date_for_host_and_source(
         retry_after = store.source("busy").retry_after
     assert retry_after is not None
     assert before + timedelta(seconds=110) < retry_after <= utc_now() + timedelta(seconds=121)
+
+
+# --- a redirect's hops on one host ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_on_the_same_host_waits_min_host_delay_before_its_hop(
+    http_server: HTTPTestServer, status: int
+) -> None:
+    """``min_host_delay`` is between the starts of two requests to one host; a redirect's
+    hop on the same host (http -> https, /feed -> /feed/) went out at once, a rate-limited
+    server's second request inside its interval."""
+    http_server.redirect("/old", "/middle", status)
+    http_server.redirect("/middle", "/new", status)
+    http_server.route("/new", Reply(body=rss("/new")))
+    options = FetchOptions(min_host_delay=0.4, total_timeout=5.0)
+    with Fetcher(options) as fetcher:
+        result = fetcher.fetch(FetchRequest(source="s", url=http_server.url("/old")))
+    assert result.final_url == http_server.url("/new")
+    arrivals = [r.received for r in http_server.requests]
+    assert [r.path for r in http_server.requests] == ["/old", "/middle", "/new"]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 0.38, gaps

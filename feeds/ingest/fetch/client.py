@@ -397,8 +397,9 @@ class _Turn:
 
     def move(self, host: str, deadline: float, *, anew: bool = False) -> None:
         """Give back this host's slot and take ``host``'s (waiting at most until
-        ``deadline``); nothing when it is this host, unless ``anew``: a request of its own
-        to this host (asked again without validators) then waits its ``min_host_delay``."""
+        ``deadline``); on this host, the slot is kept, and with ``anew`` (a request of its
+        own to this host: a redirect's hop, a request asked again without validators) the
+        request waits its ``min_host_delay``."""
         host = host_key(host)
         if host == self._host:
             if anew:

@@ -50,7 +50,8 @@ _REFUSED_VALIDATORS = frozenset({412, 431})
 class HostTurn(Protocol):
     """Move a fetch's turn (a slot of ``max_per_host`` and ``min_host_delay``) to another host,
     waiting for it at most until a deadline; with ``anew``, a new request to the same host
-    waits its ``min_host_delay`` too (the slot kept)."""
+    (a redirect's hop, a request asked again) waits its ``min_host_delay`` too (the slot
+    kept)."""
 
     def __call__(self, host: str, deadline: float, *, anew: bool = False) -> None: ...
 
@@ -231,7 +232,10 @@ class Connections:
         # the source's URL stands for, wherever it lives now.
         while True:
             if hops and host_turn is not None:
-                host_turn(url.host, deadline)  # once the redirect's response is closed
+                # Once the redirect's response is closed. A hop is a request of its own,
+                # also on the same host: a server that limits its rate counts it, and
+                # http -> https on one host sent two requests back to back (docs/sources.md).
+                host_turn(url.host, deadline, anew=True)
             if hops and not guarded and self._guards_redirects_of(request):
                 # A configured source is trusted where the admin put it, not wherever it
                 # redirects: from a public (or allowed) address, every later hop is checked
