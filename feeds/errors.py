@@ -9,6 +9,7 @@
      │    │    ├── HTTPStatusError       4xx/5xx answer (status, Retry-After)
      │    │    ├── BodyTooLargeError     body over the limit (cut off while streaming)
      │    │    ├── FetchTimeoutError     connect/read/total timeout
+     │    │    │    └── NameLookupTimeoutError  the name lookup: nothing was sent
      │    │    ├── TooManyRedirectsError redirect limit or loop
      │    │    ├── AddressNotAllowedError a third-party link to a non-public address
      │    │    └── HostHeldError         not sent: the host asked us to wait (a 429 or 503,
@@ -115,6 +116,12 @@ class BodyTooLargeError(FetchError):
 
 class FetchTimeoutError(FetchError):
     """A connect, read or total timeout expired."""
+
+
+class NameLookupTimeoutError(FetchTimeoutError):
+    """The host's name was not looked up in time (its name servers hang, or every lookup
+    slot is taken by such ones): nothing was sent to the host, so it is not held for it
+    (see :mod:`feeds.ingest.fetch.holds`)."""
 
 
 class TooManyRedirectsError(FetchError):

@@ -18,7 +18,13 @@ from urllib.parse import urlencode
 
 import httpx
 
-from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
+from feeds.errors import (
+    AddressNotAllowedError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    NameLookupTimeoutError,
+)
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
 from feeds.ingest.fetch.deadline import fetch_deadline
 from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
@@ -93,7 +99,10 @@ class Connections:
         try:
             with fetch_deadline(deadline, self._options.connect_timeout):
                 yield
-        except (httpx.TimeoutException, LookupTimeout) as exc:
+        except LookupTimeout as exc:
+            message = _describe_timeout(self._options, exc, deadline)
+            raise NameLookupTimeoutError(url, message) from exc
+        except httpx.TimeoutException as exc:
             raise FetchTimeoutError(url, _describe_timeout(self._options, exc, deadline)) from exc
         except httpx.LocalProtocolError as exc:
             # Our own message names a header, never its value; another's (h11 under

@@ -24,7 +24,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from feeds.core.schedule import parse_retry_after
-from feeds.errors import FetchError, FetchTimeoutError, HostHeldError, HTTPStatusError
+from feeds.errors import (
+    FetchError,
+    FetchTimeoutError,
+    HostHeldError,
+    HTTPStatusError,
+    NameLookupTimeoutError,
+)
 
 #: The answers that hold a host: too many requests, or the server is overloaded.
 HOLD_STATUSES = frozenset({429, 503})
@@ -69,7 +75,9 @@ class HostHolds:
 
     def note(self, host: str, error: FetchError) -> None:
         """Hold ``host`` when ``error`` is a 429 or 503 (for its Retry-After, if it has one)
-        or a timeout."""
+        or a timeout of the host's (not of its name's lookup)."""
+        if isinstance(error, NameLookupTimeoutError):
+            return  # nothing reached the host: its name servers (or our lookup slots) hung
         if isinstance(error, FetchTimeoutError):
             seconds, why = DEFAULT_HOLD, f"{host} timed out on {error.url}"
         elif isinstance(error, HTTPStatusError) and error.status in HOLD_STATUSES:
