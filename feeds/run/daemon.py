@@ -465,6 +465,9 @@ def _reload(daemon: Daemon, fetchers: list[Fetcher]) -> None:
 
 
 def _log_tick(report: TickReport) -> None:
+    for source in report.sources:
+        if source.deferred:  # its host asked to wait: `feeds daemon -v` says so
+            fetch_log.info("%s", source.summary())
     for source in report.fetched:
         if source.ok:
             fetch_log.info("%s", source.summary())

@@ -38,8 +38,9 @@ HOLD_STATUSES = frozenset({429, 503})
 #: Seconds a host is held after such an answer without a readable Retry-After.
 DEFAULT_HOLD = 60.0
 
-#: The longest hold (a Retry-After of a week holds a host's pages this long in a daemon;
-#: each page is tried again on a later run anyway).
+#: The longest hold (a Retry-After of a week holds a host this long in a daemon; each page
+#: is tried again on a later run anyway, each deferred source once the hold ends, and the
+#: source that got the answer keeps its own, longer, Retry-After).
 MAX_HOLD = 3600.0
 
 
