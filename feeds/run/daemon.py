@@ -135,9 +135,7 @@ class Daemon:
         self._stop = threading.Event()
         self._published: set[str] = set()
         self._config_changed = True  # sources and their due times are saved at the next tick
-        # Sources deferred because their host is held (in this daemon's fetcher), with when
-        # the hold ends: their state says due, but waking for them before then is in vain.
-        self._deferred: dict[str, datetime] = {}
+        self._deferred: dict[str, datetime] = {}  # deferred for a held host: to the hold's end
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -229,12 +227,10 @@ class Daemon:
         return report.sources
 
     def _note_deferred(self, sources: tuple[SourceReport, ...], now: datetime) -> None:
-        """Remember the sources this tick deferred (until their hold ends), forget those it
-        fetched and the holds that ended."""
-        deferred = {s.name: s.next_due for s in sources if s.deferred and s.next_due is not None}
+        """Remember the sources this tick deferred; forget those fetched, and ended holds."""
         done = {s.name for s in sources if not s.deferred}
-        kept = {n: t for n, t in self._deferred.items() if t > now and n not in done}
-        self._deferred = kept | deferred
+        self._deferred = {n: t for n, t in self._deferred.items() if t > now and n not in done}
+        self._deferred.update({s.name: s.next_due for s in sources if s.deferred and s.next_due})
 
     def _others_at_work(self, store: Storage, now: datetime) -> bool:
         """Whether another worker was heard from lately (a claim counts): it may hand this
@@ -299,9 +295,8 @@ class Daemon:
             if state.name not in configured:
                 continue
             due = schedule.next_due(state, config.schedule, config.interval(state.name))
-            if due is not None:
-                held = self._deferred.get(state.name)
-                candidates.append(due if held is None else max(due, held))
+            if due is not None:  # a deferred source: when its host's hold ends
+                candidates.append(max(due, self._deferred.get(state.name, due)))
         return max(min(candidates), now + MIN_WAIT)
 
 
@@ -465,9 +460,8 @@ def _reload(daemon: Daemon, fetchers: list[Fetcher]) -> None:
 
 
 def _log_tick(report: TickReport) -> None:
-    for source in report.sources:
-        if source.deferred:  # its host asked to wait: `feeds daemon -v` says so
-            fetch_log.info("%s", source.summary())
+    for source in (s for s in report.sources if s.deferred):  # its host asked to wait
+        fetch_log.info("%s", source.summary())
     for source in report.fetched:
         if source.ok:
             fetch_log.info("%s", source.summary())
