@@ -9,8 +9,11 @@
      │    │    ├── HTTPStatusError       4xx/5xx answer (status, Retry-After)
      │    │    ├── BodyTooLargeError     body over the limit (cut off while streaming)
      │    │    ├── FetchTimeoutError     connect/read/total timeout
+     │    │    │    └── NameLookupTimeoutError  the name lookup: nothing was sent
      │    │    ├── TooManyRedirectsError redirect limit or loop
-     │    │    └── AddressNotAllowedError a third-party link to a non-public address
+     │    │    ├── AddressNotAllowedError a third-party link to a non-public address
+     │    │    └── HostHeldError         not sent: the host asked us to wait (a 429 or 503,
+     │    │                              or it timed out) a short while ago
      │    └── ParseError        the bytes are not a feed we can read
      │         └── NotAFeedError         an HTML page; carries the feed URLs it links to
      ├── StoreError             the state database cannot be used
@@ -83,7 +86,9 @@ class HTTPStatusError(FetchError):
     """The server answered with an error status.
 
     ``retry_after`` is the raw ``Retry-After`` header (seconds or an HTTP date),
-    when the server sent one (RFC 9110 §10.2.3). ``temporary_redirect``: a 302, 303 or
+    when the server sent one (RFC 9110 §10.2.3), and ``date`` the raw ``Date`` of the
+    answer (the server's clock, which an HTTP date is measured against: RFC 9110 §6.6.1).
+    ``temporary_redirect``: a 302, 303 or
     307 on the way led to the answer, which then speaks of the URL it led to, not of
     ``url`` (a 410 there does not say the source is gone).
     """
@@ -96,9 +101,11 @@ class HTTPStatusError(FetchError):
         *,
         retry_after: str | None = None,
         temporary_redirect: bool = False,
+        date: str | None = None,
     ) -> None:
         self.status = status
         self.retry_after = retry_after
+        self.date = date
         self.temporary_redirect = temporary_redirect
         super().__init__(url, message or f"HTTP {status}")
 
@@ -111,6 +118,12 @@ class FetchTimeoutError(FetchError):
     """A connect, read or total timeout expired."""
 
 
+class NameLookupTimeoutError(FetchTimeoutError):
+    """The host's name was not looked up in time (its name servers hang, or every lookup
+    slot is taken by such ones): nothing was sent to the host, so it is not held for it
+    (see :mod:`feeds.ingest.fetch.holds`)."""
+
+
 class TooManyRedirectsError(FetchError):
     """More redirects than allowed, or a redirect loop."""
 
@@ -118,6 +131,18 @@ class TooManyRedirectsError(FetchError):
 class AddressNotAllowedError(FetchError):
     """A link taken from a feed or page points at a loopback, private or other non-public
     address (or is not http/https), and the config does not allow it. Nothing was sent."""
+
+
+class HostHeldError(FetchError):
+    """Nothing was sent: ``host`` answered another request with 429 or 503, or timed out,
+    a short while ago, and is left alone ``seconds`` more (see
+    :mod:`feeds.ingest.fetch.holds`). A source's feed met with it is deferred, not failed:
+    the host's doing is not the source's."""
+
+    def __init__(self, url: str, message: str, *, host: str, seconds: float) -> None:
+        self.host = host
+        self.seconds = seconds
+        super().__init__(url, message)
 
 
 class ParseError(SourceError):

@@ -265,8 +265,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
 
         body = gzip_module.compress(reply.body) if reply.gzip else reply.body
-        self.send_response(reply.status)
         names = {name.lower() for name in reply.headers}
+        if "date" in names:  # the reply's own clock (a simulated one): its Date alone
+            self.send_response_only(reply.status)
+            self.send_header("Server", self.version_string())
+        else:
+            self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
         if reply.gzip:

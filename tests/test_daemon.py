@@ -24,6 +24,7 @@ from feeds.app import cli
 from feeds.config import Config
 from feeds.errors import ConfigError
 from feeds.ingest.fetch import Fetcher
+from feeds.ingest.fetch.holds import HostHolds
 from feeds.run.daemon import Daemon, TickReport
 from feeds.store.sqlite import Store
 
@@ -70,6 +71,10 @@ class World:
 
     def requests(self, path: str) -> list[RecordedRequest]:
         return [r for _, p, r in self.log if p == path]
+
+    def holds(self) -> HostHolds:
+        """The fetcher's holds of hosts that asked to wait, on the simulated clock."""
+        return HostHolds(clock=lambda: (self.now - T0).total_seconds(), wall=lambda: self.now)
 
     def run(self, daemon: Daemon, until: timedelta) -> list[TickReport]:
         """Drive the daemon core with a fake clock: each tick at the time it asked for."""
@@ -130,9 +135,12 @@ def test_a_simulated_day_issues_exactly_the_expected_requests(tmp_path: Path, wo
     world.route("/moved-old", lambda n: Reply(status=301, headers={"Location": "/moved-new"}))
     world.route("/moved-new", lambda n: Reply(body=rss("m"), headers={"ETag": '"m1"'}))
     names = ["steady", "cached", "gone", "limited", "flaky", "moved-old"]
-    config = daemon_config(tmp_path, {n: world.server.url(f"/{n}") for n in names})
+    urls = {n: world.server.url(f"/{n}") for n in names}
+    # On a host of its own: its 429 holds its host (an hour at most), not the others'.
+    urls["limited"] = urls["limited"].replace("127.0.0.1", "localhost")
+    config = daemon_config(tmp_path, urls)
 
-    with Fetcher(config.fetch) as fetcher:
+    with Fetcher(config.fetch, holds=world.holds()) as fetcher:
         reports = world.run(Daemon(config, fetcher, pid=4242), 24 * H)
 
     every_hour = hours(*range(24))

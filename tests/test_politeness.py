@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -78,15 +79,19 @@ class Sim:
         def handler(request: RecordedRequest) -> Reply:
             n = len([p for _, p in self.log if p == path])
             self.log.append((self.now, path))
-            return answer(n)
+            reply = answer(n)  # dated on the simulated clock, as a Retry-After date is
+            return replace(reply, headers={"Date": http_date(self.now), **reply.headers})
 
         self.server.route(path, handler)
 
     def run(self, at: datetime | None = None, *, force: bool = False) -> RefreshReport:
+        """One ``feeds refresh`` at ``at``, with a fetcher of its own as cron's has (what it
+        holds, the hosts that asked to wait on the machine's clock, dies with the run)."""
         assert self.config is not None
         if at is not None:
             self.now = at
-        return refresh(self.config, self.store, self.fetcher, now=self.now, force=force)
+        with Fetcher(self.fetcher.options) as fetcher:
+            return refresh(self.config, self.store, fetcher, now=self.now, force=force)
 
     def times(self, path: str) -> list[timedelta]:
         return [t - T0 for t, p in self.log if p == path]
@@ -214,11 +219,11 @@ def test_per_source_interval(sim: Sim) -> None:
 def test_server_hints_push_the_next_fetch_later_never_sooner(
     sim: Sim, headers: dict[str, str], extra: str, expected: list[timedelta]
 ) -> None:
-    # An Expires date is measured against the Date the server sends (its real clock).
+    # An Expires date is measured against the Date the server sends (the simulated clock).
     def answer(n: int) -> Reply:
         sent = dict(headers)
         if "Expires" in headers:  # a lifetime of 90 minutes on every answer
-            sent["Expires"] = format_datetime(datetime.now(UTC) + 90 * M, usegmt=True)
+            sent["Expires"] = http_date(sim.now + 90 * M)
         return Reply(body=rss(extra=extra), headers=sent)
 
     sim.route("/feed", answer)
@@ -294,10 +299,14 @@ def test_a_410_where_a_temporary_redirect_led_does_not_retire_the_source(
     assert second.ok or retired
 
 
+def http_date(at: datetime) -> str:
+    return format_datetime(at, usegmt=True)
+
+
 def retry_after_value(form: str, until: datetime) -> str:
     if form == "seconds":
         return str(int((until - T0).total_seconds()))
-    return format_datetime(until, usegmt=True)
+    return http_date(until)
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -314,8 +323,12 @@ def test_retry_after_delays_that_source_only(sim: Sim, status: int, form: str) -
     for at in every(10 * M, 4 * H)[1:]:
         sim.run(at, force=at < T0 + 3 * H)  # even --all waits for Retry-After
     assert sim.times("/busy")[:2] == [0 * H, 3 * H]
-    # The other source on the same host was not held up.
-    assert sim.times("/calm")[:3] == [0 * M, 10 * M, 20 * M]
+    # The other source on the same host was not held up by the source's Retry-After: in
+    # the first run it went out beside it (max_per_host = 2) or, its turn coming after the
+    # answer, was deferred while the host was held (tests/test_wire_holds.py); each later
+    # run (a fetcher of its own, as cron's) fetched it.
+    assert first.sources[1].ok
+    assert {10 * M, 20 * M, 30 * M} <= set(sim.times("/calm"))
     state = sim.store.source("busy")
     assert state.retry_after is None and state.error_count == 0
 

@@ -183,6 +183,27 @@ def test_parse_retry_after(value: str | None, expected: datetime | None) -> None
     assert schedule.parse_retry_after(value, T0, timedelta(days=7)) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "date", "expected"),
+    [
+        # The server's clock 10 minutes behind ours: "come back in 5" was already past.
+        ("Wed, 04 Mar 2026 11:55:00 GMT", "Wed, 04 Mar 2026 11:50:00 GMT", T0 + 5 * M),
+        # An hour ahead: "come back in 2" held the source an hour and 2 minutes.
+        ("Wed, 04 Mar 2026 13:02:00 GMT", "Wed, 04 Mar 2026 13:00:00 GMT", T0 + 2 * M),
+        ("Wed, 11 Mar 2026 13:00:00 GMT", "Wed, 04 Mar 2026 11:00:00 GMT", T0 + 7 * 24 * H),
+        ("Wed, 04 Mar 2026 12:59:00 GMT", "Wed, 04 Mar 2026 13:00:00 GMT", None),  # before Date
+        ("Wed, 04 Mar 2026 15:00:00 GMT", "yesterday", T0 + 3 * H),  # no valid Date: ours
+        ("Wed, 04 Mar 2026 15:00:00 GMT", None, T0 + 3 * H),
+        ("120", "Wed, 04 Mar 2026 11:00:00 GMT", T0 + 2 * M),  # seconds: no clock involved
+    ],
+)
+def test_a_retry_after_date_is_measured_against_the_answer_s_date(
+    value: str, date: str | None, expected: datetime | None
+) -> None:
+    """RFC 9110 §10.2.3: the date is the server's clock, as its Date is (§6.6.1)."""
+    assert schedule.parse_retry_after(value, T0, timedelta(days=7), date) == expected
+
+
 def test_track_redirect_needs_consecutive_sightings() -> None:
     new = "https://b.example/feed/"
     other = "https://c.example/feed/"

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.errors import FetchError, HTTPStatusError
+from feeds.errors import FetchError, HostHeldError, HTTPStatusError
 from feeds.ingest.fetch import Fetcher
 from feeds.ingest.fetch.decode import _BoundedDecoder
 from feeds.ingest.fetch.holds import HostHolds
@@ -181,17 +181,19 @@ def test_a_hold_is_per_host_and_ends_with_its_retry_after(http_server: HTTPTestS
     assert [r.path for r in http_server.requests_to("/busy/1")] == ["/busy/1"]  # once: again
 
 
-def test_a_feed_source_is_not_held_by_its_host_s_429(http_server: HTTPTestServer) -> None:
-    """A source's own Retry-After holds that source, not its host (docs/sources.md): the
-    fetcher's holds are for pages only."""
+def test_a_feed_s_429_holds_its_host_s_other_feeds_and_pages(http_server: HTTPTestServer) -> None:
+    """The holds were for pages only: the next source's feed on the host went out a
+    ``min_host_delay`` after the 429 (docs/sources.md, "A host that asks to wait")."""
     http_server.route("/busy", Reply(status=429, headers={"Retry-After": "120"}))
     http_server.route("/calm", Reply(body=FEED))
     with Fetcher(PAGES) as fetcher:
         with pytest.raises(FetchError, match="HTTP 429"):
             fetcher.fetch(FetchRequest(source="a", url=http_server.url("/busy")))
-        assert fetcher.fetch(FetchRequest(source="b", url=http_server.url("/calm"))).content == FEED
+        with pytest.raises(HostHeldError, match="not asked"):
+            fetcher.fetch(FetchRequest(source="b", url=http_server.url("/calm")))
         [page] = fetcher.fetch_many(pages(http_server, 1))
     assert "not asked" in str(page)  # the feed's 429 holds the host's pages
+    assert [r.path for r in http_server.requests] == ["/busy"]
 
 
 def test_a_held_page_fails_at_once_without_waiting_for_a_turn(http_server: HTTPTestServer) -> None:

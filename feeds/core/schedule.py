@@ -217,10 +217,17 @@ def freshness(headers: Mapping[str, str], now: datetime) -> int | None:
     return max(0, min(int(lifetime), GREATEST_DELTA_SECONDS))
 
 
-def parse_retry_after(value: str | None, now: datetime, cap: timedelta) -> datetime | None:
+def parse_retry_after(
+    value: str | None, now: datetime, cap: timedelta, date: str | None = None
+) -> datetime | None:
     """The time a ``Retry-After`` value (delay-seconds or an HTTP date) asks us to wait until.
 
-    Capped at ``now + cap`` so a mistaken header cannot silence a source for
+    An HTTP date is the server's clock: with the response's ``Date`` (``date``, when it is
+    a valid HTTP date) the wait is the one between the two, counted from ``now`` (as
+    :func:`freshness` takes ``Expires`` less ``Date``); a server whose clock is ten minutes
+    behind ours, saying "come back in five", was taken as already past, and one ahead as
+    asking for more than it meant. Without a valid ``Date``, the date is taken on our
+    clock. Capped at ``now + cap`` so a mistaken header cannot silence a source for
     ever; ``None`` when absent, unreadable or already past.
     """
     if value is None:
@@ -229,10 +236,11 @@ def parse_retry_after(value: str | None, now: datetime, cap: timedelta) -> datet
     if text.isdecimal():
         until = now + min(timedelta(seconds=int(text[:12])), cap)
     else:
-        date = _http_date(text)
-        if date is None:
+        asked = _http_date(text)
+        if asked is None:
             return None
-        until = min(date, now + cap)
+        server_now = _http_date(date) if date is not None else None
+        until = now + min(asked - (server_now or now), cap)
     return until if until > now else None
 
 

@@ -28,6 +28,7 @@ from feeds.core.rewrite import PageRules
 from feeds.errors import (
     FetchError,
     FetchTimeoutError,
+    HostHeldError,
     HTTPStatusError,
 )
 from feeds.ingest import fulltext, normalize
@@ -183,10 +184,11 @@ def _request(source: str, url: str, cached: ArticleRecord | None) -> FetchReques
 
 
 def _transient(error: FetchError) -> bool:
-    """Worth another try next run: timeouts, connection failures, 429 and 5xx answers."""
+    """Worth another try next run: timeouts, connection failures, 429 and 5xx answers, and
+    pages not asked while their host was held."""
     if isinstance(error, HTTPStatusError):
         return error.status == 429 or error.status >= 500
-    return isinstance(error, FetchTimeoutError) or type(error) is FetchError
+    return isinstance(error, FetchTimeoutError | HostHeldError) or type(error) is FetchError
 
 
 def _failed(

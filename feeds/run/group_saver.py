@@ -8,7 +8,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime
 
 from feeds.config import SourceConfig
-from feeds.errors import FetchError
+from feeds.errors import FetchError, HostHeldError
 from feeds.ingest.fetch import PageFetcher
 from feeds.ingest.kinds import kind_of
 from feeds.ingest.prepare import Job, Prepared
@@ -100,7 +100,8 @@ class GroupSaver:
                 self.group.enter_context(self._releasing())
             self.sources += 1
             self.entries += len(ready.cleaned) if ready is not None else 0
-        self.tally.fetched(outcome)
+        if not isinstance(outcome, HostHeldError):  # a deferred source sent nothing
+            self.tally.fetched(outcome)
         state = self.states[source.name]
         saved = save_or_fail(self.run, source, state, self.requests[i], outcome, ready)
         if alone:

@@ -23,6 +23,9 @@ class SourceReport:
     not_modified: bool = False
     changes: Mapping[str, int] = field(default_factory=dict)
     skipped: str | None = None  # why it was not fetched (not due, Retry-After, retired)
+    #: Skipped because its host was held (it answered another request with 429 or 503, or
+    #: timed out): nothing sent, nothing saved, fetched in a later run once ``next_due``.
+    deferred: bool = False
     next_due: datetime | None = None  # None: retired
     moved_to: str | None = None  # the stored URL followed a confirmed permanent redirect
     #: The feed read for a section page that advertises one.

@@ -6,6 +6,11 @@ the source's own would; but it is not the source's URL: its 410 must not retire 
 nor its 301 move it. When it fails it is forgotten and the page asked again, unconditionally
 (the validators kept were the feed's, and the store drops them with the feed).
 
+A source whose host is held (it answered another source's feed, or a page, with 429 or
+503, or timed out, a short while ago: :mod:`feeds.ingest.fetch.holds`) is deferred: nothing
+was sent, nothing is saved, its state stays as it was, and it is due again once the hold
+ends. The host's doing is not the source's: no error, no back-off.
+
 Article pages are fetched under one per-run budget (``[full_text]``); when the budget
 deferred some, the source's validators are not kept, so the next run reads the document
 again and picks them up (not for retries of pages that failed for a passing reason: those
@@ -17,13 +22,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from feeds.config import Config, SourceConfig
 from feeds.core import schedule
 from feeds.core.signals import site_names
-from feeds.errors import MAX_MESSAGE_CHARS, FetchError, HTTPStatusError, StoreError, describe
+from feeds.errors import (
+    MAX_MESSAGE_CHARS,
+    FetchError,
+    HostHeldError,
+    HTTPStatusError,
+    StoreError,
+    describe,
+)
 from feeds.ingest.fetch import PageFetcher, shortened
 from feeds.ingest.kinds import Read, Reader, Unreadable, kind_of
 from feeds.ingest.prepare import Prepared
@@ -146,7 +158,9 @@ def schedule_update(
     status = outcome.status if isinstance(outcome, HTTPStatusError) else None
     retry_after = None
     if isinstance(outcome, HTTPStatusError) and status in RETRY_AFTER_STATUSES:
-        retry_after = schedule.parse_retry_after(outcome.retry_after, now, options.max_retry_after)
+        retry_after = schedule.parse_retry_after(
+            outcome.retry_after, now, options.max_retry_after, outcome.date
+        )
     return ScheduleUpdate(
         retry_after=retry_after,
         retire="HTTP 410 Gone" if _gone(outcome) else None,
@@ -207,6 +221,8 @@ def save_source(
     ``prepared`` is the kind's worker job on the fetched document when the caller did it
     already (in a worker process); otherwise the kind does it here.
     """
+    if isinstance(outcome, HostHeldError):
+        return deferred(run, source, state, outcome)
     attempt = _Attempt(run, source, state, _page_feed(outcome) if request.public_only else outcome)
     if isinstance(outcome, FetchError):
         status = _status(outcome)
@@ -235,11 +251,32 @@ def save_source(
         # A 301/308 counts only when its target gives a document we can read: the stored
         # URL never moves to an HTML page, an empty body or a parked domain's junk.
         attempt = replace(attempt, answered=replace(outcome, permanent_redirect=None))
+        if isinstance(read.feed_error, HostHeldError):  # the page's feed's host is held
+            return deferred(run, source, state, read.feed_error)
         if read.feed_error is not None:  # the feed the page advertises could not be fetched
             failed = replace(attempt, answered=_page_feed(read.feed_error))
             return failed.failed(_status(read.feed_error), read.error)
         return attempt.failed(outcome.status, read.error, forget_feed=read.forget_feed)
     return _save_read(attempt, read)
+
+
+def deferred(
+    run: Run, source: SourceConfig, state: SourceState, held: HostHeldError
+) -> SourceReport:
+    """A source not fetched because its host is held: nothing saved, its state as it was,
+    due again when the hold ends (or when its state says, if later). The store's queue
+    gets that time as the source is released, so no worker claims it sooner."""
+    config = run.config
+    due = schedule.next_due(state, config.schedule, config.interval(source.name))
+    hold_ends = run.now + timedelta(seconds=max(held.seconds, 1.0))
+    return SourceReport(
+        name=source.name,
+        url=state.url,
+        status=None,
+        skipped=f"deferred: {held.message}",
+        deferred=True,
+        next_due=hold_ends if due is None else max(due, hold_ends),
+    )
 
 
 def _gone(outcome: FetchResult | FetchError) -> bool:

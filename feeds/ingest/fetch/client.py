@@ -47,8 +47,9 @@ class Fetcher:
     ``transport`` replaces the network (tests pass ``httpx.MockTransport``); the
     total deadline is then enforced only between body chunks, and the address
     guard only before each hop. ``resolver`` replaces DNS for the address guard
-    (tests map names to addresses with it). Use as a context manager, or call
-    :meth:`close`.
+    (tests map names to addresses with it). ``holds``: the hosts that asked to wait, on
+    clocks of their own (a simulation's; default: the machine's). Use as a context
+    manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class Fetcher:
         *,
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver = system_resolver,
+        holds: HostHolds | None = None,
     ) -> None:
         for name in ("max_connections", "max_per_host"):
             if getattr(options, name) < 1:
@@ -74,8 +76,8 @@ class Fetcher:
         self._host_slots_lock = threading.Lock()
         # Per host: a lock that orders request starts, and when the next one may start.
         self._host_turns: dict[str, tuple[threading.Lock, list[float]]] = {}
-        # Hosts that answered 429 or 503, or timed out: fetch_many's pages leave them alone.
-        self._holds = HostHolds()
+        # Hosts that answered 429 or 503, or timed out: no request goes to them meanwhile.
+        self._holds = HostHolds() if holds is None else holds
         # Sources with HTTP settings of their own (most have none: one dict lookup).
         self._source_settings = settings_by_source(options.source_http)
 
@@ -161,15 +163,11 @@ class Fetcher:
 
         Returns a result for 2xx and 304 answers (``content`` is None when
         nothing changed). Raises :class:`FetchError` or a subclass for every
-        network, file-system or HTTP failure, never an httpx exception.
-        Thread-safe.
+        network, file-system or HTTP failure, never an httpx exception; and
+        :class:`~feeds.errors.HostHeldError`, sending nothing, when the host (or one a
+        redirect leads to) answered a feed or page with 429 or 503, or timed out, a short
+        while ago (:mod:`.holds`). Thread-safe.
         """
-        return self._fetch(request, page=False)
-
-    def _fetch(self, request: FetchRequest, *, page: bool) -> FetchResult:
-        """:meth:`fetch`; a ``page`` (:meth:`fetch_many`) is not sent to a host that
-        answered a page or feed with 429 or 503, or timed out, a short while ago
-        (:mod:`.holds`)."""
         try:
             parts = urlsplit(request.url)
             host = parts.hostname
@@ -193,9 +191,8 @@ class Fetcher:
         # Made before the host's turn is taken: the first request's (httpx's import, a TLS
         # context) would otherwise eat into its deadline and the next request's delay.
         connections = self._wire()
-        if page:  # before waiting for a turn that would only be spent on nothing
-            self._holds.check(host, request.url)
-        with _Turn(self, host, self._holds if page else None, request.url) as turn:
+        self._holds.check(host, request.url)  # before a turn that would be spent on nothing
+        with _Turn(self, host, self._holds, request.url) as turn:
             # The deadline starts once we hold a slot: waiting behind other fetches to the
             # same host is our doing, not the server's.
             deadline = time.monotonic() + self._options.total_timeout
@@ -204,7 +201,7 @@ class Fetcher:
                 return connections.get(request, deadline, settings, turn.move)
             except (HTTPStatusError, FetchTimeoutError) as exc:
                 # The host that answered (or did not): where the redirects, if any, led.
-                # A feed's 429 holds the host's pages too. Waiting for a turn is our doing.
+                # A feed's 429 holds the host's feeds and pages. Waiting for a turn is ours.
                 if not isinstance(exc, _NoTurn):
                     self._holds.note(turn.host, exc)
                 raise
@@ -282,7 +279,7 @@ class Fetcher:
         def work() -> None:
             while (i := take()) is not None:
                 try:
-                    results[i] = self._attempt_page(requests[i])
+                    results[i] = self.attempt(requests[i])
                 except BaseException as exc:  # a bug: raised in the caller, once all end
                     raised.append(exc)
                     return
@@ -316,13 +313,6 @@ class Fetcher:
         """Like :meth:`fetch`, but a :class:`FetchError` is returned, not raised."""
         try:
             return self.fetch(request)
-        except FetchError as exc:
-            return exc
-
-    def _attempt_page(self, request: FetchRequest) -> FetchResult | FetchError:
-        """Like :meth:`attempt`, for one of :meth:`fetch_many`'s pages."""
-        try:
-            return self._fetch(request, page=True)
         except FetchError as exc:
             return exc
 
@@ -384,8 +374,8 @@ class _Turn:
     ) -> None:
         self._fetcher, self._host = fetcher, host
         self._held = ExitStack()
-        # A page's: each host it comes to is checked once its turn came (a hold may have
-        # begun while it waited), the first and those its redirects lead to.
+        # Each host a fetch comes to is checked once its turn came (a hold may have begun
+        # while it waited), the first and those its redirects lead to.
         self._holds, self._url = holds, url
 
     @property
@@ -407,8 +397,9 @@ class _Turn:
 
     def move(self, host: str, deadline: float, *, anew: bool = False) -> None:
         """Give back this host's slot and take ``host``'s (waiting at most until
-        ``deadline``); nothing when it is this host, unless ``anew``: a request of its own
-        to this host (asked again without validators) then waits its ``min_host_delay``."""
+        ``deadline``); on this host, the slot is kept, and with ``anew`` (a request of its
+        own to this host: a redirect's hop, a request asked again without validators) the
+        request waits its ``min_host_delay``."""
         host = host_key(host)
         if host == self._host:
             if anew:

@@ -18,7 +18,13 @@ from urllib.parse import urlencode
 
 import httpx
 
-from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
+from feeds.errors import (
+    AddressNotAllowedError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    NameLookupTimeoutError,
+)
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
 from feeds.ingest.fetch.deadline import fetch_deadline
 from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
@@ -50,7 +56,8 @@ _REFUSED_VALIDATORS = frozenset({412, 431})
 class HostTurn(Protocol):
     """Move a fetch's turn (a slot of ``max_per_host`` and ``min_host_delay``) to another host,
     waiting for it at most until a deadline; with ``anew``, a new request to the same host
-    waits its ``min_host_delay`` too (the slot kept)."""
+    (a redirect's hop, a request asked again) waits its ``min_host_delay`` too (the slot
+    kept)."""
 
     def __call__(self, host: str, deadline: float, *, anew: bool = False) -> None: ...
 
@@ -92,7 +99,10 @@ class Connections:
         try:
             with fetch_deadline(deadline, self._options.connect_timeout):
                 yield
-        except (httpx.TimeoutException, LookupTimeout) as exc:
+        except LookupTimeout as exc:
+            message = _describe_timeout(self._options, exc, deadline)
+            raise NameLookupTimeoutError(url, message) from exc
+        except httpx.TimeoutException as exc:
             raise FetchTimeoutError(url, _describe_timeout(self._options, exc, deadline)) from exc
         except httpx.LocalProtocolError as exc:
             # Our own message names a header, never its value; another's (h11 under
@@ -231,7 +241,10 @@ class Connections:
         # the source's URL stands for, wherever it lives now.
         while True:
             if hops and host_turn is not None:
-                host_turn(url.host, deadline)  # once the redirect's response is closed
+                # Once the redirect's response is closed. A hop is a request of its own,
+                # also on the same host: a server that limits its rate counts it, and
+                # http -> https on one host sent two requests back to back (docs/sources.md).
+                host_turn(url.host, deadline, anew=True)
             if hops and not guarded and self._guards_redirects_of(request):
                 # A configured source is trusted where the admin put it, not wherever it
                 # redirects: from a public (or allowed) address, every later hop is checked

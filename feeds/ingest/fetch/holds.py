@@ -1,16 +1,19 @@
-"""Hosts that told the fetcher's page requests to wait (a 429 or 503), or did not answer
-in time.
+"""Hosts that told the fetcher to wait (a 429 or 503), or did not answer in time.
 
 A feed source's 429 or 503 holds back that source (its ``Retry-After`` is stored with it:
 :mod:`feeds.core.schedule`). Article pages have no such record, and a run asks for up to
 ``[full_text] max_pages`` of them, many on one host: without a hold, a host that answered
 the first with "429 Too Many Requests" got the other 29 anyway, one ``min_host_delay``
-apart. Now the first such answer holds the host for its ``Retry-After`` (RFC 9110 §10.2.3,
-RFC 6585 §4), or :data:`DEFAULT_HOLD` without one, and the pages asked of it meanwhile
-fail at once, unsent, as passing failures (tried again on a later run). A timeout holds
-the host :data:`DEFAULT_HOLD` too: behind a host that hangs, a batch of 8 pages took four
-read timeouts, two at a time (two minutes by default, twice the run's page budget), where
-one says all. The holds live as long as the fetcher: a run, or a daemon's life.
+apart. The same went for the host's other feeds: a host that said 429 to one source's feed
+got the next source's feed a ``min_host_delay`` later, in the same run. Now the first such
+answer, to a feed or a page, holds the host for its ``Retry-After`` (RFC 9110 §10.2.3,
+RFC 6585 §4), or :data:`DEFAULT_HOLD` without one, and every request for it meanwhile,
+feed or page, fails at once, unsent, with :class:`~feeds.errors.HostHeldError`: a page as
+a passing failure (tried again on a later run), a feed's source deferred (see
+:mod:`feeds.run.save_source`). A timeout holds the host :data:`DEFAULT_HOLD` too: behind
+a host that hangs, a batch of 8 pages took four read timeouts, two at a time (two minutes
+by default, twice the run's page budget), where one says all. The holds live as long as
+the fetcher: a run, or a daemon's life.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from feeds.core.schedule import parse_retry_after
-from feeds.errors import FetchError, FetchTimeoutError, HTTPStatusError
+from feeds.errors import (
+    FetchError,
+    FetchTimeoutError,
+    HostHeldError,
+    HTTPStatusError,
+    NameLookupTimeoutError,
+)
 
 #: The answers that hold a host: too many requests, or the server is overloaded.
 HOLD_STATUSES = frozenset({429, 503})
@@ -29,8 +38,9 @@ HOLD_STATUSES = frozenset({429, 503})
 #: Seconds a host is held after such an answer without a readable Retry-After.
 DEFAULT_HOLD = 60.0
 
-#: The longest hold (a Retry-After of a week holds a host's pages this long in a daemon;
-#: each page is tried again on a later run anyway).
+#: The longest hold (a Retry-After of a week holds a host this long in a daemon; each page
+#: is tried again on a later run anyway, each deferred source once the hold ends, and the
+#: source that got the answer keeps its own, longer, Retry-After).
 MAX_HOLD = 3600.0
 
 
@@ -39,7 +49,7 @@ _PURGE_AT = 1024
 
 
 class HostHolds:
-    """Per host, until when page requests are not sent (``clock``: ``time.monotonic``;
+    """Per host, until when no request is sent (``clock``: ``time.monotonic``;
     ``wall``: the UTC time a Retry-After date is measured against). Thread-safe."""
 
     def __init__(
@@ -53,23 +63,26 @@ class HostHolds:
         self._lock = threading.Lock()
 
     def check(self, host: str, url: str) -> None:
-        """Raise :class:`FetchError` for ``url`` when ``host`` is held (nothing is sent)."""
+        """Raise :class:`HostHeldError` for ``url`` when ``host`` is held (nothing is sent)."""
         with self._lock:
             held = self._held.get(host)
             if held is not None and held[0] <= self._clock():
                 del self._held[host]
                 held = None
         if held is not None:
-            left = held[0] - self._clock()
-            raise FetchError(url, f"not asked: {held[1]}; {host} is left alone {left:.0f} s more")
+            left = max(held[0] - self._clock(), 0.0)
+            message = f"not asked: {held[1]}; {host} is left alone {left:.0f} s more"
+            raise HostHeldError(url, message, host=host, seconds=left)
 
     def note(self, host: str, error: FetchError) -> None:
         """Hold ``host`` when ``error`` is a 429 or 503 (for its Retry-After, if it has one)
-        or a timeout."""
+        or a timeout of the host's (not of its name's lookup)."""
+        if isinstance(error, NameLookupTimeoutError):
+            return  # nothing reached the host: its name servers (or our lookup slots) hung
         if isinstance(error, FetchTimeoutError):
             seconds, why = DEFAULT_HOLD, f"{host} timed out on {error.url}"
         elif isinstance(error, HTTPStatusError) and error.status in HOLD_STATUSES:
-            seconds = _seconds(error.retry_after, self._wall())
+            seconds = _seconds(error.retry_after, self._wall(), error.date)
             why = f"{host} answered HTTP {error.status} to {error.url}"
             if error.retry_after is not None:
                 why += f" (Retry-After: {error.retry_after[:40]})"
@@ -84,8 +97,9 @@ class HostHolds:
                 self._held[host] = (until, why)
 
 
-def _seconds(retry_after: str | None, now: datetime) -> float:
-    """How long a Retry-After holds a host: its delay, at most :data:`MAX_HOLD`;
-    :data:`DEFAULT_HOLD` when it is absent, unreadable or already past."""
-    until = parse_retry_after(retry_after, now, timedelta(seconds=MAX_HOLD))
+def _seconds(retry_after: str | None, now: datetime, date: str | None = None) -> float:
+    """How long a Retry-After holds a host: its delay (a date less the answer's ``Date``,
+    when it has a valid one), at most :data:`MAX_HOLD`; :data:`DEFAULT_HOLD` when it is
+    absent, unreadable or already past."""
+    until = parse_retry_after(retry_after, now, timedelta(seconds=MAX_HOLD), date)
     return DEFAULT_HOLD if until is None else (until - now).total_seconds()

@@ -240,6 +240,7 @@ def _status_error(
         message + where,
         retry_after=headers.get("retry-after"),
         temporary_redirect=temporary,
+        date=headers.get("date"),
     )
 
 
