@@ -28,7 +28,7 @@ from feeds.types import DedupeOptions, StoredEntry
 import dedupe_corpus as corpus
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
-SOURCES = ("wire", "site", "desk")
+SOURCES = ("wire", "site", "desk", "copier")
 OUTPUT = OutputConfig(name="all", path=Path("out.atom"), title="All", sources=SOURCES)
 
 
@@ -131,6 +131,63 @@ def test_the_same_story_from_sqlite_and_postgresql(
     assert found[0][0].title.startswith("CORRECTED - ")
 
 
+def _copier_correction(first: corpus.Story, *lead: str) -> corpus.Story:
+    """Another source's item under "CORRECTED - " and the wire's title, two hours after
+    the wire's story: its text (with ``lead`` before it) is the wire's."""
+    return replace(
+        first,
+        source="copier",
+        uid=f"{first.uid}-copier",
+        title=f"CORRECTED - {first.title}",
+        paragraphs=(*lead, *first.paragraphs),
+        published=first.published + timedelta(hours=2),
+    )
+
+
+SPAM = "Cheap pills and better odds than any bookmaker, today only at copier.example."
+
+
+@pytest.mark.parametrize(
+    ("options", "lead"),
+    [(DedupeOptions(), (SPAM,)), (DedupeOptions(prefer="longest"), ())],
+    ids=["earliest", "longest"],
+)
+def test_another_sources_correction_does_not_replace_the_wires_story(
+    store: Storage, options: DedupeOptions, lead: tuple[str, ...]
+) -> None:
+    """A title is no credential: a source that writes "CORRECTED - " before the wire's
+    title over its own text (the wire's, with an advertisement before it) was published
+    in the wire's place, under the wire's id. (With ``prefer = "longest"`` a longer body
+    wins whatever its title: the copier's is the wire's text alone there.)"""
+    first, _site, _correction = stories()
+    hostile = _copier_correction(first, *lead)
+    ids = saved(store, first, hostile)
+    assert ids[0] == ids[1]  # merged: the copier's copy is one of the story's copies
+    story, why = published(store, options)
+    assert (story.source, story.title) == ("wire", first.title)
+    assert SPAM not in story.body_text
+    assert why != "newest version: its title says it corrects or updates the story"
+    assert story.also_in == ("copier",)
+
+
+def test_a_sources_correction_replaces_its_own_copy(store: Storage) -> None:
+    """The copier's correction replaces the copier's copy where that copy is published (a
+    preferred source), and never the wire's story, even after a plain copy of its own."""
+    first, _site, _correction = stories()
+    plain = replace(_copier_correction(first), title=first.title, uid=f"{first.uid}-plain")
+    plain = replace(plain, published=first.published + timedelta(hours=1))
+    hostile = _copier_correction(first, SPAM)
+    ids = saved(store, first, plain, hostile)
+    assert len(set(ids)) == 1
+    story, _why = published(store, DedupeOptions())
+    assert (story.source, story.title) == ("wire", first.title)
+    story, why = published(store, DedupeOptions(preferred_sources=("copier",)))
+    assert (story.title, why) == (
+        hostile.title,
+        "from preferred source 'copier', its newest version",
+    )
+
+
 # --- the rule itself ---------------------------------------------------------------------------
 
 
@@ -156,3 +213,19 @@ def test_a_title_that_only_looks_like_a_version_is_no_correction() -> None:
         _copy(1, "Acme earnings rise, an update", merged=True, hours=1),
     ]
     assert dedupe.choose_copy(copies, DedupeOptions()) == (0, "earliest published")
+
+
+def test_only_the_first_source_corrects_every_copy() -> None:
+    """The wire (the story's first copy) corrects the story whoever's copy would be
+    published; a correction from another source replaces only that source's copy."""
+    wire = _copy(0, "Acme earnings rise", merged=False)
+    site = replace(_copy(1, "Acme earnings rise", merged=True, hours=1), source="site", words=900)
+    site_fix = replace(
+        _copy(2, "CORRECTED - Acme earnings rise", merged=True, hours=2), source="site"
+    )
+    wire_fix = _copy(3, "UPDATE 1-Acme earnings rise", merged=True, hours=3)
+    earliest, longest = DedupeOptions(), DedupeOptions(prefer="longest")
+    assert dedupe.choose_copy([wire, site, site_fix], earliest) == (0, "earliest published")
+    assert dedupe.choose_copy([wire, site, site_fix], longest)[0] == 2  # the site's own copy
+    assert dedupe.choose_copy([wire, site, site_fix, wire_fix], earliest)[0] == 3
+    assert dedupe.choose_copy([wire, site, site_fix, wire_fix], longest)[0] == 3

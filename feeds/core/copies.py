@@ -40,9 +40,14 @@ def choose_copy(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int
     """The index of the copy to publish among ``copies``, and why (for ``feeds explain``).
 
     A copy from ``preferred_sources`` wins (of its source's copies, the newest version,
-    else the earliest); then the newest version merged into the story
+    else the earliest); then the newest version the story's first source merged into it
     (:attr:`CopyInfo.supersedes`); then the earliest published or, with
-    ``prefer = "longest"``, the longest body.
+    ``prefer = "longest"``, the longest body, replaced by its own source's newest version.
+
+    A title is no credential: any source can write "CORRECTED - " before another's title.
+    So a version supersedes the copies of its own source, and every copy only when its
+    source first published the story (the wire correcting itself); another source's
+    "correction" never replaces the copy a reader would otherwise see.
     """
     if not copies:
         raise ValueError("a story has at least one copy")
@@ -54,9 +59,21 @@ def choose_copy(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int
                 return newest, f"from preferred source {preferred!r}, its newest version"
             best = min(mine, key=lambda i: _earliest(copies[i]))
             return best, f"from preferred source {preferred!r}"
-    newest = _newest_version(copies, range(len(copies)))
+    newest = _newest_version(copies, _of_source(copies, _first_source(copies)))
     if newest is not None:
-        return newest, "newest version: its title says it corrects or updates the story"
+        return newest, _NEWEST_VERSION
+    best, why = _ordinary_choice(copies, options)
+    newest = _newest_version(copies, _of_source(copies, copies[best].source))
+    if newest is not None:
+        return newest, _NEWEST_VERSION
+    return best, why
+
+
+_NEWEST_VERSION = "newest version: its title says it corrects or updates the story"
+
+
+def _ordinary_choice(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int, str]:
+    """The earliest published copy or, with ``prefer = "longest"``, the longest, and why."""
     if options.prefer == "longest" and len(copies) > 1:
         best = min(range(len(copies)), key=lambda i: (-copies[i].words, _earliest(copies[i])))
         return best, f"longest body ({copies[best].words} words)"
@@ -67,6 +84,16 @@ def choose_copy(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int
     if tied > 1:
         return best, f"earliest published, the longest of {tied} published then"
     return best, "earliest published"
+
+
+def _first_source(copies: Sequence[CopyInfo]) -> str:
+    """The source of the story's first copy (the first seen, then stored): the one that
+    published the story before any other copy of it was known."""
+    return min(copies, key=lambda c: c.order).source
+
+
+def _of_source(copies: Sequence[CopyInfo], source: str) -> list[int]:
+    return [i for i, c in enumerate(copies) if c.source == source]
 
 
 def _newest_version(copies: Sequence[CopyInfo], among: Sequence[int]) -> int | None:
