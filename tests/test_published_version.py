@@ -14,8 +14,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from random import Random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.app import provenance
 from feeds.config import OutputConfig
@@ -229,3 +232,72 @@ def test_only_the_first_source_corrects_every_copy() -> None:
     assert dedupe.choose_copy([wire, site, site_fix], longest)[0] == 2  # the site's own copy
     assert dedupe.choose_copy([wire, site, site_fix, wire_fix], earliest)[0] == 3
     assert dedupe.choose_copy([wire, site, site_fix, wire_fix], longest)[0] == 3
+
+
+# --- properties of the rule -------------------------------------------------------------------
+
+_SOURCES = st.sampled_from(["wire", "site", "desk", "copier"])
+_TITLES = st.sampled_from(
+    ["Acme earnings rise", "CORRECTED - Acme earnings rise", "UPDATE 2-Acme earnings rise"]
+)
+_OPTIONS = st.sampled_from(
+    [
+        DedupeOptions(),
+        DedupeOptions(prefer="longest"),
+        DedupeOptions(preferred_sources=("desk",)),
+        DedupeOptions(preferred_sources=("copier", "wire")),
+    ]
+)
+
+
+@st.composite
+def _copies(draw: st.DrawFn) -> list[dedupe.CopyInfo]:
+    """A story's copies: first seen in ``order``, the first one unmerged."""
+    count = draw(st.integers(1, 6))
+    copies = []
+    for order in range(count):
+        published = NOW + timedelta(hours=draw(st.integers(-2, 3)))
+        copies.append(
+            dedupe.CopyInfo(
+                source=draw(_SOURCES),
+                published=published,
+                first_seen=NOW + timedelta(minutes=order),
+                words=draw(st.sampled_from([30, 300, 301])),
+                order=order,
+                title=draw(_TITLES),
+                merged=order > 0,
+            )
+        )
+    return copies
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(_copies(), _OPTIONS, st.randoms(use_true_random=False))
+def test_the_published_copy_does_not_depend_on_the_order_copies_are_handed_in(
+    copies: list[dedupe.CopyInfo], options: DedupeOptions, rng: Random
+) -> None:
+    """Same story, same copy: the publisher and ``feeds explain`` read copies in their own
+    orders, and SQLite and PostgreSQL must publish the same bytes."""
+    index, why = dedupe.choose_copy(copies, options)
+    shuffled = list(copies)
+    rng.shuffle(shuffled)
+    again, why_again = dedupe.choose_copy(shuffled, options)
+    assert (shuffled[again], why_again) == (copies[index], why)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(_copies(), _OPTIONS, st.data())
+def test_a_title_alone_never_hands_the_story_to_another_source(
+    copies: list[dedupe.CopyInfo], options: DedupeOptions, data: st.DataObject
+) -> None:
+    """Writing "CORRECTED - " before its title, a source that did not publish the story
+    first, and whose copy is not the one published, never gets its copy published."""
+    index, _why = dedupe.choose_copy(copies, options)
+    first = copies[0].source
+    others = [i for i, c in enumerate(copies) if c.source not in (first, copies[index].source)]
+    if not others:
+        return
+    marked = data.draw(st.sampled_from(others))
+    copies[marked] = replace(copies[marked], title=f"CORRECTED - {copies[marked].title}")
+    again, _why = dedupe.choose_copy(copies, options)
+    assert copies[again].source == copies[index].source
