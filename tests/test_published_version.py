@@ -191,6 +191,23 @@ def test_a_sources_correction_replaces_its_own_copy(store: Storage) -> None:
     )
 
 
+def test_a_copy_padded_under_the_wires_own_date_does_not_replace_it(store: Storage) -> None:
+    """The copier gives the wire's text its own date and an advertisement after it: the
+    longest of copies published at one instant was published, the advertisement with it."""
+    first, _site, _correction = stories()
+    padded = replace(
+        _copier_correction(first),
+        title=first.title,
+        paragraphs=(*first.paragraphs, SPAM, SPAM),
+        published=first.published,
+    )
+    ids = saved(store, first, padded)
+    assert ids[0] == ids[1]
+    story, why = published(store, DedupeOptions())
+    assert (story.source, why) == ("wire", "earliest published, the first seen of 2 published then")
+    assert SPAM not in story.body_text
+
+
 # --- the rule itself ---------------------------------------------------------------------------
 
 
