@@ -10,6 +10,7 @@ before a character of U+0080..U+00BF in element text; a source title ``Â´`` dr
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,3 +235,30 @@ def test_windows_1252_read_as_latin1_keeps_its_letters_and_quotes(
     assert_w3c_clean(atom, rss)
     root = etree.fromstring(atom.read_bytes())
     assert root.findtext(f"{A}entry/{A}title") == title
+
+
+def test_json_feed_publishes_the_text_atom_and_rss_read_again(tmp_path: Path) -> None:
+    """Atom and RSS read misread UTF-8 again as they publish a body, a teaser and the
+    names (``xml_text``); JSON Feed published the same story's text as it was stored:
+    ``Itâ€™s Â´99`` in ``content_html`` beside ``It’s ´99`` in the Atom ``content``."""
+    misread = "Itâ€™s Â´99 at the CafÃ©"
+    body = " ".join(f"word{j}" for j in range(40))
+    document = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>m</title>'
+        "<link>https://m.example/</link><description>d</description>"
+        f"<item><title>Plain title</title><link>https://m.example/1</link>"
+        f"<dc:creator>{escape(misread)}</dc:creator><category>{escape(misread)}</category>"
+        f"<description>{escape('<p>' + misread + ' ' + body + '</p>')}</description>"
+        "<pubDate>Tue, 03 Mar 2026 01:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    (tmp_path / "m.rss").write_text(document, encoding="utf-8")
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(tmp_path / "config.toml")])
+    assert result.exit_code == 0, result.output
+    root = etree.fromstring((tmp_path / "out" / "all.atom").read_bytes())
+    content = root.findtext(f"{A}entry/{A}content") or ""
+    assert "It’s ´99 at the Café" in content
+    [item] = json.loads((tmp_path / "out" / "all.json").read_text(encoding="utf-8"))["items"]
+    assert "It’s ´99 at the Café" in item["content_html"]
+    assert "Â" not in json.dumps(item, ensure_ascii=False)
