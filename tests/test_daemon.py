@@ -653,3 +653,45 @@ def test_readme_documents_the_daemon_systemd_and_cron() -> None:
         "docs/scaling.md",
     ):
         assert needle in readme, needle
+
+
+def test_sigterm_fetches_no_feed_a_page_advertises(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],
+) -> None:
+    """SIGTERM while a source's URL (a page that advertises its feed) is fetched: the page
+    comes back within STOP_GRACE and was saved by fetching the feed it advertises, a new
+    request after the stop, which hung for the whole ``total_timeout`` (10 s) and left the
+    source an error. The feed is not fetched now: the source stays due, with no error."""
+    page = (
+        '<!doctype html><html><head><title>News</title><link rel="alternate"'
+        ' type="application/rss+xml" href="/advertised"></head><body>news</body></html>'
+    )
+    html = {"Content-Type": "text/html; charset=UTF-8"}
+    http_server.route("/page", Reply(body=page.encode(), headers=html, delay=0.5))
+    http_server.route("/advertised", Reply(body=rss("advertised"), delay=60))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n'
+        "[fetch]\ntotal_timeout = 10.0\nmin_host_delay = 0\n"
+        'allow_private_addresses = ["127.0.0.1/32"]\n'
+        '[daemon]\npublish_delay = "1s"\nheartbeat = "1s"\n'
+        f'[[sources]]\nname = "page"\nurl = "{http_server.url("/page")}"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    proc, log = start_daemon(config)
+    wait_for(lambda: bool(http_server.requests_to("/page")))
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, log.read_text()
+    stopped = time.monotonic() - started
+    assert stopped < 6, log.read_text()
+    with Store.open(tmp_path / "state" / "feeds.db") as store:
+        [state] = store.sources()
+        workers = store.workers()
+        leases = store.expired_leases(datetime.now(UTC) + 24 * H, T0)
+    assert (state.error_count, state.last_error) == (0, None), state
+    assert workers == [] and leases == []
+    assert http_server.requests_to("/advertised") == []

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from feeds.app import cli
@@ -75,6 +77,7 @@ DOCUMENTS = {
     "chapter without start": PODCAST.format(CHAPTERS=CHAPTERS, LICENSE=""),
     "licence in a textInput": PODCAST.format(CHAPTERS="", LICENSE=LICENSE),
     "both": PODCAST.format(CHAPTERS=CHAPTERS, LICENSE=LICENSE),
+    "a TextInput": PODCAST.format(CHAPTERS="", LICENSE=LICENSE.replace("textInput", "TextInput")),
 }
 
 
@@ -108,3 +111,45 @@ def test_a_document_feedparser_raises_on_is_published_with_a_warning(
     report = json.loads(result.stdout)
     warnings = [s.get("warning") or "" for s in report["sources"]]
     assert any(re.search(r"feedparser failed \((TypeError|KeyError)", w) for w in warnings), report
+
+
+@pytest.mark.parametrize("spelled", ["TextInput", "TEXTINPUT", "Textinput"])
+def test_a_text_input_in_an_item_trips_feedparser_however_its_name_is_cased(spelled: str) -> None:
+    """feedparser's loose parser reads ``<TextInput>`` as ``textinput`` and raises on a
+    ``name`` in it (KeyError 'textinput'), as on a ``textInput``: only those two spellings
+    were left out when the document was read again, so every entry was lost."""
+    text_input = f"<{spelled}><title>Search</title><name>q</name></{spelled}>"
+    document = PODCAST.format(CHAPTERS="", LICENSE=text_input).encode()
+    parsed = parse(document, url="https://pod.example/feed")
+    assert [e.title for e in parsed.entries] == [
+        "Episode 12: Lighthouses",
+        "Episode 11: Night Trains",
+    ]
+    assert parsed.warning and "feedparser failed (KeyError" in parsed.warning
+
+
+_TRIPS = st.sampled_from(
+    [
+        "",
+        '<psc:chapters version="1.2"><psc:chapter title="Cold open"/></psc:chapters>',
+        '<psc:chapter title="Cold open"/>',
+        "<{ti}><title>Search</title><name>q</name></{ti}>",
+        '<{ti}><cc:license rdf:resource="https://creativecommons.org/licenses/by/4.0/"/></{ti}>',
+    ]
+)
+_SPELLINGS = st.sampled_from(["textInput", "textinput", "TextInput", "TEXTINPUT"])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(_TRIPS, _SPELLINGS), min_size=1, max_size=5))
+def test_no_entry_is_lost_to_what_feedparser_trips_on(items: list[tuple[str, str]]) -> None:
+    """Each item with or without an element feedparser raises on, in any spelling: every
+    item is an entry, and the document's other items with it."""
+    body = "".join(
+        f"<item><title>Episode {n}</title><link>https://pod.example/{n}</link>"
+        f"<description>Episode {n} of the show.</description>{trip.format(ti=ti)}</item>"
+        for n, (trip, ti) in enumerate(items)
+    )
+    head, tail = PODCAST.split("<item>", 1)[0], "</channel>\n</rss>\n"
+    parsed = parse((head + body + tail).encode(), url="https://pod.example/feed")
+    assert [e.title for e in parsed.entries] == [f"Episode {n}" for n in range(len(items))]

@@ -647,6 +647,23 @@ def test_of_copies_published_at_one_instant_the_longest_is_published() -> None:
     assert dedupe.choose_copy([first_seen, wire], DedupeOptions())[0] == 0
 
 
+def test_of_copies_published_at_one_instant_a_padded_one_does_not_replace_the_first_seen() -> None:
+    """A copy under the wire's own date that adds a footer or an advertisement to the wire's
+    text was published in the wire's place: the longest of copies published at one
+    instant won. Only a first seen copy under half the longest one's words (a teaser) is
+    passed over now."""
+    at, seen = datetime(2026, 12, 1, 9, tzinfo=UTC), datetime(2026, 12, 1, 10, tzinfo=UTC)
+    wire = dedupe.CopyInfo("wire", at, seen, 300, 0)
+    padded = dedupe.CopyInfo("copier", at, seen + timedelta(minutes=30), 599, 1)
+    assert dedupe.choose_copy([wire, padded], DedupeOptions()) == (
+        0,
+        "earliest published, the first seen of 2 published then",
+    )
+    doubled = dedupe.CopyInfo("copier", at, seen + timedelta(minutes=30), 601, 1)
+    assert dedupe.choose_copy([wire, doubled], DedupeOptions())[0] == 1  # the wire: a teaser
+    assert dedupe.choose_copy([wire, padded], DedupeOptions(prefer="longest"))[0] == 1
+
+
 def test_thin_text_has_no_signature() -> None:
     assert dedupe.signature("Markets close higher") is None
 

@@ -265,7 +265,8 @@ def test_figures_changed_in_place_are_a_correction_only_when_the_title_says_so(
     marked: bool, tmp_path: Path, http_server: HTTPTestServer
 ) -> None:
     """The April 6 table sent again with two prices corrected: one story under "CORRECTED -";
-    without it, the next table (two stories)."""
+    without it, the next table (two stories). Another source's "correction" is merged into
+    the wire's story but does not replace it (a title is no credential)."""
     story = STORIES[13799]
     paragraphs = _with_figures_changed(story, {"2.64": "2.46", "1.40": "1.04"})
     title = f"CORRECTED - {story.title}" if marked else story.title
@@ -273,7 +274,47 @@ def test_figures_changed_in_place_are_a_correction_only_when_the_title_says_so(
     config = _run(tmp_path, http_server, _rss("wire", story), second)
     assert _published(tmp_path) == (1 if marked else 2)
     assert _copies(config, story.newid) == (["desk", "wire"] if marked else ["wire"])
-    if marked:  # the correction is what readers see, under the first version's id
+    if marked:  # the wire's own version is what readers see
         atom = (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
-        assert f"<title>{escape(title)}</title>" in atom
-        assert f"<id>urn:wire:{story.newid}</id>" in atom
+        assert f"<title>{escape(story.title)}</title>" in atom
+        assert "2.46" not in atom
+
+
+def test_the_wires_own_correction_is_published_in_its_storys_place(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The wire lists the corrected table (a new item) above the first: readers see the
+    correction, under the first version's id."""
+    story = STORIES[13799]
+    paragraphs = _with_figures_changed(story, {"2.64": "2.46", "1.40": "1.04"})
+    title = f"CORRECTED - {story.title}"
+    one = _rss("wire", story)
+    fixed = _rss("wire", story, title, paragraphs).replace(
+        f"wire:{story.newid}<".encode(), f"wire:{story.newid}c<".encode()
+    )
+    fixed = fixed.replace(f"/{story.newid}<".encode(), f"/{story.newid}c<".encode())
+    both = fixed.replace(b"</channel>", _item_of(one) + b"</channel>")
+    _run(tmp_path, http_server, one, _rss("desk", None), then_wire=both)
+    assert _published(tmp_path) == 1
+    atom = (tmp_path / "out" / "all.atom").read_text(encoding="utf-8")
+    assert f"<title>{escape(title)}</title>" in atom
+    assert f"<id>urn:wire:{story.newid}</id>" in atom
+
+
+@pytest.mark.parametrize("case", ["farmer-owned reserve, April 6 and 7"])
+@pytest.mark.parametrize("mark", ["Update: ", "UPDATE 1-", "Correction: "])
+def test_two_reports_under_one_version_mark_are_two_stories(
+    case: str, mark: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A source that starts its titles with "Update:" says nothing of which version a
+    report is: the next day's table under the same title and mark was merged into the
+    first (figures changed in place were let through as a correction) and lost."""
+    first, second = (STORIES[n] for n in RECURRING[case])
+    config = _run(
+        tmp_path,
+        http_server,
+        _rss("wire", first, mark + first.title),
+        _rss("desk", second, mark + second.title),
+    )
+    assert _published(tmp_path) == 2
+    assert _copies(config, first.newid) == ["wire"]

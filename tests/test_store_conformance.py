@@ -370,7 +370,11 @@ def test_a_host_is_one_host_however_its_sources_spell_it(
     A store that kept them as two (each name lower-cased only) counts them again."""
     from feeds.store.sql import sources as source_table
 
-    spelled = [("u", "https://bücher.example/feed"), ("x", "https://XN--BCHER-KVA.example./feed")]
+    spelled = [
+        ("u", "https://bücher.example/feed"),
+        ("x", "https://XN--BCHER-KVA.example./feed"),
+        ("y", "https://BÜCHER.example\u3002/feed"),  # the root's dot as an ideographic one
+    ]
     if kept_before:
         with monkeypatch.context() as before:
             before.setattr(source_table, "host_of", lambda url: urlsplit(url).hostname)
@@ -378,7 +382,7 @@ def test_a_host_is_one_host_however_its_sources_spell_it(
     store.sync_sources(spelled)
     first = names(store.claim_due(NOW, 10, LEASE, worker="w1", per_host=1))
     second = names(store.claim_due(NOW, 10, LEASE, worker="w2", per_host=1))
-    assert len({"u", "x"} & {*first, *second}) == 1, (first, second)
+    assert len({"u", "x", "y"} & {*first, *second}) == 1, (first, second)
 
 
 def test_a_live_worker_renews_its_leases(store: Storage) -> None:

@@ -25,13 +25,13 @@ from feeds.core.signals import (
     figures_prove,
     figures_substituted,
     may_be_cut,
-    new_version,
     normalized_title,
     other_title_figures,
     speaks_of,
     story_names,
     story_numbers,
     title_resemblance,
+    version_mark,
 )
 from feeds.types import DedupeOptions
 
@@ -203,8 +203,9 @@ def _next_report(incoming: _Incoming, cand: Candidate, body_of: Callable[[Candid
     """Whether two copies of one template are two reports: their titles are the same words
     around other figures, or their texts have figures changed in their places (see
     :data:`~feeds.core.signals.SUBSTITUTED_FIGURES`); unless a title says it corrects or
-    updates the other."""
-    if new_version(incoming.title) or new_version(cand.title):
+    updates the other: its version's mark ("CORRECTED -", "UPDATE 2-") is not the other's.
+    Two reports both titled "Update: ..." are two reports."""
+    if version_mark(incoming.title) != version_mark(cand.title):
         return False
     mine = normalized_title(incoming.title, incoming.sites_of(incoming.source))
     if other_title_figures(mine, normalized_title(cand.title, incoming.sites_of(cand.source))):

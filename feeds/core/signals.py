@@ -359,7 +359,7 @@ SUBSTITUTED_FIGURES = 2
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|\w+")
 # A title that says it is a new version of a story: its figures may change in place.
 _NEW_VERSION_RE = re.compile(
-    r"^\s*\(?(?:CORRECTED|CORRECTION|UPDATE(?:\s*\d+)?)\)?\s*[-:\u2013\u2014]", re.IGNORECASE
+    r"^\s*\(?(CORRECTED|CORRECTION|UPDATE(?:\s*\d+)?)\)?\s*[-:\u2013\u2014]", re.IGNORECASE
 )
 
 
@@ -456,6 +456,14 @@ def new_version(title: str) -> bool:
     """Whether a title says its story is a new version of one sent before ("CORRECTED -",
     "UPDATE 2-"): its figures may differ from the first version's."""
     return _NEW_VERSION_RE.match(title) is not None
+
+
+def version_mark(title: str) -> str:
+    """The mark by which a title says which version of its story it is ("CORRECTED",
+    "UPDATE2"; "" for none): two titles with one mark are not one a version of the other
+    (a source that starts every title with "Update:" updates nothing by it)."""
+    found = _NEW_VERSION_RE.match(title)
+    return "".join(found.group(1).split()).upper() if found else ""
 
 
 # Below this share of common numbers, or of common names, two similar texts are

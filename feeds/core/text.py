@@ -162,6 +162,17 @@ _MISREAD_SEQUENCE = re.compile(
 MOJIBAKE_SIGN = re.compile(f"[\\x80-\\x9f]|[\\xc2\\xc3]{_CONTINUATION}")
 
 
+#: The misread sequences read again in text misread only in part: those no author's letter
+#: before punctuation begins. ``Â``/``Ã`` (U+0080..U+00FF misread), ``â`` (U+2000..U+2FFF:
+#: ``â€™``, ``â‚¬``) and ``ð`` (emoji) before continuation bytes. ``É”`` and ``É»`` are as
+#: likely a capital letter before a quote as U+0254 or U+027B misread, ``é’”`` a letter
+#: before two quotes as U+9494: a text read whole as UTF-8 has them read again, one
+#: misread in part keeps them (an author's ``“CAFÉ”`` beside a misread ``Ã©``).
+_LIKELY_MISREAD = re.compile(
+    f"[\xc2\xc3]{_CONTINUATION}|\xe2{_CONTINUATION}{{2}}|\xf0{_CONTINUATION}{{3}}"
+)
+
+
 def _read_as_utf8(match: re.Match[str]) -> str:
     misread = bytes(_MISREAD_BYTE[char] for char in match.group(0))
     try:
@@ -170,18 +181,37 @@ def _read_as_utf8(match: re.Match[str]) -> str:
         return match.group(0)
 
 
+def _whole_read_as_utf8(text: str) -> str | None:
+    """``text`` read again as UTF-8 whole, or None when some character of it is no byte of a
+    Windows-1252 reading or its bytes are no UTF-8 (the text is not misread UTF-8 through)."""
+    try:
+        data = bytes(ord(c) if c < "\x80" else _MISREAD_BYTE[c] for c in text)
+        return data.decode("utf-8")
+    except (KeyError, UnicodeDecodeError):
+        return None
+
+
 def repaired_mojibake(text: str) -> str:
     """``text`` with UTF-8 that was read as Windows-1252 read again as UTF-8, where the text
     shows it (:data:`MOJIBAKE_SIGN`): ``Itâ€™s Â´99`` is ``It’s ´99``, up to
     ``MAX_DECODE_ROUNDS`` times (text misread twice). Text that shows no sign is returned as
-    it is: ``Itâ€™s`` alone may be what its author wrote, and validators take no offence."""
+    it is: ``Itâ€™s`` alone may be what its author wrote, and validators take no offence.
+
+    A text whose bytes are UTF-8 as a whole is read again whole; otherwise only the
+    sequences a letter of the author's cannot begin (:data:`_LIKELY_MISREAD`), so that
+    ``Ã© “CAFÉ”`` is ``é “CAFÉ”``, not ``é “CAFɔ``, and ``\\x93CAFÉ\\x94`` (Windows-1252
+    read as Latin-1) keeps its ``É`` (the C1 controls are removed later, as any)."""
+    if not MOJIBAKE_SIGN.search(text):
+        return text  # the common case: one search
     for _ in range(MAX_DECODE_ROUNDS):
-        if not MOJIBAKE_SIGN.search(text):
-            break
-        repaired = _MISREAD_SEQUENCE.sub(_read_as_utf8, text)
+        repaired = _whole_read_as_utf8(text)
+        if repaired is None:
+            repaired = _LIKELY_MISREAD.sub(_read_as_utf8, text)
         if repaired == text:
             break
         text = repaired
+        if not MOJIBAKE_SIGN.search(text):
+            break
     return text
 
 

@@ -160,6 +160,8 @@ def host_key(host: str) -> str:
     a host no one else used, and gave back the one it had, and another fetch went in beside
     it. So are ``news.example.`` and ``news.example`` (RFC 1034 §3.1: the same name, fully
     qualified): pages linked both ways went two at a time to a host of max_per_host = 1.
+    The root's dot may be written as IDNA's other dots too (``news.example。``: U+3002,
+    U+FF0E, U+FF61), which httpx sends as ``news.example.``: it goes after the encoding.
     The fetcher's limits and the store's host leases (``feeds.store.values.host_of``) both
     count hosts so."""
     host = host.rstrip(".") or host
@@ -168,9 +170,10 @@ def host_key(host: str) -> str:
     import idna  # httpx's, loaded only for a name that is not ASCII
 
     try:
-        return str(idna.encode(host.lower()).decode("ascii"))
+        encoded = str(idna.encode(host.lower()).decode("ascii"))
     except idna.IDNAError:
         return host.lower()  # httpx refuses it when it is sent
+    return encoded.rstrip(".") or encoded
 
 
 def url2pathname(url: str) -> str:

@@ -48,6 +48,15 @@ class Reader:
     pages: Callable[[], Budget]  # the run's budget of article pages, made at the first page
     batch: int
     now: datetime
+    #: True once a daemon is told to stop: a read that would fetch a document first is
+    #: postponed (:class:`Postponed`), as article pages are not taken (see :class:`Budget`).
+    stopping: Callable[[], bool] = lambda: False
+
+
+class Postponed(Exception):
+    """A source's read put off: it would fetch another document (the feed its page
+    advertises) while the daemon saving it stops. Nothing of it is saved, nor recorded
+    against it; it stays due, for any worker, as a fetch abandoned at the stop does."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,8 @@ class FeedKind:
         from feeds.ingest.section import pick_feed
 
         chosen = pick_feed(page.final_url, feed_urls)
+        if reader.stopping():  # a new request could hold the stop for its total_timeout
+            raise Postponed(chosen)
         request = FetchRequest(source=source.name, url=chosen, public_only=True)
         try:
             fetched = reader.fetcher.fetch(request)

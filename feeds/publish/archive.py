@@ -36,7 +36,8 @@ from feeds.version import __version__
 #: stored page is written again once (a version alone does not change between releases).
 #: 2: Atom entries' ``updated`` carry a fraction of a second; URLs as the validators take them.
 #: 3: misread UTF-8 read again (``Â´`` is ``´``), which the W3C Feed Validator warned about.
-RENDERING = 3
+#: 4: beside misread UTF-8, an author's capital before a quote is kept (``É”``, not ``ɔ``).
+RENDERING = 4
 
 
 @dataclass(frozen=True)

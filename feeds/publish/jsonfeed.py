@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 from feeds.config import OutputConfig
 from feeds.core import limits
 from feeds.core.summary import teaser
-from feeds.core.text import without_bidi_overrides
+from feeds.core.text import repaired_mojibake, without_bidi_overrides
 from feeds.publish.embeds import publishable
 from feeds.publish.markup import UNKNOWN_MEDIA_TYPE, enclosures, image
 from feeds.types import StoredEntry
@@ -79,8 +79,11 @@ def _without_format_characters(url: str) -> str | None:
 
 
 def _clean(value: str) -> str:
-    # Lone surrogates cannot be encoded as UTF-8; other control characters are legal JSON.
-    return value.encode("utf-8", "replace").decode("utf-8")
+    """``value`` as published text: misread UTF-8 read again, as Atom and RSS publish it
+    (:func:`~feeds.core.text.repaired_mojibake`: one story, the same words in every format);
+    lone surrogates, which UTF-8 cannot encode, replaced (other control characters are
+    legal JSON)."""
+    return repaired_mojibake(value).encode("utf-8", "replace").decode("utf-8")
 
 
 def _line(value: str, limit: int) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime
 from feeds.config import SourceConfig
 from feeds.errors import FetchError, HostHeldError
 from feeds.ingest.fetch import PageFetcher
-from feeds.ingest.kinds import kind_of
+from feeds.ingest.kinds import Postponed, kind_of
 from feeds.ingest.prepare import Job, Prepared
 from feeds.run.reports import SourceReport
 from feeds.run.save_source import Run, save_or_fail
@@ -103,7 +103,10 @@ class GroupSaver:
         if not isinstance(outcome, HostHeldError):  # a deferred source sent nothing
             self.tally.fetched(outcome)
         state = self.states[source.name]
-        saved = save_or_fail(self.run, source, state, self.requests[i], outcome, ready)
+        try:
+            saved = save_or_fail(self.run, source, state, self.requests[i], outcome, ready)
+        except Postponed:  # a stopping daemon's: left leased, released as due as it was
+            return
         if alone:
             self.run.store.release_source(
                 source.name,

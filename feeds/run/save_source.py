@@ -37,7 +37,7 @@ from feeds.errors import (
     describe,
 )
 from feeds.ingest.fetch import PageFetcher, shortened
-from feeds.ingest.kinds import Read, Reader, Unreadable, kind_of
+from feeds.ingest.kinds import Postponed, Read, Reader, Unreadable, kind_of
 from feeds.ingest.prepare import Prepared
 from feeds.run.filtering import source_rules, store_verdict
 from feeds.run.ingest import ingest_entries
@@ -90,7 +90,7 @@ class Run:
         return self.budget
 
     def reader(self) -> Reader:
-        return Reader(self.store, self.fetcher, self.pages, self.batch, self.now)
+        return Reader(self.store, self.fetcher, self.pages, self.batch, self.now, self.stopping)
 
 
 class SiteNames(Mapping[str, tuple[str, ...]]):
@@ -387,11 +387,13 @@ def save_or_fail(
     What it saved is undone (its savepoint), the error recorded like a failed fetch (so
     the source keeps its entries and is retried after the usual back-off), and the
     traceback logged (``feeds refresh -v`` shows it). Only a store that cannot save
-    (:class:`~feeds.errors.StoreError`) ends the run: nothing else could be saved either.
+    (:class:`~feeds.errors.StoreError`) ends the run: nothing else could be saved either;
+    and a read put off by a stopping daemon (:class:`~feeds.ingest.kinds.Postponed`) is
+    the caller's to leave unsaved.
     """
     try:
         return save_source(run, source, state, request, outcome, prepared)
-    except StoreError:
+    except (StoreError, Postponed):
         raise
     except Exception as exc:
         message = describe(exc)

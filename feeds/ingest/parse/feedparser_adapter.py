@@ -93,10 +93,14 @@ def _parsed_loosely(
 #: around it; and a ``textInput`` in an item, whose ``cc:license`` or ``name`` asks for the
 #: feed's text input that is not there (mixin.py ``_get_context``: KeyError 'textinput'),
 #: with any ``cc:license``. Only the chapter list, the licence link and the search box are
-#: lost, which feeds does not publish.
+#: lost, which feeds does not publish. In any case: feedparser's loose parser reads element
+#: names in lower case, so a ``TextInput`` or ``TEXTINPUT`` trips it as a ``textInput`` does.
 _TRIPPING_ELEMENTS = (
-    re.compile(rb"<([\w.-]+:)(chapters|chapter|license)\b[^>]*?(?:/>|>.*?</\1\2\s*>)", re.DOTALL),
-    re.compile(rb"<()(textInput|textinput)\b[^>]*?(?:/>|>.*?</\2\s*>)", re.DOTALL),
+    re.compile(
+        rb"<([\w.-]+:)(chapters|chapter|license)\b[^>]*?(?:/>|>.*?</\1\2\s*>)",
+        re.DOTALL | re.IGNORECASE,
+    ),
+    re.compile(rb"<()(textinput)\b[^>]*?(?:/>|>.*?</\2\s*>)", re.DOTALL | re.IGNORECASE),
 )
 
 
