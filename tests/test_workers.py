@@ -322,14 +322,14 @@ def test_a_refresh_skips_a_source_another_worker_fetched_while_it_looked(
     config = make_config(tmp_path, two_hosts(http_server, paths))
     with open_store(config.store_path) as store, Fetcher(config.fetch) as fetcher:
         store.sync_sources([(s.name, s.url) for s in config.sources])
-        claim = store.claim_sources
+        claim = store.claim_sources_in_turn
 
         def daemon_fetched_s0_first(names: Any, now: datetime, *args: Any, **kw: Any) -> Any:
             with store.batch():  # what a daemon saved between the refresh's read and claim
                 store.record_fetch("s0", FetchOutcome(200, None), now)
             return claim(names, now, *args, **kw)
 
-        monkeypatch.setattr(store, "claim_sources", daemon_fetched_s0_first)
+        monkeypatch.setattr(store, "claim_sources_in_turn", daemon_fetched_s0_first)
         report = refresh(config, store, fetcher, now=T0, publish=False)
         assert counts == Counter({"/s1": 1})  # s0 was fetched already: not again
         [s0] = [r for r in report.sources if r.name == "s0"]

@@ -15,7 +15,7 @@ from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, 
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
 from feeds.ingest.fetch.files import _read_file
 from feeds.ingest.fetch.holds import HostHolds
-from feeds.ingest.fetch.hosts import HostQueue, host_key, interleave
+from feeds.ingest.fetch.hosts import HostQueue, host_key, interleave, url_host
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS, _HTTP_SCHEMES, shortened
 from feeds.ingest.http_settings import SourceSettings, settings_by_source
 from feeds.types import FetchOptions, FetchRequest, FetchResult
@@ -131,6 +131,19 @@ class Fetcher:
                 lock, next_start = self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
             with lock:
                 next_start[0] = max(next_start[0], at)
+
+    def hold_hosts(self, waits: Mapping[str, float]) -> None:
+        """Ask the host of each URL of ``waits`` no sooner than that many seconds from now
+        (another worker's last request to it was just before: the store's host lease
+        says when it is free). Requests to other hosts go on meanwhile; a fetcher that
+        holds hosts so is still :attr:`idle`, and its copies keep them."""
+        now = time.monotonic()
+        turns: dict[str, float] = {}
+        for url, seconds in waits.items():
+            host = url_host(url)
+            if host:
+                turns[host] = max(turns.get(host, 0.0), now + max(seconds, 0.0))
+        self.keep_turns(turns)
 
     def close(self) -> None:
         """Close pooled connections. The fetcher cannot be used afterwards."""
