@@ -115,7 +115,7 @@ def refresh(
         fetcher.hold_hosts(_host_waits(config, states, free_at, clock()))
         run = (config, store, fetcher, wanted, states, now, worker, budget, report)
         try:
-            _fetch_and_save(*run, should_stop, renew, standby, free_hosts)
+            _fetch_and_save(*run, should_stop, renew, standby, clock)
         finally:
             store.release_claims(worker, free_hosts())
     order = {s.name: i for i, s in enumerate(config.sources)}
@@ -239,6 +239,7 @@ def refresh_claiming(
     with ExitStack() as stack:
         saver = GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)
         saver.free_hosts = lambda: free_hosts_at(config, clock())  # each as it is saved
+        saver.clock = clock
         claims = _Claims(saver, claim, clock, should_stop, reports.append)
         fetches = stream_claims(
             fetcher,
@@ -377,11 +378,12 @@ def _fetch_and_save(
     should_stop: Callable[[], bool] | None,
     renew: Callable[[], None] | None = None,
     standby: FetchProcesses | None = None,
-    free_hosts: Callable[[], datetime | None] = lambda: None,
+    clock: Callable[[], datetime] | None = None,
 ) -> None:
     """Fetch ``wanted`` and save each (in groups), releasing each source with its due time
-    and its host with the last of them (free from ``free_hosts()`` then); in ``standby``'s
-    processes, when given (see :func:`~feeds.run.executor.stream`)."""
+    and its host with the last of them (free ``min_host_delay`` after ``clock()`` then;
+    without a clock, at the run's end); in ``standby``'s processes, when given (see
+    :func:`~feeds.run.executor.stream`)."""
     reports: list[SourceReport] = []
 
     def saved(source_report: SourceReport) -> None:
@@ -392,7 +394,9 @@ def _fetch_and_save(
     tally = Tally()
     with ExitStack() as stack:
         saver = GroupSaver(run, wanted, states, stack, tally, saved, worker)
-        saver.free_hosts = free_hosts
+        if clock is not None:
+            saver.free_hosts = partial(_hosts_free_at, config, clock)
+            saver.clock = clock
         fetches = stream(
             fetcher,
             saver.requests,
