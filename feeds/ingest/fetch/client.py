@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
+from feeds.ingest.fetch.deadline import abandon, abandonable
 from feeds.ingest.fetch.files import _read_file
 from feeds.ingest.fetch.holds import HostHolds
 from feeds.ingest.fetch.hosts import HostQueue, host_key, interleave, url_host
@@ -179,10 +180,20 @@ class Fetcher:
         """
         return self._fetch(request, page=False)
 
+    def abandon(self, threads: Iterable[int]) -> int:
+        """Abandon the fetches running on ``threads`` (their idents; a daemon that stops
+        waits for none of them): their connections close now, and they send nothing more,
+        each ending with a :class:`FetchError`. How many were running."""
+        return abandon(threads)
+
     def _fetch(self, request: FetchRequest, *, page: bool) -> FetchResult:
         """:meth:`fetch`; a ``page`` (:meth:`fetch_many`) is not sent to a host that
         answered a page or feed with 429 or 503, or timed out, a short while ago
-        (:mod:`.holds`)."""
+        (:mod:`.holds`). Another thread may abandon it (:meth:`abandon`)."""
+        with abandonable():
+            return self._fetch_abandonable(request, page=page)
+
+    def _fetch_abandonable(self, request: FetchRequest, *, page: bool) -> FetchResult:
         try:
             parts = urlsplit(request.url)
             host = parts.hostname

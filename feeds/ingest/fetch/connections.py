@@ -20,7 +20,7 @@ import httpx
 
 from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
-from feeds.ingest.fetch.deadline import fetch_deadline
+from feeds.ingest.fetch.deadline import Abandoned, fetch_deadline
 from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
 from feeds.ingest.fetch.resolver import LookupTimeout
 from feeds.ingest.fetch.response import (
@@ -105,6 +105,8 @@ class Connections:
             raise FetchError(url, f"invalid URL: {shortened(str(exc))}") from exc
         except _Refused as exc:
             raise AddressNotAllowedError(url, str(exc)) from exc
+        except Abandoned as exc:
+            raise FetchError(url, str(exc)) from exc
         except _Unresolvable as exc:
             raise FetchError(url, str(exc)) from exc
         except UnicodeError as exc:  # a host IDNA refuses: "xn--", an empty or too long label
