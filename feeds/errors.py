@@ -10,7 +10,8 @@
      │    │    ├── BodyTooLargeError     body over the limit (cut off while streaming)
      │    │    ├── FetchTimeoutError     connect/read/total timeout
      │    │    ├── TooManyRedirectsError redirect limit or loop
-     │    │    └── AddressNotAllowedError a third-party link to a non-public address
+     │    │    ├── AddressNotAllowedError a third-party link to a non-public address
+     │    │    └── FetchAbandonedError   abandoned by its run (a daemon stopping)
      │    └── ParseError        the bytes are not a feed we can read
      │         └── NotAFeedError         an HTML page; carries the feed URLs it links to
      ├── StoreError             the state database cannot be used
@@ -118,6 +119,11 @@ class TooManyRedirectsError(FetchError):
 class AddressNotAllowedError(FetchError):
     """A link taken from a feed or page points at a loopback, private or other non-public
     address (or is not http/https), and the config does not allow it. Nothing was sent."""
+
+
+class FetchAbandonedError(FetchError):
+    """The run abandoned the fetch (a daemon stopping): its connection was closed, nothing
+    more was sent, and it tells nothing about the server."""
 
 
 class ParseError(SourceError):

@@ -529,6 +529,44 @@ def test_sigterm_while_saving_fetches_no_more_article_pages(
     assert workers == []
 
 
+def test_sigterm_abandons_an_article_page_that_hangs_after_the_grace(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],
+) -> None:
+    """SIGTERM while a teaser's article page hangs: the daemon waited for that page until
+    ``total_timeout`` (20 s) before saving the feed and stopping. It abandons the page
+    ``STOP_GRACE`` (2 s) after the signal, saves the feed with the teaser (read again,
+    for its page, at the next fetch) and stops."""
+    base = http_server.base_url
+    [hanging] = [story("story-hangs", "A story whose page hangs", 400, "Topic")]
+    html = {"Content-Type": "text/html; charset=UTF-8"}
+    page = article_page(hanging, base=base)
+    http_server.route(f"/{hanging.slug}/", Reply(body=page, headers=html, delay=30))
+    http_server.route("/feed", Reply(body=teaser_feed([hanging], base=base)))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n'
+        "[fetch]\ntotal_timeout = 20.0\nmin_host_delay = 0\n"
+        'allow_private_addresses = ["127.0.0.1/32"]\n'
+        '[daemon]\npublish_delay = "1s"\nheartbeat = "1s"\n'
+        f'[[sources]]\nname = "teasers"\nurl = "{base}/feed"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    proc, log = start_daemon(config)
+    wait_for(lambda: bool(http_server.requests_to(f"/{hanging.slug}/")))
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=40) == 0, log.read_text()
+    assert time.monotonic() - started < 6, log.read_text()  # STOP_GRACE, then out
+    with Store.open(tmp_path / "state" / "feeds.db") as store:
+        [state] = store.sources()
+        cached = store.article(f"{base}/{hanging.slug}/")
+    assert (state.last_status, state.entry_count, state.body_hash) == (200, 1, None), state
+    assert cached is None  # not a failure of the page: asked again at the next fetch
+
+
 def test_cron_refresh_while_the_daemon_runs_and_status(
     tmp_path: Path,
     start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],

@@ -16,7 +16,7 @@ import queue
 import signal
 import threading
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
@@ -201,8 +201,12 @@ class FetchProcesses:
     def reconsider(self) -> None:
         """Nothing to do here: each fetch process throttles itself."""
 
-    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
-        """:meth:`Fetcher.fetch_many`, made by the fetch processes of the pages' hosts."""
+    def fetch_many(
+        self, requests: Sequence[FetchRequest], *, abandon: Callable[[], bool] | None = None
+    ) -> list[FetchResult | FetchError]:
+        """:meth:`Fetcher.fetch_many`, made by the fetch processes of the pages' hosts.
+        ``abandon`` is not asked: only a daemon abandons pages, and its fetches stay in
+        its own process (a refresh stops at Ctrl-C, which ends these processes)."""
         by_child: dict[int, list[int]] = {}
         for n, request in enumerate(requests):
             by_child.setdefault(self._owners.get(request_host(request), 0), []).append(n)

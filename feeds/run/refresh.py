@@ -227,14 +227,16 @@ def refresh_claiming(
     (held to the end, it kept its host from its other sources). ``clock()`` dates each
     claim and the saves after it; when the first claims find nothing, claims go on for
     ``linger`` seconds (another worker may hand a host over). Once ``should_stop()`` turns
-    true, nothing more is claimed and no article page fetched; every fetch that came back,
-    or comes back within ``stop_grace`` seconds, is saved, and the others are abandoned
-    at once. Their leases are the caller's to end."""
+    true, nothing more is claimed and no article page fetched (those under way are
+    abandoned ``stop_grace`` seconds later); every fetch that came back, or comes back
+    within ``stop_grace`` seconds, is saved, and the others are abandoned at once. Their
+    leases are the caller's to end."""
     config = with_adaptive_intervals(config, store, now)
     reports: list[SourceReport] = []
     saved: list[SourceReport] = []
     batch = config.fetch.max_connections
-    run = Run(config, store, fetcher, None, batch=batch, now=now, stopping=should_stop)
+    run = Run(config, store, fetcher, None, batch=batch, now=now)
+    run.stopping, run.stop_grace = should_stop, stop_grace  # for article pages too
     tally = Tally()
     with ExitStack() as stack:
         saver = GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 from urllib.parse import urlsplit
 
-from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
+from feeds.errors import (
+    AddressNotAllowedError,
+    FetchAbandonedError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+)
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
 from feeds.ingest.fetch.deadline import abandon, abandonable
 from feeds.ingest.fetch.files import _read_file
@@ -39,7 +45,9 @@ class PageFetcher(Protocol):
 
     def fetch(self, request: FetchRequest) -> FetchResult: ...
 
-    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]: ...
+    def fetch_many(
+        self, requests: Sequence[FetchRequest], *, abandon: Callable[[], bool] | None = None
+    ) -> list[FetchResult | FetchError]: ...
 
 
 class Fetcher:
@@ -274,7 +282,9 @@ class Fetcher:
             address = (host, port) if guarded and not self._policy.allow_all else None
             return connections.post_json(url, body, headers, address, deadline)
 
-    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
+    def fetch_many(
+        self, requests: Sequence[FetchRequest], *, abandon: Callable[[], bool] | None = None
+    ) -> list[FetchResult | FetchError]:
         """Fetch many pages concurrently; results are in the order of ``requests``.
 
         At most ``max_connections`` fetches run at once, and at most
@@ -282,6 +292,9 @@ class Fetcher:
         its request's place; any other exception (a bug) propagates. A host that
         answered 429 or 503 is not asked again until its Retry-After, nor one that
         timed out for a minute (see :mod:`.holds`): its pages' errors say so.
+        Once ``abandon()`` is true (asked every :data:`PAGES_POLL` seconds), no page more
+        is started and those under way are abandoned (:meth:`abandon`), not waited for:
+        each is a :class:`FetchAbandonedError`.
         """
         if not requests:
             return []
@@ -315,24 +328,18 @@ class Fetcher:
                         waiting.done(i)
                         turn.notify_all()
 
-        # Daemons, not a thread pool: a Ctrl-C here ends the wait, and the process, without
-        # waiting for the fetches under way (the interpreter joins a pool's threads at exit).
-        threads = [
-            threading.Thread(target=work, name=f"feeds-fetch-{n}", daemon=True)
-            for n in range(min(self._options.max_connections, len(requests)))
-        ]
-        for thread in threads:
-            thread.start()
+        threads = _started(work, min(self._options.max_connections, len(requests)))
         try:
-            for thread in threads:
-                thread.join()
+            abandoned = not _joined(threads, abandon)
         finally:
-            stopped.set()  # after an interrupt, the threads start no more fetches
+            stopped.set()  # after an interrupt or abandon(), the threads start no more fetches
             with turn:
                 turn.notify_all()
+        if abandoned:
+            self.abandon(t.ident for t in threads if t.ident is not None)
         if raised:
             raise raised[0]
-        return [r for r in results if r is not None]
+        return _abandoned_in_place(results, requests)
 
     # --- internals ------------------------------------------------------------------------
 
@@ -390,6 +397,42 @@ class Fetcher:
             if wait > 0:
                 time.sleep(wait)
             next_start[0] = time.monotonic() + delay
+
+
+def _started(work: Callable[[], None], count: int) -> list[threading.Thread]:
+    """``count`` threads running ``work``: daemons, not a thread pool: a Ctrl-C ends the
+    wait for them, and the process, without waiting for the fetches under way (the
+    interpreter joins a pool's threads at exit)."""
+    threads = [
+        threading.Thread(target=work, name=f"feeds-fetch-{n}", daemon=True) for n in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _abandoned_in_place(
+    results: Sequence[FetchResult | FetchError | None], requests: Sequence[FetchRequest]
+) -> list[FetchResult | FetchError]:
+    """``results``, a page abandoned before it came back a :class:`FetchAbandonedError`."""
+    return [
+        result if result is not None else FetchAbandonedError(request.url, "abandoned: stopping")
+        for result, request in zip(results, requests, strict=True)
+    ]
+
+
+#: Seconds between two looks at ``fetch_many``'s ``abandon()``.
+PAGES_POLL = 0.05
+
+
+def _joined(threads: Sequence[threading.Thread], abandon: Callable[[], bool] | None) -> bool:
+    """Wait for ``threads`` to end: True, or False once ``abandon()`` is true first."""
+    for thread in threads:
+        while thread.is_alive():
+            if abandon is not None and abandon():
+                return False
+            thread.join(PAGES_POLL if abandon is not None else None)
+    return True
 
 
 class _NoTurn(FetchTimeoutError):

@@ -18,7 +18,13 @@ from urllib.parse import urlencode
 
 import httpx
 
-from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
+from feeds.errors import (
+    AddressNotAllowedError,
+    FetchAbandonedError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+)
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
 from feeds.ingest.fetch.deadline import Abandoned, fetch_deadline
 from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
@@ -106,7 +112,7 @@ class Connections:
         except _Refused as exc:
             raise AddressNotAllowedError(url, str(exc)) from exc
         except Abandoned as exc:
-            raise FetchError(url, str(exc)) from exc
+            raise FetchAbandonedError(url, str(exc)) from exc
         except _Unresolvable as exc:
             raise FetchError(url, str(exc)) from exc
         except UnicodeError as exc:  # a host IDNA refuses: "xn--", an empty or too long label
