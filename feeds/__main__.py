@@ -1,6 +1,6 @@
-"""``python -m feeds`` runs the command-line interface."""
+"""``python -m feeds`` runs the command-line interface (see :mod:`feeds.app.console`)."""
 
-from feeds.app.cli import main
+from feeds.app.console import main
 
 if __name__ == "__main__":
     main()

@@ -12,8 +12,9 @@
      │    │    │    └── NameLookupTimeoutError  the name lookup: nothing was sent
      │    │    ├── TooManyRedirectsError redirect limit or loop
      │    │    ├── AddressNotAllowedError a third-party link to a non-public address
-     │    │    └── HostHeldError         not sent: the host asked us to wait (a 429 or 503,
-     │    │                              or it timed out) a short while ago
+     │    │    ├── HostHeldError         not sent: the host asked us to wait (a 429 or 503,
+     │    │    │                         or it timed out) a short while ago
+     │    │    └── FetchAbandonedError   abandoned by its run (a daemon stopping)
      │    └── ParseError        the bytes are not a feed we can read
      │         └── NotAFeedError         an HTML page; carries the feed URLs it links to
      ├── StoreError             the state database cannot be used
@@ -143,6 +144,9 @@ class HostHeldError(FetchError):
         self.host = host
         self.seconds = seconds
         super().__init__(url, message)
+class FetchAbandonedError(FetchError):
+    """The run abandoned the fetch (a daemon stopping): its connection was closed, nothing
+    more was sent, and it tells nothing about the server."""
 
 
 class ParseError(SourceError):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import shlex
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -434,6 +437,61 @@ def test_sigterm_saves_what_came_back_and_abandons_a_hanging_fetch(
     assert len(http_server.requests_to("/hang")) == 1
 
 
+class SilentServer:
+    """Takes one connection on 127.0.0.1, reads its request and never answers; notes when
+    the client closes its end."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/hang"
+        self.requested, self.closed = threading.Event(), threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        connection, _ = self._listener.accept()
+        with connection, self._listener:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += connection.recv(4096)
+            self.requested.set()
+            connection.settimeout(60)
+            with contextlib.suppress(OSError):
+                while connection.recv(4096):  # nothing more comes, until the end
+                    pass
+            self.closed.set()
+
+
+def test_a_stopping_daemon_closes_the_connection_of_a_fetch_it_abandons(tmp_path: Path) -> None:
+    """A daemon told to stop abandons a fetch that has not come back after ``STOP_GRACE``
+    (its source stays due): the connection stayed open, the server kept waiting on it,
+    until the daemon's process ended (or ``total_timeout``, here 30 s). It closes now,
+    the daemon still running."""
+    server = SilentServer()
+    config = config_module.from_dict(
+        {
+            "store": {"path": "state/feeds.db"},
+            "fetch": {"total_timeout": 30.0, "min_host_delay": 0},
+            "sources": [{"name": "hang", "url": server.url}],
+            "outputs": [{"name": "all", "path": "out/all.atom", "title": "All"}],
+        },
+        base_dir=tmp_path,
+    )
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher, worker="a:1:x", clock=lambda: datetime.now(UTC))
+        daemon.start(datetime.now(UTC))
+        ticking = threading.Thread(target=daemon.tick, args=(datetime.now(UTC),), daemon=True)
+        ticking.start()
+        assert server.requested.wait(15)
+        daemon.request_stop()
+        ticking.join(15)
+        assert not ticking.is_alive()  # STOP_GRACE, then the fetch abandoned
+        assert server.closed.wait(2.0)  # and its connection closed, the daemon alive
+        daemon.finish(datetime.now(UTC))
+    with Store.open(tmp_path / "state" / "feeds.db") as store:
+        [state] = store.sources()
+    assert (state.last_fetched, state.error_count) == (None, 0)  # left due, no error
+
+
 def test_sigterm_while_saving_fetches_no_more_article_pages(
     tmp_path: Path,
     http_server: HTTPTestServer,
@@ -477,6 +535,44 @@ def test_sigterm_while_saving_fetches_no_more_article_pages(
         workers = store.workers()
     assert (state.last_status, state.entry_count, state.body_hash) == (200, 12, None), state
     assert workers == []
+
+
+def test_sigterm_abandons_an_article_page_that_hangs_after_the_grace(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],
+) -> None:
+    """SIGTERM while a teaser's article page hangs: the daemon waited for that page until
+    ``total_timeout`` (20 s) before saving the feed and stopping. It abandons the page
+    ``STOP_GRACE`` (2 s) after the signal, saves the feed with the teaser (read again,
+    for its page, at the next fetch) and stops."""
+    base = http_server.base_url
+    [hanging] = [story("story-hangs", "A story whose page hangs", 400, "Topic")]
+    html = {"Content-Type": "text/html; charset=UTF-8"}
+    page = article_page(hanging, base=base)
+    http_server.route(f"/{hanging.slug}/", Reply(body=page, headers=html, delay=30))
+    http_server.route("/feed", Reply(body=teaser_feed([hanging], base=base)))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n'
+        "[fetch]\ntotal_timeout = 20.0\nmin_host_delay = 0\n"
+        'allow_private_addresses = ["127.0.0.1/32"]\n'
+        '[daemon]\npublish_delay = "1s"\nheartbeat = "1s"\n'
+        f'[[sources]]\nname = "teasers"\nurl = "{base}/feed"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    proc, log = start_daemon(config)
+    wait_for(lambda: bool(http_server.requests_to(f"/{hanging.slug}/")))
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=40) == 0, log.read_text()
+    assert time.monotonic() - started < 6, log.read_text()  # STOP_GRACE, then out
+    with Store.open(tmp_path / "state" / "feeds.db") as store:
+        [state] = store.sources()
+        cached = store.article(f"{base}/{hanging.slug}/")
+    assert (state.last_status, state.entry_count, state.body_hash) == (200, 1, None), state
+    assert cached is None  # not a failure of the page: asked again at the next fetch
 
 
 def test_cron_refresh_while_the_daemon_runs_and_status(

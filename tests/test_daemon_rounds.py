@@ -11,6 +11,7 @@ skipped, saying why, when none can be started).
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import subprocess
 import sys
@@ -207,11 +208,13 @@ def test_a_source_due_again_within_a_round_holds_no_host(
 REFRESH_DELAY = 2.5  # min_host_delay: the refresh's own three requests span 5 s
 
 
-def write_toml(tmp_path: Path, store: dict[str, str], sources: dict[str, str]) -> Path:
-    """A config file for the processes: one host, one request at a time to it."""
+def write_toml(
+    tmp_path: Path, store: dict[str, str], sources: dict[str, str], delay: float = REFRESH_DELAY
+) -> Path:
+    """A config file for the processes: one request at a time to a host, ``delay`` apart."""
     lines = [
         "[store]\n" + "".join(f'{key} = "{value}"\n' for key, value in store.items()),
-        f"[fetch]\ntotal_timeout = 5.0\nmin_host_delay = {REFRESH_DELAY}\n"
+        f"[fetch]\ntotal_timeout = 5.0\nmin_host_delay = {delay}\n"
         "max_connections = 4\nmax_per_host = 1\n",
         '[schedule]\ninterval = "1h"\njitter = 0\n',
         '[daemon]\npublish_delay = "1m"\nheartbeat = "10m"\nsave_time = "10s"\n',
@@ -281,3 +284,40 @@ def test_a_refresh_frees_its_host_from_its_last_request_not_its_start(
     assert daemons.received - last_of_refresh.received >= REFRESH_DELAY * 0.95
     assert http_server.max_in_flight == 1
     assert_polite(http_server.requests, REFRESH_DELAY)
+
+
+def run_refresh(config: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``feeds refresh --config CONFIG ARGS…`` in a process of its own, to its end."""
+    command = [sys.executable, "-m", "feeds", "refresh", "--config", config, *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def test_a_refresh_just_after_another_fetches_other_hosts_while_one_comes_free(
+    tmp_path: Path, store_table: dict[str, str], http_server: HTTPTestServer
+) -> None:
+    """`feeds refresh --source a0` then at once a refresh of ``a1`` (the same host) and
+    ``b1`` (another): the first run's host is free ``min_host_delay`` after its last
+    request. The second run slept that long before claiming it again, ``b1``'s request
+    waiting too; now it leases that host, fetches ``b1`` at once and ``a1`` when the
+    host is free."""
+    delay = 4.0  # more than a process takes to start on a busy machine
+    sources = {}
+    for name in ("a0", "a1", "b1"):
+        http_server.route(f"/{name}", Reply(body=rss(f"/{name}")))
+        host = "localhost" if name.startswith("b") else "127.0.0.1"
+        sources[name] = f"http://{host}:{http_server.port}/{name}"
+    config = str(write_toml(tmp_path, store_table, sources, delay))
+    first = run_refresh(config, "--source", "a0")
+    assert first.returncode == 0, first.stderr
+    second = run_refresh(config, "--json", "--source", "a1", "--source", "b1")
+    assert second.returncode == 0, second.stderr
+    reports = json.loads(second.stdout)["sources"]
+    assert [(s["name"], s["status"], s["skipped"]) for s in reports] == [
+        ("a1", 200, None),
+        ("b1", 200, None),
+    ]
+    [a0] = http_server.requests_to("/a0")
+    [a1] = http_server.requests_to("/a1")
+    [b1] = http_server.requests_to("/b1")
+    assert b1.received < a0.received + delay  # the other host, while the first came free
+    assert a1.received - a0.received >= delay * 0.95  # politeness: the host's delay held

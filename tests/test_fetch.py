@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from feeds.errors import (
     BodyTooLargeError,
+    FetchAbandonedError,
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
@@ -753,6 +754,24 @@ def test_a_host_that_hangs_holds_up_no_other_host(http_server: HTTPTestServer) -
     assert all(isinstance(r, FetchResult) for r in results)
     arrived = sorted(r.received - start for r in http_server.requests_to("/ok"))
     assert len(arrived) == 8 and arrived[-1] < 1.5, arrived
+
+
+def test_pages_under_way_are_abandoned_once_asked_and_their_connections_closed(
+    http_server: HTTPTestServer,
+) -> None:
+    """``fetch_many(abandon=...)`` (a daemon stopping while a source's article pages are
+    fetched): the pages that came back are kept; the one that hangs is a
+    FetchAbandonedError at once, not at ``total_timeout``, and its thread sends nothing
+    more."""
+    http_server.route("/hang", Reply(body=FEED, delay=20.0))
+    http_server.route("/ok", Reply(body=FEED))
+    requests = [FetchRequest("s", http_server.url(path)) for path in ("/ok", "/hang")]
+    start = time.monotonic()
+    with Fetcher(FetchOptions(min_host_delay=0, total_timeout=30.0)) as fetcher:
+        ok, hang = fetcher.fetch_many(requests, abandon=lambda: time.monotonic() > start + 1.0)
+    assert time.monotonic() - start < 2.0
+    assert isinstance(ok, FetchResult) and isinstance(hang, FetchAbandonedError)
+    assert len(http_server.requests_to("/hang")) == 1
 
 
 def test_a_redirect_takes_a_turn_at_the_host_it_leads_to(http_server: HTTPTestServer) -> None:

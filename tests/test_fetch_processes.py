@@ -702,3 +702,26 @@ def test_a_hosts_delay_holds_after_the_fetch_processes(monkeypatch: pytest.Monke
     # Arrival times are taken by the server's threads, which a loaded machine schedules late
     # by tens of milliseconds; the bug this guards against left 10 ms, not 360.
     assert min(gaps) >= delay - 0.1
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_a_host_held_after_the_fetch_processes_were_forked_is_held_there_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A refresh forks its fetch processes before it reads the store; its claim then holds
+    # a host that another run released a moment ago (Fetcher.hold_hosts): the processes,
+    # forked without that, wait for it too.
+    monkeypatch.setattr(pipeline_module, "FETCH_PROCESS_MIN_SOURCES", 4)
+    hold = 1.0
+    with served_elsewhere(_site) as (base, stats):
+        requests = [FetchRequest(f"s{i}", f"{base}/feed{i}") for i in range(4)]
+        with Fetcher(FetchOptions(min_host_delay=0.01)) as fetcher, ExitStack() as stack:
+            standby = pipeline_module.standby_fetch_processes(fetcher, len(requests), stack)
+            assert standby is not None
+            held_at = time.monotonic()
+            fetcher.hold_hosts({f"{base}/feed0": hold})
+            fetches = stream(fetcher, requests, lambda i, o: None, stack=stack, standby=standby)
+            got = list(fetches)
+        received = stats()["received"]
+    assert all(isinstance(o, FetchResult) for _, o, _ in got)
+    assert len(received) == 4 and min(received) >= held_at + hold

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from test_fetch_processes import HTML, STORIES, _marked, _workers, served_elsewh
 from test_pipeline import rss
 
 from httpserver import HTTPTestServer, Reply
+from support import REPO
 from wordpress import article_page, teaser_feed
 
 FAST = 8
@@ -168,17 +170,28 @@ def test_a_second_ctrl_c_while_it_stops_ends_it_there() -> None:
     assert err == b"feeds: interrupted again: stopped at once\n"
 
 
-CONSOLE_SCRIPT = """
-import os, signal, sys
-from feeds.app.cli import main
-os.kill(os.getpid(), signal.SIGSTOP)
-sys.argv[0] = "feeds"
-sys.exit(main())
-"""
-"""The ``feeds`` console script, which stops itself once it has loaded the command line:
-Python's own start (``site``, the imports) comes before any code of feeds can see Ctrl-C."""
+ENTRY_MODULE, _, ENTRY_FUNCTION = tomllib.loads(
+    (REPO / "pyproject.toml").read_text(encoding="utf-8")
+)["project"]["scripts"]["feeds"].partition(":")
+
+
+def console_script(*, stop_first: bool) -> str:
+    """The ``feeds`` console script as pip writes it for pyproject.toml's entry point, which
+    stops itself (SIGSTOP) once it has imported that entry point, or ``stop_first``, just
+    before: Python's own start (``site``) comes before any code of feeds can see Ctrl-C."""
+    stop = "os.kill(os.getpid(), signal.SIGSTOP)\n"
+    entry = f"from {ENTRY_MODULE} import {ENTRY_FUNCTION} as main\n"
+    return (
+        "import os, signal, sys\n"
+        + (stop + entry if stop_first else entry + stop)
+        + 'sys.argv[0] = "feeds"\nsys.exit(main())\n'
+    )
+
 
 STARTS: dict[str, list[tuple[str, float]]] = {
+    # after so many seconds from the script's first import: while the command line loads
+    # (click and the commands' modules, 35 to 75 ms), a Ctrl-C printed a traceback
+    "while the command line loads": [("loading", n / 200) for n in range(2, 16)],
     # after so many seconds: while the run's modules load, the store opens, the config is read
     "while the run loads": [("after", n / 50) for n in range(1, 9)],
     # as the n-th process is forked: fetch processes, multiprocessing's tracker, fork server
@@ -201,7 +214,7 @@ def _stopped(pid: int) -> bool:
 
 def _wait_for_point(run: subprocess.Popen[bytes], point: tuple[str, float]) -> None:
     kind, value = point
-    if kind == "after":
+    if kind in ("after", "loading"):
         time.sleep(value)
         return
     deadline = time.monotonic() + 10
@@ -236,8 +249,9 @@ def _run_interrupted(
 ) -> tuple[int, bytes, bytes] | None:
     """The exit status, stdout and stderr of a refresh given Ctrl-C at ``point`` (None: it
     went on for 10 s more); every process of it is killed on the way out."""
+    script = console_script(stop_first=point[0] == "loading")
     with subprocess.Popen(
-        [sys.executable, "-c", CONSOLE_SCRIPT, "refresh", "--config", str(config)],
+        [sys.executable, "-c", script, "refresh", "--config", str(config)],
         env={**os.environ, "FEEDS_TEST_MARK": mark},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -361,6 +361,26 @@ def test_a_host_is_held_by_one_worker_at_a_time(store: Storage) -> None:
     assert store.claim_sources(["b", "p2"], later, LEASE, worker="w1") == ["p2"]
 
 
+def test_a_refresh_leases_a_host_released_to_be_free_soon_with_its_time(store: Storage) -> None:
+    """`feeds refresh` just after another run: a host that run released (nothing of it in
+    flight) to be free within ``wait`` is leased, with its time; one free later, or with
+    another worker's fetch in flight, is left to that worker."""
+    store.sync_sources([("a2", "https://a.example/feed2"), ("c", "https://c.example/")])
+    assert store.claim_sources(["a", "b", "c"], NOW, LEASE, worker="w1") == ["a", "b", "c"]
+    free_at = NOW + timedelta(seconds=2)
+    store.release_sources("w1", [("a", NOW + HOUR), ("b", NOW + HOUR)], NOW, free_hosts_at=free_at)
+    early = store.claim_sources_in_turn(
+        ["a2", "b", "c"], NOW, LEASE, worker="w2", wait=timedelta(seconds=1)
+    )
+    assert early.names == [] and early.host_free_at == {}  # free too late; c in flight
+    claimed = store.claim_sources_in_turn(
+        ["a2", "b", "c"], NOW, LEASE, worker="w2", wait=timedelta(seconds=2)
+    )
+    assert claimed.names == ["a2", "b"]  # c.example: w1's fetch is in flight
+    assert claimed.host_free_at == {"a2": free_at, "b": free_at}
+    assert store.claim_sources(["a"], NOW + timedelta(seconds=3), LEASE, worker="w1") == []
+
+
 @pytest.mark.parametrize("kept_before", [False, True], ids=["new", "kept-before"])
 def test_a_host_is_one_host_however_its_sources_spell_it(
     store: Storage, monkeypatch: pytest.MonkeyPatch, kept_before: bool

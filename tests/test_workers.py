@@ -322,14 +322,14 @@ def test_a_refresh_skips_a_source_another_worker_fetched_while_it_looked(
     config = make_config(tmp_path, two_hosts(http_server, paths))
     with open_store(config.store_path) as store, Fetcher(config.fetch) as fetcher:
         store.sync_sources([(s.name, s.url) for s in config.sources])
-        claim = store.claim_sources
+        claim = store.claim_sources_in_turn
 
         def daemon_fetched_s0_first(names: Any, now: datetime, *args: Any, **kw: Any) -> Any:
             with store.batch():  # what a daemon saved between the refresh's read and claim
                 store.record_fetch("s0", FetchOutcome(200, None), now)
             return claim(names, now, *args, **kw)
 
-        monkeypatch.setattr(store, "claim_sources", daemon_fetched_s0_first)
+        monkeypatch.setattr(store, "claim_sources_in_turn", daemon_fetched_s0_first)
         report = refresh(config, store, fetcher, now=T0, publish=False)
         assert counts == Counter({"/s1": 1})  # s0 was fetched already: not again
         [s0] = [r for r in report.sources if r.name == "s0"]
@@ -543,6 +543,60 @@ def test_a_refresh_after_a_killed_one_fetches_its_sources_on_their_hosts(
     sources = json.loads(run.stdout)["sources"]
     assert [s["skipped"] for s in sources] == [None] * 4
     assert all(s["status"] == 200 for s in sources)
+
+
+def test_a_refresh_after_a_killed_one_keeps_its_hosts_min_host_delay_from_its_last_save(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A `feeds refresh` of three sources on one host, killed (kill -9) once it saved the
+    second, ``min_host_delay`` after its start: the next refresh freed the host at once
+    and asked it again within ``min_host_delay`` of the killed run's last request. It
+    now leases the host and waits until ``min_host_delay`` after the killed run's last
+    save (the store dated a refresh's saves by its start: that was no later)."""
+    delay = 3.0
+    for path in ("/a0", "/a0b", "/a1"):
+        http_server.route(path, Reply(body=rss(path, 0)))
+    http_server.route("/a0c", Reply(body=rss("/a0c", 0), delay=20.0))  # if asked before the kill
+    base = f"http://127.0.0.1:{http_server.port}"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[store]\npath = "state/feeds.db"\n[fetch]\nmin_host_delay = {delay}\n'
+        "total_timeout = 30.0\nmax_per_host = 1\n"
+        + "".join(f'[[sources]]\nname = "{n}"\nurl = "{base}/{n}"\n' for n in ("a0", "a0b", "a0c"))
+        + '[[sources]]\nname = "a1"\nurl = "'
+        + base
+        + '/a1"\n'
+        + '[[outputs]]\nname = "all"\npath = "out/all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "feeds", "refresh", "--config", str(config)]
+    killed = subprocess.Popen(
+        [*command, "--source", "a0", "--source", "a0b", "--source", "a0c"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _saved(tmp_path / "state" / "feeds.db", "a0b"):
+            assert time.monotonic() < deadline and killed.poll() is None
+            time.sleep(0.05)
+    finally:
+        killed.kill()  # SIGKILL
+        killed.wait()
+    run = run_feeds(config, "refresh", "--json", "--source", "a1")
+    assert run.returncode == 0, run.stderr
+    [report] = json.loads(run.stdout)["sources"]
+    assert (report["status"], report["skipped"]) == (200, None)
+    [a0b], [a1] = http_server.requests_to("/a0b"), http_server.requests_to("/a1")
+    assert a1.received - a0b.received >= delay * 0.95
+
+
+def _saved(store_path: Path, name: str) -> bool:
+    """Whether the store has saved a fetch of ``name`` (read beside the process writing it)."""
+    if not store_path.exists():
+        return False
+    with open_store(store_path) as store:
+        return any(s.name == name and s.last_fetched is not None for s in store.sources())
 
 
 @pytest.mark.parametrize("command", [["refresh", "--json"], ["publish", "--json"]])

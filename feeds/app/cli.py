@@ -347,6 +347,6 @@ cli.add_command(store)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """The command line (the console script loads it: :mod:`feeds.app.console`)."""
     as_feeds_main()
     cli()

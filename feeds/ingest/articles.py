@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from feeds.core.digest import sha256
 from feeds.core.rewrite import PageRules
 from feeds.errors import (
+    FetchAbandonedError,
     FetchError,
     FetchTimeoutError,
     HostHeldError,
@@ -58,8 +59,8 @@ class Budget:
 
     Shared by every source of a run. ``clock`` is a monotonic clock in seconds
     (injectable for tests); the seconds start counting at the first page. Once
-    ``stopping()`` is true (a daemon told to stop) no page more is taken, as when the
-    budget is spent: the stop is not held up by them.
+    ``stopping()`` is true (a daemon told to stop) no page more is taken, and those under
+    way are abandoned ``grace`` seconds later: the stop is not held up by them.
     """
 
     def __init__(
@@ -67,11 +68,21 @@ class Budget:
         options: FullTextOptions,
         clock: Callable[[], float] = time.monotonic,
         stopping: Callable[[], bool] = lambda: False,
+        grace: float = 0.0,
     ) -> None:
         self.pages_left = options.max_pages
         self._seconds = options.max_seconds
-        self._clock, self._stopping = clock, stopping
+        self._clock, self._stopping, self._grace = clock, stopping, grace
         self._deadline: float | None = None
+        self._stopped_at: float | None = None
+
+    def abandons_pages(self) -> bool:
+        """Whether ``grace`` seconds passed since ``stopping()`` was first seen true."""
+        if self._stopped_at is None:
+            if not self._stopping():
+                return False
+            self._stopped_at = self._clock()
+        return self._clock() >= self._stopped_at + self._grace
 
     def take(self) -> bool:
         """Spend one page if pages and time are left; False when the budget is spent."""
@@ -129,7 +140,6 @@ def _load(
     # The retries of pages whose last try failed for a passing reason come after the others
     # (in feed order both): a page that keeps failing never takes the budget of the rest.
     to_fetch.sort(key=lambda wanted_page: _failed_before(cached_by_url[wanted_page[0]]))
-
     fresh: dict[str, ArticleRecord] = {}
     deferred: list[str] = []
     for start in range(0, len(to_fetch), batch):
@@ -148,8 +158,9 @@ def _load(
                 deferred.append(url)
 
         requests = [_request(source, url, cached_by_url[url]) for url, _ in chunk]
-        for (url, entry_hash), outcome in zip(chunk, fetcher.fetch_many(requests), strict=True):
-            if budget.out_of_time() and _has_page(outcome):  # fetched, but no time to read it
+        outcomes = fetcher.fetch_many(requests, abandon=budget.abandons_pages)
+        for (url, entry_hash), outcome in zip(chunk, outcomes, strict=True):
+            if _unread(outcome, budget):
                 stale = cached_by_url[url]
                 if stale is not None:
                     records[url] = stale
@@ -158,6 +169,11 @@ def _load(
             record = _record(source, url, entry_hash, cached_by_url[url], outcome, now, rules)
             records[url] = fresh[url] = record
     return _Pages(records=records, fresh=fresh, deferred=tuple(deferred))
+
+
+def _unread(outcome: FetchResult | FetchError, budget: Budget) -> bool:
+    """A page left as if not taken: no time to read it, or abandoned (a daemon stopping)."""
+    return isinstance(outcome, FetchAbandonedError) or (budget.out_of_time() and _has_page(outcome))
 
 
 def _has_page(outcome: FetchResult | FetchError) -> bool:

@@ -16,7 +16,7 @@ import queue
 import signal
 import threading
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
@@ -148,7 +148,10 @@ class FetchProcesses:
             if k < len(dealt.parts):
                 child.part = dealt.parts[k]
                 mine = {i: requests[i] for i in child.part}
-                work = (mine, child.part, buffer_bytes // len(dealt.parts))
+                # the hosts' turns this fetcher keeps (hosts another worker just released):
+                # the processes were forked before it knew them
+                turns = self._fetcher.host_turns()
+                work = (mine, child.part, buffer_bytes // len(dealt.parts), turns)
             # A process that died meanwhile (the OOM killer): its reader reports its part.
             with contextlib.suppress(OSError):
                 child.send(work)
@@ -198,8 +201,12 @@ class FetchProcesses:
     def reconsider(self) -> None:
         """Nothing to do here: each fetch process throttles itself."""
 
-    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
-        """:meth:`Fetcher.fetch_many`, made by the fetch processes of the pages' hosts."""
+    def fetch_many(
+        self, requests: Sequence[FetchRequest], *, abandon: Callable[[], bool] | None = None
+    ) -> list[FetchResult | FetchError]:
+        """:meth:`Fetcher.fetch_many`, made by the fetch processes of the pages' hosts.
+        ``abandon`` is not asked: only a daemon abandons pages, and its fetches stay in
+        its own process (a refresh stops at Ctrl-C, which ends these processes)."""
         by_child: dict[int, list[int]] = {}
         for n, request in enumerate(requests):
             by_child.setdefault(self._owners.get(request_host(request), 0), []).append(n)
@@ -305,7 +312,8 @@ def _serve_fetches(
     """A fetch process of :class:`FetchProcesses`: make the connections, wait for the
     requests, fetch, send back, serve page requests.
 
-    Messages in: first ``(requests by index, order, buffer_bytes)`` or None (stop at once);
+    Messages in: first ``(requests by index, order, buffer_bytes, host turns)`` or None
+    (stop at once);
     then a size (the consumer took a document), ``("pages", call, requests)``, None (stop).
     Out: ``("event", (index, outcome))``, ``("pages", call, outcomes)`` and, once stopped,
     ``("turns", {host: when it may be asked next})``: the consumer's own fetcher keeps the
@@ -326,7 +334,8 @@ def _serve_fetches(
     if assignment is None:
         fetcher.close()
         return
-    requests, order, buffer_bytes = assignment
+    requests, order, buffer_bytes, turns = assignment
+    fetcher.keep_turns(turns)
     server = _FetchServer(fetcher, results, len(order))
     fetching = Fetching(fetcher, requests, order, buffer_bytes, server.deliver)
     listener = threading.Thread(

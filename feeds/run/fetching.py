@@ -128,6 +128,13 @@ class Fetching:
             self._stopping = True
             self._turn.notify_all()
 
+    def abandon(self) -> None:
+        """:meth:`abort`, and the fetches under way are abandoned: their connections close
+        now (a server that hangs would otherwise keep one open until the process ends)
+        and their threads end with them."""
+        self.abort()
+        self._fetcher.abandon(t.ident for t in self._threads if t.ident is not None)
+
 
 class Rolling:
     """The fetches of a stream that takes more requests as it goes (the daemon's claims):
@@ -168,10 +175,11 @@ class Rolling:
             batch.abort()
 
     def abandon(self) -> None:
-        """Start no more fetches and forget those under way (a daemon stopping): their
-        threads end with their fetches or with the process, and :meth:`stop` no longer
-        waits for them."""
-        self.abort()
+        """Start no more fetches and abandon those under way (a daemon stopping): their
+        connections close now, their threads end, and :meth:`stop` no longer waits for
+        them."""
+        for batch in self._live():
+            batch.abandon()
         self._batches.clear()
 
     def _live(self) -> list[Fetching]:

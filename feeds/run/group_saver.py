@@ -63,6 +63,9 @@ class GroupSaver:
         self.releases: list[tuple[str, datetime | None]] = []  # the open group's sources
         # When a host is free for others once its last source is saved (None: at the end).
         self.free_hosts: Callable[[], datetime | None] = lambda: None
+        # When a save is done, as the store's record of the worker's last activity: the
+        # hosts of a run killed after it stay held min_host_delay from then.
+        self.clock: Callable[[], datetime] = lambda: run.now
 
     def add(
         self, sources: Sequence[SourceConfig], states: dict[str, SourceState]
@@ -112,7 +115,7 @@ class GroupSaver:
                 source.name,
                 self.worker,
                 saved.next_due,
-                self.run.now,
+                self.clock(),
                 free_hosts_at=self.free_hosts(),
             )
         else:  # at the group's commit, in its transaction: saved and released together
@@ -127,7 +130,7 @@ class GroupSaver:
             yield
             free = self.free_hosts()
             self.run.store.release_sources(
-                self.worker, self.releases, self.run.now, free_hosts_at=free
+                self.worker, self.releases, self.clock(), free_hosts_at=free
             )
         finally:
             self.releases = []

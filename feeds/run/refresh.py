@@ -16,11 +16,10 @@ and ``clock`` for when a host is done with); this module never reads the real ti
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -111,11 +110,12 @@ def refresh(
         sources = len(config.sources) if names is None else len(names)
         standby = standby_fetch_processes(fetcher, sources, stack)
         free_hosts = partial(_hosts_free_at, config, clock)
-        chosen = _leased(config, store, names, now, force, worker, report, free_hosts, clock)
-        config, wanted, states = chosen
+        chosen = _leased(config, store, names, now, force, worker, report, free_hosts)
+        config, wanted, states, free_at = chosen
+        fetcher.hold_hosts(_host_waits(config, states, free_at, clock()))
         run = (config, store, fetcher, wanted, states, now, worker, budget, report)
         try:
-            _fetch_and_save(*run, should_stop, renew, standby, free_hosts)
+            _fetch_and_save(*run, should_stop, renew, standby, clock)
         finally:
             store.release_claims(worker, free_hosts())
     order = {s.name: i for i, s in enumerate(config.sources)}
@@ -143,23 +143,37 @@ def _leased(
     worker: str,
     report: Callable[[SourceReport], None],
     free_hosts: Callable[[], datetime],
-    clock: Callable[[], datetime] = utc_clock,
-) -> tuple[Config, list[SourceConfig], dict[str, SourceState]]:
+) -> tuple[Config, list[SourceConfig], dict[str, SourceState], dict[str, datetime]]:
     """Bring the store up to the config, then lease the chosen sources that are due: the
-    config with its adaptive intervals, the sources leased, and the states of the chosen
-    (a host of none of them is released, free from ``free_hosts()``)."""
+    config with its adaptive intervals, the sources leased, the states of the chosen (a
+    host of none of them is released, free from ``free_hosts()``), and when the host of
+    each source leased on a host another run has just released is free."""
     store.sync_sources([(s.name, s.url) for s in config.sources])
     config = with_adaptive_intervals(config, store, now)  # interval = "auto" sources
     with store.transaction():
         store.sign_unsigned(SIGN_PER_RUN)
     states = _states(config, store, names)
     due = _due(config, states, now, force, report)
-    wanted = _claimed(config, store, due, (now, clock), worker, report)
+    wanted, free_at = _claimed(config, store, due, now, worker, report)
     if wanted:  # read again once leased: another worker may have fetched one meanwhile
         states = _states(config, store, names)
         leased = (wanted, states, now, force, worker)
         wanted = _still_due(config, store, *leased, report, free_hosts())
-    return config, wanted, states
+    return config, wanted, states, free_at
+
+
+def _host_waits(
+    config: Config, states: dict[str, SourceState], free_at: dict[str, datetime], now: datetime
+) -> dict[str, float]:
+    """Seconds from ``now`` before the first request to each URL whose host another run
+    released just before this one (at most ``min_host_delay``: the claim took no host
+    free later than that)."""
+    delay = config.fetch.min_host_delay
+    return {
+        states[name].url: min(max((at - now).total_seconds(), 0.0), delay)
+        for name, at in free_at.items()
+        if name in states
+    }
 
 
 def _to_fetch(
@@ -213,18 +227,21 @@ def refresh_claiming(
     (held to the end, it kept its host from its other sources). ``clock()`` dates each
     claim and the saves after it; when the first claims find nothing, claims go on for
     ``linger`` seconds (another worker may hand a host over). Once ``should_stop()`` turns
-    true, nothing more is claimed and no article page fetched; every fetch that came back,
-    or comes back within ``stop_grace`` seconds, is saved, and the others are abandoned
-    at once. Their leases are the caller's to end."""
+    true, nothing more is claimed and no article page fetched (those under way are
+    abandoned ``stop_grace`` seconds later); every fetch that came back, or comes back
+    within ``stop_grace`` seconds, is saved, and the others are abandoned at once. Their
+    leases are the caller's to end."""
     config = with_adaptive_intervals(config, store, now)
     reports: list[SourceReport] = []
     saved: list[SourceReport] = []
     batch = config.fetch.max_connections
-    run = Run(config, store, fetcher, None, batch=batch, now=now, stopping=should_stop)
+    run = Run(config, store, fetcher, None, batch=batch, now=now)
+    run.stopping, run.stop_grace = should_stop, stop_grace  # for article pages too
     tally = Tally()
     with ExitStack() as stack:
         saver = GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)
         saver.free_hosts = lambda: free_hosts_at(config, clock())  # each as it is saved
+        saver.clock = clock
         claims = _Claims(saver, claim, clock, should_stop, reports.append)
         fetches = stream_claims(
             fetcher,
@@ -298,38 +315,32 @@ class _Claims:
             run.store.release_sources(saver.worker, releases, run.now, free_hosts_at=free)
 
 
-#: The longest a run waits for hosts another run has just finished with (see _claimed).
-HOST_TURN_WAIT_MAX = 5.0
-
-
 def _claimed(
     config: Config,
     store: Storage,
     wanted: list[SourceConfig],
-    times: tuple[datetime, Callable[[], datetime]],
+    now: datetime,
     worker: str,
     report: Callable[[SourceReport], None],
-) -> list[SourceConfig]:
-    """The ``wanted`` sources this run could lease; the others (held by another worker, or
-    on a host another worker holds) are reported as skipped.
+) -> tuple[list[SourceConfig], dict[str, datetime]]:
+    """The ``wanted`` sources this run could lease, and when the host of each leased on a
+    host another run has just finished with is free; the others (held by another worker,
+    or on a host with another worker's fetch in flight) are reported as skipped.
 
-    A host a run has finished with is free ``min_host_delay`` after its last save: a run
-    started just after (``feeds enable NAME && feeds refresh``) waits that long once (at
-    most HOST_TURN_WAIT_MAX) and asks again, rather than skip its sources."""
-    now, clock = times
+    A host a run has finished with is free ``min_host_delay`` after its last request: a
+    run started just after (``feeds enable NAME && feeds refresh``) leases it all the
+    same, and its first request there waits for that time while the others go ahead."""
     lease = lease_for(config, claim_limit(config))  # renewed while the run lasts (registered)
+    wait = timedelta(seconds=config.fetch.min_host_delay)
     names = [s.name for s in wanted]
-    leased = set(store.claim_sources(names, now, lease, worker=worker))
-    waiting = [name for name in names if name not in leased]
-    if waiting and config.fetch.min_host_delay > 0:
-        time.sleep(min(config.fetch.min_host_delay, HOST_TURN_WAIT_MAX))
-        leased.update(store.claim_sources(waiting, max(now, clock()), lease, worker=worker))
+    claimed = store.claim_sources_in_turn(names, now, lease, worker=worker, wait=wait)
+    leased = set(claimed.names)
     for source in wanted:
         if source.name not in leased:
             report(
                 SourceReport(name=source.name, url=source.url, status=None, skipped=HELD_ELSEWHERE)
             )
-    return [s for s in wanted if s.name in leased]
+    return [s for s in wanted if s.name in leased], claimed.host_free_at
 
 
 def _still_due(
@@ -369,11 +380,12 @@ def _fetch_and_save(
     should_stop: Callable[[], bool] | None,
     renew: Callable[[], None] | None = None,
     standby: FetchProcesses | None = None,
-    free_hosts: Callable[[], datetime | None] = lambda: None,
+    clock: Callable[[], datetime] | None = None,
 ) -> None:
     """Fetch ``wanted`` and save each (in groups), releasing each source with its due time
-    and its host with the last of them (free from ``free_hosts()`` then); in ``standby``'s
-    processes, when given (see :func:`~feeds.run.executor.stream`)."""
+    and its host with the last of them (free ``min_host_delay`` after ``clock()`` then;
+    without a clock, at the run's end); in ``standby``'s processes, when given (see
+    :func:`~feeds.run.executor.stream`)."""
     reports: list[SourceReport] = []
 
     def saved(source_report: SourceReport) -> None:
@@ -384,7 +396,9 @@ def _fetch_and_save(
     tally = Tally()
     with ExitStack() as stack:
         saver = GroupSaver(run, wanted, states, stack, tally, saved, worker)
-        saver.free_hosts = free_hosts
+        if clock is not None:
+            saver.free_hosts = partial(_hosts_free_at, config, clock)
+            saver.clock = clock
         fetches = stream(
             fetcher,
             saver.requests,

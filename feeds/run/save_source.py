@@ -70,6 +70,8 @@ class Run:
     sites: SiteNames | None = field(default=None, repr=False)
     #: True once a daemon is told to stop: no article page more (see :class:`Budget`).
     stopping: Callable[[], bool] = field(default=lambda: False, repr=False)
+    #: Seconds after the stop that the article pages under way are abandoned.
+    stop_grace: float = 0.0
 
     def sites_with(
         self, source: SourceConfig, title: str | None, link: str | None
@@ -86,7 +88,9 @@ class Run:
         if self.budget is None:
             from feeds.ingest.articles import Budget
 
-            self.budget = Budget(self.config.full_text, stopping=self.stopping)
+            self.budget = Budget(
+                self.config.full_text, stopping=self.stopping, grace=self.stop_grace
+            )
         return self.budget
 
     def reader(self) -> Reader:

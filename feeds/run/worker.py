@@ -77,19 +77,21 @@ def is_refresh(worker: str) -> bool:
     return worker.rpartition(":")[2].startswith(REFRESH)
 
 
-def forget_dead_refreshes(store: Storage, worker: str, now: datetime) -> int:
+def forget_dead_refreshes(
+    store: Storage, worker: str, now: datetime, delay: timedelta = timedelta(0)
+) -> int:
     """End the leases of other ``feeds refresh`` runs and drop them from the registry: call
     it holding the refresh lock, which only one refresh at a time holds (the kernel lets it
     go when its holder dies), so any other refresh in the registry was killed. Without this,
     a refresh killed by cron or the OOM killer would keep the next ones from its sources
-    until its leases ran out. How many were forgotten."""
+    until its leases ran out. Its hosts stay held until ``delay`` (``min_host_delay``) after
+    it was last heard from (a save, a claim, a heartbeat): this run leases them all the
+    same and waits for that time before its first request to each. How many were forgotten."""
     forget_dead_publisher(store, worker)
-    dead = [w.id for w in store.workers() if is_refresh(w.id) and w.id != worker]
+    dead = [w for w in store.workers() if is_refresh(w.id) and w.id != worker]
     for other in dead:
-        # Its hosts are free at once, not min_host_delay from now: this run claims next,
-        # and would find every host of the killed run held (it skipped every source and
-        # said nothing). The killed run's last requests were before this run began.
-        store.worker_stopped(other, now)
+        heard = max(other.heartbeat, other.last_activity or other.heartbeat)
+        store.worker_stopped(other.id, min(heard, now) + delay)
     return len(dead)
 
 
@@ -273,7 +275,8 @@ def registered(
     # We hold the refresh lock: another refresh in the registry died. A PostgreSQL store has
     # no refresh lock (refreshes on other machines may be alive): its leases run out instead.
     if is_refresh(worker) and config.store_url is None:
-        forget_dead_refreshes(store, worker, clock())
+        delay = timedelta(seconds=config.fetch.min_host_delay)
+        forget_dead_refreshes(store, worker, clock(), delay)
     interrupted = False
     try:
         yield Renewal(store, worker, lease_for(config, claim_limit(config)), clock)

@@ -262,6 +262,17 @@ class WorkerInfo:
 
 
 @dataclass(frozen=True)
+class SourcesClaimed:
+    """What :meth:`~feeds.store.protocol.WorkQueue.claim_sources_in_turn` leased: the names,
+    in the order asked, and for those on a host another worker had released but that is
+    not free yet, when it is (UTC): their first request waits for that time, which keeps
+    ``min_host_delay`` between that worker's last request and this one's first."""
+
+    names: list[str]
+    host_free_at: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ExpiredLease:
     """A source whose worker did not save it before its lease ran out (the worker died, or
     took too long): ``worker`` held it until ``until``; ``at`` is when it was counted as an

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from feeds.store.transaction import Transactional
 
 if TYPE_CHECKING:
-    from feeds.store.values import ExpiredLease, WorkerInfo
+    from feeds.store.values import ExpiredLease, SourcesClaimed, WorkerInfo
     from feeds.types import SourceState
 
 __all__ = ["PublisherLock", "WorkQueue", "WorkerRegistry"]
@@ -65,6 +65,17 @@ class WorkQueue(Transactional, Protocol):
         """Lease the named sources to ``worker`` whether due or not (``feeds refresh``),
         except those another worker holds or whose host another worker holds; the names
         leased. Expired leases are recorded first, as in :meth:`claim_due`."""
+        ...
+
+    def claim_sources_in_turn(
+        self, names: Sequence[str], now: datetime, lease: timedelta, *, worker: str, wait: timedelta
+    ) -> SourcesClaimed:
+        """:meth:`claim_sources`, and also the sources on a host that another worker has
+        released (none of its fetches in flight) to be free within ``wait`` of ``now``:
+        those are leased with the time their host is free, which their first request
+        waits for (``feeds refresh`` just after another run: ``wait`` is
+        ``min_host_delay``). A host with a fetch of another worker in flight is still
+        left to it."""
         ...
 
     def release_source(

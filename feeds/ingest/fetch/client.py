@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 from urllib.parse import urlsplit
 
-from feeds.errors import AddressNotAllowedError, FetchError, FetchTimeoutError, HTTPStatusError
+from feeds.errors import (
+    AddressNotAllowedError,
+    FetchAbandonedError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+)
 from feeds.ingest.fetch.address_guard import AddressPolicy, Resolver, system_resolver
+from feeds.ingest.fetch.deadline import abandon, abandonable
 from feeds.ingest.fetch.files import _read_file
 from feeds.ingest.fetch.holds import HostHolds
-from feeds.ingest.fetch.hosts import HostQueue, host_key, interleave
+from feeds.ingest.fetch.hosts import HostQueue, host_key, interleave, url_host
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS, _HTTP_SCHEMES, shortened
 from feeds.ingest.http_settings import SourceSettings, settings_by_source
 from feeds.types import FetchOptions, FetchRequest, FetchResult
@@ -38,7 +45,9 @@ class PageFetcher(Protocol):
 
     def fetch(self, request: FetchRequest) -> FetchResult: ...
 
-    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]: ...
+    def fetch_many(
+        self, requests: Sequence[FetchRequest], *, abandon: Callable[[], bool] | None = None
+    ) -> list[FetchResult | FetchError]: ...
 
 
 class Fetcher:
@@ -134,6 +143,19 @@ class Fetcher:
             with lock:
                 next_start[0] = max(next_start[0], at)
 
+    def hold_hosts(self, waits: Mapping[str, float]) -> None:
+        """Ask the host of each URL of ``waits`` no sooner than that many seconds from now
+        (another worker's last request to it was just before: the store's host lease
+        says when it is free). Requests to other hosts go on meanwhile; a fetcher that
+        holds hosts so is still :attr:`idle`, and its copies keep them."""
+        now = time.monotonic()
+        turns: dict[str, float] = {}
+        for url, seconds in waits.items():
+            host = url_host(url)
+            if host:
+                turns[host] = max(turns.get(host, 0.0), now + max(seconds, 0.0))
+        self.keep_turns(turns)
+
     def close(self) -> None:
         """Close pooled connections. The fetcher cannot be used afterwards."""
         with self._host_slots_lock:
@@ -168,6 +190,16 @@ class Fetcher:
         redirect leads to) answered a feed or page with 429 or 503, or timed out, a short
         while ago (:mod:`.holds`). Thread-safe.
         """
+        with abandonable():  # another thread may abandon it (:meth:`abandon`)
+            return self._fetch_abandonable(request)
+
+    def abandon(self, threads: Iterable[int]) -> int:
+        """Abandon the fetches running on ``threads`` (their idents; a daemon that stops
+        waits for none of them): their connections close now, and they send nothing more,
+        each ending with a :class:`FetchError`. How many were running."""
+        return abandon(threads)
+
+    def _fetch_abandonable(self, request: FetchRequest) -> FetchResult:
         try:
             parts = urlsplit(request.url)
             host = parts.hostname
@@ -247,7 +279,9 @@ class Fetcher:
             address = (host, port) if guarded and not self._policy.allow_all else None
             return connections.post_json(url, body, headers, address, deadline)
 
-    def fetch_many(self, requests: Sequence[FetchRequest]) -> list[FetchResult | FetchError]:
+    def fetch_many(
+        self, requests: Sequence[FetchRequest], *, abandon: Callable[[], bool] | None = None
+    ) -> list[FetchResult | FetchError]:
         """Fetch many pages concurrently; results are in the order of ``requests``.
 
         At most ``max_connections`` fetches run at once, and at most
@@ -255,6 +289,9 @@ class Fetcher:
         its request's place; any other exception (a bug) propagates. A host that
         answered 429 or 503 is not asked again until its Retry-After, nor one that
         timed out for a minute (see :mod:`.holds`): its pages' errors say so.
+        Once ``abandon()`` is true (asked every :data:`PAGES_POLL` seconds), no page more
+        is started and those under way are abandoned (:meth:`abandon`), not waited for:
+        each is a :class:`FetchAbandonedError`.
         """
         if not requests:
             return []
@@ -288,24 +325,18 @@ class Fetcher:
                         waiting.done(i)
                         turn.notify_all()
 
-        # Daemons, not a thread pool: a Ctrl-C here ends the wait, and the process, without
-        # waiting for the fetches under way (the interpreter joins a pool's threads at exit).
-        threads = [
-            threading.Thread(target=work, name=f"feeds-fetch-{n}", daemon=True)
-            for n in range(min(self._options.max_connections, len(requests)))
-        ]
-        for thread in threads:
-            thread.start()
+        threads = _started(work, min(self._options.max_connections, len(requests)))
         try:
-            for thread in threads:
-                thread.join()
+            abandoned = not _joined(threads, abandon)
         finally:
-            stopped.set()  # after an interrupt, the threads start no more fetches
+            stopped.set()  # after an interrupt or abandon(), the threads start no more fetches
             with turn:
                 turn.notify_all()
+        if abandoned:
+            self.abandon(t.ident for t in threads if t.ident is not None)
         if raised:
             raise raised[0]
-        return [r for r in results if r is not None]
+        return _abandoned_in_place(results, requests)
 
     # --- internals ------------------------------------------------------------------------
 
@@ -356,6 +387,42 @@ class Fetcher:
             if wait > 0:
                 time.sleep(wait)
             next_start[0] = time.monotonic() + delay
+
+
+def _started(work: Callable[[], None], count: int) -> list[threading.Thread]:
+    """``count`` threads running ``work``: daemons, not a thread pool: a Ctrl-C ends the
+    wait for them, and the process, without waiting for the fetches under way (the
+    interpreter joins a pool's threads at exit)."""
+    threads = [
+        threading.Thread(target=work, name=f"feeds-fetch-{n}", daemon=True) for n in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _abandoned_in_place(
+    results: Sequence[FetchResult | FetchError | None], requests: Sequence[FetchRequest]
+) -> list[FetchResult | FetchError]:
+    """``results``, a page abandoned before it came back a :class:`FetchAbandonedError`."""
+    return [
+        result if result is not None else FetchAbandonedError(request.url, "abandoned: stopping")
+        for result, request in zip(results, requests, strict=True)
+    ]
+
+
+#: Seconds between two looks at ``fetch_many``'s ``abandon()``.
+PAGES_POLL = 0.05
+
+
+def _joined(threads: Sequence[threading.Thread], abandon: Callable[[], bool] | None) -> bool:
+    """Wait for ``threads`` to end: True, or False once ``abandon()`` is true first."""
+    for thread in threads:
+        while thread.is_alive():
+            if abandon is not None and abandon():
+                return False
+            thread.join(PAGES_POLL if abandon is not None else None)
+    return True
 
 
 class _NoTurn(FetchTimeoutError):

@@ -20,13 +20,14 @@ import httpx
 
 from feeds.errors import (
     AddressNotAllowedError,
+    FetchAbandonedError,
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
     NameLookupTimeoutError,
 )
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
-from feeds.ingest.fetch.deadline import fetch_deadline
+from feeds.ingest.fetch.deadline import Abandoned, fetch_deadline
 from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
 from feeds.ingest.fetch.resolver import LookupTimeout
 from feeds.ingest.fetch.response import (
@@ -115,6 +116,8 @@ class Connections:
             raise FetchError(url, f"invalid URL: {shortened(str(exc))}") from exc
         except _Refused as exc:
             raise AddressNotAllowedError(url, str(exc)) from exc
+        except Abandoned as exc:
+            raise FetchAbandonedError(url, str(exc)) from exc
         except _Unresolvable as exc:
             raise FetchError(url, str(exc)) from exc
         except UnicodeError as exc:  # a host IDNA refuses: "xn--", an empty or too long label

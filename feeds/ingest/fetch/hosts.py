@@ -9,13 +9,18 @@ from urllib.parse import urlsplit
 from feeds.core.uri import host_key
 from feeds.types import FetchRequest
 
-__all__ = ["host_key", "interleave", "request_host"]
+__all__ = ["host_key", "interleave", "request_host", "url_host"]
 
 
 def request_host(request: FetchRequest) -> str:
     """The host a request goes to, as per-host limits count it ("" for a bad URL)."""
+    return url_host(request.url)
+
+
+def url_host(url: str) -> str:
+    """The host a URL names, as per-host limits count it ("" for a bad URL)."""
     try:
-        return host_key(urlsplit(request.url).hostname or "")
+        return host_key(urlsplit(url).hostname or "")
     except ValueError:
         return ""  # fetch() reports the bad URL in its place
 

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 import httpx
 
 from feeds.ingest.fetch.address_guard import AddressPolicy
-from feeds.ingest.fetch.deadline import clamp
+from feeds.ingest.fetch.deadline import clamp, waiting_on
 from feeds.ingest.fetch.http11_response import _ILLEGAL_IN_TEXT, _TOKEN, _ResponseReader
 from feeds.ingest.fetch.resolver import resolve
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS
@@ -273,8 +273,9 @@ class _Connection:
 
     def _send(self, data: bytes, timeout: float | None) -> None:
         try:
-            self.sock.settimeout(clamp(timeout, httpx.WriteTimeout))
-            self.sock.sendall(data)
+            with waiting_on(self.sock):
+                self.sock.settimeout(clamp(timeout, httpx.WriteTimeout))
+                self.sock.sendall(data)
         except TimeoutError as exc:
             raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
         except OSError as exc:
@@ -282,8 +283,9 @@ class _Connection:
 
     def recv(self, timeout: float | None) -> bytes:
         try:
-            self.sock.settimeout(clamp(timeout, httpx.ReadTimeout))
-            data = self.sock.recv(READ_BYTES)
+            with waiting_on(self.sock):
+                self.sock.settimeout(clamp(timeout, httpx.ReadTimeout))
+                data = self.sock.recv(READ_BYTES)
         except TimeoutError as exc:
             raise httpx.ReadTimeout(str(exc) or "read timed out") from exc
         except OSError as exc:

@@ -13,7 +13,7 @@ import httpcore
 import httpx
 
 from feeds.ingest.fetch.address_guard import AddressPolicy
-from feeds.ingest.fetch.deadline import clamp
+from feeds.ingest.fetch.deadline import clamp, waiting_on
 from feeds.ingest.fetch.resolver import resolve
 from feeds.types import SourceHTTP
 
@@ -25,10 +25,12 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, clamp(timeout, httpcore.ReadTimeout))
+        with waiting_on(self.get_extra_info("socket")):
+            return self._inner.read(max_bytes, clamp(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, clamp(timeout, httpcore.WriteTimeout))
+        with waiting_on(self.get_extra_info("socket")):
+            self._inner.write(buffer, clamp(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()

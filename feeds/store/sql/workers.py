@@ -30,7 +30,7 @@ from feeds.store.sql.codec import (
 )
 from feeds.store.sql.connection import SqlConnection
 from feeds.store.sql.sources import SOURCE_STATE
-from feeds.store.values import ExpiredLease, WorkerInfo
+from feeds.store.values import ExpiredLease, SourcesClaimed, WorkerInfo
 from feeds.types import SourceState
 
 __all__ = ["WorkerTables"]
@@ -64,6 +64,23 @@ INSERT INTO host_leases (host, worker, until, in_flight)
 ON CONFLICT (host) DO UPDATE SET
     worker = excluded.worker, until = excluded.until, in_flight = excluded.in_flight
 """
+
+
+_CLAIM_NAMED = """
+UPDATE sources SET lease_worker = :worker, lease_until = :until
+WHERE name IN ({names})
+    AND (lease_worker IS NULL OR lease_worker = :worker)
+    AND (host = '' OR NOT EXISTS (SELECT 1 FROM host_leases h
+        WHERE h.host = sources.host AND h.worker != :worker AND h.until > :now
+        AND NOT (h.in_flight = 0 AND (h.until > :ahead OR h.until <= :within))))
+RETURNING name, (SELECT h.until FROM host_leases h
+    WHERE h.host = sources.host AND h.worker != :worker AND h.in_flight = 0
+    AND h.until > :now AND h.until <= :within AND h.until <= :ahead)
+"""
+"""``feeds refresh``'s claim of named sources: a host another worker holds is left to it,
+unless it released the host (none of its fetches in flight) to be free by ``:within``
+(its time is returned: the first request waits for it) or at a time too far ahead to be
+true (see :func:`_ahead`)."""
 
 
 #: ``fetched_before`` of a claim that takes sources whenever they were last fetched.
@@ -129,29 +146,39 @@ class WorkerTables(SqlConnection):
     ) -> list[str]:
         """Lease the named sources to ``worker``, due or not, except those another worker
         holds or whose host another worker holds; the names leased."""
+        return self.claim_sources_in_turn(names, now, lease, worker=worker, wait=timedelta(0)).names
+
+    def claim_sources_in_turn(
+        self, names: Sequence[str], now: datetime, lease: timedelta, *, worker: str, wait: timedelta
+    ) -> SourcesClaimed:
+        """:meth:`claim_sources`, and the sources on a host another worker released to be
+        free within ``wait``: leased with when their host is free (read before the claim
+        takes the host, which writes its own lease over that time)."""
         until = ts(now + lease)
-        params = {"now": ts(now), "worker": worker, "until": until, "ahead": _ahead(now)}
-        leased: set[str] = set()
+        params = {
+            "now": ts(now),
+            "worker": worker,
+            "until": until,
+            "ahead": _ahead(now),
+            "within": ts(now + max(wait, timedelta(0))),
+        }
+        leased: dict[str, datetime | None] = {}
         with self.batch():
             self._lock_claims()
             self._execute(_REAP, params)
             for part in chunks(names):  # one statement per 500 names, not one per name
                 named = {f"n{i}": name for i, name in enumerate(part)}
-                rows = self._execute(
-                    "UPDATE sources SET lease_worker = :worker, lease_until = :until"
-                    f" WHERE name IN ({', '.join(f':{key}' for key in named)})"
-                    " AND (lease_worker IS NULL OR lease_worker = :worker)"
-                    " AND (host = '' OR NOT EXISTS (SELECT 1 FROM host_leases h"
-                    "   WHERE h.host = sources.host AND h.worker != :worker AND h.until > :now"
-                    "   AND NOT (h.in_flight = 0 AND h.until > :ahead)))"
-                    " RETURNING name",
-                    {**params, **named},
-                ).fetchall()  # read whole: a Ctrl-C amid the rows left the statement open
-                leased.update(str(row[0]) for row in rows)
+                in_list = ", ".join(f":{key}" for key in named)
+                rows = self._execute(_CLAIM_NAMED.format(names=in_list), {**params, **named})
+                # read whole: a Ctrl-C amid the rows left the statement open
+                leased.update((str(name), optional_dt(free)) for name, free in rows.fetchall())
             if leased:
                 self._execute(_TAKE_HOSTS, params)
                 self._touch(worker, now)
-        return [name for name in names if name in leased]  # in the order asked
+        return SourcesClaimed(
+            names=[name for name in names if name in leased],  # in the order asked
+            host_free_at={name: at for name, at in sorted(leased.items()) if at is not None},
+        )
 
     def _leased(self, worker: str, until: str) -> list[SourceState]:
         rows = self._execute(
