@@ -27,7 +27,7 @@ from feeds.errors import (
     NameLookupTimeoutError,
 )
 from feeds.ingest.fetch.address_guard import AddressPolicy, _Refused, _Unresolvable
-from feeds.ingest.fetch.deadline import Abandoned, fetch_deadline
+from feeds.ingest.fetch.deadline import Abandoned, abandoned_here, fetch_deadline
 from feeds.ingest.fetch.http11 import Http11Transport, IllegalHeader
 from feeds.ingest.fetch.resolver import LookupTimeout
 from feeds.ingest.fetch.response import (
@@ -111,6 +111,10 @@ class Connections:
             detail = str(exc) if isinstance(exc, IllegalHeader) else "not valid HTTP (not shown)"
             raise FetchError(url, f"the request could not be sent: {detail}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
+            if abandoned_here():  # its socket shut down under it: not the server's doing
+                raise FetchAbandonedError(
+                    url, "the fetch was abandoned: the run is stopping"
+                ) from exc
             raise FetchError(url, _describe(exc)) from exc
         except httpx.InvalidURL as exc:
             raise FetchError(url, f"invalid URL: {shortened(str(exc))}") from exc

@@ -94,6 +94,14 @@ def fetch_deadline(deadline: float, connect_timeout: float) -> Iterator[None]:
         _local.connect_timeout = None
 
 
+def abandoned_here() -> bool:
+    """Whether the fetch on this thread was abandoned (:func:`abandon`): the error its
+    socket gave once shut down under it (the server "disconnected") is the run's doing."""
+    with _lock:
+        fetch = _fetches.get(threading.get_ident())
+        return fetch is not None and fetch.abandoned
+
+
 def clamp(timeout: float | None, expired: type[Exception]) -> float | None:
     """Return ``timeout`` shortened to the time left before this thread's deadline.
 
