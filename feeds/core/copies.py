@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from feeds.core.signals import new_version
@@ -16,7 +16,10 @@ class CopyInfo:
 
     ``order`` is the copy's place among the story's copies in the order they were first
     seen (then stored); ``merged`` says the copy joined a story stored before it (its
-    ``merged_reason`` is set), as every copy but a story's first does.
+    ``merged_reason`` is set), as every copy but a story's first does (see
+    :func:`settle_first_copy` for copies one run saved together). ``key`` is the copy's key
+    in its source: with ``source``, what tells apart copies that tie on everything else,
+    whatever order they were saved in.
     """
 
     source: str
@@ -26,6 +29,7 @@ class CopyInfo:
     order: int
     title: str = ""
     merged: bool = False
+    key: str = ""
 
     @property
     def supersedes(self) -> bool:
@@ -75,10 +79,57 @@ def _newest_version(copies: Sequence[CopyInfo], among: Sequence[int]) -> int | N
     versions = [i for i in among if copies[i].supersedes]
     if not versions:
         return None
-    return max(versions, key=lambda i: (copies[i].published, copies[i].first_seen, copies[i].order))
+    return max(versions, key=lambda i: (*_last_seen(copies[i]), copies[i].order))
 
 
-def _earliest(c: CopyInfo) -> tuple[datetime, int, datetime, int]:
+def _last_seen(c: CopyInfo) -> tuple[datetime, datetime, str, str]:
+    """The last published version wins, then the last seen; of versions one run saw at
+    once, the order of their sources and keys (never the order the run saved them in)."""
+    return (c.published, c.first_seen, c.source, c.key)
+
+
+def _earliest(c: CopyInfo) -> tuple[datetime, int, datetime, str, str, int]:
     """Earliest published first; of copies published at the same instant (a wire story and
-    its teasers often carry one time), the longest body, then the first seen."""
-    return (c.published, -c.words, c.first_seen, c.order)
+    its teasers often carry one time), the longest body, then the first seen; of copies
+    one run saw at once, their sources and keys decide, not the order they were saved in."""
+    return (c.published, -c.words, c.first_seen, c.source, c.key, c.order)
+
+
+def first_copy(copies: Sequence[CopyInfo]) -> int:
+    """The index of a story's first copy among ``copies``: the one whose id the story
+    carries, and the version a newer one corrects.
+
+    The first seen; of copies first seen at one instant (one run found them, and saved them
+    in whatever order its sources came back or were listed in), an original before a new
+    version (:func:`~feeds.core.signals.new_version`), then the earliest published, the
+    longest body, then the source and key. So a story whose copies one run saves gets the
+    same id and first copy whatever order they are saved in.
+    """
+    if not copies:
+        raise ValueError("a story has at least one copy")
+    return min(range(len(copies)), key=lambda i: _founding(copies[i]))
+
+
+def _founding(c: CopyInfo) -> tuple[datetime, bool, datetime, int, str, str]:
+    return (c.first_seen, new_version(c.title), c.published, -c.words, c.source, c.key)
+
+
+def settle_first_copy(copies: Sequence[CopyInfo]) -> list[CopyInfo]:
+    """``copies`` (a story's live copies) with ``merged`` as the order of saving cannot
+    change it: of the copies first seen together with the story's first copy, the
+    :func:`first_copy` is the one not merged, the others are. Copies seen later keep what
+    the store says (they joined a story stored before them).
+
+    The store marks the first copy saved as the story's first (``merged_reason`` NULL); of
+    copies one run saves, which one that is depends on the order it saves them in, and a
+    correction saved before its first version would then not correct it.
+    """
+    firsts = [c.first_seen for c in copies if not c.merged]
+    if not firsts:
+        return list(copies)
+    seen = min(firsts)
+    together = [i for i, c in enumerate(copies) if c.first_seen == seen]
+    first = min(together, key=lambda i: _founding(copies[i]))
+    return [
+        replace(c, merged=i != first) if c.first_seen == seen else c for i, c in enumerate(copies)
+    ]

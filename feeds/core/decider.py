@@ -81,7 +81,13 @@ class Insert(_ScoredCopy):
 
 @dataclass(frozen=True)
 class Merge(_ScoredCopy):
-    """Save another copy of the stored story ``entry_id`` (``reason``: the rule that matched)."""
+    """Save another copy of the stored story ``entry_id`` (``reason``: the rule that matched).
+
+    ``own_id``: the id the copy would have as a story of its own (an Insert's), which the
+    story takes when the copy is its first of those one transaction saves (the store's
+    ``story_id_with``)."""
+
+    own_id: str = ""
 
     @property
     def change(self) -> Change:
@@ -308,14 +314,22 @@ def decide(source: str, found: Found, *, now: datetime, options: DedupeOptions) 
     if made.change is Change.UPDATED:
         return Update(keys, found.entry, made.entry_id, sig, body_key, "its text changed")
     if made.change is Change.DUPLICATE:
-        reason = made.reason or ""
-        return Merge(keys, found.entry, made.entry_id, sig, body_key, reason, made.scores)
+        reason, own_id = made.reason or "", _own_id(source, keys, found.kept_apart)
+        return Merge(
+            keys, found.entry, made.entry_id, sig, body_key, reason, made.scores, own_id=own_id
+        )
     if found.kept_apart is not None:
         entry_id = _kept_apart_id(source, keys, made.entry_id, found.kept_apart)
         reason = found.kept_apart.reason
         scores = {"kept_apart": reason}
         return Insert(keys, found.entry, entry_id, sig, body_key, reason, scores)
     return Insert(keys, found.entry, made.entry_id, sig, body_key, "no stored copy of its story")
+
+
+def _own_id(source: str, keys: Keys, apart: KeepApart | None) -> str:
+    """The id an entry would found a story under (what :func:`decide` gives an Insert)."""
+    new_id = keys.guid if keys.guid else dedupe.mint_entry_id(source, keys.key)
+    return new_id if apart is None else _kept_apart_id(source, keys, new_id, apart)
 
 
 def _kept_apart_id(source: str, keys: Keys, new_id: str, apart: KeepApart) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from feeds.core.copies import (
     CopyInfo,
     choose_copy,
+    first_copy,
+    settle_first_copy,
 )
 from feeds.core.identity import (
     MIN_MATCH_WORDS,
@@ -138,6 +140,7 @@ __all__ = [
     "entry_keys",
     "facts",
     "figures_prove",
+    "first_copy",
     "guid_problem",
     "is_absolute_iri",
     "lead_buckets",
@@ -152,6 +155,7 @@ __all__ = [
     "remember_buckets",
     "remember_leads",
     "resemblance",
+    "settle_first_copy",
     "shingle_set",
     "sign_in_batches",
     "signature",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from feeds.core import decider, dedupe
@@ -105,6 +105,8 @@ def ingest_entries(
     changes: Counter[str] = Counter()
     for i in range(len(cleaned)):
         intent = _entry_intent(store, fetch, i, now, options)
+        if isinstance(intent, decider.Merge):
+            intent = _settled_story(store, fetch, intent, now)
         if isinstance(intent, decider.Saved) and fetch.presence is not None:
             sig = intent.signature
             buckets = (*dedupe.lsh_buckets(sig), *fetch.leads[i]) if sig is not None else ()
@@ -118,6 +120,31 @@ def ingest_entries(
         if blocked is not None and intent.change is Change.NEW and blocked(cleaned[i]):
             changes["blocked"] += 1
     return changes
+
+
+def _settled_story(
+    store: Storage, fetch: _Fetch, merge: decider.Merge, now: datetime
+) -> decider.Merge:
+    """``merge`` into the story as the store numbers it with this copy: a story whose copies
+    were all saved in the open transaction takes the id of its first copy, whatever order
+    they came in (:meth:`~feeds.store.protocol.IngestStore.story_id_with`)."""
+    entry = merge.entry
+    copy = dedupe.CopyInfo(
+        source=fetch.name,
+        published=entry.published or entry.updated or now,  # as insert_copy saves it
+        first_seen=now,
+        words=len(entry.body_text.split()),
+        order=0,
+        title=entry.title,
+        key=merge.keys.key,
+    )
+    settled = store.story_id_with(merge.entry_id, merge.own_id, copy)
+    if settled == merge.entry_id:
+        return merge
+    if merge.entry_id in fetch.fetched:  # a story of this fetch under its new id
+        fetch.fetched.discard(merge.entry_id)
+        fetch.fetched.add(settled)
+    return replace(merge, entry_id=settled)
 
 
 def _read_fetch(

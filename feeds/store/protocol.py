@@ -23,7 +23,7 @@ from feeds.store.transaction import Transactional
 from feeds.store.work_roles import PublisherLock, WorkerRegistry, WorkQueue
 
 if TYPE_CHECKING:
-    from feeds.core.dedupe import Candidate, Existing, Keys, Match
+    from feeds.core.dedupe import Candidate, CopyInfo, Existing, Keys, Match
     from feeds.store.values import (
         ExpiredLease,
         FetchOutcome,
@@ -231,6 +231,11 @@ class IngestStore(Transactional, Protocol):
         body_key: str | None = None,
     ) -> None:
         """Replace a copy's text; ``updated`` moves forward."""
+        ...
+
+    def story_id_with(self, entry_id: str, own_id: str, copy: CopyInfo) -> str:
+        """The id of the story ``entry_id`` once ``copy`` joins it: ``own_id`` (the copy's
+        own) when the copy is its first and no copy was saved before the open transaction."""
         ...
 
     def sign_unsigned(self, limit: int) -> int:

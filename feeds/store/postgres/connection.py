@@ -140,6 +140,7 @@ class Connection(SqlConnection):
         self.url = url
         self.location = shown_url(url)
         self._copies_changed = False  # a copy was saved in the open transaction
+        self._new_copies = set()
         self._savepoints = 0  # nested batches open
         # Who holds the sources this store claims (see SourceTable.claim_due).
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -214,6 +215,7 @@ class Connection(SqlConnection):
                         self._next_generation()
                 finally:
                     self._copies_changed = False
+                    self._new_copies.clear()
         except psycopg.Error as exc:
             raise store_error(self.location, exc) from exc
 
@@ -227,10 +229,12 @@ class Connection(SqlConnection):
             "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'"
         )
 
-    def _copy_saved(self) -> None:
+    def _copy_saved(self, inserted: int | None = None) -> None:
         """Note that a copy was saved: the generation moves on when the transaction commits."""
         if self._in_transaction:
             self._copies_changed = True
+            if inserted is not None:
+                self._new_copies.add(inserted)
         else:
             self._next_generation()
 

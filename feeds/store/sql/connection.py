@@ -114,8 +114,13 @@ class SqlConnection:
         same ``key`` (the conflict target's columns) is there already and nothing was saved."""
         raise NotImplementedError
 
-    def _copy_saved(self) -> None:
-        """Note that a copy was saved: the store's generation moves on at the commit."""
+    _new_copies: set[int]
+    """The rowids of the copies inserted in the open transaction (the backend empties it
+    when the transaction ends): no one else can have seen them."""
+
+    def _copy_saved(self, inserted: int | None = None) -> None:
+        """Note that a copy was saved (``inserted``: the rowid of a new one): the store's
+        generation moves on at the commit."""
         raise NotImplementedError
 
     def _newest_entry_ids(self, sources: Sequence[str], limit: int) -> Iterator[list[str]]:

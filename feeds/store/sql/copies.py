@@ -11,9 +11,10 @@ import json
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from feeds.core import dedupe
-from feeds.core.dedupe import Existing, Keys, Match
+from feeds.core.dedupe import CopyInfo, Existing, Keys, Match
 from feeds.store.sql.codec import RowMap, marks, optional_dt, required_dt, signature_blob, ts
 from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import OWN_COLUMNS, media_json
@@ -162,6 +163,38 @@ class CopyTable(SqlConnection):
             (source, key),
         )
 
+    def story_id_with(self, entry_id: str, own_id: str, copy: CopyInfo) -> str:
+        """The id the story ``entry_id`` has once ``copy`` joins it (``own_id``: the id
+        ``copy`` would have as a story of its own); call before saving ``copy``.
+
+        A story's id is its first saved copy's, so copies of one story that one run saves
+        in another order (its sources listed or come back in another order, two workers)
+        would give it another id. While every copy of the story was saved in the open
+        transaction, nothing outside it has seen the story (no output, no hook), and the
+        story takes the id of its :func:`~feeds.core.dedupe.first_copy`, whatever order the
+        copies came in: ``own_id`` when that is ``copy``. A story any reader may have seen
+        keeps its id; so does a dropped one, and one whose new id another story has.
+        """
+        rows = self._execute(
+            "SELECT rowid, source, key, title, published, first_seen, body_text"
+            " FROM entries WHERE entry_id = ? ORDER BY first_seen, rowid",
+            (entry_id,),
+        ).fetchall()
+        if own_id == entry_id or not rows or any(r[0] not in self._new_copies for r in rows):
+            return entry_id
+        stored = [_story_copy(i, r) for i, r in enumerate(rows)]
+        if dedupe.first_copy([*stored, copy]) != len(stored):
+            return entry_id
+        taken = self._execute(
+            "SELECT 1 FROM entries WHERE entry_id = ?"
+            " UNION ALL SELECT 1 FROM tombstones WHERE entry_id IN (?, ?)",
+            (own_id, own_id, entry_id),
+        ).fetchone()
+        if taken is not None:
+            return entry_id
+        self._execute("UPDATE entries SET entry_id = ? WHERE entry_id = ?", (own_id, entry_id))
+        return own_id
+
     def _index(
         self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None, text: str = ""
     ) -> None:
@@ -228,7 +261,7 @@ class CopyTable(SqlConnection):
             "source, key",  # saved already (by another process at once): saved once
         )
         if rowid is not None:
-            self._copy_saved()
+            self._copy_saved(rowid)
             self._index(rowid, signature, blob, entry.body_text)
 
     def update_copy(
@@ -293,6 +326,20 @@ class CopyTable(SqlConnection):
             )
             self._index(rowid, sig, text=body_text)
         return len(rows)
+
+
+def _story_copy(order: int, row: tuple[Any, ...]) -> CopyInfo:
+    """A row of :meth:`CopyTable.story_id_with`'s query as what choosing the story's first
+    copy looks at (as :mod:`feeds.store.sql.publish_state` sees the copy)."""
+    return CopyInfo(
+        source=row[1],
+        published=required_dt(row[4]),
+        first_seen=required_dt(row[5]),
+        words=len(row[6].split()),
+        order=order,
+        title=row[3],
+        key=row[2],
+    )
 
 
 # json.dumps with an option builds a new encoder at every call; a copy writes two lists.

@@ -109,6 +109,7 @@ class Connection(SqlConnection):
         self.path = path
         self.read_only = read_only  # why the store was opened read-only, or None
         self._copies_changed = False  # a copy was saved in the open transaction
+        self._new_copies = set()
         self._held = HeldBands()  # LSH rows to insert at the commit, in bucket order
         self._staging: bool | None = None  # the transaction's new LSH rows staged (None: ask)
         self._reading: tuple[str, ...] | None = None  # the transaction's _band_tables()
@@ -325,6 +326,7 @@ class Connection(SqlConnection):
             raise self._error("cannot save", exc) from exc
         finally:
             self._copies_changed = False
+            self._new_copies.clear()
             self._staging = self._reading = None
             self._held.clear()
 
@@ -366,6 +368,7 @@ class Connection(SqlConnection):
 
     def _rollback(self) -> None:
         self._copies_changed = False
+        self._new_copies.clear()
         self._staging = self._reading = None
         self._held.clear()
         if self._db.in_transaction:
@@ -374,9 +377,11 @@ class Connection(SqlConnection):
     def _next_generation(self) -> None:
         self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
 
-    def _copy_saved(self) -> None:
+    def _copy_saved(self, inserted: int | None = None) -> None:
         """Note that a copy was saved: the generation moves on when the transaction commits."""
         if self._db.in_transaction:
             self._copies_changed = True
+            if inserted is not None:
+                self._new_copies.add(inserted)
         else:  # saved on its own (autocommit): moved on at once
             self._next_generation()
