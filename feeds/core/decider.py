@@ -171,6 +171,28 @@ def unchanged(found: Found) -> bool:
     return existing.expired or existing.content_hash == found.keys.content_hash
 
 
+def kept_link(
+    entry: CleanEntry, keys: Keys, existing: Existing, taken: Collection[str]
+) -> tuple[CleanEntry, Keys]:
+    """``entry`` and ``keys`` with the link its stored copy is published with, when the two
+    name one page and only one of them has a fragment (``taken``: the links of the fetch).
+
+    Entries of one document that share a page keep their fragments (``page#e2``), and only
+    then (:mod:`feeds.ingest.normalize.fragments`): when a sibling leaves the feed, or one
+    joins it, the same item's link gains or loses its fragment. A published link must not
+    flip for that (a reader would see a changed entry, and the item's own text did not
+    change); a link whose fragment changes (``#e2`` to ``#e3``) is a new link all the same.
+    """
+    stored, link = existing.link, entry.link
+    if not stored or not link or stored == link or stored in taken:
+        return entry, keys
+    if ("#" in stored) == ("#" in link) or stored.partition("#")[0] != link.partition("#")[0]:
+        return entry, keys
+    kept = replace(entry, link=stored)
+    own = stored if keys.link is not None else None
+    return kept, replace(keys, link=own, content_hash=dedupe.content_hash(kept))
+
+
 def keep_apart(
     keys: Keys,
     existing: Existing,

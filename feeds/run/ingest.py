@@ -80,6 +80,11 @@ class _Fetch:
     #: The names each source goes by in its titles (dropped before titles are compared).
     sites: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def links(self) -> frozenset[str]:
+        """The links of this fetch's entries (read when a stored copy's link differs)."""
+        return frozenset(e.link for e in self.cleaned if e.link)
+
 
 def ingest_entries(
     store: Storage,
@@ -219,6 +224,9 @@ def _entry_intent(
     existing = None
     if presence is None or presence.own:
         existing = store.find_copy(name, keys, fetch.taken)
+    if existing is not None and existing.link != entry.link:
+        entry, keys = decider.kept_link(entry, keys, existing, fetch.links)
+        fetch.keys[i] = keys
     found = Found(entry, keys, body_key=body_key, existing=existing)
     if decider.unchanged(found):
         return decider.decide(name, found, now=now, options=options)

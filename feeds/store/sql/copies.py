@@ -28,7 +28,11 @@ A feed lists its newest entries; a changed feed mostly repeats them."""
 
 EXISTING = RowMap(
     Existing,
-    columns={"updates": "update_count", "window_start": "update_window"},
+    columns={
+        "updates": "update_count",
+        "window_start": "update_window",
+        "link": "coalesce(link, shared_link)",
+    },
     convert={
         "signature": dedupe.decode_signature,
         "window_start": optional_dt,
