@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from feeds.core.signals import new_version
 from feeds.types import DedupeOptions
@@ -133,3 +133,26 @@ def settle_first_copy(copies: Sequence[CopyInfo]) -> list[CopyInfo]:
     return [
         replace(c, merged=i != first) if c.first_seen == seen else c for i, c in enumerate(copies)
     ]
+
+
+def version_updated(
+    title: str, updated: datetime, earlier: datetime | None, now: datetime
+) -> datetime:
+    """The ``updated`` to save for a copy under ``title`` merged into a story whose copies
+    seen before this run were last updated at ``earlier`` (None: no such copy).
+
+    A new version (:attr:`CopyInfo.supersedes`) is published in its first version's place,
+    with its own ``updated``; a correction that keeps its first version's date would leave
+    the story's ``updated`` where it was, and a reader that looks at ``updated`` keeps the
+    figures it corrects. Such a version is updated when it was first seen (``now``), at
+    least a second after ``earlier`` (feeds write whole seconds). Any other copy, and a
+    version dated after ``earlier``, keeps ``updated``; so do the copies one run sees
+    together (no earlier copy was published).
+    """
+    if earlier is None or not new_version(title) or _second(updated) > _second(earlier):
+        return updated
+    return max(now, _second(earlier) + timedelta(seconds=1))
+
+
+def _second(value: datetime) -> datetime:
+    return value.replace(microsecond=0)

@@ -13,6 +13,7 @@ from feeds.core.copies import (
     choose_copy,
     first_copy,
     settle_first_copy,
+    version_updated,
 )
 from feeds.core.identity import (
     MIN_MATCH_WORDS,
@@ -86,6 +87,7 @@ from feeds.core.signals import (
     figures_prove,
     linked_urls,
     names,
+    new_version,
     normalized_title,
     numbers,
     speaks_of,
@@ -150,6 +152,7 @@ __all__ = [
     "mint_entry_id",
     "names",
     "near_match",
+    "new_version",
     "normalized_title",
     "numbers",
     "remember_buckets",
@@ -164,6 +167,7 @@ __all__ = [
     "speaks_of",
     "title_and_text",
     "title_resemblance",
+    "version_updated",
     "without_guid",
     "words",
 ]

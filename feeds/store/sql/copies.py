@@ -244,6 +244,10 @@ class CopyTable(SqlConnection):
             signature = dedupe.signature(entry.body_text)
         published = entry.published or entry.updated or now
         updated = entry.updated or published
+        if merged_reason is not None and dedupe.new_version(entry.title):
+            updated = dedupe.version_updated(
+                entry.title, updated, self._seen_before(entry_id, now), now
+            )
         blob = signature_blob(signature)
         columns = {
             "source": source,
@@ -267,6 +271,14 @@ class CopyTable(SqlConnection):
         if rowid is not None:
             self._copy_saved(rowid)
             self._index(rowid, signature, blob, entry.body_text)
+
+    def _seen_before(self, entry_id: str, now: datetime) -> datetime | None:
+        """When the copies of ``entry_id`` first seen before ``now`` were last updated."""
+        row = self._execute(
+            "SELECT max(updated) FROM entries WHERE entry_id = ? AND first_seen < ?",
+            (entry_id, ts(now)),
+        ).fetchone()
+        return optional_dt(row[0]) if row is not None else None
 
     def update_copy(
         self,
