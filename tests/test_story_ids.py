@@ -152,3 +152,40 @@ def test_a_story_that_may_have_been_seen_keeps_its_id(
     together.mkdir()
     other, _ = new_store(together)
     assert save(other, [site, first]) == [first.entry().guid] * 2  # together: the wire's id
+
+
+def feed(site: str) -> str:
+    """``site``'s feed of one story that another site carries word for word (no GUIDs: the
+    ids are minted from each source's key)."""
+    first, _site, _correction = stories()
+    entry = first.entry()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{site}</title><link>https://{site}.example/</link><description>d</description>"
+        f"<item><title>{entry.title}</title><link>https://{site}.example/story</link>"
+        f"<description>{entry.body_text}</description>"
+        "<pubDate>Fri, 20 Mar 2026 12:00:00 +0000</pubDate></item></channel></rss>"
+    )
+
+
+def test_sources_listed_in_either_order_publish_the_same_bytes(tmp_path: Path) -> None:
+    """One ``feeds refresh`` of two sources carrying one story, listed one way round, then
+    the other (a store each): the same files."""
+    published = []
+    for order in (("left", "right"), ("right", "left")):
+        folder = tmp_path / order[0]
+        folder.mkdir()
+        for site in order:
+            (folder / f"{site}.rss").write_text(feed(site), encoding="utf-8")
+        sources = "".join(f'[[sources]]\nname = "{s}"\nurl = "{s}.rss"\n\n' for s in order)
+        path = folder / "config.toml"
+        path.write_text(
+            f'[store]\npath = "feeds.db"\n\n{sources}'
+            '[[outputs]]\nname = "all"\npath = "out/all.atom"\nformats = ["atom", "rss", "json"]\n',
+            encoding="utf-8",
+        )
+        result = CliRunner().invoke(cli.cli, ["refresh", "--json", "--config", str(path)])
+        assert result.exit_code == 0, result.output
+        published.append({f.name: f.read_bytes() for f in sorted((folder / "out").iterdir())})
+    assert published[0] == published[1]
+    assert len(list(etree.fromstring(published[0]["all.atom"]).iter(A + "entry"))) == 1
