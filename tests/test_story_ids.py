@@ -132,6 +132,22 @@ def test_the_same_copies_saved_in_any_order_publish_the_same_bytes(
     validate_independently(out / "all.atom")
 
 
+def test_sqlite_and_postgresql_publish_the_same_bytes_in_other_orders(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """One order saved on SQLite, the reverse on PostgreSQL: the same files."""
+    published = []
+    for url, backend, order in (
+        (str(tmp_path / "feeds.db"), "sqlite", stories()),
+        (postgres_url, "postgresql", stories()[::-1]),
+    ):
+        folder = tmp_path / backend
+        folder.mkdir()
+        save(url, order)
+        published.append(publish(config(folder, url, backend)))
+    assert published[0] == published[1]
+
+
 def test_a_story_that_may_have_been_seen_keeps_its_id(
     new_store: Callable[[Path], tuple[str, str]], tmp_path: Path
 ) -> None:
