@@ -165,3 +165,15 @@ def test_a_published_link_stays_when_a_sibling_joins(tmp_path: Path, guids: bool
     then, changes = refreshed(tmp_path, live_rss([2, 3], guids=guids))
     assert then == {**first, STORIES[2][0]: {f"{PAGE}#post-3"}}
     assert changes == {"new": 1, "unchanged": 1}
+
+
+def test_another_story_under_a_reused_guid_keeps_its_own_link(tmp_path: Path) -> None:
+    """Post 2's GUID comes back alone on the page with another story: that story is kept
+    apart, with its own link (``page``), and post 2 keeps ``page#post-2``."""
+    first, _ = refreshed(tmp_path, live_rss([1, 2], guids=True))
+    other = "Gold jumped to a record as the dollar slid on bets that rates will fall soon."
+    reused = live_rss([2], guids=True).replace(STORIES[1][0], STORIES[2][0])
+    reused = reused.replace(f"{STORIES[1][1]} {LIVE}", other)
+    then, changes = refreshed(tmp_path, reused)
+    assert then == {**first, STORIES[2][0]: {PAGE}}
+    assert changes == {"new": 1}

@@ -221,7 +221,7 @@ def _entry_intent(
         fetch.presence,
     )
     body_key = prepared.body_keys[i] if prepared is not None and prepared.body_keys else None
-    existing = None
+    existing, read_keys = None, keys
     if presence is None or presence.own:
         existing = store.find_copy(name, keys, fetch.taken)
     if existing is not None and existing.link != entry.link:
@@ -244,6 +244,8 @@ def _entry_intent(
         if apart is not None:
             apply_intent(store, name, apart, now)
             existing = None
+            entry, keys = fetch.cleaned[i], read_keys  # another story: its own link
+            fetch.keys[i] = keys
     # Found is built whole, not by dataclasses.replace (which reads its fields each call)
     found = Found(entry, keys, sig, body_key, existing, apart)
     if existing is not None:
