@@ -179,13 +179,17 @@ class CopyTable(SqlConnection):
         copies came in: ``own_id`` when that is ``copy``. A story any reader may have seen
         keeps its id; so does a dropped one, and one whose new id another story has.
         """
+        if own_id == entry_id or not self._new_copies:
+            return entry_id
+        copies = self._execute("SELECT rowid FROM entries WHERE entry_id = ?", (entry_id,))
+        rowids = [r[0] for r in copies]
+        if not rowids or any(rowid not in self._new_copies for rowid in rowids):
+            return entry_id  # (a story of an earlier transaction: its bodies are not read)
         rows = self._execute(
             "SELECT rowid, source, key, title, published, first_seen, body_text"
             " FROM entries WHERE entry_id = ? ORDER BY first_seen, rowid",
             (entry_id,),
         ).fetchall()
-        if own_id == entry_id or not rows or any(r[0] not in self._new_copies for r in rows):
-            return entry_id
         stored = [_story_copy(i, r) for i, r in enumerate(rows)]
         if dedupe.first_copy([*stored, copy]) != len(stored):
             return entry_id
