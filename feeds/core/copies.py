@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from feeds.core.signals import new_version
-from feeds.types import DedupeOptions
+from feeds.types import CleanEntry, DedupeOptions
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,20 @@ class CopyInfo:
         and it was merged into that story, so the story's first version is the one it
         corrects. A reader should see the correction, not the figures it corrects."""
         return self.merged and new_version(self.title)
+
+
+def saved_copy(source: str, key: str, entry: CleanEntry, now: datetime) -> CopyInfo:
+    """What choosing a story's first copy looks at, of ``entry`` as a copy saved at ``now``
+    under ``source`` and ``key`` (undated: published when first seen, as the store saves it)."""
+    return CopyInfo(
+        source=source,
+        published=entry.published or entry.updated or now,
+        first_seen=now,
+        words=len(entry.body_text.split()),
+        order=0,
+        title=entry.title,
+        key=key,
+    )
 
 
 def choose_copy(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int, str]:

@@ -83,11 +83,10 @@ class Insert(_ScoredCopy):
 class Merge(_ScoredCopy):
     """Save another copy of the stored story ``entry_id`` (``reason``: the rule that matched).
 
-    ``own_id``: the id the copy would have as a story of its own (an Insert's), which the
-    story takes when the copy is its first of those one transaction saves (the store's
-    ``story_id_with``)."""
+    ``kept_apart``: the other source's story the copy was kept apart from (its own id
+    depends on it: :func:`own_id`)."""
 
-    own_id: str = ""
+    kept_apart: KeepApart | None = None
 
     @property
     def change(self) -> Change:
@@ -336,9 +335,9 @@ def decide(source: str, found: Found, *, now: datetime, options: DedupeOptions) 
     if made.change is Change.UPDATED:
         return Update(keys, found.entry, made.entry_id, sig, body_key, "its text changed")
     if made.change is Change.DUPLICATE:
-        reason, own_id = made.reason or "", _own_id(source, keys, found.kept_apart)
+        reason, apart = made.reason or "", found.kept_apart
         return Merge(
-            keys, found.entry, made.entry_id, sig, body_key, reason, made.scores, own_id=own_id
+            keys, found.entry, made.entry_id, sig, body_key, reason, made.scores, kept_apart=apart
         )
     if found.kept_apart is not None:
         entry_id = _kept_apart_id(source, keys, made.entry_id, found.kept_apart)
@@ -348,8 +347,11 @@ def decide(source: str, found: Found, *, now: datetime, options: DedupeOptions) 
     return Insert(keys, found.entry, made.entry_id, sig, body_key, "no stored copy of its story")
 
 
-def _own_id(source: str, keys: Keys, apart: KeepApart | None) -> str:
-    """The id an entry would found a story under (what :func:`decide` gives an Insert)."""
+def own_id(source: str, merge: Merge) -> str:
+    """The id ``source``'s merged copy would have as a story of its own (what :func:`decide`
+    gives an Insert): the story takes it when the copy is its first of those one
+    transaction saves (the store's ``story_id_with``)."""
+    keys, apart = merge.keys, merge.kept_apart
     new_id = keys.guid if keys.guid else dedupe.mint_entry_id(source, keys.key)
     return new_id if apart is None else _kept_apart_id(source, keys, new_id, apart)
 

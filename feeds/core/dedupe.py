@@ -12,6 +12,7 @@ from feeds.core.copies import (
     CopyInfo,
     choose_copy,
     first_copy,
+    saved_copy,
     settle_first_copy,
     version_updated,
 )
@@ -158,6 +159,7 @@ __all__ = [
     "remember_buckets",
     "remember_leads",
     "resemblance",
+    "saved_copy",
     "settle_first_copy",
     "shingle_set",
     "sign_in_batches",

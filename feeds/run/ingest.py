@@ -133,17 +133,11 @@ def _settled_story(
     """``merge`` into the story as the store numbers it with this copy: a story whose copies
     were all saved in the open transaction takes the id of its first copy, whatever order
     they came in (:meth:`~feeds.store.protocol.IngestStore.story_id_with`)."""
-    entry = merge.entry
-    copy = dedupe.CopyInfo(
-        source=fetch.name,
-        published=entry.published or entry.updated or now,  # as insert_copy saves it
-        first_seen=now,
-        words=len(entry.body_text.split()),
-        order=0,
-        title=entry.title,
-        key=merge.keys.key,
+    settled = store.story_id_with(
+        merge.entry_id,
+        lambda: dedupe.saved_copy(fetch.name, merge.keys.key, merge.entry, now),
+        lambda: decider.own_id(fetch.name, merge),
     )
-    settled = store.story_id_with(merge.entry_id, merge.own_id, copy)
     if settled == merge.entry_id:
         return merge
     if merge.entry_id in fetch.fetched:  # a story of this fetch under its new id

@@ -233,9 +233,13 @@ class IngestStore(Transactional, Protocol):
         """Replace a copy's text; ``updated`` moves forward."""
         ...
 
-    def story_id_with(self, entry_id: str, own_id: str, copy: CopyInfo) -> str:
-        """The id of the story ``entry_id`` once ``copy`` joins it: ``own_id`` (the copy's
-        own) when the copy is its first and no copy was saved before the open transaction."""
+    def story_id_with(
+        self, entry_id: str, copy: Callable[[], CopyInfo], own_id: Callable[[], str]
+    ) -> str:
+        """The id of the story ``entry_id`` once a copy joins it (``copy``: what choosing a
+        first copy looks at of it; ``own_id``: its id as a story of its own; each asked only
+        when needed): its own id when it is the story's first and no copy of the story was
+        saved before the open transaction."""
         ...
 
     def sign_unsigned(self, limit: int) -> int:

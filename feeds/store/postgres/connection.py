@@ -30,6 +30,7 @@ from feeds.errors import StoreError
 from feeds.store.postgres import schema
 from feeds.store.postgres.dialect import DIALECT
 from feeds.store.sql.connection import Params, Rows, SqlConnection, wrap_public_methods
+from feeds.store.sql.new_copies import NewCopies
 
 C = TypeVar("C", bound=type)
 
@@ -140,7 +141,7 @@ class Connection(SqlConnection):
         self.url = url
         self.location = shown_url(url)
         self._copies_changed = False  # a copy was saved in the open transaction
-        self._new_copies = set()
+        self._new_copies = NewCopies()
         self._savepoints = 0  # nested batches open
         # Who holds the sources this store claims (see SourceTable.claim_due).
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -229,14 +230,13 @@ class Connection(SqlConnection):
             "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'"
         )
 
-    def _copy_saved(self, inserted: int | None = None) -> None:
+    def _copy_saved(self) -> bool:
         """Note that a copy was saved: the generation moves on when the transaction commits."""
         if self._in_transaction:
             self._copies_changed = True
-            if inserted is not None:
-                self._new_copies.add(inserted)
-        else:
-            self._next_generation()
+            return True
+        self._next_generation()
+        return False
 
     def _execute(self, sql: str, params: Params = ()) -> Rows:
         return self._db.execute(pyformat(sql), params)

@@ -8,10 +8,9 @@ lookups only (:mod:`feeds.store.sql.candidates`).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
 
 from feeds.core import dedupe
 from feeds.core.dedupe import CopyInfo, Existing, Keys, Match
@@ -167,41 +166,44 @@ class CopyTable(SqlConnection):
             (source, key),
         )
 
-    def story_id_with(self, entry_id: str, own_id: str, copy: CopyInfo) -> str:
-        """The id the story ``entry_id`` has once ``copy`` joins it (``own_id``: the id
-        ``copy`` would have as a story of its own); call before saving ``copy``.
+    def story_id_with(
+        self, entry_id: str, copy: Callable[[], CopyInfo], own_id: Callable[[], str]
+    ) -> str:
+        """The id the story ``entry_id`` has once a copy joins it; call before saving the
+        copy. ``copy`` gives what choosing a story's first copy looks at of it, ``own_id``
+        its id as a story of its own; each is asked only when needed.
 
         A story's id is its first saved copy's, so copies of one story that one run saves
         in another order (its sources listed or come back in another order, two workers)
         would give it another id. While every copy of the story was saved in the open
         transaction, nothing outside it has seen the story (no output, no hook), and the
         story takes the id of its :func:`~feeds.core.dedupe.first_copy`, whatever order the
-        copies came in: ``own_id`` when that is ``copy``. A story any reader may have seen
-        keeps its id; so does a dropped one, and one whose new id another story has.
+        copies came in: the joining copy's own id when that is the joining copy. A story
+        any reader may have seen keeps its id; so does a dropped one, and one whose new id
+        another story has.
         """
-        if own_id == entry_id or not self._new_copies:
+        new = self._new_copies
+        if entry_id not in new.stories:
+            return entry_id  # (a story of an earlier transaction: nothing is read)
+        rows = self._execute("SELECT rowid FROM entries WHERE entry_id = ?", (entry_id,))
+        stored = [new.copy(rowid) for (rowid,) in rows]
+        if not stored or None in stored:
             return entry_id
-        copies = self._execute("SELECT rowid FROM entries WHERE entry_id = ?", (entry_id,))
-        rowids = [r[0] for r in copies]
-        if not rowids or any(rowid not in self._new_copies for rowid in rowids):
-            return entry_id  # (a story of an earlier transaction: its bodies are not read)
-        rows = self._execute(
-            "SELECT rowid, source, key, title, published, first_seen, body_text"
-            " FROM entries WHERE entry_id = ? ORDER BY first_seen, rowid",
-            (entry_id,),
-        ).fetchall()
-        stored = [_story_copy(i, r) for i, r in enumerate(rows)]
-        if dedupe.first_copy([*stored, copy]) != len(stored):
+        if dedupe.first_copy([*(c for c in stored if c is not None), copy()]) != len(stored):
+            return entry_id
+        own = own_id()
+        if own == entry_id:
             return entry_id
         taken = self._execute(
             "SELECT 1 FROM entries WHERE entry_id = ?"
             " UNION ALL SELECT 1 FROM tombstones WHERE entry_id IN (?, ?)",
-            (own_id, own_id, entry_id),
+            (own, own, entry_id),
         ).fetchone()
         if taken is not None:
             return entry_id
-        self._execute("UPDATE entries SET entry_id = ? WHERE entry_id = ?", (own_id, entry_id))
-        return own_id
+        self._execute("UPDATE entries SET entry_id = ? WHERE entry_id = ?", (own, entry_id))
+        new.renamed(entry_id, own)
+        return own
 
     def _index(
         self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None, text: str = ""
@@ -273,7 +275,8 @@ class CopyTable(SqlConnection):
             "source, key",  # saved already (by another process at once): saved once
         )
         if rowid is not None:
-            self._copy_saved(rowid)
+            if self._copy_saved():
+                self._new_copies.add(rowid, entry_id, (source, keys.key, entry, now))
             self._index(rowid, signature, blob, entry.body_text)
 
     def _seen_before(self, entry_id: str, now: datetime) -> datetime | None:
@@ -346,20 +349,6 @@ class CopyTable(SqlConnection):
             )
             self._index(rowid, sig, text=body_text)
         return len(rows)
-
-
-def _story_copy(order: int, row: tuple[Any, ...]) -> CopyInfo:
-    """A row of :meth:`CopyTable.story_id_with`'s query as what choosing the story's first
-    copy looks at (as :mod:`feeds.store.sql.publish_state` sees the copy)."""
-    return CopyInfo(
-        source=row[1],
-        published=required_dt(row[4]),
-        first_seen=required_dt(row[5]),
-        words=len(row[6].split()),
-        order=order,
-        title=row[3],
-        key=row[2],
-    )
 
 
 # json.dumps with an option builds a new encoder at every call; a copy writes two lists.
