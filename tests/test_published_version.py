@@ -204,7 +204,11 @@ def test_a_copy_padded_under_the_wires_own_date_does_not_replace_it(store: Stora
     ids = saved(store, first, padded)
     assert ids[0] == ids[1]
     story, why = published(store, DedupeOptions())
-    assert (story.source, why) == ("wire", "earliest published, the first seen of 2 published then")
+    # Both first seen at once (saved at their one publication time): the fewer words win.
+    assert (story.source, why) == (
+        "wire",
+        "earliest published, the fewest words of 2 published then",
+    )
     assert SPAM not in story.body_text
 
 
@@ -318,3 +322,37 @@ def test_a_title_alone_never_hands_the_story_to_another_source(
     copies[marked] = replace(copies[marked], title=f"CORRECTED - {copies[marked].title}")
     again, _why = dedupe.choose_copy(copies, options)
     assert copies[again].source == copies[index].source
+
+
+def test_a_correction_under_its_first_versions_date_moves_updated(store: Storage) -> None:
+    """A correction that keeps its first version's exact date, fetched three hours later:
+    the story's ``updated`` is when the correction was first seen (the same in every run and
+    on every store), not the date readers already have."""
+    first, site, correction = stories()
+    correction = replace(correction, published=first.published)
+    store.sync_sources([(name, f"https://{name}.example/feed/") for name in SOURCES])
+    seen = NOW + timedelta(hours=3)
+    for item, now in ((first, first.published), (site, site.published), (correction, seen)):
+        with store.transaction():
+            ingest_entries(store, item.source, [item.entry()], now=now, options=DedupeOptions())
+    story, _why = published(store, DedupeOptions())
+    assert (story.title, story.published) == (correction.title, first.published)
+    assert story.updated == seen
+    [key] = store.story_index(list(SOURCES))
+    assert key.updated == seen  # archive pages are signed with it: the page is rewritten
+
+
+def test_copies_seen_together_keep_their_own_dates(store: Storage) -> None:
+    """A first version and its correction under one date, found by one run in either order:
+    no earlier version was published, so ``updated`` is their date, whatever the order."""
+    first, _site, correction = stories()
+    correction = replace(correction, published=first.published)
+    for n, items in enumerate(((first, correction), (correction, first))):
+        name = f"wire{n}"
+        store.sync_sources([(name, f"https://{name}.example/feed/")])
+        with store.transaction():
+            for item in items:
+                entries = [replace(item.entry(), link=f"{item.entry().link}/{n}", guid=None)]
+                ingest_entries(store, name, entries, now=NOW, options=DedupeOptions())
+        [story] = store.entries_for_output([name], 10, DedupeOptions())
+        assert (story.title, story.updated) == (correction.title, first.published)

@@ -154,6 +154,7 @@ def explain(
     if not copies:
         return None
     dropped = store.dropped(entry_id)
+    settled = _settled(copies)
     choices = []
     for output in outputs:
         mine = [(i, c) for i, c in enumerate(copies) if c.source in output.sources]
@@ -171,9 +172,17 @@ def explain(
         if not mine:
             choices.append(OutputChoice(output.name, None, blocked or "blocked"))
             continue
-        index, why = dedupe.choose_copy([_copy_info(i, c) for i, c in mine], options)
+        index, why = dedupe.choose_copy([settled[i] for i, _ in mine], options)
         choices.append(OutputChoice(output.name, mine[index][1].source, why))
     return Explanation(query, entry_id, dropped, tuple(copies), tuple(choices))
+
+
+def _settled(copies: Sequence[StoredCopy]) -> dict[int, dedupe.CopyInfo]:
+    """What choosing the published copy looks at, of each live copy by its place in
+    ``copies``, the story's first copy settled among all of them (as the publisher does)."""
+    live = [i for i, c in enumerate(copies) if c.expired is None]
+    infos = dedupe.settle_first_copy([_copy_info(i, copies[i]) for i in live])
+    return dict(zip(live, infos, strict=True))
 
 
 def _copy_info(order: int, copy: StoredCopy) -> dedupe.CopyInfo:
@@ -186,6 +195,7 @@ def _copy_info(order: int, copy: StoredCopy) -> dedupe.CopyInfo:
         order,
         title=copy.title,
         merged=copy.merged_reason is not None,
+        key=copy.key,
     )
 
 

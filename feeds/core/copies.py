@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from feeds.core.signals import new_version
-from feeds.types import DedupeOptions
+from feeds.types import CleanEntry, DedupeOptions
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,10 @@ class CopyInfo:
 
     ``order`` is the copy's place among the story's copies in the order they were first
     seen (then stored); ``merged`` says the copy joined a story stored before it (its
-    ``merged_reason`` is set), as every copy but a story's first does.
+    ``merged_reason`` is set), as every copy but a story's first does (see
+    :func:`settle_first_copy` for copies one run saved together). ``key`` is the copy's key
+    in its source: with ``source``, what tells apart copies that tie on everything else,
+    whatever order they were saved in.
     """
 
     source: str
@@ -26,6 +29,7 @@ class CopyInfo:
     order: int
     title: str = ""
     merged: bool = False
+    key: str = ""
 
     @property
     def supersedes(self) -> bool:
@@ -34,6 +38,20 @@ class CopyInfo:
         and it was merged into that story, so the story's first version is the one it
         corrects. A reader should see the correction, not the figures it corrects."""
         return self.merged and new_version(self.title)
+
+
+def saved_copy(source: str, key: str, entry: CleanEntry, now: datetime) -> CopyInfo:
+    """What choosing a story's first copy looks at, of ``entry`` as a copy saved at ``now``
+    under ``source`` and ``key`` (undated: published when first seen, as the store saves it)."""
+    return CopyInfo(
+        source=source,
+        published=entry.published or entry.updated or now,
+        first_seen=now,
+        words=len(entry.body_text.split()),
+        order=0,
+        title=entry.title,
+        key=key,
+    )
 
 
 def choose_copy(copies: Sequence[CopyInfo], options: DedupeOptions) -> tuple[int, str]:
@@ -86,13 +104,15 @@ def _ordinary_choice(copies: Sequence[CopyInfo], options: DedupeOptions) -> tupl
         return best, "earliest published"
     if copies[best].words == max(c.words for c in tied):
         return best, f"earliest published, the longest of {len(tied)} published then"
-    return best, f"earliest published, the first seen of {len(tied)} published then"
+    if all(c.first_seen > copies[best].first_seen for c in tied if c is not copies[best]):
+        return best, f"earliest published, the first seen of {len(tied)} published then"
+    return best, f"earliest published, the fewest words of {len(tied)} published then"
 
 
 def _first_source(copies: Sequence[CopyInfo]) -> str:
-    """The source of the story's first copy (the first seen, then stored): the one that
-    published the story before any other copy of it was known."""
-    return min(copies, key=lambda c: c.order).source
+    """The source of the story's first copy (:func:`first_copy`): the one that published
+    the story before any other copy of it was known."""
+    return copies[first_copy(copies)].source
 
 
 def _of_source(copies: Sequence[CopyInfo], source: str) -> list[int]:
@@ -105,29 +125,116 @@ def _newest_version(copies: Sequence[CopyInfo], among: Sequence[int]) -> int | N
     versions = [i for i in among if copies[i].supersedes]
     if not versions:
         return None
-    return max(versions, key=lambda i: (copies[i].published, copies[i].first_seen, copies[i].order))
+    return max(versions, key=lambda i: (*_last_seen(copies[i]), copies[i].order))
 
 
-#: Of copies published at one instant, one seen later wins over the first seen only when
-#: that one has less than this share of its words: a teaser (31 words of a 342-word story).
-#: A copy that adds a paragraph, a footer or an advertisement to the wire's text it copies,
-#: with the wire's own date, is no reason to publish it in the wire's place.
+#: Of copies published at one instant, a copy with less than this share of the longest one's
+#: words is a teaser (31 words of a 342-word story): never published, nor taken for the
+#: story's first copy, in its place.
 THIN_SHARE = 0.5
+
+
+def _thin(copies: Sequence[CopyInfo], among: Sequence[int] | None = None) -> Callable[[int], bool]:
+    """Whether a copy (by index) is thin beside the longest of those among ``among`` (every
+    copy by default) published at the same instant (:data:`THIN_SHARE`)."""
+    longest: dict[datetime, int] = {}
+    for c in (copies[i] for i in among) if among is not None else copies:
+        longest[c.published] = max(longest.get(c.published, 0), c.words)
+    return lambda i: copies[i].words < THIN_SHARE * longest[copies[i].published]
 
 
 def _earliest(
     copies: Sequence[CopyInfo], among: Sequence[int] | None = None
-) -> Callable[[int], tuple[datetime, bool, datetime, int]]:
+) -> Callable[[int], tuple[datetime, bool, datetime, int, str, str, int]]:
     """The order of "earliest published" among ``among`` (every copy by default), an
-    index's key: of copies published at the same instant (a wire story and its teasers
-    often carry one time), the first seen, unless it is thin beside the longest of them
-    (:data:`THIN_SHARE`)."""
-    longest: dict[datetime, int] = {}
-    for c in (copies[i] for i in among) if among is not None else copies:
-        longest[c.published] = max(longest.get(c.published, 0), c.words)
+    index's key. Of copies published at the same instant (a wire story and its teasers
+    often carry one time): not a teaser (:func:`_thin`), the first seen, then the one with
+    the fewest words (a copy adds a footer, a paragraph or an advertisement to the text it
+    copies: the wire's text under the wire's own date is published, not the copy that
+    padded it), then their sources and keys, never the order they were saved in."""
+    thin = _thin(copies, among)
 
-    def key(i: int) -> tuple[datetime, bool, datetime, int]:
+    def key(i: int) -> tuple[datetime, bool, datetime, int, str, str, int]:
         c = copies[i]
-        return (c.published, c.words < THIN_SHARE * longest[c.published], c.first_seen, c.order)
+        return (c.published, thin(i), c.first_seen, c.words, c.source, c.key, c.order)
 
     return key
+
+
+def _last_seen(c: CopyInfo) -> tuple[datetime, datetime, str, str]:
+    """The last published version wins, then the last seen; of versions one run saw at
+    once, the order of their sources and keys (never the order the run saved them in)."""
+    return (c.published, c.first_seen, c.source, c.key)
+
+
+def first_copy(copies: Sequence[CopyInfo]) -> int:
+    """The index of a story's first copy among ``copies``: the one whose id the story
+    carries, and the version a newer one corrects.
+
+    The first seen; of copies first seen at one instant (one run found them, and saved them
+    in whatever order its sources came back or were listed in), an original before a new
+    version (:func:`~feeds.core.signals.new_version`), then the earliest published, not a
+    teaser, the fewest words (the text the others copy and add to), then the source and
+    key. So a story whose copies one run saves gets the same id and first copy whatever
+    order they are saved in, and the same first copy as the one published (:func:`_earliest`).
+    """
+    if not copies:
+        raise ValueError("a story has at least one copy")
+    return min(range(len(copies)), key=_founding(copies))
+
+
+def _founding(
+    copies: Sequence[CopyInfo], among: Sequence[int] | None = None
+) -> Callable[[int], tuple[datetime, bool, datetime, bool, int, str, str]]:
+    """The order of :func:`first_copy` among ``among`` (every copy by default), an index's key."""
+    thin = _thin(copies, among)
+
+    def key(i: int) -> tuple[datetime, bool, datetime, bool, int, str, str]:
+        c = copies[i]
+        return (c.first_seen, new_version(c.title), c.published, thin(i), c.words, c.source, c.key)
+
+    return key
+
+
+def settle_first_copy(copies: Sequence[CopyInfo]) -> list[CopyInfo]:
+    """``copies`` (a story's live copies) with ``merged`` as the order of saving cannot
+    change it: of the copies first seen together with the story's first copy, the
+    :func:`first_copy` is the one not merged, the others are. Copies seen later keep what
+    the store says (they joined a story stored before them).
+
+    The store marks the first copy saved as the story's first (``merged_reason`` NULL); of
+    copies one run saves, which one that is depends on the order it saves them in, and a
+    correction saved before its first version would then not correct it.
+    """
+    firsts = [c.first_seen for c in copies if not c.merged]
+    if not firsts:
+        return list(copies)
+    seen = min(firsts)
+    together = [i for i, c in enumerate(copies) if c.first_seen == seen]
+    first = min(together, key=_founding(copies, together))
+    return [
+        replace(c, merged=i != first) if c.first_seen == seen else c for i, c in enumerate(copies)
+    ]
+
+
+def version_updated(
+    title: str, updated: datetime, earlier: datetime | None, now: datetime
+) -> datetime:
+    """The ``updated`` to save for a copy under ``title`` merged into a story whose copies
+    seen before this run were last updated at ``earlier`` (None: no such copy).
+
+    A new version (:attr:`CopyInfo.supersedes`) is published in its first version's place,
+    with its own ``updated``; a correction that keeps its first version's date would leave
+    the story's ``updated`` where it was, and a reader that looks at ``updated`` keeps the
+    figures it corrects. Such a version is updated when it was first seen (``now``), at
+    least a second after ``earlier`` (feeds write whole seconds). Any other copy, and a
+    version dated after ``earlier``, keeps ``updated``; so do the copies one run sees
+    together (no earlier copy was published).
+    """
+    if earlier is None or not new_version(title) or _second(updated) > _second(earlier):
+        return updated
+    return max(now, _second(earlier) + timedelta(seconds=1))
+
+
+def _second(value: datetime) -> datetime:
+    return value.replace(microsecond=0)

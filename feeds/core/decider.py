@@ -81,7 +81,12 @@ class Insert(_ScoredCopy):
 
 @dataclass(frozen=True)
 class Merge(_ScoredCopy):
-    """Save another copy of the stored story ``entry_id`` (``reason``: the rule that matched)."""
+    """Save another copy of the stored story ``entry_id`` (``reason``: the rule that matched).
+
+    ``kept_apart``: the other source's story the copy was kept apart from (its own id
+    depends on it: :func:`own_id`)."""
+
+    kept_apart: KeepApart | None = None
 
     @property
     def change(self) -> Change:
@@ -163,6 +168,28 @@ def unchanged(found: Found) -> bool:
     if existing is None:
         return False
     return existing.expired or existing.content_hash == found.keys.content_hash
+
+
+def kept_link(
+    entry: CleanEntry, keys: Keys, existing: Existing, taken: Collection[str]
+) -> tuple[CleanEntry, Keys]:
+    """``entry`` and ``keys`` with the link its stored copy is published with, when the two
+    name one page and only one of them has a fragment (``taken``: the links of the fetch).
+
+    Entries of one document that share a page keep their fragments (``page#e2``), and only
+    then (:mod:`feeds.ingest.normalize.fragments`): when a sibling leaves the feed, or one
+    joins it, the same item's link gains or loses its fragment. A published link must not
+    flip for that (a reader would see a changed entry, and the item's own text did not
+    change); a link whose fragment changes (``#e2`` to ``#e3``) is a new link all the same.
+    """
+    stored, link = existing.link, entry.link
+    if not stored or not link or stored == link or stored in taken:
+        return entry, keys
+    if ("#" in stored) == ("#" in link) or stored.partition("#")[0] != link.partition("#")[0]:
+        return entry, keys
+    kept = replace(entry, link=stored)
+    own = stored if keys.link is not None else None
+    return kept, replace(keys, link=own, content_hash=dedupe.content_hash(kept))
 
 
 def keep_apart(
@@ -308,14 +335,25 @@ def decide(source: str, found: Found, *, now: datetime, options: DedupeOptions) 
     if made.change is Change.UPDATED:
         return Update(keys, found.entry, made.entry_id, sig, body_key, "its text changed")
     if made.change is Change.DUPLICATE:
-        reason = made.reason or ""
-        return Merge(keys, found.entry, made.entry_id, sig, body_key, reason, made.scores)
+        reason, apart = made.reason or "", found.kept_apart
+        return Merge(
+            keys, found.entry, made.entry_id, sig, body_key, reason, made.scores, kept_apart=apart
+        )
     if found.kept_apart is not None:
         entry_id = _kept_apart_id(source, keys, made.entry_id, found.kept_apart)
         reason = found.kept_apart.reason
         scores = {"kept_apart": reason}
         return Insert(keys, found.entry, entry_id, sig, body_key, reason, scores)
     return Insert(keys, found.entry, made.entry_id, sig, body_key, "no stored copy of its story")
+
+
+def own_id(source: str, merge: Merge) -> str:
+    """The id ``source``'s merged copy would have as a story of its own (what :func:`decide`
+    gives an Insert): the story takes it when the copy is its first of those one
+    transaction saves (the store's ``story_id_with``)."""
+    keys, apart = merge.keys, merge.kept_apart
+    new_id = keys.guid if keys.guid else dedupe.mint_entry_id(source, keys.key)
+    return new_id if apart is None else _kept_apart_id(source, keys, new_id, apart)
 
 
 def _kept_apart_id(source: str, keys: Keys, new_id: str, apart: KeepApart) -> str:

@@ -74,6 +74,8 @@ class Existing:
     window_start: datetime | None = None
     #: Retention deleted the copy's body: it stays as it is, whatever the feed says now.
     expired: bool = False
+    #: The link the copy is published with (its own, or one its fetch shared).
+    link: str | None = None
 
 
 @dataclass(frozen=True)

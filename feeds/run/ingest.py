@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from feeds.core import decider, dedupe
@@ -80,6 +80,11 @@ class _Fetch:
     #: The names each source goes by in its titles (dropped before titles are compared).
     sites: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def links(self) -> frozenset[str]:
+        """The links of this fetch's entries (read when a stored copy's link differs)."""
+        return frozenset(e.link for e in self.cleaned if e.link)
+
 
 def ingest_entries(
     store: Storage,
@@ -105,6 +110,8 @@ def ingest_entries(
     changes: Counter[str] = Counter()
     for i in range(len(cleaned)):
         intent = _entry_intent(store, fetch, i, now, options)
+        if isinstance(intent, decider.Merge):
+            intent = _settled_story(store, fetch, intent, now)
         if isinstance(intent, decider.Saved) and fetch.presence is not None:
             sig = intent.signature
             buckets = (*dedupe.lsh_buckets(sig), *fetch.leads[i]) if sig is not None else ()
@@ -118,6 +125,25 @@ def ingest_entries(
         if blocked is not None and intent.change is Change.NEW and blocked(cleaned[i]):
             changes["blocked"] += 1
     return changes
+
+
+def _settled_story(
+    store: Storage, fetch: _Fetch, merge: decider.Merge, now: datetime
+) -> decider.Merge:
+    """``merge`` into the story as the store numbers it with this copy: a story whose copies
+    were all saved in the open transaction takes the id of its first copy, whatever order
+    they came in (:meth:`~feeds.store.protocol.IngestStore.story_id_with`)."""
+    settled = store.story_id_with(
+        merge.entry_id,
+        lambda: dedupe.saved_copy(fetch.name, merge.keys.key, merge.entry, now),
+        lambda: decider.own_id(fetch.name, merge),
+    )
+    if settled == merge.entry_id:
+        return merge
+    if merge.entry_id in fetch.fetched:  # a story of this fetch under its new id
+        fetch.fetched.discard(merge.entry_id)
+        fetch.fetched.add(settled)
+    return replace(merge, entry_id=settled)
 
 
 def _read_fetch(
@@ -189,9 +215,12 @@ def _entry_intent(
         fetch.presence,
     )
     body_key = prepared.body_keys[i] if prepared is not None and prepared.body_keys else None
-    existing = None
+    existing, read_keys = None, keys
     if presence is None or presence.own:
         existing = store.find_copy(name, keys, fetch.taken)
+    if existing is not None and existing.link != entry.link:
+        entry, keys = decider.kept_link(entry, keys, existing, fetch.links)
+        fetch.keys[i] = keys
     found = Found(entry, keys, body_key=body_key, existing=existing)
     if decider.unchanged(found):
         return decider.decide(name, found, now=now, options=options)
@@ -209,6 +238,8 @@ def _entry_intent(
         if apart is not None:
             apply_intent(store, name, apart, now)
             existing = None
+            entry, keys = fetch.cleaned[i], read_keys  # another story: its own link
+            fetch.keys[i] = keys
     # Found is built whole, not by dataclasses.replace (which reads its fields each call)
     found = Found(entry, keys, sig, body_key, existing, apart)
     if existing is not None:

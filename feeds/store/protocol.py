@@ -23,7 +23,7 @@ from feeds.store.transaction import Transactional
 from feeds.store.work_roles import PublisherLock, WorkerRegistry, WorkQueue
 
 if TYPE_CHECKING:
-    from feeds.core.dedupe import Candidate, Existing, Keys, Match
+    from feeds.core.dedupe import Candidate, CopyInfo, Existing, Keys, Match
     from feeds.store.values import (
         ExpiredLease,
         FetchOutcome,
@@ -231,6 +231,15 @@ class IngestStore(Transactional, Protocol):
         body_key: str | None = None,
     ) -> None:
         """Replace a copy's text; ``updated`` moves forward."""
+        ...
+
+    def story_id_with(
+        self, entry_id: str, copy: Callable[[], CopyInfo], own_id: Callable[[], str]
+    ) -> str:
+        """The id of the story ``entry_id`` once a copy joins it (``copy``: what choosing a
+        first copy looks at of it; ``own_id``: its id as a story of its own; each asked only
+        when needed): its own id when it is the story's first and no copy of the story was
+        saved before the open transaction."""
         ...
 
     def sign_unsigned(self, limit: int) -> int:

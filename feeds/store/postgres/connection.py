@@ -30,6 +30,7 @@ from feeds.errors import StoreError
 from feeds.store.postgres import schema
 from feeds.store.postgres.dialect import DIALECT
 from feeds.store.sql.connection import Params, Rows, SqlConnection, wrap_public_methods
+from feeds.store.sql.new_copies import NewCopies
 
 C = TypeVar("C", bound=type)
 
@@ -140,6 +141,7 @@ class Connection(SqlConnection):
         self.url = url
         self.location = shown_url(url)
         self._copies_changed = False  # a copy was saved in the open transaction
+        self._new_copies = NewCopies()
         self._savepoints = 0  # nested batches open
         # Who holds the sources this store claims (see SourceTable.claim_due).
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -214,6 +216,7 @@ class Connection(SqlConnection):
                         self._next_generation()
                 finally:
                     self._copies_changed = False
+                    self._new_copies.clear()
         except psycopg.Error as exc:
             raise store_error(self.location, exc) from exc
 
@@ -227,12 +230,13 @@ class Connection(SqlConnection):
             "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'"
         )
 
-    def _copy_saved(self) -> None:
+    def _copy_saved(self) -> bool:
         """Note that a copy was saved: the generation moves on when the transaction commits."""
         if self._in_transaction:
             self._copies_changed = True
-        else:
-            self._next_generation()
+            return True
+        self._next_generation()
+        return False
 
     def _execute(self, sql: str, params: Params = ()) -> Rows:
         return self._db.execute(pyformat(sql), params)

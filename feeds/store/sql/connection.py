@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from feeds.store.sql.dialect import Dialect
+from feeds.store.sql.new_copies import NewCopies
 from feeds.store.values import OWN_COLUMNS
 
 __all__ = ["INSERT_BANDS", "Params", "Rows", "SqlConnection", "wrap_public_methods"]
@@ -114,8 +115,13 @@ class SqlConnection:
         same ``key`` (the conflict target's columns) is there already and nothing was saved."""
         raise NotImplementedError
 
-    def _copy_saved(self) -> None:
-        """Note that a copy was saved: the store's generation moves on at the commit."""
+    _new_copies: NewCopies
+    """The copies inserted in the open transaction (the backend empties it when the
+    transaction ends): no one else can have seen them."""
+
+    def _copy_saved(self) -> bool:
+        """Note that a copy was saved: the store's generation moves on at the commit.
+        Whether it was saved in an open transaction (else it is committed already)."""
         raise NotImplementedError
 
     def _newest_entry_ids(self, sources: Sequence[str], limit: int) -> Iterator[list[str]]:

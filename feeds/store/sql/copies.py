@@ -8,12 +8,12 @@ lookups only (:mod:`feeds.store.sql.candidates`).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from functools import lru_cache
 
 from feeds.core import dedupe
-from feeds.core.dedupe import Existing, Keys, Match
+from feeds.core.dedupe import CopyInfo, Existing, Keys, Match
 from feeds.store.sql.codec import RowMap, marks, optional_dt, required_dt, signature_blob, ts
 from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import OWN_COLUMNS, media_json
@@ -27,7 +27,11 @@ A feed lists its newest entries; a changed feed mostly repeats them."""
 
 EXISTING = RowMap(
     Existing,
-    columns={"updates": "update_count", "window_start": "update_window"},
+    columns={
+        "updates": "update_count",
+        "window_start": "update_window",
+        "link": "coalesce(link, shared_link)",
+    },
     convert={
         "signature": dedupe.decode_signature,
         "window_start": optional_dt,
@@ -162,6 +166,45 @@ class CopyTable(SqlConnection):
             (source, key),
         )
 
+    def story_id_with(
+        self, entry_id: str, copy: Callable[[], CopyInfo], own_id: Callable[[], str]
+    ) -> str:
+        """The id the story ``entry_id`` has once a copy joins it; call before saving the
+        copy. ``copy`` gives what choosing a story's first copy looks at of it, ``own_id``
+        its id as a story of its own; each is asked only when needed.
+
+        A story's id is its first saved copy's, so copies of one story that one run saves
+        in another order (its sources listed or come back in another order, two workers)
+        would give it another id. While every copy of the story was saved in the open
+        transaction, nothing outside it has seen the story (no output, no hook), and the
+        story takes the id of its :func:`~feeds.core.dedupe.first_copy`, whatever order the
+        copies came in: the joining copy's own id when that is the joining copy. A story
+        any reader may have seen keeps its id; so does a dropped one, and one whose new id
+        another story has.
+        """
+        new = self._new_copies
+        if entry_id not in new.stories:
+            return entry_id  # (a story of an earlier transaction: nothing is read)
+        rows = self._execute("SELECT rowid FROM entries WHERE entry_id = ?", (entry_id,))
+        stored = [new.copy(rowid) for (rowid,) in rows]
+        if not stored or None in stored:
+            return entry_id
+        if dedupe.first_copy([*(c for c in stored if c is not None), copy()]) != len(stored):
+            return entry_id
+        own = own_id()
+        if own == entry_id:
+            return entry_id
+        taken = self._execute(
+            "SELECT 1 FROM entries WHERE entry_id = ?"
+            " UNION ALL SELECT 1 FROM tombstones WHERE entry_id IN (?, ?)",
+            (own, own, entry_id),
+        ).fetchone()
+        if taken is not None:
+            return entry_id
+        self._execute("UPDATE entries SET entry_id = ? WHERE entry_id = ?", (own, entry_id))
+        new.renamed(entry_id, own)
+        return own
+
     def _index(
         self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None, text: str = ""
     ) -> None:
@@ -207,6 +250,10 @@ class CopyTable(SqlConnection):
             signature = dedupe.signature(entry.body_text)
         published = entry.published or entry.updated or now
         updated = entry.updated or published
+        if merged_reason is not None and dedupe.new_version(entry.title):
+            updated = dedupe.version_updated(
+                entry.title, updated, self._seen_before(entry_id, now), now
+            )
         blob = signature_blob(signature)
         columns = {
             "source": source,
@@ -228,8 +275,17 @@ class CopyTable(SqlConnection):
             "source, key",  # saved already (by another process at once): saved once
         )
         if rowid is not None:
-            self._copy_saved()
+            if self._copy_saved():
+                self._new_copies.add(rowid, entry_id, (source, keys.key, entry, now))
             self._index(rowid, signature, blob, entry.body_text)
+
+    def _seen_before(self, entry_id: str, now: datetime) -> datetime | None:
+        """When the copies of ``entry_id`` first seen before ``now`` were last updated."""
+        row = self._execute(
+            "SELECT max(updated) FROM entries WHERE entry_id = ? AND first_seen < ?",
+            (entry_id, ts(now)),
+        ).fetchone()
+        return optional_dt(row[0]) if row is not None else None
 
     def update_copy(
         self,

@@ -180,18 +180,21 @@ class PublishTables(SqlConnection):
             "SELECT e.source, s.title, s.url, s.link, e.title, coalesce(e.link, e.shared_link),"
             " e.excerpt,"
             " e.content_html, e.body_text, e.published, e.updated, e.author, e.categories,"
-            " e.first_seen, e.media, e.merged_reason"
+            " e.first_seen, e.media, e.merged_reason, e.key"
             " FROM entries e JOIN sources s ON s.name = e.source"
             " WHERE e.entry_id = ? AND e.expired IS NULL ORDER BY e.first_seen, e.rowid",
             (entry_id,),
         ).fetchall()
         wanted = set(sources)
-        mine = [r for r in rows if r[0] in wanted]
+        picked = [i for i, r in enumerate(rows) if r[0] in wanted]
         if accept is not None:
-            mine = [r for r in mine if accept(_entry(entry_id, r, ()))]
-        if not mine:
+            picked = [i for i in picked if accept(_entry(entry_id, rows[i], ()))]
+        if not picked:
             return None
-        infos = [_copy_info(i, r) for i, r in enumerate(mine)]
+        mine = [rows[i] for i in picked]
+        # Which copy is the story's first is a matter of all its copies, not of this output's.
+        settled = dedupe.settle_first_copy([_copy_info(i, r) for i, r in enumerate(rows)])
+        infos = [settled[i] for i in picked]
         index, _why = dedupe.choose_copy(infos, options)
         best = mine[index]
         others = tuple(dict.fromkeys(r[0] for r in rows if r[0] != best[0]))
@@ -214,6 +217,7 @@ def _copy_info(order: int, row: Sequence[Any]) -> CopyInfo:
         order=order,
         title=row[4],
         merged=row[15] is not None,
+        key=row[16],
     )
 
 

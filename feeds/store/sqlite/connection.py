@@ -30,6 +30,7 @@ from feeds.store.sql.connection import (
     SqlConnection,
     wrap_public_methods,
 )
+from feeds.store.sql.new_copies import NewCopies
 from feeds.store.sqlite import schema, staged_bands
 from feeds.store.sqlite.dialect import DIALECT
 from feeds.store.sqlite.held_bands import HeldBands
@@ -109,6 +110,7 @@ class Connection(SqlConnection):
         self.path = path
         self.read_only = read_only  # why the store was opened read-only, or None
         self._copies_changed = False  # a copy was saved in the open transaction
+        self._new_copies = NewCopies()
         self._held = HeldBands()  # LSH rows to insert at the commit, in bucket order
         self._staging: bool | None = None  # the transaction's new LSH rows staged (None: ask)
         self._reading: tuple[str, ...] | None = None  # the transaction's _band_tables()
@@ -325,6 +327,7 @@ class Connection(SqlConnection):
             raise self._error("cannot save", exc) from exc
         finally:
             self._copies_changed = False
+            self._new_copies.clear()
             self._staging = self._reading = None
             self._held.clear()
 
@@ -366,6 +369,7 @@ class Connection(SqlConnection):
 
     def _rollback(self) -> None:
         self._copies_changed = False
+        self._new_copies.clear()
         self._staging = self._reading = None
         self._held.clear()
         if self._db.in_transaction:
@@ -374,9 +378,11 @@ class Connection(SqlConnection):
     def _next_generation(self) -> None:
         self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
 
-    def _copy_saved(self) -> None:
+    def _copy_saved(self) -> bool:
         """Note that a copy was saved: the generation moves on when the transaction commits."""
         if self._db.in_transaction:
             self._copies_changed = True
-        else:  # saved on its own (autocommit): moved on at once
-            self._next_generation()
+            return True
+        # saved on its own (autocommit): moved on at once
+        self._next_generation()
+        return False
