@@ -160,7 +160,8 @@ def _parse_xml_feed(
     # (XML declaration, then BOM, then UTF-8; see feedparser/encodings.py).
     fp_headers.setdefault("content-type", "application/xml")
     fp_headers.pop("content-encoding", None)  # the body is already decoded
-    content = as_declared_utf8(content, headers)  # Shift_JIS, KOI8-R… that say nothing
+    # Shift_JIS, KOI8-R… that say nothing; UTF-16 or EBCDIC named over bytes in ASCII
+    content, fp_headers = as_declared_utf8(content, fp_headers)
     content, defused = _defuse_entities(content)
     # A document that had entity declarations has a DTD, which the fast reader declines.
     fast = fast_xml.fast_parse(content, fp_headers) if fast_path and not defused else None
