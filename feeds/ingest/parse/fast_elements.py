@@ -15,6 +15,7 @@ from feedparser.html import _cp1252 as _CP1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
+from feeds.core.text import MOJIBAKE_SIGN
 from feeds.ingest.parse.common import _HTML_TYPES_IN_DETAIL
 from feeds.ingest.urljoin import plain_absolute, plain_or_joinable
 
@@ -39,6 +40,16 @@ def _joined(base: str, uri: str) -> str:
     if uri and plain_absolute(uri) and (not base or plain_or_joinable(base)):
         return uri
     return str(_urljoin(base, uri))
+
+
+def _rereadable(text: str) -> bool:
+    """Whether every character of ``text`` is Latin-1, which mixin.pop's re-reading asks
+    first: most text that is not ASCII holds a ``’`` or a ``–``, and is told at once."""
+    try:
+        text.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Decline(Exception):
@@ -147,7 +158,10 @@ _PERSON_CHILDREN = frozenset({"name", "email", "uri"})
 class ElementReader:
     """Reading one element as feedparser would; methods raise :class:`Decline` when unsure."""
 
-    def __init__(self, data: bytes, content_location: str) -> None:
+    def __init__(self, data: bytes, content_location: str, *, reread_latin1: bool) -> None:
+        #: Whether text is read again as UTF-8 where its Latin-1 bytes are UTF-8, as
+        #: feedparser_run has feedparser do (``rereads_latin1``).
+        self._reread_latin1 = reread_latin1
         self._keys: dict[str, str] = {}
         self._unknown_keys: set[str] = set()
         self._bases: dict[tuple[str, str | None], str] = {}
@@ -277,13 +291,17 @@ class ElementReader:
             raise Decline
         return (el.text or "").strip()
 
-    @staticmethod
-    def _finish(text: str) -> str:
-        """The end of mixin.pop: undo UTF-8 read as ISO-8859-1, map C1 controls as cp1252."""
+    def _finish(self, text: str, raw: str | None = None) -> str:
+        """The end of mixin.pop: undo UTF-8 read as ISO-8859-1 where feedparser_run has
+        feedparser do it (the whole document, or a ``raw`` text that shows the misreading),
+        map C1 controls as cp1252."""
         if text.isascii():
             return text
-        with contextlib.suppress(UnicodeError):
-            text = text.encode("iso-8859-1").decode("utf-8")
+        if _rereadable(text) and (
+            self._reread_latin1 or MOJIBAKE_SIGN.search(text if raw is None else raw)
+        ):
+            with contextlib.suppress(UnicodeError):
+                text = text.encode("iso-8859-1").decode("utf-8")
         return text.translate(_CP1252)
 
     def _text(self, el: lxml.etree._Element) -> str:
@@ -291,7 +309,7 @@ class ElementReader:
 
     def _uri(self, el: lxml.etree._Element, base: str) -> str:
         raw = self._raw(el)
-        return self._finish(_joined(base, raw) if raw else raw)
+        return self._finish(_joined(base, raw) if raw else raw, raw)
 
     @staticmethod
     def _date(value: str) -> Any:

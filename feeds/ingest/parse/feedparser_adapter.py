@@ -1,16 +1,13 @@
-"""RSS and Atom through feedparser, the only module that calls it: its result dicts become
+"""RSS and Atom through feedparser (run by :mod:`feedparser_run`): its result dicts become
 a :class:`~feeds.types.ParsedFeed` here (and the fast reader's, which are the same dicts)."""
 
 from __future__ import annotations
 
-import io
 import re
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-
-import feedparser
 
 from feeds.errors import NotAFeedError, ParseError
 from feeds.ingest.parse import fast_xml
@@ -27,6 +24,7 @@ from feeds.ingest.parse.common import (
     size_in_bytes,
 )
 from feeds.ingest.parse.defuse import _defuse_entities
+from feeds.ingest.parse.feedparser_run import run_feedparser
 from feeds.ingest.parse.sniff import (
     _document_base,
     _looks_like_html,
@@ -114,14 +112,7 @@ def _feedparser(content: bytes, headers: dict[str, str]) -> Any:
         # feedparser (and the sgmllib fallback it carries) may warn on odd
         # input; those are facts about the document, reported through bozo.
         warnings.simplefilter("ignore")
-        # A byte *stream*, never bytes or str: feedparser treats a str as a URL
-        # or a file name, and even tries open() on bytes before parsing them.
-        return feedparser.parse(
-            io.BytesIO(content),
-            response_headers=headers,
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
+        return run_feedparser(content, headers)
 
 
 # A numeric character reference, decimal or hexadecimal (ASCII-compatible encodings).
