@@ -81,7 +81,7 @@ def _parsed_loosely(
     if removed:
         notes.append(
             f"feedparser failed ({_describe(failure)}); read again without its"
-            f" {removed} chapter, licence and text input element(s)"
+            f" {removed} chapter, licence, text input and image element(s)"
         )
     return result, readable, notes
 
@@ -90,18 +90,45 @@ def _parsed_loosely(
 #: (namespaces/psc.py hands None to ``re.match``: TypeError), with the ``psc:chapters``
 #: around it; and a ``textInput`` in an item, whose ``cc:license`` or ``name`` asks for the
 #: feed's text input that is not there (mixin.py ``_get_context``: KeyError 'textinput'),
-#: with any ``cc:license``. Only the chapter list, the licence link and the search box are
-#: lost, which feeds does not publish.
+#: with any ``cc:license``; and a channel ``image`` with an element left open in it, which
+#: hands its ``width`` or ``height`` None for a number (namespaces/_base.py ``_end_width``:
+#: TypeError). Only the chapter list, the licence link, the search box and the channel's
+#: image are lost, which feeds does not publish. Each is removed whole, up to its end tag, but never
+#: past the start of another of its kind or an item's or entry's start or end: an element
+#: left open (``<textInput>`` with no ``</textInput>``) would otherwise take everything up to
+#: a later one's end tag with it, the items between included.
 _TRIPPING_ELEMENTS = (
-    re.compile(rb"<([\w.-]+:)(chapters|chapter|license)\b[^>]*?(?:/>|>.*?</\1\2\s*>)", re.DOTALL),
-    re.compile(rb"<()(textInput|textinput)\b[^>]*?(?:/>|>.*?</\2\s*>)", re.DOTALL),
+    re.compile(
+        rb"<([\w.-]+:)(chapters|chapter|license)(?=[\s/>])[^>]*?"
+        rb"(?:/>|>(?:(?!<\1\2[\s/>]|</?(?:item|entry)[\s>]).)*?</\1\2\s*>)",
+        re.DOTALL,
+    ),
+    re.compile(
+        rb"<()(textInput|textinput|image)(?=[\s/>])[^>]*?"
+        rb"(?:/>|>(?:(?!<\1\2[\s/>]|</?(?:item|entry)[\s>]).)*?</\2\s*>)",
+        re.DOTALL,
+    ),
+)
+
+#: The same elements left open, once every closed one is gone: a chapter list, a chapter or
+#: a licence, its start tag (what it says is in its attributes); a text input, its start tag
+#: and the children it has (title, description, name, link), as feedparser itself ends a
+#: text input at any other element (mixin.py ``unknown_starttag``).
+_OPEN_TRIPPING_ELEMENTS = (
+    re.compile(rb"<[\w.-]+:(?:chapters|chapter|license)(?=[\s/>])[^>]*>"),
+    re.compile(
+        rb"<(?:textInput|textinput)(?=[\s/>])[^>]*>(?:\s*<(title|description|name|link)(?=[\s>])"
+        rb"[^>]*>(?:[^<]|<!\[CDATA\[.*?\]\]>)*</\1\s*>)*",
+        re.DOTALL,
+    ),
 )
 
 
 def _without_tripping_elements(content: bytes) -> tuple[bytes, int]:
-    """``content`` without the :data:`_TRIPPING_ELEMENTS`; and how many were removed."""
+    """``content`` without the :data:`_TRIPPING_ELEMENTS`, closed or left open
+    (:data:`_OPEN_TRIPPING_ELEMENTS`); and how many were removed."""
     removed = 0
-    for pattern in _TRIPPING_ELEMENTS:
+    for pattern in (*_TRIPPING_ELEMENTS, *_OPEN_TRIPPING_ELEMENTS):
         content, count = pattern.subn(b"", content)
         removed += count
     return content, removed
