@@ -10,9 +10,11 @@ before a character of U+0080..U+00BF in element text; a source title ``Â´`` dr
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from click.testing import CliRunner
@@ -22,6 +24,7 @@ from lxml import etree
 
 from feeds.app import cli
 from feeds.core.text import repaired_mojibake
+from feeds.publish import jsonfeed
 
 from support import assert_w3c_clean, validate_independently
 
@@ -158,3 +161,90 @@ def test_only_text_that_shows_the_misreading_is_read_again() -> None:
     assert repaired_mojibake("â\x80\x99 Ã\x9d") == "’ Ý"  # read as Latin-1: C1 controls
     assert repaired_mojibake("CafÃƒÂ©") == "Café"  # misread twice
     assert repaired_mojibake("Ã„rger") == "Ärger"  # Windows-1252's „ for byte 0x84
+
+
+# --- one text in every format -----------------------------------------------------------------
+
+MISREAD = {
+    "body": "<p>Itâ€™s CafÃ© Â´99</p>",
+    "teaser": "CafÃ© Â´99, cheaper",
+    "author": "JosÃ© Ã\x81lvarez",
+    "tag": "EconomÃ\xada",
+}
+READ_AGAIN = {
+    "body": "<p>It’s Café ´99</p>",
+    "teaser": "Café ´99, cheaper",
+    "author": "José Álvarez",
+    "tag": "Economía",
+}
+
+
+def json_feed_source() -> str:
+    return json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Wire",
+            "home_page_url": "https://wire.example/",
+            "items": [
+                {
+                    "id": "https://wire.example/1",
+                    "url": "https://wire.example/1",
+                    "title": "Coffee prices",
+                    "content_html": MISREAD["body"],
+                    "summary": MISREAD["teaser"],
+                    "authors": [{"name": MISREAD["author"]}],
+                    "tags": [MISREAD["tag"]],
+                    "date_published": "2026-03-03T09:00:00Z",
+                }
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+def published_texts(folder: Path) -> dict[str, dict[str, Any]]:
+    """Per format, the story's body, teaser, author and tags as a reader gets them (Atom's
+    word joiners, which keep text from reading as markup, taken out)."""
+    root = etree.fromstring((folder / "all.atom").read_bytes())
+    entry = root.find(A + "entry")
+    assert entry is not None
+    item = json.loads((folder / "all.json").read_bytes())["items"][0]
+    rss_item = etree.fromstring((folder / "all.rss").read_bytes()).find("channel/item")
+    assert rss_item is not None
+    encoded = "{http://purl.org/rss/1.0/modules/content/}encoded"
+    return {
+        "atom": {
+            "body": entry.findtext(A + "content"),
+            "teaser": (entry.findtext(A + "summary") or "").replace("\u2060", ""),
+            "author": entry.findtext(f"{A}author/{A}name"),
+            "tag": [c.get("term") for c in entry.iter(A + "category")],
+        },
+        "rss": {"body": rss_item.findtext(encoded)},
+        "json": {
+            "body": item["content_html"],
+            "teaser": item["summary"],
+            "author": item["authors"][0]["name"],
+            "tag": item["tags"],
+        },
+    }
+
+
+def test_json_feed_publishes_the_text_atom_and_rss_publish(tmp_path: Path) -> None:
+    """A body, teaser, author and tag misread upstream (``CafÃ©``, ``JosÃ©``): Atom and RSS
+    read them again as UTF-8 when publishing, JSON Feed published them as they came."""
+    (tmp_path / "wire.json").write_text(json_feed_source(), encoding="utf-8")
+    config = CONFIG.replace('url = "m.rss"', 'url = "wire.json"').replace('"m"', '"wire"')
+    config = config.replace('title = "All"', 'title = "Ã€ la une"')  # the output's own title
+    (tmp_path / "config.toml").write_text(config, encoding="utf-8")
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(tmp_path / "config.toml")])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    assert_w3c_clean(out / "all.atom", out / "all.rss")
+    validate_independently(out / "all.atom")
+    texts = published_texts(out)
+    assert texts["json"] == {**READ_AGAIN, "tag": [READ_AGAIN["tag"]]}
+    assert texts["atom"] == texts["json"]
+    assert texts["rss"]["body"] == texts["json"]["body"]
+    assert jsonfeed.check((out / "all.json").read_bytes()) == []
+    atom_title = etree.fromstring((out / "all.atom").read_bytes()).findtext(A + "title")
+    assert json.loads((out / "all.json").read_bytes())["title"] == atom_title == "À la une"
