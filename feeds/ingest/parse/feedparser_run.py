@@ -86,12 +86,14 @@ class _TextAsWritten:
         return super().pop(element, strip_whitespace)  # type: ignore[misc]
 
 
-def _shows_misreading(pieces: list[Any]) -> bool:
+def _shows_misreading(pieces: list[str | bytes]) -> bool:
     """Whether the text made of ``pieces`` (an element's, before ``pop`` joins them) may be
-    read again: all Latin-1, as ``pop`` asks first, and showing :data:`MOJIBAKE_SIGN`."""
-    if all(isinstance(p, str) and p.isascii() for p in pieces):
+    read again: all Latin-1, as ``pop`` asks first, and showing :data:`MOJIBAKE_SIGN`. The
+    loose parser hands a character or entity reference over as its UTF-8 bytes
+    (``&#128;`` as ``b"\\xc2\\x80"``), which ``pop`` decodes too."""
+    if all(p.isascii() for p in pieces):
         return False
-    text = "".join(p for p in pieces if isinstance(p, str))
+    text = "".join(p.decode("utf-8", "replace") if isinstance(p, bytes) else p for p in pieces)
     try:
         text.encode("iso-8859-1")
     except UnicodeEncodeError:
@@ -112,6 +114,8 @@ def run_feedparser(content: bytes, headers: dict[str, str]) -> Any:
     sanitize_html=False, resolve_relative_uris=False)``, except that a text is read again as
     UTF-8 only where :func:`rereads_latin1` says so of the document, or the text shows it."""
     result = FeedParserDict(bozo=False, entries=[], feed=FeedParserDict(), headers={})
+    if not content:
+        return result
     result["headers"].update(headers)
     data = convert_to_utf8(result["headers"], content, result)
     reread = rereads_latin1(content, result["encoding"])
