@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
@@ -24,9 +25,10 @@ from lxml import etree
 
 from feeds.app import cli
 from feeds.core.text import repaired_mojibake
+from feeds.ingest.parse import parse
 from feeds.publish import jsonfeed
 
-from support import assert_w3c_clean, validate_independently
+from support import CORPUS, assert_w3c_clean, validate_independently
 
 A = "{http://www.w3.org/2005/Atom}"
 #: What a title may say: letters of Latin-1 and beyond, a typographic quote, an emoji.
@@ -248,3 +250,52 @@ def test_json_feed_publishes_the_text_atom_and_rss_publish(tmp_path: Path) -> No
     assert jsonfeed.check((out / "all.json").read_bytes()) == []
     atom_title = etree.fromstring((out / "all.atom").read_bytes()).findtext(A + "title")
     assert json.loads((out / "all.json").read_bytes())["title"] == atom_title == "À la une"
+
+
+# --- one text from every kind of feed ------------------------------------------------------------
+
+#: Text as templates write it: misread UTF-8 beside text that is not Latin-1 (which kept
+#: feedparser from reading it again, and then its C1 controls were made Windows-1252
+#: characters, the sign gone: ``Itâ€™s 😀`` for good), and Windows-1252 written as C1
+#: controls (``don\x92t``), which feedparser reads as ``don’t`` and a JSON Feed reader kept.
+FROM_TEMPLATES = {
+    "Itâ\x80\x99s 😀 time": "It’s 😀 time",
+    "CafÃ© – 5 €": "Café – 5 €",
+    "don\x92t stop": "don’t stop",
+    "Ä´ as written": "Ä´ as written",
+}
+PODCAST = CORPUS / "wellformed" / "psc" / "rss2.0simplechapter2items.xml"
+
+
+def rss_source(text: str) -> bytes:
+    """feedparser's own podcast feed, its first item's title, description and category
+    ``text``."""
+    document = PODCAST.read_text(encoding="ascii").replace(
+        "<title>Vorhersage Donnerstag, 06.09.2012</title>",
+        f"<title>{escape(text)}</title><description>{escape(text)}</description>"
+        f"<category>{escape(text)}</category>",
+        1,
+    )
+    return ('<?xml version="1.0" encoding="utf-8"?>\n' + document).encode("utf-8")
+
+
+def json_source(text: str) -> bytes:
+    item = {"id": "1", "url": "https://pod.example/1", "title": text, "content_html": text}
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "Pod", "items": [item]}
+    return json.dumps({**doc, "items": [{**item, "tags": [text]}]}).encode()
+
+
+@pytest.mark.skipif(not PODCAST.exists(), reason=f"corpus not found at {CORPUS}")
+@pytest.mark.parametrize("written", FROM_TEMPLATES)
+def test_rss_and_json_feed_sources_read_one_text_alike(written: str) -> None:
+    """The text a template wrote comes out the same from an RSS source (fast path and
+    feedparser) and from a JSON Feed source: read again where it shows misread UTF-8, its
+    C1 controls as Windows-1252."""
+    expected = FROM_TEMPLATES[written]
+    for fast in (True, False):
+        entry = parse(rss_source(written), url="https://pod.example/feed", fast_path=fast).entries[
+            0
+        ]
+        assert (entry.title, entry.summary, entry.categories) == (expected, expected, (expected,))
+    entry = parse(json_source(written), url="https://pod.example/feed.json").entries[0]
+    assert (entry.title, entry.content, entry.categories) == (expected, expected, (expected,))

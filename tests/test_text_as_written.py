@@ -27,6 +27,7 @@ from lxml import etree
 from feeds.app import cli
 from feeds.ingest.parse import parse
 from feeds.ingest.parse.feedparser_run import run_feedparser
+from feeds.ingest.parse.undeclared_encoding import as_declared_utf8
 
 from support import CORPUS, assert_w3c_clean, corpus_headers, validate_independently
 
@@ -138,10 +139,17 @@ def test_published_in_every_format_as_written(tmp_path: Path) -> None:
     assert "Ä´" in item["content_html"]
 
 
+#: Corpus documents whose text shows UTF-8 misread where feedparser's all-or-nothing
+#: re-reading leaves it (the text is not all Latin-1 once read as windows-1252): the first
+#: item's summary as feeds reads it.
+READ_BETTER = {"encoding/bozo_linenoise.xml": "’<>”Š"}
+
+
 def test_feedparser_run_gives_what_feedparser_gives_for_the_whole_corpus() -> None:
-    """Every document of feedparser's own suite reads as ``feedparser.parse`` reads it (none
-    holds text as written that its re-reading would change): feedparser_run repeats
-    ``api.parse``, and the day feedparser's steps change, this says so."""
+    """Every document of feedparser's own suite, made ready as parse() makes it, reads as
+    ``feedparser.parse`` reads it, but where its text shows UTF-8 misread (one document):
+    feedparser_run repeats ``api.parse``, and the day feedparser's steps change, this says
+    so."""
     compared = 0
     for path in sorted(CORPUS.rglob("*")):
         if not path.is_file() or path.name == "LICENSE":
@@ -149,9 +157,17 @@ def test_feedparser_run_gives_what_feedparser_gives_for_the_whole_corpus() -> No
         data = path.read_bytes()
         headers = corpus_headers(path, data)
         headers.pop("content-encoding", None)
+        headers.setdefault("content-type", "application/xml")
         headers["content-location"] = path.as_uri()
+        data, headers = as_declared_utf8(data, headers)
         ours, theirs = _both_results(data, headers)
-        assert ours == theirs, path
+        name = path.relative_to(CORPUS).as_posix()
+        if name in READ_BETTER:
+            assert isinstance(ours, dict) and isinstance(theirs, dict)
+            assert ours["entries"][0]["summary"] == READ_BETTER[name]
+            assert theirs["entries"][0]["summary"] != READ_BETTER[name]
+        else:
+            assert ours == theirs, name
         compared += 1
     assert compared > 2000
 

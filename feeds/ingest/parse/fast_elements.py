@@ -15,7 +15,7 @@ from feedparser.html import _cp1252 as _CP1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
-from feeds.core.text import MOJIBAKE_SIGN
+from feeds.core.text import repaired_mojibake, shows_misreading
 from feeds.ingest.parse.common import _HTML_TYPES_IN_DETAIL
 from feeds.ingest.urljoin import plain_absolute, plain_or_joinable
 
@@ -284,22 +284,24 @@ class ElementReader:
             self._bases[cache_key] = base
         return base
 
-    @staticmethod
-    def _raw(el: lxml.etree._Element) -> str:
-        """An element's text, stripped: feedparser reads any child element as XHTML."""
+    def _raw(self, el: lxml.etree._Element) -> str:
+        """An element's text, stripped: feedparser reads any child element as XHTML. Text
+        that shows UTF-8 misread is read again first, where feedparser_run has feedparser do
+        it (``_TextAsWritten.pop``, before pop joins and strips the text)."""
         if len(el):
             raise Decline
-        return (el.text or "").strip()
+        text = el.text or ""
+        if not self._reread_latin1 and shows_misreading(text):
+            text = repaired_mojibake(text)
+        return text.strip()
 
-    def _finish(self, text: str, raw: str | None = None) -> str:
+    def _finish(self, text: str) -> str:
         """The end of mixin.pop: undo UTF-8 read as ISO-8859-1 where feedparser_run has
-        feedparser do it (the whole document, or a ``raw`` text that shows the misreading),
-        map C1 controls as cp1252."""
+        feedparser do it (a document of UTF-8 read as another encoding), map C1 controls as
+        cp1252."""
         if text.isascii():
             return text
-        if _rereadable(text) and (
-            self._reread_latin1 or MOJIBAKE_SIGN.search(text if raw is None else raw)
-        ):
+        if self._reread_latin1 and _rereadable(text):
             with contextlib.suppress(UnicodeError):
                 text = text.encode("iso-8859-1").decode("utf-8")
         return text.translate(_CP1252)
@@ -309,7 +311,7 @@ class ElementReader:
 
     def _uri(self, el: lxml.etree._Element, base: str) -> str:
         raw = self._raw(el)
-        return self._finish(_joined(base, raw) if raw else raw, raw)
+        return self._finish(_joined(base, raw) if raw else raw)
 
     @staticmethod
     def _date(value: str) -> Any:

@@ -8,14 +8,17 @@ document's encoding, so text whose author wrote exactly those characters is chan
 that declares its encoding correctly: ``Ä´`` comes out ``Ĵ``, ``LE CAFÉ\u00a0: UNE HISTOIRE``
 (French, a non-breaking space before the colon) ``LE CAFɠ: UNE HISTOIRE``.
 
-Here a text is read again that way only
+Here a text is read again
 
-- in a document whose bytes are UTF-8 but were read, as declared, in another encoding (a feed
-  in UTF-8 declared ``iso-8859-1``): every text of it is such misread UTF-8, as feedparser
-  assumes (:func:`rereads_latin1`);
-- where the text shows the misreading (:data:`~feeds.core.text.MOJIBAKE_SIGN`: a C1 control,
-  ``Ã©``): ``&#226;&#128;&#166;`` is still ``…`` (feedparser's own
-  ``encoding/double-encoded-html.xml``), as the publishers' ``repaired_mojibake`` would read it.
+- as feedparser does, in a document whose bytes are UTF-8 but were read, as declared, in
+  another encoding (a feed in UTF-8 declared ``iso-8859-1``): every text of it is such
+  misread UTF-8, as feedparser assumes (:func:`rereads_latin1`);
+- elsewhere, only where the text shows the misreading (:data:`~feeds.core.text.MOJIBAKE_SIGN`:
+  a C1 control, ``Ã©``), each misread sequence (:func:`~feeds.core.text.repaired_mojibake`,
+  as :func:`~feeds.core.text.read_text` reads a JSON Feed's text), before pop makes C1
+  controls Windows-1252 characters: ``&#226;&#128;&#166;`` is still ``…`` (feedparser's own
+  ``encoding/double-encoded-html.xml``), and ``Itâ\x80\x99s 😀``, which pop left as it was
+  (not all Latin-1) and then made ``Itâ€™s 😀``, the sign gone, is ``It’s 😀``.
 
 :func:`run_feedparser` is feedparser's ``api.parse`` for a byte string (no fetching, no opening
 of files), with parsers that set, before each text is finished (``pop``), the encoding name
@@ -40,7 +43,7 @@ from feedparser.sanitizer import replace_doctype
 from feedparser.urls import make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 
-from feeds.core.text import MOJIBAKE_SIGN
+from feeds.core.text import repaired_mojibake, shows_misreading
 
 #: The name that keeps feedparser's re-reading (``mixin.pop`` compares with it) ...
 REREAD = "utf-8"
@@ -72,33 +75,44 @@ def rereads_latin1(content: bytes, encoding: str) -> bool:
 
 
 class _TextAsWritten:
-    """The ``pop`` of feedparser's parsers (placed before them in the class order), with the
-    encoding its re-reading compares chosen for the text it is about to finish."""
+    """The ``pop`` of feedparser's parsers (placed before them in the class order): unless
+    the whole document is re-read, a text that shows UTF-8 misread is read again here
+    (:func:`~feeds.core.text.repaired_mojibake`, each misread sequence, also in text that
+    is not all Latin-1), and pop's own all-or-nothing re-reading is off."""
 
     elementstack: list[list[Any]]
     encoding: str
-    #: :func:`rereads_latin1` of the document: every text is read again.
+    contentparams: dict[str, Any]
+    version: str
+    #: :func:`rereads_latin1` of the document: every text is read again, by pop.
     reread_every_text = False
 
     def pop(self, element: str, strip_whitespace: int = 1) -> Any:
         if not self.reread_every_text and self.elementstack:
-            self.encoding = REREAD if _shows_misreading(self.elementstack[-1][2]) else AS_READ
+            self.encoding = AS_READ
+            top = self.elementstack[-1]
+            if top[0] == element and _shows_misreading(top[2]):
+                top[2] = self._read_again(top[2])
         return super().pop(element, strip_whitespace)  # type: ignore[misc]
+
+    def _read_again(self, pieces: list[str | bytes]) -> list[str]:
+        """``pieces`` read again as UTF-8 where they show the misreading: as one text, but
+        piece by piece in Atom XHTML, whose pieces pop reads as tags."""
+        texts = [p.decode("utf-8", "replace") if isinstance(p, bytes) else p for p in pieces]
+        xhtml = self.contentparams.get("type", "text") == "application/xhtml+xml"
+        if self.version == "atom10" and xhtml:
+            return [repaired_mojibake(text) for text in texts]
+        return [repaired_mojibake("".join(texts))]
 
 
 def _shows_misreading(pieces: list[str | bytes]) -> bool:
-    """Whether the text made of ``pieces`` (an element's, before ``pop`` joins them) may be
-    read again: all Latin-1, as ``pop`` asks first, and showing :data:`MOJIBAKE_SIGN`. The
-    loose parser hands a character or entity reference over as its UTF-8 bytes
-    (``&#128;`` as ``b"\\xc2\\x80"``), which ``pop`` decodes too."""
+    """Whether the text made of ``pieces`` (an element's, before ``pop`` joins them) shows
+    :data:`MOJIBAKE_SIGN`. The loose parser hands a character or entity reference over as
+    its UTF-8 bytes (``&#128;`` as ``b"\\xc2\\x80"``), which ``pop`` decodes too."""
     if all(p.isascii() for p in pieces):
         return False
     text = "".join(p.decode("utf-8", "replace") if isinstance(p, bytes) else p for p in pieces)
-    try:
-        text.encode("iso-8859-1")
-    except UnicodeEncodeError:
-        return False
-    return MOJIBAKE_SIGN.search(text) is not None
+    return shows_misreading(text)
 
 
 class _StrictParser(_TextAsWritten, StrictFeedParser):  # type: ignore[misc]
