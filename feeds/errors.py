@@ -144,6 +144,8 @@ class HostHeldError(FetchError):
         self.host = host
         self.seconds = seconds
         super().__init__(url, message)
+
+
 class FetchAbandonedError(FetchError):
     """The run abandoned the fetch (a daemon stopping): its connection was closed, nothing
     more was sent, and it tells nothing about the server."""

@@ -561,12 +561,14 @@ _UTF8_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>'
 
 #: How an XML document's bytes name their encoding, as publishers write them: honestly (a
 #: BOM, UTF-16/32, a legacy code page declared), not at all (UTF-8, or a legacy code page:
-#: the reader guesses) or falsely (.NET's UTF-8 declared ``utf-16``).
+#: the reader guesses) or falsely (.NET's UTF-8 declared ``utf-16``, a template's EBCDIC
+#: declaration kept over UTF-8).
 BYTE_FORMS = (
     "utf-8",
     "utf-8 BOM",
     "undeclared",
     "utf-16 declared on utf-8",
+    "cp037 declared on utf-8",
     "utf-16",
     "utf-32",
     "windows-1251",
@@ -587,7 +589,7 @@ def in_byte_form(content: bytes, form: str) -> bytes:
         return content.replace(_UTF8_DECLARATION, b"", 1)
     encoding, _, undeclared = form.partition(" ")
     declaration = f'<?xml version="1.0" encoding="{encoding}"?>'.encode()
-    if form == "utf-16 declared on utf-8":
+    if form in ("utf-16 declared on utf-8", "cp037 declared on utf-8"):
         return content.replace(_UTF8_DECLARATION, declaration, 1)
     text = content.replace(_UTF8_DECLARATION, b"" if undeclared else declaration, 1).decode(
         "utf-8", "surrogatepass"

@@ -3,7 +3,7 @@
 Each example is one generated RSS 2.0, Atom 1.0, RSS 1.0 or JSON Feed document
 (tests/fuzz_documents.py; an XML one in one of its ``BYTE_FORMS``: UTF-8 with or without
 a BOM or declaration, UTF-16/32, a legacy code page declared or not, UTF-8 declared
-``utf-16``) beside a good neighbour source, refreshed through the real
+``utf-16`` or ``cp037``) beside a good neighbour source, refreshed through the real
 command line (click's runner, in this process) with every output format enabled. Whatever
 the document holds: no traceback, exit 0 or 1, the neighbour published, every output
 valid (tools/atom/validate_atom.py, the W3C Feed Validator, the JSON Feed schema) and no

@@ -8,6 +8,8 @@ encoding keeps the windows-1252 reading, and a named encoding is never second-gu
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from feeds.ingest.parse import parse
@@ -110,3 +112,88 @@ def test_a_utf16_byte_order_mark_wins_over_a_declared_encoding(
     document = rss(text, f'<?xml version="1.0" encoding="{declared}"?>')
     bom = {"utf-16-be": "\ufeff"}.get(encoding, "")  # "utf-16" and "utf-32" write their own
     assert titles((bom + document).encode(encoding)) == [text]
+
+
+# --- a name that cannot have written the bytes --------------------------------------------
+
+#: feedparser's own EBCDIC documents: a feed title of one letter outside ASCII, in the
+#: encoding the XML declaration names (cp037, cp500 and their other names).
+EBCDIC_DOCUMENTS = sorted(
+    path.name
+    for path in (CORPUS / "encoding").glob("x80_*.xml")
+    if path.read_bytes().startswith(b"\x4c\x6f\xa7\x94")  # "<?xm" in EBCDIC
+)
+_TITLE = re.compile(r"<title>(.*?)</title>")
+
+
+def ebcdic_document(name: str) -> tuple[bytes, str, str]:
+    """(the corpus document's bytes, the encoding it declares, the title it holds)."""
+    data = (CORPUS / "encoding" / name).read_bytes()
+    declared = re.search(rb'encoding="([^"]+)"', data.decode("cp037").encode("ascii", "replace"))
+    assert declared is not None
+    encoding = declared[1].decode("ascii")
+    title = _TITLE.search(data.decode(encoding))
+    assert title is not None
+    return data, encoding, title[1]
+
+
+def feed_title(content: bytes, headers: dict[str, str] | None = None, *, fast: bool) -> str | None:
+    return parse(content, url=URL, headers=headers, fast_path=fast).title
+
+
+@pytest.mark.skipif(not EBCDIC_DOCUMENTS, reason=f"feedparser's corpus not found at {CORPUS}")
+@pytest.mark.parametrize("name", EBCDIC_DOCUMENTS)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_feed_in_ebcdic_stays_ebcdic(name: str, fast: bool) -> None:
+    data, encoding, title = ebcdic_document(name)
+    assert feed_title(data, fast=fast) == title
+    served = {"content-type": f"application/atom+xml; charset={encoding}"}
+    assert feed_title(data, served, fast=fast) == title
+
+
+@pytest.mark.skipif(not EBCDIC_DOCUMENTS, reason=f"feedparser's corpus not found at {CORPUS}")
+@pytest.mark.parametrize("name", EBCDIC_DOCUMENTS)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_utf8_feed_that_names_ebcdic_is_read(name: str, fast: bool) -> None:
+    """The same document written in UTF-8 by a template that kept its EBCDIC declaration,
+    or served with an EBCDIC ``charset``: its bytes open with an ASCII ``<``, which no
+    EBCDIC encoding writes. It was read as EBCDIC, every byte another letter: lost."""
+    data, encoding, title = ebcdic_document(name)
+    as_utf8 = data.decode(encoding).encode("utf-8")
+    assert feed_title(as_utf8, fast=fast) == title
+    undeclared = as_utf8.replace(f' encoding="{encoding}"'.encode(), b"", 1)
+    served = {"content-type": f"application/atom+xml; charset={encoding}"}
+    assert feed_title(undeclared, served, fast=fast) == title
+
+
+def corpus_podcast(title: str) -> bytes:
+    """feedparser's own two-item podcast feed (psc/rss2.0simplechapter2items.xml) in UTF-8,
+    its first title replaced."""
+    data = (CORPUS / "wellformed" / "psc" / "rss2.0simplechapter2items.xml").read_bytes()
+    return data.replace(b"Vorhersage Donnerstag, 06.09.2012", title.encode("utf-8"), 1)
+
+
+PODCAST_TITLE = "Vorhersage für Donnerstag: Glätte, später Föhn – 6 °C"
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-16LE", '"utf-16"', "utf-32", "ucs-2"])
+@pytest.mark.parametrize("padding", [b"", b" "])  # an even and an odd number of bytes
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_utf8_feed_served_as_utf16(charset: str, padding: bytes, fast: bool) -> None:
+    """A server that sends UTF-8 with ``charset=utf-16`` (no BOM): with an even number of
+    bytes, feedparser read them two at a time as UTF-16 and the whole feed was lost."""
+    data = corpus_podcast(PODCAST_TITLE) + padding
+    for media_type in ("application/rss+xml", "text/xml"):
+        served = {"content-type": f"{media_type}; charset={charset}"}
+        parsed = parse(data, url=URL, headers=served, fast_path=fast)
+        assert [e.title for e in parsed.entries] == [
+            PODCAST_TITLE,
+            "Vorhersage Donnerstag, 05.09.2012",
+        ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_a_feed_in_utf16_without_a_bom_served_as_utf16_stays_utf16(encoding: str) -> None:
+    text = "Café: l’économie repart"
+    served = {"content-type": f"application/rss+xml; charset={encoding}"}
+    assert titles(rss(text).encode(encoding), served) == [text]

@@ -173,6 +173,20 @@ _LIKELY_MISREAD = re.compile(
 )
 
 
+#: Latin-1 bytes that no sign of :data:`MOJIBAKE_SIGN` holds (all but C1 and ``Â``/``Ã``).
+_NOT_IN_A_SIGN = bytes(b for b in range(256) if not (0x80 <= b <= 0x9F or b in (0xC2, 0xC3)))
+
+
+def shows_misreading(text: str) -> bool:
+    """Whether ``text`` shows UTF-8 misread (:data:`MOJIBAKE_SIGN`). Told at once for the
+    text of nearly every feed, which holds none of the sign's characters: its Latin-1
+    characters are picked out in C first (4 µs for a 3 kB body with ``’``, where the
+    regular expression alone takes 40 µs)."""
+    if text.isascii() or not text.encode("latin-1", "ignore").translate(None, _NOT_IN_A_SIGN):
+        return False
+    return MOJIBAKE_SIGN.search(text) is not None
+
+
 def _read_as_utf8(match: re.Match[str]) -> str:
     misread = bytes(_MISREAD_BYTE[char] for char in match.group(0))
     try:
@@ -213,6 +227,28 @@ def repaired_mojibake(text: str) -> str:
         if not MOJIBAKE_SIGN.search(text):
             break
     return text
+
+
+#: C1 controls as the Windows-1252 characters of their bytes (``\x92`` is ``’``), as feedparser
+#: maps them in every text it reads (feedparser/html.py ``_cp1252``); the five bytes
+#: Windows-1252 leaves undefined stay C1 controls (publishing drops them).
+C1_AS_CP1252 = {
+    byte: bytes([byte]).decode("cp1252")
+    for byte in range(0x80, 0xA0)
+    if byte not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
+
+
+def read_text(text: str) -> str:
+    """``text`` as every feed reader gives it, whatever the feed's format: UTF-8 misread as
+    Windows-1252 or Latin-1 read again where the text shows it (:func:`repaired_mojibake`:
+    ``Itâ\x80\x99s`` is ``It’s``), then each C1 control left read as the Windows-1252
+    character of its byte (``don\x92t`` is ``don’t``), as feedparser reads RSS and Atom."""
+    if text.isascii():
+        return text
+    if shows_misreading(text):
+        text = repaired_mojibake(text)
+    return text.translate(C1_AS_CP1252)
 
 
 # --- titles -------------------------------------------------------------------------------

@@ -23,11 +23,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from feeds.config import OutputConfig
-from feeds.core import limits
 from feeds.core.summary import teaser
-from feeds.core.text import repaired_mojibake, without_bidi_overrides
 from feeds.publish.embeds import publishable
-from feeds.publish.markup import UNKNOWN_MEDIA_TYPE, enclosures, image
+from feeds.publish.markup import (
+    UNKNOWN_MEDIA_TYPE,
+    categories,
+    enclosures,
+    entry_author,
+    entry_title,
+    image,
+    source_title,
+    xml_text,
+)
 from feeds.types import StoredEntry
 
 if TYPE_CHECKING:
@@ -78,19 +85,6 @@ def _without_format_characters(url: str) -> str | None:
     return "".join(quote(c, safe="") if unicodedata.category(c) == "Cf" else c for c in url)
 
 
-def _clean(value: str) -> str:
-    """``value`` as published text: misread UTF-8 read again, as Atom and RSS publish it
-    (:func:`~feeds.core.text.repaired_mojibake`: one story, the same words in every format);
-    lone surrogates, which UTF-8 cannot encode, replaced (other control characters are
-    legal JSON)."""
-    return repaired_mojibake(value).encode("utf-8", "replace").decode("utf-8")
-
-
-def _line(value: str, limit: int) -> str:
-    """A title, name or tag: capped, without bidi overrides (as in Atom and RSS)."""
-    return without_bidi_overrides(limits.cap_line(_clean(value), limit)).strip()
-
-
 def render_document(
     output: OutputConfig, entries: Sequence[StoredEntry], links: DocLinks, capped: bool
 ) -> bytes:
@@ -112,12 +106,12 @@ def render(
     """The JSON Feed document for ``stories`` (already newest first and capped)."""
     doc: dict[str, Any] = {
         "version": VERSION,
-        "title": _clean(output.title),
-        "authors": [{"name": _clean(output.author).strip() or "feeds"}],
+        "title": xml_text(output.title),
+        "authors": [{"name": xml_text(output.author).strip() or "feeds"}],
         "items": [_item(story, output) for story in stories],
     }
     if output.subtitle:
-        doc["description"] = _clean(output.subtitle)
+        doc["description"] = xml_text(output.subtitle)
     feed_url = _http_url(self_href)
     if feed_url:
         doc["feed_url"] = feed_url
@@ -128,24 +122,28 @@ def render(
 
 
 def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
+    """One story's item. Its text is the text Atom and RSS publish (:func:`xml_text` and the
+    helpers of :mod:`feeds.publish.markup` built on it): UTF-8 misread as Windows-1252 read
+    again (``CafÃ©`` is ``Café``), no C1 control or U+FFFD, no lone surrogate (which UTF-8
+    cannot write), titles, names and tags capped and without bidi overrides; so a reader
+    sees one story alike in every format."""
     item: dict[str, Any] = {
         "id": story.id,
-        "title": _line(story.title, limits.MAX_TITLE_CHARS) or "(untitled)",
-        "content_html": _clean(publishable(story.content_html, output.iframes)),
+        "title": entry_title(story),
+        "content_html": xml_text(publishable(story.content_html, output.iframes)),
         "date_published": _date(story.published),
         "date_modified": _date(story.updated),
     }
     link = _http_url(story.link)
     if link:
         item["url"] = link
-    summary = teaser(story.excerpt, story.body_text, output.summary_words)
+    summary = xml_text(teaser(story.excerpt, story.body_text, output.summary_words))
     if summary:
-        item["summary"] = _clean(summary)
-    author = _line(_clean(story.author or "").strip(), limits.MAX_AUTHOR_CHARS)
+        item["summary"] = summary
+    author = entry_author(story)
     if author:
         item["authors"] = [{"name": author}]
-    terms = limits.first_categories(_clean(t) for t in story.categories)
-    tags = [term for term in (without_bidi_overrides(t).strip() for t in terms) if term]
+    tags = categories(story)
     if tags:
         item["tags"] = tags
     attachments = [
@@ -161,8 +159,7 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     source_link = _http_url(story.source_link) or _http_url(story.source_url)
     if source_link:
         # JSON Feed §"Extensions": custom keys start with an underscore.
-        source_title = _line(story.source_title, limits.MAX_TITLE_CHARS) or story.source
-        item["_source"] = {"title": source_title, "url": source_link}
+        item["_source"] = {"title": source_title(story), "url": source_link}
     return item
 
 

@@ -15,6 +15,7 @@ from feedparser.html import _cp1252 as _CP1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
+from feeds.core.text import repaired_mojibake, shows_misreading
 from feeds.ingest.parse.common import _HTML_TYPES_IN_DETAIL
 from feeds.ingest.urljoin import plain_absolute, plain_or_joinable
 
@@ -39,6 +40,16 @@ def _joined(base: str, uri: str) -> str:
     if uri and plain_absolute(uri) and (not base or plain_or_joinable(base)):
         return uri
     return str(_urljoin(base, uri))
+
+
+def _rereadable(text: str) -> bool:
+    """Whether every character of ``text`` is Latin-1, which mixin.pop's re-reading asks
+    first: most text that is not ASCII holds a ``’`` or a ``–``, and is told at once."""
+    try:
+        text.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Decline(Exception):
@@ -147,7 +158,10 @@ _PERSON_CHILDREN = frozenset({"name", "email", "uri"})
 class ElementReader:
     """Reading one element as feedparser would; methods raise :class:`Decline` when unsure."""
 
-    def __init__(self, data: bytes, content_location: str) -> None:
+    def __init__(self, data: bytes, content_location: str, *, reread_latin1: bool) -> None:
+        #: Whether text is read again as UTF-8 where its Latin-1 bytes are UTF-8, as
+        #: feedparser_run has feedparser do (``rereads_latin1``).
+        self._reread_latin1 = reread_latin1
         self._keys: dict[str, str] = {}
         self._unknown_keys: set[str] = set()
         self._bases: dict[tuple[str, str | None], str] = {}
@@ -270,20 +284,26 @@ class ElementReader:
             self._bases[cache_key] = base
         return base
 
-    @staticmethod
-    def _raw(el: lxml.etree._Element) -> str:
-        """An element's text, stripped: feedparser reads any child element as XHTML."""
+    def _raw(self, el: lxml.etree._Element) -> str:
+        """An element's text, stripped: feedparser reads any child element as XHTML. Text
+        that shows UTF-8 misread is read again first, where feedparser_run has feedparser do
+        it (``_TextAsWritten.pop``, before pop joins and strips the text)."""
         if len(el):
             raise Decline
-        return (el.text or "").strip()
+        text = el.text or ""
+        if not self._reread_latin1 and shows_misreading(text):
+            text = repaired_mojibake(text)
+        return text.strip()
 
-    @staticmethod
-    def _finish(text: str) -> str:
-        """The end of mixin.pop: undo UTF-8 read as ISO-8859-1, map C1 controls as cp1252."""
+    def _finish(self, text: str) -> str:
+        """The end of mixin.pop: undo UTF-8 read as ISO-8859-1 where feedparser_run has
+        feedparser do it (a document of UTF-8 read as another encoding), map C1 controls as
+        cp1252."""
         if text.isascii():
             return text
-        with contextlib.suppress(UnicodeError):
-            text = text.encode("iso-8859-1").decode("utf-8")
+        if self._reread_latin1 and _rereadable(text):
+            with contextlib.suppress(UnicodeError):
+                text = text.encode("iso-8859-1").decode("utf-8")
         return text.translate(_CP1252)
 
     def _text(self, el: lxml.etree._Element) -> str:

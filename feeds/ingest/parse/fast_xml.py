@@ -15,6 +15,7 @@ from feedparser.encodings import convert_to_utf8
 from feeds.ingest.parse.common import _BENIGN_BOZO
 from feeds.ingest.parse.fast_elements import Decline
 from feeds.ingest.parse.fast_reader import FastReader
+from feeds.ingest.parse.feedparser_run import rereads_latin1
 
 # feedparser's api.replace_doctype rewrites the prolog when it holds a DOCTYPE or ENTITY.
 _PROLOG_DECLARATION = re.compile(rb"<!(?!--)")
@@ -58,7 +59,8 @@ def fast_parse(
     except (xml.parsers.expat.ExpatError, lxml.etree.XMLSyntaxError, ValueError):
         return None
     try:
-        reader = FastReader(data, fp_headers["content-location"])
+        reread = rereads_latin1(content, result["encoding"])
+        reader = FastReader(data, fp_headers["content-location"], reread_latin1=reread)
         if root.tag == "rss":
             return reader.rss(root)
         if root.tag == _ATOM_ROOT:

@@ -1,16 +1,13 @@
-"""RSS and Atom through feedparser, the only module that calls it: its result dicts become
+"""RSS and Atom through feedparser (run by :mod:`feedparser_run`): its result dicts become
 a :class:`~feeds.types.ParsedFeed` here (and the fast reader's, which are the same dicts)."""
 
 from __future__ import annotations
 
-import io
 import re
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-
-import feedparser
 
 from feeds.errors import NotAFeedError, ParseError
 from feeds.ingest.parse import fast_xml
@@ -27,6 +24,7 @@ from feeds.ingest.parse.common import (
     size_in_bytes,
 )
 from feeds.ingest.parse.defuse import _defuse_entities
+from feeds.ingest.parse.feedparser_run import run_feedparser
 from feeds.ingest.parse.sniff import (
     _document_base,
     _looks_like_html,
@@ -83,31 +81,56 @@ def _parsed_loosely(
     if removed:
         notes.append(
             f"feedparser failed ({_describe(failure)}); read again without its"
-            f" {removed} chapter, licence and text input element(s)"
+            f" {removed} chapter, licence, text input and image element(s)"
         )
     return result, readable, notes
 
 
 #: Elements feedparser 6.0 raises on: ``psc:chapter`` without ``start``, whatever its prefix
-#: (namespaces/psc.py hands None to ``re.match``: TypeError), with the ``psc:chapters``
-#: around it; and a ``textInput`` in an item, whose ``cc:license`` or ``name`` asks for the
-#: feed's text input that is not there (mixin.py ``_get_context``: KeyError 'textinput'),
-#: with any ``cc:license``. Only the chapter list, the licence link and the search box are
-#: lost, which feeds does not publish. In any case: feedparser's loose parser reads element
-#: names in lower case, so a ``TextInput`` or ``TEXTINPUT`` trips it as a ``textInput`` does.
+#: (namespaces/psc.py hands None to ``re.match``: TypeError), with the ``psc:chapters`` around it;
+#: and a ``textInput`` in an item, whose ``cc:license`` or ``name`` asks for the feed's text input
+#: that is not there (mixin.py ``_get_context``: KeyError 'textinput'), with any ``cc:license``; and
+#: a channel ``image`` with an element left open in it, which hands its ``width`` or ``height`` None
+#: for a number (namespaces/_base.py ``_end_width``: TypeError). Only the chapter list, the licence
+#: link, the search box and the channel's image are lost, which feeds does not publish. feedparser's
+#: loose parser reads element names in lower case, so a ``TextInput`` or ``TEXTINPUT`` trips it as a
+#: ``textInput`` does. Each is removed whole, up to its end tag, but never past the start of another
+#: of its kind (whatever its prefix) or an item's or entry's start or end: an element left open
+#: (``<textInput>`` with no ``</textInput>``) would otherwise take everything up to a later one's
+#: end tag with it, the items between included; and each of 20,000 licences left open, each under a
+#: prefix of its own, was looked for up to the end of the document (174 s for 657 kB).
 _TRIPPING_ELEMENTS = (
     re.compile(
-        rb"<([\w.-]+:)(chapters|chapter|license)\b[^>]*?(?:/>|>.*?</\1\2\s*>)",
+        rb"<([\w.-]+:)(chapters|chapter|license)(?=[\s/>])[^>]*?"
+        rb"(?:/>|>(?:(?!<[\w.-]+:\2[\s/>]|</?(?:item|entry)[\s>]).)*?</\1\2\s*>)",
         re.DOTALL | re.IGNORECASE,
     ),
-    re.compile(rb"<()(textinput)\b[^>]*?(?:/>|>.*?</\2\s*>)", re.DOTALL | re.IGNORECASE),
+    re.compile(
+        rb"<()(textinput|image)(?=[\s/>])[^>]*?"
+        rb"(?:/>|>(?:(?!<\1\2[\s/>]|</?(?:item|entry)[\s>]).)*?</\2\s*>)",
+        re.DOTALL | re.IGNORECASE,
+    ),
+)
+
+#: The same elements left open, once every closed one is gone: a chapter list, a chapter or
+#: a licence, its start tag (what it says is in its attributes); a text input, its start tag
+#: and the children it has (title, description, name, link), as feedparser itself ends a
+#: text input at any other element (mixin.py ``unknown_starttag``).
+_OPEN_TRIPPING_ELEMENTS = (
+    re.compile(rb"<[\w.-]+:(?:chapters|chapter|license)(?=[\s/>])[^>]*>", re.IGNORECASE),
+    re.compile(
+        rb"<textinput(?=[\s/>])[^>]*>(?:\s*<(title|description|name|link)(?=[\s>])"
+        rb"[^>]*>(?:[^<]|<!\[CDATA\[.*?\]\]>)*</\1\s*>)*",
+        re.DOTALL | re.IGNORECASE,
+    ),
 )
 
 
 def _without_tripping_elements(content: bytes) -> tuple[bytes, int]:
-    """``content`` without the :data:`_TRIPPING_ELEMENTS`; and how many were removed."""
+    """``content`` without the :data:`_TRIPPING_ELEMENTS`, closed or left open
+    (:data:`_OPEN_TRIPPING_ELEMENTS`); and how many were removed."""
     removed = 0
-    for pattern in _TRIPPING_ELEMENTS:
+    for pattern in (*_TRIPPING_ELEMENTS, *_OPEN_TRIPPING_ELEMENTS):
         content, count = pattern.subn(b"", content)
         removed += count
     return content, removed
@@ -118,14 +141,7 @@ def _feedparser(content: bytes, headers: dict[str, str]) -> Any:
         # feedparser (and the sgmllib fallback it carries) may warn on odd
         # input; those are facts about the document, reported through bozo.
         warnings.simplefilter("ignore")
-        # A byte *stream*, never bytes or str: feedparser treats a str as a URL
-        # or a file name, and even tries open() on bytes before parsing them.
-        return feedparser.parse(
-            io.BytesIO(content),
-            response_headers=headers,
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
+        return run_feedparser(content, headers)
 
 
 # A numeric character reference, decimal or hexadecimal (ASCII-compatible encodings).
@@ -164,7 +180,8 @@ def _parse_xml_feed(
     # (XML declaration, then BOM, then UTF-8; see feedparser/encodings.py).
     fp_headers.setdefault("content-type", "application/xml")
     fp_headers.pop("content-encoding", None)  # the body is already decoded
-    content = as_declared_utf8(content, headers)  # Shift_JIS, KOI8-R… that say nothing
+    # Shift_JIS, KOI8-R… that say nothing; UTF-16 or EBCDIC named over bytes in ASCII
+    content, fp_headers = as_declared_utf8(content, fp_headers)
     content, defused = _defuse_entities(content)
     # A document that had entity declarations has a DTD, which the fast reader declines.
     fast = fast_xml.fast_parse(content, fp_headers) if fast_path and not defused else None

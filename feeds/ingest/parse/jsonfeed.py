@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from feeds.core.text import read_text
 from feeds.errors import ParseError
 from feeds.ingest.parse.common import (
     _dedupe,
@@ -46,9 +47,9 @@ def _parse_json_feed(content: bytes, *, url: str, base: str) -> ParsedFeed:
     return ParsedFeed(
         url=url,
         format=fmt,
-        title=_json_str(doc.get("title")),
+        title=_json_text(doc.get("title")),
         link=home,
-        subtitle=_json_str(doc.get("description")),
+        subtitle=_json_text(doc.get("description")),
         entries=entries,
         warning=warning,
     )
@@ -81,14 +82,14 @@ def _json_entry(item: dict[str, Any], feed_base: str, feed_author: str | None) -
         else _json_str(raw_id)
     )
     link = _json_str(item.get("url")) or _json_str(item.get("external_url"))
-    content_html = _json_str(item.get("content_html"))
-    content_text = _json_str(item.get("content_text"))
-    summary = _json_str(item.get("summary"))
+    content_html = _json_text(item.get("content_html"))
+    content_text = _json_text(item.get("content_text"))
+    summary = _json_text(item.get("summary"))
     tags = item.get("tags")
     return ParsedEntry(
         guid=guid,
         link=link,
-        title=_json_str(item.get("title")),
+        title=_json_text(item.get("title")),
         summary=_text_to_html(summary) if summary is not None else None,
         content=content_html or (_text_to_html(content_text) if content_text is not None else None),
         published=_rfc3339_to_utc(item.get("date_published")),
@@ -96,7 +97,9 @@ def _json_entry(item: dict[str, Any], feed_base: str, feed_author: str | None) -
         # "If not specified in an item, then the top-level authors ... are the authors"
         author=_json_author(item) or feed_author,
         categories=_dedupe(
-            t for t in (tags if isinstance(tags, list) else []) if isinstance(t, str) and t.strip()
+            read_text(t)
+            for t in (tags if isinstance(tags, list) else [])
+            if isinstance(t, str) and t.strip()
         ),
         base_url=link or feed_base or None,
         enclosures=_json_attachments(item.get("attachments")),
@@ -127,16 +130,25 @@ def _json_author(obj: dict[str, Any]) -> str | None:
     authors = obj.get("authors")
     if isinstance(authors, list):
         for author in authors:
-            if isinstance(author, dict) and (name := _json_str(author.get("name"))):
+            if isinstance(author, dict) and (name := _json_text(author.get("name"))):
                 return name
     author = obj.get("author")
     if isinstance(author, dict):
-        return _json_str(author.get("name"))
+        return _json_text(author.get("name"))
     return None
 
 
 def _json_str(value: object) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _json_text(value: object) -> str | None:
+    """A text (a title, a body, a name), read as RSS and Atom text is read
+    (:func:`~feeds.core.text.read_text`): a JSON Feed whose template misread UTF-8
+    (``CafÃ©``, ``Itâ\x80\x99s``) or wrote Windows-1252 as C1 controls (``don\x92t``) is
+    stored as the same feed in RSS would be, and published alike."""
+    text = _json_str(value)
+    return None if text is None else read_text(text).strip() or None
 
 
 def _rfc3339_to_utc(value: object) -> datetime | None:

@@ -19,6 +19,14 @@ lost ("not well-formed"). Such a declaration loses its ``encoding``, and the doc
 as one that names none. The other way round, a UTF-16 or UTF-32 byte order mark wins over a
 declaration of another encoding (XML 1.0 Appendix F; browsers do the same): such a document
 was lost as well.
+
+The same holds for every encoding that cannot have written the document's first bytes, in the
+``Content-Type``'s ``charset`` as in the XML declaration: bytes that open with an ASCII ``<``
+and a name (``<?xml``, ``<rss``) are neither UTF-16 or UTF-32 (whose ``<`` takes 2 or 4 bytes,
+one of them NUL) nor EBCDIC (cp037, cp500…, whose ``<`` is 0x4C). A server that sends UTF-8
+as ``charset=utf-16``, or a template that declares ``cp037`` over ASCII, lost the whole feed:
+feedparser believed the name and read the bytes as UTF-16 (two at a time, whenever their number
+was even) or as EBCDIC (every byte another letter). Such a name is dropped; what is left decides.
 """
 
 from __future__ import annotations
@@ -53,12 +61,16 @@ NON_LATIN_ENCODINGS = CJK_ENCODINGS | OTHER_SCRIPT_ENCODINGS
 # An XML declaration that names an encoding, after any leading whitespace.
 _DECLARED = re.compile(rb"\s*<\?xml[^>]*\sencoding\s*=", re.IGNORECASE)
 
-# A declaration of a 2- or 4-byte encoding (utf-16, UTF-16LE, ucs-2, utf-32…): its
-# ``encoding`` pseudo-attribute, to remove, and what comes before it, to keep.
-_WIDE_DECLARATION = re.compile(
-    rb"\A(\s*<\?xml[^>]*?)\s+encoding\s*=\s*([\"'])\s*(?:utf|ucs)[-_]?(?:16|32|2|4)[^\"'>]*\2",
-    re.IGNORECASE,
+# The ``encoding`` pseudo-attribute of an XML declaration at the start (after a UTF-8 byte
+# order mark and whitespace): what comes before it, to keep, and the name it gives.
+_DECLARED_NAME = re.compile(
+    rb"\A((?:\xef\xbb\xbf)?\s*<\?xml[^>]*?)\s+encoding\s*=\s*([\"'])([^\"'>]*)\2", re.IGNORECASE
 )
+
+# A document that opens in ASCII, one byte a character (after a UTF-8 byte order mark and
+# whitespace): a ``<`` and the start of a name, a ``?`` or a ``!``, then what is ASCII of the
+# first 100 bytes. In UTF-16LE the ``<`` is followed by NUL; in EBCDIC it is 0x4C.
+_ASCII_OPENING = re.compile(rb"(?:\xef\xbb\xbf)?([\t\n\r ]*<[?!A-Za-z][\x01-\x7f]{0,96})")
 
 #: UTF-32 before UTF-16: the UTF-32LE mark begins with the UTF-16LE one.
 _WIDE_BOMS = (
@@ -70,33 +82,86 @@ _WIDE_BOMS = (
 
 #: Names of those encodings, as declarations write them (lower case, "_" read as "-").
 _WIDE_NAMES = ("utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs2", "ucs-4", "ucs4", "unicode")
+#: The other names feedparser knows for them (feedparser/encodings.py).
+_OTHER_WIDE_NAMES = frozenset(
+    {"u16", "u32", "iso-10646-ucs-2", "iso-10646-ucs-4", "csucs4", "csunicode"}
+)
 
 # The encoding an XML declaration names, in decoded text.
 _NAMED_ENCODING = re.compile(r"\A(\s*<\?xml[^>]*?)\s+encoding\s*=\s*([\"'])([^\"'>]*)\2")
 
-# The first byte of the document is ASCII "<" (after whitespace): an ASCII-compatible
-# encoding, not UTF-16/32 or EBCDIC (whose "<" is 0x4C), which feedparser sniffs itself.
-_ASCII_START = re.compile(rb"\s*<")
 
+def as_declared_utf8(content: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
+    """``content`` and ``headers`` as an XML reader should take them: without a ``charset``
+    or a declared ``encoding`` that cannot have written the bytes (:func:`_cannot_have_written`:
+    UTF-16 or EBCDIC over bytes that open in ASCII), and transcoded to UTF-8 when what is
+    left names no encoding (no BOM, no ``charset``, no declaration), is not UTF-8 and reads
+    as one of :data:`NON_LATIN_ENCODINGS`.
 
-def as_declared_utf8(content: bytes, headers: Mapping[str, str]) -> bytes:
-    """``content`` transcoded to UTF-8 when it names no encoding (no BOM, no ``charset``,
-    no XML declaration's ``encoding`` but a false UTF-16 or UTF-32 one, which goes), is not
-    UTF-8 and reads as one of :data:`NON_LATIN_ENCODINGS`; otherwise ``content``, with any
-    false UTF-16/32 declaration removed.
-
-    ``headers`` are the response headers with lower-cased names. The result names no
-    encoding either, so every XML reader takes it as UTF-8.
+    ``headers`` are the response headers with lower-cased names. A transcoded result names
+    no encoding either, so every XML reader takes it as UTF-8.
     """
-    if "charset" in headers.get("content-type", "").lower():
-        return content
-    if _ASCII_START.match(content) is None:
-        return _bom_over_declaration(content)
-    content = _WIDE_DECLARATION.sub(rb"\1", content, count=1)
-    if _DECLARED.match(content) is not None or _is_utf8(content):
-        return content
+    opening = _ASCII_OPENING.match(content)
+    headers = _without_impossible_charset(headers, opening)
+    if _charset(headers.get("content-type", "")):
+        return content, headers
+    if opening is None:
+        return _bom_over_declaration(content), headers
+    content = _without_impossible_declaration(content, opening[1])
+    if content.startswith(codecs.BOM_UTF8) or _DECLARED.match(content) or _is_utf8(content):
+        return content, headers
     guess = _non_latin_reading(content)
-    return content if guess is None else guess.encode("utf-8")
+    return (content if guess is None else guess.encode("utf-8")), headers
+
+
+def _charset(content_type: str) -> str:
+    """The ``charset`` parameter of a ``Content-Type``, unquoted; ``""`` when it has none."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'")
+    return ""
+
+
+def _without_impossible_charset(
+    headers: Mapping[str, str], opening: re.Match[bytes] | None
+) -> dict[str, str]:
+    """``headers`` without their ``Content-Type``'s ``charset`` when it names an encoding
+    that cannot have written the ASCII ``opening`` of the document."""
+    headers = dict(headers)
+    content_type = headers.get("content-type", "")
+    charset = _charset(content_type)
+    if opening is not None and charset and _cannot_have_written(charset, opening[1]):
+        media_type, *parameters = content_type.split(";")
+        kept = [p for p in parameters if p.partition("=")[0].strip().lower() != "charset"]
+        headers["content-type"] = ";".join([media_type, *kept])
+    return headers
+
+
+def _without_impossible_declaration(content: bytes, opening: bytes) -> bytes:
+    """``content`` without its XML declaration's ``encoding`` when that names an encoding
+    that cannot have written the ASCII ``opening`` of the document."""
+    declared = _DECLARED_NAME.match(content)
+    if declared is None:
+        return content
+    name = declared[3].decode("ascii", errors="replace")
+    if not _cannot_have_written(name, opening):
+        return content
+    return declared[1] + content[declared.end() :]
+
+
+def _cannot_have_written(name: str, opening: bytes) -> bool:
+    """Whether the encoding called ``name`` cannot have written ``opening``, bytes in ASCII:
+    a 2- or 4-byte encoding (UTF-16, UTF-32, UCS-2…, also the names Python does not know),
+    or one that reads them as other characters (EBCDIC: ``<?xml`` is ``Ì_%Î``). A name
+    Python does not know otherwise is left to the XML reader (it falls back on its own)."""
+    label = name.strip().lower().replace("_", "-")
+    if label.startswith(_WIDE_NAMES) or label in _OTHER_WIDE_NAMES:
+        return True
+    try:
+        return opening.decode(label, errors="replace") != opening.decode("ascii")
+    except (LookupError, UnicodeError, ValueError):
+        return False
 
 
 def _bom_over_declaration(content: bytes) -> bytes:
