@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from feeds.core import dedupe
 from feeds.core.dedupe import CopyInfo, Existing, Keys, Match
@@ -185,11 +186,15 @@ class CopyTable(SqlConnection):
         new = self._new_copies
         if entry_id not in new.stories:
             return entry_id  # (a story of an earlier transaction: nothing is read)
-        rows = self._execute("SELECT rowid FROM entries WHERE entry_id = ?", (entry_id,))
-        stored = [new.copy(rowid) for (rowid,) in rows]
-        if not stored or None in stored:
+        rows = self._execute(
+            "SELECT rowid, source, key, published, first_seen, title, body_text"
+            " FROM entries WHERE entry_id = ?",
+            (entry_id,),
+        ).fetchall()
+        if not rows or any(row[0] not in new for row in rows):
             return entry_id
-        if dedupe.first_copy([*(c for c in stored if c is not None), copy()]) != len(stored):
+        stored = [_saved_copy(row) for row in rows]
+        if dedupe.first_copy([*stored, copy()]) != len(stored):
             return entry_id
         own = own_id()
         if own == entry_id:
@@ -276,7 +281,7 @@ class CopyTable(SqlConnection):
         )
         if rowid is not None:
             if self._copy_saved():
-                self._new_copies.add(rowid, entry_id, (source, keys.key, entry, now))
+                self._new_copies.add(rowid, entry_id)
             self._index(rowid, signature, blob, entry.body_text)
 
     def _seen_before(self, entry_id: str, now: datetime) -> datetime | None:
@@ -391,3 +396,19 @@ def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str,
         "media": media_json(entry.enclosures, entry.image),
         "rules": _json_list(entry.rules),
     }
+
+
+def _saved_copy(row: tuple[Any, ...]) -> CopyInfo:
+    """What choosing a first copy looks at, of a copy the open transaction saved (a row of
+    rowid, source, key, published, first_seen, title, body_text): as
+    :func:`~feeds.core.dedupe.saved_copy` made it of the entry saved."""
+    _rowid, source, key, published, first_seen, title, body_text = row
+    return CopyInfo(
+        source=source,
+        published=required_dt(published),
+        first_seen=required_dt(first_seen),
+        words=len((body_text or "").split()),
+        order=0,
+        title=title,
+        key=key,
+    )
