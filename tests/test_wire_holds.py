@@ -16,13 +16,13 @@ import pytest
 
 from feeds import config as config_module
 from feeds.config import Config
-from feeds.errors import HostHeldError
+from feeds.errors import FetchTimeoutError, HostHeldError
 from feeds.ingest.articles import _failed
 from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon
 from feeds.run.refresh import RefreshReport, SourceReport, refresh
 from feeds.store import open_store
-from feeds.types import FetchOptions, FetchRequest
+from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, Reply, http_server
 
@@ -265,3 +265,31 @@ def test_a_redirect_on_the_same_host_waits_min_host_delay_before_its_hop(
     assert [r.path for r in http_server.requests] == ["/old", "/middle", "/new"]
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) >= 0.38, gaps
+
+
+@pytest.mark.parametrize("target", ["same host", "another host"])
+def test_a_hop_whose_turn_comes_after_the_deadline_fails_at_once_and_holds_no_host(
+    http_server: HTTPTestServer, target: str
+) -> None:
+    """A hop waited for its host's turn past the fetch's total deadline (min_host_delay
+    longer than total_timeout, or a host another worker just released), then timed out
+    before sending anything: the source failed as if the host had hung, and the host was
+    held a minute, its other feeds deferred, for a wait that was ours."""
+    other = http_server.base_url.replace("127.0.0.1", "localhost")
+    new = "/new" if target == "same host" else f"{other}/new"
+    http_server.redirect("/old", new, 301)
+    http_server.route("/new", Reply(body=rss("/new")))
+    http_server.route("/next", Reply(body=rss("/next")))
+    options = FetchOptions(min_host_delay=1.5, total_timeout=0.8)
+    with Fetcher(options) as fetcher:
+        fetcher.hold_hosts({f"{other}/": 2.0})  # localhost's next turn: 2 s from now
+        started = time.monotonic()
+        failed = fetcher.attempt(FetchRequest(source="s", url=http_server.url("/old")))
+        took = time.monotonic() - started
+        after = [fetcher.attempt(FetchRequest(source="t", url=f"{other}/next"))]
+        after.append(fetcher.attempt(FetchRequest(source="u", url=http_server.url("/next"))))
+    assert all(isinstance(result, FetchResult) for result in after), after  # neither held
+    assert [r.path for r in http_server.requests] == ["/old", "/next", "/next"]
+    assert took < 0.5, took  # not slept to the turn
+    assert isinstance(failed, FetchTimeoutError) and not isinstance(failed, HostHeldError)
+    assert "min_host_delay 1.5 s" in failed.message and "total timeout of 0.8 s" in failed.message

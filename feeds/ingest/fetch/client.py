@@ -367,7 +367,7 @@ class Fetcher:
         if not slot.acquire(timeout=wait):
             raise _NoTurn(host, f"timed out waiting for a turn at {host}")
         try:
-            self._wait_for_turn(*turn)
+            self._wait_for_turn(*turn, deadline, host)
             yield
         finally:
             slot.release()
@@ -378,15 +378,26 @@ class Fetcher:
         with self._host_slots_lock:
             return self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
 
-    def _wait_for_turn(self, lock: threading.Lock, next_start: list[float]) -> None:
-        delay = self._options.min_host_delay
+    def _wait_for_turn(
+        self, lock: threading.Lock, start: list[float], by: float | None = None, host: str = ""
+    ) -> None:
+        """Sleep until the host's next request may start, and take that start. With a
+        deadline ``by`` (a redirect's hop, a request asked again), a turn after it is not
+        waited for: :class:`_NoTurn`, nothing sent, the host not held (the wait is ours)."""
+        delay, until = self._options.min_host_delay, by or float("inf")
         if delay <= 0:
             return
-        with lock:  # held while sleeping, so waiting requests start one delay apart
-            wait = next_start[0] - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            next_start[0] = time.monotonic() + delay
+        left = -1 if by is None else max(until - time.monotonic(), 0.0)
+        if not lock.acquire(timeout=left):  # held while sleeping: starts one delay apart
+            raise _NoTurn(host, _late_turn(host, self._options))
+        try:
+            wait = start[0] - time.monotonic()
+            if time.monotonic() + max(wait, 0.0) >= until:
+                raise _NoTurn(host, _late_turn(host, self._options))
+            time.sleep(max(wait, 0.0))
+            start[0] = time.monotonic() + delay
+        finally:
+            lock.release()
 
 
 def _started(work: Callable[[], None], count: int) -> list[threading.Thread]:
@@ -423,6 +434,11 @@ def _joined(threads: Sequence[threading.Thread], abandon: Callable[[], bool] | N
                 return False
             thread.join(PAGES_POLL if abandon is not None else None)
     return True
+
+
+def _late_turn(host: str, options: FetchOptions) -> str:
+    turn = f"{host}'s next turn (min_host_delay {options.min_host_delay:g} s)"
+    return f"not asked: {turn} comes after the total timeout of {options.total_timeout:g} s"
 
 
 class _NoTurn(FetchTimeoutError):
@@ -470,7 +486,7 @@ class _Turn:
         host = host_key(host)
         if host == self._host:
             if anew:
-                self._fetcher._wait_for_turn(*self._fetcher._turn_of(host))
+                self._fetcher._wait_for_turn(*self._fetcher._turn_of(host), deadline, host)
             return
         self._held.close()
         self._host = host
