@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from feeds import config as config_module
+from feeds.app import status
+from feeds.app.reports import report_json
 from feeds.config import Config
 from feeds.errors import FetchTimeoutError, HostHeldError
 from feeds.ingest.articles import _failed
@@ -214,6 +216,52 @@ def test_a_daemon_defers_the_held_host_s_sources_to_the_round_after_the_hold(
     first_c = http_server.requests_to("/c")[0].received
     first_busy = http_server.requests_to("/busy")[0].received
     assert first_c - first_busy >= hold - 0.5
+
+
+def test_a_source_another_worker_deferred_shows_deferred_and_a_daemon_sleeps_past_it(
+    tmp_path: Path, http_server: HTTPTestServer, store_table: dict[str, str]
+) -> None:
+    """A ``feeds refresh`` beside a daemon defers the held host's sources: the store's queue
+    has them due at the hold's end, their state (untouched) says due now. ``feeds status``
+    showed them due now, and the daemon, whose fetcher saw no hold, woke every second
+    (``MIN_WAIT``) until the hold ended (an hour, for ``Retry-After: 3600``): a round each
+    time, whose claims found nothing."""
+    hold = 600
+    for name in ("busy", "c", "d", "other"):
+        http_server.route(f"/{name}", Reply(body=rss(f"/{name}")))
+    config = make_config(tmp_path, http_server, store_table)
+    start = utc_now()
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher, worker="w1")  # its claims dated by its ticks
+        daemon.start(start)
+        assert len(daemon.tick(start).fetched) == 4
+        later = start + timedelta(hours=2)  # every source due again by its schedule
+        http_server.route("/busy", Reply(status=429, headers={"Retry-After": str(hold)}))
+        with open_store(config.store_location) as store, Fetcher(config.fetch) as cron:
+            ran = refresh(config, store, cron, now=later, publish=False)
+        assert [s["deferred"] for s in report_json(ran.sources, ())["sources"]] == [
+            False,
+            True,
+            True,
+            False,
+        ]
+        look = later + timedelta(seconds=5)
+        with open_store(config.store_location) as store:
+            report = status.gather(config, store, now=look)
+        tick = daemon.tick(look)
+        daemon.finish(look)
+    shown = {s["name"]: s for s in report["sources"]}
+    for name in ("c", "d"):
+        assert not shown[name]["due_now"], shown[name]
+        until = datetime.fromisoformat(shown[name]["deferred_until"])
+        assert later + timedelta(seconds=hold - 5) <= until <= later + timedelta(seconds=hold)
+        assert shown[name]["next_due"] == shown[name]["deferred_until"]
+    assert shown["other"]["deferred_until"] is None
+    rows = {line.split()[0]: line for line in status.render(report).splitlines()}
+    assert "(deferred)" in rows["c"] and "now" not in rows["c"].split("(deferred)")[1]
+    assert not tick.fetched
+    assert tick.next_run >= later + timedelta(seconds=hold - 5), tick.next_run - look
+    assert len(http_server.requests_to("/c")) == 1  # the daemon's first round only
 
 
 # --- a Retry-After date on the server's clock -------------------------------------------------
