@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from feeds.config import Config
 from feeds.errors import FetchTimeoutError, HostHeldError
 from feeds.ingest.articles import _failed
 from feeds.ingest.fetch import Fetcher
-from feeds.run.daemon import Daemon
+from feeds.run.daemon import Daemon, _reload
 from feeds.run.refresh import RefreshReport, SourceReport, refresh
 from feeds.store import open_store
 from feeds.types import FetchOptions, FetchRequest, FetchResult
@@ -341,3 +342,40 @@ def test_a_hop_whose_turn_comes_after_the_deadline_fails_at_once_and_holds_no_ho
     assert took < 0.5, took  # not slept to the turn
     assert isinstance(failed, FetchTimeoutError) and not isinstance(failed, HostHeldError)
     assert "min_host_delay 1.5 s" in failed.message and "total timeout of 0.8 s" in failed.message
+
+
+def test_a_reload_that_changes_fetch_settings_keeps_the_hosts_held(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """SIGHUP with new ``[fetch]`` settings gives the daemon a new fetcher; its holds were
+    the old fetcher's, so a host that had said ``Retry-After: 120`` a moment before was
+    asked again at once (the reload also makes the deferred sources due again)."""
+    http_server.route("/busy", Reply(status=429, headers={"Retry-After": "120"}))
+    http_server.route("/c", Reply(body=rss("/c")))
+    config = make_config(tmp_path, http_server)
+    path = tmp_path / "config.toml"
+    text = f"""
+        [store]
+        path = "state/feeds.db"
+        [fetch]
+        read_timeout = 0.7
+        min_host_delay = 0.05
+        [[sources]]
+        name = "c"
+        url = "{http_server.url("/c")}"
+        [[outputs]]
+        name = "all"
+        path = "out/all.atom"
+    """
+    path.write_text("\n".join(line.strip() for line in text.splitlines()))
+    config = replace(config, path=path)
+    fetchers: list[Fetcher] = []
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher, worker="w1", clock=utc_now)
+        fetcher.attempt(config_request(config, "busy"))
+        _reload(daemon, fetchers)
+        assert daemon.fetcher is not fetcher and fetchers == [daemon.fetcher]
+        with daemon.fetcher:
+            held = daemon.fetcher.attempt(config_request(config, "c"))
+    assert isinstance(held, HostHeldError), held
+    assert [r.path for r in http_server.requests] == ["/busy"]

@@ -447,7 +447,7 @@ def _reload(daemon: Daemon, fetchers: list[Fetcher]) -> None:
             log.error("  %s", problem)
         return
     if new.fetch != daemon.fetcher.options:
-        daemon.fetcher = Fetcher(new.fetch)
+        daemon.fetcher = Fetcher(new.fetch, holds=daemon.fetcher.holds)  # a host's wait too
         fetchers.append(daemon.fetcher)
     log.info("SIGHUP: config reloaded from %s (%d sources)", path, len(new.sources))
 

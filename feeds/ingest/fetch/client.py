@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
     from feeds.ingest.fetch.connections import Connections
 
-# --- the fetcher --------------------------------------------------------------------------
-
 
 class PageFetcher(Protocol):
     """What fetches pages while a source is saved (article pages, a section page's feed):
@@ -104,6 +102,10 @@ class Fetcher:
     @property
     def options(self) -> FetchOptions:
         return self._options
+
+    @property
+    def holds(self) -> HostHolds:  # a fetcher made for a new config takes them over
+        return self._holds
 
     @property
     def idle(self) -> bool:
@@ -436,14 +438,13 @@ def _joined(threads: Sequence[threading.Thread], abandon: Callable[[], bool] | N
     return True
 
 
+class _NoTurn(FetchTimeoutError):
+    """No slot or turn at a host by the fetch's deadline: our queue, so no hold."""
+
+
 def _late_turn(host: str, options: FetchOptions) -> str:
     turn = f"{host}'s next turn (min_host_delay {options.min_host_delay:g} s)"
     return f"not asked: {turn} comes after the total timeout of {options.total_timeout:g} s"
-
-
-class _NoTurn(FetchTimeoutError):
-    """No slot at a host came free by the fetch's deadline (our queue, not the host's
-    doing: it holds nothing)."""
 
 
 class _Turn:
@@ -457,8 +458,7 @@ class _Turn:
     ) -> None:
         self._fetcher, self._host = fetcher, host
         self._held = ExitStack()
-        # Each host a fetch comes to is checked once its turn came (a hold may have begun
-        # while it waited), the first and those its redirects lead to.
+        # Each host it comes to is checked once its turn came (a hold may begin meanwhile).
         self._holds, self._url = holds, url
 
     @property
