@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -15,14 +16,16 @@ from pathlib import Path
 import pytest
 
 from feeds import config as config_module
+from feeds.app import status
+from feeds.app.reports import report_json
 from feeds.config import Config
-from feeds.errors import HostHeldError
+from feeds.errors import FetchTimeoutError, HostHeldError
 from feeds.ingest.articles import _failed
 from feeds.ingest.fetch import Fetcher
-from feeds.run.daemon import Daemon
+from feeds.run.daemon import Daemon, _reload
 from feeds.run.refresh import RefreshReport, SourceReport, refresh
 from feeds.store import open_store
-from feeds.types import FetchOptions, FetchRequest
+from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, Reply, http_server
 
@@ -216,6 +219,52 @@ def test_a_daemon_defers_the_held_host_s_sources_to_the_round_after_the_hold(
     assert first_c - first_busy >= hold - 0.5
 
 
+def test_a_source_another_worker_deferred_shows_deferred_and_a_daemon_sleeps_past_it(
+    tmp_path: Path, http_server: HTTPTestServer, store_table: dict[str, str]
+) -> None:
+    """A ``feeds refresh`` beside a daemon defers the held host's sources: the store's queue
+    has them due at the hold's end, their state (untouched) says due now. ``feeds status``
+    showed them due now, and the daemon, whose fetcher saw no hold, woke every second
+    (``MIN_WAIT``) until the hold ended (an hour, for ``Retry-After: 3600``): a round each
+    time, whose claims found nothing."""
+    hold = 600
+    for name in ("busy", "c", "d", "other"):
+        http_server.route(f"/{name}", Reply(body=rss(f"/{name}")))
+    config = make_config(tmp_path, http_server, store_table)
+    start = utc_now()
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher, worker="w1")  # its claims dated by its ticks
+        daemon.start(start)
+        assert len(daemon.tick(start).fetched) == 4
+        later = start + timedelta(hours=2)  # every source due again by its schedule
+        http_server.route("/busy", Reply(status=429, headers={"Retry-After": str(hold)}))
+        with open_store(config.store_location) as store, Fetcher(config.fetch) as cron:
+            ran = refresh(config, store, cron, now=later, publish=False)
+        assert [s["deferred"] for s in report_json(ran.sources, ())["sources"]] == [
+            False,
+            True,
+            True,
+            False,
+        ]
+        look = later + timedelta(seconds=5)
+        with open_store(config.store_location) as store:
+            report = status.gather(config, store, now=look)
+        tick = daemon.tick(look)
+        daemon.finish(look)
+    shown = {s["name"]: s for s in report["sources"]}
+    for name in ("c", "d"):
+        assert not shown[name]["due_now"], shown[name]
+        until = datetime.fromisoformat(shown[name]["deferred_until"])
+        assert later + timedelta(seconds=hold - 5) <= until <= later + timedelta(seconds=hold)
+        assert shown[name]["next_due"] == shown[name]["deferred_until"]
+    assert shown["other"]["deferred_until"] is None
+    rows = {line.split()[0]: line for line in status.render(report).splitlines()}
+    assert "(deferred)" in rows["c"] and "now" not in rows["c"].split("(deferred)")[1]
+    assert not tick.fetched
+    assert tick.next_run >= later + timedelta(seconds=hold - 5), tick.next_run - look
+    assert len(http_server.requests_to("/c")) == 1  # the daemon's first round only
+
+
 # --- a Retry-After date on the server's clock -------------------------------------------------
 
 
@@ -265,3 +314,68 @@ def test_a_redirect_on_the_same_host_waits_min_host_delay_before_its_hop(
     assert [r.path for r in http_server.requests] == ["/old", "/middle", "/new"]
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) >= 0.38, gaps
+
+
+@pytest.mark.parametrize("target", ["same host", "another host"])
+def test_a_hop_whose_turn_comes_after_the_deadline_fails_at_once_and_holds_no_host(
+    http_server: HTTPTestServer, target: str
+) -> None:
+    """A hop waited for its host's turn past the fetch's total deadline (min_host_delay
+    longer than total_timeout, or a host another worker just released), then timed out
+    before sending anything: the source failed as if the host had hung, and the host was
+    held a minute, its other feeds deferred, for a wait that was ours."""
+    other = http_server.base_url.replace("127.0.0.1", "localhost")
+    new = "/new" if target == "same host" else f"{other}/new"
+    http_server.redirect("/old", new, 301)
+    http_server.route("/new", Reply(body=rss("/new")))
+    http_server.route("/next", Reply(body=rss("/next")))
+    options = FetchOptions(min_host_delay=1.5, total_timeout=0.8)
+    with Fetcher(options) as fetcher:
+        fetcher.hold_hosts({f"{other}/": 2.0})  # localhost's next turn: 2 s from now
+        started = time.monotonic()
+        failed = fetcher.attempt(FetchRequest(source="s", url=http_server.url("/old")))
+        took = time.monotonic() - started
+        after = [fetcher.attempt(FetchRequest(source="t", url=f"{other}/next"))]
+        after.append(fetcher.attempt(FetchRequest(source="u", url=http_server.url("/next"))))
+    assert all(isinstance(result, FetchResult) for result in after), after  # neither held
+    assert [r.path for r in http_server.requests] == ["/old", "/next", "/next"]
+    assert took < 0.5, took  # not slept to the turn
+    assert isinstance(failed, FetchTimeoutError) and not isinstance(failed, HostHeldError)
+    assert "min_host_delay 1.5 s" in failed.message and "total timeout of 0.8 s" in failed.message
+
+
+def test_a_reload_that_changes_fetch_settings_keeps_the_hosts_held(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """SIGHUP with new ``[fetch]`` settings gives the daemon a new fetcher; its holds were
+    the old fetcher's, so a host that had said ``Retry-After: 120`` a moment before was
+    asked again at once (the reload also makes the deferred sources due again)."""
+    http_server.route("/busy", Reply(status=429, headers={"Retry-After": "120"}))
+    http_server.route("/c", Reply(body=rss("/c")))
+    config = make_config(tmp_path, http_server)
+    path = tmp_path / "config.toml"
+    text = f"""
+        [store]
+        path = "state/feeds.db"
+        [fetch]
+        read_timeout = 0.7
+        min_host_delay = 0.05
+        [[sources]]
+        name = "c"
+        url = "{http_server.url("/c")}"
+        [[outputs]]
+        name = "all"
+        path = "out/all.atom"
+    """
+    path.write_text("\n".join(line.strip() for line in text.splitlines()))
+    config = replace(config, path=path)
+    fetchers: list[Fetcher] = []
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher, worker="w1", clock=utc_now)
+        fetcher.attempt(config_request(config, "busy"))
+        _reload(daemon, fetchers)
+        assert daemon.fetcher is not fetcher and fetchers == [daemon.fetcher]
+        with daemon.fetcher:
+            held = daemon.fetcher.attempt(config_request(config, "c"))
+    assert isinstance(held, HostHeldError), held
+    assert [r.path for r in http_server.requests] == ["/busy"]

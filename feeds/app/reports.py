@@ -31,6 +31,7 @@ def _source_json(s: SourceReport) -> dict[str, Any]:
         "status": s.status,
         "not_modified": s.not_modified,
         "skipped": s.skipped,
+        "deferred": s.deferred,  # skipped: its host asked to wait (next_due: the hold's end)
         "next_due": s.next_due.isoformat() if s.next_due else None,
         "changes": dict(s.changes),
         "error": s.error,

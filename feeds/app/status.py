@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from feeds.config import Config
 from feeds.core import schedule
+from feeds.ingest.fetch.holds import MAX_HOLD
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.worker import claim_limit, is_refresh, lease_for
 from feeds.store.protocol import PostingHistory, StatusReader, WorkerRegistry
@@ -98,10 +99,13 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
     info = store.daemon_info()
     daemons = [w.id for w in live_daemons(store, now, patience(config))]
     states = {s.name: s for s in store.sources()}
+    queued = store.queued_dues()
     sources = []
     for source in config.sources:
         state = states.get(source.name) or SourceState(name=source.name, url=source.url)
         due = schedule.next_due(state, config.schedule, config.interval(source.name))
+        deferred = _deferred_until(due, queued.get(source.name), now)
+        due = deferred or due
         sources.append(
             {
                 "name": source.name,
@@ -113,6 +117,7 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
                 "last_status": state.last_status,
                 "next_due": _iso(max(due, now)) if due else None,
                 "due_now": due is not None and due <= now,
+                "deferred_until": _iso(deferred),
                 "error_count": state.error_count,
                 "last_error": state.last_error,
                 "retry_after": _iso(state.retry_after),
@@ -150,6 +155,18 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
     }
 
 
+def _deferred_until(
+    due: datetime | None, queued: datetime | None, now: datetime
+) -> datetime | None:
+    """When the store's queue has a source due, if a worker deferred it past its schedule
+    and now: its host asked to wait (a source deferred keeps its state, which says it is
+    due, but no claim takes it sooner), for :data:`MAX_HOLD` at most. None otherwise (a
+    later time saved under a longer interval is not a deferral: its schedule is shown)."""
+    if due is None or queued is None or queued <= max(due, now):
+        return None
+    return queued if queued <= now + timedelta(seconds=MAX_HOLD) else None
+
+
 def render(report: dict[str, Any]) -> str:
     lines = []
     daemon = report["daemon"]
@@ -183,6 +200,8 @@ def render(report: dict[str, Any]) -> str:
             next_due = "now" if s["due_now"] else s["next_due"][:19]
             if s["retry_after"] and s["retry_after"] > report["now"]:
                 state += " (Retry-After)"
+            elif s["deferred_until"]:
+                state += " (deferred)"
         rows.append(
             (
                 s["name"],

@@ -135,7 +135,6 @@ class Daemon:
         self._stop = threading.Event()
         self._published: set[str] = set()
         self._config_changed = True  # sources and their due times are saved at the next tick
-        self._deferred: dict[str, datetime] = {}  # deferred for a held host: to the hold's end
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -194,7 +193,6 @@ class Daemon:
             with store.transaction():
                 store.sign_unsigned(SIGN_PER_RUN)
             sources = self._work(store, now)
-            self._note_deferred(sources, now)
             if any(s.changed for s in sources):
                 store.request_publish(now)
             outputs = self._publish(store, now)
@@ -225,12 +223,6 @@ class Daemon:
         finally:
             store.release_claims(self.worker, free_hosts_at(config, clock()))
         return report.sources
-
-    def _note_deferred(self, sources: tuple[SourceReport, ...], now: datetime) -> None:
-        """Remember the sources this tick deferred; forget those fetched, and ended holds."""
-        done = {s.name for s in sources if not s.deferred}
-        self._deferred = {n: t for n, t in self._deferred.items() if t > now and n not in done}
-        self._deferred.update({s.name: s.next_due for s in sources if s.deferred and s.next_due})
 
     def _others_at_work(self, store: Storage, now: datetime) -> bool:
         """Whether another worker was heard from lately (a claim counts): it may hand this
@@ -291,12 +283,13 @@ class Daemon:
         if publish_at is not None:
             candidates.append(publish_at)
         configured = {s.name for s in config.sources}
+        queued = store.queued_dues()  # no claim takes a source sooner (this worker's or not)
         for state in store.sources():
             if state.name not in configured:
                 continue
             due = schedule.next_due(state, config.schedule, config.interval(state.name))
             if due is not None:  # a deferred source: when its host's hold ends
-                candidates.append(max(due, self._deferred.get(state.name, due)))
+                candidates.append(max(due, queued.get(state.name, due)))
         return max(min(candidates), now + MIN_WAIT)
 
 
@@ -454,7 +447,7 @@ def _reload(daemon: Daemon, fetchers: list[Fetcher]) -> None:
             log.error("  %s", problem)
         return
     if new.fetch != daemon.fetcher.options:
-        daemon.fetcher = Fetcher(new.fetch)
+        daemon.fetcher = Fetcher(new.fetch, holds=daemon.fetcher.holds)  # a host's wait too
         fetchers.append(daemon.fetcher)
     log.info("SIGHUP: config reloaded from %s (%d sources)", path, len(new.sources))
 

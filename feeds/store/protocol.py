@@ -437,6 +437,8 @@ class StatusReader(SourceRegistry, Heartbeat, WorkerRegistry, Protocol):
 
     def expired_leases(self, now: datetime, since: datetime) -> list[ExpiredLease]: ...
 
+    def queued_dues(self) -> dict[str, datetime]: ...
+
 
 class Storage(
     SourceRegistry,

@@ -129,6 +129,12 @@ class WorkQueue(Transactional, Protocol):
         yet (``at`` None) and those recorded as errors at or after ``since``."""
         ...
 
+    def queued_dues(self) -> dict[str, datetime]:
+        """When the queue has each source due, by name (its saved ``next_due``; a source
+        with none is not listed): no claim takes it sooner, whatever its state says (a
+        source deferred for a held host keeps its state, and is due at the hold's end)."""
+        ...
+
 
 class WorkerRegistry(Protocol):
     """The workers sharing a store, each with its id (``host:pid:random``) and heartbeat."""

@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
     from feeds.ingest.fetch.connections import Connections
 
-# --- the fetcher --------------------------------------------------------------------------
-
 
 class PageFetcher(Protocol):
     """What fetches pages while a source is saved (article pages, a section page's feed):
@@ -104,6 +102,10 @@ class Fetcher:
     @property
     def options(self) -> FetchOptions:
         return self._options
+
+    @property
+    def holds(self) -> HostHolds:  # a fetcher made for a new config takes them over
+        return self._holds
 
     @property
     def idle(self) -> bool:
@@ -367,7 +369,7 @@ class Fetcher:
         if not slot.acquire(timeout=wait):
             raise _NoTurn(host, f"timed out waiting for a turn at {host}")
         try:
-            self._wait_for_turn(*turn)
+            self._wait_for_turn(*turn, deadline, host)
             yield
         finally:
             slot.release()
@@ -378,15 +380,26 @@ class Fetcher:
         with self._host_slots_lock:
             return self._host_turns.setdefault(host, (threading.Lock(), [0.0]))
 
-    def _wait_for_turn(self, lock: threading.Lock, next_start: list[float]) -> None:
-        delay = self._options.min_host_delay
+    def _wait_for_turn(
+        self, lock: threading.Lock, start: list[float], by: float | None = None, host: str = ""
+    ) -> None:
+        """Sleep until the host's next request may start, and take that start. With a
+        deadline ``by`` (a redirect's hop, a request asked again), a turn after it is not
+        waited for: :class:`_NoTurn`, nothing sent, the host not held (the wait is ours)."""
+        delay, until = self._options.min_host_delay, by or float("inf")
         if delay <= 0:
             return
-        with lock:  # held while sleeping, so waiting requests start one delay apart
-            wait = next_start[0] - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            next_start[0] = time.monotonic() + delay
+        left = -1 if by is None else max(until - time.monotonic(), 0.0)
+        if not lock.acquire(timeout=left):  # held while sleeping: starts one delay apart
+            raise _NoTurn(host, _late_turn(host, self._options))
+        try:
+            wait = start[0] - time.monotonic()
+            if time.monotonic() + max(wait, 0.0) >= until:
+                raise _NoTurn(host, _late_turn(host, self._options))
+            time.sleep(max(wait, 0.0))
+            start[0] = time.monotonic() + delay
+        finally:
+            lock.release()
 
 
 def _started(work: Callable[[], None], count: int) -> list[threading.Thread]:
@@ -426,8 +439,12 @@ def _joined(threads: Sequence[threading.Thread], abandon: Callable[[], bool] | N
 
 
 class _NoTurn(FetchTimeoutError):
-    """No slot at a host came free by the fetch's deadline (our queue, not the host's
-    doing: it holds nothing)."""
+    """No slot or turn at a host by the fetch's deadline: our queue, so no hold."""
+
+
+def _late_turn(host: str, options: FetchOptions) -> str:
+    turn = f"{host}'s next turn (min_host_delay {options.min_host_delay:g} s)"
+    return f"not asked: {turn} comes after the total timeout of {options.total_timeout:g} s"
 
 
 class _Turn:
@@ -441,8 +458,7 @@ class _Turn:
     ) -> None:
         self._fetcher, self._host = fetcher, host
         self._held = ExitStack()
-        # Each host a fetch comes to is checked once its turn came (a hold may have begun
-        # while it waited), the first and those its redirects lead to.
+        # Each host it comes to is checked once its turn came (a hold may begin meanwhile).
         self._holds, self._url = holds, url
 
     @property
@@ -470,7 +486,7 @@ class _Turn:
         host = host_key(host)
         if host == self._host:
             if anew:
-                self._fetcher._wait_for_turn(*self._fetcher._turn_of(host))
+                self._fetcher._wait_for_turn(*self._fetcher._turn_of(host), deadline, host)
             return
         self._held.close()
         self._host = host

@@ -49,6 +49,9 @@ from feeds.ingest.http_settings import SourceSettings, merge_headers, private_he
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 from feeds.version import USER_AGENT
 
+#: What a fetch abandoned under way ends with (:class:`FetchAbandonedError`).
+ABANDONED = "the fetch was abandoned: the run is stopping"
+
 #: Answers to a conditional GET that refuse its validators, not the document: 412
 #: Precondition Failed, 431 Request Header Fields Too Large.
 _REFUSED_VALIDATORS = frozenset({412, 431})
@@ -96,7 +99,24 @@ class Connections:
     @contextmanager
     def on_the_wire(self, url: str, deadline: float) -> Iterator[None]:
         """Run a request on this thread by ``deadline``; httpx's errors, a refused or
-        unresolvable address become :class:`FetchError` (or a subclass) for ``url``."""
+        unresolvable address become :class:`FetchError` (or a subclass) for ``url``.
+
+        Whatever a fetch abandoned meanwhile ends with is :class:`FetchAbandonedError`:
+        the error of its socket shut down under it (the server "disconnected", a gzip
+        stream "ends early"), or of a step abandoning does not wake (a TLS handshake or
+        a name lookup that then timed out) is the run's doing, not the server's; and the
+        host is not held for it (see :mod:`.holds`)."""
+        try:
+            with self._translated(url, deadline):
+                yield
+        except FetchError as exc:
+            if isinstance(exc, FetchAbandonedError) or not abandoned_here():
+                raise
+            raise FetchAbandonedError(url, ABANDONED) from exc
+
+    @contextmanager
+    def _translated(self, url: str, deadline: float) -> Iterator[None]:
+        """httpx's errors, a refused or unresolvable address made :class:`FetchError`."""
         try:
             with fetch_deadline(deadline, self._options.connect_timeout):
                 yield
@@ -111,10 +131,6 @@ class Connections:
             detail = str(exc) if isinstance(exc, IllegalHeader) else "not valid HTTP (not shown)"
             raise FetchError(url, f"the request could not be sent: {detail}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
-            if abandoned_here():  # its socket shut down under it: not the server's doing
-                raise FetchAbandonedError(
-                    url, "the fetch was abandoned: the run is stopping"
-                ) from exc
             raise FetchError(url, _describe(exc)) from exc
         except httpx.InvalidURL as exc:
             raise FetchError(url, f"invalid URL: {shortened(str(exc))}") from exc
@@ -292,9 +308,12 @@ class Connections:
         """The result of the answer the ``hops`` (their statuses) led to."""
         permanent = self._moved_to(request, response.url, hops)
         temporary = any(s not in _PERMANENT_REDIRECT_STATUSES for s in hops)
-        return _read_response(
+        result = _read_response(
             request, response, deadline, permanent, self._options, temporary=temporary
         )
+        if abandoned_here():  # a body that ends at the close is cut short by the shutdown
+            raise FetchAbandonedError(request.url, ABANDONED)
+        return result
 
     def _moved_to(self, request: FetchRequest, final: httpx.URL, hops: list[int]) -> str | None:
         """Where the source moved for good: only 301/308 all the way (and not from a public

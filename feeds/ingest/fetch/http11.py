@@ -327,8 +327,9 @@ def _start_tls(
         sock.close()
         raise httpx.ConnectError(str(exc)) from exc
     try:
-        wrapped.settimeout(clamp(timeout, httpx.ConnectTimeout))
-        wrapped.do_handshake()
+        with waiting_on(wrapped):  # an abandoned fetch's handshake ends at once
+            wrapped.settimeout(clamp(timeout, httpx.ConnectTimeout))
+            wrapped.do_handshake()
     except BaseException as exc:
         wrapped.close()  # it owns the socket now
         if isinstance(exc, TimeoutError):

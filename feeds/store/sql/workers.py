@@ -305,6 +305,11 @@ class WorkerTables(SqlConnection):
                 ],
             )
 
+    def queued_dues(self) -> dict[str, datetime]:
+        """When the queue has each source due (see the role); one read of the table."""
+        rows = self._execute("SELECT name, next_due FROM sources WHERE next_due IS NOT NULL")
+        return {str(name): required_dt(due) for name, due in rows.fetchall()}
+
     def expired_leases(self, now: datetime, since: datetime) -> list[ExpiredLease]:
         """Leases that ran out before their worker saved the source: those still unclaimed
         (``at`` None) and those recorded as errors since ``since``."""
