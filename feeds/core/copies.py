@@ -180,7 +180,17 @@ def first_copy(copies: Sequence[CopyInfo]) -> int:
     """
     if not copies:
         raise ValueError("a story has at least one copy")
-    return min(range(len(copies)), key=_founding(copies))
+    return _first_of_together(copies, min(c.first_seen for c in copies))
+
+
+def _first_of_together(copies: Sequence[CopyInfo], seen: datetime) -> int:
+    """The :func:`first_copy` of ``copies``: of those first seen at ``seen``,
+    by :func:`_founding` among them alone. A teaser is told by the copies it came with:
+    a longer copy first seen in a later run (a copier padding the wire's text under its
+    date) must not make the story's first copy a teaser after the fact, and hand the
+    story's first source (whose corrections replace every copy) to another."""
+    together = [i for i, c in enumerate(copies) if c.first_seen == seen]
+    return min(together, key=_founding(copies, together))
 
 
 def _founding(
@@ -210,8 +220,7 @@ def settle_first_copy(copies: Sequence[CopyInfo]) -> list[CopyInfo]:
     if not firsts:
         return list(copies)
     seen = min(firsts)
-    together = [i for i, c in enumerate(copies) if c.first_seen == seen]
-    first = min(together, key=_founding(copies, together))
+    first = _first_of_together(copies, seen)
     return [
         replace(c, merged=i != first) if c.first_seen == seen else c for i, c in enumerate(copies)
     ]
