@@ -98,3 +98,33 @@ def test_the_first_copy_is_judged_among_the_copies_seen_with_it() -> None:
     assert dedupe.first_copy([wire, site]) == dedupe.first_copy([wire, site, desk]) == 0
     settled = dedupe.settle_first_copy([wire, site, desk])
     assert [c.merged for c in settled] == [False, True, True]
+
+
+def test_feeds_explain_names_the_first_copy_by_the_rule_not_by_saving(store: Storage) -> None:
+    """Two copies alike but for their sources, found by one run: the story carries the
+    id of the first by the rule (``alpha``, its source's name first), whichever was saved
+    first. ``feeds explain`` called the copy saved first (``zeta``) "first copy of the
+    story", the copy whose id the story carries "merged", and said the published copy won
+    as "the longest" of two copies of one length."""
+    first, _site, _correction = stories()
+    zeta, alpha = (replace(first, source=s, uid=f"{first.uid}-{s}") for s in ("zeta", "alpha"))
+    store.sync_sources([(s, f"https://{s}.example/feed/") for s in ("zeta", "alpha")])
+    _save(store, first.published, zeta, alpha)
+    story_id = store.resolve(zeta.entry().link or "")
+    assert story_id is not None and story_id.startswith("https://alpha.example/")
+    output = replace(OUTPUT, sources=("zeta", "alpha"))
+    explained = provenance.explain(store, story_id, DedupeOptions(), [output])
+    assert explained is not None
+    marks = {c["source"]: c["first_copy"] for c in explained.to_json()["copies"]}
+    assert marks == {"zeta": False, "alpha": True}
+    lines = explained.lines()
+    at = {line.strip().split(":")[0].lstrip("- "): n for n, line in enumerate(lines)}
+    assert lines[at["alpha"] + 3].strip().startswith("first copy of the story")
+    assert lines[at["zeta"] + 3].strip() == (
+        "found together with the story's first copy, in the same run"
+    )
+    [choice] = explained.outputs
+    assert (choice.source, choice.why) == (
+        "alpha",
+        "earliest published, the first by source name and key of 2 published then",
+    )

@@ -99,14 +99,27 @@ def _ordinary_choice(copies: Sequence[CopyInfo], options: DedupeOptions) -> tupl
     best = min(range(len(copies)), key=earliest)
     if len(copies) == 1:
         return best, "the only copy"
-    tied = [c for c in copies if c.published == copies[best].published]
+    tied = [i for i, c in enumerate(copies) if c.published == copies[best].published]
     if len(tied) == 1:
         return best, "earliest published"
-    if copies[best].words == max(c.words for c in tied):
-        return best, f"earliest published, the longest of {len(tied)} published then"
-    if all(c.first_seen > copies[best].first_seen for c in tied if c is not copies[best]):
-        return best, f"earliest published, the first seen of {len(tied)} published then"
-    return best, f"earliest published, the fewest words of {len(tied)} published then"
+    decided = _decided_by(best, tied, earliest)
+    return best, f"earliest published, {decided} of {len(tied)} published then"
+
+
+#: What the order of :func:`_earliest` (past the published time) decided by, in words.
+_DECIDING = {1: "the longest", 2: "the first seen", 3: "the fewest words"}
+
+
+def _decided_by(
+    best: int, tied: Sequence[int], earliest: Callable[[int], tuple[object, ...]]
+) -> str:
+    """What put ``best`` before the next of the copies ``tied`` with it: the first part of
+    :func:`_earliest`'s order where they differ (the others being teasers: the longest;
+    then the first seen, the fewest words; else their sources' names and keys)."""
+    runner_up = min((i for i in tied if i != best), key=earliest)
+    mine, theirs = earliest(best), earliest(runner_up)
+    step = next(k for k, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b)
+    return _DECIDING.get(step, "the first by source name and key")
 
 
 def _first_source(copies: Sequence[CopyInfo]) -> str:
