@@ -11,12 +11,14 @@ longer published: the site's copy was, in its place, on SQLite and PostgreSQL al
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_published_version import stories
 
 from feeds.app import provenance
@@ -128,3 +130,46 @@ def test_feeds_explain_names_the_first_copy_by_the_rule_not_by_saving(store: Sto
         "alpha",
         "earliest published, the first by source name and key of 2 published then",
     )
+
+
+_WORDS = st.sampled_from([30, 100, 150, 250])
+_AT = st.integers(0, 1).map(lambda h: datetime(2026, 3, 20, 12, tzinfo=UTC) + timedelta(hours=h))
+
+
+@st.composite
+def _story(draw: st.DrawFn) -> tuple[list[dedupe.CopyInfo], list[dedupe.CopyInfo]]:
+    """A story's copies one run found together, and copies later runs found."""
+    run = datetime(2026, 3, 20, 18, tzinfo=UTC)
+
+    def copies(count: int, seen: Callable[[int], datetime], start: int) -> list[dedupe.CopyInfo]:
+        return [
+            dedupe.CopyInfo(
+                source=draw(st.sampled_from(["wire", "site", "desk", "copier"])),
+                published=draw(_AT),
+                first_seen=seen(n),
+                words=draw(_WORDS),
+                order=start + n,
+                title=draw(st.sampled_from(["Oil rises", "CORRECTED - Oil rises"])),
+                merged=start + n > 0,
+                key=f"k{start + n}",
+            )
+            for n in range(count)
+        ]
+
+    together = copies(draw(st.integers(1, 4)), lambda n: run, 0)
+    later = copies(draw(st.integers(0, 3)), lambda n: run + timedelta(hours=n + 1), len(together))
+    return together, later
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_story())
+def test_copies_found_later_never_change_the_first_copy(
+    story: tuple[list[dedupe.CopyInfo], list[dedupe.CopyInfo]],
+) -> None:
+    """The first copy (the story's id, its first source) is the same whatever copies later
+    runs add, and it is the one :func:`settle_first_copy` leaves unmerged."""
+    together, later = story
+    first = dedupe.first_copy(together)
+    assert dedupe.first_copy([*together, *later]) == first
+    settled = dedupe.settle_first_copy([*together, *later])
+    assert [i for i, c in enumerate(settled) if not c.merged] == [first]
