@@ -26,6 +26,7 @@ from postgres_server import create_database, drop_database
 from feeds.app import cli
 from feeds.run.ingest import ingest_entries
 from feeds.store import open_store
+from feeds.store.protocol import Storage
 from feeds.types import DedupeOptions
 
 import dedupe_corpus as corpus
@@ -205,3 +206,44 @@ def test_sources_listed_in_either_order_publish_the_same_bytes(tmp_path: Path) -
         published.append({f.name: f.read_bytes() for f in sorted((folder / "out").iterdir())})
     assert published[0] == published[1]
     assert len(list(etree.fromstring(published[0]["all.atom"]).iter(A + "entry"))) == 1
+
+
+def test_a_unit_rolled_back_leaves_no_trace_in_the_id_of_a_story(
+    new_store: Callable[[Path], tuple[str, str]], tmp_path: Path
+) -> None:
+    """Three copies of one story, alike but for their sources' names, saved in one
+    transaction, a unit (savepoint) each: the second joins, makes itself the story's first
+    copy (the story takes its id), and its unit then fails. The database took the id back;
+    the store's note of the transaction's new stories did not, so the story was no longer
+    known as new under its first id: the third copy, which the rule makes the story's first,
+    did not give it its id, and the story published another id than the same two copies
+    saved without the failed unit."""
+    first, _site, _correction = stories()
+    zeta, beta, alpha = (replace(first, source=s, uid=f"{first.uid}-{s}") for s in SOURCES3)
+    found = []
+    for n, fails in enumerate((False, True)):
+        (tmp_path / str(n)).mkdir()
+        url, _backend = new_store(tmp_path / str(n))
+        with open_store(url) as store:
+            store.sync_sources([(name, f"https://{name}.example/feed/") for name in SOURCES3])
+            with store.transaction():
+                _unit(store, zeta)
+                if fails:
+                    with pytest.raises(RuntimeError), store.transaction():
+                        _unit(store, beta)
+                        taken = store.resolve(zeta.entry().link or "")
+                        assert taken is not None and "beta" in taken  # beta's own id
+                        raise RuntimeError("the unit fails after saving")
+                _unit(store, alpha)
+            found.append({store.resolve(s.entry().link or "") for s in (zeta, alpha)})
+    assert found[0] == found[1]
+    [story_id] = found[0]
+    assert story_id is not None and "alpha" in story_id  # alpha's copy: first by the rule
+
+
+SOURCES3 = ("zeta", "beta", "alpha")
+
+
+def _unit(store: Storage, item: corpus.Story) -> None:
+    with store.transaction():
+        ingest_entries(store, item.source, [item.entry()], now=SAVED, options=DedupeOptions())

@@ -199,3 +199,52 @@ def _outcome(run: Callable[[], Any]) -> object:
         except Exception as exc:  # feedparser's bugs on hostile documents, alike
             return repr(exc)
     return {key: result.get(key) for key in keys}
+
+
+XHTML_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Pod</title><id>urn:pod</id>
+<updated>2026-03-01T12:00:00Z</updated><link href="https://pod.example/"/>
+<entry><id>urn:pod:1</id><title>Summer</title><link href="https://pod.example/1"/>
+<updated>2026-03-01T12:00:00Z</updated><author><name>Ann</name></author>
+<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>{body}</p></div></content>
+</entry></feed>"""
+
+#: Misread UTF-8 written as character references in Atom XHTML (a template escaping every
+#: character it took for Latin-1): the parser hands each reference over as a piece of its own.
+XHTML_MISREAD = {
+    "It&#226;&#128;&#153;s &#195;&#169;t&#195;&#169; in <b>Caf&#195;&#169;</b>": (
+        "It’s été in <b>Café</b>"
+    ),
+    "<i>Pod</i>â&#128;&#148; Caf&#195;&#169;": "<i>Pod</i>— Café",
+    "It&#226;&#128;&#153;s summer": "It’s summer",
+}
+
+
+@pytest.mark.parametrize("body", XHTML_MISREAD)
+def test_misread_references_in_atom_xhtml_are_read_again(body: str) -> None:
+    """Each text between two tags is read again as one: a sequence split over references
+    was left misread (``Ã©tÃ©``; ``Itâ€™s``, its C1 controls made Windows-1252 characters,
+    the sign gone), where feedparser itself reads ``été`` and ``It’s``."""
+    data = XHTML_FEED.format(body=body).encode("utf-8")
+    [entry] = parse(data, url=URL).entries
+    assert entry.content == f"<p>{XHTML_MISREAD[body]}</p>"
+
+
+def test_misread_references_in_atom_xhtml_published_as_read(tmp_path: Path) -> None:
+    """Through ``feeds refresh``: Atom, RSS and JSON Feed publish the text read again (a
+    text with no ``Ã©`` beside it, which publishing would have read again whole: ``Itâ€™s``
+    was published as it was)."""
+    body = "It&#226;&#128;&#153;s summer"
+    (tmp_path / "pod.rss").write_text(XHTML_FEED.format(body=body), encoding="utf-8")
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(tmp_path / "config.toml")])
+    assert result.exit_code == 0, result.output
+    atom, rss = tmp_path / "out" / "all.atom", tmp_path / "out" / "all.rss"
+    assert_w3c_clean(atom, rss)
+    validate_independently(atom)
+    a = "{http://www.w3.org/2005/Atom}"
+    [atom_content] = [e.findtext(a + "content") for e in etree.parse(atom).iter(a + "entry")]
+    [rss_content] = [e.findtext("description") for e in etree.parse(rss).iter("item")]
+    [item] = json.loads((tmp_path / "out" / "all.json").read_bytes())["items"]
+    for published in (atom_content, rss_content, item["content_html"]):
+        assert published is not None and "It’s summer" in published, published

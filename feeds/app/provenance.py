@@ -42,6 +42,10 @@ class Explanation:
     dropped_at: datetime | None
     copies: tuple[StoredCopy, ...]
     outputs: tuple[OutputChoice, ...]
+    #: The index in ``copies`` of the story's first copy, by the rule the publisher settles
+    #: it with (:func:`~feeds.core.dedupe.settle_first_copy`), not by the order of saving;
+    #: None: no live copy was first seen with it (retention deleted its body).
+    first: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,11 +65,12 @@ class Explanation:
                     "updates": c.updates,
                     "words": c.words,
                     "merged_reason": c.merged_reason,
+                    "first_copy": i == self.first,
                     "expired": c.expired.isoformat() if c.expired else None,
                     "scores": dict(c.scores),
                     "rules": list(c.rules),
                 }
-                for c in self.copies
+                for i, c in enumerate(self.copies)
             ],
             "outputs": [
                 {"output": o.output, "published_copy": o.source, "why": o.why} for o in self.outputs
@@ -74,12 +79,12 @@ class Explanation:
 
     def lines(self) -> list[str]:
         """A human-readable explanation."""
-        first = self.copies[0]
+        first = self.copies[self.first if self.first is not None else 0]
         out = [f"entry {self.entry_id}", f"title: {first.title}"]
         if self.dropped_at is not None:
             out.append(f"DROPPED at {self.dropped_at:%Y-%m-%d %H:%M} UTC: never published again")
         out.append(f"copies: {len(self.copies)}")
-        for c in self.copies:
+        for i, c in enumerate(self.copies):
             out.append(
                 f"  - {c.source}: first seen {c.first_seen:%Y-%m-%d %H:%M},"
                 f" published {c.published:%Y-%m-%d %H:%M}, {c.words} words"
@@ -89,7 +94,7 @@ class Explanation:
             out.append(f"    {c.title}")
             if c.link:
                 out.append(f"    {c.link}")
-            out.append(f"    {merge_text(c)}")
+            out.append(f"    {merge_text(c, None if self.first is None else i == self.first)}")
             if c.rules:
                 out.append(f"    rewritten by: {'; '.join(c.rules)}")
         for o in self.outputs:
@@ -100,8 +105,15 @@ class Explanation:
         return out
 
 
-def merge_text(c: StoredCopy) -> str:
-    """Why a copy belongs to its story, in words."""
+def merge_text(c: StoredCopy, first: bool | None = None) -> str:
+    """Why a copy belongs to its story, in words. ``first``: whether it is the story's
+    first copy by the rule (None: as saved). Of copies one run saved together, the one
+    saved first has no merge reason, but the rule may make another the first copy (the
+    story carries its id): that one is the first copy, the other was found with it."""
+    if first and c.merged_reason is not None:
+        return "first copy of the story (of the copies one run found together)"
+    if first is False and c.merged_reason is None:
+        return "found together with the story's first copy, in the same run"
     if c.merged_reason is None:
         kept = c.scores.get("kept_apart")
         if kept:
@@ -174,7 +186,8 @@ def explain(
             continue
         index, why = dedupe.choose_copy([settled[i] for i, _ in mine], options)
         choices.append(OutputChoice(output.name, mine[index][1].source, why))
-    return Explanation(query, entry_id, dropped, tuple(copies), tuple(choices))
+    first = next((i for i, info in settled.items() if not info.merged), None)
+    return Explanation(query, entry_id, dropped, tuple(copies), tuple(choices), first)
 
 
 def _settled(copies: Sequence[StoredCopy]) -> dict[int, dedupe.CopyInfo]:

@@ -99,14 +99,27 @@ def _ordinary_choice(copies: Sequence[CopyInfo], options: DedupeOptions) -> tupl
     best = min(range(len(copies)), key=earliest)
     if len(copies) == 1:
         return best, "the only copy"
-    tied = [c for c in copies if c.published == copies[best].published]
+    tied = [i for i, c in enumerate(copies) if c.published == copies[best].published]
     if len(tied) == 1:
         return best, "earliest published"
-    if copies[best].words == max(c.words for c in tied):
-        return best, f"earliest published, the longest of {len(tied)} published then"
-    if all(c.first_seen > copies[best].first_seen for c in tied if c is not copies[best]):
-        return best, f"earliest published, the first seen of {len(tied)} published then"
-    return best, f"earliest published, the fewest words of {len(tied)} published then"
+    decided = _decided_by(best, tied, earliest)
+    return best, f"earliest published, {decided} of {len(tied)} published then"
+
+
+#: What the order of :func:`_earliest` (past the published time) decided by, in words.
+_DECIDING = {1: "the longest", 2: "the first seen", 3: "the fewest words"}
+
+
+def _decided_by(
+    best: int, tied: Sequence[int], earliest: Callable[[int], tuple[object, ...]]
+) -> str:
+    """What put ``best`` before the next of the copies ``tied`` with it: the first part of
+    :func:`_earliest`'s order where they differ (the others being teasers: the longest;
+    then the first seen, the fewest words; else their sources' names and keys)."""
+    runner_up = min((i for i in tied if i != best), key=earliest)
+    mine, theirs = earliest(best), earliest(runner_up)
+    step = next(k for k, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b)
+    return _DECIDING.get(step, "the first by source name and key")
 
 
 def _first_source(copies: Sequence[CopyInfo]) -> str:
@@ -180,7 +193,17 @@ def first_copy(copies: Sequence[CopyInfo]) -> int:
     """
     if not copies:
         raise ValueError("a story has at least one copy")
-    return min(range(len(copies)), key=_founding(copies))
+    return _first_of_together(copies, min(c.first_seen for c in copies))
+
+
+def _first_of_together(copies: Sequence[CopyInfo], seen: datetime) -> int:
+    """The :func:`first_copy` of ``copies``: of those first seen at ``seen``,
+    by :func:`_founding` among them alone. A teaser is told by the copies it came with:
+    a longer copy first seen in a later run (a copier padding the wire's text under its
+    date) must not make the story's first copy a teaser after the fact, and hand the
+    story's first source (whose corrections replace every copy) to another."""
+    together = [i for i, c in enumerate(copies) if c.first_seen == seen]
+    return min(together, key=_founding(copies, together))
 
 
 def _founding(
@@ -210,8 +233,7 @@ def settle_first_copy(copies: Sequence[CopyInfo]) -> list[CopyInfo]:
     if not firsts:
         return list(copies)
     seen = min(firsts)
-    together = [i for i, c in enumerate(copies) if c.first_seen == seen]
-    first = min(together, key=_founding(copies, together))
+    first = _first_of_together(copies, seen)
     return [
         replace(c, merged=i != first) if c.first_seen == seen else c for i, c in enumerate(copies)
     ]

@@ -363,7 +363,34 @@ def _detail_type(detail: dict[str, Any]) -> str:
 def _author(context: dict[str, Any]) -> str | None:
     """The author's name only: ``author_detail.name``, else the ``author`` string."""
     detail = _mapping(dict.get(context, "author_detail"))
-    return _text(dict.get(detail, "name")) or _text(dict.get(context, "author"))
+    name = _text(dict.get(detail, "name"))
+    written = _text(dict.get(context, "author"))
+    email = _text(dict.get(detail, "email"))
+    if name and email and written and _email_cut_short(written, email):
+        return _name_beside_address(written) or written
+    return name or written
+
+
+#: A whole e-mail address in an RSS author string, as far as its domain goes.
+_ADDRESS = re.compile(r"[^\s()<>\[\]]+@[^\s()<>\[\]]+")
+
+
+def _email_cut_short(written: str, email: str) -> bool:
+    """Whether feedparser took only the start of an address for the e-mail of ``written``:
+    its pattern allows top-level domains of 2 to 4 letters, so ``jane@acme.company (Jane
+    Doe)`` gave the e-mail ``jane@acme.comp`` and the name ``any (Jane Doe``."""
+    at = written.find(email)
+    end = at + len(email)
+    return at >= 0 and end < len(written) and (written[end].isalnum() or written[end] in "-.")
+
+
+def _name_beside_address(written: str) -> str:
+    """``written`` without its e-mail address and the brackets around one, as feedparser
+    takes the name out of ``jane@x.example (Jane Doe)`` or ``Jane Doe <jane@x.example>``."""
+    name = _ADDRESS.sub("", written, count=1).replace("()", "").replace("<>", "").strip()
+    if name.startswith("(") and name.endswith(")"):
+        name = name[1:-1]
+    return name.strip()
 
 
 def _tag_terms(raw: object) -> Iterable[str]:

@@ -97,12 +97,30 @@ class _TextAsWritten:
 
     def _read_again(self, pieces: list[str | bytes]) -> list[str]:
         """``pieces`` read again as UTF-8 where they show the misreading: as one text, but
-        piece by piece in Atom XHTML, whose pieces pop reads as tags."""
+        in Atom XHTML, whose pieces pop reads as tags, each run of text between two tags
+        as one (:func:`_text_runs`)."""
         texts = [p.decode("utf-8", "replace") if isinstance(p, bytes) else p for p in pieces]
         xhtml = self.contentparams.get("type", "text") == "application/xhtml+xml"
         if self.version == "atom10" and xhtml:
-            return [repaired_mojibake(text) for text in texts]
+            return [repaired_mojibake(text) for text in _text_runs(texts)]
         return [repaired_mojibake("".join(texts))]
+
+
+def _text_runs(pieces: list[str]) -> list[str]:
+    """Atom XHTML's ``pieces`` with each run of text pieces between two tags joined, the
+    tags (pieces that begin ``<``: text comes escaped) left as they are. The parser hands
+    text over in pieces, one for each character reference (``&#195;&#169;`` is two):
+    a misread sequence split over pieces is read again only once they are one text
+    (feedparser's ``été``, not ``Ã©``)."""
+    runs: list[str] = []
+    text = False
+    for piece in pieces:
+        if text and not piece.startswith("<"):
+            runs[-1] += piece
+        else:
+            runs.append(piece)
+        text = not piece.startswith("<")
+    return runs
 
 
 def _shows_misreading(pieces: list[str | bytes]) -> bool:

@@ -146,9 +146,12 @@ def _json_text(value: object) -> str | None:
     """A text (a title, a body, a name), read as RSS and Atom text is read
     (:func:`~feeds.core.text.read_text`): a JSON Feed whose template misread UTF-8
     (``CafÃ©``, ``Itâ\x80\x99s``) or wrote Windows-1252 as C1 controls (``don\x92t``) is
-    stored as the same feed in RSS would be, and published alike."""
-    text = _json_str(value)
-    return None if text is None else read_text(text).strip() or None
+    stored as the same feed in RSS would be, and published alike. Read before it is
+    stripped, as feedparser reads before it strips: ``à`` misread is ``Ã`` and a
+    non-breaking space, and ``cittÃ\xa0`` stripped first was ``cittÃ``, not ``città``."""
+    if not isinstance(value, str):
+        return None
+    return read_text(value).strip() or None
 
 
 def _rfc3339_to_utc(value: object) -> datetime | None:

@@ -196,15 +196,21 @@ class Connection(SqlConnection):
                 yield
                 return
             self._savepoints += 1
+            self._new_copies.mark()
             try:
                 with self._db.transaction():
                     yield
-            except psycopg.Error as exc:
-                # A deadlock or serialization failure with another process, broken by the
-                # server, is this unit's own error: it is undone alone, the rest of the
-                # transaction goes on. Anything else the server says is the store's.
-                self._unit_error(exc)
-                raise store_error(self.location, exc) from exc
+            except BaseException as exc:
+                self._new_copies.roll_back()  # the savepoint was rolled back with it
+                if isinstance(exc, psycopg.Error):
+                    # A deadlock or serialization failure with another process, broken by
+                    # the server, is this unit's own error: it is undone alone, the rest of
+                    # the transaction goes on. Anything else the server says is the store's.
+                    self._unit_error(exc)
+                    raise store_error(self.location, exc) from exc
+                raise
+            else:
+                self._new_copies.release()
             finally:
                 self._savepoints -= 1
             return

@@ -335,6 +335,7 @@ class Connection(SqlConnection):
     def _savepoint(self) -> Iterator[None]:
         self._db.execute("SAVEPOINT unit")
         self._held.mark()
+        self._new_copies.mark()
         try:
             yield
         except BaseException as exc:
@@ -345,19 +346,23 @@ class Connection(SqlConnection):
                     self._db.execute("ROLLBACK TO unit")
                 except sqlite3.Error:
                     self._held.release()  # the unit's rows stayed: so do its held ones
+                    self._new_copies.release()
                 else:
                     self._held.roll_back()
+                    self._new_copies.roll_back()
                     with suppress(sqlite3.Error):
                         self._db.execute("RELEASE unit")
             else:
                 self._held.release()
                 self._held.drop()  # nothing is left to hold rows for
+                self._new_copies.clear()
             if isinstance(exc, sqlite3.OperationalError):
                 # Environmental (read-only file, disk full, I/O error, lock timeout): the
                 # store's error, which ends the run, not the error of the unit's source.
                 raise self._error("cannot save", exc) from exc
             raise
         self._held.release()
+        self._new_copies.release()
         try:
             self._db.execute("RELEASE unit")
             if self._held.due():  # held past HELD_MAX inside the savepoint
