@@ -170,3 +170,31 @@ def test_a_brief_or_an_excerpt_under_the_storys_title_is_that_story(
     copies = _explain(config, STORY_GUID)["copies"]
     assert isinstance(copies, list) and len(copies) == 2, copies
     assert sorted(str(c["source"]) for c in copies) == ["news", "other"]
+
+
+#: A story, and another story of its topic and day whose first paragraph speaks of it (its
+#: content words are in the story's title and lead) with figures none of which it states.
+STORY_OF_THE_DAY, OTHER_OF_THE_DAY = 6920, 6385  # Brazil's February inflation, Spain's
+
+
+def test_another_storys_paragraph_under_a_storys_title_and_guid_is_kept_apart(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """'Spain's consumer price index rose 0.4 pct in February ...' under 'BRAZILIAN INFLATION
+    LOWER IN FEBRUARY' and that story's GUID speaks of it, and states two numbers against the
+    story's many: two texts under 3 numbers 'agree', so it was merged into the story."""
+    found = {s.newid: s for s in reuters.stories((6,))}
+    story, other = found[STORY_OF_THE_DAY], found[OTHER_OF_THE_DAY]
+    original = _item(story.title, list(story.paragraphs), STORY_LINK, STORY_GUID, "10:00")
+    squatter = _item(
+        story.title, [other.paragraphs[0]], "https://other.example/9/", STORY_GUID, "10:30"
+    )
+    config = _config(tmp_path, http_server)
+    http_server.route("/news", Reply(body=_rss("news", original)))
+    http_server.route("/other", Reply(body=_rss("other", "")))
+    _refresh(config)
+    http_server.route("/other", Reply(body=_rss("other", squatter)))
+    _refresh(config)
+    assert len(_published(tmp_path)) == 2
+    copies = _explain(config, STORY_GUID)["copies"]
+    assert isinstance(copies, list) and [c["source"] for c in copies] == ["news"], copies
