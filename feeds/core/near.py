@@ -235,7 +235,7 @@ CONTAINED_MAX_LENGTH = 0.75
 # were lost whole to a rewritten first clause: of Reuters-21578's 122 labelled re-sends and
 # updates that are cut copies of one another (containment 0.8 or more), 119 shared two keys
 # that way, all 122 now, and stories of one template share two keys less often (12,870 pairs
-# of the collection's stories that way, 9,030 now: bench/RESULTS.md, 2026-12-06).
+# of the collection's stories that way, 9,030 now: bench/wire_signals.py --only leads).
 LEAD_KEYS = 6
 LEAD_SHINGLE = 5
 LEAD_WORDS = 40

@@ -263,7 +263,7 @@ def title_and_text(
 
 # A thinner copy that states this many figures or more, none of them among the story's, reports
 # something else (agreement() calls two texts that state under 3 numbers agreed). On
-# Reuters-21578 (bench/RESULTS.md, 2026-12-06), of 3,000 stories each under its title with
+# Reuters-21578 (bench/wire_signals.py --only thin), of 3,000 stories each under its title with
 # the first paragraph of another story of its topic and day, 955 were taken for the story
 # (665 of them too thin for their words to tell); 416 of these state two figures or more,
 # none the story's (539 left). Of the 24 same-title shorter copies sent within a day that
@@ -315,8 +315,10 @@ class _Facts:
         re-send that writes them otherwise ("Pay May One Record April 10") disagreed with
         it on half its "names". Its title names whose notice it is: two short notices
         whose titles start with the same two words (CAROLINA POWER ...) are not told apart
-        by their labels. On Reuters-21578 (bench/RESULTS.md, 2026-12-06) the 5 pairs of
-        short notices that only their names kept apart are each one notice sent twice.
+        by their labels. On Reuters-21578 (``bench/wire_signals.py --only notices``) 8 pairs
+        of short notices within 72 hours were kept apart by their names alone: the 7 under
+        titles of one subject are each one notice sent twice; the other, two funds'
+        ("FRANKLIN PUERTO RICO TAX-FREE", "FRANKLIN HIGH-YIELD TAX-FREE"), stays two.
         """
         if self.names() >= minimum:
             return True
