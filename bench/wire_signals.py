@@ -10,7 +10,8 @@
   now takes for one notice;
 - ``thin``: another story's first paragraph (same topic and day) under a story's title, and
   the shorter of two same-title stories sent within a day: how many are taken for the story
-  by ``same_story.title_and_text``, with and without the figures check.
+  by ``same_story.title_and_text``, without the figures check, with the check of two
+  figures, and with one figure enough for a text too thin to tell.
 
 Usage::
 
@@ -180,8 +181,13 @@ def thin(stories: Sequence[reuters.Story], negatives: int = 3000, seed: int = 1)
         for short, full in [sorted((a, b), key=lambda s: len(_text(s)))]
         if near.containment(_text(short), _text(full)) < same_story.EDIT_CONTAINMENT_MIN
     ]
-    for label, figures in (("without the figures check", False), ("with it", True)):
-        check = same_story.other_figures if figures else (lambda _a, _b: False)
+    real = same_story.other_figures
+    checks: dict[str, Callable[..., bool]] = {
+        "without the figures check": lambda _thin, _story, _least=0: False,
+        "two figures, none the story's": lambda thin, story, _least=0: real(thin, story),
+        "and one for a text too thin to tell": real,
+    }
+    for label, check in checks.items():
         with mock.patch.object(same_story, "other_figures", check):
             taken = sum(same_story.title_and_text(*c) for c in squatters)
             kept = sum(same_story.title_and_text(*c) for c in shorter)
