@@ -68,10 +68,6 @@ SENT_AGAIN = {
     "CORRECTED - ATT <T> FORMS COMPUTER SALES GROUPS, cut to three paragraphs": (8896, 9043),
     "(CORRECTED) - GOODYEAR <GT> TO SELL CELERON": (16483, 16597),
     "NO INTERVENTION, DOLLAR FIXED AT 1.8218 MARKS, paragraphs added": (13512, 13531),
-    "NIGERIA TO ISSUE 1.5 BILLION DLRS OF NOTES, cut to three paragraphs, its lead rewritten": (
-        10927,
-        10952,
-    ),
 }
 #: (first, second, figures replaced in place): an update that rewrites its last paragraphs,
 #: a re-send with figures written otherwise ("268.8 mln" for "268,797"), the next day's table.

@@ -31,7 +31,7 @@ MAX_SIGNED_WORDS = 3000
 #: Signatures are comparable only under the same scheme: the store signs its copies
 #: again when this changes (a new algorithm). The hash is :func:`tuple_hash`, the same on
 #: every Python; the suffix is the one its first stores were made under.
-SIGNATURE_SCHEME = "oph64-crc32-tuplehash-lead5min6-07589b9fe71bcceb"
+SIGNATURE_SCHEME = "oph64-crc32-tuplehash-lead5x4-07589b9fe71bcceb"
 _MASK32 = 0xFFFFFFFF
 _BIN_SHIFT = 64 - 6  # top 6 bits of a 64-bit hash choose one of 64 bins
 _VALUE_SHIFT = _BIN_SHIFT - 32  # the next 32 bits are the bin's value
@@ -227,17 +227,14 @@ def _has_dateline(prefix: str) -> bool:
 CONTAINED_MAX_LENGTH = 0.75
 
 # The lead: a copy cut to its first paragraphs repeats them word for word, although their
-# whole bodies resemble little. Exact keys of the lead find such copies: the LEAD_KEYS
-# smallest hashes of its LEAD_SHINGLE-word shingles within LEAD_WORDS words. Chosen by their
-# words, not by their places, a word added to, dropped from or rewritten in the lead changes
-# only the keys it is part of; two keys in common are enough (see LEAD_MIN_BANDS in
-# feeds/store/sql/candidates.py). The first keys of the lead (its first dozen words, sampled)
-# were lost whole to a rewritten first clause: of Reuters-21578's 122 labelled re-sends and
-# updates that are cut copies of one another (containment 0.8 or more), 119 shared two keys
-# that way, all 122 now, and stories of one template share two keys less often (12,870 pairs
-# of the collection's stories that way, 9,030 now: bench/wire_signals.py --only leads).
-LEAD_KEYS = 6
+# whole bodies resemble little. Exact keys of the lead find such copies: the hashes of its
+# LEAD_SHINGLE-word shingles that are multiples of LEAD_SAMPLE, the first LEAD_KEYS of them
+# within LEAD_WORDS words. Chosen by their words, not by their places, a word added to
+# or dropped from the lead changes only the keys it is part of; two keys in common are enough
+# (see LEAD_MIN_BANDS in feeds/store/sql/candidates.py).
+LEAD_KEYS = 4
 LEAD_SHINGLE = 5
+LEAD_SAMPLE = 3
 LEAD_WORDS = 40
 _LEAD_CHARS = 320  # enough text for a dateline and LEAD_WORDS words
 
@@ -270,11 +267,14 @@ _LEADS_MAX = 64  # about two fetches' entries: each key holds a whole body text
 
 def _lead_buckets(text: str) -> tuple[int, ...]:
     seq = (_word_ids(_without_dateline(text[:_LEAD_CHARS])) or [])[:LEAD_WORDS]
-    keys = {
-        tuple_hash((_LEAD_TAG, *seq[k : k + LEAD_SHINGLE]))
-        for k in range(len(seq) - LEAD_SHINGLE + 1)
-    }
-    return tuple(sorted(keys)[:LEAD_KEYS])
+    keys: list[int] = []
+    for k in range(len(seq) - LEAD_SHINGLE + 1):
+        key = tuple_hash((_LEAD_TAG, *seq[k : k + LEAD_SHINGLE]))
+        if key % LEAD_SAMPLE == 0 and key not in keys:
+            keys.append(key)
+            if len(keys) == LEAD_KEYS:
+                break
+    return tuple(keys)
 
 
 _LEAD_TAG = 0x1EAD
