@@ -2,8 +2,9 @@
 
 - ``leads``: of the collection's labelled re-sends and same-title updates that are cut
   copies of one another (containment 0.8 or more), how many share ``LEAD_MIN_BANDS`` lead
-  keys (the lookup that finds a cut copy), under the lead keys of 2026-12-06 (the first
-  four sampled shingles) and under feeds' own; and how many pairs of any two stories share
+  keys (the lookup that finds a cut copy), under feeds' lead keys (the first four sampled
+  shingles) and under the six smallest shingle hashes of the lead (measured, not adopted:
+  bench/RESULTS.md, twenty-fourth session); and how many pairs of any two stories share
   that many (each a candidate fetched and judged);
 - ``notices``: the pairs of short notices within 72 hours whose bodies resemble
   ``body_min`` or more that their names alone keep apart, and those the titles' subject
@@ -63,7 +64,7 @@ def _text(story: reuters.Story) -> str:
 
 
 def first_sampled_keys(text: str) -> frozenset[int]:
-    """The lead keys before 2026-12-06: the first 4 of the 5-word shingles whose hash is a
+    """feeds' lead keys (``near.lead_buckets``), written out: the first 4 of the 5-word shingles whose hash is a
     multiple of 3, within the lead's first 40 words."""
     seq = (near._word_ids(near._without_dateline(text[:320])) or [])[:40]
     keys: list[int] = []
@@ -76,8 +77,12 @@ def first_sampled_keys(text: str) -> frozenset[int]:
     return frozenset(keys)
 
 
-def current_keys(text: str) -> frozenset[int]:
-    return frozenset(near.lead_buckets(text))
+def smallest_six_keys(text: str) -> frozenset[int]:
+    """The alternative measured: the 6 smallest hashes of the lead's 5-word shingles within
+    its first 40 words (a rewritten first clause keeps most of them)."""
+    seq = (near._word_ids(near._without_dateline(text[:320])) or [])[:40]
+    keys = {tuple_hash((near._LEAD_TAG, *seq[k : k + 5])) for k in range(len(seq) - 4)}
+    return frozenset(sorted(keys)[:6])
 
 
 def leads(stories: Sequence[reuters.Story]) -> None:
@@ -95,7 +100,7 @@ def leads(stories: Sequence[reuters.Story]) -> None:
         if may_be_cut(short, long) and near.containment(short, long) >= 0.8:
             cut.append((short, long))
     print(f"leads: {len(cut)} labelled cut pairs")
-    for name, keys in (("first four sampled", first_sampled_keys), ("feeds' own", current_keys)):
+    for name, keys in (("first four sampled", first_sampled_keys), ("six smallest", smallest_six_keys)):
         found = sum(len(keys(a) & keys(b)) >= LEAD_MIN_BANDS for a, b in cut)
         print(f"  {name}: {found} of {len(cut)} share {LEAD_MIN_BANDS} keys;", end=" ")
         print(f"pairs of any two stories that do: {_sharing(stories, keys)}")
