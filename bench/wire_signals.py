@@ -100,7 +100,10 @@ def leads(stories: Sequence[reuters.Story]) -> None:
         if may_be_cut(short, long) and near.containment(short, long) >= 0.8:
             cut.append((short, long))
     print(f"leads: {len(cut)} labelled cut pairs")
-    for name, keys in (("first four sampled", first_sampled_keys), ("six smallest", smallest_six_keys)):
+    for name, keys in (
+        ("first four sampled", first_sampled_keys),
+        ("six smallest", smallest_six_keys),
+    ):
         found = sum(len(keys(a) & keys(b)) >= LEAD_MIN_BANDS for a, b in cut)
         print(f"  {name}: {found} of {len(cut)} share {LEAD_MIN_BANDS} keys;", end=" ")
         print(f"pairs of any two stories that do: {_sharing(stories, keys)}")
