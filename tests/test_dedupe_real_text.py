@@ -4,8 +4,12 @@ the issue's targets at its size. Skipped when the collection is not beside the r
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from reuters_corpus import CORPUS, NEEDED, bench_module, reuters
+
+from feeds.ingest.normalize import EARLIEST
 
 dedupe_real = bench_module("dedupe_real")
 
@@ -32,3 +36,18 @@ def test_real_text_scenario_meets_the_targets() -> None:
     assert result.recall >= 0.97, result.missed
     for kind, (found, of) in result.per_kind.items():
         assert found / of >= (0.9 if kind in dedupe_real.COPY_KINDS else 1.0), (kind, found, of)
+
+
+def test_the_scenario_is_dated_as_feeds_reads_dates() -> None:
+    """The collection's 1987 dates are before feeds' EARLIEST, so every copy was taken as
+    undated ("published" when fetched) and window_hours never applied: the scenario moves
+    them whole, every item keeping its distance to the others."""
+    scenario = dedupe_real.build(seed=11, stories=60, files=(0, 1, 2))
+    dates = [item.published for item in scenario.items]
+    assert min(dates) >= EARLIEST
+    stories = {s.title: s.date for s in reuters.stories((0, 1, 2))}
+    originals = [i for i in scenario.items if i.kind == "original" and i.round == 1]
+    for item in originals[:20]:  # an original's date is its story's, moved, plus minutes
+        moved = item.published - dedupe_real.SHIFT
+        first = [d for t, d in stories.items() if dedupe_real._sentence_case(t) == item.title]
+        assert any(timedelta(0) <= moved - date <= timedelta(minutes=90) for date in first)

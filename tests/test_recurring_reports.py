@@ -57,6 +57,11 @@ RESENT = {
     "corrected one figure (CORRECTED -)": (12382, 12658),
     "re-sent under another headline in capitals": (3854, 4030),
     "a dividend notice re-sent under another headline": (7761, 7851),
+    "a dividend notice re-sent under another headline, its lines' labels written otherwise": (
+        6683,
+        6730,
+    ),
+    "an earnings notice re-sent with another note line": (10897, 10946),
 }
 #: (first, second): the wire sends its story again under its title, both listed in its feed.
 SENT_AGAIN = {

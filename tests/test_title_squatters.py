@@ -170,3 +170,39 @@ def test_a_brief_or_an_excerpt_under_the_storys_title_is_that_story(
     copies = _explain(config, STORY_GUID)["copies"]
     assert isinstance(copies, list) and len(copies) == 2, copies
     assert sorted(str(c["source"]) for c in copies) == ["news", "other"]
+
+
+#: (story, another story of its topic and day): the other's first paragraph, under the story's
+#: title and GUID, speaks of it (its content words are in the story's title and lead), or is too
+#: thin for its words to tell, and states figures none of which the story states.
+OTHERS_OF_THE_DAY = {
+    # "Spain's consumer price index rose 0.4 pct in February after increases of 0.7 pct ...":
+    # two figures, against Brazil's many.
+    "BRAZILIAN INFLATION LOWER IN FEBRUARY, Spain's": (6920, 6385),
+    # "Shr 19 cts vs three cts", McRae Industries' first line: too thin to tell, one figure.
+    "WORTHINGTON INDUSTRIES INC <WTHG> 3RD QTR NET, McRae's": (6115, 5930),
+}
+
+
+@pytest.mark.parametrize("case", list(OTHERS_OF_THE_DAY))
+def test_another_storys_paragraph_under_a_storys_title_and_guid_is_kept_apart(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Two texts that state under 3 numbers 'agree' (signals.agreement): such a paragraph
+    was merged into the story, and dated earlier would be published in its place."""
+    story_id, other_id = OTHERS_OF_THE_DAY[case]
+    found = {s.newid: s for s in reuters.stories((5, 6)) if s.newid in (story_id, other_id)}
+    story, other = found[story_id], found[other_id]
+    original = _item(story.title, list(story.paragraphs), STORY_LINK, STORY_GUID, "10:00")
+    squatter = _item(
+        story.title, [other.paragraphs[0]], "https://other.example/9/", STORY_GUID, "10:30"
+    )
+    config = _config(tmp_path, http_server)
+    http_server.route("/news", Reply(body=_rss("news", original)))
+    http_server.route("/other", Reply(body=_rss("other", "")))
+    _refresh(config)
+    http_server.route("/other", Reply(body=_rss("other", squatter)))
+    _refresh(config)
+    assert len(_published(tmp_path)) == 2
+    copies = _explain(config, STORY_GUID)["copies"]
+    assert isinstance(copies, list) and [c["source"] for c in copies] == ["news"], copies

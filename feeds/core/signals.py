@@ -244,6 +244,11 @@ def speaks_of(text: str, title: str, story: str) -> bool:
     return shared >= RELATED_WORDS and shared >= RELATED_SHARE * len(mine)
 
 
+def too_thin_to_tell(text: str) -> bool:
+    """Whether ``text`` has too few content words (THIN_TEXT_WORDS) to speak of a story or not."""
+    return len(_content_words(signed_text(text))) < THIN_TEXT_WORDS
+
+
 def _content_words(text: str, title: str = "") -> frozenset[str]:
     """The content words of ``title`` and the lead of ``text`` (a plural's "s" dropped).
 
