@@ -18,6 +18,16 @@ W3C_VALIDATOR = SHARED / "tools" / "feedvalidator" / "validate.py"
 CORPUS = REPO / "tests" / "data" / "feedparser-6.0.14"
 
 
+#: :func:`all_formats_output` as a config file's table, for tests that write config.toml.
+ALL_FORMATS_OUTPUT_TOML = """[[outputs]]
+name = "all"
+path = "out/all.atom"
+title = "All"
+url = "https://feeds.example.org/all.atom"
+formats = ["atom", "rss", "json"]
+"""
+
+
 def all_formats_output(**settings: object) -> dict[str, object]:
     """An output ``all`` at ``out/all.atom`` written in every format (``.rss`` and ``.json``
     beside it) under a public URL, with ``settings`` added or replaced: the output most

@@ -20,14 +20,15 @@ from reuters_corpus import NEEDED, reuters
 
 from feeds.app import cli
 
-from support import assert_w3c_clean, validate_independently
+from support import ALL_FORMATS_OUTPUT_TOML, assert_w3c_clean, validate_independently
 
 pytestmark = NEEDED
 
 A = "{http://www.w3.org/2005/Atom}"
 SPAM = "Cheap pills and better odds than any bookmaker, today only at copier.example."
 
-CONFIG = """[store]
+CONFIG = (
+    """[store]
 path = "state/feeds.db"
 
 [[sources]]
@@ -40,13 +41,9 @@ name = "copier"
 url = "copier.rss"
 full_text = false
 
-[[outputs]]
-name = "all"
-path = "out/all.atom"
-title = "All"
-url = "https://feeds.example.org/all.atom"
-formats = ["atom", "rss", "json"]
 """
+    + ALL_FORMATS_OUTPUT_TOML
+)
 
 
 @cache

@@ -28,7 +28,7 @@ from feeds.core.text import repaired_mojibake
 from feeds.ingest.parse import parse
 from feeds.publish import jsonfeed
 
-from support import CORPUS, assert_w3c_clean, validate_independently
+from support import ALL_FORMATS_OUTPUT_TOML, CORPUS, assert_w3c_clean, validate_independently
 
 A = "{http://www.w3.org/2005/Atom}"
 #: What a title may say: letters of Latin-1 and beyond, a typographic quote, an emoji.
@@ -101,7 +101,8 @@ def _document(source_title: Garbled, items: list[tuple[Garbled, Garbled, Garbled
     )
 
 
-CONFIG = """[store]
+CONFIG = (
+    """[store]
 path = "state/feeds.db"
 
 [[sources]]
@@ -109,13 +110,9 @@ name = "m"
 url = "m.rss"
 full_text = false
 
-[[outputs]]
-name = "all"
-path = "out/all.atom"
-title = "All"
-url = "https://feeds.example.org/all.atom"
-formats = ["atom", "rss", "json"]
 """
+    + ALL_FORMATS_OUTPUT_TOML
+)
 
 
 @settings(

@@ -29,7 +29,13 @@ from feeds.ingest.parse import parse
 from feeds.ingest.parse.feedparser_run import run_feedparser
 from feeds.ingest.parse.undeclared_encoding import as_declared_utf8
 
-from support import CORPUS, assert_w3c_clean, corpus_headers, validate_independently
+from support import (
+    ALL_FORMATS_OUTPUT_TOML,
+    CORPUS,
+    assert_w3c_clean,
+    corpus_headers,
+    validate_independently,
+)
 
 URL = "https://pod.example/feed"
 PODCAST = CORPUS / "wellformed" / "psc" / "rss2.0simplechapter2items.xml"
@@ -100,7 +106,8 @@ def test_text_that_shows_the_misreading_is_still_read_again(fast: bool, name: st
     assert first_entry(signed.encode("utf-8"), None, fast) == ("It’s", "Café")
 
 
-CONFIG = """[store]
+CONFIG = (
+    """[store]
 path = "state/feeds.db"
 
 [[sources]]
@@ -108,13 +115,9 @@ name = "pod"
 url = "pod.rss"
 full_text = false
 
-[[outputs]]
-name = "all"
-path = "out/all.atom"
-title = "All"
-url = "https://feeds.example.org/all.atom"
-formats = ["atom", "rss", "json"]
 """
+    + ALL_FORMATS_OUTPUT_TOML
+)
 
 
 def test_published_in_every_format_as_written(tmp_path: Path) -> None:
