@@ -106,6 +106,11 @@ class Fetcher:
         return self._options
 
     @property
+    def holds(self) -> HostHolds:
+        """The hosts that asked to wait: shared with the store and fetch processes."""
+        return self._holds
+
+    @property
     def idle(self) -> bool:
         """Nothing was sent yet: no connection is open, no host has a turn to respect.
 
