@@ -204,6 +204,19 @@ class FetchResult:
         return self.content is None
 
 
+@dataclass(frozen=True)
+class HostHold:
+    """A host that asked to wait (a 429 or 503) or timed out: no request, feed or page,
+    goes to it until ``until`` (UTC). ``host`` is its name as the fetcher counts hosts
+    (:func:`feeds.core.uri.host_key`: every port of it), ``why`` says what it answered to
+    which URL. Shared through the store by every worker and fetch process of that store
+    (see :mod:`feeds.ingest.fetch.holds`)."""
+
+    host: str
+    until: datetime
+    why: str
+
+
 # --- parse --------------------------------------------------------------------------------
 
 

@@ -73,10 +73,15 @@ def make_config(
     )
 
 
-def run_refresh(config: Config) -> RefreshReport:
-    """One ``feeds refresh``: a fetcher of its own (holds die with it), the real clock."""
+def run_refresh(config: Config, later: timedelta = timedelta(0)) -> RefreshReport:
+    """One ``feeds refresh``: a fetcher of its own, the real clock (``later`` than it: the
+    store's holds are read at that time)."""
+
+    def clock() -> datetime:
+        return utc_now() + later
+
     with open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
-        return refresh(config, store, fetcher, now=utc_now(), publish=False)
+        return refresh(config, store, fetcher, now=clock(), publish=False, clock=clock)
 
 
 def by_name(report: RefreshReport) -> dict[str, SourceReport]:
@@ -112,9 +117,13 @@ def test_a_feed_that_says_wait_holds_its_host_s_other_feeds_for_the_run(
         for name in ("c", "d"):  # nothing recorded: no error, no back-off, never fetched
             state = store.source(name)
             assert (state.last_fetched, state.error_count, state.last_error) == (None, 0, None)
-    # The next run (a new fetcher) fetches them; the source that said wait keeps its own
-    # Retry-After or back-off.
+    # The next run (a new fetcher, cron's) keeps to the hold too: the store has it.
     second = by_name(run_refresh(config))
+    assert http_server.requests_to("/c") == [] and http_server.requests_to("/d") == []
+    assert second["c"].deferred and second["d"].deferred
+    # A run once the hold has ended fetches them; the source that said wait keeps its own
+    # Retry-After or back-off.
+    second = by_name(run_refresh(config, later=timedelta(minutes=2, seconds=1)))
     assert len(http_server.requests_to("/c")) == len(http_server.requests_to("/d")) == 1
     assert second["c"].ok and not second["c"].deferred and second["c"].skipped is None
     assert len(http_server.requests_to("/busy")) == 1

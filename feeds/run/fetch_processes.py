@@ -25,7 +25,7 @@ from typing import Any
 from feeds.errors import FetchError
 from feeds.ingest.fetch import Fetcher, request_host
 from feeds.run.fetching import WINDOW, Event, Fetching, Outcome, Raised
-from feeds.types import FetchOptions, FetchRequest, FetchResult
+from feeds.types import FetchOptions, FetchRequest, FetchResult, HostHold
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ class FetchProcesses:
     ``finished``. The consumer's other fetches (article pages while a source is saved:
     :meth:`fetch_many`) go to the process that fetches the page's host, so per-host limits
     and delays hold across both. A process ends when told to stop, or when this process
-    dies (its pipe's far end closes).
+    dies (its pipe's far end closes). A host hold one process meets reaches the others at
+    once through this one, which keeps it too, for the store (:mod:`feeds.run.shared_holds`).
     """
 
     def __init__(self, fetcher: Fetcher, count: int) -> None:
@@ -151,7 +152,8 @@ class FetchProcesses:
                 # the hosts' turns this fetcher keeps (hosts another worker just released):
                 # the processes were forked before it knew them
                 turns = self._fetcher.host_turns()
-                work = (mine, child.part, buffer_bytes // len(dealt.parts), turns)
+                holds = self._fetcher.holds.held()  # and the hosts held (the store's too)
+                work = (mine, child.part, buffer_bytes // len(dealt.parts), turns, holds)
             # A process that died meanwhile (the OOM killer): its reader reports its part.
             with contextlib.suppress(OSError):
                 child.send(work)
@@ -177,6 +179,9 @@ class FetchProcesses:
                     received.add(message[1][0])
                 elif message[0] == "turns":  # its last word: when its hosts may be asked next
                     self._fetcher.keep_turns(message[1])
+                elif message[0] == "hold":  # a host it met asked to wait: the others keep off
+                    self._fetcher.holds.keep([message[1]], seen_here=True)
+                    self._send_holds([message[1]], but=child)
                 elif (future := child.pages.pop(message[1], None)) is not None:
                     future.set_result(message[2])  # ("pages", call, what they gave)
         except (EOFError, OSError):
@@ -192,6 +197,19 @@ class FetchProcesses:
             for i in child.part:
                 if i not in received:
                     self.finished.put((i, Raised(ended)))
+
+    def keep_holds(self, holds: Sequence[HostHold]) -> None:
+        """Send nothing to the hosts of ``holds`` (read from the store) until they end, from
+        any process (given with the requests, when they are not dealt yet)."""
+        self._fetcher.holds.keep(holds)
+        if self._assigned:
+            self._send_holds(holds)
+
+    def _send_holds(self, holds: Sequence[HostHold], but: _Child | None = None) -> None:
+        for child in self._children:
+            if child is not but:
+                with contextlib.suppress(OSError):  # it ended: its reader reports the rest
+                    child.send(("holds", list(holds)))
 
     def consumed(self, i: int, size: int) -> None:
         """The consumer took request ``i``'s document of ``size`` bytes: room in the buffer."""
@@ -312,10 +330,11 @@ def _serve_fetches(
     """A fetch process of :class:`FetchProcesses`: make the connections, wait for the
     requests, fetch, send back, serve page requests.
 
-    Messages in: first ``(requests by index, order, buffer_bytes, host turns)`` or None
-    (stop at once);
-    then a size (the consumer took a document), ``("pages", call, requests)``, None (stop).
-    Out: ``("event", (index, outcome))``, ``("pages", call, outcomes)`` and, once stopped,
+    Messages in: first ``(requests by index, order, buffer_bytes, host turns, host holds)``
+    or None (stop at once); then a size (the consumer took a document), ``("pages", call,
+    requests)``, ``("holds", holds)`` (met by another process, or read from the store),
+    None (stop). Out: ``("event", (index, outcome))``, ``("pages", call, outcomes)``,
+    ``("hold", hold)`` as soon as a host it asked says to wait, and, once stopped,
     ``("turns", {host: when it may be asked next})``: the consumer's own fetcher keeps the
     hosts' delays after the stream (a WebSub ping to a feed's host).
     """
@@ -334,9 +353,11 @@ def _serve_fetches(
     if assignment is None:
         fetcher.close()
         return
-    requests, order, buffer_bytes, turns = assignment
+    requests, order, buffer_bytes, turns, holds = assignment
     fetcher.keep_turns(turns)
+    fetcher.holds.keep(holds)
     server = _FetchServer(fetcher, results, len(order))
+    fetcher.holds.on_hold(server.hold)
     fetching = Fetching(fetcher, requests, order, buffer_bytes, server.deliver)
     listener = threading.Thread(
         target=server.listen, args=(control, fetching), name="feeds-fetch-control", daemon=True
@@ -386,6 +407,11 @@ class _FetchServer:
             if self._delivered == self._count:
                 self.done.set()
 
+    def hold(self, hold: HostHold) -> None:
+        """Tell the consumer of a hold at once, from the thread that met it."""
+        with contextlib.suppress(OSError):  # the consumer is gone: the listener stops us
+            self.send(("hold", hold))
+
     def pages(self, call: int, wanted: Sequence[FetchRequest]) -> None:
         answer: _Pages
         try:
@@ -407,6 +433,8 @@ class _FetchServer:
                 return
             if isinstance(message, int):
                 fetching.consumed(-1, message)  # one buffer: whose document it was is no matter
+            elif message[0] == "holds":
+                self._fetcher.holds.keep(message[1])
             else:
                 threading.Thread(target=self.pages, args=message[1:], daemon=True).start()
 

@@ -12,8 +12,10 @@ from feeds.errors import FetchError, HostHeldError
 from feeds.ingest.fetch import PageFetcher
 from feeds.ingest.kinds import Postponed, kind_of
 from feeds.ingest.prepare import Job, Prepared
+from feeds.run.fetch_processes import FetchProcesses
 from feeds.run.reports import SourceReport
 from feeds.run.save_source import Run, save_or_fail
+from feeds.run.shared_holds import SharedHolds
 from feeds.run.tally import Tally
 from feeds.types import FetchRequest, FetchResult, SourceState
 
@@ -66,6 +68,8 @@ class GroupSaver:
         # When a save is done, as the store's record of the worker's last activity: the
         # hosts of a run killed after it stay held min_host_delay from then.
         self.clock: Callable[[], datetime] = lambda: run.now
+        # The store's host holds and the run's, kept in step as it commits (None: not).
+        self.holds: SharedHolds | None = None
 
     def add(
         self, sources: Sequence[SourceConfig], states: dict[str, SourceState]
@@ -83,10 +87,14 @@ class GroupSaver:
 
     def use_pages(self, pages: PageFetcher) -> None:
         self.run.fetcher = pages
+        if self.holds is not None and isinstance(pages, FetchProcesses):
+            self.holds.processes = pages
 
     def commit(self) -> None:
         self.group.close()
         self.sources = self.entries = 0
+        if self.holds is not None:  # outside the group's transaction: seen at once
+            self.holds.keep_up(self.clock())
 
     def save(self, i: int, outcome: FetchResult | FetchError, ready: Prepared | None) -> None:
         source = self.wanted[i]

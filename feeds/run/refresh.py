@@ -34,6 +34,7 @@ from feeds.run.group_saver import GroupSaver
 from feeds.run.publish_outputs import publish_all
 from feeds.run.reports import OutputReport, RefreshReport, SourceReport
 from feeds.run.save_source import Run
+from feeds.run.shared_holds import SharedHolds
 from feeds.run.tally import Tally
 from feeds.run.worker import (
     claim_limit,
@@ -242,7 +243,8 @@ def refresh_claiming(
         saver = GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)
         saver.free_hosts = lambda: free_hosts_at(config, clock())  # each as it is saved
         saver.clock = clock
-        claims = _Claims(saver, claim, clock, should_stop, reports.append)
+        saver.holds = holds = SharedHolds(store, fetcher.holds)
+        claims = _Claims(saver, claim, clock, should_stop, reports.append, holds)
         fetches = stream_claims(
             fetcher,
             claims,
@@ -257,6 +259,7 @@ def refresh_claiming(
         )
         for i, outcome, ready in fetches:
             saver.save(i, outcome, ready)
+    holds.write(clock())
     _after_saving(config, store, tally, saved, run.now)
     return RefreshReport(sources=tuple(reports), outputs=())
 
@@ -280,9 +283,10 @@ class _Claims:
         clock: Callable[[], datetime],
         should_stop: Callable[[], bool],
         report: Callable[[SourceReport], None],
+        holds: SharedHolds,
     ) -> None:
         self.saver, self.claim, self.clock = saver, claim, clock
-        self.should_stop, self.report = should_stop, report
+        self.should_stop, self.report, self.holds = should_stop, report, holds
         self.seen: set[str] = set()
 
     def __call__(self, limit: int) -> dict[int, FetchRequest]:
@@ -292,6 +296,7 @@ class _Claims:
         while not self.should_stop():
             self.saver.commit()  # its sources released: their hosts count as free
             run.now = self.clock()
+            self.holds.exchange(run.now)  # what it claims is fetched knowing every hold
             claimed = self.claim(limit, run.now)
             self._release_seen([s.name for s in claimed if s.name in self.seen])
             states = {s.name: s for s in claimed if s.name not in self.seen}
@@ -399,6 +404,8 @@ def _fetch_and_save(
         if clock is not None:
             saver.free_hosts = partial(_hosts_free_at, config, clock)
             saver.clock = clock
+        saver.holds = holds = SharedHolds(store, fetcher.holds)
+        holds.exchange(saver.clock())  # the sources leased are fetched knowing every hold
         fetches = stream(
             fetcher,
             saver.requests,
@@ -414,6 +421,7 @@ def _fetch_and_save(
             saver.save(i, outcome, ready)
             if renew is not None:
                 renew()
+    holds.write(saver.clock())
     _after_saving(config, store, tally, reports, now)
 
 

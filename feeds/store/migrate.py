@@ -34,6 +34,7 @@ TABLES = (
     "counters",
     "hook_events",
     "host_leases",
+    "host_holds",
     "workers",
     "publisher",
     "meta",

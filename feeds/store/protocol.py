@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from feeds.store.transaction import Transactional
-from feeds.store.work_roles import PublisherLock, WorkerRegistry, WorkQueue
+from feeds.store.work_roles import HostHoldBoard, PublisherLock, WorkerRegistry, WorkQueue
 
 if TYPE_CHECKING:
     from feeds.core.dedupe import Candidate, CopyInfo, Existing, Keys, Match
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArticleCache",
     "Heartbeat",
+    "HostHoldBoard",
     "IngestStore",
     "PingQueue",
     "ProvenanceStore",
@@ -454,6 +455,7 @@ class Storage(
     WorkQueue,
     WorkerRegistry,
     PublisherLock,
+    HostHoldBoard,
     Protocol,
 ):
     """Every role at once, and the store's life: close it (or use it as a context manager)."""

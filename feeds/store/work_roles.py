@@ -14,9 +14,9 @@ from feeds.store.transaction import Transactional
 
 if TYPE_CHECKING:
     from feeds.store.values import ExpiredLease, SourcesClaimed, WorkerInfo
-    from feeds.types import SourceState
+    from feeds.types import HostHold, SourceState
 
-__all__ = ["PublisherLock", "WorkQueue", "WorkerRegistry"]
+__all__ = ["HostHoldBoard", "PublisherLock", "WorkQueue", "WorkerRegistry"]
 
 
 class WorkQueue(Transactional, Protocol):
@@ -192,4 +192,20 @@ class PublisherLock(Protocol):
 
     def take_publish_request(self) -> datetime | None:
         """Clear the request (the caller publishes now); since when it was pending."""
+        ...
+
+
+class HostHoldBoard(Transactional, Protocol):
+    """Hosts that asked to wait (a 429 or 503, or a timeout), for every worker of the store:
+    a worker writes the holds its fetcher met and hands those it reads to its fetcher, so
+    none sends a request to such a host until the hold ends (:mod:`feeds.ingest.fetch.holds`).
+    """
+
+    def hold_hosts(self, holds: Sequence[HostHold], now: datetime) -> None:
+        """Hold each host until its hold's end (a longer hold of it stays); forget the
+        holds ended by ``now``."""
+        ...
+
+    def host_holds(self, now: datetime) -> list[HostHold]:
+        """The holds not ended at ``now``, by host."""
         ...

@@ -104,7 +104,9 @@ class Fetcher:
         return self._options
 
     @property
-    def holds(self) -> HostHolds:  # a fetcher made for a new config takes them over
+    def holds(self) -> HostHolds:
+        """The hosts that asked to wait: shared with the store and fetch processes, and
+        taken over by a fetcher made for a new config."""
         return self._holds
 
     @property

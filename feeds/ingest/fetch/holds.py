@@ -14,13 +14,20 @@ a passing failure (tried again on a later run), a feed's source deferred (see
 a host that hangs, a batch of 8 pages took four read timeouts, two at a time (two minutes
 by default, twice the run's page budget), where one says all. The holds live as long as
 the fetcher: a run, or a daemon's life.
+
+A hold is also shared: every worker of the store and every fetch process of a run keeps
+off the host until it ends, not only the one that met the answer. :meth:`HostHolds.seen`
+gives the holds begun here since it was last asked (the run writes them to the store),
+:meth:`HostHolds.keep` takes those begun elsewhere (read from the store, or passed on
+by another fetch process), within the same limits, and :meth:`HostHolds.on_hold` tells a
+listener of each hold begun or made longer here (a fetch process passes it on at once).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from feeds.core.schedule import parse_retry_after
@@ -31,6 +38,7 @@ from feeds.errors import (
     HTTPStatusError,
     NameLookupTimeoutError,
 )
+from feeds.types import HostHold
 
 #: The answers that hold a host: too many requests, or the server is overloaded.
 HOLD_STATUSES = frozenset({429, 503})
@@ -61,6 +69,8 @@ class HostHolds:
         self._wall = wall
         self._held: dict[str, tuple[float, str]] = {}  # host → (until, why)
         self._lock = threading.Lock()
+        self._seen: list[HostHold] = []  # begun here (or by a fetch process), not yet asked
+        self._listener: Callable[[HostHold], None] | None = None
 
     def check(self, host: str, url: str) -> None:
         """Raise :class:`HostHeldError` for ``url`` when ``host`` is held (nothing is sent)."""
@@ -88,13 +98,57 @@ class HostHolds:
                 why += f" (Retry-After: {error.retry_after[:40]})"
         else:
             return
-        now = self._clock()
-        until = now + seconds
+        hold = HostHold(host, self._wall() + timedelta(seconds=seconds), why)
+        if self._hold(host, self._clock() + seconds, why):
+            self._tell(hold)
+
+    def keep(self, holds: Iterable[HostHold], *, seen_here: bool = False) -> None:
+        """Hold the hosts of ``holds``, begun elsewhere, until their end (at most
+        :data:`MAX_HOLD` from now, whatever the clock of the machine that saw them said).
+        ``seen_here``: they are this run's (a fetch process met them), to be :meth:`seen`
+        and told to the listener as if begun here."""
+        wall, now = self._wall(), self._clock()
+        for hold in holds:
+            seconds = min((hold.until - wall).total_seconds(), MAX_HOLD)
+            if seconds > 0 and self._hold(hold.host, now + seconds, hold.why) and seen_here:
+                self._tell(hold)
+
+    def held(self) -> list[HostHold]:
+        """Every hold not ended yet, by host (to hand to a fetch process)."""
+        wall, now = self._wall(), self._clock()
         with self._lock:
+            held = sorted((h, until, why) for h, (until, why) in self._held.items() if until > now)
+        return [HostHold(h, wall + timedelta(seconds=until - now), why) for h, until, why in held]
+
+    def seen(self) -> list[HostHold]:
+        """The holds begun here since the last call (to share them); each once."""
+        with self._lock:
+            seen, self._seen = self._seen, []
+        return seen
+
+    def on_hold(self, listener: Callable[[HostHold], None]) -> None:
+        """Call ``listener`` with each hold begun or made longer here from now on, from the
+        thread that met it, instead of keeping it for :meth:`seen`."""
+        self._listener = listener
+
+    def _hold(self, host: str, until: float, why: str) -> bool:
+        """Hold ``host`` until ``until`` (``clock``'s); whether that began or lengthened it."""
+        with self._lock:
+            now = self._clock()
             if len(self._held) >= _PURGE_AT:  # a daemon meets many hosts in its life
                 self._held = {h: held for h, held in self._held.items() if held[0] > now}
-            if until > self._held.get(host, (0.0, ""))[0]:
-                self._held[host] = (until, why)
+            if until <= self._held.get(host, (0.0, ""))[0]:
+                return False
+            self._held[host] = (until, why)
+            return True
+
+    def _tell(self, hold: HostHold) -> None:
+        listener = self._listener
+        if listener is not None:
+            listener(hold)
+            return
+        with self._lock:
+            self._seen.append(hold)
 
 
 def _seconds(retry_after: str | None, now: datetime, date: str | None = None) -> float:

@@ -298,6 +298,14 @@ MIGRATIONS: tuple[str, ...] = (
     # 7: a copy's link when other entries of its fetch gave the same one (SQLite's
     # migration 18): no key, but the link published where ``link`` is NULL
     f"ALTER TABLE entries ADD COLUMN shared_link {T};",
+    # 8: hosts that asked to wait, kept to by every worker (SQLite's migration 19)
+    f"""
+    CREATE TABLE host_holds (
+        host {T} PRIMARY KEY,
+        until {T} NOT NULL,
+        why {T} NOT NULL
+    );
+    """,
 )
 
 TABLES = (

@@ -8,6 +8,7 @@ from feeds.store.sql.copies import CopyTable
 from feeds.store.sql.counters import CounterTable
 from feeds.store.sql.history import PostingHistory
 from feeds.store.sql.hook_queue import HookEventTable
+from feeds.store.sql.host_holds import HostHoldTable
 from feeds.store.sql.provenance import ProvenanceTables
 from feeds.store.sql.publish_state import PublishTables
 from feeds.store.sql.retention import RetentionTables
@@ -30,6 +31,7 @@ class SharedTables(
     PostingHistory,
     RetentionTables,
     WorkerTables,
+    HostHoldTable,
 ):
     """The methods of every table, written once; a backend's ``Store`` adds its connection
     (the hooks of :class:`~feeds.store.sql.connection.SqlConnection`) and its own statements."""

@@ -276,6 +276,15 @@ MIGRATIONS: tuple[str, ...] = (
     # linking the site's homepage): no key (``link`` stays NULL, as identity wants), but
     # the link its readers follow, published where ``link`` is NULL
     "ALTER TABLE entries ADD COLUMN shared_link TEXT;",
+    # 19: hosts that asked to wait (a 429 or 503, or a timeout), kept to by every worker
+    # and fetch process of the store until the hold ends (feeds/store/sql/host_holds.py)
+    """
+    CREATE TABLE host_holds (
+        host TEXT PRIMARY KEY,
+        until TEXT NOT NULL,
+        why TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -1,0 +1,73 @@
+"""Host holds shared by every worker of a store and every fetch process of a run.
+
+A host that answers 429 or 503, or times out, is held by the fetcher that met it
+(:mod:`feeds.ingest.fetch.holds`). Alone, that kept the one process off the host: another
+daemon on the same store, or another fetch process of a large ``feeds refresh``, sent
+the host's next feed meanwhile. Now each hold a run meets is written to the store
+(:class:`~feeds.store.work_roles.HostHoldBoard`) and every run hands the holds it reads
+there to its fetcher, which sends nothing to a held host: the sources claimed there are
+deferred to the hold's end, as those of the run that met it are.
+
+Statements: a daemon reads the holds once per claim (just before it, so that what it
+claims is fetched knowing them); a refresh once after its claim and then at most every
+:data:`READ_EVERY` seconds as it commits; holds are written only when one began. A fetch
+process's hold reaches its siblings at once, through the run's process
+(:class:`~feeds.run.fetch_processes.FetchProcesses`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from feeds.ingest.fetch.holds import HostHolds
+from feeds.store.work_roles import HostHoldBoard
+
+if TYPE_CHECKING:
+    from feeds.run.fetch_processes import FetchProcesses
+
+__all__ = ["READ_EVERY", "SharedHolds"]
+
+#: A refresh reads the store's holds at most this often in seconds (once it has claimed).
+READ_EVERY = 1.0
+
+
+class SharedHolds:
+    """One run's holds kept in step with the store's (see the module)."""
+
+    def __init__(
+        self,
+        store: HostHoldBoard,
+        holds: HostHolds,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store, self._holds, self._clock = store, holds, clock
+        self._read_at: float | None = None
+        #: The run's fetch processes, once they fetch: each keeps what is read too.
+        self.processes: FetchProcesses | None = None
+
+    def exchange(self, now: datetime) -> None:
+        """Write the holds met since the last call, and take those of every worker."""
+        self.write(now)
+        held = self._store.host_holds(now)
+        self._read_at = self._clock()
+        if held:
+            self._holds.keep(held)
+            if self.processes is not None:
+                self.processes.keep_holds(held)
+
+    def keep_up(self, now: datetime) -> None:
+        """:meth:`exchange`, reading at most every :data:`READ_EVERY` seconds (writing what
+        began at once)."""
+        if self._read_at is not None and self._clock() - self._read_at < READ_EVERY:
+            self.write(now)
+        else:
+            self.exchange(now)
+
+    def write(self, now: datetime) -> None:
+        """Write the holds met since the last call (no statement when none began)."""
+        seen = self._holds.seen()
+        if seen:
+            self._store.hold_hosts(seen, now)

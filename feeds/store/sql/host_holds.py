@@ -1,0 +1,48 @@
+"""Hosts that asked to wait, shared by every worker of the store (the ``HostHoldBoard``
+role; see :mod:`feeds.ingest.fetch.holds`).
+
+A table of its own rather than columns of ``host_leases``: a hold is the fetcher's, of a
+host *name* (every port of it, as the fetcher counts hosts: feeds, article pages and
+redirect hops alike), while a host lease is of a source's name and port and exists only
+for sources' hosts (an article page's host has none). The claims never read it: a
+worker hands the holds to its fetcher, which sends nothing to a held host, so the
+sources it claimed there are deferred to the hold's end as those of the worker that
+met the answer are. One row per host; a row whose hold ended is deleted when holds are
+next written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from feeds.store.sql.codec import required_dt, ts
+from feeds.store.sql.connection import SqlConnection
+from feeds.types import HostHold
+
+__all__ = ["HostHoldTable"]
+
+_HOLD = """
+INSERT INTO host_holds (host, until, why) VALUES (?, ?, ?)
+ON CONFLICT (host) DO UPDATE SET until = excluded.until, why = excluded.why
+WHERE host_holds.until < excluded.until
+"""
+"""A hold, unless the host is held longer already."""
+
+
+class HostHoldTable(SqlConnection):
+    """The holds every worker keeps to: written as they begin, read at each claim."""
+
+    def hold_hosts(self, holds: Sequence[HostHold], now: datetime) -> None:
+        """Keep every worker off each hold's host until its end (a longer hold of the
+        host stays); forget the holds ended by ``now``."""
+        with self.batch():
+            self._execute("DELETE FROM host_holds WHERE until <= ?", (ts(now),))
+            self._many(_HOLD, [(h.host, ts(h.until), h.why) for h in holds])
+
+    def host_holds(self, now: datetime) -> list[HostHold]:
+        """The holds not ended at ``now``, by host."""
+        rows = self._execute(
+            "SELECT host, until, why FROM host_holds WHERE until > ? ORDER BY host", (ts(now),)
+        ).fetchall()
+        return [HostHold(str(host), required_dt(until), str(why)) for host, until, why in rows]
