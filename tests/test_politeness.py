@@ -381,8 +381,10 @@ def test_retry_after_of_the_feed_a_page_advertises_delays_the_source(
     assert all(not busy_at < t < busy_at + 3 * H for t in sim.times("/page/"))
     # Not held up by the source's Retry-After; deferred while the store holds the host
     # (MAX_HOLD: an hour), whichever run asks.
-    held = [t - T0 for t in every(10 * M, busy_at + 4 * H) if not busy_at < t - T0 < busy_at + H]
-    assert sim.times("/direct") == held
+    # In the run that meets the 429, the two sources are fetched at once: the other one is
+    # fetched if its request went first, deferred if the answer came first.
+    held = [t - T0 for t in every(10 * M, busy_at + 4 * H) if not busy_at <= t - T0 < busy_at + H]
+    assert [t for t in sim.times("/direct") if t != busy_at] == held
     state = sim.store.source("page")
     assert state.retry_after is None and state.error_count == 0
     assert state.feed_url == sim.server.url("/page/feed")
