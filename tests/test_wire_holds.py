@@ -25,7 +25,7 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, _reload
 from feeds.run.refresh import RefreshReport, SourceReport, refresh
 from feeds.store import open_store
-from feeds.types import FetchOptions, FetchRequest, FetchResult
+from feeds.types import FetchOptions, FetchRequest, FetchResult, HostHold
 
 from httpserver import HTTPTestServer, Reply, http_server
 
@@ -272,6 +272,29 @@ def test_a_source_another_worker_deferred_shows_deferred_and_a_daemon_sleeps_pas
     assert not tick.fetched
     assert tick.next_run >= later + timedelta(seconds=hold - 5), tick.next_run - look
     assert len(http_server.requests_to("/c")) == 1  # the daemon's first round only
+
+
+def test_feeds_status_lists_the_hosts_held_and_why(
+    tmp_path: Path, http_server: HTTPTestServer, store_table: dict[str, str]
+) -> None:
+    """A deferred source says "(deferred)"; the host's hold, its end and the answer that
+    asked for it are listed once, above the sources (``host_holds`` in ``--json``), until
+    it ends."""
+    config = make_config(tmp_path, http_server, store_table)
+    now = utc_now()
+    why = "127.0.0.1 answered HTTP 429 to http://127.0.0.1/busy (Retry-After: 600)"
+    with open_store(config.store_location) as store:
+        store.hold_hosts([HostHold("127.0.0.1", now + timedelta(seconds=600), why)], now)
+        report = status.gather(config, store, now=now)
+        ended = status.gather(config, store, now=now + timedelta(seconds=601))
+    [shown] = report["host_holds"]
+    until = shown["until"]
+    assert (shown["host"], shown["why"]) == ("127.0.0.1", why)
+    assert abs(datetime.fromisoformat(until) - now - timedelta(seconds=600)) < timedelta(seconds=1)
+    held = [line for line in status.render(report).splitlines() if line.startswith("host")]
+    assert held == [f"host held: 127.0.0.1 until {until[:19]} ({why})"]
+    assert ended["host_holds"] == []
+    assert "host held" not in status.render(ended)
 
 
 # --- a Retry-After date on the server's clock -------------------------------------------------

@@ -25,6 +25,7 @@ from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.worker import claim_limit, is_refresh, lease_for
 from feeds.store.protocol import PostingHistory, StatusReader, WorkerRegistry
 from feeds.store.values import WorkerInfo
+from feeds.store.work_roles import HostHoldBoard
 from feeds.types import DaemonInfo, SourceState
 
 
@@ -90,8 +91,9 @@ def workers(config: Config, store: StatusReader, now: datetime) -> list[dict[str
     ]
 
 
-class StatusStore(StatusReader, PostingHistory, Protocol):
-    """What ``feeds status`` reads (posting history: for adaptive intervals)."""
+class StatusStore(StatusReader, PostingHistory, HostHoldBoard, Protocol):
+    """What ``feeds status`` reads (posting history: for adaptive intervals; the hosts
+    held: why sources are deferred)."""
 
 
 def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, Any]:
@@ -138,6 +140,10 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
                 "recorded": _iso(lease.at),
             }
             for lease in store.expired_leases(now, now - EXPIRED_SHOWN)
+        ],
+        "host_holds": [
+            {"host": hold.host, "until": _iso(hold.until), "why": hold.why}
+            for hold in store.host_holds(now)
         ],
         "daemon": None
         if info is None
@@ -191,6 +197,10 @@ def render(report: dict[str, Any]) -> str:
         stopped = daemon["stopped"] or daemon["last_activity"]
         lines.append(f"daemon: not running (last seen {stopped[:19]}, pid {daemon['pid']})")
     lines += _render_workers(report)
+    lines += [
+        f"host held: {hold['host']} until {hold['until'][:19]} ({hold['why']})"
+        for hold in report["host_holds"]
+    ]
     rows = [("NAME", "STATE", "HTTP", "LAST FETCH", "NEXT DUE", "ERRORS", "LAST ERROR")]
     for s in report["sources"]:
         if s["retired"]:
