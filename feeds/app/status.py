@@ -18,7 +18,7 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from feeds.config import Config
+from feeds.config import Config, SourceConfig
 from feeds.core import schedule
 from feeds.ingest.fetch.holds import MAX_HOLD
 from feeds.run.adaptive import with_adaptive_intervals
@@ -102,33 +102,10 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
     daemons = [w.id for w in live_daemons(store, now, patience(config))]
     states = {s.name: s for s in store.sources()}
     queued = store.queued_dues()
-    sources = []
-    for source in config.sources:
-        state = states.get(source.name) or SourceState(name=source.name, url=source.url)
-        due = schedule.next_due(state, config.schedule, config.interval(source.name))
-        deferred = _deferred_until(due, queued.get(source.name), now)
-        due = deferred or due
-        sources.append(
-            {
-                "name": source.name,
-                "url": state.url,
-                "config_url": source.url,
-                "interval_seconds": int(config.interval(source.name).total_seconds()),
-                "interval_reason": interval_reason(config, source.name, state),
-                "last_fetched": _iso(state.last_fetched),
-                "last_status": state.last_status,
-                "next_due": _iso(max(due, now)) if due else None,
-                "due_now": due is not None and due <= now,
-                "deferred_until": _iso(deferred),
-                "error_count": state.error_count,
-                "last_error": state.last_error,
-                "retry_after": _iso(state.retry_after),
-                "retired": state.retired,
-                "retired_at": _iso(state.retired_at),
-                "retired_reason": state.retired_reason,
-                "entries": state.entry_count,
-            }
-        )
+    sources = [
+        _source_status(config, source, states.get(source.name), queued.get(source.name), now)
+        for source in config.sources
+    ]
     return {
         "now": _iso(now),
         "workers": workers(config, store, now),
@@ -158,6 +135,39 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
             "stopped": _iso(info.stopped),
         },
         "sources": sources,
+    }
+
+
+def _source_status(
+    config: Config,
+    source: SourceConfig,
+    state: SourceState | None,
+    queued: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """One source's line of ``feeds status`` (``queued``: when the store's queue has it due)."""
+    state = state or SourceState(name=source.name, url=source.url)
+    due = schedule.next_due(state, config.schedule, config.interval(source.name))
+    deferred = _deferred_until(due, queued, now)
+    due = deferred or due
+    return {
+        "name": source.name,
+        "url": state.url,
+        "config_url": source.url,
+        "interval_seconds": int(config.interval(source.name).total_seconds()),
+        "interval_reason": interval_reason(config, source.name, state),
+        "last_fetched": _iso(state.last_fetched),
+        "last_status": state.last_status,
+        "next_due": _iso(max(due, now)) if due else None,
+        "due_now": due is not None and due <= now,
+        "deferred_until": _iso(deferred),
+        "error_count": state.error_count,
+        "last_error": state.last_error,
+        "retry_after": _iso(state.retry_after),
+        "retired": state.retired,
+        "retired_at": _iso(state.retired_at),
+        "retired_reason": state.retired_reason,
+        "entries": state.entry_count,
     }
 
 
