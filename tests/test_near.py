@@ -273,6 +273,7 @@ def test_a_store_from_before_the_signatures_table_gets_one(tmp_path: Path) -> No
         store._db.execute("DROP TABLE signatures")
         store._db.execute("DROP TABLE lsh_staged")  # migration 17
         store._db.execute("ALTER TABLE entries DROP COLUMN shared_link")  # migration 18
+        store._db.execute("DROP TABLE host_holds")  # migration 19
         for index in ("entries_live_published", "entries_live_source"):
             store._db.execute(f"DROP INDEX {index}")
         store._db.execute("ALTER TABLE entries DROP COLUMN expired")

@@ -63,6 +63,7 @@ def test_a_store_of_version_15_loses_the_index_by_source(tmp_path: Path) -> None
         store._db.execute("CREATE INDEX entries_source ON entries(source)")
         store._db.execute("DROP TABLE lsh_staged")  # migration 17
         store._db.execute("ALTER TABLE entries DROP COLUMN shared_link")  # migration 18
+        store._db.execute("DROP TABLE host_holds")  # migration 19
         store._db.execute("PRAGMA user_version = 15")
     with Store.open(path) as store:
         names = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master")}
