@@ -50,11 +50,17 @@ def raw_server(handle: Handler) -> Iterator[int]:
                 accepted.append(conn)
                 threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
-    threading.Thread(target=serve, daemon=True).start()
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
     try:
         yield listener.getsockname()[1]
     finally:
+        # A close alone does not wake an accept() under way: the thread stayed, and the
+        # tests that fork (they ask for a process of one thread) found it there.
+        with suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
         listener.close()
+        server.join(5)
         for conn in accepted:
             conn.close()
 
