@@ -93,6 +93,12 @@ class FeedsGroup(click.Group):
         except FeedsError as exc:
             print_error(exc)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            # Ctrl-C before the command took it over (stopped_by_ctrl_c): nothing was
+            # opened yet, an interrupted command (exit 130), not click's "Aborted!" (exit 1).
+            stopped = Interrupted("interrupted: the store and every output are intact")
+            print_error(stopped)
+            ctx.exit(stopped.exit_code)
 
 
 def config_option(func: F) -> F:

@@ -43,7 +43,12 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write(INTERRUPTED)
         sys.stderr.flush()
+        signal.signal(signal.SIGINT, previous)
         raise SystemExit(INTERRUPTED_STATUS) from None
+    # The guard stays until the command takes Ctrl-C over (its own handler; a Ctrl-C before
+    # that is an interrupted command: FeedsGroup.invoke), so that the moments between the
+    # import and the command's own handler raise no KeyboardInterrupt of CPython's class.
+    try:
+        run()
     finally:
         signal.signal(signal.SIGINT, previous)
-    run()
