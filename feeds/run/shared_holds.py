@@ -18,20 +18,33 @@ process's hold reaches its siblings at once, through the run's process
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from feeds.ingest.fetch.holds import HostHolds
+from feeds.ingest.fetch.hosts import url_host
 from feeds.store.work_roles import HostHoldBoard
+from feeds.types import HostHold
 
 if TYPE_CHECKING:
     from feeds.run.fetch_processes import FetchProcesses
 
-__all__ = ["READ_EVERY", "SharedHolds"]
+__all__ = ["READ_EVERY", "SharedHolds", "held_until"]
 
 #: A refresh reads the store's holds at most this often in seconds (once it has claimed).
 READ_EVERY = 1.0
+
+
+def held_until(holds: Iterable[HostHold]) -> Callable[[str], datetime | None]:
+    """When the host of a URL is held until, by ``holds`` (the store's): None when it is
+    not. No request goes there sooner, so no source there is due sooner either."""
+    ends = {hold.host: hold.until for hold in holds}
+
+    def until(url: str) -> datetime | None:
+        return ends.get(url_host(url)) if ends else None
+
+    return until
 
 
 class SharedHolds:
