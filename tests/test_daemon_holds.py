@@ -12,7 +12,7 @@ from test_wire_holds import make_config, rss, utc_now
 
 from feeds.app import status
 from feeds.ingest.fetch import Fetcher
-from feeds.run.daemon import Daemon
+from feeds.run.daemon import MIN_WAIT, Daemon
 from feeds.run.refresh import refresh
 from feeds.run.worker import reschedule
 from feeds.store import open_store
@@ -28,6 +28,33 @@ def serve(server: HTTPTestServer) -> None:
     server.route("/busy", Reply(status=429, headers={"Retry-After": str(HOLD)}))
     for name in ("c", "d", "other"):
         server.route(f"/{name}", Reply(body=rss(f"/{name}")))
+
+
+def test_two_daemons_both_sleep_until_the_hold_one_of_them_met_ends(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """``busy``'s 429 held the host, and its other sources ``c`` and ``d`` stayed due in
+    the queue (a daemon takes one source of a host per claim, and hands the host over to
+    the other): each daemon woke every second (``MIN_WAIT``), claimed one of them, deferred
+    it and woke again, for as long as the hold lasted."""
+    serve(http_server)
+    config = make_config(tmp_path, http_server)
+    with Fetcher(config.fetch) as first, Fetcher(config.fetch) as second:
+        daemons = [
+            Daemon(config, f, worker=w, clock=utc_now) for f, w in ((first, "A"), (second, "B"))
+        ]
+        start = utc_now()
+        for daemon in daemons:
+            daemon.start(start)
+        ticks = [daemon.tick(utc_now()) for daemon in daemons]
+        ticks += [daemon.tick(utc_now()) for daemon in daemons]  # woken early (a SIGHUP)
+        for daemon in daemons:
+            daemon.finish(utc_now())
+    assert len(http_server.requests_to("/busy")) == 1
+    assert http_server.requests_to("/c") == http_server.requests_to("/d") == []
+    ends = start + timedelta(seconds=HOLD - 5)
+    assert all(tick.next_run >= ends for tick in ticks), [t.next_run - start for t in ticks]
+    assert all(tick.next_run - tick.now > MIN_WAIT for tick in ticks)
 
 
 def test_a_daemon_s_start_keeps_a_deferred_source_due_at_the_hold_s_end(
