@@ -20,6 +20,7 @@ import pytest
 from test_fetch_processes import served_elsewhere
 from test_pipeline import make_config, rss
 
+from feeds.config import Config
 from feeds.config import load as load_config
 from feeds.ingest.fetch import Fetcher
 from feeds.ingest.fetch.holds import MAX_HOLD, HostHolds
@@ -207,3 +208,70 @@ def test_a_hold_met_by_one_fetch_process_keeps_the_others_off_the_host(
     [hold] = holds
     assert hold.host == "127.0.0.1" and "answered HTTP 429" in hold.why
     assert now + timedelta(seconds=110) < hold.until <= utc_now() + timedelta(seconds=120)
+
+
+# --- a hold reaches the store as it begins ----------------------------------------------------
+
+
+def test_a_hold_reaches_the_store_at_once_for_the_next_process_that_claims(
+    tmp_path: Path, http_server: HTTPTestServer, store_section: str
+) -> None:
+    """A refresh wrote the holds it met at its next commit or wait: while it read a
+    source's slow article page (four seconds), ``busy``'s 429 stayed in its memory, and a
+    second ``feeds refresh`` meanwhile fetched ``c``, on the same host name (another port:
+    not the first run's host lease). Now the hold is written as it begins, and the second
+    run defers ``c``, unsent."""
+    other = HTTPTestServer()
+    other.start()
+    try:
+        config = _slow_page_config(tmp_path, store_section, http_server, other)
+
+        def first_run() -> None:
+            with open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
+                refresh(config, store, fetcher, now=utc_now(), names=["slow", "busy"])
+
+        first = threading.Thread(target=first_run)
+        first.start()
+        try:
+            wait_for(lambda: bool(http_server.requests_to("/article/")), 10, "the slow page")
+            wait_for(lambda: bool(http_server.requests_to("/busy")), 10, "the 429")
+            time.sleep(1.5)  # its answer came a second after its request
+            with open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
+                second = refresh(config, store, fetcher, now=utc_now(), names=["c"], publish=False)
+            assert first.is_alive(), "the first run read its page before the second claimed"
+        finally:
+            first.join(30)
+        [c] = second.sources
+        assert c.deferred and "answered HTTP 429" in (c.skipped or ""), c
+        assert other.requests_to("/c") == []
+    finally:
+        other.stop()
+
+
+def _slow_page_config(
+    folder: Path, store: str, server: HTTPTestServer, other: HTTPTestServer
+) -> Config:
+    """``slow`` (on localhost), whose one story's article page takes four seconds; ``busy``
+    (on 127.0.0.1) that says wait a second after it is asked; ``c`` on ``other``."""
+    local = server.base_url.replace("127.0.0.1", "localhost")
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title>'
+        f"<item><title>Shares slip</title><link>{local}/article/</link>"
+        "<description>Shares slipped […]</description></item></channel></rss>"
+    )
+    page = "<html><body><article><p>" + "Shares slipped after the results. " * 40
+    server.route("/slow", Reply(body=feed.encode()))
+    server.route("/article/", Reply(body=(page + "</p></article></body></html>").encode(), delay=4))
+    server.route("/busy", Reply(status=429, headers={"Retry-After": "120"}, delay=1.0))
+    other.route("/c", Reply(body=rss(("c1", "Markets rally on results"))))
+    path = folder / "config.toml"
+    path.write_text(
+        f"{store}\n[fetch]\ntotal_timeout = 8.0\nmin_host_delay = 0.05\n"
+        'allow_private_addresses = ["127.0.0.1/32", "::1/128"]\n\n'
+        '[schedule]\njitter = 0\n\n[[outputs]]\nname = "all"\npath = "out/all.atom"\n\n'
+        f'[[sources]]\nname = "slow"\nurl = "{local}/slow"\nfull_text = true\n\n'
+        f'[[sources]]\nname = "busy"\nurl = "{server.base_url}/busy"\n\n'
+        f'[[sources]]\nname = "c"\nurl = "{other.base_url}/c"\n',
+        encoding="utf-8",
+    )
+    return load_config(path)

@@ -60,6 +60,7 @@ from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.hooks import deliver_due
 from feeds.run.notify import notify
 from feeds.run.refresh import SIGN_PER_RUN, OutputReport, SourceReport, refresh_claiming
+from feeds.run.shared_holds import held_until
 from feeds.run.worker import (
     HAND_OVER,
     IDLE_CLAIMS,
@@ -284,12 +285,14 @@ class Daemon:
             candidates.append(publish_at)
         configured = {s.name for s in config.sources}
         queued = store.queued_dues()  # no claim takes a source sooner (this worker's or not)
+        held = held_until(store.host_holds(now))  # any worker's: its sources wait for the end
         for state in store.sources():
             if state.name not in configured:
                 continue
             due = schedule.next_due(state, config.schedule, config.interval(state.name))
             if due is not None:  # a deferred source: when its host's hold ends
-                candidates.append(max(due, queued.get(state.name, due)))
+                due = max(due, queued.get(state.name, due), held(state.url) or due)
+                candidates.append(due)
         return max(min(candidates), now + MIN_WAIT)
 
 

@@ -5,7 +5,9 @@ Like WebSub pings (:mod:`feeds.publish.websub`), an event is saved in the store 
 (:func:`deliver_due`, after the outputs are published), so a receiver that is down never
 holds up publishing, and a crash in between loses nothing. A failed delivery waits 30 s,
 1 min, 2 min, … up to 1 h before its next try (:func:`feeds.core.hooks.backoff`); the event
-keeps its id, so a receiver drops a copy it already has.
+keeps its id, so a receiver drops a copy it already has. A receiver whose host is held
+(it answered a request with 429 or 503, or timed out: :mod:`feeds.ingest.fetch.holds`)
+is sent nothing: its events wait for the hold's end, no attempt counted, no failure.
 
 A webhook is a JSON POST with these headers (the secret comes from ``secret_env``)::
 
@@ -28,15 +30,18 @@ import subprocess
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from feeds.config import Config
 from feeds.core.hooks import HookConfig, backoff, signature
-from feeds.errors import FetchError
+from feeds.errors import FetchError, HostHeldError
 from feeds.run.tally import labels
 from feeds.store import HookEvent
 from feeds.store.protocol import Storage
+
+if TYPE_CHECKING:
+    from feeds.ingest.fetch.holds import HostHolds
 
 __all__ = ["Delivery", "JSONPoster", "deliver_due", "queue_events"]
 
@@ -46,7 +51,11 @@ COMMAND_TIMEOUT = 60.0  # seconds a command hook may take
 
 
 class JSONPoster(Protocol):
-    """What sends a webhook: :meth:`feeds.ingest.fetch.Fetcher.post_json`."""
+    """What sends a webhook: :meth:`feeds.ingest.fetch.Fetcher.post_json`, which sends
+    nothing to a host its ``holds`` hold."""
+
+    @property
+    def holds(self) -> HostHolds: ...
 
     def post_json(
         self, url: str, body: bytes, headers: Sequence[tuple[str, str]], *, guarded: bool
@@ -70,11 +79,13 @@ class _Report(Protocol):
 
 @dataclass(frozen=True)
 class Delivery:
-    """One attempt to deliver an event; ``error`` is None when it was delivered."""
+    """One attempt to deliver an event; ``error`` is None when it was delivered, or when
+    the receiver's host is held (``held`` says so: nothing was sent, the event waits)."""
 
     hook: str
     event_id: str
     error: str | None = None
+    held: str | None = None
 
 
 def queue_events(config: Config, store: Storage, reports: Sequence[_Report], now: datetime) -> int:
@@ -140,12 +151,17 @@ def deliver_due(
     are dropped. A hook whose receiver fails (an error, a timeout) is tried no more in this
     run: its other due events wait for the next run (a receiver that accepts and never
     answers held every run for its events × the timeout), where the failed one, backing
-    off, no longer goes first (one event a receiver always refuses holds no other back)."""
+    off, no longer goes first (one event a receiver always refuses holds no other back).
+    An event whose receiver's host is held (by this process or any worker of the store)
+    is sent nothing and tried again at the hold's end, neither delivered nor failed."""
     hooks = {hook.name: hook for hook in config.hooks}
     env = os.environ if env is None else env
     deliveries: list[Delivery] = []
     failed: set[str] = set()
-    for event in store.due_hook_events(now):
+    events = store.due_hook_events(now)
+    if events:
+        poster.holds.keep(store.host_holds(now))  # every worker's holds
+    for event in events:
         hook = hooks.get(event.hook)
         if hook is None or hook.event != event.event:
             with store.transaction():
@@ -153,7 +169,11 @@ def deliver_due(
             continue
         if event.hook in failed:
             continue  # the next run tries it
-        error = _send(hook, event, poster, now, env, runner)
+        try:
+            error = _send(hook, event, poster, now, env, runner)
+        except HostHeldError as held:
+            deliveries.append(_postponed(store, event, held, now))
+            continue
         with store.transaction():
             if error is None:
                 store.hook_event_delivered(event.id)
@@ -170,6 +190,14 @@ def deliver_due(
             )
         deliveries.append(Delivery(hook.name, event.id, error))
     return deliveries
+
+
+def _postponed(store: Storage, event: HookEvent, held: HostHeldError, now: datetime) -> Delivery:
+    """``event``'s receiver's host is held: the event waits for the hold's end."""
+    with store.transaction():
+        store.hook_event_postponed(event.id, now + timedelta(seconds=max(held.seconds, 1.0)))
+    log.info("hook %s: event %s waits: %s", event.hook, event.id, held.message)
+    return Delivery(event.hook, event.id, held=held.message)
 
 
 def _send(
@@ -195,6 +223,8 @@ def _send(
     ]
     try:
         status = poster.post_json(hook.url, body, headers, guarded=not hook.allow_private_addresses)
+    except HostHeldError:
+        raise  # not a failure: the caller postpones the event
     except FetchError as exc:
         return exc.message
     return None if 200 <= status < 300 else f"the receiver answered HTTP {status}"

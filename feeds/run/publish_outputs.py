@@ -75,7 +75,8 @@ def publish_all(
     pages is always rebuilt (its pages keep their own record of what changed).
 
     Then deliver the pending WebSub pings with ``poster`` (none are sent without
-    one; they stay pending). ``now`` dates newly queued pings.
+    one, nor to a host the store or ``poster`` holds; they stay pending). ``now`` dates
+    newly queued pings.
     """
     reports: list[OutputReport] = []
     generation = store.generation()  # read first: a change made while publishing moves it on
@@ -102,6 +103,7 @@ def publish_all(
     tally.save(store)
     if poster is None:
         return tuple(reports)
+    poster.holds.keep(store.host_holds(clock))  # every worker's: a held hub gets no ping
     return _deliver_pings(config, store, poster, reports)
 
 

@@ -244,6 +244,7 @@ def refresh_claiming(
         saver.free_hosts = lambda: free_hosts_at(config, clock())  # each as it is saved
         saver.clock = clock
         saver.holds = holds = SharedHolds(store, fetcher.holds)
+        stack.enter_context(holds.writing_at_once(clock))
         claims = _Claims(saver, claim, clock, should_stop, reports.append, holds)
         fetches = stream_claims(
             fetcher,
@@ -405,6 +406,7 @@ def _fetch_and_save(
             saver.free_hosts = partial(_hosts_free_at, config, clock)
             saver.clock = clock
         saver.holds = holds = SharedHolds(store, fetcher.holds)
+        stack.enter_context(holds.writing_at_once(saver.clock))
         holds.exchange(saver.clock())  # the sources leased are fetched knowing every hold
         fetches = stream(
             fetcher,

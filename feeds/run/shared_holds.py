@@ -10,28 +10,49 @@ deferred to the hold's end, as those of the run that met it are.
 
 Statements: a daemon reads the holds once per claim (just before it, so that what it
 claims is fetched knowing them); a refresh once after its claim and then at most every
-:data:`READ_EVERY` seconds as it commits; holds are written only when one began. A fetch
-process's hold reaches its siblings at once, through the run's process
-(:class:`~feeds.run.fetch_processes.FetchProcesses`).
+:data:`READ_EVERY` seconds as it commits. A hold is written as it begins
+(:meth:`SharedHolds.writing_at_once`), in a short transaction of its own on a connection
+of its own, from the thread that met it: written at the run's next commit, it left
+another worker, claiming meanwhile, free to ask the host (for as long as a slow server
+kept the run from committing). One that cannot be written so (the store is busy past
+its timeout) is written at the next commit, as before. A fetch process's hold reaches its
+siblings at once, through the run's process
+(:class:`~feeds.run.fetch_processes.FetchProcesses`), and the store from there.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from feeds.errors import StoreError
 from feeds.ingest.fetch.holds import HostHolds
+from feeds.ingest.fetch.hosts import url_host
 from feeds.store.work_roles import HostHoldBoard
+from feeds.types import HostHold
 
 if TYPE_CHECKING:
     from feeds.run.fetch_processes import FetchProcesses
 
-__all__ = ["READ_EVERY", "SharedHolds"]
+__all__ = ["READ_EVERY", "SharedHolds", "held_until"]
 
 #: A refresh reads the store's holds at most this often in seconds (once it has claimed).
 READ_EVERY = 1.0
+
+
+def held_until(holds: Iterable[HostHold]) -> Callable[[str], datetime | None]:
+    """When the host of a URL is held until, by ``holds`` (the store's): None when it is
+    not. No request goes there sooner, so no source there is due sooner either."""
+    ends = {hold.host: hold.until for hold in holds}
+
+    def until(url: str) -> datetime | None:
+        return ends.get(url_host(url)) if ends else None
+
+    return until
 
 
 class SharedHolds:
@@ -47,6 +68,26 @@ class SharedHolds:
         self._read_at: float | None = None
         #: The run's fetch processes, once they fetch: each keeps what is read too.
         self.processes: FetchProcesses | None = None
+        self._unwritten: list[HostHold] = []  # met while writing at once, not written
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def writing_at_once(self, now: Callable[[], datetime]) -> Iterator[None]:
+        """While in the context, write each hold as it begins (see the module; ``now()``:
+        when, for the store's clean-up of ended holds)."""
+
+        def write_now(hold: HostHold) -> None:
+            try:
+                self._store.hold_hosts_now([hold], now())
+            except StoreError:  # busy past its timeout: at the next commit
+                with self._lock:
+                    self._unwritten.append(hold)
+
+        self._holds.on_hold(write_now)
+        try:
+            yield
+        finally:
+            self._holds.on_hold(None)
 
     def exchange(self, now: datetime) -> None:
         """Write the holds met since the last call, and take those of every worker."""
@@ -68,6 +109,7 @@ class SharedHolds:
 
     def write(self, now: datetime) -> None:
         """Write the holds met since the last call (no statement when none began)."""
-        seen = self._holds.seen()
+        with self._lock:
+            seen, self._unwritten = self._unwritten + self._holds.seen(), []
         if seen:
             self._store.hold_hosts(seen, now)

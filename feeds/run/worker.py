@@ -29,6 +29,7 @@ from feeds.publish import websub
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.publish_outputs import publish_all
 from feeds.run.reports import OutputReport
+from feeds.run.shared_holds import held_until
 from feeds.store.protocol import Storage
 
 __all__ = [
@@ -153,20 +154,20 @@ def utc_clock() -> datetime:
 
 def reschedule(config: Config, store: Storage, now: datetime) -> None:
     """Save when each configured source is next due by this config (after a start or a
-    reload: intervals may have changed). A source fetched since keeps what it saved."""
+    reload: intervals may have changed), not before its host's hold in the store ends (a
+    source deferred for it stays due then). A source fetched since keeps what it saved."""
     config = with_adaptive_intervals(config, store, now)
     configured = {s.name for s in config.sources}
-    store.set_next_due(
-        [
-            (
-                state.name,
-                state.last_fetched,
-                schedule.next_due(state, config.schedule, config.interval(state.name)),
-            )
-            for state in store.sources()
-            if state.name in configured
-        ]
-    )
+    held = held_until(store.host_holds(now))
+    dues: list[tuple[str, datetime | None, datetime | None]] = []
+    for state in store.sources():
+        if state.name in configured:
+            due = schedule.next_due(state, config.schedule, config.interval(state.name))
+            hold_ends = held(state.url)
+            if due is not None and hold_ends is not None:
+                due = max(due, hold_ends)
+            dues.append((state.name, state.last_fetched, due))
+    store.set_next_due(dues)
 
 
 def publish_as(

@@ -414,6 +414,8 @@ class HookQueue(Transactional, Protocol):
 
     def hook_event_failed(self, event_id: str, error: str, next_attempt: datetime) -> None: ...
 
+    def hook_event_postponed(self, event_id: str, next_attempt: datetime) -> None: ...
+
 
 class PostingHistory(Protocol):
     """When sources posted (adaptive polling, :mod:`feeds.core.adaptive`)."""

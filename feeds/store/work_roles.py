@@ -206,6 +206,11 @@ class HostHoldBoard(Transactional, Protocol):
         holds ended by ``now``."""
         ...
 
+    def hold_hosts_now(self, holds: Sequence[HostHold], now: datetime) -> None:
+        """:meth:`hold_hosts` in a transaction of its own, on a connection of its own,
+        committed at once whatever this connection's open transaction; from any thread."""
+        ...
+
     def host_holds(self, now: datetime) -> list[HostHold]:
         """The holds not ended at ``now``, by host."""
         ...

@@ -247,7 +247,8 @@ class Fetcher:
 
         Redirects are not followed. Any status is returned; a 4xx/5xx is not an
         exception here, the caller decides. Network failures and timeouts raise
-        :class:`FetchError`. The total deadline is ``total_timeout``.
+        :class:`FetchError`; a held host (:mod:`.holds`) :class:`HostHeldError`, sending
+        nothing. The total deadline is ``total_timeout``.
         """
         try:
             parts = urlsplit(url)
@@ -257,6 +258,7 @@ class Fetcher:
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch
+        self._holds.check(host_key(host), url)  # a held host gets no POST either
         with self._host_slot(host_key(host)):
             deadline = time.monotonic() + self._options.total_timeout
             return connections.post_form(url, form, deadline)
@@ -268,7 +270,8 @@ class Fetcher:
 
         Redirects are not followed. ``guarded``: the address guard applies, as for
         third-party links (only public addresses unless ``[fetch]`` allows others).
-        Network failures, timeouts and refused addresses raise :class:`FetchError`.
+        Network failures, timeouts and refused addresses raise :class:`FetchError`; a held
+        host (:mod:`.holds`) :class:`HostHeldError`, sending nothing.
         """
         try:
             parts = urlsplit(url)
@@ -278,6 +281,7 @@ class Fetcher:
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host or port is None:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch
+        self._holds.check(host_key(host), url)  # a held host gets no POST either
         with self._host_slot(host_key(host)):
             deadline = time.monotonic() + self._options.total_timeout
             address = (host, port) if guarded and not self._policy.allow_all else None

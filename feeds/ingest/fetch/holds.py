@@ -126,9 +126,9 @@ class HostHolds:
             seen, self._seen = self._seen, []
         return seen
 
-    def on_hold(self, listener: Callable[[HostHold], None]) -> None:
+    def on_hold(self, listener: Callable[[HostHold], None] | None) -> None:
         """Call ``listener`` with each hold begun or made longer here from now on, from the
-        thread that met it, instead of keeping it for :meth:`seen`."""
+        thread that met it, instead of keeping it for :meth:`seen` (None: keep them again)."""
         self._listener = listener
 
     def _hold(self, host: str, until: float, why: str) -> bool:

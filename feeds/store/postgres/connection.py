@@ -173,6 +173,9 @@ class Connection(SqlConnection):
     def close(self) -> None:
         self._db.close()
 
+    def _reopened(self) -> Self:
+        return type(self).open(self.url)
+
     def _unit_error(self, exc: psycopg.Error) -> None:
         """Raise ``exc`` as the open unit's own error when it is one (see the module's
         docstring); return when it is the store's."""

@@ -58,6 +58,11 @@ class SqlConnection:
         """Close the connection (the store is a context manager that does it)."""
         raise NotImplementedError
 
+    def _reopened(self) -> Self:
+        """Another connection to the same store, with transactions of its own (for a short
+        write from another thread while this one's transaction is open); close it."""
+        raise NotImplementedError
+
     def __enter__(self) -> Self:
         return self
 

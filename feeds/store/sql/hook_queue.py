@@ -59,3 +59,10 @@ class HookEventTable(SqlConnection):
             " WHERE id = ?",
             (error, ts(next_attempt), event_id),
         )
+
+    def hook_event_postponed(self, event_id: str, next_attempt: datetime) -> None:
+        """Try the event again at ``next_attempt``, no attempt counted (nothing was sent:
+        the receiver's host is held)."""
+        self._execute(
+            "UPDATE hook_events SET next_attempt = ? WHERE id = ?", (ts(next_attempt), event_id)
+        )

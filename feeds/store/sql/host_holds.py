@@ -40,6 +40,12 @@ class HostHoldTable(SqlConnection):
             self._execute("DELETE FROM host_holds WHERE until <= ?", (ts(now),))
             self._many(_HOLD, [(h.host, ts(h.until), h.why) for h in holds])
 
+    def hold_hosts_now(self, holds: Sequence[HostHold], now: datetime) -> None:
+        """:meth:`hold_hosts` on a connection of its own, committed at once, whatever this
+        one's open transaction (callable from any thread: it uses nothing of this one's)."""
+        with self._reopened() as other:
+            other.hold_hosts(holds, now)
+
     def host_holds(self, now: datetime) -> list[HostHold]:
         """The holds not ended at ``now``, by host."""
         rows = self._execute(

@@ -183,6 +183,9 @@ class Connection(SqlConnection):
     def close(self) -> None:
         self._db.close()
 
+    def _reopened(self) -> Self:
+        return type(self).open(self.path)
+
     def _execute(self, sql: str, params: Params = ()) -> Rows:
         if len(self._held) and names_lsh(sql):
             self._insert_held()  # any other statement on lsh sees every row
