@@ -32,6 +32,7 @@ from feeds.store.sql.connection import (
 )
 from feeds.store.sql.new_copies import NewCopies
 from feeds.store.sqlite import schema, staged_bands
+from feeds.store.sqlite.band_inserts import insert_bands
 from feeds.store.sqlite.dialect import DIALECT
 from feeds.store.sqlite.held_bands import HeldBands
 
@@ -218,9 +219,7 @@ class Connection(SqlConnection):
         """Insert the held rows under ``buckets`` (all held rows when None)."""
         rows = self._held.take(buckets)
         if rows is not None:
-            self._db.executemany(
-                staged_bands.INSERT_STAGED if self._staged() else INSERT_BANDS, rows
-            )
+            insert_bands(self._db, "lsh_staged" if self._staged() else "lsh", rows)
 
     def _staged(self) -> bool:
         """Whether the open transaction's LSH rows go to ``lsh_staged``: asked once in a
