@@ -214,8 +214,18 @@ def describe(exc: BaseException) -> str:
     message = str(exc) or type(exc).__name__
     if not isinstance(exc, FeedsError):
         message = f"{type(exc).__name__}: {message}"
-    message = message.encode("utf-8", "replace").decode("utf-8").translate(_UNPRINTABLE)
-    message = " ".join(message.split())
-    if len(message) > MAX_MESSAGE_CHARS:
-        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
-    return message
+    return printable_line(" ".join(printable_line(message, limit=None).split()))
+
+
+def printable_line(text: str, limit: int | None = MAX_MESSAGE_CHARS) -> str:
+    """``text`` as a terminal may show it: each control character (C0, DEL, C1) and unpaired
+    surrogate a space, cut to ``limit`` characters (None: whole).
+
+    A source's error and a host's hold quote what a server wrote (a reason phrase, a link a
+    page advertised, a Retry-After), and ``feeds refresh``, ``status`` and ``sources`` print
+    them to a terminal, which obeys ``ESC ] 0 ;`` (retitle), ``ESC [ 2 J`` (clear) and
+    U+009B, a CSI in one character."""
+    text = text.encode("utf-8", "replace").decode("utf-8").translate(_UNPRINTABLE)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text

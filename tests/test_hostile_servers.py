@@ -29,6 +29,7 @@ import tracemalloc
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import brotli  # type: ignore[import-untyped]
@@ -522,6 +523,50 @@ def test_a_long_url_goes_into_a_source_s_error_cut_short(
     assert len(own) < 300
     assert advertised.startswith(f"the page's feed {http_server.url('/feed?bbb')}")
     assert len(advertised) <= 1000
+
+
+#: What a server may write where a source's error or a host's hold quotes it: an OSC that
+#: retitles the terminal, a CSI in 7 and in 8 bits (U+009B), a bell.
+TERMINAL_CONTROLS = "\x1b]0;owned\x07\x1b[2J\x1b[1;31mred\x9b2J"
+
+
+def _shown(text: str) -> bool:
+    return not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
+def test_a_server_s_words_reach_a_source_s_error_without_terminal_controls(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A reason phrase and a link a page advertises are the server's words: `feeds status`,
+    `feeds sources` and `feeds refresh` print a source's error to a terminal, which would
+    obey the controls in them."""
+    reason = b"HTTP/1.1 500 " + TERMINAL_CONTROLS.encode() + b"\r\nContent-Length: 0\r\n\r\n"
+    http_server.route("/reason", Reply(raw=reason))
+    feed = f"/feed{TERMINAL_CONTROLS}.xml"
+    page = f'<html><head><link rel="alternate" type="application/rss+xml" href="{feed}"></head>'
+    http_server.route("/page", Reply(body=page.encode(), headers={"Content-Type": "text/html"}))
+    urls = {"reason": http_server.url("/reason"), "page": http_server.url("/page")}
+    config = make_config(tmp_path, urls, allow_private_addresses=True)
+    with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        report = refresh(config, store, fetcher, now=NOW, force=True)
+        errors = {name: store.source(name).last_error or "" for name in urls}
+    assert errors["reason"].startswith("HTTP 500 ") and "red" in errors["reason"]
+    assert errors["page"].startswith("the page's feed ")
+    assert all(_shown(error) for error in errors.values()), errors
+    assert all(_shown(source.error or "") for source in report.sources)
+
+
+def test_a_retry_after_reaches_a_host_s_hold_without_terminal_controls(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """`feeds status` prints why a host is held, the Retry-After it sent quoted."""
+    http_server.route("/held", Reply(status=429, headers={"Retry-After": TERMINAL_CONTROLS}))
+    config = make_config(tmp_path, {"held": http_server.url("/held")}, allow_private_addresses=True)
+    with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        refresh(config, store, fetcher, now=NOW, force=True)
+        holds = store.host_holds(datetime.now(UTC))
+    assert [hold.host for hold in holds] == ["127.0.0.1"]
+    assert "Retry-After: " in holds[0].why and _shown(holds[0].why), holds[0].why
 
 
 # --- the bounded decoder, every coding --------------------------------------------------------

@@ -29,12 +29,12 @@ from feeds.config import Config, SourceConfig
 from feeds.core import schedule
 from feeds.core.signals import site_names
 from feeds.errors import (
-    MAX_MESSAGE_CHARS,
     FetchError,
     HostHeldError,
     HTTPStatusError,
     StoreError,
     describe,
+    printable_line,
 )
 from feeds.ingest.fetch import PageFetcher, shortened
 from feeds.ingest.kinds import Postponed, Read, Reader, Unreadable, kind_of
@@ -196,8 +196,7 @@ class _Attempt:
     def failed(self, status: int | None, error: str, *, forget_feed: bool = False) -> SourceReport:
         """Save a failed attempt. A failed or not-modified source writes a few rows whose error
         ends the run: inside the caller's group it needs no savepoint of its own."""
-        if len(error) > MAX_MESSAGE_CHARS:  # a long link a page advertised, quoted whole
-            error = error[: MAX_MESSAGE_CHARS - 1] + "…"
+        error = printable_line(error)  # the server's words in it (a long link, quoted whole)
         with self.run.store.transaction(savepoint=False):
             if forget_feed:  # go back to the page next run (the feed's validators go too)
                 self.run.store.record_feed_url(self.source.name, None)

@@ -37,6 +37,7 @@ from feeds.errors import (
     HostHeldError,
     HTTPStatusError,
     NameLookupTimeoutError,
+    printable_line,
 )
 from feeds.types import HostHold
 
@@ -98,6 +99,7 @@ class HostHolds:
                 why += f" (Retry-After: {error.retry_after[:40]})"
         else:
             return
+        why = printable_line(why)  # feeds status prints it: the server's Retry-After, quoted
         hold = HostHold(host, self._wall() + timedelta(seconds=seconds), why)
         if self._hold(host, self._clock() + seconds, why):
             self._tell(hold)
