@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from feeds.core import dedupe
+from feeds.core.repeated_items import listed_once
 from feeds.core.rewrite import FeedRules
 from feeds.errors import NotAFeedError, ParseError, describe
 from feeds.types import Body, CleanEntry, ParsedEntry, ParsedFeed
@@ -122,7 +123,8 @@ def clean_entries(
     bodies: Mapping[str, Body] | None = None,
     rules: FeedRules = NO_RULES,
 ) -> Cleaned:
-    """Clean each entry on its own: one that raises is left out and named, not the source.
+    """Clean each entry on its own: one that raises is left out and named, not the source;
+    an item the document lists more than once is kept once (:func:`listed_once`).
 
     ``bodies``: bodies already cleaned, by :func:`feeds.normalize.body_key` (not used when
     ``rules`` rewrite bodies: a stored body does not say which rules changed it).
@@ -151,6 +153,11 @@ def clean_entries(
         cleaned.append(clean)
         keys.append(key)
     told_apart = normalize.links_told_apart(kept, cleaned)  # a live blog's #post-1, #post-2
+    once = listed_once(told_apart)  # an item listed twice (same GUID, link and date): once
+    if len(once) < len(kept):  # the links told apart again, among the entries kept
+        kept, cleaned = [kept[i] for i in once], [cleaned[i] for i in once]
+        keys = [keys[i] for i in once]
+        told_apart = normalize.links_told_apart(kept, cleaned)
     return Cleaned(tuple(kept), told_apart, tuple(keys), tuple(dropped))
 
 
@@ -193,7 +200,7 @@ def prepare(job: Job) -> Prepared:
     except ParseError as exc:
         return Prepared(url=job.url, error=exc.message)
     kept = clean_entries(feed.entries, job.now, job.bodies, job.rules)
-    if kept.dropped:
+    if len(kept.entries) != len(feed.entries):  # some could not be cleaned, or were repeats
         feed = replace(feed, entries=kept.entries)
     cleaned, body_keys = kept.cleaned, kept.body_keys
     keys = tuple(dedupe.entry_keys(cleaned))
