@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from feeds.ingest.normalize.body import sanitize_with_text, sanitized_text_of
 from feeds.ingest.normalize.markup import _fragment_root, _text_content
 
 _STRING_VALUE = etree.XPath("string()", smart_strings=False)
@@ -29,3 +30,25 @@ def test_the_text_of_each_element_is_xpaths_string_value(pieces: list[str]) -> N
 def test_a_leaf_and_an_element_holding_a_comment() -> None:
     root = _fragment_root("<p>one</p><p>two<!-- no --> three</p><p></p>")
     assert [_text_content(p) for p in root] == ["one", "two three", ""]
+
+
+_TEXT_PIECES = st.sampled_from(
+    [
+        *("word", " ", "\t", "\n", "&amp;", "&lt;", "&gt;", "&quot;", "&nbsp;", "&hellip;"),
+        *("&#8230;", "&#65279;", "&#x2026;", "&#13;", "&#150;", "\u00a0", "\ufeff", "\x0b", "é"),
+        *("[&#8230;]", "<", "<p>", "&", "&amp;lt;", "\r"),
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TEXT_PIECES, max_size=40))
+def test_the_text_alone_is_the_text_of_the_sanitized_body(pieces: list[str]) -> None:
+    html = "".join(pieces)
+    expected = sanitize_with_text(html, base_url="https://example.com/")[1]
+    assert sanitized_text_of(html, base_url="https://example.com/") == expected
+
+
+def test_long_text_without_markup_is_read_back_as_before() -> None:
+    for html in ("a &amp; b " * 5_000, "x" * 30_000 + " &lt; y"):
+        assert sanitized_text_of(html, base_url=None) == sanitize_with_text(html, base_url=None)[1]
