@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from feeds.core import near
 from feeds.ingest.normalize.body import sanitize_with_text, sanitized_text_of
 from feeds.ingest.normalize.markup import _fragment_root, _text_content
 
@@ -52,3 +53,27 @@ def test_the_text_alone_is_the_text_of_the_sanitized_body(pieces: list[str]) -> 
 def test_long_text_without_markup_is_read_back_as_before() -> None:
     for html in ("a &amp; b " * 5_000, "x" * 30_000 + " &lt; y"):
         assert sanitized_text_of(html, base_url=None) == sanitize_with_text(html, base_url=None)[1]
+
+
+_LEAD_PIECES = st.sampled_from(
+    [
+        *("LONDON", "New York", ", Nov 3", " (Reuters)", " - ", " -- ", " \u2014 ", "-" * 90),
+        *(" " * 70, "word ", "Share ", "(", ")", "x" * 50, ", ", "Paris", "\t"),
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_LEAD_PIECES, max_size=30))
+def test_the_leads_text_is_that_of_the_first_characters(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert near._lead_text(text) == _without_dateline(text[: near._LEAD_CHARS])
+    assert near._without_dateline(text) == _without_dateline(text)
+
+
+def _without_dateline(text: str) -> str:
+    """The dateline taken off as it was before the whole text's match was kept."""
+    found = near._DATELINE_RE.match(text)
+    if found is not None and found.group(0).strip()[:1].isupper():
+        return text[found.end() :] if near._has_dateline(found.group(0)) else text
+    return text
