@@ -210,10 +210,19 @@ def signed_text(text: str) -> str:
 
 
 def _without_dateline(text: str) -> str:
+    return text[_dateline_end(text)[0] :]
+
+
+@lru_cache(maxsize=64)  # the signature and the lead's keys ask of one body in turn
+def _dateline_end(text: str) -> tuple[int, int]:
+    """Where the text after a leading wire dateline starts (0: none), and where the pattern's
+    match ended (-1: none; a match need not be a dateline)."""
     found = _DATELINE_RE.match(text)
-    if found is not None and found.group(0).strip()[:1].isupper() and _has_dateline(found.group(0)):
-        return text[found.end() :]
-    return text
+    if found is None:
+        return 0, -1
+    if found.group(0).strip()[:1].isupper() and _has_dateline(found.group(0)):
+        return found.end(), found.end()
+    return 0, found.end()
 
 
 def _has_dateline(prefix: str) -> bool:
@@ -266,7 +275,7 @@ _LEADS_MAX = 64  # about two fetches' entries: each key holds a whole body text
 
 
 def _lead_buckets(text: str) -> tuple[int, ...]:
-    seq = (_word_ids(_without_dateline(text[:_LEAD_CHARS])) or [])[:LEAD_WORDS]
+    seq = (_word_ids(_lead_text(text)) or [])[:LEAD_WORDS]
     keys: list[int] = []
     for k in range(len(seq) - LEAD_SHINGLE + 1):
         key = tuple_hash((_LEAD_TAG, *seq[k : k + LEAD_SHINGLE]))
@@ -278,6 +287,17 @@ def _lead_buckets(text: str) -> tuple[int, ...]:
 
 
 _LEAD_TAG = 0x1EAD
+
+
+def _lead_text(text: str) -> str:
+    """``_without_dateline(text[:_LEAD_CHARS])``, from the whole text's match (which the
+    signature made) where that is the same: the pattern is anchored at the start, so on a
+    prefix of the text it finds the whole text's match when that ends within the prefix,
+    and none when the whole text has none."""
+    start, end = _dateline_end(text)
+    if end <= _LEAD_CHARS:
+        return text[start:_LEAD_CHARS]
+    return _without_dateline(text[:_LEAD_CHARS])
 
 
 @lru_cache(maxsize=32)  # one entry's body meets several candidates

@@ -53,6 +53,7 @@ from feeds.ingest.normalize.body import (
     sanitize_html,
     sanitize_with_rules,
     sanitize_with_text,
+    sanitized_text_of,
 )
 from feeds.ingest.normalize.fragments import links_told_apart
 from feeds.ingest.normalize.markup import html_to_text, sanitized_text
@@ -243,7 +244,7 @@ def clean_body(source: BodySource, rules: FeedRules = NO_RULES) -> Body:
     if content is not None:
         content_html, body_text, applied = _sanitized_body(content, base, rules)
         if summary is not None:
-            summary_text = sanitize_with_text(summary, base_url=base)[1]
+            summary_text = sanitized_text_of(summary, base_url=base)
             if summary_text and not is_cut(summary_text) and not body_text.startswith(summary_text):
                 excerpt = limits.cap_line(summary_text, limits.MAX_EXCERPT_CHARS)
     elif summary is not None:

@@ -16,6 +16,7 @@ from feeds.core.rewrite import FeedRules
 from feeds.core.text import _collapse, _legal
 from feeds.ingest.normalize.long_body import cut_after, cut_sanitized
 from feeds.ingest.normalize.markup import (
+    _PLAIN_TEXT_MAX_LENGTH,
     _drop_tag,
     _drop_tree,
     _fragment_root,
@@ -349,6 +350,23 @@ def sanitize_with_text(html: str, *, base_url: str | None) -> tuple[str, str]:
     root = _fragment_root(html)
     sanitized = _sanitize_tree(root, base_url)
     return sanitized, _root_text(root) if _reparses_alike(root) else sanitized_text(sanitized)
+
+
+# Markup-free text at most this long is read as its text at once by sanitized_text_of: escaped,
+# it stays within what markup._plain_text reads back without a parser (5 characters for 1 at
+# most, "&amp;"), and under MAX_BODY_CHARS, so it is never cut.
+_PLAIN_TEXT_READ_BACK = _PLAIN_TEXT_MAX_LENGTH // 5
+
+
+def sanitized_text_of(html: str, *, base_url: str | None) -> str:
+    """``sanitize_with_text(html, base_url=base_url)[1]``: the text alone. Text without
+    markup (a summary often is) is not escaped and read back to give the same text."""
+    if not html.strip():
+        return ""
+    text = _plain_text(_legal(html))
+    if text is not None and len(text) <= _PLAIN_TEXT_READ_BACK:
+        return _collapse(_legal(text))
+    return sanitize_with_text(html, base_url=base_url)[1]
 
 
 # What nh3's HTML5 parser reads back from libxml2's markup as libxml2 built it, so that the

@@ -37,6 +37,9 @@ _STRING_VALUE = etree.XPath("string()", smart_strings=False)
 
 
 def _text_content(el: etree._Element) -> str:
+    """The text of ``el`` and its descendants (XPath's ``string()``, without its tail)."""
+    if not len(el):  # no child node (a comment counts): its own text, without an XPath call
+        return el.text or ""
     text = _STRING_VALUE(el)
     assert isinstance(text, str)  # string() is always a string
     return text
