@@ -6,7 +6,9 @@ Reuters-21578 sends rate sheets and price tables under the same title every day 
 ("NATIONAL AVERAGE PRICES FOR FARMER-OWNED RESERVE", "FHLBB CHANGES SHORT-TERM DISCOUNT NOTE
 RATES"): the same words, other figures in their places. They were merged as near-identical
 bodies (their many shared figures even "prove" one report). A story re-sent as it was, or
-corrected under a "CORRECTED -" title, stays one story. Each test serves the first report in
+corrected under a "CORRECTED -" title, stays one story. A daily report's next day (the same
+words, another figure: "six pct", then "6-1/16 pct") is another story when the two are
+published on other days; on one day it is a correction. Each test serves the first report in
 one feed and the second in another on 127.0.0.1, runs ``feeds refresh`` twice, and reads the
 published Atom document and ``feeds explain``. Skipped when the collection is not beside
 the repository.
@@ -72,8 +74,18 @@ SENT_AGAIN = {
 #: (first, second, figures replaced in place): an update that rewrites its last paragraphs,
 #: a re-send with figures written otherwise ("268.8 mln" for "268,797"), the next day's table.
 SUBSTITUTIONS = ((9784, 9848, 0), (9896, 9970, 0), (13799, 14486, 5))
+#: (first, second): a daily report under one title, the same words with other figures.
+DAILY = {
+    "the Fed's customer repurchases, funds at six pct, then at 6-1/16 pct": (7207, 7769),
+    "the Fed's customer repurchases, two billion dlrs, then 1.5 billion": (10864, 11425),
+}
+#: (first, second): a story rewritten the next day, a figure moved ("over the next two
+#: years" to another sentence), which an alignment of the two texts takes for one replaced.
+REWRITTEN = (4010, 4179)
 PAIRS = (
     *((a, b) for a, b, _ in SUBSTITUTIONS),
+    *DAILY.values(),
+    REWRITTEN,
     *RECURRING.values(),
     *ONE_NUMBER.values(),
     *NOTICES.values(),
@@ -94,7 +106,11 @@ STORIES = _stories()
 
 
 def _rss(
-    name: str, story: reuters.Story | None, title: str = "", paragraphs: tuple[str, ...] = ()
+    name: str,
+    story: reuters.Story | None,
+    title: str = "",
+    paragraphs: tuple[str, ...] = (),
+    published: str = "Tue, 03 Mar 2026 10:00:00 GMT",
 ) -> bytes:
     items = ""
     if story is not None:
@@ -103,7 +119,7 @@ def _rss(
             f"<item><title>{escape(title or story.title)}</title>"
             f"<link>https://{name}.example/{story.newid}</link>"
             f'<guid isPermaLink="false">urn:{name}:{story.newid}</guid>'
-            "<pubDate>Tue, 03 Mar 2026 10:00:00 GMT</pubDate>"
+            f"<pubDate>{published}</pubDate>"
             f"<description>{escape(body)}</description></item>"
         )
     return (
@@ -323,3 +339,64 @@ def test_two_reports_under_one_version_mark_are_two_stories(
     )
     assert _published(tmp_path) == 2
     assert _copies(config, first.newid) == ["wire"]
+
+
+#: When the first report of a pair is published, and the second, a day later or not.
+DAYS = {
+    "a day later": ("Thu, 19 Mar 2026 16:45:38 GMT", "Fri, 20 Mar 2026 16:45:00 GMT"),
+    "the same day": ("Thu, 19 Mar 2026 10:00:00 GMT", "Thu, 19 Mar 2026 22:00:00 GMT"),
+    "just past midnight": ("Thu, 19 Mar 2026 23:50:00 GMT", "Fri, 20 Mar 2026 00:10:00 GMT"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAILY))
+@pytest.mark.parametrize("when", list(DAYS))
+def test_a_daily_reports_next_report_is_another_story(
+    case: str, when: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The same words with another figure ("six pct", "6-1/16 pct") published a day later is
+    the next day's report: merged as a near-identical body, one day's report was lost. On
+    one day (or minutes apart across midnight) it is a correction of the report: one story."""
+    first, second = (STORIES[n] for n in DAILY[case])
+    assert first.title == second.title
+    one, other = DAYS[when]
+    config = _run(
+        tmp_path,
+        http_server,
+        _rss("wire", first, published=one),
+        _rss("desk", second, published=other),
+    )
+    apart = when == "a day later"
+    assert _published(tmp_path) == (2 if apart else 1)
+    assert _copies(config, first.newid) == (["wire"] if apart else ["desk", "wire"])
+
+
+def _next_day_copies() -> dict[str, tuple[int, tuple[str, ...]]]:
+    """Copies of a report published a day later: (story, paragraphs), its figures kept."""
+    if not STORIES:
+        return {}
+    story = STORIES[7207]
+    return {
+        "with a credit line": (7207, (*story.paragraphs, "Reporting by the New York desk.")),
+        "its figures written in digits": (7207, _with_figures_changed(story, {"six": "6"})),
+        "rewritten, a figure moved": (REWRITTEN[1], STORIES[REWRITTEN[1]].paragraphs),
+    }
+
+
+NEXT_DAY_COPIES = _next_day_copies()
+
+
+@pytest.mark.parametrize(
+    "case", ["with a credit line", "its figures written in digits", "rewritten, a figure moved"]
+)
+def test_a_copy_published_a_day_later_is_the_story(
+    case: str, tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Figures kept (or written otherwise, or moved by a rewrite): one story, a day apart."""
+    newid, paragraphs = NEXT_DAY_COPIES[case]
+    first = STORIES[7207 if newid == 7207 else REWRITTEN[0]]
+    one, other = DAYS["a day later"]
+    second = _rss("desk", STORIES[newid], paragraphs=paragraphs, published=other)
+    config = _run(tmp_path, http_server, _rss("wire", first, published=one), second)
+    assert _published(tmp_path) == 1
+    assert _copies(config, first.newid) == ["desk", "wire"]
