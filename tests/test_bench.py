@@ -151,3 +151,28 @@ def test_the_comparison_script_runs_the_tree_it_names_from_the_repository(tmp_pa
     argv = refresh_ab._argv(tmp_path, tmp_path / "config.toml")
     run = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True, timeout=60)
     assert run.stdout.strip() == str(tmp_path / "feeds" / "__main__.py")
+
+
+def test_the_refresh_cost_script_counts_every_process_of_the_run(tmp_path: Path) -> None:
+    # callgrind's own log lines, one file per process, as valgrind writes them with
+    # --log-file=callgrind.%p (valgrind need not be installed here to read them)
+    sys.path.insert(0, str(REPO / "bench"))
+    import refresh_cost
+
+    logs = {
+        "101": "==101== Command: python -m feeds refresh --all\n==101== Collected : 7158861048\n",
+        "102": "==102== Command: python -m feeds refresh --all\n==102== Collected : 1630622333\n",
+        "103": "==103== Command: python -B -P -c from multiprocessing.forkserver import main\n"
+        "==103== Collected : 8362829040\n",
+        "104": "==104== Command: python -B -P -c from multiprocessing.resource_tracker import m\n"
+        "==104== Collected : 137766045\n",
+        "105": "==105== Command: /bin/sh -c true\n",  # exec'd away: no count of its own
+    }
+    for pid, text in logs.items():
+        (tmp_path / f"callgrind.{pid}").write_text(text)
+    assert refresh_cost._counted(tmp_path) == [
+        (8362829040, "fork server or worker"),
+        (7158861048, "refresh (saving or fetch)"),
+        (1630622333, "refresh (saving or fetch)"),
+        (137766045, "resource tracker"),
+    ]
