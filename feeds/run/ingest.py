@@ -111,7 +111,9 @@ def ingest_entries(
     for i in range(len(cleaned)):
         intent = _entry_intent(store, fetch, i, now, options)
         if isinstance(intent, decider.Merge):
-            intent = _settled_story(store, fetch, intent, now)
+            intent = _settled_story(
+                store, fetch, _joined(store, fetch, i, intent, now, options), now
+            )
         if isinstance(intent, decider.Saved) and fetch.presence is not None:
             sig = intent.signature
             buckets = (*dedupe.lsh_buckets(sig), *fetch.leads[i]) if sig is not None else ()
@@ -270,13 +272,83 @@ def _find_match(
     if match is not None or sig is None or not options.near:
         return match, elsewhere
     published = entry.published or entry.updated or now
-    # Presence knows which of a prepared signature's buckets hold copies, unless not asked.
-    asked = presence if i not in fetch.unasked else None
+    return _find_near(store, fetch, i, sig, published, _lookups(fetch, i), options), elsewhere
+
+
+def _lookups(fetch: _Fetch, i: int) -> tuple[Container[int] | None, Sequence[int] | None]:
+    """Which LSH buckets of entry ``i``'s signature hold copies, and which of its lead's
+    keys do (None: unknown). Presence knows, for a prepared signature, unless not asked."""
+    presence = fetch.presence
+    asked = presence if presence is not None and i not in fetch.unasked else None
     present = asked.buckets if asked is not None and i in fetch.known_sigs else None
     lead_keys = fetch.leads[i]
     lead = [k for k in lead_keys if k in asked.buckets] if asked is not None else None
-    lead = lead if lead_keys else None  # not computed (its content was stored)
-    return _find_near(store, fetch, i, sig, published, (present, lead), options), elsewhere
+    return present, (lead if lead_keys else None)  # (not computed: its content was stored)
+
+
+def _every_candidate(
+    store: Storage, fetch: _Fetch, i: int, sig: tuple[int, ...], options: DedupeOptions
+) -> list[dedupe.Candidate]:
+    """The stored copies entry ``i`` may be a near copy of, by each lookup of
+    :func:`_find_near` (which stops at the first that finds its story)."""
+    entry, (present, lead) = fetch.cleaned[i], _lookups(fetch, i)
+    found = store.near_candidates(
+        sig, bodies=False, present=present, min_resemblance=options.body_min
+    )
+    if lead is None or lead:
+        found += store.lead_candidates(entry.body_text, lead)
+    prepared = fetch.prepared
+    linked = prepared.cited_links(i, entry) if prepared is not None else cited_links(entry)
+    return found + store.cited_candidates(linked)
+
+
+def _joined(
+    store: Storage,
+    fetch: _Fetch,
+    i: int,
+    merge: decider.Merge,
+    now: datetime,
+    options: DedupeOptions,
+) -> decider.Merge:
+    """``merge`` into its story joined with the other stories the copy is a near copy of
+    that no one has seen yet (saved in the open transaction: the store's ``join_stories``).
+
+    Matching is not transitive: a teaser matches an update, the update its correction, the
+    correction not the teaser. Saved teaser, correction, update, the update found two
+    stories and joined one; saved in another order, the three were one. A copy of two
+    stories makes them one, so the copies make the same stories in any order."""
+    sig, entry = merge.signature, merge.entry
+    if sig is None or not options.near:
+        return merge
+    found = _every_candidate(store, fetch, i, sig, options)
+    others = frozenset(c.entry_id for c in found) - {merge.entry_id}
+    if not store.unseen_stories([merge.entry_id]):
+        others = store.unseen_stories(others)  # (two stories a reader knows stay two)
+    published = entry.published or entry.updated or now
+    matched = [
+        story
+        for story in sorted(others)
+        if decider.near_copy(
+            fetch.name,
+            entry,
+            sig,
+            published,
+            [c for c in found if c.entry_id == story],
+            fetch.fetched,
+            options,
+            body_of=store.body_text,
+            sites=fetch.sites,
+        )
+        is not None
+    ]
+    if not matched:
+        return merge
+    reason = f"one story with another: {fetch.name}'s copy {merge.keys.key} is a near copy of both"
+    joined, gone = store.join_stories(merge.entry_id, matched, reason)
+    if fetch.fetched.intersection(gone):  # stories of this fetch under their new id
+        fetch.fetched.difference_update(gone)
+        fetch.fetched.add(joined)
+    return replace(merge, entry_id=joined)
 
 
 def _another_sources_story(
