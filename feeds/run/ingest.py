@@ -79,6 +79,9 @@ class _Fetch:
     fetched: set[str] = field(default_factory=set)
     #: The names each source goes by in its titles (dropped before titles are compared).
     sites: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The near lookups made for the entry being saved (its index, then the candidates
+    #: of each lookup by name), read again when its merge looks for stories to join.
+    looked: tuple[int, dict[str, list[dedupe.Candidate]]] = (-1, {})
 
     @property
     def links(self) -> frozenset[str]:
@@ -292,14 +295,23 @@ def _every_candidate(
     """The stored copies entry ``i`` may be a near copy of, by each lookup of
     :func:`_find_near` (which stops at the first that finds its story)."""
     entry, (present, lead) = fetch.cleaned[i], _lookups(fetch, i)
-    found = store.near_candidates(
-        sig, bodies=False, present=present, min_resemblance=options.body_min
-    )
+    looked = fetch.looked[1] if fetch.looked[0] == i else {}  # (nothing saved since)
+    found = looked.get("bands")
+    if found is None:
+        found = store.near_candidates(
+            sig, bodies=False, present=present, min_resemblance=options.body_min
+        )
     if lead is None or lead:
-        found += store.lead_candidates(entry.body_text, lead)
-    prepared = fetch.prepared
-    linked = prepared.cited_links(i, entry) if prepared is not None else cited_links(entry)
-    return found + store.cited_candidates(linked)
+        by_lead = looked.get("lead")
+        found = found + (
+            by_lead if by_lead is not None else store.lead_candidates(entry.body_text, lead)
+        )
+    cited = looked.get("cited")
+    if cited is None:
+        prepared = fetch.prepared
+        linked = prepared.cited_links(i, entry) if prepared is not None else cited_links(entry)
+        cited = store.cited_candidates(linked)
+    return found + cited
 
 
 def _joined(
@@ -401,7 +413,9 @@ def _find_near(
             sites=fetch.sites,
         )
 
-    found = store.near_candidates(
+    looked: dict[str, list[dedupe.Candidate]] = {}
+    fetch.looked = (i, looked)
+    found = looked["bands"] = store.near_candidates(
         sig, bodies=False, present=present, min_resemblance=options.body_min
     )
     usable = [c for c in found if not (c.source == fetch.name and c.entry_id in fetch.fetched)]
@@ -409,10 +423,12 @@ def _find_near(
     if match is not None or any(c.signature == sig for c in usable):
         return match
     if present_leads is None or present_leads:  # found again by their lead: containment too
-        match = near(store.lead_candidates(entry.body_text, present_leads))
+        match = near(
+            looked.setdefault("lead", store.lead_candidates(entry.body_text, present_leads))
+        )
         if match is not None:
             return match
     # asked again as cited (a copy found by its lead may be linked to as well)
     prepared = fetch.prepared
     linked = prepared.cited_links(i, entry) if prepared is not None else cited_links(entry)
-    return near(store.cited_candidates(linked))
+    return near(looked.setdefault("cited", store.cited_candidates(linked)))
