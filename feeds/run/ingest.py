@@ -79,6 +79,9 @@ class _Fetch:
     fetched: set[str] = field(default_factory=set)
     #: The names each source goes by in its titles (dropped before titles are compared).
     sites: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The near lookups made for the entry being saved (its index, then the candidates
+    #: of each lookup by name), read again when its merge looks for stories to join.
+    looked: tuple[int, dict[str, list[dedupe.Candidate]]] = (-1, {})
 
     @property
     def links(self) -> frozenset[str]:
@@ -111,7 +114,9 @@ def ingest_entries(
     for i in range(len(cleaned)):
         intent = _entry_intent(store, fetch, i, now, options)
         if isinstance(intent, decider.Merge):
-            intent = _settled_story(store, fetch, intent, now)
+            intent = _settled_story(
+                store, fetch, _joined(store, fetch, i, intent, now, options), now
+            )
         if isinstance(intent, decider.Saved) and fetch.presence is not None:
             sig = intent.signature
             buckets = (*dedupe.lsh_buckets(sig), *fetch.leads[i]) if sig is not None else ()
@@ -270,13 +275,92 @@ def _find_match(
     if match is not None or sig is None or not options.near:
         return match, elsewhere
     published = entry.published or entry.updated or now
-    # Presence knows which of a prepared signature's buckets hold copies, unless not asked.
-    asked = presence if i not in fetch.unasked else None
+    return _find_near(store, fetch, i, sig, published, _lookups(fetch, i), options), elsewhere
+
+
+def _lookups(fetch: _Fetch, i: int) -> tuple[Container[int] | None, Sequence[int] | None]:
+    """Which LSH buckets of entry ``i``'s signature hold copies, and which of its lead's
+    keys do (None: unknown). Presence knows, for a prepared signature, unless not asked."""
+    presence = fetch.presence
+    asked = presence if presence is not None and i not in fetch.unasked else None
     present = asked.buckets if asked is not None and i in fetch.known_sigs else None
     lead_keys = fetch.leads[i]
     lead = [k for k in lead_keys if k in asked.buckets] if asked is not None else None
-    lead = lead if lead_keys else None  # not computed (its content was stored)
-    return _find_near(store, fetch, i, sig, published, (present, lead), options), elsewhere
+    return present, (lead if lead_keys else None)  # (not computed: its content was stored)
+
+
+def _every_candidate(
+    store: Storage, fetch: _Fetch, i: int, sig: tuple[int, ...], options: DedupeOptions
+) -> list[dedupe.Candidate]:
+    """The stored copies entry ``i`` may be a near copy of, by each lookup of
+    :func:`_find_near` (which stops at the first that finds its story)."""
+    entry, (present, lead) = fetch.cleaned[i], _lookups(fetch, i)
+    looked = fetch.looked[1] if fetch.looked[0] == i else {}  # (nothing saved since)
+    found = looked.get("bands")
+    if found is None:
+        found = store.near_candidates(
+            sig, bodies=False, present=present, min_resemblance=options.body_min
+        )
+    if lead is None or lead:
+        by_lead = looked.get("lead")
+        found = found + (
+            by_lead if by_lead is not None else store.lead_candidates(entry.body_text, lead)
+        )
+    cited = looked.get("cited")
+    if cited is None:
+        prepared = fetch.prepared
+        linked = prepared.cited_links(i, entry) if prepared is not None else cited_links(entry)
+        cited = store.cited_candidates(linked)
+    return found + cited
+
+
+def _joined(
+    store: Storage,
+    fetch: _Fetch,
+    i: int,
+    merge: decider.Merge,
+    now: datetime,
+    options: DedupeOptions,
+) -> decider.Merge:
+    """``merge`` into its story joined with the other stories the copy is a near copy of
+    that no one has seen yet (saved in the open transaction: the store's ``join_stories``).
+
+    Matching is not transitive: a teaser matches an update, the update its correction, the
+    correction not the teaser. Saved teaser, correction, update, the update found two
+    stories and joined one; saved in another order, the three were one. A copy of two
+    stories makes them one, so the copies make the same stories in any order."""
+    sig, entry = merge.signature, merge.entry
+    if sig is None or not options.near:
+        return merge
+    found = _every_candidate(store, fetch, i, sig, options)
+    others = frozenset(c.entry_id for c in found) - {merge.entry_id}
+    if not store.unseen_stories([merge.entry_id]):
+        others = store.unseen_stories(others)  # (two stories a reader knows stay two)
+    published = entry.published or entry.updated or now
+    matched = [
+        story
+        for story in sorted(others)
+        if decider.near_copy(
+            fetch.name,
+            entry,
+            sig,
+            published,
+            [c for c in found if c.entry_id == story],
+            fetch.fetched,
+            options,
+            body_of=store.body_text,
+            sites=fetch.sites,
+        )
+        is not None
+    ]
+    if not matched:
+        return merge
+    reason = f"one story with another: {fetch.name}'s copy {merge.keys.key} is a near copy of both"
+    joined, gone = store.join_stories(merge.entry_id, matched, reason)
+    if fetch.fetched.intersection(gone):  # stories of this fetch under their new id
+        fetch.fetched.difference_update(gone)
+        fetch.fetched.add(joined)
+    return replace(merge, entry_id=joined)
 
 
 def _another_sources_story(
@@ -329,7 +413,9 @@ def _find_near(
             sites=fetch.sites,
         )
 
-    found = store.near_candidates(
+    looked: dict[str, list[dedupe.Candidate]] = {}
+    fetch.looked = (i, looked)
+    found = looked["bands"] = store.near_candidates(
         sig, bodies=False, present=present, min_resemblance=options.body_min
     )
     usable = [c for c in found if not (c.source == fetch.name and c.entry_id in fetch.fetched)]
@@ -337,10 +423,12 @@ def _find_near(
     if match is not None or any(c.signature == sig for c in usable):
         return match
     if present_leads is None or present_leads:  # found again by their lead: containment too
-        match = near(store.lead_candidates(entry.body_text, present_leads))
+        match = near(
+            looked.setdefault("lead", store.lead_candidates(entry.body_text, present_leads))
+        )
         if match is not None:
             return match
     # asked again as cited (a copy found by its lead may be linked to as well)
     prepared = fetch.prepared
     linked = prepared.cited_links(i, entry) if prepared is not None else cited_links(entry)
-    return near(store.cited_candidates(linked))
+    return near(looked.setdefault("cited", store.cited_candidates(linked)))

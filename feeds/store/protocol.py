@@ -243,6 +243,17 @@ class IngestStore(Transactional, Protocol):
         saved before the open transaction."""
         ...
 
+    def unseen_stories(self, entry_ids: Collection[str]) -> frozenset[str]:
+        """Those of ``entry_ids`` that copies saved in the open transaction started."""
+        ...
+
+    def join_stories(
+        self, into: str, others: Collection[str], reason: str
+    ) -> tuple[str, list[str]]:
+        """The stories of ``into`` and ``others`` that no one has seen yet joined into one
+        (into one a reader may have seen, if any): its id, and the ids that joined it."""
+        ...
+
     def sign_unsigned(self, limit: int) -> int:
         """Sign and index up to ``limit`` copies saved before signatures existed."""
         ...

@@ -210,6 +210,76 @@ class CopyTable(SqlConnection):
         new.renamed(entry_id, own)
         return own
 
+    def unseen_stories(self, entry_ids: Collection[str]) -> frozenset[str]:
+        """Those of ``entry_ids`` that copies saved in the open transaction started (a
+        hint, read from memory: :meth:`join_stories` asks the store)."""
+        return frozenset(e for e in entry_ids if e in self._new_copies.stories)
+
+    def join_stories(
+        self, into: str, others: Collection[str], reason: str
+    ) -> tuple[str, list[str]]:
+        """The stories of ``into`` and ``others`` (a copy saved later matched each of them:
+        ``reason``) that no one outside the open transaction has seen (every copy saved in
+        it, none dropped) joined into one: the id of the story they joined, and the ids
+        that joined it (no story has them now).
+
+        Into ``into`` when a reader may have seen it; else into the one of ``others`` a
+        reader may have seen whose first copy was first seen earliest (two stories readers
+        know stay two); else into the story of their :func:`~feeds.core.dedupe.first_copy`
+        (each such story has its first copy's id), whatever order they were saved in.
+
+        Which of two stories of one version chain a copy matches first depends on the
+        order they were saved in; one story per event does not. (Two items one source
+        lists side by side are not matched to each other, but a copy saved after the first
+        of them that matches both made them one story already: so does a copy saved after
+        both.)"""
+        stories = list(dict.fromkeys((into, *others)))
+        rows = {story: self._unseen_story(story) for story in stories}
+        unseen = {story: found for story, found in rows.items() if found}
+        if into in unseen:
+            seen = {s: self._first_seen(s) for s in stories if s not in unseen}
+            known = [(when, story) for story, when in seen.items() if when is not None]
+            if known:
+                into = min(known)[1]
+            else:
+                every = [(story, copy) for story, found in unseen.items() for copy in found]
+                into = every[dedupe.first_copy([copy for _story, copy in every])][0]
+        joined = [story for story in unseen if story != into]
+        for story in joined:
+            self._execute(
+                "UPDATE entries SET entry_id = ?, merged_reason = coalesce(merged_reason, ?)"
+                " WHERE entry_id = ?",
+                (into, reason, story),
+            )
+            self._new_copies.joined(story, into)
+        return into, joined
+
+    def _unseen_story(self, entry_id: str) -> list[CopyInfo]:
+        """The copies of the story ``entry_id`` when no one outside the open transaction
+        has seen it (every copy saved in it, none dropped), else none."""
+        new = self._new_copies
+        if entry_id not in new.stories:
+            return []
+        found = self._execute(
+            "SELECT rowid, source, key, published, first_seen, title, body_text"
+            " FROM entries WHERE entry_id = ?",
+            (entry_id,),
+        ).fetchall()
+        if not all(row[0] in new for row in found) or self._dropped_story(entry_id):
+            return []
+        return [_saved_copy(row) for row in found]
+
+    def _first_seen(self, entry_id: str) -> datetime | None:
+        """When the story ``entry_id``'s first copy was first seen (None: no such story)."""
+        row = self._execute(
+            "SELECT min(first_seen) FROM entries WHERE entry_id = ?", (entry_id,)
+        ).fetchone()
+        return optional_dt(row[0]) if row is not None else None
+
+    def _dropped_story(self, entry_id: str) -> bool:
+        row = self._execute("SELECT 1 FROM tombstones WHERE entry_id = ?", (entry_id,))
+        return row.fetchone() is not None
+
     def _index(
         self, copy: int, sig: tuple[int, ...] | None, blob: bytes | None = None, text: str = ""
     ) -> None:

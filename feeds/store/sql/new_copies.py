@@ -47,6 +47,16 @@ class NewCopies:
         self.stories.discard(old)
         self.stories.add(new)
 
+    def joined(self, old: str, into: str) -> None:
+        """The story ``old`` joined the story ``into`` (new or not: ``into`` is noted as
+        new only if it was)."""
+        if into in self.stories:
+            self.renamed(old, into)
+        elif old in self.stories:
+            if self._marks:
+                self._undo.append(lambda: self.stories.add(old))
+            self.stories.discard(old)
+
     def _note_story(self, entry_id: str) -> None:
         if entry_id not in self.stories:
             self._undo.append(lambda: self.stories.discard(entry_id))
