@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -174,3 +174,24 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(postgres_server, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[[Path], tuple[str, str]]]:
+    """Makes an empty store for a folder, once on each backend: its URL (or path) and
+    backend. The PostgreSQL databases it made are dropped after the test."""
+    backend: str = request.param
+    made: list[str] = []
+    server = request.getfixturevalue("postgres_server") if backend == "postgresql" else ""
+
+    def make(folder: Path) -> tuple[str, str]:
+        if backend == "sqlite":
+            return str(folder / "feeds.db"), backend
+        made.append(create_database(server))
+        return made[-1], backend
+
+    yield make
+    for url in made:
+        drop_database(server, url)

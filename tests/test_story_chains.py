@@ -15,14 +15,12 @@ bridges them: they are one story, with the id of its first copy.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from lxml import etree
-from postgres_server import create_database, drop_database
 
 from feeds.app import cli
 from feeds.run.ingest import ingest_entries
@@ -88,26 +86,6 @@ def chain() -> dict[str, tuple[str, CleanEntry]]:
             2,
         ),
     }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def new_store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[Path], tuple[str, str]]]:
-    """Makes an empty store for a folder: its URL (or path) and backend."""
-    backend: str = request.param
-    made: list[str] = []
-    server = request.getfixturevalue("postgres_server") if backend == "postgresql" else ""
-
-    def make(folder: Path) -> tuple[str, str]:
-        if backend == "sqlite":
-            return str(folder / "feeds.db"), backend
-        made.append(create_database(server))
-        return made[-1], backend
-
-    yield make
-    for url in made:
-        drop_database(server, url)
 
 
 def save(url: str, fetches: Sequence[Sequence[str]], now: datetime = SAVED) -> list[str | None]:

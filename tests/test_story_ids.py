@@ -13,7 +13,7 @@ the same rule: the same documents publish the same bytes whatever order they wer
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from lxml import etree
-from postgres_server import create_database, drop_database
 
 from feeds.app import cli
 from feeds.run.ingest import ingest_entries
@@ -72,26 +71,6 @@ def config(tmp_path: Path, store_url: str, backend: str) -> Path:
         encoding="utf-8",
     )
     return path
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def new_store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[Path], tuple[str, str]]]:
-    """Makes an empty store for a folder: its URL (or path) and backend."""
-    backend: str = request.param
-    made: list[str] = []
-    server = request.getfixturevalue("postgres_server") if backend == "postgresql" else ""
-
-    def make(folder: Path) -> tuple[str, str]:
-        if backend == "sqlite":
-            return str(folder / "feeds.db"), backend
-        made.append(create_database(server))
-        return made[-1], backend
-
-    yield make
-    for url in made:
-        drop_database(server, url)
 
 
 def save(url: str, items: Sequence[corpus.Story], now: datetime = SAVED) -> list[str | None]:
