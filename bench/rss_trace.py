@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -29,15 +29,40 @@ PHASES = ("cold", "warm", "incremental")
 
 
 def _vm_rss_mib() -> int:
-    with Path("/proc/self/status").open(encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
+    """``VmRSS`` in MiB, read as bytes: a signal handler must not import (no codec lookup)."""
+    descriptor = os.open("/proc/self/status", os.O_RDONLY)
+    try:
+        status = os.read(descriptor, 1 << 16)
+    finally:
+        os.close(descriptor)
+    for line in status.splitlines():
+        if line.startswith(b"VmRSS:"):
+            return int(line.split()[1]) // 1024
     return 0
 
 
-def child(step: int, argv: list[str]) -> None:
-    """Run ``feeds`` with ``argv`` in this process, printing each growth of ``step`` MiB."""
+def _feeds_calls(frame: FrameType | None) -> list[str]:
+    """The innermost ``feeds`` calls on the stack, innermost first, without ``traceback``.
+
+    ``traceback`` reads source lines through ``linecache``, which may import; an import inside
+    a handler that interrupted another import breaks the interpreter's module locks.
+    """
+    calls: list[str] = []
+    while frame is not None and len(calls) < 4:
+        filename = frame.f_code.co_filename
+        if f"{os.sep}feeds{os.sep}" in filename:
+            calls.append(
+                f"{filename.rpartition(os.sep)[2]}:{frame.f_lineno} {frame.f_code.co_name}"
+            )
+        frame = frame.f_back
+    return calls
+
+
+def sampler(step: int) -> Callable[[int, FrameType | None], None]:
+    """A signal handler printing the size and the calls each time RSS grew by ``step`` MiB.
+
+    It imports nothing, even on its first call: it may interrupt an import.
+    """
     grown = [0]
 
     def sample(_signal: int, frame: FrameType | None) -> None:
@@ -45,14 +70,15 @@ def child(step: int, argv: list[str]) -> None:
         if size < grown[0] + step:
             return
         grown[0] = size
-        calls = [
-            f"{Path(f.filename).name}:{f.lineno} {f.name}"
-            for f in traceback.extract_stack(frame)
-            if f"{os.sep}feeds{os.sep}" in f.filename
-        ]
-        print(f"{size:4d} MiB  " + " < ".join(reversed(calls[-4:])), file=sys.stderr, flush=True)
+        sys.stderr.write(f"{size:4d} MiB  " + " < ".join(_feeds_calls(frame)) + "\n")
+        sys.stderr.flush()
 
-    signal.signal(signal.SIGPROF, sample)
+    return sample
+
+
+def child(step: int, argv: list[str]) -> None:
+    """Run ``feeds`` with ``argv`` in this process, printing each growth of ``step`` MiB."""
+    signal.signal(signal.SIGPROF, sampler(step))
     signal.setitimer(signal.ITIMER_PROF, 0.005, 0.005)
     sys.argv = ["feeds", *argv]
     try:

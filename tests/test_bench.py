@@ -126,6 +126,32 @@ def test_the_memory_trace_names_where_the_process_grew() -> None:
     assert re.search(r"^ *\d+ MiB  \w+\.py:\d+ \w+", run.stderr, re.MULTILINE), run.stderr
 
 
+_SAMPLE_ONCE = """
+import signal, sys
+sys.path.insert(0, "bench")
+import rss_trace
+sample = rss_trace.sampler(0)
+before = set(sys.modules)
+sample(signal.SIGPROF, sys._getframe())
+print(sorted(set(sys.modules) - before))
+"""
+
+
+def test_the_memory_trace_imports_nothing_in_its_signal_handler() -> None:
+    # The handler may interrupt an import; one of its own inside would break the
+    # interpreter's module locks (KeyError in _ModuleLock.acquire) and stop the refresh.
+    run = subprocess.run(
+        [sys.executable, "-c", _SAMPLE_ONCE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=REPO,
+    )
+    assert run.stdout.strip() == "[]"
+    assert re.match(r" *\d+ MiB  \n", run.stderr), run.stderr  # it did sample (no feeds frame)
+
+
 @pytest.mark.slow
 def test_the_prepare_cost_script_measures_both_trees_both_ways() -> None:
     # --tool time: valgrind (the default tool) need not be installed here
