@@ -1,0 +1,93 @@
+"""Numbers a hostile server writes that Python cannot take as they come: a ``max-age`` or an
+``Age`` of 5,000 digits (more than ``int()`` reads), a Retry-After date centuries before the
+answer's ``Date`` (a time before the calendar's start). Each reaches the real
+``feeds refresh`` from a real server on 127.0.0.1: the source keeps its entries or its HTTP
+error, its neighbours are saved, every output is published and valid."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from test_wire_holds import by_name, make_config, rss, run_refresh, utc_now
+
+from feeds import config as config_module
+from feeds.config import Config
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import RefreshReport, refresh
+from feeds.store import open_store
+
+from httpserver import HTTPTestServer, Reply, http_server
+
+__all__ = ["http_server"]
+
+DIGITS = "9" * 5000
+
+
+def published_config(tmp_path: Path, server: HTTPTestServer, names: list[str]) -> Config:
+    return config_module.from_dict(
+        {
+            "store": {"path": "state/feeds.db"},
+            "fetch": {"min_host_delay": 0, "allow_private_addresses": True},
+            "sources": [{"name": n, "url": server.url(f"/{n}"), "full_text": False} for n in names],
+            "outputs": [
+                {
+                    "name": "all",
+                    "path": "out/all.atom",
+                    "title": "All",
+                    "url": "https://feeds.example.org/all.atom",
+                    "formats": ["atom", "rss", "json"],
+                }
+            ],
+        },
+        base_dir=tmp_path,
+    )
+
+
+def refresh_and_publish(config: Config) -> RefreshReport:
+    """One ``feeds refresh --all``, every output published."""
+    with open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
+        return refresh(config, store, fetcher, now=utc_now(), force=True)
+
+
+def test_a_freshness_of_five_thousand_digits_is_the_longest_not_a_failed_source(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """``int()`` raised ValueError on the header: the source failed, its document unsaved."""
+    answers = {
+        "max-age": {"Cache-Control": f"max-age={DIGITS}"},
+        "age": {"Cache-Control": "max-age=600", "Age": DIGITS},
+    }
+    for name, headers in answers.items():
+        http_server.route(f"/{name}", Reply(body=rss(f"/{name}"), headers=headers))
+    config = published_config(tmp_path, http_server, list(answers))
+    reports = by_name(refresh_and_publish(config))
+    for name in answers:
+        assert reports[name].ok and reports[name].changes.get("new") == 1, reports[name]
+    with open_store(config.store_location) as store:
+        long, stale = store.source("max-age"), store.source("age")
+    assert long.cache_seconds == 2**31 and stale.cache_seconds == 0
+
+
+def test_a_retry_after_centuries_before_the_answer_s_date_is_past_not_a_crash(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Measured from a ``Date`` in 9999, a Retry-After of 1900 put the wait before year 1:
+    the source's error was "OverflowError", and its host was not held."""
+    headers = {
+        "Date": "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Retry-After": "Mon, 01 Jan 1900 00:00:00 GMT",
+    }
+    http_server.route("/busy", Reply(status=503, headers=headers))
+    for name in ("c", "d", "other"):
+        http_server.route(f"/{name}", Reply(body=rss(f"/{name}")))
+    config = make_config(tmp_path, http_server)
+    reports = by_name(run_refresh(config))
+    assert reports["busy"].error is not None and "HTTP 503" in reports["busy"].error
+    assert reports["c"].deferred and reports["d"].deferred  # the host is held, by default
+    assert reports["other"].ok and not reports["other"].deferred
+    with open_store(config.store_location) as store:
+        busy = store.source("busy")
+        (hold,) = store.host_holds(utc_now())
+    assert busy.last_status == 503 and busy.retry_after is None  # a wait already past
+    assert hold.host == "127.0.0.1" and hold.until < utc_now() + timedelta(minutes=2)
