@@ -1,8 +1,9 @@
 """Numbers a hostile server writes that Python cannot take as they come: a ``max-age`` or an
 ``Age`` of 5,000 digits (more than ``int()`` reads), a Retry-After date centuries before the
-answer's ``Date`` (a time before the calendar's start). Each reaches the real
-``feeds refresh`` from a real server on 127.0.0.1: the source keeps its entries or its HTTP
-error, its neighbours are saved, every output is published and valid."""
+answer's ``Date`` (a time before the calendar's start), an entry id whose port has 5,000
+digits. Each reaches the real ``feeds refresh`` from a real server on 127.0.0.1: the source
+keeps its entries or its HTTP error, its neighbours are saved, every output is published and
+valid."""
 
 from __future__ import annotations
 
@@ -18,10 +19,21 @@ from feeds.run.refresh import RefreshReport, refresh
 from feeds.store import open_store
 
 from httpserver import HTTPTestServer, Reply, http_server
+from support import assert_w3c_clean, validate_independently
 
 __all__ = ["http_server"]
 
 DIGITS = "9" * 5000
+
+
+def item_feed(guid: str, path: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+        "<link>https://news.example.com/</link>"
+        f"<item><title>Story {path}</title><link>https://news.example.com{path}</link>"
+        f"<guid>{guid}</guid><description>Shares of {path} rose after the results."
+        "</description></item></channel></rss>"
+    ).encode()
 
 
 def published_config(tmp_path: Path, server: HTTPTestServer, names: list[str]) -> Config:
@@ -91,3 +103,21 @@ def test_a_retry_after_centuries_before_the_answer_s_date_is_past_not_a_crash(
         (hold,) = store.host_holds(utc_now())
     assert busy.last_status == 503 and busy.retry_after is None  # a wait already past
     assert hold.host == "127.0.0.1" and hold.until < utc_now() + timedelta(minutes=2)
+
+
+def test_an_id_whose_port_has_five_thousand_digits_leaves_the_output_published(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Its default port was compared with ``int()``: a ValueError that left the output
+    unpublished, with every other source's stories."""
+    http_server.route("/hostile", Reply(body=item_feed(f"http://example.com:{DIGITS}/a", "/a")))
+    http_server.route("/good", Reply(body=rss("/good")))
+    config = published_config(tmp_path, http_server, ["hostile", "good"])
+    report = refresh_and_publish(config)
+    assert all(s.ok for s in report.sources), report.sources
+    assert [o.error for o in report.outputs] == [None], report.outputs
+    atom = tmp_path / "out" / "all.atom"
+    text = atom.read_text()
+    assert "Story /a" in text and "Story /good" in text
+    validate_independently(atom)
+    assert_w3c_clean(atom, atom.with_suffix(".rss"))

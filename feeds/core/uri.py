@@ -67,7 +67,9 @@ def canonical_uri(uri: str) -> str:
     host, port = hostport, ""
     if hostport.rfind(":") > hostport.rfind("]"):  # a port (an IPv6 host has colons too)
         host, _, port = hostport.rpartition(":")
-    if port.isdigit() and int(port) == _DEFAULT_PORTS[scheme]:
+    # The digits compared as text: an id's port of 5,000 digits is more than Python reads
+    # into an int (a ValueError that left the whole output unpublished).
+    if port.isascii() and port.isdigit() and port.lstrip("0") == str(_DEFAULT_PORTS[scheme]):
         port = ""
     host = host.lower()
     if host.endswith(".") and "." in host[:-1]:
