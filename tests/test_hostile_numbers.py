@@ -1,9 +1,9 @@
 """Numbers a hostile server writes that Python cannot take as they come: a ``max-age`` or an
 ``Age`` of 5,000 digits (more than ``int()`` reads), a Retry-After date centuries before the
 answer's ``Date`` (a time before the calendar's start), an entry id whose port has 5,000
-digits. Each reaches the real ``feeds refresh`` from a real server on 127.0.0.1: the source
-keeps its entries or its HTTP error, its neighbours are saved, every output is published and
-valid."""
+digits, an image 5,000 digits wide. Each reaches the real ``feeds refresh`` from a real
+server on 127.0.0.1: the source keeps its entries or its HTTP error, its neighbours are
+saved, every output is published and valid."""
 
 from __future__ import annotations
 
@@ -121,3 +121,23 @@ def test_an_id_whose_port_has_five_thousand_digits_leaves_the_output_published(
     assert "Story /a" in text and "Story /good" in text
     validate_independently(atom)
     assert_w3c_clean(atom, atom.with_suffix(".rss"))
+
+
+def test_an_image_five_thousand_digits_wide_keeps_its_entry(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The tracking-pixel check read the width with ``int()``: its ValueError dropped the
+    entry ("could not be cleaned")."""
+    body = (
+        "<p>Shares rose after the results.</p>"
+        f'<img src="https://news.example.com/chart.png" width="{DIGITS}" height="0300">'
+    )
+    document = item_feed("https://news.example.com/?p=7", "/wide").replace(
+        b"<description>", b"<description><![CDATA[" + body.encode() + b"]]>", 1
+    )
+    http_server.route("/wide", Reply(body=document))
+    config = published_config(tmp_path, http_server, ["wide"])
+    (report,) = refresh_and_publish(config).sources
+    assert report.ok and report.dropped_entries == () and report.changes.get("new") == 1
+    atom = (tmp_path / "out" / "all.atom").read_text()
+    assert "Story /wide" in atom and "chart.png" in atom  # not taken for a tracking pixel
