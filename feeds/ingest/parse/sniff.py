@@ -90,5 +90,10 @@ def _looks_like_html(content: bytes, media_type: str) -> bool:
 
 
 def _document_base(url: str, headers: Mapping[str, str]) -> str:
-    """The document's base URL: Content-Location resolved against the request URL."""
-    return urljoin(url, headers.get("content-location", "").strip())
+    """The document's base URL: Content-Location resolved against the request URL, or the
+    request URL when Content-Location is not a URL (``http://[::1/``: urljoin raised
+    ValueError, and the source failed with every entry of the document)."""
+    try:
+        return urljoin(url, headers.get("content-location", "").strip())
+    except ValueError:
+        return url
