@@ -1,0 +1,56 @@
+"""URLs a hostile server writes that urlsplit refuses (an unbalanced IPv6 bracket), through
+the real ``feeds refresh`` from a server on 127.0.0.1: a Content-Location header is read as
+if absent, a JSON Feed item keeps its entry, and the outputs are published and valid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_hostile_numbers import published_config, refresh_and_publish
+
+from httpserver import HTTPTestServer, Reply, http_server
+
+__all__ = ["http_server"]
+
+DOCUMENT = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title><link>/</link>'
+    b"<item><title>Shares rose</title><link>/story/1</link><guid>/story/1?p=1</guid>"
+    b"<description>Shares rose after the results.</description></item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize("location", ["http://[::1/feed", "https://[v1.x/", "http://a]b/"])
+def test_a_content_location_that_is_not_a_url_is_ignored(
+    tmp_path: Path, http_server: HTTPTestServer, location: str
+) -> None:
+    """urljoin raised ValueError on it (an unbalanced IPv6 bracket): the source failed and
+    the document's entries were lost. Its relative links resolve against the request URL."""
+    http_server.route("/feed", Reply(body=DOCUMENT, headers={"Content-Location": location}))
+    config = published_config(tmp_path, http_server, ["feed"])
+    (report,) = refresh_and_publish(config).sources
+    assert report.ok and report.changes.get("new") == 1, report
+    atom = (tmp_path / "out" / "all.atom").read_text()
+    assert f'href="{http_server.url("/story/1")}"' in atom
+
+
+def json_feed(item: dict[str, str]) -> bytes:
+    other = {"id": "2", "url": "https://news.example.com/2", "content_text": "Other words."}
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [item, other]}
+    return json.dumps(feed).encode()
+
+
+def test_a_json_feed_item_whose_url_is_not_a_url_keeps_its_entry(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Its url was tried as the body's base with urlsplit: the ValueError dropped the entry
+    ("could not be cleaned")."""
+    item = {"id": "1", "url": "http://[::1/story", "content_html": "<p>Shares rose today.</p>"}
+    http_server.route("/feed", Reply(body=json_feed(item)))
+    config = published_config(tmp_path, http_server, ["feed"])
+    report = refresh_and_publish(config)
+    (source,) = report.sources
+    assert source.ok and source.dropped_entries == () and source.changes.get("new") == 2
+    assert [o.error for o in report.outputs] == [None]
+    assert "Shares rose today." in (tmp_path / "out" / "all.atom").read_text()
