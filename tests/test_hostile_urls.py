@@ -11,6 +11,7 @@ import pytest
 from test_hostile_numbers import published_config, refresh_and_publish
 
 from httpserver import HTTPTestServer, Reply, http_server
+from support import assert_w3c_clean, validate_independently
 
 __all__ = ["http_server"]
 
@@ -54,3 +55,22 @@ def test_a_json_feed_item_whose_url_is_not_a_url_keeps_its_entry(
     assert source.ok and source.dropped_entries == () and source.changes.get("new") == 2
     assert [o.error for o in report.outputs] == [None]
     assert "Shares rose today." in (tmp_path / "out" / "all.atom").read_text()
+
+
+def test_a_json_feed_item_whose_id_is_not_a_url_leaves_every_output_published(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Its id became the story's id, which Atom wrote through urlsplit: the ValueError left
+    the output unpublished, with every other source's stories. It is written as a tag: URI."""
+    item = {"id": "http://[::1/x", "url": "https://news.example.com/1", "content_text": "Rose."}
+    http_server.route("/hostile", Reply(body=json_feed(item)))
+    http_server.route("/good", Reply(body=DOCUMENT))
+    config = published_config(tmp_path, http_server, ["hostile", "good"])
+    report = refresh_and_publish(config)
+    assert all(s.ok for s in report.sources), report.sources
+    assert [o.error for o in report.outputs] == [None], report.outputs
+    atom = tmp_path / "out" / "all.atom"
+    assert "<id>tag:feeds.invalid,2026:entry/" in atom.read_text()
+    assert "Shares rose" in atom.read_text()
+    validate_independently(atom)
+    assert_w3c_clean(atom, atom.with_suffix(".rss"))
