@@ -1,9 +1,9 @@
 """Numbers a hostile server writes that Python cannot take as they come: a ``max-age`` or an
 ``Age`` of 5,000 digits (more than ``int()`` reads), a Retry-After date centuries before the
 answer's ``Date`` (a time before the calendar's start), an entry id whose port has 5,000
-digits, an image 5,000 digits wide. Each reaches the real ``feeds refresh`` from a real
-server on 127.0.0.1: the source keeps its entries or its HTTP error, its neighbours are
-saved, every output is published and valid."""
+digits, an image 5,000 digits wide, a JSON integer as long. Each reaches the real
+``feeds refresh`` from a real server on 127.0.0.1: the source keeps its entries or its HTTP
+error, its neighbours are saved, every output is published and valid."""
 
 from __future__ import annotations
 
@@ -141,3 +141,20 @@ def test_an_image_five_thousand_digits_wide_keeps_its_entry(
     assert report.ok and report.dropped_entries == () and report.changes.get("new") == 1
     atom = (tmp_path / "out" / "all.atom").read_text()
     assert "Story /wide" in atom and "chart.png" in atom  # not taken for a tracking pixel
+
+
+def test_a_json_feed_with_an_integer_of_five_thousand_digits_is_read(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Valid JSON, but ``json.loads`` raised ValueError on the integer (of an extension the
+    feed does not need): the whole feed was an error, "invalid JSON", and nothing saved."""
+    document = (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "J", "_x": ' + DIGITS + ","
+        ' "items": [{"id": 7, "url": "https://news.example.com/7", "_size": -' + DIGITS + ","
+        ' "content_text": "Shares rose after the results."}]}'
+    )
+    http_server.route("/json", Reply(body=document.encode()))
+    config = published_config(tmp_path, http_server, ["json"])
+    (report,) = refresh_and_publish(config).sources
+    assert report.ok and report.changes.get("new") == 1, report
+    assert "Shares rose" in (tmp_path / "out" / "all.atom").read_text()
