@@ -5,6 +5,7 @@ if absent, a JSON Feed item keeps its entry, and the outputs are published and v
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,32 @@ def test_a_json_feed_item_whose_id_is_not_a_url_leaves_every_output_published(
     assert "Shares rose" in atom.read_text()
     validate_independently(atom)
     assert_w3c_clean(atom, atom.with_suffix(".rss"))
+
+
+def page(head: str, body: str = "") -> Reply:
+    html = f"<html><head><title>Business</title>{head}</head><body>{body}</body></html>"
+    return Reply(body=html.encode(), headers={"Content-Type": "text/html"})
+
+
+def test_a_page_s_feed_link_or_base_that_is_not_a_url_is_passed_over(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A page that advertises a feed at ``http://[::1/feed`` before its real one, or whose
+    ``<base href>`` is such a URL: urljoin's ValueError failed the source (a feed URL that
+    answers with the page, or a section page), where a browser passes them over."""
+    http_server.route(
+        "/feed", Reply(body=DOCUMENT, headers={"Content-Type": "application/rss+xml"})
+    )
+    bad = '<link rel="alternate" type="application/rss+xml" href="http://[::1/feed">'
+    good = '<link rel="alternate" type="application/rss+xml" href="/feed">'
+    http_server.route("/advertises", page(bad + good))
+    article = f'<h2 class="entry-title"><a href="{http_server.url("/story/2")}">Two</a></h2>'
+    http_server.route("/section", page('<base href="http://[::1/">', article))
+    words = "<p>" + "Shares rose after the results were out. " * 30 + "</p>"
+    http_server.route("/story/2", page("", f"<article><h1>Two</h1>{words}</article>"))
+    config = published_config(tmp_path, http_server, ["advertises", "section"])
+    config = replace(config, sources=(config.sources[0], replace(config.sources[1], type="html")))
+    reports = {s.name: s for s in refresh_and_publish(config).sources}
+    assert reports["advertises"].ok and reports["advertises"].changes.get("new") == 1
+    assert reports["advertises"].feed_url == http_server.url("/feed")
+    assert reports["section"].ok and reports["section"].changes.get("new") == 1, reports
