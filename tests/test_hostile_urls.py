@@ -104,3 +104,22 @@ def test_a_page_s_feed_link_or_base_that_is_not_a_url_is_passed_over(
     assert reports["advertises"].ok and reports["advertises"].changes.get("new") == 1
     assert reports["advertises"].feed_url == http_server.url("/feed")
     assert reports["section"].ok and reports["section"].changes.get("new") == 1, reports
+
+
+@pytest.mark.parametrize(
+    "guid", ["http://::1\u200b/a", "http://::1bücher.exampleä/", "http://a:,B%C3%A4/"]
+)
+def test_a_guid_whose_port_is_not_digits_is_written_as_a_validator_s_normal_id(
+    tmp_path: Path, http_server: HTTPTestServer, guid: str
+) -> None:
+    """What follows the last colon of such a host was taken for a port and kept as it was:
+    the W3C Feed Validator warned that the id was not in its canonical form (escapes in the
+    host in lower case)."""
+    document = DOCUMENT.replace(b"<guid>/story/1?p=1</guid>", f"<guid>{guid}</guid>".encode())
+    http_server.route("/feed", Reply(body=document))
+    config = published_config(tmp_path, http_server, ["feed"])
+    report = refresh_and_publish(config)
+    assert report.sources[0].ok and [o.error for o in report.outputs] == [None]
+    atom = tmp_path / "out" / "all.atom"
+    validate_independently(atom)
+    assert_w3c_clean(atom, atom.with_suffix(".rss"))

@@ -67,6 +67,8 @@ def canonical_uri(uri: str) -> str:
     host, port = hostport, ""
     if hostport.rfind(":") > hostport.rfind("]"):  # a port (an IPv6 host has colons too)
         host, _, port = hostport.rpartition(":")
+        if port and not (port.isascii() and port.isdigit()):  # no port: all of it is host
+            host, port = hostport, ""  # (a GUID http://::1%E2%80%8B/ kept %E2 in upper case)
     # The digits compared as text: an id's port of 5,000 digits is more than Python reads
     # into an int (a ValueError that left the whole output unpublished).
     if port.isascii() and port.isdigit() and port.lstrip("0") == str(_DEFAULT_PORTS[scheme]):
