@@ -107,14 +107,23 @@ def test_a_page_s_feed_link_or_base_that_is_not_a_url_is_passed_over(
 
 
 @pytest.mark.parametrize(
-    "guid", ["http://::1\u200b/a", "http://::1bücher.exampleä/", "http://a:,B%C3%A4/"]
+    "guid",
+    [
+        "http://::1\u200b/a",
+        "http://::1bücher.exampleä/",
+        "http://a:,B%C3%A4/",
+        "http://?:",
+        "https://?/ftp://%5B",
+        "http://@data:,/localhost",
+    ],
 )
-def test_a_guid_whose_port_is_not_digits_is_written_as_a_validator_s_normal_id(
+def test_a_guid_with_an_odd_authority_is_written_as_a_validator_s_normal_id(
     tmp_path: Path, http_server: HTTPTestServer, guid: str
 ) -> None:
-    """What follows the last colon of such a host was taken for a port and kept as it was:
-    the W3C Feed Validator warned that the id was not in its canonical form (escapes in the
-    host in lower case)."""
+    """What follows the last colon of such a host was taken for a port and kept as it was, an
+    empty host kept its empty path, an empty user its ``@``: the W3C Feed Validator warned
+    that the id was not in its canonical form (escapes in the host in lower case, a path of
+    ``/``, no ``@``)."""
     document = DOCUMENT.replace(b"<guid>/story/1?p=1</guid>", f"<guid>{guid}</guid>".encode())
     http_server.route("/feed", Reply(body=document))
     config = published_config(tmp_path, http_server, ["feed"])

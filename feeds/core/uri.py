@@ -61,9 +61,13 @@ def canonical_uri(uri: str) -> str:
     one resource give one form; any other URI is returned as it is."""
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.netloc:
+    if scheme not in _DEFAULT_PORTS or not uri[len(scheme) + 1 :].startswith("//"):
         return uri
+    # An empty host (``http://?x``) still has its empty path written ``/``, and an empty
+    # user (``http://@host/``) goes: the validator's forms of such ids (a GUID's).
     userinfo, at, hostport = parts.netloc.rpartition("@")
+    if userinfo in ("", ":"):
+        userinfo, at = "", ""
     host, port = hostport, ""
     if hostport.rfind(":") > hostport.rfind("]"):  # a port (an IPv6 host has colons too)
         host, _, port = hostport.rpartition(":")
