@@ -115,20 +115,24 @@ def test_a_page_s_feed_link_or_base_that_is_not_a_url_is_passed_over(
         "http://?:",
         "https://?/ftp://%5B",
         "http://@data:,/localhost",
+        "http://#@0/",
+        "https://?x",
     ],
 )
-def test_a_guid_with_an_odd_authority_is_written_as_a_validator_s_normal_id(
+def test_an_id_with_an_odd_authority_is_written_as_the_validator_reads_ids(
     tmp_path: Path, http_server: HTTPTestServer, guid: str
 ) -> None:
-    """What follows the last colon of such a host was taken for a port and kept as it was, an
-    empty host kept its empty path, an empty user its ``@``: the W3C Feed Validator warned
-    that the id was not in its canonical form (escapes in the host in lower case, a path of
-    ``/``, no ``@``)."""
+    """An RSS GUID or a JSON Feed id. What follows the last colon of such a host was taken
+    for a port and kept as it was, an empty user kept its ``@``: the W3C Feed Validator
+    warned that the id was not in its canonical form (escapes in the host in lower case, no
+    ``@``); an http(s) id without a host has no form it takes (a tag: URI is written)."""
     document = DOCUMENT.replace(b"<guid>/story/1?p=1</guid>", f"<guid>{guid}</guid>".encode())
     http_server.route("/feed", Reply(body=document))
-    config = published_config(tmp_path, http_server, ["feed"])
+    item = {"id": guid, "url": "https://news.example.com/j", "content_text": "Other words."}
+    http_server.route("/json", Reply(body=json_feed(item)))
+    config = published_config(tmp_path, http_server, ["feed", "json"])
     report = refresh_and_publish(config)
-    assert report.sources[0].ok and [o.error for o in report.outputs] == [None]
+    assert all(s.ok for s in report.sources) and [o.error for o in report.outputs] == [None]
     atom = tmp_path / "out" / "all.atom"
     validate_independently(atom)
     assert_w3c_clean(atom, atom.with_suffix(".rss"))
