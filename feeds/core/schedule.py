@@ -36,6 +36,7 @@ __all__ = [
     "Verdict",
     "backoff_delay",
     "decide",
+    "delta_seconds",
     "format_duration",
     "freshness",
     "jitter_fraction",
@@ -202,19 +203,33 @@ def freshness(headers: Mapping[str, str], now: datetime) -> int | None:
     if "no-store" in directives or "no-cache" in directives:
         return None
     lifetime: float | None = None
-    max_age = directives.get("max-age")
-    if max_age is not None and max_age.isdecimal():
-        lifetime = int(max_age)
+    max_age = delta_seconds(directives.get("max-age"))
+    if max_age is not None:
+        lifetime = max_age
     elif "expires" in headers:
         expires = _http_date(headers["expires"])
         date = _http_date(headers.get("date", "")) or now
         lifetime = 0 if expires is None else (expires - date).total_seconds()
     if lifetime is None:
         return None
-    age = headers.get("age", "").strip()
-    if age.isdecimal():
-        lifetime -= int(age)
+    lifetime -= delta_seconds(headers.get("age")) or 0
     return max(0, min(int(lifetime), GREATEST_DELTA_SECONDS))
+
+
+def delta_seconds(value: str | None) -> int | None:
+    """A header's delta-seconds (RFC 9111 §1.2.2: ASCII digits), at most
+    :data:`GREATEST_DELTA_SECONDS`; None when it is absent or not one.
+
+    Python reads no more than 4,300 digits into an int: a ``max-age``, ``Age`` or
+    ``Retry-After`` of 5,000 nines raised ValueError, which failed the source and lost the
+    entries of the document it came with."""
+    text = (value or "").strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    digits = text.lstrip("0")
+    if len(digits) > len(str(GREATEST_DELTA_SECONDS)):
+        return GREATEST_DELTA_SECONDS
+    return min(int(digits or "0"), GREATEST_DELTA_SECONDS)
 
 
 def parse_retry_after(
@@ -232,16 +247,18 @@ def parse_retry_after(
     """
     if value is None:
         return None
-    text = value.strip()
-    if text.isdecimal():
-        until = now + min(timedelta(seconds=int(text[:12])), cap)
+    seconds = delta_seconds(value)
+    if seconds is not None:
+        wait = timedelta(seconds=seconds)
     else:
-        asked = _http_date(text)
+        asked = _http_date(value)
         if asked is None:
             return None
         server_now = _http_date(date) if date is not None else None
-        until = now + min(asked - (server_now or now), cap)
-    return until if until > now else None
+        wait = asked - (server_now or now)
+    # The wait before it is added: a date centuries before the answer's Date (1900 against
+    # 9999) put ``now`` past the calendar's start, an OverflowError that failed the source.
+    return now + min(wait, cap) if wait > timedelta(0) else None
 
 
 def track_redirect(

@@ -61,13 +61,21 @@ def canonical_uri(uri: str) -> str:
     one resource give one form; any other URI is returned as it is."""
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.netloc:
+    if scheme not in _DEFAULT_PORTS or not uri[len(scheme) + 1 :].startswith("//"):
         return uri
+    # An empty host (``http://?x``) still has its empty path written ``/``, and an empty
+    # user (``http://@host/``) goes: the validator's forms of such ids (a GUID's).
     userinfo, at, hostport = parts.netloc.rpartition("@")
+    if userinfo in ("", ":"):
+        userinfo, at = "", ""
     host, port = hostport, ""
     if hostport.rfind(":") > hostport.rfind("]"):  # a port (an IPv6 host has colons too)
         host, _, port = hostport.rpartition(":")
-    if port.isdigit() and int(port) == _DEFAULT_PORTS[scheme]:
+        if port and not (port.isascii() and port.isdigit()):  # no port: all of it is host
+            host, port = hostport, ""  # (a GUID http://::1%E2%80%8B/ kept %E2 in upper case)
+    # The digits compared as text: an id's port of 5,000 digits is more than Python reads
+    # into an int (a ValueError that left the whole output unpublished).
+    if port.isascii() and port.isdigit() and port.lstrip("0") == str(_DEFAULT_PORTS[scheme]):
         port = ""
     host = host.lower()
     if host.endswith(".") and "." in host[:-1]:

@@ -110,8 +110,14 @@ def _document(page: bytes, content_type: str | None) -> lxml.html.HtmlElement | 
 
 
 def _base(doc: lxml.html.HtmlElement, url: str) -> str:
+    """The page's first ``<base href>`` resolved against ``url``; ``url`` when it has none or
+    one that is not a URL, which a browser ignores (``http://[::1/``: urljoin's ValueError
+    failed the source; as :func:`feeds.ingest.parse.sniff.page_base`)."""
     for el in doc.iter("base"):
         href = (el.get("href") or "").strip()
         if href:
-            return urljoin(url, str(href))
+            try:
+                return urljoin(url, str(href))
+            except ValueError:
+                return url
     return url

@@ -110,10 +110,17 @@ def _add_entry(fg: FeedGenerator, story: StoredEntry, atom_id: str, output: Outp
 def _atom_id(ident: str) -> str:
     """An entry's id as Atom writes it: a URI in normal form (:func:`canonical_uri`), and a
     ``tag:`` URI made from it where its host is an IPv6 literal (the W3C Feed Validator
-    refuses ``[`` in an id; the id stays the same from run to run)."""
-    uri = as_uri(ident)
-    if "[" not in uri:
-        return canonical_uri(uri)
+    refuses ``[`` in an id; the id stays the same from run to run), where urlsplit refuses
+    it (``http://[::1/x``, a JSON Feed item's id: its ValueError left the output unpublished),
+    or where it is http(s) without a host (a GUID ``http://?x``: the validator refuses
+    ``http:///?x`` as no full URL, and warns that ``http://?x`` is not in normal form)."""
+    try:
+        uri = canonical_uri(as_uri(ident))
+        parts = urlsplit(uri)
+        if "[" not in uri and (parts.hostname or parts.scheme not in ("http", "https")):
+            return uri
+    except ValueError:
+        pass
     return f"tag:feeds.invalid,2026:entry/{sha256(ident.encode('utf-8')).hexdigest()[:32]}"
 
 

@@ -187,7 +187,12 @@ def _capped_line(raw: str, limit: int) -> str:
 
 
 def _is_http(url: str) -> bool:
-    return urlsplit(url).scheme.lower() in ("http", "https")
+    """Whether ``url`` is an http(s) URL (``http://[::1/``, which urlsplit refuses, is not:
+    its ValueError dropped the entry of a JSON Feed item whose ``url`` it was)."""
+    try:
+        return urlsplit(url).scheme.lower() in ("http", "https")
+    except ValueError:
+        return False
 
 
 class BodySource(NamedTuple):

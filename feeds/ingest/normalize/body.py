@@ -64,7 +64,11 @@ def _pixel_dimension(value: str | None) -> bool:
     if value is None:
         return False
     match = _PIXEL_DIMENSION.match(value)
-    return match is not None and int(match.group(1)) <= 2
+    if match is None:
+        return False
+    # A width of 5,000 digits is more than int() reads: its ValueError dropped the entry.
+    digits = match.group(1).lstrip("0") or "0"
+    return len(digits) == 1 and int(digits) <= 2
 
 
 def _is_tracker(parts: SplitResult, width: str | None, height: str | None) -> bool:

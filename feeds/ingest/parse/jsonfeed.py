@@ -64,14 +64,25 @@ def _loaded(content: bytes, url: str) -> tuple[Any, str | None]:
     U+FFFD and as themselves, as a browser's ``response.text()`` and a lenient parser read
     them, with a warning on the source; only JSON that is still broken then is an error."""
     try:
-        return json.loads(content), None
+        return json.loads(content, parse_int=_integer), None
     except (ValueError, RecursionError) as strict:  # JSONDecodeError and UnicodeDecodeError
         try:
             text = content.decode(json.detect_encoding(content), errors="replace")
-            lenient = json.loads(text, strict=False)
+            lenient = json.loads(text, strict=False, parse_int=_integer)
         except (ValueError, RecursionError) as exc:
             raise ParseError(url, f"invalid JSON: {_describe(exc)}") from exc
         return lenient, _shorten(f"recovered from {_describe(strict)}")
+
+
+def _integer(digits: str) -> int | float:
+    """A JSON integer; one of more digits than Python reads into an int (4,300: an
+    extension's ``"_x": 999…9``, valid JSON, raised ValueError and lost the whole feed) is
+    read as a float, as a JavaScript reader reads every number."""
+    return int(digits) if len(digits) <= _INTEGER_DIGITS else float(digits)
+
+
+#: The most digits :func:`_integer` reads as an int (Python refuses more than 4,300).
+_INTEGER_DIGITS = 4000
 
 
 def _json_entry(item: dict[str, Any], feed_base: str, feed_author: str | None) -> ParsedEntry:

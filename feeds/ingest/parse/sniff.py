@@ -47,20 +47,32 @@ def discover_feed_links(html: bytes, base_url: str) -> tuple[str, ...]:
     except (lxml.etree.LxmlError, ValueError):
         # ParserError for an empty/unreadable document; ValueError for odd encodings.
         return ()
-    base = base_url
-    for base_el in doc.iter("base"):
-        href = (base_el.get("href") or "").strip()
-        if href:
-            base = urljoin(base_url, href)
-            break
+    base = page_base(doc, base_url)
     found: dict[str, None] = {}
     for link in doc.iter("link"):
         rels = (link.get("rel") or "").lower().split()
         media = _media_type(link.get("type") or "")
         href = (link.get("href") or "").strip()
         if "alternate" in rels and media in FEED_LINK_TYPES and href:
-            found.setdefault(urljoin(base, href), None)
+            try:
+                found.setdefault(urljoin(base, href), None)
+            except ValueError:  # not a URL (http://[::1/feed): not a feed to name
+                continue
     return tuple(found)
+
+
+def page_base(doc: lxml.etree._Element, url: str) -> str:
+    """The base URL of an HTML page read from ``url``: its first ``<base href>`` resolved
+    against ``url``, or ``url`` when it has none or one that is not a URL, as a browser
+    ignores it (``http://[::1/``: urljoin's ValueError failed the source)."""
+    for base in doc.iter("base"):
+        href = (base.get("href") or "").strip()
+        if href:
+            try:
+                return urljoin(url, href)
+            except ValueError:
+                return url
+    return url
 
 
 # --- sniffing ---------------------------------------------------------------------------
@@ -90,5 +102,10 @@ def _looks_like_html(content: bytes, media_type: str) -> bool:
 
 
 def _document_base(url: str, headers: Mapping[str, str]) -> str:
-    """The document's base URL: Content-Location resolved against the request URL."""
-    return urljoin(url, headers.get("content-location", "").strip())
+    """The document's base URL: Content-Location resolved against the request URL, or the
+    request URL when Content-Location is not a URL (``http://[::1/``: urljoin raised
+    ValueError, and the source failed with every entry of the document)."""
+    try:
+        return urljoin(url, headers.get("content-location", "").strip())
+    except ValueError:
+        return url
