@@ -126,9 +126,11 @@ def jaccard(a: frozenset[object], b: frozenset[object]) -> float:
 #: part of RESULTS.md): two stories of the same or next day are
 #: - the SAME story (a re-send or correction) when their bodies' word 3-shingle Jaccard is
 #:   at least RESEND_MIN and they state the same figures (at least RESEND_NUMBERS of the
-#:   numbers of the one stating fewer are in the other, or either states under 3): the Fed's
-#:   daily market operations share their template, not their figures (such a pair is
-#:   AMBIGUOUS below, left out); a re-send of a re-send joins the first story only when it is
+#:   numbers of the one stating fewer are in the other; when either states under 3, every
+#:   number of one is in the other; a number word under thirteen is its digits: "two billion
+#:   dlrs", then "1.5 billion"): the Fed's daily market operations share their template, not
+#:   their figures (such a pair is AMBIGUOUS below, left out); a re-send of a re-send joins
+#:   the first story only when it is
 #:   within the same or next day of it (no chains of daily reports);
 #: - AMBIGUOUS when it is between AMBIGUOUS_MIN and RESEND_MIN (a follow-up that repeats
 #:   much of the first report): the later one is left out of the scenario;
@@ -179,10 +181,35 @@ def resends(pool: Sequence[Story]) -> tuple[dict[int, int], set[int]]:
 _NUMBER_RE = re.compile(r"\d+(?:[.,/]\d+)*")
 
 
+_NUMBER_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+]
+_NUMBER_WORD_RE = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
+
+
+def _figures(story: Story) -> frozenset[str]:
+    """The numbers a story states, its number words under thirteen as digits."""
+    text = " ".join(story.paragraphs)
+    spelled = (str(_NUMBER_WORDS.index(w.lower())) for w in _NUMBER_WORD_RE.findall(text))
+    return frozenset((*_NUMBER_RE.findall(text), *spelled))
+
+
 def _same_figures(a: Story, b: Story) -> bool:
-    na, nb = (frozenset(_NUMBER_RE.findall(" ".join(s.paragraphs))) for s in (a, b))
+    na, nb = _figures(a), _figures(b)
     if len(na) < 3 or len(nb) < 3:
-        return True
+        return na <= nb or nb <= na
     return len(na & nb) >= RESEND_NUMBERS * min(len(na), len(nb))
 
 

@@ -51,3 +51,18 @@ def test_the_scenario_is_dated_as_feeds_reads_dates() -> None:
         moved = item.published - dedupe_real.SHIFT
         first = [d for t, d in stories.items() if dedupe_real._sentence_case(t) == item.title]
         assert any(timedelta(0) <= moved - date <= timedelta(minutes=90) for date in first)
+
+
+def test_the_labels_take_a_daily_reports_next_day_for_no_resend() -> None:
+    """The Fed's customer repurchases of March 30 and 31 ("two billion dlrs", then "1.5
+    billion"; 10864/11425) and of March 11 and 12 ("6-5/16 pct", then "6-1/8"; 3735/4298)
+    state under 3 numbers written in digits, which the labels took to agree: each was a
+    labelled re-send (a miss of the evaluation when kept apart) though the rule means the
+    Fed's daily operations to be left out. Stories that state the same few figures, as
+    3793/4066 (a story sent again the next day), stay re-sends."""
+    pool = [s for s in reuters.stories((3, 4, 10, 11)) if s.words >= 10]
+    same, ambiguous = reuters.resends(pool)
+    assert same.get(4066) == 3793
+    for first, later in ((10864, 11425), (3735, 4298)):
+        assert same.get(later) != first
+        assert later in ambiguous

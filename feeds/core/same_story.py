@@ -13,6 +13,7 @@ from datetime import datetime
 
 from feeds.core.identity import Existing, Match
 from feeds.core.near import containment, resemblance, words
+from feeds.core.next_reports import on_other_days, other_days_figures
 from feeds.core.signals import (
     GREY_ZONE_AGREEMENT,
     MIN_NAMES_AGREEMENT,
@@ -26,7 +27,6 @@ from feeds.core.signals import (
     figures_substituted,
     may_be_cut,
     normalized_title,
-    only_figures_differ,
     other_title_figures,
     speaks_of,
     story_names,
@@ -204,8 +204,8 @@ def _cited_text_speaks(
 def _next_report(incoming: _Incoming, cand: Candidate, body_of: Callable[[Candidate], str]) -> bool:
     """Whether two copies of one template are two reports: their titles are the same words
     around other figures, or their texts have figures changed in their places (see
-    :data:`~feeds.core.signals.SUBSTITUTED_FIGURES`), or, published on other days
-    (:func:`on_other_days`), they are the same words with other figures; unless a title says
+    :data:`~feeds.core.signals.SUBSTITUTED_FIGURES`), or, published on other days, their
+    figures are replaced (:func:`~feeds.core.next_reports.other_days_figures`); unless a title says
     it corrects or updates the other: its version's mark ("CORRECTED -", "UPDATE 2-") is not
     the other's. Two reports both titled "Update: ..." are two reports."""
     if version_mark(incoming.title) != version_mark(cand.title):
@@ -215,26 +215,9 @@ def _next_report(incoming: _Incoming, cand: Candidate, body_of: Callable[[Candid
         return True
     if figures_substituted(incoming.body_text, body_of(cand)):
         return True
-    return on_other_days(incoming.published, cand.published) and only_figures_differ(
+    return on_other_days(incoming.published, cand.published) and other_days_figures(
         incoming.body_text, body_of(cand)
     )
-
-
-# A correction or an update of a report changes its figures soon after it, on its day; the
-# next report of a daily one comes on another day, hours later. Two copies published on
-# other dates (UTC) but fewer hours apart than this (a correction sent just past midnight)
-# are not told apart by their figures alone. (On Reuters-21578 the next reports that only
-# figures tell apart are one to three days apart: bench/RESULTS.md, 2026-12-06.)
-OTHER_DAY_MIN_HOURS = 12
-
-
-def on_other_days(a: datetime, b: datetime) -> bool:
-    """Whether two copies were published on other days (UTC dates), hours apart: the same
-    words with other figures are then two reports (see
-    :func:`~feeds.core.signals.only_figures_differ`). Both aware datetimes in UTC."""
-    later, earlier = max(a, b), min(a, b)
-    apart = (later - earlier).total_seconds() / 3600
-    return later.date() != earlier.date() and apart >= OTHER_DAY_MIN_HOURS
 
 
 def _scores(

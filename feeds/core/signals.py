@@ -391,39 +391,6 @@ def figures_substituted(a: str, b: str) -> bool:
     return _substitutions(mine, theirs) >= SUBSTITUTED_FIGURES
 
 
-# Two copies published on other days (see ``same_story``) are two reports when they are the
-# same words with another figure in one place or more: a daily report sent under one title
-# ("FED ADDS RESERVES VIA CUSTOMER REPURCHASES": funds at "six pct" on March 19, at "6-1/16
-# pct" on March 20) changes a figure and nothing else, a copy sent again a day later keeps
-# its figures, and a rewrite changes words too. A figure is read as a reader reads it: a
-# number word under thirteen as its digits, a fraction as one figure ("six" for "6" is no
-# change). On Reuters-21578 (bench/RESULTS.md, 2026-12-06), of the 107 same-title pairs
-# sent on other days within 72 hours that were merged, 9 are the same words with other
-# figures, each the next report (the Fed's daily repurchases, a port's grain ships); none of
-# the 381 merged pairs sent on one day is.
-_FIGURE_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*(?:-\d+/\d+|/\d+)?|\w+")
-_NUMBER_WORDS_SPELLED = "zero one two three four five six seven eight nine ten eleven twelve"
-_NUMBER_WORDS = {word: str(value) for value, word in enumerate(_NUMBER_WORDS_SPELLED.split())}
-
-
-def only_figures_differ(a: str, b: str) -> bool:
-    """Whether two texts are the same words with other figures in one place or more
-    ("six pct" and "6-1/16 pct"; "six" and "6" are one figure), compared as signed."""
-    mine, theirs = _figure_tokens(a), _figure_tokens(b)
-    return mine != theirs and _masked(mine) == _masked(theirs)
-
-
-@lru_cache(maxsize=16)
-def _figure_tokens(text: str) -> tuple[str, ...]:
-    found = _FIGURE_TOKEN_RE.findall(signed_text(text).casefold())[:MAX_SIGNED_WORDS]
-    return tuple(_NUMBER_WORDS.get(token, token) for token in found)
-
-
-def _masked(tokens: Sequence[str]) -> tuple[str, ...]:
-    """The words of ``tokens``, each figure as "#"."""
-    return tuple("#" if token[0].isdigit() else token for token in tokens)
-
-
 @lru_cache(maxsize=16)
 def _signed_tokens(text: str) -> tuple[str, ...]:
     """The words and numbers aligned (a copy is judged against several stored ones, and a
