@@ -170,6 +170,29 @@ def test_a_second_ctrl_c_while_it_stops_ends_it_there() -> None:
     assert err == b"feeds: interrupted again: stopped at once\n"
 
 
+# Ctrl-C as click parses the command line, between loading it and running the command:
+# the signal is sent from inside the group's parsing, so the guard's KeyboardInterrupt is
+# raised there (a busy machine's Ctrl-C 60 ms into a refresh fell there).
+WHILE_PARSING = """
+import os, signal, sys, click
+parse_args = click.Group.parse_args
+def parse_and_ctrl_c(self, ctx, args):
+    os.kill(os.getpid(), signal.SIGINT)
+    return parse_args(self, ctx, args)
+click.Group.parse_args = parse_and_ctrl_c
+from feeds.app.console import main
+sys.argv = ["feeds", "status"]
+main()
+"""
+
+
+def test_ctrl_c_while_the_command_line_is_parsed_is_an_interrupted_command() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", WHILE_PARSING], capture_output=True, timeout=60, check=False
+    )
+    assert (run.returncode, run.stderr) == (130, b"feeds: interrupted: " + INTACT)
+
+
 ENTRY_MODULE, _, ENTRY_FUNCTION = tomllib.loads(
     (REPO / "pyproject.toml").read_text(encoding="utf-8")
 )["project"]["scripts"]["feeds"].partition(":")

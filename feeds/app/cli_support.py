@@ -87,6 +87,21 @@ def stopped_by_ctrl_c() -> Iterator[None]:
 class FeedsGroup(click.Group):
     """The one place a :class:`FeedsError` becomes a message on stderr and its exit status."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """The group's context, its arguments parsed; Ctrl-C meanwhile (a busy machine's
+        moment between loading the command line and running a command) is an interrupted
+        command, as in :meth:`invoke`, not click's "Aborted!" (exit 1)."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            raise click.exceptions.Exit(_interrupted()) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -96,9 +111,14 @@ class FeedsGroup(click.Group):
         except KeyboardInterrupt:
             # Ctrl-C before the command took it over (stopped_by_ctrl_c): nothing was
             # opened yet, an interrupted command (exit 130), not click's "Aborted!" (exit 1).
-            stopped = Interrupted("interrupted: the store and every output are intact")
-            print_error(stopped)
-            ctx.exit(stopped.exit_code)
+            ctx.exit(_interrupted())
+
+
+def _interrupted() -> int:
+    """Say that a command was interrupted before it opened anything; its exit status."""
+    stopped = Interrupted("interrupted: the store and every output are intact")
+    print_error(stopped)
+    return stopped.exit_code
 
 
 def config_option(func: F) -> F:
