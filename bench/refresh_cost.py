@@ -10,7 +10,10 @@ and nginx as ``bench/refresh_bench.py``) under valgrind's callgrind, which follo
 process of the run: the saving process, its fetch processes, the fork server and the worker
 processes it starts. Printed: the total, and each process's count with its part (the saving
 process and the fetch processes are forks of the command, the workers children of the
-fork server). A small run counts the start of each process too (imports: some 0.4 G
+fork server). A forked process's count starts at its fork (``--zero-before=
+PyOS_AfterFork_Child``): callgrind would otherwise give it its parent's count up to then, the
+saving process's start (about 1 G instructions) in each fetch process, the fork server's in
+each worker. A small run counts the start of each process too (imports: some 0.4 G
 instructions a process), so compare trees at one ``--feeds``, not runs of two sizes.
 
 Needs valgrind (``apt-get install valgrind``). Slow: about a minute per 20 feeds.
@@ -56,6 +59,9 @@ def _run(tree: Path, player: bench.Contender, work: Path) -> list[tuple[int, str
         "valgrind",
         "--tool=callgrind",
         "--trace-children=yes",
+        # A forked process starts with its parent's count: each fetch process and worker
+        # would count again what the saving process (the fork server) ran before the fork.
+        "--zero-before=PyOS_AfterFork_Child",
         "--callgrind-out-file=/dev/null",
         f"--log-file={logs}/callgrind.%p",
         sys.executable,
