@@ -20,7 +20,6 @@ Only SQLite holds rows back (its one writer is the refresh); PostgreSQL inserts 
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Iterator
 
 HELD_MAX = 8192
@@ -46,10 +45,12 @@ class HeldBands:
 
     def clear(self) -> None:
         """Forget everything: the transaction ended."""
-        self._buckets = array("q")
-        self._copies = array("q")
-        self._inserted = array("q")  # 0: held; n: inserted by the n-th insertion
-        self._before = array("q")  # the row added before it under its bucket, or -1
+        # Lists, not arrays: an array converts each int it is given to its machine type
+        # (nearly half of what holding 90,000 rows cost), and the ints live on in ``_held``.
+        self._buckets: list[int] = []
+        self._copies: list[int] = []
+        self._inserted: list[int] = []  # 0: held; n: inserted by the n-th insertion
+        self._before: list[int] = []  # the row added before it under its bucket, or -1
         self._held: dict[int, int] = {}  # bucket → its last held row
         self._count = 0  # rows held
         self._insertions = 0
