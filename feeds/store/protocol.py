@@ -285,6 +285,11 @@ class IngestStore(Transactional, Protocol):
 class PublishState(Transactional, Protocol):
     """What outputs show and how they were last written."""
 
+    def mark_seen(self) -> None:
+        """Every copy saved so far may be seen by readers from now on (its story keeps its
+        id): call in the transaction that reads what they are shown, before reading it."""
+        ...
+
     def generation(self) -> int:
         """A number that moves on with every change to what an output can show."""
         ...
