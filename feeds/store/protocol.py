@@ -449,6 +449,11 @@ class PostingHistory(Protocol):
         """``(entry id, title, link)`` of the stories ``source`` saved first at ``at``."""
         ...
 
+    def stories_started(self, sources: Collection[str], at: datetime) -> dict[str, int]:
+        """How many stories each of ``sources`` saved first at ``at`` that are stories still
+        (not joined to another, not dropped): as many as :meth:`stories_first_seen` lists."""
+        ...
+
 
 class StatusReader(SourceRegistry, Heartbeat, WorkerRegistry, Protocol):
     """What ``feeds status`` reads: the sources, the daemon's heartbeat, the workers and the
