@@ -15,6 +15,8 @@ bridges them: they are one story, with the id of its first copy.
 from __future__ import annotations
 
 import itertools
+import json
+import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -184,3 +186,60 @@ def test_copies_that_join_a_story_readers_have_join_it_in_any_order(
         published[" ".join(order)] = publish(folder, url, backend)
     first, *others = published.values()
     assert all(files == first for files in others), list(published)
+
+
+def _rss(source: str, entries: Sequence[CleanEntry]) -> str:
+    items = "".join(
+        f"<item><title>{e.title}</title><link>{e.link}</link>"
+        f'<guid isPermaLink="true">{e.guid}</guid>'
+        f"<pubDate>{(e.published or NOW).strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate>"
+        f"<description><![CDATA[{e.content_html}]]></description></item>"
+        for e in entries
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{source}</title><link>https://{source}.example/</link>"
+        f"<description>news</description>{items}</channel></rss>"
+    )
+
+
+def test_a_refresh_counts_a_chain_of_versions_as_one_new_story_in_any_order(
+    tmp_path: Path,
+) -> None:
+    """The teaser, the update and the correction in three sources' feeds, refreshed with
+    the sources listed in every order. Listed teaser, correction, update: the teaser and
+    the correction were each counted ``new``, and the update joined them into one story
+    (one entry published), so the run reported two new entries where listed teaser,
+    update, correction it reported one, and the ``new_entries`` hook said the same."""
+    copies = chain()
+    names = {"teaser": "site", "update": "wire", "correction": "copier"}
+    for n, order in enumerate(itertools.permutations(names)):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        for name in order:
+            (folder / f"{names[name]}.rss").write_text(
+                _rss(names[name], [copies[name][1]]), encoding="utf-8"
+            )
+        sources = "".join(
+            f'[[sources]]\nname = "{names[name]}"\nurl = "{names[name]}.rss"\n\n' for name in order
+        )
+        events = folder / "events.jsonl"
+        write = f"import sys; open({str(events)!r}, 'a').write(sys.stdin.read() + chr(10))"
+        hook = json.dumps([sys.executable, "-c", write])
+        path = folder / "config.toml"
+        path.write_text(
+            f'[store]\npath = "feeds.db"\n\n{sources}'
+            '[[outputs]]\nname = "all"\npath = "out/all.atom"\n\n'
+            f'[[hooks]]\nevent = "new_entries"\ncommand = {hook}\n',
+            encoding="utf-8",
+        )
+        result = CliRunner().invoke(cli.cli, ["refresh", "--json", "--config", str(path)])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        counts = [s["changes"] for s in report["sources"]]
+        assert sum(c.get("new", 0) for c in counts) == 1, (order, counts)
+        assert sum(sum(c.values()) for c in counts) == 3, (order, counts)
+        atom = etree.parse(folder / "out" / "all.atom").getroot()
+        assert len(atom.findall(A + "entry")) == 1, order
+        fired = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+        assert [(e["new_entries"], len(e["entries"])) for e in fired] == [(1, 1)], order

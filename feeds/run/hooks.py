@@ -89,9 +89,21 @@ class Delivery:
 
 
 def queue_events(config: Config, store: Storage, reports: Sequence[_Report], now: datetime) -> int:
-    """Save the events this run's ``reports`` fire; return how many."""
+    """Save the events this run's ``reports`` fire; return how many. The stories they name
+    keep their ids from then on (:meth:`~feeds.store.protocol.PublishState.mark_seen`)."""
     if not config.hooks:
         return 0
+    with store.transaction():
+        store.mark_seen()
+        events = _events(config, store, reports, now)
+        for event in events:
+            store.add_hook_event(event)
+    return len(events)
+
+
+def _events(
+    config: Config, store: Storage, reports: Sequence[_Report], now: datetime
+) -> list[HookEvent]:
     events: list[HookEvent] = []
     for report in reports:
         if report.skipped is not None:
@@ -116,11 +128,7 @@ def queue_events(config: Config, store: Storage, reports: Sequence[_Report], now
                 events.append(_event(hook, facts, now))
             if hook.event == "source_retired" and state.retired_at == now:
                 events.append(_event(hook, facts, now))
-    if events:
-        with store.transaction():
-            for event in events:
-                store.add_hook_event(event)
-    return len(events)
+    return events
 
 
 def _event(hook: HookConfig, facts: Mapping[str, Any], now: datetime) -> HookEvent:

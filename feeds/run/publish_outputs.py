@@ -81,23 +81,17 @@ def publish_all(
     reports: list[OutputReport] = []
     generation = store.generation()  # read first: a change made while publishing moves it on
     clock = now if now is not None else datetime.now(UTC)  # what max_age rules count from
-    for output in config.outputs:
-        started = time.monotonic()
-        marks = (generation, output_fingerprint(config, output))
-        kept = None if force else _unchanged_output(store, output, marks, clock)
-        if kept is not None:
-            reports.append(kept)
-            continue
-        try:
-            report = _publish_output(config, store, output, (now, clock), marks)
-        except PublishError as exc:
-            report = OutputReport(name=output.name, path=str(output.path), error=str(exc))
-        except StoreError:
-            raise
-        except Exception as exc:  # a bug: this output's error, the others are published
-            log.info("output %s: %s", output.name, describe(exc), exc_info=exc)
-            report = OutputReport(name=output.name, path=str(output.path), error=describe(exc))
-        reports.append(timed(report, started))
+    with store.transaction():  # no story read here changes its id afterwards
+        store.mark_seen()
+        for output in config.outputs:
+            started = time.monotonic()
+            marks = (generation, output_fingerprint(config, output))
+            kept = None if force else _unchanged_output(store, output, marks, clock)
+            reports.append(
+                kept
+                if kept is not None
+                else timed(_output(config, store, output, (now, clock), marks), started)
+            )
     tally = Tally()
     tally.outputs(reports, now.timestamp() if now is not None else time.time())
     tally.save(store)
@@ -105,6 +99,25 @@ def publish_all(
         return tuple(reports)
     poster.holds.keep(store.host_holds(clock))  # every worker's: a held hub gets no ping
     return _deliver_pings(config, store, poster, reports)
+
+
+def _output(
+    config: Config,
+    store: Storage,
+    output: OutputConfig,
+    times: tuple[datetime | None, datetime],
+    marks: tuple[int, str],
+) -> OutputReport:
+    """:func:`_publish_output`, or its error as the output's report."""
+    try:
+        return _publish_output(config, store, output, times, marks)
+    except PublishError as exc:
+        return OutputReport(name=output.name, path=str(output.path), error=str(exc))
+    except StoreError:
+        raise
+    except Exception as exc:  # a bug: this output's error, the others are published
+        log.info("output %s: %s", output.name, describe(exc), exc_info=exc)
+        return OutputReport(name=output.name, path=str(output.path), error=describe(exc))
 
 
 def _minted_atom_ids(

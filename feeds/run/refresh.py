@@ -32,7 +32,7 @@ from feeds.run.executor import FetchProcesses, standby_fetch_processes, stream, 
 from feeds.run.filtering import apply_retention
 from feeds.run.group_saver import GroupSaver
 from feeds.run.publish_outputs import publish_all
-from feeds.run.reports import OutputReport, RefreshReport, SourceReport
+from feeds.run.reports import OutputReport, RefreshReport, SourceReport, without_joined
 from feeds.run.save_source import Run
 from feeds.run.shared_holds import SharedHolds
 from feeds.run.tally import Tally
@@ -116,11 +116,11 @@ def refresh(
         fetcher.hold_hosts(_host_waits(config, states, free_at, clock()))
         run = (config, store, fetcher, wanted, states, now, worker, budget, report)
         try:
-            _fetch_and_save(*run, should_stop, renew, standby, clock)
+            settled = _fetch_and_save(*run, should_stop, renew, standby, clock)
         finally:
             store.release_claims(worker, free_hosts())
     order = {s.name: i for i, s in enumerate(config.sources)}
-    reports.sort(key=lambda r: order[r.name])
+    reports[:] = sorted((settled.get(r.name, r) for r in reports), key=lambda r: order[r.name])
     outputs: tuple[OutputReport, ...] = ()
     if publish:
         heap.give_back_free_memory()  # what saving freed, before publishing loads its code
@@ -261,8 +261,8 @@ def refresh_claiming(
         for i, outcome, ready in fetches:
             saver.save(i, outcome, ready)
     holds.write(clock())
-    _after_saving(config, store, tally, saved, run.now)
-    return RefreshReport(sources=tuple(reports), outputs=())
+    settled = _after_saving(config, store, tally, saved, run.now)
+    return RefreshReport(sources=tuple(settled.get(r.name, r) for r in reports), outputs=())
 
 
 def _both(saved: list[SourceReport], reports: list[SourceReport]) -> Callable[[SourceReport], None]:
@@ -387,7 +387,7 @@ def _fetch_and_save(
     renew: Callable[[], None] | None = None,
     standby: FetchProcesses | None = None,
     clock: Callable[[], datetime] | None = None,
-) -> None:
+) -> dict[str, SourceReport]:
     """Fetch ``wanted`` and save each (in groups), releasing each source with its due time
     and its host with the last of them (free ``min_host_delay`` after ``clock()`` then;
     without a clock, at the run's end); in ``standby``'s processes, when given (see
@@ -424,17 +424,34 @@ def _fetch_and_save(
             if renew is not None:
                 renew()
     holds.write(saver.clock())
-    _after_saving(config, store, tally, reports, now)
+    return _after_saving(config, store, tally, reports, now)
 
 
 def _after_saving(
     config: Config, store: Storage, tally: Tally, saved: list[SourceReport], now: datetime
-) -> None:
-    """Retention, the run's counts and the hooks' events, once its sources are saved."""
+) -> dict[str, SourceReport]:
+    """Retention, the run's counts and the hooks' events, once its sources are saved; the
+    reports whose ``new`` count a join changed (:func:`_settled_counts`), by source."""
+    settled = _settled_counts(store, saved, now)
+    saved = [settled.get(r.name, r) for r in saved]
     tally.sources(saved)
     tally.expired(apply_retention(config, store, now))
     tally.save(store)
     hooks.queue_events(config, store, saved, now)
+    return settled
+
+
+def _settled_counts(
+    store: Storage, saved: list[SourceReport], now: datetime
+) -> dict[str, SourceReport]:
+    """The reports of ``saved`` that counted as ``new`` a story a copy saved later joined
+    to another (counted once, as the hooks list it), settled, by source."""
+    counted = [r for r in saved if r.changes.get("new")]
+    if not counted:
+        return {}
+    started = store.stories_started([r.name for r in counted], now)
+    settled = [(r, without_joined(r, started.get(r.name, 0))) for r in counted]
+    return {r.name: s for r, s in settled if s is not r}
 
 
 @dataclass

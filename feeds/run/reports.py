@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from feeds.types import Change
@@ -76,6 +76,20 @@ class SourceReport:
         if self.moved_to:
             text += f" (moved permanently to {self.moved_to})"
         return text
+
+
+def without_joined(report: SourceReport, started: int) -> SourceReport:
+    """``report`` counting as ``new`` no more than the ``started`` stories its source saved
+    first that are stories still: one that a copy saved later joined to another story is
+    a ``duplicate``, so a run's counts do not depend on the order it saved its sources in."""
+    new = report.changes.get(Change.NEW.value, 0)
+    if started >= new:
+        return report
+    changes = {**report.changes, Change.NEW.value: started}
+    changes[Change.DUPLICATE.value] = changes.get(Change.DUPLICATE.value, 0) + new - started
+    if not started:
+        del changes[Change.NEW.value]
+    return replace(report, changes=changes)
 
 
 @dataclass(frozen=True)

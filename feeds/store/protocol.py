@@ -285,6 +285,11 @@ class IngestStore(Transactional, Protocol):
 class PublishState(Transactional, Protocol):
     """What outputs show and how they were last written."""
 
+    def mark_seen(self) -> None:
+        """Every copy saved so far may be seen by readers from now on (its story keeps its
+        id): call in the transaction that reads what they are shown, before reading it."""
+        ...
+
     def generation(self) -> int:
         """A number that moves on with every change to what an output can show."""
         ...
@@ -442,6 +447,11 @@ class PostingHistory(Protocol):
         self, source: str, at: datetime, limit: int = 20
     ) -> list[tuple[str, str, str | None]]:
         """``(entry id, title, link)`` of the stories ``source`` saved first at ``at``."""
+        ...
+
+    def stories_started(self, sources: Collection[str], at: datetime) -> dict[str, int]:
+        """How many stories each of ``sources`` saved first at ``at`` that are stories still
+        (not joined to another, not dropped): as many as :meth:`stories_first_seen` lists."""
         ...
 
 

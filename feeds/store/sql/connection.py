@@ -120,6 +120,11 @@ class SqlConnection:
         same ``key`` (the conflict target's columns) is there already and nothing was saved."""
         raise NotImplementedError
 
+    @property
+    def _in_transaction(self) -> bool:
+        """Whether a transaction is open."""
+        raise NotImplementedError
+
     _new_copies: NewCopies
     """The copies inserted in the open transaction (the backend empties it when the
     transaction ends): no one else can have seen them."""

@@ -16,7 +16,7 @@ from typing import Any
 from feeds.core import dedupe
 from feeds.core.dedupe import CopyInfo, Existing, Keys, Match
 from feeds.store.sql.codec import RowMap, marks, optional_dt, required_dt, signature_blob, ts
-from feeds.store.sql.connection import SqlConnection
+from feeds.store.sql.seen import SeenCopies
 from feeds.store.values import OWN_COLUMNS, media_json
 from feeds.types import Body, CleanEntry
 
@@ -43,7 +43,7 @@ EXISTING = RowMap(
 _FIND_EXISTING = f"SELECT {EXISTING.select()}, rowid FROM entries"
 
 
-class CopyTable(SqlConnection):
+class CopyTable(SeenCopies):
     """Saving copies and finding them by exact key (part of the ``IngestStore`` role)."""
 
     def _existing(self, row: tuple[object, ...] | None) -> Existing | None:
@@ -176,22 +176,22 @@ class CopyTable(SqlConnection):
 
         A story's id is its first saved copy's, so copies of one story that one run saves
         in another order (its sources listed or come back in another order, two workers)
-        would give it another id. While every copy of the story was saved in the open
-        transaction, nothing outside it has seen the story (no output, no hook), and the
-        story takes the id of its :func:`~feeds.core.dedupe.first_copy`, whatever order the
-        copies came in: the joining copy's own id when that is the joining copy. A story
-        any reader may have seen keeps its id; so does a dropped one, and one whose new id
-        another story has.
+        would give it another id. While no reader can have seen the story (none of its
+        copies was stored when readers were last shown the store: :mod:`.seen`), the story
+        takes the id of its :func:`~feeds.core.dedupe.first_copy`, whatever order or
+        transactions the copies came in: the joining copy's own id when that is the joining
+        copy. A story any reader may have seen keeps its id; so does a dropped one, and one
+        whose new id another story has.
         """
-        new = self._new_copies
-        if entry_id not in new.stories:
-            return entry_id  # (a story of an earlier transaction: nothing is read)
+        if self._seen_stories([entry_id]):
+            return entry_id  # (a story readers may know: nothing more is read)
+        seen, new = self._seen_copies(), self._new_copies
         rows = self._execute(
             "SELECT rowid, source, key, published, first_seen, title, body_text"
             " FROM entries WHERE entry_id = ?",
             (entry_id,),
         ).fetchall()
-        if not rows or any(row[0] not in new for row in rows):
+        if not rows or any(row[0] <= seen and row[0] not in new for row in rows):
             return entry_id
         stored = [_saved_copy(row) for row in rows]
         if dedupe.first_copy([*stored, copy()]) != len(stored):
@@ -207,20 +207,20 @@ class CopyTable(SqlConnection):
         if taken is not None:
             return entry_id
         self._execute("UPDATE entries SET entry_id = ? WHERE entry_id = ?", (own, entry_id))
-        new.renamed(entry_id, own)
+        self._new_copies.renamed(entry_id, own)
         return own
 
     def unseen_stories(self, entry_ids: Collection[str]) -> frozenset[str]:
-        """Those of ``entry_ids`` that copies saved in the open transaction started (a
-        hint, read from memory: :meth:`join_stories` asks the store)."""
-        return frozenset(e for e in entry_ids if e in self._new_copies.stories)
+        """Those of ``entry_ids`` that no reader may have seen (a hint: :meth:`join_stories`
+        reads their copies)."""
+        return frozenset(entry_ids) - self._seen_stories(entry_ids)
 
     def join_stories(
         self, into: str, others: Collection[str], reason: str
     ) -> tuple[str, list[str]]:
         """The stories of ``into`` and ``others`` (a copy saved later matched each of them:
-        ``reason``) that no one outside the open transaction has seen (every copy saved in
-        it, none dropped) joined into one: the id of the story they joined, and the ids
+        ``reason``) that no reader can have seen (no copy stored when readers were last
+        shown the store, none dropped) joined into one: the id of the story they joined, and the ids
         that joined it (no story has them now).
 
         Into ``into`` when a reader may have seen it; else into the one of ``others`` a
@@ -255,17 +255,19 @@ class CopyTable(SqlConnection):
         return into, joined
 
     def _unseen_story(self, entry_id: str) -> list[CopyInfo]:
-        """The copies of the story ``entry_id`` when no one outside the open transaction
-        has seen it (every copy saved in it, none dropped), else none."""
-        new = self._new_copies
-        if entry_id not in new.stories:
+        """The copies of the story ``entry_id`` when no reader can have seen it (no copy
+        stored when readers were last shown the store, none dropped), else none."""
+        if self._seen_stories([entry_id]):
             return []
+        seen, new = self._seen_copies(), self._new_copies
         found = self._execute(
             "SELECT rowid, source, key, published, first_seen, title, body_text"
             " FROM entries WHERE entry_id = ?",
             (entry_id,),
         ).fetchall()
-        if not all(row[0] in new for row in found) or self._dropped_story(entry_id):
+        if any(row[0] <= seen and row[0] not in new for row in found) or self._dropped_story(
+            entry_id
+        ):
             return []
         return [_saved_copy(row) for row in found]
 

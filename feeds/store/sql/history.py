@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from feeds.store.sql.connection import SqlConnection
@@ -57,3 +57,23 @@ class PostingHistory(SqlConnection):
             (source, stamp, limit),
         )
         return [(r[0], r[1], r[2]) for r in rows]
+
+    def stories_started(self, sources: Collection[str], at: datetime) -> dict[str, int]:
+        """How many stories each of ``sources`` brought first at ``at`` (the ``now`` of the
+        run that saved them) that are stories still: not joined to another, not dropped
+        (those :meth:`stories_first_seen` lists)."""
+        stamp = at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        names = sorted(sources)
+        counts: dict[str, int] = {}
+        for start in range(0, len(names), 500):
+            part = names[start : start + 500]
+            rows = self._execute(
+                "SELECT source, count(*) FROM entries"
+                f" WHERE source IN ({','.join('?' * len(part))}) AND first_seen = ?"
+                " AND merged_reason IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.entry_id = entries.entry_id)"
+                " GROUP BY source",
+                (*part, stamp),
+            )
+            counts.update((row[0], int(row[1])) for row in rows)
+        return counts

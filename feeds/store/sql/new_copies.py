@@ -9,7 +9,8 @@ __all__ = ["NewCopies"]
 
 class NewCopies:
     """What the open transaction inserted, by copy (rowid) and by story: a story of these
-    alone may still change its id (:meth:`~feeds.store.sql.copies.CopyTable.story_id_with`).
+    alone (or of copies no reader has seen: :mod:`~feeds.store.sql.seen`) may still change
+    its id (:meth:`~feeds.store.sql.copies.CopyTable.story_id_with`).
     Only the numbers are held: a cold run inserts a thousand copies per transaction, and
     their entries held to its end cost the saving process 7 MiB; what choosing a first
     copy looks at is read back from the store for the few stories a copy joins.
@@ -25,6 +26,10 @@ class NewCopies:
         self.stories: set[str] = set()
         self._undo: list[Callable[[], object]] = []  # since the outermost open savepoint
         self._marks: list[int] = []  # each open savepoint's place in _undo
+        #: The copies a reader may have seen (rowids up to this), read once a transaction.
+        self.seen: int | None = None
+        #: Whether copies no reader has seen were committed before the transaction.
+        self.unseen_before: bool | None = None
 
     def add(self, rowid: int, entry_id: str) -> None:
         if self._marks:
@@ -33,6 +38,10 @@ class NewCopies:
             self._note_story(entry_id)
         self._copies.add(rowid)
         self.stories.add(entry_id)
+
+    def first_copy(self) -> int | None:
+        """The first copy the open transaction inserted (None: none yet)."""
+        return min(self._copies) if self._copies else None
 
     def __contains__(self, rowid: object) -> bool:
         """Whether the copy ``rowid`` was inserted in the open transaction."""
@@ -82,6 +91,7 @@ class NewCopies:
             self._undo.pop()()
 
     def clear(self) -> None:
+        self.seen = self.unseen_before = None
         self._copies.clear()
         self.stories.clear()
         self._undo.clear()

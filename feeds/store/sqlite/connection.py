@@ -385,6 +385,10 @@ class Connection(SqlConnection):
     def _next_generation(self) -> None:
         self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
 
+    @property
+    def _in_transaction(self) -> bool:
+        return self._db.in_transaction
+
     def _copy_saved(self) -> bool:
         """Note that a copy was saved: the generation moves on when the transaction commits."""
         if self._db.in_transaction:
