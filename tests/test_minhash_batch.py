@@ -7,6 +7,7 @@ numpy; a signature that differed by one bin would find fewer copies and never sa
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -132,6 +133,7 @@ def test_a_worker_loads_numpy_only_for_a_document_with_many_entries_to_sign() ->
 
 THREADS = """
 import os
+import random
 from feeds.core import minhash_batch
 print(len(os.listdir("/proc/self/task")))
 """
@@ -151,3 +153,17 @@ def test_loading_numpy_starts_no_thread() -> None:
         env=env,
     )
     assert done.stdout.split() == ["1"]
+
+
+def test_documents_of_every_body_length_sign_as_one_at_a_time() -> None:
+    # Bodies of 3 ids leave most bins empty (a filled bin far to the right, round the end of
+    # the row), bodies of 2,000 fill every bin; a document of long bodies only has no empty
+    # bin at all.
+    rng = random.Random(1)
+    for _ in range(200):
+        lengths = rng.choices([3, 4, 10, 30, 100, 400, 2000, rng.randint(3, 600)], k=30)
+        seqs: list[list[int] | None] = [[rng.getrandbits(32) for _ in range(n)] for n in lengths]
+        seqs[rng.randrange(30)] = None
+        assert minhash_many(seqs) == [None if s is None else near._minhash(s) for s in seqs]
+    long_only = [[rng.getrandbits(32) for _ in range(2000)] for _ in range(3)]
+    assert minhash_many(long_only) == [near._minhash(s) for s in long_only]

@@ -366,6 +366,25 @@ def test_a_sanitized_body_has_the_text_html_to_text_gives(html: str) -> None:
     assert markup_module.sanitized_text(sanitized) == html_to_text(sanitized)
 
 
+# Characters and references XML forbids, in markup: a body is made legal once, not once
+# for the plain-text check and again for the parse.
+_ILLEGAL_PIECES = st.sampled_from(
+    ["\x00", "\x0b", "\x85", "\ud800", "\ufeff", "\uffff", "&#1;", "&#x0B;", "&#150;", "&#xD800;"]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.one_of(_MARKUP_PIECES, _ILLEGAL_PIECES), max_size=20).map("".join))
+def test_markup_made_legal_once_is_cleaned_as_before(html: str) -> None:
+    legal = text_module._legal(html)
+    assert text_module._legal(legal) == legal
+    if html.strip():
+        sanitized = body_module._sanitize_markup(html, BASE)  # _legal inside the parse
+        assert sanitize_html(html, base_url=BASE) == sanitized
+        assert body_module.sanitize_with_text(html, base_url=BASE)[0] == sanitized
+        assert html_to_text(html) == markup_module._markup_to_text(html)
+
+
 # Markup that libxml2 and nh3's HTML5 parser read into different trees: cells outside a
 # table, raw-text and unknown elements, misnested blocks.
 _REPARSED_PIECES = st.sampled_from(

@@ -21,6 +21,7 @@ from feeds.ingest.normalize.markup import (
     _drop_tree,
     _fragment_root,
     _inner_html,
+    _legal_fragment_root,
     _plain_text,
     _root_text,
     _text_content,
@@ -311,10 +312,11 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     """
     if not html.strip():
         return ""
-    text = _plain_text(_legal(html))
+    legal = _legal(html)
+    text = _plain_text(legal)
     if text is not None:
         return _escaped(text)
-    return _sanitize_markup(html, base_url)
+    return _sanitize_tree(_legal_fragment_root(legal), base_url)
 
 
 def _escaped(text: str) -> str:
@@ -347,11 +349,12 @@ def sanitize_with_text(html: str, *, base_url: str | None) -> tuple[str, str]:
     read that tree's markup into another (see :func:`_reparses_alike`)."""
     if not html.strip():
         return "", ""
-    text = _plain_text(_legal(html))
+    legal = _legal(html)
+    text = _plain_text(legal)
     if text is not None:
         sanitized = _escaped(text)
         return sanitized, sanitized_text(sanitized)
-    root = _fragment_root(html)
+    root = _legal_fragment_root(legal)
     sanitized = _sanitize_tree(root, base_url)
     return sanitized, _root_text(root) if _reparses_alike(root) else sanitized_text(sanitized)
 

@@ -121,7 +121,13 @@ def _fragment_root(html: str) -> etree._Element:
     Document-level tags in the fragment are removed first: libxml2 would otherwise end our body
     at a ``</body>`` and drop whatever follows a ``</html>``.
     """
-    html = without_document_tags(_XML_DECL.sub("", _without_illegal_references(_legal(html))))
+    return _legal_fragment_root(_legal(html))
+
+
+def _legal_fragment_root(html: str) -> etree._Element:
+    """:func:`_fragment_root` of ``html`` that :func:`~feeds.core.text._legal` gave back
+    (whose callers have that already: it is not run twice over a body)."""
+    html = without_document_tags(_XML_DECL.sub("", _without_illegal_references(html)))
     return _parsed_body(html)
 
 
@@ -268,10 +274,11 @@ def html_to_text(html: str) -> str:
     """
     if not html.strip():
         return ""
-    text = _plain_text(_legal(html))
+    legal = _legal(html)
+    text = _plain_text(legal)
     if text is not None:
         return _collapse(_legal(text))
-    return _markup_to_text(html)
+    return _root_text(_legal_fragment_root(legal))
 
 
 def sanitized_text(html: str) -> str:
