@@ -9,16 +9,23 @@ worker hands the holds to its fetcher, which sends nothing to a held host, so th
 sources it claimed there are deferred to the hold's end as those of the worker that
 met the answer are. One row per host; a row whose hold ended is deleted when holds are
 next written.
+
+A hold ends :data:`~feeds.types.MAX_HOLD` after the reader's own now at the latest. A row
+written by a machine whose clock was far ahead (or a long Retry-After dated by one) said
+"until next year": each fetcher kept to it for an hour only, but read it again on every
+run, and a daemon's wake-up and a deferred source's due time took its end as it was, so
+every worker stayed off the host until then. Read now, it ends an hour from now at most,
+and the row is shortened to that, so the next read, on any worker, sees the same end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from feeds.store.sql.codec import required_dt, ts
 from feeds.store.sql.connection import SqlConnection
-from feeds.types import HostHold
+from feeds.types import MAX_HOLD, HostHold
 
 __all__ = ["HostHoldTable"]
 
@@ -28,6 +35,9 @@ ON CONFLICT (host) DO UPDATE SET until = excluded.until, why = excluded.why
 WHERE host_holds.until < excluded.until
 """
 """A hold, unless the host is held longer already."""
+
+_SHORTEN = "UPDATE host_holds SET until = ? WHERE until > ?"
+"""Holds that end too late (their writer's clock was ahead) end at the latest allowed."""
 
 
 class HostHoldTable(SqlConnection):
@@ -47,8 +57,15 @@ class HostHoldTable(SqlConnection):
             other.hold_hosts(holds, now)
 
     def host_holds(self, now: datetime) -> list[HostHold]:
-        """The holds not ended at ``now``, by host."""
+        """The holds not ended at ``now``, by host, none ending later than
+        :data:`~feeds.types.MAX_HOLD` after ``now`` (a longer one is shortened to that, in
+        the store too: see the module)."""
+        latest = now + timedelta(seconds=MAX_HOLD)
         rows = self._execute(
             "SELECT host, until, why FROM host_holds WHERE until > ? ORDER BY host", (ts(now),)
         ).fetchall()
-        return [HostHold(str(host), required_dt(until), str(why)) for host, until, why in rows]
+        holds = [HostHold(str(host), required_dt(until), str(why)) for host, until, why in rows]
+        if any(hold.until > latest for hold in holds):
+            with self.batch():
+                self._execute(_SHORTEN, (ts(latest), ts(latest)))
+        return [HostHold(h.host, min(h.until, latest), h.why) for h in holds]
