@@ -1,8 +1,12 @@
-"""A title wrapped in 50,000 nested ``<b>`` elements is published with its words, as a
+"""Documents nested far deeper than any publisher means to write.
+
+A title wrapped in 50,000 nested ``<b>`` elements is published with its words, as a
 browser shows it, in every way a feed may write one: an Atom ``type="xhtml"`` title (real
 elements), an Atom ``type="html"`` title and an RSS title with escaped markup. Cut after so
-many raw characters, it held tags alone and was published as ``b``. A real refresh against
-a real server on 127.0.0.1."""
+many raw characters, it held tags alone and was published as ``b``. A JSON Feed nested
+100,000 deep is no feed: its source fails saying so (it said ``RecursionError``), the other
+sources are saved and every output is published. Real refreshes against a real server on
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.refresh import refresh
 from feeds.store.sqlite import Store
 
-from hostile import ATOM, NOW, make_config
+from hostile import ATOM, NOW, make_config, rss
 from httpserver import HTTPTestServer, Reply, http_server
 from support import validate_independently
 
@@ -71,3 +75,28 @@ def test_a_title_in_50_000_nested_b_elements_keeps_its_words(
     titles = [e.findtext(ATOM + "title") for e in etree.fromstring(published).iter(ATOM + "entry")]
     assert titles == [WORDS] * 3
     validate_independently(tmp_path / "out" / "all.atom")
+
+
+def test_a_json_feed_nested_100_000_deep_fails_its_source_alone_saying_so(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    deep = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "Deep", "items": [], "x": '
+        + b"[" * 100_000
+        + b"]" * 100_000
+        + b"}"
+    )
+    http_server.route(
+        "/deep.json", Reply(body=deep, headers={"Content-Type": "application/feed+json"})
+    )
+    http_server.route("/news", Reply(body=rss("news")))
+    urls = {"deep": http_server.url("/deep.json"), "news": http_server.url("/news")}
+    config = make_config(tmp_path, urls)
+    with Store.open(config.store_path) as store, Fetcher(config.fetch) as fetcher:
+        report = refresh(config, store, fetcher, now=NOW, force=True)
+    errors = {s.name: s.error for s in report.sources}
+    assert errors["news"] is None
+    assert errors["deep"] is not None and "nested too deeply" in errors["deep"]
+    assert "RecursionError" not in errors["deep"]
+    published = (tmp_path / "out" / "all.atom").read_bytes()
+    assert len(list(etree.fromstring(published).iter(ATOM + "entry"))) == 3
