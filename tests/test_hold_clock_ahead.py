@@ -7,6 +7,7 @@ webhook receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from feeds.run.daemon import Daemon
 from feeds.run.hooks import deliver_due
 from feeds.run.refresh import refresh
 from feeds.store import open_store
+from feeds.store.sqlite import Store
 from feeds.types import MAX_HOLD, HostHold
 
 from httpserver import HTTPTestServer, Reply, http_server
@@ -56,6 +58,17 @@ def test_a_hold_dated_far_ahead_is_read_as_ending_max_hold_from_now(
             HostHold("a.example", now + LONGEST, "a 429, ten years ahead")
         ]
         assert store.host_holds(now + LONGEST) == []
+
+
+def test_a_store_read_only_caps_a_hold_dated_far_ahead_all_the_same(tmp_path: Path) -> None:
+    """``feeds status`` of a store it may not write reads the holds too."""
+    path = tmp_path / "feeds.db"
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Store.open(path) as store:
+        store.hold_hosts([HostHold("a.example", now + AHEAD, "ten years ahead")], now)
+    read_only = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    with Store(read_only, path) as store:
+        assert store.host_holds(now) == [HostHold("a.example", now + LONGEST, "ten years ahead")]
 
 
 def test_a_daemon_fetches_a_host_held_far_ahead_once_max_hold_has_passed(
