@@ -14,8 +14,11 @@ A hold ends :data:`~feeds.types.MAX_HOLD` after the reader's own now at the late
 written by a machine whose clock was far ahead (or a long Retry-After dated by one) said
 "until next year": each fetcher kept to it for an hour only, but read it again on every
 run, and a daemon's wake-up and a deferred source's due time took its end as it was, so
-every worker stayed off the host until then. Read now, it ends an hour from now at most,
-and the row is shortened to that, so the next read, on any worker, sees the same end.
+every worker stayed off the host until then. Read now, it ends an hour from now at most;
+a row that ends more than twice that after the reader's now is shortened to an hour from
+then, so the next read, on any worker, sees the same end. Twice: a reader whose clock is
+behind, by an hour or less, never shortens a hold its writer dated soundly (one that is
+behind by more shortens it as that writer's is ahead: no clock here tells which is right).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ WHERE host_holds.until < excluded.until
 """A hold, unless the host is held longer already."""
 
 _SHORTEN = "UPDATE host_holds SET until = ? WHERE until > ?"
-"""Holds that end too late (their writer's clock was ahead) end at the latest allowed."""
+"""Holds that end far too late (their writer's clock was ahead) end at the latest allowed."""
 
 
 class HostHoldTable(SqlConnection):
@@ -59,17 +62,17 @@ class HostHoldTable(SqlConnection):
 
     def host_holds(self, now: datetime) -> list[HostHold]:
         """The holds not ended at ``now``, by host, none ending later than
-        :data:`~feeds.types.MAX_HOLD` after ``now`` (a longer one is shortened to that, in
+        :data:`~feeds.types.MAX_HOLD` after ``now`` (one far longer is shortened to that in
         the store too: see the module)."""
         latest = now + timedelta(seconds=MAX_HOLD)
         rows = self._execute(
             "SELECT host, until, why FROM host_holds WHERE until > ? ORDER BY host", (ts(now),)
         ).fetchall()
         holds = [HostHold(str(host), required_dt(until), str(why)) for host, until, why in rows]
-        if any(hold.until > latest for hold in holds):
+        if any(hold.until > latest + timedelta(seconds=MAX_HOLD) for hold in holds):
             try:
                 with self.batch():
-                    self._execute(_SHORTEN, (ts(latest), ts(latest)))
+                    self._execute(_SHORTEN, (ts(latest), ts(latest + timedelta(seconds=MAX_HOLD))))
             except StoreError:  # a store read only (feeds status): what it reads is capped
                 pass
         return [HostHold(h.host, min(h.until, latest), h.why) for h in holds]
