@@ -12,12 +12,19 @@
 - ``thin``: another story's first paragraph (same topic and day) under a story's title, and
   the shorter of two same-title stories sent within a day: how many are taken for the story
   by ``same_story.title_and_text``, without the figures check, with the check of two
-  figures, and with one figure enough for a text too thin to tell.
+  figures, and with one figure enough for a text too thin to tell;
+- ``next``: pairs of stories published on other days within 72 hours (one title, and any
+  titles sharing 20% of their shingles or more), the later judged by ``near_match``
+  against the earlier as another source's copy found by its lead: how many are merged
+  with no next-report rule, with the same words and other figures alone
+  (``next_reports.only_figures_differ``), and now (figures replaced in two places or more
+  too: ``next_reports.figures_replaced``); the pairs the rules keep apart, and the figures
+  replaced in each same-title pair still merged (bench/RESULTS.md, 2026-12-06).
 
 Usage::
 
-    python bench/wire_signals.py                 # all three, every file
-    python bench/wire_signals.py --only thin
+    python bench/wire_signals.py                 # all four, every file
+    python bench/wire_signals.py --only next
 
 The collection is read at run time; none of its text is written anywhere.
 """
@@ -32,6 +39,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reuters
 import wire_patterns
 
-from feeds.core import near, same_story
+from feeds.core import near, next_reports, same_story
 from feeds.core.signals import (
     GREY_ZONE_AGREEMENT,
     SHORT_NOTICE_WORDS,
@@ -203,15 +211,125 @@ def thin(stories: Sequence[reuters.Story], negatives: int = 3000, seed: int = 1)
         print(f"{len(squatters)}; same-title shorter copies taken {kept} of {len(shorter)}")
 
 
+Pair = tuple[reuters.Story, reuters.Story]
+
+#: The rules ``next`` compares: no next-report rule on other days, the same words with
+#: other figures alone (the rule before figures replaced in two places), and the rules now.
+NEXT_RULES: dict[str, tuple[ModuleType, str, Callable[[str, str], object]]] = {
+    "no other-day rule": (same_story, "other_days_figures", lambda _a, _b: False),
+    "other figures, same words": (next_reports, "figures_replaced", lambda _a, _b: 0),
+}
+
+
+def next_report_pairs(stories: Sequence[reuters.Story]) -> None:
+    """The ``next`` survey (see the module): ``stories`` of 10 words or more, then every
+    story of the collection (the earlier survey's pairs, split by UTC date alone)."""
+    everything = list(reuters.stories())
+    same_title = [
+        (a, b)
+        for a, b in wire_patterns.same_title_pairs(stories)
+        if _other_days_within(a, b) and _signed(a, b)
+    ]
+    print(f"next: same title, on other days within 72 hours: {len(same_title)} pairs")
+    merged = _merged_by_rules(same_title)
+    _figures_of_merged(same_title, merged)
+    wide = _sharing_shingles(stories)
+    print(f"next: any titles, 20% of shingles shared or more: {len(wide)} pairs")
+    _figures_of_merged(wide, _merged_by_rules(wide))
+    every = [(a, b) for a, b in wire_patterns.same_title_pairs(everything) if _signed(a, b)]
+    print(f"next: every story (any length), one title within 72 hours: {len(every)} pairs")
+    for label, on_other_dates in (("on other UTC dates", True), ("on one UTC date", False)):
+        chosen = [(a, b) for a, b in every if (a.date.date() != b.date.date()) == on_other_dates]
+        print(f"  {label}: {len(chosen)} pairs")
+        _merged_by_rules(chosen)
+
+
+def _merged_by_rules(pairs: Sequence[Pair]) -> dict[str, set[tuple[int, int]]]:
+    """The pairs ``near_match`` merges under each of NEXT_RULES and now; those kept apart."""
+    merged: dict[str, set[tuple[int, int]]] = {}
+    for label, (module, name, off) in NEXT_RULES.items():
+        with mock.patch.object(module, name, off):
+            merged[label] = {(a.newid, b.newid) for a, b in pairs if _merges(a, b)}
+    merged["now"] = {(a.newid, b.newid) for a, b in pairs if _merges(a, b)}
+    print("  merged: " + ", ".join(f"{label} {len(ids)}" for label, ids in merged.items()))
+    labels = list(merged)
+    for before, after in itertools.pairwise(labels):
+        print(f"  merged with {before}, kept apart with {after}:", end=" ")
+        print(_ids(sorted(merged[before] - merged[after])))
+    return merged
+
+
+def _figures_of_merged(pairs: Sequence[Pair], merged: dict[str, set[tuple[int, int]]]) -> None:
+    """In how many places figures are replaced in each pair merged before, by count."""
+    by_count: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for a, b in pairs:
+        if (a.newid, b.newid) in merged["other figures, same words"]:
+            places = next_reports.figures_replaced(_text(a), _text(b))
+            by_count[min(places, next_reports.REPLACED_FIGURES)].append((a.newid, b.newid))
+    for places, ids in sorted(by_count.items()):
+        more = "+" if places == next_reports.REPLACED_FIGURES else ""
+        print(f"  merged before, figures replaced in {places}{more} place(s): {len(ids)}", end="")
+        print(f" ({_ids(ids)})" if places else "")
+
+
+def _ids(pairs: Sequence[tuple[int, int]]) -> str:
+    return ", ".join(f"{a}/{b}" for a, b in sorted(pairs)) or "none"
+
+
+def _other_days_within(a: reuters.Story, b: reuters.Story) -> bool:
+    apart = abs(b.date - a.date)
+    return next_reports.on_other_days(a.date, b.date) and apart <= timedelta(hours=72)
+
+
+def _signed(a: reuters.Story, b: reuters.Story) -> bool:
+    return near.signature(_text(a)) is not None and near.signature(_text(b)) is not None
+
+
+def _merges(a: reuters.Story, b: reuters.Story) -> bool:
+    """Whether ``near_match`` merges ``b`` into ``a`` (the earlier, another source's copy
+    found by its lead)."""
+    sig_a, sig_b = near.signature(_text(a)), near.signature(_text(b))
+    if sig_a is None or sig_b is None:
+        return False
+    cand = same_story.Candidate(1, "A", "wire", a.title, a.date, sig_a, _text(a), via_lead=True)
+    found = same_story.near_match("desk", b.title, _text(b), sig_b, b.date, [cand], DedupeOptions())
+    return found is not None
+
+
+def _sharing_shingles(stories: Sequence[reuters.Story], share: float = 0.2) -> list[Pair]:
+    """Pairs on other days within 72 hours sharing ``share`` of the smaller one's 3-word
+    shingles or more (a shingle held by over 40 stories counted for none), in time order."""
+    by_id = {s.newid: s for s in stories}
+    shingles = {s.newid: reuters.shingles(s) for s in stories}
+    holders: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for story in stories:
+        for shingle in shingles[story.newid]:
+            holders[shingle].append(story.newid)
+    pairs: set[tuple[int, int]] = set()
+    for story in stories:
+        shared: dict[int, int] = defaultdict(int)
+        for shingle in shingles[story.newid]:
+            if len(holders[shingle]) <= 40:
+                for other in holders[shingle]:
+                    shared[other] += 1
+        for other, count in shared.items():
+            a, b = sorted((story, by_id[other]), key=lambda s: (s.date, s.newid))
+            least = min(len(shingles[a.newid]), len(shingles[b.newid]))
+            if other != story.newid and _other_days_within(a, b) and count >= share * least:
+                pairs.add((a.newid, b.newid))
+    return [(by_id[a], by_id[b]) for a, b in sorted(pairs) if _signed(by_id[a], by_id[b])]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("leads", "notices", "thin"))
+    parser.add_argument("--only", choices=("leads", "notices", "thin", "next"))
     args = parser.parse_args(argv)
     if not reuters.available():
         print(f"Reuters-21578 not found at {reuters.corpus_dir()}")
         return 2
     stories = [s for s in reuters.stories() if s.words >= 10]
-    for name, measure in (("leads", leads), ("notices", notices), ("thin", thin)):
+    measures = (("leads", leads), ("notices", notices), ("thin", thin), ("next", next_report_pairs))
+    for name, measure in measures:
         if args.only in (None, name):
             measure(stories)
     return 0

@@ -204,6 +204,14 @@ class FetchResult:
         return self.content is None
 
 
+#: The longest a host is held, in seconds, from the reader's own now: a Retry-After of a
+#: week holds a host this long in a daemon (each page is tried again on a later run anyway,
+#: each deferred source once the hold ends, and the source that got the answer keeps its
+#: own, longer, Retry-After), and a hold another machine wrote with a clock far ahead is
+#: read as ending this long from now at most (``HostHoldBoard.host_holds``).
+MAX_HOLD = 3600.0
+
+
 @dataclass(frozen=True)
 class HostHold:
     """A host that asked to wait (a 429 or 503) or timed out: no request, feed or page,

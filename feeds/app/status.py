@@ -20,13 +20,12 @@ from typing import Any, Protocol
 
 from feeds.config import Config, SourceConfig
 from feeds.core import schedule
-from feeds.ingest.fetch.holds import MAX_HOLD
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.worker import claim_limit, is_refresh, lease_for
 from feeds.store.protocol import PostingHistory, StatusReader, WorkerRegistry
 from feeds.store.values import WorkerInfo
 from feeds.store.work_roles import HostHoldBoard
-from feeds.types import DaemonInfo, SourceState
+from feeds.types import MAX_HOLD, DaemonInfo, SourceState
 
 
 def daemon_running(info: DaemonInfo | None) -> bool:

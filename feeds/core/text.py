@@ -283,6 +283,19 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
     return _collapse(without_bidi_overrides(text))
 
 
+def shown_prefix(raw: str, chars: int, *, is_html: bool) -> str:
+    """The start of ``raw`` worth cleaning for a line of at most ``chars`` characters of
+    raw text: its first ``chars`` characters, and for HTML longer than that, the first
+    ``chars`` characters of what it shows (its tags and hidden elements removed first, as
+    :func:`clean_title` removes them). A title wrapped in 50,000 nested ``<b>`` is 150,000
+    characters of tags before its words: cut raw, it kept tags alone, the last one cut
+    short, and was published as ``b``. Removing them costs one pass of two regular
+    expressions over the whole text (a few milliseconds a megabyte)."""
+    if len(raw) <= chars or not is_html:
+        return raw[:chars]
+    return _strip_tags(_without_hidden_elements(raw))[:chars]
+
+
 def clean_line(raw: str) -> str:
     """:func:`clean_title` of a name, a category or a feed's title, whose feed says nothing
     of its type: read as feedparser reads an RSS title, HTML when it :func:`looks_like_html`

@@ -39,6 +39,7 @@ from feeds.errors import (
     NameLookupTimeoutError,
     printable_line,
 )
+from feeds.types import MAX_HOLD as MAX_HOLD  # where it was, for those who read it here
 from feeds.types import HostHold
 
 #: The answers that hold a host: too many requests, or the server is overloaded.
@@ -46,11 +47,6 @@ HOLD_STATUSES = frozenset({429, 503})
 
 #: Seconds a host is held after such an answer without a readable Retry-After.
 DEFAULT_HOLD = 60.0
-
-#: The longest hold (a Retry-After of a week holds a host this long in a daemon; each page
-#: is tried again on a later run anyway, each deferred source once the hold ends, and the
-#: source that got the answer keeps its own, longer, Retry-After).
-MAX_HOLD = 3600.0
 
 
 #: How many holds are kept before the ended ones are dropped.

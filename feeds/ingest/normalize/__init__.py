@@ -47,7 +47,14 @@ from feeds.core import limits
 from feeds.core.digest import sha256
 from feeds.core.rewrite import FeedRules
 from feeds.core.summary import CUT_MARK, _strip_cut, is_cut, teaser
-from feeds.core.text import _collapse, _legal, clean_line, clean_title
+from feeds.core.text import (
+    _collapse,
+    _legal,
+    clean_line,
+    clean_title,
+    looks_like_html,
+    shown_prefix,
+)
 from feeds.ingest.normalize.body import (
     drop_boilerplate_blocks,
     sanitize_html,
@@ -183,7 +190,18 @@ def _clean_categories(categories: Iterable[str]) -> tuple[str, ...]:
 
 def _capped_line(raw: str, limit: int) -> str:
     """:func:`clean_line` of ``raw``, cut to ``limit`` characters (:mod:`feeds.core.limits`)."""
-    return limits.cap_line(clean_line(limits.raw_prefix(raw, limit)), limit)
+    raw = shown_prefix(raw, limit * limits.RAW_FACTOR, is_html=looks_like_html(raw))
+    return limits.cap_line(clean_line(raw), limit)
+
+
+def _entry_title(entry: ParsedEntry) -> str:
+    """The entry's title, cleaned and cut to :data:`~feeds.core.limits.MAX_TITLE_CHARS`
+    (empty when it has none or none is shown)."""
+    is_html = entry.title_is_html
+    raw = shown_prefix(
+        entry.title or "", limits.MAX_TITLE_CHARS * limits.RAW_FACTOR, is_html=is_html
+    )
+    return limits.cap_line(clean_title(raw, is_html=is_html), limits.MAX_TITLE_CHARS)
 
 
 def _is_http(url: str) -> bool:
@@ -295,10 +313,7 @@ def normalize_entry(
     now = _as_utc(now)
     content_html, body_text, excerpt, applied = body or clean_body(body_source(entry), rules)
 
-    raw_title = limits.raw_prefix(entry.title or "", limits.MAX_TITLE_CHARS)
-    title = limits.cap_line(
-        clean_title(raw_title, is_html=entry.title_is_html), limits.MAX_TITLE_CHARS
-    )
+    title = _entry_title(entry)
     title_rules: list[str] = []
     if title and rules.replace:
         title, title_rules = replace_title(title, rules.replace)

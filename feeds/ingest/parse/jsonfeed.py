@@ -62,16 +62,31 @@ def _loaded(content: bytes, url: str) -> tuple[Any, str | None]:
     UTF-8 (one windows-1252 ``é``) or raw control characters inside its strings (a newline
     in ``content_html``): a strict reader lost the whole feed for one such byte. They read as
     U+FFFD and as themselves, as a browser's ``response.text()`` and a lenient parser read
-    them, with a warning on the source; only JSON that is still broken then is an error."""
+    them, with a warning on the source; only JSON that is still broken then is an error.
+
+    JSON nested deeper than Python's parser reads (about a thousand arrays or objects, one
+    inside the other) is an error too, saying so: a JSON Feed nests five levels, and no
+    publisher writes a feed 100,000 deep (read leniently, it is as deep: not tried)."""
     try:
         return json.loads(content, parse_int=_integer), None
-    except (ValueError, RecursionError) as strict:  # JSONDecodeError and UnicodeDecodeError
+    except RecursionError as exc:
+        raise ParseError(url, _TOO_DEEP) from exc
+    except ValueError as strict:  # JSONDecodeError and UnicodeDecodeError
         try:
             text = content.decode(json.detect_encoding(content), errors="replace")
             lenient = json.loads(text, strict=False, parse_int=_integer)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            raise ParseError(url, _TOO_DEEP) from exc
+        except ValueError as exc:
             raise ParseError(url, f"invalid JSON: {_describe(exc)}") from exc
         return lenient, _shorten(f"recovered from {_describe(strict)}")
+
+
+#: The error of a JSON document nested deeper than Python's parser reads.
+_TOO_DEEP = (
+    "invalid JSON: nested too deeply to read (arrays or objects about a thousand levels "
+    "deep, one inside the other); no feed is"
+)
 
 
 def _integer(digits: str) -> int | float:

@@ -9,16 +9,27 @@ worker hands the holds to its fetcher, which sends nothing to a held host, so th
 sources it claimed there are deferred to the hold's end as those of the worker that
 met the answer are. One row per host; a row whose hold ended is deleted when holds are
 next written.
+
+A hold ends :data:`~feeds.types.MAX_HOLD` after the reader's own now at the latest. A row
+written by a machine whose clock was far ahead (or a long Retry-After dated by one) said
+"until next year": each fetcher kept to it for an hour only, but read it again on every
+run, and a daemon's wake-up and a deferred source's due time took its end as it was, so
+every worker stayed off the host until then. Read now, it ends an hour from now at most;
+a row that ends more than twice that after the reader's now is shortened to an hour from
+then, so the next read, on any worker, sees the same end. Twice: a reader whose clock is
+behind, by an hour or less, never shortens a hold its writer dated soundly (one that is
+behind by more shortens it as that writer's is ahead: no clock here tells which is right).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from feeds.errors import StoreError
 from feeds.store.sql.codec import required_dt, ts
 from feeds.store.sql.connection import SqlConnection
-from feeds.types import HostHold
+from feeds.types import MAX_HOLD, HostHold
 
 __all__ = ["HostHoldTable"]
 
@@ -28,6 +39,9 @@ ON CONFLICT (host) DO UPDATE SET until = excluded.until, why = excluded.why
 WHERE host_holds.until < excluded.until
 """
 """A hold, unless the host is held longer already."""
+
+_SHORTEN = "UPDATE host_holds SET until = ? WHERE until > ?"
+"""Holds that end far too late (their writer's clock was ahead) end at the latest allowed."""
 
 
 class HostHoldTable(SqlConnection):
@@ -47,8 +61,18 @@ class HostHoldTable(SqlConnection):
             other.hold_hosts(holds, now)
 
     def host_holds(self, now: datetime) -> list[HostHold]:
-        """The holds not ended at ``now``, by host."""
+        """The holds not ended at ``now``, by host, none ending later than
+        :data:`~feeds.types.MAX_HOLD` after ``now`` (one far longer is shortened to that in
+        the store too: see the module)."""
+        latest = now + timedelta(seconds=MAX_HOLD)
         rows = self._execute(
             "SELECT host, until, why FROM host_holds WHERE until > ? ORDER BY host", (ts(now),)
         ).fetchall()
-        return [HostHold(str(host), required_dt(until), str(why)) for host, until, why in rows]
+        holds = [HostHold(str(host), required_dt(until), str(why)) for host, until, why in rows]
+        if any(hold.until > latest + timedelta(seconds=MAX_HOLD) for hold in holds):
+            try:
+                with self.batch():
+                    self._execute(_SHORTEN, (ts(latest), ts(latest + timedelta(seconds=MAX_HOLD))))
+            except StoreError:  # a store read only (feeds status): what it reads is capped
+                pass
+        return [HostHold(h.host, min(h.until, latest), h.why) for h in holds]
