@@ -77,12 +77,19 @@ def publish_all(
     Then deliver the pending WebSub pings with ``poster`` (none are sent without
     one, nor to a host the store or ``poster`` holds; they stay pending). ``now`` dates
     newly queued pings.
+
+    The stories read keep their ids from then on (``store.mark_seen()``, in the transaction
+    that reads them). The mark is committed first in a transaction of its own too: the files
+    are written before the reading transaction ends, and a store that fails on a later
+    output undoes that transaction, not the files already written.
     """
     reports: list[OutputReport] = []
     generation = store.generation()  # read first: a change made while publishing moves it on
     clock = now if now is not None else datetime.now(UTC)  # what max_age rules count from
-    with store.transaction():  # no story read here changes its id afterwards
+    with store.transaction():  # committed before any file is written
         store.mark_seen()
+    with store.transaction():  # no story read here changes its id afterwards
+        store.mark_seen()  # (and the copies saved since: PostgreSQL's workers save meanwhile)
         for output in config.outputs:
             started = time.monotonic()
             marks = (generation, output_fingerprint(config, output))
