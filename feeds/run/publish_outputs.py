@@ -77,21 +77,38 @@ def publish_all(
     Then deliver the pending WebSub pings with ``poster`` (none are sent without
     one, nor to a host the store or ``poster`` holds; they stay pending). ``now`` dates
     newly queued pings.
+
+    The stories read keep their ids from then on (``store.mark_seen()``, in the transaction
+    that reads them). The mark is committed first in a transaction of its own too: the files
+    are written before the reading transaction ends, and a store that fails on a later
+    output undoes that transaction, not the files already written. A store error stops
+    publishing and is raised once what the outputs before it wrote is committed (their
+    records and WebSub pings: their files are written).
     """
     reports: list[OutputReport] = []
     generation = store.generation()  # read first: a change made while publishing moves it on
     clock = now if now is not None else datetime.now(UTC)  # what max_age rules count from
-    with store.transaction():  # no story read here changes its id afterwards
+    with store.transaction():  # committed before any file is written
         store.mark_seen()
+    failed: StoreError | None = None
+    with store.transaction():  # no story read here changes its id afterwards
+        store.mark_seen()  # (and the copies saved since: PostgreSQL's workers save meanwhile)
         for output in config.outputs:
             started = time.monotonic()
             marks = (generation, output_fingerprint(config, output))
             kept = None if force else _unchanged_output(store, output, marks, clock)
-            reports.append(
-                kept
-                if kept is not None
-                else timed(_output(config, store, output, (now, clock), marks), started)
-            )
+            try:
+                report = (
+                    kept
+                    if kept is not None
+                    else _output(config, store, output, (now, clock), marks)
+                )
+            except StoreError as exc:  # the others wait; what the ones before wrote is kept
+                failed = exc
+                break
+            reports.append(report if kept is not None else timed(report, started))
+    if failed is not None:
+        raise failed
     tally = Tally()
     tally.outputs(reports, now.timestamp() if now is not None else time.time())
     tally.save(store)

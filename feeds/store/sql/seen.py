@@ -20,8 +20,12 @@ from feeds.store.sql.connection import SqlConnection
 
 __all__ = ["SeenCopies"]
 
-#: Every copy: what a store that published before it kept this number is taken to have shown.
+#: Every copy: what a store that showed readers its stories before it kept this number (it
+#: published, or queued hook events) is taken to have shown.
 EVERY_COPY = 2**63 - 1
+
+#: The counter of hook deliveries (:mod:`feeds.run.hooks`): events a receiver may have had.
+HOOK_DELIVERIES = "feeds_hook_deliveries_total"
 
 
 class SeenCopies(SqlConnection):
@@ -53,10 +57,20 @@ class SeenCopies(SqlConnection):
         row = self._execute("SELECT value FROM meta WHERE key = 'seen_copies'").fetchone()
         if row is not None:
             new.seen = int(row[0])
-        else:  # never marked: nothing seen, unless it published before keeping the number
-            shown = self._execute("SELECT 1 FROM meta WHERE key LIKE 'published:%' LIMIT 1")
-            new.seen = EVERY_COPY if shown.fetchone() is not None else 0
+        else:  # never marked: nothing seen, unless it was shown before it kept the number
+            new.seen = EVERY_COPY if self._shown_unmarked() else 0
         return new.seen
+
+    def _shown_unmarked(self) -> bool:
+        """Whether a store with no mark showed readers its stories before it kept one: it
+        published an output, or queued hook events (pending, or counted as delivered or
+        failed: a delivered event is deleted)."""
+        shown = self._execute(
+            "SELECT 1 FROM meta WHERE key LIKE 'published:%'"
+            " UNION ALL SELECT 1 FROM hook_events"
+            f" UNION ALL SELECT 1 FROM counters WHERE name = '{HOOK_DELIVERIES}' LIMIT 1"
+        )
+        return shown.fetchone() is not None
 
     def _unseen_before(self) -> bool:
         """Whether copies no reader has seen were committed before the open transaction
