@@ -103,6 +103,27 @@ _ASCII_WORDS = st.sampled_from(["Word", "WORD", "it's", "3.2%", "_x_", "Q3", "a-
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
+        st.one_of(
+            _ASCII_WORDS,
+            st.sampled_from([" ", " ", "  ", "\n", "\t", "\x0b", "\x1c", "\x1f", "\x7f", "\xa0"]),
+        ),
+        max_size=40,
+    ).map("".join),
+    st.integers(0, 12),
+)
+def test_ascii_match_hash_folds_as_defined(body: str, repeat: int) -> None:
+    # a collapsed ASCII text (every cleaned one) is hashed without splitting it into words
+    body = body + " Word" * repeat
+    for text in (body, " ".join(body.split())):
+        title = text[:25]
+        assert dedupe.match_hash(entry(title=title, body_text=text)) == (
+            _match_hash_by_definition(title, text)
+        )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
         st.one_of(_ASCII_WORDS, st.sampled_from([" ", "\n", "\t", "\x1c", "\x7f"])),
         max_size=40,
     ).map("".join),

@@ -114,6 +114,59 @@ def test_every_corpus_document_the_fast_reader_accepts_parses_as_feedparser_does
     assert count >= CORPUS_FLOOR, f"only {count} of {len(files)} accepted"
 
 
+def _expat_asked_when_it_would_refuse(data: bytes) -> bool:
+    """Whether ``_well_formed_to_expat`` (asked after libxml2 read ``data``, as the fast
+    reader asks it) says what expat itself says; True for what libxml2 refuses."""
+    from xml.parsers import expat
+
+    import lxml.etree
+
+    fast_xml = feeds.ingest.parse.fast_xml
+    try:
+        lxml.etree.fromstring(data, fast_xml._SECURE_XML)
+    except lxml.etree.XMLSyntaxError:
+        return True
+    try:
+        expat.ParserCreate(None, " ").Parse(data, True)
+    except expat.ExpatError:
+        return fast_xml._well_formed_to_expat(data) is False
+    return fast_xml._well_formed_to_expat(data) is True
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<rss><a:b/></rss>",  # unbound prefix
+        b'<rss xmlns:a="u"><a:x xmlns:a=""/></rss>',  # a prefix undeclared
+        b'<rss xmlns:a="u" xmlns:b="u"><x a:y="1" b:y="2"/></rss>',  # one attribute twice
+        b'<?xml version="1.1"?><rss/>',  # expat reads 1.0 only; libxml2 warns
+        b"<rss><?xml-stylesheet x?></rss>",  # a reserved PI target: libxml2 warns
+        b"<rss>a]]>b</rss>",
+        b'<rss xmlns:a="http://www.w3.org/XML/1998/namespace"/>',
+        b'<rss xmlns:a="%%"/>',
+        b"<rss><a\xe2\x85\xa0/></rss>",  # U+2160 is a name character to libxml2 alone
+        b"<rss><x>ok &amp; fine</x></rss>",
+    ],
+)
+def test_expat_is_asked_whenever_it_could_refuse_what_libxml2_read(data: bytes) -> None:
+    assert _expat_asked_when_it_would_refuse(data)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
+def test_expat_is_asked_whenever_it_refuses_a_corpus_document() -> None:
+    from feedparser.encodings import convert_to_utf8
+
+    files = [p for p in sorted(CORPUS.rglob("*")) if p.is_file() and p.name != "LICENSE"]
+    wrong = []
+    for path in files:
+        content = path.read_bytes()
+        headers = {"content-location": URL, **corpus_headers(path, content)}
+        data = convert_to_utf8(headers, content, {})  # as the fast reader reads it
+        if not _expat_asked_when_it_would_refuse(data):
+            wrong.append(str(path.relative_to(CORPUS)))
+    assert wrong == []
+
+
 # --- what it is for: WordPress RSS and the shipped samples -----------------------------------
 
 

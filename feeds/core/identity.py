@@ -241,12 +241,37 @@ def _folded_words(text: str) -> list[str]:
     return text.casefold().split()
 
 
+def _collapsed_ascii(text: str) -> bool:
+    """Whether ``text`` is ASCII whose only white space is single spaces between words, as
+    every cleaned body text and title is: its folded words joined by one space are then
+    ``text.casefold()`` (ASCII folds to ASCII), with no list of words made (a 3 kB body's
+    split and join cost 1% of preparing its entry)."""
+    return (
+        text.isascii()
+        and text.isprintable()  # no tab, line break or other ASCII control: no \s but " "
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+    )
+
+
+def _folded(text: str) -> str:
+    """:func:`_folded_words` of ``text`` joined by one space."""
+    return text.casefold() if _collapsed_ascii(text) else " ".join(_folded_words(text))
+
+
 def match_hash(entry: CleanEntry) -> str | None:
     """A hash of the normalized title and body text, or None when the body is too thin."""
-    words = _folded_words(entry.body_text)
-    if len(words) < MIN_MATCH_WORDS:
+    body = entry.body_text
+    if _collapsed_ascii(body):
+        folded = body.casefold()
+        count = folded.count(" ") + 1 if folded else 0
+    else:
+        words = _folded_words(body)
+        folded, count = " ".join(words), len(words)
+    if count < MIN_MATCH_WORDS:
         return None
-    payload = " ".join(_folded_words(entry.title)) + "\x00" + " ".join(words)
+    payload = _folded(entry.title) + "\x00" + folded
     return sha256(payload.encode("utf-8")).hexdigest()
 
 
