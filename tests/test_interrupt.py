@@ -170,25 +170,63 @@ def test_a_second_ctrl_c_while_it_stops_ends_it_there() -> None:
     assert err == b"feeds: interrupted again: stopped at once\n"
 
 
-# Ctrl-C as click parses the command line, between loading it and running the command:
-# the signal is sent from inside the group's parsing, so the guard's KeyboardInterrupt is
-# raised there (a busy machine's Ctrl-C 60 ms into a refresh fell there).
-WHILE_PARSING = """
-import os, signal, sys, click
-parse_args = click.Group.parse_args
-def parse_and_ctrl_c(self, ctx, args):
-    os.kill(os.getpid(), signal.SIGINT)
-    return parse_args(self, ctx, args)
-click.Group.parse_args = parse_and_ctrl_c
+# Ctrl-C between loading the command line and the command's own handler, sent from inside
+# the moment named, so that the KeyboardInterrupt is raised there: as click parses the
+# command line (a busy machine's Ctrl-C 60 ms into a refresh fell there: click's "Aborted!",
+# exit 1), and as a class is made (Python 3.11 wraps a KeyboardInterrupt raised in a
+# descriptor's __set_name__, cached_property's, in a RuntimeError: a traceback, exit 1) while
+# the command line is imported, while the refresh command reads its config (its own Ctrl-C
+# handler) and while another command does (the console's guard).
+CTRL_C_INSIDE = """
+import importlib.abc, importlib.machinery, os, signal, sys, click
+class Sends:
+    def __set_name__(self, owner, name):
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(100_000))  # the handler runs here, inside __set_name__
+def make_a_class(*args, **kwargs):
+    class Loaded:
+        attribute = Sends()
+    raise AssertionError("no Ctrl-C")
+where, argv = sys.argv[1], sys.argv[2:]
+if where == "parsing":
+    parse_args = click.Group.parse_args
+    def parse_and_ctrl_c(self, ctx, args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return parse_args(self, ctx, args)
+    click.Group.parse_args = parse_and_ctrl_c
+elif where == "importing":
+    class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path, target=None):
+            if name == "feeds.app.cli":
+                return importlib.machinery.ModuleSpec(name, self)
+        def create_module(self, spec):
+            return None
+        def exec_module(self, module):
+            make_a_class()
+    sys.meta_path.insert(0, Finder())
+else:
+    import feeds.app.cli, feeds.app.cli_refresh
+    feeds.app.cli.load_config = feeds.app.cli_refresh.load_config = make_a_class
 from feeds.app.console import main
-sys.argv = ["feeds", "status"]
+sys.argv = ["feeds", *argv]
 main()
 """
 
+CTRL_C_MOMENTS = {
+    "parsing": ["status"],
+    "importing": ["status"],
+    "refresh": ["refresh", "--config", "absent.toml"],
+    "status": ["status", "--config", "absent.toml"],
+}
 
-def test_ctrl_c_while_the_command_line_is_parsed_is_an_interrupted_command() -> None:
+
+@pytest.mark.parametrize("where", list(CTRL_C_MOMENTS))
+def test_ctrl_c_before_the_command_runs_is_an_interrupted_command(where: str) -> None:
     run = subprocess.run(
-        [sys.executable, "-c", WHILE_PARSING], capture_output=True, timeout=60, check=False
+        [sys.executable, "-c", CTRL_C_INSIDE, where, *CTRL_C_MOMENTS[where]],
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert (run.returncode, run.stderr) == (130, b"feeds: interrupted: " + INTACT)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from feeds.app.console import wrapped_ctrl_c
 from feeds.errors import ConfigError, FeedsError, Interrupted
 
 if TYPE_CHECKING:
@@ -78,7 +79,9 @@ def stopped_by_ctrl_c() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, first)
     try:
         yield
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not wrapped_ctrl_c(exc):
+            raise
         raise Interrupted("interrupted: the store and every output are intact") from None
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -99,7 +102,9 @@ class FeedsGroup(click.Group):
         command, as in :meth:`invoke`, not click's "Aborted!" (exit 1)."""
         try:
             return super().make_context(info_name, args, parent, **extra)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and not wrapped_ctrl_c(exc):
+                raise
             raise click.exceptions.Exit(_interrupted()) from None
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -108,9 +113,11 @@ class FeedsGroup(click.Group):
         except FeedsError as exc:
             print_error(exc)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RuntimeError) as exc:
             # Ctrl-C before the command took it over (stopped_by_ctrl_c): nothing was
             # opened yet, an interrupted command (exit 130), not click's "Aborted!" (exit 1).
+            if isinstance(exc, RuntimeError) and not wrapped_ctrl_c(exc):
+                raise
             ctx.exit(_interrupted())
 
 

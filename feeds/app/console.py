@@ -14,7 +14,7 @@ import signal
 import sys
 from types import FrameType
 
-__all__ = ["main"]
+__all__ = ["main", "wrapped_ctrl_c"]
 
 #: What a Ctrl-C while the command line loads prints: nothing was opened yet.
 INTERRUPTED = "feeds: interrupted: the store and every output are intact\n"
@@ -33,6 +33,14 @@ def _ctrl_c(signum: int, frame: FrameType | None) -> None:
     raise _CtrlC
 
 
+def wrapped_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C that Python 3.11 wrapped: a ``KeyboardInterrupt`` raised
+    inside a descriptor's ``__set_name__`` while a class is made (``cached_property``'s, as
+    a module is imported) becomes a ``RuntimeError`` ("Error calling __set_name__") caused
+    by it, and printed a traceback with exit status 1."""
+    return isinstance(exc, RuntimeError) and isinstance(exc.__cause__, KeyboardInterrupt)
+
+
 def main() -> None:
     """Load the command line and run it; a Ctrl-C while it loads ends the process with the
     message and status of an interrupted command, not a traceback. The commands then
@@ -40,7 +48,9 @@ def main() -> None:
     previous = signal.signal(signal.SIGINT, _ctrl_c)
     try:
         from feeds.app.cli import main as run
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and not wrapped_ctrl_c(exc):
+            raise
         sys.stderr.write(INTERRUPTED)
         sys.stderr.flush()
         signal.signal(signal.SIGINT, previous)
