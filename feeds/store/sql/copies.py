@@ -183,17 +183,9 @@ class CopyTable(SeenCopies):
         copy. A story any reader may have seen keeps its id; so does a dropped one, and one
         whose new id another story has.
         """
-        if self._seen_stories([entry_id]):
-            return entry_id  # (a story readers may know: nothing more is read)
-        seen, new = self._seen_copies(), self._new_copies
-        rows = self._execute(
-            "SELECT rowid, source, key, published, first_seen, title, body_text"
-            " FROM entries WHERE entry_id = ?",
-            (entry_id,),
-        ).fetchall()
-        if not rows or any(row[0] <= seen and row[0] not in new for row in rows):
+        stored = self._unseen_copies(entry_id)
+        if not stored:
             return entry_id
-        stored = [_saved_copy(row) for row in rows]
         if dedupe.first_copy([*stored, copy()]) != len(stored):
             return entry_id
         own = own_id()
@@ -257,19 +249,25 @@ class CopyTable(SeenCopies):
     def _unseen_story(self, entry_id: str) -> list[CopyInfo]:
         """The copies of the story ``entry_id`` when no reader can have seen it (no copy
         stored when readers were last shown the store, none dropped), else none."""
-        if self._seen_stories([entry_id]):
+        found = self._unseen_copies(entry_id)
+        if not found or self._dropped_story(entry_id):
             return []
+        return found
+
+    def _unseen_copies(self, entry_id: str) -> list[CopyInfo]:
+        """The copies of the story ``entry_id`` when no reader can have seen any of them
+        (none was stored when readers were last shown the store), else none."""
+        if self._seen_stories([entry_id]):
+            return []  # (a story readers may know: nothing more is read)
         seen, new = self._seen_copies(), self._new_copies
-        found = self._execute(
+        rows = self._execute(
             "SELECT rowid, source, key, published, first_seen, title, body_text"
             " FROM entries WHERE entry_id = ?",
             (entry_id,),
         ).fetchall()
-        if any(row[0] <= seen and row[0] not in new for row in found) or self._dropped_story(
-            entry_id
-        ):
+        if any(row[0] <= seen and row[0] not in new for row in rows):
             return []
-        return [_saved_copy(row) for row in found]
+        return [_saved_copy(row) for row in rows]
 
     def _first_seen(self, entry_id: str) -> datetime | None:
         """When the story ``entry_id``'s first copy was first seen (None: no such story)."""
