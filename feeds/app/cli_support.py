@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from feeds.app.console import wrapped_ctrl_c
+from feeds.app.console import CTRL_C, is_ctrl_c
 from feeds.errors import ConfigError, FeedsError, Interrupted
 
 if TYPE_CHECKING:
@@ -79,8 +79,8 @@ def stopped_by_ctrl_c() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, first)
     try:
         yield
-    except (KeyboardInterrupt, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and not wrapped_ctrl_c(exc):
+    except CTRL_C as exc:
+        if not is_ctrl_c(exc):
             raise
         raise Interrupted("interrupted: the store and every output are intact") from None
     finally:
@@ -102,8 +102,8 @@ class FeedsGroup(click.Group):
         command, as in :meth:`invoke`, not click's "Aborted!" (exit 1)."""
         try:
             return super().make_context(info_name, args, parent, **extra)
-        except (KeyboardInterrupt, RuntimeError) as exc:
-            if isinstance(exc, RuntimeError) and not wrapped_ctrl_c(exc):
+        except CTRL_C as exc:
+            if not is_ctrl_c(exc):
                 raise
             raise click.exceptions.Exit(_interrupted()) from None
 
@@ -113,10 +113,10 @@ class FeedsGroup(click.Group):
         except FeedsError as exc:
             print_error(exc)
             ctx.exit(exc.exit_code)
-        except (KeyboardInterrupt, RuntimeError) as exc:
+        except CTRL_C as exc:
             # Ctrl-C before the command took it over (stopped_by_ctrl_c): nothing was
             # opened yet, an interrupted command (exit 130), not click's "Aborted!" (exit 1).
-            if isinstance(exc, RuntimeError) and not wrapped_ctrl_c(exc):
+            if not is_ctrl_c(exc):
                 raise
             ctx.exit(_interrupted())
 

@@ -14,7 +14,7 @@ import signal
 import sys
 from types import FrameType
 
-__all__ = ["main", "wrapped_ctrl_c"]
+__all__ = ["CTRL_C", "is_ctrl_c", "main"]
 
 #: What a Ctrl-C while the command line loads prints: nothing was opened yet.
 INTERRUPTED = "feeds: interrupted: the store and every output are intact\n"
@@ -33,12 +33,18 @@ def _ctrl_c(signum: int, frame: FrameType | None) -> None:
     raise _CtrlC
 
 
-def wrapped_ctrl_c(exc: BaseException) -> bool:
-    """Whether ``exc`` is a Ctrl-C that Python 3.11 wrapped: a ``KeyboardInterrupt`` raised
-    inside a descriptor's ``__set_name__`` while a class is made (``cached_property``'s, as
-    a module is imported) becomes a ``RuntimeError`` ("Error calling __set_name__") caused
-    by it, and printed a traceback with exit status 1."""
-    return isinstance(exc, RuntimeError) and isinstance(exc.__cause__, KeyboardInterrupt)
+#: What a Ctrl-C can be raised as: ``except CTRL_C as exc``, then :func:`is_ctrl_c`.
+CTRL_C = (KeyboardInterrupt, RuntimeError)
+
+
+def is_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C: a ``KeyboardInterrupt``, or one that Python 3.11 wrapped
+    (raised inside a descriptor's ``__set_name__`` while a class is made, ``cached_property``'s
+    as a module is imported, it becomes a ``RuntimeError``, "Error calling __set_name__",
+    caused by it, and printed a traceback with exit status 1)."""
+    if isinstance(exc, RuntimeError):
+        return isinstance(exc.__cause__, KeyboardInterrupt)
+    return isinstance(exc, KeyboardInterrupt)
 
 
 def main() -> None:
@@ -48,8 +54,8 @@ def main() -> None:
     previous = signal.signal(signal.SIGINT, _ctrl_c)
     try:
         from feeds.app.cli import main as run
-    except (KeyboardInterrupt, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and not wrapped_ctrl_c(exc):
+    except CTRL_C as exc:
+        if not is_ctrl_c(exc):
             raise
         sys.stderr.write(INTERRUPTED)
         sys.stderr.flush()
