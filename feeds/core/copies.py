@@ -196,6 +196,18 @@ def first_copy(copies: Sequence[CopyInfo]) -> int:
     return _first_of_together(copies, min(c.first_seen for c in copies))
 
 
+def may_come_first(copies: Sequence[CopyInfo], joining: CopyInfo) -> bool:
+    """Whether ``joining`` could be the :func:`first_copy` of a story of ``copies`` and it,
+    told without the copies' words: none of ``copies`` is first seen before it, nor, first
+    seen with it, an original where it is a new version or published before it (what orders
+    copies before their words do). False: ``joining`` is not the first copy."""
+
+    def head(c: CopyInfo) -> tuple[datetime, bool, datetime]:
+        return (c.first_seen, new_version(c.title), c.published)
+
+    return head(joining) <= min(map(head, copies))
+
+
 def _first_of_together(copies: Sequence[CopyInfo], seen: datetime) -> int:
     """The :func:`first_copy` of ``copies``: of those first seen at ``seen``,
     by :func:`_founding` among them alone. A teaser is told by the copies it came with:

@@ -55,7 +55,9 @@ def only_figures_differ(a: str, b: str) -> bool:
     """Whether two texts are the same words with other figures in one place or more
     ("six pct" and "6-1/16 pct"; "six" and "6" are one figure), compared as signed."""
     mine, theirs = _figure_tokens(a), _figure_tokens(b)
-    return mine != theirs and _masked(mine) == _masked(theirs)
+    if len(mine) != len(theirs) or mine == theirs:
+        return False  # (masked, texts of other lengths differ in words)
+    return _masked(mine) == _masked(theirs)
 
 
 # The next report is often rewritten as well as refilled ("revised its estimate of the

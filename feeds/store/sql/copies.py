@@ -183,10 +183,14 @@ class CopyTable(SeenCopies):
         copy. A story any reader may have seen keeps its id; so does a dropped one, and one
         whose new id another story has.
         """
-        stored = self._unseen_copies(entry_id)
-        if not stored:
+        heads = self._unseen_copies(entry_id, words=False)
+        if not heads:
             return entry_id
-        if dedupe.first_copy([*stored, copy()]) != len(stored):
+        joining = copy()
+        if not dedupe.may_come_first(heads, joining):
+            return entry_id  # (told without reading the copies' texts)
+        stored = self._unseen_copies(entry_id)
+        if dedupe.first_copy([*stored, joining]) != len(stored):
             return entry_id
         own = own_id()
         if own == entry_id:
@@ -254,14 +258,16 @@ class CopyTable(SeenCopies):
             return []
         return found
 
-    def _unseen_copies(self, entry_id: str) -> list[CopyInfo]:
+    def _unseen_copies(self, entry_id: str, *, words: bool = True) -> list[CopyInfo]:
         """The copies of the story ``entry_id`` when no reader can have seen any of them
-        (none was stored when readers were last shown the store), else none."""
+        (none was stored when readers were last shown the store), else none. Without
+        ``words``, their texts are not read (each copy's ``words`` is 0)."""
         if self._seen_stories([entry_id]):
             return []  # (a story readers may know: nothing more is read)
         seen, new = self._seen_copies(), self._new_copies
+        text = "body_text" if words else "NULL"
         rows = self._execute(
-            "SELECT rowid, source, key, published, first_seen, title, body_text"
+            f"SELECT rowid, source, key, published, first_seen, title, {text}"
             " FROM entries WHERE entry_id = ?",
             (entry_id,),
         ).fetchall()

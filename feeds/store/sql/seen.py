@@ -92,6 +92,8 @@ class SeenCopies(SqlConnection):
         seen = self._seen_copies()
         if not self._unseen_before():
             return {e for e in entry_ids if e not in self._new_copies.stories}
+        if seen == 0:
+            return set()  # (nothing marked seen: no copy is at or below it)
         ids = list(entry_ids)
         found: set[str] = set()
         for start in range(0, len(ids), 500):
