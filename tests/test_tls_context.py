@@ -7,15 +7,17 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
 from test_source_http import tls_server
 
 from feeds.errors import FetchError
-from feeds.ingest.fetch import Fetcher
+from feeds.ingest.fetch import Fetcher, connections
 from feeds.ingest.fetch.tls import TLSContext
-from feeds.types import FetchOptions, FetchRequest
+from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, Reply, http_server
 
@@ -91,6 +93,23 @@ def test_https_requests_make_one_context_before_their_turn_and_it_verifies(
     assert len(bundles_loaded) == 1
     # Made before the first turn: the turn (and the request's deadline) never waits for it.
     assert turns_taken[0] == 1
+
+
+def test_the_context_made_late_is_the_one_https_connections_use(
+    tls_server: str,
+    tmp_path: Path,
+    bundles_loaded: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Trusting the test server's CA: its fetches succeed, four at once making one context.
+    trusting = partial(ssl.create_default_context, cafile=tmp_path / "ca.pem")
+    monkeypatch.setattr(connections, "verifying_context", trusting)
+    with Fetcher(FAST) as fetcher:
+        fetcher.connect()
+        assert bundles_loaded == []
+        results = fetcher.fetch_many([FetchRequest(source="s", url=tls_server)] * 4)
+    assert [r.content for r in results if isinstance(r, FetchResult)] == [b"<rss/>"] * 4
+    assert len(bundles_loaded) == 1
 
 
 def test_a_redirect_to_https_makes_the_context_before_the_hop_s_turn(
