@@ -95,7 +95,7 @@ class FetchProcesses:
     """The fetches of one :func:`stream`, in processes of their own (see :func:`deal`).
 
     Each process is forked with the fetcher and makes its connections at once (httpx's
-    import, a TLS context: about 0.1 s), before it knows its requests: forked early, the
+    import: about 0.1 s), before it knows its requests: forked early, the
     processes get ready while this process reads the store. :meth:`assign` then deals the
     requests; each process runs :class:`Fetching` for its share, throttled by its own CPU
     use; what the fetches give comes back through a pipe, read by a thread here onto

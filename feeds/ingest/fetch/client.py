@@ -125,8 +125,9 @@ class Fetcher:
         self._options = options
 
     def connect(self) -> None:
-        """Make the connection pools now (httpx's import, a TLS context: about 0.1 s) rather
-        than at the first request. Nothing is sent; the fetcher is no longer :attr:`idle`."""
+        """Make the connection pools now (httpx's import: about 0.1 s) rather than at the
+        first request (the TLS context waits for the first ``https`` request: :mod:`.tls`).
+        Nothing is sent; the fetcher is no longer :attr:`idle`."""
         self._wire()
 
     def host_turns(self) -> dict[str, float]:
@@ -227,6 +228,7 @@ class Fetcher:
         # Made before the host's turn is taken: the first request's (httpx's import, a TLS
         # context) would otherwise eat into its deadline and the next request's delay.
         connections = self._wire()
+        connections.ready_for(scheme)
         self._holds.check(host, request.url)  # before a turn that would be spent on nothing
         with _Turn(self, host, self._holds, request.url) as turn:
             # The deadline starts once we hold a slot: waiting behind other fetches to the
@@ -258,6 +260,7 @@ class Fetcher:
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch
+        connections.ready_for(parts.scheme.lower())
         self._holds.check(host_key(host), url)  # a held host gets no POST either
         with self._host_slot(host_key(host)):
             deadline = time.monotonic() + self._options.total_timeout
@@ -281,6 +284,7 @@ class Fetcher:
         if parts.scheme.lower() not in _HTTP_SCHEMES or not host or port is None:
             raise FetchError(url, "only http(s) URLs can be posted to")
         connections = self._wire()  # before the turn, as in fetch
+        connections.ready_for(parts.scheme.lower())
         self._holds.check(host_key(host), url)  # a held host gets no POST either
         with self._host_slot(host_key(host)):
             deadline = time.monotonic() + self._options.total_timeout

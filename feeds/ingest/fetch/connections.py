@@ -4,7 +4,8 @@ them (redirects followed by hand, the address guard at every hop, httpx's errors
 A :class:`~feeds.ingest.fetch.client.Fetcher` makes its :class:`Connections` when its first
 request goes out. A fetcher that never sends never loads httpx: a large run's saving process,
 whose fetches happen in processes of their own, or a run of ``file://`` sources. httpx, its
-dependencies and a TLS context are about 12 MiB of a process's memory.
+dependencies and a TLS context are about 12 MiB of a process's memory. The TLS context is made
+only when a request to an ``https`` URL is about to go out (:mod:`.tls`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from feeds.ingest.fetch.response import (
     _request_headers,
     _timeout,
 )
+from feeds.ingest.fetch.tls import TLSContext, verifying_context
 from feeds.ingest.fetch.wire import (
     _DEFAULT_PORTS,
     _PERMANENT_REDIRECT_STATUSES,
@@ -81,12 +83,20 @@ class Connections:
     ) -> None:
         self._options = options
         self._policy = policy
-        self._transport, self._guarded_transport = _pools(options, policy, transport)
+        self._tls = TLSContext(verifying_context)  # made by the first https request
+        self._transport, self._guarded_transport = _pools(options, policy, transport, self._tls)
         # What every request sends (requests go to the transports directly: see _send).
         self._user_agent = (options.user_agent or USER_AGENT).encode()
         self._source_transports: dict[str, httpx.BaseTransport] = {}
         self._lock = threading.Lock()
         self._injected = transport is not None
+
+    def ready_for(self, scheme: str) -> None:
+        """Make what a request to a ``scheme`` URL needs before it goes out (the shared
+        pools' TLS context, for ``https``), so that its turn at the host does not wait for
+        it. With an injected transport, nothing."""
+        if scheme == "https" and not self._injected:
+            self._tls.get()
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -264,10 +274,7 @@ class Connections:
         # the source's URL stands for, wherever it lives now.
         while True:
             if hops and host_turn is not None:
-                # Once the redirect's response is closed. A hop is a request of its own,
-                # also on the same host: a server that limits its rate counts it, and
-                # http -> https on one host sent two requests back to back (docs/sources.md).
-                host_turn(url.host, deadline, anew=True)
+                self._hop_turn(url, deadline, host_turn)
             if hops and not guarded and self._guards_redirects_of(request):
                 # A configured source is trusted where the admin put it, not wherever it
                 # redirects: from a public (or allowed) address, every later hop is checked
@@ -301,6 +308,14 @@ class Connections:
                 if not 200 <= response.status_code < 300:
                     _drain(response, deadline)
                 response.close()
+
+    def _hop_turn(self, url: httpx.URL, deadline: float, host_turn: HostTurn) -> None:
+        """A redirect's hop to ``url`` takes its turn at the host, once the redirect's
+        response is closed. A hop is a request of its own, also on the same host: a server
+        that limits its rate counts it, and http -> https on one host sent two requests back
+        to back (docs/sources.md). What the hop needs (a TLS context) is made before."""
+        self.ready_for(url.scheme)
+        host_turn(url.host, deadline, anew=True)
 
     def _final(
         self, request: FetchRequest, response: httpx.Response, deadline: float, hops: list[int]
@@ -358,13 +373,16 @@ class Connections:
 
 
 def _pools(
-    options: FetchOptions, policy: AddressPolicy, injected: httpx.BaseTransport | None
+    options: FetchOptions,
+    policy: AddressPolicy,
+    injected: httpx.BaseTransport | None,
+    tls: TLSContext,
 ) -> tuple[httpx.BaseTransport, httpx.BaseTransport]:
     """The shared pool, and the one for third-party links, which checks every address it
-    connects to (with the rule lifted, the shared pool serves them too)."""
+    connects to (with the rule lifted, the shared pool serves them too). Both use ``tls``
+    (one context: the CA bundle is ~30 ms)."""
     if injected is not None:
         return injected, injected
-    tls = httpx.create_ssl_context(trust_env=False)  # one for both: the CA bundle is ~30 ms
     shared = Http11Transport(tls, options.max_connections)
     if options.allow_private_addresses:
         return shared, shared

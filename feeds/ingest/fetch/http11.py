@@ -34,6 +34,7 @@ from feeds.ingest.fetch.address_guard import AddressPolicy
 from feeds.ingest.fetch.deadline import clamp, waiting_on
 from feeds.ingest.fetch.http11_response import _ILLEGAL_IN_TEXT, _TOKEN, _ResponseReader
 from feeds.ingest.fetch.resolver import resolve
+from feeds.ingest.fetch.tls import TLSContext
 from feeds.ingest.fetch.wire import _DEFAULT_PORTS
 
 #: How much one read asks of the socket.
@@ -51,17 +52,21 @@ class Http11Transport(httpx.BaseTransport):
 
     With a ``policy``, the host is resolved and every address checked when a connection
     opens, and the socket connects to a checked address (see
-    :mod:`~feeds.ingest.fetch.address_guard`). Thread-safe.
+    :mod:`~feeds.ingest.fetch.address_guard`). ``ssl_context``: a context, or a
+    :class:`~feeds.ingest.fetch.tls.TLSContext` asked for its context only when an ``https``
+    connection opens. Thread-safe.
     """
 
     def __init__(
         self,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | TLSContext,
         max_connections: int,
         keepalive_expiry: float = 5.0,
         policy: AddressPolicy | None = None,
     ) -> None:
-        self._tls = ssl_context
+        self._tls = (
+            ssl_context if isinstance(ssl_context, TLSContext) else TLSContext.of(ssl_context)
+        )
         self._max = max_connections
         self._expiry = keepalive_expiry
         self._policy = policy
@@ -233,15 +238,16 @@ class _Connection:
     def open(
         cls,
         origin: _Origin,
-        tls: ssl.SSLContext,
+        tls: TLSContext,
         policy: AddressPolicy | None,
         timeout: float | None,
         pool: Http11Transport,
     ) -> _Connection:
         scheme, host, port = origin
+        context = tls.get() if scheme == "https" else None  # made before the socket opens
         sock = _connect_tcp(host, port, timeout, policy)
-        if scheme == "https":
-            sock = _start_tls(sock, tls, host, timeout)
+        if context is not None:
+            sock = _start_tls(sock, context, host, timeout)
         return cls(origin, sock, pool)
 
     def dropped(self) -> bool:
