@@ -94,6 +94,26 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
+# ASCII as _legal_collapsed reads it: a byte _legal removes becomes NUL, a byte str.split()
+# splits at (tab, line feed, carriage return, space: the others are illegal) becomes a space.
+_ASCII_SPACED = bytes(
+    0 if _ILLEGAL_CHARS.match(chr(c)) else 0x20 if chr(c).isspace() else c for c in range(0x80)
+) + bytes(range(0x80, 0x100))
+_SPACE_RUN = re.compile(rb"  +")
+
+
+def _legal_collapsed(text: str) -> str:
+    """``_collapse(_legal(text))``. ASCII text without illegal characters (a body's text
+    nearly always) is collapsed as bytes: one table pass turns its white space into spaces,
+    and only runs of spaces are replaced, where ``str.split`` made a string of every word
+    (a 2.8 kB text: 226k instructions, 117k this way)."""
+    if text.isascii():
+        spaced = text.encode("ascii").translate(_ASCII_SPACED)
+        if b"\x00" not in spaced:
+            return _SPACE_RUN.sub(b" ", spaced).strip(b" ").decode("ascii")
+    return _collapse(_legal(text))
+
+
 def _decode_entities(text: str) -> str:
     """Decode HTML entities until stable, at most ``MAX_DECODE_ROUNDS`` times (``&amp;amp;``)."""
     for _ in range(MAX_DECODE_ROUNDS):

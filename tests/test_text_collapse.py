@@ -1,0 +1,29 @@
+"""Shortcuts that must give what the code they stand for gives: ``_legal_collapsed`` is
+``_collapse(_legal(text))`` (its ASCII byte-table path against the two passes)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds.core.text import _collapse, _legal, _legal_collapsed
+
+# Every ASCII character (controls, the white space str.split knows and the ones XML
+# forbids), runs of spaces, and a few non-ASCII spaces and characters _legal removes.
+_CHARS = st.sampled_from(
+    [chr(c) for c in range(0x80)] + ["  ", "   \n ", "\u00a0", "\u2003", "\x85", "\ufeff", "é"]
+)
+_TEXTS = st.lists(_CHARS, max_size=60).map("".join)
+
+
+@settings(max_examples=2000)
+@given(_TEXTS)
+def test_legal_collapsed_is_collapse_of_legal(text: str) -> None:
+    assert _legal_collapsed(text) == _collapse(_legal(text))
+
+
+def test_legal_collapsed_edges() -> None:
+    for text in ("", " ", "\t\n\r ", "a", " a ", "a\x0bb", "a\x1cb", "a\x00 b", "a \x7f b"):
+        assert _legal_collapsed(text) == _collapse(_legal(text)), repr(text)
+    assert _legal_collapsed("  one \n\n two\tthree  ") == "one two three"
+    assert _legal_collapsed("a\x0bb") == "ab"  # removed by _legal, not a space
