@@ -1,11 +1,13 @@
 """Shortcuts that must give what the code they stand for gives: ``_legal_collapsed`` is
-``_collapse(_legal(text))`` (its ASCII byte-table path against the two passes)."""
+``_collapse(_legal(text))`` (its ASCII byte-table path against the two passes), and
+``identity._collapsed_ascii`` answers as it did with ``str.isprintable``."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.core.identity import _collapsed_ascii
 from feeds.core.text import _collapse, _legal, _legal_collapsed
 
 # Every ASCII character (controls, the white space str.split knows and the ones XML
@@ -27,3 +29,28 @@ def test_legal_collapsed_edges() -> None:
         assert _legal_collapsed(text) == _collapse(_legal(text)), repr(text)
     assert _legal_collapsed("  one \n\n two\tthree  ") == "one two three"
     assert _legal_collapsed("a\x0bb") == "ab"  # removed by _legal, not a space
+
+
+def _old_collapsed_ascii(text: str) -> bool:
+    """identity._collapsed_ascii as it was, with str.isprintable."""
+    return (
+        text.isascii()
+        and text.isprintable()
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+    )
+
+
+@settings(max_examples=2000)
+@given(_TEXTS)
+def test_collapsed_ascii_as_with_isprintable(text: str) -> None:
+    assert _collapsed_ascii(text) is _old_collapsed_ascii(text)
+    collapsed = _collapse(text)
+    assert _collapsed_ascii(collapsed) is _old_collapsed_ascii(collapsed)
+
+
+def test_collapsed_ascii_every_character() -> None:
+    for code in range(0x100):
+        for text in (chr(code), f"a{chr(code)}b", f"a {chr(code)} b"):
+            assert _collapsed_ascii(text) is _old_collapsed_ascii(text), repr(text)
