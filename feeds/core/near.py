@@ -197,6 +197,24 @@ _CREDIT_STARTS = (
 )
 
 
+# _CREDIT_STARTS by what they start with: a text without "(" (one byte search) holds none of
+# the four that start with it, and one without "This " neither of those two.
+_CREDIT_GROUPS = tuple(
+    (head, tuple(start for start in _CREDIT_STARTS if start.startswith(head)))
+    for head in ("(", "This ", "Read the ", "The post ")
+)
+assert sorted(s for _, group in _CREDIT_GROUPS for s in group) == sorted(_CREDIT_STARTS)
+
+
+def _may_hold_credit(text: str) -> bool:
+    """``any(start in text for start in _CREDIT_STARTS)``, in four searches where there is
+    no "(" and no "This " (eight substring searches cost 45k instructions on a 2.8 kB body)."""
+    return any(
+        head in text and (len(group) == 1 or any(start in text for start in group))
+        for head, group in _CREDIT_GROUPS
+    )
+
+
 @lru_cache(maxsize=64)  # an entry's body is signed, then its facts and shingles are read
 def signed_text(text: str) -> str:
     """The part of a body that is signed: without a leading wire dateline or credit lines.
@@ -204,7 +222,7 @@ def signed_text(text: str) -> str:
     Only the signature sees this text; the published body keeps them.
     """
     text = _without_dateline(text)
-    if not any(start in text for start in _CREDIT_STARTS):
+    if not _may_hold_credit(text):
         return text
     return _CREDIT_RE.sub(" ", text)
 
