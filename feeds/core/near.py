@@ -197,6 +197,24 @@ _CREDIT_STARTS = (
 )
 
 
+# _CREDIT_STARTS by what they start with: a text without "(" (one byte search) holds none of
+# the four that start with it, and one without "This " neither of those two.
+_CREDIT_GROUPS = tuple(
+    (head, tuple(start for start in _CREDIT_STARTS if start.startswith(head)))
+    for head in ("(", "This ", "Read the ", "The post ")
+)
+assert sorted(s for _, group in _CREDIT_GROUPS for s in group) == sorted(_CREDIT_STARTS)
+
+
+def _may_hold_credit(text: str) -> bool:
+    """``any(start in text for start in _CREDIT_STARTS)``, in four searches where there is
+    no "(" and no "This " (eight substring searches cost 45k instructions on a 2.8 kB body)."""
+    return any(
+        head in text and (len(group) == 1 or any(start in text for start in group))
+        for head, group in _CREDIT_GROUPS
+    )
+
+
 @lru_cache(maxsize=64)  # an entry's body is signed, then its facts and shingles are read
 def signed_text(text: str) -> str:
     """The part of a body that is signed: without a leading wire dateline or credit lines.
@@ -204,7 +222,7 @@ def signed_text(text: str) -> str:
     Only the signature sees this text; the published body keeps them.
     """
     text = _without_dateline(text)
-    if not any(start in text for start in _CREDIT_STARTS):
+    if not _may_hold_credit(text):
         return text
     return _CREDIT_RE.sub(" ", text)
 
@@ -370,18 +388,24 @@ _BUCKETS_MAX = 256
 
 def _lsh_buckets(sig: tuple[int, ...]) -> tuple[int, ...]:
     # Band b hashes the byte b and its ROWS bins as little-endian 32-bit integers: the
-    # band's slice of the signature as stored (encode_signature), packed once.
+    # band's slice of the signature as stored (encode_signature), packed once. Each band's
+    # hash goes on from a copy of one that has taken its byte already, and the 8-byte
+    # digests are read as signed big-endian integers in one unpack (a third fewer
+    # instructions than a new hash and an int.from_bytes per band).
     blob = _LANES.pack(*sig)
-    buckets = []
-    for band, prefix in enumerate(_BAND_PREFIXES):
-        start = band * _BAND_BYTES
-        digest = blake2b(prefix + blob[start : start + _BAND_BYTES], digest_size=8)
-        buckets.append(int.from_bytes(digest.digest(), "big", signed=True))
-    return tuple(buckets)
+    digests = []
+    for start, band_hash in zip(_BAND_STARTS, _BAND_HASHES, strict=True):
+        digest = band_hash.copy()
+        digest.update(blob[start : start + _BAND_BYTES])
+        digests.append(digest.digest())
+    return _BUCKET_INTS.unpack(b"".join(digests))
 
 
-_BAND_PREFIXES = tuple(bytes([band]) for band in range(BANDS))
 _BAND_BYTES = 4 * ROWS
+_BAND_STARTS = tuple(band * _BAND_BYTES for band in range(BANDS))
+# Never updated: each bucket's hash is a copy.
+_BAND_HASHES = tuple(blake2b(bytes([band]), digest_size=8) for band in range(BANDS))
+_BUCKET_INTS = struct.Struct(f">{BANDS}q")
 
 
 def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:

@@ -73,16 +73,18 @@ def _strip_tags(text: str) -> str:
 
 
 _ILLEGAL_ASCII = bytes(c for c in range(0x80) if _ILLEGAL_CHARS.match(chr(c)))
+# Each of them as NUL (one of them), any other byte as it is.
+_ILLEGAL_AS_NUL = bytes(0 if c in _ILLEGAL_ASCII else c for c in range(0x100))
 
 
 def _legal(text: str) -> str:
     """Remove characters that XML 1.0 forbids or that are control characters."""
     # Nearly every text is legal already. Telling so is 2-5 times cheaper than the regex pass
-    # (11 µs on a 3 kB body): ASCII needs one byte table pass, and none of the illegal
-    # characters (controls, surrogates, U+FEFF, non-characters) is printable.
+    # (11 µs on a 3 kB body): ASCII needs one byte table pass (a table without deletions,
+    # then a search for NUL: 10 instructions a byte, where deleting them took 13), and none
+    # of the illegal characters (controls, surrogates, U+FEFF, non-characters) is printable.
     if text.isascii():
-        data = text.encode("ascii")
-        if len(data.translate(None, _ILLEGAL_ASCII)) == len(data):
+        if b"\x00" not in text.encode("ascii").translate(_ILLEGAL_AS_NUL):
             return text
     elif text.replace("\t", " ").replace("\n", " ").replace("\r", " ").isprintable():
         return text
@@ -92,6 +94,26 @@ def _legal(text: str) -> str:
 def _collapse(text: str) -> str:
     """Collapse every run of whitespace (NBSP included) to one space and strip the ends."""
     return " ".join(text.split())
+
+
+# ASCII as _legal_collapsed reads it: a byte _legal removes becomes NUL, a byte str.split()
+# splits at (tab, line feed, carriage return, space: the others are illegal) becomes a space.
+_ASCII_SPACED = bytes(
+    0 if _ILLEGAL_CHARS.match(chr(c)) else 0x20 if chr(c).isspace() else c for c in range(0x80)
+) + bytes(range(0x80, 0x100))
+_SPACE_RUN = re.compile(rb"  +")
+
+
+def _legal_collapsed(text: str) -> str:
+    """``_collapse(_legal(text))``. ASCII text without illegal characters (a body's text
+    nearly always) is collapsed as bytes: one table pass turns its white space into spaces,
+    and only runs of spaces are replaced, where ``str.split`` made a string of every word
+    (a 2.8 kB text: 226k instructions, 117k this way)."""
+    if text.isascii():
+        spaced = text.encode("ascii").translate(_ASCII_SPACED)
+        if b"\x00" not in spaced:
+            return _SPACE_RUN.sub(b" ", spaced).strip(b" ").decode("ascii")
+    return _collapse(_legal(text))
 
 
 def _decode_entities(text: str) -> str:

@@ -13,7 +13,7 @@ from lxml import etree
 
 from feeds.core import limits
 from feeds.core.rewrite import FeedRules
-from feeds.core.text import _collapse, _legal
+from feeds.core.text import _collapse, _legal, _legal_collapsed
 from feeds.ingest.normalize.long_body import cut_after, cut_sanitized
 from feeds.ingest.normalize.markup import (
     _PLAIN_TEXT_MAX_LENGTH,
@@ -372,7 +372,7 @@ def sanitized_text_of(html: str, *, base_url: str | None) -> str:
         return ""
     text = _plain_text(_legal(html))
     if text is not None and len(text) <= _PLAIN_TEXT_READ_BACK:
-        return _collapse(_legal(text))
+        return _legal_collapsed(text)
     return sanitize_with_text(html, base_url=base_url)[1]
 
 

@@ -8,7 +8,7 @@ import re
 
 from lxml import etree
 
-from feeds.core.text import _ILLEGAL_CHARS, _collapse, _legal
+from feeds.core.text import _ILLEGAL_CHARS, _legal, _legal_collapsed
 from feeds.ingest.normalize.document_tags import without_document_tags
 from feeds.ingest.normalize.rules import _BLOCK_TAGS, _DROP_WITH_CONTENT, _XML_DECL
 
@@ -277,7 +277,7 @@ def html_to_text(html: str) -> str:
     legal = _legal(html)
     text = _plain_text(legal)
     if text is not None:
-        return _collapse(_legal(text))
+        return _legal_collapsed(text)
     return _root_text(_legal_fragment_root(legal))
 
 
@@ -289,7 +289,7 @@ def sanitized_text(html: str) -> str:
         return ""
     text = _plain_text(html)
     if text is not None:
-        return _collapse(_legal(text))
+        return _legal_collapsed(text)
     return _root_text(_parsed_body(html))
 
 
@@ -303,4 +303,4 @@ def _root_text(root: etree._Element) -> str:
     out: list[str] = [root.text or ""]
     for child in root:
         _text_parts(child, out)
-    return _collapse(_legal("".join(out)))
+    return _legal_collapsed("".join(out))
