@@ -1091,6 +1091,19 @@ def test_sanitize_html_is_always_safe(html: str, base: str | None) -> None:
     assert not _XML_ILLEGAL.search(html_to_text(clean))
 
 
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("\xc2\x1f\xa1", "\xa1"),  # a control removed between a misread sequence's characters
+        ("\xc2&#161;", "\xa1"),  # an entity decoded after one
+        ("\xc3\ufdd0\xa9t\xc3\xa9", "\xe9t\xe9"),  # a non-character removed
+    ],
+)
+def test_misread_utf8_brought_together_by_cleaning_is_read_again(raw: str, title: str) -> None:
+    assert clean_title(raw) == title
+    assert clean_title(title) == title
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(), _HTMLISH), st.booleans())
 def test_clean_title_is_plain_text(raw: str, is_html: bool) -> None:

@@ -302,7 +302,20 @@ def clean_title(raw: str, *, is_html: bool = False) -> str:
     # U+FFFD stands for bytes lost upstream (text decoded in the wrong charset): nothing to
     # show, and validators warn about it (the publishers drop it from every text too).
     text = unicodedata.normalize("NFC", _legal(text)).replace("\ufffd", " ")
-    return _collapse(without_bidi_overrides(text))
+    return _misread_joined(_collapse(without_bidi_overrides(text)))
+
+
+def _misread_joined(title: str) -> str:
+    """``title`` (cleaned) with the UTF-8 misread that cleaning brought together read again:
+    a character removed (``Â\x1f¡``) or an entity decoded (``Â&#161;``) between a misread
+    sequence's characters left ``Â¡``, which a second cleaning would make ``¡``; a title
+    cleaned again stays as it is."""
+    for _ in range(MAX_DECODE_ROUNDS):
+        if not shows_misreading(title):
+            break
+        text = unicodedata.normalize("NFC", _legal(repaired_mojibake(title)))
+        title = _collapse(without_bidi_overrides(text.replace("\ufffd", " ")))
+    return title
 
 
 def shown_prefix(raw: str, chars: int, *, is_html: bool) -> str:
