@@ -6,20 +6,25 @@ numpy; a signature that differed by one bin would find fewer copies and never sa
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.core import minhash_batch as mb
 from feeds.core import near
-from feeds.core.minhash_batch import minhash_many
+from feeds.core.minhash_batch import _ascii_word_ids, minhash_many, minhash_texts
 from feeds.core.tuplehash import tuple_hash
 from feeds.run import executor, worker_pool
 
@@ -167,3 +172,93 @@ def test_documents_of_every_body_length_sign_as_one_at_a_time() -> None:
         assert minhash_many(seqs) == [None if s is None else near._minhash(s) for s in seqs]
     long_only = [[rng.getrandbits(32) for _ in range(2000)] for _ in range(3)]
     assert minhash_many(long_only) == [near._minhash(s) for s in long_only]
+
+
+# --- word ids of a document's ASCII texts computed at once (minhash_texts) --------------------
+
+# Texts as the signer meets them: any Unicode, ASCII words of every length (the CRC tables
+# cover words of up to 64 bytes, longer ones are hashed one at a time), punctuation and
+# white space of every kind, and bodies of fewer words than are signed or more.
+_ASCII_WORD = st.text(alphabet="abcXYZ019_", min_size=1, max_size=8) | st.text(
+    alphabet="aZ1_", min_size=60, max_size=70
+)
+_ASCII_GAP = st.text(alphabet=" \t\n\r\x0b\x0c.,-'()!\x00\x7f", min_size=1, max_size=3)
+_ASCII_TEXTS = st.lists(st.tuples(_ASCII_WORD, _ASCII_GAP), max_size=40).map(
+    lambda pairs: "".join(word + gap for word, gap in pairs)
+)
+_ANY_TEXTS = st.one_of(
+    st.none(), st.text(), _ASCII_TEXTS, st.lists(_WORDS, max_size=40).map(" ".join)
+)
+
+
+@settings(max_examples=600)
+@given(st.lists(_ANY_TEXTS, max_size=12))
+def test_texts_sign_in_a_batch_as_one_at_a_time(texts: list[str | None]) -> None:
+    assert minhash_texts(texts) == [None if t is None else near.signature(t) for t in texts]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.one_of(_ASCII_TEXTS, st.binary().map(lambda b: b.decode("latin-1"))), max_size=8)
+)
+def test_ascii_word_ids_are_the_crc32_of_each_word(texts: list[str]) -> None:
+    folded = [t.encode("ascii").translate(near._ASCII_FOLD) for t in texts if t.isascii()]
+    ids, counts = _ascii_word_ids(folded)
+    expected = [list(map(zlib.crc32, text.split())) for text in folded]
+    assert counts.tolist() == [len(words) for words in expected]
+    assert ids.tolist() == [i for words in expected for i in words]
+
+
+def test_texts_past_the_signed_words_and_under_the_least_sign_as_one_at_a_time() -> None:
+    many = " ".join(f"w{n % 977}x{'y' * (n % 80)}" for n in range(near.MAX_SIGNED_WORDS + 500))
+    texts = [many, "a b c d e f g h i j", "a b c d e f g h i", "", None, "Öl über " + many]
+    texts += ["  ".join("z" * n for n in range(1, 200)), "株価 " * 20]
+    # Past the signed words in fewer bytes than a text signed apart: ids computed together.
+    short_words = [" ".join(str(n + k) for n in range(3000 + 100 * k)) for k in range(1, 12)]
+    assert all(len(t) < mb._CHUNK_BYTES < len(many) for t in short_words)
+    assert sum(map(len, short_words)) > 2 * mb._CHUNK_BYTES  # and in more than one go
+    texts += short_words
+    signed = minhash_texts(texts)
+    assert signed == [None if t is None else near.signature(t) for t in texts]
+    assert [s is None for s in signed[:8]] == [False, False, True, True, True, False, False, False]
+
+
+def _bench_module() -> Any:
+    """bench/refresh_bench.py (bench/ is a folder of scripts)."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "refresh_bench.py"
+    spec = importlib.util.spec_from_file_location("refresh_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent))  # its reuters.py
+    return module
+
+
+def test_bench_documents_sign_in_a_batch_as_one_at_a_time() -> None:
+    # The bench's synthetic posts, and Reuters-21578's stories where the collection is here.
+    bench = _bench_module()
+    makers = [bench.make_post]
+    if importlib.import_module("reuters").available():
+        makers.append(bench.reuters_post)
+    for make in makers:
+        for feed in range(4):
+            bodies = ["\n\n".join(make(1, feed, n).paragraphs) for n in range(30)]
+            texts: list[str | None] = [*bodies, bodies[0][:300], None]
+            expected = [None if t is None else near.signature(t) for t in texts]
+            assert minhash_texts(texts) == expected
+
+
+def test_a_bench_document_prepared_in_batches_is_prepared_as_one_at_a_time() -> None:
+    from feeds.ingest.prepare import Job, prepare
+
+    bench = _bench_module()
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    for feed in range(2):
+        job = Job(bench.render_feed(1, feed, 0, 30), f"http://127.0.0.1/feeds/{feed}.xml", {}, now)
+        alone = prepare(job)
+        with _in_batches():
+            batched = prepare(job)
+        assert batched.signatures == alone.signatures
+        assert batched.buckets == alone.buckets
+        assert sum(s is not None for s in batched.signatures) == 30

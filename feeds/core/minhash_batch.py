@@ -1,7 +1,8 @@
 """MinHash signatures of many bodies in one numpy pass: the numbers of
 :func:`feeds.core.near.signature`, for a fraction of its CPU.
 
-A document's entries are signed together: their word ids are laid end to end, every
+A document's entries are signed together: their word ids (computed here too for ASCII
+text, :func:`_ascii_word_ids`) are laid end to end, every
 3-shingle that does not cross from one body into the next is hashed with the tuple hash
 of :mod:`feeds.core.tuplehash` written out in unsigned 64-bit arithmetic (numpy wraps
 around as C does), each (body, bin) keeps its smallest value (``np.minimum.at``), and empty
@@ -16,6 +17,7 @@ in a daemon, signs one body at a time without it.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Sequence
 from itertools import chain
 
@@ -27,8 +29,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from feeds.core import near, tuplehash
+from feeds.core.identity import MIN_MATCH_WORDS
 
-__all__ = ["minhash_many"]
+__all__ = ["minhash_many", "minhash_texts"]
 
 _U64 = np.uint64
 # The numbers of the scalar code, in numpy's unsigned 64-bit lanes.
@@ -70,19 +73,144 @@ def minhash_many(seqs: Sequence[Sequence[int] | None]) -> list[tuple[int, ...] |
     lengths = [len(seq) for _, seq in kept]
     words = chain.from_iterable(seq for _, seq in kept)
     ids = np.fromiter(words, dtype=_U64, count=sum(lengths))
-    owner = np.repeat(np.arange(len(kept), dtype=np.int64), lengths)
+    return _placed(len(seqs), [i for i, _ in kept], _minhash_rows(ids, np.array(lengths)))
+
+
+def minhash_texts(texts: Sequence[str | None]) -> list[tuple[int, ...] | None]:
+    """:func:`feeds.core.near.signature` of each text (None stays None).
+
+    The word ids of the texts whose signed text is ASCII (most English news) are computed
+    for all of them at once (:func:`_ascii_word_ids`), and go to the hashing without being
+    Python ints; the others' are :func:`feeds.core.near._word_ids`, one text at a time.
+    """
+    ascii_at: list[int] = []
+    folded: list[bytes] = []
+    other_at: list[int] = []
+    others: list[list[int]] = []
+    for i, text in enumerate(texts):
+        if text is None:
+            continue
+        signed = near.signed_text(text)
+        if signed.isascii() and len(signed) <= _CHUNK_BYTES:
+            ascii_at.append(i)
+            folded.append(signed.encode("ascii").translate(near._ASCII_FOLD))
+        elif (seq := near._word_ids(signed)) is not None:
+            other_at.append(i)
+            others.append(seq)
+    ids, counts = _chunked_word_ids(folded)
+    signed_count = np.where(counts < _MIN_WORDS, 0, np.minimum(counts, _MAX_WORDS))
+    if (signed_count != counts).any():  # too few words to sign, or words past the limit
+        first = np.repeat(np.cumsum(counts) - counts, counts)
+        rank = np.arange(len(ids), dtype=np.int64) - first
+        ids = ids[rank < np.repeat(signed_count, counts)]
+    signed_at = [i for i, count in zip(ascii_at, signed_count.tolist(), strict=True) if count]
+    lengths = [count for count in signed_count.tolist() if count]
+    if others:
+        ids = np.concatenate((ids, np.fromiter(chain.from_iterable(others), dtype=np.uint32)))
+        signed_at += other_at
+        lengths += [len(seq) for seq in others]
+    if not signed_at:
+        return [None] * len(texts)
+    rows = _minhash_rows(ids.astype(_U64), np.array(lengths))
+    return _placed(len(texts), signed_at, rows)
+
+
+def _chunked_word_ids(folded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_ascii_word_ids` of a few texts at a time, about :data:`_CHUNK_BYTES` of them."""
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    first = size = 0
+    for k, text in enumerate(folded):
+        if size + len(text) > _CHUNK_BYTES and k > first:
+            parts.append(_ascii_word_ids(folded[first:k]))
+            first, size = k, 0
+        size += len(text) + 1
+    parts.append(_ascii_word_ids(folded[first:]))
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([ids for ids, _ in parts]), np.concatenate([n for _, n in parts])
+
+
+def _placed(size: int, at: list[int], rows: list[list[int]]) -> list[tuple[int, ...] | None]:
+    out: list[tuple[int, ...] | None] = [None] * size
+    for i, row in zip(at, rows, strict=True):
+        out[i] = tuple(row)
+    return out
+
+
+def _minhash_rows(ids: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
+    """The signature of each body whose ``lengths[k]`` word ids follow one another in ``ids``."""
+    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     inside = owner[: -(_SHINGLE - 1)] == owner[_SHINGLE - 1 :]  # no shingle spans two bodies
     with np.errstate(over="ignore"):
         hashes = _tuple_hashes(ids[:-2][inside], ids[1:-1][inside], ids[2:][inside]) ^ _SIGN
     slot = owner[:-2][inside] * _BINS + (hashes >> _BIN_SHIFT).astype(np.int64)
     values = ((hashes >> _VALUE_SHIFT) & _U64(_MASK32)).astype(np.int64)
-    bins = np.full(len(kept) * _BINS, _EMPTY, dtype=np.int64)
+    bins = np.full(len(lengths) * _BINS, _EMPTY, dtype=np.int64)
     np.minimum.at(bins, slot, values)
-    table = _densified(bins.reshape(len(kept), _BINS))
-    out: list[tuple[int, ...] | None] = [None] * len(seqs)
-    for (i, _), row in zip(kept, table.tolist(), strict=True):
-        out[i] = tuple(row)
-    return out
+    rows: list[list[int]] = _densified(bins.reshape(len(lengths), _BINS)).tolist()
+    return rows
+
+
+def _crc_tables() -> tuple[np.ndarray, np.ndarray]:
+    """What each byte adds to a word's CRC-32, by its distance from the word's end, and the
+    CRC-32 of each word length's zero bytes.
+
+    CRC-32 is affine over GF(2): for words of ``n`` bytes, ``crc32(w)`` is ``crc32(bytes(n))``
+    XOR, for each byte ``b`` followed by ``d`` more bytes, ``crc32(b + bytes(d)) ^
+    crc32(bytes(d + 1))``, which is row ``d + 1``, column ``b`` of the first table (flat, 256
+    to a row; row 0, a space's, adds nothing). Row ``d + 2`` is row ``d + 1`` pushed through
+    one more zero byte of the CRC's shift register.
+    """
+    zero = zlib.crc32(b"\0")
+    one = np.array([zlib.crc32(bytes((b,))) ^ zero for b in range(256)], dtype=np.uint32)
+    rows = [np.zeros(256, dtype=np.uint32), one]
+    while len(rows) <= _CRC_WORD:
+        rows.append(one[rows[-1] & 0xFF] ^ (rows[-1] >> np.uint32(8)))
+    zeros = np.array([zlib.crc32(bytes(n)) for n in range(_CRC_WORD + 1)], dtype=np.uint32)
+    return np.concatenate(rows), zeros
+
+
+_CRC_WORD = 64  # longer words (rare) are given zlib.crc32 one at a time
+# The texts whose word ids are computed together, at most (about 40 bytes of numpy arrays
+# to a byte of text for a while); a longer text's are computed one word at a time.
+_CHUNK_BYTES = 32 * 1024
+_CRC_BYTES, _CRC_ZEROS = _crc_tables()
+_MIN_WORDS = MIN_MATCH_WORDS
+_MAX_WORDS = near.MAX_SIGNED_WORDS
+
+
+def _ascii_word_ids(folded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """The CRC-32 of each word of each text folded by ``near._ASCII_FOLD`` (words of its
+    bytes other than spaces, as ``bytes.split`` cuts them), end to end, and each text's count.
+
+    The texts are laid end to end between spaces; each byte's distance from the end of its
+    word is read from the next space (a running minimum from the right), the bytes' terms of
+    :func:`_crc_tables` are XORed up cumulatively, and a word's CRC is the running XOR at
+    its end against that at the previous word's end (the spaces between add nothing).
+    """
+    buf = b" " + b" ".join(folded) + b" "
+    size = len(buf)
+    chars = np.frombuffer(buf, dtype=np.uint8)
+    space = chars == 0x20
+    places = np.arange(size, dtype=np.int64)
+    next_space = np.minimum.accumulate(np.where(space, places, size)[::-1])[::-1]
+    left = next_space - places  # 0 at a space, 1 at a word's last byte
+    starts = np.flatnonzero(space[:-1] > space[1:]) + 1
+    lengths = left[starts]
+    long = lengths > _CRC_WORD
+    if long.any():
+        np.minimum(left, _CRC_WORD, out=left)
+    left <<= 8
+    left += chars
+    running = np.bitwise_xor.accumulate(np.take(_CRC_BYTES, left))
+    ids = running[starts + lengths - 1]
+    ids[1:] ^= ids[:-1].copy()
+    ids ^= _CRC_ZEROS[np.minimum(lengths, _CRC_WORD)]
+    for k in np.flatnonzero(long).tolist():
+        ids[k] = zlib.crc32(buf[starts[k] : starts[k] + lengths[k]])
+    ends = np.cumsum([len(text) + 1 for text in folded], dtype=np.int64)
+    counts = np.diff(np.searchsorted(starts, ends), prepend=0)
+    return ids, counts
 
 
 def _densified(bins: np.ndarray) -> np.ndarray:

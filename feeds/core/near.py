@@ -100,9 +100,9 @@ def signatures(texts: Sequence[str | None]) -> list[tuple[int, ...] | None]:
         and "feeds.core.minhash_batch" not in sys.modules
     ):
         return [None if text is None else signature(text) for text in texts]
-    from feeds.core.minhash_batch import minhash_many
+    from feeds.core.minhash_batch import minhash_texts
 
-    return minhash_many([None if text is None else _word_ids(signed_text(text)) for text in texts])
+    return minhash_texts(texts)
 
 
 _batches = False
