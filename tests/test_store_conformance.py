@@ -697,6 +697,22 @@ def test_presence_finds_exactly_the_buckets_that_hold_a_copy(store: Storage) -> 
     assert later.buckets == held
 
 
+def test_presence_tells_a_dropped_story_whatever_the_buckets_asked(store: Storage) -> None:
+    """No bucket, a few, and more than one statement binds (the held ones in the last)."""
+    e = entry(1)
+    insert(store, "a", e, "story-1")
+    sig = dedupe.signature(e.body_text)
+    assert sig is not None
+    held = set(dedupe.lsh_buckets(sig))
+    many = [*range(-2500, 2500), *sorted(held)]
+    assert not store.presence("a", [], many).tombstones
+    with store.batch():
+        store.drop("story-2", "a query", NOW)
+    for asked in ([], sorted(held)[:2], many):
+        found = store.presence("a", [], asked)
+        assert found.tombstones and found.buckets == held & set(asked)
+
+
 def test_presence_of_a_large_fetch_with_keys_only(store: Storage) -> None:
     """A fetch of more entries than one presence statement asks for, past the first of
     which the source's own copy is found, and whose keys carry nothing else to match."""

@@ -3,11 +3,13 @@ alike on both backends; PostgreSQL's connection translates their placeholders.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_store_conformance import store
+from test_store_conformance import entry, keys_of, store
 
+from feeds.core.dedupe import Keys
 from feeds.store.protocol import Storage
 from feeds.store.sql.connection import SqlConnection
 
@@ -19,6 +21,53 @@ NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 def _sql(opened: Storage) -> SqlConnection:
     assert isinstance(opened, SqlConnection)
     return opened
+
+
+_NULLABLE = (
+    "guid, post_id, link, shared_link, match_hash, excerpt, author, merged_reason,"
+    " merge_scores, body_key"
+)
+
+
+def test_a_copys_absent_values_are_stored_as_null_and_given_ones_as_given(store: Storage) -> None:
+    bare = entry(1, guid=None, post_id=None, link=None, excerpt=None, author=None)
+    bare_keys = Keys(bare_key := "k1", None, None, None, None, keys_of(bare).content_hash)
+    full = entry(2, link="https://a.example/2/", excerpt="Teaser", author="Reporter")
+    full_keys = keys_of(full)
+    with store.batch():
+        store.insert_copy("a", bare_keys, bare, entry_id="id-1", merged_reason=None, now=NOW)
+        store.insert_copy(
+            "a",
+            full_keys,
+            replace(full, link="https://b.example/shared"),
+            entry_id="id-2",
+            merged_reason="same link",
+            now=NOW,
+            scores={"body": 0.5},
+            body_key="clean-1",
+        )
+    rows = _sql(store)._execute(
+        f"SELECT key, {_NULLABLE}, media, rules, update_count FROM entries ORDER BY rowid"
+    )
+    assert [tuple(r) for r in rows] == [
+        (bare_key, None, None, None, None, None, None, None, None, None, None, "", "[]", 0),
+        (
+            full_keys.key,
+            full_keys.guid,
+            full_keys.post_id,
+            full_keys.link,
+            "https://b.example/shared",
+            full_keys.match_hash,
+            "Teaser",
+            "Reporter",
+            "same link",
+            '{"body": 0.5}',
+            "clean-1",
+            "",
+            "[]",
+            0,
+        ),
+    ]
 
 
 def test_placeholders_and_literal_percent_signs_mean_the_same_on_both(store: Storage) -> None:

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from feeds.config import Config, OutputConfig
-from feeds.core.digest import sha256
+from feeds.core.digest import blake2b, sha256
 from feeds.run.filtering import fingerprint_part
 
 
@@ -31,8 +31,12 @@ def _code_fingerprint() -> str:
 
 @cache
 def code_fingerprint(package: Path) -> str:
-    """A hash of every ``.py`` file under ``package``, sub-packages included, by relative path."""
-    digest = sha256()
+    """A hash of every ``.py`` file under ``package``, sub-packages included, by relative path.
+
+    BLAKE2b: over the package's 1.4 MB of source, CPython's own SHA-256 (the saving process
+    does without OpenSSL's, :mod:`feeds.core.digest`) took 67 M instructions, BLAKE2b 20 M.
+    """
+    digest = blake2b(digest_size=32)
     for path in sorted(package.rglob("*.py")):
         name = path.relative_to(package).as_posix()
         digest.update(name.encode() + b"\x00" + path.read_bytes())

@@ -59,6 +59,6 @@ DIALECT = Dialect(
     no_limit="ALL",
     index_hints=False,
     integers="unnest(?::bigint[]) AS listed(value)",
-    integers_as_json=False,
+    integers_as_rows=False,
     arbiters=DIGESTED_KEYS,
 )

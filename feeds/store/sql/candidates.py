@@ -108,27 +108,30 @@ class CandidateIndex(SqlConnection):
 
     def _buckets_present(self, buckets: Collection[int], found: Presence, tombstones: bool) -> None:
         """Which of ``buckets`` hold a copy, and (``tombstones``) whether any story was
-        dropped, in one statement. Each bucket is tested with ``EXISTS``, which stops at its
-        first row (a template's bucket holds thousands in a large store; ``IN`` read them
-        all)."""
-        parts: list[str] = []
-        if tombstones:
-            parts.append("SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped")
-        params: list[object] = []
+        dropped, in one statement (per ``INTEGER_ROWS`` buckets). Each bucket is tested with
+        ``EXISTS``, which stops at its first row (a template's bucket holds thousands in a
+        large store; ``IN`` read them all)."""
+        statements: list[tuple[str, list[object]]] = []
         listed = sorted(set(buckets))  # in index order
         tables = self._band_tables() if listed else ()
         if tables:
             in_a_table = " OR ".join(
                 f"EXISTS (SELECT 1 FROM {table} WHERE bucket = value)" for table in tables
             )
-            parts.append(f"SELECT 1, value FROM {self.dialect.integers} WHERE {in_a_table}")
-            params.append(self.dialect.integers_param(listed))
-        rows = self._read_bands(" UNION ALL ".join(parts), params, ()) if parts else ()
-        for kind, bucket in rows:
-            if kind == 0:
-                found.tombstones = True
-            else:
-                found.buckets.add(bucket)
+            statements = [
+                (f"SELECT 1, value FROM {rows} WHERE {in_a_table}", params)
+                for rows, params in self.dialect.integers_from(listed)
+            ]
+        if tombstones:
+            dropped = "SELECT 0, 0 FROM (SELECT 1 AS one FROM tombstones LIMIT 1) AS dropped"
+            sql, params = statements[0] if statements else ("", [])
+            statements[:1] = [(f"{dropped} UNION ALL {sql}" if sql else dropped, params)]
+        for sql, params in statements:
+            for kind, bucket in self._read_bands(sql, params, ()):
+                if kind == 0:
+                    found.tombstones = True
+                else:
+                    found.buckets.add(bucket)
         found.buckets |= self._held_buckets(buckets)
 
     def near_candidates(

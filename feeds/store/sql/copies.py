@@ -350,9 +350,13 @@ class CopyTable(SeenCopies):
                 json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None
             ),
         }
+        # A column left out is NULL, as a None bound to it would be (each of the entries'
+        # columns that may be NULL has no other default); binding None costs the sqlite3
+        # module a failed adapter lookup per value, several per copy.
+        given = {column: value for column, value in columns.items() if value is not None}
         rowid = self._insert_id(
-            _insert_statement(tuple(columns)),  # column names are fixed above
-            tuple(columns.values()),
+            _insert_statement(tuple(given)),  # column names are fixed above
+            tuple(given.values()),
             "source, key",  # saved already (by another process at once): saved once
         )
         if rowid is not None:
@@ -441,9 +445,10 @@ def _json_list(values: Collection[str]) -> str:
     return _JSON.encode(list(values)) if values else "[]"
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=64)
 def _insert_statement(columns: tuple[str, ...]) -> str:
-    """``INSERT INTO entries`` of ``columns`` (written once, not for every copy)."""
+    """``INSERT INTO entries`` of ``columns`` (written once for each set of columns given,
+    not for every copy)."""
     return f"INSERT INTO entries ({', '.join(columns)}) VALUES ({marks(columns)})"
 
 

@@ -6,11 +6,18 @@ gives one :class:`Dialect` (``feeds.store.<backend>.dialect``) for what is left.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Dialect"]
+__all__ = ["INTEGER_ROWS", "INTEGER_ROWS_STEP", "Dialect"]
+
+INTEGER_ROWS = 1024
+"""Integers bound one a row in one statement at most (:meth:`Dialect.integers_from`): far
+below SQLite's limit of bound parameters."""
+
+INTEGER_ROWS_STEP = 64
+"""Bound integers come in multiples of this (the last one repeated): 16 statements' texts
+for up to ``INTEGER_ROWS``, at most 63 values tested again."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +49,13 @@ class Dialect:
     """Whether the statements name the index to read (SQLite's ``INDEXED BY``)."""
 
     integers: str
-    """A ``FROM`` item of the integers in one parameter (:meth:`integers_param`), one row
-    each, in a column named ``value``: a list of any length is one statement's text, and
-    each value can be tested on its own (``EXISTS``), where ``IN (…)`` reads every row."""
+    """A ``FROM`` item of integers, one row each, in a column named ``value``, each of which
+    can be tested on its own (``EXISTS``, where ``IN (…)`` reads every row): see
+    :meth:`integers_from`. Either one parameter, a list of any length, or (with
+    :attr:`integers_as_rows`) ``{rows}``, where one ``(?)`` per value goes."""
 
-    integers_as_json: bool
-    """Whether :attr:`integers` takes its parameter as a JSON array (else as a list)."""
+    integers_as_rows: bool
+    """Whether :attr:`integers` takes one parameter per value (else one list)."""
 
     arbiters: tuple[tuple[str, str], ...] = ()
     """Pairs of a unique key (``"table(columns)"``) whose index is on expressions of those
@@ -60,9 +68,18 @@ class Dialect:
                 return target
         return columns
 
-    def integers_param(self, values: Iterable[int]) -> object:
-        """The parameter of :attr:`integers` for ``values``."""
-        return json.dumps(list(values)) if self.integers_as_json else list(values)
+    def integers_from(self, values: Sequence[int]) -> Iterator[tuple[str, list[object]]]:
+        """:attr:`integers` of ``values``, and its parameters: one ``FROM`` item, or several
+        of up to ``INTEGER_ROWS`` values each, with the last value repeated up to a multiple
+        of ``INTEGER_ROWS_STEP`` (a few statements' texts, kept by the connection's cache).
+        Each is a statement of its own (the values are all of its parameters)."""
+        if not self.integers_as_rows:
+            yield self.integers, [list(values)]
+            return
+        for start in range(0, len(values), INTEGER_ROWS):
+            rows: list[object] = list(values[start : start + INTEGER_ROWS])
+            rows += rows[-1:] * (-len(rows) % INTEGER_ROWS_STEP)
+            yield self.integers.format(rows=",".join(["(?)"] * len(rows))), rows
 
     def indexed_by(self, index: str) -> str:
         """`` INDEXED BY index`` where the backend takes hints, else nothing."""
