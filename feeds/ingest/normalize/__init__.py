@@ -38,7 +38,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 import nh3
 from lxml import etree
@@ -67,6 +66,7 @@ from feeds.ingest.normalize.markup import html_to_text, sanitized_text
 from feeds.ingest.normalize.media import clean_enclosures, media_url
 from feeds.ingest.normalize.rewrite import WHOLE_BODY, replace_title
 from feeds.ingest.normalize.urls import canonical_url, post_id
+from feeds.ingest.urljoin import urlsplit
 from feeds.types import Body, CleanEntry, ParsedEntry, ParsedFeed
 
 __all__ = [
