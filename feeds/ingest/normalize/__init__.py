@@ -49,6 +49,7 @@ from feeds.core.summary import CUT_MARK, _strip_cut, is_cut, teaser
 from feeds.core.text import (
     _collapse,
     _legal,
+    _plain_line,
     clean_line,
     clean_title,
     looks_like_html,
@@ -190,6 +191,8 @@ def _clean_categories(categories: Iterable[str]) -> tuple[str, ...]:
 
 def _capped_line(raw: str, limit: int) -> str:
     """:func:`clean_line` of ``raw``, cut to ``limit`` characters (:mod:`feeds.core.limits`)."""
+    if len(raw) <= limit * limits.RAW_FACTOR and _plain_line(raw):  # most names and categories
+        return limits.cap_line(raw, limit)  # shown and cleaned as it is, not HTML
     raw = shown_prefix(raw, limit * limits.RAW_FACTOR, is_html=looks_like_html(raw))
     return limits.cap_line(clean_line(raw), limit)
 
