@@ -19,8 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.core import limits
 from feeds.core import summary as summary_module
 from feeds.core import text as text_module
+from feeds.ingest import normalize as normalize_module
 from feeds.ingest.normalize import body as body_module
 from feeds.ingest.normalize import html_to_text, is_cut, normalize_entry, sanitize_html
 from feeds.ingest.normalize import markup as markup_module
@@ -453,3 +455,33 @@ def test_the_markup_inside_an_element_with_attributes_or_none_inside() -> None:
 
     for root in (etree.fromstring('<div class="x">a<b>b</b>c</div>'), etree.Element("div")):
         assert markup_module._inner_html(root) == _inner_html_the_long_way(root)
+
+
+# --- titles, names and categories -------------------------------------------------------------
+
+_LINE_PIECES = st.sampled_from(
+    [
+        *("Markets", "rose", "a", "Z", "0", " ", "  ", "\t", "\n", "\r", "\x00", "\x1c", "\x7f"),
+        *("<", "<b>", "</b>", "<p>", "<script>x</script>", "<!--", "&", "&amp;", "&lt;b&gt;"),
+        *("&#8230;", ";", "Â", "â€™", "é", "\u00a0", "\u202e", "\ufffd", "\ufeff", "e\u0301"),
+    ]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_LINE_PIECES, max_size=10).map("".join), st.booleans())
+def test_a_plain_line_is_cleaned_as_the_whole_work_cleans_it(raw: str, is_html: bool) -> None:
+    assert text_module.clean_title(raw, is_html=is_html) == text_module._cleaned_title(raw, is_html)
+    assert text_module.clean_line(raw) == text_module._cleaned_title(
+        raw, text_module.looks_like_html(raw)
+    )
+    for limit in (3, 80):  # a category or a name, cut as the whole work cuts it
+        shown = text_module.shown_prefix(
+            raw, limit * limits.RAW_FACTOR, is_html=text_module.looks_like_html(raw)
+        )
+        whole = limits.cap_line(
+            text_module._cleaned_title(shown, text_module.looks_like_html(shown)), limit
+        )
+        assert normalize_module._capped_line(raw, limit) == whole
+    if text_module._plain_line(raw):  # the shortcut was taken
+        assert text_module._cleaned_title(raw, is_html) == raw

@@ -20,6 +20,7 @@ from feeds.core.text import _legal
 from feeds.ingest.normalize import urls
 from feeds.ingest.parse.fast_elements import _joined
 from feeds.ingest.urljoin import plain_absolute, urljoin
+from feeds.ingest.urljoin import urlsplit as split_shortcut
 
 # Pieces that make URLs plain and not quite plain: every character the shortcut's pattern
 # rules on, and the shapes urljoin treats apart (empty query, empty fragment, params, ports,
@@ -31,7 +32,7 @@ _PIECES = st.sampled_from(
         *(":8080", ":", ":99999999", "/", "/a/b", "/../c", "./d", "?", "?p=1", "&utm_source=x"),
         *("#", "#top", "?#", ";p", "%20", "%", " ", "\t", "\n", "\x00", "\x7f", "é", "\u202e"),
         *('"', "<", ">", "`", "{", "}", "|", "\\", "^", "[", "]", "~", "!", "$", "'", "(", "*"),
-        *("=", "@", "_", "-", ".", "a", "Z", "0"),
+        *("=", "@", "_", "-", ".", "a", "Z", "0", "\u3000", "\x85", "\xa0", "\x1c"),
     ]
 )
 _URLS = st.lists(_PIECES, max_size=8).map("".join)
@@ -73,6 +74,20 @@ def test_urljoin_gives_what_urllib_gives(base: str, url: str) -> None:
 @example("https://127.0.0.1/feed.xml", "https:///example.com/a")
 def test_the_feed_readers_join_gives_what_feedparsers_gives(base: str, url: str) -> None:
     assert _joined(base, url) == _urljoin(base, url)
+
+
+@settings(max_examples=3000)
+@given(_URLS)
+@example("https://example.com")
+@example("http://example.com:8080?a=1?b#c?d#e")
+@example("https://example.com#x/y?z")
+@example("https://example.com:/a/b;p?q=1")
+@example("https://ex%41mple.com/")
+def test_urlsplit_gives_what_urllib_gives(url: str) -> None:
+    assert _outcome(split_shortcut, url) == _outcome(urlsplit, url)
+    if plain_absolute(url):  # the shortcut, whose parts are alike in every way
+        assert type(split_shortcut(url)) is SplitResult
+        assert _outcome(lambda: split_shortcut(url).port) == _outcome(lambda: urlsplit(url).port)
 
 
 def test_plain_urls_are_taken_and_others_are_not() -> None:

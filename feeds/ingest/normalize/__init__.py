@@ -38,7 +38,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 import nh3
 from lxml import etree
@@ -50,6 +49,7 @@ from feeds.core.summary import CUT_MARK, _strip_cut, is_cut, teaser
 from feeds.core.text import (
     _collapse,
     _legal,
+    _plain_line,
     clean_line,
     clean_title,
     looks_like_html,
@@ -67,6 +67,7 @@ from feeds.ingest.normalize.markup import html_to_text, sanitized_text
 from feeds.ingest.normalize.media import clean_enclosures, media_url
 from feeds.ingest.normalize.rewrite import WHOLE_BODY, replace_title
 from feeds.ingest.normalize.urls import canonical_url, post_id
+from feeds.ingest.urljoin import urlsplit
 from feeds.types import Body, CleanEntry, ParsedEntry, ParsedFeed
 
 __all__ = [
@@ -190,6 +191,8 @@ def _clean_categories(categories: Iterable[str]) -> tuple[str, ...]:
 
 def _capped_line(raw: str, limit: int) -> str:
     """:func:`clean_line` of ``raw``, cut to ``limit`` characters (:mod:`feeds.core.limits`)."""
+    if len(raw) <= limit * limits.RAW_FACTOR and _plain_line(raw):  # most names and categories
+        return limits.cap_line(raw, limit)  # shown and cleaned as it is, not HTML
     raw = shown_prefix(raw, limit * limits.RAW_FACTOR, is_html=looks_like_html(raw))
     return limits.cap_line(clean_line(raw), limit)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from feeds.core import limits
 from feeds.ingest.normalize.urls import canonical_url
+from feeds.ingest.urljoin import urlsplit
 from feeds.types import Enclosure
 
 # RFC 6838 §4.2: type "/" subtype, restricted names; parameters are not kept.

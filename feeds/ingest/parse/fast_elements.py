@@ -10,7 +10,9 @@ from typing import Any
 
 import lxml.etree
 import lxml.html
+from feedparser import datetimes as _fp_datetimes
 from feedparser.datetimes import _parse_date as _fp_parse_date
+from feedparser.datetimes.w3dtf import _parse_date_w3dtf
 from feedparser.html import _cp1252 as _CP1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
@@ -50,6 +52,27 @@ def _rereadable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _parsed_date(value: str) -> Any:
+    """feedparser's ``_parse_date(value)``. Its first handler, W3C-DTF's, gives up on a date
+    that starts with a letter (an RSS date's day name, ``Sun, 05 May 2019 11:57:00 +0000``:
+    its first word, four characters or not, is no year), and such a date is not shown to it
+    (trying cost about a third of reading the date)."""
+    handlers = _fp_datetimes._date_handlers
+    if not (value.lstrip()[:1].isalpha() and value.isascii() and handlers[:1] == [_W3DTF]):
+        return _fp_parse_date(value)
+    for handler in handlers[1:]:  # _parse_date's loop, after its first handler
+        try:
+            parsed = handler(value)
+        except (KeyError, OverflowError, ValueError, AttributeError):
+            continue
+        if parsed and len(parsed) == 9:
+            return parsed
+    return None
+
+
+_W3DTF = _parse_date_w3dtf
 
 
 class Decline(Exception):
@@ -316,7 +339,7 @@ class ElementReader:
     @staticmethod
     def _date(value: str) -> Any:
         try:
-            return _fp_parse_date(value)
+            return _parsed_date(value)
         # feedparser's date handlers raise little, but what they raise would stop
         # feedparser itself: leave those documents to it.
         except Exception as exc:
