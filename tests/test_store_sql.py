@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from test_store_conformance import entry, keys_of, store
 
+from feeds.core import dedupe
 from feeds.core.dedupe import Keys
 from feeds.store.protocol import Storage
+from feeds.store.sql.codec import signature_blob
 from feeds.store.sql.connection import SqlConnection
 
 __all__ = ["store"]
@@ -126,3 +128,26 @@ def test_in_lists_are_padded_to_a_few_lengths_with_the_same_values() -> None:
         values = [f"v{i}" for i in range(n)]
         assert set(padded(values)) == set(values)
         assert padded(values)[:n] == values
+
+
+def test_a_copys_signature_is_stored_as_the_blob_it_encodes(store: Storage) -> None:
+    """Bound as the dialect binds it (SQLite: a bytearray), a signature is the same BLOB in
+    both tables as the bytes of :func:`signature_blob`; a body too thin to sign, an empty one."""
+    signed = entry(1)
+    thin = entry(2, text="Too short.")
+    with store.batch():
+        for e in (signed, thin):
+            store.insert_copy(
+                "a", keys_of(e), e, entry_id=f"id-{e.title}", merged_reason=None, now=NOW
+            )
+    rows = _sql(store)._execute(
+        "SELECT e.body_text, e.signature, s.signature FROM entries AS e"
+        " LEFT JOIN signatures AS s ON s.copy = e.rowid ORDER BY e.rowid"
+    )
+    found = [tuple(r) for r in rows]  # a BLOB reads back as bytes (TEXT would be a str)
+    assert all(type(a) is bytes and type(b) in (bytes, type(None)) for _, a, b in found)
+    for (text, in_entries, in_signatures), e in zip(found, (signed, thin), strict=True):
+        blob = signature_blob(dedupe.signature(e.body_text))
+        assert text == e.body_text and in_entries == blob
+        assert in_signatures == (blob if dedupe.signature(e.body_text) is not None else None)
+    assert found[0][1] and not found[1][1]  # the thin body: unsigned, an empty BLOB

@@ -299,7 +299,7 @@ class CopyTable(SeenCopies):
         self._execute(
             "INSERT INTO signatures (copy, signature) VALUES (?, ?)"
             " ON CONFLICT (copy) DO UPDATE SET signature = excluded.signature",
-            (copy, blob or signature_blob(sig)),
+            (copy, self.dialect.blob(blob or signature_blob(sig))),
         )
 
     def _unindex(self, copy: int, sig: tuple[int, ...] | None, text: str = "") -> None:
@@ -345,7 +345,7 @@ class CopyTable(SeenCopies):
             "updated": ts(updated),
             "first_seen": ts(now),
             "merged_reason": merged_reason,
-            "signature": blob,
+            "signature": self.dialect.blob(blob),
             "merge_scores": (
                 json.dumps(dict(scores), ensure_ascii=False, sort_keys=True) if scores else None
             ),

@@ -58,4 +58,5 @@ DIALECT = Dialect(
     # characters for a fetch of 30 entries (600 buckets), written then parsed again.
     integers="(SELECT column1 AS value FROM (VALUES {rows}))",
     integers_as_rows=True,
+    blob=bytearray,
 )

@@ -21,6 +21,8 @@ Only SQLite holds rows back (its one writer is the refresh); PostgreSQL inserts 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import compress, repeat
+from operator import not_
 
 HELD_MAX = 8192
 """Rows held before all are inserted (about 1 MiB held): when the savepoint then open ends, if
@@ -67,13 +69,19 @@ class HeldBands:
         return self._count
 
     def add(self, rows: Iterable[tuple[int, int]]) -> None:
-        for bucket, copy in rows:
-            self._before.append(self._held.get(bucket, -1))
-            self._held[bucket] = len(self._buckets)
-            self._buckets.append(bucket)
-            self._copies.append(copy)
-            self._inserted.append(0)
-            self._count += 1
+        # Locals, not attributes: looked up once a call, not five times a row.
+        held, before, keys, copies = self._held, self._before, self._buckets, self._copies
+        start = position = len(keys)
+        try:
+            for bucket, copy in rows:
+                before.append(held.get(bucket, -1))
+                held[bucket] = position
+                keys.append(bucket)
+                copies.append(copy)
+                position += 1
+        finally:  # the rows added are held
+            self._inserted += repeat(0, position - start)
+            self._count += position - start
 
     def due(self) -> bool:
         """Whether the held rows are to be inserted now.
@@ -94,7 +102,8 @@ class HeldBands:
         """The held rows under ``buckets`` (all of them when None), in bucket order, to
         insert now (they are held no more); None when none is held."""
         if buckets is None:
-            positions = [p for p, inserted in enumerate(self._inserted) if not inserted]
+            inserted = self._inserted
+            positions = list(compress(range(len(inserted)), map(not_, inserted)))
             self._held = {}
         else:
             held = self._held
@@ -105,14 +114,20 @@ class HeldBands:
         if not positions:
             return None
         self._insertions += 1
-        for position in positions:
-            self._inserted[position] = self._insertions
-        self._count -= len(positions)
         keys, copies = self._buckets, self._copies  # kept by the rows if cleared below
-        positions.sort(key=keys.__getitem__)  # a bucket's rows in any order: it is the key
+        self._count -= len(positions)
         if not self._count and not self._marks:
             self.clear()  # no savepoint to roll back: the log is not needed
-        return ((keys[p], copies[p]) for p in positions)
+        elif buckets is None:  # every held row: each 0 becomes this insertion's number
+            number = self._insertions
+            self._inserted = [n or number for n in self._inserted]
+        else:
+            for position in positions:
+                self._inserted[position] = self._insertions
+        positions.sort(key=keys.__getitem__)  # a bucket's rows in any order: it is the key
+        return zip(
+            map(keys.__getitem__, positions), map(copies.__getitem__, positions), strict=True
+        )
 
     def _chain(self, position: int) -> Iterator[int]:
         """The held rows of a bucket, from its last (``position``) back."""
