@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 
 from feeds.core import dedupe
 from feeds.run.ending import pool_ending, start_fork_server_deaf
+from feeds.run.fetch_processes import ctrl_c_held
 
 __all__ = ["PRELOAD", "start_pool", "stop_fork_server", "usable_cores"]
 
@@ -38,14 +39,18 @@ def start_pool(stack: ExitStack, workers: int) -> ProcessPoolExecutor | None:
         return None
     context = _mp_context()
     start_fork_server_deaf(context)
-    # The workers' lifeline (see _worker): this process holds the only end that writes.
-    lifeline, held = context.Pipe(duplex=False)
-    stack.callback(held.close)
-    stack.callback(lifeline.close)
-    pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker, initargs=(lifeline,)
-    )
-    stack.push(pool_ending(pool, held))
+    # A Ctrl-C waits until the pool is made and its ending is on the stack: taken inside
+    # the pool's queues, between a semaphore's registration with multiprocessing's tracker
+    # and its finalizer, it left the tracker warning of a leaked semaphore.
+    with ctrl_c_held():
+        # The workers' lifeline (see _worker): this process holds the only end that writes.
+        lifeline, held = context.Pipe(duplex=False)
+        stack.callback(held.close)
+        stack.callback(lifeline.close)
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_worker, initargs=(lifeline,)
+        )
+        stack.push(pool_ending(pool, held))
     return pool
 
 
