@@ -8,12 +8,12 @@
 not. Each tree runs one cold refresh of ``--feeds`` of the bench's feeds (the same generator
 and nginx as ``bench/refresh_bench.py``) under valgrind's callgrind, which follows every
 process of the run: the saving process, its fetch processes, the fork server and the worker
-processes it starts. Printed: the total, and each process's count with its part (the saving
-process and the fetch processes are forks of the command, the workers children of the
-fork server). A forked process's count starts at its fork (``--zero-before=
-PyOS_AfterFork_Child``): callgrind would otherwise give it its parent's count up to then, the
-saving process's start (about 1 G instructions) in each fetch process, the fork server's in
-each worker. A small run counts the start of each process too (imports: some 0.4 G
+processes it starts, and the signer. Printed: the total, and each process's count with its
+part (the saving process and the fetch processes are forks of the command, the workers
+children of the fork server, the signer a fresh interpreter the saving process starts). A
+forked process's count starts at its fork (``--zero-before=PyOS_AfterFork_Child``):
+callgrind would otherwise give it its parent's count up to then, the saving process's start
+(about 1 G instructions) in each fetch process, the fork server's in each worker. A small run counts the start of each process too (imports: some 0.4 G
 instructions a process), so compare trees at one ``--feeds``, not runs of two sizes.
 
 Needs valgrind (``apt-get install valgrind``). Slow: about a minute per 20 feeds.
@@ -48,6 +48,8 @@ def _counted(logs: Path) -> list[tuple[int, str]]:
         part = "fork server or worker" if "forkserver" in text else "refresh (saving or fetch)"
         if "resource_tracker" in text:
             part = "resource tracker"
+        elif "feeds.run.signer" in text:
+            part = "signer"
         counts.append((int(found.group(1)), part))
     return sorted(counts, reverse=True)
 

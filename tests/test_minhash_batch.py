@@ -13,7 +13,7 @@ import subprocess
 import sys
 import zlib
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ from feeds.core import minhash_batch as mb
 from feeds.core import near
 from feeds.core.minhash_batch import _ascii_word_ids, minhash_many, minhash_texts
 from feeds.core.tuplehash import tuple_hash
-from feeds.run import executor, worker_pool
 
 # A small vocabulary: shingles repeat within and across bodies, bins fill unevenly, and
 # short bodies leave most bins empty (densification).
@@ -42,12 +41,12 @@ _TEXTS = st.one_of(
 
 @contextmanager
 def _in_batches() -> Iterator[None]:
-    before = near._batches
+    before = near._batch
     near.sign_in_batches()
     try:
         yield
     finally:
-        near._batches = before
+        near._batch = before
 
 
 @settings(max_examples=400)
@@ -98,19 +97,6 @@ def test_the_hash_c_reserves_is_replaced_as_cpython_replaces_it() -> None:
     ids = _reserved_hash_shingle()
     assert tuple_hash(tuple(ids)) == 1546275796  # what CPython gives instead of -1
     assert minhash_many([ids]) == [near._minhash(ids)]
-
-
-def _signs_in_batches() -> bool:
-    return near._batches
-
-
-@pytest.mark.skipif(executor.usable_cores() < 2, reason="no worker pool on one core")
-def test_workers_sign_in_batches_and_this_process_does_not() -> None:
-    with ExitStack() as stack:
-        pool = worker_pool.start_pool(stack, 2)  # the run's workers, from the fork server
-        assert pool is not None
-        assert pool.submit(_signs_in_batches).result(timeout=60) is True
-    assert near._batches is False
 
 
 SIGNING = """

@@ -14,7 +14,7 @@ import struct
 import sys
 import unicodedata
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
 from feeds.core.digest import blake2b
@@ -92,33 +92,47 @@ def signature(text: str) -> tuple[int, ...] | None:
 def signatures(texts: Sequence[str | None]) -> list[tuple[int, ...] | None]:
     """:func:`signature` of each text (None stays None): one document's entries.
 
-    After :func:`sign_in_batches`, in one numpy pass (:mod:`feeds.core.minhash_batch`) once a
-    document brings :data:`BATCH_MIN` texts or more to sign, or numpy is loaded already.
+    After :func:`sign_in_batches`, by its batch signer once a document brings
+    :data:`BATCH_MIN` texts or more to sign, or numpy is loaded already.
     """
-    if not _batches or (
+    batch = _batch
+    if batch is None or (
         sum(text is not None for text in texts) < BATCH_MIN
         and "feeds.core.minhash_batch" not in sys.modules
     ):
         return [None if text is None else signature(text) for text in texts]
-    from feeds.core.minhash_batch import minhash_texts
-
-    return minhash_texts(texts)
+    return batch(texts)
 
 
-_batches = False
+BatchSigner = Callable[[Sequence[str | None]], list[tuple[int, ...] | None]]
+"""What signs a document's texts together: :func:`signatures` of them, for less CPU."""
+
+_batch: BatchSigner | None = None
 
 #: Fewer texts to sign than this are signed one at a time while numpy is not loaded: numpy
-#: costs a worker about 13 MiB and 0.05 s of CPU to load, and saves 40-80 µs per entry, so
-#: it pays for a cold run's documents (every entry new), not for a run in which each feed
-#: brings a few new entries (the others' content is stored: they need no signature).
+#: costs the process that loads it about 17 MiB and 0.05 s of CPU, and a batch's numpy
+#: calls cost about 0.4 ms, so it pays for a cold run's documents (every entry new), not
+#: for a run in which each feed brings a few new entries (the others' content is stored:
+#: they need no signature). Reuters stories sent to the run's signer, CPU per text of the
+#: worker and the signer together against one at a time (bench/RESULTS.md, twenty-ninth
+#: session): 4 texts a document 173 against 158 µs, 8 texts 128 against 177, 16 texts 64
+#: against 137.
 BATCH_MIN = 16
 
 
-def sign_in_batches() -> None:
-    """Let :func:`signatures` sign in numpy from now on, in this process: a worker process
-    that prepares documents (it loads numpy with its first; the main process never does)."""
-    global _batches
-    _batches = True
+def sign_in_batches(signer: BatchSigner | None = None) -> None:
+    """Let :func:`signatures` sign a document's texts together from now on, in this
+    process: by ``signer`` (a worker's: the run's signer, :mod:`feeds.run.signer`), or in
+    numpy in this process (:mod:`feeds.core.minhash_batch`, loaded with the first such
+    document). The main process never does."""
+    global _batch
+    _batch = signer or _numpy_signatures
+
+
+def _numpy_signatures(texts: Sequence[str | None]) -> list[tuple[int, ...] | None]:
+    from feeds.core.minhash_batch import minhash_texts
+
+    return minhash_texts(texts)
 
 
 def _minhash(seq: list[int]) -> tuple[int, ...]:

@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection
 from feeds.core import dedupe
 from feeds.run.ending import pool_ending, start_fork_server_deaf
 from feeds.run.fetch_processes import ctrl_c_held
+from feeds.run.signer import RemoteSigner, start_signer
 
 __all__ = ["PRELOAD", "start_pool", "stop_fork_server", "usable_cores"]
 
@@ -47,8 +48,9 @@ def start_pool(stack: ExitStack, workers: int) -> ProcessPoolExecutor | None:
         lifeline, held = context.Pipe(duplex=False)
         stack.callback(held.close)
         stack.callback(lifeline.close)
+        signer = start_signer(stack)  # ended after the pool (the stack ends it first)
         pool = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_worker, initargs=(lifeline,)
+            workers, mp_context=context, initializer=_worker, initargs=(lifeline, signer)
         )
         stack.push(pool_ending(pool, held))
     return pool
@@ -98,11 +100,12 @@ session): 1.77 of 2 cores busy, then 1.86; wall 14.89 -> 14.23 s in 5 of 5 pairs
 """
 
 
-def _worker(lifeline: Connection) -> None:
+def _worker(lifeline: Connection, signer: str | None) -> None:
     """Set up a worker: lower its priority (:data:`WORKER_NICENESS`), leave Ctrl-C to the
-    run's process, sign each document's entries in one numpy pass
-    (:func:`feeds.core.near.sign_in_batches`), and end the worker once the run's process is
-    gone.
+    run's process, have each document's entries signed together
+    (:func:`feeds.core.near.sign_in_batches`) by the run's signer at ``signer``
+    (:mod:`feeds.run.signer`; without one, in numpy in the worker), and end the worker once
+    the run's process is gone.
 
     A worker waits for work on a queue whose other end it holds itself, so a refresh killed
     outright (SIGKILL, the OOM killer) would leave it waiting for ever; and its parent is the
@@ -114,7 +117,10 @@ def _worker(lifeline: Connection) -> None:
     # Ctrl-C reaches every process of the terminal's group: the run's process stops the
     # workers (they end with the pool), and a worker would only print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    dedupe.sign_in_batches()
+    if signer is None:
+        dedupe.sign_in_batches()
+    else:
+        dedupe.sign_in_batches(RemoteSigner(signer))
 
     def watch() -> None:
         with suppress(OSError):
