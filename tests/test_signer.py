@@ -165,3 +165,17 @@ def test_the_signer_ends_when_its_run_is_killed() -> None:
     while _signers(mark, run.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _signers(mark, run.pid) == []
+
+
+def test_a_signer_that_cannot_start_leaves_the_workers_signing_themselves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No temporary folder to make the socket in, then a socket path longer than Unix allows.
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "missing"))
+    with ExitStack() as stack:
+        assert start_signer(stack) is None
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / ("x" * 120)))
+    (tmp_path / ("x" * 120)).mkdir()
+    with ExitStack() as stack:
+        assert start_signer(stack) is None
+    assert list((tmp_path / ("x" * 120)).iterdir()) == []  # nothing left behind

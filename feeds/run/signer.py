@@ -114,10 +114,10 @@ def start_signer(stack: ExitStack) -> str | None:
     """
     if os.name != "posix":
         return None
-    folder = tempfile.mkdtemp(prefix="feeds-signer-")  # only this user may connect
-    stack.callback(shutil.rmtree, folder, ignore_errors=True)
-    path = str(Path(folder) / "socket")
     try:
+        folder = tempfile.mkdtemp(prefix="feeds-signer-")  # only this user may connect
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        path = str(Path(folder) / "socket")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listening:
             listening.bind(path)
             listening.listen(64)
