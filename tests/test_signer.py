@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from array import array
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -28,8 +29,8 @@ from feeds.run.signer import (
     RemoteSigner,
     decode_rows,
     decode_texts,
-    encode_rows,
     encode_texts,
+    reply,
     start_signer,
 )
 
@@ -52,19 +53,37 @@ def test_texts_arrive_as_they_were_sent(texts: list[str | None]) -> None:
     assert decode_texts(read) is None  # the end of the connection
 
 
-@given(
-    st.lists(st.one_of(st.none(), st.lists(st.integers(-1, 2**32 - 1), min_size=64, max_size=64)))
+_ROWS = st.lists(
+    st.one_of(st.none(), st.lists(st.integers(-1, 2**32 - 1), min_size=64, max_size=64))
 )
+
+
+def _body(rows: list[list[int] | None]) -> bytes:
+    return array("q", [v for row in rows for v in (row or [-2] * near.NUM_BINS)]).tobytes()
+
+
+@given(_ROWS)
 def test_signatures_arrive_as_they_were_sent(rows: list[list[int] | None]) -> None:
     sent = [None if row is None else tuple(row) for row in rows]
-    assert decode_rows(io.BytesIO(encode_rows(sent)), len(sent)) == sent
+    assert decode_rows(io.BytesIO(reply(_body(rows))), len(sent)) == sent
 
 
 def test_a_reply_of_the_wrong_size_is_refused() -> None:
     with pytest.raises(ConnectionError):
-        decode_rows(io.BytesIO(encode_rows([None, None])), 3)
+        decode_rows(io.BytesIO(reply(_body([None, None]))), 3)
     with pytest.raises(ConnectionError):
-        decode_rows(io.BytesIO(encode_rows([None])[:-8]), 1)
+        decode_rows(io.BytesIO(reply(_body([None]))[:-8]), 1)
+
+
+@settings(max_examples=300)
+@given(st.lists(_TEXTS, max_size=12))
+def test_the_signers_rows_are_the_signatures(texts: list[str | None]) -> None:
+    from feeds.core.minhash_batch import signature_matrix
+
+    signed = [None if t is None else near.signed_text(t) for t in texts]
+    body = signature_matrix(signed, -2).tobytes()
+    got = decode_rows(io.BytesIO(reply(body)), len(texts))
+    assert got == [None if t is None else near.signature(t) for t in texts]
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ import numpy as np
 from feeds.core import near, tuplehash
 from feeds.core.identity import MIN_MATCH_WORDS
 
-__all__ = ["minhash_many", "minhash_texts"]
+__all__ = ["minhash_many", "minhash_texts", "signature_matrix", "signed_rows"]
 
 _U64 = np.uint64
 # The numbers of the scalar code, in numpy's unsigned 64-bit lanes.
@@ -73,28 +73,46 @@ def minhash_many(seqs: Sequence[Sequence[int] | None]) -> list[tuple[int, ...] |
     lengths = [len(seq) for _, seq in kept]
     words = chain.from_iterable(seq for _, seq in kept)
     ids = np.fromiter(words, dtype=_U64, count=sum(lengths))
-    return _placed(len(seqs), [i for i, _ in kept], _minhash_rows(ids, np.array(lengths)))
+    rows = _minhash_rows(ids, np.array(lengths)).tolist()
+    return _placed(len(seqs), [i for i, _ in kept], rows)
 
 
 def minhash_texts(texts: Sequence[str | None]) -> list[tuple[int, ...] | None]:
-    """:func:`feeds.core.near.signature` of each text (None stays None).
+    """:func:`feeds.core.near.signature` of each text (None stays None)."""
+    signed = [None if text is None else near.signed_text(text) for text in texts]
+    at, rows = signed_rows(signed)
+    return _placed(len(texts), at, rows.tolist())
 
-    The word ids of the texts whose signed text is ASCII (most English news) are computed
-    for all of them at once (:func:`_ascii_word_ids`), and go to the hashing without being
-    Python ints; the others' are :func:`feeds.core.near._word_ids`, one text at a time.
+
+def signature_matrix(signed: Sequence[str | None], unsigned: int) -> np.ndarray:
+    """The signature of each text already cut by :func:`feeds.core.near.signed_text`, a row
+    of :data:`~feeds.core.near.NUM_BINS` signed 64-bit numbers each; a text without one (too
+    short, or None) has a row of ``unsigned``."""
+    at, rows = signed_rows(signed)
+    matrix = np.full((len(signed), _BINS), unsigned, dtype=np.int64)
+    matrix[at] = rows
+    return matrix
+
+
+def signed_rows(signed: Sequence[str | None]) -> tuple[list[int], np.ndarray]:
+    """The signatures of the texts already cut by :func:`feeds.core.near.signed_text` that
+    have one, a row each, and which text each row is of.
+
+    The word ids of the texts that are ASCII (most English news) are computed for all of
+    them at once (:func:`_ascii_word_ids`), and go to the hashing without being Python
+    ints; the others' are :func:`feeds.core.near._word_ids`, one text at a time.
     """
     ascii_at: list[int] = []
     folded: list[bytes] = []
     other_at: list[int] = []
     others: list[list[int]] = []
-    for i, text in enumerate(texts):
+    for i, text in enumerate(signed):
         if text is None:
             continue
-        signed = near.signed_text(text)
-        if signed.isascii() and len(signed) <= _CHUNK_BYTES:
+        if text.isascii() and len(text) <= _CHUNK_BYTES:
             ascii_at.append(i)
-            folded.append(signed.encode("ascii").translate(near._ASCII_FOLD))
-        elif (seq := near._word_ids(signed)) is not None:
+            folded.append(text.encode("ascii").translate(near._ASCII_FOLD))
+        elif (seq := near._word_ids(text)) is not None:
             other_at.append(i)
             others.append(seq)
     ids, counts = _chunked_word_ids(folded)
@@ -110,9 +128,8 @@ def minhash_texts(texts: Sequence[str | None]) -> list[tuple[int, ...] | None]:
         signed_at += other_at
         lengths += [len(seq) for seq in others]
     if not signed_at:
-        return [None] * len(texts)
-    rows = _minhash_rows(ids.astype(_U64), np.array(lengths))
-    return _placed(len(texts), signed_at, rows)
+        return [], np.empty((0, _BINS), dtype=np.int64)
+    return signed_at, _minhash_rows(ids.astype(_U64), np.array(lengths))
 
 
 def _chunked_word_ids(folded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +154,7 @@ def _placed(size: int, at: list[int], rows: list[list[int]]) -> list[tuple[int, 
     return out
 
 
-def _minhash_rows(ids: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
+def _minhash_rows(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The signature of each body whose ``lengths[k]`` word ids follow one another in ``ids``."""
     owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     inside = owner[: -(_SHINGLE - 1)] == owner[_SHINGLE - 1 :]  # no shingle spans two bodies
@@ -147,8 +164,7 @@ def _minhash_rows(ids: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
     values = ((hashes >> _VALUE_SHIFT) & _U64(_MASK32)).astype(np.int64)
     bins = np.full(len(lengths) * _BINS, _EMPTY, dtype=np.int64)
     np.minimum.at(bins, slot, values)
-    rows: list[list[int]] = _densified(bins.reshape(len(lengths), _BINS)).tolist()
-    return rows
+    return _densified(bins.reshape(len(lengths), _BINS))
 
 
 def _crc_tables() -> tuple[np.ndarray, np.ndarray]:

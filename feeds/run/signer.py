@@ -9,9 +9,11 @@ numpy. Each worker sends it a document's texts over a Unix socket and reads thei
 signatures back (:class:`RemoteSigner`): one copy of numpy for all the workers, and none
 in the processes that parse and clean.
 
-The texts go as UTF-8 (lone surrogates kept) after their lengths, the signatures come
-back as signed 64-bit numbers, :data:`~feeds.core.near.NUM_BINS` to a text: no pickle
-either way. A worker that cannot reach the signer (it failed to start, or ended) signs
+A worker cuts each text to what is signed (:func:`feeds.core.near.signed_text`: the
+lead's keys ask the same of each body, and find it done) and sends them as UTF-8 (lone
+surrogates kept) after their lengths; the signatures come back as numpy's bytes of signed
+64-bit numbers, :data:`~feeds.core.near.NUM_BINS` to a text: no pickle and no Python int
+either way in the signer. A worker that cannot reach the signer (it failed to start, or ended) signs
 in numpy itself, as before: the same numbers, so only memory and CPU tell the difference.
 """
 
@@ -31,9 +33,9 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import BinaryIO
 
-from feeds.core.near import NUM_BINS
+from feeds.core.near import NUM_BINS, signed_text
 
-__all__ = ["RemoteSigner", "decode_rows", "decode_texts", "encode_rows", "encode_texts"]
+__all__ = ["RemoteSigner", "decode_rows", "decode_texts", "encode_texts", "reply"]
 __all__ += ["serve", "start_signer"]
 
 Signatures = list[tuple[int, ...] | None]
@@ -73,12 +75,9 @@ def decode_texts(read: BinaryIO) -> list[str | None] | None:
     return texts
 
 
-def encode_rows(rows: Signatures) -> bytes:
-    """A reply: its size in bytes, then :data:`NUM_BINS` numbers a text."""
-    values = array("q")
-    for row in rows:
-        values.extend([_UNSIGNED] * NUM_BINS if row is None else row)
-    body = values.tobytes()
+def reply(body: bytes) -> bytes:
+    """A reply: its size in bytes, then the signatures, :data:`NUM_BINS` numbers a text
+    (:func:`feeds.core.minhash_batch.signature_matrix`'s bytes)."""
     return _COUNT.pack(len(body)) + body
 
 
@@ -163,13 +162,13 @@ def _watch_parent() -> None:
 
 
 def _answer(connection: socket.socket) -> None:
-    from feeds.core.minhash_batch import minhash_texts  # numpy: with the first request
+    from feeds.core.minhash_batch import signature_matrix  # numpy: with the first request
 
     # Whatever goes wrong closes the connection: the worker then signs itself, and a fault
     # in the signing is reported there, with its document.
     with connection, connection.makefile("rb") as read, suppress(Exception):
         while (texts := decode_texts(read)) is not None:
-            connection.sendall(encode_rows(minhash_texts(texts)))
+            connection.sendall(reply(signature_matrix(texts, _UNSIGNED).tobytes()))
 
 
 class RemoteSigner:
@@ -201,7 +200,8 @@ class RemoteSigner:
             self._connection.settimeout(_TIMEOUT)
             self._connection.connect(self._path)
             self._read = self._connection.makefile("rb")
-        self._connection.sendall(encode_texts(texts))
+        signed = [None if text is None else signed_text(text) for text in texts]
+        self._connection.sendall(encode_texts(signed))
         return decode_rows(self._read, len(texts))
 
     def close(self) -> None:
