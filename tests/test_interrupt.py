@@ -257,8 +257,10 @@ def console_script(*, stop_first: bool) -> str:
 
 STARTS: dict[str, list[tuple[str, float]]] = {
     # after so many seconds from the script's first import: while the command line loads
-    # (click and the commands' modules, 35 to 75 ms), a Ctrl-C printed a traceback
-    "while the command line loads": [("loading", n / 200) for n in range(2, 16)],
+    # (click and the commands' modules, 35 to 75 ms), a Ctrl-C printed a traceback; its
+    # guard is up once the package and its console module are imported (typing too: 10 ms
+    # of CPU were not always enough for that on a loaded machine)
+    "while the command line loads": [("loading", n / 200) for n in range(4, 16)],
     # after so many seconds: while the run's modules load, the store opens, the config is read
     "while the run loads": [("after", n / 50) for n in range(1, 9)],
     # as the n-th process is forked: fetch processes, multiprocessing's tracker, fork server
@@ -279,10 +281,28 @@ def _stopped(pid: int) -> bool:
     return False
 
 
+def _run_seconds(pid: int) -> float:
+    """How long the process's main thread has run on a CPU, to the nanosecond (0 once it
+    is gone; ``/proc/<pid>/stat`` counts in ticks of 10 ms)."""
+    with contextlib.suppress(OSError, ValueError):
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    return 0.0
+
+
 def _wait_for_point(run: subprocess.Popen[bytes], point: tuple[str, float]) -> None:
     kind, value = point
     if kind in ("after", "loading"):
+        # So many seconds, and as much CPU time, since it went on: on a loaded machine a
+        # process may not run at all for a tenth of a second, and a Ctrl-C then reaches
+        # it where it stopped itself, before feeds' first line.
+        start, deadline = _run_seconds(run.pid), time.monotonic() + 10
         time.sleep(value)
+        while (
+            _run_seconds(run.pid) - start < value
+            and run.poll() is None
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.002)
         return
     deadline = time.monotonic() + 10
     while _children(run.pid) < value and run.poll() is None and time.monotonic() < deadline:
