@@ -198,3 +198,8 @@ def test_a_signer_that_cannot_start_leaves_the_workers_signing_themselves(
     with ExitStack() as stack:
         assert start_signer(stack) is None
     assert list((tmp_path / ("x" * 120)).iterdir()) == []  # nothing left behind
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-python"))  # an embedded Python
+    with ExitStack() as stack:
+        assert start_signer(stack) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x" * 120]

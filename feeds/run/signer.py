@@ -126,7 +126,7 @@ def start_signer(stack: ExitStack) -> str | None:
                 pass_fds=(listening.fileno(),),
                 process_group=0,
             )
-    except OSError:
+    except (OSError, ValueError):  # no folder, a path too long, no interpreter to start
         return None
     stack.callback(_end, signer)
     return path
