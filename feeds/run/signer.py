@@ -148,16 +148,25 @@ def serve(listening_fd: int) -> None:
     """The signer's process: answer each connection's requests, one thread a connection,
     until standard input reads end-of-file."""
     listening = socket.socket(fileno=listening_fd)
-    threading.Thread(target=_watch_parent, name="feeds-signer-parent", daemon=True).start()
+    threading.Thread(
+        target=_watch_parent, args=(listening,), name="feeds-signer-parent", daemon=True
+    ).start()
     while True:
         connection, _ = listening.accept()
         threading.Thread(target=_answer, args=(connection,), daemon=True).start()
 
 
-def _watch_parent() -> None:
+def _watch_parent(listening: socket.socket) -> None:
+    """End the process when the run's process closes its standard input, or is gone: its
+    socket and folder with it (a run killed outright leaves nothing in the temporary
+    folder)."""
     with suppress(OSError):
         while sys.stdin.buffer.read(4096):
             pass
+    with suppress(OSError):
+        path = Path(listening.getsockname())
+        path.unlink()
+        path.parent.rmdir()
     os._exit(0)
 
 
