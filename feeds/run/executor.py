@@ -75,8 +75,13 @@ starts are prepared by the main process. Starting the pool costs about 0.1 s (se
 bench/RESULTS.md), which 1 MiB of WordPress feed (about 200 entries) repays.
 """
 
-BUFFER_BYTES = 2 * 1024 * 1024
-"""Fetched documents waiting for their turn hold at most about this much (see :func:`stream`)."""
+BUFFER_BYTES = 1024 * 1024
+"""Fetched documents waiting for their turn hold at most about this much (see :func:`stream`).
+
+About ten feeds of 30 posts: enough to keep the workers busy while the saving process
+works through a large one. It was 2 MiB; the saving process peaks while it saves, with the
+documents in flight in its heaps, and a cold refresh of 1,000 Reuters feeds peaked 2.1 and
+2.9 MiB lower with 1 MiB, for the same CPU time (bench/RESULTS.md, twenty-ninth session)."""
 
 PARALLEL_MIN_SOURCES = 8
 """A run of at least this many sources starts its workers with its first new document."""
