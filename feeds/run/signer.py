@@ -146,28 +146,29 @@ def _end(signer: subprocess.Popen[bytes]) -> None:
 
 def serve(listening_fd: int) -> None:
     """The signer's process: answer each connection's requests, one thread a connection,
-    until standard input reads end-of-file."""
+    until standard input reads end-of-file.
+
+    The main thread watches standard input, and a thread of its own accepts: whatever
+    becomes of the other threads, the process ends when the run's process does."""
     listening = socket.socket(fileno=listening_fd)
     threading.Thread(
-        target=_watch_parent, args=(listening,), name="feeds-signer-parent", daemon=True
+        target=_accept, args=(listening,), name="feeds-signer-accept", daemon=True
     ).start()
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    finally:
+        with suppress(OSError):
+            path = Path(listening.getsockname())
+            path.unlink()  # a run killed outright leaves nothing in the temporary folder
+            path.parent.rmdir()
+        os._exit(0)
+
+
+def _accept(listening: socket.socket) -> None:
     while True:
         connection, _ = listening.accept()
         threading.Thread(target=_answer, args=(connection,), daemon=True).start()
-
-
-def _watch_parent(listening: socket.socket) -> None:
-    """End the process when the run's process closes its standard input, or is gone: its
-    socket and folder with it (a run killed outright leaves nothing in the temporary
-    folder)."""
-    with suppress(OSError):
-        while sys.stdin.buffer.read(4096):
-            pass
-    with suppress(OSError):
-        path = Path(listening.getsockname())
-        path.unlink()
-        path.parent.rmdir()
-    os._exit(0)
 
 
 def _answer(connection: socket.socket) -> None:
