@@ -9,9 +9,10 @@ around as C does), each (body, bin) keeps its smallest value (``np.minimum.at``)
 bins are filled by rotation densification, one distance at a time over every body.
 ``tests/test_minhash_batch.py`` checks the result against :func:`~feeds.core.near.signature`.
 
-The only module that imports numpy (about 13 MiB and 70 ms of CPU per process): worker
-processes use it (see :func:`feeds.core.near.sign_in_batches`); the main process, long-lived
-in a daemon, signs one body at a time without it.
+The only module that imports numpy (about 17 MiB and 70 ms of CPU per process): the run's
+signer uses it (:mod:`feeds.run.signer`, :func:`signature_matrix`), and a worker only when it
+cannot reach the signer (see :func:`feeds.core.near.sign_in_batches`); the main process,
+long-lived in a daemon, signs one body at a time without it.
 """
 
 from __future__ import annotations
