@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from test_fetch_processes import HTML, STORIES, _marked, _workers, served_elsewh
 from test_pipeline import rss
 
 from feeds.run import worker_pool
+from feeds.run.fetch_processes import ctrl_c_held
 
 from httpserver import HTTPTestServer, Reply
 from support import REPO
@@ -182,13 +184,18 @@ def test_a_second_ctrl_c_while_it_stops_ends_it_there() -> None:
 # exit 1), and as a class is made (Python 3.11 wraps a KeyboardInterrupt raised in a
 # descriptor's __set_name__, cached_property's, in a RuntimeError: a traceback, exit 1) while
 # the command line is imported, while the refresh command reads its config (its own Ctrl-C
-# handler) and while another command does (the console's guard).
+# handler) and while another command does (the console's guard); in click's own code before
+# it parses the command line (a traceback, exit 1); in a weakref's callback (importlib's
+# module locks have one), whose exceptions Python only prints: the Ctrl-C was lost and a
+# refresh went on.
 CTRL_C_INSIDE = """
-import importlib.abc, importlib.machinery, os, signal, sys, click
+import importlib.abc, importlib.machinery, os, signal, sys, time, click
+def press(*args):
+    os.kill(os.getpid(), signal.SIGINT)
+    sum(range(100_000))  # the handler runs here, inside the caller
 class Sends:
     def __set_name__(self, owner, name):
-        os.kill(os.getpid(), signal.SIGINT)
-        sum(range(100_000))  # the handler runs here, inside __set_name__
+        press()
 def make_a_class(*args, **kwargs):
     class Loaded:
         attribute = Sends()
@@ -210,6 +217,23 @@ elif where == "importing":
         def exec_module(self, module):
             make_a_class()
     sys.meta_path.insert(0, Finder())
+elif where == "click":
+    main_shell_completion = click.Command._main_shell_completion
+    def ctrl_c_in_click(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return main_shell_completion(*args, **kwargs)
+    click.Command._main_shell_completion = ctrl_c_in_click
+elif where.endswith("callback"):
+    import weakref, feeds.app.cli, feeds.app.cli_refresh
+    class Gone:
+        pass
+    def in_callback(*args, **kwargs):
+        gone = Gone()
+        ref = weakref.ref(gone, press)
+        del gone  # press runs here, in a callback whose exceptions Python only prints
+        time.sleep(10)  # the Ctrl-C comes again (from a thread: it waits for the GIL)
+        raise AssertionError("Ctrl-C lost")
+    feeds.app.cli.load_config = feeds.app.cli_refresh.load_config = in_callback
 else:
     import feeds.app.cli, feeds.app.cli_refresh
     feeds.app.cli.load_config = feeds.app.cli_refresh.load_config = make_a_class
@@ -223,6 +247,9 @@ CTRL_C_MOMENTS = {
     "importing": ["status"],
     "refresh": ["refresh", "--config", "absent.toml"],
     "status": ["status", "--config", "absent.toml"],
+    "click": ["status"],
+    "refresh callback": ["refresh", "--config", "absent.toml"],
+    "status callback": ["status", "--config", "absent.toml"],
 }
 
 
@@ -376,6 +403,41 @@ def test_ctrl_c_as_a_refresh_starts_exits_130_without_a_traceback(
             for n, point in enumerate(STARTS[start])
         ]
     assert [problem for problem in problems if problem] == []
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
+)
+def test_a_ctrl_c_another_thread_takes_while_it_is_held_comes_once_it_is_let_go() -> None:
+    """Ctrl-C is held back while the run forks or makes its pool, by a blocked signal in
+    the thread that does. Sent to the process, another thread (a fetch process's reader)
+    took it, and Python ran the handler in the main thread all the same, in the middle of
+    the held moment: a Ctrl-C lost, a semaphore leaked (a refresh's "as its processes start"
+    moments, under load). It is raised as the moment ends."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    taken, woken = socket.socketpair()  # the signal's number is written here once taken
+    woken.setblocking(False)
+    taken.settimeout(10)
+    wakeup = signal.set_wakeup_fd(woken.fileno())
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    reached = []
+    try:
+        with pytest.raises(KeyboardInterrupt), ctrl_c_held():
+            assert other.ident is not None
+            signal.pthread_kill(other.ident, signal.SIGINT)
+            assert taken.recv(1) == bytes([signal.SIGINT])  # the other thread took it
+            for _ in range(1000):  # the handler ran at one of these calls
+                reached.append("the end of the held moment")
+        assert len(reached) == 1000
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        stop.set()
+        signal.set_wakeup_fd(wakeup)
+        signal.signal(signal.SIGINT, previous)
+        taken.close()
+        woken.close()
 
 
 @pytest.mark.skipif(

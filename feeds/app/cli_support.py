@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from feeds.app.console import CTRL_C, is_ctrl_c
+from feeds.app.console import CTRL_C, CtrlCRaised, is_ctrl_c
 from feeds.errors import ConfigError, FeedsError, Interrupted
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def print_error(exc: FeedsError) -> None:
         click.echo(f"feeds: {exc}", err=True)
 
 
-class CtrlC(KeyboardInterrupt):
+class CtrlC(CtrlCRaised):
     """Ctrl-C, as :func:`stopped_by_ctrl_c` raises it. CPython notes a ``KeyboardInterrupt``
     of that very class that leaves code run by ``exec`` of a string (the methods of a
     dataclass, made while a module is imported), and however the process then exits, it
@@ -74,7 +74,7 @@ def stopped_by_ctrl_c() -> Iterator[None]:
 
     def first(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, again)
-        raise CtrlC
+        raise CtrlC(first)
 
     previous = signal.signal(signal.SIGINT, first)
     try:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
+from types import FrameType
 from typing import Any
 
 from feeds.errors import FetchError
@@ -461,19 +462,54 @@ def _portable(message: tuple[Any, ...]) -> tuple[Any, ...]:
 
 @contextlib.contextmanager
 def ctrl_c_held() -> Iterator[None]:
-    """SIGINT held back (blocked) in this thread while it forks fetch processes.
+    """SIGINT held back while this thread forks fetch processes (or makes the workers' pool).
 
     Ctrl-C reaches every process of the terminal's group. Delivered during a fork, it raised
     ``KeyboardInterrupt`` inside the fork's handlers (logging's, threading's), which print
     it and go on: the run lost its Ctrl-C and finished, or a process just forked, still
     with the run's handler, printed a traceback and died. Held, it reaches the run once the
     processes are there (so the run stops, and kills them); a process starts with it
-    blocked too, and discards it (:func:`deaf_to_ctrl_c`)."""
+    blocked too, and discards it (:func:`deaf_to_ctrl_c`).
+
+    Blocking the signal in this thread is not enough in the main thread: another thread
+    (a fetch process's reader) takes it instead, and Python runs the handler in the main
+    thread all the same, at its next instruction. So the main thread's handler is replaced
+    too, by one that notes the Ctrl-C, and the handler it replaced gets it on the way out."""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    noted = _CtrlCNoted.install()
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if noted is not None:
+            noted.hand_back()
+
+
+class _CtrlCNoted:
+    """A SIGINT handler in place of ``replaced`` that notes a Ctrl-C and raises nothing."""
+
+    def __init__(self, replaced: Callable[[int, FrameType | None], Any]) -> None:
+        self.replaced = replaced
+        self.pressed = False
+
+    @classmethod
+    def install(cls) -> _CtrlCNoted | None:
+        """In the main thread, in place of a handler of Python's: the noting handler."""
+        replaced = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is not threading.main_thread() or not callable(replaced):
+            return None
+        noted = cls(replaced)
+        signal.signal(signal.SIGINT, noted.note)
+        return noted
+
+    def note(self, signum: int, frame: FrameType | None) -> None:
+        self.pressed = True
+
+    def hand_back(self) -> None:
+        """Put the replaced handler back, and give it the Ctrl-C noted meanwhile."""
+        signal.signal(signal.SIGINT, self.replaced)
+        if self.pressed:
+            self.replaced(signal.SIGINT, None)
 
 
 def deaf_to_ctrl_c() -> None:

@@ -306,8 +306,10 @@ class Connection(SqlConnection):
         try:
             yield
         finally:
-            if not self._db.in_transaction:  # it cannot change within one
-                with suppress(sqlite3.Error):
+            # suppressed: a closed store (a batch that a Ctrl-C left in its ``with`` before
+            # it began is finalized later, once the run has closed the store)
+            with suppress(sqlite3.Error):
+                if not self._db.in_transaction:  # it cannot change within one
                     self._db.execute("PRAGMA temp_store = DEFAULT")
 
     batch._unit_of_work = True  # type: ignore[attr-defined]  # it translates its own errors
@@ -379,8 +381,9 @@ class Connection(SqlConnection):
         self._new_copies.clear()
         self._staging = self._reading = None
         self._held.clear()
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
+        with suppress(sqlite3.ProgrammingError):  # closed: see _savepoints_in_memory
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
 
     def _next_generation(self) -> None:
         self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
