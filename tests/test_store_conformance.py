@@ -7,7 +7,9 @@ unchanged. Nothing here reads a table: only the public methods.
 
 from __future__ import annotations
 
+import gc
 import random
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -122,6 +124,24 @@ def test_transaction_is_the_same_unit_as_batch(store: Storage) -> None:
     with store.transaction():
         store.record_fetch("a", FetchOutcome(200, None, etag="v1"), NOW)
     assert store.source("a").etag == "v1"
+
+
+def test_a_batch_left_open_by_a_ctrl_c_ends_quietly_once_the_store_is_closed(
+    store: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C between a batch's start and its ``with`` taking it (a refresh's "as its
+    processes start" moment, under load) leaves the batch suspended; the garbage collector
+    ends it once the run has closed the store. That printed a traceback after "feeds:
+    interrupted" ("Cannot operate on a closed database")."""
+    printed: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda hook: printed.append(hook.exc_value))
+    left = store.batch()
+    left.__enter__()  # and the Ctrl-C comes before the ``with`` holds it
+    store.record_fetch("a", FetchOutcome(200, None, etag="unsaved"), NOW)
+    store.close()
+    del left
+    gc.collect()
+    assert printed == []
 
 
 # -- sources and schedule ---------------------------------------------------------------------
