@@ -4,8 +4,9 @@ Ctrl-C guard.
 Loading the command line (click and the commands' modules) takes 35 to 75 ms on a busy
 machine. A Ctrl-C then, which a user who typed ``feeds refresh`` and thought better of it
 sends at once, printed a ``KeyboardInterrupt`` traceback from whichever import it fell in.
-This module imports nothing but the standard library's ``signal`` and ``sys``, so that the
-guard is in place a moment after Python's own start (which no code of ours can guard).
+This module imports nothing but the standard library's ``signal`` and ``sys`` and what the
+package has loaded before it (``typing``, ``collections.abc``), so that the guard is in place a
+moment after Python's own start (which no code of ours can guard).
 
 A Ctrl-C that one of feeds' handlers raises where Python can only print an exception (a
 weakref's callback, such as those of importlib's module locks, which the garbage collector
