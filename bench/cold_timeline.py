@@ -159,11 +159,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="feeds-timeline-") as tmp:
         work = Path(tmp)
-        corpus = bench.Corpus(work / "www", args.feeds, args.entries, 1, args.workload)
-        corpus.reset()
-        with bench.serve(corpus.root, "auto", install=False) as (port, server):
-            urls = work / "urls.txt"
-            urls.write_text("\n".join(corpus.urls(port)) + "\n")
+        served = bench.served(work, args.feeds, args.entries, args.workload)
+        with served as (_corpus, urls, server):
             player = bench.Contender("feeds refresh", "feeds")
             player.fresh(work, urls, argparse.Namespace(feeds_connections=8))
             argv = player.argv(urls)

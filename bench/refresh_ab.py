@@ -98,12 +98,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         trees = _trees(args, tmp)
         for tree in trees.values():
             compileall.compile_dir(str(tree / "feeds"), quiet=1)
-        corpus = bench.Corpus(tmp / "www", args.feeds, args.entries, 1, args.workload)
-        corpus.reset()
         samples: dict[tuple[str, str], list[bench.Sample]] = {}
-        with bench.serve(corpus.root, "auto", install=False) as (port, server):
-            urls = tmp / "urls.txt"
-            urls.write_text("\n".join(corpus.urls(port)) + "\n")
+        with bench.served(tmp, args.feeds, args.entries, args.workload) as (corpus, urls, server):
             print(f"{args.feeds} feeds x {args.entries}, {args.workload} text, {server}")
             names = list(trees)
             for run in range(args.runs):

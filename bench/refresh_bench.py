@@ -376,6 +376,27 @@ http {{
 
 
 @contextlib.contextmanager
+def served(
+    work: Path,
+    feeds: int,
+    entries: int,
+    workload: str,
+    *,
+    seed: int = 1,
+    kind: str = "auto",
+    install: bool = False,
+) -> Iterator[tuple[Corpus, Path, str]]:
+    """The bench's feeds written under ``work`` and served on 127.0.0.1 (:func:`serve`):
+    their :class:`Corpus`, the file of their URLs, the server's description."""
+    corpus = Corpus(work / "www", feeds, entries, seed, workload)
+    corpus.reset()
+    with serve(corpus.root, kind, install) as (port, server):
+        urls = work / "urls.txt"
+        urls.write_text("\n".join(corpus.urls(port)) + "\n")
+        yield corpus, urls, server
+
+
+@contextlib.contextmanager
 def serve(root: Path, kind: str, install: bool) -> Iterator[tuple[int, str]]:
     """Serve ``root`` on 127.0.0.1; yields (port, description)."""
     tmp = Path(tempfile.mkdtemp(prefix="feeds-bench-server-"))
@@ -863,12 +884,16 @@ def profile_phase(args: argparse.Namespace, work: Path) -> str:
     The phases before the profiled one run unprofiled, as in the benchmark.
     """
     compile_packages()
-    corpus = Corpus(work / "www", args.feeds, args.entries, args.seed, args.workload)
-    corpus.reset()
     player = Contender("feeds refresh", "feeds")
-    with serve(corpus.root, args.server, args.install) as (port, _server):
-        urls_file = work / "urls.txt"
-        urls_file.write_text("\n".join(corpus.urls(port)) + "\n")
+    with served(
+        work,
+        args.feeds,
+        args.entries,
+        args.workload,
+        seed=args.seed,
+        kind=args.server,
+        install=args.install,
+    ) as (corpus, urls_file, _server):
         player.fresh(work / "state", urls_file, args)
         argv = player.argv(urls_file)
         for phase in PHASES:

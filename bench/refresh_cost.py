@@ -94,11 +94,7 @@ def main() -> None:
         trees[args.new or "working tree"] = export(args.new, tmp) if args.new else HERE.parent
         for tree in trees.values():
             compileall.compile_dir(str(tree / "feeds"), quiet=1)  # as an install does
-        corpus = bench.Corpus(tmp / "www", args.feeds, 30, 1, args.workload)
-        corpus.reset()
-        with bench.serve(corpus.root, "auto", install=False) as (port, server):
-            urls = tmp / "urls.txt"
-            urls.write_text("\n".join(corpus.urls(port)) + "\n")
+        with bench.served(tmp, args.feeds, 30, args.workload) as (_corpus, urls, server):
             print(f"cold refresh of {args.feeds} feeds x 30, {args.workload} text, {server}")
             for n, (name, tree) in enumerate(trees.items()):
                 player = bench.Contender("feeds refresh", "feeds")

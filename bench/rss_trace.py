@@ -104,11 +104,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="feeds-rss-") as tmp_dir:
         tmp = Path(tmp_dir)
-        corpus = bench.Corpus(tmp / "www", args.feeds, args.entries, 1, args.workload)
-        corpus.reset()
-        with bench.serve(corpus.root, "auto", install=False) as (port, _server):
-            urls = tmp / "urls.txt"
-            urls.write_text("\n".join(corpus.urls(port)) + "\n")
+        with bench.served(tmp, args.feeds, args.entries, args.workload) as (corpus, urls, _):
             player = bench.Contender("feeds refresh", "feeds")
             player.fresh(tmp / "state", urls, argparse.Namespace(feeds_connections=8))
             feeds = ["refresh", "--all", "--config", str(player.state / "config.toml")]
