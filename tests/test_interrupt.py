@@ -29,7 +29,7 @@ import pytest
 from test_fetch_processes import HTML, STORIES, _marked, _workers, served_elsewhere
 from test_pipeline import rss
 
-from feeds.run import worker_pool
+from feeds.run import executor, fetch_processes, worker_pool
 from feeds.run.fetch_processes import ctrl_c_held
 
 from httpserver import HTTPTestServer, Reply
@@ -187,7 +187,8 @@ def test_a_second_ctrl_c_while_it_stops_ends_it_there() -> None:
 # handler) and while another command does (the console's guard); in click's own code before
 # it parses the command line (a traceback, exit 1); in a weakref's callback (importlib's
 # module locks have one), whose exceptions Python only prints: the Ctrl-C was lost and a
-# refresh went on.
+# refresh went on; lost as the command ends, it was raised again after it, by Python's
+# handler, as the interpreter exited (exit 0, or a traceback).
 CTRL_C_INSIDE = """
 import importlib.abc, importlib.machinery, os, signal, sys, time, click
 def press(*args):
@@ -223,6 +224,20 @@ elif where == "click":
         os.kill(os.getpid(), signal.SIGINT)
         return main_shell_completion(*args, **kwargs)
     click.Command._main_shell_completion = ctrl_c_in_click
+elif where == "end callback":
+    import weakref
+    class Gone:
+        pass
+    group_main = click.Group.main
+    def main_then_ctrl_c(self, *args, **kwargs):
+        try:
+            return group_main(self, *args, **kwargs)
+        finally:  # the command has ended; no other thread runs before the command line does
+            sys.setswitchinterval(100)
+            gone = Gone()
+            ref = weakref.ref(gone, press)
+            del gone  # press runs here, in a callback whose exceptions Python only prints
+    click.Group.main = main_then_ctrl_c
 elif where.endswith("callback"):
     import weakref, feeds.app.cli, feeds.app.cli_refresh
     class Gone:
@@ -250,6 +265,7 @@ CTRL_C_MOMENTS = {
     "click": ["status"],
     "refresh callback": ["refresh", "--config", "absent.toml"],
     "status callback": ["status", "--config", "absent.toml"],
+    "end callback": ["--help"],
 }
 
 
@@ -438,6 +454,75 @@ def test_a_ctrl_c_another_thread_takes_while_it_is_held_comes_once_it_is_let_go(
         signal.signal(signal.SIGINT, previous)
         taken.close()
         woken.close()
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
+)
+def test_two_ctrl_cs_while_it_is_held_are_the_first_and_the_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two Ctrl-Cs noted while held: the first handler raises, and the handler it put in
+    place for a second Ctrl-C (the command's stops at once) gets the second."""
+    seconds: list[int] = []
+
+    def again(signum: int, frame: object) -> None:
+        seconds.append(signum)
+
+    def first(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, again)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        with pytest.raises(KeyboardInterrupt), ctrl_c_held():
+            noting = signal.getsignal(signal.SIGINT)
+            assert callable(noting) and noting is not first
+            noting(signal.SIGINT, None)
+            noting(signal.SIGINT, None)
+        assert seconds == [signal.SIGINT]
+        # one alone is the first only; a Ctrl-C that fails to note leaves SIGINT unblocked
+        signal.signal(signal.SIGINT, first)
+        with pytest.raises(KeyboardInterrupt), ctrl_c_held():
+            noting = signal.getsignal(signal.SIGINT)
+            assert callable(noting)
+            noting(signal.SIGINT, None)
+        assert seconds == [signal.SIGINT]
+
+        def refused() -> None:
+            raise KeyboardInterrupt  # a Ctrl-C as the noting handler is put in place
+
+        monkeypatch.setattr(fetch_processes._CtrlCNoted, "install", refused)
+        with pytest.raises(KeyboardInterrupt), ctrl_c_held():
+            pass
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals: main thread"
+)
+def test_a_ctrl_c_while_a_job_starts_a_worker_waits_until_it_is_there() -> None:
+    """A job given to the pool may start a worker: the fork server forks it once the run has
+    sent it the worker's descriptors. A Ctrl-C in the middle of that handshake left the fork
+    server printing a traceback (EOFError). It is taken once the job is given."""
+    given: list[object] = []
+
+    class Pool:
+        def submit(self, *job: object) -> object:
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # as a worker starts
+            sum(range(100_000))
+            given.append(job)
+            return job
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            executor._submitted(Pool(), "job")  # type: ignore[arg-type]
+        assert len(given) == 1
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.skipif(

@@ -42,7 +42,7 @@ from feeds.ingest.fetch import Fetcher, PageFetcher, interleave
 from feeds.ingest.prepare import Job, Prepared, prepare_safely
 from feeds.run import heap
 from feeds.run.ending import fetching_ending
-from feeds.run.fetch_processes import FetchProcesses, deal
+from feeds.run.fetch_processes import FetchProcesses, ctrl_c_held, deal
 from feeds.run.fetching import (
     WINDOW,
     ClaimPace,
@@ -386,7 +386,7 @@ class _Stream:
     def submit(self, i: int, job: Job, to: ProcessPoolExecutor) -> None:
         try:
             try:
-                future = to.submit(prepare_pickled, job)  # may start a worker
+                future = _submitted(to, job)
             except BrokenProcessPool:  # a worker died since: the job goes to a new pool
                 if to is self.pool:
                     self.pool = self.new_pool()
@@ -394,7 +394,7 @@ class _Stream:
                     self.jobs[i] = job  # (no core to spare) this process prepares it
                     return
                 to = self.pool
-                future = to.submit(prepare_pickled, job)
+                future = _submitted(to, job)
         except (OSError, EOFError) as exc:  # the fork server could not start a worker
             self.refuse(exc)
             self.jobs[i] = job
@@ -425,6 +425,15 @@ class _Stream:
             return self.prepared_by_worker(i)
         except Exception as exc:  # the job or its result did not pickle: a bug
             return _failed(job, exc)
+
+
+def _submitted(to: ProcessPoolExecutor, job: Job) -> Future[bytes]:
+    """``job`` given to the pool ``to``. A worker may start here: the fork server forks it
+    once this process has sent it the worker's descriptors. A Ctrl-C in the middle of that
+    left the fork server printing a traceback (EOFError, as a refresh stopped); it waits
+    until the worker is there (:func:`~feeds.run.fetch_processes.ctrl_c_held`)."""
+    with ctrl_c_held():
+        return to.submit(prepare_pickled, job)
 
 
 def prepare_pickled(job: Job) -> bytes:

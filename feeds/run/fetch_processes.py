@@ -473,24 +473,27 @@ def ctrl_c_held() -> Iterator[None]:
 
     Blocking the signal in this thread is not enough in the main thread: another thread
     (a fetch process's reader) takes it instead, and Python runs the handler in the main
-    thread all the same, at its next instruction. So the main thread's handler is replaced
-    too, by one that notes the Ctrl-C, and the handler it replaced gets it on the way out."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    noted = _CtrlCNoted.install()
+    thread all the same, at its next check for signals. So the main thread's handler is
+    replaced first, by one that notes the Ctrl-C, and the handler it replaced gets it on the
+    way out (a second one too: the command's stops at once then)."""
+    noted = _CtrlCNoted.install()  # a Ctrl-C before it is in place comes as ever
     try:
-        yield
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         if noted is not None:
             noted.hand_back()
 
 
 class _CtrlCNoted:
-    """A SIGINT handler in place of ``replaced`` that notes a Ctrl-C and raises nothing."""
+    """A SIGINT handler in place of ``replaced`` that notes each Ctrl-C and raises nothing."""
 
     def __init__(self, replaced: Callable[[int, FrameType | None], Any]) -> None:
         self.replaced = replaced
-        self.pressed = False
+        self.pressed = 0
 
     @classmethod
     def install(cls) -> _CtrlCNoted | None:
@@ -503,13 +506,20 @@ class _CtrlCNoted:
         return noted
 
     def note(self, signum: int, frame: FrameType | None) -> None:
-        self.pressed = True
+        self.pressed += 1
 
     def hand_back(self) -> None:
-        """Put the replaced handler back, and give it the Ctrl-C noted meanwhile."""
+        """Put the replaced handler back, and give it the Ctrl-C noted meanwhile; a second
+        one to the handler the first put in place, if it put one."""
         signal.signal(signal.SIGINT, self.replaced)
-        if self.pressed:
+        if not self.pressed:
+            return
+        try:
             self.replaced(signal.SIGINT, None)
+        finally:
+            again = signal.getsignal(signal.SIGINT)
+            if self.pressed > 1 and callable(again) and again is not self.replaced:
+                again(signal.SIGINT, None)
 
 
 def deaf_to_ctrl_c() -> None:
