@@ -74,6 +74,7 @@ class _Lookup:
         self.started = False  # its thread runs (and ends it)
         self.waiting = 0  # fetches waiting for it (none: abandoned, while under way)
         self.counted = True  # holds a slot (False: handed to a newer lookup, see _reclaim)
+        self.slots = _slots  # where its slot comes from and goes back to (a test's own)
 
     def end(self, addresses: list[str], error: str = "", *, timed_out: bool = False) -> None:
         """The lookup is over (once: later calls change nothing)."""
@@ -103,7 +104,7 @@ class _Lookup:
         global _uncounted
         with _under_way_lock:
             if self.counted:
-                _slots.release()
+                self.slots.release()
             else:
                 _uncounted -= 1
 
@@ -142,7 +143,7 @@ def _reclaim() -> bool:
         oldest = _abandoned.pop(key)
         oldest.counted = False
         _uncounted += 1
-        _slots.release()
+        oldest.slots.release()
     return True
 
 
@@ -175,9 +176,9 @@ def _bounded_getaddrinfo(host: str, port: int, timeout: float) -> list[str]:
 def _start(lookup: _Lookup, timeout: float) -> None:
     """Run ``lookup`` on a thread once a slot is free; it fails at once when none frees up
     within ``timeout`` or no thread starts."""
-    host = lookup.key[0]
-    has_slot = _slots.acquire(blocking=False) or (_reclaim() and _slots.acquire(blocking=False))
-    if not has_slot and not _slots.acquire(timeout=timeout):
+    host, slots = lookup.key[0], lookup.slots
+    has_slot = slots.acquire(blocking=False) or (_reclaim() and slots.acquire(blocking=False))
+    if not has_slot and not slots.acquire(timeout=timeout):
         lookup.end(
             [], f"no room to look up {host}: {LOOKUPS_IN_FLIGHT} lookups hang", timed_out=True
         )
@@ -185,7 +186,7 @@ def _start(lookup: _Lookup, timeout: float) -> None:
     try:
         threading.Thread(target=lookup.run, name="feeds-name-lookup", daemon=True).start()
     except BaseException as exc:  # no thread (RuntimeError), or Ctrl-C: the slot goes back
-        _slots.release()
+        slots.release()
         lookup.end([], f"cannot look up {host}: {exc}")
         if not isinstance(exc, Exception):
             raise
