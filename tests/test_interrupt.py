@@ -29,8 +29,8 @@ import pytest
 from test_fetch_processes import HTML, STORIES, _marked, _workers, served_elsewhere
 from test_pipeline import rss
 
-from feeds.run import executor, fetch_processes, worker_pool
-from feeds.run.fetch_processes import ctrl_c_held
+from feeds.run import executor, held_ctrl_c, worker_pool
+from feeds.run.held_ctrl_c import ctrl_c_held
 
 from httpserver import HTTPTestServer, Reply
 from support import REPO
@@ -492,7 +492,7 @@ def test_two_ctrl_cs_while_it_is_held_are_the_first_and_the_second(
         def refused() -> None:
             raise KeyboardInterrupt  # a Ctrl-C as the noting handler is put in place
 
-        monkeypatch.setattr(fetch_processes._CtrlCNoted, "install", refused)
+        monkeypatch.setattr(held_ctrl_c._CtrlCNoted, "install", refused)
         with pytest.raises(KeyboardInterrupt), ctrl_c_held():
             pass
         assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])

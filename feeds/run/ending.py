@@ -13,8 +13,9 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import suppress
 from multiprocessing.connection import Connection
 
-from feeds.run.fetch_processes import FetchProcesses, ctrl_c_held
+from feeds.run.fetch_processes import FetchProcesses
 from feeds.run.fetching import Fetching, Rolling
+from feeds.run.held_ctrl_c import ctrl_c_held
 
 
 def _interrupted(exc_type: type[BaseException] | None) -> bool:

@@ -42,7 +42,7 @@ from feeds.ingest.fetch import Fetcher, PageFetcher, interleave
 from feeds.ingest.prepare import Job, Prepared, prepare_safely
 from feeds.run import heap
 from feeds.run.ending import fetching_ending
-from feeds.run.fetch_processes import FetchProcesses, ctrl_c_held, deal
+from feeds.run.fetch_processes import FetchProcesses, deal
 from feeds.run.fetching import (
     WINDOW,
     ClaimPace,
@@ -54,6 +54,7 @@ from feeds.run.fetching import (
     Throttle,
     notify,
 )
+from feeds.run.held_ctrl_c import ctrl_c_held
 from feeds.run.worker_pool import start_pool, usable_cores
 from feeds.types import FetchRequest, FetchResult
 
@@ -431,7 +432,7 @@ def _submitted(to: ProcessPoolExecutor, job: Job) -> Future[bytes]:
     """``job`` given to the pool ``to``. A worker may start here: the fork server forks it
     once this process has sent it the worker's descriptors. A Ctrl-C in the middle of that
     left the fork server printing a traceback (EOFError, as a refresh stopped); it waits
-    until the worker is there (:func:`~feeds.run.fetch_processes.ctrl_c_held`)."""
+    until the worker is there (:func:`~feeds.run.held_ctrl_c.ctrl_c_held`)."""
     with ctrl_c_held():
         return to.submit(prepare_pickled, job)
 

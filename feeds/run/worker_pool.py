@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 
 from feeds.core import dedupe
 from feeds.run.ending import pool_ending, start_fork_server_deaf
-from feeds.run.fetch_processes import ctrl_c_held
+from feeds.run.held_ctrl_c import ctrl_c_held
 from feeds.run.signer import RemoteSigner, start_signer
 
 __all__ = ["PRELOAD", "start_pool", "stop_fork_server", "usable_cores"]
