@@ -315,3 +315,29 @@ def test_the_daemon_delivers_each_run_whether_or_not_it_publishes(
     )  # nothing changed, nothing published: the retry went out all the same
     assert [status for _, status, _ in receiver.seen] == [500, 200]
     assert len(receiver.accepted) == 1
+
+
+def test_a_daemon_whose_clock_moves_counts_new_stories_as_new_and_fires_their_hook(
+    world: World, http_server: HTTPTestServer, tmp_path: Path
+) -> None:
+    """A daemon dates a tick's saves by its claims (``clock()``), not by the tick's start:
+    the stories those saves brought first are found by that time, counted as new (not as
+    duplicates) and named in a ``new_entries`` event that the same tick delivers."""
+    from feeds.run.daemon import Daemon
+
+    http_server.route("/feed", Reply(body=rss(2)))
+    log = tmp_path / "events.jsonl"
+    append = f"import sys; open({str(log)!r}, 'a').write(sys.stdin.read() + '\\n')"
+    config = world.config(
+        {"news": "/feed"}, [{"event": "new_entries", "command": [sys.executable, "-c", append]}]
+    )
+    ticks = iter(T0 + timedelta(seconds=n) for n in range(1, 1000))
+    daemon = Daemon(config, world.fetcher, pid=1, clock=lambda: next(ticks))
+    daemon.start(T0)
+    report = daemon.tick(T0)
+    [news] = report.fetched
+    assert news.changes.get("new") == 2 and not news.changes.get("duplicate")
+    [event] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert event["event"] == "new_entries" and event["new_entries"] == 2
+    assert len(event["entries"]) == 2
+    assert world.store.pending_hook_events() == 0

@@ -198,7 +198,8 @@ class Daemon:
                 store.request_publish(now)
             outputs = self._publish(store, now)
             if not self.stopping:  # hooks after publishing; when stopping, at the next start
-                deliver_due(config, store, self.fetcher, now)
+                # by the clock: the events of this tick's saves are dated by their claims
+                deliver_due(config, store, self.fetcher, self._clock() if self._clock else now)
             store.daemon_beat(now)
             next_run = self._next_run(store, now)
         return TickReport(now=now, sources=sources, outputs=outputs, next_run=next_run)

@@ -88,26 +88,39 @@ class Delivery:
     held: str | None = None
 
 
-def queue_events(config: Config, store: Storage, reports: Sequence[_Report], now: datetime) -> int:
+def queue_events(
+    config: Config,
+    store: Storage,
+    reports: Sequence[_Report],
+    now: datetime,
+    saved_at: Mapping[str, datetime] | None = None,
+) -> int:
     """Save the events this run's ``reports`` fire; return how many. The stories they name
-    keep their ids from then on (:meth:`~feeds.store.protocol.PublishState.mark_seen`)."""
+    keep their ids from then on (:meth:`~feeds.store.protocol.PublishState.mark_seen`).
+    ``saved_at``: when each source was saved, where that is not ``now`` (the time its new
+    copies were first seen, and its retirement dated)."""
     if not config.hooks:
         return 0
     with store.transaction():
         store.mark_seen()
-        events = _events(config, store, reports, now)
+        events = _events(config, store, reports, now, saved_at or {})
         for event in events:
             store.add_hook_event(event)
     return len(events)
 
 
 def _events(
-    config: Config, store: Storage, reports: Sequence[_Report], now: datetime
+    config: Config,
+    store: Storage,
+    reports: Sequence[_Report],
+    run_now: datetime,
+    saved_at: Mapping[str, datetime],
 ) -> list[HookEvent]:
     events: list[HookEvent] = []
     for report in reports:
         if report.skipped is not None:
             continue
+        now = saved_at.get(report.name, run_now)
         new = report.changes.get("new", 0)
         fired = [h for h in config.hooks if h.listens_to(report.name)]
         payload: dict[str, Any] = {"source": report.name, "url": report.url}

@@ -16,7 +16,7 @@ and ``clock`` for when a host is done with); this module never reads the real ti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -239,8 +239,9 @@ def refresh_claiming(
     run = Run(config, store, fetcher, None, batch=batch, now=now)
     run.stopping, run.stop_grace = should_stop, stop_grace  # for article pages too
     tally = Tally()
+    saved_at: dict[str, datetime] = {}  # each source's save, dated by its claim
     with ExitStack() as stack:
-        saver = GroupSaver(run, [], {}, stack, tally, _both(saved, reports), worker)
+        saver = GroupSaver(run, [], {}, stack, tally, _both(saved, reports, saved_at, run), worker)
         saver.free_hosts = lambda: free_hosts_at(config, clock())  # each as it is saved
         saver.clock = clock
         saver.holds = holds = SharedHolds(store, fetcher.holds)
@@ -261,14 +262,20 @@ def refresh_claiming(
         for i, outcome, ready in fetches:
             saver.save(i, outcome, ready)
     holds.write(clock())
-    settled = _after_saving(config, store, tally, saved, run.now)
+    settled = _after_saving(config, store, tally, saved, run.now, saved_at)
     return RefreshReport(sources=tuple(settled.get(r.name, r) for r in reports), outputs=())
 
 
-def _both(saved: list[SourceReport], reports: list[SourceReport]) -> Callable[[SourceReport], None]:
+def _both(
+    saved: list[SourceReport], reports: list[SourceReport], saved_at: dict[str, datetime], run: Run
+) -> Callable[[SourceReport], None]:
+    """Keep each report, in both lists, and when it was saved (``run.now`` as it is saved:
+    the time of the claim it came in, which dates its copies' ``first_seen``)."""
+
     def add(report: SourceReport) -> None:
         saved.append(report)
         reports.append(report)
+        saved_at[report.name] = run.now
 
     return add
 
@@ -428,28 +435,41 @@ def _fetch_and_save(
 
 
 def _after_saving(
-    config: Config, store: Storage, tally: Tally, saved: list[SourceReport], now: datetime
+    config: Config,
+    store: Storage,
+    tally: Tally,
+    saved: list[SourceReport],
+    now: datetime,
+    saved_at: Mapping[str, datetime] | None = None,
 ) -> dict[str, SourceReport]:
     """Retention, the run's counts and the hooks' events, once its sources are saved; the
-    reports whose ``new`` count a join changed (:func:`_settled_counts`), by source."""
-    settled = _settled_counts(store, saved, now)
+    reports whose ``new`` count a join changed (:func:`_settled_counts`), by source.
+    ``saved_at``: when each source was saved, where that is not ``now`` (a daemon dates the
+    saves after each claim by that claim)."""
+    at = saved_at or {}
+    settled = _settled_counts(store, saved, now, at)
     saved = [settled.get(r.name, r) for r in saved]
     tally.sources(saved)
     tally.expired(apply_retention(config, store, now))
     tally.save(store)
-    hooks.queue_events(config, store, saved, now)
+    hooks.queue_events(config, store, saved, now, at)
     return settled
 
 
 def _settled_counts(
-    store: Storage, saved: list[SourceReport], now: datetime
+    store: Storage, saved: list[SourceReport], now: datetime, saved_at: Mapping[str, datetime]
 ) -> dict[str, SourceReport]:
     """The reports of ``saved`` that counted as ``new`` a story a copy saved later joined
     to another (counted once, as the hooks list it), settled, by source."""
     counted = [r for r in saved if r.changes.get("new")]
     if not counted:
         return {}
-    started = store.stories_started([r.name for r in counted], now)
+    by_time: dict[datetime, list[str]] = {}
+    for r in counted:
+        by_time.setdefault(saved_at.get(r.name, now), []).append(r.name)
+    started: dict[str, int] = {}
+    for at, names in by_time.items():
+        started.update(store.stories_started(names, at))
     settled = [(r, without_joined(r, started.get(r.name, 0))) for r in counted]
     return {r.name: s for r, s in settled if s is not r}
 
