@@ -99,3 +99,49 @@ def test_a_version_1_store_is_migrated_and_keeps_its_sources(tmp_path: Path) -> 
         assert store.url_history("a") == []
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+
+
+def test_a_duration_past_100_years_is_a_config_error_with_its_path() -> None:
+    """Added to a date, a longer one could pass the year 9999: every refresh then failed
+    with an OverflowError (and an integer of seconds past timedelta's range, as it loaded)."""
+    with pytest.raises(ConfigError) as caught:
+        load(
+            schedule={"max_interval": 10**12, "max_backoff": "36501d"},
+            sources=[{"name": "a", "url": "https://a.example/feed/", "interval": "99999999d"}],
+        )
+    text = str(caught.value)
+    for where in ("schedule.max_interval", "schedule.max_backoff", "sources[0].interval"):
+        assert f"{where}: " in text
+    assert text.count("must be at most 100 years") == 3
+    longest = "36500d"
+    config = load(
+        schedule={"max_interval": longest}, sources=[{**BASE["sources"][0], "interval": longest}]
+    )
+    assert config.interval("a") == timedelta(days=36500)
+
+
+def test_refreshes_with_the_longest_durations_schedule_and_publish(tmp_path: Path) -> None:
+    """A source that fails and one that does not, every duration 100 years: each run saves,
+    schedules (the next due far off, backed off) and publishes; none overflows."""
+    from click.testing import CliRunner
+
+    from feeds.app import cli
+    from feeds.core.schedule import MAX_DURATION
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    (tmp_path / "business.rss").write_bytes((samples / "business.rss").read_bytes())
+    longest = f'"{MAX_DURATION.days}d"'
+    (tmp_path / "config.toml").write_text(
+        '[store]\npath = "state/feeds.db"\n'
+        f"[schedule]\ninterval = {longest}\nmax_interval = {longest}\nmax_backoff = {longest}\n"
+        '[[sources]]\nname = "business"\nurl = "business.rss"\nfull_text = false\n'
+        '[[sources]]\nname = "gone"\nurl = "missing.rss"\n'
+        '[[outputs]]\nname = "all"\npath = "out/all.atom"\n',
+        encoding="utf-8",
+    )
+    config = str(tmp_path / "config.toml")
+    for args in (["refresh"], ["refresh", "--all"], ["refresh"], ["status"]):
+        result = CliRunner().invoke(cli.cli, [*args, "--config", config])
+        assert "Traceback" not in result.output and not isinstance(result.exception, OverflowError)
+        assert result.exit_code in (0, 1), result.output  # 1: the missing file's error
+    assert (tmp_path / "out" / "all.atom").stat().st_size > 0

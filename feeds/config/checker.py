@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from feeds.core.schedule import parse_duration
+from feeds.core.schedule import MAX_DURATION, TOO_LONG, parse_duration
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -76,6 +76,9 @@ class _Checker:
             self.problem(f"{where}.{key}", f"must be a duration like '30m', not {_kind(value)}")
             return default
         if isinstance(value, int):
+            if value > MAX_DURATION.total_seconds():
+                self.problem(f"{where}.{key}", TOO_LONG)
+                return default
             delta = timedelta(seconds=value)
         else:
             try:

@@ -31,7 +31,9 @@ from feeds.types import ScheduleOptions, SourceState
 
 __all__ = [
     "ASAP",
+    "MAX_DURATION",
     "REDIRECT_CONFIRMATIONS",
+    "TOO_LONG",
     "Due",
     "Verdict",
     "backoff_delay",
@@ -56,11 +58,18 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
 
 
+MAX_DURATION = timedelta(days=36500)
+"""The longest duration a setting takes (100 years): added to a date, any longer one could
+pass the last date there is (the year 9999), and every run that scheduled with it failed."""
+
+TOO_LONG = "must be at most 100 years"
+
+
 def parse_duration(text: str) -> timedelta:
     """``"90s"``, ``"15m"``, ``"2h"``, ``"1d"``, ``"1w"`` or sums like ``"1h30m"``.
 
     Raises :class:`ValueError` for anything else (a bare number is refused: its
-    unit would be a guess).
+    unit would be a guess), and for more than :data:`MAX_DURATION`.
     """
     position, seconds = 0, 0.0
     for match in _DURATION_RE.finditer(text):
@@ -70,6 +79,8 @@ def parse_duration(text: str) -> timedelta:
         position = match.end()
     if position == 0 or text[position:].strip():
         raise ValueError(f"{text!r} is not a duration like '90s', '15m', '2h' or '1d'")
+    if not seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!r} {TOO_LONG}")
     return timedelta(seconds=seconds)
 
 
