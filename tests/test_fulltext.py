@@ -59,6 +59,39 @@ def test_links_in_the_body_are_absolute_and_scripts_are_gone() -> None:
     assert "alert" not in article.content_html and "<script" not in article.content_html
 
 
+PAGE = f"{BASE}/news/2026/story.html"
+
+
+@pytest.mark.parametrize(
+    ("base_tag", "folder"),
+    [
+        ("", f"{BASE}/news/2026/"),
+        ('<base href="/archive/">', f"{BASE}/archive/"),
+        (
+            '<base href="https://cdn.example.org/a/b/"><base href="/ignored/">',
+            "https://cdn.example.org/a/b/",
+        ),
+        ('<base href="javascript:alert(1)">', f"{BASE}/news/2026/"),
+    ],
+)
+def test_relative_links_in_the_body_are_joined_to_the_page_or_its_base(
+    base_tag: str, folder: str
+) -> None:
+    """A link relative to the page's folder (or to its first ``<base href>``, an http(s)
+    one) goes there: the extraction joined an ``<a href>`` to the site's root."""
+    body = "".join(f"<p>{p}</p>" for p in ACME.paragraphs[:4]) + (
+        '<p>See <a href="part-2.html">part two</a> and'
+        ' <img src="chart.png" alt="chart"> for the details.</p>'
+    )
+    page = article_page(ACME, base=BASE, body_html=body).replace(
+        b"<head>", f"<head>{base_tag}".encode(), 1
+    )
+    assert base_tag == "" or base_tag.encode() in page
+    html = fulltext.extract(page, PAGE).content_html
+    assert f'href="{folder}part-2.html"' in html
+    assert f'src="{folder}chart.png"' in html
+
+
 def test_a_page_without_an_article_yields_nothing() -> None:
     page = b"<html><body><nav><a href='/'>Home</a></nav><aside>Widgets</aside></body></html>"
     article = fulltext.extract(page, f"{BASE}/x/")

@@ -33,12 +33,12 @@ Choices (the issue leaves them open):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
@@ -46,6 +46,7 @@ from lxml import etree
 from feeds.core.rewrite import FeedRules, PageRules
 from feeds.ingest import normalize, pages
 from feeds.ingest.page_html import html_document
+from feeds.ingest.urljoin import urljoin, urlsplit
 from feeds.types import ParsedEntry
 
 __all__ = ["MIN_TEASER_COVERAGE", "MIN_WORDS", "Article", "extract", "gate", "wants_full_text"]
@@ -81,6 +82,8 @@ _IMAGE = etree.XPath(
     "//meta[@property='og:image' or @property='og:image:url' or @property='og:image:secure_url']"
     "/@content | //meta[@name='twitter:image' or @property='twitter:image']/@content"
 )
+# The document's base URL (the first <base> with an href counts, as in browsers).
+_BASE_HREF = etree.XPath("//base[@href]/@href")
 _MODIFIED = etree.XPath(
     "//meta[@property='article:modified_time']/@content"
     " | //time[contains(concat(' ', @class, ' '), ' updated ')]/@datetime"
@@ -199,6 +202,7 @@ def _extract(page: bytes, url: str, rules: PageRules, content_type: str | None) 
         doc = html_document(page, content_type)
     except (etree.LxmlError, ValueError):
         return Article(url, None, None, None, None, "", "")
+    base = _links_made_absolute(doc, url)
     metadata = trafilatura.extract_metadata(doc, default_url=url)
     site = rules.site(urlsplit(url).hostname or "") if rules else None
     raw_title = pages.site_title(doc, site) or metadata.title
@@ -217,17 +221,18 @@ def _extract(page: bytes, url: str, rules: PageRules, content_type: str | None) 
             # Nothing left to extract: was it the rules? Then they are not applied, and
             # the reason goes to the report (the gate keeps the feed's text).
             unruled = html_document(page, content_type)
+            _links_made_absolute(unruled, url)
             if _automatic(unruled, url):
                 problem = f"{', '.join(ruled.applied)}: {normalize.WHOLE_BODY}"
                 ruled = pages.Ruled("", ruled.applied, problem)
     applied: tuple[str, ...] = ruled.applied if ruled is not None else ()
     if body and rules.replace:
         content_html, replaced = normalize.sanitize_with_rules(
-            body, base_url=url, rules=FeedRules((), rules.replace)
+            body, base_url=base, rules=FeedRules((), rules.replace)
         )
         applied += replaced
     else:
-        content_html = normalize.sanitize_html(body, base_url=url) if body else ""
+        content_html = normalize.sanitize_html(body, base_url=base) if body else ""
     content_html = _without_title(content_html, title)
     return Article(
         url=url,
@@ -241,6 +246,27 @@ def _extract(page: bytes, url: str, rules: PageRules, content_type: str | None) 
         rules=applied,
         problem=ruled.problem if ruled is not None else None,
     )
+
+
+def _links_made_absolute(doc: lxml.html.HtmlElement, url: str) -> str:
+    """Make the links of ``doc`` absolute, against its base: its first ``<base href>``
+    (joined to ``url``, the page's own URL) when that is an http(s) URL, else ``url``; the
+    base, which the links left in the extracted body (``srcset``) are joined to.
+
+    Done before the extraction, which joined an ``<a href>`` to the site's root (not to the
+    page: ``part-2.html`` of ``/news/story.html`` became ``/part-2.html``) and knew nothing
+    of ``<base>``."""
+    base = url
+    found = _BASE_HREF(doc)
+    if isinstance(found, list) and found:
+        with contextlib.suppress(ValueError):
+            joined = urljoin(url, str(found[0]).strip())
+            if urlsplit(joined).scheme in ("http", "https"):
+                base = joined
+    for tag in doc.iter("base"):
+        tag.drop_tree()
+    doc.make_links_absolute(base, resolve_base_href=False, handle_failures="ignore")
+    return base
 
 
 def _automatic(doc: lxml.html.HtmlElement, url: str) -> str | None:
