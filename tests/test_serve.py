@@ -329,3 +329,18 @@ def test_a_format_keeps_its_media_type_whatever_its_file_is_called(
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_the_html_view_shows_a_title_with_markup_characters_as_its_text(tmp_path: Path) -> None:
+    """A title that reads ``Use </p> …`` is written as ``type="html"`` in Atom (its markup
+    escaped): the view shows the title's text, not the escapes."""
+    from feeds.app.serve_html import render_view
+
+    out = output(tmp_path, formats=("atom", "rss", "json"))
+    publish.publish(out, [stored(1, title="Use </p> to close a paragraph")])
+    folder = tmp_path / "out"
+    for name in ("business.atom", "business.rss", "business.json"):
+        page = render_view(name, (folder / name).read_bytes()).decode()
+        heading = page.split("<h2>", 1)[1].split("</h2>", 1)[0]
+        shown = heading.split(">", 1)[1].split("</a", 1)[0].replace("\u2060", "")
+        assert shown == "Use &lt;/p&gt; to close a paragraph", (name, heading)

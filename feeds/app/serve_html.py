@@ -79,7 +79,8 @@ def render_view(name: str, data: bytes) -> bytes:
         parts.append(f"<p>{html.escape(feed.subtitle)}</p>")
     nav = _archive_nav(data)
     for entry in feed.entries:
-        entry_title = html.escape(entry.title or "(untitled)")
+        title_text = _plain(entry.title) if entry.title and entry.title_is_html else entry.title
+        entry_title = html.escape(title_text or "(untitled)")
         heading = (
             f'<a href="{html.escape(entry.link)}">{entry_title}</a>'
             if entry.link and urlsplit(entry.link).scheme in ("http", "https")
