@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from feeds.core import dedupe
+from feeds.core import dedupe, summary
 from feeds.core.dedupe import Candidate, Existing, Keys, Match
 from feeds.types import Change, CleanEntry, DedupeOptions
 
@@ -168,6 +168,17 @@ def unchanged(found: Found) -> bool:
     if existing is None:
         return False
     return existing.expired or existing.content_hash == found.keys.content_hash
+
+
+def cut_short(entry: CleanEntry, existing: Existing, stored_body: Callable[[], str]) -> Skip | None:
+    """The stored copy kept as it is when the source now sends its text cut short (a feed
+    that cuts its items to teasers after a while, or whose article page, fetched for the
+    full text, failed this time): the same title, and a body that is the stored body's first
+    words (:func:`~feeds.core.summary.is_cut_short`). A shorter text is no update: readers
+    keep the full one. ``stored_body`` is read only when the titles agree."""
+    if entry.title != existing.title or not summary.is_cut_short(entry.body_text, stored_body()):
+        return None
+    return Skip(existing.entry_id, "its text is the stored text cut short: the full text kept")
 
 
 def kept_link(

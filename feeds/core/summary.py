@@ -114,3 +114,30 @@ def teaser(excerpt: str | None, body_text: str, words: int) -> str:
     if excerpt_cut and _strip_cut(excerpt_text).startswith(body):
         return body + CUT_MARK
     return body
+
+
+# --- a body cut short ---------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+# A cut marker and up to four words after it ("… Read more", "[…] Continue reading").
+_CUT_AND_MORE = re.compile(r"(?:…|\.{3,})\s*\]?\W*(?:\w+\W*){0,4}$")
+CUT_SHORT_MIN_WORDS = 5
+"""The fewest words a text cut short has (fewer say too little to tell)."""
+
+
+def is_cut_short(text: str, full: str) -> bool:
+    """Whether ``text`` is ``full`` cut short: its words (the last one may be cut inside;
+    a cut marker's "Read more" of up to four words after it left out) are ``full``'s first
+    words, fewer than all, at least :data:`CUT_SHORT_MIN_WORDS` of them. Letter case and
+    everything between the words (punctuation, markup's white space) are not compared."""
+    marked = _CUT_AND_MORE.search(text)
+    tries = (text,) if marked is None else (text[: marked.start()], text)
+    whole = _WORD.findall(full.casefold())
+    for tried in tries:
+        words = _WORD.findall(tried.casefold())
+        if not CUT_SHORT_MIN_WORDS <= len(words) < len(whole):
+            continue
+        last = len(words) - 1
+        if words[:last] == whole[:last] and whole[last].startswith(words[last]):
+            return True
+    return False

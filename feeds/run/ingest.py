@@ -229,6 +229,11 @@ def _entry_intent(
     found = Found(entry, keys, body_key=body_key, existing=existing)
     if decider.unchanged(found):
         return decider.decide(name, found, now=now, options=options)
+    if existing is not None and not existing.expired:
+        stored_key = existing.key or keys.key
+        kept = decider.cut_short(entry, existing, lambda: store.copy_body(name, stored_key))
+        if kept is not None:
+            return kept
     sig = prepared.signature(i) if prepared else dedupe.signature(entry.body_text)
     apart = None
     if existing is not None:
