@@ -574,3 +574,22 @@ def test_a_reference_to_no_character_costs_the_feed_nothing(reference: str) -> N
     ).encode()
     feed = parse(doc, url="https://a.example/feed")
     assert [e.title for e in feed.entries] == ["Bad \ufffd title", "Good"]
+
+
+@pytest.mark.parametrize(
+    ("items", "said"),
+    [({"1": {"id": "1"}}, "a dict, not an array"), (None, "no items"), ("[]", "a str")],
+)
+def test_a_json_feed_without_its_items_array_is_an_error_saying_so(
+    items: object, said: str
+) -> None:
+    """``items`` is required, an array: a feed without it read as no entries, status 200
+    and nothing said (a template that wrote an object)."""
+    doc: dict[str, object] = {"version": "https://jsonfeed.org/version/1.1", "title": "T"}
+    if items is not None:
+        doc["items"] = items
+    with pytest.raises(ParseError, match="without its items array") as caught:
+        parse(json.dumps(doc).encode(), url="https://example.com/feed.json")
+    assert said in str(caught.value)
+    doc["items"] = []
+    assert parse(json.dumps(doc).encode(), url="https://example.com/feed.json").entries == ()

@@ -39,10 +39,11 @@ def _parse_json_feed(content: bytes, *, url: str, base: str) -> ParsedFeed:
     feed_base = home or _json_str(doc.get("feed_url")) or base
     feed_author = _json_author(doc)
     items = doc.get("items")
+    if not isinstance(items, list):  # required: a feed without them says nothing
+        found = "no items" if items is None else f"a {type(items).__name__}, not an array"
+        raise ParseError(url, f"a JSON Feed without its items array ({found})")
     entries = tuple(
-        _json_entry(item, feed_base, feed_author)
-        for item in (items if isinstance(items, list) else [])
-        if isinstance(item, dict)
+        _json_entry(item, feed_base, feed_author) for item in items if isinstance(item, dict)
     )
     return ParsedFeed(
         url=url,
