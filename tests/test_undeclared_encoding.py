@@ -8,13 +8,19 @@ encoding keeps the windows-1252 reading, and a named encoding is never second-gu
 
 from __future__ import annotations
 
+import codecs
+import json
 import re
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from lxml import etree
 
+from feeds.app import cli
 from feeds.ingest.parse import parse
 
-from support import CORPUS
+from support import ALL_FORMATS_OUTPUT_TOML, CORPUS, assert_w3c_clean, validate_independently
 
 URL = "https://news.example.com/feed/"
 
@@ -197,3 +203,93 @@ def test_a_feed_in_utf16_without_a_bom_served_as_utf16_stays_utf16(encoding: str
     text = "Café: l’économie repart"
     served = {"content-type": f"application/rss+xml; charset={encoding}"}
     assert titles(rss(text).encode(encoding), served) == [text]
+
+
+# --- a UTF-8 feed with a few bytes that are not UTF-8 ------------------------------------
+
+#: A feed in UTF-8 but for a few stray bytes in its second item: a ``”`` that lost its first
+#: two bytes (0x9D, which windows-1252 leaves undefined), two windows-1252 ``é`` pasted in,
+#: and a ``’`` cut short (``\xe2\x80``).
+STRAY_BYTES_FEED = (
+    b'<rss version="2.0"><channel><title>News</title><link>https://news.example.com/</link>'
+    b"<description>News</description><item><title>"
+    + "Café prices rise in Zürich, “quoted” 😀".encode()
+    + b"</title><link>https://news.example.com/1</link><guid>https://news.example.com/1</guid>"
+    b"<pubDate>Mon, 07 Dec 2026 08:00:00 GMT</pubDate><description>"
+    + "Crème brûlée costs more now.".encode()
+    + b"</description></item><item><title>A broken quote\x9d</title>"
+    b"<link>https://news.example.com/2</link><guid>https://news.example.com/2</guid>"
+    b"<pubDate>Mon, 07 Dec 2026 09:00:00 GMT</pubDate>"
+    b"<description>The r\xe9sum\xe9 of the day, cut \xe2\x80 short.</description>"
+    b"</item></channel></rss>"
+)
+STRAY_BYTES_READ = [
+    ("Café prices rise in Zürich, “quoted” 😀", "Crème brûlée costs more now."),
+    ("A broken quote\ufffd", "The résumé of the day, cut \ufffd short."),
+]
+
+
+@pytest.mark.parametrize(
+    ("opening", "headers"),
+    [
+        (b'<?xml version="1.0" encoding="UTF-8"?>', None),
+        (b"<?xml version='1.0' encoding='utf8'?>", {"content-type": "text/xml"}),
+        (b'<?xml version="1.0"?>', None),
+        (b"", None),
+        (codecs.BOM_UTF8, None),
+        (b"", {"content-type": "application/rss+xml; charset=utf-8"}),
+    ],
+    ids=["declared", "declared-text-xml", "undeclared", "no-declaration", "bom", "charset"],
+)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_utf8_feed_with_a_few_stray_bytes_is_read_as_utf8(
+    opening: bytes, headers: dict[str, str] | None, fast: bool
+) -> None:
+    """A reviewer's find: one 0x9D in a feed otherwise UTF-8 (declared, or naming nothing)
+    made feedparser read the whole feed as ISO-8859-2, windows-1252 leaving that byte
+    undefined: every accented letter came out garbled (``CafĂŠ prices rise in ZĂźrich``). Its
+    UTF-8 is now read as UTF-8, a stray byte as windows-1252 reads it, U+FFFD for a byte it
+    leaves undefined and for a sequence cut short."""
+    parsed = parse(opening + STRAY_BYTES_FEED, url=URL, headers=headers, fast_path=fast)
+    assert [(e.title, e.summary) for e in parsed.entries] == STRAY_BYTES_READ
+
+
+def test_a_utf8_feed_with_a_few_stray_bytes_is_published_as_utf8(tmp_path: Path) -> None:
+    """Through ``feeds refresh``: the accented letters and the emoji as written, the stray
+    ``é`` as ``é``, and U+FFFD left out; Atom and RSS valid to the W3C Feed Validator and
+    the Atom to the independent validator."""
+    declared = b'<?xml version="1.0" encoding="UTF-8"?>' + STRAY_BYTES_FEED
+    (tmp_path / "news.rss").write_bytes(declared)
+    config = '[store]\npath = "state/feeds.db"\n\n[[sources]]\nname = "news"\n'
+    config += 'url = "news.rss"\nfull_text = false\n\n' + ALL_FORMATS_OUTPUT_TOML
+    (tmp_path / "config.toml").write_text(config, encoding="utf-8")
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(tmp_path / "config.toml")])
+    assert result.exit_code == 0, result.output
+    atom, rss_file = tmp_path / "out" / "all.atom", tmp_path / "out" / "all.rss"
+    assert_w3c_clean(atom, rss_file)
+    validate_independently(atom)
+    a = "{http://www.w3.org/2005/Atom}"
+    entries = list(etree.parse(atom).iter(a + "entry"))
+    assert sorted((e.findtext(a + "title"), e.findtext(a + "summary")) for e in entries) == [
+        ("A broken quote", "The résumé of the day, cut  short."),  # U+FFFD left out
+        ("Café prices rise in Zürich, “quoted” 😀", "Crème brûlée costs more now."),
+    ]
+    items = json.loads((tmp_path / "out" / "all.json").read_bytes())["items"]
+    assert sorted(item["title"] for item in items) == [
+        "A broken quote",
+        "Café prices rise in Zürich, “quoted” 😀",
+    ]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_windows_1252_feed_declared_utf8_keeps_the_windows_1252_reading(fast: bool) -> None:
+    """Bytes that are not UTF-8 at all, under a UTF-8 declaration, still read as windows-1252,
+    each byte as one character, also next to the five it leaves undefined (which ISO-8859-2
+    read before: ``Ĺ`` for ``Å``)."""
+    text = "Le président a annoncé “jeudi” une réforme – à Zürich, für 5 € Å"
+    document = rss(text, '<?xml version="1.0" encoding="UTF-8"?>').encode("cp1252")
+    assert [e.title for e in parse(document, url=URL, fast_path=fast).entries] == [text]
+    broken = document.replace(b"jeudi", b"jeudi\x9d", 1)
+    assert [e.title for e in parse(broken, url=URL, fast_path=fast).entries] == [
+        text.replace("jeudi", "jeudi\ufffd")
+    ]

@@ -27,6 +27,12 @@ one of them NUL) nor EBCDIC (cp037, cp500…, whose ``<`` is 0x4C). A server tha
 as ``charset=utf-16``, or a template that declares ``cp037`` over ASCII, lost the whole feed:
 feedparser believed the name and read the bytes as UTF-16 (two at a time, whenever their number
 was even) or as EBCDIC (every byte another letter). Such a name is dropped; what is left decides.
+
+A document that names UTF-8 (or names nothing and is mostly UTF-8) but holds a few bytes that
+are not UTF-8 (a windows-1252 ``é`` pasted into a template, a ``”`` that lost its first bytes)
+is read as UTF-8 here, each such byte on its own. feedparser read it whole in the first of
+windows-1252 and ISO-8859-2 that reads every byte, and one 0x9D (undefined in windows-1252)
+made every accented letter of the feed ISO-8859-2 mojibake: ``CafĂŠ prices rise in ZĂźrich``.
 """
 
 from __future__ import annotations
@@ -94,21 +100,35 @@ _NAMED_ENCODING = re.compile(r"\A(\s*<\?xml[^>]*?)\s+encoding\s*=\s*([\"'])([^\"
 def as_declared_utf8(content: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
     """``content`` and ``headers`` as an XML reader should take them: without a ``charset``
     or a declared ``encoding`` that cannot have written the bytes (:func:`_cannot_have_written`:
-    UTF-16 or EBCDIC over bytes that open in ASCII), and transcoded to UTF-8 when what is
-    left names no encoding (no BOM, no ``charset``, no declaration), is not UTF-8 and reads
+    UTF-16 or EBCDIC over bytes that open in ASCII); read as UTF-8 with each stray byte read
+    on its own (:func:`_utf8_with_stray_bytes`) when they are not UTF-8 but UTF-8 is what
+    they name (a ``charset``, the XML declaration, a UTF-8 byte order mark) or, naming
+    nothing, what they mostly are (:func:`_mostly_utf8`); and transcoded to UTF-8 when
+    they name no encoding (no BOM, no ``charset``, no declaration), are not UTF-8 and read
     as one of :data:`NON_LATIN_ENCODINGS`.
 
     ``headers`` are the response headers with lower-cased names. A transcoded result names
-    no encoding either, so every XML reader takes it as UTF-8.
+    UTF-8 or no encoding, so every XML reader takes it as UTF-8.
     """
     opening = _ASCII_OPENING.match(content)
     headers = _without_impossible_charset(headers, opening)
-    if _charset(headers.get("content-type", "")):
+    charset = _charset(headers.get("content-type", ""))
+    if charset:
+        if opening is not None and _names_utf8(charset) and not _is_utf8(content):
+            return _utf8_with_stray_bytes(content), headers
         return content, headers
     if opening is None:
         return _bom_over_declaration(content), headers
     content = _without_impossible_declaration(content, opening[1])
-    if content.startswith(codecs.BOM_UTF8) or _DECLARED.match(content) or _is_utf8(content):
+    if _is_utf8(content):
+        return content, headers
+    declared = _DECLARED_NAME.match(content)
+    if declared is not None:
+        named_utf8 = _names_utf8(declared[3].decode("ascii", errors="replace"))
+        return (_utf8_with_stray_bytes(content) if named_utf8 else content), headers
+    if content.startswith(codecs.BOM_UTF8) or _mostly_utf8(content):
+        return _utf8_with_stray_bytes(content), headers
+    if _DECLARED.match(content):
         return content, headers
     guess = _non_latin_reading(content)
     return (content if guess is None else guess.encode("utf-8")), headers
@@ -175,6 +195,59 @@ def _bom_over_declaration(content: bytes) -> bytes:
     if named is None or named[3].strip().lower().replace("_", "-").startswith(_WIDE_NAMES):
         return content
     return (named[1] + text[named.end() :]).encode("utf-8")
+
+
+def _names_utf8(name: str) -> bool:
+    """Whether ``name`` is a name of UTF-8 (``UTF-8``, ``utf8``…)."""
+    try:
+        return codecs.lookup(name.strip()).name in ("utf-8", "utf-8-sig")
+    except (LookupError, ValueError):
+        return False
+
+
+#: A stray byte read as windows-1252 reads it (``\xe9`` is ``é``, ``\x92`` is ``’``), as
+#: a document that names no encoding and is not UTF-8 is read; U+FFFD for the five bytes
+#: windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D).
+_STRAY_AS_CP1252 = tuple(
+    bytes([byte]).decode("cp1252", errors="replace") if byte >= 0x80 else "\ufffd"
+    for byte in range(0x100)
+)
+
+
+def _read_stray_bytes(error: UnicodeError) -> tuple[str, int]:
+    """The UTF-8 decoder's error handler ``feeds-stray-bytes``: what it could not read (the
+    longest start of a sequence that is one), read as :data:`_STRAY_AS_CP1252` says when it
+    is one byte, as U+FFFD when it is a sequence cut short (``\\xe2\\x80``, a ``”`` that
+    lost its last byte)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    unread = error.object[error.start : error.end]
+    return (_STRAY_AS_CP1252[unread[0]] if len(unread) == 1 else "\ufffd"), error.end
+
+
+codecs.register_error("feeds-stray-bytes", _read_stray_bytes)
+
+
+def _utf8_with_stray_bytes(content: bytes) -> bytes:
+    """``content``, UTF-8 but for a few stray bytes, as UTF-8: its UTF-8 sequences as they
+    are, the rest as :func:`_read_stray_bytes` reads it. feedparser read such a document
+    whole in the first of windows-1252 and ISO-8859-2 that reads every byte of it, and only
+    where its text showed the misreading was it read again: one byte windows-1252 leaves
+    undefined (``\\x9d``, also the last byte of a UTF-8 ``”``) made every ``é`` of the feed
+    ISO-8859-2's ``ĂŠ``."""
+    return content.decode("utf-8", errors="feeds-stray-bytes").encode("utf-8")
+
+
+def _mostly_utf8(content: bytes) -> bool:
+    """Whether ``content``, which is not UTF-8, is mostly UTF-8: more of its characters
+    outside ASCII are read by UTF-8 than there are bytes it does not read. A document in a
+    legacy encoding holds a UTF-8 sequence only by chance: feedparser's Shift_JIS, EUC-JP,
+    EUC-KR, Big5, GB2312 and TIS-620 documents hold one for every 3 to 8 bytes that are
+    none."""
+    text = content.decode("utf-8", errors="surrogateescape")  # a byte not read: U+DCxx
+    read = text.encode("utf-8", errors="ignore").decode("utf-8")
+    stray = len(text) - len(read)
+    return len(read) - len(read.encode("ascii", errors="ignore")) > stray
 
 
 def _is_utf8(content: bytes) -> bool:
