@@ -161,7 +161,10 @@ class HTTPTestServer:
 
     @property
     def in_flight(self) -> int:
-        """How many requests are being answered right now."""
+        """How many requests are being answered right now: each from its arrival until the
+        last of its reply is handed to the socket (just before that write: a client that
+        has the whole reply may send its next request at once, before this server's thread
+        runs again, and that request overlaps none), or until the reply ends otherwise."""
         with self._lock:
             return self._in_flight
 
@@ -235,13 +238,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=self.rfile.read(length) if length > 0 else b"",
         )
         reply: Reply | None = None
+        self._answering = True
         try:
             reply = owner._begin(recorded)
             self._send(reply)
         except OSError:  # the client hung up (broken pipe, reset)
             self.close_connection = True
         finally:
-            owner._end()
+            self._answered()
         if reply is not None and reply.reset:
             self.close_connection = True
             # SO_LINGER with a zero timeout: close() sends RST, not FIN. Close now, before
@@ -250,6 +254,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.close()
             self.rfile.close()
             self.connection.close()
+
+    def _answered(self) -> None:
+        """The request is answered (see :attr:`HTTPTestServer.in_flight`): once, before the
+        write that completes its reply, or at its end."""
+        if self._answering:
+            self._answering = False
+            self.server.owner._end()
 
     def _send(self, reply: Reply) -> None:
         stopping = self.server.owner.stopping
@@ -279,6 +290,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
         elif "content-length" not in names:
             self.send_header("Content-Length", str(len(body)))
+        if self.command == "HEAD" or reply.status in (204, 304) or not (body or reply.chunked):
+            self._answered()  # the headers complete the reply
         self.end_headers()
         if self.command == "HEAD" or reply.status in (204, 304):
             return
@@ -288,6 +301,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     return
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 self.wfile.flush()
+            self._answered()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         else:
@@ -314,13 +328,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(piece)
             self.wfile.flush()
         if reply.chunked:
+            self._answered()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
     def _write(self, data: bytes, reply: Reply) -> None:
-        for piece in _pieces(data, reply.chunk_size):
+        pieces = list(_pieces(data, reply.chunk_size))
+        for n, piece in enumerate(pieces, 1):
             if self.server.owner.stopping.wait(reply.chunk_delay):
                 return
+            if n == len(pieces):
+                self._answered()
             self.wfile.write(piece)
             self.wfile.flush()
 
