@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -255,6 +256,38 @@ def test_the_first_round_and_a_new_output_are_published_at_once(
     assert not after_reload.fetched  # nothing was due: the new output alone is published
     assert (tmp_path / "out" / "new.atom").exists()
     assert [o.name for o in after_reload.outputs] == ["all", "new"]
+
+
+def test_a_reload_that_changes_an_output_publishes_it_at_the_next_tick(
+    tmp_path: Path, world: World
+) -> None:
+    """SIGHUP with an output's title changed and a format added: the next tick writes them,
+    though no feed changed (the daemon published only a new output's name, or a change)."""
+    world.route("/news", lambda n: Reply(body=rss("1")))
+    config = daemon_config(
+        tmp_path, {"news": world.server.url("/news")}, daemon={"publish_delay": "1h"}
+    )
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher)
+        world.run(daemon, 10 * M)
+        out = tmp_path / "out"
+        assert b"<title>All</title>" in (out / "all.atom").read_bytes()
+        changed = daemon_config(
+            tmp_path, {"news": world.server.url("/news")}, daemon={"publish_delay": "1h"}
+        )
+        changed = replace(
+            changed,
+            outputs=tuple(
+                replace(o, title="All the news", formats=("atom", "rss")) for o in changed.outputs
+            ),
+        )
+        daemon.reload(changed)
+        world.now += M
+        report = daemon.tick(world.now)
+    assert not report.fetched and [o.name for o in report.outputs] == ["all"]
+    assert b"<title>All the news</title>" in (out / "all.atom").read_bytes()
+    assert (out / "all.rss").exists()
+    assert_w3c_clean(out / "all.atom", out / "all.rss")
 
 
 def test_a_host_that_hangs_holds_up_no_other_source(tmp_path: Path) -> None:

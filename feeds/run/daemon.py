@@ -179,6 +179,7 @@ class Daemon:
             )
         self.config = config
         self._config_changed = True
+        self._published.clear()  # an output's title, sources, formats or rules may differ
 
     # -- one run ---------------------------------------------------------------------------
 
