@@ -290,6 +290,34 @@ def test_a_reload_that_changes_an_output_publishes_it_at_the_next_tick(
     assert_w3c_clean(out / "all.atom", out / "all.rss")
 
 
+def test_what_retention_lets_go_leaves_the_daemons_outputs(tmp_path: Path, world: World) -> None:
+    """A story that ages past ``[store] keep`` leaves the outputs at the daemon's next
+    publish, though no feed changed (the daemon published only when one did)."""
+
+    def item(n: int, age: timedelta) -> str:
+        when = (T0 - age).strftime("%a, %d %b %Y %H:%M:%S +0000")
+        return (
+            f"<item><title>Story {n}</title><link>https://news.example.com/{n}/</link>"
+            f"<guid>https://news.example.com/?p={n}</guid><pubDate>{when}</pubDate>"
+            f"<description>Shares rose after results, story {n}.</description></item>"
+        )
+
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+        f"<link>https://news.example.com/</link>{item(1, 50 * M)}{item(2, 5 * M)}"
+        "</channel></rss>"
+    ).encode()
+    world.route("/news", lambda n: Reply(body=feed))
+    config = daemon_config(tmp_path, {"news": world.server.url("/news")})
+    config = replace(config, retention=replace(config.retention, keep=H))
+    with Fetcher(config.fetch) as fetcher:
+        reports = world.run(Daemon(config, fetcher), 30 * M)
+    atom = (tmp_path / "out" / "all.atom").read_bytes()
+    assert [r.now - T0 for r in reports if r.fetched] == [timedelta(0)]  # fetched once
+    assert b"Story 2" in atom and b"Story 1" not in atom  # 70 minutes old by now
+    assert sum(1 for r in reports if r.outputs) == 2
+
+
 def test_a_host_that_hangs_holds_up_no_other_source(tmp_path: Path) -> None:
     with HTTPTestServer() as hanging, HTTPTestServer() as answering:
         hanging.route("/feed", Reply(body=rss(), delay=30))

@@ -450,7 +450,10 @@ def _after_saving(
     settled = _settled_counts(store, saved, now, at)
     saved = [settled.get(r.name, r) for r in saved]
     tally.sources(saved)
-    tally.expired(apply_retention(config, store, now))
+    expired = apply_retention(config, store, now)
+    tally.expired(expired)
+    if expired:  # what retention let go leaves the outputs (a daemon's next publish)
+        store.request_publish(now)
     tally.save(store)
     hooks.queue_events(config, store, saved, now, at)
     return settled
