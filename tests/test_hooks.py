@@ -341,3 +341,25 @@ def test_a_daemon_whose_clock_moves_counts_new_stories_as_new_and_fires_their_ho
     assert event["event"] == "new_entries" and event["new_entries"] == 2
     assert len(event["entries"]) == 2
     assert world.store.pending_hook_events() == 0
+
+
+def test_a_stopping_daemon_sends_no_more_hook_events_the_next_run_does(
+    world: World, tmp_path: Path
+) -> None:
+    """Each event may take its hook's timeout: once the daemon is told to stop, none more is
+    sent (the service manager's stop timeout is shorter than a backlog's); they wait."""
+    from feeds.run import hooks
+    from feeds.run.reports import SourceReport
+
+    log = tmp_path / "events.jsonl"
+    append = f"import sys; open({str(log)!r}, 'a').write(sys.stdin.read() + '\\n')"
+    hook = {"event": "new_entries", "command": [sys.executable, "-c", append]}
+    config = world.config({"a": "/a", "b": "/b", "c": "/c"}, [hook])
+    reports = [SourceReport(n, f"https://{n}.example/", 200, changes={"new": 1}) for n in "abc"]
+    assert hooks.queue_events(config, world.store, reports, T0) == 3
+    hooks.deliver_due(config, world.store, world.fetcher, T0, stopping=log.exists)
+    assert len(log.read_text().splitlines()) == 1  # told to stop once the first was sent
+    assert world.store.pending_hook_events() == 2
+    hooks.deliver_due(config, world.store, world.fetcher, T0)
+    sources = [json.loads(line)["source"] for line in log.read_text().splitlines()]
+    assert sorted(sources) == ["a", "b", "c"] and world.store.pending_hook_events() == 0

@@ -200,7 +200,8 @@ class Daemon:
             outputs = self._publish(store, now)
             if not self.stopping:  # hooks after publishing; when stopping, at the next start
                 # by the clock: the events of this tick's saves are dated by their claims
-                deliver_due(config, store, self.fetcher, self._clock() if self._clock else now)
+                when = self._clock() if self._clock else now
+                deliver_due(config, store, self.fetcher, when, stopping=self._stop.is_set)
             store.daemon_beat(now)
             next_run = self._next_run(store, now)
         return TickReport(now=now, sources=sources, outputs=outputs, next_run=next_run)

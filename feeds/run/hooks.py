@@ -167,6 +167,7 @@ def deliver_due(
     *,
     env: Mapping[str, str] | None = None,
     runner: Runner = subprocess.run,
+    stopping: Callable[[], bool] | None = None,
 ) -> list[Delivery]:
     """Try every event that is due once, oldest first. Events of hooks no longer configured
     are dropped. A hook whose receiver fails (an error, a timeout) is tried no more in this
@@ -174,7 +175,10 @@ def deliver_due(
     answers held every run for its events × the timeout), where the failed one, backing
     off, no longer goes first (one event a receiver always refuses holds no other back).
     An event whose receiver's host is held (by this process or any worker of the store)
-    is sent nothing and tried again at the hold's end, neither delivered nor failed."""
+    is sent nothing and tried again at the hold's end, neither delivered nor failed.
+    Once ``stopping()`` is true (a daemon told to stop), no more is sent: the events left
+    wait for the next run (each took up to its timeout, and the service manager's stop
+    timeout is not that long)."""
     hooks = {hook.name: hook for hook in config.hooks}
     env = os.environ if env is None else env
     deliveries: list[Delivery] = []
@@ -183,6 +187,8 @@ def deliver_due(
     if events:
         poster.holds.keep(store.host_holds(now))  # every worker's holds
     for event in events:
+        if stopping is not None and stopping():
+            break
         hook = hooks.get(event.hook)
         if hook is None or hook.event != event.event:
             with store.transaction():
