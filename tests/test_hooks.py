@@ -12,6 +12,7 @@ import hmac
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -363,3 +364,41 @@ def test_a_stopping_daemon_sends_no_more_hook_events_the_next_run_does(
     hooks.deliver_due(config, world.store, world.fetcher, T0)
     sources = [json.loads(line)["source"] for line in log.read_text().splitlines()]
     assert sorted(sources) == ["a", "b", "c"] and world.store.pending_hook_events() == 0
+
+
+def test_a_daemons_hook_announces_stories_once_they_are_published(
+    world: World, http_server: HTTPTestServer, tmp_path: Path
+) -> None:
+    """The daemon waits ``publish_delay`` to publish a change; its ``new_entries`` event
+    waits for that publish too (it went out as the stories were saved, before any reader
+    could see them)."""
+    from feeds.run.daemon import Daemon
+
+    fetches = iter(range(1, 100))
+    http_server.route("/feed", lambda request: Reply(body=rss(next(fetches))))
+    log = tmp_path / "events.jsonl"
+    out = tmp_path / "out" / "all.atom"
+    seen = (
+        "import sys, json; e = json.load(sys.stdin);"
+        f" n = open({str(out)!r}).read().count('<entry>');"
+        f" open({str(log)!r}, 'a').write(json.dumps([e['new_entries'], n]) + '\\n')"
+    )
+    config = world.config(
+        {"news": "/feed"}, [{"event": "new_entries", "command": [sys.executable, "-c", seen]}]
+    )
+    config = replace(
+        config,
+        schedule=replace(config.schedule, interval=timedelta(minutes=10)),
+        daemon=replace(config.daemon, publish_delay=timedelta(minutes=30)),
+    )
+    daemon = Daemon(config, world.fetcher, pid=1)
+    daemon.start(T0)
+    daemon.tick(T0)  # the first round: published at once, its event sent
+    assert [json.loads(line) for line in log.read_text().splitlines()] == [[1, 1]]
+    later = daemon.tick(T0 + timedelta(minutes=10))  # a new story, published 30 minutes on
+    assert later.fetched[0].changes.get("new") == 1 and later.outputs == ()
+    assert len(log.read_text().splitlines()) == 1  # not announced before it is published
+    published = daemon.tick(T0 + timedelta(minutes=40))
+    assert [o.name for o in published.outputs] == ["all"]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[1][0] == 1 and lines[1][1] >= 2  # sent with the story in the output

@@ -198,8 +198,10 @@ class Daemon:
             if any(s.changed for s in sources):
                 store.request_publish(now)
             outputs = self._publish(store, now)
-            if not self.stopping:  # hooks after publishing; when stopping, at the next start
-                # by the clock: the events of this tick's saves are dated by their claims
+            # Hooks once what they announce is published (no change waits for publish_delay);
+            # when stopping, at the next start. By the clock: the events of this tick's
+            # saves are dated by their claims.
+            if not self.stopping and store.publish_requested() is None:
                 when = self._clock() if self._clock else now
                 deliver_due(config, store, self.fetcher, when, stopping=self._stop.is_set)
             store.daemon_beat(now)
