@@ -247,7 +247,8 @@ def test_healthz_flips_with_the_daemon_heartbeat_and_the_store(
     with ScrapeServer(tmp_path, clock) as base:
         assert get(base + "/healthz")[0] == 200  # no daemon recorded (cron)
         with Store.open(db) as store:
-            store.daemon_started(4242, socket.gethostname(), now - timedelta(minutes=10))
+            # a process that exists (this one): a recorded daemon's is looked for
+            store.daemon_started(os.getpid(), socket.gethostname(), now - timedelta(minutes=10))
         status, _, text = get(base + "/healthz")
         assert status == 503 and "heartbeat 600 s old" in text
         with Store.open(db) as store:
@@ -332,3 +333,31 @@ def test_the_daemon_says_ready_then_watchdog_then_stopping(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_killed_daemon_is_down_in_metrics_as_in_status(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A daemon killed (SIGKILL, OOM) records no stop: its row says running and its worker
+    was heard from just now. Its process is gone, so ``feeds status`` says "not running",
+    and ``feeds_daemon_up`` is 0."""
+    config = write_config(tmp_path, http_server)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pid, host, now = int(gone.stdout), socket.gethostname(), datetime.now(UTC)
+    (tmp_path / "state").mkdir()
+    with Store.open(tmp_path / "state" / "feeds.db") as store:
+        store.daemon_started(pid, host, now)
+        store.worker_beat(f"{host}:{pid}:a3f09c", now)
+    status = feeds("status", "--config", str(config))
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("daemon: not running"), status.stdout
+    printed = feeds("metrics", "--config", str(config))
+    assert printed.returncode == 0, printed.stderr
+    families = parse_exposition(printed.stdout)
+    assert value(families, "feeds_daemon_up") == 0
+    assert "feeds_daemon_heartbeat_age_seconds" not in families

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from feeds.app.status import live_daemons, patience
+from feeds.app.status import daemon_up, live_daemons, patience
 from feeds.config import Config
 from feeds.core import schedule
 from feeds.errors import FeedsError
@@ -51,7 +51,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "feeds_source_max_lag_seconds": ("gauge", "How long the most overdue source has been due."),
     "feeds_daemon_up": (
         "gauge",
-        "1 when a daemon is recorded as running or a daemon worker is live, else 0.",
+        "1 when a daemon runs (as feeds status says) or a daemon worker is live, else 0.",
     ),
     "feeds_daemon_heartbeat_age_seconds": ("gauge", "Seconds since the daemon's last heartbeat."),
     "feeds_hook_deliveries_total": ("counter", "Hook delivery attempts per hook and result."),
@@ -96,9 +96,7 @@ def _derived(config: Config, store: Storage, now: datetime) -> dict[tuple[str, s
     derived["feeds_source_max_lag_seconds", ""] = lag.total_seconds()
     derived["feeds_hook_events_pending", ""] = float(store.pending_hook_events())
     info = store.daemon_info()
-    running = info is not None and (
-        info.stopped is None or bool(live_daemons(store, now, patience(config)))
-    )
+    running = daemon_up(info, live_daemons(store, now, patience(config)))
     derived["feeds_daemon_up", ""] = 1.0 if running else 0.0
     if info is not None and running:
         age = (now - info.last_activity).total_seconds()

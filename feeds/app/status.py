@@ -35,6 +35,14 @@ def daemon_running(info: DaemonInfo | None) -> bool:
     return _process_exists(info.host, info.pid)
 
 
+def daemon_up(info: DaemonInfo | None, live: list[WorkerInfo]) -> bool:
+    """Whether a daemon runs on the store, given its ``live`` daemons (:func:`live_daemons`):
+    the one recorded last is alive (:func:`daemon_running`: not stopped, and on this host its
+    process exists), or another daemon is a live worker. ``feeds status`` says so, and
+    ``feeds_daemon_up`` reports it: one killed (no chance to record its stop) is not up."""
+    return info is not None and (daemon_running(info) or bool(live))
+
+
 def _process_exists(host: str, pid: int) -> bool:
     """Whether process ``pid`` of ``host`` exists (another machine's: assumed so)."""
     if host != socket.gethostname():
@@ -98,7 +106,8 @@ class StatusStore(StatusReader, PostingHistory, HostHoldBoard, Protocol):
 def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, Any]:
     config = with_adaptive_intervals(config, store, now)
     info = store.daemon_info()
-    daemons = [w.id for w in live_daemons(store, now, patience(config))]
+    live = live_daemons(store, now, patience(config))
+    daemons = [w.id for w in live]
     states = {s.name: s for s in store.sources()}
     queued = store.queued_dues()
     sources = [
@@ -124,7 +133,7 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
         "daemon": None
         if info is None
         else {
-            "running": daemon_running(info) or bool(daemons),
+            "running": daemon_up(info, live),
             "live_daemons": daemons,
             "pid": info.pid,
             "host": info.host,
