@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -365,3 +366,20 @@ def sqlite_count(path: Path, table: str) -> int:
         return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     finally:
         db.close()
+
+
+def test_sources_json_says_a_source_never_fetched_is_due_now(workdir: Path) -> None:
+    """``next_due`` as ``feeds status --json`` has it: now, not the 1970 "as soon as
+    possible" the schedule keeps for a source never fetched."""
+    before = datetime.now(UTC).isoformat()
+    rows = json.loads(run("sources", "--json", cwd=workdir).stdout)
+    shown = {
+        s["name"]: s for s in json.loads(run("status", "--json", cwd=workdir).stdout)["sources"]
+    }
+    for row in rows:
+        assert row["last_fetched"] is None
+        # both "now", read a moment apart
+        assert before <= row["next_due"] <= shown[row["name"]]["next_due"], (
+            row,
+            shown[row["name"]],
+        )

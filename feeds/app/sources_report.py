@@ -31,12 +31,14 @@ def source_rows(config: Config, store: Storage, now: datetime) -> list[dict[str,
     for source in config.sources:
         state = states[source.name]
         due = next_due(state, config.schedule, config.interval(source.name))
+        # As `feeds status` shows it: a source due already (never fetched: due at ASAP,
+        # 1970) is due now.
         rows.append(
             {
                 "name": source.name,
                 "url": state.url,
                 "retired": state.retired,
-                "next_due": due.isoformat() if due else None,
+                "next_due": max(due, now).isoformat() if due else None,
                 "last_fetched": _iso(state.last_fetched),
                 "last_status": state.last_status,
                 "entries": state.entry_count,
