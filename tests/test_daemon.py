@@ -739,6 +739,35 @@ def test_enable_re_enables_a_retired_source(tmp_path: Path, http_server: HTTPTes
     assert len(http_server.requests_to("/gone")) == 2
 
 
+def test_enable_says_a_held_host_s_source_is_due_when_the_hold_ends(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A 429 holds the source's host (for all its sources); `feeds enable` forgets the
+    source's Retry-After, not the host's hold (the server asked to wait). So it does not say
+    "due now", and `feeds status` shows it due when the hold ends, as the next refresh,
+    which defers it, has it."""
+    http_server.route("/busy", Reply(status=429, headers={"Retry-After": "1800"}))
+    config = write_config(tmp_path, {"busy": http_server.url("/busy")})
+    assert feeds("refresh", "--config", str(config)).returncode == 1
+    report = json.loads(feeds("status", "--json", "--config", str(config)).stdout)
+    [hold] = report["host_holds"]
+    http_server.route("/busy", Reply(body=rss()))  # fine again; the admin re-enables it
+    enabled = feeds("enable", "busy", "--config", str(config))
+    assert enabled.returncode == 0, enabled.stderr
+    ends = datetime.fromisoformat(hold["until"]).strftime("%H:%M")
+    assert enabled.stdout.startswith(f"busy: enabled; due when its host's hold ends at {ends}")
+    assert "answered HTTP 429" in enabled.stdout and "due now" not in enabled.stdout
+    [shown] = json.loads(feeds("status", "--json", "--config", str(config)).stdout)["sources"]
+    assert shown["next_due"] == shown["deferred_until"] == hold["until"]
+    assert shown["due_now"] is False
+    table = feeds("status", "--config", str(config)).stdout
+    [row] = [line for line in table.splitlines() if line.startswith("busy ")]
+    assert "(deferred)" in row and hold["until"][:19] in row and " now " not in row
+    again = feeds("refresh", "-v", "--config", str(config))
+    assert "busy: skipped: deferred" in again.stdout + again.stderr
+    assert len(http_server.requests_to("/busy")) == 1
+
+
 def test_importing_the_cli_does_not_load_apscheduler() -> None:
     code = "import sys, feeds.app.cli; print('apscheduler' in sys.modules, 'httpx' in sys.modules)"
     result = subprocess.run(

@@ -317,6 +317,9 @@ def status(config_path: Path | None, as_json: bool) -> None:
 def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
     """Re-enable retired sources (HTTP 410) and forget a Retry-After: due at once.
 
+    A source whose host is held (it answered 429 or 503, or timed out) is due when
+    the hold ends: the hold stays, for every source on the host.
+
     The next fetch reads the whole document again (no conditional GET), so a
     change of config that decides how it is read, such as [fetch]
     allow_private_addresses for its article pages, applies to the entries it
@@ -331,11 +334,25 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
     unknown = [name for name in names if name not in known]
     if unknown:
         raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
+    from feeds.ingest.fetch.hosts import url_host
+
     with open_store_for(config, locked=False) as store:
         store.sync_sources([(s.name, s.url) for s in config.sources])
+        now = utc_now()
+        holds = {hold.host: hold for hold in store.host_holds(now)}  # as held_until reads
+        urls = {state.name: state.url for state in store.sources()}
         for name in names:
             store.enable(name)
-            click.echo(f"{name}: enabled, due now")
+            # The hold of its host stays (the server asked to wait): no request goes there
+            # before its end, so the source is not due sooner.
+            hold = holds.get(url_host(urls[name]))
+            if hold is None:
+                click.echo(f"{name}: enabled, due now")
+            else:
+                click.echo(
+                    f"{name}: enabled; due when its host's hold ends at "
+                    f"{hold.until:%H:%M} UTC ({hold.why})"
+                )
 
 
 cli.add_command(refresh)

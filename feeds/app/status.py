@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from feeds.config import Config, SourceConfig
 from feeds.core import schedule
 from feeds.run.adaptive import with_adaptive_intervals
+from feeds.run.shared_holds import held_until
 from feeds.run.worker import claim_limit, is_refresh, lease_for
 from feeds.store.protocol import PostingHistory, StatusReader, WorkerRegistry
 from feeds.store.values import WorkerInfo
@@ -110,8 +112,10 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
     daemons = [w.id for w in live]
     states = {s.name: s for s in store.sources()}
     queued = store.queued_dues()
+    holds = store.host_holds(now)
+    held = held_until(holds)
     sources = [
-        _source_status(config, source, states.get(source.name), queued.get(source.name), now)
+        _source_status(config, source, states.get(source.name), queued.get(source.name), held, now)
         for source in config.sources
     ]
     return {
@@ -127,8 +131,7 @@ def gather(config: Config, store: StatusStore, *, now: datetime) -> dict[str, An
             for lease in store.expired_leases(now, now - EXPIRED_SHOWN)
         ],
         "host_holds": [
-            {"host": hold.host, "until": _iso(hold.until), "why": hold.why}
-            for hold in store.host_holds(now)
+            {"host": hold.host, "until": _iso(hold.until), "why": hold.why} for hold in holds
         ],
         "daemon": None
         if info is None
@@ -151,12 +154,19 @@ def _source_status(
     source: SourceConfig,
     state: SourceState | None,
     queued: datetime | None,
+    held: Callable[[str], datetime | None],
     now: datetime,
 ) -> dict[str, Any]:
-    """One source's line of ``feeds status`` (``queued``: when the store's queue has it due)."""
+    """One source's line of ``feeds status`` (``queued``: when the store's queue has it due;
+    ``held``: when the host of a URL is held until, :func:`held_until`)."""
     state = state or SourceState(name=source.name, url=source.url)
     due = schedule.next_due(state, config.schedule, config.interval(source.name))
     deferred = _deferred_until(due, queued, now)
+    hold_ends = held(state.url) if due is not None else None
+    if hold_ends is not None and hold_ends > max(due or now, deferred or now, now):
+        # Its host asked to wait: no request goes there before, whatever its queue says
+        # (`feeds enable` makes it due now, the hold stays).
+        deferred = hold_ends
     due = deferred or due
     return {
         "name": source.name,
