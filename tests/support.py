@@ -94,6 +94,22 @@ _HEADER_LINE = re.compile(rb"^Header:\s*([A-Za-z-]+):\s*(.*?)\s*$", re.MULTILINE
 _COMPRESSION = {".gz": "gzip", ".z": "deflate"}
 
 
+def refreshed_and_valid(config: Path) -> tuple[Path, Path]:
+    """``feeds refresh`` on ``config`` (exit 0), whose output ``all`` is published as
+    ``out/all.atom`` and ``out/all.rss`` beside it: both, clean to the W3C Feed Validator,
+    the Atom valid to the independent validator."""
+    from click.testing import CliRunner
+
+    from feeds.app import cli
+
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    atom, rss = config.parent / "out" / "all.atom", config.parent / "out" / "all.rss"
+    assert_w3c_clean(atom, rss)
+    validate_independently(atom)
+    return atom, rss
+
+
 def corpus_headers(path: Path, data: bytes) -> dict[str, str]:
     """Response headers a feedparser suite document declares in a leading comment."""
     headers = {

@@ -34,6 +34,7 @@ from support import (
     CORPUS,
     assert_w3c_clean,
     corpus_headers,
+    refreshed_and_valid,
     validate_independently,
 )
 
@@ -243,11 +244,7 @@ def test_misread_references_in_atom_xhtml_published_as_read(tmp_path: Path) -> N
     body = "It&#226;&#128;&#153;s summer"
     (tmp_path / "pod.rss").write_text(XHTML_FEED.format(body=body), encoding="utf-8")
     (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
-    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(tmp_path / "config.toml")])
-    assert result.exit_code == 0, result.output
-    atom, rss = tmp_path / "out" / "all.atom", tmp_path / "out" / "all.rss"
-    assert_w3c_clean(atom, rss)
-    validate_independently(atom)
+    atom, rss = refreshed_and_valid(tmp_path / "config.toml")
     a = "{http://www.w3.org/2005/Atom}"
     [atom_content] = [e.findtext(a + "content") for e in etree.parse(atom).iter(a + "entry")]
     [rss_content] = [e.findtext("description") for e in etree.parse(rss).iter("item")]

@@ -14,13 +14,15 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from lxml import etree
 
-from feeds.app import cli
 from feeds.ingest.parse import parse
 
-from support import ALL_FORMATS_OUTPUT_TOML, CORPUS, assert_w3c_clean, validate_independently
+from support import (
+    ALL_FORMATS_OUTPUT_TOML,
+    CORPUS,
+    refreshed_and_valid,
+)
 
 URL = "https://news.example.com/feed/"
 
@@ -263,11 +265,7 @@ def test_a_utf8_feed_with_a_few_stray_bytes_is_published_as_utf8(tmp_path: Path)
     config = '[store]\npath = "state/feeds.db"\n\n[[sources]]\nname = "news"\n'
     config += 'url = "news.rss"\nfull_text = false\n\n' + ALL_FORMATS_OUTPUT_TOML
     (tmp_path / "config.toml").write_text(config, encoding="utf-8")
-    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(tmp_path / "config.toml")])
-    assert result.exit_code == 0, result.output
-    atom, rss_file = tmp_path / "out" / "all.atom", tmp_path / "out" / "all.rss"
-    assert_w3c_clean(atom, rss_file)
-    validate_independently(atom)
+    atom, _rss = refreshed_and_valid(tmp_path / "config.toml")
     a = "{http://www.w3.org/2005/Atom}"
     entries = list(etree.parse(atom).iter(a + "entry"))
     assert sorted((e.findtext(a + "title"), e.findtext(a + "summary")) for e in entries) == [
