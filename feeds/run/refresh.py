@@ -16,7 +16,7 @@ and ``clock`` for when a host is done with); this module never reads the real ti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,11 +28,11 @@ from feeds.core import schedule
 from feeds.ingest.fetch import Fetcher
 from feeds.run import heap, hooks
 from feeds.run.adaptive import with_adaptive_intervals
+from feeds.run.after_saving import after_saving
 from feeds.run.executor import FetchProcesses, standby_fetch_processes, stream, stream_claims
-from feeds.run.filtering import apply_retention
 from feeds.run.group_saver import GroupSaver
 from feeds.run.publish_outputs import publish_all
-from feeds.run.reports import OutputReport, RefreshReport, SourceReport, without_joined
+from feeds.run.reports import OutputReport, RefreshReport, SourceReport
 from feeds.run.save_source import Run
 from feeds.run.shared_holds import SharedHolds
 from feeds.run.tally import Tally
@@ -262,7 +262,7 @@ def refresh_claiming(
         for i, outcome, ready in fetches:
             saver.save(i, outcome, ready)
     holds.write(clock())
-    settled = _after_saving(config, store, tally, saved, run.now, saved_at)
+    settled = after_saving(config, store, tally, saved, run.now, saved_at)
     return RefreshReport(sources=tuple(settled.get(r.name, r) for r in reports), outputs=())
 
 
@@ -431,50 +431,7 @@ def _fetch_and_save(
             if renew is not None:
                 renew()
     holds.write(saver.clock())
-    return _after_saving(config, store, tally, reports, now)
-
-
-def _after_saving(
-    config: Config,
-    store: Storage,
-    tally: Tally,
-    saved: list[SourceReport],
-    now: datetime,
-    saved_at: Mapping[str, datetime] | None = None,
-) -> dict[str, SourceReport]:
-    """Retention, the run's counts and the hooks' events, once its sources are saved; the
-    reports whose ``new`` count a join changed (:func:`_settled_counts`), by source.
-    ``saved_at``: when each source was saved, where that is not ``now`` (a daemon dates the
-    saves after each claim by that claim)."""
-    at = saved_at or {}
-    settled = _settled_counts(store, saved, now, at)
-    saved = [settled.get(r.name, r) for r in saved]
-    tally.sources(saved)
-    expired = apply_retention(config, store, now)
-    tally.expired(expired)
-    if expired:  # what retention let go leaves the outputs (a daemon's next publish)
-        store.request_publish(now)
-    tally.save(store)
-    hooks.queue_events(config, store, saved, now, at)
-    return settled
-
-
-def _settled_counts(
-    store: Storage, saved: list[SourceReport], now: datetime, saved_at: Mapping[str, datetime]
-) -> dict[str, SourceReport]:
-    """The reports of ``saved`` that counted as ``new`` a story a copy saved later joined
-    to another (counted once, as the hooks list it), settled, by source."""
-    counted = [r for r in saved if r.changes.get("new")]
-    if not counted:
-        return {}
-    by_time: dict[datetime, list[str]] = {}
-    for r in counted:
-        by_time.setdefault(saved_at.get(r.name, now), []).append(r.name)
-    started: dict[str, int] = {}
-    for at, names in by_time.items():
-        started.update(store.stories_started(names, at))
-    settled = [(r, without_joined(r, started.get(r.name, 0))) for r in counted]
-    return {r.name: s for r, s in settled if s is not r}
+    return after_saving(config, store, tally, reports, now)
 
 
 @dataclass

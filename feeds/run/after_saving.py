@@ -1,0 +1,59 @@
+"""What a run does once its sources are saved: retention, the run's counts, the hooks'
+events (a daemon's saves dated by their claims: each source's own time is used)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from feeds.config import Config
+from feeds.run import hooks
+from feeds.run.filtering import apply_retention
+from feeds.run.reports import SourceReport, without_joined
+from feeds.run.tally import Tally
+from feeds.store.protocol import Storage
+
+__all__ = ["after_saving"]
+
+
+def after_saving(
+    config: Config,
+    store: Storage,
+    tally: Tally,
+    saved: list[SourceReport],
+    now: datetime,
+    saved_at: Mapping[str, datetime] | None = None,
+) -> dict[str, SourceReport]:
+    """Retention, the run's counts and the hooks' events, once its sources are saved; the
+    reports whose ``new`` count a join changed (:func:`_settled_counts`), by source.
+    ``saved_at``: when each source was saved, where that is not ``now`` (a daemon dates the
+    saves after each claim by that claim)."""
+    at = saved_at or {}
+    settled = _settled_counts(store, saved, now, at)
+    saved = [settled.get(r.name, r) for r in saved]
+    tally.sources(saved)
+    expired = apply_retention(config, store, now)
+    tally.expired(expired)
+    if expired:  # what retention let go leaves the outputs (a daemon's next publish)
+        store.request_publish(now)
+    tally.save(store)
+    hooks.queue_events(config, store, saved, now, at)
+    return settled
+
+
+def _settled_counts(
+    store: Storage, saved: list[SourceReport], now: datetime, saved_at: Mapping[str, datetime]
+) -> dict[str, SourceReport]:
+    """The reports of ``saved`` that counted as ``new`` a story a copy saved later joined
+    to another (counted once, as the hooks list it), settled, by source."""
+    counted = [r for r in saved if r.changes.get("new")]
+    if not counted:
+        return {}
+    by_time: dict[datetime, list[str]] = {}
+    for r in counted:
+        by_time.setdefault(saved_at.get(r.name, now), []).append(r.name)
+    started: dict[str, int] = {}
+    for at, names in by_time.items():
+        started.update(store.stories_started(names, at))
+    settled = [(r, without_joined(r, started.get(r.name, 0))) for r in counted]
+    return {r.name: s for r, s in settled if s is not r}
