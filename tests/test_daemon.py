@@ -318,6 +318,28 @@ def test_what_retention_lets_go_leaves_the_daemons_outputs(tmp_path: Path, world
     assert sum(1 for r in reports if r.outputs) == 2
 
 
+def test_a_store_deleted_under_the_daemon_is_set_up_again_and_filled(
+    tmp_path: Path, world: World
+) -> None:
+    """The store's file deleted while the daemon runs: the next tick opens a new, empty
+    store, and sets it up again (its sources were missing: nothing was claimed, fetched or
+    published again, and nothing said so)."""
+    world.route("/news", lambda n: Reply(body=rss(str(n))))  # a new story on every fetch
+    config = daemon_config(
+        tmp_path, {"news": world.server.url("/news")}, daemon={"publish_delay": "1m"}
+    )
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher)
+        world.run(daemon, 10 * M)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config.store_path}{suffix}").unlink(missing_ok=True)
+        world.now = T0 + H
+        report = daemon.tick(world.now)
+    assert [s.name for s in report.fetched] == ["news"] and report.fetched[0].changes["new"] == 1
+    assert [o.name for o in report.outputs] == ["all"]
+    assert b"Story 1" in (tmp_path / "out" / "all.atom").read_bytes()
+
+
 def test_a_host_that_hangs_holds_up_no_other_source(tmp_path: Path) -> None:
     with HTTPTestServer() as hanging, HTTPTestServer() as answering:
         hanging.route("/feed", Reply(body=rss(), delay=30))

@@ -142,10 +142,13 @@ class Daemon:
     def start(self, now: datetime) -> None:
         """Record in the store that a daemon (a worker) runs here: the heartbeat starts."""
         with open_store(self.config.store_location) as store:
-            store.sync_sources([(s.name, s.url) for s in self.config.sources])
-            store.daemon_started(self.pid, socket.gethostname(), now)
-            store.worker_started(self.worker, now)
-            store.forget_workers(now - self._forget_after())
+            self._register(store, now)
+
+    def _register(self, store: Storage, now: datetime) -> None:
+        store.sync_sources([(s.name, s.url) for s in self.config.sources])
+        store.daemon_started(self.pid, socket.gethostname(), now)
+        store.worker_started(self.worker, now)
+        store.forget_workers(now - self._forget_after())
 
     def _forget_after(self) -> timedelta:
         """A worker not heard from for this long is dead: it leaves the registry."""
@@ -187,6 +190,11 @@ class Daemon:
         """Fetch the sources due at ``now``, publish if the window passed, say when to run next."""
         config = self.config
         with open_store(config.store_location) as store:
+            if store.daemon_info() is None:  # a new store: the file was deleted or replaced
+                log.warning("the store holds no daemon: a new store (deleted?), set up again")
+                self._register(store, now)
+                self._published.clear()
+                self._config_changed = True
             store.worker_beat(self.worker, now)
             if self._config_changed:
                 store.sync_sources([(s.name, s.url) for s in config.sources])
