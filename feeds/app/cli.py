@@ -334,18 +334,17 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
     unknown = [name for name in names if name not in known]
     if unknown:
         raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
-    from feeds.ingest.fetch.hosts import url_host
+    from feeds.run.shared_holds import holding
 
     with open_store_for(config, locked=False) as store:
         store.sync_sources([(s.name, s.url) for s in config.sources])
-        now = utc_now()
-        holds = {hold.host: hold for hold in store.host_holds(now)}  # as held_until reads
+        hold_of = holding(store.host_holds(utc_now()))
         urls = {state.name: state.url for state in store.sources()}
         for name in names:
             store.enable(name)
             # The hold of its host stays (the server asked to wait): no request goes there
             # before its end, so the source is not due sooner.
-            hold = holds.get(url_host(urls[name]))
+            hold = hold_of(urls[name])
             if hold is None:
                 click.echo(f"{name}: enabled, due now")
             else:

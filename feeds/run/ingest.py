@@ -229,7 +229,7 @@ def _entry_intent(
     found = Found(entry, keys, body_key=body_key, existing=existing)
     if decider.unchanged(found):
         return decider.decide(name, found, now=now, options=options)
-    if existing is not None and not existing.expired:
+    if existing is not None:  # (not expired: unchanged, above)
         stored_key = existing.key or keys.key
         kept = decider.cut_short(entry, existing, lambda: store.copy_body(name, stored_key))
         if kept is not None:

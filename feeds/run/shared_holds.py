@@ -38,7 +38,7 @@ from feeds.types import HostHold
 if TYPE_CHECKING:
     from feeds.run.fetch_processes import FetchProcesses
 
-__all__ = ["READ_EVERY", "SharedHolds", "held_until"]
+__all__ = ["READ_EVERY", "SharedHolds", "held_until", "holding"]
 
 #: A refresh reads the store's holds at most this often in seconds (once it has claimed).
 READ_EVERY = 1.0
@@ -47,12 +47,23 @@ READ_EVERY = 1.0
 def held_until(holds: Iterable[HostHold]) -> Callable[[str], datetime | None]:
     """When the host of a URL is held until, by ``holds`` (the store's): None when it is
     not. No request goes there sooner, so no source there is due sooner either."""
-    ends = {hold.host: hold.until for hold in holds}
+    hold_of = holding(holds)
 
     def until(url: str) -> datetime | None:
-        return ends.get(url_host(url)) if ends else None
+        hold = hold_of(url)
+        return hold.until if hold is not None else None
 
     return until
+
+
+def holding(holds: Iterable[HostHold]) -> Callable[[str], HostHold | None]:
+    """The hold of the host of a URL, of ``holds`` (the store's): None when it has none."""
+    by_host = {hold.host: hold for hold in holds}
+
+    def hold_of(url: str) -> HostHold | None:
+        return by_host.get(url_host(url)) if by_host else None
+
+    return hold_of
 
 
 class SharedHolds:
