@@ -36,9 +36,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from feeds.config import Config
 from feeds.core.hooks import HookConfig, backoff, signature
 from feeds.errors import FetchError, HostHeldError
+from feeds.run.filtering import acceptor, store_verdict
 from feeds.run.tally import labels
 from feeds.store import HookEvent
 from feeds.store.protocol import Storage
+from feeds.types import StoredEntry
 
 if TYPE_CHECKING:
     from feeds.ingest.fetch.holds import HostHolds
@@ -48,6 +50,8 @@ __all__ = ["Delivery", "JSONPoster", "deliver_due", "queue_events"]
 log = logging.getLogger("feeds.hooks")
 
 COMMAND_TIMEOUT = 60.0  # seconds a command hook may take
+LISTED = 20  # stories a new_entries event lists, newest first
+READ_MAX = 1000  # a source's new stories read to see which readers will get
 
 
 class JSONPoster(Protocol):
@@ -124,14 +128,12 @@ def _events(
         new = report.changes.get("new", 0)
         fired = [h for h in config.hooks if h.listens_to(report.name)]
         payload: dict[str, Any] = {"source": report.name, "url": report.url}
-        if new:
-            outputs = [o.name for o in config.outputs if report.name in o.sources]
-            stories = [
-                {"id": entry_id, "title": title, "link": link}
-                for entry_id, title, link in store.stories_first_seen(report.name, now)
-            ]
+        if new and any(h.event == "new_entries" for h in fired):
+            new, listed, outputs = _announced(config, store, report.name, new, now)
+            stories = [{"id": i, "title": title, "link": link} for i, title, link in listed]
             facts = {**payload, "new_entries": new, "outputs": outputs, "entries": stories}
-            events += [_event(h, facts, now) for h in fired if h.event == "new_entries"]
+            if new:  # (none a reader will get: nothing to announce)
+                events += [_event(h, facts, now) for h in fired if h.event == "new_entries"]
         if report.error is None:
             continue
         state = store.source(report.name)
@@ -142,6 +144,33 @@ def _events(
             if hook.event == "source_retired" and state.retired_at == now:
                 events.append(_event(hook, facts, now))
     return events
+
+
+def _announced(
+    config: Config, store: Storage, source: str, new: int, now: datetime
+) -> tuple[int, list[tuple[str, str, str | None]], list[str]]:
+    """What a ``new_entries`` event of ``source`` announces of its ``new`` stories: how many,
+    the newest :data:`LISTED` of them, and the outputs that publish any of them.
+
+    A story no reader will get is neither listed nor counted: one the filter rules keep from
+    every output of the source (``[filters]``, the source's rules, each output's, ``max_age``
+    included, as publishing applies them; with no output, the global and source rules), and
+    one whose copy retention let go at once (``[store] keep``)."""
+    outputs = [o for o in config.outputs if source in o.sources]
+    accepts: list[tuple[str | None, Callable[[StoredEntry], bool] | None]]
+    accepts = [(o.name, acceptor(config, o, now)) for o in outputs]
+    if not outputs:
+        accepts = [(None, lambda e: not store_verdict(config, e, source, now).blocked)]
+    rows = store.stories_first_seen(source, now, READ_MAX)
+    kept, showing = [], set()
+    for row in rows:
+        copy = store.stories([row[0]], [source])  # its live copy (None: expired)
+        by = {name for name, accept in accepts if copy and (accept is None or accept(copy[0]))}
+        if by:
+            kept.append(row)
+            showing |= by
+    shown = [o.name for o in outputs if o.name in showing]
+    return max(0, new - (len(rows) - len(kept))), kept[:LISTED], shown
 
 
 def _event(hook: HookConfig, facts: Mapping[str, Any], now: datetime) -> HookEvent:
