@@ -59,6 +59,7 @@ from feeds.ingest.fetch import Fetcher
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.hooks import deliver_due
 from feeds.run.notify import notify
+from feeds.run.publish_outputs import aged_at
 from feeds.run.refresh import SIGN_PER_RUN, OutputReport, SourceReport, refresh_claiming
 from feeds.run.shared_holds import held_until
 from feeds.run.worker import (
@@ -203,8 +204,9 @@ class Daemon:
             with store.transaction():
                 store.sign_unsigned(SIGN_PER_RUN)
             sources = self._work(store, now)
-            if any(s.changed for s in sources):
-                store.request_publish(now)
+            aged = aged_at(config, store)
+            if any(s.changed for s in sources) or (aged is not None and now >= aged):
+                store.request_publish(now)  # (an output shows an entry past its max_age)
             outputs = self._publish(store, now)
             # Hooks once what they announce is published (no change waits for publish_delay);
             # when stopping, at the next start. By the clock: the events of this tick's
@@ -296,6 +298,9 @@ class Daemon:
         publish_at = self._publish_at(store)
         if publish_at is not None:
             candidates.append(publish_at)
+        aged = aged_at(self.config, store)
+        if aged is not None and aged > now:
+            candidates.append(aged)
         configured = {s.name for s in config.sources}
         queued = store.queued_dues()  # no claim takes a source sooner (this worker's or not)
         held = held_until(store.host_holds(now))  # any worker's: its sources wait for the end

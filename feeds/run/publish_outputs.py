@@ -232,6 +232,17 @@ def _expires(config: Config, output: OutputConfig, entries: list[StoredEntry]) -
     return (min(e.published for e in entries) + age).timestamp()
 
 
+def aged_at(config: Config, store: Storage) -> datetime | None:
+    """When the first of ``config``'s outputs as last published shows an entry past a
+    ``max_age`` rule (its rebuild is due then, though nothing else changed); None: none will."""
+    times = []
+    for output in config.outputs:
+        state = store.published_state(output.name)
+        if state is not None and state.get("expires") is not None:
+            times.append(float(state["expires"]))
+    return datetime.fromtimestamp(min(times), UTC) if times else None
+
+
 def _deliver_pings(
     config: Config, store: Storage, poster: websub.Poster, reports: list[OutputReport]
 ) -> tuple[OutputReport, ...]:
