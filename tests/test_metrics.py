@@ -8,6 +8,7 @@ the two runs are known to have made.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -339,8 +340,8 @@ def test_a_killed_daemon_is_down_in_metrics_as_in_status(
     tmp_path: Path, http_server: HTTPTestServer
 ) -> None:
     """A daemon killed (SIGKILL, OOM) records no stop: its row says running and its worker
-    was heard from just now. Its process is gone, so ``feeds status`` says "not running",
-    and ``feeds_daemon_up`` is 0."""
+    was heard from just now. Its process is gone, so ``feeds status`` says "not running"
+    (and its worker not live), ``feeds_daemon_up`` is 0 and ``/healthz`` answers 503."""
     config = write_config(tmp_path, http_server)
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -361,3 +362,9 @@ def test_a_killed_daemon_is_down_in_metrics_as_in_status(
     families = parse_exposition(printed.stdout)
     assert value(families, "feeds_daemon_up") == 0
     assert "feeds_daemon_heartbeat_age_seconds" not in families
+    listed = feeds("status", "--json", "--config", str(config))
+    [worker] = json.loads(listed.stdout)["workers"]
+    assert worker["id"] == f"{host}:{pid}:a3f09c" and worker["live"] is False
+    with ScrapeServer(tmp_path, [now]) as base:
+        status_code, _, text = get(base + "/healthz")
+    assert status_code == 503 and f"process {pid} is gone" in text

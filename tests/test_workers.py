@@ -271,7 +271,8 @@ def test_a_killed_daemon_on_this_host_does_not_keep_the_store_running(tmp_path: 
         store.daemon_stopped(T0 + H)
     text, up, health = daemon_health(config, T0 + H + timedelta(seconds=5))
     assert text.startswith("daemon: not running (last seen "), text
-    assert "workers: 1 live" in text  # by its heartbeat; its process is gone
+    assert "workers: 0 live" in text  # heard from a moment ago, but its process is gone
+    assert f"{host}:{killed}:bbbbbb  process gone, heartbeat" in text
     assert up == 0 and health[0] == 503
 
 

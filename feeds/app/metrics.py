@@ -121,18 +121,21 @@ def health(
         with open_store() as store:
             store.counts()
             info = store.daemon_info()
-            others = live_daemons(store, now, within) if info and info.stopped else []
+            live = live_daemons(store, now, within) if info else []
     except FeedsError as exc:
         return 503, f"store unreadable: {exc}"
     if info is None:
         return 200, "ok (no daemon recorded)"
-    if info.stopped is not None and not others:
+    if info.stopped is not None and not live:
         return 503, f"daemon stopped at {info.stopped.isoformat()}"
+    if not daemon_up(info, live):  # killed: it had no chance to record its stop
+        return 503, f"daemon not running: its process {info.pid} is gone"
+    others = live if info.stopped is not None else []
     age = now - info.last_activity
     if age > max_age:
         return 503, f"daemon heartbeat {age.total_seconds():.0f} s old (limit {max_age})"
-    live = f"; {len(others)} daemon{'s' if len(others) > 1 else ''} live" if others else ""
-    return 200, f"ok (heartbeat {age.total_seconds():.0f} s old{live})"
+    also = f"; {len(others)} daemon{'s' if len(others) > 1 else ''} live" if others else ""
+    return 200, f"ok (heartbeat {age.total_seconds():.0f} s old{also})"
 
 
 def write_textfile(path: Path, text: str) -> None:

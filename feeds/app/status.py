@@ -72,24 +72,29 @@ def live_daemons(store: WorkerRegistry, now: datetime, within: timedelta) -> lis
     """The daemons among the store's workers heard from within ``within`` (``feeds
     refresh`` runs are workers too, not daemons); on this host, only those whose process
     exists (one killed leaves its row behind)."""
-    live = []
-    for worker in store.workers():
-        if is_refresh(worker.id) or now - worker.heartbeat > within:
-            continue
-        host, pid, _ = worker.id.rsplit(":", 2) if worker.id.count(":") >= 2 else ("", "", "")
-        if pid.isdigit() and not _process_exists(host, int(pid)):
-            continue
-        live.append(worker)
-    return live
+    return [
+        w
+        for w in store.workers()
+        if not is_refresh(w.id) and now - w.heartbeat <= within and worker_alive(w)
+    ]
+
+
+def worker_alive(worker: WorkerInfo) -> bool:
+    """Whether ``worker``'s process may still run: on this host, only if its pid exists
+    (one killed leaves its row, and its heartbeat looks fresh for a while)."""
+    host, pid, _ = worker.id.rsplit(":", 2) if worker.id.count(":") >= 2 else ("", "", "")
+    return not pid.isdigit() or _process_exists(host, int(pid))
 
 
 def workers(config: Config, store: StatusReader, now: datetime) -> list[dict[str, Any]]:
-    """The registered workers; ``live`` when heard from within :func:`patience`."""
+    """The registered workers; ``live`` when heard from within :func:`patience` and, on this
+    host, its process exists (``process_gone``: it does not, killed or ended)."""
     within = patience(config)
     return [
         {
             "id": w.id,
-            "live": now - w.heartbeat <= within,
+            "live": now - w.heartbeat <= within and worker_alive(w),
+            "process_gone": not worker_alive(w),
             "started": _iso(w.started),
             "heartbeat": _iso(w.heartbeat),
             "seconds_since_heartbeat": int((now - w.heartbeat).total_seconds()),
@@ -274,7 +279,7 @@ def _render_workers(report: dict[str, Any]) -> list[str]:
     live = [w for w in report["workers"] if w["live"]]
     lines.append(f"workers: {len(live)} live" + (":" if live else ""))
     for w in report["workers"]:
-        state = "live" if w["live"] else "not heard from"
+        state = "live" if w["live"] else "process gone" if w["process_gone"] else "not heard from"
         active = (w["last_activity"] or "never")[:19]
         lines.append(
             f"  {w['id']}  {state}, heartbeat {w['heartbeat'][:19]} "
