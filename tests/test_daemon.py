@@ -782,6 +782,8 @@ def test_enable_says_a_held_host_s_source_is_due_when_the_hold_ends(
     [shown] = json.loads(feeds("status", "--json", "--config", str(config)).stdout)["sources"]
     assert shown["next_due"] == shown["deferred_until"] == hold["until"]
     assert shown["due_now"] is False
+    [listed] = json.loads(feeds("sources", "--json", "--config", str(config)).stdout)
+    assert listed["next_due"] == hold["until"]  # as status has it
     table = feeds("status", "--config", str(config)).stdout
     [row] = [line for line in table.splitlines() if line.startswith("busy ")]
     assert "(deferred)" in row and hold["until"][:19] in row and " now " not in row

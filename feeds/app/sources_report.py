@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from feeds.app.status import due_and_deferred
 from feeds.config import Config
-from feeds.core.schedule import next_due
+from feeds.run.adaptive import with_adaptive_intervals
+from feeds.run.shared_holds import held_until
 from feeds.store.protocol import Storage
 from feeds.store.values import ExpiredLease
 
@@ -27,12 +29,15 @@ def source_rows(config: Config, store: Storage, now: datetime) -> list[dict[str,
     store.sync_sources([(s.name, s.url) for s in config.sources])
     states = {s.name: s for s in store.sources()}
     expired = {e.source: e for e in store.expired_leases(now, now - EXPIRED_SHOWN)}
+    adapted, queued = with_adaptive_intervals(config, store, now), store.queued_dues()
+    held = held_until(store.host_holds(now))
     rows = []
     for source in config.sources:
         state = states[source.name]
-        due = next_due(state, config.schedule, config.interval(source.name))
-        # As `feeds status` shows it: a source due already (never fetched: due at ASAP,
+        # As `feeds status` shows it: its interval as adapted, deferred by the store's
+        # queue or its host's hold; a source due already (never fetched: due at ASAP,
         # 1970) is due now.
+        due, _ = due_and_deferred(adapted, state, queued.get(source.name), held, now)
         rows.append(
             {
                 "name": source.name,

@@ -165,14 +165,7 @@ def _source_status(
     """One source's line of ``feeds status`` (``queued``: when the store's queue has it due;
     ``held``: when the host of a URL is held until, :func:`held_until`)."""
     state = state or SourceState(name=source.name, url=source.url)
-    due = schedule.next_due(state, config.schedule, config.interval(source.name))
-    deferred = _deferred_until(due, queued, now)
-    hold_ends = held(state.url) if due is not None else None
-    if hold_ends is not None and hold_ends > max(due or now, deferred or now, now):
-        # Its host asked to wait: no request goes there before, whatever its queue says
-        # (`feeds enable` makes it due now, the hold stays).
-        deferred = hold_ends
-    due = deferred or due
+    due, deferred = due_and_deferred(config, state, queued, held, now)
     return {
         "name": source.name,
         "url": state.url,
@@ -192,6 +185,27 @@ def _source_status(
         "retired_reason": state.retired_reason,
         "entries": state.entry_count,
     }
+
+
+def due_and_deferred(
+    config: Config,
+    state: SourceState,
+    queued: datetime | None,
+    held: Callable[[str], datetime | None],
+    now: datetime,
+) -> tuple[datetime | None, datetime | None]:
+    """When a source is next due (None: never, retired), and when it was deferred to past
+    its schedule, if it was: by the store's queue (``queued``) or by its host's hold
+    (``held``, :func:`held_until`). ``config``'s intervals as adapted
+    (:func:`with_adaptive_intervals`)."""
+    due = schedule.next_due(state, config.schedule, config.interval(state.name))
+    deferred = _deferred_until(due, queued, now)
+    hold_ends = held(state.url) if due is not None else None
+    if hold_ends is not None and hold_ends > max(due or now, deferred or now, now):
+        # Its host asked to wait: no request goes there before, whatever its queue says
+        # (`feeds enable` makes it due now, the hold stays).
+        deferred = hold_ends
+    return deferred or due, deferred
 
 
 def _deferred_until(
