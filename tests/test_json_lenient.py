@@ -2,7 +2,8 @@
 
 A windows-1252 byte where UTF-8 belongs, or a raw newline, tab or NUL inside a string (a
 template pasting ``content_html``), made the strict reader reject the whole feed ("invalid
-JSON"). They now read as U+FFFD and as themselves, with a warning on the source.
+JSON"). They now read as windows-1252 reads them (as in RSS and Atom) and as themselves,
+with a warning on the source.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def written_by_a_template(title: str, body: str, raw: dict[str, bytes]) -> bytes
 WRITTEN_BY_A_TEMPLATE = {
     "windows-1252 byte": (
         written_by_a_template("Caf@ news", "<p>Body.</p>", {"@": b"\xe9"}),
-        "Caf\ufffd news",
+        "Café news",  # as an RSS or Atom feed that says UTF-8 reads it
     ),
     "raw newline": (
         written_by_a_template("Markets", "<p>One.</p>\n<p>Two.</p>", {"\\n": b"\n"}),

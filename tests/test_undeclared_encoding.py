@@ -254,6 +254,22 @@ def test_a_utf8_feed_with_a_few_stray_bytes_is_read_as_utf8(
     leaves undefined and for a sequence cut short."""
     parsed = parse(opening + STRAY_BYTES_FEED, url=URL, headers=headers, fast_path=fast)
     assert [(e.title, e.summary) for e in parsed.entries] == STRAY_BYTES_READ
+    # the source says so: its publisher writes bytes that are not what it says
+    assert parsed.warning is not None
+    assert "5 byte(s) that are not UTF-8 read as windows-1252" in parsed.warning
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "feedparser"])
+def test_a_feed_read_whole_as_it_says_has_no_stray_bytes_warning(fast: bool) -> None:
+    text = "Le président a annoncé une réforme"
+    for document in (
+        rss(text, '<?xml version="1.0" encoding="UTF-8"?>').encode(),
+        rss(text, '<?xml version="1.0" encoding="windows-1252"?>').encode("cp1252"),
+        rss(text, "").encode("cp1252"),  # names nothing, not UTF-8: windows-1252 whole
+    ):
+        parsed = parse(document, url=URL, fast_path=fast)
+        assert [e.title for e in parsed.entries] == [text]
+        assert parsed.warning is None or "not UTF-8" not in parsed.warning
 
 
 def test_a_utf8_feed_with_a_few_stray_bytes_is_published_as_utf8(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from feeds.ingest.parse.sniff import (
     _media_type,
     discover_feed_links,
 )
-from feeds.ingest.parse.undeclared_encoding import as_declared_utf8
+from feeds.ingest.parse.undeclared_encoding import as_declared_utf8, stray_bytes_note
 from feeds.types import Enclosure, ParsedEntry, ParsedFeed
 
 # A title of these types is text, every "<" in it shown (an RSS title that feedparser guesses
@@ -181,13 +181,15 @@ def _parse_xml_feed(
     fp_headers.setdefault("content-type", "application/xml")
     fp_headers.pop("content-encoding", None)  # the body is already decoded
     # Shift_JIS, KOI8-R… that say nothing; UTF-16 or EBCDIC named over bytes in ASCII
-    content, fp_headers = as_declared_utf8(content, fp_headers)
-    content, defused = _defuse_entities(content)
+    read, fp_headers = as_declared_utf8(content, fp_headers)
+    stray = stray_bytes_note(content, read)
+    content, defused = _defuse_entities(read)
     # A document that had entity declarations has a DTD, which the fast reader declines.
     fast = fast_xml.fast_parse(content, fp_headers) if fast_path and not defused else None
     if fast is not None:
-        return _parsed_feed(url, headers, *fast, warning=None)
+        return _parsed_feed(url, headers, *fast, warning=stray)
     result, content, notes = _parsed_loosely(content, fp_headers, url)
+    notes = [stray, *notes] if stray else notes
 
     version = _text(dict.get(result, "version")) or ""
     feed: dict[str, Any] = _mapping(dict.get(result, "feed"))

@@ -17,6 +17,7 @@ from feeds.ingest.parse.common import (
     media_limit,
     size_in_bytes,
 )
+from feeds.ingest.parse.undeclared_encoding import STRAY_BYTES
 from feeds.types import Enclosure, ParsedEntry, ParsedFeed
 
 _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/(?P<version>[^/\s]+)/?$")
@@ -61,9 +62,10 @@ def _loaded(content: bytes, url: str) -> tuple[Any, str | None]:
 
     A feed written by a template rather than a JSON encoder may hold bytes that are not
     UTF-8 (one windows-1252 ``é``) or raw control characters inside its strings (a newline
-    in ``content_html``): a strict reader lost the whole feed for one such byte. They read as
-    U+FFFD and as themselves, as a browser's ``response.text()`` and a lenient parser read
-    them, with a warning on the source; only JSON that is still broken then is an error.
+    in ``content_html``): a strict reader lost the whole feed for one such byte. A stray byte
+    reads as windows-1252 reads it, as in an RSS or Atom feed that says UTF-8
+    (:mod:`~feeds.ingest.parse.undeclared_encoding`), a control character as itself, with a
+    warning on the source; only JSON that is still broken then is an error.
 
     JSON nested deeper than Python's parser reads (about a thousand arrays or objects, one
     inside the other) is an error too, saying so: a JSON Feed nests five levels, and no
@@ -74,7 +76,10 @@ def _loaded(content: bytes, url: str) -> tuple[Any, str | None]:
         raise ParseError(url, _TOO_DEEP) from exc
     except ValueError as strict:  # JSONDecodeError and UnicodeDecodeError
         try:
-            text = content.decode(json.detect_encoding(content), errors="replace")
+            encoding = json.detect_encoding(content)
+            # A stray byte in UTF-8 read as an RSS or Atom feed's is (windows-1252's é)
+            stray = STRAY_BYTES if encoding == "utf-8" else "replace"
+            text = content.decode(encoding, errors=stray)
             lenient = json.loads(text, strict=False, parse_int=_integer)
         except RecursionError as exc:
             raise ParseError(url, _TOO_DEEP) from exc

@@ -225,7 +225,20 @@ def _read_stray_bytes(error: UnicodeError) -> tuple[str, int]:
     return (_STRAY_AS_CP1252[unread[0]] if len(unread) == 1 else "\ufffd"), error.end
 
 
-codecs.register_error("feeds-stray-bytes", _read_stray_bytes)
+STRAY_BYTES = "feeds-stray-bytes"
+"""The name of :func:`_read_stray_bytes` as a decoding error handler (``errors=``)."""
+codecs.register_error(STRAY_BYTES, _read_stray_bytes)
+
+
+def stray_bytes_note(before: bytes, after: bytes) -> str | None:
+    """The warning for a document that :func:`as_declared_utf8` read as UTF-8 with stray
+    bytes (``after``, from ``before``), or None: it took every byte as it was, or
+    transcoded the document whole."""
+    if before == after or after != _utf8_with_stray_bytes(before):
+        return None
+    text = before.decode("utf-8", errors="surrogateescape")  # a byte not read: U+DCxx
+    stray = len(text) - len(text.encode("utf-8", errors="ignore").decode("utf-8"))
+    return f"{stray} byte(s) that are not UTF-8 read as windows-1252"
 
 
 def _utf8_with_stray_bytes(content: bytes) -> bytes:
@@ -235,7 +248,7 @@ def _utf8_with_stray_bytes(content: bytes) -> bytes:
     where its text showed the misreading was it read again: one byte windows-1252 leaves
     undefined (``\\x9d``, also the last byte of a UTF-8 ``”``) made every ``é`` of the feed
     ISO-8859-2's ``ĂŠ``."""
-    return content.decode("utf-8", errors="feeds-stray-bytes").encode("utf-8")
+    return content.decode("utf-8", errors=STRAY_BYTES).encode("utf-8")
 
 
 def _mostly_utf8(content: bytes) -> bool:
