@@ -586,3 +586,10 @@ def test_verify_takes_a_ca_bundle_or_turns_verification_off(
     else:
         with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
             fetch(config, tls_server)
+
+
+@pytest.mark.parametrize("name", ["Xé", "X-Ключ", "X²", "X Key"])
+def test_config_refuses_a_header_name_that_is_not_an_ascii_token(tmp_path: Path, name: str) -> None:
+    # str.isalnum takes "é" and "²": such a name passed the config and failed every fetch.
+    with pytest.raises(ConfigError, match=rf"sources\[0\]\.headers\.{name}: not a valid header"):
+        make_config(tmp_path, "https://example.com/feed", headers={name: "v"})

@@ -14,6 +14,7 @@ source has, never their values. What the fetcher does with them is in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,10 @@ _RESERVED_HEADERS = frozenset(
     }
 )
 
+
+# A field name (RFC 9110 §5.1): ASCII only, as the fetcher sends it ("Xé" would pass
+# str.isalnum and fail every fetch instead of the config).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 Problem = Callable[[str, str], None]
 
@@ -91,7 +96,7 @@ def _headers(value: Any, where: str, problem: Problem) -> tuple[tuple[str, str],
     headers: list[tuple[str, str]] = []
     for name, text in value.items():
         path = f"{where}.headers.{name}"
-        if not name or not all(c.isalnum() or c in "-_!#$%&'*+.^`|~" for c in name):
+        if not _TOKEN.fullmatch(name):
             problem(path, "not a valid header name")
         elif name.lower() in _RESERVED_HEADERS:
             problem(path, "is set by feeds itself")
