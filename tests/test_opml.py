@@ -331,3 +331,22 @@ def test_a_config_with_crlf_line_ends_keeps_them(tmp_path: Path) -> None:
     after = path.read_bytes().decode()
     assert after.count("\n") == after.count("\r\n") and after.startswith(text[:60])
     assert [s["name"] for s in tomllib.loads(after)["sources"]] == ["a", "b.example"]
+
+
+@pytest.mark.parametrize("port", ["99999", "80a"])
+def test_a_url_with_a_bad_port_is_skipped_and_the_other_feeds_are_added(
+    workdir: Path, port: str
+) -> None:
+    # The config refuses such a URL: it made the whole import a configuration error.
+    (workdir / "port.opml").write_bytes(
+        b'<?xml version="1.0"?><opml version="2.0"><head/><body>'
+        b'<outline type="rss" text="P" xmlUrl="https://news.example:%s/feed"/>'
+        b'<outline type="rss" text="Fine" xmlUrl="https://fine.example/feed"/></body></opml>'
+        % port.encode()
+    )
+    config = str(workdir / "config.toml")
+    code, _out, err = invoke("sources", "import", "--config", config, str(workdir / "port.opml"))
+    assert code == 0, err
+    assert f"skipped https://news.example:{port}/feed: not a valid URL" in err
+    loaded = config_module.load(workdir / "config.toml")
+    assert [s.url for s in loaded.sources][-1] == "https://fine.example/feed"

@@ -117,6 +117,9 @@ def plan_import(
             continue
         try:
             parts = urlsplit(feed.url)
+            # A port past 65535 or not a number: the config refuses it, and with it the
+            # whole import, the other feeds included.
+            _ = parts.port
         except ValueError:
             skipped.append((feed.url, "not a valid URL"))
             continue
