@@ -200,6 +200,17 @@ def test_a_gone_source_is_retired_until_enabled(store: Storage) -> None:
     assert store.enable("nope") is False
 
 
+def test_an_enabled_source_no_longer_shows_the_error_that_retired_it(store: Storage) -> None:
+    # Else `feeds status` showed it new and due now beside "source retired (re-enable it
+    # with: feeds enable a)", and `feeds sources` "410 … error (0x): … retired".
+    gone = FetchOutcome(410, "HTTP 410 Gone; source retired (re-enable it with: feeds enable a)")
+    with store.batch():
+        store.record_attempt("a", gone, ScheduleUpdate(retire="gone"), NOW)
+    assert store.enable("a") is True
+    state = store.source("a")
+    assert (state.last_status, state.last_error, state.last_fetched) == (None, None, None)
+
+
 def test_enable_reads_the_source_whole_and_tries_its_failed_pages_again(store: Storage) -> None:
     """After a config change (an address rule lifted), `feeds enable` must not get a 304 to
     the old validators, nor the failures cached for the entries the feed still lists."""

@@ -168,12 +168,16 @@ class SourceTable(SqlConnection):
         An admin enables a source after changing what decides how it is read (the address
         rule that refused its article pages, say); a 304 to the old validators, and the
         failures cached for the entries it still lists, would keep what was read before
-        until the site changes the document. Returns False when there is no such source.
+        until the site changes the document. Its last status and error go too: it is new
+        again, and "source retired (re-enable it with: feeds enable …)" beside "due now"
+        told the admin to do what they had just done. Returns False when there is no
+        such source.
         """
         with self.batch():
             cursor = self._execute(
                 "UPDATE sources SET retired_at = NULL, retired_reason = NULL,"
                 " retry_after = NULL, error_count = 0, last_fetched = NULL, next_due = NULL,"
+                " last_status = NULL, last_error = NULL,"
                 " etag = NULL, last_modified = NULL, body_hash = NULL"
                 " WHERE name = ?",
                 (name,),
