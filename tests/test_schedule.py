@@ -204,6 +204,30 @@ def test_a_retry_after_date_is_measured_against_the_answer_s_date(
     assert schedule.parse_retry_after(value, T0, timedelta(days=7), date) == expected
 
 
+PAST_THE_LAST_DAY = "Fri, 31 Dec 9999 23:59:59 -2359"  # 10000-01-01 in UTC
+BEFORE_THE_FIRST_DAY = "Mon, 01 Jan 0001 00:00:00 +2359"  # read as the year 1
+
+
+def test_a_date_past_the_calendar_in_utc_is_its_end_not_an_error() -> None:
+    """A server's date that UTC takes past the year 9999 raised OverflowError: the source
+    failed, and the entries of the feed it came with were lost."""
+    far = {"expires": PAST_THE_LAST_DAY}
+    assert schedule.freshness(far, T0) == schedule.GREATEST_DELTA_SECONDS
+    assert (
+        schedule.freshness(
+            {"expires": "Wed, 04 Mar 2026 13:00:00 GMT", "date": PAST_THE_LAST_DAY}, T0
+        )
+        == 0
+    )
+    cap = timedelta(days=7)
+    assert schedule.parse_retry_after(PAST_THE_LAST_DAY, T0, cap) == T0 + cap
+    assert (
+        schedule.parse_retry_after("Wed, 04 Mar 2026 15:00:00 GMT", T0, cap, PAST_THE_LAST_DAY)
+        is None
+    )
+    assert schedule.parse_retry_after(BEFORE_THE_FIRST_DAY, T0, cap) is None
+
+
 def test_track_redirect_needs_consecutive_sightings() -> None:
     new = "https://b.example/feed/"
     other = "https://c.example/feed/"

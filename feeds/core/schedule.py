@@ -296,6 +296,10 @@ def _cache_control(value: str) -> dict[str, str]:
     return directives
 
 
+_FIRST_DAY = datetime.min.replace(tzinfo=UTC)
+_LAST_DAY = datetime.max.replace(tzinfo=UTC)
+
+
 def _http_date(value: str) -> datetime | None:
     try:
         parsed = parsedate_to_datetime(value.strip())
@@ -303,7 +307,13 @@ def _http_date(value: str) -> datetime | None:
         return None
     if parsed.tzinfo is None:  # "-0000" means UTC without a claim (RFC 5322 §3.3)
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # A day at the calendar's end whose offset takes it past it in UTC ("Fri, 31 Dec
+        # 9999 23:59:59 -2359" in an Expires, a Date or a Retry-After): it failed the
+        # source, and the entries of the document it came with were lost. It is that end.
+        return _LAST_DAY if parsed.year == datetime.max.year else _FIRST_DAY
 
 
 def _iso(value: datetime) -> str:
