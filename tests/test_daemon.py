@@ -484,6 +484,25 @@ def test_sigterm_during_a_fetch_stops_cleanly(
     assert rerun.returncode == 0, rerun.stderr
 
 
+def test_a_tick_longer_than_the_heartbeat_logs_no_warning(
+    tmp_path: Path,
+    http_server: HTTPTestServer,
+    start_daemon: Callable[[Path], tuple[subprocess.Popen[str], Path]],
+) -> None:
+    """The heartbeat (1 s) fires while a fetch takes 3.5 s: APScheduler's 'skipped: maximum
+    number of running instances reached' was logged as a WARNING each time, a problem
+    that was none."""
+    http_server.route("/slow", Reply(body=rss("slow"), delay=3.5))
+    config = write_config(tmp_path, {"slow": http_server.url("/slow")})
+    proc, log = start_daemon(config)
+    wait_for(lambda: (tmp_path / "out" / "all.atom").exists(), timeout=20)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0, log.read_text()
+    text = log.read_text()
+    assert "slow: 1 new" in text, text
+    assert "WARNING" not in text, text
+
+
 def test_sigterm_saves_what_came_back_and_abandons_a_hanging_fetch(
     tmp_path: Path,
     http_server: HTTPTestServer,
