@@ -235,6 +235,22 @@ def test_nan_and_infinity_are_refused_with_the_key_path(
     )
 
 
+@pytest.mark.parametrize(
+    "key", ["connect_timeout", "read_timeout", "total_timeout", "min_host_delay"]
+)
+@pytest.mark.parametrize("value", ["86401", "1e10", "1e300"])
+def test_fetch_seconds_past_a_day_are_refused_with_the_key_path(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    """Past some 3e9 seconds a wait overflowed time_t (a traceback for each source of the
+    host), at 1e300 the run's lease did (a traceback, nothing published)."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, GOOD + f"\n[fetch]\n{key} = {value}\n"))
+    assert any(p.startswith(f"fetch.{key}: must be at most 86400,") for p in caught.value.problems)
+    loaded = config.load(write(tmp_path, GOOD + f"\n[fetch]\n{key} = 86400\n"))
+    assert getattr(loaded.fetch, key) == 86400
+
+
 def test_the_cli_exits_2_on_nan(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -99,6 +99,7 @@ class _Checker:
         default: float,
         *,
         minimum: float = 0.001,
+        maximum: float | None = None,
     ) -> float:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -111,6 +112,9 @@ class _Checker:
             return default
         if value < minimum:
             self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")
+            return default
+        if maximum is not None and value > maximum:
+            self.problem(f"{where}.{key}", f"must be at most {maximum:g}, not {value}")
             return default
         return float(value)
 

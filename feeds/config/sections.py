@@ -136,6 +136,12 @@ def _dedupe_options(
     )
 
 
+#: The most seconds a ``[fetch]`` timeout or ``min_host_delay`` may be (a day). Past some
+#: 3·10⁹ a wait overflowed the platform's time_t (a traceback per source), past 10³⁰⁰ the
+#: run's lease did (a traceback, nothing published); none needs more than a day.
+MAX_FETCH_SECONDS = 86400.0
+
+
 def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
     defaults = FetchOptions()
     checker.keys(
@@ -155,10 +161,16 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
         },
     )
     allow_all, networks = _private_addresses(checker, table.get("allow_private_addresses", False))
+
+    def seconds(key: str, default: float, minimum: float = 0.001) -> float:
+        return checker.number(
+            table, "fetch", key, default, minimum=minimum, maximum=MAX_FETCH_SECONDS
+        )
+
     return FetchOptions(
-        connect_timeout=checker.number(table, "fetch", "connect_timeout", defaults.connect_timeout),
-        read_timeout=checker.number(table, "fetch", "read_timeout", defaults.read_timeout),
-        total_timeout=checker.number(table, "fetch", "total_timeout", defaults.total_timeout),
+        connect_timeout=seconds("connect_timeout", defaults.connect_timeout),
+        read_timeout=seconds("read_timeout", defaults.read_timeout),
+        total_timeout=seconds("total_timeout", defaults.total_timeout),
         max_body_bytes=checker.integer(table, "fetch", "max_body_bytes", defaults.max_body_bytes),
         max_redirects=checker.integer(
             table, "fetch", "max_redirects", defaults.max_redirects, minimum=0
@@ -169,9 +181,7 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
         max_per_host=checker.integer(table, "fetch", "max_per_host", defaults.max_per_host),
         user_agent=header_text(table, "user_agent", "fetch", checker.problem)
         or defaults.user_agent,
-        min_host_delay=checker.number(
-            table, "fetch", "min_host_delay", defaults.min_host_delay, minimum=0.0
-        ),
+        min_host_delay=seconds("min_host_delay", defaults.min_host_delay, minimum=0.0),
         allow_private_addresses=allow_all,
         allowed_networks=networks,
     )
