@@ -350,3 +350,33 @@ def test_a_url_with_a_bad_port_is_skipped_and_the_other_feeds_are_added(
     assert f"skipped https://news.example:{port}/feed: not a valid URL" in err
     loaded = config_module.load(workdir / "config.toml")
     assert [s.url for s in loaded.sources][-1] == "https://fine.example/feed"
+
+
+def test_a_feed_configured_under_another_spelling_of_its_url_is_not_added_again(
+    tmp_path: Path,
+) -> None:
+    # Compared as written, each was a second source for one feed, fetched twice a run.
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "s.db"\n\n[[sources]]\nname = "a"\nurl = "https://news.example/feed"\n'
+        '\n[[sources]]\nname = "b"\nurl = "https://wire.example"\n'
+        '\n[[outputs]]\nname = "o"\npath = "o.atom"\n',
+        encoding="utf-8",
+    )
+    spellings = [
+        "HTTPS://NEWS.example/feed",
+        "https://news.example:443/feed",
+        "https://news.example/feed#top",
+        "https://wire.example/",
+        "https://Fine.example/rss",
+        "https://fine.example:443/rss",
+    ]
+    outlines = "".join(f'<outline type="rss" text="x" xmlUrl="{url}"/>' for url in spellings)
+    (tmp_path / "s.opml").write_text(
+        f'<?xml version="1.0"?><opml version="2.0"><head/><body>{outlines}</body></opml>'
+    )
+    code, out, err = invoke("sources", "import", "--config", str(config), str(tmp_path / "s.opml"))
+    assert code == 0, err
+    assert out.splitlines() == ["added x: https://Fine.example/rss"], out
+    for url in spellings[:4] + spellings[5:]:
+        assert f"skipped {url}: already configured" in err, err

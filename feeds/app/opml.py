@@ -107,7 +107,7 @@ def plan_import(
     the config file in an error.
     """
     policy = policy or address_policy(config)
-    known_urls = {s.url for s in config.sources}
+    known_urls = {_same_feed(s.url) for s in config.sources}
     names = {s.name for s in config.sources}
     added: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
@@ -133,7 +133,7 @@ def plan_import(
             shown = parts._replace(netloc="…@" + parts.netloc.rpartition("@")[2]).geturl()
             skipped.append((shown, "the URL holds a user name or password (use auth instead)"))
             continue
-        if feed.url in known_urls:
+        if _same_feed(feed.url) in known_urls:
             skipped.append((feed.url, "already configured"))
             continue
         refusal = address_refusal(policy, feed.url)
@@ -142,12 +142,34 @@ def plan_import(
             continue
         name = _unique(_slug(feed.title or "") or _slug(parts.netloc) or "source", names)
         names.add(name)
-        known_urls.add(feed.url)
+        known_urls.add(_same_feed(feed.url))
         added.append((name, feed.url))
     blocks = "".join(
         f"\n[[sources]]\nname = {_toml_str(name)}\nurl = {_toml_str(url)}\n" for name, url in added
     )
     return ImportPlan(tuple(added), tuple(skipped), _placed(config_text, blocks, added, where))
+
+
+def _same_feed(url: str) -> str:
+    """``url`` as the fetcher asks for it: the scheme and host in lower case, the scheme's
+    default port, the fragment and user name left out, an empty path is ``/``
+    (``HTTPS://Example.com:443/feed`` is ``https://example.com/feed``, as another reader's
+    export may write it). The path and query stay as written. For comparing only."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in _DEFAULT_PORTS or parts.hostname is None:
+        return url
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme.lower()]:
+        host += f":{port}"
+    path = parts.path or "/"
+    return parts._replace(scheme=parts.scheme.lower(), netloc=host, path=path, fragment="").geturl()
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _placed(
