@@ -91,7 +91,8 @@ class HTTPStatusError(FetchError):
     answer (the server's clock, which an HTTP date is measured against: RFC 9110 §6.6.1).
     ``temporary_redirect``: a 302, 303 or
     307 on the way led to the answer, which then speaks of the URL it led to, not of
-    ``url`` (a 410 there does not say the source is gone).
+    ``url`` (a 410 there does not say the source is gone). ``answered``: the URL that gave
+    the answer, where redirects led (``url`` when none did).
     """
 
     def __init__(
@@ -103,10 +104,12 @@ class HTTPStatusError(FetchError):
         retry_after: str | None = None,
         temporary_redirect: bool = False,
         date: str | None = None,
+        answered: str | None = None,
     ) -> None:
         self.status = status
         self.retry_after = retry_after
         self.date = date
+        self.answered = answered or url
         self.temporary_redirect = temporary_redirect
         super().__init__(url, message or f"HTTP {status}")
 

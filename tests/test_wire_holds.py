@@ -164,6 +164,24 @@ def test_the_fetcher_refuses_a_held_host_s_feed_before_sending(
     assert [r.path for r in http_server.requests] == ["/busy"]
 
 
+def test_a_hold_names_the_url_that_answered_where_a_redirect_led(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """``other`` (on localhost) redirects to 127.0.0.1's ``/busy``, which says wait: the
+    hold is 127.0.0.1's, and it read "127.0.0.1 answered HTTP 429 to http://localhost…/other",
+    a URL that host never saw."""
+    http_server.route("/busy", Reply(status=429, headers={"Retry-After": "120"}))
+    http_server.route("/c", Reply(body=rss("/c")))
+    http_server.redirect("/other", http_server.url("/busy"))
+    config = make_config(tmp_path, http_server)
+    with Fetcher(config.fetch) as fetcher:
+        fetcher.attempt(config_request(config, "other"))
+        held = fetcher.attempt(config_request(config, "c"))
+    assert isinstance(held, HostHeldError) and held.host == "127.0.0.1"
+    assert f"127.0.0.1 answered HTTP 429 to {http_server.url('/busy')} " in held.message
+    assert "/other" not in held.message
+
+
 def config_request(config: Config, name: str) -> FetchRequest:
     [source] = [s for s in config.sources if s.name == name]
     return FetchRequest(source=name, url=source.url)

@@ -90,7 +90,8 @@ class HostHolds:
             seconds, why = DEFAULT_HOLD, f"{host} timed out on {error.url}"
         elif isinstance(error, HTTPStatusError) and error.status in HOLD_STATUSES:
             seconds = _seconds(error.retry_after, self._wall(), error.date)
-            why = f"{host} answered HTTP {error.status} to {error.url}"
+            # The URL it answered (a redirect from another host's may have led there).
+            why = f"{host} answered HTTP {error.status} to {error.answered}"
             if error.retry_after is not None:
                 why += f" (Retry-After: {error.retry_after[:40]})"
         else:

@@ -215,7 +215,7 @@ def _read_response(
             permanent_redirect=permanent_redirect,
         )
     if not 200 <= status < 300:
-        raise _status_error(request, response, headers, where, temporary)
+        raise _status_error(request, response, headers, final_url, temporary)
     body = _read_body(request, response, headers, deadline, options)
     return _result_with_body(
         request, final_url, status, body, headers, etag, last_modified, permanent_redirect
@@ -226,10 +226,12 @@ def _status_error(
     request: FetchRequest,
     response: httpx.Response,
     headers: Mapping[str, str],
-    where: str,
+    final_url: str,
     temporary: bool,
 ) -> HTTPStatusError:
-    """The error for an answer that is neither 2xx nor 304 (nor a redirect we followed)."""
+    """The error for an answer that is neither 2xx nor 304 (nor a redirect we followed)
+    from ``final_url``."""
+    where = f" (at {shortened(final_url)})" if final_url != request.url else ""
     status = response.status_code
     message = f"HTTP {status} {response.reason_phrase}".rstrip()
     if 300 <= status < 400:
@@ -241,6 +243,7 @@ def _status_error(
         retry_after=headers.get("retry-after"),
         temporary_redirect=temporary,
         date=headers.get("date"),
+        answered=final_url,
     )
 
 
