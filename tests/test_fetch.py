@@ -394,6 +394,18 @@ def test_permanent_redirect_only_when_every_hop_is_301_or_308(
     assert result.permanent_redirect == (http_server.url("/feed") if permanent else None)
 
 
+def test_a_permanent_redirect_to_a_url_with_a_password_moves_nothing(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    # The stored URL took it: feeds sources showed it, the outputs published it.
+    http_server.route("/feed", Reply(body=FEED))
+    target = http_server.url("/feed").replace("http://", "http://ann:S3CRET@")
+    http_server.redirect("/moved", target, status=301)
+    result = get(fetcher, http_server.url("/moved"))
+    assert result.content == FEED
+    assert result.permanent_redirect is None
+
+
 def test_validators_follow_redirects(http_server: HTTPTestServer, fetcher: Fetcher) -> None:
     url = redirect_chain(http_server, [301])
     get(fetcher, url, etag='"v1"')

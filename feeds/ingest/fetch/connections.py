@@ -348,7 +348,12 @@ class Connections:
 
     def _may_move(self, request: FetchRequest, final: httpx.URL) -> bool:
         """A 301/308 never moves a source from a public address to a non-public one,
-        even one the config allows (a stored URL outlives the config that allowed it)."""
+        even one the config allows (a stored URL outlives the config that allowed it),
+        nor to a URL holding a user name or password: the config refuses such a ``url``,
+        which ``feeds sources`` shows and every output publishes as the source's id and
+        link (the server's ``Location: http://ann:secret@…`` put it there)."""
+        if final.userinfo:
+            return False
         origin = httpx.URL(request.url)
         port = _DEFAULT_PORTS.get(final.scheme, 80)
         if not self._policy.is_public(origin.host, origin.port or port):
