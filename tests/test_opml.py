@@ -380,3 +380,22 @@ def test_a_feed_configured_under_another_spelling_of_its_url_is_not_added_again(
     assert out.splitlines() == ["added x: https://Fine.example/rss"], out
     for url in spellings[:4] + spellings[5:]:
         assert f"skipped {url}: already configured" in err, err
+
+
+def test_export_leaves_out_what_xml_cannot_hold(tmp_path: Path) -> None:
+    # lxml refused a title with a control character: a traceback, nothing exported.
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "s.db"\n\n[[sources]]\nname = "a"\n'
+        'url = "https://a.example/feed?x=\\u0001"\ntitle = "Tab\\u000bVT\\u0000"\n'
+        '\n[[sources]]\nname = "b"\nurl = "https://b.example/feed"\ntitle = "\\u0007"\n'
+        '\n[[outputs]]\nname = "o"\npath = "o.atom"\n',
+        encoding="utf-8",
+    )
+    code, out, err = invoke("sources", "export", "--config", str(config))
+    assert code == 0, err
+    outlines = etree.fromstring(out.encode()).findall("body/outline")
+    assert [(o.get("text"), o.get("xmlUrl")) for o in outlines] == [
+        ("TabVT", "https://a.example/feed?x="),
+        ("b", "https://b.example/feed"),
+    ]

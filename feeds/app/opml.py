@@ -59,13 +59,20 @@ def export(config: Config, title: str = "feeds sources") -> bytes:
     etree.SubElement(head, "title").text = title
     body = etree.SubElement(root, "body")
     for source in config.sources:
-        label = source.title or source.name
+        # A title (or URL) may hold a character XML cannot (a TOML "\u000b"): lxml refused
+        # it with a traceback, and nothing was exported.
+        label = _XML_ILLEGAL.sub("", source.title or "") or source.name
+        url = _XML_ILLEGAL.sub("", source.url)
         if not kind_of(source).subscribable:
             # A section page is no feed: a "link" outline, which readers do not subscribe to.
-            etree.SubElement(body, "outline", type="link", text=label, url=source.url)
+            etree.SubElement(body, "outline", type="link", text=label, url=url)
             continue
-        etree.SubElement(body, "outline", type="rss", text=label, title=label, xmlUrl=source.url)
+        etree.SubElement(body, "outline", type="rss", text=label, title=label, xmlUrl=url)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+#: What XML 1.0 cannot hold (§2.2): C0 controls but tab, LF and CR, surrogates, U+FFFE/F.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def read(data: bytes, where: str = "OPML") -> list[Feed]:
