@@ -151,6 +151,20 @@ def test_a_source_url_with_a_password_is_refused_without_showing_it(
     assert "S3CRET" not in str(info.value)
 
 
+@pytest.mark.parametrize("char", ["\\u0001", "\\u001b", "a\\tb", "\\u007f", "\\u009b"])
+def test_a_source_url_with_a_control_character_is_refused(tmp_path: Path, char: str) -> None:
+    """It failed every fetch ("invalid URL") and `feeds sources` printed it raw."""
+    text = GOOD.replace(
+        "https://example.com/category/business/feed/", f"https://example.com/feed?x={char}"
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, text))
+    assert any(
+        p.startswith("sources[1].url: ") and "holds a control character" in p
+        for p in info.value.problems
+    ), info.value.problems
+
+
 def test_fetch_table_is_checked(tmp_path: Path) -> None:
     text = GOOD + "\n[fetch]\nmax_body_bytes = 1024\ntotal_timeout = -1\nretries = 3\n"
     with pytest.raises(ConfigError) as info:

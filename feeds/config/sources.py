@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,14 @@ def _source_url(checker: _Checker, url: str, base_dir: Path, where: str) -> str 
             " or a path",
         )
         return None
+    if urlsplit(resolved).scheme in ("http", "https") and _CONTROL_RE.search(resolved):
+        # Never fetched ("invalid URL: Invalid non-printable ASCII character") on every
+        # run, and shown raw by `feeds sources`: a TOML "\u001b" is an escape to a terminal.
+        checker.problem(
+            f"{where}.url",
+            f"{url!r}: holds a control character (percent-encode it if it belongs there)",
+        )
+        return None
     if _has_userinfo(resolved):
         # never quoted: the part before "@" is a user name and password
         checker.problem(
@@ -166,6 +175,9 @@ def _source_url(checker: _Checker, url: str, base_dir: Path, where: str) -> str 
         checker.problem(f"{where}.url", f"{url!r} is a folder: name the feed's file in it")
         return None
     return resolved
+
+
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _has_userinfo(url: str) -> bool:
