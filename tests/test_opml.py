@@ -399,3 +399,29 @@ def test_export_leaves_out_what_xml_cannot_hold(tmp_path: Path) -> None:
         ("TabVT", "https://a.example/feed"),
         ("b", "https://b.example/feed"),
     ]
+
+
+def test_import_keeps_the_config_s_mode_and_writes_through_a_symbolic_link(
+    tmp_path: Path,
+) -> None:
+    # The file was replaced by a new one of mode 0644 (the umask's): a config holding a
+    # cookie or an API key became readable by all; a symbolic link became a copy.
+    real = tmp_path / "conf" / "feeds.toml"
+    real.parent.mkdir()
+    real.write_text(
+        '[store]\npath = "s.db"\n\n[[sources]]\nname = "a"\nurl = "https://a.example/feed"\n'
+        'cookie = "session=S3CRET"\n\n[[outputs]]\nname = "o"\npath = "o.atom"\n',
+        encoding="utf-8",
+    )
+    real.chmod(0o600)
+    link = tmp_path / "config.toml"
+    link.symlink_to(real)
+    (tmp_path / "n.opml").write_bytes(
+        b'<?xml version="1.0"?><opml version="2.0"><head/><body>'
+        b'<outline type="rss" text="New" xmlUrl="https://new.example/feed"/></body></opml>'
+    )
+    code, _out, err = invoke("sources", "import", "--config", str(link), str(tmp_path / "n.opml"))
+    assert code == 0, err
+    assert link.is_symlink() and link.resolve() == real
+    assert real.stat().st_mode & 0o777 == 0o600
+    assert [s.url for s in config_module.load(link).sources][-1] == "https://new.example/feed"

@@ -267,7 +267,10 @@ def apply_import(
         problem = f"the imported config would not be valid TOML: {exc}"
         raise ConfigError([problem], str(path)) from exc
     config_module.from_dict(data, base_dir=path.resolve().parent, path=path)
-    write_atomic(path, plan.text.encode("utf-8"))
+    # The file itself, where a symbolic link points (the link was replaced by a copy), with
+    # its mode and owner (a 0600 config holding cookies and API keys came back 0644).
+    target = path.resolve()
+    write_atomic(target, plan.text.encode("utf-8"), like=target.stat())
     return plan
 
 

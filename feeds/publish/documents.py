@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -140,8 +141,12 @@ def feed_id(output: OutputConfig) -> str:
     return output.id or output.url or f"tag:feeds.invalid,2026:output/{output.name}"
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Replace ``path`` with ``data`` atomically; return False (and touch nothing) if equal."""
+def write_atomic(path: Path, data: bytes, like: os.stat_result | None = None) -> bool:
+    """Replace ``path`` with ``data`` atomically; return False (and touch nothing) if equal.
+
+    The new file is readable by all the umask lets read (a published feed is read by a web
+    server), or, with ``like`` (the file it replaces), has that file's permissions and, where
+    this user may give it, its owner: a config of mode 0600 holds cookies and API keys."""
     try:
         if path.read_bytes() == data:
             return False
@@ -157,10 +162,15 @@ def write_atomic(path: Path, data: bytes) -> bool:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp creates 0600; a published feed is read by a web server.
-        umask = os.umask(0)
-        os.umask(umask)
-        Path(tmp_name).chmod(0o666 & ~umask)
+        if like is None:
+            # mkstemp creates 0600; a published feed is read by a web server.
+            umask = os.umask(0)
+            os.umask(umask)
+            Path(tmp_name).chmod(0o666 & ~umask)
+        else:
+            with contextlib.suppress(OSError):  # only root may give a file away
+                os.chown(tmp_name, like.st_uid, like.st_gid)
+            Path(tmp_name).chmod(stat.S_IMODE(like.st_mode))
         Path(tmp_name).replace(path)
         tmp_name = None
         _fsync_dir(path.parent)
