@@ -265,6 +265,16 @@ def test_fetch_seconds_past_a_day_are_refused_with_the_key_path(
     assert getattr(loaded.fetch, key) == 86400
 
 
+@pytest.mark.parametrize("value", [10001, 1_000_000_000_000, 9223372036854775807])
+def test_max_connections_past_ten_thousand_is_refused(tmp_path: Path, value: int) -> None:
+    """The lease of a claim of that many sources passed the year 9999: a traceback."""
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, GOOD + f"\n[fetch]\nmax_connections = {value}\n"))
+    assert f"fetch.max_connections: must be at most 10000, not {value}" in caught.value.problems
+    loaded = config.load(write(tmp_path, GOOD + "\n[fetch]\nmax_connections = 10000\n"))
+    assert loaded.fetch.max_connections == 10000
+
+
 def test_the_cli_exits_2_on_nan(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

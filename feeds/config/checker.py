@@ -48,7 +48,14 @@ class _Checker:
         return default
 
     def integer(
-        self, table: Mapping[str, Any], where: str, key: str, default: int, *, minimum: int = 1
+        self,
+        table: Mapping[str, Any],
+        where: str,
+        key: str,
+        default: int,
+        *,
+        minimum: int = 1,
+        maximum: int | None = None,
     ) -> int:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -56,6 +63,9 @@ class _Checker:
             return default
         if value < minimum:
             self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")
+            return default
+        if maximum is not None and value > maximum:
+            self.problem(f"{where}.{key}", f"must be at most {maximum}, not {value}")
             return default
         return value
 

@@ -142,6 +142,11 @@ def _dedupe_options(
 MAX_FETCH_SECONDS = 86400.0
 
 
+#: The most sources fetched at once (a thread each). A claim's lease is this many fetches in
+#: turn: at 10¹² it passed the year 9999, a traceback before anything was fetched.
+MAX_CONNECTIONS = 10000
+
+
 def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
     defaults = FetchOptions()
     checker.keys(
@@ -176,7 +181,7 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
             table, "fetch", "max_redirects", defaults.max_redirects, minimum=0
         ),
         max_connections=checker.integer(
-            table, "fetch", "max_connections", defaults.max_connections
+            table, "fetch", "max_connections", defaults.max_connections, maximum=MAX_CONNECTIONS
         ),
         max_per_host=checker.integer(table, "fetch", "max_per_host", defaults.max_per_host),
         user_agent=header_text(table, "user_agent", "fetch", checker.problem)
