@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -659,6 +660,32 @@ def test_any_file_name_is_read_through_its_url(tmp_path_factory: Any, name: byte
     path.write_bytes(FEED)
     with Fetcher(FAST) as fetcher:
         assert get(fetcher, path.as_uri()).content == FEED
+
+
+def test_a_named_pipe_or_a_device_is_refused_without_waiting(
+    tmp_path: Path, fetcher: Fetcher
+) -> None:
+    # Opening a pipe waited for a writer for ever: the run hung, its store lock held,
+    # nothing published (total_timeout is the network's).
+    pipe = tmp_path / "feed.xml"
+    os.mkfifo(pipe)
+    errors: list[BaseException] = []
+
+    def read(url: str) -> None:
+        try:
+            get(fetcher, url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    for url in (pipe.as_uri(), "file:///dev/zero"):
+        reader = threading.Thread(target=read, args=(url,), daemon=True)
+        reader.start()
+        reader.join(timeout=5)
+        assert not reader.is_alive(), f"{url} is still being read"
+    assert [str(e).partition(": ")[2] for e in errors] == [
+        f"not a regular file: {pipe}",
+        "not a regular file: /dev/zero",
+    ]
 
 
 def test_a_missing_file_is_a_fetch_error(tmp_path: Path, fetcher: Fetcher) -> None:

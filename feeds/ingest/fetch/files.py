@@ -3,6 +3,8 @@ body read (a file's or a server's): its hash says whether it changed."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,7 +23,15 @@ def _read_file(request: FetchRequest, limit: int) -> FetchResult:
         )
     path = Path(url2pathname(parts.path))
     try:
-        with path.open("rb") as file:
+        # Without blocking: opening a named pipe waits for a writer, for ever, and the run
+        # (its store lock held, nothing published) with it. Only a regular file is read.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as file:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise FetchError(request.url, f"is a directory, not a file: {path}")
+            if not stat.S_ISREG(mode):
+                raise FetchError(request.url, f"not a regular file: {path}")
             # One byte past the limit tells "too large" without reading an endless file.
             body = file.read(limit + 1)
     except FileNotFoundError as exc:
