@@ -125,7 +125,11 @@ def test_import_into_a_config_without_trailing_newline_or_following_tables(
     plan = opml.plan_import(text, config, [opml.Feed("https://b.example/f", 'B "quoted" \\ feed')])
     assert plan.text.startswith(text + "\n")
     data = tomllib.loads(plan.text)
-    assert data["sources"][1] == {"name": "b-quoted-feed", "url": "https://b.example/f"}
+    assert data["sources"][1] == {
+        "name": "b-quoted-feed",
+        "url": "https://b.example/f",
+        "title": 'B "quoted" \\ feed',
+    }
 
 
 @pytest.mark.parametrize(
@@ -151,7 +155,7 @@ def test_import_leaves_the_last_source_its_own_tables(tmp_path: Path, own_tables
     before, after = tomllib.loads(text), tomllib.loads(plan.text)
     assert after["sources"] == [
         before["sources"][0],
-        {"name": "free", "url": "https://stranger.example/f"},
+        {"name": "free", "url": "https://stranger.example/f", "title": "Free"},
     ]
     assert after["outputs"] == before["outputs"]
 
@@ -425,3 +429,45 @@ def test_import_keeps_the_config_s_mode_and_writes_through_a_symbolic_link(
     assert link.is_symlink() and link.resolve() == real
     assert real.stat().st_mode & 0o777 == 0o600
     assert [s.url for s in config_module.load(link).sources][-1] == "https://new.example/feed"
+
+
+def test_an_exported_source_comes_back_with_its_title(tmp_path: Path) -> None:
+    """Export, then import into a config of outputs alone: each source comes back under the
+    name its title makes, with that title (a source without one, under its name)."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        '[[sources]]\nname = "markets"\nurl = "https://m.example/feed"\n'
+        'title = "Café Markets & Money"\n\n'
+        '[[sources]]\nname = "wire"\nurl = "https://w.example/rss"\n\n'
+        '[[outputs]]\nname = "all"\npath = "all.atom"\n',
+        encoding="utf-8",
+    )
+    code, exported, err = invoke("sources", "export", "--config", str(mine))
+    assert code == 0, err
+    (tmp_path / "out.opml").write_text(exported, encoding="utf-8")
+    fresh = tmp_path / "fresh.toml"
+    fresh.write_text('[[outputs]]\nname = "all"\npath = "all.atom"\n', encoding="utf-8")
+    code, _, err = invoke("sources", "import", str(tmp_path / "out.opml"), "--config", str(fresh))
+    assert code == 0, err
+    sources = config_module.load(fresh).sources
+    assert [(s.name, s.url, s.title) for s in sources] == [
+        ("cafe-markets-money", "https://m.example/feed", "Café Markets & Money"),
+        ("wire", "https://w.example/rss", None),
+    ]
+
+
+def test_a_config_written_with_a_byte_order_mark_is_read_and_keeps_it(tmp_path: Path) -> None:
+    """Windows editors start a UTF-8 file with a byte order mark: the config is read (it was
+    "not valid TOML: Invalid statement (line 1, column 1)"), and an import keeps the mark."""
+    path = tmp_path / "config.toml"
+    text = '[[sources]]\nname = "a"\nurl = "https://a.example/f"\n\n'
+    text += '[[outputs]]\nname = "o"\npath = "o.atom"\n'
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert [s.name for s in config_module.load(path).sources] == ["a"]
+    (tmp_path / "b.opml").write_bytes(
+        b'<opml version="2.0"><body><outline xmlUrl="https://b.example/f"/></body></opml>'
+    )
+    code, _, err = invoke("sources", "import", str(tmp_path / "b.opml"), "--config", str(path))
+    assert code == 0, err
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf[[sources]]")
+    assert [s.name for s in config_module.load(path).sources] == ["a", "b.example"]

@@ -13,6 +13,7 @@ it replaces the file atomically.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import tomllib
@@ -117,6 +118,7 @@ def plan_import(
     known_urls = {_same_feed(s.url) for s in config.sources}
     names = {s.name for s in config.sources}
     added: list[tuple[str, str]] = []
+    titles: dict[str, str] = {}  # an added source's title, by its name
     skipped: list[tuple[str, str]] = []
     for feed in feeds:
         if feed.page:
@@ -151,10 +153,18 @@ def plan_import(
         names.add(name)
         known_urls.add(_same_feed(feed.url))
         added.append((name, feed.url))
+        if feed.title and _CONTROL_RE.search(feed.title) is None and feed.title != name:
+            titles[name] = feed.title  # (an export's titles come back: the round trip)
+    tables = [{"name": name, "url": url} | _titled(titles.get(name)) for name, url in added]
     blocks = "".join(
-        f"\n[[sources]]\nname = {_toml_str(name)}\nurl = {_toml_str(url)}\n" for name, url in added
+        "\n[[sources]]\n" + "".join(f"{key} = {_toml_str(value)}\n" for key, value in t.items())
+        for t in tables
     )
-    return ImportPlan(tuple(added), tuple(skipped), _placed(config_text, blocks, added, where))
+    return ImportPlan(tuple(added), tuple(skipped), _placed(config_text, blocks, tables, where))
+
+
+def _titled(title: str | None) -> dict[str, str]:
+    return {"title": title} if title else {}
 
 
 def _same_feed(url: str) -> str:
@@ -180,7 +190,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _placed(
-    text: str, blocks: str, added: Sequence[tuple[str, str]], where: str | None = None
+    text: str, blocks: str, added: Sequence[dict[str, str]], where: str | None = None
 ) -> str:
     """``text`` with ``blocks`` after the last source, if that leaves every table of the file
     as it was (the sources listed, with each one's own sub-tables, then the added ones),
@@ -194,7 +204,7 @@ def _placed(
         return placed.replace("\n", "\r\n")
     want = tomllib.loads(text)
     sources = list(want.get("sources", []))
-    want["sources"] = sources + [{"name": name, "url": url} for name, url in added]
+    want["sources"] = sources + list(added)
     for candidate in (_insert(text, blocks), _at_end(text, blocks)):
         try:
             if tomllib.loads(candidate) == want:
@@ -244,7 +254,7 @@ def config_to_import_into(path: Path) -> Config:
     except ConfigError as exc:
         if exc.problems != (_NO_SOURCES,):
             raise
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     data["sources"] = [{"name": "stand-in", "url": "https://stand-in.invalid/feed"}]
     loaded = config_module.from_dict(data, base_dir=path.resolve().parent, path=path)
     return replace(loaded, sources=())
@@ -257,7 +267,9 @@ def apply_import(
     from feeds.publish.documents import write_atomic
 
     config = config_to_import_into(path)
-    text = path.read_bytes().decode("utf-8")  # as it is: CRLF line ends kept
+    raw = path.read_bytes()
+    bom = codecs.BOM_UTF8 if raw.startswith(codecs.BOM_UTF8) else b""  # written back as found
+    text = raw.removeprefix(bom).decode("utf-8")  # as it is: CRLF line ends kept
     plan = plan_import(text, config, feeds, policy, str(path))
     if not plan.added:
         return plan
@@ -270,7 +282,7 @@ def apply_import(
     # The file itself, where a symbolic link points (the link was replaced by a copy), with
     # its mode and owner (a 0600 config holding cookies and API keys came back 0644).
     target = path.resolve()
-    write_atomic(target, plan.text.encode("utf-8"), like=target.stat())
+    write_atomic(target, bom + plan.text.encode("utf-8"), like=target.stat())
     return plan
 
 

@@ -83,7 +83,8 @@ def default_path(env: Mapping[str, str] | None = None) -> Path:
 def load(path: Path) -> Config:
     """Read and check a config file; raise :class:`ConfigError` listing every problem."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # (utf-8-sig: a byte order mark, which Windows editors write, is not TOML's "statement")
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise ConfigError(["file not found"], str(path)) from exc
     except (OSError, UnicodeDecodeError) as exc:
