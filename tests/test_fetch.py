@@ -97,6 +97,26 @@ def test_200_returns_body_validators_and_lowercased_headers(
     assert result.permanent_redirect is None
 
 
+def test_two_different_last_modified_are_not_sent_back_joined(
+    http_server: HTTPTestServer, fetcher: Fetcher
+) -> None:
+    """A server that says Last-Modified twice, two dates: joined, they went back as an
+    If-Modified-Since that is no date (and the server answered 200 each time). No date is
+    kept, so none is sent; one said twice alike is that one date."""
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n"
+    for second, kept in (
+        ("Tue, 02 Jan 2024 00:00:00 GMT", None),
+        ("Mon, 01 Jan 2024 00:00:00 GMT", "Mon, 01 Jan 2024 00:00:00 GMT"),
+    ):
+        raw = (
+            f"{head}Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\nLast-Modified: {second}\r\n"
+            f"Content-Length: {len(FEED)}\r\n\r\n"
+        ).encode() + FEED
+        http_server.route("/feed", Reply(raw=raw))
+        result = get(fetcher, http_server.url("/feed"))
+        assert result.content == FEED and result.last_modified == kept
+
+
 def test_second_fetch_is_conditional_and_a_304_stores_the_new_validators(
     http_server: HTTPTestServer, fetcher: Fetcher
 ) -> None:

@@ -124,6 +124,8 @@ def _response_headers(response: httpx.Response) -> dict[str, str]:
         elif value not in (seen := said.setdefault(name, {first})):
             seen.add(value)
             fields[name] += ", " + value
+    if len(said.get("last-modified", ())) > 1:  # two dates are no date: nothing to send back
+        del fields["last-modified"]  # (joined, they made an If-Modified-Since of no date)
     return fields
 
 
