@@ -185,7 +185,11 @@ def _read_response(
     we hold), a 206 (we never ask for a Range: its body is a part of the document).
     """
     status = response.status_code
-    final_url = str(response.url)
+    # Where a redirect led, less a user name and password its Location held: relative
+    # links, GUIDs and a page's canonical link are resolved against it and published.
+    final_url = (
+        str(response.url.copy_with(userinfo=b"")) if response.url.userinfo else str(response.url)
+    )
     where = f" (at {shortened(final_url)})" if final_url != request.url else ""
     if status == 304 and not (request.etag or request.last_modified):
         raise FetchError(
