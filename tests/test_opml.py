@@ -467,7 +467,27 @@ def test_a_config_written_with_a_byte_order_mark_is_read_and_keeps_it(tmp_path: 
     (tmp_path / "b.opml").write_bytes(
         b'<opml version="2.0"><body><outline xmlUrl="https://b.example/f"/></body></opml>'
     )
-    code, _, err = invoke("sources", "import", str(tmp_path / "b.opml"), "--config", str(path))
+    opml_file = str(tmp_path / "b.opml")
+    code, out, err = invoke("sources", "import", opml_file, "--dry-run", "--config", str(path))
+    assert code == 0 and out == "would add b.example: https://b.example/f\n", err
+    code, _, err = invoke("sources", "import", opml_file, "--config", str(path))
     assert code == 0, err
     assert path.read_bytes().startswith(b"\xef\xbb\xbf[[sources]]")
     assert [s.name for s in config_module.load(path).sources] == ["a", "b.example"]
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_import_of_a_file_that_never_ends_is_refused_at_once(tmp_path: Path, special: str) -> None:
+    """``feeds sources import /dev/zero`` (or a named pipe nobody writes) read for ever,
+    its memory growing: only a regular file is read."""
+    import os
+
+    path = tmp_path / "config.toml"
+    path.write_text('[[outputs]]\nname = "o"\npath = "o.atom"\n', encoding="utf-8")
+    target = special
+    if special == "fifo":
+        target = str(tmp_path / "subs.opml")
+        os.mkfifo(target)
+    code, _, err = invoke("sources", "import", target, "--config", str(path))
+    assert code != 0 and "not a regular file" in err
+    assert path.read_text(encoding="utf-8") == '[[outputs]]\nname = "o"\npath = "o.atom"\n'

@@ -100,9 +100,9 @@ def sources_import(
 
     path = config_path or ctx.obj or config_module.default_path()
     config = opml.config_to_import_into(path)  # a broken config is reported before the OPML
-    feeds = opml.read(opml_file.read_bytes(), str(opml_file))
+    feeds = opml.read_file(opml_file)
     if dry_run:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")
         plan = opml.plan_import(text, config, feeds, where=str(path))
     else:
         plan = opml.apply_import(path, feeds)

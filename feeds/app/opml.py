@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
+import stat
 import tomllib
 import unicodedata
 from collections.abc import Sequence
@@ -74,6 +76,31 @@ def export(config: Config, title: str = "feeds sources") -> bytes:
 
 #: What XML 1.0 cannot hold (§2.2): C0 controls but tab, LF and CR, surrogates, U+FFFE/F.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+OPML_MAX_BYTES = 32 * 1024 * 1024
+"""The largest OPML file an import reads (a reader's export of thousands of feeds is a few
+MiB)."""
+
+
+def read_file(path: Path) -> list[Feed]:
+    """:func:`read` of the file at ``path``: a regular file of at most :data:`OPML_MAX_BYTES`
+    (``/dev/zero`` or a named pipe was read for ever, memory growing)."""
+    try:
+        with open(path, "rb", opener=_nonblocking) as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise OPMLError(f"{path}: not a regular file")
+            data = file.read(OPML_MAX_BYTES + 1)
+    except OSError as exc:
+        raise OPMLError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(data) > OPML_MAX_BYTES:
+        raise OPMLError(f"{path}: larger than {OPML_MAX_BYTES // (1024 * 1024)} MiB: not read")
+    return read(data, str(path))
+
+
+def _nonblocking(name: str, flags: int) -> int:
+    """Open without waiting for a named pipe's writer (its type is looked at first)."""
+    return os.open(name, flags | os.O_NONBLOCK)
 
 
 def read(data: bytes, where: str = "OPML") -> list[Feed]:
