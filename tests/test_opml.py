@@ -491,3 +491,27 @@ def test_import_of_a_file_that_never_ends_is_refused_at_once(tmp_path: Path, spe
     code, _, err = invoke("sources", "import", target, "--config", str(path))
     assert code != 0 and "not a regular file" in err
     assert path.read_text(encoding="utf-8") == '[[outputs]]\nname = "o"\npath = "o.atom"\n'
+
+
+def test_feed_scheme_urls_are_imported_as_the_http_urls_they_name(tmp_path: Path) -> None:
+    """Older readers export ``feed://`` URLs (and ``feed:https://``): they were skipped as
+    "not an http(s) URL"."""
+    text = '[[outputs]]\nname = "o"\npath = "o.atom"\n'
+    feeds = [
+        opml.Feed("feed://a.example/rss", "A"),
+        opml.Feed("feed:https://b.example/atom.xml", "B"),
+        opml.Feed("FEED:http://c.example/feed", "C"),
+    ]
+    plan = opml.plan_import(text, opml.config_to_import_into(_written(tmp_path, text)), feeds)
+    assert plan.skipped == ()
+    assert [url for _, url in plan.added] == [
+        "http://a.example/rss",
+        "https://b.example/atom.xml",
+        "http://c.example/feed",
+    ]
+
+
+def _written(folder: Path, text: str) -> Path:
+    path = folder / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -147,7 +147,7 @@ def plan_import(
     added: list[tuple[str, str]] = []
     titles: dict[str, str] = {}  # an added source's title, by its name
     skipped: list[tuple[str, str]] = []
-    for feed in feeds:
+    for feed in map(_without_feed_scheme, feeds):
         if feed.page:
             skipped.append((feed.url, _PAGE_SKIPPED))
             continue
@@ -188,6 +188,16 @@ def plan_import(
         for t in tables
     )
     return ImportPlan(tuple(added), tuple(skipped), _placed(config_text, blocks, tables, where))
+
+
+def _without_feed_scheme(feed: Feed) -> Feed:
+    """``feed`` at the http(s) URL its ``feed:`` URL names (old readers' exports:
+    ``feed://host/rss`` is ``http://host/rss``, ``feed:https://host/rss`` is that URL)."""
+    url = feed.url
+    if url[:5].lower() != "feed:":
+        return feed
+    rest = url[5:]
+    return replace(feed, url=rest if rest[:6].lower() in ("http:/", "https:") else "http:" + rest)
 
 
 def _titled(title: str | None) -> dict[str, str]:
