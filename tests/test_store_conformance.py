@@ -247,6 +247,23 @@ def test_a_confirmed_redirect_moves_the_source_and_keeps_its_history(store: Stor
     assert store.source("a").url == "https://a.example/new"
 
 
+def test_a_source_retired_where_it_moved_is_enabled_at_its_configured_url(
+    store: Storage,
+) -> None:
+    """Moved by a 301, then gone there (410): `feeds enable` asked the moved URL again, which
+    retired it again at once; it goes back to the URL the config says."""
+    moved = ScheduleUpdate(redirect_url="https://b.example/new", redirect_count=2, move=True)
+    with store.batch():
+        store.record_attempt("a", FetchOutcome(200, None), moved, NOW)
+        store.record_attempt("a", FetchOutcome(410, "HTTP 410"), ScheduleUpdate(retire="gone"), NOW)
+    assert store.source("a").url == "https://b.example/new"
+    assert store.enable("a") is True
+    state = store.source("a")
+    assert (state.url, state.retired) == ("https://a.example/feed", False)
+    [site] = [s for s in store.source_sites() if s.name == "a"]
+    assert site.url == "https://a.example/feed"
+
+
 def test_a_url_changed_in_the_config_is_a_new_resource(store: Storage) -> None:
     with store.batch():
         store.record_fetch("a", FetchOutcome(200, None, etag="v1"), NOW)

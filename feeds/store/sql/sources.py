@@ -170,10 +170,24 @@ class SourceTable(SqlConnection):
         failures cached for the entries it still lists, would keep what was read before
         until the site changes the document. Its last status and error go too: it is new
         again, and "source retired (re-enable it with: feeds enable …)" beside "due now"
-        told the admin to do what they had just done. Returns False when there is no
-        such source.
+        told the admin to do what they had just done. A source retired at the URL a
+        permanent redirect moved it to goes back to its configured URL. Returns False when
+        there is no such source.
         """
         with self.batch():
+            # Retired where a permanent redirect had moved it: gone there, maybe not at the
+            # configured URL (or moved again); else each enable was retired by the same 410.
+            back = self._execute(
+                "SELECT config_url FROM sources WHERE name = ? AND retired_at IS NOT NULL"
+                " AND config_url IS NOT NULL AND config_url <> url",
+                (name,),
+            ).fetchone()
+            if back is not None:
+                self._execute(
+                    "UPDATE sources SET url = ?, host = ?, redirect_url = NULL,"
+                    " redirect_count = 0, feed_url = NULL WHERE name = ?",
+                    (back[0], host_of(back[0]), name),
+                )
             cursor = self._execute(
                 "UPDATE sources SET retired_at = NULL, retired_reason = NULL,"
                 " retry_after = NULL, error_count = 0, last_fetched = NULL, next_due = NULL,"
