@@ -665,7 +665,7 @@ def lease_until(url: str, source: str) -> str:
 def test_a_read_only_database_is_a_store_error_that_says_so(postgres_url: str) -> None:
     import psycopg
 
-    from feeds.store.postgres.connection import shown_url
+    from feeds.core.database_url import shown_url
 
     lease = timedelta(minutes=5)
     with open_store(postgres_url) as store:

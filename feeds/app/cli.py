@@ -238,7 +238,7 @@ def _check_store(config: Config) -> bool:
     opened by the commands that need it)."""
     if config.store_url is None:
         return True
-    from feeds.store.postgres.connection import shown_url
+    from feeds.core.database_url import shown_url
 
     where = f"store {shown_url(config.store_url)}"
     try:

@@ -151,7 +151,7 @@ def vacuum(config_path: Path | None) -> None:
         before, after = opened.vacuum()
     where: object = config.store_path
     if config.store_url is not None:
-        from feeds.store.postgres.connection import shown_url
+        from feeds.core.database_url import shown_url
 
         where = shown_url(config.store_url)
     click.echo(f"{where}: {before:,} bytes before, {after:,} after ({before - after:,} reclaimed)")

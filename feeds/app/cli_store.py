@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from feeds.app.cli_support import config_option, load_config, open_store_for, utc_now
+from feeds.core.database_url import shown_url
 from feeds.errors import FeedsError
 
 if TYPE_CHECKING:
@@ -73,12 +74,8 @@ def migrate(config_path: Path | None, target: str) -> None:
 
 def _shown(location: Path | str) -> str:
     """The file's full path (what to write in [store] path), or the URL without its
-    password; psycopg is loaded only for a URL (a SQLite install may not have it)."""
-    if isinstance(location, Path):
-        return str(location)
-    from feeds.store.postgres.connection import shown_url
-
-    return shown_url(location)
+    password."""
+    return str(location) if isinstance(location, Path) else shown_url(location)
 
 
 def _refuse_beside_daemons(config: Config, source: WorkerRegistry) -> None:

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from feeds.config.checker import _Checker, _kind, _string_list
 from feeds.config.model import SourceConfig
+from feeds.core.database_url import has_password, not_a_url, shown_url
 from feeds.core.source_http import header_text
 from feeds.types import (
     DaemonOptions,
@@ -226,6 +226,14 @@ def _full_text_options(checker: _Checker, table: Mapping[str, Any]) -> FullTextO
     )
 
 
+def _check_store_url(checker: _Checker, where: str, url: str) -> None:
+    """A problem when ``url`` is no ``postgresql://`` URL (shown without its password)."""
+    if not url.startswith(POSTGRES_SCHEMES):
+        checker.problem(where, f"{shown_url(url)!r}: must be a postgresql:// URL")
+    elif (why := not_a_url(url)) is not None:
+        checker.problem(where, f"{shown_url(url)!r}: not a URL ({why})")
+
+
 def _store_url(checker: _Checker, store: Mapping[str, Any], env_url: str | None) -> str | None:
     """``[store] url`` (or ``$FEEDS_STORE_URL``, which wins): a PostgreSQL database instead
     of the SQLite file at ``path``. The file never holds a password: libpq reads it from
@@ -234,15 +242,13 @@ def _store_url(checker: _Checker, store: Mapping[str, Any], env_url: str | None)
     if url is not None:
         if "path" in store:
             checker.problem("store.url", "set path (a SQLite file) or url, not both")
-        if not url.startswith(POSTGRES_SCHEMES):
-            checker.problem("store.url", f"{url!r}: must be a postgresql:// URL")
-        elif urlsplit(url).password is not None or "password=" in url:
+        _check_store_url(checker, "store.url", url)
+        if has_password(url):
             checker.problem(
                 "store.url",
                 "holds a password: leave it out of the file and set PGPASSWORD or ~/.pgpass",
             )
     if env_url:
-        if not env_url.startswith(POSTGRES_SCHEMES):
-            checker.problem("FEEDS_STORE_URL", f"{env_url!r}: must be a postgresql:// URL")
+        _check_store_url(checker, "FEEDS_STORE_URL", env_url)
         return env_url
     return url

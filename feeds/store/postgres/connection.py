@@ -21,11 +21,11 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from feeds.core.database_url import hide_passwords, shown_url
 from feeds.errors import StoreError
 from feeds.store.postgres import schema
 from feeds.store.postgres.dialect import DIALECT
@@ -76,17 +76,6 @@ def pyformat(sql: str) -> str:
 class SaveConflict(Exception):
     """A unit of work undone because it deadlocked with another process's (the caller
     records it as that unit's error; saving it again later succeeds)."""
-
-
-def shown_url(url: str) -> str:
-    """``url`` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    user = f"{parts.username}@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
 
 
 def what_happened(exc: psycopg.Error) -> str:
@@ -155,7 +144,8 @@ class Connection(SqlConnection):
                 url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="feeds"
             )
         except psycopg.Error as exc:
-            raise StoreError(f"{shown_url(url)}: cannot connect: {exc}".strip()) from exc
+            said = hide_passwords(str(exc), url)  # libpq may quote the URL, password and all
+            raise StoreError(f"{shown_url(url)}: cannot connect: {said}".strip()) from exc
         store = cls(db, url)
         try:
             schema.prepare(db, store.location, store.batch)
