@@ -132,6 +132,7 @@ class Connection(SqlConnection):
         self._copies_changed = False  # a copy was saved in the open transaction
         self._new_copies = NewCopies()
         self._savepoints = 0  # nested batches open
+        self._in_batch = False  # the outermost batch (a transaction) is open
         # Who holds the sources this store claims (see SourceTable.claim_due).
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -139,13 +140,7 @@ class Connection(SqlConnection):
     def open(cls, url: str) -> Self:
         """Connect to the database at ``url`` and migrate it (the password comes from
         ``PGPASSWORD`` or ``~/.pgpass``, as libpq reads them)."""
-        try:
-            db = psycopg.connect(
-                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="feeds"
-            )
-        except psycopg.Error as exc:
-            said = hide_passwords(str(exc), url)  # libpq may quote the URL, password and all
-            raise StoreError(f"{shown_url(url)}: cannot connect: {said}".strip()) from exc
+        db = cls._connect(url)
         store = cls(db, url)
         try:
             schema.prepare(db, store.location, store.batch)
@@ -159,6 +154,26 @@ class Connection(SqlConnection):
             db.close()
             raise
         return store
+
+    @staticmethod
+    def _connect(url: str) -> psycopg.Connection[Any]:
+        """A new connection to ``url``, in autocommit mode (see the module's docstring)."""
+        try:
+            return psycopg.connect(
+                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="feeds"
+            )
+        except psycopg.Error as exc:
+            said = hide_passwords(str(exc), url)  # libpq may quote the URL, password and all
+            raise StoreError(f"{shown_url(url)}: cannot connect: {said}".strip()) from exc
+
+    def _connect_again_if_lost(self) -> None:
+        """Connect again when the connection was lost (the server restarted, or ended it)
+        and no batch is open: the error that met the loss has gone out, and what runs after
+        it (a run's leases ended on its way out) runs. Before, the leases of a ``feeds
+        refresh`` that met a restart stayed, and kept the next runs off its sources for the
+        length of a lease (10 minutes by default). Within a batch the loss stays its error."""
+        if not self._in_batch and self._db.broken:
+            self._db = self._connect(self.url)
 
     def close(self) -> None:
         self._db.close()
@@ -184,6 +199,7 @@ class Connection(SqlConnection):
     def batch(self, *, savepoint: bool = True) -> Iterator[None]:
         """One atomic unit of work: all of it is saved, or none of it (see the SQLite
         store's :meth:`~feeds.store.sqlite.connection.Connection.batch`)."""
+        self._connect_again_if_lost()
         if self._in_transaction:
             if not savepoint:
                 yield
@@ -207,6 +223,7 @@ class Connection(SqlConnection):
             finally:
                 self._savepoints -= 1
             return
+        self._in_batch = True
         try:
             with self._db.transaction():
                 try:
@@ -218,6 +235,8 @@ class Connection(SqlConnection):
                     self._new_copies.clear()
         except psycopg.Error as exc:
             raise store_error(self.location, exc) from exc
+        finally:
+            self._in_batch = False
 
     batch._unit_of_work = True  # type: ignore[attr-defined]  # it translates its own errors
 
@@ -238,11 +257,13 @@ class Connection(SqlConnection):
         return False
 
     def _execute(self, sql: str, params: Params = ()) -> Rows:
+        self._connect_again_if_lost()
         return self._db.execute(pyformat(sql), params)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """``sql`` once per row of parameters, in one round trip (a pipeline)."""
         if rows:
+            self._connect_again_if_lost()
             with self._db.cursor() as cursor:
                 cursor.executemany(pyformat(sql), rows)
 
