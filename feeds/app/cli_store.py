@@ -82,13 +82,16 @@ def _refuse_beside_daemons(config: Config, source: WorkerRegistry) -> None:
     """Refuse (exit 2, nothing written) while daemons work on the store: they do not hold
     the refresh lock, so the copy would miss what they save meanwhile, or stop with "the
     counts differ" after writing the target (which then refuses a second try: not empty).
-    docs/postgresql.md said "stop the daemon first"; the command now checks."""
+    docs/postgresql.md said "stop the daemon first"; the command now checks. On PostgreSQL,
+    where no refresh lock keeps them out either, a live `feeds refresh` (cron's) too."""
     from feeds.app.status import live_daemons, patience
     from feeds.store.migrate import MigrationRefused
 
-    running = [w.id for w in live_daemons(source, utc_now(), patience(config))]
-    if running:
+    postgres = config.store_url is not None
+    live = live_daemons(source, utc_now(), patience(config), refreshes=postgres)
+    if live:
+        who = "daemons or feeds refresh runs" if postgres else "daemons"
         raise MigrationRefused(
-            f"daemons are working on this store ({', '.join(running)}): stop them first"
-            " (`feeds status` lists them), then migrate"
+            f"{who} are working on this store ({', '.join(w.id for w in live)}):"
+            " stop them first (`feeds status` lists them), then migrate"
         )

@@ -68,14 +68,16 @@ def patience(config: Config) -> timedelta:
     return max(3 * config.daemon.heartbeat, lease_for(config, claim_limit(config)))
 
 
-def live_daemons(store: WorkerRegistry, now: datetime, within: timedelta) -> list[WorkerInfo]:
+def live_daemons(
+    store: WorkerRegistry, now: datetime, within: timedelta, *, refreshes: bool = False
+) -> list[WorkerInfo]:
     """The daemons among the store's workers heard from within ``within`` (``feeds
-    refresh`` runs are workers too, not daemons); on this host, only those whose process
-    exists (one killed leaves its row behind)."""
+    refresh`` runs are workers too, not daemons: with ``refreshes``, they count as well);
+    on this host, only those whose process exists (one killed leaves its row behind)."""
     return [
         w
         for w in store.workers()
-        if not is_refresh(w.id) and now - w.heartbeat <= within and worker_alive(w)
+        if (refreshes or not is_refresh(w.id)) and now - w.heartbeat <= within and worker_alive(w)
     ]
 
 
