@@ -109,3 +109,27 @@ def test_store_migrate_never_shows_the_targets_password(tmp_path: Path, url: str
     assert result.exit_code == 1, result.output
     assert SECRET not in result.output
     assert "feeds@" in result.output
+
+
+def test_a_url_under_store_path_is_a_config_error(tmp_path: Path) -> None:
+    """It made an SQLite store in a folder named ``postgresql:``, and the admin believed
+    the store was on the server."""
+    config = write_config(tmp_path, 'path = "postgresql://feeds@db.example/feeds"')
+    result = run("status", "--config", config)
+    assert result.exit_code == 2, result.output
+    assert "store.path: 'postgresql://feeds@db.example/feeds' is a URL" in result.output
+    assert not (tmp_path / "postgresql:").exists()
+
+
+@pytest.mark.parametrize(
+    "target", ["PostgreSQL://feeds@db.example/feeds", f"postgres+psycopg://feeds:{SECRET}@db/f"]
+)
+def test_migrate_refuses_a_url_of_another_scheme(tmp_path: Path, target: str) -> None:
+    """A typo in the scheme was taken for a path: "copied into …/PostgreSQL:/feeds@…",
+    exit 0, an SQLite file in new folders, nothing on the server."""
+    config = write_config(tmp_path)
+    result = run("store", "migrate", "--config", config, "--to", target)
+    assert result.exit_code == 2, result.output
+    assert "neither a postgresql:// URL nor a file's path" in result.output
+    assert SECRET not in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]  # nothing made

@@ -44,6 +44,7 @@ from feeds.config.sections import (
     _with_source_http,
 )
 from feeds.config.sources import _sources, resolve_url
+from feeds.core.database_url import is_url, shown_url
 from feeds.core.filters import RuleSet
 from feeds.core.hooks import parse_hooks
 from feeds.core.retention import Retention
@@ -111,6 +112,12 @@ def _store_path(checker: _Checker, store: Mapping[str, Any], base_dir: Path) -> 
     path = base_dir / raw
     if not raw or raw.endswith(("/", "\\")):
         checker.problem("store.path", f"{raw!r} is a folder: name the file, e.g. 'state/feeds.db'")
+    elif is_url(raw):  # it made an SQLite file in a folder named "postgresql:"
+        checker.problem(
+            "store.path",
+            f"{shown_url(raw)!r} is a URL, not a file's path: a PostgreSQL store is"
+            ' [store] url = "postgresql://…"',
+        )
     return path
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["has_password", "hide_passwords", "not_a_url", "shown_url"]
+__all__ = ["has_password", "hide_passwords", "is_url", "not_a_url", "shown_url"]
 
 _PARTS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<netloc>[^/?#]*)(?P<rest>.*)", re.S)
 """A URL's scheme, its authority (``user:password@hosts``) and the rest, split by hand."""
@@ -69,6 +69,11 @@ def hide_passwords(text: str, url: str) -> str:
     for secret in _passwords(url):
         text = text.replace(secret, HIDDEN)
     return text
+
+
+def is_url(text: str) -> bool:
+    """Whether ``text`` is written as a URL (``scheme://…``), not a file's path."""
+    return _PARTS.fullmatch(text) is not None
 
 
 def not_a_url(url: str) -> str | None:

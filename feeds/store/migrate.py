@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from feeds.config.model import store_files
+from feeds.core.database_url import is_url, shown_url
 from feeds.errors import FeedsError
 
 __all__ = ["TABLES", "MigrationRefused", "TableCount", "migrate", "sqlite_target"]
@@ -73,11 +74,16 @@ def sqlite_target(target: str, store: Path | None, base_dir: Path | None = None)
     the SQLite store at ``store`` (None: the store is not a file). A relative path is taken
     from ``base_dir``, the config file's folder, as the config's own ``[store] path`` is: the
     admin who writes it there next must get this file, not an empty store beside it. Raises
-    :class:`MigrationRefused` for a target that is no file of its own: an SQLite URI or an
-    in-memory database (the copy would vanish with the process), or one of the store's files
+    :class:`MigrationRefused` for a URL of another scheme, and a target that is no file of
+    its own: an SQLite URI or an in-memory database (the copy would vanish with the
+    process), or one of the store's files
     (:func:`~feeds.config.model.store_files`: the copy would land in its write-ahead log,
     journal or lock file, and be deleted or clobber the store)."""
     name = target.removeprefix("sqlite://")
+    if is_url(name):  # postgres+psycopg://, PostgreSQL://: a typo made an SQLite file
+        raise MigrationRefused(
+            f"{shown_url(target)}: neither a postgresql:// URL nor a file's path"
+        )
     if not name or name == ":memory:" or name.startswith("file:"):
         raise MigrationRefused(
             f"{target}: not a file's path (an SQLite URI or an in-memory database is gone "
