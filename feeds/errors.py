@@ -18,7 +18,8 @@
      │    └── ParseError        the bytes are not a feed we can read
      │         └── NotAFeedError         an HTML page; carries the feed URLs it links to
      ├── StoreError             the state database cannot be used
-     │    └── LockError         another refresh holds the lock past the wait
+     │    ├── LockError         another refresh holds the lock past the wait
+     │    └── NotAStoreError    the database or file holds something else (left untouched)
      ├── PublishError           an output could not be written
      │    └── ValidationError   the document we built is not valid Atom/RSS/JSON Feed
      └── OPMLError              an OPML file cannot be read
@@ -180,6 +181,11 @@ class LockError(StoreError):
     """Another process holds the refresh lock for longer than we wait."""
 
     exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class NotAStoreError(StoreError):
+    """The database or file holds something other than a feeds store: nothing was written
+    to it."""
 
 
 class Interrupted(FeedsError):

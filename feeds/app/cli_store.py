@@ -9,10 +9,11 @@ import click
 
 from feeds.app.cli_support import config_option, load_config, open_store_for, utc_now
 from feeds.core.database_url import shown_url
-from feeds.errors import FeedsError
+from feeds.errors import FeedsError, NotAStoreError
 
 if TYPE_CHECKING:
     from feeds.config import Config
+    from feeds.store import Storage
     from feeds.store.work_roles import WorkerRegistry
 
 
@@ -50,7 +51,7 @@ def migrate(config_path: Path | None, target: str) -> None:
       feeds store migrate --to postgresql://feeds@db.example/feeds
       feeds store migrate --to state/feeds.db
     """
-    from feeds.store import is_postgres_url, open_store
+    from feeds.store import is_postgres_url
     from feeds.store.migrate import migrate as copy_store
     from feeds.store.migrate import sqlite_target
 
@@ -60,7 +61,7 @@ def migrate(config_path: Path | None, target: str) -> None:
     location = target if is_postgres_url(target) else sqlite_target(target, store, base_dir)
     with open_store_for(config, locked=True) as source:
         _refuse_beside_daemons(config, source)
-        with open_store(location) as new:
+        with _empty_or_new(location) as new:
             counts = copy_store(source, new)  # type: ignore[arg-type]
     width = max(len(c.table) for c in counts)
     click.echo(f"{'table':<{width}}  {'source':>9}  {'target':>9}")
@@ -70,6 +71,19 @@ def migrate(config_path: Path | None, target: str) -> None:
     if unequal:
         raise FeedsError(f"the counts differ in {', '.join(unequal)}")
     click.echo(f"copied into {_shown(location)}: point [store] at it")
+
+
+def _empty_or_new(location: Path | str) -> Storage:
+    """The target store, opened; a database or file that holds something other than a
+    store (another application's tables, a file that is no database) is refused as a
+    store holding rows is (exit 2; it was exit 1), left as it was."""
+    from feeds.store import open_store
+    from feeds.store.migrate import MigrationRefused
+
+    try:
+        return open_store(location)
+    except NotAStoreError as exc:
+        raise MigrationRefused(f"{exc}: migrate into a new, empty database or file") from exc
 
 
 def _shown(location: Path | str) -> str:

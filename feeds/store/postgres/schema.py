@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from feeds.core import dedupe
-from feeds.errors import StoreError
+from feeds.errors import NotAStoreError, StoreError
 
 __all__ = ["DIGESTED_KEYS", "MIGRATIONS", "TABLES", "prepare"]
 
@@ -370,7 +370,7 @@ def _migrate(db: psycopg.Connection[Any], location: str) -> None:
             "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
         ).fetchone()
         if tables is not None and tables[0]:
-            raise StoreError(f"{location}: a PostgreSQL database, but not one of feeds'")
+            raise NotAStoreError(f"{location}: a PostgreSQL database, but not one of feeds'")
         db.execute("CREATE TABLE feeds_schema (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
         version = 0
     for number in range(version + 1, len(MIGRATIONS) + 1):

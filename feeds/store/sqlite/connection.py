@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from feeds.errors import StoreError
+from feeds.errors import NotAStoreError, StoreError
 from feeds.store.sql.connection import (
     INSERT_BANDS,
     Params,
@@ -135,7 +135,8 @@ class Connection(SqlConnection):
             db.close()
             reason = read_only_reason(path)
             if reason is None:
-                raise StoreError(f"{path}: not a usable feeds database: {exc}") from exc
+                kind = NotAStoreError if existed else StoreError  # "file is not a database"
+                raise kind(f"{path}: not a usable feeds database: {exc}") from exc
             if not existed:
                 raise StoreError(f"cannot write {path}: {reason}") from exc
             return cls._open_read_only(path, reason)

@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from feeds.core import dedupe
-from feeds.errors import StoreError
+from feeds.errors import NotAStoreError, StoreError
 from feeds.store.sqlite import worker_schema
 from feeds.store.sqlite.codec import statements
 
@@ -319,7 +319,7 @@ def prepare(db: sqlite3.Connection, path: Path, existed: bool, unit: Unit) -> No
         " (SELECT count(*) FROM sqlite_master)"
     ).fetchone()
     if existed and app_id != APPLICATION_ID and (tables or version):
-        raise StoreError(f"{path}: a SQLite database, but not one of feeds'")
+        raise NotAStoreError(f"{path}: a SQLite database, but not one of feeds'")
     if version > len(MIGRATIONS):
         raise StoreError(
             f"{path}: schema version {version} is newer than this feeds "
@@ -349,7 +349,7 @@ def check_read_only(db: sqlite3.Connection, path: Path, reason: str) -> None:
         " (SELECT user_version FROM pragma_user_version())"
     ).fetchone()
     if app_id != APPLICATION_ID:
-        raise StoreError(f"{path}: a SQLite database, but not one of feeds'")
+        raise NotAStoreError(f"{path}: a SQLite database, but not one of feeds'")
     if version > len(MIGRATIONS):
         raise StoreError(
             f"{path}: schema version {version} is newer than this feeds "
