@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from feeds.app.cli import cli
 from feeds.core.database_url import has_password, hide_passwords, not_a_url, shown_url
+from feeds.store import open_store
 
 from httpserver import unused_port
 
@@ -133,3 +134,21 @@ def test_migrate_refuses_a_url_of_another_scheme(tmp_path: Path, target: str) ->
     assert "neither a postgresql:// URL nor a file's path" in result.output
     assert SECRET not in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]  # nothing made
+
+
+def test_the_urls_connection_parameters_are_the_admins(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``?connect_timeout=3`` (a failover's list of hosts, each tried for 30 s instead) and
+    ``?application_name=`` were replaced by feeds' own; a libpq variable likewise."""
+
+    def connected(url: str) -> dict[str, str]:
+        with open_store(url) as store:
+            return dict(store._db.info.get_parameters())  # type: ignore[attr-defined]
+
+    given = connected(f"{postgres_url}?connect_timeout=3&application_name=worker-a")
+    assert (given["connect_timeout"], given["application_name"]) == ("3", "worker-a")
+    defaults = connected(postgres_url)
+    assert (defaults["connect_timeout"], defaults["application_name"]) == ("30", "feeds")
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "7")
+    assert connected(postgres_url)["connect_timeout"] == "7"

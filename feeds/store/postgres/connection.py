@@ -49,6 +49,12 @@ UNIT_ERRORS = (psycopg.DataError, psycopg.IntegrityError)
 unit of work, that unit's error (a bug, or a value feeds should not have sent), as on SQLite."""
 
 CONNECT_TIMEOUT = 30
+DEFAULTS: dict[str, tuple[str, str]] = {
+    "connect_timeout": (str(CONNECT_TIMEOUT), "PGCONNECT_TIMEOUT"),
+    "application_name": ("feeds", "PGAPPNAME"),
+}
+"""feeds' own value of a connection parameter, and the variable libpq reads it from: used
+when neither that variable nor the URL sets it (a keyword given to psycopg wins over both)."""
 SAVE_LOCK = 0x46454546  # the advisory lock held by a transaction that saves copies
 CLAIM_LOCK = 0x46454545  # the advisory lock a claim holds (one claim at a time)
 
@@ -157,11 +163,17 @@ class Connection(SqlConnection):
 
     @staticmethod
     def _connect(url: str) -> psycopg.Connection[Any]:
-        """A new connection to ``url``, in autocommit mode (see the module's docstring)."""
+        """A new connection to ``url``, in autocommit mode (see the module's docstring).
+        ``?connect_timeout=3`` or ``PGCONNECT_TIMEOUT`` (a failover's list of hosts), and
+        ``application_name``, are the admin's: they were overridden by feeds' own."""
         try:
-            return psycopg.connect(
-                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="feeds"
-            )
+            given = psycopg.conninfo.conninfo_to_dict(url)
+            unset = {
+                key: value
+                for key, (value, variable) in DEFAULTS.items()
+                if key not in given and not os.environ.get(variable)
+            }
+            return psycopg.connect(psycopg.conninfo.make_conninfo(url, **unset), autocommit=True)
         except psycopg.Error as exc:
             said = hide_passwords(str(exc), url)  # libpq may quote the URL, password and all
             raise StoreError(f"{shown_url(url)}: cannot connect: {said}".strip()) from exc
