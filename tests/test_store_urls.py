@@ -83,10 +83,11 @@ def test_a_store_url_that_does_not_parse_is_a_config_error(tmp_path: Path, where
 
 
 def bad_urls() -> list[str]:
-    down = unused_port()
+    """PORT: a port nothing listens on, chosen as the test runs (in a parameter, the test
+    processes would each collect another test)."""
     return [
-        f"postgresql://feeds@127.0.0.1:{down}/feeds?password={SECRET}",  # nothing listens
-        f"postgresql://feeds:{SECRET}%zz@127.0.0.1:{down}/feeds",  # libpq quotes the token
+        f"postgresql://feeds@127.0.0.1:PORT/feeds?password={SECRET}",  # nothing listens
+        f"postgresql://feeds:{SECRET}%zz@127.0.0.1:PORT/feeds",  # libpq quotes the token
         f"postgresql://feeds:{SECRET}@[127.0.0.1/feeds",  # libpq quotes the whole URL
         f"mysql://feeds:{SECRET}@127.0.0.1/feeds",
     ]
@@ -95,6 +96,7 @@ def bad_urls() -> list[str]:
 @pytest.mark.parametrize("url", bad_urls())
 def test_no_message_shows_the_password_of_the_environments_url(tmp_path: Path, url: str) -> None:
     pytest.importorskip("psycopg")
+    url = url.replace("PORT", str(unused_port()))
     config = write_config(tmp_path)
     for command in ("status", "check", "refresh"):
         result = run(command, "--config", config, env={"FEEDS_STORE_URL": url})
@@ -106,6 +108,7 @@ def test_no_message_shows_the_password_of_the_environments_url(tmp_path: Path, u
 @pytest.mark.parametrize("url", bad_urls()[:3])
 def test_store_migrate_never_shows_the_targets_password(tmp_path: Path, url: str) -> None:
     pytest.importorskip("psycopg")
+    url = url.replace("PORT", str(unused_port()))
     result = run("store", "migrate", "--config", write_config(tmp_path), "--to", url)
     assert result.exit_code == 1, result.output
     assert SECRET not in result.output
