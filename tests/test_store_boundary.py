@@ -144,3 +144,25 @@ def test_a_read_only_store_is_read_by_readers_and_refused_by_writers(tmp_path: P
         explain = feeds(prefix, "explain", "https://example.com/0/1")
         assert explain.stderr == "feeds: no stored entry matches 'https://example.com/0/1'\n"
     assert {p.name: p.read_bytes() for p in state.iterdir()} == before
+
+
+def test_a_full_disk_leaves_the_lock_held_without_its_holders_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock file's pid note cannot be written on a full disk: the lock is still taken
+    (a traceback was printed instead), and the store's own write says the disk is full."""
+    import errno
+    import fcntl
+
+    from feeds.store import lock
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    store = tmp_path / "feeds.db"
+    with lock.refresh_lock(store, timeout=0):
+        other = os.open(lock.lock_path(store), os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(other)

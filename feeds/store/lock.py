@@ -13,7 +13,7 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from feeds.config.model import LOCK_SUFFIX
@@ -81,8 +81,7 @@ def refresh_lock(
                         f"gave up after waiting {timeout:g} s"
                     ) from None
                 sleep(POLL_SECONDS)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {role}\n".encode())
+        _note_holder(fd, role)
         try:
             yield
         finally:
@@ -90,6 +89,15 @@ def refresh_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _note_holder(fd: int, role: str) -> None:
+    """Write our pid and ``role`` into the lock file, for a process that waits in vain. Only
+    a note: on a full disk (or a failing one) the lock is held without it, and the store's
+    own writes say what is wrong."""
+    with suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {role}\n".encode())
 
 
 def _holder(fd: int) -> tuple[str, str]:
