@@ -7,7 +7,7 @@ of it, ``StoredEntry`` is what the store hands back for publishing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -454,6 +454,15 @@ class StoredEntry:
     also_in: tuple[str, ...] = field(default=())
     enclosures: tuple[Enclosure, ...] = ()
     image: str | None = None
+
+
+def newest_stories(entries: Iterable[StoredEntry]) -> list[StoredEntry]:
+    """``entries`` newest published first; those published at the same instant (a feed's
+    undated items, all dated when first seen) by id, the order in which the store reads an
+    output's newest stories, its archive pages and retention's newest copies: an output
+    capped at ``max_entries`` lists the first stories of the uncapped one."""
+    by_id = sorted(entries, key=lambda e: e.id)
+    return sorted(by_id, key=lambda e: e.published, reverse=True)
 
 
 # --- article pages ------------------------------------------------------------------------

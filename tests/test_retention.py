@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -176,6 +177,22 @@ def test_max_entries_per_source_keeps_the_newest_bodies(world: World) -> None:
     assert world.published() == ["urn:story:0", "urn:story:1"]
     metrics = CliRunner().invoke(cli, ["metrics", "--config", str(_write(world, 2))]).output
     assert "feeds_entries_expired_total 3" in metrics
+
+
+def test_undated_stories_keep_the_ones_the_output_lists_first(world: World) -> None:
+    """A feed's undated items are all dated when first seen: retention kept a different
+    few than an output lists first (its newest went), and an output capped at
+    ``max_entries`` listed other stories than the first of the uncapped one."""
+    world.serve([re.sub(r"<pubDate>.*</pubDate>", "", story(n, T0)) for n in range(6)])
+    world.refresh(world.config({}), T0)
+    listed = world.published()
+    assert len(listed) == 6
+    capped = world.config({})
+    capped = replace(capped, outputs=(replace(capped.outputs[0], max_entries=2),))
+    world.refresh(capped, T0 + DAY)
+    assert world.published() == listed[:2]
+    world.refresh(world.config({"max_entries_per_source": 3}), T0 + 2 * DAY)
+    assert world.published() == listed[:3]
 
 
 def test_retention_is_deterministic(world: World, tmp_path: Path) -> None:

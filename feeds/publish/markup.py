@@ -17,7 +17,7 @@ from lxml import etree
 from feeds.core import limits
 from feeds.core.text import repaired_mojibake, without_bidi_overrides
 from feeds.core.uri import as_uri
-from feeds.types import Enclosure, StoredEntry
+from feeds.types import Enclosure, StoredEntry, newest_stories
 
 if TYPE_CHECKING:
     from feeds.publish.documents import DocLinks
@@ -126,7 +126,7 @@ _PLAIN_IPV6_HOST_RE = re.compile(r"\[[0-9A-Fa-f:]+\](?::[0-9]*)?")
 
 
 def newest_first(entries: Sequence[StoredEntry], limit: int | None) -> list[StoredEntry]:
-    stories = sorted(entries, key=lambda e: (e.published, e.id), reverse=True)
+    stories = newest_stories(entries)
     return stories if limit is None else stories[:limit]
 
 

@@ -13,7 +13,7 @@ from feeds.core.dedupe import CopyInfo
 from feeds.store.sql.codec import RowMap, required_dt, ts
 from feeds.store.sql.connection import SqlConnection
 from feeds.store.values import PendingPing, StoryKey, media_from_json
-from feeds.types import DedupeOptions, StoredEntry
+from feeds.types import DedupeOptions, StoredEntry, newest_stories
 
 #: A filter on the copies a story may publish (see :mod:`feeds.core.filters`).
 Accept = Callable[[StoredEntry], bool]
@@ -89,9 +89,7 @@ class PublishTables(SqlConnection):
                     break
             if len(order) >= limit:
                 break
-        stories = [chosen[i] for i in order]
-        stories.sort(key=lambda e: (e.published, e.id), reverse=True)
-        return stories
+        return newest_stories(chosen[i] for i in order)
 
     def story_index(self, sources: Sequence[str]) -> list[StoryKey]:
         """Every story carried by ``sources``, newest first, in the order of

@@ -33,10 +33,10 @@ class RetentionTables(SqlConnection):
     ) -> int:
         """Delete the bodies of copies published and updated before ``older_than``, and of
         each source's copies beyond its ``max_per_source`` newest (by published date, then
-        first seen); the copies published before ``unsign_before`` also lose their
-        signature. Returns how many copies expired. Call inside a transaction: it holds
-        the save lock (as a save does) until the commit, so no worker matches or updates a
-        copy while its body goes."""
+        story id, as an output lists them; then first seen); the copies published before
+        ``unsign_before`` also lose their signature. Returns how many copies expired. Call
+        inside a transaction: it holds the save lock (as a save does) until the commit, so
+        no worker matches or updates a copy while its body goes."""
         self._lock_saves()
         rowids: list[int] = []
         if older_than is not None:
@@ -67,7 +67,7 @@ class RetentionTables(SqlConnection):
                     "SELECT rowid FROM entries"
                     + self.dialect.indexed_by("entries_live_source")
                     + " WHERE source = ? AND expired IS NULL"
-                    " ORDER BY published DESC, first_seen DESC, rowid DESC"
+                    " ORDER BY published DESC, entry_id, first_seen DESC, rowid DESC"
                     f" LIMIT {self.dialect.no_limit} OFFSET ?",
                     (source, keep),
                 )
