@@ -383,3 +383,43 @@ def test_sources_json_says_a_source_never_fetched_is_due_now(workdir: Path) -> N
             row,
             shown[row["name"]],
         )
+
+
+ODD_RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Odd</title><link>https://odd.example/</link>
+<description>d</description>
+<item><title>Zürich bank merger approved</title><link>https://odd.example/a b?r=ü</link>
+<guid isPermaLink="false">tag:odd.example,2026:zürich</guid>
+<pubDate>Mon, 07 Dec 2026 10:00:00 +0000</pubDate>
+<description>Regulators approved the merger of two Zürich banks on Monday.</description></item>
+</channel></rss>
+"""
+
+
+def test_explain_and_drop_take_a_story_as_the_output_writes_it(workdir: Path) -> None:
+    """A published document writes non-ASCII characters percent-encoded: the id and the
+    link a reader shows were "no stored entry matches" (exit 1), which knew only the
+    feed's own forms."""
+    (workdir / "samples" / "odd.rss").write_text(ODD_RSS, encoding="utf-8")
+    config = workdir / "config.toml"
+    config.write_text(config.read_text().replace("samples/wire.atom", "samples/odd.rss"))
+    assert run("refresh", cwd=workdir).returncode == 0
+    out = workdir / "out" / "business.atom"
+    [entry] = [
+        e
+        for e in etree.parse(out).getroot().iter(f"{A}entry")
+        if e.findtext(f"{A}title") == "Zürich bank merger approved"
+    ]
+    story_id = entry.findtext(f"{A}id") or ""
+    link = entry.find(f"{A}link").get("href", "")  # type: ignore[union-attr]
+    assert (story_id, link) == (
+        "tag:odd.example,2026:z%C3%BCrich",
+        "https://odd.example/a%20b?r=%C3%BC",
+    )
+    for query in (story_id, link, "tag:odd.example,2026:zürich"):
+        explained = run("explain", query, cwd=workdir)
+        assert explained.returncode == 0, (query, explained.stderr)
+        assert explained.stdout.startswith("entry tag:odd.example,2026:zürich\n")
+    dropped = run("drop", link, cwd=workdir)
+    assert dropped.returncode == 0, dropped.stderr
+    assert "Zürich" not in out.read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.core.uri import canonical_uri
+from feeds.core.uri import as_iri, as_uri, canonical_uri
 
 from support import W3C_VALIDATOR
 
@@ -103,3 +103,15 @@ def test_ids_are_in_the_validators_normal_form(scheme: str, host: str, rest: str
         assert normal_form(ours) == ours, uri
     if normal_form(uri) == uri:
         assert ours == uri
+
+
+@pytest.mark.parametrize(
+    "iri",
+    ["tag:odd.example,2026:zürich", "https://odd.example/a b?r=ü", "https://x.example/100%25"],
+)
+def test_as_iri_gives_back_the_iri_a_document_wrote(iri: str) -> None:
+    assert as_iri(as_uri(iri)) == iri.replace(" ", "%20")
+
+
+def test_as_iri_keeps_escapes_that_spell_no_utf8() -> None:
+    assert as_iri("https://x.example/%FF%C3%BC%E9") == "https://x.example/%FFü%E9"

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from feeds.config import Config, OutputConfig
 from feeds.core import dedupe
+from feeds.core.uri import as_iri
 from feeds.ingest import normalize
 from feeds.run.filtering import has_rules, output_verdict
 from feeds.store import StoredCopy
@@ -133,14 +134,18 @@ def merge_text(c: StoredCopy, first: bool | None = None) -> str:
 
 
 def resolve(store: ProvenanceStore, query: str) -> str | None:
-    """The entry id ``query`` names: an entry id, a GUID, or any copy's link (canonical or not)."""
+    """The entry id ``query`` names: an entry id, a GUID, or any copy's link (canonical or
+    not), also as a published document writes it (non-ASCII characters percent-encoded)."""
     query = query.strip()
-    found = store.resolve(query)
-    if found is None:
-        canonical = normalize.canonical_url(query)
-        if canonical and canonical != query:
-            found = store.resolve(canonical)
-    return found
+    tried: set[str] = set()
+    for form in (query, as_iri(query)):
+        for candidate in (form, normalize.canonical_url(form)):
+            if candidate and candidate not in tried:
+                tried.add(candidate)
+                found = store.resolve(candidate)
+                if found is not None:
+                    return found
+    return None
 
 
 class ExplainStore(ProvenanceStore, PublishState, Protocol):

@@ -10,7 +10,15 @@ import sys
 import unicodedata
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-__all__ = ["FULL_URI_RE", "URI_RE", "as_uri", "canonical_uri", "host_key", "url2pathname"]
+__all__ = [
+    "FULL_URI_RE",
+    "URI_RE",
+    "as_iri",
+    "as_uri",
+    "canonical_uri",
+    "host_key",
+    "url2pathname",
+]
 
 # What RFC 2396 lets a URI hold besides letters and digits: what the W3C Feed Validator
 # checks ids and links against ("id must be a full and valid URL", "IRI found where URL
@@ -45,6 +53,21 @@ def as_uri(iri: str) -> str:
             )
     path, query, fragment = (quote(p, safe=_URI_CHARS) for p in parts[2:])
     return urlunsplit((parts.scheme, netloc, path, query, fragment))
+
+
+_NON_ASCII_ESCAPES = re.compile(r"(?:%[89A-Fa-f][0-9A-Fa-f])+")
+
+
+def as_iri(uri: str) -> str:
+    """``uri`` with its escapes of non-ASCII UTF-8 written as the characters (RFC 3987
+    §3.2), the rest as it is: the IRI that :func:`as_uri` wrote as ``uri`` (a stored link
+    or id, from the one a published document holds). Escapes that spell no UTF-8 stay."""
+
+    def decoded(match: re.Match[str]) -> str:
+        text = bytes.fromhex(match.group(0).replace("%", "")).decode("utf-8", "surrogateescape")
+        return "".join(f"%{ord(c) - 0xDC00:02X}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in text)
+
+    return _NON_ASCII_ESCAPES.sub(decoded, uri)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
