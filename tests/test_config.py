@@ -422,3 +422,31 @@ def test_the_config_knows_which_formats_have_archive_pages() -> None:
     from feeds.publish.formats import FORMATS as PUBLISHED
 
     assert set(ARCHIVED_FORMATS) == {name for name, f in PUBLISHED.items() if f.archived}
+
+
+def test_a_count_too_large_for_the_machine_is_a_config_error(tmp_path: Path) -> None:
+    """TOML integers have no bound: a count of 20 digits passed the check and stopped
+    refresh with an OverflowError traceback (retention's OFFSET, an output's LIMIT)."""
+    huge = 10**20
+    text = f"""
+[store]
+path = "state/feeds.db"
+max_entries_per_source = {huge}
+[fetch]
+max_connections = {huge}
+max_body_bytes = {2**40}
+[[sources]]
+name = "a"
+url = "x.rss"
+[[outputs]]
+name = "o"
+path = "out/o.atom"
+max_entries = {huge}
+"""
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, text))
+    assert list(info.value.problems) == [
+        f"store.max_entries_per_source: must be at most 2147483647, not {huge}",
+        f"fetch.max_connections: must be at most 10000, not {huge}",
+        f"outputs[0].max_entries: must be at most 2147483647, not {huge}",
+    ]

@@ -17,6 +17,10 @@ T = TypeVar("T")
 
 D = TypeVar("D", timedelta, None)
 
+#: The largest count a setting may give (a C ``int``): TOML integers have no bound, and a
+#: larger one stopped a run with an OverflowError (a store's ``LIMIT``, a pool's size).
+MAX_INTEGER = 2**31 - 1
+
 
 class _Checker:
     """Collects config problems instead of stopping at the first one."""
@@ -55,7 +59,7 @@ class _Checker:
         default: int,
         *,
         minimum: int = 1,
-        maximum: int | None = None,
+        maximum: int = MAX_INTEGER,
     ) -> int:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -64,7 +68,7 @@ class _Checker:
         if value < minimum:
             self.problem(f"{where}.{key}", f"must be at least {minimum}, not {value}")
             return default
-        if maximum is not None and value > maximum:
+        if value > maximum:
             self.problem(f"{where}.{key}", f"must be at most {maximum}, not {value}")
             return default
         return value

@@ -176,7 +176,9 @@ def _fetch_options(checker: _Checker, table: Mapping[str, Any]) -> FetchOptions:
         connect_timeout=seconds("connect_timeout", defaults.connect_timeout),
         read_timeout=seconds("read_timeout", defaults.read_timeout),
         total_timeout=seconds("total_timeout", defaults.total_timeout),
-        max_body_bytes=checker.integer(table, "fetch", "max_body_bytes", defaults.max_body_bytes),
+        max_body_bytes=checker.integer(
+            table, "fetch", "max_body_bytes", defaults.max_body_bytes, maximum=2**63 - 1
+        ),
         max_redirects=checker.integer(
             table, "fetch", "max_redirects", defaults.max_redirects, minimum=0
         ),
