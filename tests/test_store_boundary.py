@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,30 @@ def test_a_full_disk_leaves_the_lock_held_without_its_holders_note(
         with pytest.raises(BlockingIOError):
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.close(other)
+
+
+def test_a_vacuum_that_fails_says_so_not_that_the_store_is_unusable(tmp_path: Path) -> None:
+    """VACUUM writes a new copy of the store: on a full disk it gives up whole, and
+    ``feeds store vacuum`` said "the database cannot be used" of a store that is fine."""
+    path = tmp_path / "feeds.db"
+    _store_with_sources(path, count=3)
+
+    class FullDisk:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def execute(self, sql: str, *args: Any) -> object:
+            if sql == "VACUUM":
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.db.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.db, name)
+
+    with Store.open(path) as store:
+        store._db = FullDisk(store._db)  # type: ignore[assignment]
+        with pytest.raises(StoreError) as info:
+            store.vacuum()
+    assert str(info.value) == (
+        f"{path}: cannot vacuum, the store is unchanged: database or disk is full"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 
 from feeds.store.sql.codec import marks
@@ -46,9 +47,14 @@ class OwnStatements(Connection):
         """Give the space of deleted rows back to the file system: the store's size in bytes
         (file and write-ahead log) before and after."""
         before = self._size()
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._db.execute("VACUUM")
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as exc:
+            # The store is as it was: VACUUM writes a new copy of it beside the old one
+            # (a full disk, say), and gives up whole.
+            raise self._error("cannot vacuum, the store is unchanged", exc) from exc
         return before, self._size()
 
     def _size(self) -> int:
