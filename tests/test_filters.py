@@ -328,6 +328,18 @@ def test_filters_test_lists_what_a_rule_set_would_block(site: Site) -> None:
     assert (site.tmp / "out" / "business.atom").read_bytes() == before
 
 
+def test_filters_test_refuses_a_limit_it_cannot_use(site: Site) -> None:
+    """``--limit -1`` tried no story ("0 kept of 0 stored stories", exit 0) and a limit of
+    20 digits stopped with an OverflowError traceback: both are usage errors now."""
+    site.write()
+    site.refresh()
+    for limit in ("0", "-1", str(10**20)):
+        result = site.run("filters", "test", "--limit", limit)
+        assert result.exit_code == 2, (limit, result.output)
+        assert "Invalid value for '--limit'" in result.output
+    assert site.run("filters", "test", "--limit", "2").output.endswith("of 2 stored stories\n")
+
+
 @pytest.mark.parametrize(
     ("extra", "source", "where"),
     [

@@ -41,7 +41,13 @@ def filters() -> None:
     metavar="NAME",
     help="What this output would show; RULEs replace its rules.",
 )
-@click.option("--limit", default=1000, show_default=True, help="How many newest stories to try.")
+@click.option(
+    "--limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 2**31 - 1),
+    help="How many newest stories to try.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 @click.argument("rules", nargs=-1, metavar="[RULE]...")
 def test_rules(
