@@ -3,6 +3,8 @@ with its format's checker."""
 
 from __future__ import annotations
 
+import glob
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +18,18 @@ __all__ = ["NOT_PUBLISHED", "FileCheck", "check_outputs", "unset_secrets"]
 #: What ``feeds check`` says of an output's document that is not there yet.
 NOT_PUBLISHED = "not published yet (`feeds refresh` or `feeds publish` writes it)"
 
+#: What it says of archive pages missing below the last one found (``gap``: which).
+MISSING_PAGES = "missing{gap}: the pages beside it link to it (`feeds publish` writes it again)"
+
+#: What it says of an archive page missing below the last one found.
+MISSING_PAGE = "missing: the archive pages beside it link to it (`feeds publish` writes it again)"
+
 
 @dataclass(frozen=True)
 class FileCheck:
-    """What checking one published file found: ``read_error`` when it could not be read,
-    else the format checker's ``problems`` (empty: valid)."""
+    """What checking one published file found: ``read_error`` when it could not be read
+    (:data:`NOT_PUBLISHED`, a page missing between others, or ``cannot read: …``), else the
+    format checker's ``problems`` (empty: valid)."""
 
     output: str
     path: Path
@@ -38,7 +47,10 @@ def check_outputs(config: Config) -> Iterator[FileCheck]:
     for output in config.outputs:
         for name in output.formats:
             fmt = formats.get(name)
-            for path in _published_files(output, name):
+            for path, missing in _published_files(output, name):
+                if missing is not None:
+                    yield FileCheck(output.name, path, fmt.label, read_error=missing)
+                    continue
                 try:
                     data = path.read_bytes()
                 except FileNotFoundError:
@@ -47,20 +59,39 @@ def check_outputs(config: Config) -> Iterator[FileCheck]:
                     yield FileCheck(output.name, path, fmt.label, read_error=NOT_PUBLISHED)
                     continue
                 except OSError as exc:
-                    yield FileCheck(output.name, path, fmt.label, read_error=str(exc.strerror))
+                    yield FileCheck(
+                        output.name, path, fmt.label, read_error=f"cannot read: {exc.strerror}"
+                    )
                     continue
                 yield FileCheck(output.name, path, fmt.label, tuple(fmt.check(data)))
 
 
-def _published_files(output: OutputConfig, name: str) -> list[Path]:
-    """The ``name`` document of ``output`` and, for an archived format, its archive pages
-    (``…-archive-1``, ``-2``, … while they exist)."""
-    paths = [output.format_path(name)]
-    page = 1
-    while formats.get(name).archived and archive_path(output, name, page).exists():
-        paths.append(archive_path(output, name, page))
-        page += 1
-    return paths
+def _published_files(output: OutputConfig, name: str) -> Iterator[tuple[Path, str | None]]:
+    """The ``name`` document of ``output`` and, for an archived format, every archive page
+    found beside it, oldest first; each with None, or what is wrong when it is a page
+    missing below the last one found (the pages around it link to it)."""
+    yield output.format_path(name), None
+    if not formats.get(name).archived:
+        return
+    expected = 1
+    for page in sorted(_page_numbers(output, name)):
+        if page > expected:
+            gap = f", and the pages after it up to {page - 1}" if page - 1 > expected else ""
+            yield archive_path(output, name, expected), MISSING_PAGES.format(gap=gap)
+        yield archive_path(output, name, page), None
+        expected = page + 1
+
+
+def _page_numbers(output: OutputConfig, name: str) -> Iterator[int]:
+    """The numbers of the archive pages of the ``name`` document found in its folder."""
+    document = output.format_path(name)
+    page = re.compile(
+        re.escape(document.stem) + "-archive-([1-9][0-9]*)" + re.escape(document.suffix)
+    )
+    pattern = f"{glob.escape(document.stem)}-archive-*{glob.escape(document.suffix)}"
+    for found in document.parent.glob(pattern):
+        if match := page.fullmatch(found.name):
+            yield int(match.group(1))
 
 
 def unset_secrets(config: Config, environ: Mapping[str, str]) -> list[str]:

@@ -206,7 +206,7 @@ def check(config_path: Path | None) -> None:
     Example:
       feeds check --config config.toml
     """
-    from feeds.app.check import NOT_PUBLISHED, check_outputs, unset_secrets
+    from feeds.app.check import check_outputs, unset_secrets
 
     config = load_config(config_path)
     click.echo(
@@ -219,10 +219,8 @@ def check(config_path: Path | None) -> None:
     for found in check_outputs(config):
         failed = failed or not found.ok
         where = f"output {found.output}: {found.path}"
-        if found.read_error == NOT_PUBLISHED:
+        if found.read_error is not None:
             click.echo(f"{where}: {found.read_error}", err=True)
-        elif found.read_error is not None:
-            click.echo(f"{where}: cannot read: {found.read_error}", err=True)
         elif found.problems:
             click.echo(f"{where}: INVALID", err=True)
             for problem in found.problems:
