@@ -875,6 +875,15 @@ def test_outputs_read_the_newest_stories_first_without_dropped_ones(store: Stora
     assert store.entries_for_output(["b"], 5) == [] and store.entries_for_output(["a"], 0) == []
 
 
+@pytest.mark.parametrize("limit", [2**31, 2**62, 2**63 - 1])
+def test_an_output_of_any_size_reads_every_story(store: Storage, limit: int) -> None:
+    # (max_entries = 9999999999: SQLite's batches are C ints, PostgreSQL's LIMIT a bigint)
+    for n in (3, 1, 2):
+        insert(store, "a", entry(n), f"story-{n}")
+    found = store.entries_for_output(["a"], limit)
+    assert [s.id for s in found] == ["story-1", "story-2", "story-3"]
+
+
 def test_publish_records_round_trip(store: Storage) -> None:
     assert store.published_state("all") is None
     with store.batch():

@@ -20,6 +20,12 @@ Accept = Callable[[StoredEntry], bool]
 
 PENDING_PING = RowMap(PendingPing, convert={"since": required_dt})
 
+#: The most stories :meth:`PublishTables.entries_for_output` reads: a larger ``limit`` (an
+#: output's ``max_entries = 9999999999``, "all of them") is read as this one. The backends
+#: read in batches sized from it, which must fit the SQLite driver's C ``int`` (and, doubled,
+#: PostgreSQL's ``bigint`` LIMIT).
+MOST_STORIES = 2**31 - 1
+
 
 class PublishTables(SqlConnection):
     """Stories for outputs and what was published (the ``PublishState`` and ``PingQueue``
@@ -73,6 +79,7 @@ class PublishTables(SqlConnection):
         """
         if limit <= 0 or not sources:
             return []
+        limit = min(limit, MOST_STORIES)
         options = options or DedupeOptions()
         chosen: dict[str, StoredEntry] = {}
         order: list[str] = []
