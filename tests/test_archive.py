@@ -315,3 +315,27 @@ def test_an_archive_page_that_fails_leaves_the_subscription_document_as_it_was(
     for name in (n for n in before if not n.endswith(".json")):
         href = links(out / name).get("prev-archive")
         assert href is None or (out / href.rsplit("/", 1)[-1]).exists()
+
+
+def test_a_failed_publish_keeps_the_pages_the_documents_link_to(
+    tmp_path: Path, store: Store
+) -> None:
+    """Pages no longer needed (a larger ``max_entries``) were removed before the documents
+    were written: a document that then failed kept linking to a page that was gone."""
+    add(store, *range(1, 10))  # 6 stories archived: 3 pages
+    (report,) = publish_all(make_config(tmp_path), store)
+    assert report.error is None
+    out = tmp_path / "out"
+    larger = make_config(tmp_path, max_entries=5)  # 4 stories archived: 2 pages
+    (out / "business.atom").unlink()
+    (out / "business.atom").mkdir()  # the Atom document cannot be written, the RSS one waits
+    (report,) = publish_all(larger, store)
+    assert report.error is not None
+    assert links(out / "business.rss")["prev-archive"] == "business-archive-3.rss"
+    assert titles(out / "business-archive-3.rss") == ["Story 4", "Story 5"]
+    (out / "business.atom").rmdir()
+    (report,) = publish_all(larger, store)
+    assert report.error is None
+    assert links(out / "business.rss")["prev-archive"] == "business-archive-2.rss"
+    assert not (out / "business-archive-3.rss").exists()
+    assert not (out / "business-archive-3.atom").exists()

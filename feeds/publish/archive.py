@@ -126,9 +126,10 @@ def publish_archives(
     """Write the archive pages whose signature changed or whose file is missing.
 
     Returns how many files were written. Pages past the last one (left over
-    from a larger store or a smaller ``max_entries``) are removed. ``options``
-    and ``accept`` (the filter rules) choose each story's published copy, as for the
-    main feed; ``atom_ids`` are the ids minted over the output's story index.
+    from a larger store or a smaller ``max_entries``) are left to
+    :func:`remove_stale_pages`, once the subscription documents no longer link to them.
+    ``options`` and ``accept`` (the filter rules) choose each story's published copy, as
+    for the main feed; ``atom_ids`` are the ids minted over the output's story index.
     """
     from feeds.publish import documents as publish
 
@@ -142,8 +143,18 @@ def publish_archives(
         stories = store.stories(page.ids, output.sources, options, accept)
         written += publish.publish_archive_page(output, page.number, page.of, stories, atom_ids)
         store.set_archive_signature(output.name, page.number, page.signature)
-    for number in sorted(n for n in known if n > len(pages)):
-        for fmt in formats:
-            publish.archive_path(output, fmt, number).unlink(missing_ok=True)
-        store.forget_archive_page(output.name, number)
     return written
+
+
+def remove_stale_pages(output: OutputConfig, store: PublishState, pages: Sequence[Page]) -> None:
+    """Remove the archive pages past the last of ``pages``, and the store's record of them.
+
+    Called once the subscription documents are written: until then they link to the last
+    page there was, so a publish that fails in between leaves every link going somewhere.
+    """
+    from feeds.publish.documents import archive_path
+
+    for number in sorted(n for n in store.archive_signatures(output.name) if n > len(pages)):
+        for fmt in archived_formats(output):
+            archive_path(output, fmt, number).unlink(missing_ok=True)
+        store.forget_archive_page(output.name, number)

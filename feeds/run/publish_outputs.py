@@ -180,11 +180,13 @@ def _publish_output(
     with store.transaction():
         # The archive pages first: the subscription documents link to the last of them, so
         # a page that fails its check leaves them as they were, never linking to a page
-        # that is not there.
+        # that is not there; and pages no longer needed go last, once no document links
+        # to them.
         written_pages = archive.publish_archives(
             output, store, pages, config.dedupe, accept, atom_ids
         )
         result = publish(output, entries, archive_pages=len(pages), atom_ids=atom_ids)
+        archive.remove_stale_pages(output, store, pages)
         if now is not None:
             websub.queue(store, output, result.written_formats, now)
         store.record_published(
