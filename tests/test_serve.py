@@ -169,6 +169,26 @@ def test_index_lists_the_outputs(running: Running) -> None:
     assert ">Atom</a> · " in page and ">RSS 2.0</a>" in page and ">JSON Feed 1.1</a>" in page
 
 
+def test_the_index_links_a_file_whose_name_is_no_url_path(tmp_path: Path) -> None:
+    """``news #1?.atom`` was linked as it is named: a browser took ``#1?.atom`` for a
+    fragment and asked for ``/news%20``, a 404."""
+    out = output(tmp_path, path=tmp_path / "out" / "news #1?.atom")
+    publish.publish(out, [stored(1)])
+    server = FeedServer(("127.0.0.1", 0), tmp_path / "out", [out])
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        site = Running(server, out, [])
+        _, _, index = site.request("/")
+        assert 'href="/news%20%231%3F.atom"' in index.decode()
+        status, headers, _ = site.request("/news%20%231%3F.atom")
+        assert (status, headers["content-type"]) == (200, "application/atom+xml; charset=utf-8")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 def test_a_browser_gets_a_readable_html_view(running: Running) -> None:
     for path in ("/business.atom", "/business.rss", "/business.json"):
         status, headers, body = running.request(path, Accept=BROWSER_ACCEPT)

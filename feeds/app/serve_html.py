@@ -7,7 +7,7 @@ import html
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from feeds.config import OutputConfig
 from feeds.publish import formats
@@ -45,8 +45,9 @@ def render_index(allowed: AllowList, outputs: Sequence[OutputConfig]) -> bytes:
             href = allowed.listed(path)
             if href is None or not path.exists():
                 continue
+            # The URL of the file, not its name: a name holding "#" or "?" is no path as it is.
             links.append(
-                f'<a href="{html.escape(href)}" type="{media_type}">'
+                f'<a href="{html.escape(quote(href))}" type="{media_type}">'
                 f"{html.escape(label)}</a>"  # "Atom", not "ATOM"
             )
         if links:
