@@ -11,12 +11,15 @@ from pathlib import Path
 
 from feeds.config import Config, OutputConfig
 from feeds.publish import formats
-from feeds.publish.documents import archive_path
+from feeds.publish.documents import archive_path, read_regular
 
 __all__ = ["NOT_PUBLISHED", "FileCheck", "check_outputs", "unset_secrets"]
 
 #: What ``feeds check`` says of an output's document that is not there yet.
 NOT_PUBLISHED = "not published yet (`feeds refresh` or `feeds publish` writes it)"
+
+#: What it says of a name that is no regular file: it is not read (a FIFO would never end).
+NOT_A_FILE = "not a regular file (a FIFO, a device, a folder): not read"
 
 #: What it says of archive pages missing below the last one found (``gap``: which).
 MISSING_PAGES = "missing{gap}: the pages beside it link to it (`feeds publish` writes it again)"
@@ -52,7 +55,7 @@ def check_outputs(config: Config) -> Iterator[FileCheck]:
                     yield FileCheck(output.name, path, fmt.label, read_error=missing)
                     continue
                 try:
-                    data = path.read_bytes()
+                    data = read_regular(path)
                 except FileNotFoundError:
                     # A new install runs `feeds check` before its first refresh: say what
                     # to do, not the errno.
@@ -62,6 +65,9 @@ def check_outputs(config: Config) -> Iterator[FileCheck]:
                     yield FileCheck(
                         output.name, path, fmt.label, read_error=f"cannot read: {exc.strerror}"
                     )
+                    continue
+                if data is None:
+                    yield FileCheck(output.name, path, fmt.label, read_error=NOT_A_FILE)
                     continue
                 yield FileCheck(output.name, path, fmt.label, tuple(fmt.check(data)))
 

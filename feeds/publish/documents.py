@@ -148,7 +148,9 @@ def write_atomic(path: Path, data: bytes, like: os.stat_result | None = None) ->
     server), or, with ``like`` (the file it replaces), has that file's permissions and, where
     this user may give it, its owner: a config of mode 0600 holds cookies and API keys."""
     try:
-        if path.read_bytes() == data:
+        # (only a regular file is compared: a FIFO or a link to /dev/zero put under the name
+        # would be read for ever; it is replaced, never read)
+        if read_regular(path, len(data)) == data:
             return False
     except FileNotFoundError:
         pass
@@ -182,6 +184,18 @@ def write_atomic(path: Path, data: bytes, like: os.stat_result | None = None) ->
                 Path(tmp_name).unlink()
     _remove_stale_temp_files(path)
     return True
+
+
+def read_regular(path: Path, size: int | None = None) -> bytes | None:
+    """The bytes of the regular file at ``path`` (through a symbolic link too); None when it
+    is anything else (a FIFO, a device, a folder), or when ``size`` is given and it is not
+    that long. OSError (FileNotFoundError: there is nothing) when it cannot be opened."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or size not in (None, info.st_size):
+            return None
+        return file.read()
 
 
 #: A temporary file this old was left by a writer that died (SIGKILL, power loss) before
