@@ -56,3 +56,23 @@ def test_check_names_a_fifo_without_waiting_on_it(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     found = _within(10, lambda: list(check_outputs(config)), fifo)
     assert found == [FileCheck("business", fifo, "Atom", read_error=NOT_A_FILE)]
+
+
+def test_a_link_under_the_name_is_replaced_not_the_file_it_points_to(tmp_path: Path) -> None:
+    precious = tmp_path / "home" / ".profile"
+    precious.parent.mkdir()
+    precious.write_text("export PATH=/usr/bin\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "business.atom").symlink_to(precious)
+    config = config_module.from_dict(
+        {
+            "sources": [{"name": "a", "url": "https://a.example/feed/"}],
+            "outputs": [{"name": "business", "path": "out/business.atom"}],
+        },
+        base_dir=tmp_path,
+    )
+    (out,) = config.outputs
+    assert out.path == tmp_path.resolve() / "out" / "business.atom"
+    assert publish.publish(out, [stored(1)]).written
+    assert precious.read_text() == "export PATH=/usr/bin\n"
+    assert not out.path.is_symlink() and out.path.read_bytes().startswith(b"<?xml")

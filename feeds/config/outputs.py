@@ -136,11 +136,16 @@ def _file_path(
 ) -> Path | None:
     """The file ``item[key]`` names, resolved against the config's folder (None when absent
     or a folder). ``path = "out/"`` wrote the Atom document as a file named ``out``, and a
-    path naming an existing folder failed at every publish: both are the key's problem."""
+    path naming an existing folder failed at every publish: both are the key's problem.
+
+    Its folder is resolved, the name is not followed: a symbolic link found under the name
+    (put there by anyone who may write to the folder, ``out/business.atom`` ->
+    ``~/.profile``) is replaced by the next publish, never the file it points to."""
     raw = checker.get(item, where, key, str, None)
     if raw is None:
         return None
-    path = (base_dir / raw).resolve()
+    given = base_dir / raw
+    path = given.parent.resolve() / given.name
     if raw.endswith(("/", "\\")) or path.is_dir():
         checker.problem(f"{where}.{key}", f"{raw!r} is a folder: name the file in it")
         return None
