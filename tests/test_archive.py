@@ -339,3 +339,21 @@ def test_a_failed_publish_keeps_the_pages_the_documents_link_to(
     assert links(out / "business.rss")["prev-archive"] == "business-archive-2.rss"
     assert not (out / "business-archive-3.rss").exists()
     assert not (out / "business-archive-3.atom").exists()
+
+
+def test_feeds_publish_repairs_a_damaged_page_and_leaves_the_others(
+    tmp_path: Path, store: Store
+) -> None:
+    """``feeds publish`` (``force``) rebuilt the documents but skipped every page whose
+    stories had not changed: a page damaged since (``feeds check``: INVALID) stayed so."""
+    config = make_config(tmp_path)
+    add(store, *range(1, 10))  # 6 stories archived: 3 pages
+    publish_all(config, store)
+    out = tmp_path / "out"
+    damaged, intact = out / "business-archive-2.rss", out / "business-archive-1.atom"
+    good, mtime = damaged.read_bytes(), intact.stat().st_mtime_ns
+    damaged.write_bytes(good[: len(good) // 2])
+    (report,) = publish_all(config, store, force=True)
+    assert report.error is None and report.archive_pages == 1
+    assert damaged.read_bytes() == good
+    assert intact.stat().st_mtime_ns == mtime

@@ -122,8 +122,12 @@ def publish_archives(
     options: DedupeOptions | None = None,
     accept: Callable[[StoredEntry], bool] | None = None,
     atom_ids: Mapping[str, str] | None = None,
+    *,
+    every_page: bool = False,
 ) -> int:
-    """Write the archive pages whose signature changed or whose file is missing.
+    """Write the archive pages whose signature changed or whose file is missing (with
+    ``every_page``, render each page and write those whose bytes differ: ``feeds publish``
+    repairs a page damaged since it was written).
 
     Returns how many files were written. Pages past the last one (left over
     from a larger store or a smaller ``max_entries``) are left to
@@ -138,7 +142,8 @@ def publish_archives(
     written = 0
     for page in pages:
         files = [publish.archive_path(output, fmt, page.number) for fmt in formats]
-        if known.get(page.number) == page.signature and all(f.exists() for f in files):
+        unchanged = known.get(page.number) == page.signature and all(f.exists() for f in files)
+        if unchanged and not every_page:
             continue
         stories = store.stories(page.ids, output.sources, options, accept)
         written += publish.publish_archive_page(output, page.number, page.of, stories, atom_ids)

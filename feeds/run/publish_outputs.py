@@ -71,7 +71,8 @@ def publish_all(
     published: the store's generation (:meth:`~feeds.store.protocol.PublishState.generation`),
     the configuration and the code are what they were then, and its files are still the ones
     written (same size and modification time), and no entry it shows is past a ``max_age``
-    rule yet. ``force`` rebuilds it anyway. An output with archive
+    rule yet. ``force`` rebuilds it anyway, every archive page included (each is written
+    only if its bytes differ: a page damaged since is repaired). An output with archive
     pages is always rebuilt (its pages keep their own record of what changed).
 
     Then deliver the pending WebSub pings with ``poster`` (none are sent without
@@ -101,7 +102,7 @@ def publish_all(
                 report = (
                     kept
                     if kept is not None
-                    else _output(config, store, output, (now, clock), marks)
+                    else _output(config, store, output, (now, clock), marks, force=force)
                 )
             except StoreError as exc:  # the others wait; what the ones before wrote is kept
                 failed = exc
@@ -124,10 +125,12 @@ def _output(
     output: OutputConfig,
     times: tuple[datetime | None, datetime],
     marks: tuple[int, str],
+    *,
+    force: bool = False,
 ) -> OutputReport:
     """:func:`_publish_output`, or its error as the output's report."""
     try:
-        return _publish_output(config, store, output, times, marks)
+        return _publish_output(config, store, output, times, marks, force=force)
     except PublishError as exc:
         return OutputReport(name=output.name, path=str(output.path), error=str(exc))
     except StoreError:
@@ -162,10 +165,13 @@ def _publish_output(
     output: OutputConfig,
     times: tuple[datetime | None, datetime],
     marks: tuple[int, str],
+    *,
+    force: bool = False,
 ) -> OutputReport:
     """Write one output's archive pages and documents; record what they were made from
     (``marks``: the store's generation and the output's fingerprint). ``times``: ``now``
-    for WebSub pings (None: queue none) and the time filter rules count ages from."""
+    for WebSub pings (None: queue none) and the time filter rules count ages from;
+    ``force``: render every archive page, not only those whose stories changed."""
     from feeds.publish import archive
     from feeds.publish.documents import publish
 
@@ -183,7 +189,7 @@ def _publish_output(
         # that is not there; and pages no longer needed go last, once no document links
         # to them.
         written_pages = archive.publish_archives(
-            output, store, pages, config.dedupe, accept, atom_ids
+            output, store, pages, config.dedupe, accept, atom_ids, every_page=force
         )
         result = publish(output, entries, archive_pages=len(pages), atom_ids=atom_ids)
         archive.remove_stale_pages(output, store, pages)
