@@ -165,6 +165,23 @@ def test_an_if_modified_since_in_the_future_is_ignored(tmp_path: Path) -> None:
         assert get(server, "/business.atom", If_Modified_Since=modified)[0] == 304
 
 
+@pytest.mark.parametrize(
+    "since",
+    [
+        "Mon, 07 Dec 2026 14:31:45 +99999999999999999999",
+        "Mon, 07 Dec 99999999999999999999 14:31:45 GMT",
+        "yesterday",
+    ],
+)
+def test_an_if_modified_since_that_is_no_date_is_ignored(tmp_path: Path, since: str) -> None:
+    """A zone or a year too large for the clock overflowed: the connection was closed
+    without an answer, and the server printed a traceback."""
+    _, out = beside_the_config(tmp_path)
+    with serving(tmp_path, [out]) as server:
+        status, _, body = get(server, "/business.atom", If_Modified_Since=since)
+        assert status == 200 and body == (tmp_path / "business.atom").read_bytes()
+
+
 def _address(server: FeedServer) -> tuple[str, int]:
     host, port = server.server_address[:2]
     return str(host), int(port)

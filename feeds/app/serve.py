@@ -288,8 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
         if ims:
             try:
                 since = parsedate_to_datetime(ims)
-            except (TypeError, ValueError):
-                return False
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return False  # not a date (a zone of +99999999999 overflows): ignored
             if since.tzinfo is None:
                 since = since.replace(tzinfo=UTC)
             if since > datetime.now(UTC):
