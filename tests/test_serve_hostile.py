@@ -207,6 +207,21 @@ def test_a_bad_request_on_a_kept_alive_connection_is_reported_without_the_last_p
     ]
 
 
+@pytest.mark.parametrize("target", [b"http://[::1/business.atom", b"http://[x]/business.atom"])
+def test_an_absolute_url_with_a_broken_host_is_a_bad_request(tmp_path: Path, target: bytes) -> None:
+    """urlsplit refuses it: the connection was closed without an answer, and the server
+    printed a traceback."""
+    _, out = beside_the_config(tmp_path)
+    log: list[Served] = []
+    with (
+        serving(tmp_path, [out], on_request=log.append) as server,
+        socket.create_connection(_address(server), timeout=5) as sock,
+    ):
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 400 ")
+    assert [s.status for s in log] == [400]
+
+
 def test_archive_pages_of_a_file_without_a_suffix_are_served(tmp_path: Path) -> None:
     out = output(tmp_path, formats=("atom",), path=tmp_path / "out" / "plain", archive=True)
     publish.publish(out, [stored(1)], archive_pages=1)

@@ -246,7 +246,11 @@ class _Handler(BaseHTTPRequestHandler):
         super().end_headers()
 
     def _answer(self, *, head: bool) -> None:
-        path = urlsplit(self.path).path
+        try:
+            path = urlsplit(self.path).path
+        except ValueError:  # an absolute URL with a broken host (``http://[::1/x``)
+            self._error(400, "Bad Request")
+            return
         if path in self.server.dynamic:
             self._send_dynamic(*self.server.dynamic[path](), head=head)
             return
