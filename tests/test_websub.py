@@ -173,3 +173,27 @@ def test_cli_publish_warns_about_a_failed_ping_and_exits_0(
     assert run.returncode == 0, run.stderr
     assert "WebSub ping failed (will retry)" in run.stderr
     assert len(http_server.requests_to("/hub")) == 1
+
+
+def test_a_document_written_before_another_failed_is_still_pinged(
+    tmp_path: Path, store: Store
+) -> None:
+    """The pings were queued with the record of the publish, which a later document's
+    failure undid: the one written before it had changed, and the next run, finding it
+    as it would write it, queued nothing for it. Its hub never heard of the change."""
+    config = make_config(tmp_path, "https://hub.example.org/")
+    save(store, "a", [clean(1)])
+    publish_all(config, store, now=NOW)  # no poster: the pings stay pending
+    for ping in store.pending_pings():
+        store.ping_delivered(ping.hub, ping.topic)
+    out = tmp_path / "out"
+    (out / "business.rss").unlink()
+    (out / "business.rss").mkdir()  # the Atom document is written, the RSS one cannot be
+    save(store, "a", [clean(2)])
+    (report,) = publish_all(config, store, now=NOW)
+    assert report.error is not None
+    assert [p.topic for p in store.pending_pings()] == [TOPICS[0]]
+    (out / "business.rss").rmdir()
+    (report,) = publish_all(config, store, now=NOW)
+    assert report.error is None
+    assert sorted(p.topic for p in store.pending_pings()) == TOPICS

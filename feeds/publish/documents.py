@@ -36,7 +36,7 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, urljoin
@@ -257,13 +257,16 @@ def publish(
     *,
     archive_pages: int = 0,
     atom_ids: Mapping[str, str] | None = None,
+    on_written: Callable[[str], None] | None = None,
 ) -> PublishResult:
     """Render, validate and atomically write the subscription documents of one output.
 
     Every format is rendered and checked before any is written, so one bad
     document never leaves the formats disagreeing. ``archive_pages`` is how
     many archive documents exist (for the ``prev-archive`` link); ``atom_ids`` the ids
-    minted over the output's story index (see :class:`DocLinks`).
+    minted over the output's story index (see :class:`DocLinks`). ``on_written`` hears
+    each format whose file changed as soon as it is written, so that a write failing
+    after it (the disk full) does not hide it.
     """
     documents: list[tuple[str, Path, bytes]] = []
     for fmt in output.formats:
@@ -271,13 +274,18 @@ def publish(
         data = render(fmt, output, entries, links)
         _validate(fmt, output.format_path(fmt), data)
         documents.append((fmt, output.format_path(fmt), data))
-    written = tuple(fmt for fmt, path, data in documents if write_atomic(path, data))
+    written: list[str] = []
+    for fmt, path, data in documents:
+        if write_atomic(path, data):
+            written.append(fmt)
+            if on_written is not None:
+                on_written(fmt)
     return PublishResult(
         name=output.name,
         path=output.path,
         entries=min(len(entries), output.max_entries),
         written=bool(written),
-        written_formats=written,
+        written_formats=tuple(written),
     )
 
 

@@ -183,28 +183,43 @@ def _publish_output(
     atom_ids = _minted_atom_ids(store, output, index, entries)
     if output.archive:
         pages = archive.plan(output, _accepted(store, index, output, config, accept), atom_ids)
-    with store.transaction():
-        # The archive pages first: the subscription documents link to the last of them, so
-        # a page that fails its check leaves them as they were, never linking to a page
-        # that is not there; and pages no longer needed go last, once no document links
-        # to them.
-        written_pages = archive.publish_archives(
-            output, store, pages, config.dedupe, accept, atom_ids, every_page=force
-        )
-        result = publish(output, entries, archive_pages=len(pages), atom_ids=atom_ids)
-        archive.remove_stale_pages(output, store, pages)
-        if now is not None:
-            websub.queue(store, output, result.written_formats, now)
-        store.record_published(
-            output.name,
-            {
-                "generation": generation,
-                "fingerprint": fingerprint,
-                "entries": result.entries,
-                "files": _file_marks(output),
-                "expires": _expires(config, output, entries),
-            },
-        )
+    changed: list[str] = []  # the documents written so far, whatever happens next
+    try:
+        with store.transaction():
+            # The archive pages first: the subscription documents link to the last of them,
+            # so a page that fails its check leaves them as they were, never linking to a
+            # page that is not there; and pages no longer needed go last, once no document
+            # links to them.
+            written_pages = archive.publish_archives(
+                output, store, pages, config.dedupe, accept, atom_ids, every_page=force
+            )
+            result = publish(
+                output,
+                entries,
+                archive_pages=len(pages),
+                atom_ids=atom_ids,
+                on_written=changed.append,
+            )
+            archive.remove_stale_pages(output, store, pages)
+            if now is not None:
+                websub.queue(store, output, result.written_formats, now)
+            store.record_published(
+                output.name,
+                {
+                    "generation": generation,
+                    "fingerprint": fingerprint,
+                    "entries": result.entries,
+                    "files": _file_marks(output),
+                    "expires": _expires(config, output, entries),
+                },
+            )
+    except PublishError:
+        # A document written before another failed has changed all the same, and the next
+        # run finds it as it would write it: its hub hears of it now or never.
+        if now is not None and changed:
+            with store.transaction():
+                websub.queue(store, output, changed, now)
+        raise
     return OutputReport(
         name=result.name,
         path=str(result.path),
