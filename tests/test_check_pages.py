@@ -1,4 +1,5 @@
-"""``feeds check`` over an archive whose pages are not all there: every page is checked."""
+"""``feeds check`` over an archive whose pages are not all there: every page is checked,
+and each one missing that a link leads to is named."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def test_a_missing_page_does_not_hide_the_broken_pages_after_it(tmp_path: Path) 
     (out / "business-archive-4.atom").write_text("<feed/>")
     (out / "business-archive-2.rss").unlink()
     (out / "business-archive-3.rss").unlink()
+    (out / "business-archive-5.atom").unlink()  # the newest: the document links to it
 
     check = _feeds("check", cwd=tmp_path)
 
@@ -44,4 +46,8 @@ def test_a_missing_page_does_not_hide_the_broken_pages_after_it(tmp_path: Path) 
     )
     gap = f"{out / 'business-archive-2.rss'}: missing, and the pages after it up to 3:"
     assert any(line.startswith(f"output business: {gap}") for line in lines)
+    assert any(
+        line.startswith(f"output business: {out / 'business-archive-5.atom'}: missing:")
+        for line in lines
+    )
     assert f"output business: {out / 'business-archive-5.rss'}: valid RSS 2.0" in check.stdout

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from feeds.config import Config, OutputConfig
 from feeds.publish import formats
@@ -21,8 +22,8 @@ NOT_PUBLISHED = "not published yet (`feeds refresh` or `feeds publish` writes it
 #: What it says of a name that is no regular file: it is not read (a FIFO would never end).
 NOT_A_FILE = "not a regular file (a FIFO, a device, a folder): not read"
 
-#: What it says of archive pages missing below the last one found (``gap``: which).
-MISSING_PAGES = "missing{gap}: the pages beside it link to it (`feeds publish` writes it again)"
+#: What it says of archive pages missing below the last one found or linked (``gap``: which).
+MISSING_PAGES = "missing{gap}: links lead to it (`feeds publish` writes it again)"
 
 #: What it says of an archive page missing below the last one found.
 MISSING_PAGE = "missing: the archive pages beside it link to it (`feeds publish` writes it again)"
@@ -50,54 +51,87 @@ def check_outputs(config: Config) -> Iterator[FileCheck]:
     for output in config.outputs:
         for name in output.formats:
             fmt = formats.get(name)
-            for path, missing in _published_files(output, name):
+            found, data = _check_file(output.name, output.format_path(name), fmt.label, fmt)
+            yield found
+            if not fmt.archived:
+                continue
+            linked = _linked_page(output, name, data) if data is not None else None
+            for path, missing in _archive_pages(output, name, linked):
                 if missing is not None:
                     yield FileCheck(output.name, path, fmt.label, read_error=missing)
-                    continue
-                try:
-                    data = read_regular(path)
-                except FileNotFoundError:
-                    # A new install runs `feeds check` before its first refresh: say what
-                    # to do, not the errno.
-                    yield FileCheck(output.name, path, fmt.label, read_error=NOT_PUBLISHED)
-                    continue
-                except OSError as exc:
-                    yield FileCheck(
-                        output.name, path, fmt.label, read_error=f"cannot read: {exc.strerror}"
-                    )
-                    continue
-                if data is None:
-                    yield FileCheck(output.name, path, fmt.label, read_error=NOT_A_FILE)
-                    continue
-                yield FileCheck(output.name, path, fmt.label, tuple(fmt.check(data)))
+                else:
+                    yield _check_file(output.name, path, fmt.label, fmt)[0]
 
 
-def _published_files(output: OutputConfig, name: str) -> Iterator[tuple[Path, str | None]]:
-    """The ``name`` document of ``output`` and, for an archived format, every archive page
-    found beside it, oldest first; each with None, or what is wrong when it is a page
-    missing below the last one found (the pages around it link to it)."""
-    yield output.format_path(name), None
-    if not formats.get(name).archived:
-        return
+def _check_file(
+    output: str, path: Path, label: str, fmt: formats.OutputFormat
+) -> tuple[FileCheck, bytes | None]:
+    """What checking the file at ``path`` found, and its bytes (None: not read)."""
+    try:
+        data = read_regular(path)
+    except FileNotFoundError:
+        # A new install runs `feeds check` before its first refresh: say what to do, not
+        # the errno.
+        return FileCheck(output, path, label, read_error=NOT_PUBLISHED), None
+    except OSError as exc:
+        return FileCheck(output, path, label, read_error=f"cannot read: {exc.strerror}"), None
+    if data is None:
+        return FileCheck(output, path, label, read_error=NOT_A_FILE), None
+    return FileCheck(output, path, label, tuple(fmt.check(data))), data
+
+
+def _archive_pages(
+    output: OutputConfig, name: str, linked: int | None
+) -> Iterator[tuple[Path, str | None]]:
+    """The archive pages of the ``name`` document found beside it, oldest first, each with
+    None; and those missing up to the last one found or the one the document links to
+    (``linked``), each with what is wrong (links lead to it)."""
+    found = set(_page_numbers(output, name))
     expected = 1
-    for page in sorted(_page_numbers(output, name)):
+    for page in sorted(found | ({linked} if linked else set())):
         if page > expected:
             gap = f", and the pages after it up to {page - 1}" if page - 1 > expected else ""
             yield archive_path(output, name, expected), MISSING_PAGES.format(gap=gap)
-        yield archive_path(output, name, page), None
+        missing = None if page in found else MISSING_PAGES.format(gap="")
+        yield archive_path(output, name, page), missing
         expected = page + 1
+
+
+def _page_re(output: OutputConfig, name: str) -> re.Pattern[str]:
+    """The file names of the archive pages of the ``name`` document; group 1: the number."""
+    document = output.format_path(name)
+    stem, suffix = re.escape(document.stem), re.escape(document.suffix)
+    return re.compile(stem + "-archive-([1-9][0-9]{0,8})" + suffix)
 
 
 def _page_numbers(output: OutputConfig, name: str) -> Iterator[int]:
     """The numbers of the archive pages of the ``name`` document found in its folder."""
     document = output.format_path(name)
-    page = re.compile(
-        re.escape(document.stem) + "-archive-([1-9][0-9]*)" + re.escape(document.suffix)
-    )
+    page = _page_re(output, name)
     pattern = f"{glob.escape(document.stem)}-archive-*{glob.escape(document.suffix)}"
     for found in document.parent.glob(pattern):
         if match := page.fullmatch(found.name):
             yield int(match.group(1))
+
+
+def _linked_page(output: OutputConfig, name: str, data: bytes) -> int | None:
+    """The number of the archive page the ``name`` document's ``prev-archive`` link leads
+    to (RFC 5005 §4: the newest page), or None."""
+    from lxml import etree
+
+    from feeds.publish.markup import ATOM_NS, own_document_parser
+
+    try:
+        root = etree.fromstring(data, own_document_parser())
+    except etree.XMLSyntaxError:
+        return None
+    top = root.find("channel") if root.tag == "rss" else root
+    for link in top.iterchildren(f"{{{ATOM_NS}}}link") if top is not None else ():
+        if link.get("rel") == "prev-archive":
+            file = unquote(urlsplit(link.get("href") or "").path).rpartition("/")[2]
+            if match := _page_re(output, name).fullmatch(file):
+                return int(match.group(1))
+    return None
 
 
 def unset_secrets(config: Config, environ: Mapping[str, str]) -> list[str]:
