@@ -189,6 +189,57 @@ def test_the_index_links_a_file_whose_name_is_no_url_path(tmp_path: Path) -> Non
         thread.join()
 
 
+def test_the_self_links_of_an_output_in_a_sub_folder_lead_to_where_it_is_served(
+    tmp_path: Path,
+) -> None:
+    """``out/sub/b.atom`` beside ``out/business.atom`` is served at ``/sub/b.atom``; its
+    rel="self" said ``http://127.0.0.1:8080/b.atom``, a 404."""
+    from lxml import etree
+
+    from feeds import config as config_module
+    from feeds.config import LOCAL_URL
+
+    config = config_module.from_dict(
+        {
+            "sources": [{"name": "business", "url": "https://a.example/feed/"}],
+            "outputs": [
+                {"name": "business", "path": "out/business.atom"},
+                {"name": "sub", "path": "out/sub/b.atom", "formats": ["atom", "rss"]},
+            ],
+        },
+        base_dir=tmp_path,
+    )
+    business, sub = config.outputs
+    publish.publish(business, [stored(1)])
+    publish.publish(sub, [stored(1)], archive_pages=2)
+    publish.publish_archive_page(sub, 1, 2, [stored(2)])
+    atom = "{http://www.w3.org/2005/Atom}link[@rel='self']"
+    files = [business.path, sub.path, sub.format_path("rss"), publish.archive_path(sub, "atom", 1)]
+    selves = []
+    for file in files:
+        document = etree.fromstring(file.read_bytes())
+        top = document.find("channel") if document.tag == "rss" else document
+        link = top.find(atom) if top is not None else None
+        assert link is not None
+        selves.append(link.get("href", ""))
+    assert selves[1:] == [
+        LOCAL_URL + p for p in ("sub/b.atom", "sub/b.rss", "sub/b-archive-1.atom")
+    ]
+    folder = default_root(config.outputs)
+    assert folder == tmp_path.resolve() / "out"
+    server = FeedServer(("127.0.0.1", 0), folder, config.outputs)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        site = Running(server, business, [])
+        for self_href in selves:
+            assert site.request(self_href.removeprefix(LOCAL_URL[:-1]))[0] == 200, self_href
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 def test_a_browser_gets_a_readable_html_view(running: Running) -> None:
     for path in ("/business.atom", "/business.rss", "/business.json"):
         status, headers, body = running.request(path, Accept=BROWSER_ACCEPT)

@@ -432,16 +432,9 @@ def serve(
 
 
 def default_root(outputs: Sequence[OutputConfig]) -> Path | None:
-    """The folder holding every output's files (``out/`` for the default config).
+    """The folder holding every output's files (``out/`` for the default config); None when
+    they are spread over folders not inside one of them (see
+    :func:`feeds.config.outputs.served_root`): the caller must then name the folder."""
+    from feeds.config.outputs import served_root
 
-    None when the files are spread over folders that are not inside one of
-    them (serving their common parent could expose far more than the feeds):
-    the caller must then name the folder to serve.
-    """
-    import os
-
-    folders = {o.format_path(f).parent for o in outputs for f in o.formats}
-    if not folders:
-        return None
-    common = Path(os.path.commonpath([str(f) for f in folders]))
-    return common if common in folders else None
+    return served_root(outputs)

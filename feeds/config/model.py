@@ -114,6 +114,9 @@ class OutputConfig:
     iframes: str = "link"
     #: The output's own ``block``/``keep``/``max_age`` rules, after the store-wide ones.
     filters: RuleSet = field(default_factory=RuleSet)
+    #: The folder ``feeds serve`` serves by default (the outputs' common folder, when it is
+    #: one of theirs): without a ``url``, a document's self link is its path under it.
+    served_root: Path | None = None
 
     def format_path(self, fmt: str) -> Path:
         """Where format ``fmt`` is written: ``path`` for Atom; else ``rss_path``/``json_path``,
@@ -130,6 +133,14 @@ class OutputConfig:
         if fmt == "atom":
             return self.url
         return urljoin(self.url, quote(self.format_path(fmt).name))
+
+    def local_path(self, fmt: str) -> str:
+        """The path of format ``fmt`` under :attr:`served_root` (``sub/b.atom``), else its
+        file name: where ``feeds serve`` answers it, %-encoded by the caller."""
+        path = self.format_path(fmt)
+        if self.served_root is not None and path.is_relative_to(self.served_root):
+            return path.relative_to(self.served_root).as_posix()
+        return path.name
 
     @property
     def page_size(self) -> int:

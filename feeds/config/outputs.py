@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -70,7 +72,22 @@ def _outputs(
                 )
             paths.add(written)
         outputs.append(output)
-    return outputs
+    root = served_root(outputs)
+    return [replace(output, served_root=root) for output in outputs]
+
+
+def served_root(outputs: Sequence[OutputConfig]) -> Path | None:
+    """The folder holding every output's files (``out/`` for the default config), which
+    ``feeds serve`` serves by default.
+
+    None when the files are spread over folders that are not inside one of them (serving
+    their common parent could expose far more than the feeds).
+    """
+    folders = {o.format_path(f).parent for o in outputs for f in o.formats}
+    if not folders:
+        return None
+    common = Path(os.path.commonpath([str(f) for f in folders]))
+    return common if common in folders else None
 
 
 def _output(

@@ -107,6 +107,13 @@ def _settings(output: OutputConfig) -> list[object]:
         str(output.path),
         str(output.rss_path),
         output.page_size,
+        # (where the self links lead: signed only when it is not the file name, so that the
+        # pages of other outputs are not written again)
+        *sorted(
+            output.local_path(f)
+            for f in output.formats
+            if output.local_path(f) != output.format_path(f).name
+        ),
     ]
 
 

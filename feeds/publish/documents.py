@@ -95,14 +95,15 @@ def archive_path(output: OutputConfig, fmt: str, page: int) -> Path:
 
 def document_url(output: OutputConfig, fmt: str) -> str:
     """The absolute URL of the ``fmt`` document: its public URL when the output has a
-    ``url``, else where ``feeds serve`` serves it by default (``LOCAL_URL``).
+    ``url``, else where ``feeds serve`` serves it by default (``LOCAL_URL`` and its path
+    under the outputs' folder: ``sub/b.atom`` beside ``business.atom``).
 
     Feed readers and validators want an absolute ``rel="self"`` (a relative one or
     none is a warning of the W3C Feed Validator); without a public URL the only
     address feeds knows is its own server's. ``feeds check`` says so and how to set
     ``url``.
     """
-    return output.format_url(fmt) or urljoin(LOCAL_URL, quote(output.format_path(fmt).name))
+    return output.format_url(fmt) or urljoin(LOCAL_URL, quote(output.local_path(fmt)))
 
 
 def _href(output: OutputConfig, fmt: str, name: str) -> str:
