@@ -450,3 +450,29 @@ max_entries = {huge}
         f"fetch.max_connections: must be at most 10000, not {huge}",
         f"outputs[0].max_entries: must be at most 2147483647, not {huge}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("feed_id", "valid"),
+    [
+        ("tag:example.org,2026:business", True),
+        ("https://feeds.example.org/business.atom", True),
+        ("urn:uuid:60a76c80-d399-11d9-b93c-0003939e0af6", True),
+        ("urn:isbn:0451450523", True),
+        ("urn:x:1", False),  # the W3C Feed Validator: InvalidURN, in every document
+        ("urn:uuid:1234", False),  # InvalidUUID
+        ("tag:business", False),  # InvalidTAG
+        ("http:business", False),  # InvalidFullLink
+    ],
+)
+def test_an_output_id_is_one_the_validators_take(tmp_path: Path, feed_id: str, valid: bool) -> None:
+    text = GOOD + f'id = "{feed_id}"\n'
+    if valid:
+        assert config.load(write(tmp_path, text)).outputs[0].id == feed_id
+        return
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    assert caught.value.problems == (
+        f"outputs[0].id: {feed_id!r}: must be an http(s) URL, a tag: URI"
+        " (tag:example.org,2026:business) or a URN (urn:uuid:…)",
+    )

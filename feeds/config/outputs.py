@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from feeds.config.model import (
     SourceConfig,
     store_files,
 )
+from feeds.core.identity import is_absolute_iri
 from feeds.core.uri import URI_RE, as_uri
 
 _OUTPUT_KEYS = {
@@ -111,8 +111,14 @@ def _output(
     author = checker.get(item, where, "author", str, "feeds")
     url = _public_url(checker, item, where, "url")
     feed_id = checker.get(item, where, "id", str, None)
-    if feed_id is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", feed_id):
-        checker.problem(f"{where}.id", f"{feed_id!r}: must be an absolute IRI")
+    if feed_id is not None and not is_absolute_iri(feed_id):
+        # (what an entry's id may be too: ``urn:x:1`` or ``tag:x`` made every document an
+        # error in the W3C Feed Validator, InvalidURN and InvalidTAG)
+        example = f"tag:example.org,2026:{name or 'news'}"
+        checker.problem(
+            f"{where}.id",
+            f"{feed_id!r}: must be an http(s) URL, a tag: URI ({example}) or a URN (urn:uuid:…)",
+        )
     wanted = _output_sources(checker, item, where, source_names)
     formats = _formats(checker, item, where)
     archive = checker.get(item, where, "archive", bool, False)
