@@ -339,6 +339,22 @@ def test_the_serve_command(tmp_path: Path) -> None:
     assert again.returncode == 1 and "cannot listen on 127.0.0.1" in again.stderr
 
 
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path, port: str) -> None:
+    """The socket refused it with an OverflowError: a traceback, exit 1."""
+    shutil.copy(REPO / "config.toml", tmp_path / "config.toml")
+    result = subprocess.run(
+        [sys.executable, "-m", "feeds", "serve", "--port", port],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"Invalid value for '--port': {port} is not in the range 0<=x<=65535" in result.stderr
+
+
 def test_the_html_view_links_archive_pages(tmp_path: Path) -> None:
     out = output(tmp_path, formats=("atom", "rss"), max_entries=1)
     publish.publish(out, [stored(1)], archive_pages=2)
