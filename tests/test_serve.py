@@ -252,6 +252,19 @@ def test_a_browser_gets_a_readable_html_view(running: Running) -> None:
         assert status == 304
 
 
+def test_the_html_view_shows_the_text_of_a_short_story(tmp_path: Path) -> None:
+    """A short story without markup has its body as its summary, which the parser keeps
+    as the content alone: the view showed its title and no text."""
+    from feeds.app.serve_html import render_view
+
+    out = output(tmp_path, formats=("atom", "rss", "json"))
+    short = stored(1, content_html="Rates held.", body_text="Rates held.")  # no markup
+    publish.publish(out, [short, stored(2)])
+    for fmt in out.formats:
+        page = render_view(out.format_path(fmt).name, out.format_path(fmt).read_bytes())
+        assert "</time><p>Rates held.</p></article>" in page.decode(), fmt
+
+
 @pytest.mark.parametrize(
     "accept",
     [

@@ -63,6 +63,7 @@ def render_index(allowed: AllowList, outputs: Sequence[OutputConfig]) -> bytes:
 
 def render_view(name: str, data: bytes) -> bytes:
     """A readable HTML page of a feed document (any of the formats we publish)."""
+    from feeds.core.summary import teaser
     from feeds.errors import ParseError
     from feeds.ingest.parse import parse
 
@@ -93,7 +94,9 @@ def render_view(name: str, data: bytes) -> bytes:
             if isinstance(when, datetime)
             else ""
         )
-        summary = _plain(entry.summary or "")
+        # The teaser; a short story's is its whole body, which the parser keeps as the
+        # content alone (the view showed no text for it).
+        summary = _plain(entry.summary or "") or teaser(None, _plain(entry.content or ""), 40)
         parts.append(f"<article><h2>{heading}</h2>{stamp}<p>{html.escape(summary)}</p></article>")
     if nav:
         parts.append(f"<nav>{nav}</nav>")
