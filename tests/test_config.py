@@ -476,3 +476,40 @@ def test_an_output_id_is_one_the_validators_take(tmp_path: Path, feed_id: str, v
         f"outputs[0].id: {feed_id!r}: must be an http(s) URL, a tag: URI"
         " (tag:example.org,2026:business) or a URN (urn:uuid:…)",
     )
+
+
+@pytest.mark.parametrize(
+    ("second", "problem"),
+    [
+        (
+            'url = "https://feeds.example.org/business.atom"',
+            "outputs[1].url: 'https://feeds.example.org/business.atom' is the feed id of"
+            " another output",
+        ),
+        (
+            'url = "https://feeds.example.org/business.atom"\nid = "tag:example.org,2026:two"',
+            "outputs[1].url: 'https://feeds.example.org/business.atom' is the address of"
+            " another output",
+        ),
+        (
+            'id = "https://feeds.example.org/business.atom"',
+            "outputs[1].id: 'https://feeds.example.org/business.atom' is the feed id of"
+            " another output",
+        ),
+    ],
+)
+def test_two_outputs_may_not_publish_under_one_address_or_id(
+    tmp_path: Path, second: str, problem: str
+) -> None:
+    """A copied [[outputs]] block whose url was left as it was published two feeds under
+    one id and one address."""
+    text = (
+        GOOD
+        + 'url = "https://feeds.example.org/business.atom"\n'
+        + f'\n[[outputs]]\nname = "two"\npath = "out/two.atom"\n{second}\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    assert caught.value.problems == (problem,)
+    fine = GOOD + '\n[[outputs]]\nname = "two"\npath = "out/two.atom"\n'
+    assert len(config.load(write(tmp_path, fine)).outputs) == 2

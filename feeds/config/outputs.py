@@ -54,6 +54,7 @@ def _outputs(
         return outputs
     names: set[str] = set()
     paths: set[Path] = set()
+    addresses: set[str] = set()  # public URLs and feed ids: each names one feed
     for i, item in enumerate(raw):
         where = f"outputs[{i}]"
         if not isinstance(item, dict):
@@ -71,9 +72,25 @@ def _outputs(
                     f"{str(written)!r} is written by another output or format",
                 )
             paths.add(written)
+        _check_addresses(checker, output, where, addresses)
         outputs.append(output)
     root = served_root(outputs)
     return [replace(output, served_root=root) for output in outputs]
+
+
+def _check_addresses(checker: _Checker, output: OutputConfig, where: str, taken: set[str]) -> None:
+    """Two outputs may not share a public URL (of any format) or a feed id: a block copied
+    without changing its ``url`` published two feeds under one id and one address, which
+    readers and hubs take for one feed (RFC 4287 §4.2.6: an id is the feed's own)."""
+    ident = output.id or output.url
+    if ident is not None and ident in taken:
+        key = "id" if output.id else "url"
+        checker.problem(f"{where}.{key}", f"{ident!r} is the feed id of another output")
+    for fmt in output.formats:
+        public = output.format_url(fmt)
+        if public is not None and public != ident and public in taken:
+            checker.problem(f"{where}.url", f"{public!r} is the address of another output")
+    taken.update(a for a in (ident, *map(output.format_url, output.formats)) if a is not None)
 
 
 def served_root(outputs: Sequence[OutputConfig]) -> Path | None:
