@@ -222,6 +222,27 @@ def test_an_absolute_url_with_a_broken_host_is_a_bad_request(tmp_path: Path, tar
     assert [s.status for s in log] == [400]
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"])
+def test_a_method_of_http_the_files_do_not_take_is_405_with_allow(
+    tmp_path: Path, method: str
+) -> None:
+    """They were answered 501 Not Implemented, which says the server knows no such method."""
+    _, out = beside_the_config(tmp_path)
+    log: list[Served] = []
+    with (
+        serving(tmp_path, [out], on_request=log.append) as server,
+        socket.create_connection(_address(server), timeout=5) as sock,
+    ):
+        sock.sendall(f"{method} /business.atom HTTP/1.1\r\nHost: x\r\n".encode())
+        sock.sendall(b"Content-Length: 5\r\n\r\nhello")
+        answer = b""
+        while chunk := sock.recv(65536):  # the server ends the connection
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].decode()
+    assert head.startswith("HTTP/1.1 405 ") and "\r\nAllow: GET, HEAD\r\n" in head
+    assert [(s.method, s.status) for s in log] == [(method, 405)]
+
+
 def test_archive_pages_of_a_file_without_a_suffix_are_served(tmp_path: Path) -> None:
     out = output(tmp_path, formats=("atom",), path=tmp_path / "out" / "plain", archive=True)
     publish.publish(out, [stored(1)], archive_pages=1)

@@ -227,6 +227,23 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._answer(head=True)
 
+    def _not_allowed(self) -> None:
+        """A method of HTTP's own that the files do not take: 405 with the ones they take
+        (RFC 9110 §15.5.6; 501, the standard library's answer, says the server knows no
+        such method). The request's body is not read, so the connection ends."""
+        data = b"405 Method Not Allowed\n"
+        self.close_connection = True
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self._finish(405)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
+
     def _finish(self, status: int) -> None:
         """Report the answer before it is sent, so a client that got it sees it logged."""
         callback = self.server.on_request
