@@ -164,7 +164,7 @@ def _announced(
     rows = store.stories_first_seen(source, now, READ_MAX)
     kept, showing = [], set()
     for row in rows:
-        copy = store.stories([row[0]], [source])  # its live copy (None: expired)
+        copy = store.stories([row[0]], [source])  # its live copy (none: expired)
         by = {name for name, accept in accepts if copy and (accept is None or accept(copy[0]))}
         if by:
             kept.append(row)
