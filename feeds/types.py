@@ -281,6 +281,9 @@ class ParsedFeed:
     url: str
     format: str
     title: str | None = None
+    #: Whether ``title`` is HTML, as an Atom title says (``type="html"``); ``None`` where
+    #: the format does not say (RSS, JSON Feed): then it is read as an RSS title is read.
+    title_is_html: bool | None = None
     link: str | None = None
     subtitle: str | None = None
     ttl_minutes: int | None = None

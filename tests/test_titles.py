@@ -34,6 +34,8 @@ from lxml import html as lxml_html
 from feeds import config as config_module
 from feeds.core.text import FEEDPARSER_HTML_ELEMENTS, clean_title, looks_like_html
 from feeds.ingest.fetch import Fetcher
+from feeds.ingest.normalize import feed_title_and_link
+from feeds.ingest.parse import parse
 from feeds.run.refresh import refresh
 from feeds.store.sqlite import Store
 
@@ -317,3 +319,26 @@ def test_a_script_in_an_html_title_is_not_published_and_one_in_a_text_title_is_t
             "https://atom.example.com/0": "safe description",
             "https://atom.example.com/t": raw,
         }, suffix
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+@pytest.mark.parametrize(
+    ("title_type", "expected"),
+    [
+        ("html", "Feed"),
+        ("text", "<script>alert(1)</script>Feed"),
+    ],
+)
+def test_an_atom_feed_title_is_read_as_its_type_says(
+    fast_path: bool, title_type: str, expected: str
+) -> None:
+    """A source's own Atom title is read as an entry title is: ``type="html"`` loses the
+    script with its text (it was kept, shown as text, as the source title of every story);
+    ``type="text"`` keeps the same characters as text; read fast or by feedparser."""
+    document = (
+        '<feed xmlns="http://www.w3.org/2005/Atom">'
+        f'<title type="{title_type}">&lt;script&gt;alert(1)&lt;/script&gt;Feed</title>'
+        "<id>urn:x:feed</id><updated>2026-03-04T00:00:00Z</updated></feed>"
+    )
+    feed = parse(document.encode(), url="https://atom.example.com/feed", fast_path=fast_path)
+    assert feed_title_and_link(feed)[0] == expected

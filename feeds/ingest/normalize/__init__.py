@@ -225,8 +225,14 @@ class BodySource(NamedTuple):
 
 
 def feed_title_and_link(feed: ParsedFeed) -> tuple[str | None, str | None]:
-    """A feed's own title and link, cleaned (None where it has none)."""
-    title = clean_line(feed.title) if feed.title else None
+    """A feed's own title and link, cleaned (None where it has none): an Atom title as its
+    ``type`` says (HTML loses its tags and scripts), another as an RSS title is read."""
+    if not feed.title:
+        title = None
+    elif feed.title_is_html is None:
+        title = clean_line(feed.title)
+    else:
+        title = clean_title(feed.title, is_html=feed.title_is_html)
     link = canonical_url(feed.link) if feed.link else None
     return title, link
 

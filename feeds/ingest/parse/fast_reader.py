@@ -153,8 +153,9 @@ class FastReader(ElementReader):
                 entries.append(self._atom_entry(child, base))
             elif key in ("title", "subtitle", "rights"):
                 self._once(seen, key)
-                value, _detail = self._content(child, base, "text/plain", _TEXT_CONSTRUCT)
+                value, detail = self._content(child, base, "text/plain", _TEXT_CONSTRUCT)
                 feed[key] = value
+                feed[f"{key}_detail"] = detail
             elif key == "link":
                 self._link(child, base, feed, in_entry=False)
             elif key == "id":

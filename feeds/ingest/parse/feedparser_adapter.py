@@ -238,6 +238,11 @@ def _parsed_feed(
         url=url,
         format=version or "unknown",
         title=feed_title,
+        title_is_html=(
+            _detail_type(_mapping(dict.get(feed, "title_detail"))) not in _TEXT_TYPES_IN_DETAIL
+            if version.startswith("atom")
+            else None
+        ),
         link=feed_link,
         subtitle=_text(dict.get(feed, "subtitle")),
         ttl_minutes=_ttl_minutes(feed),
