@@ -593,3 +593,26 @@ def test_a_json_feed_without_its_items_array_is_an_error_saying_so(
     assert said in str(caught.value)
     doc["items"] = []
     assert parse(json.dumps(doc).encode(), url="https://example.com/feed.json").entries == ()
+
+
+@pytest.mark.parametrize("damage", ["", '<category term="x&#1;"/>'])
+def test_url_attributes_decode_their_references_also_in_an_ill_formed_document(
+    damage: str,
+) -> None:
+    """A reference in an ``href`` or ``url`` attribute is the character it names, whether
+    the document is well-formed or one byte in it sends it to the loose parser, which
+    decoded ``&amp;`` alone: ``?c=&lt;d&gt;`` kept its entities as text and ``&#38;b=2``
+    published a ``#`` that began a fragment. A reference to no XML character stays as
+    written."""
+    href = "https://ex.example/p?c=&lt;d&gt;&amp;e=&quot;f&quot;&#38;g=&#x27;&#1;"
+    document = (
+        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">'
+        f'<title>t</title><link href="{href}"/><entry><id>urn:x:1</id><title>One</title>'
+        f'<link href="{href}"/><link rel="enclosure" type="audio/mpeg" href="{href}"/>'
+        f'<media:thumbnail url="{href}"/>{damage}</entry></feed>'
+    ).replace("&#1;", "&#1;" if damage else "")
+    feed = parse(document.encode(), url="https://ex.example/feed")
+    assert (feed.warning is not None) == bool(damage)
+    expected = 'https://ex.example/p?c=<d>&e="f"&g=\'' + ("&#1;" if damage else "")
+    entry = feed.entries[0]
+    assert [feed.link, entry.link, entry.enclosures[0].url, entry.image] == [expected] * 4

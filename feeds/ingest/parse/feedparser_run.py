@@ -32,6 +32,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import io
+import re
 import xml.sax
 import xml.sax.handler
 import xml.sax.xmlreader
@@ -138,7 +139,32 @@ class _StrictParser(_TextAsWritten, StrictFeedParser):  # type: ignore[misc]
 
 
 class _LooseParser(_TextAsWritten, LooseFeedParser):  # type: ignore[misc]
-    pass
+    @staticmethod
+    def _normalize_attributes(kv: tuple[str, str]) -> tuple[str, str]:
+        """An attribute as the strict parser hands it over: its XML references decoded.
+
+        feedparser's loose parser decodes ``&amp;`` alone, so in a document with one
+        ill-formed byte anywhere ``href="/?c=&lt;d&gt;"`` was the link ``/?c=&lt;d&gt;``
+        and ``href="/?a=1&#38;b=2"`` one whose ``#`` began a fragment."""
+        name = kv[0].lower()
+        value = kv[1].lower() if name in ("rel", "type") else kv[1]  # as feedparser's
+        return name, _XML_REFERENCE.sub(_xml_character, value)
+
+
+#: An XML reference: one of the five predefined entities, or a character reference.
+_XML_REFERENCE = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
+_PREDEFINED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def _xml_character(match: re.Match[str]) -> str:
+    """The character ``match`` refers to; the reference as written when XML has no such
+    character (``&#1;``, a surrogate)."""
+    name, decimal, hexadecimal = match.groups()
+    if name:
+        return _PREDEFINED[name]
+    code = int(decimal) if decimal else int(hexadecimal, 16)
+    legal = code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0x10FFFF
+    return chr(code) if legal and code not in (0xFFFE, 0xFFFF) else match.group()
 
 
 def run_feedparser(content: bytes, headers: dict[str, str]) -> Any:
