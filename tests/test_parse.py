@@ -616,3 +616,21 @@ def test_url_attributes_decode_their_references_also_in_an_ill_formed_document(
     expected = 'https://ex.example/p?c=<d>&e="f"&g=\'' + ("&#1;" if damage else "")
     entry = feed.entries[0]
     assert [feed.link, entry.link, entry.enclosures[0].url, entry.image] == [expected] * 4
+
+
+@pytest.mark.parametrize("damage", ["", "<category>x&#1;</category>"])
+def test_url_texts_decode_their_references_also_in_an_ill_formed_document(damage: str) -> None:
+    """An RSS ``<link>`` or ``<guid>`` whose text holds a reference reads as the strict
+    parser reads it also when the loose parser must read the document: it kept ``&lt;``,
+    which feedparser's fix for ``&b;=2`` then made ``&lt`` (``/?x=&lty&gt``)."""
+    url = "https://rss.example/1?x=&lt;y&gt;&amp;z=&#38;w"
+    document = (
+        '<rss version="2.0"><channel><title>t</title>'
+        f"<link>{url}</link><description>d</description><item><title>One</title>"
+        f'<link>{url}</link><guid isPermaLink="true">{url}</guid>{damage}</item>'
+        "</channel></rss>"
+    )
+    feed = parse(document.encode(), url="https://rss.example/feed")
+    assert (feed.warning is not None) == bool(damage)
+    expected = "https://rss.example/1?x=<y>&z=&w"
+    assert [feed.link, feed.entries[0].link, feed.entries[0].guid] == [expected] * 3

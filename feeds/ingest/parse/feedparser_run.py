@@ -150,6 +150,14 @@ class _LooseParser(_TextAsWritten, LooseFeedParser):  # type: ignore[misc]
         value = kv[1].lower() if name in ("rel", "type") else kv[1]  # as feedparser's
         return name, _XML_REFERENCE.sub(_xml_character, value)
 
+    def decode_entities(self, element: str, data: str) -> str:
+        """A URL's text (an RSS ``<link>``, a ``<guid>``) as the strict parser hands it
+        over, its XML references decoded: the loose parser kept ``&lt;`` in it, which
+        ``pop`` then made ``&lt`` (``/?x=&lt;y&gt;`` was published ``/?x=&lty&gt``)."""
+        if element in self.can_be_relative_uri:
+            return _XML_REFERENCE.sub(_xml_character, data)
+        return str(super().decode_entities(element, data))
+
 
 #: An XML reference: one of the five predefined entities, or a character reference.
 _XML_REFERENCE = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
