@@ -634,3 +634,23 @@ def test_url_texts_decode_their_references_also_in_an_ill_formed_document(damage
     assert (feed.warning is not None) == bool(damage)
     expected = "https://rss.example/1?x=<y>&z=&w"
     assert [feed.link, feed.entries[0].link, feed.entries[0].guid] == [expected] * 3
+
+
+@pytest.mark.parametrize("damage", ["", "<category>x&#1;</category>"])
+def test_an_ill_formed_documents_html_is_decoded_once(damage: str) -> None:
+    """A body read by the loose parser is decoded as the strict parser decodes it, once:
+    feedparser's replacements one after another made ``&quot;`` in a CDATA section a
+    ``"`` that ended the attribute it was in, and ``&amp;quot;`` in text a ``"``."""
+    document = (
+        '<rss version="2.0"><channel><title>t</title><link>https://rss.example/</link>'
+        "<description>d</description><item><title>One</title>"
+        '<description><![CDATA[<img src="https://rss.example/a&quot;b.png">]]></description>'
+        "<content:encoded xmlns:content='http://purl.org/rss/1.0/modules/content/'>"
+        "&lt;p&gt;say &amp;quot;hi&amp;quot;&lt;/p&gt;</content:encoded>"
+        f"{damage}</item></channel></rss>"
+    )
+    feed = parse(document.encode(), url="https://rss.example/feed")
+    assert (feed.warning is not None) == bool(damage)
+    entry = feed.entries[0]
+    assert entry.summary == '<img src="https://rss.example/a&quot;b.png">'
+    assert entry.content == "<p>say &quot;hi&quot;</p>"

@@ -156,8 +156,24 @@ class _LooseParser(_TextAsWritten, LooseFeedParser):  # type: ignore[misc]
         ``pop`` then made ``&lt`` (``/?x=&lt;y&gt;`` was published ``/?x=&lty&gt``)."""
         if element in self.can_be_relative_uri:
             return _XML_REFERENCE.sub(_xml_character, data)
-        return str(super().decode_entities(element, data))
+        if self.contentparams.get("type", "xml").endswith("xml"):
+            return str(super().decode_entities(element, data))
+        # What feedparser decodes, in one pass: its replacements one after another
+        # decoded twice what the document escaped once (``&amp;quot;`` became ``"``, so
+        # ``<img src="a&quot;b">`` in a CDATA section lost the URL's end).
+        return _LOOSE_REFERENCE.sub(lambda m: _LOOSE_TEXT[m.group()], data)
 
+
+#: The references feedparser's loose parser decodes in a text that is not XML.
+_LOOSE_TEXT = {
+    **dict.fromkeys(("&lt;", "&#60;", "&#x3c;", "&#x3C;"), "<"),
+    **dict.fromkeys(("&gt;", "&#62;", "&#x3e;", "&#x3E;"), ">"),
+    **dict.fromkeys(("&amp;", "&#38;", "&#x26;"), "&"),
+    **dict.fromkeys(("&quot;", "&#34;", "&#x22;"), '"'),
+    **dict.fromkeys(("&apos;", "&#39;", "&#x27;"), "'"),
+    **dict.fromkeys(("&#x2f;", "&#x2F;"), "/"),
+}
+_LOOSE_REFERENCE = re.compile("|".join(map(re.escape, _LOOSE_TEXT)))
 
 #: An XML reference: one of the five predefined entities, or a character reference.
 _XML_REFERENCE = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
