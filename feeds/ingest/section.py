@@ -110,14 +110,16 @@ def _document(page: bytes, content_type: str | None) -> lxml.html.HtmlElement | 
 
 
 def _base(doc: lxml.html.HtmlElement, url: str) -> str:
-    """The page's first ``<base href>`` resolved against ``url``; ``url`` when it has none or
-    one that is not a URL, which a browser ignores (``http://[::1/``: urljoin's ValueError
-    failed the source; as :func:`feeds.ingest.parse.sniff.page_base`)."""
+    """The page's first ``<base href>`` resolved against ``url`` when that is an http(s) URL;
+    ``url`` when it has none, or one that is not a URL (``http://[::1/``: urljoin's ValueError
+    failed the source) or not http(s) (``javascript:``, ``data:``: every relative link was
+    joined to it and dropped), which a browser ignores, as the article pages' base is read."""
     for el in doc.iter("base"):
         href = (el.get("href") or "").strip()
         if href:
             try:
-                return urljoin(url, str(href))
+                joined = urljoin(url, str(href))
             except ValueError:
                 return url
+            return joined if urlsplit(joined).scheme.lower() in ("http", "https") else url
     return url
