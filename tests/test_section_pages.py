@@ -3,9 +3,20 @@ what ``feeds sources`` says of them."""
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
+from pathlib import Path
 
+import pytest
+from test_hostile_numbers import published_config, refresh_and_publish
+
+from feeds.app.cli_support import utc_now
+from feeds.app.sources_report import source_rows
 from feeds.ingest import section
+from feeds.store import open_store
+
+from httpserver import HTTPTestServer, Reply, http_server
+
+__all__ = ["http_server"]
 
 PAGE = "https://news.example.com/business/"
 
@@ -25,4 +36,24 @@ def test_a_base_that_is_not_http_is_ignored_as_a_browser_ignores_it(base: str) -
     assert section.article_links(page, PAGE) == (
         "https://news.example.com/one/",
         "https://news.example.com/business/two/",
+    )
+
+
+def test_feeds_sources_says_why_a_section_page_gave_no_entries(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The selector matched nothing: ``feeds refresh -v`` warned, but ``feeds sources`` said
+    only "full text: 0 articles from the section page", as if the page had no articles."""
+    body = b"<html><head><title>Business</title></head><body><p>Redesigned.</p></body></html>"
+    http_server.route("/section", Reply(body=body, headers={"Content-Type": "text/html"}))
+    config = published_config(tmp_path, http_server, ["section"])
+    source = replace(config.sources[0], type="html", selector="h2.headline a")
+    config = replace(config, sources=(source,))
+    (report,) = refresh_and_publish(config).sources
+    assert report.ok, report
+    with open_store(config.store_location) as store:
+        (row,) = source_rows(config, store, utc_now())
+    assert row["full_text_note"] == (
+        "full text: 0 articles from the section page"
+        " (no article links on the page (selector h2.headline a))"
     )

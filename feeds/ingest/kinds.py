@@ -341,7 +341,7 @@ class SectionPageKind:
             prepared=None,
             records=section.records,
             deferred=section.deferred,
-            note=section.note,
+            note=section.note if links else f"{section.note} ({no_links})",
             dropped=kept.dropped,
             feed_url=None,
         )
