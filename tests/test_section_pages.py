@@ -57,3 +57,19 @@ def test_feeds_sources_says_why_a_section_page_gave_no_entries(
         "full text: 0 articles from the section page"
         " (no article links on the page (selector h2.headline a))"
     )
+
+
+def test_a_link_repeated_with_tracking_parameters_is_one_article() -> None:
+    """A page that links an article from its headline and again from a "featured" block with
+    ``?utm_source=…`` had the page fetched twice, a second entry found a duplicate."""
+    page = (
+        b'<article><h2 class="entry-title"><a href="/one/">One</a></h2></article>'
+        b'<article><h2><a href="/one/?utm_source=home&amp;utm_medium=box#top">One</a></h2>'
+        b'</article><article><h2><a href="/two/?fbclid=x&amp;page=2">Two</a></h2></article>'
+        b'<article><h2><a href="HTTPS://News.Example.com:443/business/?gclid=1">Me</a></h2>'
+        b"</article>"
+    )
+    assert section.article_links(page, PAGE) == (
+        "https://news.example.com/one/",
+        "https://news.example.com/two/?page=2",
+    )

@@ -7,17 +7,19 @@ Pure functions over page bytes; no I/O.
   ``/category/business/feed/``) is the one the admin means. Comment feeds come last.
 * :func:`article_links`: the links a CSS selector picks on the page (default
   :data:`DEFAULT_SELECTOR`, the title links of WordPress themes), absolute, http(s) only,
-  without fragments, each once, in page order.
+  canonical (without fragments or tracking parameters: ``/a/?utm_source=x`` and ``/a/``
+  are one article, fetched once), each once, in page order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
 
+from feeds.ingest.normalize.urls import canonical_url
 from feeds.ingest.page_html import html_document
 
 __all__ = [
@@ -54,7 +56,7 @@ def article_links(
     if doc is None:
         return ()
     base = _base(doc, base_url)
-    page_url = urldefrag(base_url)[0]
+    page_url = canonical_url(base_url)
     found: dict[str, None] = {}
     matches = CSSSelector(selector or DEFAULT_SELECTOR)(doc)
     for el in matches if isinstance(matches, list) else []:
@@ -64,11 +66,10 @@ def article_links(
         if not href:
             continue
         try:
-            url = urldefrag(urljoin(base, href))[0]
-            scheme = urlsplit(url).scheme.lower()
+            url = canonical_url(urljoin(base, href))
         except ValueError:
             continue
-        if scheme in ("http", "https") and url != page_url:
+        if url is not None and url != page_url:
             found.setdefault(url, None)
         if len(found) >= limit:
             break
