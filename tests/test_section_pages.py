@@ -73,3 +73,25 @@ def test_a_link_repeated_with_tracking_parameters_is_one_article() -> None:
         "https://news.example.com/one/",
         "https://news.example.com/two/?page=2",
     )
+
+
+def test_an_article_that_failed_for_a_passing_reason_is_tried_again_next_run(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The article answered 500 once: the unchanged section page was "not modified" on every
+    later run, so the article, which has no teaser to stand in for it, was never published
+    until the page itself changed."""
+    words = "<p>" + "Shares rose after the results were out. " * 30 + "</p>"
+    link = '<article><h2 class="entry-title"><a href="/story/1">One</a></h2></article>'
+    body = f"<html><head><title>Business</title></head><body>{link}</body></html>"
+    http_server.route("/section", Reply(body=body.encode(), headers={"ETag": '"v1"'}))
+    http_server.route("/story/1", Reply(status=500, body=b"oops"))
+    config = published_config(tmp_path, http_server, ["section"])
+    config = replace(config, sources=(replace(config.sources[0], type="html"),))
+    (first,) = refresh_and_publish(config).sources
+    assert first.ok and first.changes.get("new", 0) == 0, first
+    story = f"<html><head><title>One</title></head><body><article>{words}</article></body>"
+    http_server.route("/story/1", Reply(body=story.encode()))
+    (second,) = refresh_and_publish(config).sources
+    assert second.changes.get("new") == 1, second
+    assert len(http_server.requests_to("/story/1")) == 2

@@ -440,6 +440,8 @@ class SectionResult:
 
     entries: tuple[ParsedEntry, ...]
     records: tuple[ArticleRecord, ...]
+    #: Article pages to try on the next run: left out by the budget, or failed for a
+    #: passing reason (a timeout, a 5xx or 429 answer).
     deferred: int
     note: str
     #: The rewrite rules that changed each entry's page, by its link.
@@ -497,6 +499,9 @@ def section_entries(
     note = _note(len(entries), reasons, len(pages.deferred), "articles from the section page")
     note = note.replace("kept the feed's text", "skipped")
     applied = {e.link or "": r.rules for e in entries if (r := pages.records[e.link or ""]).rules}
+    # A page that failed for a passing reason has no entry at all (a feed's has its teaser):
+    # the section page is read again next run, so it is tried again while the page lists it.
+    retries = sum(_failed_before(pages.records.get(url)) for url in links)
     return SectionResult(
-        tuple(entries), tuple(to_save.values()), len(pages.deferred), note, applied
+        tuple(entries), tuple(to_save.values()), len(pages.deferred) + retries, note, applied
     )
