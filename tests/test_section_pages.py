@@ -95,3 +95,28 @@ def test_an_article_that_failed_for_a_passing_reason_is_tried_again_next_run(
     (second,) = refresh_and_publish(config).sources
     assert second.changes.get("new") == 1, second
     assert len(http_server.requests_to("/story/1")) == 2
+
+
+def test_an_article_that_redirects_to_a_sign_in_page_is_skipped(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A members-only article answered 302 to ``/wp-login.php``: the login page, with enough
+    words about cookies and privacy, passed the gate and was published as the article."""
+    words = "<p>" + "Sign in to read this story and keep your account safe. " * 10 + "</p>"
+    links = "".join(
+        f'<article><h2 class="entry-title"><a href="/story/{n}/">{n}</a></h2></article>'
+        for n in (1, 2)
+    )
+    body = f"<html><head><title>Business</title></head><body>{links}</body></html>"
+    http_server.route("/section", Reply(body=body.encode()))
+    http_server.redirect("/story/1/", http_server.url("/wp-login.php?redirect_to=/story/1/"))
+    login = f"<html><head><title>Log In</title></head><body><main>{words}</main></body>"
+    http_server.route("/wp-login.php", Reply(body=login.encode()))
+    story = f"<html><head><title>Two</title></head><body><article>{words}</article></body>"
+    http_server.route("/story/2/", Reply(body=story.replace("Sign in", "Shares").encode()))
+    config = published_config(tmp_path, http_server, ["section"])
+    config = replace(config, sources=(replace(config.sources[0], type="html"),))
+    (report,) = refresh_and_publish(config).sources
+    assert report.changes.get("new") == 1, report
+    assert "redirected to a sign-in page" in (report.full_text or "")
+    assert "Log In" not in (tmp_path / "out" / "all.atom").read_text()

@@ -477,7 +477,11 @@ def section_entries(
         record = pages.records.get(url)
         if record is None:
             continue
-        reason = record.error or fulltext.gate(record.text, None)
+        reason = (
+            record.error
+            or fulltext.sign_in_redirect(url, record.final_url)
+            or fulltext.gate(record.text, None)
+        )
         if url in to_save or record.note != reason:
             to_save[url] = replace(record, note=reason)
         if reason is not None:

@@ -337,6 +337,26 @@ def _day(value: str | None) -> datetime | None:
     return _iso_date(value) if value else None
 
 
+_SIGN_IN_PATH = re.compile(
+    r"(?:^|[/_.-])(?:wp-login|log-?in|sign-?in|sign-?on|sso|auth|register|subscribe|paywall)"
+    r"(?:[/_.-]|$)",
+    re.IGNORECASE,
+)
+
+
+def sign_in_redirect(url: str, final_url: str | None) -> str | None:
+    """Why the page fetched for ``url`` is no article, when a redirect took it to a sign-in
+    or subscription page (``/wp-login.php?redirect_to=…``), else ``None``: with no teaser to
+    compare, a login form with enough words around it passed the gate as the article."""
+    if not final_url or final_url == url:
+        return None
+    with contextlib.suppress(ValueError):
+        path = urlsplit(final_url).path
+        if path != urlsplit(url).path and _SIGN_IN_PATH.search(path):
+            return f"redirected to a sign-in page ({final_url})"
+    return None
+
+
 def gate(text: str, teaser: str | None) -> str | None:
     """``None`` when an extracted body may replace the feed's, else the reason it may not.
 
