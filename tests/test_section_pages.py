@@ -120,3 +120,22 @@ def test_an_article_that_redirects_to_a_sign_in_page_is_skipped(
     assert report.changes.get("new") == 1, report
     assert "redirected to a sign-in page" in (report.full_text or "")
     assert "Log In" not in (tmp_path / "out" / "all.atom").read_text()
+
+
+def test_a_section_page_that_is_not_html_says_so(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The section URL answered a PDF: the note blamed the selector ("no article links on
+    the page (selector default)"), sending the admin to fix a selector that was not wrong."""
+    pdf = b"%PDF-1.4 <a href='/story/1/'>"
+    http_server.route("/section", Reply(body=pdf, headers={"Content-Type": "application/pdf"}))
+    config = published_config(tmp_path, http_server, ["section"])
+    config = replace(config, sources=(replace(config.sources[0], type="html"),))
+    (report,) = refresh_and_publish(config).sources
+    assert report.ok and report.warning == (
+        "no article links: the page is not HTML (application/pdf)"
+    ), report
+    assert report.full_text == (
+        "full text: 0 articles from the section page"
+        " (no article links: the page is not HTML (application/pdf))"
+    )

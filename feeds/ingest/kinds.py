@@ -319,6 +319,9 @@ class SectionPageKind:
             rules=source.page_rules,
         )
         no_links = f"no article links on the page (selector {source.selector or 'default'})"
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        if media and "html" not in media and "xml" not in media:
+            no_links = f"no article links: the page is not HTML ({media})"
         feed = ParsedFeed(
             url=fetched.final_url,
             format="html",
