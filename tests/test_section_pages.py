@@ -139,3 +139,12 @@ def test_a_section_page_that_is_not_html_says_so(
         "full text: 0 articles from the section page"
         " (no article links: the page is not HTML (application/pdf))"
     )
+
+
+def test_a_meta_charset_after_a_long_script_is_read() -> None:
+    """A windows-1251 page whose ``<meta charset>`` follows 2,400 bytes of inline script was
+    read as windows-1252 (the prescan reads 1,024 bytes): its titles came out as mojibake
+    (``Ïðèâåò``), where a browser, meeting the meta, reads the page again as it says."""
+    head = "<script>" + "var x = 1;" * 240 + '</script><meta charset="windows-1251">'
+    page = f"<html><head>{head}<title>Привет мир</title></head><body></body></html>"
+    assert section.page_title(page.encode("cp1251")) == "Привет мир"

@@ -6,11 +6,12 @@ in the HTTP header alone (``Content-Type: text/html; charset=windows-1251``) was
 Latin-1 throughout, and published as mojibake. The encoding is chosen here as the HTML
 standard's sniffing does (WHATWG HTML §13.2.3.2, simplified): a byte order mark, else the
 header's charset, else an XML declaration's, else a ``<meta>`` in the first 1,024 bytes, else
-UTF-8 when the bytes are UTF-8, else windows-1252. A server that says UTF-8 of bytes that are
-not is believed only when the page names no other charset. Only the WHATWG Encoding
-Standard's labels count (browsers know no others): a page naming ``rot13``, ``base64`` or
-``utf-7``, which Python's codecs know, is read as if it named none. The page is decoded and
-parsed as UTF-8.
+UTF-8 when the bytes are UTF-8, else a ``<meta>`` later in the ``<head>`` (as a browser
+changes the encoding when its parser meets one), else windows-1252. A server that says
+UTF-8 of bytes that are not is believed only when the page names no other charset. Only
+the WHATWG Encoding Standard's labels count (browsers know no others): a page naming
+``rot13``, ``base64`` or ``utf-7``, which Python's codecs know, is read as if it named none.
+The page is decoded and parsed as UTF-8.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _PRESCAN_BYTES = 1024
+_HEAD_BYTES = 64 * 1024
 
 
 def _labels(codec: str, *labels: str) -> dict[str, str]:
@@ -158,7 +160,18 @@ def page_encoding(page: bytes, content_type: str | None = None) -> str:
         return header
     if named is not None:
         return named
-    return "utf-8" if _is_utf8(page) else "cp1252"
+    if _is_utf8(page):
+        return "utf-8"
+    return _meta_charset(_head(page)) or "cp1252"
+
+
+def _head(page: bytes) -> bytes:
+    """The page up to its ``</head>`` (at most :data:`_HEAD_BYTES`): a browser that meets a
+    ``<meta charset>`` there, past the prescan's 1,024 bytes (a long inline script first),
+    reads the page again in that encoding."""
+    head = page[:_HEAD_BYTES]
+    end = head.lower().find(b"</head")
+    return head if end < 0 else head[:end]
 
 
 def html_document(page: bytes, content_type: str | None = None) -> lxml.html.HtmlElement:
