@@ -148,34 +148,11 @@ def plan_import(
     titles: dict[str, str] = {}  # an added source's title, by its name
     skipped: list[tuple[str, str]] = []
     for feed in map(_without_feed_scheme, feeds):
-        if feed.page:
-            skipped.append((feed.url, _PAGE_SKIPPED))
+        skip = _skipped(feed, known_urls, policy)
+        if skip is not None:
+            skipped.append(skip)
             continue
-        try:
-            parts = urlsplit(feed.url)
-            # A port past 65535 or not a number: the config refuses it, and with it the
-            # whole import, the other feeds included.
-            _ = parts.port
-        except ValueError:
-            skipped.append((feed.url, "not a valid URL"))
-            continue
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            skipped.append((feed.url, "not an http(s) URL"))
-            continue
-        if _CONTROL_RE.search(feed.url):
-            skipped.append((feed.url, "the URL holds a control character"))
-            continue
-        if "@" in parts.netloc:  # shown without them: they are a password
-            shown = parts._replace(netloc="…@" + parts.netloc.rpartition("@")[2]).geturl()
-            skipped.append((shown, "the URL holds a user name or password (use auth instead)"))
-            continue
-        if _same_feed(feed.url) in known_urls:
-            skipped.append((feed.url, "already configured"))
-            continue
-        refusal = address_refusal(policy, feed.url)
-        if refusal is not None:
-            skipped.append((feed.url, refusal))
-            continue
+        parts = urlsplit(feed.url)
         name = _unique(_slug(feed.title or "") or _slug(parts.netloc) or "source", names)
         names.add(name)
         known_urls.add(_same_feed(feed.url))
@@ -188,6 +165,30 @@ def plan_import(
         for t in tables
     )
     return ImportPlan(tuple(added), tuple(skipped), _placed(config_text, blocks, tables, where))
+
+
+def _skipped(feed: Feed, known_urls: set[str], policy: AddressPolicy) -> tuple[str, str] | None:
+    """``(URL as shown, why)`` when ``feed`` is not added, else None."""
+    if feed.page:
+        return feed.url, _PAGE_SKIPPED
+    try:
+        parts = urlsplit(feed.url)
+        # A port past 65535 or not a number: the config refuses it, and with it the
+        # whole import, the other feeds included.
+        _ = parts.port
+    except ValueError:
+        return feed.url, "not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return feed.url, "not an http(s) URL"
+    if _CONTROL_RE.search(feed.url):
+        return feed.url, "the URL holds a control character"
+    if "@" in parts.netloc:  # shown without them: they are a password
+        shown = parts._replace(netloc="…@" + parts.netloc.rpartition("@")[2]).geturl()
+        return shown, "the URL holds a user name or password (use auth instead)"
+    if _same_feed(feed.url) in known_urls:
+        return feed.url, "already configured"
+    refusal = address_refusal(policy, feed.url)
+    return None if refusal is None else (feed.url, refusal)
 
 
 def _without_feed_scheme(feed: Feed) -> Feed:

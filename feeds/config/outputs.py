@@ -127,15 +127,7 @@ def _output(
     subtitle = checker.get(item, where, "subtitle", str, None)
     author = checker.get(item, where, "author", str, "feeds")
     url = _public_url(checker, item, where, "url")
-    feed_id = checker.get(item, where, "id", str, None)
-    if feed_id is not None and not is_absolute_iri(feed_id):
-        # (what an entry's id may be too: ``urn:x:1`` or ``tag:x`` made every document an
-        # error in the W3C Feed Validator, InvalidURN and InvalidTAG)
-        example = f"tag:example.org,2026:{name or 'news'}"
-        checker.problem(
-            f"{where}.id",
-            f"{feed_id!r}: must be an http(s) URL, a tag: URI ({example}) or a URN (urn:uuid:…)",
-        )
+    feed_id = _output_id(checker, item, where, name)
     wanted = _output_sources(checker, item, where, source_names)
     formats = _formats(checker, item, where)
     archive = checker.get(item, where, "archive", bool, False)
@@ -169,6 +161,22 @@ def _output(
         iframes=iframes,
         filters=filters,
     )
+
+
+def _output_id(
+    checker: _Checker, item: Mapping[str, Any], where: str, name: str | None
+) -> str | None:
+    """An output's ``id``: an absolute IRI the validators take, as an entry's id must be
+    (``urn:x:1`` or ``tag:x`` made every document an error in the W3C Feed Validator,
+    InvalidURN and InvalidTAG)."""
+    feed_id = checker.get(item, where, "id", str, None)
+    if feed_id is not None and not is_absolute_iri(feed_id):
+        example = f"tag:example.org,2026:{name or 'news'}"
+        checker.problem(
+            f"{where}.id",
+            f"{feed_id!r}: must be an http(s) URL, a tag: URI ({example}) or a URN (urn:uuid:…)",
+        )
+    return feed_id
 
 
 def _file_path(

@@ -448,6 +448,21 @@ class SectionResult:
     rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+def _article_entry(url: str, record: ArticleRecord) -> ParsedEntry:
+    """The entry a section page's article link makes of its page."""
+    return ParsedEntry(
+        link=url,
+        canonical_link=record.final_url,
+        title=record.title,
+        content=record.content_html,
+        published=record.published,
+        updated=record.updated,
+        author=record.author,
+        base_url=record.final_url or url,
+        image=record.image,
+    )
+
+
 def section_entries(
     source: str,
     links: Sequence[str],
@@ -487,19 +502,7 @@ def section_entries(
         if reason is not None:
             reasons.append(f"{url}: {reason}")
             continue
-        entries.append(
-            ParsedEntry(
-                link=url,
-                canonical_link=record.final_url,
-                title=record.title,
-                content=record.content_html,
-                published=record.published,
-                updated=record.updated,
-                author=record.author,
-                base_url=record.final_url or url,
-                image=record.image,
-            )
-        )
+        entries.append(_article_entry(url, record))
     note = _note(len(entries), reasons, len(pages.deferred), "articles from the section page")
     note = note.replace("kept the feed's text", "skipped")
     applied = {e.link or "": r.rules for e in entries if (r := pages.records[e.link or ""]).rules}

@@ -175,7 +175,7 @@ def _publish_output(
     from feeds.publish import archive
     from feeds.publish.documents import publish
 
-    (now, clock), (generation, fingerprint) = times, marks
+    now, clock = times
     accept = acceptor(config, output, clock)
     pages: list[archive.Page] = []
     index = store.story_index(output.sources) if output.archive else []
@@ -203,16 +203,7 @@ def _publish_output(
             archive.remove_stale_pages(output, store, pages)
             if now is not None:
                 websub.queue(store, output, result.written_formats, now)
-            store.record_published(
-                output.name,
-                {
-                    "generation": generation,
-                    "fingerprint": fingerprint,
-                    "entries": result.entries,
-                    "files": _file_marks(output),
-                    "expires": _expires(config, output, entries),
-                },
-            )
+            _record(store, output, marks, result.entries, _expires(config, output, entries))
     except PublishError:
         # A document written before another failed has changed all the same, and the next
         # run finds it as it would write it: its hub hears of it now or never.
@@ -226,6 +217,29 @@ def _publish_output(
         entries=result.entries,
         written=result.written,
         archive_pages=written_pages,
+    )
+
+
+def _record(
+    store: Storage,
+    output: OutputConfig,
+    marks: tuple[int, str],
+    entries: int,
+    expires: float | None,
+) -> None:
+    """What ``output``, just written with ``entries`` entries, was made from (``marks``: the
+    store's generation and its fingerprint), its files as written, and when an entry it
+    shows passes a ``max_age`` rule (see :func:`_unchanged_output`)."""
+    generation, fingerprint = marks
+    store.record_published(
+        output.name,
+        {
+            "generation": generation,
+            "fingerprint": fingerprint,
+            "entries": entries,
+            "files": _file_marks(output),
+            "expires": expires,
+        },
     )
 
 
