@@ -148,3 +148,23 @@ def test_a_meta_charset_after_a_long_script_is_read() -> None:
     head = "<script>" + "var x = 1;" * 240 + '</script><meta charset="windows-1251">'
     page = f"<html><head>{head}<title>Привет мир</title></head><body></body></html>"
     assert section.page_title(page.encode("cp1251")) == "Привет мир"
+
+
+@pytest.mark.parametrize(
+    ("asked", "landed", "sign_in"),
+    [
+        ("/a/one/", "/wp-login.php?redirect_to=%2Fa%2Fone%2F", True),
+        ("/a/one/", "/account/sign-in", True),
+        ("/a/one/", "/subscribe/", True),
+        # an article's slug that starts so, moved to its trailing slash: an article
+        ("/news/register-to-vote-by-friday", "/news/register-to-vote-by-friday/", False),
+        ("/a/one/", "/2026/12/authentic-voices/", False),
+    ],
+)
+def test_a_sign_in_page_is_a_whole_segment_of_where_a_redirect_led(
+    asked: str, landed: str, sign_in: bool
+) -> None:
+    from feeds.ingest.fulltext import sign_in_redirect
+
+    reason = sign_in_redirect("https://n.example" + asked, "https://n.example" + landed)
+    assert (reason is not None) is sign_in

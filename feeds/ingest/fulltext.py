@@ -337,9 +337,11 @@ def _day(value: str | None) -> datetime | None:
     return _iso_date(value) if value else None
 
 
+# A whole segment of the path (with an extension, or not): an article's slug that starts
+# so (/news/register-to-vote-by-friday/, moved to its trailing slash) is no sign-in page.
 _SIGN_IN_PATH = re.compile(
-    r"(?:^|[/_.-])(?:wp-login|log-?in|sign-?in|sign-?on|sso|auth|register|subscribe|paywall)"
-    r"(?:[/_.-]|$)",
+    r"(?:^|/)(?:wp-login|log-?in|sign-?in|sign-?on|sso|auth|register|subscribe|paywall)"
+    r"(?:\.[a-z0-9]+)?(?:/|$)",
     re.IGNORECASE,
 )
 
