@@ -397,3 +397,17 @@ def test_which_file_is_which_format(tmp_path: Path) -> None:
     for name, expected in cases.items():
         found = formats.format_of_file(tmp_path / name, [out])
         assert (found.name if found else None) == expected, name
+
+
+@pytest.mark.parametrize("fmt", ["rss", "json"])
+def test_a_path_for_a_format_not_published_is_a_config_error(tmp_path: Path, fmt: str) -> None:
+    """``rss_path`` without "rss" in ``formats`` wrote no RSS file, and said nothing."""
+    with pytest.raises(ConfigError) as info:
+        config_module.from_dict(
+            {
+                "sources": [{"name": "a", "url": "https://a.example/feed"}],
+                "outputs": [{"name": "b", "path": "out/b.atom", f"{fmt}_path": f"out/b.{fmt}"}],
+            },
+            base_dir=tmp_path,
+        )
+    assert f'outputs[0].{fmt}_path: is set, but formats has no "{fmt}": add it' in str(info.value)

@@ -136,8 +136,7 @@ def _output(
     iframes = checker.get(item, where, "iframes", str, "link")
     if iframes not in ("link", "keep"):
         checker.problem(f"{where}.iframes", f'{iframes!r}: must be "link" or "keep"')
-    rss_path = _file_path(checker, item, where, "rss_path", base_dir)
-    json_path = _file_path(checker, item, where, "json_path", base_dir)
+    rss_path, json_path = _format_paths(checker, item, where, base_dir, formats)
     filters = rule_set(checker, item, where)
     if name is None or path is None:
         return None
@@ -161,6 +160,24 @@ def _output(
         iframes=iframes,
         filters=filters,
     )
+
+
+def _format_paths(
+    checker: _Checker,
+    item: Mapping[str, Any],
+    where: str,
+    base_dir: Path,
+    formats: tuple[str, ...],
+) -> tuple[Path | None, Path | None]:
+    """``rss_path`` and ``json_path``; one given for a format ``formats`` leaves out is a
+    problem (it wrote no file, and said nothing)."""
+    paths = []
+    for fmt in ("rss", "json"):
+        key = f"{fmt}_path"
+        if key in item and fmt not in formats:
+            checker.problem(f"{where}.{key}", f'is set, but formats has no "{fmt}": add it')
+        paths.append(_file_path(checker, item, where, key, base_dir))
+    return paths[0], paths[1]
 
 
 def _output_id(
