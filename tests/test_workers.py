@@ -276,6 +276,21 @@ def test_a_killed_daemon_on_this_host_does_not_keep_the_store_running(tmp_path: 
     assert up == 0 and health[0] == 503
 
 
+def test_a_worker_whose_process_ends_between_two_looks_is_not_both_live_and_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's process is looked for once per report: one that ends while the report is
+    made is either live or gone, never both."""
+    config = make_config(tmp_path, {"a": "https://a.example/feed"})
+    host = socket.gethostname()
+    with open_store(config.store_path) as store:
+        store.worker_started(f"{host}:{os.getpid()}:aaaaaa", T0)
+        answers = iter([True, False])  # alive at the first look, gone at the second
+        monkeypatch.setattr(status, "_process_exists", lambda host, pid: next(answers))
+        [line] = status.workers(config, store, T0 + timedelta(seconds=5))
+    assert (line["live"], line["process_gone"]) == (True, False)
+
+
 def test_the_lease_covers_every_fetch_of_a_claim_and_the_save(tmp_path: Path) -> None:
     config = make_config(tmp_path, {"a": "https://a.example/feed"})
     # 4 fetches of at most 5 s each, then 10 s to save

@@ -92,19 +92,22 @@ def workers(config: Config, store: StatusReader, now: datetime) -> list[dict[str
     """The registered workers; ``live`` when heard from within :func:`patience` and, on this
     host, its process exists (``process_gone``: it does not, killed or ended)."""
     within = patience(config)
-    return [
-        {
-            "id": w.id,
-            "live": now - w.heartbeat <= within and worker_alive(w),
-            "process_gone": not worker_alive(w),
-            "started": _iso(w.started),
-            "heartbeat": _iso(w.heartbeat),
-            "seconds_since_heartbeat": int((now - w.heartbeat).total_seconds()),
-            "sources_leased": w.leased,
-            "last_activity": _iso(w.last_activity),
-        }
-        for w in store.workers()
-    ]
+    return [_worker_report(w, worker_alive(w), now, within) for w in store.workers()]
+
+
+def _worker_report(w: WorkerInfo, alive: bool, now: datetime, within: timedelta) -> dict[str, Any]:
+    """One worker's line of :func:`workers` (``alive``: asked once, so ``live`` and
+    ``process_gone`` never disagree when the process ends between two looks)."""
+    return {
+        "id": w.id,
+        "live": now - w.heartbeat <= within and alive,
+        "process_gone": not alive,
+        "started": _iso(w.started),
+        "heartbeat": _iso(w.heartbeat),
+        "seconds_since_heartbeat": int((now - w.heartbeat).total_seconds()),
+        "sources_leased": w.leased,
+        "last_activity": _iso(w.last_activity),
+    }
 
 
 class StatusStore(StatusReader, PostingHistory, HostHoldBoard, Protocol):
