@@ -304,7 +304,7 @@ def test_an_archive_page_that_fails_leaves_the_subscription_document_as_it_was(
     out = tmp_path / "out"
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    def failing(output: object, page: int, pages: int, *stories_and_ids: object) -> int:
+    def failing(output: object, page: int, pages: int, *rest: object, first: int = 1) -> int:
         raise PublishError(f"page {page} fails its check")
 
     monkeypatch.setattr(documents, "publish_archive_page", failing)
@@ -357,3 +357,69 @@ def test_feeds_publish_repairs_a_damaged_page_and_leaves_the_others(
     assert report.error is None and report.archive_pages == 1
     assert damaged.read_bytes() == good
     assert intact.stat().st_mtime_ns == mtime
+
+
+def _expire_older_than(store: Store, hours: float) -> None:
+    """Retention: the stories published more than ``hours`` before NOW lose their body."""
+    with store.transaction():
+        cutoff = NOW - timedelta(hours=hours)
+        store.expire_copies(older_than=cutoff, max_per_source=None, unsign_before=cutoff, now=NOW)
+
+
+def test_pages_keep_their_stories_when_the_oldest_leave(tmp_path: Path, store: Store) -> None:
+    """Retention lets the oldest stories go: the pages after them keep their numbers and
+    their stories (a client that keeps archive pages misses nothing); a page left with no
+    story goes, and the oldest page left links to no older one."""
+    from feeds.app.check import check_outputs
+
+    config = make_config(tmp_path)
+    add(store, *range(1, 10))  # archived: [9, 8] [7, 6] [5, 4]
+    publish_all(config, store)
+    out = tmp_path / "out"
+    page3 = (out / "business-archive-3.atom").read_bytes()
+
+    _expire_older_than(store, 7.5)  # stories 8 and 9: page 1 has none left
+    (report,) = publish_all(config, store)
+    assert report.error is None
+    assert not (out / "business-archive-1.atom").exists()
+    assert not (out / "business-archive-1.rss").exists()
+    assert titles(out / "business-archive-2.atom") == ["Story 6", "Story 7"]
+    assert titles(out / "business-archive-3.atom") == ["Story 4", "Story 5"]
+    assert (out / "business-archive-3.atom").read_bytes() == page3
+    assert "prev-archive" not in links(out / "business-archive-2.atom")
+    assert links(out / "business-archive-2.rss")["next-archive"] == "business-archive-3.rss"
+    assert links(out / "business.atom")["prev-archive"] == "business-archive-3.atom"
+    assert all(found.ok for found in check_outputs(config)), list(check_outputs(config))
+    assert_w3c_clean(*sorted(out.glob("*-archive-*")))
+
+    (out / "business-archive-2.atom").unlink()  # the oldest page left, lost: named
+    missing = [f for f in check_outputs(config) if not f.ok]
+    assert [f.path.name for f in missing] == ["business-archive-2.atom"]
+
+
+def test_a_story_that_leaves_moves_no_other_and_new_pages_follow_the_last(
+    tmp_path: Path, store: Store
+) -> None:
+    config = make_config(tmp_path)
+    add(store, *range(1, 10))  # archived: [9, 8] [7, 6] [5, 4]
+    publish_all(config, store)
+    out = tmp_path / "out"
+    page1 = (out / "business-archive-1.atom").read_bytes()
+
+    ids = [key.id for key in store.story_index(["a"])]
+    (seven,) = [s.id for s in store.stories(ids, ["a"]) if s.title == "Story 7"]
+    with store.transaction():
+        store.drop(seven, "Story 7", NOW)
+    add(store, 0)  # story 3 goes to the archive: page 3 is full, so a page 4
+    (report,) = publish_all(config, store)
+    assert report.error is None
+    assert titles(out / "business-archive-2.atom") == ["Story 6"]
+    assert (out / "business-archive-1.atom").read_bytes() == page1
+    assert titles(out / "business-archive-3.atom") == ["Story 4", "Story 5"]
+    assert titles(out / "business-archive-4.atom") == ["Story 3"]
+    assert links(out / "business.atom")["prev-archive"] == "business-archive-4.atom"
+
+    publish_all(make_config(tmp_path, archive_page_size=3), store)  # cut again from the oldest
+    assert titles(out / "business-archive-1.atom") == ["Story 6", "Story 8", "Story 9"]
+    assert titles(out / "business-archive-2.atom") == ["Story 3", "Story 4", "Story 5"]
+    assert not (out / "business-archive-3.atom").exists()

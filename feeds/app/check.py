@@ -84,10 +84,11 @@ def _archive_pages(
     output: OutputConfig, name: str, linked: int | None
 ) -> Iterator[tuple[Path, str | None]]:
     """The archive pages of the ``name`` document found beside it, oldest first, each with
-    None; and those missing up to the last one found or the one the document links to
-    (``linked``), each with what is wrong (links lead to it)."""
+    None; and those missing from the oldest one linked to up to the last one found or the
+    one the document links to (``linked``), each with what is wrong (links lead to it).
+    The oldest pages go when their stories all left, so the first page need not be 1."""
     found = set(_page_numbers(output, name))
-    expected = 1
+    expected = _oldest_linked(output, name, min(found)) if found else linked or 1
     for page in sorted(found | ({linked} if linked else set())):
         if page > expected:
             gap = f", and the pages after it up to {page - 1}" if page - 1 > expected else ""
@@ -95,6 +96,17 @@ def _archive_pages(
         missing = None if page in found else MISSING_PAGES.format(gap="")
         yield archive_path(output, name, page), missing
         expected = page + 1
+
+
+def _oldest_linked(output: OutputConfig, name: str, oldest: int) -> int:
+    """The oldest archive page of the ``name`` document there should be: ``oldest``, the
+    oldest found, or the page it links to as older (``prev-archive``), missing."""
+    try:
+        data = read_regular(archive_path(output, name, oldest))
+    except OSError:
+        return oldest
+    older = _linked_page(output, name, data) if data is not None else None
+    return older if older is not None and older < oldest else oldest
 
 
 def _page_re(output: OutputConfig, name: str) -> re.Pattern[str]:
@@ -115,8 +127,9 @@ def _page_numbers(output: OutputConfig, name: str) -> Iterator[int]:
 
 
 def _linked_page(output: OutputConfig, name: str, data: bytes) -> int | None:
-    """The number of the archive page the ``name`` document's ``prev-archive`` link leads
-    to (RFC 5005 §4: the newest page), or None."""
+    """The number of the archive page the ``prev-archive`` link of ``data`` (the ``name``
+    document: the newest page, RFC 5005 §4; or an archive page: the one before it) leads
+    to, or None."""
     from lxml import etree
 
     from feeds.publish.markup import ATOM_NS, own_document_parser

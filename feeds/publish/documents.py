@@ -115,7 +115,8 @@ def _href(output: OutputConfig, fmt: str, name: str) -> str:
 
 
 def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
-    """Links of the subscription document when ``pages`` archive documents exist."""
+    """Links of the subscription document when archive document ``pages`` is the newest
+    (0: there is none)."""
     return DocLinks(
         self_href=document_url(output, fmt),
         hub=output.hub,
@@ -123,12 +124,15 @@ def subscription_links(output: OutputConfig, fmt: str, pages: int) -> DocLinks:
     )
 
 
-def archive_links(output: OutputConfig, fmt: str, page: int, pages: int) -> DocLinks:
-    """Links of archive document ``page`` of ``pages`` (RFC 5005 §4)."""
+def archive_links(
+    output: OutputConfig, fmt: str, page: int, pages: int, first: int = 1
+) -> DocLinks:
+    """Links of archive document ``page`` of the pages ``first`` to ``pages`` (RFC 5005 §4)."""
+    older = archive_name(output, fmt, page - 1)
     return DocLinks(
         self_href=urljoin(document_url(output, fmt), quote(archive_name(output, fmt, page))),
         hub=None,
-        prev_archive=_href(output, fmt, archive_name(output, fmt, page - 1)) if page > 1 else None,
+        prev_archive=_href(output, fmt, older) if page > first else None,
         next_archive=(
             _href(output, fmt, archive_name(output, fmt, page + 1)) if page < pages else None
         ),
@@ -263,8 +267,8 @@ def publish(
     """Render, validate and atomically write the subscription documents of one output.
 
     Every format is rendered and checked before any is written, so one bad
-    document never leaves the formats disagreeing. ``archive_pages`` is how
-    many archive documents exist (for the ``prev-archive`` link); ``atom_ids`` the ids
+    document never leaves the formats disagreeing. ``archive_pages`` is the number of
+    the newest archive document (for the ``prev-archive`` link; 0: none); ``atom_ids`` the ids
     minted over the output's story index (see :class:`DocLinks`). ``on_written`` hears
     each format whose file changed as soon as it is written, so that a write failing
     after it (the disk full) does not hide it.
@@ -296,15 +300,18 @@ def publish_archive_page(
     pages: int,
     entries: Sequence[StoredEntry],
     atom_ids: Mapping[str, str] | None = None,
+    *,
+    first: int = 1,
 ) -> int:
-    """Write archive document ``page`` of ``pages`` in every archived format; return
-    how many files changed. JSON Feed has no archive links, so only Atom and RSS
-    are archived."""
+    """Write archive document ``page`` of the pages ``first`` to ``pages`` in every archived
+    format; return how many files changed. JSON Feed has no archive links, so only Atom
+    and RSS are archived."""
     changed = 0
     for fmt in output.formats:
         if fmt == "json":
             continue
-        links = replace(archive_links(output, fmt, page, pages), atom_ids=atom_ids or {})
+        made = archive_links(output, fmt, page, pages, first)
+        links = replace(made, atom_ids=atom_ids or {})
         data = render(fmt, output, entries, links, capped=False)
         path = archive_path(output, fmt, page)
         _validate(fmt, path, data)

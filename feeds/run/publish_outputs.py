@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from feeds.config import Config, OutputConfig
 from feeds.errors import PublishError, StoreError, describe
@@ -18,6 +19,9 @@ from feeds.run.tally import Tally, timed
 from feeds.store.protocol import Storage
 from feeds.store.values import StoryKey
 from feeds.types import StoredEntry
+
+if TYPE_CHECKING:
+    from feeds.publish.archive import Page
 
 log = logging.getLogger("feeds.refresh")
 
@@ -177,12 +181,10 @@ def _publish_output(
 
     now, clock = times
     accept = acceptor(config, output, clock)
-    pages: list[archive.Page] = []
     index = store.story_index(output.sources) if output.archive else []
     entries = store.entries_for_output(output.sources, output.max_entries, config.dedupe, accept)
     atom_ids = _minted_atom_ids(store, output, index, entries)
-    if output.archive:
-        pages = archive.plan(output, _accepted(store, index, output, config, accept), atom_ids)
+    pages = _planned_pages(store, config, output, accept, index, atom_ids)
     changed: list[str] = []  # the documents written so far, whatever happens next
     try:
         with store.transaction():
@@ -196,14 +198,15 @@ def _publish_output(
             result = publish(
                 output,
                 entries,
-                archive_pages=len(pages),
+                archive_pages=pages[-1].number if pages else 0,
                 atom_ids=atom_ids,
                 on_written=changed.append,
             )
             archive.remove_stale_pages(output, store, pages)
             if now is not None:
                 websub.queue(store, output, result.written_formats, now)
-            _record(store, output, marks, result.entries, _expires(config, output, entries))
+            expires = _expires(config, output, entries)
+            _record(store, output, marks, result.entries, expires, pages)
     except PublishError:
         # A document written before another failed has changed all the same, and the next
         # run finds it as it would write it: its hub hears of it now or never.
@@ -220,27 +223,50 @@ def _publish_output(
     )
 
 
+def _planned_pages(
+    store: Storage,
+    config: Config,
+    output: OutputConfig,
+    accept: Callable[[StoredEntry], bool] | None,
+    index: list[StoryKey],
+    atom_ids: dict[str, str],
+) -> list[Page]:
+    """The archive pages of ``output`` (none without ``archive``) over the stories of its
+    ``index`` that the filter rules (``accept``) let it publish, each page where it began
+    when last published (:func:`~feeds.publish.archive.plan`)."""
+    from feeds.publish import archive
+
+    if not output.archive:
+        return []
+    starts = archive.recorded_starts(store.published_state(output.name), output.page_size)
+    return archive.plan(output, _accepted(store, index, output, config, accept), atom_ids, starts)
+
+
 def _record(
     store: Storage,
     output: OutputConfig,
     marks: tuple[int, str],
     entries: int,
     expires: float | None,
+    pages: list[Page],
 ) -> None:
     """What ``output``, just written with ``entries`` entries, was made from (``marks``: the
-    store's generation and its fingerprint), its files as written, and when an entry it
-    shows passes a ``max_age`` rule (see :func:`_unchanged_output`)."""
+    store's generation and its fingerprint), its files as written, when an entry it
+    shows passes a ``max_age`` rule (see :func:`_unchanged_output`), and where its archive
+    pages begin (see :func:`~feeds.publish.archive.recorded_starts`)."""
+    from feeds.publish import archive
+
     generation, fingerprint = marks
-    store.record_published(
-        output.name,
-        {
-            "generation": generation,
-            "fingerprint": fingerprint,
-            "entries": entries,
-            "files": _file_marks(output),
-            "expires": expires,
-        },
-    )
+    state: dict[str, object] = {
+        "generation": generation,
+        "fingerprint": fingerprint,
+        "entries": entries,
+        "files": _file_marks(output),
+        "expires": expires,
+    }
+    if output.archive:
+        state["archive_starts"] = archive.starts_record(pages, output.page_size)
+    store.record_published(output.name, state)
 
 
 def _accepted(
