@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_hostile_numbers import published_config, refresh_and_publish
 
 from feeds.app.cli_support import utc_now
 from feeds.app.sources_report import source_rows
-from feeds.ingest import section
+from feeds.ingest import page_html, section
 from feeds.store import open_store
 
 from httpserver import HTTPTestServer, Reply, http_server
@@ -168,3 +169,41 @@ def test_a_sign_in_page_is_a_whole_segment_of_where_a_redirect_led(
 
     reason = sign_in_redirect("https://n.example" + asked, "https://n.example" + landed)
     assert (reason is not None) is sign_in
+
+
+def test_a_huge_section_page_is_parsed_once_and_only_its_first_mib(
+    tmp_path: Path, http_server: HTTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An 8 MiB page of unclosed ``<p>`` was parsed whole, twice (for its links, then for its
+    title): about 6 s of the process that saves every source. Now one parse of its first
+    :data:`section.MAX_SECTION_BYTES`, and the note says the rest was not read."""
+    words = "<p>" + "Shares rose after the results were out. " * 30 + "</p>"
+    story = f"<html><head><title>One</title></head><body><article>{words}</article></body>"
+    http_server.route("/story/1", Reply(body=story.encode()))
+    head = (
+        b"<html><head><title>Business</title></head><body>"
+        b'<article><h2 class="entry-title"><a href="/story/1">One</a></h2></article>'
+    )
+    late = b'<article><h2 class="entry-title"><a href="/story/2">Two</a></h2></article>'
+    filler = b"<p>word " * (section.MAX_SECTION_BYTES // 8)
+    page = head + filler + late + b"<p>word " * (7 * 2**20 // 8)
+    http_server.route("/section", Reply(body=page, headers={"Content-Type": "text/html"}))
+    parsed: list[int] = []
+    real = page_html.html_document
+
+    def counted(page: bytes, content_type: str | None = None, **kwargs: Any) -> Any:
+        parsed.append(len(page))
+        return real(page, content_type, **kwargs)
+
+    monkeypatch.setattr("feeds.ingest.section.html_document", counted)
+    config = published_config(tmp_path, http_server, ["section"])
+    config = replace(config, sources=(replace(config.sources[0], type="html"),))
+    (report,) = refresh_and_publish(config).sources
+    assert report.ok and report.changes.get("new") == 1, report
+    assert len(parsed) == 1
+    assert report.full_text == (
+        "full text: 1 articles from the section page"
+        " (the page is 8.0 MiB: only its first 1 MiB read)"
+    )
+    assert http_server.requests_to("/story/2") == []
+    assert "<title>Business</title>" in (tmp_path / "out" / "all.atom").read_text()

@@ -33,6 +33,7 @@ from feeds.types import (
 
 if TYPE_CHECKING:
     from feeds.ingest.articles import Budget
+    from feeds.ingest.section import SectionPage
 
 
 class KindStore(IngestStore, ArticleCache, Protocol):
@@ -301,13 +302,14 @@ class SectionPageKind:
         prepared: Prepared | None,
     ) -> Read | Unreadable:
         from feeds.ingest.articles import section_entries
-        from feeds.ingest.section import article_links, page_title
+        from feeds.ingest.section import read_page
 
         assert fetched.content is not None
         content_type = fetched.headers.get("content-type")
-        links = article_links(
+        page = read_page(
             fetched.content, fetched.final_url, source.selector, content_type=content_type
         )
+        links = page.links
         section = section_entries(
             source.name,
             links,
@@ -318,17 +320,14 @@ class SectionPageKind:
             now=reader.now,
             rules=source.page_rules,
         )
-        no_links = f"no article links on the page (selector {source.selector or 'default'})"
-        media = (content_type or "").split(";", 1)[0].strip().lower()
-        if media and "html" not in media and "xml" not in media:
-            no_links = f"no article links: the page is not HTML ({media})"
+        no_links, said = _section_remarks(source, content_type, page, len(fetched.content))
         feed = ParsedFeed(
             url=fetched.final_url,
             format="html",
-            title=page_title(fetched.content, content_type),
+            title=page.title,
             link=fetched.final_url,
             entries=section.entries,
-            warning=None if links else no_links,
+            warning=no_links,
         )
         kept = clean_entries(list(section.entries), reader.now, rules=source.rules)
         cleaned = [
@@ -344,10 +343,31 @@ class SectionPageKind:
             prepared=None,
             records=section.records,
             deferred=section.deferred,
-            note=section.note if links else f"{section.note} ({no_links})",
+            note=f"{section.note} ({'; '.join(said)})" if said else section.note,
             dropped=kept.dropped,
             feed_url=None,
         )
+
+
+def _section_remarks(
+    source: SourceConfig, content_type: str | None, page: SectionPage, size: int
+) -> tuple[str | None, list[str]]:
+    """Why a section page of ``size`` bytes gave no article link (None: it gave some; also
+    its warning), and what the source's note says of the page: that, and that only its
+    start was read."""
+    from feeds.ingest.section import MAX_SECTION_BYTES
+
+    no_links = None
+    if not page.links:
+        no_links = f"no article links on the page (selector {source.selector or 'default'})"
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        if media and "html" not in media and "xml" not in media:
+            no_links = f"no article links: the page is not HTML ({media})"
+    said = [no_links] if no_links else []
+    if page.cut:
+        first = MAX_SECTION_BYTES // 2**20
+        said.append(f"the page is {size / 2**20:.1f} MiB: only its first {first} MiB read")
+    return no_links, said
 
 
 #: Each kind by the ``type`` that names it in the configuration.

@@ -174,10 +174,19 @@ def _head(page: bytes) -> bytes:
     return head if end < 0 else head[:end]
 
 
-def html_document(page: bytes, content_type: str | None = None) -> lxml.html.HtmlElement:
+def html_document(
+    page: bytes, content_type: str | None = None, *, max_bytes: int | None = None
+) -> lxml.html.HtmlElement:
     """``page`` parsed, decoded as :func:`page_encoding` says (its meta charset then
-    ignored); raises lxml's errors, or ValueError, for a page that is no HTML."""
-    text = page.decode(page_encoding(page, content_type), "replace").lstrip("\ufeff")
+    ignored); raises lxml's errors, or ValueError, for a page that is no HTML.
+
+    ``max_bytes``: only the page's first that many bytes are parsed (the encoding is still
+    chosen on the whole page: a UTF-8 character cut in two at the end is no sign of
+    windows-1252)."""
+    encoding = page_encoding(page, content_type)
+    if max_bytes is not None:
+        page = page[:max_bytes]
+    text = page.decode(encoding, "replace").lstrip("\ufeff")
     text = _XML_DECLARATION_TEXT_RE.sub("", text, count=1)  # its encoding was the bytes'
     parser = lxml.html.HTMLParser(
         encoding="utf-8", no_network=True, remove_comments=True, remove_pis=True
