@@ -119,6 +119,11 @@ class BodyTooLargeError(FetchError):
     """The body exceeded the configured maximum and was cut off."""
 
 
+class NotHTMLError(FetchError):
+    """A page asked for as HTML (``FetchRequest.html_only``: an article page) answered with
+    another type (a PDF, an image): its body was not read."""
+
+
 class FetchTimeoutError(FetchError):
     """A connect, read or total timeout expired."""
 

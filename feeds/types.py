@@ -175,6 +175,12 @@ class FetchRequest:
     #: A link from a third party (an article page, a link on a section page): only http(s),
     #: and only public addresses unless ``FetchOptions`` allows others.
     public_only: bool = False
+    #: An article page: an answer whose Content-Type is no HTML (nor XML) is not read
+    #: (:class:`~feeds.errors.NotHTMLError`); an answer without one is.
+    html_only: bool = False
+    #: Read at most this many bytes of the body (at most ``FetchOptions.max_body_bytes``):
+    #: a longer one is a :class:`~feeds.errors.BodyTooLargeError`, a declared one unread.
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True)

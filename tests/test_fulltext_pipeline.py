@@ -403,7 +403,9 @@ def test_a_page_too_large_to_read_is_not_read(
     assert a.error is None
     record = store.article(http_server.url(f"/{STORIES[0].slug}/"))
     assert record is not None and record.error is not None
-    assert record.error.startswith("the page is too large to read")
+    # Its declared length was over the limit: its body was not even downloaded.
+    assert record.error.endswith("(Content-Length) is over the limit of 100 bytes"), record
+    assert not record.retry
 
 
 # --- section pages ------------------------------------------------------------------------

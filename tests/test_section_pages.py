@@ -3,6 +3,8 @@ what ``feeds sources`` says of them."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -207,3 +209,54 @@ def test_a_huge_section_page_is_parsed_once_and_only_its_first_mib(
     )
     assert http_server.requests_to("/story/2") == []
     assert "<title>Business</title>" in (tmp_path / "out" / "all.atom").read_text()
+
+
+def test_an_article_link_to_no_html_page_is_not_downloaded(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Links to an endless PDF, to an image and to an HTML page declared 9 MiB long were each
+    read to the fetch limit (10 MiB) before the type or the page size was looked at. Now the
+    answer's Content-Type and Content-Length are looked at first, and the note says why."""
+    sent: dict[str, int] = {}
+
+    def endless(name: str) -> Callable[[], Iterator[bytes]]:
+        def pieces() -> Iterator[bytes]:
+            for n in itertools.count(1):
+                sent[name] = n * 2**15
+                yield b"\0" * 2**15
+
+        return pieces
+
+    answers = {
+        "pdf": ("application/pdf", None),
+        "jpg": ("image/jpeg; name=x", str(6 * 2**20)),
+        "big": ("text/html", str(9 * 2**20)),
+    }
+    for name, (media, length) in answers.items():
+        headers = {"Content-Type": media} | ({"Content-Length": length} if length else {})
+        # A little at a time: what the server wrote is then what was read, not what the
+        # sockets' buffers took.
+        reply = Reply(stream=endless(name), headers=headers, chunk_delay=0.01)
+        http_server.route(f"/{name}", reply)
+    links = "".join(
+        f'<article><h2 class="entry-title"><a href="/{name}">{name}</a></h2></article>'
+        for name in answers
+    )
+    body = f"<html><head><title>Business</title></head><body>{links}</body></html>"
+    http_server.route("/section", Reply(body=body.encode()))
+    config = published_config(tmp_path, http_server, ["section"])
+    config = replace(config, sources=(replace(config.sources[0], type="html"),))
+    (report,) = refresh_and_publish(config).sources
+    assert report.ok, report
+    assert report.full_text == (
+        "full text: 0 articles from the section page, 3 skipped (first:"
+        f" {http_server.url('/pdf')}: not an HTML page (application/pdf): not read)"
+    )
+    assert max(sent.values(), default=0) < 2**20, sent
+    with open_store(config.store_location) as store:
+        errors = {name: store.article(http_server.url(f"/{name}")) for name in answers}
+    assert {name: record and record.error for name, record in errors.items()} == {
+        "pdf": "not an HTML page (application/pdf): not read",
+        "jpg": "not an HTML page (image/jpeg): not read",
+        "big": "body of 9437184 bytes (Content-Length) is over the limit of 4194304 bytes",
+    }

@@ -186,16 +186,16 @@ def _failed_before(cached: ArticleRecord | None) -> bool:
 
 
 def _request(source: str, url: str, cached: ArticleRecord | None) -> FetchRequest:
-    """A guarded GET, conditional when the cached record holds an extracted body."""
+    """A guarded GET of an HTML page of at most :data:`MAX_PAGE_BYTES` (a PDF, an image, a
+    larger or endless body is not read: the fetcher looks at the answer's type and declared
+    length first), conditional when the cached record holds an extracted body."""
+    page = FetchRequest(
+        source=source, url=url, public_only=True, html_only=True, max_bytes=MAX_PAGE_BYTES
+    )
     if cached is None or cached.error is not None or not cached.content_html:
-        return FetchRequest(source=source, url=url, public_only=True)
-    return FetchRequest(
-        source=source,
-        url=url,
-        etag=cached.etag,
-        last_modified=cached.last_modified,
-        body_hash=cached.body_hash,
-        public_only=True,
+        return page
+    return replace(
+        page, etag=cached.etag, last_modified=cached.last_modified, body_hash=cached.body_hash
     )
 
 

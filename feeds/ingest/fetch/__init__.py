@@ -17,6 +17,8 @@ One fetch, as a pipe::
              → 304: no body, keep validators                      (RFC 9111 §4.3.4)
                (a 304 when no validator was sent, and any 206: an error)
              → 2xx: stream the decoded body under max_body_bytes and the total deadline
+               (an article page: not at all when its Content-Type is no HTML; at most
+               FetchRequest.max_bytes)
              → sha256 → FetchResult (content None when the hash is unchanged)
 
 Limits, and what enforces them:

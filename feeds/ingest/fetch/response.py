@@ -13,6 +13,7 @@ from feeds.errors import (
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
+    NotHTMLError,
     TooManyRedirectsError,
 )
 from feeds.ingest.fetch.decode import _BoundedDecoder
@@ -260,8 +261,14 @@ def _read_body(
     deadline: float,
     options: FetchOptions,
 ) -> bytes:
-    """The decoded body, cut off past ``max_body_bytes`` or the total deadline."""
+    """The decoded body, cut off past ``max_body_bytes`` (or the request's ``max_bytes``)
+    or the total deadline; not read at all when its type or declared length rules it out."""
     limit = options.max_body_bytes
+    if request.max_bytes is not None:
+        limit = min(limit, request.max_bytes)
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if request.html_only and media and "html" not in media and "xml" not in media:
+        raise NotHTMLError(request.url, f"not an HTML page ({shortened(media)}): not read")
     declared = _content_length(headers.get("content-length"))
     if declared is not None and declared > limit:
         raise BodyTooLargeError(
