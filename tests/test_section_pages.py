@@ -4,6 +4,7 @@ what ``feeds sources`` says of them."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -260,3 +261,43 @@ def test_an_article_link_to_no_html_page_is_not_downloaded(
         "jpg": "not an HTML page (image/jpeg): not read",
         "big": "body of 9437184 bytes (Content-Length) is over the limit of 4194304 bytes",
     }
+
+
+def test_an_article_that_keeps_answering_429_goes_after_the_others(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The first article answered 429 (Retry-After: 1 s), which held the host: the two
+    others were not asked. On every later run the three were retries in page order, so the
+    429 one was asked first again, held the host again, and the others were never asked."""
+    words = "<p>" + "Shares rose after the results were out. " * 30 + "</p>"
+    links = "".join(
+        f'<article><h2 class="entry-title"><a href="/story/{n}">{n}</a></h2></article>'
+        for n in (1, 2, 3)
+    )
+    body = f"<html><head><title>Business</title></head><body>{links}</body></html>"
+    http_server.route("/section", Reply(body=body.encode()))
+    busy = Reply(status=429, body=b"slow down", headers={"Retry-After": "1"})
+    http_server.route("/story/1", busy)
+    for n in (2, 3):
+        story = f"<html><head><title>S{n}</title></head><body><article>{words}</article></body>"
+        http_server.route(f"/story/{n}", Reply(body=story.encode()))
+    config = published_config(tmp_path, http_server, ["section"])
+    config = replace(
+        config,
+        sources=(replace(config.sources[0], type="html"),),
+        fetch=replace(config.fetch, max_per_host=1),
+    )
+    (first,) = refresh_and_publish(config).sources
+    assert first.changes.get("new", 0) == 0, first
+    asked = [len(http_server.requests_to(f"/story/{n}")) for n in (1, 2, 3)]
+    assert asked == [1, 0, 0]
+    time.sleep(1.2)  # the host's hold (its Retry-After) ends
+    (second,) = refresh_and_publish(config).sources
+    assert second.changes.get("new") == 2, second
+    stories = [r.path for r in http_server.requests if r.path.startswith("/story/")]
+    assert stories == ["/story/1", "/story/2", "/story/3", "/story/1"]
+    # Not lost: still a retry, and the section page is read again for it.
+    with open_store(config.store_location) as store:
+        record = store.article(http_server.url("/story/1"))
+    assert record is not None and record.retry and record.status == 429
+    assert second.full_text is not None and "HTTP 429" in second.full_text

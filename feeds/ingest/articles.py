@@ -34,6 +34,7 @@ from feeds.errors import (
 )
 from feeds.ingest import fulltext, normalize
 from feeds.ingest.fetch import PageFetcher
+from feeds.ingest.fetch.holds import HOLD_STATUSES
 from feeds.store.protocol import ArticleCache
 from feeds.types import (
     ArticleRecord,
@@ -138,8 +139,8 @@ def _load(
         else:
             to_fetch.append((url, entry_hash))
     # The retries of pages whose last try failed for a passing reason come after the others
-    # (in feed order both): a page that keeps failing never takes the budget of the rest.
-    to_fetch.sort(key=lambda wanted_page: _failed_before(cached_by_url[wanted_page[0]]))
+    # (in feed order all): a page that keeps failing never takes the budget of the rest.
+    to_fetch.sort(key=lambda wanted_page: _retry_order(cached_by_url[wanted_page[0]]))
     fresh: dict[str, ArticleRecord] = {}
     deferred: list[str] = []
     for start in range(0, len(to_fetch), batch):
@@ -183,6 +184,16 @@ def _has_page(outcome: FetchResult | FetchError) -> bool:
 def _failed_before(cached: ArticleRecord | None) -> bool:
     """Whether the page is asked for again because its last try failed for a passing reason."""
     return cached is not None and cached.retry
+
+
+def _retry_order(cached: ArticleRecord | None) -> int:
+    """When a page is asked for in its run: new and changed pages first (0), then retries
+    (1), and last the retries of pages that answered 429 or 503 themselves (2). Asked first,
+    a page that kept answering 429 held its host at every run, and the pages of that host
+    not asked because of it (retries too) came after it, and were never asked again."""
+    if not _failed_before(cached):
+        return 0
+    return 2 if cached is not None and cached.status in HOLD_STATUSES else 1
 
 
 def _request(source: str, url: str, cached: ArticleRecord | None) -> FetchRequest:
@@ -231,7 +242,12 @@ def _record(
     rules: PageRules = NO_PAGE_RULES,
 ) -> ArticleRecord:
     if isinstance(outcome, FetchError):
-        return _failed(source, url, entry_hash, outcome, now)
+        failed = _failed(source, url, entry_hash, outcome, now)
+        if isinstance(outcome, HostHeldError) and _retry_order(cached) == 2:
+            # Not asked, its host held: its own last answer (a 429) still asks it to wait.
+            assert cached is not None
+            failed = replace(failed, status=cached.status)
+        return failed
     if outcome.content is None:
         if cached is None:  # we sent no validators, so this cannot be; be safe anyway
             return ArticleRecord(
