@@ -10,6 +10,7 @@ teaser-only feeds should not pay).
                ─ rewrite rules (pages.apply: strips; a body selector that matches → its HTML)
                ─ else: WordPress boilerplate blocks out ─ trafilatura (include_comments=False,
                  favor_precision=True, HTML out)
+                 ─ fewer than MIN_WORDS words: the articleBody of the page's JSON-LD, if longer
                ─ normalize.sanitize_html (boilerplate rules again, nh3 allow-list; body
                  replacements) ─ Article
 
@@ -44,7 +45,7 @@ import lxml.html
 from lxml import etree
 
 from feeds.core.rewrite import FeedRules, PageRules
-from feeds.ingest import normalize, pages
+from feeds.ingest import json_ld, normalize, pages
 from feeds.ingest.page_html import html_document
 from feeds.ingest.urljoin import urljoin, urlsplit
 from feeds.types import ParsedEntry
@@ -212,11 +213,12 @@ def _extract(page: bytes, url: str, rules: PageRules, content_type: str | None) 
     updated = _first_date(_MODIFIED(doc))
     image = _lead_image(doc, url)
 
+    ld = json_ld.scripts(doc)  # before the extraction drops them
     ruled = pages.apply(doc, rules, site) if rules else None
     if ruled is not None and ruled.body is not None:
         body: str | None = ruled.body
     else:
-        body = _automatic(doc, url)
+        body = _or_json_ld(_automatic(doc, url), ld)
         if not body and ruled is not None and ruled.applied:
             # Nothing left to extract: was it the rules? Then they are not applied, and
             # the reason goes to the report (the gate keeps the feed's text).
@@ -289,6 +291,19 @@ def _automatic(doc: lxml.html.HtmlElement, url: str) -> str | None:
         include_tables=True,
         include_formatting=True,
     )
+    return body
+
+
+def _or_json_ld(body: str | None, scripts: list[str]) -> str | None:
+    """``body``, or the ``articleBody`` of the page's JSON-LD ``scripts`` (see
+    :mod:`feeds.ingest.json_ld`) when ``body`` has fewer than :data:`MIN_WORDS` words and
+    that has more: a page built by JavaScript has no body in its HTML."""
+    words = len(_WORD.findall(normalize.html_to_text(body))) if body else 0
+    if not scripts or words >= MIN_WORDS:
+        return body
+    found = json_ld.article_body(scripts)
+    if found is not None and len(_WORD.findall(normalize.html_to_text(found))) > words:
+        return found
     return body
 
 
