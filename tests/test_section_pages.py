@@ -301,3 +301,26 @@ def test_an_article_that_keeps_answering_429_goes_after_the_others(
         record = store.article(http_server.url("/story/1"))
     assert record is not None and record.retry and record.status == 429
     assert second.full_text is not None and "HTTP 429" in second.full_text
+
+
+@pytest.mark.parametrize("date", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_an_article_dated_out_of_range_in_utc_fails_nothing(
+    tmp_path: Path, http_server: HTTPTestServer, date: str
+) -> None:
+    """One article's ``article:published_time`` fell past year 9999 (or before year 1) in
+    UTC: OverflowError failed the whole source, its other articles unpublished."""
+    words = "<p>" + "Shares rose after the results were out. " * 30 + "</p>"
+    links = "".join(
+        f'<article><h2 class="entry-title"><a href="/story/{n}">{n}</a></h2></article>'
+        for n in (1, 2)
+    )
+    body = f"<html><head><title>Business</title></head><body>{links}</body></html>"
+    http_server.route("/section", Reply(body=body.encode()))
+    meta = f'<meta property="article:published_time" content="{date}">'
+    for n, head in ((1, meta), (2, "")):
+        story = f"<html><head><title>S{n}</title>{head}</head><body><article>{words}</article>"
+        http_server.route(f"/story/{n}", Reply(body=story.encode()))
+    config = published_config(tmp_path, http_server, ["section"])
+    config = replace(config, sources=(replace(config.sources[0], type="html"),))
+    (report,) = refresh_and_publish(config).sources
+    assert report.ok and report.changes.get("new") == 2, report
