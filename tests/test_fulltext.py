@@ -369,3 +369,22 @@ def test_every_encoding_label_names_a_python_codec() -> None:
 
     for label, codec in page_html._WHATWG.items():
         assert codecs.lookup(codec).name, label
+
+
+def test_the_article_s_own_time_is_its_date_not_a_ticker_s_above_it() -> None:
+    """The dates' places were one XPath union, read in page order: a news ticker's
+    ``<time datetime>`` in the header, above the article's ``<time class="published">``,
+    was the article's date (today's, for a story of last year)."""
+    words = "<p>" + "Shares rose after the results were out. " * 30 + "</p>"
+    page = (
+        "<html><head><title>One</title></head><body><header><div class=ticker>Updated"
+        ' <time datetime="2026-12-07T16:00:00Z">4 pm</time></div></header><article>'
+        '<h1>One</h1><time class="entry-date published" datetime="2025-03-01T09:00:00Z">'
+        f"March 1, 2025</time>{words}</article></body></html>"
+    )
+    article = fulltext.extract(page.encode(), f"{BASE}/one/")
+    assert article.published == datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    plain = page.replace('class="entry-date published" ', "")
+    assert fulltext.extract(plain.encode(), f"{BASE}/one/").published == datetime(
+        2025, 3, 1, 9, 0, tzinfo=UTC
+    )
