@@ -7,6 +7,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from test_hostile_numbers import published_config, refresh_and_publish
 from feeds.app.cli_support import utc_now
 from feeds.app.sources_report import source_rows
 from feeds.ingest import page_html, section
+from feeds.ingest.fetch import Fetcher
+from feeds.run.refresh import SourceReport, refresh
 from feeds.store import open_store
 
 from httpserver import HTTPTestServer, Reply, http_server
@@ -324,3 +327,45 @@ def test_an_article_dated_out_of_range_in_utc_fails_nothing(
     config = replace(config, sources=(replace(config.sources[0], type="html"),))
     (report,) = refresh_and_publish(config).sources
     assert report.ok and report.changes.get("new") == 2, report
+
+
+def test_an_article_too_short_when_first_read_is_read_again_later(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A breaking story's page had two lines when the section page first listed it: it
+    failed the gate, and was never asked again while the section page listed it (its
+    cached record stood), so the whole story, written an hour later, was never published.
+    Now such a page is asked again six hours after it was last fetched, when the section
+    page is read."""
+    links = '<article><h2 class="entry-title"><a href="/story/1">1</a></h2></article>'
+    body = f"<html><head><title>Business</title></head><body>{links}</body></html>"
+    http_server.route("/section", Reply(body=body.encode()))
+    stub = "<p>Breaking: the port strike has ended. More soon.</p>"
+    words = "<p>" + "Dock workers voted to end the strike on Sunday. " * 30 + "</p>"
+
+    def story(text: str) -> Reply:
+        page = f"<html><head><title>Port</title></head><body><article>{text}</article></body>"
+        return Reply(body=page.encode())
+
+    http_server.route("/story/1", story(stub))
+    config = published_config(tmp_path, http_server, ["section"])
+    config = replace(config, sources=(replace(config.sources[0], type="html"),))
+    now = utc_now()
+
+    def run_at(hours: float) -> SourceReport:
+        with open_store(config.store_location) as store, Fetcher(config.fetch) as fetcher:
+            when = now + timedelta(hours=hours)
+            (report,) = refresh(config, store, fetcher, now=when, force=True).sources
+        return report
+
+    assert "extracted text too short" in (run_at(0).full_text or "")
+    http_server.route("/story/1", story(words))
+    assert run_at(1).changes.get("new", 0) == 0
+    assert len(http_server.requests_to("/story/1")) == 1  # not asked again within 6 hours
+    # The section page changes (a story more), and is read again:
+    later = links + '<article><h2 class="entry-title"><a href="/story/2">2</a></h2></article>'
+    page = f"<html><head><title>Business</title></head><body>{later}</body></html>"
+    http_server.route("/section", Reply(body=page.encode()))
+    http_server.route("/story/2", story(words.replace("Dock workers", "Traders")))
+    assert run_at(7).changes.get("new") == 2
+    assert len(http_server.requests_to("/story/1")) == 2

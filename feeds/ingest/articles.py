@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from feeds.core.digest import sha256
@@ -51,6 +51,11 @@ MAX_PAGE_BYTES = 4 * 2**20
 """An article page larger than this is not read for its text: reading takes about half a second
 per MiB of ordinary markup, and up to three per MiB of hostile markup (every ``<p>`` left
 open), in the process that saves every source. Real article pages are a few hundred KiB."""
+
+RECHECK_SECTION_ARTICLES = timedelta(hours=6)
+"""A section page's article whose page gave no article (a 404, a stub too short for the
+gate) is asked again this long after, while the section page lists it: it has no feed
+text to stand in for it, and a breaking story's page grows from a few lines."""
 
 __all__ = ["Budget", "FullTextResult", "SectionResult", "full_text", "section_entries"]
 
@@ -120,27 +125,32 @@ def _load(
     batch: int,
     now: datetime,
     rules: PageRules = NO_PAGE_RULES,
+    recheck: timedelta | None = None,
 ) -> _Pages:
-    """Cached or freshly fetched records for ``wanted`` (url, entry_hash) pairs."""
+    """Cached or freshly fetched records for ``wanted`` (url, entry_hash) pairs; with
+    ``recheck``, a page that gave no article is asked again once that long has passed."""
     records: dict[str, ArticleRecord] = {}
     cached_by_url: dict[str, ArticleRecord | None] = {}
     to_fetch: list[tuple[str, str]] = []
+    order: dict[str, int] = {}  # see _retry_order; a page asked again to recheck it: 1
     for url, entry_hash in dict.fromkeys(wanted):
-        if url in records or url in cached_by_url:
+        if url in cached_by_url:
             continue
-        cached = store.article(url)
-        cached_by_url[url] = cached
+        cached = cached_by_url[url] = store.article(url)
+        rechecked = _rechecked(cached, now, recheck)
         if (
             cached is not None
             and not cached.retry
             and (cached.entry_hash == entry_hash or cached.source != source)
+            and not rechecked
         ):
             records[url] = cached
         else:
             to_fetch.append((url, entry_hash))
+            order[url] = _retry_order(cached) or int(rechecked)
     # The retries of pages whose last try failed for a passing reason come after the others
     # (in feed order all): a page that keeps failing never takes the budget of the rest.
-    to_fetch.sort(key=lambda wanted_page: _retry_order(cached_by_url[wanted_page[0]]))
+    to_fetch.sort(key=lambda wanted_page: order[wanted_page[0]])
     fresh: dict[str, ArticleRecord] = {}
     deferred: list[str] = []
     for start in range(0, len(to_fetch), batch):
@@ -152,7 +162,7 @@ def _load(
             stale = cached_by_url[url]
             if stale is not None:
                 records[url] = stale  # better than the teaser until the next run revalidates
-            if not _failed_before(stale):
+            if not order[url]:
                 # The next run reads the document again for it. A retry left out waits for
                 # the source's next change instead: a host that stays down would otherwise
                 # have the whole feed downloaded again at every run.
@@ -184,6 +194,14 @@ def _has_page(outcome: FetchResult | FetchError) -> bool:
 def _failed_before(cached: ArticleRecord | None) -> bool:
     """Whether the page is asked for again because its last try failed for a passing reason."""
     return cached is not None and cached.retry
+
+
+def _rechecked(cached: ArticleRecord | None, now: datetime, recheck: timedelta | None) -> bool:
+    """Whether a page that gave no article (an error that does not pass, a body the gate
+    refused) is asked again: ``recheck`` after it was last fetched."""
+    if recheck is None or cached is None or (cached.error is None and cached.note is None):
+        return False
+    return now - cached.fetched >= recheck
 
 
 def _retry_order(cached: ArticleRecord | None) -> int:
@@ -243,9 +261,8 @@ def _record(
 ) -> ArticleRecord:
     if isinstance(outcome, FetchError):
         failed = _failed(source, url, entry_hash, outcome, now)
-        if isinstance(outcome, HostHeldError) and _retry_order(cached) == 2:
+        if isinstance(outcome, HostHeldError) and cached and _retry_order(cached) == 2:
             # Not asked, its host held: its own last answer (a 429) still asks it to wait.
-            assert cached is not None
             failed = replace(failed, status=cached.status)
         return failed
     if outcome.content is None:
@@ -500,6 +517,7 @@ def section_entries(
         batch=batch,
         now=now,
         rules=rules,
+        recheck=RECHECK_SECTION_ARTICLES,
     )
     entries: list[ParsedEntry] = []
     reasons: list[str] = []
