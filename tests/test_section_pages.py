@@ -369,3 +369,31 @@ def test_an_article_too_short_when_first_read_is_read_again_later(
     http_server.route("/story/2", story(words.replace("Dock workers", "Traders")))
     assert run_at(7).changes.get("new") == 2
     assert len(http_server.requests_to("/story/1")) == 2
+
+
+def test_an_article_page_without_a_title_takes_its_link_s_text(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The article page named no title (no ``<title>``, ``og:title`` nor heading): the
+    entry was titled with its body's first words ("Shares rose after the results were
+    out. Shares rose after […]"), though the section page's link said the headline."""
+    words = "<p>" + "Shares rose after the results were out. " * 30 + "</p>"
+    links = (
+        '<article><h2 class="entry-title"><a href="/story/1"> Port strike\n ends after'
+        ' <em>nine</em> days</a></h2><a href="/story/1" rel="bookmark"><img src="x.jpg"></a>'
+        "</article>"
+    )
+    body = f"<html><head><title>Business</title></head><body>{links}</body></html>"
+    http_server.route("/section", Reply(body=body.encode()))
+    story = f'<html><head></head><body><div class="content">{words}</div></body></html>'
+    http_server.route("/story/1", Reply(body=story.encode()))
+    config = published_config(tmp_path, http_server, ["section"])
+    config = replace(config, sources=(replace(config.sources[0], type="html"),))
+    (report,) = refresh_and_publish(config).sources
+    assert report.changes.get("new") == 1, report
+    atom = (tmp_path / "out" / "all.atom").read_text()
+    assert "<title>Port strike ends after nine days</title>" in atom
+    page = section.read_page(body.encode(), PAGE)
+    assert page.headlines == {
+        "https://news.example.com/story/1": "Port strike ends after nine days"
+    }

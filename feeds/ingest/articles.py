@@ -481,12 +481,12 @@ class SectionResult:
     rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def _article_entry(url: str, record: ArticleRecord) -> ParsedEntry:
-    """The entry a section page's article link makes of its page."""
+def _article_entry(url: str, record: ArticleRecord, headline: str | None) -> ParsedEntry:
+    """The entry a section page's article link makes of its page (and of its ``headline``)."""
     return ParsedEntry(
         link=url,
         canonical_link=record.final_url,
-        title=record.title,
+        title=record.title or headline,
         content=record.content_html,
         published=record.published,
         updated=record.updated,
@@ -506,6 +506,7 @@ def section_entries(
     batch: int,
     now: datetime,
     rules: PageRules = NO_PAGE_RULES,
+    headlines: Mapping[str, str] | None = None,  # each link's text on the section page
 ) -> SectionResult:
     """Fetch (or take from the cache) each article link and build an entry from its page."""
     pages = _load(
@@ -536,7 +537,7 @@ def section_entries(
         if reason is not None:
             reasons.append(f"{url}: {reason}")
             continue
-        entries.append(_article_entry(url, record))
+        entries.append(_article_entry(url, record, (headlines or {}).get(url)))
     note = _note(len(entries), reasons, len(pages.deferred), "articles from the section page")
     note = note.replace("kept the feed's text", "skipped")
     applied = {e.link or "": r.rules for e in entries if (r := pages.records[e.link or ""]).rules}

@@ -319,6 +319,7 @@ class SectionPageKind:
             batch=reader.batch,
             now=reader.now,
             rules=source.page_rules,
+            headlines=page.headlines,
         )
         no_links, said = _section_remarks(source, content_type, page, len(fetched.content))
         feed = ParsedFeed(

@@ -16,8 +16,8 @@ Pure functions over page bytes; no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -46,6 +46,9 @@ DEFAULT_SELECTOR = (
 MAX_LINKS = 50
 """At most this many article links are taken from one section page."""
 
+MAX_HEADLINE = 500
+"""A link's text is cut after this many characters."""
+
 MAX_SECTION_BYTES = 2**20
 """Only a section page's first this many bytes are read for its links and title. Real
 section pages are a few hundred KiB, their article links near the top; hostile markup
@@ -55,11 +58,13 @@ takes up to three seconds per MiB to parse, in the process that saves every sour
 @dataclass(frozen=True)
 class SectionPage:
     """What a section page says: its article links (see :func:`article_links`), its
-    ``<title>`` as plain text, and whether it was longer than what was read (``cut``)."""
+    ``<title>`` as plain text, whether it was longer than what was read (``cut``), and the
+    text of each link (``headlines``: the article's title when its page names none)."""
 
     links: tuple[str, ...]
     title: str | None
     cut: bool = False
+    headlines: Mapping[str, str] = field(default_factory=dict)
 
 
 def read_page(
@@ -78,10 +83,12 @@ def read_page(
     if doc is None:
         return SectionPage((), None, len(page) > max_bytes)
     title = doc.findtext(".//title")
+    found = _links(doc, base_url, selector, limit)
     return SectionPage(
-        _links(doc, base_url, selector, limit),
+        tuple(found),
         " ".join(title.split()) or None if title else None,
         len(page) > max_bytes,
+        {url: text for url, text in found.items() if text},
     )
 
 
@@ -100,15 +107,16 @@ def article_links(
 
 def _links(
     doc: lxml.html.HtmlElement, base_url: str, selector: str | None, limit: int
-) -> tuple[str, ...]:
-    """The links of :func:`article_links` in the parsed page ``doc``."""
+) -> dict[str, str]:
+    """The links of :func:`article_links` in the parsed page ``doc``, each with its text
+    (the first of its links that has one; at most :data:`MAX_HEADLINE` characters)."""
     from lxml.cssselect import CSSSelector
 
     if limit <= 0:
-        return ()
+        return {}
     base = _base(doc, base_url)
     page_url = canonical_url(base_url)
-    found: dict[str, None] = {}
+    found: dict[str, str] = {}
     matches = CSSSelector(selector or DEFAULT_SELECTOR)(doc)
     for el in matches if isinstance(matches, list) else []:
         if not isinstance(el, etree._Element):
@@ -121,10 +129,12 @@ def _links(
         except ValueError:
             continue
         if url is not None and url != page_url:
-            found.setdefault(url, None)
+            text = " ".join("".join(str(t) for t in el.itertext())[: 4 * MAX_HEADLINE].split())
+            if not found.get(url):
+                found[url] = text[:MAX_HEADLINE]
         if len(found) >= limit:
             break
-    return tuple(found)
+    return found
 
 
 def page_title(page: bytes, content_type: str | None = None) -> str | None:
