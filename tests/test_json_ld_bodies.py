@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from feeds.ingest import fulltext, json_ld
 
@@ -112,3 +113,19 @@ def test_a_long_article_body_is_cut() -> None:
     long = "A sentence of the endless article body. " * (json_ld.MAX_BODY_CHARS // 20)
     found = json_ld.article_body([json.dumps({"@type": "BlogPosting", "articleBody": long})])
     assert found is not None and len(found) <= json_ld.MAX_BODY_CHARS + len("<p></p>")
+
+
+def test_the_json_ld_dates_are_the_article_s_when_its_html_has_none() -> None:
+    """A page with no ``article:published_time`` meta nor ``<time>`` was dated by
+    trafilatura's day, read as midnight UTC: an article published at 01:00 in Tokyo on
+    7 December (16:00 UTC on the 6th) was dated the 7th, eight hours after it was out."""
+    page = _app_page("\n".join(PARAGRAPHS)).replace(
+        b'"datePublished": "2026-12-07T08:30:00+01:00"',
+        b'"datePublished": "2026-12-07T01:00:00+09:00", "dateModified": "2026-12-07T02:15:00Z"',
+    )
+    article = fulltext.extract(page, URL)
+    assert article.published == datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
+    assert article.updated == datetime(2026, 12, 7, 2, 15, tzinfo=UTC)
+    meta = b'<meta property="article:published_time" content="2026-12-05T10:00:00Z">'
+    dated = fulltext.extract(page.replace(b"</head>", meta + b"</head>"), URL)
+    assert dated.published == datetime(2026, 12, 5, 10, 0, tzinfo=UTC)

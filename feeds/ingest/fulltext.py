@@ -28,9 +28,10 @@ Choices (the issue leaves them open):
   teaser whose last words were reworded still passes), and none of the comment-section
   phrases WordPress prints (:data:`_COMMENT_TEXT`).
 * Dates come from the page's ``article:published_time`` / ``article:modified_time`` meta
-  tags, else its first ``<time class="published">`` / ``class="updated"``, else (published)
-  its first ``<time datetime>`` inside an ``<article>``, else anywhere, because trafilatura
-  reports days only; its date is the fallback (midnight UTC).
+  tags, else its first ``<time class="published">`` / ``class="updated"``, else its JSON-LD
+  article's ``datePublished`` / ``dateModified``, else (published) its first ``<time
+  datetime>`` inside an ``<article>``, else anywhere, because trafilatura reports days only;
+  its date is the fallback (midnight UTC).
 """
 
 from __future__ import annotations
@@ -219,11 +220,10 @@ def _extract(page: bytes, url: str, rules: PageRules, content_type: str | None) 
     raw_title = pages.site_title(doc, site) or metadata.title
     title = normalize.clean_title(raw_title) if raw_title else None
     author = normalize.clean_title(metadata.author) if metadata.author else None
-    published = _first_date(doc, _PUBLISHED) or _day(metadata.date)
-    updated = _first_date(doc, _MODIFIED)
+    ld = json_ld.scripts(doc)  # before the extraction drops them
+    published, updated = _dates(doc, ld, metadata.date)
     image = _lead_image(doc, url)
 
-    ld = json_ld.scripts(doc)  # before the extraction drops them
     ruled = pages.apply(doc, rules, site) if rules else None
     if ruled is not None and ruled.body is not None:
         body: str | None = ruled.body
@@ -335,6 +335,21 @@ def _without_title(content_html: str, title: str | None) -> str:
     if match and normalize.clean_title(match.group(1), is_html=True) == title:
         return content_html[match.end() :].lstrip()
     return content_html
+
+
+def _dates(
+    doc: etree._Element, ld: list[str], day: str | None
+) -> tuple[datetime | None, datetime | None]:
+    """The page's published and updated dates: its meta tags and marked ``<time>``, else its
+    JSON-LD article's, else (published) its other ``<time>``, else ``day`` (trafilatura's)."""
+    published = _first_date(doc, _PUBLISHED[:2])
+    if published is None and ld:
+        published = _day(json_ld.article_field(ld, "datePublished"))
+    published = published or _first_date(doc, _PUBLISHED[2:]) or _day(day)
+    updated = _first_date(doc, _MODIFIED)
+    if updated is None and ld:
+        updated = _day(json_ld.article_field(ld, "dateModified"))
+    return published, updated
 
 
 def _first_date(doc: etree._Element, places: tuple[etree.XPath, ...]) -> datetime | None:

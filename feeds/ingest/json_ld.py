@@ -5,6 +5,9 @@ markup hides its text from extraction often still says its article in a
 ``<script type="application/ld+json">`` block, as schema.org's ``articleBody`` of its
 ``NewsArticle`` (``Article``, ``BlogPosting``…), for search engines. :mod:`feeds.ingest.fulltext`
 takes it when the page's HTML yields no usable body; it is sanitized there like every body.
+Its ``datePublished`` and ``dateModified`` are the article's dates when the page has no
+``article:published_time`` meta nor ``<time class="published">`` (the date trafilatura
+finds there is a day, read as midnight UTC: ``2026-12-07T01:00:00+09:00`` was a day late).
 
 Bounded, as everything a page says: a script longer than :data:`MAX_SCRIPT_CHARS` is not
 read, at most :data:`MAX_NODES` objects and arrays of it are looked at, nesting deeper than
@@ -20,7 +23,14 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-__all__ = ["MAX_BODY_CHARS", "MAX_NODES", "MAX_SCRIPT_CHARS", "article_body", "scripts"]
+__all__ = [
+    "MAX_BODY_CHARS",
+    "MAX_NODES",
+    "MAX_SCRIPT_CHARS",
+    "article_body",
+    "article_field",
+    "scripts",
+]
 
 MAX_SCRIPT_CHARS = 2**20
 """A JSON-LD script longer than this is not read (real ones are a few KiB, or a few hundred
@@ -67,20 +77,27 @@ def article_body(texts: Iterable[str]) -> str | None:
     """The first ``articleBody`` of an article in the JSON-LD ``texts``, as HTML (plain
     text made into paragraphs, one a line; HTML as it is: the caller sanitizes it), or
     ``None`` when they hold none."""
+    body = article_field(texts, "articleBody")
+    return _as_html(body[:MAX_BODY_CHARS]) if body is not None else None
+
+
+def article_field(texts: Iterable[str], name: str) -> str | None:
+    """The first non-blank string ``name`` (``articleBody``, ``datePublished``…) of an
+    article in the JSON-LD ``texts``, as written, or ``None``."""
     for text in texts:
         try:
             data = json.loads(text)
         except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
             continue
-        body = _find(data)
-        if body is not None:
-            return _as_html(body[:MAX_BODY_CHARS])
+        found = _find(data, name)
+        if found is not None:
+            return found
     return None
 
 
-def _find(data: object) -> str | None:
-    """The ``articleBody`` of the first article object in ``data`` (breadth first: a
-    ``@graph``'s article before a comment's), within :data:`MAX_NODES`."""
+def _find(data: object, name: str) -> str | None:
+    """The field ``name`` of the first article object in ``data`` that has it (breadth
+    first: a ``@graph``'s article before a comment's), within :data:`MAX_NODES`."""
     queue, looked = [data], 0
     while queue and looked < MAX_NODES:
         node, looked = queue.pop(0), looked + 1
@@ -91,9 +108,9 @@ def _find(data: object) -> str | None:
             continue
         kinds = node.get("@type")
         names = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
-        body = node.get("articleBody")
-        if isinstance(body, str) and body.strip() and _is_article(names):
-            return body
+        value = node.get(name)
+        if isinstance(value, str) and value.strip() and _is_article(names):
+            return value
         queue.extend(v for v in node.values() if isinstance(v, dict | list))
     return None
 
