@@ -17,8 +17,7 @@ the caller saves the returned records in the source's transaction.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -33,6 +32,7 @@ from feeds.errors import (
     HTTPStatusError,
 )
 from feeds.ingest import fulltext, normalize
+from feeds.ingest.article_budget import Budget
 from feeds.ingest.fetch import PageFetcher
 from feeds.ingest.fetch.holds import HOLD_STATUSES
 from feeds.store.protocol import ArticleCache
@@ -41,7 +41,6 @@ from feeds.types import (
     CleanEntry,
     FetchRequest,
     FetchResult,
-    FullTextOptions,
     ParsedEntry,
 )
 
@@ -58,54 +57,6 @@ gate) is asked again this long after, while the section page lists it: it has no
 text to stand in for it, and a breaking story's page grows from a few lines."""
 
 __all__ = ["Budget", "FullTextResult", "SectionResult", "full_text", "section_entries"]
-
-
-class Budget:
-    """How many article pages, and how many seconds of fetching, one run may spend.
-
-    Shared by every source of a run. ``clock`` is a monotonic clock in seconds
-    (injectable for tests); the seconds start counting at the first page. Once
-    ``stopping()`` is true (a daemon told to stop) no page more is taken, and those under
-    way are abandoned ``grace`` seconds later: the stop is not held up by them.
-    """
-
-    def __init__(
-        self,
-        options: FullTextOptions,
-        clock: Callable[[], float] = time.monotonic,
-        stopping: Callable[[], bool] = lambda: False,
-        grace: float = 0.0,
-    ) -> None:
-        self.pages_left = options.max_pages
-        self._seconds = options.max_seconds
-        self._clock, self._stopping, self._grace = clock, stopping, grace
-        self._deadline: float | None = None
-        self._stopped_at: float | None = None
-
-    def abandons_pages(self) -> bool:
-        """Whether ``grace`` seconds passed since ``stopping()`` was first seen true."""
-        if self._stopped_at is None:
-            if not self._stopping():
-                return False
-            self._stopped_at = self._clock()
-        return self._clock() >= self._stopped_at + self._grace
-
-    def take(self) -> bool:
-        """Spend one page if pages and time are left; False when the budget is spent."""
-        if self._stopping():
-            return False
-        now = self._clock()
-        if self._deadline is None:
-            self._deadline = now + self._seconds
-        if self.pages_left <= 0 or now >= self._deadline:
-            return False
-        self.pages_left -= 1
-        return True
-
-    def out_of_time(self) -> bool:
-        """Whether the seconds are spent (reading a page's text counts too: a page that is
-        slow to read must not hold the run past them)."""
-        return self._deadline is not None and self._clock() >= self._deadline
 
 
 @dataclass(frozen=True)
@@ -129,28 +80,7 @@ def _load(
 ) -> _Pages:
     """Cached or freshly fetched records for ``wanted`` (url, entry_hash) pairs; with
     ``recheck``, a page that gave no article is asked again once that long has passed."""
-    records: dict[str, ArticleRecord] = {}
-    cached_by_url: dict[str, ArticleRecord | None] = {}
-    to_fetch: list[tuple[str, str]] = []
-    order: dict[str, int] = {}  # see _retry_order; a page asked again to recheck it: 1
-    for url, entry_hash in dict.fromkeys(wanted):
-        if url in cached_by_url:
-            continue
-        cached = cached_by_url[url] = store.article(url)
-        rechecked = _rechecked(cached, now, recheck)
-        if (
-            cached is not None
-            and not cached.retry
-            and (cached.entry_hash == entry_hash or cached.source != source)
-            and not rechecked
-        ):
-            records[url] = cached
-        else:
-            to_fetch.append((url, entry_hash))
-            order[url] = _retry_order(cached) or int(rechecked)
-    # The retries of pages whose last try failed for a passing reason come after the others
-    # (in feed order all): a page that keeps failing never takes the budget of the rest.
-    to_fetch.sort(key=lambda wanted_page: order[wanted_page[0]])
+    records, cached_by_url, to_fetch, order = _cached_or_wanted(wanted, source, store, now, recheck)
     fresh: dict[str, ArticleRecord] = {}
     deferred: list[str] = []
     for start in range(0, len(to_fetch), batch):
@@ -180,6 +110,46 @@ def _load(
             record = _record(source, url, entry_hash, cached_by_url[url], outcome, now, rules)
             records[url] = fresh[url] = record
     return _Pages(records=records, fresh=fresh, deferred=tuple(deferred))
+
+
+def _cached_or_wanted(
+    wanted: Sequence[tuple[str, str]],
+    source: str,
+    store: ArticleCache,
+    now: datetime,
+    recheck: timedelta | None,
+) -> tuple[
+    dict[str, ArticleRecord],
+    dict[str, ArticleRecord | None],
+    list[tuple[str, str]],
+    dict[str, int],
+]:
+    """For :func:`_load`: the cached records that stand (by URL), every URL's cached record
+    (None: none), the pages to fetch in the order to ask them, and each one's
+    :func:`_retry_order` (a page asked again to recheck it: 1)."""
+    records: dict[str, ArticleRecord] = {}
+    cached_by_url: dict[str, ArticleRecord | None] = {}
+    to_fetch: list[tuple[str, str]] = []
+    order: dict[str, int] = {}
+    for url, entry_hash in dict.fromkeys(wanted):
+        if url in cached_by_url:
+            continue
+        cached = cached_by_url[url] = store.article(url)
+        rechecked = _rechecked(cached, now, recheck)
+        if (
+            cached is not None
+            and not cached.retry
+            and (cached.entry_hash == entry_hash or cached.source != source)
+            and not rechecked
+        ):
+            records[url] = cached
+        else:
+            to_fetch.append((url, entry_hash))
+            order[url] = _retry_order(cached) or int(rechecked)
+    # The retries of pages whose last try failed for a passing reason come after the others
+    # (in feed order all): a page that keeps failing never takes the budget of the rest.
+    to_fetch.sort(key=lambda wanted_page: order[wanted_page[0]])
+    return records, cached_by_url, to_fetch, order
 
 
 def _unread(outcome: FetchResult | FetchError, budget: Budget) -> bool:
