@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from feeds import config
 
 from support import REPO
 
@@ -35,6 +38,30 @@ def test_every_config_key_is_in_the_reference() -> None:
     documented = set(re.findall(r"^\[\[?(\w+)\]\]?|^(\w+) = ", reference, re.M))
     names = {name for pair in documented for name in pair if name}
     assert sorted(keys - names) == []
+
+
+def toml_examples() -> list[tuple[str, str]]:
+    """Every ```toml block of the README and docs/, named by its page and line."""
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(r"^```toml\n(.*?)^```", text, re.S | re.M):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append((f"{page.name}:{line}", match[1]))
+    return found
+
+
+@pytest.mark.parametrize("example", toml_examples(), ids=lambda e: e[0])
+def test_every_toml_example_loads(tmp_path: Path, example: tuple[str, str]) -> None:
+    """Copied into a config.toml, each example loads: a fragment with a minimal source and
+    output around it (keys of one source, such as ``replace = […]``, in that source)."""
+    data = tomllib.loads(example[1])
+    if not set(data) <= config.TOP_LEVEL_KEYS:
+        data = {"sources": [{"name": "s", "url": "s.rss", **data}]}
+    data.setdefault("sources", [{"name": "s", "url": "s.rss"}])
+    data.setdefault("outputs", [{"name": "o", "path": "out/o.atom"}])
+    (tmp_path / "site-rules").mkdir()
+    config.from_dict(data, base_dir=tmp_path, path=tmp_path / "config.toml")
 
 
 def test_the_readme_is_short() -> None:
