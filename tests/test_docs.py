@@ -7,9 +7,11 @@ import re
 import tomllib
 from pathlib import Path
 
+import click
 import pytest
 
 from feeds import config
+from feeds.app.cli import cli
 
 from support import REPO
 
@@ -62,6 +64,49 @@ def test_every_toml_example_loads(tmp_path: Path, example: tuple[str, str]) -> N
     data.setdefault("outputs", [{"name": "o", "path": "out/o.atom"}])
     (tmp_path / "site-rules").mkdir()
     config.from_dict(data, base_dir=tmp_path, path=tmp_path / "config.toml")
+
+
+def commands(group: click.Group, path: str = "feeds") -> list[tuple[str, click.Command]]:
+    """Every command under ``group``, subcommands included, by its command line."""
+    found: list[tuple[str, click.Command]] = []
+    for name, command in group.commands.items():
+        found.append((f"{path} {name}", command))
+        if isinstance(command, click.Group):
+            found.extend(commands(command, f"{path} {name}"))
+    return found
+
+
+def readme_rows() -> dict[str, str]:
+    """The README's table of commands: each row by the command it names."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for row, usage in re.findall(r"^(\| `([^`]+)` \|.*)$", readme, re.M):
+        words = re.match(r"feeds(?: [a-z]+)+", usage)
+        assert words, row
+        rows[words[0]] = row
+    return rows
+
+
+@pytest.mark.parametrize("command", commands(cli), ids=lambda c: c[0])
+def test_every_command_and_option_is_documented(command: tuple[str, click.Command]) -> None:
+    """A command has its row in the README's table (a group is its subcommands); each of its
+    options is in that row or in a section of docs/ that names the command."""
+    line, found = command
+    rows = readme_rows()
+    if not isinstance(found, click.Group):
+        assert line in rows, f"{line}: not in the README's table of commands"
+    sections = [rows.get(line, "")] + [
+        section
+        for page in DOCS
+        for section in re.split(r"^(?=#)", page.read_text(encoding="utf-8"), flags=re.M)
+        if line in section
+    ]
+    for option in found.params:
+        names = [name for name in option.opts if name not in ("--help", "--config")]
+        spelled = "|".join(re.escape(name) for name in names)
+        if isinstance(option, click.Option) and names:
+            named = re.compile(rf"(?<![\w-])({spelled})(?![\w-])")
+            assert any(named.search(section) for section in sections), f"{line} {names[0]}"
 
 
 def test_the_readme_is_short() -> None:
