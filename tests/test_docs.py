@@ -12,6 +12,8 @@ import pytest
 
 from feeds import config
 from feeds.app.cli import cli
+from feeds.app.metrics import FAMILIES
+from feeds.run.tally import _CHANGE_LABELS
 
 from support import REPO
 
@@ -107,6 +109,16 @@ def test_every_command_and_option_is_documented(command: tuple[str, click.Comman
         if isinstance(option, click.Option) and names:
             named = re.compile(rf"(?<![\w-])({spelled})(?![\w-])")
             assert any(named.search(section) for section in sections), f"{line} {names[0]}"
+
+
+def test_every_metric_is_in_the_reference_table() -> None:
+    """configuration.md's table has a row for each family `/metrics` exposes, and names every
+    ``change`` an entry is counted under."""
+    reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(feeds_\w+)(?:\{\w+(?:,\w+)*\})?` \|(.*)$", reference, re.M))
+    assert sorted(set(FAMILIES) - set(rows)) == []
+    changes = set(re.findall(r"`(\w+)`", rows["feeds_entries_total"]))
+    assert sorted(set(_CHANGE_LABELS.values()) - changes) == []
 
 
 def test_the_readme_is_short() -> None:
