@@ -29,7 +29,7 @@ from feeds.config import Config
 from feeds.errors import ConfigError
 from feeds.ingest.fetch import Fetcher
 from feeds.ingest.fetch.holds import HostHolds
-from feeds.run.daemon import Daemon, TickReport
+from feeds.run.daemon import STOP_GRACE, Daemon, TickReport
 from feeds.store.sqlite import Store
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
@@ -847,8 +847,11 @@ def test_the_systemd_unit_runs_a_real_feeds_command(name: str) -> None:
     assert ctx.info_name == "daemon"
     assert ctx.params["config_path"] == Path("/etc/feeds/config.toml")
     assert settings["ExecReload"].endswith("kill -HUP $MAINPID")
-    # systemd must wait longer than a fetch in flight may take (total_timeout, 60 s).
+    # systemd must wait for the saving and publishing after the stop (fetches in flight are
+    # abandoned after STOP_GRACE, not waited for).
     assert int(settings["TimeoutStopSec"]) > 60
+    # What SIGTERM does, as the daemon does it (it said fetches in flight were finished).
+    assert f"within {STOP_GRACE:g} s) are saved whole" in " ".join(unit.replace("#", "").split())
     # sd_notify: READY=1 at start, WATCHDOG=1 per run (tests/test_metrics.py), so the
     # watchdog must outlast a heartbeat (1 min) plus a long run.
     assert settings["Type"] == "notify"
