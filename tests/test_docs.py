@@ -135,6 +135,16 @@ def anchors(page: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_files_named_in_the_text_are_there(page: Path) -> None:
+    """A path of the repository in backticks (`feeds/store/sql/candidates.py`) names a file
+    or folder that exists, so a reader sent to it finds it."""
+    text = page.read_text(encoding="utf-8")
+    named = re.findall(r"`((?:feeds|tests|bench|contrib|samples|\.ci)/[\w./@-]+)`", text)
+    assert named or page.name not in ("README.md", "architecture.md")
+    assert sorted(path for path in set(named) if not (REPO / path).exists()) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_links_lead_somewhere(page: Path) -> None:
     text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
     for target in re.findall(r"\]\(([^)\s]+)\)", text):
