@@ -13,6 +13,7 @@ import pytest
 from feeds import config
 from feeds.app.cli import cli
 from feeds.app.metrics import FAMILIES
+from feeds.core.schedule import _UNITS, parse_duration
 from feeds.run.tally import _CHANGE_LABELS
 
 from support import REPO
@@ -119,6 +120,15 @@ def test_every_metric_is_in_the_reference_table() -> None:
     assert sorted(set(FAMILIES) - set(rows)) == []
     changes = set(re.findall(r"`(\w+)`", rows["feeds_entries_total"]))
     assert sorted(set(_CHANGE_LABELS.values()) - changes) == []
+
+
+def test_every_duration_unit_is_in_the_reference() -> None:
+    """The durations configuration.md shows parse, and use every unit the parser takes."""
+    reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    sentence = reference.split("Durations are written", 1)[1].split(";", 1)[0]
+    shown = re.findall(r'`"([^"`]+)"`', sentence)
+    assert all(parse_duration(text) for text in shown)
+    assert sorted(set(_UNITS) - {text[-1] for text in shown}) == []
 
 
 def test_the_readme_is_short() -> None:
