@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from lxml import etree
 
 from feeds import config as config_module
 from feeds.app import cli, opml
+from feeds.app.metrics import routes
 from feeds.errors import ConfigError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, _reload
@@ -147,6 +149,45 @@ def test_feeds_check_before_the_first_publish_says_what_to_run(tmp_path: Path) -
     assert result.exit_code == 1
     assert "out/all.atom: not published yet (`feeds refresh` or `feeds publish`" in result.stderr
     assert "No such file" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        (["status"], 0),
+        (["status", "--json"], 0),
+        (["sources"], 0),
+        (["explain", "https://news.example/x"], 1),
+        (["metrics"], 0),
+        (["filters", "test"], 0),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else str(value),
+)
+def test_a_reading_command_before_the_first_refresh_makes_no_store(
+    tmp_path: Path, command: list[str], code: int
+) -> None:
+    """README: `feeds status --config /etc/feeds/config.toml` as root, before the daemon
+    ever ran, made the folder and the SQLite store, owned by root: the daemon (User=feeds)
+    then found it "read-only for this user". A command that only reads leaves nothing."""
+    path = write(
+        tmp_path,
+        '[store]\npath = "state/feeds.db"\n[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT,
+    )
+    result = CliRunner().invoke(cli.cli, [*command, "--config", str(path)])
+    assert result.exit_code == code, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_a_metrics_scrape_before_the_first_refresh_makes_no_store(tmp_path: Path) -> None:
+    """`feeds serve --metrics`, often another user (the web server's), made the store on
+    its first scrape."""
+    config = config_module.load(
+        write(tmp_path, '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT)
+    )
+    served = routes(config, timedelta(minutes=3), lambda: datetime.now(UTC))
+    assert served["/metrics"]()[0] == 200
+    assert served["/healthz"]()[:2] == (200, "text/plain; charset=utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
 
 
 def test_enable_after_allowing_private_addresses_fetches_the_refused_article_pages(

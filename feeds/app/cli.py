@@ -77,7 +77,7 @@ def metrics(config_path: Path | None) -> None:
     from feeds.app.metrics import exposition
 
     config = load_config(config_path)
-    with open_store_for(config, locked=False) as store:
+    with open_store_for(config, locked=False, create=False) as store:
         click.echo(exposition(config, store, utc_now()), nl=False)
 
 
@@ -142,7 +142,7 @@ def explain(config_path: Path | None, query: str, as_json: bool) -> None:
     from feeds.app.provenance import explain as run_explain
 
     config = load_config(config_path)
-    with open_store_for(config, locked=False) as store:
+    with open_store_for(config, locked=False, create=False) as store:
         rules = Rules(config, utc_now())
         found = run_explain(store, query, config.dedupe, config.outputs, rules=rules)
     if found is None:
@@ -301,7 +301,7 @@ def status(config_path: Path | None, as_json: bool) -> None:
     from feeds.app.status import gather, render
 
     config = load_config(config_path)
-    with open_store_for(config, locked=False) as store:
+    with open_store_for(config, locked=False, create=False) as store:
         report = gather(config, store, now=utc_now())
     if as_json:
         click.echo(json.dumps(report, indent=2))

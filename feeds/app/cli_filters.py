@@ -80,7 +80,7 @@ def test_rules(
     names = [s.name for s in config.sources]
     sources = [source] if source else list(chosen.sources if chosen else names)
     now = utc_now()
-    with open_store_for(config, locked=False) as store:
+    with open_store_for(config, locked=False, create=False) as store:
         entries = store.entries_for_output(sources, limit, config.dedupe)
     rows: list[dict[str, Any]] = []
     for entry in entries:

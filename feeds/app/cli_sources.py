@@ -35,7 +35,7 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
     from feeds.app.sources_report import source_rows, table_lines
 
     config = load_config(config_path)
-    with open_store_for(config, locked=False) as store:
+    with open_store_for(config, locked=False, create=False) as store:
         rows = source_rows(config, store, utc_now())
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -146,8 +146,9 @@ def load_config(config_path: Path | None) -> Config:
 
 
 @contextmanager
-def open_store_for(config: Config, *, locked: bool) -> Iterator[Storage]:
-    """Open the store, under the refresh lock when ``locked`` (for writing)."""
+def open_store_for(config: Config, *, locked: bool, create: bool = True) -> Iterator[Storage]:
+    """Open the store, under the refresh lock when ``locked`` (for writing); without
+    ``create`` (a command that only reads it), a SQLite file not there yet is not made."""
     from feeds.store import open_store
     from feeds.store.lock import refresh_lock
 
@@ -160,7 +161,7 @@ def open_store_for(config: Config, *, locked: bool) -> Iterator[Storage]:
         ):
             yield store
     else:
-        with open_store(config.store_location) as store:
+        with open_store(config.store_location, create=create) as store:
             yield store
 
 

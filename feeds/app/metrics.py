@@ -166,7 +166,7 @@ def routes(
     from feeds.store import open_store
 
     def opened() -> Storage:
-        return open_store(config.store_location)
+        return open_store(config.store_location, create=False)
 
     def scrape() -> tuple[int, str, bytes]:
         try:

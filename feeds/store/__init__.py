@@ -44,9 +44,10 @@ def is_postgres_url(location: Path | str) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(location: Path | str) -> Storage:
+def open_store(location: Path | str, *, create: bool = True) -> Storage:
     """Open (creating and migrating if needed) the store at ``location``: a SQLite file's
-    path, or a ``postgresql://`` URL (``sqlite:///path`` names a file too).
+    path, or a ``postgresql://`` URL (``sqlite:///path`` names a file too). Without
+    ``create``, a SQLite file that is not there yet is read as an empty store, not made.
 
     Raises :class:`~feeds.errors.StoreError` when it cannot be opened. Close it when done
     (it is a context manager).
@@ -59,4 +60,4 @@ def open_store(location: Path | str) -> Storage:
 
     if isinstance(location, str):
         location = Path(location.removeprefix("sqlite://"))
-    return Store.open(location)
+    return Store.open(location, create=create)

@@ -117,8 +117,17 @@ class Connection(SqlConnection):
         self._reading: tuple[str, ...] | None = None  # the transaction's _band_tables()
 
     @classmethod
-    def open(cls, path: Path) -> Self:
-        """Open (creating if absent) and migrate the store at ``path``."""
+    def open(cls, path: Path, *, create: bool = True) -> Self:
+        """Open (creating if absent) and migrate the store at ``path``.
+
+        Without ``create``, a store that is not there yet is an empty one in memory, and
+        nothing is made on disk: a command that only reads, run first (or by another user),
+        leaves no file (owned by that user) where the first ``feeds refresh`` makes one."""
+        if not create and not path.exists():
+            db = sqlite3.connect(":memory:", isolation_level=None)
+            empty = cls(db, path)
+            schema.prepare(db, path, False, empty._transaction)
+            return empty
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
