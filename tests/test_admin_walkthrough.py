@@ -178,6 +178,27 @@ def test_a_reading_command_before_the_first_refresh_makes_no_store(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
 
 
+def test_feeds_check_reports_a_sqlite_store_it_cannot_use(tmp_path: Path) -> None:
+    """A store file that is no database (a bad restore) passed `feeds check` (exit 0),
+    then every refresh failed: check connected to a PostgreSQL store only."""
+    path = write(
+        tmp_path, '[store]\npath = "feeds.db"\n[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT
+    )
+    runner = CliRunner()
+    assert (
+        "store " + str(tmp_path / "feeds.db") + ": not made yet"
+        in runner.invoke(cli.cli, ["check", "--config", str(path)]).output
+    )
+    (tmp_path / "feeds.db").write_bytes(b"not a database, but long enough to be read as one")
+    result = runner.invoke(cli.cli, ["check", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "feeds.db: cannot be used: " in result.stderr
+    (tmp_path / "feeds.db").unlink()
+    assert runner.invoke(cli.cli, ["refresh", "--config", str(path)]).exit_code == 1  # a.rss
+    result = runner.invoke(cli.cli, ["check", "--config", str(path)])
+    assert f"store {tmp_path / 'feeds.db'}: ok (SQLite, 1 sources)" in result.output
+
+
 def test_a_metrics_scrape_before_the_first_refresh_makes_no_store(tmp_path: Path) -> None:
     """`feeds serve --metrics`, often another user (the web server's), made the store on
     its first scrape."""

@@ -199,8 +199,8 @@ def drop(config_path: Path | None, query: str, as_json: bool) -> None:
 def check(config_path: Path | None) -> None:
     """Validate the config and every published output file.
 
-    Exit 0 when all is well, 1 when a published file is missing or invalid,
-    2 when the config is bad.
+    Exit 0 when all is well, 1 when the store cannot be used or a published file
+    is missing or invalid, 2 when the config is bad.
 
     \b
     Example:
@@ -232,20 +232,22 @@ def check(config_path: Path | None) -> None:
 
 
 def _check_store(config: Config) -> bool:
-    """Report whether a PostgreSQL store can be reached and used (a SQLite file is
-    opened by the commands that need it)."""
-    if config.store_url is None:
-        return True
+    """Report whether the store can be reached and used: a PostgreSQL database, or a
+    SQLite file once there is one (the first refresh makes it; ``check`` never does)."""
     from feeds.core.database_url import shown_url
 
-    where = f"store {shown_url(config.store_url)}"
+    if config.store_url is None and not config.store_path.exists():
+        click.echo(f"store {config.store_path}: not made yet (the first `feeds refresh` makes it)")
+        return True
+    shown = shown_url(config.store_url) if config.store_url else config.store_path
+    kind = "PostgreSQL" if config.store_url else "SQLite"
     try:
-        with open_store_for(config, locked=False) as store:
+        with open_store_for(config, locked=False, create=False) as store:
             count = len(store.sources())
     except FeedsError as exc:
-        click.echo(f"{where}: cannot be used: {exc}", err=True)
+        click.echo(f"store {shown}: cannot be used: {exc}", err=True)
         return False
-    click.echo(f"{where}: ok (PostgreSQL, {count} sources)")
+    click.echo(f"store {shown}: ok ({kind}, {count} sources)")
     return True
 
 
