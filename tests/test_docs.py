@@ -131,6 +131,14 @@ def test_every_duration_unit_is_in_the_reference() -> None:
     assert sorted(set(_UNITS) - {text[-1] for text in shown}) == []
 
 
+def test_the_default_config_loads_with_every_commented_key_turned_on(tmp_path: Path) -> None:
+    """config.toml shows the keys a user may turn on as `# key = value` lines under
+    `# [table]` lines: with all of them uncommented, it still loads."""
+    text = (REPO / "config.toml").read_text(encoding="utf-8")
+    uncommented = re.sub(r"^# (?=\[|\w+ = )", "", text, flags=re.M)
+    config.from_dict(tomllib.loads(uncommented), base_dir=tmp_path, path=tmp_path / "c.toml")
+
+
 def test_the_readme_is_short() -> None:
     assert len((REPO / "README.md").read_bytes()) <= 10 * 1024
 
