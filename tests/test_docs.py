@@ -23,10 +23,10 @@ PAGES = [REPO / "README.md", *DOCS]
 
 
 def config_keys() -> set[str]:
-    """Every key the config package accepts: the string sets it checks tables against."""
-    trees = [
-        ast.parse(f.read_text(encoding="utf-8")) for f in (REPO / "feeds" / "config").glob("*.py")
-    ]
+    """Every key the config package (and the hooks' reader) accepts: the string sets it
+    checks tables against."""
+    files = [*(REPO / "feeds" / "config").glob("*.py"), REPO / "feeds" / "core" / "hooks.py"]
+    trees = [ast.parse(f.read_text(encoding="utf-8")) for f in files]
     keys: set[str] = set()
     for node in (node for tree in trees for node in ast.walk(tree)):
         if isinstance(node, ast.Set) and all(
@@ -39,8 +39,9 @@ def config_keys() -> set[str]:
 def test_every_config_key_is_in_the_reference() -> None:
     reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
     keys = config_keys()
-    assert {"lock_timeout", "allow_private_addresses", "archive_page_size", "selector"} <= keys
-    documented = set(re.findall(r"^\[\[?(\w+)\]\]?|^(\w+) = ", reference, re.M))
+    assert {"lock_timeout", "allow_private_addresses", "archive_page_size", "command"} <= keys
+    # A key the example leaves commented out (`# command = […]`) is documented too.
+    documented = set(re.findall(r"^\[\[?(\w+)\]\]?|^(?:# )?(\w+) = ", reference, re.M))
     names = {name for pair in documented for name in pair if name}
     assert sorted(keys - names) == []
 
