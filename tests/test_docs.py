@@ -140,6 +140,18 @@ def test_the_default_config_loads_with_every_commented_key_turned_on(tmp_path: P
     config.from_dict(tomllib.loads(uncommented), base_dir=tmp_path, path=tmp_path / "c.toml")
 
 
+def test_the_readme_says_what_to_change_for_a_real_source() -> None:
+    """README's "Real sources" names every key of the default config's sources that a
+    real feed should not keep: its `full_text = false` kept article pages from being read."""
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Real sources")[1]
+    section = section.split("\n## ")[0]
+    default = tomllib.loads((REPO / "config.toml").read_text(encoding="utf-8"))
+    for source in default["sources"]:
+        for key, value in source.items():
+            if key not in ("name", "url"):
+                assert f"`{key} = {str(value).lower()}`" in section, key
+
+
 def test_the_readme_is_short() -> None:
     assert len((REPO / "README.md").read_bytes()) <= 10 * 1024
 
