@@ -20,9 +20,11 @@ from lxml import etree
 from feeds import config as config_module
 from feeds.app import cli, opml
 from feeds.app.metrics import routes
+from feeds.app.status import interval_reason
 from feeds.errors import ConfigError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.daemon import Daemon, _reload
+from feeds.types import SourceState
 
 from httpserver import HTTPTestServer, RecordedRequest, Reply, http_server
 from wordpress import article_page, category_page, story, teaser_feed
@@ -197,6 +199,28 @@ def test_feeds_check_reports_a_sqlite_store_it_cannot_use(tmp_path: Path) -> Non
     assert runner.invoke(cli.cli, ["refresh", "--config", str(path)]).exit_code == 1  # a.rss
     result = runner.invoke(cli.cli, ["check", "--config", str(path)])
     assert f"store {tmp_path / 'feeds.db'}: ok (SQLite, 1 sources)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("errors", "retired", "says"),
+    [
+        (1, True, "; retired: never fetched until `feeds enable a`"),
+        (1, False, "; backing off after 1 error"),
+        (3, False, "; backing off after 3 errors in a row"),
+    ],
+)
+def test_status_says_a_retired_source_is_retired_not_backing_off(
+    tmp_path: Path, errors: int, retired: bool, says: str
+) -> None:
+    """`feeds status` gave a source retired by a 410 "backing off after 1 errors": it is
+    never fetched again until enabled, which is what it says now."""
+    config = config_module.load(
+        write(tmp_path, '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT)
+    )
+    state = SourceState(
+        "a", "a.rss", error_count=errors, retired_at=datetime.now(UTC) if retired else None
+    )
+    assert interval_reason(config, "a", state) == "[schedule] interval, 30m" + says
 
 
 def test_a_metrics_scrape_before_the_first_refresh_makes_no_store(tmp_path: Path) -> None:

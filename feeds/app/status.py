@@ -333,8 +333,11 @@ def interval_reason(config: Config, name: str, state: SourceState) -> str:
     if hints and timedelta(seconds=max(hints)) > interval:
         stretched = min(timedelta(seconds=max(hints)), max(interval, config.schedule.max_interval))
         reason += f"; the server's cache hint stretches it to {schedule.format_duration(stretched)}"
-    if state.error_count:
-        reason += f"; backing off after {state.error_count} errors"
+    if state.retired:
+        reason += f"; retired: never fetched until `feeds enable {name}`"
+    elif state.error_count:
+        errors = "1 error" if state.error_count == 1 else f"{state.error_count} errors in a row"
+        reason += f"; backing off after {errors}"
     return reason
 
 
