@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -221,6 +222,32 @@ def test_status_says_a_retired_source_is_retired_not_backing_off(
         "a", "a.rss", error_count=errors, retired_at=datetime.now(UTC) if retired else None
     )
     assert interval_reason(config, "a", state) == "[schedule] interval, 30m" + says
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (["--stale-after", "5m"], "--stale-after is the /healthz limit: it needs --metrics"),
+        (["--metrics", "--stale-after", "5x"], "'5x' is not a duration"),
+    ],
+)
+def test_serve_refuses_a_stale_after_it_would_not_use(
+    tmp_path: Path, options: list[str], error: str
+) -> None:
+    """`feeds serve --stale-after 5m` without --metrics served the files with no /healthz,
+    saying nothing (any value, "5x" too); a bad value with --metrics is refused before
+    the port is taken."""
+    path = write(tmp_path, '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT)
+    with socket.socket() as taken:  # a port in use: served, it would say "cannot listen"
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(
+            cli.cli, ["serve", "--config", str(path), "--port", port, *options]
+        )
+    assert result.exit_code == 2
+    assert error in result.output
+    assert "cannot listen" not in result.output
 
 
 def test_a_metrics_scrape_before_the_first_refresh_makes_no_store(tmp_path: Path) -> None:

@@ -73,6 +73,9 @@ def serve(
     from feeds.app import serve as serve_module
 
     config = load_config(config_path)
+    if stale_after is not None and not with_metrics:
+        raise click.UsageError("--stale-after is the /healthz limit: it needs --metrics")
+    stale_limit = _stale_after(config, stale_after)
     folder = _served_folder(config, root, allow_root_with_secrets)
 
     def log(served: serve_module.Served) -> None:
@@ -87,7 +90,7 @@ def serve(
     if with_metrics:
         from feeds.app.metrics import routes
 
-        server.dynamic.update(routes(config, _stale_after(config, stale_after), utc_now))
+        server.dynamic.update(routes(config, stale_limit, utc_now))
     click.echo(f"serving {folder} on {server.url}/ (Ctrl-C stops)", err=True)
     try:
         server.serve_forever()
