@@ -340,6 +340,17 @@ def test_filters_test_refuses_a_limit_it_cannot_use(site: Site) -> None:
     assert site.run("filters", "test", "--limit", "2").output.endswith("of 2 stored stories\n")
 
 
+def test_filters_test_takes_a_source_or_an_output_not_both(site: Site) -> None:
+    """docs/filters.md: `[--source NAME | --output NAME]`. Both were taken: RULEs replaced
+    the output's rules alone, and the source's entries were judged as the output's even
+    when the output does not read that source."""
+    site.write()
+    site.refresh()
+    result = site.run("filters", "test", "--source", "wire", "--output", "business")
+    assert result.exit_code == 2
+    assert "give --source or --output, not both" in result.output
+
+
 @pytest.mark.parametrize(
     ("extra", "source", "where"),
     [

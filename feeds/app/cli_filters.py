@@ -106,6 +106,9 @@ def _with_rules(
     config: Config, candidate: RuleSet | None, source: str | None, output: str | None
 ) -> tuple[Config, OutputConfig | None]:
     """The config with ``candidate`` rules in place, and the output asked for."""
+    if source is not None and output is not None:
+        # Whose rules would RULEs replace, and would a source the output does not read count?
+        raise click.UsageError("give --source or --output, not both")
     if source is not None and source not in {s.name for s in config.sources}:
         raise click.UsageError(f"no source named {source!r}")
     chosen = next((o for o in config.outputs if o.name == output), None)
