@@ -250,6 +250,33 @@ def test_serve_refuses_a_stale_after_it_would_not_use(
     assert "cannot listen" not in result.output
 
 
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["import", "dry-run"])
+def test_import_says_when_no_output_reads_the_added_sources(
+    tmp_path: Path, dry_run: list[str]
+) -> None:
+    """Every output listed its sources: the imported feeds were fetched and stored every
+    run, and published nowhere, the import saying only "added"."""
+    source = '[[sources]]\nname = "a"\nurl = "https://a.example/feed/"\n'
+    path = write(tmp_path, source + OUTPUT + 'sources = ["a"]\n')
+    opml_file = tmp_path / "subs.opml"
+    opml_file.write_text(
+        '<opml version="2.0"><body><outline type="rss" text="News"'
+        ' xmlUrl="https://news.example/feed/"/></body></opml>',
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    result = runner.invoke(
+        cli.cli, ["sources", "import", str(opml_file), "--config", str(path), *dry_run]
+    )
+    assert result.exit_code == 0, result.output
+    assert "note: no output reads news: every [[outputs]] lists its sources" in result.stderr
+    write(tmp_path, source + OUTPUT)  # an output without sources reads them all
+    result = runner.invoke(
+        cli.cli, ["sources", "import", str(opml_file), "--config", str(path), *dry_run]
+    )
+    assert "no output reads" not in result.output
+
+
 def test_a_metrics_scrape_before_the_first_refresh_makes_no_store(tmp_path: Path) -> None:
     """`feeds serve --metrics`, often another user (the web server's), made the store on
     its first scrape."""

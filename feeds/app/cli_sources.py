@@ -112,5 +112,11 @@ def sources_import(
     verb = "would add" if dry_run else "added"
     for name, url in plan.added:
         click.echo(f"{verb} {printable(name)}: {printable(url)}")
+    if unread := opml.unpublished(plan):
+        click.echo(
+            f"note: no output reads {', '.join(unread)}: every [[outputs]] lists its sources;"
+            " add them to an output's sources to publish them",
+            err=True,
+        )
     summary = "to add" if dry_run else "added"
     click.echo(f"{len(plan.added)} sources {summary}, {len(plan.skipped)} skipped", err=True)

@@ -324,6 +324,25 @@ def apply_import(
     return plan
 
 
+def unpublished(plan: ImportPlan) -> list[str]:
+    """The added sources no output reads: every ``[[outputs]]`` of the new config lists
+    its ``sources`` (the default is all), and none lists them. They would be fetched and
+    stored, and published nowhere."""
+    try:
+        outputs = tomllib.loads(plan.text).get("outputs", [])
+    except tomllib.TOMLDecodeError:
+        return []
+    listed = [o.get("sources") for o in outputs if isinstance(o, dict)]
+    read: set[object] = set()
+    for names in listed:
+        if not isinstance(names, list):  # an output that reads every source
+            return []
+        read.update(names)
+    if not listed:
+        return []
+    return [name for name, _ in plan.added if name not in read]
+
+
 _HEADER_RE = re.compile(r"^\s*\[")
 _SOURCES_RE = re.compile(r"^\s*\[\[\s*sources\s*\]\]")
 # A source's own sub-table (``[sources.auth]``, ``[[sources.replace]]``): still that source.
