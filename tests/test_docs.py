@@ -152,6 +152,20 @@ def test_the_readme_says_what_to_change_for_a_real_source() -> None:
                 assert f"`{key} = {str(value).lower()}`" in section, key
 
 
+def test_the_filters_example_reads_as_many_stories_as_it_says() -> None:
+    """filters.md's worked example: the entries each source's `feeds refresh -v` line
+    accounts for (blocked ones are among the new) are the stories it says the feed lists."""
+    text = (REPO / "docs" / "filters.md").read_text(encoding="utf-8")
+    said = re.search(r"the wire lists (\w+) stories, the newsroom (\w+)\)", text)
+    assert said
+    numbers = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+    for source, count in zip(("wire", "newsroom"), said.groups(), strict=True):
+        line = re.search(
+            rf"^{source}: (\d+) new, (\d+) updated, (\d+) unchanged, (\d+)", text, re.M
+        )
+        assert line and sum(map(int, line.groups())) == numbers[count], source
+
+
 def test_the_readme_is_short() -> None:
     assert len((REPO / "README.md").read_bytes()) <= 10 * 1024
 
