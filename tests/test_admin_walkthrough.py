@@ -277,6 +277,25 @@ def test_import_says_when_no_output_reads_the_added_sources(
     assert "no output reads" not in result.output
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["sources", "export"], ["store", "vacuum"], ["filters", "test"]],
+    ids=lambda c: " ".join(c),
+)
+def test_every_group_takes_config_before_its_subcommand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """README: "Every command takes --config PATH". `feeds sources --config PATH export`
+    worked; `feeds store --config PATH vacuum` and `feeds filters --config PATH test`
+    said "No such option: --config" (exit 2)."""
+    path = write(tmp_path, '[[sources]]\nname = "a"\nurl = "a.rss"\n' + OUTPUT)
+    monkeypatch.chdir(tmp_path / "..")  # no config.toml here
+    monkeypatch.delenv("FEEDS_CONFIG", raising=False)
+    group, sub = command
+    result = CliRunner().invoke(cli.cli, [group, "--config", str(path), sub])
+    assert result.exit_code == 0, result.output
+
+
 def test_a_metrics_scrape_before_the_first_refresh_makes_no_store(tmp_path: Path) -> None:
     """`feeds serve --metrics`, often another user (the web server's), made the store on
     its first scrape."""

@@ -18,13 +18,16 @@ if TYPE_CHECKING:
 
 
 @click.group()
-def filters() -> None:
+@config_option
+@click.pass_context
+def filters(ctx: click.Context, config_path: Path | None) -> None:
     """Try filter rules on the stored entries (docs/filters.md).
 
     \b
     Example:
       feeds filters test 'block:category=Press Release'
     """
+    ctx.obj = config_path
 
 
 @filters.command(name="test")

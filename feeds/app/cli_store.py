@@ -18,13 +18,16 @@ if TYPE_CHECKING:
 
 
 @click.group()
-def store() -> None:
+@config_option
+@click.pass_context
+def store(ctx: click.Context, config_path: Path | None) -> None:
     """The store itself: move it to another database, give deleted space back.
 
     \b
     Example:
       feeds store migrate --to postgresql://feeds@db.example/feeds
     """
+    ctx.obj = config_path
 
 
 @store.command()

@@ -140,9 +140,13 @@ def config_option(func: F) -> F:
 
 
 def load_config(config_path: Path | None) -> Config:
+    """The config at ``config_path``, else at the ``--config`` given to the command's group
+    (``feeds store --config PATH vacuum``), else the default."""
     from feeds import config as config_module
 
-    return config_module.load(config_path or config_module.default_path())
+    ctx = click.get_current_context(silent=True)
+    group_path = ctx.obj if ctx is not None and isinstance(ctx.obj, Path) else None
+    return config_module.load(config_path or group_path or config_module.default_path())
 
 
 @contextmanager
