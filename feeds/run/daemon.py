@@ -67,6 +67,7 @@ from feeds.run.worker import (
     IDLE_CLAIMS,
     LeaseRenewer,
     claim_limit,
+    forget_gone_workers,
     free_hosts_at,
     lease_for,
     publish_as,
@@ -197,6 +198,9 @@ class Daemon:
                 self._published.clear()
                 self._config_changed = True
             store.worker_beat(self.worker, now)
+            # A worker of this machine killed holds its sources until its leases run out.
+            delay = timedelta(seconds=config.fetch.min_host_delay)
+            forget_gone_workers(store, self.worker, now, delay)
             if self._config_changed:
                 store.sync_sources([(s.name, s.url) for s in config.sources])
                 reschedule(config, store, now)

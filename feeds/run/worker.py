@@ -42,9 +42,11 @@ __all__ = [
     "claim_retry",
     "forget_dead_publisher",
     "forget_dead_refreshes",
+    "forget_gone_workers",
     "free_hosts_at",
     "is_refresh",
     "lease_for",
+    "process_gone",
     "publish_as",
     "publisher",
     "registered",
@@ -94,6 +96,36 @@ def forget_dead_refreshes(
         heard = max(other.heartbeat, other.last_activity or other.heartbeat)
         store.worker_stopped(other.id, min(heard, now) + delay)
     return len(dead)
+
+
+def process_gone(worker: str) -> bool:
+    """Whether the process of ``worker`` (an id of :func:`worker_id`) is provably gone: it
+    ran on this machine (the id's host is this machine's name) and no process has its pid
+    now (killed, or ended without leaving the registry). A pid in use again, whoever uses
+    it, and another machine's process are not; nor is an id of another form."""
+    host, pid, _ = worker.rsplit(":", 2) if worker.count(":") >= 2 else ("", "", "")
+    if not pid.isdigit() or host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # another user's process; no pid at all
+        return False
+    return False
+
+
+def forget_gone_workers(store: Storage, worker: str, now: datetime, delay: timedelta) -> int:
+    """End the leases of the other workers whose process is gone (:func:`process_gone`),
+    their publisher lease too, and drop them from the registry: a daemon killed (kill -9,
+    the OOM killer) kept its sources and their hosts from every other worker until its
+    leases ran out (ten minutes by default), though its process was known to be gone. Its
+    hosts are free ``delay`` (``min_host_delay``) after ``now``: it made no request after
+    ``now``. How many were forgotten."""
+    gone = [w.id for w in store.workers() if w.id != worker and process_gone(w.id)]
+    for other in gone:
+        store.worker_stopped(other, now + delay)
+    return len(gone)
 
 
 def forget_dead_publisher(store: Storage, worker: str) -> None:
@@ -275,9 +307,10 @@ def registered(
     store.worker_started(worker, clock())
     # We hold the refresh lock: another refresh in the registry died. A PostgreSQL store has
     # no refresh lock (refreshes on other machines may be alive): its leases run out instead.
+    delay = timedelta(seconds=config.fetch.min_host_delay)
     if is_refresh(worker) and config.store_url is None:
-        delay = timedelta(seconds=config.fetch.min_host_delay)
         forget_dead_refreshes(store, worker, clock(), delay)
+    forget_gone_workers(store, worker, clock(), delay)
     interrupted = False
     try:
         yield Renewal(store, worker, lease_for(config, claim_limit(config)), clock)
