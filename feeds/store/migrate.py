@@ -107,7 +107,10 @@ class TableCount:
 
 def migrate(source: Dumpable, target: Dumpable) -> list[TableCount]:
     """Copy every row of ``source`` into the empty ``target``; the rows of each table on
-    both sides afterwards. Raises :class:`MigrationRefused` when ``target`` holds anything."""
+    both sides afterwards (the source's counted in the snapshot the copy read: counted after
+    it, they took in what another process wrote meanwhile, and said "the counts differ" of a
+    sound copy, or hid a row missing). Raises :class:`MigrationRefused` when ``target``
+    holds anything."""
     filled = [t for t in TABLES if t not in HOUSEKEEPING and target.table_count(t)]
     if filled:
         raise MigrationRefused(
@@ -124,4 +127,5 @@ def migrate(source: Dumpable, target: Dumpable) -> list[TableCount]:
             for rows in source.table_rows(table, columns):
                 target.put_rows(table, columns, rows)
         target.finish_copy()
-    return [TableCount(t, source.table_count(t), target.table_count(t)) for t in TABLES]
+        copied = {t: source.table_count(t) for t in TABLES}
+    return [TableCount(t, copied[t], target.table_count(t)) for t in TABLES]
