@@ -92,6 +92,7 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
       feeds publish --config config.toml
     """
     from feeds.ingest.fetch import Fetcher
+    from feeds.run.filtering import retention_before_publishing
     from feeds.run.refresh import publish_all
     from feeds.run.worker import publisher, worker_id
 
@@ -108,7 +109,9 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
         ),
         Fetcher(config.fetch) as fetcher,
     ):
-        outputs = publish_all(config, store, poster=fetcher, now=utc_now(), force=True)
+        now = utc_now()
+        retention_before_publishing(config, store, now)  # a failed run's may be undone
+        outputs = publish_all(config, store, poster=fetcher, now=now, force=True)
     if as_json:
         click.echo(json.dumps(report_json((), outputs)["outputs"], indent=2))
     for output in outputs:

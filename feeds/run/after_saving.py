@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from feeds.config import Config
+from feeds.errors import StoreError
 from feeds.run import hooks
-from feeds.run.filtering import apply_retention
+from feeds.run.filtering import retention_before_publishing
 from feeds.run.reports import SourceReport, without_joined
 from feeds.run.tally import Tally
 from feeds.store.protocol import Storage
@@ -25,19 +26,31 @@ def after_saving(
     saved_at: Mapping[str, datetime] | None = None,
 ) -> dict[str, SourceReport]:
     """Retention, the run's counts and the hooks' events, once its sources are saved; the
-    reports whose ``new`` count a join changed (:func:`_settled_counts`), by source.
+    reports whose ``new`` count a join changed (:func:`_settled_counts`), by source. A
+    change saved leaves a publish request (a daemon's tick that fails here publishes it
+    at a later one). Retention that cannot write (the disk full) raises
+    :class:`~feeds.errors.StoreError` once the counts and events are saved: a run must not
+    publish the copies it would have let go.
     ``saved_at``: when each source was saved, where that is not ``now`` (a daemon dates the
     saves after each claim by that claim)."""
     at = saved_at or {}
     settled = _settled_counts(store, saved, now, at)
     saved = [settled.get(r.name, r) for r in saved]
     tally.sources(saved)
-    expired = apply_retention(config, store, now)
+    if any(r.changed for r in saved):  # published by this run, or by the next if it fails
+        store.request_publish(now)
+    failed: StoreError | None = None
+    try:
+        expired = retention_before_publishing(config, store, now)
+    except StoreError as exc:  # the disk full: the counts and events are saved all the same
+        failed, expired = exc, 0
     tally.expired(expired)
     if expired:  # what retention let go leaves the outputs (a daemon's next publish)
         store.request_publish(now)
     tally.save(store)
     hooks.queue_events(config, store, saved, now, at)
+    if failed is not None:  # nothing is published before retention has run
+        raise failed
     return settled
 
 

@@ -54,9 +54,10 @@ from typing import Any
 from feeds import config as config_module
 from feeds.config import Config
 from feeds.core import schedule
-from feeds.errors import ConfigError, FeedsError
+from feeds.errors import ConfigError, FeedsError, StoreError
 from feeds.ingest.fetch import Fetcher
 from feeds.run.adaptive import with_adaptive_intervals
+from feeds.run.filtering import retention_before_publishing
 from feeds.run.hooks import deliver_due
 from feeds.run.notify import notify
 from feeds.run.publish_outputs import aged_at
@@ -170,7 +171,12 @@ class Daemon:
         with open_store(self.config.store_location) as store:
             outputs: tuple[OutputReport, ...] = ()
             if store.publish_requested() is not None:
-                outputs = publish_as(self.worker, self.config, store, self.fetcher, now) or ()
+                try:  # a tick's retention may have failed: none of its copies is published
+                    retention_before_publishing(self.config, store, now)
+                except StoreError as exc:
+                    log.error("%s", exc)
+                else:
+                    outputs = publish_as(self.worker, self.config, store, self.fetcher, now) or ()
             store.worker_stopped(self.worker, free_hosts_at(self.config, now))
             store.daemon_stopped(now)
         return outputs

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from feeds.config import Config, OutputConfig
 from feeds.core.filters import Filtered, RuleSet, Verdict, verdict
 from feeds.core.retention import signature_cutoff
+from feeds.errors import StoreError
 from feeds.store.protocol import IngestStore
 from feeds.types import StoredEntry
 
@@ -74,6 +75,17 @@ def fingerprint_part(config: Config, output: OutputConfig) -> str:
     """The rules an output's documents depend on, as text (for its fingerprint)."""
     parts = [config.filters, output.filters, *(source_rules(config, n) for n in output.sources)]
     return repr([([r.text for r in p.block], [r.text for r in p.keep]) for p in parts])
+
+
+def retention_before_publishing(config: Config, store: IngestStore, now: datetime) -> int:
+    """:func:`apply_retention`, which every publish follows or a run's retention came just
+    before (``feeds publish`` and a daemon's last publish as it stops run it first): a run
+    whose retention failed (the disk full) left copies it lets go, which must not be
+    published. Raises :class:`~feeds.errors.StoreError`, saying nothing was published."""
+    try:
+        return apply_retention(config, store, now)
+    except StoreError as exc:
+        raise StoreError(f"retention could not run, nothing was published: {exc}") from exc
 
 
 def apply_retention(config: Config, store: IngestStore, now: datetime) -> int:
