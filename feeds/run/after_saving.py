@@ -24,6 +24,7 @@ def after_saving(
     saved: list[SourceReport],
     now: datetime,
     saved_at: Mapping[str, datetime] | None = None,
+    worker: str | None = None,
 ) -> dict[str, SourceReport]:
     """Retention, the run's counts and the hooks' events, once its sources are saved; the
     reports whose ``new`` count a join changed (:func:`_settled_counts`), by source. A
@@ -32,7 +33,8 @@ def after_saving(
     :class:`~feeds.errors.StoreError` once the counts and events are saved: a run must not
     publish the copies it would have let go.
     ``saved_at``: when each source was saved, where that is not ``now`` (a daemon dates the
-    saves after each claim by that claim)."""
+    saves after each claim by that claim). ``worker``: whose hook drafts these saves wrote
+    (:func:`~feeds.run.hooks.queue_events`)."""
     at = saved_at or {}
     settled = _settled_counts(store, saved, now, at)
     saved = [settled.get(r.name, r) for r in saved]
@@ -48,7 +50,7 @@ def after_saving(
     if expired:  # what retention let go leaves the outputs (a daemon's next publish)
         store.request_publish(now)
     tally.save(store)
-    hooks.queue_events(config, store, saved, now, at)
+    hooks.queue_events(config, store, saved, now, at, worker)
     if failed is not None:  # nothing is published before retention has run
         raise failed
     return settled

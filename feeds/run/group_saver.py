@@ -13,6 +13,7 @@ from feeds.ingest.fetch import PageFetcher
 from feeds.ingest.kinds import Postponed, kind_of
 from feeds.ingest.prepare import Job, Prepared
 from feeds.run.fetch_processes import FetchProcesses
+from feeds.run.hooks import draft_events
 from feeds.run.reports import SourceReport
 from feeds.run.save_source import Run, save_or_fail
 from feeds.run.shared_holds import SharedHolds
@@ -118,15 +119,19 @@ class GroupSaver:
             saved = save_or_fail(self.run, source, state, self.requests[i], outcome, ready)
         except Postponed:  # a stopping daemon's: left leased, released as due as it was
             return
-        if alone:
-            self.run.store.release_source(
-                source.name,
-                self.worker,
-                saved.next_due,
-                self.clock(),
-                free_hosts_at=self.free_hosts(),
-            )
+        store = self.run.store
+        if alone:  # saved in transactions of its own: its draft goes with its release
+            with store.transaction():
+                draft_events(self.run.config, store, saved, self.worker, self.run.now)
+                store.release_source(
+                    source.name,
+                    self.worker,
+                    saved.next_due,
+                    self.clock(),
+                    free_hosts_at=self.free_hosts(),
+                )
         else:  # at the group's commit, in its transaction: saved and released together
+            draft_events(self.run.config, store, saved, self.worker, self.run.now)
             self.releases.append((source.name, saved.next_due))
         self.report(saved)
 

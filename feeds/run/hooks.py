@@ -1,7 +1,9 @@
 """Hook events: saved after a run, delivered after publishing, retried with back-off.
 
 Like WebSub pings (:mod:`feeds.publish.websub`), an event is saved in the store first
-(:func:`queue_events`, after the sources are saved) and sent afterwards
+(a draft with each source's save, :func:`draft_events`; the event, once the round's sources
+are saved, :func:`queue_events`: the stories it names keep their ids from then on, so a
+round's copies join as they would without hooks) and sent afterwards
 (:func:`deliver_due`, after the outputs are published), so a receiver that is down never
 holds up publishing, and a crash in between loses nothing. A failed delivery waits 30 s,
 1 min, 2 min, … up to 1 h before its next try (:func:`feeds.core.hooks.backoff`); the event
@@ -45,7 +47,7 @@ from feeds.types import StoredEntry
 if TYPE_CHECKING:
     from feeds.ingest.fetch.holds import HostHolds
 
-__all__ = ["Delivery", "JSONPoster", "deliver_due", "queue_events"]
+__all__ = ["Delivery", "JSONPoster", "deliver_due", "draft_events", "queue_events"]
 
 log = logging.getLogger("feeds.hooks")
 
@@ -92,22 +94,64 @@ class Delivery:
     held: str | None = None
 
 
+@dataclass(frozen=True)
+class _Drafted:
+    """A saved source's report as a draft keeps it (:func:`draft_events`)."""
+
+    name: str
+    url: str
+    error: str | None
+    changes: Mapping[str, int]
+    skipped: str | None = None
+
+
+def draft_events(
+    config: Config, store: Storage, report: _Report, worker: str, saved_at: datetime
+) -> None:
+    """Save a draft of the events ``report`` may fire, in the transaction that saves its
+    source: a worker killed before its round ends (when :func:`queue_events` makes the
+    events) loses none of them; the next round of another worker makes them."""
+    new = report.changes.get("new", 0)
+    if report.skipped is not None or not (new or report.error is not None):
+        return
+    if not any(h.listens_to(report.name) for h in config.hooks):
+        return
+    facts = {"name": report.name, "url": report.url, "error": report.error, "new": new}
+    payload = json.dumps(facts, ensure_ascii=False, sort_keys=True)
+    store.add_hook_draft(HookEvent(uuid.uuid4().hex, worker, "draft", payload, saved_at))
+
+
 def queue_events(
     config: Config,
     store: Storage,
     reports: Sequence[_Report],
     now: datetime,
     saved_at: Mapping[str, datetime] | None = None,
+    worker: str | None = None,
 ) -> int:
     """Save the events this run's ``reports`` fire; return how many. The stories they name
     keep their ids from then on (:meth:`~feeds.store.protocol.PublishState.mark_seen`).
     ``saved_at``: when each source was saved, where that is not ``now`` (the time its new
-    copies were first seen, and its retirement dated)."""
+    copies were first seen, and its retirement dated). The drafts of ``worker``
+    (:func:`draft_events`: these reports') go, and those of a worker no longer in the
+    registry (killed amid its round) become its events."""
     if not config.hooks:
         return 0
+    at = saved_at or {}
     with store.transaction():
         store.mark_seen()
-        events = _events(config, store, reports, now, saved_at or {})
+        events = _events(config, store, reports, now, at)
+        live = {w.id for w in store.workers()} - {worker}
+        these = {(r.name, at.get(r.name, now)) for r in reports}
+        for draft in store.hook_drafts():
+            if draft.hook in live:
+                continue  # a live worker's round: its own end makes them
+            store.hook_event_delivered(draft.id)
+            facts = json.loads(draft.payload)
+            if draft.hook == worker and (facts["name"], draft.created) in these:
+                continue  # one of ``reports`` (a draft of an earlier round that failed: not)
+            left = _Drafted(facts["name"], facts["url"], facts["error"], {"new": facts["new"]})
+            events += _events(config, store, [left], now, {left.name: draft.created})
         for event in events:
             store.add_hook_event(event)
     return len(events)

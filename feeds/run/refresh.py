@@ -262,7 +262,7 @@ def refresh_claiming(
         for i, outcome, ready in fetches:
             saver.save(i, outcome, ready)
     holds.write(clock())
-    settled = after_saving(config, store, tally, saved, run.now, saved_at)
+    settled = after_saving(config, store, tally, saved, run.now, saved_at, worker)
     return RefreshReport(sources=tuple(settled.get(r.name, r) for r in reports), outputs=())
 
 
@@ -431,7 +431,7 @@ def _fetch_and_save(
             if renew is not None:
                 renew()
     holds.write(saver.clock())
-    return after_saving(config, store, tally, reports, now)
+    return after_saving(config, store, tally, reports, now, worker=worker)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from collections.abc import Collection
 
 from feeds.store.sql.codec import marks
 from feeds.store.sql.connection import SqlConnection
+from feeds.store.sql.hook_queue import DRAFT
 
 __all__ = ["SeenCopies"]
 
@@ -67,7 +68,7 @@ class SeenCopies(SqlConnection):
         failed: a delivered event is deleted)."""
         shown = self._execute(
             "SELECT 1 FROM meta WHERE key LIKE 'published:%'"
-            " UNION ALL SELECT 1 FROM hook_events"
+            f" UNION ALL SELECT 1 FROM hook_events WHERE event != '{DRAFT}'"
             f" UNION ALL SELECT 1 FROM counters WHERE name = '{HOOK_DELIVERIES}' LIMIT 1"
         )
         return shown.fetchone() is not None
