@@ -13,7 +13,10 @@ from pathlib import Path
 
 from test_store_conformance import store
 
-from feeds.store import HookEvent, open_store
+from feeds import config as config_module
+from feeds.ingest.fetch import Fetcher
+from feeds.run.daemon import Daemon
+from feeds.store import FetchOutcome, HookEvent, open_store
 from feeds.store.protocol import Storage
 
 from httpserver import HTTPTestServer, Reply, http_server
@@ -119,3 +122,37 @@ def test_a_draft_is_never_due_nor_pending_until_it_is_made_an_event(store: Stora
     with store.batch():
         store.hook_event_delivered("d1")
     assert store.hook_drafts() == []
+
+
+def test_a_daemon_makes_the_events_of_a_worker_long_unheard_of(tmp_path: Path) -> None:
+    """A worker of another machine, killed after saving a source: it stayed in the registry
+    while the daemons ran on, and the events of its save were never made."""
+    config = config_module.from_dict(
+        {
+            "store": {"path": "state/feeds.db"},
+            "schedule": {"interval": "1d", "jitter": 0},  # not due: nothing is fetched
+            "sources": [{"name": "a", "url": "https://a.example/feed"}],
+            "outputs": [{"name": "all", "path": "out/all.atom", "title": "All"}],
+            "hooks": [{"event": "source_failed", "command": ["false"], "after_errors": 1}],
+        },
+        base_dir=tmp_path,
+    )
+    killed = "elsewhere:7:abcdef"
+    start = NOW - timedelta(minutes=50)  # heard from within the hour as the daemon starts
+    with open_store(config.store_path) as store:
+        store.sync_sources([("a", "https://a.example/feed")])
+        store.worker_started(killed, start)
+        facts = {"name": "a", "url": "https://a.example/feed", "error": "HTTP 500", "new": 0}
+        with store.transaction():  # its save, and the draft of its events
+            store.record_fetch("a", FetchOutcome(status=500, error="HTTP 500"), start)
+            store.add_hook_draft(HookEvent("d1", killed, "draft", json.dumps(facts), start))
+    with Fetcher(config.fetch) as fetcher:
+        daemon = Daemon(config, fetcher, worker="here:1:aaaaaa")
+        daemon.start(start)
+        daemon.tick(NOW + timedelta(minutes=20))
+    with open_store(config.store_path) as store:
+        assert [w.id for w in store.workers()] == ["here:1:aaaaaa"]
+        assert store.hook_drafts() == []
+        [event] = store.due_hook_events(NOW + timedelta(days=1))  # its receiver refused it
+    assert event.attempts == 1
+    assert (event.event, json.loads(event.payload)["error"]) == ("source_failed", "HTTP 500")

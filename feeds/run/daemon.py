@@ -204,9 +204,11 @@ class Daemon:
                 self._published.clear()
                 self._config_changed = True
             store.worker_beat(self.worker, now)
-            # A worker of this machine killed holds its sources until its leases run out.
+            # A worker of this machine killed holds its sources until its leases run out;
+            # one long unheard of (killed elsewhere) keeps its hooks' drafts from the others.
             delay = timedelta(seconds=config.fetch.min_host_delay)
             forget_gone_workers(store, self.worker, now, delay)
+            store.forget_workers(now - self._forget_after())
             if self._config_changed:
                 store.sync_sources([(s.name, s.url) for s in config.sources])
                 reschedule(config, store, now)
