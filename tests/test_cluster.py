@@ -228,11 +228,13 @@ def test_three_workers_share_300_sources_nothing_twice_nothing_lost(
         wait_for(lambda: leases_of(config, victim.pid) > 0, 30, "the victim to hold leases")
         victim.kill()  # SIGKILL: no chance to release anything
         victim.wait()
-        assert leases_of(config, victim.pid) > 0  # it died holding them
+        # Its process gone, the other workers of this machine end its leases at their next
+        # tick, not when the leases run out.
+        wait_for(lambda: leases_of(config, victim.pid) == 0, 30, "the victim's leases to end")
         # Stories stop coming after ROUNDS fetches; one more round sees the last of them.
         wait_for(
             lambda: min(hosts.fetched().values()) >= ROUNDS + 1,
-            45,  # the victim's leases run out within 10 s; a fetch is seconds apart
+            45,  # a fetch is seconds apart
             "the last rounds",
             progress=lambda: sum(min(n, ROUNDS + 1) for n in hosts.fetched().values()),
         )
@@ -243,12 +245,9 @@ def test_three_workers_share_300_sources_nothing_twice_nothing_lost(
             assert proc.wait(timeout=60) == 0
         times = {path: list(t) for path, t in hosts.times.items()}
         most_at_once = [server.max_in_flight for server in hosts.servers]
-        # The victim's leases ran out; they were counted as errors and taken over.
-        dead = [w for w in report["workers"] if f":{victim.pid}:" in w["id"]]
-        expired = [e for e in report["expired_leases"] if e["worker"] == dead[0]["id"]]
-        assert expired and all(e["recorded"] for e in expired)
-        left = [w["id"] for w in status(config)["workers"]]
-        assert left == [dead[0]["id"]]  # the others left the registry; the victim is not live
+        # The victim was forgotten (its process gone), its sources taken over by the others.
+        assert not [w for w in report["workers"] if f":{victim.pid}:" in w["id"]]
+        assert status(config)["workers"] == []  # the others left the registry as they stopped
 
         cluster = (tmp_path / "out" / "all.atom").read_bytes()
         # The same final feeds, read once by one worker on a fresh SQLite store.
