@@ -145,15 +145,16 @@ def test_json_feed_urls_refuse_what_atom_and_rss_refuse(tmp_path: Path, link: st
     [
         ("https://ok.example/\u202etxt.exe", "https://ok.example/%E2%80%AEtxt.exe"),
         ("https://ok.example/a?q=\u200bx\u2066", "https://ok.example/a?q=%E2%80%8Bx%E2%81%A6"),
-        ("https://ok\u202e.example/a", None),  # in the host: left out
-        ("https://café.example/naïve", "https://café.example/naïve"),  # readable as it was
+        ("https://ok\u202e.example/a", "https://ok%E2%80%AE.example/a"),  # as Atom writes it
+        ("https://café.example/naïve", "https://xn--caf-dma.example/na%C3%AFve"),
     ],
 )
 def test_json_feed_urls_carry_no_invisible_format_character(
     tmp_path: Path, link: str, published: str | None
 ) -> None:
     """A bidi override in a link shows the link reordered (``exe.txt``): RFC 3987 §4.1 keeps
-    them out of IRIs; Atom and RSS percent-encode every non-ASCII character already."""
+    them out of IRIs. An item's ``url`` is the URI Atom and RSS write, every non-ASCII
+    character percent-encoded."""
     out = output(tmp_path, formats=("atom", "rss", "json"))
     entry = stored(1, link=link)
     doc = json.loads(jsonfeed.render(out, [entry], "o.json"))

@@ -31,6 +31,7 @@ from feeds.publish.markup import (
     enclosures,
     entry_author,
     entry_title,
+    http_uri,
     image,
     source_title,
     xml_text,
@@ -134,7 +135,9 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
         "date_published": _date(story.published),
         "date_modified": _date(story.updated),
     }
-    link = _http_url(story.link)
+    # The URI Atom and RSS write (non-ASCII percent-encoded, the host in IDNA), as the
+    # item's image, attachments and body links are: one link, the same in every format.
+    link = http_uri(story.link)
     if link:
         item["url"] = link
     summary = xml_text(teaser(story.excerpt, story.body_text, output.summary_words))
@@ -156,7 +159,7 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     picture = image(story)
     if picture:
         item["image"] = picture
-    source_link = _http_url(story.source_link) or _http_url(story.source_url)
+    source_link = http_uri(story.source_link) or http_uri(story.source_url)
     if source_link:
         # JSON Feed §"Extensions": custom keys start with an underscore.
         item["_source"] = {"title": source_title(story), "url": source_link}

@@ -1,0 +1,72 @@
+"""One story published alike in Atom, RSS 2.0 and JSON Feed, through the real ``feeds
+refresh`` of feeds served on 127.0.0.1: the same links, the same attribution, the same text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from test_hostile_numbers import published_config, refresh_and_publish
+
+from httpserver import HTTPTestServer, Reply, http_server
+from support import assert_w3c_clean, validate_independently
+
+__all__ = ["http_server"]
+
+A = "{http://www.w3.org/2005/Atom}"
+
+
+def rss(items: str, *, channel: str = "<link>https://news.example.com/</link>") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>News</title>'
+        f"{channel}<description>d</description>{items}</channel></rss>"
+    ).encode()
+
+
+def item(n: int, extra: str = "", *, title: str = "Shares rose", link: str = "") -> str:
+    return (
+        f"<item><title>{title}</title><link>{link or f'https://news.example.com/{n}/'}</link>"
+        f'<guid isPermaLink="false">https://news.example.com/?p={n}</guid>'
+        f"<pubDate>Wed, 04 Mar 2026 0{n}:00:00 +0000</pubDate>"
+        f"<description>Story {n}: shares rose after the results.</description>{extra}</item>"
+    )
+
+
+def published(tmp_path: Path) -> tuple[etree._Element, etree._Element, dict[str, Any]]:
+    """The Atom, RSS and JSON Feed documents of output ``all``, the XML ones clean to both
+    validators."""
+    out = tmp_path / "out"
+    assert_w3c_clean(out / "all.atom", out / "all.rss")
+    validate_independently(out / "all.atom")
+    atom = etree.fromstring((out / "all.atom").read_bytes())
+    rss_root = etree.fromstring((out / "all.rss").read_bytes())
+    return atom, rss_root, json.loads((out / "all.json").read_bytes())
+
+
+def refreshed(tmp_path: Path, server: HTTPTestServer, document: bytes) -> None:
+    server.route("/feed", Reply(body=document, headers={"Content-Type": "application/rss+xml"}))
+    report = refresh_and_publish(published_config(tmp_path, server, ["feed"]))
+    assert [o.error for o in report.outputs] == [None], report.outputs
+
+
+def test_a_link_with_non_ascii_characters_is_the_same_uri_in_every_format(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """JSON Feed wrote the item's ``url`` as the IRI (``café``, an IDN host raw) where Atom,
+    RSS and the item's own ``image`` wrote the URI: a reader matching a story across formats
+    (or to its image's site) saw two links."""
+    link = "https://café.example.com/2026/naïve-prices/"
+    thumbnail = (
+        '<media:thumbnail xmlns:media="http://search.yahoo.com/mrss/"'
+        ' url="https://café.example.com/é.jpg"/>'
+    )
+    refreshed(tmp_path, http_server, rss(item(1, thumbnail, link=link)))
+    atom, rss_root, doc = published(tmp_path)
+    uri = "https://xn--caf-dma.example.com/2026/na%C3%AFve-prices/"
+    assert [e.get("href") for e in atom.iterfind(f"{A}entry/{A}link")] == [uri]
+    assert rss_root.findtext("channel/item/link") == uri
+    (entry,) = doc["items"]
+    assert entry["url"] == uri
+    assert entry["image"] == "https://xn--caf-dma.example.com/%C3%A9.jpg"
