@@ -135,7 +135,7 @@ def test_json_feed_urls_refuse_what_atom_and_rss_refuse(tmp_path: Path, link: st
     doc = json.loads(jsonfeed.render(out, [entry], "o.json"))
     item = doc["items"][0]
     assert "url" not in item
-    assert "_source" not in item
+    assert item["_source"] == {"title": "Business – Example News"}  # named, not linked
     assert jsonfeed.check(json.dumps({**doc, "items": [{**item, "url": link}]}).encode())
     publish.publish(out, [entry])
 

@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from lxml import etree
 from test_hostile_numbers import published_config, refresh_and_publish
 
+from feeds.app import cli
+
 from httpserver import HTTPTestServer, Reply, http_server
-from support import assert_w3c_clean, validate_independently
+from support import ALL_FORMATS_OUTPUT_TOML, assert_w3c_clean, validate_independently
 
 __all__ = ["http_server"]
 
@@ -70,3 +73,23 @@ def test_a_link_with_non_ascii_characters_is_the_same_uri_in_every_format(
     (entry,) = doc["items"]
     assert entry["url"] == uri
     assert entry["image"] == "https://xn--caf-dma.example.com/%C3%A9.jpg"
+
+
+def test_a_story_of_a_source_without_an_http_link_still_names_its_source(
+    tmp_path: Path,
+) -> None:
+    """A source read from a file, whose channel links nowhere on the web: Atom's ``<source>``
+    named it, JSON Feed's item had no ``_source`` at all, so a JSON reader could not say whose
+    words the story was."""
+    (tmp_path / "wire.rss").write_bytes(rss(item(1), channel="<link>ftp://wire.example/</link>"))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "state/feeds.db"\n[[sources]]\nname = "wire"\nurl = "wire.rss"\n'
+        'title = "Wire Service"\n' + ALL_FORMATS_OUTPUT_TOML,
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli.cli, ["refresh", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    atom, _rss, doc = published(tmp_path)
+    assert atom.findtext(f"{A}entry/{A}source/{A}title") == "Wire Service"
+    assert [entry["_source"] for entry in doc["items"]] == [{"title": "Wire Service"}]

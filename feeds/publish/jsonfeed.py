@@ -159,10 +159,13 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     picture = image(story)
     if picture:
         item["image"] = picture
+    # JSON Feed §"Extensions": custom keys start with an underscore. Every item names the
+    # source it was copied from, as Atom's <source> does: a source read from a file, or
+    # whose site has no http(s) link, is still someone's words; its url is left out.
+    item["_source"] = {"title": source_title(story)}
     source_link = http_uri(story.source_link) or http_uri(story.source_url)
     if source_link:
-        # JSON Feed §"Extensions": custom keys start with an underscore.
-        item["_source"] = {"title": source_title(story), "url": source_link}
+        item["_source"]["url"] = source_link
     return item
 
 
