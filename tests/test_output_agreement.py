@@ -93,3 +93,25 @@ def test_a_story_of_a_source_without_an_http_link_still_names_its_source(
     atom, _rss, doc = published(tmp_path)
     assert atom.findtext(f"{A}entry/{A}source/{A}title") == "Wire Service"
     assert [entry["_source"] for entry in doc["items"]] == [{"title": "Wire Service"}]
+
+
+def test_a_cdata_section_in_an_html_title_publishes_its_words_not_its_markers(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A feed's template wrapped HTML titles in CDATA twice: the inner ``<![CDATA[`` was read
+    as a tag to its first ``>``, and the titles were published as ``Bold & brave ![CDATA[
+    Markets`` (no ``>``: only the ``<`` went) and ``Rates b > c]]> d``."""
+    titles = [
+        "<![CDATA[<b>Bold &amp; brave</b> <![CDATA[ Markets]]>",
+        "<![CDATA[<i>Rates</i> <![CDATA[b > c]]]]><![CDATA[> d]]>",
+    ]
+    items = "".join(item(n, title=title) for n, title in enumerate(titles, start=1))
+    refreshed(tmp_path, http_server, rss(items))
+    atom, rss_root, doc = published(tmp_path)
+    expected = ["Rates b > c d", "Bold & brave Markets"]
+    assert [e.findtext(f"{A}title") for e in atom.iterfind(f"{A}entry")] == expected
+    rss_titles = [
+        (t.text or "").replace("\u2060", "") for t in rss_root.iterfind("channel/item/title")
+    ]
+    assert rss_titles == expected
+    assert [entry["title"] for entry in doc["items"]] == expected

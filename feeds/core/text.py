@@ -25,6 +25,10 @@ _ILLEGAL_CHARS = re.compile(
 # A run of ``<`` before a tag goes with it: removing one tag-like piece never joins a ``<``
 # before it to the text after it into another (``<<?`` is text ``<`` and a bogus comment).
 _TAG_LIKE = re.compile(r"<+(/?)([A-Za-z!?][A-Za-z0-9-]*)[^<>]*>|<+(?=[A-Za-z!?/])")
+# A CDATA section in HTML (a feed's template that wrapped its title twice) holds the title's
+# words, to its ``]]>`` or the end of the title. Read as a tag up to its first ``>``, it left
+# ``![CDATA[ words`` (no ``>``) or ``c]]>`` (``<![CDATA[b > c]]>``) in the title.
+_CDATA_SECTION = re.compile(r"<!\[CDATA\[(.*?)(?:\]\]>|\Z)", re.DOTALL)
 
 _BREAKING_TAGS = frozenset({"br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "tr"})
 
@@ -64,11 +68,14 @@ def _without_hidden_elements(html: str) -> str:
 
 
 def _strip_tags(text: str) -> str:
-    """Remove tag-like markup from a title; block tags leave a space, inline ones nothing."""
+    """Remove tag-like markup from a title; block tags leave a space, inline ones nothing, a
+    CDATA section its markers (:data:`_CDATA_SECTION`)."""
 
     def replace(match: re.Match[str]) -> str:
         return " " if (match.group(2) or "").lower() in _BREAKING_TAGS else ""
 
+    if "<![CDATA[" in text:
+        text = _CDATA_SECTION.sub(r"\1", text)
     return _TAG_LIKE.sub(replace, text)
 
 
