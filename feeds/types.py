@@ -278,6 +278,9 @@ class ParsedEntry:
     #: Where the entry says it comes from: RSS ``<source url>``, Atom ``<source><link>``,
     #: ``dc:source`` (as written).
     source_link: str | None = None
+    #: The title of the feed the entry says it was copied from (RSS ``<source>``'s text,
+    #: Atom ``<source><title>``), as written: the original publisher's name.
+    source_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +311,15 @@ class Body(NamedTuple):
     excerpt: str | None
     #: The rewrite rules that changed the body (see :attr:`CleanEntry.rules`).
     rules: tuple[str, ...] = ()
+
+
+class Origin(NamedTuple):
+    """The feed an entry says it was copied from (RSS 2.0 ``<source url="…">Name</source>``,
+    Atom ``<source>``'s title and link): ``title`` its name (never blank), ``url`` its
+    canonical http(s) URL."""
+
+    title: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -342,6 +354,9 @@ class CleanEntry:
     #: The canonical URL the entry says it comes from (``<source>``, ``dc:source``): a
     #: stored copy with that link is evidence of the same story, as a link in the body is.
     source_link: str | None = None
+    #: The entry's original publisher, where it names one with an http(s) URL: the source
+    #: each output format attributes the story to.
+    origin: Origin | None = None
 
 
 # --- dedupe and store ---------------------------------------------------------------------
@@ -463,6 +478,9 @@ class StoredEntry:
     also_in: tuple[str, ...] = field(default=())
     enclosures: tuple[Enclosure, ...] = ()
     image: str | None = None
+    #: The original publisher the story's copy names (:class:`Origin`): the source the
+    #: outputs attribute it to, in place of the feed it was read from.
+    origin: Origin | None = None
 
 
 def newest_stories(entries: Iterable[StoredEntry]) -> list[StoredEntry]:

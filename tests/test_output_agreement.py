@@ -115,3 +115,28 @@ def test_a_cdata_section_in_an_html_title_publishes_its_words_not_its_markers(
     ]
     assert rss_titles == expected
     assert [entry["title"] for entry in doc["items"]] == expected
+
+
+def test_an_rss_source_element_names_the_original_publisher_in_every_format(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """An aggregator's item says where it was copied from (RSS 2.0 ``<source url="…">Wire
+    Service</source>``): no format said so, each attributed the story to the aggregator's
+    feed. Atom's ``<source>`` (RFC 4287 §4.2.11: kept when an entry is copied on), RSS's
+    ``<source>`` and JSON Feed's ``_source`` now name the original publisher; an item
+    without one keeps the feed it was read from."""
+    wire = '<source url="https://wire.example.org/feed.xml">Wire Service</source>'
+    refreshed(tmp_path, http_server, rss(item(1, wire) + item(2)))
+    atom, rss_root, doc = published(tmp_path)
+    own = http_server.url("/feed")
+    atom_sources = [
+        (e.findtext(f"{A}id"), e.findtext(f"{A}title"))
+        for e in atom.iterfind(f"{A}entry/{A}source")
+    ]
+    assert atom_sources == [(own, "News"), ("https://wire.example.org/feed.xml", "Wire Service")]
+    rss_sources = [(e.get("url"), e.text) for e in rss_root.iterfind("channel/item/source")]
+    assert rss_sources == [(own, "News"), ("https://wire.example.org/feed.xml", "Wire Service")]
+    assert [entry["_source"] for entry in doc["items"]] == [
+        {"title": "News", "url": "https://news.example.com/"},
+        {"title": "Wire Service", "url": "https://wire.example.org/feed.xml"},
+    ]

@@ -286,6 +286,11 @@ RSS_CASES = {
         '<enclosure url="/a.mp3" length="1" type="audio/mpeg"/><comments>/c</comments></item>'
     ),
     "several items": "<item><title>1</title></item><item><title>2</title></item>",
+    "a source with its url and name": (
+        '<item><title>t</title><source url="https://wire.example/feed"> Wire </source></item>'
+    ),
+    "a source with a name only": "<item><title>t</title><source>Wire</source></item>",
+    "a source with a url only": '<item><title>t</title><source url="/wire"/></item>',
 }
 
 RSS_CHANNEL_CASES = {

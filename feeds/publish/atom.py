@@ -29,6 +29,7 @@ from feeds.publish.markup import (
     IRI_BAD_RE,
     add_categories,
     archive_marker,
+    attributed,
     enclosures,
     entry_author,
     entry_title,
@@ -220,7 +221,7 @@ def _finish(raw: bytes, stories: Sequence[StoredEntry], links: DocLinks) -> byte
     _tell_updated_apart(root, stories)
     for element, story in zip(root.iter(_A + "entry"), stories, strict=True):
         element.extend(_enclosure_links(story))
-        element.append(_source_element(story))
+        element.append(_source_element(attributed(story)))
     anchor = root.find(_A + "link[@rel='self']")
     assert anchor is not None
     for element in reversed(extra_links(_A + "link", links)):

@@ -27,6 +27,7 @@ from feeds.core.summary import teaser
 from feeds.publish.embeds import publishable
 from feeds.publish.markup import (
     UNKNOWN_MEDIA_TYPE,
+    attributed,
     categories,
     enclosures,
     entry_author,
@@ -162,8 +163,9 @@ def _item(story: StoredEntry, output: OutputConfig) -> dict[str, Any]:
     # JSON Feed §"Extensions": custom keys start with an underscore. Every item names the
     # source it was copied from, as Atom's <source> does: a source read from a file, or
     # whose site has no http(s) link, is still someone's words; its url is left out.
-    item["_source"] = {"title": source_title(story)}
-    source_link = http_uri(story.source_link) or http_uri(story.source_url)
+    source = attributed(story)
+    item["_source"] = {"title": source_title(source)}
+    source_link = http_uri(source.source_link) or http_uri(source.source_url)
     if source_link:
         item["_source"]["url"] = source_link
     return item

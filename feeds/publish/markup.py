@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.entities import name2codepoint
 from typing import TYPE_CHECKING
@@ -136,6 +137,17 @@ def one_line(text: str, limit: int) -> str:
     were cleaned of them, and a cap that cut an isolate off from its end); blank when
     nothing else is left."""
     return without_bidi_overrides(limits.cap_line(xml_text(text), limit)).strip()
+
+
+def attributed(story: StoredEntry) -> StoredEntry:
+    """``story`` with its source the original publisher its copy names
+    (:attr:`StoredEntry.origin`: an RSS ``<source url="…">Wire</source>``), as Atom's
+    ``<source>`` (RFC 4287 §4.2.11: kept when an entry is copied on), RSS's ``<source>`` and
+    JSON Feed's ``_source`` write it; else as it is (the feed the story was read from)."""
+    if story.origin is None:
+        return story
+    title, url = story.origin
+    return replace(story, source_title=title, source_url=url, source_link=None)
 
 
 def source_title(story: StoredEntry) -> str:

@@ -29,6 +29,7 @@ from feeds.publish.markup import (
     UNKNOWN_MEDIA_TYPE,
     add_categories,
     archive_marker,
+    attributed,
     enclosures,
     entry_author,
     entry_title,
@@ -142,9 +143,10 @@ def _add_item(fg: FeedGenerator, story: StoredEntry, output: OutputConfig) -> No
         # 0 when unknown (RSS Advisory Board's profile), and UNKNOWN_MEDIA_TYPE.
         first = files[0]
         fe.enclosure(first.url, str(first.length or 0), first.type or UNKNOWN_MEDIA_TYPE)
-    source_url = rss_uri(story.source_url)
+    source = attributed(story)
+    source_url = rss_uri(source.source_url)
     if source_url:
-        fe.source(url=source_url, title=source_title(story))
+        fe.source(url=source_url, title=source_title(source))
 
 
 def _finish(raw: bytes, stories: Sequence[StoredEntry], newest: datetime, links: DocLinks) -> bytes:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from feeds.core.dedupe import Keys
 from feeds.core.uri import host_key
-from feeds.types import Enclosure
+from feeds.types import Enclosure, Origin
 
 __all__ = [
     "MATCH_COLUMNS",
@@ -206,31 +206,43 @@ class HookEvent:
     last_error: str | None = None
 
 
-def media_json(enclosures: Iterable[Enclosure], image: str | None) -> str:
-    """An entry's enclosures and image as the store keeps them: ``""`` when it has none,
-    else compact JSON ``{"enclosures": [[url, type, length], …], "image": url}``."""
+def media_json(
+    enclosures: Iterable[Enclosure], image: str | None, origin: Origin | None = None
+) -> str:
+    """An entry's enclosures, image and original publisher as the store keeps them (the
+    ``media`` column): ``""`` when it has none, else compact JSON ``{"enclosures": [[url,
+    type, length], …], "image": url}``, with ``"origin": [title, url]`` when it names one."""
     import json
 
     listed = [[e.url, e.type, e.length] for e in enclosures]
-    if not listed and image is None:
+    if not listed and image is None and origin is None:
         return ""
-    return json.dumps(
-        {"enclosures": listed, "image": image}, ensure_ascii=False, separators=(",", ":")
-    )
+    value: dict[str, object] = {"enclosures": listed, "image": image}
+    if origin is not None:
+        value["origin"] = list(origin)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def media_from_json(text: str | None) -> tuple[tuple[Enclosure, ...], str | None]:
-    """:func:`media_json` read back: (enclosures, image)."""
+def media_from_json(
+    text: str | None,
+) -> tuple[tuple[Enclosure, ...], str | None, Origin | None]:
+    """:func:`media_json` read back: (enclosures, image, origin); no origin in a copy
+    stored before origins were kept."""
     import json
 
     if not text:
-        return (), None
+        return (), None, None
     value = json.loads(text)
     enclosures = tuple(
         Enclosure(str(url), mime, length) for url, mime, length in value.get("enclosures", [])
     )
     image = value.get("image")
-    return enclosures, image if isinstance(image, str) else None
+    origin = value.get("origin")
+    return (
+        enclosures,
+        image if isinstance(image, str) else None,
+        Origin(str(origin[0]), str(origin[1])) if isinstance(origin, list) else None,
+    )
 
 
 def host_of(url: str) -> str:

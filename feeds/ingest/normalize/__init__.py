@@ -68,7 +68,7 @@ from feeds.ingest.normalize.media import clean_enclosures, media_url
 from feeds.ingest.normalize.rewrite import WHOLE_BODY, replace_title
 from feeds.ingest.normalize.urls import canonical_url, post_id
 from feeds.ingest.urljoin import urlsplit
-from feeds.types import Body, CleanEntry, ParsedEntry, ParsedFeed
+from feeds.types import Body, CleanEntry, Origin, ParsedEntry, ParsedFeed
 
 __all__ = [
     "BODY_SCHEME",
@@ -358,6 +358,7 @@ def normalize_entry(
         image=media_url(entry.image, base) if entry.image else None,
         rules=(*applied, *title_rules),
         source_link=_source_link(entry, link),
+        origin=_origin(entry),
     )
 
 
@@ -367,3 +368,14 @@ def _source_link(entry: ParsedEntry, link: str | None) -> str | None:
         return None
     found = canonical_url(entry.source_link, base_url=entry.base_url)
     return found if found != link else None
+
+
+def _origin(entry: ParsedEntry) -> Origin | None:
+    """The original publisher the entry names in its ``<source>``: its title cleaned as an
+    RSS feed's title is, its URL canonical; None without both (RSS 2.0's ``<source>`` needs
+    its URL, and a name alone tells a reader nowhere to go)."""
+    if not (entry.source_title and entry.source_link):
+        return None
+    title = _capped_line(entry.source_title, limits.MAX_TITLE_CHARS)
+    url = canonical_url(entry.source_link, base_url=entry.base_url)
+    return Origin(title, url) if title and url else None

@@ -134,8 +134,10 @@ class FastReader(ElementReader):
                     self._once(seen, key)
                 attrs = self._attrs(child, _ANY_ATTRS)
                 self._inert(child)
-                if key == "source" and "url" in attrs:
-                    entry["source"] = {"href": attrs["url"]}  # as feedparser's _start_source
+                if key == "source":  # as feedparser's _start_source and _end_source
+                    title = self._text(child)
+                    entry["source"] = {"href": attrs["url"]} if "url" in attrs else {}
+                    entry["source"] |= {"title": title} if title else {}
             else:
                 raise Decline
         return entry

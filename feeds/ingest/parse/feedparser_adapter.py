@@ -297,6 +297,7 @@ def _fp_entry(
         enclosures=_enclosures(entry),
         image=_thumbnail(entry),
         source_link=_source_link(entry),
+        source_title=_text(dict.get(_mapping(dict.get(entry, "source")), "title")),
     )
 
 

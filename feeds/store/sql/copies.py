@@ -474,7 +474,7 @@ def _copy_text(keys: Keys, entry: CleanEntry, body_key: str | None) -> dict[str,
         "body_text": entry.body_text,
         "author": entry.author,
         "categories": _json_list(entry.categories),
-        "media": media_json(entry.enclosures, entry.image),
+        "media": media_json(entry.enclosures, entry.image, entry.origin),
         "rules": _json_list(entry.rules),
     }
 

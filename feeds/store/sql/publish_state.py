@@ -228,7 +228,7 @@ def _copy_info(order: int, row: Sequence[Any]) -> CopyInfo:
 
 def _entry(entry_id: str, row: Sequence[Any], also_in: tuple[str, ...]) -> StoredEntry:
     """A row of :meth:`PublishTables._story`'s query as the entry it publishes."""
-    enclosures, image = media_from_json(row[14])
+    enclosures, image, origin = media_from_json(row[14])
     return StoredEntry(
         id=entry_id,
         source=row[0],
@@ -247,4 +247,5 @@ def _entry(entry_id: str, row: Sequence[Any], also_in: tuple[str, ...]) -> Store
         also_in=also_in,
         enclosures=enclosures,
         image=image,
+        origin=origin,
     )
