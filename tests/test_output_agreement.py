@@ -4,6 +4,7 @@ refresh`` of feeds served on 127.0.0.1: the same links, the same attribution, th
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -139,4 +140,29 @@ def test_an_rss_source_element_names_the_original_publisher_in_every_format(
     assert [entry["_source"] for entry in doc["items"]] == [
         {"title": "News", "url": "https://news.example.com/"},
         {"title": "Wire Service", "url": "https://wire.example.org/feed.xml"},
+    ]
+
+
+def test_a_private_feed_s_token_is_never_published(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A private feed's URL carries its credential in the query (``?token=…``, the config
+    refuses ``user:password@`` for this very reason): every story of it was published with
+    that URL, in Atom's ``<source>`` id and self link, RSS's ``<source url>`` and JSON Feed's
+    ``_source``. The source is still named, and linked to its site."""
+    http_server.route("/feed", Reply(body=rss(item(1)), headers={"Content-Type": "text/xml"}))
+    config = published_config(tmp_path, http_server, ["feed"])
+    private = replace(config.sources[0], url=http_server.url("/feed?access_token=s3cr3t"))
+    report = refresh_and_publish(replace(config, sources=(private,)))
+    assert [s.changes.get("new") for s in report.sources] == [1]
+    for path in (tmp_path / "out").iterdir():
+        assert b"s3cr3t" not in path.read_bytes(), path
+    atom, rss_root, doc = published(tmp_path)
+    assert atom.findtext(f"{A}entry/{A}source/{A}title") == "News"
+    assert [e.get("href") for e in atom.iterfind(f"{A}entry/{A}source/{A}link")] == [
+        "https://news.example.com/"
+    ]
+    assert rss_root.find("channel/item/source") is None  # (RSS's names the feed's own URL)
+    assert [entry["_source"] for entry in doc["items"]] == [
+        {"title": "News", "url": "https://news.example.com/"}
     ]

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from html.entities import name2codepoint
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from feedgen.entry import FeedEntry
 from lxml import etree
@@ -140,14 +140,37 @@ def one_line(text: str, limit: int) -> str:
 
 
 def attributed(story: StoredEntry) -> StoredEntry:
-    """``story`` with its source the original publisher its copy names
-    (:attr:`StoredEntry.origin`: an RSS ``<source url="…">Wire</source>``), as Atom's
-    ``<source>`` (RFC 4287 §4.2.11: kept when an entry is copied on), RSS's ``<source>`` and
-    JSON Feed's ``_source`` write it; else as it is (the feed the story was read from)."""
-    if story.origin is None:
-        return story
-    title, url = story.origin
-    return replace(story, source_title=title, source_url=url, source_link=None)
+    """``story`` with its source as Atom's ``<source>``, RSS's ``<source>`` and JSON Feed's
+    ``_source`` write it: the original publisher its copy names (:attr:`StoredEntry.origin`:
+    an RSS ``<source url="…">Wire</source>``; RFC 4287 §4.2.11 keeps an entry's source when
+    it is copied on), else the feed the story was read from; without a URL that
+    :func:`holds_credential` (a private feed's ``?token=…``)."""
+    if story.origin is not None:
+        title, url = story.origin
+        story = replace(story, source_title=title, source_url=url, source_link=None)
+    if holds_credential(story.source_url):
+        story = replace(story, source_url="")
+    if story.source_link is not None and holds_credential(story.source_link):
+        story = replace(story, source_link=None)
+    return story
+
+
+# The end of a query parameter's name (lower case, letters and digits only) that tells it
+# carries a credential: ``token``, ``access_token``, ``api_key``, ``client_secret``,
+# ``password``, ``auth``, ``sig``. Whoever has such a URL reads the private feed it names.
+_CREDENTIAL_NAME_RE = re.compile(r"(?:token|key|secret|passw(?:or)?d|pwd|pass|auth|sig|signature)$")
+_NOT_ALPHANUMERIC_RE = re.compile(r"[^a-z0-9]")
+
+
+def holds_credential(url: str) -> bool:
+    """Whether ``url``'s query names a parameter that carries a credential
+    (:data:`_CREDENTIAL_NAME_RE`: ``https://host/feed?token=…``): such a URL is a password,
+    never published."""
+    query = url.partition("?")[2].partition("#")[0]
+    return any(
+        _CREDENTIAL_NAME_RE.search(_NOT_ALPHANUMERIC_RE.sub("", name.lower()))
+        for name, _value in parse_qsl(query, keep_blank_values=True)
+    )
 
 
 def source_title(story: StoredEntry) -> str:
