@@ -166,3 +166,25 @@ def test_a_private_feed_s_token_is_never_published(
     assert [entry["_source"] for entry in doc["items"]] == [
         {"title": "News", "url": "https://news.example.com/"}
     ]
+
+
+def test_a_title_that_escaped_its_cdata_publishes_its_words(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A template escaped the CDATA around its titles and names (``&lt;![CDATA[Breaking
+    news]]&gt;``): read as text, as such titles are, they were published as ``<![CDATA[Breaking
+    news]]>`` in every format. A title that speaks of CDATA after other words keeps it."""
+    escaped = "&lt;![CDATA[Breaking news]]&gt;"
+    creator = '<dc:creator xmlns:dc="http://purl.org/dc/elements/1.1/">{}</dc:creator>'
+    items = item(1, creator.format("&lt;![CDATA[Jane Doe]]&gt;"), title=escaped)
+    items += item(2, title="Use &lt;![CDATA[ in XML")
+    refreshed(tmp_path, http_server, rss(items))
+    atom, rss_root, doc = published(tmp_path)
+    expected = ["Use <![CDATA[ in XML", "Breaking news"]
+    assert [e.findtext(f"{A}title") for e in atom.iterfind(f"{A}entry")] == expected
+    rss_titles = [
+        (t.text or "").replace("\u2060", "") for t in rss_root.iterfind("channel/item/title")
+    ]
+    assert rss_titles == expected
+    assert [entry["title"] for entry in doc["items"]] == expected
+    assert doc["items"][1]["authors"] == [{"name": "Jane Doe"}]

@@ -74,9 +74,17 @@ def _strip_tags(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
         return " " if (match.group(2) or "").lower() in _BREAKING_TAGS else ""
 
-    if "<![CDATA[" in text:
+    return _TAG_LIKE.sub(replace, _cdata_unwrapped(text))
+
+
+def _cdata_unwrapped(text: str) -> str:
+    """``text`` with its CDATA sections' markers removed and their text kept
+    (:data:`_CDATA_SECTION`), sections in sections too, up to ``MAX_DECODE_ROUNDS`` deep."""
+    for _ in range(MAX_DECODE_ROUNDS):
+        if "<![CDATA[" not in text:
+            break
         text = _CDATA_SECTION.sub(r"\1", text)
-    return _TAG_LIKE.sub(replace, text)
+    return text
 
 
 _ILLEGAL_ASCII = bytes(c for c in range(0x80) if _ILLEGAL_CHARS.match(chr(c)))
@@ -328,6 +336,11 @@ def _cleaned_title(raw: str, is_html: bool) -> str:
     if is_html:
         text = _strip_tags(_without_hidden_elements(text))
     text = _decoded(text.replace("<", _SHOWN_LT)).replace(_SHOWN_LT, "<")
+    if text.lstrip().startswith("<![CDATA["):
+        # A title read as text that begins with a CDATA section: a template that escaped
+        # its CDATA (``&lt;![CDATA[Breaking]]&gt;``). No title's words begin so; one that
+        # speaks of CDATA (``Use <![CDATA[ in XML``) has other words first.
+        text = _cdata_unwrapped(text)
     # U+FFFD stands for bytes lost upstream (text decoded in the wrong charset): nothing to
     # show, and validators warn about it (the publishers drop it from every text too).
     text = unicodedata.normalize("NFC", _legal(text)).replace("\ufffd", " ")
