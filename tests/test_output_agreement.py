@@ -188,3 +188,18 @@ def test_a_title_that_escaped_its_cdata_publishes_its_words(
     assert rss_titles == expected
     assert [entry["title"] for entry in doc["items"]] == expected
     assert doc["items"][1]["authors"] == [{"name": "Jane Doe"}]
+
+
+def test_json_feed_names_the_site_rss_names(tmp_path: Path, http_server: HTTPTestServer) -> None:
+    """JSON Feed 1.1's ``home_page_url`` ("strongly recommended": readers link the feed's name
+    and look up its icon with it) was never written, while RSS's channel ``<link>`` named the
+    site: the public ``url``'s, else the site the sources' own feeds name."""
+    refreshed(tmp_path, http_server, rss(item(1)))
+    _atom, rss_root, doc = published(tmp_path)
+    assert rss_root.findtext("channel/link") == doc["home_page_url"] == "https://feeds.example.org/"
+    config = published_config(tmp_path / "local", http_server, ["feed"])
+    unpublished = replace(config.outputs[0], url=None)
+    refresh_and_publish(replace(config, outputs=(unpublished,)))
+    doc = json.loads((tmp_path / "local" / "out" / "all.json").read_bytes())
+    assert doc["home_page_url"] == "https://news.example.com/"
+    assert "feed_url" not in doc  # (no public URL to give)

@@ -29,6 +29,7 @@ from feeds.publish.markup import (
     UNKNOWN_MEDIA_TYPE,
     attributed,
     categories,
+    channel_site,
     enclosures,
     entry_author,
     entry_title,
@@ -117,6 +118,10 @@ def render(
     feed_url = _http_url(self_href)
     if feed_url:
         doc["feed_url"] = feed_url
+    # JSON Feed 1.1: "optional but strongly recommended"; the site RSS's channel <link> names.
+    home_page = http_uri(channel_site(output, stories, feed_url or ""))
+    if home_page:
+        doc["home_page_url"] = home_page
     if hub and not _URL_BAD_RE.search(hub):
         doc["hubs"] = [{"type": "WebSub", "url": hub}]
     text = json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=2)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from html.entities import name2codepoint
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from feedgen.entry import FeedEntry
 from lxml import etree
@@ -21,6 +21,7 @@ from feeds.core.uri import as_uri
 from feeds.types import Enclosure, StoredEntry, newest_stories
 
 if TYPE_CHECKING:
+    from feeds.config import OutputConfig
     from feeds.publish.documents import DocLinks
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -124,6 +125,32 @@ def http_uri(value: str | None) -> str | None:
 
 
 _PLAIN_IPV6_HOST_RE = re.compile(r"\[[0-9A-Fa-f:]+\](?::[0-9]*)?")
+
+
+def rss_uri(value: str | None) -> str | None:
+    """An http(s) URL as RSS 2.0 takes one (:func:`http_uri`), or None: RSS 2.0 names RFC
+    2396, which has no IPv6 literal (``http://[2001:db8::1]/``, RFC 2732 came later), and the
+    W3C Feed Validator refuses one in a link, an enclosure or a source. Atom and JSON Feed
+    keep it. (``as_uri`` percent-encodes ``[`` everywhere but in the host.)"""
+    uri = http_uri(value)
+    return None if uri is None or "[" in uri else uri
+
+
+def channel_site(output: OutputConfig, stories: Sequence[StoredEntry], self_href: str) -> str:
+    """RSS 2.0's required channel ``<link>`` (a full URL), and JSON Feed's
+    ``home_page_url``: the public ``url``'s site; without one, the site the sources' feeds
+    name (their own ``<link>``), taking the output's sources in their configured order; else
+    the site of the document's URL ``self_href``."""
+    if output.url:
+        return urljoin(output.url, "/")
+    sites = {s.source: uri for s in stories if (uri := rss_uri(s.source_link))}
+    for name in output.sources:
+        site = sites.get(name)
+        if site:
+            return site
+    if sites:
+        return sites[min(sites)]
+    return urljoin(self_href, "/")
 
 
 def newest_first(entries: Sequence[StoredEntry], limit: int | None) -> list[StoredEntry]:

@@ -12,7 +12,6 @@ import html
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from urllib.parse import urljoin
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
@@ -30,13 +29,14 @@ from feeds.publish.markup import (
     add_categories,
     archive_marker,
     attributed,
+    channel_site,
     enclosures,
     entry_author,
     entry_title,
     extra_links,
-    http_uri,
     newest_first,
     own_document_parser,
+    rss_uri,
     serialize,
     source_title,
     unmistakable_text,
@@ -82,7 +82,7 @@ def render_rss(
     fg.load_extension("dc")
     fg.title(xml_text(output.title))
     fg.description(xml_text(output.subtitle or output.title) or "feeds")
-    fg.link(href=channel_site(output, stories, links), rel="alternate")
+    fg.link(href=channel_site(output, stories, links.self_href), rel="alternate")
     fg.lastBuildDate(newest)
     fg.pubDate(newest)
     fg.generator(f"feeds {__version__}", uri=PROJECT_URL)
@@ -90,15 +90,6 @@ def render_rss(
         _add_item(fg, story, output)
     raw: bytes = fg.rss_str(pretty=False, encoding="UTF-8")
     return _finish(raw, stories, newest, links)
-
-
-def rss_uri(value: str | None) -> str | None:
-    """An http(s) URL as RSS 2.0 takes one (:func:`http_uri`), or None: RSS 2.0 names RFC
-    2396, which has no IPv6 literal (``http://[2001:db8::1]/``, RFC 2732 came later), and the
-    W3C Feed Validator refuses one in a link, an enclosure or a source. Atom and JSON Feed
-    keep it. (``as_uri`` percent-encodes ``[`` everywhere but in the host.)"""
-    uri = http_uri(value)
-    return None if uri is None or "[" in uri else uri
 
 
 # An enclosure's URL as the W3C Feed Validator takes one (its ``httpURL``, stricter than a
@@ -204,22 +195,6 @@ def _rss_profile_references(data: bytes) -> bytes:
     CDATA sections, in which the replacement would change the text."""
     assert b"<![CDATA[" not in data
     return data.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
-
-
-def channel_site(output: OutputConfig, stories: Sequence[StoredEntry], links: DocLinks) -> str:
-    """RSS 2.0's required channel ``<link>`` (a full URL): the public ``url``'s site;
-    without one, the site the sources' feeds name (their own ``<link>``), taking the
-    output's sources in their configured order; else the site of the document's URL."""
-    if output.url:
-        return urljoin(output.url, "/")
-    sites = {s.source: uri for s in stories if (uri := rss_uri(s.source_link))}
-    for name in output.sources:
-        site = sites.get(name)
-        if site:
-            return site
-    if sites:
-        return sites[min(sites)]
-    return urljoin(links.self_href, "/")
 
 
 def _rss_description(story: StoredEntry, summary_words: int) -> str:
