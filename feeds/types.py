@@ -279,8 +279,10 @@ class ParsedEntry:
     #: ``dc:source`` (as written).
     source_link: str | None = None
     #: The title of the feed the entry says it was copied from (RSS ``<source>``'s text,
-    #: Atom ``<source><title>``), as written: the original publisher's name.
+    #: Atom ``<source><title>``), as written: the original publisher's name; and that feed's
+    #: own URL (RSS ``<source url>``, Atom ``<source><link rel="self">``).
     source_title: str | None = None
+    source_feed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -315,11 +317,12 @@ class Body(NamedTuple):
 
 class Origin(NamedTuple):
     """The feed an entry says it was copied from (RSS 2.0 ``<source url="…">Name</source>``,
-    Atom ``<source>``'s title and link): ``title`` its name (never blank), ``url`` its
-    canonical http(s) URL."""
+    Atom ``<source>``): ``title`` its name (never blank), ``feed`` its canonical http(s) URL
+    and ``site`` its site's (at least one of them; RSS gives the feed, Atom either)."""
 
     title: str
-    url: str
+    feed: str | None
+    site: str | None
 
 
 @dataclass(frozen=True)

@@ -203,3 +203,32 @@ def test_json_feed_names_the_site_rss_names(tmp_path: Path, http_server: HTTPTes
     doc = json.loads((tmp_path / "local" / "out" / "all.json").read_bytes())
     assert doc["home_page_url"] == "https://news.example.com/"
     assert "feed_url" not in doc  # (no public URL to give)
+
+
+PLANET = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Planet</title><id>tag:planet.example,2026:1</id>
+<updated>2026-03-04T10:00:00Z</updated><link href="https://planet.example/"/>
+<author><name>P</name></author>
+<entry><title>Post</title><id>tag:blog.example,2026:1</id><link href="https://blog.example/1"/>
+<updated>2026-03-04T10:00:00Z</updated><summary>Words of the blog post.</summary>
+<source><id>tag:blog.example,2026:feed</id><title>Jane's Blog</title>
+<link rel="alternate" href="https://blog.example/"/>
+<link rel="self" href="https://blog.example/feed.atom"/>
+<updated>2026-03-04T10:00:00Z</updated></source></entry></feed>"""
+
+
+def test_an_atom_source_keeps_its_feed_and_its_site_apart(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A planet's Atom entry names the blog it was copied from, with the blog's site and its
+    feed: the site's URL was published as the feed's (Atom's ``rel="self"``, RSS's
+    ``<source url>``)."""
+    http_server.route("/feed", Reply(body=PLANET.encode(), headers={"Content-Type": "text/xml"}))
+    refresh_and_publish(published_config(tmp_path, http_server, ["feed"]))
+    atom, rss_root, doc = published(tmp_path)
+    source = atom.find(f"{A}entry/{A}source")
+    assert source is not None and source.findtext(f"{A}title") == "Jane's Blog"
+    links = {e.get("rel"): e.get("href") for e in source.iterfind(f"{A}link")}
+    assert links == {"alternate": "https://blog.example/", "self": "https://blog.example/feed.atom"}
+    assert [e.get("url") for e in rss_root.iterfind("channel/item/source")] == [links["self"]]
+    assert doc["items"][0]["_source"] == {"title": "Jane's Blog", "url": "https://blog.example/"}

@@ -173,8 +173,8 @@ def attributed(story: StoredEntry) -> StoredEntry:
     it is copied on), else the feed the story was read from; without a URL that
     :func:`holds_credential` (a private feed's ``?token=…``)."""
     if story.origin is not None:
-        title, url = story.origin
-        story = replace(story, source_title=title, source_url=url, source_link=None)
+        title, feed, site = story.origin
+        story = replace(story, source_title=title, source_url=feed or "", source_link=site)
     if holds_credential(story.source_url):
         story = replace(story, source_url="")
     if story.source_link is not None and holds_credential(story.source_link):

@@ -211,7 +211,8 @@ def media_json(
 ) -> str:
     """An entry's enclosures, image and original publisher as the store keeps them (the
     ``media`` column): ``""`` when it has none, else compact JSON ``{"enclosures": [[url,
-    type, length], …], "image": url}``, with ``"origin": [title, url]`` when it names one."""
+    type, length], …], "image": url}``, with ``"origin": [title, feed, site]`` when it names
+    one."""
     import json
 
     listed = [[e.url, e.type, e.length] for e in enclosures]
@@ -219,7 +220,7 @@ def media_json(
         return ""
     value: dict[str, object] = {"enclosures": listed, "image": image}
     if origin is not None:
-        value["origin"] = list(origin)
+        value["origin"] = list(origin)  # [title, feed, site]
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -241,7 +242,7 @@ def media_from_json(
     return (
         enclosures,
         image if isinstance(image, str) else None,
-        Origin(str(origin[0]), str(origin[1])) if isinstance(origin, list) else None,
+        Origin(*origin) if isinstance(origin, list) and len(origin) == 3 else None,
     )
 
 

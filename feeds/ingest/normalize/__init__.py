@@ -372,10 +372,14 @@ def _source_link(entry: ParsedEntry, link: str | None) -> str | None:
 
 def _origin(entry: ParsedEntry) -> Origin | None:
     """The original publisher the entry names in its ``<source>``: its title cleaned as an
-    RSS feed's title is, its URL canonical; None without both (RSS 2.0's ``<source>`` needs
-    its URL, and a name alone tells a reader nowhere to go)."""
-    if not (entry.source_title and entry.source_link):
+    RSS feed's title is, its feed's and its site's URLs canonical; None without a title and
+    one of them (a name alone tells a reader nowhere to go)."""
+    if not entry.source_title:
         return None
     title = _capped_line(entry.source_title, limits.MAX_TITLE_CHARS)
-    url = canonical_url(entry.source_link, base_url=entry.base_url)
-    return Origin(title, url) if title and url else None
+    base = entry.base_url
+    feed = canonical_url(entry.source_feed, base_url=base) if entry.source_feed else None
+    site = canonical_url(entry.source_link, base_url=base) if entry.source_link else None
+    if not title or not (feed or site):
+        return None
+    return Origin(title, feed, None if site == feed else site)

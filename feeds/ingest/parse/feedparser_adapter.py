@@ -298,6 +298,7 @@ def _fp_entry(
         image=_thumbnail(entry),
         source_link=_source_link(entry),
         source_title=_text(dict.get(_mapping(dict.get(entry, "source")), "title")),
+        source_feed=_source_feed(entry),
     )
 
 
@@ -344,6 +345,19 @@ def _source_link(entry: dict[str, Any]) -> str | None:
         if dc_source is not None and dc_source.strip().startswith(("http://", "https://")):
             found = dc_source.strip()
     return found
+
+
+def _source_feed(entry: dict[str, Any]) -> str | None:
+    """The URL of the feed the entry was copied from: RSS ``<source url>``, or the Atom
+    ``<source>``'s ``link rel="self"``."""
+    source = _mapping(dict.get(entry, "source"))
+    links = dict.get(source, "links")
+    selves = (
+        _text(dict.get(link, "href"))
+        for link in map(_mapping, links if isinstance(links, list) else [])
+        if dict.get(link, "rel") == "self"
+    )
+    return _text(dict.get(source, "href")) or next((s for s in selves if s), None)
 
 
 def _fp_content(raw: object) -> tuple[str | None, str | None, set[str]]:
