@@ -29,12 +29,15 @@ def rss(items: str, *, channel: str = "<link>https://news.example.com/</link>") 
     ).encode()
 
 
-def item(n: int, extra: str = "", *, title: str = "Shares rose", link: str = "") -> str:
+def item(
+    n: int, extra: str = "", *, title: str = "Shares rose", link: str = "", text: str = ""
+) -> str:
     return (
         f"<item><title>{title}</title><link>{link or f'https://news.example.com/{n}/'}</link>"
         f'<guid isPermaLink="false">https://news.example.com/?p={n}</guid>'
         f"<pubDate>Wed, 04 Mar 2026 0{n}:00:00 +0000</pubDate>"
-        f"<description>Story {n}: shares rose after the results.</description>{extra}</item>"
+        f"<description>{text or f'Story {n}: shares rose after the results.'}</description>"
+        f"{extra}</item>"
     )
 
 
@@ -232,3 +235,24 @@ def test_an_atom_source_keeps_its_feed_and_its_site_apart(
     assert links == {"alternate": "https://blog.example/", "self": "https://blog.example/feed.atom"}
     assert [e.get("url") for e in rss_root.iterfind("channel/item/source")] == [links["self"]]
     assert doc["items"][0]["_source"] == {"title": "Jane's Blog", "url": "https://blog.example/"}
+
+
+def test_a_body_that_escaped_its_cdata_publishes_no_debris(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A template escaped the CDATA around its descriptions: HTML reads ``<![CDATA[<p>`` as a
+    comment up to the first ``>``, and the teaser and body ended in ``]]>`` in every format."""
+    wrapped = (
+        "&lt;![CDATA[&lt;p&gt;Shares rose after the results, the company said.&lt;/p&gt;]]&gt;"
+    )
+    refreshed(tmp_path, http_server, rss(item(1, text=wrapped)))
+    atom, rss_root, doc = published(tmp_path)
+    (entry,) = doc["items"]
+    assert entry["summary"].startswith("Shares rose after the results, the company said.")
+    assert "]]" not in entry["summary"] and "]]" not in entry["content_html"]
+    assert "CDATA" not in entry["content_html"]
+    for text in (
+        atom.findtext(f"{A}entry/{A}summary"),
+        rss_root.findtext("channel/item/description"),
+    ):
+        assert text is not None and "]]" not in text and "CDATA" not in text
