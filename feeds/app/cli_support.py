@@ -160,13 +160,24 @@ def open_store_for(config: Config, *, locked: bool, create: bool = True) -> Iter
     # a local path keeps them apart; claiming sources does (SourceRegistry.claim_due).
     if locked and config.store_url is None:
         with (
-            refresh_lock(config.store_path, config.lock_timeout),
+            refresh_lock(config.store_path, config.lock_timeout, role=_command_name()),
             open_store(config.store_path) as store,
         ):
             yield store
     else:
         with open_store(config.store_location, create=create) as store:
             yield store
+
+
+def _command_name() -> str:
+    """The running command, as typed after ``feeds`` (``store vacuum``); ``refresh`` outside
+    the command line. The lock file names it, for a command that waits for it in vain."""
+    ctx = click.get_current_context(silent=True)
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names)) or "refresh"
 
 
 def as_feeds_main() -> None:

@@ -1,4 +1,5 @@
-"""The refresh lock: one ``feeds refresh`` (or ``publish``, ``drop``) at a time on a store.
+"""The refresh lock: one ``feeds refresh`` (or ``publish``, ``drop``, ``store vacuum``,
+``store migrate``) at a time on a store.
 
 A slow cron run and the next one must not both run. Daemons do not take it: they, and
 a refresh beside them, are workers that lease what they fetch in the store
@@ -17,6 +18,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from feeds.config.model import LOCK_SUFFIX
+from feeds.core.limits import printable
 from feeds.errors import LockError, StoreError
 
 POLL_SECONDS = 0.1
@@ -47,7 +49,7 @@ def refresh_lock(
     store is read-only, say).
 
     ``role`` is written beside our pid in the lock file, so a process that
-    waits in vain can say who holds the lock (``daemon`` or ``refresh``).
+    waits in vain can say who holds the lock: the command (``refresh``, ``store vacuum``).
     """
     path = lock_path(store_path)
     try:
@@ -75,10 +77,9 @@ def refresh_lock(
                             "fetches due sources itself: do not also run `feeds refresh` "
                             "from cron, or stop the daemon first"
                         ) from None
-                    holder = f" (pid {pid})" if pid else ""
                     raise LockError(
-                        f"another feeds process{holder} is working on {store_path}; "
-                        f"gave up after waiting {timeout:g} s"
+                        f"another feeds process{_named(pid, holder_role)} is working on "
+                        f"{store_path}; gave up after waiting {timeout:g} s"
                     ) from None
                 sleep(POLL_SECONDS)
         _note_holder(fd, role)
@@ -101,10 +102,18 @@ def _note_holder(fd: int, role: str) -> None:
 
 
 def _holder(fd: int) -> tuple[str, str]:
-    """The (pid, role) written by the lock's holder; empty strings when unreadable."""
+    """The (pid, role) written by the lock's holder; empty strings when unreadable. The
+    role is the holder's command, which may be two words (``store vacuum``)."""
     try:
-        fields = os.pread(fd, 64, 0).decode("ascii").split()
+        fields = os.pread(fd, 256, 0).decode("ascii").split()
     except (OSError, UnicodeDecodeError):
         return "", ""
     pid = fields[0] if fields and fields[0].isdigit() else ""
-    return pid, fields[1] if len(fields) > 1 else ""
+    return pid, printable(" ".join(fields[1:]))
+
+
+def _named(pid: str, role: str) -> str:
+    """``, `feeds store vacuum` (pid 42),``: who holds the lock, as far as its note says."""
+    if not role:
+        return f" (pid {pid})" if pid else ""
+    return f", `feeds {role}`" + (f" (pid {pid})," if pid else ",")
