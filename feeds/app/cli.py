@@ -6,7 +6,9 @@ output, the store); 2 usage or configuration error (nothing written); 75
 stopped a refresh.
 The status is the ``exit_code`` of the :class:`~feeds.errors.FeedsError` a command
 raised, turned into a message and an exit in one place (:class:`FeedsGroup`).
-Data goes to stdout (``--json`` for machines), progress and problems to stderr.
+Data goes to stdout (``--json`` for machines), progress and problems to stderr; a command
+asked for ``--json`` that stops with an error also prints it on stdout as JSON
+(:func:`~feeds.app.cli_support.error_json`).
 Heavy libraries are imported inside the commands so that ``feeds --help`` and
 cron's frequent start-ups stay fast.
 """
@@ -31,6 +33,7 @@ from feeds.app.cli_support import (
     FeedsGroup,
     as_feeds_main,
     config_option,
+    json_option,
     load_config,
     note_missing_urls,
     open_store_for,
@@ -83,7 +86,7 @@ def metrics(config_path: Path | None) -> None:
 
 @cli.command(name="publish")
 @config_option
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+@json_option("Print a JSON report on stdout.")
 def publish_command(config_path: Path | None, as_json: bool) -> None:
     """Rebuild every output from the store, without fetching.
 
@@ -127,7 +130,7 @@ def publish_command(config_path: Path | None, as_json: bool) -> None:
 @cli.command()
 @config_option
 @click.argument("query", metavar="ENTRY_ID|URL")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@json_option("Print JSON on stdout.")
 def explain(config_path: Path | None, query: str, as_json: bool) -> None:
     """Explain a story: its copies, which one is published and why they were merged.
 
@@ -160,7 +163,7 @@ def explain(config_path: Path | None, query: str, as_json: bool) -> None:
 @cli.command()
 @config_option
 @click.argument("query", metavar="ENTRY_ID|URL")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@json_option("Print JSON on stdout.")
 def drop(config_path: Path | None, query: str, as_json: bool) -> None:
     """Hide a story for good (a tombstone) and republish the outputs without it.
 
@@ -291,7 +294,7 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
 
 @cli.command()
 @config_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout (for monitoring).")
+@json_option("Print JSON on stdout (for monitoring).")
 def status(config_path: Path | None, as_json: bool) -> None:
     """Show whether a daemon runs, and each source's schedule and health.
 

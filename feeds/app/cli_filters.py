@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from feeds.app.cli_support import config_option, load_config, open_store_for, utc_now
+from feeds.app.cli_support import config_option, json_option, load_config, open_store_for, utc_now
 
 if TYPE_CHECKING:
     from feeds.config import Config, OutputConfig
@@ -51,7 +51,7 @@ def filters(ctx: click.Context, config_path: Path | None) -> None:
     type=click.IntRange(1, 2**31 - 1),
     help="How many newest stories to try.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@json_option("Print JSON on stdout.")
 @click.argument("rules", nargs=-1, metavar="[RULE]...")
 def test_rules(
     config_path: Path | None,

@@ -14,6 +14,7 @@ import click
 from feeds.app.cli_support import (
     CommandFailed,
     config_option,
+    json_option,
     load_config,
     note_missing_urls,
     open_store_for,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     metavar="NAME",
     help="Fetch only this source, now, due or not (repeat).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+@json_option("Print a JSON report on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="Print a line per source even off a terminal.")
 @click.option(
     "--metrics-file",

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from feeds.app.cli_support import config_option, load_config, open_store_for, utc_now
+from feeds.app.cli_support import config_option, json_option, load_config, open_store_for, utc_now
 from feeds.core.limits import printable
 
 
 @click.group(invoke_without_command=True)
 @config_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+@json_option("Print JSON on stdout.")
 @click.pass_context
 def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None:
     """Show every configured source: URL, last fetch, status, entries, last error.

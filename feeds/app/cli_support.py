@@ -5,6 +5,7 @@ command line exits with an error), ``--config``, loading the config, opening the
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import sys
@@ -87,8 +88,47 @@ def stopped_by_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+#: ``ctx.meta`` key set by :func:`json_option`: the command was asked for JSON.
+JSON_ASKED = "feeds.json"
+
+
+def json_option(help_text: str) -> Callable[[F], F]:
+    """``--json``: the command prints JSON on stdout, its error too (:func:`error_json`)."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.meta[JSON_ASKED] = True
+        return value
+
+    return click.option("--json", "as_json", is_flag=True, help=help_text, callback=remember)
+
+
+def error_json(message: str, exit_status: int, problems: tuple[str, ...] = ()) -> str:
+    """What a ``--json`` command prints on stdout when it stops with an error, as well as
+    the message on stderr: ``{"ok": false, "error": ..., "exit_status": ...}`` (and a bad
+    config's ``problems``), so that a script reading stdout never gets plain text or
+    nothing."""
+    found: dict[str, object] = {"ok": False, "error": message, "exit_status": exit_status}
+    if problems:
+        found["problems"] = list(problems)
+    return json.dumps(found, indent=2, ensure_ascii=False)
+
+
+def _echo_error_json(ctx: click.Context, exc: FeedsError | click.ClickException) -> None:
+    """The error as JSON on stdout, when the command was asked for JSON. Not for
+    :class:`CommandFailed`: that command printed its report (``"ok": false``) already."""
+    if not ctx.meta.get(JSON_ASKED) or isinstance(exc, CommandFailed):
+        return
+    if isinstance(exc, click.ClickException):
+        click.echo(error_json(exc.format_message(), exc.exit_code))
+    else:
+        problems = exc.problems if isinstance(exc, ConfigError) else ()
+        click.echo(error_json(str(exc), exc.exit_code, problems))
+
+
 class FeedsGroup(click.Group):
-    """The one place a :class:`FeedsError` becomes a message on stderr and its exit status."""
+    """The one place a :class:`FeedsError` becomes a message on stderr and its exit status
+    (and, for a command asked for ``--json``, a JSON object on stdout)."""
 
     def make_context(
         self,
@@ -112,7 +152,11 @@ class FeedsGroup(click.Group):
             return super().invoke(ctx)
         except FeedsError as exc:
             print_error(exc)
+            _echo_error_json(ctx, exc)
             ctx.exit(exc.exit_code)
+        except click.ClickException as exc:  # a usage error: click prints it, exit 2
+            _echo_error_json(ctx, exc)
+            raise
         except CTRL_C as exc:
             # Ctrl-C before the command took it over (stopped_by_ctrl_c): nothing was
             # opened yet, an interrupted command (exit 130), not click's "Aborted!" (exit 1).
