@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from feeds.config import Config, OutputConfig
 from feeds.publish import formats
-from feeds.publish.documents import archive_path, read_regular
+from feeds.publish.documents import archive_path, not_a_folder, read_regular
 
 __all__ = ["NOT_PUBLISHED", "FileCheck", "check_outputs", "unset_secrets"]
 
@@ -73,6 +73,8 @@ def _check_file(
         # A new install runs `feeds check` before its first refresh: say what to do, not
         # the errno.
         return FileCheck(output, path, label, read_error=NOT_PUBLISHED), None
+    except NotADirectoryError:
+        return FileCheck(output, path, label, read_error=f"cannot read: {not_a_folder(path)}"), None
     except OSError as exc:
         return FileCheck(output, path, label, read_error=f"cannot read: {exc.strerror}"), None
     if data is None:

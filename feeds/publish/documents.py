@@ -31,6 +31,7 @@ Recommendation §4): an output with a ``hub`` carries ``rel="hub"`` and
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import stat
@@ -160,6 +161,8 @@ def write_atomic(path: Path, data: bytes, like: os.stat_result | None = None) ->
     except FileNotFoundError:
         pass
     except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            raise PublishError(f"{path}: cannot write: {not_a_folder(path)}") from exc
         raise PublishError(f"{path}: cannot read the current file: {exc}") from exc
     tmp_name: str | None = None
     try:
@@ -182,6 +185,8 @@ def write_atomic(path: Path, data: bytes, like: os.stat_result | None = None) ->
         tmp_name = None
         _fsync_dir(path.parent)
     except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            raise PublishError(f"{path}: cannot write: {not_a_folder(path)}") from exc
         raise PublishError(f"{path}: cannot write: {exc}") from exc
     finally:
         if tmp_name is not None:
@@ -189,6 +194,15 @@ def write_atomic(path: Path, data: bytes, like: os.stat_result | None = None) ->
                 Path(tmp_name).unlink()
     _remove_stale_temp_files(path)
     return True
+
+
+def not_a_folder(path: Path) -> str:
+    """Why ``path`` cannot be written when one of the folders it is in is not one:
+    ``/srv/out is a file, not a folder``, not the system's "Not a directory"."""
+    for folder in reversed(path.parents):
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is a file, not a folder"
+    return f"its folder {path.parent} is not a folder"
 
 
 def read_regular(path: Path, size: int | None = None) -> bytes | None:
