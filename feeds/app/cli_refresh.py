@@ -79,16 +79,21 @@ def refresh(
             if unknown:
                 raise click.UsageError(f"no source named {', '.join(map(repr, unknown))}")
             interactive = sys.stderr.isatty() and not as_json
-            report = _refresh_once(
+            report, metrics_error = _refresh_once(
                 config, list(only) or None, fetch_all, interactive, verbose, metrics_file
             )
             if as_json:
-                click.echo(json.dumps(report_json(report.sources, report.outputs), indent=2))
+                found = report_json(report.sources, report.outputs)
+                if metrics_error is not None:
+                    found.update(ok=False, metrics_file_error=metrics_error)
+                click.echo(json.dumps(found, indent=2))
             else:
                 _print_refresh(config, report, interactive=interactive, verbose=verbose)
         finally:
             _stop_fork_server()
-    if not report.ok:
+    if metrics_error is not None:
+        click.echo(f"feeds: {metrics_error}", err=True)
+    if not report.ok or metrics_error is not None:
         raise CommandFailed
 
 
@@ -108,8 +113,9 @@ def _refresh_once(
     interactive: bool,
     verbose: bool,
     metrics_file: Path | None,
-) -> RefreshReport:
-    """One run of ``feeds refresh``: the store locked, this process in its registry."""
+) -> tuple[RefreshReport, str | None]:
+    """One run of ``feeds refresh``: the store locked, this process in its registry. Its
+    report, and why ``metrics_file`` could not be written (None: it was, or none asked)."""
     from feeds.ingest.fetch import Fetcher
     from feeds.run.refresh import refresh as run_refresh
     from feeds.run.worker import registered, worker_id
@@ -134,9 +140,10 @@ def _refresh_once(
             worker=worker,
             renew=renew,
         )
+        metrics_error = None
         if metrics_file is not None:
-            _write_metrics(config, store, metrics_file)
-    return report
+            metrics_error = _write_metrics(config, store, metrics_file)
+    return report, metrics_error
 
 
 def _print_refresh(
@@ -160,13 +167,16 @@ def _print_refresh(
         warn_pings(output)
 
 
-def _write_metrics(config: Config, store: Storage, target: Path) -> None:
+def _write_metrics(config: Config, store: Storage, target: Path) -> str | None:
+    """Write the metrics to ``target``; why it could not be written (the run then exits 1:
+    a textfile left as it was tells the monitoring nothing is wrong), or None."""
     from feeds.app.metrics import exposition, write_textfile
 
     try:
         write_textfile(target, exposition(config, store, utc_now()))
     except OSError as exc:
-        click.echo(f"feeds: cannot write {target}: {exc.strerror or exc}", err=True)
+        return f"cannot write the metrics file {target}: {exc.strerror or exc}"
+    return None
 
 
 @contextmanager
