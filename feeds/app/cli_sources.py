@@ -31,6 +31,10 @@ def sources(ctx: click.Context, config_path: Path | None, as_json: bool) -> None
     """
     ctx.obj = config_path
     if ctx.invoked_subcommand is not None:
+        if as_json:  # export writes OPML, import a report for people: not ignored silently
+            raise click.UsageError(
+                f"--json is for the table, not `sources {ctx.invoked_subcommand}`"
+            )
         return
     from feeds.app.sources_report import source_rows, table_lines
 
