@@ -464,7 +464,8 @@ def test_feeds_publish_waits_for_the_publisher_then_gives_up(tmp_path: Path) -> 
         return run_feeds(config, "publish")
 
     held = publish()
-    assert held.returncode == 75 and "another worker is publishing" in held.stderr
+    assert held.returncode == 75
+    assert "another worker (daemon:1:x) is publishing" in held.stderr
     assert not (tmp_path / "out" / "all.atom").exists()
     with open_store(tmp_path / "state" / "feeds.db") as store:
         store.release_publisher_lock("daemon:1:x")

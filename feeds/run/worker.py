@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from feeds.config import Config
 from feeds.core import schedule
+from feeds.core.limits import printable
 from feeds.errors import FeedsError, LockError, StoreError
 from feeds.publish import websub
 from feeds.run.adaptive import with_adaptive_intervals
@@ -343,7 +344,11 @@ def publisher(
     deadline = time.monotonic() + timeout
     while not store.try_publisher_lock(worker, clock(), PUBLISH_HOLD):
         if time.monotonic() >= deadline:
-            raise LockError(f"another worker is publishing; gave up after waiting {timeout:g} s")
+            holder = store.publisher_lock_holder()  # host:pid:…, which `feeds status` lists
+            named = f" ({printable(holder)})" if holder else ""
+            raise LockError(
+                f"another worker{named} is publishing; gave up after waiting {timeout:g} s"
+            )
         sleep(0.1)
     try:
         store.take_publish_request()
