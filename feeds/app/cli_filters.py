@@ -152,14 +152,18 @@ def vacuum(config_path: Path | None) -> None:
 
     Retention ([store] keep, max_entries_per_source) deletes old bodies on every
     refresh; the file keeps its size until it is vacuumed (on PostgreSQL, VACUUM FULL
-    of the store's tables). Takes the refresh lock.
+    of the store's tables). Takes the refresh lock; exit 2, doing nothing, while daemons
+    work on the store (stop them first).
 
     \b
     Example:
       feeds store vacuum --config /etc/feeds/config.toml
     """
+    from feeds.app.cli_store import refuse_beside_daemons
+
     config = load_config(config_path)
     with open_store_for(config, locked=True) as opened:
+        refuse_beside_daemons(config, opened, "vacuum")
         before, after = opened.vacuum()
     where: object = config.store_path
     if config.store_url is not None:

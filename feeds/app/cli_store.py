@@ -63,7 +63,7 @@ def migrate(config_path: Path | None, target: str) -> None:
     base_dir = config.path.resolve().parent if config.path is not None else None
     location = target if is_postgres_url(target) else sqlite_target(target, store, base_dir)
     with open_store_for(config, locked=True) as source:
-        _refuse_beside_daemons(config, source)
+        refuse_beside_daemons(config, source, "migrate")
         with _empty_or_new(location) as new:
             counts = copy_store(source, new)  # type: ignore[arg-type]
     width = max(len(c.table) for c in counts)
@@ -95,20 +95,27 @@ def _shown(location: Path | str) -> str:
     return str(location) if isinstance(location, Path) else shown_url(location)
 
 
-def _refuse_beside_daemons(config: Config, source: WorkerRegistry) -> None:
+class StoreInUse(FeedsError):
+    """Daemons (on PostgreSQL, ``feeds refresh`` runs too) work on the store, which the
+    command needs to itself: nothing was done (exit 2)."""
+
+    exit_code = 2
+
+
+def refuse_beside_daemons(config: Config, store: WorkerRegistry, then: str) -> None:
     """Refuse (exit 2, nothing written) while daemons work on the store: they do not hold
-    the refresh lock, so the copy would miss what they save meanwhile, or stop with "the
-    counts differ" after writing the target (which then refuses a second try: not empty).
-    docs/postgresql.md said "stop the daemon first"; the command now checks. On PostgreSQL,
-    where no refresh lock keeps them out either, a live `feeds refresh` (cron's) too."""
+    the refresh lock. ``migrate`` would miss what they save meanwhile, or stop with "the
+    counts differ" after writing the target (which then refuses a second try: not empty);
+    ``vacuum`` rewrites the whole store while their saves wait, and fail. The docs said
+    "stop the daemons first"; the commands now check. On PostgreSQL, where no refresh lock
+    keeps them out either, a live `feeds refresh` (cron's) too."""
     from feeds.app.status import live_daemons, patience
-    from feeds.store.migrate import MigrationRefused
 
     postgres = config.store_url is not None
-    live = live_daemons(source, utc_now(), patience(config), refreshes=postgres)
+    live = live_daemons(store, utc_now(), patience(config), refreshes=postgres)
     if live:
         who = "daemons or feeds refresh runs" if postgres else "daemons"
-        raise MigrationRefused(
+        raise StoreInUse(
             f"{who} are working on this store ({', '.join(w.id for w in live)}):"
-            " stop them first (`feeds status` lists them), then migrate"
+            f" stop them first (`feeds status` lists them), then {then}"
         )
