@@ -60,6 +60,8 @@ def refresh_lock(
         # cannot be written, which waiting does not change.
         if exc.errno in READ_ONLY:
             raise StoreError(f"cannot write {path}: {READ_ONLY[exc.errno]}") from exc
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # not "[Errno 17] File exists"
+            raise StoreError(f"{store_path}: cannot open: {_file_in_the_way(path)}") from exc
         raise StoreError(f"{path}: cannot open the lock file: {exc}") from exc
     try:
         deadline = monotonic() + timeout
@@ -90,6 +92,14 @@ def refresh_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _file_in_the_way(path: Path) -> str:
+    """Why the folders of ``path`` cannot be made: the one that is a file."""
+    for folder in reversed(path.parents):
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is a file, not a folder"
+    return f"its folder {path.parent} is not a folder"
 
 
 def _note_holder(fd: int, role: str) -> None:

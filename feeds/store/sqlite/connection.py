@@ -132,6 +132,8 @@ class Connection(SqlConnection):
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{path}: cannot create its folder: {exc}") from exc
+        if path.is_dir():  # (SQLite says only "unable to open database file")
+            raise StoreError(f"{path}: is a folder, not a store file: name the file in it")
         existed = path.exists() and path.stat().st_size > 0
         try:
             db = sqlite3.connect(path, timeout=schema.BUSY_SECONDS, isolation_level=None)
