@@ -423,3 +423,26 @@ def test_a_story_that_leaves_moves_no_other_and_new_pages_follow_the_last(
     assert titles(out / "business-archive-1.atom") == ["Story 6", "Story 8", "Story 9"]
     assert titles(out / "business-archive-2.atom") == ["Story 3", "Story 4", "Story 5"]
     assert not (out / "business-archive-3.atom").exists()
+
+
+def test_recorded_starts_read_back_what_was_recorded_and_nothing_malformed(
+    tmp_path: Path, store: Store
+) -> None:
+    """Where the pages begin is read back as recorded; a record that is not one (another
+    page size, a date that is none, a page number that is none) is no record: the pages
+    are cut from the oldest again."""
+    config = make_config(tmp_path)
+    add(store, *range(1, 10))
+    (output,) = config.outputs
+    pages = archive.plan(output, store.story_index(output.sources))
+    record = archive.starts_record(pages, output.page_size)
+    starts = archive.recorded_starts({"archive_starts": record}, output.page_size)
+    assert starts == {p.number: p.start for p in pages if p.start is not None}
+    assert archive.plan(output, store.story_index(output.sources), None, starts) == pages
+    assert archive.recorded_starts({"archive_starts": record}, output.page_size + 1) == {}
+    for bad in (["not a date", "x"], ["2026-03-04T12:00:00", "x"], [1, "x"], "x"):
+        broken = {"size": output.page_size, "pages": {"1": bad}}
+        assert archive.recorded_starts({"archive_starts": broken}, output.page_size) == {}
+    broken = {"size": output.page_size, "pages": {"0": ["2026-03-04T12:00:00Z", "x"]}}
+    assert archive.recorded_starts({"archive_starts": broken}, output.page_size) == {}
+    assert archive.recorded_starts(None, output.page_size) == {}

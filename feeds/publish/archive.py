@@ -42,9 +42,9 @@ from feeds.version import __version__
 RENDERING = 4
 
 
-Place = tuple[str, str]
-"""Where a story stands among the archived ones: its date as signed, then its id (oldest
-first: the earlier date, then, at one date, the greater id, as the index lists them)."""
+Place = tuple[datetime, str]
+"""Where a story stands among the archived ones: its date, then its id (oldest first: the
+earlier date, then, at one date, the greater id, as the index lists them)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def _chunks(older: list[StoryKey], size: int, starts: Mapping[int, Place]) -> li
     held: dict[int, list[StoryKey]] = {n: [] for n in numbers}
     k = 0
     for story in older:
-        at = place(story)
+        at = (story.published, story.id)
         while k + 1 < len(numbers) and not _before(at, starts[numbers[k + 1]]):
             k += 1
         held[numbers[k]].append(story)
@@ -137,7 +137,7 @@ def _chunks(older: list[StoryKey], size: int, starts: Mapping[int, Place]) -> li
 
 def place(story: StoryKey) -> Place:
     """Where ``story`` stands among the archived stories (see :data:`Place`)."""
-    return (_instant(story.published), story.id)
+    return (story.published, story.id)
 
 
 def _before(a: Place, b: Place) -> bool:
@@ -163,13 +163,19 @@ def recorded_starts(state: Mapping[str, object] | None, size: int) -> dict[int, 
             return {}
         if not all(isinstance(part, str) for part in start):
             return {}
-        starts[int(number)] = (start[0], start[1])
+        try:
+            at = datetime.fromisoformat(start[0])
+        except ValueError:
+            return {}
+        if at.tzinfo is None:
+            return {}
+        starts[int(number)] = (at, start[1])
     return starts
 
 
 def starts_record(pages: Sequence[Page], size: int) -> dict[str, object]:
     """What an output's published state keeps of ``pages`` (see :func:`recorded_starts`)."""
-    starts = {str(p.number): list(p.start) for p in pages if p.start is not None}
+    starts = {str(p.number): [_instant(p.start[0]), p.start[1]] for p in pages if p.start}
     return {"size": size, "pages": starts}
 
 
