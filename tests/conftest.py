@@ -3,6 +3,7 @@ a store on a temporary SQLite file, where a config's default ``state/feeds.db`` 
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from hypothesis import HealthCheck, settings
 
 from feeds.store import open_store
 from feeds.store.protocol import Storage
+
+from support import REPO
 
 pytest_plugins = ["postgres_server"]  # the ``postgres_url`` fixture: a real PostgreSQL
 
@@ -75,3 +78,14 @@ def store(store_path: Path) -> Iterator[Storage]:
     sources in it overrides this fixture with one that takes it and syncs them."""
     with open_store(store_path) as opened:
         yield opened
+
+
+@pytest.fixture
+def admin_dir(tmp_path: Path) -> Path:
+    """The repository's default configuration and samples in a folder of their own, with a
+    short lock wait: where the admin commands' tests (``tests/test_admin_*.py``) run."""
+    text = (REPO / "config.toml").read_text(encoding="utf-8")
+    text = text.replace("[store]\n", "[store]\nlock_timeout = 0.2\n")
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    return tmp_path

@@ -119,3 +119,10 @@ def corpus_headers(path: Path, data: bytes) -> dict[str, str]:
     if path.suffix in _COMPRESSION:
         headers["content-encoding"] = _COMPRESSION[path.suffix]
     return headers
+
+
+def run_feeds(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m feeds ARGS`` run in ``cwd``, its output captured (any exit status)."""
+    return subprocess.run(
+        [sys.executable, "-m", "feeds", *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
