@@ -24,6 +24,7 @@ from feeds import config as config_module
 from feeds.app import sources_report, status
 from feeds.config import Config
 from feeds.ingest.fetch import Fetcher
+from feeds.run import worker as worker_module
 from feeds.run.daemon import Daemon, TickReport
 from feeds.run.refresh import refresh
 from feeds.run.save_source import save_or_fail
@@ -286,7 +287,7 @@ def test_a_worker_whose_process_ends_between_two_looks_is_not_both_live_and_gone
     with open_store(config.store_path) as store:
         store.worker_started(f"{host}:{os.getpid()}:aaaaaa", T0)
         answers = iter([True, False])  # alive at the first look, gone at the second
-        monkeypatch.setattr(status, "_process_exists", lambda host, pid: next(answers))
+        monkeypatch.setattr(worker_module, "process_exists", lambda host, pid: next(answers))
         [line] = status.workers(config, store, T0 + timedelta(seconds=5))
     assert (line["live"], line["process_gone"]) == (True, False)
 

@@ -13,8 +13,6 @@ the store is never written here, so it is safe while the daemon runs.
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -23,7 +21,7 @@ from feeds.config import Config, SourceConfig
 from feeds.core import schedule
 from feeds.run.adaptive import with_adaptive_intervals
 from feeds.run.shared_holds import held_until
-from feeds.run.worker import claim_limit, is_refresh, lease_for
+from feeds.run.worker import claim_limit, is_refresh, lease_for, process_exists, process_gone
 from feeds.store.protocol import PostingHistory, StatusReader, WorkerRegistry
 from feeds.store.values import WorkerInfo
 from feeds.store.work_roles import HostHoldBoard
@@ -34,7 +32,7 @@ def daemon_running(info: DaemonInfo | None) -> bool:
     """Whether the recorded daemon is alive: not stopped, and its pid exists on this host."""
     if info is None or info.stopped is not None:
         return False
-    return _process_exists(info.host, info.pid)
+    return process_exists(info.host, info.pid)
 
 
 def daemon_up(info: DaemonInfo | None, live: list[WorkerInfo]) -> bool:
@@ -43,19 +41,6 @@ def daemon_up(info: DaemonInfo | None, live: list[WorkerInfo]) -> bool:
     process exists), or another daemon is a live worker. ``feeds status`` says so, and
     ``feeds_daemon_up`` reports it: one killed (no chance to record its stop) is not up."""
     return info is not None and (daemon_running(info) or bool(live))
-
-
-def _process_exists(host: str, pid: int) -> bool:
-    """Whether process ``pid`` of ``host`` exists (another machine's: assumed so)."""
-    if host != socket.gethostname():
-        return True  # another machine's process: trust the heartbeat's age instead
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, owned by another user
-    return True
 
 
 #: ``feeds status`` lists the leases that expired this long ago at most.
@@ -84,8 +69,7 @@ def live_daemons(
 def worker_alive(worker: WorkerInfo) -> bool:
     """Whether ``worker``'s process may still run: on this host, only if its pid exists
     (one killed leaves its row, and its heartbeat looks fresh for a while)."""
-    host, pid, _ = worker.id.rsplit(":", 2) if worker.id.count(":") >= 2 else ("", "", "")
-    return not pid.isdigit() or _process_exists(host, int(pid))
+    return not process_gone(worker.id)
 
 
 def workers(config: Config, store: StatusReader, now: datetime) -> list[dict[str, Any]]:

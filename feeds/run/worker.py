@@ -47,6 +47,7 @@ __all__ = [
     "free_hosts_at",
     "is_refresh",
     "lease_for",
+    "process_exists",
     "process_gone",
     "publish_as",
     "publisher",
@@ -99,21 +100,27 @@ def forget_dead_refreshes(
     return len(dead)
 
 
+def process_exists(host: str, pid: int) -> bool:
+    """Whether process ``pid`` of machine ``host`` may exist: another machine's is assumed
+    to (its heartbeat's age tells instead); on this machine, unless no process has the pid
+    now (a pid in use again, whoever uses it, counts; so does one too large to be a pid)."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process; no pid at all
+        return True
+    return True
+
+
 def process_gone(worker: str) -> bool:
     """Whether the process of ``worker`` (an id of :func:`worker_id`) is provably gone: it
-    ran on this machine (the id's host is this machine's name) and no process has its pid
-    now (killed, or ended without leaving the registry). A pid in use again, whoever uses
-    it, and another machine's process are not; nor is an id of another form."""
+    ran on this machine and no process has its pid now (:func:`process_exists`: killed, or
+    ended without leaving the registry); never for an id of another form."""
     host, pid, _ = worker.rsplit(":", 2) if worker.count(":") >= 2 else ("", "", "")
-    if not pid.isdigit() or host != socket.gethostname():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OverflowError):  # another user's process; no pid at all
-        return False
-    return False
+    return pid.isdigit() and not process_exists(host, int(pid))
 
 
 def forget_gone_workers(store: Storage, worker: str, now: datetime, delay: timedelta) -> int:
