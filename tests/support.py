@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -16,6 +19,25 @@ W3C_VALIDATOR = SHARED / "tools" / "feedvalidator" / "validate.py"
 #: feedparser 6.0.14's own test documents (BSD licence in its LICENSE), kept in the repository
 #: so that the corpus tests run the same in a fresh clone.
 CORPUS = REPO / "tests" / "data" / "feedparser-6.0.14"
+
+#: ``FEEDS_FUZZ=slow``: the long sweeps whole (every code point, every corpus document in
+#: each corpus test, more kills, sources and examples). Without it each runs a fixed part of
+#: itself, so that the test command stays within minutes; the corpus tests then share the
+#: corpus out between them, every document still read once (docs/testing.md).
+WHOLE = os.environ.get("FEEDS_FUZZ") == "slow"
+
+_T = TypeVar("_T")
+
+
+def share(items: Sequence[_T], of: int, take: int) -> list[_T]:
+    """``items`` whole under ``FEEDS_FUZZ=slow``; else share ``take`` of ``of``: every
+    ``of``-th item from index ``take`` (tests given ``take`` 0 to ``of - 1`` read them all)."""
+    return list(items) if WHOLE else list(items[take::of])
+
+
+def sized(quick: int, whole: int) -> int:
+    """``whole`` under ``FEEDS_FUZZ=slow``, else ``quick``: a sweep's size."""
+    return whole if WHOLE else quick
 
 
 #: :func:`all_formats_output` as a config file's table, for tests that write config.toml.

@@ -28,6 +28,7 @@ from feeds.ingest.fetch.http11_response import MAX_HEAD_BYTES, _ResponseReader
 from feeds.types import FetchOptions, FetchRequest, FetchResult
 
 from httpserver import HTTPTestServer, Reply, http_server
+from support import sized
 
 __all__ = ["http_server", "tls_server"]  # fixtures used by name
 
@@ -191,7 +192,7 @@ def comparable(result: tuple[object, ...]) -> tuple[object, ...]:
     return (status, [(name, value.strip(b" \t")) for name, value in headers], body)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=sized(100, 300), deadline=None)
 @given(case=responses())
 def test_a_response_reads_as_h11_reads_it(
     raw_server: RawServer, case: tuple[bytes, list[int]]

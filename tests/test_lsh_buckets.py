@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from feeds.core import near
 from feeds.core.digest import blake2b
 
+from support import sized
+
 
 def _old_lsh_buckets(sig: tuple[int, ...]) -> tuple[int, ...]:
     blob = near.encode_signature(sig)
@@ -28,7 +30,7 @@ _SIGNATURES = st.lists(
 ).map(tuple)
 
 
-@settings(max_examples=1000)
+@settings(max_examples=sized(250, 1000))
 @given(_SIGNATURES)
 def test_lsh_buckets_as_before(sig: tuple[int, ...]) -> None:
     assert near._lsh_buckets(sig) == _old_lsh_buckets(sig)
