@@ -10,6 +10,7 @@ labelled by rules, see :func:`resends`.
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 import re
@@ -146,8 +147,15 @@ def resends(pool: Sequence[Story]) -> tuple[dict[int, int], set[int]]:
     """(later story id -> first story id for re-sends, ids left out as ambiguous).
 
     Pairs are found through an inverted index of shingles (a shingle shared by more
-    than 40 stories, a template phrase, is not indexed), then scored exactly.
+    than 40 stories, a template phrase, is not indexed), then scored exactly. Remembered
+    for the last two pools asked about (a scenario asks twice; half a minute each).
     """
+    same, ambiguous = _resends(tuple(pool))
+    return dict(same), set(ambiguous)  # (the remembered ones stay as they were)
+
+
+@functools.lru_cache(maxsize=2)
+def _resends(pool: tuple[Story, ...]) -> tuple[dict[int, int], set[int]]:
     sh = {s.newid: shingles(s) for s in pool}
     index: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for s in pool:
