@@ -43,7 +43,7 @@ class FeedsError(Exception):
 
     ``exit_code`` is the command line's exit status for the error: 1 (the run finished
     but something failed), 2 for a configuration error, 75 when the store stayed locked,
-    130 when Ctrl-C stopped a refresh.
+    130 when Ctrl-C stopped a refresh (143 SIGTERM, 129 SIGHUP).
     """
 
     exit_code = 1
@@ -194,10 +194,15 @@ class NotAStoreError(StoreError):
 
 
 class Interrupted(FeedsError):
-    """A refresh stopped by Ctrl-C: fetching ended at once, the open transaction was rolled
-    back, an output being written was left as it was (each is replaced whole)."""
+    """A refresh stopped by Ctrl-C (or SIGTERM, SIGHUP): fetching ended at once, the open
+    transaction was rolled back, an output being written was left as it was (each is
+    replaced whole)."""
 
     exit_code = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # 143 for SIGTERM, 129 for SIGHUP, which stop it alike
 
 
 class PublishError(FeedsError):

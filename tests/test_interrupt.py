@@ -102,6 +102,36 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_ctrl_c_stops_a_refresh_at_once_and_keeps_what_was_saved(tmp_path: Path, case: str) -> None:
+    _stop_a_refresh(tmp_path, case, os.killpg, signal.SIGINT)
+
+
+SIGNALS = {
+    # what stops it, and how: a signal to the run's process alone (kill, ``timeout
+    # --foreground``), or to its group (``timeout`` from cron, systemd's stop, a closed terminal)
+    "SIGTERM to the fetch processes' run": ("fetched in fetch processes", os.kill, signal.SIGTERM),
+    "SIGTERM to the group, fetching here": (
+        "fetched in the run's process",
+        os.killpg,
+        signal.SIGTERM,
+    ),
+    "SIGTERM to the workers' run": ("workers preparing", os.kill, signal.SIGTERM),
+    "SIGHUP to the group": ("fetched in fetch processes", os.killpg, signal.SIGHUP),
+}
+
+
+@pytest.mark.parametrize("stop", list(SIGNALS))
+def test_sigterm_and_sighup_stop_a_refresh_as_ctrl_c_does(tmp_path: Path, stop: str) -> None:
+    """SIGTERM and SIGHUP ended a refresh silently (and its fetch processes fetched on, for
+    as long as a slow server kept them): now it stops as Ctrl-C stops it, says so, and
+    exits 128 plus the signal's number."""
+    _stop_a_refresh(tmp_path, *SIGNALS[stop])
+
+
+def _stop_a_refresh(
+    tmp_path: Path, case: str, send: Callable[[int, int], None], signum: int
+) -> None:
+    """Start a refresh of ``CASES[case]``, stop it by ``send(its pid, signum)`` at that
+    moment, and check that it stopped at once, cleanly, with what it saved before kept."""
     mark = f"ctrl-c-{os.getpid()}-{time.monotonic_ns()}"
     marked = f"FEEDS_TEST_MARK={mark}"
     store = tmp_path / "feeds.db"
@@ -122,7 +152,7 @@ def test_ctrl_c_stops_a_refresh_at_once_and_keeps_what_was_saved(tmp_path: Path,
                 _wait_for(lambda: stats()["requests"] >= FAST + 2)
             if case == "fetched in fetch processes":
                 assert len(_marked(marked)) >= 4  # the run forked them
-            os.killpg(run.pid, signal.SIGINT)
+            send(run.pid, signum)
             started = time.monotonic()
             out, err = run.communicate(timeout=30)
             # Not the minute the slow servers take, nor the seconds the big feed does.
@@ -131,8 +161,13 @@ def test_ctrl_c_stops_a_refresh_at_once_and_keeps_what_was_saved(tmp_path: Path,
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(run.pid, signal.SIGKILL)
             raise
-    assert run.returncode == 130
-    assert err.decode() == "feeds: interrupted: the store and every output are intact\n"
+    word: dict[int, str] = {
+        signal.SIGINT: "interrupted",
+        signal.SIGTERM: "terminated",
+        signal.SIGHUP: "hung up",
+    }
+    assert run.returncode == 128 + signum
+    assert err.decode() == f"feeds: {word[signum]}: the store and every output are intact\n"
     assert out == b""
     _wait_for(lambda: _marked(marked) == [], 5)
     with sqlite3.connect(store) as db:

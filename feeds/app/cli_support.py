@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from feeds.app.console import CTRL_C, CtrlCRaised, is_ctrl_c
+from feeds.app.console import CTRL_C, CtrlCRaised, is_ctrl_c, note_stop, stopped
 from feeds.errors import ConfigError, FeedsError, Interrupted
 
 if TYPE_CHECKING:
@@ -64,16 +64,20 @@ def stopped_by_ctrl_c() -> Iterator[None]:
     at once, see :func:`feeds.run.executor.stream`; the open transaction is rolled back) and
     becomes :class:`~feeds.errors.Interrupted`, exit status 130. A second Ctrl-C while it
     stops ends the process there: the store (SQLite's journal, PostgreSQL's transaction) and
-    the outputs (each replaced whole) stay intact, and the lock goes with the process."""
+    the outputs (each replaced whole) stay intact, and the lock goes with the process.
+    SIGTERM and SIGHUP come as Ctrl-C (:mod:`feeds.app.console`), exit status 143 and 129."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread gets signals
         return
 
     def again(signum: int, frame: FrameType | None) -> None:
-        os.write(2, b"feeds: interrupted again: stopped at once\n")
-        os._exit(Interrupted.exit_code)
+        word = stopped()[0].partition(":")[0]
+        with suppress(OSError):  # a terminal closed (SIGHUP) takes no message
+            os.write(2, f"feeds: {word} again: stopped at once\n".encode())
+        os._exit(stopped()[1])
 
     def first(signum: int, frame: FrameType | None) -> None:
+        note_stop(signum)
         signal.signal(signal.SIGINT, again)
         raise CtrlC(first)
 
@@ -83,7 +87,7 @@ def stopped_by_ctrl_c() -> Iterator[None]:
     except CTRL_C as exc:
         if not is_ctrl_c(exc):
             raise
-        raise Interrupted("interrupted: the store and every output are intact") from None
+        raise Interrupted(*stopped()) from None
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -167,9 +171,10 @@ class FeedsGroup(click.Group):
 
 def _interrupted() -> int:
     """Say that a command was interrupted before it opened anything; its exit status."""
-    stopped = Interrupted("interrupted: the store and every output are intact")
-    print_error(stopped)
-    return stopped.exit_code
+    interrupted = Interrupted(*stopped())
+    with suppress(OSError):  # a terminal closed (SIGHUP) takes no message
+        print_error(interrupted)
+    return interrupted.exit_code
 
 
 def config_option(func: F) -> F:

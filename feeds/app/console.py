@@ -8,6 +8,9 @@ This module imports nothing but the standard library's ``signal`` and ``sys``, w
 package has loaded before it (``typing``, ``collections.abc``) and :mod:`~feeds.app.lost_ctrl_c`
 (a Ctrl-C that Python only printed, raised again), so that the guard is in place a moment
 after Python's own start (which no code of ours can guard).
+
+SIGTERM (``timeout`` from cron, systemd stopping a unit) and SIGHUP (the terminal closed)
+stop a command as Ctrl-C does, with their own word and exit status (:func:`stopped`).
 """
 
 from __future__ import annotations
@@ -19,19 +22,58 @@ from types import FrameType
 from feeds.app import lost_ctrl_c
 from feeds.app.lost_ctrl_c import CtrlCRaised
 
-__all__ = ["CTRL_C", "CtrlCRaised", "is_ctrl_c", "main"]
+__all__ = ["CTRL_C", "CtrlCRaised", "is_ctrl_c", "main", "note_stop", "stopped"]
 
-#: What a Ctrl-C while the command line loads prints: nothing was opened yet.
-INTERRUPTED = "feeds: interrupted: the store and every output are intact\n"
+#: The signals that stop a command as Ctrl-C does, and the word its message says for each:
+#: SIGTERM (``timeout`` from cron, systemd stopping a unit), SIGHUP (its terminal closed).
+STOPPING = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
 
-#: The exit status of a command Ctrl-C stopped (:class:`feeds.errors.Interrupted`'s).
-INTERRUPTED_STATUS = 130
+
+class _Stop:
+    """The first of :data:`STOPPING` that reached the command (None: none yet)."""
+
+    signum: int | None = None
+
+
+def note_stop(signum: int) -> None:
+    """Note that ``signum`` stops the command, unless another did first."""
+    if _Stop.signum is None:
+        _Stop.signum = signum
+
+
+def stopped() -> tuple[str, int]:
+    """What a stopped command says (``interrupted: ...``) and its exit status, 128 plus the
+    number of the signal that stopped it, as a shell reports a command a signal ended:
+    130 for Ctrl-C (SIGINT), 143 for SIGTERM, 129 for SIGHUP."""
+    signum = _Stop.signum or signal.SIGINT
+    return f"{STOPPING[signal.Signals(signum)]}: the store and every output are intact", (
+        128 + signum
+    )
 
 
 def _ctrl_c(signum: int, frame: FrameType | None) -> None:
     """Ctrl-C while the command line loads."""
+    note_stop(signum)
     raise CtrlCRaised(_ctrl_c)
 
+
+def _as_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM or SIGHUP: the command stops as Ctrl-C stops it, by the SIGINT handler in
+    place, so that it is held back as Ctrl-C is while processes are forked
+    (:func:`feeds.run.held_ctrl_c.ctrl_c_held`) and a second one stops the command at once.
+    A process forked from the command that does not take Ctrl-C (a fetch process ignores
+    it) ends as the signal ends a process by default."""
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler):
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+        return
+    note_stop(signum)
+    handler(signal.SIGINT, frame)
+
+
+#: The signals besides SIGINT that :func:`main` has stop the command (:func:`_as_ctrl_c`).
+_OTHERS = (signal.SIGTERM, signal.SIGHUP)
 
 #: What a Ctrl-C can be raised as: ``except CTRL_C as exc``, then :func:`is_ctrl_c`.
 CTRL_C = (KeyboardInterrupt, RuntimeError)
@@ -52,6 +94,7 @@ def main() -> None:
     message and status of an interrupted command, not a traceback. The commands then
     handle Ctrl-C their own way (Python's default until they do)."""
     previous, hook = signal.signal(signal.SIGINT, _ctrl_c), sys.unraisablehook
+    others = {signum: signal.signal(signum, _as_ctrl_c) for signum in _OTHERS}
     sys.unraisablehook = lost_ctrl_c.unraisable_hook(hook)
     try:
         try:
@@ -72,6 +115,8 @@ def main() -> None:
                 raise
             _interrupted()
     finally:
+        for signum, handler in others.items():  # first: none comes as Ctrl-C once it is gone
+            signal.signal(signum, handler)
         owed = lost_ctrl_c.settle()
         signal.signal(signal.SIGINT, previous)
         sys.unraisablehook = hook
@@ -80,6 +125,10 @@ def main() -> None:
 
 
 def _interrupted() -> None:
-    sys.stderr.write(INTERRUPTED)
-    sys.stderr.flush()
-    raise SystemExit(INTERRUPTED_STATUS) from None
+    message, status = stopped()
+    try:
+        sys.stderr.write(f"feeds: {message}\n")
+        sys.stderr.flush()
+    except OSError:  # a terminal closed (SIGHUP) takes no message
+        pass
+    raise SystemExit(status) from None

@@ -7,6 +7,7 @@ killed, workers told to end at once).
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -70,6 +71,12 @@ def start_fork_server_deaf(context: multiprocessing.context.BaseContext) -> None
         return
     from multiprocessing import forkserver, resource_tracker
 
-    resource_tracker.ensure_running()  # it blocks SIGINT while it starts, then unblocks it
+    # It ignores SIGINT and SIGTERM itself; a SIGHUP (the terminal closed) it would die of,
+    # and be started again by the stopping run, which printed tracebacks: kept blocked.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        resource_tracker.ensure_running()  # it blocks SIGINT while it starts, then unblocks it
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     with ctrl_c_held():
         forkserver.ensure_running()
