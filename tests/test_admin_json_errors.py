@@ -58,3 +58,32 @@ def test_a_json_refresh_that_ran_and_failed_prints_its_report_only(admin_dir: Pa
     assert result.returncode == 1
     report = json.loads(result.stdout)  # one document: the report, no error object after it
     assert report["ok"] is False and "sources" in report
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        (["status", "--json", "--bogus"], "No such option '--bogus'"),
+        (["sources", "--bogus", "--json"], "No such option '--bogus'"),
+        (["refresh", "--json", "--source"], "'--source' requires an argument"),
+        (["filters", "test", "--json", "--bogus"], "No such option '--bogus'"),
+    ],
+)
+def test_a_json_command_line_that_cannot_be_parsed_prints_its_error_as_json(
+    tmp_path: Path, command: list[str], error: str
+) -> None:
+    """An unknown option or a missing value fails before ``--json`` is read: a script got
+    click's text on stderr and nothing on stdout."""
+    result = run_feeds(*command, cwd=tmp_path)
+    assert result.returncode == 2
+    found = json.loads(result.stdout)
+    assert (found["ok"], found["exit_status"]) == (False, 2)
+    assert error in found["error"]
+    assert "Usage:" in result.stderr or "Error:" in result.stderr
+
+
+def test_json_given_as_a_value_or_to_a_command_without_it_is_not_a_json_error(
+    tmp_path: Path,
+) -> None:
+    assert run_feeds("check", "--json", cwd=tmp_path).stdout == ""
+    assert run_feeds("status", "--config", "--json", cwd=tmp_path).stdout == ""

@@ -29,6 +29,7 @@ import pytest
 from test_fetch_processes import HTML, STORIES, _marked, _workers, served_elsewhere
 from test_pipeline import rss
 
+from feeds.app.cli_support import error_json
 from feeds.run import executor, held_ctrl_c, worker_pool
 from feeds.run.held_ctrl_c import ctrl_c_held
 
@@ -313,6 +314,22 @@ def test_ctrl_c_before_the_command_runs_is_an_interrupted_command(where: str) ->
         check=False,
     )
     assert (run.returncode, run.stderr) == (130, b"feeds: interrupted: " + INTACT)
+
+
+@pytest.mark.parametrize("where", ["status", "parsing", "importing"])
+def test_a_command_asked_for_json_and_interrupted_says_so_in_json(where: str) -> None:
+    """Ctrl-C in a command that does not take it over itself (``status``), as click parses
+    its command line, as the command line loads: a script reading its ``--json`` got nothing
+    on stdout."""
+    run = subprocess.run(
+        [sys.executable, "-c", CTRL_C_INSIDE, where, "status", "--json"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert (run.returncode, run.stderr) == (130, b"feeds: interrupted: " + INTACT)
+    intact = "interrupted: the store and every output are intact"
+    assert run.stdout.decode() == error_json(intact, 130) + "\n"
 
 
 ENTRY_MODULE, _, ENTRY_FUNCTION = tomllib.loads(

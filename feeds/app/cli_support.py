@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from feeds.app.console import CTRL_C, CtrlCRaised, is_ctrl_c, note_stop, stopped
+from feeds.app.console import (
+    CTRL_C,
+    CtrlCRaised,
+    is_ctrl_c,
+    json_typed,
+    note_stop,
+    stopped,
+    stopped_json,
+)
 from feeds.errors import ConfigError, FeedsError, Interrupted
 
 if TYPE_CHECKING:
@@ -118,10 +126,28 @@ def error_json(message: str, exit_status: int, problems: tuple[str, ...] = ()) -
     return json.dumps(found, indent=2, ensure_ascii=False)
 
 
+#: ``ctx.meta`` key set by :meth:`FeedsGroup.make_context`: ``--json`` is among the words of
+#: the command line (before ``--``), parsed or not.
+JSON_TYPED = "feeds.json-typed"
+
+
+def _asked_for_json(ctx: click.Context, exc: FeedsError | click.ClickException) -> bool:
+    """Whether the command was asked for JSON: its ``--json`` parsed, or, for a command line
+    that click could not parse (an unknown option, a missing value, a bad choice: the
+    option's callback never ran), ``--json`` typed to a command that has it."""
+    if ctx.meta.get(JSON_ASKED):
+        return True
+    if not ctx.meta.get(JSON_TYPED) or not isinstance(exc, click.ClickException):
+        return False
+    failed = exc.ctx if isinstance(exc, click.UsageError) else None
+    # an option without its value names no command: the --json typed is taken at its word
+    return failed is None or any(param.name == "as_json" for param in failed.command.params)
+
+
 def _echo_error_json(ctx: click.Context, exc: FeedsError | click.ClickException) -> None:
     """The error as JSON on stdout, when the command was asked for JSON. Not for
     :class:`CommandFailed`: that command printed its report (``"ok": false``) already."""
-    if not ctx.meta.get(JSON_ASKED) or isinstance(exc, CommandFailed):
+    if not _asked_for_json(ctx, exc) or isinstance(exc, CommandFailed):
         return
     if isinstance(exc, click.ClickException):
         click.echo(error_json(exc.format_message(), exc.exit_code))
@@ -145,11 +171,14 @@ class FeedsGroup(click.Group):
         moment between loading the command line and running a command) is an interrupted
         command, as in :meth:`invoke`, not click's "Aborted!" (exit 1)."""
         try:
-            return super().make_context(info_name, args, parent, **extra)
+            ctx = super().make_context(info_name, args, parent, **extra)
         except CTRL_C as exc:
             if not is_ctrl_c(exc):
                 raise
-            raise click.exceptions.Exit(_interrupted()) from None
+            raise click.exceptions.Exit(_interrupted(typed=json_typed(args))) from None
+        if json_typed(args):
+            ctx.meta[JSON_TYPED] = True
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -166,14 +195,20 @@ class FeedsGroup(click.Group):
             # opened yet, an interrupted command (exit 130), not click's "Aborted!" (exit 1).
             if not is_ctrl_c(exc):
                 raise
-            ctx.exit(_interrupted())
+            ctx.exit(_interrupted(ctx))
 
 
-def _interrupted() -> int:
-    """Say that a command was interrupted before it opened anything; its exit status."""
+def _interrupted(ctx: click.Context | None = None, *, typed: bool = False) -> int:
+    """Say that a command was interrupted before it opened anything (as JSON too, if
+    ``ctx``'s command was asked for it, or ``--json`` was ``typed`` to a command line not
+    parsed yet); its exit status."""
     interrupted = Interrupted(*stopped())
     with suppress(OSError):  # a terminal closed (SIGHUP) takes no message
+        if typed:
+            click.echo(stopped_json(), nl=False)
         print_error(interrupted)
+        if ctx is not None:
+            _echo_error_json(ctx, interrupted)
     return interrupted.exit_code
 
 

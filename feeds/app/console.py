@@ -22,7 +22,16 @@ from types import FrameType
 from feeds.app import lost_ctrl_c
 from feeds.app.lost_ctrl_c import CtrlCRaised
 
-__all__ = ["CTRL_C", "CtrlCRaised", "is_ctrl_c", "main", "note_stop", "stopped"]
+__all__ = [
+    "CTRL_C",
+    "CtrlCRaised",
+    "is_ctrl_c",
+    "json_typed",
+    "main",
+    "note_stop",
+    "stopped",
+    "stopped_json",
+]
 
 #: The signals that stop a command as Ctrl-C does, and the word its message says for each:
 #: SIGTERM (``timeout`` from cron, systemd stopping a unit), SIGHUP (its terminal closed).
@@ -124,9 +133,25 @@ def main() -> None:
             _interrupted()
 
 
+def json_typed(words: list[str]) -> bool:
+    """Whether ``--json`` is among the command line's ``words`` (before ``--``): a command
+    stopped before click has parsed them was asked for JSON, as far as can be told."""
+    return "--json" in (words[: words.index("--")] if "--" in words else words)
+
+
+def stopped_json() -> str:
+    """What a stopped command asked for ``--json`` prints on stdout, as
+    :func:`feeds.app.cli_support.error_json` has it (here without the ``json`` module)."""
+    message, status = stopped()
+    return f'{{\n  "ok": false,\n  "error": "{message}",\n  "exit_status": {status}\n}}\n'
+
+
 def _interrupted() -> None:
     message, status = stopped()
     try:
+        if json_typed(sys.argv[1:]):
+            sys.stdout.write(stopped_json())
+            sys.stdout.flush()
         sys.stderr.write(f"feeds: {message}\n")
         sys.stderr.flush()
     except OSError:  # a terminal closed (SIGHUP) takes no message
