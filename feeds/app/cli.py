@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ from feeds.app.cli_support import (
     utc_now,
     warn_pings,
 )
+from feeds.app.console import CTRL_C, is_ctrl_c, stopped
 from feeds.app.reports import drop_json, output_line, report_json
 from feeds.errors import FeedsError
 from feeds.version import __version__
@@ -275,6 +277,24 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
     Example:
       feeds daemon --config /etc/feeds/config.toml
     """
+    # SIGHUP asks a running daemon to read its config again: before its handler is in place
+    # (as it reads the config, starts), nothing to do, rather than a stop.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        status = _run_daemon(config_path, verbose)
+    except CTRL_C as exc:
+        # SIGTERM or SIGINT before the daemon's own handlers are in place (it loads, starts)
+        # or after (it ends): a clean stop all the same, not 143 or 130, which systemd
+        # reports as a failed unit.
+        if not is_ctrl_c(exc):
+            raise
+        click.echo(f"feeds: {stopped()[0].partition(':')[0]}: the daemon stopped", err=True)
+        status = 0
+    click.get_current_context().exit(status)
+
+
+def _run_daemon(config_path: Path | None, verbose: bool) -> int:
+    """Load the config, set up logging, run the daemon; its exit status."""
     import logging
 
     from feeds.run.daemon import run as run_daemon
@@ -289,7 +309,7 @@ def daemon(config_path: Path | None, verbose: bool) -> None:
     logging.getLogger("feeds.daemon").setLevel(logging.INFO)  # started, stopped, reloaded
     logging.getLogger("feeds.daemon.fetches").setLevel(logging.INFO if verbose else logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    click.get_current_context().exit(run_daemon(config))
+    return run_daemon(config)
 
 
 @cli.command()
