@@ -1,14 +1,66 @@
-"""A daemon told to stop before its own signal handlers are in place (as it reads its config
-and starts) or after (as it ends) stops cleanly, exit 0, as its help and the README promise;
-a SIGHUP then (``systemctl reload`` as it starts) does not stop it."""
+"""Stopping signals besides a terminal's Ctrl-C (``tests/test_interrupt.py``): a refresh whose
+terminal closed (SIGHUP, and a terminal that takes no more writes); a daemon told to stop
+before its own signal handlers are in place (as it reads its config and starts) or after (as
+it ends), which stops cleanly, exit 0, as its help and the README promise, while a SIGHUP
+then (``systemctl reload`` as it starts) does not stop it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from test_fetch_processes import _marked, served_elsewhere
+from test_interrupt import FAST, _config, _saved_sources, _site, _wait_for
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_a_refresh_whose_terminal_closed_stops_with_status_129(tmp_path: Path) -> None:
+    """The terminal of a refresh closed (the system sends SIGHUP, and writes to the terminal
+    fail): the progress bar's last write failed in place of the stop, a traceback nobody saw
+    and exit 1. It stops as Ctrl-C stops it, exit 129, and leaves no process behind."""
+    mark = f"hang-up-{os.getpid()}-{time.monotonic_ns()}"
+    with served_elsewhere(_site) as (base, _stats):
+        config = _config(tmp_path, base, [f"feed{i}" for i in range(40)])
+        argv = [sys.executable, "-m", "feeds", "refresh", "--config", str(config)]
+        env = {**os.environ, "FEEDS_TEST_MARK": mark}
+        pid, terminal = pty.fork()  # the run's terminal: the progress bar is drawn
+        if pid == 0:
+            os.execve(sys.executable, argv, env)
+        status = None
+        try:
+            _wait_for(lambda: _saved_sources(tmp_path / "feeds.db") == FAST)
+            os.close(terminal)  # the terminal closes: SIGHUP to the run's group
+            status = _exit_status(pid, 30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            if status is None:
+                os.waitpid(pid, 0)
+    assert status == 129
+    _wait_for(lambda: _marked(f"FEEDS_TEST_MARK={mark}") == [], 5)
+    with sqlite3.connect(tmp_path / "feeds.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert not (tmp_path / "all.atom").exists()
+
+
+def _exit_status(pid: int, seconds: float) -> int | None:
+    """The exit status of our child ``pid`` once it ends, within ``seconds`` (else None)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ended, status = os.waitpid(pid, os.WNOHANG)
+        if ended:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    return None
+
 
 # The daemon's run replaced by one that is sent the signal (before any handler of the
 # daemon's is in place), then goes on: to its end if the signal did not stop it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -203,8 +203,22 @@ def _tracebacks(enabled: bool) -> Iterator[None]:
 
 @contextmanager
 def _progress(enabled: bool, total: int) -> Iterator[Callable[[SourceReport], None] | None]:
+    """The progress bar on stderr, a terminal, while the run goes on (``enabled``): a step a
+    source. A terminal that closed takes no more of it (SIGHUP stops the run), and its
+    failed writes neither stop the run nor take the place of the stop (a traceback, exit 1)."""
     if not enabled:
         yield None
         return
-    with click.progressbar(length=total, label="refreshing", file=sys.stderr) as bar:
-        yield lambda _report: bar.update(1)
+    bar = click.progressbar(length=total, label="refreshing", file=sys.stderr)
+
+    def step(_report: SourceReport) -> None:
+        with suppress(OSError):
+            bar.update(1)
+
+    with suppress(OSError):
+        bar.__enter__()
+    try:
+        yield step
+    finally:
+        with suppress(OSError):
+            bar.render_finish()

@@ -184,8 +184,9 @@ class FeedsGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FeedsError as exc:
-            print_error(exc)
-            _echo_error_json(ctx, exc)
+            with suppress(OSError):  # a closed terminal (SIGHUP) takes no message: its status
+                print_error(exc)
+                _echo_error_json(ctx, exc)
             ctx.exit(exc.exit_code)
         except click.ClickException as exc:  # a usage error: click prints it, exit 2
             _echo_error_json(ctx, exc)
