@@ -50,6 +50,7 @@ __all__ = ["cli", "main", "serve", "sources"]
 
 if TYPE_CHECKING:
     from feeds.config import Config
+    from feeds.store.protocol import Storage
 
 
 @click.group(cls=FeedsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -349,7 +350,9 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
     The next fetch reads the whole document again (no conditional GET), so a
     change of config that decides how it is read, such as [fetch]
     allow_private_addresses for its article pages, applies to the entries it
-    lists now. Works while the daemon runs (it picks the change up on its next run).
+    lists now. Works while the daemon runs (it picks the change up on its next run). A
+    source being fetched (by the daemon or a refresh) is enabled once that fetch is saved,
+    which would undo it: the command waits up to [store] lock_timeout for it, then exits 75.
 
     \b
     Example:
@@ -367,7 +370,7 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
         hold_of = holding(store.host_holds(utc_now()))
         urls = {state.name: state.url for state in store.sources()}
         for name in names:
-            store.enable(name)
+            _enable_once_saved(store, name, config.lock_timeout)
             # The hold of its host stays (the server asked to wait): no request goes there
             # before its end, so the source is not due sooner.
             hold = hold_of(urls[name])
@@ -378,6 +381,32 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
                     f"{name}: enabled; due when its host's hold ends at "
                     f"{hold.until:%H:%M} UTC ({hold.why})"
                 )
+
+
+def _enable_once_saved(store: Storage, name: str, timeout: float) -> None:
+    """Enable ``name`` once no worker holds it: a fetch in flight saves the source's state
+    as it answered (a 410 retires it again, a Retry-After comes back), over the enable.
+    Waits up to ``timeout`` seconds, saying so; then a :class:`LockError` (exit 75)."""
+    from time import monotonic, sleep
+
+    from feeds.errors import LockError
+
+    deadline = monotonic() + timeout
+    waited = False
+    while (holder := store.enable_unless_leased(name, utc_now())) is not None:
+        if monotonic() >= deadline:
+            raise LockError(
+                f"{name}: worker {holder} is fetching it, and its save would undo the enable;"
+                f" gave up after waiting {timeout:g} s: run `feeds enable {name}` again once"
+                " that fetch is saved"
+            )
+        if not waited:
+            click.echo(
+                f"{name}: worker {holder} is fetching it: enabling it once that fetch is saved",
+                err=True,
+            )
+            waited = True
+        sleep(0.1)
 
 
 cli.add_command(refresh)

@@ -111,6 +111,11 @@ class SourceRegistry(Transactional, Protocol):
         its document read whole."""
         ...
 
+    def enable_unless_leased(self, name: str, now: datetime) -> str | None:
+        """:meth:`enable`, unless a worker holds a lease on the source at ``now`` (its save
+        would undo the enable): that worker, nothing changed; None once enabled."""
+        ...
+
     def url_history(self, name: str) -> list[UrlChange]:
         """The permanent redirects a source followed, oldest first."""
         ...

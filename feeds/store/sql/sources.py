@@ -201,6 +201,24 @@ class SourceTable(SqlConnection):
             )
         return cursor.rowcount > 0
 
+    def enable_unless_leased(self, name: str, now: datetime) -> str | None:
+        """:meth:`enable`, unless a worker holds a lease on the source at ``now``: then its
+        fetch is in flight (or about to be), and its save would put back what the enable
+        forgot (the 410 that retires it again, a Retry-After, the validators, a later due
+        time). The worker holding it, nothing changed; None once enabled (or no such source).
+        """
+        with self.batch():
+            self._lock_claims()  # a claim reads the source before this, or after it
+            row = self._execute(
+                "SELECT lease_worker FROM sources WHERE name = ? AND lease_until > ?"
+                + self.dialect.for_update,
+                (name, ts(now)),
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+            self.enable(name)
+        return None
+
     def url_history(self, name: str) -> list[UrlChange]:
         rows = self._execute(
             f"SELECT {URL_CHANGE.select()} FROM source_urls WHERE source = ? ORDER BY rowid",
