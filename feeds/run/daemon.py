@@ -443,6 +443,8 @@ def _ticker(
             _log_tick(report)
             next_run = report.next_run
             notify("WATCHDOG=1")  # the heartbeat is saved: systemd's watchdog too
+        if reload_requested.is_set():  # a SIGHUP during the tick: its wake-up was now
+            next_run = clock()
         if not daemon.stopping:
             scheduler.modify_job("tick", next_run_time=next_run)
 
