@@ -189,7 +189,7 @@ class _Attempt:
         """Save the attempt and what it tells the schedule; where it moved, when next due."""
         config, name, now = self.run.config, self.source.name, self.run.now
         update = schedule_update(self.state, config.schedule, self.answered, now, ttl_minutes)
-        after = self.run.store.record_attempt(name, attempt, update, now)
+        after = self.run.store.record_attempt(name, attempt, update, now, url=self.state.url)
         moved = update.redirect_url if update.move else None
         return moved, schedule.next_due(after, config.schedule, config.interval(name))
 
@@ -405,6 +405,7 @@ def save_or_fail(
     status = outcome.status if isinstance(outcome, FetchResult) else None
     update = schedule_update(state, run.config.schedule, FetchError(request.url, message), now)
     with store.transaction():
-        after = store.record_attempt(name, FetchOutcome(status=status, error=message), update, now)
+        failure = FetchOutcome(status=status, error=message)
+        after = store.record_attempt(name, failure, update, now, url=state.url)
     next_due = schedule.next_due(after, run.config.schedule, run.config.interval(name))
     return SourceReport(name=name, url=state.url, status=status, error=message, next_due=next_due)

@@ -88,9 +88,16 @@ class SourceRegistry(Transactional, Protocol):
         ...
 
     def record_attempt(
-        self, name: str, outcome: FetchOutcome, update: ScheduleUpdate, now: datetime
+        self,
+        name: str,
+        outcome: FetchOutcome,
+        update: ScheduleUpdate,
+        now: datetime,
+        *,
+        url: str | None = None,
     ) -> SourceState:
-        """:meth:`record_fetch` then :meth:`record_schedule`; the source's state after."""
+        """:meth:`record_fetch` then :meth:`record_schedule`; the source's state after.
+        With ``url`` (the one fetched), nothing is saved once the source has another URL."""
         ...
 
     def record_feed_url(self, name: str, feed_url: str | None) -> None:

@@ -95,13 +95,30 @@ class SourceTable(SqlConnection):
         self._execute(f"UPDATE sources SET {assignments} WHERE name = ?", (*params, name))
 
     def record_attempt(
-        self, name: str, outcome: FetchOutcome, update: ScheduleUpdate, now: datetime
+        self,
+        name: str,
+        outcome: FetchOutcome,
+        update: ScheduleUpdate,
+        now: datetime,
+        *,
+        url: str | None = None,
     ) -> SourceState:
         """:meth:`record_fetch` then :meth:`record_schedule`; returns the source's state after.
+
+        With ``url``, the URL the fetch was for (the source's as claimed), nothing is saved
+        when the source has another one now: the config gave it a new URL meanwhile, a new
+        resource due at once, and what the old one answered (a 410, a Retry-After, its
+        validators) is not the new one's.
 
         One statement in the common case (no 410, no move): a refresh saves a thousand
         quiet sources in a row, and each statement is a round trip through the GIL.
         """
+        if url is not None:
+            now_at = self._execute(
+                "SELECT url FROM sources WHERE name = ?" + self.dialect.for_update, (name,)
+            ).fetchone()
+            if now_at is not None and now_at[0] != url:
+                return self.source(name)
         if update.retire is not None or (update.move and update.redirect_url is not None):
             self.record_fetch(name, outcome, now)
             self.record_schedule(name, update, now)

@@ -1,4 +1,4 @@
-"""``feeds enable`` while a refresh is fetching the source it enables."""
+"""Admin commands while a refresh is fetching the source they change."""
 
 from __future__ import annotations
 
@@ -116,3 +116,27 @@ def test_an_enable_that_waits_too_long_for_the_fetch_exits_75(
     assert out == ""
     assert "the enable; gave up after waiting 0.3 s: run `feeds enable b` again" in err
     assert "Traceback" not in err
+
+
+def test_a_new_url_given_while_the_old_one_is_fetched_is_not_retired_by_its_410(
+    tmp_path: Path, http_server: HTTPTestServer, store_section: str, answer: threading.Event
+) -> None:
+    """The config gave the source a new URL, which `feeds sources` (or status, enable)
+    brought into the store while a refresh was fetching the old one: that fetch's 410 then
+    retired the new URL, never asked. Now a save is for the URL it fetched only."""
+    http_server.route("/b.rss", _gone_when(answer))
+    http_server.route("/c.rss", Reply(body=RSS, headers={"Content-Type": "application/rss+xml"}))
+    _config(tmp_path, store_section, http_server, timeout=60)
+    refresh = _feeds("refresh", cwd=tmp_path)
+    _until(lambda: http_server.requests_to("/b.rss"), "the refresh asks for the feed")
+    config = tmp_path / "config.toml"
+    config.write_text(config.read_text().replace("/b.rss", "/c.rss"), encoding="utf-8")
+    listed = _feeds("sources", cwd=tmp_path)
+    assert listed.communicate(timeout=60)[0].count("/c.rss") == 1
+    answer.set()
+    refresh.communicate(timeout=60)
+    assert refresh.returncode == 1  # the 410 of the old URL
+    again = _feeds("refresh", cwd=tmp_path)
+    err = again.communicate(timeout=60)[1]
+    assert again.returncode == 0, err
+    assert len(http_server.requests_to("/c.rss")) == 1
