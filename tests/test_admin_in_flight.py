@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,28 @@ def test_a_new_url_given_while_the_old_one_is_fetched_is_not_retired_by_its_410(
     err = again.communicate(timeout=60)[1]
     assert again.returncode == 0, err
     assert len(http_server.requests_to("/c.rss")) == 1
+
+
+def test_enable_ends_the_lease_of_a_killed_worker_at_once(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A refresh killed while fetching leaves its lease until it runs out (minutes): the
+    enable waited for a save that would never come, then gave up."""
+    _config(tmp_path, '[store]\npath = "state/feeds.db"\n', http_server, timeout=0.3)
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    killed = f"{socket.gethostname()}:{int(ended.stdout)}:refresh-aaaaaa"
+    now = datetime.now(UTC)
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        store.sync_sources([("b", http_server.url("/b.rss"))])
+        store.worker_started(killed, now)
+        assert store.claim_sources(["b"], now, timedelta(minutes=10), worker=killed) == ["b"]
+    enable = _feeds("enable", "b", cwd=tmp_path)
+    out, err = enable.communicate(timeout=60)
+    assert (enable.returncode, out, err) == (0, "b: enabled, due now\n", "")
+    with open_store(tmp_path / "state" / "feeds.db") as store:
+        assert store.workers() == [] and store.expired_leases(now + timedelta(hours=1), now) == []

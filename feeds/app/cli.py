@@ -370,7 +370,7 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
         hold_of = holding(store.host_holds(utc_now()))
         urls = {state.name: state.url for state in store.sources()}
         for name in names:
-            _enable_once_saved(store, name, config.lock_timeout)
+            _enable_once_saved(store, name, config.lock_timeout, config.fetch.min_host_delay)
             # The hold of its host stays (the server asked to wait): no request goes there
             # before its end, so the source is not due sooner.
             hold = hold_of(urls[name])
@@ -383,17 +383,23 @@ def enable(config_path: Path | None, names: tuple[str, ...]) -> None:
                 )
 
 
-def _enable_once_saved(store: Storage, name: str, timeout: float) -> None:
+def _enable_once_saved(store: Storage, name: str, timeout: float, delay: float) -> None:
     """Enable ``name`` once no worker holds it: a fetch in flight saves the source's state
     as it answered (a 410 retires it again, a Retry-After comes back), over the enable.
-    Waits up to ``timeout`` seconds, saying so; then a :class:`LockError` (exit 75)."""
+    Waits up to ``timeout`` seconds, saying so; then a :class:`LockError` (exit 75). The
+    leases of a worker whose process is gone (killed) end at once, as a refresh ends them."""
+    from datetime import timedelta
     from time import monotonic, sleep
 
     from feeds.errors import LockError
+    from feeds.run.worker import process_gone
 
     deadline = monotonic() + timeout
     waited = False
     while (holder := store.enable_unless_leased(name, utc_now())) is not None:
+        if process_gone(holder):  # its hosts free min_host_delay from now (as a refresh's)
+            store.worker_stopped(holder, utc_now() + timedelta(seconds=delay))
+            continue
         if monotonic() >= deadline:
             raise LockError(
                 f"{name}: worker {holder} is fetching it, and its save would undo the enable;"
