@@ -88,7 +88,9 @@ def refresh(
                     found.update(ok=False, metrics_file_error=metrics_error)
                 click.echo(json.dumps(found, indent=2))
             else:
-                _print_refresh(config, report, interactive=interactive, verbose=verbose)
+                _print_refresh(
+                    config, report, interactive=interactive, verbose=verbose, named=bool(only)
+                )
         finally:
             _stop_fork_server()
     if metrics_error is not None:
@@ -147,17 +149,20 @@ def _refresh_once(
 
 
 def _print_refresh(
-    config: Config, report: RefreshReport, *, interactive: bool, verbose: bool
+    config: Config, report: RefreshReport, *, interactive: bool, verbose: bool, named: bool = False
 ) -> None:
-    """A line per failure on stderr; on a terminal or with ``-v`` a line per source and output."""
+    """A line per failure on stderr; on a terminal or with ``-v`` a line per source and output.
+    A source skipped gets its line on a terminal when ``named`` (``--source``): it was asked
+    for, and why it was not fetched (retired, another worker's) is no count of the sources
+    "not due or waiting" with "--all fetches", which fetches neither."""
     note_missing_urls(config, interactive or verbose)
     for source in report.sources:
         if not source.ok:
             click.echo(source.summary(), err=True)
-        elif (interactive or verbose) and (source.skipped is None or verbose):
+        elif (interactive or verbose) and (source.skipped is None or verbose or named):
             click.echo(source.summary())
     skipped = [s for s in report.sources if s.skipped is not None]
-    if skipped and interactive and not verbose:
+    if skipped and interactive and not verbose and not named:
         click.echo(f"{len(skipped)} sources not due or waiting (-v says why; --all fetches)")
     for output in report.outputs:
         if output.error:
