@@ -245,13 +245,25 @@ def open_store_for(config: Config, *, locked: bool, create: bool = True) -> Iter
     # a local path keeps them apart; claiming sources does (SourceRegistry.claim_due).
     if locked and config.store_url is None:
         with (
-            refresh_lock(config.store_path, config.lock_timeout, role=_command_name()),
+            refresh_lock(
+                config.store_path,
+                config.lock_timeout,
+                role=_command_name(),
+                on_wait=_say_on_a_terminal,
+            ),
             open_store(config.store_path) as store,
         ):
             yield store
     else:
         with open_store(config.store_location, create=create) as store:
             yield store
+
+
+def _say_on_a_terminal(message: str) -> None:
+    """``feeds: MESSAGE`` on stderr when it is a terminal: an admin's command that waits for
+    the store's lock says for whom, while cron's (a refresh behind another) stays quiet."""
+    if sys.stderr.isatty():
+        click.echo(f"feeds: {message}", err=True)
 
 
 def _command_name() -> str:

@@ -43,6 +43,7 @@ def refresh_lock(
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     role: str = "refresh",
+    on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[None]:
     """Hold the store's lock; wait at most ``timeout`` seconds, then raise :class:`LockError`
     (:class:`~feeds.errors.StoreError` when the lock file cannot be opened for writing: the
@@ -50,6 +51,8 @@ def refresh_lock(
 
     ``role`` is written beside our pid in the lock file, so a process that
     waits in vain can say who holds the lock: the command (``refresh``, ``store vacuum``).
+    ``on_wait`` is told once, as the wait begins, who holds it (``another feeds process,
+    `feeds refresh` (pid 42), is working on …; waiting up to 60 s``).
     """
     path = lock_path(store_path)
     try:
@@ -70,6 +73,13 @@ def refresh_lock(
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None:
+                    pid, holder_role = _holder(fd)
+                    on_wait(
+                        f"another feeds process{_named(pid, holder_role)} is working on "
+                        f"{store_path}; waiting up to {timeout:g} s"
+                    )
+                    on_wait = None
                 if monotonic() >= deadline:
                     pid, holder_role = _holder(fd)
                     if holder_role == "daemon":
