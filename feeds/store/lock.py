@@ -54,18 +54,7 @@ def refresh_lock(
     ``on_wait`` is told once, as the wait begins, who holds it (``another feeds process,
     `feeds refresh` (pid 42), is working on …; waiting up to 60 s``).
     """
-    path = lock_path(store_path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        # Not another process's lock (LockError, exit 75: try again later): a store that
-        # cannot be written, which waiting does not change.
-        if exc.errno in READ_ONLY:
-            raise StoreError(f"cannot write {path}: {READ_ONLY[exc.errno]}") from exc
-        if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # not "[Errno 17] File exists"
-            raise StoreError(f"{store_path}: cannot open: {_file_in_the_way(path)}") from exc
-        raise StoreError(f"{path}: cannot open the lock file: {exc}") from exc
+    fd = _open_lock_file(store_path)
     try:
         deadline = monotonic() + timeout
         while True:
@@ -81,18 +70,7 @@ def refresh_lock(
                     )
                     on_wait = None
                 if monotonic() >= deadline:
-                    pid, holder_role = _holder(fd)
-                    if holder_role == "daemon":
-                        raise LockError(
-                            f"the feeds daemon (pid {pid}) is running on {store_path} and "
-                            f"holds its lock; gave up after waiting {timeout:g} s. The daemon "
-                            "fetches due sources itself: do not also run `feeds refresh` "
-                            "from cron, or stop the daemon first"
-                        ) from None
-                    raise LockError(
-                        f"another feeds process{_named(pid, holder_role)} is working on "
-                        f"{store_path}; gave up after waiting {timeout:g} s"
-                    ) from None
+                    raise _gave_up(fd, store_path, timeout) from None
                 sleep(POLL_SECONDS)
         _note_holder(fd, role)
         try:
@@ -102,6 +80,38 @@ def refresh_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _open_lock_file(store_path: Path) -> int:
+    """The lock file of the store at ``store_path``, open for writing (made if absent)."""
+    path = lock_path(store_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        # Not another process's lock (LockError, exit 75: try again later): a store that
+        # cannot be written, which waiting does not change.
+        if exc.errno in READ_ONLY:
+            raise StoreError(f"cannot write {path}: {READ_ONLY[exc.errno]}") from exc
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # not "[Errno 17] File exists"
+            raise StoreError(f"{store_path}: cannot open: {_file_in_the_way(path)}") from exc
+        raise StoreError(f"{path}: cannot open the lock file: {exc}") from exc
+
+
+def _gave_up(fd: int, store_path: Path, timeout: float) -> LockError:
+    """The error of a wait for the lock (open as ``fd``) that lasted ``timeout`` in vain."""
+    pid, holder_role = _holder(fd)
+    if holder_role == "daemon":
+        return LockError(
+            f"the feeds daemon (pid {pid}) is running on {store_path} and "
+            f"holds its lock; gave up after waiting {timeout:g} s. The daemon "
+            "fetches due sources itself: do not also run `feeds refresh` "
+            "from cron, or stop the daemon first"
+        )
+    return LockError(
+        f"another feeds process{_named(pid, holder_role)} is working on "
+        f"{store_path}; gave up after waiting {timeout:g} s"
+    )
 
 
 def _file_in_the_way(path: Path) -> str:
