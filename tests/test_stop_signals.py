@@ -107,3 +107,53 @@ def test_a_signal_before_the_daemon_s_handlers_stops_it_cleanly(
         assert (run.stdout, run.stderr) == ("went on\n", "")
     else:
         assert (run.stdout, run.stderr) == ("", f"feeds: {said}: the daemon stopped\n")
+
+
+# The daemon's SIGTERM lands as APScheduler submits the tick, which takes what the handler
+# raises for an error of its own ("Error submitting job") and goes on.
+SWALLOWED = """
+import os, signal, sys
+from apscheduler.executors.pool import ThreadPoolExecutor
+submit = ThreadPoolExecutor.submit_job
+calls = []
+def submit_job(self, job, run_times):
+    calls.append(job)
+    if len(calls) == 2:  # the second tick: the daemon has started and saved once
+        print("sending", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)  # its handler raises here, in this call
+    return submit(self, job, run_times)
+ThreadPoolExecutor.submit_job = submit_job
+from feeds.app.console import main
+sys.argv = ["feeds", "daemon", "--config", sys.argv[1]]
+main()
+"""
+
+
+def test_a_sigterm_apscheduler_took_for_its_own_error_still_stops_the_daemon(
+    tmp_path: Path,
+) -> None:
+    """A SIGTERM that landed as the scheduler submitted a tick was caught by APScheduler and
+    logged; the daemon, marked as stopping, ignored every later SIGTERM and idled until
+    SIGKILL (systemd's, after 90 s), without its last publish. Its next tick now stops it."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[store]\npath = "feeds.db"\n[daemon]\nheartbeat = "1s"\n'
+        '[[sources]]\nname = "a"\nurl = "http://127.0.0.1:9/a"\n'
+        '[[outputs]]\nname = "all"\npath = "all.atom"\ntitle = "All"\n',
+        encoding="utf-8",
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", SWALLOWED, str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = run.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        out, err = run.communicate()
+        pytest.fail(f"the daemon ignored its SIGTERM: {err[-2000:]}")
+    assert out == "sending\n"
+    assert "SIGTERM received: stopping" in err
+    assert run.returncode == 0, err[-2000:]

@@ -39,6 +39,7 @@ fetching one source, or one host, at once. See docs/scaling.md.
 
 from __future__ import annotations
 
+import _thread
 import logging
 import os
 import signal
@@ -48,6 +49,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -327,17 +329,14 @@ class Daemon:
 
 
 # --- the shell: lock, APScheduler, signals ---------------------------------------------------
-
-
 class _Stop(BaseException):
     """Raised in the main thread by SIGTERM/SIGINT to leave the scheduler's loop."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+_UTC_NOW = partial(datetime.now, UTC)
 
 
-def run(config: Config, *, clock: Callable[[], datetime] = _utc_now) -> int:
+def run(config: Config, *, clock: Callable[[], datetime] = _UTC_NOW) -> int:
     """Run the daemon in the foreground until SIGTERM or SIGINT; return the exit status (0).
 
     Raises :class:`~feeds.errors.FeedsError` when it cannot start (the store is unusable).
@@ -447,6 +446,8 @@ def _ticker(
             next_run = clock()
         if not daemon.stopping:
             scheduler.modify_job("tick", next_run_time=next_run)
+        elif scheduler.running:  # stopping, not stopped: APScheduler took the stop for an
+            _thread.interrupt_main(signal.SIGTERM)  # error as it submitted a tick; again
 
     return job
 
@@ -455,13 +456,15 @@ def _serve(daemon: Daemon, scheduler: Any, on_hup: Callable[[int, FrameType | No
     """Run the scheduler until a signal stops it; wait for the tick in progress."""
     from apscheduler.schedulers.base import SchedulerNotRunningError
 
+    left = threading.Event()  # the scheduler's loop is left: a stop then raises nothing
     try:
-        with _signals(daemon, on_hup):
+        with _signals(daemon, on_hup, left):
             try:
                 scheduler.start()
             except _Stop:
                 pass
             finally:
+                left.set()
                 daemon.request_stop()
                 notify("STOPPING=1")
                 log.info("stopping: waiting for the run in progress")
@@ -521,13 +524,16 @@ def _log_tick(report: TickReport) -> None:
 
 
 @contextmanager
-def _signals(daemon: Daemon, on_hup: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+def _signals(
+    daemon: Daemon, on_hup: Callable[[int, FrameType | None], None], left: threading.Event
+) -> Iterator[None]:
     """Install the daemon's signal handlers for the duration, then restore the old ones."""
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
-        if daemon.stopping:
+        if left.is_set():
             return  # already stopping; the run in progress is bounded by the fetch timeout
-        log.info("%s received: stopping", signal.Signals(signum).name)
+        if not daemon.stopping:
+            log.info("%s received: stopping", signal.Signals(signum).name)
         daemon.request_stop()
         raise _Stop
 
