@@ -256,3 +256,27 @@ def test_a_body_that_escaped_its_cdata_publishes_no_debris(
         rss_root.findtext("channel/item/description"),
     ):
         assert text is not None and "]]" not in text and "CDATA" not in text
+
+
+def test_a_body_with_cdata_inside_escaped_cdata_keeps_every_word(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A template wrapped in CDATA a description it had wrapped already: the first
+    ``<![CDATA[`` was paired with the inner ``]]>``, the inner ``<![CDATA[`` stayed, and HTML
+    read it as a comment to the next ``>``: "record orders after the results" was lost and
+    the body ended in ``]]>``."""
+    wrapped = (
+        "&lt;![CDATA[&lt;p&gt;Shares rose on &lt;![CDATA[record orders]]&gt; after the"
+        " results, the company said.&lt;/p&gt;]]&gt;"
+    )
+    refreshed(tmp_path, http_server, rss(item(1, text=wrapped)))
+    atom, rss_root, doc = published(tmp_path)
+    (entry,) = doc["items"]
+    words = "Shares rose on record orders after the results, the company said."
+    assert entry["summary"] == words
+    assert entry["content_html"] == f"<p>{words}</p>"
+    for text in (
+        atom.findtext(f"{A}entry/{A}summary"),
+        rss_root.findtext("channel/item/description"),
+    ):
+        assert text is not None and words in text and "]]" not in text

@@ -28,7 +28,7 @@ _TAG_LIKE = re.compile(r"<+(/?)([A-Za-z!?][A-Za-z0-9-]*)[^<>]*>|<+(?=[A-Za-z!?/]
 # A CDATA section in HTML (a feed's template that wrapped its title twice) holds the title's
 # words, to its ``]]>`` or the end of the title. Read as a tag up to its first ``>``, it left
 # ``![CDATA[ words`` (no ``>``) or ``c]]>`` (``<![CDATA[b > c]]>``) in the title.
-_CDATA_SECTION = re.compile(r"<!\[CDATA\[(.*?)(?:\]\]>|\Z)", re.DOTALL)
+_CDATA_MARKER = re.compile(r"<!\[CDATA\[|\]\]>")
 
 _BREAKING_TAGS = frozenset({"br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "tr"})
 
@@ -69,22 +69,34 @@ def _without_hidden_elements(html: str) -> str:
 
 def _strip_tags(text: str) -> str:
     """Remove tag-like markup from a title; block tags leave a space, inline ones nothing, a
-    CDATA section its markers (:data:`_CDATA_SECTION`)."""
+    CDATA section its markers (:func:`without_cdata_markers`)."""
 
     def replace(match: re.Match[str]) -> str:
         return " " if (match.group(2) or "").lower() in _BREAKING_TAGS else ""
 
-    return _TAG_LIKE.sub(replace, _cdata_unwrapped(text))
+    return _TAG_LIKE.sub(replace, without_cdata_markers(text))
 
 
-def _cdata_unwrapped(text: str) -> str:
+def without_cdata_markers(text: str) -> str:
     """``text`` with its CDATA sections' markers removed and their text kept
-    (:data:`_CDATA_SECTION`), sections in sections too, up to ``MAX_DECODE_ROUNDS`` deep."""
-    for _ in range(MAX_DECODE_ROUNDS):
-        if "<![CDATA[" not in text:
-            break
-        text = _CDATA_SECTION.sub(r"\1", text)
-    return text
+    (:data:`_CDATA_MARKER`), sections in sections too: a template that wrapped text it had
+    wrapped already gave ``<![CDATA[<p>A <![CDATA[b]]> c</p>]]>``. Each ``]]>`` closes the
+    innermost section still open (pairing the first ``<![CDATA[`` with the first ``]]>`` left
+    ``<![CDATA[b c</p>``, which HTML reads as a comment: ``b c`` was lost); a ``]]>`` that
+    closes none is text and stays, and a section never closed runs to the end."""
+    if "<![CDATA[" not in text:
+        return text
+    kept: list[str] = []
+    depth = position = 0
+    for marker in _CDATA_MARKER.finditer(text):
+        closes = marker.group() == "]]>"
+        if closes and depth == 0:
+            continue
+        kept.append(text[position : marker.start()])
+        depth += -1 if closes else 1
+        position = marker.end()
+    kept.append(text[position:])
+    return "".join(kept)
 
 
 _ILLEGAL_ASCII = bytes(c for c in range(0x80) if _ILLEGAL_CHARS.match(chr(c)))
@@ -340,7 +352,7 @@ def _cleaned_title(raw: str, is_html: bool) -> str:
         # A title read as text that begins with a CDATA section: a template that escaped
         # its CDATA (``&lt;![CDATA[Breaking]]&gt;``). No title's words begin so; one that
         # speaks of CDATA (``Use <![CDATA[ in XML``) has other words first.
-        text = _cdata_unwrapped(text)
+        text = without_cdata_markers(text)
     # U+FFFD stands for bytes lost upstream (text decoded in the wrong charset): nothing to
     # show, and validators warn about it (the publishers drop it from every text too).
     text = unicodedata.normalize("NFC", _legal(text)).replace("\ufffd", " ")

@@ -8,7 +8,7 @@ import re
 
 from lxml import etree
 
-from feeds.core.text import _ILLEGAL_CHARS, _legal, _legal_collapsed
+from feeds.core.text import _ILLEGAL_CHARS, _legal, _legal_collapsed, without_cdata_markers
 from feeds.ingest.normalize.document_tags import without_document_tags
 from feeds.ingest.normalize.rules import _BLOCK_TAGS, _DROP_WITH_CONTENT, _XML_DECL
 
@@ -128,20 +128,15 @@ def _legal_fragment_root(html: str) -> etree._Element:
     """:func:`_fragment_root` of ``html`` that :func:`~feeds.core.text._legal` gave back
     (whose callers have that already: it is not run twice over a body)."""
     html = without_document_tags(_XML_DECL.sub("", _without_illegal_references(html)))
-    return _parsed_body(_without_cdata_markers(html))
+    return _parsed_body(without_cdata_markers(html))
 
 
 # A CDATA section is no HTML (outside SVG and MathML, which the bodies keep none of): a feed
 # whose template wrapped its bodies in CDATA twice, or escaped the CDATA, gave
 # ``<![CDATA[<p>Words</p>]]>``, which libxml2 reads as a comment up to the first ``>``: the
 # teaser and the body showed ``Words]]>``. The section's markers go, its markup stays (and
-# is sanitized as the rest is), to its ``]]>`` or the end of the body.
-_CDATA_SECTION = re.compile(r"<!\[CDATA\[(.*?)(?:\]\]>|\Z)", re.DOTALL)
-
-
-def _without_cdata_markers(html: str) -> str:
-    """``html`` with its CDATA sections' markers removed and their content kept."""
-    return _CDATA_SECTION.sub(r"\1", html) if "<![CDATA[" in html else html
+# is sanitized as the rest is), to its ``]]>`` or the end of the body, sections inside
+# sections too (:func:`~feeds.core.text.without_cdata_markers`).
 
 
 def _parsed_body(html: str) -> etree._Element:
