@@ -62,6 +62,7 @@ from feeds.ingest.normalize.body import (
     sanitize_with_text,
     sanitized_text_of,
 )
+from feeds.ingest.normalize.escapes import unescaped_once_more
 from feeds.ingest.normalize.fragments import links_told_apart
 from feeds.ingest.normalize.markup import html_to_text, sanitized_text
 from feeds.ingest.normalize.media import clean_enclosures, media_url
@@ -271,6 +272,9 @@ def clean_body(source: BodySource, rules: FeedRules = NO_RULES) -> Body:
     teaser-only entry (see :func:`normalize_entry`).
     """
     content, summary, base = source
+    # A publisher that escaped its text twice: readers showed "Acme&#8217;s".
+    content = unescaped_once_more(content) if content is not None else None
+    summary = unescaped_once_more(summary) if summary is not None else None
     excerpt: str | None = None
     applied: tuple[str, ...] = ()
     if content is not None:
