@@ -224,7 +224,11 @@ def _clean_tree(root: etree._Element, base_url: str | None) -> None:
 def _embed_src(el: etree._Element, tag: str, base_url: str | None) -> str | None:
     """The absolute ``src`` an image or iframe keeps; None when it goes (relative, not
     http(s), a tracking pixel, an iframe from an unknown host)."""
-    src = el.get("src") or el.get("data-src") or el.get("data-lazy-src") or ""
+    src = (
+        _image_source(el)
+        if tag == "img"
+        else el.get("src") or el.get("data-src") or el.get("data-lazy-src") or ""
+    )
     absolute = _absolute_split(src, base_url) if src.strip() else None
     if (
         absolute is None
@@ -234,6 +238,27 @@ def _embed_src(el: etree._Element, tag: str, base_url: str | None) -> str | None
     ):
         return None
     return absolute[0]
+
+
+# Where a lazy-loading script finds an image's address (WordPress plugins, lazysizes,
+# Jetpack): the real one, while ``src`` holds a placeholder (a ``data:`` GIF, a blank).
+_LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original")
+
+
+def _image_source(el: etree._Element) -> str:
+    """The address an ``<img>`` shows once a browser has run its page: a lazy-loading
+    attribute's (:data:`_LAZY_SOURCES`) over ``src``, which then holds a placeholder, and
+    the first candidate of ``srcset`` (or ``data-srcset``) when it has no other. Taking
+    ``src`` first dropped every lazy image with its ``data:`` placeholder."""
+    for name in (*_LAZY_SOURCES, "src"):
+        value = el.get(name)
+        if value and value.strip():
+            return value
+    for name in ("srcset", "data-srcset"):
+        candidates = (el.get(name) or "").strip().split(",")[0].split()
+        if candidates:
+            return candidates[0]
+    return ""
 
 
 def _resolve_links(root: etree._Element, base_url: str | None) -> None:
