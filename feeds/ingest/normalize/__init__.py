@@ -330,6 +330,10 @@ def normalize_entry(
     title_rules: list[str] = []
     if title and rules.replace:
         title, title_rules = replace_title(title, rules.replace)
+    if title and excerpt and excerpt.casefold() == title.casefold():
+        # A summary that only repeats the title: readers showed the title twice, where the
+        # teaser is the body's first words.
+        excerpt = None
     if not title:
         cut_excerpt = excerpt if excerpt and is_cut(excerpt) else None
         title = teaser(cut_excerpt, body_text, TITLE_FALLBACK_WORDS) if body_text else UNTITLED

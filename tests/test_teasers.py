@@ -1,0 +1,51 @@
+"""Teasers as publishers write their summaries, through the real ``feeds refresh`` of a feed
+served on 127.0.0.1, read in every published format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_output_agreement import A, item, published, refreshed, rss
+
+from httpserver import HTTPTestServer, http_server
+
+__all__ = ["http_server"]
+
+CONTENT = "http://purl.org/rss/1.0/modules/content/"
+
+
+def content(html: str) -> str:
+    return f'<content:encoded xmlns:content="{CONTENT}"><![CDATA[{html}]]></content:encoded>'
+
+
+def teasers(tmp_path: Path) -> list[str]:
+    """Each format's teasers: JSON Feed's, Atom's and RSS's (RSS's as escaped HTML)."""
+    atom, rss_root, doc = published(tmp_path)
+    return [
+        *(entry["summary"] for entry in doc["items"]),
+        *(str(e.findtext(f"{A}summary")) for e in atom.iterfind(f"{A}entry")),
+        *(str(e.text) for e in rss_root.iterfind("channel/item/description")),
+    ]
+
+
+def test_a_summary_that_repeats_the_title_gives_way_to_the_body(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """The summary was published as the teaser: readers showed the title twice."""
+    body = "<p>The board of Zeta named a new chief executive on Monday after a long search.</p>"
+    document = rss(
+        item(1, title="Zeta hires new chief", text=" Zeta hires  NEW chief ", extra=content(body))
+    )
+    refreshed(tmp_path, http_server, document)
+    words = "The board of Zeta named a new chief executive on Monday after a long search."
+    assert teasers(tmp_path) == [words] * 3
+
+
+def test_an_untitled_teaser_only_entry_keeps_its_cut_mark(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """An item without a title whose description is a cut teaser: its title is the teaser's
+    words, and the teaser still says it was cut."""
+    document = rss(item(1, title="", text="Shares rose after the results [&#8230;]"))
+    refreshed(tmp_path, http_server, document)
+    assert teasers(tmp_path) == ["Shares rose after the results […]"] * 3
