@@ -49,3 +49,24 @@ def test_an_untitled_teaser_only_entry_keeps_its_cut_mark(
     document = rss(item(1, title="", text="Shares rose after the results [&#8230;]"))
     refreshed(tmp_path, http_server, document)
     assert teasers(tmp_path) == ["Shares rose after the results […]"] * 3
+
+
+def test_wordpress_footer_as_text_leaves_the_body_and_the_teaser(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A feed that writes its excerpts as text gives WordPress's footer without its links at
+    the end of the description: it was published in the body and the teaser of every
+    format. A story's own sentence that reads alike but names no post of the feed stays."""
+    footer = " The post Theta profit falls appeared first on Zeta Times."
+    own = "The post of chief executive appeared first on the agenda."
+    document = rss(
+        item(1, title="Theta profit falls", text="Theta's profit fell as costs rose." + footer)
+        + item(2, title="Board meets", text=f"The board met on Monday. {own}")
+    )
+    refreshed(tmp_path, http_server, document)
+    doc = published(tmp_path)[2]
+    by_title = {entry["title"]: entry for entry in doc["items"]}
+    assert by_title["Theta profit falls"]["content_html"] == "Theta's profit fell as costs rose."
+    assert by_title["Board meets"]["summary"] == f"The board met on Monday. {own}"
+    assert sum("appeared first on Zeta" in text for text in teasers(tmp_path)) == 0
+    assert sum(own in text for text in teasers(tmp_path)) == 3

@@ -245,7 +245,32 @@ def body_source(entry: ParsedEntry) -> BodySource:
     base = next((u for u in (entry.base_url, entry.link) if u and _is_http(u)), None)
     content = entry.content if entry.content and entry.content.strip() else None
     summary = entry.summary if entry.summary and entry.summary.strip() else None
+    if entry.title and (content or summary or "").find("appeared first on") != -1:
+        content = _without_text_footer(content, entry) if content else None
+        summary = _without_text_footer(summary, entry) if summary else None
     return BodySource(content, summary, base)
+
+
+# WordPress's footer as a feed that writes its excerpts as text gives it, links removed,
+# at the end of a description: "… rose. The post Theta profit falls appeared first on Zeta
+# Times." (end tags may follow). The title it names tells it from a story's own sentence.
+_TEXT_FOOTER = re.compile(
+    r"The post (?P<title>[^<>]{1,2000}?) appeared first on [^<>]{1,200}?"
+    r"(?P<close>\s*(?:</[A-Za-z][A-Za-z0-9]*\s*>\s*)*)$"
+)
+
+
+def _without_text_footer(html: str, entry: ParsedEntry) -> str:
+    """``html`` without the footer :data:`_TEXT_FOOTER` at its end (its last "The post",
+    after white space or at the start), when the post it names is ``entry``'s title; as it
+    is otherwise."""
+    start = html.rfind("The post ")
+    footer = _TEXT_FOOTER.match(html, start) if start != -1 else None
+    if footer is None or (start > 0 and not html[start - 1].isspace()):
+        return html
+    if clean_line(footer.group("title")).casefold() != _entry_title(entry).casefold():
+        return html
+    return html[:start].rstrip() + footer.group("close")
 
 
 def body_key(source: BodySource, rules: FeedRules = NO_RULES) -> str:
