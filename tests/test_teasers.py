@@ -70,3 +70,27 @@ def test_wordpress_footer_as_text_leaves_the_body_and_the_teaser(
     assert by_title["Board meets"]["summary"] == f"The board met on Monday. {own}"
     assert sum("appeared first on Zeta" in text for text in teasers(tmp_path)) == 0
     assert sum(own in text for text in teasers(tmp_path)) == 3
+
+
+def test_a_more_link_written_as_text_leaves_the_description(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """A feed that writes its excerpts as text keeps the more link's words and arrow: the
+    body and the teaser ended in "Continue reading Eta sells unit →" in every format."""
+    document = rss(
+        item(
+            1,
+            title="Eta sells unit",
+            text="Eta agreed to sell its unit. Continue reading Eta sells unit &#8594;",
+        )
+        + item(2, title="Iota expands", text="Iota will open 40 stores. Read more &amp;raquo;")
+        + item(3, title="Reader", text="She said she could not continue reading.")
+    )
+    refreshed(tmp_path, http_server, document)
+    doc = published(tmp_path)[2]
+    assert {entry["content_html"] for entry in doc["items"]} == {
+        "Eta agreed to sell its unit.",
+        "Iota will open 40 stores.",
+        "She said she could not continue reading.",
+    }
+    assert not any("→" in text or "»" in text for text in teasers(tmp_path))

@@ -248,7 +248,31 @@ def body_source(entry: ParsedEntry) -> BodySource:
     if entry.title and (content or summary or "").find("appeared first on") != -1:
         content = _without_text_footer(content, entry) if content else None
         summary = _without_text_footer(summary, entry) if summary else None
+    if summary and _MORE_WORDS.search(summary):
+        summary = _without_text_more(summary)
     return BodySource(content, summary, base)
+
+
+# A "Continue reading →" that a feed writing its excerpts as text leaves at the end of a
+# description, its link removed (WordPress themes' more link, often with the post's title:
+# "Continue reading Eta sells unit →"; "Read more »"). Its arrow tells it from a story that
+# ends in these words.
+_MORE_WORDS = re.compile(r"(?:Continue reading|Read more)\b", re.IGNORECASE)
+_TEXT_MORE = re.compile(
+    r"[^<>]{0,300}?\s*(?:→|&rarr;|&#8594;|»|&raquo;|&#187;)"
+    r"(?P<close>\s*(?:</[A-Za-z][A-Za-z0-9]*\s*>\s*)*)$"
+)
+
+
+def _without_text_more(html: str) -> str:
+    """``html`` without a more link's text at its end (:data:`_TEXT_MORE` after its last
+    :data:`_MORE_WORDS`, which begin it or follow white space); as it is otherwise."""
+    *_, last = _MORE_WORDS.finditer(html)
+    start = last.start()
+    more = _TEXT_MORE.match(html, last.end())
+    if more is None or (start > 0 and not html[start - 1].isspace()):
+        return html
+    return html[:start].rstrip() + more.group("close")
 
 
 # WordPress's footer as a feed that writes its excerpts as text gives it, links removed,
