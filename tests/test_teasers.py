@@ -94,3 +94,25 @@ def test_a_more_link_written_as_text_leaves_the_description(
         "She said she could not continue reading.",
     }
     assert not any("→" in text or "»" in text for text in teasers(tmp_path))
+
+
+def test_a_body_of_line_breaks_alone_is_no_body(
+    tmp_path: Path, http_server: HTTPTestServer
+) -> None:
+    """Line breaks and empty blocks show nothing: they were published as the content of
+    every format, a blank article under the title; an image alone stays a body."""
+    blank = content("<div><br></div><div>&nbsp;</div><br/>")
+    image = content('<p><img src="https://news.example.com/chart.png" alt="Chart"></p>')
+    document = rss(
+        item(1, title="Blank", text="<br><br />", extra=blank)
+        + item(2, title="Chart", text="", extra=image)
+    )
+    refreshed(tmp_path, http_server, document)
+    atom, rss_root, doc = published(tmp_path)
+    by_title = {entry["title"]: entry["content_html"] for entry in doc["items"]}
+    assert by_title == {
+        "Blank": "",
+        "Chart": '<p><img src="https://news.example.com/chart.png" alt="Chart"></p>',
+    }
+    assert len(atom.findall(f"{A}entry/{A}content")) == 1
+    assert len(rss_root.findall(f"channel/item/{{{CONTENT}}}encoded")) == 1

@@ -342,6 +342,10 @@ def clean_body(source: BodySource, rules: FeedRules = NO_RULES) -> Body:
             body_text = sanitized_text(content_html)
     else:
         content_html = body_text = ""
+    if not body_text and "<img" not in content_html and "<iframe" not in content_html:
+        # Line breaks and empty blocks alone (``<br><br>``, Blogger's ``<div><br></div>``)
+        # show nothing: the entry has no body, as one with a blank content has.
+        content_html = ""
     return Body(content_html, body_text, excerpt, applied)
 
 
