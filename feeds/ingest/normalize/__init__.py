@@ -379,18 +379,7 @@ def normalize_entry(
     now = _as_utc(now)
     content_html, body_text, excerpt, applied = body or clean_body(body_source(entry), rules)
 
-    title = _entry_title(entry)
-    title_rules: list[str] = []
-    if title and rules.replace:
-        title, title_rules = replace_title(title, rules.replace)
-    if title and excerpt and excerpt.casefold() == title.casefold():
-        # A summary that only repeats the title: readers showed the title twice, where the
-        # teaser is the body's first words.
-        excerpt = None
-    if not title:
-        cut_excerpt = excerpt if excerpt and is_cut(excerpt) else None
-        title = teaser(cut_excerpt, body_text, TITLE_FALLBACK_WORDS) if body_text else UNTITLED
-
+    title, title_rules, excerpt = _titled(entry, rules, excerpt, body_text)
     link = None
     for candidate in (entry.canonical_link, entry.link):
         if candidate and (link := canonical_url(candidate, base_url=entry.base_url)):
@@ -421,6 +410,25 @@ def normalize_entry(
         source_link=_source_link(entry, link),
         origin=_origin(entry),
     )
+
+
+def _titled(
+    entry: ParsedEntry, rules: FeedRules, excerpt: str | None, body_text: str
+) -> tuple[str, list[str], str | None]:
+    """The entry's title (its rules applied; the body's first words when it has none), the
+    rules that changed it, and its excerpt unless that only repeats the title."""
+    title = _entry_title(entry)
+    title_rules: list[str] = []
+    if title and rules.replace:
+        title, title_rules = replace_title(title, rules.replace)
+    if title and excerpt and excerpt.casefold() == title.casefold():
+        # A summary that only repeats the title: readers showed the title twice, where the
+        # teaser is the body's first words.
+        excerpt = None
+    if not title:
+        cut_excerpt = excerpt if excerpt and is_cut(excerpt) else None
+        title = teaser(cut_excerpt, body_text, TITLE_FALLBACK_WORDS) if body_text else UNTITLED
+    return title, title_rules, excerpt
 
 
 def _source_link(entry: ParsedEntry, link: str | None) -> str | None:
