@@ -248,7 +248,7 @@ def body_source(entry: ParsedEntry) -> BodySource:
     if entry.title and (content or summary or "").find("appeared first on") != -1:
         content = _without_text_footer(content, entry) if content else None
         summary = _without_text_footer(summary, entry) if summary else None
-    if summary and _MORE_WORDS.search(summary):
+    if summary and any(a in summary for a in _ARROWS) and _MORE_WORDS.search(summary):
         summary = _without_text_more(summary)
     return BodySource(content, summary, base)
 
@@ -258,6 +258,8 @@ def body_source(entry: ParsedEntry) -> BodySource:
 # "Continue reading Eta sells unit →"; "Read more »"). Its arrow tells it from a story that
 # ends in these words.
 _MORE_WORDS = re.compile(r"(?:Continue reading|Read more)\b", re.IGNORECASE)
+# Its arrows, looked for first: the search for the words costs 50 us in 800 characters.
+_ARROWS = ("→", "&rarr;", "&#8594;", "»", "&raquo;", "&#187;")
 _TEXT_MORE = re.compile(
     r"[^<>]{0,300}?\s*(?:→|&rarr;|&#8594;|»|&raquo;|&#187;)"
     r"(?P<close>\s*(?:</[A-Za-z][A-Za-z0-9]*\s*>\s*)*)$"
