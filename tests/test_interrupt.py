@@ -606,3 +606,38 @@ def test_a_ctrl_c_while_the_pool_is_made_waits_until_its_ending_is_on_the_stack(
     finally:
         signal.signal(signal.SIGINT, previous)
         worker_pool.stop_fork_server()
+
+
+class _ClosedAsItWrites:
+    """A wakeup pipe's writer that its manager thread closes as another thread writes."""
+
+    def __init__(self, wakeup: Any, closed: bool) -> None:
+        self.wakeup, self.closed = wakeup, closed
+
+    def send_bytes(self, data: bytes) -> None:
+        self.wakeup._closed = self.closed  # the manager's close() sets it, then closes
+        raise OSError(9, "Bad file descriptor")
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_a_pool_wakeup_closed_as_it_is_written_is_no_traceback(closed: bool) -> None:
+    """Ctrl-C as the workers start: the pool's manager thread closed its wakeup pipe while
+    the run, ending the pool, wrote to it, and an ``OSError: [Errno 9]`` traceback followed
+    the run's clean exit 130. A pipe closed meanwhile is let go; another error is not."""
+    from concurrent.futures import process
+
+    import feeds.run.ending  # noqa: F401  (what the run imports before any pool)
+
+    wakeup = process._ThreadWakeup()
+    writer = wakeup._writer
+    wakeup._writer = _ClosedAsItWrites(wakeup, closed)  # type: ignore[assignment]
+    try:
+        if closed:
+            wakeup.wakeup()
+        else:
+            with pytest.raises(OSError):
+                wakeup.wakeup()
+    finally:
+        wakeup._writer = writer
+        wakeup._closed = False
+        wakeup.close()

@@ -11,8 +11,10 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import process as process_module
 from contextlib import suppress
 from multiprocessing.connection import Connection
+from typing import Any
 
 from feeds.run.fetch_processes import FetchProcesses
 from feeds.run.fetching import Fetching, Rolling
@@ -80,3 +82,29 @@ def start_fork_server_deaf(context: multiprocessing.context.BaseContext) -> None
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
     with ctrl_c_held():
         forkserver.ensure_running()
+
+
+def _wakeup_closed_meanwhile_is_quiet() -> None:
+    """A pool's wakeup pipe closed by its manager thread between another thread's look at
+    it and its write is no error. CPython 3.11's ``_ThreadWakeup.wakeup`` looks at
+    ``_closed`` and then writes, unlocked: a Ctrl-C as the workers start (the pool broken
+    and its manager closing the pipe while the run ends it) printed an ``OSError: [Errno 9]
+    Bad file descriptor`` traceback. The write is let go once the pipe is known closed;
+    any other error is raised as before."""
+    wakeup_class = getattr(process_module, "_ThreadWakeup", None)
+    original = getattr(wakeup_class, "wakeup", None)
+    if original is None or getattr(original, "quiet_when_closed", False):
+        return
+
+    def wakeup(self: Any) -> None:
+        try:
+            original(self)
+        except OSError:
+            if not self._closed:
+                raise
+
+    wakeup.quiet_when_closed = True  # type: ignore[attr-defined]
+    wakeup_class.wakeup = wakeup  # type: ignore[union-attr]
+
+
+_wakeup_closed_meanwhile_is_quiet()
