@@ -112,7 +112,7 @@ class CandidateIndex(SqlConnection):
         ``EXISTS``, which stops at its first row (a template's bucket holds thousands in a
         large store; ``IN`` read them all)."""
         statements: list[tuple[str, list[object]]] = []
-        listed = sorted(set(buckets))  # in index order
+        listed = sorted(set(self._may_hold(buckets)))  # in index order
         tables = self._band_tables() if listed else ()
         if tables:
             in_a_table = " OR ".join(
@@ -152,11 +152,13 @@ class CandidateIndex(SqlConnection):
         ``present``, when given, holds every bucket of ``sig`` that has a copy (as
         :attr:`Presence.buckets` does): only those are read, the same answer for less.
         """
-        buckets = dedupe.lsh_buckets(sig)
+        buckets: Sequence[int] = dedupe.lsh_buckets(sig)
         if present is not None:
             buckets = tuple(b for b in buckets if b in present)
-            if not buckets:
-                return []
+        else:
+            buckets = self._may_hold(buckets)
+        if not buckets:
+            return []
         tables = self._band_tables()
         sql = (
             "SELECT g.copy, s.signature FROM (SELECT copy, count(*) AS bands FROM ("
@@ -196,7 +198,7 @@ class CandidateIndex(SqlConnection):
         ``present``, when given, holds the keys that have a copy (as
         :attr:`Presence.buckets` knows): only those are read."""
         keys = dedupe.lead_buckets(text)
-        buckets = tuple(present) if present is not None else keys
+        buckets = tuple(present) if present is not None else self._may_hold(keys)
         need = min(LEAD_MIN_BANDS, len(keys))  # a lead too short for more keys: one is enough
         if not buckets or len(buckets) < need:
             return []  # no copy can share enough of its keys

@@ -104,6 +104,11 @@ class SqlConnection:
         caller adds :meth:`_held_buckets` itself)."""
         return self._execute(sql, params)
 
+    def _may_hold(self, buckets: Iterable[int]) -> list[int]:
+        """Those of ``buckets`` that may hold LSH rows, in their order: all of them, unless
+        the backend knows some hold none (:mod:`feeds.store.sqlite.bucket_filter`)."""
+        return list(buckets)
+
     def _held_buckets(self, buckets: Iterable[int]) -> set[int]:
         """Which of ``buckets`` have LSH rows held back, not inserted yet (none here)."""
         return set()

@@ -33,6 +33,7 @@ from feeds.store.sql.connection import (
 from feeds.store.sql.new_copies import NewCopies
 from feeds.store.sqlite import schema, staged_bands
 from feeds.store.sqlite.band_inserts import insert_bands
+from feeds.store.sqlite.bucket_filter import BucketFilter
 from feeds.store.sqlite.dialect import DIALECT
 from feeds.store.sqlite.held_bands import HeldBands
 
@@ -115,6 +116,9 @@ class Connection(SqlConnection):
         self._held = HeldBands()  # LSH rows to insert at the commit, in bucket order
         self._staging: bool | None = None  # the transaction's new LSH rows staged (None: ask)
         self._reading: tuple[str, ...] | None = None  # the transaction's _band_tables()
+        self._filter: BucketFilter | None = None  # the buckets that may hold a row
+        self._filter_tried = False  # whether the store was asked if a filter can begin
+        self._filter_checked = False  # whether the open transaction checked it is still true
 
     @classmethod
     def open(cls, path: Path, *, create: bool = True) -> Self:
@@ -212,6 +216,8 @@ class Connection(SqlConnection):
     def _insert_bands(self, rows: Sequence[tuple[int, int]]) -> None:
         """Held until the commit (see :mod:`~feeds.store.sqlite.held_bands`) inside a
         transaction; at once outside one."""
+        if self._filter is not None:
+            self._filter.add(rows)
         if not self._db.in_transaction:
             self._db.executemany(INSERT_BANDS, rows)
             return
@@ -223,6 +229,30 @@ class Connection(SqlConnection):
         if len(self._held):
             self._insert_held(buckets)  # only those: the rest stay held
         return self._db.execute(sql, params)
+
+    def _may_hold(self, buckets: Iterable[int]) -> list[int]:
+        known = self._known_buckets()
+        return list(buckets) if known is None else known.may_hold(buckets)
+
+    def _known_buckets(self) -> BucketFilter | None:
+        """The filter of buckets that may hold a row (:mod:`~.bucket_filter`): begun in the
+        first transaction that asks, if the store holds no LSH row then; checked once in each
+        transaction after, and given up when another connection wrote. None outside one."""
+        if not self._db.in_transaction:
+            return None
+        if not self._filter_tried:
+            self._filter_tried = self._filter_checked = True
+            if not len(self._held):
+                self._filter = BucketFilter.begun(self._db, self.BAND_TABLES)
+        elif self._filter is not None and not self._filter_checked:
+            self._filter_checked = True
+            if not self._filter.still_true(self._db):
+                self._give_up_bucket_filter()
+        return self._filter
+
+    def _give_up_bucket_filter(self) -> None:
+        """LSH rows go in by another way than :meth:`_insert_bands`: ask about every bucket."""
+        self._filter, self._filter_tried = None, True
 
     def _held_buckets(self, buckets: Iterable[int]) -> set[int]:
         return self._held.present(buckets) if len(self._held) else set()
@@ -346,6 +376,7 @@ class Connection(SqlConnection):
             self._new_copies.clear()
             self._staging = self._reading = None
             self._held.clear()
+            self._filter_checked = False
 
     @contextmanager
     def _savepoint(self) -> Iterator[None]:
@@ -393,6 +424,7 @@ class Connection(SqlConnection):
         self._new_copies.clear()
         self._staging = self._reading = None
         self._held.clear()
+        self._filter_checked = False
         with suppress(sqlite3.ProgrammingError):  # closed: see _savepoints_in_memory
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")

@@ -26,6 +26,7 @@ class DumpTables(Connection):
     def put_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert ``rows``; a row whose key is there already replaces it (``meta``)."""
         marks = ", ".join("?" for _ in columns)
+        self._give_up_bucket_filter()  # (LSH rows may go in here, past _insert_bands)
         self._db.executemany(
             f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
         )
