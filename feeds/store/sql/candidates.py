@@ -152,13 +152,11 @@ class CandidateIndex(SqlConnection):
         ``present``, when given, holds every bucket of ``sig`` that has a copy (as
         :attr:`Presence.buckets` does): only those are read, the same answer for less.
         """
-        buckets: Sequence[int] = dedupe.lsh_buckets(sig)
+        buckets = dedupe.lsh_buckets(sig)
         if present is not None:
             buckets = tuple(b for b in buckets if b in present)
-        else:
-            buckets = self._may_hold(buckets)
-        if not buckets:
-            return []
+            if not buckets:
+                return []
         tables = self._band_tables()
         sql = (
             "SELECT g.copy, s.signature FROM (SELECT copy, count(*) AS bands FROM ("
@@ -198,7 +196,7 @@ class CandidateIndex(SqlConnection):
         ``present``, when given, holds the keys that have a copy (as
         :attr:`Presence.buckets` knows): only those are read."""
         keys = dedupe.lead_buckets(text)
-        buckets = tuple(present) if present is not None else self._may_hold(keys)
+        buckets = tuple(present) if present is not None else keys
         need = min(LEAD_MIN_BANDS, len(keys))  # a lead too short for more keys: one is enough
         if not buckets or len(buckets) < need:
             return []  # no copy can share enough of its keys

@@ -47,7 +47,7 @@ class BucketFilter:
         """Note the buckets of LSH rows ``(bucket, copy)`` inserted or held."""
         bits = self._bits
         for bucket, _copy in rows:
-            bit = (bucket ^ (bucket >> 32)) & _MASK  # the high half folded into the low
+            bit = bucket & _MASK  # (hashes: a band's, or a lead's, a multiple of 3)
             bits[bit >> 3] |= 1 << (bit & 7)
 
     def may_hold(self, buckets: Iterable[int]) -> list[int]:
@@ -55,7 +55,7 @@ class BucketFilter:
         bits = self._bits
         found = []
         for bucket in buckets:
-            bit = (bucket ^ (bucket >> 32)) & _MASK
+            bit = bucket & _MASK
             if bits[bit >> 3] >> (bit & 7) & 1:
                 found.append(bucket)
         return found
