@@ -34,7 +34,7 @@ class Unit:
 buckets = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
     st.integers(0, 40).map(lambda n: n << 22),  # the same low bits
-    st.integers(0, 40).map(lambda n: (n << 32) | n),  # halves that cancel when folded
+    st.integers(0, 40).map(lambda n: (n << 32) | n),  # high bits that the bit ignores
 )
 units = st.builds(
     Unit,

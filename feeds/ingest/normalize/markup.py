@@ -128,15 +128,13 @@ def _legal_fragment_root(html: str) -> etree._Element:
     """:func:`_fragment_root` of ``html`` that :func:`~feeds.core.text._legal` gave back
     (whose callers have that already: it is not run twice over a body)."""
     html = without_document_tags(_XML_DECL.sub("", _without_illegal_references(html)))
+    # A CDATA section is no HTML (outside SVG and MathML, which the bodies keep none of): a
+    # feed whose template wrapped its bodies in CDATA twice, or escaped the CDATA, gave
+    # ``<![CDATA[<p>Words</p>]]>``, which libxml2 reads as a comment up to the first ``>``:
+    # the teaser and the body showed ``Words]]>``. The section's markers go, its markup stays
+    # (and is sanitized as the rest is), to its ``]]>`` or the end of the body, sections
+    # inside sections too.
     return _parsed_body(without_cdata_markers(html))
-
-
-# A CDATA section is no HTML (outside SVG and MathML, which the bodies keep none of): a feed
-# whose template wrapped its bodies in CDATA twice, or escaped the CDATA, gave
-# ``<![CDATA[<p>Words</p>]]>``, which libxml2 reads as a comment up to the first ``>``: the
-# teaser and the body showed ``Words]]>``. The section's markers go, its markup stays (and
-# is sanitized as the rest is), to its ``]]>`` or the end of the body, sections inside
-# sections too (:func:`~feeds.core.text.without_cdata_markers`).
 
 
 def _parsed_body(html: str) -> etree._Element:

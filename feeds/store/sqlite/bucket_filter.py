@@ -1,5 +1,5 @@
 """Which LSH buckets may hold a row, known without a lookup while this connection saw every
-row go in: a bit per bucket (hashed), set when a row is inserted or held.
+row go in: a bit per bucket (its low 22 bits), set when a row is inserted or held.
 
 A cold refresh asks the store about every bucket of every new entry (a fetch's presence) and
 most hold nothing: of 373,000 asked in a cold refresh of 1,000 Reuters feeds, 24,000 held a
