@@ -7,10 +7,14 @@ Serves ``bench/refresh_bench.py``'s feeds with its server (nginx when installed)
 cold ``feeds refresh --all`` twice, from an empty state each time:
 
 1. as cron runs it, sampling every process of the run from ``/proc`` (``--every`` seconds):
-   how many cores the run kept busy, second by second, and each process's CPU seconds
-   (the saving process, its two fetch processes, the fork server's workers, the signer);
+   how many cores the run kept busy, second by second, each process's CPU seconds
+   (the saving process, its two fetch processes, the fork server's workers, the signer),
+   and how often the saving process was running, waiting (for a worker's result) or in
+   the kernel on the disk;
 2. with the saving process's own steps timed from inside (CPU of its main thread, and the
-   SQLite statements by their first words): what the critical path is made of.
+   SQLite statements by their first words): what the critical path is made of, and how
+   long its commits took of wall and of CPU (a commit that checkpoints the WAL waits for
+   the disk's syncs, and the workers run out of documents meanwhile).
 
 The second run is slower than the first (its timers); compare its lines with each other.
 Reuters-21578 is read from ``../shared/corpus/reuters21578`` (or ``$FEEDS_REUTERS``).
@@ -24,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -80,11 +85,13 @@ class Rows(list):
 for name in ("_execute", "_read_bands", "_insert_id"):
     statements(name)
 commit = connection.Connection._commit
+commits = []  # (wall, CPU) of each commit: a checkpoint's syncs are wall without CPU
 def committed(self):
-    start = time.thread_time()
+    start, wall = time.thread_time(), time.monotonic()
     commit(self)
     spent["sql COMMIT (and the LSH rows held to it)"] += time.thread_time() - start
     calls["sql COMMIT (and the LSH rows held to it)"] += 1
+    commits.append((time.monotonic() - wall, time.thread_time() - start))
 connection.Connection._commit = committed
 
 @atexit.register
@@ -92,6 +99,10 @@ def report():
     print(f"process {time.process_time():.3f}", file=sys.stderr)
     for key, seconds in spent.most_common():
         print(f"{seconds:.3f}\t{calls[key]}\t{key}", file=sys.stderr)
+    slow = [(w, c) for w, c in commits if w - c >= 0.1]
+    print(f"commits {len(commits)} {sum(w for w, _ in commits):.3f} "
+          f"{sum(c for _, c in commits):.3f} {len(slow)} {sum(w for w, _ in slow):.3f} "
+          f"{sum(c for _, c in slow):.3f}", file=sys.stderr)
 
 sys.argv = ["feeds", *sys.argv[1:]]
 from feeds.app.console import main
@@ -133,21 +144,41 @@ Seen = dict[int, tuple[str, int]]
 """Each process of the run: what it is, its CPU ticks at its last sample."""
 
 
-def timeline(argv: list[str], cwd: Path, every: float) -> tuple[list[tuple[float, float]], Seen]:
-    """Run ``argv``; cores busy per interval, and CPU seconds per process."""
+STATE_EVERY = 0.02
+"""Seconds between two looks at the saving process's state (running, sleeping, on disk)."""
+
+
+def timeline(
+    argv: list[str], cwd: Path, every: float
+) -> tuple[list[tuple[float, float]], Seen, Counter[str]]:
+    """Run ``argv``; cores busy per interval, CPU seconds per process, and how often the
+    saving process (the session's leader) was seen in each state: ``R`` running or ready,
+    ``S`` waiting (for a worker's result, mostly), ``D`` in the kernel on the disk."""
     run = subprocess.Popen(argv, cwd=cwd, start_new_session=True, stdout=subprocess.DEVNULL)
     start = last = time.monotonic()
     seen: Seen = {}
     busy: list[tuple[float, float]] = []
+    states: Counter[str] = Counter()
     while run.poll() is None:
-        time.sleep(every)
+        time.sleep(STATE_EVERY)
+        states[_state(run.pid)] += 1
+        if time.monotonic() - last < every:
+            continue
         now, current = time.monotonic(), _processes(run.pid)
         used = sum(t - seen.get(pid, (r, 0))[1] for pid, (r, t) in current.items())
         busy.append((now - start, used / TICK / (now - last)))
         seen.update(current)
         last = now
     busy.append((time.monotonic() - start, 0.0))
-    return busy, seen
+    return busy, seen, states
+
+
+def _state(pid: int) -> str:
+    """The state letter of process ``pid`` (``?``: gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "?"
 
 
 def main() -> None:
@@ -165,8 +196,9 @@ def main() -> None:
             player.fresh(work, urls, argparse.Namespace(feeds_connections=8))
             argv = player.argv(urls)
             print(f"{args.feeds} {args.workload} feeds x {args.entries}, cold, {server}\n")
-            busy, seen = timeline(argv, player.state, args.every)
+            busy, seen, states = timeline(argv, player.state, args.every)
             _print_timeline(busy, seen)
+            _print_states(states)
             for path in (player.state / "state", player.state / "out"):
                 subprocess.run(["rm", "-rf", str(path)], check=True)
             command = [sys.executable, "-c", INSTRUMENTED, *argv[argv.index("refresh") :]]
@@ -189,6 +221,15 @@ def _print_timeline(busy: list[tuple[float, float]], seen: Seen) -> None:
     print(f"| all | {total:.2f} |\n")
 
 
+def _print_states(states: Counter[str]) -> None:
+    looks = sum(states.values()) or 1
+    shares = ", ".join(
+        f"{name} {100 * states[letter] / looks:.0f}%"
+        for letter, name in (("R", "running"), ("S", "waiting"), ("D", "on the disk"))
+    )
+    print(f"The saving process, looked at every {STATE_EVERY} s: {shares}\n")
+
+
 def _print_steps(report: str) -> None:
     lines = [line for line in report.splitlines() if line.strip()]
     process = next(line for line in lines if line.startswith("process "))
@@ -199,6 +240,14 @@ def _print_steps(report: str) -> None:
             seconds, calls, key = line.split("\t")
             if float(seconds) >= 0.05:
                 print(f"| {float(seconds):.2f} | {calls} | `{key}` |")
+    counts = next((line.split()[1:] for line in lines if line.startswith("commits ")), None)
+    if counts is not None:
+        n, wall, cpu, slow, slow_wall, slow_cpu = counts
+        print(
+            f"\n{n} commits: {float(wall):.2f} s of wall, {float(cpu):.2f} s of CPU; {slow} of"
+            f" them waited 0.1 s or more on the disk (a WAL checkpoint's syncs): {float(slow_wall):.2f}"
+            f" s of wall, {float(slow_cpu):.2f} s of CPU"
+        )
 
 
 if __name__ == "__main__":
