@@ -23,8 +23,12 @@ from feeds.types import FetchRequest, FetchResult, SourceState
 __all__ = ["GROUP_ENTRIES", "GROUP_SOURCES", "GroupSaver"]
 
 #: A refresh commits its saves after this many sources, or once they hold this many entries.
+#: Each commit writes again every index and LSH page its group changed, and the commits that
+#: checkpoint the WAL wait for the disk: 2,000 entries to a group write a sixth to a fifth
+#: fewer bytes than 1,000 in a cold refresh, for 0.2 MiB more held by the open transaction
+#: (bench/RESULTS.md, the thirty-sixth session).
 GROUP_SOURCES = 200
-GROUP_ENTRIES = 1000
+GROUP_ENTRIES = 2000
 
 
 class GroupSaver:
